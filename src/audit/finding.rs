@@ -1,0 +1,107 @@
+//! A finding: one storage problem, its place and what to do.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::compose::origin::Place;
+
+/// The stable check ids (used in output, JSON and docs/checks.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// A bind source reached through a symlink.
+    SymlinkedBind,
+    /// A bind source whose symlinks loop.
+    CircularSymlink,
+    /// A symlink on one tier pointing into another.
+    CrossTierSymlink,
+    /// Data in an engine-managed named volume.
+    NamedVolume,
+    /// A bind directory on no tier.
+    BindOutsideTiers,
+    /// Data on a different tier than placement says.
+    WrongTier,
+    /// A bind source that does not exist.
+    MissingBindSource,
+    /// A bind source written relative to the project directory.
+    RelativeBind,
+}
+
+impl Check {
+    /// Every check, in documentation order.
+    pub const ALL: [Check; 8] = [
+        Check::SymlinkedBind,
+        Check::CircularSymlink,
+        Check::CrossTierSymlink,
+        Check::NamedVolume,
+        Check::BindOutsideTiers,
+        Check::WrongTier,
+        Check::MissingBindSource,
+        Check::RelativeBind,
+    ];
+
+    /// The stable id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Check::SymlinkedBind => "symlinked-bind",
+            Check::CircularSymlink => "circular-symlink",
+            Check::CrossTierSymlink => "cross-tier-symlink",
+            Check::NamedVolume => "named-volume",
+            Check::BindOutsideTiers => "bind-outside-tiers",
+            Check::WrongTier => "wrong-tier",
+            Check::MissingBindSource => "missing-bind-source",
+            Check::RelativeBind => "relative-bind",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// How much a finding matters. Warnings and errors make `audit` exit 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; nothing to fix.
+    Info,
+    /// Data is not where it should be.
+    Warning,
+    /// The service will not see its data, or will fail.
+    Error,
+}
+
+impl Severity {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One storage problem.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Which check.
+    pub check: Check,
+    /// How much it matters.
+    pub severity: Severity,
+    /// The service.
+    pub service: String,
+    /// Where the mount is written.
+    pub place: Place,
+    /// The mount source (after interpolation).
+    pub source: Option<String>,
+    /// The mount target.
+    pub target: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: String,
+}

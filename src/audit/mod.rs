@@ -1,0 +1,157 @@
+//! Pure checks: compose model + tiers + facts -> findings. One module per check id.
+
+mod bind_outside_tiers;
+mod circular_symlink;
+mod cross_tier_symlink;
+mod finding;
+mod missing_bind_source;
+mod named_volume;
+mod relative_bind;
+mod symlinked_bind;
+mod wrong_tier;
+
+use std::path::{Path, PathBuf};
+
+pub use finding::{Check, Finding, Severity};
+
+use crate::compose::model::{ComposeProject, MountType, Service, VolumeMount};
+use crate::facts::{Facts, PathFacts};
+use crate::tiers::{Placement, Subject, Tiers};
+
+/// Everything a check may look at.
+pub struct Context<'a> {
+    /// The compose project.
+    pub project: &'a ComposeProject,
+    /// The storage map.
+    pub tiers: &'a Tiers,
+    /// What was observed about the host paths.
+    pub facts: &'a Facts,
+}
+
+/// One mount of one service, with what is known about its host path.
+pub struct Subjects<'a> {
+    /// The service.
+    pub service: &'a Service,
+    /// The mount.
+    pub mount: &'a VolumeMount,
+    /// The host directory the mount binds: the bind source, or the `device` of a named volume
+    /// that is a bind in disguise.
+    pub host_path: Option<&'a Path>,
+    /// Facts about that path.
+    pub path: Option<&'a PathFacts>,
+}
+
+type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
+
+/// The checks in the order their findings are produced for one mount.
+const CHECKS: [CheckFn; 8] = [
+    circular_symlink::check,
+    missing_bind_source::check,
+    symlinked_bind::check,
+    cross_tier_symlink::check,
+    wrong_tier::check,
+    bind_outside_tiers::check,
+    relative_bind::check,
+    named_volume::check,
+];
+
+/// Runs every check on every mount of every enabled service; findings sorted by place.
+pub fn audit(ctx: &Context<'_>) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = Vec::new();
+    for service in ctx.project.enabled_services() {
+        for mount in &service.mounts {
+            let host_path = host_path(ctx.project, mount);
+            let subject = Subjects {
+                service,
+                mount,
+                host_path: host_path.as_deref(),
+                path: host_path.as_deref().and_then(|p| ctx.facts.path(p)),
+            };
+            findings.extend(CHECKS.iter().filter_map(|check| check(ctx, &subject)));
+        }
+    }
+    findings.sort_by(|a, b| {
+        (&a.place.file, a.place.position, a.check.id()).cmp(&(
+            &b.place.file,
+            b.place.position,
+            b.check.id(),
+        ))
+    });
+    findings
+}
+
+/// The host directories whose facts the audit needs.
+pub fn host_paths(project: &ComposeProject) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = project
+        .enabled_services()
+        .flat_map(|s| s.mounts.iter())
+        .filter_map(|m| host_path(project, m))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+fn host_path(project: &ComposeProject, mount: &VolumeMount) -> Option<PathBuf> {
+    match mount.kind {
+        MountType::Bind => mount.host_path.clone(),
+        MountType::Volume => project.volume_for(mount)?.bind_device(),
+        _ => None,
+    }
+}
+
+impl Context<'_> {
+    /// Where placement says this mount's data belongs.
+    pub fn placement(&self, s: &Subjects<'_>) -> Option<Placement> {
+        let volume = match s.mount.kind {
+            MountType::Volume => s.mount.source.as_deref(),
+            _ => None,
+        };
+        self.tiers.place(&Subject {
+            project: &self.project.name,
+            service: &s.service.name,
+            image: s.service.image.as_deref(),
+            target: &s.mount.target,
+            volume,
+        })
+    }
+
+    /// The tier name a path lies in, by its real path.
+    pub fn tier_name(&self, path: &Path) -> Option<&str> {
+        self.tiers.tier_of(path).map(|t| t.name.as_str())
+    }
+}
+
+impl Subjects<'_> {
+    /// Whether the host path is known to be something other than a directory (a config
+    /// file, a socket): such binds are left to the user.
+    pub fn is_non_directory(&self) -> bool {
+        self.path.is_some_and(|p| p.exists && !p.is_dir)
+    }
+
+    /// The real path, when the facts resolved one without a loop.
+    pub fn real(&self) -> Option<&Path> {
+        let facts = self.path?;
+        if facts.problem.is_some() && !facts.exists {
+            return None;
+        }
+        facts.real.as_deref()
+    }
+
+    /// A finding about this mount, placed at its origin.
+    pub fn finding(&self, check: Check, severity: Severity, message: String, hint: String) -> Finding {
+        Finding {
+            check,
+            severity,
+            service: self.service.name.clone(),
+            place: crate::compose::origin::Place {
+                file: self.mount.origin.file.clone(),
+                position: self.mount.origin.position,
+            },
+            source: self.mount.source.clone(),
+            target: Some(self.mount.target.clone()),
+            message,
+            hint,
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Command-line arguments (clap derive only; meaning is given in `settings`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+/// Put Docker Compose data on the right storage tier.
+///
+/// tierctl finds bind mounts through symlinks or unshared paths, data stuck in named volumes
+/// and data on the wrong tier, and rewrites compose files so every mount binds its tier
+/// directory directly.
+#[derive(Debug, Parser)]
+#[command(name = "tierctl", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command (the same names as `docker compose`).
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Compose file (repeatable, merged in order); default: COMPOSE_FILE, else compose.yaml /
+    /// docker-compose.yml and its override file in this directory or a parent
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Project name; default: COMPOSE_PROJECT_NAME, the top-level `name:`, else the directory name
+    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    pub project_name: Option<String>,
+    /// Directory relative paths resolve against; default: the first compose file's directory
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
+    /// Env file for interpolation (repeatable); default: the project directory's .env
+    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Enable a profile (repeatable); default: COMPOSE_PROFILES
+    #[arg(long = "profile", global = true, value_name = "NAME")]
+    pub profiles: Vec<String>,
+    /// The storage map; default: ./tiers.yaml, then $XDG_CONFIG_HOME/tierctl/tiers.yaml
+    #[arg(long, global = true, env = "TIERCTL_TIERS", value_name = "PATH")]
+    pub tiers: Option<PathBuf>,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Make no call to a Docker engine
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// No colour, even on a terminal (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find every storage problem of a compose project, with its place in the files
+    ///
+    /// Exit status: 0 when nothing at warning level or above was found, 1 when something was,
+    /// 2 on error.
+    Audit,
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}

@@ -1,0 +1,923 @@
+//! Loading a compose project the way `docker compose` does: file discovery, `COMPOSE_FILE`,
+//! `.env`, interpolation, `include`, `extends`, merge keys, `!reset`/`!override`, the override
+//! rules between `-f` files, profiles and the project name. Every mount keeps its origin.
+//!
+//! The loader reads files through the [`Files`] trait and never touches the environment: the
+//! process environment comes in [`LoadOptions`].
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_norway::{Mapping, Value};
+
+use crate::compose::env::{parse_env_file, EnvFile, Environment, EnvFileError};
+use crate::compose::error::ComposeError;
+use crate::compose::interpolate::interpolate;
+use crate::compose::merge::{compose_tag, merge_override, resolve_merge_keys, strip_tags, ComposeTag};
+use crate::compose::model::{ComposeProject, Service, TopVolume, VolumeMount};
+use crate::compose::mount::{self, MountContext};
+use crate::compose::origin::{Origin, Place, Position, Reach, Route, RouteKey};
+use crate::compose::source::SourceText;
+
+/// Read access to files, so the loader can be tested with plain data.
+pub trait Files {
+    /// The whole text of a file.
+    fn read(&self, path: &Path) -> io::Result<String>;
+    /// Whether a regular file exists at `path`.
+    fn is_file(&self, path: &Path) -> bool;
+}
+
+/// What the user asked for (flags and environment), before anything is read.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `-f` files as given; empty means `COMPOSE_FILE` or discovery.
+    pub files: Vec<PathBuf>,
+    /// `-p`.
+    pub project_name: Option<String>,
+    /// `--project-directory`.
+    pub project_directory: Option<PathBuf>,
+    /// `--env-file` (repeatable); empty means the project directory's `.env`.
+    pub env_files: Vec<PathBuf>,
+    /// `--profile` (repeatable); empty means `COMPOSE_PROFILES`.
+    pub profiles: Vec<String>,
+    /// The directory the command runs in (absolute).
+    pub working_dir: PathBuf,
+    /// The process environment.
+    pub process_env: Vec<(String, String)>,
+    /// The user's home directory, for `~` in bind sources.
+    pub home: PathBuf,
+}
+
+/// The file names `docker compose` looks for, in order.
+pub const DEFAULT_FILES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
+
+/// Loads the compose project described by `options`.
+pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, ComposeError> {
+    let wd = &options.working_dir;
+    let bootstrap_dir = options
+        .project_directory
+        .as_ref()
+        .map(|d| absolute(wd, d))
+        .unwrap_or_else(|| wd.clone());
+    let bootstrap = environment(options, files, &bootstrap_dir)?;
+    let compose_files = compose_files(options, &bootstrap, files)?;
+    let project_dir = match &options.project_directory {
+        Some(dir) => absolute(wd, dir),
+        None => compose_files[0]
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| wd.clone()),
+    };
+    let env = if project_dir == bootstrap_dir {
+        bootstrap
+    } else {
+        environment(options, files, &project_dir)?
+    };
+
+    let mut loader = Loader {
+        files,
+        home: options.home.clone(),
+        process_env: &options.process_env,
+        include_stack: Vec::new(),
+        loaded: Vec::new(),
+    };
+    let partial = loader.load_files(&compose_files, &project_dir, &env)?;
+    let mut value = partial.value;
+    strip_tags(&mut value);
+    validate_spec(&value, &loader.loaded, files)?;
+
+    let name = project_name(options, &env, &value, &project_dir)?;
+    let profiles = if options.profiles.is_empty() {
+        env.get("COMPOSE_PROFILES")
+            .map(|v| split_list(&v.value, ','))
+            .unwrap_or_default()
+    } else {
+        options.profiles.clone()
+    };
+
+    let mut services = IndexMap::new();
+    for (svc_name, mounts) in partial.mounts {
+        let def = &value["services"][svc_name.as_str()];
+        let svc_profiles = string_list(&def["profiles"]);
+        let enabled = svc_profiles.is_empty()
+            || profiles.iter().any(|p| p == "*" || svc_profiles.contains(p));
+        let origin = partial
+            .service_origins
+            .get(&svc_name)
+            .cloned()
+            .unwrap_or_else(|| bare_origin(&compose_files[0]));
+        services.insert(
+            svc_name.clone(),
+            Service {
+                name: svc_name,
+                image: def["image"].as_str().map(str::to_owned),
+                profiles: svc_profiles,
+                enabled,
+                mounts,
+                volumes_from: string_list(&def["volumes_from"]),
+                origin,
+            },
+        );
+    }
+
+    let mut volumes = IndexMap::new();
+    if let Value::Mapping(map) = &value["volumes"] {
+        for (key, def) in map {
+            let Some(key) = key.as_str() else { continue };
+            let origin = partial
+                .volume_origins
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| bare_origin(&compose_files[0]));
+            volumes.insert(key.to_owned(), top_volume(key, def, origin));
+        }
+    }
+
+    Ok(ComposeProject {
+        name,
+        dir: project_dir,
+        files: loader.loaded,
+        services,
+        volumes,
+        environment: env,
+    })
+}
+
+/// The process environment layered over the env files (`--env-file` or `<dir>/.env`).
+fn environment(
+    options: &LoadOptions,
+    files: &dyn Files,
+    dir: &Path,
+) -> Result<Environment, ComposeError> {
+    let paths: Vec<PathBuf> = if options.env_files.is_empty() {
+        let dot_env = dir.join(".env");
+        if files.is_file(&dot_env) {
+            vec![dot_env]
+        } else {
+            Vec::new()
+        }
+    } else {
+        options
+            .env_files
+            .iter()
+            .map(|p| absolute(&options.working_dir, p))
+            .collect()
+    };
+    let process = |name: &str| {
+        options
+            .process_env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut parsed: Vec<EnvFile> = Vec::new();
+    for path in paths {
+        let text = files.read(&path).map_err(|source| ComposeError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let earlier = parsed.clone();
+        let lookup = |name: &str| {
+            process(name).or_else(|| {
+                earlier.iter().rev().find_map(|f| {
+                    f.entries
+                        .iter()
+                        .rev()
+                        .find(|e| e.key == name)
+                        .map(|e| e.value.clone())
+                })
+            })
+        };
+        let file = parse_env_file(&path, &text, &lookup).map_err(ComposeError::EnvFile)?;
+        parsed.push(file);
+    }
+    Ok(Environment::layered(options.process_env.clone(), &parsed))
+}
+
+/// `-f` files, else `COMPOSE_FILE`, else the first default file found in the working directory
+/// or one of its parents, with its override file.
+fn compose_files(
+    options: &LoadOptions,
+    env: &Environment,
+    files: &dyn Files,
+) -> Result<Vec<PathBuf>, ComposeError> {
+    let wd = &options.working_dir;
+    let chosen: Vec<PathBuf> = if !options.files.is_empty() {
+        options.files.iter().map(|f| absolute(wd, f)).collect()
+    } else if let Some(var) = env.get("COMPOSE_FILE").filter(|v| !v.value.is_empty()) {
+        let separator = env
+            .get("COMPOSE_PATH_SEPARATOR")
+            .and_then(|v| v.value.chars().next())
+            .unwrap_or(':');
+        split_list(&var.value, separator)
+            .into_iter()
+            .map(|f| absolute(wd, Path::new(&f)))
+            .collect()
+    } else {
+        discover(wd, files)?
+    };
+    for file in &chosen {
+        if file.as_os_str() == "-" || file.ends_with("-") {
+            return Err(ComposeError::Stdin);
+        }
+        if !files.is_file(file) {
+            return Err(ComposeError::Read {
+                path: file.clone(),
+                source: io::Error::new(io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+    }
+    Ok(chosen)
+}
+
+fn discover(wd: &Path, files: &dyn Files) -> Result<Vec<PathBuf>, ComposeError> {
+    for dir in wd.ancestors() {
+        for name in DEFAULT_FILES {
+            let candidate = dir.join(name);
+            if files.is_file(&candidate) {
+                let (stem, ext) = name.rsplit_once('.').unwrap_or((name, "yaml"));
+                let mut found = vec![candidate];
+                for over_ext in [ext, if ext == "yml" { "yaml" } else { "yml" }] {
+                    let over = dir.join(format!("{stem}.override.{over_ext}"));
+                    if files.is_file(&over) {
+                        found.push(over);
+                        break;
+                    }
+                }
+                return Ok(found);
+            }
+        }
+    }
+    Err(ComposeError::NotFound {
+        dir: wd.to_path_buf(),
+    })
+}
+
+/// `-p`, `COMPOSE_PROJECT_NAME`, top-level `name:`, else the project directory's name; all
+/// normalised as compose does.
+fn project_name(
+    options: &LoadOptions,
+    env: &Environment,
+    value: &Value,
+    project_dir: &Path,
+) -> Result<String, ComposeError> {
+    let raw = options
+        .project_name
+        .clone()
+        .or_else(|| {
+            env.get("COMPOSE_PROJECT_NAME")
+                .map(|v| v.value.clone())
+                .filter(|v| !v.is_empty())
+        })
+        .or_else(|| value["name"].as_str().map(str::to_owned))
+        .or_else(|| {
+            project_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let name = normalize_project_name(&raw);
+    if name.is_empty() {
+        return Err(ComposeError::ProjectName { raw });
+    }
+    Ok(name)
+}
+
+/// Compose's normalisation: lowercase, keep `a-z0-9_-`, no leading `_` or `-`.
+pub fn normalize_project_name(raw: &str) -> String {
+    let kept: String = raw
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
+        .collect();
+    kept.trim_start_matches(['_', '-']).to_owned()
+}
+
+/// What one file (or a merge of files) contributes.
+#[derive(Default)]
+struct Partial {
+    /// Interpolated, merge keys resolved, compose tags kept for the next merge.
+    value: Value,
+    /// Service -> its mounts, with the compose tag on its `volumes:` key.
+    mounts_by_service: IndexMap<String, (Vec<VolumeMount>, Option<ComposeTag>)>,
+    service_origins: IndexMap<String, Origin>,
+    volume_origins: IndexMap<String, Origin>,
+}
+
+/// The merged result of a list of files.
+struct Merged {
+    value: Value,
+    mounts: IndexMap<String, Vec<VolumeMount>>,
+    service_origins: IndexMap<String, Origin>,
+    volume_origins: IndexMap<String, Origin>,
+}
+
+/// One parsed file.
+struct FileData {
+    source: SourceText,
+    raw: Value,
+    value: Value,
+    /// Relative bind sources resolve against this directory.
+    base_dir: PathBuf,
+}
+
+struct Loader<'a> {
+    files: &'a dyn Files,
+    home: PathBuf,
+    process_env: &'a [(String, String)],
+    include_stack: Vec<PathBuf>,
+    loaded: Vec<PathBuf>,
+}
+
+impl Loader<'_> {
+    fn load_files(
+        &mut self,
+        paths: &[PathBuf],
+        base_dir: &Path,
+        env: &Environment,
+    ) -> Result<Merged, ComposeError> {
+        let mut merged = Merged {
+            value: Value::Mapping(Mapping::new()),
+            mounts: IndexMap::new(),
+            service_origins: IndexMap::new(),
+            volume_origins: IndexMap::new(),
+        };
+        for path in paths {
+            let partial = self.load_file(path, base_dir, env)?;
+            merged.value = merge_override(merged.value, partial.value, "");
+            for (svc, (mounts, tag)) in partial.mounts_by_service {
+                let entry = merged.mounts.entry(svc).or_default();
+                *entry = match tag {
+                    Some(ComposeTag::Reset) => Vec::new(),
+                    Some(ComposeTag::Override) => mounts,
+                    None => mount::merge_by_target(std::mem::take(entry), mounts),
+                };
+            }
+            for (svc, origin) in partial.service_origins {
+                merged.service_origins.entry(svc).or_insert(origin);
+            }
+            for (vol, origin) in partial.volume_origins {
+                merged.volume_origins.entry(vol).or_insert(origin);
+            }
+        }
+        Ok(merged)
+    }
+
+    fn parse(&mut self, path: &Path, base_dir: &Path, env: &Environment) -> Result<FileData, ComposeError> {
+        let text = self.files.read(path).map_err(|source| ComposeError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !self.loaded.iter().any(|p| p == path) {
+            self.loaded.push(path.to_path_buf());
+        }
+        let source = SourceText::new(path, text);
+        let mut raw: Value = match serde_norway::from_str(&source.text) {
+            Ok(Value::Null) => Value::Mapping(Mapping::new()),
+            Ok(value) => value,
+            Err(err) => {
+                let position = err.location().map(|l| Position {
+                    line: l.line(),
+                    column: l.column(),
+                });
+                return Err(ComposeError::Yaml {
+                    place: Place {
+                        file: path.to_path_buf(),
+                        position,
+                    },
+                    message: yaml_message(&err),
+                });
+            }
+        };
+        if !raw.is_mapping() {
+            return Err(ComposeError::Spec {
+                place: Place::at(path, Position { line: 1, column: 1 }),
+                message: "the top level of a compose file must be a mapping".into(),
+            });
+        }
+        resolve_merge_keys(&mut raw).map_err(|message| ComposeError::Spec {
+            place: Place::file(path),
+            message,
+        })?;
+        let mut value = raw.clone();
+        interpolate_tree(&mut value, &Route::default(), &source, env)?;
+        Ok(FileData {
+            source,
+            raw,
+            value,
+            base_dir: base_dir.to_path_buf(),
+        })
+    }
+
+    fn load_file(&mut self, path: &Path, base_dir: &Path, env: &Environment) -> Result<Partial, ComposeError> {
+        if self.include_stack.iter().any(|p| p == path) {
+            let mut chain = self.include_stack.clone();
+            chain.push(path.to_path_buf());
+            return Err(ComposeError::IncludeCycle { chain });
+        }
+        let mut file = self.parse(path, base_dir, env)?;
+        self.include_stack.push(path.to_path_buf());
+        let included = self.includes(&file, env);
+        self.include_stack.pop();
+        let included = included?;
+
+        let mut partial = Partial::default();
+        let names: Vec<String> = match &file.value["services"] {
+            Value::Mapping(m) => m.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect(),
+            Value::Null => Vec::new(),
+            _ => {
+                return Err(ComposeError::Spec {
+                    place: self.place(&file, &Route::new(["services".into()])),
+                    message: "`services` must be a mapping of service names".into(),
+                });
+            }
+        };
+        for name in &names {
+            let mut chain = Vec::new();
+            let (value, mounts) = self.service(&file, name, &mut chain, env)?;
+            let tag = compose_tag(&file.raw["services"][name.as_str()]["volumes"]);
+            set_service(&mut file.value, name, value);
+            partial
+                .mounts_by_service
+                .insert(name.clone(), (mounts, tag));
+            let route = Route::new(["services".into(), name.as_str().into()]);
+            partial
+                .service_origins
+                .insert(name.clone(), key_origin(&file, &route));
+        }
+        if let Value::Mapping(m) = &file.value["volumes"] {
+            for key in m.keys().filter_map(Value::as_str) {
+                let route = Route::new(["volumes".into(), key.into()]);
+                partial
+                    .volume_origins
+                    .insert(key.to_owned(), key_origin(&file, &route));
+            }
+        }
+        if let Value::Mapping(m) = &mut file.value {
+            m.remove("include");
+        }
+        partial.value = file.value;
+
+        for inc in included {
+            merge_include(&mut partial, inc, path)?;
+        }
+        Ok(partial)
+    }
+
+    /// Loads every `include:` entry as its own project.
+    fn includes(&mut self, file: &FileData, env: &Environment) -> Result<Vec<Merged>, ComposeError> {
+        let Some(list) = file.value.get("include") else {
+            return Ok(Vec::new());
+        };
+        let Value::Sequence(entries) = list else {
+            return Err(ComposeError::Spec {
+                place: self.place(file, &Route::new(["include".into()])),
+                message: "`include` must be a list".into(),
+            });
+        };
+        let dir = file.source.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let mut out = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let route = Route::new(["include".into(), i.into()]);
+            let (paths, project_dir, env_files) = match entry {
+                Value::String(p) => (vec![p.clone()], None, Vec::new()),
+                Value::Mapping(m) => {
+                    let paths = match m.get("path") {
+                        Some(Value::String(p)) => vec![p.clone()],
+                        Some(v @ Value::Sequence(_)) => string_list(v),
+                        _ => {
+                            return Err(ComposeError::Spec {
+                                place: self.place(file, &route),
+                                message: "an `include` entry needs a `path`".into(),
+                            });
+                        }
+                    };
+                    let project_dir = m.get("project_directory").and_then(Value::as_str).map(str::to_owned);
+                    let env_files = match m.get("env_file") {
+                        Some(Value::String(p)) => vec![p.clone()],
+                        Some(v) => string_list(v),
+                        None => Vec::new(),
+                    };
+                    (paths, project_dir, env_files)
+                }
+                _ => {
+                    return Err(ComposeError::Spec {
+                        place: self.place(file, &route),
+                        message: "an `include` entry must be a path or a mapping".into(),
+                    });
+                }
+            };
+            let paths: Vec<PathBuf> = paths.iter().map(|p| absolute(&dir, Path::new(p))).collect();
+            for p in &paths {
+                if !self.files.is_file(p) {
+                    return Err(ComposeError::IncludeMissing {
+                        place: self.place(file, &route),
+                        path: p.clone(),
+                    });
+                }
+            }
+            let inc_dir = match project_dir {
+                Some(d) => absolute(&dir, Path::new(&d)),
+                None => paths[0].parent().unwrap_or(Path::new("/")).to_path_buf(),
+            };
+            let inc_env = self.include_env(&inc_dir, &dir, &env_files, env)?;
+            out.push(self.load_files(&paths, &inc_dir, &inc_env)?);
+        }
+        Ok(out)
+    }
+
+    /// An included project's variables: the including project's, then its own env files.
+    fn include_env(
+        &self,
+        inc_dir: &Path,
+        including_dir: &Path,
+        env_files: &[String],
+        env: &Environment,
+    ) -> Result<Environment, ComposeError> {
+        let paths: Vec<PathBuf> = if env_files.is_empty() {
+            let p = inc_dir.join(".env");
+            if self.files.is_file(&p) { vec![p] } else { Vec::new() }
+        } else {
+            env_files.iter().map(|p| absolute(including_dir, Path::new(p))).collect()
+        };
+        if paths.is_empty() {
+            return Ok(env.clone());
+        }
+        let mut parsed = Vec::new();
+        for path in paths {
+            let text = self.files.read(&path).map_err(|source| ComposeError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let lookup = |name: &str| env.get(name).map(|v| v.value.clone());
+            parsed.push(parse_env_file(&path, &text, &lookup).map_err(ComposeError::EnvFile)?);
+        }
+        let mut layered = Environment::layered(self.process_env.to_vec(), &parsed);
+        for (name, var) in env.iter() {
+            if layered.get(name).is_none() {
+                layered.insert(name.clone(), var.clone());
+            }
+        }
+        Ok(layered)
+    }
+
+    /// A service's definition with its `extends` chain resolved, and its mounts.
+    fn service(
+        &mut self,
+        file: &FileData,
+        name: &str,
+        chain: &mut Vec<(PathBuf, String)>,
+        env: &Environment,
+    ) -> Result<(Value, Vec<VolumeMount>), ComposeError> {
+        let link = (file.source.path.clone(), name.to_owned());
+        if chain.contains(&link) {
+            chain.push(link);
+            return Err(ComposeError::ExtendsLoop {
+                chain: chain.iter().map(|(f, s)| format!("{} ({})", s, f.display())).collect(),
+            });
+        }
+        chain.push(link);
+        let route = Route::new(["services".into(), name.into()]);
+        let mut def = match &file.value["services"][name] {
+            Value::Mapping(m) => Value::Mapping(m.clone()),
+            Value::Null => Value::Mapping(Mapping::new()),
+            _ => {
+                return Err(ComposeError::Spec {
+                    place: self.place(file, &route),
+                    message: format!("service `{name}` must be a mapping"),
+                });
+            }
+        };
+        let context = MountContext {
+            source: &file.source,
+            service_route: &route,
+            base_dir: &file.base_dir,
+            home: &self.home,
+            env,
+        };
+        let mounts = mount::service_mounts(
+            &context,
+            &file.raw["services"][name]["volumes"],
+            &file.value["services"][name]["volumes"],
+        )?;
+        let Some(extends) = def.as_mapping_mut().and_then(|m| m.remove("extends")) else {
+            chain.pop();
+            return Ok((def, mounts));
+        };
+        let ext_route = route.with("extends");
+        let (base_name, base_file) = match &extends {
+            Value::String(s) => (s.clone(), None),
+            Value::Mapping(m) => (
+                m.get("service").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+                    ComposeError::Spec {
+                        place: self.place(file, &ext_route),
+                        message: format!("`extends` of service `{name}` needs a `service`"),
+                    }
+                })?,
+                m.get("file").and_then(Value::as_str).map(str::to_owned),
+            ),
+            _ => {
+                return Err(ComposeError::Spec {
+                    place: self.place(file, &ext_route),
+                    message: format!("`extends` of service `{name}` must be a name or a mapping"),
+                });
+            }
+        };
+        let (base_def, base_mounts) = match base_file {
+            None => {
+                if file.value["services"].get(base_name.as_str()).is_none() {
+                    return Err(ComposeError::ExtendsMissing {
+                        place: self.place(file, &ext_route),
+                        service: name.to_owned(),
+                        base: base_name,
+                        file: file.source.path.clone(),
+                    });
+                }
+                self.service(file, &base_name, chain, env)?
+            }
+            Some(other) => {
+                let dir = file.source.path.parent().unwrap_or(Path::new("/"));
+                let other_path = absolute(dir, Path::new(&other));
+                if !self.files.is_file(&other_path) {
+                    return Err(ComposeError::IncludeMissing {
+                        place: self.place(file, &ext_route),
+                        path: other_path,
+                    });
+                }
+                let other_dir = other_path.parent().unwrap_or(Path::new("/")).to_path_buf();
+                let other_file = self.parse(&other_path, &other_dir, env)?;
+                if other_file.value["services"].get(base_name.as_str()).is_none() {
+                    return Err(ComposeError::ExtendsMissing {
+                        place: self.place(file, &ext_route),
+                        service: name.to_owned(),
+                        base: base_name,
+                        file: other_path,
+                    });
+                }
+                self.service(&other_file, &base_name, chain, env)?
+            }
+        };
+        chain.pop();
+        let mut base_def = base_def;
+        if let Some(m) = base_def.as_mapping_mut() {
+            // compose does not inherit these from the extended service
+            for key in ["depends_on", "links", "volumes_from", "net", "ipc", "pid"] {
+                m.remove(key);
+            }
+        }
+        let base_mounts = base_mounts
+            .into_iter()
+            .map(|mut m| {
+                m.origin.reach = Reach::Extends;
+                m
+            })
+            .collect();
+        let mounts = match compose_tag(&file.raw["services"][name]["volumes"]) {
+            Some(ComposeTag::Reset) => Vec::new(),
+            Some(ComposeTag::Override) => mounts,
+            None => mount::merge_by_target(base_mounts, mounts),
+        };
+        let merged = merge_override(base_def, def, "");
+        Ok((merged, mounts))
+    }
+
+    fn place(&self, file: &FileData, route: &Route) -> Place {
+        place_of(&file.source, route)
+    }
+}
+
+fn place_of(source: &SourceText, route: &Route) -> Place {
+    Place {
+        file: source.path.clone(),
+        position: source.locate(route).map(|l| l.position),
+    }
+}
+
+fn set_service(value: &mut Value, name: &str, def: Value) {
+    if let Some(services) = value.get_mut("services").and_then(Value::as_mapping_mut) {
+        services.insert(Value::String(name.to_owned()), def);
+    }
+}
+
+fn merge_include(partial: &mut Partial, inc: Merged, including: &Path) -> Result<(), ComposeError> {
+    let mut inc_value = inc.value;
+    strip_tags(&mut inc_value);
+    for (svc, mounts) in inc.mounts {
+        if partial.mounts_by_service.contains_key(&svc) {
+            return Err(ComposeError::IncludeConflict {
+                service: svc,
+                file: including.to_path_buf(),
+            });
+        }
+        partial.mounts_by_service.insert(svc, (mounts, None));
+    }
+    for (svc, origin) in inc.service_origins {
+        partial.service_origins.insert(svc, origin);
+    }
+    for (vol, origin) in inc.volume_origins {
+        partial.volume_origins.entry(vol).or_insert(origin);
+    }
+    // included definitions come first; the including file's own keys win
+    let own = std::mem::replace(&mut partial.value, Value::Null);
+    let mut base = Mapping::new();
+    for section in ["services", "volumes", "networks", "secrets", "configs"] {
+        if let Some(v) = inc_value.get(section) {
+            base.insert(Value::String(section.into()), v.clone());
+        }
+    }
+    partial.value = merge_override(Value::Mapping(base), own, "");
+    Ok(())
+}
+
+fn interpolate_tree(
+    value: &mut Value,
+    route: &Route,
+    source: &SourceText,
+    env: &Environment,
+) -> Result<(), ComposeError> {
+    match value {
+        Value::String(s) if s.contains('$') => {
+            let lookup = |name: &str| env.get(name).map(|v| v.value.clone());
+            match interpolate(s, &lookup) {
+                Ok(done) => *s = done.value,
+                Err(error) => {
+                    return Err(ComposeError::Interpolation {
+                        place: place_of(source, route),
+                        route: route.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+        Value::Mapping(map) => {
+            for (k, v) in map.iter_mut() {
+                let key = match k {
+                    Value::String(s) => RouteKey::Key(s.clone()),
+                    other => RouteKey::Key(scalar_text(other)),
+                };
+                interpolate_tree(v, &route.with(key), source, env)?;
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                interpolate_tree(v, &route.with(i), source, env)?;
+            }
+        }
+        Value::Tagged(tagged) => interpolate_tree(&mut tagged.value, route, source, env)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Checks the merged model against the compose specification (the typed model of
+/// `docker-compose-types`), naming the first place that breaks it.
+fn validate_spec(value: &Value, files: &[PathBuf], reader: &dyn Files) -> Result<(), ComposeError> {
+    let result: Result<docker_compose_types::Compose, _> =
+        serde_path_to_error::deserialize(value.clone());
+    let Err(err) = result else { return Ok(()) };
+    let route = route_from_path(err.path());
+    let message = err.inner().to_string();
+    let place = files
+        .iter()
+        .rev()
+        .find_map(|f| {
+            let text = reader.read(f).ok()?;
+            let source = SourceText::new(f, text);
+            let located = source.locate(&route)?;
+            Some(Place::at(f, located.position))
+        })
+        .unwrap_or_else(|| Place::file(files.first().cloned().unwrap_or_default()));
+    Err(ComposeError::Spec {
+        place,
+        message: format!("`{route}`: {message}"),
+    })
+}
+
+fn route_from_path(path: &serde_path_to_error::Path) -> Route {
+    use serde_path_to_error::Segment;
+    Route::new(path.iter().filter_map(|seg| match seg {
+        Segment::Seq { index } => Some(RouteKey::Index(*index)),
+        Segment::Map { key } => Some(RouteKey::Key(key.clone())),
+        Segment::Enum { variant } => Some(RouteKey::Key(variant.clone())),
+        Segment::Unknown => None,
+    }))
+}
+
+fn top_volume(key: &str, def: &Value, origin: Origin) -> TopVolume {
+    let external = match &def["external"] {
+        Value::Bool(b) => *b,
+        Value::String(s) => s == "true",
+        Value::Mapping(_) => true,
+        _ => false,
+    };
+    let name = def["name"]
+        .as_str()
+        .or_else(|| def["external"]["name"].as_str())
+        .map(str::to_owned);
+    let driver_opts = match &def["driver_opts"] {
+        Value::Mapping(m) => m
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), scalar_text(v))))
+            .collect(),
+        _ => IndexMap::new(),
+    };
+    TopVolume {
+        key: key.to_owned(),
+        name,
+        external,
+        driver: def["driver"].as_str().map(str::to_owned),
+        driver_opts,
+        origin,
+    }
+}
+
+fn key_origin(file: &FileData, route: &Route) -> Origin {
+    let located = file.source.locate(route);
+    Origin {
+        file: file.source.path.clone(),
+        route: located.as_ref().map_or_else(|| route.clone(), |l| l.route.clone()),
+        position: located.as_ref().map(|l| l.position),
+        text: located.as_ref().map(|l| l.text.clone()).unwrap_or_default(),
+        reach: located.as_ref().map_or(Reach::Direct, |l| l.reach),
+        variables: Vec::new(),
+    }
+}
+
+fn bare_origin(file: &Path) -> Origin {
+    Origin {
+        file: file.to_path_buf(),
+        route: Route::default(),
+        position: None,
+        text: String::new(),
+        reach: Reach::Direct,
+        variables: Vec::new(),
+    }
+}
+
+/// The text of a scalar (numbers and booleans as YAML writes them).
+pub fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Null => String::new(),
+        other => serde_norway::to_string(other).unwrap_or_default().trim().to_owned(),
+    }
+}
+
+fn string_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::Sequence(items) => items.iter().map(scalar_text).collect(),
+        Value::String(s) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn split_list(text: &str, separator: char) -> Vec<String> {
+    text.split(separator)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn yaml_message(err: &serde_norway::Error) -> String {
+    let text = err.to_string();
+    // serde_norway appends " at line L column C"; the place already says it
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// `path` made absolute against `base` and normalised lexically (`.` and `..` removed).
+pub fn absolute(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    let mut out = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+impl From<EnvFileError> for ComposeError {
+    fn from(error: EnvFileError) -> Self {
+        ComposeError::EnvFile(error)
+    }
+}

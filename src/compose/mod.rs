@@ -1,0 +1,12 @@
+//! The compose project model and its loader.
+
+pub mod env;
+pub mod error;
+pub mod interpolate;
+pub mod load;
+pub mod merge;
+pub mod model;
+pub mod mount;
+pub mod origin;
+pub mod source;
+pub mod volume_syntax;

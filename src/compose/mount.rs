@@ -1,0 +1,233 @@
+//! Service volume entries turned into [`VolumeMount`]s with their origins.
+
+use std::path::Path;
+
+use serde_norway::Value;
+
+use crate::compose::env::Environment;
+use crate::compose::error::ComposeError;
+use crate::compose::interpolate::interpolate;
+use crate::compose::model::{MountType, Syntax, VolumeMount};
+use crate::compose::origin::{Origin, Place, Reach, Route, SourceVariable};
+use crate::compose::source::SourceText;
+use crate::compose::volume_syntax::{
+    classify_short, parse_long, read_only, resolve_against, split_short,
+};
+
+/// What building a service's mounts needs to know about the file it is written in.
+pub struct MountContext<'a> {
+    /// The file.
+    pub source: &'a SourceText,
+    /// `services.<name>` in that file.
+    pub service_route: &'a Route,
+    /// Relative bind sources resolve against this directory.
+    pub base_dir: &'a Path,
+    /// `~` expands to this.
+    pub home: &'a Path,
+    /// Variables for interpolation.
+    pub env: &'a Environment,
+}
+
+/// The mounts of one service: `raw` is its `volumes:` as written, `value` the same after
+/// interpolation.
+pub fn service_mounts(
+    ctx: &MountContext<'_>,
+    raw: &Value,
+    value: &Value,
+) -> Result<Vec<VolumeMount>, ComposeError> {
+    let raw = untag(raw);
+    let items = match untag(value) {
+        Value::Null => return Ok(Vec::new()),
+        Value::Sequence(items) => items,
+        _ => {
+            return Err(ComposeError::Spec {
+                place: place(ctx, &ctx.service_route.with("volumes")),
+                message: "`volumes` of a service must be a list".into(),
+            });
+        }
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let route = ctx.service_route.with("volumes").with(i);
+            let raw_item = raw.get(i).unwrap_or(item);
+            mount(ctx, &route, raw_item, item)
+        })
+        .collect()
+}
+
+fn mount(
+    ctx: &MountContext<'_>,
+    route: &Route,
+    raw: &Value,
+    item: &Value,
+) -> Result<VolumeMount, ComposeError> {
+    let volume_error = |error| ComposeError::Volume {
+        place: place(ctx, route),
+        error,
+    };
+    match item {
+        Value::String(spec) => {
+            let short = split_short(spec).map_err(volume_error)?;
+            let kind = classify_short(&short);
+            let raw_text = raw.as_str().unwrap_or(spec);
+            let source_end = short_source_end(raw_text);
+            let host_path = bind_path(ctx, kind, short.source.as_deref());
+            Ok(VolumeMount {
+                kind,
+                syntax: Syntax::Short,
+                read_only: read_only(&short.modes),
+                nocopy: short.modes.iter().any(|m| m == "nocopy"),
+                create_host_path: true,
+                subpath: None,
+                origin: origin(ctx, route, &raw_text[..source_end]),
+                source: short.source,
+                host_path,
+                target: short.target,
+                modes: short.modes,
+            })
+        }
+        Value::Mapping(_) => {
+            let long = parse_long(item).map_err(volume_error)?;
+            let source_route = route.with("source");
+            let (origin_route, raw_source) = match raw.get("source").and_then(Value::as_str) {
+                Some(text) => (source_route, text.to_owned()),
+                None => (route.clone(), String::new()),
+            };
+            let volume = long.volume.clone().unwrap_or_default();
+            Ok(VolumeMount {
+                kind: long.mount_type,
+                syntax: Syntax::Long,
+                host_path: bind_path(ctx, long.mount_type, long.source.as_deref()),
+                read_only: long.read_only,
+                modes: Vec::new(),
+                create_host_path: long
+                    .bind
+                    .as_ref()
+                    .and_then(|b| b.create_host_path)
+                    .unwrap_or(true),
+                nocopy: volume.nocopy,
+                subpath: volume.subpath,
+                origin: origin(ctx, &origin_route, &raw_source),
+                source: long.source,
+                target: long.target,
+            })
+        }
+        _ => Err(ComposeError::Spec {
+            place: place(ctx, route),
+            message: "a volume entry must be a string or a mapping".into(),
+        }),
+    }
+}
+
+fn bind_path(
+    ctx: &MountContext<'_>,
+    kind: MountType,
+    source: Option<&str>,
+) -> Option<std::path::PathBuf> {
+    match (kind, source) {
+        (MountType::Bind, Some(s)) => Some(resolve_against(s, ctx.base_dir, ctx.home)),
+        _ => None,
+    }
+}
+
+/// The origin of a source whose uninterpolated text is `raw_source`.
+fn origin(ctx: &MountContext<'_>, route: &Route, raw_source: &str) -> Origin {
+    let located = ctx.source.locate(route);
+    let lookup = |name: &str| ctx.env.get(name).map(|v| v.value.clone());
+    let variables = match interpolate(raw_source, &lookup) {
+        Ok(done) => done
+            .variables
+            .into_iter()
+            .map(|used| SourceVariable {
+                set_by: ctx.env.get(&used.name).map(|v| v.source.clone()),
+                whole: used.span == (0, raw_source.len()),
+                used_default: used.used_default,
+                name: used.name,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Origin {
+        file: ctx.source.path.clone(),
+        route: located
+            .as_ref()
+            .map_or_else(|| route.clone(), |l| l.route.clone()),
+        position: located.as_ref().map(|l| l.position),
+        text: located.as_ref().map(|l| l.text.clone()).unwrap_or_default(),
+        reach: located.as_ref().map_or(Reach::Direct, |l| l.reach),
+        variables,
+    }
+}
+
+/// Byte length of the source part of an uninterpolated short spec: up to the first `:` outside
+/// `${...}` that is not a Windows drive letter's colon; 0 when the entry has no source.
+pub fn short_source_end(raw: &str) -> usize {
+    let bytes = raw.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'$') => i += 1,
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' if depth > 0 => depth -= 1,
+            b':' if depth == 0 => {
+                let drive = i == 1
+                    && bytes[0].is_ascii_alphabetic()
+                    && matches!(bytes.get(2), Some(b'\\' | b'/'));
+                if !drive {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    0
+}
+
+/// `over` merged onto `base` by container path: an entry of `over` replaces the entry of
+/// `base` with the same target, others are appended (compose's override rule).
+pub fn merge_by_target(base: Vec<VolumeMount>, over: Vec<VolumeMount>) -> Vec<VolumeMount> {
+    let mut out = base;
+    for mount in over {
+        match out.iter().position(|m| m.target == mount.target) {
+            Some(i) => out[i] = mount,
+            None => out.push(mount),
+        }
+    }
+    out
+}
+
+fn untag(value: &Value) -> &Value {
+    match value {
+        Value::Tagged(t) => &t.value,
+        other => other,
+    }
+}
+
+fn place(ctx: &MountContext<'_>, route: &Route) -> Place {
+    Place {
+        file: ctx.source.path.clone(),
+        position: ctx.source.locate(route).map(|l| l.position),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_end_skips_variable_defaults_and_drive_letters() {
+        assert_eq!(short_source_end("${UPLOAD_LOCATION}:/data"), 18);
+        assert_eq!(short_source_end("${A:-/a:b}:/x:ro"), 10);
+        assert_eq!(short_source_end("C:\\data:/data"), 7);
+        assert_eq!(short_source_end("/data"), 0);
+        assert_eq!(short_source_end("$$HOME/x:/y"), 8);
+        assert_eq!(short_source_end("model-cache:/cache"), 11);
+    }
+}

@@ -1,0 +1,220 @@
+//! The text of one compose file and the positions of values in it.
+//!
+//! Values are found by route with `yamlpath`, which follows aliases to their anchors; keys
+//! inherited through `<<:` merge keys are found by looking through the merge sources.
+
+use std::path::{Path, PathBuf};
+
+use yamlpath::{Component, Document};
+
+use crate::compose::origin::{Position, Reach, Route, RouteKey};
+
+/// A compose (or tiers) file as read from disk.
+pub struct SourceText {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Full text.
+    pub text: String,
+    doc: Option<Document>,
+}
+
+/// The place of a value in a [`SourceText`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    /// The route that actually reaches the text (may pass through `<<`).
+    pub route: Route,
+    /// 1-based position of the value's first character.
+    pub position: Position,
+    /// The value's text as written.
+    pub text: String,
+    /// How the route reaches the text.
+    pub reach: Reach,
+}
+
+impl SourceText {
+    /// Wraps a file's text; positions are available when tree-sitter accepts the text.
+    pub fn new(path: &Path, text: String) -> Self {
+        let doc = Document::new(text.clone()).ok();
+        SourceText {
+            path: path.to_path_buf(),
+            text,
+            doc,
+        }
+    }
+
+    /// 1-based line and character column of a byte offset.
+    pub fn position_of(&self, offset: usize) -> Position {
+        position_in(&self.text, offset)
+    }
+
+    /// Finds the value at `route`, through aliases and `<<:` merge keys.
+    pub fn locate(&self, route: &Route) -> Option<Located> {
+        let doc = self.doc.as_ref()?;
+        let mut actual: Vec<RouteKey> = Vec::new();
+        let mut reach = Reach::Direct;
+        let mut span = (0, self.text.len());
+        for key in &route.0 {
+            let mut next = actual.clone();
+            next.push(key.clone());
+            if !exists(doc, &next) {
+                let RouteKey::Key(name) = key else {
+                    return None;
+                };
+                next = merge_source_route(doc, &actual, name)?;
+                reach = Reach::MergeKey;
+            }
+            let feature = doc.query_pretty(&to_yamlpath(&next)).ok()?;
+            let (start, end) = feature.location.byte_span;
+            if (start < span.0 || end > span.1) && reach == Reach::Direct {
+                reach = Reach::Anchor;
+            }
+            span = (start, end);
+            actual = next;
+        }
+        let yroute = to_yamlpath(&actual);
+        let feature = match doc.query_exact(&yroute).ok()? {
+            Some(feature) => feature,
+            None => doc.query_pretty(&yroute).ok()?,
+        };
+        let (start, _) = feature.location.byte_span;
+        Some(Located {
+            route: Route(actual),
+            position: self.position_of(start),
+            text: doc.extract(&feature).to_owned(),
+            reach,
+        })
+    }
+}
+
+/// 1-based line and character column of a byte offset in `text`.
+pub fn position_in(text: &str, offset: usize) -> Position {
+    let offset = offset.min(text.len());
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+fn exists(doc: &Document, route: &[RouteKey]) -> bool {
+    doc.query_exists(&to_yamlpath(route))
+}
+
+/// The route of `key` inherited by the mapping at `parent` through its `<<:` key: a single
+/// merge source (`<<: *a`) or the first of a list (`<<: [*a, *b]`) that has it.
+fn merge_source_route(doc: &Document, parent: &[RouteKey], key: &str) -> Option<Vec<RouteKey>> {
+    let mut merge = parent.to_vec();
+    merge.push(RouteKey::Key("<<".into()));
+    if !exists(doc, &merge) {
+        return None;
+    }
+    let mut single = merge.clone();
+    single.push(RouteKey::Key(key.into()));
+    if exists(doc, &single) {
+        return Some(single);
+    }
+    (0..64).find_map(|i| {
+        let mut item = merge.clone();
+        item.push(RouteKey::Index(i));
+        if !exists(doc, &item) {
+            return None;
+        }
+        item.push(RouteKey::Key(key.into()));
+        exists(doc, &item).then_some(item)
+    })
+}
+
+fn to_yamlpath(route: &[RouteKey]) -> yamlpath::Route<'static> {
+    route
+        .iter()
+        .map(|key| match key {
+            RouteKey::Key(k) => Component::Key(k.clone().into()),
+            RouteKey::Index(i) => Component::Index(*i),
+        })
+        .collect::<Vec<_>>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(keys: &[&str]) -> Route {
+        Route::new(keys.iter().map(|k| match k.parse::<usize>() {
+            Ok(i) => RouteKey::Index(i),
+            Err(_) => RouteKey::Key((*k).to_owned()),
+        }))
+    }
+
+    fn source(text: &str) -> SourceText {
+        SourceText::new(Path::new("/p/compose.yaml"), text.to_owned())
+    }
+
+    #[test]
+    fn locates_a_short_volume_with_its_quotes() {
+        let s = source("services:\n  web:\n    volumes:\n      - './data:/data'  # keep\n");
+        let got = s
+            .locate(&route(&["services", "web", "volumes", "0"]))
+            .expect("located");
+        assert_eq!(got.position, Position { line: 4, column: 9 });
+        assert_eq!(got.text, "'./data:/data'");
+        assert_eq!(got.reach, Reach::Direct);
+    }
+
+    #[test]
+    fn locates_through_an_alias_to_the_anchor() {
+        let s = source(
+            "x-vols: &vols\n  - /srv/a:/a\nservices:\n  one:\n    volumes: *vols\n  two:\n    volumes: *vols\n",
+        );
+        let got = s
+            .locate(&route(&["services", "two", "volumes", "0"]))
+            .expect("located");
+        assert_eq!(got.position, Position { line: 2, column: 5 });
+        assert_eq!(got.reach, Reach::Anchor);
+    }
+
+    #[test]
+    fn locates_keys_inherited_through_merge_keys() {
+        let s = source(
+            "x-base: &base\n  image: pg\n  volumes:\n    - db:/var/lib/pg\nx-other: &other\n  restart: always\nservices:\n  db:\n    <<: [*other, *base]\n",
+        );
+        let got = s
+            .locate(&route(&["services", "db", "volumes", "0"]))
+            .expect("located");
+        assert_eq!(got.position, Position { line: 4, column: 7 });
+        assert_eq!(got.reach, Reach::MergeKey);
+        assert_eq!(got.route, route(&["services", "db", "<<", "1", "volumes", "0"]));
+    }
+
+    #[test]
+    fn flow_sequences_and_long_syntax() {
+        let s = source(
+            "services:\n  a: {volumes: [\"x:/x\", {type: bind, source: /h, target: /t}]}\n",
+        );
+        let got = s
+            .locate(&route(&["services", "a", "volumes", "1", "source"]))
+            .expect("located");
+        assert_eq!(got.text, "/h");
+        assert_eq!(got.position.line, 2);
+        assert_eq!(got.position.column, 50);
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        assert_eq!(position_in("é: x\n", 4), Position { line: 1, column: 4 });
+    }
+
+    #[test]
+    fn missing_routes_are_none() {
+        let s = source("services: {}\n");
+        assert!(s.locate(&route(&["services", "nope"])).is_none());
+    }
+}

@@ -1,0 +1,68 @@
+//! The one error type commands return, its exit code and its hint.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::compose::error::ComposeError;
+use crate::tiers::TiersError;
+
+/// Exit codes: 0 clean, 1 findings, 2 error.
+pub mod exit {
+    /// Nothing to report.
+    pub const CLEAN: u8 = 0;
+    /// Findings at warning level or above.
+    pub const FINDINGS: u8 = 1;
+    /// The tool could not do its job.
+    pub const ERROR: u8 = 2;
+}
+
+/// Why a command could not do its job.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The compose project could not be loaded.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// tiers.yaml is invalid.
+    #[error(transparent)]
+    Tiers(#[from] TiersError),
+    /// No tiers.yaml was found.
+    #[error("no tiers.yaml found (looked in {})", searched.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "))]
+    TiersNotFound {
+        /// The places looked in.
+        searched: Vec<PathBuf>,
+    },
+    /// A file could not be read or written.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Writing to stdout failed.
+    #[error("cannot write output: {0}")]
+    Output(io::Error),
+}
+
+impl Error {
+    /// The exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        exit::ERROR
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Compose(e) => e.hint(),
+            Error::Tiers(e) => Some(e.hint().to_string()),
+            Error::TiersNotFound { .. } => Some(
+                "write a tiers.yaml (see docs/usage.md and fixtures/tiers/example.yaml) or pass --tiers"
+                    .into(),
+            ),
+            Error::Io { .. } => Some("check the path and its permissions".into()),
+            Error::Output(_) => None,
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Raw CLI arguments plus the environment turned into resolved settings, in one place.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::GlobalArgs;
+use crate::compose::load::{absolute, LoadOptions};
+use crate::report::{Format, PathStyle};
+
+/// Everything a command needs to know, resolved.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How to load the compose project.
+    pub load: LoadOptions,
+    /// The tiers.yaml candidates, in order; the first that exists is used.
+    pub tiers_candidates: Vec<PathBuf>,
+    /// Whether the user named the tiers file (then it must exist).
+    pub tiers_explicit: bool,
+    /// Output format.
+    pub format: Format,
+    /// Colour on stdout.
+    pub color: bool,
+    /// No engine calls.
+    pub offline: bool,
+    /// How paths are shown.
+    pub paths: PathStyle,
+}
+
+/// The process's view of the world that settings depend on.
+pub struct Environment {
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// Process environment.
+    pub vars: Vec<(String, String)>,
+    /// Whether stdout is a terminal.
+    pub stdout_is_terminal: bool,
+}
+
+impl Environment {
+    fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+impl Settings {
+    /// Resolves the global arguments against the environment.
+    pub fn resolve(args: &GlobalArgs, env: &Environment) -> Settings {
+        let home = env.var("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+        let (tiers_candidates, tiers_explicit) = match &args.tiers {
+            Some(path) => (vec![absolute(&env.cwd, path)], true),
+            None => {
+                let config = env
+                    .var("XDG_CONFIG_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| home.join(".config"));
+                (
+                    vec![env.cwd.join("tiers.yaml"), config.join("tierctl").join("tiers.yaml")],
+                    false,
+                )
+            }
+        };
+        let color = !args.no_color && env.var("NO_COLOR").is_none() && env.stdout_is_terminal;
+        Settings {
+            load: LoadOptions {
+                files: args.files.clone(),
+                project_name: args.project_name.clone(),
+                project_directory: args.project_directory.clone(),
+                env_files: args.env_files.clone(),
+                profiles: args.profiles.clone(),
+                working_dir: env.cwd.clone(),
+                process_env: env.vars.clone(),
+                home,
+            },
+            tiers_candidates,
+            tiers_explicit,
+            format: args.format,
+            color,
+            offline: args.offline,
+            paths: PathStyle {
+                cwd: env.cwd.clone(),
+            },
+        }
+    }
+
+    /// The tiers file to read: the first candidate for which `exists` holds.
+    pub fn tiers_path(&self, exists: impl Fn(&Path) -> bool) -> Option<&Path> {
+        if self.tiers_explicit {
+            return self.tiers_candidates.first().map(PathBuf::as_path);
+        }
+        self.tiers_candidates
+            .iter()
+            .map(PathBuf::as_path)
+            .find(|p| exists(p))
+    }
+}

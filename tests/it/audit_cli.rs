@@ -1,0 +1,173 @@
+//! `tierctl audit` on fixture projects built in temp dirs with real symlinks; snapshots of
+//! the human and JSON output.
+
+use crate::workspace::Workspace;
+
+const TIERS: &str = r#"tiers:
+  fast: { root: "{root}/Volumes/faststore", kind: nvme }
+  warm: { root: "{root}/Volumes/warmstore", kind: ssd }
+  cold: { root: "{root}/Volumes/coldstore", kind: hdd }
+access_points:
+  "{root}/Volumes/Photos": fast:photos
+"#;
+
+/// The seed case from the storage guide: photos bound through `/Volumes/Photos`, a symlink to
+/// the fast tier; Postgres and the ML model cache in named volumes.
+fn immich() -> Workspace {
+    Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .dir("Volumes/faststore/photos")
+        .dir("Volumes/warmstore")
+        .dir("Volumes/coldstore")
+        .symlink("Volumes/Photos", "{root}/Volumes/faststore/photos")
+        .file(
+            "immich/docker-compose.yml",
+            r#"name: immich
+
+services:
+  immich-server:
+    image: ghcr.io/immich-app/immich-server:${IMMICH_VERSION:-release}
+    volumes:
+      # Do not edit the next line: edit UPLOAD_LOCATION in .env
+      - ${UPLOAD_LOCATION}:/data
+      - /etc/localtime:/etc/localtime:ro
+
+  immich-machine-learning:
+    image: ghcr.io/immich-app/immich-machine-learning:${IMMICH_VERSION:-release}
+    volumes:
+      - model-cache:/cache
+
+  database:
+    image: ghcr.io/immich-app/postgres:14-vectorchord0.4.3
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+
+volumes:
+  model-cache:
+  pgdata:
+"#,
+        )
+        .file(
+            "immich/.env",
+            "# photos, through the access point\nUPLOAD_LOCATION={root}/Volumes/Photos\n",
+        )
+}
+
+/// Plex with its metadata on the warm tier, plus the hard cases: a symlink loop, a link on the
+/// fast tier pointing into the cold tier, a missing source, a directory on no tier, and mounts
+/// to leave alone.
+fn plex() -> Workspace {
+    Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .dir("Volumes/faststore")
+        .dir("Volumes/warmstore/plex/config")
+        .dir("Volumes/warmstore/movies")
+        .dir("Volumes/coldstore/archive")
+        .dir("srv/downloads")
+        .symlink("Volumes/faststore/archive", "../coldstore/archive")
+        .symlink("Volumes/loop-a", "loop-b")
+        .symlink("Volumes/loop-b", "loop-a")
+        .file(
+            "plex/compose.yaml",
+            r#"services:
+  plex:
+    image: lscr.io/linuxserver/plex:latest
+    volumes:
+      - {root}/Volumes/warmstore/plex/config:/config
+      - {root}/Volumes/warmstore/movies:/movies:ro
+      - {root}/Volumes/faststore/archive:/archive
+      - {root}/Volumes/loop-a:/loop
+      - type: bind
+        source: ./transcode
+        target: /transcode
+      - {root}/srv/downloads:/downloads
+      - type: tmpfs
+        target: /scratch
+  backup:
+    image: restic/restic
+    volumes:
+      - shared:/shared
+      - nfsdata:/nfs
+      - /cache
+volumes:
+  shared:
+    external: true
+  nfsdata:
+    driver_opts: { type: nfs, o: "addr=127.0.0.1", device: ":/export" }
+"#,
+        )
+}
+
+fn audit(ws: &Workspace, dir: &str, args: &[&str]) -> (i32, String) {
+    let out = ws
+        .tierctl(dir)
+        .args(["audit", "--tiers", "../tiers.yaml"])
+        .args(args)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "no stderr expected: {stderr}");
+    (
+        out.status.code().expect("exit code"),
+        ws.redact(&String::from_utf8_lossy(&out.stdout)),
+    )
+}
+
+#[test]
+fn seed_case_human() {
+    let ws = immich();
+    let (code, out) = audit(&ws, "immich", &[]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn seed_case_json() {
+    let ws = immich();
+    let (code, out) = audit(&ws, "immich", &["--format", "json"]);
+    assert_eq!(code, 1);
+    let parsed: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(parsed["version"], 1);
+    assert_eq!(parsed["project"], "immich");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn plex_and_hard_cases_human() {
+    let ws = plex();
+    let (code, out) = audit(&ws, "plex", &[]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn plex_and_hard_cases_json() {
+    let ws = plex();
+    let (_, out) = audit(&ws, "plex", &["--format", "json"]);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_clean_project_exits_zero() {
+    let ws = Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .dir("Volumes/faststore/databases/app/db")
+        .file(
+            "app/compose.yaml",
+            "services:\n  db:\n    image: postgres:16\n    volumes:\n      - {root}/Volumes/faststore/databases/app/db:/var/lib/postgresql/data\n      - /etc/localtime:/etc/localtime:ro\n",
+        );
+    let (code, out) = audit(&ws, "app", &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "project app: no storage problems found\n");
+}
+
+#[test]
+fn completions_and_man_page() {
+    let ws = Workspace::new();
+    let out = ws.tierctl("").args(["completions", "bash"]).output().expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tierctl"));
+    let out = ws.tierctl("").arg("man").output().expect("runs");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH tierctl"));
+}

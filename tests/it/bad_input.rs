@@ -1,0 +1,116 @@
+//! Bad input: a clear error naming the file, line and what to do; exit 2; never a panic.
+
+use predicates::prelude::*;
+
+use crate::workspace::Workspace;
+
+const TIERS: &str = "tiers:\n  fast: { root: /srv/fast }\n  warm: { root: /srv/warm }\n";
+
+fn run_err(ws: &Workspace, args: &[&str]) -> String {
+    let out = ws.tierctl("").args(args).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "exit 2 expected, stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    assert!(stderr.contains("hint: "), "a hint line: {stderr}");
+    ws.redact(&stderr)
+}
+
+fn project(compose: &str) -> Workspace {
+    Workspace::new().file("tiers.yaml", TIERS).file("compose.yaml", compose)
+}
+
+#[test]
+fn invalid_yaml_names_file_and_line() {
+    let ws = project("services:\n  web:\n    image: [nginx\n    volumes: x\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("[ROOT]/compose.yaml:"), "{err}");
+    assert!(err.contains("invalid YAML"), "{err}");
+}
+
+#[test]
+fn spec_violation_names_the_key() {
+    let ws = project("services:\n  web:\n    image: nginx\n    restart: [always]\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("compose.yaml:4:"), "{err}");
+    assert!(err.contains("services.web.restart"), "{err}");
+}
+
+#[test]
+fn required_variable_unset() {
+    let ws = project("services:\n  web:\n    image: nginx\n    volumes:\n      - ${DATA:?set DATA to the photo dir}:/data\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("compose.yaml:5:9"), "{err}");
+    assert!(err.contains("DATA"), "{err}");
+    assert!(err.contains("set DATA to the photo dir"), "{err}");
+}
+
+#[test]
+fn missing_file_given_with_f() {
+    let ws = project("services: {}\n");
+    let err = run_err(&ws, &["audit", "-f", "nope.yml"]);
+    assert!(err.contains("nope.yml"), "{err}");
+}
+
+#[test]
+fn include_cycle() {
+    let ws = project("include: [b.yaml]\nservices: {}\n")
+        .file("b.yaml", "include: [compose.yaml]\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("include cycle"), "{err}");
+}
+
+#[test]
+fn extends_loop() {
+    let ws = project("services:\n  a:\n    extends: b\n    image: x\n  b:\n    extends: a\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("`extends` loop"), "{err}");
+}
+
+#[test]
+fn bad_volume_syntax() {
+    let ws = project("services:\n  a:\n    image: x\n    volumes:\n      - ./data:/data:bogus\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("compose.yaml:5:9"), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+}
+
+#[test]
+fn tiers_errors_name_line_and_column() {
+    let ws = Workspace::new()
+        .file("tiers.yaml", "tiers:\n  fast: { root: srv/fast }\n")
+        .file("compose.yaml", "services: {}\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("tiers.yaml:2:"), "{err}");
+}
+
+#[test]
+fn no_tiers_file() {
+    let ws = Workspace::new().file("compose.yaml", "services: {}\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("no tiers.yaml found"), "{err}");
+}
+
+#[test]
+fn no_compose_file() {
+    let ws = Workspace::new().file("tiers.yaml", TIERS);
+    let err = run_err(&ws, &["audit"]);
+    assert!(err.contains("no compose file found"), "{err}");
+}
+
+#[test]
+fn unreadable_compose_file_is_an_error_not_a_panic() {
+    let ws = project("services: {}\n").dir("adir");
+    let out = ws.tierctl("").args(["audit", "-f", "adir"]).assert().code(2);
+    out.stderr(predicate::str::contains("adir"));
+}
+
+#[test]
+fn symlink_loop_is_a_finding_not_a_hang() {
+    let ws = project("services:\n  a:\n    image: x\n    volumes: ['{root}/loop:/data']\n")
+        .symlink("loop", "{root}/loop2")
+        .symlink("loop2", "{root}/loop");
+    let out = ws.tierctl("").arg("audit").output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("circular-symlink"), "{stdout}");
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary.
+
+mod audit_cli;
+mod bad_input;
+mod corpus;
+mod loader;
+mod readme;
+mod workspace;

@@ -3,3 +3,4 @@
 //! Modules in reading order; see docs/ARCHITECTURE.md for the codemap.
 
 pub mod facts;
+pub mod fsx;

@@ -1,0 +1,161 @@
+//! Everything observed about the world, as plain data.
+//!
+//! These types carry no behaviour beyond lookups: `fsx` (the effect) fills
+//! them, and the pure core (`audit`, `plan`, `verify`) reads them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// What resolving one host path found, symlink by symlink.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathFacts {
+    /// The path as asked (not made absolute, not normalised).
+    pub path: PathBuf,
+    /// Every symlink followed while resolving, in the order followed.
+    pub hops: Vec<Hop>,
+    /// The physical path: no symlink in any component, no `.` or `..`.
+    ///
+    /// When a component is missing, this is the resolved prefix joined with
+    /// the remaining components (where compose would create the directory).
+    /// `None` when resolution stopped on a `problem`.
+    pub real: Option<PathBuf>,
+    /// Whether the whole path resolved to an existing object.
+    pub exists: bool,
+    /// Whether the resolved object is a directory (false when it does not exist).
+    pub is_dir: bool,
+    /// Why resolution stopped early, other than a missing component.
+    pub problem: Option<PathProblem>,
+}
+
+impl PathFacts {
+    /// Whether any symlink was followed on the way to the real path.
+    pub fn is_symlinked(&self) -> bool {
+        !self.hops.is_empty()
+    }
+}
+
+/// One symlink followed while resolving a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    /// Absolute physical path of the symlink itself.
+    pub link: PathBuf,
+    /// The link's target text, as written (`readlink`).
+    pub target: PathBuf,
+    /// The target made absolute (a relative target joined onto the link's
+    /// directory) and lexically normalised; informational, since later
+    /// symlinks in it are followed by the next hops.
+    pub resolved: PathBuf,
+}
+
+/// Why a path could not be resolved to the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PathProblem {
+    /// The same symlink was reached twice with the same path left to resolve.
+    Loop {
+        /// The symlink reached a second time.
+        at: PathBuf,
+    },
+    /// More symlinks than the kernel follows (40, as `ELOOP`).
+    TooManyLinks,
+    /// A component could not be examined for lack of permission.
+    PermissionDenied {
+        /// The path whose lookup was refused (its parent lacks search permission).
+        at: PathBuf,
+    },
+    /// A component that must be a directory is something else (a file).
+    NotADirectory {
+        /// The physical path of the non-directory component.
+        at: PathBuf,
+    },
+    /// Any other I/O error while examining a component.
+    Io {
+        /// The path whose examination failed.
+        at: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+}
+
+/// Which filesystem holds a path, and how big it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FsIdentity {
+    /// Filesystem type as the mount table names it (`ext4`, `tmpfs`, `virtiofs`).
+    pub fs_type: String,
+    /// Device number (`st_dev`) of the path.
+    pub device: u64,
+    /// Total size in bytes: `f_blocks * f_frsize`.
+    pub size_bytes: u64,
+    /// Bytes available to unprivileged users: `f_bavail * f_frsize`.
+    pub available_bytes: u64,
+}
+
+/// Facts about every host path a command asked about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Facts {
+    /// Resolved facts, keyed by the path as asked.
+    pub paths: BTreeMap<PathBuf, PathFacts>,
+}
+
+impl Facts {
+    /// The facts about `path`, keyed exactly as it was asked.
+    pub fn path(&self, path: &Path) -> Option<&PathFacts> {
+        self.paths.get(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing(path: &str) -> PathFacts {
+        PathFacts {
+            path: PathBuf::from(path),
+            hops: Vec::new(),
+            real: Some(PathBuf::from(path)),
+            exists: false,
+            is_dir: false,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn path_looks_up_by_the_path_as_asked() {
+        let mut facts = Facts::default();
+        facts
+            .paths
+            .insert(PathBuf::from("/srv/data"), missing("/srv/data"));
+        assert_eq!(
+            facts.path(Path::new("/srv/data")).map(|f| f.exists),
+            Some(false)
+        );
+        assert!(facts.path(Path::new("/srv/data/")).is_some());
+        assert!(facts.path(Path::new("/srv/other")).is_none());
+    }
+
+    #[test]
+    fn problem_serialises_with_a_kind_tag() {
+        let problem = PathProblem::Loop {
+            at: PathBuf::from("/a/b"),
+        };
+        let json = serde_json::to_string(&problem).expect("plain data serialises");
+        assert_eq!(json, r#"{"kind":"loop","at":"/a/b"}"#);
+        let json =
+            serde_json::to_string(&PathProblem::TooManyLinks).expect("plain data serialises");
+        assert_eq!(json, r#"{"kind":"too-many-links"}"#);
+    }
+
+    #[test]
+    fn is_symlinked_means_some_hop() {
+        let mut facts = missing("/Volumes/Photos");
+        assert!(!facts.is_symlinked());
+        facts.hops.push(Hop {
+            link: PathBuf::from("/Volumes/Photos"),
+            target: PathBuf::from("faststore/photos"),
+            resolved: PathBuf::from("/Volumes/faststore/photos"),
+        });
+        assert!(facts.is_symlinked());
+    }
+}

@@ -112,7 +112,7 @@ enum SequenceRule {
 /// The container path of a service volume entry, short or long syntax; entries are merged by it.
 pub fn mount_target(entry: &Value) -> Option<String> {
     match entry {
-        Value::String(spec) => crate::compose::volume_syntax::split_short(spec)
+        Value::String(spec) => crate::compose::volume_syntax::split_short_lenient(spec)
             .ok()
             .map(|v| v.target),
         Value::Mapping(m) => m.get("target").and_then(Value::as_str).map(str::to_owned),

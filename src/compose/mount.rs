@@ -11,7 +11,7 @@ use crate::compose::model::{MountType, Syntax, VolumeMount};
 use crate::compose::origin::{Origin, Place, Reach, Route, SourceVariable};
 use crate::compose::source::SourceText;
 use crate::compose::volume_syntax::{
-    classify_short, parse_long, read_only, resolve_against, split_short,
+    classify_short, parse_long, read_only, resolve_against, split_short_lenient,
 };
 
 /// What building a service's mounts needs to know about the file it is written in.
@@ -69,7 +69,7 @@ fn mount(
     };
     match item {
         Value::String(spec) => {
-            let short = split_short(spec).map_err(volume_error)?;
+            let short = split_short_lenient(spec).map_err(volume_error)?;
             let kind = classify_short(&short);
             let raw_text = raw.as_str().unwrap_or(spec);
             let source_end = short_source_end(raw_text);

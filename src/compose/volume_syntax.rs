@@ -45,7 +45,8 @@ pub struct ShortVolume {
 }
 
 /// The kind of mount a volume entry asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MountType {
     /// A host path mounted into the container.
     Bind,

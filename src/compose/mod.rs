@@ -1,0 +1,4 @@
+//! The compose project model.
+
+pub mod env;
+pub mod interpolate;

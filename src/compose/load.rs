@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
-use crate::compose::env::{parse_env_file, EnvFile, Environment, EnvFileError};
+use crate::compose::env::{parse_env_file, EnvFileError, Environment};
 use crate::compose::error::ComposeError;
 use crate::compose::interpolate::interpolate;
 use crate::compose::merge::{compose_tag, merge_override, resolve_merge_keys, strip_tags, ComposeTag};
@@ -169,35 +169,15 @@ fn environment(
             .map(|p| absolute(&options.working_dir, p))
             .collect()
     };
-    let process = |name: &str| {
-        options
-            .process_env
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let mut parsed: Vec<EnvFile> = Vec::new();
+    let mut texts = Vec::with_capacity(paths.len());
     for path in paths {
         let text = files.read(&path).map_err(|source| ComposeError::Read {
             path: path.clone(),
             source,
         })?;
-        let earlier = parsed.clone();
-        let lookup = |name: &str| {
-            process(name).or_else(|| {
-                earlier.iter().rev().find_map(|f| {
-                    f.entries
-                        .iter()
-                        .rev()
-                        .find(|e| e.key == name)
-                        .map(|e| e.value.clone())
-                })
-            })
-        };
-        let file = parse_env_file(&path, &text, &lookup).map_err(ComposeError::EnvFile)?;
-        parsed.push(file);
+        texts.push((path, text));
     }
-    Ok(Environment::layered(options.process_env.clone(), &parsed))
+    Environment::load(options.process_env.clone(), &texts).map_err(ComposeError::EnvFile)
 }
 
 /// `-f` files, else `COMPOSE_FILE`, else the first default file found in the working directory
@@ -561,7 +541,7 @@ impl Loader<'_> {
         let mut layered = Environment::layered(self.process_env.to_vec(), &parsed);
         for (name, var) in env.iter() {
             if layered.get(name).is_none() {
-                layered.insert(name.clone(), var.clone());
+                layered.insert(name.to_owned(), var.clone());
             }
         }
         Ok(layered)

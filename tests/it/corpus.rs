@@ -160,11 +160,17 @@ fn corpus_loads_and_locates_every_volume() {
         }
     }
     let failed: usize = failures.values().sum();
-    eprintln!(
+    let summary = format!(
         "corpus summary: {} files, {loaded} loaded, {failed} failed {:?}, {mounts} mounts, findings {:?}",
         files.len(),
         failures,
         by_check
+    );
+    eprintln!("{summary}");
+    // cargo test hides the output of passing tests: CI prints this file
+    let _ = std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus-summary.txt"),
+        format!("{summary}\n"),
     );
     assert!(loaded * 10 >= files.len() * 8, "at least 80% of the corpus loads");
     assert!(

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::{Component as PathComponent, Path, PathBuf};
 
 use indexmap::IndexMap;
-use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use yamlpath::{Component, Document, Route};
 
@@ -91,15 +91,13 @@ pub enum TiersErrorKind {
         root: String,
     },
     /// One tier root inside another.
-    #[error("roots of tiers `{tier}` and `{other}` overlap: `{inner}` lies inside `{outer}`")]
+    #[error("root `{inner_root}` of tier `{inner}` lies inside the root of tier `{outer}`")]
     NestedRoot {
-        /// The later tier.
-        tier: String,
-        /// The earlier tier.
-        other: String,
-        /// The root that lies inside the other.
+        /// The tier whose root lies inside the other's.
         inner: String,
-        /// The root that holds the other.
+        /// That tier's root.
+        inner_root: String,
+        /// The tier whose root holds the other's.
         outer: String,
     },
     /// A rule, access point or layout entry names a tier that is not defined.
@@ -200,11 +198,11 @@ fn backticked<S: AsRef<str>>(names: &[S]) -> String {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    tiers: Option<IndexMap<String, RawTier>>,
+    tiers: Option<UniqueMap<RawTier>>,
     #[serde(default)]
     placement: Option<Vec<RawRule>>,
     #[serde(default)]
-    access_points: Option<IndexMap<String, String>>,
+    access_points: Option<UniqueMap<String>>,
     #[serde(default)]
     layout: Option<Vec<RawLayout>>,
 }
@@ -292,6 +290,48 @@ impl<'de> Deserialize<'de> for OneOrMany {
         }
 
         deserializer.deserialize_any(OneOrManyVisitor)
+    }
+}
+
+/// A mapping that rejects a repeated key (serde would keep the last silently).
+#[derive(Debug)]
+struct UniqueMap<V>(IndexMap<String, V>);
+
+impl<V> Default for UniqueMap<V> {
+    fn default() -> Self {
+        Self(IndexMap::new())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct UniqueMapVisitor<V>(std::marker::PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for UniqueMapVisitor<V> {
+            type Value = UniqueMap<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<UniqueMap<V>, E> {
+                Ok(UniqueMap::default())
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueMap<V>, A::Error> {
+                let mut entries = IndexMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if entries.contains_key(&key) {
+                        return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+                    }
+                    let value = map.next_value()?;
+                    entries.insert(key, value);
+                }
+                Ok(UniqueMap(entries))
+            }
+        }
+
+        deserializer.deserialize_map(UniqueMapVisitor(std::marker::PhantomData))
     }
 }
 
@@ -402,7 +442,7 @@ pub fn load(path: &Path, text: &str) -> Result<Tiers, TiersError> {
         layout: None,
     });
 
-    let tiers = validate_tiers(&source, raw.tiers.unwrap_or_default())?;
+    let tiers = validate_tiers(&source, raw.tiers.unwrap_or_default().0)?;
     let known: Vec<String> = tiers.keys().cloned().collect();
     let raw_rules = raw.placement.unwrap_or_default();
     let placement_is_default = raw_rules.is_empty();
@@ -419,6 +459,7 @@ pub fn load(path: &Path, text: &str) -> Result<Tiers, TiersError> {
     let access_points = raw
         .access_points
         .unwrap_or_default()
+        .0
         .iter()
         .map(|(point, value)| validate_access_point(&source, &known, point, value))
         .collect::<Result<_, _>>()?;
@@ -515,17 +556,17 @@ fn overlap(earlier: &IndexMap<String, Tier>, name: &str, root: &Path) -> Option<
                 other: other.name.clone(),
                 root: shown(root),
             })
-        } else if root.starts_with(&other.root) || other.root.starts_with(root) {
-            let (inner, outer) = if root.starts_with(&other.root) {
-                (root, other.root.as_path())
-            } else {
-                (other.root.as_path(), root)
-            };
+        } else if root.starts_with(&other.root) {
             Some(TiersErrorKind::NestedRoot {
-                tier: name.to_string(),
-                other: other.name.clone(),
-                inner: shown(inner),
-                outer: shown(outer),
+                inner: name.to_string(),
+                inner_root: shown(root),
+                outer: other.name.clone(),
+            })
+        } else if other.root.starts_with(root) {
+            Some(TiersErrorKind::NestedRoot {
+                inner: other.name.clone(),
+                inner_root: shown(&other.root),
+                outer: name.to_string(),
             })
         } else {
             None
@@ -585,30 +626,18 @@ fn globs(
     field: &'static str,
     raw: &OneOrMany,
 ) -> Result<Globs, TiersError> {
-    for (position, glob) in raw.globs.iter().enumerate() {
-        if let Err(error) = super::placement::compile(glob) {
-            let mut at = route([
-                key("placement"),
-                Component::from(index),
-                key("match"),
-                key(field),
-            ]);
-            if !raw.single {
-                at.push(Component::from(position));
-            }
-            return Err(source.error_at_value(&at, error.into()));
-        }
-    }
     Globs::new(&raw.globs).map_err(|error| {
-        source.error_at_value(
-            &route([
-                key("placement"),
-                Component::from(index),
-                key("match"),
-                key(field),
-            ]),
-            error.into(),
-        )
+        let mut at = route([
+            key("placement"),
+            Component::from(index),
+            key("match"),
+            key(field),
+        ]);
+        let position = raw.globs.iter().position(|glob| *glob == error.glob);
+        if let (false, Some(position)) = (raw.single, position) {
+            at.push(Component::from(position));
+        }
+        source.error_at_value(&at, error.into())
     })
 }
 
@@ -834,14 +863,19 @@ mod tests {
             (
                 3,
                 17,
-                "roots of tiers `warm` and `fast` overlap: `/Volumes/a/b` lies inside `/Volumes/a`"
+                "root `/Volumes/a/b` of tier `warm` lies inside the root of tier `fast`"
                     .to_string()
             )
         );
         let outside = "tiers:\n  fast: { root: /Volumes/a/b }\n  warm: { root: /Volumes/a }\n";
         assert_eq!(
-            at(outside).2,
-            "roots of tiers `warm` and `fast` overlap: `/Volumes/a/b` lies inside `/Volumes/a`"
+            at(outside),
+            (
+                3,
+                17,
+                "root `/Volumes/a/b` of tier `fast` lies inside the root of tier `warm`"
+                    .to_string()
+            )
         );
         // Component-wise: a shared string prefix is no overlap.
         let siblings =

@@ -1,6 +1,7 @@
 //! Placement rules: which tier and directory a volume belongs on, and the
 //! built-in default rules that follow the storage guide.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -11,7 +12,7 @@ use super::template::{Template, Values};
 ///
 /// `*` crosses `/`, so `*/postgres*` matches `ghcr.io/immich-app/postgres:14`
 /// and `*/metadata*` matches `/config/metadata`. Matching is case-sensitive.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Globs {
     patterns: Vec<String>,
     set: GlobSet,
@@ -70,6 +71,12 @@ impl Globs {
     }
 }
 
+impl fmt::Debug for Globs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Globs").field(&self.patterns).finish()
+    }
+}
+
 impl PartialEq for Globs {
     fn eq(&self, other: &Self) -> bool {
         self.patterns == other.patterns
@@ -77,7 +84,7 @@ impl PartialEq for Globs {
 }
 
 /// Compiles one glob whose `*` crosses `/`.
-pub fn compile(pattern: &str) -> Result<globset::Glob, GlobError> {
+fn compile(pattern: &str) -> Result<globset::Glob, GlobError> {
     GlobBuilder::new(pattern)
         .literal_separator(false)
         .build()

@@ -1,0 +1,478 @@
+//! Placement rules: which tier and directory a volume belongs on, and the
+//! built-in default rules that follow the storage guide.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::template::{Template, Values};
+
+/// A list of glob patterns; matches a value when any pattern matches it.
+///
+/// `*` crosses `/`, so `*/postgres*` matches `ghcr.io/immich-app/postgres:14`
+/// and `*/metadata*` matches `/config/metadata`. Matching is case-sensitive.
+#[derive(Clone)]
+pub struct Globs {
+    patterns: Vec<String>,
+    set: GlobSet,
+}
+
+/// A glob pattern that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid glob `{glob}`: {reason}")]
+pub struct GlobError {
+    /// The pattern as written.
+    pub glob: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Globs {
+    /// Compiles `patterns`; an empty list matches anything (the field was not given).
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Result<Self, GlobError> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in patterns {
+            builder.add(compile(pattern.as_ref())?);
+        }
+        let set = builder.build().map_err(|error| GlobError {
+            glob: patterns
+                .iter()
+                .map(|pattern| pattern.as_ref())
+                .collect::<Vec<_>>()
+                .join(", "),
+            reason: error.kind().to_string(),
+        })?;
+        Ok(Self {
+            patterns: patterns.iter().map(|p| p.as_ref().to_string()).collect(),
+            set,
+        })
+    }
+
+    /// The patterns as written.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Whether no pattern was given (the field does not constrain the match).
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether any pattern matches `value`.
+    pub fn is_match(&self, value: &str) -> bool {
+        self.set.is_match(value)
+    }
+
+    /// Whether this field lets `value` through: no patterns, or one matches.
+    /// A missing value passes only a field without patterns.
+    fn allows(&self, value: Option<&str>) -> bool {
+        self.is_empty() || value.is_some_and(|value| self.is_match(value))
+    }
+}
+
+impl fmt::Debug for Globs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Globs").field(&self.patterns).finish()
+    }
+}
+
+impl PartialEq for Globs {
+    fn eq(&self, other: &Self) -> bool {
+        self.patterns == other.patterns
+    }
+}
+
+/// Compiles one glob whose `*` crosses `/`.
+fn compile(pattern: &str) -> Result<globset::Glob, GlobError> {
+    GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .build()
+        .map_err(|error| GlobError {
+            glob: pattern.to_string(),
+            reason: error.kind().to_string(),
+        })
+}
+
+/// The `match:` of a rule. All given fields must match; a field matches when
+/// any of its globs does; a field with no globs matches anything.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// Globs on the service's image (`postgres*`, `*/postgres*`).
+    pub image: Globs,
+    /// Globs on the service name.
+    pub service: Globs,
+    /// Globs on the container path (`/config`, `*/metadata*`); a trailing `/`
+    /// of the target is ignored.
+    pub target: Globs,
+    /// Globs on the volume name: the named volume key, or for a bind mount
+    /// the last component of the target (the same value `{volume}` renders).
+    pub volume: Globs,
+}
+
+impl Match {
+    /// A match with no fields: matches every subject.
+    pub fn everything() -> Self {
+        let none = || Globs::new::<&str>(&[]).expect("an empty glob set always compiles");
+        Self {
+            image: none(),
+            service: none(),
+            target: none(),
+            volume: none(),
+        }
+    }
+
+    /// Whether every given field matches `subject`. A subject without an image
+    /// (a service with only `build:`) does not match an `image` field.
+    pub fn matches(&self, subject: &Subject) -> bool {
+        let values = subject.values();
+        let target = normalize_target(subject.target);
+        self.image.allows(subject.image)
+            && self.service.allows(Some(subject.service))
+            && self.target.allows(Some(target))
+            && self.volume.allows(Some(&values.volume_name()))
+    }
+}
+
+/// `/data/` -> `/data`; `/` stays `/`.
+fn normalize_target(target: &str) -> &str {
+    let trimmed = target.trim_end_matches('/');
+    if trimmed.is_empty() && target.starts_with('/') {
+        "/"
+    } else {
+        trimmed
+    }
+}
+
+/// One placement rule: where volumes that match go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacementRule {
+    /// Which volumes the rule applies to.
+    pub matcher: Match,
+    /// The tier name (validated against the file's tiers).
+    pub tier: String,
+    /// The directory below the tier root.
+    pub path: Template,
+}
+
+/// A volume mount to place: one service's mount of one volume or bind source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject<'a> {
+    /// The compose project name.
+    pub project: &'a str,
+    /// The service name.
+    pub service: &'a str,
+    /// The service image, if it has one.
+    pub image: Option<&'a str>,
+    /// The container path.
+    pub target: &'a str,
+    /// The named volume key, or `None` for a bind mount.
+    pub volume: Option<&'a str>,
+}
+
+impl<'a> Subject<'a> {
+    /// The values a path template is rendered with.
+    pub fn values(&self) -> Values<'a> {
+        Values {
+            project: self.project,
+            service: self.service,
+            volume: self.volume,
+            target: self.target,
+        }
+    }
+}
+
+/// Where a subject belongs, and which rule said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Index of the matching rule in [`super::Tiers::placement`].
+    pub rule_index: usize,
+    /// The tier name.
+    pub tier: String,
+    /// The tier root joined with the rendered template.
+    pub path: PathBuf,
+    /// Whether the rule comes from the built-in defaults.
+    pub rule_is_default: bool,
+}
+
+/// One row of the built-in default placement.
+#[derive(Debug, Clone, Copy)]
+pub struct DefaultRule {
+    /// Image globs (empty: any image).
+    pub image: &'static [&'static str],
+    /// Target globs (empty: any target).
+    pub target: &'static [&'static str],
+    /// Volume-name globs (empty: any volume).
+    pub volume: &'static [&'static str],
+    /// `fast`, `warm` or `cold`.
+    pub tier: &'static str,
+    /// The path template.
+    pub path: &'static str,
+}
+
+const NONE: &[&str] = &[];
+
+const DB_IMAGES: &[&str] = &[
+    "postgres*",
+    "*/postgres*",
+    "mysql*",
+    "*/mysql*",
+    "mariadb*",
+    "*/mariadb*",
+    "mongo*",
+    "*/mongo*",
+    "redis*",
+    "*/redis*",
+    "valkey*",
+    "*/valkey*",
+    "tensorchord/*",
+    "*/tensorchord/*",
+    "*/immich-app/postgres*",
+];
+const DB_TARGETS: &[&str] = &[
+    "/var/lib/postgresql*",
+    "/var/lib/mysql*",
+    "/var/lib/mariadb*",
+    "/data/db",
+    "/bitnami/postgresql*",
+    "/bitnami/mariadb*",
+];
+const BACKUP: &[&str] = &["*backup*"];
+const ARCHIVE: &[&str] = &["*archive*"];
+const MODEL_VOLUMES: &[&str] = &["*model*cache*", "*models*"];
+const MODEL_TARGETS: &[&str] = &["*model*cache*", "*/models", "*/models/*"];
+const PHOTO_TARGETS: &[&str] = &["*photo*", "*upload*", "*/library*"];
+const PHOTO_VOLUMES: &[&str] = &["*photo*", "*upload*"];
+const METADATA_TARGETS: &[&str] = &["/config", "/config/*", "*metadata*", "*thumbs*"];
+const METADATA_VOLUMES: &[&str] = &["*metadata*", "*thumbs*"];
+const PROCESSING: &[&str] = &["*transcode*", "*processing*", "*cache*"];
+const MEDIA_TARGETS: &[&str] = &[
+    "*movie*",
+    "*/tv",
+    "*/tv/*",
+    "*/tvshows*",
+    "*/series*",
+    "*music*",
+    "*collection*",
+    "*/media",
+    "*/media/*",
+];
+const MEDIA_VOLUMES: &[&str] = &[
+    "*movie*",
+    "tv",
+    "tvshows",
+    "*series*",
+    "*music*",
+    "*collection*",
+];
+const STAGING: &[&str] = &["*download*", "*staging*", "*incomplete*"];
+const LOG_TARGETS: &[&str] = &["*/log", "*/log/*", "*/logs", "*/logs/*"];
+const LOG_VOLUMES: &[&str] = &["log", "logs", "*-log", "*-logs", "*_log", "*_logs"];
+
+const fn rule(
+    image: &'static [&'static str],
+    target: &'static [&'static str],
+    volume: &'static [&'static str],
+    tier: &'static str,
+    path: &'static str,
+) -> DefaultRule {
+    DefaultRule {
+        image,
+        target,
+        volume,
+        tier,
+        path,
+    }
+}
+
+/// The built-in placement, used when `tiers.yaml` has no `placement:`; first
+/// match wins. Backups and archives come first so that a backup helper built
+/// on a database image (`*/postgres-backup*`) still lands on the cold tier;
+/// model caches come before the generic cache rule.
+///
+/// The rows name the tiers `fast`, `warm` and `cold`; when the file lacks one
+/// of them, [`default_rules`] uses the first tier the file lists instead.
+pub const DEFAULT_RULES: &[DefaultRule] = &[
+    rule(NONE, BACKUP, NONE, "cold", "backups/{project}"),
+    rule(NONE, NONE, BACKUP, "cold", "backups/{project}"),
+    rule(NONE, ARCHIVE, NONE, "cold", "archives/{project}"),
+    rule(NONE, NONE, ARCHIVE, "cold", "archives/{project}"),
+    rule(
+        DB_IMAGES,
+        NONE,
+        NONE,
+        "fast",
+        "databases/{project}/{service}",
+    ),
+    rule(
+        NONE,
+        DB_TARGETS,
+        NONE,
+        "fast",
+        "databases/{project}/{service}",
+    ),
+    rule(NONE, NONE, MODEL_VOLUMES, "fast", "ml_models/{project}"),
+    rule(NONE, MODEL_TARGETS, NONE, "fast", "ml_models/{project}"),
+    rule(NONE, PHOTO_TARGETS, NONE, "fast", "photos/{project}"),
+    rule(NONE, NONE, PHOTO_VOLUMES, "fast", "photos/{project}"),
+    rule(
+        NONE,
+        METADATA_TARGETS,
+        NONE,
+        "fast",
+        "metadata/{project}/{service}",
+    ),
+    rule(
+        NONE,
+        NONE,
+        METADATA_VOLUMES,
+        "fast",
+        "metadata/{project}/{service}",
+    ),
+    rule(
+        NONE,
+        PROCESSING,
+        NONE,
+        "fast",
+        "processing/{project}/{volume}",
+    ),
+    rule(
+        NONE,
+        NONE,
+        PROCESSING,
+        "fast",
+        "processing/{project}/{volume}",
+    ),
+    rule(NONE, MEDIA_TARGETS, NONE, "warm", "media/{volume}"),
+    rule(NONE, NONE, MEDIA_VOLUMES, "warm", "media/{volume}"),
+    rule(NONE, STAGING, NONE, "warm", "staging/{project}"),
+    rule(NONE, NONE, STAGING, "warm", "staging/{project}"),
+    rule(NONE, LOG_TARGETS, NONE, "warm", "logs/{project}/{service}"),
+    rule(NONE, NONE, LOG_VOLUMES, "warm", "logs/{project}/{service}"),
+    rule(NONE, NONE, NONE, "warm", "{project}/{volume}"),
+];
+
+/// Builds [`DEFAULT_RULES`] for a file whose tiers are `tier_names` (in file
+/// order). A row whose tier (`fast`, `warm`, `cold`) the file lacks goes to
+/// the first tier listed. Returns no rules when `tier_names` is empty.
+pub fn default_rules(tier_names: &[&str]) -> Vec<PlacementRule> {
+    let Some(first) = tier_names.first() else {
+        return Vec::new();
+    };
+    DEFAULT_RULES
+        .iter()
+        .map(|row| {
+            let tier = if tier_names.contains(&row.tier) {
+                row.tier
+            } else {
+                first
+            };
+            PlacementRule {
+                matcher: Match {
+                    image: Globs::new(row.image).expect("built-in default globs compile"),
+                    service: Globs::new::<&str>(&[]).expect("an empty glob set always compiles"),
+                    target: Globs::new(row.target).expect("built-in default globs compile"),
+                    volume: Globs::new(row.volume).expect("built-in default globs compile"),
+                },
+                tier: tier.to_string(),
+                path: Template::parse(row.path).expect("built-in default templates are valid"),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn globs(patterns: &[&str]) -> Globs {
+        Globs::new(patterns).unwrap()
+    }
+
+    #[test]
+    fn star_crosses_slash_in_images() {
+        let db = globs(&["postgres*", "*/postgres*"]);
+        assert!(db.is_match("postgres:16-alpine"));
+        assert!(db.is_match("ghcr.io/immich-app/postgres:14"));
+        assert!(db.is_match("docker.io/library/postgres"));
+        assert!(!db.is_match("tensorchord/pgvecto-rs:pg14-v0.2.0"));
+        assert!(!db.is_match("ghcr.io/immich-app/immich-server:release"));
+    }
+
+    #[test]
+    fn star_crosses_slash_in_targets() {
+        let metadata = globs(&["/config", "*/metadata*"]);
+        assert!(metadata.is_match("/config"));
+        assert!(metadata.is_match("/config/Library/metadata"));
+        assert!(!metadata.is_match("/config/cache"));
+        assert!(!metadata.is_match("/configs"));
+    }
+
+    #[test]
+    fn bad_glob_is_reported() {
+        let error = Globs::new(&["[unclosed"]).unwrap_err();
+        assert_eq!(error.glob, "[unclosed");
+        assert!(error.to_string().starts_with("invalid glob `[unclosed`: "));
+    }
+
+    fn subject<'a>(
+        image: Option<&'a str>,
+        target: &'a str,
+        volume: Option<&'a str>,
+    ) -> Subject<'a> {
+        Subject {
+            project: "immich",
+            service: "database",
+            image,
+            target,
+            volume,
+        }
+    }
+
+    #[test]
+    fn all_given_fields_must_match() {
+        let matcher = Match {
+            image: globs(&["postgres*"]),
+            target: globs(&["/var/lib/postgresql/data"]),
+            ..Match::everything()
+        };
+        assert!(matcher.matches(&subject(
+            Some("postgres:16"),
+            "/var/lib/postgresql/data/",
+            Some("pgdata")
+        )));
+        assert!(!matcher.matches(&subject(Some("postgres:16"), "/backups", None)));
+        assert!(!matcher.matches(&subject(Some("mysql:8"), "/var/lib/postgresql/data", None)));
+        // A build-only service has no image: an image field cannot match it.
+        assert!(!matcher.matches(&subject(None, "/var/lib/postgresql/data", None)));
+        assert!(Match::everything().matches(&subject(None, "/x", None)));
+    }
+
+    #[test]
+    fn volume_field_sees_bind_mount_name() {
+        let matcher = Match {
+            volume: globs(&["*model*cache*"]),
+            ..Match::everything()
+        };
+        assert!(matcher.matches(&subject(None, "/cache", Some("model-cache"))));
+        assert!(matcher.matches(&subject(None, "/srv/model_cache/", None)));
+        assert!(!matcher.matches(&subject(None, "/cache", Some("cache"))));
+    }
+
+    #[test]
+    fn defaults_compile_and_fall_back_to_first_tier() {
+        let all = default_rules(&["fast", "warm", "cold"]);
+        assert_eq!(all.len(), DEFAULT_RULES.len());
+        assert_eq!(all[0].tier, "cold");
+        assert_eq!(all.last().map(|r| r.tier.as_str()), Some("warm"));
+        let only_nvme = default_rules(&["nvme", "fast"]);
+        assert_eq!(only_nvme[0].tier, "nvme");
+        assert!(only_nvme.iter().any(|r| r.tier == "fast"));
+        assert!(
+            only_nvme
+                .iter()
+                .all(|r| r.tier == "fast" || r.tier == "nvme")
+        );
+        assert!(default_rules(&[]).is_empty());
+    }
+}

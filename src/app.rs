@@ -7,7 +7,7 @@ use clap::CommandFactory;
 use crate::audit::{self, Severity};
 use crate::cli::{Cli, Command};
 use crate::compose::load;
-use crate::error::{exit, Error};
+use crate::error::{Error, exit};
 use crate::probe::{self, DiskFiles};
 use crate::report::{self, Format};
 use crate::settings::{Environment, Settings};
@@ -62,5 +62,5 @@ fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(Tiers::parse(path, &text)?)
+    Ok(crate::tiers::load(path, &text)?)
 }

@@ -23,10 +23,10 @@ pub mod exit {
 pub enum Error {
     /// The compose project could not be loaded.
     #[error(transparent)]
-    Compose(#[from] ComposeError),
+    Compose(Box<ComposeError>),
     /// tiers.yaml is invalid.
     #[error(transparent)]
-    Tiers(#[from] TiersError),
+    Tiers(Box<TiersError>),
     /// No tiers.yaml was found.
     #[error("no tiers.yaml found (looked in {})", searched.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "))]
     TiersNotFound {
@@ -44,6 +44,18 @@ pub enum Error {
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
+}
+
+impl From<ComposeError> for Error {
+    fn from(error: ComposeError) -> Self {
+        Error::Compose(Box::new(error))
+    }
+}
+
+impl From<TiersError> for Error {
+    fn from(error: TiersError) -> Self {
+        Error::Tiers(Box::new(error))
+    }
 }
 
 impl Error {

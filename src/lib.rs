@@ -3,18 +3,18 @@
 //! Modules in reading order; see docs/ARCHITECTURE.md for the codemap.
 
 // pure core
-pub mod compose;
-pub mod tiers;
-pub mod facts;
 pub mod audit;
+pub mod compose;
+pub mod facts;
 pub mod report;
+pub mod tiers;
 
 // effects
 pub mod fsx;
 pub mod probe;
 
 // the command line
-pub mod cli;
-pub mod settings;
-pub mod error;
 pub mod app;
+pub mod cli;
+pub mod error;
+pub mod settings;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::GlobalArgs;
-use crate::compose::load::{absolute, LoadOptions};
+use crate::compose::load::{LoadOptions, absolute};
 use crate::report::{Format, PathStyle};
 
 /// Everything a command needs to know, resolved.
@@ -48,7 +48,10 @@ impl Environment {
 impl Settings {
     /// Resolves the global arguments against the environment.
     pub fn resolve(args: &GlobalArgs, env: &Environment) -> Settings {
-        let home = env.var("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+        let home = env
+            .var("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/"));
         let (tiers_candidates, tiers_explicit) = match &args.tiers {
             Some(path) => (vec![absolute(&env.cwd, path)], true),
             None => {
@@ -57,7 +60,10 @@ impl Settings {
                     .map(PathBuf::from)
                     .unwrap_or_else(|| home.join(".config"));
                 (
-                    vec![env.cwd.join("tiers.yaml"), config.join("tierctl").join("tiers.yaml")],
+                    vec![
+                        env.cwd.join("tiers.yaml"),
+                        config.join("tierctl").join("tiers.yaml"),
+                    ],
                     false,
                 )
             }

@@ -1,15 +1,7 @@
 //! `bind-outside-tiers`: a bind directory that is on no tier (the system disk, the project
 //! folder). System paths (`/etc`, `/dev`, the docker socket, ...) and single files are left alone.
 
-use std::path::Path;
-
 use super::{Check, Context, Finding, Severity, Subjects};
-
-/// Host paths that are bound for the system, not for data.
-const SYSTEM_PREFIXES: [&str; 14] = [
-    "/etc", "/dev", "/proc", "/sys", "/run", "/var/run", "/usr", "/lib", "/bin", "/sbin", "/boot",
-    "/var/lib/docker", "/var/log", "/tmp",
-];
 
 pub(super) fn check(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
     if s.is_non_directory() || s.mount.is_relative() {
@@ -20,7 +12,7 @@ pub(super) fn check(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
         return None;
     }
     let real = facts.real.as_deref()?;
-    if is_system(real) || is_system(&facts.path) || ctx.tier_name(real).is_some() {
+    if ctx.tier_name(real).is_some() {
         return None;
     }
     let message = format!("{}: {} is on no tier", s.service.name, real.display());
@@ -34,10 +26,4 @@ pub(super) fn check(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
         None => "move it under a tier root, or add the disk to tiers.yaml".to_owned(),
     };
     Some(s.finding(Check::BindOutsideTiers, Severity::Warning, message, hint))
-}
-
-fn is_system(path: &Path) -> bool {
-    path == Path::new("/")
-        || SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
-        || path.file_name().is_some_and(|n| n == "docker.sock")
 }

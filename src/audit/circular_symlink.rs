@@ -21,7 +21,8 @@ pub(super) fn check(_ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
         facts.path.display(),
         chain.join(" -> ")
     );
-    let hint = "point the link at the real tier directory; the container cannot start with this bind"
-        .to_owned();
+    let hint =
+        "point the link at the real tier directory; the container cannot start with this bind"
+            .to_owned();
     Some(s.finding(Check::CircularSymlink, Severity::Error, message, hint))
 }

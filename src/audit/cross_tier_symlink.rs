@@ -6,7 +6,7 @@ use super::{Check, Context, Finding, Severity, Subjects};
 
 pub(super) fn check(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
     let facts = s.path?;
-    if facts.problem.is_some() {
+    if facts.problem.is_some() || !facts.exists {
         return None;
     }
     for hop in &facts.hops {

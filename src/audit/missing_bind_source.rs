@@ -16,7 +16,9 @@ pub(super) fn check(_ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
         return None;
     }
     let shown = facts.real.as_deref().unwrap_or(&facts.path);
-    let (severity, message) = if !s.mount.create_host_path || s.host_path != s.mount.host_path.as_deref() {
+    let (severity, message) = if !s.mount.create_host_path
+        || s.host_path != s.mount.host_path.as_deref()
+    {
         (
             Severity::Error,
             format!(

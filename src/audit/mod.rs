@@ -60,7 +60,7 @@ pub fn audit(ctx: &Context<'_>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = Vec::new();
     for service in ctx.project.enabled_services() {
         for mount in &service.mounts {
-            let host_path = host_path(ctx.project, mount);
+            let host_path = host_path(ctx.project, mount).filter(|p| !is_system(p));
             let subject = Subjects {
                 service,
                 mount,
@@ -86,10 +86,35 @@ pub fn host_paths(project: &ComposeProject) -> Vec<PathBuf> {
         .enabled_services()
         .flat_map(|s| s.mounts.iter())
         .filter_map(|m| host_path(project, m))
+        .filter(|p| !is_system(p))
         .collect();
     paths.sort();
     paths.dedup();
     paths
+}
+
+/// Host paths that are bound for the system, not for data. In a VM they name the VM's own
+/// files (`/etc/localtime`, the docker socket), so no path check applies to them.
+const SYSTEM_PREFIXES: [&str; 13] = [
+    "/etc",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/var/run",
+    "/usr",
+    "/lib",
+    "/bin",
+    "/sbin",
+    "/boot",
+    "/var/lib/docker",
+    "/var/log",
+];
+
+fn is_system(path: &Path) -> bool {
+    path == Path::new("/")
+        || SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
+        || path.file_name().is_some_and(|n| n == "docker.sock")
 }
 
 fn host_path(project: &ComposeProject, mount: &VolumeMount) -> Option<PathBuf> {
@@ -139,7 +164,13 @@ impl Subjects<'_> {
     }
 
     /// A finding about this mount, placed at its origin.
-    pub fn finding(&self, check: Check, severity: Severity, message: String, hint: String) -> Finding {
+    pub fn finding(
+        &self,
+        check: Check,
+        severity: Severity,
+        message: String,
+        hint: String,
+    ) -> Finding {
         Finding {
             check,
             severity,

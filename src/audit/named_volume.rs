@@ -20,7 +20,8 @@ pub(super) fn check(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
     };
     let project = &ctx.project.name;
     let Some(volume) = ctx.project.volume_for(s.mount) else {
-        let message = format!("{service}: volume `{key}` is not declared under top-level `volumes:`");
+        let message =
+            format!("{service}: volume `{key}` is not declared under top-level `volumes:`");
         let hint = format!("add `{key}:` under the top-level `volumes:` key");
         return Some(s.finding(Check::NamedVolume, Severity::Error, message, hint));
     };
@@ -37,14 +38,22 @@ pub(super) fn check(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
     }
     if !volume.is_local() {
         let driver = volume.driver.as_deref().unwrap_or("local");
-        let message =
-            format!("{service}: volume `{name}` uses the `{driver}` driver, stored elsewhere; left alone");
+        let message = format!(
+            "{service}: volume `{name}` uses the `{driver}` driver, stored elsewhere; left alone"
+        );
         let hint = "its storage is managed by the driver, not by a tier".to_owned();
         return Some(s.finding(Check::NamedVolume, Severity::Info, message, hint));
     }
-    let message = format!(
-        "{service}: {key} (volume `{name}`) lives in the engine's storage, not on a tier"
-    );
+    if let Some(fs_type) = volume.mounted_fs_type() {
+        let message = format!(
+            "{service}: volume `{name}` mounts a `{fs_type}` filesystem through the local driver; left alone"
+        );
+        let hint =
+            "its data lives where that filesystem lives, not in the engine's storage".to_owned();
+        return Some(s.finding(Check::NamedVolume, Severity::Info, message, hint));
+    }
+    let message =
+        format!("{service}: {key} (volume `{name}`) lives in the engine's storage, not on a tier");
     let hint = match ctx.placement(s) {
         Some(p) => format!(
             "move it to {} ({} tier) with `tierctl migrate`",

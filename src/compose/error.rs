@@ -54,7 +54,7 @@ pub enum ComposeError {
         /// The YAML route of the value.
         route: Route,
         /// What failed.
-        error: InterpolationError,
+        error: Box<InterpolationError>,
     },
     /// A volume entry cannot be read.
     #[error("{place}: {error}")]
@@ -62,7 +62,17 @@ pub enum ComposeError {
         /// Where.
         place: Place,
         /// What is wrong with it.
-        error: VolumeSyntaxError,
+        error: Box<VolumeSyntaxError>,
+    },
+    /// A volume source made of variables that are unset or empty.
+    #[error("{place}: volume `{spec}` has an empty source: {} not set", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
+    UnsetSourceVariable {
+        /// Where.
+        place: Place,
+        /// The entry as written.
+        spec: String,
+        /// The unset variables.
+        names: Vec<String>,
     },
     /// An env file is broken.
     #[error(transparent)]
@@ -131,7 +141,7 @@ impl ComposeError {
                 "fix the value so it matches the compose specification (https://compose-spec.io)"
                     .into()
             }
-            ComposeError::Interpolation { error, .. } => match error {
+            ComposeError::Interpolation { error, .. } => match &**error {
                 InterpolationError::Required { name, .. } => {
                     format!("set `{name}` in the environment or in the project's .env file")
                 }
@@ -141,6 +151,14 @@ impl ComposeError {
                 .hint()
                 .unwrap_or("write volumes as SOURCE:TARGET[:MODE] or use the long syntax")
                 .into(),
+            ComposeError::UnsetSourceVariable { names, .. } => format!(
+                "set {} in the project's .env file or the environment (or pass --env-file)",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             ComposeError::EnvFile(_) => "fix the line in the env file: KEY=VALUE".into(),
             ComposeError::IncludeMissing { .. } => {
                 "fix the path; relative paths resolve against the including file's directory".into()

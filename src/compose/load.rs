@@ -11,14 +11,17 @@ use std::path::{Component, Path, PathBuf};
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
-use crate::compose::env::{parse_env_file, EnvFileError, Environment};
+use crate::compose::env::{EnvFileError, Environment, parse_env_file};
 use crate::compose::error::ComposeError;
 use crate::compose::interpolate::interpolate;
-use crate::compose::merge::{compose_tag, merge_override, resolve_merge_keys, strip_tags, ComposeTag};
+use crate::compose::merge::{
+    ComposeTag, compose_tag, merge_override, resolve_merge_keys, strip_tags,
+};
 use crate::compose::model::{ComposeProject, Service, TopVolume, VolumeMount};
 use crate::compose::mount::{self, MountContext};
 use crate::compose::origin::{Origin, Place, Position, Reach, Route, RouteKey};
 use crate::compose::source::SourceText;
+use crate::compose::spec;
 
 /// Read access to files, so the loader can be tested with plain data.
 pub trait Files {
@@ -106,7 +109,9 @@ pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, 
         let def = &value["services"][svc_name.as_str()];
         let svc_profiles = string_list(&def["profiles"]);
         let enabled = svc_profiles.is_empty()
-            || profiles.iter().any(|p| p == "*" || svc_profiles.contains(p));
+            || profiles
+                .iter()
+                .any(|p| p == "*" || svc_profiles.contains(p));
         let origin = partial
             .service_origins
             .get(&svc_name)
@@ -135,7 +140,7 @@ pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, 
                 .get(key)
                 .cloned()
                 .unwrap_or_else(|| bare_origin(&compose_files[0]));
-            volumes.insert(key.to_owned(), top_volume(key, def, origin));
+            volumes.insert(key.to_owned(), top_volume(key, def, origin, &project_dir));
         }
     }
 
@@ -349,7 +354,12 @@ impl Loader<'_> {
         Ok(merged)
     }
 
-    fn parse(&mut self, path: &Path, base_dir: &Path, env: &Environment) -> Result<FileData, ComposeError> {
+    fn parse(
+        &mut self,
+        path: &Path,
+        base_dir: &Path,
+        env: &Environment,
+    ) -> Result<FileData, ComposeError> {
         let text = self.files.read(path).map_err(|source| ComposeError::Read {
             path: path.to_path_buf(),
             source,
@@ -395,7 +405,12 @@ impl Loader<'_> {
         })
     }
 
-    fn load_file(&mut self, path: &Path, base_dir: &Path, env: &Environment) -> Result<Partial, ComposeError> {
+    fn load_file(
+        &mut self,
+        path: &Path,
+        base_dir: &Path,
+        env: &Environment,
+    ) -> Result<Partial, ComposeError> {
         if self.include_stack.iter().any(|p| p == path) {
             let mut chain = self.include_stack.clone();
             chain.push(path.to_path_buf());
@@ -409,7 +424,10 @@ impl Loader<'_> {
 
         let mut partial = Partial::default();
         let names: Vec<String> = match &file.value["services"] {
-            Value::Mapping(m) => m.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect(),
+            Value::Mapping(m) => m
+                .keys()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect(),
             Value::Null => Vec::new(),
             _ => {
                 return Err(ComposeError::Spec {
@@ -451,7 +469,11 @@ impl Loader<'_> {
     }
 
     /// Loads every `include:` entry as its own project.
-    fn includes(&mut self, file: &FileData, env: &Environment) -> Result<Vec<Merged>, ComposeError> {
+    fn includes(
+        &mut self,
+        file: &FileData,
+        env: &Environment,
+    ) -> Result<Vec<Merged>, ComposeError> {
         let Some(list) = file.value.get("include") else {
             return Ok(Vec::new());
         };
@@ -461,7 +483,12 @@ impl Loader<'_> {
                 message: "`include` must be a list".into(),
             });
         };
-        let dir = file.source.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let dir = file
+            .source
+            .path
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .to_path_buf();
         let mut out = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let route = Route::new(["include".into(), i.into()]);
@@ -478,7 +505,10 @@ impl Loader<'_> {
                             });
                         }
                     };
-                    let project_dir = m.get("project_directory").and_then(Value::as_str).map(str::to_owned);
+                    let project_dir = m
+                        .get("project_directory")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
                     let env_files = match m.get("env_file") {
                         Some(Value::String(p)) => vec![p.clone()],
                         Some(v) => string_list(v),
@@ -522,19 +552,29 @@ impl Loader<'_> {
     ) -> Result<Environment, ComposeError> {
         let paths: Vec<PathBuf> = if env_files.is_empty() {
             let p = inc_dir.join(".env");
-            if self.files.is_file(&p) { vec![p] } else { Vec::new() }
+            if self.files.is_file(&p) {
+                vec![p]
+            } else {
+                Vec::new()
+            }
         } else {
-            env_files.iter().map(|p| absolute(including_dir, Path::new(p))).collect()
+            env_files
+                .iter()
+                .map(|p| absolute(including_dir, Path::new(p)))
+                .collect()
         };
         if paths.is_empty() {
             return Ok(env.clone());
         }
         let mut parsed = Vec::new();
         for path in paths {
-            let text = self.files.read(&path).map_err(|source| ComposeError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text = self
+                .files
+                .read(&path)
+                .map_err(|source| ComposeError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
             let lookup = |name: &str| env.get(name).map(|v| v.value.clone());
             parsed.push(parse_env_file(&path, &text, &lookup).map_err(ComposeError::EnvFile)?);
         }
@@ -559,7 +599,10 @@ impl Loader<'_> {
         if chain.contains(&link) {
             chain.push(link);
             return Err(ComposeError::ExtendsLoop {
-                chain: chain.iter().map(|(f, s)| format!("{} ({})", s, f.display())).collect(),
+                chain: chain
+                    .iter()
+                    .map(|(f, s)| format!("{} ({})", s, f.display()))
+                    .collect(),
             });
         }
         chain.push(link);
@@ -594,12 +637,13 @@ impl Loader<'_> {
         let (base_name, base_file) = match &extends {
             Value::String(s) => (s.clone(), None),
             Value::Mapping(m) => (
-                m.get("service").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
-                    ComposeError::Spec {
+                m.get("service")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| ComposeError::Spec {
                         place: self.place(file, &ext_route),
                         message: format!("`extends` of service `{name}` needs a `service`"),
-                    }
-                })?,
+                    })?,
                 m.get("file").and_then(Value::as_str).map(str::to_owned),
             ),
             _ => {
@@ -632,7 +676,10 @@ impl Loader<'_> {
                 }
                 let other_dir = other_path.parent().unwrap_or(Path::new("/")).to_path_buf();
                 let other_file = self.parse(&other_path, &other_dir, env)?;
-                if other_file.value["services"].get(base_name.as_str()).is_none() {
+                if other_file.value["services"]
+                    .get(base_name.as_str())
+                    .is_none()
+                {
                     return Err(ComposeError::ExtendsMissing {
                         place: self.place(file, &ext_route),
                         service: name.to_owned(),
@@ -730,7 +777,7 @@ fn interpolate_tree(
                     return Err(ComposeError::Interpolation {
                         place: place_of(source, route),
                         route: route.clone(),
-                        error,
+                        error: Box::new(error),
                     });
                 }
             }
@@ -755,41 +802,33 @@ fn interpolate_tree(
     Ok(())
 }
 
-/// Checks the merged model against the compose specification (the typed model of
-/// `docker-compose-types`), naming the first place that breaks it.
+/// Checks the merged model against the compose specification, naming the first place (in the
+/// last file that writes it) that breaks it.
 fn validate_spec(value: &Value, files: &[PathBuf], reader: &dyn Files) -> Result<(), ComposeError> {
-    let result: Result<docker_compose_types::Compose, _> =
-        serde_path_to_error::deserialize(value.clone());
-    let Err(err) = result else { return Ok(()) };
-    let route = route_from_path(err.path());
-    let message = err.inner().to_string();
+    let Some(violation) = spec::check(value) else {
+        return Ok(());
+    };
     let place = files
         .iter()
         .rev()
         .find_map(|f| {
             let text = reader.read(f).ok()?;
             let source = SourceText::new(f, text);
-            let located = source.locate(&route)?;
-            Some(Place::at(f, located.position))
+            let position = if violation.at_key {
+                source.locate_key(&violation.route)?
+            } else {
+                source.locate(&violation.route)?.position
+            };
+            Some(Place::at(f, position))
         })
         .unwrap_or_else(|| Place::file(files.first().cloned().unwrap_or_default()));
     Err(ComposeError::Spec {
         place,
-        message: format!("`{route}`: {message}"),
+        message: violation.message,
     })
 }
 
-fn route_from_path(path: &serde_path_to_error::Path) -> Route {
-    use serde_path_to_error::Segment;
-    Route::new(path.iter().filter_map(|seg| match seg {
-        Segment::Seq { index } => Some(RouteKey::Index(*index)),
-        Segment::Map { key } => Some(RouteKey::Key(key.clone())),
-        Segment::Enum { variant } => Some(RouteKey::Key(variant.clone())),
-        Segment::Unknown => None,
-    }))
-}
-
-fn top_volume(key: &str, def: &Value, origin: Origin) -> TopVolume {
+fn top_volume(key: &str, def: &Value, origin: Origin, project_dir: &Path) -> TopVolume {
     let external = match &def["external"] {
         Value::Bool(b) => *b,
         Value::String(s) => s == "true",
@@ -814,6 +853,7 @@ fn top_volume(key: &str, def: &Value, origin: Origin) -> TopVolume {
         driver: def["driver"].as_str().map(str::to_owned),
         driver_opts,
         origin,
+        project_dir: project_dir.to_path_buf(),
     }
 }
 
@@ -821,7 +861,9 @@ fn key_origin(file: &FileData, route: &Route) -> Origin {
     let located = file.source.locate(route);
     Origin {
         file: file.source.path.clone(),
-        route: located.as_ref().map_or_else(|| route.clone(), |l| l.route.clone()),
+        route: located
+            .as_ref()
+            .map_or_else(|| route.clone(), |l| l.route.clone()),
         position: located.as_ref().map(|l| l.position),
         text: located.as_ref().map(|l| l.text.clone()).unwrap_or_default(),
         reach: located.as_ref().map_or(Reach::Direct, |l| l.reach),
@@ -847,7 +889,10 @@ pub fn scalar_text(value: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Null => String::new(),
-        other => serde_norway::to_string(other).unwrap_or_default().trim().to_owned(),
+        other => serde_norway::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
     }
 }
 

@@ -24,7 +24,9 @@ pub fn resolve_merge_keys(value: &mut Value) -> Result<(), String> {
                         })
                         .collect::<Result<_, _>>()?,
                     Value::Null => Vec::new(),
-                    _ => return Err("a `<<` merge key needs a mapping or a list of mappings".into()),
+                    _ => {
+                        return Err("a `<<` merge key needs a mapping or a list of mappings".into());
+                    }
                 };
                 for source in sources {
                     for (k, v) in source {
@@ -79,7 +81,7 @@ pub fn strip_tags(value: &mut Value) {
         Value::Tagged(tagged) => {
             let mut inner = std::mem::replace(&mut tagged.value, Value::Null);
             strip_tags(&mut inner);
-            if matches!(compose_tag(value), Some(_)) {
+            if compose_tag(value).is_some() {
                 *value = inner;
             } else if let Value::Tagged(tagged) = value {
                 tagged.value = inner;
@@ -124,7 +126,13 @@ pub fn mount_target(entry: &Value) -> Option<String> {
 fn is_dict_like(key: &str) -> bool {
     matches!(
         key,
-        "environment" | "labels" | "annotations" | "args" | "sysctls" | "depends_on" | "networks"
+        "environment"
+            | "labels"
+            | "annotations"
+            | "args"
+            | "sysctls"
+            | "depends_on"
+            | "networks"
             | "extra_hosts"
     )
 }
@@ -284,7 +292,9 @@ mod tests {
         );
         assert_eq!(
             got,
-            yaml("services: {web: {image: b, volumes: ['/srv/data:/data:ro', 'logs:/logs', 'c:/cache']}}")
+            yaml(
+                "services: {web: {image: b, volumes: ['/srv/data:/data:ro', 'logs:/logs', 'c:/cache']}}"
+            )
         );
     }
 
@@ -294,7 +304,10 @@ mod tests {
             "volumes: ['./a:/data']",
             "volumes: [{type: bind, source: /x, target: /data}]",
         );
-        assert_eq!(got, yaml("volumes: [{type: bind, source: /x, target: /data}]"));
+        assert_eq!(
+            got,
+            yaml("volumes: [{type: bind, source: /x, target: /data}]")
+        );
     }
 
     #[test]

@@ -9,4 +9,5 @@ pub mod model;
 pub mod mount;
 pub mod origin;
 pub mod source;
+pub mod spec;
 pub mod volume_syntax;

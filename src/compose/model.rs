@@ -57,10 +57,9 @@ impl VolumeMount {
     /// Whether the source was written as a relative path (`./x`, `../x`, `.`).
     pub fn is_relative(&self) -> bool {
         self.kind == MountType::Bind
-            && self
-                .source
-                .as_deref()
-                .is_some_and(|s| s == "." || s == ".." || s.starts_with("./") || s.starts_with("../"))
+            && self.source.as_deref().is_some_and(|s| {
+                s == "." || s == ".." || s.starts_with("./") || s.starts_with("../")
+            })
     }
 }
 
@@ -98,6 +97,8 @@ pub struct TopVolume {
     pub driver_opts: IndexMap<String, String>,
     /// Where the entry is defined.
     pub origin: Origin,
+    /// The project directory, against which a relative `device` resolves.
+    pub project_dir: PathBuf,
 }
 
 impl TopVolume {
@@ -115,16 +116,28 @@ impl TopVolume {
         self.driver.as_deref().is_none_or(|d| d == "local")
     }
 
+    /// The filesystem type a local volume mounts instead of storing data itself
+    /// (`driver_opts: {type: nfs, ...}`, `cifs`, `tmpfs`); `None` for a plain volume or a bind
+    /// in disguise (`type: none`).
+    pub fn mounted_fs_type(&self) -> Option<&str> {
+        let typ = self.driver_opts.get("type").map(String::as_str)?;
+        (self.is_local() && !typ.is_empty() && typ != "none").then_some(typ)
+    }
+
     /// The host directory of a local volume that is a bind in disguise
     /// (`driver_opts: {type: none, o: bind, device: /path}`).
     pub fn bind_device(&self) -> Option<PathBuf> {
-        let is_bind = self
-            .driver_opts
-            .get("o")
-            .is_some_and(|o| o.split(',').any(|opt| opt.trim() == "bind" || opt.trim() == "rbind"));
+        let is_bind = self.driver_opts.get("o").is_some_and(|o| {
+            o.split(',')
+                .any(|opt| opt.trim() == "bind" || opt.trim() == "rbind")
+        });
         let typ = self.driver_opts.get("type").map(String::as_str);
         if self.is_local() && is_bind && matches!(typ, None | Some("none")) {
-            self.driver_opts.get("device").map(PathBuf::from)
+            let device = self.driver_opts.get("device")?;
+            Some(crate::compose::load::absolute(
+                &self.project_dir,
+                std::path::Path::new(device),
+            ))
         } else {
             None
         }

@@ -11,7 +11,7 @@ use crate::compose::model::{MountType, Syntax, VolumeMount};
 use crate::compose::origin::{Origin, Place, Reach, Route, SourceVariable};
 use crate::compose::source::SourceText;
 use crate::compose::volume_syntax::{
-    classify_short, parse_long, read_only, resolve_against, split_short_lenient,
+    VolumeSyntaxError, classify_short, parse_long, read_only, resolve_against, split_short_lenient,
 };
 
 /// What building a service's mounts needs to know about the file it is written in.
@@ -63,16 +63,27 @@ fn mount(
     raw: &Value,
     item: &Value,
 ) -> Result<VolumeMount, ComposeError> {
-    let volume_error = |error| ComposeError::Volume {
+    let volume_error = |error: VolumeSyntaxError| ComposeError::Volume {
         place: place(ctx, route),
-        error,
+        error: Box::new(error),
     };
     match item {
         Value::String(spec) => {
-            let short = split_short_lenient(spec).map_err(volume_error)?;
-            let kind = classify_short(&short);
             let raw_text = raw.as_str().unwrap_or(spec);
             let source_end = short_source_end(raw_text);
+            let short = split_short_lenient(spec).map_err(|error| {
+                match (&error, unset_variables(ctx, &raw_text[..source_end])) {
+                    (VolumeSyntaxError::EmptySource { .. }, names) if !names.is_empty() => {
+                        ComposeError::UnsetSourceVariable {
+                            place: place(ctx, route),
+                            spec: raw_text.to_owned(),
+                            names,
+                        }
+                    }
+                    _ => volume_error(error),
+                }
+            })?;
+            let kind = classify_short(&short);
             let host_path = bind_path(ctx, kind, short.source.as_deref());
             Ok(VolumeMount {
                 kind,
@@ -159,6 +170,20 @@ fn origin(ctx: &MountContext<'_>, route: &Route, raw_source: &str) -> Origin {
         reach: located.as_ref().map_or(Reach::Direct, |l| l.reach),
         variables,
     }
+}
+
+/// Variables in `raw` that are unset or empty.
+fn unset_variables(ctx: &MountContext<'_>, raw: &str) -> Vec<String> {
+    let lookup = |name: &str| ctx.env.get(name).map(|v| v.value.clone());
+    interpolate(raw, &lookup)
+        .map(|done| {
+            done.variables
+                .into_iter()
+                .filter(|v| ctx.env.get(&v.name).is_none_or(|e| e.value.is_empty()))
+                .map(|v| v.name)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Byte length of the source part of an uninterpolated short spec: up to the first `:` outside

@@ -86,6 +86,15 @@ impl SourceText {
     }
 }
 
+impl SourceText {
+    /// The position of the key at the end of `route` (for "unknown key" errors).
+    pub fn locate_key(&self, route: &Route) -> Option<Position> {
+        let doc = self.doc.as_ref()?;
+        let feature = doc.query_key_only(&to_yamlpath(&route.0)).ok()?;
+        Some(self.position_of(feature.location.byte_span.0))
+    }
+}
+
 /// 1-based line and character column of a byte offset in `text`.
 pub fn position_in(text: &str, offset: usize) -> Position {
     let offset = offset.min(text.len());
@@ -191,20 +200,22 @@ mod tests {
             .expect("located");
         assert_eq!(got.position, Position { line: 4, column: 7 });
         assert_eq!(got.reach, Reach::MergeKey);
-        assert_eq!(got.route, route(&["services", "db", "<<", "1", "volumes", "0"]));
+        assert_eq!(
+            got.route,
+            route(&["services", "db", "<<", "1", "volumes", "0"])
+        );
     }
 
     #[test]
     fn flow_sequences_and_long_syntax() {
-        let s = source(
-            "services:\n  a: {volumes: [\"x:/x\", {type: bind, source: /h, target: /t}]}\n",
-        );
+        let s =
+            source("services:\n  a: {volumes: [\"x:/x\", {type: bind, source: /h, target: /t}]}\n");
         let got = s
             .locate(&route(&["services", "a", "volumes", "1", "source"]))
             .expect("located");
         assert_eq!(got.text, "/h");
         assert_eq!(got.position.line, 2);
-        assert_eq!(got.position.column, 50);
+        assert_eq!(got.position.column, 46);
     }
 
     #[test]

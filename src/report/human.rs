@@ -16,7 +16,11 @@ pub fn audit(project: &str, findings: &[Finding], paths: &PathStyle, color: bool
         })
         .collect();
     let place_width = places.iter().map(|p| p.chars().count()).max().unwrap_or(0);
-    let check_width = findings.iter().map(|f| f.check.id().len()).max().unwrap_or(0);
+    let check_width = findings
+        .iter()
+        .map(|f| f.check.id().len())
+        .max()
+        .unwrap_or(0);
     for (finding, place) in findings.iter().zip(&places) {
         let check = finding.check.id();
         let painted = paint(check, finding.severity, color);
@@ -26,7 +30,11 @@ pub fn audit(project: &str, findings: &[Finding], paths: &PathStyle, color: bool
             "{place:<place_width$}  {painted}{:pad$}  {}",
             "", finding.message
         );
-        let _ = writeln!(out, "{:place_width$}  {:check_width$}  hint: {}", "", "", finding.hint);
+        let _ = writeln!(
+            out,
+            "{:place_width$}  {:check_width$}  hint: {}",
+            "", "", finding.hint
+        );
     }
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings, infos) = (

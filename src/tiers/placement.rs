@@ -243,6 +243,9 @@ const MODEL_VOLUMES: &[&str] = &["*model*cache*", "*models*"];
 const MODEL_TARGETS: &[&str] = &["*model*cache*", "*/models", "*/models/*"];
 const PHOTO_TARGETS: &[&str] = &["*photo*", "*upload*", "*/library*"];
 const PHOTO_VOLUMES: &[&str] = &["*photo*", "*upload*"];
+/// Photo apps whose library sits at a generic target (Immich's `/data` since v1.133).
+const PHOTO_APP_IMAGES: &[&str] = &["*immich-server*", "*photoprism*", "*librephotos*"];
+const PHOTO_APP_TARGETS: &[&str] = &["/data", "/data/*", "/usr/src/app/upload*", "/photoprism/*"];
 const METADATA_TARGETS: &[&str] = &["/config", "/config/*", "*metadata*", "*thumbs*"];
 const METADATA_VOLUMES: &[&str] = &["*metadata*", "*thumbs*"];
 const PROCESSING: &[&str] = &["*transcode*", "*processing*", "*cache*"];
@@ -313,6 +316,13 @@ pub const DEFAULT_RULES: &[DefaultRule] = &[
     ),
     rule(NONE, NONE, MODEL_VOLUMES, "fast", "ml_models/{project}"),
     rule(NONE, MODEL_TARGETS, NONE, "fast", "ml_models/{project}"),
+    rule(
+        PHOTO_APP_IMAGES,
+        PHOTO_APP_TARGETS,
+        NONE,
+        "fast",
+        "photos/{project}",
+    ),
     rule(NONE, PHOTO_TARGETS, NONE, "fast", "photos/{project}"),
     rule(NONE, NONE, PHOTO_VOLUMES, "fast", "photos/{project}"),
     rule(

@@ -164,7 +164,11 @@ fn a_clean_project_exits_zero() {
 #[test]
 fn completions_and_man_page() {
     let ws = Workspace::new();
-    let out = ws.tierctl("").args(["completions", "bash"]).output().expect("runs");
+    let out = ws
+        .tierctl("")
+        .args(["completions", "bash"])
+        .output()
+        .expect("runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("tierctl"));
     let out = ws.tierctl("").arg("man").output().expect("runs");

@@ -8,16 +8,15 @@ use std::path::{Path, PathBuf};
 use serde_norway::Value;
 use tierctl::audit::{self, Context};
 use tierctl::compose::error::ComposeError;
-use tierctl::compose::load::{load, LoadOptions};
+use tierctl::compose::load::{LoadOptions, load};
 use tierctl::probe::{self, DiskFiles};
-use tierctl::tiers::Tiers;
 
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("TIERCTL_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
     if dir.join("compose").is_dir() {
-        Some(dir)
+        Some(dir.canonicalize().unwrap_or(dir))
     } else {
         eprintln!(
             "\n*** SKIPPED: compose corpus not found at {} (set TIERCTL_CORPUS) ***\n",
@@ -27,18 +26,40 @@ pub fn corpus_dir() -> Option<PathBuf> {
     }
 }
 
-pub fn compose_files(corpus: &Path) -> Vec<PathBuf> {
+/// Rebuilds the corpus's directory layout under `into` from the `path in repo` column of
+/// `compose/SOURCES.md` (the saved names are flattened, so `include:`, `extends: file:` and
+/// `.env` only resolve in the original layout). Returns the compose files, in the rebuilt tree.
+pub fn rebuild(corpus: &Path, into: &Path) -> Vec<PathBuf> {
+    let sources = std::fs::read_to_string(corpus.join("compose/SOURCES.md")).expect("SOURCES.md");
     let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(corpus.join("compose")) else {
-        return out;
-    };
-    for dir in dirs.flatten() {
-        let Ok(files) = std::fs::read_dir(dir.path()) else { continue };
-        for f in files.flatten() {
-            let p = f.path();
-            if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
-                out.push(p);
-            }
+    for row in sources
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("` |"))
+    {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (Some(saved), Some(path)) = (cells.get(2), cells.get(4)) else {
+            continue;
+        };
+        let saved = saved.trim_matches('`');
+        let Some(repo_dir) = saved.split('/').next() else {
+            continue;
+        };
+        let from = corpus.join("compose").join(saved);
+        if !from.is_file() {
+            continue;
+        }
+        // snippets keep their saved name; whole files go back to their path in the repository
+        let rel = if path.contains("(lines") {
+            saved.to_owned()
+        } else {
+            format!("{repo_dir}/{}", path.trim_matches('`'))
+        };
+        let to = into.join(rel);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&from, &to).expect("copy");
+        let name = to.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.ends_with(".yml") || name.ends_with(".yaml") || name.ends_with(".yml.template") {
+            out.push(to);
         }
     }
     out.sort();
@@ -76,10 +97,12 @@ fn written_volume_counts(text: &str) -> Option<BTreeMap<String, usize>> {
 #[test]
 fn corpus_loads_and_locates_every_volume() {
     let Some(corpus) = corpus_dir() else { return };
-    let files = compose_files(&corpus);
+    let tree = tempfile::tempdir().expect("temp dir");
+    let root = tree.path().canonicalize().expect("canonical");
+    let files = rebuild(&corpus, &root);
     assert!(!files.is_empty(), "corpus has compose files");
     let tiers_text = "tiers:\n  fast: { root: /tmp/tierctl-corpus/fast }\n  warm: { root: /tmp/tierctl-corpus/warm }\n  cold: { root: /tmp/tierctl-corpus/cold }\n";
-    let tiers = Tiers::parse(Path::new("tiers.yaml"), tiers_text).expect("tiers parse");
+    let tiers = tierctl::tiers::load(Path::new("tiers.yaml"), tiers_text).expect("tiers parse");
     let (mut loaded, mut mounts) = (0, 0);
     let mut failures: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_check: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -104,15 +127,17 @@ fn corpus_loads_and_locates_every_volume() {
                     ComposeError::Spec { .. } => "spec",
                     ComposeError::Yaml { .. } => "yaml",
                     ComposeError::Volume { .. } => "volume-syntax",
+                    ComposeError::UnsetSourceVariable { .. } => "unset-source-variable",
                     _ => "other",
                 };
                 let text = err.to_string();
                 assert!(
-                    text.contains(&file.display().to_string()) || text.contains(&dir.display().to_string()),
+                    text.contains(&file.display().to_string())
+                        || text.contains(&dir.display().to_string()),
                     "error for {} names no file: {text}",
                     file.display()
                 );
-                eprintln!("corpus: {}: {text}", file.display());
+                eprintln!("corpus: {text}");
                 *failures.entry(kind.to_owned()).or_default() += 1;
                 continue;
             }
@@ -121,7 +146,8 @@ fn corpus_loads_and_locates_every_volume() {
         loaded += 1;
         let text = std::fs::read_to_string(file).expect("read");
         let lines: Vec<&str> = text.lines().collect();
-        let single_file = project.files.len() == 1 && !text.contains("<<") && !text.contains("extends");
+        let single_file =
+            project.files.len() == 1 && !text.contains("<<") && !text.contains("extends");
         let written = written_volume_counts(&text).unwrap_or_default();
         for service in project.services.values() {
             if single_file {
@@ -136,7 +162,12 @@ fn corpus_loads_and_locates_every_volume() {
             for m in &service.mounts {
                 mounts += 1;
                 let pos = m.origin.position.unwrap_or_else(|| {
-                    panic!("{}: {} {} has no position", file.display(), service.name, m.target)
+                    panic!(
+                        "{}: {} {} has no position",
+                        file.display(),
+                        service.name,
+                        m.target
+                    )
                 });
                 let origin_text = std::fs::read_to_string(&m.origin.file).expect("read origin");
                 let line = origin_text.lines().nth(pos.line - 1).expect("line exists");
@@ -155,7 +186,11 @@ fn corpus_loads_and_locates_every_volume() {
             }
         }
         let facts = probe::paths(audit::host_paths(&project));
-        for f in audit::audit(&Context { project: &project, tiers: &tiers, facts: &facts }) {
+        for f in audit::audit(&Context {
+            project: &project,
+            tiers: &tiers,
+            facts: &facts,
+        }) {
             *by_check.entry(f.check.id()).or_default() += 1;
         }
     }
@@ -172,7 +207,10 @@ fn corpus_loads_and_locates_every_volume() {
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus-summary.txt"),
         format!("{summary}\n"),
     );
-    assert!(loaded * 10 >= files.len() * 8, "at least 80% of the corpus loads");
+    assert!(
+        loaded * 10 >= files.len() * 8,
+        "at least 80% of the corpus loads"
+    );
     assert!(
         failures.keys().all(|k| k != "other" && k != "yaml"),
         "only expected failure kinds: {failures:?}"

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use tierctl::compose::env::VarSource;
-use tierctl::compose::load::{load, LoadOptions};
+use tierctl::compose::load::{LoadOptions, load};
 use tierctl::compose::model::{ComposeProject, MountType, VolumeMount};
 use tierctl::compose::origin::{Position, Reach};
 use tierctl::probe::DiskFiles;
@@ -19,7 +19,7 @@ fn options(ws: &Workspace, files: &[&str]) -> LoadOptions {
     }
 }
 
-fn load_ok(ws: &Workspace, opts: &LoadOptions) -> ComposeProject {
+fn load_ok(_ws: &Workspace, opts: &LoadOptions) -> ComposeProject {
     match load(opts, &DiskFiles) {
         Ok(p) => p,
         Err(e) => panic!("load failed: {e}"),
@@ -57,7 +57,13 @@ fn override_files_merge_mounts_by_target_and_keep_each_origin() {
     assert_eq!(logs.kind, MountType::Volume);
     assert_eq!(logs.origin.file, ws.path("compose.yaml"));
     assert_eq!(logs.origin.position, Some(Position { line: 6, column: 9 }));
-    assert_eq!(p.name, ws.root().file_name().map(|n| tierctl::compose::load::normalize_project_name(&n.to_string_lossy())).expect("dir name"));
+    assert_eq!(
+        p.name,
+        ws.root()
+            .file_name()
+            .map(|n| tierctl::compose::load::normalize_project_name(&n.to_string_lossy()))
+            .expect("dir name")
+    );
 }
 
 #[test]
@@ -92,7 +98,10 @@ fn variables_keep_the_env_file_line_that_set_them() {
 #[test]
 fn process_environment_wins_over_dot_env() {
     let ws = Workspace::new()
-        .file("compose.yaml", "services:\n  a:\n    image: x\n    volumes: ['${D}:/d']\n")
+        .file(
+            "compose.yaml",
+            "services:\n  a:\n    image: x\n    volumes: ['${D}:/d']\n",
+        )
         .file(".env", "D=/from/file\n");
     let mut opts = options(&ws, &[]);
     opts.process_env = vec![("D".into(), "/from/env".into())];
@@ -131,7 +140,13 @@ fn anchors_and_merge_keys_point_at_the_anchor() {
     assert_eq!(a.origin.position, Some(Position { line: 3, column: 7 }));
     let c = mount(&p, "c", "/b");
     assert_eq!(c.origin.reach, Reach::Anchor);
-    assert_eq!(c.origin.position, Some(Position { line: 11, column: 9 }));
+    assert_eq!(
+        c.origin.position,
+        Some(Position {
+            line: 11,
+            column: 9
+        })
+    );
     assert_eq!(mount(&p, "b", "/b").origin.reach, Reach::Direct);
 }
 
@@ -149,7 +164,11 @@ fn extends_in_the_same_file_and_another_file() {
     assert_eq!(inherited.origin.reach, Reach::Extends);
     assert_eq!(inherited.host_path, Some(ws.path("data")));
     let remote = mount(&p, "remote", "/x");
-    assert_eq!(remote.host_path, Some(ws.path("lib/lib-data")), "relative to the extended file");
+    assert_eq!(
+        remote.host_path,
+        Some(ws.path("lib/lib-data")),
+        "relative to the extended file"
+    );
     assert_eq!(remote.origin.file, ws.path("lib/common.yml"));
 }
 
@@ -189,7 +208,11 @@ fn reset_and_override_tags_in_an_override_file() {
         .file("b.yml", "services:\n  s:\n    volumes: !reset []\n  t:\n    volumes: !override ['/d:/d']\n");
     let p = load_ok(&ws, &options(&ws, &["a.yml", "b.yml"]));
     assert!(p.services["s"].mounts.is_empty());
-    let t: Vec<&str> = p.services["t"].mounts.iter().map(|m| m.target.as_str()).collect();
+    let t: Vec<&str> = p.services["t"]
+        .mounts
+        .iter()
+        .map(|m| m.target.as_str())
+        .collect();
     assert_eq!(t, ["/d"]);
 }
 
@@ -236,7 +259,13 @@ volumes:
     assert_eq!(photos.host_path, Some(PathBuf::from("/home/me/photos")));
     assert!(photos.read_only && !photos.create_host_path);
     assert_eq!(photos.origin.text, "~/photos");
-    assert_eq!(photos.origin.position, Some(Position { line: 6, column: 17 }));
+    assert_eq!(
+        photos.origin.position,
+        Some(Position {
+            line: 6,
+            column: 17
+        })
+    );
     assert!(mount(&p, "s", "/ext").nocopy);
     assert_eq!(mount(&p, "s", "/tmp").kind, MountType::Tmpfs);
     assert_eq!(mount(&p, "s", "/anon").source, None);
@@ -245,7 +274,13 @@ volumes:
     assert_eq!(v["legacy"].effective_name("proj"), "real-name");
     assert!(v["legacy"].external);
     assert_eq!(v["named"].effective_name("proj"), "custom");
-    assert_eq!(v["plain"].effective_name(&p.name), format!("{}_plain", p.name));
+    assert_eq!(
+        v["plain"].effective_name(&p.name),
+        format!("{}_plain", p.name)
+    );
     assert_eq!(v["nfs"].bind_device(), None);
-    assert_eq!(v["disguised"].bind_device(), Some(PathBuf::from("/Volumes/fast/x")));
+    assert_eq!(
+        v["disguised"].bind_device(),
+        Some(PathBuf::from("/Volumes/fast/x"))
+    );
 }

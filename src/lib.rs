@@ -12,6 +12,8 @@ pub mod report;
 // effects
 pub mod fsx;
 pub mod probe;
+pub mod engine;
+pub mod vm;
 
 // the command line
 pub mod cli;

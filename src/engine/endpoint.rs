@@ -967,7 +967,9 @@ mod tests {
             config_dir: Some(cli.clone()),
             ..Default::default()
         };
-        fs::metadata(cli.join("config.no-current-context.json")).expect("corpus file");
+        let verbatim =
+            fs::read_to_string(cli.join("config.no-current-context.json")).expect("corpus file");
+        assert_eq!(current_context_of(&verbatim), None);
         assert_eq!(resolve_ok(&input).source, EndpointSource::Default);
         input.context = Some("remote".into());
         assert_eq!(

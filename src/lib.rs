@@ -10,8 +10,10 @@ pub mod report;
 pub mod tiers;
 
 // effects
+pub mod engine;
 pub mod fsx;
 pub mod probe;
+pub mod vm;
 
 // the command line
 pub mod app;

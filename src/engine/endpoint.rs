@@ -1,0 +1,1142 @@
+//! Docker endpoint resolution exactly as the docker CLI does it, and a first guess at the engine.
+//!
+//! Context name (docker/cli `resolveContextName`): `--context`, then the `default` context when
+//! `-H` or `DOCKER_HOST` is set, then `DOCKER_CONTEXT`, then `currentContext` in
+//! `$DOCKER_CONFIG/config.json`, then `default`. `--context` together with `-H` is an error.
+//! `DOCKER_HOST` beats `DOCKER_CONTEXT` but not `--context`. The `default` context takes its host
+//! from `-H`, else `DOCKER_HOST`, else `unix:///var/run/docker.sock`; any other context from
+//! `contexts/meta/<sha256 hex of name>/meta.json`.
+//!
+//! One deliberate difference: the docker CLI only warns about a `config.json` it cannot parse
+//! and goes on with the `default` context; here that is an error, since guessing the engine
+//! would point every later check at the wrong VM.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::vm::{ConfigFiles, EnvVars};
+
+/// The docker CLI's built-in context name.
+pub const DEFAULT_CONTEXT: &str = "default";
+/// The socket the `default` context uses when nothing else is set.
+pub const DEFAULT_UNIX_SOCKET: &str = "/var/run/docker.sock";
+
+/// What the docker CLI would look at: its flags, the environment and the home directory.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointInput {
+    /// `-H/--host` values, in order (the CLI accepts only one).
+    pub hosts: Vec<String>,
+    /// `--context`.
+    pub context: Option<String>,
+    /// `--config` (the CLI config dir), overriding `DOCKER_CONFIG`.
+    pub config_dir: Option<PathBuf>,
+    /// The environment (`DOCKER_HOST`, `DOCKER_CONTEXT`, `DOCKER_CONFIG`).
+    pub env: EnvVars,
+    /// The user's home directory (for `~/.docker`).
+    pub home: PathBuf,
+}
+
+/// Where the endpoint came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointSource {
+    /// `-H/--host`.
+    HostFlag,
+    /// `--context`.
+    ContextFlag,
+    /// `DOCKER_HOST`.
+    HostEnv,
+    /// `DOCKER_CONTEXT`.
+    ContextEnv,
+    /// `currentContext` in `config.json`.
+    ConfigFile,
+    /// Nothing set: the `default` context and its socket.
+    Default,
+}
+
+impl fmt::Display for EndpointSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EndpointSource::HostFlag => "-H/--host",
+            EndpointSource::ContextFlag => "--context",
+            EndpointSource::HostEnv => "DOCKER_HOST",
+            EndpointSource::ContextEnv => "DOCKER_CONTEXT",
+            EndpointSource::ConfigFile => "currentContext in config.json",
+            EndpointSource::Default => "the default context",
+        })
+    }
+}
+
+/// How to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// A unix socket at this path.
+    Unix(PathBuf),
+    /// TCP (`tcp://`, `http://`, `https://`): the address after the scheme.
+    Tcp {
+        /// `host:port` (and path, if any).
+        address: String,
+        /// `https://` was given.
+        https: bool,
+    },
+    /// `ssh://[user@]host[:port]`: the part after the scheme.
+    Ssh(String),
+    /// A Windows named pipe.
+    Npipe(String),
+    /// `fd://` (systemd socket activation; only meaningful to dockerd).
+    Fd(String),
+}
+
+/// The resolved Docker endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The host URL, e.g. `unix:///Users/alice/.colima/default/docker.sock`.
+    pub host: String,
+    /// The context name (`default` when none).
+    pub context: String,
+    /// Where it came from.
+    pub source: EndpointSource,
+    /// How to connect.
+    pub kind: EndpointKind,
+    /// `SkipTLSVerify` from the context metadata.
+    pub skip_tls_verify: bool,
+    /// The context's `meta.json`, when a stored context was used.
+    pub meta_file: Option<PathBuf>,
+}
+
+/// Why the endpoint could not be resolved.
+#[derive(Debug, Error)]
+pub enum EndpointError {
+    /// `--context` and `-H` together.
+    #[error("conflicting options: cannot specify both --host and --context")]
+    HostAndContext,
+    /// More than one `-H`.
+    #[error("specify only one -H (got {})", hosts.iter().map(|h| format!("`{h}`")).collect::<Vec<_>>().join(", "))]
+    SeveralHosts {
+        /// The values given.
+        hosts: Vec<String>,
+    },
+    /// The named context has no meta file.
+    #[error("context `{name}` (from {source_of_name}) not found: no `{}`", meta.display())]
+    ContextNotFound {
+        /// The context name.
+        name: String,
+        /// Where the name came from.
+        source_of_name: EndpointSource,
+        /// The meta file looked for.
+        meta: PathBuf,
+    },
+    /// A file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// `config.json` is not valid JSON.
+    #[error("`{}` line {line}: invalid JSON: {message}", path.display())]
+    BadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A context's `meta.json` is not valid JSON or lacks a docker endpoint.
+    #[error("context `{name}`: `{}` line {line}: {message}", path.display())]
+    BadMeta {
+        /// The context name.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line (0 when the problem is not at a line).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The host URL has a scheme the docker CLI does not accept.
+    #[error("unknown scheme in docker host `{host}` (from {origin})")]
+    UnknownScheme {
+        /// The host as given.
+        host: String,
+        /// Where it came from: a flag, a variable or a context name.
+        origin: String,
+    },
+}
+
+impl EndpointError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            EndpointError::HostAndContext => "pass either -H/--host or --context, not both".into(),
+            EndpointError::SeveralHosts { .. } => "pass a single -H/--host".into(),
+            EndpointError::ContextNotFound { name, source_of_name, .. } => format!(
+                "run `docker context ls` to see the contexts; fix {source_of_name} or create `{name}` with `docker context create`"
+            ),
+            EndpointError::Read { .. } => "check the file's permissions".into(),
+            EndpointError::BadConfig { path, .. } => format!(
+                "fix the JSON in `{}` (the docker CLI itself only warns and falls back to the default context)",
+                path.display()
+            ),
+            EndpointError::BadMeta { name, .. } => format!(
+                "recreate the context: `docker context rm {name}` then `docker context create {name} --docker host=...`"
+            ),
+            EndpointError::UnknownScheme { .. } => {
+                "use unix://, tcp://, ssh://, npipe:// or fd:// (http:// and https:// only in a context)"
+                    .into()
+            }
+        }
+    }
+}
+
+/// The context store directory name for a context: the sha256 hex of its name.
+pub fn context_dir_name(name: &str) -> String {
+    Sha256::digest(name.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The docker CLI config dir: `--config`, else `DOCKER_CONFIG`, else `~/.docker`.
+pub fn config_dir(input: &EndpointInput) -> PathBuf {
+    input
+        .config_dir
+        .clone()
+        .or_else(|| input.env.get("DOCKER_CONFIG").map(PathBuf::from))
+        .unwrap_or_else(|| input.home.join(".docker"))
+}
+
+/// The `meta.json` of a stored context.
+pub fn meta_path(config_dir: &Path, name: &str) -> PathBuf {
+    config_dir
+        .join("contexts/meta")
+        .join(context_dir_name(name))
+        .join("meta.json")
+}
+
+/// Resolve the endpoint the docker CLI would use.
+pub fn resolve(input: &EndpointInput, files: &dyn ConfigFiles) -> Result<Endpoint, EndpointError> {
+    let flag_context = input.context.as_deref().filter(|c| !c.is_empty());
+    if flag_context.is_some() && !input.hosts.is_empty() {
+        return Err(EndpointError::HostAndContext);
+    }
+    let dir = config_dir(input);
+    let (name, source) = context_name(input, flag_context, &dir, files)?;
+    if name == DEFAULT_CONTEXT {
+        return default_endpoint(input, source);
+    }
+    stored_endpoint(&dir, &name, source, files)
+}
+
+/// The context name and where it came from (docker/cli `resolveContextName`).
+fn context_name(
+    input: &EndpointInput,
+    flag_context: Option<&str>,
+    dir: &Path,
+    files: &dyn ConfigFiles,
+) -> Result<(String, EndpointSource), EndpointError> {
+    if let Some(name) = flag_context {
+        return Ok((name.to_owned(), EndpointSource::ContextFlag));
+    }
+    if !input.hosts.is_empty() {
+        return Ok((DEFAULT_CONTEXT.to_owned(), EndpointSource::HostFlag));
+    }
+    if input.env.get("DOCKER_HOST").is_some() {
+        return Ok((DEFAULT_CONTEXT.to_owned(), EndpointSource::HostEnv));
+    }
+    if let Some(name) = input.env.get("DOCKER_CONTEXT") {
+        return Ok((name.to_owned(), EndpointSource::ContextEnv));
+    }
+    if let Some(name) = current_context(&dir.join("config.json"), files)? {
+        return Ok((name, EndpointSource::ConfigFile));
+    }
+    Ok((DEFAULT_CONTEXT.to_owned(), EndpointSource::Default))
+}
+
+/// `currentContext` from `config.json`; `None` when the file or the key is absent or empty.
+fn current_context(path: &Path, files: &dyn ConfigFiles) -> Result<Option<String>, EndpointError> {
+    #[derive(Deserialize)]
+    struct ConfigFile {
+        #[serde(rename = "currentContext", default)]
+        current_context: Option<String>,
+    }
+    let text = match files.read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(EndpointError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let config: ConfigFile = serde_json::from_str(&text).map_err(|e| EndpointError::BadConfig {
+        path: path.to_owned(),
+        line: e.line(),
+        message: e.to_string(),
+    })?;
+    Ok(config.current_context.filter(|c| !c.is_empty()))
+}
+
+/// The `default` context: `-H`, else `DOCKER_HOST`, else the default socket.
+fn default_endpoint(
+    input: &EndpointInput,
+    name_source: EndpointSource,
+) -> Result<Endpoint, EndpointError> {
+    let (raw, source, origin) = match input.hosts.as_slice() {
+        [] => match input.env.get("DOCKER_HOST") {
+            Some(h) => (
+                h.to_owned(),
+                EndpointSource::HostEnv,
+                "DOCKER_HOST".to_owned(),
+            ),
+            None => (String::new(), name_source, "the default context".to_owned()),
+        },
+        [one] => (
+            one.clone(),
+            EndpointSource::HostFlag,
+            "-H/--host".to_owned(),
+        ),
+        many => {
+            return Err(EndpointError::SeveralHosts {
+                hosts: many.to_vec(),
+            });
+        }
+    };
+    let host = parse_host(&raw, &origin)?;
+    let kind = classify(&host, &origin)?;
+    Ok(Endpoint {
+        host,
+        context: DEFAULT_CONTEXT.to_owned(),
+        source,
+        kind,
+        skip_tls_verify: false,
+        meta_file: None,
+    })
+}
+
+/// A stored context's docker endpoint.
+fn stored_endpoint(
+    dir: &Path,
+    name: &str,
+    source: EndpointSource,
+    files: &dyn ConfigFiles,
+) -> Result<Endpoint, EndpointError> {
+    #[derive(Deserialize)]
+    struct Meta {
+        #[serde(rename = "Endpoints", default)]
+        endpoints: Endpoints,
+    }
+    #[derive(Deserialize, Default)]
+    struct Endpoints {
+        docker: Option<DockerEndpoint>,
+    }
+    #[derive(Deserialize)]
+    struct DockerEndpoint {
+        #[serde(rename = "Host", default)]
+        host: String,
+        #[serde(rename = "SkipTLSVerify", default)]
+        skip_tls_verify: bool,
+    }
+    let meta = meta_path(dir, name);
+    let text = match files.read(&meta) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(EndpointError::ContextNotFound {
+                name: name.to_owned(),
+                source_of_name: source,
+                meta,
+            });
+        }
+        Err(source) => return Err(EndpointError::Read { path: meta, source }),
+    };
+    let bad = |line: usize, message: String| EndpointError::BadMeta {
+        name: name.to_owned(),
+        path: meta.clone(),
+        line,
+        message,
+    };
+    let parsed: Meta = serde_json::from_str(&text).map_err(|e| bad(e.line(), e.to_string()))?;
+    let docker = parsed
+        .endpoints
+        .docker
+        .filter(|d| !d.host.is_empty())
+        .ok_or_else(|| bad(0, "no docker endpoint (`Endpoints.docker.Host`)".to_owned()))?;
+    let origin = format!("context `{name}`");
+    let kind = classify(&docker.host, &origin)?;
+    Ok(Endpoint {
+        host: docker.host,
+        context: name.to_owned(),
+        source,
+        kind,
+        skip_tls_verify: docker.skip_tls_verify,
+        meta_file: Some(meta),
+    })
+}
+
+/// docker/cli `opts.ParseHost` (without TLS): empty means the default socket, no scheme means
+/// tcp, `tcp://` gets the default host and port 2375, `unix://` the default socket.
+fn parse_host(raw: &str, origin: &str) -> Result<String, EndpointError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(format!("unix://{DEFAULT_UNIX_SOCKET}"));
+    }
+    let (scheme, rest) = raw.split_once("://").unwrap_or(("tcp", raw));
+    match scheme.to_ascii_lowercase().as_str() {
+        "tcp" => Ok(format!("tcp://{}", tcp_address(rest))),
+        "unix" if rest.is_empty() => Ok(format!("unix://{DEFAULT_UNIX_SOCKET}")),
+        "unix" | "npipe" | "fd" | "ssh" => Ok(raw.to_owned()),
+        _ => Err(EndpointError::UnknownScheme {
+            host: raw.to_owned(),
+            origin: origin.to_owned(),
+        }),
+    }
+}
+
+/// Fill in `localhost` and port 2375 the way `opts.ParseTCPAddr` does.
+fn tcp_address(rest: &str) -> String {
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !authority.ends_with(']') => (h, p),
+        _ => (authority, ""),
+    };
+    let host = if host.is_empty() { "localhost" } else { host };
+    let port = if port.is_empty() { "2375" } else { port };
+    format!("{host}:{port}{path}")
+}
+
+/// The connection kind of a host URL.
+fn classify(host: &str, origin: &str) -> Result<EndpointKind, EndpointError> {
+    let unknown = || EndpointError::UnknownScheme {
+        host: host.to_owned(),
+        origin: origin.to_owned(),
+    };
+    let (scheme, rest) = host.split_once("://").ok_or_else(unknown)?;
+    Ok(match scheme.to_ascii_lowercase().as_str() {
+        "unix" => EndpointKind::Unix(PathBuf::from(rest)),
+        "tcp" | "http" => EndpointKind::Tcp {
+            address: rest.to_owned(),
+            https: false,
+        },
+        "https" => EndpointKind::Tcp {
+            address: rest.to_owned(),
+            https: true,
+        },
+        "ssh" => EndpointKind::Ssh(rest.to_owned()),
+        "npipe" => EndpointKind::Npipe(rest.to_owned()),
+        "fd" => EndpointKind::Fd(rest.to_owned()),
+        _ => return Err(unknown()),
+    })
+}
+
+/// Which engine serves an endpoint, guessed from the context name and socket path only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineGuess {
+    /// dockerd running on this Linux host.
+    Native,
+    /// Colima, with its profile (`default` for the `colima` context).
+    Colima {
+        /// The profile.
+        profile: String,
+    },
+    /// Docker Desktop.
+    DockerDesktop,
+    /// OrbStack.
+    OrbStack,
+    /// Rancher Desktop.
+    RancherDesktop,
+    /// A plain Lima instance.
+    Lima {
+        /// The instance name.
+        instance: String,
+    },
+    /// Podman machine (or rootless podman), with the machine name when the socket names it.
+    Podman {
+        /// The machine name.
+        machine: Option<String>,
+    },
+    /// A remote engine (tcp, ssh).
+    Remote,
+    /// A local socket that matches nothing known.
+    Unknown,
+}
+
+/// Guess the engine from the context name and socket path, for this host's OS.
+pub fn identify(endpoint: &Endpoint) -> EngineGuess {
+    identify_on(endpoint, std::env::consts::OS)
+}
+
+/// [`identify`] for a given OS (`"linux"`, `"macos"`, ...), so it is testable everywhere.
+pub fn identify_on(endpoint: &Endpoint, os: &str) -> EngineGuess {
+    if let Some(guess) = from_context_name(&endpoint.context) {
+        return guess;
+    }
+    match &endpoint.kind {
+        EndpointKind::Unix(path) => from_socket(path, os),
+        EndpointKind::Tcp { .. } | EndpointKind::Ssh(_) => EngineGuess::Remote,
+        EndpointKind::Npipe(_) | EndpointKind::Fd(_) => EngineGuess::Unknown,
+    }
+}
+
+fn from_context_name(name: &str) -> Option<EngineGuess> {
+    match name {
+        "colima" => Some(EngineGuess::Colima {
+            profile: "default".into(),
+        }),
+        "desktop-linux" => Some(EngineGuess::DockerDesktop),
+        "orbstack" => Some(EngineGuess::OrbStack),
+        "rancher-desktop" => Some(EngineGuess::RancherDesktop),
+        _ => name
+            .strip_prefix("colima-")
+            .filter(|p| !p.is_empty())
+            .map(|p| EngineGuess::Colima {
+                profile: p.to_owned(),
+            }),
+    }
+}
+
+fn from_socket(path: &Path, os: &str) -> EngineGuess {
+    let parts: Vec<&str> = path.iter().filter_map(|c| c.to_str()).collect();
+    let n = parts.len();
+    let at = |i: usize| if i < n { parts[i] } else { "" };
+    let file = at(n.wrapping_sub(1));
+    let parent = if n >= 2 { at(n - 2) } else { "" };
+    let grand = if n >= 3 { at(n - 3) } else { "" };
+    match (grand, parent, file) {
+        (".colima", profile, "docker.sock") => EngineGuess::Colima {
+            profile: profile.to_owned(),
+        },
+        (_, ".colima", "docker.sock") => EngineGuess::Colima {
+            profile: "default".into(),
+        },
+        (".docker", "run", "docker.sock") => EngineGuess::DockerDesktop,
+        (".orbstack", "run", "docker.sock") => EngineGuess::OrbStack,
+        (_, ".rd", "docker.sock") => EngineGuess::RancherDesktop,
+        (instance, "sock", "docker.sock") if n >= 4 && at(n - 4) == ".lima" => EngineGuess::Lima {
+            instance: instance.to_owned(),
+        },
+        _ => from_podman_socket(&parts)
+            .or_else(|| native_socket(path, os))
+            .unwrap_or(EngineGuess::Unknown),
+    }
+}
+
+/// Podman machine sockets: `.../podman/<machine>-api.sock` (macOS temp dir),
+/// `.../containers/podman/machine/<machine>/podman.sock`, `.../podman/machine/podman.sock`,
+/// and rootless `/run/user/<uid>/podman/podman.sock`.
+fn from_podman_socket(parts: &[&str]) -> Option<EngineGuess> {
+    let file = *parts.last()?;
+    let has_podman = parts.contains(&"podman");
+    if !has_podman {
+        return None;
+    }
+    if let Some(machine) = file.strip_suffix("-api.sock") {
+        return Some(EngineGuess::Podman {
+            machine: Some(machine.to_owned()),
+        });
+    }
+    if file == "podman.sock" {
+        let n = parts.len();
+        let machine = (n >= 3 && parts[n - 3] == "machine").then(|| parts[n - 2].to_owned());
+        return Some(EngineGuess::Podman { machine });
+    }
+    None
+}
+
+fn native_socket(path: &Path, os: &str) -> Option<EngineGuess> {
+    let standard =
+        path == Path::new("/var/run/docker.sock") || path == Path::new("/run/docker.sock");
+    (standard && os == "linux").then_some(EngineGuess::Native)
+}
+
+/// Refine a guess with `docker info`'s `OperatingSystem` and `Name` (the VM's hostname).
+/// A specific product named by the engine itself wins; otherwise the guess stands.
+pub fn refine(guess: EngineGuess, operating_system: &str, name: &str) -> EngineGuess {
+    let os = operating_system.to_ascii_lowercase();
+    if os.starts_with("docker desktop") {
+        return EngineGuess::DockerDesktop;
+    }
+    if os.starts_with("orbstack") {
+        return EngineGuess::OrbStack;
+    }
+    if os.starts_with("rancher desktop") || name == "lima-rancher-desktop" {
+        return EngineGuess::RancherDesktop;
+    }
+    match guess {
+        EngineGuess::Unknown | EngineGuess::Remote => {
+            if name == "colima" {
+                EngineGuess::Colima {
+                    profile: "default".into(),
+                }
+            } else if let Some(p) = name.strip_prefix("colima-").filter(|p| !p.is_empty()) {
+                EngineGuess::Colima {
+                    profile: p.to_owned(),
+                }
+            } else if let Some(i) = name.strip_prefix("lima-").filter(|i| !i.is_empty()) {
+                EngineGuess::Lima {
+                    instance: i.to_owned(),
+                }
+            } else {
+                guess
+            }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::DiskConfig;
+    use std::fs;
+
+    /// A temp home with a `~/.docker` dir.
+    struct Home {
+        dir: tempfile::TempDir,
+    }
+
+    impl Home {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            fs::create_dir_all(dir.path().join(".docker")).expect("mkdir");
+            Home { dir }
+        }
+        fn docker(&self) -> PathBuf {
+            self.dir.path().join(".docker")
+        }
+        fn config(self, json: &str) -> Self {
+            fs::write(self.docker().join("config.json"), json).expect("write");
+            self
+        }
+        fn context(self, name: &str, host: &str) -> Self {
+            let meta = format!(
+                r#"{{"Name":"{name}","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{host}","SkipTLSVerify":false}}}}}}"#
+            );
+            self.raw_meta(name, &meta)
+        }
+        fn raw_meta(self, name: &str, text: &str) -> Self {
+            let path = meta_path(&self.docker(), name);
+            fs::create_dir_all(path.parent().expect("meta has a parent")).expect("mkdir");
+            fs::write(path, text).expect("write");
+            self
+        }
+        fn input(&self) -> EndpointInput {
+            EndpointInput {
+                home: self.dir.path().to_owned(),
+                ..Default::default()
+            }
+        }
+    }
+
+    fn resolve_ok(input: &EndpointInput) -> Endpoint {
+        resolve(input, &DiskConfig).expect("resolves")
+    }
+
+    #[test]
+    fn context_dir_is_sha256_of_name() {
+        // the corpus names these directories; see SOURCES.md
+        assert_eq!(
+            context_dir_name("remote"),
+            "b71199ebd070b36beab7317920c2c2f1d777df8d05e5527d8458fda57cb17a7a"
+        );
+        assert!(context_dir_name("colima").starts_with("f24fd374"));
+    }
+
+    #[test]
+    fn precedence_table() {
+        let home = Home::new()
+            .config(r#"{"auths":{},"currentContext":"colima"}"#)
+            .context("colima", "unix:///Users/alice/.colima/default/docker.sock")
+            .context("orbstack", "unix:///Users/alice/.orbstack/run/docker.sock")
+            .context(
+                "desktop-linux",
+                "unix:///Users/alice/.docker/run/docker.sock",
+            );
+        struct Case {
+            name: &'static str,
+            hosts: &'static [&'static str],
+            context: Option<&'static str>,
+            env: &'static [(&'static str, &'static str)],
+            host: &'static str,
+            context_name: &'static str,
+            source: EndpointSource,
+        }
+        let cases = [
+            Case {
+                name: "config file currentContext",
+                hosts: &[],
+                context: None,
+                env: &[],
+                host: "unix:///Users/alice/.colima/default/docker.sock",
+                context_name: "colima",
+                source: EndpointSource::ConfigFile,
+            },
+            Case {
+                name: "DOCKER_CONTEXT beats config",
+                hosts: &[],
+                context: None,
+                env: &[("DOCKER_CONTEXT", "orbstack")],
+                host: "unix:///Users/alice/.orbstack/run/docker.sock",
+                context_name: "orbstack",
+                source: EndpointSource::ContextEnv,
+            },
+            Case {
+                name: "DOCKER_HOST beats DOCKER_CONTEXT",
+                hosts: &[],
+                context: None,
+                env: &[
+                    ("DOCKER_CONTEXT", "orbstack"),
+                    ("DOCKER_HOST", "unix:///tmp/d.sock"),
+                ],
+                host: "unix:///tmp/d.sock",
+                context_name: "default",
+                source: EndpointSource::HostEnv,
+            },
+            Case {
+                name: "--context beats DOCKER_HOST",
+                hosts: &[],
+                context: Some("desktop-linux"),
+                env: &[("DOCKER_HOST", "unix:///tmp/d.sock")],
+                host: "unix:///Users/alice/.docker/run/docker.sock",
+                context_name: "desktop-linux",
+                source: EndpointSource::ContextFlag,
+            },
+            Case {
+                name: "--context default takes DOCKER_HOST",
+                hosts: &[],
+                context: Some("default"),
+                env: &[("DOCKER_HOST", "tcp://10.0.0.5:2376")],
+                host: "tcp://10.0.0.5:2376",
+                context_name: "default",
+                source: EndpointSource::HostEnv,
+            },
+            Case {
+                name: "-H beats everything in the environment",
+                hosts: &["unix:///run/other.sock"],
+                context: None,
+                env: &[
+                    ("DOCKER_CONTEXT", "orbstack"),
+                    ("DOCKER_HOST", "unix:///tmp/d.sock"),
+                ],
+                host: "unix:///run/other.sock",
+                context_name: "default",
+                source: EndpointSource::HostFlag,
+            },
+            Case {
+                name: "empty DOCKER_HOST counts as unset",
+                hosts: &[],
+                context: None,
+                env: &[("DOCKER_HOST", ""), ("DOCKER_CONTEXT", "orbstack")],
+                host: "unix:///Users/alice/.orbstack/run/docker.sock",
+                context_name: "orbstack",
+                source: EndpointSource::ContextEnv,
+            },
+            Case {
+                name: "DOCKER_CONTEXT=default uses the default socket",
+                hosts: &[],
+                context: None,
+                env: &[("DOCKER_CONTEXT", "default")],
+                host: "unix:///var/run/docker.sock",
+                context_name: "default",
+                source: EndpointSource::ContextEnv,
+            },
+            Case {
+                name: "-H without scheme is tcp with port 2375",
+                hosts: &["10.0.0.7"],
+                context: None,
+                env: &[],
+                host: "tcp://10.0.0.7:2375",
+                context_name: "default",
+                source: EndpointSource::HostFlag,
+            },
+            Case {
+                name: "unix:// alone is the default socket",
+                hosts: &[],
+                context: None,
+                env: &[("DOCKER_HOST", "unix://")],
+                host: "unix:///var/run/docker.sock",
+                context_name: "default",
+                source: EndpointSource::HostEnv,
+            },
+        ];
+        for case in cases {
+            let mut input = home.input();
+            input.hosts = case.hosts.iter().map(|h| h.to_string()).collect();
+            input.context = case.context.map(str::to_owned);
+            input.env = case.env.iter().map(|(k, v)| (*k, *v)).collect();
+            let ep = resolve(&input, &DiskConfig).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            assert_eq!(ep.host, case.host, "{}", case.name);
+            assert_eq!(ep.context, case.context_name, "{}", case.name);
+            assert_eq!(ep.source, case.source, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn nothing_set_is_the_default_socket() {
+        let home = Home::new();
+        let ep = resolve_ok(&home.input());
+        assert_eq!(ep.host, "unix:///var/run/docker.sock");
+        assert_eq!(ep.kind, EndpointKind::Unix("/var/run/docker.sock".into()));
+        assert_eq!(ep.source, EndpointSource::Default);
+        assert_eq!(ep.context, "default");
+    }
+
+    #[test]
+    fn config_without_current_context_is_default() {
+        let home = Home::new().config(r#"{"auths":{},"credsStore":"secretservice"}"#);
+        assert_eq!(resolve_ok(&home.input()).source, EndpointSource::Default);
+    }
+
+    #[test]
+    fn docker_config_env_and_config_flag_move_the_config_dir() {
+        let elsewhere = Home::new()
+            .config(r#"{"currentContext":"orbstack"}"#)
+            .context("orbstack", "unix:///o.sock");
+        let home = Home::new();
+        let mut input = home.input();
+        input.env = EnvVars::new().with("DOCKER_CONFIG", &elsewhere.docker().to_string_lossy());
+        assert_eq!(resolve_ok(&input).host, "unix:///o.sock");
+        let mut input = home.input();
+        input.config_dir = Some(elsewhere.docker());
+        input.env = EnvVars::new().with("DOCKER_CONFIG", "/nonexistent");
+        assert_eq!(resolve_ok(&input).context, "orbstack");
+    }
+
+    #[test]
+    fn host_and_context_together_is_an_error() {
+        let home = Home::new();
+        let mut input = home.input();
+        input.hosts = vec!["unix:///a.sock".into()];
+        input.context = Some("colima".into());
+        let err = resolve(&input, &DiskConfig).expect_err("conflict");
+        assert_eq!(
+            err.to_string(),
+            "conflicting options: cannot specify both --host and --context"
+        );
+    }
+
+    #[test]
+    fn two_hosts_is_an_error() {
+        let home = Home::new();
+        let mut input = home.input();
+        input.hosts = vec!["unix:///a.sock".into(), "unix:///b.sock".into()];
+        let err = resolve(&input, &DiskConfig).expect_err("two -H");
+        assert!(matches!(err, EndpointError::SeveralHosts { .. }), "{err}");
+    }
+
+    #[test]
+    fn missing_context_names_context_source_and_file() {
+        let home = Home::new().config(r#"{"currentContext":"colima-work"}"#);
+        let err = resolve(&home.input(), &DiskConfig).expect_err("missing");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("context `colima-work` (from currentContext in config.json) not found"),
+            "{msg}"
+        );
+        assert!(msg.contains(&context_dir_name("colima-work")), "{msg}");
+        assert!(err.hint().contains("docker context ls"));
+    }
+
+    #[test]
+    fn bad_config_json_names_the_file_and_line() {
+        let home = Home::new().config("{\n  \"currentContext\": \"colima\",\n}\n");
+        let err = resolve(&home.input(), &DiskConfig).expect_err("bad json");
+        match &err {
+            EndpointError::BadConfig { path, line, .. } => {
+                assert!(path.ends_with(".docker/config.json"));
+                assert_eq!(*line, 3);
+            }
+            other => panic!("wrong error: {other}"),
+        }
+        assert!(
+            err.to_string()
+                .contains("config.json` line 3: invalid JSON"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_config_json_is_not_read_when_a_higher_level_decides() {
+        let home = Home::new().config("not json");
+        let mut input = home.input();
+        input.env = EnvVars::new().with("DOCKER_HOST", "unix:///x.sock");
+        assert_eq!(resolve_ok(&input).host, "unix:///x.sock");
+    }
+
+    #[test]
+    fn bad_meta_json_names_the_context() {
+        let home = Home::new().raw_meta("broken", "{\"Name\":");
+        let mut input = home.input();
+        input.context = Some("broken".into());
+        let err = resolve(&input, &DiskConfig).expect_err("bad meta");
+        assert!(
+            matches!(&err, EndpointError::BadMeta { name, .. } if name == "broken"),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("context `broken`: `"), "{err}");
+        assert!(err.hint().contains("docker context rm broken"));
+    }
+
+    #[test]
+    fn meta_without_docker_endpoint_is_an_error() {
+        let home = Home::new().raw_meta("k8s", r#"{"Name":"k8s","Metadata":{},"Endpoints":{}}"#);
+        let mut input = home.input();
+        input.context = Some("k8s".into());
+        let err = resolve(&input, &DiskConfig).expect_err("no docker endpoint");
+        assert!(err.to_string().contains("no docker endpoint"), "{err}");
+    }
+
+    #[test]
+    fn unknown_scheme_is_an_error() {
+        let home = Home::new().context("weird", "gopher://x");
+        let mut input = home.input();
+        input.context = Some("weird".into());
+        let err = resolve(&input, &DiskConfig).expect_err("scheme");
+        assert_eq!(
+            err.to_string(),
+            "unknown scheme in docker host `gopher://x` (from context `weird`)"
+        );
+        let mut input = home.input();
+        input.env = EnvVars::new().with("DOCKER_HOST", "http://x:1");
+        let err = resolve(&input, &DiskConfig).expect_err("http in DOCKER_HOST");
+        assert!(err.to_string().contains("(from DOCKER_HOST)"), "{err}");
+    }
+
+    #[test]
+    fn kinds() {
+        let home = Home::new()
+            .context("ssh", "ssh://alice@build:22")
+            .context("tls", "https://10.0.0.5:2376");
+        let mut input = home.input();
+        input.context = Some("ssh".into());
+        assert_eq!(
+            resolve_ok(&input).kind,
+            EndpointKind::Ssh("alice@build:22".into())
+        );
+        input.context = Some("tls".into());
+        assert_eq!(
+            resolve_ok(&input).kind,
+            EndpointKind::Tcp {
+                address: "10.0.0.5:2376".into(),
+                https: true
+            }
+        );
+    }
+
+    #[test]
+    fn corpus_contexts_resolve() {
+        let Some(engines) = crate::vm::testfiles::corpus_engines() else {
+            return;
+        };
+        let derived = engines.join("docker-cli/derived");
+        let cases = [
+            ("colima", "unix:///Users/alice/.colima/default/docker.sock"),
+            (
+                "colima-work",
+                "unix:///Users/alice/.colima/work/docker.sock",
+            ),
+            ("rancher-desktop", "unix:///Users/alice/.rd/docker.sock"),
+            ("orbstack", "unix:///Users/alice/.orbstack/run/docker.sock"),
+            (
+                "desktop-linux",
+                "unix:///Users/alice/.docker/run/docker.sock",
+            ),
+        ];
+        for (name, host) in cases {
+            let input = EndpointInput {
+                context: Some(name.into()),
+                config_dir: Some(derived.clone()),
+                home: "/Users/alice".into(),
+                ..Default::default()
+            };
+            let ep = resolve(&input, &DiskConfig).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(ep.host, host, "{name}");
+        }
+        // the verbatim docker/cli test config: no currentContext, and a `remote` ssh context
+        let cli = engines.join("docker-cli");
+        let mut input = EndpointInput {
+            config_dir: Some(cli.clone()),
+            ..Default::default()
+        };
+        let verbatim =
+            fs::read_to_string(cli.join("config.no-current-context.json")).expect("corpus file");
+        assert_eq!(current_context_of(&verbatim), None);
+        assert_eq!(resolve_ok(&input).source, EndpointSource::Default);
+        input.context = Some("remote".into());
+        assert_eq!(
+            resolve_ok(&input).kind,
+            EndpointKind::Ssh("HOST-REDACTED".into())
+        );
+        let text = fs::read_to_string(derived.join("config.current-context-colima.json"))
+            .expect("corpus file");
+        assert_eq!(current_context_of(&text), Some("colima".into()));
+    }
+
+    fn current_context_of(json: &str) -> Option<String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("config.json");
+        fs::write(&path, json).expect("write");
+        current_context(&path, &DiskConfig).expect("valid")
+    }
+
+    fn unix(context: &str, path: &str) -> Endpoint {
+        Endpoint {
+            host: format!("unix://{path}"),
+            context: context.into(),
+            source: EndpointSource::Default,
+            kind: EndpointKind::Unix(path.into()),
+            skip_tls_verify: false,
+            meta_file: None,
+        }
+    }
+
+    #[test]
+    fn identify_by_context_name_and_socket() {
+        let colima = |p: &str| EngineGuess::Colima { profile: p.into() };
+        let cases = [
+            (unix("colima", "/x.sock"), colima("default")),
+            (unix("colima-work", "/x.sock"), colima("work")),
+            (
+                unix("default", "/Users/alice/.colima/work/docker.sock"),
+                colima("work"),
+            ),
+            (
+                unix("default", "/Users/alice/.colima/default/docker.sock"),
+                colima("default"),
+            ),
+            (
+                unix("default", "/Users/alice/.colima/docker.sock"),
+                colima("default"),
+            ),
+            (unix("desktop-linux", "/x.sock"), EngineGuess::DockerDesktop),
+            (
+                unix("default", "/Users/alice/.docker/run/docker.sock"),
+                EngineGuess::DockerDesktop,
+            ),
+            (unix("orbstack", "/x.sock"), EngineGuess::OrbStack),
+            (
+                unix("default", "/Users/alice/.orbstack/run/docker.sock"),
+                EngineGuess::OrbStack,
+            ),
+            (
+                unix("rancher-desktop", "/x.sock"),
+                EngineGuess::RancherDesktop,
+            ),
+            (
+                unix("default", "/Users/alice/.rd/docker.sock"),
+                EngineGuess::RancherDesktop,
+            ),
+            (
+                unix("default", "/Users/alice/.lima/docker/sock/docker.sock"),
+                EngineGuess::Lima {
+                    instance: "docker".into(),
+                },
+            ),
+            (
+                unix(
+                    "default",
+                    "/var/folders/x/T/podman/podman-machine-default-api.sock",
+                ),
+                EngineGuess::Podman {
+                    machine: Some("podman-machine-default".into()),
+                },
+            ),
+            (
+                unix(
+                    "default",
+                    "/Users/alice/.local/share/containers/podman/machine/dev/podman.sock",
+                ),
+                EngineGuess::Podman {
+                    machine: Some("dev".into()),
+                },
+            ),
+            (
+                unix("default", "/run/user/1000/podman/podman.sock"),
+                EngineGuess::Podman { machine: None },
+            ),
+            (unix("default", "/var/run/docker.sock"), EngineGuess::Native),
+            (unix("default", "/run/docker.sock"), EngineGuess::Native),
+            (unix("default", "/tmp/elsewhere.sock"), EngineGuess::Unknown),
+        ];
+        for (ep, want) in cases {
+            assert_eq!(identify_on(&ep, "linux"), want, "{}", ep.host);
+        }
+    }
+
+    #[test]
+    fn var_run_docker_sock_on_a_mac_is_unknown() {
+        assert_eq!(
+            identify_on(&unix("default", "/var/run/docker.sock"), "macos"),
+            EngineGuess::Unknown
+        );
+    }
+
+    #[test]
+    fn tcp_and_ssh_are_remote() {
+        let mut ep = unix("default", "/x");
+        ep.kind = EndpointKind::Ssh("host".into());
+        assert_eq!(identify_on(&ep, "linux"), EngineGuess::Remote);
+    }
+
+    #[test]
+    fn refine_by_docker_info() {
+        assert_eq!(
+            refine(EngineGuess::Unknown, "Docker Desktop", "docker-desktop"),
+            EngineGuess::DockerDesktop
+        );
+        assert_eq!(
+            refine(EngineGuess::Unknown, "OrbStack", "orbstack"),
+            EngineGuess::OrbStack
+        );
+        assert_eq!(
+            refine(EngineGuess::Native, "Rancher Desktop WSL Distribution", "x"),
+            EngineGuess::RancherDesktop
+        );
+        assert_eq!(
+            refine(EngineGuess::Unknown, "Ubuntu 24.04.1 LTS", "colima-work"),
+            EngineGuess::Colima {
+                profile: "work".into()
+            }
+        );
+        assert_eq!(
+            refine(
+                EngineGuess::Unknown,
+                "Alpine Linux v3.20",
+                "lima-rancher-desktop"
+            ),
+            EngineGuess::RancherDesktop
+        );
+        assert_eq!(
+            refine(EngineGuess::Unknown, "Ubuntu", "lima-docker"),
+            EngineGuess::Lima {
+                instance: "docker".into()
+            }
+        );
+        // a specific guess stands against a generic OS name
+        assert_eq!(
+            refine(
+                EngineGuess::Colima {
+                    profile: "default".into()
+                },
+                "Ubuntu 24.04 LTS",
+                "colima"
+            ),
+            EngineGuess::Colima {
+                profile: "default".into()
+            }
+        );
+        assert_eq!(
+            refine(EngineGuess::Native, "Debian GNU/Linux 12", "host"),
+            EngineGuess::Native
+        );
+    }
+}

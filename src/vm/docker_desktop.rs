@@ -1,0 +1,261 @@
+//! Docker Desktop for Mac: the file-sharing list in
+//! `~/Library/Group Containers/group.com.docker/settings-store.json` (4.35+) or the legacy
+//! `settings.json`, keys read case-insensitively (`FilesharingDirectories` /
+//! `filesharingDirectories`). Shares appear in the VM at the same path and are writable.
+//! Without the key Docker Desktop shares `/Users`, `/Volumes`, `/private`, `/tmp` and
+//! `/var/folders`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{
+    ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, expand_tilde, read_optional,
+};
+
+/// Docker Desktop's settings directory under the home directory.
+pub const SETTINGS_DIR: &str = "Library/Group Containers/group.com.docker";
+
+/// The shares Docker Desktop uses when the settings do not list any.
+pub const DEFAULT_SHARES: [&str; 5] = ["/Users", "/Volumes", "/private", "/tmp", "/var/folders"];
+
+/// Read Docker Desktop's file-sharing list (`instance` is ignored: there is one VM).
+pub fn read(
+    files: &dyn ConfigFiles,
+    _env: &EnvVars,
+    home: &Path,
+    _instance: Option<&str>,
+) -> Result<VmShares, VmError> {
+    let dir = home.join(SETTINGS_DIR);
+    let hint = "fix the JSON, or quit Docker Desktop, move the file aside and let it write a fresh one (Settings > Resources > File sharing)";
+    let mut notes = Vec::new();
+    let mut source_files = Vec::new();
+    let mut settings: Option<(PathBuf, Value)> = None;
+    for name in ["settings-store.json", "settings.json"] {
+        let path = dir.join(name);
+        if let Some(text) = read_optional(files, &path, hint)? {
+            let value: Value =
+                serde_json::from_str(&text).map_err(|e| VmError::json(&path, &e, hint))?;
+            source_files.push(path.clone());
+            settings = Some((path, value));
+            break;
+        }
+    }
+    let (dirs, mount_type) = match &settings {
+        Some((path, value)) => (sharing_dirs(path, value, hint)?, mount_type(value)),
+        None => {
+            notes.push(format!(
+                "no settings in `{}`: Docker Desktop's default shares apply",
+                dir.display()
+            ));
+            (None, None)
+        }
+    };
+    let dirs = dirs.unwrap_or_else(|| {
+        if settings.is_some() {
+            notes.push("no `FilesharingDirectories`: Docker Desktop's default shares apply".into());
+        }
+        DEFAULT_SHARES.iter().map(|s| s.to_string()).collect()
+    });
+    if mount_type.is_none() {
+        notes.push(
+            "file-sharing implementation not set: recent Docker Desktop uses VirtioFS".into(),
+        );
+    }
+    let shares = dirs
+        .iter()
+        .map(|d| Share::same_path(expand_tilde(d, home), true, mount_type.as_deref()))
+        .collect();
+    Ok(VmShares {
+        engine: VmEngine::DockerDesktop,
+        instance: None,
+        shares,
+        source_files,
+        notes,
+    })
+}
+
+/// A top-level key, case-insensitively.
+fn key<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
+    value
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+fn sharing_dirs(path: &Path, value: &Value, hint: &str) -> Result<Option<Vec<String>>, VmError> {
+    let Some(list) = key(value, "filesharingDirectories") else {
+        return Ok(None);
+    };
+    let invalid = || VmError::Invalid {
+        path: path.to_owned(),
+        message: "`FilesharingDirectories` is not a list of paths".into(),
+        hint: hint.to_owned(),
+    };
+    list.as_array()
+        .ok_or_else(invalid)?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).ok_or_else(invalid))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// `virtiofs` or `grpcfuse` from `UseVirtualizationFrameworkVirtioFS` / `UseGrpcfuse`.
+fn mount_type(value: &Value) -> Option<String> {
+    let flag = |name: &str| key(value, name).and_then(Value::as_bool);
+    match (
+        flag("UseVirtualizationFrameworkVirtioFS"),
+        flag("UseGrpcfuse"),
+    ) {
+        (Some(true), _) => Some("virtiofs".into()),
+        (_, Some(true)) | (Some(false), None) => Some("grpcfuse".into()),
+        (_, Some(false)) => Some("osxfs".into()),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::testfiles::{MemFiles, corpus_engines, fixture, text};
+
+    const HOME: &str = "/Users/alice";
+
+    fn store(name: &str, json: &str) -> MemFiles {
+        MemFiles::new().file(Path::new(HOME).join(SETTINGS_DIR).join(name), json)
+    }
+
+    fn read_it(files: &MemFiles) -> Result<VmShares, VmError> {
+        read(files, &EnvVars::new(), Path::new(HOME), None)
+    }
+
+    #[test]
+    fn settings_store_with_virtiofs() {
+        let files = store(
+            "settings-store.json",
+            r#"{"FilesharingDirectories":["/Users","/Volumes/fast"],"UseVirtualizationFrameworkVirtioFS":true}"#,
+        );
+        let got = read_it(&files).expect("reads");
+        assert_eq!(
+            got.shares,
+            vec![
+                Share::same_path("/Users", true, Some("virtiofs")),
+                Share::same_path("/Volumes/fast", true, Some("virtiofs"))
+            ]
+        );
+        assert!(got.notes.is_empty(), "{:?}", got.notes);
+    }
+
+    #[test]
+    fn legacy_camel_case_and_grpcfuse() {
+        let files = store(
+            "settings.json",
+            r#"{"filesharingDirectories":["/Users"],"useVirtualizationFrameworkVirtioFS":false}"#,
+        );
+        let got = read_it(&files).expect("reads");
+        assert_eq!(
+            got.shares,
+            vec![Share::same_path("/Users", true, Some("grpcfuse"))]
+        );
+    }
+
+    #[test]
+    fn store_wins_over_legacy() {
+        let files = store(
+            "settings-store.json",
+            r#"{"FilesharingDirectories":["/a"]}"#,
+        )
+        .file(
+            Path::new(HOME).join(SETTINGS_DIR).join("settings.json"),
+            r#"{"filesharingDirectories":["/b"]}"#,
+        );
+        assert_eq!(
+            read_it(&files).expect("reads").shares[0].host,
+            PathBuf::from("/a")
+        );
+    }
+
+    #[test]
+    fn defaults_when_absent() {
+        let got = read_it(&MemFiles::new()).expect("reads");
+        let hosts: Vec<_> = got.shares.iter().map(|s| s.host.clone()).collect();
+        assert_eq!(
+            hosts,
+            DEFAULT_SHARES.iter().map(PathBuf::from).collect::<Vec<_>>()
+        );
+        let got = read_it(&store("settings-store.json", r#"{"AutoStart":true}"#)).expect("reads");
+        assert_eq!(got.shares.len(), 5);
+    }
+
+    #[test]
+    fn bad_json_names_file_and_line() {
+        let err = read_it(&store(
+            "settings-store.json",
+            "{\n\"FilesharingDirectories\": [\"/Users\",]\n}",
+        ))
+        .expect_err("bad");
+        assert!(
+            matches!(&err, VmError::Parse { line: Some(2), .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("settings-store.json` line 2"),
+            "{err}"
+        );
+        let err = read_it(&store(
+            "settings-store.json",
+            r#"{"FilesharingDirectories":"/Users"}"#,
+        ))
+        .expect_err("shape");
+        assert!(matches!(err, VmError::Invalid { .. }));
+    }
+
+    #[test]
+    fn fixture_settings() {
+        let files = store(
+            "settings-store.json",
+            &text(&fixture("docker-desktop/settings-store.json")),
+        );
+        let got = read_it(&files).expect("reads");
+        assert_eq!(got.shares.len(), 3);
+        assert_eq!(
+            got.shares[2],
+            Share::same_path("/Volumes/faststore", true, Some("virtiofs"))
+        );
+    }
+
+    #[test]
+    fn corpus_settings() {
+        let Some(engines) = corpus_engines() else {
+            return;
+        };
+        for (file, name) in [
+            (
+                "docker-desktop/derived/settings-store.json",
+                "settings-store.json",
+            ),
+            (
+                "docker-desktop/derived/settings.legacy-4.34-and-earlier.json",
+                "settings.json",
+            ),
+        ] {
+            let got = read_it(&store(name, &text(&engines.join(file)))).expect("reads");
+            let hosts: Vec<_> = got.shares.iter().map(|s| s.host.clone()).collect();
+            assert_eq!(
+                hosts,
+                DEFAULT_SHARES.iter().map(PathBuf::from).collect::<Vec<_>>(),
+                "{file}"
+            );
+            assert!(got.shares.iter().all(|s| s.writable && s.host == s.vm));
+        }
+        // the admin allow-list is not a share list: no FilesharingDirectories key in it
+        let admin = text(&engines.join("docker-desktop/admin-settings.filesharing-excerpt.json"));
+        let got = read_it(&store("settings-store.json", &admin)).expect("reads");
+        assert!(
+            got.notes
+                .iter()
+                .any(|n| n.contains("no `FilesharingDirectories`"))
+        );
+    }
+}

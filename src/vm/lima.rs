@@ -1,0 +1,365 @@
+//! Lima: `$LIMA_HOME/<instance>/lima.yaml` (default `~/.lima`), merged with
+//! `$LIMA_HOME/_config/default.yaml` and `_config/override.yaml` as Lima does.
+//!
+//! The merge is shared with Colima and Rancher Desktop, which both run Lima underneath.
+//! Lima combines the mounts of default.yaml, the instance and override.yaml in that order,
+//! keyed by the cleaned `location`; a later entry overrides the fields it sets. `mountPoint`
+//! defaults to `location`, `writable` to false. Scalars (`mountType`) come from override.yaml,
+//! else the instance, else default.yaml.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{
+    ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, expand_tilde, read_optional,
+};
+
+/// Lima's default instance name.
+pub const DEFAULT_INSTANCE: &str = "default";
+
+/// The parts of a lima.yaml the share readers need.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LimaYaml {
+    #[serde(default)]
+    pub mounts: Option<Vec<LimaMount>>,
+    #[serde(rename = "mountType", default)]
+    pub mount_type: Option<String>,
+    #[serde(rename = "vmType", default)]
+    pub vm_type: Option<String>,
+    #[serde(default)]
+    pub base: Option<serde_norway::Value>,
+}
+
+/// One `mounts:` entry.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct LimaMount {
+    pub location: String,
+    #[serde(rename = "mountPoint", default)]
+    pub mount_point: Option<String>,
+    #[serde(default)]
+    pub writable: Option<bool>,
+}
+
+/// A parsed layer and the file it came from.
+pub(crate) struct Layer {
+    pub path: PathBuf,
+    pub yaml: LimaYaml,
+}
+
+/// Parse a lima.yaml-shaped file; the hint says what to do when it is corrupt.
+pub(crate) fn parse(path: &Path, text: &str, hint: &str) -> Result<LimaYaml, VmError> {
+    if text.trim().is_empty() {
+        return Ok(LimaYaml::default());
+    }
+    serde_norway::from_str(text).map_err(|e| VmError::yaml(path, &e, hint))
+}
+
+/// Read and parse an optional layer.
+pub(crate) fn read_layer(
+    files: &dyn ConfigFiles,
+    path: PathBuf,
+    hint: &str,
+) -> Result<Option<Layer>, VmError> {
+    match read_optional(files, &path, hint)? {
+        Some(text) => {
+            let yaml = parse(&path, &text, hint)?;
+            Ok(Some(Layer { path, yaml }))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A path with `.`/`..`/trailing slashes removed, lexically, as Go's `filepath.Clean`.
+pub(crate) fn clean(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Expand `~`, `{{.Home}}` and `{{.GlobalTempDir}}` in a location and clean it.
+pub(crate) fn expand_location(location: &str, home: &Path) -> PathBuf {
+    let home_s = home.to_string_lossy();
+    let text = location
+        .replace("{{.Home}}", &home_s)
+        .replace("{{.GlobalTempDir}}", "/tmp");
+    clean(&expand_tilde(&text, home))
+}
+
+/// Merge the mounts of the layers (lowest priority first) into shares.
+pub(crate) fn merge_mounts(
+    layers: &[&LimaYaml],
+    home: &Path,
+    mount_type: Option<&str>,
+) -> Vec<Share> {
+    let mut merged: Vec<(PathBuf, Option<String>, Option<bool>)> = Vec::new();
+    for mount in layers.iter().filter_map(|l| l.mounts.as_ref()).flatten() {
+        let location = expand_location(&mount.location, home);
+        match merged.iter_mut().find(|(loc, _, _)| *loc == location) {
+            Some(entry) => {
+                if mount.mount_point.is_some() {
+                    entry.1.clone_from(&mount.mount_point);
+                }
+                if mount.writable.is_some() {
+                    entry.2 = mount.writable;
+                }
+            }
+            None => merged.push((location, mount.mount_point.clone(), mount.writable)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(host, mount_point, writable)| Share {
+            vm: mount_point
+                .map(|m| expand_location(&m, home))
+                .unwrap_or_else(|| host.clone()),
+            host,
+            writable: writable.unwrap_or(false),
+            mount_type: mount_type.map(str::to_owned),
+        })
+        .collect()
+}
+
+/// The effective mount type: the highest layer that sets it, else what Lima picks for the VM type.
+pub(crate) fn mount_type(layers: &[&LimaYaml], notes: &mut Vec<String>) -> Option<String> {
+    let set = layers
+        .iter()
+        .rev()
+        .find_map(|l| l.mount_type.clone())
+        .filter(|t| t != "default");
+    if set.is_some() {
+        return set;
+    }
+    let vm_type = layers.iter().rev().find_map(|l| l.vm_type.as_deref());
+    match vm_type {
+        Some("vz") => Some("virtiofs".to_owned()),
+        _ => {
+            notes.push(
+                "mount type not set: Lima uses 9p for QEMU since v1.0 (reverse-sshfs before)"
+                    .into(),
+            );
+            None
+        }
+    }
+}
+
+/// The Lima home: `$LIMA_HOME`, else `~/.lima`.
+pub fn lima_home(env: &EnvVars, home: &Path) -> PathBuf {
+    env.get("LIMA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".lima"))
+}
+
+/// Read the shares of a Lima instance (`instance` default: `$LIMA_INSTANCE`, else `default`).
+pub fn read(
+    files: &dyn ConfigFiles,
+    env: &EnvVars,
+    home: &Path,
+    instance: Option<&str>,
+) -> Result<VmShares, VmError> {
+    let name = instance
+        .or_else(|| env.get("LIMA_INSTANCE"))
+        .unwrap_or(DEFAULT_INSTANCE);
+    let lima_dir = lima_home(env, home);
+    let hint_instance = format!(
+        "fix the YAML (compare with `limactl list --json {name}`), or recreate the instance with `limactl delete {name}` and `limactl create`"
+    );
+    let instance_path = lima_dir.join(name).join("lima.yaml");
+    let Some(instance_layer) = read_layer(files, instance_path.clone(), &hint_instance)? else {
+        return Err(VmError::NotFound {
+            engine: VmEngine::Lima,
+            searched: vec![instance_path],
+            hint: format!(
+                "check the instance name with `limactl list`; set LIMA_HOME if it lives elsewhere (instance `{name}`)"
+            ),
+        });
+    };
+    let Layered {
+        shares,
+        source_files,
+        notes,
+    } = read_with_config_layers(files, &lima_dir, instance_layer, home)?;
+    Ok(VmShares {
+        engine: VmEngine::Lima,
+        instance: Some(name.to_owned()),
+        shares,
+        source_files,
+        notes,
+    })
+}
+
+/// Shares merged from Lima's layers, the files read, and notes.
+pub(crate) struct Layered {
+    pub shares: Vec<Share>,
+    pub source_files: Vec<PathBuf>,
+    pub notes: Vec<String>,
+}
+
+/// Merge `_config/default.yaml`, the instance and `_config/override.yaml` under `lima_dir`.
+pub(crate) fn read_with_config_layers(
+    files: &dyn ConfigFiles,
+    lima_dir: &Path,
+    instance: Layer,
+    home: &Path,
+) -> Result<Layered, VmError> {
+    let config_hint = "fix the YAML or move the file aside; Lima applies it to every instance";
+    let default = read_layer(files, lima_dir.join("_config/default.yaml"), config_hint)?;
+    let over = read_layer(files, lima_dir.join("_config/override.yaml"), config_hint)?;
+    let mut notes = Vec::new();
+    if instance.yaml.base.is_some() {
+        notes.push(format!(
+            "`{}` has a `base:` key; mounts inherited from base templates are not read",
+            instance.path.display()
+        ));
+    }
+    let mut source_files = Vec::new();
+    let mut layers: Vec<&LimaYaml> = Vec::new();
+    for layer in [default.as_ref(), Some(&instance), over.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        source_files.push(layer.path.clone());
+        layers.push(&layer.yaml);
+    }
+    if let Some(o) = &over
+        && o.yaml.mounts.as_ref().is_some_and(|m| !m.is_empty())
+    {
+        notes.push(format!(
+            "mounts from `{}` apply on top of the instance's",
+            o.path.display()
+        ));
+    }
+    let mount_type = mount_type(&layers, &mut notes);
+    let shares = merge_mounts(&layers, home, mount_type.as_deref());
+    Ok(Layered {
+        shares,
+        source_files,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::testfiles::{MemFiles, corpus_engines, fixture, text};
+
+    const HOME: &str = "/Users/alice";
+
+    #[test]
+    fn defaults_mount_point_and_read_only() {
+        let files = MemFiles::new().file(
+            "/Users/alice/.lima/default/lima.yaml",
+            r#"
+vmType: vz
+mounts:
+- location: "~"
+- location: /Volumes/fast
+  mountPoint: /data
+  writable: true
+"#,
+        );
+        let got = read(&files, &EnvVars::new(), Path::new(HOME), None).expect("reads");
+        assert_eq!(got.instance.as_deref(), Some("default"));
+        assert_eq!(
+            got.shares,
+            vec![
+                Share::same_path("/Users/alice", false, Some("virtiofs")),
+                Share {
+                    host: "/Volumes/fast".into(),
+                    vm: "/data".into(),
+                    writable: true,
+                    mount_type: Some("virtiofs".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn override_yaml_overrides_by_location() {
+        let files = MemFiles::new()
+            .file(
+                "/lh/dev/lima.yaml",
+                "mountType: 9p\nmounts:\n- location: /Volumes/fast/\n  writable: false\n",
+            )
+            .file(
+                "/lh/_config/override.yaml",
+                "mounts:\n- location: /Volumes/fast\n  writable: true\n- location: /opt\n",
+            );
+        let env = EnvVars::new().with("LIMA_HOME", "/lh");
+        let got = read(&files, &env, Path::new(HOME), Some("dev")).expect("reads");
+        assert_eq!(got.shares.len(), 2);
+        assert!(
+            got.shares[0].writable,
+            "override made /Volumes/fast writable"
+        );
+        assert_eq!(got.shares[0].host, PathBuf::from("/Volumes/fast"));
+        assert_eq!(got.shares[1].mount_type.as_deref(), Some("9p"));
+        assert_eq!(got.source_files.len(), 2);
+    }
+
+    #[test]
+    fn missing_instance_is_not_found() {
+        let err = read(
+            &MemFiles::new(),
+            &EnvVars::new(),
+            Path::new(HOME),
+            Some("x"),
+        )
+        .expect_err("missing");
+        assert!(
+            err.to_string().contains("/Users/alice/.lima/x/lima.yaml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn corrupt_yaml_names_file_and_line() {
+        let files = MemFiles::new().file(
+            "/Users/alice/.lima/default/lima.yaml",
+            "mounts:\n- location: ~\n  writable: [\n",
+        );
+        let err = read(&files, &EnvVars::new(), Path::new(HOME), None).expect_err("corrupt");
+        assert!(matches!(err, VmError::Parse { line: Some(_), .. }), "{err}");
+        assert!(err.hint().contains("limactl"));
+    }
+
+    #[test]
+    fn fixture_instance() {
+        let path = fixture("lima/docker/lima.yaml");
+        let yaml = parse(&path, &text(&path), "").expect("fixture parses");
+        let mut notes = Vec::new();
+        let mt = mount_type(&[&yaml], &mut notes);
+        let shares = merge_mounts(&[&yaml], Path::new(HOME), mt.as_deref());
+        assert_eq!(
+            shares[0],
+            Share::same_path("/Users/alice", false, Some("reverse-sshfs"))
+        );
+        assert_eq!(shares[1].vm, PathBuf::from("/tmp/lima"));
+        assert!(shares[1].writable);
+    }
+
+    #[test]
+    fn corpus_templates() {
+        let Some(engines) = corpus_engines() else {
+            return;
+        };
+        let path = engines.join("lima/templates__default__mounts.yaml");
+        let yaml = parse(&path, &text(&path), "").expect("parses");
+        let shares = merge_mounts(&[&yaml], Path::new(HOME), None);
+        assert_eq!(shares, vec![Share::same_path("/Users/alice", false, None)]);
+        let path = engines.join("lima/templates__default.yaml.mounts-section.yaml");
+        let yaml = parse(&path, &text(&path), "").expect("parses");
+        assert!(merge_mounts(&[&yaml], Path::new(HOME), None).is_empty());
+        let mut notes = Vec::new();
+        assert_eq!(mount_type(&[&yaml], &mut notes), None);
+        assert_eq!(notes.len(), 1);
+    }
+}

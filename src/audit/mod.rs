@@ -10,6 +10,9 @@ mod relative_bind;
 mod symlinked_bind;
 mod wrong_tier;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 
 pub use finding::{Check, Finding, Severity};

@@ -1,0 +1,344 @@
+//! Each check on plain data: a hand-made project, hand-made facts, tiers from text.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use super::{Check, Context, Finding, Severity, audit};
+use crate::compose::env::Environment;
+use crate::compose::model::{ComposeProject, MountType, Service, Syntax, TopVolume, VolumeMount};
+use crate::compose::origin::{Origin, Position, Reach, Route};
+use crate::facts::{Facts, Hop, PathFacts, PathProblem};
+use crate::tiers::Tiers;
+
+const TIERS: &str = "tiers:\n  fast: { root: /t/fast }\n  warm: { root: /t/warm }\n  cold: { root: /t/cold }\naccess_points:\n  /Volumes/Photos: fast:photos\n";
+
+fn tiers() -> Tiers {
+    crate::tiers::load(Path::new("/p/tiers.yaml"), TIERS).expect("tiers parse")
+}
+
+fn origin(line: usize) -> Origin {
+    Origin {
+        file: PathBuf::from("/p/compose.yaml"),
+        route: Route::default(),
+        position: Some(Position { line, column: 9 }),
+        text: String::new(),
+        reach: Reach::Direct,
+        variables: Vec::new(),
+    }
+}
+
+fn bind(source: &str, target: &str) -> VolumeMount {
+    let host = if let Some(rel) = source.strip_prefix("./") {
+        PathBuf::from("/p").join(rel)
+    } else {
+        PathBuf::from(source)
+    };
+    VolumeMount {
+        kind: MountType::Bind,
+        syntax: Syntax::Short,
+        source: Some(source.into()),
+        host_path: Some(host),
+        target: target.into(),
+        read_only: false,
+        modes: Vec::new(),
+        create_host_path: true,
+        nocopy: false,
+        subpath: None,
+        origin: origin(1),
+    }
+}
+
+fn volume(key: Option<&str>, target: &str) -> VolumeMount {
+    VolumeMount {
+        kind: MountType::Volume,
+        source: key.map(str::to_owned),
+        host_path: None,
+        ..bind("/unused", target)
+    }
+}
+
+fn top(key: &str, edit: impl FnOnce(&mut TopVolume)) -> (String, TopVolume) {
+    let mut v = TopVolume {
+        key: key.into(),
+        name: None,
+        external: false,
+        driver: None,
+        driver_opts: IndexMap::new(),
+        origin: origin(1),
+        project_dir: PathBuf::from("/p"),
+    };
+    edit(&mut v);
+    (key.into(), v)
+}
+
+fn project(
+    image: &str,
+    mounts: Vec<VolumeMount>,
+    volumes: Vec<(String, TopVolume)>,
+) -> ComposeProject {
+    let service = Service {
+        name: "app".into(),
+        image: Some(image.into()),
+        profiles: Vec::new(),
+        enabled: true,
+        mounts,
+        volumes_from: Vec::new(),
+        origin: origin(1),
+    };
+    ComposeProject {
+        name: "proj".into(),
+        dir: PathBuf::from("/p"),
+        files: vec![PathBuf::from("/p/compose.yaml")],
+        services: [("app".to_owned(), service)].into_iter().collect(),
+        volumes: volumes.into_iter().collect(),
+        environment: Environment::new(),
+    }
+}
+
+fn dir(path: &str) -> PathFacts {
+    PathFacts {
+        path: path.into(),
+        hops: Vec::new(),
+        real: Some(path.into()),
+        exists: true,
+        is_dir: true,
+        problem: None,
+    }
+}
+
+fn linked(path: &str, real: &str) -> PathFacts {
+    PathFacts {
+        hops: vec![Hop {
+            link: path.into(),
+            target: real.into(),
+            resolved: real.into(),
+        }],
+        real: Some(real.into()),
+        ..dir(path)
+    }
+}
+
+fn run(project: &ComposeProject, facts: Vec<PathFacts>) -> Vec<Finding> {
+    let facts = Facts {
+        paths: facts.into_iter().map(|f| (f.path.clone(), f)).collect(),
+    };
+    audit(&Context {
+        project,
+        tiers: &tiers(),
+        facts: &facts,
+    })
+}
+
+fn checks(findings: &[Finding]) -> Vec<(Check, Severity)> {
+    findings.iter().map(|f| (f.check, f.severity)).collect()
+}
+
+#[test]
+fn symlinked_bind_names_link_real_path_and_tier() {
+    let p = project(
+        "immich-server",
+        vec![bind("/Volumes/Photos", "/data")],
+        vec![],
+    );
+    let f = run(&p, vec![linked("/Volumes/Photos", "/t/fast/photos")]);
+    assert_eq!(checks(&f), [(Check::SymlinkedBind, Severity::Warning)]);
+    assert_eq!(
+        f[0].message,
+        "app: /Volumes/Photos -> /t/fast/photos (fast tier)"
+    );
+    assert!(f[0].hint.contains("`/t/fast/photos`"));
+}
+
+#[test]
+fn circular_symlink_is_an_error_and_silences_path_checks() {
+    let mut loop_facts = linked("/t/fast/a", "/t/fast/b");
+    loop_facts.real = None;
+    loop_facts.exists = false;
+    loop_facts.problem = Some(PathProblem::Loop {
+        at: "/t/fast/a".into(),
+    });
+    let p = project("x", vec![bind("/t/fast/a", "/a")], vec![]);
+    assert_eq!(
+        checks(&run(&p, vec![loop_facts])),
+        [(Check::CircularSymlink, Severity::Error)]
+    );
+}
+
+#[test]
+fn cross_tier_symlink_from_fast_to_cold() {
+    let p = project("x", vec![bind("/t/fast/archive", "/archive")], vec![]);
+    let f = run(&p, vec![linked("/t/fast/archive", "/t/cold/archive")]);
+    assert!(checks(&f).contains(&(Check::CrossTierSymlink, Severity::Warning)));
+}
+
+#[test]
+fn access_point_leading_off_its_tier() {
+    let p = project("x", vec![bind("/Volumes/Photos", "/photos")], vec![]);
+    let f = run(&p, vec![linked("/Volumes/Photos", "/t/warm/photos")]);
+    let cross: Vec<&Finding> = f
+        .iter()
+        .filter(|f| f.check == Check::CrossTierSymlink)
+        .collect();
+    assert_eq!(cross.len(), 1);
+    assert!(
+        cross[0].message.contains("stands for /t/fast/photos"),
+        "{}",
+        cross[0].message
+    );
+}
+
+#[test]
+fn named_volume_warns_with_engine_name_and_placement() {
+    let p = project(
+        "postgres:16",
+        vec![volume(Some("pgdata"), "/var/lib/postgresql/data")],
+        vec![top("pgdata", |_| {})],
+    );
+    let f = run(&p, vec![]);
+    assert_eq!(checks(&f), [(Check::NamedVolume, Severity::Warning)]);
+    assert!(f[0].message.contains("volume `proj_pgdata`"));
+    assert!(
+        f[0].hint.contains("/t/fast/databases/proj/app"),
+        "{}",
+        f[0].hint
+    );
+}
+
+#[test]
+fn volumes_left_alone_are_info() {
+    let p = project(
+        "x",
+        vec![
+            volume(None, "/anon"),
+            volume(Some("ext"), "/ext"),
+            volume(Some("nfs"), "/nfs"),
+            volume(Some("driver"), "/driver"),
+        ],
+        vec![
+            top("ext", |v| v.external = true),
+            top("nfs", |v| {
+                v.driver_opts.insert("type".into(), "nfs".into());
+            }),
+            top("driver", |v| v.driver = Some("rexray/s3fs".into())),
+        ],
+    );
+    let f = run(&p, vec![]);
+    assert_eq!(f.len(), 4);
+    assert!(f.iter().all(|f| f.severity == Severity::Info), "{f:#?}");
+}
+
+#[test]
+fn undeclared_volume_is_an_error() {
+    let p = project("x", vec![volume(Some("nope"), "/n")], vec![]);
+    assert_eq!(
+        checks(&run(&p, vec![])),
+        [(Check::NamedVolume, Severity::Error)]
+    );
+}
+
+#[test]
+fn bind_in_disguise_is_checked_as_a_bind() {
+    let p = project(
+        "x",
+        vec![volume(Some("data"), "/data")],
+        vec![top("data", |v| {
+            v.driver_opts.insert("type".into(), "none".into());
+            v.driver_opts.insert("o".into(), "bind".into());
+            v.driver_opts.insert("device".into(), "/srv/data".into());
+        })],
+    );
+    let f = run(&p, vec![dir("/srv/data")]);
+    assert_eq!(checks(&f), [(Check::BindOutsideTiers, Severity::Warning)]);
+}
+
+#[test]
+fn wrong_tier_for_metadata_on_warm() {
+    let p = project(
+        "lscr.io/linuxserver/plex",
+        vec![bind("/t/warm/plex/config", "/config")],
+        vec![],
+    );
+    let f = run(&p, vec![dir("/t/warm/plex/config")]);
+    assert_eq!(checks(&f), [(Check::WrongTier, Severity::Warning)]);
+    assert!(
+        f[0].message
+            .contains("on the warm tier; placement puts /config on the fast tier")
+    );
+}
+
+#[test]
+fn missing_bind_source_warns_or_errors() {
+    let mut missing = dir("/t/fast/new");
+    missing.exists = false;
+    missing.is_dir = false;
+    let p = project("x", vec![bind("/t/fast/new", "/config")], vec![]);
+    assert_eq!(
+        checks(&run(&p, vec![missing.clone()])),
+        [(Check::MissingBindSource, Severity::Warning)]
+    );
+    let mut strict = bind("/t/fast/new", "/config");
+    strict.create_host_path = false;
+    let p = project("x", vec![strict], vec![]);
+    assert_eq!(
+        checks(&run(&p, vec![missing])),
+        [(Check::MissingBindSource, Severity::Error)]
+    );
+}
+
+#[test]
+fn relative_bind_is_info_and_names_the_resolved_path() {
+    let p = project("x", vec![bind("./data", "/data")], vec![]);
+    let f = run(&p, vec![dir("/p/data")]);
+    assert_eq!(checks(&f), [(Check::RelativeBind, Severity::Info)]);
+    assert!(f[0].message.contains("/p/data"));
+}
+
+#[test]
+fn system_paths_and_files_are_left_alone() {
+    let mut file = dir("/srv/app.conf");
+    file.is_dir = false;
+    let p = project(
+        "x",
+        vec![
+            bind("/etc/localtime", "/etc/localtime"),
+            bind("/var/run/docker.sock", "/var/run/docker.sock"),
+            bind("/srv/app.conf", "/app.conf"),
+        ],
+        vec![],
+    );
+    assert_eq!(
+        run(
+            &p,
+            vec![linked("/etc/localtime", "/usr/share/zoneinfo/UTC"), file]
+        ),
+        []
+    );
+}
+
+#[test]
+fn tier_membership_is_component_wise() {
+    let p = project("x", vec![bind("/t/fastx/data", "/data")], vec![]);
+    let f = run(&p, vec![dir("/t/fastx/data")]);
+    assert_eq!(checks(&f), [(Check::BindOutsideTiers, Severity::Warning)]);
+}
+
+#[test]
+fn a_correct_bind_has_no_finding() {
+    let p = project(
+        "postgres:16",
+        vec![bind(
+            "/t/fast/databases/proj/app",
+            "/var/lib/postgresql/data",
+        )],
+        vec![],
+    );
+    assert_eq!(run(&p, vec![dir("/t/fast/databases/proj/app")]), []);
+}
+
+#[test]
+fn disabled_services_are_not_audited() {
+    let mut p = project("x", vec![volume(Some("v"), "/v")], vec![top("v", |_| {})]);
+    p.services["app"].enabled = false;
+    assert_eq!(run(&p, vec![]), []);
+}

@@ -858,17 +858,7 @@ fn top_volume(key: &str, def: &Value, origin: Origin, project_dir: &Path) -> Top
 }
 
 fn key_origin(file: &FileData, route: &Route) -> Origin {
-    let located = file.source.locate(route);
-    Origin {
-        file: file.source.path.clone(),
-        route: located
-            .as_ref()
-            .map_or_else(|| route.clone(), |l| l.route.clone()),
-        position: located.as_ref().map(|l| l.position),
-        text: located.as_ref().map(|l| l.text.clone()).unwrap_or_default(),
-        reach: located.as_ref().map_or(Reach::Direct, |l| l.reach),
-        variables: Vec::new(),
-    }
+    file.source.origin(route)
 }
 
 fn bare_origin(file: &Path) -> Origin {

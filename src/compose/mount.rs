@@ -8,7 +8,7 @@ use crate::compose::env::Environment;
 use crate::compose::error::ComposeError;
 use crate::compose::interpolate::interpolate;
 use crate::compose::model::{MountType, Syntax, VolumeMount};
-use crate::compose::origin::{Origin, Place, Reach, Route, SourceVariable};
+use crate::compose::origin::{Origin, Place, Route, SourceVariable};
 use crate::compose::source::SourceText;
 use crate::compose::volume_syntax::{
     VolumeSyntaxError, classify_short, parse_long, read_only, resolve_against, split_short_lenient,
@@ -145,7 +145,6 @@ fn bind_path(
 
 /// The origin of a source whose uninterpolated text is `raw_source`.
 fn origin(ctx: &MountContext<'_>, route: &Route, raw_source: &str) -> Origin {
-    let located = ctx.source.locate(route);
     let lookup = |name: &str| ctx.env.get(name).map(|v| v.value.clone());
     let variables = match interpolate(raw_source, &lookup) {
         Ok(done) => done
@@ -161,14 +160,8 @@ fn origin(ctx: &MountContext<'_>, route: &Route, raw_source: &str) -> Origin {
         Err(_) => Vec::new(),
     };
     Origin {
-        file: ctx.source.path.clone(),
-        route: located
-            .as_ref()
-            .map_or_else(|| route.clone(), |l| l.route.clone()),
-        position: located.as_ref().map(|l| l.position),
-        text: located.as_ref().map(|l| l.text.clone()).unwrap_or_default(),
-        reach: located.as_ref().map_or(Reach::Direct, |l| l.reach),
         variables,
+        ..ctx.source.origin(route)
     }
 }
 

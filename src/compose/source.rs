@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use yamlpath::{Component, Document};
 
-use crate::compose::origin::{Position, Reach, Route, RouteKey};
+use crate::compose::origin::{Origin, Position, Reach, Route, RouteKey};
 
 /// A compose (or tiers) file as read from disk.
 pub struct SourceText {
@@ -87,6 +87,21 @@ impl SourceText {
 }
 
 impl SourceText {
+    /// The origin of the value at `route` (no variables recorded; the caller adds them).
+    pub fn origin(&self, route: &Route) -> Origin {
+        let located = self.locate(route);
+        Origin {
+            file: self.path.clone(),
+            route: located
+                .as_ref()
+                .map_or_else(|| route.clone(), |l| l.route.clone()),
+            position: located.as_ref().map(|l| l.position),
+            text: located.as_ref().map(|l| l.text.clone()).unwrap_or_default(),
+            reach: located.as_ref().map_or(Reach::Direct, |l| l.reach),
+            variables: Vec::new(),
+        }
+    }
+
     /// The position of the key at the end of `route` (for "unknown key" errors).
     pub fn locate_key(&self, route: &Route) -> Option<Position> {
         let doc = self.doc.as_ref()?;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# How long `tierctl audit` takes over the whole compose corpus: every compose file audited once
+# per run, 5 runs, median total wall time. The corpus's directory layout is rebuilt from
+# SOURCES.md first (the saved names are flattened), so include/extends resolve.
+#   bench/audit-corpus.sh [CORPUS_DIR]   (default: ../shared/corpus)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus=${1:-${TIERCTL_CORPUS:-../shared/corpus}}
+[ -f "$corpus/compose/SOURCES.md" ] || { echo "no corpus at $corpus" >&2; exit 2; }
+cargo build -q --release
+bin=$PWD/target/release/tierctl
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# rebuild the tree: | n | `saved` | repo | `path in repo` | ...
+files=()
+while IFS='|' read -r _ _ saved _ path _; do
+  saved=$(echo "$saved" | tr -d '` ')
+  path=$(echo "$path" | sed 's/^ *//; s/ *$//')
+  [ -f "$corpus/compose/$saved" ] || continue
+  repo=${saved%%/*}
+  case "$path" in
+    *"(lines"*) rel=$saved ;;
+    *) rel="$repo/$(echo "$path" | tr -d '`')" ;;
+  esac
+  mkdir -p "$(dirname "$work/tree/$rel")"
+  cp "$corpus/compose/$saved" "$work/tree/$rel"
+  case "$rel" in *.yml | *.yaml | *.yml.template) files+=("$work/tree/$rel") ;; esac
+done < <(grep -E '^\| [0-9]+ \| `' "$corpus/compose/SOURCES.md")
+
+cat >"$work/tiers.yaml" <<TIERS
+tiers:
+  fast: { root: $work/fast }
+  warm: { root: $work/warm }
+  cold: { root: $work/cold }
+TIERS
+
+run_once() {
+  local start end
+  start=$(date +%s%N)
+  for f in "${files[@]}"; do
+    (cd "$(dirname "$f")" && "$bin" audit --offline --tiers "$work/tiers.yaml" -f "$f" >/dev/null 2>&1) || true
+  done
+  end=$(date +%s%N)
+  echo $(((end - start) / 1000000))
+}
+
+run_once >/dev/null # warm the page cache
+times=()
+for _ in 1 2 3 4 5; do times+=("$(run_once)"); done
+sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
+median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+echo "audit over the corpus: ${#files[@]} compose files, 5 runs (ms): $sorted"
+echo "median: ${median} ms total, $((median * 1000 / ${#files[@]})) us per file (one process per file)"

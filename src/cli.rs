@@ -6,13 +6,33 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::report::Format;
 
+const TIERS_HELP: &str = "\
+A minimal tiers.yaml (without placement rules, built-in defaults put databases, photos,
+metadata and ML models on `fast`, media on `warm`, backups and archives on `cold`):
+
+  tiers:
+    fast: { root: /Volumes/faststore, kind: nvme }
+    warm: { root: /Volumes/warmstore, kind: ssd }
+    cold: { root: /Volumes/coldstore, kind: hdd }
+  access_points:
+    /Volumes/Photos: fast:photos
+
+Exit status: 0 clean, 1 findings, 2 error.";
+
 /// Put Docker Compose data on the right storage tier.
 ///
 /// tierctl finds bind mounts through symlinks or unshared paths, data stuck in named volumes
 /// and data on the wrong tier, and rewrites compose files so every mount binds its tier
 /// directory directly.
 #[derive(Debug, Parser)]
-#[command(name = "tierctl", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "tierctl",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_long_help = TIERS_HELP
+)]
 pub struct Cli {
     /// Options shared by every command.
     #[command(flatten)]

@@ -70,7 +70,7 @@ impl Error {
             Error::Compose(e) => e.hint(),
             Error::Tiers(e) => Some(e.hint().to_string()),
             Error::TiersNotFound { .. } => Some(
-                "write a tiers.yaml (its format: `tierctl --help` and docs/usage.md) or pass --tiers"
+                "write a tiers.yaml (an example is at the end of `tierctl --help`) or pass --tiers"
                     .into(),
             ),
             Error::Io { .. } => Some("check the path and its permissions".into()),

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod compose;
 pub mod facts;
+pub mod plan;
 pub mod report;
 pub mod tiers;
 
@@ -13,6 +14,7 @@ pub mod tiers;
 pub mod engine;
 pub mod fsx;
 pub mod probe;
+pub mod rewrite;
 pub mod vm;
 
 // the command line

@@ -1,0 +1,217 @@
+//! Plan and rewrite on in-memory projects.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::compose::load::{Files, LoadOptions, load};
+use crate::facts::{Facts, Hop, PathFacts};
+use crate::rewrite;
+
+struct Mem(BTreeMap<PathBuf, String>);
+
+impl Files for Mem {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+    fn is_file(&self, path: &Path) -> bool {
+        self.0.contains_key(path)
+    }
+}
+
+const TIERS: &str = "tiers:\n  fast: { root: /t/fast }\n  warm: { root: /t/warm }\nplacement:\n  - match: { volume: ['*model*cache*'] }\n    tier: fast\n    path: ml_models/{project}\n  - tier: warm\n    path: '{project}/{volume}'\n";
+
+/// `(plan, patched files)` for a project whose files are given as `(name, text)` in `/p`, with
+/// `links` symlinked host paths (path -> real).
+fn run(
+    files: &[(&str, &str)],
+    links: &[(&str, &str)],
+    strict: bool,
+) -> (Plan, Vec<rewrite::Patched>) {
+    let mem = Mem(files
+        .iter()
+        .map(|(n, t)| (Path::new("/p").join(n), (*t).to_owned()))
+        .collect());
+    let options = LoadOptions {
+        working_dir: PathBuf::from("/p"),
+        home: PathBuf::from("/home/u"),
+        ..LoadOptions::default()
+    };
+    let project = load(&options, &mem).expect("loads");
+    let tiers = crate::tiers::load(Path::new("tiers.yaml"), TIERS).expect("tiers");
+    let mut facts = Facts::default();
+    for path in crate::audit::host_paths(&project) {
+        let link = links.iter().find(|(l, _)| Path::new(l) == path);
+        facts.paths.insert(
+            path.clone(),
+            PathFacts {
+                path: path.clone(),
+                hops: link
+                    .map(|(l, r)| {
+                        vec![Hop {
+                            link: PathBuf::from(l),
+                            target: PathBuf::from(r),
+                            resolved: PathBuf::from(r),
+                        }]
+                    })
+                    .unwrap_or_default(),
+                real: Some(link.map_or(path.clone(), |(_, r)| PathBuf::from(r))),
+                exists: true,
+                is_dir: true,
+                problem: None,
+            },
+        );
+    }
+    let plan = plan(&Input {
+        project: &project,
+        tiers: &tiers,
+        facts: &facts,
+        texts: &mem.0,
+        strict_binds: strict,
+    });
+    let patched = rewrite::patch(&plan, &mem.0).expect("patches");
+    rewrite::verify(&plan, &project, &options, &mem, &patched).expect("verified");
+    (plan, patched)
+}
+
+fn new_text<'a>(patched: &'a [rewrite::Patched], name: &str) -> &'a str {
+    patched
+        .iter()
+        .find(|p| p.file == Path::new("/p").join(name))
+        .map(|p| p.new.as_str())
+        .expect("file patched")
+}
+
+#[test]
+fn named_volume_becomes_its_tier_directory_and_the_entry_goes() {
+    let compose = "services:\n  ml:\n    image: immich-ml\n    volumes:\n      - model-cache:/cache:ro,nocopy # models\nvolumes:\n  model-cache:\n";
+    let (plan, patched) = run(&[("compose.yaml", compose)], &[], false);
+    assert_eq!(
+        new_text(&patched, "compose.yaml"),
+        "services:\n  ml:\n    image: immich-ml\n    volumes:\n      - /t/fast/ml_models/p:/cache:ro # models\n"
+    );
+    assert_eq!(plan.removed_volumes, vec!["model-cache".to_owned()]);
+    assert!(plan.steps[0].notes.iter().any(|n| n.contains("nocopy")));
+}
+
+#[test]
+fn symlinked_bind_binds_the_real_path_keeping_quotes() {
+    let compose = "services:\n  web:\n    image: nginx\n    volumes:\n      - '/Volumes/Photos:/photos:ro'\n      - \"./data:/data\"\n";
+    let (_, patched) = run(
+        &[("compose.yaml", compose)],
+        &[
+            ("/Volumes/Photos", "/t/fast/photos"),
+            ("/p/data", "/t/warm/my data"),
+        ],
+        false,
+    );
+    let text = new_text(&patched, "compose.yaml");
+    assert!(
+        text.contains("      - '/t/fast/photos:/photos:ro'\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("      - \"/t/warm/my data:/data\"\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn variable_from_env_file_is_edited_there() {
+    let compose = "services:\n  server:\n    image: immich\n    volumes:\n      # do not edit the next line\n      - ${UPLOAD_LOCATION}:/usr/src/app/upload\n";
+    let env = "# where photos go\nUPLOAD_LOCATION=./library # keep\nDB=x\n";
+    let (plan, patched) = run(
+        &[("compose.yaml", compose), (".env", env)],
+        &[("/p/library", "/t/fast/photos")],
+        false,
+    );
+    assert_eq!(patched.len(), 1);
+    assert_eq!(
+        new_text(&patched, ".env"),
+        "# where photos go\nUPLOAD_LOCATION=/t/fast/photos # keep\nDB=x\n"
+    );
+    assert!(plan.manual.is_empty());
+}
+
+#[test]
+fn variable_used_elsewhere_needs_a_manual_edit() {
+    let compose = "services:\n  server:\n    image: immich\n    environment:\n      WHERE: ${UPLOAD_LOCATION}\n    volumes:\n      - ${UPLOAD_LOCATION}:/upload\n";
+    let env = "UPLOAD_LOCATION=./library\n";
+    let (plan, patched) = run(
+        &[("compose.yaml", compose), (".env", env)],
+        &[("/p/library", "/t/fast/photos")],
+        false,
+    );
+    assert!(patched.is_empty());
+    assert!(
+        plan.manual[0].reason.contains("used elsewhere"),
+        "{:?}",
+        plan.manual
+    );
+}
+
+#[test]
+fn anchor_shared_alike_is_edited_once_else_manual() {
+    let same = "x-vol: &media /Volumes/Media:/media\nservices:\n  a:\n    image: a\n    volumes: [*media]\n  b:\n    image: b\n    volumes: [*media]\n";
+    let (plan, patched) = run(
+        &[("compose.yaml", same)],
+        &[("/Volumes/Media", "/t/warm/media")],
+        false,
+    );
+    assert_eq!(plan.edits.len(), 1, "{plan:#?}");
+    assert!(new_text(&patched, "compose.yaml").starts_with("x-vol: &media /t/warm/media:/media\n"));
+
+    let differ = "x-vol: &data data:/data\nservices:\n  a:\n    image: a\n    volumes: [*data]\n  b:\n    image: b\n    volumes: [*data]\nvolumes:\n  data:\n";
+    let tiers_split = run(&[("compose.yaml", differ)], &[], false).0;
+    // one volume shared by two services lands in one directory ({project}/{volume})
+    assert_eq!(tiers_split.manual.len(), 0);
+}
+
+#[test]
+fn long_syntax_volume_becomes_a_strict_bind() {
+    let compose = "services:\n  db:\n    image: postgres:16\n    volumes:\n      - type: volume\n        source: pgdata\n        target: /var/lib/postgresql/data\n        volume:\n          nocopy: true\nvolumes:\n  pgdata: {}\n  other:\n";
+    let (plan, patched) = run(&[("compose.yaml", compose)], &[], true);
+    assert_eq!(
+        new_text(&patched, "compose.yaml"),
+        "services:\n  db:\n    image: postgres:16\n    volumes:\n      - type: bind\n        source: /t/warm/p/pgdata\n        target: /var/lib/postgresql/data\n        bind:\n          create_host_path: false\nvolumes:\n  other:\n"
+    );
+    assert!(!plan.changes[0].create_host_path);
+}
+
+#[test]
+fn external_and_driver_volumes_are_left_alone() {
+    let compose = "services:\n  a:\n    image: a\n    volumes:\n      - ext:/e\n      - nfs:/n\n      - /anon\n      - type: tmpfs\n        target: /tmp\nvolumes:\n  ext: { external: true }\n  nfs:\n    driver_opts: { type: nfs, o: addr=1.2.3.4, device: ':/x' }\n";
+    let (plan, patched) = run(&[("compose.yaml", compose)], &[], false);
+    assert!(patched.is_empty());
+    let reasons: Vec<&str> = plan.left_alone.iter().map(|l| l.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["external", "mounted-filesystem", "anonymous", "not-storage"]
+    );
+}
+
+#[test]
+fn count_uses_skips_escapes_and_longer_names() {
+    assert_eq!(count_uses("${A} $A ${A:-x} $$A ${AB} $A_B", "A"), 3);
+}
+
+#[test]
+fn anchor_with_a_user_that_did_not_ask_needs_a_manual_edit() {
+    let compose = "x-vol: &media /Volumes/Media:/media\nservices:\n  a:\n    image: a\n    volumes: [*media]\n  b:\n    image: b\n    profiles: [later]\n    volumes: [*media]\n";
+    let (plan, patched) = run(
+        &[("compose.yaml", compose)],
+        &[("/Volumes/Media", "/t/warm/media")],
+        false,
+    );
+    assert!(patched.is_empty());
+    assert_eq!(plan.manual.len(), 1);
+    assert!(
+        plan.manual[0].reason.contains("`b` (/media)"),
+        "{:?}",
+        plan.manual
+    );
+}

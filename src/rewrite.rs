@@ -1,0 +1,501 @@
+//! Applies a plan's edits to file text, keeping everything else byte for byte, then proves the
+//! result: the patched files reload to the same project except the intended sources (and the
+//! removed top-level volume entries). Pure apart from the [`Files`] the reload reads through.
+//!
+//! Compose files are patched with `yamlpatch`: `RewriteFragment` for scalars (the new text is
+//! quoted by the plan), `Remove` for keys, `Add` for `bind:`. Env files are edited line by line.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde_norway::Value;
+use thiserror::Error;
+
+use crate::compose::error::ComposeError;
+use crate::compose::load::{Files, LoadOptions, load};
+use crate::compose::model::{ComposeProject, MountType, VolumeMount};
+use crate::compose::origin::{Route, RouteKey};
+use crate::plan::{EditKind, Plan};
+
+/// One file's text before and after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Patched {
+    /// The file.
+    pub file: PathBuf,
+    /// The text as read.
+    pub old: String,
+    /// The text after the edits.
+    pub new: String,
+}
+
+/// Why a rewrite could not be made.
+#[derive(Debug, Error)]
+pub enum RewriteError {
+    /// A file the plan edits was not read.
+    #[error("`{}` was not read before planning", file.display())]
+    NotRead {
+        /// The file.
+        file: PathBuf,
+    },
+    /// yamlpatch refused an edit.
+    #[error("cannot patch `{}` at `{route}`: {message}", file.display())]
+    Patch {
+        /// The file.
+        file: PathBuf,
+        /// The route of the edit.
+        route: String,
+        /// yamlpatch's message.
+        message: String,
+    },
+    /// The env file line is not what the plan read.
+    #[error("`{}` line {line} changed since it was read", file.display())]
+    EnvLine {
+        /// The env file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+    },
+    /// The patched project does not load.
+    #[error("the rewritten project does not load (a tierctl bug, nothing was written): {0}")]
+    Reload(Box<ComposeError>),
+    /// The patched text means something other than intended.
+    #[error("the rewrite of `{}` changes more than the planned sources (a tierctl bug, nothing was written): {message}", file.display())]
+    Bug {
+        /// The file (or the project directory).
+        file: PathBuf,
+        /// What differs.
+        message: String,
+    },
+}
+
+/// Applies the plan's edits to `texts`; returns only the files whose text changed.
+pub fn patch(plan: &Plan, texts: &BTreeMap<PathBuf, String>) -> Result<Vec<Patched>, RewriteError> {
+    let mut by_file: BTreeMap<&Path, Vec<&EditKind>> = BTreeMap::new();
+    for edit in &plan.edits {
+        by_file.entry(&edit.file).or_default().push(&edit.kind);
+    }
+    let mut out = Vec::new();
+    for (file, kinds) in by_file {
+        let old = texts.get(file).ok_or_else(|| RewriteError::NotRead {
+            file: file.to_path_buf(),
+        })?;
+        let new = if kinds.iter().all(|k| matches!(k, EditKind::EnvLine { .. })) {
+            patch_env(file, old, &kinds)?
+        } else {
+            patch_yaml(file, old, &kinds)?
+        };
+        if new != *old {
+            out.push(Patched {
+                file: file.to_path_buf(),
+                old: old.clone(),
+                new,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn patch_env(file: &Path, old: &str, kinds: &[&EditKind]) -> Result<String, RewriteError> {
+    let mut lines: Vec<String> = old.split_inclusive('\n').map(str::to_owned).collect();
+    for kind in kinds {
+        let EditKind::EnvLine {
+            line,
+            old: before,
+            new,
+        } = kind
+        else {
+            continue;
+        };
+        let bad = || RewriteError::EnvLine {
+            file: file.to_path_buf(),
+            line: *line,
+        };
+        let slot = lines.get_mut(line.wrapping_sub(1)).ok_or_else(bad)?;
+        let body_len = slot.trim_end_matches(['\n', '\r']).len();
+        if slot[..body_len] != **before {
+            return Err(bad());
+        }
+        slot.replace_range(..body_len, new);
+    }
+    Ok(lines.concat())
+}
+
+fn patch_yaml(file: &Path, old: &str, kinds: &[&EditKind]) -> Result<String, RewriteError> {
+    let mut doc = yamlpath::Document::new(old).map_err(|e| RewriteError::Patch {
+        file: file.to_path_buf(),
+        route: String::new(),
+        message: e.to_string(),
+    })?;
+    // removals last, so the routes of the other edits stay as planned
+    let mut ordered: Vec<&&EditKind> = kinds.iter().collect();
+    ordered.sort_by_key(|k| matches!(k, EditKind::RemoveVolume { .. }));
+    for kind in ordered {
+        for (route, op) in operations(&doc, kind) {
+            let fail = |message: String| RewriteError::Patch {
+                file: file.to_path_buf(),
+                route: route.to_string(),
+                message,
+            };
+            let patch = yamlpatch::Patch {
+                route: to_yamlpath(&route),
+                operation: op.map_err(&fail)?,
+            };
+            doc = yamlpatch::apply_yaml_patches(&doc, &[patch]).map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    Ok(doc.source().to_owned())
+}
+
+type Operation<'a> = (Route, Result<yamlpatch::Op<'a>, String>);
+
+/// The yamlpatch operations for one edit.
+fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation<'a>> {
+    match kind {
+        EditKind::Scalar { route, old, new } => vec![(
+            route.clone(),
+            Ok(yamlpatch::Op::RewriteFragment {
+                from: subfeature::Subfeature::new(0, old.as_str()),
+                to: new.as_str().into(),
+            }),
+        )],
+        EditKind::LongToBind { entry } => {
+            let type_route = entry.with("type");
+            let type_text = doc
+                .query_exact(&to_yamlpath(&type_route))
+                .ok()
+                .flatten()
+                .map(|f| doc.extract(&f).to_owned())
+                .unwrap_or_default();
+            let mut ops = vec![(
+                type_route,
+                if type_text.contains("volume") {
+                    Ok(yamlpatch::Op::RewriteFragment {
+                        from: subfeature::Subfeature::new(0, "volume"),
+                        to: "bind".into(),
+                    })
+                } else {
+                    Err(format!("`type` is `{type_text}`, not `volume`"))
+                },
+            )];
+            let volume_route = entry.with("volume");
+            if doc.query_exists(&to_yamlpath(&volume_route)) {
+                ops.push((volume_route, Ok(yamlpatch::Op::Remove)));
+            }
+            ops
+        }
+        EditKind::StrictBind { entry } => {
+            let mut bind = yaml_serde::Mapping::new();
+            bind.insert("create_host_path".into(), false.into());
+            vec![(
+                entry.clone(),
+                Ok(yamlpatch::Op::Add {
+                    key: "bind".into(),
+                    value: yaml_serde::Value::Mapping(bind),
+                }),
+            )]
+        }
+        EditKind::RemoveVolume { key, whole_block } => {
+            let route = if *whole_block {
+                Route::new([RouteKey::from("volumes")])
+            } else {
+                Route::new([RouteKey::from("volumes"), RouteKey::from(key.as_str())])
+            };
+            vec![(route, Ok(yamlpatch::Op::Remove))]
+        }
+        EditKind::EnvLine { .. } => Vec::new(),
+    }
+}
+
+fn to_yamlpath(route: &Route) -> yamlpath::Route<'static> {
+    route
+        .0
+        .iter()
+        .map(|key| match key {
+            RouteKey::Key(k) => yamlpath::Component::Key(k.clone().into()),
+            RouteKey::Index(i) => yamlpath::Component::Index(*i),
+        })
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// Files read from `patched` first, then from `base`.
+pub struct Overlay<'a> {
+    /// The patched texts.
+    pub patched: &'a [Patched],
+    /// Everything else.
+    pub base: &'a dyn Files,
+}
+
+impl Files for Overlay<'_> {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        match self.patched.iter().find(|p| p.file == path) {
+            Some(p) => Ok(p.new.clone()),
+            None => self.base.read(path),
+        }
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.patched.iter().any(|p| p.file == path) || self.base.is_file(path)
+    }
+}
+
+/// Reloads the project through the patched texts and checks that it equals `old` except the
+/// plan's changes: every changed mount has its new source (a bind mount), every other mount,
+/// service and top-level volume is unchanged, and each file's YAML differs only inside volume
+/// entries and removed top-level volumes.
+pub fn verify(
+    plan: &Plan,
+    old: &ComposeProject,
+    options: &LoadOptions,
+    files: &dyn Files,
+    patched: &[Patched],
+) -> Result<(), RewriteError> {
+    if patched.is_empty() {
+        return Ok(());
+    }
+    let overlay = Overlay {
+        patched,
+        base: files,
+    };
+    let new = load(options, &overlay).map_err(|e| RewriteError::Reload(Box::new(e)))?;
+    let bug = |message: String| RewriteError::Bug {
+        file: old.dir.clone(),
+        message,
+    };
+    compare_model(plan, old, &new).map_err(bug)?;
+    for p in patched {
+        if old.files.contains(&p.file) {
+            compare_tree(plan, &p.old, &p.new).map_err(|message| RewriteError::Bug {
+                file: p.file.clone(),
+                message,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The model comparison: `Err` names the first difference.
+pub fn compare_model(
+    plan: &Plan,
+    old: &ComposeProject,
+    new: &ComposeProject,
+) -> Result<(), String> {
+    let changes: BTreeMap<(&str, usize), &crate::plan::Change> = plan
+        .changes
+        .iter()
+        .map(|c| ((c.service.as_str(), c.index), c))
+        .collect();
+    if old.name != new.name || old.files != new.files {
+        return Err("project name or files differ".into());
+    }
+    let names = |p: &ComposeProject| p.services.keys().cloned().collect::<Vec<_>>();
+    if names(old) != names(new) {
+        return Err("the services differ".into());
+    }
+    for (name, before) in &old.services {
+        let after = &new.services[name];
+        if (
+            &before.image,
+            &before.profiles,
+            before.enabled,
+            &before.volumes_from,
+        ) != (
+            &after.image,
+            &after.profiles,
+            after.enabled,
+            &after.volumes_from,
+        ) {
+            return Err(format!("service `{name}` changed beyond its mounts"));
+        }
+        if before.mounts.len() != after.mounts.len() {
+            return Err(format!("service `{name}` has a different number of mounts"));
+        }
+        for (i, (b, a)) in before.mounts.iter().zip(&after.mounts).enumerate() {
+            let expected = match changes.get(&(name.as_str(), i)) {
+                Some(change) => expected_mount(b, change),
+                None => b.clone(),
+            };
+            if semantic(&expected) != semantic(a) {
+                return Err(format!(
+                    "service `{name}` mount {} is {:?}, expected {:?}",
+                    b.target,
+                    semantic(a),
+                    semantic(&expected)
+                ));
+            }
+        }
+    }
+    let removed: BTreeSet<&str> = plan.removed_volumes.iter().map(String::as_str).collect();
+    let kept: Vec<&String> = old
+        .volumes
+        .keys()
+        .filter(|k| !removed.contains(k.as_str()))
+        .collect();
+    if kept != new.volumes.keys().collect::<Vec<_>>() {
+        return Err("the top-level volumes differ beyond the planned removals".into());
+    }
+    for key in kept {
+        let (b, a) = (&old.volumes[key], &new.volumes[key]);
+        if (&b.name, b.external, &b.driver, &b.driver_opts)
+            != (&a.name, a.external, &a.driver, &a.driver_opts)
+        {
+            return Err(format!("top-level volume `{key}` changed"));
+        }
+    }
+    Ok(())
+}
+
+fn expected_mount(before: &VolumeMount, change: &crate::plan::Change) -> VolumeMount {
+    VolumeMount {
+        kind: MountType::Bind,
+        source: Some(change.source.clone()),
+        host_path: Some(PathBuf::from(&change.source)),
+        modes: change.modes.clone(),
+        nocopy: false,
+        subpath: None,
+        create_host_path: change.create_host_path,
+        ..before.clone()
+    }
+}
+
+type Semantic<'a> = (
+    MountType,
+    Option<&'a str>,
+    Option<&'a Path>,
+    &'a str,
+    bool,
+    &'a [String],
+    bool,
+    bool,
+    Option<&'a str>,
+);
+
+fn semantic(m: &VolumeMount) -> Semantic<'_> {
+    (
+        m.kind,
+        m.source.as_deref(),
+        m.host_path.as_deref(),
+        &m.target,
+        m.read_only,
+        &m.modes,
+        m.create_host_path,
+        m.nocopy,
+        m.subpath.as_deref(),
+    )
+}
+
+/// The YAML trees of one file before and after differ only inside volume entries
+/// (`...volumes[i]`) and removed top-level volumes.
+pub fn compare_tree(plan: &Plan, old: &str, new: &str) -> Result<(), String> {
+    let parse = |t: &str| serde_norway::from_str::<Value>(t).map_err(|e| e.to_string());
+    let (a, b) = (
+        parse(old)?,
+        parse(new).map_err(|e| format!("it does not parse: {e}"))?,
+    );
+    let mut diffs = Vec::new();
+    diff(&a, &b, &mut Vec::new(), &mut diffs);
+    let removed: BTreeSet<&str> = plan.removed_volumes.iter().map(String::as_str).collect();
+    // a scalar edited where it is written (an anchor outside any `volumes:`)
+    let scalar_pairs: BTreeSet<(String, String)> = plan
+        .edits
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EditKind::Scalar { old, new, .. } => {
+                Some((crate::plan::decode(old)?, crate::plan::decode(new)?))
+            }
+            _ => None,
+        })
+        .collect();
+    for (route, before, after) in diffs {
+        let pair = match (&before, &after) {
+            (Some(Value::String(b)), Some(Value::String(a))) => Some((b.clone(), a.clone())),
+            _ => None,
+        };
+        if pair.is_some_and(|p| scalar_pairs.contains(&p)) {
+            continue;
+        }
+        let in_entry = route.windows(2).any(
+            |w| matches!((&w[0], &w[1]), (RouteKey::Key(k), RouteKey::Index(_)) if k == "volumes"),
+        );
+        let top = match route.as_slice() {
+            [RouteKey::Key(v)] => v == "volumes" && !removed.is_empty(),
+            [RouteKey::Key(v), RouteKey::Key(k), ..] => {
+                v == "volumes" && removed.contains(k.as_str())
+            }
+            _ => false,
+        };
+        if !in_entry && !top {
+            return Err(format!("`{}` changed", Route(route)));
+        }
+    }
+    Ok(())
+}
+
+type Difference = (Vec<RouteKey>, Option<Value>, Option<Value>);
+
+fn diff(a: &Value, b: &Value, at: &mut Vec<RouteKey>, out: &mut Vec<Difference>) {
+    match (a, b) {
+        (Value::Mapping(x), Value::Mapping(y)) => {
+            let keys: BTreeSet<String> = x
+                .keys()
+                .chain(y.keys())
+                .map(crate::compose::load::scalar_text)
+                .collect();
+            for key in keys {
+                at.push(RouteKey::Key(key.clone()));
+                let find = |m: &serde_norway::Mapping| {
+                    m.iter()
+                        .find(|(k, _)| crate::compose::load::scalar_text(k) == key)
+                        .map(|(_, v)| v.clone())
+                };
+                match (find(x), find(y)) {
+                    (Some(p), Some(q)) => diff(&p, &q, at, out),
+                    (p, q) => out.push((at.clone(), p, q)),
+                }
+                at.pop();
+            }
+        }
+        (Value::Sequence(x), Value::Sequence(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                at.push(RouteKey::Index(i));
+                diff(p, q, at, out);
+                at.pop();
+            }
+        }
+        (Value::Tagged(x), Value::Tagged(y)) if x.tag == y.tag => diff(&x.value, &y.value, at, out),
+        (p, q) if p == q => {}
+        (p, q) => out.push((at.clone(), Some(p.clone()), Some(q.clone()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_differences_outside_volume_entries_are_bugs() {
+        let plan = Plan::default();
+        let old = "services:\n  a:\n    image: x\n    volumes: [\"v:/d\"]\n";
+        let ok = "services:\n  a:\n    image: x\n    volumes: [\"/t:/d\"]\n";
+        let bad = "services:\n  a:\n    image: y\n    volumes: [\"/t:/d\"]\n";
+        assert_eq!(compare_tree(&plan, old, ok), Ok(()));
+        let err = compare_tree(&plan, old, bad).expect_err("image changed");
+        assert!(err.contains("services.a.image"), "{err}");
+    }
+
+    #[test]
+    fn env_lines_are_replaced_in_place() {
+        let kinds = [EditKind::EnvLine {
+            line: 2,
+            old: "A=./x # keep".into(),
+            new: "A=/t/x # keep".into(),
+        }];
+        let refs: Vec<&EditKind> = kinds.iter().collect();
+        let out =
+            patch_env(Path::new(".env"), "# c\r\nA=./x # keep\r\nB=1\n", &refs).expect("patched");
+        assert_eq!(out, "# c\r\nA=/t/x # keep\r\nB=1\n");
+        let err = patch_env(Path::new(".env"), "# c\nA=./y\n", &refs).expect_err("changed");
+        assert!(matches!(err, RewriteError::EnvLine { line: 2, .. }));
+    }
+}

@@ -16,6 +16,7 @@ pub mod fsx;
 pub mod probe;
 pub mod rewrite;
 pub mod vm;
+pub mod write;
 
 // the command line
 pub mod app;

@@ -83,6 +83,25 @@ pub enum Command {
     /// Exit status: 0 when nothing at warning level or above was found, 1 when something was,
     /// 2 on error.
     Audit,
+    /// Show what `rewrite` would change: a step table and a unified diff of every file
+    Plan {
+        /// Write long-syntax binds with `bind.create_host_path: false`
+        #[arg(long)]
+        strict_binds: bool,
+    },
+    /// Rewrite compose and .env files so every mount binds its tier directory (dry run unless
+    /// --write)
+    ///
+    /// Keeps comments, order, quotes and anchors; checks the result reloads to the same project
+    /// except the changed sources; writes atomically with a timestamped backup.
+    Rewrite {
+        /// Write the files (default: print the diff only)
+        #[arg(long)]
+        write: bool,
+        /// Write long-syntax binds with `bind.create_host_path: false`
+        #[arg(long)]
+        strict_binds: bool,
+    },
     /// Print a shell completion script
     Completions {
         /// The shell

@@ -41,6 +41,12 @@ pub enum Error {
         /// The OS error.
         source: io::Error,
     },
+    /// The rewrite could not be made or failed its check.
+    #[error(transparent)]
+    Rewrite(#[from] crate::rewrite::RewriteError),
+    /// A rewritten file could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::write::WriteError),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -74,6 +80,16 @@ impl Error {
                     .into(),
             ),
             Error::Io { .. } => Some("check the path and its permissions".into()),
+            Error::Rewrite(
+                crate::rewrite::RewriteError::Bug { .. } | crate::rewrite::RewriteError::Reload(_),
+            ) => Some(
+                "please report this with the compose files; `tierctl plan` shows the edits".into(),
+            ),
+            Error::Rewrite(_) => Some("run `tierctl plan` again".into()),
+            Error::Write(crate::write::WriteError::Changed { .. }) => {
+                Some("the file changed while tierctl ran: run the command again".into())
+            }
+            Error::Write(_) => Some("check the file's permissions and free space".into()),
             Error::Output(_) => None,
         }
     }

@@ -943,7 +943,24 @@ fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountKey>, out: &
             .map(String::as_str)
             .unwrap_or_default();
         let all = top_volume_keys(text);
-        if all.iter().all(|k| keys.contains(k)) {
+        let whole = all.iter().all(|k| keys.contains(k));
+        let routes: Vec<Route> = if whole {
+            vec![Route::new([RouteKey::from("volumes")])]
+        } else {
+            keys.iter()
+                .map(|k| Route::new([RouteKey::from("volumes"), RouteKey::from(k.as_str())]))
+                .collect()
+        };
+        if !removal_keeps_comments(text, &routes) {
+            out.steps.retain(|s| {
+                !(s.action == Action::RemoveVolumeEntry
+                    && keys.contains(&s.old)
+                    && s.place.file == file)
+            });
+            out.removed_volumes.retain(|k| !keys.contains(k));
+            continue;
+        }
+        if whole {
             out.edits.push(Edit {
                 file,
                 kind: EditKind::RemoveVolume {
@@ -963,6 +980,30 @@ fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountKey>, out: &
             }
         }
     }
+}
+
+/// Whether removing `routes` from `text` keeps every comment line.
+fn removal_keeps_comments(text: &str, routes: &[Route]) -> bool {
+    let Ok(mut doc) = yamlpath::Document::new(text) else {
+        return false;
+    };
+    for route in routes {
+        let patch = yamlpatch::Patch {
+            route: yroute(route),
+            operation: yamlpatch::Op::Remove,
+        };
+        match yamlpatch::apply_yaml_patches(&doc, &[patch]) {
+            Ok(next) => doc = next,
+            Err(_) => return false,
+        }
+    }
+    let comments = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    comments(text) == comments(doc.source())
 }
 
 /// The text of the top-level entry `volumes.<key>` when `volumes:` is a block mapping.

@@ -7,4 +7,5 @@ mod fuzz;
 mod loader;
 mod readme;
 mod rewrite;
+mod rewrite_corpus;
 mod workspace;

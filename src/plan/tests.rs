@@ -215,3 +215,91 @@ fn anchor_with_a_user_that_did_not_ask_needs_a_manual_edit() {
         plan.manual
     );
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn entry() -> impl Strategy<Value = (String, bool)> {
+        // (entry text, is a named volume)
+        prop_oneof![
+            (
+                "[a-z]{1,6}",
+                0..3usize,
+                prop_oneof![Just(""), Just(":ro"), Just(":ro,z"), Just(":nocopy")]
+            )
+                .prop_map(|(name, q, mode)| {
+                    let raw = format!("vol{name}:/data/{name}{mode}");
+                    let text = match q {
+                        0 => raw,
+                        1 => format!("'{raw}'"),
+                        _ => format!("\"{raw}\""),
+                    };
+                    (text, true)
+                }),
+            "[a-z]{1,6}".prop_map(|n| (format!("/srv/{n}:/b/{n}"), false)),
+        ]
+    }
+
+    fn document() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            (
+                proptest::collection::vec(entry(), 1..4),
+                any::<bool>(),
+                any::<bool>(),
+            ),
+            1..4,
+        )
+        .prop_map(|services| {
+            let mut text = String::from("# generated\nservices:\n");
+            let mut volumes = BTreeSet::new();
+            for (i, (entries, flow, comment)) in services.iter().enumerate() {
+                text.push_str(&format!(
+                    "  s{i}:\n    image: app{i}  # image\n    volumes:"
+                ));
+                if *flow {
+                    let items: Vec<&str> = entries.iter().map(|(t, _)| t.as_str()).collect();
+                    text.push_str(&format!(" [{}]\n", items.join(", ")));
+                } else {
+                    text.push('\n');
+                    for (t, _) in entries {
+                        text.push_str(&format!("      - {t}"));
+                        text.push_str(if *comment { "  # keep\n" } else { "\n" });
+                    }
+                }
+                for (t, named) in entries {
+                    if *named {
+                        let raw = t.trim_matches(['\'', '"']);
+                        volumes.insert(raw.split(':').next().unwrap_or_default().to_owned());
+                    }
+                }
+            }
+            if !volumes.is_empty() {
+                text.push_str("volumes:\n");
+                for v in volumes {
+                    text.push_str(&format!("  {v}:\n"));
+                }
+            }
+            text
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn rewrite_is_idempotent_and_touches_only_volume_lines(doc in document()) {
+            let (_, patched) = run(&[("compose.yaml", &doc)], &[], false);
+            let new = patched.first().map_or(doc.clone(), |p| p.new.clone());
+            let (_, again) = run(&[("compose.yaml", &new)], &[], false);
+            prop_assert!(again.is_empty(), "second rewrite changed:\n{new}");
+            let kept = |t: &str| -> Vec<String> {
+                t.lines()
+                    .filter(|l| !l.contains(":/") && !l.starts_with("volumes:") && !l.starts_with("  vol"))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            prop_assert_eq!(kept(&doc), kept(&new));
+        }
+    }
+}

@@ -3,6 +3,7 @@
 mod audit_cli;
 mod bad_input;
 mod corpus;
+mod engine;
 mod fuzz;
 mod loader;
 mod readme;

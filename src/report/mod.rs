@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod json;
+pub mod vm;
 
 use std::path::{Path, PathBuf};
 

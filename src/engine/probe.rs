@@ -97,6 +97,7 @@ pub struct BindProbe {
     /// The container's view (`None` when no helper ran).
     pub container: Option<ContainerView>,
     /// The conclusion.
+    #[serde(flatten)]
     pub verdict: Verdict,
     /// Differences that do not decide the verdict (a VM share's own type or size).
     pub notes: Vec<String>,

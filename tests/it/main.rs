@@ -7,4 +7,5 @@ mod engine;
 mod fuzz;
 mod loader;
 mod readme;
+mod vm_cli;
 mod workspace;

@@ -5,24 +5,32 @@ use std::io::Write;
 use clap::CommandFactory;
 
 use crate::audit::{self, Severity};
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs, VmArgs};
 use crate::compose::load;
+use crate::engine::docker::DockerEngine;
+use crate::engine::endpoint::{self, Endpoint, EndpointInput};
+use crate::engine::probe as bind_probe;
+use crate::engine::{Engine, EngineInfo};
 use crate::error::{Error, exit};
 use crate::probe::{self, DiskFiles};
+use crate::report::vm::{BindRow, VmReport};
 use crate::report::{self, Format};
 use crate::settings::{Environment, Settings};
 use crate::tiers::Tiers;
+use crate::vm::view::{self, Coverage, VmView};
+use crate::vm::{DiskConfig, EnvVars};
 
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error> {
     let settings = Settings::resolve(&cli.global, env);
     match cli.command {
-        Command::Audit => audit(&settings, out),
         Command::Plan { strict_binds } => rewrite(&settings, false, strict_binds, out),
         Command::Rewrite {
             write,
             strict_binds,
         } => rewrite(&settings, write, strict_binds, out),
+        Command::Audit => audit(&settings, &cli.global, env, out),
+        Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tierctl", out);
             Ok(exit::CLEAN)
@@ -37,15 +45,33 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
 }
 
 /// `tierctl audit`.
-fn audit(settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
+fn audit(
+    settings: &Settings,
+    global: &GlobalArgs,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
     let facts = probe::paths(audit::host_paths(&project));
-    let findings = audit::audit(&audit::Context {
+    let mut findings = audit::audit(&audit::Context {
         project: &project,
         tiers: &tiers,
         facts: &facts,
     });
+    // The VM checks need a reachable engine; without one (or with --offline) they are skipped.
+    if !settings.offline
+        && let Ok(connected) = connect(global, env)
+    {
+        findings.extend(audit::audit_vm(&project, &facts, &connected.view));
+        findings.sort_by(|a, b| {
+            (&a.place.file, a.place.position, a.check.id()).cmp(&(
+                &b.place.file,
+                b.place.position,
+                b.check.id(),
+            ))
+        });
+    }
     let text = match settings.format {
         Format::Human => {
             report::human::audit(&project.name, &findings, &settings.paths, settings.color)
@@ -152,4 +178,158 @@ fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
         source,
     })?;
     Ok(crate::tiers::load(path, &text)?)
+}
+
+/// The engine behind the Docker endpoint and what its VM shares.
+struct Connected {
+    endpoint: Endpoint,
+    engine: Option<DockerEngine>,
+    info: Option<EngineInfo>,
+    view: VmView,
+}
+
+fn env_vars(env: &Environment) -> EnvVars {
+    env.vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+fn home(env: &Environment) -> std::path::PathBuf {
+    env.vars
+        .iter()
+        .find(|(k, v)| k == "HOME" && !v.is_empty())
+        .map(|(_, v)| v.into())
+        .unwrap_or_else(|| "/".into())
+}
+
+fn resolve_endpoint(global: &GlobalArgs, env: &Environment) -> Result<Endpoint, Error> {
+    let input = EndpointInput {
+        hosts: global.hosts.clone(),
+        context: global.context.clone(),
+        config_dir: None,
+        env: env_vars(env),
+        home: home(env),
+    };
+    Ok(endpoint::resolve(&input, &DiskConfig)?)
+}
+
+/// Resolve the endpoint, connect, ask `docker info`, and read the VM's shares.
+fn connect(global: &GlobalArgs, env: &Environment) -> Result<Connected, Error> {
+    let endpoint = resolve_endpoint(global, env)?;
+    let engine = DockerEngine::connect(&endpoint)?;
+    let info = engine.info()?;
+    let guess = endpoint::refine(
+        endpoint::identify(&endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
+    Ok(Connected {
+        endpoint,
+        engine: Some(engine),
+        info: Some(info),
+        view,
+    })
+}
+
+/// `tierctl vm`.
+fn vm(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &VmArgs,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let project = load::load(&settings.load, &DiskFiles)?;
+    let sources = audit::host_paths(&project);
+    let facts = probe::paths(sources.clone());
+    let mut notes = Vec::new();
+    let connected = if settings.offline {
+        let endpoint = resolve_endpoint(global, env)?;
+        let guess = endpoint::identify(&endpoint);
+        let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
+        notes.push("--offline: the engine was identified from the endpoint alone".to_owned());
+        Connected {
+            endpoint,
+            engine: None,
+            info: None,
+            view,
+        }
+    } else {
+        connect(global, env)?
+    };
+    let binds: Vec<BindRow> = sources
+        .iter()
+        .map(|source| {
+            let real = facts.path(source).and_then(|f| f.real.clone());
+            let coverage = connected.view.coverage(real.as_deref().unwrap_or(source));
+            BindRow {
+                source: source.clone(),
+                real,
+                coverage,
+            }
+        })
+        .collect();
+    let unshared: Vec<std::path::PathBuf> = binds
+        .iter()
+        .filter_map(|row| {
+            let real = row.real.clone().unwrap_or_else(|| row.source.clone());
+            let needs = match &row.coverage {
+                Coverage::NotShared => true,
+                Coverage::Shared { share, .. } => !share.writable || !row.coverage.same_path(&real),
+                Coverage::Native | Coverage::Unknown => false,
+            };
+            needs.then_some(real)
+        })
+        .collect();
+    let findings = audit::audit_vm(&project, &facts, &connected.view);
+    let fix = view::fix(&connected.view, &unshared, &home(env));
+    let probes = match (&connected.engine, args.probe) {
+        (Some(engine), true) => {
+            let image = args
+                .helper_image
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+            Some(bind_probe::probe_sources(
+                engine as &dyn Engine,
+                &image,
+                &sources,
+            )?)
+        }
+        (None, true) => {
+            notes.push("--probe needs the engine: skipped with --offline".to_owned());
+            None
+        }
+        (_, false) => None,
+    };
+    let mismatch = probes
+        .as_ref()
+        .is_some_and(|p| p.iter().any(|p| p.verdict.is_mismatch()));
+    let serious = findings.iter().any(|f| f.severity >= Severity::Warning);
+    let report = VmReport {
+        project: project.name.clone(),
+        context: connected.endpoint.context.clone(),
+        host: connected.endpoint.host.clone(),
+        endpoint_source: connected.endpoint.source.to_string(),
+        engine: connected.view.engine.clone(),
+        info: connected.info,
+        vm: connected.view.shares.clone(),
+        binds,
+        findings,
+        fix,
+        probes,
+        notes,
+    };
+    let text = match settings.format {
+        Format::Human => report::vm::human(&report, &settings.paths),
+        Format::Json => report::vm::json(&report, &settings.paths),
+    };
+    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    Ok(if serious || mismatch {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    })
 }

@@ -70,6 +70,13 @@ pub struct GlobalArgs {
     /// Make no call to a Docker engine
     #[arg(long, global = true)]
     pub offline: bool,
+    /// Docker context to use (like `docker --context`); default: DOCKER_CONTEXT, then the
+    /// docker CLI's current context
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Docker engine to use (like `docker -H`); default: DOCKER_HOST
+    #[arg(short = 'H', long = "host", global = true, value_name = "URL")]
+    pub hosts: Vec<String>,
     /// No colour, even on a terminal (NO_COLOR is honoured too)
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -102,6 +109,11 @@ pub enum Command {
         #[arg(long)]
         strict_binds: bool,
     },
+    /// Which engine and VM serve the Docker endpoint, what the VM shares, and which bind
+    /// sources it does not share, with the exact fix
+    ///
+    /// Exit status: 0 when the engine sees every bind source, 1 when it does not, 2 on error.
+    Vm(VmArgs),
     /// Print a shell completion script
     Completions {
         /// The shell
@@ -109,4 +121,16 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
+}
+
+/// `tierctl vm` options.
+#[derive(Debug, Args)]
+pub struct VmArgs {
+    /// Prove it from the engine: a helper container per bind source compares the filesystem
+    /// it sees with the host's and looks for a marker file
+    #[arg(long)]
+    pub probe: bool,
+    /// Image for the helper containers (needs `sh` and busybox `stat`); default: busybox:1.36
+    #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
+    pub helper_image: Option<String>,
 }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::compose::error::ComposeError;
+use crate::engine::EngineError;
+use crate::engine::endpoint::EndpointError;
 use crate::tiers::TiersError;
+use crate::vm::VmError;
 
 /// Exit codes: 0 clean, 1 findings, 2 error.
 pub mod exit {
@@ -47,6 +50,15 @@ pub enum Error {
     /// A rewritten file could not be written.
     #[error(transparent)]
     Write(#[from] crate::write::WriteError),
+    /// The Docker endpoint could not be resolved.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// The Docker engine could not be used.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The VM's shares could not be read.
+    #[error(transparent)]
+    Vm(#[from] VmError),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -90,6 +102,9 @@ impl Error {
                 Some("the file changed while tierctl ran: run the command again".into())
             }
             Error::Write(_) => Some("check the file's permissions and free space".into()),
+            Error::Endpoint(e) => Some(e.hint()),
+            Error::Engine(e) => Some(e.hint()),
+            Error::Vm(e) => Some(e.hint().to_owned()),
             Error::Output(_) => None,
         }
     }

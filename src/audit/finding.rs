@@ -26,11 +26,17 @@ pub enum Check {
     MissingBindSource,
     /// A bind source written relative to the project directory.
     RelativeBind,
+    /// A bind source the engine's VM does not share (at the same path).
+    VmShareMissing,
+    /// A bind source the engine's VM shares read-only.
+    VmShareReadonly,
+    /// A database's data on a VM share that cannot `chown` or corrupts (sshfs, 9p).
+    DbOnVmShare,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 8] = [
+    pub const ALL: [Check; 11] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -39,6 +45,9 @@ impl Check {
         Check::WrongTier,
         Check::MissingBindSource,
         Check::RelativeBind,
+        Check::VmShareMissing,
+        Check::VmShareReadonly,
+        Check::DbOnVmShare,
     ];
 
     /// The stable id.
@@ -52,6 +61,9 @@ impl Check {
             Check::WrongTier => "wrong-tier",
             Check::MissingBindSource => "missing-bind-source",
             Check::RelativeBind => "relative-bind",
+            Check::VmShareMissing => "vm-share-missing",
+            Check::VmShareReadonly => "vm-share-readonly",
+            Check::DbOnVmShare => "db-on-vm-share",
         }
     }
 }

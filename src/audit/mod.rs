@@ -3,11 +3,14 @@
 mod bind_outside_tiers;
 mod circular_symlink;
 mod cross_tier_symlink;
+mod db_on_vm_share;
 mod finding;
 mod missing_bind_source;
 mod named_volume;
 mod relative_bind;
 mod symlinked_bind;
+mod vm_share_missing;
+mod vm_share_readonly;
 mod wrong_tier;
 
 #[cfg(test)]
@@ -20,6 +23,7 @@ pub use finding::{Check, Finding, Severity};
 use crate::compose::model::{ComposeProject, MountType, Service, VolumeMount};
 use crate::facts::{Facts, PathFacts};
 use crate::tiers::{Placement, Subject, Tiers};
+use crate::vm::view::VmView;
 
 /// Everything a check may look at.
 pub struct Context<'a> {
@@ -71,6 +75,41 @@ pub fn audit(ctx: &Context<'_>) -> Vec<Finding> {
                 path: host_path.as_deref().and_then(|p| ctx.facts.path(p)),
             };
             findings.extend(CHECKS.iter().filter_map(|check| check(ctx, &subject)));
+        }
+    }
+    findings.sort_by(|a, b| {
+        (&a.place.file, a.place.position, a.check.id()).cmp(&(
+            &b.place.file,
+            b.place.position,
+            b.check.id(),
+        ))
+    });
+    findings
+}
+
+type VmCheckFn = fn(&VmView, &Subjects<'_>) -> Option<Finding>;
+
+/// The VM checks, in the order their findings are produced for one mount.
+const VM_CHECKS: [VmCheckFn; 3] = [
+    vm_share_missing::check,
+    vm_share_readonly::check,
+    db_on_vm_share::check,
+];
+
+/// Runs the VM checks (does the engine's VM share each bind source?) on every mount of every
+/// enabled service; findings sorted by place. Only for a reachable engine's [`VmView`].
+pub fn audit_vm(project: &ComposeProject, facts: &Facts, view: &VmView) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = Vec::new();
+    for service in project.enabled_services() {
+        for mount in &service.mounts {
+            let host_path = host_path(project, mount).filter(|p| !is_system(p));
+            let subject = Subjects {
+                service,
+                mount,
+                host_path: host_path.as_deref(),
+                path: host_path.as_deref().and_then(|p| facts.path(p)),
+            };
+            findings.extend(VM_CHECKS.iter().filter_map(|check| check(view, &subject)));
         }
     }
     findings.sort_by(|a, b| {

@@ -342,3 +342,93 @@ fn disabled_services_are_not_audited() {
     p.services["app"].enabled = false;
     assert_eq!(run(&p, vec![]), []);
 }
+
+mod vm {
+    //! The VM checks on plain data: a Colima VM sharing `$HOME` writable over sshfs and
+    //! `/Volumes/ro` read-only.
+
+    use super::*;
+    use crate::audit::audit_vm;
+    use crate::engine::endpoint::EngineGuess;
+    use crate::vm::view::VmView;
+    use crate::vm::{Share, VmEngine, VmShares};
+
+    fn colima() -> VmView {
+        VmView {
+            engine: EngineGuess::Colima {
+                profile: "default".into(),
+            },
+            shares: Some(VmShares {
+                engine: VmEngine::Colima,
+                instance: Some("default".into()),
+                shares: vec![
+                    Share::same_path("/Users/alice", true, Some("sshfs")),
+                    Share::same_path("/Volumes/ro", false, Some("sshfs")),
+                ],
+                source_files: Vec::new(),
+                notes: Vec::new(),
+            }),
+        }
+    }
+
+    fn run_vm(project: &ComposeProject, facts: Vec<PathFacts>, view: &VmView) -> Vec<Finding> {
+        let facts = Facts {
+            paths: facts.into_iter().map(|f| (f.path.clone(), f)).collect(),
+        };
+        audit_vm(project, &facts, view)
+    }
+
+    #[test]
+    fn symlink_into_an_unshared_volume_is_vm_share_missing() {
+        let p = project(
+            "nginx",
+            vec![bind("/Users/alice/photos", "/photos")],
+            vec![],
+        );
+        let facts = vec![linked("/Users/alice/photos", "/Volumes/faststore/photos")];
+        let findings = run_vm(&p, facts, &colima());
+        assert_eq!(
+            checks(&findings),
+            [(Check::VmShareMissing, Severity::Error)]
+        );
+        assert!(findings[0].message.contains("/Volumes/faststore/photos"));
+    }
+
+    #[test]
+    fn read_only_share_of_a_writable_mount_is_vm_share_readonly() {
+        let mut ro = bind("/Volumes/ro/lib", "/lib-ro");
+        ro.read_only = true;
+        let p = project("nginx", vec![bind("/Volumes/ro/data", "/data"), ro], vec![]);
+        let facts = vec![dir("/Volumes/ro/data"), dir("/Volumes/ro/lib")];
+        let findings = run_vm(&p, facts, &colima());
+        assert_eq!(
+            checks(&findings),
+            [(Check::VmShareReadonly, Severity::Error)]
+        );
+    }
+
+    #[test]
+    fn postgres_on_an_sshfs_share_is_db_on_vm_share() {
+        let p = project(
+            "postgres:16",
+            vec![bind("/Users/alice/db", "/var/lib/postgresql/data")],
+            vec![],
+        );
+        let findings = run_vm(&p, vec![dir("/Users/alice/db")], &colima());
+        assert_eq!(checks(&findings), [(Check::DbOnVmShare, Severity::Warning)]);
+    }
+
+    #[test]
+    fn a_native_engine_shares_everything() {
+        let p = project(
+            "postgres:16",
+            vec![bind("/srv/db", "/var/lib/postgresql/data")],
+            vec![],
+        );
+        let native = VmView {
+            engine: EngineGuess::Native,
+            shares: None,
+        };
+        assert!(run_vm(&p, vec![dir("/srv/db")], &native).is_empty());
+    }
+}

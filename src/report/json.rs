@@ -45,26 +45,28 @@ pub struct FindingDto<'a> {
     pub hint: &'a str,
 }
 
+/// One finding as its DTO.
+pub fn finding_dto<'a>(f: &'a Finding, paths: &PathStyle) -> FindingDto<'a> {
+    FindingDto {
+        check: f.check.id(),
+        severity: f.severity.as_str(),
+        service: &f.service,
+        file: paths.show(&f.place.file),
+        line: f.place.position.map(|p| p.line),
+        column: f.place.position.map(|p| p.column),
+        source: f.source.as_deref(),
+        target: f.target.as_deref(),
+        message: &f.message,
+        hint: &f.hint,
+    }
+}
+
 /// Renders audit findings as pretty JSON.
 pub fn audit(project: &str, findings: &[Finding], paths: &PathStyle) -> String {
     let report = AuditReport {
         version: VERSION,
         project,
-        findings: findings
-            .iter()
-            .map(|f| FindingDto {
-                check: f.check.id(),
-                severity: f.severity.as_str(),
-                service: &f.service,
-                file: paths.show(&f.place.file),
-                line: f.place.position.map(|p| p.line),
-                column: f.place.position.map(|p| p.column),
-                source: f.source.as_deref(),
-                target: f.target.as_deref(),
-                message: &f.message,
-                hint: &f.hint,
-            })
-            .collect(),
+        findings: findings.iter().map(|f| finding_dto(f, paths)).collect(),
     };
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| {
         format!("{{\"version\": {VERSION}, \"error\": \"cannot render findings: {e}\"}}")

@@ -3,6 +3,7 @@
 pub mod human;
 pub mod json;
 pub mod plan;
+pub mod vm;
 
 use std::path::{Path, PathBuf};
 

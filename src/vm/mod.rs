@@ -11,6 +11,7 @@ pub mod orbstack;
 pub mod podman;
 pub mod rancher;
 pub mod share;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::fmt;

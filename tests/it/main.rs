@@ -3,9 +3,11 @@
 mod audit_cli;
 mod bad_input;
 mod corpus;
+mod engine;
 mod fuzz;
 mod loader;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;
+mod vm_cli;
 mod workspace;

@@ -1,0 +1,257 @@
+//! What the engine's VM shares, as the audit and `tierctl vm` need it: the engine, its shares,
+//! and whether one host path is shared (writable, at the same path).
+
+use std::path::{Path, PathBuf};
+
+use super::{ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, share_for};
+use crate::engine::endpoint::EngineGuess;
+
+/// The engine serving the endpoint and what its VM shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmView {
+    /// The engine, as identified.
+    pub engine: EngineGuess,
+    /// The VM's shares; `None` for a native engine (it sees every host path) and for engines
+    /// whose shares cannot be known (remote, unknown).
+    pub shares: Option<VmShares>,
+}
+
+/// Whether the engine sees one host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Coverage {
+    /// A native engine: every host path is seen as it is.
+    Native,
+    /// A VM share covers the path.
+    Shared {
+        /// The share.
+        share: Share,
+        /// Where the VM sees the path.
+        vm_path: PathBuf,
+    },
+    /// No VM share covers the path: the engine binds a directory of the VM's own disk.
+    NotShared,
+    /// The engine's shares are not known (remote or unknown engine).
+    Unknown,
+}
+
+impl Coverage {
+    /// Shared at the same path (or native).
+    pub fn same_path(&self, host: &Path) -> bool {
+        match self {
+            Coverage::Native => true,
+            Coverage::Shared { vm_path, .. } => vm_path == host,
+            Coverage::NotShared | Coverage::Unknown => false,
+        }
+    }
+}
+
+impl VmView {
+    /// How the engine sees `real` (a host path after symlink resolution).
+    pub fn coverage(&self, real: &Path) -> Coverage {
+        match (&self.engine, &self.shares) {
+            (EngineGuess::Native, _) => Coverage::Native,
+            (_, None) => Coverage::Unknown,
+            (_, Some(vm)) => match share_for(&vm.shares, real) {
+                Some(share) => Coverage::Shared {
+                    vm_path: share
+                        .vm_path(real)
+                        .map(|p| super::lima::clean(&p))
+                        .unwrap_or_else(|| real.to_owned()),
+                    share: share.clone(),
+                },
+                None => Coverage::NotShared,
+            },
+        }
+    }
+
+    /// The VM engine whose files were read, when there is one.
+    pub fn vm_engine(&self) -> Option<VmEngine> {
+        self.shares.as_ref().map(|s| s.engine)
+    }
+}
+
+/// The VM engine and instance behind an engine guess, when it runs in a VM whose shares can be
+/// read.
+pub fn vm_engine_of(guess: &EngineGuess) -> Option<(VmEngine, Option<&str>)> {
+    match guess {
+        EngineGuess::Colima { profile } => Some((VmEngine::Colima, Some(profile))),
+        EngineGuess::DockerDesktop => Some((VmEngine::DockerDesktop, None)),
+        EngineGuess::OrbStack => Some((VmEngine::OrbStack, None)),
+        EngineGuess::RancherDesktop => Some((VmEngine::RancherDesktop, None)),
+        EngineGuess::Lima { instance } => Some((VmEngine::Lima, Some(instance))),
+        EngineGuess::Podman { machine } => Some((VmEngine::Podman, machine.as_deref())),
+        EngineGuess::Native | EngineGuess::Remote | EngineGuess::Unknown => None,
+    }
+}
+
+/// Read the VM's shares for an identified engine.
+pub fn read_view(
+    guess: EngineGuess,
+    files: &dyn ConfigFiles,
+    env: &EnvVars,
+    home: &Path,
+) -> Result<VmView, VmError> {
+    let shares = match vm_engine_of(&guess) {
+        None => None,
+        Some((engine, instance)) => Some(match engine {
+            VmEngine::Colima => super::colima::read(files, env, home, instance)?,
+            VmEngine::Lima => super::lima::read(files, env, home, instance)?,
+            VmEngine::DockerDesktop => super::docker_desktop::read(files, env, home, instance)?,
+            VmEngine::RancherDesktop => super::rancher::read(files, env, home, instance)?,
+            VmEngine::OrbStack => super::orbstack::read(files, env, home, instance)?,
+            VmEngine::Podman => super::podman::read(files, env, home, instance)?,
+        }),
+    };
+    Ok(VmView {
+        engine: guess,
+        shares,
+    })
+}
+
+/// The exact fix for host directories the VM does not share, or shares read-only.
+pub fn fix(view: &VmView, unshared: &[PathBuf], home: &Path) -> Option<String> {
+    if unshared.is_empty() {
+        return None;
+    }
+    let list = unshared
+        .iter()
+        .map(|p| format!("`{}`", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(match &view.engine {
+        EngineGuess::Colima { profile } => {
+            let profile = super::colima::Profile::from_name(Some(profile));
+            let (command, block) = super::colima::fix_command_for_profile(unshared, home, &profile);
+            format!("{command}\n\nor in colima.yaml (then `colima stop && colima start`):\n{block}")
+        }
+        EngineGuess::DockerDesktop => format!(
+            "Docker Desktop: Settings > Resources > File sharing: add {list}, then Apply & restart"
+        ),
+        EngineGuess::RancherDesktop => format!(
+            "Rancher Desktop: add {list} as writable mounts in `~/Library/Application Support/rancher-desktop/lima/_config/override.yaml` (`mounts:`), then restart Rancher Desktop"
+        ),
+        EngineGuess::Lima { instance } => format!(
+            "add {list} under `mounts:` with `writable: true` (`limactl edit {instance}`), then `limactl stop {instance} && limactl start {instance}`"
+        ),
+        EngineGuess::Podman { machine } => {
+            let name = machine.as_deref().unwrap_or("podman-machine-default");
+            let volumes = unshared
+                .iter()
+                .map(|p| format!(" -v {0}:{0}", p.display()))
+                .collect::<String>();
+            format!(
+                "Podman machine shares are fixed at `podman machine init -v`: `podman machine rm {name} && podman machine init{volumes} {name}` (this recreates the VM)"
+            )
+        }
+        EngineGuess::OrbStack
+        | EngineGuess::Native
+        | EngineGuess::Remote
+        | EngineGuess::Unknown => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn colima(shares: Vec<Share>) -> VmView {
+        VmView {
+            engine: EngineGuess::Colima {
+                profile: "default".into(),
+            },
+            shares: Some(VmShares {
+                engine: VmEngine::Colima,
+                instance: Some("default".into()),
+                shares,
+                source_files: Vec::new(),
+                notes: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn native_sees_everything_and_remote_is_unknown() {
+        let native = VmView {
+            engine: EngineGuess::Native,
+            shares: None,
+        };
+        assert_eq!(native.coverage(Path::new("/srv/x")), Coverage::Native);
+        assert!(Coverage::Native.same_path(Path::new("/srv/x")));
+        let remote = VmView {
+            engine: EngineGuess::Remote,
+            shares: None,
+        };
+        assert_eq!(remote.coverage(Path::new("/srv/x")), Coverage::Unknown);
+    }
+
+    #[test]
+    fn colima_default_home_share_misses_volumes() {
+        let view = colima(vec![Share::same_path("/Users/alice", true, Some("sshfs"))]);
+        assert_eq!(
+            view.coverage(Path::new("/Volumes/faststore/photos")),
+            Coverage::NotShared
+        );
+        let covered = view.coverage(Path::new("/Users/alice/immich"));
+        assert!(
+            covered.same_path(Path::new("/Users/alice/immich")),
+            "{covered:?}"
+        );
+    }
+
+    #[test]
+    fn a_share_at_another_path_is_not_the_same_path() {
+        let view = colima(vec![Share {
+            host: "/Volumes/fast".into(),
+            vm: "/mnt/fast".into(),
+            writable: true,
+            mount_type: None,
+        }]);
+        let covered = view.coverage(Path::new("/Volumes/fast/db"));
+        assert!(!covered.same_path(Path::new("/Volumes/fast/db")));
+        assert!(
+            matches!(covered, Coverage::Shared { vm_path, .. } if vm_path == Path::new("/mnt/fast/db"))
+        );
+    }
+
+    #[test]
+    fn colima_fix_keeps_home_and_shares_volumes_writable() {
+        let view = colima(Vec::new());
+        let fix = fix(
+            &view,
+            &[PathBuf::from("/Volumes/faststore/photos")],
+            Path::new("/Users/alice"),
+        )
+        .expect("a fix");
+        assert!(
+            fix.starts_with("colima stop && colima start --mount \"$HOME:w\" --mount /Volumes:w"),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("mounts:\n  - location: /Users/alice\n    writable: true"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn no_fix_without_unshared_paths_or_for_native() {
+        let native = VmView {
+            engine: EngineGuess::Native,
+            shares: None,
+        };
+        assert_eq!(fix(&native, &[PathBuf::from("/x")], Path::new("/h")), None);
+        assert_eq!(fix(&colima(Vec::new()), &[], Path::new("/h")), None);
+    }
+
+    #[test]
+    fn podman_fix_recreates_the_machine() {
+        let view = VmView {
+            engine: EngineGuess::Podman { machine: None },
+            shares: None,
+        };
+        let fix = fix(&view, &[PathBuf::from("/Volumes/x")], Path::new("/h")).expect("a fix");
+        assert!(
+            fix.contains("podman machine init -v /Volumes/x:/Volumes/x podman-machine-default"),
+            "{fix}"
+        );
+    }
+}

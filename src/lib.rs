@@ -6,13 +6,17 @@
 pub mod audit;
 pub mod compose;
 pub mod facts;
+pub mod layout;
 pub mod report;
+pub mod template;
 pub mod tiers;
+pub mod usage;
 
 // effects
 pub mod engine;
 pub mod fsx;
 pub mod probe;
+pub mod tierfs;
 pub mod vm;
 
 // the command line

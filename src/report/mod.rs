@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod json;
+pub mod prometheus;
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,8 @@ pub enum Format {
     Human,
     /// The versioned JSON contract.
     Json,
+    /// Prometheus textfile format for node_exporter (`tiers status` only).
+    Prometheus,
 }
 
 /// How to show file paths: relative to the working directory when inside it.

@@ -6,4 +6,5 @@ mod corpus;
 mod fuzz;
 mod loader;
 mod readme;
+mod templates;
 mod workspace;

@@ -7,4 +7,5 @@ mod fuzz;
 mod loader;
 mod readme;
 mod templates;
+mod tiers_cli;
 mod workspace;

@@ -90,6 +90,14 @@ pub enum Command {
     /// Exit status: 0 when nothing at warning level or above was found, 1 when something was,
     /// 2 on error.
     Audit,
+    /// Create, check and watch the tier layout tiers.yaml describes
+    Tiers {
+        /// The tiers command.
+        #[command(subcommand)]
+        command: TiersCommand,
+    },
+    /// Render a compose template whose mounts point at the tiers, and create its directories
+    New(NewArgs),
     /// Show what `rewrite` would change: a step table and a unified diff of every file
     Plan {
         /// Write long-syntax binds with `bind.create_host_path: false`
@@ -133,4 +141,80 @@ pub struct VmArgs {
     /// Image for the helper containers (needs `sh` and busybox `stat`); default: busybox:1.36
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
     pub helper_image: Option<String>,
+}
+
+/// `tierctl tiers ...`.
+#[derive(Debug, Subcommand)]
+pub enum TiersCommand {
+    /// Check roots, filesystems, layout directories, access points and symlinks under the roots
+    ///
+    /// Exit status: 0 clean (notes allowed), 1 warnings, 2 errors (or the tool failed).
+    Validate {
+        /// Show passed checks too
+        #[arg(short, long, conflicts_with = "quiet")]
+        verbose: bool,
+        /// Print nothing; only the exit status tells
+        #[arg(short, long)]
+        quiet: bool,
+        /// Directory levels below each root the symlink walk descends at most
+        #[arg(long, default_value_t = 32, value_name = "N")]
+        max_depth: usize,
+        /// Entries the symlink walk examines at most per tier
+        #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+        max_entries: u64,
+    },
+    /// Create the layout directories with their owner and mode (idempotent)
+    ///
+    /// Creates every `layout:` directory and the fixed part of every placement path. A directory
+    /// that already holds data keeps its owner and mode unless --fix-permissions.
+    /// Exit status: 0 done, 1 something was left alone or blocked, 2 error.
+    Init {
+        /// Print what would be done, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Also change owner and mode of directories that hold data
+        #[arg(long)]
+        fix_permissions: bool,
+    },
+    /// Size, used and free space per tier, usage per top-level directory, alerts
+    ///
+    /// Exit status: 0 every tier below the warning threshold, 1 a tier at or above it,
+    /// 2 a tier at or above the critical threshold or not readable (or the tool failed).
+    Status {
+        /// Filesystem numbers only: no walk of the directories
+        #[arg(short, long)]
+        summary: bool,
+        /// Warning threshold, percent used
+        #[arg(short, long, default_value_t = 75, value_parser = clap::value_parser!(u8).range(0..=100))]
+        warning: u8,
+        /// Critical threshold, percent used
+        #[arg(short, long, default_value_t = 85, value_parser = clap::value_parser!(u8).range(0..=100))]
+        critical: u8,
+    },
+    /// Create or repair the access-point symlinks (one level, straight to the tier directory)
+    ///
+    /// Never replaces a real directory that holds data.
+    /// Exit status: 0 done, 1 an access point was refused, 2 error.
+    Link {
+        /// Print what would be done, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `tierctl new TEMPLATE`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The template (`immich`, `plex`, `postgres-app`); `--list` shows them
+    #[arg(required_unless_present = "list")]
+    pub template: Option<String>,
+    /// The directory to write compose.yaml and .env into
+    #[arg(short, long, value_name = "DIR", required_unless_present = "list")]
+    pub output: Option<PathBuf>,
+    /// Print the rendered files and the directories, write and create nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// List the templates
+    #[arg(long)]
+    pub list: bool,
 }

@@ -59,6 +59,24 @@ pub enum Error {
     /// The VM's shares could not be read.
     #[error(transparent)]
     Vm(#[from] VmError),
+    /// `--format` names a format this command does not produce.
+    #[error("`--format prometheus` is not supported by `{command}`")]
+    FormatUnsupported {
+        /// The command.
+        command: &'static str,
+    },
+    /// A layout owner name that is not a user or group here.
+    #[error(transparent)]
+    Owner(#[from] crate::tierfs::OwnerError),
+    /// A change to the disk failed.
+    #[error(transparent)]
+    Change(#[from] crate::tierfs::ChangeError),
+    /// Bad `--warning`/`--critical`.
+    #[error(transparent)]
+    Thresholds(#[from] crate::usage::ThresholdsError),
+    /// A compose template could not be rendered.
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -105,6 +123,16 @@ impl Error {
             Error::Endpoint(e) => Some(e.hint()),
             Error::Engine(e) => Some(e.hint()),
             Error::Vm(e) => Some(e.hint().to_owned()),
+            Error::FormatUnsupported { .. } => Some(
+                "use `--format human` or `--format json`; prometheus is for `tiers status`".into(),
+            ),
+            Error::Owner(_) => Some(
+                "create the user or group, or write the owner as numeric `uid:gid` in tiers.yaml"
+                    .into(),
+            ),
+            Error::Change(_) => Some("run as root, or check the path and its permissions".into()),
+            Error::Thresholds(_) => Some("e.g. `-w 75 -c 85`".into()),
+            Error::Template(e) => Some(e.hint()),
             Error::Output(_) => None,
         }
     }

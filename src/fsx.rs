@@ -140,6 +140,30 @@ pub fn fs_identity(path: &Path) -> Result<FsIdentity, FsxError> {
     })
 }
 
+/// The mount holding `path` (after following symlinks) with its per-mount options, from
+/// `/proc/self/mountinfo`.
+#[cfg(target_os = "linux")]
+pub fn mount_of(path: &Path) -> Result<crate::layout::MountFacts, FsxError> {
+    let real = fs::canonicalize(path).map_err(|source| FsxError::Resolve {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let table = Path::new(mountinfo::MOUNTINFO);
+    let text = fs::read(table).map_err(|source| FsxError::MountTable {
+        path: table.to_path_buf(),
+        source,
+    })?;
+    mountinfo::with_options(&text, &real).ok_or(FsxError::NoMount { path: real })
+}
+
+/// The mount holding `path` with its options: not implemented off Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn mount_of(path: &Path) -> Result<crate::layout::MountFacts, FsxError> {
+    Err(FsxError::Unsupported {
+        path: path.to_path_buf(),
+    })
+}
+
 /// How a walk over the components ended.
 enum Outcome {
     Found { real: PathBuf, is_dir: bool },
@@ -362,6 +386,25 @@ mod mountinfo {
             .max_by_key(|mount| mount.mount_point.components().count())
     }
 
+    /// The mount holding `real` (as [`mount_for`]) with its per-mount options (field 6).
+    pub(super) fn with_options(text: &[u8], real: &Path) -> Option<crate::layout::MountFacts> {
+        let mounts = parse(text);
+        let mount = mount_for(&mounts, real)?;
+        // `parse` keeps every well-formed line in order: find the same line again, last first.
+        let line = text
+            .split(|&byte| byte == b'\n')
+            .rfind(|line| parse_line(line).as_ref() == Some(mount))?;
+        let options = line.split(|&byte| byte == b' ').nth(5).unwrap_or_default();
+        Some(crate::layout::MountFacts {
+            mount_point: mount.mount_point.clone(),
+            fs_type: mount.fs_type.clone(),
+            options: String::from_utf8_lossy(options)
+                .split(',')
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -407,6 +450,15 @@ this line is not a mount
             );
             assert_eq!(unescape(br"a\040b\011c\012d\134e"), b"a b\tc\nd\\e");
             assert_eq!(unescape(br"keep\9xx\04"), br"keep\9xx\04");
+        }
+
+        #[test]
+        fn options_of_the_mount_holding_a_path() {
+            let data = with_options(TABLE.as_bytes(), Path::new("/mnt/data/db")).unwrap();
+            assert_eq!(data.mount_point, PathBuf::from("/mnt/data"));
+            assert_eq!(data.options, vec!["rw", "relatime"]);
+            let shm = with_options(TABLE.as_bytes(), Path::new("/dev/shm")).unwrap();
+            assert_eq!(shm.fs_type, "tmpfs");
         }
 
         #[test]

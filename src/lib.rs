@@ -6,15 +6,19 @@
 pub mod audit;
 pub mod compose;
 pub mod facts;
+pub mod layout;
 pub mod plan;
 pub mod report;
+pub mod template;
 pub mod tiers;
+pub mod usage;
 
 // effects
 pub mod engine;
 pub mod fsx;
 pub mod probe;
 pub mod rewrite;
+pub mod tierfs;
 pub mod vm;
 pub mod write;
 

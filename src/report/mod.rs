@@ -3,6 +3,7 @@
 pub mod human;
 pub mod json;
 pub mod plan;
+pub mod prometheus;
 pub mod vm;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ pub enum Format {
     Human,
     /// The versioned JSON contract.
     Json,
+    /// Prometheus textfile format for node_exporter (`tiers status` only).
+    Prometheus,
 }
 
 /// How to show file paths: relative to the working directory when inside it.

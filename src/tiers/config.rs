@@ -176,7 +176,7 @@ impl TiersErrorKind {
                 "write a tier name, a colon and a path below its root, e.g. `fast:photos`".to_string()
             }
             Self::BadOwner { .. } => {
-                "write the owner as numeric `uid:gid` in quotes, e.g. `\"999:999\"`".to_string()
+                "write the owner as numeric `uid:gid` in quotes (`\"999:999\"`) or as names (`postgres`, `immich:media`)".to_string()
             }
             Self::BadMode { .. } => {
                 "write the mode as an octal string in quotes, e.g. `\"0755\"`".to_string()
@@ -694,9 +694,15 @@ fn validate_layout(
 ) -> Result<LayoutEntry, TiersError> {
     let at = |field: &'static str| route([key("layout"), Component::from(index), key(field)]);
     let (tier, sub) = validate_tier_dir(source, known, &raw.path, &at("path"))?;
+    let owner_name = raw
+        .owner
+        .as_deref()
+        .filter(|owner| parse_owner(owner).is_none() && is_owner_name(owner))
+        .map(str::to_string);
     let owner = raw
         .owner
         .as_deref()
+        .filter(|_| owner_name.is_none())
         .map(|owner| {
             parse_owner(owner).ok_or_else(|| {
                 source.error_at_value(
@@ -726,6 +732,7 @@ fn validate_layout(
         tier,
         sub,
         owner,
+        owner_name,
         mode,
     })
 }
@@ -739,6 +746,22 @@ fn parse_owner(owner: &str) -> Option<(u32, u32)> {
             .flatten()
     };
     Some((number(uid)?, number(gid)?))
+}
+
+/// `"postgres"` or `"immich:media"`: a user name, optionally with a group name.
+fn is_owner_name(owner: &str) -> bool {
+    let name = |text: &str| {
+        text.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && text.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.')
+            })
+    };
+    match owner.split_once(':') {
+        Some((user, group)) => name(user) && name(group),
+        None => name(owner),
+    }
 }
 
 /// `"0755"`, `"755"` or `"0o755"` -> `0o755`; at most `0o7777`.
@@ -1006,6 +1029,11 @@ mod tests {
     #[test]
     fn owner_and_mode_forms() {
         assert_eq!(parse_owner("999:70"), Some((999, 70)));
+        assert!(is_owner_name("postgres"));
+        assert!(is_owner_name("immich:media"));
+        assert!(!is_owner_name("root:0"));
+        assert!(!is_owner_name("Root"));
+        assert!(!is_owner_name(""));
         assert_eq!(parse_owner("999"), None);
         assert_eq!(parse_owner("-1:0"), None);
         assert_eq!(parse_owner("0:"), None);

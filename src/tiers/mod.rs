@@ -68,6 +68,9 @@ pub struct LayoutEntry {
     pub sub: PathBuf,
     /// Numeric `(uid, gid)`, from `"uid:gid"`.
     pub owner: Option<(u32, u32)>,
+    /// The owner by name, `"user"` or `"user:group"`, when not numeric; `tiers init` looks it
+    /// up (a user alone means that user's primary group).
+    pub owner_name: Option<String>,
     /// Permission bits, from an octal string such as `"0755"`.
     pub mode: Option<u32>,
 }
@@ -256,6 +259,7 @@ tiers:
                 tier: "fast".to_string(),
                 sub: PathBuf::from("databases"),
                 owner: Some((0, 0)),
+                owner_name: None,
                 mode: Some(0o755),
             }]
         );

@@ -9,5 +9,7 @@ mod loader;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;
+mod templates;
+mod tiers_cli;
 mod vm_cli;
 mod workspace;

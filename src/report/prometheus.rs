@@ -1,0 +1,180 @@
+//! Prometheus textfile output for node_exporter's textfile collector
+//! (`tierctl tiers status --format prometheus > /var/lib/node_exporter/tierctl.prom`).
+
+use std::fmt::Write as _;
+
+use crate::usage::StatusReport;
+
+/// Renders `tiers status` as Prometheus text exposition format.
+pub fn tiers_status(status: &StatusReport) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    };
+    let tier_label = |tier: &str, root: &std::path::Path| {
+        format!(
+            "tier=\"{}\",root=\"{}\"",
+            escape(tier),
+            escape(&root.display().to_string())
+        )
+    };
+    let readable: Vec<_> = status
+        .tiers
+        .iter()
+        .filter_map(|t| {
+            let fs = t.measure.fs.as_ref().ok()?;
+            Some((tier_label(&t.measure.tier, &t.measure.root), fs, t))
+        })
+        .collect();
+    gauge(
+        "tierctl_tier_size_bytes",
+        "Size of the tier's filesystem (f_blocks * f_frsize).",
+        readable
+            .iter()
+            .map(|(l, fs, _)| (l.clone(), fs.size_bytes))
+            .collect(),
+    );
+    gauge(
+        "tierctl_tier_used_bytes",
+        "Used bytes of the tier's filesystem ((f_blocks - f_bfree) * f_frsize).",
+        readable
+            .iter()
+            .map(|(l, fs, _)| (l.clone(), fs.used_bytes))
+            .collect(),
+    );
+    gauge(
+        "tierctl_tier_free_bytes",
+        "Bytes available to unprivileged users (f_bavail * f_frsize).",
+        readable
+            .iter()
+            .map(|(l, fs, _)| (l.clone(), fs.available_bytes))
+            .collect(),
+    );
+    gauge(
+        "tierctl_tier_used_percent",
+        "Percent used as df shows it.",
+        readable
+            .iter()
+            .filter_map(|(l, _, t)| Some((l.clone(), u64::from(t.percent_used?))))
+            .collect(),
+    );
+    gauge(
+        "tierctl_tier_alert",
+        "0 ok, 1 warning, 2 critical (at or above the threshold, or the root is not readable).",
+        status
+            .tiers
+            .iter()
+            .map(|t| {
+                (
+                    tier_label(&t.measure.tier, &t.measure.root),
+                    u64::from(t.alert.exit_code()),
+                )
+            })
+            .collect(),
+    );
+    let dirs: Vec<_> = status
+        .tiers
+        .iter()
+        .flat_map(|t| {
+            t.measure.dirs.iter().flatten().map(move |d| {
+                (
+                    format!(
+                        "tier=\"{}\",dir=\"{}\"",
+                        escape(&t.measure.tier),
+                        escape(&d.name)
+                    ),
+                    d,
+                )
+            })
+        })
+        .collect();
+    if !dirs.is_empty() {
+        gauge(
+            "tierctl_dir_bytes",
+            "Allocated bytes below a top-level directory of the tier (hardlinks counted once).",
+            dirs.iter().map(|(l, d)| (l.clone(), d.bytes)).collect(),
+        );
+        gauge(
+            "tierctl_dir_entries",
+            "Entries below a top-level directory of the tier.",
+            dirs.iter().map(|(l, d)| (l.clone(), d.entries)).collect(),
+        );
+    }
+    gauge(
+        "tierctl_threshold_percent",
+        "The warning and critical thresholds used.",
+        vec![
+            (
+                "level=\"warning\"".to_string(),
+                u64::from(status.thresholds.warning),
+            ),
+            (
+                "level=\"critical\"".to_string(),
+                u64::from(status.thresholds.critical),
+            ),
+        ],
+    );
+    out
+}
+
+/// Escapes a label value: backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::usage::{DirUsage, FsNumbers, Thresholds, TierMeasure, assess};
+
+    #[test]
+    fn renders_gauges_with_escaped_labels() {
+        let status = assess(
+            vec![
+                TierMeasure {
+                    tier: "fast".into(),
+                    root: PathBuf::from("/Volumes/fast \"store\""),
+                    kind: Some("nvme".into()),
+                    fs: Ok(FsNumbers {
+                        size_bytes: 1000,
+                        used_bytes: 800,
+                        available_bytes: 200,
+                    }),
+                    dirs: Some(vec![DirUsage {
+                        name: "photos".into(),
+                        bytes: 700,
+                        entries: 3,
+                    }]),
+                },
+                TierMeasure {
+                    tier: "cold".into(),
+                    root: PathBuf::from("/c"),
+                    kind: None,
+                    fs: Err("missing".into()),
+                    dirs: None,
+                },
+            ],
+            Thresholds::new(75, 85).unwrap(),
+        );
+        let text = tiers_status(&status);
+        assert!(text.contains(
+            "tierctl_tier_size_bytes{tier=\"fast\",root=\"/Volumes/fast \\\"store\\\"\"} 1000\n"
+        ));
+        assert!(text.contains(
+            "tierctl_tier_used_percent{tier=\"fast\",root=\"/Volumes/fast \\\"store\\\"\"} 80\n"
+        ));
+        assert!(text.contains("tierctl_tier_alert{tier=\"cold\",root=\"/c\"} 2\n"));
+        assert!(text.contains("tierctl_dir_bytes{tier=\"fast\",dir=\"photos\"} 700\n"));
+        assert!(!text.contains("tierctl_tier_size_bytes{tier=\"cold\""));
+        assert!(text.contains("# TYPE tierctl_tier_free_bytes gauge\n"));
+    }
+}

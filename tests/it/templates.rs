@@ -1,0 +1,136 @@
+//! Every shipped compose template: `tierctl new` renders it with real tier paths and creates
+//! its directories, the result validates against the compose schema, and `tierctl audit` of it
+//! (with the same tiers.yaml) is clean.
+
+use std::os::unix::fs::MetadataExt;
+
+use tierctl::template::TEMPLATES;
+
+use crate::corpus::corpus_dir;
+use crate::workspace::Workspace;
+
+const TIERS: &str = "\
+tiers:
+  fast: { root: '{root}/faststore', kind: nvme }
+  warm: { root: '{root}/warmstore', kind: ssd }
+  cold: { root: '{root}/coldstore', kind: hdd }
+";
+
+fn schema() -> Option<jsonschema::Validator> {
+    let corpus = corpus_dir()?;
+    let text = std::fs::read_to_string(corpus.join("compose-spec.schema.json")).ok()?;
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    Some(jsonschema::validator_for(&schema).expect("schema compiles"))
+}
+
+#[test]
+fn every_template_renders_validates_and_audits_clean() {
+    let schema = schema();
+    if schema.is_none() {
+        eprintln!("\n*** SKIPPED: compose schema validation (no corpus) ***\n");
+    }
+    for template in TEMPLATES {
+        let ws = Workspace::new()
+            .file("tiers.yaml", TIERS)
+            .dir("faststore")
+            .dir("warmstore")
+            .dir("coldstore");
+        let out = ws
+            .tierctl("")
+            .args(["new", template.name, "-o", "stack"])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {stdout}{}",
+            template.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("tierctl audit"), "{stdout}");
+        let compose = std::fs::read_to_string(ws.path("stack/compose.yaml")).expect("compose.yaml");
+        let env = std::fs::read_to_string(ws.path("stack/.env")).expect(".env");
+        assert!(
+            !compose.contains("{{") && !env.contains("{{"),
+            "{}",
+            template.name
+        );
+        assert!(
+            env.contains(&ws.path("faststore").display().to_string()),
+            "{env}"
+        );
+
+        if let Some(validator) = &schema {
+            let value: serde_json::Value = serde_norway::from_str(&compose).expect("YAML");
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", template.name);
+        }
+
+        let audit = ws
+            .tierctl("stack")
+            .args(["--tiers", "../tiers.yaml", "audit"])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            audit.status.code(),
+            Some(0),
+            "{}: {}",
+            template.name,
+            String::from_utf8_lossy(&audit.stdout)
+        );
+
+        // Rendering again refuses to overwrite the files.
+        let again = ws
+            .tierctl("")
+            .args(["new", template.name, "-o", "stack"])
+            .output()
+            .expect("runs");
+        assert_eq!(again.status.code(), Some(2));
+    }
+}
+
+#[test]
+fn postgres_data_is_owned_by_uid_999() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("\n*** SKIPPED: postgres_data_is_owned_by_uid_999 needs root ***\n");
+        return;
+    }
+    let ws = Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .dir("faststore")
+        .dir("warmstore")
+        .dir("coldstore");
+    ws.tierctl("")
+        .args(["new", "immich", "-o", "immich"])
+        .assert()
+        .success();
+    let meta = std::fs::metadata(ws.path("faststore/databases/immich/database")).expect("created");
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (999, 999, 0o700)
+    );
+}
+
+#[test]
+fn unknown_template_names_the_known_ones() {
+    let ws = Workspace::new().file("tiers.yaml", TIERS);
+    let out = ws
+        .tierctl("")
+        .args(["new", "nextcloud", "-o", "x"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown compose template `nextcloud`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`immich`, `plex`, `postgres-app`"),
+        "{stderr}"
+    );
+}

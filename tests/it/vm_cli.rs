@@ -196,3 +196,48 @@ fn regression_colima_unshared_path_probe_reports_the_mismatch() {
     );
     assert_eq!(std::fs::read_dir(&tier).expect("read").count(), 0);
 }
+
+#[test]
+fn permission_denied_on_the_socket_names_it_and_exits_2() {
+    // root may open any socket, so run tierctl as `nobody` against the root-owned socket
+    let socket = std::path::Path::new("/var/run/docker.sock");
+    let is_root = nix::unistd::geteuid().is_root();
+    if !is_root || !socket.exists() {
+        eprintln!("SKIPPED: needs root and /var/run/docker.sock to run tierctl as `nobody`");
+        return;
+    }
+    let ws = Workspace::new()
+        .dir("data")
+        .file("compose.yaml", &compose(&["./data"]));
+    std::fs::set_permissions(
+        ws.root(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod workspace");
+    let bin = assert_cmd::cargo::cargo_bin("tierctl");
+    let out = Process::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["vm"])
+        .current_dir(ws.root())
+        .env("HOME", ws.path("home"))
+        .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("setpriv runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("Permission denied")
+        && stderr.contains("tierctl")
+        && out.status.code() == Some(126)
+    {
+        eprintln!("SKIPPED: `nobody` cannot execute {}", bin.display());
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/var/run/docker.sock"), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("permission denied"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: "), "{stderr}");
+}

@@ -320,7 +320,7 @@ tiers:
                     "/t/fast/databases/immich/database".to_string(),
                     Some((999, 999))
                 ),
-                ("/t/fast/processing/immich/cache".to_string(), None),
+                ("/t/fast/ml_models/immich".to_string(), None),
                 (
                     "/t/fast/databases/immich/redis".to_string(),
                     Some((999, 999))

@@ -241,6 +241,8 @@ const BACKUP: &[&str] = &["*backup*"];
 const ARCHIVE: &[&str] = &["*archive*"];
 const MODEL_VOLUMES: &[&str] = &["*model*cache*", "*models*"];
 const MODEL_TARGETS: &[&str] = &["*model*cache*", "*/models", "*/models/*"];
+/// Machine-learning services whose cache holds models (Immich's `/cache`).
+const MODEL_IMAGES: &[&str] = &["*immich-machine-learning*", "*ollama*"];
 const PHOTO_TARGETS: &[&str] = &["*photo*", "*upload*", "*/library*"];
 const PHOTO_VOLUMES: &[&str] = &["*photo*", "*upload*"];
 /// Photo apps whose library sits at a generic target (Immich's `/data` since v1.133).
@@ -315,6 +317,7 @@ pub const DEFAULT_RULES: &[DefaultRule] = &[
         "databases/{project}/{service}",
     ),
     rule(NONE, NONE, MODEL_VOLUMES, "fast", "ml_models/{project}"),
+    rule(MODEL_IMAGES, NONE, NONE, "fast", "ml_models/{project}"),
     rule(NONE, MODEL_TARGETS, NONE, "fast", "ml_models/{project}"),
     rule(
         PHOTO_APP_IMAGES,

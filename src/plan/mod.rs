@@ -192,6 +192,11 @@ pub enum Reason {
     SplitByPlacement,
     /// The symlink could not be resolved (loop, permission).
     Unresolved,
+    /// A bind directory on another tier than placement says: its data must move first
+    /// (`tierctl migrate`), a rewrite alone would point the service at an empty directory.
+    WrongTier,
+    /// A bind directory on no tier: its data must move first, as for [`Reason::WrongTier`].
+    OutsideTiers,
 }
 
 impl Reason {
@@ -209,6 +214,8 @@ impl Reason {
             Reason::NoPlacement => "no-placement",
             Reason::SplitByPlacement => "split-by-placement",
             Reason::Unresolved => "unresolved-symlink",
+            Reason::WrongTier => "wrong-tier-data-must-move",
+            Reason::OutsideTiers => "outside-tiers-data-must-move",
         }
     }
 }
@@ -335,6 +342,37 @@ pub fn plan(input: &Input<'_>) -> Plan {
     out
 }
 
+/// A plain bind directory that is not where placement puts it is left alone with the reason:
+/// moving it is `migrate`'s job, since the data has to be copied before the source changes.
+fn data_must_move(
+    input: &Input<'_>,
+    service: &Service,
+    mount: &VolumeMount,
+    facts: &crate::facts::PathFacts,
+) -> Result<Option<Want>, Reason> {
+    let Some(real) = facts
+        .real
+        .as_deref()
+        .filter(|_| facts.exists && facts.is_dir)
+    else {
+        return Ok(None);
+    };
+    let Some(tier) = input.tiers.tier_of(real) else {
+        return Err(Reason::OutsideTiers);
+    };
+    let placement = input.tiers.place(&Subject {
+        project: &input.project.name,
+        service: &service.name,
+        image: service.image.as_deref(),
+        target: &mount.target,
+        volume: None,
+    });
+    match placement {
+        Some(p) if p.tier != tier.name => Err(Reason::WrongTier),
+        _ => Ok(None),
+    }
+}
+
 fn left(service: &Service, mount: &VolumeMount, reason: Reason) -> LeftAlone {
     LeftAlone {
         service: service.name.clone(),
@@ -367,7 +405,7 @@ fn want(
                 return Ok(None);
             };
             if !facts.is_symlinked() {
-                return Ok(None);
+                return data_must_move(input, service, mount, facts);
             }
             let real = match (&facts.problem, &facts.real) {
                 (None, Some(real)) => real.clone(),

@@ -303,3 +303,22 @@ mod props {
         }
     }
 }
+
+#[test]
+fn plain_binds_off_their_tier_are_left_alone_because_data_must_move() {
+    let compose = "services:\n  app:\n    image: x\n    volumes:\n      - /t/fast/cache:/data\n      - /srv/elsewhere:/other\n      - /t/warm/p/data:/warm\n";
+    let (plan, patched) = run(&[("compose.yaml", compose)], &[], false);
+    assert!(patched.is_empty(), "nothing is rewritten");
+    let reasons: Vec<(&str, &Reason)> = plan
+        .left_alone
+        .iter()
+        .map(|l| (l.target.as_str(), &l.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("/data", &Reason::WrongTier),
+            ("/other", &Reason::OutsideTiers)
+        ]
+    );
+}

@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-${TIERCTL_CORPUS:-../shared/corpus}}
+command=${TIERCTL_BENCH_COMMAND:-audit}
 [ -f "$corpus/compose/SOURCES.md" ] || { echo "no corpus at $corpus" >&2; exit 2; }
 cargo build -q --release
 bin=$PWD/target/release/tierctl
@@ -39,7 +40,7 @@ run_once() {
   local start end
   start=$(date +%s%N)
   for f in "${files[@]}"; do
-    (cd "$(dirname "$f")" && "$bin" audit --offline --tiers "$work/tiers.yaml" -f "$f" >/dev/null 2>&1) || true
+    (cd "$(dirname "$f")" && "$bin" "$command" --offline --tiers "$work/tiers.yaml" -f "$f" >/dev/null 2>&1) || true
   done
   end=$(date +%s%N)
   echo $(((end - start) / 1000000))
@@ -50,5 +51,5 @@ times=()
 for _ in 1 2 3 4 5; do times+=("$(run_once)"); done
 sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
 median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
-echo "audit over the corpus: ${#files[@]} compose files, 5 runs (ms): $sorted"
+echo "$command over the corpus: ${#files[@]} compose files, 5 runs (ms): $sorted"
 echo "median: ${median} ms total, $((median * 1000 / ${#files[@]})) us per file (one process per file)"

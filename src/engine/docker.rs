@@ -161,6 +161,9 @@ impl DockerEngine {
                 }]),
                 network_mode: Some("none".into()),
                 cap_drop: Some(vec!["ALL".into()]),
+                // the one capability a read-only look needs: search and read directories of
+                // other owners (a Postgres data dir is 0700 uid 999); the bind is read-only
+                cap_add: Some(vec!["DAC_READ_SEARCH".into()]),
                 security_opt: Some(vec!["no-new-privileges".into()]),
                 readonly_rootfs: Some(true),
                 ..Default::default()

@@ -50,7 +50,8 @@ pub trait Engine {
 
     /// Run a short-lived helper container from `image` that binds `source` read-only at
     /// `target` (mount API: a missing source is refused, never created), with no network and
-    /// no capabilities, runs `command`, and is removed afterwards.
+    /// no capability but `DAC_READ_SEARCH` (to look into directories of other owners), runs
+    /// `command`, and is removed afterwards.
     fn run_helper(
         &self,
         image: &str,

@@ -241,3 +241,33 @@ fn permission_denied_on_the_socket_names_it_and_exits_2() {
     );
     assert!(stderr.contains("hint: "), "{stderr}");
 }
+
+/// A Postgres data directory (uid 999, mode 0700) must not look unshared: the helper runs as
+/// root without capabilities, so it needs `DAC_READ_SEARCH` to see the marker in it.
+#[test]
+fn regression_probe_sees_the_marker_in_a_0700_directory_of_another_owner() {
+    if engine().is_none() || !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let ws = Workspace::new()
+        .dir("pgdata")
+        .file("compose.yaml", &compose(&["./pgdata"]));
+    let dir = ws.path("pgdata");
+    std::os::unix::fs::chown(&dir, Some(999), Some(999)).expect("chown 999");
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod 0700");
+    let out = ws
+        .tierctl("")
+        .env("TIERCTL_HELPER_IMAGE", helper_image())
+        .args(["vm", "--probe", "--format", "json"])
+        .output()
+        .expect("runs");
+    let probes = probes(&out.stdout);
+    assert_eq!(probes[0]["container"]["marker"], "seen", "{probes:?}");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("read").count(),
+        0,
+        "marker removed"
+    );
+}

@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::CommandFactory;
 
 use crate::audit::{self, Severity};
-use crate::cli::{Cli, Command, GlobalArgs, TiersCommand, VmArgs};
+use crate::cli::{Cli, Command, GlobalArgs, TiersCommand, VerifyArgs, VmArgs};
 use crate::compose::load;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, Endpoint, EndpointInput};
@@ -28,7 +28,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         cli.command,
         Command::Tiers {
             command: TiersCommand::Status { .. }
-        }
+        } | Command::Verify(_)
     );
     if settings.format == Format::Prometheus && !prometheus_ok {
         return Err(Error::FormatUnsupported {
@@ -45,6 +45,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         Command::Tiers { command } => tiers(&settings, command, out),
         Command::New(args) => new_template(&settings, &args, out),
         Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
+        Command::Verify(args) => verify(&settings, &cli.global, &args, env, out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tierctl", out);
             Ok(exit::CLEAN)
@@ -351,6 +352,167 @@ fn vm(
     })
 }
 
+/// `tierctl verify`.
+fn verify(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &VerifyArgs,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::engine::observe::{self, ObserveOptions, Selection, VerifyError};
+    use crate::report::verify::{ContainerResult, MountResult, VerifyReport};
+
+    if settings.offline {
+        return Err(VerifyError::Offline.into());
+    }
+    // The compose project decides the containers by default; with --all or names it is only
+    // used for the cross-check, when one loads.
+    let explicit = args.all || !args.containers.is_empty();
+    let project = match load::load(&settings.load, &DiskFiles) {
+        Ok(project) => Some(project),
+        Err(_) if explicit => None,
+        Err(e) => return Err(e.into()),
+    };
+    let selection = if args.all {
+        Selection::All
+    } else if !args.containers.is_empty() {
+        Selection::Names(args.containers.clone())
+    } else {
+        Selection::Project(project.as_ref().map(|p| p.name.clone()).unwrap_or_default())
+    };
+    let endpoint = resolve_endpoint(global, env)?;
+    let engine = DockerEngine::connect(&endpoint)?;
+    let info = engine.info()?;
+    let guess = endpoint::refine(
+        endpoint::identify(&endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let class = engine_class(&guess);
+    let (containers, mut notes) = observe::select(&engine, &selection)?;
+    if !observe::install_interrupt_cleanup() {
+        notes.push("no Ctrl-C handler could be installed".into());
+    }
+    let options = ObserveOptions {
+        helper_image: args
+            .helper_image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned()),
+        pause: env
+            .vars
+            .iter()
+            .find(|(k, _)| k == "TIERCTL_TEST_VERIFY_PAUSE_MS")
+            .and_then(|(_, v)| v.parse().ok())
+            .map(std::time::Duration::from_millis),
+    };
+    let observed = observe::observe(&engine, containers, &options)?;
+    let project_name = project.as_ref().map(|p| p.name.clone());
+    let results: Vec<ContainerResult> = observed
+        .into_iter()
+        .map(|c| {
+            let mut container_notes = c.notes;
+            let same_project = project.as_ref().filter(|p| {
+                c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name)
+            });
+            if let (Some(p), Some(service)) = (same_project, c.info.service()) {
+                let running: Vec<crate::verify::RunningMount> = c
+                    .mounts
+                    .iter()
+                    .zip(c.info.mounts.iter().filter(|m| {
+                        matches!(
+                            m.kind,
+                            crate::engine::container::MountType::Bind
+                                | crate::engine::container::MountType::Volume
+                        )
+                    }))
+                    .map(|(o, m)| crate::verify::RunningMount {
+                        kind: o.kind.clone(),
+                        source: match &o.kind {
+                            crate::verify::MountKind::Volume { name } => name.clone(),
+                            crate::verify::MountKind::Bind => m.source.clone(),
+                        },
+                        target: o.target.clone(),
+                    })
+                    .collect();
+                container_notes.extend(crate::verify::cross_check(p, service, &running));
+            }
+            ContainerResult {
+                project: c
+                    .info
+                    .labels
+                    .get(crate::engine::container::labels::PROJECT)
+                    .cloned(),
+                service: c.info.service().map(str::to_owned),
+                number: c
+                    .info
+                    .labels
+                    .get(crate::engine::container::labels::NUMBER)
+                    .cloned(),
+                name: c.info.name,
+                via: c.via,
+                mounts: c
+                    .mounts
+                    .into_iter()
+                    .map(|o| MountResult {
+                        check: crate::verify::check(&o, class),
+                        observed: o,
+                    })
+                    .collect(),
+                notes: container_notes,
+            }
+        })
+        .collect();
+    if let (Some(p), Selection::Project(_)) = (&project, &selection) {
+        for service in p.enabled_services() {
+            if !results
+                .iter()
+                .any(|r| r.service.as_deref() == Some(&service.name))
+            {
+                notes.push(format!(
+                    "service `{}` has no running container",
+                    service.name
+                ));
+            }
+        }
+    }
+    let report = VerifyReport {
+        project: project_name,
+        engine: class,
+        containers: results,
+        notes,
+    };
+    let text = match settings.format {
+        _ if args.quiet => String::new(),
+        Format::Human => report::verify::human(&report),
+        Format::Json => report::verify::json(&report),
+        Format::Prometheus => report::verify::prometheus(&report),
+    };
+    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    Ok(if report.all_ok() {
+        exit::CLEAN
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// How `verify` compares filesystems on this engine.
+fn engine_class(guess: &endpoint::EngineGuess) -> crate::verify::EngineClass {
+    use crate::engine::endpoint::EngineGuess;
+    use crate::verify::EngineClass;
+    match guess {
+        EngineGuess::Native => EngineClass::Native,
+        EngineGuess::DockerDesktop => EngineClass::DockerDesktop,
+        EngineGuess::Colima { .. }
+        | EngineGuess::OrbStack
+        | EngineGuess::RancherDesktop
+        | EngineGuess::Lima { .. }
+        | EngineGuess::Podman { .. } => EngineClass::Vm,
+        EngineGuess::Remote | EngineGuess::Unknown => EngineClass::Unknown,
+    }
+}
+
 /// `tierctl tiers ...`.
 fn tiers(settings: &Settings, command: TiersCommand, out: &mut dyn Write) -> Result<u8, Error> {
     let tiers = load_tiers(settings)?;
@@ -623,6 +785,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Plan { .. } => "plan",
         Command::Rewrite { .. } => "rewrite",
         Command::Vm(_) => "vm",
+        Command::Verify(_) => "verify",
         Command::Tiers { command } => match command {
             TiersCommand::Validate { .. } => "tiers validate",
             TiersCommand::Init { .. } => "tiers init",

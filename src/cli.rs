@@ -122,6 +122,12 @@ pub enum Command {
     ///
     /// Exit status: 0 when the engine sees every bind source, 1 when it does not, 2 on error.
     Vm(VmArgs),
+    /// Check that every running container of the project sees the host tier at each mount:
+    /// filesystem type, device and size on both sides, and a marker file
+    ///
+    /// Containers are found by their compose labels (the project of this directory), or all
+    /// running ones (--all), or by name. Exit status: 0 every mount ok, 1 a mismatch, 2 error.
+    Verify(VerifyArgs),
     /// Print a shell completion script
     Completions {
         /// The shell
@@ -139,6 +145,24 @@ pub struct VmArgs {
     #[arg(long)]
     pub probe: bool,
     /// Image for the helper containers (needs `sh` and busybox `stat`); default: busybox:1.36
+    #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
+    pub helper_image: Option<String>,
+}
+
+/// `tierctl verify` options.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Every running container, not only the compose project's
+    #[arg(long, conflicts_with = "containers")]
+    pub all: bool,
+    /// Containers by name or id (default: the running containers of the compose project)
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+    /// Print nothing; only the exit status tells (for cron)
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Image for the helper containers used when a container has no shell, `stat` or `df`;
+    /// default: busybox:1.36
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
     pub helper_image: Option<String>,
 }

@@ -77,6 +77,9 @@ pub enum Error {
     /// A compose template could not be rendered.
     #[error(transparent)]
     Template(#[from] crate::template::TemplateError),
+    /// `verify` could not observe the containers.
+    #[error(transparent)]
+    Verify(#[from] crate::engine::observe::VerifyError),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -124,7 +127,7 @@ impl Error {
             Error::Engine(e) => Some(e.hint()),
             Error::Vm(e) => Some(e.hint().to_owned()),
             Error::FormatUnsupported { .. } => Some(
-                "use `--format human` or `--format json`; prometheus is for `tiers status`".into(),
+                "use `--format human` or `--format json`; prometheus is for `tiers status` and `verify`".into(),
             ),
             Error::Owner(_) => Some(
                 "create the user or group, or write the owner as numeric `uid:gid` in tiers.yaml"
@@ -133,6 +136,7 @@ impl Error {
             Error::Change(_) => Some("run as root, or check the path and its permissions".into()),
             Error::Thresholds(_) => Some("e.g. `-w 75 -c 85`".into()),
             Error::Template(e) => Some(e.hint()),
+            Error::Verify(e) => Some(e.hint()),
             Error::Output(_) => None,
         }
     }

@@ -12,6 +12,7 @@ pub mod report;
 pub mod template;
 pub mod tiers;
 pub mod usage;
+pub mod verify;
 
 // effects
 pub mod engine;

@@ -17,6 +17,8 @@ use tokio::runtime::Runtime;
 use super::endpoint::{Endpoint, EndpointKind};
 use super::{Engine, EngineError, EngineInfo, HelperOutput};
 
+mod container;
+
 /// Seconds a single API call may take (above any stop grace period used).
 const TIMEOUT_SECS: u64 = 120;
 

@@ -4,8 +4,10 @@
 //! bollard types and async code never leave this module: [`docker::DockerEngine`] owns a small
 //! single-threaded runtime and every call blocks.
 
+pub mod container;
 pub mod docker;
 pub mod endpoint;
+pub mod observe;
 pub mod probe;
 
 use std::path::{Path, PathBuf};

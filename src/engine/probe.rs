@@ -168,6 +168,16 @@ pub fn mountinfo_entry(line: &str, mount_point: &str) -> Option<(String, String)
     Some((fs_type, source))
 }
 
+/// The `major:minor` device field of one `/proc/self/mountinfo` line, when its mount point is
+/// `mount_point`.
+pub fn mountinfo_device(line: &str, mount_point: &str) -> Option<String> {
+    let (left, _) = line.split_once(" - ")?;
+    let mut fields = left.split_whitespace();
+    let device = fields.nth(2)?;
+    let point = fields.nth(1)?;
+    (unescape(point) == mount_point).then(|| device.to_owned())
+}
+
 /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
 fn unescape(field: &str) -> String {
     let mut out = String::new();
@@ -377,6 +387,8 @@ present
             Some(("virtiofs".into(), "mount0".into()))
         );
         assert_eq!(mountinfo_entry(line, "/other"), None);
+        assert_eq!(mountinfo_device(line, TARGET).as_deref(), Some("98:0"));
+        assert_eq!(mountinfo_device(line, "/other"), None);
         assert_eq!(mountinfo_entry("garbage", TARGET), None);
         let escaped = r"1 2 0:1 / /a\040b rw - tmpfs tmp\040fs rw";
         assert_eq!(

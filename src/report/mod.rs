@@ -4,6 +4,7 @@ pub mod human;
 pub mod json;
 pub mod plan;
 pub mod prometheus;
+pub mod verify;
 pub mod vm;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ pub enum Format {
     Human,
     /// The versioned JSON contract.
     Json,
-    /// Prometheus textfile format for node_exporter (`tiers status` only).
+    /// Prometheus textfile format for node_exporter (`tiers status` and `verify`).
     Prometheus,
 }
 

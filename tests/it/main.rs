@@ -11,5 +11,6 @@ mod rewrite;
 mod rewrite_corpus;
 mod templates;
 mod tiers_cli;
+mod verify_cli;
 mod vm_cli;
 mod workspace;

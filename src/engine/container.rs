@@ -1,0 +1,137 @@
+//! Containers as `verify` needs them: find them (compose labels, names), inspect their mounts,
+//! run a command in them, or run a helper container that shares their mounts. Implemented by
+//! [`super::docker::DockerEngine`].
+
+use std::collections::BTreeMap;
+
+use super::{EngineError, HelperOutput};
+
+/// Compose's label keys (the same for compose v1 and v2).
+pub mod labels {
+    /// The project name.
+    pub const PROJECT: &str = "com.docker.compose.project";
+    /// The service name.
+    pub const SERVICE: &str = "com.docker.compose.service";
+    /// The replica number.
+    pub const NUMBER: &str = "com.docker.compose.container-number";
+    /// `True` for `docker compose run` containers.
+    pub const ONEOFF: &str = "com.docker.compose.oneoff";
+}
+
+/// What a mount is, as container inspect says (`Type`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountType {
+    /// A host path.
+    Bind,
+    /// A named or anonymous volume.
+    Volume,
+    /// A tmpfs.
+    Tmpfs,
+    /// Anything else (`npipe`, `cluster`, `image`).
+    Other(String),
+}
+
+/// One mount of a container (container inspect `Mounts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerMount {
+    /// Bind, volume, tmpfs.
+    pub kind: MountType,
+    /// The volume name (volumes only).
+    pub name: Option<String>,
+    /// The host path (binds) or the volume's directory on the engine's host.
+    pub source: String,
+    /// The path inside the container.
+    pub target: String,
+    /// Whether the mount is writable.
+    pub read_write: bool,
+}
+
+/// A container as inspect describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// The full id.
+    pub id: String,
+    /// The name, without the leading `/`.
+    pub name: String,
+    /// The image as the container was created from it.
+    pub image: String,
+    /// Whether it runs.
+    pub running: bool,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its mounts, in inspect order.
+    pub mounts: Vec<ContainerMount>,
+}
+
+impl ContainerInfo {
+    /// The compose service label, when it has one.
+    pub fn service(&self) -> Option<&str> {
+        self.labels.get(labels::SERVICE).map(String::as_str)
+    }
+
+    /// Whether it is a `docker compose run` container.
+    pub fn is_oneoff(&self) -> bool {
+        self.labels
+            .get(labels::ONEOFF)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+/// What a command run in a container printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// The exit code (`None` when the engine did not say).
+    pub exit_code: Option<i64>,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// A long-running container to create (tests and examples: a compose-labelled `sleep`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// The container name.
+    pub name: String,
+    /// The image.
+    pub image: String,
+    /// The command (replaces the image's entrypoint and command).
+    pub command: Vec<String>,
+    /// Labels (e.g. the compose labels).
+    pub labels: BTreeMap<String, String>,
+    /// Bind mounts: host path -> target (the host path must exist).
+    pub binds: Vec<(String, String)>,
+    /// Volume mounts: volume name -> target (created when missing).
+    pub volumes: Vec<(String, String)>,
+}
+
+/// The engine's containers, as `verify` needs them.
+pub trait Containers {
+    /// Ids of the running containers whose labels include every `key=value` given.
+    fn running_with_labels(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError>;
+
+    /// Inspect a container by id or name; `None` when there is no such container.
+    fn inspect(&self, container: &str) -> Result<Option<ContainerInfo>, EngineError>;
+
+    /// Run `command` in the running container as root (no tty) and collect its output.
+    fn exec(&self, container: &str, command: &[String]) -> Result<ExecOutput, EngineError>;
+
+    /// Run a short-lived helper container from `image` that has every mount of `container`
+    /// at the same target, read-only (`volumes_from`), with no network and no capability but
+    /// `DAC_READ_SEARCH`; runs `command` and is removed afterwards.
+    fn run_helper_sharing(
+        &self,
+        image: &str,
+        container: &str,
+        command: &[String],
+    ) -> Result<HelperOutput, EngineError>;
+
+    /// Create and start a container; returns its id.
+    fn create_running(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
+
+    /// Remove a container (forced: a running one is killed).
+    fn remove(&self, container: &str) -> Result<(), EngineError>;
+
+    /// Remove a volume; a missing volume is not an error.
+    fn remove_volume(&self, name: &str) -> Result<(), EngineError>;
+}

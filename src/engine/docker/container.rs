@@ -1,0 +1,273 @@
+//! [`Containers`] over bollard.
+
+use std::collections::HashMap;
+
+use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType as BollardMountType};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, RemoveVolumeOptions,
+};
+use futures_util::StreamExt;
+
+use super::{DockerEngine, HELPER_LABEL, helper_name};
+use crate::engine::container::{
+    ContainerInfo, ContainerMount, ContainerSpec, Containers, ExecOutput, MountType,
+};
+use crate::engine::{EngineError, HelperOutput};
+
+impl DockerEngine {
+    async fn exec_async(
+        &self,
+        container: &str,
+        command: &[String],
+    ) -> Result<ExecOutput, EngineError> {
+        let api = |e: &BollardError, action: &str| self.classify(e, action);
+        let created = self
+            .docker
+            .create_exec(
+                container,
+                CreateExecOptions {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(command.to_vec()),
+                    user: Some("0".to_owned()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| api(&e, "exec"))?;
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| api(&e, "exec"))?
+        {
+            while let Some(chunk) = output.next().await {
+                match chunk.map_err(|e| api(&e, "read exec output"))? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        stderr.push_str(&String::from_utf8_lossy(&message));
+                    }
+                    other => stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                }
+            }
+        }
+        let inspected = self
+            .docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| api(&e, "inspect exec"))?;
+        Ok(ExecOutput {
+            exit_code: inspected.exit_code,
+            stdout,
+            stderr,
+        })
+    }
+
+    async fn sharing_helper(
+        &self,
+        image: &str,
+        container: &str,
+        command: &[String],
+    ) -> Result<HelperOutput, EngineError> {
+        let body = ContainerCreateBody {
+            image: Some(image.to_owned()),
+            cmd: Some(command.to_vec()),
+            entrypoint: Some(Vec::new()),
+            network_disabled: Some(true),
+            labels: Some([(HELPER_LABEL.to_owned(), "verify".to_owned())].into()),
+            host_config: Some(HostConfig {
+                volumes_from: Some(vec![format!("{container}:ro")]),
+                network_mode: Some("none".into()),
+                cap_drop: Some(vec!["ALL".into()]),
+                cap_add: Some(vec!["DAC_READ_SEARCH".into()]),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                readonly_rootfs: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = self.create(body, helper_name(), image).await?;
+        let result = self.run_created(&id).await;
+        let removed = self.remove_async(&id).await;
+        let output = result?;
+        removed?;
+        Ok(output)
+    }
+
+    async fn create(
+        &self,
+        body: ContainerCreateBody,
+        name: String,
+        image: &str,
+    ) -> Result<String, EngineError> {
+        let options = CreateContainerOptions {
+            name: Some(name),
+            ..Default::default()
+        };
+        match self.docker.create_container(Some(options), body).await {
+            Ok(created) => Ok(created.id),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404,
+                message,
+            }) if message.contains("image") => Err(EngineError::ImageMissing {
+                context: self.context.clone(),
+                image: image.to_owned(),
+            }),
+            Err(e) => Err(self.classify(&e, "create container")),
+        }
+    }
+
+    async fn remove_async(&self, container: &str) -> Result<(), EngineError> {
+        self.docker
+            .remove_container(
+                container,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .map_err(|e| self.classify(&e, "remove container"))
+    }
+
+    async fn inspect_async(&self, container: &str) -> Result<Option<ContainerInfo>, EngineError> {
+        let inspected = match self.docker.inspect_container(container, None).await {
+            Ok(inspected) => inspected,
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => return Err(self.classify(&e, "inspect container")),
+        };
+        let config = inspected.config.unwrap_or_default();
+        let mounts = inspected
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| ContainerMount {
+                kind: match m.typ.as_deref() {
+                    Some("bind") => MountType::Bind,
+                    Some("volume") => MountType::Volume,
+                    Some("tmpfs") => MountType::Tmpfs,
+                    other => MountType::Other(other.unwrap_or_default().to_owned()),
+                },
+                name: m.name.filter(|n| !n.is_empty()),
+                source: m.source.unwrap_or_default(),
+                target: m.destination.unwrap_or_default(),
+                read_write: m.rw.unwrap_or(true),
+            })
+            .collect();
+        Ok(Some(ContainerInfo {
+            id: inspected.id.unwrap_or_default(),
+            name: inspected
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            image: config.image.unwrap_or_default(),
+            running: inspected.state.and_then(|s| s.running).unwrap_or(false),
+            labels: config.labels.unwrap_or_default().into_iter().collect(),
+            mounts,
+        }))
+    }
+}
+
+impl Containers for DockerEngine {
+    fn running_with_labels(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
+        let filters: HashMap<String, Vec<String>> = if labels.is_empty() {
+            HashMap::new()
+        } else {
+            [(
+                "label".to_owned(),
+                labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            )]
+            .into()
+        };
+        let options = ListContainersOptions {
+            all: false,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let listed = self
+            .runtime
+            .block_on(self.docker.list_containers(Some(options)))
+            .map_err(|e| self.classify(&e, "list containers"))?;
+        Ok(listed.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    fn inspect(&self, container: &str) -> Result<Option<ContainerInfo>, EngineError> {
+        self.runtime.block_on(self.inspect_async(container))
+    }
+
+    fn exec(&self, container: &str, command: &[String]) -> Result<ExecOutput, EngineError> {
+        self.runtime.block_on(self.exec_async(container, command))
+    }
+
+    fn run_helper_sharing(
+        &self,
+        image: &str,
+        container: &str,
+        command: &[String],
+    ) -> Result<HelperOutput, EngineError> {
+        self.runtime
+            .block_on(self.sharing_helper(image, container, command))
+    }
+
+    fn create_running(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let mount = |typ: BollardMountType, source: &str, target: &str| Mount {
+            target: Some(target.to_owned()),
+            source: Some(source.to_owned()),
+            typ: Some(typ),
+            ..Default::default()
+        };
+        let mounts = spec
+            .binds
+            .iter()
+            .map(|(s, t)| mount(BollardMountType::BIND, s, t))
+            .chain(
+                spec.volumes
+                    .iter()
+                    .map(|(s, t)| mount(BollardMountType::VOLUME, s, t)),
+            )
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: Some(spec.command.clone()),
+            entrypoint: Some(Vec::new()),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            host_config: Some(HostConfig {
+                mounts: Some(mounts),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.runtime.block_on(async {
+            let id = self.create(body, spec.name.clone(), &spec.image).await?;
+            if let Err(e) = self.docker.start_container(&id, None).await {
+                let _ = self.remove_async(&id).await;
+                return Err(self.classify(&e, "start container"));
+            }
+            Ok(id)
+        })
+    }
+
+    fn remove(&self, container: &str) -> Result<(), EngineError> {
+        self.runtime.block_on(self.remove_async(container))
+    }
+
+    fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        match self.runtime.block_on(
+            self.docker
+                .remove_volume(name, Some(RemoveVolumeOptions { force: true })),
+        ) {
+            Ok(()) => Ok(()),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(self.classify(&e, "remove volume")),
+        }
+    }
+}

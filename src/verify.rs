@@ -1,0 +1,671 @@
+//! `verify`: does every running container see the host tier? Pure comparison of what a
+//! container sees at each mount target with what the host sees at the mount source.
+//!
+//! The engine layer (`engine::observe`) fills [`MountObservation`]s; this module decides a
+//! [`Verdict`] per mount and cross-checks the containers with the compose model. No I/O here.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::compose::model::{ComposeProject, MountType};
+
+/// How the engine relates to the host, as far as comparing filesystems goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineClass {
+    /// dockerd on this Linux host: the container sees the host's own filesystems (same type,
+    /// same device numbers).
+    Native,
+    /// Docker Desktop: a VM share whose size is the macOS root volume's for every `/Volumes`
+    /// path.
+    DockerDesktop,
+    /// Any other VM engine (Colima, Lima, Rancher Desktop, OrbStack, Podman machine): a VM share
+    /// type is expected at a bind target.
+    Vm,
+    /// Remote or unknown: only the marker file and sizes decide.
+    Unknown,
+}
+
+impl EngineClass {
+    /// Whether the engine runs in a VM (the VM's own disk is not a tier).
+    pub fn is_vm(self) -> bool {
+        matches!(self, EngineClass::DockerDesktop | EngineClass::Vm)
+    }
+}
+
+/// Filesystem types a VM engine uses to share host directories with its VM.
+pub const SHARE_TYPES: &[&str] = &[
+    "virtiofs",
+    "fuse.sshfs",
+    "sshfs",
+    "9p",
+    "fakeowner",
+    "grpcfuse",
+    "fuse.grpcfuse",
+    "osxfs",
+    "fuse.osxfs",
+    "nfs",
+    "nfs4",
+    "fuse",
+    "virtfs",
+];
+
+/// What a mount is, from container inspect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MountKind {
+    /// A bind mount of a host path.
+    Bind,
+    /// A named (or anonymous) volume.
+    Volume {
+        /// The volume's name on the engine.
+        name: String,
+    },
+}
+
+/// A filesystem as one side sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FsView {
+    /// Filesystem type (`ext4`, `tmpfs`, `virtiofs`); `None` when it could not be read.
+    pub fs_type: Option<String>,
+    /// Device: `major:minor` (host: of `st_dev`; container: of the mountinfo entry).
+    pub device: Option<String>,
+    /// The mount source as the kernel names it (`/dev/vda1`, `mount0`); container side only.
+    pub mount_source: Option<String>,
+    /// `f_blocks * f_frsize`.
+    pub size_bytes: Option<u64>,
+    /// `(f_blocks - f_bfree) * f_frsize`.
+    pub used_bytes: Option<u64>,
+    /// `f_bavail * f_frsize`.
+    pub available_bytes: Option<u64>,
+}
+
+/// Whether the marker file written in the host directory was seen inside the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MarkerState {
+    /// Seen: the container looks at the host directory.
+    Seen,
+    /// Written on the host and not visible in the container.
+    Missing,
+    /// Not written: a named volume, a file bind, or a directory tierctl may not write to.
+    NotWritten,
+}
+
+/// The host's side of a bind source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostSource {
+    /// The source as the engine was given it (container inspect).
+    pub source: PathBuf,
+    /// The physical path, when a symlink was followed to reach it.
+    pub real: Option<PathBuf>,
+    /// Whether the source exists on the host.
+    pub exists: bool,
+    /// The filesystem holding it (`None` when missing or unreadable).
+    pub fs: Option<FsView>,
+}
+
+/// Everything observed about one mount of one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountObservation {
+    /// Bind or volume.
+    pub kind: MountKind,
+    /// The path inside the container.
+    pub target: String,
+    /// Read-only mount.
+    pub read_only: bool,
+    /// The host side (binds only).
+    pub host: Option<HostSource>,
+    /// What the container sees at the target (`None` when it could not be read).
+    pub container: Option<FsView>,
+    /// The marker file.
+    pub marker: MarkerState,
+}
+
+/// The verdict ids (stable; used in output, JSON and docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The container sees the host tier.
+    Ok,
+    /// Different size or device.
+    DfMismatch,
+    /// A disk or overlay filesystem where a VM share (or the host's type) is expected.
+    MountTypeMismatch,
+    /// The marker file written on the host is not visible: the container does not look at the
+    /// host directory at all.
+    MarkerMissing,
+    /// The data lives in a Docker volume, not on a tier.
+    NamedVolume,
+    /// The bind source is reached through a symlink.
+    SymlinkedBind,
+}
+
+impl Verdict {
+    /// The stable id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::DfMismatch => "df-mismatch",
+            Verdict::MountTypeMismatch => "mount-type-mismatch",
+            Verdict::MarkerMissing => "marker-missing",
+            Verdict::NamedVolume => "named-volume",
+            Verdict::SymlinkedBind => "symlinked-bind",
+        }
+    }
+}
+
+/// The conclusion for one mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountCheck {
+    /// The verdict: the most serious problem found.
+    pub verdict: Verdict,
+    /// Why (every problem found, most serious first); empty for `ok`.
+    pub reasons: Vec<String>,
+    /// Differences that do not decide the verdict (a VM share's own type, Docker Desktop sizes).
+    pub notes: Vec<String>,
+}
+
+/// Sizes within this many parts per thousand are the same (block accounting, `df -P` KiB
+/// rounding).
+const SIZE_TOLERANCE_PER_MILLE: u64 = 10;
+
+/// Whether two sizes are the same filesystem's size.
+pub fn same_size(a: u64, b: u64) -> bool {
+    let (small, large) = if a <= b { (a, b) } else { (b, a) };
+    let slack = large / 1000 * SIZE_TOLERANCE_PER_MILLE;
+    large - small <= slack.max(1 << 20)
+}
+
+/// Whether `fs_type` is a disk or overlay filesystem: what a container sees when the engine
+/// bound a directory of the VM's own disk.
+fn is_vm_disk_type(fs_type: &str) -> bool {
+    !SHARE_TYPES.contains(&fs_type) && !fs_type.starts_with("fuse.")
+}
+
+/// Decide the verdict for one mount.
+pub fn check(mount: &MountObservation, engine: EngineClass) -> MountCheck {
+    let mut notes = Vec::new();
+    if let MountKind::Volume { name } = &mount.kind {
+        let place = if engine.is_vm() {
+            "the engine's VM disk"
+        } else {
+            "the engine's data root"
+        };
+        return MountCheck {
+            verdict: Verdict::NamedVolume,
+            reasons: vec![format!(
+                "data in the Docker volume `{name}` on {place}, not on a tier"
+            )],
+            notes,
+        };
+    }
+    let mut problems: Vec<(Verdict, String)> = Vec::new();
+    let host = mount.host.as_ref();
+    let host_fs = host.and_then(|h| h.fs.as_ref());
+    let container = mount.container.as_ref();
+    match (host, mount.marker) {
+        (Some(h), _) if !h.exists => problems.push((
+            Verdict::MarkerMissing,
+            format!(
+                "`{}` does not exist on the host: the engine binds a directory of its own",
+                h.source.display()
+            ),
+        )),
+        (_, MarkerState::Missing) => problems.push((
+            Verdict::MarkerMissing,
+            "marker file written on the host is not visible in the container".into(),
+        )),
+        _ => {}
+    }
+    let marker_seen = mount.marker == MarkerState::Seen;
+    let host_type = host_fs.and_then(|f| f.fs_type.as_deref());
+    if let Some(seen) = container.and_then(|c| c.fs_type.as_deref()) {
+        let expected = match engine {
+            EngineClass::Native => host_type.map(|h| h == seen),
+            EngineClass::DockerDesktop | EngineClass::Vm => Some(!is_vm_disk_type(seen)),
+            EngineClass::Unknown => None,
+        };
+        match (expected, host_type) {
+            (Some(false), Some(h)) if engine == EngineClass::Native => problems.push((
+                Verdict::MountTypeMismatch,
+                format!("filesystem type: host `{h}`, container `{seen}`"),
+            )),
+            (Some(false), _) => problems.push((
+                Verdict::MountTypeMismatch,
+                format!("the container sees `{seen}` where a VM share type is expected"),
+            )),
+            (_, Some(h)) if h != seen => notes.push(format!(
+                "filesystem type: host `{h}`, container `{seen}` (a VM share)"
+            )),
+            _ => {}
+        }
+    }
+    if let (Some(h), Some(c)) = (host_fs, container) {
+        if let (Some(hs), Some(cs)) = (h.size_bytes, c.size_bytes)
+            && !same_size(hs, cs)
+        {
+            let text = format!(
+                "size: host {} ({hs} bytes), container {} ({cs} bytes)",
+                crate::usage::human_bytes(hs),
+                crate::usage::human_bytes(cs)
+            );
+            if engine == EngineClass::DockerDesktop && marker_seen {
+                notes.push(format!(
+                    "{text}: Docker Desktop reports the macOS root volume's size for its shares; the marker file proves the container sees the host directory"
+                ));
+            } else {
+                problems.push((Verdict::DfMismatch, text));
+            }
+        }
+        if engine == EngineClass::Native
+            && let (Some(hd), Some(cd)) = (&h.device, &c.device)
+            && hd != cd
+        {
+            let text = format!("device: host {hd}, container {cd}");
+            if marker_seen {
+                notes.push(text);
+            } else {
+                problems.push((Verdict::DfMismatch, text));
+            }
+        }
+    }
+    if let Some(real) = host.and_then(|h| h.real.as_ref()) {
+        problems.push((
+            Verdict::SymlinkedBind,
+            format!(
+                "`{}` is a symlink to `{}`: bind the real path",
+                host.map(|h| h.source.display().to_string())
+                    .unwrap_or_default(),
+                real.display()
+            ),
+        ));
+    }
+    if container.is_none() {
+        notes.push("the container's view could not be read".into());
+    }
+    if mount.marker == MarkerState::NotWritten && host.is_some_and(|h| h.exists) {
+        notes.push("no marker file (a file bind or a directory tierctl may not write)".into());
+    }
+    problems.sort_by_key(|(v, _)| std::cmp::Reverse(severity(*v)));
+    MountCheck {
+        verdict: problems.first().map_or(Verdict::Ok, |(v, _)| *v),
+        reasons: problems.into_iter().map(|(_, r)| r).collect(),
+        notes,
+    }
+}
+
+/// Which verdict wins when several apply.
+fn severity(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Ok => 0,
+        Verdict::SymlinkedBind => 1,
+        Verdict::DfMismatch => 2,
+        Verdict::MountTypeMismatch => 3,
+        Verdict::NamedVolume => 4,
+        Verdict::MarkerMissing => 5,
+    }
+}
+
+/// One container's mount as the compose cross-check needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningMount {
+    /// Bind or volume.
+    pub kind: MountKind,
+    /// Source: the host path (bind) or the volume name.
+    pub source: String,
+    /// Target in the container.
+    pub target: String,
+}
+
+/// Cross-check a running service's mounts with the compose model: what the compose files
+/// declare but the container lacks (or has from another source), and what the container has
+/// that the files do not declare. Returns notes.
+pub fn cross_check(
+    project: &ComposeProject,
+    service: &str,
+    running: &[RunningMount],
+) -> Vec<String> {
+    let Some(declared) = project.services.get(service) else {
+        return vec![format!(
+            "service `{service}` is not in the compose files (a container of an older version of the project?)"
+        )];
+    };
+    let mut notes = Vec::new();
+    for mount in &declared.mounts {
+        let found = running.iter().find(|r| r.target == mount.target);
+        let wanted = match (mount.kind, &mount.host_path, &mount.source) {
+            (MountType::Bind, Some(path), _) => Some(path.display().to_string()),
+            (MountType::Volume, _, Some(key)) => Some(volume_name(project, mount, key)),
+            _ => None,
+        };
+        match (found, wanted) {
+            (None, _) if matches!(mount.kind, MountType::Bind | MountType::Volume) => {
+                notes.push(format!(
+                    "{service}: the compose files mount `{}` but the running container does not: recreate it (`docker compose up -d {service}`)",
+                    mount.target
+                ));
+            }
+            (Some(r), Some(wanted)) if r.source != wanted => notes.push(format!(
+                "{service}: `{}` comes from `{}` in the running container but from `{wanted}` in the compose files: recreate it (`docker compose up -d {service}`)",
+                mount.target, r.source
+            )),
+            _ => {}
+        }
+    }
+    for r in running {
+        if !declared.mounts.iter().any(|m| m.target == r.target) {
+            notes.push(format!(
+                "{service}: `{}` is mounted in the container but not declared in the compose files (an image VOLUME?)",
+                r.target
+            ));
+        }
+    }
+    notes
+}
+
+/// The engine's name of a compose volume: `name:` when set, the key for an external volume,
+/// else `{project}_{key}`.
+fn volume_name(
+    project: &ComposeProject,
+    mount: &crate::compose::model::VolumeMount,
+    key: &str,
+) -> String {
+    match project.volume_for(mount) {
+        Some(v) => match (&v.name, v.external) {
+            (Some(name), _) => name.clone(),
+            (None, true) => key.to_owned(),
+            (None, false) => format!("{}_{key}", project.name),
+        },
+        None => format!("{}_{key}", project.name),
+    }
+}
+
+/// Whether any verdict is not `ok`.
+pub fn any_mismatch<'a>(checks: impl IntoIterator<Item = &'a MountCheck>) -> bool {
+    checks.into_iter().any(|c| c.verdict != Verdict::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const G: u64 = 1 << 30;
+
+    fn fs(fs_type: &str, device: &str, size: u64) -> FsView {
+        FsView {
+            fs_type: Some(fs_type.into()),
+            device: Some(device.into()),
+            mount_source: None,
+            size_bytes: Some(size),
+            used_bytes: Some(size / 2),
+            available_bytes: Some(size / 2),
+        }
+    }
+
+    fn bind(host: FsView, container: FsView, marker: MarkerState) -> MountObservation {
+        MountObservation {
+            kind: MountKind::Bind,
+            target: "/photos".into(),
+            read_only: false,
+            host: Some(HostSource {
+                source: "/Volumes/faststore/photos".into(),
+                real: None,
+                exists: true,
+                fs: Some(host),
+            }),
+            container: Some(container),
+            marker,
+        }
+    }
+
+    #[test]
+    fn native_same_filesystem_with_the_marker_is_ok() {
+        let m = bind(
+            fs("ext4", "8:1", 100 * G),
+            fs("ext4", "8:1", 100 * G),
+            MarkerState::Seen,
+        );
+        let c = check(&m, EngineClass::Native);
+        assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+        assert!(c.reasons.is_empty() && c.notes.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn colima_vm_disk_instead_of_the_share_is_marker_missing_with_every_difference() {
+        let m = bind(
+            fs("apfs", "1:4", 1900 * G),
+            fs("ext4", "254:1", 58 * G),
+            MarkerState::Missing,
+        );
+        let c = check(&m, EngineClass::Vm);
+        assert_eq!(c.verdict, Verdict::MarkerMissing);
+        assert_eq!(c.reasons.len(), 3, "{c:?}");
+        assert!(c.reasons[1].contains("`ext4`"), "{c:?}");
+        assert!(c.reasons[2].contains("1.9T"), "{c:?}");
+    }
+
+    #[test]
+    fn a_vm_share_type_is_a_note_and_ext4_is_a_type_mismatch() {
+        let ok = bind(
+            fs("apfs", "1:4", 1900 * G),
+            fs("virtiofs", "0:50", 1900 * G),
+            MarkerState::Seen,
+        );
+        let c = check(&ok, EngineClass::Vm);
+        assert_eq!(c.verdict, Verdict::Ok);
+        assert!(c.notes[0].contains("a VM share"), "{c:?}");
+        let bad = bind(
+            fs("apfs", "1:4", 1900 * G),
+            fs("overlay", "0:50", 1900 * G),
+            MarkerState::NotWritten,
+        );
+        assert_eq!(
+            check(&bad, EngineClass::Vm).verdict,
+            Verdict::MountTypeMismatch
+        );
+    }
+
+    #[test]
+    fn docker_desktop_size_difference_with_the_marker_seen_is_a_note() {
+        let m = bind(
+            fs("apfs", "1:4", 1900 * G),
+            fs("fakeowner", "0:50", 460 * G),
+            MarkerState::Seen,
+        );
+        let c = check(&m, EngineClass::DockerDesktop);
+        assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+        assert!(
+            c.notes.iter().any(|n| n.contains("Docker Desktop")),
+            "{c:?}"
+        );
+        // Elsewhere the same difference is a failure.
+        assert_eq!(check(&m, EngineClass::Vm).verdict, Verdict::DfMismatch);
+        // And on Docker Desktop without the marker too.
+        let unproven = MountObservation {
+            marker: MarkerState::NotWritten,
+            ..m
+        };
+        assert_eq!(
+            check(&unproven, EngineClass::DockerDesktop).verdict,
+            Verdict::DfMismatch
+        );
+    }
+
+    #[test]
+    fn native_device_difference_without_the_marker_is_df_mismatch() {
+        let m = bind(
+            fs("ext4", "8:1", 100 * G),
+            fs("ext4", "8:17", 100 * G),
+            MarkerState::NotWritten,
+        );
+        let c = check(&m, EngineClass::Native);
+        assert_eq!(c.verdict, Verdict::DfMismatch);
+        assert!(c.reasons[0].contains("8:17"), "{c:?}");
+        let seen = MountObservation {
+            marker: MarkerState::Seen,
+            ..m
+        };
+        assert_eq!(check(&seen, EngineClass::Native).verdict, Verdict::Ok);
+    }
+
+    #[test]
+    fn sizes_within_one_percent_or_a_mebibyte_are_the_same() {
+        assert!(same_size(100 * G, 100 * G - G / 200));
+        assert!(!same_size(100 * G, 98 * G));
+        assert!(same_size(4 << 20, 4 << 20));
+        assert!(!same_size(8 << 20, 58 * G));
+    }
+
+    #[test]
+    fn a_symlinked_source_names_the_real_path() {
+        let mut m = bind(
+            fs("ext4", "8:1", 100 * G),
+            fs("ext4", "8:1", 100 * G),
+            MarkerState::Seen,
+        );
+        if let Some(h) = m.host.as_mut() {
+            h.source = "/srv/Photos".into();
+            h.real = Some("/srv/faststore/photos".into());
+        }
+        let c = check(&m, EngineClass::Native);
+        assert_eq!(c.verdict, Verdict::SymlinkedBind);
+        assert!(c.reasons[0].contains("`/srv/faststore/photos`"), "{c:?}");
+    }
+
+    #[test]
+    fn a_volume_is_named_volume_on_the_vm_disk() {
+        let m = MountObservation {
+            kind: MountKind::Volume {
+                name: "immich_db".into(),
+            },
+            target: "/var/lib/postgresql/data".into(),
+            read_only: false,
+            host: None,
+            container: Some(fs("ext4", "254:1", 58 * G)),
+            marker: MarkerState::NotWritten,
+        };
+        let c = check(&m, EngineClass::Vm);
+        assert_eq!(c.verdict, Verdict::NamedVolume);
+        assert!(c.reasons[0].contains("`immich_db`"), "{c:?}");
+        assert!(c.reasons[0].contains("VM disk"), "{c:?}");
+    }
+
+    #[test]
+    fn a_source_missing_on_the_host_is_marker_missing() {
+        let mut m = bind(
+            fs("ext4", "8:1", G),
+            fs("ext4", "254:1", G),
+            MarkerState::NotWritten,
+        );
+        if let Some(h) = m.host.as_mut() {
+            h.exists = false;
+            h.fs = None;
+        }
+        let c = check(&m, EngineClass::Vm);
+        assert_eq!(c.verdict, Verdict::MarkerMissing);
+        assert!(c.reasons[0].contains("does not exist"), "{c:?}");
+    }
+
+    struct Text(&'static str);
+
+    impl crate::compose::load::Files for Text {
+        fn read(&self, _: &std::path::Path) -> std::io::Result<String> {
+            Ok(self.0.to_owned())
+        }
+        fn is_file(&self, path: &std::path::Path) -> bool {
+            path.ends_with("compose.yaml")
+        }
+    }
+
+    fn project(text: &'static str) -> ComposeProject {
+        let options = crate::compose::load::LoadOptions {
+            files: vec!["/p/compose.yaml".into()],
+            working_dir: "/p".into(),
+            ..Default::default()
+        };
+        crate::compose::load::load(&options, &Text(text)).expect("compose loads")
+    }
+
+    fn running(kind: MountKind, source: &str, target: &str) -> RunningMount {
+        RunningMount {
+            kind,
+            source: source.into(),
+            target: target.into(),
+        }
+    }
+
+    #[test]
+    fn cross_check_names_stale_sources_missing_and_undeclared_mounts() {
+        let p = project(
+            r#"
+services:
+  app:
+    image: busybox
+    volumes:
+      - ./photos:/photos
+      - db:/db
+      - /srv/cache:/cache
+volumes:
+  db: {}
+"#,
+        );
+        let volume = || MountKind::Volume { name: "x".into() };
+        let clean = cross_check(
+            &p,
+            "app",
+            &[
+                running(MountKind::Bind, "/p/photos", "/photos"),
+                running(volume(), "p_db", "/db"),
+                running(MountKind::Bind, "/srv/cache", "/cache"),
+            ],
+        );
+        assert_eq!(clean, Vec::<String>::new());
+        let stale = cross_check(
+            &p,
+            "app",
+            &[
+                running(MountKind::Bind, "/old/photos", "/photos"),
+                running(volume(), "p_db", "/db"),
+                running(volume(), "abc123", "/anon"),
+            ],
+        );
+        assert_eq!(stale.len(), 3, "{stale:?}");
+        assert!(stale[0].contains("`/old/photos`") && stale[0].contains("`/p/photos`"));
+        assert!(stale[1].contains("`/cache`") && stale[1].contains("does not"));
+        assert!(stale[2].contains("`/anon`") && stale[2].contains("not declared"));
+        let unknown = cross_check(&p, "gone", &[]);
+        assert!(unknown[0].contains("`gone`"), "{unknown:?}");
+    }
+
+    #[test]
+    fn verdict_ids_are_stable() {
+        let ids: Vec<&str> = [
+            Verdict::Ok,
+            Verdict::DfMismatch,
+            Verdict::MountTypeMismatch,
+            Verdict::MarkerMissing,
+            Verdict::NamedVolume,
+            Verdict::SymlinkedBind,
+        ]
+        .iter()
+        .map(|v| v.id())
+        .collect();
+        assert_eq!(
+            ids,
+            [
+                "ok",
+                "df-mismatch",
+                "mount-type-mismatch",
+                "marker-missing",
+                "named-volume",
+                "symlinked-bind"
+            ]
+        );
+        assert_eq!(
+            serde_json::to_value(Verdict::MountTypeMismatch).expect("serialises"),
+            "mount-type-mismatch"
+        );
+    }
+}

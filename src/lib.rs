@@ -5,8 +5,10 @@
 // pure core
 pub mod audit;
 pub mod compose;
+pub mod copy;
 pub mod facts;
 pub mod layout;
+pub mod manifest;
 pub mod plan;
 pub mod report;
 pub mod template;

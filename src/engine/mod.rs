@@ -4,6 +4,7 @@
 //! bollard types and async code never leave this module: [`docker::DockerEngine`] owns a small
 //! single-threaded runtime and every call blocks.
 
+pub mod container;
 pub mod docker;
 pub mod endpoint;
 pub mod probe;

@@ -2,6 +2,7 @@
 
 mod audit_cli;
 mod bad_input;
+mod copy_engine;
 mod corpus;
 mod engine;
 mod fuzz;

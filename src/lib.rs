@@ -16,8 +16,10 @@ pub mod tiers;
 pub mod usage;
 
 // effects
+pub mod apply;
 pub mod engine;
 pub mod fsx;
+pub mod journal;
 pub mod probe;
 pub mod rewrite;
 pub mod tierfs;

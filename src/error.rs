@@ -77,6 +77,12 @@ pub enum Error {
     /// A compose template could not be rendered.
     #[error(transparent)]
     Template(#[from] crate::template::TemplateError),
+    /// A migration stopped or was refused.
+    #[error(transparent)]
+    Migrate(#[from] crate::apply::ApplyError),
+    /// The migration journal could not be used.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -133,6 +139,10 @@ impl Error {
             Error::Change(_) => Some("run as root, or check the path and its permissions".into()),
             Error::Thresholds(_) => Some("e.g. `-w 75 -c 85`".into()),
             Error::Template(e) => Some(e.hint()),
+            Error::Migrate(e) => Some(e.hint()),
+            Error::Journal(_) => {
+                Some("check the `.tierctl` directory beside the compose file".into())
+            }
             Error::Output(_) => None,
         }
     }

@@ -7,6 +7,7 @@ mod corpus;
 mod engine;
 mod fuzz;
 mod loader;
+mod migrate_engine;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;

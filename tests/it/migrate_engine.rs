@@ -133,7 +133,10 @@ impl Project {
         if let Some(cli) = compose_cli() {
             self.compose(&cli, &["down", "-v"]);
         }
-        // copies are owned by other uids; the workspace is removed as root anyway
+        // after a migration compose no longer declares the volume: remove it by name
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.volume()])
+            .output();
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use clap::CommandFactory;
 
 use crate::audit::{self, Severity};
-use crate::cli::{Cli, Command, GlobalArgs, TiersCommand, VerifyArgs, VmArgs};
+use crate::cli::{Cli, Command, GlobalArgs, MigrateArgs, TiersCommand, VerifyArgs, VmArgs};
 use crate::compose::load;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, Endpoint, EndpointInput};
@@ -45,6 +45,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         Command::Tiers { command } => tiers(&settings, command, out),
         Command::New(args) => new_template(&settings, &args, out),
         Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
+        Command::Migrate(args) => migrate(&settings, &cli.global, &args, env, out),
         Command::Verify(args) => verify(&settings, &cli.global, &args, env, out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tierctl", out);
@@ -785,6 +786,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Plan { .. } => "plan",
         Command::Rewrite { .. } => "rewrite",
         Command::Vm(_) => "vm",
+        Command::Migrate(_) => "migrate",
         Command::Verify(_) => "verify",
         Command::Tiers { command } => match command {
             TiersCommand::Validate { .. } => "tiers validate",
@@ -796,4 +798,127 @@ fn command_name(command: &Command) -> &'static str {
         Command::Completions { .. } => "completions",
         Command::Man => "man",
     }
+}
+
+/// `tierctl migrate`.
+fn migrate(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &MigrateArgs,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::apply::{self, ComposeCli, Context};
+    use crate::journal::{self, Journal, Progress};
+
+    let tiers = load_tiers(settings)?;
+    let project = load::load(&settings.load, &DiskFiles)?;
+    let state_dir = journal::dir(&project.dir);
+    let last = journal::latest(&state_dir);
+    let open_journal = match &last {
+        Some(path) => {
+            let records = journal::read(path)?;
+            Progress::of(&records)
+                .filter(Progress::is_open)
+                .map(|_| path.clone())
+        }
+        None => None,
+    };
+    let connect_ctx = |global: &GlobalArgs| -> Result<(DockerEngine, Option<String>), Error> {
+        let endpoint = resolve_endpoint(global, env)?;
+        let engine = DockerEngine::connect(&endpoint)?;
+        Ok((engine, Some(endpoint.host.clone())))
+    };
+    let image = args
+        .helper_image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+    let roots: Vec<std::path::PathBuf> = tiers.tiers.values().map(|t| t.root.clone()).collect();
+
+    if args.rollback || args.resume {
+        let path = if args.rollback {
+            last.clone()
+        } else {
+            open_journal.clone()
+        };
+        let Some(path) = path else {
+            return Err(Error::Migrate(apply::ApplyError::Refused(format!(
+                "no {} migration journal in `{}`",
+                if args.rollback { "" } else { "unfinished " },
+                state_dir.display()
+            ))));
+        };
+        let (mut journal, records) = Journal::open(&path)?;
+        let (engine, host) = connect_ctx(global)?;
+        let ctx = Context {
+            engine: &engine,
+            image,
+            compose: ComposeCli::find(host),
+            roots,
+        };
+        let outcome = if args.rollback {
+            apply::rollback(&ctx, &mut journal, &records)?
+        } else {
+            apply::run(&ctx, &mut journal, &records)?
+        };
+        let text =
+            report::migrate::outcome(&outcome, args.rollback, settings.format, &settings.paths);
+        out.write_all(text.as_bytes()).map_err(Error::Output)?;
+        return Ok(exit::CLEAN);
+    }
+    if let Some(path) = &open_journal {
+        return Err(Error::Migrate(apply::ApplyError::Refused(format!(
+            "an unfinished migration is journaled in `{}`: run `tierctl migrate --resume` or `--rollback` first",
+            path.display()
+        ))));
+    }
+    let texts = read_texts(&project)?;
+    let facts = probe::paths(audit::host_paths(&project));
+    let plan = crate::plan::plan(&crate::plan::Input {
+        project: &project,
+        tiers: &tiers,
+        facts: &facts,
+        texts: &texts,
+        strict_binds: false,
+    });
+    let patched = crate::rewrite::patch(&plan, &texts)?;
+    crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
+    let migration = crate::plan::migrate::build(&project, &plan, &patched, args.remove_source)
+        .map_err(|u| {
+            Error::Migrate(apply::ApplyError::Refused(format!(
+                "service `{}` mount `{}`: {}",
+                u.service, u.target, u.reason
+            )))
+        })?;
+    let preview = report::migrate::plan(&migration, settings.format, &settings.paths);
+    if migration.is_empty() || args.dry_run {
+        out.write_all(preview.as_bytes()).map_err(Error::Output)?;
+        return Ok(exit::CLEAN);
+    }
+    if !args.yes {
+        out.write_all(preview.as_bytes()).map_err(Error::Output)?;
+        return Err(Error::Migrate(apply::ApplyError::Refused(
+            "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)".into(),
+        )));
+    }
+    let (engine, host) = connect_ctx(global)?;
+    let ctx = Context {
+        engine: &engine,
+        image,
+        compose: ComposeCli::find(host),
+        roots,
+    };
+    apply::preflight(&ctx, &migration)?;
+    let id = format!(
+        "{}-{}",
+        crate::write::timestamp(std::time::SystemTime::now()),
+        std::process::id()
+    );
+    let mut journal = Journal::create(&state_dir, &id, &migration)?;
+    let records = journal::read(&journal.path)?;
+    let outcome = apply::run(&ctx, &mut journal, &records)?;
+    let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
+    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    Ok(exit::CLEAN)
 }

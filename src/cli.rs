@@ -122,6 +122,12 @@ pub enum Command {
     ///
     /// Exit status: 0 when the engine sees every bind source, 1 when it does not, 2 on error.
     Vm(VmArgs),
+    /// Move named volumes into their tier directories: stop, copy, verify, rewrite, start
+    ///
+    /// Every step is journaled in `.tierctl/` beside the compose files: `--resume` continues an
+    /// interrupted run, `--rollback` undoes it. The source volume is kept unless
+    /// `--remove-source`.
+    Migrate(MigrateArgs),
     /// Check that every running container of the project sees the host tier at each mount:
     /// filesystem type, device and size on both sides, and a marker file
     ///
@@ -163,6 +169,29 @@ pub struct VerifyArgs {
     pub quiet: bool,
     /// Image for the helper containers used when a container has no shell, `stat` or `df`;
     /// default: busybox:1.36
+    #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
+    pub helper_image: Option<String>,
+}
+
+/// `tierctl migrate` options.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Show the plan and stop
+    #[arg(long, conflicts_with_all = ["resume", "rollback"])]
+    pub dry_run: bool,
+    /// Do it without asking
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Continue the last interrupted migration from its journal
+    #[arg(long, conflicts_with = "rollback")]
+    pub resume: bool,
+    /// Undo the last migration: compose files back, copies removed, services restarted
+    #[arg(long)]
+    pub rollback: bool,
+    /// Remove each source volume after its copy verified and the services started
+    #[arg(long, alias = "prune-source")]
+    pub remove_source: bool,
+    /// Image for the helper containers (needs busybox `cp`, `find`, `du`)
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
     pub helper_image: Option<String>,
 }

@@ -80,6 +80,12 @@ pub enum Error {
     /// `verify` could not observe the containers.
     #[error(transparent)]
     Verify(#[from] crate::engine::observe::VerifyError),
+    /// A migration stopped or was refused.
+    #[error(transparent)]
+    Migrate(#[from] crate::apply::ApplyError),
+    /// The migration journal could not be used.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -137,6 +143,10 @@ impl Error {
             Error::Thresholds(_) => Some("e.g. `-w 75 -c 85`".into()),
             Error::Template(e) => Some(e.hint()),
             Error::Verify(e) => Some(e.hint()),
+            Error::Migrate(e) => Some(e.hint()),
+            Error::Journal(_) => {
+                Some("check the `.tierctl` directory beside the compose file".into())
+            }
             Error::Output(_) => None,
         }
     }

@@ -5,8 +5,10 @@
 // pure core
 pub mod audit;
 pub mod compose;
+pub mod copy;
 pub mod facts;
 pub mod layout;
+pub mod manifest;
 pub mod plan;
 pub mod report;
 pub mod template;
@@ -15,8 +17,10 @@ pub mod usage;
 pub mod verify;
 
 // effects
+pub mod apply;
 pub mod engine;
 pub mod fsx;
+pub mod journal;
 pub mod probe;
 pub mod rewrite;
 pub mod tierfs;

@@ -105,8 +105,16 @@ impl DockerEngine {
         &self.context
     }
 
+    pub(super) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub(super) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
     /// Turn a bollard error into ours, naming the context and socket.
-    fn classify(&self, error: &BollardError, action: &str) -> EngineError {
+    pub(super) fn classify(&self, error: &BollardError, action: &str) -> EngineError {
         if let BollardError::DockerResponseServerError {
             status_code,
             message,
@@ -173,7 +181,7 @@ impl DockerEngine {
             ..Default::default()
         };
         let options = CreateContainerOptions {
-            name: Some(helper_name()),
+            name: Some(helper_name("probe")),
             ..Default::default()
         };
         let created = match self.docker.create_container(Some(options), body).await {
@@ -212,7 +220,7 @@ impl DockerEngine {
         Ok(output)
     }
 
-    async fn run_created(&self, id: &str) -> Result<HelperOutput, EngineError> {
+    pub(super) async fn run_created(&self, id: &str) -> Result<HelperOutput, EngineError> {
         let api = |e: &BollardError, action: &str| self.classify(e, action);
         match self.docker.start_container(id, None).await {
             Ok(()) => {}
@@ -306,12 +314,12 @@ fn unsupported(endpoint: &Endpoint, scheme: &str) -> EngineError {
 }
 
 /// A unique, recognisable helper container name.
-fn helper_name() -> String {
+pub(super) fn helper_name(purpose: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("tierctl-probe-{}-{nanos:09}", std::process::id())
+    format!("tierctl-{purpose}-{}-{nanos:09}", std::process::id())
 }
 
 fn with(text: &str) -> String {

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod endpoint;
 pub mod observe;
 pub mod probe;
+pub mod transfer;
 
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod json;
+pub mod migrate;
 pub mod plan;
 pub mod prometheus;
 pub mod verify;

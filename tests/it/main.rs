@@ -2,10 +2,12 @@
 
 mod audit_cli;
 mod bad_input;
+mod copy_engine;
 mod corpus;
 mod engine;
 mod fuzz;
 mod loader;
+mod migrate_engine;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;

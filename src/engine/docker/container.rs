@@ -89,7 +89,9 @@ impl DockerEngine {
             }),
             ..Default::default()
         };
-        let id = self.create(body, helper_name(), image).await?;
+        let id = self
+            .create_named(body, helper_name("verify"), image)
+            .await?;
         let result = self.run_created(&id).await;
         let removed = self.remove_async(&id).await;
         let output = result?;
@@ -97,7 +99,7 @@ impl DockerEngine {
         Ok(output)
     }
 
-    async fn create(
+    async fn create_named(
         &self,
         body: ContainerCreateBody,
         name: String,
@@ -245,7 +247,9 @@ impl Containers for DockerEngine {
             ..Default::default()
         };
         self.runtime.block_on(async {
-            let id = self.create(body, spec.name.clone(), &spec.image).await?;
+            let id = self
+                .create_named(body, spec.name.clone(), &spec.image)
+                .await?;
             if let Err(e) = self.docker.start_container(&id, None).await {
                 let _ = self.remove_async(&id).await;
                 return Err(self.classify(&e, "start container"));

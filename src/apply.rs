@@ -1,0 +1,796 @@
+//! Executes a [`MigratePlan`] step by step, recording each step in the [`Journal`], and undoes
+//! one (`rollback`). It decides nothing: the plan says what, the journal says what is done.
+//!
+//! Progress goes to stderr through `indicatif` (hidden when stderr is not a terminal).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::copy::{self, TargetFacts, TargetState};
+use crate::engine::transfer::{Containers, MountSource, Selector};
+use crate::journal::{Detail, Journal, JournalError, Progress, Record};
+use crate::manifest::{self, Rules};
+use crate::plan::migrate::{MigratePlan, MigrateStep};
+use crate::write::{self, FileWrite};
+
+/// The compose CLI found on this machine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ComposeCli {
+    /// The program and its leading arguments (`docker compose` or `docker-compose`).
+    pub program: Vec<String>,
+    /// `DOCKER_HOST` for it (the endpoint tierctl used).
+    pub docker_host: Option<String>,
+}
+
+impl ComposeCli {
+    /// `docker compose` (v2) when it answers, else `docker-compose` (v1), found on `PATH`.
+    pub fn find(docker_host: Option<String>) -> Option<ComposeCli> {
+        if let Ok(docker) = which::which("docker") {
+            let v2 = Command::new(&docker)
+                .args(["compose", "version"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if v2 {
+                return Some(ComposeCli {
+                    program: vec![docker.to_string_lossy().into_owned(), "compose".into()],
+                    docker_host,
+                });
+            }
+        }
+        which::which("docker-compose").ok().map(|p| ComposeCli {
+            program: vec![p.to_string_lossy().into_owned()],
+            docker_host,
+        })
+    }
+}
+
+/// The command line that starts `services` of the plan's project.
+pub fn up_command(program: &[String], plan: &MigratePlan, services: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = program.to_vec();
+    args.extend(["-p".into(), plan.project.clone()]);
+    for file in &plan.compose_files {
+        args.extend(["-f".into(), file.display().to_string()]);
+    }
+    args.extend(["up".into(), "-d".into()]);
+    args.extend(services.iter().cloned());
+    args
+}
+
+/// What `apply` works with.
+pub struct Context<'a> {
+    /// The engine.
+    pub engine: &'a dyn Containers,
+    /// The helper image.
+    pub image: String,
+    /// The compose CLI (`None`: none installed).
+    pub compose: Option<ComposeCli>,
+    /// The tier roots (a target must lie inside one).
+    pub roots: Vec<PathBuf>,
+}
+
+/// Why a migration stopped.
+#[derive(Debug, Error)]
+pub enum ApplyError {
+    /// A step failed; what was done before it stays done.
+    #[error("step `{step}` failed: {message}")]
+    Step {
+        /// The step.
+        step: String,
+        /// Why.
+        message: String,
+        /// The journal (to resume or roll back).
+        journal: PathBuf,
+        /// Steps done before.
+        done: Vec<String>,
+    },
+    /// Refused before anything changed.
+    #[error("{0}")]
+    Refused(String),
+    /// The journal could not be used.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl ApplyError {
+    /// What the user can do.
+    pub fn hint(&self) -> String {
+        match self {
+            ApplyError::Step { journal, done, .. } => format!(
+                "done before the failure: {}; fix the cause and run `tierctl migrate --resume`, or undo with `tierctl migrate --rollback` (journal `{}`); the source data was not touched",
+                if done.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    done.join(", ")
+                },
+                journal.display()
+            ),
+            ApplyError::Refused(_) => "nothing was changed".into(),
+            ApplyError::Journal(_) => {
+                "check the `.tierctl` directory beside the compose file".into()
+            }
+        }
+    }
+}
+
+/// One step's result, for the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepOutcome {
+    /// The step id.
+    pub step: String,
+    /// What happened (`done`, `already done`, `skipped: ...`).
+    pub result: String,
+}
+
+/// A finished run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// The journal.
+    pub journal: PathBuf,
+    /// Every step.
+    pub steps: Vec<StepOutcome>,
+}
+
+/// Check, before anything changes, that the plan can run: every source volume exists (and is
+/// not created by looking), no running container outside the plan mounts one, every target may
+/// receive its copy.
+pub fn preflight(ctx: &Context<'_>, plan: &MigratePlan) -> Result<(), ApplyError> {
+    let engine_err = |e: crate::engine::EngineError| ApplyError::Refused(e.to_string());
+    for copy in &plan.copies {
+        if let MountSource::Volume(name) = &copy.job.source {
+            if !ctx.engine.volume_exists(name).map_err(engine_err)? {
+                return Err(ApplyError::Refused(format!(
+                    "volume `{name}` does not exist on the engine: nothing to copy (start the project once, or check the project name)"
+                )));
+            }
+            for c in ctx
+                .engine
+                .list(&Selector::Volume(name.clone()))
+                .map_err(engine_err)?
+            {
+                let ours = c.project.as_deref() == Some(plan.project.as_str())
+                    && c.service
+                        .as_ref()
+                        .is_some_and(|s| plan.services.contains(s));
+                if c.running && !ours {
+                    return Err(ApplyError::Refused(format!(
+                        "volume `{name}` is in use by container `{}` outside the plan: stop it first",
+                        c.name
+                    )));
+                }
+            }
+        }
+        copy::check_target(
+            &copy.job.target,
+            &ctx.roots,
+            &target_facts(&copy.job.target),
+            false,
+        )
+        .map_err(|e| ApplyError::Refused(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// What the host shows at `path`.
+pub fn target_facts(path: &Path) -> TargetFacts {
+    let meta = std::fs::symlink_metadata(path).ok();
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while std::fs::symlink_metadata(&existing).is_err() {
+        match (
+            existing.file_name().map(ToOwned::to_owned),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let real = std::fs::canonicalize(&existing).ok().map(|mut real| {
+        for name in rest.iter().rev() {
+            real.push(name);
+        }
+        real
+    });
+    TargetFacts {
+        exists: meta.is_some(),
+        is_dir: meta.as_ref().is_some_and(|m| m.is_dir()),
+        empty: std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none()),
+        real,
+    }
+}
+
+fn bar(message: String) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {spinner} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn bytes_bar(message: String, total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} {bytes}/{total_bytes} [{wide_bar}] {bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(message);
+    bar
+}
+
+/// Run (or continue) the journal's migration.
+pub fn run(
+    ctx: &Context<'_>,
+    journal: &mut Journal,
+    records: &[Record],
+) -> Result<Outcome, ApplyError> {
+    let mut progress = Progress::of(records).ok_or_else(|| JournalError::NoPlan {
+        path: journal.path.clone(),
+    })?;
+    let plan = progress.plan.clone();
+    let total = plan.steps.len();
+    let mut outcome = Outcome {
+        journal: journal.path.clone(),
+        steps: Vec::new(),
+    };
+    // a killed run may have left a helper behind (a copy still writing)
+    remove_helpers(ctx, &journal.id);
+    for (index, step) in plan.steps.iter().enumerate() {
+        let id = step.id();
+        if progress.done.contains_key(&id) {
+            outcome.steps.push(StepOutcome {
+                step: id,
+                result: "already done".into(),
+            });
+            continue;
+        }
+        let retried = progress.begun.contains(&id);
+        journal.append(&Record::Start { step: id.clone() })?;
+        let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
+        match execute(ctx, &plan, &progress, step, retried, &journal.id, &label) {
+            Ok((detail, result)) => {
+                journal.append(&Record::Done {
+                    step: id.clone(),
+                    detail: detail.clone(),
+                })?;
+                progress.done.insert(id.clone(), detail);
+                outcome.steps.push(StepOutcome { step: id, result });
+            }
+            Err(message) => {
+                journal.append(&Record::Failed {
+                    step: id.clone(),
+                    error: message.clone(),
+                })?;
+                let done = plan
+                    .steps
+                    .iter()
+                    .map(MigrateStep::id)
+                    .filter(|s| progress.done.contains_key(s))
+                    .collect();
+                return Err(ApplyError::Step {
+                    step: id,
+                    message,
+                    journal: journal.path.clone(),
+                    done,
+                });
+            }
+        }
+    }
+    journal.append(&Record::Finished)?;
+    Ok(outcome)
+}
+
+/// A human description of a step.
+pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
+    let copy = |n: &usize| plan.copies.get(*n);
+    let source = |n: &usize| {
+        copy(n)
+            .map(|c| match &c.job.source {
+                MountSource::Volume(v) => v.clone(),
+                MountSource::Bind(p) => p.display().to_string(),
+            })
+            .unwrap_or_default()
+    };
+    let target = |n: &usize| {
+        copy(n)
+            .map(|c| c.job.target.display().to_string())
+            .unwrap_or_default()
+    };
+    match step {
+        MigrateStep::Stop => format!("stop {}", plan.services.join(", ")),
+        MigrateStep::CreateDir(n) => format!("create {}", target(n)),
+        MigrateStep::Copy(n) => format!("copy {} -> {}", source(n), target(n)),
+        MigrateStep::Verify(n) => format!("verify copy of {} (blake3)", source(n)),
+        MigrateStep::Rewrite => format!(
+            "rewrite {}",
+            plan.files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        MigrateStep::Start => "start services".into(),
+        MigrateStep::VerifyMounts => "verify mounts".into(),
+        MigrateStep::RemoveSource(n) => format!("remove source volume {}", source(n)),
+    }
+}
+
+fn remove_helpers(ctx: &Context<'_>, journal: &str) {
+    if let Ok(left) = ctx.engine.list(&Selector::Journal(journal.to_owned())) {
+        for c in left {
+            let _ = ctx.engine.remove(&c.id);
+        }
+    }
+}
+
+fn running_services(progress: &Progress) -> Vec<String> {
+    match progress.done.get("stop") {
+        Some(Detail::Stopped { running }) => running.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn execute(
+    ctx: &Context<'_>,
+    plan: &MigratePlan,
+    progress: &Progress,
+    step: &MigrateStep,
+    retried: bool,
+    journal: &str,
+    label: &str,
+) -> Result<(Detail, String), String> {
+    let e = |e: crate::engine::EngineError| e.to_string();
+    match step {
+        MigrateStep::Stop => {
+            let bar = bar(label.to_owned());
+            let containers = ctx
+                .engine
+                .list(&Selector::Project(plan.project.clone()))
+                .map_err(e)?;
+            let mut running = Vec::new();
+            for c in containers {
+                let Some(service) = c.service.clone() else {
+                    continue;
+                };
+                if c.running && plan.services.contains(&service) {
+                    ctx.engine.stop(&c.id, plan.grace_secs).map_err(e)?;
+                    if !running.contains(&service) {
+                        running.push(service);
+                    }
+                }
+            }
+            bar.finish_and_clear();
+            let result = format!("stopped: {}", list_or_none(&running));
+            Ok((Detail::Stopped { running }, result))
+        }
+        MigrateStep::CreateDir(n) => {
+            let target = &plan.copies[*n].job.target;
+            let facts = target_facts(target);
+            let state = copy::check_target(target, &ctx.roots, &facts, retried)
+                .map_err(|e| e.to_string())?;
+            match state {
+                TargetState::Missing => {
+                    let made = topmost_missing(target);
+                    std::fs::create_dir_all(target)
+                        .map_err(|err| format!("cannot create `{}`: {err}", target.display()))?;
+                    Ok((Detail::Created { made }, "created".into()))
+                }
+                TargetState::Empty => Ok((Detail::Created { made: None }, "exists, empty".into())),
+                TargetState::JournaledCopy => {
+                    ctx.engine
+                        .run(&copy::wipe_spec(target, &ctx.image, journal))
+                        .map_err(e)?;
+                    Ok((
+                        Detail::Created { made: None },
+                        "partial copy removed".into(),
+                    ))
+                }
+            }
+        }
+        MigrateStep::Copy(n) => {
+            let job = &plan.copies[*n].job;
+            let facts = target_facts(&job.target);
+            // not empty here means this journal's own partial copy: `create` passed it empty
+            if facts.exists && !facts.empty {
+                ctx.engine
+                    .run(&copy::wipe_spec(&job.target, &ctx.image, journal))
+                    .map_err(e)?;
+            }
+            let size = copy::parse_size(
+                &ctx.engine
+                    .run(&copy::measure_spec(job, &ctx.image, journal))
+                    .map_err(e)?,
+            )
+            .unwrap_or_default();
+            let bar = bytes_bar(label.to_owned(), size.bytes);
+            let stop = AtomicBool::new(false);
+            let result = std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
+                        bar.set_position(tree_bytes(&job.target));
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                });
+                let r = ctx
+                    .engine
+                    .run(&copy::copy_spec(job, &ctx.image, journal, size.devices));
+                stop.store(true, Ordering::Relaxed);
+                r
+            });
+            bar.finish_and_clear();
+            result.map_err(e)?;
+            Ok((
+                Detail::None,
+                format!("{} bytes, {} entries", size.bytes, size.entries),
+            ))
+        }
+        MigrateStep::Verify(n) => {
+            let job = &plan.copies[*n].job;
+            let hashed = AtomicU64::new(0);
+            let bar = bar(label.to_owned());
+            let done = AtomicBool::new(false);
+            let trees = std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    while !done.load(Ordering::Relaxed) {
+                        bar.set_message(format!(
+                            "{label} {} MiB hashed",
+                            hashed.load(Ordering::Relaxed) >> 20
+                        ));
+                        std::thread::sleep(Duration::from_millis(300));
+                    }
+                });
+                let r = ctx.engine.manifests(
+                    &copy::verify_spec(job, &ctx.image, journal),
+                    &[copy::FROM, copy::TO],
+                    &hashed,
+                );
+                done.store(true, Ordering::Relaxed);
+                r
+            });
+            bar.finish_and_clear();
+            let trees = trees.map_err(e)?;
+            let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
+            if !differences.is_empty() {
+                let shown: Vec<String> =
+                    differences.iter().take(20).map(|d| d.to_string()).collect();
+                return Err(format!(
+                    "the copy differs from the source in {} place(s): {}",
+                    differences.len(),
+                    shown.join("; ")
+                ));
+            }
+            Ok((
+                Detail::Verified {
+                    entries: trees[0].len(),
+                    bytes: trees[0].bytes(),
+                },
+                format!(
+                    "ok: {} entries, {} bytes, blake3",
+                    trees[0].len(),
+                    trees[0].bytes()
+                ),
+            ))
+        }
+        MigrateStep::Rewrite => {
+            let mut files = Vec::new();
+            for change in &plan.files {
+                let current = std::fs::read_to_string(&change.path)
+                    .map_err(|err| format!("cannot read `{}`: {err}", change.path.display()))?;
+                if current == change.new {
+                    continue;
+                }
+                if current != change.old {
+                    return Err(format!(
+                        "`{}` changed since the migration was planned",
+                        change.path.display()
+                    ));
+                }
+                files.push(FileWrite {
+                    path: change.path.clone(),
+                    read_hash: write::hash(&change.old),
+                    text: change.new.clone(),
+                });
+            }
+            let backups = write::write_all(&files, journal).map_err(|e| e.to_string())?;
+            let pairs: Vec<(PathBuf, PathBuf)> =
+                files.iter().map(|f| f.path.clone()).zip(backups).collect();
+            let result = format!("{} file(s) written", pairs.len());
+            Ok((Detail::Rewritten { backups: pairs }, result))
+        }
+        MigrateStep::Start => {
+            let running = running_services(progress);
+            if running.is_empty() {
+                return Ok((Detail::None, "skipped: no service was running".into()));
+            }
+            start(ctx, plan, &running)?;
+            Ok((Detail::None, format!("started: {}", running.join(", "))))
+        }
+        MigrateStep::VerifyMounts => {
+            let running = running_services(progress);
+            let containers = ctx
+                .engine
+                .list(&Selector::Project(plan.project.clone()))
+                .map_err(e)?;
+            let mut checked = 0;
+            for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
+                let seen = containers.iter().filter(|c| {
+                    c.running && c.service.as_deref() == Some(expected.service.as_str())
+                });
+                let mut any = false;
+                for c in seen {
+                    any = true;
+                    let ok = c.mounts.iter().any(|(source, dest)| {
+                        dest == &expected.target && Path::new(source) == expected.source
+                    });
+                    if !ok {
+                        return Err(format!(
+                            "container `{}` does not bind `{}` at `{}`",
+                            c.name,
+                            expected.source.display(),
+                            expected.target
+                        ));
+                    }
+                    checked += 1;
+                }
+                if !any {
+                    return Err(format!(
+                        "service `{}` is not running after the start",
+                        expected.service
+                    ));
+                }
+            }
+            Ok((Detail::None, format!("ok: {checked} mount(s)")))
+        }
+        MigrateStep::RemoveSource(n) => {
+            if !matches!(
+                progress.done.get(&MigrateStep::Verify(*n).id()),
+                Some(Detail::Verified { .. })
+            ) {
+                return Err("the copy was not verified: the source stays".into());
+            }
+            match &plan.copies[*n].job.source {
+                MountSource::Volume(name) => {
+                    ctx.engine.remove_volume(name).map_err(e)?;
+                    Ok((Detail::None, format!("volume `{name}` removed")))
+                }
+                MountSource::Bind(path) => Ok((
+                    Detail::None,
+                    format!(
+                        "kept `{}`: tierctl never removes a host directory",
+                        path.display()
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none was running".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn start(ctx: &Context<'_>, plan: &MigratePlan, services: &[String]) -> Result<(), String> {
+    let Some(cli) = &ctx.compose else {
+        return Err(format!(
+            "no compose CLI found (`docker compose` or `docker-compose`): start the services yourself with `{}`",
+            up_command(&["docker".into(), "compose".into()], plan, services).join(" ")
+        ));
+    };
+    let args = up_command(&cli.program, plan, services);
+    let mut command = Command::new(&args[0]);
+    command.args(&args[1..]).current_dir(&plan.project_dir);
+    if let Some(host) = &cli.docker_host {
+        command.env("DOCKER_HOST", host);
+    }
+    let output = command
+        .output()
+        .map_err(|err| format!("cannot run `{}`: {err}", args.join(" ")))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// The topmost directory `create_dir_all(path)` would make.
+fn topmost_missing(path: &Path) -> Option<PathBuf> {
+    let mut top = None;
+    let mut current = Some(path);
+    while let Some(p) = current {
+        if p.exists() {
+            break;
+        }
+        top = Some(p.to_path_buf());
+        current = p.parent();
+    }
+    top
+}
+
+/// Bytes of regular files under `dir` (progress only; errors count as 0).
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Undo the journal's migration: stop the services, write the files back as they were, remove
+/// only the copies this journal made, start the services that were running. Refused once a
+/// source volume was removed.
+pub fn rollback(
+    ctx: &Context<'_>,
+    journal: &mut Journal,
+    records: &[Record],
+) -> Result<Outcome, ApplyError> {
+    let progress = Progress::of(records).ok_or_else(|| JournalError::NoPlan {
+        path: journal.path.clone(),
+    })?;
+    if progress.rolled_back {
+        return Err(ApplyError::Refused(format!(
+            "the migration of journal `{}` was already rolled back",
+            journal.path.display()
+        )));
+    }
+    let plan = &progress.plan;
+    if progress
+        .done
+        .keys()
+        .any(|k| k.starts_with("remove-source:"))
+    {
+        return Err(ApplyError::Refused(
+            "a source volume was already removed: the copy is the only data left, so it is not rolled back".into(),
+        ));
+    }
+    let fail = |step: &str, message: String| ApplyError::Step {
+        step: step.to_owned(),
+        message,
+        journal: journal.path.clone(),
+        done: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    remove_helpers(ctx, &journal.id);
+    // 1. the services run on the copies: stop them
+    let e = |e: crate::engine::EngineError| e.to_string();
+    let containers = ctx
+        .engine
+        .list(&Selector::Project(plan.project.clone()))
+        .map_err(|err| fail("stop", e(err)))?;
+    for c in containers.iter().filter(|c| {
+        c.running
+            && c.service
+                .as_ref()
+                .is_some_and(|s| plan.services.contains(s))
+    }) {
+        ctx.engine
+            .stop(&c.id, plan.grace_secs)
+            .map_err(|err| fail("stop", e(err)))?;
+    }
+    steps.push(StepOutcome {
+        step: "stop".into(),
+        result: "done".into(),
+    });
+    // 2. the files, byte for byte
+    let mut files = Vec::new();
+    for change in &plan.files {
+        let current = std::fs::read_to_string(&change.path).map_err(|err| {
+            fail(
+                "restore",
+                format!("cannot read `{}`: {err}", change.path.display()),
+            )
+        })?;
+        if current != change.old {
+            files.push(FileWrite {
+                path: change.path.clone(),
+                read_hash: write::hash(&current),
+                text: change.old.clone(),
+            });
+        }
+    }
+    let stamp = format!("{}-rollback", journal.id);
+    write::write_all(&files, &stamp).map_err(|err| fail("restore", err.to_string()))?;
+    steps.push(StepOutcome {
+        step: "restore".into(),
+        result: format!("{} file(s) restored", files.len()),
+    });
+    // 3. only the copies this journal made
+    for (n, copy) in plan.copies.iter().enumerate() {
+        let create = MigrateStep::CreateDir(n).id();
+        let made = match progress.done.get(&create) {
+            Some(Detail::Created { made }) => made.clone(),
+            _ if progress.begun.contains(&create) => topmost_missing(&copy.job.target),
+            _ => continue,
+        };
+        let target = &copy.job.target;
+        if target.is_dir() {
+            ctx.engine
+                .run(&copy::wipe_spec(target, &ctx.image, &journal.id))
+                .map_err(|err| fail("remove-copy", e(err)))?;
+        }
+        if let Some(top) = made {
+            let mut dir = Some(target.as_path());
+            while let Some(d) = dir {
+                let _ = std::fs::remove_dir(d);
+                if d == top {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+        steps.push(StepOutcome {
+            step: format!("remove-copy:{n}"),
+            result: format!("removed the copy in `{}`", target.display()),
+        });
+    }
+    // 4. the services that ran, on their old volumes
+    let running = running_services(&progress);
+    if !running.is_empty() {
+        start(ctx, plan, &running).map_err(|m| fail("start", m))?;
+    }
+    steps.push(StepOutcome {
+        step: "start".into(),
+        result: format!("started: {}", list_or_none(&running)),
+    });
+    journal.append(&Record::RolledBack)?;
+    Ok(Outcome {
+        journal: journal.path.clone(),
+        steps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_up_command_names_the_project_files_and_services() {
+        let plan = MigratePlan {
+            project: "immich".into(),
+            compose_files: vec!["/srv/a.yml".into(), "/srv/b.yml".into()],
+            ..MigratePlan::default()
+        };
+        assert_eq!(
+            up_command(&["docker-compose".into()], &plan, &["db".into()]).join(" "),
+            "docker-compose -p immich -f /srv/a.yml -f /srv/b.yml up -d db"
+        );
+    }
+
+    #[test]
+    fn target_facts_see_a_symlink_on_the_way_to_a_missing_path() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).expect("dir");
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).expect("symlink");
+        let canonical = std::fs::canonicalize(dir.path()).expect("canonical");
+        let facts = target_facts(&canonical.join("link/db"));
+        assert!(!facts.exists);
+        assert_eq!(facts.real, Some(canonical.join("real/db")));
+        let facts = target_facts(&canonical.join("real"));
+        assert!(facts.exists && facts.is_dir && facts.empty);
+    }
+}

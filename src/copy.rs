@@ -1,0 +1,352 @@
+//! Pure decisions about a copy: the helper containers that measure, copy, verify and wipe, the
+//! capabilities a copy needs, and whether a target directory may receive a copy.
+//!
+//! The copy is busybox `cp -a /from/. /to/` in a helper container: the source read-only at
+//! `/from`, the tier directory at `/to`, no network, no privileges, every capability dropped but
+//! the ones a copy that keeps owners and modes needs.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::engine::transfer::{ContainerSpec, MountSource, MountSpec};
+
+/// Where the source is mounted in a helper.
+pub const FROM: &str = "/from";
+/// Where the target is mounted in a helper.
+pub const TO: &str = "/to";
+
+/// What is copied where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyJob {
+    /// The source: a named volume or a host directory.
+    pub source: MountSource,
+    /// The tier directory (absolute, on the host).
+    pub target: PathBuf,
+}
+
+/// What a first look at the source found (the `measure` helper).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSize {
+    /// Bytes used (`du -sk`, so a multiple of 1 KiB).
+    pub bytes: u64,
+    /// Entries (`find | wc -l`, the root included).
+    pub entries: u64,
+    /// Whether it holds device files (the copy then needs `MKNOD`).
+    pub devices: bool,
+}
+
+const MEASURE: &str = "du -sk /from | cut -f1; find /from | wc -l; \
+find /from \\( -type b -o -type c \\) | head -n 1 | wc -l";
+
+const COPY: &str = "cp -a /from/. /to/ && sync";
+
+const WIPE: &str = "find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +";
+
+fn mounts(job: &CopyJob, target_read_only: bool) -> Vec<MountSpec> {
+    vec![
+        MountSpec {
+            source: job.source.clone(),
+            target: FROM.into(),
+            read_only: true,
+        },
+        MountSpec {
+            source: MountSource::Bind(job.target.clone()),
+            target: TO.into(),
+            read_only: target_read_only,
+        },
+    ]
+}
+
+fn shell(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+/// The helper that measures the source (its output is read by [`parse_size`]).
+pub fn measure_spec(job: &CopyJob, image: &str, journal: &str) -> ContainerSpec {
+    ContainerSpec {
+        image: image.into(),
+        command: shell(MEASURE),
+        mounts: vec![MountSpec {
+            source: job.source.clone(),
+            target: FROM.into(),
+            read_only: true,
+        }],
+        cap_add: vec!["DAC_READ_SEARCH".into()],
+        purpose: "measure".into(),
+        journal: Some(journal.into()),
+    }
+}
+
+/// The capabilities `cp -a` needs: set owners (`CHOWN`), set modes and times on files it does
+/// not own (`FOWNER`), read and write whatever the modes say (`DAC_OVERRIDE`), keep setuid and
+/// setgid bits (`FSETID`), and `MKNOD` only for device files (a FIFO needs none).
+pub fn copy_capabilities(devices: bool) -> Vec<String> {
+    let mut caps: Vec<String> = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]
+        .map(String::from)
+        .to_vec();
+    if devices {
+        caps.push("MKNOD".into());
+    }
+    caps
+}
+
+/// The helper that copies.
+pub fn copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -> ContainerSpec {
+    ContainerSpec {
+        image: image.into(),
+        command: shell(COPY),
+        mounts: mounts(job, false),
+        cap_add: copy_capabilities(devices),
+        purpose: "copy".into(),
+        journal: Some(journal.into()),
+    }
+}
+
+/// The helper (never started) whose archive streams give both manifests; both mounts read-only.
+pub fn verify_spec(job: &CopyJob, image: &str, journal: &str) -> ContainerSpec {
+    ContainerSpec {
+        image: image.into(),
+        command: shell("true"),
+        mounts: mounts(job, true),
+        cap_add: Vec::new(),
+        purpose: "verify".into(),
+        journal: Some(journal.into()),
+    }
+}
+
+/// The helper that empties the target (a partial copy of this journal, or a rollback); the
+/// source is not mounted at all.
+pub fn wipe_spec(target: &Path, image: &str, journal: &str) -> ContainerSpec {
+    ContainerSpec {
+        image: image.into(),
+        command: shell(WIPE),
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(target.to_path_buf()),
+            target: TO.into(),
+            read_only: false,
+        }],
+        cap_add: vec!["DAC_OVERRIDE".into()],
+        purpose: "wipe".into(),
+        journal: Some(journal.into()),
+    }
+}
+
+/// Read the measure helper's output.
+pub fn parse_size(text: &str) -> Option<SourceSize> {
+    let mut lines = text.lines().map(str::trim);
+    let kib: u64 = lines.next()?.parse().ok()?;
+    let entries: u64 = lines.next()?.parse().ok()?;
+    let devices: u64 = lines.next()?.parse().ok()?;
+    Some(SourceSize {
+        bytes: kib * 1024,
+        entries,
+        devices: devices > 0,
+    })
+}
+
+/// What the host shows at a target path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetFacts {
+    /// The path exists (without following a final symlink).
+    pub exists: bool,
+    /// It is a directory (not through a symlink).
+    pub is_dir: bool,
+    /// It has no entries.
+    pub empty: bool,
+    /// The path with every symlink resolved (for a missing path: its nearest existing ancestor
+    /// resolved, the rest joined); `None` when that failed.
+    pub real: Option<PathBuf>,
+}
+
+/// What a target holds, when it may receive the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetState {
+    /// It does not exist: create it.
+    Missing,
+    /// An empty directory.
+    Empty,
+    /// A partial copy this journal made: wipe it and copy again.
+    JournaledCopy,
+}
+
+/// Why a target may not receive a copy.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum TargetError {
+    /// Not under any tier root.
+    #[error("target `{}` is not inside a tier root", target.display())]
+    OutsideTiers {
+        /// The target.
+        target: PathBuf,
+    },
+    /// A symlink lies on the way.
+    #[error("target `{}` is reached through a symlink (it is really `{}`)", target.display(), real.display())]
+    Symlinked {
+        /// The target.
+        target: PathBuf,
+        /// Where it really is.
+        real: PathBuf,
+    },
+    /// The path could not be resolved.
+    #[error("target `{}` cannot be resolved", target.display())]
+    Unresolved {
+        /// The target.
+        target: PathBuf,
+    },
+    /// It exists and is not a directory.
+    #[error("target `{}` exists and is not a directory", target.display())]
+    NotADirectory {
+        /// The target.
+        target: PathBuf,
+    },
+    /// It holds data tierctl did not put there.
+    #[error("target `{}` is not empty", target.display())]
+    NotEmpty {
+        /// The target.
+        target: PathBuf,
+    },
+}
+
+/// Whether `target` may receive a copy: inside one of `roots`, reached without symlinks, and
+/// missing, empty, or holding this journal's partial copy (`journaled`).
+pub fn check_target(
+    target: &Path,
+    roots: &[PathBuf],
+    facts: &TargetFacts,
+    journaled: bool,
+) -> Result<TargetState, TargetError> {
+    let owned = || target.to_path_buf();
+    if !roots
+        .iter()
+        .any(|root| target.starts_with(root) && target != root)
+    {
+        return Err(TargetError::OutsideTiers { target: owned() });
+    }
+    match &facts.real {
+        None => return Err(TargetError::Unresolved { target: owned() }),
+        Some(real) if real != target => {
+            return Err(TargetError::Symlinked {
+                target: owned(),
+                real: real.clone(),
+            });
+        }
+        Some(_) => {}
+    }
+    if !facts.exists {
+        return Ok(TargetState::Missing);
+    }
+    if !facts.is_dir {
+        return Err(TargetError::NotADirectory { target: owned() });
+    }
+    match (facts.empty, journaled) {
+        (true, _) => Ok(TargetState::Empty),
+        (false, true) => Ok(TargetState::JournaledCopy),
+        (false, false) => Err(TargetError::NotEmpty { target: owned() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(exists: bool, empty: bool, real: &str) -> TargetFacts {
+        TargetFacts {
+            exists,
+            is_dir: exists,
+            empty,
+            real: Some(real.into()),
+        }
+    }
+
+    fn roots() -> Vec<PathBuf> {
+        vec!["/tiers/fast".into(), "/tiers/warm".into()]
+    }
+
+    #[test]
+    fn a_missing_or_empty_target_inside_a_tier_is_accepted() {
+        let t = Path::new("/tiers/fast/db/app");
+        assert_eq!(
+            check_target(
+                t,
+                &roots(),
+                &facts(false, true, "/tiers/fast/db/app"),
+                false
+            ),
+            Ok(TargetState::Missing)
+        );
+        assert_eq!(
+            check_target(t, &roots(), &facts(true, true, "/tiers/fast/db/app"), false),
+            Ok(TargetState::Empty)
+        );
+    }
+
+    #[test]
+    fn a_target_with_data_is_refused_unless_this_journal_put_it_there() {
+        let t = Path::new("/tiers/fast/db/app");
+        let f = facts(true, false, "/tiers/fast/db/app");
+        assert_eq!(
+            check_target(t, &roots(), &f, false),
+            Err(TargetError::NotEmpty { target: t.into() })
+        );
+        assert_eq!(
+            check_target(t, &roots(), &f, true),
+            Ok(TargetState::JournaledCopy)
+        );
+    }
+
+    #[test]
+    fn outside_the_tiers_the_root_itself_and_symlinks_are_refused() {
+        let outside = Path::new("/srv/app");
+        assert!(matches!(
+            check_target(outside, &roots(), &facts(false, true, "/srv/app"), false),
+            Err(TargetError::OutsideTiers { .. })
+        ));
+        let root = Path::new("/tiers/fast");
+        assert!(matches!(
+            check_target(root, &roots(), &facts(true, true, "/tiers/fast"), false),
+            Err(TargetError::OutsideTiers { .. })
+        ));
+        let linked = Path::new("/tiers/fast/db");
+        assert_eq!(
+            check_target(linked, &roots(), &facts(true, true, "/mnt/x/db"), false),
+            Err(TargetError::Symlinked {
+                target: linked.into(),
+                real: "/mnt/x/db".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_copy_helper_mounts_the_source_read_only_and_adds_mknod_only_for_devices() {
+        let job = CopyJob {
+            source: MountSource::Volume("app_db".into()),
+            target: "/tiers/fast/db".into(),
+        };
+        let spec = copy_spec(&job, "busybox", "j", false);
+        assert!(spec.mounts[0].read_only);
+        assert!(!spec.mounts[1].read_only);
+        assert_eq!(spec.cap_add, ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]);
+        assert!(
+            copy_spec(&job, "busybox", "j", true)
+                .cap_add
+                .contains(&"MKNOD".to_owned())
+        );
+        let verify = verify_spec(&job, "busybox", "j");
+        assert!(verify.mounts.iter().all(|m| m.read_only));
+        assert!(verify.cap_add.is_empty());
+    }
+
+    #[test]
+    fn parses_the_measure_output() {
+        assert_eq!(
+            parse_size("2048\n17\n0\n"),
+            Some(SourceSize {
+                bytes: 2 * 1024 * 1024,
+                entries: 17,
+                devices: false
+            })
+        );
+        assert_eq!(parse_size("du: cannot\n"), None);
+    }
+}

@@ -1,0 +1,562 @@
+//! A manifest of a directory tree (every path with its type, size, owner, mode, mtime, symlink
+//! target, hardlink group and BLAKE3 of its content) read from a tar stream, and the pure
+//! comparison of two manifests.
+//!
+//! The stream is the engine's archive of a path (`GET /containers/{id}/archive`), so the same
+//! code reads a named volume, a host directory and a directory inside a VM. Paths are relative to
+//! the archived directory (its own entry is `.`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// The type of an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A named pipe.
+    Fifo,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::File => "file",
+            Kind::Dir => "directory",
+            Kind::Symlink => "symlink",
+            Kind::Fifo => "fifo",
+            Kind::CharDevice => "char-device",
+            Kind::BlockDevice => "block-device",
+        })
+    }
+}
+
+/// One path of a tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// Its type.
+    pub kind: Kind,
+    /// Size in bytes (files only; 0 otherwise).
+    pub size: u64,
+    /// Numeric owner.
+    pub uid: u64,
+    /// Numeric group.
+    pub gid: u64,
+    /// Permission bits (`0o7777`).
+    pub mode: u32,
+    /// Modification time in whole seconds; `None` for symlinks (a copy cannot set it portably).
+    pub mtime: Option<u64>,
+    /// A symlink's target, as written.
+    pub link: Option<String>,
+    /// A device's `major:minor`.
+    pub device: Option<(u32, u32)>,
+    /// The smallest path of this entry's hardlink group (`None` when it has one link).
+    pub hardlink_group: Option<String>,
+    /// BLAKE3 of the content, hex (files only).
+    pub hash: Option<String>,
+}
+
+/// A whole tree: path -> entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Manifest {
+    /// Entries by path relative to the root (`.` is the root).
+    pub entries: BTreeMap<String, Entry>,
+}
+
+impl Manifest {
+    /// Bytes of file content, each hardlink group counted once.
+    pub fn bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|(path, e)| e.hardlink_group.as_ref().is_none_or(|g| g == *path))
+            .map(|(_, e)| e.size)
+            .sum()
+    }
+
+    /// Number of entries, the root included.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the tree has no entries at all (not even its root).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Read a manifest from a tar stream whose first path component is the archived directory's
+/// name (as the engine's archive endpoint writes it). `hashed` grows by every content byte read.
+pub fn from_tar(reader: impl Read, hashed: &AtomicU64) -> io::Result<Manifest> {
+    let mut archive = tar::Archive::new(reader);
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    // hardlink path -> the path it links to
+    let mut links: Vec<(String, String)> = Vec::new();
+    for item in archive.entries()? {
+        let mut item = item?;
+        let raw = item.path()?.to_string_lossy().into_owned();
+        let path = relative(&raw);
+        let header = item.header();
+        let uid = header.uid()?;
+        let gid = header.gid()?;
+        let mode = header.mode()? & 0o7777;
+        let mtime = header.mtime()?;
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Symlink => Kind::Symlink,
+            tar::EntryType::Fifo => Kind::Fifo,
+            tar::EntryType::Char => Kind::CharDevice,
+            tar::EntryType::Block => Kind::BlockDevice,
+            tar::EntryType::Link => {
+                let target = item
+                    .link_name()?
+                    .map(|p| relative(&p.to_string_lossy()))
+                    .unwrap_or_default();
+                links.push((path, target));
+                continue;
+            }
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("unexpected tar entry type {other:?} at `{raw}`"),
+                ));
+            }
+        };
+        let link = match kind {
+            Kind::Symlink => item.link_name()?.map(|p| p.to_string_lossy().into_owned()),
+            _ => None,
+        };
+        let device = match kind {
+            Kind::CharDevice | Kind::BlockDevice => Some((
+                header.device_major()?.unwrap_or(0),
+                header.device_minor()?.unwrap_or(0),
+            )),
+            _ => None,
+        };
+        let (size, hash) = if kind == Kind::File {
+            let mut hasher = blake3::Hasher::new();
+            let mut counted = Counted {
+                inner: &mut item,
+                count: hashed,
+            };
+            let size = io::copy(&mut counted, &mut hasher)?;
+            (size, Some(hasher.finalize().to_hex().to_string()))
+        } else {
+            (0, None)
+        };
+        entries.insert(
+            path,
+            Entry {
+                kind,
+                size,
+                uid,
+                gid,
+                mode,
+                mtime: (kind != Kind::Symlink).then_some(mtime),
+                link,
+                device,
+                hardlink_group: None,
+                hash,
+            },
+        );
+    }
+    group_hardlinks(&mut entries, links)?;
+    Ok(Manifest { entries })
+}
+
+/// `from/a/b` -> `a/b`; `from/` and `from` -> `.`.
+fn relative(raw: &str) -> String {
+    let trimmed = raw.trim_start_matches("./").trim_end_matches('/');
+    match trimmed.split_once('/') {
+        Some((_, rest)) if !rest.is_empty() => rest.to_owned(),
+        _ => ".".to_owned(),
+    }
+}
+
+/// Give every member of a hardlink group the first member's content and the group's smallest
+/// path as its group name.
+fn group_hardlinks(
+    entries: &mut BTreeMap<String, Entry>,
+    links: Vec<(String, String)>,
+) -> io::Result<()> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (path, target) in links {
+        let Some(first) = entries.get(&target).cloned() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("hardlink `{path}` points at `{target}`, which is not in the archive"),
+            ));
+        };
+        entries.insert(path.clone(), first);
+        groups.entry(target).or_default().push(path);
+    }
+    for (first, mut members) in groups {
+        members.push(first);
+        let name = members.iter().min().cloned().unwrap_or_default();
+        for member in members {
+            if let Some(entry) = entries.get_mut(&member) {
+                entry.hardlink_group = Some(name.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Counted<'a, R> {
+    inner: R,
+    count: &'a AtomicU64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// One way two trees differ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "difference", rename_all = "kebab-case")]
+pub enum Difference {
+    /// In the source, not in the copy.
+    Missing {
+        /// The path.
+        path: String,
+    },
+    /// In the copy, not in the source.
+    Extra {
+        /// The path.
+        path: String,
+    },
+    /// In both, with a field that differs.
+    Changed {
+        /// The path.
+        path: String,
+        /// The field (`type`, `size`, `uid`, `gid`, `mode`, `mtime`, `symlink`, `device`,
+        /// `hardlinks`, `content`).
+        field: &'static str,
+        /// The source's value.
+        source: String,
+        /// The copy's value.
+        copy: String,
+    },
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::Missing { path } => write!(f, "`{path}` missing in the copy"),
+            Difference::Extra { path } => write!(f, "`{path}` only in the copy"),
+            Difference::Changed {
+                path,
+                field,
+                source,
+                copy,
+            } => write!(f, "`{path}` {field}: source {source}, copy {copy}"),
+        }
+    }
+}
+
+/// Which fields are compared. `root_owner` and `root_mode` compare the root directory's owner
+/// and mode too (a copy into an existing tier directory may keep the directory's own).
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    /// Compare the root directory's owner and mode.
+    pub root_attributes: bool,
+    /// Compare directory mtimes (a copy tool may not keep them).
+    pub dir_mtimes: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            root_attributes: true,
+            dir_mtimes: true,
+        }
+    }
+}
+
+/// Every difference between `source` and `copy`, in path order.
+pub fn compare(source: &Manifest, copy: &Manifest, rules: Rules) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for (path, a) in &source.entries {
+        let Some(b) = copy.entries.get(path) else {
+            out.push(Difference::Missing { path: path.clone() });
+            continue;
+        };
+        let mut field = |name: &'static str, x: String, y: String| {
+            if x != y {
+                out.push(Difference::Changed {
+                    path: path.clone(),
+                    field: name,
+                    source: x,
+                    copy: y,
+                });
+            }
+        };
+        field("type", a.kind.to_string(), b.kind.to_string());
+        if a.kind != b.kind {
+            continue;
+        }
+        let root = path == ".";
+        if !root || rules.root_attributes {
+            field("uid", a.uid.to_string(), b.uid.to_string());
+            field("gid", a.gid.to_string(), b.gid.to_string());
+            field("mode", format!("{:04o}", a.mode), format!("{:04o}", b.mode));
+        }
+        field("size", a.size.to_string(), b.size.to_string());
+        if a.kind != Kind::Dir || (rules.dir_mtimes && !root) {
+            field("mtime", show(&a.mtime), show(&b.mtime));
+        }
+        field("symlink", show(&a.link), show(&b.link));
+        field(
+            "device",
+            show(&a.device.map(|(x, y)| format!("{x}:{y}"))),
+            show(&b.device.map(|(x, y)| format!("{x}:{y}"))),
+        );
+        field(
+            "hardlinks",
+            show(&a.hardlink_group),
+            show(&b.hardlink_group),
+        );
+        field("content", show(&a.hash), show(&b.hash));
+    }
+    for path in copy.entries.keys() {
+        if !source.entries.contains_key(path) {
+            out.push(Difference::Extra { path: path.clone() });
+        }
+    }
+    out
+}
+
+fn show<T: fmt::Display>(value: &Option<T>) -> String {
+    match value {
+        Some(v) => v.to_string(),
+        None => "-".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Item<'a> {
+        path: &'a str,
+        kind: tar::EntryType,
+        uid: u64,
+        mode: u32,
+        mtime: u64,
+        data: &'a [u8],
+        link: Option<&'a str>,
+    }
+
+    fn item(path: &str, kind: tar::EntryType) -> Item<'_> {
+        Item {
+            path,
+            kind,
+            uid: 0,
+            mode: 0o644,
+            mtime: 1_600_000_000,
+            data: b"",
+            link: None,
+        }
+    }
+
+    fn archive(items: &[Item<'_>]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for it in items {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(it.kind);
+            header.set_uid(it.uid);
+            header.set_gid(it.uid);
+            header.set_mode(it.mode);
+            header.set_mtime(it.mtime);
+            header.set_size(it.data.len() as u64);
+            if let Some(link) = it.link {
+                header.set_link_name(link).expect("short link name");
+            }
+            header.set_path(it.path).expect("short path");
+            header.set_cksum();
+            builder.append(&header, it.data).expect("in-memory tar");
+        }
+        builder.into_inner().expect("in-memory tar")
+    }
+
+    fn tree() -> Vec<Item<'static>> {
+        vec![
+            Item {
+                mode: 0o755,
+                ..item("from/", tar::EntryType::Directory)
+            },
+            Item {
+                uid: 999,
+                mode: 0o600,
+                data: b"hello",
+                ..item("from/a", tar::EntryType::Regular)
+            },
+            Item {
+                uid: 999,
+                mode: 0o600,
+                link: Some("from/a"),
+                ..item("from/b", tar::EntryType::Link)
+            },
+            Item {
+                link: Some("a"),
+                ..item("from/c", tar::EntryType::Symlink)
+            },
+            item("from/f", tar::EntryType::Fifo),
+            Item {
+                uid: 70,
+                mode: 0o700,
+                ..item("from/sub/", tar::EntryType::Directory)
+            },
+        ]
+    }
+
+    fn read(bytes: &[u8]) -> Manifest {
+        from_tar(bytes, &AtomicU64::new(0)).expect("valid tar")
+    }
+
+    #[test]
+    fn reads_types_owners_modes_links_and_hardlink_groups() {
+        let hashed = AtomicU64::new(0);
+        let m = from_tar(archive(&tree()).as_slice(), &hashed).expect("valid tar");
+        assert_eq!(
+            m.entries.keys().collect::<Vec<_>>(),
+            [".", "a", "b", "c", "f", "sub"]
+        );
+        assert_eq!(hashed.load(Ordering::Relaxed), 5);
+        let a = &m.entries["a"];
+        assert_eq!((a.kind, a.uid, a.mode, a.size), (Kind::File, 999, 0o600, 5));
+        assert_eq!(
+            a.hash.as_deref(),
+            Some(blake3::hash(b"hello").to_hex().as_str())
+        );
+        assert_eq!(a.hardlink_group.as_deref(), Some("a"));
+        assert_eq!(m.entries["b"].hardlink_group.as_deref(), Some("a"));
+        assert_eq!(m.entries["b"].hash, a.hash);
+        assert_eq!(m.entries["c"].link.as_deref(), Some("a"));
+        assert_eq!(m.entries["c"].mtime, None);
+        assert_eq!(m.entries["f"].kind, Kind::Fifo);
+        assert_eq!(m.entries["sub"].uid, 70);
+        assert_eq!(m.bytes(), 5);
+    }
+
+    #[test]
+    fn the_same_tree_under_another_name_compares_equal() {
+        let source = read(&archive(&tree()));
+        let renamed: Vec<Item<'_>> = tree()
+            .into_iter()
+            .map(|mut it| {
+                it.path = Box::leak(it.path.replacen("from", "to", 1).into_boxed_str());
+                if it.kind == tar::EntryType::Link {
+                    it.link = Some("to/a");
+                }
+                it
+            })
+            .collect();
+        let copy = read(&archive(&renamed));
+        assert_eq!(compare(&source, &copy, Rules::default()), vec![]);
+    }
+
+    #[test]
+    fn reports_every_difference_exactly() {
+        let source = read(&archive(&tree()));
+        let mut items = tree();
+        items[1].data = b"hellp";
+        items[5].uid = 0;
+        items.remove(4);
+        items.push(item("from/extra", tar::EntryType::Regular));
+        let copy = read(&archive(&items));
+        let diffs: Vec<String> = compare(&source, &copy, Rules::default())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            diffs,
+            [
+                format!(
+                    "`a` content: source {}, copy {}",
+                    blake3::hash(b"hello").to_hex(),
+                    blake3::hash(b"hellp").to_hex()
+                ),
+                format!(
+                    "`b` content: source {}, copy {}",
+                    blake3::hash(b"hello").to_hex(),
+                    blake3::hash(b"hellp").to_hex()
+                ),
+                "`f` missing in the copy".to_owned(),
+                "`sub` uid: source 70, copy 0".to_owned(),
+                "`sub` gid: source 70, copy 0".to_owned(),
+                "`extra` only in the copy".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broken_hardlink_group_is_a_difference() {
+        let source = read(&archive(&tree()));
+        let mut items = tree();
+        items[2] = Item {
+            uid: 999,
+            mode: 0o600,
+            data: b"hello",
+            ..item("from/b", tar::EntryType::Regular)
+        };
+        let copy = read(&archive(&items));
+        let diffs = compare(&source, &copy, Rules::default());
+        assert_eq!(
+            diffs,
+            vec![
+                Difference::Changed {
+                    path: "a".into(),
+                    field: "hardlinks",
+                    source: "a".into(),
+                    copy: "-".into()
+                },
+                Difference::Changed {
+                    path: "b".into(),
+                    field: "hardlinks",
+                    source: "a".into(),
+                    copy: "-".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn root_attributes_can_be_left_out() {
+        let source = read(&archive(&tree()));
+        let mut items = tree();
+        items[0].mode = 0o700;
+        let copy = read(&archive(&items));
+        assert_eq!(compare(&source, &copy, Rules::default()).len(), 1);
+        let rules = Rules {
+            root_attributes: false,
+            ..Rules::default()
+        };
+        assert_eq!(compare(&source, &copy, rules), vec![]);
+    }
+
+    #[test]
+    fn relative_strips_the_archived_directory() {
+        assert_eq!(relative("from/"), ".");
+        assert_eq!(relative("from"), ".");
+        assert_eq!(relative("from/a/b"), "a/b");
+        assert_eq!(relative("to/.hidden/"), ".hidden");
+    }
+}

@@ -1,0 +1,278 @@
+//! Pure: the rewrite plan and its patched texts -> a [`MigratePlan`]: which services stop, which
+//! volumes are copied where, which files change, which mounts the services must show afterwards,
+//! and the ordered steps `apply` executes.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Action, Plan};
+use crate::compose::model::ComposeProject;
+use crate::copy::CopyJob;
+use crate::engine::transfer::MountSource;
+use crate::rewrite::Patched;
+
+/// Seconds a service gets to stop when the compose file does not say (compose's default).
+pub const DEFAULT_GRACE_SECS: u32 = 10;
+
+/// One volume copied into its tier directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeCopy {
+    /// The volume's key under top-level `volumes:`.
+    pub key: String,
+    /// What is copied where.
+    pub job: CopyJob,
+    /// The tier.
+    pub tier: Option<String>,
+}
+
+/// One file's text before and after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChange {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text before (a rollback writes it back byte for byte).
+    pub old: String,
+    /// Its text after.
+    pub new: String,
+}
+
+/// A mount a service must show after the migration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectedMount {
+    /// The service.
+    pub service: String,
+    /// The container path.
+    pub target: String,
+    /// The host path bound there.
+    pub source: PathBuf,
+}
+
+/// One step of a migration, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", content = "copy", rename_all = "kebab-case")]
+pub enum MigrateStep {
+    /// Stop the services (through the engine, by compose labels).
+    Stop,
+    /// Create the tier directory of copy `n` (or accept it empty).
+    CreateDir(usize),
+    /// Copy volume `n`.
+    Copy(usize),
+    /// Verify copy `n`.
+    Verify(usize),
+    /// Write the compose and env files.
+    Rewrite,
+    /// Start the services that were running (compose CLI).
+    Start,
+    /// Check the running services' mounts.
+    VerifyMounts,
+    /// Remove source volume `n` (only with `--remove-source`).
+    RemoveSource(usize),
+}
+
+impl MigrateStep {
+    /// The step's id in the journal.
+    pub fn id(&self) -> String {
+        match self {
+            MigrateStep::Stop => "stop".into(),
+            MigrateStep::CreateDir(n) => format!("create:{n}"),
+            MigrateStep::Copy(n) => format!("copy:{n}"),
+            MigrateStep::Verify(n) => format!("verify:{n}"),
+            MigrateStep::Rewrite => "rewrite".into(),
+            MigrateStep::Start => "start".into(),
+            MigrateStep::VerifyMounts => "verify-mounts".into(),
+            MigrateStep::RemoveSource(n) => format!("remove-source:{n}"),
+        }
+    }
+}
+
+impl fmt::Display for MigrateStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id())
+    }
+}
+
+/// A whole migration, as data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigratePlan {
+    /// The compose project name.
+    pub project: String,
+    /// The project directory.
+    pub project_dir: PathBuf,
+    /// The compose files (`-f`), for the compose CLI.
+    pub compose_files: Vec<PathBuf>,
+    /// The services whose mounts change: stopped, and started again when they ran.
+    pub services: Vec<String>,
+    /// Stop grace period.
+    pub grace_secs: u32,
+    /// The copies.
+    pub copies: Vec<VolumeCopy>,
+    /// The file changes.
+    pub files: Vec<FileChange>,
+    /// The mounts the services show afterwards.
+    pub mounts: Vec<ExpectedMount>,
+    /// The steps, in order.
+    pub steps: Vec<MigrateStep>,
+}
+
+impl MigratePlan {
+    /// Nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.copies.is_empty()
+    }
+}
+
+/// Why a mount cannot be migrated automatically (it is still rewritten by `tierctl rewrite`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The service.
+    pub service: String,
+    /// The container path.
+    pub target: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Build the migration from the rewrite plan and its patched files.
+pub fn build(
+    project: &ComposeProject,
+    plan: &Plan,
+    patched: &[Patched],
+    remove_source: bool,
+) -> Result<MigratePlan, Unsupported> {
+    let mut services: BTreeSet<String> = BTreeSet::new();
+    let mut copies: Vec<VolumeCopy> = Vec::new();
+    let mut mounts = Vec::new();
+    for step in &plan.steps {
+        let (Some(service), Some(target)) = (&step.service, &step.target) else {
+            continue;
+        };
+        services.insert(service.clone());
+        mounts.push(ExpectedMount {
+            service: service.clone(),
+            target: target.clone(),
+            source: PathBuf::from(&step.new),
+        });
+        if step.action != Action::VolumeToBind {
+            continue;
+        }
+        let unsupported = |reason: &str| Unsupported {
+            service: service.clone(),
+            target: target.clone(),
+            reason: reason.to_owned(),
+        };
+        let mount = project
+            .services
+            .get(service)
+            .and_then(|s| s.mounts.iter().find(|m| &m.target == target))
+            .ok_or_else(|| unsupported("the mount is not in the project"))?;
+        if mount.subpath.is_some() {
+            return Err(unsupported("`volume.subpath` mounts are not migrated yet"));
+        }
+        let volume = project
+            .volume_for(mount)
+            .ok_or_else(|| unsupported("the volume is not declared"))?;
+        if copies.iter().any(|c| c.key == volume.key) {
+            continue;
+        }
+        copies.push(VolumeCopy {
+            key: volume.key.clone(),
+            job: CopyJob {
+                source: MountSource::Volume(volume.effective_name(&project.name)),
+                target: PathBuf::from(&step.new),
+            },
+            tier: step.tier.clone(),
+        });
+    }
+    let files: Vec<FileChange> = patched
+        .iter()
+        .filter(|p| p.old != p.new)
+        .map(|p| FileChange {
+            path: p.file.clone(),
+            old: p.old.clone(),
+            new: p.new.clone(),
+        })
+        .collect();
+    let mut steps = Vec::new();
+    if !files.is_empty() || !copies.is_empty() {
+        steps.push(MigrateStep::Stop);
+        for n in 0..copies.len() {
+            steps.extend([
+                MigrateStep::CreateDir(n),
+                MigrateStep::Copy(n),
+                MigrateStep::Verify(n),
+            ]);
+        }
+        steps.extend([
+            MigrateStep::Rewrite,
+            MigrateStep::Start,
+            MigrateStep::VerifyMounts,
+        ]);
+        if remove_source {
+            steps.extend((0..copies.len()).map(MigrateStep::RemoveSource));
+        }
+    }
+    Ok(MigratePlan {
+        project: project.name.clone(),
+        project_dir: project.dir.clone(),
+        compose_files: project.files.clone(),
+        services: services.into_iter().collect(),
+        grace_secs: DEFAULT_GRACE_SECS,
+        copies,
+        files,
+        mounts,
+        steps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_ids_are_stable() {
+        let ids: Vec<String> = [
+            MigrateStep::Stop,
+            MigrateStep::CreateDir(0),
+            MigrateStep::Copy(0),
+            MigrateStep::Verify(0),
+            MigrateStep::Rewrite,
+            MigrateStep::Start,
+            MigrateStep::VerifyMounts,
+            MigrateStep::RemoveSource(1),
+        ]
+        .iter()
+        .map(MigrateStep::id)
+        .collect();
+        assert_eq!(
+            ids,
+            [
+                "stop",
+                "create:0",
+                "copy:0",
+                "verify:0",
+                "rewrite",
+                "start",
+                "verify-mounts",
+                "remove-source:1"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_rewrite_plan_is_an_empty_migration() {
+        let project = ComposeProject {
+            name: "app".into(),
+            dir: "/srv/app".into(),
+            files: vec!["/srv/app/compose.yaml".into()],
+            services: Default::default(),
+            volumes: Default::default(),
+            environment: Default::default(),
+        };
+        let m = build(&project, &Plan::default(), &[], true).expect("nothing unsupported");
+        assert!(m.is_empty());
+        assert!(m.steps.is_empty());
+    }
+}

@@ -1,0 +1,417 @@
+//! `tierctl migrate` end to end against a real Docker engine and the compose CLI: a running
+//! service on a named volume with owners, modes, a symlink, a hardlink and a FIFO; faults (a
+//! killed tierctl during the copy, a full tier, a read-only tier root) and rollback.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::copy_engine::SEED;
+use super::engine::{engine, helper_image, required};
+use super::workspace::Workspace;
+
+const COMPOSE: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    volumes:
+      - dbdata:/data   # the database
+volumes:
+  dbdata:
+"#;
+
+const TIERS: &str = r#"tiers:
+  fast: { root: "{root}/fast" }
+placement:
+  - tier: fast
+    path: "{project}/{volume}"
+"#;
+
+struct Project {
+    ws: Workspace,
+    name: String,
+}
+
+fn compose_cli() -> Option<Vec<String>> {
+    let v2 = Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if v2 {
+        return Some(vec!["docker".into(), "compose".into()]);
+    }
+    which::which("docker-compose")
+        .ok()
+        .map(|p| vec![p.display().to_string()])
+}
+
+impl Project {
+    /// A project `name` with its service running and its volume seeded with `seed`.
+    fn up(name: &str, seed: &str) -> Option<Project> {
+        engine()?;
+        let Some(cli) = compose_cli() else {
+            assert!(!required(), "TIERCTL_REQUIRE_DOCKER=1 but no compose CLI");
+            eprintln!("SKIPPED: no compose CLI (`docker compose` or `docker-compose`)");
+            return None;
+        };
+        let ws = Workspace::new()
+            .file(
+                "app/compose.yaml",
+                &COMPOSE.replace("{image}", &helper_image()),
+            )
+            .file("app/tiers.yaml", TIERS)
+            .dir("fast");
+        let p = Project {
+            ws,
+            name: name.into(),
+        };
+        p.compose(&cli, &["down", "-v"]);
+        assert!(p.compose(&cli, &["up", "-d"]), "compose up");
+        let status = Command::new("docker")
+            .args(["run", "--rm", "-v"])
+            .arg(format!("{}:/data", p.volume()))
+            .args([&helper_image(), "sh", "-c", seed])
+            .status()
+            .expect("docker run");
+        assert!(status.success(), "seed");
+        Some(p)
+    }
+
+    fn volume(&self) -> String {
+        format!("{}_dbdata", self.name)
+    }
+
+    fn target(&self) -> std::path::PathBuf {
+        self.ws.path(&format!("fast/{}/dbdata", self.name))
+    }
+
+    fn compose(&self, cli: &[String], args: &[&str]) -> bool {
+        Command::new(&cli[0])
+            .args(&cli[1..])
+            .args(["-p", &self.name])
+            .args(args)
+            .current_dir(self.ws.path("app"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn tierctl(&self) -> assert_cmd::Command {
+        let mut cmd = self.ws.tierctl("app");
+        cmd.env("COMPOSE_PROJECT_NAME", &self.name)
+            .env("TIERCTL_HELPER_IMAGE", helper_image());
+        cmd
+    }
+
+    fn compose_text(&self) -> String {
+        std::fs::read_to_string(self.ws.path("app/compose.yaml")).expect("compose file")
+    }
+
+    /// The `/data` mount source of the running `db` container.
+    fn db_mount(&self) -> String {
+        let id = Command::new("docker")
+            .args(["ps", "-q", "--filter"])
+            .arg(format!("label=com.docker.compose.project={}", self.name))
+            .output()
+            .expect("docker ps");
+        let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+        let out = Command::new("docker")
+            .args([
+                "inspect",
+                "--format",
+                "{{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}}{{end}}",
+                &id,
+            ])
+            .output()
+            .expect("docker inspect");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn down(&self) {
+        if let Some(cli) = compose_cli() {
+            self.compose(&cli, &["down", "-v"]);
+        }
+        // after a migration compose no longer declares the volume: remove it by name
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.volume()])
+            .output();
+    }
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_rollback_restores()
+{
+    let Some(p) = Project::up("tierctlitmig1", SEED) else {
+        return;
+    };
+    let before = p.compose_text();
+    assert_eq!(p.db_mount(), p.volume());
+
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("stopped: db"), "{text}");
+    assert!(text.contains("verify:0         ok:"), "{text}");
+    assert!(text.contains("started: db"), "{text}");
+    assert!(text.contains("verify-mounts    ok: 1 mount(s)"), "{text}");
+
+    // compose rewritten: only the source changed, the comment kept, the volume entry gone
+    let after = p.compose_text();
+    assert!(
+        after.contains(&format!(
+            "- {}:/data   # the database",
+            p.target().display()
+        )),
+        "{after}"
+    );
+    assert!(!after.contains("dbdata:\n"), "{after}");
+    // the service runs on the tier directory
+    assert_eq!(p.db_mount(), p.target().display().to_string());
+    // owners, modes, hardlinks, symlink, FIFO on the host
+    let t = p.target();
+    let one = std::fs::metadata(t.join("pg/base/1")).expect("copied file");
+    assert_eq!(
+        (one.uid(), one.mode() & 0o7777, one.nlink()),
+        (999, 0o600, 2)
+    );
+    assert_eq!(
+        one.ino(),
+        std::fs::metadata(t.join("pg/base/1.link"))
+            .expect("hardlink")
+            .ino()
+    );
+    assert_eq!(
+        std::fs::metadata(t.join("pg")).expect("dir").mode() & 0o7777,
+        0o700
+    );
+    assert_eq!(std::fs::metadata(t.join("sub/a")).expect("file").uid(), 70);
+    assert_eq!(
+        std::fs::read_link(t.join("pg/current")).expect("symlink"),
+        Path::new("base/1")
+    );
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(t.join("pg/fifo"))
+            .expect("fifo")
+            .file_type()
+            .is_fifo()
+    );
+
+    // a second run has nothing to do
+    let again = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    assert!(
+        stdout(&again).contains("nothing to migrate"),
+        "{}",
+        stdout(&again)
+    );
+
+    // rollback: compose byte for byte, the copy gone, the service back on its volume
+    let back = p
+        .tierctl()
+        .args(["migrate", "--rollback"])
+        .output()
+        .expect("run");
+    assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert_eq!(p.compose_text(), before);
+    assert!(!p.ws.path(&format!("fast/{}", p.name)).exists());
+    assert_eq!(p.db_mount(), p.volume());
+    p.down();
+}
+
+/// A seed big enough that the copy takes a moment.
+const BIG_SEED: &str = "set -e; cd /data; for d in 1 2 3 4 5 6; do mkdir -p d$d; \
+head -c 120000000 /dev/zero > d$d/blob; for i in 1 2 3 4 5 6 7 8 9 10; do echo $d$i > d$d/f$i; done; done; \
+chown -R 999:999 /data";
+
+#[test]
+fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
+    let Some(p) = Project::up("tierctlitmig2", BIG_SEED) else {
+        return;
+    };
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
+        .args(["migrate", "--yes"])
+        .current_dir(p.ws.path("app"))
+        .env("COMPOSE_PROJECT_NAME", &p.name)
+        .env("TIERCTL_HELPER_IMAGE", helper_image())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tierctl");
+    // wait for the copy helper, then kill -9 tierctl (the helper is left running)
+    let started = Instant::now();
+    let mut seen = false;
+    while started.elapsed() < Duration::from_secs(60) {
+        let out = Command::new("docker")
+            .args(["ps", "-q", "--filter", "label=io.tierctl.helper=copy"])
+            .output()
+            .expect("docker ps");
+        if !out.stdout.is_empty() {
+            seen = true;
+            break;
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9 tierctl");
+    child.wait().expect("reaped");
+    assert!(seen, "the copy helper never ran");
+    // nothing rewritten yet, a plain run refuses, the journal resumes
+    assert!(p.compose_text().contains("dbdata:/data"));
+    let refused = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    assert!(
+        stdout(&refused).contains("--resume"),
+        "{}",
+        stdout(&refused)
+    );
+    let resumed = p
+        .tierctl()
+        .args(["migrate", "--resume"])
+        .output()
+        .expect("run");
+    let text = stdout(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{text}");
+    assert!(text.contains("stop             already done"), "{text}");
+    assert!(text.contains("verify:0         ok: 73 entries"), "{text}");
+    assert!(p.compose_text().contains(&p.target().display().to_string()));
+    assert_eq!(
+        std::fs::metadata(p.target().join("d6/blob"))
+            .expect("copied")
+            .len(),
+        120_000_000
+    );
+    p.down();
+}
+
+/// Whether this process may mount (root in the engine's mount namespace).
+fn can_mount() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn umount(path: &Path) {
+    let _ = Command::new("umount").arg(path).status();
+}
+
+#[test]
+fn a_full_tier_fails_the_copy_leaves_source_and_compose_intact_and_rolls_back() {
+    if !can_mount() {
+        eprintln!("SKIPPED: a full tier needs root to mount a small tmpfs");
+        return;
+    }
+    let seed = "set -e; cd /data; head -c 3000000 /dev/urandom > big; echo small > small";
+    let Some(p) = Project::up("tierctlitmig3", seed) else {
+        return;
+    };
+    let fast = p.ws.path("fast");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tierctl-full"])
+        .arg(&fast)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(!required(), "cannot mount a tmpfs");
+        eprintln!("SKIPPED: cannot mount a tmpfs here");
+        return;
+    }
+    let before = p.compose_text();
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("step `copy:0` failed"), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    assert!(text.contains("tierctl migrate --resume"), "{text}");
+    assert_eq!(p.compose_text(), before);
+    let back = p
+        .tierctl()
+        .args(["migrate", "--rollback"])
+        .output()
+        .expect("run");
+    assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert_eq!(std::fs::read_dir(&fast).expect("tier root").count(), 0);
+    assert_eq!(p.db_mount(), p.volume());
+    // the source is whole
+    let check = Command::new("docker")
+        .args(["run", "--rm", "-v"])
+        .arg(format!("{}:/data:ro", p.volume()))
+        .args([&helper_image(), "sh", "-c", "wc -c < /data/big"])
+        .output()
+        .expect("docker run");
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "3000000");
+    umount(&fast);
+    p.down();
+}
+
+#[test]
+fn a_read_only_tier_root_is_a_clear_error_before_any_copy() {
+    if !can_mount() {
+        eprintln!("SKIPPED: a read-only tier root needs root to bind-mount");
+        return;
+    }
+    let Some(p) = Project::up("tierctlitmig4", "echo x > /data/x") else {
+        return;
+    };
+    let fast = p.ws.path("fast");
+    let ro = Command::new("mount")
+        .args(["--bind", "-o", "ro"])
+        .arg(&fast)
+        .arg(&fast)
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(&fast)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ro {
+        assert!(!required(), "cannot bind-mount read-only");
+        eprintln!("SKIPPED: cannot bind-mount read-only here");
+        return;
+    }
+    let before = p.compose_text();
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    umount(&fast);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("step `create:0` failed"), "{text}");
+    assert!(text.contains("Read-only file system"), "{text}");
+    assert_eq!(p.compose_text(), before);
+    let back = p
+        .tierctl()
+        .args(["migrate", "--rollback"])
+        .output()
+        .expect("run");
+    assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert_eq!(p.db_mount(), p.volume());
+    p.down();
+}

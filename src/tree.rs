@@ -7,7 +7,8 @@
 //! hardlink group is only a group when two of its paths lie inside the tree, symlinks carry no
 //! mtime.
 //!
-//! [`read`] is the one function with effects; [`group`] is pure.
+//! [`read`] is the one function with effects on the host; [`copy_manifests`] chooses, per side of
+//! a copy, between it and the engine's archive stream; [`group`] is pure.
 
 use std::collections::BTreeMap;
 use std::fs::{self, Metadata};
@@ -17,8 +18,125 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
+use serde::Serialize;
+use thiserror::Error;
 
+use crate::copy::{self, CopyJob};
+use crate::engine::EngineError;
+use crate::engine::transfer::{ContainerSpec, Containers, MountSource};
 use crate::manifest::{Entry, Kind, Manifest};
+
+/// How one side of a copy was read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "read", content = "path", rename_all = "kebab-case")]
+pub enum Way {
+    /// On the host, at this path.
+    Host(PathBuf),
+    /// Through the engine's archive stream (a VM or remote engine, or a path the host cannot
+    /// read).
+    Archive,
+}
+
+impl std::fmt::Display for Way {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Way::Host(path) => write!(f, "on the host at `{}`", path.display()),
+            Way::Archive => f.write_str("through the engine's archive stream"),
+        }
+    }
+}
+
+/// Why the manifests of a copy could not be read.
+#[derive(Debug, Error)]
+pub enum TreeError {
+    /// The host walk failed for a reason other than permissions.
+    #[error("cannot read `{}` on the host: {source}", path.display())]
+    Host {
+        /// The tree's root.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// The manifests of a copy's source and target, in that order, each with how it was read: on
+/// the host where the engine says the host sees the tree as it does ([`Containers::host_path`]),
+/// else through the archive stream of `spec` (the never-started verify helper that mounts the
+/// source at [`copy::FROM`] and the target at [`copy::TO`]). A host read refused for
+/// permissions falls back to the archive stream. `hashed` grows by every content byte read.
+pub fn copy_manifests(
+    engine: &dyn Containers,
+    job: &CopyJob,
+    spec: &ContainerSpec,
+    hashed: &AtomicU64,
+) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
+    let paths = [
+        engine.host_path(&job.source)?,
+        engine.host_path(&MountSource::Bind(job.target.clone()))?,
+    ];
+    let host: Vec<Option<io::Result<Manifest>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .iter()
+            .map(|p| p.as_ref().map(|p| scope.spawn(move || read(p, hashed))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("the host reader panicked")))
+                })
+            })
+            .collect()
+    });
+    let mut out: [Option<Manifest>; 2] = [None, None];
+    let mut ways = [Way::Archive, Way::Archive];
+    for (index, (result, path)) in host.into_iter().zip(&paths).enumerate() {
+        match (result, path) {
+            (Some(Ok(m)), Some(path)) => {
+                out[index] = Some(m);
+                ways[index] = Way::Host(path.clone());
+            }
+            (Some(Err(e)), _) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            (Some(Err(source)), Some(path)) => {
+                return Err(TreeError::Host {
+                    path: path.clone(),
+                    source,
+                });
+            }
+            _ => {}
+        }
+    }
+    let missing = archive_paths(&ways);
+    if !missing.is_empty() {
+        let mut read = engine.manifests(spec, &missing, hashed)?.into_iter();
+        for (slot, way) in out.iter_mut().zip(&ways) {
+            if *way == Way::Archive {
+                *slot = read.next();
+            }
+        }
+    }
+    let [Some(source), Some(target)] = out else {
+        return Err(TreeError::Engine(EngineError::Api {
+            context: String::new(),
+            action: "read archive".into(),
+            message: "the engine returned fewer manifests than asked for".into(),
+        }));
+    };
+    Ok((vec![source, target], ways))
+}
+
+/// The helper paths still to read through the archive stream, source first.
+pub fn archive_paths(ways: &[Way; 2]) -> Vec<&'static str> {
+    ways.iter()
+        .zip([copy::FROM, copy::TO])
+        .filter(|(way, _)| **way == Way::Archive)
+        .map(|(_, path)| path)
+        .collect()
+}
 
 /// Bytes read from a file at a time.
 const BUFFER: usize = 1 << 20;
@@ -364,6 +482,18 @@ mod tests {
             file("plain", None),
         ];
         assert_eq!(group(&found), BTreeMap::from([((1, 10), "a".to_owned())]));
+    }
+
+    #[test]
+    fn only_the_sides_not_read_on_the_host_go_through_the_archive() {
+        let host = Way::Host("/t".into());
+        assert_eq!(
+            archive_paths(&[Way::Archive, Way::Archive]),
+            ["/from", "/to"]
+        );
+        assert_eq!(archive_paths(&[Way::Archive, host.clone()]), ["/from"]);
+        assert_eq!(archive_paths(&[host.clone(), Way::Archive]), ["/to"]);
+        assert!(archive_paths(&[host.clone(), host]).is_empty());
     }
 
     #[test]

@@ -451,22 +451,24 @@ fn execute(
                         std::thread::sleep(Duration::from_millis(300));
                     }
                 });
-                let r = ctx.engine.manifests(
+                let r = crate::tree::copy_manifests(
+                    ctx.engine,
+                    job,
                     &copy::verify_spec(job, &ctx.image, journal),
-                    &[copy::FROM, copy::TO],
                     &hashed,
                 );
                 done.store(true, Ordering::Relaxed);
                 r
             });
             bar.finish_and_clear();
-            let trees = trees.map_err(e)?;
+            let (trees, ways) = trees.map_err(|e| e.to_string())?;
+            let read = format!("source read {}, copy read {}", ways[0], ways[1]);
             let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
             if !differences.is_empty() {
                 let shown: Vec<String> =
                     differences.iter().take(20).map(|d| d.to_string()).collect();
                 return Err(format!(
-                    "the copy differs from the source in {} place(s): {}",
+                    "the copy differs from the source in {} place(s) ({read}): {}",
                     differences.len(),
                     shown.join("; ")
                 ));
@@ -477,7 +479,7 @@ fn execute(
                     bytes: trees[0].bytes(),
                 },
                 format!(
-                    "ok: {} entries, {} bytes, blake3",
+                    "ok: {} entries, {} bytes, blake3; {read}",
                     trees[0].len(),
                     trees[0].bytes()
                 ),

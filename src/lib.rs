@@ -24,6 +24,7 @@ pub mod journal;
 pub mod probe;
 pub mod rewrite;
 pub mod tierfs;
+pub mod tree;
 pub mod vm;
 pub mod write;
 

@@ -105,6 +105,24 @@ impl DockerEngine {
         &self.context
     }
 
+    /// The endpoint as far as identifying the engine needs it (context name and socket).
+    pub(super) fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            host: self.host.clone(),
+            context: self.context.clone(),
+            source: super::endpoint::EndpointSource::Default,
+            kind: match &self.socket {
+                Some(path) => EndpointKind::Unix(path.clone()),
+                None => EndpointKind::Tcp {
+                    address: self.host.clone(),
+                    https: false,
+                },
+            },
+            skip_tls_verify: false,
+            meta_file: None,
+        }
+    }
+
     pub(super) fn docker(&self) -> &Docker {
         &self.docker
     }

@@ -6,7 +6,7 @@
 //! effect, implemented for [`DockerEngine`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
 use bollard::errors::Error as BollardError;
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::EngineError;
 use super::docker::{DockerEngine, HELPER_LABEL};
+use super::endpoint::{self, EngineGuess};
 use crate::manifest::{self, Manifest};
 
 /// The compose label naming a container's project.
@@ -112,6 +113,14 @@ pub trait Containers {
         paths: &[&str],
         hashed: &AtomicU64,
     ) -> Result<Vec<Manifest>, EngineError>;
+    /// Where the host itself reads `source` as the engine sees it, when it can: on a native
+    /// engine, a bind source or a volume's mountpoint that exists and can be listed on the host.
+    /// `None`: read it through the engine's archive stream (a VM engine, a remote one, or a
+    /// mountpoint the host cannot read). The default never reads on the host.
+    fn host_path(&self, source: &MountSource) -> Result<Option<PathBuf>, EngineError> {
+        let _ = source;
+        Ok(None)
+    }
     /// Containers, running or not.
     fn list(&self, selector: &Selector) -> Result<Vec<ContainerState>, EngineError>;
     /// Stop a container, giving it `grace_secs` before it is killed.
@@ -302,7 +311,49 @@ impl std::io::Read for ChannelReader {
     }
 }
 
+impl DockerEngine {
+    /// A named volume's `Mountpoint` as the engine reports it (a path on the engine's own
+    /// filesystem: on a VM engine, inside the VM); `None` when the volume does not exist.
+    pub fn volume_mountpoint(&self, name: &str) -> Result<Option<PathBuf>, EngineError> {
+        match self.runtime().block_on(self.docker().inspect_volume(name)) {
+            Ok(volume) => Ok(Some(PathBuf::from(volume.mountpoint))),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(self.classify(&e, &format!("inspect volume `{name}`"))),
+        }
+    }
+
+    /// Whether the engine runs natively on this host (so it sees host paths as they are),
+    /// identified as `tierctl vm` does: the endpoint, refined by `docker info`.
+    pub fn is_native(&self) -> Result<bool, EngineError> {
+        let info = super::Engine::info(self)?;
+        let guess = endpoint::refine(
+            endpoint::identify(&self.endpoint()),
+            &info.operating_system,
+            &info.name,
+        );
+        Ok(guess == EngineGuess::Native)
+    }
+}
+
+/// Whether the host can list `path` (a directory it may read).
+fn listable(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) && std::fs::read_dir(path).is_ok()
+}
+
 impl Containers for DockerEngine {
+    fn host_path(&self, source: &MountSource) -> Result<Option<PathBuf>, EngineError> {
+        if !self.is_native()? {
+            return Ok(None);
+        }
+        let path = match source {
+            MountSource::Bind(path) => Some(path.clone()),
+            MountSource::Volume(name) => self.volume_mountpoint(name)?,
+        };
+        Ok(path.filter(|p| listable(p)))
+    }
+
     fn volume_exists(&self, name: &str) -> Result<bool, EngineError> {
         match self.runtime().block_on(self.docker().inspect_volume(name)) {
             Ok(_) => Ok(true),

@@ -13,6 +13,7 @@ mod rewrite;
 mod rewrite_corpus;
 mod templates;
 mod tiers_cli;
+mod tree_engine;
 mod verify_cli;
 mod vm_cli;
 mod workspace;

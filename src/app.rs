@@ -858,7 +858,7 @@ fn migrate(
             roots,
         };
         let outcome = if args.rollback {
-            apply::rollback(&ctx, &mut journal, &records)?
+            apply::rollback(&ctx, &mut journal, &records, args.discard_copy)?
         } else {
             apply::run(&ctx, &mut journal, &records)?
         };

@@ -640,22 +640,32 @@ fn tree_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Undo the journal's migration: stop the services, write the files back as they were, remove
-/// only the copies this journal made, start the services that were running. Refused once a
-/// source volume was removed.
+/// Undo the journal's migration: stop the services, write the files back as they were, start
+/// the services that were running on their old volumes. The copies stay (the user may still
+/// want them) unless `discard_copy`: then only the copies this journal made are removed.
+/// Refused once a source volume was removed. On a journal already rolled back, only
+/// `discard_copy` has something left to do.
 pub fn rollback(
     ctx: &Context<'_>,
     journal: &mut Journal,
     records: &[Record],
+    discard_copy: bool,
 ) -> Result<Outcome, ApplyError> {
     let progress = Progress::of(records).ok_or_else(|| JournalError::NoPlan {
         path: journal.path.clone(),
     })?;
     if progress.rolled_back {
-        return Err(ApplyError::Refused(format!(
-            "the migration of journal `{}` was already rolled back",
-            journal.path.display()
-        )));
+        if !discard_copy {
+            return Err(ApplyError::Refused(format!(
+                "the migration of journal `{}` was already rolled back (add `--discard-copy` to remove the copies it kept)",
+                journal.path.display()
+            )));
+        }
+        let steps = discard_copies(ctx, journal, &progress)?;
+        return Ok(Outcome {
+            journal: journal.path.clone(),
+            steps,
+        });
     }
     let plan = &progress.plan;
     if progress
@@ -718,8 +728,55 @@ pub fn rollback(
         step: "restore".into(),
         result: format!("{} file(s) restored", files.len()),
     });
-    // 3. only the copies this journal made
-    for (n, copy) in plan.copies.iter().enumerate() {
+    // 3. the copies stay unless asked: only the ones this journal made go
+    if discard_copy {
+        steps.extend(discard_copies(ctx, journal, &progress)?);
+    } else {
+        for copy in progress
+            .plan
+            .copies
+            .iter()
+            .filter(|c| c.job.target.is_dir())
+        {
+            steps.push(StepOutcome {
+                step: "keep-copy".into(),
+                result: format!(
+                    "kept the copy in `{}` (remove it with `tierctl migrate --rollback --discard-copy`)",
+                    copy.job.target.display()
+                ),
+            });
+        }
+    }
+    // 4. the services that ran, on their old volumes
+    let running = running_services(&progress);
+    if !running.is_empty() {
+        start(ctx, plan, &running).map_err(|m| fail("start", m))?;
+    }
+    steps.push(StepOutcome {
+        step: "start".into(),
+        result: format!("started: {}", list_or_none(&running)),
+    });
+    journal.append(&Record::RolledBack)?;
+    Ok(Outcome {
+        journal: journal.path.clone(),
+        steps,
+    })
+}
+
+/// Remove the copies this journal made (wiped by a helper, then the directories it created).
+fn discard_copies(
+    ctx: &Context<'_>,
+    journal: &Journal,
+    progress: &Progress,
+) -> Result<Vec<StepOutcome>, ApplyError> {
+    let fail = |message: String| ApplyError::Step {
+        step: "remove-copy".into(),
+        message,
+        journal: journal.path.clone(),
+        done: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    for (n, copy) in progress.plan.copies.iter().enumerate() {
         let create = MigrateStep::CreateDir(n).id();
         let made = match progress.done.get(&create) {
             Some(Detail::Created { made }) => made.clone(),
@@ -730,7 +787,7 @@ pub fn rollback(
         if target.is_dir() {
             ctx.engine
                 .run(&copy::wipe_spec(target, &ctx.image, &journal.id))
-                .map_err(|err| fail("remove-copy", e(err)))?;
+                .map_err(|err| fail(err.to_string()))?;
         }
         if let Some(top) = made {
             let mut dir = Some(target.as_path());
@@ -747,20 +804,7 @@ pub fn rollback(
             result: format!("removed the copy in `{}`", target.display()),
         });
     }
-    // 4. the services that ran, on their old volumes
-    let running = running_services(&progress);
-    if !running.is_empty() {
-        start(ctx, plan, &running).map_err(|m| fail("start", m))?;
-    }
-    steps.push(StepOutcome {
-        step: "start".into(),
-        result: format!("started: {}", list_or_none(&running)),
-    });
-    journal.append(&Record::RolledBack)?;
-    Ok(Outcome {
-        journal: journal.path.clone(),
-        steps,
-    })
+    Ok(steps)
 }
 
 #[cfg(test)]

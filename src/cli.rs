@@ -185,9 +185,13 @@ pub struct MigrateArgs {
     /// Continue the last interrupted migration from its journal
     #[arg(long, conflicts_with = "rollback")]
     pub resume: bool,
-    /// Undo the last migration: compose files back, copies removed, services restarted
+    /// Undo the last migration: compose files back byte for byte, services restarted on their
+    /// old volumes; the copies stay unless `--discard-copy`
     #[arg(long)]
     pub rollback: bool,
+    /// With `--rollback`: also remove the copies this migration made
+    #[arg(long, requires = "rollback")]
+    pub discard_copy: bool,
     /// Remove each source volume after its copy verified and the services started
     #[arg(long, alias = "prune-source")]
     pub remove_source: bool,

@@ -223,16 +223,30 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
         stdout(&again)
     );
 
-    // rollback: compose byte for byte, the copy gone, the service back on its volume
+    // rollback: compose byte for byte, the service back on its volume, the copy kept
     let back = p
         .tierctl()
         .args(["migrate", "--rollback"])
         .output()
         .expect("run");
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert!(
+        stdout(&back).contains("--discard-copy"),
+        "{}",
+        stdout(&back)
+    );
     assert_eq!(p.compose_text(), before);
-    assert!(!p.ws.path(&format!("fast/{}", p.name)).exists());
     assert_eq!(p.db_mount(), p.volume());
+    assert!(p.target().join("pg/base/1").is_file());
+    // --discard-copy afterwards removes only what the migration made
+    let discard = p
+        .tierctl()
+        .args(["migrate", "--rollback", "--discard-copy"])
+        .output()
+        .expect("run");
+    assert_eq!(discard.status.code(), Some(0), "{}", stdout(&discard));
+    assert!(!p.ws.path(&format!("fast/{}", p.name)).exists());
+    assert_eq!(p.compose_text(), before);
     p.down();
 }
 
@@ -350,7 +364,7 @@ fn a_full_tier_fails_the_copy_leaves_source_and_compose_intact_and_rolls_back() 
     assert_eq!(p.compose_text(), before);
     let back = p
         .tierctl()
-        .args(["migrate", "--rollback"])
+        .args(["migrate", "--rollback", "--discard-copy"])
         .output()
         .expect("run");
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));

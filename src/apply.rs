@@ -365,7 +365,7 @@ fn execute(
                     continue;
                 };
                 if c.running && plan.services.contains(&service) {
-                    ctx.engine.stop(&c.id, plan.grace_secs).map_err(e)?;
+                    ctx.engine.stop(&c.id, plan.grace_of(&service)).map_err(e)?;
                     if !running.contains(&service) {
                         running.push(service);
                     }
@@ -697,8 +697,9 @@ pub fn rollback(
                 .as_ref()
                 .is_some_and(|s| plan.services.contains(s))
     }) {
+        let grace = plan.grace_of(c.service.as_deref().unwrap_or_default());
         ctx.engine
-            .stop(&c.id, plan.grace_secs)
+            .stop(&c.id, grace)
             .map_err(|err| fail("stop", e(err)))?;
     }
     steps.push(StepOutcome {

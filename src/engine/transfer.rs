@@ -413,9 +413,15 @@ impl Containers for DockerEngine {
             t: Some(i32::try_from(grace_secs).unwrap_or(i32::MAX)),
             ..Default::default()
         };
+        // the engine answers only after the grace period: the client must wait longer
+        let client_timeout = self
+            .docker()
+            .timeout()
+            .max(std::time::Duration::from_secs(u64::from(grace_secs) + 30));
+        let docker = self.docker().clone().with_timeout(client_timeout);
         match self
             .runtime()
-            .block_on(self.docker().stop_container(id, Some(options)))
+            .block_on(docker.stop_container(id, Some(options)))
         {
             Ok(()) => Ok(()),
             // already stopped

@@ -15,6 +15,7 @@ const COMPOSE: &str = r#"services:
   db:
     image: {image}
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    stop_grace_period: 1m30s
     volumes:
       - dbdata:/data   # the database
 volumes:

@@ -898,9 +898,21 @@ fn migrate(
     }
     if !args.yes {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
-        return Err(Error::Migrate(apply::ApplyError::Refused(
-            "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)".into(),
-        )));
+        out.flush().map_err(Error::Output)?;
+        match confirm_on_terminal() {
+            Some(true) => {}
+            Some(false) => {
+                return Err(Error::Migrate(apply::ApplyError::Refused(
+                    "not confirmed: nothing was changed".into(),
+                )));
+            }
+            None => {
+                return Err(Error::Migrate(apply::ApplyError::Refused(
+                    "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)"
+                        .into(),
+                )));
+            }
+        }
     }
     let (engine, host) = connect_ctx(global)?;
     let ctx = Context {
@@ -921,4 +933,42 @@ fn migrate(
     let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
     out.write_all(text.as_bytes()).map_err(Error::Output)?;
     Ok(exit::CLEAN)
+}
+
+/// Ask `Proceed? [y/N]` on stderr and read the answer from stdin; `None` when stdin is not a
+/// terminal (a script must pass `--yes`).
+fn confirm_on_terminal() -> Option<bool> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return None;
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "Proceed? [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    if stdin.lock().read_line(&mut answer).is_err() {
+        return Some(false);
+    }
+    Some(is_yes(&answer))
+}
+
+/// Whether a confirmation answer says yes (`y` or `yes`, any case).
+fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_y_or_yes_confirms() {
+        for yes in ["y\n", "Y\n", "yes\n", " YES \r\n"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["\n", "n\n", "no\n", "yep\n", ""] {
+            assert!(!is_yes(no), "{no:?}");
+        }
+    }
 }

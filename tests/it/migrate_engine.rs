@@ -430,3 +430,63 @@ fn a_read_only_tier_root_is_a_clear_error_before_any_copy() {
     assert_eq!(p.db_mount(), p.volume());
     p.down();
 }
+
+fn confirm_workspace() -> Workspace {
+    Workspace::new()
+        .file("app/compose.yaml", &COMPOSE.replace("{image}", "busybox"))
+        .file("app/tiers.yaml", TIERS)
+        .dir("fast")
+}
+
+#[test]
+fn without_yes_and_without_a_terminal_migrate_shows_the_plan_and_refuses() {
+    let ws = confirm_workspace();
+    let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
+    let out = ws
+        .tierctl("app")
+        .env("COMPOSE_PROJECT_NAME", "tierctlitconfirm")
+        .arg("migrate")
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("[1/7] stop db"), "{text}");
+    assert!(text.contains("pass `--yes`"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        before
+    );
+}
+
+#[test]
+fn on_a_terminal_migrate_asks_and_a_no_changes_nothing() {
+    let ws = confirm_workspace();
+    let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
+    // `script` gives tierctl a terminal; the answer comes through it
+    let bin = assert_cmd::cargo::cargo_bin("tierctl");
+    let out = Command::new("script")
+        .args(["-qec", &format!("{} migrate", bin.display()), "/dev/null"])
+        .current_dir(ws.path("app"))
+        .env("COMPOSE_PROJECT_NAME", "tierctlitconfirm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            std::thread::sleep(Duration::from_millis(1500));
+            child.stdin.take().expect("piped stdin").write_all(b"n\n")?;
+            child.wait_with_output()
+        });
+    let Ok(out) = out else {
+        eprintln!("SKIPPED: no `script` to give tierctl a terminal");
+        return;
+    };
+    let text = stdout(&out);
+    assert!(text.contains("Proceed? [y/N]"), "{text}");
+    assert!(text.contains("not confirmed"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        before
+    );
+}

@@ -856,6 +856,7 @@ fn migrate(
             image,
             compose: ComposeCli::find(host),
             roots,
+            quiet: args.quiet,
         };
         let outcome = if args.rollback {
             apply::rollback(&ctx, &mut journal, &records, args.discard_copy)?
@@ -866,6 +867,36 @@ fn migrate(
             report::migrate::outcome(&outcome, args.rollback, settings.format, &settings.paths);
         out.write_all(text.as_bytes()).map_err(Error::Output)?;
         return Ok(exit::CLEAN);
+    }
+    // `--prune-source` after a finished migration: remove the sources it kept
+    if args.remove_source
+        && open_journal.is_none()
+        && let Some(path) = &last
+    {
+        let records = journal::read(path)?;
+        let pending = Progress::of(&records).is_some_and(|p| {
+            p.finished
+                && !p.rolled_back
+                && (0..p.plan.copies.len()).any(|n| {
+                    !p.done
+                        .contains_key(&crate::plan::migrate::MigrateStep::RemoveSource(n).id())
+                })
+        });
+        if pending {
+            let (mut journal, records) = Journal::open(path)?;
+            let (engine, host) = connect_ctx(global)?;
+            let ctx = Context {
+                engine: &engine,
+                image,
+                compose: ComposeCli::find(host),
+                roots,
+                quiet: args.quiet,
+            };
+            let outcome = apply::prune_sources(&ctx, &mut journal, &records)?;
+            let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
+            out.write_all(text.as_bytes()).map_err(Error::Output)?;
+            return Ok(exit::CLEAN);
+        }
     }
     if let Some(path) = &open_journal {
         return Err(Error::Migrate(apply::ApplyError::Refused(format!(
@@ -920,6 +951,7 @@ fn migrate(
         image,
         compose: ComposeCli::find(host),
         roots,
+        quiet: args.quiet,
     };
     apply::preflight(&ctx, &migration)?;
     let id = format!(

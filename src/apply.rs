@@ -72,6 +72,17 @@ pub struct Context<'a> {
     pub compose: Option<ComposeCli>,
     /// The tier roots (a target must lie inside one).
     pub roots: Vec<PathBuf>,
+    /// No `[n/N] step` lines on stderr.
+    pub quiet: bool,
+}
+
+impl Context<'_> {
+    /// One line of progress on stderr (progress is not output: stdout holds the report).
+    fn say(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
 }
 
 /// Why a migration stopped.
@@ -134,6 +145,39 @@ pub struct Outcome {
     pub journal: PathBuf,
     /// Every step.
     pub steps: Vec<StepOutcome>,
+    /// Source volumes left in place (removed later with `--prune-source`).
+    pub kept: Vec<String>,
+}
+
+/// The closing line of a finished migration: which source volumes stay and how to remove them.
+pub fn kept_line(kept: &[String]) -> String {
+    match kept {
+        [] => "done.".into(),
+        [one] => format!(
+            "done. Source volume {one} kept; remove it with `tierctl migrate --prune-source` after you are happy."
+        ),
+        many => format!(
+            "done. Source volumes {} kept; remove them with `tierctl migrate --prune-source` after you are happy.",
+            many.join(", ")
+        ),
+    }
+}
+
+/// The source volumes of `plan` whose removal is not journaled as done.
+fn kept_volumes(plan: &MigratePlan, progress: &Progress) -> Vec<String> {
+    plan.copies
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| {
+            !progress
+                .done
+                .contains_key(&MigrateStep::RemoveSource(*n).id())
+        })
+        .filter_map(|(_, c)| match &c.job.source {
+            MountSource::Volume(name) => Some(name.clone()),
+            MountSource::Bind(_) => None,
+        })
+        .collect()
 }
 
 /// Check, before anything changes, that the plan can run: every source volume exists (and is
@@ -244,12 +288,15 @@ pub fn run(
     let mut outcome = Outcome {
         journal: journal.path.clone(),
         steps: Vec::new(),
+        kept: Vec::new(),
     };
     // a killed run may have left a helper behind (a copy still writing)
     remove_helpers(ctx, &journal.id);
     for (index, step) in plan.steps.iter().enumerate() {
         let id = step.id();
+        let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
         if progress.done.contains_key(&id) {
+            ctx.say(&format!("{label}  already done"));
             outcome.steps.push(StepOutcome {
                 step: id,
                 result: "already done".into(),
@@ -258,9 +305,9 @@ pub fn run(
         }
         let retried = progress.begun.contains(&id);
         journal.append(&Record::Start { step: id.clone() })?;
-        let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
         match execute(ctx, &plan, &progress, step, retried, &journal.id, &label) {
             Ok((detail, result)) => {
+                ctx.say(&format!("{label}  {result}"));
                 journal.append(&Record::Done {
                     step: id.clone(),
                     detail: detail.clone(),
@@ -269,6 +316,7 @@ pub fn run(
                 outcome.steps.push(StepOutcome { step: id, result });
             }
             Err(message) => {
+                ctx.say(&format!("{label}  failed"));
                 journal.append(&Record::Failed {
                     step: id.clone(),
                     error: message.clone(),
@@ -289,7 +337,64 @@ pub fn run(
         }
     }
     journal.append(&Record::Finished)?;
+    outcome.kept = kept_volumes(&plan, &progress);
+    ctx.say(&kept_line(&outcome.kept));
     Ok(outcome)
+}
+
+/// After a finished migration: remove each source volume whose copy verified and whose services
+/// started on it (`tierctl migrate --prune-source`), journaled like a step.
+pub fn prune_sources(
+    ctx: &Context<'_>,
+    journal: &mut Journal,
+    records: &[Record],
+) -> Result<Outcome, ApplyError> {
+    let mut progress = Progress::of(records).ok_or_else(|| JournalError::NoPlan {
+        path: journal.path.clone(),
+    })?;
+    if !progress.finished || progress.rolled_back {
+        return Err(ApplyError::Refused(format!(
+            "the migration of journal `{}` is not finished (or was rolled back): the source volumes stay",
+            journal.path.display()
+        )));
+    }
+    let plan = progress.plan.clone();
+    let mut steps = Vec::new();
+    for n in 0..plan.copies.len() {
+        let step = MigrateStep::RemoveSource(n);
+        let id = step.id();
+        if progress.done.contains_key(&id) {
+            continue;
+        }
+        let path = journal.path.clone();
+        let fail = |message: String| ApplyError::Step {
+            step: id.clone(),
+            message,
+            journal: path.clone(),
+            done: Vec::new(),
+        };
+        if !progress.done.contains_key(&MigrateStep::VerifyMounts.id()) {
+            return Err(fail(
+                "the services' mounts were not verified: the source stays".into(),
+            ));
+        }
+        journal.append(&Record::Start { step: id.clone() })?;
+        let label = describe(&plan, &step);
+        let (detail, result) =
+            execute(ctx, &plan, &progress, &step, false, &journal.id, &label).map_err(fail)?;
+        ctx.say(&format!("{label}  {result}"));
+        journal.append(&Record::Done {
+            step: id.clone(),
+            detail: detail.clone(),
+        })?;
+        progress.done.insert(id.clone(), detail);
+        steps.push(StepOutcome { step: id, result });
+    }
+    Ok(Outcome {
+        journal: journal.path.clone(),
+        steps,
+        kept: kept_volumes(&plan, &progress),
+    })
 }
 
 /// A human description of a step.
@@ -665,6 +770,7 @@ pub fn rollback(
         return Ok(Outcome {
             journal: journal.path.clone(),
             steps,
+            kept: Vec::new(),
         });
     }
     let plan = &progress.plan;
@@ -761,6 +867,7 @@ pub fn rollback(
     Ok(Outcome {
         journal: journal.path.clone(),
         steps,
+        kept: Vec::new(),
     })
 }
 

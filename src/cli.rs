@@ -192,9 +192,13 @@ pub struct MigrateArgs {
     /// With `--rollback`: also remove the copies this migration made
     #[arg(long, requires = "rollback")]
     pub discard_copy: bool,
-    /// Remove each source volume after its copy verified and the services started
-    #[arg(long, alias = "prune-source")]
+    /// Remove each source volume after its copy verified and the services started; after a
+    /// finished migration, removes the source volumes it kept
+    #[arg(long, alias = "prune-source", conflicts_with_all = ["resume", "rollback"])]
     pub remove_source: bool,
+    /// No `[n/N] step` progress lines on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Image for the helper containers (needs busybox `cp`, `find`, `du`)
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
     pub helper_image: Option<String>,

@@ -169,6 +169,20 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
     assert!(text.contains("verify:0         ok:"), "{text}");
     assert!(text.contains("started: db"), "{text}");
     assert!(text.contains("verify-mounts    ok: 1 mount(s)"), "{text}");
+    // progress on stderr as the steps run, and the closing line
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("[1/7] stop db  stopped: db"),
+        "{progress}"
+    );
+    assert!(progress.contains("[7/7] verify mounts  ok"), "{progress}");
+    assert!(
+        progress.contains(&format!(
+            "done. Source volume {} kept; remove it with `tierctl migrate --prune-source`",
+            p.volume()
+        )),
+        "{progress}"
+    );
 
     // compose rewritten: only the source changed, the comment kept, the volume entry gone
     let after = p.compose_text();
@@ -318,6 +332,22 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
             .len(),
         120_000_000
     );
+    // the kept source goes with `--prune-source`, and only then
+    let volume_exists = || {
+        Command::new("docker")
+            .args(["volume", "inspect", &p.volume()])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(volume_exists());
+    let pruned = p
+        .tierctl()
+        .args(["migrate", "--prune-source"])
+        .output()
+        .expect("run");
+    assert_eq!(pruned.status.code(), Some(0), "{}", stdout(&pruned));
+    assert!(stdout(&pruned).contains("removed"), "{}", stdout(&pruned));
+    assert!(!volume_exists());
     p.down();
 }
 

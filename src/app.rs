@@ -851,12 +851,14 @@ fn migrate(
         };
         let (mut journal, records) = Journal::open(&path)?;
         let (engine, host) = connect_ctx(global)?;
+        let views = VerifyViews::new(&engine, global, env, &image)?;
         let ctx = Context {
             engine: &engine,
             image,
             compose: ComposeCli::find(host),
             roots,
             quiet: args.quiet,
+            views: Some(&views),
         };
         let outcome = if args.rollback {
             apply::rollback(&ctx, &mut journal, &records, args.discard_copy)?
@@ -885,12 +887,14 @@ fn migrate(
         if pending {
             let (mut journal, records) = Journal::open(path)?;
             let (engine, host) = connect_ctx(global)?;
+            let views = VerifyViews::new(&engine, global, env, &image)?;
             let ctx = Context {
                 engine: &engine,
                 image,
                 compose: ComposeCli::find(host),
                 roots,
                 quiet: args.quiet,
+                views: Some(&views),
             };
             let outcome = apply::prune_sources(&ctx, &mut journal, &records)?;
             let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
@@ -946,12 +950,14 @@ fn migrate(
         }
     }
     let (engine, host) = connect_ctx(global)?;
+    let views = VerifyViews::new(&engine, global, env, &image)?;
     let ctx = Context {
         engine: &engine,
         image,
         compose: ComposeCli::find(host),
         roots,
         quiet: args.quiet,
+        views: Some(&views),
     };
     apply::preflight(&ctx, &migration)?;
     let id = format!(
@@ -965,6 +971,66 @@ fn migrate(
     let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
     out.write_all(text.as_bytes()).map_err(Error::Output)?;
     Ok(exit::CLEAN)
+}
+
+/// "verify mounts" of `migrate` through `tierctl verify`'s observation and checks.
+struct VerifyViews<'a> {
+    engine: &'a DockerEngine,
+    class: crate::verify::EngineClass,
+    helper_image: String,
+}
+
+impl<'a> VerifyViews<'a> {
+    fn new(
+        engine: &'a DockerEngine,
+        global: &GlobalArgs,
+        env: &Environment,
+        helper_image: &str,
+    ) -> Result<VerifyViews<'a>, Error> {
+        let endpoint = resolve_endpoint(global, env)?;
+        let info = engine.info()?;
+        let guess = endpoint::refine(
+            endpoint::identify(&endpoint),
+            &info.operating_system,
+            &info.name,
+        );
+        Ok(VerifyViews {
+            engine,
+            class: engine_class(&guess),
+            helper_image: helper_image.to_owned(),
+        })
+    }
+}
+
+impl crate::apply::MountViews for VerifyViews<'_> {
+    fn view(&self, project: &str) -> Result<Vec<crate::apply::ViewedMount>, String> {
+        use crate::engine::observe::{self, ObserveOptions, Selection};
+        let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))
+            .map_err(|e| e.to_string())?;
+        let options = ObserveOptions {
+            helper_image: self.helper_image.clone(),
+            pause: None,
+        };
+        let observed =
+            observe::observe(self.engine, containers, &options).map_err(|e| e.to_string())?;
+        Ok(observed
+            .into_iter()
+            .flat_map(|c| {
+                let service = c.info.service().unwrap_or_default().to_owned();
+                let container = c.info.name.clone();
+                c.mounts.into_iter().map(move |o| {
+                    let check = crate::verify::check(&o, self.class);
+                    crate::apply::ViewedMount {
+                        container: container.clone(),
+                        service: service.clone(),
+                        target: o.target,
+                        verdict: check.verdict.id().to_owned(),
+                        reasons: check.reasons,
+                    }
+                })
+            })
+            .collect())
+    }
 }
 
 /// Ask `Proceed? [y/N]` on stderr and read the answer from stdin; `None` when stdin is not a

@@ -168,7 +168,10 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
     assert!(text.contains("stopped: db"), "{text}");
     assert!(text.contains("verify:0         ok:"), "{text}");
     assert!(text.contains("started: db"), "{text}");
-    assert!(text.contains("verify-mounts    ok: 1 mount(s)"), "{text}");
+    assert!(
+        text.contains("verify-mounts    ok: 1 mount(s), tierctl verify ok"),
+        "{text}"
+    );
     // progress on stderr as the steps run, and the closing line
     let progress = String::from_utf8_lossy(&out.stderr);
     assert!(

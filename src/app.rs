@@ -119,6 +119,7 @@ fn rewrite(
         facts: &facts,
         texts: &texts,
         strict_binds,
+        move_binds: false,
     });
     let patched = crate::rewrite::patch(&plan, &texts)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
@@ -916,6 +917,7 @@ fn migrate(
         facts: &facts,
         texts: &texts,
         strict_binds: false,
+        move_binds: true,
     });
     let patched = crate::rewrite::patch(&plan, &texts)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;

@@ -163,14 +163,33 @@ pub fn build(
             target: target.clone(),
             source: PathBuf::from(&step.new),
         });
-        if step.action != Action::VolumeToBind {
-            continue;
-        }
         let unsupported = |reason: &str| Unsupported {
             service: service.clone(),
             target: target.clone(),
             reason: reason.to_owned(),
         };
+        if step.action == Action::MoveBind {
+            let from = step
+                .from
+                .clone()
+                .ok_or_else(|| unsupported("the bind's real directory is not known"))?;
+            let target_dir = PathBuf::from(&step.new);
+            if copies.iter().any(|c| c.job.target == target_dir) {
+                continue;
+            }
+            copies.push(VolumeCopy {
+                key: from.display().to_string(),
+                job: CopyJob {
+                    source: MountSource::Bind(from),
+                    target: target_dir,
+                },
+                tier: step.tier.clone(),
+            });
+            continue;
+        }
+        if step.action != Action::VolumeToBind {
+            continue;
+        }
         let mount = project
             .services
             .get(service)

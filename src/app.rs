@@ -836,6 +836,16 @@ fn migrate(
         .filter(|i| !i.is_empty())
         .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
     let roots: Vec<std::path::PathBuf> = tiers.tiers.values().map(|t| t.root.clone()).collect();
+    let var = |name: &str| {
+        env.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let pause = apply::Pause::parse(
+        var("TIERCTL_TEST_MIGRATE_PAUSE"),
+        var("TIERCTL_TEST_MIGRATE_PAUSE_MS"),
+    );
 
     if args.rollback || args.resume {
         let path = if args.rollback {
@@ -860,6 +870,7 @@ fn migrate(
             roots,
             quiet: args.quiet,
             views: Some(&views),
+            pause: pause.clone(),
         };
         let outcome = if args.rollback {
             apply::rollback(&ctx, &mut journal, &records, args.discard_copy)?
@@ -896,6 +907,7 @@ fn migrate(
                 roots,
                 quiet: args.quiet,
                 views: Some(&views),
+                pause: pause.clone(),
             };
             let outcome = apply::prune_sources(&ctx, &mut journal, &records)?;
             let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
@@ -960,6 +972,7 @@ fn migrate(
         roots,
         quiet: args.quiet,
         views: Some(&views),
+        pause: pause.clone(),
     };
     apply::preflight(&ctx, &migration)?;
     let id = format!(

@@ -77,6 +77,54 @@ pub struct Context<'a> {
     /// What the running services see at their mounts (`tierctl verify`'s machinery); `None`:
     /// only the engine's inspect is checked.
     pub views: Option<&'a dyn MountViews>,
+    /// Test hook: sleep at a point of the run, so a test can kill tierctl there.
+    pub pause: Option<Pause>,
+}
+
+/// A test hook's pause (`TIERCTL_TEST_MIGRATE_PAUSE=STEP[:after]`,
+/// `TIERCTL_TEST_MIGRATE_PAUSE_MS`): at `STEP` once its start is journaled, or with `:after`
+/// once it ran and before its end is journaled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pause {
+    /// The step id (`rewrite`, `copy:0`, ...).
+    pub step: String,
+    /// After the step ran instead of before.
+    pub after: bool,
+    /// How long.
+    pub duration: Duration,
+}
+
+impl Pause {
+    /// Parse the hook's two values; `None` unless both are usable.
+    pub fn parse(at: Option<&str>, millis: Option<&str>) -> Option<Pause> {
+        let at = at?;
+        let duration = Duration::from_millis(millis.unwrap_or("60000").parse().ok()?);
+        let (step, after) = match at.strip_suffix(":after") {
+            Some(step) => (step, true),
+            None => (at, false),
+        };
+        Some(Pause {
+            step: step.to_owned(),
+            after,
+            duration,
+        })
+    }
+}
+
+impl Context<'_> {
+    fn pause_at(&self, step: &str, after: bool) {
+        if let Some(p) = self
+            .pause
+            .as_ref()
+            .filter(|p| p.step == step && p.after == after)
+        {
+            self.say(&format!(
+                "(test hook: paused at `{step}`{})",
+                if after { " after it ran" } else { "" }
+            ));
+            std::thread::sleep(p.duration);
+        }
+    }
 }
 
 /// One mount as `tierctl verify` judged it.
@@ -357,7 +405,10 @@ pub fn run(
         }
         let retried = progress.begun.contains(&id);
         journal.append(&Record::Start { step: id.clone() })?;
-        match execute(ctx, &plan, &progress, step, retried, &journal.id, &label) {
+        ctx.pause_at(&id, false);
+        let executed = execute(ctx, &plan, &progress, step, retried, &journal.id, &label);
+        ctx.pause_at(&id, true);
+        match executed {
             Ok((detail, result)) => {
                 ctx.say(&format!("{label}  {result}"));
                 journal.append(&Record::Done {
@@ -1028,6 +1079,24 @@ mod tests {
             mount_problems(&plan, &running, &[]),
             ["service `db`: `tierctl verify` saw no mount at `/data`"]
         );
+    }
+
+    #[test]
+    fn the_pause_hook_names_a_step_and_optionally_after() {
+        assert_eq!(
+            Pause::parse(Some("rewrite:after"), Some("1500")),
+            Some(Pause {
+                step: "rewrite".into(),
+                after: true,
+                duration: Duration::from_millis(1500)
+            })
+        );
+        assert_eq!(
+            Pause::parse(Some("copy:0"), None).map(|p| (p.step, p.after)),
+            Some(("copy:0".to_owned(), false))
+        );
+        assert_eq!(Pause::parse(None, Some("5")), None);
+        assert_eq!(Pause::parse(Some("rewrite"), Some("soon")), None);
     }
 
     #[test]

@@ -34,7 +34,7 @@ struct Project {
     name: String,
 }
 
-fn compose_cli() -> Option<Vec<String>> {
+pub fn compose_cli() -> Option<Vec<String>> {
     let v2 = Command::new("docker")
         .args(["compose", "version"])
         .output()
@@ -141,7 +141,7 @@ impl Project {
     }
 }
 
-fn stdout(out: &std::process::Output) -> String {
+pub fn stdout(out: &std::process::Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

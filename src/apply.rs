@@ -440,6 +440,7 @@ pub fn run(
         }
     }
     journal.append(&Record::Finished)?;
+    remove_seed_volumes(ctx, &progress);
     outcome.kept = kept_volumes(&plan, &progress);
     ctx.say(&kept_line(&outcome.kept));
     Ok(outcome)
@@ -535,6 +536,41 @@ pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
     }
 }
 
+/// The temporary volume the engine fills from the image for copy `n`.
+fn seed_volume(journal: &str, n: usize) -> String {
+    format!("tierctl-seed-{journal}-{n}")
+}
+
+/// A container of the service's image (never started) with the temporary volume at the mount
+/// path: creating it fills the volume.
+fn seed_spec(
+    seed: &crate::plan::migrate::Seed,
+    volume: &str,
+    journal: &str,
+) -> crate::engine::transfer::ContainerSpec {
+    crate::engine::transfer::ContainerSpec {
+        image: seed.image.clone(),
+        command: vec!["true".into()],
+        mounts: vec![crate::engine::transfer::MountSpec {
+            source: MountSource::Volume(volume.to_owned()),
+            target: seed.path.clone(),
+            read_only: false,
+        }],
+        cap_add: Vec::new(),
+        purpose: "seed".into(),
+        journal: Some(journal.to_owned()),
+    }
+}
+
+/// Remove the temporary seed volumes (best effort: they hold a copy of image content only).
+fn remove_seed_volumes(ctx: &Context<'_>, progress: &Progress) {
+    for detail in progress.done.values() {
+        if let Detail::Seeded { volume } = detail {
+            let _ = ctx.engine.remove_volume(volume);
+        }
+    }
+}
+
 fn remove_helpers(ctx: &Context<'_>, journal: &str) {
     if let Ok(left) = ctx.engine.list(&Selector::Journal(journal.to_owned())) {
         for c in left {
@@ -608,7 +644,9 @@ fn execute(
             }
         }
         MigrateStep::Copy(n) => {
-            let job = &plan.copies[*n].job;
+            let copy = &plan.copies[*n];
+            let mut job = copy.job.clone();
+            let mut detail = Detail::None;
             let facts = target_facts(&job.target);
             // not empty here means this journal's own partial copy: `create` passed it empty
             if facts.exists && !facts.empty {
@@ -616,12 +654,28 @@ fn execute(
                     .run(&copy::wipe_spec(&job.target, &ctx.image, journal))
                     .map_err(e)?;
             }
-            let size = copy::parse_size(
+            let mut size = copy::parse_size(
                 &ctx.engine
-                    .run(&copy::measure_spec(job, &ctx.image, journal))
+                    .run(&copy::measure_spec(&job, &ctx.image, journal))
                     .map_err(e)?,
             )
             .unwrap_or_default();
+            // an empty volume gets what a fresh one would have: the image's content
+            if let (Some(seed), true) = (&copy.seed, size.entries <= 1) {
+                let volume = seed_volume(journal, *n);
+                ctx.engine
+                    .populate(&seed_spec(seed, &volume, journal))
+                    .map_err(e)?;
+                job.source = MountSource::Volume(volume.clone());
+                size = copy::parse_size(
+                    &ctx.engine
+                        .run(&copy::measure_spec(&job, &ctx.image, journal))
+                        .map_err(e)?,
+                )
+                .unwrap_or_default();
+                detail = Detail::Seeded { volume };
+            }
+            let job = &job;
             let bar = bytes_bar(label.to_owned(), size.bytes);
             let stop = AtomicBool::new(false);
             let result = std::thread::scope(|scope| {
@@ -639,13 +693,23 @@ fn execute(
             });
             bar.finish_and_clear();
             result.map_err(e)?;
+            let from_image = if matches!(detail, Detail::Seeded { .. }) {
+                " (the volume was empty: seeded from the image)"
+            } else {
+                ""
+            };
             Ok((
-                Detail::None,
-                format!("{} bytes, {} entries", size.bytes, size.entries),
+                detail,
+                format!("{} bytes, {} entries{from_image}", size.bytes, size.entries),
             ))
         }
         MigrateStep::Verify(n) => {
-            let job = &plan.copies[*n].job;
+            let mut job = plan.copies[*n].job.clone();
+            if let Some(Detail::Seeded { volume }) = progress.done.get(&MigrateStep::Copy(*n).id())
+            {
+                job.source = MountSource::Volume(volume.clone());
+            }
+            let job = &job;
             let hashed = AtomicU64::new(0);
             let bar = bar(label.to_owned());
             let done = AtomicBool::new(false);
@@ -980,6 +1044,7 @@ pub fn rollback(
         step: "start".into(),
         result: format!("started: {}", list_or_none(&running)),
     });
+    remove_seed_volumes(ctx, &progress);
     journal.append(&Record::RolledBack)?;
     Ok(Outcome {
         journal: journal.path.clone(),

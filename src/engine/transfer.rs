@@ -112,6 +112,9 @@ pub trait Containers {
         paths: &[&str],
         hashed: &AtomicU64,
     ) -> Result<Vec<Manifest>, EngineError>;
+    /// Create a container from `spec` and remove it without starting it: the engine fills an
+    /// empty named volume from the image's content at its mount path when it creates one.
+    fn populate(&self, spec: &ContainerSpec) -> Result<(), EngineError>;
     /// Containers, running or not.
     fn list(&self, selector: &Selector) -> Result<Vec<ContainerState>, EngineError>;
     /// Stop a container, giving it `grace_secs` before it is killed.
@@ -355,6 +358,13 @@ impl Containers for DockerEngine {
         let out = result?;
         removed?;
         Ok(out)
+    }
+
+    fn populate(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
+        self.runtime().block_on(async {
+            let id = self.create(spec).await?;
+            self.force_remove(&id).await
+        })
     }
 
     fn list(&self, selector: &Selector) -> Result<Vec<ContainerState>, EngineError> {

@@ -26,6 +26,18 @@ pub struct VolumeCopy {
     pub job: CopyJob,
     /// The tier.
     pub tier: Option<String>,
+    /// What a fresh named volume would have got from the image: used when the volume is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<Seed>,
+}
+
+/// An image's content at a path (what a fresh named volume mounted there is filled with).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seed {
+    /// The service's image.
+    pub image: String,
+    /// The mount's container path.
+    pub path: String,
 }
 
 /// One file's text before and after.
@@ -184,6 +196,7 @@ pub fn build(
                     target: target_dir,
                 },
                 tier: step.tier.clone(),
+                seed: None,
             });
             continue;
         }
@@ -211,6 +224,15 @@ pub fn build(
                 target: PathBuf::from(&step.new),
             },
             tier: step.tier.clone(),
+            seed: project
+                .services
+                .get(service)
+                .and_then(|s| s.image.clone())
+                .filter(|_| !mount.nocopy)
+                .map(|image| Seed {
+                    image,
+                    path: target.clone(),
+                }),
         });
     }
     let files: Vec<FileChange> = patched

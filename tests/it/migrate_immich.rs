@@ -445,3 +445,106 @@ fn a_container_outside_the_plan_using_a_volume_is_refused_before_anything_change
     assert!(!p.ws.path(&format!("fast/databases/{}", p.name)).exists());
     p.down();
 }
+
+#[test]
+fn an_empty_volume_is_seeded_from_the_image_content_a_fresh_volume_would_get() {
+    if engine().is_none() {
+        return;
+    }
+    let Some(cli) = compose_cli() else {
+        assert!(!required(), "TIERCTL_REQUIRE_DOCKER=1 but no compose CLI");
+        return;
+    };
+    // an image with content at the mount path
+    let image = "tierctl-it-seed:1";
+    let mut build = Command::new("docker")
+        .args(["build", "-q", "-t", image, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker build");
+    {
+        use std::io::Write;
+        let dockerfile = format!(
+            "FROM {}\nRUN mkdir -p /srv/conf/sub && echo hello > /srv/conf/greeting && echo x > /srv/conf/sub/x && chown -R 33:33 /srv/conf && chmod 0750 /srv/conf/sub\n",
+            helper_image()
+        );
+        build
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(dockerfile.as_bytes())
+            .expect("write Dockerfile");
+    }
+    assert!(
+        build.wait().expect("docker build").success(),
+        "docker build"
+    );
+    let name = "tierctlitseed";
+    let compose = "services:\n  web:\n    image: {image}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n    volumes:\n      - conf:/srv/conf\nvolumes:\n  conf:\n";
+    let ws = Workspace::new()
+        .file("app/compose.yaml", &compose.replace("{image}", image))
+        .file(
+            "app/tiers.yaml",
+            "tiers:\n  fast: { root: \"{root}/fast\" }\nplacement:\n  - tier: fast\n    path: \"{project}/{volume}\"\n",
+        )
+        .dir("fast");
+    let p = Immich {
+        ws,
+        name: name.into(),
+        cli,
+    };
+    p.compose(&["down", "-v"]);
+    assert!(p.compose(&["up", "-d"]), "compose up");
+    // compose filled the new volume from the image: empty it again
+    let emptied = Command::new("docker")
+        .args(["run", "--rm", "-v"])
+        .arg(format!("{}:/d", p.volume("conf")))
+        .args([
+            &helper_image(),
+            "sh",
+            "-c",
+            "find /d -mindepth 1 -maxdepth 1 -exec rm -rf {} +",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("docker run");
+    assert!(emptied.success());
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("seeded from the image"), "{text}");
+    assert!(text.contains("verify:0         ok:"), "{text}");
+    let target = p.ws.path(&format!("fast/{name}/conf"));
+    assert_eq!(
+        std::fs::read_to_string(target.join("greeting")).expect("seeded file"),
+        "hello\n"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let sub = std::fs::metadata(target.join("sub")).expect("seeded dir");
+    assert_eq!((sub.uid(), sub.mode() & 0o7777), (33, 0o750));
+    // the source stays empty, the temporary volume is gone
+    assert_eq!(
+        Immich::listing(&p.volume("conf")).lines().count(),
+        1,
+        "the source was written"
+    );
+    let seeds = Command::new("docker")
+        .args(["volume", "ls", "-q", "--filter", "name=tierctl-seed-"])
+        .output()
+        .expect("docker volume ls");
+    assert!(
+        !String::from_utf8_lossy(&seeds.stdout).contains("tierctl-seed-"),
+        "{}",
+        String::from_utf8_lossy(&seeds.stdout)
+    );
+    p.compose(&["down"]);
+    let _ = Command::new("docker")
+        .args(["volume", "rm", "-f", &p.volume("conf")])
+        .output();
+}

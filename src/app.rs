@@ -119,6 +119,7 @@ fn rewrite(
         facts: &facts,
         texts: &texts,
         strict_binds,
+        move_binds: false,
     });
     let patched = crate::rewrite::patch(&plan, &texts)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
@@ -835,6 +836,16 @@ fn migrate(
         .filter(|i| !i.is_empty())
         .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
     let roots: Vec<std::path::PathBuf> = tiers.tiers.values().map(|t| t.root.clone()).collect();
+    let var = |name: &str| {
+        env.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let pause = apply::Pause::parse(
+        var("TIERCTL_TEST_MIGRATE_PAUSE"),
+        var("TIERCTL_TEST_MIGRATE_PAUSE_MS"),
+    );
 
     if args.rollback || args.resume {
         let path = if args.rollback {
@@ -851,14 +862,18 @@ fn migrate(
         };
         let (mut journal, records) = Journal::open(&path)?;
         let (engine, host) = connect_ctx(global)?;
+        let views = VerifyViews::new(&engine, global, env, &image)?;
         let ctx = Context {
             engine: &engine,
             image,
             compose: ComposeCli::find(host),
             roots,
+            quiet: args.quiet,
+            views: Some(&views),
+            pause: pause.clone(),
         };
         let outcome = if args.rollback {
-            apply::rollback(&ctx, &mut journal, &records)?
+            apply::rollback(&ctx, &mut journal, &records, args.discard_copy)?
         } else {
             apply::run(&ctx, &mut journal, &records)?
         };
@@ -866,6 +881,39 @@ fn migrate(
             report::migrate::outcome(&outcome, args.rollback, settings.format, &settings.paths);
         out.write_all(text.as_bytes()).map_err(Error::Output)?;
         return Ok(exit::CLEAN);
+    }
+    // `--prune-source` after a finished migration: remove the sources it kept
+    if args.remove_source
+        && open_journal.is_none()
+        && let Some(path) = &last
+    {
+        let records = journal::read(path)?;
+        let pending = Progress::of(&records).is_some_and(|p| {
+            p.finished
+                && !p.rolled_back
+                && (0..p.plan.copies.len()).any(|n| {
+                    !p.done
+                        .contains_key(&crate::plan::migrate::MigrateStep::RemoveSource(n).id())
+                })
+        });
+        if pending {
+            let (mut journal, records) = Journal::open(path)?;
+            let (engine, host) = connect_ctx(global)?;
+            let views = VerifyViews::new(&engine, global, env, &image)?;
+            let ctx = Context {
+                engine: &engine,
+                image,
+                compose: ComposeCli::find(host),
+                roots,
+                quiet: args.quiet,
+                views: Some(&views),
+                pause: pause.clone(),
+            };
+            let outcome = apply::prune_sources(&ctx, &mut journal, &records)?;
+            let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
+            out.write_all(text.as_bytes()).map_err(Error::Output)?;
+            return Ok(exit::CLEAN);
+        }
     }
     if let Some(path) = &open_journal {
         return Err(Error::Migrate(apply::ApplyError::Refused(format!(
@@ -881,6 +929,7 @@ fn migrate(
         facts: &facts,
         texts: &texts,
         strict_binds: false,
+        move_binds: true,
     });
     let patched = crate::rewrite::patch(&plan, &texts)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
@@ -898,16 +947,32 @@ fn migrate(
     }
     if !args.yes {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
-        return Err(Error::Migrate(apply::ApplyError::Refused(
-            "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)".into(),
-        )));
+        out.flush().map_err(Error::Output)?;
+        match confirm_on_terminal() {
+            Some(true) => {}
+            Some(false) => {
+                return Err(Error::Migrate(apply::ApplyError::Refused(
+                    "not confirmed: nothing was changed".into(),
+                )));
+            }
+            None => {
+                return Err(Error::Migrate(apply::ApplyError::Refused(
+                    "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)"
+                        .into(),
+                )));
+            }
+        }
     }
     let (engine, host) = connect_ctx(global)?;
+    let views = VerifyViews::new(&engine, global, env, &image)?;
     let ctx = Context {
         engine: &engine,
         image,
         compose: ComposeCli::find(host),
         roots,
+        quiet: args.quiet,
+        views: Some(&views),
+        pause: pause.clone(),
     };
     apply::preflight(&ctx, &migration)?;
     let id = format!(
@@ -921,4 +986,102 @@ fn migrate(
     let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
     out.write_all(text.as_bytes()).map_err(Error::Output)?;
     Ok(exit::CLEAN)
+}
+
+/// "verify mounts" of `migrate` through `tierctl verify`'s observation and checks.
+struct VerifyViews<'a> {
+    engine: &'a DockerEngine,
+    class: crate::verify::EngineClass,
+    helper_image: String,
+}
+
+impl<'a> VerifyViews<'a> {
+    fn new(
+        engine: &'a DockerEngine,
+        global: &GlobalArgs,
+        env: &Environment,
+        helper_image: &str,
+    ) -> Result<VerifyViews<'a>, Error> {
+        let endpoint = resolve_endpoint(global, env)?;
+        let info = engine.info()?;
+        let guess = endpoint::refine(
+            endpoint::identify(&endpoint),
+            &info.operating_system,
+            &info.name,
+        );
+        Ok(VerifyViews {
+            engine,
+            class: engine_class(&guess),
+            helper_image: helper_image.to_owned(),
+        })
+    }
+}
+
+impl crate::apply::MountViews for VerifyViews<'_> {
+    fn view(&self, project: &str) -> Result<Vec<crate::apply::ViewedMount>, String> {
+        use crate::engine::observe::{self, ObserveOptions, Selection};
+        let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))
+            .map_err(|e| e.to_string())?;
+        let options = ObserveOptions {
+            helper_image: self.helper_image.clone(),
+            pause: None,
+        };
+        let observed =
+            observe::observe(self.engine, containers, &options).map_err(|e| e.to_string())?;
+        Ok(observed
+            .into_iter()
+            .flat_map(|c| {
+                let service = c.info.service().unwrap_or_default().to_owned();
+                let container = c.info.name.clone();
+                c.mounts.into_iter().map(move |o| {
+                    let check = crate::verify::check(&o, self.class);
+                    crate::apply::ViewedMount {
+                        container: container.clone(),
+                        service: service.clone(),
+                        target: o.target,
+                        verdict: check.verdict.id().to_owned(),
+                        reasons: check.reasons,
+                    }
+                })
+            })
+            .collect())
+    }
+}
+
+/// Ask `Proceed? [y/N]` on stderr and read the answer from stdin; `None` when stdin is not a
+/// terminal (a script must pass `--yes`).
+fn confirm_on_terminal() -> Option<bool> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return None;
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "Proceed? [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    if stdin.lock().read_line(&mut answer).is_err() {
+        return Some(false);
+    }
+    Some(is_yes(&answer))
+}
+
+/// Whether a confirmation answer says yes (`y` or `yes`, any case).
+fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_y_or_yes_confirms() {
+        for yes in ["y\n", "Y\n", "yes\n", " YES \r\n"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["\n", "n\n", "no\n", "yep\n", ""] {
+            assert!(!is_yes(no), "{no:?}");
+        }
+    }
 }

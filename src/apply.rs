@@ -72,6 +72,117 @@ pub struct Context<'a> {
     pub compose: Option<ComposeCli>,
     /// The tier roots (a target must lie inside one).
     pub roots: Vec<PathBuf>,
+    /// No `[n/N] step` lines on stderr.
+    pub quiet: bool,
+    /// What the running services see at their mounts (`tierctl verify`'s machinery); `None`:
+    /// only the engine's inspect is checked.
+    pub views: Option<&'a dyn MountViews>,
+    /// Test hook: sleep at a point of the run, so a test can kill tierctl there.
+    pub pause: Option<Pause>,
+}
+
+/// A test hook's pause (`TIERCTL_TEST_MIGRATE_PAUSE=STEP[:after]`,
+/// `TIERCTL_TEST_MIGRATE_PAUSE_MS`): at `STEP` once its start is journaled, or with `:after`
+/// once it ran and before its end is journaled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pause {
+    /// The step id (`rewrite`, `copy:0`, ...).
+    pub step: String,
+    /// After the step ran instead of before.
+    pub after: bool,
+    /// How long.
+    pub duration: Duration,
+}
+
+impl Pause {
+    /// Parse the hook's two values; `None` unless both are usable.
+    pub fn parse(at: Option<&str>, millis: Option<&str>) -> Option<Pause> {
+        let at = at?;
+        let duration = Duration::from_millis(millis.unwrap_or("60000").parse().ok()?);
+        let (step, after) = match at.strip_suffix(":after") {
+            Some(step) => (step, true),
+            None => (at, false),
+        };
+        Some(Pause {
+            step: step.to_owned(),
+            after,
+            duration,
+        })
+    }
+}
+
+impl Context<'_> {
+    fn pause_at(&self, step: &str, after: bool) {
+        if let Some(p) = self
+            .pause
+            .as_ref()
+            .filter(|p| p.step == step && p.after == after)
+        {
+            self.say(&format!(
+                "(test hook: paused at `{step}`{})",
+                if after { " after it ran" } else { "" }
+            ));
+            std::thread::sleep(p.duration);
+        }
+    }
+}
+
+/// One mount as `tierctl verify` judged it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewedMount {
+    /// The container.
+    pub container: String,
+    /// Its compose service.
+    pub service: String,
+    /// The path inside the container.
+    pub target: String,
+    /// The verdict id (`ok`, `df-mismatch`, `marker-missing`, ...).
+    pub verdict: String,
+    /// Why, when not `ok`.
+    pub reasons: Vec<String>,
+}
+
+/// The effect behind "verify mounts": observe what the project's running containers see at
+/// their mounts and judge each one, as `tierctl verify` does.
+pub trait MountViews {
+    /// Every bind and volume mount of the project's running containers.
+    fn view(&self, project: &str) -> Result<Vec<ViewedMount>, String>;
+}
+
+/// Pure: the problems among `seen` for the mounts the plan expects of the `running` services.
+pub fn mount_problems(plan: &MigratePlan, running: &[String], seen: &[ViewedMount]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
+        let views: Vec<&ViewedMount> = seen
+            .iter()
+            .filter(|v| v.service == expected.service && v.target == expected.target)
+            .collect();
+        if views.is_empty() {
+            problems.push(format!(
+                "service `{}`: `tierctl verify` saw no mount at `{}`",
+                expected.service, expected.target
+            ));
+        }
+        for v in views.into_iter().filter(|v| v.verdict != "ok") {
+            problems.push(format!(
+                "container `{}` at `{}`: {} ({})",
+                v.container,
+                v.target,
+                v.verdict,
+                v.reasons.join("; ")
+            ));
+        }
+    }
+    problems
+}
+
+impl Context<'_> {
+    /// One line of progress on stderr (progress is not output: stdout holds the report).
+    fn say(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
 }
 
 /// Why a migration stopped.
@@ -134,6 +245,39 @@ pub struct Outcome {
     pub journal: PathBuf,
     /// Every step.
     pub steps: Vec<StepOutcome>,
+    /// Source volumes left in place (removed later with `--prune-source`).
+    pub kept: Vec<String>,
+}
+
+/// The closing line of a finished migration: which source volumes stay and how to remove them.
+pub fn kept_line(kept: &[String]) -> String {
+    match kept {
+        [] => "done.".into(),
+        [one] => format!(
+            "done. Source volume {one} kept; remove it with `tierctl migrate --prune-source` after you are happy."
+        ),
+        many => format!(
+            "done. Source volumes {} kept; remove them with `tierctl migrate --prune-source` after you are happy.",
+            many.join(", ")
+        ),
+    }
+}
+
+/// The source volumes of `plan` whose removal is not journaled as done.
+fn kept_volumes(plan: &MigratePlan, progress: &Progress) -> Vec<String> {
+    plan.copies
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| {
+            !progress
+                .done
+                .contains_key(&MigrateStep::RemoveSource(*n).id())
+        })
+        .filter_map(|(_, c)| match &c.job.source {
+            MountSource::Volume(name) => Some(name.clone()),
+            MountSource::Bind(_) => None,
+        })
+        .collect()
 }
 
 /// Check, before anything changes, that the plan can run: every source volume exists (and is
@@ -244,12 +388,15 @@ pub fn run(
     let mut outcome = Outcome {
         journal: journal.path.clone(),
         steps: Vec::new(),
+        kept: Vec::new(),
     };
     // a killed run may have left a helper behind (a copy still writing)
     remove_helpers(ctx, &journal.id);
     for (index, step) in plan.steps.iter().enumerate() {
         let id = step.id();
+        let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
         if progress.done.contains_key(&id) {
+            ctx.say(&format!("{label}  already done"));
             outcome.steps.push(StepOutcome {
                 step: id,
                 result: "already done".into(),
@@ -258,9 +405,12 @@ pub fn run(
         }
         let retried = progress.begun.contains(&id);
         journal.append(&Record::Start { step: id.clone() })?;
-        let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
-        match execute(ctx, &plan, &progress, step, retried, &journal.id, &label) {
+        ctx.pause_at(&id, false);
+        let executed = execute(ctx, &plan, &progress, step, retried, &journal.id, &label);
+        ctx.pause_at(&id, true);
+        match executed {
             Ok((detail, result)) => {
+                ctx.say(&format!("{label}  {result}"));
                 journal.append(&Record::Done {
                     step: id.clone(),
                     detail: detail.clone(),
@@ -269,6 +419,7 @@ pub fn run(
                 outcome.steps.push(StepOutcome { step: id, result });
             }
             Err(message) => {
+                ctx.say(&format!("{label}  failed"));
                 journal.append(&Record::Failed {
                     step: id.clone(),
                     error: message.clone(),
@@ -289,7 +440,65 @@ pub fn run(
         }
     }
     journal.append(&Record::Finished)?;
+    remove_seed_volumes(ctx, &progress);
+    outcome.kept = kept_volumes(&plan, &progress);
+    ctx.say(&kept_line(&outcome.kept));
     Ok(outcome)
+}
+
+/// After a finished migration: remove each source volume whose copy verified and whose services
+/// started on it (`tierctl migrate --prune-source`), journaled like a step.
+pub fn prune_sources(
+    ctx: &Context<'_>,
+    journal: &mut Journal,
+    records: &[Record],
+) -> Result<Outcome, ApplyError> {
+    let mut progress = Progress::of(records).ok_or_else(|| JournalError::NoPlan {
+        path: journal.path.clone(),
+    })?;
+    if !progress.finished || progress.rolled_back {
+        return Err(ApplyError::Refused(format!(
+            "the migration of journal `{}` is not finished (or was rolled back): the source volumes stay",
+            journal.path.display()
+        )));
+    }
+    let plan = progress.plan.clone();
+    let mut steps = Vec::new();
+    for n in 0..plan.copies.len() {
+        let step = MigrateStep::RemoveSource(n);
+        let id = step.id();
+        if progress.done.contains_key(&id) {
+            continue;
+        }
+        let path = journal.path.clone();
+        let fail = |message: String| ApplyError::Step {
+            step: id.clone(),
+            message,
+            journal: path.clone(),
+            done: Vec::new(),
+        };
+        if !progress.done.contains_key(&MigrateStep::VerifyMounts.id()) {
+            return Err(fail(
+                "the services' mounts were not verified: the source stays".into(),
+            ));
+        }
+        journal.append(&Record::Start { step: id.clone() })?;
+        let label = describe(&plan, &step);
+        let (detail, result) =
+            execute(ctx, &plan, &progress, &step, false, &journal.id, &label).map_err(fail)?;
+        ctx.say(&format!("{label}  {result}"));
+        journal.append(&Record::Done {
+            step: id.clone(),
+            detail: detail.clone(),
+        })?;
+        progress.done.insert(id.clone(), detail);
+        steps.push(StepOutcome { step: id, result });
+    }
+    Ok(Outcome {
+        journal: journal.path.clone(),
+        steps,
+        kept: kept_volumes(&plan, &progress),
+    })
 }
 
 /// A human description of a step.
@@ -324,6 +533,41 @@ pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
         MigrateStep::Start => "start services".into(),
         MigrateStep::VerifyMounts => "verify mounts".into(),
         MigrateStep::RemoveSource(n) => format!("remove source volume {}", source(n)),
+    }
+}
+
+/// The temporary volume the engine fills from the image for copy `n`.
+fn seed_volume(journal: &str, n: usize) -> String {
+    format!("tierctl-seed-{journal}-{n}")
+}
+
+/// A container of the service's image (never started) with the temporary volume at the mount
+/// path: creating it fills the volume.
+fn seed_spec(
+    seed: &crate::plan::migrate::Seed,
+    volume: &str,
+    journal: &str,
+) -> crate::engine::transfer::ContainerSpec {
+    crate::engine::transfer::ContainerSpec {
+        image: seed.image.clone(),
+        command: vec!["true".into()],
+        mounts: vec![crate::engine::transfer::MountSpec {
+            source: MountSource::Volume(volume.to_owned()),
+            target: seed.path.clone(),
+            read_only: false,
+        }],
+        cap_add: Vec::new(),
+        purpose: "seed".into(),
+        journal: Some(journal.to_owned()),
+    }
+}
+
+/// Remove the temporary seed volumes (best effort: they hold a copy of image content only).
+fn remove_seed_volumes(ctx: &Context<'_>, progress: &Progress) {
+    for detail in progress.done.values() {
+        if let Detail::Seeded { volume } = detail {
+            let _ = ctx.engine.remove_volume(volume);
+        }
     }
 }
 
@@ -365,7 +609,7 @@ fn execute(
                     continue;
                 };
                 if c.running && plan.services.contains(&service) {
-                    ctx.engine.stop(&c.id, plan.grace_secs).map_err(e)?;
+                    ctx.engine.stop(&c.id, plan.grace_of(&service)).map_err(e)?;
                     if !running.contains(&service) {
                         running.push(service);
                     }
@@ -400,7 +644,9 @@ fn execute(
             }
         }
         MigrateStep::Copy(n) => {
-            let job = &plan.copies[*n].job;
+            let copy = &plan.copies[*n];
+            let mut job = copy.job.clone();
+            let mut detail = Detail::None;
             let facts = target_facts(&job.target);
             // not empty here means this journal's own partial copy: `create` passed it empty
             if facts.exists && !facts.empty {
@@ -408,12 +654,28 @@ fn execute(
                     .run(&copy::wipe_spec(&job.target, &ctx.image, journal))
                     .map_err(e)?;
             }
-            let size = copy::parse_size(
+            let mut size = copy::parse_size(
                 &ctx.engine
-                    .run(&copy::measure_spec(job, &ctx.image, journal))
+                    .run(&copy::measure_spec(&job, &ctx.image, journal))
                     .map_err(e)?,
             )
             .unwrap_or_default();
+            // an empty volume gets what a fresh one would have: the image's content
+            if let (Some(seed), true) = (&copy.seed, size.entries <= 1) {
+                let volume = seed_volume(journal, *n);
+                ctx.engine
+                    .populate(&seed_spec(seed, &volume, journal))
+                    .map_err(e)?;
+                job.source = MountSource::Volume(volume.clone());
+                size = copy::parse_size(
+                    &ctx.engine
+                        .run(&copy::measure_spec(&job, &ctx.image, journal))
+                        .map_err(e)?,
+                )
+                .unwrap_or_default();
+                detail = Detail::Seeded { volume };
+            }
+            let job = &job;
             let bar = bytes_bar(label.to_owned(), size.bytes);
             let stop = AtomicBool::new(false);
             let result = std::thread::scope(|scope| {
@@ -431,13 +693,23 @@ fn execute(
             });
             bar.finish_and_clear();
             result.map_err(e)?;
+            let from_image = if matches!(detail, Detail::Seeded { .. }) {
+                " (the volume was empty: seeded from the image)"
+            } else {
+                ""
+            };
             Ok((
-                Detail::None,
-                format!("{} bytes, {} entries", size.bytes, size.entries),
+                detail,
+                format!("{} bytes, {} entries{from_image}", size.bytes, size.entries),
             ))
         }
         MigrateStep::Verify(n) => {
-            let job = &plan.copies[*n].job;
+            let mut job = plan.copies[*n].job.clone();
+            if let Some(Detail::Seeded { volume }) = progress.done.get(&MigrateStep::Copy(*n).id())
+            {
+                job.source = MountSource::Volume(volume.clone());
+            }
+            let job = &job;
             let hashed = AtomicU64::new(0);
             let bar = bar(label.to_owned());
             let done = AtomicBool::new(false);
@@ -553,7 +825,21 @@ fn execute(
                     ));
                 }
             }
-            Ok((Detail::None, format!("ok: {checked} mount(s)")))
+            let Some(views) = ctx.views else {
+                return Ok((Detail::None, format!("ok: {checked} mount(s)")));
+            };
+            let seen = views.view(&plan.project)?;
+            let problems = mount_problems(plan, &running, &seen);
+            if !problems.is_empty() {
+                return Err(format!(
+                    "the services do not see their tier directories: {}",
+                    problems.join("; ")
+                ));
+            }
+            Ok((
+                Detail::None,
+                format!("ok: {checked} mount(s), tierctl verify ok"),
+            ))
         }
         MigrateStep::RemoveSource(n) => {
             if !matches!(
@@ -642,22 +928,33 @@ fn tree_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Undo the journal's migration: stop the services, write the files back as they were, remove
-/// only the copies this journal made, start the services that were running. Refused once a
-/// source volume was removed.
+/// Undo the journal's migration: stop the services, write the files back as they were, start
+/// the services that were running on their old volumes. The copies stay (the user may still
+/// want them) unless `discard_copy`: then only the copies this journal made are removed.
+/// Refused once a source volume was removed. On a journal already rolled back, only
+/// `discard_copy` has something left to do.
 pub fn rollback(
     ctx: &Context<'_>,
     journal: &mut Journal,
     records: &[Record],
+    discard_copy: bool,
 ) -> Result<Outcome, ApplyError> {
     let progress = Progress::of(records).ok_or_else(|| JournalError::NoPlan {
         path: journal.path.clone(),
     })?;
     if progress.rolled_back {
-        return Err(ApplyError::Refused(format!(
-            "the migration of journal `{}` was already rolled back",
-            journal.path.display()
-        )));
+        if !discard_copy {
+            return Err(ApplyError::Refused(format!(
+                "the migration of journal `{}` was already rolled back (add `--discard-copy` to remove the copies it kept)",
+                journal.path.display()
+            )));
+        }
+        let steps = discard_copies(ctx, journal, &progress)?;
+        return Ok(Outcome {
+            journal: journal.path.clone(),
+            steps,
+            kept: Vec::new(),
+        });
     }
     let plan = &progress.plan;
     if progress
@@ -689,8 +986,9 @@ pub fn rollback(
                 .as_ref()
                 .is_some_and(|s| plan.services.contains(s))
     }) {
+        let grace = plan.grace_of(c.service.as_deref().unwrap_or_default());
         ctx.engine
-            .stop(&c.id, plan.grace_secs)
+            .stop(&c.id, grace)
             .map_err(|err| fail("stop", e(err)))?;
     }
     steps.push(StepOutcome {
@@ -720,8 +1018,57 @@ pub fn rollback(
         step: "restore".into(),
         result: format!("{} file(s) restored", files.len()),
     });
-    // 3. only the copies this journal made
-    for (n, copy) in plan.copies.iter().enumerate() {
+    // 3. the copies stay unless asked: only the ones this journal made go
+    if discard_copy {
+        steps.extend(discard_copies(ctx, journal, &progress)?);
+    } else {
+        for copy in progress
+            .plan
+            .copies
+            .iter()
+            .filter(|c| c.job.target.is_dir())
+        {
+            steps.push(StepOutcome {
+                step: "keep-copy".into(),
+                result: format!(
+                    "kept the copy in `{}` (remove it with `tierctl migrate --rollback --discard-copy`)",
+                    copy.job.target.display()
+                ),
+            });
+        }
+    }
+    // 4. the services that ran, on their old volumes
+    let running = running_services(&progress);
+    if !running.is_empty() {
+        start(ctx, plan, &running).map_err(|m| fail("start", m))?;
+    }
+    steps.push(StepOutcome {
+        step: "start".into(),
+        result: format!("started: {}", list_or_none(&running)),
+    });
+    remove_seed_volumes(ctx, &progress);
+    journal.append(&Record::RolledBack)?;
+    Ok(Outcome {
+        journal: journal.path.clone(),
+        steps,
+        kept: Vec::new(),
+    })
+}
+
+/// Remove the copies this journal made (wiped by a helper, then the directories it created).
+fn discard_copies(
+    ctx: &Context<'_>,
+    journal: &Journal,
+    progress: &Progress,
+) -> Result<Vec<StepOutcome>, ApplyError> {
+    let fail = |message: String| ApplyError::Step {
+        step: "remove-copy".into(),
+        message,
+        journal: journal.path.clone(),
+        done: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    for (n, copy) in progress.plan.copies.iter().enumerate() {
         let create = MigrateStep::CreateDir(n).id();
         let made = match progress.done.get(&create) {
             Some(Detail::Created { made }) => made.clone(),
@@ -732,7 +1079,7 @@ pub fn rollback(
         if target.is_dir() {
             ctx.engine
                 .run(&copy::wipe_spec(target, &ctx.image, &journal.id))
-                .map_err(|err| fail("remove-copy", e(err)))?;
+                .map_err(|err| fail(err.to_string()))?;
         }
         if let Some(top) = made {
             let mut dir = Some(target.as_path());
@@ -749,25 +1096,75 @@ pub fn rollback(
             result: format!("removed the copy in `{}`", target.display()),
         });
     }
-    // 4. the services that ran, on their old volumes
-    let running = running_services(&progress);
-    if !running.is_empty() {
-        start(ctx, plan, &running).map_err(|m| fail("start", m))?;
-    }
-    steps.push(StepOutcome {
-        step: "start".into(),
-        result: format!("started: {}", list_or_none(&running)),
-    });
-    journal.append(&Record::RolledBack)?;
-    Ok(Outcome {
-        journal: journal.path.clone(),
-        steps,
-    })
+    Ok(steps)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn viewed(service: &str, target: &str, verdict: &str) -> ViewedMount {
+        ViewedMount {
+            container: format!("app-{service}-1"),
+            service: service.into(),
+            target: target.into(),
+            verdict: verdict.into(),
+            reasons: vec!["the marker file is not visible".into()],
+        }
+    }
+
+    #[test]
+    fn verify_mounts_accepts_ok_views_and_reports_a_mismatch_or_a_missing_mount() {
+        let plan = MigratePlan {
+            mounts: vec![
+                crate::plan::migrate::ExpectedMount {
+                    service: "db".into(),
+                    target: "/data".into(),
+                    source: "/tiers/fast/app/db".into(),
+                },
+                crate::plan::migrate::ExpectedMount {
+                    service: "cache".into(),
+                    target: "/cache".into(),
+                    source: "/tiers/fast/app/cache".into(),
+                },
+            ],
+            ..MigratePlan::default()
+        };
+        let running = vec!["db".to_owned()];
+        // `cache` was not running: not expected; other mounts are not judged
+        let seen = vec![
+            viewed("db", "/data", "ok"),
+            viewed("db", "/tmp", "named-volume"),
+        ];
+        assert!(mount_problems(&plan, &running, &seen).is_empty());
+        let seen = vec![viewed("db", "/data", "marker-missing")];
+        assert_eq!(
+            mount_problems(&plan, &running, &seen),
+            ["container `app-db-1` at `/data`: marker-missing (the marker file is not visible)"]
+        );
+        assert_eq!(
+            mount_problems(&plan, &running, &[]),
+            ["service `db`: `tierctl verify` saw no mount at `/data`"]
+        );
+    }
+
+    #[test]
+    fn the_pause_hook_names_a_step_and_optionally_after() {
+        assert_eq!(
+            Pause::parse(Some("rewrite:after"), Some("1500")),
+            Some(Pause {
+                step: "rewrite".into(),
+                after: true,
+                duration: Duration::from_millis(1500)
+            })
+        );
+        assert_eq!(
+            Pause::parse(Some("copy:0"), None).map(|p| (p.step, p.after)),
+            Some(("copy:0".to_owned(), false))
+        );
+        assert_eq!(Pause::parse(None, Some("5")), None);
+        assert_eq!(Pause::parse(Some("rewrite"), Some("soon")), None);
+    }
 
     #[test]
     fn the_up_command_names_the_project_files_and_services() {

@@ -185,12 +185,20 @@ pub struct MigrateArgs {
     /// Continue the last interrupted migration from its journal
     #[arg(long, conflicts_with = "rollback")]
     pub resume: bool,
-    /// Undo the last migration: compose files back, copies removed, services restarted
+    /// Undo the last migration: compose files back byte for byte, services restarted on their
+    /// old volumes; the copies stay unless `--discard-copy`
     #[arg(long)]
     pub rollback: bool,
-    /// Remove each source volume after its copy verified and the services started
-    #[arg(long, alias = "prune-source")]
+    /// With `--rollback`: also remove the copies this migration made
+    #[arg(long, requires = "rollback")]
+    pub discard_copy: bool,
+    /// Remove each source volume after its copy verified and the services started; after a
+    /// finished migration, removes the source volumes it kept
+    #[arg(long, alias = "prune-source", conflicts_with_all = ["resume", "rollback"])]
     pub remove_source: bool,
+    /// No `[n/N] step` progress lines on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Image for the helper containers (needs busybox `cp`, `find`, `du`)
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
     pub helper_image: Option<String>,

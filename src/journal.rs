@@ -34,6 +34,11 @@ pub enum Detail {
         /// The topmost directory made.
         made: Option<PathBuf>,
     },
+    /// A copy made from the image's content (the volume was empty), through this volume.
+    Seeded {
+        /// The temporary volume the engine filled from the image.
+        volume: String,
+    },
     /// A verified copy.
     Verified {
         /// Entries compared.

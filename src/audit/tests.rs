@@ -84,6 +84,7 @@ fn project(
         enabled: true,
         mounts,
         volumes_from: Vec::new(),
+        stop_grace_period: None,
         origin: origin(1),
     };
     ComposeProject {

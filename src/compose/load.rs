@@ -126,6 +126,11 @@ pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, 
                 enabled,
                 mounts,
                 volumes_from: string_list(&def["volumes_from"]),
+                stop_grace_period: match &def["stop_grace_period"] {
+                    Value::String(text) => Some(text.clone()),
+                    Value::Number(n) => Some(format!("{n}s")),
+                    _ => None,
+                },
                 origin,
             },
         );

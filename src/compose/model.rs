@@ -78,6 +78,8 @@ pub struct Service {
     pub mounts: Vec<VolumeMount>,
     /// `volumes_from` entries as written.
     pub volumes_from: Vec<String>,
+    /// `stop_grace_period` as written (a compose duration such as `1m30s`), after interpolation.
+    pub stop_grace_period: Option<String>,
     /// Where the service is defined.
     pub origin: Origin,
 }

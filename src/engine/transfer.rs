@@ -121,6 +121,9 @@ pub trait Containers {
         let _ = source;
         Ok(None)
     }
+    /// Create a container from `spec` and remove it without starting it: the engine fills an
+    /// empty named volume from the image's content at its mount path when it creates one.
+    fn populate(&self, spec: &ContainerSpec) -> Result<(), EngineError>;
     /// Containers, running or not.
     fn list(&self, selector: &Selector) -> Result<Vec<ContainerState>, EngineError>;
     /// Stop a container, giving it `grace_secs` before it is killed.
@@ -408,6 +411,13 @@ impl Containers for DockerEngine {
         Ok(out)
     }
 
+    fn populate(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
+        self.runtime().block_on(async {
+            let id = self.create(spec).await?;
+            self.force_remove(&id).await
+        })
+    }
+
     fn list(&self, selector: &Selector) -> Result<Vec<ContainerState>, EngineError> {
         let filter = match selector {
             Selector::Project(name) => ("label", format!("{PROJECT_LABEL}={name}")),
@@ -464,9 +474,15 @@ impl Containers for DockerEngine {
             t: Some(i32::try_from(grace_secs).unwrap_or(i32::MAX)),
             ..Default::default()
         };
+        // the engine answers only after the grace period: the client must wait longer
+        let client_timeout = self
+            .docker()
+            .timeout()
+            .max(std::time::Duration::from_secs(u64::from(grace_secs) + 30));
+        let docker = self.docker().clone().with_timeout(client_timeout);
         match self
             .runtime()
-            .block_on(self.docker().stop_container(id, Some(options)))
+            .block_on(docker.stop_container(id, Some(options)))
         {
             Ok(()) => Ok(()),
             // already stopped

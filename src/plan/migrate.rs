@@ -2,7 +2,7 @@
 //! volumes are copied where, which files change, which mounts the services must show afterwards,
 //! and the ordered steps `apply` executes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -26,6 +26,18 @@ pub struct VolumeCopy {
     pub job: CopyJob,
     /// The tier.
     pub tier: Option<String>,
+    /// What a fresh named volume would have got from the image: used when the volume is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<Seed>,
+}
+
+/// An image's content at a path (what a fresh named volume mounted there is filled with).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seed {
+    /// The service's image.
+    pub image: String,
+    /// The mount's container path.
+    pub path: String,
 }
 
 /// One file's text before and after.
@@ -105,8 +117,11 @@ pub struct MigratePlan {
     pub compose_files: Vec<PathBuf>,
     /// The services whose mounts change: stopped, and started again when they ran.
     pub services: Vec<String>,
-    /// Stop grace period.
+    /// Stop grace period of a service whose compose entry has none.
     pub grace_secs: u32,
+    /// Each service's `stop_grace_period`, in whole seconds (rounded up).
+    #[serde(default)]
+    pub grace: BTreeMap<String, u32>,
     /// The copies.
     pub copies: Vec<VolumeCopy>,
     /// The file changes.
@@ -118,6 +133,11 @@ pub struct MigratePlan {
 }
 
 impl MigratePlan {
+    /// Seconds `service` gets to stop before it is killed.
+    pub fn grace_of(&self, service: &str) -> u32 {
+        self.grace.get(service).copied().unwrap_or(self.grace_secs)
+    }
+
     /// Nothing to do.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty() && self.copies.is_empty()
@@ -155,14 +175,34 @@ pub fn build(
             target: target.clone(),
             source: PathBuf::from(&step.new),
         });
-        if step.action != Action::VolumeToBind {
-            continue;
-        }
         let unsupported = |reason: &str| Unsupported {
             service: service.clone(),
             target: target.clone(),
             reason: reason.to_owned(),
         };
+        if step.action == Action::MoveBind {
+            let from = step
+                .from
+                .clone()
+                .ok_or_else(|| unsupported("the bind's real directory is not known"))?;
+            let target_dir = PathBuf::from(&step.new);
+            if copies.iter().any(|c| c.job.target == target_dir) {
+                continue;
+            }
+            copies.push(VolumeCopy {
+                key: from.display().to_string(),
+                job: CopyJob {
+                    source: MountSource::Bind(from),
+                    target: target_dir,
+                },
+                tier: step.tier.clone(),
+                seed: None,
+            });
+            continue;
+        }
+        if step.action != Action::VolumeToBind {
+            continue;
+        }
         let mount = project
             .services
             .get(service)
@@ -184,6 +224,15 @@ pub fn build(
                 target: PathBuf::from(&step.new),
             },
             tier: step.tier.clone(),
+            seed: project
+                .services
+                .get(service)
+                .and_then(|s| s.image.clone())
+                .filter(|_| !mount.nocopy)
+                .map(|image| Seed {
+                    image,
+                    path: target.clone(),
+                }),
         });
     }
     let files: Vec<FileChange> = patched
@@ -214,12 +263,28 @@ pub fn build(
             steps.extend((0..copies.len()).map(MigrateStep::RemoveSource));
         }
     }
+    let mut grace = BTreeMap::new();
+    for service in &services {
+        let written = project
+            .services
+            .get(service)
+            .and_then(|s| s.stop_grace_period.as_deref());
+        if let Some(text) = written {
+            let secs = grace_secs(text).ok_or_else(|| Unsupported {
+                service: service.clone(),
+                target: String::new(),
+                reason: format!("`stop_grace_period: {text}` is not a compose duration"),
+            })?;
+            grace.insert(service.clone(), secs);
+        }
+    }
     Ok(MigratePlan {
         project: project.name.clone(),
         project_dir: project.dir.clone(),
         compose_files: project.files.clone(),
         services: services.into_iter().collect(),
         grace_secs: DEFAULT_GRACE_SECS,
+        grace,
         copies,
         files,
         mounts,
@@ -227,9 +292,69 @@ pub fn build(
     })
 }
 
+/// A compose duration (`10s`, `1m30s`, `1.5s`, `500ms`, `2h`; a bare number is seconds) in whole
+/// seconds, rounded up; `None` when it is not one.
+pub fn grace_secs(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        return whole_secs(secs);
+    }
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += value * scale;
+    }
+    whole_secs(total)
+}
+
+fn whole_secs(secs: f64) -> Option<u32> {
+    (secs.is_finite() && secs >= 0.0 && secs <= f64::from(u32::MAX)).then(|| secs.ceil() as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compose_durations_become_whole_seconds() {
+        let cases = [
+            ("10s", Some(10)),
+            ("1m30s", Some(90)),
+            ("1h", Some(3600)),
+            ("1.5s", Some(2)),
+            ("500ms", Some(1)),
+            ("0s", Some(0)),
+            ("45", Some(45)),
+            ("2m3", None),
+            ("ten", None),
+            ("", None),
+            ("5d", None),
+        ];
+        for (text, secs) in cases {
+            assert_eq!(grace_secs(text), secs, "{text}");
+        }
+    }
 
     #[test]
     fn step_ids_are_stable() {

@@ -38,6 +38,10 @@ pub struct Input<'a> {
     pub texts: &'a BTreeMap<PathBuf, String>,
     /// Write long-syntax binds with `bind.create_host_path: false`.
     pub strict_binds: bool,
+    /// Plan for `migrate`: a bind directory on the wrong tier or on none (reached through a
+    /// symlink or not) moves to its placement path ([`Action::MoveBind`]) instead of being left
+    /// alone; `migrate` copies its data first.
+    pub move_binds: bool,
 }
 
 /// The plan.
@@ -67,6 +71,9 @@ pub enum Action {
     VolumeToBind,
     /// A top-level volume entry no service uses any more, removed.
     RemoveVolumeEntry,
+    /// A bind directory on the wrong tier (or none) replaced by its placement path; its data is
+    /// copied there first (`migrate` only).
+    MoveBind,
 }
 
 impl Action {
@@ -76,6 +83,7 @@ impl Action {
             Action::BindRealPath => "bind-real-path",
             Action::VolumeToBind => "volume-to-bind",
             Action::RemoveVolumeEntry => "remove-volume-entry",
+            Action::MoveBind => "move-bind",
         }
     }
 }
@@ -95,6 +103,9 @@ pub struct Step {
     pub new: String,
     /// The tier the new source lies on.
     pub tier: Option<String>,
+    /// For [`Action::MoveBind`]: the real directory whose data moves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<PathBuf>,
     /// Where the change is written: the compose entry, or the env file line.
     pub place: Place,
     /// Anything dropped or worth knowing (`nocopy` dropped, env file edited, ...).
@@ -262,6 +273,8 @@ struct Want {
     /// For a volume: the placement's directory before `subpath` is joined.
     base: PathBuf,
     tier: Option<String>,
+    /// The real directory whose data moves ([`Action::MoveBind`]).
+    from: Option<PathBuf>,
     notes: Vec<String>,
 }
 
@@ -343,24 +356,15 @@ pub fn plan(input: &Input<'_>) -> Plan {
     out
 }
 
-/// A plain bind directory that is not where placement puts it is left alone with the reason:
-/// moving it is `migrate`'s job, since the data has to be copied before the source changes.
+/// A bind directory (`real`, symlinks resolved) that is not where placement puts it: left alone
+/// with the reason, since moving it is `migrate`'s job (the data has to be copied before the
+/// source changes); with `move_binds` (planning for `migrate`), moved to its placement path.
 fn data_must_move(
     input: &Input<'_>,
     service: &Service,
     mount: &VolumeMount,
-    facts: &crate::facts::PathFacts,
+    real: &Path,
 ) -> Result<Option<Want>, Reason> {
-    let Some(real) = facts
-        .real
-        .as_deref()
-        .filter(|_| facts.exists && facts.is_dir)
-    else {
-        return Ok(None);
-    };
-    let Some(tier) = input.tiers.tier_of(real) else {
-        return Err(Reason::OutsideTiers);
-    };
     let placement = input.tiers.place(&Subject {
         project: &input.project.name,
         service: &service.name,
@@ -368,9 +372,24 @@ fn data_must_move(
         target: &mount.target,
         volume: None,
     });
+    let reason = match (input.tiers.tier_of(real), &placement) {
+        (None, _) => Reason::OutsideTiers,
+        (Some(tier), Some(p)) if p.tier != tier.name => Reason::WrongTier,
+        _ => return Ok(None),
+    };
     match placement {
-        Some(p) if p.tier != tier.name => Err(Reason::WrongTier),
-        _ => Ok(None),
+        Some(p) if input.move_binds => Ok(Some(Want {
+            action: Action::MoveBind,
+            path: p.path.clone(),
+            base: p.path,
+            tier: Some(p.tier),
+            from: Some(real.to_path_buf()),
+            notes: vec![format!(
+                "data copied from `{}`, which is kept",
+                real.display()
+            )],
+        })),
+        _ => Err(reason),
     }
 }
 
@@ -406,17 +425,30 @@ fn want(
                 return Ok(None);
             };
             if !facts.is_symlinked() {
-                return data_must_move(input, service, mount, facts);
+                return match facts.real.as_deref() {
+                    Some(real) if facts.exists && facts.is_dir => {
+                        data_must_move(input, service, mount, real)
+                    }
+                    _ => Ok(None),
+                };
             }
             let real = match (&facts.problem, &facts.real) {
                 (None, Some(real)) => real.clone(),
                 _ => return Err(Reason::Unresolved),
             };
+            if input.move_binds
+                && facts.exists
+                && facts.is_dir
+                && let Ok(Some(moved)) = data_must_move(input, service, mount, &real)
+            {
+                return Ok(Some(moved));
+            }
             Ok(Some(Want {
                 action: Action::BindRealPath,
                 tier: input.tiers.tier_of(&real).map(|t| t.name.clone()),
                 base: real.clone(),
                 path: real,
+                from: None,
                 notes: Vec::new(),
             }))
         }
@@ -465,6 +497,7 @@ fn want(
                 tier: Some(placement.tier),
                 path,
                 base,
+                from: None,
                 notes,
             }))
         }
@@ -904,6 +937,7 @@ fn step(c: &Candidate<'_>) -> Step {
         old: c.mount.display_source(),
         new: c.want.path.display().to_string(),
         tier: c.want.tier.clone(),
+        from: c.want.from.clone(),
         place,
         notes,
     }
@@ -965,6 +999,7 @@ fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountKey>, out: &
             old: key.clone(),
             new: String::new(),
             tier: None,
+            from: None,
             place: Place {
                 file: (*file).clone(),
                 position: volume.origin.position,

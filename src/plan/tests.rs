@@ -32,6 +32,16 @@ fn run(
     links: &[(&str, &str)],
     strict: bool,
 ) -> (Plan, Vec<rewrite::Patched>) {
+    run_with(files, links, strict, false)
+}
+
+/// As [`run`], planning for `migrate` when `move_binds`.
+fn run_with(
+    files: &[(&str, &str)],
+    links: &[(&str, &str)],
+    strict: bool,
+    move_binds: bool,
+) -> (Plan, Vec<rewrite::Patched>) {
     let mem = Mem(files
         .iter()
         .map(|(n, t)| (Path::new("/p").join(n), (*t).to_owned()))
@@ -72,6 +82,7 @@ fn run(
         facts: &facts,
         texts: &mem.0,
         strict_binds: strict,
+        move_binds,
     });
     let patched = rewrite::patch(&plan, &mem.0).expect("patches");
     rewrite::verify(&plan, &project, &options, &mem, &patched).expect("verified");
@@ -320,5 +331,40 @@ fn plain_binds_off_their_tier_are_left_alone_because_data_must_move() {
             ("/data", &Reason::WrongTier),
             ("/other", &Reason::OutsideTiers)
         ]
+    );
+}
+
+#[test]
+fn a_bind_outside_the_tiers_is_left_alone_for_rewrite_and_moved_for_migrate() {
+    let compose = "services:\n  app:\n    image: x\n    volumes:\n      - /srv/photos:/photos\n";
+    let (plan, _) = run(&[("compose.yaml", compose)], &[], false);
+    assert!(plan.steps.is_empty());
+    assert_eq!(plan.left_alone[0].reason, Reason::OutsideTiers);
+
+    let (plan, patched) = run_with(&[("compose.yaml", compose)], &[], false, true);
+    assert!(plan.left_alone.is_empty(), "{:?}", plan.left_alone);
+    let step = &plan.steps[0];
+    assert_eq!(step.action, Action::MoveBind);
+    assert_eq!(step.from.as_deref(), Some(Path::new("/srv/photos")));
+    assert_eq!(step.tier.as_deref(), Some("warm"));
+    assert!(step.new.starts_with("/t/warm/"), "{}", step.new);
+    assert!(
+        new_text(&patched, "compose.yaml").contains(&format!("- {}:/photos", step.new)),
+        "{}",
+        new_text(&patched, "compose.yaml")
+    );
+}
+
+#[test]
+fn a_symlinked_bind_on_the_wrong_tier_moves_for_migrate_and_binds_its_real_path_otherwise() {
+    let compose = "services:\n  app:\n    image: x\n    volumes:\n      - /v/Photos:/photos\n";
+    let links = [("/v/Photos", "/t/fast/photos")];
+    let (plan, _) = run(&[("compose.yaml", compose)], &links, false);
+    assert_eq!(plan.steps[0].action, Action::BindRealPath);
+    let (plan, _) = run_with(&[("compose.yaml", compose)], &links, false, true);
+    assert_eq!(plan.steps[0].action, Action::MoveBind);
+    assert_eq!(
+        plan.steps[0].from.as_deref(),
+        Some(Path::new("/t/fast/photos"))
     );
 }

@@ -61,6 +61,7 @@ pub fn outcome(outcome: &Outcome, rollback: bool, format: Format, paths: &PathSt
             "journal": paths.show(&outcome.journal),
             "rollback": rollback,
             "steps": outcome.steps,
+            "kept_sources": outcome.kept,
         });
         return format!("{value:#}\n");
     }
@@ -76,7 +77,11 @@ pub fn outcome(outcome: &Outcome, rollback: bool, format: Format, paths: &PathSt
     }
     text.push_str(&format!(
         "{} (journal: {})\n",
-        if rollback { "rolled back" } else { "done" },
+        if rollback {
+            "rolled back".to_owned()
+        } else {
+            apply::kept_line(&outcome.kept)
+        },
         paths.show(&outcome.journal)
     ));
     text
@@ -95,13 +100,14 @@ mod tests {
                 step: "stop".into(),
                 result: "stopped: db".into(),
             }],
+            kept: vec!["app_db".into()],
         };
         let paths = PathStyle {
             cwd: "/srv/app".into(),
         };
         assert_eq!(
             outcome(&done, false, Format::Human, &paths),
-            "[1/1] stop             stopped: db\ndone (journal: .tierctl/journal-1.jsonl)\n"
+            "[1/1] stop             stopped: db\ndone. Source volume app_db kept; remove it with `tierctl migrate --prune-source` after you are happy. (journal: .tierctl/journal-1.jsonl)\n"
         );
     }
 }

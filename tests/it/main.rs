@@ -8,6 +8,7 @@ mod engine;
 mod fuzz;
 mod loader;
 mod migrate_engine;
+mod migrate_immich;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;

@@ -15,6 +15,7 @@ const COMPOSE: &str = r#"services:
   db:
     image: {image}
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    stop_grace_period: 1m30s
     volumes:
       - dbdata:/data   # the database
 volumes:
@@ -33,7 +34,7 @@ struct Project {
     name: String,
 }
 
-fn compose_cli() -> Option<Vec<String>> {
+pub fn compose_cli() -> Option<Vec<String>> {
     let v2 = Command::new("docker")
         .args(["compose", "version"])
         .output()
@@ -140,7 +141,7 @@ impl Project {
     }
 }
 
-fn stdout(out: &std::process::Output) -> String {
+pub fn stdout(out: &std::process::Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -167,7 +168,24 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
     assert!(text.contains("stopped: db"), "{text}");
     assert!(text.contains("verify:0         ok:"), "{text}");
     assert!(text.contains("started: db"), "{text}");
-    assert!(text.contains("verify-mounts    ok: 1 mount(s)"), "{text}");
+    assert!(
+        text.contains("verify-mounts    ok: 1 mount(s), tierctl verify ok"),
+        "{text}"
+    );
+    // progress on stderr as the steps run, and the closing line
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("[1/7] stop db  stopped: db"),
+        "{progress}"
+    );
+    assert!(progress.contains("[7/7] verify mounts  ok"), "{progress}");
+    assert!(
+        progress.contains(&format!(
+            "done. Source volume {} kept; remove it with `tierctl migrate --prune-source`",
+            p.volume()
+        )),
+        "{progress}"
+    );
 
     // compose rewritten: only the source changed, the comment kept, the volume entry gone
     let after = p.compose_text();
@@ -223,16 +241,30 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
         stdout(&again)
     );
 
-    // rollback: compose byte for byte, the copy gone, the service back on its volume
+    // rollback: compose byte for byte, the service back on its volume, the copy kept
     let back = p
         .tierctl()
         .args(["migrate", "--rollback"])
         .output()
         .expect("run");
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert!(
+        stdout(&back).contains("--discard-copy"),
+        "{}",
+        stdout(&back)
+    );
     assert_eq!(p.compose_text(), before);
-    assert!(!p.ws.path(&format!("fast/{}", p.name)).exists());
     assert_eq!(p.db_mount(), p.volume());
+    assert!(p.target().join("pg/base/1").is_file());
+    // --discard-copy afterwards removes only what the migration made
+    let discard = p
+        .tierctl()
+        .args(["migrate", "--rollback", "--discard-copy"])
+        .output()
+        .expect("run");
+    assert_eq!(discard.status.code(), Some(0), "{}", stdout(&discard));
+    assert!(!p.ws.path(&format!("fast/{}", p.name)).exists());
+    assert_eq!(p.compose_text(), before);
     p.down();
 }
 
@@ -303,6 +335,22 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
             .len(),
         120_000_000
     );
+    // the kept source goes with `--prune-source`, and only then
+    let volume_exists = || {
+        Command::new("docker")
+            .args(["volume", "inspect", &p.volume()])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(volume_exists());
+    let pruned = p
+        .tierctl()
+        .args(["migrate", "--prune-source"])
+        .output()
+        .expect("run");
+    assert_eq!(pruned.status.code(), Some(0), "{}", stdout(&pruned));
+    assert!(stdout(&pruned).contains("removed"), "{}", stdout(&pruned));
+    assert!(!volume_exists());
     p.down();
 }
 
@@ -350,7 +398,7 @@ fn a_full_tier_fails_the_copy_leaves_source_and_compose_intact_and_rolls_back() 
     assert_eq!(p.compose_text(), before);
     let back = p
         .tierctl()
-        .args(["migrate", "--rollback"])
+        .args(["migrate", "--rollback", "--discard-copy"])
         .output()
         .expect("run");
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
@@ -414,4 +462,64 @@ fn a_read_only_tier_root_is_a_clear_error_before_any_copy() {
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
     assert_eq!(p.db_mount(), p.volume());
     p.down();
+}
+
+fn confirm_workspace() -> Workspace {
+    Workspace::new()
+        .file("app/compose.yaml", &COMPOSE.replace("{image}", "busybox"))
+        .file("app/tiers.yaml", TIERS)
+        .dir("fast")
+}
+
+#[test]
+fn without_yes_and_without_a_terminal_migrate_shows_the_plan_and_refuses() {
+    let ws = confirm_workspace();
+    let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
+    let out = ws
+        .tierctl("app")
+        .env("COMPOSE_PROJECT_NAME", "tierctlitconfirm")
+        .arg("migrate")
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("[1/7] stop db"), "{text}");
+    assert!(text.contains("pass `--yes`"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        before
+    );
+}
+
+#[test]
+fn on_a_terminal_migrate_asks_and_a_no_changes_nothing() {
+    let ws = confirm_workspace();
+    let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
+    // `script` gives tierctl a terminal; the answer comes through it
+    let bin = assert_cmd::cargo::cargo_bin("tierctl");
+    let out = Command::new("script")
+        .args(["-qec", &format!("{} migrate", bin.display()), "/dev/null"])
+        .current_dir(ws.path("app"))
+        .env("COMPOSE_PROJECT_NAME", "tierctlitconfirm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            std::thread::sleep(Duration::from_millis(1500));
+            child.stdin.take().expect("piped stdin").write_all(b"n\n")?;
+            child.wait_with_output()
+        });
+    let Ok(out) = out else {
+        eprintln!("SKIPPED: no `script` to give tierctl a terminal");
+        return;
+    };
+    let text = stdout(&out);
+    assert!(text.contains("Proceed? [y/N]"), "{text}");
+    assert!(text.contains("not confirmed"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        before
+    );
 }

@@ -51,6 +51,7 @@ fn run(file: &Path, tiers: &tierctl::tiers::Tiers) -> Option<Outcome> {
         facts: &facts,
         texts: &texts,
         strict_binds: false,
+        move_binds: false,
     });
     let took = start.elapsed();
     let patched = rewrite::patch(&plan, &texts)

@@ -28,6 +28,9 @@ impl Containers for ArchiveOnly<'_> {
     fn run(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
         self.0.run(spec)
     }
+    fn populate(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
+        self.0.populate(spec)
+    }
     fn manifests(
         &self,
         spec: &ContainerSpec,

@@ -11,7 +11,7 @@ size_mb=${1:-2048}
 files=${2:-20000}
 image=${TIERCTL_HELPER_IMAGE:-tierctl-helper:busybox}
 cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-target}/release/tierctl
+bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/tierctl
 work=$(mktemp -d /var/tmp/tierctl-bench.XXXXXX)
 project=tierctlbench
 volume=${project}_data

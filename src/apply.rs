@@ -793,6 +793,15 @@ fn execute(
         }
         MigrateStep::VerifyMounts => {
             let running = running_services(progress);
+            if running.is_empty() {
+                // nothing was started, so no container shows its mounts; `tierctl verify`
+                // checks them once the services run
+                return Ok((
+                    Detail::None,
+                    "skipped: no service was running (run `tierctl verify` after starting them)"
+                        .into(),
+                ));
+            }
             let containers = ctx
                 .engine
                 .list(&Selector::Project(plan.project.clone()))

@@ -523,3 +523,30 @@ fn on_a_terminal_migrate_asks_and_a_no_changes_nothing() {
         before
     );
 }
+
+/// Found by `bench/migrate.sh`: with the services stopped beforehand, `verify-mounts` failed the
+/// migration because no container was running to look at.
+#[test]
+fn regression_migrate_of_a_stopped_project_skips_the_mount_check() {
+    let Some(p) = Project::up("tierctlstopped", "echo hello > /data/a") else {
+        return;
+    };
+    let cli = compose_cli().expect("compose CLI");
+    assert!(p.compose(&cli, &["stop"]), "compose stop");
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("runs");
+    let text = stdout(&out);
+    p.down();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("verify mounts  skipped: no service was running"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.target().join("a")).expect("copied file"),
+        "hello\n"
+    );
+}

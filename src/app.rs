@@ -569,12 +569,8 @@ fn tiers_validate(
     let text = match settings.format {
         _ if options.quiet => String::new(),
         Format::Human => report::human::tiers_validate(&verdicts, options.verbose),
-        Format::Json => report::json::tiers_validate(&tiers.file, &verdicts),
-        Format::Prometheus => {
-            return Err(Error::FormatUnsupported {
-                command: "tiers validate",
-            });
-        }
+        // Prometheus was refused in `run`
+        Format::Json | Format::Prometheus => report::json::tiers_validate(&tiers.file, &verdicts),
     };
     out.write_all(text.as_bytes()).map_err(Error::Output)?;
     Ok(layout::exit_code(&verdicts))
@@ -598,12 +594,8 @@ fn tiers_init(
     }
     let text = match settings.format {
         Format::Human => report::human::tiers_init(&actions, dry_run),
-        Format::Json => report::json::tiers_init(&actions, dry_run),
-        Format::Prometheus => {
-            return Err(Error::FormatUnsupported {
-                command: "tiers init",
-            });
-        }
+        // Prometheus was refused in `run`
+        Format::Json | Format::Prometheus => report::json::tiers_init(&actions, dry_run),
     };
     out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let held_back = actions.iter().any(|a| {
@@ -714,12 +706,8 @@ fn tiers_link(
     }
     let text = match settings.format {
         Format::Human => report::human::tiers_link(&actions, dry_run),
-        Format::Json => report::json::tiers_link(&actions, dry_run),
-        Format::Prometheus => {
-            return Err(Error::FormatUnsupported {
-                command: "tiers link",
-            });
-        }
+        // Prometheus was refused in `run`
+        Format::Json | Format::Prometheus => report::json::tiers_link(&actions, dry_run),
     };
     out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let refused = actions

@@ -128,3 +128,30 @@ fn a_missing_helper_image_is_a_clear_error() {
     assert!(err.to_string().contains("`tierctl-no-such-image:0`"));
     assert!(entries(dir.path()).is_empty(), "marker removed on error");
 }
+
+/// A tmpfs mounted in this (the engine's) mount namespace; unmounted when dropped.
+pub struct TmpfsMount(PathBuf);
+
+impl TmpfsMount {
+    pub fn new(dir: &Path) -> Option<Self> {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "tierctl-test"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                !required(),
+                "TIERCTL_REQUIRE_DOCKER=1 but mounting a tmpfs failed (root needed)"
+            );
+            eprintln!("SKIPPED: mounting a tmpfs needs root");
+        }
+        ok.then(|| TmpfsMount(dir.to_owned()))
+    }
+}
+
+impl Drop for TmpfsMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}

@@ -5,7 +5,7 @@
 //! SIGINT.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use serde_json::Value;
 use tierctl::engine::container::{ContainerSpec, Containers, labels};
 use tierctl::engine::docker::DockerEngine;
 
-use crate::engine::{engine, helper_image, required};
+use crate::engine::{TmpfsMount, engine, helper_image, required};
 use crate::workspace::Workspace;
 
 /// The image without shell, `stat` or `df`: only a static busybox at `/opt/busybox`.
@@ -100,33 +100,6 @@ impl Drop for Project {
     }
 }
 
-/// A tmpfs mounted in this (the engine's) mount namespace; unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path) -> Option<Self> {
-        let ok = Process::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=4m", "tierctl-test"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                !required(),
-                "TIERCTL_REQUIRE_DOCKER=1 but mounting a tmpfs failed"
-            );
-            eprintln!("SKIPPED: mounting a tmpfs needs root");
-        }
-        ok.then(|| Tmpfs(dir.to_owned()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Process::new("umount").arg(&self.0).status();
-    }
-}
-
 /// Names of the marker files left in `dir`.
 fn markers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -205,7 +178,7 @@ fn verify_project_tmpfs_tier_ok_named_volume_and_symlinked_bind() {
     let Some(engine) = engine() else { return };
     let name = project_name("labels");
     let ws = workspace(&name);
-    let Some(_tmpfs) = Tmpfs::mount(&ws.path("tier")) else {
+    let Some(_tmpfs) = TmpfsMount::new(&ws.path("tier")) else {
         return;
     };
     let mut project = Project::new(engine, name.clone());
@@ -274,7 +247,7 @@ fn verify_a_clean_project_exits_0_and_quiet_prints_nothing() {
             "compose.yaml",
             &format!("name: {name}\nservices:\n  app:\n    image: busybox\n    volumes:\n      - ./tier:/tier\n"),
         );
-    let Some(_tmpfs) = Tmpfs::mount(&ws.path("tier")) else {
+    let Some(_tmpfs) = TmpfsMount::new(&ws.path("tier")) else {
         return;
     };
     let mut project = Project::new(engine, name.clone());
@@ -364,7 +337,7 @@ fn verify_an_image_without_shell_or_df_falls_back_to_a_helper_with_the_same_verd
     }
     let name = project_name("nodf");
     let ws = workspace(&name);
-    let Some(_tmpfs) = Tmpfs::mount(&ws.path("tier")) else {
+    let Some(_tmpfs) = TmpfsMount::new(&ws.path("tier")) else {
         return;
     };
     let mut project = Project::new(engine, name.clone());
@@ -541,7 +514,7 @@ fn verify_a_project_started_by_docker_compose() {
             helper_image()
         ),
     );
-    let Some(_tmpfs) = Tmpfs::mount(&ws.path("tier")) else {
+    let Some(_tmpfs) = TmpfsMount::new(&ws.path("tier")) else {
         return;
     };
     let compose = |args: &[&str]| {

@@ -5,7 +5,7 @@ use std::process::Command as Process;
 
 use serde_json::Value;
 
-use crate::engine::{engine, helper_image, required};
+use crate::engine::{TmpfsMount, engine, helper_image, required};
 use crate::workspace::Workspace;
 
 fn compose(binds: &[&str]) -> String {
@@ -86,33 +86,6 @@ fn offline_vm_makes_no_engine_call() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("--probe needs the engine"), "{stdout}");
-}
-
-/// A tmpfs mounted in this (the engine's) mount namespace; unmounted when dropped.
-struct TmpfsMount(std::path::PathBuf);
-
-impl TmpfsMount {
-    fn new(dir: &std::path::Path) -> Option<Self> {
-        let ok = Process::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=4m", "tierctl-test"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                !required(),
-                "TIERCTL_REQUIRE_DOCKER=1 but mounting a tmpfs failed (root needed)"
-            );
-            eprintln!("SKIPPED: mounting a tmpfs needs root");
-        }
-        ok.then(|| TmpfsMount(dir.to_owned()))
-    }
-}
-
-impl Drop for TmpfsMount {
-    fn drop(&mut self) {
-        let _ = Process::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

@@ -155,3 +155,19 @@ impl Drop for TmpfsMount {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// Whether this process may create mount namespaces and mount tmpfs (root with `unshare`).
+pub fn can_unshare() -> bool {
+    let ok = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            !required(),
+            "TIERCTL_REQUIRE_DOCKER=1 but `unshare -m` does not work here"
+        );
+        eprintln!("SKIPPED: `unshare -m` needs root");
+    }
+    ok
+}

@@ -88,22 +88,11 @@ impl Project {
     }
 
     fn compose(&self, cli: &[String], args: &[&str]) -> bool {
-        Command::new(&cli[0])
-            .args(&cli[1..])
-            .args(["-p", &self.name])
-            .args(args)
-            .current_dir(self.ws.path("app"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        run_compose(cli, &self.name, &self.ws, args)
     }
 
     fn tierctl(&self) -> assert_cmd::Command {
-        let mut cmd = self.ws.tierctl("app");
-        cmd.env("COMPOSE_PROJECT_NAME", &self.name)
-            .env("TIERCTL_HELPER_IMAGE", helper_image());
-        cmd
+        project_tierctl(&self.ws, &self.name)
     }
 
     fn compose_text(&self) -> String {
@@ -139,6 +128,27 @@ impl Project {
             .args(["volume", "rm", "-f", &self.volume()])
             .output();
     }
+}
+
+/// `compose -p NAME ARGS` in the workspace's `app` directory; whether it succeeded.
+pub fn run_compose(cli: &[String], name: &str, ws: &Workspace, args: &[&str]) -> bool {
+    Command::new(&cli[0])
+        .args(&cli[1..])
+        .args(["-p", name])
+        .args(args)
+        .current_dir(ws.path("app"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `tierctl` in the workspace's `app` directory for project `name`, with the test helper image.
+pub fn project_tierctl(ws: &Workspace, name: &str) -> assert_cmd::Command {
+    let mut cmd = ws.tierctl("app");
+    cmd.env("COMPOSE_PROJECT_NAME", name)
+        .env("TIERCTL_HELPER_IMAGE", helper_image());
+    cmd
 }
 
 pub fn stdout(out: &std::process::Output) -> String {

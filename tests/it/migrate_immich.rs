@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::engine::{engine, helper_image, required};
-use super::migrate_engine::{compose_cli, stdout};
+use super::migrate_engine::{compose_cli, project_tierctl, run_compose, stdout};
 use super::workspace::Workspace;
 
 const COMPOSE: &str = r#"services:
@@ -126,22 +126,11 @@ impl Immich {
     }
 
     fn compose(&self, args: &[&str]) -> bool {
-        Command::new(&self.cli[0])
-            .args(&self.cli[1..])
-            .args(["-p", &self.name])
-            .args(args)
-            .current_dir(self.ws.path("app"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        run_compose(&self.cli, &self.name, &self.ws, args)
     }
 
     fn tierctl(&self) -> assert_cmd::Command {
-        let mut cmd = self.ws.tierctl("app");
-        cmd.env("COMPOSE_PROJECT_NAME", &self.name)
-            .env("TIERCTL_HELPER_IMAGE", helper_image());
-        cmd
+        project_tierctl(&self.ws, &self.name)
     }
 
     fn compose_text(&self) -> String {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tierctl::engine::container::{ContainerSpec, Containers, labels};
 use tierctl::engine::docker::DockerEngine;
 
-use crate::engine::{TmpfsMount, engine, helper_image, required};
+use crate::engine::{TmpfsMount, can_unshare, engine, helper_image, required};
 use crate::workspace::Workspace;
 
 /// The image without shell, `stat` or `df`: only a static busybox at `/opt/busybox`.
@@ -390,16 +390,7 @@ fn verify_an_image_without_shell_or_df_falls_back_to_a_helper_with_the_same_verd
 #[test]
 fn regression_colima_unshared_tier_verify_reports_marker_missing_and_exits_1() {
     let Some(engine) = engine() else { return };
-    let unshare_ok = Process::new("unshare")
-        .args(["-m", "--propagation", "private", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !unshare_ok {
-        assert!(
-            !required(),
-            "TIERCTL_REQUIRE_DOCKER=1 but `unshare -m` does not work here"
-        );
-        eprintln!("SKIPPED: `unshare -m` needs root");
+    if !can_unshare() {
         return;
     }
     let name = project_name("colima");

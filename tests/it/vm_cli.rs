@@ -5,7 +5,7 @@ use std::process::Command as Process;
 
 use serde_json::Value;
 
-use crate::engine::{TmpfsMount, engine, helper_image, required};
+use crate::engine::{TmpfsMount, can_unshare, engine, helper_image};
 use crate::workspace::Workspace;
 
 fn compose(binds: &[&str]) -> String {
@@ -14,22 +14,6 @@ fn compose(binds: &[&str]) -> String {
         text.push_str(&format!("      - {bind}:/data{i}\n"));
     }
     text
-}
-
-/// Whether this process may create mount namespaces and mount tmpfs (root with `unshare`).
-fn can_unshare() -> bool {
-    let ok = Process::new("unshare")
-        .args(["-m", "--propagation", "private", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            !required(),
-            "TIERCTL_REQUIRE_DOCKER=1 but `unshare -m` does not work here"
-        );
-        eprintln!("SKIPPED: `unshare -m` needs root");
-    }
-    ok
 }
 
 fn probes(stdout: &[u8]) -> Vec<Value> {

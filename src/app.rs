@@ -13,8 +13,11 @@ use crate::engine::probe as bind_probe;
 use crate::engine::{Engine, EngineInfo};
 use crate::error::{Error, exit};
 use crate::probe::{self, DiskFiles};
-use crate::report::vm::{BindRow, VmReport};
-use crate::report::{self, Format};
+use crate::report::reports::{
+    AuditReport, BindRow, ContainerResult, InitReport, LinkReport, MountResult, NewProjectReport,
+    PlanReport, ValidateReport, VerifyReport, VmReport,
+};
+use crate::report::{self, Format, Report};
 use crate::settings::{Environment, Settings};
 use crate::tiers::Tiers;
 use crate::vm::view::{self, Coverage, VmView};
@@ -24,16 +27,10 @@ use crate::{layout, template, tierfs, usage};
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error> {
     let settings = Settings::resolve(&cli.global, env);
-    let prometheus_ok = matches!(
-        cli.command,
-        Command::Tiers {
-            command: TiersCommand::Status { .. }
-        } | Command::Verify(_)
-    );
-    if settings.format == Format::Prometheus && !prometheus_ok {
-        return Err(Error::FormatUnsupported {
-            command: command_name(&cli.command),
-        });
+    // Refused before the command does anything: `tiers init` would change the disk first.
+    let command = command_name(&cli.command);
+    if settings.format == Format::Prometheus && !report::prometheus::COMMANDS.contains(&command) {
+        return Err(Error::FormatUnsupported { command });
     }
     match cli.command {
         Command::Plan { strict_binds } => rewrite(&settings, false, strict_binds, out),
@@ -88,17 +85,12 @@ fn audit(
             ))
         });
     }
-    let text = match settings.format {
-        Format::Human => {
-            report::human::audit(&project.name, &findings, &settings.paths, settings.color)
-        }
-        // Prometheus was refused in `run`
-        Format::Json | Format::Prometheus => {
-            report::json::audit(&project.name, &findings, &settings.paths)
-        }
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let serious = findings.iter().any(|f| f.severity >= Severity::Warning);
+    let audited = AuditReport {
+        project: project.name.clone(),
+        findings,
+    };
+    emit(settings, &Report::Audit(&audited), out)?;
     Ok(if serious { exit::FINDINGS } else { exit::CLEAN })
 }
 
@@ -137,29 +129,24 @@ fn rewrite(
         let backups = crate::write::write_all(&files, &stamp)?;
         written = patched
             .iter()
+            .map(|p| p.file.clone())
             .zip(backups)
-            .map(|(p, b)| (settings.paths.show(&p.file), settings.paths.show(&b)))
             .collect();
     }
-    let text = match settings.format {
-        Format::Human => report::plan::human(
-            &project.name,
-            &plan,
-            &patched,
-            &written,
-            &settings.paths,
-            settings.color,
-        ),
-        Format::Json | Format::Prometheus => report::json::plan(
-            &project.name,
-            &plan,
-            &patched,
-            !written.is_empty(),
-            &settings.paths,
-        ),
+    let planned = PlanReport {
+        project: project.name.clone(),
+        plan,
+        patched,
+        written,
     };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    emit(settings, &Report::Plan(&planned), out)?;
     Ok(exit::CLEAN)
+}
+
+/// Renders `report` in the chosen format and writes it to `out`.
+fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(), Error> {
+    let text = report::render(report, settings.format, &settings.paths, settings.color)?;
+    out.write_all(text.as_bytes()).map_err(Error::Output)
 }
 
 /// The text of every compose file and env file of the project.
@@ -342,11 +329,7 @@ fn vm(
         probes,
         notes,
     };
-    let text = match settings.format {
-        Format::Human => report::vm::human(&report, &settings.paths),
-        Format::Json | Format::Prometheus => report::vm::json(&report, &settings.paths),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    emit(settings, &Report::Vm(&report), out)?;
     Ok(if serious || mismatch {
         exit::FINDINGS
     } else {
@@ -363,7 +346,6 @@ fn verify(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     use crate::engine::observe::{self, ObserveOptions, Selection, VerifyError};
-    use crate::report::verify::{ContainerResult, MountResult, VerifyReport};
 
     if settings.offline {
         return Err(VerifyError::Offline.into());
@@ -485,13 +467,9 @@ fn verify(
         containers: results,
         notes,
     };
-    let text = match settings.format {
-        _ if args.quiet => String::new(),
-        Format::Human => report::verify::human(&report),
-        Format::Json => report::verify::json(&report),
-        Format::Prometheus => report::verify::prometheus(&report),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    if !args.quiet {
+        emit(settings, &Report::Verify(&report), out)?;
+    }
     Ok(if report.all_ok() {
         exit::CLEAN
     } else {
@@ -565,15 +543,15 @@ fn tiers_validate(
 ) -> Result<u8, Error> {
     let wanted = tierfs::resolve_owners(layout::wanted_dirs(tiers))?;
     let observed = tierfs::observe(tiers, wanted, options.limits);
-    let verdicts = layout::validate(tiers, &observed);
-    let text = match settings.format {
-        _ if options.quiet => String::new(),
-        Format::Human => report::human::tiers_validate(&verdicts, options.verbose),
-        // Prometheus was refused in `run`
-        Format::Json | Format::Prometheus => report::json::tiers_validate(&tiers.file, &verdicts),
+    let validated = ValidateReport {
+        tiers_file: tiers.file.clone(),
+        verdicts: layout::validate(tiers, &observed),
+        verbose: options.verbose,
     };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
-    Ok(layout::exit_code(&verdicts))
+    if !options.quiet {
+        emit(settings, &Report::TiersValidate(&validated), out)?;
+    }
+    Ok(layout::exit_code(&validated.verdicts))
 }
 
 /// `tierctl tiers init`.
@@ -592,18 +570,17 @@ fn tiers_init(
             tierfs::apply_dir(action)?;
         }
     }
-    let text = match settings.format {
-        Format::Human => report::human::tiers_init(&actions, dry_run),
-        // Prometheus was refused in `run`
-        Format::Json | Format::Prometheus => report::json::tiers_init(&actions, dry_run),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let held_back = actions.iter().any(|a| {
         matches!(
             a,
             layout::DirAction::Leave { .. } | layout::DirAction::Blocked { .. }
         )
     });
+    emit(
+        settings,
+        &Report::TiersInit(&InitReport { actions, dry_run }),
+        out,
+    )?;
     Ok(if held_back {
         exit::FINDINGS
     } else {
@@ -643,12 +620,7 @@ fn tiers_status(
         .collect();
     progress.finish();
     let status = usage::assess(measures, thresholds);
-    let text = match settings.format {
-        Format::Human => report::human::tiers_status(&status),
-        Format::Json => report::json::tiers_status(&status),
-        Format::Prometheus => report::prometheus::tiers_status(&status),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    emit(settings, &Report::TiersStatus(&status), out)?;
     Ok(status.worst().exit_code())
 }
 
@@ -704,15 +676,14 @@ fn tiers_link(
             tierfs::apply_link(action)?;
         }
     }
-    let text = match settings.format {
-        Format::Human => report::human::tiers_link(&actions, dry_run),
-        // Prometheus was refused in `run`
-        Format::Json | Format::Prometheus => report::json::tiers_link(&actions, dry_run),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let refused = actions
         .iter()
         .any(|a| matches!(a, layout::LinkAction::Refuse { .. }));
+    emit(
+        settings,
+        &Report::TiersLink(&LinkReport { actions, dry_run }),
+        out,
+    )?;
     Ok(if refused { exit::FINDINGS } else { exit::CLEAN })
 }
 
@@ -723,8 +694,7 @@ fn new_template(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     if args.list {
-        let text = report::human::templates(&template::TEMPLATES);
-        out.write_all(text.as_bytes()).map_err(Error::Output)?;
+        emit(settings, &Report::Templates(&template::TEMPLATES), out)?;
         return Ok(exit::CLEAN);
     }
     let (Some(name), Some(output)) = (&args.template, &args.output) else {
@@ -760,11 +730,17 @@ fn new_template(
             tierfs::apply_dir(action)?;
         }
     }
-    let text = report::human::new_project(name, &output, &rendered, &actions, args.dry_run);
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let blocked = actions
         .iter()
         .any(|a| matches!(a, layout::DirAction::Blocked { .. }));
+    let created = NewProjectReport {
+        template: name.clone(),
+        output,
+        rendered,
+        actions,
+        dry_run: args.dry_run,
+    };
+    emit(settings, &Report::NewProject(&created), out)?;
     Ok(if blocked { exit::FINDINGS } else { exit::CLEAN })
 }
 
@@ -865,9 +841,15 @@ fn migrate(
         } else {
             apply::run(&ctx, &mut journal, &records)?
         };
-        let text =
-            report::migrate::outcome(&outcome, args.rollback, settings.format, &settings.paths);
-        out.write_all(text.as_bytes()).map_err(Error::Output)?;
+        let rollback = args.rollback;
+        emit(
+            settings,
+            &Report::Migrated {
+                outcome: &outcome,
+                rollback,
+            },
+            out,
+        )?;
         return Ok(exit::CLEAN);
     }
     // `--prune-source` after a finished migration: remove the sources it kept
@@ -898,8 +880,14 @@ fn migrate(
                 pause: pause.clone(),
             };
             let outcome = apply::prune_sources(&ctx, &mut journal, &records)?;
-            let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
-            out.write_all(text.as_bytes()).map_err(Error::Output)?;
+            emit(
+                settings,
+                &Report::Migrated {
+                    outcome: &outcome,
+                    rollback: false,
+                },
+                out,
+            )?;
             return Ok(exit::CLEAN);
         }
     }
@@ -928,7 +916,12 @@ fn migrate(
                 u.service, u.target, u.reason
             )))
         })?;
-    let preview = report::migrate::plan(&migration, settings.format, &settings.paths);
+    let preview = report::render(
+        &Report::MigratePlan(&migration),
+        settings.format,
+        &settings.paths,
+        settings.color,
+    )?;
     if migration.is_empty() || args.dry_run {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
         return Ok(exit::CLEAN);
@@ -971,8 +964,14 @@ fn migrate(
     let mut journal = Journal::create(&state_dir, &id, &migration)?;
     let records = journal::read(&journal.path)?;
     let outcome = apply::run(&ctx, &mut journal, &records)?;
-    let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    emit(
+        settings,
+        &Report::Migrated {
+            outcome: &outcome,
+            rollback: false,
+        },
+        out,
+    )?;
     Ok(exit::CLEAN)
 }
 

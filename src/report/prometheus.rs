@@ -1,9 +1,25 @@
 //! Prometheus textfile output for node_exporter's textfile collector
-//! (`tierctl tiers status --format prometheus > /var/lib/node_exporter/tierctl.prom`).
+//! (`tierctl tiers status --format prometheus > /var/lib/node_exporter/tierctl.prom`); only
+//! `tiers status` and `verify` have this form.
 
 use std::fmt::Write as _;
 
+use crate::report::Report;
+use crate::report::reports::{MountResult, VerifyReport};
 use crate::usage::StatusReport;
+use crate::verify::{FsView, MountObservation};
+
+/// The commands with a Prometheus form: the up-front refusal and [`render`] agree on them.
+pub const COMMANDS: [&str; 2] = ["tiers status", "verify"];
+
+/// Renders `report`; `None` when it has no Prometheus form.
+pub fn render(report: &Report) -> Option<String> {
+    match report {
+        Report::TiersStatus(status) => Some(tiers_status(status)),
+        Report::Verify(report) => Some(verify(report)),
+        _ => None,
+    }
+}
 
 /// Renders `tiers status` as Prometheus text exposition format.
 pub fn tiers_status(status: &StatusReport) -> String {
@@ -121,6 +137,97 @@ pub fn tiers_status(status: &StatusReport) -> String {
     out
 }
 
+/// Renders `verify`: one `ok` and one verdict sample per mount, and each side's sizes.
+pub fn verify(report: &VerifyReport) -> String {
+    let mut out = String::new();
+    let samples: Vec<(String, &MountResult)> = report
+        .containers
+        .iter()
+        .flat_map(|c| {
+            c.mounts.iter().map(move |m| {
+                let labels = format!(
+                    "project=\"{}\",service=\"{}\",container=\"{}\",target=\"{}\"",
+                    escape(c.project.as_deref().unwrap_or("")),
+                    escape(c.service.as_deref().unwrap_or(&c.name)),
+                    escape(&c.name),
+                    escape(&m.observed.target)
+                );
+                (labels, m)
+            })
+        })
+        .collect();
+    let mut gauge = |name: &str, help: &str, values: Vec<(String, u64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, value) in values {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    };
+    gauge(
+        "tierctl_mount_ok",
+        "1 when the container sees the host tier at this mount (verdict ok), else 0.",
+        samples
+            .iter()
+            .map(|(l, m)| {
+                (
+                    l.clone(),
+                    u64::from(m.check.verdict == crate::verify::Verdict::Ok),
+                )
+            })
+            .collect(),
+    );
+    gauge(
+        "tierctl_mount_verdict",
+        "The verdict of this mount (always 1; the verdict is a label).",
+        samples
+            .iter()
+            .map(|(l, m)| (format!("{l},verdict=\"{}\"", m.check.verdict.id()), 1))
+            .collect(),
+    );
+    let sizes = |side: fn(&MountObservation) -> Option<&FsView>,
+                 field: fn(&FsView) -> Option<u64>| {
+        samples
+            .iter()
+            .filter_map(|(l, m)| Some((l.clone(), field(side(&m.observed)?)?)))
+            .collect::<Vec<_>>()
+    };
+    fn host(o: &MountObservation) -> Option<&FsView> {
+        o.host.as_ref().and_then(|h| h.fs.as_ref())
+    }
+    fn container(o: &MountObservation) -> Option<&FsView> {
+        o.container.as_ref()
+    }
+    for (side_name, side) in [
+        ("host", host as fn(&MountObservation) -> Option<&FsView>),
+        ("container", container),
+    ] {
+        for (what, field, help) in [
+            (
+                "size",
+                (|f: &FsView| f.size_bytes) as fn(&FsView) -> Option<u64>,
+                "f_blocks * f_frsize",
+            ),
+            (
+                "used",
+                |f: &FsView| f.used_bytes,
+                "(f_blocks - f_bfree) * f_frsize",
+            ),
+            (
+                "available",
+                |f: &FsView| f.available_bytes,
+                "f_bavail * f_frsize",
+            ),
+        ] {
+            gauge(
+                &format!("tierctl_mount_{side_name}_{what}_bytes"),
+                &format!("The filesystem as the {side_name} sees it at this mount: {help}."),
+                sizes(side, field),
+            );
+        }
+    }
+    out
+}
+
 /// Escapes a label value: backslash, double quote and newline.
 fn escape(value: &str) -> String {
     value
@@ -134,6 +241,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::report::reports::samples;
     use crate::usage::{DirUsage, FsNumbers, Thresholds, TierMeasure, assess};
 
     #[test]
@@ -176,5 +284,27 @@ mod tests {
         assert!(text.contains("tierctl_dir_bytes{tier=\"fast\",dir=\"photos\"} 700\n"));
         assert!(!text.contains("tierctl_tier_size_bytes{tier=\"cold\""));
         assert!(text.contains("# TYPE tierctl_tier_free_bytes gauge\n"));
+    }
+
+    #[test]
+    fn prometheus_has_one_ok_sample_per_mount_and_sizes() {
+        let text = verify(&samples::verify());
+        assert!(text.contains("# TYPE tierctl_mount_ok gauge"));
+        assert!(text.contains(
+            "tierctl_mount_ok{project=\"immich\",service=\"immich-server\",container=\"immich-server-1\",target=\"/photos\"} 1"
+        ), "{text}");
+        assert!(text.contains("verdict=\"named-volume\"} 1"), "{text}");
+        assert!(text.contains("tierctl_mount_host_size_bytes{"), "{text}");
+        assert!(
+            text.contains("target=\"/var/lib/postgresql/data\"} 62277025792"),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("tierctl_mount_host_size_bytes"))
+                .count(),
+            2,
+            "no host size for a volume"
+        );
     }
 }

@@ -12,6 +12,7 @@ use crate::engine::endpoint::{self, Endpoint, EndpointInput};
 use crate::engine::probe as bind_probe;
 use crate::engine::{Engine, EngineInfo};
 use crate::error::{Error, exit};
+use crate::facts::Facts;
 use crate::probe::{self, DiskFiles};
 use crate::report::reports::{
     AuditReport, BindRow, ContainerResult, InitReport, LinkReport, MountResult, NewProjectReport,
@@ -253,43 +254,13 @@ fn vm(
     let facts = probe::paths(sources.clone());
     let mut notes = Vec::new();
     let connected = if settings.offline {
-        let endpoint = resolve_endpoint(global, env)?;
-        let guess = endpoint::identify(&endpoint);
-        let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
         notes.push("--offline: the engine was identified from the endpoint alone".to_owned());
-        Connected {
-            endpoint,
-            engine: None,
-            info: None,
-            view,
-        }
+        identify_offline(global, env)?
     } else {
         connect(global, env)?
     };
-    let binds: Vec<BindRow> = sources
-        .iter()
-        .map(|source| {
-            let real = facts.path(source).and_then(|f| f.real.clone());
-            let coverage = connected.view.coverage(real.as_deref().unwrap_or(source));
-            BindRow {
-                source: source.clone(),
-                real,
-                coverage,
-            }
-        })
-        .collect();
-    let unshared: Vec<std::path::PathBuf> = binds
-        .iter()
-        .filter_map(|row| {
-            let real = row.real.clone().unwrap_or_else(|| row.source.clone());
-            let needs = match &row.coverage {
-                Coverage::NotShared => true,
-                Coverage::Shared { share, .. } => !share.writable || !row.coverage.same_path(&real),
-                Coverage::Native | Coverage::Unknown => false,
-            };
-            needs.then_some(real)
-        })
-        .collect();
+    let binds = bind_rows(&sources, &facts, &connected.view);
+    let unshared = unshared(&binds);
     let findings = audit::audit_vm(&project, &facts, &connected.view);
     let fix = view::fix(&connected.view, &unshared, &home(env));
     let probes = match (&connected.engine, args.probe) {
@@ -335,6 +306,51 @@ fn vm(
     } else {
         exit::CLEAN
     })
+}
+
+/// The endpoint and the VM's shares without asking the engine (`--offline`).
+fn identify_offline(global: &GlobalArgs, env: &Environment) -> Result<Connected, Error> {
+    let endpoint = resolve_endpoint(global, env)?;
+    let guess = endpoint::identify(&endpoint);
+    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
+    Ok(Connected {
+        endpoint,
+        engine: None,
+        info: None,
+        view,
+    })
+}
+
+/// Each bind source, its real path and how the engine sees it.
+fn bind_rows(sources: &[std::path::PathBuf], facts: &Facts, view: &VmView) -> Vec<BindRow> {
+    sources
+        .iter()
+        .map(|source| {
+            let real = facts.path(source).and_then(|f| f.real.clone());
+            let coverage = view.coverage(real.as_deref().unwrap_or(source));
+            BindRow {
+                source: source.clone(),
+                real,
+                coverage,
+            }
+        })
+        .collect()
+}
+
+/// The real paths the VM must share (more, or writable, or at the same path).
+fn unshared(binds: &[BindRow]) -> Vec<std::path::PathBuf> {
+    binds
+        .iter()
+        .filter_map(|row| {
+            let real = row.real.clone().unwrap_or_else(|| row.source.clone());
+            let needs = match &row.coverage {
+                Coverage::NotShared => true,
+                Coverage::Shared { share, .. } => !share.writable || !row.coverage.same_path(&real),
+                Coverage::Native | Coverage::Unknown => false,
+            };
+            needs.then_some(real)
+        })
+        .collect()
 }
 
 /// `tierctl verify`.
@@ -395,58 +411,7 @@ fn verify(
     let project_name = project.as_ref().map(|p| p.name.clone());
     let results: Vec<ContainerResult> = observed
         .into_iter()
-        .map(|c| {
-            let mut container_notes = c.notes;
-            let same_project = project.as_ref().filter(|p| {
-                c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name)
-            });
-            if let (Some(p), Some(service)) = (same_project, c.info.service()) {
-                let running: Vec<crate::verify::RunningMount> = c
-                    .mounts
-                    .iter()
-                    .zip(c.info.mounts.iter().filter(|m| {
-                        matches!(
-                            m.kind,
-                            crate::engine::container::MountType::Bind
-                                | crate::engine::container::MountType::Volume
-                        )
-                    }))
-                    .map(|(o, m)| crate::verify::RunningMount {
-                        kind: o.kind.clone(),
-                        source: match &o.kind {
-                            crate::verify::MountKind::Volume { name } => name.clone(),
-                            crate::verify::MountKind::Bind => m.source.clone(),
-                        },
-                        target: o.target.clone(),
-                    })
-                    .collect();
-                container_notes.extend(crate::verify::cross_check(p, service, &running));
-            }
-            ContainerResult {
-                project: c
-                    .info
-                    .labels
-                    .get(crate::engine::container::labels::PROJECT)
-                    .cloned(),
-                service: c.info.service().map(str::to_owned),
-                number: c
-                    .info
-                    .labels
-                    .get(crate::engine::container::labels::NUMBER)
-                    .cloned(),
-                name: c.info.name,
-                via: c.via,
-                mounts: c
-                    .mounts
-                    .into_iter()
-                    .map(|o| MountResult {
-                        check: crate::verify::check(&o, class),
-                        observed: o,
-                    })
-                    .collect(),
-                notes: container_notes,
-            }
-        })
+        .map(|c| container_result(c, project.as_ref(), class))
         .collect();
     if let (Some(p), Selection::Project(_)) = (&project, &selection) {
         for service in p.enabled_services() {
@@ -475,6 +440,64 @@ fn verify(
     } else {
         exit::FINDINGS
     })
+}
+
+/// One observed container checked mount by mount, with the compose cross-check as notes when
+/// it belongs to the loaded project.
+fn container_result(
+    c: crate::engine::observe::ObservedContainer,
+    project: Option<&crate::compose::model::ComposeProject>,
+    class: crate::verify::EngineClass,
+) -> ContainerResult {
+    let mut container_notes = c.notes;
+    let same_project = project
+        .filter(|p| c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name));
+    if let (Some(p), Some(service)) = (same_project, c.info.service()) {
+        let running: Vec<crate::verify::RunningMount> = c
+            .mounts
+            .iter()
+            .zip(c.info.mounts.iter().filter(|m| {
+                matches!(
+                    m.kind,
+                    crate::engine::container::MountType::Bind
+                        | crate::engine::container::MountType::Volume
+                )
+            }))
+            .map(|(o, m)| crate::verify::RunningMount {
+                kind: o.kind.clone(),
+                source: match &o.kind {
+                    crate::verify::MountKind::Volume { name } => name.clone(),
+                    crate::verify::MountKind::Bind => m.source.clone(),
+                },
+                target: o.target.clone(),
+            })
+            .collect();
+        container_notes.extend(crate::verify::cross_check(p, service, &running));
+    }
+    ContainerResult {
+        project: c
+            .info
+            .labels
+            .get(crate::engine::container::labels::PROJECT)
+            .cloned(),
+        service: c.info.service().map(str::to_owned),
+        number: c
+            .info
+            .labels
+            .get(crate::engine::container::labels::NUMBER)
+            .cloned(),
+        name: c.info.name,
+        via: c.via,
+        mounts: c
+            .mounts
+            .into_iter()
+            .map(|o| MountResult {
+                check: crate::verify::check(&o, class),
+                observed: o,
+            })
+            .collect(),
+        notes: container_notes,
+    }
 }
 
 /// How `verify` compares filesystems on this engine.

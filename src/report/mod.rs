@@ -120,3 +120,59 @@ pub fn render(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::reports::samples;
+    use crate::usage::{Thresholds, assess};
+
+    fn paths() -> PathStyle {
+        PathStyle { cwd: "/srv".into() }
+    }
+
+    #[test]
+    fn a_report_without_a_prometheus_form_is_refused_by_its_command() {
+        let audit = AuditReport {
+            project: "p".into(),
+            findings: vec![],
+        };
+        let refused = render(&Report::Audit(&audit), Format::Prometheus, &paths(), false);
+        assert!(
+            matches!(refused, Err(Error::FormatUnsupported { command: "audit" })),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn the_commands_refused_up_front_are_exactly_those_without_a_prometheus_form() {
+        let verify = samples::verify();
+        let status = assess(vec![], Thresholds::new(75, 85).expect("valid thresholds"));
+        let audit = AuditReport {
+            project: "p".into(),
+            findings: vec![],
+        };
+        for report in [
+            Report::Verify(&verify),
+            Report::TiersStatus(&status),
+            Report::Audit(&audit),
+            Report::Templates(&crate::template::TEMPLATES),
+        ] {
+            assert_eq!(
+                prometheus::render(&report).is_some(),
+                prometheus::COMMANDS.contains(&report.command()),
+                "{}",
+                report.command()
+            );
+        }
+    }
+
+    #[test]
+    fn new_has_no_json_form_and_prints_its_text() {
+        let report = Report::Templates(&crate::template::TEMPLATES);
+        let json = render(&report, Format::Json, &paths(), false).expect("renders");
+        let human = render(&report, Format::Human, &paths(), false).expect("renders");
+        assert!(!human.is_empty());
+        assert_eq!(json, human);
+    }
+}

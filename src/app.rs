@@ -146,8 +146,13 @@ fn rewrite(
 
 /// Renders `report` in the chosen format and writes it to `out`.
 fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(), Error> {
-    let text = report::render(report, settings.format, &settings.paths, settings.color)?;
+    let text = render(settings, report)?;
     out.write_all(text.as_bytes()).map_err(Error::Output)
+}
+
+/// `report` in the chosen format.
+fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
+    report::render(report, settings.format, &settings.paths, settings.color)
 }
 
 /// The text of every compose file and env file of the project.
@@ -374,13 +379,7 @@ fn verify(
         Err(_) if explicit => None,
         Err(e) => return Err(e.into()),
     };
-    let selection = if args.all {
-        Selection::All
-    } else if !args.containers.is_empty() {
-        Selection::Names(args.containers.clone())
-    } else {
-        Selection::Project(project.as_ref().map(|p| p.name.clone()).unwrap_or_default())
-    };
+    let selection = selection(args, project.as_ref());
     let endpoint = resolve_endpoint(global, env)?;
     let engine = DockerEngine::connect(&endpoint)?;
     let info = engine.info()?;
@@ -414,17 +413,7 @@ fn verify(
         .map(|c| container_result(c, project.as_ref(), class))
         .collect();
     if let (Some(p), Selection::Project(_)) = (&project, &selection) {
-        for service in p.enabled_services() {
-            if !results
-                .iter()
-                .any(|r| r.service.as_deref() == Some(&service.name))
-            {
-                notes.push(format!(
-                    "service `{}` has no running container",
-                    service.name
-                ));
-            }
-        }
+        notes.extend(not_running(p, &results));
     }
     let report = VerifyReport {
         project: project_name,
@@ -440,6 +429,37 @@ fn verify(
     } else {
         exit::FINDINGS
     })
+}
+
+/// Which containers `verify` looks at: all, the named ones, or the project's.
+fn selection(
+    args: &VerifyArgs,
+    project: Option<&crate::compose::model::ComposeProject>,
+) -> crate::engine::observe::Selection {
+    use crate::engine::observe::Selection;
+    if args.all {
+        Selection::All
+    } else if !args.containers.is_empty() {
+        Selection::Names(args.containers.clone())
+    } else {
+        Selection::Project(project.map(|p| p.name.clone()).unwrap_or_default())
+    }
+}
+
+/// A note for each enabled service of the project with no running container.
+fn not_running(
+    project: &crate::compose::model::ComposeProject,
+    results: &[ContainerResult],
+) -> Vec<String> {
+    project
+        .enabled_services()
+        .filter(|service| {
+            !results
+                .iter()
+                .any(|r| r.service.as_deref() == Some(&service.name))
+        })
+        .map(|service| format!("service `{}` has no running container", service.name))
+        .collect()
 }
 
 /// One observed container checked mount by mount, with the compose cross-check as notes when
@@ -864,15 +884,7 @@ fn migrate(
         } else {
             apply::run(&ctx, &mut journal, &records)?
         };
-        let rollback = args.rollback;
-        emit(
-            settings,
-            &Report::Migrated {
-                outcome: &outcome,
-                rollback,
-            },
-            out,
-        )?;
+        emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
         return Ok(exit::CLEAN);
     }
     // `--prune-source` after a finished migration: remove the sources it kept
@@ -903,14 +915,7 @@ fn migrate(
                 pause: pause.clone(),
             };
             let outcome = apply::prune_sources(&ctx, &mut journal, &records)?;
-            emit(
-                settings,
-                &Report::Migrated {
-                    outcome: &outcome,
-                    rollback: false,
-                },
-                out,
-            )?;
+            emit(settings, &Report::migrated(&outcome, false), out)?;
             return Ok(exit::CLEAN);
         }
     }
@@ -939,12 +944,7 @@ fn migrate(
                 u.service, u.target, u.reason
             )))
         })?;
-    let preview = report::render(
-        &Report::MigratePlan(&migration),
-        settings.format,
-        &settings.paths,
-        settings.color,
-    )?;
+    let preview = render(settings, &Report::MigratePlan(&migration))?;
     if migration.is_empty() || args.dry_run {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
         return Ok(exit::CLEAN);
@@ -987,14 +987,7 @@ fn migrate(
     let mut journal = Journal::create(&state_dir, &id, &migration)?;
     let records = journal::read(&journal.path)?;
     let outcome = apply::run(&ctx, &mut journal, &records)?;
-    emit(
-        settings,
-        &Report::Migrated {
-            outcome: &outcome,
-            rollback: false,
-        },
-        out,
-    )?;
+    emit(settings, &Report::migrated(&outcome, false), out)?;
     Ok(exit::CLEAN)
 }
 

@@ -84,7 +84,12 @@ pub enum Report<'a> {
     NewProject(&'a NewProjectReport),
 }
 
-impl Report<'_> {
+impl<'a> Report<'a> {
+    /// What a `migrate` run (or a rollback) did.
+    pub fn migrated(outcome: &'a Outcome, rollback: bool) -> Report<'a> {
+        Report::Migrated { outcome, rollback }
+    }
+
     /// The command that produced it, for messages.
     pub fn command(&self) -> &'static str {
         match self {

@@ -23,14 +23,7 @@ pub fn render(report: &Report) -> Option<String> {
 
 /// Renders `tiers status` as Prometheus text exposition format.
 pub fn tiers_status(status: &StatusReport) -> String {
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, samples: Vec<(String, u64)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
-    };
+    let mut out = Gauges::default();
     let tier_label = |tier: &str, root: &std::path::Path| {
         format!(
             "tier=\"{}\",root=\"{}\"",
@@ -46,7 +39,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             Some((tier_label(&t.measure.tier, &t.measure.root), fs, t))
         })
         .collect();
-    gauge(
+    out.gauge(
         "tierctl_tier_size_bytes",
         "Size of the tier's filesystem (f_blocks * f_frsize).",
         readable
@@ -54,7 +47,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             .map(|(l, fs, _)| (l.clone(), fs.size_bytes))
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_tier_used_bytes",
         "Used bytes of the tier's filesystem ((f_blocks - f_bfree) * f_frsize).",
         readable
@@ -62,7 +55,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             .map(|(l, fs, _)| (l.clone(), fs.used_bytes))
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_tier_free_bytes",
         "Bytes available to unprivileged users (f_bavail * f_frsize).",
         readable
@@ -70,7 +63,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             .map(|(l, fs, _)| (l.clone(), fs.available_bytes))
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_tier_used_percent",
         "Percent used as df shows it.",
         readable
@@ -78,7 +71,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             .filter_map(|(l, _, t)| Some((l.clone(), u64::from(t.percent_used?))))
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_tier_alert",
         "0 ok, 1 warning, 2 critical (at or above the threshold, or the root is not readable).",
         status
@@ -92,6 +85,26 @@ pub fn tiers_status(status: &StatusReport) -> String {
             })
             .collect(),
     );
+    dir_gauges(&mut out, status);
+    out.gauge(
+        "tierctl_threshold_percent",
+        "The warning and critical thresholds used.",
+        vec![
+            (
+                "level=\"warning\"".to_string(),
+                u64::from(status.thresholds.warning),
+            ),
+            (
+                "level=\"critical\"".to_string(),
+                u64::from(status.thresholds.critical),
+            ),
+        ],
+    );
+    out.0
+}
+
+/// The top-level directories' sizes and entry counts (none with `--summary`).
+fn dir_gauges(out: &mut Gauges, status: &StatusReport) {
     let dirs: Vec<_> = status
         .tiers
         .iter()
@@ -109,37 +122,22 @@ pub fn tiers_status(status: &StatusReport) -> String {
         })
         .collect();
     if !dirs.is_empty() {
-        gauge(
+        out.gauge(
             "tierctl_dir_bytes",
             "Allocated bytes below a top-level directory of the tier (hardlinks counted once).",
             dirs.iter().map(|(l, d)| (l.clone(), d.bytes)).collect(),
         );
-        gauge(
+        out.gauge(
             "tierctl_dir_entries",
             "Entries below a top-level directory of the tier.",
             dirs.iter().map(|(l, d)| (l.clone(), d.entries)).collect(),
         );
     }
-    gauge(
-        "tierctl_threshold_percent",
-        "The warning and critical thresholds used.",
-        vec![
-            (
-                "level=\"warning\"".to_string(),
-                u64::from(status.thresholds.warning),
-            ),
-            (
-                "level=\"critical\"".to_string(),
-                u64::from(status.thresholds.critical),
-            ),
-        ],
-    );
-    out
 }
 
 /// Renders `verify`: one `ok` and one verdict sample per mount, and each side's sizes.
 pub fn verify(report: &VerifyReport) -> String {
-    let mut out = String::new();
+    let mut out = Gauges::default();
     let samples: Vec<(String, &MountResult)> = report
         .containers
         .iter()
@@ -156,14 +154,7 @@ pub fn verify(report: &VerifyReport) -> String {
             })
         })
         .collect();
-    let mut gauge = |name: &str, help: &str, values: Vec<(String, u64)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (labels, value) in values {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
-    };
-    gauge(
+    out.gauge(
         "tierctl_mount_ok",
         "1 when the container sees the host tier at this mount (verdict ok), else 0.",
         samples
@@ -176,7 +167,7 @@ pub fn verify(report: &VerifyReport) -> String {
             })
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_mount_verdict",
         "The verdict of this mount (always 1; the verdict is a label).",
         samples
@@ -218,14 +209,29 @@ pub fn verify(report: &VerifyReport) -> String {
                 "f_bavail * f_frsize",
             ),
         ] {
-            gauge(
+            out.gauge(
                 &format!("tierctl_mount_{side_name}_{what}_bytes"),
                 &format!("The filesystem as the {side_name} sees it at this mount: {help}."),
                 sizes(side, field),
             );
         }
     }
-    out
+    out.0
+}
+
+/// Gauges in the text exposition format.
+#[derive(Default)]
+struct Gauges(String);
+
+impl Gauges {
+    /// One gauge: its help and type lines, then a sample per label set.
+    fn gauge(&mut self, name: &str, help: &str, samples: Vec<(String, u64)>) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(self.0, "{name}{{{labels}}} {value}");
+        }
+    }
 }
 
 /// Escapes a label value: backslash, double quote and newline.

@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::probe::Verdict;
+use crate::engine::probe::{BindProbe, Verdict};
 use crate::report::PathStyle;
 use crate::report::reports::{BindRow, VmReport, engine_label};
+use crate::vm::VmShares;
 use crate::vm::view::Coverage;
 
 fn coverage_text(row: &BindRow) -> String {
@@ -64,36 +65,7 @@ pub fn vm(report: &VmReport, paths: &PathStyle) -> String {
         );
     }
     if let Some(vm) = &report.vm {
-        let instance = vm
-            .instance
-            .as_deref()
-            .map(|i| format!(" `{i}`"))
-            .unwrap_or_default();
-        let _ = writeln!(out, "vm:       {}{instance}", vm.engine);
-        for file in &vm.source_files {
-            let _ = writeln!(out, "          read {}", file.display());
-        }
-        let _ = writeln!(out, "shares:");
-        if vm.shares.is_empty() {
-            let _ = writeln!(out, "  (none)");
-        }
-        for share in &vm.shares {
-            let _ = writeln!(
-                out,
-                "  {} -> {}  {}  {}",
-                share.host.display(),
-                share.vm.display(),
-                if share.writable {
-                    "writable"
-                } else {
-                    "read-only"
-                },
-                share.mount_type.as_deref().unwrap_or("-")
-            );
-        }
-        for note in &vm.notes {
-            let _ = writeln!(out, "note: {note}");
-        }
+        shares(&mut out, vm);
     }
     let _ = writeln!(out, "binds of project {}:", report.project);
     if report.binds.is_empty() {
@@ -112,30 +84,7 @@ pub fn vm(report: &VmReport, paths: &PathStyle) -> String {
         );
     }
     if let Some(probes) = &report.probes {
-        let _ = writeln!(out, "probe:");
-        for probe in probes {
-            let _ = writeln!(
-                out,
-                "  {}: {}",
-                probe.source.display(),
-                verdict_text(&probe.verdict)
-            );
-            if let (Some(host), Some(c)) = (&probe.host, &probe.container) {
-                let _ = writeln!(
-                    out,
-                    "    host {} {} bytes; container {} {} bytes",
-                    host.fs_type,
-                    host.size_bytes,
-                    c.fs_type.as_deref().unwrap_or("?"),
-                    c.size_bytes
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "?".into())
-                );
-            }
-            for note in &probe.notes {
-                let _ = writeln!(out, "    note: {note}");
-            }
-        }
+        probe_lines(&mut out, probes);
     }
     for finding in &report.findings {
         let place = super::place_column(paths, &finding.place);
@@ -149,4 +98,66 @@ pub fn vm(report: &VmReport, paths: &PathStyle) -> String {
         let _ = writeln!(out, "note: {note}");
     }
     out
+}
+
+/// The VM, the files read, its shares and notes.
+fn shares(out: &mut String, vm: &VmShares) {
+    let instance = vm
+        .instance
+        .as_deref()
+        .map(|i| format!(" `{i}`"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "vm:       {}{instance}", vm.engine);
+    for file in &vm.source_files {
+        let _ = writeln!(out, "          read {}", file.display());
+    }
+    let _ = writeln!(out, "shares:");
+    if vm.shares.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for share in &vm.shares {
+        let _ = writeln!(
+            out,
+            "  {} -> {}  {}  {}",
+            share.host.display(),
+            share.vm.display(),
+            if share.writable {
+                "writable"
+            } else {
+                "read-only"
+            },
+            share.mount_type.as_deref().unwrap_or("-")
+        );
+    }
+    for note in &vm.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+}
+
+/// What each probe found.
+fn probe_lines(out: &mut String, probes: &[BindProbe]) {
+    let _ = writeln!(out, "probe:");
+    for probe in probes {
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            probe.source.display(),
+            verdict_text(&probe.verdict)
+        );
+        if let (Some(host), Some(c)) = (&probe.host, &probe.container) {
+            let _ = writeln!(
+                out,
+                "    host {} {} bytes; container {} {} bytes",
+                host.fs_type,
+                host.size_bytes,
+                c.fs_type.as_deref().unwrap_or("?"),
+                c.size_bytes
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "?".into())
+            );
+        }
+        for note in &probe.notes {
+            let _ = writeln!(out, "    note: {note}");
+        }
+    }
 }

@@ -6,7 +6,8 @@ use super::VERSION;
 use super::audit::{FindingDto, finding};
 use crate::engine::probe::BindProbe;
 use crate::report::PathStyle;
-use crate::report::reports::{VmReport, engine_label};
+use crate::report::reports::{BindRow, VmReport, engine_label};
+use crate::vm::VmShares;
 use crate::vm::view::Coverage;
 
 /// `tierctl vm --format json`.
@@ -122,52 +123,56 @@ pub fn vm<'a>(report: &'a VmReport, paths: &PathStyle) -> VmDto<'a> {
             server_version: report.info.as_ref().map(|i| i.server_version.as_str()),
             api_version: report.info.as_ref().map(|i| i.api_version.as_str()),
         },
-        vm: report.vm.as_ref().map(|vm| VmSharesDto {
-            engine: vm.engine.to_string(),
-            instance: vm.instance.as_deref(),
-            source_files: vm
-                .source_files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-            shares: vm
-                .shares
-                .iter()
-                .map(|s| ShareDto {
-                    host: s.host.display().to_string(),
-                    vm: s.vm.display().to_string(),
-                    writable: s.writable,
-                    mount_type: s.mount_type.clone(),
-                })
-                .collect(),
-            notes: &vm.notes,
-        }),
-        binds: report
-            .binds
-            .iter()
-            .map(|row| {
-                let real = row.real.as_deref().unwrap_or(&row.source);
-                let (coverage, writable, mount_type) = match &row.coverage {
-                    Coverage::Native => ("native", Some(true), None),
-                    Coverage::Shared { share, .. } => {
-                        ("shared", Some(share.writable), share.mount_type.clone())
-                    }
-                    Coverage::NotShared => ("not-shared", None, None),
-                    Coverage::Unknown => ("unknown", None, None),
-                };
-                BindDto {
-                    source: row.source.display().to_string(),
-                    real: row.real.as_ref().map(|p| p.display().to_string()),
-                    coverage,
-                    writable,
-                    same_path: row.coverage.same_path(real),
-                    mount_type,
-                }
-            })
-            .collect(),
+        vm: report.vm.as_ref().map(shares),
+        binds: report.binds.iter().map(bind).collect(),
         findings: report.findings.iter().map(|f| finding(f, paths)).collect(),
         fix: report.fix.as_deref(),
         probes: report.probes.as_deref(),
         notes: &report.notes,
+    }
+}
+
+/// The VM and its shares.
+fn shares(vm: &VmShares) -> VmSharesDto<'_> {
+    VmSharesDto {
+        engine: vm.engine.to_string(),
+        instance: vm.instance.as_deref(),
+        source_files: vm
+            .source_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        shares: vm
+            .shares
+            .iter()
+            .map(|s| ShareDto {
+                host: s.host.display().to_string(),
+                vm: s.vm.display().to_string(),
+                writable: s.writable,
+                mount_type: s.mount_type.clone(),
+            })
+            .collect(),
+        notes: &vm.notes,
+    }
+}
+
+/// One bind source and how the engine sees it.
+fn bind(row: &BindRow) -> BindDto {
+    let real = row.real.as_deref().unwrap_or(&row.source);
+    let (coverage, writable, mount_type) = match &row.coverage {
+        Coverage::Native => ("native", Some(true), None),
+        Coverage::Shared { share, .. } => {
+            ("shared", Some(share.writable), share.mount_type.clone())
+        }
+        Coverage::NotShared => ("not-shared", None, None),
+        Coverage::Unknown => ("unknown", None, None),
+    };
+    BindDto {
+        source: row.source.display().to_string(),
+        real: row.real.as_ref().map(|p| p.display().to_string()),
+        coverage,
+        writable,
+        same_path: row.coverage.same_path(real),
+        mount_type,
     }
 }

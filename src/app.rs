@@ -640,7 +640,7 @@ fn tiers_status(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     let thresholds = usage::Thresholds::new(warning, critical)?;
-    let progress = Progress::new(settings);
+    let spinner = WalkSpinner::new(settings);
     let measures = tiers
         .tiers
         .values()
@@ -648,8 +648,8 @@ fn tiers_status(
             let fs = tierfs::fs_numbers(&tier.root);
             let dirs = (!summary && fs.is_ok())
                 .then(|| {
-                    progress.tier(&tier.name);
-                    tierfs::measure_dirs(&tier.root, &|n| progress.advance(n)).ok()
+                    spinner.tier(&tier.name);
+                    tierfs::measure_dirs(&tier.root, &|n| spinner.advance(n)).ok()
                 })
                 .flatten();
             usage::TierMeasure {
@@ -661,20 +661,21 @@ fn tiers_status(
             }
         })
         .collect();
-    progress.finish();
+    spinner.finish();
     let status = usage::assess(measures, thresholds);
     emit(settings, &Report::TiersStatus(&status), out)?;
     Ok(status.worst().exit_code())
 }
 
-/// Progress of the usage walk on stderr: only on a terminal.
-struct Progress(Option<indicatif::ProgressBar>);
+/// A spinner on stderr while `tiers status` walks the tiers: only on a terminal, only with
+/// human output.
+struct WalkSpinner(Option<indicatif::ProgressBar>);
 
-impl Progress {
-    fn new(settings: &Settings) -> Progress {
+impl WalkSpinner {
+    fn new(settings: &Settings) -> WalkSpinner {
         use std::io::IsTerminal;
         let show = std::io::stderr().is_terminal() && settings.format == Format::Human;
-        Progress(show.then(|| {
+        WalkSpinner(show.then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
                 indicatif::ProgressStyle::with_template(

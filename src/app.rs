@@ -735,7 +735,7 @@ fn new_template(
     let tiers = load_tiers(settings)?;
     let chosen = template::find(name)?;
     let rendered = template::render(chosen, &tiers)?;
-    let output = crate::compose::load::absolute(&settings.load.working_dir, output);
+    let output = crate::compose::path::absolute(&settings.load.working_dir, output);
     let actions = layout::init_plan(
         &tierfs::dirs(
             rendered

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 use super::{Check, Context, Finding, Severity, audit};
-use crate::compose::env::Environment;
+use crate::compose::env::ComposeEnv;
 use crate::compose::model::{ComposeProject, MountType, Service, Syntax, TopVolume, VolumeMount};
 use crate::compose::origin::{Origin, Position, Reach, Route};
 use crate::facts::{Facts, Hop, PathFacts, PathProblem};
@@ -93,7 +93,7 @@ fn project(
         files: vec![PathBuf::from("/p/compose.yaml")],
         services: [("app".to_owned(), service)].into_iter().collect(),
         volumes: volumes.into_iter().collect(),
-        environment: Environment::new(),
+        environment: ComposeEnv::new(),
     }
 }
 

@@ -6,7 +6,9 @@ use indexmap::IndexMap;
 
 use super::{Check, Context, Finding, Severity, audit};
 use crate::compose::env::ComposeEnv;
-use crate::compose::model::{ComposeProject, MountType, Service, Syntax, TopVolume, VolumeMount};
+use crate::compose::model::{
+    ComposeProject, MountId, MountType, Service, Syntax, TopVolume, VolumeMount,
+};
 use crate::compose::origin::{Origin, Position, Reach, Route};
 use crate::facts::{Facts, Hop, PathFacts, PathProblem};
 use crate::tiers::Tiers;
@@ -35,6 +37,7 @@ fn bind(source: &str, target: &str) -> VolumeMount {
         PathBuf::from(source)
     };
     VolumeMount {
+        id: MountId::default(),
         kind: MountType::Bind,
         syntax: Syntax::Short,
         source: Some(source.into()),
@@ -87,14 +90,17 @@ fn project(
         stop_grace_period: None,
         origin: origin(1),
     };
-    ComposeProject {
+    let mut project = ComposeProject {
         name: "proj".into(),
         dir: PathBuf::from("/p"),
         files: vec![PathBuf::from("/p/compose.yaml")],
         services: [("app".to_owned(), service)].into_iter().collect(),
         volumes: volumes.into_iter().collect(),
         environment: ComposeEnv::new(),
-    }
+        texts: Default::default(),
+    };
+    project.assign_mount_ids();
+    project
 }
 
 fn dir(path: &str) -> PathFacts {

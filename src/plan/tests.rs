@@ -80,11 +80,14 @@ fn run_with(
         project: &project,
         tiers: &tiers,
         facts: &facts,
-        texts: &mem.0,
         strict_binds: strict,
-        move_binds,
+        mode: if move_binds {
+            Mode::Migrate
+        } else {
+            Mode::Rewrite
+        },
     });
-    let patched = rewrite::patch(&plan, &mem.0).expect("patches");
+    let patched = rewrite::patch(&plan, &project).expect("patches");
     rewrite::verify(&plan, &project, &options, &mem, &patched).expect("verified");
     (plan, patched)
 }

@@ -81,6 +81,17 @@ pub enum RebindAction {
     MoveBind,
 }
 
+impl RebindAction {
+    /// A stable name for output (the same as the plan step's action).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RebindAction::BindRealPath => "bind-real-path",
+            RebindAction::VolumeToBind => "volume-to-bind",
+            RebindAction::MoveBind => "move-bind",
+        }
+    }
+}
+
 /// Where a new source is written.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "in", rename_all = "kebab-case")]

@@ -430,3 +430,22 @@ fn the_loader_reads_each_file_once_and_keeps_text_hash_tree_and_mount_ids() {
         Some("b")
     );
 }
+
+#[test]
+fn a_variable_set_in_an_included_projects_env_file_is_edited_there() {
+    // before the project kept its loaded texts, that env file was never read: a manual edit
+    let (plan, patched) = run(
+        &[
+            ("compose.yaml", "include:\n  - sub/compose.yaml\n"),
+            (
+                "sub/compose.yaml",
+                "services:\n  a:\n    image: x\n    volumes: [\"${DATA}:/data\"]\n",
+            ),
+            ("sub/.env", "DATA=/Volumes/x\n"),
+        ],
+        &[("/Volumes/x", "/t/fast/x")],
+        false,
+    );
+    assert!(plan.manual.is_empty(), "{:?}", plan.manual);
+    assert_eq!(new_text(&patched, "sub/.env"), "DATA=/t/fast/x\n");
+}

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::compose::error::ComposeError;
 use crate::compose::load::{Files, LoadOptions, load};
-use crate::compose::model::{ComposeProject, MountId, MountType, VolumeMount};
+use crate::compose::model::{ComposeProject, LoadedFile, MountId, MountType, VolumeMount};
 use crate::compose::origin::{Route, RouteKey};
 use crate::plan::{EditKind, Plan};
 
@@ -231,10 +231,12 @@ fn to_yamlpath(route: &Route) -> yamlpath::Route<'static> {
         .into()
 }
 
-/// Files read from `patched` first, then from `base`.
+/// Files read from `patched` first, then from the texts the loader kept, then from `base`.
 pub struct Overlay<'a> {
     /// The patched texts.
     pub patched: &'a [Patched],
+    /// The texts the first load read.
+    pub loaded: &'a BTreeMap<PathBuf, LoadedFile>,
     /// Everything else.
     pub base: &'a dyn Files,
 }
@@ -243,12 +245,17 @@ impl Files for Overlay<'_> {
     fn read(&self, path: &Path) -> io::Result<String> {
         match self.patched.iter().find(|p| p.file == path) {
             Some(p) => Ok(p.new.clone()),
-            None => self.base.read(path),
+            None => match self.loaded.get(path) {
+                Some(file) => Ok(file.text.clone()),
+                None => self.base.read(path),
+            },
         }
     }
 
     fn is_file(&self, path: &Path) -> bool {
-        self.patched.iter().any(|p| p.file == path) || self.base.is_file(path)
+        self.patched.iter().any(|p| p.file == path)
+            || self.loaded.contains_key(path)
+            || self.base.is_file(path)
     }
 }
 
@@ -268,6 +275,7 @@ pub fn verify(
     }
     let overlay = Overlay {
         patched,
+        loaded: &old.texts,
         base: files,
     };
     let new = load(options, &overlay).map_err(|e| RewriteError::Reload(Box::new(e)))?;

@@ -166,34 +166,14 @@ fn load_through(
 
     let mut services = IndexMap::new();
     for (svc_name, mounts) in partial.mounts {
-        let def = &value["services"][svc_name.as_str()];
-        let svc_profiles = string_list(&def["profiles"]);
-        let enabled = svc_profiles.is_empty()
-            || profiles
-                .iter()
-                .any(|p| p == "*" || svc_profiles.contains(p));
         let origin = partial
             .service_origins
             .get(&svc_name)
             .cloned()
             .unwrap_or_else(|| bare_origin(&compose_files[0]));
-        services.insert(
-            svc_name.clone(),
-            Service {
-                name: svc_name,
-                image: def["image"].as_str().map(str::to_owned),
-                profiles: svc_profiles,
-                enabled,
-                mounts,
-                volumes_from: string_list(&def["volumes_from"]),
-                stop_grace_period: match &def["stop_grace_period"] {
-                    Value::String(text) => Some(text.clone()),
-                    Value::Number(n) => Some(format!("{n}s")),
-                    _ => None,
-                },
-                origin,
-            },
-        );
+        let def = &value["services"][svc_name.as_str()];
+        let service = service_of(svc_name.clone(), def, mounts, &profiles, origin);
+        services.insert(svc_name, service);
     }
 
     let mut volumes = IndexMap::new();
@@ -219,6 +199,36 @@ fn load_through(
         texts: BTreeMap::new(),
     };
     Ok((project, loader.trees))
+}
+
+/// The service `name` of the merged definition `def`, enabled when one of the active
+/// `profiles` names it (or it has none).
+fn service_of(
+    name: String,
+    def: &Value,
+    mounts: Vec<VolumeMount>,
+    profiles: &[String],
+    origin: Origin,
+) -> Service {
+    let svc_profiles = string_list(&def["profiles"]);
+    let enabled = svc_profiles.is_empty()
+        || profiles
+            .iter()
+            .any(|p| p == "*" || svc_profiles.contains(p));
+    Service {
+        name,
+        image: def["image"].as_str().map(str::to_owned),
+        profiles: svc_profiles,
+        enabled,
+        mounts,
+        volumes_from: string_list(&def["volumes_from"]),
+        stop_grace_period: match &def["stop_grace_period"] {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(n) => Some(format!("{n}s")),
+            _ => None,
+        },
+        origin,
+    }
 }
 
 /// The process environment layered over the env files (`--env-file` or `<dir>/.env`).

@@ -437,13 +437,9 @@ fn spot(mount: &VolumeMount) -> Option<Spot> {
     Some((mount.origin.file.clone(), mount.origin.position?))
 }
 
-/// Keeps the candidates whose edit touches only mounts that want exactly that edit; the rest
-/// become manual edits naming every place involved. Emits the accepted edits.
-fn accept_shared<'a>(
-    input: &Input<'a>,
-    candidates: Vec<Candidate<'a>>,
-    out: &mut Plan,
-) -> Vec<Candidate<'a>> {
+/// For each candidate, why its edit cannot be made: another user of the same written value
+/// (anchor, merge key, `extends`, variable) would not get the same new source.
+fn shared_problems(input: &Input<'_>, candidates: &[Candidate<'_>]) -> Vec<Option<String>> {
     // every mount in the project, enabled or not, by the place its source is written
     let mut users: BTreeMap<Spot, Vec<MountId>> = BTreeMap::new();
     let mut var_users: BTreeMap<&str, Vec<MountId>> = BTreeMap::new();
@@ -511,6 +507,17 @@ fn accept_shared<'a>(
         }
     }
 
+    verdict
+}
+
+/// Keeps the candidates whose edit touches only mounts that want exactly that edit; the rest
+/// become manual edits naming every place involved. Emits the accepted edits.
+fn accept_shared<'a>(
+    input: &Input<'a>,
+    candidates: Vec<Candidate<'a>>,
+    out: &mut Plan,
+) -> Vec<Candidate<'a>> {
+    let verdict = shared_problems(input, &candidates);
     let mut accepted = Vec::new();
     let mut seen: BTreeSet<(PathBuf, String)> = BTreeSet::new();
     for (c, problem) in candidates.into_iter().zip(verdict) {

@@ -131,6 +131,9 @@ pub struct Step {
 pub struct Edit {
     /// The file (a compose file or an env file).
     pub file: PathBuf,
+    /// The mounts whose fix it writes (several for a shared anchor or variable; none for a
+    /// top-level volume removal).
+    pub mounts: Vec<MountId>,
     /// What to change.
     pub kind: EditKind,
 }
@@ -519,7 +522,8 @@ fn accept_shared<'a>(
 ) -> Vec<Candidate<'a>> {
     let verdict = shared_problems(input, &candidates);
     let mut accepted = Vec::new();
-    let mut seen: BTreeSet<(PathBuf, String)> = BTreeSet::new();
+    // one edit per place: a value shared by several mounts is edited once, for all of them
+    let mut seen: BTreeMap<(PathBuf, String), usize> = BTreeMap::new();
     for (c, problem) in candidates.into_iter().zip(verdict) {
         let env_edit = match &c.writing {
             Writing::Env {
@@ -548,11 +552,16 @@ fn accept_shared<'a>(
                 file.clone(),
                 format!("{at:?} {:?}", signature(std::slice::from_ref(&kind))),
             );
-            if seen.insert(id) {
-                out.edits.push(Edit {
-                    file: file.clone(),
-                    kind,
-                });
+            match seen.get(&id) {
+                Some(&n) => out.edits[n].mounts.push(c.mount.id),
+                None => {
+                    seen.insert(id, out.edits.len());
+                    out.edits.push(Edit {
+                        file: file.clone(),
+                        mounts: vec![c.mount.id],
+                        kind,
+                    });
+                }
             }
         }
         accepted.push(c);
@@ -801,6 +810,7 @@ fn volume_removal_edits(input: &Input<'_>, file: PathBuf, keys: &[String], out: 
     if whole {
         out.edits.push(Edit {
             file,
+            mounts: Vec::new(),
             kind: EditKind::RemoveVolume {
                 key: String::new(),
                 whole_block: true,
@@ -810,6 +820,7 @@ fn volume_removal_edits(input: &Input<'_>, file: PathBuf, keys: &[String], out: 
         for key in keys {
             out.edits.push(Edit {
                 file: file.clone(),
+                mounts: Vec::new(),
                 kind: EditKind::RemoveVolume {
                     key: key.clone(),
                     whole_block: false,

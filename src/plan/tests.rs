@@ -177,6 +177,8 @@ fn anchor_shared_alike_is_edited_once_else_manual() {
         false,
     );
     assert_eq!(plan.edits.len(), 1, "{plan:#?}");
+    // the one edit writes the fix of both users, each named by its MountId
+    assert_eq!(plan.edits[0].mounts, [MountId(0), MountId(1)]);
     assert!(new_text(&patched, "compose.yaml").starts_with("x-vol: &media /t/warm/media:/media\n"));
 
     let differ = "x-vol: &data data:/data\nservices:\n  a:\n    image: a\n    volumes: [*data]\n  b:\n    image: b\n    volumes: [*data]\nvolumes:\n  data:\n";

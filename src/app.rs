@@ -104,17 +104,15 @@ fn rewrite(
 ) -> Result<u8, Error> {
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
-    let texts = read_texts(&project)?;
     let facts = probe::paths(audit::host_paths(&project));
     let plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
         tiers: &tiers,
         facts: &facts,
-        texts: &texts,
         strict_binds,
-        move_binds: false,
+        mode: audit::Mode::Rewrite,
     });
-    let patched = crate::rewrite::patch(&plan, &texts)?;
+    let patched = crate::rewrite::patch(&plan, &project)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let mut written = Vec::new();
     if write && !patched.is_empty() {
@@ -122,7 +120,7 @@ fn rewrite(
             .iter()
             .map(|p| crate::write::FileWrite {
                 path: p.file.clone(),
-                read_hash: crate::write::hash(&p.old),
+                read_hash: p.read_hash,
                 text: p.new.clone(),
             })
             .collect();
@@ -153,31 +151,6 @@ fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(),
 /// `report` in the chosen format.
 fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
     report::render(report, settings.format, &settings.paths, settings.color)
-}
-
-/// The text of every compose file and env file of the project.
-fn read_texts(
-    project: &crate::compose::model::ComposeProject,
-) -> Result<std::collections::BTreeMap<std::path::PathBuf, String>, Error> {
-    let env_files = project
-        .environment
-        .iter()
-        .filter_map(|(_, v)| match &v.source {
-            crate::compose::env::VarSource::EnvFile { path, .. } => Some(path.clone()),
-            crate::compose::env::VarSource::Environment => None,
-        });
-    let mut texts = std::collections::BTreeMap::new();
-    for path in project.files.iter().cloned().chain(env_files) {
-        if texts.contains_key(&path) {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        texts.insert(path, text);
-    }
-    Ok(texts)
 }
 
 fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
@@ -749,7 +722,7 @@ fn new_template(
     let tiers = load_tiers(settings)?;
     let chosen = template::find(name)?;
     let rendered = template::render(chosen, &tiers)?;
-    let output = crate::compose::load::absolute(&settings.load.working_dir, output);
+    let output = crate::compose::path::absolute(&settings.load.working_dir, output);
     let actions = layout::init_plan(
         &tierfs::dirs(
             rendered
@@ -926,17 +899,15 @@ fn migrate(
             path.display()
         ))));
     }
-    let texts = read_texts(&project)?;
     let facts = probe::paths(audit::host_paths(&project));
     let plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
         tiers: &tiers,
         facts: &facts,
-        texts: &texts,
         strict_binds: false,
-        move_binds: true,
+        mode: audit::Mode::Migrate,
     });
-    let patched = crate::rewrite::patch(&plan, &texts)?;
+    let patched = crate::rewrite::patch(&plan, &project)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let migration = crate::plan::migrate::build(&project, &plan, &patched, args.remove_source)
         .map_err(|u| {

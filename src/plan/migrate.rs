@@ -395,6 +395,7 @@ mod tests {
             services: Default::default(),
             volumes: Default::default(),
             environment: Default::default(),
+            texts: Default::default(),
         };
         let m = build(&project, &Plan::default(), &[], true).expect("nothing unsupported");
         assert!(m.is_empty());

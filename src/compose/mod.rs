@@ -10,4 +10,5 @@ pub mod mount;
 pub mod origin;
 pub mod source;
 pub mod spec;
+pub mod target;
 pub mod volume_syntax;

@@ -222,13 +222,12 @@ fn write_one(file: &FileWrite, stamp: &str, open_temp: &OpenTemp) -> Result<Path
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let dir = real.parent().unwrap_or(Path::new("."));
-    let backup = dir.join(format!("{name}.tierctl-{stamp}.bak"));
     let temp = dir.join(format!(".{name}.tierctl-{}.tmp", std::process::id()));
-    // the backup holds the bytes the hash was taken of, never what is there a moment later
     if !original.unchanged_at_path() {
         return Err(changed());
     }
-    create_synced(&backup, &original.bytes, &original.meta, &|p| open_new(p))?;
+    // the backup holds the bytes the hash was taken of, never what is there a moment later
+    let backup = create_unique(dir, &name, stamp, "bak", &original.bytes, &original.meta)?;
     let result = create_synced(&temp, file.text.as_bytes(), &original.meta, open_temp)
         .and_then(|()| {
             if original.unchanged_at_path() {
@@ -247,6 +246,35 @@ fn write_one(file: &FileWrite, stamp: &str, open_temp: &OpenTemp) -> Result<Path
         let _ = d.sync_all();
     }
     Ok(backup)
+}
+
+/// Creates `NAME.tierctl-STAMP.EXT` in `dir` holding `bytes` (`-2`, `-3`, ... before the
+/// extension when one of the same second exists: an earlier one is never overwritten).
+fn create_unique(
+    dir: &Path,
+    name: &str,
+    stamp: &str,
+    ext: &str,
+    bytes: &[u8],
+    like: &fs::Metadata,
+) -> Result<PathBuf, WriteError> {
+    let mut n = 1;
+    loop {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let path = dir.join(format!("{name}.tierctl-{stamp}{suffix}.{ext}"));
+        match create_synced(&path, bytes, like, &|p| open_new(p)) {
+            Err(WriteError::Io { source, .. })
+                if source.kind() == io::ErrorKind::AlreadyExists && n < 1000 =>
+            {
+                n += 1;
+            }
+            other => return other.map(|()| path),
+        }
+    }
 }
 
 /// Creates `path` (through `open`) holding `bytes`, fsynced, with `like`'s mode and owner.
@@ -329,14 +357,13 @@ fn keep(real: &Path, stamp: &str, from: &File, like: &fs::Metadata) -> Result<Pa
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let kept = real.with_file_name(format!("{name}.tierctl-{stamp}.conflict"));
     let mut bytes = Vec::new();
     let mut reader = from;
     std::io::Seek::seek(&mut reader, io::SeekFrom::Start(0))
         .and_then(|_| reader.read_to_end(&mut bytes))
         .map_err(io_error("read the displaced text of", real))?;
-    create_synced(&kept, &bytes, like, &|p| open_new(p))?;
-    Ok(kept)
+    let dir = real.parent().unwrap_or(Path::new("."));
+    create_unique(dir, &name, stamp, "conflict", &bytes, like)
 }
 
 /// Atomically exchanges `a` and `b` (both must exist); `false` when this system or filesystem

@@ -264,15 +264,23 @@ fn read_content(file: &mut File) -> io::Result<String> {
 /// look a few times.
 fn read_holder(file: &mut File) -> Option<Holder> {
     for _ in 0..20 {
+        // a stale holder (the new one has not written itself yet) is not named
         if let Some(holder) = read_content(file)
             .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
+            .and_then(|text| serde_json::from_str::<Holder>(&text).ok())
+            .filter(|h| maybe_alive(h.pid))
         {
             return Some(holder);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     None
+}
+
+/// `false` only when the process surely does not exist (Linux: no `/proc/PID`).
+fn maybe_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 fn write_holder(file: &mut File, holder: &Holder) -> io::Result<()> {

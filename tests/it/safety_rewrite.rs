@@ -229,6 +229,47 @@ fn d5_lock_a_second_rewrite_is_refused_naming_the_holder_even_from_another_direc
 }
 
 #[test]
+fn d5_lock_migrate_and_tiers_link_are_refused_while_another_run_holds_the_lock() {
+    let ws = linked();
+    let held = tierctl::lock::acquire("app", &ws.path("app/.tierctl")).expect("lock");
+    let migrate = ws
+        .tierctl("app")
+        .args(["migrate", "--yes", "--tiers"])
+        .arg(ws.path("tiers.yaml"))
+        .output()
+        .expect("runs");
+    let all = text(&migrate);
+    assert_eq!(migrate.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("error: project `app` is locked by pid "),
+        "{all}"
+    );
+    assert!(
+        tierctl::journal::latest(&ws.path("app/.tierctl")).is_none(),
+        "no journal: {all}"
+    );
+    let link = ws
+        .tierctl("app")
+        .args(["tiers", "link", "--tiers"])
+        .arg(ws.path("tiers.yaml"))
+        .output()
+        .expect("runs");
+    assert!(text(&link).contains("is locked by pid "), "{}", text(&link));
+    drop(held);
+    // outside a compose project `tiers link` locks beside tiers.yaml
+    let beside = tierctl::lock::acquire("tiers", &ws.path(".tierctl")).expect("lock");
+    let link = ws
+        .tierctl("")
+        .args(["tiers", "link", "--tiers"])
+        .arg(ws.path("tiers.yaml"))
+        .output()
+        .expect("runs");
+    assert_eq!(link.status.code(), Some(2), "{}", text(&link));
+    assert!(text(&link).contains("is locked by pid "), "{}", text(&link));
+    drop(beside);
+}
+
+#[test]
 fn d5_lock_a_lock_left_by_a_dead_process_is_taken_over() {
     let ws = linked();
     let mut child = Command::new("true").spawn().expect("spawn");

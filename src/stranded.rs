@@ -183,23 +183,28 @@ pub fn volume_holds_data(
     if !engine.volume_exists(name)? {
         return Ok(None);
     }
-    let source = MountSource::Volume(name.to_owned());
-    if let Some(dir) = engine.host_path(&source)? {
+    if let Some(dir) = engine.host_path(&MountSource::Volume(name.to_owned()))? {
         return Ok(Some(holds_data(&dir)));
     }
-    let listing = engine.run(&ContainerSpec {
+    let listing = engine.run(&look_spec(name, helper_image))?;
+    Ok(Some(!listing.trim().is_empty()))
+}
+
+/// The helper container that prints the first entry of volume `name` (nothing when empty),
+/// mounted read-only.
+pub fn look_spec(name: &str, helper_image: &str) -> ContainerSpec {
+    ContainerSpec {
         image: helper_image.to_owned(),
         command: ["sh", "-c", "ls -A /from | head -n 1"]
             .map(String::from)
             .to_vec(),
         mounts: vec![MountSpec {
-            source,
+            source: MountSource::Volume(name.to_owned()),
             target: "/from".into(),
             read_only: true,
         }],
         cap_add: vec!["DAC_READ_SEARCH".into()],
         purpose: "look".into(),
         journal: None,
-    })?;
-    Ok(Some(!listing.trim().is_empty()))
+    }
 }

@@ -449,3 +449,42 @@ fn d7_rewrite_writes_when_the_named_volumes_are_empty_or_missing() {
         .expect("docker");
     assert!(!missing.status.success());
 }
+
+#[test]
+fn d7_the_helper_container_tells_a_volume_with_data_from_an_empty_one() {
+    use tierctl::engine::transfer::Containers;
+    let Some(engine) = engine() else { return };
+    let name = format!("tierctlitsafelook{}", std::process::id());
+    let (data, empty) = (
+        Volume(format!("{name}_data")),
+        Volume(format!("{name}_empty")),
+    );
+    docker(&["volume", "create", &data.0]);
+    docker(&["volume", "create", &empty.0]);
+    docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/v", data.0),
+        &helper_image(),
+        "sh",
+        "-c",
+        "mkdir /v/.hidden && chown 999 /v/.hidden && chmod 700 /v/.hidden",
+    ]);
+    // what a VM engine does (the host cannot read the mountpoint there)
+    let look = |v: &str| {
+        engine
+            .run(&tierctl::stranded::look_spec(v, &helper_image()))
+            .expect("helper runs")
+    };
+    assert_eq!(look(&data.0).trim(), ".hidden");
+    assert_eq!(look(&empty.0).trim(), "");
+    // and the function as a native engine runs it
+    let holds =
+        |v: &str| tierctl::stranded::volume_holds_data(&engine, v, &helper_image()).expect("looks");
+    assert_eq!(holds(&data.0), Some(true));
+    assert_eq!(holds(&empty.0), Some(false));
+    assert_eq!(holds(&format!("{name}_missing")), None);
+}

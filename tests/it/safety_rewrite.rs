@@ -97,7 +97,7 @@ fn d4_rewrite_write_never_loses_an_edit_made_while_it_writes() {
         })
     };
     let (mut wrote, mut refused, mut while_writing) = (0, 0, 0);
-    for _ in 0..60 {
+    for _ in 0..100 {
         let out = rewrite(&ws, "app", &[]);
         let all = text(&out);
         if out.status.success() {

@@ -34,11 +34,31 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         return Err(Error::FormatUnsupported { command });
     }
     match cli.command {
-        Command::Plan { strict_binds } => rewrite(&settings, false, strict_binds, out),
+        Command::Plan { strict_binds } => {
+            let mode = RewriteMode::dry(strict_binds);
+            rewrite(&settings, &mode, &|| Err(String::new()), out)
+        }
         Command::Rewrite {
             write,
             strict_binds,
-        } => rewrite(&settings, write, strict_binds, out),
+            force,
+            helper_image,
+        } => {
+            let mode = RewriteMode {
+                write,
+                strict_binds,
+                force,
+                helper_image,
+            };
+            let engine = || -> Result<DockerEngine, String> {
+                if settings.offline {
+                    return Err("`--offline` makes no call to the Docker engine".into());
+                }
+                let endpoint = resolve_endpoint(&cli.global, env).map_err(|e| e.to_string())?;
+                DockerEngine::connect(&endpoint).map_err(|e| e.to_string())
+            };
+            rewrite(&settings, &mode, &engine, out)
+        }
         Command::Audit => audit(&settings, &cli.global, env, out),
         Command::Tiers { command } => tiers(&settings, command, out),
         Command::New(args) => new_template(&settings, &args, out),
@@ -95,15 +115,36 @@ fn audit(
     Ok(if serious { exit::FINDINGS } else { exit::CLEAN })
 }
 
+/// What `plan` / `rewrite` do.
+struct RewriteMode {
+    write: bool,
+    strict_binds: bool,
+    force: bool,
+    helper_image: Option<String>,
+}
+
+impl RewriteMode {
+    fn dry(strict_binds: bool) -> RewriteMode {
+        RewriteMode {
+            write: false,
+            strict_binds,
+            force: false,
+            helper_image: None,
+        }
+    }
+}
+
 /// `tierctl plan` and `tierctl rewrite [--write]`.
 fn rewrite(
     settings: &Settings,
-    write: bool,
-    strict_binds: bool,
+    mode: &RewriteMode,
+    engine: &dyn Fn() -> Result<DockerEngine, String>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    let (write, strict_binds) = (mode.write, mode.strict_binds);
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
+    let _lock = write.then(|| crate::lock::project(&project)).transpose()?;
     let facts = probe::paths(audit::host_paths(&project));
     let plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
@@ -116,6 +157,11 @@ fn rewrite(
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let mut written = Vec::new();
     if write && !patched.is_empty() {
+        let image = mode.helper_image.as_deref().filter(|i| !i.is_empty());
+        let image = image.unwrap_or(bind_probe::DEFAULT_HELPER_IMAGE);
+        for note in crate::stranded::check(&project, &plan, engine, image, mode.force)? {
+            eprintln!("note: {note}");
+        }
         let files: Vec<crate::write::FileWrite> = patched
             .iter()
             .map(|p| crate::write::FileWrite {
@@ -687,6 +733,9 @@ fn tiers_link(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    let _lock = (!dry_run)
+        .then(|| crate::lock::for_tiers(settings))
+        .transpose()?;
     let actions = layout::link_plan(tiers, &tierfs::link_targets(tiers));
     if !dry_run {
         for action in &actions {
@@ -795,6 +844,9 @@ fn migrate(
 
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
+    let _lock = (!args.dry_run)
+        .then(|| crate::lock::project(&project))
+        .transpose()?;
     let state_dir = journal::dir(&project.dir);
     let last = journal::latest(&state_dir);
     let open_journal = match &last {

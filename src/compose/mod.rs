@@ -11,4 +11,5 @@ pub mod origin;
 pub mod path;
 pub mod source;
 pub mod spec;
+pub mod target;
 pub mod volume_syntax;

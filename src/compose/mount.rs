@@ -215,7 +215,10 @@ pub fn short_source_end(raw: &str) -> usize {
 pub fn merge_by_target(base: Vec<VolumeMount>, over: Vec<VolumeMount>) -> Vec<VolumeMount> {
     let mut out = base;
     for mount in over {
-        match out.iter().position(|m| m.target == mount.target) {
+        match out
+            .iter()
+            .position(|m| crate::compose::target::same(&m.target, &mount.target))
+        {
             Some(i) => out[i] = mount,
             None => out.push(mount),
         }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::copy::{self, TargetFacts, TargetState};
-use crate::engine::transfer::{Containers, MountSource, Selector};
+use crate::engine::{Engine, MountSource, Selector};
 use crate::journal::{Detail, Journal, JournalError, Progress, Record};
 use crate::manifest::{self, Rules};
 use crate::plan::migrate::{MigratePlan, MigrateStep};
@@ -65,7 +65,7 @@ pub fn up_command(program: &[String], plan: &MigratePlan, services: &[String]) -
 /// What `apply` works with.
 pub struct Context<'a> {
     /// The engine.
-    pub engine: &'a dyn Containers,
+    pub engine: &'a dyn Engine,
     /// The helper image.
     pub image: String,
     /// The compose CLI (`None`: none installed).
@@ -547,18 +547,15 @@ fn seed_spec(
     seed: &crate::plan::migrate::Seed,
     volume: &str,
     journal: &str,
-) -> crate::engine::transfer::ContainerSpec {
-    crate::engine::transfer::ContainerSpec {
-        image: seed.image.clone(),
-        command: vec!["true".into()],
-        mounts: vec![crate::engine::transfer::MountSpec {
+) -> crate::engine::HelperSpec {
+    crate::engine::HelperSpec {
+        mounts: vec![crate::engine::MountSpec {
             source: MountSource::Volume(volume.to_owned()),
             target: seed.path.clone(),
             read_only: false,
         }],
-        cap_add: Vec::new(),
-        purpose: "seed".into(),
         journal: Some(journal.to_owned()),
+        ..crate::engine::HelperSpec::new("seed", &seed.image, vec!["true".into()])
     }
 }
 
@@ -634,7 +631,7 @@ fn execute(
                 TargetState::Empty => Ok((Detail::Created { made: None }, "exists, empty".into())),
                 TargetState::JournaledCopy => {
                     ctx.engine
-                        .run(&copy::wipe_spec(target, &ctx.image, journal))
+                        .run_to_end(&copy::wipe_spec(target, &ctx.image, journal))
                         .map_err(e)?;
                     Ok((
                         Detail::Created { made: None },
@@ -651,12 +648,12 @@ fn execute(
             // not empty here means this journal's own partial copy: `create` passed it empty
             if facts.exists && !facts.empty {
                 ctx.engine
-                    .run(&copy::wipe_spec(&job.target, &ctx.image, journal))
+                    .run_to_end(&copy::wipe_spec(&job.target, &ctx.image, journal))
                     .map_err(e)?;
             }
             let mut size = copy::parse_size(
                 &ctx.engine
-                    .run(&copy::measure_spec(&job, &ctx.image, journal))
+                    .run_to_end(&copy::measure_spec(&job, &ctx.image, journal))
                     .map_err(e)?,
             )
             .unwrap_or_default();
@@ -669,7 +666,7 @@ fn execute(
                 job.source = MountSource::Volume(volume.clone());
                 size = copy::parse_size(
                     &ctx.engine
-                        .run(&copy::measure_spec(&job, &ctx.image, journal))
+                        .run_to_end(&copy::measure_spec(&job, &ctx.image, journal))
                         .map_err(e)?,
                 )
                 .unwrap_or_default();
@@ -685,9 +682,9 @@ fn execute(
                         std::thread::sleep(Duration::from_millis(500));
                     }
                 });
-                let r = ctx
-                    .engine
-                    .run(&copy::copy_spec(job, &ctx.image, journal, size.devices));
+                let r =
+                    ctx.engine
+                        .run_to_end(&copy::copy_spec(job, &ctx.image, journal, size.devices));
                 stop.store(true, Ordering::Relaxed);
                 r
             });
@@ -1087,7 +1084,7 @@ fn discard_copies(
         let target = &copy.job.target;
         if target.is_dir() {
             ctx.engine
-                .run(&copy::wipe_spec(target, &ctx.image, &journal.id))
+                .run_to_end(&copy::wipe_spec(target, &ctx.image, &journal.id))
                 .map_err(|err| fail(err.to_string()))?;
         }
         if let Some(top) = made {

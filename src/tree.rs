@@ -23,7 +23,7 @@ use thiserror::Error;
 
 use crate::copy::{self, CopyJob};
 use crate::engine::EngineError;
-use crate::engine::transfer::{ContainerSpec, Containers, MountSource};
+use crate::engine::{HelperSpec, Helpers, MountSource};
 use crate::manifest::{Entry, Kind, Manifest};
 
 /// How one side of a copy was read.
@@ -63,14 +63,14 @@ pub enum TreeError {
 }
 
 /// The manifests of a copy's source and target, in that order, each with how it was read: on
-/// the host where the engine says the host sees the tree as it does ([`Containers::host_path`]),
+/// the host where the engine says the host sees the tree as it does ([`Helpers::host_path`]),
 /// else through the archive stream of `spec` (the never-started verify helper that mounts the
 /// source at [`copy::FROM`] and the target at [`copy::TO`]). A host read refused for
 /// permissions falls back to the archive stream. `hashed` grows by every content byte read.
 pub fn copy_manifests(
-    engine: &dyn Containers,
+    engine: &dyn Helpers,
     job: &CopyJob,
-    spec: &ContainerSpec,
+    spec: &HelperSpec,
     hashed: &AtomicU64,
 ) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
     let paths = [
@@ -112,7 +112,7 @@ pub fn copy_manifests(
     }
     let missing = archive_paths(&ways);
     if !missing.is_empty() {
-        let mut read = engine.manifests(spec, &missing, hashed)?.into_iter();
+        let mut read = engine.helper_manifests(spec, &missing, hashed)?.into_iter();
         for (slot, way) in out.iter_mut().zip(&ways) {
             if *way == Way::Archive {
                 *slot = read.next();

@@ -14,9 +14,10 @@ use std::time::Duration;
 use serde::Serialize;
 use thiserror::Error;
 
-use super::container::{ContainerInfo, Containers, MountType, labels};
+use super::container::{ContainerInfo, MountType, labels};
+use super::helper::{Capability, HelperSpec};
 use super::probe::{MarkerFile, mountinfo_device, mountinfo_entry};
-use super::{EngineError, HelperOutput};
+use super::{Containers, Engine, EngineError, HelperOutput};
 use crate::verify::{FsView, HostSource, MarkerState, MountKind, MountObservation};
 
 /// Which containers to verify.
@@ -422,7 +423,7 @@ pub struct ObserveOptions {
 /// Observe every bind and volume mount of every container. Marker files exist only during
 /// this call (and never outlive an interrupt once [`install_interrupt_cleanup`] ran).
 pub fn observe(
-    engine: &dyn Containers,
+    engine: &dyn Engine,
     containers: Vec<ContainerInfo>,
     options: &ObserveOptions,
 ) -> Result<Vec<ObservedContainer>, VerifyError> {
@@ -516,7 +517,7 @@ struct Read {
 /// Read the container's view with `docker exec`; fall back to a helper container sharing its
 /// mounts when the image cannot run the script (no shell, no `stat`/`df`).
 fn read_views(
-    engine: &dyn Containers,
+    engine: &dyn Engine,
     info: &ContainerInfo,
     pairs: &[(String, String)],
     targets: &[String],
@@ -543,7 +544,13 @@ fn read_views(
         Err(EngineError::Api { message, .. }) => message,
         Err(e) => return Err(e.into()),
     };
-    let output = engine.run_helper_sharing(&options.helper_image, &info.id, &command)?;
+    // every mount of the container, read-only, and the one capability a read-only look needs
+    let spec = HelperSpec {
+        shares: Some(info.id.clone()),
+        capabilities: vec![Capability::DacReadSearch],
+        ..HelperSpec::new("verify", &options.helper_image, command)
+    };
+    let output = engine.run_helper(&spec)?;
     let text = match output {
         HelperOutput::Ran(text) => text,
         HelperOutput::SourceMissing { message } => {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Action, Plan};
 use crate::compose::model::ComposeProject;
 use crate::copy::CopyJob;
-use crate::engine::transfer::MountSource;
+use crate::engine::MountSource;
 use crate::rewrite::Patched;
 
 /// Seconds a service gets to stop when the compose file does not say (compose's default).

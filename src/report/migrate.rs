@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{Format, PathStyle};
 use crate::apply::{self, Outcome};
-use crate::engine::transfer::MountSource;
+use crate::engine::MountSource;
 use crate::plan::migrate::MigratePlan;
 
 /// JSON schema version of the migrate output.

@@ -12,13 +12,14 @@ pub mod helper;
 pub mod observe;
 pub mod probe;
 
+use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 
 pub use container::{ContainerInfo, ContainerSpec, ContainerState, ExecOutput, Selector};
 pub use helper::{Capability, HelperSpec, MountSource, MountSpec};
 
-use crate::manifest::Manifest;
+/// What reads one archive stream of [`Helpers::read_archives`]: the path's index and the tar.
+pub type ArchiveReader<'a> = &'a (dyn Fn(usize, &mut dyn Read) -> io::Result<()> + Sync);
 
 use thiserror::Error;
 
@@ -80,14 +81,15 @@ pub trait Helpers {
         }
     }
 
-    /// Create a helper container (never started) and read a manifest of each of `paths` inside
-    /// it from the engine's archive stream, all at once; `hashed` grows by content bytes read.
-    fn helper_manifests(
+    /// Create a helper container (never started) and hand the engine's archive stream (tar) of
+    /// each of `paths` inside it to `read` (with the path's index), all at once, each on its
+    /// own thread; a reader's error names its path.
+    fn read_archives(
         &self,
         spec: &HelperSpec,
         paths: &[&str],
-        hashed: &AtomicU64,
-    ) -> Result<Vec<Manifest>, EngineError>;
+        read: ArchiveReader<'_>,
+    ) -> Result<(), EngineError>;
 
     /// Create a helper container and remove it without starting it: the engine fills an empty
     /// named volume from the image's content at its mount path when it creates one.

@@ -459,12 +459,12 @@ present
         fn run_helper(&self, _: &HelperSpec) -> Result<HelperOutput, EngineError> {
             panic!("no helper may run for a missing source")
         }
-        fn helper_manifests(
+        fn read_archives(
             &self,
             _: &HelperSpec,
             _: &[&str],
-            _: &std::sync::atomic::AtomicU64,
-        ) -> Result<Vec<crate::manifest::Manifest>, EngineError> {
+            _: crate::engine::ArchiveReader<'_>,
+        ) -> Result<(), EngineError> {
             panic!("no helper may run for a missing source")
         }
         fn populate(&self, _: &HelperSpec) -> Result<(), EngineError> {

@@ -6,7 +6,6 @@
 //! env file is changed in that file; a value written once for several services (anchor, merge
 //! key, `extends`) is edited only when every user gets the same new source.
 
-pub mod migrate;
 mod scalar;
 
 use std::collections::{BTreeMap, BTreeSet};

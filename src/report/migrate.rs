@@ -3,9 +3,9 @@
 use serde_json::json;
 
 use super::{Format, PathStyle};
-use crate::apply::{self, Outcome};
 use crate::engine::MountSource;
-use crate::plan::migrate::MigratePlan;
+use crate::migrate::plan::MigratePlan;
+use crate::migrate::{self, Outcome};
 
 /// JSON schema version of the migrate output.
 pub const VERSION: u32 = 1;
@@ -47,7 +47,7 @@ pub fn plan(plan: &MigratePlan, format: Format, paths: &PathStyle) -> String {
         text.push_str(&format!(
             "[{}/{total}] {}\n",
             index + 1,
-            apply::describe(plan, step)
+            migrate::describe(plan, step)
         ));
     }
     text
@@ -80,7 +80,7 @@ pub fn outcome(outcome: &Outcome, rollback: bool, format: Format, paths: &PathSt
         if rollback {
             "rolled back".to_owned()
         } else {
-            apply::kept_line(&outcome.kept)
+            migrate::kept_line(&outcome.kept)
         },
         paths.show(&outcome.journal)
     ));
@@ -90,7 +90,7 @@ pub fn outcome(outcome: &Outcome, rollback: bool, format: Format, paths: &PathSt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::StepOutcome;
+    use crate::migrate::StepOutcome;
 
     #[test]
     fn the_outcome_lists_every_step_and_the_journal() {

@@ -3,9 +3,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tierctl::copy::{self, CopyJob};
 use tierctl::engine::{HelperSpec, Helpers, MountSource, MountSpec, Volumes};
-use tierctl::manifest::{self, Difference, Rules};
+use tierctl::migrate::copy::{self, CopyJob};
+use tierctl::migrate::manifest::{self, Difference, Rules};
+use tierctl::migrate::tree;
 
 use super::engine::{engine, helper_image};
 
@@ -78,13 +79,13 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
         .expect("copy");
 
     let hashed = AtomicU64::new(0);
-    let trees = engine
-        .helper_manifests(
-            &copy::verify_spec(&job, &helper_image(), "it"),
-            &[copy::FROM, copy::TO],
-            &hashed,
-        )
-        .expect("manifests");
+    let trees = tree::archive_manifests(
+        &engine,
+        &copy::verify_spec(&job, &helper_image(), "it"),
+        &[copy::FROM, copy::TO],
+        &hashed,
+    )
+    .expect("manifests");
     let (source, copied) = (&trees[0], &trees[1]);
     assert_eq!(hashed.load(Ordering::Relaxed), 2 * source.bytes());
     assert_eq!(manifest::compare(source, copied, Rules::default()), vec![]);
@@ -111,13 +112,13 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
         .expect("open")
         .set_modified(mtime)
         .expect("keep mtime");
-    let trees = engine
-        .helper_manifests(
-            &copy::verify_spec(&job, &helper_image(), "it"),
-            &[copy::FROM, copy::TO],
-            &hashed,
-        )
-        .expect("manifests");
+    let trees = tree::archive_manifests(
+        &engine,
+        &copy::verify_spec(&job, &helper_image(), "it"),
+        &[copy::FROM, copy::TO],
+        &hashed,
+    )
+    .expect("manifests");
     let diffs = manifest::compare(&trees[0], &trees[1], Rules::default());
     assert!(
         matches!(diffs.as_slice(), [Difference::Changed { path, field: "content", .. }] if path == "pg/base/big"),

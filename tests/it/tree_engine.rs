@@ -5,11 +5,13 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 
-use tierctl::copy::{self, CopyJob};
 use tierctl::engine::docker::DockerEngine;
-use tierctl::engine::{EngineError, HelperOutput, HelperSpec, Helpers, MountSource, Volumes};
-use tierctl::manifest::{self, Rules};
-use tierctl::tree::{self, Way};
+use tierctl::engine::{
+    ArchiveReader, EngineError, HelperOutput, HelperSpec, Helpers, MountSource, Volumes,
+};
+use tierctl::migrate::copy::{self, CopyJob};
+use tierctl::migrate::manifest::{self, Rules};
+use tierctl::migrate::tree::{self, Way};
 
 use super::copy_engine::seeded_volume;
 use super::engine::{engine, helper_image, required};
@@ -21,13 +23,13 @@ impl Helpers for ArchiveOnly<'_> {
     fn run_helper(&self, spec: &HelperSpec) -> Result<HelperOutput, EngineError> {
         self.0.run_helper(spec)
     }
-    fn helper_manifests(
+    fn read_archives(
         &self,
         spec: &HelperSpec,
         paths: &[&str],
-        hashed: &AtomicU64,
-    ) -> Result<Vec<manifest::Manifest>, EngineError> {
-        self.0.helper_manifests(spec, paths, hashed)
+        read: ArchiveReader<'_>,
+    ) -> Result<(), EngineError> {
+        self.0.read_archives(spec, paths, read)
     }
     fn populate(&self, spec: &HelperSpec) -> Result<(), EngineError> {
         self.0.populate(spec)
@@ -78,8 +80,7 @@ fn the_host_manifest_equals_the_archive_manifest_and_verification_reads_on_the_h
 
     // the same tree, read both ways, is the same manifest, field for field
     let hashed = AtomicU64::new(0);
-    let archived = engine
-        .helper_manifests(&spec, &[copy::FROM], &hashed)
+    let archived = tree::archive_manifests(&engine, &spec, &[copy::FROM], &hashed)
         .expect("archive manifest")
         .remove(0);
     let host = tree::read(&mountpoint, &hashed).expect("host manifest");

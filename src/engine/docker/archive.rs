@@ -1,36 +1,31 @@
-//! Manifests read from the engine's archive stream of a (never started) helper container,
-//! several paths at once, each parsed on its own thread while the runtime streams.
-
-use std::sync::atomic::AtomicU64;
+//! The engine's archive streams of a (never started) helper container, several paths at once,
+//! each handed to the caller's reader on its own thread while the runtime streams.
 
 use bollard::query_parameters::DownloadFromContainerOptions;
 use futures_util::StreamExt;
 
 use super::DockerEngine;
-use crate::engine::EngineError;
-use crate::manifest::{self, Manifest};
+use crate::engine::{ArchiveReader, EngineError};
 
 impl DockerEngine {
-    pub(super) fn archive_manifests(
+    pub(super) fn stream_archives(
         &self,
         id: &str,
         paths: &[&str],
-        hashed: &AtomicU64,
-    ) -> Result<Vec<Manifest>, EngineError> {
+        read: ArchiveReader<'_>,
+    ) -> Result<(), EngineError> {
         std::thread::scope(|scope| {
             let mut senders = Vec::new();
             let mut readers = Vec::new();
-            for path in paths {
+            for (index, path) in paths.iter().enumerate() {
                 let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
                 senders.push((path, tx));
                 readers.push(scope.spawn(move || {
-                    manifest::from_tar(
-                        ChannelReader {
-                            rx,
-                            buf: bytes::Bytes::new(),
-                        },
-                        hashed,
-                    )
+                    let mut reader = ChannelReader {
+                        rx,
+                        buf: bytes::Bytes::new(),
+                    };
+                    read(index, &mut reader)
                 }));
             }
             let streams = senders.into_iter().map(|(path, tx)| async move {
@@ -53,23 +48,22 @@ impl DockerEngine {
             let streamed = self
                 .runtime()
                 .block_on(futures_util::future::join_all(streams));
-            let mut out = Vec::new();
             for (index, reader) in readers.into_iter().enumerate() {
                 let read = reader.join().map_err(|_| EngineError::Api {
                     context: self.context().to_owned(),
                     action: format!("read archive `{}`", paths[index]),
-                    message: "the manifest reader panicked".into(),
+                    message: "the archive reader panicked".into(),
                 })?;
                 if let Some(Err(e)) = streamed.get(index) {
                     return Err(clone_error(e));
                 }
-                out.push(read.map_err(|e| EngineError::Api {
+                read.map_err(|e| EngineError::Api {
                     context: self.context().to_owned(),
                     action: format!("read archive `{}`", paths[index]),
                     message: e.to_string(),
-                })?);
+                })?;
             }
-            Ok(out)
+            Ok(())
         })
     }
 }

@@ -2,7 +2,6 @@
 //! (or never started, for archive reads and seeding) and removed.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{
@@ -12,8 +11,7 @@ use futures_util::StreamExt;
 
 use super::DockerEngine;
 use crate::engine::helper::{self, HelperSpec, MountSource};
-use crate::engine::{EngineError, HelperOutput, Helpers};
-use crate::manifest::Manifest;
+use crate::engine::{ArchiveReader, EngineError, HelperOutput, Helpers};
 
 /// Why a helper was not created: the engine's error, or a bind source it does not have.
 enum NotCreated {
@@ -163,19 +161,18 @@ impl Helpers for DockerEngine {
         self.runtime().block_on(self.run_helper_async(spec))
     }
 
-    fn helper_manifests(
+    fn read_archives(
         &self,
         spec: &HelperSpec,
         paths: &[&str],
-        hashed: &AtomicU64,
-    ) -> Result<Vec<Manifest>, EngineError> {
+        read: ArchiveReader<'_>,
+    ) -> Result<(), EngineError> {
         let id = self.runtime().block_on(self.create_unstarted(spec))?;
         // not started: the archive endpoint reads a stopped container's mounts
-        let result = self.archive_manifests(&id, paths, hashed);
+        let result = self.stream_archives(&id, paths, read);
         let removed = self.runtime().block_on(self.force_remove(&id));
-        let out = result?;
-        removed?;
-        Ok(out)
+        result?;
+        removed
     }
 
     fn populate(&self, spec: &HelperSpec) -> Result<(), EngineError> {

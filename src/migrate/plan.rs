@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Plan};
 use crate::compose::model::ComposeProject;
-use crate::copy::CopyJob;
 use crate::engine::MountSource;
+use crate::migrate::copy::CopyJob;
+use crate::plan::{Action, Plan};
 use crate::rewrite::Patched;
 
 /// Seconds a service gets to stop when the compose file does not say (compose's default).
@@ -330,6 +330,41 @@ pub fn grace_secs(text: &str) -> Option<u32> {
 
 fn whole_secs(secs: f64) -> Option<u32> {
     (secs.is_finite() && secs >= 0.0 && secs <= f64::from(u32::MAX)).then(|| secs.ceil() as u32)
+}
+
+/// A human description of a step.
+pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
+    let copy = |n: &usize| plan.copies.get(*n);
+    let source = |n: &usize| {
+        copy(n)
+            .map(|c| match &c.job.source {
+                MountSource::Volume(v) => v.clone(),
+                MountSource::Bind(p) => p.display().to_string(),
+            })
+            .unwrap_or_default()
+    };
+    let target = |n: &usize| {
+        copy(n)
+            .map(|c| c.job.target.display().to_string())
+            .unwrap_or_default()
+    };
+    match step {
+        MigrateStep::Stop => format!("stop {}", plan.services.join(", ")),
+        MigrateStep::CreateDir(n) => format!("create {}", target(n)),
+        MigrateStep::Copy(n) => format!("copy {} -> {}", source(n), target(n)),
+        MigrateStep::Verify(n) => format!("verify copy of {} (blake3)", source(n)),
+        MigrateStep::Rewrite => format!(
+            "rewrite {}",
+            plan.files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        MigrateStep::Start => "start services".into(),
+        MigrateStep::VerifyMounts => "verify mounts".into(),
+        MigrateStep::RemoveSource(n) => format!("remove source volume {}", source(n)),
+    }
 }
 
 #[cfg(test)]

@@ -420,6 +420,43 @@ pub struct ObserveOptions {
     pub pause: Option<Duration>,
 }
 
+/// One mount to read in the container: kind, host view, target, read-only, marker name.
+type PlannedMount = (MountKind, Option<HostSource>, String, bool, Option<String>);
+
+/// A container's mounts seen from the host, with a marker in each host directory; notes for the
+/// mounts not checked (tmpfs and others).
+fn host_side(info: &ContainerInfo, markers: &mut Markers) -> (Vec<PlannedMount>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut mounts = Vec::new();
+    for mount in &info.mounts {
+        let (kind, host) = match &mount.kind {
+            MountType::Bind => (MountKind::Bind, Some(host_source(Path::new(&mount.source)))),
+            MountType::Volume => (
+                MountKind::Volume {
+                    name: mount.name.clone().unwrap_or_else(|| mount.source.clone()),
+                },
+                None,
+            ),
+            MountType::Tmpfs => {
+                notes.push(format!("{}: a tmpfs mount, not checked", mount.target));
+                continue;
+            }
+            MountType::Other(kind) => {
+                notes.push(format!("{}: a `{kind}` mount, not checked", mount.target));
+                continue;
+            }
+        };
+        let marker = match &host {
+            Some(h) if h.exists && Path::new(&mount.source).is_dir() => {
+                markers.name_in(Path::new(&mount.source))
+            }
+            _ => None,
+        };
+        mounts.push((kind, host, mount.target.clone(), !mount.read_write, marker));
+    }
+    (mounts, notes)
+}
+
 /// Observe every bind and volume mount of every container. Marker files exist only during
 /// this call (and never outlive an interrupt once [`install_interrupt_cleanup`] ran).
 pub fn observe(
@@ -431,34 +468,7 @@ pub fn observe(
     // Host side and markers first, for every container: one marker per host directory.
     let mut planned = Vec::new();
     for info in containers {
-        let mut notes = Vec::new();
-        let mut mounts = Vec::new();
-        for mount in &info.mounts {
-            let (kind, host) = match &mount.kind {
-                MountType::Bind => (MountKind::Bind, Some(host_source(Path::new(&mount.source)))),
-                MountType::Volume => (
-                    MountKind::Volume {
-                        name: mount.name.clone().unwrap_or_else(|| mount.source.clone()),
-                    },
-                    None,
-                ),
-                MountType::Tmpfs => {
-                    notes.push(format!("{}: a tmpfs mount, not checked", mount.target));
-                    continue;
-                }
-                MountType::Other(kind) => {
-                    notes.push(format!("{}: a `{kind}` mount, not checked", mount.target));
-                    continue;
-                }
-            };
-            let marker = match &host {
-                Some(h) if h.exists && Path::new(&mount.source).is_dir() => {
-                    markers.name_in(Path::new(&mount.source))
-                }
-                _ => None,
-            };
-            mounts.push((kind, host, mount.target.clone(), !mount.read_write, marker));
-        }
+        let (mounts, notes) = host_side(&info, &mut markers);
         planned.push((info, mounts, notes));
     }
     if let Some(pause) = options.pause {

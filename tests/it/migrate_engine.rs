@@ -302,11 +302,33 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
     let started = Instant::now();
     let mut seen = false;
     while started.elapsed() < Duration::from_secs(60) {
+        // this run's copy helper only: other tests and sessions run copies on the same engine
+        let journal = std::fs::read_dir(p.ws.path("app/.tierctl"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .find_map(|n| {
+                Some(
+                    n.strip_prefix("journal-")?
+                        .strip_suffix(".jsonl")?
+                        .to_owned(),
+                )
+            });
         let out = Command::new("docker")
-            .args(["ps", "-q", "--filter", "label=io.tierctl.helper=copy"])
+            .args([
+                "ps",
+                "-q",
+                "--filter",
+                "label=io.tierctl.helper=copy",
+                "--filter",
+            ])
+            .arg(format!(
+                "label=io.tierctl.journal={}",
+                journal.as_deref().unwrap_or("none-yet")
+            ))
             .output()
             .expect("docker ps");
-        if !out.stdout.is_empty() {
+        if journal.is_some() && !out.stdout.is_empty() {
             seen = true;
             break;
         }

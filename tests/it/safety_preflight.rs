@@ -187,6 +187,12 @@ fn wait_for(child: &mut Child, done: impl Fn() -> bool) -> bool {
     false
 }
 
+fn journal_id(stack: &Stack) -> Option<String> {
+    let path = stack.journals().into_iter().next()?;
+    let name = path.file_stem()?.to_str()?;
+    name.strip_prefix("journal-").map(ToOwned::to_owned)
+}
+
 fn journal_text(stack: &Stack) -> String {
     stack
         .journals()
@@ -456,12 +462,23 @@ fn d10_sigint_during_the_copy_removes_the_helper_journals_and_names_the_next_com
     };
     let (compose, tree) = (s.compose_text(), s.volume_tree());
     let mut child = s.spawn(&["-p", &s.name, "migrate", "--yes"], &[]);
+    // this run's copy helper (other sessions' helpers share the engine)
     let copying = wait_for(&mut child, || {
+        let Some(id) = journal_id(&s) else {
+            return false;
+        };
         let out = Command::new("docker")
-            .args(["ps", "-q", "--filter", "label=io.tierctl.helper=copy"])
+            .args([
+                "ps",
+                "-q",
+                "--filter",
+                "label=io.tierctl.helper=copy",
+                "--filter",
+            ])
+            .arg(format!("label=io.tierctl.journal={id}"))
             .output()
             .expect("docker ps");
-        !out.stdout.is_empty() && journal_text(&s).contains(r#""step":"copy:0"}"#)
+        !out.stdout.is_empty()
     });
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -496,12 +513,7 @@ fn d10_sigint_during_the_copy_removes_the_helper_journals_and_names_the_next_com
         journal.contains(r#"{"event":"running","services":["db"]}"#),
         "{journal}"
     );
-    let id = s.journals()[0]
-        .file_stem()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("journal-"))
-        .expect("journal id")
-        .to_owned();
+    let id = journal_id(&s).expect("journal id");
     let helpers = Command::new("docker")
         .args(["ps", "-aq", "--filter"])
         .arg(format!("label=io.tierctl.journal={id}"))

@@ -153,8 +153,11 @@ impl Stack {
         assert_eq!(self.compose_text(), compose);
         assert_same(tree, &self.volume_tree());
     }
+}
 
-    fn down(&self) {
+/// Down and volumes removed also when an assertion failed.
+impl Drop for Stack {
+    fn drop(&mut self) {
         run_compose(&self.cli, &self.name, &self.ws, &["down", "-v"]);
         let _ = Command::new("docker")
             .args(["volume", "rm", "-f", &self.volume()])
@@ -225,7 +228,6 @@ fn d9_a_missing_helper_image_is_refused_before_the_stop() {
     );
     assert!(!text.contains("[1/"), "{text}");
     s.assert_untouched(&compose, &tree);
-    s.down();
 }
 
 #[test]
@@ -254,7 +256,6 @@ fn d9_no_compose_cli_is_refused_before_the_stop() {
         "{text}"
     );
     s.assert_untouched(&compose, &tree);
-    s.down();
 }
 
 /// Whether this process may mount on the host (root in the engine's mount namespace: the
@@ -290,7 +291,6 @@ fn d9_a_tier_too_small_is_refused_before_the_stop() {
     if !mounted {
         assert!(!required(), "cannot mount a tmpfs");
         eprintln!("SKIPPED: cannot mount a tmpfs here");
-        s.down();
         return;
     }
     let (compose, tree) = (s.compose_text(), s.volume_tree());
@@ -308,7 +308,6 @@ fn d9_a_tier_too_small_is_refused_before_the_stop() {
     assert!(!text.contains("[1/"), "{text}");
     assert_eq!(left, 0, "the tier root was written");
     s.assert_untouched(&compose, &tree);
-    s.down();
 }
 
 #[test]
@@ -339,7 +338,6 @@ fn a_read_only_tier_is_refused_before_the_stop() {
     if !ro {
         assert!(!required(), "cannot bind-mount read-only");
         eprintln!("SKIPPED: cannot bind-mount read-only here");
-        s.down();
         return;
     }
     let (compose, tree) = (s.compose_text(), s.volume_tree());
@@ -357,7 +355,6 @@ fn a_read_only_tier_is_refused_before_the_stop() {
     );
     assert!(text.contains("Read-only file system"), "{text}");
     s.assert_untouched(&compose, &tree);
-    s.down();
 }
 
 #[test]
@@ -405,7 +402,6 @@ fn d5_a_second_migrate_here_or_from_another_directory_is_refused_naming_the_hold
     assert!(s.compose_text().contains(&s.target().display().to_string()));
     assert_same(&tree, &host_tree(&s.target()));
     assert_same(&tree, &s.volume_tree());
-    s.down();
 }
 
 #[test]
@@ -448,7 +444,6 @@ fn d6_killed_during_the_stop_step_resume_restarts_the_service_that_was_running()
     assert!(s.compose_text().contains(&s.target().display().to_string()));
     assert_same(&tree, &host_tree(&s.target()));
     assert_same(&tree, &s.volume_tree());
-    s.down();
 }
 
 /// A seed big enough that the copy helper runs for a moment.
@@ -532,5 +527,4 @@ fn d10_sigint_during_the_copy_removes_the_helper_journals_and_names_the_next_com
     assert!(text.contains("verify:0         ok: 19 entries"), "{text}");
     assert!(s.db_running());
     assert_same(&tree, &host_tree(&s.target()));
-    s.down();
 }

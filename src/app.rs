@@ -224,14 +224,29 @@ fn home(env: &Environment) -> std::path::PathBuf {
 }
 
 fn resolve_endpoint(global: &GlobalArgs, env: &Environment) -> Result<Endpoint, Error> {
-    let input = EndpointInput {
+    if global.contexts.len() > 1 {
+        return Err(endpoint::EndpointError::SeveralContexts {
+            names: global.contexts.clone(),
+        }
+        .into());
+    }
+    let input = endpoint_input(global, env, global.contexts.first().cloned());
+    Ok(endpoint::resolve(&input, &DiskConfig)?)
+}
+
+/// What the docker CLI would look at, with this `--context`.
+fn endpoint_input(
+    global: &GlobalArgs,
+    env: &Environment,
+    context: Option<String>,
+) -> EndpointInput {
+    EndpointInput {
         hosts: global.hosts.clone(),
-        context: global.context.clone(),
+        context,
         config_dir: None,
         env: env_vars(env),
         home: home(env),
-    };
-    Ok(endpoint::resolve(&input, &DiskConfig)?)
+    }
 }
 
 /// Resolve the endpoint, connect, ask `docker info`, and read the VM's shares.
@@ -362,15 +377,15 @@ fn verify(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    use crate::engine::observe::{self, ObserveOptions, Selection, VerifyError};
-    use crate::report::verify::{ContainerResult, MountResult, VerifyReport};
+    use crate::engine::observe::{ObserveOptions, Selection, VerifyError};
 
     if settings.offline {
         return Err(VerifyError::Offline.into());
     }
-    // The compose project decides the containers by default; with --all or names it is only
-    // used for the cross-check, when one loads.
-    let explicit = args.all || !args.containers.is_empty();
+    let fleet = args.all_contexts || global.contexts.len() > 1;
+    // The compose project decides the containers by default; with --all, names or several
+    // engines it is only used for the cross-check, when one loads.
+    let explicit = args.all || !args.containers.is_empty() || fleet;
     let project = match load::load(&settings.load, &DiskFiles) {
         Ok(project) => Some(project),
         Err(_) if explicit => None,
@@ -380,22 +395,12 @@ fn verify(
         Selection::All
     } else if !args.containers.is_empty() {
         Selection::Names(args.containers.clone())
+    } else if fleet {
+        // every project on each engine, or the one `-p` names
+        Selection::Projects(global.project_name.clone())
     } else {
         Selection::Project(project.as_ref().map(|p| p.name.clone()).unwrap_or_default())
     };
-    let endpoint = resolve_endpoint(global, env)?;
-    let engine = DockerEngine::connect(&endpoint)?;
-    let info = engine.info()?;
-    let guess = endpoint::refine(
-        endpoint::identify(&endpoint),
-        &info.operating_system,
-        &info.name,
-    );
-    let class = engine_class(&guess);
-    let (containers, mut notes) = observe::select(&engine, &selection)?;
-    if !observe::install_interrupt_cleanup() {
-        notes.push("no Ctrl-C handler could be installed".into());
-    }
     let options = ObserveOptions {
         helper_image: args
             .helper_image
@@ -409,82 +414,13 @@ fn verify(
             .and_then(|(_, v)| v.parse().ok())
             .map(std::time::Duration::from_millis),
     };
-    let observed = observe::observe(&engine, containers, &options)?;
-    let project_name = project.as_ref().map(|p| p.name.clone());
-    let results: Vec<ContainerResult> = observed
-        .into_iter()
-        .map(|c| {
-            let mut container_notes = c.notes;
-            let same_project = project.as_ref().filter(|p| {
-                c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name)
-            });
-            if let (Some(p), Some(service)) = (same_project, c.info.service()) {
-                let running: Vec<crate::verify::RunningMount> = c
-                    .mounts
-                    .iter()
-                    .zip(c.info.mounts.iter().filter(|m| {
-                        matches!(
-                            m.kind,
-                            crate::engine::container::MountType::Bind
-                                | crate::engine::container::MountType::Volume
-                        )
-                    }))
-                    .map(|(o, m)| crate::verify::RunningMount {
-                        kind: o.kind.clone(),
-                        source: match &o.kind {
-                            crate::verify::MountKind::Volume { name } => name.clone(),
-                            crate::verify::MountKind::Bind => m.source.clone(),
-                        },
-                        target: o.target.clone(),
-                    })
-                    .collect();
-                container_notes.extend(crate::verify::cross_check(p, service, &running));
-            }
-            ContainerResult {
-                project: c
-                    .info
-                    .labels
-                    .get(crate::engine::container::labels::PROJECT)
-                    .cloned(),
-                service: c.info.service().map(str::to_owned),
-                number: c
-                    .info
-                    .labels
-                    .get(crate::engine::container::labels::NUMBER)
-                    .cloned(),
-                name: c.info.name,
-                via: c.via,
-                mounts: c
-                    .mounts
-                    .into_iter()
-                    .map(|o| MountResult {
-                        check: crate::verify::check(&o, class),
-                        observed: o,
-                    })
-                    .collect(),
-                notes: container_notes,
-            }
-        })
-        .collect();
-    if let (Some(p), Selection::Project(_)) = (&project, &selection) {
-        for service in p.enabled_services() {
-            if !results
-                .iter()
-                .any(|r| r.service.as_deref() == Some(&service.name))
-            {
-                notes.push(format!(
-                    "service `{}` has no running container",
-                    service.name
-                ));
-            }
-        }
+    let check =
+        |endpoint: &Endpoint| verify_engine(endpoint, project.as_ref(), &selection, &options);
+    if fleet {
+        return verify_fleet(settings, global, args, env, &check, out);
     }
-    let report = VerifyReport {
-        project: project_name,
-        engine: class,
-        containers: results,
-        notes,
-    };
+    let endpoint = resolve_endpoint(global, env)?;
+    let report = check(&endpoint)?;
     let text = match settings.format {
         _ if args.quiet => String::new(),
         Format::Human => report::verify::human(&report),
@@ -497,6 +433,160 @@ fn verify(
     } else {
         exit::FINDINGS
     })
+}
+
+/// `verify` on several engines: each context checked in turn; one that cannot be reached is
+/// reported and the others are still checked. Exit 2 when some engine could not be checked,
+/// else 1 when some mount is not ok.
+fn verify_fleet(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &VerifyArgs,
+    env: &Environment,
+    check: &dyn Fn(&Endpoint) -> Result<report::verify::VerifyReport, Error>,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::report::fleet::{FleetReport, HostError, HostReport};
+
+    if !global.hosts.is_empty() {
+        return Err(endpoint::EndpointError::HostAndContext.into());
+    }
+    let names = if args.all_contexts {
+        endpoint::context_names(&endpoint_input(global, env, None), &DiskConfig)?
+    } else {
+        global.contexts.clone()
+    };
+    let hosts = names
+        .into_iter()
+        .map(|name| {
+            let input = endpoint_input(global, env, Some(name.clone()));
+            let resolved = endpoint::resolve(&input, &DiskConfig).map_err(Error::from);
+            let endpoint = resolved.as_ref().ok().map(|e| e.host.clone());
+            let outcome = resolved.and_then(|e| check(&e)).map_err(|e| HostError {
+                message: e.to_string(),
+                hint: e.hint(),
+            });
+            HostReport {
+                host: name,
+                endpoint,
+                outcome,
+            }
+        })
+        .collect();
+    let fleet = FleetReport { hosts };
+    let text = match settings.format {
+        _ if args.quiet => String::new(),
+        Format::Human => report::fleet::human(&fleet),
+        Format::Json => report::fleet::json(&fleet),
+        Format::Prometheus => report::fleet::prometheus(&fleet),
+    };
+    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    Ok(if fleet.any_unreachable() {
+        exit::ERROR
+    } else if fleet.all_ok() {
+        exit::CLEAN
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// Connect to one engine, select and observe its containers, and check every mount.
+fn verify_engine(
+    endpoint: &Endpoint,
+    project: Option<&crate::compose::model::ComposeProject>,
+    selection: &crate::engine::observe::Selection,
+    options: &crate::engine::observe::ObserveOptions,
+) -> Result<report::verify::VerifyReport, Error> {
+    use crate::engine::observe::{self, Selection};
+    use crate::report::verify::{ContainerResult, VerifyReport};
+
+    let engine = DockerEngine::connect(endpoint)?;
+    let info = engine.info()?;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let class = engine_class(&guess);
+    let (containers, mut notes) = observe::select(&engine, selection)?;
+    if !observe::install_interrupt_cleanup() {
+        notes.push("no Ctrl-C handler could be installed".into());
+    }
+    let observed = observe::observe(&engine, containers, options)?;
+    let results: Vec<ContainerResult> = observed
+        .into_iter()
+        .map(|c| container_result(c, project, class))
+        .collect();
+    if let (Some(p), Selection::Project(_)) = (project, selection) {
+        for service in p.enabled_services() {
+            if !results
+                .iter()
+                .any(|r| r.service.as_deref() == Some(&service.name))
+            {
+                notes.push(format!(
+                    "service `{}` has no running container",
+                    service.name
+                ));
+            }
+        }
+    }
+    Ok(VerifyReport {
+        project: project.map(|p| p.name.clone()),
+        engine: class,
+        containers: results,
+        notes,
+    })
+}
+
+/// One observed container's verdicts, cross-checked with the compose project when it is the
+/// container's.
+fn container_result(
+    c: crate::engine::observe::ObservedContainer,
+    project: Option<&crate::compose::model::ComposeProject>,
+    class: crate::verify::EngineClass,
+) -> report::verify::ContainerResult {
+    use crate::engine::container::{MountType, labels};
+    use crate::report::verify::{ContainerResult, MountResult};
+
+    let mut container_notes = c.notes;
+    let same_project = project.filter(|p| c.info.labels.get(labels::PROJECT) == Some(&p.name));
+    if let (Some(p), Some(service)) = (same_project, c.info.service()) {
+        let running: Vec<crate::verify::RunningMount> = c
+            .mounts
+            .iter()
+            .zip(
+                c.info
+                    .mounts
+                    .iter()
+                    .filter(|m| matches!(m.kind, MountType::Bind | MountType::Volume)),
+            )
+            .map(|(o, m)| crate::verify::RunningMount {
+                kind: o.kind.clone(),
+                source: match &o.kind {
+                    crate::verify::MountKind::Volume { name } => name.clone(),
+                    crate::verify::MountKind::Bind => m.source.clone(),
+                },
+                target: o.target.clone(),
+            })
+            .collect();
+        container_notes.extend(crate::verify::cross_check(p, service, &running));
+    }
+    ContainerResult {
+        project: c.info.labels.get(labels::PROJECT).cloned(),
+        service: c.info.service().map(str::to_owned),
+        number: c.info.labels.get(labels::NUMBER).cloned(),
+        name: c.info.name,
+        via: c.via,
+        mounts: c
+            .mounts
+            .into_iter()
+            .map(|o| MountResult {
+                check: crate::verify::check(&o, class),
+                observed: o,
+            })
+            .collect(),
+        notes: container_notes,
+    }
 }
 
 /// How `verify` compares filesystems on this engine.

@@ -181,6 +181,12 @@ pub enum EndpointError {
         /// What is wrong.
         message: String,
     },
+    /// Several `--context` for a command that talks to one engine.
+    #[error("{} contexts given ({}), but this command talks to one engine", names.len(), names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
+    SeveralContexts {
+        /// The contexts given.
+        names: Vec<String>,
+    },
     /// The host URL has a scheme the docker CLI does not accept.
     #[error("unknown scheme in docker host `{host}` (from {origin})")]
     UnknownScheme {
@@ -208,6 +214,9 @@ impl EndpointError {
             EndpointError::BadMeta { name, .. } => format!(
                 "recreate the context: `docker context rm {name}` then `docker context create {name} --docker host=...`"
             ),
+            EndpointError::SeveralContexts { .. } => {
+                "pass one --context; only `tierctl verify` checks several engines in one run".into()
+            }
             EndpointError::UnknownScheme { .. } => {
                 "use unix://, tcp://, ssh://, npipe:// or fd:// (http:// and https:// only in a context)"
                     .into()
@@ -279,6 +288,57 @@ fn env_tls(input: &EndpointInput, files: &dyn ConfigFiles) -> Option<Tls> {
         "DOCKER_TLS"
     };
     Some(tls_material(&dir, verify, origin.to_owned(), files))
+}
+
+/// Every context `docker context ls` lists: `default` first, then the stored contexts by name
+/// (the `Name` in each `contexts/meta/*/meta.json`).
+pub fn context_names(
+    input: &EndpointInput,
+    files: &dyn ConfigFiles,
+) -> Result<Vec<String>, EndpointError> {
+    #[derive(Deserialize)]
+    struct Named {
+        #[serde(rename = "Name", default)]
+        name: String,
+    }
+    let store = config_dir(input).join("contexts/meta");
+    let entries = match std::fs::read_dir(&store) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(vec![DEFAULT_CONTEXT.to_owned()]);
+        }
+        Err(source) => {
+            return Err(EndpointError::Read {
+                path: store,
+                source,
+            });
+        }
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| EndpointError::Read {
+                path: store.clone(),
+                source,
+            })?
+            .path()
+            .join("meta.json");
+        let Ok(text) = files.read(&path) else {
+            continue; // not a context directory
+        };
+        let named: Named = serde_json::from_str(&text).map_err(|e| EndpointError::BadMeta {
+            name: path.display().to_string(),
+            path: path.clone(),
+            line: e.line(),
+            message: e.to_string(),
+        })?;
+        if !named.name.is_empty() && named.name != DEFAULT_CONTEXT {
+            names.push(named.name);
+        }
+    }
+    names.sort();
+    names.insert(0, DEFAULT_CONTEXT.to_owned());
+    Ok(names)
 }
 
 /// The `meta.json` of a stored context.
@@ -1232,6 +1292,20 @@ mod tests {
         ] {
             assert!(SshDestination::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn context_names_lists_default_then_the_store_by_name() {
+        let home = Home::new()
+            .context("nas", "ssh://nas")
+            .context("b-lab", "tcp://127.0.0.1:2375");
+        let names = context_names(&home.input(), &DiskConfig).expect("lists");
+        assert_eq!(names, ["default", "b-lab", "nas"]);
+        let empty = Home::new();
+        assert_eq!(
+            context_names(&empty.input(), &DiskConfig).expect("lists"),
+            ["default"]
+        );
     }
 
     #[test]

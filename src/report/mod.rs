@@ -1,5 +1,6 @@
 //! Renderers: the only code that produces what goes to stdout.
 
+pub mod fleet;
 pub mod human;
 pub mod json;
 pub mod migrate;

@@ -132,9 +132,19 @@ fn on_vm_disk(engine: EngineClass, m: &MountResult) -> bool {
             ))
 }
 
-/// The table and, below it, every reason and note.
+/// The table and, below it, every reason and note. With containers of several compose
+/// projects (a fleet check), the SERVICE column says `project/service`.
 pub fn human(report: &VerifyReport) -> String {
     let mut out = String::new();
+    let projects: std::collections::BTreeSet<Option<&str>> = report
+        .containers
+        .iter()
+        .map(|c| c.project.as_deref())
+        .collect();
+    let label = |c: &ContainerResult| match (&c.project, projects.len() > 1) {
+        (Some(project), true) => format!("{project}/{}", c.label()),
+        _ => c.label(),
+    };
     let rows: Vec<Row> = report
         .containers
         .iter()
@@ -145,7 +155,7 @@ pub fn human(report: &VerifyReport) -> String {
                     container_fs.push_str(" (VM)");
                 }
                 Row {
-                    service: c.label(),
+                    service: label(c),
                     target: m.observed.target.clone(),
                     source: source_text(&m.observed),
                     host_fs: fs_text(m.observed.host.as_ref().and_then(|h| h.fs.as_ref())),
@@ -173,17 +183,17 @@ pub fn human(report: &VerifyReport) -> String {
                 let _ = writeln!(
                     out,
                     "{} {}: {} {reason}",
-                    c.label(),
+                    label(c),
                     m.observed.target,
                     m.check.verdict.id()
                 );
             }
             for note in &m.check.notes {
-                let _ = writeln!(out, "{} {}: note: {note}", c.label(), m.observed.target);
+                let _ = writeln!(out, "{} {}: note: {note}", label(c), m.observed.target);
             }
         }
         for note in &c.notes {
-            let _ = writeln!(out, "{}: note: {note}", c.label());
+            let _ = writeln!(out, "{}: note: {note}", label(c));
         }
     }
     for note in &report.notes {
@@ -229,6 +239,9 @@ pub struct ContainerDto<'a> {
     pub mounts: Vec<MountDto<'a>>,
     /// Notes.
     pub notes: &'a [String],
+    /// The host (docker context) in a fleet check (`--context a --context b`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<&'a str>,
 }
 
 /// One filesystem view.
@@ -313,6 +326,24 @@ fn mount_dto(m: &MountResult) -> MountDto<'_> {
     }
 }
 
+/// The containers of the JSON contract (without `host`).
+pub(crate) fn container_dtos(report: &VerifyReport) -> Vec<ContainerDto<'_>> {
+    report
+        .containers
+        .iter()
+        .map(|c| ContainerDto {
+            name: &c.name,
+            project: c.project.as_deref(),
+            service: c.service.as_deref(),
+            number: c.number.as_deref(),
+            read_via: c.via,
+            mounts: c.mounts.iter().map(mount_dto).collect(),
+            notes: &c.notes,
+            host: None,
+        })
+        .collect()
+}
+
 /// Pretty JSON.
 pub fn json(report: &VerifyReport) -> String {
     let dto = VerifyDto {
@@ -320,19 +351,7 @@ pub fn json(report: &VerifyReport) -> String {
         project: report.project.as_deref(),
         engine: report.engine,
         ok: report.all_ok(),
-        containers: report
-            .containers
-            .iter()
-            .map(|c| ContainerDto {
-                name: &c.name,
-                project: c.project.as_deref(),
-                service: c.service.as_deref(),
-                number: c.number.as_deref(),
-                read_via: c.via,
-                mounts: c.mounts.iter().map(mount_dto).collect(),
-                notes: &c.notes,
-            })
-            .collect(),
+        containers: container_dtos(report),
         notes: &report.notes,
     };
     let mut text = serde_json::to_string_pretty(&dto).unwrap_or_else(|e| {
@@ -344,14 +363,23 @@ pub fn json(report: &VerifyReport) -> String {
 
 /// Prometheus textfile metrics for node_exporter's textfile collector.
 pub fn prometheus(report: &VerifyReport) -> String {
+    prometheus_hosts(&[(None, report)])
+}
+
+/// [`prometheus`] over the reports of several engines, each sample labelled with its `host`
+/// when one is given.
+pub(crate) fn prometheus_hosts(reports: &[(Option<&str>, &VerifyReport)]) -> String {
     let mut out = String::new();
-    let samples: Vec<(String, &MountResult)> = report
-        .containers
+    let samples: Vec<(String, &MountResult)> = reports
         .iter()
-        .flat_map(|c| {
+        .flat_map(|(host, report)| report.containers.iter().map(move |c| (*host, c)))
+        .flat_map(|(host, c)| {
             c.mounts.iter().map(move |m| {
+                let host = host
+                    .map(|h| format!("host=\"{}\",", escape(h)))
+                    .unwrap_or_default();
                 let labels = format!(
-                    "project=\"{}\",service=\"{}\",container=\"{}\",target=\"{}\"",
+                    "{host}project=\"{}\",service=\"{}\",container=\"{}\",target=\"{}\"",
                     escape(c.project.as_deref().unwrap_or("")),
                     escape(c.service.as_deref().unwrap_or(&c.name)),
                     escape(&c.name),
@@ -434,7 +462,7 @@ pub fn prometheus(report: &VerifyReport) -> String {
 }
 
 /// Escapes a label value: backslash, double quote and newline.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -442,7 +470,7 @@ fn escape(value: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::verify::{HostSource, check};
 
@@ -473,7 +501,7 @@ mod tests {
         }
     }
 
-    fn report() -> VerifyReport {
+    pub(crate) fn report() -> VerifyReport {
         let volume = MountObservation {
             kind: MountKind::Volume {
                 name: "immich_db".into(),

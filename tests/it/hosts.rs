@@ -154,6 +154,11 @@ impl RemoteProject {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
+        Self::named(engine, name)
+    }
+
+    /// A project called `name` (the same project on another engine).
+    pub fn named(engine: DockerEngine, name: String) -> Self {
         RemoteProject {
             engine,
             name,

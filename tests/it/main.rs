@@ -5,6 +5,7 @@ mod bad_input;
 mod copy_engine;
 mod corpus;
 mod engine;
+mod fleet;
 mod fuzz;
 mod hosts;
 mod loader;

@@ -509,6 +509,12 @@ fn verify_engine(
     );
     let class = engine_class(&guess);
     let (containers, mut notes) = observe::select(&engine, selection)?;
+    if guess == endpoint::EngineGuess::Remote {
+        notes.push(format!(
+            "the engine at `{}` is remote: the host side (source paths, filesystem, marker file) was read on this machine, which is right only when the engine runs here",
+            endpoint.host
+        ));
+    }
     if !observe::install_interrupt_cleanup() {
         notes.push("no Ctrl-C handler could be installed".into());
     }

@@ -448,6 +448,9 @@ fn verify_fleet(
 ) -> Result<u8, Error> {
     use crate::report::fleet::{FleetReport, HostError, HostReport};
 
+    if args.all_contexts && !(global.contexts.is_empty() && global.hosts.is_empty()) {
+        return Err(endpoint::EndpointError::AllAndNamedContexts.into());
+    }
     if !global.hosts.is_empty() {
         return Err(endpoint::EndpointError::HostAndContext.into());
     }

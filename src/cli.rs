@@ -164,7 +164,7 @@ pub struct VerifyArgs {
     /// Check every docker context (`docker context ls`) in one run, grouped by host; with
     /// several `--context`, those. Every compose project on each engine is checked, or the one
     /// `-p` names
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["contexts", "hosts"])]
     pub all_contexts: bool,
     /// Containers by name or id (default: the running containers of the compose project)
     #[arg(value_name = "CONTAINER")]

@@ -187,6 +187,9 @@ pub enum EndpointError {
         /// The contexts given.
         names: Vec<String>,
     },
+    /// `--all-contexts` together with `--context` or `-H`.
+    #[error("conflicting options: --all-contexts with --context or -H/--host")]
+    AllAndNamedContexts,
     /// The host URL has a scheme the docker CLI does not accept.
     #[error("unknown scheme in docker host `{host}` (from {origin})")]
     UnknownScheme {
@@ -214,6 +217,9 @@ impl EndpointError {
             EndpointError::BadMeta { name, .. } => format!(
                 "recreate the context: `docker context rm {name}` then `docker context create {name} --docker host=...`"
             ),
+            EndpointError::AllAndNamedContexts => {
+                "pass --all-contexts alone, or name the contexts with --context (several engines are checked through contexts, not -H)".into()
+            }
             EndpointError::SeveralContexts { .. } => {
                 "pass one --context; only `tierctl verify` checks several engines in one run".into()
             }

@@ -212,3 +212,18 @@ fn several_contexts_for_a_one_engine_command_is_an_error() {
     assert!(stderr.contains("2 contexts given (`a`, `b`)"), "{stderr}");
     assert!(stderr.contains("hint: pass one --context"), "{stderr}");
 }
+
+#[test]
+fn all_contexts_with_a_named_context_is_an_error() {
+    let ws = Workspace::new().dir("home");
+    for args in [
+        &["--context", "a", "verify", "--all-contexts"][..],
+        &["verify", "--all-contexts", "--context", "a"][..],
+        &["-H", "unix:///nonexistent.sock", "verify", "--all-contexts"][..],
+    ] {
+        let out = ws.tierctl("").args(args).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--all-contexts"), "{args:?}: {stderr}");
+    }
+}

@@ -1,5 +1,6 @@
-//! [`Engine`] over bollard: unix sockets, tcp (plain or TLS) and ssh, API version negotiated (the oldest engine
-//! tested speaks 1.41, so no request field newer than that is used).
+//! [`Engine`] over bollard: unix sockets, tcp (plain or TLS) and ssh (`docker/transport.rs`),
+//! API version negotiated (the oldest engine tested speaks 1.41, so no request field newer than
+//! that is used).
 
 use std::io;
 use std::path::{Path, PathBuf};

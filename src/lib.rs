@@ -5,10 +5,8 @@
 // pure core
 pub mod audit;
 pub mod compose;
-pub mod copy;
 pub mod facts;
 pub mod layout;
-pub mod manifest;
 pub mod plan;
 pub mod report;
 pub mod template;
@@ -17,14 +15,14 @@ pub mod usage;
 pub mod verify;
 
 // effects
-pub mod apply;
 pub mod engine;
 pub mod fsx;
-pub mod journal;
+pub mod lock;
+pub mod migrate;
 pub mod probe;
 pub mod rewrite;
+pub mod stranded;
 pub mod tierfs;
-pub mod tree;
 pub mod vm;
 pub mod write;
 

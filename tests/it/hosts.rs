@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tierctl::engine::container::{ContainerSpec, Containers, labels};
+use tierctl::engine::Containers;
+use tierctl::engine::container::{ContainerSpec, labels};
 use tierctl::engine::docker::DockerEngine;
 use tierctl::engine::endpoint::{self, EndpointInput, context_dir_name, context_tls_dir};
 use tierctl::vm::DiskConfig;

@@ -15,6 +15,8 @@ mod readme;
 mod remote;
 mod rewrite;
 mod rewrite_corpus;
+mod safety_rewrite;
+mod safety_targets;
 mod templates;
 mod tiers_cli;
 mod tree_engine;

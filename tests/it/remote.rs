@@ -8,9 +8,10 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tierctl::engine::Containers;
 use tierctl::engine::EngineError;
 use tierctl::engine::connect::ConnectProblem;
-use tierctl::engine::container::{Containers, labels};
+use tierctl::engine::container::labels;
 use tierctl::engine::docker::DockerEngine;
 use tierctl::engine::endpoint::{self, Endpoint, EndpointInput};
 use tierctl::engine::{Engine, observe};

@@ -2,16 +2,29 @@
 //!
 //! Modules in reading order; see docs/ARCHITECTURE.md for the codemap.
 
-// pure core
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+// pure core: no filesystem, environment, clock, processes or engine; clippy.toml lists the
+// calls and types that `deny` turns into build failures here
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod audit;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod compose;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod facts;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod layout;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod plan;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod report;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod template;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod tiers;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod usage;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod verify;
 
 // effects

@@ -12,11 +12,15 @@
 //! It decides nothing: the plan says what, the journal says what is done.
 
 pub mod compose_cli;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod copy;
 pub mod journal;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod manifest;
 pub mod mounts;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod outcome;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod plan;
 pub mod preflight;
 pub mod progress;

@@ -5,6 +5,8 @@
 //! bollard types and async code never leave this module: [`docker::DockerEngine`] owns a small
 //! single-threaded runtime and every call blocks.
 
+// pure: ssh and TLS texts in, a verdict out
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod connect;
 pub mod container;
 pub mod docker;

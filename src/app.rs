@@ -948,11 +948,12 @@ fn migrate(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     use crate::migrate::journal::{self, Journal};
+    use crate::migrate::run::Next;
     use crate::migrate::{self as run, ComposeCli, MigrateContext};
 
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
-    let _lock = (!args.dry_run)
+    let lock = (!args.dry_run)
         .then(|| crate::lock::project(&project))
         .transpose()?;
     let state_dir = journal::dir(&project.dir);
@@ -979,6 +980,9 @@ fn migrate(
         quiet: args.quiet,
         views: Some(&views),
         pause: settings.migrate_pause.clone(),
+        invocation: invocation(global),
+        helper_cleanup: Some(helper_cleanup(&endpoint)),
+        vm: vm_fix(&engine, &endpoint, env),
     };
     let outcome = match task {
         MigrateTask::Resume(path) => {
@@ -987,14 +991,21 @@ fn migrate(
         }
         MigrateTask::Rollback(path) => {
             let (mut journal, records) = Journal::open(&path)?;
+            let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Rollback);
             run::rollback(&ctx, &mut journal, &records, args.discard_copy)?
         }
         MigrateTask::Prune(path) => {
             let (mut journal, records) = Journal::open(&path)?;
+            let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Prune);
             run::prune_sources(&ctx, &mut journal, &records)?
         }
         MigrateTask::Start(plan) => {
-            run::preflight(&ctx, &plan)?;
+            let Some(lock) = lock.as_ref() else {
+                return Err(Error::Migrate(run::MigrateError::Refused(
+                    "a migration runs only under the project lock (not with --dry-run)".into(),
+                )));
+            };
+            run::preflight(&ctx, &plan, lock)?;
             let id = format!(
                 "{}-{}",
                 crate::write::timestamp(std::time::SystemTime::now()),
@@ -1007,6 +1018,72 @@ fn migrate(
     };
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     Ok(exit::CLEAN)
+}
+
+/// The global arguments that pick the project and the engine, as the user gave them (repeated
+/// in the next command printed after an interrupt).
+fn invocation(global: &GlobalArgs) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut push = |flag: &str, value: String| words.extend([flag.to_owned(), value]);
+    for file in &global.files {
+        push("-f", file.display().to_string());
+    }
+    if let Some(name) = &global.project_name {
+        push("-p", name.clone());
+    }
+    if let Some(dir) = &global.project_directory {
+        push("--project-directory", dir.display().to_string());
+    }
+    for file in &global.env_files {
+        push("--env-file", file.display().to_string());
+    }
+    for profile in &global.profiles {
+        push("--profile", profile.clone());
+    }
+    for context in &global.contexts {
+        push("--context", context.clone());
+    }
+    for host in &global.hosts {
+        push("-H", host.clone());
+    }
+    words
+}
+
+/// Removes a journal's helper containers through a connection of its own (the interrupt
+/// handler runs on another thread).
+fn helper_cleanup(endpoint: &Endpoint) -> crate::migrate::HelperCleanup {
+    let endpoint = endpoint.clone();
+    std::sync::Arc::new(move |journal: &str| {
+        use crate::engine::Containers;
+        // bounded: an interrupted user waits for this
+        let limit = std::time::Duration::from_secs(10);
+        let Ok(engine) = DockerEngine::connect_within(&endpoint, limit) else {
+            return;
+        };
+        let selector = crate::engine::Selector::Journal(journal.to_owned());
+        for c in engine.list(&selector).unwrap_or_default() {
+            let _ = engine.remove(&c.id);
+        }
+    })
+}
+
+/// The engine's VM and its shares, when it runs in one whose configuration can be read.
+fn vm_fix(
+    engine: &DockerEngine,
+    endpoint: &Endpoint,
+    env: &Environment,
+) -> Option<crate::migrate::VmFix> {
+    let info = engine.info().ok()?;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env)).ok()?;
+    view.shares.is_some().then(|| crate::migrate::VmFix {
+        view,
+        home: home(env),
+    })
 }
 
 /// What the journals in `state_dir` ask for: `--rollback`, `--resume`, a pending

@@ -194,18 +194,17 @@ fn remove_live_markers() {
     }
 }
 
-/// Install (once per process) a SIGINT/SIGTERM/SIGHUP handler that removes the live marker
-/// files and exits with status 130. Returns `false` when a handler could not be installed (the
-/// markers are then still removed on every normal return and on error).
+/// Register (once per process) the removal of the live marker files with the one interrupt
+/// handler ([`crate::interrupt`]: SIGINT/SIGTERM/SIGHUP, exit status 130). Returns `false` when
+/// the handler could not be installed (the markers are then still removed on every normal
+/// return and on error).
 pub fn install_interrupt_cleanup() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        ctrlc::set_handler(|| {
-            remove_live_markers();
-            std::process::exit(130);
-        })
-        .is_ok()
-    })
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        // for the whole process: the guard is never dropped
+        std::mem::forget(crate::interrupt::on_interrupt(remove_live_markers));
+    });
+    crate::interrupt::install()
 }
 
 /// The marker files of one run, one per host directory; removed when dropped.

@@ -18,6 +18,7 @@ mod readme;
 mod remote;
 mod rewrite;
 mod rewrite_corpus;
+mod safety_preflight;
 mod safety_rewrite;
 mod safety_targets;
 mod templates;

@@ -90,7 +90,8 @@ impl MountType {
 }
 
 /// Bind propagation (`bind.propagation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Propagation {
     /// `private`
     Private,
@@ -119,7 +120,8 @@ impl Propagation {
         }
     }
 
-    fn parse(name: &str) -> Option<Propagation> {
+    /// The propagation named `name` (a long-syntax value or a short-syntax mode).
+    pub fn parse(name: &str) -> Option<Propagation> {
         Some(match name {
             "private" => Propagation::Private,
             "rprivate" => Propagation::Rprivate,
@@ -133,11 +135,13 @@ impl Propagation {
 }
 
 /// SELinux relabelling of a bind mount (`bind.selinux`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum SelinuxLabel {
     /// `z`: content shared between containers.
+    #[serde(rename = "z")]
     Shared,
     /// `Z`: content private to this container.
+    #[serde(rename = "Z")]
     Private,
 }
 
@@ -481,6 +485,40 @@ pub fn read_only(modes: &[String]) -> bool {
             _ => None,
         })
         .unwrap_or(false)
+}
+
+/// A container path as compose keeps it: an absolute target is cleaned lexically like Go's
+/// `path.Clean` (`/vol/` -> `/vol`, `/a//b/./c/..` -> `/a/b`), so that mounts merge by target
+/// as compose merges them; any other text is kept as written.
+pub fn clean_target(target: &str) -> String {
+    if !target.starts_with('/') {
+        return target.to_owned();
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The bind propagation the modes ask for: the last propagation mode wins (as in compose).
+pub fn short_propagation(modes: &[String]) -> Option<Propagation> {
+    modes.iter().rev().find_map(|mode| Propagation::parse(mode))
+}
+
+/// The SELinux relabelling the modes ask for: the last of `z`/`Z` wins (as in compose).
+pub fn short_selinux(modes: &[String]) -> Option<SelinuxLabel> {
+    modes.iter().rev().find_map(|mode| match mode.as_str() {
+        "z" => Some(SelinuxLabel::Shared),
+        "Z" => Some(SelinuxLabel::Private),
+        _ => None,
+    })
 }
 
 /// The mount type compose gives a short-syntax entry: no source is an
@@ -1078,6 +1116,26 @@ mod tests {
             assert_eq!(volume.modes, owned(modes), "{spec}");
             assert_eq!(read_only(&volume.modes), ro, "{spec}");
         }
+    }
+
+    #[test]
+    fn targets_are_cleaned_like_compose() {
+        assert_eq!(clean_target("/vol/"), "/vol");
+        assert_eq!(clean_target("/etc/dnsmasq.d/"), "/etc/dnsmasq.d");
+        assert_eq!(clean_target("/a//b/./c/.."), "/a/b");
+        assert_eq!(clean_target("/../x"), "/x");
+        assert_eq!(clean_target("/"), "/");
+        assert_eq!(clean_target("C:\\data\\"), "C:\\data\\");
+        assert_eq!(clean_target("/data"), "/data");
+    }
+
+    #[test]
+    fn the_last_propagation_and_selinux_modes_win() {
+        let modes = owned(&["Z", "z", "shared", "ro", "rslave"]);
+        assert_eq!(short_propagation(&modes), Some(Propagation::Rslave));
+        assert_eq!(short_selinux(&modes), Some(SelinuxLabel::Shared));
+        assert_eq!(short_propagation(&owned(&["ro", "nocopy"])), None);
+        assert_eq!(short_selinux(&owned(&["cached"])), None);
     }
 
     #[test]

@@ -2,8 +2,11 @@
 
 mod audit_cli;
 mod bad_input;
+mod compose_runner;
 mod copy_engine;
 mod corpus;
+mod corpus_tree;
+mod differential;
 mod engine;
 mod fuzz;
 mod loader;

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::compose_cli;
 use crate::copy::{self, TargetFacts, TargetState};
 use crate::engine::transfer::{Containers, MountSource, Selector};
 use crate::journal::{Detail, Journal, JournalError, Progress, Record};
@@ -19,34 +20,38 @@ use crate::manifest::{self, Rules};
 use crate::plan::migrate::{MigratePlan, MigrateStep};
 use crate::write::{self, FileWrite};
 
-/// The compose CLI found on this machine.
+/// The compose CLIs found on this machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ComposeCli {
-    /// The program and its leading arguments (`docker compose` or `docker-compose`).
-    pub program: Vec<String>,
+    /// The installed CLIs, in order of preference; the project's containers choose among them
+    /// ([`compose_cli::choose`]).
+    pub installed: Vec<compose_cli::Installed>,
     /// `DOCKER_HOST` for it (the endpoint tierctl used).
     pub docker_host: Option<String>,
 }
 
 impl ComposeCli {
-    /// `docker compose` (v2) when it answers, else `docker-compose` (v1), found on `PATH`.
+    /// The compose CLIs on `PATH` (`docker compose`, `docker-compose-v2`, `docker-compose`).
     pub fn find(docker_host: Option<String>) -> Option<ComposeCli> {
-        if let Ok(docker) = which::which("docker") {
-            let v2 = Command::new(&docker)
-                .args(["compose", "version"])
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if v2 {
-                return Some(ComposeCli {
-                    program: vec![docker.to_string_lossy().into_owned(), "compose".into()],
-                    docker_host,
-                });
-            }
-        }
-        which::which("docker-compose").ok().map(|p| ComposeCli {
-            program: vec![p.to_string_lossy().into_owned()],
+        let installed = compose_cli::installed();
+        (!installed.is_empty()).then_some(ComposeCli {
+            installed,
             docker_host,
         })
+    }
+
+    /// The program that starts `project`: the family that created its containers.
+    fn program(&self, engine: &dyn Containers, project: &str) -> Result<Vec<String>, String> {
+        let containers = engine
+            .list(&Selector::Project(project.to_owned()))
+            .map_err(|e| e.to_string())?;
+        let created_by = compose_cli::created_by(
+            containers
+                .iter()
+                .filter_map(|c| c.compose_version.as_deref()),
+        );
+        compose_cli::choose(created_by, &self.installed)
+            .map_err(|err| format!("project `{project}`: {err}; hint: {}", err.hint()))
     }
 }
 
@@ -285,6 +290,10 @@ fn kept_volumes(plan: &MigratePlan, progress: &Progress) -> Vec<String> {
 /// receive its copy.
 pub fn preflight(ctx: &Context<'_>, plan: &MigratePlan) -> Result<(), ApplyError> {
     let engine_err = |e: crate::engine::EngineError| ApplyError::Refused(e.to_string());
+    if let Some(cli) = &ctx.compose {
+        cli.program(ctx.engine, &plan.project)
+            .map_err(ApplyError::Refused)?;
+    }
     for copy in &plan.copies {
         if let MountSource::Volume(name) = &copy.job.source {
             if !ctx.engine.volume_exists(name).map_err(engine_err)? {
@@ -889,7 +898,7 @@ fn start(ctx: &Context<'_>, plan: &MigratePlan, services: &[String]) -> Result<(
             up_command(&["docker".into(), "compose".into()], plan, services).join(" ")
         ));
     };
-    let args = up_command(&cli.program, plan, services);
+    let args = up_command(&cli.program(ctx.engine, &plan.project)?, plan, services);
     let mut command = Command::new(&args[0]);
     command.args(&args[1..]).current_dir(&plan.project_dir);
     if let Some(host) = &cli.docker_host {

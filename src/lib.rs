@@ -18,6 +18,7 @@ pub mod verify;
 
 // effects
 pub mod apply;
+pub mod compose_cli;
 pub mod engine;
 pub mod fsx;
 pub mod journal;

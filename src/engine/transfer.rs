@@ -84,6 +84,9 @@ pub struct ContainerState {
     pub running: bool,
     /// Its mounts: (source: volume name or host path, destination).
     pub mounts: Vec<(String, String)>,
+    /// `com.docker.compose.version`: the compose CLI that created it.
+    #[serde(default)]
+    pub compose_version: Option<String>,
 }
 
 /// Which containers to list.
@@ -447,6 +450,7 @@ impl Containers for DockerEngine {
                         .unwrap_or_default(),
                     project: labels.get(PROJECT_LABEL).cloned(),
                     service: labels.get(SERVICE_LABEL).cloned(),
+                    compose_version: labels.get(crate::compose_cli::VERSION_LABEL).cloned(),
                     running: matches!(
                         c.state,
                         Some(bollard::models::ContainerSummaryStateEnum::RUNNING)

@@ -42,6 +42,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
             strict_binds,
         } => rewrite(&settings, write, strict_binds, out),
         Command::Audit => audit(&settings, &cli.global, env, out),
+        Command::Mounts => mounts(&settings, out),
         Command::Tiers { command } => tiers(&settings, command, out),
         Command::New(args) => new_template(&settings, &args, out),
         Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
@@ -100,6 +101,23 @@ fn audit(
     out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let serious = findings.iter().any(|f| f.severity >= Severity::Warning);
     Ok(if serious { exit::FINDINGS } else { exit::CLEAN })
+}
+
+/// `tierctl mounts`.
+fn mounts(settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
+    let tiers = load_tiers(settings)?;
+    let project = load::load(&settings.load, &DiskFiles)?;
+    let facts = probe::paths(audit::host_paths(&project));
+    let views = report::mounts::views(&project, &tiers, &facts);
+    let text = match settings.format {
+        Format::Human => report::mounts::human(&project.name, &views, &settings.paths),
+        // Prometheus was refused in `run`
+        Format::Json | Format::Prometheus => {
+            report::mounts::json(&project.name, &views, &settings.paths)
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    Ok(exit::CLEAN)
 }
 
 /// `tierctl plan` and `tierctl rewrite [--write]`.
@@ -772,6 +790,7 @@ fn new_template(
 fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Audit => "audit",
+        Command::Mounts => "mounts",
         Command::Plan { .. } => "plan",
         Command::Rewrite { .. } => "rewrite",
         Command::Vm(_) => "vm",

@@ -3,6 +3,7 @@
 pub mod human;
 pub mod json;
 pub mod migrate;
+pub mod mounts;
 pub mod plan;
 pub mod prometheus;
 pub mod verify;

@@ -12,6 +12,7 @@ mod fuzz;
 mod loader;
 mod migrate_engine;
 mod migrate_immich;
+mod mounts_cli;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;

@@ -128,7 +128,8 @@ fn source_text(view: &MountView<'_>) -> String {
                 format!("{key} ({name})")
             }
         }
-        _ => view.mount.display_source(),
+        (MountType::Volume, _, _) => view.mount.display_source(),
+        _ => view.mount.source.clone().unwrap_or_else(|| "-".to_owned()),
     };
     text.escape_debug().to_string()
 }
@@ -290,4 +291,97 @@ pub fn json(project: &str, views: &[MountView<'_>], paths: &PathStyle) -> String
     });
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::compose::load::{Files, LoadOptions, load};
+    use crate::facts::PathFacts;
+
+    struct Text(&'static str);
+
+    impl Files for Text {
+        fn read(&self, _: &Path) -> std::io::Result<String> {
+            Ok(self.0.to_owned())
+        }
+        fn is_file(&self, path: &Path) -> bool {
+            path.ends_with("compose.yaml")
+        }
+    }
+
+    const COMPOSE: &str = "name: app\nservices:\n  db:\n    image: postgres:16\n    volumes:\n      - pg:/var/lib/postgresql/data\n      - /photos:/photos:ro\n      - /etc/localtime:/etc/localtime:ro\n      - type: tmpfs\n        target: /tmp\nvolumes:\n  pg:\n";
+
+    const TIERS: &str = "tiers:\n  fast: { root: /t/fast }\n  warm: { root: /t/warm }\nplacement:\n  - tier: fast\n    path: '{project}/{volume}'\n";
+
+    fn render(f: impl Fn(&[MountView<'_>], &PathStyle) -> String) -> String {
+        let options = LoadOptions {
+            files: vec!["/p/compose.yaml".into()],
+            working_dir: "/p".into(),
+            ..LoadOptions::default()
+        };
+        let project = load(&options, &Text(COMPOSE)).expect("compose loads");
+        let tiers = crate::tiers::load(Path::new("tiers.yaml"), TIERS).expect("tiers");
+        let mut facts = Facts::default();
+        facts.paths.insert(
+            "/photos".into(),
+            PathFacts {
+                path: "/photos".into(),
+                hops: Vec::new(),
+                real: Some("/t/warm/photos".into()),
+                exists: true,
+                is_dir: true,
+                problem: None,
+            },
+        );
+        let views = views(&project, &tiers, &facts);
+        f(
+            &views,
+            &PathStyle {
+                cwd: PathBuf::from("/p"),
+            },
+        )
+    }
+
+    #[test]
+    fn rows_name_origin_tier_now_and_placement() {
+        let text = render(|views, paths| human("app", views, paths));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 6, "{text}");
+        assert!(lines[1].starts_with("compose.yaml:6:9"), "{text}");
+        assert!(lines[1].contains("pg (app_pg)"), "{text}");
+        assert!(lines[1].contains("fast: /t/fast/app/pg"), "{text}");
+        assert!(lines[2].contains("/photos -> /t/warm/photos"), "{text}");
+        let words = |line: &str| {
+            line.split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(words(lines[2])[7..9], ["(ro)", "warm"], "{text}");
+        // a system path and a tmpfs have no tier and no placement
+        assert_eq!(words(lines[3])[5..], ["(ro)", "-", "-"], "{text}");
+        assert_eq!(
+            words(lines[4])[1..],
+            ["db", "tmpfs", "-", "/tmp", "-", "-"],
+            "{text}"
+        );
+        assert_eq!(lines[5], "project app: 4 mounts");
+    }
+
+    #[test]
+    fn json_has_a_typed_row_per_mount() {
+        let text = render(|views, paths| json("app", views, paths));
+        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(v["version"], VERSION);
+        assert_eq!(v["mounts"][0]["volume_name"], "app_pg");
+        assert_eq!(v["mounts"][0]["tier"], serde_json::Value::Null);
+        assert_eq!(v["mounts"][0]["placement"]["tier"], "fast");
+        assert_eq!(v["mounts"][1]["tier"], "warm");
+        assert_eq!(v["mounts"][1]["real_path"], "/t/warm/photos");
+        assert_eq!(v["mounts"][3]["type"], "tmpfs");
+        assert_eq!(v["mounts"][3]["syntax"], "long");
+        assert_eq!(v["mounts"][3]["placement"], serde_json::Value::Null);
+    }
 }

@@ -6,7 +6,7 @@
 //! to `target/tmp/differential-summary.txt` (CI prints it).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value as Json;
@@ -155,19 +155,30 @@ fn flag(v: &Json, key: &str) -> bool {
     v.get(key).and_then(Json::as_bool).unwrap_or(false)
 }
 
+/// A bind source as the engine mounts it: compose passes an absolute source as written
+/// (`/srv//media/./x/..`), the engine cleans it lexically (measured on Docker 20.10: a bind of
+/// `/d/link/../t` mounts `/d/t` even when `link` is a symlink), as tierctl's loader does.
+fn engine_path(source: &str) -> String {
+    let mut parts: Vec<Component<'_>> = Vec::new();
+    for part in Path::new(source).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(parts.last(), Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            Component::ParentDir if matches!(parts.last(), Some(Component::RootDir)) => {}
+            other => parts.push(other),
+        }
+    }
+    parts.iter().collect::<PathBuf>().display().to_string()
+}
+
 fn compose_row(v: &Json) -> Row {
     let bind = v.get("bind");
     let volume = v.get("volume").unwrap_or(&Json::Null);
     let kind = text(v, "type").unwrap_or_default();
-    // a bind source is a path: compare it component-wise (`/etc/pihole/` is `/etc/pihole`)
     let source = match kind.as_str() {
-        "bind" => text(v, "source").map(|s| {
-            Path::new(&s)
-                .components()
-                .collect::<PathBuf>()
-                .display()
-                .to_string()
-        }),
+        "bind" => text(v, "source").map(|s| engine_path(&s)),
         _ => text(v, "source"),
     };
     Row {

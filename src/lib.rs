@@ -9,6 +9,7 @@ pub mod copy;
 pub mod facts;
 pub mod layout;
 pub mod manifest;
+pub mod mounts;
 pub mod plan;
 pub mod report;
 pub mod template;

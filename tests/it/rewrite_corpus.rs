@@ -156,7 +156,7 @@ fn corpus_rewrites_conform() {
                 "{name}: comment lines"
             );
             let block = top_volumes_block(&p.old);
-            for (line, old, _) in tierctl::report::plan::line_patches(p) {
+            for (line, old, _) in tierctl::report::diff::line_patches(p) {
                 for (k, l) in old.lines().enumerate() {
                     let t = l.trim().trim_start_matches("- ");
                     let in_removed = !outcome.plan.removed_volumes.is_empty()

@@ -34,11 +34,31 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         return Err(Error::FormatUnsupported { command });
     }
     match cli.command {
-        Command::Plan { strict_binds } => rewrite(&settings, false, strict_binds, out),
+        Command::Plan { strict_binds } => {
+            let mode = RewriteMode::dry(strict_binds);
+            rewrite(&settings, &mode, &|| Err(String::new()), out)
+        }
         Command::Rewrite {
             write,
             strict_binds,
-        } => rewrite(&settings, write, strict_binds, out),
+            force,
+            helper_image,
+        } => {
+            let mode = RewriteMode {
+                write,
+                strict_binds,
+                force,
+                helper_image,
+            };
+            let engine = || -> Result<DockerEngine, String> {
+                if settings.offline {
+                    return Err("`--offline` makes no call to the Docker engine".into());
+                }
+                let endpoint = resolve_endpoint(&cli.global, env).map_err(|e| e.to_string())?;
+                DockerEngine::connect(&endpoint).map_err(|e| e.to_string())
+            };
+            rewrite(&settings, &mode, &engine, out)
+        }
         Command::Audit => audit(&settings, &cli.global, env, out),
         Command::Mounts => mounts(&settings, out),
         Command::Tiers { command } => tiers(&settings, command, out),
@@ -109,34 +129,58 @@ fn mounts(settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
     Ok(exit::CLEAN)
 }
 
+/// What `plan` / `rewrite` do.
+struct RewriteMode {
+    write: bool,
+    strict_binds: bool,
+    force: bool,
+    helper_image: Option<String>,
+}
+
+impl RewriteMode {
+    fn dry(strict_binds: bool) -> RewriteMode {
+        RewriteMode {
+            write: false,
+            strict_binds,
+            force: false,
+            helper_image: None,
+        }
+    }
+}
+
 /// `tierctl plan` and `tierctl rewrite [--write]`.
 fn rewrite(
     settings: &Settings,
-    write: bool,
-    strict_binds: bool,
+    mode: &RewriteMode,
+    engine: &dyn Fn() -> Result<DockerEngine, String>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    let (write, strict_binds) = (mode.write, mode.strict_binds);
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
-    let texts = read_texts(&project)?;
+    let _lock = write.then(|| crate::lock::project(&project)).transpose()?;
     let facts = probe::paths(audit::host_paths(&project));
     let plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
         tiers: &tiers,
         facts: &facts,
-        texts: &texts,
         strict_binds,
-        move_binds: false,
+        mode: audit::Mode::Rewrite,
     });
-    let patched = crate::rewrite::patch(&plan, &texts)?;
+    let patched = crate::rewrite::patch(&plan, &project)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let mut written = Vec::new();
     if write && !patched.is_empty() {
+        let image = mode.helper_image.as_deref().filter(|i| !i.is_empty());
+        let image = image.unwrap_or(bind_probe::DEFAULT_HELPER_IMAGE);
+        for note in crate::stranded::check(&project, &plan, engine, image, mode.force)? {
+            eprintln!("note: {note}");
+        }
         let files: Vec<crate::write::FileWrite> = patched
             .iter()
             .map(|p| crate::write::FileWrite {
                 path: p.file.clone(),
-                read_hash: crate::write::hash(&p.old),
+                read_hash: p.read_hash,
                 text: p.new.clone(),
             })
             .collect();
@@ -167,31 +211,6 @@ fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(),
 /// `report` in the chosen format.
 fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
     report::render(report, settings.format, &settings.paths, settings.color)
-}
-
-/// The text of every compose file and env file of the project.
-fn read_texts(
-    project: &crate::compose::model::ComposeProject,
-) -> Result<std::collections::BTreeMap<std::path::PathBuf, String>, Error> {
-    let env_files = project
-        .environment
-        .iter()
-        .filter_map(|(_, v)| match &v.source {
-            crate::compose::env::VarSource::EnvFile { path, .. } => Some(path.clone()),
-            crate::compose::env::VarSource::Environment => None,
-        });
-    let mut texts = std::collections::BTreeMap::new();
-    for path in project.files.iter().cloned().chain(env_files) {
-        if texts.contains_key(&path) {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        texts.insert(path, text);
-    }
-    Ok(texts)
 }
 
 fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
@@ -728,6 +747,9 @@ fn tiers_link(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    let _lock = (!dry_run)
+        .then(|| crate::lock::for_tiers(settings))
+        .transpose()?;
     let actions = layout::link_plan(tiers, &tierfs::link_targets(tiers));
     if !dry_run {
         for action in &actions {
@@ -763,7 +785,7 @@ fn new_template(
     let tiers = load_tiers(settings)?;
     let chosen = template::find(name)?;
     let rendered = template::render(chosen, &tiers)?;
-    let output = crate::compose::load::absolute(&settings.load.working_dir, output);
+    let output = crate::compose::path::absolute(&settings.load.working_dir, output);
     let actions = layout::init_plan(
         &tierfs::dirs(
             rendered
@@ -837,6 +859,9 @@ fn migrate(
 
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
+    let _lock = (!args.dry_run)
+        .then(|| crate::lock::project(&project))
+        .transpose()?;
     let state_dir = journal::dir(&project.dir);
     let last = journal::latest(&state_dir);
     let open_journal = match &last {
@@ -941,17 +966,15 @@ fn migrate(
             path.display()
         ))));
     }
-    let texts = read_texts(&project)?;
     let facts = probe::paths(audit::host_paths(&project));
     let plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
         tiers: &tiers,
         facts: &facts,
-        texts: &texts,
         strict_binds: false,
-        move_binds: true,
+        mode: audit::Mode::Migrate,
     });
-    let patched = crate::rewrite::patch(&plan, &texts)?;
+    let patched = crate::rewrite::patch(&plan, &project)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let migration = crate::plan::migrate::build(&project, &plan, &patched, args.remove_source)
         .map_err(|u| {

@@ -4,15 +4,15 @@ use std::path::Path;
 
 use serde_norway::Value;
 
-use crate::compose::env::Environment;
+use crate::compose::env::ComposeEnv;
 use crate::compose::error::ComposeError;
 use crate::compose::interpolate::interpolate;
-use crate::compose::model::{MountType, Syntax, VolumeMount};
+use crate::compose::model::{MountId, MountType, Syntax, VolumeMount};
 use crate::compose::origin::{Origin, Place, Route, SourceVariable};
 use crate::compose::source::SourceText;
 use crate::compose::volume_syntax::{
-    VolumeSyntaxError, classify_short, clean_target, parse_long, read_only, resolve_against,
-    short_propagation, short_selinux, split_short_lenient,
+    VolumeSyntaxError, classify_short, parse_long, read_only, resolve_against, short_propagation,
+    short_selinux, split_short_lenient,
 };
 
 /// What building a service's mounts needs to know about the file it is written in.
@@ -26,7 +26,7 @@ pub struct MountContext<'a> {
     /// `~` expands to this.
     pub home: &'a Path,
     /// Variables for interpolation.
-    pub env: &'a Environment,
+    pub env: &'a ComposeEnv,
 }
 
 /// The mounts of one service: `raw` is its `volumes:` as written, `value` the same after
@@ -87,6 +87,7 @@ fn mount(
             let kind = classify_short(&short);
             let host_path = bind_path(ctx, kind, short.source.as_deref());
             Ok(VolumeMount {
+                id: MountId::default(),
                 kind,
                 syntax: Syntax::Short,
                 read_only: read_only(&short.modes),
@@ -98,7 +99,7 @@ fn mount(
                 origin: origin(ctx, route, &raw_text[..source_end]),
                 source: short.source,
                 host_path,
-                target: clean_target(&short.target),
+                target: short.target,
                 modes: short.modes,
             })
         }
@@ -111,6 +112,7 @@ fn mount(
             };
             let volume = long.volume.clone().unwrap_or_default();
             Ok(VolumeMount {
+                id: MountId::default(),
                 kind: long.mount_type,
                 syntax: Syntax::Long,
                 host_path: bind_path(ctx, long.mount_type, long.source.as_deref()),
@@ -127,7 +129,7 @@ fn mount(
                 selinux: long.bind.as_ref().and_then(|b| b.selinux),
                 origin: origin(ctx, &origin_route, &raw_source),
                 source: long.source,
-                target: clean_target(&long.target),
+                target: long.target,
             })
         }
         _ => Err(ComposeError::Spec {
@@ -218,7 +220,10 @@ pub fn short_source_end(raw: &str) -> usize {
 pub fn merge_by_target(base: Vec<VolumeMount>, over: Vec<VolumeMount>) -> Vec<VolumeMount> {
     let mut out = base;
     for mount in over {
-        match out.iter().position(|m| m.target == mount.target) {
+        match out
+            .iter()
+            .position(|m| crate::compose::target::same(&m.target, &mount.target))
+        {
             Some(i) => out[i] = mount,
             None => out.push(mount),
         }

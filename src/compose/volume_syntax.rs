@@ -487,26 +487,6 @@ pub fn read_only(modes: &[String]) -> bool {
         .unwrap_or(false)
 }
 
-/// A container path as compose keeps it: an absolute target is cleaned lexically like Go's
-/// `path.Clean` (`/vol/` -> `/vol`, `/a//b/./c/..` -> `/a/b`), so that mounts merge by target
-/// as compose merges them; any other text is kept as written.
-pub fn clean_target(target: &str) -> String {
-    if !target.starts_with('/') {
-        return target.to_owned();
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
 /// The bind propagation the modes ask for: the last propagation mode wins (as in compose).
 pub fn short_propagation(modes: &[String]) -> Option<Propagation> {
     modes.iter().rev().find_map(|mode| Propagation::parse(mode))
@@ -1116,17 +1096,6 @@ mod tests {
             assert_eq!(volume.modes, owned(modes), "{spec}");
             assert_eq!(read_only(&volume.modes), ro, "{spec}");
         }
-    }
-
-    #[test]
-    fn targets_are_cleaned_like_compose() {
-        assert_eq!(clean_target("/vol/"), "/vol");
-        assert_eq!(clean_target("/etc/dnsmasq.d/"), "/etc/dnsmasq.d");
-        assert_eq!(clean_target("/a//b/./c/.."), "/a/b");
-        assert_eq!(clean_target("/../x"), "/x");
-        assert_eq!(clean_target("/"), "/");
-        assert_eq!(clean_target("C:\\data\\"), "C:\\data\\");
-        assert_eq!(clean_target("/data"), "/data");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::process::Command;
 use serde_json::Value as Json;
 use tierctl::compose::load::load;
 use tierctl::compose::model::{ComposeProject, MountType, Syntax, VolumeMount};
+use tierctl::compose::target::clean;
 use tierctl::probe::DiskFiles;
 
 use crate::compose_runner::Family;
@@ -107,7 +108,8 @@ fn tierctl_row(m: &VolumeMount) -> Row {
     };
     let is_bind = m.kind == MountType::Bind;
     Row {
-        target: m.target.clone(),
+        // the model keeps the target as written; it compares as a path (`/vol/` is `/vol`)
+        target: clean(&m.target),
         kind: m.kind.as_str().to_owned(),
         source,
         read_only: m.read_only,
@@ -410,7 +412,7 @@ fn compare_project(cli: &[String], file: &Path, root: &Path, tally: &mut Tally) 
                 .flat_map(|s| {
                     s.mounts
                         .iter()
-                        .map(|m| ((s.name.clone(), m.target.clone()), m.syntax))
+                        .map(|m| ((s.name.clone(), clean(&m.target)), m.syntax))
                 })
                 .collect();
             let ours = tierctl_side(&project);

@@ -16,6 +16,8 @@ mod mounts_cli;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;
+mod safety_rewrite;
+mod safety_targets;
 mod templates;
 mod tiers_cli;
 mod tree_engine;

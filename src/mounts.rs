@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::audit::{host_path, is_system};
-use crate::compose::model::{ComposeProject, MountType, Service, Syntax, VolumeMount};
+use crate::compose::model::{ComposeProject, MountId, MountType, Service, Syntax, VolumeMount};
 use crate::compose::origin::Place;
 use crate::facts::Facts;
 use crate::tiers::{Placement, Subject, Tiers};
@@ -13,6 +13,8 @@ use crate::tiers::{Placement, Subject, Tiers};
 /// One mount of an enabled service, with what tierctl knows about its storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountView {
+    /// The mount's identity in the loaded project.
+    pub id: MountId,
     /// The service.
     pub service: String,
     /// Where the entry is written (its source for the long syntax).
@@ -97,6 +99,7 @@ fn view(
         })
         .flatten();
     MountView {
+        id: mount.id,
         service: service.name.clone(),
         origin: Place {
             file: mount.origin.file.clone(),

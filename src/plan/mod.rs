@@ -7,7 +7,6 @@
 //! (anchor, merge key, `extends`) only when every user gets the same new source, and removes
 //! top-level volume entries no service uses any more.
 
-pub mod migrate;
 mod scalar;
 
 use std::collections::{BTreeMap, BTreeSet};

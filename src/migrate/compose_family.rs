@@ -3,15 +3,10 @@
 //! Compose v1 (`docker-compose` 1.x) names containers `project_service_1`, Compose v2
 //! (`docker compose`, `docker-compose-v2`) `project-service-1`; starting a v1 project with v2
 //! recreates every container under a new name. Each container carries the version of the CLI
-//! that created it in its `com.docker.compose.version` label. [`choose`] is pure: the labels
-//! and the installed CLIs in, the program out; [`installed`] asks the machine which CLIs answer.
-
-use std::process::Command;
+//! that created it in its `com.docker.compose.version` label. Pure: [`choose`] takes the labels'
+//! family and the installed CLIs (found by [`super::compose_cli`]) and returns the program.
 
 use serde::Serialize;
-
-/// The container label holding the compose version that created the container.
-pub const VERSION_LABEL: &str = "com.docker.compose.version";
 
 /// A compose CLI family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -128,42 +123,6 @@ pub fn choose(
             created_by: family,
             other: first.family,
         })
-}
-
-/// The compose CLIs that answer `version --short` on `PATH`, in order of preference: the
-/// `docker compose` plugin, `docker-compose-v2`, `docker-compose` (either family).
-pub fn installed() -> Vec<Installed> {
-    let mut out = Vec::new();
-    let candidates: [(&str, &[&str]); 3] = [
-        ("docker", &["compose"]),
-        ("docker-compose-v2", &[]),
-        ("docker-compose", &[]),
-    ];
-    for (name, args) in candidates {
-        let Ok(path) = which::which(name) else {
-            continue;
-        };
-        let Ok(output) = Command::new(&path)
-            .args(args)
-            .args(["version", "--short"])
-            .output()
-        else {
-            continue;
-        };
-        let version = String::from_utf8_lossy(&output.stdout);
-        let Some(family) = output
-            .status
-            .success()
-            .then(|| Family::of_version(&version))
-            .flatten()
-        else {
-            continue;
-        };
-        let mut program = vec![path.to_string_lossy().into_owned()];
-        program.extend(args.iter().map(|a| (*a).to_owned()));
-        out.push(Installed { program, family });
-    }
-    out
 }
 
 #[cfg(test)]

@@ -168,7 +168,7 @@ fn rewrite(
         mode: audit::Mode::Rewrite,
     });
     let patched = crate::rewrite::patch(&plan, &project)?;
-    crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
+    crate::rewrite::check_reload(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let mut written = Vec::new();
     if write && !patched.is_empty() {
         let image = mode.helper_image.as_deref().filter(|i| !i.is_empty());
@@ -1000,7 +1000,7 @@ fn planned_migration(
         mode: audit::Mode::Migrate,
     });
     let patched = crate::rewrite::patch(&plan, project)?;
-    crate::rewrite::verify(&plan, project, &settings.load, &DiskFiles, &patched)?;
+    crate::rewrite::check_reload(&plan, project, &settings.load, &DiskFiles, &patched)?;
     let migration = crate::migrate::plan::build(project, &plan, &patched, args.remove_source)
         .map_err(|u| {
             Error::Migrate(MigrateError::Refused(format!(

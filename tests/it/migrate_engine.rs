@@ -330,12 +330,20 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn tierctl");
-    // wait for the copy helper, then kill -9 tierctl (the helper is left running)
+    // wait for this project's copy helper (other sessions share the engine), then kill -9
+    // tierctl (the helper is left running)
     let started = Instant::now();
     let mut seen = false;
     while started.elapsed() < Duration::from_secs(60) {
         let out = Command::new("docker")
-            .args(["ps", "-q", "--filter", "label=io.tierctl.helper=copy"])
+            .args([
+                "ps",
+                "-q",
+                "--filter",
+                "label=io.tierctl.helper=copy",
+                "--filter",
+            ])
+            .arg(format!("volume={}", p.volume()))
             .output()
             .expect("docker ps");
         if !out.stdout.is_empty() {

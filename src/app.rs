@@ -60,6 +60,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
             rewrite(&settings, &mode, &engine, out)
         }
         Command::Audit => audit(&settings, &cli.global, env, out),
+        Command::Mounts => mounts(&settings, out),
         Command::Tiers { command } => tiers(&settings, command, out),
         Command::New(args) => new_template(&settings, &args, out),
         Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
@@ -113,6 +114,19 @@ fn audit(
     };
     emit(settings, &Report::Audit(&audited), out)?;
     Ok(if serious { exit::FINDINGS } else { exit::CLEAN })
+}
+
+/// `tierctl mounts`.
+fn mounts(settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
+    let tiers = load_tiers(settings)?;
+    let project = load::load(&settings.load, &DiskFiles)?;
+    let facts = probe::paths(audit::host_paths(&project));
+    let report = report::MountsReport {
+        mounts: crate::mounts::views(&project, &tiers, &facts),
+        project: project.name,
+    };
+    emit(settings, &Report::Mounts(&report), out)?;
+    Ok(exit::CLEAN)
 }
 
 /// What `plan` / `rewrite` do.
@@ -910,6 +924,7 @@ fn new_template(
 fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Audit => "audit",
+        Command::Mounts => "mounts",
         Command::Plan { .. } => "plan",
         Command::Rewrite { .. } => "rewrite",
         Command::Vm(_) => "vm",

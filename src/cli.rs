@@ -90,6 +90,9 @@ pub enum Command {
     /// Exit status: 0 when nothing at warning level or above was found, 1 when something was,
     /// 2 on error.
     Audit,
+    /// List every mount of the project: origin (file:line:col), type, source, target, the tier
+    /// its data is on and where placement puts it (the storage view of `docker compose config`)
+    Mounts,
     /// Create, check and watch the tier layout tiers.yaml describes
     Tiers {
         /// The tiers command.

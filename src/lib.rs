@@ -15,6 +15,8 @@ pub mod facts;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod layout;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod mounts;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod plan;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod report;

@@ -161,13 +161,16 @@ const SYSTEM_PREFIXES: [&str; 13] = [
     "/var/log",
 ];
 
-fn is_system(path: &Path) -> bool {
+/// Whether `path` is a system path (see [`SYSTEM_PREFIXES`]): no tier check applies to it.
+pub fn is_system(path: &Path) -> bool {
     path == Path::new("/")
         || SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
         || path.file_name().is_some_and(|n| n == "docker.sock")
 }
 
-fn host_path(project: &ComposeProject, mount: &VolumeMount) -> Option<PathBuf> {
+/// The host directory that holds a mount's data: a bind's host path, or the device of a local
+/// volume that is a bind in disguise.
+pub fn host_path(project: &ComposeProject, mount: &VolumeMount) -> Option<PathBuf> {
     match mount.kind {
         MountType::Bind => mount.host_path.clone(),
         MountType::Volume => project.volume_for(mount)?.bind_device(),

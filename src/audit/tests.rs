@@ -50,6 +50,8 @@ fn bind(source: &str, target: &str) -> VolumeMount {
         create_host_path: true,
         nocopy: false,
         subpath: None,
+        propagation: None,
+        selinux: None,
         origin: origin(1),
     }
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::compose::env::ComposeEnv;
 use crate::compose::origin::Origin;
 
-pub use crate::compose::volume_syntax::MountType;
+pub use crate::compose::volume_syntax::{MountType, Propagation, SelinuxLabel};
 
 /// Whether an entry was written in short (`a:b:ro`) or long (mapping) syntax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -62,6 +62,10 @@ pub struct VolumeMount {
     pub nocopy: bool,
     /// Long syntax `volume.subpath`.
     pub subpath: Option<String>,
+    /// Bind propagation: long syntax `bind.propagation`, or the short syntax's mode.
+    pub propagation: Option<Propagation>,
+    /// SELinux relabelling: long syntax `bind.selinux`, or the short syntax's `z`/`Z` mode.
+    pub selinux: Option<SelinuxLabel>,
     /// Where the source is written (the whole entry for short syntax, `source` for long).
     pub origin: Origin,
 }

@@ -11,7 +11,8 @@ use crate::compose::model::{MountId, MountType, Syntax, VolumeMount};
 use crate::compose::origin::{Origin, Place, Route, SourceVariable};
 use crate::compose::source::SourceText;
 use crate::compose::volume_syntax::{
-    VolumeSyntaxError, classify_short, parse_long, read_only, resolve_against, split_short_lenient,
+    VolumeSyntaxError, classify_short, parse_long, read_only, resolve_against, short_propagation,
+    short_selinux, split_short_lenient,
 };
 
 /// What building a service's mounts needs to know about the file it is written in.
@@ -93,6 +94,8 @@ fn mount(
                 nocopy: short.modes.iter().any(|m| m == "nocopy"),
                 create_host_path: true,
                 subpath: None,
+                propagation: short_propagation(&short.modes),
+                selinux: short_selinux(&short.modes),
                 origin: origin(ctx, route, &raw_text[..source_end]),
                 source: short.source,
                 host_path,
@@ -122,6 +125,8 @@ fn mount(
                     .unwrap_or(true),
                 nocopy: volume.nocopy,
                 subpath: volume.subpath,
+                propagation: long.bind.as_ref().and_then(|b| b.propagation),
+                selinux: long.bind.as_ref().and_then(|b| b.selinux),
                 origin: origin(ctx, &origin_route, &raw_source),
                 source: long.source,
                 target: long.target,

@@ -90,7 +90,8 @@ impl MountType {
 }
 
 /// Bind propagation (`bind.propagation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Propagation {
     /// `private`
     Private,
@@ -119,7 +120,8 @@ impl Propagation {
         }
     }
 
-    fn parse(name: &str) -> Option<Propagation> {
+    /// The propagation named `name` (a long-syntax value or a short-syntax mode).
+    pub fn parse(name: &str) -> Option<Propagation> {
         Some(match name {
             "private" => Propagation::Private,
             "rprivate" => Propagation::Rprivate,
@@ -133,11 +135,13 @@ impl Propagation {
 }
 
 /// SELinux relabelling of a bind mount (`bind.selinux`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum SelinuxLabel {
     /// `z`: content shared between containers.
+    #[serde(rename = "z")]
     Shared,
     /// `Z`: content private to this container.
+    #[serde(rename = "Z")]
     Private,
 }
 
@@ -481,6 +485,20 @@ pub fn read_only(modes: &[String]) -> bool {
             _ => None,
         })
         .unwrap_or(false)
+}
+
+/// The bind propagation the modes ask for: the last propagation mode wins (as in compose).
+pub fn short_propagation(modes: &[String]) -> Option<Propagation> {
+    modes.iter().rev().find_map(|mode| Propagation::parse(mode))
+}
+
+/// The SELinux relabelling the modes ask for: the last of `z`/`Z` wins (as in compose).
+pub fn short_selinux(modes: &[String]) -> Option<SelinuxLabel> {
+    modes.iter().rev().find_map(|mode| match mode.as_str() {
+        "z" => Some(SelinuxLabel::Shared),
+        "Z" => Some(SelinuxLabel::Private),
+        _ => None,
+    })
 }
 
 /// The mount type compose gives a short-syntax entry: no source is an
@@ -1078,6 +1096,15 @@ mod tests {
             assert_eq!(volume.modes, owned(modes), "{spec}");
             assert_eq!(read_only(&volume.modes), ro, "{spec}");
         }
+    }
+
+    #[test]
+    fn the_last_propagation_and_selinux_modes_win() {
+        let modes = owned(&["Z", "z", "shared", "ro", "rslave"]);
+        assert_eq!(short_propagation(&modes), Some(Propagation::Rslave));
+        assert_eq!(short_selinux(&modes), Some(SelinuxLabel::Shared));
+        assert_eq!(short_propagation(&owned(&["ro", "nocopy"])), None);
+        assert_eq!(short_selinux(&owned(&["cached"])), None);
     }
 
     #[test]

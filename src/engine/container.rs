@@ -15,6 +15,8 @@ pub mod labels {
     pub const NUMBER: &str = "com.docker.compose.container-number";
     /// `True` for `docker compose run` containers.
     pub const ONEOFF: &str = "com.docker.compose.oneoff";
+    /// The version of the compose CLI that created the container (`1.29.2`, `2.40.3`).
+    pub const VERSION: &str = "com.docker.compose.version";
 }
 
 /// What a mount is, as container inspect says (`Type`).
@@ -120,6 +122,9 @@ pub struct ContainerState {
     pub running: bool,
     /// Its mounts: (source: volume name or host path, destination).
     pub mounts: Vec<(String, String)>,
+    /// `com.docker.compose.version`: the compose CLI that created it.
+    #[serde(default)]
+    pub compose_version: Option<String>,
 }
 
 /// Which containers to list.

@@ -1,40 +1,83 @@
-//! The compose CLI: found on this machine, and the `up -d` that starts the services again.
+//! The compose CLIs found on this machine, and the `up -d` that starts the services again with
+//! the family that created them ([`compose_family`]).
 
 use std::process::Command;
 
 use serde::Serialize;
 
+use super::compose_family::{self, Family, Installed};
 use super::plan::MigratePlan;
+use crate::engine::{Engine, Selector};
 
-/// The compose CLI found on this machine.
+/// The compose CLIs found on this machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ComposeCli {
-    /// The program and its leading arguments (`docker compose` or `docker-compose`).
-    pub program: Vec<String>,
+    /// The installed CLIs, in order of preference; the project's containers choose among them
+    /// ([`compose_family::choose`]).
+    pub installed: Vec<Installed>,
     /// `DOCKER_HOST` for it (the endpoint tierctl used).
     pub docker_host: Option<String>,
 }
 
 impl ComposeCli {
-    /// `docker compose` (v2) when it answers, else `docker-compose` (v1), found on `PATH`.
+    /// The compose CLIs on `PATH` (`docker compose`, `docker-compose-v2`, `docker-compose`).
     pub fn find(docker_host: Option<String>) -> Option<ComposeCli> {
-        if let Ok(docker) = which::which("docker") {
-            let v2 = Command::new(&docker)
-                .args(["compose", "version"])
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if v2 {
-                return Some(ComposeCli {
-                    program: vec![docker.to_string_lossy().into_owned(), "compose".into()],
-                    docker_host,
-                });
-            }
-        }
-        which::which("docker-compose").ok().map(|p| ComposeCli {
-            program: vec![p.to_string_lossy().into_owned()],
+        let installed = installed();
+        (!installed.is_empty()).then_some(ComposeCli {
+            installed,
             docker_host,
         })
     }
+
+    /// The program that starts `project`: the family that created its containers.
+    pub fn program(&self, engine: &dyn Engine, project: &str) -> Result<Vec<String>, String> {
+        let containers = engine
+            .list(&Selector::Project(project.to_owned()))
+            .map_err(|e| e.to_string())?;
+        let created_by = compose_family::created_by(
+            containers
+                .iter()
+                .filter_map(|c| c.compose_version.as_deref()),
+        );
+        compose_family::choose(created_by, &self.installed)
+            .map_err(|err| format!("project `{project}`: {err}; hint: {}", err.hint()))
+    }
+}
+
+/// The compose CLIs that answer `version --short` on `PATH`, in order of preference: the
+/// `docker compose` plugin, `docker-compose-v2`, `docker-compose` (either family).
+fn installed() -> Vec<Installed> {
+    let mut out = Vec::new();
+    let candidates: [(&str, &[&str]); 3] = [
+        ("docker", &["compose"]),
+        ("docker-compose-v2", &[]),
+        ("docker-compose", &[]),
+    ];
+    for (name, args) in candidates {
+        let Ok(path) = which::which(name) else {
+            continue;
+        };
+        let Ok(output) = Command::new(&path)
+            .args(args)
+            .args(["version", "--short"])
+            .output()
+        else {
+            continue;
+        };
+        let version = String::from_utf8_lossy(&output.stdout);
+        let Some(family) = output
+            .status
+            .success()
+            .then(|| Family::of_version(&version))
+            .flatten()
+        else {
+            continue;
+        };
+        let mut program = vec![path.to_string_lossy().into_owned()];
+        program.extend(args.iter().map(|a| (*a).to_owned()));
+        out.push(Installed { program, family });
+    }
+    out
 }
 
 /// The command line that starts `services` of the plan's project.
@@ -49,19 +92,21 @@ pub fn up_command(program: &[String], plan: &MigratePlan, services: &[String]) -
     args
 }
 
-/// Start `services` of the plan's project with the compose CLI (`None`: none installed).
+/// Start `services` of the plan's project with the compose CLI of the family that created its
+/// containers (`None`: none installed).
 pub fn start(
     cli: Option<&ComposeCli>,
+    engine: &dyn Engine,
     plan: &MigratePlan,
     services: &[String],
 ) -> Result<(), String> {
     let Some(cli) = cli else {
         return Err(format!(
-            "no compose CLI found (`docker compose` or `docker-compose`): start the services yourself with `{}`",
+            "no compose CLI found (`docker compose`, `docker-compose-v2` or `docker-compose`): start the services yourself with `{}`",
             up_command(&["docker".into(), "compose".into()], plan, services).join(" ")
         ));
     };
-    let args = up_command(&cli.program, plan, services);
+    let args = up_command(&cli.program(engine, &plan.project)?, plan, services);
     let mut command = Command::new(&args[0]);
     command.args(&args[1..]).current_dir(&plan.project_dir);
     if let Some(host) = &cli.docker_host {

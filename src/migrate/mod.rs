@@ -6,12 +6,15 @@
 //! changes) -> [`run`] (the journaled step loop) -> [`steps`] (one function per step) ->
 //! [`rollback`] / [`prune`] (undo / remove the kept sources afterwards). Beside them: the
 //! [`journal`], the copy helpers ([`copy`]), manifests ([`manifest`], read on the host by
-//! [`tree`]), the compose CLI ([`compose_cli`]), the mount check ([`mounts`]), progress bars
-//! ([`progress`]) and the report data ([`outcome`]).
+//! [`tree`]), the compose CLI ([`compose_cli`]; which family starts a project:
+//! [`compose_family`]), the mount check ([`mounts`]), progress bars ([`progress`]) and the
+//! report data ([`outcome`]).
 //!
 //! It decides nothing: the plan says what, the journal says what is done.
 
 pub mod compose_cli;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod compose_family;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod copy;
 pub mod journal;

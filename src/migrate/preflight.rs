@@ -42,6 +42,11 @@ pub fn preflight(
             running.join(", ")
         ));
     }
+    if let Some(cli) = &ctx.compose
+        && let Err(why) = cli.program(ctx.engine, &plan.project)
+    {
+        problems.push(why);
+    }
     for copy in &plan.copies {
         if let MountSource::Volume(name) = &copy.job.source {
             volume_problems(ctx, plan, name, &mut problems)?;

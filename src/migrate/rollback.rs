@@ -145,7 +145,7 @@ fn start_again(
 ) -> Result<StepOutcome, MigrateError> {
     let running = state.running_services();
     if !running.is_empty() {
-        compose_cli::start(ctx.compose.as_ref(), &state.plan, &running)
+        compose_cli::start(ctx.compose.as_ref(), ctx.engine, &state.plan, &running)
             .map_err(|m| failed(journal, "start", m))?;
     }
     Ok(StepOutcome {

@@ -270,7 +270,12 @@ fn start(input: &StepInput<'_>) -> StepResult {
     if running.is_empty() {
         return Ok((Detail::None, "skipped: no service was running".into()));
     }
-    compose_cli::start(input.ctx.compose.as_ref(), input.plan, &running)?;
+    compose_cli::start(
+        input.ctx.compose.as_ref(),
+        input.ctx.engine,
+        input.plan,
+        &running,
+    )?;
     Ok((Detail::None, format!("started: {}", running.join(", "))))
 }
 

@@ -18,8 +18,8 @@ use crate::template::ComposeTemplate;
 use crate::usage::StatusReport;
 
 pub use reports::{
-    AuditReport, FleetReport, InitReport, LinkReport, NewProjectReport, PlanReport, ValidateReport,
-    VerifyReport, VmReport,
+    AuditReport, FleetReport, InitReport, LinkReport, MountsReport, NewProjectReport, PlanReport,
+    ValidateReport, VerifyReport, VmReport,
 };
 
 /// Output format.
@@ -55,6 +55,8 @@ impl PathStyle {
 pub enum Report<'a> {
     /// `audit`.
     Audit(&'a AuditReport),
+    /// `mounts`.
+    Mounts(&'a MountsReport),
     /// `plan` and `rewrite`.
     Plan(&'a PlanReport),
     /// `vm`.
@@ -96,6 +98,7 @@ impl<'a> Report<'a> {
     pub fn command(&self) -> &'static str {
         match self {
             Report::Audit(_) => "audit",
+            Report::Mounts(_) => "mounts",
             Report::Plan(_) => "plan",
             Report::Vm(_) => "vm",
             Report::Verify(_) | Report::Fleet(_) => "verify",

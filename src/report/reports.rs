@@ -234,6 +234,15 @@ pub struct NewProjectReport {
     pub dry_run: bool,
 }
 
+/// `tierctl mounts`: the storage view of one project.
+#[derive(Debug, Clone)]
+pub struct MountsReport {
+    /// The compose project's name.
+    pub project: String,
+    /// Every mount of the enabled services, in service and entry order.
+    pub mounts: Vec<crate::mounts::MountView>,
+}
+
 #[cfg(test)]
 pub(crate) mod samples {
     //! Reports built from plain data, shared by the renderers' tests.

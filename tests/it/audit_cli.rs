@@ -13,7 +13,7 @@ access_points:
 
 /// The seed case from the storage guide: photos bound through `/Volumes/Photos`, a symlink to
 /// the fast tier; Postgres and the ML model cache in named volumes.
-fn immich() -> Workspace {
+pub fn immich() -> Workspace {
     Workspace::new()
         .file("tiers.yaml", TIERS)
         .dir("Volumes/faststore/photos")

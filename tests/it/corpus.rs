@@ -3,81 +3,15 @@
 //! nothing panics. Prints a one-line summary.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_norway::Value;
 use tierctl::audit::{self, Context};
 use tierctl::compose::error::ComposeError;
-use tierctl::compose::load::{LoadOptions, load};
+use tierctl::compose::load::load;
 use tierctl::probe::{self, DiskFiles};
 
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("TIERCTL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
-    if dir.join("compose").is_dir() {
-        Some(dir.canonicalize().unwrap_or(dir))
-    } else {
-        eprintln!(
-            "\n*** SKIPPED: compose corpus not found at {} (set TIERCTL_CORPUS) ***\n",
-            dir.display()
-        );
-        None
-    }
-}
-
-/// Rebuilds the corpus's directory layout under `into` from the `path in repo` column of
-/// `compose/SOURCES.md` (the saved names are flattened, so `include:`, `extends: file:` and
-/// `.env` only resolve in the original layout). Returns the compose files, in the rebuilt tree.
-pub fn rebuild(corpus: &Path, into: &Path) -> Vec<PathBuf> {
-    let sources = std::fs::read_to_string(corpus.join("compose/SOURCES.md")).expect("SOURCES.md");
-    let mut out = Vec::new();
-    for row in sources
-        .lines()
-        .filter(|l| l.starts_with("| ") && l.contains("` |"))
-    {
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        let (Some(saved), Some(path)) = (cells.get(2), cells.get(4)) else {
-            continue;
-        };
-        let saved = saved.trim_matches('`');
-        let Some(repo_dir) = saved.split('/').next() else {
-            continue;
-        };
-        let from = corpus.join("compose").join(saved);
-        if !from.is_file() {
-            continue;
-        }
-        // snippets keep their saved name; whole files go back to their path in the repository
-        let rel = if path.contains("(lines") {
-            saved.to_owned()
-        } else {
-            format!("{repo_dir}/{}", path.trim_matches('`'))
-        };
-        let to = into.join(rel);
-        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(&from, &to).expect("copy");
-        let name = to.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.ends_with(".yml") || name.ends_with(".yaml") || name.ends_with(".yml.template") {
-            out.push(to);
-        }
-    }
-    out.sort();
-    out
-}
-
-fn env_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|it| {
-            it.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "env"))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
+use crate::corpus_tree::{corpus_dir, load_options, rebuild};
 
 /// Number of entries of `services.<name>.volumes` as written (no merge keys, no extends).
 fn written_volume_counts(text: &str) -> Option<BTreeMap<String, usize>> {
@@ -108,14 +42,7 @@ fn corpus_loads_and_locates_every_volume() {
     let mut by_check: BTreeMap<&'static str, usize> = BTreeMap::new();
     for file in &files {
         let dir = file.parent().expect("parent");
-        let opts = LoadOptions {
-            files: vec![file.clone()],
-            env_files: env_files(dir),
-            working_dir: dir.to_path_buf(),
-            home: PathBuf::from("/home/user"),
-            profiles: vec!["*".into()],
-            ..LoadOptions::default()
-        };
+        let opts = load_options(file);
         let result = std::panic::catch_unwind(|| load(&opts, &DiskFiles));
         let project = match result {
             Err(_) => panic!("loader panicked on {}", file.display()),

@@ -5,8 +5,11 @@
 
 mod audit_cli;
 mod bad_input;
+mod compose_runner;
 mod copy_engine;
 mod corpus;
+mod corpus_tree;
+mod differential;
 mod engine;
 mod fleet;
 mod fuzz;
@@ -14,6 +17,7 @@ mod hosts;
 mod loader;
 mod migrate_engine;
 mod migrate_immich;
+mod mounts_cli;
 mod readme;
 mod remote;
 mod rewrite;

@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::compose_runner::Family;
 use super::copy_engine::SEED;
-use super::engine::{engine, helper_image, required};
+use super::engine::{engine, helper_image};
 use super::workspace::Workspace;
 
 const COMPOSE: &str = r#"services:
@@ -33,30 +34,26 @@ placement:
 struct Project {
     ws: Workspace,
     name: String,
+    family: Family,
+    cli: Vec<String>,
 }
 
-pub fn compose_cli() -> Option<Vec<String>> {
-    let v2 = Command::new("docker")
-        .args(["compose", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if v2 {
-        return Some(vec!["docker".into(), "compose".into()]);
-    }
-    which::which("docker-compose")
-        .ok()
-        .map(|p| vec![p.display().to_string()])
+/// A compose project name unique to this test process (sessions share the engine).
+pub fn unique(name: &str) -> String {
+    format!("{name}p{}", std::process::id())
 }
 
 impl Project {
-    /// A project `name` with its service running and its volume seeded with `seed`.
+    /// A project `name` started by Compose v2 with its volume seeded with `seed`.
     fn up(name: &str, seed: &str) -> Option<Project> {
+        Project::up_with(Family::V2, name, seed)
+    }
+
+    /// A project `name` started by the compose CLI of `family`, its service running and its
+    /// volume seeded with `seed`.
+    fn up_with(family: Family, name: &str, seed: &str) -> Option<Project> {
         engine()?;
-        let Some(cli) = compose_cli() else {
-            assert!(!required(), "TIERCTL_REQUIRE_DOCKER=1 but no compose CLI");
-            eprintln!("SKIPPED: no compose CLI (`docker compose` or `docker-compose`)");
-            return None;
-        };
+        let cli = family.require()?;
         let ws = Workspace::new()
             .file(
                 "app/compose.yaml",
@@ -66,10 +63,12 @@ impl Project {
             .dir("fast");
         let p = Project {
             ws,
-            name: name.into(),
+            name: unique(name),
+            family,
+            cli,
         };
-        p.compose(&cli, &["down", "-v"]);
-        assert!(p.compose(&cli, &["up", "-d"]), "compose up");
+        p.compose(&["down", "-v"]);
+        assert!(p.compose(&["up", "-d"]), "compose up");
         let status = Command::new("docker")
             .args(["run", "--rm", "-v"])
             .arg(format!("{}:/data", p.volume()))
@@ -80,6 +79,11 @@ impl Project {
         Some(p)
     }
 
+    /// The names of the project's containers, sorted.
+    fn container_names(&self) -> Vec<String> {
+        container_names(&self.name)
+    }
+
     fn volume(&self) -> String {
         format!("{}_dbdata", self.name)
     }
@@ -88,8 +92,8 @@ impl Project {
         self.ws.path(&format!("fast/{}/dbdata", self.name))
     }
 
-    fn compose(&self, cli: &[String], args: &[&str]) -> bool {
-        run_compose(cli, &self.name, &self.ws, args)
+    fn compose(&self, args: &[&str]) -> bool {
+        run_compose(&self.cli, &self.name, &self.ws, args)
     }
 
     fn tierctl(&self) -> assert_cmd::Command {
@@ -121,9 +125,7 @@ impl Project {
     }
 
     fn down(&self) {
-        if let Some(cli) = compose_cli() {
-            self.compose(&cli, &["down", "-v"]);
-        }
+        self.compose(&["down", "-v"]);
         // after a migration compose no longer declares the volume: remove it by name
         let _ = Command::new("docker")
             .args(["volume", "rm", "-f", &self.volume()])
@@ -142,6 +144,21 @@ pub fn run_compose(cli: &[String], name: &str, ws: &Workspace, args: &[&str]) ->
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// The names of the containers of compose project `name`, sorted.
+pub fn container_names(name: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
+        .arg(format!("label=com.docker.compose.project={name}"))
+        .output()
+        .expect("docker ps");
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
 }
 
 /// `tierctl` in the workspace's `app` directory for project `name`, with the test helper image.
@@ -163,9 +180,23 @@ pub fn stdout(out: &std::process::Output) -> String {
 #[test]
 fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_rollback_restores()
 {
-    let Some(p) = Project::up("tierctlitmig1", SEED) else {
+    migrate_end_to_end(Family::V2, "tierctlitmig1");
+}
+
+/// The same with a project Compose v1 created: migrate starts it again with v1, so its
+/// container keeps its v1 name (`project_db_1`), where v2 would recreate it as `project-db-1`.
+#[test]
+fn regression_12_migrate_restarts_a_compose_v1_project_with_compose_v1() {
+    migrate_end_to_end(Family::V1, "tierctlitmig1v");
+}
+
+fn migrate_end_to_end(family: Family, name: &str) {
+    let Some(p) = Project::up_with(family, name, SEED) else {
         return;
     };
+    let sep = p.family.separator();
+    let db = vec![format!("{}{sep}db{sep}1", p.name)];
+    assert_eq!(p.container_names(), db);
     let before = p.compose_text();
     assert_eq!(p.db_mount(), p.volume());
 
@@ -208,8 +239,9 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
         "{after}"
     );
     assert!(!after.contains("dbdata:\n"), "{after}");
-    // the service runs on the tier directory
+    // the service runs on the tier directory, started by the family that created it
     assert_eq!(p.db_mount(), p.target().display().to_string());
+    assert_eq!(p.container_names(), db, "{text}");
     // owners, modes, hardlinks, symlink, FIFO on the host
     let t = p.target();
     let one = std::fs::metadata(t.join("pg/base/1")).expect("copied file");
@@ -266,6 +298,7 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
     );
     assert_eq!(p.compose_text(), before);
     assert_eq!(p.db_mount(), p.volume());
+    assert_eq!(p.container_names(), db);
     assert!(p.target().join("pg/base/1").is_file());
     // --discard-copy afterwards removes only what the migration made
     let discard = p
@@ -298,7 +331,8 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn tierctl");
-    // wait for the copy helper, then kill -9 tierctl (the helper is left running)
+    // wait for this project's copy helper (other sessions share the engine), then kill -9
+    // tierctl (the helper is left running)
     let started = Instant::now();
     let mut seen = false;
     while started.elapsed() < Duration::from_secs(60) {
@@ -454,8 +488,7 @@ fn regression_migrate_of_a_stopped_project_skips_the_mount_check() {
     let Some(p) = Project::up("tierctlstopped", "echo hello > /data/a") else {
         return;
     };
-    let cli = compose_cli().expect("compose CLI");
-    assert!(p.compose(&cli, &["stop"]), "compose stop");
+    assert!(p.compose(&["stop"]), "compose stop");
     let out = p
         .tierctl()
         .args(["migrate", "--yes"])

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::engine::{engine, helper_image, required};
-use super::migrate_engine::{compose_cli, project_tierctl, run_compose, stdout};
+use super::compose_runner::Family;
+use super::engine::{engine, helper_image};
+use super::migrate_engine::{container_names, project_tierctl, run_compose, stdout, unique};
 use super::workspace::Workspace;
 
 const COMPOSE: &str = r#"services:
@@ -74,13 +75,15 @@ struct Immich {
 }
 
 impl Immich {
+    /// The project `name`, started by Compose v2.
     fn up(name: &str) -> Option<Immich> {
+        Immich::up_with(Family::V2, name)
+    }
+
+    /// The project `name`, started by the compose CLI of `family`, its volumes seeded.
+    fn up_with(family: Family, name: &str) -> Option<Immich> {
         engine()?;
-        let Some(cli) = compose_cli() else {
-            assert!(!required(), "TIERCTL_REQUIRE_DOCKER=1 but no compose CLI");
-            eprintln!("SKIPPED: no compose CLI");
-            return None;
-        };
+        let cli = family.require()?;
         let ws = Workspace::new()
             .file(
                 "app/compose.yaml",
@@ -104,7 +107,7 @@ impl Immich {
         }
         let p = Immich {
             ws,
-            name: name.into(),
+            name: unique(name),
             cli,
         };
         p.compose(&["down", "-v"]);
@@ -317,9 +320,25 @@ impl Immich {
 
 #[test]
 fn an_immich_like_project_migrates_with_identical_trees_services_on_the_tiers_and_verify_ok() {
-    let Some(p) = Immich::up("tierctlitimm1") else {
+    immich_end_to_end(Family::V2, "tierctlitimm1");
+}
+
+/// The same project created by Compose v1: started again by v1, its containers keep their names.
+#[test]
+fn an_immich_like_project_created_by_compose_v1_migrates_and_keeps_its_container_names() {
+    immich_end_to_end(Family::V1, "tierctlitimm1v");
+}
+
+fn immich_end_to_end(family: Family, name: &str) {
+    let Some(p) = Immich::up_with(family, name) else {
         return;
     };
+    let names = container_names(&p.name);
+    let sep = family.separator();
+    assert!(
+        names.contains(&format!("{}{sep}database{sep}1", p.name)),
+        "{names:?}"
+    );
     let sources = p.sources();
     assert!(
         sources[0].contains("./pg_wal/fifo fifo 999:999"),
@@ -349,6 +368,7 @@ fn an_immich_like_project_migrates_with_identical_trees_services_on_the_tiers_an
     // the old photos directory is kept, the symlink too
     assert!(p.ws.path("warm/photos/2020/IMG_0001.jpg").is_file());
     assert!(p.ws.path("Photos").is_symlink());
+    assert_eq!(container_names(&p.name), names, "restarted by {family:?}");
     p.down();
 }
 
@@ -440,8 +460,7 @@ fn an_empty_volume_is_seeded_from_the_image_content_a_fresh_volume_would_get() {
     if engine().is_none() {
         return;
     }
-    let Some(cli) = compose_cli() else {
-        assert!(!required(), "TIERCTL_REQUIRE_DOCKER=1 but no compose CLI");
+    let Some(cli) = Family::V2.require() else {
         return;
     };
     // an image with content at the mount path
@@ -470,7 +489,7 @@ fn an_empty_volume_is_seeded_from_the_image_content_a_fresh_volume_would_get() {
         build.wait().expect("docker build").success(),
         "docker build"
     );
-    let name = "tierctlitseed";
+    let name = &unique("tierctlitseed");
     let compose = "services:\n  web:\n    image: {image}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n    volumes:\n      - conf:/srv/conf\nvolumes:\n  conf:\n";
     let ws = Workspace::new()
         .file("app/compose.yaml", &compose.replace("{image}", image))
@@ -481,7 +500,7 @@ fn an_empty_volume_is_seeded_from_the_image_content_a_fresh_volume_would_get() {
         .dir("fast");
     let p = Immich {
         ws,
-        name: name.into(),
+        name: name.clone(),
         cli,
     };
     p.compose(&["down", "-v"]);

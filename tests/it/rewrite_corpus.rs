@@ -12,7 +12,7 @@ use tierctl::plan::{EditKind, Input, Plan, plan};
 use tierctl::probe::{self, DiskFiles};
 use tierctl::rewrite;
 
-use crate::corpus::{corpus_dir, rebuild};
+use crate::corpus_tree::{corpus_dir, rebuild};
 
 fn options(file: &Path) -> LoadOptions {
     let dir = file.parent().expect("parent");

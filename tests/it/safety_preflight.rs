@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use tierctl::migrate::manifest::{self, Manifest, Rules};
 use tierctl::migrate::tree;
 
+use super::compose_runner::Family;
 use super::engine::{engine, helper_image, required};
-use super::migrate_engine::{compose_cli, project_tierctl, run_compose, stdout};
+use super::migrate_engine::{project_tierctl, run_compose, stdout};
 use super::workspace::Workspace;
 
 const COMPOSE: &str = r#"services:
@@ -50,11 +51,7 @@ struct Stack {
 impl Stack {
     fn up(tag: &str, seed: &str) -> Option<Stack> {
         engine()?;
-        let Some(cli) = compose_cli() else {
-            assert!(!required(), "TIERCTL_REQUIRE_DOCKER=1 but no compose CLI");
-            eprintln!("SKIPPED: no compose CLI (`docker compose` or `docker-compose`)");
-            return None;
-        };
+        let cli = Family::V2.require()?;
         let ws = Workspace::new()
             .file(
                 "app/compose.yaml",

@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 
 use tierctl::template::TEMPLATES;
 
-use crate::corpus::corpus_dir;
+use crate::corpus_tree::corpus_dir;
 use crate::workspace::Workspace;
 
 const TIERS: &str = "\

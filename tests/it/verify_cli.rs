@@ -1,5 +1,5 @@
 //! `tierctl verify` against the real engine: a project whose containers the test creates with
-//! compose labels (and one started by the `docker-compose` CLI when it is installed), a tmpfs
+//! compose labels (and one started by each compose CLI, v2 and v1), a tmpfs
 //! tier, a named volume, a bind through a symlink, the Colima failure in a mount namespace, an
 //! image without a shell or `df` (helper fallback), and marker cleanup on success, failure and
 //! SIGINT.
@@ -15,6 +15,7 @@ use tierctl::engine::container::{ContainerSpec, labels};
 use tierctl::engine::docker::DockerEngine;
 use tierctl::engine::{Containers, Volumes};
 
+use crate::compose_runner::Family;
 use crate::engine::{TmpfsMount, can_unshare, engine, helper_image, required};
 use crate::workspace::Workspace;
 
@@ -482,23 +483,29 @@ fn verify_interrupted_by_sigint_removes_its_marker() {
     );
 }
 
-/// One end-to-end run with a real compose CLI (compose v1, `docker-compose`), when installed.
+/// `verify` on a project started by Compose v2 (the `docker compose` plugin or
+/// `docker-compose-v2`): container names `project-app-1`.
 #[test]
-fn verify_a_project_started_by_docker_compose() {
+fn verify_a_project_started_by_compose_v2() {
+    verify_a_project_started_by(Family::V2);
+}
+
+/// `verify` on a project started by Compose v1 (`docker-compose` 1.29): container names
+/// `project_app_1`.
+#[test]
+fn verify_a_project_started_by_compose_v1() {
+    verify_a_project_started_by(Family::V1);
+}
+
+/// One end-to-end run with a real compose CLI of `family`.
+fn verify_a_project_started_by(family: Family) {
     if engine().is_none() {
         return;
     }
-    let has_compose = Process::new("docker-compose")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_compose {
-        eprintln!("SKIPPED: no `docker-compose` CLI (apt-get install docker-compose)");
+    let Some(cli) = family.require() else {
         return;
-    }
-    let name = project_name("compose");
+    };
+    let name = project_name(&format!("compose-{family:?}").to_lowercase());
     let ws = Workspace::new().dir("tier").dir("home").file(
         "compose.yaml",
         &format!(
@@ -510,12 +517,13 @@ fn verify_a_project_started_by_docker_compose() {
         return;
     };
     let compose = |args: &[&str]| {
-        Process::new("docker-compose")
+        Process::new(&cli[0])
+            .args(&cli[1..])
             .args(["-p", &name, "-f"])
             .arg(ws.path("compose.yaml"))
             .args(args)
             .output()
-            .expect("docker-compose runs")
+            .expect("compose runs")
     };
     struct Down<F: Fn()>(F);
     impl<F: Fn()> Drop for Down<F> {
@@ -549,6 +557,17 @@ fn verify_a_project_started_by_docker_compose() {
     assert!(
         !table.contains("note:"),
         "the compose cross-check agrees: {table}"
+    );
+    let names = Process::new("docker")
+        .args(["ps", "--format", "{{.Names}}", "--filter"])
+        .arg(format!("label=com.docker.compose.project={name}"))
+        .output()
+        .expect("docker ps");
+    let sep = family.separator();
+    assert_eq!(
+        String::from_utf8_lossy(&names.stdout).trim(),
+        format!("{name}{sep}app{sep}1"),
+        "the container is named by {family:?}'s rule"
     );
     assert!(markers(&ws.path("tier")).is_empty());
 }

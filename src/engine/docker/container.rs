@@ -163,6 +163,7 @@ impl Containers for DockerEngine {
                         .unwrap_or_default(),
                     project: tags.get(labels::PROJECT).cloned(),
                     service: tags.get(labels::SERVICE).cloned(),
+                    compose_version: tags.get(labels::VERSION).cloned(),
                     running: matches!(
                         c.state,
                         Some(bollard::models::ContainerSummaryStateEnum::RUNNING)

@@ -2,6 +2,7 @@
 
 mod audit;
 mod migrate;
+mod mounts;
 mod new;
 mod plan;
 mod tiers;
@@ -15,6 +16,7 @@ use crate::report::{PathStyle, Report};
 pub fn render(report: &Report, paths: &PathStyle, color: bool) -> String {
     match report {
         Report::Audit(r) => audit::audit(r, paths, color),
+        Report::Mounts(r) => mounts::mounts(r, paths),
         Report::Plan(r) => plan::plan(r, paths, color),
         Report::Vm(r) => vm::vm(r, paths),
         Report::Verify(r) => verify::verify(r),

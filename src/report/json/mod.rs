@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod migrate;
+pub mod mounts;
 pub mod plan;
 pub mod tiers;
 pub mod verify;
@@ -20,6 +21,7 @@ pub const VERSION: u32 = 1;
 pub fn render(report: &Report, paths: &PathStyle) -> Option<String> {
     Some(match report {
         Report::Audit(r) => pretty(&audit::audit(r, paths)),
+        Report::Mounts(r) => pretty(&mounts::mounts(r, paths)),
         Report::Plan(r) => pretty(&plan::plan(r, paths)),
         Report::Vm(r) => pretty(&vm::vm(r, paths)),
         Report::Verify(r) => pretty(&verify::verify(r)),

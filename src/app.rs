@@ -947,6 +947,10 @@ fn journaled_task(
         }
         (Some(path), _) if args.rollback => Ok(Some(MigrateTask::Rollback(path))),
         (Some(path), Phase::Open) if args.resume => Ok(Some(MigrateTask::Resume(path))),
+        (Some(path), Phase::RollingBack) if args.resume => Err(refused(format!(
+            "a rollback of the migration journaled in `{}` began: it is finished, never resumed",
+            path.display()
+        ))),
         (Some(path), _) if args.resume => Err(refused(format!(
             "no unfinished migration journal in `{dir}` (the newest, `{}`, is not one to resume)",
             path.display()

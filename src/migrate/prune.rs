@@ -71,6 +71,25 @@ pub fn prune_sources(
         ctx.pause_at(&id, false);
         journal.append(&Record::Start { step: id.clone() })?;
         let label = describe(&plan, &step);
+        if let MountSource::Volume(name) = source {
+            // an interrupted prune may have removed it before journaling that
+            let gone = !ctx.engine.volume_exists(name).map_err(|e| {
+                blocked(
+                    format!("cannot look up volume `{name}`: {e}"),
+                    "check that the Docker engine answers, then run `tierctl migrate --prune-source --yes` again".into(),
+                )
+            })?;
+            if gone {
+                let result = format!("volume `{name}` was already removed");
+                journal.append(&Record::Done {
+                    step: id.clone(),
+                    detail: super::journal::Detail::None,
+                })?;
+                state.done.insert(id.clone(), super::journal::Detail::None);
+                steps.push(StepOutcome { step: id, result });
+                continue;
+            }
+        }
         let input = StepInput {
             ctx,
             plan: &plan,

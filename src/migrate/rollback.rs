@@ -145,15 +145,19 @@ fn bring_back(
         return Ok(None);
     }
     let id = reverse_step(n);
-    let changed = match state.manifest_of(n) {
+    let dir = journal::dir(&state.plan.project_dir);
+    // no usable manifest (a journal from before they were kept, or a side file edited or
+    // lost): the tier may hold newer data, so it is copied back
+    let kept = state
+        .manifest_of(n)
+        .and_then(|kept| journal::load_manifest(&dir, kept).ok());
+    let changed = match kept {
         Some(kept) => {
-            let kept = journal::load_manifest(&journal::dir(&state.plan.project_dir), kept)?;
             let now =
                 tier_manifest(ctx, &journal.id, &forward).map_err(|m| failed(state, &id, m))?;
             let differences = manifest::compare(&kept, &now, Rules::default());
             (!differences.is_empty()).then_some(differences.len())
         }
-        // a journal from before manifests were kept: the tier may hold newer data
         None => Some(0),
     };
     let Some(differences) = changed else {
@@ -166,9 +170,13 @@ fn bring_back(
         }));
     };
     ctx.say(&format!(
-        "copy back {}: `{}` changed since the migration ({differences} difference(s)); copying it into {}",
-        n,
+        "copy back {n}: `{}` {}; copying it into {}",
         forward.target.display(),
+        if differences == 0 {
+            "has no usable verified manifest".to_owned()
+        } else {
+            format!("changed since the migration ({differences} difference(s))")
+        },
         show(&forward.source)
     ));
     journal.append(&Record::Start { step: id.clone() })?;

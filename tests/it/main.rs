@@ -15,6 +15,7 @@ mod migrate_immich;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;
+mod safety_migrate;
 mod safety_rewrite;
 mod safety_targets;
 mod templates;

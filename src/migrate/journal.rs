@@ -361,13 +361,12 @@ impl Journal {
     /// Open an existing journal for appending, with its records.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Record>), JournalError> {
         let records = read(path)?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|source| JournalError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new().append(true).open(path).map_err(io)?;
+        cut_torn_line(path, &file).map_err(io)?;
         let id = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -395,6 +394,18 @@ impl Journal {
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.sync_all().map_err(io)
     }
+}
+
+/// Remove a torn last line (a crash while it was written; [`read`] ignores it) so the next record
+/// starts on a line of its own.
+fn cut_torn_line(path: &Path, file: &File) -> io::Result<()> {
+    let bytes = fs::read(path)?;
+    if bytes.last().is_none_or(|b| *b == b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    file.set_len(keep as u64)?;
+    file.sync_all()
 }
 
 /// Keep `manifest` beside the journal `id` in `dir` as `manifest-<id>-<name>.json`: written to
@@ -559,6 +570,21 @@ mod tests {
             parse(path, &[r#"{"event":"finished"}"#.into()]),
             Err(JournalError::NoPlan { .. })
         ));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_before_the_next_record() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut j = Journal::create(dir.path(), "1", &plan()).expect("create");
+        j.append(&Record::Finished).expect("append");
+        let text = fs::read_to_string(&j.path).expect("read");
+        fs::write(&j.path, &text[..text.len() - 5]).expect("tear");
+        let (mut reopened, records) = Journal::open(&j.path).expect("open");
+        assert_eq!(records.len(), 1);
+        reopened.append(&Record::RollbackBegun).expect("append");
+        let records = read(&j.path).expect("whole");
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1], Record::RollbackBegun);
     }
 
     #[test]

@@ -254,7 +254,7 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
     // rollback: compose byte for byte, the service back on its volume, the copy kept
     let back = p
         .tierctl()
-        .args(["migrate", "--rollback"])
+        .args(["migrate", "--rollback", "--yes"])
         .output()
         .expect("run");
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
@@ -269,7 +269,7 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
     // --discard-copy afterwards removes only what the migration made
     let discard = p
         .tierctl()
-        .args(["migrate", "--rollback", "--discard-copy"])
+        .args(["migrate", "--rollback", "--discard-copy", "--yes"])
         .output()
         .expect("run");
     assert_eq!(discard.status.code(), Some(0), "{}", stdout(&discard));
@@ -355,7 +355,7 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
     assert!(volume_exists());
     let pruned = p
         .tierctl()
-        .args(["migrate", "--prune-source"])
+        .args(["migrate", "--prune-source", "--yes"])
         .output()
         .expect("run");
     assert_eq!(pruned.status.code(), Some(0), "{}", stdout(&pruned));
@@ -408,7 +408,7 @@ fn a_full_tier_fails_the_copy_leaves_source_and_compose_intact_and_rolls_back() 
     assert_eq!(p.compose_text(), before);
     let back = p
         .tierctl()
-        .args(["migrate", "--rollback", "--discard-copy"])
+        .args(["migrate", "--rollback", "--discard-copy", "--yes"])
         .output()
         .expect("run");
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
@@ -466,7 +466,7 @@ fn a_read_only_tier_root_is_a_clear_error_before_any_copy() {
     assert_eq!(p.compose_text(), before);
     let back = p
         .tierctl()
-        .args(["migrate", "--rollback"])
+        .args(["migrate", "--rollback", "--yes"])
         .output()
         .expect("run");
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));

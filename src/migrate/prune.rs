@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::journal::{self, Journal, Record};
+use super::journal::{self, Detail, Journal, JournalState, Record};
 use super::outcome::{Outcome, StepOutcome, kept_volumes};
 use super::plan::{MigrateStep, describe};
 use super::steps::{self, StepInput};
@@ -37,77 +37,23 @@ pub fn prune_sources(
     ctx.remove_helpers(&journal.id);
     let mut steps = Vec::new();
     for n in 0..plan.copies.len() {
-        let step = MigrateStep::RemoveSource(n);
-        let id = step.id();
+        let id = MigrateStep::RemoveSource(n).id();
         if state.done.contains_key(&id) {
             continue;
         }
-        let blocked = |message: String, hint: String| MigrateError::Blocked { message, hint };
         if !state.done.contains_key(&MigrateStep::VerifyMounts.id()) {
-            return Err(blocked(
-                format!("step `{id}`: the services' mounts were not verified: the source stays"),
-                journal::next_commands(state.phase()),
-            ));
+            return Err(MigrateError::Blocked {
+                message: format!(
+                    "step `{id}`: the services' mounts were not verified: the source stays"
+                ),
+                hint: journal::next_commands(state.phase()),
+            });
         }
-        let source = &plan.copies[n].job.source;
-        if let MountSource::Volume(name) = source {
-            let project = reload().map_err(|e| {
-                blocked(
-                    format!("volume `{name}` stays: the compose project cannot be loaded to check who uses it: {e}"),
-                    "fix the compose files, then run `tierctl migrate --prune-source --yes` again".into(),
-                )
-            })?;
-            let using = users(ctx, &project, source)?;
-            if !using.is_empty() {
-                return Err(blocked(
-                    format!(
-                        "volume `{name}` stays: it is in use by {}",
-                        using.join(", ")
-                    ),
-                    in_use_hint(&using),
-                ));
-            }
-        }
+        refuse_if_used(ctx, &plan.copies[n].job.source, reload)?;
         ctx.pause_at(&id, false);
         journal.append(&Record::Start { step: id.clone() })?;
-        let label = describe(&plan, &step);
-        if let MountSource::Volume(name) = source {
-            // an interrupted prune may have removed it before journaling that
-            let gone = !ctx.engine.volume_exists(name).map_err(|e| {
-                blocked(
-                    format!("cannot look up volume `{name}`: {e}"),
-                    "check that the Docker engine answers, then run `tierctl migrate --prune-source --yes` again".into(),
-                )
-            })?;
-            if gone {
-                let result = format!("volume `{name}` was already removed");
-                journal.append(&Record::Done {
-                    step: id.clone(),
-                    detail: super::journal::Detail::None,
-                })?;
-                state.done.insert(id.clone(), super::journal::Detail::None);
-                steps.push(StepOutcome { step: id, result });
-                continue;
-            }
-        }
-        let input = StepInput {
-            ctx,
-            plan: &plan,
-            state: &state,
-            journal: &journal.id,
-            label: &label,
-        };
-        let (detail, result) = steps::execute(&input, &step, false).map_err(|message| {
-            blocked(
-                format!("step `{id}` failed: {message}"),
-                format!(
-                    "fix the cause, then run `tierctl migrate --prune-source --yes` again; {}",
-                    journal::next_commands(state.phase())
-                ),
-            )
-        })?;
+        let (detail, result) = remove(ctx, journal, &state, n)?;
         ctx.pause_at(&id, true);
-        ctx.say(&format!("{label}  {result}"));
         journal.append(&Record::Done {
             step: id.clone(),
             detail: detail.clone(),
@@ -120,6 +66,81 @@ pub fn prune_sources(
         steps,
         kept: kept_volumes(&plan, &state),
     })
+}
+
+fn blocked(message: String, hint: String) -> MigrateError {
+    MigrateError::Blocked { message, hint }
+}
+
+/// Refused when a compose file of the project (loaded again now) or any container uses the
+/// source volume.
+fn refuse_if_used(
+    ctx: &MigrateContext<'_>,
+    source: &MountSource,
+    reload: Reload<'_>,
+) -> Result<(), MigrateError> {
+    let MountSource::Volume(name) = source else {
+        return Ok(());
+    };
+    let project = reload().map_err(|e| {
+        blocked(
+            format!("volume `{name}` stays: the compose project cannot be loaded to check who uses it: {e}"),
+            "fix the compose files, then run `tierctl migrate --prune-source --yes` again".into(),
+        )
+    })?;
+    let using = users(ctx, &project, source)?;
+    if using.is_empty() {
+        return Ok(());
+    }
+    Err(blocked(
+        format!(
+            "volume `{name}` stays: it is in use by {}",
+            using.join(", ")
+        ),
+        in_use_hint(&using),
+    ))
+}
+
+/// The removal step of copy `n`'s source; a volume already gone (an interrupted prune removed
+/// it before journaling that) is recorded as removed.
+fn remove(
+    ctx: &MigrateContext<'_>,
+    journal: &Journal,
+    state: &JournalState,
+    n: usize,
+) -> Result<(Detail, String), MigrateError> {
+    let plan = &state.plan;
+    let step = MigrateStep::RemoveSource(n);
+    let again = |what: String| {
+        blocked(
+            what,
+            format!(
+                "fix the cause, then run `tierctl migrate --prune-source --yes` again; {}",
+                journal::next_commands(state.phase())
+            ),
+        )
+    };
+    if let MountSource::Volume(name) = &plan.copies[n].job.source {
+        let exists = ctx
+            .engine
+            .volume_exists(name)
+            .map_err(|e| again(format!("cannot look up volume `{name}`: {e}")))?;
+        if !exists {
+            return Ok((Detail::None, format!("volume `{name}` was already removed")));
+        }
+    }
+    let label = describe(plan, &step);
+    let input = StepInput {
+        ctx,
+        plan,
+        state,
+        journal: &journal.id,
+        label: &label,
+    };
+    let (detail, result) = steps::execute(&input, &step, false)
+        .map_err(|message| again(format!("step `{}` failed: {message}", step.id())))?;
+    ctx.say(&format!("{label}  {result}"));
+    Ok((detail, result))
 }
 
 /// The hint for a source or copy still in use: a compose file names it (the migration was

@@ -605,3 +605,52 @@ fn a_journal_damaged_in_the_middle_is_refused_and_nothing_changes() {
     same(&before, &s.tier_manifest(), "the tier");
     assert_eq!(s.db_mount(), s.target().display().to_string());
 }
+
+/// Issue 11 item 4 on a terminal: `--rollback` says what it will do and asks; `n` changes
+/// nothing (the journal gains no record).
+#[test]
+fn on_a_terminal_rollback_asks_and_a_no_changes_nothing() {
+    use tierctl::migrate::journal::{Journal, Record};
+    use tierctl::migrate::plan::MigratePlan;
+    let ws = Workspace::new()
+        .file("app/compose.yaml", "services:\n  db:\n    image: busybox\n")
+        .file("app/tiers.yaml", TIERS);
+    let state = ws.path("app/.tierctl");
+    let plan = MigratePlan {
+        project: "tierctlasks".into(),
+        project_dir: ws.path("app"),
+        ..MigratePlan::default()
+    };
+    let mut journal = Journal::create(&state, "20260101T000000-1", &plan).expect("journal");
+    journal.append(&Record::Finished).expect("append");
+    let before = std::fs::read(&journal.path).expect("journal");
+    let bin = assert_cmd::cargo::cargo_bin("tierctl");
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} migrate --rollback", bin.display()),
+            "/dev/null",
+        ])
+        .current_dir(ws.path("app"))
+        .env("COMPOSE_PROJECT_NAME", "tierctlasks")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            std::thread::sleep(Duration::from_millis(1500));
+            child.stdin.take().expect("piped stdin").write_all(b"n\n")?;
+            child.wait_with_output()
+        });
+    let Ok(out) = out else {
+        eprintln!("SKIPPED: no `script` to give tierctl a terminal");
+        return;
+    };
+    let t = text(&out);
+    assert!(t.contains("will roll back the migration"), "{t}");
+    assert!(t.contains("Proceed? [y/N]"), "{t}");
+    assert!(t.contains("not confirmed: nothing was changed"), "{t}");
+    assert!(t.contains("migrate --rollback --yes`"), "{t}");
+    assert_eq!(std::fs::read(&journal.path).expect("journal"), before);
+}

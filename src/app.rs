@@ -979,6 +979,11 @@ fn migrate(
             None => return Ok(exit::CLEAN),
         },
     };
+    if let Some(what) = destructive(&task, args) {
+        confirm(what, args)?;
+    }
+    // the compose project as it is on disk when a prune or discard checks who uses a volume
+    let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
     let endpoint = resolve_endpoint(global, env)?;
     let engine = DockerEngine::connect(&endpoint)?;
     let image = args
@@ -1007,12 +1012,12 @@ fn migrate(
         MigrateTask::Rollback(path) => {
             let (mut journal, records) = Journal::open(&path)?;
             let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Rollback);
-            run::rollback(&ctx, &mut journal, &records, args.discard_copy)?
+            run::rollback(&ctx, &mut journal, &records, args.discard_copy, &reload)?
         }
         MigrateTask::Prune(path) => {
             let (mut journal, records) = Journal::open(&path)?;
             let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Prune);
-            run::prune_sources(&ctx, &mut journal, &records)?
+            run::prune_sources(&ctx, &mut journal, &records, &reload)?
         }
         MigrateTask::Start(plan) => {
             let Some(lock) = lock.as_ref() else {
@@ -1102,54 +1107,90 @@ fn vm_fix(
 }
 
 /// What the journals in `state_dir` ask for: `--rollback`, `--resume`, a pending
-/// `--prune-source`; `None`: a new migration (refused while one is unfinished).
+/// `--prune-source`; `None`: a new migration (refused while one is unfinished). Every refusal's
+/// hint is `journal::next_commands` of the newest journal's phase.
 fn journaled_task(
     args: &MigrateArgs,
     state_dir: &std::path::Path,
 ) -> Result<Option<MigrateTask>, Error> {
     use crate::migrate::MigrateError;
-    use crate::migrate::journal::{self, JournalState};
+    use crate::migrate::journal::{self, JournalState, Phase};
 
     let last = journal::latest(state_dir);
     let last_state = match &last {
         Some(path) => JournalState::of(&journal::read(path)?),
         None => None,
     };
-    let open = last_state.as_ref().is_some_and(JournalState::is_open);
-    let missing = |what: &str| {
-        Error::Migrate(MigrateError::Refused(format!(
-            "no {what}migration journal in `{}`",
-            state_dir.display()
-        )))
+    let phase = journal::phase_of(last_state.as_ref());
+    let refused = |message: String| {
+        Error::Migrate(MigrateError::Blocked {
+            message,
+            hint: journal::next_commands(phase),
+        })
     };
-    if args.rollback {
-        return last
-            .map(MigrateTask::Rollback)
-            .map(Some)
-            .ok_or_else(|| missing(""));
-    }
-    if args.resume {
-        return last
-            .filter(|_| open)
-            .map(|p| Some(MigrateTask::Resume(p)))
-            .ok_or_else(|| missing("unfinished "));
-    }
-    // `--prune-source` after a finished migration: remove the sources it kept
-    let pending = last_state.as_ref().is_some_and(|s| {
-        s.finished
-            && !s.rolled_back
-            && (0..s.plan.copies.len()).any(|n| {
-                !s.done
-                    .contains_key(&crate::migrate::plan::MigrateStep::RemoveSource(n).id())
-            })
-    });
-    match last {
-        Some(path) if args.remove_source && !open && pending => Ok(Some(MigrateTask::Prune(path))),
-        Some(path) if open => Err(Error::Migrate(MigrateError::Refused(format!(
-            "an unfinished migration is journaled in `{}`: run `tierctl migrate --resume` or `--rollback` first",
+    let dir = state_dir.display();
+    match (last, phase) {
+        (None, _) if args.rollback || args.resume => {
+            Err(refused(format!("no migration journal in `{dir}`")))
+        }
+        (Some(path), _) if args.rollback => Ok(Some(MigrateTask::Rollback(path))),
+        (Some(path), Phase::Open) if args.resume => Ok(Some(MigrateTask::Resume(path))),
+        (Some(path), Phase::RollingBack) if args.resume => Err(refused(format!(
+            "a rollback of the migration journaled in `{}` began: it is finished, never resumed",
             path.display()
-        )))),
+        ))),
+        (Some(path), _) if args.resume => Err(refused(format!(
+            "no unfinished migration journal in `{dir}` (the newest, `{}`, is not one to resume)",
+            path.display()
+        ))),
+        (
+            Some(path),
+            Phase::Finished {
+                sources_kept: true, ..
+            },
+        ) if args.remove_source => Ok(Some(MigrateTask::Prune(path))),
+        (Some(path), Phase::Open | Phase::RollingBack) => Err(refused(format!(
+            "an unfinished migration is journaled in `{}`",
+            path.display()
+        ))),
         _ => Ok(None),
+    }
+}
+
+/// What a destructive task is about to do, for the confirmation; `None`: not destructive here
+/// (a new migration asks after showing its plan).
+fn destructive(task: &MigrateTask, args: &MigrateArgs) -> Option<&'static str> {
+    match task {
+        MigrateTask::Rollback(_) if args.discard_copy => Some(
+            "roll back the migration (services stopped, data the services wrote on the tier copied back into the source, compose files restored, services started) and delete the copies it made",
+        ),
+        MigrateTask::Rollback(_) => Some(
+            "roll back the migration: services stopped, data the services wrote on the tier copied back into the source, compose files restored, services started",
+        ),
+        MigrateTask::Prune(_) => Some("remove the source volumes the finished migration kept"),
+        MigrateTask::Resume(_) | MigrateTask::Start(_) => None,
+    }
+}
+
+/// `--yes`, or `Proceed? [y/N]` answered yes on a terminal; else refused, naming the exact
+/// command with `--yes`.
+fn confirm(what: &str, args: &MigrateArgs) -> Result<(), Error> {
+    use crate::migrate::MigrateError;
+    if args.yes {
+        return Ok(());
+    }
+    eprintln!("tierctl migrate will {what}.");
+    let with_yes = format!("{} --yes", crate::lock::command_line_of_this_process());
+    match confirm_on_terminal() {
+        Some(true) => Ok(()),
+        Some(false) => Err(Error::Migrate(MigrateError::Blocked {
+            message: "not confirmed: nothing was changed".into(),
+            hint: format!("run `{with_yes}` to do it without asking"),
+        })),
+        None => Err(Error::Migrate(MigrateError::Blocked {
+            message: format!("this would {what}, and stdin is not a terminal to confirm it"),
+            hint: format!("nothing was changed; run `{with_yes}` to do it"),
+        })),
     }
 }
 

@@ -64,6 +64,11 @@ impl Holder {
     }
 }
 
+/// This process's command line as a shell would show it (`tierctl migrate --rollback`).
+pub fn command_line_of_this_process() -> String {
+    Holder::this_process().command
+}
+
 /// The arguments joined with spaces, each quoted when a shell would need it.
 fn command_line(program: String, args: impl Iterator<Item = String>) -> String {
     std::iter::once(program)

@@ -10,7 +10,19 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::migrate::plan::MigratePlan;
+use crate::engine::MountSource;
+use crate::migrate::manifest::Manifest;
+use crate::migrate::plan::{MigratePlan, MigrateStep};
+
+/// The journal id of a rollback's verified copy of copy `n` back into its source.
+pub fn reverse_step(n: usize) -> String {
+    format!("copy-back:{n}")
+}
+
+/// The journal id of the removal of copy `n` (`--discard-copy`).
+pub fn discard_step(n: usize) -> String {
+    format!("remove-copy:{n}")
+}
 
 /// The journal directory of a project.
 pub fn dir(project_dir: &Path) -> PathBuf {
@@ -39,12 +51,16 @@ pub enum Detail {
         /// The temporary volume the engine filled from the image.
         volume: String,
     },
-    /// A verified copy.
+    /// A verified copy (or, in a rollback, a verified copy back into the source).
     Verified {
         /// Entries compared.
         entries: usize,
         /// Content bytes.
         bytes: u64,
+        /// The verified copy's manifest, kept beside the journal (`None` in journals written
+        /// before manifests were kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manifest: Option<ManifestRef>,
     },
     /// The compose files written, with their backups.
     Rewritten {
@@ -83,6 +99,8 @@ pub enum Record {
     },
     /// Every step is done.
     Finished,
+    /// A rollback began (it has to be finished by `--rollback`, never resumed).
+    RollbackBegun,
     /// The migration was rolled back.
     RolledBack,
     /// The services of the plan running before the stop step stops anything (written before
@@ -96,6 +114,16 @@ pub enum Record {
         /// The step's id.
         step: Option<String>,
     },
+}
+
+/// A verified copy's manifest kept in a side file beside the journal: the file's name (in the
+/// journal's directory) and the BLAKE3 of its bytes, so a changed or damaged side file is seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRef {
+    /// The side file's name, in the journal's directory.
+    pub file: String,
+    /// BLAKE3 of the side file's bytes, hex.
+    pub blake3: String,
 }
 
 /// Why the journal could not be used.
@@ -125,6 +153,12 @@ pub enum JournalError {
         /// The journal.
         path: PathBuf,
     },
+    /// A kept manifest is not the one the journal recorded.
+    #[error("manifest `{}` is not the one the journal recorded (its BLAKE3 differs, or it does not parse)", path.display())]
+    ManifestChanged {
+        /// The side file.
+        path: PathBuf,
+    },
 }
 
 /// What a journal says about its migration (pure).
@@ -140,12 +174,67 @@ pub struct JournalState {
     pub failed: Option<(String, String)>,
     /// Every step finished.
     pub finished: bool,
+    /// A rollback began.
+    pub rolling_back: bool,
     /// Rolled back.
     pub rolled_back: bool,
     /// The services recorded running before the stop step ([`Record::Running`]).
     pub running_before: Vec<String>,
     /// The last run was interrupted by a signal.
     pub interrupted: bool,
+}
+
+/// Where a journaled migration stands, for the next command a message names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No journal at all.
+    NoJournal,
+    /// Unfinished: `--resume` continues it, `--rollback` undoes it.
+    Open,
+    /// A rollback began and did not finish: only `--rollback` finishes it.
+    RollingBack,
+    /// Every step done; `sources_kept`: a source volume is still there to prune;
+    /// `source_removed`: one is gone already (its copy is the only data: no rollback).
+    Finished {
+        /// A source volume was kept.
+        sources_kept: bool,
+        /// A source volume was removed.
+        source_removed: bool,
+    },
+    /// Rolled back; `copies_kept`: a copy it made is still there to discard.
+    RolledBack {
+        /// A copy directory was kept.
+        copies_kept: bool,
+    },
+}
+
+/// The commands that work in `phase`, as the `hint:` of a message (pure: the one place that
+/// chooses them, so no message names a command the journal would refuse).
+pub fn next_commands(phase: Phase) -> String {
+    match phase {
+        Phase::NoJournal => "run `tierctl migrate` to plan a migration".into(),
+        Phase::Open => "run `tierctl migrate --resume` to continue the migration, or `tierctl migrate --rollback --yes` to undo it".into(),
+        Phase::RollingBack => "a rollback began and did not finish: run `tierctl migrate --rollback --yes` to finish it (`--resume` is refused)".into(),
+        Phase::Finished {
+            sources_kept: true,
+            source_removed: false,
+        } => "the migration is finished: `tierctl migrate --prune-source --yes` removes the source volumes it kept, `tierctl migrate --rollback --yes` undoes it".into(),
+        Phase::Finished {
+            sources_kept: true,
+            source_removed: true,
+        } => "the migration is finished and a source volume is removed already, so it cannot be rolled back: `tierctl migrate --prune-source --yes` removes the other source volumes it kept".into(),
+        Phase::Finished {
+            sources_kept: false,
+            ..
+        } => "the migration is finished and its source volumes are removed: the tier directories hold the only data, so there is nothing to resume or roll back; `tierctl migrate` plans a new migration".into(),
+        Phase::RolledBack { copies_kept: true } => "the migration was rolled back: `tierctl migrate --rollback --discard-copy --yes` removes the copies it kept; `tierctl migrate` plans a new migration".into(),
+        Phase::RolledBack { copies_kept: false } => "the migration was rolled back: `tierctl migrate` plans a new migration".into(),
+    }
+}
+
+/// The phase of the newest journal (`None`: no journal).
+pub fn phase_of(state: Option<&JournalState>) -> Phase {
+    state.map_or(Phase::NoJournal, JournalState::phase)
 }
 
 impl JournalState {
@@ -160,6 +249,7 @@ impl JournalState {
             begun: Vec::new(),
             failed: None,
             finished: false,
+            rolling_back: false,
             rolled_back: false,
             running_before: Vec::new(),
             interrupted: false,
@@ -180,6 +270,7 @@ impl JournalState {
                     progress.failed = Some((step.clone(), error.clone()));
                 }
                 Record::Finished => progress.finished = true,
+                Record::RollbackBegun => progress.rolling_back = true,
                 Record::RolledBack => progress.rolled_back = true,
                 Record::Running { services } => {
                     for service in services {
@@ -197,6 +288,54 @@ impl JournalState {
     /// Neither finished nor rolled back.
     pub fn is_open(&self) -> bool {
         !self.finished && !self.rolled_back
+    }
+
+    /// Where the migration stands.
+    pub fn phase(&self) -> Phase {
+        if self.rolled_back {
+            Phase::RolledBack {
+                copies_kept: (0..self.plan.copies.len()).any(|n| self.copy_kept(n)),
+            }
+        } else if self.rolling_back {
+            Phase::RollingBack
+        } else if self.finished {
+            let removed = |n: usize| self.done.contains_key(&MigrateStep::RemoveSource(n).id());
+            let volumes = || {
+                (0..self.plan.copies.len())
+                    .filter(|n| matches!(self.plan.copies[*n].job.source, MountSource::Volume(_)))
+            };
+            Phase::Finished {
+                sources_kept: volumes().any(|n| !removed(n)),
+                source_removed: volumes().any(removed),
+            }
+        } else {
+            Phase::Open
+        }
+    }
+
+    /// Whether copy `n`'s directory was made (or begun) by this journal and not yet removed.
+    pub fn copy_kept(&self, n: usize) -> bool {
+        let create = MigrateStep::CreateDir(n).id();
+        (self.done.contains_key(&create) || self.begun.contains(&create))
+            && !self.done.contains_key(&discard_step(n))
+    }
+
+    /// The newest verified manifest of copy `n`: of the copy back into the source when a
+    /// rollback made one, else of the migration's verify step.
+    pub fn manifest_of(&self, n: usize) -> Option<&ManifestRef> {
+        [reverse_step(n), MigrateStep::Verify(n).id()]
+            .iter()
+            .find_map(|id| match self.done.get(id) {
+                Some(Detail::Verified { manifest, .. }) => manifest.as_ref(),
+                _ => None,
+            })
+    }
+
+    /// Whether the compose files may have pointed the services at the copies (the rewrite
+    /// began).
+    pub fn rewrite_began(&self) -> bool {
+        let id = MigrateStep::Rewrite.id();
+        self.done.contains_key(&id) || self.begun.contains(&id)
     }
 
     /// The services the `stop` step found running (started again afterwards).
@@ -247,13 +386,12 @@ impl Journal {
     /// Open an existing journal for appending, with its records.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Record>), JournalError> {
         let records = read(path)?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|source| JournalError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new().append(true).open(path).map_err(io)?;
+        cut_torn_line(path, &file).map_err(io)?;
         let id = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -281,6 +419,61 @@ impl Journal {
         self.file.write_all(line.as_bytes()).map_err(io)?;
         self.file.sync_all().map_err(io)
     }
+}
+
+/// Remove a torn last line (a crash while it was written; [`read`] ignores it) so the next record
+/// starts on a line of its own.
+fn cut_torn_line(path: &Path, file: &File) -> io::Result<()> {
+    let bytes = fs::read(path)?;
+    if bytes.last().is_none_or(|b| *b == b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    file.set_len(keep as u64)?;
+    file.sync_all()
+}
+
+/// Keep `manifest` beside the journal `id` in `dir` as `manifest-<id>-<name>.json`: written to
+/// a temporary file, fsynced, renamed, the directory fsynced; returns the reference the journal
+/// records.
+pub fn keep_manifest(
+    dir: &Path,
+    id: &str,
+    name: &str,
+    manifest: &Manifest,
+) -> Result<ManifestRef, JournalError> {
+    let file = format!("manifest-{id}-{name}.json");
+    let path = dir.join(&file);
+    let io = |source| JournalError::Io {
+        path: path.clone(),
+        source,
+    };
+    let bytes = serde_json::to_vec(manifest).map_err(|e| io(e.into()))?;
+    let temp = dir.join(format!(".{file}.tmp"));
+    let mut out = File::create(&temp).map_err(io)?;
+    out.write_all(&bytes).map_err(io)?;
+    out.sync_all().map_err(io)?;
+    fs::rename(&temp, &path).map_err(io)?;
+    if let Ok(d) = File::open(dir) {
+        d.sync_all().map_err(io)?;
+    }
+    Ok(ManifestRef {
+        file,
+        blake3: blake3::hash(&bytes).to_hex().to_string(),
+    })
+}
+
+/// Read a kept manifest back, refused when its bytes are not the ones the journal recorded.
+pub fn load_manifest(dir: &Path, kept: &ManifestRef) -> Result<Manifest, JournalError> {
+    let path = dir.join(&kept.file);
+    let bytes = fs::read(&path).map_err(|source| JournalError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    if blake3::hash(&bytes).to_hex().as_str() != kept.blake3 {
+        return Err(JournalError::ManifestChanged { path });
+    }
+    serde_json::from_slice(&bytes).map_err(|_| JournalError::ManifestChanged { path })
 }
 
 /// Every record of a journal; a torn last line (a crash while writing it) is ignored.
@@ -405,6 +598,21 @@ mod tests {
     }
 
     #[test]
+    fn a_torn_last_line_is_cut_before_the_next_record() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut j = Journal::create(dir.path(), "1", &plan()).expect("create");
+        j.append(&Record::Finished).expect("append");
+        let text = fs::read_to_string(&j.path).expect("read");
+        fs::write(&j.path, &text[..text.len() - 5]).expect("tear");
+        let (mut reopened, records) = Journal::open(&j.path).expect("open");
+        assert_eq!(records.len(), 1);
+        reopened.append(&Record::RollbackBegun).expect("append");
+        let records = read(&j.path).expect("whole");
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1], Record::RollbackBegun);
+    }
+
+    #[test]
     fn written_records_read_back_and_the_newest_journal_is_found() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut j = Journal::create(dir.path(), "20250101T000000-1", &plan()).expect("create");
@@ -416,5 +624,158 @@ mod tests {
         assert_eq!(reopened.id, "20250101T000000-1");
         assert_eq!(records.len(), 2);
         assert!(!JournalState::of(&records).expect("plan").is_open());
+    }
+
+    fn state(records: Vec<Record>) -> JournalState {
+        let mut all = vec![Record::Begin {
+            plan: MigratePlan {
+                project: "app".into(),
+                copies: vec![crate::migrate::plan::VolumeCopy {
+                    key: "db".into(),
+                    job: crate::migrate::copy::CopyJob {
+                        source: MountSource::Volume("app_db".into()),
+                        target: "/fast/app/db".into(),
+                    },
+                    tier: None,
+                    seed: None,
+                }],
+                ..MigratePlan::default()
+            },
+        }];
+        all.extend(records);
+        JournalState::of(&all).expect("begins with the plan")
+    }
+
+    fn done(step: &str) -> Record {
+        Record::Done {
+            step: step.into(),
+            detail: Detail::None,
+        }
+    }
+
+    /// Issue 11 item 10 / D13: every phase names only commands the journal accepts in it.
+    #[test]
+    fn the_next_command_follows_the_journal_phase() {
+        let open = state(vec![done("stop")]);
+        assert_eq!(open.phase(), Phase::Open);
+        assert!(next_commands(open.phase()).contains("tierctl migrate --resume"));
+
+        let finished = state(vec![
+            done("create:0"),
+            done("verify-mounts"),
+            Record::Finished,
+        ]);
+        let hint = next_commands(finished.phase());
+        assert!(hint.contains("--prune-source --yes") && hint.contains("--rollback --yes"));
+        assert!(!hint.contains("--resume"), "{hint}");
+
+        let pruned = state(vec![
+            done("create:0"),
+            Record::Finished,
+            done("remove-source:0"),
+        ]);
+        let hint = next_commands(pruned.phase());
+        assert!(
+            !hint.contains("--resume") && !hint.contains("--rollback"),
+            "{hint}"
+        );
+
+        let rolling = state(vec![done("create:0"), Record::RollbackBegun]);
+        assert_eq!(rolling.phase(), Phase::RollingBack);
+        let hint = next_commands(rolling.phase());
+        assert!(hint.contains("--rollback --yes") && hint.contains("`--resume` is refused"));
+
+        let rolled = state(vec![
+            done("create:0"),
+            Record::RollbackBegun,
+            Record::RolledBack,
+        ]);
+        let hint = next_commands(rolled.phase());
+        assert!(hint.contains("--rollback --discard-copy --yes"), "{hint}");
+        assert!(!hint.contains("--resume"), "{hint}");
+
+        let discarded = state(vec![
+            done("create:0"),
+            Record::RolledBack,
+            done(&discard_step(0)),
+        ]);
+        assert_eq!(discarded.phase(), Phase::RolledBack { copies_kept: false });
+        assert!(!next_commands(discarded.phase()).contains("--discard-copy"));
+        assert!(next_commands(phase_of(None)).contains("`tierctl migrate`"));
+    }
+
+    #[test]
+    fn the_newest_verified_manifest_is_the_copy_back_one() {
+        let kept = |file: &str| Detail::Verified {
+            entries: 1,
+            bytes: 0,
+            manifest: Some(ManifestRef {
+                file: file.into(),
+                blake3: "x".into(),
+            }),
+        };
+        let s = state(vec![Record::Done {
+            step: "verify:0".into(),
+            detail: kept("a"),
+        }]);
+        assert_eq!(s.manifest_of(0).map(|m| m.file.as_str()), Some("a"));
+        let s = state(vec![
+            Record::Done {
+                step: "verify:0".into(),
+                detail: kept("a"),
+            },
+            Record::Done {
+                step: reverse_step(0),
+                detail: kept("b"),
+            },
+        ]);
+        assert_eq!(s.manifest_of(0).map(|m| m.file.as_str()), Some("b"));
+        assert_eq!(s.manifest_of(1), None);
+    }
+
+    #[test]
+    fn a_kept_manifest_reads_back_and_an_edited_one_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut m = Manifest::default();
+        m.entries.insert(
+            ".".into(),
+            crate::migrate::manifest::Entry {
+                kind: crate::migrate::manifest::Kind::Dir,
+                size: 0,
+                uid: 999,
+                gid: 999,
+                mode: 0o700,
+                mtime: Some(1),
+                link: None,
+                device: None,
+                hardlink_group: None,
+                hash: None,
+            },
+        );
+        let kept = keep_manifest(dir.path(), "j1", "verify-0", &m).expect("kept");
+        assert_eq!(load_manifest(dir.path(), &kept).expect("read back"), m);
+        std::fs::write(dir.path().join(&kept.file), b"{\"entries\":{}}").expect("edit");
+        assert!(matches!(
+            load_manifest(dir.path(), &kept),
+            Err(JournalError::ManifestChanged { .. })
+        ));
+    }
+
+    /// A journal written before manifests were kept still reads: its verified copies have none.
+    #[test]
+    fn an_old_verified_record_reads_without_a_manifest() {
+        let line = r#"{"event":"done","step":"verify:0","detail":{"kind":"verified","entries":3,"bytes":9}}"#;
+        let record: Record = serde_json::from_str(line).expect("old record");
+        assert_eq!(
+            record,
+            Record::Done {
+                step: "verify:0".into(),
+                detail: Detail::Verified {
+                    entries: 3,
+                    bytes: 9,
+                    manifest: None
+                }
+            }
+        );
     }
 }

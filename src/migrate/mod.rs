@@ -180,6 +180,15 @@ pub enum MigrateError {
     /// Refused before anything changed.
     #[error("{0}")]
     Refused(String),
+    /// A rollback, discard or prune refused or stopped, with the commands that work now
+    /// ([`journal::next_commands`]).
+    #[error("{message}")]
+    Blocked {
+        /// What happened, naming its subject.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
     /// The journal could not be used.
     #[error(transparent)]
     Journal(#[from] JournalError),
@@ -190,15 +199,17 @@ impl MigrateError {
     pub fn hint(&self) -> String {
         match self {
             MigrateError::Step { journal, done, .. } => format!(
-                "done before the failure: {}; fix the cause and run `tierctl migrate --resume`, or undo with `tierctl migrate --rollback` (journal `{}`); the source data was not touched",
+                "done before the failure: {}; fix the cause, then {} (journal `{}`); the source data was not touched",
                 if done.is_empty() {
                     "nothing".to_owned()
                 } else {
                     done.join(", ")
                 },
+                journal::next_commands(journal::Phase::Open),
                 journal.display()
             ),
             MigrateError::Refused(_) => "nothing was changed".into(),
+            MigrateError::Blocked { hint, .. } => hint.clone(),
             MigrateError::Journal(_) => {
                 "check the `.tierctl` directory beside the compose file".into()
             }

@@ -1,16 +1,28 @@
-//! `tierctl migrate --rollback`: stop the services, write the files back as they were, start
-//! the services that were running on their old volumes. The copies stay (the user may still
-//! want them) unless `discard_copy`: then only the copies this journal made are removed.
+//! `tierctl migrate --rollback`: stop the services, bring back into each source what the
+//! services wrote on the tier since the migration, write the files back as they were, start the
+//! services that were running on their old volumes. It never restarts a service on data older
+//! than what it last wrote: each tier directory is compared with the manifest the journal kept
+//! when its copy verified, and one that changed is copied back into its source (a migration in
+//! reverse: the same helpers with the two sides swapped, verified the same way) before the files
+//! go back. The copies stay unless `discard_copy`: then only the copies this journal made are
+//! removed, and only when each still equals its journaled manifest and no compose file or
+//! container uses it.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
 
 use super::compose_cli;
-use super::copy;
-use super::journal::{Detail, Journal, JournalState, Record};
+use super::copy::{self, CopyJob};
+use super::journal::{self, Detail, Journal, JournalState, Record, discard_step, reverse_step};
+use super::manifest::{self, Manifest, Rules};
 use super::outcome::{Outcome, StepOutcome};
-use super::plan::{MigratePlan, MigrateStep};
+use super::plan::MigratePlan;
 use super::preflight::topmost_missing;
+use super::prune::{Reload, users};
 use super::steps::list_or_none;
+use super::tree;
 use super::{MigrateContext, MigrateError, state_of};
-use crate::engine::Selector;
+use crate::engine::{HelperSpec, MountSource, Selector};
 use crate::write::{self, FileWrite};
 
 /// Undo the journal's migration. Refused once a source volume was removed. On a journal
@@ -20,39 +32,56 @@ pub fn rollback(
     journal: &mut Journal,
     records: &[Record],
     discard_copy: bool,
+    reload: Reload<'_>,
 ) -> Result<Outcome, MigrateError> {
-    let state = state_of(journal, records)?;
+    let mut state = state_of(journal, records)?;
     if state.rolled_back {
         if !discard_copy {
-            return Err(MigrateError::Refused(format!(
-                "the migration of journal `{}` was already rolled back (add `--discard-copy` to remove the copies it kept)",
-                journal.path.display()
-            )));
+            return Err(MigrateError::Blocked {
+                message: format!(
+                    "the migration of journal `{}` was already rolled back",
+                    journal.path.display()
+                ),
+                hint: journal::next_commands(state.phase()),
+            });
         }
-        let steps = discard_copies(ctx, journal, &state)?;
+        let steps = discard_copies(ctx, journal, &mut state, reload)?;
         return Ok(outcome(journal, steps));
     }
     if state.done.keys().any(|k| k.starts_with("remove-source:")) {
-        return Err(MigrateError::Refused(
-            "a source volume was already removed: the copy is the only data left, so it is not rolled back".into(),
-        ));
+        return Err(MigrateError::Blocked {
+            message: "a source volume was already removed: the copy is the only data left, so the migration is not rolled back".into(),
+            hint: "nothing was changed; the services keep running on the tier directories".into(),
+        });
+    }
+    if !state.rolling_back {
+        journal.append(&Record::RollbackBegun)?;
+        state.rolling_back = true;
     }
     ctx.remove_helpers(&journal.id);
     let mut steps = Vec::new();
     // 1. the services run on the copies: stop them
+    ctx.pause_at("rollback:stop", false);
     steps.push(stop_services(ctx, journal, &state.plan)?);
-    // 2. the files, byte for byte
-    steps.push(restore_files(journal, &state.plan)?);
-    // 3. the copies stay unless asked: only the ones this journal made go
-    if discard_copy {
-        steps.extend(discard_copies(ctx, journal, &state)?);
-    } else {
-        steps.extend(kept_copies(&state.plan));
+    // 2. what they wrote on the tier goes back into the source, verified
+    for n in 0..state.plan.copies.len() {
+        steps.extend(bring_back(ctx, journal, &mut state, n)?);
     }
+    // 3. the files, byte for byte
+    ctx.pause_at("rollback:restore", false);
+    steps.push(restore_files(journal, &state)?);
     // 4. the services that ran, on their old volumes
+    ctx.pause_at("rollback:start", false);
     steps.push(start_again(ctx, journal, &state)?);
     ctx.remove_seed_volumes(&state);
     journal.append(&Record::RolledBack)?;
+    state.rolled_back = true;
+    // 5. the copies stay unless asked: only the ones this journal made go, once nothing uses them
+    if discard_copy {
+        steps.extend(discard_copies(ctx, journal, &mut state, reload)?);
+    } else {
+        steps.extend(kept_copies(&state.plan));
+    }
     Ok(outcome(journal, steps))
 }
 
@@ -64,12 +93,11 @@ fn outcome(journal: &Journal, steps: Vec<StepOutcome>) -> Outcome {
     }
 }
 
-fn failed(journal: &Journal, step: &str, message: String) -> MigrateError {
-    MigrateError::Step {
-        step: step.to_owned(),
-        message,
-        journal: journal.path.clone(),
-        done: Vec::new(),
+/// A rollback step failed: the commands that work now come from the journal's phase.
+fn failed(state: &JournalState, step: &str, message: String) -> MigrateError {
+    MigrateError::Blocked {
+        message: format!("rollback step `{step}` failed: {message}"),
+        hint: format!("fix the cause; {}", journal::next_commands(state.phase())),
     }
 }
 
@@ -78,7 +106,13 @@ fn stop_services(
     journal: &Journal,
     plan: &MigratePlan,
 ) -> Result<StepOutcome, MigrateError> {
-    let fail = |e: crate::engine::EngineError| failed(journal, "stop", e.to_string());
+    let fail = |e: crate::engine::EngineError| MigrateError::Blocked {
+        message: format!("rollback step `stop` failed: {e}"),
+        hint: format!(
+            "check that the Docker engine answers, then run `tierctl migrate --rollback --yes` again (journal `{}`)",
+            journal.path.display()
+        ),
+    };
     let containers = ctx
         .engine
         .list(&Selector::Project(plan.project.clone()))
@@ -98,12 +132,178 @@ fn stop_services(
     })
 }
 
-fn restore_files(journal: &Journal, plan: &MigratePlan) -> Result<StepOutcome, MigrateError> {
+/// Copy `n`'s tier directory, if the services may have written to it and it differs from the
+/// journaled manifest (or none was kept), copied back into its source and verified.
+fn bring_back(
+    ctx: &MigrateContext<'_>,
+    journal: &mut Journal,
+    state: &mut JournalState,
+    n: usize,
+) -> Result<Option<StepOutcome>, MigrateError> {
+    let forward = state.plan.copies[n].job.clone();
+    if !state.rewrite_began() || !forward.target.is_dir() {
+        return Ok(None);
+    }
+    let id = reverse_step(n);
+    let dir = journal::dir(&state.plan.project_dir);
+    // no usable manifest (a journal from before they were kept, or a side file edited or
+    // lost): the tier may hold newer data, so it is copied back
+    let kept = state
+        .manifest_of(n)
+        .and_then(|kept| journal::load_manifest(&dir, kept).ok());
+    let changed = match kept {
+        Some(kept) => {
+            let now =
+                tier_manifest(ctx, &journal.id, &forward).map_err(|m| failed(state, &id, m))?;
+            let differences = manifest::compare(&kept, &now, Rules::default());
+            (!differences.is_empty()).then_some(differences.len())
+        }
+        None => Some(0),
+    };
+    let Some(differences) = changed else {
+        return Ok(Some(StepOutcome {
+            step: id,
+            result: format!(
+                "`{}` unchanged since the copy verified: nothing to bring back",
+                forward.target.display()
+            ),
+        }));
+    };
+    ctx.say(&format!(
+        "copy back {n}: `{}` {}; copying it into {}",
+        forward.target.display(),
+        if differences == 0 {
+            "has no usable verified manifest".to_owned()
+        } else {
+            format!("changed since the migration ({differences} difference(s))")
+        },
+        show(&forward.source)
+    ));
+    journal.append(&Record::Start { step: id.clone() })?;
+    ctx.pause_at(&id, false);
+    let detail = copy_back(ctx, journal, state, &forward, n).map_err(|m| {
+        MigrateError::Blocked {
+            message: format!("rollback step `{id}` failed: {m}"),
+            hint: format!(
+                "the services are stopped and the compose files still use `{}`, which holds the newest data (`docker compose up -d` runs them on it meanwhile); fix the cause, then run `tierctl migrate --rollback --yes` again",
+                forward.target.display()
+            ),
+        }
+    })?;
+    ctx.pause_at(&id, true);
+    let result = match &detail {
+        Detail::Verified { entries, bytes, .. } => format!(
+            "copied `{}` back into {}: verified, {entries} entries, {bytes} bytes",
+            forward.target.display(),
+            show(&forward.source)
+        ),
+        _ => String::new(),
+    };
+    journal.append(&Record::Done {
+        step: id.clone(),
+        detail: detail.clone(),
+    })?;
+    state.done.insert(id.clone(), detail);
+    Ok(Some(StepOutcome { step: id, result }))
+}
+
+/// The reverse copy: the source emptied, the tier directory copied into it with the forward
+/// copy's helpers (sides swapped), both read again and compared; the manifest kept.
+fn copy_back(
+    ctx: &MigrateContext<'_>,
+    journal: &Journal,
+    state: &JournalState,
+    forward: &CopyJob,
+    n: usize,
+) -> Result<Detail, String> {
+    let (image, id) = (ctx.image.as_str(), journal.id.as_str());
+    let run = |spec: HelperSpec| ctx.engine.run_to_end(&reversed(spec, forward));
+    let measured = run(copy::measure_spec(forward, image, id)).map_err(|e| e.to_string())?;
+    let size = copy::parse_size(&measured).unwrap_or_default();
+    run(copy::wipe_spec(&forward.target, image, id)).map_err(|e| e.to_string())?;
+    run(copy::copy_spec(forward, image, id, size.devices)).map_err(|e| e.to_string())?;
+    let hashed = AtomicU64::new(0);
+    let spec = reversed(copy::verify_spec(forward, image, id), forward);
+    let trees = tree::archive_manifests(ctx.engine, &spec, &[copy::FROM, copy::TO], &hashed)
+        .map_err(|e| e.to_string())?;
+    let [tier, source] = trees.as_slice() else {
+        return Err("the engine returned fewer manifests than asked for".into());
+    };
+    let differences = manifest::compare(tier, source, Rules::default());
+    if !differences.is_empty() {
+        let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();
+        return Err(format!(
+            "the copy back differs from the tier directory in {} place(s): {}",
+            differences.len(),
+            shown.join("; ")
+        ));
+    }
+    let kept = journal::keep_manifest(
+        &journal::dir(&state.plan.project_dir),
+        id,
+        &format!("copy-back-{n}"),
+        tier,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Detail::Verified {
+        entries: tier.len(),
+        bytes: tier.bytes(),
+        manifest: Some(kept),
+    })
+}
+
+/// A forward copy helper turned around: the tier directory read-only at [`copy::FROM`], the
+/// source at [`copy::TO`].
+fn reversed(mut spec: HelperSpec, forward: &CopyJob) -> HelperSpec {
+    for mount in &mut spec.mounts {
+        if mount.target == copy::FROM {
+            mount.source = MountSource::Bind(forward.target.clone());
+        } else if mount.target == copy::TO {
+            mount.source = forward.source.clone();
+        }
+    }
+    spec.purpose = format!("{}-back", spec.purpose);
+    spec
+}
+
+/// The tier directory's manifest now: on the host when the engine says the host sees it, else
+/// through the archive stream of a helper that mounts only it (never the source: mounting a
+/// removed volume would create it empty).
+fn tier_manifest(
+    ctx: &MigrateContext<'_>,
+    journal: &str,
+    forward: &CopyJob,
+) -> Result<Manifest, String> {
+    let hashed = AtomicU64::new(0);
+    let tier = MountSource::Bind(forward.target.clone());
+    if let Some(path) = ctx.engine.host_path(&tier).map_err(|e| e.to_string())? {
+        match tree::read(&path, &hashed) {
+            Ok(m) => return Ok(m),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+        }
+    }
+    let mut spec = copy::verify_spec(forward, &ctx.image, journal);
+    spec.mounts.retain(|m| m.target == copy::TO);
+    tree::archive_manifests(ctx.engine, &spec, &[copy::TO], &hashed)
+        .map_err(|e| e.to_string())?
+        .pop()
+        .ok_or_else(|| "the engine returned no manifest".into())
+}
+
+fn show(source: &MountSource) -> String {
+    match source {
+        MountSource::Volume(name) => format!("volume `{name}`"),
+        MountSource::Bind(path) => format!("`{}`", path.display()),
+    }
+}
+
+fn restore_files(journal: &Journal, state: &JournalState) -> Result<StepOutcome, MigrateError> {
     let mut files = Vec::new();
-    for change in &plan.files {
+    for change in &state.plan.files {
         let current = std::fs::read_to_string(&change.path).map_err(|err| {
             failed(
-                journal,
+                state,
                 "restore",
                 format!("cannot read `{}`: {err}", change.path.display()),
             )
@@ -117,7 +317,7 @@ fn restore_files(journal: &Journal, plan: &MigratePlan) -> Result<StepOutcome, M
         }
     }
     let stamp = format!("{}-rollback", journal.id);
-    write::write_all(&files, &stamp).map_err(|err| failed(journal, "restore", err.to_string()))?;
+    write::write_all(&files, &stamp).map_err(|err| failed(state, "restore", err.to_string()))?;
     Ok(StepOutcome {
         step: "restore".into(),
         result: format!("{} file(s) restored", files.len()),
@@ -131,7 +331,7 @@ fn kept_copies(plan: &MigratePlan) -> Vec<StepOutcome> {
         .map(|copy| StepOutcome {
             step: "keep-copy".into(),
             result: format!(
-                "kept the copy in `{}` (remove it with `tierctl migrate --rollback --discard-copy`)",
+                "kept the copy in `{}` (remove it with `tierctl migrate --rollback --discard-copy --yes`)",
                 copy.job.target.display()
             ),
         })
@@ -140,13 +340,13 @@ fn kept_copies(plan: &MigratePlan) -> Vec<StepOutcome> {
 
 fn start_again(
     ctx: &MigrateContext<'_>,
-    journal: &Journal,
+    _journal: &Journal,
     state: &JournalState,
 ) -> Result<StepOutcome, MigrateError> {
     let running = state.running_services();
     if !running.is_empty() {
         compose_cli::start(ctx.compose.as_ref(), ctx.engine, &state.plan, &running)
-            .map_err(|m| failed(journal, "start", m))?;
+            .map_err(|m| failed(state, "start", m))?;
     }
     Ok(StepOutcome {
         step: "start".into(),
@@ -154,40 +354,127 @@ fn start_again(
     })
 }
 
-/// Remove the copies this journal made (wiped by a helper, then the directories it created).
+/// Remove the copies this journal made (wiped by a helper, then the directories it created),
+/// each only when it still equals its journaled manifest and nothing uses it.
 fn discard_copies(
     ctx: &MigrateContext<'_>,
-    journal: &Journal,
-    state: &JournalState,
+    journal: &mut Journal,
+    state: &mut JournalState,
+    reload: Reload<'_>,
 ) -> Result<Vec<StepOutcome>, MigrateError> {
+    let project = reload().map_err(|e| MigrateError::Blocked {
+        message: format!("the copies stay: the compose project cannot be loaded to check who uses them: {e}"),
+        hint: "fix the compose files, then run `tierctl migrate --rollback --discard-copy --yes` again".into(),
+    })?;
     let mut steps = Vec::new();
-    for (n, copy) in state.plan.copies.iter().enumerate() {
-        let create = MigrateStep::CreateDir(n).id();
-        let made = match state.done.get(&create) {
-            Some(Detail::Created { made }) => made.clone(),
-            _ if state.begun.contains(&create) => topmost_missing(&copy.job.target),
-            _ => continue,
-        };
+    for (n, copy) in state.plan.copies.clone().iter().enumerate() {
+        if !state.copy_kept(n) {
+            continue;
+        }
         let target = &copy.job.target;
         if target.is_dir() {
-            ctx.engine
-                .run_to_end(&copy::wipe_spec(target, &ctx.image, &journal.id))
-                .map_err(|err| failed(journal, "remove-copy", err.to_string()))?;
-        }
-        if let Some(top) = made {
-            let mut dir = Some(target.as_path());
-            while let Some(d) = dir {
-                let _ = std::fs::remove_dir(d);
-                if d == top {
-                    break;
-                }
-                dir = d.parent();
+            unchanged(ctx, journal, state, &copy.job, n)?;
+            let using = users(ctx, &project, &MountSource::Bind(target.clone()))?;
+            if !using.is_empty() {
+                return Err(MigrateError::Blocked {
+                    message: format!(
+                        "the copy in `{}` stays: it is in use by {}",
+                        target.display(),
+                        using.join(", ")
+                    ),
+                    hint: "nothing was removed; it is live data now: keep it, or stop and remove what uses it and run `tierctl migrate --rollback --discard-copy --yes` again".into(),
+                });
             }
         }
+        let id = discard_step(n);
+        ctx.pause_at(&id, false);
+        journal.append(&Record::Start { step: id.clone() })?;
+        remove_copy(ctx, journal, state, target, n)?;
+        ctx.pause_at(&id, true);
+        journal.append(&Record::Done {
+            step: id.clone(),
+            detail: Detail::None,
+        })?;
+        state.done.insert(id.clone(), Detail::None);
         steps.push(StepOutcome {
-            step: format!("remove-copy:{n}"),
+            step: id,
             result: format!("removed the copy in `{}`", target.display()),
         });
     }
     Ok(steps)
+}
+
+/// Refuse to discard copy `n` when it is not what its journaled manifest says (something wrote
+/// to it), or when it may have been used and no manifest was kept.
+fn unchanged(
+    ctx: &MigrateContext<'_>,
+    journal: &Journal,
+    state: &JournalState,
+    job: &CopyJob,
+    n: usize,
+) -> Result<(), MigrateError> {
+    let target = job.target.display();
+    let Some(kept) = state.manifest_of(n) else {
+        if state.rewrite_began() {
+            return Err(MigrateError::Blocked {
+                message: format!(
+                    "the copy in `{target}` stays: the journal kept no verified manifest of it, so tierctl cannot tell whether a service wrote to it"
+                ),
+                hint: format!(
+                    "nothing was removed; check what it holds and remove it by hand (`rm -rf {target}`) if nothing there is needed"
+                ),
+            });
+        }
+        // a partial copy of a migration that never pointed a service at it
+        return Ok(());
+    };
+    let kept = journal::load_manifest(&journal::dir(&state.plan.project_dir), kept)?;
+    let now =
+        tier_manifest(ctx, &journal.id, job).map_err(|m| failed(state, &discard_step(n), m))?;
+    let differences = manifest::compare(&kept, &now, Rules::default());
+    if differences.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = differences.iter().take(5).map(|d| d.to_string()).collect();
+    Err(MigrateError::Blocked {
+        message: format!(
+            "the copy in `{target}` stays: it changed since its copy verified, in {} place(s) ({}): something wrote to it after the migration",
+            differences.len(),
+            shown.join("; ")
+        ),
+        hint: format!(
+            "nothing was removed; copy what you need from it into the volume, then remove it by hand (`rm -rf {target}`)"
+        ),
+    })
+}
+
+/// Wipe copy `n`'s directory with a helper, then remove the directories this journal created.
+fn remove_copy(
+    ctx: &MigrateContext<'_>,
+    journal: &Journal,
+    state: &JournalState,
+    target: &Path,
+    n: usize,
+) -> Result<(), MigrateError> {
+    let create = super::plan::MigrateStep::CreateDir(n).id();
+    let made = match state.done.get(&create) {
+        Some(Detail::Created { made }) => made.clone(),
+        _ => topmost_missing(target),
+    };
+    if target.is_dir() {
+        ctx.engine
+            .run_to_end(&copy::wipe_spec(target, &ctx.image, &journal.id))
+            .map_err(|err| failed(state, &discard_step(n), err.to_string()))?;
+    }
+    if let Some(top) = made {
+        let mut dir = Some(target);
+        while let Some(d) = dir {
+            let _ = std::fs::remove_dir(d);
+            if d == top {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    Ok(())
 }

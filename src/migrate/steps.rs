@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::MigrateContext;
 use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize, TargetState};
-use super::journal::{Detail, JournalState};
+use super::journal::{self, Detail, JournalState};
 use super::manifest::{self, Rules};
 use super::mounts::mount_problems;
 use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
@@ -232,8 +232,20 @@ fn verify_copy(input: &StepInput<'_>, n: usize) -> StepResult {
         ));
     }
     let (entries, bytes) = (trees[0].len(), trees[0].bytes());
+    // what the copy held when verified: a rollback and `--discard-copy` compare the tier with it
+    let manifest = journal::keep_manifest(
+        &journal::dir(&input.plan.project_dir),
+        input.journal,
+        &format!("verify-{n}"),
+        &trees[1],
+    )
+    .map_err(|e| e.to_string())?;
     Ok((
-        Detail::Verified { entries, bytes },
+        Detail::Verified {
+            entries,
+            bytes,
+            manifest: Some(manifest),
+        },
         format!("ok: {entries} entries, {bytes} bytes, blake3; {read}"),
     ))
 }

@@ -22,6 +22,7 @@ mod readme;
 mod remote;
 mod rewrite;
 mod rewrite_corpus;
+mod safety_migrate;
 mod safety_preflight;
 mod safety_rewrite;
 mod safety_targets;

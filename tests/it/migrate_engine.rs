@@ -287,7 +287,7 @@ fn migrate_end_to_end(family: Family, name: &str) {
     // rollback: compose byte for byte, the service back on its volume, the copy kept
     let back = p
         .tierctl()
-        .args(["migrate", "--rollback"])
+        .args(["migrate", "--rollback", "--yes"])
         .output()
         .expect("run");
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
@@ -303,7 +303,7 @@ fn migrate_end_to_end(family: Family, name: &str) {
     // --discard-copy afterwards removes only what the migration made
     let discard = p
         .tierctl()
-        .args(["migrate", "--rollback", "--discard-copy"])
+        .args(["migrate", "--rollback", "--discard-copy", "--yes"])
         .output()
         .expect("run");
     assert_eq!(discard.status.code(), Some(0), "{}", stdout(&discard));
@@ -412,7 +412,7 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
     assert!(volume_exists());
     let pruned = p
         .tierctl()
-        .args(["migrate", "--prune-source"])
+        .args(["migrate", "--prune-source", "--yes"])
         .output()
         .expect("run");
     assert_eq!(pruned.status.code(), Some(0), "{}", stdout(&pruned));

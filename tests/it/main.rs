@@ -18,6 +18,7 @@ mod rewrite_corpus;
 mod safety_rewrite;
 mod safety_targets;
 mod templates;
+mod tier_presence;
 mod tiers_cli;
 mod tree_engine;
 mod verify_cli;

@@ -19,10 +19,10 @@ pub struct RouteIndex {
     nodes: Vec<Entry>,
 }
 
-/// One indexed value: its span (the value, or the `key:` pair when the value is absent) and
-/// its children.
+/// One indexed value: its span (the value, or the `key:` pair when the value is absent; `None`
+/// for an alias, which only yamlpath resolves) and its children.
 struct Entry {
-    span: (usize, usize),
+    span: Option<(usize, usize)>,
     children: Children,
 }
 
@@ -62,7 +62,7 @@ impl RouteIndex {
                 _ => return None,
             };
         }
-        Some(self.nodes[at as usize].span)
+        self.nodes[at as usize].span
     }
 
     /// Adds the value `node` (a `block_node` / `flow_node`) and everything below it; returns
@@ -75,7 +75,8 @@ impl RouteIndex {
             }
             _ => (node.start_byte(), node.end_byte()),
         };
-        let at = self.push(span);
+        let is_alias = inner.is_some_and(|n| n.kind() == "alias");
+        let at = self.push((!is_alias).then_some(span));
         let children = match inner {
             Some(n) if matches!(n.kind(), "block_mapping" | "flow_mapping") => {
                 self.mapping(n, text)
@@ -89,7 +90,7 @@ impl RouteIndex {
         at
     }
 
-    fn push(&mut self, span: (usize, usize)) -> u32 {
+    fn push(&mut self, span: Option<(usize, usize)>) -> u32 {
         self.nodes.push(Entry {
             span,
             children: Children::Leaf,
@@ -121,7 +122,7 @@ impl RouteIndex {
             }
             let at = match value {
                 Some(value) => self.add(value, text),
-                None => self.push((pair.start_byte(), pair.end_byte())),
+                None => self.push(Some((pair.start_byte(), pair.end_byte()))),
             };
             map.insert(name.into_boxed_str(), at);
         }
@@ -223,6 +224,10 @@ mod tests {
         let text = "x-v: &v\n  - /a:/a\nservices:\n  s:\n    volumes: *v\n";
         assert_eq!(text_at(text, &["x-v", "0"]), Some("/a:/a"));
         assert_eq!(text_at(text, &["services", "s", "volumes", "0"]), None);
+        assert_eq!(text_at(text, &["services", "s", "volumes"]), None);
+        let flow = "x: &m /a:/a\ns: [*m, /b:/b]\n";
+        assert_eq!(text_at(flow, &["s", "0"]), None);
+        assert_eq!(text_at(flow, &["s", "1"]), Some("/b:/b"));
     }
 
     #[test]

@@ -53,3 +53,16 @@ sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
 median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
 echo "$command over the corpus: ${#files[@]} compose files, 5 runs (ms): $sorted"
 echo "median: ${median} ms total, $((median * 1000 / ${#files[@]})) us per file (one process per file)"
+
+# Scale: one generated project with 5,000 services (3 mounts each, ~900 KB), and one of ~50 MB
+# (the same services padded with environment entries); wall time and max RSS of one audit each.
+# A benchmark, not a timed test: `TIERCTL_BENCH_SCALE=0` skips it.
+if [ "${TIERCTL_BENCH_SCALE:-1}" != 0 ]; then
+  bench/gen-compose.sh "$work/scale5000" 5000 0 2>/dev/null
+  bench/gen-compose.sh "$work/scale50mb" 5000 45 2>/dev/null
+  for case in scale5000 scale50mb; do
+    /usr/bin/time -f "$command $case: %e s wall, %M KB max RSS" \
+      "$bin" "$command" --offline --tiers "$work/$case/tiers.yaml" -f "$work/$case/compose.yaml" \
+      --format json >/dev/null || true
+  done
+fi

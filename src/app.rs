@@ -88,7 +88,8 @@ fn audit(
 ) -> Result<u8, Error> {
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
-    let facts = probe::paths(audit::host_paths(&project));
+    let mut facts = probe::paths(audit::host_paths(&project));
+    facts.tiers = tierfs::presences(&tiers);
     let mut findings = audit::audit(&audit::Context {
         project: &project,
         tiers: &tiers,
@@ -737,17 +738,20 @@ fn tiers_init(
     let wanted = tierfs::resolve_owners(layout::wanted_dirs(tiers))?;
     let roots = tierfs::roots(tiers);
     let actions = layout::init_plan(&tierfs::dirs(wanted), &roots, fix_permissions);
+    let mut markers_held_back = false;
     if !dry_run {
         for action in &actions {
             tierfs::apply_dir(action)?;
         }
+        markers_held_back = write_markers(tiers)?;
     }
-    let held_back = actions.iter().any(|a| {
-        matches!(
-            a,
-            layout::DirAction::Leave { .. } | layout::DirAction::Blocked { .. }
-        )
-    });
+    let held_back = markers_held_back
+        || actions.iter().any(|a| {
+            matches!(
+                a,
+                layout::DirAction::Leave { .. } | layout::DirAction::Blocked { .. }
+            )
+        });
     emit(
         settings,
         &Report::TiersInit(&InitReport { actions, dry_run }),
@@ -758,6 +762,53 @@ fn tiers_init(
     } else {
         exit::CLEAN
     })
+}
+
+/// Writes the identity marker at every tier root that has none; a `mount: true` tier whose root
+/// is not a mount point gets none (it would mark the system disk): says so on stderr and
+/// returns true.
+fn write_markers(tiers: &Tiers) -> Result<bool, Error> {
+    let mut held_back = false;
+    for tier in tiers.tiers.values() {
+        let seen = tierfs::presence(&tier.root);
+        if !seen.root_is_dir {
+            continue;
+        }
+        if tier.mount && seen.mount_point != Some(true) {
+            eprintln!(
+                "warning: no marker written for tier `{}`: its root {} is not a mount point\nhint: {}",
+                tier.name,
+                tier.root.display(),
+                audit::absence_hint(tier)
+            );
+            held_back = true;
+            continue;
+        }
+        tierfs::write_marker(tier)?;
+    }
+    Ok(held_back)
+}
+
+/// Says on stderr which tiers are not there (`tier-not-mounted`); true when one is.
+fn report_absent_tiers(tiers: &Tiers) -> bool {
+    let seen = tierfs::presences(tiers);
+    let initialised = audit::initialised(seen.values());
+    let mut any = false;
+    for tier in tiers.tiers.values() {
+        let Some(presence) = seen.get(&tier.name) else {
+            continue;
+        };
+        if let Some(absent) = audit::absence(tier, presence, initialised) {
+            eprintln!(
+                "error: tier-not-mounted: the disk of tier `{}` is not there: {}\nhint: {}",
+                tier.name,
+                absent.why,
+                audit::absence_hint(tier)
+            );
+            any = true;
+        }
+    }
+    any
 }
 
 /// `tierctl tiers status`.
@@ -793,7 +844,12 @@ fn tiers_status(
     spinner.finish();
     let status = usage::assess(measures, thresholds);
     emit(settings, &Report::TiersStatus(&status), out)?;
-    Ok(status.worst().exit_code())
+    let absent = report_absent_tiers(tiers);
+    Ok(if absent {
+        status.worst().exit_code().max(exit::FINDINGS)
+    } else {
+        status.worst().exit_code()
+    })
 }
 
 /// A spinner on stderr while `tiers status` walks the tiers: only on a terminal, only with
@@ -1025,6 +1081,10 @@ fn migrate(
                     "a migration runs only under the project lock (not with --dry-run)".into(),
                 )));
             };
+            let targets: Vec<&std::path::Path> =
+                plan.copies.iter().map(|c| c.job.target.as_path()).collect();
+            tierfs::refuse_absent_tiers(&tiers, &targets)
+                .map_err(crate::migrate::MigrateError::Refused)?;
             run::preflight(&ctx, &plan, lock)?;
             let id = format!(
                 "{}-{}",

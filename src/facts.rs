@@ -97,6 +97,43 @@ pub struct FsIdentity {
 pub struct Facts {
     /// Resolved facts, keyed by the path as asked.
     pub paths: BTreeMap<PathBuf, PathFacts>,
+    /// Whether each tier's disk is there, keyed by tier name (empty when not observed).
+    pub tiers: BTreeMap<String, TierPresence>,
+}
+
+/// What is at a tier root: is it the tier's own filesystem, or a stand-in directory on the
+/// system disk because the tier's disk is not mounted?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TierPresence {
+    /// Whether the root exists as a directory.
+    pub root_is_dir: bool,
+    /// Whether the root directory has no entry at all (the marker included).
+    pub root_empty: bool,
+    /// The identity marker file at the root.
+    pub marker: Marker,
+    /// Whether the root is a mount point (its device differs from its parent's, or the mount
+    /// table has a mount there); `None` when it could not be told.
+    pub mount_point: Option<bool>,
+}
+
+/// The identity marker `tiers init` writes at a tier root (`.tierctl-tier`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Marker {
+    /// The file is there and names a tier.
+    Present {
+        /// The tier name written in it.
+        tier: String,
+        /// The random id written in it (identifies the filesystem, recorded nowhere else).
+        id: String,
+    },
+    /// No marker file.
+    Missing,
+    /// The file exists but could not be read or does not look like a marker.
+    Unreadable {
+        /// Why.
+        message: String,
+    },
 }
 
 impl Facts {

@@ -71,7 +71,10 @@ pub fn probe_paths(paths: impl IntoIterator<Item = PathBuf>) -> Facts {
             (path, facts)
         })
         .collect();
-    Facts { paths }
+    Facts {
+        paths,
+        tiers: std::collections::BTreeMap::new(),
+    }
 }
 
 /// Resolves `path` component by component as the kernel does, recording

@@ -1,7 +1,7 @@
 //! The tier filesystem effects: observe tier roots, layout directories and access points for
 //! `layout`, measure usage for `usage`, and carry out the actions `layout` decided.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::facts::{Marker, TierPresence};
 use crate::layout::{
     DirAction, DirMeta, LinkAction, LinkFacts, Node, Observed, RootFacts, WalkFacts, WantedDir,
 };
@@ -376,6 +377,141 @@ fn visit<'s>(scope: &rayon::Scope<'s>, walk: &'s UsageWalk<'s>, dir: PathBuf, in
         }
     }
     (walk.progress)(seen);
+}
+
+/// The name of the identity marker file `tiers init` writes at each tier root.
+pub const MARKER_FILE: &str = ".tierctl-tier";
+
+/// Whether each tier's disk is there, keyed by tier name (for `Facts::tiers`).
+pub fn presences(tiers: &Tiers) -> BTreeMap<String, TierPresence> {
+    tiers
+        .tiers
+        .values()
+        .map(|tier| (tier.name.clone(), presence(&tier.root)))
+        .collect()
+}
+
+/// What is at one tier root: a directory, empty or not, its marker, whether it is a mount
+/// point. Never fails: what cannot be read is reported as such.
+pub fn presence(root: &Path) -> TierPresence {
+    let root_is_dir = fs::metadata(root).is_ok_and(|m| m.is_dir());
+    let root_empty = fs::read_dir(root).map_or(true, |mut entries| entries.next().is_none());
+    let marker = match fs::read_to_string(root.join(MARKER_FILE)) {
+        Ok(text) => parse_marker(&text),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Marker::Missing,
+        Err(error) => Marker::Unreadable {
+            message: error.to_string(),
+        },
+    };
+    TierPresence {
+        root_is_dir,
+        root_empty,
+        marker,
+        mount_point: root_is_dir.then(|| is_mount_point(root)).flatten(),
+    }
+}
+
+/// Whether `dir` is a mount point: its device differs from its parent's (the portable test,
+/// `st_dev`), or, on Linux, the mount table has a mount exactly there (a bind mount of the same
+/// filesystem keeps the device). `None` when neither could be read.
+fn is_mount_point(dir: &Path) -> Option<bool> {
+    let real = fs::canonicalize(dir).ok()?;
+    let Some(parent) = real.parent() else {
+        return Some(true); // `/`
+    };
+    let device = fs::metadata(&real).ok()?.dev();
+    let parent_device = fs::metadata(parent).ok()?.dev();
+    if device != parent_device {
+        return Some(true);
+    }
+    Some(mount_table_has(&real))
+}
+
+/// Whether the mount table lists a mount at `real` (Linux: `/proc/self/mountinfo`).
+#[cfg(target_os = "linux")]
+fn mount_table_has(real: &Path) -> bool {
+    crate::fsx::mount_of(real).is_ok_and(|m| m.mount_point == real)
+}
+
+/// Off Linux the device comparison is the whole test (`getmntinfo` would add bind-like
+/// `nullfs` mounts; none are expected under a tier root on macOS).
+#[cfg(not(target_os = "linux"))]
+fn mount_table_has(_real: &Path) -> bool {
+    false
+}
+
+/// Refuses copies into a tier whose disk is not there (`audit::absence`): the
+/// message names the target, the tier and what was seen, with a hint.
+pub fn refuse_absent_tiers(tiers: &Tiers, targets: &[&Path]) -> Result<(), String> {
+    let seen = presences(tiers);
+    let initialised = crate::audit::initialised(seen.values());
+    for target in targets {
+        let Some(tier) = tiers.tier_of(target) else {
+            continue;
+        };
+        let Some(presence) = seen.get(&tier.name) else {
+            continue;
+        };
+        if let Some(absent) = crate::audit::absence(tier, presence, initialised) {
+            return Err(format!(
+                "tier-not-mounted: will not copy into `{}`: the disk of tier `{}` is not there ({})\nhint: {}",
+                target.display(),
+                tier.name,
+                absent.why,
+                crate::audit::absence_hint(tier)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a marker file's text: `tier: NAME` and `id: HEX` lines, `#` comments.
+pub fn parse_marker(text: &str) -> Marker {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    match (field("tier"), field("id")) {
+        (Some(tier), Some(id)) => Marker::Present { tier, id },
+        _ => Marker::Unreadable {
+            message: format!("`{MARKER_FILE}` has no `tier:` and `id:` lines"),
+        },
+    }
+}
+
+/// Writes the identity marker at the root of `tier` unless one is there (an existing marker is
+/// never replaced: its id identifies the filesystem). Returns whether it wrote one. The id is
+/// random (128 bits from the standard library's randomly seeded hasher) and recorded nowhere
+/// else.
+pub fn write_marker(tier: &crate::tiers::Tier) -> Result<bool, ChangeError> {
+    use std::hash::{BuildHasher, Hasher};
+    let path = tier.root.join(MARKER_FILE);
+    let id: String = (0..2)
+        .map(|_| {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write(tier.root.as_os_str().as_encoded_bytes());
+            format!("{:016x}", hasher.finish())
+        })
+        .collect();
+    let text = format!(
+        "# tierctl tier marker: this directory is the root of tier `{}`; keep this file\n\
+         tier: {}\nid: {id}\n",
+        tier.name, tier.name
+    );
+    let mut file = match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(error) => return Err(fail(&path, "create")(error)),
+    };
+    io::Write::write_all(&mut file, text.as_bytes()).map_err(fail(&path, "write"))?;
+    file.sync_all().map_err(fail(&path, "write"))?;
+    Ok(true)
 }
 
 /// Turns an OS error about `path` into a [`ChangeError`].

@@ -34,11 +34,13 @@ pub enum Check {
     VmShareReadonly,
     /// A database's data on a VM share that cannot `chown` or corrupts (sshfs, 9p).
     DbOnVmShare,
+    /// A bind source on a tier whose disk is not there (root not its mount, marker missing).
+    TierNotMounted,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 11] = [
+    pub const ALL: [Check; 12] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -50,6 +52,7 @@ impl Check {
         Check::VmShareMissing,
         Check::VmShareReadonly,
         Check::DbOnVmShare,
+        Check::TierNotMounted,
     ];
 
     /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
@@ -79,6 +82,7 @@ impl Check {
             Check::VmShareMissing => "vm-share-missing",
             Check::VmShareReadonly => "vm-share-readonly",
             Check::DbOnVmShare => "db-on-vm-share",
+            Check::TierNotMounted => "tier-not-mounted",
         }
     }
 }

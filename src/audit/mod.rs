@@ -10,6 +10,7 @@ mod missing_bind_source;
 mod named_volume;
 mod relative_bind;
 mod symlinked_bind;
+mod tier_not_mounted;
 mod vm_share_missing;
 mod vm_share_readonly;
 mod wrong_tier;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub use finding::{Check, Finding, Severity};
 pub use fix::{Fix, Mode, Reason, Rebind, RebindAction, Via, fixes};
+pub use tier_not_mounted::{Absence, absence, hint as absence_hint, initialised};
 
 use crate::compose::model::{ComposeProject, MountId, MountType, Service, VolumeMount};
 use crate::facts::{Facts, PathFacts};
@@ -54,8 +56,9 @@ pub struct Subjects<'a> {
 type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
 
 /// The checks in the order their findings are produced for one mount.
-const CHECKS: [CheckFn; 8] = [
+const CHECKS: [CheckFn; 9] = [
     circular_symlink::check,
+    tier_not_mounted::check,
     missing_bind_source::check,
     symlinked_bind::check,
     cross_tier_symlink::check,

@@ -133,6 +133,7 @@ fn linked(path: &str, real: &str) -> PathFacts {
 fn run(project: &ComposeProject, facts: Vec<PathFacts>) -> Vec<Finding> {
     let facts = Facts {
         paths: facts.into_iter().map(|f| (f.path.clone(), f)).collect(),
+        ..Facts::default()
     };
     audit(&Context {
         project,
@@ -385,6 +386,7 @@ mod vm {
     fn run_vm(project: &ComposeProject, facts: Vec<PathFacts>, view: &VmView) -> Vec<Finding> {
         let facts = Facts {
             paths: facts.into_iter().map(|f| (f.path.clone(), f)).collect(),
+            ..Facts::default()
         };
         audit_vm(project, &facts, view)
     }
@@ -493,6 +495,7 @@ fn a_bind_on_the_wrong_tier_is_left_alone_by_rewrite_and_moved_by_migrate() {
         paths: [(PathBuf::from("/t/cold/db"), dir("/t/cold/db"))]
             .into_iter()
             .collect(),
+        ..Facts::default()
     };
     let tiers = tiers();
     let ctx = Context {

@@ -9,6 +9,7 @@ pub mod model;
 pub mod mount;
 pub mod origin;
 pub mod path;
+pub mod route_index;
 pub mod source;
 pub mod spec;
 pub mod target;

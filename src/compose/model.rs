@@ -237,8 +237,39 @@ impl ComposeProject {
     }
 
     /// The mount with identity `id` and its service.
+    ///
+    /// The loader numbers mounts in (service, mount) order, so a binary search over the
+    /// services' first ids finds it in O(log services); a project whose ids were set by hand
+    /// out of that order is searched linearly.
     pub fn mount(&self, id: MountId) -> Option<(&Service, &VolumeMount)> {
-        self.mounts().find(|(_, m)| m.id == id)
+        self.mount_by_order(id)
+            .or_else(|| self.mounts().find(|(_, m)| m.id == id))
+    }
+
+    fn mount_by_order(&self, id: MountId) -> Option<(&Service, &VolumeMount)> {
+        // The first id of service `i` or of the next service that has a mount.
+        let first_id = |i: usize| {
+            (i..self.services.len())
+                .find_map(|j| self.services.get_index(j)?.1.mounts.first())
+                .map(|m| m.id)
+        };
+        // The number of services whose first id is at most `id` (a binary search).
+        let (mut low, mut high) = (0, self.services.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            if first_id(mid).is_some_and(|first| first <= id) {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        let after = low;
+        let (_, service) = self.services.get_index(after.checked_sub(1)?)?;
+        let first = service.mounts.first()?.id;
+        let mount = service
+            .mounts
+            .get(usize::try_from(id.0.checked_sub(first.0)?).ok()?)?;
+        (mount.id == id).then_some((service, mount))
     }
 
     /// Numbers every mount in (service, mount) order: the loader calls it once the project is

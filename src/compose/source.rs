@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use yamlpath::Document;
 
 use crate::compose::origin::{Origin, Position, Reach, Route, RouteKey, yamlpath_route};
+use crate::compose::route_index::RouteIndex;
 
 /// A compose (or tiers) file as read from disk.
 pub struct SourceText {
@@ -16,6 +17,10 @@ pub struct SourceText {
     /// Full text.
     pub text: String,
     doc: Option<Document>,
+    /// Direct routes answered without a yamlpath query (see `route_index`).
+    index: Option<RouteIndex>,
+    /// Byte offset of the start of each line, for positions in O(log lines).
+    line_starts: Vec<usize>,
 }
 
 /// The place of a value in a [`SourceText`].
@@ -35,10 +40,16 @@ impl SourceText {
     /// Wraps a file's text; positions are available when tree-sitter accepts the text.
     pub fn new(path: &Path, text: String) -> Self {
         let doc = Document::new(text.clone()).ok();
+        let index = doc.as_ref().and_then(|_| RouteIndex::build(&text));
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         SourceText {
             path: path.to_path_buf(),
             text,
             doc,
+            index,
+            line_starts,
         }
     }
 
@@ -49,12 +60,26 @@ impl SourceText {
 
     /// 1-based line and character column of a byte offset.
     pub fn position_of(&self, offset: usize) -> Position {
-        position_in(&self.text, offset)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts[line.saturating_sub(1)];
+        Position {
+            line: line.max(1),
+            column: self.text[line_start..offset].chars().count() + 1,
+        }
     }
 
     /// Finds the value at `route`, through aliases and `<<:` merge keys.
     pub fn locate(&self, route: &Route) -> Option<Located> {
         let doc = self.doc.as_ref()?;
+        if let Some((start, end)) = self.index.as_ref().and_then(|i| i.span(&route.0)) {
+            return Some(Located {
+                route: route.clone(),
+                position: self.position_of(start),
+                text: self.text[start..end].to_owned(),
+                reach: Reach::Direct,
+            });
+        }
         let mut actual: Vec<RouteKey> = Vec::new();
         let mut reach = Reach::Direct;
         let mut span = (0, self.text.len());

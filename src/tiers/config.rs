@@ -213,6 +213,8 @@ struct RawTier {
     root: String,
     #[serde(default)]
     kind: Option<String>,
+    #[serde(default)]
+    mount: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -539,6 +541,7 @@ fn validate_tiers(
                 name,
                 root,
                 kind: tier.kind,
+                mount: tier.mount,
             },
         );
     }

@@ -46,6 +46,8 @@ pub struct Tier {
     pub root: PathBuf,
     /// Free-form kind (`nvme`, `ssd`, `hdd`), if given.
     pub kind: Option<String>,
+    /// `mount: true`: the root must be a mount point (its own disk) carrying the marker.
+    pub mount: bool,
 }
 
 /// A logical path that stands for a directory on a tier.
@@ -192,6 +194,7 @@ tiers:
                     name: name.to_string(),
                     root: PathBuf::from(root),
                     kind: Some(kind.to_string()),
+                    mount: false,
                 }
             );
         }

@@ -27,6 +27,7 @@ mod safety_preflight;
 mod safety_rewrite;
 mod safety_targets;
 mod templates;
+mod tier_presence;
 mod tiers_cli;
 mod tree_engine;
 mod verify_cli;

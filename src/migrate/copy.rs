@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::engine::{Capability, HelperSpec, MountSource, MountSpec};
+use crate::migrate::delta;
 
 /// Where the source is mounted in a helper.
 pub const FROM: &str = "/from";
@@ -40,7 +41,13 @@ pub struct SourceSize {
 const MEASURE: &str = "du -sk /from | cut -f1; find /from | wc -l; \
 find /from \\( -type b -o -type c \\) | head -n 1 | wc -l";
 
-const COPY: &str = "cp -a /from/. /to/ && sync";
+/// The copy prints the helper's clock first: what changes after it is the delta's.
+const COPY: &str = "date +%s && cp -a /from/. /to/ && sync";
+
+/// The copy while the services run: an entry that vanishes or changes under `cp` is no error
+/// (the delta copies it again and the verify checks every entry); a few lines of what `cp`
+/// said go to stdout after the clock.
+const PRE_COPY: &str = "date +%s; cp -a /from/. /to/ 2>&1 | tail -n 5; sync";
 
 const WIPE: &str = "find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +";
 
@@ -107,6 +114,52 @@ pub fn copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -> He
         purpose: "copy".into(),
         journal: Some(journal.into()),
     }
+}
+
+/// The helper that copies while the services run (see [`PRE_COPY`]).
+pub fn pre_copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -> HelperSpec {
+    HelperSpec {
+        command: shell(PRE_COPY),
+        ..copy_spec(job, image, journal, devices)
+    }
+}
+
+/// The helper that lists both trees for the delta ([`delta::LIST`]); both mounts read-only.
+pub fn list_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
+        image: image.into(),
+        command: shell(delta::LIST),
+        mounts: mounts(job, true),
+        capabilities: vec![Capability::DacReadSearch],
+        shares: None,
+        purpose: "list".into(),
+        journal: Some(journal.into()),
+    }
+}
+
+/// The helper that applies one run of a delta's ops ([`delta::ops_args`]); `strict`: stop at
+/// the first error (the services are stopped, nothing may vanish).
+pub fn delta_spec(
+    job: &CopyJob,
+    image: &str,
+    journal: &str,
+    args: &[String],
+    strict: bool,
+    devices: bool,
+) -> HelperSpec {
+    let mut command = shell(&format!("STRICT={}\n{}", u8::from(strict), delta::APPLY));
+    command.push("tierctl-delta".into());
+    command.extend(args.iter().cloned());
+    HelperSpec {
+        command,
+        purpose: "delta".into(),
+        ..copy_spec(job, image, journal, devices)
+    }
+}
+
+/// The helper clock a copy's output starts with.
+pub fn parse_clock(text: &str) -> Option<i64> {
+    text.lines().next()?.trim().parse().ok()
 }
 
 /// The helper (never started) whose archive streams give both manifests; both mounts read-only.

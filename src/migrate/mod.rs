@@ -14,6 +14,8 @@
 pub mod compose_cli;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod copy;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod delta;
 pub mod journal;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod manifest;
@@ -65,6 +67,10 @@ pub struct MigrateContext<'a> {
     pub views: Option<&'a dyn MountViews>,
     /// Test hook: sleep at a point of the run, so a test can kill tierctl there.
     pub pause: Option<Pause>,
+    /// Go on although a service was killed at the stop (`--force`).
+    pub force: bool,
+    /// When this process stopped the services (for "services were down 1.4 s").
+    pub stopped_at: std::cell::Cell<Option<std::time::Instant>>,
 }
 
 impl MigrateContext<'_> {
@@ -93,7 +99,12 @@ impl MigrateContext<'_> {
     /// Remove the temporary seed volumes (best effort: they hold a copy of image content only).
     fn remove_seed_volumes(&self, state: &JournalState) {
         for detail in state.done.values() {
-            if let Detail::Seeded { volume } = detail {
+            if let Detail::Seeded { volume }
+            | Detail::PreCopied {
+                seeded: Some(volume),
+                ..
+            } = detail
+            {
                 let _ = self.engine.remove_volume(volume);
             }
         }

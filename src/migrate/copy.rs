@@ -44,10 +44,19 @@ find /from \\( -type b -o -type c \\) | head -n 1 | wc -l";
 /// The copy prints the helper's clock first: what changes after it is the delta's.
 const COPY: &str = "date +%s && cp -a /from/. /to/ && sync";
 
-/// The copy while the services run: an entry that vanishes or changes under `cp` is no error
-/// (the delta copies it again and the verify checks every entry); a few lines of what `cp`
-/// said go to stdout after the clock.
-const PRE_COPY: &str = "date +%s; cp -a /from/. /to/ 2>&1 | tail -n 5; sync";
+/// The copy while the services run: an entry that vanishes under `cp` is no error (the delta
+/// copies again what changed and the verify checks every entry); any other complaint of `cp`
+/// goes to stdout after the clock ([`pre_copy_errors`] reads it).
+const PRE_COPY: &str =
+    "date +%s; cp -a /from/. /to/ 2>&1 | grep -v 'No such file or directory' | tail -n 5; sync";
+
+/// What `cp` complained about in a pre-copy's output (besides entries that vanished).
+pub fn pre_copy_errors(text: &str) -> Vec<&str> {
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
 
 const WIPE: &str = "find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +";
 

@@ -281,13 +281,17 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 
 /// The delta helper's script: `"$@"` is a list of `OP PATH` pairs (`ln` takes a third word,
 /// the path linked to). `STRICT=1` fails on the first error; otherwise (a pass while the
-/// services run) a source entry that vanished meanwhile is skipped.
+/// services run) only an entry that vanished from the source meanwhile is skipped.
 pub const APPLY: &str = r#"set -u
-fail() { echo "tierctl-delta: $1: $2" >&2; [ "$STRICT" = 1 ] && exit 1; return 0; }
+fail() {
+  if [ "$STRICT" = 1 ] || [ -e "/from/$2" ] || [ -L "/from/$2" ]; then
+    echo "tierctl-delta: $1: $2" >&2; exit 1
+  fi
+}
 while [ $# -gt 0 ]; do
   op=$1; p=$2; shift 2
   case $op in
-    rm) rm -rf "/to/$p" || fail rm "$p" ;;
+    rm) rm -rf "/to/$p" || { echo "tierctl-delta: rm: $p" >&2; exit 1; } ;;
     mkdir) if [ ! -d "/to/$p" ] || [ -L "/to/$p" ]; then rm -rf "/to/$p"; mkdir "/to/$p" || fail mkdir "$p"; fi ;;
     cp) rm -rf "/to/$p"; cp -a "/from/$p" "/to/$p" || fail cp "$p" ;;
     ln) to=$1; shift; rm -rf "/to/$p"; ln "/to/$to" "/to/$p" || fail ln "$p" ;;

@@ -39,8 +39,12 @@ pub fn rollback(
     }
     ctx.remove_helpers(&journal.id);
     let mut steps = Vec::new();
-    // 1. the services run on the copies: stop them
-    steps.push(stop_services(ctx, journal, &state.plan)?);
+    // 1. the services run on the copies: stop them (a run that failed in its pre-copy never
+    // stopped them: they still run on their volumes)
+    let stop = MigrateStep::Stop.id();
+    if state.begun.contains(&stop) || state.done.contains_key(&stop) {
+        steps.push(stop_services(ctx, journal, &state.plan)?);
+    }
     // 2. the files, byte for byte
     steps.push(restore_files(journal, &state.plan)?);
     // 3. the copies stay unless asked: only the ones this journal made go

@@ -164,7 +164,12 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         || run_helper(input, &spec),
     );
     bar.finish_and_clear();
-    let began = copy::parse_clock(&result?).unwrap_or(0);
+    let printed = result?;
+    let errors = copy::pre_copy_errors(&printed);
+    if running && !errors.is_empty() {
+        return Err(format!("the pre-copy failed: {}", errors.join("; ")));
+    }
+    let began = copy::parse_clock(&printed).unwrap_or(0);
     Ok(Filled {
         job,
         size,

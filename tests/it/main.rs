@@ -10,6 +10,7 @@ mod corpus;
 mod engine;
 mod fuzz;
 mod loader;
+mod migrate_downtime;
 mod migrate_engine;
 mod migrate_immich;
 mod readme;

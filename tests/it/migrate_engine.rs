@@ -185,10 +185,13 @@ fn migrate_copies_verifies_rewrites_restarts_and_a_second_run_does_nothing_then_
     // progress on stderr as the steps run, and the closing line
     let progress = String::from_utf8_lossy(&out.stderr);
     assert!(
-        progress.contains("[1/7] stop db  stopped: db"),
+        progress.contains(
+            "[3/8] stop db (pre-copy mode: only the delta is copied while they are down)  stopped: db"
+        ),
         "{progress}"
     );
-    assert!(progress.contains("[7/7] verify mounts  ok"), "{progress}");
+    assert!(progress.contains("[8/8] verify mounts  ok"), "{progress}");
+    assert!(progress.contains("services were down "), "{progress}");
     assert!(
         progress.contains(&format!(
             "done. Source volume {} kept; remove it with `tierctl migrate --prune-source`",
@@ -289,7 +292,7 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
         return;
     };
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
-        .args(["migrate", "--yes"])
+        .args(["migrate", "--yes", "--stop-first"])
         .current_dir(p.ws.path("app"))
         .env("COMPOSE_PROJECT_NAME", &p.name)
         .env("TIERCTL_HELPER_IMAGE", helper_image())
@@ -402,7 +405,8 @@ fn a_full_tier_fails_the_copy_leaves_source_and_compose_intact_and_rolls_back() 
         .expect("run");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("step `copy:0` failed"), "{text}");
+    // the pre-copy fails while the service still runs on its volume
+    assert!(text.contains("step `pre-copy:0` failed"), "{text}");
     assert!(text.contains("No space left on device"), "{text}");
     assert!(text.contains("tierctl migrate --resume"), "{text}");
     assert_eq!(p.compose_text(), before);
@@ -493,7 +497,7 @@ fn without_yes_and_without_a_terminal_migrate_shows_the_plan_and_refuses() {
         .expect("run");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("[1/7] stop db"), "{text}");
+    assert!(text.contains("[3/8] stop db (pre-copy mode"), "{text}");
     assert!(text.contains("pass `--yes`"), "{text}");
     assert_eq!(
         std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),

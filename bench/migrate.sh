@@ -13,7 +13,7 @@
 #
 # Caches are dropped before each run when /proc/sys/vm/drop_caches is writable (root) and
 # DROP_CACHES is not 0 (on a shared machine, DROP_CACHES=0 spares the neighbours).
-# Usage: bench/migrate.sh [SIZE_MB] [FILES] [RUNS]   (default 2048 MB in 20,000 files, 2 runs
+# Usage: [TIERCTL_BIN=path] bench/migrate.sh [SIZE_MB] [FILES] [RUNS]   (default 2048 MB in 20,000 files, 2 runs
 # of each migrate mode; needs root, a Docker engine, the compose CLI, rsync, and twice SIZE_MB
 # free; a script, not a test)
 set -euo pipefail
@@ -22,8 +22,10 @@ size_mb=${1:-2048}
 files=${2:-20000}
 runs=${3:-2}
 image=${TIERCTL_HELPER_IMAGE:-tierctl-helper:busybox}
-cargo build --release --quiet
-bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/tierctl
+if [ -n "${TIERCTL_BIN:-}" ]; then bin=$TIERCTL_BIN; else   # TIERCTL_BIN: a tierctl already built
+  cargo build --release --quiet
+  bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/tierctl
+fi
 work=$(mktemp -d /var/tmp/tierctl-bench.XXXXXX)
 project=tierctlbench$$
 volume=${project}_data

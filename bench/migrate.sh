@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
-# Times `tierctl migrate` (helper-container copy + full BLAKE3 verification of both trees)
-# against the usual ways to copy the same named volume: host `cp -a`, host `rsync -a`,
-# `docker run ... cp -a`, and the peer pipeline `docker run ... cp -a` + `rsync -anc` (check).
-# Caches are dropped before each run when /proc/sys/vm/drop_caches is writable (root).
-# Usage: bench/migrate.sh [SIZE_MB] [FILES]   (default 2048 MB in 20,000 files; needs root,
-# a Docker engine, rsync, and twice SIZE_MB free; a script, not a test)
+# Times `tierctl migrate` against the usual ways to copy the same named volume (host `cp -a`,
+# host `rsync -a`, `docker run ... cp -a`, and the peer pipeline `docker run ... cp -a` +
+# `rsync -anc`), then migrates a RUNNING service that keeps writing to its volume (a few files
+# a second, one file rewritten in place with the same size) in both modes: the default
+# (pre-copy while it runs, stop, delta, verify) and `--stop-first` (stop, copy, verify).
+#
+# Per migrate run it reports the total time, the DOWNTIME measured from the engine's event
+# stream (`docker events`: the service's kill -> the start of its new container), and the ratios
+# to host `rsync -a`; and it checks that the final copy equals the source as it was at the stop
+# (tree manifests of both sides: type, owner, mode, size, mtime, content), minus what the
+# restarted service wrote into its own directory afterwards.
+#
+# Caches are dropped before each run when /proc/sys/vm/drop_caches is writable (root) and
+# DROP_CACHES is not 0 (on a shared machine, DROP_CACHES=0 spares the neighbours).
+# Usage: [TIERCTL_BIN=path] bench/migrate.sh [SIZE_MB] [FILES] [RUNS]   (default 2048 MB in 20,000 files, 2 runs
+# of each migrate mode; needs root, a Docker engine, the compose CLI, rsync, and twice SIZE_MB
+# free; a script, not a test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${1:-2048}
 files=${2:-20000}
+runs=${3:-2}
 image=${TIERCTL_HELPER_IMAGE:-tierctl-helper:busybox}
-cargo build --release --quiet
-bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/tierctl
+if [ -n "${TIERCTL_BIN:-}" ]; then bin=$TIERCTL_BIN; else   # TIERCTL_BIN: a tierctl already built
+  cargo build --release --quiet
+  bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/tierctl
+fi
 work=$(mktemp -d /var/tmp/tierctl-bench.XXXXXX)
-project=tierctlbench
+project=tierctlbench$$
 volume=${project}_data
+app="$work/app"
+if docker compose version >/dev/null 2>&1; then compose=(docker compose); else compose=(docker-compose); fi
 cleanup() {
+  [ -f "$app/compose.yaml" ] && (cd "$app" && "${compose[@]}" -p "$project" down >/dev/null 2>&1) || true
   docker volume rm -f "$volume" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -34,11 +51,15 @@ docker run --rm -v "$volume:/data" "$image" sh -c "
 src=$(docker volume inspect -f '{{.Mountpoint}}' "$volume")
 echo "data: $(du -sh "$src" | cut -f1) in $(find "$src" -type f | wc -l) files"
 
+dropped=yes
 drop() {
   sync
-  if [ -w /proc/sys/vm/drop_caches ]; then echo 3 >/proc/sys/vm/drop_caches; else dropped=no; fi
+  if [ "${DROP_CACHES:-1}" != 0 ] && [ -w /proc/sys/vm/drop_caches ]; then
+    echo 3 >/proc/sys/vm/drop_caches
+  else
+    dropped=no
+  fi
 }
-dropped=yes
 declare -A secs
 run() { # name command...
   local name=$1; shift
@@ -59,25 +80,71 @@ helper() {
 }
 peer() { helper && rsync -anc --delete --itemize-changes "$src/" "$work/t/"; }
 
-migrate() {
-  local app="$work/app"
-  rm -rf "$app" && mkdir -p "$app"
-  printf 'services:\n  photos:\n    image: %s\n    volumes:\n      - data:/photos\nvolumes:\n  data:\n' "$image" >"$app/compose.yaml"
-  printf 'tiers:\n  fast: { root: %s }\nplacement:\n  - tier: fast\n    path: "{project}/{volume}"\n' "$work/t" >"$app/tiers.yaml"
-  (cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate --yes)
-}
-
 run "host cp -a" cp -a "$src/." "$work/t/"
 run "host rsync -a" rsync -a "$src/" "$work/t/"
 run "docker run cp -a" helper
 run "docker cp -a + rsync -anc" peer
-run "tierctl migrate (+verify)" migrate
+
+# The writing service: its own directory live-<container> (so what a restarted container writes
+# is told apart), a new 4 KiB file every 0.3 s, and `same` rewritten in place, same size.
+WRITER='trap "exit 0" TERM; d=/photos/live-$(hostname); mkdir -p $d; head -c 65536 /dev/urandom > $d/same; i=0;
+while true; do i=$((i+1)); head -c 4096 /dev/urandom > $d/new$i;
+dd if=/dev/urandom of=$d/same bs=4096 count=1 conv=notrunc 2>/dev/null; sleep 0.3; done'
+
+# The tree as a list: type, owner, mode, size, mtime (s), content hash; the root's own entry
+# and the restarted container's directory left out.
+listing() { # dir exclude
+  (cd "$1" && find . -mindepth 1 -path "./$2" -prune -o -printf '%p %y %U:%G %m %s %T@\n' |
+    awk '{ split($NF, t, "."); $NF = ($2 == "l" ? "-" : t[1]); print }' | sort
+   find . -mindepth 1 -path "./$2" -prune -o -type f -print0 | xargs -0 -r md5sum | sort -k2)
+}
+
+migrate() { # mode-args...
+  rm -rf "$app" "$work/t" && mkdir -p "$app" "$work/t"
+  printf 'services:\n  photos:\n    image: %s\n    command: ["sh", "-c", %s]\n    stop_grace_period: 10s\n    volumes:\n      - data:/photos\nvolumes:\n  data:\n' \
+    "$image" "$(printf '%s' "$WRITER" | tr '\n' ' ' | sed 's/\$/$$/g; s/"/\\"/g; s/^/"/; s/$/"/')" >"$app/compose.yaml"
+  printf 'tiers:\n  fast: { root: %s }\nplacement:\n  - tier: fast\n    path: "{project}/{volume}"\n' "$work/t" >"$app/tiers.yaml"
+  (cd "$app" && "${compose[@]}" -p "$project" up -d >/dev/null 2>&1)
+  sleep 2
+  drop
+  local since start end
+  since=$(date +%s.%N)
+  start=$(date +%s%N)
+  (cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate --yes "$@" >/dev/null 2>"$work/migrate.log") ||
+    { cat "$work/migrate.log"; exit 1; }
+  end=$(date +%s%N)
+  total=$(awk -v n=$(( end - start )) 'BEGIN { printf "%.2f", n / 1e9 }')
+  # downtime from the engine: the first kill of the service -> the last start
+  down=$(docker events --since "$since" --until "$(date +%s.%N)" \
+      --filter "label=com.docker.compose.project=$project" --filter type=container \
+      --format '{{.TimeNano}} {{.Action}}' |
+    awk '$2 == "kill" && !k { k = $1 } $2 == "start" { s = $1 } END { printf "%.2f", (s - k) / 1e9 }')
+  said=$(grep -o 'services were down [0-9.]* s' "$work/migrate.log" | head -n 1)
+  # integrity: the copy equals the source as it was at the stop (the source is no longer written)
+  local new target
+  new=live-$(docker ps -q --filter "label=com.docker.compose.project=$project" | head -n 1 |
+    xargs docker inspect -f '{{.Config.Hostname}}')
+  target=$(find "$work/t" -mindepth 2 -maxdepth 2 -type d | head -n 1)
+  if diff <(listing "$src" "$new") <(listing "$target" "$new") >"$work/diff"; then same=equal; else
+    same="DIFFERENT ($(wc -l <"$work/diff") lines)"; fi
+  (cd "$app" && "${compose[@]}" -p "$project" down >/dev/null 2>&1)
+  rm -rf "$app/.tierctl"
+}
+
+echo
+printf '%-22s %8s %9s %9s %10s  %s\n' "migrate, service writing" "total s" "downtime" "total/rsync" "down/rsync" "copy == source at stop"
+for n in $(seq 1 "$runs"); do
+  for mode in pre-copy stop-first; do
+    if [ "$mode" = stop-first ]; then migrate --stop-first; else migrate; fi
+    printf '%-22s %8s %8ss %9.2fx %9.2fx  %s   (tierctl: %s)\n' "$mode #$n" "$total" "$down" \
+      "$(awk -v a="$total" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" \
+      "$(awk -v a="$down" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" "$same" "$said"
+  done
+done
 
 echo
 echo "caches dropped before each run: $dropped"
-for name in "host cp -a" "docker run cp -a" "docker cp -a + rsync -anc" "tierctl migrate (+verify)"; do
+for name in "host cp -a" "docker run cp -a" "docker cp -a + rsync -anc"; do
   awk -v a="${secs[$name]}" -v b="${secs[host rsync -a]}" -v n="$name" \
     'BEGIN { printf "%-28s %5.2fx host rsync -a\n", n, a / b }'
 done
-awk -v a="${secs[tierctl migrate (+verify)]}" -v b="${secs[docker cp -a + rsync -anc]}" \
-  'BEGIN { printf "%-28s %5.2fx the peer pipeline\n", "tierctl migrate (+verify)", a / b }'

@@ -1059,6 +1059,8 @@ fn migrate(
         invocation: invocation(global),
         helper_cleanup: Some(helper_cleanup(&endpoint)),
         vm: vm_fix(&engine, &endpoint, env),
+        force: args.force,
+        stopped_at: Default::default(),
     };
     let outcome = match task {
         MigrateTask::Resume(path) => {
@@ -1275,13 +1277,21 @@ fn planned_migration(
     });
     let patched = crate::rewrite::patch(&plan, project)?;
     crate::rewrite::check_reload(&plan, project, &settings.load, &DiskFiles, &patched)?;
-    let migration = crate::migrate::plan::build(project, &plan, &patched, args.remove_source)
-        .map_err(|u| {
-            Error::Migrate(MigrateError::Refused(format!(
-                "service `{}` mount `{}`: {}",
-                u.service, u.target, u.reason
-            )))
-        })?;
+    let migration = crate::migrate::plan::build(
+        project,
+        &plan,
+        &patched,
+        crate::migrate::plan::Options {
+            remove_source: args.remove_source,
+            pre_copy: !args.stop_first,
+        },
+    )
+    .map_err(|u| {
+        Error::Migrate(MigrateError::Refused(format!(
+            "service `{}` mount `{}`: {}",
+            u.service, u.target, u.reason
+        )))
+    })?;
     let preview = render(settings, &Report::MigratePlan(&migration))?;
     if migration.is_empty() || args.dry_run {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;

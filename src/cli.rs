@@ -214,10 +214,18 @@ pub struct MigrateArgs {
     /// finished migration, removes the source volumes it kept
     #[arg(long, alias = "prune-source", conflicts_with_all = ["resume", "rollback"])]
     pub remove_source: bool,
+    /// Stop the services first and copy and verify while they are down (the default copies
+    /// while they run and stops them only for the delta and the verify)
+    #[arg(long, conflicts_with_all = ["resume", "rollback"])]
+    pub stop_first: bool,
+    /// Go on although a service was killed at the stop (exit 137, out of memory, or its grace
+    /// period ran out): its data may be inconsistent
+    #[arg(long)]
+    pub force: bool,
     /// No `[n/N] step` progress lines on stderr
     #[arg(short, long)]
     pub quiet: bool,
-    /// Image for the helper containers (needs busybox `cp`, `find`, `du`)
+    /// Image for the helper containers (needs busybox `cp`, `find`, `du`, `stat`)
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
     pub helper_image: Option<String>,
 }

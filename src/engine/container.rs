@@ -62,6 +62,10 @@ pub struct ContainerInfo {
     pub labels: BTreeMap<String, String>,
     /// Its mounts, in inspect order.
     pub mounts: Vec<ContainerMount>,
+    /// Its last exit code (`None` while it runs or when it never ran).
+    pub exit_code: Option<i64>,
+    /// The kernel killed it for memory.
+    pub oom_killed: bool,
 }
 
 impl ContainerInfo {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::engine::{Capability, HelperSpec, MountSource, MountSpec};
+use crate::migrate::delta;
 
 /// Where the source is mounted in a helper.
 pub const FROM: &str = "/from";
@@ -40,7 +41,22 @@ pub struct SourceSize {
 const MEASURE: &str = "du -sk /from | cut -f1; find /from | wc -l; \
 find /from \\( -type b -o -type c \\) | head -n 1 | wc -l";
 
-const COPY: &str = "cp -a /from/. /to/ && sync";
+/// The copy prints the helper's clock first: what changes after it is the delta's.
+const COPY: &str = "date +%s && cp -a /from/. /to/ && sync";
+
+/// The copy while the services run: an entry that vanishes under `cp` is no error (the delta
+/// copies again what changed and the verify checks every entry); any other complaint of `cp`
+/// goes to stdout after the clock ([`pre_copy_errors`] reads it).
+const PRE_COPY: &str =
+    "date +%s; cp -a /from/. /to/ 2>&1 | grep -v 'No such file or directory' | tail -n 5; sync";
+
+/// What `cp` complained about in a pre-copy's output (besides entries that vanished).
+pub fn pre_copy_errors(text: &str) -> Vec<&str> {
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}
 
 const WIPE: &str = "find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} +";
 
@@ -107,6 +123,52 @@ pub fn copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -> He
         purpose: "copy".into(),
         journal: Some(journal.into()),
     }
+}
+
+/// The helper that copies while the services run (see [`PRE_COPY`]).
+pub fn pre_copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -> HelperSpec {
+    HelperSpec {
+        command: shell(PRE_COPY),
+        ..copy_spec(job, image, journal, devices)
+    }
+}
+
+/// The helper that lists both trees for the delta ([`delta::LIST`]); both mounts read-only.
+pub fn list_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
+        image: image.into(),
+        command: shell(delta::LIST),
+        mounts: mounts(job, true),
+        capabilities: vec![Capability::DacReadSearch],
+        shares: None,
+        purpose: "list".into(),
+        journal: Some(journal.into()),
+    }
+}
+
+/// The helper that applies one run of a delta's ops ([`delta::ops_args`]); `strict`: stop at
+/// the first error (the services are stopped, nothing may vanish).
+pub fn delta_spec(
+    job: &CopyJob,
+    image: &str,
+    journal: &str,
+    args: &[String],
+    strict: bool,
+    devices: bool,
+) -> HelperSpec {
+    let mut command = shell(&format!("STRICT={}\n{}", u8::from(strict), delta::APPLY));
+    command.push("tierctl-delta".into());
+    command.extend(args.iter().cloned());
+    HelperSpec {
+        command,
+        purpose: "delta".into(),
+        ..copy_spec(job, image, journal, devices)
+    }
+}
+
+/// The helper clock a copy's output starts with.
+pub fn parse_clock(text: &str) -> Option<i64> {
+    text.lines().next()?.trim().parse().ok()
 }
 
 /// The helper (never started) whose archive streams give both manifests; both mounts read-only.

@@ -51,6 +51,26 @@ pub enum Detail {
         /// The temporary volume the engine filled from the image.
         volume: String,
     },
+    /// A copy made while the services ran (`--stop-first` makes none).
+    PreCopied {
+        /// The helper's clock when the last pass that was applied began: whatever changed
+        /// since then is copied again by the delta.
+        since: i64,
+        /// Passes applied (the first copy and the catch-ups while the delta was large).
+        passes: u32,
+        /// The temporary volume filled from the image, when the volume was empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seeded: Option<String>,
+    },
+    /// The delta copied while the services were stopped.
+    Delta {
+        /// The helper's clock when its listing began.
+        since: i64,
+        /// Entries copied again.
+        copied: u64,
+        /// Entries removed.
+        removed: u64,
+    },
     /// A verified copy (or, in a rollback, a verified copy back into the source).
     Verified {
         /// Entries compared.

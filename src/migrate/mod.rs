@@ -17,6 +17,9 @@ pub mod compose_cli;
 pub mod compose_family;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod copy;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod delta;
 pub mod journal;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod manifest;
@@ -77,6 +80,10 @@ pub struct MigrateContext<'a> {
     /// What the engine's VM shares and the fix for a host path it does not (`None`: a native
     /// engine, or the VM's configuration could not be read).
     pub vm: Option<VmFix>,
+    /// Go on although a service was killed at the stop (`--force`).
+    pub force: bool,
+    /// When this process stopped the services (for "services were down 1.4 s").
+    pub stopped_at: std::cell::Cell<Option<std::time::Instant>>,
 }
 
 /// Removes the helper containers labelled with a journal id, callable from any thread.
@@ -116,7 +123,12 @@ impl MigrateContext<'_> {
     /// Remove the temporary seed volumes (best effort: they hold a copy of image content only).
     fn remove_seed_volumes(&self, state: &JournalState) {
         for detail in state.done.values() {
-            if let Detail::Seeded { volume } = detail {
+            if let Detail::Seeded { volume }
+            | Detail::PreCopied {
+                seeded: Some(volume),
+                ..
+            } = detail
+            {
                 let _ = self.engine.remove_volume(volume);
             }
         }

@@ -74,6 +74,10 @@ pub enum MigrateStep {
     Copy(usize),
     /// Verify copy `n`.
     Verify(usize),
+    /// Copy volume `n` while the services run (then catch up while the delta is large).
+    PreCopy(usize),
+    /// Copy again what changed in volume `n` since its pre-copy (the services are stopped).
+    Delta(usize),
     /// Write the compose and env files.
     Rewrite,
     /// Start the services that were running (compose CLI).
@@ -92,6 +96,8 @@ impl MigrateStep {
             MigrateStep::CreateDir(n) => format!("create:{n}"),
             MigrateStep::Copy(n) => format!("copy:{n}"),
             MigrateStep::Verify(n) => format!("verify:{n}"),
+            MigrateStep::PreCopy(n) => format!("pre-copy:{n}"),
+            MigrateStep::Delta(n) => format!("delta:{n}"),
             MigrateStep::Rewrite => "rewrite".into(),
             MigrateStep::Start => "start".into(),
             MigrateStep::VerifyMounts => "verify-mounts".into(),
@@ -130,6 +136,19 @@ pub struct MigratePlan {
     pub mounts: Vec<ExpectedMount>,
     /// The steps, in order.
     pub steps: Vec<MigrateStep>,
+    /// Copy while the services run, stop them only for the delta and the verify (`false`:
+    /// `--stop-first`, and every journal written before there was a choice).
+    #[serde(default)]
+    pub pre_copy: bool,
+}
+
+/// What the user chose for a migration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Remove each source volume after the services started (`--remove-source`).
+    pub remove_source: bool,
+    /// Copy while the services run (the default; `--stop-first` turns it off).
+    pub pre_copy: bool,
 }
 
 impl MigratePlan {
@@ -160,7 +179,7 @@ pub fn build(
     project: &ComposeProject,
     plan: &Plan,
     patched: &[Patched],
-    remove_source: bool,
+    options: Options,
 ) -> Result<MigratePlan, Unsupported> {
     let mut services: BTreeSet<String> = BTreeSet::new();
     let mut copies: Vec<VolumeCopy> = Vec::new();
@@ -198,7 +217,7 @@ pub fn build(
     let steps = if files.is_empty() && copies.is_empty() {
         Vec::new()
     } else {
-        steps_of(copies.len(), remove_source)
+        steps_of(copies.len(), options)
     };
     Ok(MigratePlan {
         project: project.name.clone(),
@@ -211,6 +230,7 @@ pub fn build(
         files,
         mounts,
         steps,
+        pre_copy: options.pre_copy,
     })
 }
 
@@ -275,22 +295,34 @@ fn copy_of(
     }
 }
 
-/// The steps of a migration with `copies` copies.
-fn steps_of(copies: usize, remove_source: bool) -> Vec<MigrateStep> {
-    let mut steps = vec![MigrateStep::Stop];
-    for n in 0..copies {
-        steps.extend([
-            MigrateStep::CreateDir(n),
-            MigrateStep::Copy(n),
-            MigrateStep::Verify(n),
-        ]);
+/// The steps of a migration with `copies` copies: with a pre-copy, every copy is made while
+/// the services run and only the delta and the verify happen while they are stopped.
+fn steps_of(copies: usize, options: Options) -> Vec<MigrateStep> {
+    let mut steps = Vec::new();
+    if options.pre_copy {
+        for n in 0..copies {
+            steps.extend([MigrateStep::CreateDir(n), MigrateStep::PreCopy(n)]);
+        }
+        steps.push(MigrateStep::Stop);
+        for n in 0..copies {
+            steps.extend([MigrateStep::Delta(n), MigrateStep::Verify(n)]);
+        }
+    } else {
+        steps.push(MigrateStep::Stop);
+        for n in 0..copies {
+            steps.extend([
+                MigrateStep::CreateDir(n),
+                MigrateStep::Copy(n),
+                MigrateStep::Verify(n),
+            ]);
+        }
     }
     steps.extend([
         MigrateStep::Rewrite,
         MigrateStep::Start,
         MigrateStep::VerifyMounts,
     ]);
-    if remove_source {
+    if options.remove_source {
         steps.extend((0..copies).map(MigrateStep::RemoveSource));
     }
     steps
@@ -376,7 +408,20 @@ pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
             .unwrap_or_default()
     };
     match step {
-        MigrateStep::Stop => format!("stop {}", plan.services.join(", ")),
+        MigrateStep::Stop if plan.pre_copy => format!(
+            "stop {} (pre-copy mode: only the delta is copied while they are down)",
+            plan.services.join(", ")
+        ),
+        MigrateStep::Stop => format!(
+            "stop {} (stop-first mode: copied and verified while they are down)",
+            plan.services.join(", ")
+        ),
+        MigrateStep::PreCopy(n) => format!(
+            "pre-copy {} -> {} while the services run",
+            source(n),
+            target(n)
+        ),
+        MigrateStep::Delta(n) => format!("delta of {} since the pre-copy", source(n)),
         MigrateStep::CreateDir(n) => format!("create {}", target(n)),
         MigrateStep::Copy(n) => format!("copy {} -> {}", source(n), target(n)),
         MigrateStep::Verify(n) => format!("verify copy of {} (blake3)", source(n)),
@@ -429,6 +474,8 @@ mod tests {
             MigrateStep::Start,
             MigrateStep::VerifyMounts,
             MigrateStep::RemoveSource(1),
+            MigrateStep::PreCopy(2),
+            MigrateStep::Delta(2),
         ]
         .iter()
         .map(MigrateStep::id)
@@ -443,7 +490,45 @@ mod tests {
                 "rewrite",
                 "start",
                 "verify-mounts",
-                "remove-source:1"
+                "remove-source:1",
+                "pre-copy:2",
+                "delta:2"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pre_copy_runs_before_the_stop_and_stop_first_keeps_the_old_order() {
+        let ids = |pre_copy| -> Vec<String> {
+            let options = Options {
+                remove_source: false,
+                pre_copy,
+            };
+            steps_of(1, options).iter().map(MigrateStep::id).collect()
+        };
+        assert_eq!(
+            ids(true),
+            [
+                "create:0",
+                "pre-copy:0",
+                "stop",
+                "delta:0",
+                "verify:0",
+                "rewrite",
+                "start",
+                "verify-mounts"
+            ]
+        );
+        assert_eq!(
+            ids(false),
+            [
+                "stop",
+                "create:0",
+                "copy:0",
+                "verify:0",
+                "rewrite",
+                "start",
+                "verify-mounts"
             ]
         );
     }
@@ -459,7 +544,11 @@ mod tests {
             environment: Default::default(),
             texts: Default::default(),
         };
-        let m = build(&project, &Plan::default(), &[], true).expect("nothing unsupported");
+        let options = Options {
+            remove_source: true,
+            pre_copy: true,
+        };
+        let m = build(&project, &Plan::default(), &[], options).expect("nothing unsupported");
         assert!(m.is_empty());
         assert!(m.steps.is_empty());
     }

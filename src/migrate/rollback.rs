@@ -16,7 +16,7 @@ use super::copy::{self, CopyJob};
 use super::journal::{self, Detail, Journal, JournalState, Record, discard_step, reverse_step};
 use super::manifest::{self, Manifest, Rules};
 use super::outcome::{Outcome, StepOutcome};
-use super::plan::MigratePlan;
+use super::plan::{MigratePlan, MigrateStep};
 use super::preflight::topmost_missing;
 use super::prune::{Reload, users};
 use super::steps::list_or_none;
@@ -60,9 +60,13 @@ pub fn rollback(
     }
     ctx.remove_helpers(&journal.id);
     let mut steps = Vec::new();
-    // 1. the services run on the copies: stop them
+    // 1. the services run on the copies: stop them (a run that failed in its pre-copy never
+    // stopped them: they still run on their volumes)
     ctx.pause_at("rollback:stop", false);
-    steps.push(stop_services(ctx, journal, &state.plan)?);
+    let stop = MigrateStep::Stop.id();
+    if state.begun.contains(&stop) || state.done.contains_key(&stop) {
+        steps.push(stop_services(ctx, journal, &state.plan)?);
+    }
     // 2. what they wrote on the tier goes back into the source, verified
     for n in 0..state.plan.copies.len() {
         steps.extend(bring_back(ctx, journal, &mut state, n)?);

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::MigrateContext;
 use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize, TargetState};
+use super::delta;
 use super::journal::{self, Detail, JournalState};
 use super::manifest::{self, Rules};
 use super::mounts::mount_problems;
@@ -42,10 +43,15 @@ fn engine_error(e: EngineError) -> String {
 /// Run one step; `retried`: its start was journaled before (a resumed run).
 pub fn execute(input: &StepInput<'_>, step: &MigrateStep, retried: bool) -> StepResult {
     match step {
-        MigrateStep::Stop => stop(input),
+        MigrateStep::Stop => {
+            input.ctx.stopped_at.set(Some(Instant::now()));
+            stop(input)
+        }
         MigrateStep::CreateDir(n) => create_dir(input, *n, retried),
         MigrateStep::Copy(n) => copy_data(input, *n),
-        MigrateStep::Verify(n) => verify_copy(input, *n),
+        MigrateStep::PreCopy(n) => pre_copy(input, *n),
+        MigrateStep::Delta(n) => delta_copy(input, *n),
+        MigrateStep::Verify(n) => verify_copy(input, *n, retried),
         MigrateStep::Rewrite => rewrite(input),
         MigrateStep::Start => start(input),
         MigrateStep::VerifyMounts => verify_mounts(input),
@@ -138,11 +144,22 @@ fn measure(input: &StepInput<'_>, job: &CopyJob) -> Result<SourceSize, String> {
     Ok(copy::parse_size(&run_helper(input, &spec)?).unwrap_or_default())
 }
 
-fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
+/// What a first copy made: the source it read (the seed volume when the volume was empty),
+/// its size, the seed volume, and the helper's clock when it began.
+struct Filled {
+    job: CopyJob,
+    size: SourceSize,
+    seeded: Option<String>,
+    began: i64,
+}
+
+/// Copy volume `n` into its target (emptied first when a killed run left a partial copy);
+/// `running`: the services run, so entries may change or vanish under the copy.
+fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String> {
     let (ctx, journal) = (input.ctx, input.journal);
     let copy = &input.plan.copies[n];
     let mut job = copy.job.clone();
-    let mut detail = Detail::None;
+    let mut seeded = None;
     let facts = target_facts(&job.target);
     // not empty here means this journal's own partial copy: `create` passed it empty
     if facts.exists && !facts.empty {
@@ -157,29 +174,229 @@ fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
             .map_err(engine_error)?;
         job.source = MountSource::Volume(volume.clone());
         size = measure(input, &job)?;
-        detail = Detail::Seeded { volume };
+        seeded = Some(volume);
     }
+    let spec = if running {
+        copy::pre_copy_spec(&job, &ctx.image, journal, size.devices)
+    } else {
+        copy::copy_spec(&job, &ctx.image, journal, size.devices)
+    };
     let bar = progress::bytes_bar(input.label.to_owned(), size.bytes);
     let result = ticking(
         Duration::from_millis(500),
         || bar.set_position(progress::tree_bytes(&job.target)),
-        || {
-            run_helper(
-                input,
-                &copy::copy_spec(&job, &ctx.image, journal, size.devices),
-            )
-        },
+        || run_helper(input, &spec),
     );
     bar.finish_and_clear();
-    result?;
-    let from_image = if matches!(detail, Detail::Seeded { .. }) {
+    let printed = result?;
+    let errors = copy::pre_copy_errors(&printed);
+    if running && !errors.is_empty() {
+        return Err(format!("the pre-copy failed: {}", errors.join("; ")));
+    }
+    let began = copy::parse_clock(&printed).unwrap_or(0);
+    Ok(Filled {
+        job,
+        size,
+        seeded,
+        began,
+    })
+}
+
+fn copied_line(filled: &Filled) -> String {
+    let from_image = if filled.seeded.is_some() {
         " (the volume was empty: seeded from the image)"
     } else {
         ""
     };
+    format!(
+        "{} bytes, {} entries{from_image}",
+        filled.size.bytes, filled.size.entries
+    )
+}
+
+fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
+    refuse_killed(input)?;
+    let filled = fill(input, n, false)?;
+    let detail = match &filled.seeded {
+        Some(volume) => Detail::Seeded {
+            volume: volume.clone(),
+        },
+        None => Detail::None,
+    };
+    Ok((detail, copied_line(&filled)))
+}
+
+/// The pre-copy while the services run: a first copy, then catch-up passes while what changed
+/// meanwhile is more than [`delta::REPEAT_PER_MILLE`] of the data, so the stop stays short.
+fn pre_copy(input: &StepInput<'_>, n: usize) -> StepResult {
+    let filled = fill(input, n, true)?;
+    let mut since = filled.began;
+    let mut passes = 1;
+    let mut caught_up = 0;
+    while passes <= delta::MAX_PASSES {
+        let listed = list(input, &filled.job)?;
+        let pass = delta::plan(&listed, since);
+        if !delta::worth_another_pass(&pass, filled.size.bytes) {
+            break;
+        }
+        apply(input, &filled.job, &pass, &listed, false)?;
+        caught_up += pass.copied;
+        since = listed.began;
+        passes += 1;
+    }
+    let line = match passes {
+        1 => copied_line(&filled),
+        _ => format!(
+            "{}; {} pass(es) more caught up {caught_up} changed entries",
+            copied_line(&filled),
+            passes - 1
+        ),
+    };
+    let detail = Detail::PreCopied {
+        since,
+        passes,
+        seeded: filled.seeded,
+    };
+    Ok((detail, line))
+}
+
+/// The delta while the services are stopped: everything that may differ from the copy is
+/// copied again, what was removed is removed.
+fn delta_copy(input: &StepInput<'_>, n: usize) -> StepResult {
+    refuse_killed(input)?;
+    let job = source_job(input, n);
+    let since = last_pass(input.state, n);
+    let listed = list(input, &job)?;
+    let pass = delta::plan(&listed, since);
+    apply(input, &job, &pass, &listed, true)?;
     Ok((
-        detail,
-        format!("{} bytes, {} entries{from_image}", size.bytes, size.entries),
+        Detail::Delta {
+            since: listed.began,
+            copied: pass.copied,
+            removed: pass.removed,
+        },
+        format!(
+            "{} entries copied again ({} bytes), {} removed",
+            pass.copied, pass.bytes, pass.removed
+        ),
+    ))
+}
+
+/// When the last applied pass of copy `n` began (0: no pass is journaled, copy all again).
+fn last_pass(state: &JournalState, n: usize) -> i64 {
+    match (
+        state.done.get(&MigrateStep::Delta(n).id()),
+        state.done.get(&MigrateStep::PreCopy(n).id()),
+    ) {
+        (Some(Detail::Delta { since, .. }), _) | (_, Some(Detail::PreCopied { since, .. })) => {
+            *since
+        }
+        _ => 0,
+    }
+}
+
+/// Copy `n`'s job as the copy read it: from the seed volume when the volume was empty.
+fn source_job(input: &StepInput<'_>, n: usize) -> CopyJob {
+    let mut job = input.plan.copies[n].job.clone();
+    match input.state.done.get(&MigrateStep::Copy(n).id()) {
+        Some(Detail::Seeded { volume }) => job.source = MountSource::Volume(volume.clone()),
+        _ => {
+            if let Some(Detail::PreCopied {
+                seeded: Some(volume),
+                ..
+            }) = input.state.done.get(&MigrateStep::PreCopy(n).id())
+            {
+                job.source = MountSource::Volume(volume.clone());
+            }
+        }
+    }
+    job
+}
+
+/// Both trees of a copy, listed by a helper.
+fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, String> {
+    let spec = copy::list_spec(job, &input.ctx.image, input.journal);
+    delta::parse_listed(&run_helper(input, &spec)?).map_err(|e| {
+        format!(
+            "{e}: a name with a newline in it cannot be listed; hint: migrate with `--stop-first`"
+        )
+    })
+}
+
+/// Apply a delta with helpers (as many runs as its argument lists need).
+fn apply(
+    input: &StepInput<'_>,
+    job: &CopyJob,
+    pass: &delta::Delta,
+    listed: &delta::Listed,
+    strict: bool,
+) -> Result<(), String> {
+    let devices = delta::has_devices(&listed.source);
+    for args in delta::ops_args(pass) {
+        let spec = copy::delta_spec(job, &input.ctx.image, input.journal, &args, strict, devices);
+        run_helper(input, &spec)?;
+    }
+    Ok(())
+}
+
+/// Who may be writing the source while it is copied: the running containers that mount it
+/// (a resume copies again what changed, but not while one of them keeps writing).
+fn writers(input: &StepInput<'_>, source: &MountSource) -> String {
+    let MountSource::Volume(name) = source else {
+        return "; a process on the host may be writing the source directory".into();
+    };
+    let running: Vec<String> = input
+        .ctx
+        .engine
+        .list(&Selector::Volume(name.clone()))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.running)
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    if running.is_empty() {
+        "; the source changed under the copy: a resume copies again what changed".into()
+    } else {
+        format!(
+            "; the source changed under the copy: running container(s) {} mount volume `{name}` and may write it: stop them, then resume (it copies again what changed)",
+            running.join(", ")
+        )
+    }
+}
+
+/// Refuse to go on when a service this run stopped was killed instead (exit 137: the grace
+/// period ran out, or out of memory), unless `--force`.
+fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
+    let (ctx, plan) = (input.ctx, input.plan);
+    let running = input.state.running_services();
+    if ctx.force || running.is_empty() {
+        return Ok(());
+    }
+    let containers = ctx
+        .engine
+        .list(&Selector::Project(plan.project.clone()))
+        .map_err(engine_error)?;
+    let mut killed = Vec::new();
+    for c in containers
+        .iter()
+        .filter(|c| !c.running && c.service.as_ref().is_some_and(|s| running.contains(s)))
+    {
+        let Some(info) = ctx.engine.inspect(&c.id).map_err(engine_error)? else {
+            continue;
+        };
+        let why = match (info.oom_killed, info.exit_code) {
+            (true, _) => "killed for memory",
+            (false, Some(137)) => "killed (exit 137: it did not stop within its grace period)",
+            _ => continue,
+        };
+        killed.push(format!("container `{}` {why}", info.name));
+    }
+    if killed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "not stopped cleanly: {}; a database killed mid-write is not a consistent source: go on with this data anyway with `tierctl migrate --resume --force`, or restart the services on their volumes with `tierctl migrate --rollback`",
+        killed.join(", ")
     ))
 }
 
@@ -202,11 +419,21 @@ fn seed_spec(seed: &Seed, volume: &str, journal: &str) -> HelperSpec {
     }
 }
 
-fn verify_copy(input: &StepInput<'_>, n: usize) -> StepResult {
-    let mut job = input.plan.copies[n].job.clone();
-    if let Some(Detail::Seeded { volume }) = input.state.done.get(&MigrateStep::Copy(n).id()) {
-        job.source = MountSource::Volume(volume.clone());
-    }
+/// Verify copy `n`; `retried` (a resumed run: the source may have changed under the copy):
+/// copy again what changed since the last pass first.
+fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
+    let job = source_job(input, n);
+    let again = if retried {
+        let listed = list(input, &job)?;
+        let pass = delta::plan(&listed, last_pass(input.state, n));
+        apply(input, &job, &pass, &listed, true)?;
+        format!(
+            "; first copied again what changed: {} entries, {} removed",
+            pass.copied, pass.removed
+        )
+    } else {
+        String::new()
+    };
     let hashed = AtomicU64::new(0);
     let label = input.label;
     let bar = progress::bar(label.to_owned());
@@ -226,9 +453,10 @@ fn verify_copy(input: &StepInput<'_>, n: usize) -> StepResult {
     if !differences.is_empty() {
         let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();
         return Err(format!(
-            "the copy differs from the source in {} place(s) ({read}): {}",
+            "the copy differs from the source in {} place(s) ({read}): {}{}",
             differences.len(),
-            shown.join("; ")
+            shown.join("; "),
+            writers(input, &job.source)
         ));
     }
     let (entries, bytes) = (trees[0].len(), trees[0].bytes());
@@ -246,7 +474,7 @@ fn verify_copy(input: &StepInput<'_>, n: usize) -> StepResult {
             bytes,
             manifest: Some(manifest),
         },
-        format!("ok: {entries} entries, {bytes} bytes, blake3; {read}"),
+        format!("ok: {entries} entries, {bytes} bytes, blake3; {read}{again}"),
     ))
 }
 
@@ -288,7 +516,18 @@ fn start(input: &StepInput<'_>) -> StepResult {
         input.plan,
         &running,
     )?;
-    Ok((Detail::None, format!("started: {}", running.join(", "))))
+    let down = match input.ctx.stopped_at.get() {
+        Some(at) => {
+            let line = format!("services were down {:.1} s", at.elapsed().as_secs_f64());
+            input.ctx.say(&line);
+            format!("; {line}")
+        }
+        None => String::new(),
+    };
+    Ok((
+        Detail::None,
+        format!("started: {}{down}", running.join(", ")),
+    ))
 }
 
 fn verify_mounts(input: &StepInput<'_>) -> StepResult {

@@ -15,6 +15,7 @@ mod fleet;
 mod fuzz;
 mod hosts;
 mod loader;
+mod migrate_downtime;
 mod migrate_engine;
 mod migrate_immich;
 mod mounts_cli;

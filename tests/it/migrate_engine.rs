@@ -217,10 +217,13 @@ fn migrate_end_to_end(family: Family, name: &str) {
     // progress on stderr as the steps run, and the closing line
     let progress = String::from_utf8_lossy(&out.stderr);
     assert!(
-        progress.contains("[1/7] stop db  stopped: db"),
+        progress.contains(
+            "[3/8] stop db (pre-copy mode: only the delta is copied while they are down)  stopped: db"
+        ),
         "{progress}"
     );
-    assert!(progress.contains("[7/7] verify mounts  ok"), "{progress}");
+    assert!(progress.contains("[8/8] verify mounts  ok"), "{progress}");
+    assert!(progress.contains("services were down "), "{progress}");
     assert!(
         progress.contains(&format!(
             "done. Source volume {} kept; remove it with `tierctl migrate --prune-source`",
@@ -323,7 +326,7 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
         return;
     };
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
-        .args(["migrate", "--yes"])
+        .args(["migrate", "--yes", "--stop-first"])
         .current_dir(p.ws.path("app"))
         .env("COMPOSE_PROJECT_NAME", &p.name)
         .env("TIERCTL_HELPER_IMAGE", helper_image())
@@ -440,7 +443,7 @@ fn without_yes_and_without_a_terminal_migrate_shows_the_plan_and_refuses() {
         .expect("run");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("[1/7] stop db"), "{text}");
+    assert!(text.contains("[3/8] stop db (pre-copy mode"), "{text}");
     assert!(text.contains("pass `--yes`"), "{text}");
     assert_eq!(
         std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),

@@ -101,6 +101,8 @@ impl DockerEngine {
             Err(e) => return Err(self.classify(&e, "inspect container")),
         };
         let config = inspected.config.unwrap_or_default();
+        let state = inspected.state.unwrap_or_default();
+        let running = state.running.unwrap_or(false);
         let mounts = inspected
             .mounts
             .unwrap_or_default()
@@ -126,9 +128,11 @@ impl DockerEngine {
                 .trim_start_matches('/')
                 .to_owned(),
             image: config.image.unwrap_or_default(),
-            running: inspected.state.and_then(|s| s.running).unwrap_or(false),
+            running,
             labels: config.labels.unwrap_or_default().into_iter().collect(),
             mounts,
+            exit_code: state.exit_code.filter(|_| !running),
+            oom_killed: state.oom_killed.unwrap_or(false),
         }))
     }
 }

@@ -1,0 +1,338 @@
+//! Issue 14 (near-zero-downtime migrate) and issue 11 D11 against a real engine: the pre-copy
+//! while the service runs, the delta while it is stopped, a service killed at the stop, kill -9
+//! during the pre-copy and the delta, `--stop-first`, and a source changed under the copy.
+//! Every project name ends in this process's id: other sessions share the engine.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use tierctl::migrate::manifest::{self, Rules};
+use tierctl::migrate::tree;
+
+use super::compose_runner::Family;
+use super::engine::{engine, helper_image};
+use super::migrate_engine::{project_tierctl, run_compose, stdout};
+use super::workspace::Workspace;
+
+const COMPOSE: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "{command}"]
+    stop_grace_period: {grace}
+    volumes:
+      - dbdata:/data
+volumes:
+  dbdata:
+"#;
+
+/// A service that stops at once on SIGTERM.
+const CLEAN: &str = "trap 'exit 0' TERM; while true; do sleep 1; done";
+
+const TIERS: &str = r#"tiers:
+  fast: { root: "{root}/fast" }
+placement:
+  - tier: fast
+    path: "{project}/{volume}"
+"#;
+
+/// Files of every kind the delta has to get right, with owners and modes.
+const SEED: &str = "set -e; cd /data; mkdir -p keep gone sub/deep; \
+for i in 1 2 3 4 5 6 7 8; do echo file-$i > keep/f$i; done; \
+echo bye > del.txt; echo move > ren-a; head -c 50000 /dev/urandom > trunc.bin; \
+echo AAAA > same.txt; echo x > gone/x; echo deep > sub/deep/d; ln -s keep/f1 link; \
+ln keep/f2 hard; head -c 2000000 /dev/urandom > big.bin; chown -R 999:999 /data; chmod 0700 sub";
+
+/// The writer: creates, deletes, renames, truncates, and rewrites a file with the same size
+/// keeping its mtime (a same-size same-second change), changes a mode, removes a directory.
+const MUTATE: &str = "set -e; cd /data; echo new > new.txt; mkdir -p fresh; echo f > fresh/a; \
+rm del.txt; mv ren-a ren-b; : > trunc.bin; cp -p same.txt /tmp/ref; printf 'BBBB\\n' > same.txt; \
+touch -r /tmp/ref same.txt; chmod 0600 keep/f3; rm -rf gone; echo more >> sub/deep/d";
+
+struct Project {
+    ws: Workspace,
+    name: String,
+    cli: Vec<String>,
+}
+
+impl Project {
+    /// A running project `prefix<pid>` whose service runs `command` with `grace`, its volume
+    /// seeded with [`SEED`]; `None` (skipped) without an engine or compose CLI.
+    fn up(prefix: &str, command: &str, grace: &str) -> Option<Project> {
+        engine()?;
+        let cli = Family::V2.require()?;
+        let compose = COMPOSE
+            .replace("{image}", &helper_image())
+            .replace("{command}", command)
+            .replace("{grace}", grace);
+        let ws = Workspace::new()
+            .file("app/compose.yaml", &compose)
+            .file("app/tiers.yaml", TIERS)
+            .dir("fast");
+        let p = Project {
+            ws,
+            name: format!("{prefix}{}", std::process::id()),
+            cli,
+        };
+        run_compose(&p.cli, &p.name, &p.ws, &["down", "-v"]);
+        assert!(
+            run_compose(&p.cli, &p.name, &p.ws, &["up", "-d"]),
+            "compose up"
+        );
+        p.on_volume(SEED);
+        Some(p)
+    }
+
+    fn volume(&self) -> String {
+        format!("{}_dbdata", self.name)
+    }
+
+    fn target(&self) -> PathBuf {
+        self.ws.path(&format!("fast/{}/dbdata", self.name))
+    }
+
+    fn docker(&self, args: &[&str]) -> String {
+        let out = Command::new("docker").args(args).output().expect("docker");
+        assert!(out.status.success(), "docker {args:?}: {}", stdout(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Run `script` in a one-off container on the volume.
+    fn on_volume(&self, script: &str) {
+        let mount = format!("{}:/data", self.volume());
+        self.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            &mount,
+            &helper_image(),
+            "sh",
+            "-c",
+            script,
+        ]);
+    }
+
+    fn tierctl(&self) -> assert_cmd::Command {
+        project_tierctl(&self.ws, &self.name)
+    }
+
+    fn compose_text(&self) -> String {
+        std::fs::read_to_string(self.ws.path("app/compose.yaml")).expect("compose file")
+    }
+
+    /// `migrate ARGS` started with the pause hook at `at`; returns once its stderr shows the
+    /// hook paused (the child still sleeping in it).
+    // the caller waits for the child or kills it
+    #[allow(clippy::zombie_processes)]
+    fn paused_at(&self, args: &[&str], at: &str, millis: u64) -> Child {
+        let log = self.ws.path("stderr.log");
+        let child = Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
+            .arg("migrate")
+            .args(args)
+            .current_dir(self.ws.path("app"))
+            .env("COMPOSE_PROJECT_NAME", &self.name)
+            .env("TIERCTL_HELPER_IMAGE", helper_image())
+            .env("TIERCTL_TEST_MIGRATE_PAUSE", at)
+            .env("TIERCTL_TEST_MIGRATE_PAUSE_MS", millis.to_string())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("spawn tierctl");
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(120) {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("(test hook: paused") {
+                return child;
+            }
+            assert!(
+                !text.contains("error:"),
+                "tierctl failed before `{at}`: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("tierctl never paused at `{at}`");
+    }
+
+    /// The source and the copy compare equal, entry by entry (types, owners, modes, mtimes,
+    /// links, hardlink groups, BLAKE3).
+    fn assert_copy_equals_source(&self) {
+        let source = self.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", &self.volume()]);
+        let hashed = AtomicU64::new(0);
+        let a = tree::read(Path::new(&source), &hashed).expect("source manifest");
+        let b = tree::read(&self.target(), &hashed).expect("copy manifest");
+        let differences = manifest::compare(&a, &b, Rules::default());
+        assert!(differences.is_empty(), "{differences:?}");
+    }
+
+    fn down(&self) {
+        run_compose(&self.cli, &self.name, &self.ws, &["down", "-v"]);
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.volume()])
+            .output();
+    }
+}
+
+fn kill(mut child: Child) {
+    child.kill().expect("kill -9 tierctl");
+    child.wait().expect("reaped");
+}
+
+#[test]
+fn pre_copy_and_delta_catch_creates_deletes_renames_truncates_and_same_size_same_second_rewrites() {
+    let Some(p) = Project::up("tierctlitdt1x", CLEAN, "10s") else {
+        return;
+    };
+    // hold the run after the pre-copy (the service still runs), change the source, go on
+    let child = p.paused_at(&["--yes"], "stop", 4000);
+    p.on_volume(MUTATE);
+    let out = child.wait_with_output().expect("run");
+    let log = std::fs::read_to_string(p.ws.path("stderr.log")).expect("log");
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("pre-copy tierctlitdt1x"), "{log}");
+    assert!(log.contains("stop db (pre-copy mode"), "{log}");
+    assert!(log.contains("services were down "), "{log}");
+    // the delta found the changes, the verify passed, the service runs on the tier
+    assert!(log.contains("removed"), "{log}");
+    assert!(p.compose_text().contains(&p.target().display().to_string()));
+    assert_eq!(
+        std::fs::read_to_string(p.target().join("same.txt")).expect("copied"),
+        "BBBB\n"
+    );
+    assert!(!p.target().join("del.txt").exists());
+    assert!(p.target().join("ren-b").exists() && !p.target().join("ren-a").exists());
+    assert!(!p.target().join("gone").exists());
+    p.assert_copy_equals_source();
+    p.down();
+}
+
+#[test]
+fn a_service_that_ignores_sigterm_is_killed_and_the_migration_refuses_without_force() {
+    // `sh` as PID 1 ignores SIGTERM: the engine kills it when the grace period ends
+    let Some(p) = Project::up("tierctlitdt2x", "while true; do sleep 1; done", "1s") else {
+        return;
+    };
+    let before = p.compose_text();
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("step `delta:0` failed"), "{text}");
+    assert!(text.contains("not stopped cleanly"), "{text}");
+    assert!(text.contains("exit 137"), "{text}");
+    assert!(text.contains("--resume --force"), "{text}");
+    assert_eq!(p.compose_text(), before);
+    let forced = p
+        .tierctl()
+        .args(["migrate", "--resume", "--force"])
+        .output()
+        .expect("run");
+    assert_eq!(forced.status.code(), Some(0), "{}", stdout(&forced));
+    p.assert_copy_equals_source();
+    p.down();
+}
+
+/// kill -9 tierctl paused at `at`, change the source, `--resume`: the copy equals the source.
+fn killed_at_then_resumed(prefix: &str, at: &str) {
+    let Some(p) = Project::up(prefix, CLEAN, "10s") else {
+        return;
+    };
+    kill(p.paused_at(&["--yes"], at, 120_000));
+    p.on_volume(MUTATE);
+    let out = p
+        .tierctl()
+        .args(["migrate", "--resume"])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("verify:0         ok:"), "{text}");
+    assert!(p.compose_text().contains(&p.target().display().to_string()));
+    p.assert_copy_equals_source();
+    p.down();
+}
+
+#[test]
+fn killed_during_the_pre_copy_then_resumed_copies_equal_data() {
+    killed_at_then_resumed("tierctlitdt3x", "pre-copy:0:after");
+}
+
+#[test]
+fn killed_during_the_delta_then_resumed_copies_equal_data() {
+    killed_at_then_resumed("tierctlitdt4x", "delta:0:after");
+}
+
+#[test]
+fn stop_first_still_stops_then_copies_and_verifies() {
+    let Some(p) = Project::up("tierctlitdt5x", CLEAN, "10s") else {
+        return;
+    };
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes", "--stop-first"])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("[1/7] stop db (stop-first mode"), "{text}");
+    assert!(text.contains("copy:0"), "{text}");
+    assert!(!text.contains("pre-copy"), "{text}");
+    assert!(text.contains("services were down "), "{text}");
+    p.assert_copy_equals_source();
+    p.down();
+}
+
+#[test]
+fn d11_a_source_changed_under_the_copy_names_its_writer_and_resume_copies_it_again() {
+    let Some(p) = Project::up("tierctlitdt6x", CLEAN, "10s") else {
+        return;
+    };
+    // once the service is stopped, another container keeps writing into the source
+    let child = p.paused_at(&["--yes"], "verify:0", 3000);
+    let writer = format!("{}-writer", p.name);
+    let mount = format!("{}:/data", p.volume());
+    p.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &writer,
+        "-v",
+        &mount,
+        &helper_image(),
+        "sh",
+        "-c",
+        "while true; do date > /data/tick; echo x >> /data/keep/f4; sleep 0.2; done",
+    ]);
+    let out = child.wait_with_output().expect("run");
+    let log = std::fs::read_to_string(p.ws.path("stderr.log")).expect("log");
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    assert!(log.contains("step `verify:0` failed"), "{log}");
+    assert!(log.contains(&format!("`{writer}`")), "{log}");
+    // still writing: the resume copies again, and fails again naming the writer
+    let again = p
+        .tierctl()
+        .args(["migrate", "--resume"])
+        .output()
+        .expect("run");
+    assert_eq!(again.status.code(), Some(2), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains(&format!("`{writer}`")),
+        "{}",
+        stdout(&again)
+    );
+    // the writer stopped: the resume copies what changed and finishes
+    p.docker(&["rm", "-f", &writer]);
+    let resumed = p
+        .tierctl()
+        .args(["migrate", "--resume"])
+        .output()
+        .expect("run");
+    let text = stdout(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{text}");
+    assert!(text.contains("first copied again what changed"), "{text}");
+    p.assert_copy_equals_source();
+    p.down();
+}

@@ -121,7 +121,12 @@ pub fn fix(view: &VmView, unshared: &[PathBuf], home: &Path) -> Option<String> {
     Some(match &view.engine {
         EngineGuess::Colima { profile } => {
             let profile = super::colima::Profile::from_name(Some(profile));
-            let (command, block) = super::colima::fix_command_for_profile(unshared, home, &profile);
+            let existing = view
+                .shares
+                .as_ref()
+                .map_or(&[][..], |s| s.shares.as_slice());
+            let (command, block) =
+                super::colima::fix_command_for_profile(unshared, existing, home, &profile);
             format!("{command}\n\nor in colima.yaml (then `colima stop && colima start`):\n{block}")
         }
         EngineGuess::DockerDesktop => format!(

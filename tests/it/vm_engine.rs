@@ -1,0 +1,565 @@
+//! tierctl against a real VM engine: a QEMU VM whose dockerd sees two host directories over
+//! virtio-9p at the same path and nothing else of the host, dressed up as Colima (a Colima home
+//! listing the real shares, a docker context `colima` at a unix socket). `tests/vm/harness.sh up`
+//! (CI: `.ci/vm up`) boots it and writes the env file these tests read; one boot serves them all.
+//!
+//! Skipped loudly without that env file; a failure under `TIERCTL_REQUIRE_VM=1` (`.ci/run` sets
+//! it when the host can boot the VM). The VM is slow (TCG emulation: seconds per container), so
+//! the tests run one at a time, with a few files and few containers each.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+
+use crate::workspace::Workspace;
+
+/// Where the harness writes the env file, unless `TIERCTL_VM_ENV` says otherwise.
+const DEFAULT_ENV_FILE: &str = "/run/tierctl-vm/env";
+
+/// One VM test at a time: the emulated VM has two slow CPUs.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The running VM, as the harness's env file describes it.
+struct Vm {
+    vars: BTreeMap<String, String>,
+    _turn: MutexGuard<'static, ()>,
+}
+
+fn required() -> bool {
+    std::env::var("TIERCTL_REQUIRE_VM").is_ok_and(|v| v == "1")
+}
+
+/// The VM, or `None` with a loud note when none is up (a failure under `TIERCTL_REQUIRE_VM=1`).
+fn vm() -> Option<Vm> {
+    let path = std::env::var("TIERCTL_VM_ENV").unwrap_or_else(|_| DEFAULT_ENV_FILE.into());
+    let why = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let vars: BTreeMap<String, String> = text
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let pid = vars.get("TIERCTL_VM_PID").cloned().unwrap_or_default();
+            if !pid.is_empty() && Path::new("/proc").join(&pid).exists() {
+                let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+                return Some(Vm { vars, _turn: turn });
+            }
+            format!("`{path}` names QEMU pid `{pid}`, which is not running")
+        }
+        Err(e) => format!("no VM env file `{path}` ({e})"),
+    };
+    assert!(!required(), "TIERCTL_REQUIRE_VM=1 but {why}");
+    eprintln!("SKIPPED: no VM engine: {why}; run `sudo bash tests/vm/harness.sh up` to get one");
+    None
+}
+
+impl Vm {
+    fn var(&self, key: &str) -> &str {
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("the VM env file has no {key}"))
+    }
+
+    /// The mapped-xattr share (the "tiers").
+    fn share(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_SHARE"))
+    }
+
+    /// The passthrough share.
+    fn passthrough(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_SHARE_PASSTHROUGH"))
+    }
+
+    /// A host directory the VM does not share.
+    fn unshared(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_UNSHARED"))
+    }
+
+    fn helper_image(&self) -> String {
+        self.var("TIERCTL_VM_HELPER_IMAGE").to_owned()
+    }
+
+    /// A fresh directory under `root`, removed at the end of the test.
+    fn dir_in(&self, root: &Path) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("vmtest-")
+            .tempdir_in(root)
+            .expect("temp dir under a VM test root")
+    }
+
+    fn with_context<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("DOCKER_CONFIG", self.var("TIERCTL_VM_DOCKER_CONFIG"))
+            .env("COLIMA_HOME", self.var("TIERCTL_VM_COLIMA_HOME"))
+            .env("TIERCTL_HELPER_IMAGE", self.helper_image())
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("COLIMA_PROFILE")
+    }
+
+    /// tierctl in `ws/rel` talking to the VM through the `colima` context.
+    fn tierctl(&self, ws: &Workspace, rel: &str) -> assert_cmd::Command {
+        let mut cmd = ws.tierctl(rel);
+        cmd.env("DOCKER_CONFIG", self.var("TIERCTL_VM_DOCKER_CONFIG"))
+            .env("COLIMA_HOME", self.var("TIERCTL_VM_COLIMA_HOME"))
+            .env("TIERCTL_HELPER_IMAGE", self.helper_image())
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("COLIMA_PROFILE");
+        cmd
+    }
+
+    /// The docker CLI talking to the VM.
+    fn docker(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("docker");
+        self.with_context(&mut cmd)
+            .args(args)
+            .output()
+            .expect("docker CLI runs")
+    }
+
+    /// `docker compose -p NAME ARGS` in `dir`; panics with its output when it fails.
+    fn compose(&self, dir: &Path, name: &str, args: &[&str]) {
+        let mut cmd = Command::new("docker");
+        let out = self
+            .with_context(&mut cmd)
+            .args(["compose", "-p", name])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("docker compose runs");
+        assert!(out.status.success(), "compose {args:?}: {}", text(&out));
+    }
+
+    /// A shell script in the helper image inside the VM, with `mounts` (`-v` values); its stdout.
+    fn sh(&self, mounts: &[String], script: &str) -> String {
+        let mut args = vec!["run".to_owned(), "--rm".to_owned()];
+        for m in mounts {
+            args.extend(["-v".to_owned(), m.clone()]);
+        }
+        args.extend([self.helper_image(), "sh".into(), "-c".into(), script.into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.docker(&args);
+        assert!(out.status.success(), "docker run {script}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Removes a compose project and its named volumes from the VM when the test ends.
+struct ComposeProject<'a> {
+    vm: &'a Vm,
+    dir: PathBuf,
+    name: String,
+    volumes: Vec<String>,
+}
+
+impl Drop for ComposeProject<'_> {
+    fn drop(&mut self) {
+        let mut cmd = Command::new("docker");
+        let _ = self
+            .vm
+            .with_context(&mut cmd)
+            .args(["compose", "-p", &self.name, "down", "-v", "-t", "1"])
+            .current_dir(&self.dir)
+            .output();
+        for volume in &self.volumes {
+            let _ = self.vm.docker(&["volume", "rm", "-f", volume]);
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+/// A service on the helper image that keeps running, with `binds` (`source:target`).
+fn compose_with_binds(image: &str, binds: &[String]) -> String {
+    let mut text = format!(
+        "services:\n  app:\n    image: {image}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n    volumes:\n"
+    );
+    for bind in binds {
+        text.push_str(&format!("      - {bind}\n"));
+    }
+    text
+}
+
+/// The host's size of the filesystem holding `path`: `f_blocks * f_frsize`, from `stat -f`.
+fn host_fs_size(path: &Path) -> u64 {
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%b %S"])
+        .arg(path)
+        .output()
+        .expect("stat -f");
+    let words: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|w| w.parse().expect("a number"))
+        .collect();
+    words[0] * words[1]
+}
+
+/// `N` as tierctl prints sizes: one decimal under 10, none above, binary units.
+fn human_size(bytes: u64) -> String {
+    let units = ["B", "K", "M", "G", "T"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1}{}", units[unit])
+    } else {
+        format!("{value:.0}{}", units[unit])
+    }
+}
+
+#[test]
+fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let (s, u) = (shared.path(), unshared.path());
+    let ws = Workspace::new().file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[
+                format!("{}:/shared", s.display()),
+                format!("{}:/unshared", u.display()),
+            ],
+        ),
+    );
+    let out = vm
+        .tierctl(&ws, "app")
+        .args(["vm", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    let socket = vm.var("TIERCTL_VM_SOCKET");
+    assert_eq!(
+        report["endpoint"],
+        json!({"context": "colima", "host": format!("unix://{socket}"), "source": "currentContext in config.json"})
+    );
+    assert_eq!(report["engine"]["name"], "Colima (profile `default`)");
+    assert_eq!(report["engine"]["hostname"], vm.var("TIERCTL_VM_HOSTNAME"));
+    let home = vm.var("TIERCTL_VM_COLIMA_HOME");
+    let (tiers, pass) = (vm.share(), vm.passthrough());
+    let share = |p: &Path| json!({"host": p, "vm": p, "writable": true, "mount_type": "9p"});
+    assert_eq!(report["vm"]["engine"], "Colima");
+    assert_eq!(report["vm"]["instance"], "default");
+    assert_eq!(
+        report["vm"]["source_files"],
+        json!([
+            format!("{home}/default/colima.yaml"),
+            format!("{home}/_lima/colima/lima.yaml")
+        ])
+    );
+    assert_eq!(report["vm"]["shares"], json!([share(&tiers), share(&pass)]));
+    assert_eq!(
+        report["vm"]["notes"],
+        json!([format!(
+            "share `{}` is 9p with securityModel mapped-xattr: owners, modes and symlinks made in the VM are kept in xattrs; the host sees files owned by the user QEMU runs as and symlinks as regular files",
+            tiers.display()
+        )])
+    );
+    assert_eq!(
+        report["binds"],
+        json!([
+            {"source": s, "real": s, "coverage": "shared", "writable": true, "same_path": true, "mount_type": "9p"},
+            {"source": u, "real": u, "coverage": "not-shared", "writable": null, "same_path": false, "mount_type": null},
+        ])
+    );
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["check"], "vm-share-missing");
+    assert_eq!(findings[0]["source"], json!(u));
+    assert_eq!(findings[0]["line"], 7);
+    let (t, p, u) = (tiers.display(), pass.display(), u.display());
+    assert_eq!(
+        report["fix"],
+        format!(
+            "colima stop && colima start --mount {t}:w --mount {p}:w --mount {u}:w\n\n\
+             or in colima.yaml (then `colima stop && colima start`):\n\
+             mounts:\n  - location: {t}\n    writable: true\n  - location: {p}\n    writable: true\n  - location: {u}\n    writable: true\n"
+        )
+    );
+    assert_eq!(report["probes"], Value::Null);
+}
+
+#[test]
+fn audit_with_the_vm_reachable_reports_the_unshared_bind() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    std::fs::create_dir(shared.path().join("app")).expect("mkdir");
+    let tiers = format!(
+        "tiers:\n  fast: {{ root: \"{}\" }}\nplacement:\n  - tier: fast\n    path: \"{{project}}/{{service}}\"\n",
+        shared.path().display()
+    );
+    let ws = Workspace::new()
+        .file(
+            "app/compose.yaml",
+            &compose_with_binds(
+                &vm.helper_image(),
+                &[
+                    format!("{}/app:/shared", shared.path().display()),
+                    format!("{}:/unshared", unshared.path().display()),
+                ],
+            ),
+        )
+        .file("app/tiers.yaml", &tiers);
+    let out = vm
+        .tierctl(&ws, "app")
+        .args(["audit", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    let found: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap_or("").to_owned(),
+                f["source"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let u = unshared.path().display().to_string();
+    assert_eq!(
+        found,
+        vec![
+            ("bind-outside-tiers".to_owned(), u.clone()),
+            ("vm-share-missing".to_owned(), u.clone())
+        ]
+    );
+    let vm_finding = &report["findings"][1];
+    assert_eq!(
+        vm_finding["message"],
+        format!(
+            "app: {u} is not shared with the Colima VM; the container will see an empty directory on the VM's disk"
+        )
+    );
+    // --offline reads no engine: the VM finding needs it
+    let offline = vm
+        .tierctl(&ws, "app")
+        .args(["--offline", "audit", "--format", "json"])
+        .output()
+        .expect("runs");
+    let checks: Vec<Value> = json_of(&offline)["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["check"].clone())
+        .collect();
+    assert_eq!(
+        checks,
+        vec![json!("bind-outside-tiers")],
+        "{}",
+        text(&offline)
+    );
+}
+
+#[test]
+fn vm_probe_sees_the_share_the_vm_disk_stand_in_and_reports_missing_paths() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let (s, u) = (shared.path().join("data"), unshared.path().join("data"));
+    let fresh = unshared.path().join("never-bound");
+    let missing = shared.path().join("missing");
+    for dir in [&s, &u, &fresh] {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        std::fs::write(dir.join("file"), "host data\n").expect("write");
+    }
+    // a container bound `u` once: Docker made an empty stand-in for it on the VM's disk
+    vm.sh(&[format!("{}:/x", u.display())], "true");
+    let ws = Workspace::new().file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[
+                format!("{}:/s", s.display()),
+                format!("{}:/u", u.display()),
+                format!("{}:/f", fresh.display()),
+                format!("{}:/m", missing.display()),
+            ],
+        ),
+    );
+    let out = vm
+        .tierctl(&ws, "app")
+        .args(["vm", "--probe", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    let probes: BTreeMap<String, Value> = report["probes"]
+        .as_array()
+        .expect("probes")
+        .iter()
+        .map(|p| (p["source"].as_str().expect("source").to_owned(), p.clone()))
+        .collect();
+    let host_size = host_fs_size(&s);
+    let key = |p: &Path| p.display().to_string();
+
+    // the share: 9p, the host filesystem's size, the marker seen
+    let ok = &probes[&key(&s)];
+    assert_eq!(ok["verdict"], "same", "{ok}");
+    assert_eq!(ok["container"]["fs_type"], "9p");
+    assert_eq!(ok["container"]["mount_source"], "tiers");
+    assert_eq!(ok["container"]["marker"], "seen");
+    assert_eq!(ok["host"]["size_bytes"], host_size);
+    let seen = ok["container"]["size_bytes"].as_u64().expect("size");
+    assert!(
+        host_size.abs_diff(seen) < host_size / 1000,
+        "9p size {seen} vs host {host_size}"
+    );
+
+    // the stand-in: the VM's own ext4 disk, far smaller, the marker missing
+    let diff = &probes[&key(&u)];
+    assert_eq!(diff["verdict"], "different", "{diff}");
+    assert_eq!(diff["container"]["fs_type"], "ext4");
+    assert_eq!(diff["container"]["mount_source"], "/dev/vda");
+    assert_eq!(diff["container"]["marker"], "missing");
+    let disk = diff["container"]["size_bytes"].as_u64().expect("size");
+    assert!(
+        (7 << 30..8 << 30).contains(&disk),
+        "the VM disk is 8G: {disk}"
+    );
+    assert_eq!(
+        diff["reasons"],
+        json!([
+            "marker file written on the host is not visible",
+            format!("size: host {host_size} bytes, container {disk} bytes"),
+        ])
+    );
+    // never bound: the VM has no such path and the probe creates none
+    let fresh_probe = &probes[&key(&fresh)];
+    assert_eq!(fresh_probe["verdict"], "missing-in-engine", "{fresh_probe}");
+    let message = fresh_probe["message"].as_str().expect("message");
+    assert!(
+        message.contains("bind source path does not exist"),
+        "{message}"
+    );
+    // missing on the host: reported, no helper run, nothing created (here or, through the share,
+    // in the VM)
+    assert_eq!(probes[&key(&missing)]["verdict"], "missing-on-host");
+    assert!(!missing.exists(), "the probe created {}", missing.display());
+    let listing = vm.sh(&[format!("{}:/x", unshared.path().display())], "ls -A /x");
+    assert_eq!(listing, "data\n", "the probe created nothing in the VM");
+}
+
+#[test]
+fn verify_in_the_vm_shared_bind_ok_unshared_bind_marker_missing_with_both_sizes() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let (s, u) = (shared.path(), unshared.path());
+    std::fs::write(u.join("photos.db"), "the host's data\n").expect("write");
+    let ws = Workspace::new().file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[
+                format!("{}:/shared", s.display()),
+                format!("{}:/unshared", u.display()),
+            ],
+        ),
+    );
+    let name = format!("tierctlvmverify{}", std::process::id());
+    let project = ComposeProject {
+        vm: &vm,
+        dir: ws.path("app"),
+        name: name.clone(),
+        volumes: Vec::new(),
+    };
+    vm.compose(&project.dir, &name, &["up", "-d"]);
+    let out = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["verify", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["engine"], "vm");
+    assert_eq!(report["ok"], false);
+    let mounts = report["containers"][0]["mounts"]
+        .as_array()
+        .expect("mounts");
+    assert_eq!(mounts.len(), 2, "{mounts:?}");
+    let host_size = host_fs_size(s);
+    let (ok, bad) = (&mounts[0], &mounts[1]);
+    assert_eq!(
+        (
+            &ok["target"],
+            &ok["verdict"],
+            &ok["marker"],
+            &ok["container"]["fs_type"]
+        ),
+        (
+            &json!("/shared"),
+            &json!("ok"),
+            &json!("seen"),
+            &json!("9p")
+        )
+    );
+    assert_eq!(ok["host"]["size_bytes"], host_size);
+    assert_eq!(
+        (
+            &bad["target"],
+            &bad["verdict"],
+            &bad["marker"],
+            &bad["container"]["fs_type"]
+        ),
+        (
+            &json!("/unshared"),
+            &json!("marker-missing"),
+            &json!("missing"),
+            &json!("ext4")
+        )
+    );
+    let disk = bad["container"]["size_bytes"].as_u64().expect("size");
+    assert!(
+        (7 << 30..8 << 30).contains(&disk),
+        "the VM disk is 8G: {disk}"
+    );
+    assert_eq!(bad["host"]["size_bytes"], host_size);
+    assert_eq!(
+        bad["reasons"],
+        json!([
+            "marker file written on the host is not visible in the container",
+            "the container sees `ext4` where a VM share type is expected",
+            format!(
+                "size: host {} ({host_size} bytes), container {} ({disk} bytes)",
+                human_size(host_size),
+                human_size(disk)
+            ),
+        ])
+    );
+    // the host's data was never seen by the container, and is untouched
+    assert_eq!(
+        std::fs::read_to_string(u.join("photos.db")).expect("read"),
+        "the host's data\n"
+    );
+}

@@ -133,13 +133,21 @@ impl Vm {
         assert!(out.status.success(), "compose {args:?}: {}", text(&out));
     }
 
-    /// A shell script in the helper image inside the VM, with `mounts` (`-v` values); its stdout.
-    fn sh(&self, mounts: &[String], script: &str) -> String {
+    /// A shell script with arguments `$1`... in the helper image inside the VM, with `mounts`
+    /// (`-v` values); its stdout.
+    fn sh(&self, mounts: &[String], script: &str, script_args: &[&str]) -> String {
         let mut args = vec!["run".to_owned(), "--rm".to_owned()];
         for m in mounts {
             args.extend(["-v".to_owned(), m.clone()]);
         }
-        args.extend([self.helper_image(), "sh".into(), "-c".into(), script.into()]);
+        args.extend([
+            self.helper_image(),
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+            "sh".into(),
+        ]);
+        args.extend(script_args.iter().map(|a| (*a).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.docker(&args);
         assert!(out.status.success(), "docker run {script}: {}", text(&out));
@@ -391,7 +399,7 @@ fn vm_probe_sees_the_share_the_vm_disk_stand_in_and_reports_missing_paths() {
         std::fs::write(dir.join("file"), "host data\n").expect("write");
     }
     // a container bound `u` once: Docker made an empty stand-in for it on the VM's disk
-    vm.sh(&[format!("{}:/x", u.display())], "true");
+    vm.sh(&[format!("{}:/x", u.display())], "true", &[]);
     let ws = Workspace::new().file(
         "app/compose.yaml",
         &compose_with_binds(
@@ -463,7 +471,11 @@ fn vm_probe_sees_the_share_the_vm_disk_stand_in_and_reports_missing_paths() {
     // in the VM)
     assert_eq!(probes[&key(&missing)]["verdict"], "missing-on-host");
     assert!(!missing.exists(), "the probe created {}", missing.display());
-    let listing = vm.sh(&[format!("{}:/x", unshared.path().display())], "ls -A /x");
+    let listing = vm.sh(
+        &[format!("{}:/x", unshared.path().display())],
+        "ls -A /x",
+        &[],
+    );
     assert_eq!(listing, "data\n", "the probe created nothing in the VM");
 }
 
@@ -562,4 +574,167 @@ fn verify_in_the_vm_shared_bind_ok_unshared_bind_marker_missing_with_both_sizes(
         std::fs::read_to_string(u.join("photos.db")).expect("read"),
         "the host's data\n"
     );
+}
+
+const MIGRATE_COMPOSE: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    volumes:
+      - dbdata:/data   # the database
+      - walarchive:/pt
+volumes:
+  dbdata:
+  walarchive:
+"#;
+
+/// A Postgres-like tree in each of `dirs`: uid 999, 0700 directories, a symlink, a hardlink.
+const PG_SEED: &str = "set -e; for d in \"$@\"; do cd $d; mkdir -p pg/base; \
+printf 'row one\\n' > pg/base/1; head -c 100000 /dev/urandom > pg/base/big; \
+ln pg/base/1 pg/base/1.link; ln -s base/1 pg/current; chown -R 999:999 pg; \
+chmod 0700 pg pg/base; chmod 0600 pg/base/1; done";
+
+/// `stat` of the seeded tree as the VM sees it, one line per entry.
+const PG_STAT: &str = "cd $1 && stat -c '%n %u %a %F' pg pg/base pg/base/1 pg/current \
+&& stat -c '%h' pg/base/1 && readlink pg/current";
+
+const PG_STAT_EXPECTED: &str = "pg 999 700 directory\npg/base 999 700 directory\n\
+pg/base/1 999 600 regular file\npg/current 999 777 symbolic link\n2\nbase/1\n";
+
+impl Vm {
+    /// The host paths or volume names mounted by the running service of project `name`.
+    fn mounts_of(&self, name: &str) -> String {
+        let filter = format!("label=com.docker.compose.project={name}");
+        let ps = self.docker(&["ps", "-q", "--filter", &filter]);
+        let id = String::from_utf8_lossy(&ps.stdout).trim().to_owned();
+        assert!(!id.is_empty(), "no running container of {name}");
+        let format = "{{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}} {{end}}";
+        let out = self.docker(&["inspect", "--format", format, &id]);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+#[test]
+fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rolls_back() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let xattr_root = vm.dir_in(&vm.share());
+    let pt_root = vm.dir_in(&vm.passthrough());
+    let tiers = format!(
+        "tiers:\n  xattr: {{ root: \"{}\" }}\n  pt: {{ root: \"{}\" }}\nplacement:\n  - match: {{ target: [\"/pt\"] }}\n    tier: pt\n    path: \"{{project}}/{{volume}}\"\n  - tier: xattr\n    path: \"{{project}}/{{volume}}\"\n",
+        xattr_root.path().display(),
+        pt_root.path().display()
+    );
+    let ws = Workspace::new()
+        .file(
+            "app/compose.yaml",
+            &MIGRATE_COMPOSE.replace("{image}", &vm.helper_image()),
+        )
+        .file("app/tiers.yaml", &tiers);
+    let name = format!("tierctlvmmig{}", std::process::id());
+    let (db, wal) = (format!("{name}_dbdata"), format!("{name}_walarchive"));
+    let project = ComposeProject {
+        vm: &vm,
+        dir: ws.path("app"),
+        name: name.clone(),
+        volumes: vec![db.clone(), wal.clone()],
+    };
+    vm.compose(&project.dir, &name, &["up", "-d"]);
+    vm.sh(
+        &[format!("{db}:/a"), format!("{wal}:/b")],
+        PG_SEED,
+        &["/a", "/b"],
+    );
+    let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
+    assert_eq!(vm.mounts_of(&name), format!("{db} {wal}"));
+
+    let out = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("runs");
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    for line in [
+        "stopped: db",
+        "started: db",
+        "verify-mounts    ok: 2 mount(s), tierctl verify ok",
+    ] {
+        assert!(log.contains(line), "`{line}` in {log}");
+    }
+    let xattr_copy = xattr_root.path().join(format!("{name}/dbdata"));
+    let pt_copy = pt_root.path().join(format!("{name}/walarchive"));
+    assert_eq!(
+        vm.mounts_of(&name),
+        format!("{} {}", xattr_copy.display(), pt_copy.display())
+    );
+    // as the VM (and so the database) sees both copies: owners, modes, symlink, hardlink
+    for copy in [&xattr_copy, &pt_copy] {
+        let seen = vm.sh(&[format!("{}:/c", copy.display())], PG_STAT, &["/c"]);
+        assert_eq!(seen, PG_STAT_EXPECTED, "{}", copy.display());
+    }
+    assert_host_views(&xattr_copy, &pt_copy);
+
+    let verify = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["verify"])
+        .output()
+        .expect("runs");
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+
+    let back = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["migrate", "--rollback"])
+        .output()
+        .expect("runs");
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        before
+    );
+    assert_eq!(vm.mounts_of(&name), format!("{db} {wal}"));
+    assert!(
+        xattr_copy.join("pg/base/1").exists(),
+        "rollback keeps the copy"
+    );
+}
+
+/// The copies as the host sees them. The passthrough share stores what the VM made (QEMU runs
+/// as root): owner 999, 0700, the symlink, the hardlink. The mapped-xattr share keeps owners,
+/// modes and symlinks in xattrs: the host sees root-owned files and the symlink as a regular
+/// file holding its target (what `tierctl vm` notes about such a share).
+fn assert_host_views(xattr_copy: &Path, pt_copy: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = |p: PathBuf| {
+        std::fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let pg = meta(pt_copy.join("pg"));
+    assert_eq!((pg.uid(), pg.mode() & 0o7777), (999, 0o700));
+    let one = meta(pt_copy.join("pg/base/1"));
+    assert_eq!(
+        (one.uid(), one.mode() & 0o7777, one.nlink()),
+        (999, 0o600, 2)
+    );
+    assert_eq!(one.ino(), meta(pt_copy.join("pg/base/1.link")).ino());
+    assert_eq!(
+        std::fs::read_link(pt_copy.join("pg/current")).expect("a symlink on the host"),
+        Path::new("base/1")
+    );
+
+    let link = meta(xattr_copy.join("pg/current"));
+    assert!(
+        link.file_type().is_file(),
+        "mapped-xattr: the host sees a regular file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(xattr_copy.join("pg/current")).expect("read"),
+        "base/1"
+    );
+    assert_eq!(meta(xattr_copy.join("pg/base/1")).uid(), 0);
+    let one = meta(xattr_copy.join("pg/base/1"));
+    assert_eq!(one.ino(), meta(xattr_copy.join("pg/base/1.link")).ino());
 }

@@ -206,6 +206,8 @@ struct Connected {
     engine: Option<DockerEngine>,
     info: Option<EngineInfo>,
     view: VmView,
+    /// What the identification noticed (a name that did not hold).
+    notes: Vec<String>,
 }
 
 fn env_vars(env: &Environment) -> EnvVars {
@@ -239,17 +241,16 @@ fn connect(global: &GlobalArgs, env: &Environment) -> Result<Connected, Error> {
     let endpoint = resolve_endpoint(global, env)?;
     let engine = DockerEngine::connect(&endpoint)?;
     let info = engine.info()?;
-    let guess = endpoint::refine(
-        endpoint::identify(&endpoint),
-        &info.operating_system,
-        &info.name,
-    );
-    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
+    let identified = endpoint::identify(&endpoint);
+    let guess = endpoint::refine(identified.clone(), &info.operating_system, &info.name);
+    let (view, note) =
+        view::read_view_confirmed(identified, guess, &DiskConfig, &env_vars(env), &home(env))?;
     Ok(Connected {
         endpoint,
         engine: Some(engine),
         info: Some(info),
         view,
+        notes: note.into_iter().collect(),
     })
 }
 
@@ -275,10 +276,12 @@ fn vm(
             engine: None,
             info: None,
             view,
+            notes: Vec::new(),
         }
     } else {
         connect(global, env)?
     };
+    notes.extend(connected.notes.iter().cloned());
     let binds: Vec<BindRow> = sources
         .iter()
         .map(|source| {

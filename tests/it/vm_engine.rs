@@ -738,3 +738,60 @@ fn assert_host_views(xattr_copy: &Path, pt_copy: &Path) {
     let one = meta(xattr_copy.join("pg/base/1"));
     assert_eq!(one.ino(), meta(xattr_copy.join("pg/base/1.link")).ino());
 }
+
+#[test]
+fn vm_probe_over_tcp_without_colima_files_probes_and_takes_no_hostname_for_a_profile() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let (s, u) = (shared.path(), unshared.path());
+    std::fs::write(s.join("file"), "host data\n").expect("write");
+    let ws = Workspace::new().dir("docker").file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[format!("{}:/s", s.display()), format!("{}:/u", u.display())],
+        ),
+    );
+    // the engine's API straight over tcp, no Colima files anywhere: only its hostname
+    // (`colima-like`) looks like Colima
+    let out = ws
+        .tierctl("app")
+        .env("DOCKER_HOST", vm.var("TIERCTL_VM_HOST"))
+        .env("DOCKER_CONFIG", ws.path("docker"))
+        .env("TIERCTL_HELPER_IMAGE", vm.helper_image())
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("COLIMA_HOME")
+        .env_remove("COLIMA_PROFILE")
+        .args(["vm", "--probe", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["engine"]["name"], "remote engine (shares unknown)");
+    assert_eq!(report["engine"]["hostname"], "colima-like");
+    assert_eq!(report["vm"], Value::Null);
+    let home = ws.path("home");
+    assert_eq!(
+        report["notes"],
+        json!([format!(
+            "the engine's name suggests Colima (profile `like`) but no Colima configuration was found (looked in `{h}/.config/colima/like/colima.yaml`, `{h}/.config/colima/_lima/colima-like/lima.yaml`): it is taken as remote engine (shares unknown); `tierctl vm --probe` shows what it sees",
+            h = home.display()
+        )])
+    );
+    let verdicts: Vec<(Value, Value)> = report["probes"]
+        .as_array()
+        .expect("probes")
+        .iter()
+        .map(|p| (p["source"].clone(), p["verdict"].clone()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            (json!(s), json!("same")),
+            (json!(u), json!("missing-in-engine"))
+        ]
+    );
+}

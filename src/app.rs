@@ -12,9 +12,13 @@ use crate::engine::endpoint::{self, Endpoint, EndpointInput};
 use crate::engine::probe as bind_probe;
 use crate::engine::{Engine, EngineInfo};
 use crate::error::{Error, exit};
+use crate::facts::Facts;
 use crate::probe::{self, DiskFiles};
-use crate::report::vm::{BindRow, VmReport};
-use crate::report::{self, Format};
+use crate::report::reports::{
+    AuditReport, BindRow, ContainerResult, InitReport, LinkReport, MountResult, NewProjectReport,
+    PlanReport, ValidateReport, VerifyReport, VmReport,
+};
+use crate::report::{self, Format, Report};
 use crate::settings::{Environment, Settings};
 use crate::tiers::Tiers;
 use crate::vm::view::{self, Coverage, VmView};
@@ -24,23 +28,37 @@ use crate::{layout, template, tierfs, usage};
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error> {
     let settings = Settings::resolve(&cli.global, env);
-    let prometheus_ok = matches!(
-        cli.command,
-        Command::Tiers {
-            command: TiersCommand::Status { .. }
-        } | Command::Verify(_)
-    );
-    if settings.format == Format::Prometheus && !prometheus_ok {
-        return Err(Error::FormatUnsupported {
-            command: command_name(&cli.command),
-        });
+    // Refused before the command does anything: `tiers init` would change the disk first.
+    let command = command_name(&cli.command);
+    if settings.format == Format::Prometheus && !report::prometheus::COMMANDS.contains(&command) {
+        return Err(Error::FormatUnsupported { command });
     }
     match cli.command {
-        Command::Plan { strict_binds } => rewrite(&settings, false, strict_binds, out),
+        Command::Plan { strict_binds } => {
+            let mode = RewriteMode::dry(strict_binds);
+            rewrite(&settings, &mode, &|| Err(String::new()), out)
+        }
         Command::Rewrite {
             write,
             strict_binds,
-        } => rewrite(&settings, write, strict_binds, out),
+            force,
+            helper_image,
+        } => {
+            let mode = RewriteMode {
+                write,
+                strict_binds,
+                force,
+                helper_image,
+            };
+            let engine = || -> Result<DockerEngine, String> {
+                if settings.offline {
+                    return Err("`--offline` makes no call to the Docker engine".into());
+                }
+                let endpoint = resolve_endpoint(&cli.global, env).map_err(|e| e.to_string())?;
+                DockerEngine::connect(&endpoint).map_err(|e| e.to_string())
+            };
+            rewrite(&settings, &mode, &engine, out)
+        }
         Command::Audit => audit(&settings, &cli.global, env, out),
         Command::Tiers { command } => tiers(&settings, command, out),
         Command::New(args) => new_template(&settings, &args, out),
@@ -88,48 +106,67 @@ fn audit(
             ))
         });
     }
-    let text = match settings.format {
-        Format::Human => {
-            report::human::audit(&project.name, &findings, &settings.paths, settings.color)
-        }
-        // Prometheus was refused in `run`
-        Format::Json | Format::Prometheus => {
-            report::json::audit(&project.name, &findings, &settings.paths)
-        }
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let serious = findings.iter().any(|f| f.severity >= Severity::Warning);
+    let audited = AuditReport {
+        project: project.name.clone(),
+        findings,
+    };
+    emit(settings, &Report::Audit(&audited), out)?;
     Ok(if serious { exit::FINDINGS } else { exit::CLEAN })
+}
+
+/// What `plan` / `rewrite` do.
+struct RewriteMode {
+    write: bool,
+    strict_binds: bool,
+    force: bool,
+    helper_image: Option<String>,
+}
+
+impl RewriteMode {
+    fn dry(strict_binds: bool) -> RewriteMode {
+        RewriteMode {
+            write: false,
+            strict_binds,
+            force: false,
+            helper_image: None,
+        }
+    }
 }
 
 /// `tierctl plan` and `tierctl rewrite [--write]`.
 fn rewrite(
     settings: &Settings,
-    write: bool,
-    strict_binds: bool,
+    mode: &RewriteMode,
+    engine: &dyn Fn() -> Result<DockerEngine, String>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    let (write, strict_binds) = (mode.write, mode.strict_binds);
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
-    let texts = read_texts(&project)?;
+    let _lock = write.then(|| crate::lock::project(&project)).transpose()?;
     let facts = probe::paths(audit::host_paths(&project));
     let plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
         tiers: &tiers,
         facts: &facts,
-        texts: &texts,
         strict_binds,
-        move_binds: false,
+        mode: audit::Mode::Rewrite,
     });
-    let patched = crate::rewrite::patch(&plan, &texts)?;
+    let patched = crate::rewrite::patch(&plan, &project)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let mut written = Vec::new();
     if write && !patched.is_empty() {
+        let image = mode.helper_image.as_deref().filter(|i| !i.is_empty());
+        let image = image.unwrap_or(bind_probe::DEFAULT_HELPER_IMAGE);
+        for note in crate::stranded::check(&project, &plan, engine, image, mode.force)? {
+            eprintln!("note: {note}");
+        }
         let files: Vec<crate::write::FileWrite> = patched
             .iter()
             .map(|p| crate::write::FileWrite {
                 path: p.file.clone(),
-                read_hash: crate::write::hash(&p.old),
+                read_hash: p.read_hash,
                 text: p.new.clone(),
             })
             .collect();
@@ -137,54 +174,29 @@ fn rewrite(
         let backups = crate::write::write_all(&files, &stamp)?;
         written = patched
             .iter()
+            .map(|p| p.file.clone())
             .zip(backups)
-            .map(|(p, b)| (settings.paths.show(&p.file), settings.paths.show(&b)))
             .collect();
     }
-    let text = match settings.format {
-        Format::Human => report::plan::human(
-            &project.name,
-            &plan,
-            &patched,
-            &written,
-            &settings.paths,
-            settings.color,
-        ),
-        Format::Json | Format::Prometheus => report::json::plan(
-            &project.name,
-            &plan,
-            &patched,
-            !written.is_empty(),
-            &settings.paths,
-        ),
+    let planned = PlanReport {
+        project: project.name.clone(),
+        plan,
+        patched,
+        written,
     };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    emit(settings, &Report::Plan(&planned), out)?;
     Ok(exit::CLEAN)
 }
 
-/// The text of every compose file and env file of the project.
-fn read_texts(
-    project: &crate::compose::model::ComposeProject,
-) -> Result<std::collections::BTreeMap<std::path::PathBuf, String>, Error> {
-    let env_files = project
-        .environment
-        .iter()
-        .filter_map(|(_, v)| match &v.source {
-            crate::compose::env::VarSource::EnvFile { path, .. } => Some(path.clone()),
-            crate::compose::env::VarSource::Environment => None,
-        });
-    let mut texts = std::collections::BTreeMap::new();
-    for path in project.files.iter().cloned().chain(env_files) {
-        if texts.contains_key(&path) {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        texts.insert(path, text);
-    }
-    Ok(texts)
+/// Renders `report` in the chosen format and writes it to `out`.
+fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(), Error> {
+    let text = render(settings, report)?;
+    out.write_all(text.as_bytes()).map_err(Error::Output)
+}
+
+/// `report` in the chosen format.
+fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
+    report::render(report, settings.format, &settings.paths, settings.color)
 }
 
 fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
@@ -267,45 +279,14 @@ fn vm(
     let facts = probe::paths(sources.clone());
     let mut notes = Vec::new();
     let connected = if settings.offline {
-        let endpoint = resolve_endpoint(global, env)?;
-        let guess = endpoint::identify(&endpoint);
-        let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
         notes.push("--offline: the engine was identified from the endpoint alone".to_owned());
-        Connected {
-            endpoint,
-            engine: None,
-            info: None,
-            view,
-            notes: Vec::new(),
-        }
+        identify_offline(global, env)?
     } else {
         connect(global, env)?
     };
     notes.extend(connected.notes.iter().cloned());
-    let binds: Vec<BindRow> = sources
-        .iter()
-        .map(|source| {
-            let real = facts.path(source).and_then(|f| f.real.clone());
-            let coverage = connected.view.coverage(real.as_deref().unwrap_or(source));
-            BindRow {
-                source: source.clone(),
-                real,
-                coverage,
-            }
-        })
-        .collect();
-    let unshared: Vec<std::path::PathBuf> = binds
-        .iter()
-        .filter_map(|row| {
-            let real = row.real.clone().unwrap_or_else(|| row.source.clone());
-            let needs = match &row.coverage {
-                Coverage::NotShared => true,
-                Coverage::Shared { share, .. } => !share.writable || !row.coverage.same_path(&real),
-                Coverage::Native | Coverage::Unknown => false,
-            };
-            needs.then_some(real)
-        })
-        .collect();
+    let binds = bind_rows(&sources, &facts, &connected.view);
+    let unshared = unshared(&binds);
     let findings = audit::audit_vm(&project, &facts, &connected.view);
     let fix = view::fix(&connected.view, &unshared, &home(env));
     let probes = match (&connected.engine, args.probe) {
@@ -345,16 +326,58 @@ fn vm(
         probes,
         notes,
     };
-    let text = match settings.format {
-        Format::Human => report::vm::human(&report, &settings.paths),
-        Format::Json | Format::Prometheus => report::vm::json(&report, &settings.paths),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    emit(settings, &Report::Vm(&report), out)?;
     Ok(if serious || mismatch {
         exit::FINDINGS
     } else {
         exit::CLEAN
     })
+}
+
+/// The endpoint and the VM's shares without asking the engine (`--offline`).
+fn identify_offline(global: &GlobalArgs, env: &Environment) -> Result<Connected, Error> {
+    let endpoint = resolve_endpoint(global, env)?;
+    let guess = endpoint::identify(&endpoint);
+    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
+    Ok(Connected {
+        endpoint,
+        engine: None,
+        info: None,
+        view,
+        notes: Vec::new(),
+    })
+}
+
+/// Each bind source, its real path and how the engine sees it.
+fn bind_rows(sources: &[std::path::PathBuf], facts: &Facts, view: &VmView) -> Vec<BindRow> {
+    sources
+        .iter()
+        .map(|source| {
+            let real = facts.path(source).and_then(|f| f.real.clone());
+            let coverage = view.coverage(real.as_deref().unwrap_or(source));
+            BindRow {
+                source: source.clone(),
+                real,
+                coverage,
+            }
+        })
+        .collect()
+}
+
+/// The real paths the VM must share (more, or writable, or at the same path).
+fn unshared(binds: &[BindRow]) -> Vec<std::path::PathBuf> {
+    binds
+        .iter()
+        .filter_map(|row| {
+            let real = row.real.clone().unwrap_or_else(|| row.source.clone());
+            let needs = match &row.coverage {
+                Coverage::NotShared => true,
+                Coverage::Shared { share, .. } => !share.writable || !row.coverage.same_path(&real),
+                Coverage::Native | Coverage::Unknown => false,
+            };
+            needs.then_some(real)
+        })
+        .collect()
 }
 
 /// `tierctl verify`.
@@ -366,7 +389,6 @@ fn verify(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     use crate::engine::observe::{self, ObserveOptions, Selection, VerifyError};
-    use crate::report::verify::{ContainerResult, MountResult, VerifyReport};
 
     if settings.offline {
         return Err(VerifyError::Offline.into());
@@ -379,13 +401,7 @@ fn verify(
         Err(_) if explicit => None,
         Err(e) => return Err(e.into()),
     };
-    let selection = if args.all {
-        Selection::All
-    } else if !args.containers.is_empty() {
-        Selection::Names(args.containers.clone())
-    } else {
-        Selection::Project(project.as_ref().map(|p| p.name.clone()).unwrap_or_default())
-    };
+    let selection = selection(args, project.as_ref());
     let endpoint = resolve_endpoint(global, env)?;
     let engine = DockerEngine::connect(&endpoint)?;
     let info = engine.info()?;
@@ -416,71 +432,10 @@ fn verify(
     let project_name = project.as_ref().map(|p| p.name.clone());
     let results: Vec<ContainerResult> = observed
         .into_iter()
-        .map(|c| {
-            let mut container_notes = c.notes;
-            let same_project = project.as_ref().filter(|p| {
-                c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name)
-            });
-            if let (Some(p), Some(service)) = (same_project, c.info.service()) {
-                let running: Vec<crate::verify::RunningMount> = c
-                    .mounts
-                    .iter()
-                    .zip(c.info.mounts.iter().filter(|m| {
-                        matches!(
-                            m.kind,
-                            crate::engine::container::MountType::Bind
-                                | crate::engine::container::MountType::Volume
-                        )
-                    }))
-                    .map(|(o, m)| crate::verify::RunningMount {
-                        kind: o.kind.clone(),
-                        source: match &o.kind {
-                            crate::verify::MountKind::Volume { name } => name.clone(),
-                            crate::verify::MountKind::Bind => m.source.clone(),
-                        },
-                        target: o.target.clone(),
-                    })
-                    .collect();
-                container_notes.extend(crate::verify::cross_check(p, service, &running));
-            }
-            ContainerResult {
-                project: c
-                    .info
-                    .labels
-                    .get(crate::engine::container::labels::PROJECT)
-                    .cloned(),
-                service: c.info.service().map(str::to_owned),
-                number: c
-                    .info
-                    .labels
-                    .get(crate::engine::container::labels::NUMBER)
-                    .cloned(),
-                name: c.info.name,
-                via: c.via,
-                mounts: c
-                    .mounts
-                    .into_iter()
-                    .map(|o| MountResult {
-                        check: crate::verify::check(&o, class),
-                        observed: o,
-                    })
-                    .collect(),
-                notes: container_notes,
-            }
-        })
+        .map(|c| container_result(c, project.as_ref(), class))
         .collect();
     if let (Some(p), Selection::Project(_)) = (&project, &selection) {
-        for service in p.enabled_services() {
-            if !results
-                .iter()
-                .any(|r| r.service.as_deref() == Some(&service.name))
-            {
-                notes.push(format!(
-                    "service `{}` has no running container",
-                    service.name
-                ));
-            }
-        }
+        notes.extend(not_running(p, &results));
     }
     let report = VerifyReport {
         project: project_name,
@@ -488,18 +443,103 @@ fn verify(
         containers: results,
         notes,
     };
-    let text = match settings.format {
-        _ if args.quiet => String::new(),
-        Format::Human => report::verify::human(&report),
-        Format::Json => report::verify::json(&report),
-        Format::Prometheus => report::verify::prometheus(&report),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    if !args.quiet {
+        emit(settings, &Report::Verify(&report), out)?;
+    }
     Ok(if report.all_ok() {
         exit::CLEAN
     } else {
         exit::FINDINGS
     })
+}
+
+/// Which containers `verify` looks at: all, the named ones, or the project's.
+fn selection(
+    args: &VerifyArgs,
+    project: Option<&crate::compose::model::ComposeProject>,
+) -> crate::engine::observe::Selection {
+    use crate::engine::observe::Selection;
+    if args.all {
+        Selection::All
+    } else if !args.containers.is_empty() {
+        Selection::Names(args.containers.clone())
+    } else {
+        Selection::Project(project.map(|p| p.name.clone()).unwrap_or_default())
+    }
+}
+
+/// A note for each enabled service of the project with no running container.
+fn not_running(
+    project: &crate::compose::model::ComposeProject,
+    results: &[ContainerResult],
+) -> Vec<String> {
+    project
+        .enabled_services()
+        .filter(|service| {
+            !results
+                .iter()
+                .any(|r| r.service.as_deref() == Some(&service.name))
+        })
+        .map(|service| format!("service `{}` has no running container", service.name))
+        .collect()
+}
+
+/// One observed container checked mount by mount, with the compose cross-check as notes when
+/// it belongs to the loaded project.
+fn container_result(
+    c: crate::engine::observe::ObservedContainer,
+    project: Option<&crate::compose::model::ComposeProject>,
+    class: crate::verify::EngineClass,
+) -> ContainerResult {
+    let mut container_notes = c.notes;
+    let same_project = project
+        .filter(|p| c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name));
+    if let (Some(p), Some(service)) = (same_project, c.info.service()) {
+        let running: Vec<crate::verify::RunningMount> = c
+            .mounts
+            .iter()
+            .zip(c.info.mounts.iter().filter(|m| {
+                matches!(
+                    m.kind,
+                    crate::engine::container::MountType::Bind
+                        | crate::engine::container::MountType::Volume
+                )
+            }))
+            .map(|(o, m)| crate::verify::RunningMount {
+                kind: o.kind.clone(),
+                source: match &o.kind {
+                    crate::verify::MountKind::Volume { name } => name.clone(),
+                    crate::verify::MountKind::Bind => m.source.clone(),
+                },
+                target: o.target.clone(),
+            })
+            .collect();
+        container_notes.extend(crate::verify::cross_check(p, service, &running));
+    }
+    ContainerResult {
+        project: c
+            .info
+            .labels
+            .get(crate::engine::container::labels::PROJECT)
+            .cloned(),
+        service: c.info.service().map(str::to_owned),
+        number: c
+            .info
+            .labels
+            .get(crate::engine::container::labels::NUMBER)
+            .cloned(),
+        name: c.info.name,
+        via: c.via,
+        mounts: c
+            .mounts
+            .into_iter()
+            .map(|o| MountResult {
+                check: crate::verify::check(&o, class),
+                observed: o,
+            })
+            .collect(),
+        notes: container_notes,
+    }
 }
 
 /// How `verify` compares filesystems on this engine.
@@ -568,15 +608,15 @@ fn tiers_validate(
 ) -> Result<u8, Error> {
     let wanted = tierfs::resolve_owners(layout::wanted_dirs(tiers))?;
     let observed = tierfs::observe(tiers, wanted, options.limits);
-    let verdicts = layout::validate(tiers, &observed);
-    let text = match settings.format {
-        _ if options.quiet => String::new(),
-        Format::Human => report::human::tiers_validate(&verdicts, options.verbose),
-        // Prometheus was refused in `run`
-        Format::Json | Format::Prometheus => report::json::tiers_validate(&tiers.file, &verdicts),
+    let validated = ValidateReport {
+        tiers_file: tiers.file.clone(),
+        verdicts: layout::validate(tiers, &observed),
+        verbose: options.verbose,
     };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
-    Ok(layout::exit_code(&verdicts))
+    if !options.quiet {
+        emit(settings, &Report::TiersValidate(&validated), out)?;
+    }
+    Ok(layout::exit_code(&validated.verdicts))
 }
 
 /// `tierctl tiers init`.
@@ -595,18 +635,17 @@ fn tiers_init(
             tierfs::apply_dir(action)?;
         }
     }
-    let text = match settings.format {
-        Format::Human => report::human::tiers_init(&actions, dry_run),
-        // Prometheus was refused in `run`
-        Format::Json | Format::Prometheus => report::json::tiers_init(&actions, dry_run),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let held_back = actions.iter().any(|a| {
         matches!(
             a,
             layout::DirAction::Leave { .. } | layout::DirAction::Blocked { .. }
         )
     });
+    emit(
+        settings,
+        &Report::TiersInit(&InitReport { actions, dry_run }),
+        out,
+    )?;
     Ok(if held_back {
         exit::FINDINGS
     } else {
@@ -623,7 +662,7 @@ fn tiers_status(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     let thresholds = usage::Thresholds::new(warning, critical)?;
-    let progress = Progress::new(settings);
+    let spinner = WalkSpinner::new(settings);
     let measures = tiers
         .tiers
         .values()
@@ -631,8 +670,8 @@ fn tiers_status(
             let fs = tierfs::fs_numbers(&tier.root);
             let dirs = (!summary && fs.is_ok())
                 .then(|| {
-                    progress.tier(&tier.name);
-                    tierfs::measure_dirs(&tier.root, &|n| progress.advance(n)).ok()
+                    spinner.tier(&tier.name);
+                    tierfs::measure_dirs(&tier.root, &|n| spinner.advance(n)).ok()
                 })
                 .flatten();
             usage::TierMeasure {
@@ -644,25 +683,21 @@ fn tiers_status(
             }
         })
         .collect();
-    progress.finish();
+    spinner.finish();
     let status = usage::assess(measures, thresholds);
-    let text = match settings.format {
-        Format::Human => report::human::tiers_status(&status),
-        Format::Json => report::json::tiers_status(&status),
-        Format::Prometheus => report::prometheus::tiers_status(&status),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    emit(settings, &Report::TiersStatus(&status), out)?;
     Ok(status.worst().exit_code())
 }
 
-/// Progress of the usage walk on stderr: only on a terminal.
-struct Progress(Option<indicatif::ProgressBar>);
+/// A spinner on stderr while `tiers status` walks the tiers: only on a terminal, only with
+/// human output.
+struct WalkSpinner(Option<indicatif::ProgressBar>);
 
-impl Progress {
-    fn new(settings: &Settings) -> Progress {
+impl WalkSpinner {
+    fn new(settings: &Settings) -> WalkSpinner {
         use std::io::IsTerminal;
         let show = std::io::stderr().is_terminal() && settings.format == Format::Human;
-        Progress(show.then(|| {
+        WalkSpinner(show.then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -701,21 +736,23 @@ fn tiers_link(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    let _lock = (!dry_run)
+        .then(|| crate::lock::for_tiers(settings))
+        .transpose()?;
     let actions = layout::link_plan(tiers, &tierfs::link_targets(tiers));
     if !dry_run {
         for action in &actions {
             tierfs::apply_link(action)?;
         }
     }
-    let text = match settings.format {
-        Format::Human => report::human::tiers_link(&actions, dry_run),
-        // Prometheus was refused in `run`
-        Format::Json | Format::Prometheus => report::json::tiers_link(&actions, dry_run),
-    };
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let refused = actions
         .iter()
         .any(|a| matches!(a, layout::LinkAction::Refuse { .. }));
+    emit(
+        settings,
+        &Report::TiersLink(&LinkReport { actions, dry_run }),
+        out,
+    )?;
     Ok(if refused { exit::FINDINGS } else { exit::CLEAN })
 }
 
@@ -726,8 +763,7 @@ fn new_template(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     if args.list {
-        let text = report::human::templates(&template::TEMPLATES);
-        out.write_all(text.as_bytes()).map_err(Error::Output)?;
+        emit(settings, &Report::Templates(&template::TEMPLATES), out)?;
         return Ok(exit::CLEAN);
     }
     let (Some(name), Some(output)) = (&args.template, &args.output) else {
@@ -738,7 +774,7 @@ fn new_template(
     let tiers = load_tiers(settings)?;
     let chosen = template::find(name)?;
     let rendered = template::render(chosen, &tiers)?;
-    let output = crate::compose::load::absolute(&settings.load.working_dir, output);
+    let output = crate::compose::path::absolute(&settings.load.working_dir, output);
     let actions = layout::init_plan(
         &tierfs::dirs(
             rendered
@@ -763,11 +799,17 @@ fn new_template(
             tierfs::apply_dir(action)?;
         }
     }
-    let text = report::human::new_project(name, &output, &rendered, &actions, args.dry_run);
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
     let blocked = actions
         .iter()
         .any(|a| matches!(a, layout::DirAction::Blocked { .. }));
+    let created = NewProjectReport {
+        template: name.clone(),
+        output,
+        rendered,
+        actions,
+        dry_run: args.dry_run,
+    };
+    emit(settings, &Report::NewProject(&created), out)?;
     Ok(if blocked { exit::FINDINGS } else { exit::CLEAN })
 }
 
@@ -805,6 +847,9 @@ fn migrate(
 
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
+    let _lock = (!args.dry_run)
+        .then(|| crate::lock::project(&project))
+        .transpose()?;
     let state_dir = journal::dir(&project.dir);
     let last = journal::latest(&state_dir);
     let open_journal = match &last {
@@ -868,9 +913,7 @@ fn migrate(
         } else {
             apply::run(&ctx, &mut journal, &records)?
         };
-        let text =
-            report::migrate::outcome(&outcome, args.rollback, settings.format, &settings.paths);
-        out.write_all(text.as_bytes()).map_err(Error::Output)?;
+        emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
         return Ok(exit::CLEAN);
     }
     // `--prune-source` after a finished migration: remove the sources it kept
@@ -901,8 +944,7 @@ fn migrate(
                 pause: pause.clone(),
             };
             let outcome = apply::prune_sources(&ctx, &mut journal, &records)?;
-            let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
-            out.write_all(text.as_bytes()).map_err(Error::Output)?;
+            emit(settings, &Report::migrated(&outcome, false), out)?;
             return Ok(exit::CLEAN);
         }
     }
@@ -912,17 +954,15 @@ fn migrate(
             path.display()
         ))));
     }
-    let texts = read_texts(&project)?;
     let facts = probe::paths(audit::host_paths(&project));
     let plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
         tiers: &tiers,
         facts: &facts,
-        texts: &texts,
         strict_binds: false,
-        move_binds: true,
+        mode: audit::Mode::Migrate,
     });
-    let patched = crate::rewrite::patch(&plan, &texts)?;
+    let patched = crate::rewrite::patch(&plan, &project)?;
     crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let migration = crate::plan::migrate::build(&project, &plan, &patched, args.remove_source)
         .map_err(|u| {
@@ -931,7 +971,7 @@ fn migrate(
                 u.service, u.target, u.reason
             )))
         })?;
-    let preview = report::migrate::plan(&migration, settings.format, &settings.paths);
+    let preview = render(settings, &Report::MigratePlan(&migration))?;
     if migration.is_empty() || args.dry_run {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
         return Ok(exit::CLEAN);
@@ -974,8 +1014,7 @@ fn migrate(
     let mut journal = Journal::create(&state_dir, &id, &migration)?;
     let records = journal::read(&journal.path)?;
     let outcome = apply::run(&ctx, &mut journal, &records)?;
-    let text = report::migrate::outcome(&outcome, false, settings.format, &settings.paths);
-    out.write_all(text.as_bytes()).map_err(Error::Output)?;
+    emit(settings, &Report::migrated(&outcome, false), out)?;
     Ok(exit::CLEAN)
 }
 

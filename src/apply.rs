@@ -155,7 +155,10 @@ pub fn mount_problems(plan: &MigratePlan, running: &[String], seen: &[ViewedMoun
     for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
         let views: Vec<&ViewedMount> = seen
             .iter()
-            .filter(|v| v.service == expected.service && v.target == expected.target)
+            .filter(|v| {
+                v.service == expected.service
+                    && crate::compose::target::same(&v.target, &expected.target)
+            })
             .collect();
         if views.is_empty() {
             problems.push(format!(
@@ -815,7 +818,8 @@ fn execute(
                 for c in seen {
                     any = true;
                     let ok = c.mounts.iter().any(|(source, dest)| {
-                        dest == &expected.target && Path::new(source) == expected.source
+                        crate::compose::target::same(dest, &expected.target)
+                            && Path::new(source) == expected.source
                     });
                     if !ok {
                         return Err(format!(

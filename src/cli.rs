@@ -108,7 +108,9 @@ pub enum Command {
     /// --write)
     ///
     /// Keeps comments, order, quotes and anchors; checks the result reloads to the same project
-    /// except the changed sources; writes atomically with a timestamped backup.
+    /// except the changed sources; writes atomically with a timestamped backup, under the
+    /// project lock, refusing a file another program changed meanwhile. Refuses to re-point a
+    /// named volume that holds data (move it with `tierctl migrate`) unless --force.
     Rewrite {
         /// Write the files (default: print the diff only)
         #[arg(long)]
@@ -116,6 +118,14 @@ pub enum Command {
         /// Write long-syntax binds with `bind.create_host_path: false`
         #[arg(long)]
         strict_binds: bool,
+        /// With --write: re-point mounts even when their data is not at the new path (a named
+        /// volume that holds data, or the engine cannot tell); the data stays behind
+        #[arg(long, requires = "write")]
+        force: bool,
+        /// Image for the helper container that looks into a named volume when the host cannot
+        /// (needs `sh`, `ls`, `head`); default: busybox:1.36
+        #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
+        helper_image: Option<String>,
     },
     /// Which engine and VM serve the Docker endpoint, what the VM shares, and which bind
     /// sources it does not share, with the exact fix

@@ -86,6 +86,12 @@ pub enum Error {
     /// The migration journal could not be used.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    /// Another run holds the project lock, or it could not be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    /// `rewrite --write` would leave data behind.
+    #[error(transparent)]
+    Stranded(#[from] crate::stranded::StrandedError),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -125,10 +131,7 @@ impl Error {
                 "please report this with the compose files; `tierctl plan` shows the edits".into(),
             ),
             Error::Rewrite(_) => Some("run `tierctl plan` again".into()),
-            Error::Write(crate::write::WriteError::Changed { .. }) => {
-                Some("the file changed while tierctl ran: run the command again".into())
-            }
-            Error::Write(_) => Some("check the file's permissions and free space".into()),
+            Error::Write(e) => Some(e.hint()),
             Error::Endpoint(e) => Some(e.hint()),
             Error::Engine(e) => Some(e.hint()),
             Error::Vm(e) => Some(e.hint().to_owned()),
@@ -147,6 +150,8 @@ impl Error {
             Error::Journal(_) => {
                 Some("check the `.tierctl` directory beside the compose file".into())
             }
+            Error::Lock(e) => Some(e.hint()),
+            Error::Stranded(e) => Some(e.hint()),
             Error::Output(_) => None,
         }
     }

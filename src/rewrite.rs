@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::compose::error::ComposeError;
 use crate::compose::load::{Files, LoadOptions, load};
-use crate::compose::model::{ComposeProject, MountType, VolumeMount};
+use crate::compose::model::{ComposeProject, LoadedFile, MountId, MountType, VolumeMount};
 use crate::compose::origin::{Route, RouteKey};
 use crate::plan::{EditKind, Plan};
 
@@ -23,6 +23,8 @@ use crate::plan::{EditKind, Plan};
 pub struct Patched {
     /// The file.
     pub file: PathBuf,
+    /// SHA-256 of the text as the loader read it: written only while the file still has it.
+    pub read_hash: [u8; 32],
     /// The text as read.
     pub old: String,
     /// The text after the edits.
@@ -69,25 +71,31 @@ pub enum RewriteError {
     },
 }
 
-/// Applies the plan's edits to `texts`; returns only the files whose text changed.
-pub fn patch(plan: &Plan, texts: &BTreeMap<PathBuf, String>) -> Result<Vec<Patched>, RewriteError> {
+/// Applies the plan's edits to the texts the loader kept ([`ComposeProject::texts`]); returns
+/// only the files whose text changed.
+pub fn patch(plan: &Plan, project: &ComposeProject) -> Result<Vec<Patched>, RewriteError> {
     let mut by_file: BTreeMap<&Path, Vec<&EditKind>> = BTreeMap::new();
     for edit in &plan.edits {
         by_file.entry(&edit.file).or_default().push(&edit.kind);
     }
     let mut out = Vec::new();
     for (file, kinds) in by_file {
-        let old = texts.get(file).ok_or_else(|| RewriteError::NotRead {
-            file: file.to_path_buf(),
-        })?;
+        let loaded = project
+            .texts
+            .get(file)
+            .ok_or_else(|| RewriteError::NotRead {
+                file: file.to_path_buf(),
+            })?;
+        let old = &loaded.text;
         let new = if kinds.iter().all(|k| matches!(k, EditKind::EnvLine { .. })) {
             patch_env(file, old, &kinds)?
         } else {
-            patch_yaml(file, old, &kinds)?
+            patch_yaml(file, loaded.doc.as_ref(), &kinds)?
         };
         if new != *old {
             out.push(Patched {
                 file: file.to_path_buf(),
+                read_hash: loaded.hash,
                 old: old.clone(),
                 new,
             });
@@ -121,11 +129,15 @@ fn patch_env(file: &Path, old: &str, kinds: &[&EditKind]) -> Result<String, Rewr
     Ok(lines.concat())
 }
 
-fn patch_yaml(file: &Path, old: &str, kinds: &[&EditKind]) -> Result<String, RewriteError> {
-    let mut doc = yamlpath::Document::new(old).map_err(|e| RewriteError::Patch {
+fn patch_yaml(
+    file: &Path,
+    doc: Option<&yamlpath::Document>,
+    kinds: &[&EditKind],
+) -> Result<String, RewriteError> {
+    let mut doc = doc.cloned().ok_or_else(|| RewriteError::Patch {
         file: file.to_path_buf(),
         route: String::new(),
-        message: e.to_string(),
+        message: "the file's YAML could not be parsed for patching".into(),
     })?;
     // removals last, so the routes of the other edits stay as planned
     let mut ordered: Vec<&&EditKind> = kinds.iter().collect();
@@ -219,10 +231,12 @@ fn to_yamlpath(route: &Route) -> yamlpath::Route<'static> {
         .into()
 }
 
-/// Files read from `patched` first, then from `base`.
+/// Files read from `patched` first, then from the texts the loader kept, then from `base`.
 pub struct Overlay<'a> {
     /// The patched texts.
     pub patched: &'a [Patched],
+    /// The texts the first load read.
+    pub loaded: &'a BTreeMap<PathBuf, LoadedFile>,
     /// Everything else.
     pub base: &'a dyn Files,
 }
@@ -231,12 +245,17 @@ impl Files for Overlay<'_> {
     fn read(&self, path: &Path) -> io::Result<String> {
         match self.patched.iter().find(|p| p.file == path) {
             Some(p) => Ok(p.new.clone()),
-            None => self.base.read(path),
+            None => match self.loaded.get(path) {
+                Some(file) => Ok(file.text.clone()),
+                None => self.base.read(path),
+            },
         }
     }
 
     fn is_file(&self, path: &Path) -> bool {
-        self.patched.iter().any(|p| p.file == path) || self.base.is_file(path)
+        self.patched.iter().any(|p| p.file == path)
+            || self.loaded.contains_key(path)
+            || self.base.is_file(path)
     }
 }
 
@@ -256,6 +275,7 @@ pub fn verify(
     }
     let overlay = Overlay {
         patched,
+        loaded: &old.texts,
         base: files,
     };
     let new = load(options, &overlay).map_err(|e| RewriteError::Reload(Box::new(e)))?;
@@ -281,11 +301,8 @@ pub fn compare_model(
     old: &ComposeProject,
     new: &ComposeProject,
 ) -> Result<(), String> {
-    let changes: BTreeMap<(&str, usize), &crate::plan::Change> = plan
-        .changes
-        .iter()
-        .map(|c| ((c.service.as_str(), c.index), c))
-        .collect();
+    let changes: BTreeMap<MountId, &crate::plan::Change> =
+        plan.changes.iter().map(|c| (c.mount, c)).collect();
     if old.name != new.name || old.files != new.files {
         return Err("project name or files differ".into());
     }
@@ -311,8 +328,8 @@ pub fn compare_model(
         if before.mounts.len() != after.mounts.len() {
             return Err(format!("service `{name}` has a different number of mounts"));
         }
-        for (i, (b, a)) in before.mounts.iter().zip(&after.mounts).enumerate() {
-            let expected = match changes.get(&(name.as_str(), i)) {
+        for (b, a) in before.mounts.iter().zip(&after.mounts) {
+            let expected = match changes.get(&b.id) {
                 Some(change) => expected_mount(b, change),
                 None => b.clone(),
             };

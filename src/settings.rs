@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::GlobalArgs;
-use crate::compose::load::{LoadOptions, absolute};
+use crate::compose::load::LoadOptions;
+use crate::compose::path::absolute;
 use crate::report::{Format, PathStyle};
 
 /// Everything a command needs to know, resolved.

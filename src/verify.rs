@@ -334,7 +334,9 @@ pub fn cross_check(
     };
     let mut notes = Vec::new();
     for mount in &declared.mounts {
-        let found = running.iter().find(|r| r.target == mount.target);
+        let found = running
+            .iter()
+            .find(|r| crate::compose::target::same(&r.target, &mount.target));
         let wanted = match (mount.kind, &mount.host_path, &mount.source) {
             (MountType::Bind, Some(path), _) => Some(path.display().to_string()),
             (MountType::Volume, _, Some(key)) => Some(volume_name(project, mount, key)),
@@ -355,7 +357,11 @@ pub fn cross_check(
         }
     }
     for r in running {
-        if !declared.mounts.iter().any(|m| m.target == r.target) {
+        if !declared
+            .mounts
+            .iter()
+            .any(|m| crate::compose::target::same(&m.target, &r.target))
+        {
             notes.push(format!(
                 "{service}: `{}` is mounted in the container but not declared in the compose files (an image VOLUME?)",
                 r.target

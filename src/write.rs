@@ -1,13 +1,21 @@
 //! Writing rewritten files (an effect): only files whose text changed, each after a timestamped
-//! backup, through a temp file in the same directory that is fsynced and renamed over the
-//! original, keeping its mode and owner. A file whose content changed since it was read is
-//! refused.
+//! backup, through a temp file beside the real file (a symlinked compose or `.env` file keeps its
+//! link; the file it points at is edited) that is fsynced and put in place, keeping mode and
+//! owner.
+//!
+//! Compare-and-swap: the file is hashed when it is read; the hash is checked again before the
+//! backup (which is made from the very bytes that were hashed) and right before the swap. On
+//! Linux the swap is `renameat2(RENAME_EXCHANGE)`, so the displaced file is still at hand: once
+//! nobody has it open for writing (a read lease), it must still hold the bytes that were
+//! hashed, else the swap is undone. An edit made by another program while tierctl writes is
+//! never dropped: the write is refused and the edit stays in the file (or, when it landed in
+//! both versions, in a `.tierctl-<stamp>.conflict` file beside it).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -15,7 +23,7 @@ use thiserror::Error;
 /// One file to write.
 #[derive(Clone, Debug)]
 pub struct FileWrite {
-    /// The file.
+    /// The file (a symlink to it is kept: the file it points at is written).
     pub path: PathBuf,
     /// SHA-256 of the text it was planned from.
     pub read_hash: [u8; 32],
@@ -31,6 +39,14 @@ pub enum WriteError {
     Changed {
         /// The file.
         path: PathBuf,
+    },
+    /// Another program changed the file while it was being written; the write was undone.
+    #[error("`{}` changed on disk while tierctl was writing; nothing written to it{}", path.display(), kept.as_ref().map(|k| format!(" (the other program's text is kept in `{}`)", k.display())).unwrap_or_default())]
+    ChangedWhileWriting {
+        /// The file.
+        path: PathBuf,
+        /// Where an edit that could not stay in the file was saved.
+        kept: Option<PathBuf>,
     },
     /// The file has no write permission bit.
     #[error("`{}` is read-only", path.display())]
@@ -48,6 +64,27 @@ pub enum WriteError {
         /// The OS error.
         source: io::Error,
     },
+}
+
+impl WriteError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            WriteError::Changed { .. } => {
+                "the file changed while tierctl ran: run the command again".into()
+            }
+            WriteError::ChangedWhileWriting { kept: None, .. } => {
+                "another program (an editor?) saved the file meanwhile and its edit is in the file: finish editing, then run the command again".into()
+            }
+            WriteError::ChangedWhileWriting { kept: Some(kept), .. } => format!(
+                "another program (an editor?) saved the file meanwhile: merge `{}` into the file by hand, then run the command again",
+                kept.display()
+            ),
+            WriteError::ReadOnly { .. } | WriteError::Io { .. } => {
+                "check the file's permissions and free space".into()
+            }
+        }
+    }
 }
 
 /// SHA-256 of `text`.
@@ -101,7 +138,7 @@ pub fn write_all_with(
     open_temp: &OpenTemp,
 ) -> Result<Vec<PathBuf>, WriteError> {
     for file in files {
-        check(file)?;
+        Original::read(file)?;
     }
     files
         .iter()
@@ -109,71 +146,310 @@ pub fn write_all_with(
         .collect()
 }
 
-fn check(file: &FileWrite) -> Result<(), WriteError> {
-    let io = |step, source| WriteError::Io {
-        step,
-        path: file.path.clone(),
-        source,
-    };
-    let current = fs::read_to_string(&file.path).map_err(|e| io("read", e))?;
-    if hash(&current) != file.read_hash {
-        return Err(WriteError::Changed {
-            path: file.path.clone(),
-        });
+fn io_error(step: &'static str, path: &Path) -> impl FnOnce(io::Error) -> WriteError {
+    let path = path.to_path_buf();
+    move |source| WriteError::Io { step, path, source }
+}
+
+/// The file as it was read and hashed: its real path, an open descriptor, its bytes.
+struct Original {
+    /// The real file (symlinks resolved).
+    real: PathBuf,
+    /// Open for reading since the hash was taken.
+    handle: File,
+    meta: fs::Metadata,
+    bytes: Vec<u8>,
+}
+
+impl Original {
+    /// Opens the real file behind `file.path`, reads it and checks its hash and permissions.
+    fn read(file: &FileWrite) -> Result<Original, WriteError> {
+        let real = fs::canonicalize(&file.path).map_err(io_error("resolve", &file.path))?;
+        let mut handle = File::open(&real).map_err(io_error("read", &real))?;
+        let mut bytes = Vec::new();
+        handle
+            .read_to_end(&mut bytes)
+            .map_err(io_error("read", &real))?;
+        if hash_bytes(&bytes) != file.read_hash {
+            return Err(WriteError::Changed {
+                path: file.path.clone(),
+            });
+        }
+        let meta = handle.metadata().map_err(io_error("inspect", &real))?;
+        if meta.permissions().mode() & 0o222 == 0 {
+            return Err(WriteError::ReadOnly {
+                path: file.path.clone(),
+            });
+        }
+        Ok(Original {
+            real,
+            handle,
+            meta,
+            bytes,
+        })
     }
-    let meta = fs::metadata(&file.path).map_err(|e| io("inspect", e))?;
-    if meta.permissions().mode() & 0o222 == 0 {
-        return Err(WriteError::ReadOnly {
-            path: file.path.clone(),
-        });
+
+    /// Whether the real path still names this file, with the bytes that were hashed.
+    fn unchanged_at_path(&self) -> bool {
+        let Ok(mut now) = File::open(&self.real) else {
+            return false;
+        };
+        let mut bytes = Vec::new();
+        now.metadata().is_ok_and(|m| same_inode(&m, &self.meta))
+            && now.read_to_end(&mut bytes).is_ok()
+            && bytes == self.bytes
     }
-    Ok(())
+}
+
+fn same_inode(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+/// SHA-256 of raw bytes.
+fn hash_bytes(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
 }
 
 fn write_one(file: &FileWrite, stamp: &str, open_temp: &OpenTemp) -> Result<PathBuf, WriteError> {
-    check(file)?;
-    let path = &file.path;
-    let io = |step, at: &Path, source| WriteError::Io {
-        step,
-        path: at.to_path_buf(),
-        source,
+    let original = Original::read(file)?;
+    let real = &original.real;
+    let changed = || WriteError::ChangedWhileWriting {
+        path: file.path.clone(),
+        kept: None,
     };
-    let meta = fs::metadata(path).map_err(|e| io("inspect", path, e))?;
-    let name = path
+    let name = real
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let backup = dir.join(format!("{name}.tierctl-{stamp}.bak"));
-    fs::copy(path, &backup).map_err(|e| io("back up", &backup, e))?;
+    let dir = real.parent().unwrap_or(Path::new("."));
     let temp = dir.join(format!(".{name}.tierctl-{}.tmp", std::process::id()));
+    if !original.unchanged_at_path() {
+        return Err(changed());
+    }
+    // the backup holds the bytes the hash was taken of, never what is there a moment later
+    let backup = create_unique(dir, &name, stamp, "bak", &original.bytes, &original.meta)?;
+    let result = create_synced(&temp, file.text.as_bytes(), &original.meta, open_temp)
+        .and_then(|()| {
+            if original.unchanged_at_path() {
+                Ok(())
+            } else {
+                Err(changed())
+            }
+        })
+        .and_then(|()| swap_in(&original, &temp, file, stamp));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        let _ = fs::remove_file(&backup);
+        return Err(e);
+    }
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(backup)
+}
+
+/// Creates `NAME.tierctl-STAMP.EXT` in `dir` holding `bytes` (`-2`, `-3`, ... before the
+/// extension when one of the same second exists: an earlier one is never overwritten).
+fn create_unique(
+    dir: &Path,
+    name: &str,
+    stamp: &str,
+    ext: &str,
+    bytes: &[u8],
+    like: &fs::Metadata,
+) -> Result<PathBuf, WriteError> {
+    let mut n = 1;
+    loop {
+        let suffix = if n == 1 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let path = dir.join(format!("{name}.tierctl-{stamp}{suffix}.{ext}"));
+        match create_synced(&path, bytes, like, &|p| open_new(p)) {
+            Err(WriteError::Io { source, .. })
+                if source.kind() == io::ErrorKind::AlreadyExists && n < 1000 =>
+            {
+                n += 1;
+            }
+            other => return other.map(|()| path),
+        }
+    }
+}
+
+/// Creates `path` (through `open`) holding `bytes`, fsynced, with `like`'s mode and owner.
+fn create_synced(
+    path: &Path,
+    bytes: &[u8],
+    like: &fs::Metadata,
+    open: &OpenTemp,
+) -> Result<(), WriteError> {
+    let mut out = open(path).map_err(io_error("create", path))?;
     let result = (|| {
-        let mut out = open_temp(&temp).map_err(|e| io("create", &temp, e))?;
-        out.write_all(file.text.as_bytes())
+        out.write_all(bytes)
             .and_then(|()| out.flush())
-            .map_err(|e| io("write", &temp, e))?;
-        out.sync_all().map_err(|e| io("sync", &temp, e))?;
-        fs::set_permissions(&temp, meta.permissions())
-            .map_err(|e| io("set the mode of", &temp, e))?;
+            .map_err(io_error("write", path))?;
+        out.sync_all().map_err(io_error("sync", path))?;
+        fs::set_permissions(path, like.permissions()).map_err(io_error("set the mode of", path))?;
         // keeping the owner needs privileges when it is not ours: try, and accept refusal
         // only when the owner is already right
-        if let Err(e) = std::os::unix::fs::chown(&temp, Some(meta.uid()), Some(meta.gid())) {
-            let t = fs::metadata(&temp).map_err(|e| io("inspect", &temp, e))?;
-            if (t.uid(), t.gid()) != (meta.uid(), meta.gid()) {
-                return Err(io("set the owner of", &temp, e));
+        if let Err(e) = std::os::unix::fs::chown(path, Some(like.uid()), Some(like.gid())) {
+            let t = fs::metadata(path).map_err(io_error("inspect", path))?;
+            if (t.uid(), t.gid()) != (like.uid(), like.gid()) {
+                return Err(io_error("set the owner of", path)(e));
             }
-        }
-        fs::rename(&temp, path).map_err(|e| io("replace", path, e))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
         }
         Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&temp);
-        let _ = fs::remove_file(&backup);
+        let _ = fs::remove_file(path);
     }
-    result.map(|()| backup)
+    result
+}
+
+/// Puts the fsynced `temp` in place of the real file, then makes sure the file it displaced
+/// still holds the hashed bytes; when it does not, the swap is undone.
+fn swap_in(
+    original: &Original,
+    temp: &Path,
+    file: &FileWrite,
+    stamp: &str,
+) -> Result<(), WriteError> {
+    let real = &original.real;
+    if !exchange(temp, real).map_err(io_error("replace", real))? {
+        // no atomic exchange here: a plain rename, then the same check on the displaced file
+        fs::rename(temp, real).map_err(io_error("replace", real))?;
+        if displaced_unchanged(&original.handle, &original.bytes) {
+            return Ok(());
+        }
+        // put the other program's text back (here an edit made in the moment between the
+        // rename and this one could still be lost: only where there is no exchange)
+        let kept = keep(real, stamp, &original.handle, &original.meta)?;
+        fs::rename(&kept, real).map_err(io_error("restore", real))?;
+        return Err(WriteError::ChangedWhileWriting {
+            path: file.path.clone(),
+            kept: None,
+        });
+    }
+    // `temp` now names the displaced file
+    let same = fs::metadata(temp).is_ok_and(|m| same_inode(&m, &original.meta));
+    if same && displaced_unchanged(&original.handle, &original.bytes) {
+        return fs::remove_file(temp).map_err(io_error("remove", temp));
+    }
+    // another program wrote meanwhile: put its file back, then look at what we had put in
+    exchange(temp, real).map_err(io_error("restore", real))?;
+    let ours = File::open(temp).map_err(io_error("read", temp))?;
+    let kept = if displaced_unchanged(&ours, file.text.as_bytes()) {
+        None
+    } else {
+        Some(keep(real, stamp, &ours, &original.meta)?)
+    };
+    Err(WriteError::ChangedWhileWriting {
+        path: file.path.clone(),
+        kept,
+    })
+}
+
+/// Saves what `from` holds beside `real` as `NAME.tierctl-STAMP.conflict`, with `like`'s mode
+/// and owner.
+fn keep(real: &Path, stamp: &str, from: &File, like: &fs::Metadata) -> Result<PathBuf, WriteError> {
+    let name = real
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut bytes = Vec::new();
+    let mut reader = from;
+    std::io::Seek::seek(&mut reader, io::SeekFrom::Start(0))
+        .and_then(|_| reader.read_to_end(&mut bytes))
+        .map_err(io_error("read the displaced text of", real))?;
+    let dir = real.parent().unwrap_or(Path::new("."));
+    create_unique(dir, &name, stamp, "conflict", &bytes, like)
+}
+
+/// Atomically exchanges `a` and `b` (both must exist); `false` when this system or filesystem
+/// cannot.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
+    use nix::errno::Errno;
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    match renameat2(AT_FDCWD, a, AT_FDCWD, b, RenameFlags::RENAME_EXCHANGE) {
+        Ok(()) => Ok(true),
+        Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn exchange(_: &Path, _: &Path) -> io::Result<bool> {
+    Ok(false)
+}
+
+/// Whether the file open as `handle` (no longer reachable at its path) holds `expected`, once
+/// nobody has it open for writing any more: a writer that opened it before it was displaced
+/// may still append, so wait (a read lease is granted only without writers, up to 2 s).
+/// Where leases are not available, the content alone decides.
+fn displaced_unchanged(handle: &File, expected: &[u8]) -> bool {
+    let leased = wait_for_no_writers(handle, Duration::from_secs(2));
+    if leased == Lease::Writers {
+        return false;
+    }
+    let mut bytes = Vec::new();
+    let mut reader = handle;
+    let same = std::io::Seek::seek(&mut reader, io::SeekFrom::Start(0)).is_ok()
+        && reader.read_to_end(&mut bytes).is_ok()
+        && bytes == expected;
+    if leased == Lease::Held {
+        set_lease(handle, Lease::Released);
+    }
+    same
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lease {
+    /// A read lease is held: nobody has the file open for writing.
+    Held,
+    /// Someone kept it open for writing.
+    Writers,
+    /// Leases are not available (filesystem, owner, system).
+    Unavailable,
+    /// Released.
+    Released,
+}
+
+fn wait_for_no_writers(handle: &File, within: Duration) -> Lease {
+    let started = Instant::now();
+    loop {
+        match set_lease(handle, Lease::Held) {
+            Lease::Writers if started.elapsed() < within => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `fcntl(F_SETLEASE)`: take a read lease (`Held`) or release it (`Released`).
+#[cfg(target_os = "linux")]
+fn set_lease(handle: &File, want: Lease) -> Lease {
+    use nix::libc;
+    use std::os::fd::AsRawFd;
+    let arg = if want == Lease::Held {
+        libc::F_RDLCK
+    } else {
+        libc::F_UNLCK
+    };
+    // SAFETY: F_SETLEASE takes an int argument; the descriptor is open for `handle`'s lifetime
+    let rc = unsafe { libc::fcntl(handle.as_raw_fd(), libc::F_SETLEASE, arg as libc::c_int) };
+    match (rc, io::Error::last_os_error().raw_os_error()) {
+        (0, _) => want,
+        (_, Some(libc::EAGAIN)) => Lease::Writers,
+        _ => Lease::Unavailable,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_lease(_: &File, _: Lease) -> Lease {
+    Lease::Unavailable
 }
 
 #[cfg(test)]
@@ -271,5 +547,100 @@ mod tests {
         )
         .expect_err("read-only");
         assert!(matches!(err, WriteError::ReadOnly { .. }));
+    }
+
+    fn planned(path: &Path, old: &str, new: &str) -> FileWrite {
+        FileWrite {
+            path: path.to_path_buf(),
+            read_hash: hash(old),
+            text: new.into(),
+        }
+    }
+
+    #[test]
+    fn an_append_after_the_last_check_is_kept_and_the_swap_undone() {
+        let (dir, path) = setup("a: 1\n");
+        let file = planned(&path, "a: 1\n", "a: 2\n");
+        let original = Original::read(&file).expect("read");
+        let temp = dir.path().join(".compose.yaml.tmp");
+        fs::write(&temp, "a: 2\n").expect("temp");
+        // the editor appends between the last check and the swap
+        let mut editor = OpenOptions::new().append(true).open(&path).expect("open");
+        editor.write_all(b"# edit\n").expect("append");
+        drop(editor);
+        let err = swap_in(&original, &temp, &file, "s").expect_err("refused");
+        assert!(
+            matches!(err, WriteError::ChangedWhileWriting { kept: None, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("changed on disk while tierctl was writing")
+        );
+        assert_eq!(fs::read_to_string(&path).expect("read"), "a: 1\n# edit\n");
+    }
+
+    #[test]
+    fn a_file_replaced_by_an_editor_after_the_last_check_is_put_back() {
+        let (dir, path) = setup("a: 1\n");
+        let file = planned(&path, "a: 1\n", "a: 2\n");
+        let original = Original::read(&file).expect("read");
+        let temp = dir.path().join(".compose.yaml.tmp");
+        fs::write(&temp, "a: 2\n").expect("temp");
+        // vim-style save: a new file renamed over the old one
+        let saved = dir.path().join("compose.yaml~");
+        fs::write(&saved, "a: 1\nb: 2\n").expect("save");
+        fs::rename(&saved, &path).expect("rename");
+        let err = swap_in(&original, &temp, &file, "s").expect_err("refused");
+        assert!(
+            matches!(err, WriteError::ChangedWhileWriting { .. }),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(&path).expect("read"), "a: 1\nb: 2\n");
+    }
+
+    #[test]
+    fn a_symlinked_file_keeps_its_link_and_the_real_file_is_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir(dir.path().join("real")).expect("mkdir");
+        let real = dir.path().join("real/compose.yaml");
+        fs::write(&real, "a: 1\n").expect("write");
+        let link = dir.path().join("compose.yaml");
+        std::os::unix::fs::symlink("real/compose.yaml", &link).expect("link");
+        let backups = write_all(&[planned(&link, "a: 1\n", "a: 2\n")], "s").expect("written");
+        assert!(fs::symlink_metadata(&link).expect("meta").is_symlink());
+        assert_eq!(fs::read_to_string(&real).expect("read"), "a: 2\n");
+        let real_dir = dir.path().join("real").canonicalize().expect("canonical");
+        assert_eq!(backups, [real_dir.join("compose.yaml.tierctl-s.bak")]);
+        assert_eq!(fs::read_dir(&real_dir).expect("dir").count(), 2);
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn exchange_swaps_two_files_atomically() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, "a").expect("a");
+        fs::write(&b, "b").expect("b");
+        assert!(exchange(&a, &b).expect("exchange"));
+        assert_eq!(fs::read_to_string(&a).expect("a"), "b");
+        assert_eq!(fs::read_to_string(&b).expect("b"), "a");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_writer_that_keeps_the_displaced_file_open_counts_as_a_change() {
+        let (_dir, path) = setup("a: 1\n");
+        let reader = File::open(&path).expect("open");
+        let writer = OpenOptions::new().append(true).open(&path).expect("writer");
+        assert_eq!(set_lease(&reader, Lease::Held), Lease::Writers);
+        let started = Instant::now();
+        assert!(!displaced_unchanged(&reader, b"a: 1\n"));
+        assert!(started.elapsed() >= Duration::from_secs(2));
+        drop(writer);
+        assert!(
+            displaced_unchanged(&reader, b"a: 1\n"),
+            "no writer: the content decides"
+        );
     }
 }

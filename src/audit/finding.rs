@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::fix::Fix;
+use crate::compose::model::MountId;
 use crate::compose::origin::Place;
 
 /// The stable check ids (used in output, JSON and docs/checks.md).
@@ -49,6 +51,19 @@ impl Check {
         Check::VmShareReadonly,
         Check::DbOnVmShare,
     ];
+
+    /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
+    pub fn carries_fix(self) -> bool {
+        matches!(
+            self,
+            Check::SymlinkedBind
+                | Check::CircularSymlink
+                | Check::CrossTierSymlink
+                | Check::NamedVolume
+                | Check::BindOutsideTiers
+                | Check::WrongTier
+        )
+    }
 
     /// The stable id.
     pub fn id(self) -> &'static str {
@@ -106,6 +121,10 @@ pub struct Finding {
     pub severity: Severity,
     /// The service.
     pub service: String,
+    /// The mount.
+    pub mount: MountId,
+    /// What `rewrite` does about it (or why it does not), for checks about where data lives.
+    pub fix: Option<Fix>,
     /// Where the mount is written.
     pub place: Place,
     /// The mount source (after interpolation).

@@ -17,7 +17,7 @@ pub(super) fn check(_ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
     }
     let shown = facts.real.as_deref().unwrap_or(&facts.path);
     let (severity, message) = if !s.mount.create_host_path
-        || s.host_path != s.mount.host_path.as_deref()
+        || s.host_path.as_deref() != s.mount.host_path.as_deref()
     {
         (
             Severity::Error,

@@ -5,6 +5,7 @@ mod circular_symlink;
 mod cross_tier_symlink;
 mod db_on_vm_share;
 mod finding;
+mod fix;
 mod missing_bind_source;
 mod named_volume;
 mod relative_bind;
@@ -16,11 +17,13 @@ mod wrong_tier;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use finding::{Check, Finding, Severity};
+pub use fix::{Fix, Mode, Reason, Rebind, RebindAction, Via, fixes};
 
-use crate::compose::model::{ComposeProject, MountType, Service, VolumeMount};
+use crate::compose::model::{ComposeProject, MountId, MountType, Service, VolumeMount};
 use crate::facts::{Facts, PathFacts};
 use crate::tiers::{Placement, Subject, Tiers};
 use crate::vm::view::VmView;
@@ -43,7 +46,7 @@ pub struct Subjects<'a> {
     pub mount: &'a VolumeMount,
     /// The host directory the mount binds: the bind source, or the `device` of a named volume
     /// that is a bind in disguise.
-    pub host_path: Option<&'a Path>,
+    pub host_path: Option<PathBuf>,
     /// Facts about that path.
     pub path: Option<&'a PathFacts>,
 }
@@ -62,19 +65,23 @@ const CHECKS: [CheckFn; 8] = [
     named_volume::check,
 ];
 
-/// Runs every check on every mount of every enabled service; findings sorted by place.
+/// Runs every check on every mount of every enabled service; findings sorted by place. A
+/// finding of a check about where data lives ([`Check::carries_fix`]) carries its mount's fix
+/// as `rewrite` would make it ([`Mode::Rewrite`]).
 pub fn audit(ctx: &Context<'_>) -> Vec<Finding> {
+    let fixes: BTreeMap<MountId, Fix> = fixes(ctx, Mode::Rewrite).into_iter().collect();
     let mut findings: Vec<Finding> = Vec::new();
     for service in ctx.project.enabled_services() {
         for mount in &service.mounts {
-            let host_path = host_path(ctx.project, mount).filter(|p| !is_system(p));
-            let subject = Subjects {
-                service,
-                mount,
-                host_path: host_path.as_deref(),
-                path: host_path.as_deref().and_then(|p| ctx.facts.path(p)),
-            };
-            findings.extend(CHECKS.iter().filter_map(|check| check(ctx, &subject)));
+            let subject = ctx.subject(service, mount);
+            findings.extend(CHECKS.iter().filter_map(|check| check(ctx, &subject)).map(
+                |mut finding| {
+                    if finding.check.carries_fix() {
+                        finding.fix = fixes.get(&mount.id).cloned();
+                    }
+                    finding
+                },
+            ));
         }
     }
     findings.sort_by(|a, b| {
@@ -103,11 +110,12 @@ pub fn audit_vm(project: &ComposeProject, facts: &Facts, view: &VmView) -> Vec<F
     for service in project.enabled_services() {
         for mount in &service.mounts {
             let host_path = host_path(project, mount).filter(|p| !is_system(p));
+            let path = host_path.as_deref().and_then(|p| facts.path(p));
             let subject = Subjects {
                 service,
                 mount,
-                host_path: host_path.as_deref(),
-                path: host_path.as_deref().and_then(|p| facts.path(p)),
+                host_path,
+                path,
             };
             findings.extend(VM_CHECKS.iter().filter_map(|check| check(view, &subject)));
         }
@@ -167,7 +175,19 @@ fn host_path(project: &ComposeProject, mount: &VolumeMount) -> Option<PathBuf> {
     }
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// One mount with the host directory it binds (system paths excluded) and its facts.
+    pub fn subject(&self, service: &'a Service, mount: &'a VolumeMount) -> Subjects<'a> {
+        let host_path = host_path(self.project, mount).filter(|p| !is_system(p));
+        let path = host_path.as_deref().and_then(|p| self.facts.path(p));
+        Subjects {
+            service,
+            mount,
+            host_path,
+            path,
+        }
+    }
+
     /// Where placement says this mount's data belongs.
     pub fn placement(&self, s: &Subjects<'_>) -> Option<Placement> {
         let volume = match s.mount.kind {
@@ -217,6 +237,8 @@ impl Subjects<'_> {
             check,
             severity,
             service: self.service.name.clone(),
+            mount: self.mount.id,
+            fix: None,
             place: crate::compose::origin::Place {
                 file: self.mount.origin.file.clone(),
                 position: self.mount.origin.position,

@@ -4,9 +4,13 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-use super::{Check, Context, Finding, Severity, audit};
-use crate::compose::env::Environment;
-use crate::compose::model::{ComposeProject, MountType, Service, Syntax, TopVolume, VolumeMount};
+use super::{
+    Check, Context, Finding, Fix, Mode, Reason, RebindAction, Severity, Via, audit, fixes,
+};
+use crate::compose::env::ComposeEnv;
+use crate::compose::model::{
+    ComposeProject, MountId, MountType, Service, Syntax, TopVolume, VolumeMount,
+};
 use crate::compose::origin::{Origin, Position, Reach, Route};
 use crate::facts::{Facts, Hop, PathFacts, PathProblem};
 use crate::tiers::Tiers;
@@ -35,6 +39,7 @@ fn bind(source: &str, target: &str) -> VolumeMount {
         PathBuf::from(source)
     };
     VolumeMount {
+        id: MountId::default(),
         kind: MountType::Bind,
         syntax: Syntax::Short,
         source: Some(source.into()),
@@ -87,14 +92,17 @@ fn project(
         stop_grace_period: None,
         origin: origin(1),
     };
-    ComposeProject {
+    let mut project = ComposeProject {
         name: "proj".into(),
         dir: PathBuf::from("/p"),
         files: vec![PathBuf::from("/p/compose.yaml")],
         services: [("app".to_owned(), service)].into_iter().collect(),
         volumes: volumes.into_iter().collect(),
-        environment: Environment::new(),
-    }
+        environment: ComposeEnv::new(),
+        texts: Default::default(),
+    };
+    project.assign_mount_ids();
+    project
 }
 
 fn dir(path: &str) -> PathFacts {
@@ -432,4 +440,96 @@ mod vm {
         };
         assert!(run_vm(&p, vec![dir("/srv/db")], &native).is_empty());
     }
+}
+
+#[test]
+fn a_symlinked_bind_finding_carries_the_real_path_fix() {
+    let p = project(
+        "immich-server",
+        vec![bind("/Volumes/Photos", "/data")],
+        vec![],
+    );
+    let f = run(&p, vec![linked("/Volumes/Photos", "/t/fast/photos")]);
+    let Some(Fix::Rebind(rebind)) = &f[0].fix else {
+        panic!("no rebind: {:?}", f[0].fix);
+    };
+    assert_eq!(rebind.action, RebindAction::BindRealPath);
+    assert_eq!(rebind.path, Path::new("/t/fast/photos"));
+    assert_eq!(rebind.tier.as_deref(), Some("fast"));
+    assert_eq!(rebind.via, Via::Entry);
+    assert_eq!(f[0].mount, p.services["app"].mounts[0].id);
+}
+
+#[test]
+fn a_named_volume_finding_carries_the_placement_fix_and_an_external_one_its_reason() {
+    let p = project(
+        "postgres:16",
+        vec![
+            volume(Some("pgdata"), "/var/lib/postgresql/data"),
+            volume(Some("shared"), "/shared"),
+        ],
+        vec![top("pgdata", |_| {}), top("shared", |v| v.external = true)],
+    );
+    let f = run(&p, vec![]);
+    let fixes: Vec<Option<&Fix>> = f.iter().map(|f| f.fix.as_ref()).collect();
+    let [Some(Fix::Rebind(rebind)), Some(Fix::LeftAlone { reason })] = fixes.as_slice() else {
+        panic!("{fixes:?}");
+    };
+    assert_eq!(rebind.action, RebindAction::VolumeToBind);
+    assert_eq!(rebind.path, Path::new("/t/fast/databases/proj/app"));
+    assert_eq!(*reason, Reason::External);
+}
+
+#[test]
+fn a_bind_on_the_wrong_tier_is_left_alone_by_rewrite_and_moved_by_migrate() {
+    let p = project(
+        "postgres:16",
+        vec![bind("/t/cold/db", "/var/lib/postgresql/data")],
+        vec![],
+    );
+    let facts = Facts {
+        paths: [(PathBuf::from("/t/cold/db"), dir("/t/cold/db"))]
+            .into_iter()
+            .collect(),
+    };
+    let tiers = tiers();
+    let ctx = Context {
+        project: &p,
+        tiers: &tiers,
+        facts: &facts,
+    };
+    let id = p.services["app"].mounts[0].id;
+    assert_eq!(
+        fixes(&ctx, Mode::Rewrite),
+        [(
+            id,
+            Fix::LeftAlone {
+                reason: Reason::WrongTier
+            }
+        )]
+    );
+    let moved = fixes(&ctx, Mode::Migrate);
+    let [(_, Fix::Rebind(rebind))] = moved.as_slice() else {
+        panic!("{moved:?}");
+    };
+    assert_eq!(rebind.action, RebindAction::MoveBind);
+    assert_eq!(rebind.from.as_deref(), Some(Path::new("/t/cold/db")));
+}
+
+#[test]
+fn a_source_from_a_process_variable_is_a_manual_fix() {
+    let mut mount = bind("/Volumes/Photos", "/data");
+    mount.origin.variables = vec![crate::compose::origin::SourceVariable {
+        name: "PHOTOS".into(),
+        set_by: Some(crate::compose::env::VarSource::Environment),
+        whole: true,
+        used_default: false,
+    }];
+    let p = project("immich-server", vec![mount], vec![]);
+    let f = run(&p, vec![linked("/Volumes/Photos", "/t/fast/photos")]);
+    let Some(Fix::Manual { wanted, reason }) = &f[0].fix else {
+        panic!("{:?}", f[0].fix);
+    };
+    assert_eq!(wanted, Path::new("/t/fast/photos"));
+    assert!(reason.contains("set only in the environment"), "{reason}");
 }

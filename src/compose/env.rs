@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-use super::interpolate::{InterpolationError, interpolate};
+use super::interpolate::{Interpolated, InterpolationError, interpolate};
 
 /// Where a variable's value came from.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -40,16 +40,18 @@ pub struct EnvVar {
     pub source: VarSource,
 }
 
-/// The variables compose interpolates with, in first-definition order.
+/// The variables compose interpolates with (env files under the process environment), in
+/// first-definition order. Not to be confused with `settings::Environment`, the process
+/// environment tierctl itself was started with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Environment {
+pub struct ComposeEnv {
     vars: IndexMap<String, EnvVar>,
 }
 
-impl Environment {
+impl ComposeEnv {
     /// An environment with no variables.
-    pub fn new() -> Environment {
-        Environment::default()
+    pub fn new() -> ComposeEnv {
+        ComposeEnv::default()
     }
 
     /// The variable `name`, if set.
@@ -60,6 +62,11 @@ impl Environment {
     /// Sets `name`, replacing any earlier value.
     pub fn insert(&mut self, name: String, var: EnvVar) {
         self.vars.insert(name, var);
+    }
+
+    /// Interpolates `text` against these variables.
+    pub fn interpolate(&self, text: &str) -> Result<Interpolated, InterpolationError> {
+        interpolate(text, &|name| self.get(name).map(|var| var.value.clone()))
     }
 
     /// Every variable, in first-definition order.
@@ -73,8 +80,8 @@ impl Environment {
     pub fn layered(
         process: impl IntoIterator<Item = (String, String)>,
         files: &[EnvFile],
-    ) -> Environment {
-        let mut env = Environment::new();
+    ) -> ComposeEnv {
+        let mut env = ComposeEnv::new();
         for file in files {
             for entry in &file.entries {
                 env.insert(
@@ -102,14 +109,14 @@ impl Environment {
     }
 
     /// Parses env files given as `(path, text)` in order and layers them as
-    /// [`Environment::layered`] does. Each file is interpolated the way
+    /// [`ComposeEnv::layered`] does. Each file is interpolated the way
     /// compose-go's `GetEnvFromFile` does it: a name resolves through the
     /// process environment, then the files before it, then the keys defined
     /// earlier in the same file.
     pub fn load(
         process: impl IntoIterator<Item = (String, String)>,
         files: &[(PathBuf, String)],
-    ) -> Result<Environment, EnvFileError> {
+    ) -> Result<ComposeEnv, EnvFileError> {
         let process: IndexMap<String, String> = process.into_iter().collect();
         let mut earlier: IndexMap<String, String> = IndexMap::new();
         let mut parsed = Vec::with_capacity(files.len());
@@ -121,7 +128,7 @@ impl Environment {
             }
             parsed.push(file);
         }
-        Ok(Environment::layered(process, &parsed))
+        Ok(ComposeEnv::layered(process, &parsed))
     }
 }
 
@@ -520,6 +527,14 @@ mod tests {
     }
 
     #[test]
+    fn interpolate_uses_the_variables() {
+        let env = ComposeEnv::layered([("DIR".to_owned(), "/mnt/fast".to_owned())], &[]);
+        let result = env.interpolate(r"${DIR}/db:/var/lib/db").unwrap();
+        assert_eq!(result.value, "/mnt/fast/db:/var/lib/db");
+        assert!(result.variables[0].set);
+    }
+
+    #[test]
     fn single_statements_parse_like_compose() {
         let cases: &[(&str, &str, &str)] = &[
             (r"FOO=bar", "FOO", "bar"),
@@ -799,7 +814,7 @@ NESTED=${MISSING:-${ROOT}}
         let first =
             parse_env_file(Path::new(".env"), "A=file1\nB=file1\nC=file1\n", &no_env).unwrap();
         let second = parse_env_file(Path::new("override.env"), "\nB=file2\n", &no_env).unwrap();
-        let env = Environment::layered([("C".to_owned(), "process".to_owned())], &[first, second]);
+        let env = ComposeEnv::layered([("C".to_owned(), "process".to_owned())], &[first, second]);
         let source = |name: &str| {
             env.get(name)
                 .map(|var| (var.value.as_str(), var.source.clone()))
@@ -839,7 +854,7 @@ NESTED=${MISSING:-${ROOT}}
                 "ROOT=/mnt/b\nPHOTOS=$ROOT/photos\nUSER_DIR=$HOME/x\n".to_owned(),
             ),
         ];
-        let env = Environment::load([("HOME".to_owned(), "/home/me".to_owned())], &files).unwrap();
+        let env = ComposeEnv::load([("HOME".to_owned(), "/home/me".to_owned())], &files).unwrap();
         let value = |name: &str| env.get(name).map(|var| var.value.as_str());
         // an earlier file is looked up before the same file's keys, as in compose-go
         assert_eq!(value("PHOTOS"), Some("/mnt/a/photos"));
@@ -861,7 +876,7 @@ NESTED=${MISSING:-${ROOT}}
             (PathBuf::from(".env"), "A=1\n".to_owned()),
             (PathBuf::from("bad.env"), "A=1\nB C=2\n".to_owned()),
         ];
-        let err = Environment::load(Vec::new(), &files).unwrap_err();
+        let err = ComposeEnv::load(Vec::new(), &files).unwrap_err();
         assert!(matches!(
             err,
             EnvFileError::KeyWithSpace { ref path, line: 2, .. } if path == Path::new("bad.env")

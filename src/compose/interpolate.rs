@@ -13,8 +13,6 @@
 //! and within that the first brace that balances the opening `${` (every `{`
 //! opens, and the character right after a `{` is not examined).
 
-use super::env::Environment;
-
 /// The result of interpolating one string.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interpolated {
@@ -83,11 +81,6 @@ pub fn interpolate(
         value,
         variables: interpolator.variables,
     })
-}
-
-/// Interpolates `text` against an [`Environment`].
-pub fn interpolate_env(text: &str, env: &Environment) -> Result<Interpolated, InterpolationError> {
-    interpolate(text, &|name| env.get(name).map(|var| var.value.clone()))
 }
 
 /// The operator of a braced expression.
@@ -543,14 +536,6 @@ mod tests {
         let result = interpolate(r"$$SET $${B}", &lookup_in(VARS)).unwrap();
         assert_eq!(result.value, "$SET ${B}");
         assert!(result.variables.is_empty());
-    }
-
-    #[test]
-    fn interpolate_env_uses_environment_values() {
-        let env = Environment::layered([("DIR".to_owned(), "/mnt/fast".to_owned())], &[]);
-        let result = interpolate_env(r"${DIR}/db:/var/lib/db", &env).unwrap();
-        assert_eq!(result.value, "/mnt/fast/db:/var/lib/db");
-        assert!(result.variables[0].set);
     }
 
     proptest! {

@@ -5,21 +5,24 @@
 //! The loader reads files through the [`Files`] trait and never touches the environment: the
 //! process environment comes in [`LoadOptions`].
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
-use crate::compose::env::{EnvFileError, Environment, parse_env_file};
+use crate::compose::env::{ComposeEnv, EnvFileError, parse_env_file};
 use crate::compose::error::ComposeError;
 use crate::compose::interpolate::interpolate;
 use crate::compose::merge::{
     ComposeTag, compose_tag, merge_override, resolve_merge_keys, strip_tags,
 };
-use crate::compose::model::{ComposeProject, Service, TopVolume, VolumeMount};
+use crate::compose::model::{ComposeProject, LoadedFile, Service, TopVolume, VolumeMount};
 use crate::compose::mount::{self, MountContext};
 use crate::compose::origin::{Origin, Place, Position, Reach, Route, RouteKey};
+use crate::compose::path::absolute;
 use crate::compose::source::SourceText;
 use crate::compose::spec;
 
@@ -60,8 +63,64 @@ pub const DEFAULT_FILES: [&str; 4] = [
     "docker-compose.yml",
 ];
 
+/// Reads each file once: later reads of the same path get the first text, and every text
+/// read stays available for the project ([`ComposeProject::texts`]).
+struct ReadOnce<'a> {
+    files: &'a dyn Files,
+    texts: RefCell<BTreeMap<PathBuf, String>>,
+}
+
+impl Files for ReadOnce<'_> {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        if let Some(text) = self.texts.borrow().get(path) {
+            return Ok(text.clone());
+        }
+        let text = self.files.read(path)?;
+        self.texts
+            .borrow_mut()
+            .insert(path.to_path_buf(), text.clone());
+        Ok(text)
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.texts.borrow().contains_key(path) || self.files.is_file(path)
+    }
+}
+
 /// Loads the compose project described by `options`.
 pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, ComposeError> {
+    let once = ReadOnce {
+        files,
+        texts: RefCell::new(BTreeMap::new()),
+    };
+    let (mut project, mut trees) = load_through(options, &once)?;
+    project.texts = once
+        .texts
+        .into_inner()
+        .into_iter()
+        .map(|(path, text)| {
+            let loaded = match trees.remove(&path) {
+                Some((tree, doc)) => LoadedFile {
+                    tree: Some(tree),
+                    doc,
+                    ..LoadedFile::env(text)
+                },
+                None => LoadedFile::env(text),
+            };
+            (path, loaded)
+        })
+        .collect();
+    project.assign_mount_ids();
+    Ok(project)
+}
+
+/// Each compose file's parsed tree and yamlpath document, by path.
+type Trees = BTreeMap<PathBuf, (Value, Option<yamlpath::Document>)>;
+
+fn load_through(
+    options: &LoadOptions,
+    files: &dyn Files,
+) -> Result<(ComposeProject, Trees), ComposeError> {
     let wd = &options.working_dir;
     let bootstrap_dir = options
         .project_directory
@@ -89,6 +148,7 @@ pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, 
         process_env: &options.process_env,
         include_stack: Vec::new(),
         loaded: Vec::new(),
+        trees: BTreeMap::new(),
     };
     let partial = loader.load_files(&compose_files, &project_dir, &env)?;
     let mut value = partial.value;
@@ -106,34 +166,14 @@ pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, 
 
     let mut services = IndexMap::new();
     for (svc_name, mounts) in partial.mounts {
-        let def = &value["services"][svc_name.as_str()];
-        let svc_profiles = string_list(&def["profiles"]);
-        let enabled = svc_profiles.is_empty()
-            || profiles
-                .iter()
-                .any(|p| p == "*" || svc_profiles.contains(p));
         let origin = partial
             .service_origins
             .get(&svc_name)
             .cloned()
             .unwrap_or_else(|| bare_origin(&compose_files[0]));
-        services.insert(
-            svc_name.clone(),
-            Service {
-                name: svc_name,
-                image: def["image"].as_str().map(str::to_owned),
-                profiles: svc_profiles,
-                enabled,
-                mounts,
-                volumes_from: string_list(&def["volumes_from"]),
-                stop_grace_period: match &def["stop_grace_period"] {
-                    Value::String(text) => Some(text.clone()),
-                    Value::Number(n) => Some(format!("{n}s")),
-                    _ => None,
-                },
-                origin,
-            },
-        );
+        let def = &value["services"][svc_name.as_str()];
+        let service = service_of(svc_name.clone(), def, mounts, &profiles, origin);
+        services.insert(svc_name, service);
     }
 
     let mut volumes = IndexMap::new();
@@ -149,14 +189,46 @@ pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, 
         }
     }
 
-    Ok(ComposeProject {
+    let project = ComposeProject {
         name,
         dir: project_dir,
         files: loader.loaded,
         services,
         volumes,
         environment: env,
-    })
+        texts: BTreeMap::new(),
+    };
+    Ok((project, loader.trees))
+}
+
+/// The service `name` of the merged definition `def`, enabled when one of the active
+/// `profiles` names it (or it has none).
+fn service_of(
+    name: String,
+    def: &Value,
+    mounts: Vec<VolumeMount>,
+    profiles: &[String],
+    origin: Origin,
+) -> Service {
+    let svc_profiles = string_list(&def["profiles"]);
+    let enabled = svc_profiles.is_empty()
+        || profiles
+            .iter()
+            .any(|p| p == "*" || svc_profiles.contains(p));
+    Service {
+        name,
+        image: def["image"].as_str().map(str::to_owned),
+        profiles: svc_profiles,
+        enabled,
+        mounts,
+        volumes_from: string_list(&def["volumes_from"]),
+        stop_grace_period: match &def["stop_grace_period"] {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(n) => Some(format!("{n}s")),
+            _ => None,
+        },
+        origin,
+    }
 }
 
 /// The process environment layered over the env files (`--env-file` or `<dir>/.env`).
@@ -164,7 +236,7 @@ fn environment(
     options: &LoadOptions,
     files: &dyn Files,
     dir: &Path,
-) -> Result<Environment, ComposeError> {
+) -> Result<ComposeEnv, ComposeError> {
     let paths: Vec<PathBuf> = if options.env_files.is_empty() {
         let dot_env = dir.join(".env");
         if files.is_file(&dot_env) {
@@ -187,14 +259,14 @@ fn environment(
         })?;
         texts.push((path, text));
     }
-    Environment::load(options.process_env.clone(), &texts).map_err(ComposeError::EnvFile)
+    ComposeEnv::load(options.process_env.clone(), &texts).map_err(ComposeError::EnvFile)
 }
 
 /// `-f` files, else `COMPOSE_FILE`, else the first default file found in the working directory
 /// or one of its parents, with its override file.
 fn compose_files(
     options: &LoadOptions,
-    env: &Environment,
+    env: &ComposeEnv,
     files: &dyn Files,
 ) -> Result<Vec<PathBuf>, ComposeError> {
     let wd = &options.working_dir;
@@ -253,7 +325,7 @@ fn discover(wd: &Path, files: &dyn Files) -> Result<Vec<PathBuf>, ComposeError> 
 /// normalised as compose does.
 fn project_name(
     options: &LoadOptions,
-    env: &Environment,
+    env: &ComposeEnv,
     value: &Value,
     project_dir: &Path,
 ) -> Result<String, ComposeError> {
@@ -323,6 +395,7 @@ struct Loader<'a> {
     process_env: &'a [(String, String)],
     include_stack: Vec<PathBuf>,
     loaded: Vec<PathBuf>,
+    trees: Trees,
 }
 
 impl Loader<'_> {
@@ -330,7 +403,7 @@ impl Loader<'_> {
         &mut self,
         paths: &[PathBuf],
         base_dir: &Path,
-        env: &Environment,
+        env: &ComposeEnv,
     ) -> Result<Merged, ComposeError> {
         let mut merged = Merged {
             value: Value::Mapping(Mapping::new()),
@@ -363,7 +436,7 @@ impl Loader<'_> {
         &mut self,
         path: &Path,
         base_dir: &Path,
-        env: &Environment,
+        env: &ComposeEnv,
     ) -> Result<FileData, ComposeError> {
         let text = self.files.read(path).map_err(|source| ComposeError::Read {
             path: path.to_path_buf(),
@@ -390,6 +463,9 @@ impl Loader<'_> {
                 });
             }
         };
+        self.trees
+            .entry(path.to_path_buf())
+            .or_insert_with(|| (raw.clone(), source.document().cloned()));
         if !raw.is_mapping() {
             return Err(ComposeError::Spec {
                 place: Place::at(path, Position { line: 1, column: 1 }),
@@ -414,7 +490,7 @@ impl Loader<'_> {
         &mut self,
         path: &Path,
         base_dir: &Path,
-        env: &Environment,
+        env: &ComposeEnv,
     ) -> Result<Partial, ComposeError> {
         if self.include_stack.iter().any(|p| p == path) {
             let mut chain = self.include_stack.clone();
@@ -474,11 +550,7 @@ impl Loader<'_> {
     }
 
     /// Loads every `include:` entry as its own project.
-    fn includes(
-        &mut self,
-        file: &FileData,
-        env: &Environment,
-    ) -> Result<Vec<Merged>, ComposeError> {
+    fn includes(&mut self, file: &FileData, env: &ComposeEnv) -> Result<Vec<Merged>, ComposeError> {
         let Some(list) = file.value.get("include") else {
             return Ok(Vec::new());
         };
@@ -553,8 +625,8 @@ impl Loader<'_> {
         inc_dir: &Path,
         including_dir: &Path,
         env_files: &[String],
-        env: &Environment,
-    ) -> Result<Environment, ComposeError> {
+        env: &ComposeEnv,
+    ) -> Result<ComposeEnv, ComposeError> {
         let paths: Vec<PathBuf> = if env_files.is_empty() {
             let p = inc_dir.join(".env");
             if self.files.is_file(&p) {
@@ -583,7 +655,7 @@ impl Loader<'_> {
             let lookup = |name: &str| env.get(name).map(|v| v.value.clone());
             parsed.push(parse_env_file(&path, &text, &lookup).map_err(ComposeError::EnvFile)?);
         }
-        let mut layered = Environment::layered(self.process_env.to_vec(), &parsed);
+        let mut layered = ComposeEnv::layered(self.process_env.to_vec(), &parsed);
         for (name, var) in env.iter() {
             if layered.get(name).is_none() {
                 layered.insert(name.to_owned(), var.clone());
@@ -598,7 +670,7 @@ impl Loader<'_> {
         file: &FileData,
         name: &str,
         chain: &mut Vec<(PathBuf, String)>,
-        env: &Environment,
+        env: &ComposeEnv,
     ) -> Result<(Value, Vec<VolumeMount>), ComposeError> {
         let link = (file.source.path.clone(), name.to_owned());
         if chain.contains(&link) {
@@ -771,7 +843,7 @@ fn interpolate_tree(
     value: &mut Value,
     route: &Route,
     source: &SourceText,
-    env: &Environment,
+    env: &ComposeEnv,
 ) -> Result<(), ComposeError> {
     match value {
         Value::String(s) if s.contains('$') => {
@@ -914,26 +986,6 @@ fn yaml_message(err: &serde_norway::Error) -> String {
         Some(i) => text[..i].to_owned(),
         None => text,
     }
-}
-
-/// `path` made absolute against `base` and normalised lexically (`.` and `..` removed).
-pub fn absolute(base: &Path, path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    };
-    let mut out = PathBuf::new();
-    for component in joined.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 impl From<EnvFileError> for ComposeError {

@@ -116,8 +116,11 @@ pub fn mount_target(entry: &Value) -> Option<String> {
     match entry {
         Value::String(spec) => crate::compose::volume_syntax::split_short_lenient(spec)
             .ok()
-            .map(|v| v.target),
-        Value::Mapping(m) => m.get("target").and_then(Value::as_str).map(str::to_owned),
+            .map(|v| crate::compose::target::clean(&v.target)),
+        Value::Mapping(m) => m
+            .get("target")
+            .and_then(Value::as_str)
+            .map(crate::compose::target::clean),
         _ => None,
     }
 }

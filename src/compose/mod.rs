@@ -8,6 +8,8 @@ pub mod merge;
 pub mod model;
 pub mod mount;
 pub mod origin;
+pub mod path;
 pub mod source;
 pub mod spec;
+pub mod target;
 pub mod volume_syntax;

@@ -1,11 +1,14 @@
 //! The loaded compose project: services, their mounts with origins, and top-level volumes.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use crate::compose::env::Environment;
+use crate::compose::env::ComposeEnv;
 use crate::compose::origin::Origin;
 
 pub use crate::compose::volume_syntax::MountType;
@@ -20,9 +23,24 @@ pub enum Syntax {
     Long,
 }
 
+/// The identity of one mount for the life of a run: the loader numbers the mounts of all
+/// services (enabled or not) in (service, mount) load order. Findings, fixes, plan steps and
+/// edits name a mount by it; nothing re-joins mounts on (service, target) or (file, route).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MountId(pub u32);
+
+impl fmt::Display for MountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mount#{}", self.0)
+    }
+}
+
 /// One entry of a service's `volumes:`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VolumeMount {
+    /// Its identity, assigned once the project is merged (see [`MountId`]).
+    pub id: MountId,
     /// Bind, volume, tmpfs, ...
     pub kind: MountType,
     /// Short or long syntax.
@@ -136,13 +154,49 @@ impl TopVolume {
         let typ = self.driver_opts.get("type").map(String::as_str);
         if self.is_local() && is_bind && matches!(typ, None | Some("none")) {
             let device = self.driver_opts.get("device")?;
-            Some(crate::compose::load::absolute(
+            Some(crate::compose::path::absolute(
                 &self.project_dir,
                 std::path::Path::new(device),
             ))
         } else {
             None
         }
+    }
+}
+
+/// A file the loader read (a compose file or an env file), kept with the project so nothing
+/// reads or parses it a second time.
+#[derive(Clone)]
+pub struct LoadedFile {
+    /// The text as read.
+    pub text: String,
+    /// SHA-256 of the text: `rewrite` writes only when the file on disk still has it.
+    pub hash: [u8; 32],
+    /// For a compose file: the YAML tree as parsed (anchors resolved, merge keys and tags as
+    /// written); `None` for an env file.
+    pub tree: Option<serde_norway::Value>,
+    /// For a compose file: the queryable document (yamlpath), when tree-sitter accepts it.
+    pub doc: Option<yamlpath::Document>,
+}
+
+impl LoadedFile {
+    /// An env file (no YAML tree).
+    pub fn env(text: String) -> LoadedFile {
+        LoadedFile {
+            hash: Sha256::digest(text.as_bytes()).into(),
+            text,
+            tree: None,
+            doc: None,
+        }
+    }
+}
+
+impl fmt::Debug for LoadedFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedFile")
+            .field("bytes", &self.text.len())
+            .field("yaml", &self.tree.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,13 +214,44 @@ pub struct ComposeProject {
     /// Top-level volumes.
     pub volumes: IndexMap<String, TopVolume>,
     /// The variables interpolation used.
-    pub environment: Environment,
+    pub environment: ComposeEnv,
+    /// Every file the loader read (compose files, env files), by absolute path.
+    pub texts: BTreeMap<PathBuf, LoadedFile>,
 }
 
 impl ComposeProject {
     /// Services enabled by the active profiles.
     pub fn enabled_services(&self) -> impl Iterator<Item = &Service> {
         self.services.values().filter(|s| s.enabled)
+    }
+
+    /// Every mount of every service (enabled or not), in [`MountId`] order.
+    pub fn mounts(&self) -> impl Iterator<Item = (&Service, &VolumeMount)> {
+        self.services
+            .values()
+            .flat_map(|s| s.mounts.iter().map(move |m| (s, m)))
+    }
+
+    /// The mount with identity `id` and its service.
+    pub fn mount(&self, id: MountId) -> Option<(&Service, &VolumeMount)> {
+        self.mounts().find(|(_, m)| m.id == id)
+    }
+
+    /// Numbers every mount in (service, mount) order: the loader calls it once the project is
+    /// merged.
+    pub fn assign_mount_ids(&mut self) {
+        let mut next = 0u32;
+        for service in self.services.values_mut() {
+            for mount in &mut service.mounts {
+                mount.id = MountId(next);
+                next += 1;
+            }
+        }
+    }
+
+    /// The text of a file the loader read.
+    pub fn text(&self, path: &std::path::Path) -> Option<&str> {
+        self.texts.get(path).map(|f| f.text.as_str())
     }
 
     /// The top-level volume a named-volume mount refers to.

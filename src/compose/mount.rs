@@ -4,10 +4,10 @@ use std::path::Path;
 
 use serde_norway::Value;
 
-use crate::compose::env::Environment;
+use crate::compose::env::ComposeEnv;
 use crate::compose::error::ComposeError;
 use crate::compose::interpolate::interpolate;
-use crate::compose::model::{MountType, Syntax, VolumeMount};
+use crate::compose::model::{MountId, MountType, Syntax, VolumeMount};
 use crate::compose::origin::{Origin, Place, Route, SourceVariable};
 use crate::compose::source::SourceText;
 use crate::compose::volume_syntax::{
@@ -25,7 +25,7 @@ pub struct MountContext<'a> {
     /// `~` expands to this.
     pub home: &'a Path,
     /// Variables for interpolation.
-    pub env: &'a Environment,
+    pub env: &'a ComposeEnv,
 }
 
 /// The mounts of one service: `raw` is its `volumes:` as written, `value` the same after
@@ -86,6 +86,7 @@ fn mount(
             let kind = classify_short(&short);
             let host_path = bind_path(ctx, kind, short.source.as_deref());
             Ok(VolumeMount {
+                id: MountId::default(),
                 kind,
                 syntax: Syntax::Short,
                 read_only: read_only(&short.modes),
@@ -108,6 +109,7 @@ fn mount(
             };
             let volume = long.volume.clone().unwrap_or_default();
             Ok(VolumeMount {
+                id: MountId::default(),
                 kind: long.mount_type,
                 syntax: Syntax::Long,
                 host_path: bind_path(ctx, long.mount_type, long.source.as_deref()),
@@ -213,7 +215,10 @@ pub fn short_source_end(raw: &str) -> usize {
 pub fn merge_by_target(base: Vec<VolumeMount>, over: Vec<VolumeMount>) -> Vec<VolumeMount> {
     let mut out = base;
     for mount in over {
-        match out.iter().position(|m| m.target == mount.target) {
+        match out
+            .iter()
+            .position(|m| crate::compose::target::same(&m.target, &mount.target))
+        {
             Some(i) => out[i] = mount,
             None => out.push(mount),
         }

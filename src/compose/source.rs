@@ -42,6 +42,11 @@ impl SourceText {
         }
     }
 
+    /// The queryable document, when tree-sitter accepts the text.
+    pub fn document(&self) -> Option<&Document> {
+        self.doc.as_ref()
+    }
+
     /// 1-based line and character column of a byte offset.
     pub fn position_of(&self, offset: usize) -> Position {
         position_in(&self.text, offset)

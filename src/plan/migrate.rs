@@ -206,7 +206,11 @@ pub fn build(
         let mount = project
             .services
             .get(service)
-            .and_then(|s| s.mounts.iter().find(|m| &m.target == target))
+            .and_then(|s| {
+                s.mounts
+                    .iter()
+                    .find(|m| crate::compose::target::same(&m.target, target))
+            })
             .ok_or_else(|| unsupported("the mount is not in the project"))?;
         if mount.subpath.is_some() {
             return Err(unsupported("`volume.subpath` mounts are not migrated yet"));
@@ -395,6 +399,7 @@ mod tests {
             services: Default::default(),
             volumes: Default::default(),
             environment: Default::default(),
+            texts: Default::default(),
         };
         let m = build(&project, &Plan::default(), &[], true).expect("nothing unsupported");
         assert!(m.is_empty());

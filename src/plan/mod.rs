@@ -1,25 +1,29 @@
 //! Pure: compose project + tiers + facts -> a [`Plan`]: the steps a careful human would take,
 //! the text edits that make them, what is left alone and why, and what needs a manual edit.
 //!
-//! Rules: a symlinked bind mount binds its real path; a named local volume becomes a bind mount
-//! of its tier directory (`<tier root>/<template>`); a source that is a whole variable set in an
-//! env file is changed in that file; a value written once for several services (anchor, merge
-//! key, `extends`) is edited only when every user gets the same new source.
+//! What happens to each mount is decided once, by the audit ([`audit::fixes`]); the plan
+//! assembles those fixes: it writes them as text edits (a source that is a whole variable set in
+//! an env file is changed in that file), edits a value written once for several services
+//! (anchor, merge key, `extends`) only when every user gets the same new source, and removes
+//! top-level volume entries no service uses any more.
 
 pub mod migrate;
 mod scalar;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::compose::env::VarSource;
-use crate::compose::model::{ComposeProject, MountType, Service, Syntax, VolumeMount};
+use crate::audit::{self, Fix, Mode, Rebind, RebindAction, Via};
+use crate::compose::model::{
+    ComposeProject, LoadedFile, MountId, MountType, Service, Syntax, VolumeMount,
+};
 use crate::compose::origin::{Place, Position, Reach, Route, RouteKey};
 use crate::facts::Facts;
-use crate::tiers::{Subject, Tiers};
+use crate::tiers::Tiers;
+
+pub use crate::audit::Reason;
 
 pub use scalar::{
     ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span, replace_short_source,
@@ -34,14 +38,12 @@ pub struct Input<'a> {
     pub tiers: &'a Tiers,
     /// Facts about the project's host paths (`audit::host_paths`).
     pub facts: &'a Facts,
-    /// The text of every compose file and env file of the project, by absolute path.
-    pub texts: &'a BTreeMap<PathBuf, String>,
     /// Write long-syntax binds with `bind.create_host_path: false`.
     pub strict_binds: bool,
-    /// Plan for `migrate`: a bind directory on the wrong tier or on none (reached through a
-    /// symlink or not) moves to its placement path ([`Action::MoveBind`]) instead of being left
-    /// alone; `migrate` copies its data first.
-    pub move_binds: bool,
+    /// [`Mode::Migrate`] plans for `migrate`: a bind directory on the wrong tier or on none
+    /// (reached through a symlink or not) moves to its placement path ([`Action::MoveBind`])
+    /// instead of being left alone; `migrate` copies its data first.
+    pub mode: Mode,
 }
 
 /// The plan.
@@ -76,6 +78,16 @@ pub enum Action {
     MoveBind,
 }
 
+impl From<RebindAction> for Action {
+    fn from(action: RebindAction) -> Action {
+        match action {
+            RebindAction::BindRealPath => Action::BindRealPath,
+            RebindAction::VolumeToBind => Action::VolumeToBind,
+            RebindAction::MoveBind => Action::MoveBind,
+        }
+    }
+}
+
 impl Action {
     /// A stable name for output.
     pub fn as_str(self) -> &'static str {
@@ -93,6 +105,8 @@ impl Action {
 pub struct Step {
     /// What it does.
     pub action: Action,
+    /// The mount (none for a top-level volume entry).
+    pub mount: Option<MountId>,
     /// The service (none for a top-level volume entry).
     pub service: Option<String>,
     /// The container path (none for a top-level volume entry).
@@ -117,6 +131,9 @@ pub struct Step {
 pub struct Edit {
     /// The file (a compose file or an env file).
     pub file: PathBuf,
+    /// The mounts whose fix it writes (several for a shared anchor or variable; none for a
+    /// top-level volume removal).
+    pub mounts: Vec<MountId>,
     /// What to change.
     pub kind: EditKind,
 }
@@ -166,10 +183,8 @@ pub enum EditKind {
 /// How one changed mount must look after the rewrite.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Change {
-    /// The service.
-    pub service: String,
-    /// Index of the mount in the service's mounts.
-    pub index: usize,
+    /// The mount.
+    pub mount: MountId,
     /// The new source, as compose sees it.
     pub source: String,
     /// The new mode options (short syntax).
@@ -178,69 +193,11 @@ pub struct Change {
     pub create_host_path: bool,
 }
 
-/// Why a mount is left alone.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Reason {
-    /// Managed outside this project.
-    External,
-    /// A non-local volume driver stores the data.
-    NonLocalDriver,
-    /// The local driver mounts a filesystem (`nfs`, `cifs`, ...).
-    MountedFilesystem,
-    /// The volume is a bind in disguise (`driver_opts: {o: bind}`).
-    BindInDisguise,
-    /// The volume has a `name:` another project may mount.
-    NamedElsewhere,
-    /// An anonymous volume.
-    Anonymous,
-    /// tmpfs, npipe, image, cluster mounts.
-    NotStorage,
-    /// The volume is not declared under top-level `volumes:`.
-    Undeclared,
-    /// No placement rule matches.
-    NoPlacement,
-    /// Services sharing the volume would be placed in different directories.
-    SplitByPlacement,
-    /// The symlink could not be resolved (loop, permission).
-    Unresolved,
-    /// A bind directory on another tier than placement says: its data must move first
-    /// (`tierctl migrate`), a rewrite alone would point the service at an empty directory.
-    WrongTier,
-    /// A bind directory on no tier: its data must move first, as for [`Reason::WrongTier`].
-    OutsideTiers,
-}
-
-impl Reason {
-    /// A stable name for output and summaries.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Reason::External => "external",
-            Reason::NonLocalDriver => "non-local-driver",
-            Reason::MountedFilesystem => "mounted-filesystem",
-            Reason::BindInDisguise => "bind-in-disguise",
-            Reason::NamedElsewhere => "named-elsewhere",
-            Reason::Anonymous => "anonymous",
-            Reason::NotStorage => "not-storage",
-            Reason::Undeclared => "undeclared",
-            Reason::NoPlacement => "no-placement",
-            Reason::SplitByPlacement => "split-by-placement",
-            Reason::Unresolved => "unresolved-symlink",
-            Reason::WrongTier => "wrong-tier-data-must-move",
-            Reason::OutsideTiers => "outside-tiers-data-must-move",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A mount the plan does not change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LeftAlone {
+    /// The mount.
+    pub mount: MountId,
     /// The service.
     pub service: String,
     /// The container path.
@@ -254,6 +211,8 @@ pub struct LeftAlone {
 /// A change the user must make by hand.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ManualEdit {
+    /// The mount.
+    pub mount: MountId,
     /// The service.
     pub service: String,
     /// The container path.
@@ -266,19 +225,7 @@ pub struct ManualEdit {
     pub reason: String,
 }
 
-/// What one mount should become.
-struct Want {
-    action: Action,
-    path: PathBuf,
-    /// For a volume: the placement's directory before `subpath` is joined.
-    base: PathBuf,
-    tier: Option<String>,
-    /// The real directory whose data moves ([`Action::MoveBind`]).
-    from: Option<PathBuf>,
-    notes: Vec<String>,
-}
-
-/// How a wanted change is written.
+/// How a fix is written.
 enum Writing {
     /// Edits at the mount's own place.
     Direct(Vec<EditKind>),
@@ -293,61 +240,65 @@ enum Writing {
 
 struct Candidate<'a> {
     service: &'a Service,
-    index: usize,
     mount: &'a VolumeMount,
-    want: Want,
+    rebind: Rebind,
     writing: Writing,
     change: Change,
 }
 
-type MountKey<'a> = (&'a str, usize);
-
-/// Builds the plan.
+/// Builds the plan: assembles the audit's fixes ([`audit::fixes`]) into steps and edits.
 pub fn plan(input: &Input<'_>) -> Plan {
     let mut out = Plan::default();
-    let acted: BTreeSet<PathBuf> = crate::audit::host_paths(input.project)
-        .into_iter()
-        .collect();
-    let mut wants: Vec<(&Service, usize, &VolumeMount, Want)> = Vec::new();
-    for service in input.project.enabled_services() {
-        for (index, mount) in service.mounts.iter().enumerate() {
-            match want(input, &acted, service, mount) {
-                Ok(Some(w)) => wants.push((service, index, mount, w)),
-                Ok(None) => {}
-                Err(reason) => out.left_alone.push(left(service, mount, reason)),
-            }
+    let ctx = audit::Context {
+        project: input.project,
+        tiers: input.tiers,
+        facts: input.facts,
+    };
+    let fixes = audit::fixes(&ctx, input.mode);
+    // mounts whose volume is split by placement are reported after the others
+    let (split, alone): (Vec<_>, Vec<_>) = fixes
+        .iter()
+        .filter_map(|(id, fix)| match fix {
+            Fix::LeftAlone { reason } => Some((*id, reason.clone())),
+            _ => None,
+        })
+        .partition(|(_, reason)| *reason == Reason::SplitByPlacement);
+    for (id, reason) in alone.into_iter().chain(split) {
+        if let Some((service, mount)) = input.project.mount(id) {
+            out.left_alone.push(left(service, mount, reason));
         }
     }
-    split_volumes(&mut wants, &mut out);
-
     let mut candidates = Vec::new();
-    for (service, index, mount, want) in wants {
-        match writing(input, mount, &want) {
-            Ok(writing) => {
-                let change = change(input.strict_binds, service, index, mount, &want);
-                candidates.push(Candidate {
-                    service,
-                    index,
-                    mount,
-                    want,
-                    writing,
-                    change,
-                });
+    for (id, fix) in fixes {
+        let Some((service, mount)) = input.project.mount(id) else {
+            continue;
+        };
+        let (rebind, written) = match fix {
+            Fix::LeftAlone { .. } => continue,
+            Fix::Manual { wanted, reason } => {
+                out.manual.push(manual_at(service, mount, &wanted, reason));
+                continue;
             }
-            Err(reason) => out.manual.push(ManualEdit {
-                service: service.name.clone(),
-                target: mount.target.clone(),
-                wanted: want.path.display().to_string(),
-                places: vec![place_of(mount)],
-                reason,
+            Fix::Rebind(rebind) => {
+                let written = writing(input, mount, &rebind);
+                (rebind, written)
+            }
+        };
+        match written {
+            Ok(writing) => candidates.push(Candidate {
+                service,
+                mount,
+                change: change(input.strict_binds, mount, &rebind),
+                rebind,
+                writing,
             }),
+            Err(reason) => out
+                .manual
+                .push(manual_at(service, mount, &rebind.path, reason)),
         }
     }
     let accepted = accept_shared(input, candidates, &mut out);
-    let changed: BTreeSet<MountKey> = accepted
-        .iter()
-        .map(|c| (c.service.name.as_str(), c.index))
-        .collect();
+    let changed: BTreeSet<MountId> = accepted.iter().map(|c| c.mount.id).collect();
     for c in &accepted {
         out.steps.push(step(c));
         out.changes.push(c.change.clone());
@@ -356,48 +307,23 @@ pub fn plan(input: &Input<'_>) -> Plan {
     out
 }
 
-/// A bind directory (`real`, symlinks resolved) that is not where placement puts it: left alone
-/// with the reason, since moving it is `migrate`'s job (the data has to be copied before the
-/// source changes); with `move_binds` (planning for `migrate`), moved to its placement path.
-fn data_must_move(
-    input: &Input<'_>,
-    service: &Service,
-    mount: &VolumeMount,
-    real: &Path,
-) -> Result<Option<Want>, Reason> {
-    let placement = input.tiers.place(&Subject {
-        project: &input.project.name,
-        service: &service.name,
-        image: service.image.as_deref(),
-        target: &mount.target,
-        volume: None,
-    });
-    let reason = match (input.tiers.tier_of(real), &placement) {
-        (None, _) => Reason::OutsideTiers,
-        (Some(tier), Some(p)) if p.tier != tier.name => Reason::WrongTier,
-        _ => return Ok(None),
-    };
-    match placement {
-        Some(p) if input.move_binds => Ok(Some(Want {
-            action: Action::MoveBind,
-            path: p.path.clone(),
-            base: p.path,
-            tier: Some(p.tier),
-            from: Some(real.to_path_buf()),
-            notes: vec![format!(
-                "data copied from `{}`, which is kept",
-                real.display()
-            )],
-        })),
-        _ => Err(reason),
-    }
-}
-
 fn left(service: &Service, mount: &VolumeMount, reason: Reason) -> LeftAlone {
     LeftAlone {
+        mount: mount.id,
         service: service.name.clone(),
         target: mount.target.clone(),
         source: mount.display_source(),
+        reason,
+    }
+}
+
+fn manual_at(service: &Service, mount: &VolumeMount, wanted: &Path, reason: String) -> ManualEdit {
+    ManualEdit {
+        mount: mount.id,
+        service: service.name.clone(),
+        target: mount.target.clone(),
+        wanted: wanted.display().to_string(),
+        places: vec![place_of(mount)],
         reason,
     }
 }
@@ -409,140 +335,10 @@ fn place_of(mount: &VolumeMount) -> Place {
     }
 }
 
-/// What `mount` should become: `Ok(None)` when nothing, `Err` when it is left alone.
-fn want(
-    input: &Input<'_>,
-    acted: &BTreeSet<PathBuf>,
-    service: &Service,
-    mount: &VolumeMount,
-) -> Result<Option<Want>, Reason> {
-    match mount.kind {
-        MountType::Bind => {
-            let Some(host) = mount.host_path.as_deref().filter(|p| acted.contains(*p)) else {
-                return Ok(None);
-            };
-            let Some(facts) = input.facts.path(host) else {
-                return Ok(None);
-            };
-            if !facts.is_symlinked() {
-                return match facts.real.as_deref() {
-                    Some(real) if facts.exists && facts.is_dir => {
-                        data_must_move(input, service, mount, real)
-                    }
-                    _ => Ok(None),
-                };
-            }
-            let real = match (&facts.problem, &facts.real) {
-                (None, Some(real)) => real.clone(),
-                _ => return Err(Reason::Unresolved),
-            };
-            if input.move_binds
-                && facts.exists
-                && facts.is_dir
-                && let Ok(Some(moved)) = data_must_move(input, service, mount, &real)
-            {
-                return Ok(Some(moved));
-            }
-            Ok(Some(Want {
-                action: Action::BindRealPath,
-                tier: input.tiers.tier_of(&real).map(|t| t.name.clone()),
-                base: real.clone(),
-                path: real,
-                from: None,
-                notes: Vec::new(),
-            }))
-        }
-        MountType::Volume => {
-            let Some(key) = mount.source.as_deref() else {
-                return Err(Reason::Anonymous);
-            };
-            let volume = input.project.volume_for(mount).ok_or(Reason::Undeclared)?;
-            if volume.external {
-                return Err(Reason::External);
-            }
-            if !volume.is_local() {
-                return Err(Reason::NonLocalDriver);
-            }
-            if volume.mounted_fs_type().is_some() {
-                return Err(Reason::MountedFilesystem);
-            }
-            if volume.bind_device().is_some() || !volume.driver_opts.is_empty() {
-                return Err(Reason::BindInDisguise);
-            }
-            if volume.name.is_some() {
-                return Err(Reason::NamedElsewhere);
-            }
-            let placement = input
-                .tiers
-                .place(&Subject {
-                    project: &input.project.name,
-                    service: &service.name,
-                    image: service.image.as_deref(),
-                    target: &mount.target,
-                    volume: Some(key),
-                })
-                .ok_or(Reason::NoPlacement)?;
-            let mut notes = Vec::new();
-            let base = placement.path;
-            let mut path = base.clone();
-            if mount.nocopy {
-                notes.push("`nocopy` dropped: binds never copy image content".to_owned());
-            }
-            if let Some(sub) = mount.subpath.as_deref() {
-                path = path.join(sub);
-                notes.push(format!("`volume.subpath: {sub}` joined onto the path"));
-            }
-            Ok(Some(Want {
-                action: Action::VolumeToBind,
-                tier: Some(placement.tier),
-                path,
-                base,
-                from: None,
-                notes,
-            }))
-        }
-        _ => match mount.source {
-            None if mount.kind == MountType::Volume => Err(Reason::Anonymous),
-            _ => Err(Reason::NotStorage),
-        },
-    }
-}
-
-/// Volumes whose users would land in different directories are left alone for all of them:
-/// splitting them would split the data.
-fn split_volumes(wants: &mut Vec<(&Service, usize, &VolumeMount, Want)>, out: &mut Plan) {
-    let mut paths: BTreeMap<&str, BTreeSet<PathBuf>> = BTreeMap::new();
-    for (_, _, mount, want) in wants.iter() {
-        if let (Action::VolumeToBind, Some(key)) = (want.action, mount.source.as_deref()) {
-            paths.entry(key).or_default().insert(want.base.clone());
-        }
-    }
-    wants.retain(|(service, _, mount, want)| {
-        let split = want.action == Action::VolumeToBind
-            && mount
-                .source
-                .as_deref()
-                .and_then(|k| paths.get(k))
-                .is_some_and(|p| p.len() > 1);
-        if split {
-            out.left_alone
-                .push(left(service, mount, Reason::SplitByPlacement));
-        }
-        !split
-    });
-}
-
-fn change(
-    strict: bool,
-    service: &Service,
-    index: usize,
-    mount: &VolumeMount,
-    want: &Want,
-) -> Change {
+fn change(strict: bool, mount: &VolumeMount, rebind: &Rebind) -> Change {
     Change {
-        service: service.name.clone(),
-        index,
-        source: want.path.display().to_string(),
+        mount: mount.id,
+        source: rebind.path.display().to_string(),
         modes: mount
             .modes
             .iter()
@@ -557,43 +353,17 @@ fn change(
     }
 }
 
-/// How the change to `mount` is written, or why it cannot be.
-fn writing(input: &Input<'_>, mount: &VolumeMount, want: &Want) -> Result<Writing, String> {
+/// The edits that write `rebind` where the fix says ([`Via`]), or why the text cannot take them.
+fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Writing, String> {
     let origin = &mount.origin;
-    let new_path = want.path.to_str().ok_or("the new path is not UTF-8")?;
-    if origin.position.is_none() {
-        return Err("the source could not be located in the file".into());
-    }
-    match origin.variables.as_slice() {
-        [] => {}
-        [var] if var.whole && !var.used_default => {
-            let Some(VarSource::EnvFile { path, line }) = &var.set_by else {
-                return Err(format!(
-                    "the source is `${{{}}}`, set only in the environment: change it there",
-                    var.name
-                ));
-            };
-            let value = want.path.display().to_string();
-            return Ok(Writing::Env {
-                var: var.name.clone(),
-                file: path.clone(),
-                line: *line,
-                value,
-            });
-        }
-        [var] if var.whole => {
-            return Err(format!(
-                "the source is `${{{}}}` with its default in use: set it in .env",
-                var.name
-            ));
-        }
-        vars => {
-            let names: Vec<String> = vars.iter().map(|v| format!("`{}`", v.name)).collect();
-            return Err(format!(
-                "the source is built from {}: change the value by hand",
-                names.join(", ")
-            ));
-        }
+    let new_path = rebind.path.to_str().ok_or("the new path is not UTF-8")?;
+    if let Via::EnvLine { var, file, line } = &rebind.via {
+        return Ok(Writing::Env {
+            var: var.clone(),
+            file: file.clone(),
+            line: *line,
+            value: rebind.path.display().to_string(),
+        });
     }
     let literal = compose_literal(new_path);
     match mount.syntax {
@@ -616,11 +386,15 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, want: &Want) -> Result<Writin
                 old: origin.text.clone(),
                 new: encode(&literal, style_of(&origin.text)),
             }];
-            let text = input.texts.get(&origin.file);
-            let entry_text = text.and_then(|t| entry_text(t, &entry)).unwrap_or_default();
+            let doc = input
+                .project
+                .texts
+                .get(&origin.file)
+                .and_then(|f| f.doc.as_ref());
+            let entry_text = doc.and_then(|d| entry_text(d, &entry)).unwrap_or_default();
             let flow = entry_text.starts_with('{');
             if mount.kind == MountType::Volume {
-                if flow && has_key(text, &entry, "volume") {
+                if flow && has_key(doc, &entry, "volume") {
                     return Err("a flow-style long entry with a `volume:` block".into());
                 }
                 edits.push(EditKind::LongToBind {
@@ -628,7 +402,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, want: &Want) -> Result<Writin
                 });
             }
             if input.strict_binds && mount.create_host_path {
-                if has_key(text, &entry, "bind") {
+                if has_key(doc, &entry, "bind") {
                     return Err("`--strict-binds` with an existing `bind:` block".into());
                 }
                 edits.push(EditKind::StrictBind { entry });
@@ -650,17 +424,13 @@ fn yroute(route: &Route) -> yamlpath::Route<'static> {
         .into()
 }
 
-fn entry_text(text: &str, entry: &Route) -> Option<String> {
-    let doc = yamlpath::Document::new(text).ok()?;
+fn entry_text(doc: &yamlpath::Document, entry: &Route) -> Option<String> {
     let feature = doc.query_pretty(&yroute(entry)).ok()?;
     Some(doc.extract(&feature).to_owned())
 }
 
-fn has_key(text: Option<&String>, entry: &Route, key: &str) -> bool {
-    let Some(text) = text else { return false };
-    yamlpath::Document::new(text.as_str())
-        .ok()
-        .is_some_and(|doc| doc.query_exists(&yroute(&entry.with(key))))
+fn has_key(doc: Option<&yamlpath::Document>, entry: &Route, key: &str) -> bool {
+    doc.is_some_and(|doc| doc.query_exists(&yroute(&entry.with(key))))
 }
 
 /// A place in a file, for grouping users of one written value.
@@ -670,33 +440,27 @@ fn spot(mount: &VolumeMount) -> Option<Spot> {
     Some((mount.origin.file.clone(), mount.origin.position?))
 }
 
-/// Keeps the candidates whose edit touches only mounts that want exactly that edit; the rest
-/// become manual edits naming every place involved. Emits the accepted edits.
-fn accept_shared<'a>(
-    input: &Input<'a>,
-    candidates: Vec<Candidate<'a>>,
-    out: &mut Plan,
-) -> Vec<Candidate<'a>> {
+/// For each candidate, why its edit cannot be made: another user of the same written value
+/// (anchor, merge key, `extends`, variable) would not get the same new source.
+fn shared_problems(input: &Input<'_>, candidates: &[Candidate<'_>]) -> Vec<Option<String>> {
     // every mount in the project, enabled or not, by the place its source is written
-    let mut users: BTreeMap<Spot, Vec<MountKey>> = BTreeMap::new();
-    let mut var_users: BTreeMap<&str, Vec<MountKey>> = BTreeMap::new();
-    for service in input.project.services.values() {
-        for (i, mount) in service.mounts.iter().enumerate() {
-            if let Some(s) = spot(mount) {
-                users.entry(s).or_default().push((service.name.as_str(), i));
-            }
-            for var in &mount.origin.variables {
-                var_users
-                    .entry(var.name.as_str())
-                    .or_default()
-                    .push((service.name.as_str(), i));
-            }
+    let mut users: BTreeMap<Spot, Vec<MountId>> = BTreeMap::new();
+    let mut var_users: BTreeMap<&str, Vec<MountId>> = BTreeMap::new();
+    for (_, mount) in input.project.mounts() {
+        if let Some(s) = spot(mount) {
+            users.entry(s).or_default().push(mount.id);
+        }
+        for var in &mount.origin.variables {
+            var_users
+                .entry(var.name.as_str())
+                .or_default()
+                .push(mount.id);
         }
     }
-    let by_key: BTreeMap<MountKey, usize> = candidates
+    let by_id: BTreeMap<MountId, usize> = candidates
         .iter()
         .enumerate()
-        .map(|(n, c)| ((c.service.name.as_str(), c.index), n))
+        .map(|(n, c)| (c.mount.id, n))
         .collect();
 
     let mut verdict: Vec<Option<String>> = vec![None; candidates.len()];
@@ -706,28 +470,22 @@ fn accept_shared<'a>(
             (Writing::Env { value: a, .. }, Writing::Env { value: b, .. }) => a == b,
             _ => false,
         };
-        let sharers: Vec<MountKey> = match &c.writing {
+        let sharers: Vec<MountId> = match &c.writing {
             Writing::Direct(_) => spot(c.mount)
                 .and_then(|s| users.get(&s).cloned())
                 .unwrap_or_default(),
             Writing::Env { var, .. } => var_users.get(var.as_str()).cloned().unwrap_or_default(),
         };
-        let disagree: Vec<&MountKey> = sharers
+        let disagree: Vec<MountId> = sharers
             .iter()
-            .filter(|k| by_key.get(*k).is_none_or(|&m| !same(&candidates[m])))
+            .copied()
+            .filter(|id| by_id.get(id).is_none_or(|&m| !same(&candidates[m])))
             .collect();
         if !disagree.is_empty() {
             let names: Vec<String> = disagree
                 .iter()
-                .map(|(s, i)| {
-                    let target = input
-                        .project
-                        .services
-                        .get(*s)
-                        .and_then(|svc| svc.mounts.get(*i))
-                        .map_or("", |m| m.target.as_str());
-                    format!("`{s}` ({target})")
-                })
+                .filter_map(|id| input.project.mount(*id))
+                .map(|(svc, m)| format!("`{}` ({})", svc.name, m.target))
                 .collect();
             let what = match (&c.writing, c.mount.origin.reach) {
                 (Writing::Env { var, .. }, _) => format!("variable `{var}`"),
@@ -745,15 +503,27 @@ fn accept_shared<'a>(
         if let Writing::Env { var, .. } = &c.writing {
             let spots: BTreeSet<Spot> = sharers
                 .iter()
-                .filter_map(|(s, i)| input.project.services.get(*s)?.mounts.get(*i))
-                .filter_map(spot)
+                .filter_map(|id| input.project.mount(*id))
+                .filter_map(|(_, m)| spot(m))
                 .collect();
             verdict[n] = env_usage_problem(input, var, spots.len());
         }
     }
 
+    verdict
+}
+
+/// Keeps the candidates whose edit touches only mounts that want exactly that edit; the rest
+/// become manual edits naming every place involved. Emits the accepted edits.
+fn accept_shared<'a>(
+    input: &Input<'a>,
+    candidates: Vec<Candidate<'a>>,
+    out: &mut Plan,
+) -> Vec<Candidate<'a>> {
+    let verdict = shared_problems(input, &candidates);
     let mut accepted = Vec::new();
-    let mut seen: BTreeSet<(PathBuf, String)> = BTreeSet::new();
+    // one edit per place: a value shared by several mounts is edited once, for all of them
+    let mut seen: BTreeMap<(PathBuf, String), usize> = BTreeMap::new();
     for (c, problem) in candidates.into_iter().zip(verdict) {
         let env_edit = match &c.writing {
             Writing::Env {
@@ -782,11 +552,16 @@ fn accept_shared<'a>(
                 file.clone(),
                 format!("{at:?} {:?}", signature(std::slice::from_ref(&kind))),
             );
-            if seen.insert(id) {
-                out.edits.push(Edit {
-                    file: file.clone(),
-                    kind,
-                });
+            match seen.get(&id) {
+                Some(&n) => out.edits[n].mounts.push(c.mount.id),
+                None => {
+                    seen.insert(id, out.edits.len());
+                    out.edits.push(Edit {
+                        file: file.clone(),
+                        mounts: vec![c.mount.id],
+                        kind,
+                    });
+                }
             }
         }
         accepted.push(c);
@@ -819,9 +594,10 @@ fn manual(c: &Candidate<'_>, reason: String) -> ManualEdit {
         ));
     }
     ManualEdit {
+        mount: c.mount.id,
         service: c.service.name.clone(),
         target: c.mount.target.clone(),
-        wanted: c.want.path.display().to_string(),
+        wanted: c.rebind.path.display().to_string(),
         places,
         reason,
     }
@@ -834,7 +610,7 @@ fn env_usage_problem(input: &Input<'_>, var: &str, spots: usize) -> Option<Strin
         .project
         .files
         .iter()
-        .filter_map(|f| input.texts.get(f))
+        .filter_map(|f| input.project.text(f))
         .map(|text| count_uses(text, var))
         .sum();
     (uses > spots).then(|| {
@@ -881,8 +657,8 @@ fn env_line_edit(
     value: &str,
 ) -> Result<EditKind, String> {
     let text = input
-        .texts
-        .get(file)
+        .project
+        .text(file)
         .ok_or_else(|| format!("env file `{}` was not read", file.display()))?;
     let old = text
         .lines()
@@ -908,7 +684,7 @@ fn env_line_edit(
 }
 
 fn step(c: &Candidate<'_>) -> Step {
-    let mut notes = c.want.notes.clone();
+    let mut notes = c.rebind.notes.clone();
     let place = match &c.writing {
         Writing::Env {
             var, file, line, ..
@@ -931,13 +707,14 @@ fn step(c: &Candidate<'_>) -> Step {
         Reach::Direct => {}
     }
     Step {
-        action: c.want.action,
+        action: c.rebind.action.into(),
+        mount: Some(c.mount.id),
         service: Some(c.service.name.clone()),
         target: Some(c.mount.target.clone()),
         old: c.mount.display_source(),
-        new: c.want.path.display().to_string(),
-        tier: c.want.tier.clone(),
-        from: c.want.from.clone(),
+        new: c.rebind.path.display().to_string(),
+        tier: c.rebind.tier.clone(),
+        from: c.rebind.from.clone(),
         place,
         notes,
     }
@@ -945,16 +722,14 @@ fn step(c: &Candidate<'_>) -> Step {
 
 /// Top-level volume entries that no mount of any service uses after the change: removed when
 /// defined in exactly one file, in block style, without comment lines inside.
-fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountKey>, out: &mut Plan) {
+fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountId>, out: &mut Plan) {
     let mut used_before: BTreeSet<&str> = BTreeSet::new();
     let mut used_after: BTreeSet<&str> = BTreeSet::new();
-    for service in input.project.services.values() {
-        for (i, mount) in service.mounts.iter().enumerate() {
-            if let (MountType::Volume, Some(key)) = (mount.kind, mount.source.as_deref()) {
-                used_before.insert(key);
-                if !changed.contains(&(service.name.as_str(), i)) {
-                    used_after.insert(key);
-                }
+    for (_, mount) in input.project.mounts() {
+        if let (MountType::Volume, Some(key)) = (mount.kind, mount.source.as_deref()) {
+            used_before.insert(key);
+            if !changed.contains(&mount.id) {
+                used_after.insert(key);
             }
         }
     }
@@ -963,26 +738,13 @@ fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountKey>, out: &
         if !used_before.contains(key.as_str()) || used_after.contains(key.as_str()) {
             continue;
         }
-        let defining: Vec<&PathBuf> = input
+        let defining: Vec<(&PathBuf, String)> = input
             .project
             .files
             .iter()
-            .filter(|f| {
-                input
-                    .texts
-                    .get(*f)
-                    .is_some_and(|t| block_entry_text(t, key).is_some())
-            })
+            .filter_map(|f| Some((f, block_entry_text(doc_of(input, f)?, key)?)))
             .collect();
-        let [file] = defining.as_slice() else {
-            continue;
-        };
-        let text = input
-            .texts
-            .get(*file)
-            .map(String::as_str)
-            .unwrap_or_default();
-        let Some(entry) = block_entry_text(text, key) else {
+        let [(file, entry)] = defining.as_slice() else {
             continue;
         };
         if entry.lines().any(|l| l.trim_start().starts_with('#')) {
@@ -994,6 +756,7 @@ fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountKey>, out: &
             .push(key.clone());
         out.steps.push(Step {
             action: Action::RemoveVolumeEntry,
+            mount: None,
             service: None,
             target: None,
             old: key.clone(),
@@ -1011,54 +774,65 @@ fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountKey>, out: &
         out.removed_volumes.push(key.clone());
     }
     for (file, keys) in per_file {
-        let text = input
-            .texts
-            .get(&file)
-            .map(String::as_str)
-            .unwrap_or_default();
-        let all = top_volume_keys(text);
-        let whole = all.iter().all(|k| keys.contains(k));
-        let routes: Vec<Route> = if whole {
-            vec![Route::new([RouteKey::from("volumes")])]
-        } else {
-            keys.iter()
-                .map(|k| Route::new([RouteKey::from("volumes"), RouteKey::from(k.as_str())]))
-                .collect()
-        };
-        if !removal_keeps_comments(text, &routes) {
-            out.steps.retain(|s| {
-                !(s.action == Action::RemoveVolumeEntry
-                    && keys.contains(&s.old)
-                    && s.place.file == file)
-            });
-            out.removed_volumes.retain(|k| !keys.contains(k));
-            continue;
-        }
-        if whole {
+        volume_removal_edits(input, file, &keys, out);
+    }
+}
+
+fn doc_of<'a>(input: &Input<'a>, file: &Path) -> Option<&'a yamlpath::Document> {
+    input.project.texts.get(file)?.doc.as_ref()
+}
+
+/// The edits that remove `keys` from `file`'s top-level `volumes:` (the whole block when they
+/// are all of it); when that would lose a comment, the removal steps are taken back.
+fn volume_removal_edits(input: &Input<'_>, file: PathBuf, keys: &[String], out: &mut Plan) {
+    let loaded = input.project.texts.get(&file);
+    let all = loaded
+        .and_then(|f| f.tree.as_ref())
+        .map(top_volume_keys)
+        .unwrap_or_default();
+    let whole = all.iter().all(|k| keys.contains(k));
+    let routes: Vec<Route> = if whole {
+        vec![Route::new([RouteKey::from("volumes")])]
+    } else {
+        keys.iter()
+            .map(|k| Route::new([RouteKey::from("volumes"), RouteKey::from(k.as_str())]))
+            .collect()
+    };
+    if !loaded.is_some_and(|f| removal_keeps_comments(f, &routes)) {
+        out.steps.retain(|s| {
+            !(s.action == Action::RemoveVolumeEntry
+                && keys.contains(&s.old)
+                && s.place.file == file)
+        });
+        out.removed_volumes.retain(|k| !keys.contains(k));
+        return;
+    }
+    if whole {
+        out.edits.push(Edit {
+            file,
+            mounts: Vec::new(),
+            kind: EditKind::RemoveVolume {
+                key: String::new(),
+                whole_block: true,
+            },
+        });
+    } else {
+        for key in keys {
             out.edits.push(Edit {
-                file,
+                file: file.clone(),
+                mounts: Vec::new(),
                 kind: EditKind::RemoveVolume {
-                    key: String::new(),
-                    whole_block: true,
+                    key: key.clone(),
+                    whole_block: false,
                 },
             });
-        } else {
-            for key in keys {
-                out.edits.push(Edit {
-                    file: file.clone(),
-                    kind: EditKind::RemoveVolume {
-                        key,
-                        whole_block: false,
-                    },
-                });
-            }
         }
     }
 }
 
-/// Whether removing `routes` from `text` keeps every comment line.
-fn removal_keeps_comments(text: &str, routes: &[Route]) -> bool {
-    let Ok(mut doc) = yamlpath::Document::new(text) else {
+/// Whether removing `routes` from the file keeps every comment line.
+fn removal_keeps_comments(file: &LoadedFile, routes: &[Route]) -> bool {
+    let Some(mut doc) = file.doc.clone() else {
         return false;
     };
     for route in routes {
@@ -1077,12 +851,11 @@ fn removal_keeps_comments(text: &str, routes: &[Route]) -> bool {
             .map(str::to_owned)
             .collect()
     };
-    comments(text) == comments(doc.source())
+    comments(&file.text) == comments(doc.source())
 }
 
 /// The text of the top-level entry `volumes.<key>` when `volumes:` is a block mapping.
-fn block_entry_text(text: &str, key: &str) -> Option<String> {
-    let doc = yamlpath::Document::new(text).ok()?;
+fn block_entry_text(doc: &yamlpath::Document, key: &str) -> Option<String> {
     let block = doc
         .query_pretty(&yroute(&Route::new([RouteKey::from("volumes")])))
         .ok()?;
@@ -1094,15 +867,13 @@ fn block_entry_text(text: &str, key: &str) -> Option<String> {
     Some(doc.extract_with_leading_whitespace(&feature).to_owned())
 }
 
-fn top_volume_keys(text: &str) -> Vec<String> {
-    serde_norway::from_str::<serde_norway::Value>(text)
-        .ok()
-        .and_then(|v| {
-            v.get("volumes")?.as_mapping().map(|m| {
-                m.keys()
-                    .filter_map(|k| k.as_str().map(str::to_owned))
-                    .collect()
-            })
+fn top_volume_keys(tree: &serde_norway::Value) -> Vec<String> {
+    tree.get("volumes")
+        .and_then(|v| v.as_mapping())
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
         })
         .unwrap_or_default()
 }

@@ -80,11 +80,14 @@ fn run_with(
         project: &project,
         tiers: &tiers,
         facts: &facts,
-        texts: &mem.0,
         strict_binds: strict,
-        move_binds,
+        mode: if move_binds {
+            Mode::Migrate
+        } else {
+            Mode::Rewrite
+        },
     });
-    let patched = rewrite::patch(&plan, &mem.0).expect("patches");
+    let patched = rewrite::patch(&plan, &project).expect("patches");
     rewrite::verify(&plan, &project, &options, &mem, &patched).expect("verified");
     (plan, patched)
 }
@@ -174,6 +177,8 @@ fn anchor_shared_alike_is_edited_once_else_manual() {
         false,
     );
     assert_eq!(plan.edits.len(), 1, "{plan:#?}");
+    // the one edit writes the fix of both users, each named by its MountId
+    assert_eq!(plan.edits[0].mounts, [MountId(0), MountId(1)]);
     assert!(new_text(&patched, "compose.yaml").starts_with("x-vol: &media /t/warm/media:/media\n"));
 
     let differ = "x-vol: &data data:/data\nservices:\n  a:\n    image: a\n    volumes: [*data]\n  b:\n    image: b\n    volumes: [*data]\nvolumes:\n  data:\n";
@@ -367,4 +372,82 @@ fn a_symlinked_bind_on_the_wrong_tier_moves_for_migrate_and_binds_its_real_path_
         plan.steps[0].from.as_deref(),
         Some(Path::new("/t/fast/photos"))
     );
+}
+
+/// [`Mem`] that counts reads per path.
+struct Counting(Mem, std::cell::RefCell<BTreeMap<PathBuf, usize>>);
+
+impl Files for Counting {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        *self.1.borrow_mut().entry(path.to_path_buf()).or_default() += 1;
+        self.0.read(path)
+    }
+    fn is_file(&self, path: &Path) -> bool {
+        self.0.is_file(path)
+    }
+}
+
+#[test]
+fn the_loader_reads_each_file_once_and_keeps_text_hash_tree_and_mount_ids() {
+    let compose = "x-data: &data ./data:/data\nservices:\n  a:\n    image: x\n    volumes: [*data, \"${CACHE}:/cache\"]\n  b:\n    extends: { file: base.yaml, service: base }\n";
+    let base = "services:\n  base:\n    image: y\n    volumes: [\"vol:/v\"]\nvolumes:\n  vol: {}\n";
+    let files = Counting(
+        Mem([
+            ("/p/compose.yaml", compose),
+            ("/p/base.yaml", base),
+            ("/p/.env", "CACHE=/t/fast/cache\n"),
+        ]
+        .into_iter()
+        .map(|(p, t)| (PathBuf::from(p), t.to_owned()))
+        .collect()),
+        Default::default(),
+    );
+    let options = LoadOptions {
+        working_dir: PathBuf::from("/p"),
+        home: PathBuf::from("/home/u"),
+        ..LoadOptions::default()
+    };
+    let project = load(&options, &files).expect("loads");
+    assert!(files.1.borrow().values().all(|&n| n == 1), "{:?}", files.1);
+    let compose_file = &project.texts[Path::new("/p/compose.yaml")];
+    assert_eq!(compose_file.text, compose);
+    assert_eq!(compose_file.hash, crate::write::hash(compose));
+    assert!(compose_file.tree.is_some() && compose_file.doc.is_some());
+    let env = &project.texts[Path::new("/p/.env")];
+    assert!(env.tree.is_none());
+    let ids: Vec<(String, String, u32)> = project
+        .mounts()
+        .map(|(s, m)| (s.name.clone(), m.target.clone(), m.id.0))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("a".to_owned(), "/data".to_owned(), 0),
+            ("a".to_owned(), "/cache".to_owned(), 1),
+            ("b".to_owned(), "/v".to_owned(), 2)
+        ]
+    );
+    assert_eq!(
+        project.mount(MountId(2)).map(|(s, _)| s.name.as_str()),
+        Some("b")
+    );
+}
+
+#[test]
+fn a_variable_set_in_an_included_projects_env_file_is_edited_there() {
+    // before the project kept its loaded texts, that env file was never read: a manual edit
+    let (plan, patched) = run(
+        &[
+            ("compose.yaml", "include:\n  - sub/compose.yaml\n"),
+            (
+                "sub/compose.yaml",
+                "services:\n  a:\n    image: x\n    volumes: [\"${DATA}:/data\"]\n",
+            ),
+            ("sub/.env", "DATA=/Volumes/x\n"),
+        ],
+        &[("/Volumes/x", "/t/fast/x")],
+        false,
+    );
+    assert!(plan.manual.is_empty(), "{:?}", plan.manual);
+    assert_eq!(new_text(&patched, "sub/.env"), "DATA=/t/fast/x\n");
 }

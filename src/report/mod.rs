@@ -1,14 +1,26 @@
 //! Renderers: the only code that produces what goes to stdout.
+//!
+//! A command builds a typed result ([`reports`]) and wraps it in a [`Report`]; [`render`] is
+//! the one place that picks the format: `human/`, `json/` or `prometheus.rs`.
 
+pub mod diff;
 pub mod human;
 pub mod json;
-pub mod migrate;
-pub mod plan;
 pub mod prometheus;
-pub mod verify;
-pub mod vm;
+pub mod reports;
 
 use std::path::{Path, PathBuf};
+
+use crate::apply::Outcome;
+use crate::error::Error;
+use crate::plan::migrate::MigratePlan;
+use crate::template::ComposeTemplate;
+use crate::usage::StatusReport;
+
+pub use reports::{
+    AuditReport, InitReport, LinkReport, NewProjectReport, PlanReport, ValidateReport,
+    VerifyReport, VmReport,
+};
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -35,5 +47,137 @@ impl PathStyle {
             Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
             _ => path.display().to_string(),
         }
+    }
+}
+
+/// What a command has to show.
+#[derive(Clone, Copy, Debug)]
+pub enum Report<'a> {
+    /// `audit`.
+    Audit(&'a AuditReport),
+    /// `plan` and `rewrite`.
+    Plan(&'a PlanReport),
+    /// `vm`.
+    Vm(&'a VmReport),
+    /// `verify`.
+    Verify(&'a VerifyReport),
+    /// `migrate` before it runs (and `--dry-run`).
+    MigratePlan(&'a MigratePlan),
+    /// What `migrate` (a run, `--resume`, `--rollback`, `--prune-source`) did.
+    Migrated {
+        /// The steps and the journal.
+        outcome: &'a Outcome,
+        /// Whether it was a rollback.
+        rollback: bool,
+    },
+    /// `tiers validate`.
+    TiersValidate(&'a ValidateReport),
+    /// `tiers init`.
+    TiersInit(&'a InitReport),
+    /// `tiers link`.
+    TiersLink(&'a LinkReport),
+    /// `tiers status`.
+    TiersStatus(&'a StatusReport),
+    /// `new --list`.
+    Templates(&'a [ComposeTemplate]),
+    /// `new TEMPLATE`.
+    NewProject(&'a NewProjectReport),
+}
+
+impl<'a> Report<'a> {
+    /// What a `migrate` run (or a rollback) did.
+    pub fn migrated(outcome: &'a Outcome, rollback: bool) -> Report<'a> {
+        Report::Migrated { outcome, rollback }
+    }
+
+    /// The command that produced it, for messages.
+    pub fn command(&self) -> &'static str {
+        match self {
+            Report::Audit(_) => "audit",
+            Report::Plan(_) => "plan",
+            Report::Vm(_) => "vm",
+            Report::Verify(_) => "verify",
+            Report::MigratePlan(_) | Report::Migrated { .. } => "migrate",
+            Report::TiersValidate(_) => "tiers validate",
+            Report::TiersInit(_) => "tiers init",
+            Report::TiersLink(_) => "tiers link",
+            Report::TiersStatus(_) => "tiers status",
+            Report::Templates(_) | Report::NewProject(_) => "new",
+        }
+    }
+}
+
+/// Renders `report` in `format`: the one place the format is chosen. A report with no JSON
+/// form (`new`) is shown as text; one with no Prometheus form is refused.
+pub fn render(
+    report: &Report,
+    format: Format,
+    paths: &PathStyle,
+    color: bool,
+) -> Result<String, Error> {
+    match format {
+        Format::Human => Ok(human::render(report, paths, color)),
+        Format::Json => {
+            Ok(json::render(report, paths).unwrap_or_else(|| human::render(report, paths, color)))
+        }
+        Format::Prometheus => prometheus::render(report).ok_or(Error::FormatUnsupported {
+            command: report.command(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::reports::samples;
+    use crate::usage::{Thresholds, assess};
+
+    fn paths() -> PathStyle {
+        PathStyle { cwd: "/srv".into() }
+    }
+
+    #[test]
+    fn a_report_without_a_prometheus_form_is_refused_by_its_command() {
+        let audit = AuditReport {
+            project: "p".into(),
+            findings: vec![],
+        };
+        let refused = render(&Report::Audit(&audit), Format::Prometheus, &paths(), false);
+        assert!(
+            matches!(refused, Err(Error::FormatUnsupported { command: "audit" })),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn the_commands_refused_up_front_are_exactly_those_without_a_prometheus_form() {
+        let verify = samples::verify();
+        let status = assess(vec![], Thresholds::new(75, 85).expect("valid thresholds"));
+        let audit = AuditReport {
+            project: "p".into(),
+            findings: vec![],
+        };
+        for report in [
+            Report::Verify(&verify),
+            Report::TiersStatus(&status),
+            Report::Audit(&audit),
+            Report::Templates(&crate::template::TEMPLATES),
+        ] {
+            assert_eq!(
+                prometheus::render(&report).is_some(),
+                prometheus::COMMANDS.contains(&report.command()),
+                "{}",
+                report.command()
+            );
+        }
+    }
+
+    #[test]
+    fn new_has_no_json_form_and_prints_its_text() {
+        let report = Report::Templates(&crate::template::TEMPLATES);
+        let json = render(&report, Format::Json, &paths(), false).expect("renders");
+        let human = render(&report, Format::Human, &paths(), false).expect("renders");
+        assert!(!human.is_empty());
+        assert_eq!(json, human);
     }
 }

@@ -1,20 +1,29 @@
 //! Prometheus textfile output for node_exporter's textfile collector
-//! (`tierctl tiers status --format prometheus > /var/lib/node_exporter/tierctl.prom`).
+//! (`tierctl tiers status --format prometheus > /var/lib/node_exporter/tierctl.prom`); only
+//! `tiers status` and `verify` have this form.
 
 use std::fmt::Write as _;
 
+use crate::report::Report;
+use crate::report::reports::{MountResult, VerifyReport};
 use crate::usage::StatusReport;
+use crate::verify::{FsView, MountObservation};
+
+/// The commands with a Prometheus form: the up-front refusal and [`render`] agree on them.
+pub const COMMANDS: [&str; 2] = ["tiers status", "verify"];
+
+/// Renders `report`; `None` when it has no Prometheus form.
+pub fn render(report: &Report) -> Option<String> {
+    match report {
+        Report::TiersStatus(status) => Some(tiers_status(status)),
+        Report::Verify(report) => Some(verify(report)),
+        _ => None,
+    }
+}
 
 /// Renders `tiers status` as Prometheus text exposition format.
 pub fn tiers_status(status: &StatusReport) -> String {
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, samples: Vec<(String, u64)>| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
-    };
+    let mut out = Gauges::default();
     let tier_label = |tier: &str, root: &std::path::Path| {
         format!(
             "tier=\"{}\",root=\"{}\"",
@@ -30,7 +39,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             Some((tier_label(&t.measure.tier, &t.measure.root), fs, t))
         })
         .collect();
-    gauge(
+    out.gauge(
         "tierctl_tier_size_bytes",
         "Size of the tier's filesystem (f_blocks * f_frsize).",
         readable
@@ -38,7 +47,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             .map(|(l, fs, _)| (l.clone(), fs.size_bytes))
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_tier_used_bytes",
         "Used bytes of the tier's filesystem ((f_blocks - f_bfree) * f_frsize).",
         readable
@@ -46,7 +55,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             .map(|(l, fs, _)| (l.clone(), fs.used_bytes))
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_tier_free_bytes",
         "Bytes available to unprivileged users (f_bavail * f_frsize).",
         readable
@@ -54,7 +63,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             .map(|(l, fs, _)| (l.clone(), fs.available_bytes))
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_tier_used_percent",
         "Percent used as df shows it.",
         readable
@@ -62,7 +71,7 @@ pub fn tiers_status(status: &StatusReport) -> String {
             .filter_map(|(l, _, t)| Some((l.clone(), u64::from(t.percent_used?))))
             .collect(),
     );
-    gauge(
+    out.gauge(
         "tierctl_tier_alert",
         "0 ok, 1 warning, 2 critical (at or above the threshold, or the root is not readable).",
         status
@@ -76,6 +85,26 @@ pub fn tiers_status(status: &StatusReport) -> String {
             })
             .collect(),
     );
+    dir_gauges(&mut out, status);
+    out.gauge(
+        "tierctl_threshold_percent",
+        "The warning and critical thresholds used.",
+        vec![
+            (
+                "level=\"warning\"".to_string(),
+                u64::from(status.thresholds.warning),
+            ),
+            (
+                "level=\"critical\"".to_string(),
+                u64::from(status.thresholds.critical),
+            ),
+        ],
+    );
+    out.0
+}
+
+/// The top-level directories' sizes and entry counts (none with `--summary`).
+fn dir_gauges(out: &mut Gauges, status: &StatusReport) {
     let dirs: Vec<_> = status
         .tiers
         .iter()
@@ -93,32 +122,116 @@ pub fn tiers_status(status: &StatusReport) -> String {
         })
         .collect();
     if !dirs.is_empty() {
-        gauge(
+        out.gauge(
             "tierctl_dir_bytes",
             "Allocated bytes below a top-level directory of the tier (hardlinks counted once).",
             dirs.iter().map(|(l, d)| (l.clone(), d.bytes)).collect(),
         );
-        gauge(
+        out.gauge(
             "tierctl_dir_entries",
             "Entries below a top-level directory of the tier.",
             dirs.iter().map(|(l, d)| (l.clone(), d.entries)).collect(),
         );
     }
-    gauge(
-        "tierctl_threshold_percent",
-        "The warning and critical thresholds used.",
-        vec![
-            (
-                "level=\"warning\"".to_string(),
-                u64::from(status.thresholds.warning),
-            ),
-            (
-                "level=\"critical\"".to_string(),
-                u64::from(status.thresholds.critical),
-            ),
-        ],
+}
+
+/// Renders `verify`: one `ok` and one verdict sample per mount, and each side's sizes.
+pub fn verify(report: &VerifyReport) -> String {
+    let mut out = Gauges::default();
+    let samples: Vec<(String, &MountResult)> = report
+        .containers
+        .iter()
+        .flat_map(|c| {
+            c.mounts.iter().map(move |m| {
+                let labels = format!(
+                    "project=\"{}\",service=\"{}\",container=\"{}\",target=\"{}\"",
+                    escape(c.project.as_deref().unwrap_or("")),
+                    escape(c.service.as_deref().unwrap_or(&c.name)),
+                    escape(&c.name),
+                    escape(&m.observed.target)
+                );
+                (labels, m)
+            })
+        })
+        .collect();
+    out.gauge(
+        "tierctl_mount_ok",
+        "1 when the container sees the host tier at this mount (verdict ok), else 0.",
+        samples
+            .iter()
+            .map(|(l, m)| {
+                (
+                    l.clone(),
+                    u64::from(m.check.verdict == crate::verify::Verdict::Ok),
+                )
+            })
+            .collect(),
     );
-    out
+    out.gauge(
+        "tierctl_mount_verdict",
+        "The verdict of this mount (always 1; the verdict is a label).",
+        samples
+            .iter()
+            .map(|(l, m)| (format!("{l},verdict=\"{}\"", m.check.verdict.id()), 1))
+            .collect(),
+    );
+    let sizes = |side: fn(&MountObservation) -> Option<&FsView>,
+                 field: fn(&FsView) -> Option<u64>| {
+        samples
+            .iter()
+            .filter_map(|(l, m)| Some((l.clone(), field(side(&m.observed)?)?)))
+            .collect::<Vec<_>>()
+    };
+    fn host(o: &MountObservation) -> Option<&FsView> {
+        o.host.as_ref().and_then(|h| h.fs.as_ref())
+    }
+    fn container(o: &MountObservation) -> Option<&FsView> {
+        o.container.as_ref()
+    }
+    for (side_name, side) in [
+        ("host", host as fn(&MountObservation) -> Option<&FsView>),
+        ("container", container),
+    ] {
+        for (what, field, help) in [
+            (
+                "size",
+                (|f: &FsView| f.size_bytes) as fn(&FsView) -> Option<u64>,
+                "f_blocks * f_frsize",
+            ),
+            (
+                "used",
+                |f: &FsView| f.used_bytes,
+                "(f_blocks - f_bfree) * f_frsize",
+            ),
+            (
+                "available",
+                |f: &FsView| f.available_bytes,
+                "f_bavail * f_frsize",
+            ),
+        ] {
+            out.gauge(
+                &format!("tierctl_mount_{side_name}_{what}_bytes"),
+                &format!("The filesystem as the {side_name} sees it at this mount: {help}."),
+                sizes(side, field),
+            );
+        }
+    }
+    out.0
+}
+
+/// Gauges in the text exposition format.
+#[derive(Default)]
+struct Gauges(String);
+
+impl Gauges {
+    /// One gauge: its help and type lines, then a sample per label set.
+    fn gauge(&mut self, name: &str, help: &str, samples: Vec<(String, u64)>) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(self.0, "{name}{{{labels}}} {value}");
+        }
+    }
 }
 
 /// Escapes a label value: backslash, double quote and newline.
@@ -134,6 +247,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
+    use crate::report::reports::samples;
     use crate::usage::{DirUsage, FsNumbers, Thresholds, TierMeasure, assess};
 
     #[test]
@@ -176,5 +290,27 @@ mod tests {
         assert!(text.contains("tierctl_dir_bytes{tier=\"fast\",dir=\"photos\"} 700\n"));
         assert!(!text.contains("tierctl_tier_size_bytes{tier=\"cold\""));
         assert!(text.contains("# TYPE tierctl_tier_free_bytes gauge\n"));
+    }
+
+    #[test]
+    fn prometheus_has_one_ok_sample_per_mount_and_sizes() {
+        let text = verify(&samples::verify());
+        assert!(text.contains("# TYPE tierctl_mount_ok gauge"));
+        assert!(text.contains(
+            "tierctl_mount_ok{project=\"immich\",service=\"immich-server\",container=\"immich-server-1\",target=\"/photos\"} 1"
+        ), "{text}");
+        assert!(text.contains("verdict=\"named-volume\"} 1"), "{text}");
+        assert!(text.contains("tierctl_mount_host_size_bytes{"), "{text}");
+        assert!(
+            text.contains("target=\"/var/lib/postgresql/data\"} 62277025792"),
+            "{text}"
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("tierctl_mount_host_size_bytes"))
+                .count(),
+            2,
+            "no host size for a volume"
+        );
     }
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer};
 use yamlpath::{Component, Document, Route};
 
 use super::placement::{GlobError, Globs, Match, PlacementRule, default_rules};
-use super::template::{Template, TemplateError};
+use super::template::{PathTemplateError, Template};
 use super::{AccessPoint, LayoutEntry, Tier, Tiers, is_plain_relative};
 
 /// The keys allowed at the top of `tiers.yaml`.
@@ -110,7 +110,7 @@ pub enum TiersErrorKind {
     },
     /// A bad path template in a placement rule.
     #[error(transparent)]
-    Template(#[from] TemplateError),
+    Template(#[from] PathTemplateError),
     /// A glob in a `match:` that does not compile.
     #[error(transparent)]
     Glob(#[from] GlobError),

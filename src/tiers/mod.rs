@@ -16,7 +16,7 @@ pub use placement::{
     DEFAULT_RULES, DefaultRule, GlobError, Globs, Match, Placement, PlacementRule, Subject,
     default_rules,
 };
-pub use template::{Template, TemplateError, Values, Var, safe_component};
+pub use template::{PathTemplateError, Template, Values, Var, safe_component};
 
 /// A validated `tiers.yaml`.
 #[derive(Debug, Clone, PartialEq)]

@@ -126,21 +126,11 @@ impl Match {
     /// (a service with only `build:`) does not match an `image` field.
     pub fn matches(&self, subject: &Subject) -> bool {
         let values = subject.values();
-        let target = normalize_target(subject.target);
+        let target = crate::compose::target::clean(subject.target);
         self.image.allows(subject.image)
             && self.service.allows(Some(subject.service))
-            && self.target.allows(Some(target))
+            && self.target.allows(Some(&target))
             && self.volume.allows(Some(&values.volume_name()))
-    }
-}
-
-/// `/data/` -> `/data`; `/` stays `/`.
-fn normalize_target(target: &str) -> &str {
-    let trimmed = target.trim_end_matches('/');
-    if trimmed.is_empty() && target.starts_with('/') {
-        "/"
-    } else {
-        trimmed
     }
 }
 

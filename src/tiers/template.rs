@@ -61,7 +61,7 @@ pub struct Template {
 
 /// Why a path template was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
+pub enum PathTemplateError {
     /// The template is empty, which would place data at the tier root itself.
     #[error("path template is empty")]
     Empty,
@@ -93,7 +93,7 @@ pub enum TemplateError {
     },
 }
 
-impl TemplateError {
+impl PathTemplateError {
     /// What the user should do about this error.
     pub fn hint(&self) -> String {
         match self {
@@ -154,19 +154,19 @@ impl Values<'_> {
 
 impl Template {
     /// Parses and validates a template.
-    pub fn parse(source: &str) -> Result<Self, TemplateError> {
+    pub fn parse(source: &str) -> Result<Self, PathTemplateError> {
         if source.trim().is_empty() {
-            return Err(TemplateError::Empty);
+            return Err(PathTemplateError::Empty);
         }
         if source.starts_with('/') || source.starts_with('\\') {
-            return Err(TemplateError::Absolute {
+            return Err(PathTemplateError::Absolute {
                 template: source.to_string(),
             });
         }
         let segments = split_segments(source)?;
         let escapes = literal_components(&segments).any(|component| component == "..");
         if escapes {
-            return Err(TemplateError::Escapes {
+            return Err(PathTemplateError::Escapes {
                 template: source.to_string(),
             });
         }
@@ -224,8 +224,8 @@ pub fn safe_component(value: &str) -> String {
 }
 
 /// Splits a template into literals and variables.
-fn split_segments(source: &str) -> Result<Vec<Segment>, TemplateError> {
-    let unbalanced = || TemplateError::UnbalancedBraces {
+fn split_segments(source: &str) -> Result<Vec<Segment>, PathTemplateError> {
+    let unbalanced = || PathTemplateError::UnbalancedBraces {
         template: source.to_string(),
     };
     let mut segments = Vec::new();
@@ -246,10 +246,11 @@ fn split_segments(source: &str) -> Result<Vec<Segment>, TemplateError> {
                 if name.contains('{') {
                     return Err(unbalanced());
                 }
-                let var = Var::from_name(name).ok_or_else(|| TemplateError::UnknownVariable {
-                    template: source.to_string(),
-                    variable: name.to_string(),
-                })?;
+                let var =
+                    Var::from_name(name).ok_or_else(|| PathTemplateError::UnknownVariable {
+                        template: source.to_string(),
+                        variable: name.to_string(),
+                    })?;
                 segments.push(Segment::Var(var));
                 rest = &rest[close + 1..];
             }
@@ -336,7 +337,7 @@ mod tests {
     fn rejects_unknown_variable() {
         assert_eq!(
             Template::parse("databases/{projct}"),
-            Err(TemplateError::UnknownVariable {
+            Err(PathTemplateError::UnknownVariable {
                 template: "databases/{projct}".to_string(),
                 variable: "projct".to_string(),
             })
@@ -354,7 +355,7 @@ mod tests {
             assert!(
                 matches!(
                     Template::parse(bad),
-                    Err(TemplateError::UnbalancedBraces { .. })
+                    Err(PathTemplateError::UnbalancedBraces { .. })
                 ),
                 "{bad}"
             );
@@ -365,15 +366,15 @@ mod tests {
     fn rejects_absolute_escaping_and_empty() {
         assert!(matches!(
             Template::parse("/srv/{project}"),
-            Err(TemplateError::Absolute { .. })
+            Err(PathTemplateError::Absolute { .. })
         ));
         for bad in ["../{project}", "a/../../b", "{project}/..", "a\\..\\b"] {
             assert!(
-                matches!(Template::parse(bad), Err(TemplateError::Escapes { .. })),
+                matches!(Template::parse(bad), Err(PathTemplateError::Escapes { .. })),
                 "{bad}"
             );
         }
-        assert_eq!(Template::parse(" "), Err(TemplateError::Empty));
+        assert_eq!(Template::parse(" "), Err(PathTemplateError::Empty));
         // `..` inside a name is not a parent component.
         assert!(Template::parse("a..b/{project}..").is_ok());
     }

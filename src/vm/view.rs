@@ -130,9 +130,9 @@ pub fn read_view_confirmed(
         }) => {
             let note = format!(
                 "the engine's name suggests {} but no {engine} configuration was found (looked in {}): it is taken as {}; `tierctl vm --probe` shows what it sees",
-                crate::report::vm::engine_label(&refined),
+                crate::report::reports::engine_label(&refined),
                 super::list(&searched),
-                crate::report::vm::engine_label(&identified),
+                crate::report::reports::engine_label(&identified),
             );
             Ok((read_view(identified, files, env, home)?, Some(note)))
         }

@@ -12,6 +12,8 @@ mod migrate_immich;
 mod readme;
 mod rewrite;
 mod rewrite_corpus;
+mod safety_rewrite;
+mod safety_targets;
 mod templates;
 mod tiers_cli;
 mod tree_engine;

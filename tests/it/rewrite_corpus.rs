@@ -35,26 +35,16 @@ fn run(file: &Path, tiers: &tierctl::tiers::Tiers) -> Option<Outcome> {
     let opts = options(file);
     let project = load(&opts, &DiskFiles).ok()?;
     let start = Instant::now();
-    let mut texts = BTreeMap::new();
-    for f in &project.files {
-        texts.insert(f.clone(), std::fs::read_to_string(f).expect("read"));
-    }
-    for (_, var) in project.environment.iter() {
-        if let tierctl::compose::env::VarSource::EnvFile { path, .. } = &var.source {
-            texts.insert(path.clone(), std::fs::read_to_string(path).expect("read"));
-        }
-    }
     let facts = probe::paths(tierctl::audit::host_paths(&project));
     let plan = plan(&Input {
         project: &project,
         tiers,
         facts: &facts,
-        texts: &texts,
         strict_binds: false,
-        move_binds: false,
+        mode: tierctl::audit::Mode::Rewrite,
     });
     let took = start.elapsed();
-    let patched = rewrite::patch(&plan, &texts)
+    let patched = rewrite::patch(&plan, &project)
         .unwrap_or_else(|e| panic!("{}: patch failed: {e}", file.display()));
     rewrite::verify(&plan, &project, &opts, &DiskFiles, &patched)
         .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
@@ -156,7 +146,7 @@ fn corpus_rewrites_conform() {
                 "{name}: comment lines"
             );
             let block = top_volumes_block(&p.old);
-            for (line, old, _) in tierctl::report::plan::line_patches(p) {
+            for (line, old, _) in tierctl::report::diff::line_patches(p) {
                 for (k, l) in old.lines().enumerate() {
                     let t = l.trim().trim_start_matches("- ");
                     let in_removed = !outcome.plan.removed_volumes.is_empty()

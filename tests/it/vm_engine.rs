@@ -602,15 +602,21 @@ const PG_STAT_EXPECTED: &str = "pg 999 700 directory\npg/base 999 700 directory\
 pg/base/1 999 600 regular file\npg/current 999 777 symbolic link\n2\nbase/1\n";
 
 impl Vm {
-    /// The host paths or volume names mounted by the running service of project `name`.
-    fn mounts_of(&self, name: &str) -> String {
+    /// The host paths or volume names mounted by the running service of project `name`, sorted
+    /// (`docker inspect` lists mounts in no fixed order).
+    fn mounts_of(&self, name: &str) -> Vec<String> {
         let filter = format!("label=com.docker.compose.project={name}");
         let ps = self.docker(&["ps", "-q", "--filter", &filter]);
         let id = String::from_utf8_lossy(&ps.stdout).trim().to_owned();
         assert!(!id.is_empty(), "no running container of {name}");
         let format = "{{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}} {{end}}";
         let out = self.docker(&["inspect", "--format", format, &id]);
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        let mut mounts: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        mounts.sort();
+        mounts
     }
 }
 
@@ -647,7 +653,7 @@ fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rol
         &["/a", "/b"],
     );
     let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
-    assert_eq!(vm.mounts_of(&name), format!("{db} {wal}"));
+    assert_eq!(vm.mounts_of(&name), [db.clone(), wal.clone()]);
 
     let out = vm
         .tierctl(&ws, "app")
@@ -668,7 +674,10 @@ fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rol
     let pt_copy = pt_root.path().join(format!("{name}/walarchive"));
     assert_eq!(
         vm.mounts_of(&name),
-        format!("{} {}", xattr_copy.display(), pt_copy.display())
+        [
+            pt_copy.display().to_string(),
+            xattr_copy.display().to_string()
+        ]
     );
     // as the VM (and so the database) sees both copies: owners, modes, symlink, hardlink
     for copy in [&xattr_copy, &pt_copy] {
@@ -696,7 +705,7 @@ fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rol
         std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
         before
     );
-    assert_eq!(vm.mounts_of(&name), format!("{db} {wal}"));
+    assert_eq!(vm.mounts_of(&name), [db.clone(), wal.clone()]);
     assert!(
         xattr_copy.join("pg/base/1").exists(),
         "rollback keeps the copy"

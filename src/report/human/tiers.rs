@@ -1,82 +1,15 @@
-//! Human output: `file:line:col  check-id  message`, aligned, with a hint line under each.
+//! `tiers validate|init|link|status` for people.
 
 use std::fmt::Write as _;
 
-use crate::audit::{Finding, Severity};
-use crate::report::PathStyle;
-
-/// Renders audit findings for a terminal or a log; readable without colour.
-pub fn audit(project: &str, findings: &[Finding], paths: &PathStyle, color: bool) -> String {
-    let mut out = String::new();
-    let places: Vec<String> = findings
-        .iter()
-        .map(|f| match f.place.position {
-            Some(p) => format!("{}:{}:{}", paths.show(&f.place.file), p.line, p.column),
-            None => paths.show(&f.place.file),
-        })
-        .collect();
-    let place_width = places.iter().map(|p| p.chars().count()).max().unwrap_or(0);
-    let check_width = findings
-        .iter()
-        .map(|f| f.check.id().len())
-        .max()
-        .unwrap_or(0);
-    for (finding, place) in findings.iter().zip(&places) {
-        let check = finding.check.id();
-        let painted = paint(check, finding.severity, color);
-        let pad = check_width - check.len();
-        let _ = writeln!(
-            out,
-            "{place:<place_width$}  {painted}{:pad$}  {}",
-            "", finding.message
-        );
-        let _ = writeln!(
-            out,
-            "{:place_width$}  {:check_width$}  hint: {}",
-            "", "", finding.hint
-        );
-    }
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let (errors, warnings, infos) = (
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Info),
-    );
-    if findings.is_empty() {
-        let _ = writeln!(out, "project {project}: no storage problems found");
-    } else {
-        let _ = writeln!(
-            out,
-            "project {project}: {} finding{} ({errors} error{}, {warnings} warning{}, {infos} info)",
-            findings.len(),
-            plural(findings.len()),
-            plural(errors),
-            plural(warnings),
-        );
-    }
-    out
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-fn paint(text: &str, severity: Severity, color: bool) -> String {
-    if !color {
-        return text.to_owned();
-    }
-    let code = match severity {
-        Severity::Error => "31",
-        Severity::Warning => "33",
-        Severity::Info => "36",
-    };
-    format!("\x1b[{code}m{text}\x1b[0m")
-}
+use super::plural;
+use crate::report::reports::{InitReport, LinkReport, ValidateReport};
 
 /// `tiers validate`: one line per verdict (`level  check  message`, a `hint:` line under a
 /// problem), passed checks only when `verbose`, then a summary line.
-pub fn tiers_validate(verdicts: &[crate::layout::Verdict], verbose: bool) -> String {
+pub fn validate(report: &ValidateReport) -> String {
     use crate::layout::Level;
+    let (verdicts, verbose) = (&report.verdicts, report.verbose);
     let shown: Vec<_> = verdicts
         .iter()
         .filter(|v| verbose || v.level != Level::Ok)
@@ -114,7 +47,12 @@ pub fn tiers_validate(verdicts: &[crate::layout::Verdict], verbose: bool) -> Str
 }
 
 /// `tiers init`: what was done (or would be, with `dry_run`) to each directory.
-pub fn tiers_init(actions: &[crate::layout::DirAction], dry_run: bool) -> String {
+pub fn init(report: &InitReport) -> String {
+    init_actions(&report.actions, report.dry_run)
+}
+
+/// The lines of `tiers init` (also the tail of `new`).
+pub(super) fn init_actions(actions: &[crate::layout::DirAction], dry_run: bool) -> String {
     use crate::layout::DirAction;
     let mut out = String::new();
     let owner_mode = |owner: &Option<(u32, u32)>, mode: &Option<u32>| {
@@ -180,8 +118,9 @@ pub fn tiers_init(actions: &[crate::layout::DirAction], dry_run: bool) -> String
 }
 
 /// `tiers link`: what was done (or would be) to each access point.
-pub fn tiers_link(actions: &[crate::layout::LinkAction], dry_run: bool) -> String {
+pub fn link(report: &LinkReport) -> String {
     use crate::layout::LinkAction;
+    let (actions, dry_run) = (&report.actions, report.dry_run);
     let mut out = String::new();
     let verb = |done: &'static str, would: &'static str| if dry_run { would } else { done };
     for action in actions {
@@ -215,7 +154,7 @@ pub fn tiers_link(actions: &[crate::layout::LinkAction], dry_run: bool) -> Strin
 
 /// `tiers status`: one block per tier (size, used, free, percent, alert), its top-level
 /// directories under it, then the thresholds.
-pub fn tiers_status(status: &crate::usage::StatusReport) -> String {
+pub fn status(status: &crate::usage::StatusReport) -> String {
     use crate::usage::human_bytes;
     let mut out = String::new();
     let name_width = status
@@ -280,47 +219,5 @@ pub fn tiers_status(status: &crate::usage::StatusReport) -> String {
         status.thresholds.critical,
         status.worst().as_str()
     );
-    out
-}
-
-/// `new --list`: the templates.
-pub fn templates(templates: &[crate::template::ComposeTemplate]) -> String {
-    let width = templates.iter().map(|t| t.name.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for t in templates {
-        let _ = writeln!(out, "{:<width$}  {}", t.name, t.about);
-    }
-    out
-}
-
-/// `new TEMPLATE`: the files written, the directories created, and the next commands.
-pub fn new_project(
-    name: &str,
-    output: &std::path::Path,
-    rendered: &crate::template::Rendered,
-    actions: &[crate::layout::DirAction],
-    dry_run: bool,
-) -> String {
-    let mut out = String::new();
-    if dry_run {
-        let _ = writeln!(out, "# {}/compose.yaml", output.display());
-        out.push_str(&rendered.compose);
-        let _ = writeln!(out, "# {}/.env", output.display());
-        out.push_str(&rendered.env);
-    } else {
-        let _ = writeln!(
-            out,
-            "wrote  {}/compose.yaml, {}/.env  (template {name}, project {})",
-            output.display(),
-            output.display(),
-            rendered.project
-        );
-    }
-    out.push_str(&tiers_init(actions, dry_run));
-    let _ = writeln!(out, "next:");
-    let _ = writeln!(out, "  cd {}", output.display());
-    let _ = writeln!(out, "  $EDITOR .env          # passwords, versions");
-    let _ = writeln!(out, "  tierctl audit         # expect no findings");
-    let _ = writeln!(out, "  docker compose up -d");
     out
 }

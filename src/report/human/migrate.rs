@@ -1,43 +1,11 @@
-//! `tierctl migrate`: the plan before it runs, and what each step did.
+//! `migrate` for people: the plan before it runs, and what each step did.
 
-use serde_json::json;
-
-use super::{Format, PathStyle};
 use crate::apply::{self, Outcome};
-use crate::engine::transfer::MountSource;
 use crate::plan::migrate::MigratePlan;
-
-/// JSON schema version of the migrate output.
-pub const VERSION: u32 = 1;
+use crate::report::PathStyle;
 
 /// The plan: the numbered steps, what is copied where, and which files change.
-pub fn plan(plan: &MigratePlan, format: Format, paths: &PathStyle) -> String {
-    if format != Format::Human {
-        let copies: Vec<_> = plan
-            .copies
-            .iter()
-            .map(|c| {
-                json!({
-                    "volume": c.key,
-                    "source": match &c.job.source {
-                        MountSource::Volume(v) => v.clone(),
-                        MountSource::Bind(p) => p.display().to_string(),
-                    },
-                    "target": c.job.target,
-                    "tier": c.tier,
-                })
-            })
-            .collect();
-        let value = json!({
-            "version": VERSION,
-            "project": plan.project,
-            "services": plan.services,
-            "copies": copies,
-            "files": plan.files.iter().map(|f| paths.show(&f.path)).collect::<Vec<_>>(),
-            "steps": plan.steps.iter().map(|s| s.id()).collect::<Vec<_>>(),
-        });
-        return format!("{value:#}\n");
-    }
+pub fn plan(plan: &MigratePlan) -> String {
     if plan.is_empty() {
         return format!("{}: nothing to migrate\n", plan.project);
     }
@@ -54,17 +22,7 @@ pub fn plan(plan: &MigratePlan, format: Format, paths: &PathStyle) -> String {
 }
 
 /// What a run or a rollback did.
-pub fn outcome(outcome: &Outcome, rollback: bool, format: Format, paths: &PathStyle) -> String {
-    if format != Format::Human {
-        let value = json!({
-            "version": VERSION,
-            "journal": paths.show(&outcome.journal),
-            "rollback": rollback,
-            "steps": outcome.steps,
-            "kept_sources": outcome.kept,
-        });
-        return format!("{value:#}\n");
-    }
+pub fn migrated(outcome: &Outcome, rollback: bool, paths: &PathStyle) -> String {
     let total = outcome.steps.len();
     let mut text = String::new();
     for (index, step) in outcome.steps.iter().enumerate() {
@@ -106,7 +64,7 @@ mod tests {
             cwd: "/srv/app".into(),
         };
         assert_eq!(
-            outcome(&done, false, Format::Human, &paths),
+            migrated(&done, false, &paths),
             "[1/1] stop             stopped: db\ndone. Source volume app_db kept; remove it with `tierctl migrate --prune-source` after you are happy. (journal: .tierctl/journal-1.jsonl)\n"
         );
     }

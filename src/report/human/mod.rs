@@ -1,0 +1,50 @@
+//! Text for people: aligned, readable without colour; one file per command.
+
+mod audit;
+mod migrate;
+mod new;
+mod plan;
+mod tiers;
+mod verify;
+mod vm;
+
+use crate::compose::origin::Place;
+use crate::report::{PathStyle, Report};
+
+/// Renders `report` as text; `color` paints severities and diffs.
+pub fn render(report: &Report, paths: &PathStyle, color: bool) -> String {
+    match report {
+        Report::Audit(r) => audit::audit(r, paths, color),
+        Report::Plan(r) => plan::plan(r, paths, color),
+        Report::Vm(r) => vm::vm(r, paths),
+        Report::Verify(r) => verify::verify(r),
+        Report::MigratePlan(p) => migrate::plan(p),
+        Report::Migrated { outcome, rollback } => migrate::migrated(outcome, *rollback, paths),
+        Report::TiersValidate(r) => tiers::validate(r),
+        Report::TiersInit(r) => tiers::init(r),
+        Report::TiersLink(r) => tiers::link(r),
+        Report::TiersStatus(s) => tiers::status(s),
+        Report::Templates(t) => new::templates(t),
+        Report::NewProject(r) => new::project(r),
+    }
+}
+
+/// `file:line:col` (or the file alone when the position is unknown).
+fn place_column(paths: &PathStyle, place: &Place) -> String {
+    match place.position {
+        Some(p) => format!("{}:{}:{}", paths.show(&place.file), p.line, p.column),
+        None => paths.show(&place.file),
+    }
+}
+
+/// `file:line` (or the file alone when the position is unknown).
+fn place_line(paths: &PathStyle, place: &Place) -> String {
+    match place.position {
+        Some(p) => format!("{}:{}", paths.show(&place.file), p.line),
+        None => paths.show(&place.file),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

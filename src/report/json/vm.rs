@@ -1,0 +1,178 @@
+//! `vm --format json`.
+
+use serde::Serialize;
+
+use super::VERSION;
+use super::audit::{FindingDto, finding};
+use crate::engine::probe::BindProbe;
+use crate::report::PathStyle;
+use crate::report::reports::{BindRow, VmReport, engine_label};
+use crate::vm::VmShares;
+use crate::vm::view::Coverage;
+
+/// `tierctl vm --format json`.
+#[derive(Serialize)]
+pub struct VmDto<'a> {
+    /// Contract version.
+    pub version: u32,
+    /// Project name.
+    pub project: &'a str,
+    /// The endpoint.
+    pub endpoint: EndpointDto<'a>,
+    /// The engine.
+    pub engine: EngineDto<'a>,
+    /// The VM, `null` for native, remote and unknown engines.
+    pub vm: Option<VmSharesDto<'a>>,
+    /// Each bind source.
+    pub binds: Vec<BindDto>,
+    /// The findings.
+    pub findings: Vec<FindingDto<'a>>,
+    /// The exact fix, `null` when nothing to fix.
+    pub fix: Option<&'a str>,
+    /// Probe results, `null` without `--probe`.
+    pub probes: Option<&'a [BindProbe]>,
+    /// Notes.
+    pub notes: &'a [String],
+}
+
+/// The endpoint.
+#[derive(Serialize)]
+pub struct EndpointDto<'a> {
+    /// Context name.
+    pub context: &'a str,
+    /// Host URL.
+    pub host: &'a str,
+    /// Where it came from.
+    pub source: &'a str,
+}
+
+/// The engine.
+#[derive(Serialize)]
+pub struct EngineDto<'a> {
+    /// Short name.
+    pub name: String,
+    /// `docker info` `Name`, `null` when offline.
+    pub hostname: Option<&'a str>,
+    /// `docker info` `OperatingSystem`.
+    pub operating_system: Option<&'a str>,
+    /// `docker info` `ServerVersion`.
+    pub server_version: Option<&'a str>,
+    /// Negotiated API version.
+    pub api_version: Option<&'a str>,
+}
+
+/// The VM and its shares.
+#[derive(Serialize)]
+pub struct VmSharesDto<'a> {
+    /// Engine name.
+    pub engine: String,
+    /// Instance, profile or machine.
+    pub instance: Option<&'a str>,
+    /// Files read.
+    pub source_files: Vec<String>,
+    /// Shares.
+    pub shares: Vec<ShareDto>,
+    /// Notes (defaults applied, config changed but VM not restarted).
+    pub notes: &'a [String],
+}
+
+/// One share.
+#[derive(Serialize)]
+pub struct ShareDto {
+    /// Host directory.
+    pub host: String,
+    /// Where the VM sees it.
+    pub vm: String,
+    /// Writable.
+    pub writable: bool,
+    /// Mount type.
+    pub mount_type: Option<String>,
+}
+
+/// One bind source.
+#[derive(Serialize)]
+pub struct BindDto {
+    /// As compose passes it.
+    pub source: String,
+    /// After symlink resolution.
+    pub real: Option<String>,
+    /// `native`, `shared`, `not-shared`, `unknown`.
+    pub coverage: &'static str,
+    /// Shared writable.
+    pub writable: Option<bool>,
+    /// Shared at the same path.
+    pub same_path: bool,
+    /// The share's mount type.
+    pub mount_type: Option<String>,
+}
+
+/// The report as its DTO.
+pub fn vm<'a>(report: &'a VmReport, paths: &PathStyle) -> VmDto<'a> {
+    VmDto {
+        version: VERSION,
+        project: &report.project,
+        endpoint: EndpointDto {
+            context: &report.context,
+            host: &report.host,
+            source: &report.endpoint_source,
+        },
+        engine: EngineDto {
+            name: engine_label(&report.engine),
+            hostname: report.info.as_ref().map(|i| i.name.as_str()),
+            operating_system: report.info.as_ref().map(|i| i.operating_system.as_str()),
+            server_version: report.info.as_ref().map(|i| i.server_version.as_str()),
+            api_version: report.info.as_ref().map(|i| i.api_version.as_str()),
+        },
+        vm: report.vm.as_ref().map(shares),
+        binds: report.binds.iter().map(bind).collect(),
+        findings: report.findings.iter().map(|f| finding(f, paths)).collect(),
+        fix: report.fix.as_deref(),
+        probes: report.probes.as_deref(),
+        notes: &report.notes,
+    }
+}
+
+/// The VM and its shares.
+fn shares(vm: &VmShares) -> VmSharesDto<'_> {
+    VmSharesDto {
+        engine: vm.engine.to_string(),
+        instance: vm.instance.as_deref(),
+        source_files: vm
+            .source_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        shares: vm
+            .shares
+            .iter()
+            .map(|s| ShareDto {
+                host: s.host.display().to_string(),
+                vm: s.vm.display().to_string(),
+                writable: s.writable,
+                mount_type: s.mount_type.clone(),
+            })
+            .collect(),
+        notes: &vm.notes,
+    }
+}
+
+/// One bind source and how the engine sees it.
+fn bind(row: &BindRow) -> BindDto {
+    let real = row.real.as_deref().unwrap_or(&row.source);
+    let (coverage, writable, mount_type) = match &row.coverage {
+        Coverage::Native => ("native", Some(true), None),
+        Coverage::Shared { share, .. } => {
+            ("shared", Some(share.writable), share.mount_type.clone())
+        }
+        Coverage::NotShared => ("not-shared", None, None),
+        Coverage::Unknown => ("unknown", None, None),
+    };
+    BindDto {
+        source: row.source.display().to_string(),
+        real: row.real.as_ref().map(|p| p.display().to_string()),
+        coverage,
+        writable,
+        same_path: row.coverage.same_path(real),
+        mount_type,
+    }
+}

@@ -1,0 +1,268 @@
+//! The typed result of each command: plain data, rendered by `human/`, `json/` or
+//! `prometheus.rs`. A command builds one of these; it never formats text itself.
+
+use std::path::PathBuf;
+
+use crate::audit::Finding;
+use crate::engine::EngineInfo;
+use crate::engine::endpoint::EngineGuess;
+use crate::engine::observe::ReadVia;
+use crate::engine::probe::BindProbe;
+use crate::layout::{DirAction, LinkAction, Verdict};
+use crate::plan::Plan;
+use crate::rewrite::Patched;
+use crate::template::Rendered;
+use crate::verify::{EngineClass, MountCheck, MountObservation};
+use crate::vm::VmShares;
+use crate::vm::view::Coverage;
+
+/// `tierctl audit`: the findings of one project.
+#[derive(Debug, Clone)]
+pub struct AuditReport {
+    /// The compose project's name.
+    pub project: String,
+    /// The findings, in file order.
+    pub findings: Vec<Finding>,
+}
+
+/// `tierctl plan` and `tierctl rewrite [--write]`.
+#[derive(Debug, Clone)]
+pub struct PlanReport {
+    /// The compose project's name.
+    pub project: String,
+    /// The plan.
+    pub plan: Plan,
+    /// Each changed file's text before and after.
+    pub patched: Vec<Patched>,
+    /// `(file, backup)` of every file written (`rewrite --write`); empty otherwise.
+    pub written: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Everything `tierctl vm` found, as plain data.
+#[derive(Debug, Clone)]
+pub struct VmReport {
+    /// The compose project's name.
+    pub project: String,
+    /// The docker context.
+    pub context: String,
+    /// The endpoint's host URL.
+    pub host: String,
+    /// Where the endpoint came from.
+    pub endpoint_source: String,
+    /// The engine, as identified.
+    pub engine: EngineGuess,
+    /// `docker info`, when the engine was asked.
+    pub info: Option<EngineInfo>,
+    /// The VM's shares, for VM engines.
+    pub vm: Option<VmShares>,
+    /// Each bind source and how the engine sees it.
+    pub binds: Vec<BindRow>,
+    /// `vm-share-missing`, `vm-share-readonly`, `db-on-vm-share`.
+    pub findings: Vec<Finding>,
+    /// The exact fix, when the VM must share more.
+    pub fix: Option<String>,
+    /// Probe results (`--probe`).
+    pub probes: Option<Vec<BindProbe>>,
+    /// Notes (offline, probe skipped).
+    pub notes: Vec<String>,
+}
+
+/// One bind source of `tierctl vm`.
+#[derive(Debug, Clone)]
+pub struct BindRow {
+    /// The source as compose passes it.
+    pub source: PathBuf,
+    /// After symlink resolution.
+    pub real: Option<PathBuf>,
+    /// How the engine sees it.
+    pub coverage: Coverage,
+}
+
+/// A short name for the engine.
+pub fn engine_label(engine: &EngineGuess) -> String {
+    match engine {
+        EngineGuess::Native => "native Linux engine (no VM)".into(),
+        EngineGuess::Colima { profile } => format!("Colima (profile `{profile}`)"),
+        EngineGuess::DockerDesktop => "Docker Desktop".into(),
+        EngineGuess::OrbStack => "OrbStack".into(),
+        EngineGuess::RancherDesktop => "Rancher Desktop".into(),
+        EngineGuess::Lima { instance } => format!("Lima (instance `{instance}`)"),
+        EngineGuess::Podman { machine } => match machine {
+            Some(m) => format!("Podman machine `{m}`"),
+            None => "Podman".into(),
+        },
+        EngineGuess::Remote => "remote engine (shares unknown)".into(),
+        EngineGuess::Unknown => "unknown engine (shares unknown)".into(),
+    }
+}
+
+/// One checked mount of `tierctl verify`.
+#[derive(Debug, Clone)]
+pub struct MountResult {
+    /// What was observed.
+    pub observed: MountObservation,
+    /// The verdict.
+    pub check: MountCheck,
+}
+
+/// One container's results.
+#[derive(Debug, Clone)]
+pub struct ContainerResult {
+    /// The container name.
+    pub name: String,
+    /// The compose project label.
+    pub project: Option<String>,
+    /// The compose service label.
+    pub service: Option<String>,
+    /// The compose replica number label.
+    pub number: Option<String>,
+    /// How its view was read.
+    pub via: Option<ReadVia>,
+    /// Its mounts.
+    pub mounts: Vec<MountResult>,
+    /// Notes about the container (skipped mounts, compose cross-check).
+    pub notes: Vec<String>,
+}
+
+/// Everything `tierctl verify` found.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The compose project (`None` with `--all` or names outside a project).
+    pub project: Option<String>,
+    /// The engine, as identified (`native`, `docker-desktop`, `vm`, `unknown`).
+    pub engine: EngineClass,
+    /// The containers, in order.
+    pub containers: Vec<ContainerResult>,
+    /// Notes about the run (one-off containers left out, services not running).
+    pub notes: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether every mount is `ok`.
+    pub fn all_ok(&self) -> bool {
+        !crate::verify::any_mismatch(
+            self.containers
+                .iter()
+                .flat_map(|c| c.mounts.iter().map(|m| &m.check)),
+        )
+    }
+}
+
+/// `tierctl tiers validate`.
+#[derive(Debug, Clone)]
+pub struct ValidateReport {
+    /// The tiers.yaml checked.
+    pub tiers_file: PathBuf,
+    /// Every check, passed ones included.
+    pub verdicts: Vec<Verdict>,
+    /// Show passed checks too (human output).
+    pub verbose: bool,
+}
+
+/// `tierctl tiers init`.
+#[derive(Debug, Clone)]
+pub struct InitReport {
+    /// What was done (or would be) to each directory.
+    pub actions: Vec<DirAction>,
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+}
+
+/// `tierctl tiers link`.
+#[derive(Debug, Clone)]
+pub struct LinkReport {
+    /// What was done (or would be) to each access point.
+    pub actions: Vec<LinkAction>,
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+}
+
+/// `tierctl new TEMPLATE -o DIR`.
+#[derive(Debug, Clone)]
+pub struct NewProjectReport {
+    /// The template's name.
+    pub template: String,
+    /// The project directory.
+    pub output: PathBuf,
+    /// The files' text and the directories they bind.
+    pub rendered: Rendered,
+    /// What was done (or would be) to each directory.
+    pub actions: Vec<DirAction>,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+}
+
+#[cfg(test)]
+pub(crate) mod samples {
+    //! Reports built from plain data, shared by the renderers' tests.
+
+    use super::*;
+    use crate::verify::{FsView, HostSource, MarkerState, MountKind, check};
+
+    fn fs(fs_type: &str, size: u64) -> FsView {
+        FsView {
+            fs_type: Some(fs_type.into()),
+            device: Some("0:55".into()),
+            mount_source: Some("tierctl-test".into()),
+            size_bytes: Some(size),
+            used_bytes: Some(0),
+            available_bytes: Some(size),
+        }
+    }
+
+    fn bind(source: &str, real: Option<&str>, target: &str) -> MountObservation {
+        MountObservation {
+            kind: MountKind::Bind,
+            target: target.into(),
+            read_only: false,
+            host: Some(HostSource {
+                source: source.into(),
+                real: real.map(Into::into),
+                exists: true,
+                fs: Some(fs("apfs", 1900 << 30)),
+            }),
+            container: Some(fs("virtiofs", 1900 << 30)),
+            marker: MarkerState::Seen,
+        }
+    }
+
+    /// An Immich server on a VM engine: a plain bind, a symlinked bind and a named volume.
+    pub(crate) fn verify() -> VerifyReport {
+        let volume = MountObservation {
+            kind: MountKind::Volume {
+                name: "immich_db".into(),
+            },
+            target: "/var/lib/postgresql/data".into(),
+            read_only: false,
+            host: None,
+            container: Some(fs("ext4", 58 << 30)),
+            marker: MarkerState::NotWritten,
+        };
+        let result = |o: MountObservation| MountResult {
+            check: check(&o, EngineClass::Vm),
+            observed: o,
+        };
+        VerifyReport {
+            project: Some("immich".into()),
+            engine: EngineClass::Vm,
+            containers: vec![ContainerResult {
+                name: "immich-server-1".into(),
+                project: Some("immich".into()),
+                service: Some("immich-server".into()),
+                number: Some("1".into()),
+                via: Some(ReadVia::Exec),
+                mounts: vec![
+                    result(bind("/Volumes/faststore/photos", None, "/photos")),
+                    result(bind(
+                        "/Volumes/Photos",
+                        Some("/Volumes/faststore/photos"),
+                        "/library",
+                    )),
+                    result(volume),
+                ],
+                notes: vec![],
+            }],
+            notes: vec![],
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! "Rewrite alone never strands data": before `rewrite --write` re-points a mount, the data
+//! behind it must already be at the new path. A named volume that holds data while its new tier
+//! directory is missing or empty would leave the service on an empty directory and the data in
+//! the volume, with nothing saying so: refused ("its data must move first: run
+//! `tierctl migrate`") unless `--force`. A bind re-pointed to a directory that is not the same
+//! real directory is checked the same way on the host.
+//!
+//! [`repointed`] is pure; [`volume_holds_data`] is the one engine call.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::compose::model::ComposeProject;
+use crate::engine::docker::DockerEngine;
+use crate::engine::transfer::{ContainerSpec, Containers, MountSource, MountSpec};
+use crate::plan::{Action, Plan};
+
+/// A mount the plan points at a new host directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repointed {
+    /// The service.
+    pub service: String,
+    /// The container path.
+    pub target: String,
+    /// Where its data is now.
+    pub from: From,
+    /// The new host directory.
+    pub to: PathBuf,
+}
+
+/// Where a re-pointed mount's data is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum From {
+    /// A named volume (the engine's name).
+    Volume(String),
+    /// A host directory.
+    Bind(PathBuf),
+}
+
+impl std::fmt::Display for From {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            From::Volume(name) => write!(f, "named volume `{name}`"),
+            From::Bind(path) => write!(f, "bind mount `{}`", path.display()),
+        }
+    }
+}
+
+/// Pure: the mounts the plan re-points, with where their data is now.
+pub fn repointed(project: &ComposeProject, plan: &Plan) -> Vec<Repointed> {
+    plan.steps
+        .iter()
+        .filter_map(|step| {
+            let (service, target) = (step.service.as_ref()?, step.target.as_ref()?);
+            let mount = project
+                .services
+                .get(service)?
+                .mounts
+                .iter()
+                .find(|m| crate::compose::target::same(&m.target, target))?;
+            let from = match step.action {
+                Action::VolumeToBind => {
+                    From::Volume(project.volume_for(mount)?.effective_name(&project.name))
+                }
+                Action::BindRealPath | Action::MoveBind => From::Bind(mount.host_path.clone()?),
+                Action::RemoveVolumeEntry => return None,
+            };
+            Some(Repointed {
+                service: service.clone(),
+                target: target.clone(),
+                from,
+                to: project.dir.join(&step.new),
+            })
+        })
+        .collect()
+}
+
+/// Why `rewrite --write` refused.
+#[derive(Debug, Error)]
+pub enum StrandedError {
+    /// The data would stay behind.
+    #[error("{from} of service `{service}` (at `{target}`) holds data that is not at `{}`: its data must move first: run `tierctl migrate`", to.display())]
+    Stranded {
+        /// The service.
+        service: String,
+        /// The container path.
+        target: String,
+        /// Where the data is.
+        from: From,
+        /// The new directory.
+        to: PathBuf,
+    },
+    /// Whether the data would stay behind could not be checked.
+    #[error("cannot check whether {from} of service `{service}` holds data: {reason}")]
+    Unchecked {
+        /// The service.
+        service: String,
+        /// Where the data may be.
+        from: From,
+        /// Why not (the engine's error, or `--offline`).
+        reason: String,
+    },
+}
+
+impl StrandedError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            StrandedError::Stranded { .. } => "`tierctl migrate` stops the service, copies and verifies the data, then rewrites; `rewrite --write --force` re-points it anyway and leaves the data behind".into(),
+            StrandedError::Unchecked { .. } => "start the Docker engine and run the command again; `--force` rewrites without the check (the data may stay behind)".into(),
+        }
+    }
+}
+
+/// Refuses (unless `force`) when a mount the plan re-points holds data that is not at its new
+/// directory. `engine` is `Err(reason)` when there is none (`--offline`, unreachable); it is
+/// used only when a named volume is re-pointed. Returns notes for what `force` let through.
+pub fn check(
+    project: &ComposeProject,
+    plan: &Plan,
+    engine: &dyn Fn() -> Result<DockerEngine, String>,
+    helper_image: &str,
+    force: bool,
+) -> Result<Vec<String>, StrandedError> {
+    let mut notes = Vec::new();
+    let mut connected: Option<Result<DockerEngine, String>> = None;
+    for r in repointed(project, plan) {
+        if holds_data(&r.to) {
+            continue;
+        }
+        let holds = match &r.from {
+            From::Bind(path) => Ok(!same_dir(path, &r.to) && holds_data(path)),
+            From::Volume(name) => match connected.get_or_insert_with(engine) {
+                Ok(engine) => volume_holds_data(engine, name, helper_image)
+                    .map(|h| h == Some(true))
+                    .map_err(|e| e.to_string()),
+                Err(reason) => Err(reason.clone()),
+            },
+        };
+        let error = match holds {
+            Ok(false) => continue,
+            Ok(true) => StrandedError::Stranded {
+                service: r.service,
+                target: r.target,
+                from: r.from,
+                to: r.to,
+            },
+            Err(reason) => StrandedError::Unchecked {
+                service: r.service,
+                from: r.from,
+                reason,
+            },
+        };
+        if !force {
+            return Err(error);
+        }
+        notes.push(format!("--force: {error}"));
+    }
+    Ok(notes)
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Whether a host directory exists and has an entry.
+fn holds_data(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+}
+
+/// Whether named volume `name` holds data (`None`: it does not exist): on the host when the
+/// engine is native and its mountpoint is readable, else through a helper container that lists
+/// it read-only. The only engine call of this module.
+pub fn volume_holds_data(
+    engine: &DockerEngine,
+    name: &str,
+    helper_image: &str,
+) -> Result<Option<bool>, crate::engine::EngineError> {
+    if !engine.volume_exists(name)? {
+        return Ok(None);
+    }
+    if let Some(dir) = engine.host_path(&MountSource::Volume(name.to_owned()))? {
+        return Ok(Some(holds_data(&dir)));
+    }
+    let listing = engine.run(&look_spec(name, helper_image))?;
+    Ok(Some(!listing.trim().is_empty()))
+}
+
+/// The helper container that prints the first entry of volume `name` (nothing when empty),
+/// mounted read-only.
+pub fn look_spec(name: &str, helper_image: &str) -> ContainerSpec {
+    ContainerSpec {
+        image: helper_image.to_owned(),
+        command: ["sh", "-c", "ls -A /from | head -n 1"]
+            .map(String::from)
+            .to_vec(),
+        mounts: vec![MountSpec {
+            source: MountSource::Volume(name.to_owned()),
+            target: "/from".into(),
+            read_only: true,
+        }],
+        cap_add: vec!["DAC_READ_SEARCH".into()],
+        purpose: "look".into(),
+        journal: None,
+    }
+}

@@ -154,7 +154,7 @@ fn rewrite(
         mode: audit::Mode::Rewrite,
     });
     let patched = crate::rewrite::patch(&plan, &project)?;
-    crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
+    crate::rewrite::check_reload(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let mut written = Vec::new();
     if write && !patched.is_empty() {
         let image = mode.helper_image.as_deref().filter(|i| !i.is_empty());
@@ -834,6 +834,18 @@ fn command_name(command: &Command) -> &'static str {
     }
 }
 
+/// What `tierctl migrate` was asked to do, once the journals were looked at.
+enum MigrateTask {
+    /// Continue the unfinished journal.
+    Resume(std::path::PathBuf),
+    /// Undo the latest journal.
+    Rollback(std::path::PathBuf),
+    /// Remove the source volumes a finished journal kept.
+    Prune(std::path::PathBuf),
+    /// Start a new migration of this plan.
+    Start(crate::migrate::plan::MigratePlan),
+}
+
 /// `tierctl migrate`.
 fn migrate(
     settings: &Settings,
@@ -842,8 +854,8 @@ fn migrate(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    use crate::apply::{self, ComposeCli, Context};
-    use crate::journal::{self, Journal, Progress};
+    use crate::migrate::journal::{self, Journal};
+    use crate::migrate::{self as run, ComposeCli, MigrateContext};
 
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
@@ -851,122 +863,135 @@ fn migrate(
         .then(|| crate::lock::project(&project))
         .transpose()?;
     let state_dir = journal::dir(&project.dir);
-    let last = journal::latest(&state_dir);
-    let open_journal = match &last {
-        Some(path) => {
-            let records = journal::read(path)?;
-            Progress::of(&records)
-                .filter(Progress::is_open)
-                .map(|_| path.clone())
-        }
-        None => None,
+    let task = match journaled_task(args, &state_dir)? {
+        Some(task) => task,
+        None => match planned_migration(settings, args, &project, &tiers, out)? {
+            Some(plan) => MigrateTask::Start(plan),
+            None => return Ok(exit::CLEAN),
+        },
     };
-    let connect_ctx = |global: &GlobalArgs| -> Result<(DockerEngine, Option<String>), Error> {
-        let endpoint = resolve_endpoint(global, env)?;
-        let engine = DockerEngine::connect(&endpoint)?;
-        Ok((engine, Some(endpoint.host.clone())))
-    };
+    let endpoint = resolve_endpoint(global, env)?;
+    let engine = DockerEngine::connect(&endpoint)?;
     let image = args
         .helper_image
         .clone()
         .filter(|i| !i.is_empty())
         .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
-    let roots: Vec<std::path::PathBuf> = tiers.tiers.values().map(|t| t.root.clone()).collect();
-    let var = |name: &str| {
-        env.vars
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    let views = VerifyViews::new(&engine, &endpoint, &image)?;
+    let ctx = MigrateContext {
+        engine: &engine,
+        image,
+        compose: ComposeCli::find(Some(endpoint.host.clone())),
+        roots: tiers.tiers.values().map(|t| t.root.clone()).collect(),
+        quiet: args.quiet,
+        views: Some(&views),
+        pause: settings.migrate_pause.clone(),
     };
-    let pause = apply::Pause::parse(
-        var("TIERCTL_TEST_MIGRATE_PAUSE"),
-        var("TIERCTL_TEST_MIGRATE_PAUSE_MS"),
-    );
+    let outcome = match task {
+        MigrateTask::Resume(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            run::run(&ctx, &mut journal, &records)?
+        }
+        MigrateTask::Rollback(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            run::rollback(&ctx, &mut journal, &records, args.discard_copy)?
+        }
+        MigrateTask::Prune(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            run::prune_sources(&ctx, &mut journal, &records)?
+        }
+        MigrateTask::Start(plan) => {
+            run::preflight(&ctx, &plan)?;
+            let id = format!(
+                "{}-{}",
+                crate::write::timestamp(std::time::SystemTime::now()),
+                std::process::id()
+            );
+            let mut journal = Journal::create(&state_dir, &id, &plan)?;
+            let records = journal::read(&journal.path)?;
+            run::run(&ctx, &mut journal, &records)?
+        }
+    };
+    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    Ok(exit::CLEAN)
+}
 
-    if args.rollback || args.resume {
-        let path = if args.rollback {
-            last.clone()
-        } else {
-            open_journal.clone()
-        };
-        let Some(path) = path else {
-            return Err(Error::Migrate(apply::ApplyError::Refused(format!(
-                "no {} migration journal in `{}`",
-                if args.rollback { "" } else { "unfinished " },
-                state_dir.display()
-            ))));
-        };
-        let (mut journal, records) = Journal::open(&path)?;
-        let (engine, host) = connect_ctx(global)?;
-        let views = VerifyViews::new(&engine, global, env, &image)?;
-        let ctx = Context {
-            engine: &engine,
-            image,
-            compose: ComposeCli::find(host),
-            roots,
-            quiet: args.quiet,
-            views: Some(&views),
-            pause: pause.clone(),
-        };
-        let outcome = if args.rollback {
-            apply::rollback(&ctx, &mut journal, &records, args.discard_copy)?
-        } else {
-            apply::run(&ctx, &mut journal, &records)?
-        };
-        emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
-        return Ok(exit::CLEAN);
+/// What the journals in `state_dir` ask for: `--rollback`, `--resume`, a pending
+/// `--prune-source`; `None`: a new migration (refused while one is unfinished).
+fn journaled_task(
+    args: &MigrateArgs,
+    state_dir: &std::path::Path,
+) -> Result<Option<MigrateTask>, Error> {
+    use crate::migrate::MigrateError;
+    use crate::migrate::journal::{self, JournalState};
+
+    let last = journal::latest(state_dir);
+    let last_state = match &last {
+        Some(path) => JournalState::of(&journal::read(path)?),
+        None => None,
+    };
+    let open = last_state.as_ref().is_some_and(JournalState::is_open);
+    let missing = |what: &str| {
+        Error::Migrate(MigrateError::Refused(format!(
+            "no {what}migration journal in `{}`",
+            state_dir.display()
+        )))
+    };
+    if args.rollback {
+        return last
+            .map(MigrateTask::Rollback)
+            .map(Some)
+            .ok_or_else(|| missing(""));
+    }
+    if args.resume {
+        return last
+            .filter(|_| open)
+            .map(|p| Some(MigrateTask::Resume(p)))
+            .ok_or_else(|| missing("unfinished "));
     }
     // `--prune-source` after a finished migration: remove the sources it kept
-    if args.remove_source
-        && open_journal.is_none()
-        && let Some(path) = &last
-    {
-        let records = journal::read(path)?;
-        let pending = Progress::of(&records).is_some_and(|p| {
-            p.finished
-                && !p.rolled_back
-                && (0..p.plan.copies.len()).any(|n| {
-                    !p.done
-                        .contains_key(&crate::plan::migrate::MigrateStep::RemoveSource(n).id())
-                })
-        });
-        if pending {
-            let (mut journal, records) = Journal::open(path)?;
-            let (engine, host) = connect_ctx(global)?;
-            let views = VerifyViews::new(&engine, global, env, &image)?;
-            let ctx = Context {
-                engine: &engine,
-                image,
-                compose: ComposeCli::find(host),
-                roots,
-                quiet: args.quiet,
-                views: Some(&views),
-                pause: pause.clone(),
-            };
-            let outcome = apply::prune_sources(&ctx, &mut journal, &records)?;
-            emit(settings, &Report::migrated(&outcome, false), out)?;
-            return Ok(exit::CLEAN);
-        }
-    }
-    if let Some(path) = &open_journal {
-        return Err(Error::Migrate(apply::ApplyError::Refused(format!(
+    let pending = last_state.as_ref().is_some_and(|s| {
+        s.finished
+            && !s.rolled_back
+            && (0..s.plan.copies.len()).any(|n| {
+                !s.done
+                    .contains_key(&crate::migrate::plan::MigrateStep::RemoveSource(n).id())
+            })
+    });
+    match last {
+        Some(path) if args.remove_source && !open && pending => Ok(Some(MigrateTask::Prune(path))),
+        Some(path) if open => Err(Error::Migrate(MigrateError::Refused(format!(
             "an unfinished migration is journaled in `{}`: run `tierctl migrate --resume` or `--rollback` first",
             path.display()
-        ))));
+        )))),
+        _ => Ok(None),
     }
-    let facts = probe::paths(audit::host_paths(&project));
+}
+
+/// Plan a new migration and show it; `None` when there is nothing to do, it was only a dry
+/// run, or (error) the user did not confirm.
+fn planned_migration(
+    settings: &Settings,
+    args: &MigrateArgs,
+    project: &crate::compose::model::ComposeProject,
+    tiers: &crate::tiers::Tiers,
+    out: &mut dyn Write,
+) -> Result<Option<crate::migrate::plan::MigratePlan>, Error> {
+    use crate::migrate::MigrateError;
+
+    let facts = probe::paths(audit::host_paths(project));
     let plan = crate::plan::plan(&crate::plan::Input {
-        project: &project,
-        tiers: &tiers,
+        project,
+        tiers,
         facts: &facts,
         strict_binds: false,
         mode: audit::Mode::Migrate,
     });
-    let patched = crate::rewrite::patch(&plan, &project)?;
-    crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
-    let migration = crate::plan::migrate::build(&project, &plan, &patched, args.remove_source)
+    let patched = crate::rewrite::patch(&plan, project)?;
+    crate::rewrite::check_reload(&plan, project, &settings.load, &DiskFiles, &patched)?;
+    let migration = crate::migrate::plan::build(project, &plan, &patched, args.remove_source)
         .map_err(|u| {
-            Error::Migrate(apply::ApplyError::Refused(format!(
+            Error::Migrate(MigrateError::Refused(format!(
                 "service `{}` mount `{}`: {}",
                 u.service, u.target, u.reason
             )))
@@ -974,48 +999,23 @@ fn migrate(
     let preview = render(settings, &Report::MigratePlan(&migration))?;
     if migration.is_empty() || args.dry_run {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
-        return Ok(exit::CLEAN);
+        return Ok(None);
     }
     if !args.yes {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
         out.flush().map_err(Error::Output)?;
-        match confirm_on_terminal() {
-            Some(true) => {}
-            Some(false) => {
-                return Err(Error::Migrate(apply::ApplyError::Refused(
-                    "not confirmed: nothing was changed".into(),
-                )));
-            }
-            None => {
-                return Err(Error::Migrate(apply::ApplyError::Refused(
-                    "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)"
-                        .into(),
-                )));
-            }
+        let refused = match confirm_on_terminal() {
+            Some(true) => None,
+            Some(false) => Some("not confirmed: nothing was changed"),
+            None => Some(
+                "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)",
+            ),
+        };
+        if let Some(why) = refused {
+            return Err(Error::Migrate(MigrateError::Refused(why.into())));
         }
     }
-    let (engine, host) = connect_ctx(global)?;
-    let views = VerifyViews::new(&engine, global, env, &image)?;
-    let ctx = Context {
-        engine: &engine,
-        image,
-        compose: ComposeCli::find(host),
-        roots,
-        quiet: args.quiet,
-        views: Some(&views),
-        pause: pause.clone(),
-    };
-    apply::preflight(&ctx, &migration)?;
-    let id = format!(
-        "{}-{}",
-        crate::write::timestamp(std::time::SystemTime::now()),
-        std::process::id()
-    );
-    let mut journal = Journal::create(&state_dir, &id, &migration)?;
-    let records = journal::read(&journal.path)?;
-    let outcome = apply::run(&ctx, &mut journal, &records)?;
-    emit(settings, &Report::migrated(&outcome, false), out)?;
-    Ok(exit::CLEAN)
+    Ok(Some(migration))
 }
 
 /// "verify mounts" of `migrate` through `tierctl verify`'s observation and checks.
@@ -1028,14 +1028,12 @@ struct VerifyViews<'a> {
 impl<'a> VerifyViews<'a> {
     fn new(
         engine: &'a DockerEngine,
-        global: &GlobalArgs,
-        env: &Environment,
+        endpoint: &Endpoint,
         helper_image: &str,
     ) -> Result<VerifyViews<'a>, Error> {
-        let endpoint = resolve_endpoint(global, env)?;
         let info = engine.info()?;
         let guess = endpoint::refine(
-            endpoint::identify(&endpoint),
+            endpoint::identify(endpoint),
             &info.operating_system,
             &info.name,
         );
@@ -1047,8 +1045,8 @@ impl<'a> VerifyViews<'a> {
     }
 }
 
-impl crate::apply::MountViews for VerifyViews<'_> {
-    fn view(&self, project: &str) -> Result<Vec<crate::apply::ViewedMount>, String> {
+impl crate::migrate::MountViews for VerifyViews<'_> {
+    fn view(&self, project: &str) -> Result<Vec<crate::migrate::ViewedMount>, String> {
         use crate::engine::observe::{self, ObserveOptions, Selection};
         let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))
             .map_err(|e| e.to_string())?;
@@ -1065,7 +1063,7 @@ impl crate::apply::MountViews for VerifyViews<'_> {
                 let container = c.info.name.clone();
                 c.mounts.into_iter().map(move |o| {
                     let check = crate::verify::check(&o, self.class);
-                    crate::apply::ViewedMount {
+                    crate::migrate::ViewedMount {
                         container: container.clone(),
                         service: service.clone(),
                         target: o.target,

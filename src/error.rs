@@ -82,10 +82,10 @@ pub enum Error {
     Verify(#[from] crate::engine::observe::VerifyError),
     /// A migration stopped or was refused.
     #[error(transparent)]
-    Migrate(#[from] crate::apply::ApplyError),
+    Migrate(#[from] crate::migrate::MigrateError),
     /// The migration journal could not be used.
     #[error(transparent)]
-    Journal(#[from] crate::journal::JournalError),
+    Journal(#[from] crate::migrate::journal::JournalError),
     /// Another run holds the project lock, or it could not be taken.
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),

@@ -220,7 +220,7 @@ pub fn acquire(project: &str, state_dir: &Path) -> Result<ProjectLock, LockError
 /// Takes the lock of a loaded compose project (in its state directory, `journal::dir`); a
 /// stale lock taken over is noted on stderr.
 pub fn project(project: &crate::compose::model::ComposeProject) -> Result<ProjectLock, LockError> {
-    let lock = acquire(&project.name, &crate::journal::dir(&project.dir))?;
+    let lock = acquire(&project.name, &crate::migrate::journal::dir(&project.dir))?;
     if let Some(stale) = &lock.took_over {
         eprintln!(
             "note: took over the lock of {}, which is no longer running",
@@ -243,7 +243,7 @@ pub fn for_tiers(settings: &crate::settings::Settings) -> Result<ProjectLock, Lo
     let name = dir
         .file_name()
         .map_or_else(|| "tiers".to_owned(), |n| n.to_string_lossy().into_owned());
-    acquire(&name, &crate::journal::dir(&dir))
+    acquire(&name, &crate::migrate::journal::dir(&dir))
 }
 
 fn same_file(file: &File, path: &Path) -> bool {

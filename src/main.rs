@@ -1,3 +1,6 @@
+// The binary is the edge of the effects: clippy.toml's pure-core lints do not apply here.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 

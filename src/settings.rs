@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::GlobalArgs;
 use crate::compose::load::LoadOptions;
 use crate::compose::path::absolute;
+use crate::migrate::Pause;
 use crate::report::{Format, PathStyle};
 
 /// Everything a command needs to know, resolved.
@@ -24,6 +25,9 @@ pub struct Settings {
     pub offline: bool,
     /// How paths are shown.
     pub paths: PathStyle,
+    /// Test hook of `migrate` (`TIERCTL_TEST_MIGRATE_PAUSE=STEP[:after]`,
+    /// `TIERCTL_TEST_MIGRATE_PAUSE_MS`): sleep at a step so a test can kill tierctl there.
+    pub migrate_pause: Option<Pause>,
 }
 
 /// The process's view of the world that settings depend on.
@@ -89,6 +93,10 @@ impl Settings {
             paths: PathStyle {
                 cwd: env.cwd.clone(),
             },
+            migrate_pause: Pause::parse(
+                env.var("TIERCTL_TEST_MIGRATE_PAUSE"),
+                env.var("TIERCTL_TEST_MIGRATE_PAUSE_MS"),
+            ),
         }
     }
 

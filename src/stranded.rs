@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::compose::model::ComposeProject;
 use crate::engine::docker::DockerEngine;
-use crate::engine::transfer::{ContainerSpec, Containers, MountSource, MountSpec};
+use crate::engine::{Capability, HelperSpec, Helpers, MountSource, MountSpec, Volumes};
 use crate::plan::{Action, Plan};
 
 /// A mount the plan points at a new host directory.
@@ -186,25 +186,21 @@ pub fn volume_holds_data(
     if let Some(dir) = engine.host_path(&MountSource::Volume(name.to_owned()))? {
         return Ok(Some(holds_data(&dir)));
     }
-    let listing = engine.run(&look_spec(name, helper_image))?;
+    let listing = engine.run_to_end(&look_spec(name, helper_image))?;
     Ok(Some(!listing.trim().is_empty()))
 }
 
 /// The helper container that prints the first entry of volume `name` (nothing when empty),
 /// mounted read-only.
-pub fn look_spec(name: &str, helper_image: &str) -> ContainerSpec {
-    ContainerSpec {
-        image: helper_image.to_owned(),
-        command: ["sh", "-c", "ls -A /from | head -n 1"]
-            .map(String::from)
-            .to_vec(),
+pub fn look_spec(name: &str, helper_image: &str) -> HelperSpec {
+    let command = ["sh", "-c", "ls -A /from | head -n 1"].map(String::from);
+    HelperSpec {
         mounts: vec![MountSpec {
             source: MountSource::Volume(name.to_owned()),
             target: "/from".into(),
             read_only: true,
         }],
-        cap_add: vec!["DAC_READ_SEARCH".into()],
-        purpose: "look".into(),
-        journal: None,
+        capabilities: vec![Capability::DacReadSearch],
+        ..HelperSpec::new("look", helper_image, command.to_vec())
     }
 }

@@ -1,10 +1,9 @@
-//! Containers as `verify` needs them: find them (compose labels, names), inspect their mounts,
-//! run a command in them, or run a helper container that shares their mounts. Implemented by
-//! [`super::docker::DockerEngine`].
+//! Containers as data: compose labels, what inspect and list say, what an exec printed, and the
+//! long-running container the tests create. The effects are [`super::Containers`].
 
 use std::collections::BTreeMap;
 
-use super::{EngineError, HelperOutput};
+use serde::{Deserialize, Serialize};
 
 /// Compose's label keys (the same for compose v1 and v2).
 pub mod labels {
@@ -105,33 +104,31 @@ pub struct ContainerSpec {
     pub volumes: Vec<(String, String)>,
 }
 
-/// The engine's containers, as `verify` needs them.
-pub trait Containers {
-    /// Ids of the running containers whose labels include every `key=value` given.
-    fn running_with_labels(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError>;
+/// A container as a list shows it: of a compose project, one that mounts a volume, or a helper
+/// of a journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerState {
+    /// The id.
+    pub id: String,
+    /// The name, without the leading `/`.
+    pub name: String,
+    /// `com.docker.compose.project`.
+    pub project: Option<String>,
+    /// `com.docker.compose.service`.
+    pub service: Option<String>,
+    /// Whether it runs.
+    pub running: bool,
+    /// Its mounts: (source: volume name or host path, destination).
+    pub mounts: Vec<(String, String)>,
+}
 
-    /// Inspect a container by id or name; `None` when there is no such container.
-    fn inspect(&self, container: &str) -> Result<Option<ContainerInfo>, EngineError>;
-
-    /// Run `command` in the running container as root (no tty) and collect its output.
-    fn exec(&self, container: &str, command: &[String]) -> Result<ExecOutput, EngineError>;
-
-    /// Run a short-lived helper container from `image` that has every mount of `container`
-    /// at the same target, read-only (`volumes_from`), with no network and no capability but
-    /// `DAC_READ_SEARCH`; runs `command` and is removed afterwards.
-    fn run_helper_sharing(
-        &self,
-        image: &str,
-        container: &str,
-        command: &[String],
-    ) -> Result<HelperOutput, EngineError>;
-
-    /// Create and start a container; returns its id.
-    fn create_running(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
-
-    /// Remove a container (forced: a running one is killed).
-    fn remove(&self, container: &str) -> Result<(), EngineError>;
-
-    /// Remove a volume; a missing volume is not an error.
-    fn remove_volume(&self, name: &str) -> Result<(), EngineError>;
+/// Which containers to list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    /// Every container of a compose project.
+    Project(String),
+    /// Every container that mounts a volume.
+    Volume(String),
+    /// Every helper container of a journal.
+    Journal(String),
 }

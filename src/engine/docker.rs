@@ -1,29 +1,23 @@
-//! [`Engine`] over bollard: unix sockets and plain tcp, API version negotiated (the oldest engine
+//! [`Engine`] over bollard (its parts in `docker/`: containers, helpers, archive reads): unix sockets and plain tcp, API version negotiated (the oldest engine
 //! tested speaks 1.41, so no request field newer than that is used).
 
 use std::io;
-use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-use bollard::query_parameters::{
-    CreateContainerOptions, LogsOptions, RemoveContainerOptions, WaitContainerOptions,
-};
-use futures_util::StreamExt;
+use bollard::query_parameters::RemoveVolumeOptions;
 use tokio::runtime::Runtime;
 
-use super::endpoint::{Endpoint, EndpointKind};
-use super::{Engine, EngineError, EngineInfo, HelperOutput};
+use super::endpoint::{self, Endpoint, EndpointKind, EngineGuess};
+use super::{Engine, EngineError, EngineInfo, Volumes};
 
+mod archive;
 mod container;
+mod helper;
 
 /// Seconds a single API call may take (above any stop grace period used).
 const TIMEOUT_SECS: u64 = 120;
-
-/// The label every helper container carries, so leftovers can be found.
-pub const HELPER_LABEL: &str = "io.tierctl.helper";
 
 /// A connected Docker engine with its own single-threaded runtime.
 pub struct DockerEngine {
@@ -164,134 +158,6 @@ impl DockerEngine {
             },
         }
     }
-
-    async fn helper(
-        &self,
-        image: &str,
-        source: &Path,
-        target: &str,
-        command: &[String],
-    ) -> Result<HelperOutput, EngineError> {
-        let api = |e: &BollardError, action: &str| self.classify(e, action);
-        let body = ContainerCreateBody {
-            image: Some(image.to_owned()),
-            cmd: Some(command.to_vec()),
-            entrypoint: Some(Vec::new()),
-            network_disabled: Some(true),
-            labels: Some([(HELPER_LABEL.to_owned(), "probe".to_owned())].into()),
-            host_config: Some(HostConfig {
-                mounts: Some(vec![Mount {
-                    target: Some(target.to_owned()),
-                    source: Some(source.to_string_lossy().into_owned()),
-                    typ: Some(MountType::BIND),
-                    read_only: Some(true),
-                    ..Default::default()
-                }]),
-                network_mode: Some("none".into()),
-                cap_drop: Some(vec!["ALL".into()]),
-                // the one capability a read-only look needs: search and read directories of
-                // other owners (a Postgres data dir is 0700 uid 999); the bind is read-only
-                cap_add: Some(vec!["DAC_READ_SEARCH".into()]),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                readonly_rootfs: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let options = CreateContainerOptions {
-            name: Some(helper_name("probe")),
-            ..Default::default()
-        };
-        let created = match self.docker.create_container(Some(options), body).await {
-            Ok(created) => created,
-            Err(BollardError::DockerResponseServerError {
-                status_code: 404,
-                message,
-            }) if message.contains("image") => {
-                return Err(EngineError::ImageMissing {
-                    context: self.context.clone(),
-                    image: image.to_owned(),
-                });
-            }
-            Err(BollardError::DockerResponseServerError {
-                status_code: 400,
-                message,
-            }) if message.contains("does not exist") => {
-                return Ok(HelperOutput::SourceMissing { message });
-            }
-            Err(e) => return Err(api(&e, "create helper container")),
-        };
-        let id = created.id;
-        let result = self.run_created(&id).await;
-        let removed = self
-            .docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
-        let output = result?;
-        removed.map_err(|e| api(&e, "remove helper container"))?;
-        Ok(output)
-    }
-
-    pub(super) async fn run_created(&self, id: &str) -> Result<HelperOutput, EngineError> {
-        let api = |e: &BollardError, action: &str| self.classify(e, action);
-        match self.docker.start_container(id, None).await {
-            Ok(()) => {}
-            Err(BollardError::DockerResponseServerError { message, .. })
-                if message.contains("no such file or directory") && message.contains("mount") =>
-            {
-                return Ok(HelperOutput::SourceMissing { message });
-            }
-            Err(e) => return Err(api(&e, "start helper container")),
-        }
-        let mut wait = self.docker.wait_container(
-            id,
-            Some(WaitContainerOptions {
-                condition: "not-running".into(),
-            }),
-        );
-        let mut failed: Option<String> = None;
-        while let Some(step) = wait.next().await {
-            match step {
-                Ok(_) => {}
-                Err(BollardError::DockerContainerWaitError { error, code }) => {
-                    failed = Some(format!("exit code {code}{}", with(&error)));
-                }
-                Err(e) => return Err(api(&e, "wait for helper container")),
-            }
-        }
-        let mut logs = self.docker.logs(
-            id,
-            Some(LogsOptions {
-                stdout: true,
-                stderr: true,
-                ..Default::default()
-            }),
-        );
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        while let Some(chunk) = logs.next().await {
-            match chunk.map_err(|e| api(&e, "read helper output"))? {
-                bollard::container::LogOutput::StdErr { message } => {
-                    stderr.push_str(&String::from_utf8_lossy(&message));
-                }
-                other => stdout.push_str(&String::from_utf8_lossy(&other.into_bytes())),
-            }
-        }
-        match failed {
-            Some(reason) => Err(EngineError::Api {
-                context: self.context.clone(),
-                action: "run helper container".into(),
-                message: format!("{reason}{}", with(stderr.trim())),
-            }),
-            None => Ok(HelperOutput::Ran(stdout)),
-        }
-    }
 }
 
 impl Engine for DockerEngine {
@@ -310,16 +176,46 @@ impl Engine for DockerEngine {
             api_version: format!("{}.{}", version.major_version, version.minor_version),
         })
     }
+}
 
-    fn run_helper(
-        &self,
-        image: &str,
-        source: &Path,
-        target: &str,
-        command: &[String],
-    ) -> Result<HelperOutput, EngineError> {
+impl Volumes for DockerEngine {
+    fn volume_exists(&self, name: &str) -> Result<bool, EngineError> {
+        Ok(self.volume_mountpoint(name)?.is_some())
+    }
+
+    fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
         self.runtime
-            .block_on(self.helper(image, source, target, command))
+            .block_on(
+                self.docker
+                    .remove_volume(name, Some(RemoveVolumeOptions { force: false })),
+            )
+            .map_err(|e| self.classify(&e, &format!("remove volume `{name}`")))
+    }
+}
+
+impl DockerEngine {
+    /// A named volume's `Mountpoint` as the engine reports it (a path on the engine's own
+    /// filesystem: on a VM engine, inside the VM); `None` when the volume does not exist.
+    pub fn volume_mountpoint(&self, name: &str) -> Result<Option<PathBuf>, EngineError> {
+        match self.runtime.block_on(self.docker.inspect_volume(name)) {
+            Ok(volume) => Ok(Some(PathBuf::from(volume.mountpoint))),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(self.classify(&e, &format!("inspect volume `{name}`"))),
+        }
+    }
+
+    /// Whether the engine runs natively on this host (so it sees host paths as they are),
+    /// identified as `tierctl vm` does: the endpoint, refined by `docker info`.
+    pub fn is_native(&self) -> Result<bool, EngineError> {
+        let info = self.info()?;
+        let guess = endpoint::refine(
+            endpoint::identify(&self.endpoint()),
+            &info.operating_system,
+            &info.name,
+        );
+        Ok(guess == EngineGuess::Native)
     }
 }
 
@@ -328,23 +224,6 @@ fn unsupported(endpoint: &Endpoint, scheme: &str) -> EngineError {
         context: endpoint.context.clone(),
         host: endpoint.host.clone(),
         scheme: scheme.into(),
-    }
-}
-
-/// A unique, recognisable helper container name.
-pub(super) fn helper_name(purpose: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("tierctl-{purpose}-{}-{nanos:09}", std::process::id())
-}
-
-fn with(text: &str) -> String {
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!(": {text}")
     }
 }
 

@@ -1,5 +1,6 @@
 //! The Docker engine: endpoint resolution, the connection (bollard, behind the [`Engine`]
-//! trait), and the bind probe with helper containers.
+//! trait and its parts), the one hardened helper-container builder ([`helper`]), the bind probe
+//! and what `verify` observes.
 //!
 //! bollard types and async code never leave this module: [`docker::DockerEngine`] owns a small
 //! single-threaded runtime and every call blocks.
@@ -7,11 +8,18 @@
 pub mod container;
 pub mod docker;
 pub mod endpoint;
+pub mod helper;
 pub mod observe;
 pub mod probe;
-pub mod transfer;
 
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+pub use container::{ContainerInfo, ContainerSpec, ContainerState, ExecOutput, Selector};
+pub use helper::{Capability, HelperSpec, MountSource, MountSpec};
+
+/// What reads one archive stream of [`Helpers::read_archives`]: the path's index and the tar.
+pub type ArchiveReader<'a> = &'a (dyn Fn(usize, &mut dyn Read) -> io::Result<()> + Sync);
 
 use thiserror::Error;
 
@@ -45,23 +53,86 @@ pub enum HelperOutput {
     },
 }
 
-/// The Docker engine as tierctl needs it. Implemented by [`docker::DockerEngine`]; tests may
-/// implement it with plain data.
-pub trait Engine {
+/// The Docker engine as tierctl needs it: one surface in three parts ([`Helpers`],
+/// [`Containers`], [`Volumes`]) plus `docker info`. Implemented once, by
+/// [`docker::DockerEngine`]; a function takes the narrowest part it needs, so tests may
+/// implement a part with plain data.
+pub trait Engine: Helpers + Containers + Volumes {
     /// `docker info`.
     fn info(&self) -> Result<EngineInfo, EngineError>;
+}
 
-    /// Run a short-lived helper container from `image` that binds `source` read-only at
-    /// `target` (mount API: a missing source is refused, never created), with no network and
-    /// no capability but `DAC_READ_SEARCH` (to look into directories of other owners), runs
-    /// `command`, and is removed afterwards.
-    fn run_helper(
+/// Helper containers, all built by [`helper::HelperSpec`] (the hardening is fixed there).
+pub trait Helpers {
+    /// Run a helper container to its end and remove it: its stdout, or
+    /// [`HelperOutput::SourceMissing`] when the engine refused a bind source it does not have
+    /// (the mount API never creates one); a non-zero exit is an error with its stderr.
+    fn run_helper(&self, spec: &HelperSpec) -> Result<HelperOutput, EngineError>;
+
+    /// [`Helpers::run_helper`] for a helper whose mounts must be there (migrate's): its stdout,
+    /// and a refused source is an error.
+    fn run_to_end(&self, spec: &HelperSpec) -> Result<String, EngineError> {
+        match self.run_helper(spec)? {
+            HelperOutput::Ran(stdout) => Ok(stdout),
+            HelperOutput::SourceMissing { message } => Err(EngineError::MountMissing {
+                purpose: spec.purpose.clone(),
+                message,
+            }),
+        }
+    }
+
+    /// Create a helper container (never started) and hand the engine's archive stream (tar) of
+    /// each of `paths` inside it to `read` (with the path's index), all at once, each on its
+    /// own thread; a reader's error names its path.
+    fn read_archives(
         &self,
-        image: &str,
-        source: &Path,
-        target: &str,
-        command: &[String],
-    ) -> Result<HelperOutput, EngineError>;
+        spec: &HelperSpec,
+        paths: &[&str],
+        read: ArchiveReader<'_>,
+    ) -> Result<(), EngineError>;
+
+    /// Create a helper container and remove it without starting it: the engine fills an empty
+    /// named volume from the image's content at its mount path when it creates one.
+    fn populate(&self, spec: &HelperSpec) -> Result<(), EngineError>;
+
+    /// Where the host itself reads `source` as the engine sees it, when it can: on a native
+    /// engine, a bind source or a volume's mountpoint that exists and can be listed on the host.
+    /// `None`: read it through the engine's archive stream (a VM engine, a remote one, or a
+    /// mountpoint the host cannot read).
+    fn host_path(&self, source: &MountSource) -> Result<Option<PathBuf>, EngineError>;
+}
+
+/// The engine's containers: find, inspect, exec, stop, remove.
+pub trait Containers {
+    /// Containers, running or not, of a project, mounting a volume, or of a journal.
+    fn list(&self, selector: &Selector) -> Result<Vec<ContainerState>, EngineError>;
+
+    /// Ids of the running containers whose labels include every `key=value` given.
+    fn running_with_labels(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError>;
+
+    /// Inspect a container by id or name; `None` when there is no such container.
+    fn inspect(&self, container: &str) -> Result<Option<ContainerInfo>, EngineError>;
+
+    /// Run `command` in the running container as root (no tty) and collect its output.
+    fn exec(&self, container: &str, command: &[String]) -> Result<ExecOutput, EngineError>;
+
+    /// Stop a container, giving it `grace_secs` before it is killed.
+    fn stop(&self, id: &str, grace_secs: u32) -> Result<(), EngineError>;
+
+    /// Remove a container (forced: a running one is killed).
+    fn remove(&self, id: &str) -> Result<(), EngineError>;
+
+    /// Create and start a long-running container (tests: a compose-labelled `sleep`); its id.
+    fn create_running(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
+}
+
+/// The engine's named volumes.
+pub trait Volumes {
+    /// Whether a named volume exists (inspected; never created).
+    fn volume_exists(&self, name: &str) -> Result<bool, EngineError>;
+
+    /// Remove a named volume (refused while a container uses it).
+    fn remove_volume(&self, name: &str) -> Result<(), EngineError>;
 }
 
 /// Why the engine could not be used.
@@ -115,6 +186,14 @@ pub enum EngineError {
         /// The engine's message.
         message: String,
     },
+    /// A helper's mount source is not on the engine (a removed volume, a missing directory).
+    #[error("the {purpose} helper container could not mount its source: {message}")]
+    MountMissing {
+        /// The helper's purpose.
+        purpose: String,
+        /// The engine's message.
+        message: String,
+    },
     /// The async runtime could not be started.
     #[error("cannot start the runtime for the Docker client: {0}")]
     Runtime(std::io::Error),
@@ -138,6 +217,9 @@ impl EngineError {
                 "pull it (`docker pull {image}`), or name a local image with a shell and busybox `stat` via `--helper-image` or TIERCTL_HELPER_IMAGE"
             ),
             EngineError::Api { .. } => "check the engine's log; `docker info` shows its state".into(),
+            EngineError::MountMissing { .. } => {
+                "check that the volume or directory still exists (`docker volume ls`); nothing was created".into()
+            }
             EngineError::Runtime(_) => "check the process limits (threads, file descriptors)".into(),
         }
     }

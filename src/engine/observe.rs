@@ -14,9 +14,10 @@ use std::time::Duration;
 use serde::Serialize;
 use thiserror::Error;
 
-use super::container::{ContainerInfo, Containers, MountType, labels};
+use super::container::{ContainerInfo, MountType, labels};
+use super::helper::{Capability, HelperSpec};
 use super::probe::{MarkerFile, mountinfo_device, mountinfo_entry};
-use super::{EngineError, HelperOutput};
+use super::{Containers, Engine, EngineError, HelperOutput};
 use crate::verify::{FsView, HostSource, MarkerState, MountKind, MountObservation};
 
 /// Which containers to verify.
@@ -419,10 +420,47 @@ pub struct ObserveOptions {
     pub pause: Option<Duration>,
 }
 
+/// One mount to read in the container: kind, host view, target, read-only, marker name.
+type PlannedMount = (MountKind, Option<HostSource>, String, bool, Option<String>);
+
+/// A container's mounts seen from the host, with a marker in each host directory; notes for the
+/// mounts not checked (tmpfs and others).
+fn host_side(info: &ContainerInfo, markers: &mut Markers) -> (Vec<PlannedMount>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut mounts = Vec::new();
+    for mount in &info.mounts {
+        let (kind, host) = match &mount.kind {
+            MountType::Bind => (MountKind::Bind, Some(host_source(Path::new(&mount.source)))),
+            MountType::Volume => (
+                MountKind::Volume {
+                    name: mount.name.clone().unwrap_or_else(|| mount.source.clone()),
+                },
+                None,
+            ),
+            MountType::Tmpfs => {
+                notes.push(format!("{}: a tmpfs mount, not checked", mount.target));
+                continue;
+            }
+            MountType::Other(kind) => {
+                notes.push(format!("{}: a `{kind}` mount, not checked", mount.target));
+                continue;
+            }
+        };
+        let marker = match &host {
+            Some(h) if h.exists && Path::new(&mount.source).is_dir() => {
+                markers.name_in(Path::new(&mount.source))
+            }
+            _ => None,
+        };
+        mounts.push((kind, host, mount.target.clone(), !mount.read_write, marker));
+    }
+    (mounts, notes)
+}
+
 /// Observe every bind and volume mount of every container. Marker files exist only during
 /// this call (and never outlive an interrupt once [`install_interrupt_cleanup`] ran).
 pub fn observe(
-    engine: &dyn Containers,
+    engine: &dyn Engine,
     containers: Vec<ContainerInfo>,
     options: &ObserveOptions,
 ) -> Result<Vec<ObservedContainer>, VerifyError> {
@@ -430,34 +468,7 @@ pub fn observe(
     // Host side and markers first, for every container: one marker per host directory.
     let mut planned = Vec::new();
     for info in containers {
-        let mut notes = Vec::new();
-        let mut mounts = Vec::new();
-        for mount in &info.mounts {
-            let (kind, host) = match &mount.kind {
-                MountType::Bind => (MountKind::Bind, Some(host_source(Path::new(&mount.source)))),
-                MountType::Volume => (
-                    MountKind::Volume {
-                        name: mount.name.clone().unwrap_or_else(|| mount.source.clone()),
-                    },
-                    None,
-                ),
-                MountType::Tmpfs => {
-                    notes.push(format!("{}: a tmpfs mount, not checked", mount.target));
-                    continue;
-                }
-                MountType::Other(kind) => {
-                    notes.push(format!("{}: a `{kind}` mount, not checked", mount.target));
-                    continue;
-                }
-            };
-            let marker = match &host {
-                Some(h) if h.exists && Path::new(&mount.source).is_dir() => {
-                    markers.name_in(Path::new(&mount.source))
-                }
-                _ => None,
-            };
-            mounts.push((kind, host, mount.target.clone(), !mount.read_write, marker));
-        }
+        let (mounts, notes) = host_side(&info, &mut markers);
         planned.push((info, mounts, notes));
     }
     if let Some(pause) = options.pause {
@@ -516,7 +527,7 @@ struct Read {
 /// Read the container's view with `docker exec`; fall back to a helper container sharing its
 /// mounts when the image cannot run the script (no shell, no `stat`/`df`).
 fn read_views(
-    engine: &dyn Containers,
+    engine: &dyn Engine,
     info: &ContainerInfo,
     pairs: &[(String, String)],
     targets: &[String],
@@ -543,7 +554,13 @@ fn read_views(
         Err(EngineError::Api { message, .. }) => message,
         Err(e) => return Err(e.into()),
     };
-    let output = engine.run_helper_sharing(&options.helper_image, &info.id, &command)?;
+    // every mount of the container, read-only, and the one capability a read-only look needs
+    let spec = HelperSpec {
+        shares: Some(info.id.clone()),
+        capabilities: vec![Capability::DacReadSearch],
+        ..HelperSpec::new("verify", &options.helper_image, command)
+    };
+    let output = engine.run_helper(&spec)?;
     let text = match output {
         HelperOutput::Ran(text) => text,
         HelperOutput::SourceMissing { message } => {

@@ -12,7 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::{Engine, EngineError, HelperOutput};
+use super::helper::{Capability, HelperSpec, MountSource, MountSpec};
+use super::{EngineError, HelperOutput, Helpers};
 use crate::facts::FsIdentity;
 
 /// Where the helper container sees the bind source.
@@ -112,6 +113,21 @@ pub fn helper_command(marker: &str) -> Vec<String> {
         "tierctl-probe".into(),
         marker.into(),
     ]
+}
+
+/// The probe helper for `source`: the source read-only at [`TARGET`], and the one capability a
+/// read-only look needs, `DAC_READ_SEARCH` (to search and read directories of other owners: a
+/// Postgres data dir is 0700 uid 999).
+pub fn helper_spec(image: &str, source: &Path, marker: &str) -> HelperSpec {
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(source.to_owned()),
+            target: TARGET.into(),
+            read_only: true,
+        }],
+        capabilities: vec![Capability::DacReadSearch],
+        ..HelperSpec::new("probe", image, helper_command(marker))
+    }
 }
 
 /// Parse the helper's output.
@@ -281,7 +297,7 @@ impl Drop for MarkerFile {
 /// Probe one bind source. Engine errors that concern only this source become a
 /// [`Verdict::Failed`]; a missing helper image or a dead engine stop the probe with `Err`.
 pub fn probe_source(
-    engine: &dyn Engine,
+    engine: &dyn Helpers,
     image: &str,
     source: &Path,
 ) -> Result<BindProbe, EngineError> {
@@ -311,7 +327,7 @@ pub fn probe_source(
     };
     let marker = MarkerFile::create(source);
     let name = marker.as_ref().map(MarkerFile::name).unwrap_or_default();
-    let output = engine.run_helper(image, source, TARGET, &helper_command(&name));
+    let output = engine.run_helper(&helper_spec(image, source, &name));
     drop(marker);
     match output {
         Ok(HelperOutput::Ran(text)) => {
@@ -337,7 +353,7 @@ pub fn probe_source(
 
 /// Probe every bind source, in order.
 pub fn probe_sources(
-    engine: &dyn Engine,
+    engine: &dyn Helpers,
     image: &str,
     sources: &[PathBuf],
 ) -> Result<Vec<BindProbe>, EngineError> {
@@ -439,17 +455,22 @@ present
 
     struct NoEngine;
 
-    impl Engine for NoEngine {
-        fn info(&self) -> Result<super::super::EngineInfo, EngineError> {
-            unreachable!("not called")
+    impl Helpers for NoEngine {
+        fn run_helper(&self, _: &HelperSpec) -> Result<HelperOutput, EngineError> {
+            panic!("no helper may run for a missing source")
         }
-        fn run_helper(
+        fn read_archives(
             &self,
-            _: &str,
-            _: &Path,
-            _: &str,
-            _: &[String],
-        ) -> Result<HelperOutput, EngineError> {
+            _: &HelperSpec,
+            _: &[&str],
+            _: crate::engine::ArchiveReader<'_>,
+        ) -> Result<(), EngineError> {
+            panic!("no helper may run for a missing source")
+        }
+        fn populate(&self, _: &HelperSpec) -> Result<(), EngineError> {
+            panic!("no helper may run for a missing source")
+        }
+        fn host_path(&self, _: &MountSource) -> Result<Option<PathBuf>, EngineError> {
             panic!("no helper may run for a missing source")
         }
     }

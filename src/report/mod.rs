@@ -11,9 +11,9 @@ pub mod reports;
 
 use std::path::{Path, PathBuf};
 
-use crate::apply::Outcome;
 use crate::error::Error;
-use crate::plan::migrate::MigratePlan;
+use crate::migrate::Outcome;
+use crate::migrate::plan::MigratePlan;
 use crate::template::ComposeTemplate;
 use crate::usage::StatusReport;
 

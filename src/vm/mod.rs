@@ -11,6 +11,7 @@ pub mod orbstack;
 pub mod podman;
 pub mod rancher;
 pub mod share;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod view;
 
 use std::collections::BTreeMap;

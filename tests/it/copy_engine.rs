@@ -3,9 +3,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tierctl::copy::{self, CopyJob};
-use tierctl::engine::transfer::{ContainerSpec, Containers, MountSource, MountSpec};
-use tierctl::manifest::{self, Difference, Rules};
+use tierctl::engine::{HelperSpec, Helpers, MountSource, MountSpec, Volumes};
+use tierctl::migrate::copy::{self, CopyJob};
+use tierctl::migrate::manifest::{self, Difference, Rules};
+use tierctl::migrate::tree;
 
 use super::engine::{engine, helper_image};
 
@@ -25,24 +26,25 @@ touch -d '2019-05-01 10:00:00' sub/a pg/base/1
 "#;
 
 /// A fresh volume filled with [`SEED`].
-pub fn seeded_volume(engine: &dyn Containers, name: &str) {
+pub fn seeded_volume(engine: &dyn Helpers, name: &str) {
     let _ = std::process::Command::new("docker")
         .args(["volume", "rm", "-f", name])
         .output();
-    let spec = ContainerSpec {
-        image: helper_image(),
-        command: vec!["sh".into(), "-c".into(), SEED.into()],
+    let spec = HelperSpec {
         mounts: vec![MountSpec {
             // the test creates the volume on purpose by mounting it
             source: MountSource::Volume(name.into()),
             target: "/data".into(),
             read_only: false,
         }],
-        cap_add: copy::copy_capabilities(false),
-        purpose: "seed".into(),
-        journal: None,
+        capabilities: copy::copy_capabilities(false),
+        ..HelperSpec::new(
+            "seed",
+            &helper_image(),
+            vec!["sh".into(), "-c".into(), SEED.into()],
+        )
     };
-    engine.run(&spec).expect("seed the volume");
+    engine.run_to_end(&spec).expect("seed the volume");
 }
 
 #[test]
@@ -66,24 +68,24 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
     };
     let size = copy::parse_size(
         &engine
-            .run(&copy::measure_spec(&job, &helper_image(), "it"))
+            .run_to_end(&copy::measure_spec(&job, &helper_image(), "it"))
             .expect("measure"),
     )
     .expect("measure output");
     assert!(size.bytes >= 100_000, "{size:?}");
     assert!(!size.devices);
     engine
-        .run(&copy::copy_spec(&job, &helper_image(), "it", size.devices))
+        .run_to_end(&copy::copy_spec(&job, &helper_image(), "it", size.devices))
         .expect("copy");
 
     let hashed = AtomicU64::new(0);
-    let trees = engine
-        .manifests(
-            &copy::verify_spec(&job, &helper_image(), "it"),
-            &[copy::FROM, copy::TO],
-            &hashed,
-        )
-        .expect("manifests");
+    let trees = tree::archive_manifests(
+        &engine,
+        &copy::verify_spec(&job, &helper_image(), "it"),
+        &[copy::FROM, copy::TO],
+        &hashed,
+    )
+    .expect("manifests");
     let (source, copied) = (&trees[0], &trees[1]);
     assert_eq!(hashed.load(Ordering::Relaxed), 2 * source.bytes());
     assert_eq!(manifest::compare(source, copied, Rules::default()), vec![]);
@@ -110,13 +112,13 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
         .expect("open")
         .set_modified(mtime)
         .expect("keep mtime");
-    let trees = engine
-        .manifests(
-            &copy::verify_spec(&job, &helper_image(), "it"),
-            &[copy::FROM, copy::TO],
-            &hashed,
-        )
-        .expect("manifests");
+    let trees = tree::archive_manifests(
+        &engine,
+        &copy::verify_spec(&job, &helper_image(), "it"),
+        &[copy::FROM, copy::TO],
+        &hashed,
+    )
+    .expect("manifests");
     let diffs = manifest::compare(&trees[0], &trees[1], Rules::default());
     assert!(
         matches!(diffs.as_slice(), [Difference::Changed { path, field: "content", .. }] if path == "pg/base/big"),
@@ -125,7 +127,7 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
 
     // wipe empties the target and leaves the source alone
     engine
-        .run(&copy::wipe_spec(&target, &helper_image(), "it"))
+        .run_to_end(&copy::wipe_spec(&target, &helper_image(), "it"))
         .expect("wipe");
     assert_eq!(std::fs::read_dir(&target).expect("read").count(), 0);
     assert!(engine.volume_exists(volume).expect("inspect"));

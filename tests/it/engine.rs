@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 
 use tierctl::engine::docker::DockerEngine;
 use tierctl::engine::endpoint::{self, EndpointInput};
+use tierctl::engine::helper::{MEMORY_LIMIT, PIDS_LIMIT};
 use tierctl::engine::probe::{self, Marker, Verdict};
-use tierctl::engine::{Engine, EngineError};
+use tierctl::engine::{
+    Capability, Engine, EngineError, HelperSpec, Helpers, MountSource, MountSpec,
+};
 use tierctl::vm::{DiskConfig, EnvVars};
 
 /// The engine the docker CLI would use here, or `None` (with a loud note) when none answers.
@@ -101,12 +104,7 @@ fn the_engine_refuses_a_source_it_does_not_have_and_creates_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("never");
     let output = engine
-        .run_helper(
-            &helper_image(),
-            &missing,
-            probe::TARGET,
-            &probe::helper_command(""),
-        )
+        .run_helper(&probe::helper_spec(&helper_image(), &missing, ""))
         .expect("engine answers");
     assert!(
         matches!(output, tierctl::engine::HelperOutput::SourceMissing { .. }),
@@ -170,4 +168,75 @@ pub fn can_unshare() -> bool {
         eprintln!("SKIPPED: `unshare -m` needs root");
     }
     ok
+}
+
+/// `docker inspect` of the first container labelled `io.tierctl.helper=<purpose>`, once it exists.
+fn inspect_helper(purpose: &str) -> Option<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let listed = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("label=io.tierctl.helper={purpose}"))
+            .output()
+            .expect("docker ps");
+        let id = String::from_utf8_lossy(&listed.stdout).trim().to_owned();
+        if !id.is_empty() {
+            let inspected = std::process::Command::new("docker")
+                .args(["inspect", &id])
+                .output()
+                .expect("docker inspect");
+            let all: serde_json::Value =
+                serde_json::from_slice(&inspected.stdout).expect("inspect is JSON");
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", &id])
+                .output();
+            return all.get(0).cloned();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
+
+#[test]
+fn a_real_helper_has_no_network_a_read_only_root_limits_and_only_its_capabilities() {
+    let Some(engine) = engine() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let purpose = format!("it-hardening-{}", std::process::id());
+    let spec = HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(dir.path().to_owned()),
+            target: "/from".into(),
+            read_only: true,
+        }],
+        capabilities: vec![Capability::DacReadSearch],
+        ..HelperSpec::new(&purpose, &helper_image(), vec!["sleep".into(), "60".into()])
+    };
+    let inspected = std::thread::scope(|scope| {
+        // the helper runs until the inspecting side removes it
+        let running = scope.spawn(|| engine.run_helper(&spec));
+        let inspected = inspect_helper(&purpose);
+        let ended = running.join().expect("helper thread");
+        assert!(
+            ended.is_err(),
+            "a removed helper does not end well: {ended:?}"
+        );
+        inspected
+    });
+    let inspected = inspected.expect("the helper container showed up");
+    let host = &inspected["HostConfig"];
+    assert_eq!(host["NetworkMode"], "none");
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert_eq!(host["Privileged"], false);
+    assert_eq!(host["PidsLimit"], PIDS_LIMIT);
+    assert_eq!(host["Memory"], MEMORY_LIMIT);
+    assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
+    assert_eq!(host["CapAdd"], serde_json::json!(["DAC_READ_SEARCH"]));
+    assert_eq!(
+        host["SecurityOpt"],
+        serde_json::json!(["no-new-privileges"])
+    );
+    assert_eq!(inspected["Config"]["NetworkDisabled"], true);
+    let mounts = inspected["Mounts"].as_array().expect("mounts");
+    assert_eq!(mounts.len(), 1);
+    assert_eq!(mounts[0]["RW"], false);
 }

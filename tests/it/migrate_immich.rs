@@ -428,7 +428,7 @@ fn a_container_outside_the_plan_using_a_volume_is_refused_before_anything_change
     assert!(text.contains(&other), "{text}");
     assert_eq!(p.compose_text(), before);
     assert!(
-        tierctl::journal::latest(&p.ws.path("app/.tierctl")).is_none(),
+        tierctl::migrate::journal::latest(&p.ws.path("app/.tierctl")).is_none(),
         "no journal was started"
     );
     assert!(!p.ws.path(&format!("fast/databases/{}", p.name)).exists());

@@ -245,7 +245,7 @@ fn d5_lock_migrate_and_tiers_link_are_refused_while_another_run_holds_the_lock()
         "{all}"
     );
     assert!(
-        tierctl::journal::latest(&ws.path("app/.tierctl")).is_none(),
+        tierctl::migrate::journal::latest(&ws.path("app/.tierctl")).is_none(),
         "no journal: {all}"
     );
     let link = ws
@@ -452,7 +452,7 @@ fn d7_rewrite_writes_when_the_named_volumes_are_empty_or_missing() {
 
 #[test]
 fn d7_the_helper_container_tells_a_volume_with_data_from_an_empty_one() {
-    use tierctl::engine::transfer::Containers;
+    use tierctl::engine::Helpers;
     let Some(engine) = engine() else { return };
     let name = format!("tierctlitsafelook{}", std::process::id());
     let (data, empty) = (
@@ -476,7 +476,7 @@ fn d7_the_helper_container_tells_a_volume_with_data_from_an_empty_one() {
     // what a VM engine does (the host cannot read the mountpoint there)
     let look = |v: &str| {
         engine
-            .run(&tierctl::stranded::look_spec(v, &helper_image()))
+            .run_to_end(&tierctl::stranded::look_spec(v, &helper_image()))
             .expect("helper runs")
     };
     assert_eq!(look(&data.0).trim(), ".hidden");

@@ -4,10 +4,11 @@
 
 use std::path::PathBuf;
 
-use tierctl::apply::{ViewedMount, mount_problems};
 use tierctl::compose::load::{LoadOptions, load};
 use tierctl::compose::model::ComposeProject;
-use tierctl::plan::migrate::{ExpectedMount, MigratePlan};
+use tierctl::migrate::ViewedMount;
+use tierctl::migrate::mounts::mount_problems;
+use tierctl::migrate::plan::{ExpectedMount, MigratePlan};
 use tierctl::probe::DiskFiles;
 use tierctl::verify::{MountKind, RunningMount, cross_check};
 

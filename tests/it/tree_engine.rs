@@ -5,12 +5,13 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 
-use tierctl::copy::{self, CopyJob};
-use tierctl::engine::EngineError;
 use tierctl::engine::docker::DockerEngine;
-use tierctl::engine::transfer::{ContainerSpec, ContainerState, Containers, MountSource, Selector};
-use tierctl::manifest::{self, Rules};
-use tierctl::tree::{self, Way};
+use tierctl::engine::{
+    ArchiveReader, EngineError, HelperOutput, HelperSpec, Helpers, MountSource, Volumes,
+};
+use tierctl::migrate::copy::{self, CopyJob};
+use tierctl::migrate::manifest::{self, Rules};
+use tierctl::migrate::tree::{self, Way};
 
 use super::copy_engine::seeded_volume;
 use super::engine::{engine, helper_image, required};
@@ -18,35 +19,23 @@ use super::engine::{engine, helper_image, required};
 /// The real engine, but never reading on the host: what a VM engine does.
 struct ArchiveOnly<'a>(&'a DockerEngine);
 
-impl Containers for ArchiveOnly<'_> {
-    fn volume_exists(&self, name: &str) -> Result<bool, EngineError> {
-        self.0.volume_exists(name)
+impl Helpers for ArchiveOnly<'_> {
+    fn run_helper(&self, spec: &HelperSpec) -> Result<HelperOutput, EngineError> {
+        self.0.run_helper(spec)
     }
-    fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
-        self.0.remove_volume(name)
+    fn read_archives(
+        &self,
+        spec: &HelperSpec,
+        paths: &[&str],
+        read: ArchiveReader<'_>,
+    ) -> Result<(), EngineError> {
+        self.0.read_archives(spec, paths, read)
     }
-    fn run(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
-        self.0.run(spec)
-    }
-    fn populate(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
+    fn populate(&self, spec: &HelperSpec) -> Result<(), EngineError> {
         self.0.populate(spec)
     }
-    fn manifests(
-        &self,
-        spec: &ContainerSpec,
-        paths: &[&str],
-        hashed: &AtomicU64,
-    ) -> Result<Vec<manifest::Manifest>, EngineError> {
-        self.0.manifests(spec, paths, hashed)
-    }
-    fn list(&self, selector: &Selector) -> Result<Vec<ContainerState>, EngineError> {
-        self.0.list(selector)
-    }
-    fn stop(&self, id: &str, grace_secs: u32) -> Result<(), EngineError> {
-        self.0.stop(id, grace_secs)
-    }
-    fn remove(&self, id: &str) -> Result<(), EngineError> {
-        self.0.remove(id)
+    fn host_path(&self, _: &MountSource) -> Result<Option<PathBuf>, EngineError> {
+        Ok(None)
     }
 }
 
@@ -91,8 +80,7 @@ fn the_host_manifest_equals_the_archive_manifest_and_verification_reads_on_the_h
 
     // the same tree, read both ways, is the same manifest, field for field
     let hashed = AtomicU64::new(0);
-    let archived = engine
-        .manifests(&spec, &[copy::FROM], &hashed)
+    let archived = tree::archive_manifests(&engine, &spec, &[copy::FROM], &hashed)
         .expect("archive manifest")
         .remove(0);
     let host = tree::read(&mountpoint, &hashed).expect("host manifest");
@@ -104,7 +92,7 @@ fn the_host_manifest_equals_the_archive_manifest_and_verification_reads_on_the_h
     assert_eq!(host.entries["pg/fifo"].kind, manifest::Kind::Fifo);
 
     engine
-        .run(&copy::copy_spec(&job, &helper_image(), "it", false))
+        .run_to_end(&copy::copy_spec(&job, &helper_image(), "it", false))
         .expect("copy");
     let (trees, ways) = tree::copy_manifests(&engine, &job, &spec, &hashed).expect("manifests");
     assert_eq!(ways, [Way::Host(mountpoint), Way::Host(target.clone())]);
@@ -132,7 +120,7 @@ fn the_host_manifest_equals_the_archive_manifest_and_verification_reads_on_the_h
     );
 
     engine
-        .run(&copy::wipe_spec(&target, &helper_image(), "it"))
+        .run_to_end(&copy::wipe_spec(&target, &helper_image(), "it"))
         .expect("wipe");
     engine.remove_volume(volume).expect("remove volume");
 }

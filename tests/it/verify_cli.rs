@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tierctl::engine::container::{ContainerSpec, Containers, labels};
+use tierctl::engine::container::{ContainerSpec, labels};
 use tierctl::engine::docker::DockerEngine;
+use tierctl::engine::{Containers, Volumes};
 
 use crate::engine::{TmpfsMount, can_unshare, engine, helper_image, required};
 use crate::workspace::Workspace;

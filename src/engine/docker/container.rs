@@ -1,4 +1,5 @@
-//! [`Containers`] over bollard.
+//! [`Containers`] over bollard: list, inspect, exec, stop, remove, and the long-running
+//! container the tests create.
 
 use std::collections::HashMap;
 
@@ -6,15 +7,17 @@ use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType as BollardMountType};
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, RemoveVolumeOptions,
+    CreateContainerOptions, ListContainersOptions, StopContainerOptions,
 };
 use futures_util::StreamExt;
 
-use super::{DockerEngine, HELPER_LABEL, helper_name};
+use super::DockerEngine;
 use crate::engine::container::{
-    ContainerInfo, ContainerMount, ContainerSpec, Containers, ExecOutput, MountType,
+    ContainerInfo, ContainerMount, ContainerSpec, ContainerState, ExecOutput, MountType, Selector,
+    labels,
 };
-use crate::engine::{EngineError, HelperOutput};
+use crate::engine::helper::JOURNAL_LABEL;
+use crate::engine::{Containers, EngineError};
 
 impl DockerEngine {
     async fn exec_async(
@@ -66,39 +69,6 @@ impl DockerEngine {
         })
     }
 
-    async fn sharing_helper(
-        &self,
-        image: &str,
-        container: &str,
-        command: &[String],
-    ) -> Result<HelperOutput, EngineError> {
-        let body = ContainerCreateBody {
-            image: Some(image.to_owned()),
-            cmd: Some(command.to_vec()),
-            entrypoint: Some(Vec::new()),
-            network_disabled: Some(true),
-            labels: Some([(HELPER_LABEL.to_owned(), "verify".to_owned())].into()),
-            host_config: Some(HostConfig {
-                volumes_from: Some(vec![format!("{container}:ro")]),
-                network_mode: Some("none".into()),
-                cap_drop: Some(vec!["ALL".into()]),
-                cap_add: Some(vec!["DAC_READ_SEARCH".into()]),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                readonly_rootfs: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let id = self
-            .create_named(body, helper_name("verify"), image)
-            .await?;
-        let result = self.run_created(&id).await;
-        let removed = self.remove_async(&id).await;
-        let output = result?;
-        removed?;
-        Ok(output)
-    }
-
     async fn create_named(
         &self,
         body: ContainerCreateBody,
@@ -120,19 +90,6 @@ impl DockerEngine {
             }),
             Err(e) => Err(self.classify(&e, "create container")),
         }
-    }
-
-    async fn remove_async(&self, container: &str) -> Result<(), EngineError> {
-        self.docker
-            .remove_container(
-                container,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await
-            .map_err(|e| self.classify(&e, "remove container"))
     }
 
     async fn inspect_async(&self, container: &str) -> Result<Option<ContainerInfo>, EngineError> {
@@ -177,13 +134,64 @@ impl DockerEngine {
 }
 
 impl Containers for DockerEngine {
-    fn running_with_labels(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
-        let filters: HashMap<String, Vec<String>> = if labels.is_empty() {
+    fn list(&self, selector: &Selector) -> Result<Vec<ContainerState>, EngineError> {
+        let filter = match selector {
+            Selector::Project(name) => ("label", format!("{}={name}", labels::PROJECT)),
+            Selector::Volume(name) => ("volume", name.clone()),
+            Selector::Journal(id) => ("label", format!("{JOURNAL_LABEL}={id}")),
+        };
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(filter.0.to_owned(), vec![filter.1])])),
+            ..Default::default()
+        };
+        let found = self
+            .runtime
+            .block_on(self.docker.list_containers(Some(options)))
+            .map_err(|e| self.classify(&e, "list containers"))?;
+        Ok(found
+            .into_iter()
+            .map(|c| {
+                let tags = c.labels.unwrap_or_default();
+                ContainerState {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .unwrap_or_default()
+                        .first()
+                        .map(|n| n.trim_start_matches('/').to_owned())
+                        .unwrap_or_default(),
+                    project: tags.get(labels::PROJECT).cloned(),
+                    service: tags.get(labels::SERVICE).cloned(),
+                    running: matches!(
+                        c.state,
+                        Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+                            | Some(bollard::models::ContainerSummaryStateEnum::RESTARTING)
+                    ),
+                    mounts: c
+                        .mounts
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|m| {
+                            let source = match m.name {
+                                Some(name) if !name.is_empty() => name,
+                                _ => m.source.unwrap_or_default(),
+                            };
+                            (source, m.destination.unwrap_or_default())
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    fn running_with_labels(&self, wanted: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
+        let filters: HashMap<String, Vec<String>> = if wanted.is_empty() {
             HashMap::new()
         } else {
             [(
                 "label".to_owned(),
-                labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                wanted.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             )]
             .into()
         };
@@ -207,14 +215,32 @@ impl Containers for DockerEngine {
         self.runtime.block_on(self.exec_async(container, command))
     }
 
-    fn run_helper_sharing(
-        &self,
-        image: &str,
-        container: &str,
-        command: &[String],
-    ) -> Result<HelperOutput, EngineError> {
-        self.runtime
-            .block_on(self.sharing_helper(image, container, command))
+    fn stop(&self, id: &str, grace_secs: u32) -> Result<(), EngineError> {
+        let options = StopContainerOptions {
+            t: Some(i32::try_from(grace_secs).unwrap_or(i32::MAX)),
+            ..Default::default()
+        };
+        // the engine answers only after the grace period: the client must wait longer
+        let client_timeout = self
+            .docker()
+            .timeout()
+            .max(std::time::Duration::from_secs(u64::from(grace_secs) + 30));
+        let docker = self.docker.clone().with_timeout(client_timeout);
+        match self
+            .runtime()
+            .block_on(docker.stop_container(id, Some(options)))
+        {
+            Ok(()) => Ok(()),
+            // already stopped
+            Err(BollardError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(self.classify(&e, &format!("stop container `{id}`"))),
+        }
+    }
+
+    fn remove(&self, id: &str) -> Result<(), EngineError> {
+        self.runtime.block_on(self.force_remove(id))
     }
 
     fn create_running(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
@@ -251,27 +277,10 @@ impl Containers for DockerEngine {
                 .create_named(body, spec.name.clone(), &spec.image)
                 .await?;
             if let Err(e) = self.docker.start_container(&id, None).await {
-                let _ = self.remove_async(&id).await;
+                let _ = self.force_remove(&id).await;
                 return Err(self.classify(&e, "start container"));
             }
             Ok(id)
         })
-    }
-
-    fn remove(&self, container: &str) -> Result<(), EngineError> {
-        self.runtime.block_on(self.remove_async(container))
-    }
-
-    fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
-        match self.runtime.block_on(
-            self.docker
-                .remove_volume(name, Some(RemoveVolumeOptions { force: true })),
-        ) {
-            Ok(()) => Ok(()),
-            Err(BollardError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(e) => Err(self.classify(&e, "remove volume")),
-        }
     }
 }

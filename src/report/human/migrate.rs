@@ -1,7 +1,7 @@
 //! `migrate` for people: the plan before it runs, and what each step did.
 
-use crate::apply::{self, Outcome};
-use crate::plan::migrate::MigratePlan;
+use crate::migrate::plan::MigratePlan;
+use crate::migrate::{self, Outcome};
 use crate::report::PathStyle;
 
 /// The plan: the numbered steps, what is copied where, and which files change.
@@ -15,7 +15,7 @@ pub fn plan(plan: &MigratePlan) -> String {
         text.push_str(&format!(
             "[{}/{total}] {}\n",
             index + 1,
-            apply::describe(plan, step)
+            migrate::describe(plan, step)
         ));
     }
     text
@@ -38,7 +38,7 @@ pub fn migrated(outcome: &Outcome, rollback: bool, paths: &PathStyle) -> String 
         if rollback {
             "rolled back".to_owned()
         } else {
-            apply::kept_line(&outcome.kept)
+            migrate::kept_line(&outcome.kept)
         },
         paths.show(&outcome.journal)
     ));
@@ -48,7 +48,7 @@ pub fn migrated(outcome: &Outcome, rollback: bool, paths: &PathStyle) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::StepOutcome;
+    use crate::migrate::StepOutcome;
 
     #[test]
     fn the_outcome_lists_every_step_and_the_journal() {

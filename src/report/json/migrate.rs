@@ -7,9 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::VERSION;
-use crate::apply::Outcome;
-use crate::engine::transfer::MountSource;
-use crate::plan::migrate::MigratePlan;
+use crate::engine::MountSource;
+use crate::migrate::Outcome;
+use crate::migrate::plan::MigratePlan;
 use crate::report::PathStyle;
 
 /// `tierctl migrate --dry-run --format json` (and the preview before a run).
@@ -111,7 +111,7 @@ pub fn migrated<'a>(outcome: &'a Outcome, rollback: bool, paths: &PathStyle) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::StepOutcome;
+    use crate::migrate::StepOutcome;
 
     #[test]
     fn the_outcome_keeps_its_alphabetical_field_order() {

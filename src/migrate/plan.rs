@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Plan};
 use crate::compose::model::ComposeProject;
-use crate::copy::CopyJob;
-use crate::engine::transfer::MountSource;
+use crate::engine::MountSource;
+use crate::migrate::copy::CopyJob;
+use crate::plan::{Action, Plan};
 use crate::rewrite::Patched;
 
 /// Seconds a service gets to stop when the compose file does not say (compose's default).
@@ -175,69 +175,16 @@ pub fn build(
             target: target.clone(),
             source: PathBuf::from(&step.new),
         });
-        let unsupported = |reason: &str| Unsupported {
-            service: service.clone(),
-            target: target.clone(),
-            reason: reason.to_owned(),
-        };
-        if step.action == Action::MoveBind {
-            let from = step
-                .from
-                .clone()
-                .ok_or_else(|| unsupported("the bind's real directory is not known"))?;
-            let target_dir = PathBuf::from(&step.new);
-            if copies.iter().any(|c| c.job.target == target_dir) {
-                continue;
-            }
-            copies.push(VolumeCopy {
-                key: from.display().to_string(),
-                job: CopyJob {
-                    source: MountSource::Bind(from),
-                    target: target_dir,
-                },
-                tier: step.tier.clone(),
-                seed: None,
+        if let Some(copy) = copy_of(project, step, service, target)? {
+            // a bind directory is copied once per target, a volume once per volume
+            let known = copies.iter().any(|c| match copy.job.source {
+                MountSource::Bind(_) => c.job.target == copy.job.target,
+                MountSource::Volume(_) => c.key == copy.key,
             });
-            continue;
+            if !known {
+                copies.push(copy);
+            }
         }
-        if step.action != Action::VolumeToBind {
-            continue;
-        }
-        let mount = project
-            .services
-            .get(service)
-            .and_then(|s| {
-                s.mounts
-                    .iter()
-                    .find(|m| crate::compose::target::same(&m.target, target))
-            })
-            .ok_or_else(|| unsupported("the mount is not in the project"))?;
-        if mount.subpath.is_some() {
-            return Err(unsupported("`volume.subpath` mounts are not migrated yet"));
-        }
-        let volume = project
-            .volume_for(mount)
-            .ok_or_else(|| unsupported("the volume is not declared"))?;
-        if copies.iter().any(|c| c.key == volume.key) {
-            continue;
-        }
-        copies.push(VolumeCopy {
-            key: volume.key.clone(),
-            job: CopyJob {
-                source: MountSource::Volume(volume.effective_name(&project.name)),
-                target: PathBuf::from(&step.new),
-            },
-            tier: step.tier.clone(),
-            seed: project
-                .services
-                .get(service)
-                .and_then(|s| s.image.clone())
-                .filter(|_| !mount.nocopy)
-                .map(|image| Seed {
-                    image,
-                    path: target.clone(),
-                }),
-        });
     }
     let files: Vec<FileChange> = patched
         .iter()
@@ -248,27 +195,114 @@ pub fn build(
             new: p.new.clone(),
         })
         .collect();
-    let mut steps = Vec::new();
-    if !files.is_empty() || !copies.is_empty() {
-        steps.push(MigrateStep::Stop);
-        for n in 0..copies.len() {
-            steps.extend([
-                MigrateStep::CreateDir(n),
-                MigrateStep::Copy(n),
-                MigrateStep::Verify(n),
-            ]);
+    let steps = if files.is_empty() && copies.is_empty() {
+        Vec::new()
+    } else {
+        steps_of(copies.len(), remove_source)
+    };
+    Ok(MigratePlan {
+        project: project.name.clone(),
+        project_dir: project.dir.clone(),
+        compose_files: project.files.clone(),
+        grace: graces(project, &services)?,
+        services: services.into_iter().collect(),
+        grace_secs: DEFAULT_GRACE_SECS,
+        copies,
+        files,
+        mounts,
+        steps,
+    })
+}
+
+/// The copy a rewrite step needs: a moved bind's directory, or a named volume's data; `None`
+/// for a step that moves no data.
+fn copy_of(
+    project: &ComposeProject,
+    step: &crate::plan::Step,
+    service: &str,
+    target: &str,
+) -> Result<Option<VolumeCopy>, Unsupported> {
+    let unsupported = |reason: &str| Unsupported {
+        service: service.to_owned(),
+        target: target.to_owned(),
+        reason: reason.to_owned(),
+    };
+    match step.action {
+        Action::MoveBind => {
+            let from = step
+                .from
+                .clone()
+                .ok_or_else(|| unsupported("the bind's real directory is not known"))?;
+            Ok(Some(VolumeCopy {
+                key: from.display().to_string(),
+                job: CopyJob {
+                    source: MountSource::Bind(from),
+                    target: PathBuf::from(&step.new),
+                },
+                tier: step.tier.clone(),
+                seed: None,
+            }))
         }
-        steps.extend([
-            MigrateStep::Rewrite,
-            MigrateStep::Start,
-            MigrateStep::VerifyMounts,
-        ]);
-        if remove_source {
-            steps.extend((0..copies.len()).map(MigrateStep::RemoveSource));
+        Action::VolumeToBind => {
+            let (found, mount) = step
+                .mount
+                .and_then(|id| project.mount(id))
+                .ok_or_else(|| unsupported("the mount is not in the project"))?;
+            if mount.subpath.is_some() {
+                return Err(unsupported("`volume.subpath` mounts are not migrated yet"));
+            }
+            let volume = project
+                .volume_for(mount)
+                .ok_or_else(|| unsupported("the volume is not declared"))?;
+            Ok(Some(VolumeCopy {
+                key: volume.key.clone(),
+                job: CopyJob {
+                    source: MountSource::Volume(volume.effective_name(&project.name)),
+                    target: PathBuf::from(&step.new),
+                },
+                tier: step.tier.clone(),
+                seed: found
+                    .image
+                    .clone()
+                    .filter(|_| !mount.nocopy)
+                    .map(|image| Seed {
+                        image,
+                        path: target.to_owned(),
+                    }),
+            }))
         }
+        _ => Ok(None),
     }
+}
+
+/// The steps of a migration with `copies` copies.
+fn steps_of(copies: usize, remove_source: bool) -> Vec<MigrateStep> {
+    let mut steps = vec![MigrateStep::Stop];
+    for n in 0..copies {
+        steps.extend([
+            MigrateStep::CreateDir(n),
+            MigrateStep::Copy(n),
+            MigrateStep::Verify(n),
+        ]);
+    }
+    steps.extend([
+        MigrateStep::Rewrite,
+        MigrateStep::Start,
+        MigrateStep::VerifyMounts,
+    ]);
+    if remove_source {
+        steps.extend((0..copies).map(MigrateStep::RemoveSource));
+    }
+    steps
+}
+
+/// Each service's `stop_grace_period` as written, in whole seconds.
+fn graces(
+    project: &ComposeProject,
+    services: &BTreeSet<String>,
+) -> Result<BTreeMap<String, u32>, Unsupported> {
     let mut grace = BTreeMap::new();
-    for service in &services {
+    for service in services {
         let written = project
             .services
             .get(service)
@@ -282,18 +316,7 @@ pub fn build(
             grace.insert(service.clone(), secs);
         }
     }
-    Ok(MigratePlan {
-        project: project.name.clone(),
-        project_dir: project.dir.clone(),
-        compose_files: project.files.clone(),
-        services: services.into_iter().collect(),
-        grace_secs: DEFAULT_GRACE_SECS,
-        grace,
-        copies,
-        files,
-        mounts,
-        steps,
-    })
+    Ok(grace)
 }
 
 /// A compose duration (`10s`, `1m30s`, `1.5s`, `500ms`, `2h`; a bare number is seconds) in whole
@@ -334,6 +357,41 @@ pub fn grace_secs(text: &str) -> Option<u32> {
 
 fn whole_secs(secs: f64) -> Option<u32> {
     (secs.is_finite() && secs >= 0.0 && secs <= f64::from(u32::MAX)).then(|| secs.ceil() as u32)
+}
+
+/// A human description of a step.
+pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
+    let copy = |n: &usize| plan.copies.get(*n);
+    let source = |n: &usize| {
+        copy(n)
+            .map(|c| match &c.job.source {
+                MountSource::Volume(v) => v.clone(),
+                MountSource::Bind(p) => p.display().to_string(),
+            })
+            .unwrap_or_default()
+    };
+    let target = |n: &usize| {
+        copy(n)
+            .map(|c| c.job.target.display().to_string())
+            .unwrap_or_default()
+    };
+    match step {
+        MigrateStep::Stop => format!("stop {}", plan.services.join(", ")),
+        MigrateStep::CreateDir(n) => format!("create {}", target(n)),
+        MigrateStep::Copy(n) => format!("copy {} -> {}", source(n), target(n)),
+        MigrateStep::Verify(n) => format!("verify copy of {} (blake3)", source(n)),
+        MigrateStep::Rewrite => format!(
+            "rewrite {}",
+            plan.files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        MigrateStep::Start => "start services".into(),
+        MigrateStep::VerifyMounts => "verify mounts".into(),
+        MigrateStep::RemoveSource(n) => format!("remove source volume {}", source(n)),
+    }
 }
 
 #[cfg(test)]

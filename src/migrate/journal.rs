@@ -1,6 +1,6 @@
 //! The migration journal: one JSON line per event, each fsynced, in
 //! `<project dir>/.tierctl/journal-<id>.jsonl`. The first line holds the whole plan, so a
-//! resumed or rolled-back run needs nothing else. [`Progress`] (pure) says what is done.
+//! resumed or rolled-back run needs nothing else. [`JournalState`] (pure) says what is done.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::plan::migrate::MigratePlan;
+use crate::migrate::plan::MigratePlan;
 
 /// The journal directory of a project.
 pub fn dir(project_dir: &Path) -> PathBuf {
@@ -118,7 +118,7 @@ pub enum JournalError {
 
 /// What a journal says about its migration (pure).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Progress {
+pub struct JournalState {
     /// The plan.
     pub plan: MigratePlan,
     /// Finished steps and what they left.
@@ -133,13 +133,13 @@ pub struct Progress {
     pub rolled_back: bool,
 }
 
-impl Progress {
+impl JournalState {
     /// Fold the records (the first must be `Begin`).
-    pub fn of(records: &[Record]) -> Option<Progress> {
+    pub fn of(records: &[Record]) -> Option<JournalState> {
         let Some(Record::Begin { plan }) = records.first() else {
             return None;
         };
-        let mut progress = Progress {
+        let mut progress = JournalState {
             plan: plan.clone(),
             done: BTreeMap::new(),
             begun: Vec::new(),
@@ -172,6 +172,14 @@ impl Progress {
     /// Neither finished nor rolled back.
     pub fn is_open(&self) -> bool {
         !self.finished && !self.rolled_back
+    }
+
+    /// The services the `stop` step found running (started again afterwards).
+    pub fn running_services(&self) -> Vec<String> {
+        match self.done.get("stop") {
+            Some(Detail::Stopped { running }) => running.clone(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -339,7 +347,7 @@ mod tests {
                 error: "disk full".into(),
             },
         ];
-        let p = Progress::of(&records).expect("begins with the plan");
+        let p = JournalState::of(&records).expect("begins with the plan");
         assert!(p.is_open());
         assert_eq!(p.begun, ["copy:0"]);
         assert_eq!(
@@ -382,6 +390,6 @@ mod tests {
         let (reopened, records) = Journal::open(&j.path).expect("open");
         assert_eq!(reopened.id, "20250101T000000-1");
         assert_eq!(records.len(), 2);
-        assert!(!Progress::of(&records).expect("plan").is_open());
+        assert!(!JournalState::of(&records).expect("plan").is_open());
     }
 }

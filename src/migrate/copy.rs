@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::engine::transfer::{ContainerSpec, MountSource, MountSpec};
+use crate::engine::{Capability, HelperSpec, MountSource, MountSpec};
 
 /// Where the source is mounted in a helper.
 pub const FROM: &str = "/from";
@@ -64,8 +64,8 @@ fn shell(script: &str) -> Vec<String> {
 }
 
 /// The helper that measures the source (its output is read by [`parse_size`]).
-pub fn measure_spec(job: &CopyJob, image: &str, journal: &str) -> ContainerSpec {
-    ContainerSpec {
+pub fn measure_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
         image: image.into(),
         command: shell(MEASURE),
         mounts: vec![MountSpec {
@@ -73,7 +73,8 @@ pub fn measure_spec(job: &CopyJob, image: &str, journal: &str) -> ContainerSpec 
             target: FROM.into(),
             read_only: true,
         }],
-        cap_add: vec!["DAC_READ_SEARCH".into()],
+        capabilities: vec![Capability::DacReadSearch],
+        shares: None,
         purpose: "measure".into(),
         journal: Some(journal.into()),
     }
@@ -82,35 +83,40 @@ pub fn measure_spec(job: &CopyJob, image: &str, journal: &str) -> ContainerSpec 
 /// The capabilities `cp -a` needs: set owners (`CHOWN`), set modes and times on files it does
 /// not own (`FOWNER`), read and write whatever the modes say (`DAC_OVERRIDE`), keep setuid and
 /// setgid bits (`FSETID`), and `MKNOD` only for device files (a FIFO needs none).
-pub fn copy_capabilities(devices: bool) -> Vec<String> {
-    let mut caps: Vec<String> = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]
-        .map(String::from)
-        .to_vec();
+pub fn copy_capabilities(devices: bool) -> Vec<Capability> {
+    let mut caps = vec![
+        Capability::Chown,
+        Capability::DacOverride,
+        Capability::Fowner,
+        Capability::Fsetid,
+    ];
     if devices {
-        caps.push("MKNOD".into());
+        caps.push(Capability::Mknod);
     }
     caps
 }
 
 /// The helper that copies.
-pub fn copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -> ContainerSpec {
-    ContainerSpec {
+pub fn copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -> HelperSpec {
+    HelperSpec {
         image: image.into(),
         command: shell(COPY),
         mounts: mounts(job, false),
-        cap_add: copy_capabilities(devices),
+        capabilities: copy_capabilities(devices),
+        shares: None,
         purpose: "copy".into(),
         journal: Some(journal.into()),
     }
 }
 
 /// The helper (never started) whose archive streams give both manifests; both mounts read-only.
-pub fn verify_spec(job: &CopyJob, image: &str, journal: &str) -> ContainerSpec {
-    ContainerSpec {
+pub fn verify_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
         image: image.into(),
         command: shell("true"),
         mounts: mounts(job, true),
-        cap_add: Vec::new(),
+        capabilities: Vec::new(),
+        shares: None,
         purpose: "verify".into(),
         journal: Some(journal.into()),
     }
@@ -118,8 +124,8 @@ pub fn verify_spec(job: &CopyJob, image: &str, journal: &str) -> ContainerSpec {
 
 /// The helper that empties the target (a partial copy of this journal, or a rollback); the
 /// source is not mounted at all.
-pub fn wipe_spec(target: &Path, image: &str, journal: &str) -> ContainerSpec {
-    ContainerSpec {
+pub fn wipe_spec(target: &Path, image: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
         image: image.into(),
         command: shell(WIPE),
         mounts: vec![MountSpec {
@@ -127,7 +133,8 @@ pub fn wipe_spec(target: &Path, image: &str, journal: &str) -> ContainerSpec {
             target: TO.into(),
             read_only: false,
         }],
-        cap_add: vec!["DAC_OVERRIDE".into()],
+        capabilities: vec![Capability::DacOverride],
+        shares: None,
         purpose: "wipe".into(),
         journal: Some(journal.into()),
     }
@@ -326,15 +333,16 @@ mod tests {
         let spec = copy_spec(&job, "busybox", "j", false);
         assert!(spec.mounts[0].read_only);
         assert!(!spec.mounts[1].read_only);
-        assert_eq!(spec.cap_add, ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]);
+        let names: Vec<&str> = spec.capabilities.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names, ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]);
         assert!(
             copy_spec(&job, "busybox", "j", true)
-                .cap_add
-                .contains(&"MKNOD".to_owned())
+                .capabilities
+                .contains(&Capability::Mknod)
         );
         let verify = verify_spec(&job, "busybox", "j");
         assert!(verify.mounts.iter().all(|m| m.read_only));
-        assert!(verify.cap_add.is_empty());
+        assert!(verify.capabilities.is_empty());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A [`Manifest`] read straight from a host directory: walked with `symlink_metadata` (no
 //! symlink is ever followed), every file hashed with BLAKE3 in parallel.
 //!
-//! It records exactly what [`manifest::from_tar`](crate::manifest::from_tar) records from the
+//! It records exactly what [`manifest::from_tar`](crate::migrate::manifest::from_tar) records from the
 //! engine's archive stream, with the same path normalisation, so the two kinds of manifest of
 //! one tree compare equal: sockets are left out (the engine's archive leaves them out too), a
 //! hardlink group is only a group when two of its paths lie inside the tree, symlinks carry no
@@ -16,15 +16,16 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::copy::{self, CopyJob};
 use crate::engine::EngineError;
-use crate::engine::transfer::{ContainerSpec, Containers, MountSource};
-use crate::manifest::{Entry, Kind, Manifest};
+use crate::engine::{HelperSpec, Helpers, MountSource};
+use crate::migrate::copy::{self, CopyJob};
+use crate::migrate::manifest::{self, Entry, Kind, Manifest};
 
 /// How one side of a copy was read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -63,14 +64,14 @@ pub enum TreeError {
 }
 
 /// The manifests of a copy's source and target, in that order, each with how it was read: on
-/// the host where the engine says the host sees the tree as it does ([`Containers::host_path`]),
+/// the host where the engine says the host sees the tree as it does ([`Helpers::host_path`]),
 /// else through the archive stream of `spec` (the never-started verify helper that mounts the
 /// source at [`copy::FROM`] and the target at [`copy::TO`]). A host read refused for
 /// permissions falls back to the archive stream. `hashed` grows by every content byte read.
 pub fn copy_manifests(
-    engine: &dyn Containers,
+    engine: &dyn Helpers,
     job: &CopyJob,
-    spec: &ContainerSpec,
+    spec: &HelperSpec,
     hashed: &AtomicU64,
 ) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
     let paths = [
@@ -112,7 +113,7 @@ pub fn copy_manifests(
     }
     let missing = archive_paths(&ways);
     if !missing.is_empty() {
-        let mut read = engine.manifests(spec, &missing, hashed)?.into_iter();
+        let mut read = archive_manifests(engine, spec, &missing, hashed)?.into_iter();
         for (slot, way) in out.iter_mut().zip(&ways) {
             if *way == Way::Archive {
                 *slot = read.next();
@@ -127,6 +128,28 @@ pub fn copy_manifests(
         }));
     };
     Ok((vec![source, target], ways))
+}
+
+/// The manifests of `paths` inside the (never started) helper `spec`, read from the engine's
+/// archive streams, all at once; `hashed` grows by content bytes read.
+pub fn archive_manifests(
+    engine: &dyn Helpers,
+    spec: &HelperSpec,
+    paths: &[&str],
+    hashed: &AtomicU64,
+) -> Result<Vec<Manifest>, EngineError> {
+    let slots: Vec<Mutex<Option<Manifest>>> = paths.iter().map(|_| Mutex::new(None)).collect();
+    engine.read_archives(spec, paths, &|index, tar| {
+        let read = manifest::from_tar(tar, hashed)?;
+        if let Some(slot) = slots.get(index) {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(read);
+        }
+        Ok(())
+    })?;
+    Ok(slots
+        .into_iter()
+        .filter_map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect())
 }
 
 /// The helper paths still to read through the archive stream, source first.
@@ -448,19 +471,19 @@ mod tests {
                 .set_modified(mtime)
                 .expect("dir mtime");
         }
-        let rules = crate::manifest::Rules {
+        let rules = crate::migrate::manifest::Rules {
             root_attributes: false,
             dir_mtimes: true,
         };
         let (ma, mb) = (manifest(a.path()), manifest(b.path()));
-        assert_eq!(crate::manifest::compare(&ma, &mb, rules), vec![]);
+        assert_eq!(crate::migrate::manifest::compare(&ma, &mb, rules), vec![]);
         let mut bytes = fs::read(b.path().join("d/f")).expect("read");
         bytes[BUFFER + 1] ^= 1;
         fs::write(b.path().join("d/f"), bytes).expect("flip");
-        let fields: Vec<&str> = crate::manifest::compare(&ma, &manifest(b.path()), rules)
+        let fields: Vec<&str> = crate::migrate::manifest::compare(&ma, &manifest(b.path()), rules)
             .into_iter()
             .filter_map(|d| match d {
-                crate::manifest::Difference::Changed { field, .. } => Some(field),
+                crate::migrate::manifest::Difference::Changed { field, .. } => Some(field),
                 _ => None,
             })
             .collect();

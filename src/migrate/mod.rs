@@ -1,0 +1,219 @@
+//! `tierctl migrate`: named volumes (and bind directories) copied into their tier directories
+//! through hardened helper containers, verified, the compose files rewritten, the services
+//! started again; every step journaled, so a run can resume or roll back.
+//!
+//! The chain, a file each: [`plan`] (pure: what to do) -> [`preflight`] (refuse before anything
+//! changes) -> [`run`] (the journaled step loop) -> [`steps`] (one function per step) ->
+//! [`rollback`] / [`prune`] (undo / remove the kept sources afterwards). Beside them: the
+//! [`journal`], the copy helpers ([`copy`]), manifests ([`manifest`], read on the host by
+//! [`tree`]), the compose CLI ([`compose_cli`]), the mount check ([`mounts`]), progress bars
+//! ([`progress`]) and the report data ([`outcome`]).
+//!
+//! It decides nothing: the plan says what, the journal says what is done.
+
+pub mod compose_cli;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod copy;
+pub mod journal;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod manifest;
+pub mod mounts;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod outcome;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod plan;
+pub mod preflight;
+pub mod progress;
+pub mod prune;
+pub mod rollback;
+pub mod run;
+pub mod steps;
+pub mod tree;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+pub use compose_cli::ComposeCli;
+pub use mounts::{MountViews, ViewedMount};
+pub use outcome::{Outcome, StepOutcome, kept_line};
+pub use plan::describe;
+pub use preflight::preflight;
+pub use prune::prune_sources;
+pub use rollback::rollback;
+pub use run::run;
+
+use crate::engine::{Engine, Selector};
+use journal::{Detail, JournalError, JournalState};
+
+/// What a migration works with: the engine, the helper image, the compose CLI, the tier roots,
+/// how to report, and the test hook.
+pub struct MigrateContext<'a> {
+    /// The engine.
+    pub engine: &'a dyn Engine,
+    /// The helper image.
+    pub image: String,
+    /// The compose CLI (`None`: none installed).
+    pub compose: Option<ComposeCli>,
+    /// The tier roots (a target must lie inside one).
+    pub roots: Vec<PathBuf>,
+    /// No `[n/N] step` lines on stderr.
+    pub quiet: bool,
+    /// What the running services see at their mounts (`tierctl verify`'s machinery); `None`:
+    /// only the engine's inspect is checked.
+    pub views: Option<&'a dyn MountViews>,
+    /// Test hook: sleep at a point of the run, so a test can kill tierctl there.
+    pub pause: Option<Pause>,
+}
+
+impl MigrateContext<'_> {
+    /// One line of progress on stderr (progress is not output: stdout holds the report).
+    fn say(&self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// The test hook: sleep when it names this step (before it, or `after` it ran).
+    fn pause_at(&self, step: &str, after: bool) {
+        if let Some(p) = self
+            .pause
+            .as_ref()
+            .filter(|p| p.step == step && p.after == after)
+        {
+            self.say(&format!(
+                "(test hook: paused at `{step}`{})",
+                if after { " after it ran" } else { "" }
+            ));
+            std::thread::sleep(p.duration);
+        }
+    }
+
+    /// Remove the temporary seed volumes (best effort: they hold a copy of image content only).
+    fn remove_seed_volumes(&self, state: &JournalState) {
+        for detail in state.done.values() {
+            if let Detail::Seeded { volume } = detail {
+                let _ = self.engine.remove_volume(volume);
+            }
+        }
+    }
+
+    /// Remove the helper containers a killed run of this journal may have left behind.
+    fn remove_helpers(&self, journal: &str) {
+        if let Ok(left) = self.engine.list(&Selector::Journal(journal.to_owned())) {
+            for c in left {
+                let _ = self.engine.remove(&c.id);
+            }
+        }
+    }
+}
+
+/// A test hook's pause (`TIERCTL_TEST_MIGRATE_PAUSE=STEP[:after]`,
+/// `TIERCTL_TEST_MIGRATE_PAUSE_MS`, read once into the settings): at `STEP` once its start is
+/// journaled, or with `:after` once it ran and before its end is journaled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pause {
+    /// The step id (`rewrite`, `copy:0`, ...).
+    pub step: String,
+    /// After the step ran instead of before.
+    pub after: bool,
+    /// How long.
+    pub duration: Duration,
+}
+
+impl Pause {
+    /// Parse the hook's two values; `None` unless both are usable.
+    pub fn parse(at: Option<&str>, millis: Option<&str>) -> Option<Pause> {
+        let at = at?;
+        let duration = Duration::from_millis(millis.unwrap_or("60000").parse().ok()?);
+        let (step, after) = match at.strip_suffix(":after") {
+            Some(step) => (step, true),
+            None => (at, false),
+        };
+        Some(Pause {
+            step: step.to_owned(),
+            after,
+            duration,
+        })
+    }
+}
+
+/// Why a migration stopped.
+#[derive(Debug, Error)]
+pub enum MigrateError {
+    /// A step failed; what was done before it stays done.
+    #[error("step `{step}` failed: {message}")]
+    Step {
+        /// The step.
+        step: String,
+        /// Why.
+        message: String,
+        /// The journal (to resume or roll back).
+        journal: PathBuf,
+        /// Steps done before.
+        done: Vec<String>,
+    },
+    /// Refused before anything changed.
+    #[error("{0}")]
+    Refused(String),
+    /// The journal could not be used.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl MigrateError {
+    /// What the user can do.
+    pub fn hint(&self) -> String {
+        match self {
+            MigrateError::Step { journal, done, .. } => format!(
+                "done before the failure: {}; fix the cause and run `tierctl migrate --resume`, or undo with `tierctl migrate --rollback` (journal `{}`); the source data was not touched",
+                if done.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    done.join(", ")
+                },
+                journal.display()
+            ),
+            MigrateError::Refused(_) => "nothing was changed".into(),
+            MigrateError::Journal(_) => {
+                "check the `.tierctl` directory beside the compose file".into()
+            }
+        }
+    }
+}
+
+/// The journal's state, or the error that it has no plan.
+fn state_of(
+    journal: &journal::Journal,
+    records: &[journal::Record],
+) -> Result<JournalState, MigrateError> {
+    JournalState::of(records).ok_or_else(|| {
+        MigrateError::Journal(JournalError::NoPlan {
+            path: journal.path.clone(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_hook_names_a_step_and_optionally_after() {
+        assert_eq!(
+            Pause::parse(Some("rewrite:after"), Some("1500")),
+            Some(Pause {
+                step: "rewrite".into(),
+                after: true,
+                duration: Duration::from_millis(1500)
+            })
+        );
+        assert_eq!(
+            Pause::parse(Some("copy:0"), None).map(|p| (p.step, p.after)),
+            Some(("copy:0".to_owned(), false))
+        );
+        assert_eq!(Pause::parse(None, Some("5")), None);
+        assert_eq!(Pause::parse(Some("rewrite"), Some("soon")), None);
+    }
+}

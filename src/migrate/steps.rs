@@ -1,0 +1,352 @@
+//! One function per migrate step. Each returns what the journal records ([`Detail`]) and a line
+//! for the report, or why it failed.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::MigrateContext;
+use super::compose_cli;
+use super::copy::{self, CopyJob, SourceSize, TargetState};
+use super::journal::{Detail, JournalState};
+use super::manifest::{self, Rules};
+use super::mounts::mount_problems;
+use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
+use super::preflight::{target_facts, topmost_missing};
+use super::progress::{self, ticking};
+use super::tree;
+use crate::engine::{ContainerState, EngineError, HelperSpec, MountSource, MountSpec, Selector};
+use crate::write::{self, FileWrite};
+
+/// What a step runs with.
+pub struct StepInput<'a> {
+    /// The context.
+    pub ctx: &'a MigrateContext<'a>,
+    /// The plan.
+    pub plan: &'a MigratePlan,
+    /// What the journal says is done.
+    pub state: &'a JournalState,
+    /// The journal id (labels helpers, names backups and seed volumes).
+    pub journal: &'a str,
+    /// The step's label for progress.
+    pub label: &'a str,
+}
+
+/// What a step left for the journal and its line for the report; or why it failed.
+pub type StepResult = Result<(Detail, String), String>;
+
+fn engine_error(e: EngineError) -> String {
+    e.to_string()
+}
+
+/// Run one step; `retried`: its start was journaled before (a resumed run).
+pub fn execute(input: &StepInput<'_>, step: &MigrateStep, retried: bool) -> StepResult {
+    match step {
+        MigrateStep::Stop => stop(input),
+        MigrateStep::CreateDir(n) => create_dir(input, *n, retried),
+        MigrateStep::Copy(n) => copy_data(input, *n),
+        MigrateStep::Verify(n) => verify_copy(input, *n),
+        MigrateStep::Rewrite => rewrite(input),
+        MigrateStep::Start => start(input),
+        MigrateStep::VerifyMounts => verify_mounts(input),
+        MigrateStep::RemoveSource(n) => remove_source(input, *n),
+    }
+}
+
+fn stop(input: &StepInput<'_>) -> StepResult {
+    let (ctx, plan) = (input.ctx, input.plan);
+    let bar = progress::bar(input.label.to_owned());
+    let containers = ctx
+        .engine
+        .list(&Selector::Project(plan.project.clone()))
+        .map_err(engine_error)?;
+    let mut running = Vec::new();
+    for c in containers {
+        let Some(service) = c.service.clone() else {
+            continue;
+        };
+        if c.running && plan.services.contains(&service) {
+            ctx.engine
+                .stop(&c.id, plan.grace_of(&service))
+                .map_err(engine_error)?;
+            if !running.contains(&service) {
+                running.push(service);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let result = format!("stopped: {}", list_or_none(&running));
+    Ok((Detail::Stopped { running }, result))
+}
+
+fn create_dir(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
+    let target = &input.plan.copies[n].job.target;
+    let facts = target_facts(target);
+    let state =
+        copy::check_target(target, &input.ctx.roots, &facts, retried).map_err(|e| e.to_string())?;
+    match state {
+        TargetState::Missing => {
+            let made = topmost_missing(target);
+            std::fs::create_dir_all(target)
+                .map_err(|err| format!("cannot create `{}`: {err}", target.display()))?;
+            Ok((Detail::Created { made }, "created".into()))
+        }
+        TargetState::Empty => Ok((Detail::Created { made: None }, "exists, empty".into())),
+        TargetState::JournaledCopy => {
+            run_helper(
+                input,
+                &copy::wipe_spec(target, &input.ctx.image, input.journal),
+            )?;
+            Ok((
+                Detail::Created { made: None },
+                "partial copy removed".into(),
+            ))
+        }
+    }
+}
+
+fn run_helper(input: &StepInput<'_>, spec: &HelperSpec) -> Result<String, String> {
+    input.ctx.engine.run_to_end(spec).map_err(engine_error)
+}
+
+fn measure(input: &StepInput<'_>, job: &CopyJob) -> Result<SourceSize, String> {
+    let spec = copy::measure_spec(job, &input.ctx.image, input.journal);
+    Ok(copy::parse_size(&run_helper(input, &spec)?).unwrap_or_default())
+}
+
+fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
+    let (ctx, journal) = (input.ctx, input.journal);
+    let copy = &input.plan.copies[n];
+    let mut job = copy.job.clone();
+    let mut detail = Detail::None;
+    let facts = target_facts(&job.target);
+    // not empty here means this journal's own partial copy: `create` passed it empty
+    if facts.exists && !facts.empty {
+        run_helper(input, &copy::wipe_spec(&job.target, &ctx.image, journal))?;
+    }
+    let mut size = measure(input, &job)?;
+    // an empty volume gets what a fresh one would have: the image's content
+    if let (Some(seed), true) = (&copy.seed, size.entries <= 1) {
+        let volume = seed_volume(journal, n);
+        ctx.engine
+            .populate(&seed_spec(seed, &volume, journal))
+            .map_err(engine_error)?;
+        job.source = MountSource::Volume(volume.clone());
+        size = measure(input, &job)?;
+        detail = Detail::Seeded { volume };
+    }
+    let bar = progress::bytes_bar(input.label.to_owned(), size.bytes);
+    let result = ticking(
+        Duration::from_millis(500),
+        || bar.set_position(progress::tree_bytes(&job.target)),
+        || {
+            run_helper(
+                input,
+                &copy::copy_spec(&job, &ctx.image, journal, size.devices),
+            )
+        },
+    );
+    bar.finish_and_clear();
+    result?;
+    let from_image = if matches!(detail, Detail::Seeded { .. }) {
+        " (the volume was empty: seeded from the image)"
+    } else {
+        ""
+    };
+    Ok((
+        detail,
+        format!("{} bytes, {} entries{from_image}", size.bytes, size.entries),
+    ))
+}
+
+/// The temporary volume the engine fills from the image for copy `n`.
+fn seed_volume(journal: &str, n: usize) -> String {
+    format!("tierctl-seed-{journal}-{n}")
+}
+
+/// A container of the service's image (never started) with the temporary volume at the mount
+/// path: creating it fills the volume.
+fn seed_spec(seed: &Seed, volume: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Volume(volume.to_owned()),
+            target: seed.path.clone(),
+            read_only: false,
+        }],
+        journal: Some(journal.to_owned()),
+        ..HelperSpec::new("seed", &seed.image, vec!["true".into()])
+    }
+}
+
+fn verify_copy(input: &StepInput<'_>, n: usize) -> StepResult {
+    let mut job = input.plan.copies[n].job.clone();
+    if let Some(Detail::Seeded { volume }) = input.state.done.get(&MigrateStep::Copy(n).id()) {
+        job.source = MountSource::Volume(volume.clone());
+    }
+    let hashed = AtomicU64::new(0);
+    let label = input.label;
+    let bar = progress::bar(label.to_owned());
+    let spec = copy::verify_spec(&job, &input.ctx.image, input.journal);
+    let trees = ticking(
+        Duration::from_millis(300),
+        || {
+            let mib = hashed.load(Ordering::Relaxed) >> 20;
+            bar.set_message(format!("{label} {mib} MiB hashed"));
+        },
+        || tree::copy_manifests(input.ctx.engine, &job, &spec, &hashed),
+    );
+    bar.finish_and_clear();
+    let (trees, ways) = trees.map_err(|e| e.to_string())?;
+    let read = format!("source read {}, copy read {}", ways[0], ways[1]);
+    let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
+    if !differences.is_empty() {
+        let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();
+        return Err(format!(
+            "the copy differs from the source in {} place(s) ({read}): {}",
+            differences.len(),
+            shown.join("; ")
+        ));
+    }
+    let (entries, bytes) = (trees[0].len(), trees[0].bytes());
+    Ok((
+        Detail::Verified { entries, bytes },
+        format!("ok: {entries} entries, {bytes} bytes, blake3; {read}"),
+    ))
+}
+
+fn rewrite(input: &StepInput<'_>) -> StepResult {
+    let mut files = Vec::new();
+    for change in &input.plan.files {
+        let current = std::fs::read_to_string(&change.path)
+            .map_err(|err| format!("cannot read `{}`: {err}", change.path.display()))?;
+        if current == change.new {
+            continue;
+        }
+        if current != change.old {
+            return Err(format!(
+                "`{}` changed since the migration was planned",
+                change.path.display()
+            ));
+        }
+        files.push(FileWrite {
+            path: change.path.clone(),
+            read_hash: write::hash(&change.old),
+            text: change.new.clone(),
+        });
+    }
+    let backups = write::write_all(&files, input.journal).map_err(|e| e.to_string())?;
+    let pairs: Vec<(PathBuf, PathBuf)> =
+        files.iter().map(|f| f.path.clone()).zip(backups).collect();
+    let result = format!("{} file(s) written", pairs.len());
+    Ok((Detail::Rewritten { backups: pairs }, result))
+}
+
+fn start(input: &StepInput<'_>) -> StepResult {
+    let running = input.state.running_services();
+    if running.is_empty() {
+        return Ok((Detail::None, "skipped: no service was running".into()));
+    }
+    compose_cli::start(input.ctx.compose.as_ref(), input.plan, &running)?;
+    Ok((Detail::None, format!("started: {}", running.join(", "))))
+}
+
+fn verify_mounts(input: &StepInput<'_>) -> StepResult {
+    let (ctx, plan) = (input.ctx, input.plan);
+    let running = input.state.running_services();
+    if running.is_empty() {
+        // nothing was started, so no container shows its mounts; `tierctl verify` checks them
+        // once the services run
+        return Ok((
+            Detail::None,
+            "skipped: no service was running (run `tierctl verify` after starting them)".into(),
+        ));
+    }
+    let containers = ctx
+        .engine
+        .list(&Selector::Project(plan.project.clone()))
+        .map_err(engine_error)?;
+    let mut checked = 0;
+    for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
+        checked += inspected_binds(&containers, expected)?;
+    }
+    let Some(views) = ctx.views else {
+        return Ok((Detail::None, format!("ok: {checked} mount(s)")));
+    };
+    let seen = views.view(&plan.project)?;
+    let problems = mount_problems(plan, &running, &seen);
+    if !problems.is_empty() {
+        return Err(format!(
+            "the services do not see their tier directories: {}",
+            problems.join("; ")
+        ));
+    }
+    Ok((
+        Detail::None,
+        format!("ok: {checked} mount(s), tierctl verify ok"),
+    ))
+}
+
+/// How many running containers of the expected mount's service bind its source at its target
+/// (as inspect says); an error for one that does not, or when none runs.
+fn inspected_binds(
+    containers: &[ContainerState],
+    expected: &ExpectedMount,
+) -> Result<usize, String> {
+    let mut checked = 0;
+    for c in containers
+        .iter()
+        .filter(|c| c.running && c.service.as_deref() == Some(expected.service.as_str()))
+    {
+        let ok = c.mounts.iter().any(|(source, dest)| {
+            crate::compose::target::same(dest, &expected.target)
+                && Path::new(source) == expected.source
+        });
+        if !ok {
+            return Err(format!(
+                "container `{}` does not bind `{}` at `{}`",
+                c.name,
+                expected.source.display(),
+                expected.target
+            ));
+        }
+        checked += 1;
+    }
+    if checked == 0 {
+        return Err(format!(
+            "service `{}` is not running after the start",
+            expected.service
+        ));
+    }
+    Ok(checked)
+}
+
+fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
+    if !matches!(
+        input.state.done.get(&MigrateStep::Verify(n).id()),
+        Some(Detail::Verified { .. })
+    ) {
+        return Err("the copy was not verified: the source stays".into());
+    }
+    match &input.plan.copies[n].job.source {
+        MountSource::Volume(name) => {
+            input.ctx.engine.remove_volume(name).map_err(engine_error)?;
+            Ok((Detail::None, format!("volume `{name}` removed")))
+        }
+        MountSource::Bind(path) => Ok((
+            Detail::None,
+            format!(
+                "kept `{}`: tierctl never removes a host directory",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// The services, or that none was running.
+pub fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none was running".into()
+    } else {
+        items.join(", ")
+    }
+}

@@ -238,14 +238,29 @@ fn home(env: &Environment) -> std::path::PathBuf {
 }
 
 fn resolve_endpoint(global: &GlobalArgs, env: &Environment) -> Result<Endpoint, Error> {
-    let input = EndpointInput {
+    if global.contexts.len() > 1 {
+        return Err(endpoint::EndpointError::SeveralContexts {
+            names: global.contexts.clone(),
+        }
+        .into());
+    }
+    let input = endpoint_input(global, env, global.contexts.first().cloned());
+    Ok(endpoint::resolve(&input, &DiskConfig)?)
+}
+
+/// What the docker CLI would look at, with this `--context`.
+fn endpoint_input(
+    global: &GlobalArgs,
+    env: &Environment,
+    context: Option<String>,
+) -> EndpointInput {
+    EndpointInput {
         hosts: global.hosts.clone(),
-        context: global.context.clone(),
+        context,
         config_dir: None,
         env: env_vars(env),
         home: home(env),
-    };
-    Ok(endpoint::resolve(&input, &DiskConfig)?)
+    }
 }
 
 /// Resolve the endpoint, connect, ask `docker info`, and read the VM's shares.
@@ -388,33 +403,21 @@ fn verify(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    use crate::engine::observe::{self, ObserveOptions, Selection, VerifyError};
+    use crate::engine::observe::{ObserveOptions, VerifyError};
 
     if settings.offline {
         return Err(VerifyError::Offline.into());
     }
-    // The compose project decides the containers by default; with --all or names it is only
-    // used for the cross-check, when one loads.
-    let explicit = args.all || !args.containers.is_empty();
+    let fleet = args.all_contexts || global.contexts.len() > 1;
+    // The compose project decides the containers by default; with --all, names or several
+    // engines it is only used for the cross-check, when one loads.
+    let explicit = args.all || !args.containers.is_empty() || fleet;
     let project = match load::load(&settings.load, &DiskFiles) {
         Ok(project) => Some(project),
         Err(_) if explicit => None,
         Err(e) => return Err(e.into()),
     };
-    let selection = selection(args, project.as_ref());
-    let endpoint = resolve_endpoint(global, env)?;
-    let engine = DockerEngine::connect(&endpoint)?;
-    let info = engine.info()?;
-    let guess = endpoint::refine(
-        endpoint::identify(&endpoint),
-        &info.operating_system,
-        &info.name,
-    );
-    let class = engine_class(&guess);
-    let (containers, mut notes) = observe::select(&engine, &selection)?;
-    if !observe::install_interrupt_cleanup() {
-        notes.push("no Ctrl-C handler could be installed".into());
-    }
+    let selection = selection(args, global, fleet, project.as_ref());
     let options = ObserveOptions {
         helper_image: args
             .helper_image
@@ -428,21 +431,12 @@ fn verify(
             .and_then(|(_, v)| v.parse().ok())
             .map(std::time::Duration::from_millis),
     };
-    let observed = observe::observe(&engine, containers, &options)?;
-    let project_name = project.as_ref().map(|p| p.name.clone());
-    let results: Vec<ContainerResult> = observed
-        .into_iter()
-        .map(|c| container_result(c, project.as_ref(), class))
-        .collect();
-    if let (Some(p), Selection::Project(_)) = (&project, &selection) {
-        notes.extend(not_running(p, &results));
+    let check =
+        |endpoint: &Endpoint| verify_engine(endpoint, project.as_ref(), &selection, &options);
+    if fleet {
+        return verify_fleet(settings, global, args, env, &check, out);
     }
-    let report = VerifyReport {
-        project: project_name,
-        engine: class,
-        containers: results,
-        notes,
-    };
+    let report = check(&resolve_endpoint(global, env)?)?;
     if !args.quiet {
         emit(settings, &Report::Verify(&report), out)?;
     }
@@ -453,9 +447,109 @@ fn verify(
     })
 }
 
-/// Which containers `verify` looks at: all, the named ones, or the project's.
+/// `verify` on several engines: each context checked in turn; one that cannot be reached is
+/// reported and the others are still checked. Exit 2 when some engine could not be checked,
+/// else 1 when some mount is not ok.
+fn verify_fleet(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &VerifyArgs,
+    env: &Environment,
+    check: &dyn Fn(&Endpoint) -> Result<VerifyReport, Error>,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::report::reports::{FleetReport, HostError, HostReport};
+
+    if args.all_contexts && !(global.contexts.is_empty() && global.hosts.is_empty()) {
+        return Err(endpoint::EndpointError::AllAndNamedContexts.into());
+    }
+    if !global.hosts.is_empty() {
+        return Err(endpoint::EndpointError::HostAndContext.into());
+    }
+    let names = if args.all_contexts {
+        endpoint::context_names(&endpoint_input(global, env, None), &DiskConfig)?
+    } else {
+        global.contexts.clone()
+    };
+    let hosts = names
+        .into_iter()
+        .map(|name| {
+            let input = endpoint_input(global, env, Some(name.clone()));
+            let resolved = endpoint::resolve(&input, &DiskConfig).map_err(Error::from);
+            let endpoint = resolved.as_ref().ok().map(|e| e.host.clone());
+            let outcome = resolved.and_then(|e| check(&e)).map_err(|e| HostError {
+                message: e.to_string(),
+                hint: e.hint(),
+            });
+            HostReport {
+                host: name,
+                endpoint,
+                outcome,
+            }
+        })
+        .collect();
+    let fleet = FleetReport { hosts };
+    if !args.quiet {
+        emit(settings, &Report::Fleet(&fleet), out)?;
+    }
+    Ok(if fleet.any_unreachable() {
+        exit::ERROR
+    } else if fleet.all_ok() {
+        exit::CLEAN
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// Connect to one engine, select and observe its containers, and check every mount.
+fn verify_engine(
+    endpoint: &Endpoint,
+    project: Option<&crate::compose::model::ComposeProject>,
+    selection: &crate::engine::observe::Selection,
+    options: &crate::engine::observe::ObserveOptions,
+) -> Result<VerifyReport, Error> {
+    use crate::engine::observe::{self, Selection};
+
+    let engine = DockerEngine::connect(endpoint)?;
+    let info = engine.info()?;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let class = engine_class(&guess);
+    let (containers, mut notes) = observe::select(&engine, selection)?;
+    if guess == endpoint::EngineGuess::Remote {
+        notes.push(format!(
+            "the engine at `{}` is remote: the host side (source paths, filesystem, marker file) was read on this machine, which is right only when the engine runs here",
+            endpoint.host
+        ));
+    }
+    if !observe::install_interrupt_cleanup() {
+        notes.push("no Ctrl-C handler could be installed".into());
+    }
+    let observed = observe::observe(&engine, containers, options)?;
+    let results: Vec<ContainerResult> = observed
+        .into_iter()
+        .map(|c| container_result(c, project, class))
+        .collect();
+    if let (Some(p), Selection::Project(_)) = (project, selection) {
+        notes.extend(not_running(p, &results));
+    }
+    Ok(VerifyReport {
+        project: project.map(|p| p.name.clone()),
+        engine: class,
+        containers: results,
+        notes,
+    })
+}
+
+/// Which containers `verify` looks at: all, the named ones, every project's on each engine of a
+/// fleet check (or the one `-p` names), or the project's.
 fn selection(
     args: &VerifyArgs,
+    global: &GlobalArgs,
+    fleet: bool,
     project: Option<&crate::compose::model::ComposeProject>,
 ) -> crate::engine::observe::Selection {
     use crate::engine::observe::Selection;
@@ -463,6 +557,8 @@ fn selection(
         Selection::All
     } else if !args.containers.is_empty() {
         Selection::Names(args.containers.clone())
+    } else if fleet {
+        Selection::Projects(global.project_name.clone())
     } else {
         Selection::Project(project.map(|p| p.name.clone()).unwrap_or_default())
     }

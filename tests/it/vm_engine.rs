@@ -521,7 +521,14 @@ fn verify_in_the_vm_shared_bind_ok_unshared_bind_marker_missing_with_both_sizes(
         .expect("mounts");
     assert_eq!(mounts.len(), 2, "{mounts:?}");
     let host_size = host_fs_size(s);
-    let (ok, bad) = (&mounts[0], &mounts[1]);
+    // the engine lists mounts in no fixed order
+    let by_target = |t: &str| {
+        mounts
+            .iter()
+            .find(|m| m["target"] == t)
+            .unwrap_or_else(|| panic!("no mount at {t}: {mounts:?}"))
+    };
+    let (ok, bad) = (by_target("/shared"), by_target("/unshared"));
     assert_eq!(
         (
             &ok["target"],

@@ -233,6 +233,8 @@ struct Connected {
     engine: Option<DockerEngine>,
     info: Option<EngineInfo>,
     view: VmView,
+    /// What the identification noticed (a name that did not hold).
+    notes: Vec<String>,
 }
 
 fn env_vars(env: &Environment) -> EnvVars {
@@ -281,17 +283,16 @@ fn connect(global: &GlobalArgs, env: &Environment) -> Result<Connected, Error> {
     let endpoint = resolve_endpoint(global, env)?;
     let engine = DockerEngine::connect(&endpoint)?;
     let info = engine.info()?;
-    let guess = endpoint::refine(
-        endpoint::identify(&endpoint),
-        &info.operating_system,
-        &info.name,
-    );
-    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
+    let identified = endpoint::identify(&endpoint);
+    let guess = endpoint::refine(identified.clone(), &info.operating_system, &info.name);
+    let (view, note) =
+        view::read_view_confirmed(identified, guess, &DiskConfig, &env_vars(env), &home(env))?;
     Ok(Connected {
         endpoint,
         engine: Some(engine),
         info: Some(info),
         view,
+        notes: note.into_iter().collect(),
     })
 }
 
@@ -313,6 +314,7 @@ fn vm(
     } else {
         connect(global, env)?
     };
+    notes.extend(connected.notes.iter().cloned());
     let binds = bind_rows(&sources, &facts, &connected.view);
     let unshared = unshared(&binds);
     let findings = audit::audit_vm(&project, &facts, &connected.view);
@@ -372,6 +374,7 @@ fn identify_offline(global: &GlobalArgs, env: &Environment) -> Result<Connected,
         engine: None,
         info: None,
         view,
+        notes: Vec::new(),
     })
 }
 

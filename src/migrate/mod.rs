@@ -18,7 +18,6 @@ pub mod compose_family;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod copy;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
 pub mod journal;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]

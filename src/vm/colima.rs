@@ -383,24 +383,62 @@ fn profile_flag(profile: &Profile) -> String {
 }
 
 /// The fix for host paths the default profile's VM does not share: the command and the
-/// equivalent `mounts:` block for colima.yaml. Any mount list replaces the default `$HOME`
-/// share, so `$HOME` is always kept; paths under `/Volumes` are shared as `/Volumes`; colima
+/// equivalent `mounts:` block for colima.yaml. Any mount list replaces the current shares, so
+/// they are kept (`$HOME`, colima's default, when none are known); a missing path under a kept
+/// share makes that share writable; paths under `/Volumes` are shared as `/Volumes`; colima
 /// rejects paths with spaces, so such a path is shared through its nearest parent without one,
 /// and a comment says so.
 pub fn fix_command(missing: &[PathBuf], home: &Path) -> (String, String) {
-    fix_command_for_profile(missing, home, &Profile::from_name(None))
+    fix_command_for_profile(missing, &[], home, &Profile::from_name(None))
 }
 
-/// [`fix_command`] for any profile.
+/// [`fix_command`] for any profile, keeping the VM's `existing` shares.
 pub fn fix_command_for_profile(
     missing: &[PathBuf],
+    existing: &[Share],
     home: &Path,
     profile: &Profile,
 ) -> (String, String) {
+    let mut kept: Vec<Share> = if existing.is_empty() {
+        vec![Share::same_path(home, true, None)]
+    } else {
+        existing.to_vec()
+    };
+    let (roots, comments) = new_roots(missing, &mut kept);
+    kept.retain(|k| k.host != k.vm || !roots.iter().any(|r| k.host.starts_with(r)));
+    let flag = profile_flag(profile);
+    let mut command = format!("colima stop{flag} && colima start{flag}");
+    let mut block = String::from("mounts:\n");
+    let added = roots.iter().map(|r| Share::same_path(r, true, None));
+    for share in kept.iter().cloned().chain(added) {
+        command.push_str(&format!(" --mount {}", mount_flag(&share, home)));
+        block.push_str(&format!("  - location: {}\n", yaml_scalar(&share.host)));
+        if share.vm != share.host {
+            block.push_str(&format!("    mountPoint: {}\n", yaml_scalar(&share.vm)));
+        }
+        block.push_str(&format!("    writable: {}\n", share.writable));
+    }
+    for comment in &comments {
+        command.push('\n');
+        command.push_str(comment);
+        block.push_str(comment);
+        block.push('\n');
+    }
+    (command, block)
+}
+
+/// The directories to add for `missing`, and comments; a path under a `kept` share makes that
+/// share writable instead.
+fn new_roots(missing: &[PathBuf], kept: &mut [Share]) -> (Vec<PathBuf>, Vec<String>) {
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut comments: Vec<String> = Vec::new();
     for path in missing.iter().map(|p| clean(p)) {
-        if path.starts_with(home) {
+        if let Some(share) = kept
+            .iter_mut()
+            .filter(|k| k.host == k.vm && path.starts_with(&k.host))
+            .max_by_key(|k| k.host.components().count())
+        {
+            share.writable = true;
             continue;
         }
         let wanted = if path.starts_with("/Volumes") && path.components().count() > 2 {
@@ -431,26 +469,28 @@ pub fn fix_command_for_profile(
         roots.retain(|r| !r.starts_with(root));
         roots.push(root.to_owned());
     }
-    let flag = profile_flag(profile);
-    let mut command = format!("colima stop{flag} && colima start{flag} --mount \"$HOME:w\"");
-    let mut block = format!(
-        "mounts:\n  - location: {}\n    writable: true\n",
-        yaml_scalar(home)
-    );
-    for root in &roots {
-        command.push_str(&format!(" --mount {}:w", shell_word(root)));
-        block.push_str(&format!(
-            "  - location: {}\n    writable: true\n",
-            yaml_scalar(root)
-        ));
+    (roots, comments)
+}
+
+/// One `--mount` value, `host[:vm][:w]`, shell-quoted, with `$HOME` by name.
+fn mount_flag(share: &Share, home: &Path) -> String {
+    let mut flag = if share.host == home {
+        String::from("$HOME")
+    } else {
+        shell_word(&share.host)
+    };
+    if share.vm != share.host {
+        flag.push(':');
+        flag.push_str(&shell_word(&share.vm));
     }
-    for comment in &comments {
-        command.push('\n');
-        command.push_str(comment);
-        block.push_str(comment);
-        block.push('\n');
+    if share.writable {
+        flag.push_str(":w");
     }
-    (command, block)
+    if share.host == home {
+        format!("\"{flag}\"")
+    } else {
+        flag
+    }
 }
 
 fn has_space(path: &Path) -> bool {
@@ -737,6 +777,7 @@ mod tests {
                 "/opt/other".into(),
                 "/with space".into(),
             ],
+            &[],
             home(),
             &profile,
         );
@@ -747,6 +788,48 @@ mod tests {
              # colima rejects paths with spaces: `/with space` cannot be shared; rename it or move it under a shared directory"
         );
         assert!(block.starts_with("mounts:\n  - location: /Users/alice\n    writable: true\n  - location: /opt\n    writable: true\n# colima"));
+    }
+
+    #[test]
+    fn fix_keeps_the_existing_shares_and_makes_a_read_only_one_writable() {
+        let existing = [
+            Share::same_path("/srv/tiers", true, Some("9p")),
+            Share::same_path("/srv/ro", false, Some("9p")),
+            Share {
+                host: "/Volumes/x".into(),
+                vm: "/x".into(),
+                writable: false,
+                mount_type: None,
+            },
+        ];
+        let (cmd, block) = fix_command_for_profile(
+            &["/srv/ro/db".into(), "/opt/new".into()],
+            &existing,
+            home(),
+            &Profile::from_name(None),
+        );
+        assert_eq!(
+            cmd,
+            "colima stop && colima start --mount /srv/tiers:w --mount /srv/ro:w --mount /Volumes/x:/x --mount /opt/new:w"
+        );
+        assert_eq!(
+            block,
+            "mounts:\n  - location: /srv/tiers\n    writable: true\n  - location: /srv/ro\n    writable: true\n  - location: /Volumes/x\n    mountPoint: /x\n    writable: false\n  - location: /opt/new\n    writable: true\n"
+        );
+        // $HOME among the shares keeps its name; a new parent replaces the shares under it
+        let (cmd, _) = fix_command_for_profile(
+            &["/srv".into()],
+            &[
+                Share::same_path(HOME, true, None),
+                Share::same_path("/srv/tiers", true, None),
+            ],
+            home(),
+            &Profile::from_name(None),
+        );
+        assert_eq!(
+            cmd,
+            "colima stop && colima start --mount \"$HOME:w\" --mount /srv:w"
+        );
     }
 
     #[test]

@@ -39,6 +39,16 @@ pub(crate) struct LimaMount {
     pub mount_point: Option<String>,
     #[serde(default)]
     pub writable: Option<bool>,
+    /// `9p:` options (`securityModel`), used when the mount type is 9p.
+    #[serde(rename = "9p", default)]
+    pub nine_p: Option<NinePOptions>,
+}
+
+/// The `9p:` block of a mount.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct NinePOptions {
+    #[serde(rename = "securityModel", default)]
+    pub security_model: Option<String>,
 }
 
 /// A parsed layer and the file it came from.
@@ -124,6 +134,37 @@ pub(crate) fn merge_mounts(
             host,
             writable: writable.unwrap_or(false),
             mount_type: mount_type.map(str::to_owned),
+        })
+        .collect()
+}
+
+/// Notes for 9p shares whose `securityModel` keeps owners, modes and symlinks made in the VM in
+/// metadata the host does not interpret (`mapped-xattr`, `mapped-file`; Lima's default is
+/// `none`). The last layer that sets a location's model wins, as for the other fields.
+pub(crate) fn metadata_notes(layers: &[&LimaYaml], home: &Path) -> Vec<String> {
+    let mut models: Vec<(PathBuf, String)> = Vec::new();
+    for mount in layers.iter().filter_map(|l| l.mounts.as_ref()).flatten() {
+        let location = expand_location(&mount.location, home);
+        let Some(model) = mount.nine_p.as_ref().and_then(|n| n.security_model.clone()) else {
+            continue;
+        };
+        match models.iter_mut().find(|(loc, _)| *loc == location) {
+            Some(entry) => entry.1 = model,
+            None => models.push((location, model)),
+        }
+    }
+    models
+        .into_iter()
+        .filter_map(|(location, model)| {
+            let kept_in = match model.as_str() {
+                "mapped-xattr" | "mapped" => "xattrs",
+                "mapped-file" => "`.virtfs_metadata` files",
+                _ => return None,
+            };
+            Some(format!(
+                "share `{}` is 9p with securityModel {model}: owners, modes and symlinks made in the VM are kept in {kept_in}; the host sees files owned by the user QEMU runs as and symlinks as regular files",
+                location.display()
+            ))
         })
         .collect()
 }
@@ -238,6 +279,9 @@ pub(crate) fn read_with_config_layers(
         ));
     }
     let mount_type = mount_type(&layers, &mut notes);
+    if mount_type.as_deref() == Some("9p") {
+        notes.extend(metadata_notes(&layers, home));
+    }
     let shares = merge_mounts(&layers, home, mount_type.as_deref());
     Ok(Layered {
         shares,
@@ -280,6 +324,35 @@ mounts:
                 },
             ]
         );
+    }
+
+    #[test]
+    fn nine_p_shares_that_keep_metadata_in_xattrs_or_files_get_a_note() {
+        let text = "mounts:\n- location: /srv/a\n  writable: true\n  9p:\n    securityModel: mapped-xattr\n- location: /srv/b\n  9p:\n    securityModel: passthrough\n- location: /srv/c\n  9p:\n    securityModel: mapped-file\n- location: /srv/d\n";
+        let files = MemFiles::new()
+            .file(
+                "/Users/alice/.lima/default/lima.yaml",
+                &format!("mountType: 9p\n{text}"),
+            )
+            .file(
+                "/Users/alice/.lima/other/lima.yaml",
+                &format!("mountType: virtiofs\n{text}"),
+            );
+        let got = read(&files, &EnvVars::new(), Path::new(HOME), None).expect("reads");
+        let note = |p: &str, m: &str, kept: &str| {
+            format!(
+                "share `{p}` is 9p with securityModel {m}: owners, modes and symlinks made in the VM are kept in {kept}; the host sees files owned by the user QEMU runs as and symlinks as regular files"
+            )
+        };
+        assert_eq!(
+            got.notes,
+            vec![
+                note("/srv/a", "mapped-xattr", "xattrs"),
+                note("/srv/c", "mapped-file", "`.virtfs_metadata` files")
+            ]
+        );
+        let other = read(&files, &EnvVars::new(), Path::new(HOME), Some("other")).expect("reads");
+        assert!(other.notes.is_empty(), "{:?}", other.notes);
     }
 
     #[test]

@@ -108,6 +108,38 @@ pub fn read_view(
     })
 }
 
+/// Read the VM's shares for the engine `refined` from what the engine says of itself (`docker
+/// info`'s name and OS, see [`crate::engine::endpoint::refine`]), where the endpoint alone
+/// identified `identified`. A name is weak evidence (a VM called `colima-like` is not Colima
+/// profile `like`): when the refined guess differs and its files do not exist, the endpoint's
+/// own identification stands and the note says why.
+pub fn read_view_confirmed(
+    identified: EngineGuess,
+    refined: EngineGuess,
+    files: &dyn ConfigFiles,
+    env: &EnvVars,
+    home: &Path,
+) -> Result<(VmView, Option<String>), VmError> {
+    if refined == identified {
+        return Ok((read_view(refined, files, env, home)?, None));
+    }
+    match read_view(refined.clone(), files, env, home) {
+        Ok(view) => Ok((view, None)),
+        Err(VmError::NotFound {
+            engine, searched, ..
+        }) => {
+            let note = format!(
+                "the engine's name suggests {} but no {engine} configuration was found (looked in {}): it is taken as {}; `tierctl vm --probe` shows what it sees",
+                crate::report::reports::engine_label(&refined),
+                super::list(&searched),
+                crate::report::reports::engine_label(&identified),
+            );
+            Ok((read_view(identified, files, env, home)?, Some(note)))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// The exact fix for host directories the VM does not share, or shares read-only.
 pub fn fix(view: &VmView, unshared: &[PathBuf], home: &Path) -> Option<String> {
     if unshared.is_empty() {
@@ -121,7 +153,12 @@ pub fn fix(view: &VmView, unshared: &[PathBuf], home: &Path) -> Option<String> {
     Some(match &view.engine {
         EngineGuess::Colima { profile } => {
             let profile = super::colima::Profile::from_name(Some(profile));
-            let (command, block) = super::colima::fix_command_for_profile(unshared, home, &profile);
+            let existing = view
+                .shares
+                .as_ref()
+                .map_or(&[][..], |s| s.shares.as_slice());
+            let (command, block) =
+                super::colima::fix_command_for_profile(unshared, existing, home, &profile);
             format!("{command}\n\nor in colima.yaml (then `colima stop && colima start`):\n{block}")
         }
         EngineGuess::DockerDesktop => format!(
@@ -240,6 +277,41 @@ mod tests {
         };
         assert_eq!(fix(&native, &[PathBuf::from("/x")], Path::new("/h")), None);
         assert_eq!(fix(&colima(Vec::new()), &[], Path::new("/h")), None);
+    }
+
+    #[test]
+    fn a_name_alone_without_its_files_does_not_make_colima() {
+        use crate::vm::testfiles::MemFiles;
+        let like = EngineGuess::Colima {
+            profile: "like".into(),
+        };
+        let env = EnvVars::new().with("COLIMA_HOME", "/ch");
+        let none = MemFiles::new();
+        let (view, note) = read_view_confirmed(
+            EngineGuess::Remote,
+            like.clone(),
+            &none,
+            &env,
+            Path::new("/h"),
+        )
+        .expect("no error");
+        assert_eq!(view.engine, EngineGuess::Remote);
+        assert!(view.shares.is_none());
+        let note = note.expect("a note");
+        assert!(
+            note.starts_with("the engine's name suggests Colima (profile `like`) but no Colima configuration was found (looked in `/h/.config/colima/like/colima.yaml`"),
+            "{note}"
+        );
+        let files = MemFiles::new().file("/ch/like/colima.yaml", "mountType: 9p\nmounts: []\n");
+        let (view, note) = read_view_confirmed(
+            EngineGuess::Remote,
+            like.clone(),
+            &files,
+            &env,
+            Path::new("/h"),
+        )
+        .expect("reads");
+        assert_eq!((view.engine, note), (like, None));
     }
 
     #[test]

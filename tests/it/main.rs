@@ -33,4 +33,5 @@ mod tiers_cli;
 mod tree_engine;
 mod verify_cli;
 mod vm_cli;
+mod vm_engine;
 mod workspace;

@@ -1,0 +1,882 @@
+//! tierctl against a real VM engine: a QEMU VM whose dockerd sees two host directories over
+//! virtio-9p at the same path and nothing else of the host, dressed up as Colima (a Colima home
+//! listing the real shares, a docker context `colima` at a unix socket). `tests/vm/harness.sh up`
+//! (CI: `.ci/vm up`) boots it and writes the env file these tests read; one boot serves them all.
+//!
+//! Skipped loudly without that env file; a failure under `TIERCTL_REQUIRE_VM=1` (`.ci/run` sets
+//! it when the host can boot the VM). The VM is slow (TCG emulation: seconds per container), so
+//! the tests run one at a time, with a few files and few containers each.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+
+use crate::workspace::Workspace;
+
+/// Where the harness writes the env file, unless `TIERCTL_VM_ENV` says otherwise.
+const DEFAULT_ENV_FILE: &str = "/run/tierctl-vm/env";
+
+/// One VM test at a time: the emulated VM has two slow CPUs.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The running VM, as the harness's env file describes it.
+struct Vm {
+    vars: BTreeMap<String, String>,
+    _turn: MutexGuard<'static, ()>,
+}
+
+fn required() -> bool {
+    std::env::var("TIERCTL_REQUIRE_VM").is_ok_and(|v| v == "1")
+}
+
+/// The VM, or `None` with a loud note when none is up (a failure under `TIERCTL_REQUIRE_VM=1`).
+fn vm() -> Option<Vm> {
+    let path = std::env::var("TIERCTL_VM_ENV").unwrap_or_else(|_| DEFAULT_ENV_FILE.into());
+    let why = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let vars: BTreeMap<String, String> = text
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let pid = vars.get("TIERCTL_VM_PID").cloned().unwrap_or_default();
+            if !pid.is_empty() && Path::new("/proc").join(&pid).exists() {
+                let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+                return Some(Vm { vars, _turn: turn });
+            }
+            format!("`{path}` names QEMU pid `{pid}`, which is not running")
+        }
+        Err(e) => format!("no VM env file `{path}` ({e})"),
+    };
+    assert!(!required(), "TIERCTL_REQUIRE_VM=1 but {why}");
+    eprintln!("SKIPPED: no VM engine: {why}; run `sudo bash tests/vm/harness.sh up` to get one");
+    None
+}
+
+impl Vm {
+    fn var(&self, key: &str) -> &str {
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("the VM env file has no {key}"))
+    }
+
+    /// The mapped-xattr share (the "tiers").
+    fn share(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_SHARE"))
+    }
+
+    /// The passthrough share.
+    fn passthrough(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_SHARE_PASSTHROUGH"))
+    }
+
+    /// A host directory the VM does not share.
+    fn unshared(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_UNSHARED"))
+    }
+
+    fn helper_image(&self) -> String {
+        self.var("TIERCTL_VM_HELPER_IMAGE").to_owned()
+    }
+
+    /// A fresh directory under `root`, removed at the end of the test.
+    fn dir_in(&self, root: &Path) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("vmtest-")
+            .tempdir_in(root)
+            .expect("temp dir under a VM test root")
+    }
+
+    fn with_context<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("DOCKER_CONFIG", self.var("TIERCTL_VM_DOCKER_CONFIG"))
+            .env("COLIMA_HOME", self.var("TIERCTL_VM_COLIMA_HOME"))
+            .env("TIERCTL_HELPER_IMAGE", self.helper_image())
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("COLIMA_PROFILE")
+    }
+
+    /// tierctl in `ws/rel` talking to the VM through the `colima` context.
+    fn tierctl(&self, ws: &Workspace, rel: &str) -> assert_cmd::Command {
+        let mut cmd = ws.tierctl(rel);
+        cmd.env("DOCKER_CONFIG", self.var("TIERCTL_VM_DOCKER_CONFIG"))
+            .env("COLIMA_HOME", self.var("TIERCTL_VM_COLIMA_HOME"))
+            .env("TIERCTL_HELPER_IMAGE", self.helper_image())
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("COLIMA_PROFILE");
+        cmd
+    }
+
+    /// The docker CLI talking to the VM.
+    fn docker(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("docker");
+        self.with_context(&mut cmd)
+            .args(args)
+            .output()
+            .expect("docker CLI runs")
+    }
+
+    /// `docker compose -p NAME ARGS` in `dir`; panics with its output when it fails.
+    fn compose(&self, dir: &Path, name: &str, args: &[&str]) {
+        let mut cmd = Command::new("docker");
+        let out = self
+            .with_context(&mut cmd)
+            .args(["compose", "-p", name])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("docker compose runs");
+        assert!(out.status.success(), "compose {args:?}: {}", text(&out));
+    }
+
+    /// A shell script with arguments `$1`... in the helper image inside the VM, with `mounts`
+    /// (`-v` values); its stdout.
+    fn sh(&self, mounts: &[String], script: &str, script_args: &[&str]) -> String {
+        let mut args = vec!["run".to_owned(), "--rm".to_owned()];
+        for m in mounts {
+            args.extend(["-v".to_owned(), m.clone()]);
+        }
+        args.extend([
+            self.helper_image(),
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+            "sh".into(),
+        ]);
+        args.extend(script_args.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.docker(&args);
+        assert!(out.status.success(), "docker run {script}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// Removes a compose project and its named volumes from the VM when the test ends.
+struct ComposeProject<'a> {
+    vm: &'a Vm,
+    dir: PathBuf,
+    name: String,
+    volumes: Vec<String>,
+}
+
+impl Drop for ComposeProject<'_> {
+    fn drop(&mut self) {
+        let mut cmd = Command::new("docker");
+        let _ = self
+            .vm
+            .with_context(&mut cmd)
+            .args(["compose", "-p", &self.name, "down", "-v", "-t", "1"])
+            .current_dir(&self.dir)
+            .output();
+        for volume in &self.volumes {
+            let _ = self.vm.docker(&["volume", "rm", "-f", volume]);
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+/// A service on the helper image that keeps running, with `binds` (`source:target`).
+fn compose_with_binds(image: &str, binds: &[String]) -> String {
+    let mut text = format!(
+        "services:\n  app:\n    image: {image}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n    volumes:\n"
+    );
+    for bind in binds {
+        text.push_str(&format!("      - {bind}\n"));
+    }
+    text
+}
+
+/// The host's size of the filesystem holding `path`: `f_blocks * f_frsize`, from `stat -f`.
+fn host_fs_size(path: &Path) -> u64 {
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%b %S"])
+        .arg(path)
+        .output()
+        .expect("stat -f");
+    let words: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|w| w.parse().expect("a number"))
+        .collect();
+    words[0] * words[1]
+}
+
+/// `N` as tierctl prints sizes: one decimal under 10, none above, binary units.
+fn human_size(bytes: u64) -> String {
+    let units = ["B", "K", "M", "G", "T"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1}{}", units[unit])
+    } else {
+        format!("{value:.0}{}", units[unit])
+    }
+}
+
+#[test]
+fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let (s, u) = (shared.path(), unshared.path());
+    let ws = Workspace::new().file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[
+                format!("{}:/shared", s.display()),
+                format!("{}:/unshared", u.display()),
+            ],
+        ),
+    );
+    let out = vm
+        .tierctl(&ws, "app")
+        .args(["vm", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    let socket = vm.var("TIERCTL_VM_SOCKET");
+    assert_eq!(
+        report["endpoint"],
+        json!({"context": "colima", "host": format!("unix://{socket}"), "source": "currentContext in config.json"})
+    );
+    assert_eq!(report["engine"]["name"], "Colima (profile `default`)");
+    assert_eq!(report["engine"]["hostname"], vm.var("TIERCTL_VM_HOSTNAME"));
+    let home = vm.var("TIERCTL_VM_COLIMA_HOME");
+    let (tiers, pass) = (vm.share(), vm.passthrough());
+    let share = |p: &Path| json!({"host": p, "vm": p, "writable": true, "mount_type": "9p"});
+    assert_eq!(report["vm"]["engine"], "Colima");
+    assert_eq!(report["vm"]["instance"], "default");
+    assert_eq!(
+        report["vm"]["source_files"],
+        json!([
+            format!("{home}/default/colima.yaml"),
+            format!("{home}/_lima/colima/lima.yaml")
+        ])
+    );
+    assert_eq!(report["vm"]["shares"], json!([share(&tiers), share(&pass)]));
+    assert_eq!(
+        report["vm"]["notes"],
+        json!([format!(
+            "share `{}` is 9p with securityModel mapped-xattr: owners, modes and symlinks made in the VM are kept in xattrs; the host sees files owned by the user QEMU runs as and symlinks as regular files",
+            tiers.display()
+        )])
+    );
+    assert_eq!(
+        report["binds"],
+        json!([
+            {"source": s, "real": s, "coverage": "shared", "writable": true, "same_path": true, "mount_type": "9p"},
+            {"source": u, "real": u, "coverage": "not-shared", "writable": null, "same_path": false, "mount_type": null},
+        ])
+    );
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["check"], "vm-share-missing");
+    assert_eq!(findings[0]["source"], json!(u));
+    assert_eq!(findings[0]["line"], 7);
+    let (t, p, u) = (tiers.display(), pass.display(), u.display());
+    assert_eq!(
+        report["fix"],
+        format!(
+            "colima stop && colima start --mount {t}:w --mount {p}:w --mount {u}:w\n\n\
+             or in colima.yaml (then `colima stop && colima start`):\n\
+             mounts:\n  - location: {t}\n    writable: true\n  - location: {p}\n    writable: true\n  - location: {u}\n    writable: true\n"
+        )
+    );
+    assert_eq!(report["probes"], Value::Null);
+}
+
+#[test]
+fn audit_with_the_vm_reachable_reports_the_unshared_bind() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    std::fs::create_dir(shared.path().join("app")).expect("mkdir");
+    let tiers = format!(
+        "tiers:\n  fast: {{ root: \"{}\" }}\nplacement:\n  - tier: fast\n    path: \"{{project}}/{{service}}\"\n",
+        shared.path().display()
+    );
+    let ws = Workspace::new()
+        .file(
+            "app/compose.yaml",
+            &compose_with_binds(
+                &vm.helper_image(),
+                &[
+                    format!("{}/app:/shared", shared.path().display()),
+                    format!("{}:/unshared", unshared.path().display()),
+                ],
+            ),
+        )
+        .file("app/tiers.yaml", &tiers);
+    let out = vm
+        .tierctl(&ws, "app")
+        .args(["audit", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    let found: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap_or("").to_owned(),
+                f["source"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let u = unshared.path().display().to_string();
+    assert_eq!(
+        found,
+        vec![
+            ("bind-outside-tiers".to_owned(), u.clone()),
+            ("vm-share-missing".to_owned(), u.clone())
+        ]
+    );
+    let vm_finding = &report["findings"][1];
+    assert_eq!(
+        vm_finding["message"],
+        format!(
+            "app: {u} is not shared with the Colima VM; the container will see an empty directory on the VM's disk"
+        )
+    );
+    // --offline reads no engine: the VM finding needs it
+    let offline = vm
+        .tierctl(&ws, "app")
+        .args(["--offline", "audit", "--format", "json"])
+        .output()
+        .expect("runs");
+    let checks: Vec<Value> = json_of(&offline)["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["check"].clone())
+        .collect();
+    assert_eq!(
+        checks,
+        vec![json!("bind-outside-tiers")],
+        "{}",
+        text(&offline)
+    );
+}
+
+#[test]
+fn vm_probe_sees_the_share_the_vm_disk_stand_in_and_reports_missing_paths() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let (s, u) = (shared.path().join("data"), unshared.path().join("data"));
+    let fresh = unshared.path().join("never-bound");
+    let missing = shared.path().join("missing");
+    for dir in [&s, &u, &fresh] {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        std::fs::write(dir.join("file"), "host data\n").expect("write");
+    }
+    // a container bound `u` once: Docker made an empty stand-in for it on the VM's disk
+    vm.sh(&[format!("{}:/x", u.display())], "true", &[]);
+    let ws = Workspace::new().file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[
+                format!("{}:/s", s.display()),
+                format!("{}:/u", u.display()),
+                format!("{}:/f", fresh.display()),
+                format!("{}:/m", missing.display()),
+            ],
+        ),
+    );
+    let out = vm
+        .tierctl(&ws, "app")
+        .args(["vm", "--probe", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    let probes: BTreeMap<String, Value> = report["probes"]
+        .as_array()
+        .expect("probes")
+        .iter()
+        .map(|p| (p["source"].as_str().expect("source").to_owned(), p.clone()))
+        .collect();
+    let host_size = host_fs_size(&s);
+    let key = |p: &Path| p.display().to_string();
+
+    // the share: 9p, the host filesystem's size, the marker seen
+    let ok = &probes[&key(&s)];
+    assert_eq!(ok["verdict"], "same", "{ok}");
+    assert_eq!(ok["container"]["fs_type"], "9p");
+    assert_eq!(ok["container"]["mount_source"], "tiers");
+    assert_eq!(ok["container"]["marker"], "seen");
+    assert_eq!(ok["host"]["size_bytes"], host_size);
+    let seen = ok["container"]["size_bytes"].as_u64().expect("size");
+    assert!(
+        host_size.abs_diff(seen) < host_size / 1000,
+        "9p size {seen} vs host {host_size}"
+    );
+
+    // the stand-in: the VM's own ext4 disk, far smaller, the marker missing
+    let diff = &probes[&key(&u)];
+    assert_eq!(diff["verdict"], "different", "{diff}");
+    assert_eq!(diff["container"]["fs_type"], "ext4");
+    assert_eq!(diff["container"]["mount_source"], "/dev/vda");
+    assert_eq!(diff["container"]["marker"], "missing");
+    let disk = diff["container"]["size_bytes"].as_u64().expect("size");
+    assert!(
+        (7 << 30..8 << 30).contains(&disk),
+        "the VM disk is 8G: {disk}"
+    );
+    assert_eq!(
+        diff["reasons"],
+        json!([
+            "marker file written on the host is not visible",
+            format!("size: host {host_size} bytes, container {disk} bytes"),
+        ])
+    );
+    // never bound: the VM has no such path and the probe creates none
+    let fresh_probe = &probes[&key(&fresh)];
+    assert_eq!(fresh_probe["verdict"], "missing-in-engine", "{fresh_probe}");
+    let message = fresh_probe["message"].as_str().expect("message");
+    assert!(
+        message.contains("bind source path does not exist"),
+        "{message}"
+    );
+    // missing on the host: reported, no helper run, nothing created (here or, through the share,
+    // in the VM)
+    assert_eq!(probes[&key(&missing)]["verdict"], "missing-on-host");
+    assert!(!missing.exists(), "the probe created {}", missing.display());
+    let listing = vm.sh(
+        &[format!("{}:/x", unshared.path().display())],
+        "ls -A /x",
+        &[],
+    );
+    assert_eq!(listing, "data\n", "the probe created nothing in the VM");
+}
+
+#[test]
+fn verify_in_the_vm_shared_bind_ok_unshared_bind_marker_missing_with_both_sizes() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let (s, u) = (shared.path(), unshared.path());
+    std::fs::write(u.join("photos.db"), "the host's data\n").expect("write");
+    let ws = Workspace::new().file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[
+                format!("{}:/shared", s.display()),
+                format!("{}:/unshared", u.display()),
+            ],
+        ),
+    );
+    let name = format!("tierctlvmverify{}", std::process::id());
+    let project = ComposeProject {
+        vm: &vm,
+        dir: ws.path("app"),
+        name: name.clone(),
+        volumes: Vec::new(),
+    };
+    vm.compose(&project.dir, &name, &["up", "-d"]);
+    let out = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["verify", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["engine"], "vm");
+    assert_eq!(report["ok"], false);
+    let mounts = report["containers"][0]["mounts"]
+        .as_array()
+        .expect("mounts");
+    assert_eq!(mounts.len(), 2, "{mounts:?}");
+    let host_size = host_fs_size(s);
+    // the engine lists mounts in no fixed order
+    let by_target = |t: &str| {
+        mounts
+            .iter()
+            .find(|m| m["target"] == t)
+            .unwrap_or_else(|| panic!("no mount at {t}: {mounts:?}"))
+    };
+    let (ok, bad) = (by_target("/shared"), by_target("/unshared"));
+    assert_eq!(
+        (
+            &ok["target"],
+            &ok["verdict"],
+            &ok["marker"],
+            &ok["container"]["fs_type"]
+        ),
+        (
+            &json!("/shared"),
+            &json!("ok"),
+            &json!("seen"),
+            &json!("9p")
+        )
+    );
+    assert_eq!(ok["host"]["size_bytes"], host_size);
+    assert_eq!(
+        (
+            &bad["target"],
+            &bad["verdict"],
+            &bad["marker"],
+            &bad["container"]["fs_type"]
+        ),
+        (
+            &json!("/unshared"),
+            &json!("marker-missing"),
+            &json!("missing"),
+            &json!("ext4")
+        )
+    );
+    let disk = bad["container"]["size_bytes"].as_u64().expect("size");
+    assert!(
+        (7 << 30..8 << 30).contains(&disk),
+        "the VM disk is 8G: {disk}"
+    );
+    assert_eq!(bad["host"]["size_bytes"], host_size);
+    assert_eq!(
+        bad["reasons"],
+        json!([
+            "marker file written on the host is not visible in the container",
+            "the container sees `ext4` where a VM share type is expected",
+            format!(
+                "size: host {} ({host_size} bytes), container {} ({disk} bytes)",
+                human_size(host_size),
+                human_size(disk)
+            ),
+        ])
+    );
+    // the host's data was never seen by the container, and is untouched
+    assert_eq!(
+        std::fs::read_to_string(u.join("photos.db")).expect("read"),
+        "the host's data\n"
+    );
+}
+
+const MIGRATE_COMPOSE: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    volumes:
+      - dbdata:/data   # the database
+      - walarchive:/pt
+volumes:
+  dbdata:
+  walarchive:
+"#;
+
+/// A Postgres-like tree in each of `dirs`: uid 999, 0700 directories, a symlink, a hardlink.
+const PG_SEED: &str = "set -e; for d in \"$@\"; do cd $d; mkdir -p pg/base; \
+printf 'row one\\n' > pg/base/1; head -c 100000 /dev/urandom > pg/base/big; \
+ln pg/base/1 pg/base/1.link; ln -s base/1 pg/current; chown -R 999:999 pg; \
+chmod 0700 pg pg/base; chmod 0600 pg/base/1; done";
+
+/// `stat` of the seeded tree as the VM sees it, one line per entry.
+const PG_STAT: &str = "cd $1 && stat -c '%n %u %a %F' pg pg/base pg/base/1 pg/current \
+&& stat -c '%h' pg/base/1 && readlink pg/current";
+
+const PG_STAT_EXPECTED: &str = "pg 999 700 directory\npg/base 999 700 directory\n\
+pg/base/1 999 600 regular file\npg/current 999 777 symbolic link\n2\nbase/1\n";
+
+impl Vm {
+    /// The host paths or volume names mounted by the running service of project `name`, sorted
+    /// (`docker inspect` lists mounts in no fixed order).
+    fn mounts_of(&self, name: &str) -> Vec<String> {
+        let filter = format!("label=com.docker.compose.project={name}");
+        let ps = self.docker(&["ps", "-q", "--filter", &filter]);
+        let id = String::from_utf8_lossy(&ps.stdout).trim().to_owned();
+        assert!(!id.is_empty(), "no running container of {name}");
+        let format = "{{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}} {{end}}";
+        let out = self.docker(&["inspect", "--format", format, &id]);
+        let mut mounts: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        mounts.sort();
+        mounts
+    }
+}
+
+#[test]
+fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rolls_back() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let xattr_root = vm.dir_in(&vm.share());
+    let pt_root = vm.dir_in(&vm.passthrough());
+    let tiers = format!(
+        "tiers:\n  xattr: {{ root: \"{}\" }}\n  pt: {{ root: \"{}\" }}\nplacement:\n  - match: {{ target: [\"/pt\"] }}\n    tier: pt\n    path: \"{{project}}/{{volume}}\"\n  - tier: xattr\n    path: \"{{project}}/{{volume}}\"\n",
+        xattr_root.path().display(),
+        pt_root.path().display()
+    );
+    let ws = Workspace::new()
+        .file(
+            "app/compose.yaml",
+            &MIGRATE_COMPOSE.replace("{image}", &vm.helper_image()),
+        )
+        .file("app/tiers.yaml", &tiers);
+    let name = format!("tierctlvmmig{}", std::process::id());
+    let (db, wal) = (format!("{name}_dbdata"), format!("{name}_walarchive"));
+    let project = ComposeProject {
+        vm: &vm,
+        dir: ws.path("app"),
+        name: name.clone(),
+        volumes: vec![db.clone(), wal.clone()],
+    };
+    vm.compose(&project.dir, &name, &["up", "-d"]);
+    vm.sh(
+        &[format!("{db}:/a"), format!("{wal}:/b")],
+        PG_SEED,
+        &["/a", "/b"],
+    );
+    let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
+    assert_eq!(vm.mounts_of(&name), [db.clone(), wal.clone()]);
+
+    let out = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("runs");
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    for line in [
+        "stopped: db",
+        "started: db",
+        "verify-mounts    ok: 2 mount(s), tierctl verify ok",
+    ] {
+        assert!(log.contains(line), "`{line}` in {log}");
+    }
+    let xattr_copy = xattr_root.path().join(format!("{name}/dbdata"));
+    let pt_copy = pt_root.path().join(format!("{name}/walarchive"));
+    assert_eq!(
+        vm.mounts_of(&name),
+        [
+            pt_copy.display().to_string(),
+            xattr_copy.display().to_string()
+        ]
+    );
+    // as the VM (and so the database) sees both copies: owners, modes, symlink, hardlink
+    for copy in [&xattr_copy, &pt_copy] {
+        let seen = vm.sh(&[format!("{}:/c", copy.display())], PG_STAT, &["/c"]);
+        assert_eq!(seen, PG_STAT_EXPECTED, "{}", copy.display());
+    }
+    assert_host_views(&xattr_copy, &pt_copy);
+
+    let verify = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["verify"])
+        .output()
+        .expect("runs");
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+
+    let back = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["migrate", "--rollback"])
+        .output()
+        .expect("runs");
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        before
+    );
+    assert_eq!(vm.mounts_of(&name), [db.clone(), wal.clone()]);
+    assert!(
+        xattr_copy.join("pg/base/1").exists(),
+        "rollback keeps the copy"
+    );
+}
+
+/// The copies as the host sees them. The passthrough share stores what the VM made (QEMU runs
+/// as root): owner 999, 0700, the symlink, the hardlink. The mapped-xattr share keeps owners,
+/// modes and symlinks in xattrs: the host sees root-owned files and the symlink as a regular
+/// file holding its target (what `tierctl vm` notes about such a share).
+fn assert_host_views(xattr_copy: &Path, pt_copy: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = |p: PathBuf| {
+        std::fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let pg = meta(pt_copy.join("pg"));
+    assert_eq!((pg.uid(), pg.mode() & 0o7777), (999, 0o700));
+    let one = meta(pt_copy.join("pg/base/1"));
+    assert_eq!(
+        (one.uid(), one.mode() & 0o7777, one.nlink()),
+        (999, 0o600, 2)
+    );
+    assert_eq!(one.ino(), meta(pt_copy.join("pg/base/1.link")).ino());
+    assert_eq!(
+        std::fs::read_link(pt_copy.join("pg/current")).expect("a symlink on the host"),
+        Path::new("base/1")
+    );
+
+    let link = meta(xattr_copy.join("pg/current"));
+    assert!(
+        link.file_type().is_file(),
+        "mapped-xattr: the host sees a regular file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(xattr_copy.join("pg/current")).expect("read"),
+        "base/1"
+    );
+    assert_eq!(meta(xattr_copy.join("pg/base/1")).uid(), 0);
+    let one = meta(xattr_copy.join("pg/base/1"));
+    assert_eq!(one.ino(), meta(xattr_copy.join("pg/base/1.link")).ino());
+}
+
+#[test]
+fn vm_probe_over_tcp_without_colima_files_probes_and_takes_no_hostname_for_a_profile() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let (s, u) = (shared.path(), unshared.path());
+    std::fs::write(s.join("file"), "host data\n").expect("write");
+    let ws = Workspace::new().dir("docker").file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[format!("{}:/s", s.display()), format!("{}:/u", u.display())],
+        ),
+    );
+    // the engine's API straight over tcp, no Colima files anywhere: only its hostname
+    // (`colima-like`) looks like Colima
+    let out = ws
+        .tierctl("app")
+        .env("DOCKER_HOST", vm.var("TIERCTL_VM_HOST"))
+        .env("DOCKER_CONFIG", ws.path("docker"))
+        .env("TIERCTL_HELPER_IMAGE", vm.helper_image())
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("COLIMA_HOME")
+        .env_remove("COLIMA_PROFILE")
+        .args(["vm", "--probe", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = json_of(&out);
+    assert_eq!(report["engine"]["name"], "remote engine (shares unknown)");
+    assert_eq!(report["engine"]["hostname"], "colima-like");
+    assert_eq!(report["vm"], Value::Null);
+    let home = ws.path("home");
+    assert_eq!(
+        report["notes"],
+        json!([format!(
+            "the engine's name suggests Colima (profile `like`) but no Colima configuration was found (looked in `{h}/.config/colima/like/colima.yaml`, `{h}/.config/colima/_lima/colima-like/lima.yaml`): it is taken as remote engine (shares unknown); `tierctl vm --probe` shows what it sees",
+            h = home.display()
+        )])
+    );
+    let verdicts: Vec<(Value, Value)> = report["probes"]
+        .as_array()
+        .expect("probes")
+        .iter()
+        .map(|p| (p["source"].clone(), p["verdict"].clone()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            (json!(s), json!("same")),
+            (json!(u), json!("missing-in-engine"))
+        ]
+    );
+}
+
+/// KNOWN FAILURE until migrate's preflight probes its sources (issue 13; the fix belongs in
+/// `src/apply.rs`): today migrate stops the service, copies the VM's EMPTY stand-in of the
+/// unshared bind to the tier, rewrites compose and reports success, while the host directory
+/// with the data is never looked at.
+#[test]
+fn migrate_refuses_an_unshared_bind_before_stopping_anything_needs_preflight_probe() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let tier_root = vm.dir_in(&vm.share());
+    let unshared = vm.dir_in(&vm.unshared());
+    let photos = unshared.path().join("photos");
+    std::fs::create_dir(&photos).expect("mkdir");
+    std::fs::write(photos.join("a.jpg"), "the host's photo\n").expect("write");
+    let tiers = format!(
+        "tiers:\n  fast: {{ root: \"{}\" }}\nplacement:\n  - tier: fast\n    path: \"{{project}}/{{service}}\"\n",
+        tier_root.path().display()
+    );
+    let ws = Workspace::new()
+        .file(
+            "app/compose.yaml",
+            &compose_with_binds(
+                &vm.helper_image(),
+                &[format!("{}:/photos", photos.display())],
+            ),
+        )
+        .file("app/tiers.yaml", &tiers);
+    let name = format!("tierctlvmpre{}", std::process::id());
+    let project = ComposeProject {
+        vm: &vm,
+        dir: ws.path("app"),
+        name: name.clone(),
+        volumes: Vec::new(),
+    };
+    // `up` makes Docker create an empty stand-in for the unshared path inside the VM
+    vm.compose(&project.dir, &name, &["up", "-d"]);
+    let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
+    let started = |vm: &Vm| {
+        let filter = format!("label=com.docker.compose.project={name}");
+        let out = vm.docker(&["ps", "-q", "--filter", &filter]);
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let out = vm.docker(&["inspect", "--format", "{{.State.StartedAt}}", &id]);
+        format!("{id} {}", String::from_utf8_lossy(&out.stdout).trim())
+    };
+    let running = started(&vm);
+
+    let out = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(stderr.contains(&photos.display().to_string()), "{stderr}");
+    assert!(stderr.contains("not shared with the Colima VM"), "{stderr}");
+    assert!(
+        stderr.contains("hint: ") && stderr.contains("colima start"),
+        "{stderr}"
+    );
+    // nothing stopped, nothing copied, compose untouched
+    assert_eq!(started(&vm), running, "the service was restarted");
+    assert!(!tier_root.path().join(&name).exists(), "a copy was made");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        before
+    );
+}

@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# A Colima-like VM engine for the VM tests (tests/it/vm_engine.rs): QEMU runs a Debian guest
+# (tests/vm/image.sh) whose dockerd sees two host directories over virtio-9p at the same path
+# and nothing else of the host; its API is forwarded to a loopback port and, through socat, to
+# a unix socket where Colima keeps it. A Colima home and a docker context `colima` make it look
+# like Colima to tierctl, so identity, share reading and the printed fix run as on a Mac.
+#
+# Usage (root): harness.sh {deps|check|build|up|down|env|status|console}
+#   deps     install what is missing: qemu-system-x86 (from bookworm-backports, through a
+#            private source list, since qemu-utils 10.0 from there is installed), mmdebstrap,
+#            socat, e2fsprogs, busybox-static
+#   check    exit 77 with `SKIP: <why>` when no VM can boot here; else print the accelerator
+#   build    build the guest image unless the cache has it: $TIERCTL_VM_CACHE/<key>/, key =
+#            sha256 of tests/vm/image.sh; older keys are removed once a build succeeds
+#   up       check + build + boot + wait for the API + Colima files + socket + helper image
+#            + the env file; a running VM is kept
+#   down     stop socat and QEMU by their pids; remove the env file and the VM's disk overlay
+#   env      print the env file the tests read
+#   status   `running <pid>` (exit 0) or `stopped` (exit 1)
+#   console  the guest's serial console log
+# Environment: TIERCTL_VM_CACHE=/var/cache/tierctl-vm  TIERCTL_VM_RUN=/run/tierctl-vm
+#   TIERCTL_VM_ROOT=/var/tmp/tierctl-vm (the shares and the unshared dir live under it)
+#   TIERCTL_VM_MEM=2048  TIERCTL_VM_CPUS=2  TIERCTL_VM_WAIT_S=120 (KVM) / 420 (TCG)
+#   TIERCTL_VM_ACCEL=auto|kvm|tcg   TIERCTL_VM_HOSTNAME=colima-like
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${TIERCTL_VM_CACHE:-/var/cache/tierctl-vm}
+run=${TIERCTL_VM_RUN:-/run/tierctl-vm}
+root=${TIERCTL_VM_ROOT:-/var/tmp/tierctl-vm}
+mem=${TIERCTL_VM_MEM:-2048}
+cpus=${TIERCTL_VM_CPUS:-2}
+accel_wanted=${TIERCTL_VM_ACCEL:-auto}
+vm_hostname=${TIERCTL_VM_HOSTNAME:-colima-like}
+helper_image=${TIERCTL_HELPER_IMAGE:-tierctl-helper:busybox}
+mirror=${VM_MIRROR:-http://deb.debian.org/debian}
+qemu=qemu-system-x86_64
+
+# The test directories: a mapped-xattr share (the "tiers"), a passthrough share, an unshared dir.
+share=$root/tiers
+share_passthrough=$root/passthrough
+unshared=$root/unshared
+colima_home=$run/colima
+docker_config=$run/docker
+socket=$colima_home/default/docker.sock
+env_file=$run/env
+
+log() { printf '[tierctl-vm %s] %s\n' "$(date -u +%T)" "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+image_key() { sha256sum "$here/image.sh" | cut -c1-16; }
+image_dir() { echo "$cache/$(image_key)"; }
+
+# ------------------------------------------------------------------------------------- deps
+apt_install() { # packages...
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+apt_install_backports() { # packages... from bookworm-backports through a private source list
+  local d o
+  d=$(mktemp -d)
+  mkdir -p "$d/lists/partial" "$d/archives/partial"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+    "$mirror" bookworm "$mirror" bookworm-updates "$mirror" bookworm-backports >"$d/sources.list"
+  o=(-o "Dir::Etc::sourcelist=$d/sources.list" -o Dir::Etc::sourceparts=-
+    -o "Dir::State::lists=$d/lists" -o "Dir::Cache::archives=$d/archives")
+  apt-get "${o[@]}" update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get "${o[@]}" install -y -qq --no-install-recommends \
+    -t bookworm-backports "$@" >&2
+  rm -rf "$d"
+}
+
+cmd_deps() {
+  [ "$(id -u)" = 0 ] || die "deps needs root"
+  local plain=()
+  command -v mmdebstrap >/dev/null || plain+=(mmdebstrap)
+  command -v socat >/dev/null || plain+=(socat)
+  command -v mke2fs >/dev/null || plain+=(e2fsprogs)
+  [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || plain+=(busybox-static)
+  if [ ${#plain[@]} -gt 0 ]; then
+    apt-cache show "${plain[@]}" >/dev/null 2>&1 || apt-get update -qq >&2
+    apt_install "${plain[@]}"
+  fi
+  command -v "$qemu" >/dev/null && return 0
+  # A qemu-utils from bookworm-backports breaks the bookworm qemu-system-common: take qemu from
+  # backports when that is the one installed, else from the system's sources.
+  if dpkg-query -W -f '${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
+    apt_install_backports qemu-system-x86
+  else
+    apt_install qemu-system-x86 || apt_install_backports qemu-system-x86
+  fi
+}
+
+# ------------------------------------------------------------------------------ accelerator
+hardware_kvm() { # only kvm_intel/kvm_amd: /dev/kvm from kvm_pvm hangs a stock kernel
+  { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } && [ -r /dev/kvm ] && [ -w /dev/kvm ]
+}
+
+pick_accel() { # prints kvm or tcg, or skip:<why>
+  case $accel_wanted in
+    tcg) echo tcg ;;
+    kvm) if hardware_kvm; then echo kvm; else echo "skip:no hardware KVM (kvm_intel/kvm_amd)"; fi ;;
+    *) if hardware_kvm; then echo kvm; else echo tcg; fi ;;
+  esac
+}
+
+cmd_check() {
+  [ "$(id -u)" = 0 ] || { echo "SKIP: the VM harness needs root"; exit 77; }
+  command -v "$qemu" >/dev/null || { echo "SKIP: $qemu not installed (run: $0 deps)"; exit 77; }
+  command -v socat >/dev/null || { echo "SKIP: socat not installed (run: $0 deps)"; exit 77; }
+  local a
+  a=$(pick_accel)
+  case $a in
+    skip:*) echo "SKIP: ${a#skip:}"; exit 77 ;;
+    *) echo "$a" ;;
+  esac
+}
+
+# ------------------------------------------------------------------------------------ build
+cmd_build() {
+  local dir t0=$SECONDS
+  dir=$(image_dir)
+  [ -f "$dir/rootfs.img" ] && return 0
+  [ "$(id -u)" = 0 ] || die "build needs root (mmdebstrap in root mode)"
+  command -v mmdebstrap >/dev/null && command -v mke2fs >/dev/null || die "run: $0 deps"
+  mkdir -p "$cache"
+  exec 9>"$cache/.lock"
+  flock 9
+  [ -f "$dir/rootfs.img" ] && return 0
+  log "building the guest image into $dir (mmdebstrap; about 5 minutes)"
+  rm -rf "$dir.tmp"
+  bash "$here/image.sh" "$dir.tmp" >"$cache/build.log" 2>&1 || {
+    tail -n 40 "$cache/build.log" >&2
+    die "guest image build failed (log: $cache/build.log)"
+  }
+  mv "$dir.tmp" "$dir"
+  find "$cache" -mindepth 1 -maxdepth 1 -type d ! -path "$dir" -exec rm -rf {} +
+  log "built in $((SECONDS - t0)) s: $(du -sh "$dir/rootfs.img" | cut -f1) used"
+}
+
+# ------------------------------------------------------------------------------- processes
+pid_of() { cat "$run/$1.pid" 2>/dev/null || true; }
+alive() {
+  local p
+  p=$(pid_of "$1")
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null
+}
+
+stop_pid() { # name
+  local p
+  p=$(pid_of "$1")
+  if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+    kill -TERM "$p"
+    for _ in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p"
+  fi
+  rm -f "$run/$1.pid"
+}
+
+free_port() {
+  local p
+  for p in $(seq 23760 23799); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  die "no free loopback port in 23760-23799"
+}
+
+start_qemu() { # accel port
+  local dir append accel_args
+  dir=$(image_dir)
+  mkdir -p "$share" "$share_passthrough" "$unshared" "$run"
+  rm -f "$run/overlay.qcow2"
+  qemu-img create -q -f qcow2 -b "$dir/rootfs.img" -F raw "$run/overlay.qcow2"
+  append="root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet init=/sbin/tierinit"
+  append+=" tierhost=$vm_hostname tier9p=trans=virtio,version=9p2000.L,msize=262144,cache=none"
+  append+=" tiershare=tiers:$share tiershare=passthrough:$share_passthrough"
+  if [ "$1" = kvm ]; then accel_args=(-accel kvm -cpu host)
+  else accel_args=(-accel tcg,thread=multi,tb-size=256 -cpu max); fi
+  : >"$run/console.log"
+  date +%s.%N >"$run/start.ts"
+  "$qemu" -name tierctl-vm "${accel_args[@]}" -m "$mem" -smp "$cpus" \
+    -nodefaults -no-user-config -display none -monitor none -serial "file:$run/console.log" \
+    -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" -append "$append" \
+    -drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
+    -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$2-:2375" \
+    -device virtio-net-pci,netdev=n0,romfile= -device virtio-rng-pci \
+    -virtfs "local,path=$share,mount_tag=tiers,security_model=mapped-xattr,id=fs0" \
+    -virtfs "local,path=$share_passthrough,mount_tag=passthrough,security_model=passthrough,id=fs1" \
+    -daemonize -pidfile "$run/qemu.pid"
+}
+
+wait_api() { # accel port
+  local limit t0=$SECONDS s e
+  limit=${TIERCTL_VM_WAIT_S:-$([ "$1" = kvm ] && echo 120 || echo 420)}
+  until docker -H "tcp://127.0.0.1:$2" version --format '{{.Server.Version}}' >/dev/null 2>&1; do
+    alive qemu || { tail -n 30 "$run/console.log" >&2; die "qemu exited during boot"; }
+    [ $((SECONDS - t0)) -lt "$limit" ] || {
+      tail -n 30 "$run/console.log" >&2
+      die "the Docker API did not answer within ${limit} s"
+    }
+    sleep 1
+  done
+  s=$(cat "$run/start.ts")
+  e=$(date +%s.%N)
+  awk -v a="$s" -v b="$e" 'BEGIN{printf "%.1f\n", b-a}' >"$run/boot_seconds"
+}
+
+write_colima_files() { # Colima's files for profile `default`, listing the real shares
+  local mounts
+  mounts="mounts:
+  - location: $share
+    mountPoint: $share
+    writable: true
+    9p:
+      securityModel: mapped-xattr
+  - location: $share_passthrough
+    mountPoint: $share_passthrough
+    writable: true
+    9p:
+      securityModel: passthrough
+"
+  mkdir -p "$colima_home/default" "$colima_home/_lima/colima"
+  printf '# Colima default behaviour: $HOME is mounted as writable.\nvmType: qemu\nmountType: 9p\n%s' \
+    "$mounts" >"$colima_home/default/colima.yaml"
+  printf 'vmType: qemu\nmountType: 9p\n%s' "$mounts" >"$colima_home/_lima/colima/lima.yaml"
+}
+
+write_docker_context() { # DOCKER_CONFIG with the context `colima` at the forwarded socket
+  local meta
+  meta=$docker_config/contexts/meta/$(printf colima | sha256sum | cut -d' ' -f1)
+  mkdir -p "$meta"
+  printf '{"currentContext":"colima"}\n' >"$docker_config/config.json"
+  printf '{"Name":"colima","Metadata":{"Description":"colima"},"Endpoints":{"docker":{"Host":"unix://%s","SkipTLSVerify":false}}}\n' \
+    "$socket" >"$meta/meta.json"
+}
+
+start_socat() { # port
+  rm -f "$socket"
+  # -t: keep a half-closed stream open (docker attach closes its write side first)
+  setsid socat -t 3600 "UNIX-LISTEN:$socket,fork,mode=600" "TCP:127.0.0.1:$1" </dev/null >>"$run/socat.log" 2>&1 &
+  echo $! >"$run/socat.pid"
+  for _ in $(seq 50); do [ -S "$socket" ] && return 0; sleep 0.1; done
+  die "socat did not create $socket"
+}
+
+import_helper() { # port; a one-binary image from the host's static busybox
+  local dh=(-H "tcp://127.0.0.1:$1") t a
+  docker "${dh[@]}" image inspect "$helper_image" >/dev/null 2>&1 && return 0
+  ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not static (apt-get install busybox-static)"
+  t=$(mktemp -d)
+  mkdir -p "$t/bin" "$t/tmp" "$t/proc" "$t/sys" "$t/dev" "$t/etc"
+  cp /bin/busybox "$t/bin/busybox"
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$t/bin/$a"; done
+  tar -C "$t" -c . | docker "${dh[@]}" import -c 'ENV PATH=/bin' - "$helper_image" >/dev/null
+  rm -rf "$t"
+}
+
+write_env() { # accel port
+  cat >"$env_file.tmp" <<EOF
+TIERCTL_VM_PID=$(pid_of qemu)
+TIERCTL_VM_ACCEL=$1
+TIERCTL_VM_HOST=tcp://127.0.0.1:$2
+TIERCTL_VM_HOSTNAME=$vm_hostname
+TIERCTL_VM_DOCKER_CONFIG=$docker_config
+TIERCTL_VM_COLIMA_HOME=$colima_home
+TIERCTL_VM_SOCKET=$socket
+TIERCTL_VM_SHARE=$share
+TIERCTL_VM_SHARE_PASSTHROUGH=$share_passthrough
+TIERCTL_VM_UNSHARED=$unshared
+TIERCTL_VM_HELPER_IMAGE=$helper_image
+TIERCTL_VM_BOOT_SECONDS=$(cat "$run/boot_seconds")
+EOF
+  mv "$env_file.tmp" "$env_file"
+}
+
+cmd_up() {
+  local accel port
+  accel=$(cmd_check) || { echo "$accel"; exit 77; }
+  cmd_build
+  if alive qemu && [ -f "$env_file" ] && alive socat; then return 0; fi
+  cmd_down 2>/dev/null
+  port=$(free_port)
+  log "booting ($accel, API at 127.0.0.1:$port)"
+  start_qemu "$accel" "$port"
+  wait_api "$accel" "$port"
+  log "Docker API ready $(cat "$run/boot_seconds") s after qemu started"
+  write_colima_files
+  write_docker_context
+  start_socat "$port"
+  import_helper "$port"
+  write_env "$accel" "$port"
+}
+
+cmd_down() {
+  rm -f "$env_file"
+  stop_pid socat
+  stop_pid qemu
+  rm -f "$run/overlay.qcow2" "$socket"
+}
+
+case ${1:-} in
+  deps) cmd_deps ;;
+  check) cmd_check ;;
+  build) cmd_build ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  env) cat "$env_file" ;;
+  status) if alive qemu; then echo "running $(pid_of qemu)"; else echo stopped; exit 1; fi ;;
+  console) cat "$run/console.log" ;;
+  *) sed -n '2,25p' "$0"; exit 2 ;;
+esac

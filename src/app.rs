@@ -209,7 +209,12 @@ fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(crate::tiers::load(path, &text)?)
+    let real = |root: &std::path::Path| {
+        crate::fsx::resolve(root)
+            .real
+            .unwrap_or_else(|| root.to_path_buf())
+    };
+    Ok(crate::tiers::load_resolved(path, &text, &real)?)
 }
 
 /// The engine behind the Docker endpoint and what its VM shares.

@@ -93,10 +93,21 @@ fn audit(
         tiers: &tiers,
         facts: &facts,
     });
-    // The VM checks need a reachable engine; without one (or with --offline) they are skipped.
-    if !settings.offline
-        && let Ok(connected) = connect(global, env)
-    {
+    // The VM checks need a reachable engine; without one (or with --offline) they are skipped,
+    // and without one a note says so.
+    let mut notes = Vec::new();
+    let connected = if settings.offline {
+        None
+    } else {
+        connect(global, env)
+            .map_err(|e| {
+                notes.push(format!(
+                    "VM checks skipped: the engine does not answer ({e})"
+                ))
+            })
+            .ok()
+    };
+    if let Some(connected) = connected {
         findings.extend(audit::audit_vm(&project, &facts, &connected.view));
         findings.sort_by(|a, b| {
             (&a.place.file, a.place.position, a.check.id()).cmp(&(
@@ -110,6 +121,7 @@ fn audit(
     let audited = AuditReport {
         project: project.name.clone(),
         findings,
+        notes,
     };
     emit(settings, &Report::Audit(&audited), out)?;
     Ok(if serious { exit::FINDINGS } else { exit::CLEAN })

@@ -141,6 +141,7 @@ mod tests {
         let audit = AuditReport {
             project: "p".into(),
             findings: vec![],
+            notes: vec![],
         };
         let refused = render(&Report::Audit(&audit), Format::Prometheus, &paths(), false);
         assert!(
@@ -156,6 +157,7 @@ mod tests {
         let audit = AuditReport {
             project: "p".into(),
             findings: vec![],
+            notes: vec![],
         };
         for report in [
             Report::Verify(&verify),

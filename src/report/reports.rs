@@ -23,6 +23,8 @@ pub struct AuditReport {
     pub project: String,
     /// The findings, in file order.
     pub findings: Vec<Finding>,
+    /// What the audit could not do (the VM checks without an engine), one line each.
+    pub notes: Vec<String>,
 }
 
 /// `tierctl plan` and `tierctl rewrite [--write]`.

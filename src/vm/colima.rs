@@ -383,66 +383,49 @@ fn profile_flag(profile: &Profile) -> String {
 }
 
 /// The fix for host paths the default profile's VM does not share: the command and the
-/// equivalent `mounts:` block for colima.yaml. Any mount list replaces the default `$HOME`
-/// share, so `$HOME` is always kept; paths under `/Volumes` are shared as `/Volumes`; colima
-/// rejects paths with spaces, so such a path is shared through its nearest parent without one,
-/// and a comment says so.
+/// equivalent `mounts:` block for colima.yaml. Any mount list replaces the whole share list
+/// (the default `$HOME` share too), so the fix is the VM's existing shares (`$HOME` when none
+/// are known) plus the missing ones; paths under `/Volumes` are shared as `/Volumes`; colima
+/// rejects paths with spaces, so such a path is shared through its nearest ancestor without
+/// one, or named in a comment when none exists.
 pub fn fix_command(missing: &[PathBuf], home: &Path) -> (String, String) {
-    fix_command_for_profile(missing, home, &Profile::from_name(None))
+    fix_command_for_profile(&[], missing, home, &Profile::from_name(None))
 }
 
-/// [`fix_command`] for any profile.
+/// [`fix_command`] for any profile, keeping `existing` (the VM's current shares).
 pub fn fix_command_for_profile(
+    existing: &[Share],
     missing: &[PathBuf],
     home: &Path,
     profile: &Profile,
 ) -> (String, String) {
-    let mut roots: Vec<PathBuf> = Vec::new();
+    let mut shares: Vec<Share> = if existing.is_empty() {
+        vec![Share::same_path(home, true, None)]
+    } else {
+        existing.to_vec()
+    };
     let mut comments: Vec<String> = Vec::new();
     for path in missing.iter().map(|p| clean(p)) {
-        if path.starts_with(home) {
-            continue;
-        }
-        let wanted = if path.starts_with("/Volumes") && path.components().count() > 2 {
-            PathBuf::from("/Volumes")
-        } else {
-            path.clone()
-        };
-        let Some(root) = wanted
-            .ancestors()
-            .find(|a| !has_space(a) && a.parent().is_some())
-        else {
-            comments.push(format!(
-                "# colima rejects paths with spaces: `{}` cannot be shared; rename it or move it under a shared directory",
-                path.display()
-            ));
+        let Some(root) = share_root(&path, &mut comments) else {
             continue;
         };
-        if root != wanted {
-            comments.push(format!(
-                "# colima rejects paths with spaces: `{}` is shared through `{}`",
-                wanted.display(),
-                root.display()
-            ));
-        }
-        if roots.iter().any(|r| root.starts_with(r)) {
+        if let Some(covering) = shares.iter_mut().find(|s| root.starts_with(&s.host)) {
+            covering.writable = true;
             continue;
         }
-        roots.retain(|r| !r.starts_with(root));
-        roots.push(root.to_owned());
+        shares.retain(|s| !(s.host.starts_with(&root) && s.host == s.vm));
+        shares.push(Share::same_path(root, true, None));
     }
     let flag = profile_flag(profile);
-    let mut command = format!("colima stop{flag} && colima start{flag} --mount \"$HOME:w\"");
-    let mut block = format!(
-        "mounts:\n  - location: {}\n    writable: true\n",
-        yaml_scalar(home)
-    );
-    for root in &roots {
-        command.push_str(&format!(" --mount {}:w", shell_word(root)));
-        block.push_str(&format!(
-            "  - location: {}\n    writable: true\n",
-            yaml_scalar(root)
-        ));
+    let mut command = format!("colima stop{flag} && colima start{flag}");
+    let mut block = "mounts:\n".to_owned();
+    for share in &shares {
+        command.push_str(&format!(" --mount {}", mount_flag(share, home)));
+        block.push_str(&format!("  - location: {}\n", yaml_scalar(&share.host)));
+        if share.vm != share.host {
+            block.push_str(&format!("    mountPoint: {}\n", yaml_scalar(&share.vm)));
+        }
+        block.push_str(&format!("    writable: {}\n", share.writable));
     }
     for comment in &comments {
         command.push('\n');
@@ -451,6 +434,53 @@ pub fn fix_command_for_profile(
         block.push('\n');
     }
     (command, block)
+}
+
+/// The directory to share for a missing path (`/Volumes` for anything under it; the nearest
+/// ancestor without a space), or `None` with a comment saying why it cannot be shared.
+fn share_root(path: &Path, comments: &mut Vec<String>) -> Option<PathBuf> {
+    let wanted = if path.starts_with("/Volumes") && path.components().count() > 2 {
+        PathBuf::from("/Volumes")
+    } else {
+        path.to_path_buf()
+    };
+    let Some(root) = wanted
+        .ancestors()
+        .find(|a| !has_space(a) && a.parent().is_some())
+    else {
+        comments.push(format!(
+            "# colima rejects paths with spaces: `{}` cannot be shared; rename it or move it under a shared directory",
+            path.display()
+        ));
+        return None;
+    };
+    if root != wanted {
+        comments.push(format!(
+            "# colima rejects paths with spaces: `{}` is shared through `{}`",
+            wanted.display(),
+            root.display()
+        ));
+    }
+    Some(root.to_path_buf())
+}
+
+/// One share as colima's `--mount` value: `HOST[:VM][:w]`, `$HOME` kept as the variable.
+fn mount_flag(share: &Share, home: &Path) -> String {
+    let writable = if share.writable { ":w" } else { "" };
+    if share.host == home && share.vm == home {
+        return format!("\"$HOME{writable}\"");
+    }
+    let vm = if share.vm == share.host {
+        String::new()
+    } else {
+        format!(":{}", share.vm.display())
+    };
+    let word = format!("{}{vm}{writable}", share.host.display());
+    if plain(&word.replace(':', "")) {
+        word
+    } else {
+        shell_word(Path::new(&word))
+    }
 }
 
 fn has_space(path: &Path) -> bool {
@@ -732,6 +762,7 @@ mod tests {
     fn fix_command_with_spaces_and_profile() {
         let profile = Profile::from_name(Some("work"));
         let (cmd, block) = fix_command_for_profile(
+            &[],
             &[
                 "/opt/my data/db".into(),
                 "/opt/other".into(),

@@ -121,7 +121,12 @@ pub fn fix(view: &VmView, unshared: &[PathBuf], home: &Path) -> Option<String> {
     Some(match &view.engine {
         EngineGuess::Colima { profile } => {
             let profile = super::colima::Profile::from_name(Some(profile));
-            let (command, block) = super::colima::fix_command_for_profile(unshared, home, &profile);
+            let existing = view
+                .shares
+                .as_ref()
+                .map_or(&[][..], |s| s.shares.as_slice());
+            let (command, block) =
+                super::colima::fix_command_for_profile(existing, unshared, home, &profile);
             format!("{command}\n\nor in colima.yaml (then `colima stop && colima start`):\n{block}")
         }
         EngineGuess::DockerDesktop => format!(
@@ -228,6 +233,34 @@ mod tests {
         );
         assert!(
             fix.contains("mounts:\n  - location: /Users/alice\n    writable: true"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn issue12_colima_fix_keeps_the_vms_existing_shares() {
+        // `/Volumes` (and `$HOME`) shared, a bind under `/srv` not: any `--mount` replaces the
+        // whole list, so the fix names the existing shares plus the missing one.
+        let view = colima(vec![
+            Share::same_path("/Users/alice", true, Some("virtiofs")),
+            Share::same_path("/Volumes", true, Some("virtiofs")),
+        ]);
+        let fix = fix(
+            &view,
+            &[PathBuf::from("/srv/data/db")],
+            Path::new("/Users/alice"),
+        )
+        .expect("a fix");
+        assert!(
+            fix.starts_with(
+                "colima stop && colima start --mount \"$HOME:w\" --mount /Volumes:w --mount /srv/data/db:w\n"
+            ),
+            "{fix}"
+        );
+        assert!(
+            fix.ends_with(
+                "mounts:\n  - location: /Users/alice\n    writable: true\n  - location: /Volumes\n    writable: true\n  - location: /srv/data/db\n    writable: true\n"
+            ),
             "{fix}"
         );
     }

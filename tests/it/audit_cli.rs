@@ -101,7 +101,7 @@ volumes:
 fn audit(ws: &Workspace, dir: &str, args: &[&str]) -> (i32, String) {
     let out = ws
         .tierctl(dir)
-        .args(["audit", "--tiers", "../tiers.yaml"])
+        .args(["audit", "--offline", "--tiers", "../tiers.yaml"])
         .args(args)
         .output()
         .expect("runs");
@@ -174,4 +174,30 @@ fn completions_and_man_page() {
     let out = ws.tierctl("").arg("man").output().expect("runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH tierctl"));
+}
+
+#[test]
+fn issue12_audit_with_a_dead_engine_socket_says_vm_checks_were_skipped() {
+    let ws = immich();
+    let out = ws
+        .tierctl("immich")
+        .args(["audit", "--tiers", "../tiers.yaml"])
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/dead.sock", ws.root().display()),
+        )
+        .env_remove("DOCKER_CONTEXT")
+        .output()
+        .expect("runs");
+    let text = ws.redact(&String::from_utf8_lossy(&out.stdout));
+    let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(notes.len(), 1, "{text}");
+    assert!(
+        notes[0].starts_with("note: VM checks skipped: the engine does not answer ("),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // --offline asks for it: no note.
+    let (_, offline) = audit(&ws, "immich", &[]);
+    assert!(!offline.contains("note:"), "{offline}");
 }

@@ -42,6 +42,9 @@ pub fn audit(report: &AuditReport, paths: &PathStyle, color: bool) -> String {
         count(Severity::Warning),
         count(Severity::Info),
     );
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     if findings.is_empty() {
         let _ = writeln!(out, "project {project}: no storage problems found");
     } else {

@@ -425,7 +425,13 @@ fn verify(
         &info.name,
     );
     let class = engine_class(&guess);
-    let (containers, mut notes) = observe::select(&engine, &selection)?;
+    // With the stack down, node_exporter's textfile still gets metrics that say so.
+    let (containers, mut notes) = match observe::select(&engine, &selection) {
+        Err(VerifyError::NoContainers { .. }) if settings.format == Format::Prometheus => {
+            (Vec::new(), Vec::new())
+        }
+        selected => selected?,
+    };
     if !observe::install_interrupt_cleanup() {
         notes.push("no Ctrl-C handler could be installed".into());
     }
@@ -448,14 +454,25 @@ fn verify(
         .into_iter()
         .map(|c| container_result(c, project.as_ref(), class))
         .collect();
-    if let (Some(p), Selection::Project(_)) = (&project, &selection) {
-        notes.extend(not_running(p, &results));
-    }
+    let services = match (&project, &selection) {
+        (Some(p), Selection::Project(_)) => service_states(p, &results),
+        _ => Vec::new(),
+    };
+    notes.extend(
+        services
+            .iter()
+            .filter(|(_, running)| !running)
+            .map(|(service, _)| format!("service `{service}` has no running container")),
+    );
     let report = VerifyReport {
         project: project_name,
         engine: class,
         containers: results,
         notes,
+        services,
+        checked_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     };
     if !args.quiet {
         emit(settings, &Report::Verify(&report), out)?;
@@ -482,19 +499,19 @@ fn selection(
     }
 }
 
-/// A note for each enabled service of the project with no running container.
-fn not_running(
+/// Each enabled service of the project and whether a container of it runs.
+fn service_states(
     project: &crate::compose::model::ComposeProject,
     results: &[ContainerResult],
-) -> Vec<String> {
+) -> Vec<(String, bool)> {
     project
         .enabled_services()
-        .filter(|service| {
-            !results
+        .map(|service| {
+            let running = results
                 .iter()
-                .any(|r| r.service.as_deref() == Some(&service.name))
+                .any(|r| r.service.as_deref() == Some(&service.name));
+            (service.name.clone(), running)
         })
-        .map(|service| format!("service `{}` has no running container", service.name))
         .collect()
 }
 

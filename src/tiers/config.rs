@@ -367,6 +367,18 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// A path as written in tiers.yaml: a relative one resolves against the directory of the
+    /// tiers.yaml (lexically), so a tier tree can live beside its tiers.yaml (the demo).
+    fn beside(&self, written: &str) -> PathBuf {
+        let path = Path::new(written);
+        match self.file.parent() {
+            Some(dir) if path.is_relative() && dir.is_absolute() => {
+                crate::compose::path::absolute(dir, path)
+            }
+            _ => path.to_path_buf(),
+        }
+    }
+
     /// An error located at the node `route` (the key and value of a mapping entry).
     fn error_at(&self, route: &[Component], kind: TiersErrorKind) -> TiersError {
         let (line, column) = locate(self.doc.as_ref(), self.text, route);
@@ -547,7 +559,7 @@ fn validate_tiers(
             return Err(source.error_at(&here, TiersErrorKind::BadTierName { tier: name.clone() }));
         }
         let root_route = route([key("tiers"), key(&name), key("root")]);
-        let root = PathBuf::from(&tier.root);
+        let root = source.beside(&tier.root);
         if !root.is_absolute() {
             return Err(source.error_at_value(
                 &root_route,
@@ -557,7 +569,10 @@ fn validate_tiers(
                 },
             ));
         }
-        if root.components().any(|c| c == PathComponent::ParentDir) {
+        if Path::new(&tier.root)
+            .components()
+            .any(|c| c == PathComponent::ParentDir)
+        {
             return Err(source.error_at_value(
                 &root_route,
                 TiersErrorKind::RootHasParent {
@@ -736,7 +751,7 @@ fn validate_access_point(
     value: &str,
 ) -> Result<AccessPoint, TiersError> {
     let at = route([key("access_points"), key(point)]);
-    let path = PathBuf::from(point);
+    let path = source.beside(point);
     if !path.is_absolute() {
         return Err(source.error_at(
             &at,
@@ -956,6 +971,21 @@ mod tests {
         assert!(error.hint().contains("real path"), "{}", error.hint());
         // Without the symlink the same file is fine.
         assert!(load(Path::new("tiers.yaml"), text).is_ok());
+    }
+
+    #[test]
+    fn issue12_relative_roots_resolve_against_the_tiers_yaml_directory() {
+        let text = "tiers:\n  fast: { root: tiers/faststore }\n  cold: { root: ./tiers/coldstore }\naccess_points:\n  Photos: fast:photos\n";
+        let tiers = load(Path::new("/repo/demo/tiers.yaml"), text).expect("loads");
+        assert_eq!(
+            tiers.tiers["fast"].root,
+            Path::new("/repo/demo/tiers/faststore")
+        );
+        assert_eq!(
+            tiers.tiers["cold"].root,
+            Path::new("/repo/demo/tiers/coldstore")
+        );
+        assert_eq!(tiers.access_points[0].path, Path::new("/repo/demo/Photos"));
     }
 
     #[test]

@@ -28,12 +28,15 @@ pub fn audit(report: &AuditReport, paths: &PathStyle, color: bool) -> String {
         let _ = writeln!(
             out,
             "{place:<place_width$}  {painted}{:pad$}  {}",
-            "", finding.message
+            "",
+            paths.show_in(&finding.message)
         );
         let _ = writeln!(
             out,
             "{:place_width$}  {:check_width$}  hint: {}",
-            "", "", finding.hint
+            "",
+            "",
+            paths.show_in(&finding.hint)
         );
     }
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();

@@ -201,3 +201,24 @@ fn issue12_audit_with_a_dead_engine_socket_says_vm_checks_were_skipped() {
     let (_, offline) = audit(&ws, "immich", &[]);
     assert!(!offline.contains("note:"), "{offline}");
 }
+
+#[test]
+fn issue12_a_newline_in_a_path_is_escaped_in_the_human_line_format() {
+    let ws = Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .dir("Volumes/faststore")
+        .dir("srv/a\nb")
+        .file(
+            "app/compose.yaml",
+            "services:\n  app:\n    image: nginx\n    volumes:\n      - type: bind\n        source: \"{root}/srv/a\\nb\"\n        target: /data\n",
+        );
+    let (code, out) = audit(&ws, "app", &[]);
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "compose.yaml:6:17  bind-outside-tiers  app: [ROOT]/srv/a\\nb is on no tier",
+        "{out}"
+    );
+    assert!(lines[1].trim_start().starts_with("hint: "), "{out}");
+    assert!(lines[2].starts_with("project app: 1 finding"), "{out}");
+}

@@ -29,14 +29,14 @@ pub fn audit(report: &AuditReport, paths: &PathStyle, color: bool) -> String {
             out,
             "{place:<place_width$}  {painted}{:pad$}  {}",
             "",
-            paths.show_in(&finding.message)
+            super::one_line(&paths.show_in(&finding.message))
         );
         let _ = writeln!(
             out,
             "{:place_width$}  {:check_width$}  hint: {}",
             "",
             "",
-            paths.show_in(&finding.hint)
+            super::one_line(&paths.show_in(&finding.hint))
         );
     }
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();

@@ -69,10 +69,16 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
             clap_complete::generate(shell, &mut Cli::command(), "tierctl", out);
             Ok(exit::CLEAN)
         }
-        Command::Man => {
+        Command::Man { dir: None } => {
             clap_mangen::Man::new(Cli::command())
                 .render(out)
                 .map_err(Error::Output)?;
+            Ok(exit::CLEAN)
+        }
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+                .map_err(|source| Error::Io { path: dir, source })?;
             Ok(exit::CLEAN)
         }
     }
@@ -861,7 +867,7 @@ fn command_name(command: &Command) -> &'static str {
         },
         Command::New(_) => "new",
         Command::Completions { .. } => "completions",
-        Command::Man => "man",
+        Command::Man { .. } => "man",
     }
 }
 

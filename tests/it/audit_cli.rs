@@ -177,6 +177,37 @@ fn completions_and_man_page() {
 }
 
 #[test]
+fn issue12_man_sub_pages_it_refers_to_exist() {
+    let ws = Workspace::new();
+    let out = ws
+        .tierctl("")
+        .args(["man", "--dir", "man1"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let dir = ws.path("man1");
+    let mut checked = 0;
+    for page in std::fs::read_dir(&dir).expect("man1 written") {
+        let path = page.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("a page");
+        // Every `tierctl\-x(1)` a page refers to is a file beside it.
+        for part in text.split("(1)").filter_map(|p| p.rsplit_once('\n')) {
+            let name = part.1.replace("\\-", "-");
+            if name.starts_with("tierctl-") {
+                assert!(
+                    dir.join(format!("{name}.1")).is_file(),
+                    "{} refers to {name}(1)",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked} references checked");
+    assert!(dir.join("tierctl-tiers-init.1").is_file());
+}
+
+#[test]
 fn issue12_audit_with_a_dead_engine_socket_says_vm_checks_were_skipped() {
     let ws = immich();
     let out = ws

@@ -172,7 +172,7 @@ fn rewrite(
         mode: audit::Mode::Rewrite,
     });
     let patched = crate::rewrite::patch(&plan, &project)?;
-    crate::rewrite::verify(&plan, &project, &settings.load, &DiskFiles, &patched)?;
+    crate::rewrite::check_reload(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let mut written = Vec::new();
     if write && !patched.is_empty() {
         let image = mode.helper_image.as_deref().filter(|i| !i.is_empty());
@@ -259,14 +259,29 @@ fn home(env: &Environment) -> std::path::PathBuf {
 }
 
 fn resolve_endpoint(global: &GlobalArgs, env: &Environment) -> Result<Endpoint, Error> {
-    let input = EndpointInput {
+    if global.contexts.len() > 1 {
+        return Err(endpoint::EndpointError::SeveralContexts {
+            names: global.contexts.clone(),
+        }
+        .into());
+    }
+    let input = endpoint_input(global, env, global.contexts.first().cloned());
+    Ok(endpoint::resolve(&input, &DiskConfig)?)
+}
+
+/// What the docker CLI would look at, with this `--context`.
+fn endpoint_input(
+    global: &GlobalArgs,
+    env: &Environment,
+    context: Option<String>,
+) -> EndpointInput {
+    EndpointInput {
         hosts: global.hosts.clone(),
-        context: global.context.clone(),
+        context,
         config_dir: None,
         env: env_vars(env),
         home: home(env),
-    };
-    Ok(endpoint::resolve(&input, &DiskConfig)?)
+    }
 }
 
 /// Resolve the endpoint, connect, ask `docker info`, and read the VM's shares.
@@ -408,39 +423,21 @@ fn verify(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    use crate::engine::observe::{self, ObserveOptions, Selection, VerifyError};
+    use crate::engine::observe::{ObserveOptions, VerifyError};
 
     if settings.offline {
         return Err(VerifyError::Offline.into());
     }
-    // The compose project decides the containers by default; with --all or names it is only
-    // used for the cross-check, when one loads.
-    let explicit = args.all || !args.containers.is_empty();
+    let fleet = args.all_contexts || global.contexts.len() > 1;
+    // The compose project decides the containers by default; with --all, names or several
+    // engines it is only used for the cross-check, when one loads.
+    let explicit = args.all || !args.containers.is_empty() || fleet;
     let project = match load::load(&settings.load, &DiskFiles) {
         Ok(project) => Some(project),
         Err(_) if explicit => None,
         Err(e) => return Err(e.into()),
     };
-    let selection = selection(args, project.as_ref());
-    let endpoint = resolve_endpoint(global, env)?;
-    let engine = DockerEngine::connect(&endpoint)?;
-    let info = engine.info()?;
-    let guess = endpoint::refine(
-        endpoint::identify(&endpoint),
-        &info.operating_system,
-        &info.name,
-    );
-    let class = engine_class(&guess);
-    // With the stack down, node_exporter's textfile still gets metrics that say so.
-    let (containers, mut notes) = match observe::select(&engine, &selection) {
-        Err(VerifyError::NoContainers { .. }) if settings.format == Format::Prometheus => {
-            (Vec::new(), Vec::new())
-        }
-        selected => selected?,
-    };
-    if !observe::install_interrupt_cleanup() {
-        notes.push("no Ctrl-C handler could be installed".into());
-    }
+    let selection = selection(args, global, fleet, project.as_ref());
     let options = ObserveOptions {
         helper_image: args
             .helper_image
@@ -454,32 +451,20 @@ fn verify(
             .and_then(|(_, v)| v.parse().ok())
             .map(std::time::Duration::from_millis),
     };
-    let observed = observe::observe(&engine, containers, &options)?;
-    let project_name = project.as_ref().map(|p| p.name.clone());
-    let results: Vec<ContainerResult> = observed
-        .into_iter()
-        .map(|c| container_result(c, project.as_ref(), class))
-        .collect();
-    let services = match (&project, &selection) {
-        (Some(p), Selection::Project(_)) => service_states(p, &results),
-        _ => Vec::new(),
+    // With the stack down, node_exporter's textfile still gets metrics that say so.
+    let down_is_a_report = settings.format == Format::Prometheus;
+    let check = |endpoint: &Endpoint| {
+        verify_engine(
+            endpoint,
+            project.as_ref(),
+            (&selection, down_is_a_report),
+            &options,
+        )
     };
-    notes.extend(
-        services
-            .iter()
-            .filter(|(_, running)| !running)
-            .map(|(service, _)| format!("service `{service}` has no running container")),
-    );
-    let report = VerifyReport {
-        project: project_name,
-        engine: class,
-        containers: results,
-        notes,
-        services,
-        checked_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    };
+    if fleet {
+        return verify_fleet(settings, global, args, env, &check, out);
+    }
+    let report = check(&resolve_endpoint(global, env)?)?;
     if !args.quiet {
         emit(settings, &Report::Verify(&report), out)?;
     }
@@ -490,9 +475,123 @@ fn verify(
     })
 }
 
-/// Which containers `verify` looks at: all, the named ones, or the project's.
+/// `verify` on several engines: each context checked in turn; one that cannot be reached is
+/// reported and the others are still checked. Exit 2 when some engine could not be checked,
+/// else 1 when some mount is not ok.
+fn verify_fleet(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &VerifyArgs,
+    env: &Environment,
+    check: &dyn Fn(&Endpoint) -> Result<VerifyReport, Error>,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::report::reports::{FleetReport, HostError, HostReport};
+
+    if args.all_contexts && !(global.contexts.is_empty() && global.hosts.is_empty()) {
+        return Err(endpoint::EndpointError::AllAndNamedContexts.into());
+    }
+    if !global.hosts.is_empty() {
+        return Err(endpoint::EndpointError::HostAndContext.into());
+    }
+    let names = if args.all_contexts {
+        endpoint::context_names(&endpoint_input(global, env, None), &DiskConfig)?
+    } else {
+        global.contexts.clone()
+    };
+    let hosts = names
+        .into_iter()
+        .map(|name| {
+            let input = endpoint_input(global, env, Some(name.clone()));
+            let resolved = endpoint::resolve(&input, &DiskConfig).map_err(Error::from);
+            let endpoint = resolved.as_ref().ok().map(|e| e.host.clone());
+            let outcome = resolved.and_then(|e| check(&e)).map_err(|e| HostError {
+                message: e.to_string(),
+                hint: e.hint(),
+            });
+            HostReport {
+                host: name,
+                endpoint,
+                outcome,
+            }
+        })
+        .collect();
+    let fleet = FleetReport { hosts };
+    if !args.quiet {
+        emit(settings, &Report::Fleet(&fleet), out)?;
+    }
+    Ok(if fleet.any_unreachable() {
+        exit::ERROR
+    } else if fleet.all_ok() {
+        exit::CLEAN
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// Connect to one engine, select and observe its containers, and check every mount.
+fn verify_engine(
+    endpoint: &Endpoint,
+    project: Option<&crate::compose::model::ComposeProject>,
+    (selection, down_is_a_report): (&crate::engine::observe::Selection, bool),
+    options: &crate::engine::observe::ObserveOptions,
+) -> Result<VerifyReport, Error> {
+    use crate::engine::observe::{self, Selection, VerifyError};
+
+    let engine = DockerEngine::connect(endpoint)?;
+    let info = engine.info()?;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let class = engine_class(&guess);
+    let (containers, mut notes) = match observe::select(&engine, selection) {
+        Err(VerifyError::NoContainers { .. }) if down_is_a_report => (Vec::new(), Vec::new()),
+        selected => selected?,
+    };
+    if guess == endpoint::EngineGuess::Remote {
+        notes.push(format!(
+            "the engine at `{}` is remote: the host side (source paths, filesystem, marker file) was read on this machine, which is right only when the engine runs here",
+            endpoint.host
+        ));
+    }
+    if !observe::install_interrupt_cleanup() {
+        notes.push("no Ctrl-C handler could be installed".into());
+    }
+    let observed = observe::observe(&engine, containers, options)?;
+    let results: Vec<ContainerResult> = observed
+        .into_iter()
+        .map(|c| container_result(c, project, class))
+        .collect();
+    let services = match (project, selection) {
+        (Some(p), Selection::Project(_)) => service_states(p, &results),
+        _ => Vec::new(),
+    };
+    notes.extend(
+        services
+            .iter()
+            .filter(|(_, running)| !running)
+            .map(|(service, _)| format!("service `{service}` has no running container")),
+    );
+    Ok(VerifyReport {
+        project: project.map(|p| p.name.clone()),
+        engine: class,
+        containers: results,
+        notes,
+        services,
+        checked_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    })
+}
+
+/// Which containers `verify` looks at: all, the named ones, every project's on each engine of a
+/// fleet check (or the one `-p` names), or the project's.
 fn selection(
     args: &VerifyArgs,
+    global: &GlobalArgs,
+    fleet: bool,
     project: Option<&crate::compose::model::ComposeProject>,
 ) -> crate::engine::observe::Selection {
     use crate::engine::observe::Selection;
@@ -500,6 +599,8 @@ fn selection(
         Selection::All
     } else if !args.containers.is_empty() {
         Selection::Names(args.containers.clone())
+    } else if fleet {
+        Selection::Projects(global.project_name.clone())
     } else {
         Selection::Project(project.map(|p| p.name.clone()).unwrap_or_default())
     }
@@ -892,11 +993,12 @@ fn migrate(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     use crate::migrate::journal::{self, Journal};
+    use crate::migrate::run::Next;
     use crate::migrate::{self as run, ComposeCli, MigrateContext};
 
     let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
-    let _lock = (!args.dry_run)
+    let lock = (!args.dry_run)
         .then(|| crate::lock::project(&project))
         .transpose()?;
     let state_dir = journal::dir(&project.dir);
@@ -923,6 +1025,9 @@ fn migrate(
         quiet: args.quiet,
         views: Some(&views),
         pause: settings.migrate_pause.clone(),
+        invocation: invocation(global),
+        helper_cleanup: Some(helper_cleanup(&endpoint)),
+        vm: vm_fix(&engine, &endpoint, env),
     };
     let outcome = match task {
         MigrateTask::Resume(path) => {
@@ -931,14 +1036,21 @@ fn migrate(
         }
         MigrateTask::Rollback(path) => {
             let (mut journal, records) = Journal::open(&path)?;
+            let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Rollback);
             run::rollback(&ctx, &mut journal, &records, args.discard_copy)?
         }
         MigrateTask::Prune(path) => {
             let (mut journal, records) = Journal::open(&path)?;
+            let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Prune);
             run::prune_sources(&ctx, &mut journal, &records)?
         }
         MigrateTask::Start(plan) => {
-            run::preflight(&ctx, &plan)?;
+            let Some(lock) = lock.as_ref() else {
+                return Err(Error::Migrate(run::MigrateError::Refused(
+                    "a migration runs only under the project lock (not with --dry-run)".into(),
+                )));
+            };
+            run::preflight(&ctx, &plan, lock)?;
             let id = format!(
                 "{}-{}",
                 crate::write::timestamp(std::time::SystemTime::now()),
@@ -951,6 +1063,72 @@ fn migrate(
     };
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     Ok(exit::CLEAN)
+}
+
+/// The global arguments that pick the project and the engine, as the user gave them (repeated
+/// in the next command printed after an interrupt).
+fn invocation(global: &GlobalArgs) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut push = |flag: &str, value: String| words.extend([flag.to_owned(), value]);
+    for file in &global.files {
+        push("-f", file.display().to_string());
+    }
+    if let Some(name) = &global.project_name {
+        push("-p", name.clone());
+    }
+    if let Some(dir) = &global.project_directory {
+        push("--project-directory", dir.display().to_string());
+    }
+    for file in &global.env_files {
+        push("--env-file", file.display().to_string());
+    }
+    for profile in &global.profiles {
+        push("--profile", profile.clone());
+    }
+    for context in &global.contexts {
+        push("--context", context.clone());
+    }
+    for host in &global.hosts {
+        push("-H", host.clone());
+    }
+    words
+}
+
+/// Removes a journal's helper containers through a connection of its own (the interrupt
+/// handler runs on another thread).
+fn helper_cleanup(endpoint: &Endpoint) -> crate::migrate::HelperCleanup {
+    let endpoint = endpoint.clone();
+    std::sync::Arc::new(move |journal: &str| {
+        use crate::engine::Containers;
+        // bounded: an interrupted user waits for this
+        let limit = std::time::Duration::from_secs(10);
+        let Ok(engine) = DockerEngine::connect_within(&endpoint, limit) else {
+            return;
+        };
+        let selector = crate::engine::Selector::Journal(journal.to_owned());
+        for c in engine.list(&selector).unwrap_or_default() {
+            let _ = engine.remove(&c.id);
+        }
+    })
+}
+
+/// The engine's VM and its shares, when it runs in one whose configuration can be read.
+fn vm_fix(
+    engine: &DockerEngine,
+    endpoint: &Endpoint,
+    env: &Environment,
+) -> Option<crate::migrate::VmFix> {
+    let info = engine.info().ok()?;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env)).ok()?;
+    view.shares.is_some().then(|| crate::migrate::VmFix {
+        view,
+        home: home(env),
+    })
 }
 
 /// What the journals in `state_dir` ask for: `--rollback`, `--resume`, a pending
@@ -1025,7 +1203,7 @@ fn planned_migration(
         mode: audit::Mode::Migrate,
     });
     let patched = crate::rewrite::patch(&plan, project)?;
-    crate::rewrite::verify(&plan, project, &settings.load, &DiskFiles, &patched)?;
+    crate::rewrite::check_reload(&plan, project, &settings.load, &DiskFiles, &patched)?;
     let migration = crate::migrate::plan::build(project, &plan, &patched, args.remove_source)
         .map_err(|u| {
             Error::Migrate(MigrateError::Refused(format!(

@@ -71,9 +71,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub offline: bool,
     /// Docker context to use (like `docker --context`); default: DOCKER_CONTEXT, then the
-    /// docker CLI's current context
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
+    /// docker CLI's current context. `verify` takes it more than once to check several engines
+    #[arg(long = "context", global = true, value_name = "NAME")]
+    pub contexts: Vec<String>,
     /// Docker engine to use (like `docker -H`); default: DOCKER_HOST
     #[arg(short = 'H', long = "host", global = true, value_name = "URL")]
     pub hosts: Vec<String>,
@@ -175,6 +175,11 @@ pub struct VerifyArgs {
     /// Every running container, not only the compose project's
     #[arg(long, conflicts_with = "containers")]
     pub all: bool,
+    /// Check every docker context (`docker context ls`) in one run, grouped by host; with
+    /// several `--context`, those. Every compose project on each engine is checked, or the one
+    /// `-p` names
+    #[arg(long, conflicts_with_all = ["contexts", "hosts"])]
+    pub all_contexts: bool,
     /// Containers by name or id (default: the running containers of the compose project)
     #[arg(value_name = "CONTAINER")]
     pub containers: Vec<String>,

@@ -374,14 +374,14 @@ fn check_shared(tiers: &Tiers, roots: &[RootFacts]) -> Vec<Verdict> {
     out
 }
 
-/// Linux `dev_t` major number.
+/// The `dev_t` major number, as the platform encodes it.
 fn major(device: u64) -> u64 {
-    ((device >> 32) & 0xffff_f000) | ((device >> 8) & 0xfff)
+    nix::sys::stat::major(device as nix::libc::dev_t) as u64
 }
 
-/// Linux `dev_t` minor number.
+/// The `dev_t` minor number, as the platform encodes it.
 fn minor(device: u64) -> u64 {
-    ((device >> 12) & 0xffff_ff00) | (device & 0xff)
+    nix::sys::stat::minor(device as nix::libc::dev_t) as u64
 }
 
 fn check_dir(dir: &WantedDir, node: &Node) -> Verdict {

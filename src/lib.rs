@@ -30,6 +30,7 @@ pub mod verify;
 // effects
 pub mod engine;
 pub mod fsx;
+pub mod interrupt;
 pub mod lock;
 pub mod migrate;
 pub mod probe;

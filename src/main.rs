@@ -20,7 +20,10 @@ fn main() -> ExitCode {
         stdout_is_terminal: std::io::stdout().is_terminal(),
     };
     let mut stdout = std::io::stdout().lock();
-    match app::run(cli, &env, &mut stdout) {
+    let result = app::run(cli, &env, &mut stdout);
+    // an interrupt's cleanup may have made the run fail: its handler reports and exits 130
+    tierctl::interrupt::wait_if_requested();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let _ = stdout.flush();

@@ -150,7 +150,7 @@ fn patch_yaml(
                 message,
             };
             let patch = yamlpatch::Patch {
-                route: to_yamlpath(&route),
+                route: route.to_yamlpath(),
                 operation: op.map_err(&fail)?,
             };
             doc = yamlpatch::apply_yaml_patches(&doc, &[patch]).map_err(|e| fail(e.to_string()))?;
@@ -174,7 +174,7 @@ fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation
         EditKind::LongToBind { entry } => {
             let type_route = entry.with("type");
             let type_text = doc
-                .query_exact(&to_yamlpath(&type_route))
+                .query_exact(&type_route.to_yamlpath())
                 .ok()
                 .flatten()
                 .map(|f| doc.extract(&f).to_owned())
@@ -191,7 +191,7 @@ fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation
                 },
             )];
             let volume_route = entry.with("volume");
-            if doc.query_exists(&to_yamlpath(&volume_route)) {
+            if doc.query_exists(&volume_route.to_yamlpath()) {
                 ops.push((volume_route, Ok(yamlpatch::Op::Remove)));
             }
             ops
@@ -217,18 +217,6 @@ fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation
         }
         EditKind::EnvLine { .. } => Vec::new(),
     }
-}
-
-fn to_yamlpath(route: &Route) -> yamlpath::Route<'static> {
-    route
-        .0
-        .iter()
-        .map(|key| match key {
-            RouteKey::Key(k) => yamlpath::Component::Key(k.clone().into()),
-            RouteKey::Index(i) => yamlpath::Component::Index(*i),
-        })
-        .collect::<Vec<_>>()
-        .into()
 }
 
 /// Files read from `patched` first, then from the texts the loader kept, then from `base`.
@@ -263,7 +251,7 @@ impl Files for Overlay<'_> {
 /// plan's changes: every changed mount has its new source (a bind mount), every other mount,
 /// service and top-level volume is unchanged, and each file's YAML differs only inside volume
 /// entries and removed top-level volumes.
-pub fn verify(
+pub fn check_reload(
     plan: &Plan,
     old: &ComposeProject,
     options: &LoadOptions,

@@ -44,7 +44,23 @@ impl From<usize> for RouteKey {
 #[serde(transparent)]
 pub struct Route(pub Vec<RouteKey>);
 
+/// Route keys as yamlpath's query.
+pub fn yamlpath_route(keys: &[RouteKey]) -> yamlpath::Route<'static> {
+    keys.iter()
+        .map(|key| match key {
+            RouteKey::Key(k) => yamlpath::Component::Key(k.clone().into()),
+            RouteKey::Index(i) => yamlpath::Component::Index(*i),
+        })
+        .collect::<Vec<_>>()
+        .into()
+}
+
 impl Route {
+    /// The same route as yamlpath's query (for locating and patching the text).
+    pub fn to_yamlpath(&self) -> yamlpath::Route<'static> {
+        yamlpath_route(&self.0)
+    }
+
     /// A route made of the given keys.
     pub fn new(keys: impl IntoIterator<Item = RouteKey>) -> Self {
         Route(keys.into_iter().collect())

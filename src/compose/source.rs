@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use yamlpath::{Component, Document};
+use yamlpath::Document;
 
-use crate::compose::origin::{Origin, Position, Reach, Route, RouteKey};
+use crate::compose::origin::{Origin, Position, Reach, Route, RouteKey, yamlpath_route};
 
 /// A compose (or tiers) file as read from disk.
 pub struct SourceText {
@@ -68,7 +68,7 @@ impl SourceText {
                 next = merge_source_route(doc, &actual, name)?;
                 reach = Reach::MergeKey;
             }
-            let feature = doc.query_pretty(&to_yamlpath(&next)).ok()?;
+            let feature = doc.query_pretty(&yamlpath_route(&next)).ok()?;
             let (start, end) = feature.location.byte_span;
             if (start < span.0 || end > span.1) && reach == Reach::Direct {
                 reach = Reach::Anchor;
@@ -76,7 +76,7 @@ impl SourceText {
             span = (start, end);
             actual = next;
         }
-        let yroute = to_yamlpath(&actual);
+        let yroute = yamlpath_route(&actual);
         let feature = match doc.query_exact(&yroute).ok()? {
             Some(feature) => feature,
             None => doc.query_pretty(&yroute).ok()?,
@@ -110,7 +110,7 @@ impl SourceText {
     /// The position of the key at the end of `route` (for "unknown key" errors).
     pub fn locate_key(&self, route: &Route) -> Option<Position> {
         let doc = self.doc.as_ref()?;
-        let feature = doc.query_key_only(&to_yamlpath(&route.0)).ok()?;
+        let feature = doc.query_key_only(&route.to_yamlpath()).ok()?;
         Some(self.position_of(feature.location.byte_span.0))
     }
 }
@@ -134,7 +134,7 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 }
 
 fn exists(doc: &Document, route: &[RouteKey]) -> bool {
-    doc.query_exists(&to_yamlpath(route))
+    doc.query_exists(&yamlpath_route(route))
 }
 
 /// The route of `key` inherited by the mapping at `parent` through its `<<:` key: a single
@@ -159,17 +159,6 @@ fn merge_source_route(doc: &Document, parent: &[RouteKey], key: &str) -> Option<
         item.push(RouteKey::Key(key.into()));
         exists(doc, &item).then_some(item)
     })
-}
-
-fn to_yamlpath(route: &[RouteKey]) -> yamlpath::Route<'static> {
-    route
-        .iter()
-        .map(|key| match key {
-            RouteKey::Key(k) => Component::Key(k.clone().into()),
-            RouteKey::Index(i) => Component::Index(*i),
-        })
-        .collect::<Vec<_>>()
-        .into()
 }
 
 #[cfg(test)]

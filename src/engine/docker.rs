@@ -1,23 +1,32 @@
-//! [`Engine`] over bollard (its parts in `docker/`: containers, helpers, archive reads): unix sockets and plain tcp, API version negotiated (the oldest engine
-//! tested speaks 1.41, so no request field newer than that is used).
+//! [`Engine`] over bollard (its parts in `docker/`: containers, helpers, archive reads, and
+//! `transport.rs`: unix sockets, tcp (plain or TLS) and ssh), API version negotiated (the
+//! oldest engine tested speaks 1.41, so no request field newer than that is used).
 
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::RemoveVolumeOptions;
 use tokio::runtime::Runtime;
 
+use self::transport::Link;
+use super::connect::ConnectProblem;
 use super::endpoint::{self, Endpoint, EndpointKind, EngineGuess};
 use super::{Engine, EngineError, EngineInfo, Volumes};
 
 mod archive;
 mod container;
 mod helper;
+mod ssh;
+mod transport;
 
 /// Seconds a single API call may take (above any stop grace period used).
 const TIMEOUT_SECS: u64 = 120;
+
+/// Seconds connecting may take: the ssh login or TLS handshake and the first request.
+pub const CONNECT_TIMEOUT_SECS: u64 = 20;
 
 /// A connected Docker engine with its own single-threaded runtime.
 pub struct DockerEngine {
@@ -25,73 +34,84 @@ pub struct DockerEngine {
     runtime: Runtime,
     context: String,
     host: String,
+    kind: EndpointKind,
     socket: Option<PathBuf>,
 }
 
 impl DockerEngine {
-    /// Connect to the endpoint and negotiate the API version (one request: a dead socket fails
-    /// here).
+    /// Connect to the endpoint and negotiate the API version (one request: a dead socket, a
+    /// refused port, an unknown ssh host key or a wrong CA fails here), within
+    /// [`CONNECT_TIMEOUT_SECS`].
     pub fn connect(endpoint: &Endpoint) -> Result<Self, EngineError> {
+        Self::connect_within(endpoint, Duration::from_secs(CONNECT_TIMEOUT_SECS))
+    }
+
+    /// [`DockerEngine::connect`] with another bound on the first request.
+    pub fn connect_within(endpoint: &Endpoint, limit: Duration) -> Result<Self, EngineError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(EngineError::Runtime)?;
-        let context = endpoint.context.clone();
-        let host = endpoint.host.clone();
-        let unreachable = |reason: String| EngineError::Unreachable {
-            context: context.clone(),
-            host: host.clone(),
-            reason,
-        };
-        let (docker, socket) = match &endpoint.kind {
-            EndpointKind::Unix(path) => {
-                if !path.exists() {
-                    return Err(unreachable("the socket file does not exist".into()));
-                }
-                let text = path.to_string_lossy();
-                let docker = runtime
-                    .block_on(async {
-                        Docker::connect_with_unix(&text, TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
-                    })
-                    .map_err(|e| unreachable(e.to_string()))?;
-                (docker, Some(path.clone()))
-            }
-            EndpointKind::Tcp { address, https } => {
-                if *https {
-                    return Err(EngineError::Unsupported {
-                        context,
-                        host,
-                        scheme: "https (TLS)".into(),
-                    });
-                }
-                let docker = runtime
-                    .block_on(async {
-                        Docker::connect_with_http(
-                            &format!("http://{address}"),
-                            TIMEOUT_SECS,
-                            bollard::API_DEFAULT_VERSION,
-                        )
-                    })
-                    .map_err(|e| unreachable(e.to_string()))?;
-                (docker, None)
-            }
-            EndpointKind::Ssh(_) => return Err(unsupported(endpoint, "ssh")),
-            EndpointKind::Npipe(_) => return Err(unsupported(endpoint, "npipe")),
-            EndpointKind::Fd(_) => return Err(unsupported(endpoint, "fd")),
+        let (docker, link) = runtime.block_on(async { transport::open(endpoint, limit) })?;
+        let socket = match &link {
+            Link::Unix(path) => Some(path.clone()),
+            _ => None,
         };
         let mut engine = DockerEngine {
             docker,
             runtime,
-            context,
-            host,
+            context: endpoint.context.clone(),
+            host: endpoint.host.clone(),
+            kind: endpoint.kind.clone(),
             socket,
         };
-        let negotiated = engine
+        let docker = engine.docker.clone();
+        let first = engine
             .runtime
-            .block_on(engine.docker.clone().negotiate_version())
-            .map_err(|e| engine.classify(&e, "version"))?;
-        engine.docker = negotiated;
+            .block_on(async { tokio::time::timeout(limit, docker.negotiate_version()).await });
+        engine.docker = match first {
+            Ok(Ok(negotiated)) => negotiated,
+            Ok(Err(e)) => return Err(engine.connect_failure(endpoint, &link, &e, limit)),
+            Err(_) => {
+                let seconds = limit.as_secs().max(1);
+                let problem = ConnectProblem::Timeout { seconds };
+                return Err(transport::connect_error(endpoint, problem, String::new()));
+            }
+        };
         Ok(engine)
+    }
+
+    /// Why the first request failed: what ssh printed, the TLS verdict, else [`Self::classify`].
+    fn connect_failure(
+        &self,
+        endpoint: &Endpoint,
+        link: &Link,
+        error: &BollardError,
+        limit: Duration,
+    ) -> EngineError {
+        let stderr = match link {
+            Link::Ssh(stderr) => {
+                // ssh's stderr is complete once it exits, shortly after the failed request
+                self.runtime.block_on(async {
+                    for _ in 0..40 {
+                        if !stderr.text().trim().is_empty() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                });
+                stderr.text()
+            }
+            _ => String::new(),
+        };
+        match transport::explain(link, error, &stderr) {
+            Some((ConnectProblem::Timeout { .. }, detail)) => {
+                let seconds = limit.as_secs().max(1);
+                transport::connect_error(endpoint, ConnectProblem::Timeout { seconds }, detail)
+            }
+            Some((problem, detail)) => transport::connect_error(endpoint, problem, detail),
+            None => self.classify(error, "version"),
+        }
     }
 
     /// The context this engine was reached through.
@@ -105,15 +125,10 @@ impl DockerEngine {
             host: self.host.clone(),
             context: self.context.clone(),
             source: super::endpoint::EndpointSource::Default,
-            kind: match &self.socket {
-                Some(path) => EndpointKind::Unix(path.clone()),
-                None => EndpointKind::Tcp {
-                    address: self.host.clone(),
-                    https: false,
-                },
-            },
+            kind: self.kind.clone(),
             skip_tls_verify: false,
             meta_file: None,
+            tls: None,
         }
     }
 
@@ -219,14 +234,6 @@ impl DockerEngine {
     }
 }
 
-fn unsupported(endpoint: &Endpoint, scheme: &str) -> EngineError {
-    EngineError::Unsupported {
-        context: endpoint.context.clone(),
-        host: endpoint.host.clone(),
-        scheme: scheme.into(),
-    }
-}
-
 /// The first I/O error kind in the error's source chain.
 fn io_kind(error: &BollardError) -> Option<io::ErrorKind> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
@@ -240,7 +247,7 @@ fn io_kind(error: &BollardError) -> Option<io::ErrorKind> {
 }
 
 /// The error and its sources, joined (`a: b: c`).
-fn chain(error: &BollardError) -> String {
+pub(super) fn chain(error: &BollardError) -> String {
     let mut parts = vec![error.to_string()];
     let mut current = std::error::Error::source(error);
     while let Some(e) = current {

@@ -106,6 +106,27 @@ pub struct Endpoint {
     pub skip_tls_verify: bool,
     /// The context's `meta.json`, when a stored context was used.
     pub meta_file: Option<PathBuf>,
+    /// TLS for a tcp endpoint: `https://`, `DOCKER_TLS_VERIFY`/`DOCKER_TLS` with the default
+    /// context, or a stored context with TLS material; `None` is plain http.
+    pub tls: Option<Tls>,
+}
+
+/// The TLS material of an endpoint, as the docker CLI finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// Where the material was looked for: `DOCKER_CERT_PATH` (else the config dir) for the
+    /// default context, `contexts/tls/<sha256 of name>/docker` for a stored one.
+    pub dir: PathBuf,
+    /// `ca.pem`, when present.
+    pub ca: Option<PathBuf>,
+    /// `cert.pem` (the client certificate), when present.
+    pub cert: Option<PathBuf>,
+    /// `key.pem` (the client key), when present.
+    pub key: Option<PathBuf>,
+    /// Verify the server's certificate (`DOCKER_TLS_VERIFY`; a context unless `SkipTLSVerify`).
+    pub verify: bool,
+    /// Where TLS was asked for (`DOCKER_TLS_VERIFY`, `https://`, the context's TLS material).
+    pub origin: String,
 }
 
 /// Why the endpoint could not be resolved.
@@ -160,6 +181,15 @@ pub enum EndpointError {
         /// What is wrong.
         message: String,
     },
+    /// Several `--context` for a command that talks to one engine.
+    #[error("{} contexts given ({}), but this command talks to one engine", names.len(), names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
+    SeveralContexts {
+        /// The contexts given.
+        names: Vec<String>,
+    },
+    /// `--all-contexts` together with `--context` or `-H`.
+    #[error("conflicting options: --all-contexts with --context or -H/--host")]
+    AllAndNamedContexts,
     /// The host URL has a scheme the docker CLI does not accept.
     #[error("unknown scheme in docker host `{host}` (from {origin})")]
     UnknownScheme {
@@ -187,6 +217,12 @@ impl EndpointError {
             EndpointError::BadMeta { name, .. } => format!(
                 "recreate the context: `docker context rm {name}` then `docker context create {name} --docker host=...`"
             ),
+            EndpointError::AllAndNamedContexts => {
+                "pass --all-contexts alone, or name the contexts with --context (several engines are checked through contexts, not -H)".into()
+            }
+            EndpointError::SeveralContexts { .. } => {
+                "pass one --context; only `tierctl verify` checks several engines in one run".into()
+            }
             EndpointError::UnknownScheme { .. } => {
                 "use unix://, tcp://, ssh://, npipe:// or fd:// (http:// and https:// only in a context)"
                     .into()
@@ -212,6 +248,105 @@ pub fn config_dir(input: &EndpointInput) -> PathBuf {
         .unwrap_or_else(|| input.home.join(".docker"))
 }
 
+/// The TLS material directory of a stored context (`docker context create --docker
+/// ca=...,cert=...,key=...` copies the files there).
+pub fn context_tls_dir(config_dir: &Path, name: &str) -> PathBuf {
+    config_dir
+        .join("contexts/tls")
+        .join(context_dir_name(name))
+        .join("docker")
+}
+
+/// `ca.pem`, `cert.pem` and `key.pem` in `dir`, each when present.
+fn tls_material(dir: &Path, verify: bool, origin: String, files: &dyn ConfigFiles) -> Tls {
+    let present = |file: &str| {
+        let path = dir.join(file);
+        files.read(&path).is_ok().then_some(path)
+    };
+    Tls {
+        dir: dir.to_owned(),
+        ca: present("ca.pem"),
+        cert: present("cert.pem"),
+        key: present("key.pem"),
+        verify,
+        origin,
+    }
+}
+
+/// The default context's TLS (docker/cli `SetDefaultOptions`): on with a non-empty
+/// `DOCKER_TLS_VERIFY` (verifying) or `DOCKER_TLS` (not verifying); material from
+/// `DOCKER_CERT_PATH`, else the config dir.
+fn env_tls(input: &EndpointInput, files: &dyn ConfigFiles) -> Option<Tls> {
+    let set = |name: &str| input.env.get(name).is_some_and(|v| !v.is_empty());
+    let verify = set("DOCKER_TLS_VERIFY");
+    if !verify && !set("DOCKER_TLS") {
+        return None;
+    }
+    let dir = input
+        .env
+        .get("DOCKER_CERT_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| config_dir(input));
+    let origin = if verify {
+        "DOCKER_TLS_VERIFY"
+    } else {
+        "DOCKER_TLS"
+    };
+    Some(tls_material(&dir, verify, origin.to_owned(), files))
+}
+
+/// Every context `docker context ls` lists: `default` first, then the stored contexts by name
+/// (the `Name` in each `contexts/meta/*/meta.json`).
+pub fn context_names(
+    input: &EndpointInput,
+    files: &dyn ConfigFiles,
+) -> Result<Vec<String>, EndpointError> {
+    #[derive(Deserialize)]
+    struct Named {
+        #[serde(rename = "Name", default)]
+        name: String,
+    }
+    let store = config_dir(input).join("contexts/meta");
+    let entries = match std::fs::read_dir(&store) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(vec![DEFAULT_CONTEXT.to_owned()]);
+        }
+        Err(source) => {
+            return Err(EndpointError::Read {
+                path: store,
+                source,
+            });
+        }
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| EndpointError::Read {
+                path: store.clone(),
+                source,
+            })?
+            .path()
+            .join("meta.json");
+        let Ok(text) = files.read(&path) else {
+            continue; // not a context directory
+        };
+        let named: Named = serde_json::from_str(&text).map_err(|e| EndpointError::BadMeta {
+            name: path.display().to_string(),
+            path: path.clone(),
+            line: e.line(),
+            message: e.to_string(),
+        })?;
+        if !named.name.is_empty() && named.name != DEFAULT_CONTEXT {
+            names.push(named.name);
+        }
+    }
+    names.sort();
+    names.insert(0, DEFAULT_CONTEXT.to_owned());
+    Ok(names)
+}
+
 /// The `meta.json` of a stored context.
 pub fn meta_path(config_dir: &Path, name: &str) -> PathBuf {
     config_dir
@@ -229,7 +364,7 @@ pub fn resolve(input: &EndpointInput, files: &dyn ConfigFiles) -> Result<Endpoin
     let dir = config_dir(input);
     let (name, source) = context_name(input, flag_context, &dir, files)?;
     if name == DEFAULT_CONTEXT {
-        return default_endpoint(input, source);
+        return default_endpoint(input, source, files);
     }
     stored_endpoint(&dir, &name, source, files)
 }
@@ -288,6 +423,7 @@ fn current_context(path: &Path, files: &dyn ConfigFiles) -> Result<Option<String
 fn default_endpoint(
     input: &EndpointInput,
     name_source: EndpointSource,
+    files: &dyn ConfigFiles,
 ) -> Result<Endpoint, EndpointError> {
     let (raw, source, origin) = match input.hosts.as_slice() {
         [] => match input.env.get("DOCKER_HOST") {
@@ -309,15 +445,18 @@ fn default_endpoint(
             });
         }
     };
-    let host = parse_host(&raw, &origin)?;
+    let tls = env_tls(input, files);
+    let host = parse_host(&raw, &origin, tls.is_some())?;
     let kind = classify(&host, &origin)?;
+    let tls = tls.filter(|_| matches!(kind, EndpointKind::Tcp { .. }));
     Ok(Endpoint {
         host,
         context: DEFAULT_CONTEXT.to_owned(),
         source,
         kind,
-        skip_tls_verify: false,
+        skip_tls_verify: tls.as_ref().is_some_and(|t| !t.verify),
         meta_file: None,
+        tls,
     })
 }
 
@@ -370,6 +509,20 @@ fn stored_endpoint(
         .ok_or_else(|| bad(0, "no docker endpoint (`Endpoints.docker.Host`)".to_owned()))?;
     let origin = format!("context `{name}`");
     let kind = classify(&docker.host, &origin)?;
+    let verify = !docker.skip_tls_verify;
+    let material = tls_material(&context_tls_dir(dir, name), verify, String::new(), files);
+    let has_material = material.ca.is_some() || material.cert.is_some() || material.key.is_some();
+    let tls = match &kind {
+        EndpointKind::Tcp { https: true, .. } => Some(Tls {
+            origin: "https://".to_owned(),
+            ..material
+        }),
+        EndpointKind::Tcp { https: false, .. } if has_material => Some(Tls {
+            origin: format!("the TLS material of context `{name}`"),
+            ..material
+        }),
+        _ => None,
+    };
     Ok(Endpoint {
         host: docker.host,
         context: name.to_owned(),
@@ -377,19 +530,20 @@ fn stored_endpoint(
         kind,
         skip_tls_verify: docker.skip_tls_verify,
         meta_file: Some(meta),
+        tls,
     })
 }
 
-/// docker/cli `opts.ParseHost` (without TLS): empty means the default socket, no scheme means
-/// tcp, `tcp://` gets the default host and port 2375, `unix://` the default socket.
-fn parse_host(raw: &str, origin: &str) -> Result<String, EndpointError> {
+/// docker/cli `opts.ParseHost`: empty means the default socket, no scheme means tcp, `tcp://`
+/// gets the default host and port 2375 (2376 with TLS), `unix://` the default socket.
+fn parse_host(raw: &str, origin: &str, tls: bool) -> Result<String, EndpointError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(format!("unix://{DEFAULT_UNIX_SOCKET}"));
     }
     let (scheme, rest) = raw.split_once("://").unwrap_or(("tcp", raw));
     match scheme.to_ascii_lowercase().as_str() {
-        "tcp" => Ok(format!("tcp://{}", tcp_address(rest))),
+        "tcp" => Ok(format!("tcp://{}", tcp_address(rest, tls))),
         "unix" if rest.is_empty() => Ok(format!("unix://{DEFAULT_UNIX_SOCKET}")),
         "unix" | "npipe" | "fd" | "ssh" => Ok(raw.to_owned()),
         _ => Err(EndpointError::UnknownScheme {
@@ -399,8 +553,8 @@ fn parse_host(raw: &str, origin: &str) -> Result<String, EndpointError> {
     }
 }
 
-/// Fill in `localhost` and port 2375 the way `opts.ParseTCPAddr` does.
-fn tcp_address(rest: &str) -> String {
+/// Fill in `localhost` and port 2375 (2376 with TLS) the way `opts.ParseTCPAddr` does.
+fn tcp_address(rest: &str, tls: bool) -> String {
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -410,7 +564,11 @@ fn tcp_address(rest: &str) -> String {
         _ => (authority, ""),
     };
     let host = if host.is_empty() { "localhost" } else { host };
-    let port = if port.is_empty() { "2375" } else { port };
+    let port = match (port.is_empty(), tls) {
+        (false, _) => port,
+        (true, false) => "2375",
+        (true, true) => "2376",
+    };
     format!("{host}:{port}{path}")
 }
 
@@ -436,6 +594,83 @@ fn classify(host: &str, origin: &str) -> Result<EndpointKind, EndpointError> {
         "fd" => EndpointKind::Fd(rest.to_owned()),
         _ => return Err(unknown()),
     })
+}
+
+/// Where an `ssh://` endpoint logs in (docker/cli `connhelper/ssh.ParseURL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshDestination {
+    /// The user, when the URL names one (else ssh's own choice: `~/.ssh/config`, `$USER`).
+    pub user: Option<String>,
+    /// The host (a name `~/.ssh/config` may resolve, or an address).
+    pub host: String,
+    /// The port, when the URL names one.
+    pub port: Option<u16>,
+}
+
+impl SshDestination {
+    /// Parse the part of `ssh://[user@]host[:port]` after the scheme, as the docker CLI does:
+    /// no password, no path, no query.
+    pub fn parse(rest: &str) -> Result<Self, String> {
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((user, _)) if user.contains(':') => {
+                return Err("a password in an ssh URL is not supported".into());
+            }
+            Some(("", _)) => return Err("empty user name".into()),
+            Some((user, hostport)) => (Some(user.to_owned()), hostport),
+            None => (None, rest),
+        };
+        if hostport.contains(['/', '?', '#']) {
+            return Err("extra path, query or fragment after the host".into());
+        }
+        let (host, port) = match hostport.strip_prefix('[') {
+            Some(bracketed) => {
+                let (host, after) = bracketed
+                    .split_once(']')
+                    .ok_or_else(|| "unclosed `[` in the host".to_owned())?;
+                (host, after.strip_prefix(':'))
+            }
+            None => match hostport.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (hostport, None),
+            },
+        };
+        if host.is_empty() {
+            return Err("no host".into());
+        }
+        let port = port
+            .map(|p| p.parse::<u16>().map_err(|_| format!("bad port `{p}`")))
+            .transpose()?;
+        Ok(SshDestination {
+            user,
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    /// The destination as a user types it: `ssh [-p PORT] [USER@]HOST`.
+    pub fn command_line(&self) -> String {
+        let port = self.port.map(|p| format!("-p {p} ")).unwrap_or_default();
+        let user = self
+            .user
+            .as_ref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        format!("ssh {port}{user}{}", self.host)
+    }
+
+    /// The `ssh` arguments before the remote command, as the docker CLI passes them
+    /// (`-l USER -p PORT -- HOST`).
+    pub fn ssh_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(user) = &self.user {
+            args.extend(["-l".to_owned(), user.clone()]);
+        }
+        if let Some(port) = self.port {
+            args.extend(["-p".to_owned(), port.to_string()]);
+        }
+        args.extend(["--".to_owned(), self.host.clone()]);
+        args
+    }
 }
 
 /// Which engine serves an endpoint, guessed from the context name and socket path only.
@@ -622,6 +857,14 @@ mod tests {
                 r#"{{"Name":"{name}","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{host}","SkipTLSVerify":false}}}}}}"#
             );
             self.raw_meta(name, &meta)
+        }
+        fn tls(self, name: &str, files: &[&str]) -> Self {
+            let dir = context_tls_dir(&self.docker(), name);
+            fs::create_dir_all(&dir).expect("mkdir");
+            for file in files {
+                fs::write(dir.join(file), "pem").expect("write");
+            }
+            self
         }
         fn raw_meta(self, name: &str, text: &str) -> Self {
             let path = meta_path(&self.docker(), name);
@@ -933,6 +1176,145 @@ mod tests {
     }
 
     #[test]
+    fn context_tls_material_turns_tcp_into_tls() {
+        let home = Home::new()
+            .context("nas", "tcp://127.0.0.1:2376")
+            .tls("nas", &["ca.pem", "cert.pem", "key.pem"])
+            .context("plain", "tcp://127.0.0.1:2375");
+        let mut input = home.input();
+        input.context = Some("nas".into());
+        let tls = resolve_ok(&input).tls.expect("tls");
+        let dir = home
+            .docker()
+            .join("contexts/tls")
+            .join(context_dir_name("nas"))
+            .join("docker");
+        assert_eq!(tls.dir, dir);
+        assert_eq!(tls.ca, Some(dir.join("ca.pem")));
+        assert_eq!(tls.cert, Some(dir.join("cert.pem")));
+        assert_eq!(tls.key, Some(dir.join("key.pem")));
+        assert!(tls.verify);
+        assert_eq!(tls.origin, "the TLS material of context `nas`");
+        input.context = Some("plain".into());
+        assert_eq!(resolve_ok(&input).tls, None);
+    }
+
+    #[test]
+    fn https_context_without_material_and_skip_verify() {
+        let home = Home::new()
+            .raw_meta(
+                "lab",
+                r#"{"Name":"lab","Endpoints":{"docker":{"Host":"https://127.0.0.1:2376","SkipTLSVerify":true}}}"#,
+            )
+            .tls("lab", &["ca.pem"]);
+        let mut input = home.input();
+        input.context = Some("lab".into());
+        let ep = resolve_ok(&input);
+        let tls = ep.tls.expect("https is tls");
+        assert!(!tls.verify);
+        assert!(ep.skip_tls_verify);
+        assert!(tls.ca.is_some());
+        assert_eq!((tls.cert, tls.key), (None, None));
+        assert_eq!(tls.origin, "https://");
+    }
+
+    #[test]
+    fn docker_tls_verify_and_cert_path_from_the_environment() {
+        let home = Home::new();
+        let certs = tempfile::tempdir().expect("temp dir");
+        for file in ["ca.pem", "cert.pem", "key.pem"] {
+            fs::write(certs.path().join(file), "pem").expect("write");
+        }
+        let mut input = home.input();
+        input.env = EnvVars::new()
+            .with("DOCKER_HOST", "tcp://127.0.0.1")
+            .with("DOCKER_TLS_VERIFY", "1")
+            .with("DOCKER_CERT_PATH", &certs.path().to_string_lossy());
+        let ep = resolve_ok(&input);
+        assert_eq!(
+            ep.host, "tcp://127.0.0.1:2376",
+            "TLS moves the default port"
+        );
+        let tls = ep.tls.expect("tls");
+        assert!(tls.verify);
+        assert_eq!(tls.ca, Some(certs.path().join("ca.pem")));
+        assert_eq!(tls.origin, "DOCKER_TLS_VERIFY");
+        // no DOCKER_CERT_PATH: the config dir, where nothing is
+        input.env = EnvVars::new()
+            .with("DOCKER_HOST", "tcp://127.0.0.1:9999")
+            .with("DOCKER_TLS", "1");
+        let tls = resolve_ok(&input).tls.expect("DOCKER_TLS is tls");
+        assert_eq!(tls.dir, home.docker());
+        assert!(!tls.verify);
+        assert_eq!(tls.ca, None);
+        // an empty DOCKER_TLS_VERIFY is off, and TLS never applies to a socket
+        input.env = EnvVars::new()
+            .with("DOCKER_HOST", "tcp://127.0.0.1:2375")
+            .with("DOCKER_TLS_VERIFY", "");
+        assert_eq!(resolve_ok(&input).tls, None);
+        input.env = EnvVars::new()
+            .with("DOCKER_HOST", "unix:///x.sock")
+            .with("DOCKER_TLS_VERIFY", "1");
+        assert_eq!(resolve_ok(&input).tls, None);
+    }
+
+    #[test]
+    fn ssh_endpoints_from_context_and_environment() {
+        let home = Home::new().context("nas", "ssh://alice@nas.lan:2222");
+        let mut input = home.input();
+        input.context = Some("nas".into());
+        let ep = resolve_ok(&input);
+        assert_eq!(ep.kind, EndpointKind::Ssh("alice@nas.lan:2222".into()));
+        assert_eq!(ep.tls, None);
+        let mut input = home.input();
+        input.env = EnvVars::new()
+            .with("DOCKER_HOST", "ssh://build")
+            .with("DOCKER_TLS_VERIFY", "1");
+        let ep = resolve_ok(&input);
+        assert_eq!(ep.kind, EndpointKind::Ssh("build".into()));
+        assert_eq!(ep.tls, None);
+    }
+
+    #[test]
+    fn ssh_destinations() {
+        let ok = |text: &str| SshDestination::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let d = ok("alice@nas.lan:2222");
+        assert_eq!(d.user.as_deref(), Some("alice"));
+        assert_eq!((d.host.as_str(), d.port), ("nas.lan", Some(2222)));
+        assert_eq!(d.ssh_args(), ["-l", "alice", "-p", "2222", "--", "nas.lan"]);
+        assert_eq!(d.command_line(), "ssh -p 2222 alice@nas.lan");
+        let d = ok("nas");
+        assert_eq!((d.user.as_deref(), d.port), (None, None));
+        assert_eq!(d.ssh_args(), ["--", "nas"]);
+        let d = ok("[::1]:22");
+        assert_eq!((d.host.as_str(), d.port), ("::1", Some(22)));
+        for bad in [
+            "alice:pw@nas",
+            "@nas",
+            "nas/path",
+            "nas:notaport",
+            "",
+            "[::1",
+        ] {
+            assert!(SshDestination::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn context_names_lists_default_then_the_store_by_name() {
+        let home = Home::new()
+            .context("nas", "ssh://nas")
+            .context("b-lab", "tcp://127.0.0.1:2375");
+        let names = context_names(&home.input(), &DiskConfig).expect("lists");
+        assert_eq!(names, ["default", "b-lab", "nas"]);
+        let empty = Home::new();
+        assert_eq!(
+            context_names(&empty.input(), &DiskConfig).expect("lists"),
+            ["default"]
+        );
+    }
+
+    #[test]
     fn corpus_contexts_resolve() {
         let Some(engines) = crate::vm::testfiles::corpus_engines() else {
             return;
@@ -996,6 +1378,7 @@ mod tests {
             kind: EndpointKind::Unix(path.into()),
             skip_tls_verify: false,
             meta_file: None,
+            tls: None,
         }
     }
 

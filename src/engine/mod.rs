@@ -5,6 +5,9 @@
 //! bollard types and async code never leave this module: [`docker::DockerEngine`] owns a small
 //! single-threaded runtime and every call blocks.
 
+// pure: ssh and TLS texts in, a verdict out
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod connect;
 pub mod container;
 pub mod docker;
 pub mod endpoint;
@@ -156,7 +159,22 @@ pub enum EngineError {
         /// The socket.
         socket: PathBuf,
     },
-    /// The endpoint's scheme cannot be used (ssh, npipe, fd).
+    /// A remote endpoint (ssh, tcp, TLS) could not be used: refused, timed out, an unknown
+    /// host key, a wrong CA, ...
+    #[error(
+        "cannot connect to the Docker engine of context `{context}` at `{host}`: {problem}{detail}"
+    )]
+    Connect {
+        /// The context name.
+        context: String,
+        /// The host URL.
+        host: String,
+        /// What went wrong.
+        problem: connect::ConnectProblem,
+        /// What ssh or the TLS library said (` (ssh: ...)`, `: ...`), or empty.
+        detail: String,
+    },
+    /// The endpoint's scheme cannot be used (npipe, fd).
     #[error(
         "cannot connect to `{host}` (context `{context}`): {scheme} endpoints are not supported"
     )]
@@ -210,8 +228,9 @@ impl EngineError {
                 "add yourself to the socket's group (`sudo usermod -aG docker $USER`, then log in again) or check the mode of `{}`",
                 socket.display()
             ),
+            EngineError::Connect { host, problem, .. } => problem.hint(host),
             EngineError::Unsupported { .. } => {
-                "forward the engine's socket locally (e.g. `ssh -L /tmp/docker.sock:/var/run/docker.sock host`) and use `-H unix:///tmp/docker.sock`".into()
+                "npipe:// is for Windows and fd:// only for dockerd itself: use unix://, tcp:// (TLS) or ssh://".into()
             }
             EngineError::ImageMissing { image, .. } => format!(
                 "pull it (`docker pull {image}`), or name a local image with a shell and busybox `stat` via `--helper-image` or TIERCTL_HELPER_IMAGE"

@@ -25,6 +25,9 @@ use crate::verify::{FsView, HostSource, MarkerState, MountKind, MountObservation
 pub enum Selection {
     /// The running containers of a compose project (`docker compose run` containers excluded).
     Project(String),
+    /// The running containers of every compose project, or of the one named
+    /// (`docker compose run` containers excluded): what a fleet check looks at on each engine.
+    Projects(Option<String>),
     /// Every running container.
     All,
     /// These containers, by name or id.
@@ -125,6 +128,22 @@ pub fn select(
                 });
             }
         }
+        Selection::Projects(only) => {
+            let filter: Vec<(&str, &str)> = match only {
+                Some(project) => vec![(labels::PROJECT, project.as_str())],
+                None => Vec::new(),
+            };
+            for id in engine.running_with_labels(&filter)? {
+                match engine.inspect(&id)? {
+                    Some(info)
+                        if info.labels.contains_key(labels::PROJECT) && !info.is_oneoff() =>
+                    {
+                        found.push(info);
+                    }
+                    _ => {}
+                }
+            }
+        }
         Selection::All => {
             for id in engine.running_with_labels(&[])? {
                 if let Some(info) = engine.inspect(&id)? {
@@ -175,18 +194,17 @@ fn remove_live_markers() {
     }
 }
 
-/// Install (once per process) a SIGINT/SIGTERM/SIGHUP handler that removes the live marker
-/// files and exits with status 130. Returns `false` when a handler could not be installed (the
-/// markers are then still removed on every normal return and on error).
+/// Register (once per process) the removal of the live marker files with the one interrupt
+/// handler ([`crate::interrupt`]: SIGINT/SIGTERM/SIGHUP, exit status 130). Returns `false` when
+/// the handler could not be installed (the markers are then still removed on every normal
+/// return and on error).
 pub fn install_interrupt_cleanup() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        ctrlc::set_handler(|| {
-            remove_live_markers();
-            std::process::exit(130);
-        })
-        .is_ok()
-    })
+    static REGISTERED: OnceLock<()> = OnceLock::new();
+    REGISTERED.get_or_init(|| {
+        // for the whole process: the guard is never dropped
+        std::mem::forget(crate::interrupt::on_interrupt(remove_live_markers));
+    });
+    crate::interrupt::install()
 }
 
 /// The marker files of one run, one per host directory; removed when dropped.
@@ -484,9 +502,24 @@ pub fn observe(
         let (views, via) = if pairs.is_empty() {
             (BTreeMap::new(), None)
         } else {
-            let read = read_views(engine, &info, &pairs, &targets, options)?;
-            notes.extend(read.note);
-            (read.views, Some(read.via))
+            match read_views(engine, &info, &pairs, &targets, options) {
+                Ok(read) => {
+                    notes.extend(read.note);
+                    (read.views, Some(read.via))
+                }
+                // on a busy engine a container may stop between the listing and the look
+                Err(_) if gone(engine, &info.id) => {
+                    notes.push("stopped or removed during the check; not checked".into());
+                    observed.push(ObservedContainer {
+                        info,
+                        via: None,
+                        mounts: Vec::new(),
+                        notes,
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         };
         let mounts = mounts
             .into_iter()
@@ -515,6 +548,14 @@ pub fn observe(
     }
     drop(markers);
     Ok(observed)
+}
+
+/// Whether the container no longer runs (or no longer exists).
+fn gone(engine: &dyn Containers, id: &str) -> bool {
+    matches!(
+        engine.inspect(id),
+        Ok(None) | Ok(Some(ContainerInfo { running: false, .. }))
+    )
 }
 
 /// One container's views and how they were read.

@@ -85,6 +85,17 @@ pub enum Record {
     Finished,
     /// The migration was rolled back.
     RolledBack,
+    /// The services of the plan running before the stop step stops anything (written before
+    /// it, so a run killed during the stop still restarts all of them).
+    Running {
+        /// Service names.
+        services: Vec<String>,
+    },
+    /// A signal (SIGINT, SIGTERM, SIGHUP) ended the run; the step that was running, if any.
+    Interrupted {
+        /// The step's id.
+        step: Option<String>,
+    },
 }
 
 /// Why the journal could not be used.
@@ -131,6 +142,10 @@ pub struct JournalState {
     pub finished: bool,
     /// Rolled back.
     pub rolled_back: bool,
+    /// The services recorded running before the stop step ([`Record::Running`]).
+    pub running_before: Vec<String>,
+    /// The last run was interrupted by a signal.
+    pub interrupted: bool,
 }
 
 impl JournalState {
@@ -146,6 +161,8 @@ impl JournalState {
             failed: None,
             finished: false,
             rolled_back: false,
+            running_before: Vec::new(),
+            interrupted: false,
         };
         for record in &records[1..] {
             match record {
@@ -164,6 +181,14 @@ impl JournalState {
                 }
                 Record::Finished => progress.finished = true,
                 Record::RolledBack => progress.rolled_back = true,
+                Record::Running { services } => {
+                    for service in services {
+                        if !progress.running_before.contains(service) {
+                            progress.running_before.push(service.clone());
+                        }
+                    }
+                }
+                Record::Interrupted { .. } => progress.interrupted = true,
             }
         }
         Some(progress)

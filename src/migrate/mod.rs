@@ -65,6 +65,26 @@ pub struct MigrateContext<'a> {
     pub views: Option<&'a dyn MountViews>,
     /// Test hook: sleep at a point of the run, so a test can kill tierctl there.
     pub pause: Option<Pause>,
+    /// The global arguments the user gave (`-f`, `-p`, `--project-directory`, `--env-file`,
+    /// `--profile`, `--context`, `-H`), repeated in the next command printed after an interrupt.
+    pub invocation: Vec<String>,
+    /// Removes a journal's helper containers from the interrupt handler's thread (its own
+    /// connection to the engine); `None`: the next run removes them.
+    pub helper_cleanup: Option<HelperCleanup>,
+    /// What the engine's VM shares and the fix for a host path it does not (`None`: a native
+    /// engine, or the VM's configuration could not be read).
+    pub vm: Option<VmFix>,
+}
+
+/// Removes the helper containers labelled with a journal id, callable from any thread.
+pub type HelperCleanup = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The engine's VM as preflight needs it: its view and the home the fix is written for.
+pub struct VmFix {
+    /// The VM's shares.
+    pub view: crate::vm::view::VmView,
+    /// The user's home (Colima's and Lima's files live there).
+    pub home: PathBuf,
 }
 
 impl MigrateContext<'_> {

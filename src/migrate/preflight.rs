@@ -1,51 +1,295 @@
-//! Before anything changes: the source volumes exist and are not used outside the plan, every
-//! target may receive its copy; and what the host shows at a target.
+//! Before anything changes: everything a migration needs is checked, and a failure changes
+//! nothing (no journal, no stop, no directory): the project lock is held, no unfinished journal,
+//! the engine answers, the compose CLI that starts the services again exists, the source volumes
+//! exist and no container outside the plan uses one, the engine sees every bind source and every
+//! target's tier root as the host does (the bind probe: marker file and filesystem; on a VM, the
+//! missing share is named), the helper image is on the engine (the measure helper runs it),
+//! every target may receive its copy, is writable, and its filesystem has room for the measured
+//! sources plus a margin. And what the host shows at a target.
 
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::copy::{self, TargetFacts};
+use super::copy::{self, CopyJob, TargetFacts};
+use super::journal::{self, JournalState};
 use super::plan::MigratePlan;
-use super::{MigrateContext, MigrateError};
-use crate::engine::{MountSource, Selector};
+use super::{MigrateContext, MigrateError, VmFix, steps};
+use crate::engine::probe::{self as bind_probe, Verdict};
+use crate::engine::{EngineError, MountSource, Selector};
+use crate::lock::ProjectLock;
 
-/// Check, before anything changes, that the plan can run: every source volume exists (and is
-/// not created by looking), no running container outside the plan mounts one, every target may
-/// receive its copy.
-pub fn preflight(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
-    let engine_err = |e: crate::engine::EngineError| MigrateError::Refused(e.to_string());
+/// Room kept free on a target's filesystem beyond the measured sources: a twentieth of their
+/// size, a block per entry (directories, small files) and 8 MiB.
+pub fn margin(bytes: u64, entries: u64) -> u64 {
+    bytes / 20 + entries * 4096 + (8 << 20)
+}
+
+/// Check, before anything changes, that the plan can run (see the module's text). `_lock`:
+/// the project lock, held by the caller for the whole run.
+pub fn preflight(
+    ctx: &MigrateContext<'_>,
+    plan: &MigratePlan,
+    _lock: &ProjectLock,
+) -> Result<(), MigrateError> {
+    unfinished_journal(plan)?;
+    ctx.engine.info().map_err(|e| refused(&e))?;
+    let mut problems = Vec::new();
+    let running = steps::running_services(ctx, plan).map_err(MigrateError::Refused)?;
+    if ctx.compose.is_none() && !running.is_empty() {
+        problems.push(format!(
+            "no compose CLI found (`docker compose` or `docker-compose`) to start {} again after the copy: install one first",
+            running.join(", ")
+        ));
+    }
     for copy in &plan.copies {
         if let MountSource::Volume(name) = &copy.job.source {
-            if !ctx.engine.volume_exists(name).map_err(engine_err)? {
-                return Err(MigrateError::Refused(format!(
-                    "volume `{name}` does not exist on the engine: nothing to copy (start the project once, or check the project name)"
-                )));
-            }
-            for c in ctx
-                .engine
-                .list(&Selector::Volume(name.clone()))
-                .map_err(engine_err)?
-            {
-                let ours = c.project.as_deref() == Some(plan.project.as_str())
-                    && c.service
-                        .as_ref()
-                        .is_some_and(|s| plan.services.contains(s));
-                if c.running && !ours {
-                    return Err(MigrateError::Refused(format!(
-                        "volume `{name}` is in use by container `{}` outside the plan: stop it first",
-                        c.name
-                    )));
-                }
-            }
+            volume_problems(ctx, plan, name, &mut problems)?;
         }
-        copy::check_target(
+        if let Err(e) = copy::check_target(
             &copy.job.target,
             &ctx.roots,
             &target_facts(&copy.job.target),
             false,
-        )
-        .map_err(|e| MigrateError::Refused(e.to_string()))?;
+        ) {
+            problems.push(e.to_string());
+        }
+    }
+    if !problems.is_empty() {
+        return Err(refusal(problems));
+    }
+    problems.extend(seen_as_on_host(ctx, plan)?);
+    if !problems.is_empty() {
+        return Err(refusal(problems));
+    }
+    problems.extend(room_and_access(ctx, plan)?);
+    if !problems.is_empty() {
+        return Err(refusal(problems));
     }
     Ok(())
+}
+
+fn refused(e: &EngineError) -> MigrateError {
+    MigrateError::Refused(format!("{e} (hint: {})", e.hint()))
+}
+
+/// The problems as one refusal.
+pub fn refusal(problems: Vec<String>) -> MigrateError {
+    MigrateError::Refused(format!(
+        "preflight refused the migration before anything was stopped:\n  - {}",
+        problems.join("\n  - ")
+    ))
+}
+
+fn unfinished_journal(plan: &MigratePlan) -> Result<(), MigrateError> {
+    let Some(path) = journal::latest(&journal::dir(&plan.project_dir)) else {
+        return Ok(());
+    };
+    let open = journal::read(&path)
+        .ok()
+        .and_then(|records| JournalState::of(&records))
+        .is_some_and(|state| state.is_open());
+    if open {
+        return Err(MigrateError::Refused(format!(
+            "an unfinished migration is journaled in `{}`: run `tierctl migrate --resume` or `--rollback` first",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A source volume must exist (inspected, never created) and no running container outside the
+/// plan may mount it.
+fn volume_problems(
+    ctx: &MigrateContext<'_>,
+    plan: &MigratePlan,
+    name: &str,
+    problems: &mut Vec<String>,
+) -> Result<(), MigrateError> {
+    if !ctx.engine.volume_exists(name).map_err(|e| refused(&e))? {
+        problems.push(format!(
+            "volume `{name}` does not exist on the engine: nothing to copy (start the project once, or check the project name)"
+        ));
+        return Ok(());
+    }
+    for c in ctx
+        .engine
+        .list(&Selector::Volume(name.to_owned()))
+        .map_err(|e| refused(&e))?
+    {
+        let ours = c.project.as_deref() == Some(plan.project.as_str())
+            && c.service
+                .as_ref()
+                .is_some_and(|s| plan.services.contains(s));
+        if c.running && !ours {
+            problems.push(format!(
+                "volume `{name}` is in use by container `{}` outside the plan: stop it first",
+                c.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The host paths the engine must see as the host does: every bind source being moved and the
+/// tier root of every target (or its nearest existing directory).
+pub fn probed_paths(plan: &MigratePlan, roots: &[PathBuf]) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for copy in &plan.copies {
+        if let MountSource::Bind(source) = &copy.job.source {
+            paths.push(source.clone());
+        }
+        let root = roots
+            .iter()
+            .find(|root| copy.job.target.starts_with(root))
+            .cloned()
+            .unwrap_or_else(|| copy.job.target.clone());
+        paths.push(root);
+    }
+    let mut unique = Vec::new();
+    for p in paths {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    unique
+}
+
+/// The bind probe on every path of [`probed_paths`]: a problem for each the engine does not
+/// see as the host does.
+fn seen_as_on_host(
+    ctx: &MigrateContext<'_>,
+    plan: &MigratePlan,
+) -> Result<Vec<String>, MigrateError> {
+    let mut verdicts = Vec::new();
+    for path in probed_paths(plan, &ctx.roots) {
+        let probe =
+            bind_probe::probe_source(ctx.engine, &ctx.image, &path).map_err(|e| refused(&e))?;
+        verdicts.push((path, probe.verdict));
+    }
+    Ok(probe_problems(&verdicts, ctx.vm.as_ref()))
+}
+
+/// The problems the probe verdicts show, naming the VM share that is missing and its fix (pure).
+pub fn probe_problems(verdicts: &[(PathBuf, Verdict)], vm: Option<&VmFix>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut unshared = Vec::new();
+    for (path, verdict) in verdicts {
+        let why = match verdict {
+            Verdict::Same => continue,
+            Verdict::Different { reasons } => {
+                format!(
+                    "the engine sees another directory there ({})",
+                    reasons.join(", ")
+                )
+            }
+            Verdict::MissingInEngine { message } => {
+                format!("the engine has no such path ({message})")
+            }
+            Verdict::MissingOnHost => "it does not exist on the host".to_owned(),
+            Verdict::Failed { message } => format!("the probe failed: {message}"),
+        };
+        let share = match vm.map(|vm| vm.view.coverage(path)) {
+            Some(crate::vm::view::Coverage::NotShared) => {
+                unshared.push(path.clone());
+                "; the VM does not share it".to_owned()
+            }
+            Some(crate::vm::view::Coverage::Shared { share, .. }) => format!(
+                "; the VM shares it through `{}`, but the engine does not see the host's files",
+                share.host.display()
+            ),
+            _ => String::new(),
+        };
+        problems.push(format!(
+            "`{}`: {why}{share}: copying would read or write the engine's own directory, not the host's",
+            path.display()
+        ));
+    }
+    if let Some(fix) = vm.and_then(|vm| crate::vm::view::fix(&vm.view, &unshared, &vm.home)) {
+        problems.push(format!("share the missing directories with the VM: {fix}"));
+    }
+    problems
+}
+
+/// Each target writable (a probe file created and removed where its directory will be made)
+/// and its filesystem with room for the measured sources (the measure helper, which also proves
+/// the helper image is on the engine) plus [`margin`].
+fn room_and_access(
+    ctx: &MigrateContext<'_>,
+    plan: &MigratePlan,
+) -> Result<Vec<String>, MigrateError> {
+    let mut problems = Vec::new();
+    // filesystem (device) -> (where, bytes, entries)
+    let mut need: BTreeMap<u64, (PathBuf, u64, u64)> = BTreeMap::new();
+    let label = format!("preflight-{}", std::process::id());
+    for copy in &plan.copies {
+        let Some(existing) = nearest_existing(&copy.job.target) else {
+            problems.push(format!(
+                "`{}`: no existing directory above it",
+                copy.job.target.display()
+            ));
+            continue;
+        };
+        if let Err(why) = writable(&existing) {
+            problems.push(why);
+            continue;
+        }
+        let size = measure(ctx, &copy.job, &label)?;
+        let dev = std::fs::metadata(&existing).map(|m| m.dev()).unwrap_or(0);
+        let entry = need.entry(dev).or_insert((existing, 0, 0));
+        entry.1 += size.bytes;
+        entry.2 += size.entries;
+    }
+    for (path, bytes, entries) in need.values() {
+        let wanted = bytes + margin(*bytes, *entries);
+        match available(path) {
+            Ok(free) if free < wanted => problems.push(format!(
+                "the filesystem of `{}` has {free} bytes free, the copies need {bytes} bytes ({entries} entries) plus a margin: {wanted} bytes; free space or choose a bigger tier",
+                path.display()
+            )),
+            Ok(_) => {}
+            Err(why) => problems.push(why),
+        }
+    }
+    Ok(problems)
+}
+
+fn measure(
+    ctx: &MigrateContext<'_>,
+    job: &CopyJob,
+    label: &str,
+) -> Result<copy::SourceSize, MigrateError> {
+    let spec = copy::measure_spec(job, &ctx.image, label);
+    let out = ctx.engine.run_to_end(&spec).map_err(|e| refused(&e))?;
+    Ok(copy::parse_size(&out).unwrap_or_default())
+}
+
+/// `f_frsize * f_bavail` of the filesystem holding `path`.
+// the fields are u64 on Linux, narrower on macOS
+#[allow(clippy::useless_conversion)]
+fn available(path: &Path) -> Result<u64, String> {
+    let stats = nix::sys::statvfs::statvfs(path)
+        .map_err(|e| format!("cannot read the free space of `{}`: {e}", path.display()))?;
+    Ok(u64::from(stats.fragment_size()).saturating_mul(u64::from(stats.blocks_available())))
+}
+
+/// Create and remove a probe file in `dir`.
+fn writable(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(format!(".tierctl-preflight-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(|e| format!("`{}` is not writable: {e}", dir.display()))?;
+    std::fs::remove_file(&probe)
+        .map_err(|e| format!("cannot remove the probe file `{}`: {e}", probe.display()))
+}
+
+/// The nearest directory at or above `path` that exists.
+fn nearest_existing(path: &Path) -> Option<PathBuf> {
+    path.ancestors()
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_dir()))
+        .map(Path::to_path_buf)
 }
 
 /// What the host shows at `path`.
@@ -96,6 +340,100 @@ pub fn topmost_missing(path: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::endpoint::EngineGuess;
+    use crate::migrate::plan::VolumeCopy;
+    use crate::vm::view::VmView;
+    use crate::vm::{Share, VmEngine, VmShares};
+
+    fn copy(source: MountSource, target: &str) -> VolumeCopy {
+        VolumeCopy {
+            key: "k".into(),
+            job: CopyJob {
+                source,
+                target: target.into(),
+            },
+            tier: None,
+            seed: None,
+        }
+    }
+
+    #[test]
+    fn the_probe_covers_each_bind_source_and_each_targets_tier_root_once() {
+        let plan = MigratePlan {
+            copies: vec![
+                copy(
+                    MountSource::Bind("/home/u/media".into()),
+                    "/tiers/bulk/app/media",
+                ),
+                copy(MountSource::Volume("app_db".into()), "/tiers/fast/app/db"),
+                copy(
+                    MountSource::Volume("app_cache".into()),
+                    "/tiers/fast/app/cache",
+                ),
+            ],
+            ..MigratePlan::default()
+        };
+        let roots = vec![PathBuf::from("/tiers/fast"), PathBuf::from("/tiers/bulk")];
+        assert_eq!(
+            probed_paths(&plan, &roots),
+            vec![
+                PathBuf::from("/home/u/media"),
+                PathBuf::from("/tiers/bulk"),
+                PathBuf::from("/tiers/fast")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unshared_source_on_a_colima_vm_is_refused_naming_the_share_and_the_fix() {
+        let vm = VmFix {
+            view: VmView {
+                engine: EngineGuess::Colima {
+                    profile: "default".into(),
+                },
+                shares: Some(VmShares {
+                    engine: VmEngine::Colima,
+                    instance: Some("default".into()),
+                    shares: vec![Share::same_path("/tiers", true, Some("virtiofs"))],
+                    source_files: Vec::new(),
+                    notes: Vec::new(),
+                }),
+            },
+            home: "/home/u".into(),
+        };
+        let verdicts = vec![
+            (PathBuf::from("/tiers/fast"), Verdict::Same),
+            (
+                PathBuf::from("/home/u/media"),
+                Verdict::Different {
+                    reasons: vec!["marker file not visible".into()],
+                },
+            ),
+        ];
+        let problems = probe_problems(&verdicts, Some(&vm));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(
+            problems[0],
+            "`/home/u/media`: the engine sees another directory there (marker file not visible); the VM does not share it: copying would read or write the engine's own directory, not the host's"
+        );
+        assert!(
+            problems[1].starts_with(
+                "share the missing directories with the VM: colima stop && colima start --mount"
+            ) && problems[1].contains("- location: /home/u\n"),
+            "{}",
+            problems[1]
+        );
+        // a native engine: no share to name, the verdict alone refuses
+        let problems = probe_problems(&verdicts[1..], None);
+        assert_eq!(problems.len(), 1);
+        assert!(probe_problems(&verdicts[..1], None).is_empty());
+    }
+
+    #[test]
+    fn the_margin_grows_with_size_and_entries() {
+        assert_eq!(margin(0, 0), 8 << 20);
+        assert_eq!(margin(2_000_000, 10), 100_000 + 40_960 + (8 << 20));
+    }
 
     #[test]
     fn target_facts_see_a_symlink_on_the_way_to_a_missing_path() {

@@ -1,5 +1,10 @@
 //! The journaled step loop: each step of the plan not yet done is journaled as started, run
-//! ([`super::steps`]), and journaled as done or failed.
+//! ([`super::steps`]), and journaled as done or failed; and what an interrupt does to a run of
+//! any mode ([`watch`]): the running helper removed, an `interrupted` record, the next command.
+
+use std::path::Path;
+
+use crate::interrupt;
 
 use super::journal::{Journal, JournalState, Record};
 use super::outcome::{Outcome, StepOutcome, kept_line, kept_volumes};
@@ -23,6 +28,7 @@ pub fn run(
     };
     // a killed run may have left a helper behind (a copy still writing)
     ctx.remove_helpers(&journal.id);
+    let _watch = watch(ctx, &journal.path, &journal.id, Next::Resume);
     for (index, step) in plan.steps.iter().enumerate() {
         let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
         let done = run_step(ctx, journal, &plan, &mut state, step, &label)?;
@@ -54,6 +60,19 @@ fn run_step(
     }
     let retried = state.begun.contains(&id);
     journal.append(&Record::Start { step: id.clone() })?;
+    if matches!(step, MigrateStep::Stop) {
+        // before anything stops: what must run again afterwards, whatever happens to this run
+        let services = steps::running_services(ctx, plan)
+            .map_err(|message| step_error(journal, plan, state, &id, message.clone()))?;
+        journal.append(&Record::Running {
+            services: services.clone(),
+        })?;
+        for service in services {
+            if !state.running_before.contains(&service) {
+                state.running_before.push(service);
+            }
+        }
+    }
     ctx.pause_at(&id, false);
     let input = StepInput {
         ctx,
@@ -75,23 +94,207 @@ fn run_step(
             Ok(StepOutcome { step: id, result })
         }
         Err(message) => {
+            // the interrupt handler removed the step's helper: it records and exits, not us
+            interrupt::wait_if_requested();
             ctx.say(&format!("{label}  failed"));
             journal.append(&Record::Failed {
                 step: id.clone(),
                 error: message.clone(),
             })?;
-            let done = plan
-                .steps
-                .iter()
-                .map(MigrateStep::id)
-                .filter(|s| state.done.contains_key(s))
-                .collect();
-            Err(MigrateError::Step {
-                step: id,
-                message,
-                journal: journal.path.clone(),
-                done,
-            })
+            Err(step_error(journal, plan, state, &id, message))
         }
+    }
+}
+
+/// The error for a failed step, with the steps done before it.
+fn step_error(
+    journal: &Journal,
+    plan: &MigratePlan,
+    state: &JournalState,
+    id: &str,
+    message: String,
+) -> MigrateError {
+    let done = plan
+        .steps
+        .iter()
+        .map(MigrateStep::id)
+        .filter(|s| state.done.contains_key(s))
+        .collect();
+    MigrateError::Step {
+        step: id.to_owned(),
+        message,
+        journal: journal.path.clone(),
+        done,
+    }
+}
+
+/// What the user runs after an interrupt, by the mode that was interrupted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// A migration (new or resumed): `--resume` finishes it, `--rollback` undoes it.
+    Resume,
+    /// A rollback: `--rollback` again.
+    Rollback,
+    /// Removing the kept sources: `--prune-source` again.
+    Prune,
+}
+
+/// While the returned guard lives, a SIGINT/SIGTERM/SIGHUP removes this journal's helper
+/// containers, appends an `interrupted` record, prints what happened and the next command, and
+/// exits with status 130 ([`crate::interrupt`]).
+pub fn watch(ctx: &MigrateContext<'_>, path: &Path, id: &str, next: Next) -> interrupt::Guard {
+    let (path, id) = (path.to_path_buf(), id.to_owned());
+    let cleanup = ctx.helper_cleanup.clone();
+    let invocation = ctx.invocation.clone();
+    interrupt::on_interrupt(move || {
+        let state = Journal::open(&path)
+            .ok()
+            .and_then(|(mut journal, records)| {
+                let state = JournalState::of(&records)?;
+                let step = state.begun.last().cloned();
+                let _ = journal.append(&Record::Interrupted { step });
+                Some(state)
+            });
+        let removed = cleanup.as_ref().map(|remove| remove(&id)).is_some();
+        eprintln!(
+            "{}",
+            interrupted_message(&path, state.as_ref(), removed, &invocation, next)
+        );
+    })
+}
+
+/// What an interrupt did and what to run next (pure).
+pub fn interrupted_message(
+    path: &Path,
+    state: Option<&JournalState>,
+    helpers_removed: bool,
+    invocation: &[String],
+    next: Next,
+) -> String {
+    let step = state
+        .and_then(|s| s.begun.last().cloned())
+        .map(|s| format!(" during step `{s}`"))
+        .unwrap_or_default();
+    let helpers = if helpers_removed {
+        "its helper container was removed"
+    } else {
+        "its helper container (if any) is removed by the next run"
+    };
+    let services = state.map(|s| {
+        let mut running = s.running_services();
+        for service in &s.running_before {
+            if !running.contains(service) {
+                running.push(service.clone());
+            }
+        }
+        running
+    });
+    let services = match services {
+        Some(s) if !s.is_empty() => format!(
+            "; services running before the migration (started again by the next command): {}",
+            s.join(", ")
+        ),
+        _ => String::new(),
+    };
+    let command = |mode: &str| next_command(invocation, mode);
+    let what = match next {
+        Next::Resume => format!(
+            "next: `{}` to finish, or `{}` to undo",
+            command("--resume"),
+            command("--rollback")
+        ),
+        Next::Rollback => format!("next: `{}` to finish undoing", command("--rollback")),
+        Next::Prune => format!("next: `{}` to finish", command("--prune-source")),
+    };
+    format!(
+        "interrupted{step}: {helpers}; the state is recorded in the journal `{}`{services}\n{what}",
+        path.display()
+    )
+}
+
+/// `tierctl <the user's global arguments> migrate <mode>`, quoted for a POSIX shell.
+pub fn next_command(invocation: &[String], mode: &str) -> String {
+    let mut words = vec!["tierctl".to_owned()];
+    words.extend(invocation.iter().map(|w| shell_word(w)));
+    words.extend(["migrate".to_owned(), mode.to_owned()]);
+    words.join(" ")
+}
+
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./-=:@,+%".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate::plan::MigratePlan;
+
+    #[test]
+    fn the_next_command_repeats_the_users_arguments_quoted() {
+        let invocation = vec![
+            "-f".into(),
+            "my compose.yml".into(),
+            "-p".into(),
+            "app".into(),
+        ];
+        assert_eq!(
+            next_command(&invocation, "--resume"),
+            "tierctl -f 'my compose.yml' -p app migrate --resume"
+        );
+        assert_eq!(
+            next_command(&[], "--rollback"),
+            "tierctl migrate --rollback"
+        );
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn the_interrupt_message_names_the_step_the_services_and_both_next_commands() {
+        let records = vec![
+            Record::Begin {
+                plan: MigratePlan::default(),
+            },
+            Record::Start {
+                step: "stop".into(),
+            },
+            Record::Running {
+                services: vec!["db".into()],
+            },
+            Record::Done {
+                step: "stop".into(),
+                detail: crate::migrate::journal::Detail::Stopped {
+                    running: vec!["db".into(), "web".into()],
+                },
+            },
+            Record::Start {
+                step: "copy:0".into(),
+            },
+        ];
+        let state = JournalState::of(&records);
+        let text = interrupted_message(
+            Path::new("/p/.tierctl/journal-1.jsonl"),
+            state.as_ref(),
+            true,
+            &["-p".into(), "app".into()],
+            Next::Resume,
+        );
+        assert_eq!(
+            text,
+            "interrupted during step `copy:0`: its helper container was removed; the state is recorded in the journal `/p/.tierctl/journal-1.jsonl`; services running before the migration (started again by the next command): db, web\n\
+             next: `tierctl -p app migrate --resume` to finish, or `tierctl -p app migrate --rollback` to undo"
+        );
+        let text = interrupted_message(Path::new("/j"), None, false, &[], Next::Rollback);
+        assert!(
+            text.ends_with("next: `tierctl migrate --rollback` to finish undoing"),
+            "{text}"
+        );
     }
 }

@@ -53,6 +53,30 @@ pub fn execute(input: &StepInput<'_>, step: &MigrateStep, retried: bool) -> Step
     }
 }
 
+/// The plan's services that run now (one name per service), as the stop step finds them; the
+/// step loop journals them before the stop step stops anything.
+pub fn running_services(
+    ctx: &MigrateContext<'_>,
+    plan: &MigratePlan,
+) -> Result<Vec<String>, String> {
+    let containers = ctx
+        .engine
+        .list(&Selector::Project(plan.project.clone()))
+        .map_err(engine_error)?;
+    let mut running = Vec::new();
+    for c in containers.iter().filter(|c| c.running) {
+        if let Some(service) = c.service.as_ref().filter(|s| plan.services.contains(s))
+            && !running.contains(service)
+        {
+            running.push(service.clone());
+        }
+    }
+    Ok(running)
+}
+
+/// Stop the plan's running services, each with its grace period. The services to start again
+/// are those running now plus those journaled running before (a run killed during the stop
+/// left some stopped already).
 fn stop(input: &StepInput<'_>) -> StepResult {
     let (ctx, plan) = (input.ctx, input.plan);
     let bar = progress::bar(input.label.to_owned());
@@ -60,7 +84,7 @@ fn stop(input: &StepInput<'_>) -> StepResult {
         .engine
         .list(&Selector::Project(plan.project.clone()))
         .map_err(engine_error)?;
-    let mut running = Vec::new();
+    let mut running: Vec<String> = input.state.running_before.clone();
     for c in containers {
         let Some(service) = c.service.clone() else {
             continue;

@@ -411,25 +411,13 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
     }
 }
 
-fn yroute(route: &Route) -> yamlpath::Route<'static> {
-    route
-        .0
-        .iter()
-        .map(|key| match key {
-            RouteKey::Key(k) => yamlpath::Component::Key(k.clone().into()),
-            RouteKey::Index(i) => yamlpath::Component::Index(*i),
-        })
-        .collect::<Vec<_>>()
-        .into()
-}
-
 fn entry_text(doc: &yamlpath::Document, entry: &Route) -> Option<String> {
-    let feature = doc.query_pretty(&yroute(entry)).ok()?;
+    let feature = doc.query_pretty(&entry.to_yamlpath()).ok()?;
     Some(doc.extract(&feature).to_owned())
 }
 
 fn has_key(doc: Option<&yamlpath::Document>, entry: &Route, key: &str) -> bool {
-    doc.is_some_and(|doc| doc.query_exists(&yroute(&entry.with(key))))
+    doc.is_some_and(|doc| doc.query_exists(&entry.with(key).to_yamlpath()))
 }
 
 /// A place in a file, for grouping users of one written value.
@@ -836,7 +824,7 @@ fn removal_keeps_comments(file: &LoadedFile, routes: &[Route]) -> bool {
     };
     for route in routes {
         let patch = yamlpatch::Patch {
-            route: yroute(route),
+            route: route.to_yamlpath(),
             operation: yamlpatch::Op::Remove,
         };
         match yamlpatch::apply_yaml_patches(&doc, &[patch]) {
@@ -856,13 +844,13 @@ fn removal_keeps_comments(file: &LoadedFile, routes: &[Route]) -> bool {
 /// The text of the top-level entry `volumes.<key>` when `volumes:` is a block mapping.
 fn block_entry_text(doc: &yamlpath::Document, key: &str) -> Option<String> {
     let block = doc
-        .query_pretty(&yroute(&Route::new([RouteKey::from("volumes")])))
+        .query_pretty(&Route::new([RouteKey::from("volumes")]).to_yamlpath())
         .ok()?;
     if doc.extract(&block).trim_start().starts_with('{') {
         return None;
     }
     let route = Route::new([RouteKey::from("volumes"), RouteKey::from(key)]);
-    let feature = doc.query_pretty(&yroute(&route)).ok()?;
+    let feature = doc.query_pretty(&route.to_yamlpath()).ok()?;
     Some(doc.extract_with_leading_whitespace(&feature).to_owned())
 }
 

@@ -88,7 +88,7 @@ fn run_with(
         },
     });
     let patched = rewrite::patch(&plan, &project).expect("patches");
-    rewrite::verify(&plan, &project, &options, &mem, &patched).expect("verified");
+    rewrite::check_reload(&plan, &project, &options, &mem, &patched).expect("verified");
     (plan, patched)
 }
 

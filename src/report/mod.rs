@@ -18,7 +18,7 @@ use crate::template::ComposeTemplate;
 use crate::usage::StatusReport;
 
 pub use reports::{
-    AuditReport, InitReport, LinkReport, NewProjectReport, PlanReport, ValidateReport,
+    AuditReport, FleetReport, InitReport, LinkReport, NewProjectReport, PlanReport, ValidateReport,
     VerifyReport, VmReport,
 };
 
@@ -88,6 +88,8 @@ pub enum Report<'a> {
     Vm(&'a VmReport),
     /// `verify`.
     Verify(&'a VerifyReport),
+    /// `verify` on several engines.
+    Fleet(&'a FleetReport),
     /// `migrate` before it runs (and `--dry-run`).
     MigratePlan(&'a MigratePlan),
     /// What `migrate` (a run, `--resume`, `--rollback`, `--prune-source`) did.
@@ -123,7 +125,7 @@ impl<'a> Report<'a> {
             Report::Audit(_) => "audit",
             Report::Plan(_) => "plan",
             Report::Vm(_) => "vm",
-            Report::Verify(_) => "verify",
+            Report::Verify(_) | Report::Fleet(_) => "verify",
             Report::MigratePlan(_) | Report::Migrated { .. } => "migrate",
             Report::TiersValidate(_) => "tiers validate",
             Report::TiersInit(_) => "tiers init",

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::report::Report;
-use crate::report::reports::{MountResult, VerifyReport};
+use crate::report::reports::{FleetReport, MountResult, VerifyReport};
 use crate::usage::StatusReport;
 use crate::verify::{FsView, MountObservation};
 
@@ -17,6 +17,7 @@ pub fn render(report: &Report) -> Option<String> {
     match report {
         Report::TiersStatus(status) => Some(tiers_status(status)),
         Report::Verify(report) => Some(verify(report)),
+        Report::Fleet(fleet) => Some(verify_fleet(fleet)),
         _ => None,
     }
 }
@@ -139,13 +140,49 @@ fn dir_gauges(out: &mut Gauges, status: &StatusReport) {
 pub fn verify(report: &VerifyReport) -> String {
     let mut out = Gauges::default();
     run_gauges(report, &mut out);
-    let samples: Vec<(String, &MountResult)> = report
-        .containers
+    verify_gauges(&mut out, &[(None, report)]);
+    out.0
+}
+
+/// Renders a fleet check: `tierctl_host_up` per host, then [`verify`]'s samples of every
+/// checked engine with a `host` label.
+pub fn verify_fleet(fleet: &FleetReport) -> String {
+    let mut out = Gauges::default();
+    out.gauge(
+        "tierctl_host_up",
+        "1 when the engine of this host (docker context) was checked, 0 when it could not be reached.",
+        fleet
+            .hosts
+            .iter()
+            .map(|h| {
+                (
+                    format!("host=\"{}\"", escape(&h.host)),
+                    u64::from(h.outcome.is_ok()),
+                )
+            })
+            .collect(),
+    );
+    let reports: Vec<(Option<&str>, &VerifyReport)> = fleet
+        .hosts
         .iter()
-        .flat_map(|c| {
+        .filter_map(|h| h.outcome.as_ref().ok().map(|r| (Some(h.host.as_str()), r)))
+        .collect();
+    verify_gauges(&mut out, &reports);
+    out.0
+}
+
+/// The mount samples of the reports, each labelled with its `host` when one is given.
+fn verify_gauges(out: &mut Gauges, reports: &[(Option<&str>, &VerifyReport)]) {
+    let samples: Vec<(String, &MountResult)> = reports
+        .iter()
+        .flat_map(|(host, report)| report.containers.iter().map(move |c| (*host, c)))
+        .flat_map(|(host, c)| {
             c.mounts.iter().map(move |m| {
+                let host = host
+                    .map(|h| format!("host=\"{}\",", escape(h)))
+                    .unwrap_or_default();
                 let labels = format!(
-                    "project=\"{}\",service=\"{}\",container=\"{}\",target=\"{}\"",
+                    "{host}project=\"{}\",service=\"{}\",container=\"{}\",target=\"{}\"",
                     escape(c.project.as_deref().unwrap_or("")),
                     escape(c.service.as_deref().unwrap_or(&c.name)),
                     escape(&c.name),
@@ -217,7 +254,6 @@ pub fn verify(report: &VerifyReport) -> String {
             );
         }
     }
-    out.0
 }
 
 /// Whether the run succeeded, when it ran, and which services run: written also when the
@@ -280,6 +316,28 @@ mod tests {
     use super::*;
     use crate::report::reports::samples;
     use crate::usage::{DirUsage, FsNumbers, Thresholds, TierMeasure, assess};
+
+    #[test]
+    fn a_fleet_labels_each_sample_with_its_host() {
+        let text = verify_fleet(&samples::fleet());
+        assert!(
+            text.contains("tierctl_host_up{host=\"default\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("tierctl_host_up{host=\"nas\"} 0\n"), "{text}");
+        let samples: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("tierctl_mount_ok{"))
+            .collect();
+        assert!(!samples.is_empty());
+        assert!(
+            samples
+                .iter()
+                .all(|l| l.starts_with("tierctl_mount_ok{host=\"default\","))
+        );
+        // one engine alone: no host label
+        assert!(!verify(&samples::verify()).contains("host=\""));
+    }
 
     #[test]
     fn renders_gauges_with_escaped_labels() {

@@ -156,6 +156,48 @@ impl VerifyReport {
     }
 }
 
+/// One engine of a fleet check (`verify --context a --context b`, `--all-contexts`): its
+/// report, or why it could not be checked.
+#[derive(Debug, Clone)]
+pub struct HostReport {
+    /// The context name (what `--context` names).
+    pub host: String,
+    /// The endpoint URL, when it resolved.
+    pub endpoint: Option<String>,
+    /// The checks, or the error that stopped them.
+    pub outcome: Result<VerifyReport, HostError>,
+}
+
+/// Why one engine of a fleet check could not be checked.
+#[derive(Debug, Clone)]
+pub struct HostError {
+    /// The error, naming the endpoint.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+/// Every engine of a fleet check, in the order asked for.
+#[derive(Debug, Clone)]
+pub struct FleetReport {
+    /// The hosts.
+    pub hosts: Vec<HostReport>,
+}
+
+impl FleetReport {
+    /// Whether some engine could not be checked.
+    pub fn any_unreachable(&self) -> bool {
+        self.hosts.iter().any(|h| h.outcome.is_err())
+    }
+
+    /// Whether every engine was checked and every mount is `ok`.
+    pub fn all_ok(&self) -> bool {
+        self.hosts
+            .iter()
+            .all(|h| h.outcome.as_ref().is_ok_and(VerifyReport::all_ok))
+    }
+}
+
 /// `tierctl tiers validate`.
 #[derive(Debug, Clone)]
 pub struct ValidateReport {
@@ -273,6 +315,27 @@ pub(crate) mod samples {
             notes: vec![],
             services: vec![("immich-server".into(), true)],
             checked_at: 1_790_000_000,
+        }
+    }
+
+    /// Two hosts: the Immich report on `default`, and `nas` refusing the connection.
+    pub(crate) fn fleet() -> FleetReport {
+        FleetReport {
+            hosts: vec![
+                HostReport {
+                    host: "default".into(),
+                    endpoint: Some("unix:///var/run/docker.sock".into()),
+                    outcome: Ok(verify()),
+                },
+                HostReport {
+                    host: "nas".into(),
+                    endpoint: Some("tcp://127.0.0.1:1".into()),
+                    outcome: Err(HostError {
+                        message: "cannot connect to the Docker engine of context `nas` at `tcp://127.0.0.1:1`: connection refused".into(),
+                        hint: Some("check that the engine runs".into()),
+                    }),
+                },
+            ],
         }
     }
 }

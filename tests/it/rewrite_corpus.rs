@@ -46,7 +46,7 @@ fn run(file: &Path, tiers: &tierctl::tiers::Tiers) -> Option<Outcome> {
     let took = start.elapsed();
     let patched = rewrite::patch(&plan, &project)
         .unwrap_or_else(|e| panic!("{}: patch failed: {e}", file.display()));
-    rewrite::verify(&plan, &project, &opts, &DiskFiles, &patched)
+    rewrite::check_reload(&plan, &project, &opts, &DiskFiles, &patched)
         .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     Some(Outcome {
         plan,

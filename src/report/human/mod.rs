@@ -18,6 +18,7 @@ pub fn render(report: &Report, paths: &PathStyle, color: bool) -> String {
         Report::Plan(r) => plan::plan(r, paths, color),
         Report::Vm(r) => vm::vm(r, paths),
         Report::Verify(r) => verify::verify(r),
+        Report::Fleet(f) => verify::fleet(f),
         Report::MigratePlan(p) => migrate::plan(p),
         Report::Migrated { outcome, rollback } => migrate::migrated(outcome, *rollback, paths),
         Report::TiersValidate(r) => tiers::validate(r),

@@ -1,11 +1,12 @@
 //! `verify` for people: a table, then every reason and note below it.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use tabled::settings::{Padding, Style};
 use tabled::{Table, Tabled};
 
-use crate::report::reports::{ContainerResult, MountResult, VerifyReport};
+use crate::report::reports::{ContainerResult, FleetReport, HostReport, MountResult, VerifyReport};
 use crate::usage::human_bytes;
 use crate::verify::{EngineClass, FsView, MarkerState, MountKind, MountObservation};
 
@@ -77,9 +78,25 @@ fn on_vm_disk(engine: EngineClass, m: &MountResult) -> bool {
             ))
 }
 
+/// [`label`], as `project/service` when the report holds containers of several compose
+/// projects (`--all`, a fleet check).
+fn labeler(report: &VerifyReport) -> impl Fn(&ContainerResult) -> String {
+    let projects: BTreeSet<Option<&str>> = report
+        .containers
+        .iter()
+        .map(|c| c.project.as_deref())
+        .collect();
+    let several = projects.len() > 1;
+    move |c: &ContainerResult| match (&c.project, several) {
+        (Some(project), true) => format!("{project}/{}", label(c)),
+        _ => label(c),
+    }
+}
+
 /// The table and, below it, every reason and note.
 pub fn verify(report: &VerifyReport) -> String {
     let mut out = String::new();
+    let label = labeler(report);
     let rows: Vec<Row> = report
         .containers
         .iter()
@@ -137,6 +154,46 @@ pub fn verify(report: &VerifyReport) -> String {
     out
 }
 
+/// A fleet check: one block per host (a heading, then that engine's table or its error), then
+/// a summary line.
+pub fn fleet(fleet: &FleetReport) -> String {
+    let mut out = String::new();
+    for (i, host) in fleet.hosts.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let at = host
+            .endpoint
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        match &host.outcome {
+            Ok(report) => {
+                let state = if report.all_ok() { "ok" } else { "MISMATCH" };
+                let _ = writeln!(out, "== host {}{at}: {state}", host.host);
+                out.push_str(&verify(report));
+            }
+            Err(error) => {
+                let _ = writeln!(out, "== host {}{at}: UNREACHABLE", host.host);
+                let _ = writeln!(out, "error: {}", error.message);
+                if let Some(hint) = &error.hint {
+                    let _ = writeln!(out, "hint: {hint}");
+                }
+            }
+        }
+    }
+    let count = |f: fn(&HostReport) -> bool| fleet.hosts.iter().filter(|h| f(h)).count();
+    let _ = writeln!(
+        out,
+        "\n{} hosts: {} ok, {} with mismatches, {} unreachable",
+        fleet.hosts.len(),
+        count(|h| h.outcome.as_ref().is_ok_and(VerifyReport::all_ok)),
+        count(|h| h.outcome.as_ref().is_ok_and(|r| !r.all_ok())),
+        count(|h| h.outcome.is_err()),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +212,35 @@ mod tests {
         immich-server /library: note: filesystem type: host `apfs`, container `virtiofs` (a VM share)
         immich-server /var/lib/postgresql/data: named-volume data in the Docker volume `immich_db` on the engine's VM disk, not on a tier
         ");
+    }
+
+    #[test]
+    fn a_fleet_is_grouped_by_host_and_names_the_unreachable_one() {
+        let text = fleet(&samples::fleet());
+        assert!(
+            text.starts_with("== host default (unix:///var/run/docker.sock): MISMATCH\nSERVICE"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "\n\n== host nas (tcp://127.0.0.1:1): UNREACHABLE\nerror: cannot connect"
+            )
+        );
+        assert!(text.contains("\nhint: check that the engine runs\n"));
+        assert!(
+            text.ends_with("\n2 hosts: 0 ok, 1 with mismatches, 1 unreachable\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn several_projects_label_the_service_with_its_project() {
+        let mut report = samples::verify();
+        let mut other = report.containers[0].clone();
+        other.project = Some("media".into());
+        report.containers.push(other);
+        let text = verify(&report);
+        assert!(text.contains("\nimmich/immich-server "), "{text}");
+        assert!(text.contains("\nmedia/immich-server "), "{text}");
     }
 }

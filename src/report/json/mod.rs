@@ -23,6 +23,7 @@ pub fn render(report: &Report, paths: &PathStyle) -> Option<String> {
         Report::Plan(r) => pretty(&plan::plan(r, paths)),
         Report::Vm(r) => pretty(&vm::vm(r, paths)),
         Report::Verify(r) => pretty(&verify::verify(r)),
+        Report::Fleet(f) => pretty(&verify::fleet(f)),
         Report::MigratePlan(p) => pretty(&migrate::plan(p, paths)),
         Report::Migrated { outcome, rollback } => {
             pretty(&migrate::migrated(outcome, *rollback, paths))

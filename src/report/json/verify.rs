@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::VERSION;
 use crate::engine::observe::ReadVia;
-use crate::report::reports::{MountResult, VerifyReport};
+use crate::report::reports::{FleetReport, HostReport, MountResult, VerifyReport};
 use crate::verify::{EngineClass, FsView, MarkerState, MountKind};
 
 /// `tierctl verify --format json`.
@@ -41,6 +41,48 @@ pub struct ContainerDto<'a> {
     pub mounts: Vec<MountDto<'a>>,
     /// Notes.
     pub notes: &'a [String],
+    /// The host (docker context) in a fleet check (`--context a --context b`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<&'a str>,
+}
+
+/// One host of a fleet check.
+#[derive(Serialize)]
+pub struct HostDto<'a> {
+    /// The context name.
+    pub host: &'a str,
+    /// The endpoint URL, when it resolved.
+    pub endpoint: Option<&'a str>,
+    /// Whether the engine was checked.
+    pub reachable: bool,
+    /// Its class, when checked.
+    pub engine: Option<EngineClass>,
+    /// Checked and every mount `ok`.
+    pub ok: bool,
+    /// Why it could not be checked.
+    pub error: Option<&'a str>,
+    /// What to do about it.
+    pub hint: Option<&'a str>,
+}
+
+/// `tierctl verify --context a --context b --format json`: the single-engine contract with
+/// added fields only (`host` on each container, `hosts`).
+#[derive(Serialize)]
+pub struct FleetDto<'a> {
+    /// Contract version.
+    pub version: u32,
+    /// Always `null`: a fleet check is not about one compose project.
+    pub project: Option<&'a str>,
+    /// The engines' class when they agree, else `unknown`.
+    pub engine: EngineClass,
+    /// Every engine checked and every mount `ok`.
+    pub ok: bool,
+    /// The containers of every checked engine, each with its `host`.
+    pub containers: Vec<ContainerDto<'a>>,
+    /// Notes, each prefixed with its host.
+    pub notes: Vec<String>,
+    /// Every host, in the order asked for.
+    pub hosts: Vec<HostDto<'a>>,
 }
 
 /// One filesystem view.
@@ -125,6 +167,24 @@ fn mount_dto(m: &MountResult) -> MountDto<'_> {
     }
 }
 
+/// The containers of a report, labelled with `host` in a fleet check.
+fn containers<'a>(report: &'a VerifyReport, host: Option<&'a str>) -> Vec<ContainerDto<'a>> {
+    report
+        .containers
+        .iter()
+        .map(|c| ContainerDto {
+            name: &c.name,
+            project: c.project.as_deref(),
+            service: c.service.as_deref(),
+            number: c.number.as_deref(),
+            read_via: c.via,
+            mounts: c.mounts.iter().map(mount_dto).collect(),
+            notes: &c.notes,
+            host,
+        })
+        .collect()
+}
+
 /// The report as its DTO.
 pub fn verify(report: &VerifyReport) -> VerifyDto<'_> {
     VerifyDto {
@@ -132,20 +192,48 @@ pub fn verify(report: &VerifyReport) -> VerifyDto<'_> {
         project: report.project.as_deref(),
         engine: report.engine,
         ok: report.all_ok(),
-        containers: report
-            .containers
-            .iter()
-            .map(|c| ContainerDto {
-                name: &c.name,
-                project: c.project.as_deref(),
-                service: c.service.as_deref(),
-                number: c.number.as_deref(),
-                read_via: c.via,
-                mounts: c.mounts.iter().map(mount_dto).collect(),
-                notes: &c.notes,
-            })
-            .collect(),
+        containers: containers(report, None),
         notes: &report.notes,
+    }
+}
+
+/// A fleet check as its DTO.
+pub fn fleet(fleet: &FleetReport) -> FleetDto<'_> {
+    let reports: Vec<(&str, &VerifyReport)> = fleet
+        .hosts
+        .iter()
+        .filter_map(|h| h.outcome.as_ref().ok().map(|r| (h.host.as_str(), r)))
+        .collect();
+    let engines: Vec<EngineClass> = reports.iter().map(|(_, r)| r.engine).collect();
+    FleetDto {
+        version: VERSION,
+        project: None,
+        engine: match engines.split_first() {
+            Some((first, rest)) if rest.iter().all(|e| e == first) => *first,
+            _ => EngineClass::Unknown,
+        },
+        ok: fleet.all_ok(),
+        containers: reports
+            .iter()
+            .flat_map(|(host, r)| containers(r, Some(host)))
+            .collect(),
+        notes: reports
+            .iter()
+            .flat_map(|(host, r)| r.notes.iter().map(move |n| format!("{host}: {n}")))
+            .collect(),
+        hosts: fleet.hosts.iter().map(host_dto).collect(),
+    }
+}
+
+fn host_dto(h: &HostReport) -> HostDto<'_> {
+    HostDto {
+        host: &h.host,
+        endpoint: h.endpoint.as_deref(),
+        reachable: h.outcome.is_ok(),
+        engine: h.outcome.as_ref().ok().map(|r| r.engine),
+        ok: h.outcome.as_ref().is_ok_and(VerifyReport::all_ok),
+        error: h.outcome.as_ref().err().map(|e| e.message.as_str()),
+        hint: h.outcome.as_ref().err().and_then(|e| e.hint.as_deref()),
     }
 }
 
@@ -168,5 +256,32 @@ mod tests {
         assert_eq!(mounts[2]["verdict"], "named-volume");
         assert_eq!(mounts[2]["volume"], "immich_db");
         assert_eq!(mounts[2]["container"]["size_bytes"], 58u64 << 30);
+    }
+
+    #[test]
+    fn a_fleet_adds_host_fields_only() {
+        let value: serde_json::Value =
+            serde_json::from_str(&super::super::pretty(&fleet(&samples::fleet()))).expect("JSON");
+        let single: serde_json::Value =
+            serde_json::from_str(&super::super::pretty(&verify(&samples::verify()))).expect("JSON");
+        // every key of the single-engine contract, and the same container objects plus `host`
+        for key in single.as_object().expect("object").keys() {
+            assert!(value.get(key).is_some(), "{key}");
+        }
+        assert!(single["containers"][0].get("host").is_none());
+        let mut container = value["containers"][0].clone();
+        assert_eq!(container["host"], "default");
+        container.as_object_mut().expect("object").remove("host");
+        assert_eq!(container, single["containers"][0]);
+        assert_eq!(value["ok"], false);
+        assert_eq!(value["hosts"][0]["reachable"], true);
+        assert_eq!(value["hosts"][1]["host"], "nas");
+        assert_eq!(value["hosts"][1]["reachable"], false);
+        assert!(
+            value["hosts"][1]["error"]
+                .as_str()
+                .expect("error")
+                .contains("`nas`")
+        );
     }
 }

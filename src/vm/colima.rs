@@ -406,7 +406,7 @@ pub fn fix_command_for_profile(
     };
     let mut comments: Vec<String> = Vec::new();
     for path in missing.iter().map(|p| clean(p)) {
-        let Some(root) = share_root(&path, &mut comments) else {
+        let Some(root) = share_root(&path, home, &mut comments) else {
             continue;
         };
         if let Some(covering) = shares.iter_mut().find(|s| root.starts_with(&s.host)) {
@@ -436,10 +436,13 @@ pub fn fix_command_for_profile(
     (command, block)
 }
 
-/// The directory to share for a missing path (`/Volumes` for anything under it; the nearest
-/// ancestor without a space), or `None` with a comment saying why it cannot be shared.
-fn share_root(path: &Path, comments: &mut Vec<String>) -> Option<PathBuf> {
-    let wanted = if path.starts_with("/Volumes") && path.components().count() > 2 {
+/// The directory to share for a missing path (`$HOME` or `/Volumes` for anything under them;
+/// the nearest ancestor without a space), or `None` with a comment saying why it cannot be
+/// shared.
+fn share_root(path: &Path, home: &Path, comments: &mut Vec<String>) -> Option<PathBuf> {
+    let wanted = if path.starts_with(home) {
+        home.to_path_buf()
+    } else if path.starts_with("/Volumes") && path.components().count() > 2 {
         PathBuf::from("/Volumes")
     } else {
         path.to_path_buf()

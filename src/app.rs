@@ -70,10 +70,16 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
             clap_complete::generate(shell, &mut Cli::command(), "tierctl", out);
             Ok(exit::CLEAN)
         }
-        Command::Man => {
+        Command::Man { dir: None } => {
             clap_mangen::Man::new(Cli::command())
                 .render(out)
                 .map_err(Error::Output)?;
+            Ok(exit::CLEAN)
+        }
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+                .map_err(|source| Error::Io { path: dir, source })?;
             Ok(exit::CLEAN)
         }
     }
@@ -95,10 +101,21 @@ fn audit(
         tiers: &tiers,
         facts: &facts,
     });
-    // The VM checks need a reachable engine; without one (or with --offline) they are skipped.
-    if !settings.offline
-        && let Ok(connected) = connect(global, env)
-    {
+    // The VM checks need a reachable engine; without one (or with --offline) they are skipped,
+    // and without one a note says so.
+    let mut notes = Vec::new();
+    let connected = if settings.offline {
+        None
+    } else {
+        connect(global, env)
+            .map_err(|e| {
+                notes.push(format!(
+                    "VM checks skipped: the engine does not answer ({e})"
+                ))
+            })
+            .ok()
+    };
+    if let Some(connected) = connected {
         findings.extend(audit::audit_vm(&project, &facts, &connected.view));
         findings.sort_by(|a, b| {
             (&a.place.file, a.place.position, a.check.id()).cmp(&(
@@ -112,6 +129,7 @@ fn audit(
     let audited = AuditReport {
         project: project.name.clone(),
         findings,
+        notes,
     };
     emit(settings, &Report::Audit(&audited), out)?;
     Ok(if serious { exit::FINDINGS } else { exit::CLEAN })
@@ -224,7 +242,12 @@ fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(crate::tiers::load(path, &text)?)
+    let real = |root: &std::path::Path| {
+        crate::fsx::resolve(root)
+            .real
+            .unwrap_or_else(|| root.to_path_buf())
+    };
+    Ok(crate::tiers::load_resolved(path, &text, &real)?)
 }
 
 /// The engine behind the Docker endpoint and what its VM shares.
@@ -446,8 +469,16 @@ fn verify(
             .and_then(|(_, v)| v.parse().ok())
             .map(std::time::Duration::from_millis),
     };
-    let check =
-        |endpoint: &Endpoint| verify_engine(endpoint, project.as_ref(), &selection, &options);
+    // With the stack down, node_exporter's textfile still gets metrics that say so.
+    let down_is_a_report = settings.format == Format::Prometheus;
+    let check = |endpoint: &Endpoint| {
+        verify_engine(
+            endpoint,
+            project.as_ref(),
+            (&selection, down_is_a_report),
+            &options,
+        )
+    };
     if fleet {
         return verify_fleet(settings, global, args, env, &check, out);
     }
@@ -520,10 +551,10 @@ fn verify_fleet(
 fn verify_engine(
     endpoint: &Endpoint,
     project: Option<&crate::compose::model::ComposeProject>,
-    selection: &crate::engine::observe::Selection,
+    (selection, down_is_a_report): (&crate::engine::observe::Selection, bool),
     options: &crate::engine::observe::ObserveOptions,
 ) -> Result<VerifyReport, Error> {
-    use crate::engine::observe::{self, Selection};
+    use crate::engine::observe::{self, Selection, VerifyError};
 
     let engine = DockerEngine::connect(endpoint)?;
     let info = engine.info()?;
@@ -533,7 +564,10 @@ fn verify_engine(
         &info.name,
     );
     let class = engine_class(&guess);
-    let (containers, mut notes) = observe::select(&engine, selection)?;
+    let (containers, mut notes) = match observe::select(&engine, selection) {
+        Err(VerifyError::NoContainers { .. }) if down_is_a_report => (Vec::new(), Vec::new()),
+        selected => selected?,
+    };
     if guess == endpoint::EngineGuess::Remote {
         notes.push(format!(
             "the engine at `{}` is remote: the host side (source paths, filesystem, marker file) was read on this machine, which is right only when the engine runs here",
@@ -548,14 +582,25 @@ fn verify_engine(
         .into_iter()
         .map(|c| container_result(c, project, class))
         .collect();
-    if let (Some(p), Selection::Project(_)) = (project, selection) {
-        notes.extend(not_running(p, &results));
-    }
+    let services = match (project, selection) {
+        (Some(p), Selection::Project(_)) => service_states(p, &results),
+        _ => Vec::new(),
+    };
+    notes.extend(
+        services
+            .iter()
+            .filter(|(_, running)| !running)
+            .map(|(service, _)| format!("service `{service}` has no running container")),
+    );
     Ok(VerifyReport {
         project: project.map(|p| p.name.clone()),
         engine: class,
         containers: results,
         notes,
+        services,
+        checked_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     })
 }
 
@@ -579,19 +624,19 @@ fn selection(
     }
 }
 
-/// A note for each enabled service of the project with no running container.
-fn not_running(
+/// Each enabled service of the project and whether a container of it runs.
+fn service_states(
     project: &crate::compose::model::ComposeProject,
     results: &[ContainerResult],
-) -> Vec<String> {
+) -> Vec<(String, bool)> {
     project
         .enabled_services()
-        .filter(|service| {
-            !results
+        .map(|service| {
+            let running = results
                 .iter()
-                .any(|r| r.service.as_deref() == Some(&service.name))
+                .any(|r| r.service.as_deref() == Some(&service.name));
+            (service.name.clone(), running)
         })
-        .map(|service| format!("service `{}` has no running container", service.name))
         .collect()
 }
 
@@ -997,7 +1042,7 @@ fn command_name(command: &Command) -> &'static str {
         },
         Command::New(_) => "new",
         Command::Completions { .. } => "completions",
-        Command::Man => "man",
+        Command::Man { .. } => "man",
     }
 }
 

@@ -152,8 +152,12 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Man,
+    /// Print the man page (roff), or write it and one page per subcommand to a directory
+    Man {
+        /// Write `tierctl.1` and every `tierctl-<command>.1` it refers to into this directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// `tierctl vm` options.

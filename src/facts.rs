@@ -143,6 +143,32 @@ impl Facts {
     }
 }
 
+/// Host paths that are bound for the system, not for data. In a VM they name the VM's own
+/// files (`/etc/localtime`, the docker socket), so no path check applies to them: `audit`
+/// leaves them alone and `verify` does not judge them.
+const SYSTEM_PREFIXES: [&str; 13] = [
+    "/etc",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/var/run",
+    "/usr",
+    "/lib",
+    "/bin",
+    "/sbin",
+    "/boot",
+    "/var/lib/docker",
+    "/var/log",
+];
+
+/// Whether a host path is a system path (see [`SYSTEM_PREFIXES`]).
+pub fn is_system_path(path: &Path) -> bool {
+    path == Path::new("/")
+        || SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
+        || path.file_name().is_some_and(|n| n == "docker.sock")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

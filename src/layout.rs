@@ -175,7 +175,9 @@ pub fn exit_code(verdicts: &[Verdict]) -> u8 {
 const FLASH_KINDS: [&str; 3] = ["nvme", "ssd", "flash"];
 
 /// The directories `tiers init` creates: every `layout:` entry, then the fixed part of every
-/// placement path (`databases` of `databases/{project}/{volume}`) that no entry names.
+/// placement path (`databases` of `databases/{project}/{volume}`) that no entry names. A
+/// built-in rule whose own tier the file lacks (`backups` without a `cold` tier, which falls
+/// back to the first tier) creates nothing up front: the fast tier gets no `backups`.
 pub fn wanted_dirs(tiers: &Tiers) -> Vec<WantedDir> {
     let mut out: Vec<WantedDir> = tiers
         .layout
@@ -192,7 +194,14 @@ pub fn wanted_dirs(tiers: &Tiers) -> Vec<WantedDir> {
         })
         .collect();
     let mut seen: BTreeSet<PathBuf> = out.iter().map(|d| d.path.clone()).collect();
-    for rule in &tiers.placement {
+    for (index, rule) in tiers.placement.iter().enumerate() {
+        let fallback = tiers.placement_is_default
+            && crate::tiers::DEFAULT_RULES
+                .get(index)
+                .is_some_and(|row| row.tier != rule.tier);
+        if fallback {
+            continue;
+        }
         let prefix = fixed_prefix(rule.path.as_str());
         if prefix.as_os_str().is_empty() {
             continue;
@@ -866,6 +875,20 @@ layout:
 
     fn ids(verdicts: &[Verdict]) -> Vec<(&'static str, Level)> {
         verdicts.iter().map(|v| (v.check, v.level)).collect()
+    }
+
+    #[test]
+    fn issue12_tiers_init_without_a_cold_tier_creates_no_backups_on_the_fast_tier() {
+        let tiers = crate::tiers::load(
+            Path::new("tiers.yaml"),
+            "tiers:\n  fast: { root: /f }\n  warm: { root: /w }\n",
+        )
+        .expect("valid tiers");
+        let dirs: Vec<PathBuf> = wanted_dirs(&tiers).into_iter().map(|d| d.path).collect();
+        assert!(dirs.contains(&PathBuf::from("/f/databases")), "{dirs:?}");
+        for absent in ["/f/backups", "/f/archives"] {
+            assert!(!dirs.contains(&PathBuf::from(absent)), "{dirs:?}");
+        }
     }
 
     #[test]

@@ -4,10 +4,11 @@
 
 use std::path::PathBuf;
 
-use crate::audit::{host_path, is_system};
+use crate::audit::host_path;
 use crate::compose::model::{ComposeProject, MountId, MountType, Service, Syntax, VolumeMount};
 use crate::compose::origin::Place;
 use crate::facts::Facts;
+use crate::facts::is_system_path as is_system;
 use crate::tiers::{Placement, Subject, Tiers};
 
 /// One mount of an enabled service, with what tierctl knows about its storage.

@@ -64,13 +64,12 @@ impl Settings {
                     .var("XDG_CONFIG_HOME")
                     .map(PathBuf::from)
                     .unwrap_or_else(|| home.join(".config"));
-                (
-                    vec![
-                        env.cwd.join("tiers.yaml"),
-                        config.join("tierctl").join("tiers.yaml"),
-                    ],
-                    false,
-                )
+                // Like the compose file: the working directory, then each parent, then the
+                // user's config directory.
+                let mut candidates: Vec<PathBuf> =
+                    env.cwd.ancestors().map(|d| d.join("tiers.yaml")).collect();
+                candidates.push(config.join("tierctl").join("tiers.yaml"));
+                (candidates, false)
             }
         };
         let color = !args.no_color && env.var("NO_COLOR").is_none() && env.stdout_is_terminal;

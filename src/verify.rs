@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::compose::model::{ComposeProject, MountType};
+use crate::facts::is_system_path;
 
 /// How the engine relates to the host, as far as comparing filesystems goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -198,6 +199,17 @@ pub fn check(mount: &MountObservation, engine: EngineClass) -> MountCheck {
             reasons: vec![format!(
                 "data in the Docker volume `{name}` on {place}, not on a tier"
             )],
+            notes,
+        };
+    }
+    if let Some(h) = mount.host.as_ref().filter(|h| is_system_path(&h.source)) {
+        notes.push(format!(
+            "`{}` is a system path (the engine's own file): not checked",
+            h.source.display()
+        ));
+        return MountCheck {
+            verdict: Verdict::Ok,
+            reasons: Vec::new(),
             notes,
         };
     }
@@ -538,6 +550,26 @@ mod tests {
         let c = check(&m, EngineClass::Native);
         assert_eq!(c.verdict, Verdict::SymlinkedBind);
         assert!(c.reasons[0].contains("`/srv/faststore/photos`"), "{c:?}");
+    }
+
+    #[test]
+    fn issue12_verify_system_path_bind_is_not_symlinked_bind() {
+        // Immich's `/etc/localtime:/etc/localtime:ro`: a symlink on most hosts, and in a VM
+        // the VM's own file on its disk. audit leaves system paths alone; verify too.
+        let mut m = bind(
+            fs("ext4", "8:1", 100 * G),
+            fs("ext4", "254:1", 58 * G),
+            MarkerState::NotWritten,
+        );
+        if let Some(h) = m.host.as_mut() {
+            h.source = "/etc/localtime".into();
+            h.real = Some("/usr/share/zoneinfo/Etc/UTC".into());
+        }
+        for engine in [EngineClass::Native, EngineClass::Vm] {
+            let c = check(&m, engine);
+            assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
+            assert!(c.notes[0].contains("system path"), "{c:?}");
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! `bind-outside-tiers`: a bind directory that is on no tier (the system disk, the project
-//! folder). System paths (`/etc`, `/dev`, the docker socket, ...) and single files are left alone.
+//! folder), however the source is written (`./postgres` is as much outside as
+//! `/srv/app/postgres`). System paths (`/etc`, `/dev`, the docker socket, ...) and single files are left alone.
 
 use super::{Check, Context, Finding, Severity, Subjects};
 
 pub(super) fn check(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
-    if s.is_non_directory() || s.mount.is_relative() {
+    if s.is_non_directory() {
         return None;
     }
     let facts = s.path?;

@@ -26,7 +26,7 @@ pub use fix::{Fix, Mode, Reason, Rebind, RebindAction, Via, fixes};
 pub use tier_not_mounted::{Absence, absence, hint as absence_hint, initialised};
 
 use crate::compose::model::{ComposeProject, MountId, MountType, Service, VolumeMount};
-use crate::facts::{Facts, PathFacts};
+use crate::facts::{Facts, PathFacts, is_system_path};
 use crate::tiers::{Placement, Subject, Tiers};
 use crate::vm::view::VmView;
 
@@ -112,7 +112,7 @@ pub fn audit_vm(project: &ComposeProject, facts: &Facts, view: &VmView) -> Vec<F
     let mut findings: Vec<Finding> = Vec::new();
     for service in project.enabled_services() {
         for mount in &service.mounts {
-            let host_path = host_path(project, mount).filter(|p| !is_system(p));
+            let host_path = host_path(project, mount).filter(|p| !is_system_path(p));
             let path = host_path.as_deref().and_then(|p| facts.path(p));
             let subject = Subjects {
                 service,
@@ -139,36 +139,11 @@ pub fn host_paths(project: &ComposeProject) -> Vec<PathBuf> {
         .enabled_services()
         .flat_map(|s| s.mounts.iter())
         .filter_map(|m| host_path(project, m))
-        .filter(|p| !is_system(p))
+        .filter(|p| !is_system_path(p))
         .collect();
     paths.sort();
     paths.dedup();
     paths
-}
-
-/// Host paths that are bound for the system, not for data. In a VM they name the VM's own
-/// files (`/etc/localtime`, the docker socket), so no path check applies to them.
-const SYSTEM_PREFIXES: [&str; 13] = [
-    "/etc",
-    "/dev",
-    "/proc",
-    "/sys",
-    "/run",
-    "/var/run",
-    "/usr",
-    "/lib",
-    "/bin",
-    "/sbin",
-    "/boot",
-    "/var/lib/docker",
-    "/var/log",
-];
-
-/// Whether `path` is a system path (see [`SYSTEM_PREFIXES`]): no tier check applies to it.
-pub fn is_system(path: &Path) -> bool {
-    path == Path::new("/")
-        || SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
-        || path.file_name().is_some_and(|n| n == "docker.sock")
 }
 
 /// The host directory that holds a mount's data: a bind's host path, or the device of a local
@@ -184,7 +159,7 @@ pub fn host_path(project: &ComposeProject, mount: &VolumeMount) -> Option<PathBu
 impl<'a> Context<'a> {
     /// One mount with the host directory it binds (system paths excluded) and its facts.
     pub fn subject(&self, service: &'a Service, mount: &'a VolumeMount) -> Subjects<'a> {
-        let host_path = host_path(self.project, mount).filter(|p| !is_system(p));
+        let host_path = host_path(self.project, mount).filter(|p| !is_system_path(p));
         let path = host_path.as_deref().and_then(|p| self.facts.path(p));
         Subjects {
             service,

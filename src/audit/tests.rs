@@ -302,8 +302,34 @@ fn missing_bind_source_warns_or_errors() {
 fn relative_bind_is_info_and_names_the_resolved_path() {
     let p = project("x", vec![bind("./data", "/data")], vec![]);
     let f = run(&p, vec![dir("/p/data")]);
-    assert_eq!(checks(&f), [(Check::RelativeBind, Severity::Info)]);
-    assert!(f[0].message.contains("/p/data"));
+    let relative: Vec<_> = f
+        .iter()
+        .filter(|f| f.check == Check::RelativeBind)
+        .collect();
+    assert_eq!(relative.len(), 1);
+    assert_eq!(relative[0].severity, Severity::Info);
+    assert!(relative[0].message.contains("/p/data"));
+}
+
+#[test]
+fn issue12_data_outside_every_tier_is_a_warning_however_written() {
+    // Immich's default `.env`: `DB_DATA_LOCATION=./postgres`, in the project directory on no
+    // tier. Written relative or absolute, it is the same warning.
+    let p = project(
+        "x",
+        vec![
+            bind("./postgres", "/var/lib/postgresql/data"),
+            bind("/p/postgres", "/var/lib/postgresql/data"),
+        ],
+        vec![],
+    );
+    let f = run(&p, vec![dir("/p/postgres")]);
+    let outside: Vec<_> = f
+        .iter()
+        .filter(|f| f.check == Check::BindOutsideTiers)
+        .map(|f| f.severity)
+        .collect();
+    assert_eq!(outside, [Severity::Warning, Severity::Warning], "{f:?}");
 }
 
 #[test]

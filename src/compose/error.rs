@@ -27,6 +27,12 @@ pub enum ComposeError {
         /// Where the search started.
         dir: PathBuf,
     },
+    /// A compose file with nothing in it (or only comments), which compose refuses too.
+    #[error("`{}`: empty compose file", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     /// Reading a compose file from standard input.
     #[error("`-f -` (standard input) is not supported")]
     Stdin,
@@ -85,6 +91,17 @@ pub enum ComposeError {
         /// The missing file.
         path: PathBuf,
     },
+    /// `include` or `extends: file:` of a file that exists but cannot be read (permission
+    /// denied on it or a directory above it, a directory).
+    #[error("{place}: included or extended file `{}` cannot be read: {source}", path.display())]
+    IncludeUnreadable {
+        /// Where the include is written.
+        place: Place,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
     /// Files include each other.
     #[error("include cycle: {}", chain.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(" -> "))]
     IncludeCycle {
@@ -134,6 +151,12 @@ impl ComposeError {
             }
             ComposeError::NotFound { .. } => {
                 "run in the project directory, or name the files with -f or COMPOSE_FILE".into()
+            }
+            ComposeError::Empty { .. } => {
+                "write the project in it (at least `services:`), or leave it out of -f and COMPOSE_FILE".into()
+            }
+            ComposeError::IncludeUnreadable { .. } => {
+                "give the user running tierctl read access to the file and search (x) access to its directories".into()
             }
             ComposeError::Stdin => "save the compose file and pass its path with -f".into(),
             ComposeError::Yaml { .. } => "fix the YAML syntax at that line".into(),

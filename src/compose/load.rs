@@ -291,11 +291,34 @@ fn compose_files(
         if !files.is_file(file) {
             return Err(ComposeError::Read {
                 path: file.clone(),
-                source: io::Error::new(io::ErrorKind::NotFound, "no such file"),
+                source: not_a_file(files, file),
             });
         }
     }
     Ok(chosen)
+}
+
+/// Why `path` is not a regular file: the error reading it gives (a directory, permission
+/// denied), else "no such file".
+fn not_a_file(files: &dyn Files, path: &Path) -> io::Error {
+    match files.read(path) {
+        Err(error) => error,
+        Ok(_) => io::Error::new(io::ErrorKind::NotFound, "no such file"),
+    }
+}
+
+/// The error for an `include` or `extends: file:` that is not a regular file.
+fn include_error(files: &dyn Files, place: Place, path: PathBuf) -> ComposeError {
+    match not_a_file(files, &path) {
+        error if error.kind() == io::ErrorKind::NotFound => {
+            ComposeError::IncludeMissing { place, path }
+        }
+        source => ComposeError::IncludeUnreadable {
+            place,
+            path,
+            source,
+        },
+    }
 }
 
 fn discover(wd: &Path, files: &dyn Files) -> Result<Vec<PathBuf>, ComposeError> {
@@ -447,7 +470,11 @@ impl Loader<'_> {
         }
         let source = SourceText::new(path, text);
         let mut raw: Value = match serde_norway::from_str(&source.text) {
-            Ok(Value::Null) => Value::Mapping(Mapping::new()),
+            Ok(Value::Null) => {
+                return Err(ComposeError::Empty {
+                    path: path.to_path_buf(),
+                });
+            }
             Ok(value) => value,
             Err(err) => {
                 let position = err.location().map(|l| Position {
@@ -603,10 +630,8 @@ impl Loader<'_> {
             let paths: Vec<PathBuf> = paths.iter().map(|p| absolute(&dir, Path::new(p))).collect();
             for p in &paths {
                 if !self.files.is_file(p) {
-                    return Err(ComposeError::IncludeMissing {
-                        place: self.place(file, &route),
-                        path: p.clone(),
-                    });
+                    let place = self.place(file, &route);
+                    return Err(include_error(self.files, place, p.clone()));
                 }
             }
             let inc_dir = match project_dir {
@@ -746,10 +771,8 @@ impl Loader<'_> {
                 let dir = file.source.path.parent().unwrap_or(Path::new("/"));
                 let other_path = absolute(dir, Path::new(&other));
                 if !self.files.is_file(&other_path) {
-                    return Err(ComposeError::IncludeMissing {
-                        place: self.place(file, &ext_route),
-                        path: other_path,
-                    });
+                    let place = self.place(file, &ext_route);
+                    return Err(include_error(self.files, place, other_path));
                 }
                 let other_dir = other_path.parent().unwrap_or(Path::new("/")).to_path_buf();
                 let other_file = self.parse(&other_path, &other_dir, env)?;

@@ -424,7 +424,7 @@ mod tests {
         assert!(
             problems[1].starts_with(
                 "share the missing directories with the VM: colima stop && colima start --mount"
-            ) && problems[1].contains("- location: /home/u\n"),
+            ) && problems[1].contains("- location: /home/u/media\n"),
             "{}",
             problems[1]
         );

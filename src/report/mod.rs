@@ -48,6 +48,33 @@ impl PathStyle {
             _ => path.display().to_string(),
         }
     }
+
+    /// `text` (a message or hint) with every absolute path under the working directory shown
+    /// relative to it, as [`show`](Self::show) does for a path: a path starts the text or
+    /// follows a space, a backtick or `(`.
+    pub fn show_in(&self, text: &str) -> String {
+        let cwd = self.cwd.to_string_lossy();
+        if cwd.is_empty() || cwd == "/" {
+            return text.to_owned();
+        }
+        let prefix = format!("{}/", cwd.trim_end_matches('/'));
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(&prefix) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + prefix.len()..];
+            let starts_path = out
+                .chars()
+                .next_back()
+                .is_none_or(|c| matches!(c, ' ' | '`' | '('));
+            if !(starts_path && after.starts_with(|c: char| !matches!(c, ' ' | '`' | ')'))) {
+                out.push_str(&prefix);
+            }
+            rest = after;
+        }
+        out.push_str(rest);
+        out
+    }
 }
 
 /// What a command has to show.
@@ -146,6 +173,7 @@ mod tests {
         let audit = AuditReport {
             project: "p".into(),
             findings: vec![],
+            notes: vec![],
         };
         let refused = render(&Report::Audit(&audit), Format::Prometheus, &paths(), false);
         assert!(
@@ -161,6 +189,7 @@ mod tests {
         let audit = AuditReport {
             project: "p".into(),
             findings: vec![],
+            notes: vec![],
         };
         for report in [
             Report::Verify(&verify),

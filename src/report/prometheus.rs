@@ -139,6 +139,7 @@ fn dir_gauges(out: &mut Gauges, status: &StatusReport) {
 /// Renders `verify`: one `ok` and one verdict sample per mount, and each side's sizes.
 pub fn verify(report: &VerifyReport) -> String {
     let mut out = Gauges::default();
+    run_gauges(report, &mut out);
     verify_gauges(&mut out, &[(None, report)]);
     out.0
 }
@@ -255,6 +256,36 @@ fn verify_gauges(out: &mut Gauges, reports: &[(Option<&str>, &VerifyReport)]) {
     }
 }
 
+/// Whether the run succeeded, when it ran, and which services run: written also when the
+/// stack is down, so a textfile collector never keeps an old, all-ok file.
+fn run_gauges(report: &VerifyReport, out: &mut Gauges) {
+    let project = escape(report.project.as_deref().unwrap_or(""));
+    out.gauge(
+        "tierctl_verify_success",
+        "1 when every selected service runs and every mount is ok, else 0.",
+        vec![(format!("project=\"{project}\""), u64::from(report.all_ok()))],
+    );
+    out.gauge(
+        "tierctl_verify_timestamp_seconds",
+        "When verify ran, in seconds since the Unix epoch.",
+        vec![(format!("project=\"{project}\""), report.checked_at)],
+    );
+    out.gauge(
+        "tierctl_container_running",
+        "1 when a container of this compose service runs, else 0.",
+        report
+            .services
+            .iter()
+            .map(|(service, running)| {
+                (
+                    format!("project=\"{project}\",service=\"{}\"", escape(service)),
+                    u64::from(*running),
+                )
+            })
+            .collect(),
+    );
+}
+
 /// Gauges in the text exposition format.
 #[derive(Default)]
 struct Gauges(String);
@@ -348,6 +379,32 @@ mod tests {
         assert!(text.contains("tierctl_dir_bytes{tier=\"fast\",dir=\"photos\"} 700\n"));
         assert!(!text.contains("tierctl_tier_size_bytes{tier=\"cold\""));
         assert!(text.contains("# TYPE tierctl_tier_free_bytes gauge\n"));
+    }
+
+    #[test]
+    fn issue12_verify_prometheus_with_the_stack_down_says_not_running() {
+        let down = VerifyReport {
+            containers: vec![],
+            services: vec![("immich-server".into(), false), ("database".into(), false)],
+            ..samples::verify()
+        };
+        let text = verify(&down);
+        for line in [
+            "tierctl_verify_success{project=\"immich\"} 0\n",
+            "tierctl_verify_timestamp_seconds{project=\"immich\"} 1790000000\n",
+            "tierctl_container_running{project=\"immich\",service=\"immich-server\"} 0\n",
+            "tierctl_container_running{project=\"immich\",service=\"database\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
+        assert!(!down.all_ok());
+        let up = verify(&samples::verify());
+        assert!(
+            up.contains(
+                "tierctl_container_running{project=\"immich\",service=\"immich-server\"} 1\n"
+            ),
+            "{up}"
+        );
     }
 
     #[test]

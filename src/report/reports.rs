@@ -23,6 +23,8 @@ pub struct AuditReport {
     pub project: String,
     /// The findings, in file order.
     pub findings: Vec<Finding>,
+    /// What the audit could not do (the VM checks without an engine), one line each.
+    pub notes: Vec<String>,
 }
 
 /// `tierctl plan` and `tierctl rewrite [--write]`.
@@ -135,16 +137,22 @@ pub struct VerifyReport {
     pub containers: Vec<ContainerResult>,
     /// Notes about the run (one-off containers left out, services not running).
     pub notes: Vec<String>,
+    /// Each enabled service of the loaded project (when the project's containers were
+    /// selected) and whether a container of it runs.
+    pub services: Vec<(String, bool)>,
+    /// When the check ran, in seconds since the Unix epoch.
+    pub checked_at: u64,
 }
 
 impl VerifyReport {
-    /// Whether every mount is `ok`.
+    /// Whether every selected service runs and every mount is `ok`.
     pub fn all_ok(&self) -> bool {
-        !crate::verify::any_mismatch(
-            self.containers
-                .iter()
-                .flat_map(|c| c.mounts.iter().map(|m| &m.check)),
-        )
+        self.services.iter().all(|(_, running)| *running)
+            && !crate::verify::any_mismatch(
+                self.containers
+                    .iter()
+                    .flat_map(|c| c.mounts.iter().map(|m| &m.check)),
+            )
     }
 }
 
@@ -314,6 +322,8 @@ pub(crate) mod samples {
                 notes: vec![],
             }],
             notes: vec![],
+            services: vec![("immich-server".into(), true)],
+            checked_at: 1_790_000_000,
         }
     }
 

@@ -19,6 +19,21 @@ use super::{AccessPoint, LayoutEntry, Tier, Tiers, is_plain_relative};
 /// The keys allowed at the top of `tiers.yaml`.
 const TOP_LEVEL_KEYS: [&str; 4] = ["tiers", "placement", "access_points", "layout"];
 
+/// Two tier roots that overlap by their real paths (see [`TiersErrorKind::RealRootOverlap`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealOverlap {
+    /// The later tier.
+    pub tier: String,
+    /// Its root as written.
+    pub root: String,
+    /// Its real path.
+    pub real: String,
+    /// The earlier tier.
+    pub other: String,
+    /// That tier's real root.
+    pub other_real: String,
+}
+
 /// A `tiers.yaml` that could not be loaded, with the position of the node at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}:{column}: {kind}", file.display())]
@@ -100,6 +115,12 @@ pub enum TiersErrorKind {
         /// The tier whose root holds the other's.
         outer: String,
     },
+    /// Two tier roots that overlap once symlinks are followed.
+    #[error(
+        "root `{}` of tier `{}` is `{}` by its real path, which overlaps the root of tier `{}` (`{}`)",
+        .0.root, .0.tier, .0.real, .0.other, .0.other_real
+    )]
+    RealRootOverlap(Box<RealOverlap>),
     /// A rule, access point or layout entry names a tier that is not defined.
     #[error("unknown tier `{tier}` (known tiers: {})", backticked(known))]
     UnknownTier {
@@ -160,6 +181,9 @@ impl TiersErrorKind {
             }
             Self::SameRoot { .. } | Self::NestedRoot { .. } => {
                 "give each tier its own directory; no root may lie inside another".to_string()
+            }
+            Self::RealRootOverlap(_) => {
+                "give each tier its own directory, written as its real path (no symlink in it); no root may lie inside another".to_string()
             }
             Self::UnknownTier { tier, known } => format!(
                 "use one of {} or define `{tier}` under `tiers:`",
@@ -345,6 +369,18 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// A path as written in tiers.yaml: a relative one resolves against the directory of the
+    /// tiers.yaml (lexically), so a tier tree can live beside its tiers.yaml (the demo).
+    fn beside(&self, written: &str) -> PathBuf {
+        let path = Path::new(written);
+        match self.file.parent() {
+            Some(dir) if path.is_relative() && dir.is_absolute() => {
+                crate::compose::path::absolute(dir, path)
+            }
+            _ => path.to_path_buf(),
+        }
+    }
+
     /// An error located at the node `route` (the key and value of a mapping entry).
     fn error_at(&self, route: &[Component], kind: TiersErrorKind) -> TiersError {
         let (line, column) = locate(self.doc.as_ref(), self.text, route);
@@ -419,6 +455,16 @@ fn key(name: &str) -> Component<'_> {
 /// is the file's content. Returns the first error found, located at the
 /// offending node.
 pub fn load(path: &Path, text: &str) -> Result<Tiers, TiersError> {
+    load_resolved(path, text, &|root| root.to_path_buf())
+}
+
+/// [`load`], with `real` giving each tier root's real path (symlinks followed, by the caller's
+/// effect) so that roots overlapping through a symlink are refused too.
+pub fn load_resolved(
+    path: &Path,
+    text: &str,
+    real: &dyn Fn(&Path) -> PathBuf,
+) -> Result<Tiers, TiersError> {
     let yaml_error = |error: serde_norway::Error| yaml_error(path, error);
     let top: Option<IndexMap<String, IgnoredAny>> =
         serde_norway::from_str(text).map_err(yaml_error)?;
@@ -444,7 +490,7 @@ pub fn load(path: &Path, text: &str) -> Result<Tiers, TiersError> {
         layout: None,
     });
 
-    let tiers = validate_tiers(&source, raw.tiers.unwrap_or_default().0)?;
+    let tiers = validate_tiers(&source, raw.tiers.unwrap_or_default().0, real)?;
     let known: Vec<String> = tiers.keys().cloned().collect();
     let raw_rules = raw.placement.unwrap_or_default();
     let placement_is_default = raw_rules.is_empty();
@@ -502,18 +548,20 @@ fn yaml_error(file: &Path, error: serde_norway::Error) -> TiersError {
 fn validate_tiers(
     source: &Source,
     raw: IndexMap<String, RawTier>,
+    real: &dyn Fn(&Path) -> PathBuf,
 ) -> Result<IndexMap<String, Tier>, TiersError> {
     if raw.is_empty() {
         return Err(source.error_at(&route([key("tiers")]), TiersErrorKind::NoTiers));
     }
     let mut tiers: IndexMap<String, Tier> = IndexMap::new();
+    let mut real_roots: IndexMap<String, PathBuf> = IndexMap::new();
     for (name, tier) in raw {
         let here = route([key("tiers"), key(&name)]);
         if name.is_empty() || name.contains([':', '/']) || name.contains(char::is_whitespace) {
             return Err(source.error_at(&here, TiersErrorKind::BadTierName { tier: name.clone() }));
         }
         let root_route = route([key("tiers"), key(&name), key("root")]);
-        let root = PathBuf::from(&tier.root);
+        let root = source.beside(&tier.root);
         if !root.is_absolute() {
             return Err(source.error_at_value(
                 &root_route,
@@ -523,7 +571,10 @@ fn validate_tiers(
                 },
             ));
         }
-        if root.components().any(|c| c == PathComponent::ParentDir) {
+        if Path::new(&tier.root)
+            .components()
+            .any(|c| c == PathComponent::ParentDir)
+        {
             return Err(source.error_at_value(
                 &root_route,
                 TiersErrorKind::RootHasParent {
@@ -535,6 +586,11 @@ fn validate_tiers(
         if let Some(kind) = overlap(&tiers, &name, &root) {
             return Err(source.error_at_value(&root_route, kind));
         }
+        let real_root = real(&root);
+        if let Some(kind) = real_overlap(&real_roots, &name, &root, &real_root) {
+            return Err(source.error_at_value(&root_route, kind));
+        }
+        real_roots.insert(name.clone(), real_root);
         tiers.insert(
             name.clone(),
             Tier {
@@ -575,6 +631,28 @@ fn overlap(earlier: &IndexMap<String, Tier>, name: &str, root: &Path) -> Option<
             None
         }
     })
+}
+
+/// The overlap of `root`'s real path with an earlier tier's real root, if any (roots that
+/// overlap as written are [`overlap`]'s).
+fn real_overlap(
+    earlier_real: &IndexMap<String, PathBuf>,
+    name: &str,
+    root: &Path,
+    real_root: &Path,
+) -> Option<TiersErrorKind> {
+    earlier_real
+        .iter()
+        .find(|(_, other)| real_root.starts_with(other) || other.starts_with(real_root))
+        .map(|(other, other_real)| {
+            TiersErrorKind::RealRootOverlap(Box::new(RealOverlap {
+                tier: name.to_string(),
+                root: root.display().to_string(),
+                real: real_root.display().to_string(),
+                other: other.clone(),
+                other_real: other_real.display().to_string(),
+            }))
+        })
 }
 
 fn check_tier(
@@ -676,7 +754,7 @@ fn validate_access_point(
     value: &str,
 ) -> Result<AccessPoint, TiersError> {
     let at = route([key("access_points"), key(point)]);
-    let path = PathBuf::from(point);
+    let path = source.beside(point);
     if !path.is_absolute() {
         return Err(source.error_at(
             &at,
@@ -879,6 +957,38 @@ mod tests {
                 "tiers `warm` and `fast` have the same root `/Volumes/a/`".to_string()
             )
         );
+    }
+
+    #[test]
+    fn issue12_roots_overlapping_through_a_symlink_are_refused() {
+        // `fastlink -> faststore`: `warm` written under the link lies inside `fast`.
+        let text =
+            "tiers:\n  fast: { root: /x/faststore }\n  warm: { root: /x/fastlink/databases }\n";
+        let real =
+            |p: &Path| PathBuf::from(p.to_string_lossy().replace("/x/fastlink", "/x/faststore"));
+        let error = load_resolved(Path::new("tiers.yaml"), text, &real).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "tiers.yaml:3:17: root `/x/fastlink/databases` of tier `warm` is `/x/faststore/databases` by its real path, which overlaps the root of tier `fast` (`/x/faststore`)"
+        );
+        assert!(error.hint().contains("real path"), "{}", error.hint());
+        // Without the symlink the same file is fine.
+        assert!(load(Path::new("tiers.yaml"), text).is_ok());
+    }
+
+    #[test]
+    fn issue12_relative_roots_resolve_against_the_tiers_yaml_directory() {
+        let text = "tiers:\n  fast: { root: tiers/faststore }\n  cold: { root: ./tiers/coldstore }\naccess_points:\n  Photos: fast:photos\n";
+        let tiers = load(Path::new("/repo/demo/tiers.yaml"), text).expect("loads");
+        assert_eq!(
+            tiers.tiers["fast"].root,
+            Path::new("/repo/demo/tiers/faststore")
+        );
+        assert_eq!(
+            tiers.tiers["cold"].root,
+            Path::new("/repo/demo/tiers/coldstore")
+        );
+        assert_eq!(tiers.access_points[0].path, Path::new("/repo/demo/Photos"));
     }
 
     #[test]

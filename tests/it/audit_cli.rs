@@ -101,7 +101,7 @@ volumes:
 fn audit(ws: &Workspace, dir: &str, args: &[&str]) -> (i32, String) {
     let out = ws
         .tierctl(dir)
-        .args(["audit", "--tiers", "../tiers.yaml"])
+        .args(["audit", "--offline", "--tiers", "../tiers.yaml"])
         .args(args)
         .output()
         .expect("runs");
@@ -174,4 +174,82 @@ fn completions_and_man_page() {
     let out = ws.tierctl("").arg("man").output().expect("runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH tierctl"));
+}
+
+#[test]
+fn issue12_man_sub_pages_it_refers_to_exist() {
+    let ws = Workspace::new();
+    let out = ws
+        .tierctl("")
+        .args(["man", "--dir", "man1"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let dir = ws.path("man1");
+    let mut checked = 0;
+    for page in std::fs::read_dir(&dir).expect("man1 written") {
+        let path = page.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("a page");
+        // Every `tierctl\-x(1)` a page refers to is a file beside it.
+        for part in text.split("(1)").filter_map(|p| p.rsplit_once('\n')) {
+            let name = part.1.replace("\\-", "-");
+            if name.starts_with("tierctl-") {
+                assert!(
+                    dir.join(format!("{name}.1")).is_file(),
+                    "{} refers to {name}(1)",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked} references checked");
+    assert!(dir.join("tierctl-tiers-init.1").is_file());
+}
+
+#[test]
+fn issue12_audit_with_a_dead_engine_socket_says_vm_checks_were_skipped() {
+    let ws = immich();
+    let out = ws
+        .tierctl("immich")
+        .args(["audit", "--tiers", "../tiers.yaml"])
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/dead.sock", ws.root().display()),
+        )
+        .env_remove("DOCKER_CONTEXT")
+        .output()
+        .expect("runs");
+    let text = ws.redact(&String::from_utf8_lossy(&out.stdout));
+    let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(notes.len(), 1, "{text}");
+    assert!(
+        notes[0].starts_with("note: VM checks skipped: the engine does not answer ("),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // --offline asks for it: no note.
+    let (_, offline) = audit(&ws, "immich", &[]);
+    assert!(!offline.contains("note:"), "{offline}");
+}
+
+#[test]
+fn issue12_a_newline_in_a_path_is_escaped_in_the_human_line_format() {
+    let ws = Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .dir("Volumes/faststore")
+        .dir("srv/a\nb")
+        .file(
+            "app/compose.yaml",
+            "services:\n  app:\n    image: nginx\n    volumes:\n      - type: bind\n        source: \"{root}/srv/a\\nb\"\n        target: /data\n",
+        );
+    let (code, out) = audit(&ws, "app", &[]);
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "compose.yaml:6:17  bind-outside-tiers  app: [ROOT]/srv/a\\nb is on no tier",
+        "{out}"
+    );
+    assert!(lines[1].trim_start().starts_with("hint: "), "{out}");
+    assert!(lines[2].starts_with("project app: 1 finding"), "{out}");
 }

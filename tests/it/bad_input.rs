@@ -129,3 +129,67 @@ fn symlink_loop_is_a_finding_not_a_hang() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("circular-symlink"), "{stdout}");
 }
+
+#[test]
+fn issue12_empty_compose_file_is_refused_like_compose() {
+    for text in ["", "# nothing here yet\n"] {
+        let ws = project(text);
+        let err = run_err(&ws, &["audit"]);
+        assert!(
+            err.contains("error: `[ROOT]/compose.yaml`: empty compose file"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn issue12_a_directory_given_as_the_compose_file_says_so() {
+    let ws = project("services: {}\n").dir("stack");
+    let err = run_err(&ws, &["audit", "-f", "stack"]);
+    assert!(err.contains("cannot read `[ROOT]/stack`"), "{err}");
+    assert!(err.contains("Is a directory"), "{err}");
+    assert!(!err.contains("no such file"), "{err}");
+}
+
+#[test]
+fn issue12_an_include_in_an_unreadable_directory_says_permission_denied() {
+    use std::collections::BTreeMap;
+    use std::io;
+    use std::path::{Path, PathBuf};
+    use tierctl::compose::load::{Files, LoadOptions, load};
+
+    /// `/p/private` is a directory the user may not search (mode 0700, another owner): the
+    /// kernel answers EACCES, which a test running as root cannot get from a real directory.
+    struct Private(BTreeMap<PathBuf, String>);
+    impl Files for Private {
+        fn read(&self, path: &Path) -> io::Result<String> {
+            if path.starts_with("/p/private") {
+                return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+            }
+            self.0
+                .get(path)
+                .cloned()
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+        }
+        fn is_file(&self, path: &Path) -> bool {
+            self.0.contains_key(path)
+        }
+    }
+    let files = Private(BTreeMap::from([(
+        PathBuf::from("/p/compose.yaml"),
+        "include:\n  - private/db.yaml\n  - missing/db.yaml\nservices: {}\n".to_owned(),
+    )]));
+    let options = LoadOptions {
+        working_dir: "/p".into(),
+        home: "/home/u".into(),
+        ..LoadOptions::default()
+    };
+    let err = load(&options, &files).expect_err("refused").to_string();
+    assert!(
+        err.contains(
+            "included or extended file `/p/private/db.yaml` cannot be read: permission denied"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("does not exist"), "{err}");
+}

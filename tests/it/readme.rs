@@ -54,3 +54,36 @@ fn readme_demo_audits_the_bundled_example() {
     );
     assert!(stdout.contains("project immich:"), "{stdout}");
 }
+
+/// The README's sample output: the lines after the second `$ cargo run -q -- audit` line, up to
+/// the end of its code block.
+fn sample_output() -> String {
+    let text = readme();
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("## Why"))
+        .skip_while(|l| !l.starts_with("$ cargo run -q -- audit "));
+    lines.next().expect("the sample's command line");
+    lines
+        .take_while(|l| *l != "```")
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn issue12_readme_sample_is_what_the_demo_prints() {
+    let out = Command::cargo_bin("tierctl")
+        .expect("binary")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("COMPOSE_FILE")
+        .args(demo_args())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, sample_output());
+    // The seed's story, on any machine: the access point and the named volume.
+    assert!(stdout.contains("symlinked-bind"), "{stdout}");
+    assert!(stdout.contains("named-volume"), "{stdout}");
+    assert!(!stdout.contains("missing-bind-source"), "{stdout}");
+}

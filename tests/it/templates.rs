@@ -134,3 +134,25 @@ fn unknown_template_names_the_known_ones() {
         "{stderr}"
     );
 }
+
+#[test]
+fn issue12_new_projects_next_step_audit_finds_tiers_yaml_in_a_parent() {
+    let ws = Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .dir("faststore")
+        .dir("warmstore")
+        .dir("coldstore");
+    ws.tierctl("")
+        .args(["new", "postgres-app", "-o", "stack"])
+        .assert()
+        .success();
+    // The printed next step: `cd stack && tierctl audit`.
+    let out = ws
+        .tierctl("stack")
+        .args(["audit", "--offline"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("no tiers.yaml found"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

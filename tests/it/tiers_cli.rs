@@ -294,3 +294,27 @@ fn distinct_tmpfs_tiers_status_json_snapshot() {
     assert_eq!(code, 0, "{text}");
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn issue12_tier_roots_overlapping_through_a_symlink_are_refused() {
+    // `warm: {root}/fastlink/databases` with `fastlink -> faststore`: the warm tier lies inside
+    // the fast tier on disk though the roots as written do not overlap.
+    let ws = Workspace::new()
+        .file(
+            "tiers.yaml",
+            "tiers:\n  fast: { root: '{root}/faststore' }\n  warm: { root: '{root}/fastlink/databases' }\n",
+        )
+        .dir("faststore/databases")
+        .symlink("fastlink", "faststore");
+    for args in [&["tiers", "validate"][..], &["audit"][..]] {
+        let out = ws.tierctl("").args(args).output().expect("runs");
+        let stderr = ws.redact(&String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(
+                "root `[ROOT]/fastlink/databases` of tier `warm` is `[ROOT]/faststore/databases` by its real path, which overlaps the root of tier `fast` (`[ROOT]/faststore`)"
+            ),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -279,6 +279,47 @@ fn verify_a_clean_project_exits_0_and_quiet_prints_nothing() {
 }
 
 #[test]
+fn issue12_verify_prometheus_with_the_stack_down_says_not_running() {
+    if engine().is_none() {
+        return;
+    }
+    let ws = workspace(&project_name("down"));
+    let out = ws
+        .tierctl("")
+        .args(["verify", "--format", "prometheus"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("tierctl_verify_success{project=\"tierctl-verify-down-"),
+        "{stdout}"
+    );
+    let value = |metric: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(metric))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        value("tierctl_verify_success{").as_deref(),
+        Some("0"),
+        "{stdout}"
+    );
+    assert_eq!(
+        value("tierctl_container_running{").as_deref(),
+        Some("0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(",service=\"app\"} 0\n"), "{stdout}");
+    let stamp: u64 = value("tierctl_verify_timestamp_seconds{")
+        .and_then(|v| v.parse().ok())
+        .expect("a timestamp");
+    assert!(stamp > 1_700_000_000, "{stdout}");
+}
+
+#[test]
 fn verify_with_no_running_container_or_an_unknown_name_exits_2() {
     if engine().is_none() {
         return;

@@ -28,12 +28,15 @@ pub fn audit(report: &AuditReport, paths: &PathStyle, color: bool) -> String {
         let _ = writeln!(
             out,
             "{place:<place_width$}  {painted}{:pad$}  {}",
-            "", finding.message
+            "",
+            super::one_line(&paths.show_in(&finding.message))
         );
         let _ = writeln!(
             out,
             "{:place_width$}  {:check_width$}  hint: {}",
-            "", "", finding.hint
+            "",
+            "",
+            super::one_line(&paths.show_in(&finding.hint))
         );
     }
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
@@ -42,6 +45,9 @@ pub fn audit(report: &AuditReport, paths: &PathStyle, color: bool) -> String {
         count(Severity::Warning),
         count(Severity::Info),
     );
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     if findings.is_empty() {
         let _ = writeln!(out, "project {project}: no storage problems found");
     } else {

@@ -48,6 +48,22 @@ fn place_line(paths: &PathStyle, place: &Place) -> String {
     }
 }
 
+/// `text` kept on one line: a newline (or carriage return, tab) in a path is escaped as `\n`
+/// (`\r`, `\t`) and a backslash as `\\`, so every finding stays `place  check  message`.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }

@@ -16,6 +16,9 @@ pub struct AuditDto<'a> {
     pub project: &'a str,
     /// The findings.
     pub findings: Vec<FindingDto<'a>>,
+    /// What the audit could not do (added in issue 12; absent when empty).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub notes: &'a [String],
 }
 
 /// One finding.
@@ -121,5 +124,6 @@ pub fn audit<'a>(report: &'a AuditReport, paths: &PathStyle) -> AuditDto<'a> {
         version: VERSION,
         project: &report.project,
         findings: report.findings.iter().map(|f| finding(f, paths)).collect(),
+        notes: &report.notes,
     }
 }

@@ -453,7 +453,8 @@ fn d10_sigint_during_the_copy_removes_the_helper_journals_and_names_the_next_com
         return;
     };
     let (compose, tree) = (s.compose_text(), s.volume_tree());
-    let mut child = s.spawn(&["-p", &s.name, "migrate", "--yes"], &[]);
+    // --stop-first: the copy runs while the services are down, the case D10 is about
+    let mut child = s.spawn(&["-p", &s.name, "migrate", "--yes", "--stop-first"], &[]);
     // this run's copy helper (other sessions' helpers share the engine)
     let copying = wait_for(&mut child, || {
         let Some(id) = journal_id(&s) else {

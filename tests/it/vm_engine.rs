@@ -704,7 +704,7 @@ fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rol
     let back = vm
         .tierctl(&ws, "app")
         .env("COMPOSE_PROJECT_NAME", &name)
-        .args(["migrate", "--rollback"])
+        .args(["migrate", "--rollback", "--yes"])
         .output()
         .expect("runs");
     assert_eq!(back.status.code(), Some(0), "{}", text(&back));
@@ -817,7 +817,7 @@ fn vm_probe_over_tcp_without_colima_files_probes_and_takes_no_hostname_for_a_pro
 /// unshared bind to the tier, rewrites compose and reports success, while the host directory
 /// with the data is never looked at.
 #[test]
-fn migrate_refuses_an_unshared_bind_before_stopping_anything_needs_preflight_probe() {
+fn migrate_refuses_an_unshared_bind_before_stopping_anything() {
     let Some(vm) = vm() else {
         return;
     };
@@ -867,11 +867,22 @@ fn migrate_refuses_an_unshared_bind_before_stopping_anything_needs_preflight_pro
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(stderr.contains(&photos.display().to_string()), "{stderr}");
-    assert!(stderr.contains("not shared with the Colima VM"), "{stderr}");
     assert!(
-        stderr.contains("hint: ") && stderr.contains("colima start"),
+        stderr.contains("preflight refused the migration before anything was stopped"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("the engine sees another directory there")
+            && stderr.contains("the VM does not share it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "share the missing directories with the VM: colima stop && colima start --mount"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: nothing was changed"), "{stderr}");
     // nothing stopped, nothing copied, compose untouched
     assert_eq!(started(&vm), running, "the service was restarted");
     assert!(!tier_root.path().join(&name).exists(), "a copy was made");

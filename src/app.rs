@@ -96,11 +96,6 @@ fn audit(
     let project = load::load(&settings.load, &DiskFiles)?;
     let mut facts = probe::paths(audit::host_paths(&project));
     facts.tiers = tierfs::presences(&tiers);
-    let mut findings = audit::audit(&audit::Context {
-        project: &project,
-        tiers: &tiers,
-        facts: &facts,
-    });
     // The VM checks need a reachable engine; without one (or with --offline) they are skipped,
     // and without one a note says so.
     let mut notes = Vec::new();
@@ -115,6 +110,22 @@ fn audit(
             })
             .ok()
     };
+    // `stranded-data` needs the project's volumes that still hold data
+    if let Some(engine) = connected.as_ref().and_then(|c| c.engine.as_ref()) {
+        let image = env
+            .vars
+            .iter()
+            .find(|(k, v)| k == "TIERCTL_HELPER_IMAGE" && !v.is_empty())
+            .map_or(bind_probe::DEFAULT_HELPER_IMAGE, |(_, v)| v.as_str());
+        if let Err(e) = crate::stranded::observe(&project, &mut facts, engine, image) {
+            notes.push(format!("stranded-data check skipped: {e}"));
+        }
+    }
+    let mut findings = audit::audit(&audit::Context {
+        project: &project,
+        tiers: &tiers,
+        facts: &facts,
+    });
     if let Some(connected) = connected {
         findings.extend(audit::audit_vm(&project, &facts, &connected.view));
         findings.sort_by(|a, b| {

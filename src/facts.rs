@@ -99,6 +99,22 @@ pub struct Facts {
     pub paths: BTreeMap<PathBuf, PathFacts>,
     /// Whether each tier's disk is there, keyed by tier name (empty when not observed).
     pub tiers: BTreeMap<String, TierPresence>,
+    /// The project's named volumes that no compose mount uses any more and that still hold
+    /// data (empty when the engine was not asked).
+    pub left_volumes: Vec<LeftVolume>,
+    /// Real paths of bind directories that exist and have no entry (observed with
+    /// `left_volumes`).
+    pub empty_dirs: std::collections::BTreeSet<PathBuf>,
+}
+
+/// A named volume compose made for the project (by its labels) that no service uses any more
+/// and that still holds data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftVolume {
+    /// The engine's name (`<project>_<key>`).
+    pub name: String,
+    /// Its key in the compose file (`com.docker.compose.volume`).
+    pub key: String,
 }
 
 /// What is at a tier root: is it the tier's own filesystem, or a stand-in directory on the

@@ -73,7 +73,7 @@ pub fn probe_paths(paths: impl IntoIterator<Item = PathBuf>) -> Facts {
         .collect();
     Facts {
         paths,
-        tiers: std::collections::BTreeMap::new(),
+        ..Facts::default()
     }
 }
 

@@ -204,3 +204,41 @@ pub fn look_spec(name: &str, helper_image: &str) -> HelperSpec {
         ..HelperSpec::new("look", helper_image, command.to_vec())
     }
 }
+
+/// What `audit`'s `stranded-data` check needs, observed through the engine: the project's
+/// named volumes (by compose's labels) that no compose mount uses any more and that still hold
+/// data, and which bind directories exist empty. Nothing is observed when no volume is left.
+pub fn observe(
+    project: &ComposeProject,
+    facts: &mut crate::facts::Facts,
+    engine: &DockerEngine,
+    helper_image: &str,
+) -> Result<(), crate::engine::EngineError> {
+    let used: std::collections::BTreeSet<&str> = project
+        .mounts()
+        .filter(|(_, m)| m.kind == crate::compose::model::MountType::Volume)
+        .filter_map(|(_, m)| m.source.as_deref())
+        .collect();
+    for (name, key) in engine.project_volumes(&project.name)? {
+        if used.contains(key.as_str()) {
+            continue;
+        }
+        if volume_holds_data(engine, &name, helper_image)? == Some(true) {
+            facts
+                .left_volumes
+                .push(crate::facts::LeftVolume { name, key });
+        }
+    }
+    if facts.left_volumes.is_empty() {
+        return Ok(());
+    }
+    let empty: Vec<std::path::PathBuf> = facts
+        .paths
+        .values()
+        .filter(|f| f.exists && f.is_dir)
+        .filter_map(|f| f.real.clone())
+        .filter(|real| !holds_data(real))
+        .collect();
+    facts.empty_dirs.extend(empty);
+    Ok(())
+}

@@ -36,11 +36,14 @@ pub enum Check {
     DbOnVmShare,
     /// A bind source on a tier whose disk is not there (root not its mount, marker missing).
     TierNotMounted,
+    /// A bind directory on a tier that is empty or missing while the project's named volume
+    /// that placement puts there still holds the data (`rewrite` without `migrate`).
+    StrandedData,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 12] = [
+    pub const ALL: [Check; 13] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -53,6 +56,7 @@ impl Check {
         Check::VmShareReadonly,
         Check::DbOnVmShare,
         Check::TierNotMounted,
+        Check::StrandedData,
     ];
 
     /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
@@ -83,6 +87,7 @@ impl Check {
             Check::VmShareReadonly => "vm-share-readonly",
             Check::DbOnVmShare => "db-on-vm-share",
             Check::TierNotMounted => "tier-not-mounted",
+            Check::StrandedData => "stranded-data",
         }
     }
 }

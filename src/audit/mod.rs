@@ -9,6 +9,7 @@ mod fix;
 mod missing_bind_source;
 mod named_volume;
 mod relative_bind;
+mod stranded_data;
 mod symlinked_bind;
 mod tier_not_mounted;
 mod vm_share_missing;
@@ -56,7 +57,7 @@ pub struct Subjects<'a> {
 type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
 
 /// The checks in the order their findings are produced for one mount.
-const CHECKS: [CheckFn; 9] = [
+const CHECKS: [CheckFn; 10] = [
     circular_symlink::check,
     tier_not_mounted::check,
     missing_bind_source::check,
@@ -66,6 +67,7 @@ const CHECKS: [CheckFn; 9] = [
     bind_outside_tiers::check,
     relative_bind::check,
     named_volume::check,
+    stranded_data::check,
 ];
 
 /// Runs every check on every mount of every enabled service; findings sorted by place. A

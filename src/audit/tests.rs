@@ -564,3 +564,77 @@ fn a_source_from_a_process_variable_is_a_manual_fix() {
     assert_eq!(wanted, Path::new("/t/fast/photos"));
     assert!(reason.contains("set only in the environment"), "{reason}");
 }
+
+/// A postgres service bound to the placement directory of its old volume `dbdata`.
+fn stranded_case(empty: bool, left: bool) -> Vec<Finding> {
+    let tiers = tiers();
+    let placed = tiers
+        .place(&crate::tiers::Subject {
+            project: "proj",
+            service: "app",
+            image: Some("postgres:16"),
+            target: "/var/lib/postgresql/data",
+            volume: Some("dbdata"),
+        })
+        .expect("placement")
+        .path;
+    let shown = placed.display().to_string();
+    let p = project(
+        "postgres:16",
+        vec![bind(&shown, "/var/lib/postgresql/data")],
+        vec![],
+    );
+    let facts = Facts {
+        paths: [(placed.clone(), dir(&shown))].into_iter().collect(),
+        left_volumes: if left {
+            vec![crate::facts::LeftVolume {
+                name: "proj_dbdata".into(),
+                key: "dbdata".into(),
+            }]
+        } else {
+            Vec::new()
+        },
+        empty_dirs: if empty {
+            [placed].into_iter().collect()
+        } else {
+            Default::default()
+        },
+        ..Facts::default()
+    };
+    audit(&Context {
+        project: &p,
+        tiers: &tiers,
+        facts: &facts,
+    })
+}
+
+#[test]
+fn d7_an_empty_tier_dir_whose_old_volume_still_holds_data_is_stranded_data() {
+    let found = stranded_case(true, true);
+    let stranded: Vec<&Finding> = found
+        .iter()
+        .filter(|f| f.check == Check::StrandedData)
+        .collect();
+    assert_eq!(stranded.len(), 1, "{found:?}");
+    assert_eq!(stranded[0].severity, Severity::Error);
+    assert!(
+        stranded[0].message.contains(
+            "is empty but volume `proj_dbdata` (`dbdata`), whose placement it is, still holds the data"
+        ),
+        "{}",
+        stranded[0].message
+    );
+    assert!(stranded[0].hint.contains("tierctl migrate"));
+}
+
+#[test]
+fn d7_a_filled_dir_or_no_left_volume_is_not_stranded_data() {
+    for (empty, left) in [(false, true), (true, false)] {
+        assert!(
+            !stranded_case(empty, left)
+                .iter()
+                .any(|f| f.check == Check::StrandedData),
+            "empty {empty} left {left}"
+        );
+    }
+}

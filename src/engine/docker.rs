@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
-use bollard::query_parameters::RemoveVolumeOptions;
+use bollard::query_parameters::{ListVolumesOptions, RemoveVolumeOptions};
 use tokio::runtime::Runtime;
 
 use self::transport::Link;
@@ -205,6 +205,29 @@ impl Volumes for DockerEngine {
                     .remove_volume(name, Some(RemoveVolumeOptions { force: false })),
             )
             .map_err(|e| self.classify(&e, &format!("remove volume `{name}`")))
+    }
+
+    fn project_volumes(&self, project: &str) -> Result<Vec<(String, String)>, EngineError> {
+        let label = format!("com.docker.compose.project={project}");
+        let options = ListVolumesOptions {
+            filters: Some(std::collections::HashMap::from([(
+                "label".to_owned(),
+                vec![label],
+            )])),
+        };
+        let listed = self
+            .runtime
+            .block_on(self.docker.list_volumes(Some(options)))
+            .map_err(|e| self.classify(&e, &format!("list the volumes of project `{project}`")))?;
+        Ok(listed
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| {
+                let key = v.labels.get("com.docker.compose.volume")?.clone();
+                Some((v.name, key))
+            })
+            .collect())
     }
 }
 

@@ -136,6 +136,10 @@ pub trait Volumes {
 
     /// Remove a named volume (refused while a container uses it).
     fn remove_volume(&self, name: &str) -> Result<(), EngineError>;
+
+    /// The named volumes compose made for `project` (label `com.docker.compose.project`):
+    /// each volume's engine name and its key in the compose file (`com.docker.compose.volume`).
+    fn project_volumes(&self, project: &str) -> Result<Vec<(String, String)>, EngineError>;
 }
 
 /// Why the engine could not be used.

@@ -426,6 +426,75 @@ fn d7_rewrite_refuses_to_strand_a_named_volume_that_holds_data() {
 }
 
 #[test]
+fn d7_audit_reports_stranded_data_after_a_forced_rewrite() {
+    if engine().is_none() {
+        return;
+    }
+    let name = format!("tierctlitsafed7a{}", std::process::id());
+    let compose = format!(
+        "name: {name}\nservices:\n  db:\n    image: postgres:16\n    volumes:\n      - pgdata:/var/lib/postgresql/data\nvolumes:\n  pgdata:\n"
+    );
+    let ws = Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .file("app/compose.yaml", &compose);
+    // a volume as compose makes it: labelled with its project and key
+    let data = Volume(format!("{name}_pgdata"));
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        &format!("com.docker.compose.project={name}"),
+        "--label",
+        "com.docker.compose.volume=pgdata",
+        &data.0,
+    ]);
+    docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/v", data.0),
+        &helper_image(),
+        "sh",
+        "-c",
+        "echo row > /v/PG_VERSION",
+    ]);
+    let audit = |ws: &Workspace| {
+        ws.tierctl("app")
+            .args(["audit", "--tiers"])
+            .arg(ws.path("tiers.yaml"))
+            .env("TIERCTL_HELPER_IMAGE", helper_image())
+            .output()
+            .expect("runs")
+    };
+    // before the rewrite: a named volume, nothing stranded
+    let before = text(&audit(&ws));
+    assert!(!before.contains("stranded-data"), "{before}");
+    let forced = rewrite(&ws, "app", &["--force"]);
+    assert!(forced.status.success(), "{}", text(&forced));
+    // what `up` does next: the bind directory made, empty
+    std::fs::create_dir_all(ws.path(&format!("fast/{name}/pgdata"))).expect("mkdir");
+    let out = audit(&ws);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("stranded-data"), "{all}");
+    assert!(
+        all.contains(&format!(
+            "db: {}/fast/{name}/pgdata is empty but volume `{}` (`pgdata`), whose placement it is, still holds the data: the data was never moved",
+            ws.root().display(),
+            data.0
+        )),
+        "{all}"
+    );
+    assert!(all.contains("tierctl migrate"), "{all}");
+    // once the data is there, nothing is stranded
+    std::fs::write(ws.path(&format!("fast/{name}/pgdata/PG_VERSION")), "row\n").expect("write");
+    let after = text(&audit(&ws));
+    assert!(!after.contains("stranded-data"), "{after}");
+}
+
+#[test]
 fn d7_rewrite_writes_when_the_named_volumes_are_empty_or_missing() {
     if engine().is_none() {
         return;

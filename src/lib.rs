@@ -39,6 +39,7 @@ pub mod probe;
 pub mod rewrite;
 pub mod stranded;
 pub mod tierfs;
+pub mod tool_config;
 pub mod vm;
 pub mod write;
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::vm::{ConfigFiles, EnvVars};
+use crate::tool_config::{ConfigFiles, EnvVars};
 
 /// The docker CLI's built-in context name.
 pub const DEFAULT_CONTEXT: &str = "default";
@@ -831,7 +831,7 @@ pub fn refine(guess: EngineGuess, operating_system: &str, name: &str) -> EngineG
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::DiskConfig;
+    use crate::tool_config::DiskConfig;
     use std::fs;
 
     /// A temp home with a `~/.docker` dir.

@@ -13,7 +13,7 @@ use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
 use super::engine::{engine, helper_image};
-use super::migrate_engine::{project_tierctl, run_compose, stdout};
+use super::migrate_engine::{TIERS, project_tierctl, run_compose, stdout};
 use super::workspace::Workspace;
 
 const COMPOSE: &str = r#"services:
@@ -29,13 +29,6 @@ volumes:
 
 /// A service that stops at once on SIGTERM.
 const CLEAN: &str = "trap 'exit 0' TERM; while true; do sleep 1; done";
-
-const TIERS: &str = r#"tiers:
-  fast: { root: "{root}/fast" }
-placement:
-  - tier: fast
-    path: "{project}/{volume}"
-"#;
 
 /// Files of every kind the delta has to get right, with owners and modes.
 const SEED: &str = "set -e; cd /data; mkdir -p keep gone sub/deep; \

@@ -13,7 +13,8 @@ use super::copy_engine::SEED;
 use super::engine::{engine, helper_image};
 use super::workspace::Workspace;
 
-const COMPOSE: &str = r#"services:
+/// A service on a named volume, with a long stop grace period (shared by the migrate test files).
+pub const COMPOSE: &str = r#"services:
   db:
     image: {image}
     command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
@@ -24,7 +25,8 @@ volumes:
   dbdata:
 "#;
 
-const TIERS: &str = r#"tiers:
+/// The one fast tier the migrate tests move data to (shared by the migrate test files).
+pub const TIERS: &str = r#"tiers:
   fast: { root: "{root}/fast" }
 placement:
   - tier: fast

@@ -19,7 +19,7 @@ use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
 use super::engine::{engine, helper_image};
-use super::migrate_engine::{project_tierctl, run_compose, stdout};
+use super::migrate_engine::{TIERS, project_tierctl, run_compose, stdout};
 use super::workspace::Workspace;
 
 const COMPOSE: &str = r#"services:
@@ -31,13 +31,6 @@ const COMPOSE: &str = r#"services:
       - dbdata:/data   # the database
 volumes:
   dbdata:
-"#;
-
-const TIERS: &str = r#"tiers:
-  fast: { root: "{root}/fast" }
-placement:
-  - tier: fast
-    path: "{project}/{volume}"
 "#;
 
 const SEED: &str = "set -e; cd /data; mkdir -p pg/base; echo one > pg/base/1; \

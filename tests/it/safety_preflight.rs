@@ -16,26 +16,8 @@ use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
 use super::engine::{engine, helper_image, required};
-use super::migrate_engine::{project_tierctl, run_compose, stdout};
+use super::migrate_engine::{COMPOSE, TIERS, project_tierctl, run_compose, stdout};
 use super::workspace::Workspace;
-
-const COMPOSE: &str = r#"services:
-  db:
-    image: {image}
-    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-    stop_grace_period: 1m30s
-    volumes:
-      - dbdata:/data   # the database
-volumes:
-  dbdata:
-"#;
-
-const TIERS: &str = r#"tiers:
-  fast: { root: "{root}/fast" }
-placement:
-  - tier: fast
-    path: "{project}/{volume}"
-"#;
 
 const SEED: &str = "set -e; cd /data; mkdir -p pg/base; echo one > pg/base/1; \
 ln pg/base/1 pg/base/1.link; ln -s base/1 pg/current; head -c 200000 /dev/urandom > blob; \

@@ -1,0 +1,93 @@
+//! Resolving the endpoint and connecting to the engine, shared by the engine commands.
+
+use crate::cli::GlobalArgs;
+use crate::engine::docker::DockerEngine;
+use crate::engine::endpoint::{self, Endpoint, EndpointInput};
+use crate::engine::{Engine, EngineInfo};
+use crate::error::Error;
+use crate::settings::Environment;
+use crate::vm::view::{self, VmView};
+use crate::vm::{DiskConfig, EnvVars};
+
+/// The engine behind the Docker endpoint and what its VM shares.
+pub(super) struct Connected {
+    pub(super) endpoint: Endpoint,
+    pub(super) engine: Option<DockerEngine>,
+    pub(super) info: Option<EngineInfo>,
+    pub(super) view: VmView,
+    /// What the identification noticed (a name that did not hold).
+    pub(super) notes: Vec<String>,
+}
+
+pub(super) fn env_vars(env: &Environment) -> EnvVars {
+    env.vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+pub(super) fn home(env: &Environment) -> std::path::PathBuf {
+    env.vars
+        .iter()
+        .find(|(k, v)| k == "HOME" && !v.is_empty())
+        .map(|(_, v)| v.into())
+        .unwrap_or_else(|| "/".into())
+}
+
+pub(super) fn resolve_endpoint(global: &GlobalArgs, env: &Environment) -> Result<Endpoint, Error> {
+    if global.contexts.len() > 1 {
+        return Err(endpoint::EndpointError::SeveralContexts {
+            names: global.contexts.clone(),
+        }
+        .into());
+    }
+    let input = endpoint_input(global, env, global.contexts.first().cloned());
+    Ok(endpoint::resolve(&input, &DiskConfig)?)
+}
+
+/// What the docker CLI would look at, with this `--context`.
+pub(super) fn endpoint_input(
+    global: &GlobalArgs,
+    env: &Environment,
+    context: Option<String>,
+) -> EndpointInput {
+    EndpointInput {
+        hosts: global.hosts.clone(),
+        context,
+        config_dir: None,
+        env: env_vars(env),
+        home: home(env),
+    }
+}
+
+/// Resolve the endpoint, connect, ask `docker info`, and read the VM's shares.
+pub(super) fn connect(global: &GlobalArgs, env: &Environment) -> Result<Connected, Error> {
+    let endpoint = resolve_endpoint(global, env)?;
+    let engine = DockerEngine::connect(&endpoint)?;
+    let info = engine.info()?;
+    let identified = endpoint::identify(&endpoint);
+    let guess = endpoint::refine(identified.clone(), &info.operating_system, &info.name);
+    let (view, note) =
+        view::read_view_confirmed(identified, guess, &DiskConfig, &env_vars(env), &home(env))?;
+    Ok(Connected {
+        endpoint,
+        engine: Some(engine),
+        info: Some(info),
+        view,
+        notes: note.into_iter().collect(),
+    })
+}
+
+/// The endpoint and the VM's shares without asking the engine (`--offline`).
+pub(super) fn identify_offline(global: &GlobalArgs, env: &Environment) -> Result<Connected, Error> {
+    let endpoint = resolve_endpoint(global, env)?;
+    let guess = endpoint::identify(&endpoint);
+    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
+    Ok(Connected {
+        endpoint,
+        engine: None,
+        info: None,
+        view,
+        notes: Vec::new(),
+    })
+}

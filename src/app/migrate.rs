@@ -1,0 +1,433 @@
+//! `tierctl migrate`.
+
+use std::io::Write;
+
+use super::connect::{env_vars, home, resolve_endpoint};
+use super::verify::engine_class;
+use super::{emit, load_tiers, render};
+use crate::audit::{self};
+use crate::cli::{GlobalArgs, MigrateArgs};
+use crate::compose::load;
+use crate::engine::Engine;
+use crate::engine::docker::DockerEngine;
+use crate::engine::endpoint::{self, Endpoint};
+use crate::engine::probe as bind_probe;
+use crate::error::{Error, exit};
+use crate::probe::{self, DiskFiles};
+use crate::report::Report;
+use crate::settings::{Environment, Settings};
+use crate::tierfs;
+use crate::vm::DiskConfig;
+use crate::vm::view::{self};
+
+/// What `tierctl migrate` was asked to do, once the journals were looked at.
+pub(super) enum MigrateTask {
+    /// Continue the unfinished journal.
+    Resume(std::path::PathBuf),
+    /// Undo the latest journal.
+    Rollback(std::path::PathBuf),
+    /// Remove the source volumes a finished journal kept.
+    Prune(std::path::PathBuf),
+    /// Start a new migration of this plan.
+    Start(crate::migrate::plan::MigratePlan),
+}
+
+/// `tierctl migrate`.
+pub(super) fn migrate(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &MigrateArgs,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::migrate::journal::{self, Journal};
+    use crate::migrate::run::Next;
+    use crate::migrate::{self as run, ComposeCli, MigrateContext};
+
+    let tiers = load_tiers(settings)?;
+    let project = load::load(&settings.load, &DiskFiles)?;
+    let lock = (!args.dry_run)
+        .then(|| crate::lock::project(&project))
+        .transpose()?;
+    let state_dir = journal::dir(&project.dir);
+    let task = match journaled_task(args, &state_dir)? {
+        Some(task) => task,
+        None => match planned_migration(settings, args, &project, &tiers, out)? {
+            Some(plan) => MigrateTask::Start(plan),
+            None => return Ok(exit::CLEAN),
+        },
+    };
+    if let Some(what) = destructive(&task, args) {
+        confirm(what, args)?;
+    }
+    // the compose project as it is on disk when a prune or discard checks who uses a volume
+    let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
+    let endpoint = resolve_endpoint(global, env)?;
+    let engine = DockerEngine::connect(&endpoint)?;
+    let image = args
+        .helper_image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+    let views = VerifyViews::new(&engine, &endpoint, &image)?;
+    let ctx = MigrateContext {
+        engine: &engine,
+        image,
+        compose: ComposeCli::find(Some(endpoint.host.clone())),
+        roots: tiers.tiers.values().map(|t| t.root.clone()).collect(),
+        quiet: args.quiet,
+        views: Some(&views),
+        pause: settings.migrate_pause.clone(),
+        invocation: invocation(global),
+        helper_cleanup: Some(helper_cleanup(&endpoint)),
+        vm: vm_fix(&engine, &endpoint, env),
+        force: args.force,
+        stopped_at: Default::default(),
+    };
+    let outcome = match task {
+        MigrateTask::Resume(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            run::run(&ctx, &mut journal, &records)?
+        }
+        MigrateTask::Rollback(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Rollback);
+            run::rollback(&ctx, &mut journal, &records, args.discard_copy, &reload)?
+        }
+        MigrateTask::Prune(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Prune);
+            run::prune_sources(&ctx, &mut journal, &records, &reload)?
+        }
+        MigrateTask::Start(plan) => {
+            let Some(lock) = lock.as_ref() else {
+                return Err(Error::Migrate(run::MigrateError::Refused(
+                    "a migration runs only under the project lock (not with --dry-run)".into(),
+                )));
+            };
+            let targets: Vec<&std::path::Path> =
+                plan.copies.iter().map(|c| c.job.target.as_path()).collect();
+            tierfs::refuse_absent_tiers(&tiers, &targets)
+                .map_err(crate::migrate::MigrateError::Refused)?;
+            run::preflight(&ctx, &plan, lock)?;
+            let id = format!(
+                "{}-{}",
+                crate::write::timestamp(std::time::SystemTime::now()),
+                std::process::id()
+            );
+            let mut journal = Journal::create(&state_dir, &id, &plan)?;
+            let records = journal::read(&journal.path)?;
+            run::run(&ctx, &mut journal, &records)?
+        }
+    };
+    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    Ok(exit::CLEAN)
+}
+
+/// The global arguments that pick the project and the engine, as the user gave them (repeated
+/// in the next command printed after an interrupt).
+pub(super) fn invocation(global: &GlobalArgs) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut push = |flag: &str, value: String| words.extend([flag.to_owned(), value]);
+    for file in &global.files {
+        push("-f", file.display().to_string());
+    }
+    if let Some(name) = &global.project_name {
+        push("-p", name.clone());
+    }
+    if let Some(dir) = &global.project_directory {
+        push("--project-directory", dir.display().to_string());
+    }
+    for file in &global.env_files {
+        push("--env-file", file.display().to_string());
+    }
+    for profile in &global.profiles {
+        push("--profile", profile.clone());
+    }
+    for context in &global.contexts {
+        push("--context", context.clone());
+    }
+    for host in &global.hosts {
+        push("-H", host.clone());
+    }
+    words
+}
+
+/// Removes a journal's helper containers through a connection of its own (the interrupt
+/// handler runs on another thread).
+pub(super) fn helper_cleanup(endpoint: &Endpoint) -> crate::migrate::HelperCleanup {
+    let endpoint = endpoint.clone();
+    std::sync::Arc::new(move |journal: &str| {
+        use crate::engine::Containers;
+        // bounded: an interrupted user waits for this
+        let limit = std::time::Duration::from_secs(10);
+        let Ok(engine) = DockerEngine::connect_within(&endpoint, limit) else {
+            return;
+        };
+        let selector = crate::engine::Selector::Journal(journal.to_owned());
+        for c in engine.list(&selector).unwrap_or_default() {
+            let _ = engine.remove(&c.id);
+        }
+    })
+}
+
+/// The engine's VM and its shares, when it runs in one whose configuration can be read.
+pub(super) fn vm_fix(
+    engine: &DockerEngine,
+    endpoint: &Endpoint,
+    env: &Environment,
+) -> Option<crate::migrate::VmFix> {
+    let info = engine.info().ok()?;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env)).ok()?;
+    view.shares.is_some().then(|| crate::migrate::VmFix {
+        view,
+        home: home(env),
+    })
+}
+
+/// What the journals in `state_dir` ask for: `--rollback`, `--resume`, a pending
+/// `--prune-source`; `None`: a new migration (refused while one is unfinished). Every refusal's
+/// hint is `journal::next_commands` of the newest journal's phase.
+pub(super) fn journaled_task(
+    args: &MigrateArgs,
+    state_dir: &std::path::Path,
+) -> Result<Option<MigrateTask>, Error> {
+    use crate::migrate::MigrateError;
+    use crate::migrate::journal::{self, JournalState, Phase};
+
+    let last = journal::latest(state_dir);
+    let last_state = match &last {
+        Some(path) => JournalState::of(&journal::read(path)?),
+        None => None,
+    };
+    let phase = journal::phase_of(last_state.as_ref());
+    let refused = |message: String| {
+        Error::Migrate(MigrateError::Blocked {
+            message,
+            hint: journal::next_commands(phase),
+        })
+    };
+    let dir = state_dir.display();
+    match (last, phase) {
+        (None, _) if args.rollback || args.resume => {
+            Err(refused(format!("no migration journal in `{dir}`")))
+        }
+        (Some(path), _) if args.rollback => Ok(Some(MigrateTask::Rollback(path))),
+        (Some(path), Phase::Open) if args.resume => Ok(Some(MigrateTask::Resume(path))),
+        (Some(path), Phase::RollingBack) if args.resume => Err(refused(format!(
+            "a rollback of the migration journaled in `{}` began: it is finished, never resumed",
+            path.display()
+        ))),
+        (Some(path), _) if args.resume => Err(refused(format!(
+            "no unfinished migration journal in `{dir}` (the newest, `{}`, is not one to resume)",
+            path.display()
+        ))),
+        (
+            Some(path),
+            Phase::Finished {
+                sources_kept: true, ..
+            },
+        ) if args.remove_source => Ok(Some(MigrateTask::Prune(path))),
+        (Some(path), Phase::Open | Phase::RollingBack) => Err(refused(format!(
+            "an unfinished migration is journaled in `{}`",
+            path.display()
+        ))),
+        _ => Ok(None),
+    }
+}
+
+/// What a destructive task is about to do, for the confirmation; `None`: not destructive here
+/// (a new migration asks after showing its plan).
+pub(super) fn destructive(task: &MigrateTask, args: &MigrateArgs) -> Option<&'static str> {
+    match task {
+        MigrateTask::Rollback(_) if args.discard_copy => Some(
+            "roll back the migration (services stopped, data the services wrote on the tier copied back into the source, compose files restored, services started) and delete the copies it made",
+        ),
+        MigrateTask::Rollback(_) => Some(
+            "roll back the migration: services stopped, data the services wrote on the tier copied back into the source, compose files restored, services started",
+        ),
+        MigrateTask::Prune(_) => Some("remove the source volumes the finished migration kept"),
+        MigrateTask::Resume(_) | MigrateTask::Start(_) => None,
+    }
+}
+
+/// `--yes`, or `Proceed? [y/N]` answered yes on a terminal; else refused, naming the exact
+/// command with `--yes`.
+pub(super) fn confirm(what: &str, args: &MigrateArgs) -> Result<(), Error> {
+    use crate::migrate::MigrateError;
+    if args.yes {
+        return Ok(());
+    }
+    eprintln!("tierctl migrate will {what}.");
+    let with_yes = format!("{} --yes", crate::lock::command_line_of_this_process());
+    match confirm_on_terminal() {
+        Some(true) => Ok(()),
+        Some(false) => Err(Error::Migrate(MigrateError::Blocked {
+            message: "not confirmed: nothing was changed".into(),
+            hint: format!("run `{with_yes}` to do it without asking"),
+        })),
+        None => Err(Error::Migrate(MigrateError::Blocked {
+            message: format!("this would {what}, and stdin is not a terminal to confirm it"),
+            hint: format!("nothing was changed; run `{with_yes}` to do it"),
+        })),
+    }
+}
+
+/// Plan a new migration and show it; `None` when there is nothing to do, it was only a dry
+/// run, or (error) the user did not confirm.
+pub(super) fn planned_migration(
+    settings: &Settings,
+    args: &MigrateArgs,
+    project: &crate::compose::model::ComposeProject,
+    tiers: &crate::tiers::Tiers,
+    out: &mut dyn Write,
+) -> Result<Option<crate::migrate::plan::MigratePlan>, Error> {
+    use crate::migrate::MigrateError;
+
+    let facts = probe::paths(audit::host_paths(project));
+    let plan = crate::plan::plan(&crate::plan::Input {
+        project,
+        tiers,
+        facts: &facts,
+        strict_binds: false,
+        mode: audit::Mode::Migrate,
+    });
+    let patched = crate::rewrite::patch(&plan, project)?;
+    crate::rewrite::check_reload(&plan, project, &settings.load, &DiskFiles, &patched)?;
+    let migration = crate::migrate::plan::build(
+        project,
+        &plan,
+        &patched,
+        crate::migrate::plan::Options {
+            remove_source: args.remove_source,
+            pre_copy: !args.stop_first,
+        },
+    )
+    .map_err(|u| {
+        Error::Migrate(MigrateError::Refused(format!(
+            "service `{}` mount `{}`: {}",
+            u.service, u.target, u.reason
+        )))
+    })?;
+    let preview = render(settings, &Report::MigratePlan(&migration))?;
+    if migration.is_empty() || args.dry_run {
+        out.write_all(preview.as_bytes()).map_err(Error::Output)?;
+        return Ok(None);
+    }
+    if !args.yes {
+        out.write_all(preview.as_bytes()).map_err(Error::Output)?;
+        out.flush().map_err(Error::Output)?;
+        let refused = match confirm_on_terminal() {
+            Some(true) => None,
+            Some(false) => Some("not confirmed: nothing was changed"),
+            None => Some(
+                "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)",
+            ),
+        };
+        if let Some(why) = refused {
+            return Err(Error::Migrate(MigrateError::Refused(why.into())));
+        }
+    }
+    Ok(Some(migration))
+}
+
+/// "verify mounts" of `migrate` through `tierctl verify`'s observation and checks.
+pub(super) struct VerifyViews<'a> {
+    pub(super) engine: &'a DockerEngine,
+    pub(super) class: crate::verify::EngineClass,
+    pub(super) helper_image: String,
+}
+
+impl<'a> VerifyViews<'a> {
+    fn new(
+        engine: &'a DockerEngine,
+        endpoint: &Endpoint,
+        helper_image: &str,
+    ) -> Result<VerifyViews<'a>, Error> {
+        let info = engine.info()?;
+        let guess = endpoint::refine(
+            endpoint::identify(endpoint),
+            &info.operating_system,
+            &info.name,
+        );
+        Ok(VerifyViews {
+            engine,
+            class: engine_class(&guess),
+            helper_image: helper_image.to_owned(),
+        })
+    }
+}
+
+impl crate::migrate::MountViews for VerifyViews<'_> {
+    fn view(&self, project: &str) -> Result<Vec<crate::migrate::ViewedMount>, String> {
+        use crate::engine::observe::{self, ObserveOptions, Selection};
+        let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))
+            .map_err(|e| e.to_string())?;
+        let options = ObserveOptions {
+            helper_image: self.helper_image.clone(),
+            pause: None,
+        };
+        let observed =
+            observe::observe(self.engine, containers, &options).map_err(|e| e.to_string())?;
+        Ok(observed
+            .into_iter()
+            .flat_map(|c| {
+                let service = c.info.service().unwrap_or_default().to_owned();
+                let container = c.info.name.clone();
+                c.mounts.into_iter().map(move |o| {
+                    let check = crate::verify::check(&o, self.class);
+                    crate::migrate::ViewedMount {
+                        container: container.clone(),
+                        service: service.clone(),
+                        target: o.target,
+                        verdict: check.verdict.id().to_owned(),
+                        reasons: check.reasons,
+                    }
+                })
+            })
+            .collect())
+    }
+}
+
+/// Ask `Proceed? [y/N]` on stderr and read the answer from stdin; `None` when stdin is not a
+/// terminal (a script must pass `--yes`).
+pub(super) fn confirm_on_terminal() -> Option<bool> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return None;
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "Proceed? [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    if stdin.lock().read_line(&mut answer).is_err() {
+        return Some(false);
+    }
+    Some(is_yes(&answer))
+}
+
+/// Whether a confirmation answer says yes (`y` or `yes`, any case).
+pub(super) fn is_yes(answer: &str) -> bool {
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_y_or_yes_confirms() {
+        for yes in ["y\n", "Y\n", "yes\n", " YES \r\n"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["\n", "n\n", "no\n", "yep\n", ""] {
+            assert!(!is_yes(no), "{no:?}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! One function per subcommand: the only orchestration. Each command lives in its own file.
+
+use std::io::Write;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, TiersCommand};
+use crate::engine::docker::DockerEngine;
+use crate::error::{Error, exit};
+use crate::report::{self, Format, Report};
+use crate::settings::{Environment, Settings};
+use crate::tiers::Tiers;
+
+mod audit;
+mod connect;
+mod migrate;
+mod new;
+mod rewrite;
+mod tiers;
+mod verify;
+mod vm;
+
+use self::audit::{audit, mounts};
+use self::connect::resolve_endpoint;
+use self::migrate::migrate;
+use self::new::new_template;
+use self::rewrite::{RewriteMode, rewrite};
+use self::tiers::tiers;
+use self::verify::verify;
+use self::vm::vm;
+
+/// Runs the command; returns the exit code.
+pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error> {
+    let settings = Settings::resolve(&cli.global, env);
+    // Refused before the command does anything: `tiers init` would change the disk first.
+    let command = command_name(&cli.command);
+    if settings.format == Format::Prometheus && !report::prometheus::COMMANDS.contains(&command) {
+        return Err(Error::FormatUnsupported { command });
+    }
+    match cli.command {
+        Command::Plan { strict_binds } => {
+            let mode = RewriteMode::dry(strict_binds);
+            rewrite(&settings, &mode, &|| Err(String::new()), out)
+        }
+        Command::Rewrite {
+            write,
+            strict_binds,
+            force,
+            helper_image,
+        } => {
+            let mode = RewriteMode {
+                write,
+                strict_binds,
+                force,
+                helper_image,
+            };
+            let engine = || -> Result<DockerEngine, String> {
+                if settings.offline {
+                    return Err("`--offline` makes no call to the Docker engine".into());
+                }
+                let endpoint = resolve_endpoint(&cli.global, env).map_err(|e| e.to_string())?;
+                DockerEngine::connect(&endpoint).map_err(|e| e.to_string())
+            };
+            rewrite(&settings, &mode, &engine, out)
+        }
+        Command::Audit => audit(&settings, &cli.global, env, out),
+        Command::Mounts => mounts(&settings, out),
+        Command::Tiers { command } => tiers(&settings, command, out),
+        Command::New(args) => new_template(&settings, &args, out),
+        Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
+        Command::Migrate(args) => migrate(&settings, &cli.global, &args, env, out),
+        Command::Verify(args) => verify(&settings, &cli.global, &args, env, out),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "tierctl", out);
+            Ok(exit::CLEAN)
+        }
+        Command::Man { dir: None } => {
+            clap_mangen::Man::new(Cli::command())
+                .render(out)
+                .map_err(Error::Output)?;
+            Ok(exit::CLEAN)
+        }
+        Command::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| clap_mangen::generate_to(Cli::command(), &dir))
+                .map_err(|source| Error::Io { path: dir, source })?;
+            Ok(exit::CLEAN)
+        }
+    }
+}
+
+/// Renders `report` in the chosen format and writes it to `out`.
+fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(), Error> {
+    let text = render(settings, report)?;
+    out.write_all(text.as_bytes()).map_err(Error::Output)
+}
+
+/// `report` in the chosen format.
+fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
+    report::render(report, settings.format, &settings.paths, settings.color)
+}
+
+fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
+    let path = settings
+        .tiers_path(|p| p.is_file())
+        .ok_or_else(|| Error::TiersNotFound {
+            searched: settings.tiers_candidates.clone(),
+        })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let real = |root: &std::path::Path| {
+        crate::fsx::resolve(root)
+            .real
+            .unwrap_or_else(|| root.to_path_buf())
+    };
+    Ok(crate::tiers::load_resolved(path, &text, &real)?)
+}
+
+/// The command's name, for messages.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Audit => "audit",
+        Command::Mounts => "mounts",
+        Command::Plan { .. } => "plan",
+        Command::Rewrite { .. } => "rewrite",
+        Command::Vm(_) => "vm",
+        Command::Migrate(_) => "migrate",
+        Command::Verify(_) => "verify",
+        Command::Tiers { command } => match command {
+            TiersCommand::Validate { .. } => "tiers validate",
+            TiersCommand::Init { .. } => "tiers init",
+            TiersCommand::Status { .. } => "tiers status",
+            TiersCommand::Link { .. } => "tiers link",
+        },
+        Command::New(_) => "new",
+        Command::Completions { .. } => "completions",
+        Command::Man { .. } => "man",
+    }
+}

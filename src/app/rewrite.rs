@@ -1,0 +1,87 @@
+//! `tierctl rewrite`.
+
+use std::io::Write;
+
+use super::{emit, load_tiers};
+use crate::audit::{self};
+use crate::compose::load;
+use crate::engine::docker::DockerEngine;
+use crate::engine::probe as bind_probe;
+use crate::error::{Error, exit};
+use crate::probe::{self, DiskFiles};
+use crate::report::Report;
+use crate::report::reports::PlanReport;
+use crate::settings::Settings;
+
+/// What `plan` / `rewrite` do.
+pub(super) struct RewriteMode {
+    pub(super) write: bool,
+    pub(super) strict_binds: bool,
+    pub(super) force: bool,
+    pub(super) helper_image: Option<String>,
+}
+
+impl RewriteMode {
+    pub(super) fn dry(strict_binds: bool) -> RewriteMode {
+        RewriteMode {
+            write: false,
+            strict_binds,
+            force: false,
+            helper_image: None,
+        }
+    }
+}
+
+/// `tierctl plan` and `tierctl rewrite [--write]`.
+pub(super) fn rewrite(
+    settings: &Settings,
+    mode: &RewriteMode,
+    engine: &dyn Fn() -> Result<DockerEngine, String>,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let (write, strict_binds) = (mode.write, mode.strict_binds);
+    let tiers = load_tiers(settings)?;
+    let project = load::load(&settings.load, &DiskFiles)?;
+    let _lock = write.then(|| crate::lock::project(&project)).transpose()?;
+    let facts = probe::paths(audit::host_paths(&project));
+    let plan = crate::plan::plan(&crate::plan::Input {
+        project: &project,
+        tiers: &tiers,
+        facts: &facts,
+        strict_binds,
+        mode: audit::Mode::Rewrite,
+    });
+    let patched = crate::rewrite::patch(&plan, &project)?;
+    crate::rewrite::check_reload(&plan, &project, &settings.load, &DiskFiles, &patched)?;
+    let mut written = Vec::new();
+    if write && !patched.is_empty() {
+        let image = mode.helper_image.as_deref().filter(|i| !i.is_empty());
+        let image = image.unwrap_or(bind_probe::DEFAULT_HELPER_IMAGE);
+        for note in crate::stranded::check(&project, &plan, engine, image, mode.force)? {
+            eprintln!("note: {note}");
+        }
+        let files: Vec<crate::write::FileWrite> = patched
+            .iter()
+            .map(|p| crate::write::FileWrite {
+                path: p.file.clone(),
+                read_hash: p.read_hash,
+                text: p.new.clone(),
+            })
+            .collect();
+        let stamp = crate::write::timestamp(std::time::SystemTime::now());
+        let backups = crate::write::write_all(&files, &stamp)?;
+        written = patched
+            .iter()
+            .map(|p| p.file.clone())
+            .zip(backups)
+            .collect();
+    }
+    let planned = PlanReport {
+        project: project.name.clone(),
+        plan,
+        patched,
+        written,
+    };
+    emit(settings, &Report::Plan(&planned), out)?;
+    Ok(exit::CLEAN)
+}

@@ -1,0 +1,270 @@
+//! `tierctl tiers`.
+
+use std::io::Write;
+
+use super::{emit, load_tiers};
+use crate::audit::{self};
+use crate::cli::TiersCommand;
+use crate::error::{Error, exit};
+use crate::report::reports::{InitReport, LinkReport, ValidateReport};
+use crate::report::{Format, Report};
+use crate::settings::Settings;
+use crate::tiers::Tiers;
+use crate::{layout, tierfs, usage};
+
+/// `tierctl tiers ...`.
+pub(super) fn tiers(
+    settings: &Settings,
+    command: TiersCommand,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let tiers = load_tiers(settings)?;
+    match command {
+        TiersCommand::Validate {
+            verbose,
+            quiet,
+            max_depth,
+            max_entries,
+        } => tiers_validate(
+            settings,
+            &tiers,
+            ValidateOptions {
+                verbose,
+                quiet,
+                limits: tierfs::WalkLimits {
+                    max_depth,
+                    max_entries,
+                },
+            },
+            out,
+        ),
+        TiersCommand::Init {
+            dry_run,
+            fix_permissions,
+        } => tiers_init(settings, &tiers, dry_run, fix_permissions, out),
+        TiersCommand::Status {
+            summary,
+            warning,
+            critical,
+        } => tiers_status(settings, &tiers, summary, (warning, critical), out),
+        TiersCommand::Link { dry_run } => tiers_link(settings, &tiers, dry_run, out),
+    }
+}
+
+pub(super) struct ValidateOptions {
+    pub(super) verbose: bool,
+    pub(super) quiet: bool,
+    pub(super) limits: tierfs::WalkLimits,
+}
+
+/// `tierctl tiers validate`.
+pub(super) fn tiers_validate(
+    settings: &Settings,
+    tiers: &Tiers,
+    options: ValidateOptions,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let wanted = tierfs::resolve_owners(layout::wanted_dirs(tiers))?;
+    let observed = tierfs::observe(tiers, wanted, options.limits);
+    let validated = ValidateReport {
+        tiers_file: tiers.file.clone(),
+        verdicts: layout::validate(tiers, &observed),
+        verbose: options.verbose,
+    };
+    if !options.quiet {
+        emit(settings, &Report::TiersValidate(&validated), out)?;
+    }
+    Ok(layout::exit_code(&validated.verdicts))
+}
+
+/// `tierctl tiers init`.
+pub(super) fn tiers_init(
+    settings: &Settings,
+    tiers: &Tiers,
+    dry_run: bool,
+    fix_permissions: bool,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let wanted = tierfs::resolve_owners(layout::wanted_dirs(tiers))?;
+    let roots = tierfs::roots(tiers);
+    let actions = layout::init_plan(&tierfs::dirs(wanted), &roots, fix_permissions);
+    let mut markers_held_back = false;
+    if !dry_run {
+        for action in &actions {
+            tierfs::apply_dir(action)?;
+        }
+        markers_held_back = write_markers(tiers)?;
+    }
+    let held_back = markers_held_back
+        || actions.iter().any(|a| {
+            matches!(
+                a,
+                layout::DirAction::Leave { .. } | layout::DirAction::Blocked { .. }
+            )
+        });
+    emit(
+        settings,
+        &Report::TiersInit(&InitReport { actions, dry_run }),
+        out,
+    )?;
+    Ok(if held_back {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    })
+}
+
+/// Writes the identity marker at every tier root that has none; a `mount: true` tier whose root
+/// is not a mount point gets none (it would mark the system disk): says so on stderr and
+/// returns true.
+pub(super) fn write_markers(tiers: &Tiers) -> Result<bool, Error> {
+    let mut held_back = false;
+    for tier in tiers.tiers.values() {
+        let seen = tierfs::presence(&tier.root);
+        if !seen.root_is_dir {
+            continue;
+        }
+        if tier.mount && seen.mount_point != Some(true) {
+            eprintln!(
+                "warning: no marker written for tier `{}`: its root {} is not a mount point\nhint: {}",
+                tier.name,
+                tier.root.display(),
+                audit::absence_hint(tier)
+            );
+            held_back = true;
+            continue;
+        }
+        tierfs::write_marker(tier)?;
+    }
+    Ok(held_back)
+}
+
+/// Says on stderr which tiers are not there (`tier-not-mounted`); true when one is.
+pub(super) fn report_absent_tiers(tiers: &Tiers) -> bool {
+    let seen = tierfs::presences(tiers);
+    let initialised = audit::initialised(seen.values());
+    let mut any = false;
+    for tier in tiers.tiers.values() {
+        let Some(presence) = seen.get(&tier.name) else {
+            continue;
+        };
+        if let Some(absent) = audit::absence(tier, presence, initialised) {
+            eprintln!(
+                "error: tier-not-mounted: the disk of tier `{}` is not there: {}\nhint: {}",
+                tier.name,
+                absent.why,
+                audit::absence_hint(tier)
+            );
+            any = true;
+        }
+    }
+    any
+}
+
+/// `tierctl tiers status`.
+pub(super) fn tiers_status(
+    settings: &Settings,
+    tiers: &Tiers,
+    summary: bool,
+    (warning, critical): (u8, u8),
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let thresholds = usage::Thresholds::new(warning, critical)?;
+    let spinner = WalkSpinner::new(settings);
+    let measures = tiers
+        .tiers
+        .values()
+        .map(|tier| {
+            let fs = tierfs::fs_numbers(&tier.root);
+            let dirs = (!summary && fs.is_ok())
+                .then(|| {
+                    spinner.tier(&tier.name);
+                    tierfs::measure_dirs(&tier.root, &|n| spinner.advance(n)).ok()
+                })
+                .flatten();
+            usage::TierMeasure {
+                tier: tier.name.clone(),
+                root: tier.root.clone(),
+                kind: tier.kind.clone(),
+                fs,
+                dirs,
+            }
+        })
+        .collect();
+    spinner.finish();
+    let status = usage::assess(measures, thresholds);
+    emit(settings, &Report::TiersStatus(&status), out)?;
+    let absent = report_absent_tiers(tiers);
+    Ok(if absent {
+        status.worst().exit_code().max(exit::FINDINGS)
+    } else {
+        status.worst().exit_code()
+    })
+}
+
+/// A spinner on stderr while `tiers status` walks the tiers: only on a terminal, only with
+/// human output.
+pub(super) struct WalkSpinner(Option<indicatif::ProgressBar>);
+
+impl WalkSpinner {
+    fn new(settings: &Settings) -> WalkSpinner {
+        use std::io::IsTerminal;
+        let show = std::io::stderr().is_terminal() && settings.format == Format::Human;
+        WalkSpinner(show.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {msg}: {pos} entries ({per_sec})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        }))
+    }
+
+    fn tier(&self, name: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(format!("walking tier {name}"));
+        }
+    }
+
+    fn advance(&self, entries: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(entries);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `tierctl tiers link`.
+pub(super) fn tiers_link(
+    settings: &Settings,
+    tiers: &Tiers,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let _lock = (!dry_run)
+        .then(|| crate::lock::for_tiers(settings))
+        .transpose()?;
+    let actions = layout::link_plan(tiers, &tierfs::link_targets(tiers));
+    if !dry_run {
+        for action in &actions {
+            tierfs::apply_link(action)?;
+        }
+    }
+    let refused = actions
+        .iter()
+        .any(|a| matches!(a, layout::LinkAction::Refuse { .. }));
+    emit(
+        settings,
+        &Report::TiersLink(&LinkReport { actions, dry_run }),
+        out,
+    )?;
+    Ok(if refused { exit::FINDINGS } else { exit::CLEAN })
+}

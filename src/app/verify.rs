@@ -1,0 +1,299 @@
+//! `tierctl verify`.
+
+use std::io::Write;
+
+use super::connect::{endpoint_input, resolve_endpoint};
+use super::emit;
+use crate::cli::{GlobalArgs, VerifyArgs};
+use crate::compose::load;
+use crate::engine::Engine;
+use crate::engine::docker::DockerEngine;
+use crate::engine::endpoint::{self, Endpoint};
+use crate::engine::probe as bind_probe;
+use crate::error::{Error, exit};
+use crate::probe::DiskFiles;
+use crate::report::reports::{ContainerResult, MountResult, VerifyReport};
+use crate::report::{Format, Report};
+use crate::settings::{Environment, Settings};
+use crate::vm::DiskConfig;
+
+/// `tierctl verify`.
+pub(super) fn verify(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &VerifyArgs,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::engine::observe::{ObserveOptions, VerifyError};
+
+    if settings.offline {
+        return Err(VerifyError::Offline.into());
+    }
+    let fleet = args.all_contexts || global.contexts.len() > 1;
+    // The compose project decides the containers by default; with --all, names or several
+    // engines it is only used for the cross-check, when one loads.
+    let explicit = args.all || !args.containers.is_empty() || fleet;
+    let project = match load::load(&settings.load, &DiskFiles) {
+        Ok(project) => Some(project),
+        Err(_) if explicit => None,
+        Err(e) => return Err(e.into()),
+    };
+    let selection = selection(args, global, fleet, project.as_ref());
+    let options = ObserveOptions {
+        helper_image: args
+            .helper_image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned()),
+        pause: env
+            .vars
+            .iter()
+            .find(|(k, _)| k == "TIERCTL_TEST_VERIFY_PAUSE_MS")
+            .and_then(|(_, v)| v.parse().ok())
+            .map(std::time::Duration::from_millis),
+    };
+    // With the stack down, node_exporter's textfile still gets metrics that say so.
+    let down_is_a_report = settings.format == Format::Prometheus;
+    let check = |endpoint: &Endpoint| {
+        verify_engine(
+            endpoint,
+            project.as_ref(),
+            (&selection, down_is_a_report),
+            &options,
+        )
+    };
+    if fleet {
+        return verify_fleet(settings, global, args, env, &check, out);
+    }
+    let report = check(&resolve_endpoint(global, env)?)?;
+    if !args.quiet {
+        emit(settings, &Report::Verify(&report), out)?;
+    }
+    Ok(if report.all_ok() {
+        exit::CLEAN
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// `verify` on several engines: each context checked in turn; one that cannot be reached is
+/// reported and the others are still checked. Exit 2 when some engine could not be checked,
+/// else 1 when some mount is not ok.
+pub(super) fn verify_fleet(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &VerifyArgs,
+    env: &Environment,
+    check: &dyn Fn(&Endpoint) -> Result<VerifyReport, Error>,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::report::reports::{FleetReport, HostError, HostReport};
+
+    if args.all_contexts && !(global.contexts.is_empty() && global.hosts.is_empty()) {
+        return Err(endpoint::EndpointError::AllAndNamedContexts.into());
+    }
+    if !global.hosts.is_empty() {
+        return Err(endpoint::EndpointError::HostAndContext.into());
+    }
+    let names = if args.all_contexts {
+        endpoint::context_names(&endpoint_input(global, env, None), &DiskConfig)?
+    } else {
+        global.contexts.clone()
+    };
+    let hosts = names
+        .into_iter()
+        .map(|name| {
+            let input = endpoint_input(global, env, Some(name.clone()));
+            let resolved = endpoint::resolve(&input, &DiskConfig).map_err(Error::from);
+            let endpoint = resolved.as_ref().ok().map(|e| e.host.clone());
+            let outcome = resolved.and_then(|e| check(&e)).map_err(|e| HostError {
+                message: e.to_string(),
+                hint: e.hint(),
+            });
+            HostReport {
+                host: name,
+                endpoint,
+                outcome,
+            }
+        })
+        .collect();
+    let fleet = FleetReport { hosts };
+    if !args.quiet {
+        emit(settings, &Report::Fleet(&fleet), out)?;
+    }
+    Ok(if fleet.any_unreachable() {
+        exit::ERROR
+    } else if fleet.all_ok() {
+        exit::CLEAN
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// Connect to one engine, select and observe its containers, and check every mount.
+pub(super) fn verify_engine(
+    endpoint: &Endpoint,
+    project: Option<&crate::compose::model::ComposeProject>,
+    (selection, down_is_a_report): (&crate::engine::observe::Selection, bool),
+    options: &crate::engine::observe::ObserveOptions,
+) -> Result<VerifyReport, Error> {
+    use crate::engine::observe::{self, Selection, VerifyError};
+
+    let engine = DockerEngine::connect(endpoint)?;
+    let info = engine.info()?;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let class = engine_class(&guess);
+    let (containers, mut notes) = match observe::select(&engine, selection) {
+        Err(VerifyError::NoContainers { .. }) if down_is_a_report => (Vec::new(), Vec::new()),
+        selected => selected?,
+    };
+    if guess == endpoint::EngineGuess::Remote {
+        notes.push(format!(
+            "the engine at `{}` is remote: the host side (source paths, filesystem, marker file) was read on this machine, which is right only when the engine runs here",
+            endpoint.host
+        ));
+    }
+    if !observe::install_interrupt_cleanup() {
+        notes.push("no Ctrl-C handler could be installed".into());
+    }
+    let observed = observe::observe(&engine, containers, options)?;
+    let results: Vec<ContainerResult> = observed
+        .into_iter()
+        .map(|c| container_result(c, project, class))
+        .collect();
+    let services = match (project, selection) {
+        (Some(p), Selection::Project(_)) => service_states(p, &results),
+        _ => Vec::new(),
+    };
+    notes.extend(
+        services
+            .iter()
+            .filter(|(_, running)| !running)
+            .map(|(service, _)| format!("service `{service}` has no running container")),
+    );
+    Ok(VerifyReport {
+        project: project.map(|p| p.name.clone()),
+        engine: class,
+        containers: results,
+        notes,
+        services,
+        checked_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    })
+}
+
+/// Which containers `verify` looks at: all, the named ones, every project's on each engine of a
+/// fleet check (or the one `-p` names), or the project's.
+pub(super) fn selection(
+    args: &VerifyArgs,
+    global: &GlobalArgs,
+    fleet: bool,
+    project: Option<&crate::compose::model::ComposeProject>,
+) -> crate::engine::observe::Selection {
+    use crate::engine::observe::Selection;
+    if args.all {
+        Selection::All
+    } else if !args.containers.is_empty() {
+        Selection::Names(args.containers.clone())
+    } else if fleet {
+        Selection::Projects(global.project_name.clone())
+    } else {
+        Selection::Project(project.map(|p| p.name.clone()).unwrap_or_default())
+    }
+}
+
+/// Each enabled service of the project and whether a container of it runs.
+pub(super) fn service_states(
+    project: &crate::compose::model::ComposeProject,
+    results: &[ContainerResult],
+) -> Vec<(String, bool)> {
+    project
+        .enabled_services()
+        .map(|service| {
+            let running = results
+                .iter()
+                .any(|r| r.service.as_deref() == Some(&service.name));
+            (service.name.clone(), running)
+        })
+        .collect()
+}
+
+/// One observed container checked mount by mount, with the compose cross-check as notes when
+/// it belongs to the loaded project.
+pub(super) fn container_result(
+    c: crate::engine::observe::ObservedContainer,
+    project: Option<&crate::compose::model::ComposeProject>,
+    class: crate::verify::EngineClass,
+) -> ContainerResult {
+    let mut container_notes = c.notes;
+    let same_project = project
+        .filter(|p| c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name));
+    if let (Some(p), Some(service)) = (same_project, c.info.service()) {
+        let running: Vec<crate::verify::RunningMount> = c
+            .mounts
+            .iter()
+            .zip(c.info.mounts.iter().filter(|m| {
+                matches!(
+                    m.kind,
+                    crate::engine::container::MountType::Bind
+                        | crate::engine::container::MountType::Volume
+                )
+            }))
+            .map(|(o, m)| crate::verify::RunningMount {
+                kind: o.kind.clone(),
+                source: match &o.kind {
+                    crate::verify::MountKind::Volume { name } => name.clone(),
+                    crate::verify::MountKind::Bind => m.source.clone(),
+                },
+                target: o.target.clone(),
+            })
+            .collect();
+        container_notes.extend(crate::verify::cross_check(p, service, &running));
+    }
+    ContainerResult {
+        project: c
+            .info
+            .labels
+            .get(crate::engine::container::labels::PROJECT)
+            .cloned(),
+        service: c.info.service().map(str::to_owned),
+        number: c
+            .info
+            .labels
+            .get(crate::engine::container::labels::NUMBER)
+            .cloned(),
+        name: c.info.name,
+        via: c.via,
+        mounts: c
+            .mounts
+            .into_iter()
+            .map(|o| MountResult {
+                check: crate::verify::check(&o, class),
+                observed: o,
+            })
+            .collect(),
+        notes: container_notes,
+    }
+}
+
+/// How `verify` compares filesystems on this engine.
+pub(super) fn engine_class(guess: &endpoint::EngineGuess) -> crate::verify::EngineClass {
+    use crate::engine::endpoint::EngineGuess;
+    use crate::verify::EngineClass;
+    match guess {
+        EngineGuess::Native => EngineClass::Native,
+        EngineGuess::DockerDesktop => EngineClass::DockerDesktop,
+        EngineGuess::Colima { .. }
+        | EngineGuess::OrbStack
+        | EngineGuess::RancherDesktop
+        | EngineGuess::Lima { .. }
+        | EngineGuess::Podman { .. } => EngineClass::Vm,
+        EngineGuess::Remote | EngineGuess::Unknown => EngineClass::Unknown,
+    }
+}

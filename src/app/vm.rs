@@ -1,0 +1,122 @@
+//! `tierctl vm`.
+
+use std::io::Write;
+
+use super::connect::{connect, home, identify_offline};
+use super::emit;
+use crate::audit::{self, Severity};
+use crate::cli::{GlobalArgs, VmArgs};
+use crate::compose::load;
+use crate::engine::Engine;
+use crate::engine::probe as bind_probe;
+use crate::error::{Error, exit};
+use crate::facts::Facts;
+use crate::probe::{self, DiskFiles};
+use crate::report::Report;
+use crate::report::reports::{BindRow, VmReport};
+use crate::settings::{Environment, Settings};
+use crate::vm::view::{self, Coverage, VmView};
+
+/// `tierctl vm`.
+pub(super) fn vm(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &VmArgs,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let project = load::load(&settings.load, &DiskFiles)?;
+    let sources = audit::host_paths(&project);
+    let facts = probe::paths(sources.clone());
+    let mut notes = Vec::new();
+    let connected = if settings.offline {
+        notes.push("--offline: the engine was identified from the endpoint alone".to_owned());
+        identify_offline(global, env)?
+    } else {
+        connect(global, env)?
+    };
+    notes.extend(connected.notes.iter().cloned());
+    let binds = bind_rows(&sources, &facts, &connected.view);
+    let unshared = unshared(&binds);
+    let findings = audit::audit_vm(&project, &facts, &connected.view);
+    let fix = view::fix(&connected.view, &unshared, &home(env));
+    let probes = match (&connected.engine, args.probe) {
+        (Some(engine), true) => {
+            let image = args
+                .helper_image
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+            Some(bind_probe::probe_sources(
+                engine as &dyn Engine,
+                &image,
+                &sources,
+            )?)
+        }
+        (None, true) => {
+            notes.push("--probe needs the engine: skipped with --offline".to_owned());
+            None
+        }
+        (_, false) => None,
+    };
+    let mismatch = probes
+        .as_ref()
+        .is_some_and(|p| p.iter().any(|p| p.verdict.is_mismatch()));
+    let serious = findings.iter().any(|f| f.severity >= Severity::Warning);
+    let report = VmReport {
+        project: project.name.clone(),
+        context: connected.endpoint.context.clone(),
+        host: connected.endpoint.host.clone(),
+        endpoint_source: connected.endpoint.source.to_string(),
+        engine: connected.view.engine.clone(),
+        info: connected.info,
+        vm: connected.view.shares.clone(),
+        binds,
+        findings,
+        fix,
+        probes,
+        notes,
+    };
+    emit(settings, &Report::Vm(&report), out)?;
+    Ok(if serious || mismatch {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    })
+}
+
+/// Each bind source, its real path and how the engine sees it.
+pub(super) fn bind_rows(
+    sources: &[std::path::PathBuf],
+    facts: &Facts,
+    view: &VmView,
+) -> Vec<BindRow> {
+    sources
+        .iter()
+        .map(|source| {
+            let real = facts.path(source).and_then(|f| f.real.clone());
+            let coverage = view.coverage(real.as_deref().unwrap_or(source));
+            BindRow {
+                source: source.clone(),
+                real,
+                coverage,
+            }
+        })
+        .collect()
+}
+
+/// The real paths the VM must share (more, or writable, or at the same path).
+pub(super) fn unshared(binds: &[BindRow]) -> Vec<std::path::PathBuf> {
+    binds
+        .iter()
+        .filter_map(|row| {
+            let real = row.real.clone().unwrap_or_else(|| row.source.clone());
+            let needs = match &row.coverage {
+                Coverage::NotShared => true,
+                Coverage::Shared { share, .. } => !share.writable || !row.coverage.same_path(&real),
+                Coverage::Native | Coverage::Unknown => false,
+            };
+            needs.then_some(real)
+        })
+        .collect()
+}

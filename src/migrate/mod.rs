@@ -83,6 +83,8 @@ pub struct MigrateContext<'a> {
     pub force: bool,
     /// When this process stopped the services (for "services were down 1.4 s").
     pub stopped_at: std::cell::Cell<Option<std::time::Instant>>,
+    /// How long the services were down, ms, once the start step started them again.
+    pub downtime_ms: std::cell::Cell<Option<u64>>,
 }
 
 /// Removes the helper containers labelled with a journal id, callable from any thread.

@@ -59,6 +59,7 @@ mod tests {
                 result: "stopped: db".into(),
             }],
             kept: vec!["app_db".into()],
+            downtime_ms: None,
         };
         let paths = PathStyle {
             cwd: "/srv/app".into(),

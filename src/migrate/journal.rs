@@ -55,6 +55,16 @@ pub enum Detail {
         /// The temporary volume the engine filled from the image.
         volume: String,
     },
+    /// A copy made while the services were stopped, with what was known of its source (hashed
+    /// while `cp` ran: see [`tree::Known`]), kept beside the journal.
+    Copied {
+        /// The temporary volume filled from the image, when the volume was empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seeded: Option<String>,
+        /// The source's [`tree::Known`] (`None`: the host cannot read the source).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        known: Option<ManifestRef>,
+    },
     /// A copy made while the services ran (`--stop-first` makes none).
     PreCopied {
         /// The helper's clock when the last pass that was applied began: whatever changed

@@ -125,6 +125,10 @@ impl MigrateContext<'_> {
     fn remove_seed_volumes(&self, state: &JournalState) {
         for detail in state.done.values() {
             if let Detail::Seeded { volume }
+            | Detail::Copied {
+                seeded: Some(volume),
+                ..
+            }
             | Detail::PreCopied {
                 seeded: Some(volume),
                 ..

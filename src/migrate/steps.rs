@@ -159,12 +159,14 @@ fn measure(input: &StepInput<'_>, job: &CopyJob) -> Result<SourceSize, String> {
 }
 
 /// What a first copy made: the source it read (the seed volume when the volume was empty),
-/// its size, the seed volume, and the helper's clock when it began.
+/// its size, the seed volume, the helper's clock when it began, and what was known of the
+/// source (a copy while the services are stopped hashes the source on the host meanwhile).
 struct Filled {
     job: CopyJob,
     size: SourceSize,
     seeded: Option<String>,
     began: i64,
+    known: Option<tree::Known>,
 }
 
 /// Copy volume `n` into its target (emptied first when a killed run left a partial copy);
@@ -196,11 +198,27 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         copy::copy_spec(&job, &ctx.image, journal, size.devices)
     };
     let bar = progress::bytes_bar(input.label.to_owned(), size.bytes);
-    let result = ticking(
-        Duration::from_millis(500),
-        || bar.set_position(progress::tree_bytes(&job.target)),
-        || run_helper(input, &spec),
-    );
+    // the services are stopped: hash the source on the host while `cp` reads it (one read of
+    // the source from disk), so the verify reads only the copy
+    let source = match running {
+        true => None,
+        false => ctx.engine.host_path(&job.source).ok().flatten(),
+    };
+    let (result, known) = std::thread::scope(|scope| {
+        let hashing = source.as_ref().map(|path| {
+            scope.spawn(move || tree::read_known(path, &AtomicU64::new(0), &tree::Known::default()))
+        });
+        let result = ticking(
+            Duration::from_millis(500),
+            || bar.set_position(progress::tree_bytes(&job.target)),
+            || run_helper(input, &spec),
+        );
+        let known = hashing
+            .and_then(|h| h.join().ok())
+            .and_then(Result::ok)
+            .map(|(_, known)| known);
+        (result, known)
+    });
     bar.finish_and_clear();
     let printed = result?;
     let errors = copy::pre_copy_errors(&printed);
@@ -213,6 +231,7 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         size,
         seeded,
         began,
+        known,
     })
 }
 
@@ -231,11 +250,21 @@ fn copied_line(filled: &Filled) -> String {
 fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
     refuse_killed(input)?;
     let filled = fill(input, n, false)?;
-    let detail = match &filled.seeded {
-        Some(volume) => Detail::Seeded {
-            volume: volume.clone(),
-        },
-        None => Detail::None,
+    let known = match &filled.known {
+        Some(k) => Some(
+            journal::keep_known(
+                &journal::dir(&input.plan.project_dir),
+                input.journal,
+                &format!("copy-source-{n}"),
+                k,
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let detail = Detail::Copied {
+        seeded: filled.seeded.clone(),
+        known,
     };
     Ok((detail, copied_line(&filled)))
 }
@@ -313,7 +342,13 @@ fn last_pass(state: &JournalState, n: usize) -> i64 {
 fn source_job(input: &StepInput<'_>, n: usize) -> CopyJob {
     let mut job = input.plan.copies[n].job.clone();
     match input.state.done.get(&MigrateStep::Copy(n).id()) {
-        Some(Detail::Seeded { volume }) => job.source = MountSource::Volume(volume.clone()),
+        Some(
+            Detail::Seeded { volume }
+            | Detail::Copied {
+                seeded: Some(volume),
+                ..
+            },
+        ) => job.source = MountSource::Volume(volume.clone()),
         _ => {
             if let Some(Detail::PreCopied {
                 seeded: Some(volume),
@@ -492,13 +527,24 @@ fn pre_verify(input: &StepInput<'_>, n: usize) -> StepResult {
     ))
 }
 
-/// What the running verify of copy `n` knew of each tree; nothing (hash all) when there was
-/// none or its side files are not the journaled ones.
+/// What the running verify of copy `n` knew of each tree (or, with `--stop-first`, what the
+/// copy knew of the source); nothing (hash all) when there was none or its side files are not
+/// the journaled ones.
 fn known_of(input: &StepInput<'_>, n: usize) -> [tree::Known; 2] {
-    let Some(Detail::PreVerified { known, .. }) =
-        input.state.done.get(&MigrateStep::PreVerify(n).id())
-    else {
-        return Default::default();
+    let done = &input.state.done;
+    let known = match (
+        done.get(&MigrateStep::PreVerify(n).id()),
+        done.get(&MigrateStep::Copy(n).id()),
+    ) {
+        (Some(Detail::PreVerified { known, .. }), _) => known.clone(),
+        (
+            _,
+            Some(Detail::Copied {
+                known: Some(source),
+                ..
+            }),
+        ) => vec![source.clone()],
+        _ => return Default::default(),
     };
     let dir = journal::dir(&input.plan.project_dir);
     let load = |i: usize| {
@@ -548,8 +594,12 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
         &trees[1],
     )
     .map_err(|e| e.to_string())?;
+    let since = match input.plan.pre_copy {
+        true => "the running verify",
+        false => "the copy read it",
+    };
     let reused = if known.iter().any(|k| !k.files.is_empty()) {
-        format!("; {hashed} bytes read now, the rest unchanged since the running verify")
+        format!("; {hashed} bytes read now, the rest unchanged since {since}")
     } else {
         String::new()
     };

@@ -110,8 +110,13 @@ migrate() { # mode-args...
   local since start end
   since=$(date +%s.%N)
   start=$(date +%s%N)
-  (cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate --yes "$@" >/dev/null 2>"$work/migrate.log") ||
+  # each line of tierctl's progress stamped with the seconds since the start (BENCH_STEPS=1 prints them)
+  (cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate --yes "$@" 2>&1 >/dev/null |
+    while IFS= read -r line; do
+      printf '%8.2f s  %s\n' "$(awk -v n=$(( $(date +%s%N) - start )) 'BEGIN { print n / 1e9 }')" "$line"
+    done >"$work/migrate.log"; exit "${PIPESTATUS[0]}") ||
     { cat "$work/migrate.log"; exit 1; }
+  if [ "${BENCH_STEPS:-0}" = 1 ]; then cut -c1-220 "$work/migrate.log"; fi
   end=$(date +%s%N)
   total=$(awk -v n=$(( end - start )) 'BEGIN { printf "%.2f", n / 1e9 }')
   # downtime from the engine: the first kill of the service -> the last start

@@ -20,6 +20,7 @@ pub mod copy;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
 pub mod journal;
+pub mod listing;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod manifest;
 pub mod mounts;

@@ -10,6 +10,7 @@ use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize, TargetState};
 use super::delta;
 use super::journal::{self, Detail, JournalState};
+use super::listing;
 use super::manifest::{self, Rules};
 use super::mounts::mount_problems;
 use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
@@ -362,8 +363,12 @@ fn source_job(input: &StepInput<'_>, n: usize) -> CopyJob {
     job
 }
 
-/// Both trees of a copy, listed by a helper.
+/// Both trees of a copy, listed on the host when it sees both as the engine does, else by a
+/// helper.
 fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, String> {
+    if let Some(listed) = listing::on_host(input.ctx.engine, job).map_err(engine_error)? {
+        return Ok(listed);
+    }
     let spec = copy::list_spec(job, &input.ctx.image, input.journal);
     delta::parse_listed(&run_helper(input, &spec)?).map_err(|e| {
         format!(

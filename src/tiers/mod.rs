@@ -183,7 +183,11 @@ tiers:
                 }
             );
         }
+    }
 
+    #[test]
+    fn the_design_example_lists_its_placement_rules_in_file_order() {
+        let tiers = example();
         assert!(!tiers.placement_is_default);
         assert_eq!(tiers.placement.len(), 4);
         let rules: Vec<_> = tiers
@@ -232,7 +236,11 @@ tiers:
                 (vec![], vec![], vec![], vec![], "warm", "{project}/{volume}"),
             ]
         );
+    }
 
+    #[test]
+    fn the_design_example_has_an_access_point_and_a_layout_entry() {
+        let tiers = example();
         assert_eq!(
             tiers.access_points,
             vec![AccessPoint {

@@ -170,6 +170,12 @@ pub fn assess(measures: Vec<TierMeasure>, thresholds: Thresholds) -> StatusRepor
 }
 
 /// `1536` -> `1.5K`, as `du -h`/`df -h` (powers of 1024).
+///
+/// Kept on purpose instead of indicatif's `HumanBytes` (which prints `58.00 GiB`): users compare
+/// these sizes with `df -h` run on the host and inside the container, which print `58G`. The one
+/// byte formatter of the project: `tiers status`, `verify` reasons and the tests use it (the
+/// progress bars' `{bytes}` are indicatif's own). See "Hand-written helpers" in
+/// docs/ARCHITECTURE.md.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "K", "M", "G", "T", "P", "E"];
     let mut value = bytes as f64;

@@ -187,74 +187,124 @@ fn is_vm_disk_type(fs_type: &str) -> bool {
 
 /// Decide the verdict for one mount.
 pub fn check(mount: &MountObservation, engine: EngineClass) -> MountCheck {
-    let mut notes = Vec::new();
     if let MountKind::Volume { name } = &mount.kind {
-        let place = if engine.is_vm() {
-            "the engine's VM disk"
-        } else {
-            "the engine's data root"
-        };
-        return MountCheck {
-            verdict: Verdict::NamedVolume,
-            reasons: vec![format!(
-                "data in the Docker volume `{name}` on {place}, not on a tier"
-            )],
-            notes,
-        };
+        return named_volume(name, engine);
     }
     if let Some(h) = mount.host.as_ref().filter(|h| is_system_path(&h.source)) {
-        notes.push(format!(
-            "`{}` is a system path (the engine's own file): not checked",
-            h.source.display()
-        ));
         return MountCheck {
             verdict: Verdict::Ok,
             reasons: Vec::new(),
-            notes,
+            notes: vec![format!(
+                "`{}` is a system path (the engine's own file): not checked",
+                h.source.display()
+            )],
         };
     }
-    let mut problems: Vec<(Verdict, String)> = Vec::new();
-    let host = mount.host.as_ref();
-    let host_fs = host.and_then(|h| h.fs.as_ref());
-    let container = mount.container.as_ref();
-    match (host, mount.marker) {
-        (Some(h), _) if !h.exists => problems.push((
-            Verdict::MarkerMissing,
-            format!(
-                "`{}` does not exist on the host: the engine binds a directory of its own",
-                h.source.display()
-            ),
-        )),
-        (_, MarkerState::Missing) => problems.push((
-            Verdict::MarkerMissing,
-            "marker file written on the host is not visible in the container".into(),
-        )),
-        _ => {}
+    let mut found = Found::default();
+    found.marker(mount);
+    found.fs_type(mount, engine);
+    found.size_and_device(mount, engine);
+    found.symlink(mount);
+    if mount.container.is_none() {
+        found
+            .notes
+            .push("the container's view could not be read".into());
     }
-    let marker_seen = mount.marker == MarkerState::Seen;
-    let host_type = host_fs.and_then(|f| f.fs_type.as_deref());
-    if let Some(seen) = container.and_then(|c| c.fs_type.as_deref()) {
+    if mount.marker == MarkerState::NotWritten && mount.host.as_ref().is_some_and(|h| h.exists) {
+        found
+            .notes
+            .push("no marker file (a file bind or a directory tierctl may not write)".into());
+    }
+    found.into_check()
+}
+
+/// A named volume's data is on the engine's disk, not on a tier.
+fn named_volume(name: &str, engine: EngineClass) -> MountCheck {
+    let place = if engine.is_vm() {
+        "the engine's VM disk"
+    } else {
+        "the engine's data root"
+    };
+    MountCheck {
+        verdict: Verdict::NamedVolume,
+        reasons: vec![format!(
+            "data in the Docker volume `{name}` on {place}, not on a tier"
+        )],
+        notes: Vec::new(),
+    }
+}
+
+/// What the steps of [`check`] found so far: problems (each with its verdict) and notes, in
+/// the order the steps ran.
+#[derive(Default)]
+struct Found {
+    problems: Vec<(Verdict, String)>,
+    notes: Vec<String>,
+}
+
+impl Found {
+    fn problem(&mut self, verdict: Verdict, text: String) {
+        self.problems.push((verdict, text));
+    }
+
+    /// The source is missing on the host, or the marker file is not visible in the container.
+    fn marker(&mut self, mount: &MountObservation) {
+        match (mount.host.as_ref(), mount.marker) {
+            (Some(h), _) if !h.exists => self.problem(
+                Verdict::MarkerMissing,
+                format!(
+                    "`{}` does not exist on the host: the engine binds a directory of its own",
+                    h.source.display()
+                ),
+            ),
+            (_, MarkerState::Missing) => self.problem(
+                Verdict::MarkerMissing,
+                "marker file written on the host is not visible in the container".into(),
+            ),
+            _ => {}
+        }
+    }
+
+    /// The container's filesystem type against the host's (native) or a VM share type.
+    fn fs_type(&mut self, mount: &MountObservation, engine: EngineClass) {
+        let host_type = mount
+            .host
+            .as_ref()
+            .and_then(|h| h.fs.as_ref())
+            .and_then(|f| f.fs_type.as_deref());
+        let Some(seen) = mount.container.as_ref().and_then(|c| c.fs_type.as_deref()) else {
+            return;
+        };
         let expected = match engine {
             EngineClass::Native => host_type.map(|h| h == seen),
             EngineClass::DockerDesktop | EngineClass::Vm => Some(!is_vm_disk_type(seen)),
             EngineClass::Unknown => None,
         };
         match (expected, host_type) {
-            (Some(false), Some(h)) if engine == EngineClass::Native => problems.push((
+            (Some(false), Some(h)) if engine == EngineClass::Native => self.problem(
                 Verdict::MountTypeMismatch,
                 format!("filesystem type: host `{h}`, container `{seen}`"),
-            )),
-            (Some(false), _) => problems.push((
+            ),
+            (Some(false), _) => self.problem(
                 Verdict::MountTypeMismatch,
                 format!("the container sees `{seen}` where a VM share type is expected"),
-            )),
-            (_, Some(h)) if h != seen => notes.push(format!(
+            ),
+            (_, Some(h)) if h != seen => self.notes.push(format!(
                 "filesystem type: host `{h}`, container `{seen}` (a VM share)"
             )),
             _ => {}
         }
     }
-    if let (Some(h), Some(c)) = (host_fs, container) {
+
+    /// Sizes (and, on a native engine, devices) of the host's and the container's filesystem.
+    fn size_and_device(&mut self, mount: &MountObservation, engine: EngineClass) {
+        let marker_seen = mount.marker == MarkerState::Seen;
+        let (Some(h), Some(c)) = (
+            mount.host.as_ref().and_then(|h| h.fs.as_ref()),
+            mount.container.as_ref(),
+        ) else {
+            return;
+        };
         if let (Some(hs), Some(cs)) = (h.size_bytes, c.size_bytes)
             && !same_size(hs, cs)
         {
@@ -264,11 +314,11 @@ pub fn check(mount: &MountObservation, engine: EngineClass) -> MountCheck {
                 crate::usage::human_bytes(cs)
             );
             if engine == EngineClass::DockerDesktop && marker_seen {
-                notes.push(format!(
+                self.notes.push(format!(
                     "{text}: Docker Desktop reports the macOS root volume's size for its shares; the marker file proves the container sees the host directory"
                 ));
             } else {
-                problems.push((Verdict::DfMismatch, text));
+                self.problem(Verdict::DfMismatch, text);
             }
         }
         if engine == EngineClass::Native
@@ -277,34 +327,38 @@ pub fn check(mount: &MountObservation, engine: EngineClass) -> MountCheck {
         {
             let text = format!("device: host {hd}, container {cd}");
             if marker_seen {
-                notes.push(text);
+                self.notes.push(text);
             } else {
-                problems.push((Verdict::DfMismatch, text));
+                self.problem(Verdict::DfMismatch, text);
             }
         }
     }
-    if let Some(real) = host.and_then(|h| h.real.as_ref()) {
-        problems.push((
-            Verdict::SymlinkedBind,
-            format!(
-                "`{}` is a symlink to `{}`: bind the real path",
-                host.map(|h| h.source.display().to_string())
-                    .unwrap_or_default(),
-                real.display()
-            ),
-        ));
+
+    /// The bind source is a symlink.
+    fn symlink(&mut self, mount: &MountObservation) {
+        if let Some(h) = mount.host.as_ref()
+            && let Some(real) = h.real.as_ref()
+        {
+            self.problem(
+                Verdict::SymlinkedBind,
+                format!(
+                    "`{}` is a symlink to `{}`: bind the real path",
+                    h.source.display(),
+                    real.display()
+                ),
+            );
+        }
     }
-    if container.is_none() {
-        notes.push("the container's view could not be read".into());
-    }
-    if mount.marker == MarkerState::NotWritten && host.is_some_and(|h| h.exists) {
-        notes.push("no marker file (a file bind or a directory tierctl may not write)".into());
-    }
-    problems.sort_by_key(|(v, _)| std::cmp::Reverse(severity(*v)));
-    MountCheck {
-        verdict: problems.first().map_or(Verdict::Ok, |(v, _)| *v),
-        reasons: problems.into_iter().map(|(_, r)| r).collect(),
-        notes,
+
+    /// The most serious problem decides the verdict; every problem is a reason.
+    fn into_check(mut self) -> MountCheck {
+        self.problems
+            .sort_by_key(|(v, _)| std::cmp::Reverse(severity(*v)));
+        MountCheck {
+            verdict: self.problems.first().map_or(Verdict::Ok, |(v, _)| *v),
+            reasons: self.problems.into_iter().map(|(_, r)| r).collect(),
+            notes: self.notes,
+        }
     }
 }
 

@@ -389,24 +389,13 @@ mod vm {
     use crate::audit::audit_vm;
     use crate::engine::endpoint::EngineGuess;
     use crate::vm::view::VmView;
-    use crate::vm::{Share, VmEngine, VmShares};
+    use crate::vm::Share;
 
     fn colima() -> VmView {
-        VmView {
-            engine: EngineGuess::Colima {
-                profile: "default".into(),
-            },
-            shares: Some(VmShares {
-                engine: VmEngine::Colima,
-                instance: Some("default".into()),
-                shares: vec![
-                    Share::same_path("/Users/alice", true, Some("sshfs")),
-                    Share::same_path("/Volumes/ro", false, Some("sshfs")),
-                ],
-                source_files: Vec::new(),
-                notes: Vec::new(),
-            }),
-        }
+        crate::vm::view::colima(vec![
+            Share::same_path("/Users/alice", true, Some("sshfs")),
+            Share::same_path("/Volumes/ro", false, Some("sshfs")),
+        ])
     }
 
     fn run_vm(project: &ComposeProject, facts: Vec<PathFacts>, view: &VmView) -> Vec<Finding> {

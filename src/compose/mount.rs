@@ -64,78 +64,98 @@ fn mount(
     raw: &Value,
     item: &Value,
 ) -> Result<VolumeMount, ComposeError> {
-    let volume_error = |error: VolumeSyntaxError| ComposeError::Volume {
-        place: place(ctx, route),
-        error: Box::new(error),
-    };
     match item {
-        Value::String(spec) => {
-            let raw_text = raw.as_str().unwrap_or(spec);
-            let source_end = short_source_end(raw_text);
-            let short = split_short_lenient(spec).map_err(|error| {
-                match (&error, unset_variables(ctx, &raw_text[..source_end])) {
-                    (VolumeSyntaxError::EmptySource { .. }, names) if !names.is_empty() => {
-                        ComposeError::UnsetSourceVariable {
-                            place: place(ctx, route),
-                            spec: raw_text.to_owned(),
-                            names,
-                        }
-                    }
-                    _ => volume_error(error),
-                }
-            })?;
-            let kind = classify_short(&short);
-            let host_path = bind_path(ctx, kind, short.source.as_deref());
-            Ok(VolumeMount {
-                id: MountId::default(),
-                kind,
-                syntax: Syntax::Short,
-                read_only: read_only(&short.modes),
-                nocopy: short.modes.iter().any(|m| m == "nocopy"),
-                create_host_path: true,
-                subpath: None,
-                propagation: short_propagation(&short.modes),
-                selinux: short_selinux(&short.modes),
-                origin: origin(ctx, route, &raw_text[..source_end]),
-                source: short.source,
-                host_path,
-                target: short.target,
-                modes: short.modes,
-            })
-        }
-        Value::Mapping(_) => {
-            let long = parse_long(item).map_err(volume_error)?;
-            let source_route = route.with("source");
-            let (origin_route, raw_source) = match raw.get("source").and_then(Value::as_str) {
-                Some(text) => (source_route, text.to_owned()),
-                None => (route.clone(), String::new()),
-            };
-            let volume = long.volume.clone().unwrap_or_default();
-            Ok(VolumeMount {
-                id: MountId::default(),
-                kind: long.mount_type,
-                syntax: Syntax::Long,
-                host_path: bind_path(ctx, long.mount_type, long.source.as_deref()),
-                read_only: long.read_only,
-                modes: Vec::new(),
-                create_host_path: long
-                    .bind
-                    .as_ref()
-                    .and_then(|b| b.create_host_path)
-                    .unwrap_or(true),
-                nocopy: volume.nocopy,
-                subpath: volume.subpath,
-                propagation: long.bind.as_ref().and_then(|b| b.propagation),
-                selinux: long.bind.as_ref().and_then(|b| b.selinux),
-                origin: origin(ctx, &origin_route, &raw_source),
-                source: long.source,
-                target: long.target,
-            })
-        }
+        Value::String(spec) => short_mount(ctx, route, raw.as_str().unwrap_or(spec), spec),
+        Value::Mapping(_) => long_mount(ctx, route, raw, item),
         _ => Err(ComposeError::Spec {
             place: place(ctx, route),
             message: "a volume entry must be a string or a mapping".into(),
         }),
+    }
+}
+
+/// A short-syntax entry (`SRC:DST:MODE`); `raw_text` is the entry as written, before
+/// interpolation.
+fn short_mount(
+    ctx: &MountContext<'_>,
+    route: &Route,
+    raw_text: &str,
+    spec: &str,
+) -> Result<VolumeMount, ComposeError> {
+    let source_end = short_source_end(raw_text);
+    let short = split_short_lenient(spec).map_err(|error| {
+        match (&error, unset_variables(ctx, &raw_text[..source_end])) {
+            (VolumeSyntaxError::EmptySource { .. }, names) if !names.is_empty() => {
+                ComposeError::UnsetSourceVariable {
+                    place: place(ctx, route),
+                    spec: raw_text.to_owned(),
+                    names,
+                }
+            }
+            _ => volume_error(ctx, route, error),
+        }
+    })?;
+    let kind = classify_short(&short);
+    let host_path = bind_path(ctx, kind, short.source.as_deref());
+    Ok(VolumeMount {
+        id: MountId::default(),
+        kind,
+        syntax: Syntax::Short,
+        read_only: read_only(&short.modes),
+        nocopy: short.modes.iter().any(|m| m == "nocopy"),
+        create_host_path: true,
+        subpath: None,
+        propagation: short_propagation(&short.modes),
+        selinux: short_selinux(&short.modes),
+        origin: origin(ctx, route, &raw_text[..source_end]),
+        source: short.source,
+        host_path,
+        target: short.target,
+        modes: short.modes,
+    })
+}
+
+/// A long-syntax entry (a mapping).
+fn long_mount(
+    ctx: &MountContext<'_>,
+    route: &Route,
+    raw: &Value,
+    item: &Value,
+) -> Result<VolumeMount, ComposeError> {
+    let long = parse_long(item).map_err(|error| volume_error(ctx, route, error))?;
+    let source_route = route.with("source");
+    let (origin_route, raw_source) = match raw.get("source").and_then(Value::as_str) {
+        Some(text) => (source_route, text.to_owned()),
+        None => (route.clone(), String::new()),
+    };
+    let volume = long.volume.clone().unwrap_or_default();
+    Ok(VolumeMount {
+        id: MountId::default(),
+        kind: long.mount_type,
+        syntax: Syntax::Long,
+        host_path: bind_path(ctx, long.mount_type, long.source.as_deref()),
+        read_only: long.read_only,
+        modes: Vec::new(),
+        create_host_path: long
+            .bind
+            .as_ref()
+            .and_then(|b| b.create_host_path)
+            .unwrap_or(true),
+        nocopy: volume.nocopy,
+        subpath: volume.subpath,
+        propagation: long.bind.as_ref().and_then(|b| b.propagation),
+        selinux: long.bind.as_ref().and_then(|b| b.selinux),
+        origin: origin(ctx, &origin_route, &raw_source),
+        source: long.source,
+        target: long.target,
+    })
+}
+
+/// A volume entry the syntax parser refused, at its place.
+fn volume_error(ctx: &MountContext<'_>, route: &Route, error: VolumeSyntaxError) -> ComposeError {
+    ComposeError::Volume {
+        place: place(ctx, route),
+        error: Box::new(error),
     }
 }
 

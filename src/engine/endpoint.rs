@@ -894,6 +894,117 @@ mod tests {
         assert!(context_dir_name("colima").starts_with("f24fd374"));
     }
 
+    /// One row of [`precedence_table`]: the inputs and the endpoint the docker CLI picks.
+    struct PrecedenceCase {
+        name: &'static str,
+        hosts: &'static [&'static str],
+        context: Option<&'static str>,
+        env: &'static [(&'static str, &'static str)],
+        host: &'static str,
+        context_name: &'static str,
+        source: EndpointSource,
+    }
+
+    /// The docker CLI's precedence, case by case.
+    const PRECEDENCE: [PrecedenceCase; 10] = [
+        PrecedenceCase {
+            name: "config file currentContext",
+            hosts: &[],
+            context: None,
+            env: &[],
+            host: "unix:///Users/alice/.colima/default/docker.sock",
+            context_name: "colima",
+            source: EndpointSource::ConfigFile,
+        },
+        PrecedenceCase {
+            name: "DOCKER_CONTEXT beats config",
+            hosts: &[],
+            context: None,
+            env: &[("DOCKER_CONTEXT", "orbstack")],
+            host: "unix:///Users/alice/.orbstack/run/docker.sock",
+            context_name: "orbstack",
+            source: EndpointSource::ContextEnv,
+        },
+        PrecedenceCase {
+            name: "DOCKER_HOST beats DOCKER_CONTEXT",
+            hosts: &[],
+            context: None,
+            env: &[
+                ("DOCKER_CONTEXT", "orbstack"),
+                ("DOCKER_HOST", "unix:///tmp/d.sock"),
+            ],
+            host: "unix:///tmp/d.sock",
+            context_name: "default",
+            source: EndpointSource::HostEnv,
+        },
+        PrecedenceCase {
+            name: "--context beats DOCKER_HOST",
+            hosts: &[],
+            context: Some("desktop-linux"),
+            env: &[("DOCKER_HOST", "unix:///tmp/d.sock")],
+            host: "unix:///Users/alice/.docker/run/docker.sock",
+            context_name: "desktop-linux",
+            source: EndpointSource::ContextFlag,
+        },
+        PrecedenceCase {
+            name: "--context default takes DOCKER_HOST",
+            hosts: &[],
+            context: Some("default"),
+            env: &[("DOCKER_HOST", "tcp://10.0.0.5:2376")],
+            host: "tcp://10.0.0.5:2376",
+            context_name: "default",
+            source: EndpointSource::HostEnv,
+        },
+        PrecedenceCase {
+            name: "-H beats everything in the environment",
+            hosts: &["unix:///run/other.sock"],
+            context: None,
+            env: &[
+                ("DOCKER_CONTEXT", "orbstack"),
+                ("DOCKER_HOST", "unix:///tmp/d.sock"),
+            ],
+            host: "unix:///run/other.sock",
+            context_name: "default",
+            source: EndpointSource::HostFlag,
+        },
+        PrecedenceCase {
+            name: "empty DOCKER_HOST counts as unset",
+            hosts: &[],
+            context: None,
+            env: &[("DOCKER_HOST", ""), ("DOCKER_CONTEXT", "orbstack")],
+            host: "unix:///Users/alice/.orbstack/run/docker.sock",
+            context_name: "orbstack",
+            source: EndpointSource::ContextEnv,
+        },
+        PrecedenceCase {
+            name: "DOCKER_CONTEXT=default uses the default socket",
+            hosts: &[],
+            context: None,
+            env: &[("DOCKER_CONTEXT", "default")],
+            host: "unix:///var/run/docker.sock",
+            context_name: "default",
+            source: EndpointSource::ContextEnv,
+        },
+        PrecedenceCase {
+            name: "-H without scheme is tcp with port 2375",
+            hosts: &["10.0.0.7"],
+            context: None,
+            env: &[],
+            host: "tcp://10.0.0.7:2375",
+            context_name: "default",
+            source: EndpointSource::HostFlag,
+        },
+        PrecedenceCase {
+            name: "unix:// alone is the default socket",
+            hosts: &[],
+            context: None,
+            env: &[("DOCKER_HOST", "unix://")],
+            host: "unix:///var/run/docker.sock",
+            context_name: "default",
+            source: EndpointSource::HostEnv,
+        },
+    ];
+
     #[test]
     fn precedence_table() {
         let home = Home::new()
@@ -904,114 +1015,7 @@ mod tests {
                 "desktop-linux",
                 "unix:///Users/alice/.docker/run/docker.sock",
             );
-        struct Case {
-            name: &'static str,
-            hosts: &'static [&'static str],
-            context: Option<&'static str>,
-            env: &'static [(&'static str, &'static str)],
-            host: &'static str,
-            context_name: &'static str,
-            source: EndpointSource,
-        }
-        let cases = [
-            Case {
-                name: "config file currentContext",
-                hosts: &[],
-                context: None,
-                env: &[],
-                host: "unix:///Users/alice/.colima/default/docker.sock",
-                context_name: "colima",
-                source: EndpointSource::ConfigFile,
-            },
-            Case {
-                name: "DOCKER_CONTEXT beats config",
-                hosts: &[],
-                context: None,
-                env: &[("DOCKER_CONTEXT", "orbstack")],
-                host: "unix:///Users/alice/.orbstack/run/docker.sock",
-                context_name: "orbstack",
-                source: EndpointSource::ContextEnv,
-            },
-            Case {
-                name: "DOCKER_HOST beats DOCKER_CONTEXT",
-                hosts: &[],
-                context: None,
-                env: &[
-                    ("DOCKER_CONTEXT", "orbstack"),
-                    ("DOCKER_HOST", "unix:///tmp/d.sock"),
-                ],
-                host: "unix:///tmp/d.sock",
-                context_name: "default",
-                source: EndpointSource::HostEnv,
-            },
-            Case {
-                name: "--context beats DOCKER_HOST",
-                hosts: &[],
-                context: Some("desktop-linux"),
-                env: &[("DOCKER_HOST", "unix:///tmp/d.sock")],
-                host: "unix:///Users/alice/.docker/run/docker.sock",
-                context_name: "desktop-linux",
-                source: EndpointSource::ContextFlag,
-            },
-            Case {
-                name: "--context default takes DOCKER_HOST",
-                hosts: &[],
-                context: Some("default"),
-                env: &[("DOCKER_HOST", "tcp://10.0.0.5:2376")],
-                host: "tcp://10.0.0.5:2376",
-                context_name: "default",
-                source: EndpointSource::HostEnv,
-            },
-            Case {
-                name: "-H beats everything in the environment",
-                hosts: &["unix:///run/other.sock"],
-                context: None,
-                env: &[
-                    ("DOCKER_CONTEXT", "orbstack"),
-                    ("DOCKER_HOST", "unix:///tmp/d.sock"),
-                ],
-                host: "unix:///run/other.sock",
-                context_name: "default",
-                source: EndpointSource::HostFlag,
-            },
-            Case {
-                name: "empty DOCKER_HOST counts as unset",
-                hosts: &[],
-                context: None,
-                env: &[("DOCKER_HOST", ""), ("DOCKER_CONTEXT", "orbstack")],
-                host: "unix:///Users/alice/.orbstack/run/docker.sock",
-                context_name: "orbstack",
-                source: EndpointSource::ContextEnv,
-            },
-            Case {
-                name: "DOCKER_CONTEXT=default uses the default socket",
-                hosts: &[],
-                context: None,
-                env: &[("DOCKER_CONTEXT", "default")],
-                host: "unix:///var/run/docker.sock",
-                context_name: "default",
-                source: EndpointSource::ContextEnv,
-            },
-            Case {
-                name: "-H without scheme is tcp with port 2375",
-                hosts: &["10.0.0.7"],
-                context: None,
-                env: &[],
-                host: "tcp://10.0.0.7:2375",
-                context_name: "default",
-                source: EndpointSource::HostFlag,
-            },
-            Case {
-                name: "unix:// alone is the default socket",
-                hosts: &[],
-                context: None,
-                env: &[("DOCKER_HOST", "unix://")],
-                host: "unix:///var/run/docker.sock",
-                context_name: "default",
-                source: EndpointSource::HostEnv,
-            },
-        ];
-        for case in cases {
+        for case in PRECEDENCE {
             let mut input = home.input();
             input.hosts = case.hosts.iter().map(|h| h.to_string()).collect();
             input.context = case.context.map(str::to_owned);

@@ -25,6 +25,14 @@ pub fn render(report: &Report) -> Option<String> {
 /// Renders `tiers status` as Prometheus text exposition format.
 pub fn tiers_status(status: &StatusReport) -> String {
     let mut out = Gauges::default();
+    tier_gauges(&mut out, status);
+    dir_gauges(&mut out, status);
+    threshold_gauges(&mut out, status);
+    out.0
+}
+
+/// Each tier's filesystem sizes, percent used and alert level.
+fn tier_gauges(out: &mut Gauges, status: &StatusReport) {
     let tier_label = |tier: &str, root: &std::path::Path| {
         format!(
             "tier=\"{}\",root=\"{}\"",
@@ -86,7 +94,10 @@ pub fn tiers_status(status: &StatusReport) -> String {
             })
             .collect(),
     );
-    dir_gauges(&mut out, status);
+}
+
+/// The thresholds the alert levels were decided by.
+fn threshold_gauges(out: &mut Gauges, status: &StatusReport) {
     out.gauge(
         "tierctl_threshold_percent",
         "The warning and critical thresholds used.",
@@ -101,7 +112,6 @@ pub fn tiers_status(status: &StatusReport) -> String {
             ),
         ],
     );
-    out.0
 }
 
 /// The top-level directories' sizes and entry counts (none with `--summary`).
@@ -173,7 +183,16 @@ pub fn verify_fleet(fleet: &FleetReport) -> String {
 
 /// The mount samples of the reports, each labelled with its `host` when one is given.
 fn verify_gauges(out: &mut Gauges, reports: &[(Option<&str>, &VerifyReport)]) {
-    let samples: Vec<(String, &MountResult)> = reports
+    let samples = mount_samples(reports);
+    verdict_gauges(out, &samples);
+    size_gauges(out, &samples);
+}
+
+/// Every mount of the reports with its labels (`host`, when given, first).
+fn mount_samples<'a>(
+    reports: &[(Option<&str>, &'a VerifyReport)],
+) -> Vec<(String, &'a MountResult)> {
+    reports
         .iter()
         .flat_map(|(host, report)| report.containers.iter().map(move |c| (*host, c)))
         .flat_map(|(host, c)| {
@@ -191,7 +210,11 @@ fn verify_gauges(out: &mut Gauges, reports: &[(Option<&str>, &VerifyReport)]) {
                 (labels, m)
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Whether each mount is ok, and its verdict as a label.
+fn verdict_gauges(out: &mut Gauges, samples: &[(String, &MountResult)]) {
     out.gauge(
         "tierctl_mount_ok",
         "1 when the container sees the host tier at this mount (verdict ok), else 0.",
@@ -213,6 +236,10 @@ fn verify_gauges(out: &mut Gauges, reports: &[(Option<&str>, &VerifyReport)]) {
             .map(|(l, m)| (format!("{l},verdict=\"{}\"", m.check.verdict.id()), 1))
             .collect(),
     );
+}
+
+/// Each side's (host, container) filesystem size, used and available bytes at each mount.
+fn size_gauges(out: &mut Gauges, samples: &[(String, &MountResult)]) {
     let sizes = |side: fn(&MountObservation) -> Option<&FsView>,
                  field: fn(&FsView) -> Option<u64>| {
         samples

@@ -161,21 +161,6 @@ tiers:
         load(Path::new("tiers.yaml"), text).unwrap()
     }
 
-    fn subject<'a>(
-        service: &'a str,
-        image: Option<&'a str>,
-        target: &'a str,
-        volume: Option<&'a str>,
-    ) -> Subject<'a> {
-        Subject {
-            project: "immich",
-            service,
-            image,
-            target,
-            volume,
-        }
-    }
-
     #[test]
     fn parses_the_design_example() {
         let tiers = example();
@@ -198,7 +183,11 @@ tiers:
                 }
             );
         }
+    }
 
+    #[test]
+    fn the_design_example_lists_its_placement_rules_in_file_order() {
+        let tiers = example();
         assert!(!tiers.placement_is_default);
         assert_eq!(tiers.placement.len(), 4);
         let rules: Vec<_> = tiers
@@ -247,7 +236,11 @@ tiers:
                 (vec![], vec![], vec![], vec![], "warm", "{project}/{volume}"),
             ]
         );
+    }
 
+    #[test]
+    fn the_design_example_has_an_access_point_and_a_layout_entry() {
+        let tiers = example();
         assert_eq!(
             tiers.access_points,
             vec![AccessPoint {
@@ -273,7 +266,7 @@ tiers:
         let tiers = example();
         // Matches both the database rule and the catch-all: the first wins.
         let db = tiers
-            .place(&subject(
+            .place(&Subject::in_immich(
                 "database",
                 Some("ghcr.io/immich-app/postgres:14-vectorchord0.4.3"),
                 "/var/lib/postgresql/data",
@@ -290,7 +283,7 @@ tiers:
             }
         );
         let model = tiers
-            .place(&subject(
+            .place(&Subject::in_immich(
                 "immich-machine-learning",
                 Some("ghcr.io/immich-app/immich-machine-learning:release"),
                 "/cache",
@@ -304,7 +297,7 @@ tiers:
         );
         // tensorchord/pgvecto-rs matches no database glob of the example.
         let vector = tiers
-            .place(&subject(
+            .place(&Subject::in_immich(
                 "database",
                 Some("tensorchord/pgvecto-rs:pg14-v0.2.0"),
                 "/var/lib/postgresql/data",
@@ -326,10 +319,14 @@ placement:
     path: "{service}"
 "#;
         let tiers = load(Path::new("t.yaml"), text).unwrap();
-        assert!(tiers.place(&subject("web", None, "/srv", None)).is_none());
+        assert!(
+            tiers
+                .place(&Subject::in_immich("web", None, "/srv", None))
+                .is_none()
+        );
         assert_eq!(
             tiers
-                .place(&subject("db", None, "/srv", None))
+                .place(&Subject::in_immich("db", None, "/srv", None))
                 .map(|p| p.path),
             Some(PathBuf::from("/f/db"))
         );
@@ -352,7 +349,7 @@ placement:
         assert!(tiers.placement_is_default);
         let cases = [
             (
-                subject(
+                Subject::in_immich(
                     "database",
                     Some("ghcr.io/immich-app/postgres:14-vectorchord0.4.3-pgvectors0.2.0"),
                     "/var/lib/postgresql/data",
@@ -361,7 +358,7 @@ placement:
                 pair("fast", "/Volumes/faststore/databases/immich/database"),
             ),
             (
-                subject(
+                Subject::in_immich(
                     "database",
                     Some("tensorchord/pgvecto-rs:pg14-v0.2.0"),
                     "/var/lib/postgresql/data",
@@ -370,7 +367,7 @@ placement:
                 pair("fast", "/Volumes/faststore/databases/immich/database"),
             ),
             (
-                subject(
+                Subject::in_immich(
                     "immich-server",
                     Some("ghcr.io/immich-app/immich-server:release"),
                     "/usr/src/app/upload",
@@ -379,7 +376,7 @@ placement:
                 pair("fast", "/Volumes/faststore/photos/immich"),
             ),
             (
-                subject(
+                Subject::in_immich(
                     "immich-machine-learning",
                     Some("ghcr.io/immich-app/immich-machine-learning:release"),
                     "/cache",
@@ -388,7 +385,7 @@ placement:
                 pair("fast", "/Volumes/faststore/ml_models/immich"),
             ),
             (
-                subject(
+                Subject::in_immich(
                     "redis",
                     Some("docker.io/valkey/valkey:8-bookworm"),
                     "/data",
@@ -397,7 +394,7 @@ placement:
                 pair("fast", "/Volumes/faststore/databases/immich/redis"),
             ),
             (
-                subject("redis", Some("redis:6.2-alpine"), "/data", None),
+                Subject::in_immich("redis", Some("redis:6.2-alpine"), "/data", None),
                 pair("fast", "/Volumes/faststore/databases/immich/redis"),
             ),
         ];
@@ -473,17 +470,17 @@ placement:
     fn defaults_fall_back_to_first_tier() {
         let text = "tiers:\n  nvme: { root: /n }\n  warm: { root: /w }\n";
         let tiers = load(Path::new("t.yaml"), text).unwrap();
-        let db = subject("db", Some("postgres:16"), "/var/lib/postgresql/data", None);
+        let db = Subject::in_immich("db", Some("postgres:16"), "/var/lib/postgresql/data", None);
         assert_eq!(
             default_place(&tiers, &db),
             pair("nvme", "/n/databases/immich/db")
         );
-        let movies = subject("plex", None, "/movies", None);
+        let movies = Subject::in_immich("plex", None, "/movies", None);
         assert_eq!(
             default_place(&tiers, &movies),
             pair("warm", "/w/media/movies")
         );
-        let backup = subject("db", None, "/backup", None);
+        let backup = Subject::in_immich("db", None, "/backup", None);
         assert_eq!(
             default_place(&tiers, &backup),
             pair("nvme", "/n/backups/immich")

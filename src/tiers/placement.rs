@@ -172,6 +172,25 @@ impl<'a> Subject<'a> {
     }
 }
 
+#[cfg(test)]
+impl<'a> Subject<'a> {
+    /// A mount of project `immich`, for tests.
+    pub(crate) fn in_immich(
+        service: &'a str,
+        image: Option<&'a str>,
+        target: &'a str,
+        volume: Option<&'a str>,
+    ) -> Self {
+        Subject {
+            project: "immich",
+            service,
+            image,
+            target,
+            volume,
+        }
+    }
+}
+
 /// Where a subject belongs, and which rule said so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
@@ -264,21 +283,47 @@ const STAGING: &[&str] = &["*download*", "*staging*", "*incomplete*"];
 const LOG_TARGETS: &[&str] = &["*/log", "*/log/*", "*/logs", "*/logs/*"];
 const LOG_VOLUMES: &[&str] = &["log", "logs", "*-log", "*-logs", "*_log", "*_logs"];
 
-const fn rule(
-    image: &'static [&'static str],
-    target: &'static [&'static str],
-    volume: &'static [&'static str],
-    tier: &'static str,
-    path: &'static str,
-) -> DefaultRule {
-    DefaultRule {
-        image,
-        target,
-        volume,
-        tier,
-        path,
+/// A row's glob list.
+type Patterns = &'static [&'static str];
+
+impl DefaultRule {
+    /// A row that matches services by image.
+    const fn image(globs: Patterns, tier: &'static str, path: &'static str) -> Self {
+        DefaultRule::new(globs, NONE, NONE, tier, path)
+    }
+
+    /// A row that matches mounts by container path.
+    const fn target(globs: Patterns, tier: &'static str, path: &'static str) -> Self {
+        DefaultRule::new(NONE, globs, NONE, tier, path)
+    }
+
+    /// A row that matches named volumes by name.
+    const fn volume(globs: Patterns, tier: &'static str, path: &'static str) -> Self {
+        DefaultRule::new(NONE, NONE, globs, tier, path)
+    }
+
+    const fn new(
+        image: Patterns,
+        target: Patterns,
+        volume: Patterns,
+        tier: &'static str,
+        path: &'static str,
+    ) -> Self {
+        DefaultRule {
+            image,
+            target,
+            volume,
+            tier,
+            path,
+        }
     }
 }
+
+const DB: &str = "databases/{project}/{service}";
+const MODELS: &str = "ml_models/{project}";
+const PHOTOS: &str = "photos/{project}";
+const METADATA: &str = "metadata/{project}/{service}";
+const PROCESSED: &str = "processing/{project}/{volume}";
 
 /// The built-in placement, used when `tiers.yaml` has no `placement:`; first
 /// match wins. Backups and archives come first so that a backup helper built
@@ -288,71 +333,29 @@ const fn rule(
 /// The rows name the tiers `fast`, `warm` and `cold`; when the file lacks one
 /// of them, [`default_rules`] uses the first tier the file lists instead.
 pub const DEFAULT_RULES: &[DefaultRule] = &[
-    rule(NONE, BACKUP, NONE, "cold", "backups/{project}"),
-    rule(NONE, NONE, BACKUP, "cold", "backups/{project}"),
-    rule(NONE, ARCHIVE, NONE, "cold", "archives/{project}"),
-    rule(NONE, NONE, ARCHIVE, "cold", "archives/{project}"),
-    rule(
-        DB_IMAGES,
-        NONE,
-        NONE,
-        "fast",
-        "databases/{project}/{service}",
-    ),
-    rule(
-        NONE,
-        DB_TARGETS,
-        NONE,
-        "fast",
-        "databases/{project}/{service}",
-    ),
-    rule(NONE, NONE, MODEL_VOLUMES, "fast", "ml_models/{project}"),
-    rule(MODEL_IMAGES, NONE, NONE, "fast", "ml_models/{project}"),
-    rule(NONE, MODEL_TARGETS, NONE, "fast", "ml_models/{project}"),
-    rule(
-        PHOTO_APP_IMAGES,
-        PHOTO_APP_TARGETS,
-        NONE,
-        "fast",
-        "photos/{project}",
-    ),
-    rule(NONE, PHOTO_TARGETS, NONE, "fast", "photos/{project}"),
-    rule(NONE, NONE, PHOTO_VOLUMES, "fast", "photos/{project}"),
-    rule(
-        NONE,
-        METADATA_TARGETS,
-        NONE,
-        "fast",
-        "metadata/{project}/{service}",
-    ),
-    rule(
-        NONE,
-        NONE,
-        METADATA_VOLUMES,
-        "fast",
-        "metadata/{project}/{service}",
-    ),
-    rule(
-        NONE,
-        PROCESSING,
-        NONE,
-        "fast",
-        "processing/{project}/{volume}",
-    ),
-    rule(
-        NONE,
-        NONE,
-        PROCESSING,
-        "fast",
-        "processing/{project}/{volume}",
-    ),
-    rule(NONE, MEDIA_TARGETS, NONE, "warm", "media/{volume}"),
-    rule(NONE, NONE, MEDIA_VOLUMES, "warm", "media/{volume}"),
-    rule(NONE, STAGING, NONE, "warm", "staging/{project}"),
-    rule(NONE, NONE, STAGING, "warm", "staging/{project}"),
-    rule(NONE, LOG_TARGETS, NONE, "warm", "logs/{project}/{service}"),
-    rule(NONE, NONE, LOG_VOLUMES, "warm", "logs/{project}/{service}"),
-    rule(NONE, NONE, NONE, "warm", "{project}/{volume}"),
+    DefaultRule::target(BACKUP, "cold", "backups/{project}"),
+    DefaultRule::volume(BACKUP, "cold", "backups/{project}"),
+    DefaultRule::target(ARCHIVE, "cold", "archives/{project}"),
+    DefaultRule::volume(ARCHIVE, "cold", "archives/{project}"),
+    DefaultRule::image(DB_IMAGES, "fast", DB),
+    DefaultRule::target(DB_TARGETS, "fast", DB),
+    DefaultRule::volume(MODEL_VOLUMES, "fast", MODELS),
+    DefaultRule::image(MODEL_IMAGES, "fast", MODELS),
+    DefaultRule::target(MODEL_TARGETS, "fast", MODELS),
+    DefaultRule::new(PHOTO_APP_IMAGES, PHOTO_APP_TARGETS, NONE, "fast", PHOTOS),
+    DefaultRule::target(PHOTO_TARGETS, "fast", PHOTOS),
+    DefaultRule::volume(PHOTO_VOLUMES, "fast", PHOTOS),
+    DefaultRule::target(METADATA_TARGETS, "fast", METADATA),
+    DefaultRule::volume(METADATA_VOLUMES, "fast", METADATA),
+    DefaultRule::target(PROCESSING, "fast", PROCESSED),
+    DefaultRule::volume(PROCESSING, "fast", PROCESSED),
+    DefaultRule::target(MEDIA_TARGETS, "warm", "media/{volume}"),
+    DefaultRule::volume(MEDIA_VOLUMES, "warm", "media/{volume}"),
+    DefaultRule::target(STAGING, "warm", "staging/{project}"),
+    DefaultRule::volume(STAGING, "warm", "staging/{project}"),
+    DefaultRule::target(LOG_TARGETS, "warm", "logs/{project}/{service}"),
+    DefaultRule::volume(LOG_VOLUMES, "warm", "logs/{project}/{service}"),
+    DefaultRule::new(NONE, NONE, NONE, "warm", "{project}/{volume}"),
 ];
 
 /// Builds [`DEFAULT_RULES`] for a file whose tiers are `tier_names` (in file
@@ -423,13 +426,7 @@ mod tests {
         target: &'a str,
         volume: Option<&'a str>,
     ) -> Subject<'a> {
-        Subject {
-            project: "immich",
-            service: "database",
-            image,
-            target,
-            volume,
-        }
+        Subject::in_immich("database", image, target, volume)
     }
 
     #[test]

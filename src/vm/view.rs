@@ -180,24 +180,26 @@ pub fn fix(view: &VmView, unshared: &[PathBuf], home: &Path) -> Option<String> {
     })
 }
 
+/// Colima's default profile sharing `shares`, for tests.
+#[cfg(test)]
+pub(crate) fn colima(shares: Vec<Share>) -> VmView {
+    VmView {
+        engine: EngineGuess::Colima {
+            profile: "default".into(),
+        },
+        shares: Some(VmShares {
+            engine: VmEngine::Colima,
+            instance: Some("default".into()),
+            shares,
+            source_files: Vec::new(),
+            notes: Vec::new(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn colima(shares: Vec<Share>) -> VmView {
-        VmView {
-            engine: EngineGuess::Colima {
-                profile: "default".into(),
-            },
-            shares: Some(VmShares {
-                engine: VmEngine::Colima,
-                instance: Some("default".into()),
-                shares,
-                source_files: Vec::new(),
-                notes: Vec::new(),
-            }),
-        }
-    }
 
     #[test]
     fn native_sees_everything_and_remote_is_unknown() {

@@ -27,6 +27,7 @@ mod safety_migrate;
 mod safety_preflight;
 mod safety_rewrite;
 mod safety_targets;
+mod stack;
 mod templates;
 mod tier_presence;
 mod tiers_cli;

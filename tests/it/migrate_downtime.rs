@@ -3,7 +3,7 @@
 //! during the pre-copy and the delta, `--stop-first`, and a source changed under the copy.
 //! Every project name ends in this process's id: other sessions share the engine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -12,9 +12,9 @@ use tierctl::migrate::manifest::{self, Rules};
 use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
-use super::engine::{engine, helper_image};
-use super::migrate_engine::{TIERS, project_tierctl, run_compose, stdout};
-use super::workspace::Workspace;
+use super::engine::helper_image;
+use super::migrate_engine::stdout;
+use super::stack::Stack;
 
 const COMPOSE: &str = r#"services:
   db:
@@ -43,75 +43,21 @@ const MUTATE: &str = "set -e; cd /data; echo new > new.txt; mkdir -p fresh; echo
 rm del.txt; mv ren-a ren-b; : > trunc.bin; cp -p same.txt /tmp/ref; printf 'BBBB\\n' > same.txt; \
 touch -r /tmp/ref same.txt; chmod 0600 keep/f3; rm -rf gone; echo more >> sub/deep/d";
 
-struct Project {
-    ws: Workspace,
-    name: String,
-    cli: Vec<String>,
+/// A running project `prefix<pid>` whose service runs `command` with `grace`, its volume
+/// seeded with [`SEED`]; `None` (skipped) without an engine or compose CLI.
+fn project(prefix: &str, command: &str, grace: &str) -> Option<Stack> {
+    let compose = COMPOSE
+        .replace("{command}", command)
+        .replace("{grace}", grace);
+    let name = format!("{prefix}{}", std::process::id());
+    Stack::up(Family::V2, name, &compose, SEED)
 }
 
-impl Project {
-    /// A running project `prefix<pid>` whose service runs `command` with `grace`, its volume
-    /// seeded with [`SEED`]; `None` (skipped) without an engine or compose CLI.
-    fn up(prefix: &str, command: &str, grace: &str) -> Option<Project> {
-        engine()?;
-        let cli = Family::V2.require()?;
-        let compose = COMPOSE
-            .replace("{image}", &helper_image())
-            .replace("{command}", command)
-            .replace("{grace}", grace);
-        let ws = Workspace::new()
-            .file("app/compose.yaml", &compose)
-            .file("app/tiers.yaml", TIERS)
-            .dir("fast");
-        let p = Project {
-            ws,
-            name: format!("{prefix}{}", std::process::id()),
-            cli,
-        };
-        run_compose(&p.cli, &p.name, &p.ws, &["down", "-v"]);
-        assert!(
-            run_compose(&p.cli, &p.name, &p.ws, &["up", "-d"]),
-            "compose up"
-        );
-        p.on_volume(SEED);
-        Some(p)
-    }
-
-    fn volume(&self) -> String {
-        format!("{}_dbdata", self.name)
-    }
-
-    fn target(&self) -> PathBuf {
-        self.ws.path(&format!("fast/{}/dbdata", self.name))
-    }
-
+impl Stack {
     fn docker(&self, args: &[&str]) -> String {
         let out = Command::new("docker").args(args).output().expect("docker");
         assert!(out.status.success(), "docker {args:?}: {}", stdout(&out));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// Run `script` in a one-off container on the volume.
-    fn on_volume(&self, script: &str) {
-        let mount = format!("{}:/data", self.volume());
-        self.docker(&[
-            "run",
-            "--rm",
-            "-v",
-            &mount,
-            &helper_image(),
-            "sh",
-            "-c",
-            script,
-        ]);
-    }
-
-    fn tierctl(&self) -> assert_cmd::Command {
-        project_tierctl(&self.ws, &self.name)
-    }
-
-    fn compose_text(&self) -> String {
-        std::fs::read_to_string(self.ws.path("app/compose.yaml")).expect("compose file")
     }
 
     /// `migrate ARGS` started with the pause hook at `at`; returns once its stderr shows the
@@ -157,13 +103,6 @@ impl Project {
         let differences = manifest::compare(&a, &b, Rules::default());
         assert!(differences.is_empty(), "{differences:?}");
     }
-
-    fn down(&self) {
-        run_compose(&self.cli, &self.name, &self.ws, &["down", "-v"]);
-        let _ = Command::new("docker")
-            .args(["volume", "rm", "-f", &self.volume()])
-            .output();
-    }
 }
 
 fn kill(mut child: Child) {
@@ -173,7 +112,7 @@ fn kill(mut child: Child) {
 
 #[test]
 fn pre_copy_and_delta_catch_creates_deletes_renames_truncates_and_same_size_same_second_rewrites() {
-    let Some(p) = Project::up("tierctlitdt1x", CLEAN, "10s") else {
+    let Some(p) = project("tierctlitdt1x", CLEAN, "10s") else {
         return;
     };
     // hold the run after the pre-copy (the service still runs), change the source, go on
@@ -217,7 +156,7 @@ fn pre_copy_and_delta_catch_creates_deletes_renames_truncates_and_same_size_same
 #[test]
 fn a_service_that_ignores_sigterm_is_killed_and_the_migration_refuses_without_force() {
     // `sh` as PID 1 ignores SIGTERM: the engine kills it when the grace period ends
-    let Some(p) = Project::up("tierctlitdt2x", "while true; do sleep 1; done", "1s") else {
+    let Some(p) = project("tierctlitdt2x", "while true; do sleep 1; done", "1s") else {
         return;
     };
     let before = p.compose_text();
@@ -245,7 +184,7 @@ fn a_service_that_ignores_sigterm_is_killed_and_the_migration_refuses_without_fo
 
 /// kill -9 tierctl paused at `at`, change the source, `--resume`: the copy equals the source.
 fn killed_at_then_resumed(prefix: &str, at: &str) {
-    let Some(p) = Project::up(prefix, CLEAN, "10s") else {
+    let Some(p) = project(prefix, CLEAN, "10s") else {
         return;
     };
     kill(p.paused_at(&["--yes"], at, 120_000));
@@ -368,7 +307,7 @@ fn resume_refuses_while_a_container_outside_the_plan_uses_the_volume() {
 
 #[test]
 fn stop_first_still_stops_then_copies_and_verifies() {
-    let Some(p) = Project::up("tierctlitdt5x", CLEAN, "10s") else {
+    let Some(p) = project("tierctlitdt5x", CLEAN, "10s") else {
         return;
     };
     let out = p
@@ -393,7 +332,7 @@ fn stop_first_still_stops_then_copies_and_verifies() {
 
 #[test]
 fn d11_a_source_changed_under_the_copy_names_its_writer_and_resume_copies_it_again() {
-    let Some(p) = Project::up("tierctlitdt6x", CLEAN, "10s") else {
+    let Some(p) = project("tierctlitdt6x", CLEAN, "10s") else {
         return;
     };
     // once the service is stopped, another container keeps writing into the source

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::compose_runner::Family;
 use super::copy_engine::SEED;
-use super::engine::{engine, helper_image};
+use super::engine::helper_image;
+use super::stack::Stack;
 use super::workspace::Workspace;
 
 /// A service on a named volume, with a long stop grace period (shared by the migrate test files).
@@ -33,105 +34,20 @@ placement:
     path: "{project}/{volume}"
 "#;
 
-struct Project {
-    ws: Workspace,
-    name: String,
-    family: Family,
-    cli: Vec<String>,
-}
-
 /// A compose project name unique to this test process (sessions share the engine).
 pub fn unique(name: &str) -> String {
     format!("{name}p{}", std::process::id())
 }
 
-impl Project {
-    /// A project `name` started by Compose v2 with its volume seeded with `seed`.
-    fn up(name: &str, seed: &str) -> Option<Project> {
-        Project::up_with(Family::V2, name, seed)
-    }
+/// A project `name` (made unique) started by Compose v2 with its volume seeded with `seed`.
+fn project(name: &str, seed: &str) -> Option<Stack> {
+    Stack::up(Family::V2, unique(name), COMPOSE, seed)
+}
 
-    /// A project `name` started by the compose CLI of `family`, its service running and its
-    /// volume seeded with `seed`.
-    fn up_with(family: Family, name: &str, seed: &str) -> Option<Project> {
-        engine()?;
-        let cli = family.require()?;
-        let ws = Workspace::new()
-            .file(
-                "app/compose.yaml",
-                &COMPOSE.replace("{image}", &helper_image()),
-            )
-            .file("app/tiers.yaml", TIERS)
-            .dir("fast");
-        let p = Project {
-            ws,
-            name: unique(name),
-            family,
-            cli,
-        };
-        p.compose(&["down", "-v"]);
-        assert!(p.compose(&["up", "-d"]), "compose up");
-        let status = Command::new("docker")
-            .args(["run", "--rm", "-v"])
-            .arg(format!("{}:/data", p.volume()))
-            .args([&helper_image(), "sh", "-c", seed])
-            .status()
-            .expect("docker run");
-        assert!(status.success(), "seed");
-        Some(p)
-    }
-
+impl Stack {
     /// The names of the project's containers, sorted.
     fn container_names(&self) -> Vec<String> {
         container_names(&self.name)
-    }
-
-    fn volume(&self) -> String {
-        format!("{}_dbdata", self.name)
-    }
-
-    fn target(&self) -> std::path::PathBuf {
-        self.ws.path(&format!("fast/{}/dbdata", self.name))
-    }
-
-    fn compose(&self, args: &[&str]) -> bool {
-        run_compose(&self.cli, &self.name, &self.ws, args)
-    }
-
-    fn tierctl(&self) -> assert_cmd::Command {
-        project_tierctl(&self.ws, &self.name)
-    }
-
-    fn compose_text(&self) -> String {
-        std::fs::read_to_string(self.ws.path("app/compose.yaml")).expect("compose file")
-    }
-
-    /// The `/data` mount source of the running `db` container.
-    fn db_mount(&self) -> String {
-        let id = Command::new("docker")
-            .args(["ps", "-q", "--filter"])
-            .arg(format!("label=com.docker.compose.project={}", self.name))
-            .output()
-            .expect("docker ps");
-        let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
-        let out = Command::new("docker")
-            .args([
-                "inspect",
-                "--format",
-                "{{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}}{{end}}",
-                &id,
-            ])
-            .output()
-            .expect("docker inspect");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    fn down(&self) {
-        self.compose(&["down", "-v"]);
-        // after a migration compose no longer declares the volume: remove it by name
-        let _ = Command::new("docker")
-            .args(["volume", "rm", "-f", &self.volume()])
-            .output();
     }
 }
 
@@ -193,7 +109,7 @@ fn regression_12_migrate_restarts_a_compose_v1_project_with_compose_v1() {
 }
 
 fn migrate_end_to_end(family: Family, name: &str) {
-    let Some(p) = Project::up_with(family, name, SEED) else {
+    let Some(p) = Stack::up(family, unique(name), COMPOSE, SEED) else {
         return;
     };
     let sep = p.family.separator();
@@ -324,7 +240,7 @@ chown -R 999:999 /data";
 
 #[test]
 fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
-    let Some(p) = Project::up("tierctlitmig2", BIG_SEED) else {
+    let Some(p) = project("tierctlitmig2", BIG_SEED) else {
         return;
     };
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
@@ -490,7 +406,7 @@ fn on_a_terminal_migrate_asks_and_a_no_changes_nothing() {
 /// migration because no container was running to look at.
 #[test]
 fn regression_migrate_of_a_stopped_project_skips_the_mount_check() {
-    let Some(p) = Project::up("tierctlstopped", "echo hello > /data/a") else {
+    let Some(p) = project("tierctlstopped", "echo hello > /data/a") else {
         return;
     };
     assert!(p.compose(&["stop"]), "compose stop");

@@ -19,7 +19,8 @@ use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
 use super::engine::{engine, helper_image};
-use super::migrate_engine::{TIERS, project_tierctl, run_compose, stdout};
+use super::migrate_engine::{TIERS, stdout};
+use super::stack::Stack;
 use super::workspace::Workspace;
 
 const COMPOSE: &str = r#"services:
@@ -37,57 +38,14 @@ const SEED: &str = "set -e; cd /data; mkdir -p pg/base; echo one > pg/base/1; \
 ln pg/base/1 pg/base/1.link; ln -s base/1 pg/current; head -c 300000 /dev/urandom > pg/blob; \
 chown -R 999:999 pg; chmod 700 pg; echo a > a";
 
-/// A compose project (unique per test and process) with its `db` service running on a seeded
-/// named volume.
-struct Stack {
-    ws: Workspace,
-    name: String,
-    cli: Vec<String>,
-    old: String,
+/// A project `tierctlsafe<tag><pid>` with its `db` service running on the volume seeded by
+/// [`SEED`].
+fn stack(tag: &str) -> Option<Stack> {
+    let name = format!("tierctlsafe{tag}{}", std::process::id());
+    Stack::up(Family::V2, name, COMPOSE, SEED)
 }
 
 impl Stack {
-    fn up(tag: &str) -> Option<Stack> {
-        engine()?;
-        let cli = Family::V2.require()?;
-        let old = COMPOSE.replace("{image}", &helper_image());
-        let ws = Workspace::new()
-            .file("app/compose.yaml", &old)
-            .file("app/tiers.yaml", TIERS)
-            .dir("fast");
-        let s = Stack {
-            ws,
-            name: format!("tierctlsafe{tag}{}", std::process::id()),
-            cli,
-            old,
-        };
-        assert!(s.compose(&["up", "-d"]), "compose up");
-        let seeded = Command::new("docker")
-            .args(["run", "--rm", "-v"])
-            .arg(format!("{}:/data", s.volume()))
-            .args([&helper_image(), "sh", "-c", SEED])
-            .status()
-            .expect("docker run");
-        assert!(seeded.success(), "seed");
-        Some(s)
-    }
-
-    fn volume(&self) -> String {
-        format!("{}_dbdata", self.name)
-    }
-
-    fn target(&self) -> PathBuf {
-        self.ws.path(&format!("fast/{}/dbdata", self.name))
-    }
-
-    fn compose(&self, args: &[&str]) -> bool {
-        run_compose(&self.cli, &self.name, &self.ws, args)
-    }
-
-    fn compose_text(&self) -> String {
-        std::fs::read_to_string(self.ws.path("app/compose.yaml")).expect("compose file")
-    }
-
     /// The compose file after the migration.
     fn new_text(&self) -> String {
         self.old
@@ -98,11 +56,9 @@ impl Stack {
             .replace("volumes:\n  dbdata:\n", "")
     }
 
-    fn tierctl(&self, args: &[&str]) -> Output {
-        project_tierctl(&self.ws, &self.name)
-            .args(args)
-            .output()
-            .expect("tierctl runs")
+    /// `tierctl ARGS`, run to its end.
+    fn output(&self, args: &[&str]) -> Output {
+        self.tierctl().args(args).output().expect("tierctl runs")
     }
 
     /// `tierctl ARGS` in the background with the migrate pause hook at `pause`.
@@ -123,29 +79,6 @@ impl Stack {
             .spawn()
             .expect("spawn tierctl");
         (child, log)
-    }
-
-    /// The `/data` mount source of the `db` container.
-    fn db_mount(&self) -> String {
-        let out = Command::new("docker")
-            .args([
-                "inspect",
-                "--format",
-                "{{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}}{{end}}",
-                &self.db(),
-            ])
-            .output()
-            .expect("docker inspect");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    fn db(&self) -> String {
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("label=com.docker.compose.project={}", self.name))
-            .output()
-            .expect("docker ps");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// What the database does: write a file where it runs.
@@ -180,19 +113,6 @@ impl Stack {
             .args(["volume", "inspect", &self.volume()])
             .output()
             .is_ok_and(|o| o.status.success())
-    }
-
-    fn down(&self) {
-        self.compose(&["down", "-v"]);
-        let _ = Command::new("docker")
-            .args(["volume", "rm", "-f", &self.volume()])
-            .output();
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.down();
     }
 }
 
@@ -231,8 +151,8 @@ fn wait_for(log: &Path, what: &str, child: &mut Child) {
 }
 
 fn migrated(tag: &str) -> Option<Stack> {
-    let s = Stack::up(tag)?;
-    let out = s.tierctl(&["migrate", "--yes"]);
+    let s = stack(tag)?;
+    let out = s.output(&["migrate", "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(s.compose_text(), s.new_text());
     Some(s)
@@ -246,7 +166,7 @@ fn d1_rollback_after_the_service_wrote_on_the_tier_brings_that_data_back() {
     let newest = s.tier_manifest();
 
     // no terminal, no --yes: refused, naming the exact command, nothing changed
-    let asked = s.tierctl(&["migrate", "--rollback"]);
+    let asked = s.output(&["migrate", "--rollback"]);
     assert_eq!(asked.status.code(), Some(2), "{}", text(&asked));
     assert!(
         text(&asked).contains("tierctl migrate --rollback --yes`"),
@@ -256,7 +176,7 @@ fn d1_rollback_after_the_service_wrote_on_the_tier_brings_that_data_back() {
     assert_eq!(s.compose_text(), s.new_text());
     same(&newest, &s.tier_manifest(), "tier after the refusal");
 
-    let back = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let back = s.output(&["migrate", "--rollback", "--yes"]);
     let t = text(&back);
     assert_eq!(back.status.code(), Some(0), "{t}");
     assert!(
@@ -273,7 +193,7 @@ fn d1_rollback_after_the_service_wrote_on_the_tier_brings_that_data_back() {
     );
 
     // the copy equals what was copied back: discard may remove it, the volume keeps all
-    let discard = s.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let discard = s.output(&["migrate", "--rollback", "--discard-copy", "--yes"]);
     assert_eq!(discard.status.code(), Some(0), "{}", text(&discard));
     assert!(!s.target().exists());
     same(
@@ -301,7 +221,7 @@ fn d2_prune_refuses_a_volume_a_hand_restored_compose_file_uses_again() {
     assert!(s.compose(&["down"]), "down");
     let before = s.volume_manifest();
 
-    let pruned = s.tierctl(&["migrate", "--prune-source", "--yes"]);
+    let pruned = s.output(&["migrate", "--prune-source", "--yes"]);
     let t = text(&pruned);
     assert_eq!(pruned.status.code(), Some(2), "{t}");
     assert!(
@@ -323,7 +243,7 @@ fn d2_prune_refuses_a_volume_a_hand_restored_compose_file_uses_again() {
     assert_eq!(s.compose_text(), s.old);
 
     // the command the hint names works in this state and loses nothing
-    let back = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let back = s.output(&["migrate", "--rollback", "--yes"]);
     assert_eq!(back.status.code(), Some(0), "{}", text(&back));
     assert_eq!(s.compose_text(), s.old);
     same(
@@ -335,10 +255,10 @@ fn d2_prune_refuses_a_volume_a_hand_restored_compose_file_uses_again() {
 
 #[test]
 fn d3_a_rollback_while_the_migration_verifies_is_refused_and_a_live_copy_is_never_discarded() {
-    let Some(s) = Stack::up("d3") else { return };
+    let Some(s) = stack("d3") else { return };
     let (mut first, log) = s.spawn_paused(&["migrate", "--yes"], "verify:0", 8_000);
     wait_for(&log, "paused at `verify:0`", &mut first);
-    let second = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let second = s.output(&["migrate", "--rollback", "--yes"]);
     let t = text(&second);
     assert_eq!(second.status.code(), Some(2), "{t}");
     assert!(t.contains(&format!("pid {}", first.id())), "{t}");
@@ -352,7 +272,7 @@ fn d3_a_rollback_while_the_migration_verifies_is_refused_and_a_live_copy_is_neve
     );
     assert_eq!(s.compose_text(), s.new_text());
     assert_eq!(s.db_mount(), s.target().display().to_string());
-    let journal_says_done = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let journal_says_done = s.output(&["migrate", "--rollback", "--yes"]);
     assert_eq!(
         journal_says_done.status.code(),
         Some(0),
@@ -366,7 +286,7 @@ fn d3_a_rollback_while_the_migration_verifies_is_refused_and_a_live_copy_is_neve
     assert!(s.compose(&["up", "-d"]), "up");
     s.db_writes("live");
     let live = s.tier_manifest();
-    let discard = s.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let discard = s.output(&["migrate", "--rollback", "--discard-copy", "--yes"]);
     let t = text(&discard);
     assert_eq!(discard.status.code(), Some(2), "{t}");
     assert!(t.contains("stays"), "{t}");
@@ -388,7 +308,7 @@ fn d13_failed_prune_and_discard_name_commands_that_work_and_a_stopped_container_
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(created, "docker create");
-    let pruned = s.tierctl(&["migrate", "--prune-source", "--yes"]);
+    let pruned = s.output(&["migrate", "--prune-source", "--yes"]);
     let _ = Command::new("docker").args(["rm", "-f", &holder]).output();
     let t = text(&pruned);
     assert_eq!(pruned.status.code(), Some(2), "{t}");
@@ -403,20 +323,20 @@ fn d13_failed_prune_and_discard_name_commands_that_work_and_a_stopped_container_
         "the volume after the refused prune",
     );
     // `--resume` indeed has nothing to do here, and says what does
-    let resume = s.tierctl(&["migrate", "--resume"]);
+    let resume = s.output(&["migrate", "--resume"]);
     assert!(
         text(&resume).contains("--prune-source --yes"),
         "{}",
         text(&resume)
     );
     // once the container is gone the same command works
-    let again = s.tierctl(&["migrate", "--prune-source", "--yes"]);
+    let again = s.output(&["migrate", "--prune-source", "--yes"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(!s.volume_exists());
     same(&before, &s.tier_manifest(), "the tier after the prune");
     assert_eq!(s.compose_text(), s.new_text());
     // nothing is left to roll back: the hint says so and does not name --resume
-    let back = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let back = s.output(&["migrate", "--rollback", "--yes"]);
     let t = text(&back);
     assert_eq!(back.status.code(), Some(2), "{t}");
     assert!(!t.contains("--resume"), "{t}");
@@ -430,11 +350,11 @@ fn d13_failed_prune_and_discard_name_commands_that_work_and_a_stopped_container_
 #[test]
 fn a_copy_written_after_the_rollback_is_not_discarded() {
     let Some(s) = migrated("changed") else { return };
-    let back = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let back = s.output(&["migrate", "--rollback", "--yes"]);
     assert_eq!(back.status.code(), Some(0), "{}", text(&back));
     std::fs::write(s.target().join("notes.txt"), "kept by hand").expect("write");
     let copy = s.tier_manifest();
-    let discard = s.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let discard = s.output(&["migrate", "--rollback", "--discard-copy", "--yes"]);
     let t = text(&discard);
     assert_eq!(discard.status.code(), Some(2), "{t}");
     assert!(t.contains("changed since its copy verified"), "{t}");
@@ -475,13 +395,13 @@ fn kill_9_at_each_rollback_step_then_rollback_again_loses_nothing() {
             &s.tier_manifest(),
             &format!("tier after kill at {pause}"),
         );
-        let resume = s.tierctl(&["migrate", "--resume"]);
+        let resume = s.output(&["migrate", "--resume"]);
         assert!(
             text(&resume).contains("--rollback --yes"),
             "{pause}: {}",
             text(&resume)
         );
-        let back = s.tierctl(&["migrate", "--rollback", "--yes"]);
+        let back = s.output(&["migrate", "--rollback", "--yes"]);
         assert_eq!(back.status.code(), Some(0), "{pause}: {}", text(&back));
         assert_eq!(s.compose_text(), s.old, "{pause}");
         assert_eq!(s.db_mount(), s.volume(), "{pause}");
@@ -507,7 +427,7 @@ fn kill_9_at_the_prune_and_discard_boundaries_then_the_same_command_finishes() {
         wait_for(&log, "paused at `remove-source:0`", &mut child);
         child.kill().expect("kill -9");
         child.wait().expect("reaped");
-        let again = s.tierctl(&["migrate", "--prune-source", "--yes"]);
+        let again = s.output(&["migrate", "--prune-source", "--yes"]);
         assert_eq!(again.status.code(), Some(0), "{pause}: {}", text(&again));
         assert!(!s.volume_exists(), "{pause}");
         same(&data, &s.tier_manifest(), pause);
@@ -516,7 +436,7 @@ fn kill_9_at_the_prune_and_discard_boundaries_then_the_same_command_finishes() {
     let Some(s) = migrated("discardkill") else {
         return;
     };
-    let back = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let back = s.output(&["migrate", "--rollback", "--yes"]);
     assert_eq!(back.status.code(), Some(0), "{}", text(&back));
     let data = s.volume_manifest();
     let (mut child, log) = s.spawn_paused(
@@ -527,7 +447,7 @@ fn kill_9_at_the_prune_and_discard_boundaries_then_the_same_command_finishes() {
     wait_for(&log, "paused at `remove-copy:0`", &mut child);
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
-    let again = s.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let again = s.output(&["migrate", "--rollback", "--discard-copy", "--yes"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
     assert!(!s.target().exists());
     same(&data, &s.volume_manifest(), "the volume after the discard");
@@ -556,7 +476,7 @@ fn a_truncated_journal_and_an_edited_manifest_still_roll_back_without_loss() {
             std::fs::write(entry.path(), b"{\"entries\":{}}").expect("edit");
         }
     }
-    let back = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let back = s.output(&["migrate", "--rollback", "--yes"]);
     let t = text(&back);
     assert_eq!(back.status.code(), Some(0), "{t}");
     assert!(t.contains("back into volume"), "{t}");
@@ -567,7 +487,7 @@ fn a_truncated_journal_and_an_edited_manifest_still_roll_back_without_loss() {
         "the volume after the rollback",
     );
     // the copy back kept a fresh manifest: the copy equals it, so --discard-copy may go
-    let discard = s.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let discard = s.output(&["migrate", "--rollback", "--discard-copy", "--yes"]);
     assert_eq!(discard.status.code(), Some(0), "{}", text(&discard));
     same(
         &newest,
@@ -586,7 +506,7 @@ fn a_journal_damaged_in_the_middle_is_refused_and_nothing_changes() {
     let mut lines: Vec<&str> = text_of.lines().collect();
     lines[2] = "{hand edited";
     std::fs::write(&journal, lines.join("\n") + "\n").expect("edit");
-    let back = s.tierctl(&["migrate", "--rollback", "--yes"]);
+    let back = s.output(&["migrate", "--rollback", "--yes"]);
     let t = text(&back);
     assert_eq!(back.status.code(), Some(2), "{t}");
     assert!(t.contains("line 3 is damaged"), "{t}");

@@ -15,61 +15,21 @@ use tierctl::migrate::manifest::{self, Manifest, Rules};
 use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
-use super::engine::{engine, helper_image, required};
-use super::migrate_engine::{COMPOSE, TIERS, project_tierctl, run_compose, stdout};
-use super::workspace::Workspace;
+use super::engine::{helper_image, required};
+use super::migrate_engine::{COMPOSE, stdout};
+use super::stack::Stack;
 
 const SEED: &str = "set -e; cd /data; mkdir -p pg/base; echo one > pg/base/1; \
 ln pg/base/1 pg/base/1.link; ln -s base/1 pg/current; head -c 200000 /dev/urandom > blob; \
 chown -R 999:999 pg; chmod 700 pg";
 
-/// A running compose project `db` on a seeded named volume, in its own workspace.
-struct Stack {
-    ws: Workspace,
-    name: String,
-    cli: Vec<String>,
+/// A project `tierctlpf<tag><pid>` running `db` on the volume seeded by `seed`.
+fn stack(tag: &str, seed: &str) -> Option<Stack> {
+    let name = format!("tierctlpf{tag}{}", std::process::id());
+    Stack::up(Family::V2, name, COMPOSE, seed)
 }
 
 impl Stack {
-    fn up(tag: &str, seed: &str) -> Option<Stack> {
-        engine()?;
-        let cli = Family::V2.require()?;
-        let ws = Workspace::new()
-            .file(
-                "app/compose.yaml",
-                &COMPOSE.replace("{image}", &helper_image()),
-            )
-            .file("app/tiers.yaml", TIERS)
-            .dir("fast");
-        let s = Stack {
-            ws,
-            name: format!("tierctlpf{tag}{}", std::process::id()),
-            cli,
-        };
-        run_compose(&s.cli, &s.name, &s.ws, &["down", "-v"]);
-        assert!(run_compose(&s.cli, &s.name, &s.ws, &["up", "-d"]), "up");
-        let status = Command::new("docker")
-            .args(["run", "--rm", "-v"])
-            .arg(format!("{}:/data", s.volume()))
-            .args([&helper_image(), "sh", "-c", seed])
-            .status()
-            .expect("docker run");
-        assert!(status.success(), "seed");
-        Some(s)
-    }
-
-    fn volume(&self) -> String {
-        format!("{}_dbdata", self.name)
-    }
-
-    fn target(&self) -> PathBuf {
-        self.ws.path(&format!("fast/{}/dbdata", self.name))
-    }
-
-    fn tierctl(&self) -> assert_cmd::Command {
-        project_tierctl(&self.ws, &self.name)
-    }
-
     /// `tierctl ARGS` in the background, in the project's directory.
     fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
         Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
@@ -84,24 +44,9 @@ impl Stack {
             .expect("spawn tierctl")
     }
 
-    fn compose_text(&self) -> String {
-        std::fs::read_to_string(self.ws.path("app/compose.yaml")).expect("compose file")
-    }
-
     /// The volume's tree as migrate's host reader sees it.
     fn volume_tree(&self) -> Manifest {
-        let out = Command::new("docker")
-            .args([
-                "volume",
-                "inspect",
-                "--format",
-                "{{.Mountpoint}}",
-                &self.volume(),
-            ])
-            .output()
-            .expect("docker volume inspect");
-        let mountpoint = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        host_tree(Path::new(&mountpoint))
+        host_tree(&self.volume_mountpoint())
     }
 
     fn db_running(&self) -> bool {
@@ -131,16 +76,6 @@ impl Stack {
         assert!(!self.ws.path(&format!("fast/{}", self.name)).exists());
         assert_eq!(self.compose_text(), compose);
         assert_same(tree, &self.volume_tree());
-    }
-}
-
-/// Down and volumes removed also when an assertion failed.
-impl Drop for Stack {
-    fn drop(&mut self) {
-        run_compose(&self.cli, &self.name, &self.ws, &["down", "-v"]);
-        let _ = Command::new("docker")
-            .args(["volume", "rm", "-f", &self.volume()])
-            .output();
     }
 }
 
@@ -185,7 +120,7 @@ fn journal_text(stack: &Stack) -> String {
 
 #[test]
 fn d9_a_missing_helper_image_is_refused_before_the_stop() {
-    let Some(s) = Stack::up("img", SEED) else {
+    let Some(s) = stack("img", SEED) else {
         return;
     };
     let (compose, tree) = (s.compose_text(), s.volume_tree());
@@ -211,7 +146,7 @@ fn d9_a_missing_helper_image_is_refused_before_the_stop() {
 
 #[test]
 fn d9_no_compose_cli_is_refused_before_the_stop() {
-    let Some(s) = Stack::up("cli", SEED) else {
+    let Some(s) = stack("cli", SEED) else {
         return;
     };
     let (compose, tree) = (s.compose_text(), s.volume_tree());
@@ -258,7 +193,7 @@ fn d9_a_tier_too_small_is_refused_before_the_stop() {
         return;
     }
     let seed = "set -e; cd /data; head -c 3000000 /dev/urandom > big; echo small > small";
-    let Some(s) = Stack::up("small", seed) else {
+    let Some(s) = stack("small", seed) else {
         return;
     };
     let fast = s.ws.path("fast");
@@ -299,7 +234,7 @@ fn a_read_only_tier_is_refused_before_the_stop() {
         eprintln!("SKIPPED: a read-only tier root needs root to bind-mount");
         return;
     }
-    let Some(s) = Stack::up("ro", SEED) else {
+    let Some(s) = stack("ro", SEED) else {
         return;
     };
     let fast = s.ws.path("fast");
@@ -338,7 +273,7 @@ fn a_read_only_tier_is_refused_before_the_stop() {
 
 #[test]
 fn d5_a_second_migrate_here_or_from_another_directory_is_refused_naming_the_holder() {
-    let Some(s) = Stack::up("lock", SEED) else {
+    let Some(s) = stack("lock", SEED) else {
         return;
     };
     let (compose, tree) = (s.compose_text(), s.volume_tree());
@@ -385,7 +320,7 @@ fn d5_a_second_migrate_here_or_from_another_directory_is_refused_naming_the_hold
 
 #[test]
 fn d6_killed_during_the_stop_step_resume_restarts_the_service_that_was_running() {
-    let Some(s) = Stack::up("stop", SEED) else {
+    let Some(s) = stack("stop", SEED) else {
         return;
     };
     let (compose, tree) = (s.compose_text(), s.volume_tree());
@@ -431,7 +366,7 @@ head -c 60000000 /dev/zero > d$d/blob; echo $d > d$d/f; done; chown -R 999:999 /
 
 #[test]
 fn d10_sigint_during_the_copy_removes_the_helper_journals_and_names_the_next_command() {
-    let Some(s) = Stack::up("int", BIG_SEED) else {
+    let Some(s) = stack("int", BIG_SEED) else {
         return;
     };
     let (compose, tree) = (s.compose_text(), s.volume_tree());

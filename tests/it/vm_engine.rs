@@ -215,22 +215,6 @@ fn host_fs_size(path: &Path) -> u64 {
     words[0] * words[1]
 }
 
-/// `N` as tierctl prints sizes: one decimal under 10, none above, binary units.
-fn human_size(bytes: u64) -> String {
-    let units = ["B", "K", "M", "G", "T"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < units.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value < 10.0 {
-        format!("{value:.1}{}", units[unit])
-    } else {
-        format!("{value:.0}{}", units[unit])
-    }
-}
-
 #[test]
 fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares() {
     let Some(vm) = vm() else {
@@ -571,8 +555,8 @@ fn verify_in_the_vm_shared_bind_ok_unshared_bind_marker_missing_with_both_sizes(
             "the container sees `ext4` where a VM share type is expected",
             format!(
                 "size: host {} ({host_size} bytes), container {} ({disk} bytes)",
-                human_size(host_size),
-                human_size(disk)
+                tierctl::usage::human_bytes(host_size),
+                tierctl::usage::human_bytes(disk)
             ),
         ])
     );

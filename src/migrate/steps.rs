@@ -83,7 +83,7 @@ pub fn running_services(
 /// Stop the plan's running services, each with its grace period. The services to start again
 /// are those running now plus those journaled running before (a run killed during the stop
 /// left some stopped already).
-fn stop(input: &StepInput<'_>) -> StepResult {
+pub fn stop(input: &StepInput<'_>) -> StepResult {
     let (ctx, plan) = (input.ctx, input.plan);
     let bar = progress::bar(input.label.to_owned());
     let containers = ctx
@@ -366,7 +366,7 @@ fn writers(input: &StepInput<'_>, source: &MountSource) -> String {
 
 /// Refuse to go on when a service this run stopped was killed instead (exit 137: the grace
 /// period ran out, or out of memory), unless `--force`.
-fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
+pub fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
     let (ctx, plan) = (input.ctx, input.plan);
     let running = input.state.running_services();
     if ctx.force || running.is_empty() {
@@ -568,7 +568,7 @@ fn verify_mounts(input: &StepInput<'_>) -> StepResult {
 
 /// How many running containers of the expected mount's service bind its source at its target
 /// (as inspect says); an error for one that does not, or when none runs.
-fn inspected_binds(
+pub fn inspected_binds(
     containers: &[ContainerState],
     expected: &ExpectedMount,
 ) -> Result<usize, String> {

@@ -71,6 +71,15 @@ pub(super) fn migrate(
     let Some(cross) = journaled_context(&task) else {
         return Err(refused("the journal's plan names no other context"));
     };
+    if args.discard_copy {
+        return Err(Error::Migrate(MigrateError::Blocked {
+            message: format!(
+                "`--discard-copy` does not remove the copies on context `{}` yet",
+                cross.context
+            ),
+            hint: "run `tierctl migrate --rollback` without it; remove the copies on the other host yourself".into(),
+        }));
+    }
     if let Some(what) = destructive(&task, args) {
         confirm(what, args)?;
     }

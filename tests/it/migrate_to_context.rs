@@ -348,6 +348,34 @@ fn migrate_to_context_killed_mid_transfer_resumes_to_a_verified_move() {
             .is_fifo()
     );
     assert_eq!(m.volume_listing(), before, "A's data was only read");
+
+    // --prune-source: refused while A's (stopped) container still uses the volume
+    let refused = m.tierctl(&["migrate", "--prune-source", "--yes"]);
+    let text = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(text.contains("still used by container"), "{text}");
+    assert_eq!(m.volume_listing(), before);
+    // after `compose down` on A (without -v) it removes the volume
+    assert!(
+        run_compose(&m.cli, &m.name, &m.ws, &["down"]),
+        "compose down"
+    );
+    let pruned = m.tierctl(&["migrate", "--prune-source", "--yes"]);
+    assert_eq!(pruned.status.code(), Some(0), "{}", stdout(&pruned));
+    let gone = Command::new("docker")
+        .args(["volume", "inspect", &m.volume()])
+        .output()
+        .expect("docker volume inspect");
+    assert!(!gone.status.success(), "the volume is removed");
+    // the project still runs on B, and rollback is refused now
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1);
+    let back = m.tierctl(&["migrate", "--rollback", "--yes"]);
+    assert_eq!(back.status.code(), Some(2), "{}", stdout(&back));
+    assert!(
+        stdout(&back).contains("--prune-source"),
+        "{}",
+        stdout(&back)
+    );
 }
 
 #[test]

@@ -34,7 +34,7 @@ volume=${project}_data
 app="$work/app"
 export DOCKER_CONFIG="$work/docker"
 mkdir -p "$DOCKER_CONFIG" "$app" "$work/bfast"
-docker context create "$context" --docker "host=$b_host" >/dev/null
+docker context create "$context" --docker "host=$b_host" >/dev/null 2>&1
 compose=(docker-compose-v2)
 cleanup() {
   (cd "$app" && "${compose[@]}" -p "$project" down >/dev/null 2>&1) || true
@@ -120,7 +120,7 @@ for r in $(seq 1 "$runs"); do
     drop
     t0=$(now)
     out=$(cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate \
-      --to-context "$context" --to-tiers tiers-b.yaml --yes $mode 2>&1)
+      --to-context "$context" --to-tiers tiers-b.yaml --yes $mode 2>/dev/null)
     t1=$(now)
     check "tierctl $mode"
     took=$(secs "$t0" "$t1")

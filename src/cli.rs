@@ -232,6 +232,16 @@ pub struct MigrateArgs {
     /// Image for the helper containers (needs busybox `cp`, `find`, `du`, `stat`)
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
     pub helper_image: Option<String>,
+    /// Move the project to the engine of this docker context: its data streamed from this
+    /// engine's helpers into that engine's tier directories, verified by manifests computed on
+    /// each side, a compose file `<name>.CONTEXT.<ext>` written beside the original (which stays
+    /// for `--rollback`), the project started there. This engine's data is kept
+    #[arg(long, value_name = "CONTEXT", conflicts_with_all = ["resume", "rollback", "remove_source"])]
+    pub to_context: Option<String>,
+    /// With `--to-context`: the tier map of the other host (a tiers.yaml whose roots are paths
+    /// on that host)
+    #[arg(long, value_name = "PATH", requires = "to_context")]
+    pub to_tiers: Option<std::path::PathBuf>,
 }
 
 /// `tierctl tiers ...`.

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use super::connect::{env_vars, home, resolve_endpoint};
+use super::to_context;
 use super::verify::engine_class;
 use super::{emit, load_tiers, render};
 use crate::audit::{self};
@@ -29,7 +30,7 @@ pub(super) enum MigrateTask {
     /// Remove the source volumes a finished journal kept.
     Prune(std::path::PathBuf),
     /// Start a new migration of this plan.
-    Start(crate::migrate::plan::MigratePlan),
+    Start(Box<crate::migrate::plan::MigratePlan>),
 }
 
 /// `tierctl migrate`.
@@ -44,16 +45,32 @@ pub(super) fn migrate(
     use crate::migrate::run::Next;
     use crate::migrate::{self as run, ComposeCli, MigrateContext};
 
-    let tiers = load_tiers(settings)?;
     let project = load::load(&settings.load, &DiskFiles)?;
     let lock = (!args.dry_run)
         .then(|| crate::lock::project(&project))
         .transpose()?;
     let state_dir = journal::dir(&project.dir);
-    let task = match journaled_task(args, &state_dir)? {
+    let journaled = journaled_task(args, &state_dir)?;
+    if args.to_context.is_some()
+        || journaled
+            .as_ref()
+            .is_some_and(|t| to_context::journaled_context(t).is_some())
+    {
+        let run = to_context::Run {
+            settings,
+            global,
+            args,
+            env,
+            project: &project,
+            lock: lock.as_ref(),
+        };
+        return to_context::migrate(&run, journaled, out);
+    }
+    let tiers = load_tiers(settings)?;
+    let task = match journaled {
         Some(task) => task,
         None => match planned_migration(settings, args, &project, &tiers, out)? {
-            Some(plan) => MigrateTask::Start(plan),
+            Some(plan) => MigrateTask::Start(Box::new(plan)),
             None => return Ok(exit::CLEAN),
         },
     };

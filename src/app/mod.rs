@@ -17,6 +17,7 @@ mod migrate;
 mod new;
 mod rewrite;
 mod tiers;
+mod to_context;
 mod verify;
 mod vm;
 

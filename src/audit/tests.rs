@@ -388,8 +388,8 @@ mod vm {
     use super::*;
     use crate::audit::audit_vm;
     use crate::engine::endpoint::EngineGuess;
-    use crate::vm::view::VmView;
     use crate::vm::Share;
+    use crate::vm::view::VmView;
 
     fn colima() -> VmView {
         crate::vm::view::colima(vec![

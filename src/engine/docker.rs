@@ -21,6 +21,7 @@ mod container;
 mod helper;
 mod ssh;
 mod transport;
+mod upload;
 
 /// Seconds a single API call may take (above any stop grace period used).
 const TIMEOUT_SECS: u64 = 120;

@@ -105,6 +105,20 @@ pub trait Helpers {
     fn host_path(&self, source: &MountSource) -> Result<Option<PathBuf>, EngineError>;
 }
 
+/// Writing a tar stream into a helper container's mount (the other half of
+/// [`Helpers::read_archives`]: `migrate --to-context` streams one engine's archive into the
+/// other's).
+pub trait ArchiveWriter {
+    /// Create a helper container (never started), have the engine extract `tar` at `path`
+    /// inside it (a read-write mount of `spec`), and remove it. Owners are kept as numbers.
+    fn write_archive(
+        &self,
+        spec: &HelperSpec,
+        path: &str,
+        tar: &mut dyn Read,
+    ) -> Result<(), EngineError>;
+}
+
 /// The engine's containers: find, inspect, exec, stop, remove.
 pub trait Containers {
     /// Containers, running or not, of a project, mounting a volume, or of a journal.

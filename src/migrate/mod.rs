@@ -17,6 +17,9 @@ pub mod compose_cli;
 pub mod compose_family;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod copy;
+pub mod cross_host;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod cross_plan;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
 pub mod journal;

@@ -144,6 +144,10 @@ pub struct MigratePlan {
     /// `--stop-first`, and every journal written before there was a choice).
     #[serde(default)]
     pub pre_copy: bool,
+    /// `migrate --to-context B`: the copies go to engine B and a compose file for B is written
+    /// ([`crate::migrate::cross_plan`]); `None`: a migration on one engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_context: Option<Box<crate::migrate::cross_plan::CrossHost>>,
 }
 
 /// What the user chose for a migration.
@@ -235,6 +239,7 @@ pub fn build(
         mounts,
         steps,
         pre_copy: options.pre_copy,
+        to_context: None,
     })
 }
 
@@ -416,6 +421,11 @@ pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
             .map(|c| c.job.target.display().to_string())
             .unwrap_or_default()
     };
+    if let Some(cross) = &plan.to_context
+        && let Some(text) = crate::migrate::cross_plan::describe(cross, step, &source, &target)
+    {
+        return text;
+    }
     match step {
         MigrateStep::Stop if plan.pre_copy => format!(
             "stop {} (pre-copy mode: only the delta is copied while they are down)",

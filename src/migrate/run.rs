@@ -12,11 +12,25 @@ use super::plan::{MigratePlan, MigrateStep, describe};
 use super::steps::{self, StepInput};
 use super::{MigrateContext, MigrateError, state_of};
 
+/// What runs one step (`retried`: its start was journaled before).
+pub type Executor<'e> = &'e dyn Fn(&StepInput<'_>, &MigrateStep, bool) -> steps::StepResult;
+
 /// Run (or continue) the journal's migration.
 pub fn run(
     ctx: &MigrateContext<'_>,
     journal: &mut Journal,
     records: &[Record],
+) -> Result<Outcome, MigrateError> {
+    run_with(ctx, journal, records, &steps::execute)
+}
+
+/// [`run`] with the steps run by `execute` (`migrate --to-context` runs its copies across two
+/// engines: [`super::cross_host`]).
+pub fn run_with(
+    ctx: &MigrateContext<'_>,
+    journal: &mut Journal,
+    records: &[Record],
+    execute: Executor<'_>,
 ) -> Result<Outcome, MigrateError> {
     let mut state = state_of(journal, records)?;
     let plan = state.plan.clone();
@@ -32,7 +46,7 @@ pub fn run(
     let _watch = watch(ctx, &journal.path, &journal.id, Next::Resume);
     for (index, step) in plan.steps.iter().enumerate() {
         let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
-        let done = run_step(ctx, journal, &plan, &mut state, step, &label)?;
+        let done = run_step(ctx, journal, (&plan, step), &mut state, &label, execute)?;
         outcome.steps.push(done);
     }
     journal.append(&Record::Finished)?;
@@ -47,10 +61,10 @@ pub fn run(
 fn run_step(
     ctx: &MigrateContext<'_>,
     journal: &mut Journal,
-    plan: &MigratePlan,
+    (plan, step): (&MigratePlan, &MigrateStep),
     state: &mut JournalState,
-    step: &MigrateStep,
     label: &str,
+    execute: Executor<'_>,
 ) -> Result<StepOutcome, MigrateError> {
     let id = step.id();
     if state.done.contains_key(&id) {
@@ -83,7 +97,7 @@ fn run_step(
         journal: &journal.id,
         label,
     };
-    let executed = steps::execute(&input, step, retried);
+    let executed = execute(&input, step, retried);
     ctx.pause_at(&id, true);
     match executed {
         Ok((detail, result)) => {

@@ -85,7 +85,7 @@ pub fn running_services(
 /// Stop the plan's running services, each with its grace period. The services to start again
 /// are those running now plus those journaled running before (a run killed during the stop
 /// left some stopped already).
-fn stop(input: &StepInput<'_>) -> StepResult {
+pub fn stop(input: &StepInput<'_>) -> StepResult {
     let (ctx, plan) = (input.ctx, input.plan);
     let at_ms = now_ms();
     let bar = progress::bar(input.label.to_owned());
@@ -420,7 +420,7 @@ fn writers(input: &StepInput<'_>, source: &MountSource) -> String {
 
 /// Refuse to go on when a service this run stopped was killed instead (exit 137: the grace
 /// period ran out, or out of memory), unless `--force`.
-fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
+pub fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
     let (ctx, plan) = (input.ctx, input.plan);
     let running = input.state.running_services();
     if ctx.force || running.is_empty() {
@@ -673,7 +673,7 @@ fn start(input: &StepInput<'_>) -> StepResult {
 
 /// Milliseconds from the stop to now: by this run's clock when it stopped the services, else by
 /// the stop's journaled wall-clock time (a resumed run).
-fn downtime_ms(input: &StepInput<'_>) -> Option<u64> {
+pub fn downtime_ms(input: &StepInput<'_>) -> Option<u64> {
     if let Some(at) = input.ctx.stopped_at.get() {
         return Some(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
     }
@@ -723,7 +723,7 @@ fn verify_mounts(input: &StepInput<'_>) -> StepResult {
 
 /// How many running containers of the expected mount's service bind its source at its target
 /// (as inspect says); an error for one that does not, or when none runs.
-fn inspected_binds(
+pub fn inspected_binds(
     containers: &[ContainerState],
     expected: &ExpectedMount,
 ) -> Result<usize, String> {

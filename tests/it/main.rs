@@ -18,6 +18,7 @@ mod loader;
 mod migrate_downtime;
 mod migrate_engine;
 mod migrate_immich;
+mod migrate_to_context;
 mod mounts_cli;
 mod readme;
 mod remote;

@@ -219,7 +219,7 @@ fn killed_during_the_running_verify_then_resumed_copies_equal_data() {
 
 #[test]
 fn a_same_size_same_mtime_change_of_the_copy_after_the_running_verify_fails_the_verify() {
-    let Some(p) = Project::up("tierctlitdt8x", CLEAN, "10s") else {
+    let Some(p) = project("tierctlitdt8x", CLEAN, "10s") else {
         return;
     };
     let before = p.compose_text();
@@ -248,7 +248,7 @@ fn a_same_size_same_mtime_change_of_the_copy_after_the_running_verify_fails_the_
 
 #[test]
 fn resume_refuses_while_a_container_outside_the_plan_uses_the_volume() {
-    let Some(p) = Project::up("tierctlitdt9x", CLEAN, "10s") else {
+    let Some(p) = project("tierctlitdt9x", CLEAN, "10s") else {
         return;
     };
     // killed with the service stopped; then an outside container starts on the volume

@@ -48,7 +48,7 @@ impl DockerEngine {
 
     /// Create a helper that is never started (archive reads, seeding): a missing source is an
     /// error here.
-    async fn create_unstarted(&self, spec: &HelperSpec) -> Result<String, EngineError> {
+    pub(super) async fn create_unstarted(&self, spec: &HelperSpec) -> Result<String, EngineError> {
         match self.create_helper(spec).await {
             Ok(id) => Ok(id),
             Err(NotCreated::Failed(e)) => Err(e),

@@ -25,6 +25,9 @@ pub struct MigratePlanDto<'a> {
     pub services: &'a [String],
     /// The step ids, in order.
     pub steps: Vec<String>,
+    /// `--to-context`: the docker context the project moves to (absent for a local migration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_context: Option<&'a str>,
     /// Contract version.
     pub version: u32,
 }
@@ -89,6 +92,7 @@ pub fn plan<'a>(plan: &'a MigratePlan, paths: &PathStyle) -> MigratePlanDto<'a> 
         project: &plan.project,
         services: &plan.services,
         steps: plan.steps.iter().map(|s| s.id()).collect(),
+        to_context: plan.to_context.as_deref().map(|c| c.context.as_str()),
         version: VERSION,
     }
 }

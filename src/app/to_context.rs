@@ -1,0 +1,277 @@
+//! `tierctl migrate --to-context B` (and `--resume` / `--rollback` of such a migration): the
+//! project's data moves from this engine (A) to the engine of context B
+//! ([`crate::migrate::cross_host`]).
+
+use std::io::Write;
+
+use super::connect::{env_vars, home, resolve_endpoint};
+use super::migrate::{
+    MigrateTask, confirm, confirm_on_terminal, destructive, helper_cleanup, invocation,
+};
+use super::{emit, render};
+use crate::audit;
+use crate::cli::{GlobalArgs, MigrateArgs};
+use crate::compose::model::ComposeProject;
+use crate::engine::docker::DockerEngine;
+use crate::engine::endpoint::{self, EndpointInput};
+use crate::engine::probe as bind_probe;
+use crate::error::{Error, exit};
+use crate::lock::ProjectLock;
+use crate::migrate::cross_host::{self, OtherHost};
+use crate::migrate::cross_plan::{self, CrossHost};
+use crate::migrate::journal::{self, Journal};
+use crate::migrate::plan::MigratePlan;
+use crate::migrate::run::{self, Next};
+use crate::migrate::{ComposeCli, MigrateContext, MigrateError};
+use crate::probe::{self, DiskFiles};
+use crate::report::Report;
+use crate::settings::{Environment, Settings};
+use crate::vm::DiskConfig;
+
+/// The context a journal's migration went to, when it is a cross-host one.
+pub(super) fn journaled_context(task: &MigrateTask) -> Option<CrossHost> {
+    let path = match task {
+        MigrateTask::Resume(p) | MigrateTask::Rollback(p) | MigrateTask::Prune(p) => p,
+        MigrateTask::Start(plan) => return plan.to_context.as_deref().cloned(),
+    };
+    let records = journal::read(path).ok()?;
+    journal::JournalState::of(&records)?
+        .plan
+        .to_context
+        .map(|c| *c)
+}
+
+/// What the run needs besides the task.
+pub(super) struct Run<'a> {
+    pub(super) settings: &'a Settings,
+    pub(super) global: &'a GlobalArgs,
+    pub(super) args: &'a MigrateArgs,
+    pub(super) env: &'a Environment,
+    pub(super) project: &'a ComposeProject,
+    pub(super) lock: Option<&'a ProjectLock>,
+}
+
+/// Plan (or take from the journal) and run a cross-host migration, its resume or rollback.
+pub(super) fn migrate(
+    run: &Run<'_>,
+    task: Option<MigrateTask>,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let (settings, args) = (run.settings, run.args);
+    let task = match task {
+        Some(task) => task,
+        None => {
+            let context = args.to_context.as_deref().unwrap_or_default();
+            match planned(run, context, out)? {
+                Some(plan) => MigrateTask::Start(Box::new(plan)),
+                None => return Ok(exit::CLEAN),
+            }
+        }
+    };
+    let Some(cross) = journaled_context(&task) else {
+        return Err(refused("the journal's plan names no other context"));
+    };
+    if args.discard_copy {
+        return Err(Error::Migrate(MigrateError::Blocked {
+            message: format!(
+                "`--discard-copy` does not remove the copies on context `{}` yet",
+                cross.context
+            ),
+            hint: "run `tierctl migrate --rollback` without it; remove the copies on the other host yourself".into(),
+        }));
+    }
+    if let Some(what) = destructive(&task, args) {
+        confirm(what, args)?;
+    }
+    let endpoint = resolve_endpoint(run.global, run.env)?;
+    let engine = DockerEngine::connect(&endpoint)?;
+    let other = other_engine(run, &cross.context)?;
+    let image = args
+        .helper_image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+    let cleanup_a = helper_cleanup(&endpoint);
+    let cleanup_b = helper_cleanup(&other.1);
+    let ctx = MigrateContext {
+        engine: &engine,
+        image,
+        compose: ComposeCli::find(Some(endpoint.host.clone())),
+        roots: cross.roots.clone(),
+        quiet: args.quiet,
+        views: None,
+        pause: settings.migrate_pause.clone(),
+        invocation: invocation(run.global),
+        helper_cleanup: Some(std::sync::Arc::new(move |journal: &str| {
+            cleanup_a(journal);
+            cleanup_b(journal);
+        })),
+        vm: None,
+        force: args.force,
+        stopped_at: Default::default(),
+        downtime_ms: Default::default(),
+    };
+    let b = OtherHost {
+        engine: &other.0,
+        context: cross.context.clone(),
+    };
+    let execute = |input: &crate::migrate::steps::StepInput<'_>,
+                   step: &crate::migrate::plan::MigrateStep,
+                   retried: bool| cross_host::execute(&b, input, step, retried);
+    let outcome = match task {
+        MigrateTask::Resume(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            remove_helpers_on(&b, &journal.id);
+            run::run_with(&ctx, &mut journal, &records, &execute)?
+        }
+        MigrateTask::Rollback(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            let _watch = run::watch(&ctx, &path, &journal.id, Next::Rollback);
+            cross_host::rollback(&ctx, &b, &mut journal, &records)?
+        }
+        MigrateTask::Start(plan) => {
+            let Some(lock) = run.lock else {
+                return Err(refused(
+                    "a migration runs only under the project lock (not with --dry-run)",
+                ));
+            };
+            cross_host::preflight(&ctx, &b, &plan, lock)?;
+            let id = format!(
+                "{}-{}",
+                crate::write::timestamp(std::time::SystemTime::now()),
+                std::process::id()
+            );
+            let state_dir = journal::dir(&plan.project_dir);
+            let mut journal = Journal::create(&state_dir, &id, &plan)?;
+            let records = journal::read(&journal.path)?;
+            run::run_with(&ctx, &mut journal, &records, &execute)?
+        }
+        MigrateTask::Prune(path) => {
+            let (mut journal, records) = Journal::open(&path)?;
+            let _watch = run::watch(&ctx, &path, &journal.id, Next::Prune);
+            cross_host::prune(&ctx, &mut journal, &records)?
+        }
+    };
+    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    Ok(exit::CLEAN)
+}
+
+fn refused(message: &str) -> Error {
+    Error::Migrate(MigrateError::Refused(message.into()))
+}
+
+/// Helpers a killed run left on B.
+fn remove_helpers_on(b: &OtherHost<'_>, journal: &str) {
+    if let Ok(left) = b
+        .engine
+        .list(&crate::engine::Selector::Journal(journal.to_owned()))
+    {
+        for c in left {
+            let _ = b.engine.remove(&c.id);
+        }
+    }
+}
+
+/// The engine of `context` (never `-H` or `DOCKER_HOST`: those name this engine).
+fn other_engine(run: &Run<'_>, context: &str) -> Result<(DockerEngine, endpoint::Endpoint), Error> {
+    let input = EndpointInput {
+        hosts: Vec::new(),
+        context: Some(context.to_owned()),
+        config_dir: None,
+        env: env_vars(run.env),
+        home: home(run.env),
+    };
+    let endpoint = endpoint::resolve(&input, &DiskConfig)?;
+    let engine = DockerEngine::connect(&endpoint)?;
+    Ok((engine, endpoint))
+}
+
+/// The other host's tier map: `--to-tiers PATH`.
+fn other_tiers(args: &MigrateArgs, context: &str) -> Result<crate::tiers::Tiers, Error> {
+    let Some(path) = &args.to_tiers else {
+        return Err(Error::Migrate(MigrateError::Blocked {
+            message: format!("no tier map for context `{context}`"),
+            hint: format!(
+                "pass `--to-tiers PATH`: a tiers.yaml whose roots are paths on the host of context `{context}`"
+            ),
+        }));
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    // B's roots are paths on B's host: never resolved here
+    Ok(crate::tiers::load(path, &text)?)
+}
+
+/// Plan the move and show it; `None`: nothing to do, a dry run, or (error) not confirmed.
+fn planned(
+    run: &Run<'_>,
+    context: &str,
+    out: &mut dyn Write,
+) -> Result<Option<MigratePlan>, Error> {
+    let (settings, args, project) = (run.settings, run.args, run.project);
+    let tiers = other_tiers(args, context)?;
+    let facts = probe::paths(audit::host_paths(project));
+    let plan = crate::plan::plan(&crate::plan::Input {
+        project,
+        tiers: &tiers,
+        facts: &facts,
+        strict_binds: false,
+        mode: audit::Mode::Migrate,
+    });
+    let patched = crate::rewrite::patch(&plan, project)?;
+    crate::rewrite::check_reload(&plan, project, &settings.load, &DiskFiles, &patched)?;
+    let local = crate::migrate::plan::build(
+        project,
+        &plan,
+        &patched,
+        crate::migrate::plan::Options {
+            remove_source: false,
+            pre_copy: !args.stop_first,
+        },
+    )
+    .map_err(|u| {
+        Error::Migrate(MigrateError::Refused(format!(
+            "service `{}` mount `{}`: {}",
+            u.service, u.target, u.reason
+        )))
+    })?;
+    if let Some(why) = cross_plan::unsupported(&local, project.files.len()) {
+        return Err(Error::Migrate(MigrateError::Refused(why)));
+    }
+    let original = project
+        .files
+        .first()
+        .and_then(|f| project.texts.get(f))
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    let services = project
+        .services
+        .iter()
+        .filter(|(_, s)| s.enabled)
+        .map(|(name, s)| (name.clone(), s.image.clone()))
+        .collect();
+    let roots = tiers.tiers.values().map(|t| t.root.clone()).collect();
+    let migration = cross_plan::build(local, context, roots, services, &original);
+    let preview = render(settings, &Report::MigratePlan(&migration))?;
+    if args.dry_run {
+        out.write_all(preview.as_bytes()).map_err(Error::Output)?;
+        return Ok(None);
+    }
+    if !args.yes {
+        out.write_all(preview.as_bytes()).map_err(Error::Output)?;
+        out.flush().map_err(Error::Output)?;
+        let refused = match confirm_on_terminal() {
+            Some(true) => None,
+            Some(false) => Some("not confirmed: nothing was changed"),
+            None => Some(
+                "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)",
+            ),
+        };
+        if let Some(why) = refused {
+            return Err(Error::Migrate(MigrateError::Refused(why.into())));
+        }
+    }
+    Ok(Some(migration))
+}

@@ -1,0 +1,609 @@
+//! Pure: `tierctl migrate --to-context B` as data. The local migration's plan (built with B's
+//! tier map, so every copy's target is a path on B's host) becomes a plan whose copies cross
+//! engines and whose only file change is a new compose file for B beside the original (which
+//! stays untouched, for rollback); the helpers of both engines (transfer, tree manifests, root
+//! attributes, B's tier roots) and the parsing of what they print.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Capability, HelperSpec, MountSource, MountSpec};
+use crate::migrate::manifest::{Entry, Kind, Manifest};
+use crate::migrate::plan::{FileChange, MigratePlan, MigrateStep};
+
+/// Where a cross-host migration goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossHost {
+    /// The docker context of engine B.
+    pub context: String,
+    /// The compose file written for B (beside the original).
+    pub compose_file: PathBuf,
+    /// B's tier roots (from B's tier map): each target lies in one, and the helpers on B
+    /// mount it to look at it and create the target.
+    pub roots: Vec<PathBuf>,
+    /// The services' images, which must be on B (no registry is assumed).
+    #[serde(default)]
+    pub images: Vec<String>,
+}
+
+/// Where the source is mounted in the helpers on A.
+pub const FROM: &str = "/from";
+/// Where the target is mounted in the helpers on B.
+pub const TO: &str = "/to";
+
+/// `compose.yaml` -> `compose.B.yaml`; `docker-compose.yml` -> `docker-compose.B.yml`; a name
+/// without an extension gets `.B.yaml` appended.
+pub fn compose_file_for(original: &Path, context: &str) -> PathBuf {
+    let name = original
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "compose.yaml".into());
+    let renamed = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.{context}.{ext}"),
+        _ => format!("{name}.{context}.yaml"),
+    };
+    original.with_file_name(renamed)
+}
+
+/// Why a project cannot move to another engine (yet).
+pub fn unsupported(plan: &MigratePlan, original_files: usize) -> Option<String> {
+    if original_files != 1 {
+        return Some(format!(
+            "the project is made of {original_files} compose files; `--to-context` writes one compose file for the other engine and supports a single `-f` file for now"
+        ));
+    }
+    let compose = plan.compose_files.first()?;
+    plan.files
+        .iter()
+        .find(|f| &f.path != compose)
+        .map(|f| {
+            format!(
+                "the move would edit `{}` (an env file or another file) as well; `--to-context` writes only a compose file for the other engine",
+                f.path.display()
+            )
+        })
+}
+
+/// The cross-host plan from the local plan built with B's tier map: every service of the
+/// project moves (`services`), the one file change creates `compose.<B>.yaml` with the
+/// rewritten text (`original` when nothing needs rewriting), and the steps run the copies across
+/// engines (pre-copy while A runs, unless `pre_copy` is off).
+pub fn build(
+    mut plan: MigratePlan,
+    context: &str,
+    roots: Vec<PathBuf>,
+    services: Vec<(String, Option<String>)>,
+    original: &str,
+) -> MigratePlan {
+    let mut images: Vec<String> = services.iter().filter_map(|(_, i)| i.clone()).collect();
+    images.sort();
+    images.dedup();
+    let services = services.into_iter().map(|(s, _)| s).collect();
+    let compose = plan.compose_files.first().cloned().unwrap_or_default();
+    let target = compose_file_for(&compose, context);
+    let new = plan
+        .files
+        .iter()
+        .find(|f| f.path == compose)
+        .map(|f| f.new.clone())
+        .unwrap_or_else(|| original.to_owned());
+    plan.files = vec![FileChange {
+        path: target.clone(),
+        old: String::new(),
+        new,
+    }];
+    plan.services = services;
+    plan.steps = steps(plan.copies.len(), plan.pre_copy);
+    plan.to_context = Some(Box::new(CrossHost {
+        context: context.to_owned(),
+        compose_file: target,
+        roots,
+        images,
+    }));
+    plan
+}
+
+/// The steps: with a pre-copy, each copy is made while A runs and a second full pass happens
+/// while A is stopped; then the verify, the compose file for B, the start on B and its mounts.
+fn steps(copies: usize, pre_copy: bool) -> Vec<MigrateStep> {
+    let mut steps = Vec::new();
+    if pre_copy {
+        for n in 0..copies {
+            steps.extend([MigrateStep::CreateDir(n), MigrateStep::PreCopy(n)]);
+        }
+        steps.push(MigrateStep::Stop);
+        for n in 0..copies {
+            steps.extend([MigrateStep::Delta(n), MigrateStep::Verify(n)]);
+        }
+    } else {
+        steps.push(MigrateStep::Stop);
+        for n in 0..copies {
+            steps.extend([
+                MigrateStep::CreateDir(n),
+                MigrateStep::Copy(n),
+                MigrateStep::Verify(n),
+            ]);
+        }
+    }
+    steps.extend([
+        MigrateStep::Rewrite,
+        MigrateStep::Start,
+        MigrateStep::VerifyMounts,
+    ]);
+    steps
+}
+
+/// A step's description where a cross-host migration differs from a local one (`None`: the
+/// same words).
+pub fn describe(
+    cross: &CrossHost,
+    step: &MigrateStep,
+    source: &dyn Fn(&usize) -> String,
+    target: &dyn Fn(&usize) -> String,
+) -> Option<String> {
+    let b = &cross.context;
+    Some(match step {
+        MigrateStep::CreateDir(n) => format!("create {} on `{b}`", target(n)),
+        MigrateStep::PreCopy(n) => format!(
+            "pre-copy {} -> `{b}`:{} while the services run",
+            source(n),
+            target(n)
+        ),
+        MigrateStep::Copy(n) => format!("copy {} -> `{b}`:{}", source(n), target(n)),
+        MigrateStep::Delta(n) => format!(
+            "copy {} -> `{b}` again while stopped (a second full pass: the local delta lists both trees in one helper)",
+            source(n)
+        ),
+        MigrateStep::Verify(n) => format!(
+            "verify the copy of {} (sha256 manifests computed on each engine)",
+            source(n)
+        ),
+        MigrateStep::Start => format!("start the services on `{b}`"),
+        MigrateStep::VerifyMounts => format!("verify mounts on `{b}`"),
+        _ => return None,
+    })
+}
+
+fn shell(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+fn spec(purpose: &str, image: &str, journal: &str, command: Vec<String>) -> HelperSpec {
+    HelperSpec {
+        journal: Some(journal.into()),
+        ..HelperSpec::new(purpose, image, command)
+    }
+}
+
+/// The helper on A (never started) whose archive stream of `FROM/.` is the copy's tar.
+pub fn read_spec(source: &MountSource, image: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: source.clone(),
+            target: FROM.into(),
+            read_only: true,
+        }],
+        ..spec("transfer-read", image, journal, shell("true"))
+    }
+}
+
+/// The helper on B (never started) the tar is extracted into, at `TO`.
+pub fn write_spec(target: &Path, image: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(target.to_path_buf()),
+            target: TO.into(),
+            read_only: false,
+        }],
+        ..spec("transfer-write", image, journal, shell("true"))
+    }
+}
+
+/// Prints the tree under the mount as three sections: `stat` of every entry (raw mode, owner,
+/// size, mtime, inode, links, device numbers, path), each symlink's target, each file's
+/// SHA-256. Read by [`parse_manifest`].
+const MANIFEST: &str = "cd \"$1\" || exit 1
+echo '#stat'
+find . -exec stat -c '%f %u %g %s %Y %i %h %t %T %n' {} + || exit 1
+echo '#link'
+find . -type l -exec sh -c 'for l do printf \"%s\\n%s\\n\" \"$l\" \"$(readlink \"$l\")\"; done' sh {} + || exit 1
+echo '#hash'
+find . -type f -exec sha256sum {} + || exit 1
+echo '#end'";
+
+/// The helper that prints the manifest of the tree `source` (read-only, at `at`) on its
+/// engine: only this text crosses, never the data.
+pub fn manifest_spec(source: &MountSource, at: &str, image: &str, journal: &str) -> HelperSpec {
+    let mut command = shell(MANIFEST);
+    command.extend(["tierctl-manifest".into(), at.into()]);
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: source.clone(),
+            target: at.into(),
+            read_only: true,
+        }],
+        capabilities: vec![Capability::DacReadSearch],
+        ..spec("manifest", image, journal, command)
+    }
+}
+
+/// The root directory's owner, mode and mtime on A (`uid gid octal-mode mtime`).
+pub fn root_stat_spec(source: &MountSource, image: &str, journal: &str) -> HelperSpec {
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: source.clone(),
+            target: FROM.into(),
+            read_only: true,
+        }],
+        capabilities: vec![Capability::DacReadSearch],
+        ..spec(
+            "root-stat",
+            image,
+            journal,
+            shell("stat -c '%u %g %a %Y' /from"),
+        )
+    }
+}
+
+/// The root directory's attributes (the engine's archive extraction leaves the existing target
+/// directory's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RootAttributes {
+    /// Owner.
+    pub uid: u64,
+    /// Group.
+    pub gid: u64,
+    /// Permission bits.
+    pub mode: u32,
+    /// Modification time, seconds.
+    pub mtime: i64,
+}
+
+/// Read [`root_stat_spec`]'s output.
+pub fn parse_root(text: &str) -> Option<RootAttributes> {
+    let mut words = text.split_whitespace();
+    Some(RootAttributes {
+        uid: words.next()?.parse().ok()?,
+        gid: words.next()?.parse().ok()?,
+        mode: u32::from_str_radix(words.next()?, 8).ok()?,
+        mtime: words.next()?.parse().ok()?,
+    })
+}
+
+/// The helper on B that gives the target's root A's owner, mode and mtime.
+pub fn root_fix_spec(
+    target: &Path,
+    root: RootAttributes,
+    image: &str,
+    journal: &str,
+) -> HelperSpec {
+    let script = format!(
+        "chown {}:{} /to && chmod {:o} /to && touch -d @{} /to",
+        root.uid, root.gid, root.mode, root.mtime
+    );
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(target.to_path_buf()),
+            target: TO.into(),
+            read_only: false,
+        }],
+        capabilities: vec![Capability::Chown, Capability::Fowner],
+        ..spec("root-attributes", image, journal, shell(&script))
+    }
+}
+
+/// The helper on B that looks at a tier root (mounted at `/t`): free bytes, and for each
+/// relative target path whether it is missing, empty or holds entries; a read-write mount so
+/// a root the engine cannot write is refused here. Read by [`parse_room`].
+pub fn room_spec(root: &Path, relative: &[String], image: &str, journal: &str) -> HelperSpec {
+    let mut command = shell(
+        "stat -f -c '%a %S' /t || exit 1
+shift
+for rel do
+  if [ ! -e \"/t/$rel\" ]; then echo missing
+  elif [ -n \"$(ls -A \"/t/$rel\" 2>/dev/null | head -n 1)\" ]; then echo full
+  else echo empty; fi
+done",
+    );
+    command.push("tierctl-room".into());
+    command.push("-".into());
+    command.extend(relative.iter().cloned());
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(root.to_path_buf()),
+            target: "/t".into(),
+            read_only: false,
+        }],
+        capabilities: vec![Capability::DacReadSearch],
+        ..spec("room", image, journal, command)
+    }
+}
+
+/// What the room helper found at one tier root of B.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Room {
+    /// Bytes available to an unprivileged writer.
+    pub available: u64,
+    /// Per target: `missing`, `empty` or `full`.
+    pub targets: Vec<String>,
+}
+
+/// Read [`room_spec`]'s output.
+pub fn parse_room(text: &str) -> Option<Room> {
+    let mut lines = text.lines();
+    let mut first = lines.next()?.split_whitespace();
+    let blocks: u64 = first.next()?.parse().ok()?;
+    let size: u64 = first.next()?.parse().ok()?;
+    Some(Room {
+        available: blocks.saturating_mul(size),
+        targets: lines.map(|l| l.trim().to_owned()).collect(),
+    })
+}
+
+/// The helper on B that creates `relative` under a tier root (mounted at `/t`).
+pub fn mkdir_spec(root: &Path, relative: &str, image: &str, journal: &str) -> HelperSpec {
+    let mut command = shell("mkdir -p \"/t/$1\"");
+    command.extend(["tierctl-mkdir".into(), relative.into()]);
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(root.to_path_buf()),
+            target: "/t".into(),
+            read_only: false,
+        }],
+        capabilities: vec![Capability::DacOverride],
+        ..spec("mkdir", image, journal, command)
+    }
+}
+
+/// The root of `roots` that `target` lies in (component-wise) and the target's path below it.
+pub fn root_of<'r>(roots: &'r [PathBuf], target: &Path) -> Option<(&'r Path, String)> {
+    roots
+        .iter()
+        .filter_map(|root| {
+            let rel = target.strip_prefix(root).ok()?;
+            Some((root.as_path(), rel.to_string_lossy().into_owned()))
+        })
+        .max_by_key(|(root, _)| root.components().count())
+}
+
+/// Read [`manifest_spec`]'s output into the same [`Manifest`] the local verify compares
+/// ([`crate::migrate::manifest::compare`]); content hashes are SHA-256 on both sides.
+pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
+    let mut section = "";
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut inodes: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut lines = text.lines();
+    let mut ended = false;
+    while let Some(line) = lines.next() {
+        match line {
+            "#stat" | "#link" | "#hash" => section = line,
+            "#end" => ended = true,
+            _ if section == "#stat" => {
+                let (path, entry, inode) = stat_line(line)?;
+                inodes.insert(path.clone(), inode);
+                entries.insert(path, entry);
+            }
+            _ if section == "#link" => {
+                let target = lines
+                    .next()
+                    .ok_or_else(|| format!("symlink `{line}` has no target line"))?;
+                if let Some(entry) = entries.get_mut(&relative(line)) {
+                    entry.link = Some(target.to_owned());
+                }
+            }
+            _ if section == "#hash" => {
+                let (hash, path) = line
+                    .split_once("  ")
+                    .ok_or_else(|| format!("unreadable hash line `{line}`"))?;
+                if let Some(entry) = entries.get_mut(&relative(path)) {
+                    entry.hash = Some(hash.to_owned());
+                }
+            }
+            _ => return Err(format!("unexpected line `{line}` before `#stat`")),
+        }
+    }
+    if !ended {
+        return Err("the manifest helper's output ends early".into());
+    }
+    group_hardlinks(&mut entries, &inodes);
+    Ok(Manifest { entries })
+}
+
+/// `./a/b` -> `a/b`, `.` -> `.`.
+fn relative(raw: &str) -> String {
+    match raw.strip_prefix("./") {
+        Some(rest) if !rest.is_empty() => rest.to_owned(),
+        _ => ".".to_owned(),
+    }
+}
+
+/// One `stat` line: the path, its entry, and (inode, link count).
+fn stat_line(line: &str) -> Result<(String, Entry, (u64, u64)), String> {
+    let bad = || format!("unreadable stat line `{line}`");
+    let mut fields = line.splitn(10, ' ');
+    let mut next = || fields.next().ok_or_else(bad);
+    let raw = u32::from_str_radix(next()?, 16).map_err(|_| bad())?;
+    let uid: u64 = next()?.parse().map_err(|_| bad())?;
+    let gid: u64 = next()?.parse().map_err(|_| bad())?;
+    let size: u64 = next()?.parse().map_err(|_| bad())?;
+    let mtime: u64 = next()?.parse().map_err(|_| bad())?;
+    let inode: u64 = next()?.parse().map_err(|_| bad())?;
+    let links: u64 = next()?.parse().map_err(|_| bad())?;
+    let major = u32::from_str_radix(next()?, 16).map_err(|_| bad())?;
+    let minor = u32::from_str_radix(next()?, 16).map_err(|_| bad())?;
+    let path = relative(next()?);
+    let kind = match raw & 0o170000 {
+        0o040000 => Kind::Dir,
+        0o100000 => Kind::File,
+        0o120000 => Kind::Symlink,
+        0o010000 => Kind::Fifo,
+        0o020000 => Kind::CharDevice,
+        0o060000 => Kind::BlockDevice,
+        _ => {
+            return Err(format!(
+                "`{path}` is a socket or an unknown file type: it cannot be copied"
+            ));
+        }
+    };
+    let entry = Entry {
+        kind,
+        size: if kind == Kind::File { size } else { 0 },
+        uid,
+        gid,
+        mode: raw & 0o7777,
+        mtime: (kind != Kind::Symlink).then_some(mtime),
+        link: None,
+        device: matches!(kind, Kind::CharDevice | Kind::BlockDevice).then_some((major, minor)),
+        hardlink_group: None,
+        hash: None,
+    };
+    Ok((path, entry, (inode, links)))
+}
+
+/// Files with several links whose inode appears at two or more paths of the tree get the
+/// group's smallest path as their group name (as [`crate::migrate::manifest::from_tar`]
+/// names them); a link count from links outside the tree groups nothing.
+fn group_hardlinks(entries: &mut BTreeMap<String, Entry>, inodes: &BTreeMap<String, (u64, u64)>) {
+    let mut groups: BTreeMap<u64, Vec<&String>> = BTreeMap::new();
+    for (path, (inode, links)) in inodes {
+        if *links > 1 && entries.get(path).is_some_and(|e| e.kind == Kind::File) {
+            groups.entry(*inode).or_default().push(path);
+        }
+    }
+    let named: Vec<(String, String)> = groups
+        .values()
+        .filter(|members| members.len() > 1)
+        .flat_map(|members| {
+            let name = members[0].clone();
+            members.iter().map(move |m| ((*m).clone(), name.clone()))
+        })
+        .collect();
+    for (path, name) in named {
+        if let Some(entry) = entries.get_mut(&path) {
+            entry.hardlink_group = Some(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compose_file_for_b_sits_beside_the_original() {
+        assert_eq!(
+            compose_file_for(Path::new("/srv/app/compose.yaml"), "nas"),
+            PathBuf::from("/srv/app/compose.nas.yaml")
+        );
+        assert_eq!(
+            compose_file_for(Path::new("/srv/app/docker-compose.yml"), "b"),
+            PathBuf::from("/srv/app/docker-compose.b.yml")
+        );
+        assert_eq!(
+            compose_file_for(Path::new("/srv/app/stack"), "b"),
+            PathBuf::from("/srv/app/stack.b.yaml")
+        );
+    }
+
+    const OUTPUT: &str = "#stat
+41c0 999 999 4096 1700000000 10 3 0 0 .
+81a4 999 999 3 1700000001 11 2 0 0 ./a
+81a4 999 999 3 1700000001 11 2 0 0 ./sub/b
+81a4 0 0 5 1700000002 12 2 0 0 ./outside link
+a1ff 999 999 3 1700000003 13 1 0 0 ./l
+11a4 999 999 0 1700000004 14 1 0 0 ./fifo
+41ed 999 999 4096 1700000005 15 2 0 0 ./sub
+#link
+./l
+sub/b
+#hash
+aaaa  ./a
+aaaa  ./sub/b
+bbbb  ./outside link
+#end
+";
+
+    #[test]
+    fn a_manifest_is_read_from_the_helper_output() {
+        let m = parse_manifest(OUTPUT).expect("parses");
+        assert_eq!(m.len(), 7);
+        let root = &m.entries["."];
+        assert_eq!((root.kind, root.uid, root.mode), (Kind::Dir, 999, 0o700));
+        assert_eq!(m.entries["a"].hardlink_group.as_deref(), Some("a"));
+        assert_eq!(m.entries["sub/b"].hardlink_group.as_deref(), Some("a"));
+        assert_eq!(m.entries["sub/b"].hash.as_deref(), Some("aaaa"));
+        // two links, but the other one is outside the tree: no group
+        assert_eq!(m.entries["outside link"].hardlink_group, None);
+        assert_eq!(m.entries["l"].link.as_deref(), Some("sub/b"));
+        assert_eq!(m.entries["l"].mtime, None);
+        assert_eq!(m.entries["fifo"].kind, Kind::Fifo);
+        assert_eq!(m.entries["sub"].size, 0);
+    }
+
+    #[test]
+    fn a_cut_manifest_or_a_socket_is_an_error() {
+        let cut = OUTPUT.replace("#end\n", "");
+        assert!(parse_manifest(&cut).unwrap_err().contains("ends early"));
+        let socket = "#stat\nc1ed 0 0 0 1 2 1 0 0 ./sock\n#end\n";
+        assert!(parse_manifest(socket).unwrap_err().contains("socket"));
+    }
+
+    #[test]
+    fn room_and_root_outputs_are_read() {
+        assert_eq!(
+            parse_room("100 4096\nmissing\nempty\nfull\n"),
+            Some(Room {
+                available: 409_600,
+                targets: vec!["missing".into(), "empty".into(), "full".into()],
+            })
+        );
+        assert_eq!(
+            parse_root("999 998 700 1700000000\n"),
+            Some(RootAttributes {
+                uid: 999,
+                gid: 998,
+                mode: 0o700,
+                mtime: 1_700_000_000
+            })
+        );
+    }
+
+    #[test]
+    fn the_cross_host_plan_writes_one_new_file_and_moves_every_service() {
+        let local = MigratePlan {
+            project: "app".into(),
+            compose_files: vec!["/srv/app/compose.yaml".into()],
+            files: vec![FileChange {
+                path: "/srv/app/compose.yaml".into(),
+                old: "old".into(),
+                new: "new".into(),
+            }],
+            pre_copy: true,
+            ..MigratePlan::default()
+        };
+        assert_eq!(unsupported(&local, 1), None);
+        let services = vec![
+            ("db".into(), Some("postgres:16".into())),
+            ("web".into(), None),
+        ];
+        let plan = build(local, "b", vec!["/b".into()], services, "old");
+        assert_eq!(plan.services, ["db", "web"]);
+        assert_eq!(plan.files.len(), 1);
+        assert_eq!(plan.files[0].path, PathBuf::from("/srv/app/compose.b.yaml"));
+        assert_eq!(
+            (plan.files[0].old.as_str(), plan.files[0].new.as_str()),
+            ("", "new")
+        );
+        assert_eq!(
+            plan.steps.iter().map(MigrateStep::id).collect::<Vec<_>>(),
+            ["stop", "rewrite", "start", "verify-mounts"]
+        );
+        let cross = plan.to_context.expect("cross");
+        assert_eq!(
+            (cross.context.as_str(), cross.images.as_slice()),
+            ("b", ["postgres:16".to_owned()].as_slice())
+        );
+    }
+}

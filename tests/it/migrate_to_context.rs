@@ -1,0 +1,439 @@
+//! `tierctl migrate --to-context B` between the two real engines of this machine (`.ci/docker`
+//! and `.ci/hosts`): a Postgres-like tree (uid 999 files, a 0700 directory, a symlink, a
+//! hardlink, a FIFO) moves from a running compose project on engine A into B's tier
+//! directory; the project runs on B from `compose.B.yaml`; a kill -9 mid-transfer resumes;
+//! rollback restarts on A with A's data intact; preflight refusals change nothing.
+//!
+//! Engine B runs on this machine, so its "remote" tier directory is also a local path the
+//! tests can look at; tierctl itself only reaches it through B's helpers.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::compose_runner::Family;
+use super::copy_engine::SEED;
+use super::engine::{engine, helper_image};
+use super::hosts::{DockerConfig, Engine2, engine2};
+use super::migrate_engine::{COMPOSE, run_compose, stdout, unique};
+use super::workspace::Workspace;
+
+/// B's tier map: a root that exists on B's host (`{root}/bfast`).
+const TIERS_B: &str = r#"tiers:
+  fast: { root: "{root}/bfast" }
+placement:
+  - tier: fast
+    path: "{project}/{volume}"
+"#;
+
+/// A compose project running on engine A with its volume seeded, a docker config with a
+/// context for engine B, and cleanup on both engines.
+struct Moving {
+    ws: Workspace,
+    name: String,
+    context: String,
+    cli: Vec<String>,
+    e2: Engine2,
+    config: DockerConfig,
+}
+
+impl Moving {
+    fn up(test: &str, seed: &str) -> Option<Moving> {
+        engine()?;
+        let e2 = engine2()?;
+        let cli = Family::V2.require()?;
+        let ws = Workspace::new()
+            .file(
+                "app/compose.yaml",
+                &COMPOSE.replace("{image}", &helper_image()),
+            )
+            .file("app/tiers-b.yaml", TIERS_B)
+            .dir("bfast");
+        let name = unique(test);
+        let context = format!("{name}b");
+        let config = DockerConfig::new().context(&context, &e2.unix_host());
+        let m = Moving {
+            ws,
+            name,
+            context,
+            cli,
+            e2,
+            config,
+        };
+        m.cleanup();
+        assert!(
+            run_compose(&m.cli, &m.name, &m.ws, &["up", "-d"]),
+            "compose up"
+        );
+        let status = Command::new("docker")
+            .args(["run", "--rm", "-v"])
+            .arg(format!("{}:/data", m.volume()))
+            .args([&helper_image(), "sh", "-c", seed])
+            .status()
+            .expect("docker run");
+        assert!(status.success(), "seed");
+        Some(m)
+    }
+
+    fn volume(&self) -> String {
+        format!("{}_dbdata", self.name)
+    }
+
+    /// The copy's directory on B's host.
+    fn target(&self) -> PathBuf {
+        self.ws.path(&format!("bfast/{}/dbdata", self.name))
+    }
+
+    fn compose_for_b(&self) -> PathBuf {
+        self.ws.path(&format!("app/compose.{}.yaml", self.context))
+    }
+
+    fn tierctl(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = self.ws.tierctl("app");
+        cmd.env("COMPOSE_PROJECT_NAME", &self.name)
+            .env("TIERCTL_HELPER_IMAGE", helper_image())
+            .env("DOCKER_CONFIG", self.config.path())
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .args(args);
+        cmd.output().expect("tierctl runs")
+    }
+
+    fn move_args(&self) -> Vec<String> {
+        vec![
+            "migrate".into(),
+            "--to-context".into(),
+            self.context.clone(),
+            "--to-tiers".into(),
+            "tiers-b.yaml".into(),
+            "--yes".into(),
+        ]
+    }
+
+    /// Running containers of the project on engine `host` (`None`: A), each as
+    /// `NAME MOUNT-SOURCE` (a volume's name, else the bound path).
+    fn running(&self, host: Option<&str>) -> Vec<String> {
+        let docker = |args: &[&str]| {
+            let mut cmd = Command::new("docker");
+            if let Some(host) = host {
+                cmd.args(["-H", host]);
+            }
+            let out = cmd.args(args).output().expect("docker");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        let ids = docker(&["ps", "-q", "--filter", &filter]);
+        ids.split_whitespace()
+            .map(|id| {
+                docker(&[
+                    "inspect",
+                    "--format",
+                    "{{.Name}} {{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}}{{end}}",
+                    id,
+                ])
+                .trim()
+                .to_owned()
+            })
+            .collect()
+    }
+
+    /// The manifest of a volume on A as busybox prints it (to compare before and after).
+    fn volume_listing(&self) -> String {
+        let out = Command::new("docker")
+            .args(["run", "--rm", "-v"])
+            .arg(format!("{}:/d:ro", self.volume()))
+            .args([
+                &helper_image(),
+                "sh",
+                "-c",
+                "cd /d && find . -exec stat -c '%f %u %g %s %Y %h %n' {} + | sort && find . -type f -exec sha256sum {} + | sort",
+            ])
+            .output()
+            .expect("docker run");
+        assert!(out.status.success(), "listing");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn journals(&self) -> usize {
+        std::fs::read_dir(self.ws.path("app/.tierctl"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("journal-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    fn cleanup(&self) {
+        run_compose(&self.cli, &self.name, &self.ws, &["down", "-v"]);
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.volume()])
+            .output();
+        // on B: the project's containers and network (compose made them from compose.B.yaml)
+        let _ = Command::new(&self.cli[0])
+            .args(&self.cli[1..])
+            .args(["-p", &self.name, "down"])
+            .env("DOCKER_HOST", self.e2.unix_host())
+            .current_dir(self.ws.path("bfast"))
+            .output();
+        let ids = Command::new("docker")
+            .args(["-H", &self.e2.unix_host(), "ps", "-aq", "--filter"])
+            .arg(format!("label=com.docker.compose.project={}", self.name))
+            .output()
+            .expect("docker ps on B");
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = Command::new("docker")
+                .args(["-H", &self.e2.unix_host(), "rm", "-f", id])
+                .output();
+        }
+        let _ = Command::new("docker")
+            .args(["-H", &self.e2.unix_host(), "network", "rm"])
+            .arg(format!("{}_default", self.name))
+            .output();
+    }
+}
+
+impl Drop for Moving {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+fn assert_postgres_like_tree(t: &Path) {
+    let one = std::fs::metadata(t.join("pg/base/1")).expect("copied file");
+    assert_eq!(
+        (one.uid(), one.mode() & 0o7777, one.nlink()),
+        (999, 0o600, 2)
+    );
+    assert_eq!(
+        one.ino(),
+        std::fs::metadata(t.join("pg/base/1.link"))
+            .expect("hardlink")
+            .ino()
+    );
+    let pg = std::fs::metadata(t.join("pg")).expect("dir");
+    assert_eq!((pg.uid(), pg.mode() & 0o7777), (999, 0o700));
+    assert_eq!(std::fs::metadata(t.join("sub/a")).expect("file").uid(), 70);
+    assert_eq!(
+        std::fs::read_link(t.join("pg/current")).expect("symlink"),
+        Path::new("base/1")
+    );
+    assert!(
+        std::fs::symlink_metadata(t.join("pg/fifo"))
+            .expect("fifo")
+            .file_type()
+            .is_fifo()
+    );
+    // mtimes kept (the seed sets 2019-05-01 on this file)
+    assert_eq!(
+        std::fs::metadata(t.join("sub/a")).expect("file").mtime(),
+        std::fs::metadata(t.join("pg/base/1"))
+            .expect("file")
+            .mtime()
+    );
+}
+
+#[test]
+fn migrate_to_context_moves_the_data_starts_on_b_and_rollback_restarts_on_a() {
+    let Some(m) = Moving::up("tierctlitxh1", SEED) else {
+        return;
+    };
+    let original = std::fs::read_to_string(m.ws.path("app/compose.yaml")).expect("compose");
+    let before = m.volume_listing();
+    let args = m.move_args();
+    let out = m.tierctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("only manifests crossed"), "{text}");
+    assert!(
+        text.contains(&format!("started on `{}`: db", m.context)),
+        "{text}"
+    );
+
+    // the data on B's tier, the compose file for B, the original untouched
+    assert_postgres_like_tree(&m.target());
+    let for_b = std::fs::read_to_string(m.compose_for_b()).expect("compose for B");
+    assert!(
+        for_b.contains(&format!(
+            "- {}:/data   # the database",
+            m.target().display()
+        )),
+        "{for_b}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.ws.path("app/compose.yaml")).expect("compose"),
+        original
+    );
+    // running on B on its tier directory, stopped on A
+    let on_b = m.running(Some(&m.e2.unix_host()));
+    assert_eq!(on_b.len(), 1, "{on_b:?}");
+    assert!(
+        on_b[0].ends_with(&m.target().display().to_string()),
+        "{on_b:?}"
+    );
+    assert!(m.running(None).is_empty());
+
+    // rollback: stopped on B, running on A on its volume, A's data as it was
+    let back = m.tierctl(&["migrate", "--rollback", "--yes"]);
+    assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert!(m.running(Some(&m.e2.unix_host())).is_empty());
+    let on_a = m.running(None);
+    assert_eq!(on_a.len(), 1, "{on_a:?}");
+    assert!(on_a[0].ends_with(&m.volume()), "{on_a:?}");
+    assert_eq!(m.volume_listing(), before);
+    assert!(!m.compose_for_b().exists());
+    assert_eq!(
+        std::fs::read_to_string(m.ws.path("app/compose.yaml")).expect("compose"),
+        original
+    );
+}
+
+/// About 300 MB, so the transfer takes long enough to be killed in the middle.
+const BIG_SEED: &str = "set -e; cd /data; for d in 1 2 3 4 5; do mkdir -p d$d; \
+head -c 60000000 /dev/urandom > d$d/blob; for i in 1 2 3 4 5 6 7 8 9 10; do echo $d$i > d$d/f$i; done; done; \
+mkdir -p pg/base; printf 'row\\n' > pg/base/1; ln pg/base/1 pg/base/1.link; mkfifo pg/fifo; \
+chown -R 999:999 /data; chmod 0700 pg";
+
+#[test]
+fn migrate_to_context_killed_mid_transfer_resumes_to_a_verified_move() {
+    let Some(m) = Moving::up("tierctlitxh2", BIG_SEED) else {
+        return;
+    };
+    let before = m.volume_listing();
+    let mut args = m.move_args();
+    args.push("--stop-first".into());
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
+        .args(&args)
+        .current_dir(m.ws.path("app"))
+        .env("COMPOSE_PROJECT_NAME", &m.name)
+        .env("TIERCTL_HELPER_IMAGE", helper_image())
+        .env("DOCKER_CONFIG", m.config.path())
+        .env("HOME", m.ws.path("home"))
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // kill -9 once the transfer has written part of the tree on B
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let blob = m.target().join("d1/blob");
+    while !blob.exists() && Instant::now() < deadline {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(blob.exists(), "the transfer never began");
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(
+        !m.target().join("pg/base/1").exists(),
+        "killed too late: the transfer had finished"
+    );
+
+    let resumed = m.tierctl(&["migrate", "--resume", "--yes"]);
+    let text = stdout(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{text}");
+    assert!(text.contains("already done"), "{text}");
+    assert!(text.contains("only manifests crossed"), "{text}");
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1);
+    let blob_meta = std::fs::metadata(&blob).expect("blob on B");
+    assert_eq!((blob_meta.len(), blob_meta.uid()), (60_000_000, 999));
+    assert!(
+        std::fs::symlink_metadata(m.target().join("pg/fifo"))
+            .expect("fifo")
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(m.volume_listing(), before, "A's data was only read");
+
+    // --prune-source: refused while A's (stopped) container still uses the volume
+    let refused = m.tierctl(&["migrate", "--prune-source", "--yes"]);
+    let text = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(text.contains("still used by container"), "{text}");
+    assert_eq!(m.volume_listing(), before);
+    // after `compose down` on A (without -v) it removes the volume
+    assert!(
+        run_compose(&m.cli, &m.name, &m.ws, &["down"]),
+        "compose down"
+    );
+    let pruned = m.tierctl(&["migrate", "--prune-source", "--yes"]);
+    assert_eq!(pruned.status.code(), Some(0), "{}", stdout(&pruned));
+    let gone = Command::new("docker")
+        .args(["volume", "inspect", &m.volume()])
+        .output()
+        .expect("docker volume inspect");
+    assert!(!gone.status.success(), "the volume is removed");
+    // the project still runs on B, and rollback is refused now
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1);
+    let back = m.tierctl(&["migrate", "--rollback", "--yes"]);
+    assert_eq!(back.status.code(), Some(2), "{}", stdout(&back));
+    assert!(
+        stdout(&back).contains("--prune-source"),
+        "{}",
+        stdout(&back)
+    );
+}
+
+#[test]
+fn migrate_to_context_preflight_refusals_change_nothing() {
+    let Some(m) = Moving::up("tierctlitxh3", SEED) else {
+        return;
+    };
+    let original = std::fs::read_to_string(m.ws.path("app/compose.yaml")).expect("compose");
+    let before = m.volume_listing();
+    let unchanged = |m: &Moving| {
+        assert_eq!(m.running(None).len(), 1, "still running on A");
+        assert_eq!(
+            std::fs::read_to_string(m.ws.path("app/compose.yaml")).expect("compose"),
+            original
+        );
+        assert!(!m.compose_for_b().exists());
+        assert_eq!(m.journals(), 0);
+        assert!(!m.target().exists());
+        assert_eq!(m.volume_listing(), before);
+    };
+
+    // B's tier root does not exist on B
+    std::fs::remove_dir(m.ws.path("bfast")).expect("rmdir");
+    let out = m.tierctl(&m.move_args().iter().map(String::as_str).collect::<Vec<_>>());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!("does not exist on context `{}`", m.context)),
+        "{text}"
+    );
+    unchanged(&m);
+    std::fs::create_dir(m.ws.path("bfast")).expect("mkdir");
+
+    // B unreachable: its context names a socket nothing listens on
+    let dead = format!("{}dead", m.context);
+    let config = DockerConfig::new().context(
+        &dead,
+        &format!("unix://{}", m.ws.path("dead.sock").display()),
+    );
+    let mut cmd = m.ws.tierctl("app");
+    let out = cmd
+        .env("COMPOSE_PROJECT_NAME", &m.name)
+        .env("TIERCTL_HELPER_IMAGE", helper_image())
+        .env("DOCKER_CONFIG", config.path())
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .args([
+            "migrate",
+            "--to-context",
+            &dead,
+            "--to-tiers",
+            "tiers-b.yaml",
+            "--yes",
+        ])
+        .output()
+        .expect("tierctl runs");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains(&dead), "{text}");
+    unchanged(&m);
+}

@@ -90,7 +90,7 @@ pub fn patch(plan: &Plan, project: &ComposeProject) -> Result<Vec<Patched>, Rewr
         let new = if kinds.iter().all(|k| matches!(k, EditKind::EnvLine { .. })) {
             patch_env(file, old, &kinds)?
         } else {
-            patch_yaml(file, loaded.doc.as_ref(), &kinds)?
+            patch_yaml(file, loaded.doc(), &kinds)?
         };
         if new != *old {
             out.push(Patched {

@@ -66,6 +66,7 @@ pub(super) fn audit(
             ))
         });
     }
+    notes.extend(audit::unplaced_note(&findings));
     let serious = findings.iter().any(|f| f.severity >= Severity::Warning);
     let audited = AuditReport {
         project: project.name.clone(),

@@ -92,6 +92,24 @@ pub fn audit(ctx: &Context<'_>) -> Vec<Finding> {
     sorted_by_place(findings)
 }
 
+/// One note per file whose findings have no line: their position could not be found in the
+/// YAML text (a position is never dropped silently).
+pub fn unplaced_note(findings: &[Finding]) -> Vec<String> {
+    let mut files: BTreeMap<&Path, usize> = BTreeMap::new();
+    for finding in findings.iter().filter(|f| f.place.position.is_none()) {
+        *files.entry(finding.place.file.as_path()).or_default() += 1;
+    }
+    files
+        .into_iter()
+        .map(|(file, count)| {
+            format!(
+                "{count} finding(s) in {} have no line: their place in the YAML text could not be found",
+                file.display()
+            )
+        })
+        .collect()
+}
+
 type VmCheckFn = fn(&VmView, &Subjects<'_>) -> Option<Finding>;
 
 /// The VM checks, in the order their findings are produced for one mount.

@@ -100,11 +100,7 @@ pub fn load(options: &LoadOptions, files: &dyn Files) -> Result<ComposeProject, 
         .into_iter()
         .map(|(path, text)| {
             let loaded = match trees.remove(&path) {
-                Some((tree, doc)) => LoadedFile {
-                    tree: Some(tree),
-                    doc,
-                    ..LoadedFile::env(text)
-                },
+                Some((tree, doc)) => LoadedFile::compose(text, tree, doc),
                 None => LoadedFile::env(text),
             };
             (path, loaded)
@@ -492,7 +488,7 @@ impl Loader<'_> {
         };
         self.trees
             .entry(path.to_path_buf())
-            .or_insert_with(|| (raw.clone(), source.document().cloned()));
+            .or_insert_with(|| (raw.clone(), source.parsed_document().cloned()));
         if !raw.is_mapping() {
             return Err(ComposeError::Spec {
                 place: Place::at(path, Position { line: 1, column: 1 }),
@@ -735,10 +731,28 @@ impl Loader<'_> {
             chain.pop();
             return Ok((def, mounts));
         };
-        let ext_route = route.with("extends");
-        let (base_name, base_file) = match &extends {
-            Value::String(s) => (s.clone(), None),
-            Value::Mapping(m) => (
+        let base = self.extends_target(file, name, &extends)?;
+        let (base_def, base_mounts) = self.base_service(file, name, base, chain, env)?;
+        chain.pop();
+        let mounts = match compose_tag(&file.raw["services"][name]["volumes"]) {
+            Some(ComposeTag::Reset) => Vec::new(),
+            Some(ComposeTag::Override) => mounts,
+            None => mount::merge_by_target(inherited_mounts(base_mounts), mounts),
+        };
+        Ok((merge_override(inherited_def(base_def), def, ""), mounts))
+    }
+
+    /// The service (and the file, when another) that `extends` of service `name` names.
+    fn extends_target(
+        &self,
+        file: &FileData,
+        name: &str,
+        extends: &Value,
+    ) -> Result<(String, Option<String>), ComposeError> {
+        let ext_route = Route::new(["services".into(), name.into(), "extends".into()]);
+        match extends {
+            Value::String(s) => Ok((s.clone(), None)),
+            Value::Mapping(m) => Ok((
                 m.get("service")
                     .and_then(Value::as_str)
                     .map(str::to_owned)
@@ -747,76 +761,80 @@ impl Loader<'_> {
                         message: format!("`extends` of service `{name}` needs a `service`"),
                     })?,
                 m.get("file").and_then(Value::as_str).map(str::to_owned),
-            ),
-            _ => {
-                return Err(ComposeError::Spec {
-                    place: self.place(file, &ext_route),
-                    message: format!("`extends` of service `{name}` must be a name or a mapping"),
-                });
-            }
-        };
-        let (base_def, base_mounts) = match base_file {
-            None => {
-                if file.value["services"].get(base_name.as_str()).is_none() {
-                    return Err(ComposeError::ExtendsMissing {
-                        place: self.place(file, &ext_route),
-                        service: name.to_owned(),
-                        base: base_name,
-                        file: file.source.path.clone(),
-                    });
-                }
-                self.service(file, &base_name, chain, env)?
-            }
-            Some(other) => {
-                let dir = file.source.path.parent().unwrap_or(Path::new("/"));
-                let other_path = absolute(dir, Path::new(&other));
-                if !self.files.is_file(&other_path) {
-                    let place = self.place(file, &ext_route);
-                    return Err(include_error(self.files, place, other_path));
-                }
-                let other_dir = other_path.parent().unwrap_or(Path::new("/")).to_path_buf();
-                let other_file = self.parse(&other_path, &other_dir, env)?;
-                if other_file.value["services"]
-                    .get(base_name.as_str())
-                    .is_none()
-                {
-                    return Err(ComposeError::ExtendsMissing {
-                        place: self.place(file, &ext_route),
-                        service: name.to_owned(),
-                        base: base_name,
-                        file: other_path,
-                    });
-                }
-                self.service(&other_file, &base_name, chain, env)?
-            }
-        };
-        chain.pop();
-        let mut base_def = base_def;
-        if let Some(m) = base_def.as_mapping_mut() {
-            // compose does not inherit these from the extended service
-            for key in ["depends_on", "links", "volumes_from", "net", "ipc", "pid"] {
-                m.remove(key);
-            }
+            )),
+            _ => Err(ComposeError::Spec {
+                place: self.place(file, &ext_route),
+                message: format!("`extends` of service `{name}` must be a name or a mapping"),
+            }),
         }
-        let base_mounts = base_mounts
-            .into_iter()
-            .map(|mut m| {
-                m.origin.reach = Reach::Extends;
-                m
-            })
-            .collect();
-        let mounts = match compose_tag(&file.raw["services"][name]["volumes"]) {
-            Some(ComposeTag::Reset) => Vec::new(),
-            Some(ComposeTag::Override) => mounts,
-            None => mount::merge_by_target(base_mounts, mounts),
+    }
+
+    /// The extended service `base_name` of service `name`, in `file` or in `base_file`
+    /// (relative to `file`), with its own `extends` resolved.
+    fn base_service(
+        &mut self,
+        file: &FileData,
+        name: &str,
+        (base_name, base_file): (String, Option<String>),
+        chain: &mut Vec<(PathBuf, String)>,
+        env: &ComposeEnv,
+    ) -> Result<(Value, Vec<VolumeMount>), ComposeError> {
+        let ext_route = Route::new(["services".into(), name.into(), "extends".into()]);
+        let missing = |place, file| ComposeError::ExtendsMissing {
+            place,
+            service: name.to_owned(),
+            base: base_name.clone(),
+            file,
         };
-        let merged = merge_override(base_def, def, "");
-        Ok((merged, mounts))
+        let Some(other) = base_file else {
+            if file.value["services"].get(base_name.as_str()).is_none() {
+                let place = self.place(file, &ext_route);
+                return Err(missing(place, file.source.path.clone()));
+            }
+            return self.service(file, &base_name, chain, env);
+        };
+        let dir = file.source.path.parent().unwrap_or(Path::new("/"));
+        let other_path = absolute(dir, Path::new(&other));
+        if !self.files.is_file(&other_path) {
+            let place = self.place(file, &ext_route);
+            return Err(include_error(self.files, place, other_path));
+        }
+        let other_dir = other_path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let other_file = self.parse(&other_path, &other_dir, env)?;
+        if other_file.value["services"]
+            .get(base_name.as_str())
+            .is_none()
+        {
+            let place = self.place(file, &ext_route);
+            return Err(missing(place, other_path));
+        }
+        self.service(&other_file, &base_name, chain, env)
     }
 
     fn place(&self, file: &FileData, route: &Route) -> Place {
         place_of(&file.source, route)
     }
+}
+
+/// An extended service's definition without what compose does not inherit from it.
+fn inherited_def(mut base_def: Value) -> Value {
+    if let Some(m) = base_def.as_mapping_mut() {
+        for key in ["depends_on", "links", "volumes_from", "net", "ipc", "pid"] {
+            m.remove(key);
+        }
+    }
+    base_def
+}
+
+/// An extended service's mounts, reached through `extends`.
+fn inherited_mounts(base_mounts: Vec<VolumeMount>) -> Vec<VolumeMount> {
+    base_mounts
+        .into_iter()
+        .map(|mut m| {
+            m.origin.reach = Reach::Extends;
+            m
+        })
+        .collect()
 }
 
 fn place_of(source: &SourceText, route: &Route) -> Place {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -179,8 +180,9 @@ pub struct LoadedFile {
     /// For a compose file: the YAML tree as parsed (anchors resolved, merge keys and tags as
     /// written); `None` for an env file.
     pub tree: Option<serde_norway::Value>,
-    /// For a compose file: the queryable document (yamlpath), when tree-sitter accepts it.
-    pub doc: Option<yamlpath::Document>,
+    /// For a compose file: the queryable document (yamlpath), parsed on first use (see
+    /// [`LoadedFile::doc`]).
+    pub doc: OnceLock<Option<yamlpath::Document>>,
 }
 
 impl LoadedFile {
@@ -190,8 +192,35 @@ impl LoadedFile {
             hash: Sha256::digest(text.as_bytes()).into(),
             text,
             tree: None,
-            doc: None,
+            doc: OnceLock::new(),
         }
+    }
+
+    /// A compose file whose text parsed to `tree`; `doc` when the loader parsed it already.
+    pub fn compose(
+        text: String,
+        tree: serde_norway::Value,
+        doc: Option<yamlpath::Document>,
+    ) -> Self {
+        let parsed = OnceLock::new();
+        if let Some(doc) = doc {
+            let _ = parsed.set(Some(doc));
+        }
+        LoadedFile {
+            tree: Some(tree),
+            doc: parsed,
+            ..LoadedFile::env(text)
+        }
+    }
+
+    /// For a compose file: the queryable document (yamlpath), when tree-sitter accepts the
+    /// text; parsed on first use (an audit whose routes the loader's index answers never
+    /// needs it). `None` for an env file.
+    pub fn doc(&self) -> Option<&yamlpath::Document> {
+        self.tree.as_ref()?;
+        self.doc
+            .get_or_init(|| yamlpath::Document::new(self.text.clone()).ok())
+            .as_ref()
     }
 }
 

@@ -3,6 +3,7 @@
 //! Values are found by route with `yamlpath`, which follows aliases to their anchors; keys
 //! inherited through `<<:` merge keys are found by looking through the merge sources.
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use yamlpath::Document;
@@ -16,7 +17,9 @@ pub struct SourceText {
     pub path: PathBuf,
     /// Full text.
     pub text: String,
-    doc: Option<Document>,
+    /// Built on first use: most routes are answered by the index, and a yamlpath document
+    /// costs a whole tree-sitter parse.
+    doc: OnceCell<Option<Document>>,
     /// Direct routes answered without a yamlpath query (see `route_index`).
     index: Option<RouteIndex>,
     /// Byte offset of the start of each line, for positions in O(log lines).
@@ -37,25 +40,32 @@ pub struct Located {
 }
 
 impl SourceText {
-    /// Wraps a file's text; positions are available when tree-sitter accepts the text.
+    /// Wraps a file's text; direct routes are indexed at once (see `route_index`), the
+    /// yamlpath document for the others is parsed when first needed.
     pub fn new(path: &Path, text: String) -> Self {
-        let doc = Document::new(text.clone()).ok();
-        let index = doc.as_ref().and_then(|_| RouteIndex::build(&text));
+        let index = RouteIndex::build(&text);
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         SourceText {
             path: path.to_path_buf(),
             text,
-            doc,
+            doc: OnceCell::new(),
             index,
             line_starts,
         }
     }
 
-    /// The queryable document, when tree-sitter accepts the text.
+    /// The queryable document, when tree-sitter accepts the text (parsed on first use).
     pub fn document(&self) -> Option<&Document> {
-        self.doc.as_ref()
+        self.doc
+            .get_or_init(|| Document::new(self.text.clone()).ok())
+            .as_ref()
+    }
+
+    /// The document if it was parsed already (to keep it without parsing it).
+    pub fn parsed_document(&self) -> Option<&Document> {
+        self.doc.get().and_then(Option::as_ref)
     }
 
     /// 1-based line and character column of a byte offset.
@@ -71,7 +81,6 @@ impl SourceText {
 
     /// Finds the value at `route`, through aliases and `<<:` merge keys.
     pub fn locate(&self, route: &Route) -> Option<Located> {
-        let doc = self.doc.as_ref()?;
         if let Some((start, end)) = self.index.as_ref().and_then(|i| i.span(&route.0)) {
             return Some(Located {
                 route: route.clone(),
@@ -80,6 +89,7 @@ impl SourceText {
                 reach: Reach::Direct,
             });
         }
+        let doc = self.document()?;
         let mut actual: Vec<RouteKey> = Vec::new();
         let mut reach = Reach::Direct;
         let mut span = (0, self.text.len());
@@ -134,7 +144,7 @@ impl SourceText {
 
     /// The position of the key at the end of `route` (for "unknown key" errors).
     pub fn locate_key(&self, route: &Route) -> Option<Position> {
-        let doc = self.doc.as_ref()?;
+        let doc = self.document()?;
         let feature = doc.query_key_only(&route.to_yamlpath()).ok()?;
         Some(self.position_of(feature.location.byte_span.0))
     }
@@ -250,6 +260,41 @@ mod tests {
         assert_eq!(got.text, "/h");
         assert_eq!(got.position.line, 2);
         assert_eq!(got.position.column, 46);
+    }
+
+    #[test]
+    fn a_file_above_one_megabyte_keeps_the_line_of_a_mount_near_its_end() {
+        let mut text = String::from("services:\n");
+        for i in 0..6_000 {
+            text.push_str(&format!(
+                "  svc{i}:\n    image: postgres:16\n    environment:\n      PAD: \"{:0150}\"\n    volumes:\n      - /srv/warm/app{i}:/data\n      - {{type: bind, source: ./conf{i}, target: /etc/app}}\n",
+                i
+            ));
+        }
+        text.push_str("volumes: {}\n");
+        assert!(text.len() > 1_000_000);
+        let s = source(&text);
+        let short = s
+            .locate(&route(&["services", "svc5999", "volumes", "0"]))
+            .expect("located");
+        let expected_line = text
+            .lines()
+            .position(|l| l == "      - /srv/warm/app5999:/data")
+            .expect("written")
+            + 1;
+        assert_eq!(
+            short.position,
+            Position {
+                line: expected_line,
+                column: 9
+            }
+        );
+        assert_eq!(short.text, "/srv/warm/app5999:/data");
+        let long = s
+            .locate(&route(&["services", "svc5999", "volumes", "1", "source"]))
+            .expect("located");
+        assert_eq!(long.position.line, expected_line + 1);
+        assert_eq!(long.text, "./conf5999");
     }
 
     #[test]

@@ -385,11 +385,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
                 old: origin.text.clone(),
                 new: encode(&literal, style_of(&origin.text)),
             }];
-            let doc = input
-                .project
-                .texts
-                .get(&origin.file)
-                .and_then(|f| f.doc.as_ref());
+            let doc = input.project.texts.get(&origin.file).and_then(|f| f.doc());
             let entry_text = doc.and_then(|d| entry_text(d, &entry)).unwrap_or_default();
             let flow = entry_text.starts_with('{');
             if mount.kind == MountType::Volume {
@@ -766,7 +762,7 @@ fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountId>, out: &m
 }
 
 fn doc_of<'a>(input: &Input<'a>, file: &Path) -> Option<&'a yamlpath::Document> {
-    input.project.texts.get(file)?.doc.as_ref()
+    input.project.texts.get(file)?.doc()
 }
 
 /// The edits that remove `keys` from `file`'s top-level `volumes:` (the whole block when they
@@ -819,7 +815,7 @@ fn volume_removal_edits(input: &Input<'_>, file: PathBuf, keys: &[String], out: 
 
 /// Whether removing `routes` from the file keeps every comment line.
 fn removal_keeps_comments(file: &LoadedFile, routes: &[Route]) -> bool {
-    let Some(mut doc) = file.doc.clone() else {
+    let Some(mut doc) = file.doc().cloned() else {
         return false;
     };
     for route in routes {

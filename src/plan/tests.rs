@@ -412,7 +412,7 @@ fn the_loader_reads_each_file_once_and_keeps_text_hash_tree_and_mount_ids() {
     let compose_file = &project.texts[Path::new("/p/compose.yaml")];
     assert_eq!(compose_file.text, compose);
     assert_eq!(compose_file.hash, crate::write::hash(compose));
-    assert!(compose_file.tree.is_some() && compose_file.doc.is_some());
+    assert!(compose_file.tree.is_some() && compose_file.doc().is_some());
     let env = &project.texts[Path::new("/p/.env")];
     assert!(env.tree.is_none());
     let ids: Vec<(String, String, u32)> = project

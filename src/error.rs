@@ -36,6 +36,19 @@ pub enum Error {
         /// The places looked in.
         searched: Vec<PathBuf>,
     },
+    /// The engine's host is another machine and the engine cannot be asked: its paths can only
+    /// be read there, never on this machine.
+    #[error(
+        "the engine of context `{context}` (`{endpoint}`) is on another machine and {why}: its host paths cannot be read from here"
+    )]
+    RemoteHost {
+        /// The docker context.
+        context: String,
+        /// The endpoint URL.
+        endpoint: String,
+        /// Why the engine is not asked.
+        why: String,
+    },
     /// A file could not be read or written.
     #[error("cannot read `{}`: {source}", path.display())]
     Io {
@@ -125,6 +138,9 @@ impl Error {
                     .into(),
             ),
             Error::Io { .. } => Some("check the path and its permissions".into()),
+            Error::RemoteHost { context, .. } => Some(format!(
+                "run without `--offline` once the engine answers (`docker --context {context} info`), or, if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata"
+            )),
             Error::Rewrite(
                 crate::rewrite::RewriteError::Bug { .. } | crate::rewrite::RewriteError::Reload(_),
             ) => Some(

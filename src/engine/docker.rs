@@ -129,6 +129,7 @@ impl DockerEngine {
             skip_tls_verify: false,
             meta_file: None,
             tls: None,
+            remote_mark: None,
         }
     }
 

@@ -174,6 +174,7 @@ mod tests {
             project: "p".into(),
             findings: vec![],
             notes: vec![],
+            host: None,
         };
         let refused = render(&Report::Audit(&audit), Format::Prometheus, &paths(), false);
         assert!(
@@ -190,6 +191,7 @@ mod tests {
             project: "p".into(),
             findings: vec![],
             notes: vec![],
+            host: None,
         };
         for report in [
             Report::Verify(&verify),

@@ -25,6 +25,8 @@ pub struct AuditReport {
     pub findings: Vec<Finding>,
     /// What the audit could not do (the VM checks without an engine), one line each.
     pub notes: Vec<String>,
+    /// The machine whose paths were looked at (`None` without an engine: this machine).
+    pub host: Option<crate::host::Host>,
 }
 
 /// `tierctl plan` and `tierctl rewrite [--write]`.

@@ -21,6 +21,7 @@ mod migrate_immich;
 mod mounts_cli;
 mod readme;
 mod remote;
+mod remote_paths;
 mod rewrite;
 mod rewrite_corpus;
 mod safety_migrate;

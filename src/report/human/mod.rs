@@ -67,3 +67,8 @@ fn one_line(text: &str) -> String {
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+/// The first line of a command's output when it knows which machine it describes.
+fn host_header(host: Option<&crate::host::Host>) -> String {
+    host.map(|h| format!("{}\n", h.line())).unwrap_or_default()
+}

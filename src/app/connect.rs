@@ -39,10 +39,10 @@ pub(super) fn host_of(
     endpoint: &Endpoint,
     engine: &DockerEngine,
     info: &EngineInfo,
-    env: &Environment,
+    image: &str,
 ) -> Host {
     let seen = match host::decide(endpoint) {
-        host::Decision::Probe => Some(host_fs::sees_marker(engine, &helper_image(env))),
+        host::Decision::Probe => Some(host_fs::sees_marker(engine, image)),
         host::Decision::Decided { .. } => None,
     };
     host::host(endpoint, seen, Some(info.name.clone()))
@@ -98,7 +98,7 @@ pub(super) fn connect(global: &GlobalArgs, env: &Environment) -> Result<Connecte
     let guess = endpoint::refine(identified.clone(), &info.operating_system, &info.name);
     let (view, note) =
         view::read_view_confirmed(identified, guess, &DiskConfig, &env_vars(env), &home(env))?;
-    let host = host_of(&endpoint, &engine, &info, env);
+    let host = host_of(&endpoint, &engine, &info, &helper_image(env));
     Ok(Connected {
         endpoint,
         engine: Some(engine),

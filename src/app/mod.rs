@@ -65,7 +65,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         }
         Command::Audit => audit(&settings, &cli.global, env, out),
         Command::Mounts => mounts(&settings, out),
-        Command::Tiers { command } => tiers(&settings, command, out),
+        Command::Tiers { command } => tiers(&settings, command, (&cli.global, env), out),
         Command::New(args) => new_template(&settings, &args, out),
         Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
         Command::Migrate(args) => migrate(&settings, &cli.global, &args, env, out),

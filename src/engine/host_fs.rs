@@ -49,6 +49,7 @@ for q in "$@"; do
     elif [ -e "$f" ]; then printf 'F\n'
     else printf 'E\t%s\n' "$(why "$f")"; fi ;;
   e) printf 'E\t%s\n' "$(empty "$f")" ;;
+  s) if n=$(stat -f -c '%b %f %a %S' "$f" 2>&1); then printf 'S\t%s\n' "$n"; else printf 'S\t!%s\n' "$(echo "$n" | sed 's/.*: //')"; fi ;;
   t)
     if [ ! -d "$f" ]; then printf 'T\tnodir\n'; continue; fi
     m=-; if [ -e "$f/.tierctl-tier" ]; then m=$(head -c 4096 "$f/.tierctl-tier" 2>/dev/null | hex); [ -n "$m" ] || m=?; fi
@@ -67,6 +68,8 @@ pub enum Query {
     Empty(PathBuf),
     /// What is at a tier root.
     TierRoot(PathBuf),
+    /// `statvfs` of the filesystem holding the path.
+    FsNumbers(PathBuf),
 }
 
 impl Query {
@@ -75,6 +78,7 @@ impl Query {
             Query::Kind(p) => ("l", p),
             Query::Empty(p) => ("e", p),
             Query::TierRoot(p) => ("t", p),
+            Query::FsNumbers(p) => ("s", p),
         };
         let text = path.display().to_string();
         format!("{k}/{}", text.trim_start_matches('/'))
@@ -92,6 +96,8 @@ pub enum Answer {
     Empty(Option<bool>),
     /// A tier root: `None` when it is not a directory.
     TierRoot(Option<RootSeen>),
+    /// `f_blocks`, `f_bfree`, `f_bavail`, `f_frsize`, or why `statvfs` failed.
+    FsNumbers(Result<[u64; 4], String>),
 }
 
 /// What the helper saw at a tier root.
@@ -163,6 +169,16 @@ fn parse_answer(line: &str) -> Answer {
         ),
         ["E", "empty" | "full" | "unknown"] => Answer::Empty(empty(fields.get(1))),
         ["E", why] => Answer::Failed((*why).to_owned()),
+        ["S", numbers] => Answer::FsNumbers(match numbers.strip_prefix('!') {
+            Some(why) => Err(why.to_owned()),
+            None => {
+                let parsed: Vec<u64> = numbers
+                    .split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect();
+                <[u64; 4]>::try_from(parsed).map_err(|_| format!("unexpected `{numbers}`"))
+            }
+        }),
         ["T", "nodir"] => Answer::TierRoot(None),
         ["T", _, marker, device, parent] => Answer::TierRoot(Some(RootSeen {
             empty: empty(fields.get(1)),
@@ -412,6 +428,48 @@ pub fn facts(
         left_volumes: Vec::new(),
         empty_dirs,
     })
+}
+
+/// The filesystem numbers of each tier root on the engine's host (`tierfs::fs_numbers` on this
+/// machine), in order: `statvfs` in a helper of the root's real path.
+pub fn fs_numbers(
+    engine: &dyn Helpers,
+    image: &str,
+    roots: &[PathBuf],
+) -> Result<Vec<Result<crate::usage::FsNumbers, String>>, EngineError> {
+    let resolved = resolve_paths(engine, image, roots)?;
+    let real: Vec<Result<PathBuf, String>> = roots
+        .iter()
+        .map(|root| match resolved.get(root) {
+            Some(f) if f.exists && f.is_dir => f.real.clone().ok_or_else(|| "unresolved".into()),
+            _ => Err(format!(
+                "`{}` is not a directory on the engine's host",
+                root.display()
+            )),
+        })
+        .collect();
+    let queries: Vec<Query> = real
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned().map(Query::FsNumbers))
+        .collect();
+    let answers: BTreeMap<Query, Answer> = ask(engine, image, &queries)?.0.into_iter().collect();
+    Ok(real
+        .into_iter()
+        .map(|r| {
+            let real = r?;
+            match answers.get(&Query::FsNumbers(real)) {
+                Some(Answer::FsNumbers(Ok([blocks, free, available, fragment]))) => {
+                    Ok(crate::usage::FsNumbers {
+                        size_bytes: blocks.saturating_mul(*fragment),
+                        used_bytes: blocks.saturating_sub(*free).saturating_mul(*fragment),
+                        available_bytes: available.saturating_mul(*fragment),
+                    })
+                }
+                Some(Answer::FsNumbers(Err(why))) => Err(why.clone()),
+                _ => Err("no answer from the helper".into()),
+            }
+        })
+        .collect())
 }
 
 /// A tier root's presence from the helper's answer (`tierfs::presence` on this machine).

@@ -12,7 +12,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::engine::{can_unshare, helper_image};
-use crate::hosts::{DockerConfig, Engine2, engine2};
+use crate::hosts::{DockerConfig, Engine2, RemoteProject, engine2};
 
 /// The two views: `base` holds, on the real filesystem, `photos -> alias -> remote-fast/photos`
 /// (a file in it) and `remote-fast/`; in tierctl's namespace `base` is a tmpfs holding only
@@ -225,4 +225,97 @@ fn issue15_a_remote_engine_that_cannot_be_asked_is_refused_not_read_locally() {
         "{stderr}"
     );
     assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn issue15_vm_on_a_remote_engine_resolves_bind_sources_on_its_host() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let (code, stdout, stderr) = views.tierctl("vm --format json");
+    assert!(matches!(code, Some(0 | 1)), "{code:?} {stdout} {stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(report["host"]["remote"], true, "{report}");
+    let photos = report["binds"]
+        .as_array()
+        .expect("binds")
+        .iter()
+        .find(|b| b["source"] == source(views.base(), "photos").as_str())
+        .expect("the photos bind");
+    assert_eq!(
+        photos["real"],
+        source(views.base(), "remote-fast/photos").as_str(),
+        "{photos}"
+    );
+}
+
+#[test]
+fn issue15_tiers_status_with_a_remote_context_measures_that_hosts_tier_roots() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let (code, stdout, stderr) = views.tierctl("tiers status --format json");
+    assert!(matches!(code, Some(0..=2)), "{code:?} {stdout} {stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(report["host"]["remote"], true, "{report}");
+    let fast = &report["tiers"][0];
+    // the context's tier map, measured on the engine's host: not this namespace's 1 MiB tmpfs
+    assert_eq!(
+        fast["root"],
+        source(views.base(), "remote-fast").as_str(),
+        "{fast}"
+    );
+    assert!(fast["error"].is_null(), "{fast}");
+    assert!(
+        fast["size_bytes"].as_u64().is_some_and(|s| s > 16 << 20),
+        "{fast}"
+    );
+}
+
+#[test]
+fn issue15_verify_on_a_remote_engine_names_its_host() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let mut project = RemoteProject::new(e2.engine().expect("unix socket"), "paths");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let container = project.service("app", dir.path(), "/data");
+    let (code, stdout, stderr) = views.tierctl(&format!("verify {container} --format json"));
+    assert!(matches!(code, Some(0 | 1)), "{code:?} {stdout} {stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(report["host"]["remote"], true, "{report}");
+    assert_eq!(
+        report["host"]["context"],
+        views.context.as_str(),
+        "{report}"
+    );
+    let (_, human, _) = views.tierctl(&format!("verify {container}"));
+    assert!(
+        human.starts_with(&format!("host: {} (", views.context)),
+        "{human}"
+    );
+}
+
+#[test]
+fn issue15_tiers_validate_reports_a_bad_context_tier_map_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("tiers.yaml"),
+        "tiers:\n  fast: { root: /srv/fast }\n  warm: { root: /srv/warm }\ncontexts:\n  nas:\n    tiers:\n      fast: { root: /mnt/fast }\n",
+    )
+    .expect("write");
+    let out = Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
+        .args(["tiers", "validate"])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "tiers.yaml:6:5: the tiers of context `nas` differ from `tiers:`: missing `warm`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: give context `nas` a root for every tier"),
+        "{stderr}"
+    );
 }

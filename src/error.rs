@@ -36,18 +36,18 @@ pub enum Error {
         /// The places looked in.
         searched: Vec<PathBuf>,
     },
-    /// The engine's host is another machine and the engine cannot be asked: its paths can only
+    /// The engine's host is another machine and the command cannot serve it: its paths can only
     /// be read there, never on this machine.
-    #[error(
-        "the engine of context `{context}` (`{endpoint}`) is on another machine and {why}: its host paths cannot be read from here"
-    )]
+    #[error("the engine of context `{context}` (`{endpoint}`) is on another machine and {why}")]
     RemoteHost {
         /// The docker context.
         context: String,
         /// The endpoint URL.
         endpoint: String,
-        /// Why the engine is not asked.
+        /// Why the engine is not asked, or why the command cannot serve it.
         why: String,
+        /// What to do.
+        hint: String,
     },
     /// A file could not be read or written.
     #[error("cannot read `{}`: {source}", path.display())]
@@ -138,9 +138,7 @@ impl Error {
                     .into(),
             ),
             Error::Io { .. } => Some("check the path and its permissions".into()),
-            Error::RemoteHost { context, .. } => Some(format!(
-                "run without `--offline` once the engine answers (`docker --context {context} info`), or, if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata"
-            )),
+            Error::RemoteHost { hint, .. } => Some(hint.clone()),
             Error::Rewrite(
                 crate::rewrite::RewriteError::Bug { .. } | crate::rewrite::RewriteError::Reload(_),
             ) => Some(

@@ -111,10 +111,14 @@ fn remote_needs_engine(host: &Host, offline: bool) -> Error {
     } else {
         "it does not answer"
     };
+    let context = &host.context;
     Error::RemoteHost {
-        context: host.context.clone(),
+        context: context.clone(),
         endpoint: host.endpoint.clone(),
-        why: why.to_owned(),
+        why: format!("{why}: its host paths cannot be read from here"),
+        hint: format!(
+            "run without `--offline` once the engine answers (`docker --context {context} info`), or, if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata"
+        ),
     }
 }
 

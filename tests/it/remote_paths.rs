@@ -319,3 +319,22 @@ fn issue15_tiers_validate_reports_a_bad_context_tier_map_with_file_and_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn issue15_migrate_refuses_an_engine_on_another_machine_before_planning() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let (code, stdout, stderr) = views.tierctl("migrate --dry-run");
+    assert_eq!(code, Some(2), "{stdout} {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the engine of context `{}` (`{}`) is on another machine and `tierctl migrate` works on this machine's tier directories",
+            views.context, e2.tls_host
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: run tierctl on that machine"),
+        "{stderr}"
+    );
+}

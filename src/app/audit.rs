@@ -26,11 +26,12 @@ pub(super) fn audit(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let project = load::load(&settings.load, &DiskFiles)?;
     let mut notes = Vec::new();
     let connected = engine_of(settings, global, env, &mut notes)?;
     let host = connected.as_ref().map(|c| c.host.clone());
+    // tiers.yaml first (its errors before the compose file's), as it applies on that host
     let tiers = load_tiers_on(settings, host.as_ref())?;
+    let project = load::load(&settings.load, &DiskFiles)?;
     let image = helper_image(env);
     let facts = match connected.as_ref().filter(|c| c.host.remote) {
         Some(remote) => remote_facts(&project, &tiers, remote, &image, &mut notes)?,

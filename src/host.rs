@@ -42,6 +42,9 @@ pub enum Rule {
     ContextMark,
     /// A unix socket or named pipe: this machine.
     LocalSocket,
+    /// A network endpoint of an engine `docker info` names as a VM engine (Colima, Lima,
+    /// Docker Desktop, OrbStack, Rancher Desktop): this machine, through the VM's shares.
+    VmEngine,
     /// A network endpoint whose engine read this machine's marker file.
     MarkerSeen,
     /// A network endpoint whose engine did not read this machine's marker file.
@@ -56,6 +59,7 @@ impl Rule {
         match self {
             Rule::ContextMark => "`tierctl.remote` in the context's metadata",
             Rule::LocalSocket => "a local socket",
+            Rule::VmEngine => "a VM engine of this machine (through its shares)",
             Rule::MarkerSeen => "the engine read a marker file written on this machine",
             Rule::MarkerNotSeen => {
                 "the engine could not read a marker file written on this machine"
@@ -96,9 +100,31 @@ pub fn decide(endpoint: &Endpoint) -> Decision {
     }
 }
 
+/// Rule 2 for a network endpoint once `docker info` answered: an engine identified as a VM
+/// engine (`endpoint::refine`) is this machine's, through the VM's shares.
+pub fn decide_with_engine(endpoint: &Endpoint, vm_engine: bool) -> Decision {
+    match decide(endpoint) {
+        Decision::Probe if vm_engine => Decision::Decided {
+            remote: false,
+            rule: Rule::VmEngine,
+        },
+        other => other,
+    }
+}
+
 /// The host once the marker file decided (`seen`: the engine read it), or without the engine.
 pub fn host(endpoint: &Endpoint, seen: Option<bool>, name: Option<String>) -> Host {
-    let (remote, rule) = match (decide(endpoint), seen) {
+    decided(endpoint, decide(endpoint), seen, name)
+}
+
+/// [`host`] from a decision already made ([`decide_with_engine`]).
+pub fn decided(
+    endpoint: &Endpoint,
+    decision: Decision,
+    seen: Option<bool>,
+    name: Option<String>,
+) -> Host {
+    let (remote, rule) = match (decision, seen) {
         (Decision::Decided { remote, rule }, _) => (remote, rule),
         (Decision::Probe, Some(true)) => (false, Rule::MarkerSeen),
         (Decision::Probe, Some(false)) => (true, Rule::MarkerNotSeen),
@@ -189,6 +215,34 @@ mod tests {
         let offline = host(&endpoint(ssh, None), None, None);
         assert!(offline.remote);
         assert_eq!(offline.rule, Rule::Offline);
+    }
+
+    #[test]
+    fn a_network_endpoint_of_a_vm_engine_is_this_machine_without_a_probe() {
+        let tcp = EndpointKind::Tcp {
+            address: "127.0.0.1:23760".into(),
+            https: false,
+        };
+        let vm = decide_with_engine(&endpoint(tcp.clone(), None), true);
+        assert_eq!(
+            vm,
+            Decision::Decided {
+                remote: false,
+                rule: Rule::VmEngine
+            }
+        );
+        assert_eq!(
+            decide_with_engine(&endpoint(tcp.clone(), None), false),
+            Decision::Probe
+        );
+        // the user's word still wins
+        assert_eq!(
+            decide_with_engine(&endpoint(tcp, Some(true)), true),
+            Decision::Decided {
+                remote: true,
+                rule: Rule::ContextMark
+            }
+        );
     }
 
     #[test]

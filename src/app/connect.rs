@@ -41,11 +41,22 @@ pub(super) fn host_of(
     info: &EngineInfo,
     image: &str,
 ) -> Host {
-    let seen = match host::decide(endpoint) {
+    use crate::engine::endpoint::EngineGuess;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let vm_engine = !matches!(
+        guess,
+        EngineGuess::Native | EngineGuess::Remote | EngineGuess::Unknown
+    );
+    let decision = host::decide_with_engine(endpoint, vm_engine);
+    let seen = match decision {
         host::Decision::Probe => Some(host_fs::sees_marker(engine, image)),
         host::Decision::Decided { .. } => None,
     };
-    host::host(endpoint, seen, Some(info.name.clone()))
+    host::decided(endpoint, decision, seen, Some(info.name.clone()))
 }
 
 pub(super) fn env_vars(env: &Environment) -> EnvVars {

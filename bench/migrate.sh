@@ -14,7 +14,7 @@
 # Caches are dropped before each run when /proc/sys/vm/drop_caches is writable (root) and
 # DROP_CACHES is not 0 (on a shared machine, DROP_CACHES=0 spares the neighbours).
 # Usage: [TIERCTL_BIN=path] bench/migrate.sh [SIZE_MB] [FILES] [RUNS]   (default 2048 MB in 20,000 files, 2 runs
-# of each migrate mode; needs root, a Docker engine, the compose CLI, rsync, and twice SIZE_MB
+# of each migrate mode; without TIERCTL_BIN it builds the release binary once; needs root, a Docker engine, the compose CLI, rsync, and twice SIZE_MB
 # free; a script, not a test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -110,8 +110,13 @@ migrate() { # mode-args...
   local since start end
   since=$(date +%s.%N)
   start=$(date +%s%N)
-  (cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate --yes "$@" >/dev/null 2>"$work/migrate.log") ||
+  # each line of tierctl's progress stamped with the seconds since the start (BENCH_STEPS=1 prints them)
+  (cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate --yes "$@" 2>&1 >/dev/null |
+    while IFS= read -r line; do
+      printf '%8.2f s  %s\n' "$(awk -v n=$(( $(date +%s%N) - start )) 'BEGIN { print n / 1e9 }')" "$line"
+    done >"$work/migrate.log"; exit "${PIPESTATUS[0]}") ||
     { cat "$work/migrate.log"; exit 1; }
+  if [ "${BENCH_STEPS:-0}" = 1 ]; then cut -c1-220 "$work/migrate.log"; fi
   end=$(date +%s%N)
   total=$(awk -v n=$(( end - start )) 'BEGIN { printf "%.2f", n / 1e9 }')
   # downtime from the engine: the first kill of the service -> the last start
@@ -133,17 +138,32 @@ migrate() { # mode-args...
 
 echo
 printf '%-22s %8s %9s %9s %10s  %s\n' "migrate, service writing" "total s" "downtime" "total/rsync" "down/rsync" "copy == source at stop"
+declare -A best_down best_total
 for n in $(seq 1 "$runs"); do
   for mode in pre-copy stop-first; do
     if [ "$mode" = stop-first ]; then migrate --stop-first; else migrate; fi
     printf '%-22s %8s %8ss %9.2fx %9.2fx  %s   (tierctl: %s)\n' "$mode #$n" "$total" "$down" \
       "$(awk -v a="$total" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" \
       "$(awk -v a="$down" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" "$same" "$said"
+    if [ -z "${best_down[$mode]:-}" ] || awk -v a="$down" -v b="${best_down[$mode]}" 'BEGIN { exit !(a < b) }'; then
+      best_down[$mode]=$down; fi
+    if [ -z "${best_total[$mode]:-}" ] || awk -v a="$total" -v b="${best_total[$mode]}" 'BEGIN { exit !(a < b) }'; then
+      best_total[$mode]=$total; fi
   done
 done
 
 echo
-echo "caches dropped before each run: $dropped"
+echo "best of $runs: pre-copy downtime ${best_down[pre-copy]} s, stop-first downtime ${best_down[stop-first]} s"
+awk -v a="${best_down[pre-copy]}" -v b="${best_down[stop-first]}" \
+  'BEGIN { printf "downtime pre-copy / stop-first      %5.2fx  (goal <= 0.10x)\n", a / b }'
+awk -v a="${best_total[stop-first]}" -v b="${secs[host rsync -a]}" \
+  'BEGIN { printf "stop-first total / host rsync -a    %5.2fx  (goal <= 1.0x; copy + full verify + stop/start)\n", a / b }'
+awk -v a="${best_total[pre-copy]}" -v b="${secs[host rsync -a]}" \
+  'BEGIN { printf "pre-copy total / host rsync -a      %5.2fx\n", a / b }'
+
+echo
+if [ "$dropped" = yes ]; then echo "caches dropped before each run: yes"; else
+  echo "caches dropped before each run: NO (/proc/sys/vm/drop_caches not writable, or DROP_CACHES=0): warm-cache numbers"; fi
 for name in "host cp -a" "docker run cp -a" "docker cp -a + rsync -anc"; do
   awk -v a="${secs[$name]}" -v b="${secs[host rsync -a]}" -v n="$name" \
     'BEGIN { printf "%-28s %5.2fx host rsync -a\n", n, a / b }'

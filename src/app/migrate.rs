@@ -84,10 +84,14 @@ pub(super) fn migrate(
         vm: vm_fix(&engine, &endpoint, env),
         force: args.force,
         stopped_at: Default::default(),
+        downtime_ms: Default::default(),
     };
     let outcome = match task {
         MigrateTask::Resume(path) => {
             let (mut journal, records) = Journal::open(&path)?;
+            if let Some(state) = journal::JournalState::of(&records) {
+                run::preflight::outside_users(&ctx, &state)?;
+            }
             run::run(&ctx, &mut journal, &records)?
         }
         MigrateTask::Rollback(path) => {

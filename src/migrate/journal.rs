@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::engine::MountSource;
 use crate::migrate::manifest::Manifest;
 use crate::migrate::plan::{MigratePlan, MigrateStep};
+use crate::migrate::tree;
 
 /// The journal id of a rollback's verified copy of copy `n` back into its source.
 pub fn reverse_step(n: usize) -> String {
@@ -40,6 +41,9 @@ pub enum Detail {
     Stopped {
         /// Service names.
         running: Vec<String>,
+        /// When the stop began, ms since the epoch (the downtime runs from here to the start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_ms: Option<u64>,
     },
     /// The directory tierctl created for a target (`None`: it existed, empty).
     Created {
@@ -50,6 +54,16 @@ pub enum Detail {
     Seeded {
         /// The temporary volume the engine filled from the image.
         volume: String,
+    },
+    /// A copy made while the services were stopped, with what was known of its source (hashed
+    /// while `cp` ran: see [`tree::Known`]), kept beside the journal.
+    Copied {
+        /// The temporary volume filled from the image, when the volume was empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seeded: Option<String>,
+        /// The source's [`tree::Known`] (`None`: the host cannot read the source).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        known: Option<ManifestRef>,
     },
     /// A copy made while the services ran (`--stop-first` makes none).
     PreCopied {
@@ -70,6 +84,17 @@ pub enum Detail {
         copied: u64,
         /// Entries removed.
         removed: u64,
+    },
+    /// A copy verified while the services ran: what the verify knew of each tree (kept beside
+    /// the journal), so the verify while they are stopped reads only what changed since.
+    PreVerified {
+        /// The [`tree::Known`] of the source and of the copy, in that order (empty: a side read
+        /// through the archive stream knows nothing).
+        known: Vec<ManifestRef>,
+        /// Entries of the source.
+        entries: usize,
+        /// Entries that differed (copied again by the delta).
+        differed: usize,
     },
     /// A verified copy (or, in a rollback, a verified copy back into the source).
     Verified {
@@ -361,7 +386,7 @@ impl JournalState {
     /// The services the `stop` step found running (started again afterwards).
     pub fn running_services(&self) -> Vec<String> {
         match self.done.get("stop") {
-            Some(Detail::Stopped { running }) => running.clone(),
+            Some(Detail::Stopped { running, .. }) => running.clone(),
             _ => Vec::new(),
         }
     }
@@ -462,13 +487,41 @@ pub fn keep_manifest(
     name: &str,
     manifest: &Manifest,
 ) -> Result<ManifestRef, JournalError> {
-    let file = format!("manifest-{id}-{name}.json");
+    keep_side_file(dir, format!("manifest-{id}-{name}.json"), manifest)
+}
+
+/// Read a kept manifest back, refused when its bytes are not the ones the journal recorded.
+pub fn load_manifest(dir: &Path, kept: &ManifestRef) -> Result<Manifest, JournalError> {
+    load_side_file(dir, kept)
+}
+
+/// Keep what a verify while the services ran knew of one tree (see [`tree::Known`]) beside the
+/// journal `id` as `known-<id>-<name>.json`, as [`keep_manifest`] keeps a manifest.
+pub fn keep_known(
+    dir: &Path,
+    id: &str,
+    name: &str,
+    known: &tree::Known,
+) -> Result<ManifestRef, JournalError> {
+    keep_side_file(dir, format!("known-{id}-{name}.json"), known)
+}
+
+/// Read a kept [`tree::Known`] back, refused when its bytes are not the ones journaled.
+pub fn load_known(dir: &Path, kept: &ManifestRef) -> Result<tree::Known, JournalError> {
+    load_side_file(dir, kept)
+}
+
+fn keep_side_file(
+    dir: &Path,
+    file: String,
+    value: &impl Serialize,
+) -> Result<ManifestRef, JournalError> {
     let path = dir.join(&file);
     let io = |source| JournalError::Io {
         path: path.clone(),
         source,
     };
-    let bytes = serde_json::to_vec(manifest).map_err(|e| io(e.into()))?;
+    let bytes = serde_json::to_vec(value).map_err(|e| io(e.into()))?;
     let temp = dir.join(format!(".{file}.tmp"));
     let mut out = File::create(&temp).map_err(io)?;
     out.write_all(&bytes).map_err(io)?;
@@ -483,8 +536,10 @@ pub fn keep_manifest(
     })
 }
 
-/// Read a kept manifest back, refused when its bytes are not the ones the journal recorded.
-pub fn load_manifest(dir: &Path, kept: &ManifestRef) -> Result<Manifest, JournalError> {
+fn load_side_file<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    kept: &ManifestRef,
+) -> Result<T, JournalError> {
     let path = dir.join(&kept.file);
     let bytes = fs::read(&path).map_err(|source| JournalError::Io {
         path: path.clone(),
@@ -575,6 +630,7 @@ mod tests {
                 step: "stop".into(),
                 detail: Detail::Stopped {
                     running: vec!["db".into()],
+                    at_ms: None,
                 },
             },
             Record::Start {
@@ -591,7 +647,8 @@ mod tests {
         assert_eq!(
             p.done["stop"],
             Detail::Stopped {
-                running: vec!["db".into()]
+                running: vec!["db".into()],
+                at_ms: None,
             }
         );
         assert_eq!(p.failed, Some(("copy:0".into(), "disk full".into())));

@@ -20,6 +20,7 @@ pub mod copy;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
 pub mod journal;
+pub mod listing;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod manifest;
 pub mod mounts;
@@ -83,6 +84,8 @@ pub struct MigrateContext<'a> {
     pub force: bool,
     /// When this process stopped the services (for "services were down 1.4 s").
     pub stopped_at: std::cell::Cell<Option<std::time::Instant>>,
+    /// How long the services were down, ms, once the start step started them again.
+    pub downtime_ms: std::cell::Cell<Option<u64>>,
 }
 
 /// Removes the helper containers labelled with a journal id, callable from any thread.
@@ -123,6 +126,10 @@ impl MigrateContext<'_> {
     fn remove_seed_volumes(&self, state: &JournalState) {
         for detail in state.done.values() {
             if let Detail::Seeded { volume }
+            | Detail::Copied {
+                seeded: Some(volume),
+                ..
+            }
             | Detail::PreCopied {
                 seeded: Some(volume),
                 ..

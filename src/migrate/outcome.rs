@@ -26,6 +26,9 @@ pub struct Outcome {
     pub steps: Vec<StepOutcome>,
     /// Source volumes left in place (removed later with `--prune-source`).
     pub kept: Vec<String>,
+    /// How long the services were down (their stop to their start), ms; `None` when this run
+    /// started none.
+    pub downtime_ms: Option<u64>,
 }
 
 /// The closing line of a finished migration: which source volumes stay and how to remove them.

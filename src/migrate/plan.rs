@@ -78,6 +78,9 @@ pub enum MigrateStep {
     PreCopy(usize),
     /// Copy again what changed in volume `n` since its pre-copy (the services are stopped).
     Delta(usize),
+    /// Verify pre-copy `n` while the services run: both trees hashed, what is settled known, so
+    /// the verify while they are stopped reads only what changed since.
+    PreVerify(usize),
     /// Write the compose and env files.
     Rewrite,
     /// Start the services that were running (compose CLI).
@@ -98,6 +101,7 @@ impl MigrateStep {
             MigrateStep::Verify(n) => format!("verify:{n}"),
             MigrateStep::PreCopy(n) => format!("pre-copy:{n}"),
             MigrateStep::Delta(n) => format!("delta:{n}"),
+            MigrateStep::PreVerify(n) => format!("pre-verify:{n}"),
             MigrateStep::Rewrite => "rewrite".into(),
             MigrateStep::Start => "start".into(),
             MigrateStep::VerifyMounts => "verify-mounts".into(),
@@ -295,13 +299,18 @@ fn copy_of(
     }
 }
 
-/// The steps of a migration with `copies` copies: with a pre-copy, every copy is made while
-/// the services run and only the delta and the verify happen while they are stopped.
+/// The steps of a migration with `copies` copies: with a pre-copy, every copy is made and
+/// verified while the services run; only the delta and the verify of what changed since (and
+/// the metadata of every entry) happen while they are stopped.
 fn steps_of(copies: usize, options: Options) -> Vec<MigrateStep> {
     let mut steps = Vec::new();
     if options.pre_copy {
         for n in 0..copies {
-            steps.extend([MigrateStep::CreateDir(n), MigrateStep::PreCopy(n)]);
+            steps.extend([
+                MigrateStep::CreateDir(n),
+                MigrateStep::PreCopy(n),
+                MigrateStep::PreVerify(n),
+            ]);
         }
         steps.push(MigrateStep::Stop);
         for n in 0..copies {
@@ -424,6 +433,14 @@ pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
         MigrateStep::Delta(n) => format!("delta of {} since the pre-copy", source(n)),
         MigrateStep::CreateDir(n) => format!("create {}", target(n)),
         MigrateStep::Copy(n) => format!("copy {} -> {}", source(n), target(n)),
+        MigrateStep::PreVerify(n) => format!(
+            "verify copy of {} while the services run (blake3)",
+            source(n)
+        ),
+        MigrateStep::Verify(n) if plan.pre_copy => format!(
+            "verify copy of {} (every entry; content changed since the running verify, blake3)",
+            source(n)
+        ),
         MigrateStep::Verify(n) => format!("verify copy of {} (blake3)", source(n)),
         MigrateStep::Rewrite => format!(
             "rewrite {}",
@@ -476,6 +493,7 @@ mod tests {
             MigrateStep::RemoveSource(1),
             MigrateStep::PreCopy(2),
             MigrateStep::Delta(2),
+            MigrateStep::PreVerify(2),
         ]
         .iter()
         .map(MigrateStep::id)
@@ -492,7 +510,8 @@ mod tests {
                 "verify-mounts",
                 "remove-source:1",
                 "pre-copy:2",
-                "delta:2"
+                "delta:2",
+                "pre-verify:2"
             ]
         );
     }
@@ -511,6 +530,7 @@ mod tests {
             [
                 "create:0",
                 "pre-copy:0",
+                "pre-verify:0",
                 "stop",
                 "delta:0",
                 "verify:0",

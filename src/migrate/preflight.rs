@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::copy::{self, CopyJob, TargetFacts};
 use super::journal::{self, JournalState};
-use super::plan::MigratePlan;
+use super::plan::{MigratePlan, MigrateStep};
 use super::{MigrateContext, MigrateError, VmFix, steps};
 use crate::engine::probe::{self as bind_probe, Verdict};
 use crate::engine::{EngineError, MountSource, Selector};
@@ -72,6 +72,33 @@ pub fn preflight(
         return Err(refusal(problems));
     }
     Ok(())
+}
+
+/// Preflight's "no container outside the plan uses a source volume", again before a resumed
+/// run goes on: a container started since the first run's preflight could keep writing into a
+/// volume the copy reads, and what it writes would stay behind. Once the compose files are
+/// rewritten the services use the copies and the check is past.
+pub fn outside_users(ctx: &MigrateContext<'_>, state: &JournalState) -> Result<(), MigrateError> {
+    let plan = &state.plan;
+    if state.done.contains_key(&MigrateStep::Rewrite.id()) {
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    for copy in &plan.copies {
+        if let MountSource::Volume(name) = &copy.job.source {
+            volume_problems(ctx, plan, name, &mut problems)?;
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(MigrateError::Blocked {
+        message: format!(
+            "the resume was refused before anything changed:\n  - {}",
+            problems.join("\n  - ")
+        ),
+        hint: "stop that container (what it wrote would stay behind in the volume), then run `tierctl migrate --resume` again; or undo with `tierctl migrate --rollback`".into(),
+    })
 }
 
 fn refused(e: &EngineError) -> MigrateError {

@@ -65,6 +65,7 @@ pub fn prune_sources(
         journal: journal.path.clone(),
         steps,
         kept: kept_volumes(&plan, &state),
+        downtime_ms: None,
     })
 }
 

@@ -94,6 +94,7 @@ fn outcome(journal: &Journal, steps: Vec<StepOutcome>) -> Outcome {
         journal: journal.path.clone(),
         steps,
         kept: Vec::new(),
+        downtime_ms: None,
     }
 }
 

@@ -25,6 +25,7 @@ pub fn run(
         journal: journal.path.clone(),
         steps: Vec::new(),
         kept: Vec::new(),
+        downtime_ms: None,
     };
     // a killed run may have left a helper behind (a copy still writing)
     ctx.remove_helpers(&journal.id);
@@ -37,6 +38,7 @@ pub fn run(
     journal.append(&Record::Finished)?;
     ctx.remove_seed_volumes(&state);
     outcome.kept = kept_volumes(&plan, &state);
+    outcome.downtime_ms = ctx.downtime_ms.get();
     ctx.say(&kept_line(&outcome.kept));
     Ok(outcome)
 }
@@ -272,6 +274,7 @@ mod tests {
                 step: "stop".into(),
                 detail: crate::migrate::journal::Detail::Stopped {
                     running: vec!["db".into(), "web".into()],
+                    at_ms: None,
                 },
             },
             Record::Start {

@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::MigrateContext;
 use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize, TargetState};
 use super::delta;
 use super::journal::{self, Detail, JournalState};
+use super::listing;
 use super::manifest::{self, Rules};
 use super::mounts::mount_problems;
 use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
@@ -47,6 +48,7 @@ pub fn execute(input: &StepInput<'_>, step: &MigrateStep, retried: bool) -> Step
             input.ctx.stopped_at.set(Some(Instant::now()));
             stop(input)
         }
+        MigrateStep::PreVerify(n) => pre_verify(input, *n),
         MigrateStep::CreateDir(n) => create_dir(input, *n, retried),
         MigrateStep::Copy(n) => copy_data(input, *n),
         MigrateStep::PreCopy(n) => pre_copy(input, *n),
@@ -85,6 +87,7 @@ pub fn running_services(
 /// left some stopped already).
 fn stop(input: &StepInput<'_>) -> StepResult {
     let (ctx, plan) = (input.ctx, input.plan);
+    let at_ms = now_ms();
     let bar = progress::bar(input.label.to_owned());
     let containers = ctx
         .engine
@@ -106,7 +109,19 @@ fn stop(input: &StepInput<'_>) -> StepResult {
     }
     bar.finish_and_clear();
     let result = format!("stopped: {}", list_or_none(&running));
-    Ok((Detail::Stopped { running }, result))
+    Ok((
+        Detail::Stopped {
+            running,
+            at_ms: Some(at_ms),
+        },
+        result,
+    ))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn create_dir(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
@@ -145,12 +160,14 @@ fn measure(input: &StepInput<'_>, job: &CopyJob) -> Result<SourceSize, String> {
 }
 
 /// What a first copy made: the source it read (the seed volume when the volume was empty),
-/// its size, the seed volume, and the helper's clock when it began.
+/// its size, the seed volume, the helper's clock when it began, and what was known of the
+/// source (a copy while the services are stopped hashes the source on the host meanwhile).
 struct Filled {
     job: CopyJob,
     size: SourceSize,
     seeded: Option<String>,
     began: i64,
+    known: Option<tree::Known>,
 }
 
 /// Copy volume `n` into its target (emptied first when a killed run left a partial copy);
@@ -182,11 +199,27 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         copy::copy_spec(&job, &ctx.image, journal, size.devices)
     };
     let bar = progress::bytes_bar(input.label.to_owned(), size.bytes);
-    let result = ticking(
-        Duration::from_millis(500),
-        || bar.set_position(progress::tree_bytes(&job.target)),
-        || run_helper(input, &spec),
-    );
+    // the services are stopped: hash the source on the host while `cp` reads it (one read of
+    // the source from disk), so the verify reads only the copy
+    let source = match running {
+        true => None,
+        false => ctx.engine.host_path(&job.source).ok().flatten(),
+    };
+    let (result, known) = std::thread::scope(|scope| {
+        let hashing = source.as_ref().map(|path| {
+            scope.spawn(move || tree::read_known(path, &AtomicU64::new(0), &tree::Known::default()))
+        });
+        let result = ticking(
+            Duration::from_millis(500),
+            || bar.set_position(progress::tree_bytes(&job.target)),
+            || run_helper(input, &spec),
+        );
+        let known = hashing
+            .and_then(|h| h.join().ok())
+            .and_then(Result::ok)
+            .map(|(_, known)| known);
+        (result, known)
+    });
     bar.finish_and_clear();
     let printed = result?;
     let errors = copy::pre_copy_errors(&printed);
@@ -199,6 +232,7 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         size,
         seeded,
         began,
+        known,
     })
 }
 
@@ -217,11 +251,21 @@ fn copied_line(filled: &Filled) -> String {
 fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
     refuse_killed(input)?;
     let filled = fill(input, n, false)?;
-    let detail = match &filled.seeded {
-        Some(volume) => Detail::Seeded {
-            volume: volume.clone(),
-        },
-        None => Detail::None,
+    let known = match &filled.known {
+        Some(k) => Some(
+            journal::keep_known(
+                &journal::dir(&input.plan.project_dir),
+                input.journal,
+                &format!("copy-source-{n}"),
+                k,
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let detail = Detail::Copied {
+        seeded: filled.seeded.clone(),
+        known,
     };
     Ok((detail, copied_line(&filled)))
 }
@@ -299,7 +343,13 @@ fn last_pass(state: &JournalState, n: usize) -> i64 {
 fn source_job(input: &StepInput<'_>, n: usize) -> CopyJob {
     let mut job = input.plan.copies[n].job.clone();
     match input.state.done.get(&MigrateStep::Copy(n).id()) {
-        Some(Detail::Seeded { volume }) => job.source = MountSource::Volume(volume.clone()),
+        Some(
+            Detail::Seeded { volume }
+            | Detail::Copied {
+                seeded: Some(volume),
+                ..
+            },
+        ) => job.source = MountSource::Volume(volume.clone()),
         _ => {
             if let Some(Detail::PreCopied {
                 seeded: Some(volume),
@@ -313,8 +363,12 @@ fn source_job(input: &StepInput<'_>, n: usize) -> CopyJob {
     job
 }
 
-/// Both trees of a copy, listed by a helper.
+/// Both trees of a copy, listed on the host when it sees both as the engine does, else by a
+/// helper.
 fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, String> {
+    if let Some(listed) = listing::on_host(input.ctx.engine, job).map_err(engine_error)? {
+        return Ok(listed);
+    }
     let spec = copy::list_spec(job, &input.ctx.image, input.journal);
     delta::parse_listed(&run_helper(input, &spec)?).map_err(|e| {
         format!(
@@ -419,8 +473,98 @@ fn seed_spec(seed: &Seed, volume: &str, journal: &str) -> HelperSpec {
     }
 }
 
-/// Verify copy `n`; `retried` (a resumed run: the source may have changed under the copy):
-/// copy again what changed since the last pass first.
+/// Both manifests of copy `n`'s job, reusing what `known` holds of each side (see
+/// [`tree::read_known`]), with a progress bar; also what each side knows now and the content
+/// bytes read.
+fn manifests(
+    input: &StepInput<'_>,
+    job: &CopyJob,
+    known: &[tree::Known; 2],
+) -> Result<(Vec<manifest::Manifest>, String, [tree::Known; 2], u64), String> {
+    let hashed = AtomicU64::new(0);
+    let label = input.label;
+    let bar = progress::bar(label.to_owned());
+    let spec = copy::verify_spec(job, &input.ctx.image, input.journal);
+    let trees = ticking(
+        Duration::from_millis(300),
+        || {
+            let mib = hashed.load(Ordering::Relaxed) >> 20;
+            bar.set_message(format!("{label} {mib} MiB hashed"));
+        },
+        || tree::copy_manifests_known(input.ctx.engine, job, &spec, &hashed, known),
+    );
+    bar.finish_and_clear();
+    let (trees, ways, knows) = trees.map_err(|e| e.to_string())?;
+    let read = format!("source read {}, copy read {}", ways[0], ways[1]);
+    Ok((trees, read, knows, hashed.load(Ordering::Relaxed)))
+}
+
+/// Verify pre-copy `n` while the services run: hash both trees, count what differs (the source
+/// is live: the delta copies it again), and keep what each side knows (files settled before the
+/// read, with their stamps) for the verify while the services are stopped.
+fn pre_verify(input: &StepInput<'_>, n: usize) -> StepResult {
+    let job = source_job(input, n);
+    // the copy's last files were written just now: once their ctimes are older than the margin
+    // the read knows them, and the verify while stopped need not read them again
+    let margin = u64::try_from(tree::RACY_MARGIN_NS).unwrap_or(0);
+    std::thread::sleep(Duration::from_nanos(margin) + Duration::from_millis(100));
+    let none = [tree::Known::default(), tree::Known::default()];
+    let (trees, read, knows, bytes) = manifests(input, &job, &none)?;
+    let differed = manifest::compare(&trees[0], &trees[1], Rules::default()).len();
+    let dir = journal::dir(&input.plan.project_dir);
+    let mut known = Vec::new();
+    for (side, k) in ["source", "copy"].iter().zip(&knows) {
+        let name = format!("{side}-{n}");
+        known.push(journal::keep_known(&dir, input.journal, &name, k).map_err(|e| e.to_string())?);
+    }
+    let entries = trees[0].len();
+    let settled = [knows[0].files.len(), knows[1].files.len()];
+    Ok((
+        Detail::PreVerified {
+            known,
+            entries,
+            differed,
+        },
+        format!(
+            "{entries} entries, {bytes} bytes hashed; {differed} difference(s) for the delta; files settled: {} of the source, {} of the copy; {read}",
+            settled[0], settled[1]
+        ),
+    ))
+}
+
+/// What the running verify of copy `n` knew of each tree (or, with `--stop-first`, what the
+/// copy knew of the source); nothing (hash all) when there was none or its side files are not
+/// the journaled ones.
+fn known_of(input: &StepInput<'_>, n: usize) -> [tree::Known; 2] {
+    let done = &input.state.done;
+    let known = match (
+        done.get(&MigrateStep::PreVerify(n).id()),
+        done.get(&MigrateStep::Copy(n).id()),
+    ) {
+        (Some(Detail::PreVerified { known, .. }), _) => known.clone(),
+        (
+            _,
+            Some(Detail::Copied {
+                known: Some(source),
+                ..
+            }),
+        ) => vec![source.clone()],
+        _ => return Default::default(),
+    };
+    let dir = journal::dir(&input.plan.project_dir);
+    let load = |i: usize| {
+        known
+            .get(i)
+            .and_then(|r| journal::load_known(&dir, r).ok())
+            .unwrap_or_default()
+    };
+    [load(0), load(1)]
+}
+
+/// Verify copy `n`: every entry of both trees (type, owner, mode, mtime, link, hardlink group,
+/// content); a file whose stamp is unchanged since the running verify knew it is not read again
+/// ([`tree::read_known`]). `retried` (a resumed run: the source may have changed under the
+/// copy): copy again what changed since the last pass first.
 fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     let job = source_job(input, n);
     let again = if retried {
@@ -434,21 +578,8 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     } else {
         String::new()
     };
-    let hashed = AtomicU64::new(0);
-    let label = input.label;
-    let bar = progress::bar(label.to_owned());
-    let spec = copy::verify_spec(&job, &input.ctx.image, input.journal);
-    let trees = ticking(
-        Duration::from_millis(300),
-        || {
-            let mib = hashed.load(Ordering::Relaxed) >> 20;
-            bar.set_message(format!("{label} {mib} MiB hashed"));
-        },
-        || tree::copy_manifests(input.ctx.engine, &job, &spec, &hashed),
-    );
-    bar.finish_and_clear();
-    let (trees, ways) = trees.map_err(|e| e.to_string())?;
-    let read = format!("source read {}, copy read {}", ways[0], ways[1]);
+    let known = known_of(input, n);
+    let (trees, read, _, hashed) = manifests(input, &job, &known)?;
     let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
     if !differences.is_empty() {
         let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();
@@ -468,13 +599,22 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
         &trees[1],
     )
     .map_err(|e| e.to_string())?;
+    let since = match input.plan.pre_copy {
+        true => "the running verify",
+        false => "the copy read it",
+    };
+    let reused = if known.iter().any(|k| !k.files.is_empty()) {
+        format!("; {hashed} bytes read now, the rest unchanged since {since}")
+    } else {
+        String::new()
+    };
     Ok((
         Detail::Verified {
             entries,
             bytes,
             manifest: Some(manifest),
         },
-        format!("ok: {entries} entries, {bytes} bytes, blake3; {read}{again}"),
+        format!("ok: {entries} entries, {bytes} bytes, blake3{reused}; {read}{again}"),
     ))
 }
 
@@ -516,9 +656,10 @@ fn start(input: &StepInput<'_>) -> StepResult {
         input.plan,
         &running,
     )?;
-    let down = match input.ctx.stopped_at.get() {
-        Some(at) => {
-            let line = format!("services were down {:.1} s", at.elapsed().as_secs_f64());
+    let down = match downtime_ms(input) {
+        Some(ms) => {
+            input.ctx.downtime_ms.set(Some(ms));
+            let line = format!("services were down {:.1} s", ms as f64 / 1000.0);
             input.ctx.say(&line);
             format!("; {line}")
         }
@@ -528,6 +669,20 @@ fn start(input: &StepInput<'_>) -> StepResult {
         Detail::None,
         format!("started: {}{down}", running.join(", ")),
     ))
+}
+
+/// Milliseconds from the stop to now: by this run's clock when it stopped the services, else by
+/// the stop's journaled wall-clock time (a resumed run).
+fn downtime_ms(input: &StepInput<'_>) -> Option<u64> {
+    if let Some(at) = input.ctx.stopped_at.get() {
+        return Some(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
+    }
+    match input.state.done.get(&MigrateStep::Stop.id()) {
+        Some(Detail::Stopped {
+            at_ms: Some(at), ..
+        }) => Some(now_ms().saturating_sub(*at)),
+        _ => None,
+    }
 }
 
 fn verify_mounts(input: &StepInput<'_>) -> StepResult {

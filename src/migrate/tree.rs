@@ -9,6 +9,15 @@
 //!
 //! [`read`] is the one function with effects on the host; [`copy_manifests`] chooses, per side of
 //! a copy, between it and the engine's archive stream; [`group`] is pure.
+//!
+//! [`read_known`] is [`read`] that also returns what it [`Known`]: the hash of every file whose
+//! [`Stamp`] (device, inode, size, mtime, ctime to the nanosecond) was already older than the
+//! read by [`RACY_MARGIN_NS`], and, given such a `Known` of an earlier read, takes a file's hash
+//! from it instead of reading the file when its stamp is still the same. The argument: any
+//! write, truncate, rename, link, chmod or chown of an inode sets its ctime to the kernel's
+//! clock, which userspace cannot set back; a stamp whose ctime was older than the start of the
+//! earlier read by more than the clock's granularity, and which is unchanged now, proves that
+//! nothing changed the inode since that read began, so the content it hashed is the content now.
 
 use std::collections::BTreeMap;
 use std::fs::{self, Metadata};
@@ -17,9 +26,10 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::engine::EngineError;
@@ -74,14 +84,35 @@ pub fn copy_manifests(
     spec: &HelperSpec,
     hashed: &AtomicU64,
 ) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
+    let none = [Known::default(), Known::default()];
+    copy_manifests_known(engine, job, spec, hashed, &none).map(|(trees, ways, _)| (trees, ways))
+}
+
+/// Both manifests of a copy, how each side was read, and what each side knows now.
+pub type KnownTrees = (Vec<Manifest>, [Way; 2], [Known; 2]);
+
+/// The manifests of both trees of a copy, as [`copy_manifests`]: and, per side, what
+/// [`read_known`] knew and now knows. A side read through the archive stream hashes every file
+/// and knows nothing (its stamps are not in the stream).
+pub fn copy_manifests_known(
+    engine: &dyn Helpers,
+    job: &CopyJob,
+    spec: &HelperSpec,
+    hashed: &AtomicU64,
+    known: &[Known; 2],
+) -> Result<KnownTrees, TreeError> {
     let paths = [
         engine.host_path(&job.source)?,
         engine.host_path(&MountSource::Bind(job.target.clone()))?,
     ];
-    let host: Vec<Option<io::Result<Manifest>>> = std::thread::scope(|scope| {
+    let host: Vec<Option<io::Result<(Manifest, Known)>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = paths
             .iter()
-            .map(|p| p.as_ref().map(|p| scope.spawn(move || read(p, hashed))))
+            .zip(known)
+            .map(|(p, k)| {
+                p.as_ref()
+                    .map(|p| scope.spawn(move || read_known(p, hashed, k)))
+            })
             .collect();
         handles
             .into_iter()
@@ -95,10 +126,12 @@ pub fn copy_manifests(
     });
     let mut out: [Option<Manifest>; 2] = [None, None];
     let mut ways = [Way::Archive, Way::Archive];
+    let mut knows = [Known::default(), Known::default()];
     for (index, (result, path)) in host.into_iter().zip(&paths).enumerate() {
         match (result, path) {
-            (Some(Ok(m)), Some(path)) => {
+            (Some(Ok((m, k))), Some(path)) => {
                 out[index] = Some(m);
+                knows[index] = k;
                 ways[index] = Way::Host(path.clone());
             }
             (Some(Err(e)), _) if e.kind() == io::ErrorKind::PermissionDenied => {}
@@ -127,7 +160,7 @@ pub fn copy_manifests(
             message: "the engine returned fewer manifests than asked for".into(),
         }));
     };
-    Ok((vec![source, target], ways))
+    Ok((vec![source, target], ways, knows))
 }
 
 /// The manifests of `paths` inside the (never started) helper `spec`, read from the engine's
@@ -182,11 +215,94 @@ pub struct Found {
     pub entry: Entry,
     /// `(device, inode)` of a file with more than one link.
     pub inode: Option<(u64, u64)>,
+    /// A file's stamp (`None` for other types).
+    pub stamp: Option<Stamp>,
+}
+
+/// Nanoseconds a ctime must be older than the start of a read for the read's hash of the file
+/// to be [`Known`]: more than the coarsest timestamp granularity of the filesystems a tier
+/// lives on (1 s; 2 s on FAT) and the lag of the kernel's coarse clock behind the real time.
+pub const RACY_MARGIN_NS: i64 = 2_000_000_000;
+
+/// What identifies a file's state: any change of its content or attributes moves its ctime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// mtime, nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// ctime, nanoseconds since the epoch.
+    pub ctime_ns: i64,
+}
+
+impl Stamp {
+    /// The stamp of a file's metadata.
+    pub fn of(meta: &Metadata) -> Stamp {
+        let ns = |secs: i64, nanos: i64| secs.saturating_mul(1_000_000_000).saturating_add(nanos);
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// Whether nothing can have changed the file since `started` (ns) without moving this
+    /// stamp: its ctime is older than `started` by more than [`RACY_MARGIN_NS`].
+    pub fn settled_before(&self, started: i64) -> bool {
+        self.ctime_ns < started.saturating_sub(RACY_MARGIN_NS)
+    }
+}
+
+/// A file's hash as a read found it, with its stamp then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownFile {
+    /// The stamp when the file was walked (before it was hashed).
+    pub stamp: Stamp,
+    /// BLAKE3 of the content, hex.
+    pub hash: String,
+}
+
+/// The hashes a read of a tree may hand to a later read of the same tree: only files settled
+/// before the read began ([`Stamp::settled_before`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Known {
+    /// When the read began, ns since the epoch (0: nothing known).
+    pub started_ns: i64,
+    /// By path relative to the root.
+    pub files: BTreeMap<String, KnownFile>,
+}
+
+impl Known {
+    /// The hash of `path` when its stamp is still the one known.
+    pub fn hash_of(&self, path: &str, stamp: Option<&Stamp>) -> Option<&str> {
+        let known = self.files.get(path)?;
+        (Some(&known.stamp) == stamp).then_some(known.hash.as_str())
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Read a manifest of the directory `root` on the host. `hashed` grows by every content byte
 /// read (each hardlinked inode once).
 pub fn read(root: &Path, hashed: &AtomicU64) -> io::Result<Manifest> {
+    read_known(root, hashed, &Known::default()).map(|(manifest, _)| manifest)
+}
+
+/// [`read`], taking the hash of a file whose stamp `known` holds unchanged from it instead of
+/// reading the file; also returns what this read knows (see the module's text). `hashed` grows
+/// by every content byte read.
+pub fn read_known(root: &Path, hashed: &AtomicU64, known: &Known) -> io::Result<(Manifest, Known)> {
+    let started_ns = now_ns();
     let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
     if !meta.is_dir() {
         return Err(io::Error::new(
@@ -198,7 +314,7 @@ pub fn read(root: &Path, hashed: &AtomicU64) -> io::Result<Manifest> {
     walk(root, ".", &meta, &mut found)?;
     let groups = group(&found);
     // one hash per inode: the smallest path of a group stands for it
-    let mut jobs: Vec<(u64, &str)> = found
+    let owners: Vec<&Found> = found
         .iter()
         .filter(|f| f.entry.kind == Kind::File)
         .filter(|f| {
@@ -206,24 +322,30 @@ pub fn read(root: &Path, hashed: &AtomicU64) -> io::Result<Manifest> {
                 .and_then(|key| groups.get(&key))
                 .is_none_or(|first| first == &f.path)
         })
-        .map(|f| (f.inode.map_or(0, |(_, ino)| ino), f.path.as_str()))
         .collect();
-    // inode order reads a freshly written tree roughly in disk order
-    jobs.sort_unstable();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(readers())
-        .build()
-        .map_err(io::Error::other)?;
-    let hashes: BTreeMap<&str, String> = pool.install(|| {
-        jobs.par_iter()
-            .map(|(_, path)| {
-                let full = join(root, path);
-                hash_file(&full, hashed)
-                    .map(|h| (*path, h))
-                    .map_err(|e| at(&full, e))
-            })
-            .collect::<io::Result<_>>()
-    })?;
+    let mut hashes: BTreeMap<&str, String> = BTreeMap::new();
+    let mut jobs: Vec<(u64, &str)> = Vec::new();
+    for f in &owners {
+        match known.hash_of(&f.path, f.stamp.as_ref()) {
+            Some(hash) => {
+                hashes.insert(&f.path, hash.to_owned());
+            }
+            None => jobs.push((f.stamp.map_or(0, |s| s.ino), &f.path)),
+        }
+    }
+    hashes.extend(hash_all(root, &mut jobs, hashed)?);
+    let mut now = Known {
+        started_ns,
+        files: BTreeMap::new(),
+    };
+    for f in &owners {
+        if let (Some(stamp), Some(hash)) = (f.stamp, hashes.get(f.path.as_str()))
+            && stamp.settled_before(started_ns)
+        {
+            let hash = hash.clone();
+            now.files.insert(f.path.clone(), KnownFile { stamp, hash });
+        }
+    }
     let mut entries = BTreeMap::new();
     for f in &found {
         let mut entry = f.entry.clone();
@@ -235,7 +357,31 @@ pub fn read(root: &Path, hashed: &AtomicU64) -> io::Result<Manifest> {
         entry.hardlink_group = first.cloned();
         entries.insert(f.path.clone(), entry);
     }
-    Ok(Manifest { entries })
+    Ok((Manifest { entries }, now))
+}
+
+/// Hash the files `jobs` names (inode, path) in parallel, in inode order.
+fn hash_all<'a>(
+    root: &Path,
+    jobs: &mut [(u64, &'a str)],
+    hashed: &AtomicU64,
+) -> io::Result<BTreeMap<&'a str, String>> {
+    // inode order reads a freshly written tree roughly in disk order
+    jobs.sort_unstable();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(readers())
+        .build()
+        .map_err(io::Error::other)?;
+    pool.install(|| {
+        jobs.par_iter()
+            .map(|(_, path)| {
+                let full = join(root, path);
+                hash_file(&full, hashed)
+                    .map(|h| (*path, h))
+                    .map_err(|e| at(&full, e))
+            })
+            .collect::<io::Result<_>>()
+    })
 }
 
 /// The hardlink groups of a walk: `(device, inode)` -> the group's smallest path, for every
@@ -299,6 +445,7 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<Found>) -> io::Res
             path: rel.to_owned(),
             entry,
             inode: None,
+            stamp: None,
         });
     }
     let mut names: Vec<_> = fs::read_dir(dir)
@@ -334,7 +481,13 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<Found>) -> io::Res
             continue;
         };
         let inode = (meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
-        out.push(Found { path, entry, inode });
+        let stamp = meta.is_file().then(|| Stamp::of(&meta));
+        out.push(Found {
+            path,
+            entry,
+            inode,
+            stamp,
+        });
     }
     Ok(())
 }
@@ -497,6 +650,7 @@ mod tests {
             entry: entry(&fs::symlink_metadata(".").expect("cwd"), None)
                 .expect("a directory is an entry"),
             inode,
+            stamp: None,
         };
         let found = [
             file("b", Some((1, 10))),
@@ -517,6 +671,85 @@ mod tests {
         assert_eq!(archive_paths(&[Way::Archive, host.clone()]), ["/from"]);
         assert_eq!(archive_paths(&[host.clone(), Way::Archive]), ["/to"]);
         assert!(archive_paths(&[host.clone(), host]).is_empty());
+    }
+
+    #[test]
+    fn a_known_hash_stands_for_a_file_only_while_its_stamp_is_unchanged() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        fs::write(root.join("kept"), "old content\n").expect("file");
+        fs::write(root.join("changed"), "abc\n").expect("file");
+        let stamp = |name: &str| Stamp::of(&fs::symlink_metadata(root.join(name)).expect("stat"));
+        let claimed = |name: &str| KnownFile {
+            stamp: stamp(name),
+            hash: format!("hash-known-for-{name}"),
+        };
+        let known = Known {
+            started_ns: 1,
+            files: BTreeMap::from([
+                ("kept".to_owned(), claimed("kept")),
+                ("changed".to_owned(), claimed("changed")),
+            ]),
+        };
+        // same size, same mtime, other bytes: only the ctime (and so the stamp) moves
+        let mtime = fs::symlink_metadata(root.join("changed"))
+            .expect("stat")
+            .modified()
+            .expect("mtime");
+        fs::write(root.join("changed"), "xyz\n").expect("rewrite");
+        fs::File::options()
+            .write(true)
+            .open(root.join("changed"))
+            .expect("open")
+            .set_modified(mtime)
+            .expect("mtime back");
+        let hashed = AtomicU64::new(0);
+        let (m, now) = read_known(root, &hashed, &known).expect("readable tree");
+        // the unchanged file is not read: its known hash stands for it
+        assert_eq!(
+            m.entries["kept"].hash.as_deref(),
+            Some("hash-known-for-kept")
+        );
+        assert_eq!(
+            m.entries["changed"].hash.as_deref(),
+            Some(blake3::hash(b"xyz\n").to_hex().as_str())
+        );
+        assert_eq!(hashed.load(Ordering::Relaxed), 4);
+        // written within the margin before this read: not known to the next read
+        assert!(now.files.is_empty(), "{now:?}");
+        assert!(now.started_ns > 0);
+    }
+
+    #[test]
+    fn a_stamp_is_settled_only_when_older_than_the_read_by_the_margin() {
+        let stamp = Stamp {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_ns: 0,
+            ctime_ns: 10_000_000_000,
+        };
+        assert!(stamp.settled_before(10_000_000_000 + RACY_MARGIN_NS + 1));
+        assert!(!stamp.settled_before(10_000_000_000 + RACY_MARGIN_NS));
+        assert!(!stamp.settled_before(10_000_000_000));
+        let known = Known {
+            started_ns: 1,
+            files: BTreeMap::from([(
+                "a".to_owned(),
+                KnownFile {
+                    stamp,
+                    hash: "h".into(),
+                },
+            )]),
+        };
+        assert_eq!(known.hash_of("a", Some(&stamp)), Some("h"));
+        let moved = Stamp {
+            ctime_ns: stamp.ctime_ns + 1,
+            ..stamp
+        };
+        assert_eq!(known.hash_of("a", Some(&moved)), None);
+        assert_eq!(known.hash_of("b", Some(&stamp)), None);
+        assert_eq!(known.hash_of("a", None), None);
     }
 
     #[test]

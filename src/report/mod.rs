@@ -173,6 +173,7 @@ pub(crate) mod examples {
                 result: "stopped: db".into(),
             }],
             kept: vec!["app_db".into()],
+            downtime_ms: None,
         };
         let paths = PathStyle {
             cwd: "/srv/app".into(),

@@ -183,7 +183,22 @@ fn pre_copy_and_delta_catch_creates_deletes_renames_truncates_and_same_size_same
     let log = std::fs::read_to_string(p.ws.path("stderr.log")).expect("log");
     assert_eq!(out.status.code(), Some(0), "{log}");
     assert!(log.contains("pre-copy tierctlitdt1x"), "{log}");
+    assert!(log.contains("while the services run (blake3)"), "{log}");
     assert!(log.contains("stop db (pre-copy mode"), "{log}");
+    // while stopped, the verify read again only what changed since the running verify: not
+    // the 2 MB file nobody touched
+    let read_now: u64 = log
+        .split("; ")
+        .find_map(|part| {
+            part.strip_suffix(" bytes read now, the rest unchanged since the running verify")
+        })
+        .and_then(|n| n.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `bytes read now` in {log}"));
+    assert!(
+        read_now < 1_000_000,
+        "{read_now} bytes read while stopped: {log}"
+    );
     assert!(log.contains("services were down "), "{log}");
     // the delta found the changes, the verify passed, the service runs on the tier
     assert!(log.contains("removed"), "{log}");
@@ -259,17 +274,115 @@ fn killed_during_the_delta_then_resumed_copies_equal_data() {
 }
 
 #[test]
+fn killed_during_the_running_verify_then_resumed_copies_equal_data() {
+    killed_at_then_resumed("tierctlitdt7x", "pre-verify:0:after");
+}
+
+#[test]
+fn a_same_size_same_mtime_change_of_the_copy_after_the_running_verify_fails_the_verify() {
+    let Some(p) = Project::up("tierctlitdt8x", CLEAN, "10s") else {
+        return;
+    };
+    let before = p.compose_text();
+    // the services are stopped, the delta applied: change a settled file of the copy behind
+    // tierctl's back, keeping its size and mtime (only its ctime moves)
+    let child = p.paused_at(&["--yes"], "verify:0", 3000);
+    let file = p.target().join("keep/f5");
+    let mtime = std::fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::fs::write(&file, "FILE-5\n").expect("rewrite the copy");
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("mtime back");
+    let out = child.wait_with_output().expect("run");
+    let log = std::fs::read_to_string(p.ws.path("stderr.log")).expect("log");
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    assert!(log.contains("step `verify:0` failed"), "{log}");
+    assert!(log.contains("keep/f5"), "{log}");
+    assert!(log.contains("content"), "{log}");
+    assert_eq!(p.compose_text(), before);
+    p.down();
+}
+
+#[test]
+fn resume_refuses_while_a_container_outside_the_plan_uses_the_volume() {
+    let Some(p) = Project::up("tierctlitdt9x", CLEAN, "10s") else {
+        return;
+    };
+    // killed with the service stopped; then an outside container starts on the volume
+    kill(p.paused_at(&["--yes"], "delta:0", 120_000));
+    let outsider = format!("{}-outsider", p.name);
+    let mount = format!("{}:/data", p.volume());
+    p.docker(&[
+        "run",
+        "-d",
+        "--name",
+        &outsider,
+        "-v",
+        &mount,
+        &helper_image(),
+        "sh",
+        "-c",
+        "while true; do date > /data/outside; sleep 0.2; done",
+    ]);
+    let before = p.compose_text();
+    let refused = p
+        .tierctl()
+        .args(["migrate", "--resume"])
+        .output()
+        .expect("run");
+    let text = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("the resume was refused before anything changed"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("container `{outsider}` outside the plan")),
+        "{text}"
+    );
+    assert!(text.contains("tierctl migrate --resume"), "{text}");
+    assert_eq!(p.compose_text(), before);
+    // nothing was copied meanwhile: the journal still waits at the delta
+    assert!(!text.contains("delta:0"), "{text}");
+    p.docker(&["rm", "-f", &outsider]);
+    let resumed = p
+        .tierctl()
+        .args(["--format", "json", "migrate", "--resume"])
+        .output()
+        .expect("run");
+    let json = String::from_utf8_lossy(&resumed.stdout).into_owned();
+    assert_eq!(resumed.status.code(), Some(0), "{}", stdout(&resumed));
+    // the downtime of a resumed run counts from the journaled stop
+    let report: serde_json::Value = serde_json::from_str(&json).expect("json report");
+    let down = report["downtime_seconds"]
+        .as_f64()
+        .expect("downtime_seconds");
+    assert!(down > 0.0, "{json}");
+    p.assert_copy_equals_source();
+    p.down();
+}
+
+#[test]
 fn stop_first_still_stops_then_copies_and_verifies() {
     let Some(p) = Project::up("tierctlitdt5x", CLEAN, "10s") else {
         return;
     };
     let out = p
         .tierctl()
-        .args(["migrate", "--yes", "--stop-first"])
+        .args(["--format", "json", "migrate", "--yes", "--stop-first"])
         .output()
         .expect("run");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert!(
+        report["downtime_seconds"].as_f64().expect("downtime") > 0.0,
+        "{text}"
+    );
     assert!(text.contains("[1/7] stop db (stop-first mode"), "{text}");
     assert!(text.contains("copy:0"), "{text}");
     assert!(!text.contains("pre-copy"), "{text}");
@@ -304,7 +417,7 @@ fn d11_a_source_changed_under_the_copy_names_its_writer_and_resume_copies_it_aga
     assert_eq!(out.status.code(), Some(2), "{log}");
     assert!(log.contains("step `verify:0` failed"), "{log}");
     assert!(log.contains(&format!("`{writer}`")), "{log}");
-    // still writing: the resume copies again, and fails again naming the writer
+    // still writing: the resume is refused before anything changes, naming the writer
     let again = p
         .tierctl()
         .args(["migrate", "--resume"])

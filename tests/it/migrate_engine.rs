@@ -220,11 +220,11 @@ fn migrate_end_to_end(family: Family, name: &str) {
     let progress = String::from_utf8_lossy(&out.stderr);
     assert!(
         progress.contains(
-            "[3/8] stop db (pre-copy mode: only the delta is copied while they are down)  stopped: db"
+            "[4/9] stop db (pre-copy mode: only the delta is copied while they are down)  stopped: db"
         ),
         "{progress}"
     );
-    assert!(progress.contains("[8/8] verify mounts  ok"), "{progress}");
+    assert!(progress.contains("[9/9] verify mounts  ok"), "{progress}");
     assert!(progress.contains("services were down "), "{progress}");
     assert!(
         progress.contains(&format!(
@@ -445,7 +445,7 @@ fn without_yes_and_without_a_terminal_migrate_shows_the_plan_and_refuses() {
         .expect("run");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("[3/8] stop db (pre-copy mode"), "{text}");
+    assert!(text.contains("[4/9] stop db (pre-copy mode"), "{text}");
     assert!(text.contains("pass `--yes`"), "{text}");
     assert_eq!(
         std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),

@@ -45,6 +45,9 @@ pub struct CopyDto<'a> {
 /// What `tierctl migrate` (a run, `--resume`, `--rollback`, `--prune-source`) did.
 #[derive(Serialize)]
 pub struct MigratedDto<'a> {
+    /// How long the services were down, their stop to their start (a run that started them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downtime_seconds: Option<f64>,
     /// The journal, as shown to the user.
     pub journal: String,
     /// Source volumes left in place.
@@ -93,6 +96,7 @@ pub fn plan<'a>(plan: &'a MigratePlan, paths: &PathStyle) -> MigratePlanDto<'a> 
 /// A run's or a rollback's outcome as its DTO.
 pub fn migrated<'a>(outcome: &'a Outcome, rollback: bool, paths: &PathStyle) -> MigratedDto<'a> {
     MigratedDto {
+        downtime_seconds: outcome.downtime_ms.map(|ms| ms as f64 / 1000.0),
         journal: paths.show(&outcome.journal),
         kept_sources: &outcome.kept,
         rollback,
@@ -132,6 +136,15 @@ mod tests {
   "version": 1
 }
 "#
+        );
+        let timed = Outcome {
+            downtime_ms: Some(1400),
+            ..done
+        };
+        let text = super::super::pretty(&migrated(&timed, false, &paths));
+        assert!(
+            text.starts_with("{\n  \"downtime_seconds\": 1.4,\n  \"journal\""),
+            "{text}"
         );
     }
 }

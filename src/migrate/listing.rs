@@ -1,0 +1,116 @@
+//! The delta's listing ([`delta::Listed`]) read on the host, when the host sees both trees of a
+//! copy as the engine does: the same fields the list helper's busybox `find`/`stat` prints, from
+//! `lstat`, without starting a container (one container less while the services are stopped).
+
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::engine::{EngineError, Helpers, MountSource};
+use crate::migrate::copy::CopyJob;
+use crate::migrate::delta::{Kind, Listed, Listing, Stat};
+
+/// Both trees of `job` listed on the host; `Ok(None)` when the host does not see one of them as
+/// the engine does, or may not read it (the list helper is used then).
+pub fn on_host(engine: &dyn Helpers, job: &CopyJob) -> Result<Option<Listed>, EngineError> {
+    let (Some(source), Some(target)) = (
+        engine.host_path(&job.source)?,
+        engine.host_path(&MountSource::Bind(job.target.clone()))?,
+    ) else {
+        return Ok(None);
+    };
+    // the clock before the listing, as the helper's `date +%s`
+    let began = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let read = |root: &Path| -> io::Result<Listing> {
+        let mut out = Listing::new();
+        walk(root, ".", &fs::symlink_metadata(root)?, &mut out)?;
+        Ok(out)
+    };
+    match (read(&source), read(&target)) {
+        (Ok(source), Ok(target)) => Ok(Some(Listed {
+            began,
+            source,
+            target,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// The listed fields of one entry (as busybox `stat -c '%i %h %f %s %u %g %Y %Z'`).
+pub fn stat(meta: &Metadata) -> Stat {
+    let raw = meta.mode();
+    let kind = match raw & 0o170000 {
+        0o100000 => Kind::File,
+        0o040000 => Kind::Dir,
+        other => Kind::Other(other),
+    };
+    Stat {
+        inode: meta.ino(),
+        links: meta.nlink(),
+        kind,
+        mode: raw & 0o7777,
+        size: meta.size(),
+        uid: u64::from(meta.uid()),
+        gid: u64::from(meta.gid()),
+        mtime: meta.mtime(),
+        ctime: meta.ctime(),
+    }
+}
+
+fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Listing) -> io::Result<()> {
+    out.insert(rel.to_owned(), stat(meta));
+    for item in fs::read_dir(dir)? {
+        let item = item?;
+        let full = item.path();
+        let name = item.file_name();
+        let name = name.to_str().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "a name that is not UTF-8")
+        })?;
+        let path = if rel == "." {
+            name.to_owned()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let meta = fs::symlink_metadata(&full)?;
+        if meta.is_dir() {
+            walk(&full, &path, &meta, out)?;
+        } else {
+            out.insert(path, stat(&meta));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_what_the_list_helper_prints() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        fs::create_dir(root.join("d")).expect("dir");
+        fs::write(root.join("d/f"), "12345").expect("file");
+        fs::hard_link(root.join("d/f"), root.join("h")).expect("hardlink");
+        std::os::unix::fs::symlink("d/f", root.join("l")).expect("symlink");
+        let mut out = Listing::new();
+        walk(
+            root,
+            ".",
+            &fs::symlink_metadata(root).expect("root"),
+            &mut out,
+        )
+        .expect("walk");
+        assert_eq!(out.keys().collect::<Vec<_>>(), [".", "d", "d/f", "h", "l"]);
+        let f = &out["d/f"];
+        assert_eq!((f.kind, f.size, f.links), (Kind::File, 5, 2));
+        assert_eq!(out["h"].inode, f.inode);
+        assert_eq!(out["l"].kind, Kind::Other(0o120000));
+        assert_eq!(out["l"].size, 3);
+        assert_eq!(out["d"].kind, Kind::Dir);
+    }
+}

@@ -36,6 +36,19 @@ pub enum Error {
         /// The places looked in.
         searched: Vec<PathBuf>,
     },
+    /// The engine's host is another machine and the command cannot serve it: its paths can only
+    /// be read there, never on this machine.
+    #[error("the engine of context `{context}` (`{endpoint}`) is on another machine and {why}")]
+    RemoteHost {
+        /// The docker context.
+        context: String,
+        /// The endpoint URL.
+        endpoint: String,
+        /// Why the engine is not asked, or why the command cannot serve it.
+        why: String,
+        /// What to do.
+        hint: String,
+    },
     /// A file could not be read or written.
     #[error("cannot read `{}`: {source}", path.display())]
     Io {
@@ -125,6 +138,7 @@ impl Error {
                     .into(),
             ),
             Error::Io { .. } => Some("check the path and its permissions".into()),
+            Error::RemoteHost { hint, .. } => Some(hint.clone()),
             Error::Rewrite(
                 crate::rewrite::RewriteError::Bug { .. } | crate::rewrite::RewriteError::Reload(_),
             ) => Some(

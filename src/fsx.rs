@@ -86,9 +86,56 @@ pub fn probe_paths(paths: impl IntoIterator<Item = PathBuf>) -> Facts {
 /// where the path would be created. Never panics; a trailing `/` or `/.` on
 /// a non-directory is not reported (the components are what count).
 pub fn resolve(path: &Path) -> PathFacts {
+    resolve_with(path, &Disk)
+}
+
+/// What one component of a path is, for a walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A symlink (its target comes from [`Lookup::read_link`]).
+    Symlink,
+    /// Anything else (a file, a FIFO, a device).
+    Other,
+}
+
+/// Where a walk looks up components: this machine's disk ([`Disk`]), or the engine's host as a
+/// helper container saw it (`engine::host_fs`).
+pub trait Lookup {
+    /// `lstat` of `path` (absolute, physical up to its last component); `rest` is what the walk
+    /// still has to resolve after it (a remote lookup asks for those too, ahead of time).
+    fn kind(&self, path: &Path, rest: &[OsString]) -> io::Result<Kind>;
+    /// `readlink` of the symlink `path`.
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf>;
+}
+
+/// This machine's disk.
+pub struct Disk;
+
+impl Lookup for Disk {
+    fn kind(&self, path: &Path, _rest: &[OsString]) -> io::Result<Kind> {
+        let metadata = fs::symlink_metadata(path)?;
+        Ok(if metadata.file_type().is_symlink() {
+            Kind::Symlink
+        } else if metadata.is_dir() {
+            Kind::Dir
+        } else {
+            Kind::Other
+        })
+    }
+
+    fn read_link(&self, path: &Path) -> io::Result<PathBuf> {
+        fs::read_link(path)
+    }
+}
+
+/// [`resolve`] through `lookup`. A relative `path` is taken from this process's current
+/// directory only with [`Disk`]; callers of other lookups pass absolute paths.
+pub fn resolve_with(path: &Path, lookup: &dyn Lookup) -> PathFacts {
     let mut hops = Vec::new();
     let outcome = match std::path::absolute(path) {
-        Ok(absolute) => walk(&absolute, &mut hops),
+        Ok(absolute) => walk(&absolute, lookup, &mut hops),
         Err(error) => Outcome::Stopped(PathProblem::Io {
             at: path.to_path_buf(),
             message: error.to_string(),
@@ -175,7 +222,7 @@ enum Outcome {
 }
 
 /// Walks the components of an absolute path, following symlinks into `hops`.
-fn walk(absolute: &Path, hops: &mut Vec<Hop>) -> Outcome {
+fn walk(absolute: &Path, lookup: &dyn Lookup, hops: &mut Vec<Hop>) -> Outcome {
     // `current` is always physical: no symlink, `.` or `..` in it.
     let mut current = PathBuf::from("/");
     let mut current_is_dir = true;
@@ -188,8 +235,9 @@ fn walk(absolute: &Path, hops: &mut Vec<Hop>) -> Outcome {
             continue;
         }
         let candidate = current.join(&name);
-        let metadata = match fs::symlink_metadata(&candidate) {
-            Ok(metadata) => metadata,
+        let rest: Vec<OsString> = pending.iter().cloned().collect();
+        let kind = match lookup.kind(&candidate, &rest) {
+            Ok(kind) => kind,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let mut real = candidate;
                 real.extend(pending);
@@ -199,14 +247,14 @@ fn walk(absolute: &Path, hops: &mut Vec<Hop>) -> Outcome {
             }
             Err(error) => return Outcome::Stopped(problem(&candidate, &error)),
         };
-        if metadata.file_type().is_symlink() {
-            if !seen.insert((candidate.clone(), pending.iter().cloned().collect())) {
+        if kind == Kind::Symlink {
+            if !seen.insert((candidate.clone(), rest)) {
                 return Outcome::Stopped(PathProblem::Loop { at: candidate });
             }
             if hops.len() >= MAX_HOPS {
                 return Outcome::Stopped(PathProblem::TooManyLinks);
             }
-            let target = match fs::read_link(&candidate) {
+            let target = match lookup.read_link(&candidate) {
                 Ok(target) => target,
                 Err(error) => return Outcome::Stopped(problem(&candidate, &error)),
             };
@@ -223,11 +271,11 @@ fn walk(absolute: &Path, hops: &mut Vec<Hop>) -> Outcome {
                 target,
                 resolved,
             });
-        } else if !metadata.is_dir() && !pending.is_empty() {
+        } else if kind != Kind::Dir && !pending.is_empty() {
             return Outcome::Stopped(PathProblem::NotADirectory { at: candidate });
         } else {
             current = candidate;
-            current_is_dir = metadata.is_dir();
+            current_is_dir = kind == Kind::Dir;
         }
     }
     Outcome::Found {
@@ -247,7 +295,7 @@ fn steps(path: &Path) -> impl Iterator<Item = OsString> + '_ {
 
 /// Removes `.` and `..` from an absolute path without touching the
 /// filesystem (`..` at the root stays at the root).
-fn normalize(path: &Path) -> PathBuf {
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -13,6 +13,8 @@ pub mod compose;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod facts;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod host;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod layout;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod mounts;

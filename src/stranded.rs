@@ -205,30 +205,41 @@ pub fn look_spec(name: &str, helper_image: &str) -> HelperSpec {
     }
 }
 
+/// The project's named volumes (by compose's labels) that no compose mount uses any more and
+/// that still hold data.
+pub fn left_volumes(
+    project: &ComposeProject,
+    engine: &DockerEngine,
+    helper_image: &str,
+) -> Result<Vec<crate::facts::LeftVolume>, crate::engine::EngineError> {
+    let used: std::collections::BTreeSet<&str> = project
+        .mounts()
+        .filter(|(_, m)| m.kind == crate::compose::model::MountType::Volume)
+        .filter_map(|(_, m)| m.source.as_deref())
+        .collect();
+    let mut left = Vec::new();
+    for (name, key) in engine.project_volumes(&project.name)? {
+        if used.contains(key.as_str()) {
+            continue;
+        }
+        if volume_holds_data(engine, &name, helper_image)? == Some(true) {
+            left.push(crate::facts::LeftVolume { name, key });
+        }
+    }
+    Ok(left)
+}
+
 /// What `audit`'s `stranded-data` check needs, observed through the engine: the project's
 /// named volumes (by compose's labels) that no compose mount uses any more and that still hold
-/// data, and which bind directories exist empty. Nothing is observed when no volume is left.
+/// data, and which bind directories exist empty (on this machine; a remote engine's come from
+/// `engine::host_fs::facts`). Nothing is observed when no volume is left.
 pub fn observe(
     project: &ComposeProject,
     facts: &mut crate::facts::Facts,
     engine: &DockerEngine,
     helper_image: &str,
 ) -> Result<(), crate::engine::EngineError> {
-    let used: std::collections::BTreeSet<&str> = project
-        .mounts()
-        .filter(|(_, m)| m.kind == crate::compose::model::MountType::Volume)
-        .filter_map(|(_, m)| m.source.as_deref())
-        .collect();
-    for (name, key) in engine.project_volumes(&project.name)? {
-        if used.contains(key.as_str()) {
-            continue;
-        }
-        if volume_holds_data(engine, &name, helper_image)? == Some(true) {
-            facts
-                .left_volumes
-                .push(crate::facts::LeftVolume { name, key });
-        }
-    }
+    facts.left_volumes = left_volumes(project, engine, helper_image)?;
     if facts.left_volumes.is_empty() {
         return Ok(());
     }

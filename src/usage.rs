@@ -101,6 +101,9 @@ pub struct StatusReport {
     pub thresholds: Thresholds,
     /// One per tier, in file order.
     pub tiers: Vec<TierStatus>,
+    /// The machine whose disks were measured, when an engine was named (`--context`, `-H`);
+    /// `None`: this machine.
+    pub host: Option<crate::host::Host>,
 }
 
 impl StatusReport {
@@ -166,7 +169,11 @@ pub fn assess(measures: Vec<TierMeasure>, thresholds: Thresholds) -> StatusRepor
             }
         })
         .collect();
-    StatusReport { thresholds, tiers }
+    StatusReport {
+        thresholds,
+        tiers,
+        host: None,
+    }
 }
 
 /// `1536` -> `1.5K`, as `du -h`/`df -h` (powers of 1024).

@@ -2,18 +2,22 @@
 
 use std::io::Write;
 
-use super::connect::connect;
-use super::{emit, load_tiers};
+use super::connect::{Connected, connect, helper_image, identify_offline};
+use super::{emit, load_tiers, load_tiers_on};
 use crate::audit::{self, Severity};
 use crate::cli::GlobalArgs;
 use crate::compose::load;
-use crate::engine::probe as bind_probe;
+use crate::compose::model::ComposeProject;
+use crate::engine::host_fs;
 use crate::error::{Error, exit};
+use crate::facts::Facts;
+use crate::host::Host;
 use crate::probe::{self, DiskFiles};
 use crate::report::reports::AuditReport;
 use crate::report::{self, Report};
 use crate::settings::{Environment, Settings};
 use crate::tierfs;
+use crate::tiers::Tiers;
 
 /// `tierctl audit`.
 pub(super) fn audit(
@@ -22,41 +26,33 @@ pub(super) fn audit(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let tiers = load_tiers(settings)?;
-    let project = load::load(&settings.load, &DiskFiles)?;
-    let mut facts = probe::paths(audit::host_paths(&project));
-    facts.tiers = tierfs::presences(&tiers);
-    // The VM checks need a reachable engine; without one (or with --offline) they are skipped,
-    // and without one a note says so.
     let mut notes = Vec::new();
-    let connected = if settings.offline {
-        None
-    } else {
-        connect(global, env)
-            .map_err(|e| {
-                notes.push(format!(
-                    "VM checks skipped: the engine does not answer ({e})"
-                ))
-            })
-            .ok()
-    };
-    // `stranded-data` needs the project's volumes that still hold data
-    if let Some(engine) = connected.as_ref().and_then(|c| c.engine.as_ref()) {
-        let image = env
-            .vars
-            .iter()
-            .find(|(k, v)| k == "TIERCTL_HELPER_IMAGE" && !v.is_empty())
-            .map_or(bind_probe::DEFAULT_HELPER_IMAGE, |(_, v)| v.as_str());
-        if let Err(e) = crate::stranded::observe(&project, &mut facts, engine, image) {
-            notes.push(format!("stranded-data check skipped: {e}"));
+    let connected = engine_of(settings, global, env, &mut notes)?;
+    let host = connected.as_ref().map(|c| c.host.clone());
+    // tiers.yaml first (its errors before the compose file's), as it applies on that host
+    let tiers = load_tiers_on(settings, host.as_ref())?;
+    let project = load::load(&settings.load, &DiskFiles)?;
+    let image = helper_image(env);
+    let facts = match connected.as_ref().filter(|c| c.host.remote) {
+        Some(remote) => remote_facts(&project, &tiers, remote, &image, &mut notes)?,
+        None => {
+            let mut facts = probe::paths(audit::host_paths(&project));
+            facts.tiers = tierfs::presences(&tiers);
+            // `stranded-data` needs the project's volumes that still hold data
+            if let Some(engine) = connected.as_ref().and_then(|c| c.engine.as_ref())
+                && let Err(e) = crate::stranded::observe(&project, &mut facts, engine, &image)
+            {
+                notes.push(format!("stranded-data check skipped: {e}"));
+            }
+            facts
         }
-    }
+    };
     let mut findings = audit::audit(&audit::Context {
         project: &project,
         tiers: &tiers,
         facts: &facts,
     });
-    if let Some(connected) = connected {
+    if let Some(connected) = connected.as_ref().filter(|c| c.engine.is_some()) {
         findings.extend(audit::audit_vm(&project, &facts, &connected.view));
         findings.sort_by(|a, b| {
             (&a.place.file, a.place.position, a.check.id()).cmp(&(
@@ -72,9 +68,87 @@ pub(super) fn audit(
         project: project.name.clone(),
         findings,
         notes,
+        host,
     };
     emit(settings, &Report::Audit(&audited), out)?;
     Ok(if serious { exit::FINDINGS } else { exit::CLEAN })
+}
+
+/// The engine and its host. The VM checks need a reachable engine; without one (or with
+/// `--offline`) they are skipped, with a note when it does not answer. A remote host needs its
+/// engine (its paths can only be read there): refused without it.
+fn engine_of(
+    settings: &Settings,
+    global: &GlobalArgs,
+    env: &Environment,
+    notes: &mut Vec<String>,
+) -> Result<Option<Connected>, Error> {
+    let connected = if settings.offline {
+        None
+    } else {
+        match connect(global, env) {
+            Ok(connected) => Some(connected),
+            Err(e) => {
+                notes.push(format!(
+                    "VM checks skipped: the engine does not answer ({e})"
+                ));
+                None
+            }
+        }
+    };
+    if connected.is_none() {
+        // the endpoint alone: a remote one cannot be audited from this machine's paths
+        if let Ok(offline) = identify_offline(global, env)
+            && offline.host.remote
+        {
+            return Err(remote_needs_engine(&offline.host, settings.offline));
+        }
+    }
+    Ok(connected)
+}
+
+fn remote_needs_engine(host: &Host, offline: bool) -> Error {
+    let why = if offline {
+        "`--offline` makes no call to it"
+    } else {
+        "it does not answer"
+    };
+    let context = &host.context;
+    Error::RemoteHost {
+        context: context.clone(),
+        endpoint: host.endpoint.clone(),
+        why: format!("{why}: its host paths cannot be read from here"),
+        hint: format!(
+            "run without `--offline` once the engine answers (`docker --context {context} info`), or, if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata"
+        ),
+    }
+}
+
+/// Facts about the project's host paths and the tier roots, read on the remote engine's host by
+/// helper containers; the project's left volumes for `stranded-data`.
+fn remote_facts(
+    project: &ComposeProject,
+    tiers: &Tiers,
+    connected: &Connected,
+    image: &str,
+    notes: &mut Vec<String>,
+) -> Result<Facts, Error> {
+    let engine = connected
+        .engine
+        .as_ref()
+        .expect("a connected engine decided the host is remote");
+    let paths = audit::host_paths(project);
+    let roots: Vec<_> = tiers
+        .tiers
+        .values()
+        .map(|t| (t.name.clone(), t.root.clone()))
+        .collect();
+    let mut facts = host_fs::facts(engine, image, &paths, &roots)?;
+    match crate::stranded::left_volumes(project, engine, image) {
+        Ok(left) => facts.left_volumes = left,
+        Err(e) => notes.push(format!("stranded-data check skipped: {e}")),
+    }
+    Ok(facts)
 }
 
 /// `tierctl mounts`.

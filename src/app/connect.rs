@@ -3,8 +3,11 @@
 use crate::cli::GlobalArgs;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, Endpoint, EndpointInput};
+use crate::engine::host_fs;
+use crate::engine::probe::DEFAULT_HELPER_IMAGE;
 use crate::engine::{Engine, EngineInfo};
 use crate::error::Error;
+use crate::host::{self, Host};
 use crate::settings::Environment;
 use crate::vm::view::{self, VmView};
 use crate::vm::{DiskConfig, EnvVars};
@@ -17,6 +20,43 @@ pub(super) struct Connected {
     pub(super) view: VmView,
     /// What the identification noticed (a name that did not hold).
     pub(super) notes: Vec<String>,
+    /// The machine whose paths the engine's binds name (`crate::host`).
+    pub(super) host: Host,
+}
+
+/// The helper image: `TIERCTL_HELPER_IMAGE`, else the default.
+pub(super) fn helper_image(env: &Environment) -> String {
+    env.vars
+        .iter()
+        .find(|(k, v)| k == "TIERCTL_HELPER_IMAGE" && !v.is_empty())
+        .map_or(DEFAULT_HELPER_IMAGE, |(_, v)| v.as_str())
+        .to_owned()
+}
+
+/// Which machine the engine's host is (`crate::host`'s rule; the marker file only for a
+/// network endpoint without the context's word).
+pub(super) fn host_of(
+    endpoint: &Endpoint,
+    engine: &DockerEngine,
+    info: &EngineInfo,
+    image: &str,
+) -> Host {
+    use crate::engine::endpoint::EngineGuess;
+    let guess = endpoint::refine(
+        endpoint::identify(endpoint),
+        &info.operating_system,
+        &info.name,
+    );
+    let vm_engine = !matches!(
+        guess,
+        EngineGuess::Native | EngineGuess::Remote | EngineGuess::Unknown
+    );
+    let decision = host::decide_with_engine(endpoint, vm_engine);
+    let seen = match decision {
+        host::Decision::Probe => Some(host_fs::sees_marker(engine, image)),
+        host::Decision::Decided { .. } => None,
+    };
+    host::decided(endpoint, decision, seen, Some(info.name.clone()))
 }
 
 pub(super) fn env_vars(env: &Environment) -> EnvVars {
@@ -69,12 +109,14 @@ pub(super) fn connect(global: &GlobalArgs, env: &Environment) -> Result<Connecte
     let guess = endpoint::refine(identified.clone(), &info.operating_system, &info.name);
     let (view, note) =
         view::read_view_confirmed(identified, guess, &DiskConfig, &env_vars(env), &home(env))?;
+    let host = host_of(&endpoint, &engine, &info, &helper_image(env));
     Ok(Connected {
         endpoint,
         engine: Some(engine),
         info: Some(info),
         view,
         notes: note.into_iter().collect(),
+        host,
     })
 }
 
@@ -83,11 +125,13 @@ pub(super) fn identify_offline(global: &GlobalArgs, env: &Environment) -> Result
     let endpoint = resolve_endpoint(global, env)?;
     let guess = endpoint::identify(&endpoint);
     let view = view::read_view(guess, &DiskConfig, &env_vars(env), &home(env))?;
+    let host = host::host(&endpoint, None, None);
     Ok(Connected {
         endpoint,
         engine: None,
         info: None,
         view,
         notes: Vec::new(),
+        host,
     })
 }

@@ -45,6 +45,7 @@ pub(super) fn migrate(
     use crate::migrate::run::Next;
     use crate::migrate::{self as run, ComposeCli, MigrateContext};
 
+    refuse_remote_host(global, env)?;
     let project = load::load(&settings.load, &DiskFiles)?;
     let lock = (!args.dry_run)
         .then(|| crate::lock::project(&project))
@@ -143,6 +144,35 @@ pub(super) fn migrate(
     };
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     Ok(exit::CLEAN)
+}
+
+/// `migrate` plans, copies into and checks tier directories on this machine: an engine on
+/// another machine (`crate::host`) is refused before anything is planned. A unix socket asks
+/// nothing; a network endpoint without the context's word is asked for the marker file.
+fn refuse_remote_host(global: &GlobalArgs, env: &Environment) -> Result<(), Error> {
+    let endpoint = resolve_endpoint(global, env)?;
+    let host = match crate::host::decide(&endpoint) {
+        crate::host::Decision::Decided { remote: false, .. } => return Ok(()),
+        crate::host::Decision::Decided { .. } => crate::host::host(&endpoint, None, None),
+        crate::host::Decision::Probe => {
+            let engine = DockerEngine::connect(&endpoint)?;
+            let info = crate::engine::Engine::info(&engine)?;
+            let image = super::connect::helper_image(env);
+            super::connect::host_of(&endpoint, &engine, &info, &image)
+        }
+    };
+    if !host.remote {
+        return Ok(());
+    }
+    Err(Error::RemoteHost {
+        context: host.context.clone(),
+        endpoint: host.endpoint.clone(),
+        why: format!(
+            "`tierctl migrate` works on this machine's tier directories (decided by {})",
+            host.rule.describe()
+        ),
+        hint: "run tierctl on that machine, or move the project's data to another engine with `tierctl migrate --to-context`; if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata".into(),
+    })
 }
 
 /// The global arguments that pick the project and the engine, as the user gave them (repeated

@@ -66,7 +66,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         }
         Command::Audit => audit(&settings, &cli.global, env, out),
         Command::Mounts => mounts(&settings, out),
-        Command::Tiers { command } => tiers(&settings, command, out),
+        Command::Tiers { command } => tiers(&settings, command, (&cli.global, env), out),
         Command::New(args) => new_template(&settings, &args, out),
         Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
         Command::Migrate(args) => migrate(&settings, &cli.global, &args, env, out),
@@ -102,6 +102,13 @@ fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
 }
 
 fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
+    load_tiers_on(settings, None)
+}
+
+/// tiers.yaml as it applies on `host`: that context's tier map when the file has one
+/// (`Tiers::for_context`); the roots of a remote host are taken as written (never resolved on
+/// this machine).
+fn load_tiers_on(settings: &Settings, host: Option<&crate::host::Host>) -> Result<Tiers, Error> {
     let path = settings
         .tiers_path(|p| p.is_file())
         .ok_or_else(|| Error::TiersNotFound {
@@ -111,12 +118,20 @@ fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {
         path: path.to_path_buf(),
         source,
     })?;
+    let remote = host.is_some_and(|h| h.remote);
     let real = |root: &std::path::Path| {
+        if remote {
+            return root.to_path_buf();
+        }
         crate::fsx::resolve(root)
             .real
             .unwrap_or_else(|| root.to_path_buf())
     };
-    Ok(crate::tiers::load_resolved(path, &text, &real)?)
+    let tiers = crate::tiers::load_resolved(path, &text, &real)?;
+    Ok(match host {
+        Some(host) => tiers.for_context(&host.context),
+        None => tiers,
+    })
 }
 
 /// The command's name, for messages.

@@ -2,12 +2,16 @@
 
 use std::io::Write;
 
-use super::{emit, load_tiers};
+use super::connect::{connect, helper_image};
+use super::{emit, load_tiers, load_tiers_on};
 use crate::audit::{self};
+use crate::cli::GlobalArgs;
 use crate::cli::TiersCommand;
+use crate::engine::host_fs;
 use crate::error::{Error, exit};
 use crate::report::reports::{InitReport, LinkReport, ValidateReport};
 use crate::report::{Format, Report};
+use crate::settings::Environment;
 use crate::settings::Settings;
 use crate::tiers::Tiers;
 use crate::{layout, tierfs, usage};
@@ -16,8 +20,18 @@ use crate::{layout, tierfs, usage};
 pub(super) fn tiers(
     settings: &Settings,
     command: TiersCommand,
+    (global, env): (&GlobalArgs, &Environment),
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    if let TiersCommand::Status {
+        summary,
+        warning,
+        critical,
+    } = command
+        && (!global.contexts.is_empty() || !global.hosts.is_empty())
+    {
+        return tiers_status_on(settings, (global, env), (warning, critical), summary, out);
+    }
     let tiers = load_tiers(settings)?;
     match command {
         TiersCommand::Validate {
@@ -161,6 +175,44 @@ pub(super) fn report_absent_tiers(tiers: &Tiers) -> bool {
     any
 }
 
+/// `tierctl tiers status --context NAME` (or `-H`): the tiers on that engine's host, with that
+/// context's tier map. On another machine the filesystem numbers come from a helper container
+/// there and the directory walk is left out (as `--summary`).
+fn tiers_status_on(
+    settings: &Settings,
+    (global, env): (&GlobalArgs, &Environment),
+    (warning, critical): (u8, u8),
+    summary: bool,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let connected = connect(global, env)?;
+    let tiers = load_tiers_on(settings, Some(&connected.host))?;
+    if !connected.host.remote {
+        let mut status = measure_here(settings, &tiers, summary, (warning, critical))?;
+        status.host = Some(connected.host);
+        return finish_status(settings, &tiers, &status, out);
+    }
+    let engine = connected.engine.as_ref().expect("connect asks the engine");
+    let roots: Vec<std::path::PathBuf> = tiers.tiers.values().map(|t| t.root.clone()).collect();
+    let numbers = host_fs::fs_numbers(engine, &helper_image(env), &roots)?;
+    let measures = tiers
+        .tiers
+        .values()
+        .zip(numbers)
+        .map(|(tier, fs)| usage::TierMeasure {
+            tier: tier.name.clone(),
+            root: tier.root.clone(),
+            kind: tier.kind.clone(),
+            fs,
+            dirs: None,
+        })
+        .collect();
+    let mut status = usage::assess(measures, usage::Thresholds::new(warning, critical)?);
+    status.host = Some(connected.host);
+    emit(settings, &Report::TiersStatus(&status), out)?;
+    Ok(status.worst().exit_code())
+}
+
 /// `tierctl tiers status`.
 pub(super) fn tiers_status(
     settings: &Settings,
@@ -169,6 +221,17 @@ pub(super) fn tiers_status(
     (warning, critical): (u8, u8),
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    let status = measure_here(settings, tiers, summary, (warning, critical))?;
+    finish_status(settings, tiers, &status, out)
+}
+
+/// Each tier measured on this machine.
+fn measure_here(
+    settings: &Settings,
+    tiers: &Tiers,
+    summary: bool,
+    (warning, critical): (u8, u8),
+) -> Result<usage::StatusReport, Error> {
     let thresholds = usage::Thresholds::new(warning, critical)?;
     let spinner = WalkSpinner::new(settings);
     let measures = tiers
@@ -192,8 +255,17 @@ pub(super) fn tiers_status(
         })
         .collect();
     spinner.finish();
-    let status = usage::assess(measures, thresholds);
-    emit(settings, &Report::TiersStatus(&status), out)?;
+    Ok(usage::assess(measures, thresholds))
+}
+
+/// Render the status; tiers whose disk is not there (on this machine) raise the exit code.
+fn finish_status(
+    settings: &Settings,
+    tiers: &Tiers,
+    status: &usage::StatusReport,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    emit(settings, &Report::TiersStatus(status), out)?;
     let absent = report_absent_tiers(tiers);
     Ok(if absent {
         status.worst().exit_code().max(exit::FINDINGS)

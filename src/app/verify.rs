@@ -152,9 +152,10 @@ pub(super) fn verify_engine(
         Err(VerifyError::NoContainers { .. }) if down_is_a_report => (Vec::new(), Vec::new()),
         selected => selected?,
     };
-    if guess == endpoint::EngineGuess::Remote {
+    let host = super::connect::host_of(endpoint, &engine, &info, &options.helper_image);
+    if host.remote {
         notes.push(format!(
-            "the engine at `{}` is remote: the host side (source paths, filesystem, marker file) was read on this machine, which is right only when the engine runs here",
+            "the engine at `{}` is on another machine: the host side (source paths, filesystem, marker file) was read on this machine, which is right only when the engine runs here",
             endpoint.host
         ));
     }
@@ -177,6 +178,7 @@ pub(super) fn verify_engine(
             .map(|(service, _)| format!("service `{service}` has no running container")),
     );
     Ok(VerifyReport {
+        host: Some(host),
         project: project.map(|p| p.name.clone()),
         engine: class,
         containers: results,

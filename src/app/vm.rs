@@ -2,12 +2,13 @@
 
 use std::io::Write;
 
-use super::connect::{connect, home, identify_offline};
+use super::connect::{connect, helper_image, home, identify_offline};
 use super::emit;
 use crate::audit::{self, Severity};
 use crate::cli::{GlobalArgs, VmArgs};
 use crate::compose::load;
 use crate::engine::Engine;
+use crate::engine::host_fs;
 use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
 use crate::facts::Facts;
@@ -27,7 +28,6 @@ pub(super) fn vm(
 ) -> Result<u8, Error> {
     let project = load::load(&settings.load, &DiskFiles)?;
     let sources = audit::host_paths(&project);
-    let facts = probe::paths(sources.clone());
     let mut notes = Vec::new();
     let connected = if settings.offline {
         notes.push("--offline: the engine was identified from the endpoint alone".to_owned());
@@ -35,12 +35,31 @@ pub(super) fn vm(
     } else {
         connect(global, env)?
     };
+    // a remote host's bind sources are read there (never here); offline, they cannot be read
+    let facts = match (&connected.engine, connected.host.remote) {
+        (Some(engine), true) => Facts {
+            paths: host_fs::resolve_paths(engine, &helper_image(env), &sources)?,
+            ..Facts::default()
+        },
+        (None, true) => {
+            notes.push(
+                "the engine is on another machine: its bind sources were not read (offline)"
+                    .to_owned(),
+            );
+            Facts::default()
+        }
+        (_, false) => probe::paths(sources.clone()),
+    };
     notes.extend(connected.notes.iter().cloned());
     let binds = bind_rows(&sources, &facts, &connected.view);
     let unshared = unshared(&binds);
     let findings = audit::audit_vm(&project, &facts, &connected.view);
     let fix = view::fix(&connected.view, &unshared, &home(env));
     let probes = match (&connected.engine, args.probe) {
+        (Some(_), true) if connected.host.remote => {
+            notes.push("--probe compares the engine's view with this machine's: skipped for an engine on another machine".to_owned());
+            None
+        }
         (Some(engine), true) => {
             let image = args
                 .helper_image
@@ -76,6 +95,7 @@ pub(super) fn vm(
         fix,
         probes,
         notes,
+        machine: connected.host,
     };
     emit(settings, &Report::Vm(&report), out)?;
     Ok(if serious || mismatch {

@@ -130,6 +130,7 @@ impl DockerEngine {
             skip_tls_verify: false,
             meta_file: None,
             tls: None,
+            remote_mark: None,
         }
     }
 

@@ -109,6 +109,9 @@ pub struct Endpoint {
     /// TLS for a tcp endpoint: `https://`, `DOCKER_TLS_VERIFY`/`DOCKER_TLS` with the default
     /// context, or a stored context with TLS material; `None` is plain http.
     pub tls: Option<Tls>,
+    /// `tierctl.remote` in the context's `Metadata` (a boolean): the user's word on whether the
+    /// engine's host is another machine (see `crate::host`); `None` when not written.
+    pub remote_mark: Option<bool>,
 }
 
 /// The TLS material of an endpoint, as the docker CLI finds it.
@@ -355,6 +358,9 @@ pub fn meta_path(config_dir: &Path, name: &str) -> PathBuf {
         .join("meta.json")
 }
 
+/// The key in a context's `Metadata` that says whether its engine's host is another machine.
+pub const REMOTE_MARK: &str = "tierctl.remote";
+
 /// Resolve the endpoint the docker CLI would use.
 pub fn resolve(input: &EndpointInput, files: &dyn ConfigFiles) -> Result<Endpoint, EndpointError> {
     let flag_context = input.context.as_deref().filter(|c| !c.is_empty());
@@ -457,6 +463,7 @@ fn default_endpoint(
         skip_tls_verify: tls.as_ref().is_some_and(|t| !t.verify),
         meta_file: None,
         tls,
+        remote_mark: None,
     })
 }
 
@@ -471,6 +478,8 @@ fn stored_endpoint(
     struct Meta {
         #[serde(rename = "Endpoints", default)]
         endpoints: Endpoints,
+        #[serde(rename = "Metadata", default)]
+        metadata: Option<serde_json::Map<String, serde_json::Value>>,
     }
     #[derive(Deserialize, Default)]
     struct Endpoints {
@@ -509,6 +518,17 @@ fn stored_endpoint(
         .ok_or_else(|| bad(0, "no docker endpoint (`Endpoints.docker.Host`)".to_owned()))?;
     let origin = format!("context `{name}`");
     let kind = classify(&docker.host, &origin)?;
+    let remote_mark = match parsed.metadata.as_ref().and_then(|m| m.get(REMOTE_MARK)) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Bool(b)) => Some(*b),
+        Some(serde_json::Value::String(s)) if s == "true" || s == "false" => Some(s == "true"),
+        Some(other) => {
+            return Err(bad(
+                0,
+                format!("`Metadata.{REMOTE_MARK}` is `{other}`: it must be true or false"),
+            ));
+        }
+    };
     let verify = !docker.skip_tls_verify;
     let material = tls_material(&context_tls_dir(dir, name), verify, String::new(), files);
     let has_material = material.ca.is_some() || material.cert.is_some() || material.key.is_some();
@@ -531,6 +551,7 @@ fn stored_endpoint(
         skip_tls_verify: docker.skip_tls_verify,
         meta_file: Some(meta),
         tls,
+        remote_mark,
     })
 }
 
@@ -1383,6 +1404,7 @@ mod tests {
             skip_tls_verify: false,
             meta_file: None,
             tls: None,
+            remote_mark: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod container;
 pub mod docker;
 pub mod endpoint;
 pub mod helper;
+pub mod host_fs;
 pub mod observe;
 pub mod probe;
 

@@ -198,6 +198,7 @@ mod tests {
             project: "p".into(),
             findings: vec![],
             notes: vec![],
+            host: None,
         };
         let refused = render(&Report::Audit(&audit), Format::Prometheus, &paths(), false);
         assert!(
@@ -214,6 +215,7 @@ mod tests {
             project: "p".into(),
             findings: vec![],
             notes: vec![],
+            host: None,
         };
         for report in [
             Report::Verify(&verify),

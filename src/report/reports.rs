@@ -25,6 +25,8 @@ pub struct AuditReport {
     pub findings: Vec<Finding>,
     /// What the audit could not do (the VM checks without an engine), one line each.
     pub notes: Vec<String>,
+    /// The machine whose paths were looked at (`None` without an engine: this machine).
+    pub host: Option<crate::host::Host>,
 }
 
 /// `tierctl plan` and `tierctl rewrite [--write]`.
@@ -67,6 +69,8 @@ pub struct VmReport {
     pub probes: Option<Vec<BindProbe>>,
     /// Notes (offline, probe skipped).
     pub notes: Vec<String>,
+    /// The machine the bind sources are on (`crate::host`; `host` above is the endpoint URL).
+    pub machine: crate::host::Host,
 }
 
 /// One bind source of `tierctl vm`.
@@ -142,6 +146,8 @@ pub struct VerifyReport {
     pub services: Vec<(String, bool)>,
     /// When the check ran, in seconds since the Unix epoch.
     pub checked_at: u64,
+    /// The machine whose engine was checked (`crate::host`).
+    pub host: Option<crate::host::Host>,
 }
 
 impl VerifyReport {
@@ -302,6 +308,7 @@ pub(crate) mod samples {
             observed: o,
         };
         VerifyReport {
+            host: None,
             project: Some("immich".into()),
             engine: EngineClass::Vm,
             containers: vec![ContainerResult {

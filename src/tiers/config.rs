@@ -17,7 +17,7 @@ use super::template::{PathTemplateError, Template};
 use super::{AccessPoint, LayoutEntry, Tier, Tiers, is_plain_relative};
 
 /// The keys allowed at the top of `tiers.yaml`.
-const TOP_LEVEL_KEYS: [&str; 4] = ["tiers", "placement", "access_points", "layout"];
+const TOP_LEVEL_KEYS: [&str; 5] = ["tiers", "placement", "access_points", "layout", "contexts"];
 
 /// Two tier roots that overlap by their real paths (see [`TiersErrorKind::RealRootOverlap`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +129,27 @@ pub enum TiersErrorKind {
         /// The tiers the file defines.
         known: Vec<String>,
     },
+    /// A context's tier map does not name the same tiers as the main `tiers:` map (placement,
+    /// access points and layout refer to tiers by name).
+    #[error(
+        "the tiers of context `{context}` differ from `tiers:`: missing {}, extra {}",
+        names_or_none(missing),
+        names_or_none(extra)
+    )]
+    ContextTiersDiffer {
+        /// The docker context.
+        context: String,
+        /// Tiers of the main map the context lacks.
+        missing: Vec<String>,
+        /// Tiers the context has that the main map lacks.
+        extra: Vec<String>,
+    },
+    /// A context entry without a `tiers:` map.
+    #[error("context `{context}` has no `tiers:` map")]
+    ContextWithoutTiers {
+        /// The docker context.
+        context: String,
+    },
     /// A bad path template in a placement rule.
     #[error(transparent)]
     Template(#[from] PathTemplateError),
@@ -189,6 +210,12 @@ impl TiersErrorKind {
                 "use one of {} or define `{tier}` under `tiers:`",
                 backticked(known)
             ),
+            Self::ContextTiersDiffer { context, .. } => format!(
+                "give context `{context}` a root for every tier of `tiers:` and no other tier, e.g. `contexts: {{ {context}: {{ tiers: {{ fast: {{ root: /mnt/fast }} }} }} }}`"
+            ),
+            Self::ContextWithoutTiers { context } => format!(
+                "add the tier roots on that host, e.g. `contexts: {{ {context}: {{ tiers: {{ fast: {{ root: /mnt/fast }} }} }} }}`, or remove the entry"
+            ),
             Self::Template(error) => error.hint(),
             Self::Glob(_) => {
                 "fix the pattern: `*` matches any text (including `/`), `?` one character, `[abc]` a set".to_string()
@@ -206,6 +233,15 @@ impl TiersErrorKind {
                 "write the mode as an octal string in quotes, e.g. `\"0755\"`".to_string()
             }
         }
+    }
+}
+
+/// `a`, `b` -> "`a`, `b`"; none -> "none".
+fn names_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        backticked(names)
     }
 }
 
@@ -229,6 +265,16 @@ struct RawFile {
     access_points: Option<UniqueMap<String>>,
     #[serde(default)]
     layout: Option<Vec<RawLayout>>,
+    #[serde(default)]
+    contexts: Option<UniqueMap<RawContext>>,
+}
+
+/// `contexts: { nas: { tiers: { fast: { root: ... } } } }`: the tier map on another host.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContext {
+    #[serde(default)]
+    tiers: Option<UniqueMap<RawTier>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,9 +534,11 @@ pub fn load_resolved(
         placement: None,
         access_points: None,
         layout: None,
+        contexts: None,
     });
 
-    let tiers = validate_tiers(&source, raw.tiers.unwrap_or_default().0, real)?;
+    let tiers = validate_tiers(&source, &[], raw.tiers.unwrap_or_default().0, real)?;
+    let contexts = validate_contexts(&source, &tiers, raw.contexts.unwrap_or_default().0)?;
     let known: Vec<String> = tiers.keys().cloned().collect();
     let raw_rules = raw.placement.unwrap_or_default();
     let placement_is_default = raw_rules.is_empty();
@@ -526,7 +574,54 @@ pub fn load_resolved(
         placement_is_default,
         access_points,
         layout,
+        contexts,
     })
+}
+
+/// Each context's tier map, validated like `tiers:` (its roots are the other host's paths, so
+/// they are compared as written, never resolved here), naming the same tiers.
+fn validate_contexts(
+    source: &Source,
+    main: &IndexMap<String, Tier>,
+    raw: IndexMap<String, RawContext>,
+) -> Result<IndexMap<String, IndexMap<String, Tier>>, TiersError> {
+    let as_written = |root: &Path| root.to_path_buf();
+    let mut contexts = IndexMap::new();
+    for (name, context) in raw {
+        let base = [key("contexts"), key(&name)];
+        let Some(raw_tiers) = context.tiers else {
+            return Err(source.error_at(
+                &base,
+                TiersErrorKind::ContextWithoutTiers {
+                    context: name.clone(),
+                },
+            ));
+        };
+        let tiers = validate_tiers(source, &base, raw_tiers.0, &as_written)?;
+        let missing: Vec<String> = main
+            .keys()
+            .filter(|k| !tiers.contains_key(*k))
+            .cloned()
+            .collect();
+        let extra: Vec<String> = tiers
+            .keys()
+            .filter(|k| !main.contains_key(*k))
+            .cloned()
+            .collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            let at = route(base.iter().cloned().chain([key("tiers")]));
+            return Err(source.error_at(
+                &at,
+                TiersErrorKind::ContextTiersDiffer {
+                    context: name.clone(),
+                    missing,
+                    extra,
+                },
+            ));
+        }
+        contexts.insert(name, tiers);
+    }
+    Ok(contexts)
 }
 
 /// A serde_norway error at its own position; the message drops that position
@@ -547,20 +642,26 @@ fn yaml_error(file: &Path, error: serde_norway::Error) -> TiersError {
 
 fn validate_tiers(
     source: &Source,
+    base: &[Component],
     raw: IndexMap<String, RawTier>,
     real: &dyn Fn(&Path) -> PathBuf,
 ) -> Result<IndexMap<String, Tier>, TiersError> {
     if raw.is_empty() {
-        return Err(source.error_at(&route([key("tiers")]), TiersErrorKind::NoTiers));
+        let at = route(base.iter().cloned().chain([key("tiers")]));
+        return Err(source.error_at(&at, TiersErrorKind::NoTiers));
     }
     let mut tiers: IndexMap<String, Tier> = IndexMap::new();
     let mut real_roots: IndexMap<String, PathBuf> = IndexMap::new();
     for (name, tier) in raw {
-        let here = route([key("tiers"), key(&name)]);
+        let here = route(base.iter().cloned().chain([key("tiers"), key(&name)]));
         if name.is_empty() || name.contains([':', '/']) || name.contains(char::is_whitespace) {
             return Err(source.error_at(&here, TiersErrorKind::BadTierName { tier: name.clone() }));
         }
-        let root_route = route([key("tiers"), key(&name), key("root")]);
+        let root_route = route(
+            base.iter()
+                .cloned()
+                .chain([key("tiers"), key(&name), key("root")]),
+        );
         let root = source.beside(&tier.root);
         if !root.is_absolute() {
             return Err(source.error_at_value(
@@ -915,6 +1016,55 @@ mod tests {
             (4, 1, "unknown top-level key `placemnt`".to_string())
         );
         assert!(error(&text).hint().contains("`placement`"));
+    }
+
+    #[test]
+    fn issue15_a_context_has_its_own_tier_map() {
+        let text = format!(
+            "{TIERS}contexts:\n  nas:\n    tiers:\n      fast: {{ root: /mnt/fast }}\n      warm: {{ root: /mnt/warm }}\n"
+        );
+        let tiers = load(Path::new("tiers.yaml"), &text).expect("valid");
+        assert!(tiers.has_context("nas"));
+        let nas = tiers.for_context("nas");
+        assert_eq!(nas.tiers["fast"].root, Path::new("/mnt/fast"));
+        assert_eq!(nas.placement, tiers.placement);
+        let other = tiers.for_context("default");
+        assert_eq!(other.tiers["fast"].root, Path::new("/Volumes/faststore"));
+    }
+
+    #[test]
+    fn issue15_context_tier_maps_are_validated_with_file_and_line() {
+        let base = format!("{TIERS}contexts:\n  nas:\n");
+        let missing = format!("{base}    tiers:\n      fast: {{ root: /mnt/fast }}\n");
+        let error = error(&missing);
+        assert_eq!(
+            error.to_string(),
+            "tiers.yaml:6:5: the tiers of context `nas` differ from `tiers:`: missing `warm`, extra none"
+        );
+        assert!(error.hint().contains("context `nas`"));
+        let relative = format!(
+            "{base}    tiers:\n      fast: {{ root: /mnt/fast }}\n      warm: {{ root: rel/warm }}\n"
+        );
+        let (line, _, message) = at(&relative);
+        assert_eq!(line, 8);
+        assert!(message.contains("is not an absolute path"), "{message}");
+        let nested = format!(
+            "{base}    tiers:\n      fast: {{ root: /mnt }}\n      warm: {{ root: /mnt/warm }}\n"
+        );
+        let (line, _, message) = at(&nested);
+        assert_eq!(line, 8);
+        assert!(
+            message.contains("lies inside the root of tier `fast`"),
+            "{message}"
+        );
+        assert_eq!(
+            at(&format!("{base}    tier: {{}}\n")).2,
+            "invalid yaml: contexts.nas: unknown field `tier`, expected `tiers`"
+        );
+        assert_eq!(
+            at(&format!("{base}    {{}}\n")),
+            (5, 3, "context `nas` has no `tiers:` map".to_string())
+        );
     }
 
     #[test]

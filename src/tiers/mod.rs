@@ -35,6 +35,9 @@ pub struct Tiers {
     pub access_points: Vec<AccessPoint>,
     /// Directories `tiers init` creates, with owner and mode.
     pub layout: Vec<LayoutEntry>,
+    /// Tier maps by docker context (`contexts: { nas: { tiers: ... } }`): the same tier names
+    /// with the roots on that context's host. See [`Tiers::for_context`].
+    pub contexts: IndexMap<String, IndexMap<String, Tier>>,
 }
 
 /// One storage tier.
@@ -78,6 +81,24 @@ pub struct LayoutEntry {
 }
 
 impl Tiers {
+    /// The tiers as they are on the host of docker context `context`: its own tier map when
+    /// tiers.yaml has one (`contexts.<name>.tiers`), else the main map. Placement, access points
+    /// and layout are the same for every context (they name tiers, not roots).
+    pub fn for_context(&self, context: &str) -> Tiers {
+        match self.contexts.get(context) {
+            Some(tiers) => Tiers {
+                tiers: tiers.clone(),
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// Whether tiers.yaml has a tier map of its own for `context`.
+    pub fn has_context(&self, context: &str) -> bool {
+        self.contexts.contains_key(context)
+    }
+
     /// Where `subject` belongs: the first rule that matches it, or `None`
     /// when no rule does (possible only with the file's own rules).
     pub fn place(&self, subject: &Subject) -> Option<Placement> {

@@ -128,6 +128,21 @@ impl DockerConfig {
         self
     }
 
+    /// Write `"tierctl.remote": remote` into the `Metadata` of context `name` (what a user
+    /// writes in its `meta.json` to tell tierctl the engine is on another machine).
+    pub fn mark_remote(self, name: &str, remote: bool) -> Self {
+        let meta = self
+            .path()
+            .join("contexts/meta")
+            .join(context_dir_name(name))
+            .join("meta.json");
+        let text = std::fs::read_to_string(&meta).expect("context written first");
+        let mut value: serde_json::Value = serde_json::from_str(&text).expect("meta.json");
+        value["Metadata"]["tierctl.remote"] = serde_json::Value::Bool(remote);
+        std::fs::write(meta, value.to_string()).expect("write meta.json");
+        self
+    }
+
     /// A context at `host` with the TLS material of `material` (ca.pem, cert.pem, key.pem).
     pub fn tls_context(self, name: &str, host: &str, material: &Path) -> Self {
         let dir = context_tls_dir(self.path(), name);

@@ -190,7 +190,15 @@ fn verify_project_tmpfs_tier_ok_named_volume_and_symlinked_bind() {
     let table = String::from_utf8_lossy(&human.stdout);
     eprintln!("{table}");
     assert_eq!(human.status.code(), Some(1), "{table}");
-    let header = table.lines().next().expect("a header");
+    // the first line names the host (issue 15), the table follows
+    let mut lines = table.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("host: default (unix://")),
+        "{table}"
+    );
+    let header = lines.next().expect("a header");
     for column in [
         "SERVICE",
         "TARGET",

@@ -10,7 +10,7 @@ use crate::report::reports::AuditReport;
 /// Renders audit findings for a terminal or a log; readable without colour.
 pub fn audit(report: &AuditReport, paths: &PathStyle, color: bool) -> String {
     let (project, findings) = (&report.project, &report.findings);
-    let mut out = String::new();
+    let mut out = super::host_header(report.host.as_ref());
     let places: Vec<String> = findings
         .iter()
         .map(|f| super::place_column(paths, &f.place))

@@ -18,15 +18,15 @@ pub fn render(report: &Report, paths: &PathStyle, color: bool) -> String {
         Report::Audit(r) => audit::audit(r, paths, color),
         Report::Mounts(r) => mounts::mounts(r, paths),
         Report::Plan(r) => plan::plan(r, paths, color),
-        Report::Vm(r) => vm::vm(r, paths),
-        Report::Verify(r) => verify::verify(r),
+        Report::Vm(r) => host_header(Some(&r.machine)) + &vm::vm(r, paths),
+        Report::Verify(r) => host_header(r.host.as_ref()) + &verify::verify(r),
         Report::Fleet(f) => verify::fleet(f),
         Report::MigratePlan(p) => migrate::plan(p),
         Report::Migrated { outcome, rollback } => migrate::migrated(outcome, *rollback, paths),
         Report::TiersValidate(r) => tiers::validate(r),
         Report::TiersInit(r) => tiers::init(r),
         Report::TiersLink(r) => tiers::link(r),
-        Report::TiersStatus(s) => tiers::status(s),
+        Report::TiersStatus(s) => host_header(s.host.as_ref()) + &tiers::status(s),
         Report::Templates(t) => new::templates(t),
         Report::NewProject(r) => new::project(r),
     }
@@ -80,4 +80,9 @@ fn write_columns<R: tabled::Tabled>(out: &mut String, rows: Vec<R>) {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// The first line of a command's output when it knows which machine it describes.
+fn host_header(host: Option<&crate::host::Host>) -> String {
+    host.map(|h| format!("{}\n", h.line())).unwrap_or_default()
 }

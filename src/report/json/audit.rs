@@ -19,6 +19,9 @@ pub struct AuditDto<'a> {
     /// What the audit could not do (added in issue 12; absent when empty).
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub notes: &'a [String],
+    /// The machine whose paths were looked at (added in issue 15; absent without an engine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<super::HostDto<'a>>,
 }
 
 /// One finding.
@@ -125,5 +128,6 @@ pub fn audit<'a>(report: &'a AuditReport, paths: &PathStyle) -> AuditDto<'a> {
         project: &report.project,
         findings: report.findings.iter().map(|f| finding(f, paths)).collect(),
         notes: &report.notes,
+        host: report.host.as_ref().map(super::host),
     }
 }

@@ -14,6 +14,33 @@ use serde::Serialize;
 
 use crate::report::{PathStyle, Report};
 
+/// The machine a command describes (`crate::host::Host`), in every command's JSON as `host`.
+#[derive(Serialize)]
+pub struct HostDto<'a> {
+    /// The docker context (`default` for `-H`, `DOCKER_HOST` or the default socket).
+    pub context: &'a str,
+    /// The endpoint URL.
+    pub endpoint: &'a str,
+    /// Whether it is another machine than the one tierctl ran on.
+    pub remote: bool,
+    /// `docker info`'s `Name`, when the engine was asked.
+    pub name: Option<&'a str>,
+    /// What decided: `context-mark`, `local-socket`, `marker-seen`, `marker-not-seen`,
+    /// `offline`.
+    pub rule: crate::host::Rule,
+}
+
+/// The host as its DTO.
+pub fn host(host: &crate::host::Host) -> HostDto<'_> {
+    HostDto {
+        context: &host.context,
+        endpoint: &host.endpoint,
+        remote: host.remote,
+        name: host.name.as_deref(),
+        rule: host.rule,
+    }
+}
+
 /// Version of the JSON output.
 pub const VERSION: u32 = 1;
 

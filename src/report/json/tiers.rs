@@ -58,7 +58,7 @@ pub fn validate(report: &ValidateReport) -> ValidateDto<'_> {
 
 /// `tierctl tiers status --format json`.
 #[derive(Serialize)]
-pub struct StatusDto {
+pub struct StatusDto<'a> {
     /// Contract version.
     pub version: u32,
     /// Warning threshold, percent used.
@@ -69,6 +69,10 @@ pub struct StatusDto {
     pub status: &'static str,
     /// One per tier.
     pub tiers: Vec<TierStatusDto>,
+    /// The machine whose disks were measured (added in issue 15; absent without `--context`
+    /// or `-H`: this machine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<super::HostDto<'a>>,
 }
 
 /// One tier's usage.
@@ -108,7 +112,7 @@ pub struct DirUsageDto {
 }
 
 /// `tiers status` as its DTO.
-pub fn status(status: &crate::usage::StatusReport) -> StatusDto {
+pub fn status(status: &crate::usage::StatusReport) -> StatusDto<'_> {
     StatusDto {
         version: VERSION,
         warning_percent: status.thresholds.warning,
@@ -142,6 +146,7 @@ pub fn status(status: &crate::usage::StatusReport) -> StatusDto {
                 }
             })
             .collect(),
+        host: status.host.as_ref().map(super::host),
     }
 }
 

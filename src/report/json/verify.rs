@@ -22,6 +22,9 @@ pub struct VerifyDto<'a> {
     pub containers: Vec<ContainerDto<'a>>,
     /// Notes about the run.
     pub notes: &'a [String],
+    /// The machine whose engine was checked (added in issue 15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<super::HostDto<'a>>,
 }
 
 /// One container.
@@ -194,6 +197,7 @@ pub fn verify(report: &VerifyReport) -> VerifyDto<'_> {
         ok: report.all_ok(),
         containers: containers(report, None),
         notes: &report.notes,
+        host: report.host.as_ref().map(super::host),
     }
 }
 

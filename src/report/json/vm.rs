@@ -33,6 +33,8 @@ pub struct VmDto<'a> {
     pub probes: Option<&'a [BindProbe]>,
     /// Notes.
     pub notes: &'a [String],
+    /// The machine the bind sources are on (added in issue 15).
+    pub host: super::HostDto<'a>,
 }
 
 /// The endpoint.
@@ -128,6 +130,7 @@ pub fn vm<'a>(report: &'a VmReport, paths: &PathStyle) -> VmDto<'a> {
         findings: report.findings.iter().map(|f| finding(f, paths)).collect(),
         fix: report.fix.as_deref(),
         probes: report.probes.as_deref(),
+        host: super::host(&report.machine),
         notes: &report.notes,
     }
 }

@@ -6,7 +6,7 @@
 //! changes) -> [`run`] (the journaled step loop) -> [`steps`] (one function per step) ->
 //! [`rollback`] / [`prune`] (undo / remove the kept sources afterwards). Beside them: the
 //! [`journal`], the copy helpers ([`copy`]), manifests ([`manifest`], read on the host by
-//! [`tree`]), the compose CLI ([`compose_cli`]; which family starts a project:
+//! [`tree`], inside the engine by [`helper_manifest`]), the compose CLI ([`compose_cli`]; which family starts a project:
 //! [`compose_family`]), the mount check ([`mounts`]), progress bars ([`progress`]) and the
 //! report data ([`outcome`]).
 //!
@@ -19,6 +19,8 @@ pub mod compose_family;
 pub mod copy;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod helper_manifest;
 pub mod journal;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod manifest;

@@ -474,7 +474,10 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
             bytes,
             manifest: Some(manifest),
         },
-        format!("ok: {entries} entries, {bytes} bytes, blake3; {read}{again}"),
+        format!(
+            "ok: {entries} entries, {bytes} bytes, {}; {read}{again}",
+            trees[0].digest
+        ),
     ))
 }
 

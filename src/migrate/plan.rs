@@ -424,7 +424,7 @@ pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
         MigrateStep::Delta(n) => format!("delta of {} since the pre-copy", source(n)),
         MigrateStep::CreateDir(n) => format!("create {}", target(n)),
         MigrateStep::Copy(n) => format!("copy {} -> {}", source(n), target(n)),
-        MigrateStep::Verify(n) => format!("verify copy of {} (blake3)", source(n)),
+        MigrateStep::Verify(n) => format!("verify copy of {}", source(n)),
         MigrateStep::Rewrite => format!(
             "rewrite {}",
             plan.files

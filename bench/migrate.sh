@@ -15,7 +15,7 @@
 # DROP_CACHES is not 0 (on a shared machine, DROP_CACHES=0 spares the neighbours).
 # Usage: [TIERCTL_BIN=path] bench/migrate.sh [SIZE_MB] [FILES] [RUNS]   (default 2048 MB in 20,000 files, 2 runs
 # of each migrate mode; without TIERCTL_BIN it builds the release binary once; needs root, a Docker engine, the compose CLI, rsync, and twice SIZE_MB
-# free; a script, not a test)
+# free; a script, not a test). On the VM engine of tests/vm/harness.sh: bench/migrate-vm.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${1:-2048}

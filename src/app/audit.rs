@@ -54,6 +54,10 @@ pub(super) fn audit(
     });
     if let Some(connected) = connected.as_ref().filter(|c| c.engine.is_some()) {
         findings.extend(audit::audit_vm(&project, &facts, &connected.view));
+        // what `tierctl vm` notes about the shares (one that keeps owners and symlinks in xattrs)
+        if let Some(shares) = &connected.view.shares {
+            notes.extend(shares.notes.iter().cloned());
+        }
         findings.sort_by(|a, b| {
             (&a.place.file, a.place.position, a.check.id()).cmp(&(
                 &b.place.file,

@@ -408,7 +408,10 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
         return Err("the manifest helper's output ends early".into());
     }
     group_hardlinks(&mut entries, &inodes);
-    Ok(Manifest { entries })
+    Ok(Manifest {
+        entries,
+        digest: super::manifest::Digest::Sha256,
+    })
 }
 
 /// `./a/b` -> `a/b`, `.` -> `.`.

@@ -1,10 +1,13 @@
 //! A manifest of a directory tree (every path with its type, size, owner, mode, mtime, symlink
-//! target, hardlink group and BLAKE3 of its content) read from a tar stream, and the pure
+//! target, hardlink group and a digest of its content) read from a tar stream, and the pure
 //! comparison of two manifests.
 //!
 //! The stream is the engine's archive of a path (`GET /containers/{id}/archive`), so the same
 //! code reads a named volume, a host directory and a directory inside a VM. Paths are relative to
-//! the archived directory (its own entry is `.`).
+//! the archived directory (its own entry is `.`). The same manifest is read on the host
+//! ([`tree`](crate::migrate::tree)) and from a helper container's listing
+//! ([`helper_manifest`](crate::migrate::helper_manifest)); two manifests compare only when they
+//! use the same [`Digest`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +15,78 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+/// How file content is hashed. BLAKE3 where tierctl reads the bytes itself (the host, an archive
+/// stream); SHA-256 where a helper container hashes a tree where it lives (busybox `sha256sum`),
+/// and then on the other side of that comparison too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Digest {
+    /// BLAKE3 (the default; manifests journaled before the field existed are BLAKE3).
+    #[default]
+    Blake3,
+    /// SHA-256.
+    Sha256,
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Digest::Blake3 => "blake3",
+            Digest::Sha256 => "sha256",
+        })
+    }
+}
+
+impl Digest {
+    /// A hasher of this kind.
+    pub fn hasher(self) -> Hasher {
+        match self {
+            Digest::Blake3 => Hasher::Blake3(Box::new(blake3::Hasher::new())),
+            Digest::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+        }
+    }
+}
+
+/// A running content digest ([`Digest::hasher`]); written to with [`io::Write`].
+pub enum Hasher {
+    /// BLAKE3.
+    Blake3(Box<blake3::Hasher>),
+    /// SHA-256.
+    Sha256(sha2::Sha256),
+}
+
+impl Hasher {
+    /// Add bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Blake3(h) => {
+                h.update(bytes);
+            }
+            Hasher::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    /// The digest, lowercase hex.
+    pub fn finish(self) -> String {
+        match self {
+            Hasher::Blake3(h) => h.finalize().to_hex().to_string(),
+            Hasher::Sha256(h) => h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
+impl io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// The type of an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +140,7 @@ pub struct Entry {
     pub device: Option<(u32, u32)>,
     /// The smallest path of this entry's hardlink group (`None` when it has one link).
     pub hardlink_group: Option<String>,
-    /// BLAKE3 of the content, hex (files only).
+    /// The content's digest, hex (files only; which digest: [`Manifest::digest`]).
     pub hash: Option<String>,
 }
 
@@ -74,6 +149,9 @@ pub struct Entry {
 pub struct Manifest {
     /// Entries by path relative to the root (`.` is the root).
     pub entries: BTreeMap<String, Entry>,
+    /// How the entries' content was hashed.
+    #[serde(default)]
+    pub digest: Digest,
 }
 
 impl Manifest {
@@ -98,8 +176,9 @@ impl Manifest {
 }
 
 /// Read a manifest from a tar stream whose first path component is the archived directory's
-/// name (as the engine's archive endpoint writes it). `hashed` grows by every content byte read.
-pub fn from_tar(reader: impl Read, hashed: &AtomicU64) -> io::Result<Manifest> {
+/// name (as the engine's archive endpoint writes it), content hashed with `digest`. `hashed`
+/// grows by every content byte read.
+pub fn from_tar(reader: impl Read, digest: Digest, hashed: &AtomicU64) -> io::Result<Manifest> {
     let mut archive = tar::Archive::new(reader);
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
     // hardlink path -> the path it links to
@@ -147,13 +226,13 @@ pub fn from_tar(reader: impl Read, hashed: &AtomicU64) -> io::Result<Manifest> {
             _ => None,
         };
         let (size, hash) = if kind == Kind::File {
-            let mut hasher = blake3::Hasher::new();
+            let mut hasher = digest.hasher();
             let mut counted = Counted {
                 inner: &mut item,
                 count: hashed,
             };
             let size = io::copy(&mut counted, &mut hasher)?;
-            (size, Some(hasher.finalize().to_hex().to_string()))
+            (size, Some(hasher.finish()))
         } else {
             (0, None)
         };
@@ -174,7 +253,7 @@ pub fn from_tar(reader: impl Read, hashed: &AtomicU64) -> io::Result<Manifest> {
         );
     }
     group_hardlinks(&mut entries, links)?;
-    Ok(Manifest { entries })
+    Ok(Manifest { entries, digest })
 }
 
 /// `from/a/b` -> `a/b`; `from/` and `from` -> `.`.
@@ -428,13 +507,13 @@ mod tests {
     }
 
     fn read(bytes: &[u8]) -> Manifest {
-        from_tar(bytes, &AtomicU64::new(0)).expect("valid tar")
+        from_tar(bytes, Digest::Blake3, &AtomicU64::new(0)).expect("valid tar")
     }
 
     #[test]
     fn reads_types_owners_modes_links_and_hardlink_groups() {
         let hashed = AtomicU64::new(0);
-        let m = from_tar(archive(&tree()).as_slice(), &hashed).expect("valid tar");
+        let m = from_tar(archive(&tree()).as_slice(), Digest::Blake3, &hashed).expect("valid tar");
         assert_eq!(
             m.entries.keys().collect::<Vec<_>>(),
             [".", "a", "b", "c", "f", "sub"]
@@ -550,6 +629,29 @@ mod tests {
             ..Rules::default()
         };
         assert_eq!(compare(&source, &copy, rules), vec![]);
+    }
+
+    #[test]
+    fn the_digest_is_chosen_and_recorded() {
+        let m = from_tar(
+            archive(&tree()).as_slice(),
+            Digest::Sha256,
+            &AtomicU64::new(0),
+        )
+        .expect("valid tar");
+        assert_eq!(m.digest, Digest::Sha256);
+        assert_eq!(
+            m.entries["a"].hash.as_deref(),
+            Some("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        );
+        assert_eq!(read(&archive(&tree())).digest, Digest::Blake3);
+        // a manifest journaled before the field existed is BLAKE3
+        let old: Manifest = serde_json::from_str(r#"{"entries":{}}"#).expect("json");
+        assert_eq!(old.digest, Digest::Blake3);
+        assert_eq!(
+            (Digest::Blake3.to_string(), Digest::Sha256.to_string()),
+            ("blake3".to_owned(), "sha256".to_owned())
+        );
     }
 
     #[test]

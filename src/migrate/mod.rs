@@ -6,7 +6,8 @@
 //! changes) -> [`run`] (the journaled step loop) -> [`steps`] (one function per step) ->
 //! [`rollback`] / [`prune`] (undo / remove the kept sources afterwards). Beside them: the
 //! [`journal`], the copy helpers ([`copy`]), manifests ([`manifest`], read on the host by
-//! [`tree`]), the compose CLI ([`compose_cli`]; which family starts a project:
+//! [`tree`], inside the engine by [`helper_manifest`]), whether a target keeps owners
+//! ([`owners`]), the compose CLI ([`compose_cli`]; which family starts a project:
 //! [`compose_family`]), the mount check ([`mounts`]), progress bars ([`progress`]) and the
 //! report data ([`outcome`]).
 //!
@@ -22,6 +23,8 @@ pub mod cross_host;
 pub mod cross_plan;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod helper_manifest;
 pub mod journal;
 pub mod listing;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -29,6 +32,8 @@ pub mod manifest;
 pub mod mounts;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod outcome;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod owners;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod plan;
 pub mod preflight;

@@ -443,15 +443,12 @@ pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
         MigrateStep::Delta(n) => format!("delta of {} since the pre-copy", source(n)),
         MigrateStep::CreateDir(n) => format!("create {}", target(n)),
         MigrateStep::Copy(n) => format!("copy {} -> {}", source(n), target(n)),
-        MigrateStep::PreVerify(n) => format!(
-            "verify copy of {} while the services run (blake3)",
-            source(n)
-        ),
+        MigrateStep::PreVerify(n) => format!("verify copy of {} while the services run", source(n)),
         MigrateStep::Verify(n) if plan.pre_copy => format!(
-            "verify copy of {} (every entry; content changed since the running verify, blake3)",
+            "verify copy of {} (every entry; content changed since the running verify)",
             source(n)
         ),
-        MigrateStep::Verify(n) => format!("verify copy of {} (blake3)", source(n)),
+        MigrateStep::Verify(n) => format!("verify copy of {}", source(n)),
         MigrateStep::Rewrite => format!(
             "rewrite {}",
             plan.files

@@ -4,8 +4,9 @@
 //! exist and no container outside the plan uses one, the engine sees every bind source and every
 //! target's tier root as the host does (the bind probe: marker file and filesystem; on a VM, the
 //! missing share is named), the helper image is on the engine (the measure helper runs it),
-//! every target may receive its copy, is writable, and its filesystem has room for the measured
-//! sources plus a margin. And what the host shows at a target.
+//! every target may receive its copy, is writable, keeps the owners of its source's files (a
+//! chown that fails or does not stick there refuses: `db-on-vm-share`), and its filesystem has
+//! room for the measured sources plus a margin. And what the host shows at a target.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -13,11 +14,13 @@ use std::path::{Path, PathBuf};
 
 use super::copy::{self, CopyJob, TargetFacts};
 use super::journal::{self, JournalState};
+use super::owners;
 use super::plan::{MigratePlan, MigrateStep};
 use super::{MigrateContext, MigrateError, VmFix, steps};
 use crate::engine::probe::{self as bind_probe, Verdict};
 use crate::engine::{EngineError, MountSource, Selector};
 use crate::lock::ProjectLock;
+use crate::vm::view::Coverage;
 
 /// Room kept free on a target's filesystem beyond the measured sources: a twentieth of their
 /// size, a block per entry (directories, small files) and 8 MiB.
@@ -243,7 +246,8 @@ pub fn probe_problems(verdicts: &[(PathBuf, Verdict)], vm: Option<&VmFix>) -> Ve
     problems
 }
 
-/// Each target writable (a probe file created and removed where its directory will be made)
+/// Each target writable (a probe file created and removed where its directory will be made),
+/// keeping the source's owners there (the measure helper chowns a probe file: `db-on-vm-share`),
 /// and its filesystem with room for the measured sources (the measure helper, which also proves
 /// the helper image is on the engine) plus [`margin`].
 fn room_and_access(
@@ -266,7 +270,22 @@ fn room_and_access(
             problems.push(why);
             continue;
         }
-        let size = measure(ctx, &copy.job, &label)?;
+        let (size, owners) = measure(ctx, &copy.job, &existing, &label)?;
+        let share = ctx
+            .vm
+            .as_ref()
+            .and_then(|vm| match vm.view.coverage(&copy.job.target) {
+                Coverage::Shared { share, .. } => Some(share.host),
+                _ => None,
+            });
+        if let Some(problem) = owners::problem(
+            &copy.job.target,
+            &show(&copy.job.source),
+            &owners,
+            share.as_deref(),
+        ) {
+            problems.push(problem);
+        }
         let dev = std::fs::metadata(&existing).map(|m| m.dev()).unwrap_or(0);
         let entry = need.entry(dev).or_insert((existing, 0, 0));
         entry.1 += size.bytes;
@@ -286,14 +305,29 @@ fn room_and_access(
     Ok(problems)
 }
 
+/// The source's size, and whether `dir` (the target's nearest existing directory) keeps the
+/// source's owners: one measure helper ([`owners::extend`]).
 fn measure(
     ctx: &MigrateContext<'_>,
     job: &CopyJob,
+    dir: &Path,
     label: &str,
-) -> Result<copy::SourceSize, MigrateError> {
-    let spec = copy::measure_spec(job, &ctx.image, label);
+) -> Result<(copy::SourceSize, Vec<owners::OwnerCheck>), MigrateError> {
+    let probe = format!(".tierctl-owners-{}", std::process::id());
+    let spec = owners::extend(&copy::measure_spec(job, &ctx.image, label), dir, &probe);
     let out = ctx.engine.run_to_end(&spec).map_err(|e| refused(&e))?;
-    Ok(copy::parse_size(&out).unwrap_or_default())
+    Ok((
+        copy::parse_size(&out).unwrap_or_default(),
+        owners::parse(&out),
+    ))
+}
+
+/// A copy's source in messages.
+fn show(source: &MountSource) -> String {
+    match source {
+        MountSource::Volume(name) => format!("volume `{name}`"),
+        MountSource::Bind(path) => format!("`{}`", path.display()),
+    }
 }
 
 /// `f_frsize * f_bavail` of the filesystem holding `path`.

@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicU64;
 use super::compose_cli;
 use super::copy::{self, CopyJob};
 use super::journal::{self, Detail, Journal, JournalState, Record, discard_step, reverse_step};
-use super::manifest::{self, Manifest, Rules};
+use super::manifest::{self, Digest, Manifest, Rules};
 use super::outcome::{Outcome, StepOutcome};
 use super::plan::{MigratePlan, MigrateStep};
 use super::preflight::topmost_missing;
@@ -158,8 +158,8 @@ fn bring_back(
         .and_then(|kept| journal::load_manifest(&dir, kept).ok());
     let changed = match kept {
         Some(kept) => {
-            let now =
-                tier_manifest(ctx, &journal.id, &forward).map_err(|m| failed(state, &id, m))?;
+            let now = tier_manifest(ctx, &journal.id, &forward, kept.digest)
+                .map_err(|m| failed(state, &id, m))?;
             let differences = manifest::compare(&kept, &now, Rules::default());
             (!differences.is_empty()).then_some(differences.len())
         }
@@ -229,8 +229,14 @@ fn copy_back(
     run(copy::copy_spec(forward, image, id, size.devices)).map_err(|e| e.to_string())?;
     let hashed = AtomicU64::new(0);
     let spec = reversed(copy::verify_spec(forward, image, id), forward);
-    let trees = tree::archive_manifests(ctx.engine, &spec, &[copy::FROM, copy::TO], &hashed)
-        .map_err(|e| e.to_string())?;
+    let trees = tree::archive_manifests(
+        ctx.engine,
+        &spec,
+        &[copy::FROM, copy::TO],
+        Digest::Blake3,
+        &hashed,
+    )
+    .map_err(|e| e.to_string())?;
     let [tier, source] = trees.as_slice() else {
         return Err("the engine returned fewer manifests than asked for".into());
     };
@@ -271,18 +277,20 @@ fn reversed(mut spec: HelperSpec, forward: &CopyJob) -> HelperSpec {
     spec
 }
 
-/// The tier directory's manifest now: on the host when the engine says the host sees it, else
-/// through the archive stream of a helper that mounts only it (never the source: mounting a
-/// removed volume would create it empty).
+/// The tier directory's manifest now, content hashed with `digest` (the journaled manifest's):
+/// on the host when the engine says the host sees it, else through the archive stream of a
+/// helper that mounts only it (never the source: mounting a removed volume would create it
+/// empty).
 fn tier_manifest(
     ctx: &MigrateContext<'_>,
     journal: &str,
     forward: &CopyJob,
+    digest: Digest,
 ) -> Result<Manifest, String> {
     let hashed = AtomicU64::new(0);
     let tier = MountSource::Bind(forward.target.clone());
     if let Some(path) = ctx.engine.host_path(&tier).map_err(|e| e.to_string())? {
-        match tree::read(&path, &hashed) {
+        match tree::read(&path, digest, &hashed) {
             Ok(m) => return Ok(m),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
             Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
@@ -290,7 +298,7 @@ fn tier_manifest(
     }
     let mut spec = copy::verify_spec(forward, &ctx.image, journal);
     spec.mounts.retain(|m| m.target == copy::TO);
-    tree::archive_manifests(ctx.engine, &spec, &[copy::TO], &hashed)
+    tree::archive_manifests(ctx.engine, &spec, &[copy::TO], digest, &hashed)
         .map_err(|e| e.to_string())?
         .pop()
         .ok_or_else(|| "the engine returned no manifest".into())
@@ -434,8 +442,8 @@ fn unchanged(
         return Ok(());
     };
     let kept = journal::load_manifest(&journal::dir(&state.plan.project_dir), kept)?;
-    let now =
-        tier_manifest(ctx, &journal.id, job).map_err(|m| failed(state, &discard_step(n), m))?;
+    let now = tier_manifest(ctx, &journal.id, job, kept.digest)
+        .map_err(|m| failed(state, &discard_step(n), m))?;
     let differences = manifest::compare(&kept, &now, Rules::default());
     if differences.is_empty() {
         return Ok(());

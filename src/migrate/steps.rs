@@ -207,7 +207,10 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
     };
     let (result, known) = std::thread::scope(|scope| {
         let hashing = source.as_ref().map(|path| {
-            scope.spawn(move || tree::read_known(path, &AtomicU64::new(0), &tree::Known::default()))
+            scope.spawn(move || {
+                let none = tree::Known::default();
+                tree::read_known(path, manifest::Digest::Blake3, &AtomicU64::new(0), &none)
+            })
         });
         let result = ticking(
             Duration::from_millis(500),
@@ -614,7 +617,10 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
             bytes,
             manifest: Some(manifest),
         },
-        format!("ok: {entries} entries, {bytes} bytes, blake3{reused}; {read}{again}"),
+        format!(
+            "ok: {entries} entries, {bytes} bytes, {}{reused}; {read}{again}",
+            trees[0].digest
+        ),
     ))
 }
 

@@ -1,23 +1,25 @@
 //! A [`Manifest`] read straight from a host directory: walked with `symlink_metadata` (no
-//! symlink is ever followed), every file hashed with BLAKE3 in parallel.
+//! symlink is ever followed), every file hashed in parallel.
 //!
 //! It records exactly what [`manifest::from_tar`](crate::migrate::manifest::from_tar) records from the
-//! engine's archive stream, with the same path normalisation, so the two kinds of manifest of
-//! one tree compare equal: sockets are left out (the engine's archive leaves them out too), a
-//! hardlink group is only a group when two of its paths lie inside the tree, symlinks carry no
-//! mtime.
+//! engine's archive stream and [`helper_manifest`] from a helper container's listing, with the
+//! same path normalisation, so the manifests of one tree compare equal whichever way they were
+//! read: sockets are left out (the engine's archive leaves them out too), a hardlink group is
+//! only a group when two of its paths lie inside the tree, symlinks carry no mtime.
 //!
 //! [`read`] is the one function with effects on the host; [`copy_manifests`] chooses, per side of
-//! a copy, between it and the engine's archive stream; [`group`] is pure.
+//! a copy, where its tree is read: on the host when the host sees it as the engine does, else
+//! where it lives, by the manifest helper; [`group`] is pure.
 //!
 //! [`read_known`] is [`read`] that also returns what it [`Known`]: the hash of every file whose
 //! [`Stamp`] (device, inode, size, mtime, ctime to the nanosecond) was already older than the
-//! read by [`RACY_MARGIN_NS`], and, given such a `Known` of an earlier read, takes a file's hash
-//! from it instead of reading the file when its stamp is still the same. The argument: any
-//! write, truncate, rename, link, chmod or chown of an inode sets its ctime to the kernel's
-//! clock, which userspace cannot set back; a stamp whose ctime was older than the start of the
-//! earlier read by more than the clock's granularity, and which is unchanged now, proves that
-//! nothing changed the inode since that read began, so the content it hashed is the content now.
+//! read by [`RACY_MARGIN_NS`], and, given such a `Known` of an earlier read (with the same
+//! digest), takes a file's hash from it instead of reading the file when its stamp is still the
+//! same. The argument: any write, truncate, rename, link, chmod or chown of an inode sets its
+//! ctime to the kernel's clock, which userspace cannot set back; a stamp whose ctime was older
+//! than the start of the earlier read by more than the clock's granularity, and which is
+//! unchanged now, proves that nothing changed the inode since that read began, so the content it
+//! hashed is the content now.
 
 use std::collections::BTreeMap;
 use std::fs::{self, Metadata};
@@ -35,24 +37,57 @@ use thiserror::Error;
 use crate::engine::EngineError;
 use crate::engine::{HelperSpec, Helpers, MountSource};
 use crate::migrate::copy::{self, CopyJob};
-use crate::migrate::manifest::{self, Entry, Kind, Manifest};
+use crate::migrate::helper_manifest::{self, Depth};
+use crate::migrate::manifest::{self, Digest, Entry, Kind, Manifest};
 
 /// How one side of a copy was read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "read", content = "path", rename_all = "kebab-case")]
 pub enum Way {
-    /// On the host, at this path.
+    /// On the host, at this path: the engine says the host sees it as it does (a native engine).
     Host(PathBuf),
-    /// Through the engine's archive stream (a VM or remote engine, or a path the host cannot
-    /// read).
+    /// On the host, at this path the engine also sees (a VM share): the helper's listing of the
+    /// tree equals the host's, entry for entry, so only the content was read on the host.
+    Shared(PathBuf),
+    /// Through the engine's archive stream (a path the host may not read).
     Archive,
+    /// Where it lives, by the manifest helper container: only the manifest crossed.
+    Helper,
+    /// By the manifest helper, because the host sees the tree at `path` differently: owners,
+    /// modes or symlinks the VM share keeps where the host does not see them.
+    HostDiffers {
+        /// The tree on the host.
+        path: PathBuf,
+        /// How many differences there are.
+        count: usize,
+        /// The first few of them.
+        shown: Vec<String>,
+    },
 }
+
+/// Entries of a host view shown at most.
+const SHOWN: usize = 3;
 
 impl std::fmt::Display for Way {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const HELPER: &str = "in the engine by a helper container (only its manifest crossed)";
         match self {
             Way::Host(path) => write!(f, "on the host at `{}`", path.display()),
+            Way::Shared(path) => write!(
+                f,
+                "on the host at `{}` (the engine's listing of it matches the host's)",
+                path.display()
+            ),
             Way::Archive => f.write_str("through the engine's archive stream"),
+            Way::Helper => f.write_str(HELPER),
+            Way::HostDiffers { path, count, shown } => write!(
+                f,
+                "{HELPER}: the host sees `{}` differently ({count} difference{}: {}{}): the VM share keeps owners, modes or symlinks where the host does not see them (9p `mapped-xattr` keeps them in `user.virtfs.*` xattrs and the host sees symlinks as regular files); use this tier through the engine (containers), not from the host",
+                path.display(),
+                if *count == 1 { "" } else { "s" },
+                shown.join("; "),
+                if *count > shown.len() { "; ..." } else { "" }
+            ),
         }
     }
 }
@@ -71,13 +106,44 @@ pub enum TreeError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The manifest helper's output could not be read.
+    #[error("cannot read the manifest helper's listing of `{root}`: {message}")]
+    Listing {
+        /// The roots inside the helper.
+        root: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Where one side's tree is read.
+enum Plan {
+    /// On the host: the engine named this path.
+    Host(PathBuf),
+    /// On the host if the helper's listing of it matches the host's, else by the helper.
+    Candidate(PathBuf),
+    /// By the helper.
+    Helper,
+}
+
+/// One side's first read.
+enum First {
+    Read(Manifest, Way),
+    /// The host may not read it: through the archive stream.
+    Archive,
+    /// By the helper, hashed: the host view differed (or could not be read).
+    Helper(Way),
 }
 
 /// The manifests of a copy's source and target, in that order, each with how it was read: on
-/// the host where the engine says the host sees the tree as it does ([`Helpers::host_path`]),
-/// else through the archive stream of `spec` (the never-started verify helper that mounts the
-/// source at [`copy::FROM`] and the target at [`copy::TO`]). A host read refused for
-/// permissions falls back to the archive stream. `hashed` grows by every content byte read.
+/// the host where the engine says the host sees the tree as it does ([`Helpers::host_path`]);
+/// else where the tree lives, by the manifest helper ([`helper_manifest`], with the mounts of
+/// `spec`: the never-started verify helper with the source at [`copy::FROM`] and the target at
+/// [`copy::TO`]), except a host directory whose listing in the helper equals the host's (a VM
+/// share that keeps owners, modes and symlinks as they are): its content is hashed on the host.
+/// A host read refused for permissions falls back to the archive stream of `spec`. Content is
+/// BLAKE3 when both sides are read by tierctl, SHA-256 when a helper hashes one. `hashed` grows
+/// by every content byte read.
 pub fn copy_manifests(
     engine: &dyn Helpers,
     job: &CopyJob,
@@ -92,8 +158,8 @@ pub fn copy_manifests(
 pub type KnownTrees = (Vec<Manifest>, [Way; 2], [Known; 2]);
 
 /// The manifests of both trees of a copy, as [`copy_manifests`]: and, per side, what
-/// [`read_known`] knew and now knows. A side read through the archive stream hashes every file
-/// and knows nothing (its stamps are not in the stream).
+/// [`read_known`] knew and now knows. A side read through the archive stream or by the manifest
+/// helper hashes every file and knows nothing (its stamps are not in its listing).
 pub fn copy_manifests_known(
     engine: &dyn Helpers,
     job: &CopyJob,
@@ -101,20 +167,90 @@ pub fn copy_manifests_known(
     hashed: &AtomicU64,
     known: &[Known; 2],
 ) -> Result<KnownTrees, TreeError> {
-    let paths = [
-        engine.host_path(&job.source)?,
-        engine.host_path(&MountSource::Bind(job.target.clone()))?,
-    ];
-    let host: Vec<Option<io::Result<(Manifest, Known)>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
+    let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    let mut plans = Vec::new();
+    for side in &sides {
+        plans.push(match (engine.host_path(side)?, side) {
+            (Some(path), _) => Plan::Host(path),
+            (None, MountSource::Bind(path)) if listable(path) => Plan::Candidate(path.clone()),
+            (None, _) => Plan::Helper,
+        });
+    }
+    let digest = if plans.iter().all(|p| matches!(p, Plan::Host(_))) {
+        Digest::Blake3
+    } else {
+        Digest::Sha256
+    };
+    let roots = [copy::FROM, copy::TO];
+    let (firsts, knows) = first_reads(engine, spec, &plans, digest, hashed, known)?;
+    let mut out: Vec<Option<Manifest>> = vec![None, None];
+    let mut ways = [Way::Archive, Way::Archive];
+    let (mut archive, mut helper) = (Vec::new(), Vec::new());
+    for (index, first) in firsts.into_iter().enumerate() {
+        match first {
+            First::Read(m, way) => {
+                out[index] = Some(m);
+                ways[index] = way;
+            }
+            First::Archive => archive.push(index),
+            First::Helper(way) => {
+                ways[index] = way;
+                helper.push(index);
+            }
+        }
+    }
+    let paths: Vec<&str> = archive.iter().map(|&i| roots[i]).collect();
+    if !paths.is_empty() {
+        let read = archive_manifests(engine, spec, &paths, digest, hashed)?;
+        for (&index, m) in archive.iter().zip(read) {
+            out[index] = Some(m);
+        }
+    }
+    let wanted: Vec<(&str, Depth)> = helper.iter().map(|&i| (roots[i], Depth::Hashed)).collect();
+    if !wanted.is_empty() {
+        let read = helper_manifests(engine, spec, &wanted, hashed)?;
+        for (&index, m) in helper.iter().zip(read) {
+            out[index] = Some(m);
+        }
+    }
+    match (out.pop().flatten(), out.pop().flatten()) {
+        (Some(target), Some(source)) => Ok((vec![source, target], ways, knows)),
+        _ => Err(TreeError::Engine(EngineError::Api {
+            context: String::new(),
+            action: "read manifests".into(),
+            message: "the engine returned fewer manifests than asked for".into(),
+        })),
+    }
+}
+
+/// The first read of each side, all at once: the host reads on threads while one manifest
+/// helper hashes the [`Plan::Helper`] sides and lists the [`Plan::Candidate`] ones.
+fn first_reads(
+    engine: &dyn Helpers,
+    spec: &HelperSpec,
+    plans: &[Plan],
+    digest: Digest,
+    hashed: &AtomicU64,
+    known: &[Known; 2],
+) -> Result<(Vec<First>, [Known; 2]), TreeError> {
+    let wanted = helper_roots(plans);
+    let (host, listed) = std::thread::scope(|scope| {
+        let handles: Vec<_> = plans
             .iter()
             .zip(known)
-            .map(|(p, k)| {
-                p.as_ref()
-                    .map(|p| scope.spawn(move || read_known(p, hashed, k)))
+            .map(|(plan, k)| match plan {
+                Plan::Host(p) | Plan::Candidate(p) => {
+                    Some(scope.spawn(move || read_known(p, digest, hashed, k)))
+                }
+                Plan::Helper => None,
             })
             .collect();
-        handles
+        let listed = if wanted.is_empty() {
+            Ok(Vec::new())
+        } else {
+            helper_manifests(engine, spec, &wanted, hashed)
+        };
+        let host: Vec<Option<io::Result<(Manifest, Known)>>> = handles
             .into_iter()
             .map(|h| {
                 h.map(|h| {
@@ -122,58 +258,131 @@ pub fn copy_manifests_known(
                         .unwrap_or_else(|_| Err(io::Error::other("the host reader panicked")))
                 })
             })
-            .collect()
+            .collect();
+        (host, listed)
     });
-    let mut out: [Option<Manifest>; 2] = [None, None];
-    let mut ways = [Way::Archive, Way::Archive];
+    let mut listed = listed?.into_iter();
+    let mut firsts = Vec::new();
     let mut knows = [Known::default(), Known::default()];
-    for (index, (result, path)) in host.into_iter().zip(&paths).enumerate() {
-        match (result, path) {
-            (Some(Ok((m, k))), Some(path)) => {
-                out[index] = Some(m);
-                knows[index] = k;
-                ways[index] = Way::Host(path.clone());
+    for ((plan, host), knew) in plans.iter().zip(host).zip(&mut knows) {
+        firsts.push(match (plan, host) {
+            (Plan::Helper, _) => First::Read(next(&mut listed)?, Way::Helper),
+            (Plan::Host(path), Some(Ok((m, k)))) => {
+                *knew = k;
+                First::Read(m, Way::Host(path.clone()))
             }
-            (Some(Err(e)), _) if e.kind() == io::ErrorKind::PermissionDenied => {}
-            (Some(Err(source)), Some(path)) => {
+            (Plan::Candidate(path), result) => {
+                let engine = next(&mut listed)?;
+                match result {
+                    Some(result) => {
+                        let (first, k) = candidate(path, result, engine)?;
+                        *knew = k;
+                        first
+                    }
+                    None => First::Helper(Way::Helper),
+                }
+            }
+            (Plan::Host(_), Some(Err(e))) if e.kind() == io::ErrorKind::PermissionDenied => {
+                First::Archive
+            }
+            (Plan::Host(path), Some(Err(source))) => {
                 return Err(TreeError::Host {
                     path: path.clone(),
                     source,
                 });
             }
-            _ => {}
-        }
+            (Plan::Host(_), None) => First::Archive,
+        });
     }
-    let missing = archive_paths(&ways);
-    if !missing.is_empty() {
-        let mut read = archive_manifests(engine, spec, &missing, hashed)?.into_iter();
-        for (slot, way) in out.iter_mut().zip(&ways) {
-            if *way == Way::Archive {
-                *slot = read.next();
+    Ok((firsts, knows))
+}
+
+/// What the first manifest helper reads: the [`Plan::Helper`] sides hashed, the
+/// [`Plan::Candidate`] ones listed, source first.
+fn helper_roots(plans: &[Plan]) -> Vec<(&'static str, Depth)> {
+    plans
+        .iter()
+        .zip([copy::FROM, copy::TO])
+        .filter_map(|(plan, root)| match plan {
+            Plan::Helper => Some((root, Depth::Hashed)),
+            Plan::Candidate(_) => Some((root, Depth::Listed)),
+            Plan::Host(_) => None,
+        })
+        .collect()
+}
+
+fn next(listed: &mut impl Iterator<Item = Manifest>) -> Result<Manifest, TreeError> {
+    listed.next().ok_or_else(|| TreeError::Listing {
+        root: "/".into(),
+        message: "fewer trees than asked for".into(),
+    })
+}
+
+/// A host directory the engine may see differently: the host's manifest when the helper's
+/// listing (`engine`) matches it, else a helper read (why, when the host could read it).
+fn candidate(
+    path: &Path,
+    host: io::Result<(Manifest, Known)>,
+    engine: Manifest,
+) -> Result<(First, Known), TreeError> {
+    match host {
+        Ok((m, known)) => {
+            let differences = helper_manifest::host_view(&engine, &m);
+            if differences.is_empty() {
+                Ok((First::Read(m, Way::Shared(path.to_path_buf())), known))
+            } else {
+                let way = Way::HostDiffers {
+                    path: path.to_path_buf(),
+                    count: differences.len(),
+                    shown: differences.into_iter().take(SHOWN).collect(),
+                };
+                Ok((First::Helper(way), Known::default()))
             }
         }
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            Ok((First::Helper(Way::Helper), Known::default()))
+        }
+        Err(source) => Err(TreeError::Host {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
-    let [Some(source), Some(target)] = out else {
-        return Err(TreeError::Engine(EngineError::Api {
-            context: String::new(),
-            action: "read archive".into(),
-            message: "the engine returned fewer manifests than asked for".into(),
-        }));
-    };
-    Ok((vec![source, target], ways, knows))
+}
+
+/// The manifests of `roots` read where they live by one manifest helper (with the mounts of
+/// `spec`); `hashed` grows by the content bytes it hashed.
+pub fn helper_manifests(
+    engine: &dyn Helpers,
+    spec: &HelperSpec,
+    roots: &[(&str, Depth)],
+    hashed: &AtomicU64,
+) -> Result<Vec<Manifest>, TreeError> {
+    let output = engine.run_to_end(&helper_manifest::spec(spec, roots))?;
+    let read = helper_manifest::parse(&output, roots).map_err(|message| TreeError::Listing {
+        root: roots.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", "),
+        message,
+    })?;
+    for (m, (_, depth)) in read.iter().zip(roots) {
+        if *depth == Depth::Hashed {
+            hashed.fetch_add(m.bytes(), Ordering::Relaxed);
+        }
+    }
+    Ok(read)
 }
 
 /// The manifests of `paths` inside the (never started) helper `spec`, read from the engine's
-/// archive streams, all at once; `hashed` grows by content bytes read.
+/// archive streams, all at once, content hashed with `digest`; `hashed` grows by content bytes
+/// read.
 pub fn archive_manifests(
     engine: &dyn Helpers,
     spec: &HelperSpec,
     paths: &[&str],
+    digest: Digest,
     hashed: &AtomicU64,
 ) -> Result<Vec<Manifest>, EngineError> {
     let slots: Vec<Mutex<Option<Manifest>>> = paths.iter().map(|_| Mutex::new(None)).collect();
     engine.read_archives(spec, paths, &|index, tar| {
-        let read = manifest::from_tar(tar, hashed)?;
+        let read = manifest::from_tar(tar, digest, hashed)?;
         if let Some(slot) = slots.get(index) {
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(read);
         }
@@ -185,13 +394,9 @@ pub fn archive_manifests(
         .collect())
 }
 
-/// The helper paths still to read through the archive stream, source first.
-pub fn archive_paths(ways: &[Way; 2]) -> Vec<&'static str> {
-    ways.iter()
-        .zip([copy::FROM, copy::TO])
-        .filter(|(way, _)| **way == Way::Archive)
-        .map(|(_, path)| path)
-        .collect()
+/// Whether the host can list `path` (a directory it may read).
+fn listable(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) && fs::read_dir(path).is_ok()
 }
 
 /// Bytes read from a file at a time.
@@ -274,6 +479,9 @@ pub struct KnownFile {
 pub struct Known {
     /// When the read began, ns since the epoch (0: nothing known).
     pub started_ns: i64,
+    /// What the hashes are (known hashes stand only for a read with the same digest).
+    #[serde(default)]
+    pub digest: Digest,
     /// By path relative to the root.
     pub files: BTreeMap<String, KnownFile>,
 }
@@ -292,16 +500,21 @@ fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// Read a manifest of the directory `root` on the host. `hashed` grows by every content byte
-/// read (each hardlinked inode once).
-pub fn read(root: &Path, hashed: &AtomicU64) -> io::Result<Manifest> {
-    read_known(root, hashed, &Known::default()).map(|(manifest, _)| manifest)
+/// Read a manifest of the directory `root` on the host, content hashed with `digest`. `hashed`
+/// grows by every content byte read (each hardlinked inode once).
+pub fn read(root: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<Manifest> {
+    read_known(root, digest, hashed, &Known::default()).map(|(manifest, _)| manifest)
 }
 
 /// [`read`], taking the hash of a file whose stamp `known` holds unchanged from it instead of
-/// reading the file; also returns what this read knows (see the module's text). `hashed` grows
-/// by every content byte read.
-pub fn read_known(root: &Path, hashed: &AtomicU64, known: &Known) -> io::Result<(Manifest, Known)> {
+/// reading the file (only when `known` was hashed with the same `digest`); also returns what
+/// this read knows (see the module's text). `hashed` grows by every content byte read.
+pub fn read_known(
+    root: &Path,
+    digest: Digest,
+    hashed: &AtomicU64,
+    known: &Known,
+) -> io::Result<(Manifest, Known)> {
     let started_ns = now_ns();
     let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
     if !meta.is_dir() {
@@ -310,35 +523,41 @@ pub fn read_known(root: &Path, hashed: &AtomicU64, known: &Known) -> io::Result<
             format!("`{}` is not a directory", root.display()),
         ));
     }
-    let mut found = Vec::new();
-    walk(root, ".", &meta, &mut found)?;
+    let mut walked = Vec::new();
+    walk(root, ".", &meta, &mut walked)?;
+    let (found, fulls): (Vec<Found>, Vec<PathBuf>) = walked.into_iter().unzip();
     let groups = group(&found);
-    // one hash per inode: the smallest path of a group stands for it
-    let owners: Vec<&Found> = found
+    // one hash per inode: the smallest path of a group stands for it; the file is opened by its
+    // real name (a name that is not UTF-8 is not its lossy string)
+    let owners: Vec<(&Found, &Path)> = found
         .iter()
-        .filter(|f| f.entry.kind == Kind::File)
-        .filter(|f| {
+        .zip(&fulls)
+        .filter(|(f, _)| f.entry.kind == Kind::File)
+        .filter(|(f, _)| {
             f.inode
                 .and_then(|key| groups.get(&key))
                 .is_none_or(|first| first == &f.path)
         })
+        .map(|(f, full)| (f, full.as_path()))
         .collect();
+    let usable = known.digest == digest;
     let mut hashes: BTreeMap<&str, String> = BTreeMap::new();
-    let mut jobs: Vec<(u64, &str)> = Vec::new();
-    for f in &owners {
-        match known.hash_of(&f.path, f.stamp.as_ref()) {
+    let mut jobs: Vec<(u64, &str, &Path)> = Vec::new();
+    for (f, full) in &owners {
+        match known.hash_of(&f.path, f.stamp.as_ref()).filter(|_| usable) {
             Some(hash) => {
                 hashes.insert(&f.path, hash.to_owned());
             }
-            None => jobs.push((f.stamp.map_or(0, |s| s.ino), &f.path)),
+            None => jobs.push((f.stamp.map_or(0, |s| s.ino), &f.path, full)),
         }
     }
-    hashes.extend(hash_all(root, &mut jobs, hashed)?);
+    hashes.extend(hash_all(&mut jobs, digest, hashed)?);
     let mut now = Known {
         started_ns,
+        digest,
         files: BTreeMap::new(),
     };
-    for f in &owners {
+    for (f, _) in &owners {
         if let (Some(stamp), Some(hash)) = (f.stamp, hashes.get(f.path.as_str()))
             && stamp.settled_before(started_ns)
         {
@@ -357,16 +576,16 @@ pub fn read_known(root: &Path, hashed: &AtomicU64, known: &Known) -> io::Result<
         entry.hardlink_group = first.cloned();
         entries.insert(f.path.clone(), entry);
     }
-    Ok((Manifest { entries }, now))
+    Ok((Manifest { entries, digest }, now))
 }
 
-/// Hash the files `jobs` names (inode, path) in parallel, in inode order.
+/// Hash the files `jobs` names (inode, path, full path) in parallel, in inode order (which
+/// reads a freshly written tree roughly in disk order).
 fn hash_all<'a>(
-    root: &Path,
-    jobs: &mut [(u64, &'a str)],
+    jobs: &mut [(u64, &'a str, &Path)],
+    digest: Digest,
     hashed: &AtomicU64,
 ) -> io::Result<BTreeMap<&'a str, String>> {
-    // inode order reads a freshly written tree roughly in disk order
     jobs.sort_unstable();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(readers())
@@ -374,11 +593,10 @@ fn hash_all<'a>(
         .map_err(io::Error::other)?;
     pool.install(|| {
         jobs.par_iter()
-            .map(|(_, path)| {
-                let full = join(root, path);
-                hash_file(&full, hashed)
+            .map(|(_, path, full)| {
+                hash_file(full, digest, hashed)
                     .map(|h| (*path, h))
-                    .map_err(|e| at(&full, e))
+                    .map_err(|e| at(full, e))
             })
             .collect::<io::Result<_>>()
     })
@@ -439,14 +657,17 @@ pub fn entry(meta: &Metadata, link: Option<String>) -> Option<Entry> {
     })
 }
 
-fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<Found>) -> io::Result<()> {
+/// Every path under `dir` (itself included) with its full path on the host, depth first in
+/// name order.
+fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>) -> io::Result<()> {
     if let Some(entry) = entry(meta, None) {
-        out.push(Found {
+        let found = Found {
             path: rel.to_owned(),
             entry,
             inode: None,
             stamp: None,
-        });
+        };
+        out.push((found, dir.to_path_buf()));
     }
     let mut names: Vec<_> = fs::read_dir(dir)
         .map_err(|e| at(dir, e))?
@@ -482,27 +703,20 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<Found>) -> io::Res
         };
         let inode = (meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
         let stamp = meta.is_file().then(|| Stamp::of(&meta));
-        out.push(Found {
+        let found = Found {
             path,
             entry,
             inode,
             stamp,
-        });
+        };
+        out.push((found, full));
     }
     Ok(())
 }
 
-fn join(root: &Path, rel: &str) -> PathBuf {
-    if rel == "." {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    }
-}
-
-fn hash_file(path: &Path, hashed: &AtomicU64) -> io::Result<String> {
+fn hash_file(path: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<String> {
     let mut file = fs::File::open(path)?;
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = digest.hasher();
     let mut buf = vec![0u8; BUFFER];
     loop {
         let n = match file.read(&mut buf) {
@@ -514,7 +728,7 @@ fn hash_file(path: &Path, hashed: &AtomicU64) -> io::Result<String> {
         hasher.update(&buf[..n]);
         hashed.fetch_add(n as u64, Ordering::Relaxed);
     }
-    Ok(hasher.finalize().to_hex().to_string())
+    Ok(hasher.finish())
 }
 
 fn at(path: &Path, error: io::Error) -> io::Error {
@@ -528,7 +742,7 @@ mod tests {
     use super::*;
 
     fn manifest(root: &Path) -> Manifest {
-        read(root, &AtomicU64::new(0)).expect("readable tree")
+        read(root, Digest::Blake3, &AtomicU64::new(0)).expect("readable tree")
     }
 
     #[test]
@@ -548,7 +762,7 @@ mod tests {
         let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).expect("socket");
 
         let hashed = AtomicU64::new(0);
-        let m = read(root, &hashed).expect("readable tree");
+        let m = read(root, Digest::Blake3, &hashed).expect("readable tree");
         assert_eq!(
             m.entries.keys().collect::<Vec<_>>(),
             [
@@ -592,6 +806,20 @@ mod tests {
         let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
         nix::sys::stat::umask(old);
         old.bits()
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_hashed_by_its_real_name() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let name = std::ffi::OsStr::from_bytes(b"n\xffm");
+        fs::write(dir.path().join(name), "latin1\n").expect("file");
+        let m = manifest(dir.path());
+        assert_eq!(m.entries.keys().collect::<Vec<_>>(), [".", "n\u{fffd}m"]);
+        assert_eq!(
+            m.entries["n\u{fffd}m"].hash.as_deref(),
+            Some(blake3::hash(b"latin1\n").to_hex().as_str())
+        );
     }
 
     #[test]
@@ -662,15 +890,36 @@ mod tests {
     }
 
     #[test]
-    fn only_the_sides_not_read_on_the_host_go_through_the_archive() {
-        let host = Way::Host("/t".into());
+    fn only_the_sides_not_read_on_the_host_go_to_the_helper() {
+        let host = || Plan::Host("/t".into());
+        let shared = || Plan::Candidate("/s".into());
         assert_eq!(
-            archive_paths(&[Way::Archive, Way::Archive]),
-            ["/from", "/to"]
+            helper_roots(&[Plan::Helper, Plan::Helper]),
+            [("/from", Depth::Hashed), ("/to", Depth::Hashed)]
         );
-        assert_eq!(archive_paths(&[Way::Archive, host.clone()]), ["/from"]);
-        assert_eq!(archive_paths(&[host.clone(), Way::Archive]), ["/to"]);
-        assert!(archive_paths(&[host.clone(), host]).is_empty());
+        assert_eq!(
+            helper_roots(&[Plan::Helper, shared()]),
+            [("/from", Depth::Hashed), ("/to", Depth::Listed)]
+        );
+        assert_eq!(
+            helper_roots(&[host(), Plan::Helper]),
+            [("/to", Depth::Hashed)]
+        );
+        assert!(helper_roots(&[host(), host()]).is_empty());
+    }
+
+    #[test]
+    fn a_missing_root_names_it() {
+        let err = read(
+            Path::new("/nonexistent/tierctl-tree"),
+            Digest::Blake3,
+            &AtomicU64::new(0),
+        )
+        .expect_err("missing");
+        assert!(
+            err.to_string().contains("`/nonexistent/tierctl-tree`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -686,6 +935,7 @@ mod tests {
         };
         let known = Known {
             started_ns: 1,
+            digest: Digest::Blake3,
             files: BTreeMap::from([
                 ("kept".to_owned(), claimed("kept")),
                 ("changed".to_owned(), claimed("changed")),
@@ -704,7 +954,7 @@ mod tests {
             .set_modified(mtime)
             .expect("mtime back");
         let hashed = AtomicU64::new(0);
-        let (m, now) = read_known(root, &hashed, &known).expect("readable tree");
+        let (m, now) = read_known(root, Digest::Blake3, &hashed, &known).expect("readable tree");
         // the unchanged file is not read: its known hash stands for it
         assert_eq!(
             m.entries["kept"].hash.as_deref(),
@@ -734,6 +984,7 @@ mod tests {
         assert!(!stamp.settled_before(10_000_000_000));
         let known = Known {
             started_ns: 1,
+            digest: Digest::Blake3,
             files: BTreeMap::from([(
                 "a".to_owned(),
                 KnownFile {
@@ -750,15 +1001,5 @@ mod tests {
         assert_eq!(known.hash_of("a", Some(&moved)), None);
         assert_eq!(known.hash_of("b", Some(&stamp)), None);
         assert_eq!(known.hash_of("a", None), None);
-    }
-
-    #[test]
-    fn a_missing_root_names_it() {
-        let err =
-            read(Path::new("/nonexistent/tierctl-tree"), &AtomicU64::new(0)).expect_err("missing");
-        assert!(
-            err.to_string().contains("`/nonexistent/tierctl-tree`"),
-            "{err}"
-        );
     }
 }

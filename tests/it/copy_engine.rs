@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tierctl::engine::{HelperSpec, Helpers, MountSource, MountSpec, Volumes};
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::manifest::{self, Difference, Rules};
+use tierctl::migrate::manifest::{self, Difference, Digest, Rules};
 use tierctl::migrate::tree;
 
 use super::engine::{engine, helper_image};
@@ -83,6 +83,7 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
         &engine,
         &copy::verify_spec(&job, &helper_image(), "it"),
         &[copy::FROM, copy::TO],
+        Digest::Blake3,
         &hashed,
     )
     .expect("manifests");
@@ -116,6 +117,7 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
         &engine,
         &copy::verify_spec(&job, &helper_image(), "it"),
         &[copy::FROM, copy::TO],
+        Digest::Blake3,
         &hashed,
     )
     .expect("manifests");

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use tierctl::migrate::manifest::{self, Rules};
+use tierctl::migrate::manifest::{self, Digest, Rules};
 use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
@@ -98,8 +98,8 @@ impl Stack {
     fn assert_copy_equals_source(&self) {
         let source = self.docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", &self.volume()]);
         let hashed = AtomicU64::new(0);
-        let a = tree::read(Path::new(&source), &hashed).expect("source manifest");
-        let b = tree::read(&self.target(), &hashed).expect("copy manifest");
+        let a = tree::read(Path::new(&source), Digest::Blake3, &hashed).expect("source manifest");
+        let b = tree::read(&self.target(), Digest::Blake3, &hashed).expect("copy manifest");
         let differences = manifest::compare(&a, &b, Rules::default());
         assert!(differences.is_empty(), "{differences:?}");
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tierctl::engine::MountSource;
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::manifest::{self, Manifest, Rules};
+use tierctl::migrate::manifest::{self, Digest, Manifest, Rules};
 use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
@@ -98,14 +98,20 @@ impl Stack {
             target: PathBuf::new(),
         };
         let spec = copy::measure_spec(&job, &helper_image(), &self.name);
-        tree::archive_manifests(&engine, &spec, &[copy::FROM], &AtomicU64::new(0))
-            .expect("volume manifest")
-            .pop()
-            .expect("one manifest")
+        tree::archive_manifests(
+            &engine,
+            &spec,
+            &[copy::FROM],
+            Digest::Blake3,
+            &AtomicU64::new(0),
+        )
+        .expect("volume manifest")
+        .pop()
+        .expect("one manifest")
     }
 
     fn tier_manifest(&self) -> Manifest {
-        tree::read(&self.target(), &AtomicU64::new(0)).expect("tier manifest")
+        tree::read(&self.target(), Digest::Blake3, &AtomicU64::new(0)).expect("tier manifest")
     }
 
     fn volume_exists(&self) -> bool {

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use tierctl::migrate::manifest::{self, Manifest, Rules};
+use tierctl::migrate::manifest::{self, Digest, Manifest, Rules};
 use tierctl::migrate::tree;
 
 use super::compose_runner::Family;
@@ -80,7 +80,7 @@ impl Stack {
 }
 
 fn host_tree(root: &Path) -> Manifest {
-    tree::read(root, &AtomicU64::new(0)).expect("host manifest")
+    tree::read(root, Digest::Blake3, &AtomicU64::new(0)).expect("host manifest")
 }
 
 fn assert_same(before: &Manifest, after: &Manifest) {

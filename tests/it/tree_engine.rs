@@ -1,6 +1,8 @@
-//! The host-side manifest against the engine's archive stream, on a real Docker engine: the same
-//! tree read both ways gives the same manifest, and a copy's verification reads on the host
-//! where the engine is native and through the archive stream where the engine says it cannot.
+//! The host-side manifest against the engine's archive stream and the manifest helper, on a real
+//! Docker engine: the same tree read every way gives the same manifest (names with spaces,
+//! newlines and bytes that are not UTF-8 included), and a copy's verification reads on the host
+//! where the engine is native, and where the tree lives (the helper) where the engine says the
+//! host cannot, hashing a shared directory on the host once the helper's listing matched.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -10,16 +12,17 @@ use tierctl::engine::{
     ArchiveReader, EngineError, HelperOutput, HelperSpec, Helpers, MountSource, Volumes,
 };
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::manifest::{self, Rules};
+use tierctl::migrate::helper_manifest::Depth;
+use tierctl::migrate::manifest::{self, Digest, Rules};
 use tierctl::migrate::tree::{self, Way};
 
 use super::copy_engine::seeded_volume;
 use super::engine::{engine, helper_image, required};
 
-/// The real engine, but never reading on the host: what a VM engine does.
-struct ArchiveOnly<'a>(&'a DockerEngine);
+/// The real engine, but naming no host path: what a VM engine does.
+struct NoHostPaths<'a>(&'a DockerEngine);
 
-impl Helpers for ArchiveOnly<'_> {
+impl Helpers for NoHostPaths<'_> {
     fn run_helper(&self, spec: &HelperSpec) -> Result<HelperOutput, EngineError> {
         self.0.run_helper(spec)
     }
@@ -80,10 +83,10 @@ fn the_host_manifest_equals_the_archive_manifest_and_verification_reads_on_the_h
 
     // the same tree, read both ways, is the same manifest, field for field
     let hashed = AtomicU64::new(0);
-    let archived = tree::archive_manifests(&engine, &spec, &[copy::FROM], &hashed)
+    let archived = tree::archive_manifests(&engine, &spec, &[copy::FROM], Digest::Blake3, &hashed)
         .expect("archive manifest")
         .remove(0);
-    let host = tree::read(&mountpoint, &hashed).expect("host manifest");
+    let host = tree::read(&mountpoint, Digest::Blake3, &hashed).expect("host manifest");
     assert_eq!(host, archived);
     assert_eq!(
         host.entries["pg/base/1"].hardlink_group.as_deref(),
@@ -95,17 +98,32 @@ fn the_host_manifest_equals_the_archive_manifest_and_verification_reads_on_the_h
         .run_to_end(&copy::copy_spec(&job, &helper_image(), "it", false))
         .expect("copy");
     let (trees, ways) = tree::copy_manifests(&engine, &job, &spec, &hashed).expect("manifests");
-    assert_eq!(ways, [Way::Host(mountpoint), Way::Host(target.clone())]);
+    assert_eq!(
+        ways,
+        [Way::Host(mountpoint.clone()), Way::Host(target.clone())]
+    );
     assert_eq!(
         manifest::compare(&trees[0], &trees[1], Rules::default()),
         vec![]
     );
 
-    // an engine that cannot read on the host falls back to the archive stream, same result
-    let (streamed, ways) =
-        tree::copy_manifests(&ArchiveOnly(&engine), &job, &spec, &hashed).expect("manifests");
-    assert_eq!(ways, [Way::Archive, Way::Archive]);
-    assert_eq!(streamed, trees);
+    // an engine that names no host path (a VM): the volume is hashed where it lives by the
+    // helper, the target (a share) on the host once the helper's listing of it matched; the
+    // same entries, content as SHA-256 on both sides
+    let (vm_way, ways) =
+        tree::copy_manifests(&NoHostPaths(&engine), &job, &spec, &hashed).expect("manifests");
+    assert_eq!(ways, [Way::Helper, Way::Shared(target.clone())]);
+    assert_eq!(
+        vm_way,
+        [
+            tree::read(&mountpoint, Digest::Sha256, &hashed).expect("host manifest"),
+            tree::read(&target, Digest::Sha256, &hashed).expect("host manifest"),
+        ]
+    );
+    assert_eq!(
+        manifest::compare(&vm_way[0], &vm_way[1], Rules::default()),
+        vec![]
+    );
 
     // a corrupted byte in the copy is caught by the host read too
     let big: PathBuf = target.join("pg/base/big");
@@ -118,9 +136,113 @@ fn the_host_manifest_equals_the_archive_manifest_and_verification_reads_on_the_h
         diffs.iter().any(|d| matches!(d, manifest::Difference::Changed { path, field: "content", .. } if path == "pg/base/big")),
         "{diffs:?}"
     );
+    // and by the VM way: the helper's hash of the source against the host's of the copy
+    let (trees, _) =
+        tree::copy_manifests(&NoHostPaths(&engine), &job, &spec, &hashed).expect("manifests");
+    let diffs = manifest::compare(&trees[0], &trees[1], Rules::default());
+    assert!(
+        diffs.iter().any(|d| matches!(d, manifest::Difference::Changed { path, field: "content", .. } if path == "pg/base/big")),
+        "{diffs:?}"
+    );
 
     engine
         .run_to_end(&copy::wipe_spec(&target, &helper_image(), "it"))
         .expect("wipe");
     engine.remove_volume(volume).expect("remove volume");
+}
+
+/// Names with a space, a newline, a byte that is not UTF-8 and a backslash, a symlink whose
+/// target holds a newline, a hardlink and a FIFO; more entries than one `xargs` batch.
+const TRICKY: &str = r#"set -e
+cd /data && rm -rf ./* ./.??*
+mkdir -p "d i r" many
+printf 'spaced\n' > "d i r/a b"
+printf 'newline\n' > "$(printf 'a\nb')"
+printf 'latin1\n' > "$(printf 'n\377m')"
+printf 'back\n' > 'back\slash'
+ln "d i r/a b" "d i r/hard link"
+ln -s "$(printf 'tar\nget')" link
+mkfifo fifo
+i=0; while [ $i -lt 3000 ]; do printf "$i" > "many/file number $i"; i=$((i+1)); done
+chown -R 999:999 "d i r" && chmod 0700 "d i r"
+"#;
+
+#[test]
+fn the_manifest_helper_reads_tricky_names_as_the_host_and_the_archive_do() {
+    let Some(engine) = engine() else { return };
+    if !engine.is_native().expect("docker info") {
+        assert!(
+            !required(),
+            "TIERCTL_REQUIRE_DOCKER=1 but the engine is not native"
+        );
+        eprintln!("SKIPPED: the engine is not native, so no tree is host-visible");
+        return;
+    }
+    let volume = format!("tierctl-it-tricky-{}", std::process::id());
+    let seed = HelperSpec {
+        mounts: vec![tierctl::engine::MountSpec {
+            // the test creates the volume on purpose by mounting it
+            source: MountSource::Volume(volume.clone()),
+            target: "/data".into(),
+            read_only: false,
+        }],
+        capabilities: copy::copy_capabilities(false),
+        ..HelperSpec::new(
+            "seed",
+            &helper_image(),
+            vec!["sh".into(), "-c".into(), TRICKY.into()],
+        )
+    };
+    engine.run_to_end(&seed).expect("seed the volume");
+    let mountpoint = engine
+        .volume_mountpoint(&volume)
+        .expect("inspect")
+        .expect("the volume exists");
+    // a socket, made on the host: busybox has nothing that leaves one behind
+    let _socket = std::os::unix::net::UnixListener::bind(mountpoint.join("sock")).expect("socket");
+    let job = CopyJob {
+        source: MountSource::Volume(volume.clone()),
+        target: PathBuf::from("/nonexistent-never-mounted"),
+    };
+    let mut spec = copy::verify_spec(&job, &helper_image(), "it");
+    spec.mounts.retain(|m| m.target == copy::FROM);
+
+    let hashed = AtomicU64::new(0);
+    let helper = tree::helper_manifests(&engine, &spec, &[(copy::FROM, Depth::Hashed)], &hashed)
+        .expect("helper manifest")
+        .remove(0);
+    let host = tree::read(&mountpoint, Digest::Sha256, &hashed).expect("host manifest");
+    let archived = tree::archive_manifests(&engine, &spec, &[copy::FROM], Digest::Sha256, &hashed)
+        .expect("archive manifest")
+        .remove(0);
+    assert_eq!(helper, host);
+    assert_eq!(helper, archived);
+    assert_eq!(
+        helper.len(),
+        3010,
+        "{:?}",
+        helper.entries.keys().take(12).collect::<Vec<_>>()
+    );
+    let spaced = &helper.entries["d i r/a b"];
+    assert_eq!(spaced.hardlink_group.as_deref(), Some("d i r/a b"));
+    assert_eq!(helper.entries["d i r"].uid, 999);
+    assert_eq!(helper.entries["link"].link.as_deref(), Some("tar\nget"));
+    for name in [
+        "a\nb",
+        "n\u{fffd}m",
+        "back\\slash",
+        "fifo",
+        "many/file number 2999",
+    ] {
+        assert!(helper.entries.contains_key(name), "{name:?}");
+    }
+    assert!(!helper.entries.contains_key("sock"), "sockets are left out");
+    // a listing without content reads no file
+    let listed = tree::helper_manifests(&engine, &spec, &[(copy::FROM, Depth::Listed)], &hashed)
+        .expect("listing")
+        .remove(0);
+    assert_eq!(listed.entries["d i r/a b"].hash, None);
+    assert_eq!(listed.len(), helper.len());
+
+    engine.remove_volume(&volume).expect("remove volume");
 }

@@ -1,4 +1,4 @@
-//! tierctl against a real VM engine: a QEMU VM whose dockerd sees two host directories over
+//! tierctl against a real VM engine: a QEMU VM whose dockerd sees three host directories over
 //! virtio-9p at the same path and nothing else of the host, dressed up as Colima (a Colima home
 //! listing the real shares, a docker context `colima` at a unix socket). `tests/vm/harness.sh up`
 //! (CI: `.ci/vm up`) boots it and writes the env file these tests read; one boot serves them all.
@@ -71,6 +71,12 @@ impl Vm {
     /// The passthrough share.
     fn passthrough(&self) -> PathBuf {
         PathBuf::from(self.var("TIERCTL_VM_SHARE_PASSTHROUGH"))
+    }
+
+    /// The share where a chown succeeds and the owner stays what it was (9p `none` over a bindfs
+    /// layer that ignores chown).
+    fn nochown(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_SHARE_NOCHOWN"))
     }
 
     /// A host directory the VM does not share.
@@ -248,7 +254,7 @@ fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares()
     assert_eq!(report["engine"]["name"], "Colima (profile `default`)");
     assert_eq!(report["engine"]["hostname"], vm.var("TIERCTL_VM_HOSTNAME"));
     let home = vm.var("TIERCTL_VM_COLIMA_HOME");
-    let (tiers, pass) = (vm.share(), vm.passthrough());
+    let (tiers, pass, nochown) = (vm.share(), vm.passthrough(), vm.nochown());
     let share = |p: &Path| json!({"host": p, "vm": p, "writable": true, "mount_type": "9p"});
     assert_eq!(report["vm"]["engine"], "Colima");
     assert_eq!(report["vm"]["instance"], "default");
@@ -259,7 +265,10 @@ fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares()
             format!("{home}/_lima/colima/lima.yaml")
         ])
     );
-    assert_eq!(report["vm"]["shares"], json!([share(&tiers), share(&pass)]));
+    assert_eq!(
+        report["vm"]["shares"],
+        json!([share(&tiers), share(&pass), share(&nochown)])
+    );
     assert_eq!(
         report["vm"]["notes"],
         json!([format!(
@@ -279,13 +288,18 @@ fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares()
     assert_eq!(findings[0]["check"], "vm-share-missing");
     assert_eq!(findings[0]["source"], json!(u));
     assert_eq!(findings[0]["line"], 7);
-    let (t, p, u) = (tiers.display(), pass.display(), u.display());
+    let (t, p, n, u) = (
+        tiers.display(),
+        pass.display(),
+        nochown.display(),
+        u.display(),
+    );
     assert_eq!(
         report["fix"],
         format!(
-            "colima stop && colima start --mount {t}:w --mount {p}:w --mount {u}:w\n\n\
+            "colima stop && colima start --mount {t}:w --mount {p}:w --mount {n}:w --mount {u}:w\n\n\
              or in colima.yaml (then `colima stop && colima start`):\n\
-             mounts:\n  - location: {t}\n    writable: true\n  - location: {p}\n    writable: true\n  - location: {u}\n    writable: true\n"
+             mounts:\n  - location: {t}\n    writable: true\n  - location: {p}\n    writable: true\n  - location: {n}\n    writable: true\n  - location: {u}\n    writable: true\n"
         )
     );
     assert_eq!(report["probes"], Value::Null);
@@ -340,6 +354,14 @@ fn audit_with_the_vm_reachable_reports_the_unshared_bind() {
             ("bind-outside-tiers".to_owned(), u.clone()),
             ("vm-share-missing".to_owned(), u.clone())
         ]
+    );
+    // the note `tierctl vm` makes about the mapped-xattr share
+    assert_eq!(
+        report["notes"],
+        json!([format!(
+            "share `{}` is 9p with securityModel mapped-xattr: owners, modes and symlinks made in the VM are kept in xattrs; the host sees files owned by the user QEMU runs as and symlinks as regular files",
+            vm.share().display()
+        )])
     );
     let vm_finding = &report["findings"][1];
     assert_eq!(
@@ -663,6 +685,7 @@ fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rol
     }
     let xattr_copy = xattr_root.path().join(format!("{name}/dbdata"));
     let pt_copy = pt_root.path().join(format!("{name}/walarchive"));
+    assert_verify_reads(&log, &xattr_copy, &pt_copy);
     assert_eq!(
         vm.mounts_of(&name),
         [
@@ -701,6 +724,46 @@ fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rol
         xattr_copy.join("pg/base/1").exists(),
         "rollback keeps the copy"
     );
+}
+
+/// Where the verify step read each tree: both sources (named volumes on the VM's disk) where
+/// they live, by the manifest helper; the passthrough copy on the host, whose view the helper's
+/// listing confirmed; the mapped-xattr copy by the helper too, with what the host sees
+/// differently and why.
+fn assert_verify_reads(log: &str, xattr_copy: &Path, pt_copy: &Path) {
+    const HELPER: &str = "in the engine by a helper container (only its manifest crossed)";
+    // the progress line and the step's result say it once each
+    let mut verified: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.find("ok: ").map(|at| &l[at..]))
+        .filter(|l| l.contains("sha256; source read"))
+        .collect();
+    verified.sort_unstable();
+    verified.dedup();
+    assert_eq!(verified.len(), 2, "{log}");
+    let (xattr, pt) = if verified[0].contains(&pt_copy.display().to_string()) {
+        (verified[1], verified[0])
+    } else {
+        (verified[0], verified[1])
+    };
+    assert!(
+        pt.ends_with(&format!(
+            "sha256; source read {HELPER}, copy read on the host at `{}` (the engine's listing of it matches the host's)",
+            pt_copy.display()
+        )),
+        "{pt}"
+    );
+    let xattr_read = format!(
+        "sha256; source read {HELPER}, copy read {HELPER}: the host sees `{}` differently (",
+        xattr_copy.display()
+    );
+    assert!(xattr.contains(&xattr_read), "{xattr}");
+    for part in [
+        "`pg/base` uid: engine 999, host 0",
+        "the VM share keeps owners, modes or symlinks where the host does not see them (9p `mapped-xattr` keeps them in `user.virtfs.*` xattrs and the host sees symlinks as regular files); use this tier through the engine (containers), not from the host",
+    ] {
+        assert!(xattr.contains(part), "`{part}` in {xattr}");
+    }
 }
 
 /// The copies as the host sees them. The passthrough share stores what the VM made (QEMU runs
@@ -870,6 +933,86 @@ fn migrate_refuses_an_unshared_bind_before_stopping_anything() {
     // nothing stopped, nothing copied, compose untouched
     assert_eq!(started(&vm), running, "the service was restarted");
     assert!(!tier_root.path().join(&name).exists(), "a copy was made");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        before
+    );
+}
+
+/// A database's volume (uid 999 files) bound for a tier on a VM share where chown does not stick
+/// is refused by preflight before anything stops (`db-on-vm-share`), naming the share and what
+/// to do; the probe file that found it out is gone.
+#[test]
+fn migrate_refuses_a_database_volume_on_a_share_where_chown_does_not_stick() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let tier_root = vm.dir_in(&vm.nochown());
+    // the share's behaviour, as the VM sees it: the chown succeeds, the owner stays root's
+    let seen = vm.sh(
+        &[format!("{}:/n", tier_root.path().display())],
+        "touch /n/f && chown 999:999 /n/f && stat -c %u:%g /n/f && rm /n/f",
+        &[],
+    );
+    assert_eq!(seen, "0:0\n");
+    let tiers = format!(
+        "tiers:\n  fast: {{ root: \"{}\" }}\nplacement:\n  - tier: fast\n    path: \"{{project}}/{{volume}}\"\n",
+        tier_root.path().display()
+    );
+    let compose = format!(
+        "services:\n  db:\n    image: {}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n    volumes:\n      - dbdata:/data\nvolumes:\n  dbdata:\n",
+        vm.helper_image()
+    );
+    let ws = Workspace::new()
+        .file("app/compose.yaml", &compose)
+        .file("app/tiers.yaml", &tiers);
+    let name = format!("tierctlvmchown{}", std::process::id());
+    let db = format!("{name}_dbdata");
+    let project = ComposeProject {
+        vm: &vm,
+        dir: ws.path("app"),
+        name: name.clone(),
+        volumes: vec![db.clone()],
+    };
+    vm.compose(&project.dir, &name, &["up", "-d"]);
+    vm.sh(&[format!("{db}:/a")], PG_SEED, &["/a"]);
+    let before = std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose");
+    let started = |vm: &Vm| {
+        let filter = format!("label=com.docker.compose.project={name}");
+        let out = vm.docker(&["ps", "-q", "--filter", &filter]);
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let out = vm.docker(&["inspect", "--format", "{{.State.StartedAt}}", &id]);
+        format!("{id} {}", String::from_utf8_lossy(&out.stdout).trim())
+    };
+    let running = started(&vm);
+
+    let out = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let target = tier_root.path().join(format!("{name}/dbdata"));
+    for part in [
+        "preflight refused the migration before anything was stopped".to_owned(),
+        format!(
+            "db-on-vm-share: `{}`: the VM share `{}` does not keep owners (a file chowned to 999:999 shows 0:0), and volume `{db}` holds files owned by 999:999 (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`, virtiofs), or leave this data in its volume",
+            target.display(),
+            vm.nochown().display()
+        ),
+        "hint: nothing was changed".to_owned(),
+    ] {
+        assert!(stderr.contains(&part), "`{part}` in {stderr}");
+    }
+    // nothing stopped, nothing copied, compose untouched, no probe file left
+    assert_eq!(started(&vm), running, "the service was restarted");
+    let left: Vec<_> = std::fs::read_dir(tier_root.path())
+        .expect("tier root")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(
         std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
         before

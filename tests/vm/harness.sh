@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A Colima-like VM engine for the VM tests (tests/it/vm_engine.rs): QEMU runs a Debian guest
-# (tests/vm/image.sh) whose dockerd sees two host directories over virtio-9p at the same path
+# (tests/vm/image.sh) whose dockerd sees three host directories over virtio-9p at the same path
 # and nothing else of the host; its API is forwarded to a loopback port and, through socat, to
 # a unix socket where Colima keeps it. A Colima home and a docker context `colima` make it look
 # like Colima to tierctl, so identity, share reading and the printed fix run as on a Mac.
@@ -8,13 +8,14 @@
 # Usage (root): harness.sh {deps|check|build|up|down|env|status|console}
 #   deps     install what is missing: qemu-system-x86 (from bookworm-backports, through a
 #            private source list, since qemu-utils 10.0 from there is installed), mmdebstrap,
-#            socat, e2fsprogs, busybox-static
+#            socat, e2fsprogs, busybox-static, bindfs
 #   check    exit 77 with `SKIP: <why>` when no VM can boot here; else print the accelerator
 #   build    build the guest image unless the cache has it: $TIERCTL_VM_CACHE/<key>/, key =
 #            sha256 of tests/vm/image.sh; older keys are removed once a build succeeds
 #   up       check + build + boot + wait for the API + Colima files + socket + helper image
 #            + the env file; a running VM is kept
-#   down     stop socat and QEMU by their pids; remove the env file and the VM's disk overlay
+#   down     stop socat and QEMU by their pids, unmount the bindfs layer; remove the env file
+#            and the VM's disk overlay
 #   env      print the env file the tests read
 #   status   `running <pid>` (exit 0) or `stopped` (exit 1)
 #   console  the guest's serial console log
@@ -36,9 +37,15 @@ helper_image=${TIERCTL_HELPER_IMAGE:-tierctl-helper:busybox}
 mirror=${VM_MIRROR:-http://deb.debian.org/debian}
 qemu=qemu-system-x86_64
 
-# The test directories: a mapped-xattr share (the "tiers"), a passthrough share, an unshared dir.
+# The test directories: a mapped-xattr share (the "tiers"), a passthrough share, a share where
+# chown does not stick, an unshared dir. The last share is 9p `security_model=none` (Lima's
+# default) over a bindfs layer that ignores chown and chgrp: in the VM a chown succeeds and the
+# owner stays what it was, as on a Mac where QEMU runs as the user (QEMU runs as root here, so
+# without the layer the chown would stick). Its files live in $root/nochown-store.
 share=$root/tiers
 share_passthrough=$root/passthrough
+share_nochown=$root/nochown
+nochown_store=$root/nochown-store
 unshared=$root/unshared
 colima_home=$run/colima
 docker_config=$run/docker
@@ -79,6 +86,7 @@ cmd_deps() {
   command -v mmdebstrap >/dev/null || plain+=(mmdebstrap)
   command -v socat >/dev/null || plain+=(socat)
   command -v mke2fs >/dev/null || plain+=(e2fsprogs)
+  command -v bindfs >/dev/null || plain+=(bindfs)
   [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || plain+=(busybox-static)
   if [ ${#plain[@]} -gt 0 ]; then
     apt-cache show "${plain[@]}" >/dev/null 2>&1 || apt-get update -qq >&2
@@ -111,6 +119,8 @@ cmd_check() {
   [ "$(id -u)" = 0 ] || { echo "SKIP: the VM harness needs root"; exit 77; }
   command -v "$qemu" >/dev/null || { echo "SKIP: $qemu not installed (run: $0 deps)"; exit 77; }
   command -v socat >/dev/null || { echo "SKIP: socat not installed (run: $0 deps)"; exit 77; }
+  command -v bindfs >/dev/null || { echo "SKIP: bindfs not installed (run: $0 deps)"; exit 77; }
+  [ -c /dev/fuse ] || { echo "SKIP: no /dev/fuse for the bindfs layer of the nochown share"; exit 77; }
   local a
   a=$(pick_accel)
   case $a in
@@ -168,15 +178,27 @@ free_port() {
   die "no free loopback port in 23760-23799"
 }
 
+mount_nochown() { # the bindfs layer that ignores chown and chgrp
+  mkdir -p "$nochown_store" "$share_nochown"
+  mountpoint -q "$share_nochown" && return 0
+  bindfs --chown-ignore --chgrp-ignore "$nochown_store" "$share_nochown"
+}
+
+unmount_nochown() {
+  if mountpoint -q "$share_nochown" 2>/dev/null; then umount "$share_nochown"; fi
+}
+
 start_qemu() { # accel port
   local dir append accel_args
   dir=$(image_dir)
   mkdir -p "$share" "$share_passthrough" "$unshared" "$run"
+  mount_nochown
   rm -f "$run/overlay.qcow2"
   qemu-img create -q -f qcow2 -b "$dir/rootfs.img" -F raw "$run/overlay.qcow2"
   append="root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet init=/sbin/tierinit"
   append+=" tierhost=$vm_hostname tier9p=trans=virtio,version=9p2000.L,msize=262144,cache=none"
   append+=" tiershare=tiers:$share tiershare=passthrough:$share_passthrough"
+  append+=" tiershare=nochown:$share_nochown"
   if [ "$1" = kvm ]; then accel_args=(-accel kvm -cpu host)
   else accel_args=(-accel tcg,thread=multi,tb-size=256 -cpu max); fi
   : >"$run/console.log"
@@ -189,6 +211,7 @@ start_qemu() { # accel port
     -device virtio-net-pci,netdev=n0,romfile= -device virtio-rng-pci \
     -virtfs "local,path=$share,mount_tag=tiers,security_model=mapped-xattr,id=fs0" \
     -virtfs "local,path=$share_passthrough,mount_tag=passthrough,security_model=passthrough,id=fs1" \
+    -virtfs "local,path=$share_nochown,mount_tag=nochown,security_model=none,id=fs2" \
     -daemonize -pidfile "$run/qemu.pid"
 }
 
@@ -221,6 +244,11 @@ write_colima_files() { # Colima's files for profile `default`, listing the real 
     writable: true
     9p:
       securityModel: passthrough
+  - location: $share_nochown
+    mountPoint: $share_nochown
+    writable: true
+    9p:
+      securityModel: none
 "
   mkdir -p "$colima_home/default" "$colima_home/_lima/colima"
   printf '# Colima default behaviour: $HOME is mounted as writable.\nvmType: qemu\nmountType: 9p\n%s' \
@@ -269,6 +297,7 @@ TIERCTL_VM_COLIMA_HOME=$colima_home
 TIERCTL_VM_SOCKET=$socket
 TIERCTL_VM_SHARE=$share
 TIERCTL_VM_SHARE_PASSTHROUGH=$share_passthrough
+TIERCTL_VM_SHARE_NOCHOWN=$share_nochown
 TIERCTL_VM_UNSHARED=$unshared
 TIERCTL_VM_HELPER_IMAGE=$helper_image
 TIERCTL_VM_BOOT_SECONDS=$(cat "$run/boot_seconds")
@@ -298,6 +327,7 @@ cmd_down() {
   rm -f "$env_file"
   stop_pid socat
   stop_pid qemu
+  unmount_nochown
   rm -f "$run/overlay.qcow2" "$socket"
 }
 

@@ -1,0 +1,570 @@
+//! A tree's manifest computed where the tree lives: a helper container (built by the one
+//! hardened builder: the trees read-only, no network, only `DAC_READ_SEARCH`) walks each tree
+//! with busybox `find`, `stat`, `readlink` and `sha256sum`, and only that listing crosses to
+//! tierctl, never the content. [`spec`] is the helper, [`parse`] reads its output into the same
+//! [`Manifest`] the comparison uses (content as SHA-256: [`Digest::Sha256`]).
+//!
+//! Names, symlink targets and `sha256sum`'s lines cross as hex (`od -tx1`) of their bytes, names
+//! NUL-separated before that (a name never holds NUL), so spaces, newlines and bytes that are not
+//! UTF-8 survive the engine's log stream, which is text. The `stat` fields of a batch come one
+//! line per name in the order of the names. Names become strings as the host reader makes them
+//! (lossy UTF-8 per path), so the helper's and the host's manifest of one tree have the same keys.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{Capability, HelperSpec};
+use crate::migrate::manifest::{self, Difference, Digest, Entry, Kind, Manifest, Rules};
+use crate::migrate::tree::{self, Found};
+
+/// How much of a tree the helper reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Every entry's metadata and every file's content (`sha256sum`).
+    Hashed,
+    /// Metadata only (no content is read): to compare with what the host sees of the tree.
+    Listed,
+}
+
+impl Depth {
+    fn word(self) -> &'static str {
+        match self {
+            Depth::Hashed => "hash",
+            Depth::Listed => "list",
+        }
+    }
+}
+
+/// The helper's script: `$1` is [`BATCH`], then `ROOT DEPTH` pairs. Each root: a `@root` line,
+/// then `find -print0 | xargs -0` hands the entries to [`BATCH`] in batches; `@done` at the end
+/// says the helper got through every root.
+pub const SCRIPT: &str = "set -o pipefail
+batch=$1; shift
+while [ $# -gt 1 ]; do
+  echo \"@root $2 $1\"
+  find \"$1\" -print0 | xargs -0 sh -c \"$batch\" tierctl-batch \"$2\" || exit 1
+  shift 2
+done
+echo @done";
+
+/// One batch of entries (`$1`: the depth, then the paths): their names (hex of NUL-terminated
+/// bytes), one `stat` line each (raw mode in hex, size, uid, gid, mtime, device, inode, links,
+/// device major and minor in hex), each symlink's target (hex, NUL-terminated), and for `hash`,
+/// `sha256sum`'s lines for the regular files (hex).
+pub const BATCH: &str = "set -o pipefail
+depth=$1; shift
+echo \"@batch $#\"
+printf '%s\\0' \"$@\" | od -An -v -tx1
+echo @stat
+stat -c '%f %s %u %g %Y %d %i %h %t %T' -- \"$@\" || exit 1
+echo @links
+for f; do if [ -h \"$f\" ]; then readlink -n -- \"$f\" && printf '\\0' || exit 1; fi; done | od -An -v -tx1 || exit 1
+echo @sums
+if [ \"$depth\" = hash ]; then
+  n=$#
+  for f; do if [ -f \"$f\" ] && [ ! -h \"$f\" ]; then set -- \"$@\" \"$f\"; fi; done
+  shift $n
+  if [ $# -gt 0 ]; then sha256sum -- \"$@\" | od -An -v -tx1 || exit 1; fi
+fi
+echo @end";
+
+/// The manifest helper for `roots` (paths inside the container, each with how much to read):
+/// the mounts of `verify` (the never-started verify helper: the source at `/from`, the target at
+/// `/to`, both read-only), a command that prints the listing, and `DAC_READ_SEARCH` to read
+/// every file whatever its owner and mode.
+pub fn spec(verify: &HelperSpec, roots: &[(&str, Depth)]) -> HelperSpec {
+    let mut command: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        SCRIPT.into(),
+        "tierctl-manifest".into(),
+        BATCH.into(),
+    ];
+    for (root, depth) in roots {
+        command.push((*root).to_owned());
+        command.push(depth.word().to_owned());
+    }
+    HelperSpec {
+        command,
+        capabilities: vec![Capability::DacReadSearch],
+        purpose: "manifest".into(),
+        ..verify.clone()
+    }
+}
+
+/// Read the helper's output: one manifest per root of `roots`, in that order, content hashed
+/// with SHA-256 where the root was [`Depth::Hashed`] (none where [`Depth::Listed`]). `Err` says
+/// what could not be read.
+pub fn parse(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Manifest>, String> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
+    let mut out = Vec::new();
+    for (root, depth) in roots {
+        let header = format!("@root {} {root}", depth.word());
+        match lines.next() {
+            Some(line) if line == header => {}
+            other => return Err(format!("expected `{header}`, found {}", shown(other))),
+        }
+        let mut found = Vec::new();
+        while lines.peek().is_some_and(|l| l.starts_with("@batch ")) {
+            batch(&mut lines, root, *depth, &mut found)?;
+        }
+        out.push(manifest(found));
+    }
+    match lines.next() {
+        Some("@done") => Ok(out),
+        other => Err(format!(
+            "the helper did not finish: expected `@done`, found {}",
+            shown(other)
+        )),
+    }
+}
+
+fn shown(line: Option<&str>) -> String {
+    line.map_or_else(|| "the end".to_owned(), |l| format!("`{l}`"))
+}
+
+/// One path of a batch: its bytes and its `stat` line read.
+struct Listed {
+    bytes: Vec<u8>,
+    stat: Stat,
+}
+
+struct Stat {
+    raw_mode: u32,
+    size: u64,
+    uid: u64,
+    gid: u64,
+    mtime: i64,
+    device: u64,
+    inode: u64,
+    links: u64,
+    major: u32,
+    minor: u32,
+}
+
+fn batch<'a>(
+    lines: &mut impl Iterator<Item = &'a str>,
+    root: &str,
+    depth: Depth,
+    found: &mut Vec<Found>,
+) -> Result<(), String> {
+    let count: usize = lines
+        .next()
+        .and_then(|l| l.strip_prefix("@batch "))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or("a batch without its size")?;
+    let names = hex_until(lines, "@stat")?;
+    let names: Vec<&[u8]> = names
+        .strip_suffix(&[0])
+        .unwrap_or(&names)
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.len() != count {
+        return Err(format!("a batch of {count} names holds {}", names.len()));
+    }
+    let mut listed = Vec::with_capacity(count);
+    for name in names {
+        let line = lines.next().ok_or("fewer `stat` lines than names")?;
+        let stat = parse_stat(line).ok_or_else(|| format!("cannot read `stat` line `{line}`"))?;
+        listed.push(Listed {
+            bytes: name.to_vec(),
+            stat,
+        });
+    }
+    match lines.next() {
+        Some("@links") => {}
+        other => return Err(format!("expected `@links`, found {}", shown(other))),
+    }
+    let links = hex_until(lines, "@sums")?;
+    let mut links = links.split(|b| *b == 0).map(<[u8]>::to_vec);
+    let sums = hex_until(lines, "@end")?;
+    let mut sums = sums.as_slice();
+    for item in listed {
+        let Some(kind) = kind_of(item.stat.raw_mode) else {
+            // a socket: archives and the host reader leave it out
+            continue;
+        };
+        let link = match kind {
+            Kind::Symlink => {
+                Some(lossy(&links.next().ok_or_else(|| {
+                    format!("no target for symlink `{}`", lossy(&item.bytes))
+                })?))
+            }
+            _ => None,
+        };
+        let hash = match (kind, depth) {
+            (Kind::File, Depth::Hashed) => Some(take_sum(&mut sums, &item.bytes)?),
+            _ => None,
+        };
+        found.push(found_of(root, &item, kind, link, hash)?);
+    }
+    if !sums.is_empty() {
+        return Err("more `sha256sum` lines than files".into());
+    }
+    Ok(())
+}
+
+/// Hex bytes (`od -An -tx1` lines) up to the line `marker`.
+fn hex_until<'a>(
+    lines: &mut impl Iterator<Item = &'a str>,
+    marker: &str,
+) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    for line in lines.by_ref() {
+        if line == marker {
+            return Ok(bytes);
+        }
+        for word in line.split_whitespace() {
+            let byte = u8::from_str_radix(word, 16)
+                .map_err(|_| format!("cannot read hex line `{line}`"))?;
+            bytes.push(byte);
+        }
+    }
+    Err(format!("expected `{marker}`, found the end"))
+}
+
+fn parse_stat(line: &str) -> Option<Stat> {
+    let mut f = line.split(' ');
+    let mut next = || f.next();
+    let stat = Stat {
+        raw_mode: u32::from_str_radix(next()?, 16).ok()?,
+        size: next()?.parse().ok()?,
+        uid: next()?.parse().ok()?,
+        gid: next()?.parse().ok()?,
+        mtime: next()?.parse().ok()?,
+        device: next()?.parse().ok()?,
+        inode: next()?.parse().ok()?,
+        links: next()?.parse().ok()?,
+        major: u32::from_str_radix(next()?, 16).ok()?,
+        minor: u32::from_str_radix(next()?, 16).ok()?,
+    };
+    next().is_none().then_some(stat)
+}
+
+fn kind_of(raw_mode: u32) -> Option<Kind> {
+    Some(match raw_mode & 0o170_000 {
+        0o100_000 => Kind::File,
+        0o040_000 => Kind::Dir,
+        0o120_000 => Kind::Symlink,
+        0o010_000 => Kind::Fifo,
+        0o020_000 => Kind::CharDevice,
+        0o060_000 => Kind::BlockDevice,
+        _ => return None,
+    })
+}
+
+/// One `sha256sum` line, `HEX  NAME\n`, whose name must be `name`; its digest.
+fn take_sum(sums: &mut &[u8], name: &[u8]) -> Result<String, String> {
+    let wanted = 64 + 2 + name.len() + 1;
+    let ok = sums.len() >= wanted
+        && sums[..64].iter().all(u8::is_ascii_hexdigit)
+        && &sums[64..66] == b"  "
+        && &sums[66..66 + name.len()] == name
+        && sums[wanted - 1] == b'\n';
+    if !ok {
+        return Err(format!("no `sha256sum` line for `{}`", lossy(name)));
+    }
+    let hex = String::from_utf8_lossy(&sums[..64]).to_ascii_lowercase();
+    *sums = &sums[wanted..];
+    Ok(hex)
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The entry of one listed path, as the host reader ([`tree::entry`]) records it.
+fn found_of(
+    root: &str,
+    item: &Listed,
+    kind: Kind,
+    link: Option<String>,
+    hash: Option<String>,
+) -> Result<Found, String> {
+    let name = lossy(&item.bytes);
+    let path = match name.strip_prefix(root) {
+        Some("") => ".".to_owned(),
+        Some(rest) if rest.starts_with('/') => rest[1..].to_owned(),
+        _ => return Err(format!("`{name}` is not under `{root}`")),
+    };
+    let s = &item.stat;
+    let entry = Entry {
+        kind,
+        size: if kind == Kind::File { s.size } else { 0 },
+        uid: s.uid,
+        gid: s.gid,
+        mode: s.raw_mode & 0o7777,
+        mtime: (kind != Kind::Symlink).then(|| u64::try_from(s.mtime).unwrap_or(0)),
+        link,
+        device: matches!(kind, Kind::CharDevice | Kind::BlockDevice).then_some((s.major, s.minor)),
+        hardlink_group: None,
+        hash,
+    };
+    let inode = (kind != Kind::Dir && s.links > 1).then_some((s.device, s.inode));
+    Ok(Found {
+        path,
+        entry,
+        inode,
+        stamp: None,
+    })
+}
+
+/// What the host sees differently from the engine in one tree: `engine` is the helper's listing
+/// of it ([`Depth::Listed`]), `host` the host's manifest, whose content is not compared. Empty
+/// when the host sees every entry's type, size, owner, mode, mtime, symlink target and hardlink
+/// group as the engine does.
+pub fn host_view(engine: &Manifest, host: &Manifest) -> Vec<String> {
+    let bare = |m: &Manifest| Manifest {
+        entries: m
+            .entries
+            .iter()
+            .map(|(path, e)| {
+                let entry = Entry {
+                    hash: None,
+                    ..e.clone()
+                };
+                (path.clone(), entry)
+            })
+            .collect(),
+        digest: Digest::Sha256,
+    };
+    manifest::compare(&bare(engine), &bare(host), Rules::default())
+        .into_iter()
+        .map(|d| match d {
+            Difference::Missing { path } => format!("`{path}` not seen on the host"),
+            Difference::Extra { path } => format!("`{path}` only on the host"),
+            Difference::Changed {
+                path,
+                field,
+                source,
+                copy,
+            } => format!("`{path}` {field}: engine {source}, host {copy}"),
+        })
+        .collect()
+}
+
+/// The manifest of one tree's listed paths: hardlink groups as the host reader forms them.
+fn manifest(found: Vec<Found>) -> Manifest {
+    let groups = tree::group(&found);
+    let entries: BTreeMap<String, Entry> = found
+        .into_iter()
+        .map(|f| {
+            let mut entry = f.entry;
+            entry.hardlink_group = f.inode.and_then(|key| groups.get(&key)).cloned();
+            (f.path, entry)
+        })
+        .collect();
+    Manifest {
+        entries,
+        digest: Digest::Sha256,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `od -An -v -tx1` of `bytes`.
+    fn od(bytes: &[u8]) -> String {
+        bytes
+            .chunks(16)
+            .map(|c| c.iter().map(|b| format!(" {b:02x}")).collect::<String>() + "\n")
+            .collect()
+    }
+
+    const HELLO: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    /// One batch as the helper prints it: `(name, stat line)`, the symlink targets, the
+    /// `sha256sum` output.
+    fn batch_text(entries: &[(&[u8], &str)], links: &[&[u8]], sums: &[u8]) -> String {
+        let mut names = Vec::new();
+        for (name, _) in entries {
+            names.extend_from_slice(name);
+            names.push(0);
+        }
+        let mut targets = Vec::new();
+        for t in links {
+            targets.extend_from_slice(t);
+            targets.push(0);
+        }
+        let stats: String = entries.iter().map(|(_, s)| format!("{s}\n")).collect();
+        format!(
+            "@batch {}\n{}@stat\n{stats}@links\n{}@sums\n{}@end\n",
+            entries.len(),
+            od(&names),
+            od(&targets),
+            od(sums)
+        )
+    }
+
+    fn sum_line(hex: &str, name: &[u8]) -> Vec<u8> {
+        let mut line = format!("{hex}  ").into_bytes();
+        line.extend_from_slice(name);
+        line.push(b'\n');
+        line
+    }
+
+    /// A tree with a space, a newline and a byte that is not UTF-8 in names, a symlink whose
+    /// target holds a newline, a hardlink, a FIFO, a socket and a device, in two batches.
+    fn tricky() -> String {
+        let (spaced, newline, latin1): (&[u8], &[u8], &[u8]) =
+            (b"/from/a b", b"/from/a\nb", b"/from/n\xffm");
+        let mut sums = sum_line(HELLO, spaced);
+        sums.extend(sum_line(HELLO, newline));
+        let first = batch_text(
+            &[
+                (b"/from", "41ed 4096 999 999 1600000000 48 2 3 0 0"),
+                (spaced, "81a4 5 999 999 1600000001 48 3 2 0 0"),
+                (newline, "81a4 5 999 999 1600000001 48 3 2 0 0"),
+                (b"/from/l", "a1ff 8 0 0 1600000002 48 4 1 0 0"),
+            ],
+            &[b"tar\nget"],
+            &sums,
+        );
+        let second = batch_text(
+            &[
+                (latin1, "11b0 0 70 70 1600000003 48 5 1 0 0"),
+                (b"/from/sock", "c1ed 0 0 0 1600000004 48 6 1 0 0"),
+                (b"/from/null", "21b6 0 0 0 1600000005 48 7 1 1 3"),
+            ],
+            &[],
+            &[],
+        );
+        format!("@root hash /from\n{first}{second}@done\n")
+    }
+
+    #[test]
+    fn reads_names_with_spaces_newlines_and_non_utf8_bytes_links_and_hardlinks() {
+        let trees = parse(&tricky(), &[("/from", Depth::Hashed)]).expect("readable");
+        let [m] = trees.as_slice() else {
+            panic!("one manifest: {trees:?}")
+        };
+        assert_eq!(m.digest, Digest::Sha256);
+        assert_eq!(
+            m.entries.keys().collect::<Vec<_>>(),
+            [".", "a\nb", "a b", "l", "null", "n\u{fffd}m"]
+        );
+        let root = &m.entries["."];
+        assert_eq!(
+            (root.kind, root.uid, root.mode, root.size, root.mtime),
+            (Kind::Dir, 999, 0o755, 0, Some(1_600_000_000))
+        );
+        let spaced = &m.entries["a b"];
+        assert_eq!(
+            (
+                spaced.kind,
+                spaced.size,
+                spaced.mode,
+                spaced.hash.as_deref()
+            ),
+            (Kind::File, 5, 0o644, Some(HELLO))
+        );
+        // a hardlink group is named by its smallest path, as on the host
+        assert_eq!(spaced.hardlink_group.as_deref(), Some("a\nb"));
+        assert_eq!(m.entries["a\nb"].hardlink_group.as_deref(), Some("a\nb"));
+        let link = &m.entries["l"];
+        assert_eq!(
+            (link.kind, link.link.as_deref(), link.mtime, link.size),
+            (Kind::Symlink, Some("tar\nget"), None, 0)
+        );
+        let fifo = &m.entries["n\u{fffd}m"];
+        assert_eq!(
+            (fifo.kind, fifo.uid, fifo.mode, fifo.hash.as_deref()),
+            (Kind::Fifo, 70, 0o660, None)
+        );
+        assert_eq!(m.entries["null"].device, Some((1, 3)));
+        assert_eq!(m.entries["null"].kind, Kind::CharDevice);
+        assert_eq!(m.bytes(), 5);
+    }
+
+    #[test]
+    fn two_roots_and_a_listed_one_without_content() {
+        let from = batch_text(
+            &[
+                (b"/from", "41ed 0 0 0 1 1 1 2 0 0"),
+                (b"/from/f", "81a4 5 0 0 1 1 2 1 0 0"),
+            ],
+            &[],
+            &sum_line(HELLO, b"/from/f"),
+        );
+        let to = batch_text(
+            &[
+                (b"/to", "41ed 0 0 0 1 1 1 2 0 0"),
+                (b"/to/f", "81a4 5 0 0 1 1 2 1 0 0"),
+            ],
+            &[],
+            &[],
+        );
+        let text = format!("@root hash /from\n{from}@root list /to\n{to}@done\n");
+        let roots = [("/from", Depth::Hashed), ("/to", Depth::Listed)];
+        let trees = parse(&text, &roots).expect("readable");
+        assert_eq!(trees[0].entries["f"].hash.as_deref(), Some(HELLO));
+        assert_eq!(trees[1].entries["f"].hash, None);
+        assert_eq!(trees[1].entries["f"].size, 5);
+        // `/tox` is not under `/to`
+        let wrong = text.replace(&od(b"/to/f\0"), &od(b"/tox/f\0"));
+        assert_eq!(
+            parse(&wrong, &roots).expect_err("outside"),
+            "`/tox/f` is not under `/to`"
+        );
+    }
+
+    #[test]
+    fn an_empty_tree_still_has_its_root_and_an_unfinished_listing_is_refused() {
+        let text = format!(
+            "@root hash /to\n{}@done\n",
+            batch_text(&[(b"/to", "41ed 0 0 0 1 1 1 2 0 0")], &[], &[])
+        );
+        let trees = parse(&text, &[("/to", Depth::Hashed)]).expect("readable");
+        assert_eq!(trees[0].entries.keys().collect::<Vec<_>>(), ["."]);
+        let cut = text.replace("@done\n", "");
+        assert_eq!(
+            parse(&cut, &[("/to", Depth::Hashed)]).expect_err("unfinished"),
+            "the helper did not finish: expected `@done`, found the end"
+        );
+    }
+
+    #[test]
+    fn output_that_does_not_add_up_is_refused() {
+        let good = tricky();
+        let roots = [("/from", Depth::Hashed)];
+        // a `stat` line lost (an entry vanished under the helper)
+        let lost = good.replacen("81a4 5 999 999 1600000001 48 3 2 0 0\n", "", 1);
+        assert!(parse(&lost, &roots).is_err());
+        // a `sha256sum` line for another name, or a short one
+        let line = sum_line(HELLO, b"/from/a c");
+        assert_eq!(
+            take_sum(&mut line.as_slice(), b"/from/a b").expect_err("another name"),
+            "no `sha256sum` line for `/from/a b`"
+        );
+        let mut rest = &line[..40];
+        assert!(take_sum(&mut rest, b"/from/a c").is_err());
+        let mut whole = line.as_slice();
+        assert_eq!(take_sum(&mut whole, b"/from/a c").as_deref(), Ok(HELLO));
+        assert!(whole.is_empty());
+        // the wrong root
+        assert_eq!(
+            parse(&good, &[("/to", Depth::Hashed)]).expect_err("root"),
+            "expected `@root hash /to`, found `@root hash /from`"
+        );
+        // more names than the batch says
+        let more = good.replacen("@batch 4", "@batch 5", 1);
+        assert_eq!(
+            parse(&more, &roots).expect_err("count"),
+            "a batch of 5 names holds 4"
+        );
+    }
+
+    #[test]
+    fn the_helper_reads_only_and_lists_each_root_with_its_depth() {
+        let verify = HelperSpec::new("verify", "img", vec!["true".into()]);
+        let helper = spec(&verify, &[("/from", Depth::Hashed), ("/to", Depth::Listed)]);
+        assert_eq!(helper.purpose, "manifest");
+        assert_eq!(helper.capabilities, [Capability::DacReadSearch]);
+        assert_eq!(helper.image, "img");
+        assert_eq!(
+            helper.command[3..],
+            ["tierctl-manifest", BATCH, "/from", "hash", "/to", "list"]
+        );
+    }
+}

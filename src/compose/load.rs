@@ -481,12 +481,14 @@ impl Loader<'_> {
                     line: l.line(),
                     column: l.column(),
                 });
+                // a duplicate key: at the second occurrence, naming the first one's line
+                let duplicate = crate::compose::duplicate::locate(&source.text, &err);
                 return Err(ComposeError::Yaml {
                     place: Place {
                         file: path.to_path_buf(),
-                        position,
+                        position: duplicate.as_ref().map(|d| d.second).or(position),
                     },
-                    message: yaml_message(&err),
+                    message: duplicate.map_or_else(|| yaml_message(&err), |d| d.message()),
                 });
             }
         };

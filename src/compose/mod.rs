@@ -1,5 +1,6 @@
 //! The compose project model and its loader.
 
+pub mod duplicate;
 pub mod env;
 pub mod error;
 pub mod interpolate;

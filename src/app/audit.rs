@@ -28,7 +28,12 @@ pub(super) fn audit(
     facts.tiers = tierfs::presences(&tiers);
     // The VM checks need a reachable engine; without one (or with --offline) they are skipped,
     // and without one a note says so.
-    let mut notes = Vec::new();
+    // compose's warnings about the file (unset variables) first
+    let mut notes: Vec<String> = project
+        .unset_variables
+        .iter()
+        .map(|u| u.message())
+        .collect();
     let connected = if settings.offline {
         None
     } else {
@@ -79,7 +84,7 @@ pub(super) fn audit(
 /// `tierctl mounts`.
 pub(super) fn mounts(settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
     let tiers = load_tiers(settings)?;
-    let project = load::load(&settings.load, &DiskFiles)?;
+    let project = super::load_project(settings)?;
     let facts = probe::paths(audit::host_paths(&project));
     let report = report::MountsReport {
         mounts: crate::mounts::views(&project, &tiers, &facts),

@@ -6,12 +6,11 @@ use super::connect::{connect, home, identify_offline};
 use super::emit;
 use crate::audit::{self, Severity};
 use crate::cli::{GlobalArgs, VmArgs};
-use crate::compose::load;
 use crate::engine::Engine;
 use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
 use crate::facts::Facts;
-use crate::probe::{self, DiskFiles};
+use crate::probe;
 use crate::report::Report;
 use crate::report::reports::{BindRow, VmReport};
 use crate::settings::{Environment, Settings};
@@ -25,7 +24,7 @@ pub(super) fn vm(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let project = load::load(&settings.load, &DiskFiles)?;
+    let project = super::load_project(settings)?;
     let sources = audit::host_paths(&project);
     let facts = probe::paths(sources.clone());
     let mut notes = Vec::new();

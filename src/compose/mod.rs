@@ -14,4 +14,5 @@ pub mod route_index;
 pub mod source;
 pub mod spec;
 pub mod target;
+pub mod unset;
 pub mod volume_syntax;

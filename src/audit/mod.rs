@@ -89,14 +89,7 @@ pub fn audit(ctx: &Context<'_>) -> Vec<Finding> {
             ));
         }
     }
-    findings.sort_by(|a, b| {
-        (&a.place.file, a.place.position, a.check.id()).cmp(&(
-            &b.place.file,
-            b.place.position,
-            b.check.id(),
-        ))
-    });
-    findings
+    sorted_by_place(findings)
 }
 
 type VmCheckFn = fn(&VmView, &Subjects<'_>) -> Option<Finding>;
@@ -125,6 +118,11 @@ pub fn audit_vm(project: &ComposeProject, facts: &Facts, view: &VmView) -> Vec<F
             findings.extend(VM_CHECKS.iter().filter_map(|check| check(view, &subject)));
         }
     }
+    sorted_by_place(findings)
+}
+
+/// `findings` in report order: by file, position, then check id.
+fn sorted_by_place(mut findings: Vec<Finding>) -> Vec<Finding> {
     findings.sort_by(|a, b| {
         (&a.place.file, a.place.position, a.check.id()).cmp(&(
             &b.place.file,

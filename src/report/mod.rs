@@ -158,6 +158,29 @@ pub fn render(
     }
 }
 
+/// Inputs the renderers' tests share.
+#[cfg(test)]
+pub(crate) mod examples {
+    use super::PathStyle;
+    use crate::migrate::{Outcome, StepOutcome};
+
+    /// A finished migration of one stop step that kept `app_db`, seen from `/srv/app`.
+    pub fn finished_run() -> (Outcome, PathStyle) {
+        let outcome = Outcome {
+            journal: "/srv/app/.tierctl/journal-1.jsonl".into(),
+            steps: vec![StepOutcome {
+                step: "stop".into(),
+                result: "stopped: db".into(),
+            }],
+            kept: vec!["app_db".into()],
+        };
+        let paths = PathStyle {
+            cwd: "/srv/app".into(),
+        };
+        (outcome, paths)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::lima::{self, Layer, LimaYaml, clean, expand_location, read_layer};
-use super::{ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, read_optional};
+use super::{ConfigFiles, EnvVars, HostConfig, Share, VmEngine, VmError, VmShares, read_optional};
 
 /// Which set of default mounts a colima.yaml gets when its `mounts` list is empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,43 +265,21 @@ pub fn config_drift(colima_yaml_mounts: &[Share], lima_yaml_mounts: &[Share]) ->
 }
 
 /// Read the shares of a colima profile (`None` = `$COLIMA_PROFILE`, else `default`).
-pub fn read(
-    files: &dyn ConfigFiles,
-    env: &EnvVars,
-    home: &Path,
-    instance: Option<&str>,
-) -> Result<VmShares, VmError> {
-    read_on(files, env, home, instance, cfg!(target_os = "macos"))
+pub fn read(host: HostConfig<'_>, instance: Option<&str>) -> Result<VmShares, VmError> {
+    read_on(host, instance, cfg!(target_os = "macos"))
 }
 
 /// [`read`] with the host OS given (colima's home rule differs on macOS).
 pub fn read_on(
-    files: &dyn ConfigFiles,
-    env: &EnvVars,
-    home: &Path,
+    host: HostConfig<'_>,
     instance: Option<&str>,
     macos: bool,
 ) -> Result<VmShares, VmError> {
-    let profile = Profile::from_name(instance.or_else(|| env.get("COLIMA_PROFILE")));
-    let base = colima_home(files, env, home, macos);
+    let profile = Profile::from_name(instance.or_else(|| host.env.get("COLIMA_PROFILE")));
     let mut notes = Vec::new();
-    if let Some(dir) = env.get("COLIMA_HOME")
-        && Path::new(dir) != base
-    {
-        notes.push(format!(
-            "COLIMA_HOME `{dir}` does not exist; colima falls back to `{}`",
-            base.display()
-        ));
-    }
-    let lima_dir = match env.get("LIMA_HOME") {
-        Some(dir) => {
-            notes.push(format!("LIMA_HOME is set: colima keeps its VMs in `{dir}`"));
-            PathBuf::from(dir)
-        }
-        None => base.join("_lima"),
-    };
+    let (base, lima_dir) = dirs(host, macos, &mut notes);
     let config_path = base.join(&profile.short_name).join("colima.yaml");
-    let config = match read_optional(files, &config_path, "check the file's permissions")? {
+    let config = match read_optional(host.files, &config_path, "check the file's permissions")? {
         Some(text) => Some(parse_config(&config_path, &text)?),
         None => None,
     };
@@ -310,26 +288,22 @@ pub fn read_on(
         "colima rewrites this file on start: run `colima stop{p} && colima start{p}`",
         p = profile_flag(&profile)
     );
-    let vm_layer: Option<Layer> = read_layer(files, lima_path.clone(), &lima_hint)?;
-
+    let vm_layer: Option<Layer> = read_layer(host.files, lima_path.clone(), &lima_hint)?;
     let mut source_files = Vec::new();
     let shares = match (vm_layer, &config) {
         (Some(layer), config) => {
-            let layered = lima::read_with_config_layers(files, &lima_dir, layer, home)?;
+            let layered = lima::read_with_config_layers(host.files, &lima_dir, layer, host.home)?;
             source_files.extend(layered.source_files);
             notes.extend(layered.notes);
             if let Some(config) = config {
                 source_files.insert(0, config_path.clone());
-                let mut ignored = Vec::new();
-                let wanted = configured_shares(config, &profile, home, &mut ignored);
-                let started = vm_mounts_only(files, &lima_path, home)?;
-                if config_drift(&wanted, &started) {
-                    notes.push(format!(
-                        "`{}` asks for other shares than the VM started with: run `colima stop{p} && colima start{p}` to apply it",
-                        config_path.display(),
-                        p = profile_flag(&profile)
-                    ));
-                }
+                notes.extend(drift_note(
+                    host,
+                    &profile,
+                    config,
+                    &config_path,
+                    &lima_path,
+                )?);
             }
             layered.shares
         }
@@ -339,18 +313,9 @@ pub fn read_on(
                 "no `{}`: the VM has not started with this config; shares are what colima will use",
                 lima_path.display()
             ));
-            configured_shares(config, &profile, home, &mut notes)
+            configured_shares(config, &profile, host.home, &mut notes)
         }
-        (None, None) => {
-            return Err(VmError::NotFound {
-                engine: VmEngine::Colima,
-                searched: vec![config_path, lima_path],
-                hint: format!(
-                    "start the profile once with `colima start{}`, or set COLIMA_HOME to where colima keeps its files",
-                    profile_flag(&profile)
-                ),
-            });
-        }
+        (None, None) => return Err(not_found(&profile, config_path, lima_path)),
     };
     Ok(VmShares {
         engine: VmEngine::Colima,
@@ -359,6 +324,60 @@ pub fn read_on(
         source_files,
         notes,
     })
+}
+
+/// The colima home and the Lima directory its VMs live in, with a note for each variable that
+/// moved them.
+fn dirs(host: HostConfig<'_>, macos: bool, notes: &mut Vec<String>) -> (PathBuf, PathBuf) {
+    let base = colima_home(host.files, host.env, host.home, macos);
+    if let Some(dir) = host.env.get("COLIMA_HOME")
+        && Path::new(dir) != base
+    {
+        notes.push(format!(
+            "COLIMA_HOME `{dir}` does not exist; colima falls back to `{}`",
+            base.display()
+        ));
+    }
+    let lima_dir = match host.env.get("LIMA_HOME") {
+        Some(dir) => {
+            notes.push(format!("LIMA_HOME is set: colima keeps its VMs in `{dir}`"));
+            PathBuf::from(dir)
+        }
+        None => base.join("_lima"),
+    };
+    (base, lima_dir)
+}
+
+/// The note when colima.yaml asks for other shares than the started VM has.
+fn drift_note(
+    host: HostConfig<'_>,
+    profile: &Profile,
+    config: &ColimaConfig,
+    config_path: &Path,
+    lima_path: &Path,
+) -> Result<Option<String>, VmError> {
+    let mut ignored = Vec::new();
+    let wanted = configured_shares(config, profile, host.home, &mut ignored);
+    let started = vm_mounts_only(host.files, lima_path, host.home)?;
+    Ok(config_drift(&wanted, &started).then(|| {
+        format!(
+            "`{}` asks for other shares than the VM started with: run `colima stop{p} && colima start{p}` to apply it",
+            config_path.display(),
+            p = profile_flag(profile)
+        )
+    }))
+}
+
+/// Neither colima.yaml nor the VM's lima.yaml exists.
+fn not_found(profile: &Profile, config_path: PathBuf, lima_path: PathBuf) -> VmError {
+    VmError::NotFound {
+        engine: VmEngine::Colima,
+        searched: vec![config_path, lima_path],
+        hint: format!(
+            "start the profile once with `colima start{}`, or set COLIMA_HOME to where colima keeps its files",
+            profile_flag(profile)
+        ),
+    }
 }
 
 /// The instance lima.yaml's own mounts (no `_config` layers), for the drift check.
@@ -524,9 +543,7 @@ fn yaml_scalar(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::testfiles::{MemFiles, corpus_engines, fixture, text};
-
-    const HOME: &str = "/Users/alice";
+    use crate::vm::testfiles::{HOME, MemFiles, corpus_engines, fixture, text};
 
     fn home() -> &'static Path {
         Path::new(HOME)
@@ -633,7 +650,8 @@ mod tests {
             "/Users/alice/.colima/default/colima.yaml",
             "cpu: 2\nmounts:\n  - location: /a\n   writable: true\n",
         );
-        let err = read_on(&files, &EnvVars::new(), home(), None, true).expect_err("corrupt");
+        let err = read_on(HostConfig::new(&files, &EnvVars::new(), home()), None, true)
+            .expect_err("corrupt");
         match &err {
             VmError::Parse { path, line, .. } => {
                 assert_eq!(path, Path::new("/Users/alice/.colima/default/colima.yaml"));
@@ -671,7 +689,12 @@ mod tests {
                 "/Users/alice/.colima/_lima/colima-work/lima.yaml",
                 "vmType: vz\nmountType: virtiofs\nmounts:\n  - location: /Users/alice/\n    writable: true\n",
             );
-        let got = read_on(&files, &EnvVars::new(), home(), Some("work"), true).expect("reads");
+        let got = read_on(
+            HostConfig::new(&files, &EnvVars::new(), home()),
+            Some("work"),
+            true,
+        )
+        .expect("reads");
         assert_eq!(got.instance.as_deref(), Some("work"));
         assert_eq!(
             got.shares,
@@ -698,7 +721,8 @@ mod tests {
                 "/Users/alice/.colima/_lima/_config/override.yaml",
                 "mounts:\n  - location: /Volumes/fast\n    writable: true\n",
             );
-        let got = read_on(&files, &EnvVars::new(), home(), None, true).expect("reads");
+        let got =
+            read_on(HostConfig::new(&files, &EnvVars::new(), home()), None, true).expect("reads");
         assert_eq!(got.shares.len(), 2);
         assert_eq!(
             got.shares[1],
@@ -711,7 +735,7 @@ mod tests {
         let files = MemFiles::new()
             .file("/ch/default/colima.yaml", "# Colima default behaviour: $HOME is mounted as writable.\nmountType: 9p\nmounts: []\n");
         let env = EnvVars::new().with("COLIMA_HOME", "/ch");
-        let got = read_on(&files, &env, home(), None, true).expect("reads");
+        let got = read_on(HostConfig::new(&files, &env, home()), None, true).expect("reads");
         assert_eq!(got.shares, vec![Share::same_path(HOME, true, Some("9p"))]);
         assert!(
             got.notes.iter().any(|n| n.contains("has not started")),
@@ -723,9 +747,7 @@ mod tests {
     #[test]
     fn nothing_found_says_what_to_do() {
         let err = read_on(
-            &MemFiles::new(),
-            &EnvVars::new(),
-            home(),
+            HostConfig::new(&MemFiles::new(), &EnvVars::new(), home()),
             Some("work"),
             true,
         )
@@ -836,8 +858,12 @@ mod tests {
     fn fixture_profiles() {
         let base = fixture("colima/home");
         let env = EnvVars::new().with("COLIMA_HOME", &base.to_string_lossy());
-        let got =
-            read_on(&crate::vm::DiskConfig, &env, home(), None, true).expect("default profile");
+        let got = read_on(
+            HostConfig::new(&crate::vm::DiskConfig, &env, home()),
+            None,
+            true,
+        )
+        .expect("default profile");
         assert_eq!(
             got.shares,
             vec![
@@ -852,8 +878,12 @@ mod tests {
             "{:?}",
             got.notes
         );
-        let old =
-            read_on(&crate::vm::DiskConfig, &env, home(), Some("old"), true).expect("old profile");
+        let old = read_on(
+            HostConfig::new(&crate::vm::DiskConfig, &env, home()),
+            Some("old"),
+            true,
+        )
+        .expect("old profile");
         assert_eq!(
             old.shares,
             vec![
@@ -941,7 +971,8 @@ mod tests {
         let path = engines.join("colima/derived/lima.yaml.vz-virtiofs-with-Volumes.yaml");
         let files =
             MemFiles::new().file("/Users/alice/.colima/_lima/colima/lima.yaml", &text(&path));
-        let got = read_on(&files, &EnvVars::new(), home(), None, true).expect("reads");
+        let got =
+            read_on(HostConfig::new(&files, &EnvVars::new(), home()), None, true).expect("reads");
         assert_eq!(
             got.shares,
             vec![

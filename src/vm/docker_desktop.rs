@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{
-    ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, expand_tilde, read_optional,
-};
+use super::{HostConfig, Share, VmEngine, VmError, VmShares, expand_tilde, read_optional};
 
 /// Docker Desktop's settings directory under the home directory.
 pub const SETTINGS_DIR: &str = "Library/Group Containers/group.com.docker";
@@ -20,12 +18,8 @@ pub const SETTINGS_DIR: &str = "Library/Group Containers/group.com.docker";
 pub const DEFAULT_SHARES: [&str; 5] = ["/Users", "/Volumes", "/private", "/tmp", "/var/folders"];
 
 /// Read Docker Desktop's file-sharing list (`instance` is ignored: there is one VM).
-pub fn read(
-    files: &dyn ConfigFiles,
-    _env: &EnvVars,
-    home: &Path,
-    _instance: Option<&str>,
-) -> Result<VmShares, VmError> {
+pub fn read(host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, VmError> {
+    let HostConfig { files, home, .. } = host;
     let dir = home.join(SETTINGS_DIR);
     let hint = "fix the JSON, or quit Docker Desktop, move the file aside and let it write a fresh one (Settings > Resources > File sharing)";
     let mut notes = Vec::new();
@@ -118,16 +112,18 @@ fn mount_type(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::testfiles::{MemFiles, corpus_engines, fixture, text};
-
-    const HOME: &str = "/Users/alice";
+    use crate::vm::EnvVars;
+    use crate::vm::testfiles::{HOME, MemFiles, corpus_engines, fixture, text};
 
     fn store(name: &str, json: &str) -> MemFiles {
         MemFiles::new().file(Path::new(HOME).join(SETTINGS_DIR).join(name), json)
     }
 
     fn read_it(files: &MemFiles) -> Result<VmShares, VmError> {
-        read(files, &EnvVars::new(), Path::new(HOME), None)
+        read(
+            HostConfig::new(files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
     }
 
     #[test]

@@ -12,7 +12,8 @@ use std::path::{Component, Path, PathBuf};
 use serde::Deserialize;
 
 use super::{
-    ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, expand_tilde, read_optional,
+    ConfigFiles, EnvVars, HostConfig, Share, VmEngine, VmError, VmShares, expand_tilde,
+    read_optional,
 };
 
 /// Lima's default instance name.
@@ -200,12 +201,8 @@ pub fn lima_home(env: &EnvVars, home: &Path) -> PathBuf {
 }
 
 /// Read the shares of a Lima instance (`instance` default: `$LIMA_INSTANCE`, else `default`).
-pub fn read(
-    files: &dyn ConfigFiles,
-    env: &EnvVars,
-    home: &Path,
-    instance: Option<&str>,
-) -> Result<VmShares, VmError> {
+pub fn read(host: HostConfig<'_>, instance: Option<&str>) -> Result<VmShares, VmError> {
+    let HostConfig { files, env, home } = host;
     let name = instance
         .or_else(|| env.get("LIMA_INSTANCE"))
         .unwrap_or(DEFAULT_INSTANCE);
@@ -223,18 +220,8 @@ pub fn read(
             ),
         });
     };
-    let Layered {
-        shares,
-        source_files,
-        notes,
-    } = read_with_config_layers(files, &lima_dir, instance_layer, home)?;
-    Ok(VmShares {
-        engine: VmEngine::Lima,
-        instance: Some(name.to_owned()),
-        shares,
-        source_files,
-        notes,
-    })
+    let layered = read_with_config_layers(files, &lima_dir, instance_layer, home)?;
+    Ok(layered.into_shares(VmEngine::Lima, name))
 }
 
 /// Shares merged from Lima's layers, the files read, and notes.
@@ -242,6 +229,19 @@ pub(crate) struct Layered {
     pub shares: Vec<Share>,
     pub source_files: Vec<PathBuf>,
     pub notes: Vec<String>,
+}
+
+impl Layered {
+    /// What `engine`'s `instance` shares, read from these layers.
+    pub(crate) fn into_shares(self, engine: VmEngine, instance: &str) -> VmShares {
+        VmShares {
+            engine,
+            instance: Some(instance.to_owned()),
+            shares: self.shares,
+            source_files: self.source_files,
+            notes: self.notes,
+        }
+    }
 }
 
 /// Merge `_config/default.yaml`, the instance and `_config/override.yaml` under `lima_dir`.
@@ -293,9 +293,7 @@ pub(crate) fn read_with_config_layers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::testfiles::{MemFiles, corpus_engines, fixture, text};
-
-    const HOME: &str = "/Users/alice";
+    use crate::vm::testfiles::{HOME, MemFiles, corpus_engines, fixture, text};
 
     #[test]
     fn defaults_mount_point_and_read_only() {
@@ -310,7 +308,11 @@ mounts:
   writable: true
 "#,
         );
-        let got = read(&files, &EnvVars::new(), Path::new(HOME), None).expect("reads");
+        let got = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect("reads");
         assert_eq!(got.instance.as_deref(), Some("default"));
         assert_eq!(
             got.shares,
@@ -338,7 +340,11 @@ mounts:
                 "/Users/alice/.lima/other/lima.yaml",
                 &format!("mountType: virtiofs\n{text}"),
             );
-        let got = read(&files, &EnvVars::new(), Path::new(HOME), None).expect("reads");
+        let got = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect("reads");
         let note = |p: &str, m: &str, kept: &str| {
             format!(
                 "share `{p}` is 9p with securityModel {m}: owners, modes and symlinks made in the VM are kept in {kept}; the host sees files owned by the user QEMU runs as and symlinks as regular files"
@@ -351,7 +357,11 @@ mounts:
                 note("/srv/c", "mapped-file", "`.virtfs_metadata` files")
             ]
         );
-        let other = read(&files, &EnvVars::new(), Path::new(HOME), Some("other")).expect("reads");
+        let other = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            Some("other"),
+        )
+        .expect("reads");
         assert!(other.notes.is_empty(), "{:?}", other.notes);
     }
 
@@ -367,7 +377,7 @@ mounts:
                 "mounts:\n- location: /Volumes/fast\n  writable: true\n- location: /opt\n",
             );
         let env = EnvVars::new().with("LIMA_HOME", "/lh");
-        let got = read(&files, &env, Path::new(HOME), Some("dev")).expect("reads");
+        let got = read(HostConfig::new(&files, &env, Path::new(HOME)), Some("dev")).expect("reads");
         assert_eq!(got.shares.len(), 2);
         assert!(
             got.shares[0].writable,
@@ -381,9 +391,7 @@ mounts:
     #[test]
     fn missing_instance_is_not_found() {
         let err = read(
-            &MemFiles::new(),
-            &EnvVars::new(),
-            Path::new(HOME),
+            HostConfig::new(&MemFiles::new(), &EnvVars::new(), Path::new(HOME)),
             Some("x"),
         )
         .expect_err("missing");
@@ -399,7 +407,11 @@ mounts:
             "/Users/alice/.lima/default/lima.yaml",
             "mounts:\n- location: ~\n  writable: [\n",
         );
-        let err = read(&files, &EnvVars::new(), Path::new(HOME), None).expect_err("corrupt");
+        let err = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect_err("corrupt");
         assert!(matches!(err, VmError::Parse { line: Some(_), .. }), "{err}");
         assert!(err.hint().contains("limactl"));
     }

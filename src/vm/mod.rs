@@ -53,6 +53,40 @@ impl fmt::Display for VmEngine {
     }
 }
 
+impl VmEngine {
+    /// Read this engine's shares (`instance`: profile, instance or machine; each reader says
+    /// what it does without one).
+    pub fn read(self, host: HostConfig<'_>, instance: Option<&str>) -> Result<VmShares, VmError> {
+        match self {
+            VmEngine::Colima => colima::read(host, instance),
+            VmEngine::Lima => lima::read(host, instance),
+            VmEngine::DockerDesktop => docker_desktop::read(host, instance),
+            VmEngine::RancherDesktop => rancher::read(host, instance),
+            VmEngine::OrbStack => orbstack::read(host, instance),
+            VmEngine::Podman => podman::read(host, instance),
+        }
+    }
+}
+
+/// What every reader reads from: the user's configuration files, environment and home
+/// directory on the host (explicit inputs, so tests run on memory and temp dirs).
+#[derive(Clone, Copy)]
+pub struct HostConfig<'a> {
+    /// The configuration files.
+    pub files: &'a dyn ConfigFiles,
+    /// The environment variables the engines' tools read.
+    pub env: &'a EnvVars,
+    /// The user's home directory.
+    pub home: &'a Path,
+}
+
+impl<'a> HostConfig<'a> {
+    /// The three inputs together.
+    pub fn new(files: &'a dyn ConfigFiles, env: &'a EnvVars, home: &'a Path) -> Self {
+        HostConfig { files, env, home }
+    }
+}
+
 /// Why a VM's shares could not be read.
 #[derive(Debug, Error)]
 pub enum VmError {
@@ -180,6 +214,9 @@ pub(crate) mod testfiles {
     use std::collections::BTreeMap;
     use std::io;
     use std::path::{Path, PathBuf};
+
+    /// The home directory of the readers' tests.
+    pub const HOME: &str = "/Users/alice";
 
     /// Files and directories held in memory.
     #[derive(Default)]

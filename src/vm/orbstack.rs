@@ -1,17 +1,10 @@
 //! OrbStack: shares the whole Mac filesystem at the same paths, writable; there is no file
 //! to read.
 
-use std::path::Path;
-
-use super::{ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares};
+use super::{HostConfig, Share, VmEngine, VmError, VmShares};
 
 /// OrbStack's shares: `/` at `/`, writable, mount type `orbstack`.
-pub fn read(
-    _files: &dyn ConfigFiles,
-    _env: &EnvVars,
-    _home: &Path,
-    _instance: Option<&str>,
-) -> Result<VmShares, VmError> {
+pub fn read(_host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, VmError> {
     Ok(VmShares {
         engine: VmEngine::OrbStack,
         instance: None,
@@ -24,15 +17,15 @@ pub fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vm::EnvVars;
     use crate::vm::share_for;
-    use crate::vm::testfiles::MemFiles;
+    use crate::vm::testfiles::{HOME, MemFiles};
+    use std::path::Path;
 
     #[test]
     fn everything_is_shared_at_the_same_path() {
         let got = read(
-            &MemFiles::new(),
-            &EnvVars::new(),
-            Path::new("/Users/alice"),
+            HostConfig::new(&MemFiles::new(), &EnvVars::new(), Path::new(HOME)),
             None,
         )
         .expect("infallible");

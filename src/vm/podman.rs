@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, read_optional};
+use super::{EnvVars, HostConfig, Share, VmEngine, VmError, VmShares, read_optional};
 
 /// Podman's default machine name.
 pub const DEFAULT_MACHINE: &str = "podman-machine-default";
@@ -40,12 +40,8 @@ pub fn machine_dir(env: &EnvVars, home: &Path) -> PathBuf {
 }
 
 /// Read a Podman machine's shares (`instance` = machine name, default `podman-machine-default`).
-pub fn read(
-    files: &dyn ConfigFiles,
-    env: &EnvVars,
-    home: &Path,
-    instance: Option<&str>,
-) -> Result<VmShares, VmError> {
+pub fn read(host: HostConfig<'_>, instance: Option<&str>) -> Result<VmShares, VmError> {
+    let HostConfig { files, env, home } = host;
     let name = instance.unwrap_or(DEFAULT_MACHINE);
     let dir = machine_dir(env, home);
     let hint = format!(
@@ -101,9 +97,7 @@ pub fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::testfiles::{MemFiles, corpus_engines, fixture, text};
-
-    const HOME: &str = "/Users/alice";
+    use crate::vm::testfiles::{HOME, MemFiles, corpus_engines, fixture, text};
 
     #[test]
     fn fixture_machine_under_xdg() {
@@ -112,7 +106,7 @@ mod tests {
             &text(&fixture("podman/dev.json")),
         );
         let env = EnvVars::new().with("XDG_CONFIG_HOME", "/xdg");
-        let got = read(&files, &env, Path::new(HOME), Some("dev")).expect("reads");
+        let got = read(HostConfig::new(&files, &env, Path::new(HOME)), Some("dev")).expect("reads");
         assert_eq!(
             got.shares,
             vec![
@@ -135,8 +129,11 @@ mod tests {
 
     #[test]
     fn missing_machine_lists_the_places() {
-        let err =
-            read(&MemFiles::new(), &EnvVars::new(), Path::new(HOME), None).expect_err("missing");
+        let err = read(
+            HostConfig::new(&MemFiles::new(), &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect_err("missing");
         let msg = err.to_string();
         assert!(
             msg.contains(
@@ -153,7 +150,11 @@ mod tests {
             "/Users/alice/.config/containers/podman/machine/applehv/podman-machine-default.json",
             "{\"Mounts\": [}",
         );
-        let err = read(&files, &EnvVars::new(), Path::new(HOME), None).expect_err("bad");
+        let err = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect_err("bad");
         assert!(matches!(err, VmError::Parse { line: Some(1), .. }), "{err}");
         assert!(err.hint().contains("podman machine init -v"));
     }
@@ -168,7 +169,11 @@ mod tests {
             "/Users/alice/.config/containers/podman/machine/applehv/podman-machine-default.json",
             &json,
         );
-        let got = read(&files, &EnvVars::new(), Path::new(HOME), None).expect("reads");
+        let got = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect("reads");
         let hosts: Vec<_> = got
             .shares
             .iter()

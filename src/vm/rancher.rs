@@ -4,10 +4,8 @@
 //! writes (lima.ts `getMounts`) are assumed: `~`, `/tmp/rancher-desktop`, `/Volumes`,
 //! `/var/folders`, `/private/tmp`, `/private/var/folders`, all writable.
 
-use std::path::Path;
-
 use super::lima::{self, read_layer};
-use super::{ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, expand_tilde};
+use super::{HostConfig, Share, VmEngine, VmError, VmShares, expand_tilde};
 
 /// Rancher Desktop's Lima home under the home directory.
 pub const LIMA_DIR: &str = "Library/Application Support/rancher-desktop/lima";
@@ -24,47 +22,36 @@ pub const DEFAULT_MOUNTS: [&str; 6] = [
 ];
 
 /// Read Rancher Desktop's shares (`instance` is ignored: the instance is always `0`).
-pub fn read(
-    files: &dyn ConfigFiles,
-    _env: &EnvVars,
-    home: &Path,
-    _instance: Option<&str>,
-) -> Result<VmShares, VmError> {
+pub fn read(host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, VmError> {
+    let HostConfig { files, home, .. } = host;
     let lima_dir = home.join(LIMA_DIR);
     let path = lima_dir.join(INSTANCE).join("lima.yaml");
     let hint = "Rancher Desktop rewrites this file on start: quit and restart Rancher Desktop";
-    let (shares, source_files, notes) = match read_layer(files, path.clone(), hint)? {
-        Some(layer) => {
-            let layered = lima::read_with_config_layers(files, &lima_dir, layer, home)?;
-            (layered.shares, layered.source_files, layered.notes)
-        }
-        None => (
-            DEFAULT_MOUNTS
+    let Some(layer) = read_layer(files, path.clone(), hint)? else {
+        return Ok(VmShares {
+            engine: VmEngine::RancherDesktop,
+            instance: Some(INSTANCE.to_owned()),
+            shares: DEFAULT_MOUNTS
                 .iter()
                 .map(|m| Share::same_path(expand_tilde(m, home), true, None))
                 .collect(),
-            Vec::new(),
-            vec![format!(
+            source_files: Vec::new(),
+            notes: vec![format!(
                 "no `{}`: assuming the mounts Rancher Desktop writes",
                 path.display()
             )],
-        ),
+        });
     };
-    Ok(VmShares {
-        engine: VmEngine::RancherDesktop,
-        instance: Some(INSTANCE.to_owned()),
-        shares,
-        source_files,
-        notes,
-    })
+    let layered = lima::read_with_config_layers(files, &lima_dir, layer, home)?;
+    Ok(layered.into_shares(VmEngine::RancherDesktop, INSTANCE))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::testfiles::{MemFiles, corpus_engines, fixture, text};
-
-    const HOME: &str = "/Users/alice";
+    use crate::vm::EnvVars;
+    use crate::vm::testfiles::{HOME, MemFiles, corpus_engines, fixture, text};
+    use std::path::Path;
 
     fn at_instance(yaml: &str) -> MemFiles {
         MemFiles::new().file(Path::new(HOME).join(LIMA_DIR).join("0/lima.yaml"), yaml)
@@ -73,7 +60,11 @@ mod tests {
     #[test]
     fn fixture_lima_yaml() {
         let files = at_instance(&text(&fixture("rancher-desktop/lima.yaml")));
-        let got = read(&files, &EnvVars::new(), Path::new(HOME), None).expect("reads");
+        let got = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect("reads");
         assert_eq!(
             got.shares,
             vec![
@@ -85,7 +76,11 @@ mod tests {
 
     #[test]
     fn defaults_when_never_started() {
-        let got = read(&MemFiles::new(), &EnvVars::new(), Path::new(HOME), None).expect("reads");
+        let got = read(
+            HostConfig::new(&MemFiles::new(), &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect("reads");
         assert_eq!(got.shares.len(), 6);
         assert_eq!(got.shares[0].host, Path::new(HOME));
         assert!(got.shares.iter().all(|s| s.writable));
@@ -94,9 +89,11 @@ mod tests {
     #[test]
     fn corrupt_names_the_file() {
         let err = read(
-            &at_instance("mounts: [\n"),
-            &EnvVars::new(),
-            Path::new(HOME),
+            HostConfig::new(
+                &at_instance("mounts: [\n"),
+                &EnvVars::new(),
+                Path::new(HOME),
+            ),
             None,
         )
         .expect_err("corrupt");
@@ -115,7 +112,11 @@ mod tests {
         let files = at_instance(&text(
             &engines.join("rancher-desktop/derived/lima.yaml.mounts-darwin.yaml"),
         ));
-        let got = read(&files, &EnvVars::new(), Path::new(HOME), None).expect("reads");
+        let got = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect("reads");
         let want: Vec<Share> = DEFAULT_MOUNTS
             .iter()
             .map(|m| Share::same_path(expand_tilde(m, Path::new(HOME)), true, Some("virtiofs")))

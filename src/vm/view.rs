@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ConfigFiles, EnvVars, Share, VmEngine, VmError, VmShares, share_for};
+use super::{ConfigFiles, EnvVars, HostConfig, Share, VmEngine, VmError, VmShares, share_for};
 use crate::engine::endpoint::EngineGuess;
 
 /// The engine serving the endpoint and what its VM shares.
@@ -93,14 +93,7 @@ pub fn read_view(
 ) -> Result<VmView, VmError> {
     let shares = match vm_engine_of(&guess) {
         None => None,
-        Some((engine, instance)) => Some(match engine {
-            VmEngine::Colima => super::colima::read(files, env, home, instance)?,
-            VmEngine::Lima => super::lima::read(files, env, home, instance)?,
-            VmEngine::DockerDesktop => super::docker_desktop::read(files, env, home, instance)?,
-            VmEngine::RancherDesktop => super::rancher::read(files, env, home, instance)?,
-            VmEngine::OrbStack => super::orbstack::read(files, env, home, instance)?,
-            VmEngine::Podman => super::podman::read(files, env, home, instance)?,
-        }),
+        Some((engine, instance)) => Some(engine.read(HostConfig::new(files, env, home), instance)?),
     };
     Ok(VmView {
         engine: guess,

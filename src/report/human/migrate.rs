@@ -48,21 +48,10 @@ pub fn migrated(outcome: &Outcome, rollback: bool, paths: &PathStyle) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::StepOutcome;
 
     #[test]
     fn the_outcome_lists_every_step_and_the_journal() {
-        let done = Outcome {
-            journal: "/srv/app/.tierctl/journal-1.jsonl".into(),
-            steps: vec![StepOutcome {
-                step: "stop".into(),
-                result: "stopped: db".into(),
-            }],
-            kept: vec!["app_db".into()],
-        };
-        let paths = PathStyle {
-            cwd: "/srv/app".into(),
-        };
+        let (done, paths) = crate::report::examples::finished_run();
         assert_eq!(
             migrated(&done, false, &paths),
             "[1/1] stop             stopped: db\ndone. Source volume app_db kept; remove it with `tierctl migrate --prune-source` after you are happy. (journal: .tierctl/journal-1.jsonl)\n"

@@ -64,6 +64,20 @@ fn one_line(text: &str) -> String {
     out
 }
 
+/// `rows` as a borderless table, columns two spaces apart, no trailing blanks on a line.
+fn write_columns<R: tabled::Tabled>(out: &mut String, rows: Vec<R>) {
+    use std::fmt::Write as _;
+    use tabled::Table;
+    use tabled::settings::{Padding, Style};
+    let table = Table::new(rows)
+        .with(Style::blank())
+        .with(Padding::new(0, 2, 0, 0))
+        .to_string();
+    for line in table.lines() {
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }

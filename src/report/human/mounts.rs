@@ -3,8 +3,7 @@
 
 use std::fmt::Write as _;
 
-use tabled::settings::{Padding, Style};
-use tabled::{Table, Tabled};
+use tabled::Tabled;
 
 use super::plural;
 use crate::compose::model::MountType;
@@ -85,13 +84,7 @@ pub fn mounts(report: &MountsReport, paths: &PathStyle) -> String {
     let mut out = String::new();
     if !report.mounts.is_empty() {
         let rows: Vec<Row> = report.mounts.iter().map(|v| row(v, paths)).collect();
-        let table = Table::new(rows)
-            .with(Style::blank())
-            .with(Padding::new(0, 2, 0, 0))
-            .to_string();
-        for line in table.lines() {
-            let _ = writeln!(out, "{}", line.trim_end());
-        }
+        super::write_columns(&mut out, rows);
     }
     let n = report.mounts.len();
     let _ = writeln!(out, "project {}: {n} mount{}", report.project, plural(n));

@@ -3,8 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use tabled::settings::{Padding, Style};
-use tabled::{Table, Tabled};
+use tabled::Tabled;
 
 use crate::report::reports::{ContainerResult, FleetReport, HostReport, MountResult, VerifyReport};
 use crate::usage::human_bytes;
@@ -121,13 +120,7 @@ pub fn verify(report: &VerifyReport) -> String {
     if rows.is_empty() {
         let _ = writeln!(out, "no bind or volume mount to verify");
     } else {
-        let table = Table::new(rows)
-            .with(Style::blank())
-            .with(Padding::new(0, 2, 0, 0))
-            .to_string();
-        for line in table.lines() {
-            let _ = writeln!(out, "{}", line.trim_end());
-        }
+        super::write_columns(&mut out, rows);
     }
     for c in &report.containers {
         for m in &c.mounts {

@@ -111,21 +111,10 @@ pub fn migrated<'a>(outcome: &'a Outcome, rollback: bool, paths: &PathStyle) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::StepOutcome;
 
     #[test]
     fn the_outcome_keeps_its_alphabetical_field_order() {
-        let done = Outcome {
-            journal: "/srv/app/.tierctl/journal-1.jsonl".into(),
-            steps: vec![StepOutcome {
-                step: "stop".into(),
-                result: "stopped: db".into(),
-            }],
-            kept: vec!["app_db".into()],
-        };
-        let paths = PathStyle {
-            cwd: "/srv/app".into(),
-        };
+        let (done, paths) = crate::report::examples::finished_run();
         assert_eq!(
             super::super::pretty(&migrated(&done, true, &paths)),
             r#"{

@@ -156,6 +156,16 @@ pub struct ActionsDto {
     pub actions: Vec<ActionDto>,
 }
 
+impl ActionsDto {
+    fn new(dry_run: bool, actions: Vec<ActionDto>) -> Self {
+        ActionsDto {
+            version: VERSION,
+            dry_run,
+            actions,
+        }
+    }
+}
+
 /// One action.
 #[derive(Serialize)]
 pub struct ActionDto {
@@ -179,37 +189,34 @@ pub fn init(report: &InitReport) -> ActionsDto {
         target: None,
         detail,
     };
-    ActionsDto {
-        version: VERSION,
-        dry_run: report.dry_run,
-        actions: report
-            .actions
-            .iter()
-            .map(|a| match a {
-                DirAction::Create { path, owner, mode } => dto(
-                    "create",
-                    path,
-                    Some(format!(
-                        "owner {}, mode {}",
-                        owner.map_or("-".into(), |(u, g)| format!("{u}:{g}")),
-                        mode.map_or("-".into(), |m| format!("{m:04o}"))
-                    )),
-                ),
-                DirAction::Fix { path, owner, mode } => dto(
-                    "fix",
-                    path,
-                    Some(format!(
-                        "owner {}, mode {}",
-                        owner.map_or("-".into(), |(_, (u, g))| format!("{u}:{g}")),
-                        mode.map_or("-".into(), |(_, m)| format!("{m:04o}"))
-                    )),
-                ),
-                DirAction::Keep { path } => dto("keep", path, None),
-                DirAction::Leave { path, differs } => dto("leave", path, Some(differs.clone())),
-                DirAction::Blocked { path, reason } => dto("blocked", path, Some(reason.clone())),
-            })
-            .collect(),
-    }
+    let actions = report
+        .actions
+        .iter()
+        .map(|a| match a {
+            DirAction::Create { path, owner, mode } => dto(
+                "create",
+                path,
+                Some(format!(
+                    "owner {}, mode {}",
+                    owner.map_or("-".into(), |(u, g)| format!("{u}:{g}")),
+                    mode.map_or("-".into(), |m| format!("{m:04o}"))
+                )),
+            ),
+            DirAction::Fix { path, owner, mode } => dto(
+                "fix",
+                path,
+                Some(format!(
+                    "owner {}, mode {}",
+                    owner.map_or("-".into(), |(_, (u, g))| format!("{u}:{g}")),
+                    mode.map_or("-".into(), |(_, m)| format!("{m:04o}"))
+                )),
+            ),
+            DirAction::Keep { path } => dto("keep", path, None),
+            DirAction::Leave { path, differs } => dto("leave", path, Some(differs.clone())),
+            DirAction::Blocked { path, reason } => dto("blocked", path, Some(reason.clone())),
+        })
+        .collect();
+    ActionsDto::new(report.dry_run, actions)
 }
 
 /// `tiers link` as its DTO.
@@ -222,22 +229,17 @@ pub fn link(report: &LinkReport) -> ActionsDto {
             target: target.map(|t| t.display().to_string()),
             detail,
         };
-    ActionsDto {
-        version: VERSION,
-        dry_run: report.dry_run,
-        actions: report
-            .actions
-            .iter()
-            .map(|a| match a {
-                LinkAction::Create { path, target } => dto("create", path, Some(target), None),
-                LinkAction::Replace { path, target, old } => {
-                    dto("replace", path, Some(target), Some(old.clone()))
-                }
-                LinkAction::Keep { path, target } => dto("keep", path, Some(target), None),
-                LinkAction::Refuse { path, reason } => {
-                    dto("refuse", path, None, Some(reason.clone()))
-                }
-            })
-            .collect(),
-    }
+    let actions = report
+        .actions
+        .iter()
+        .map(|a| match a {
+            LinkAction::Create { path, target } => dto("create", path, Some(target), None),
+            LinkAction::Replace { path, target, old } => {
+                dto("replace", path, Some(target), Some(old.clone()))
+            }
+            LinkAction::Keep { path, target } => dto("keep", path, Some(target), None),
+            LinkAction::Refuse { path, reason } => dto("refuse", path, None, Some(reason.clone())),
+        })
+        .collect();
+    ActionsDto::new(report.dry_run, actions)
 }

@@ -315,6 +315,11 @@ pub struct NewArgs {
     /// Print the rendered files and the directories, write and create nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Replace project files that differ from the template (your edits; each is backed up
+    /// first as FILE.tierctl-TIMESTAMP.bak). Without it, `new` again keeps identical files,
+    /// creates missing ones and refuses when any differs
+    #[arg(long)]
+    pub force: bool,
     /// List the templates
     #[arg(long)]
     pub list: bool,

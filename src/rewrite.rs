@@ -143,6 +143,10 @@ fn patch_yaml(
     let mut ordered: Vec<&&EditKind> = kinds.iter().collect();
     ordered.sort_by_key(|k| matches!(k, EditKind::RemoveVolume { .. }));
     for kind in ordered {
+        if let EditKind::RemoveVolume { .. } = kind {
+            doc = remove_volume(file, &doc, kind)?;
+            continue;
+        }
         for (route, op) in operations(&doc, kind) {
             let fail = |message: String| RewriteError::Patch {
                 file: file.to_path_buf(),
@@ -153,10 +157,62 @@ fn patch_yaml(
                 route: route.to_yamlpath(),
                 operation: op.map_err(&fail)?,
             };
-            doc = yamlpatch::apply_yaml_patches(&doc, &[patch]).map_err(|e| fail(e.to_string()))?;
+            let patched =
+                yamlpatch::apply_yaml_patches(&doc, &[patch]).map_err(|e| fail(e.to_string()))?;
+            doc = without_added_newline(&doc, patched).map_err(fail)?;
         }
     }
     Ok(doc.source().to_owned())
+}
+
+/// yamlpatch ends every text it patches with a newline: a file that had no final newline keeps
+/// having none.
+fn without_added_newline(
+    before: &yamlpath::Document,
+    after: yamlpath::Document,
+) -> Result<yamlpath::Document, String> {
+    let text = after.source();
+    if before.source().ends_with('\n') || before.source().is_empty() {
+        return Ok(after);
+    }
+    match text.strip_suffix('\n') {
+        Some(stripped) => yamlpath::Document::new(stripped.to_owned()).map_err(|e| e.to_string()),
+        None => Ok(after),
+    }
+}
+
+/// Removes a top-level volume entry (or block) with the comment lines the plan said go with it.
+fn remove_volume(
+    file: &Path,
+    doc: &yamlpath::Document,
+    kind: &EditKind,
+) -> Result<yamlpath::Document, RewriteError> {
+    let EditKind::RemoveVolume {
+        key,
+        whole_block,
+        comments,
+    } = kind
+    else {
+        return Ok(doc.clone());
+    };
+    let route = if *whole_block {
+        Route::new([RouteKey::from("volumes")])
+    } else {
+        Route::new([RouteKey::from("volumes"), RouteKey::from(key.as_str())])
+    };
+    let fail = |message: String| RewriteError::Patch {
+        file: file.to_path_buf(),
+        route: route.to_string(),
+        message,
+    };
+    let removal = crate::plan::remove_key(doc, &route).map_err(&fail)?;
+    if let Some(line) = removal.comments.iter().find(|l| !comments.contains(l)) {
+        return Err(fail(format!(
+            "the comment line `{}` would go with it, which the plan did not say",
+            line.trim()
+        )));
+    }
+    Ok(removal.doc)
 }
 
 type Operation<'a> = (Route, Result<yamlpatch::Op<'a>, String>);
@@ -207,15 +263,7 @@ fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation
                 }),
             )]
         }
-        EditKind::RemoveVolume { key, whole_block } => {
-            let route = if *whole_block {
-                Route::new([RouteKey::from("volumes")])
-            } else {
-                Route::new([RouteKey::from("volumes"), RouteKey::from(key.as_str())])
-            };
-            vec![(route, Ok(yamlpatch::Op::Remove))]
-        }
-        EditKind::EnvLine { .. } => Vec::new(),
+        EditKind::RemoveVolume { .. } | EditKind::EnvLine { .. } => Vec::new(),
     }
 }
 

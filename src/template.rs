@@ -80,6 +80,20 @@ pub enum TemplateError {
         /// What is wrong.
         reason: String,
     },
+    /// Files of the project differ from what the template renders (edited since `new` wrote
+    /// them, or other tiers): nothing was written.
+    #[error(
+        "{} differ{} from what template `{template}` renders (edited since `tierctl new` wrote {}?); nothing was written",
+        .files.iter().map(|f| format!("`{}`", f.display())).collect::<Vec<_>>().join(", "),
+        if .files.len() == 1 { "s" } else { "" },
+        if .files.len() == 1 { "it" } else { "them" }
+    )]
+    Edited {
+        /// The template.
+        template: String,
+        /// The files that differ.
+        files: Vec<PathBuf>,
+    },
 }
 
 impl TemplateError {
@@ -98,7 +112,52 @@ impl TemplateError {
                 "a placeholder is `{{place SERVICE TARGET}}`, `{{tier TIER SUB}}` or `{{project}}`, optionally with `owner=UID:GID` and `mode=0750`; a placement rule must match it".into()
             }
             TemplateError::Compose { .. } => "fix the template's compose.yaml".into(),
+            TemplateError::Edited { .. } => "your edits are kept; to write the template's version anyway, run again with --force (each replaced file is backed up first as FILE.tierctl-TIMESTAMP.bak), or move the file away".into(),
         }
+    }
+}
+
+/// What `tierctl new` does with one file of the project directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    /// The file is missing: it is created.
+    Create,
+    /// The file has exactly the rendered text: left as it is.
+    Keep,
+    /// The file differs and `--force` was given: replaced, after a backup.
+    Replace,
+}
+
+/// What `tierctl new` does with each file of the project (`(path, rendered text, the text
+/// there now)`), so that running it again on the directory it created changes nothing: a
+/// missing file is created, an identical one left alone, and one that differs (the user's
+/// edits) refuses the whole run — naming every such file — unless `force`.
+pub fn file_actions(
+    template: &str,
+    files: &[(PathBuf, &str, Option<&str>)],
+    force: bool,
+) -> Result<Vec<FileAction>, TemplateError> {
+    let actions: Vec<FileAction> = files
+        .iter()
+        .map(|(_, rendered, existing)| match existing {
+            None => FileAction::Create,
+            Some(text) if text == rendered => FileAction::Keep,
+            Some(_) => FileAction::Replace,
+        })
+        .collect();
+    let edited: Vec<PathBuf> = files
+        .iter()
+        .zip(&actions)
+        .filter(|(_, a)| **a == FileAction::Replace)
+        .map(|((path, _, _), _)| path.clone())
+        .collect();
+    if edited.is_empty() || force {
+        Ok(actions)
+    } else {
+        Err(TemplateError::Edited {
+            template: template.to_owned(),
+            files: edited,
+        })
     }
 }
 
@@ -366,5 +425,34 @@ tiers:
             ..broken
         };
         assert!(render(&unclosed, &tiers()).is_err());
+    }
+
+    /// Issue 12: `tierctl new` again on the directory it created: identical files are kept,
+    /// missing ones created, edited ones refused by name unless `--force`.
+    #[test]
+    fn issue_12_new_again_keeps_identical_creates_missing_and_refuses_edited() {
+        let (c, e) = (PathBuf::from("/s/compose.yaml"), PathBuf::from("/s/.env"));
+        let files = [(c.clone(), "c", Some("c")), (e.clone(), "e", None)];
+        assert_eq!(
+            file_actions("immich", &files, false),
+            Ok(vec![FileAction::Keep, FileAction::Create])
+        );
+        let edited = [(c.clone(), "c", Some("c")), (e.clone(), "e", Some("e2"))];
+        let err = file_actions("immich", &edited, false).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "`/s/.env` differs from what template `immich` renders (edited since `tierctl new` wrote it?); nothing was written"
+        );
+        assert_eq!(
+            file_actions("immich", &edited, true),
+            Ok(vec![FileAction::Keep, FileAction::Replace])
+        );
+        let both = [(c, "c", Some("x")), (e, "e", Some("y"))];
+        let err = file_actions("immich", &both, false).expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("`/s/compose.yaml`, `/s/.env` differ from"),
+            "{err}"
+        );
     }
 }

@@ -558,18 +558,17 @@ fn set_owner_mode(
     Ok(())
 }
 
-/// Writes `compose.yaml` and `.env` of a rendered template into `dir` (created if missing);
-/// refuses to overwrite either file.
-pub fn write_project(dir: &Path, compose: &str, env: &str) -> Result<(), ChangeError> {
+/// Creates the files `(path, text)` of a rendered template in `dir` (created if missing);
+/// refuses to overwrite any file.
+pub fn create_project_files(dir: &Path, files: &[(&Path, &str)]) -> Result<(), ChangeError> {
     fs::create_dir_all(dir).map_err(fail(dir, "create"))?;
-    for (name, text) in [("compose.yaml", compose), (".env", env)] {
-        let path = dir.join(name);
+    for (path, text) in files {
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path)
-            .map_err(fail(&path, "create"))?;
-        io::Write::write_all(&mut file, text.as_bytes()).map_err(fail(&path, "write"))?;
+            .open(path)
+            .map_err(fail(path, "create"))?;
+        io::Write::write_all(&mut file, text.as_bytes()).map_err(fail(path, "write"))?;
     }
     Ok(())
 }

@@ -32,6 +32,9 @@ pub(super) fn audit(
     // tiers.yaml first (its errors before the compose file's), as it applies on that host
     let tiers = load_tiers_on(settings, host.as_ref())?;
     let project = load::load(&settings.load, &DiskFiles)?;
+    // compose's warnings about the file (unset variables) first
+    let unset = project.unset_variables.iter().map(|u| u.message());
+    notes.splice(0..0, unset);
     let image = helper_image(env);
     let facts = match connected.as_ref().filter(|c| c.host.remote) {
         Some(remote) => remote_facts(&project, &tiers, remote, &image, &mut notes)?,
@@ -158,7 +161,7 @@ fn remote_facts(
 /// `tierctl mounts`.
 pub(super) fn mounts(settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
     let tiers = load_tiers(settings)?;
-    let project = load::load(&settings.load, &DiskFiles)?;
+    let project = super::load_project(settings)?;
     let facts = probe::paths(audit::host_paths(&project));
     let report = report::MountsReport {
         mounts: crate::mounts::views(&project, &tiers, &facts),

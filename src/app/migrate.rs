@@ -46,7 +46,7 @@ pub(super) fn migrate(
     use crate::migrate::{self as run, ComposeCli, MigrateContext};
 
     refuse_remote_host(global, env)?;
-    let project = load::load(&settings.load, &DiskFiles)?;
+    let project = super::load_project(settings)?;
     let lock = (!args.dry_run)
         .then(|| crate::lock::project(&project))
         .transpose()?;

@@ -5,8 +5,11 @@ use std::io::Write;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, TiersCommand};
+use crate::compose::load;
+use crate::compose::model::ComposeProject;
 use crate::engine::docker::DockerEngine;
 use crate::error::{Error, exit};
+use crate::probe::DiskFiles;
 use crate::report::{self, Format, Report};
 use crate::settings::{Environment, Settings};
 use crate::tiers::Tiers;
@@ -99,6 +102,17 @@ fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(),
 /// `report` in the chosen format.
 fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
     report::render(report, settings.format, &settings.paths, settings.color)
+}
+
+/// Loads the compose project and says on stderr what compose warns about while loading it: each
+/// variable interpolated as a blank string because it is not set, once, at its first use.
+/// (`audit` puts these in its report's notes instead: [`audit::audit`].)
+fn load_project(settings: &Settings) -> Result<ComposeProject, Error> {
+    let project = load::load(&settings.load, &DiskFiles)?;
+    for unset in &project.unset_variables {
+        eprintln!("note: {}", unset.message());
+    }
+    Ok(project)
 }
 
 fn load_tiers(settings: &Settings) -> Result<Tiers, Error> {

@@ -4,7 +4,6 @@ use std::io::Write;
 
 use super::{emit, load_tiers};
 use crate::audit::{self};
-use crate::compose::load;
 use crate::engine::docker::DockerEngine;
 use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
@@ -41,7 +40,7 @@ pub(super) fn rewrite(
 ) -> Result<u8, Error> {
     let (write, strict_binds) = (mode.write, mode.strict_binds);
     let tiers = load_tiers(settings)?;
-    let project = load::load(&settings.load, &DiskFiles)?;
+    let project = super::load_project(settings)?;
     let _lock = write.then(|| crate::lock::project(&project)).transpose()?;
     let facts = probe::paths(audit::host_paths(&project));
     let plan = crate::plan::plan(&crate::plan::Input {

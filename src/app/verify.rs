@@ -5,13 +5,11 @@ use std::io::Write;
 use super::connect::{endpoint_input, resolve_endpoint};
 use super::emit;
 use crate::cli::{GlobalArgs, VerifyArgs};
-use crate::compose::load;
 use crate::engine::Engine;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, Endpoint};
 use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
-use crate::probe::DiskFiles;
 use crate::report::reports::{ContainerResult, MountResult, VerifyReport};
 use crate::report::{Format, Report};
 use crate::settings::{Environment, Settings};
@@ -34,10 +32,10 @@ pub(super) fn verify(
     // The compose project decides the containers by default; with --all, names or several
     // engines it is only used for the cross-check, when one loads.
     let explicit = args.all || !args.containers.is_empty() || fleet;
-    let project = match load::load(&settings.load, &DiskFiles) {
+    let project = match super::load_project(settings) {
         Ok(project) => Some(project),
         Err(_) if explicit => None,
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     let selection = selection(args, global, fleet, project.as_ref());
     let options = ObserveOptions {

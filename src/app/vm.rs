@@ -6,13 +6,12 @@ use super::connect::{connect, helper_image, home, identify_offline};
 use super::emit;
 use crate::audit::{self, Severity};
 use crate::cli::{GlobalArgs, VmArgs};
-use crate::compose::load;
 use crate::engine::Engine;
 use crate::engine::host_fs;
 use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
 use crate::facts::Facts;
-use crate::probe::{self, DiskFiles};
+use crate::probe;
 use crate::report::Report;
 use crate::report::reports::{BindRow, VmReport};
 use crate::settings::{Environment, Settings};
@@ -26,7 +25,7 @@ pub(super) fn vm(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let project = load::load(&settings.load, &DiskFiles)?;
+    let project = super::load_project(settings)?;
     let sources = audit::host_paths(&project);
     let mut notes = Vec::new();
     let connected = if settings.offline {

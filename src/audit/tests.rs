@@ -102,6 +102,7 @@ fn project(
         volumes: volumes.into_iter().collect(),
         environment: ComposeEnv::new(),
         texts: Default::default(),
+        unset_variables: Vec::new(),
     };
     project.assign_mount_ids();
     project

@@ -159,6 +159,10 @@ impl ComposeError {
                 "give the user running tierctl read access to the file and search (x) access to its directories".into()
             }
             ComposeError::Stdin => "save the compose file and pass its path with -f".into(),
+            ComposeError::Yaml { message, .. } if message.contains("duplicate key") => {
+                "a key is written once per mapping: merge the two entries into one, or remove one"
+                    .into()
+            }
             ComposeError::Yaml { .. } => "fix the YAML syntax at that line".into(),
             ComposeError::Spec { .. } => {
                 "fix the value so it matches the compose specification (https://compose-spec.io)"

@@ -33,6 +33,10 @@ pub struct UsedVariable {
     /// Whether the expression's result came from the text after its operator
     /// (a default or a replacement) rather than from the variable's value.
     pub used_default: bool,
+    /// Whether the expression, written without an operator (`$VAR`, `${VAR}`), became an empty
+    /// string because the variable is not set: what compose warns about ("The "VAR" variable is
+    /// not set. Defaulting to a blank string.").
+    pub blank: bool,
     /// Byte range in the interpolated text of the whole `${...}` or `$VAR`.
     pub span: (usize, usize),
 }
@@ -200,6 +204,7 @@ impl Interpolator<'_> {
                     let name = &text[dollar + 1..stop];
                     let value = (self.lookup)(name);
                     self.record(name, value.is_some(), false, (dollar, stop));
+                    self.blank_if_unset(value.is_none());
                     out.push_str(&value.unwrap_or_default());
                     stop
                 }
@@ -217,8 +222,16 @@ impl Interpolator<'_> {
             name: name.to_owned(),
             set,
             used_default,
+            blank: false,
             span,
         });
+    }
+
+    /// Marks the variable just recorded (one without an operator) as blanked when unset.
+    fn blank_if_unset(&mut self, unset: bool) {
+        if let Some(last) = self.variables.last_mut() {
+            last.blank = unset;
+        }
     }
 
     /// Expands the `${...}` starting at `dollar`; returns the position after it.
@@ -250,6 +263,7 @@ impl Interpolator<'_> {
         if bytes[name_stop] == b'}' {
             let value = (self.lookup)(name);
             self.record(name, value.is_some(), false, (dollar, name_stop + 1));
+            self.blank_if_unset(value.is_none());
             out.push_str(&value.unwrap_or_default());
             return Ok(name_stop + 1);
         }
@@ -337,6 +351,25 @@ mod tests {
 
     fn run(text: &str) -> Result<String, InterpolationError> {
         interpolate(text, &lookup_in(VARS)).map(|result| result.value)
+    }
+
+    /// Issue 12: `${CONFIG}/web` with CONFIG unset is `/web`; compose warns, so the expression
+    /// says it was blanked. A default, a replacement or a set (even empty) variable is no blank.
+    #[test]
+    fn issue_12_an_unset_variable_without_operator_is_marked_blank() {
+        let blanks = |text: &str| -> Vec<String> {
+            interpolate(text, &lookup_in(VARS))
+                .expect("interpolates")
+                .variables
+                .into_iter()
+                .filter(|v| v.blank)
+                .map(|v| v.name)
+                .collect()
+        };
+        assert_eq!(blanks("${CONFIG}/web:/web"), ["CONFIG"]);
+        assert_eq!(blanks("$CONFIG/web $OTHER"), ["CONFIG", "OTHER"]);
+        assert!(blanks("${CONFIG:-/x}${CONFIG-/y}${CONFIG:+z}${EMPTY}${SET}$$CONFIG").is_empty());
+        assert_eq!(blanks("${SET:-$INNER}${UNUSED:-${NESTED}}"), ["NESTED"]);
     }
 
     #[test]

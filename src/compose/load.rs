@@ -25,6 +25,7 @@ use crate::compose::origin::{Origin, Place, Position, Reach, Route, RouteKey};
 use crate::compose::path::absolute;
 use crate::compose::source::SourceText;
 use crate::compose::spec;
+use crate::compose::unset::UnsetVariables;
 
 /// Read access to files, so the loader can be tested with plain data.
 pub trait Files {
@@ -145,6 +146,7 @@ fn load_through(
         include_stack: Vec::new(),
         loaded: Vec::new(),
         trees: BTreeMap::new(),
+        unset: UnsetVariables::default(),
     };
     let partial = loader.load_files(&compose_files, &project_dir, &env)?;
     let mut value = partial.value;
@@ -193,6 +195,7 @@ fn load_through(
         volumes,
         environment: env,
         texts: BTreeMap::new(),
+        unset_variables: loader.unset.into_vec(),
     };
     Ok((project, loader.trees))
 }
@@ -415,6 +418,8 @@ struct Loader<'a> {
     include_stack: Vec<PathBuf>,
     loaded: Vec<PathBuf>,
     trees: Trees,
+    /// Variables blanked by interpolation because they are not set.
+    unset: UnsetVariables,
 }
 
 impl Loader<'_> {
@@ -477,12 +482,14 @@ impl Loader<'_> {
                     line: l.line(),
                     column: l.column(),
                 });
+                // a duplicate key: at the second occurrence, naming the first one's line
+                let duplicate = crate::compose::duplicate::locate(&source.text, &err);
                 return Err(ComposeError::Yaml {
                     place: Place {
                         file: path.to_path_buf(),
-                        position,
+                        position: duplicate.as_ref().map(|d| d.second).or(position),
                     },
-                    message: yaml_message(&err),
+                    message: duplicate.map_or_else(|| yaml_message(&err), |d| d.message()),
                 });
             }
         };
@@ -500,7 +507,7 @@ impl Loader<'_> {
             message,
         })?;
         let mut value = raw.clone();
-        interpolate_tree(&mut value, &Route::default(), &source, env)?;
+        interpolate_tree(&mut value, &Route::default(), &source, env, &mut self.unset)?;
         Ok(FileData {
             source,
             raw,
@@ -885,12 +892,16 @@ fn interpolate_tree(
     route: &Route,
     source: &SourceText,
     env: &ComposeEnv,
+    unset: &mut UnsetVariables,
 ) -> Result<(), ComposeError> {
     match value {
         Value::String(s) if s.contains('$') => {
             let lookup = |name: &str| env.get(name).map(|v| v.value.clone());
             match interpolate(s, &lookup) {
-                Ok(done) => *s = done.value,
+                Ok(done) => {
+                    unset.record(source, route, &done.variables);
+                    *s = done.value;
+                }
                 Err(error) => {
                     return Err(ComposeError::Interpolation {
                         place: place_of(source, route),
@@ -906,15 +917,17 @@ fn interpolate_tree(
                     Value::String(s) => RouteKey::Key(s.clone()),
                     other => RouteKey::Key(scalar_text(other)),
                 };
-                interpolate_tree(v, &route.with(key), source, env)?;
+                interpolate_tree(v, &route.with(key), source, env, unset)?;
             }
         }
         Value::Sequence(items) => {
             for (i, v) in items.iter_mut().enumerate() {
-                interpolate_tree(v, &route.with(i), source, env)?;
+                interpolate_tree(v, &route.with(i), source, env, unset)?;
             }
         }
-        Value::Tagged(tagged) => interpolate_tree(&mut tagged.value, route, source, env)?,
+        Value::Tagged(tagged) => {
+            interpolate_tree(&mut tagged.value, route, source, env, unset)?;
+        }
         _ => {}
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! The compose project model and its loader.
 
+pub mod duplicate;
 pub mod env;
 pub mod error;
 pub mod interpolate;
@@ -13,4 +14,5 @@ pub mod route_index;
 pub mod source;
 pub mod spec;
 pub mod target;
+pub mod unset;
 pub mod volume_syntax;

@@ -250,6 +250,9 @@ pub struct ComposeProject {
     pub environment: ComposeEnv,
     /// Every file the loader read (compose files, env files), by absolute path.
     pub texts: BTreeMap<PathBuf, LoadedFile>,
+    /// Variables interpolated as a blank string because they are not set, in the order first
+    /// used (compose warns about each).
+    pub unset_variables: Vec<crate::compose::unset::UnsetVariable>,
 }
 
 impl ComposeProject {

@@ -570,6 +570,7 @@ mod tests {
             volumes: Default::default(),
             environment: Default::default(),
             texts: Default::default(),
+            unset_variables: Vec::new(),
         };
         let options = Options {
             remove_source: true,

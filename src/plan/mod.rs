@@ -7,6 +7,7 @@
 //! (anchor, merge key, `extends`) only when every user gets the same new source, and removes
 //! top-level volume entries no service uses any more.
 
+mod removal;
 mod scalar;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,9 +25,10 @@ use crate::tiers::Tiers;
 
 pub use crate::audit::Reason;
 
+pub use removal::{Removal, remove_key};
 pub use scalar::{
-    ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span, replace_short_source,
-    style_of,
+    Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,
+    replace_short_source, style_of,
 };
 
 /// What the plan is made from.
@@ -170,12 +172,15 @@ pub enum EditKind {
         new: String,
     },
     /// Remove the top-level volume `key`; `whole_block` removes `volumes:` itself (the last
-    /// entry goes).
+    /// entry goes). The comment lines directly above the removed key go with it
+    /// ([`remove_key`]).
     RemoveVolume {
         /// The key under `volumes:`.
         key: String,
         /// Remove the whole top-level `volumes:` key.
         whole_block: bool,
+        /// The comment lines removed with it, as written.
+        comments: Vec<String>,
     },
 }
 
@@ -365,12 +370,21 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
         });
     }
     let literal = compose_literal(new_path);
+    let doc = input.project.texts.get(&origin.file).and_then(|f| f.doc());
+    // the scalar's parent collection: the volume list (short) or the entry (long)
+    let parent = Route(origin.route.0[..origin.route.0.len().saturating_sub(1)].to_vec());
+    let parent_text = doc.and_then(|d| entry_text(d, &parent));
+    let nesting = match parent_text.as_deref().map(str::trim_start) {
+        Some(t) if !t.starts_with(['[', '{']) => Nesting::Block,
+        // unknown: quote as if in a flow collection, which is safe in both
+        _ => Nesting::Flow,
+    };
     match mount.syntax {
         Syntax::Short => {
             let raw = decode(&origin.text).ok_or("the entry is not a single-line string")?;
             let new_raw = replace_short_source(&raw, &literal, mount.nocopy)
                 .ok_or("the entry has no source")?;
-            let new = encode(&new_raw, style_of(&origin.text));
+            let new = encode(&new_raw, style_of(&origin.text), nesting);
             Ok(Writing::Direct(vec![EditKind::Scalar {
                 route: origin.route.clone(),
                 old: origin.text.clone(),
@@ -379,15 +393,13 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
         }
         Syntax::Long => {
             decode(&origin.text).ok_or("the source is not a single-line string")?;
-            let entry = Route(origin.route.0[..origin.route.0.len().saturating_sub(1)].to_vec());
+            let entry = parent;
             let mut edits = vec![EditKind::Scalar {
                 route: origin.route.clone(),
                 old: origin.text.clone(),
-                new: encode(&literal, style_of(&origin.text)),
+                new: encode(&literal, style_of(&origin.text), nesting),
             }];
-            let doc = input.project.texts.get(&origin.file).and_then(|f| f.doc());
-            let entry_text = doc.and_then(|d| entry_text(d, &entry)).unwrap_or_default();
-            let flow = entry_text.starts_with('{');
+            let flow = nesting == Nesting::Flow;
             if mount.kind == MountType::Volume {
                 if flow && has_key(doc, &entry, "volume") {
                     return Err("a flow-style long entry with a `volume:` block".into());
@@ -748,7 +760,9 @@ fn remove_unused_volumes(input: &Input<'_>, changed: &BTreeSet<MountId>, out: &m
             from: None,
             place: Place {
                 file: (*file).clone(),
-                position: volume.origin.position,
+                position: doc_of(input, file)
+                    .and_then(|doc| removal::key_position(doc, &volume_route(key)))
+                    .or(volume.origin.position),
             },
             notes: vec![
                 "no service uses it any more; the volume's data stays in the engine".into(),
@@ -766,7 +780,8 @@ fn doc_of<'a>(input: &Input<'a>, file: &Path) -> Option<&'a yamlpath::Document> 
 }
 
 /// The edits that remove `keys` from `file`'s top-level `volumes:` (the whole block when they
-/// are all of it); when that would lose a comment, the removal steps are taken back.
+/// are all of it), with the comment lines that belong to them; when that would lose any other
+/// comment, the removal steps are taken back.
 fn volume_removal_edits(input: &Input<'_>, file: PathBuf, keys: &[String], out: &mut Plan) {
     let loaded = input.project.texts.get(&file);
     let all = loaded
@@ -774,14 +789,13 @@ fn volume_removal_edits(input: &Input<'_>, file: PathBuf, keys: &[String], out: 
         .map(top_volume_keys)
         .unwrap_or_default();
     let whole = all.iter().all(|k| keys.contains(k));
-    let routes: Vec<Route> = if whole {
-        vec![Route::new([RouteKey::from("volumes")])]
+    let removals: Vec<(String, Route)> = if whole {
+        vec![(String::new(), volume_route(""))]
     } else {
-        keys.iter()
-            .map(|k| Route::new([RouteKey::from("volumes"), RouteKey::from(k.as_str())]))
-            .collect()
+        keys.iter().map(|k| (k.clone(), volume_route(k))).collect()
     };
-    if !loaded.is_some_and(|f| removal_keeps_comments(f, &routes)) {
+    let planned = loaded.and_then(|f| removal_comments(f, &removals, &all));
+    let Some(comments) = planned else {
         out.steps.retain(|s| {
             !(s.action == Action::RemoveVolumeEntry
                 && keys.contains(&s.old)
@@ -789,52 +803,101 @@ fn volume_removal_edits(input: &Input<'_>, file: PathBuf, keys: &[String], out: 
         });
         out.removed_volumes.retain(|k| !keys.contains(k));
         return;
-    }
-    if whole {
+    };
+    note_removed_comments(&file, &comments, out);
+    for (key, _) in removals {
+        let lines = comments
+            .iter()
+            .filter(|(k, _)| whole || *k == key)
+            .flat_map(|(_, lines)| lines.iter().cloned())
+            .collect();
         out.edits.push(Edit {
-            file,
+            file: file.clone(),
             mounts: Vec::new(),
             kind: EditKind::RemoveVolume {
-                key: String::new(),
-                whole_block: true,
+                key,
+                whole_block: whole,
+                comments: lines,
             },
         });
-    } else {
-        for key in keys {
-            out.edits.push(Edit {
-                file: file.clone(),
-                mounts: Vec::new(),
-                kind: EditKind::RemoveVolume {
-                    key: key.clone(),
-                    whole_block: false,
-                },
-            });
+    }
+}
+
+/// Says on each removal step which comment lines go with its entry; the comment above a whole
+/// `volumes:` block is said on the first.
+fn note_removed_comments(file: &Path, comments: &[(String, Vec<String>)], out: &mut Plan) {
+    let mut block = comments
+        .iter()
+        .find(|(k, _)| k.is_empty())
+        .map(|(_, lines)| lines.clone())
+        .unwrap_or_default();
+    for step in out
+        .steps
+        .iter_mut()
+        .filter(|s| s.action == Action::RemoveVolumeEntry && s.place.file == file)
+    {
+        let mut lines: Vec<String> = std::mem::take(&mut block);
+        lines.extend(
+            comments
+                .iter()
+                .filter(|(k, _)| *k == step.old)
+                .flat_map(|(_, l)| l.iter().cloned()),
+        );
+        if !lines.is_empty() {
+            let quoted: Vec<String> = lines.iter().map(|l| format!("`{}`", l.trim())).collect();
+            step.notes.push(format!(
+                "the comment above it goes with it: {}",
+                quoted.join(", ")
+            ));
         }
     }
 }
 
-/// Whether removing `routes` from the file keeps every comment line.
-fn removal_keeps_comments(file: &LoadedFile, routes: &[Route]) -> bool {
-    let Some(mut doc) = file.doc().cloned() else {
-        return false;
-    };
-    for route in routes {
-        let patch = yamlpatch::Patch {
-            route: route.to_yamlpath(),
-            operation: yamlpatch::Op::Remove,
-        };
-        match yamlpatch::apply_yaml_patches(&doc, &[patch]) {
-            Ok(next) => doc = next,
-            Err(_) => return false,
+/// The route of the top-level volume `key` (`volumes` itself for an empty key).
+fn volume_route(key: &str) -> Route {
+    let mut keys = vec![RouteKey::from("volumes")];
+    if !key.is_empty() {
+        keys.push(RouteKey::from(key));
+    }
+    Route::new(keys)
+}
+
+/// The comment lines each key takes with it (an empty key: the `volumes:` block), or `None`
+/// when removing `removals` (in order) would lose any other comment line. A whole-block removal
+/// also takes the comments above each of its entries (`entries`).
+fn removal_comments(
+    file: &LoadedFile,
+    removals: &[(String, Route)],
+    entries: &[String],
+) -> Option<Vec<(String, Vec<String>)>> {
+    let mut doc = file.doc().cloned()?;
+    let mut planned = Vec::new();
+    for (key, route) in removals {
+        if key.is_empty() {
+            for entry in entries {
+                let lines = removal::attached_comments(&doc, &volume_route(entry)).ok()?;
+                planned.push((entry.clone(), lines));
+            }
         }
+        let removed = remove_key(&doc, route).ok()?;
+        planned.push((key.clone(), removed.comments));
+        doc = removed.doc;
     }
     let comments = |t: &str| -> Vec<String> {
-        t.lines()
+        let mut lines: Vec<String> = t
+            .lines()
             .filter(|l| l.trim_start().starts_with('#'))
             .map(str::to_owned)
-            .collect()
+            .collect();
+        lines.sort();
+        lines
     };
-    comments(&file.text) == comments(doc.source())
+    let mut expected = comments(&file.text);
+    for line in planned.iter().flat_map(|(_, lines)| lines) {
+        let at = expected.iter().position(|l| l == line)?;
+        expected.remove(at);
+    }
+    (expected == comments(doc.source())).then_some(planned)
 }
 
 /// The text of the top-level entry `volumes.<key>` when `volumes:` is a block mapping.

@@ -35,12 +35,23 @@ pub fn decode(text: &str) -> Option<String> {
     }
 }
 
-/// `value` as a YAML scalar that parses back to exactly `value`: in `preferred` style when that
-/// is safe, else double-quoted. Plain style is used only for values without spaces, comment
-/// markers, flow indicators or a leading indicator character.
-pub fn encode(value: &str, preferred: ScalarStyle) -> String {
+/// Where a scalar stands: in a block collection (`- x`, `key: x`) or inside a flow one
+/// (`[x]`, `{key: x}`), where `,[]{}` end a plain scalar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    /// In a block sequence or mapping.
+    Block,
+    /// Inside `[...]` or `{...}`.
+    Flow,
+}
+
+/// `value` as a YAML scalar that parses back to exactly `value` where it stands (`nesting`): in
+/// `preferred` style when that is safe, else double-quoted. Plain style is kept whenever YAML
+/// allows it: no whitespace, no leading indicator character, no `: ` or trailing `:`, no flow
+/// indicator inside a flow collection, and the value reads back as that very string.
+pub fn encode(value: &str, preferred: ScalarStyle, nesting: Nesting) -> String {
     match preferred {
-        ScalarStyle::Plain if plain_safe(value) => value.to_owned(),
+        ScalarStyle::Plain if plain_safe(value, nesting) => value.to_owned(),
         ScalarStyle::Single if !value.contains(['\n', '\t']) => {
             format!("'{}'", value.replace('\'', "''"))
         }
@@ -64,21 +75,28 @@ fn double_quoted(value: &str) -> String {
     out
 }
 
-fn plain_safe(value: &str) -> bool {
+fn plain_safe(value: &str, nesting: Nesting) -> bool {
     let Some(first) = value.chars().next() else {
         return false;
     };
     let bad_first = "-?:,[]{}#&*!|>'\"%@`~".contains(first);
+    let flow_indicator = |c: char| nesting == Nesting::Flow && ",[]{}".contains(c);
     let bad_any = value
         .chars()
-        .any(|c| c.is_whitespace() || ",[]{}#".contains(c) || c.is_control());
-    !bad_first && !bad_any && !value.ends_with(':') && !value.contains(": ") && {
-        // a value that YAML reads as something else (a number, `true`, `null`) is no path
-        matches!(
-            serde_norway::from_str::<serde_norway::Value>(value),
-            Ok(serde_norway::Value::String(ref s)) if s == value
-        )
+        .any(|c| c.is_whitespace() || c.is_control() || flow_indicator(c));
+    if bad_first || bad_any || value.ends_with(':') {
+        return false;
     }
+    // read back where it stands: a value that YAML reads as something else (a number, `true`,
+    // `null`) is no path
+    let wrapped = match nesting {
+        Nesting::Block => format!("- {value}\n"),
+        Nesting::Flow => format!("[{value}]"),
+    };
+    matches!(
+        serde_norway::from_str::<Vec<serde_norway::Value>>(&wrapped).as_deref(),
+        Ok([serde_norway::Value::String(s)]) if s == value
+    )
 }
 
 /// A host path written for compose: `$` doubled so interpolation leaves it alone.
@@ -167,14 +185,38 @@ mod tests {
 
     #[test]
     fn encode_keeps_plain_when_safe_and_quotes_otherwise() {
-        assert_eq!(encode("/a/b:/c", ScalarStyle::Plain), "/a/b:/c");
-        assert_eq!(encode("/a b:/c", ScalarStyle::Plain), "\"/a b:/c\"");
-        assert_eq!(encode("/a #b:/c", ScalarStyle::Plain), "\"/a #b:/c\"");
-        assert_eq!(encode("/a'b:/c", ScalarStyle::Single), "'/a''b:/c'");
-        assert_eq!(encode("/a\"b", ScalarStyle::Double), "\"/a\\\"b\"");
-        assert_eq!(encode("true", ScalarStyle::Plain), "\"true\"");
-        assert_eq!(encode("-x", ScalarStyle::Plain), "\"-x\"");
-        assert_eq!(encode("/a,b", ScalarStyle::Plain), "\"/a,b\"");
+        let plain = |v: &str| encode(v, ScalarStyle::Plain, Nesting::Block);
+        assert_eq!(plain("/a/b:/c"), "/a/b:/c");
+        assert_eq!(plain("/a b:/c"), "\"/a b:/c\"");
+        assert_eq!(plain("/a #b:/c"), "\"/a #b:/c\"");
+        assert_eq!(
+            encode("/a'b:/c", ScalarStyle::Single, Nesting::Block),
+            "'/a''b:/c'"
+        );
+        assert_eq!(
+            encode("/a\"b", ScalarStyle::Double, Nesting::Block),
+            "\"/a\\\"b\""
+        );
+        assert_eq!(plain("true"), "\"true\"");
+        assert_eq!(plain("-x"), "\"-x\"");
+        assert_eq!(plain("/a: b"), "\"/a: b\"");
+        assert_eq!(plain("/a:"), "\"/a:\"");
+    }
+
+    /// Issue 12: `data:/d:z,ro` rewritten in a block sequence gained quotes YAML does not need.
+    #[test]
+    fn issue_12_mode_lists_stay_plain_in_block_and_are_quoted_in_flow() {
+        for value in ["/t/a:/d:z,ro", "/t/a:/d:ro,z", "/t/a[1]:/d", "/t/a#b:/d"] {
+            assert_eq!(encode(value, ScalarStyle::Plain, Nesting::Block), value);
+        }
+        assert_eq!(
+            encode("/t/a:/d:z,ro", ScalarStyle::Plain, Nesting::Flow),
+            "\"/t/a:/d:z,ro\""
+        );
+        assert_eq!(
+            encode("/t/a#b:/d", ScalarStyle::Plain, Nesting::Flow),
+            "/t/a#b:/d"
+        );
     }
 
     #[test]
@@ -185,10 +227,16 @@ mod tests {
             "/p #q",
             "/tab\there",
             "/x:/y:ro",
+            "/x:/y:z,ro",
+            "/a[b]{c}:/d",
         ] {
             for style in [ScalarStyle::Plain, ScalarStyle::Single, ScalarStyle::Double] {
-                let text = encode(value, style);
+                let text = encode(value, style, Nesting::Block);
                 assert_eq!(decode(&text).as_deref(), Some(value), "{text}");
+                let flow = encode(value, style, Nesting::Flow);
+                let back: Vec<String> =
+                    serde_norway::from_str(&format!("[{flow}]")).expect("flow parses");
+                assert_eq!(back, vec![value.to_owned()], "{flow}");
             }
         }
     }

@@ -451,3 +451,91 @@ fn a_variable_set_in_an_included_projects_env_file_is_edited_there() {
     assert!(plan.manual.is_empty(), "{:?}", plan.manual);
     assert_eq!(new_text(&patched, "sub/.env"), "DATA=/t/fast/x\n");
 }
+
+/// Issue 12: the `remove-volume-entry` step pointed at the volume's body (one line too low).
+#[test]
+fn issue_12_remove_volume_entry_points_at_the_key() {
+    let compose = "services:\n  a:\n    image: x\n    volumes:\n      - data:/d\nvolumes:\n  data:\n    driver: local\n";
+    let (plan, _) = run(&[("compose.yaml", compose)], &[], false);
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::RemoveVolumeEntry)
+        .expect("removal step");
+    assert_eq!(step.place.position, Some(Position { line: 7, column: 3 }));
+}
+
+/// Issue 12: the comment above a removed `volumes:` block was left dangling at the end of the
+/// file. Comment lines directly above (no blank line, same indentation) go with the key; others
+/// stay.
+#[test]
+fn issue_12_comment_above_a_removed_volumes_block_goes_with_it() {
+    let compose = "services:\n  a:\n    image: x\n    volumes:\n      - data:/d\n\n# kept: a blank line between\n\n# the volumes\nvolumes:\n  data:\n    driver: local\n";
+    let (plan, patched) = run(&[("compose.yaml", compose)], &[], false);
+    assert_eq!(
+        new_text(&patched, "compose.yaml"),
+        "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/data:/d\n\n# kept: a blank line between\n"
+    );
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.action == Action::RemoveVolumeEntry)
+        .expect("removal step");
+    assert!(
+        step.notes.iter().any(|n| n.contains("`# the volumes`")),
+        "{:?}",
+        step.notes
+    );
+}
+
+/// Issue 12: the comment above one removed entry goes with it; the block and the other
+/// entries' comments stay, and a comment after the block belongs to what follows.
+#[test]
+fn issue_12_comment_above_a_removed_entry_goes_with_it() {
+    let compose = "services:\n  a:\n    image: x\n    volumes:\n      - data:/d\n      - keep:/k\n      - ./b:/b\nvolumes:\n  # the data\n  data:\n  # kept\n  keep:\n    external: true\n\n# about x-a\nx-a: 1\n";
+    let (plan, patched) = run(&[("compose.yaml", compose)], &[], false);
+    assert_eq!(plan.removed_volumes, ["data"]);
+    assert_eq!(
+        new_text(&patched, "compose.yaml"),
+        "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/data:/d\n      - keep:/k\n      - ./b:/b\nvolumes:\n  # kept\n  keep:\n    external: true\n\n# about x-a\nx-a: 1\n"
+    );
+}
+
+/// Issue 12: `:z,ro` entries gained quotes they did not need; in a flow list they still need
+/// them.
+#[test]
+fn issue_12_mode_lists_are_not_quoted_in_a_block_list() {
+    let compose = "services:\n  a:\n    image: x\n    volumes:\n      - data:/d:z,ro\n  b:\n    image: y\n    volumes: [\"other:/o:ro,z\", more:/m:z]\nvolumes:\n  data:\n  other:\n  more:\n";
+    let (_, patched) = run(&[("compose.yaml", compose)], &[], false);
+    assert_eq!(
+        new_text(&patched, "compose.yaml"),
+        "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/data:/d:z,ro\n  b:\n    image: y\n    volumes: [\"/t/warm/p/other:/o:ro,z\", /t/warm/p/more:/m:z]\n"
+    );
+}
+
+/// Issue 12: a file without a final newline gained one. The edits change only their own bytes:
+/// a file keeps its final-newline state, and a removal that reaches the end of the file leaves
+/// the last kept line as it was (its line end included).
+#[test]
+fn issue_12_the_final_newline_state_is_kept() {
+    for end in ["", "\n"] {
+        let compose = format!(
+            "volumes:\n  data:\n  other:\nservices:\n  a:\n    image: x\n    volumes:\n      - other:/o\n      - data:/d{end}"
+        );
+        let (_, patched) = run(&[("compose.yaml", &compose)], &[], false);
+        assert_eq!(
+            new_text(&patched, "compose.yaml"),
+            format!(
+                "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/other:/o\n      - /t/warm/p/data:/d{end}"
+            )
+        );
+        let removed = format!(
+            "services:\n  a:\n    image: x\n    volumes:\n      - data:/d\n      - ./b:/b\n\nvolumes:\n  data:\n    driver: local{end}"
+        );
+        let (_, patched) = run(&[("compose.yaml", &removed)], &[], false);
+        assert_eq!(
+            new_text(&patched, "compose.yaml"),
+            "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/data:/d\n      - ./b:/b\n"
+        );
+    }
+}

@@ -244,8 +244,21 @@ pub struct NewProjectReport {
     pub rendered: Rendered,
     /// What was done (or would be) to each directory.
     pub actions: Vec<DirAction>,
+    /// What was done (or would be) to each project file (`compose.yaml`, `.env`).
+    pub files: Vec<NewFile>,
     /// Whether nothing was written.
     pub dry_run: bool,
+}
+
+/// One file of a `tierctl new` project and what was done to it.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Created, kept (identical) or replaced (`--force`).
+    pub action: crate::template::FileAction,
+    /// The backup of a replaced file.
+    pub backup: Option<PathBuf>,
 }
 
 /// `tierctl mounts`: the storage view of one project.

@@ -253,3 +253,55 @@ fn issue12_a_newline_in_a_path_is_escaped_in_the_human_line_format() {
     assert!(lines[1].trim_start().starts_with("hint: "), "{out}");
     assert!(lines[2].starts_with("project app: 1 finding"), "{out}");
 }
+
+/// Issue 12: `${CONFIG}/web` with CONFIG unset is `/web`; compose warns ("The "CONFIG" variable
+/// is not set. Defaulting to a blank string."), so tierctl does too: once per variable, at its
+/// first use — in `audit`'s notes (human and JSON), on stderr for the other commands.
+#[test]
+fn issue12_an_unset_variable_is_noted_once_like_compose_warns() {
+    let ws = Workspace::new().file("tiers.yaml", TIERS).file(
+        "app/compose.yaml",
+        "services:\n  web:\n    image: nginx\n    volumes:\n      - ${CONFIG}/web:/web\n      - ${CONFIG}/b:/b\n      - ${DATA:-./data}:/data\n",
+    );
+    let note = "compose.yaml:5:9: The \"CONFIG\" variable is not set. Defaulting to a blank string. (used once more)";
+    let human = ws
+        .tierctl("app")
+        .env_remove("CONFIG")
+        .args(["audit", "--offline"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(stdout.matches("is not set").count(), 1, "{stdout}");
+    assert!(stdout.contains(&format!("note: {note}\n")), "{stdout}");
+    let json = ws
+        .tierctl("app")
+        .env_remove("CONFIG")
+        .args(["audit", "--offline", "--format", "json"])
+        .output()
+        .expect("runs");
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let notes: Vec<&str> = value["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].ends_with(&format!("/app/{note}")), "{notes:?}");
+    let plan = ws
+        .tierctl("app")
+        .env_remove("CONFIG")
+        .args(["plan"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&plan.stderr);
+    assert_eq!(stderr.matches("is not set").count(), 1, "{stderr}");
+    assert!(stderr.contains(note), "{stderr}");
+    let set = ws
+        .tierctl("app")
+        .env("CONFIG", "/srv")
+        .args(["audit", "--offline"])
+        .output()
+        .expect("runs");
+    assert!(!String::from_utf8_lossy(&set.stdout).contains("is not set"));
+}

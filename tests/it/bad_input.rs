@@ -194,3 +194,27 @@ fn issue12_an_include_in_an_unreadable_directory_says_permission_denied() {
     );
     assert!(!err.contains("does not exist"), "{err}");
 }
+
+#[test]
+fn issue12_a_duplicate_key_points_at_the_duplicate_and_names_the_first() {
+    let ws = project(
+        "services:\n  web:\n    image: nginx\n  db:\n    image: postgres\n  web:\n    image: other\n",
+    );
+    let err = run_err(&ws, &["audit"]);
+    assert!(
+        err.contains(
+            "[ROOT]/compose.yaml:6:3: invalid YAML: services: duplicate key `web` (first written at line 2)"
+        ),
+        "{err}"
+    );
+    let ws = project("services:\n  web:\n    image: nginx\n    volumes: []\n    image: x\n");
+    let err = run_err(&ws, &["audit"]);
+    assert!(
+        err.contains("compose.yaml:5:5: invalid YAML: services.web: duplicate key `image` (first written at line 3)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: a key is written once per mapping"),
+        "{err}"
+    );
+}

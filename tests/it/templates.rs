@@ -83,13 +83,18 @@ fn every_template_renders_validates_and_audits_clean() {
             String::from_utf8_lossy(&audit.stdout)
         );
 
-        // Rendering again refuses to overwrite the files.
+        // Rendering again keeps the identical files (issue 12: `new` is re-runnable; edited
+        // files are refused: `issue12_new_again_...`).
         let again = ws
             .tierctl("")
             .args(["new", template.name, "-o", "stack"])
             .output()
             .expect("runs");
-        assert_eq!(again.status.code(), Some(2));
+        assert_eq!(again.status.code(), Some(0), "{}", template.name);
+        assert_eq!(
+            std::fs::read_to_string(ws.path("stack/compose.yaml")).expect("kept"),
+            compose
+        );
     }
 }
 
@@ -155,4 +160,68 @@ fn issue12_new_projects_next_step_audit_finds_tiers_yaml_in_a_parent() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("no tiers.yaml found"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+/// Issue 12: `tierctl new` must be re-runnable. Again on the directory it created it keeps the
+/// identical files (exit 0, nothing rewritten); a missing file is created; a file with the
+/// user's edits refuses the run by name, writing nothing, unless `--force`, which backs it up
+/// first.
+#[test]
+fn issue12_new_again_keeps_identical_files_creates_missing_and_refuses_edited_ones() {
+    let ws = Workspace::new()
+        .file("tiers.yaml", TIERS)
+        .dir("faststore")
+        .dir("warmstore")
+        .dir("coldstore");
+    let new = |extra: &[&str]| {
+        ws.tierctl("")
+            .args(["new", "postgres-app", "-o", "stack"])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    assert_eq!(new(&[]).status.code(), Some(0));
+    let compose = std::fs::read_to_string(ws.path("stack/compose.yaml")).expect("written");
+    let again = new(&[]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("kept   "), "{stdout}");
+    assert!(!stdout.contains("wrote"), "{stdout}");
+
+    std::fs::remove_file(ws.path("stack/compose.yaml")).expect("removed");
+    let edited = "# my password\nPOSTGRES_PASSWORD=mine\n";
+    std::fs::write(ws.path("stack/.env"), edited).expect("edited");
+    let refused = new(&[]);
+    let stderr = ws.redact(&String::from_utf8_lossy(&refused.stderr));
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: `[ROOT]/stack/.env` differs from what template `postgres-app` renders"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert!(!ws.path("stack/compose.yaml").exists(), "nothing written");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("stack/.env")).expect("kept"),
+        edited
+    );
+
+    let forced = new(&["--force"]);
+    let stdout = String::from_utf8_lossy(&forced.stdout);
+    assert_eq!(forced.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("replaced  "), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("stack/compose.yaml")).expect("created"),
+        compose
+    );
+    let backup = std::fs::read_dir(ws.path("stack"))
+        .expect("listed")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().starts_with(".env.tierctl-"))
+        .expect("a backup of the edited .env");
+    assert_eq!(
+        std::fs::read_to_string(backup.path()).expect("backup"),
+        edited
+    );
 }

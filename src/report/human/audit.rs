@@ -46,7 +46,7 @@ pub fn audit(report: &AuditReport, paths: &PathStyle, color: bool) -> String {
         count(Severity::Info),
     );
     for note in &report.notes {
-        let _ = writeln!(out, "note: {note}");
+        let _ = writeln!(out, "note: {}", super::one_line(&paths.show_in(note)));
     }
     if findings.is_empty() {
         let _ = writeln!(out, "project {project}: no storage problems found");

@@ -104,6 +104,8 @@ pub struct StatusReport {
     /// The machine whose disks were measured, when an engine was named (`--context`, `-H`);
     /// `None`: this machine.
     pub host: Option<crate::host::Host>,
+    /// The tiers whose disk is judged not there (`tier-not-mounted`), on this machine.
+    pub not_mounted: Vec<crate::audit::TierCheck>,
 }
 
 impl StatusReport {
@@ -173,6 +175,7 @@ pub fn assess(measures: Vec<TierMeasure>, thresholds: Thresholds) -> StatusRepor
         thresholds,
         tiers,
         host: None,
+        not_mounted: Vec::new(),
     }
 }
 

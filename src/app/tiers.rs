@@ -153,26 +153,16 @@ pub(super) fn write_markers(tiers: &Tiers) -> Result<bool, Error> {
     Ok(held_back)
 }
 
-/// Says on stderr which tiers are not there (`tier-not-mounted`); true when one is.
-pub(super) fn report_absent_tiers(tiers: &Tiers) -> bool {
-    let seen = tierfs::presences(tiers);
-    let initialised = audit::initialised(seen.values());
-    let mut any = false;
-    for tier in tiers.tiers.values() {
-        let Some(presence) = seen.get(&tier.name) else {
-            continue;
-        };
-        if let Some(absent) = audit::absence(tier, presence, initialised) {
+/// One error and hint on stderr per tier whose disk is not there.
+fn say_absent_tiers(absent: &[audit::TierCheck]) {
+    for tier in absent {
+        if let Some((absence, hint)) = &tier.absent {
             eprintln!(
-                "error: tier-not-mounted: the disk of tier `{}` is not there: {}\nhint: {}",
-                tier.name,
-                absent.why,
-                audit::absence_hint(tier)
+                "error: tier-not-mounted: the disk of tier `{}` is not there: {}\nhint: {hint}",
+                tier.tier, absence.why
             );
-            any = true;
         }
     }
-    any
 }
 
 /// `tierctl tiers status --context NAME` (or `-H`): the tiers on that engine's host, with that
@@ -190,7 +180,7 @@ fn tiers_status_on(
     if !connected.host.remote {
         let mut status = measure_here(settings, &tiers, summary, (warning, critical))?;
         status.host = Some(connected.host);
-        return finish_status(settings, &tiers, &status, out);
+        return finish_status(settings, &tiers, status, out);
     }
     let engine = connected.engine.as_ref().expect("connect asks the engine");
     let roots: Vec<std::path::PathBuf> = tiers.tiers.values().map(|t| t.root.clone()).collect();
@@ -222,7 +212,7 @@ pub(super) fn tiers_status(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     let status = measure_here(settings, tiers, summary, (warning, critical))?;
-    finish_status(settings, tiers, &status, out)
+    finish_status(settings, tiers, status, out)
 }
 
 /// Each tier measured on this machine.
@@ -262,15 +252,20 @@ fn measure_here(
 fn finish_status(
     settings: &Settings,
     tiers: &Tiers,
-    status: &usage::StatusReport,
+    mut status: usage::StatusReport,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    emit(settings, &Report::TiersStatus(status), out)?;
-    let absent = report_absent_tiers(tiers);
-    Ok(if absent {
-        status.worst().exit_code().max(exit::FINDINGS)
-    } else {
+    let seen = tierfs::presences(tiers);
+    status.not_mounted = audit::tier_checks(tiers, &seen, |_| true)
+        .into_iter()
+        .filter(|t| t.absent.is_some())
+        .collect();
+    emit(settings, &Report::TiersStatus(&status), out)?;
+    say_absent_tiers(&status.not_mounted);
+    Ok(if status.not_mounted.is_empty() {
         status.worst().exit_code()
+    } else {
+        status.worst().exit_code().max(exit::FINDINGS)
     })
 }
 

@@ -59,6 +59,7 @@ pub(super) fn verify(
             project.as_ref(),
             (&selection, down_is_a_report),
             &options,
+            settings,
         )
     };
     if fleet {
@@ -135,6 +136,7 @@ pub(super) fn verify_engine(
     project: Option<&crate::compose::model::ComposeProject>,
     (selection, down_is_a_report): (&crate::engine::observe::Selection, bool),
     options: &crate::engine::observe::ObserveOptions,
+    settings: &Settings,
 ) -> Result<VerifyReport, Error> {
     use crate::engine::observe::{self, Selection, VerifyError};
 
@@ -175,7 +177,9 @@ pub(super) fn verify_engine(
             .filter(|(_, running)| !running)
             .map(|(service, _)| format!("service `{service}` has no running container")),
     );
+    let tiers = tier_checks(settings, &host, &results, &mut notes);
     Ok(VerifyReport {
+        tiers,
         host: Some(host),
         project: project.map(|p| p.name.clone()),
         engine: class,
@@ -185,6 +189,40 @@ pub(super) fn verify_engine(
         checked_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+    })
+}
+
+/// `tier-not-mounted` for verify: each tier (of tiers.yaml, as it applies on this host) that a
+/// checked bind lies on, and whether its disk is there. Nothing without tiers.yaml, and nothing
+/// on another machine (its tier roots cannot be read here; a note says so).
+fn tier_checks(
+    settings: &Settings,
+    host: &crate::host::Host,
+    results: &[ContainerResult],
+    notes: &mut Vec<String>,
+) -> Vec<crate::audit::TierCheck> {
+    let tiers = match super::load_tiers_on(settings, Some(host)) {
+        Ok(tiers) => tiers,
+        Err(Error::TiersNotFound { .. }) => return Vec::new(),
+        Err(e) => {
+            notes.push(format!("tier-not-mounted not checked: {e}"));
+            return Vec::new();
+        }
+    };
+    if host.remote {
+        notes.push("tier-not-mounted not checked: the tier roots are on another machine".into());
+        return Vec::new();
+    }
+    let sources: Vec<&std::path::Path> = results
+        .iter()
+        .flat_map(|c| &c.mounts)
+        .filter_map(|m| m.observed.host.as_ref())
+        .flat_map(|h| [Some(h.source.as_path()), h.real.as_deref()])
+        .flatten()
+        .collect();
+    let seen = crate::tierfs::presences(&tiers);
+    crate::audit::tier_checks(&tiers, &seen, |tier| {
+        sources.iter().any(|s| s.starts_with(&tier.root))
     })
 }
 

@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 
 pub use finding::{Check, Finding, Severity};
 pub use fix::{Fix, Mode, Reason, Rebind, RebindAction, Via, fixes};
-pub use tier_not_mounted::{Absence, absence, hint as absence_hint, initialised};
+pub use tier_not_mounted::{
+    Absence, TierCheck, absence, hint as absence_hint, initialised, tier_checks,
+};
 
 use crate::compose::model::{ComposeProject, MountId, MountType, Service, VolumeMount};
 use crate::facts::{Facts, PathFacts, is_system_path};

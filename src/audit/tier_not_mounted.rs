@@ -57,6 +57,41 @@ pub fn absence(tier: &Tier, seen: &TierPresence, initialised: bool) -> Option<Ab
     }
 }
 
+/// One tier's disk as `verify` and `tiers status` report it: `absent` says why it is judged
+/// not there (`tier-not-mounted`), `None` when it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierCheck {
+    /// The tier's name.
+    pub tier: String,
+    /// Its root.
+    pub root: std::path::PathBuf,
+    /// Why its disk is judged absent, with what to do.
+    pub absent: Option<(Absence, String)>,
+}
+
+/// The [`TierCheck`] of each tier `wanted` keeps, from what was seen at the roots
+/// (`tierfs::presences`), in tiers.yaml order.
+pub fn tier_checks(
+    tiers: &crate::tiers::Tiers,
+    seen: &std::collections::BTreeMap<String, TierPresence>,
+    wanted: impl Fn(&Tier) -> bool,
+) -> Vec<TierCheck> {
+    let initialised = initialised(seen.values());
+    tiers
+        .tiers
+        .values()
+        .filter(|tier| wanted(tier))
+        .filter_map(|tier| {
+            let presence = seen.get(&tier.name)?;
+            Some(TierCheck {
+                tier: tier.name.clone(),
+                root: tier.root.clone(),
+                absent: absence(tier, presence, initialised).map(|a| (a, hint(tier))),
+            })
+        })
+        .collect()
+}
+
 /// Whether `tiers init` ran for these tiers: some root carries a marker.
 pub fn initialised<'a>(seen: impl IntoIterator<Item = &'a TierPresence>) -> bool {
     seen.into_iter()

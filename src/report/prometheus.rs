@@ -292,6 +292,21 @@ fn run_gauges(report: &VerifyReport, out: &mut Gauges) {
         "1 when every selected service runs and every mount is ok, else 0.",
         vec![(format!("project=\"{project}\""), u64::from(report.all_ok()))],
     );
+    let tiers: Vec<(String, u64)> = report
+        .tiers
+        .iter()
+        .map(|t| {
+            let labels = format!("project=\"{project}\",tier=\"{}\"", escape(&t.tier));
+            (labels, u64::from(t.absent.is_none()))
+        })
+        .collect();
+    if !tiers.is_empty() {
+        out.gauge(
+            "tierctl_verify_tier_mounted",
+            "1 when the disk of this tier (a checked bind lies on it) is there, 0 for tier-not-mounted.",
+            tiers,
+        );
+    }
     out.gauge(
         "tierctl_verify_timestamp_seconds",
         "When verify ran, in seconds since the Unix epoch.",
@@ -411,6 +426,7 @@ mod tests {
     #[test]
     fn issue12_verify_prometheus_with_the_stack_down_says_not_running() {
         let down = VerifyReport {
+            tiers: Vec::new(),
             containers: vec![],
             services: vec![("immich-server".into(), false), ("database".into(), false)],
             ..samples::verify()

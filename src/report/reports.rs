@@ -148,12 +148,16 @@ pub struct VerifyReport {
     pub checked_at: u64,
     /// The machine whose engine was checked (`crate::host`).
     pub host: Option<crate::host::Host>,
+    /// The tiers the checked binds lie on and whether each one's disk is there
+    /// (`tier-not-mounted`); empty without tiers.yaml or on another machine.
+    pub tiers: Vec<crate::audit::TierCheck>,
 }
 
 impl VerifyReport {
-    /// Whether every selected service runs and every mount is `ok`.
+    /// Whether every selected service runs, every mount is `ok` and every tier is there.
     pub fn all_ok(&self) -> bool {
-        self.services.iter().all(|(_, running)| *running)
+        self.tiers.iter().all(|t| t.absent.is_none())
+            && self.services.iter().all(|(_, running)| *running)
             && !crate::verify::any_mismatch(
                 self.containers
                     .iter()
@@ -321,6 +325,7 @@ pub(crate) mod samples {
             observed: o,
         };
         VerifyReport {
+            tiers: Vec::new(),
             host: None,
             project: Some("immich".into()),
             engine: EngineClass::Vm,

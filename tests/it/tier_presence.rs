@@ -100,6 +100,28 @@ fn init_writes_markers_and_a_tier_whose_disk_went_away_is_reported() {
         "{stderr}"
     );
     assert!(out.status.code().unwrap_or(0) >= 1, "{stderr}");
+    // the same verdict in the typed report: JSON names the tier, what was seen and what to do
+    let out = ws
+        .tierctl("")
+        .args(["tiers", "status", "--summary", "--format", "json"])
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status json");
+    let absent = json["not_mounted"].as_array().expect("not_mounted");
+    assert_eq!(absent.len(), 1, "{json}");
+    assert_eq!(absent[0]["tier"], "warm");
+    assert!(
+        absent[0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("is empty and has no tier marker")),
+        "{json}"
+    );
+    assert!(
+        absent[0]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("tiers init"))
+    );
+    assert!(out.status.code().unwrap_or(0) >= 1);
 }
 
 #[test]

@@ -620,3 +620,88 @@ fn verify_a_project_started_by(family: Family) {
     );
     assert!(markers(&ws.path("tier")).is_empty());
 }
+
+#[test]
+fn issue12_verify_reports_a_tier_whose_disk_is_not_there() {
+    let Some(engine) = engine() else { return };
+    let name = project_name("tiernm");
+    let ws = Workspace::new()
+        .dir("tier")
+        .file("tiers.yaml", "tiers:\n  fast: { root: '{root}/tier', mount: true }\n")
+        .file(
+            "compose.yaml",
+            &format!("name: {name}\nservices:\n  app:\n    image: busybox\n    volumes:\n      - ./tier:/tier\n"),
+        );
+    let mut project = Project::new(engine, name.clone());
+    project.service("app", &helper_image(), &[(&ws.path("tier"), "/tier")], &[]);
+    // the tier's root is a plain directory on the system disk: its disk is not mounted
+    let out = ws
+        .tierctl("")
+        .args(["verify", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = json_of(&out.stdout);
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["tiers"][0]["tier"], "fast", "{json}");
+    assert_eq!(json["tiers"][0]["mounted"], false);
+    let why = json["tiers"][0]["why"].as_str().expect("why");
+    assert!(why.contains("is not a mount point"), "{why}");
+    let human = ws.tierctl("").arg("verify").output().expect("runs");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(human.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("tier-not-mounted: the disk of tier `fast` is not there"),
+        "{text}"
+    );
+    let prom = ws
+        .tierctl("")
+        .args(["verify", "--format", "prometheus"])
+        .output()
+        .expect("runs");
+    let metrics = String::from_utf8_lossy(&prom.stdout);
+    assert!(
+        metrics.contains(&format!(
+            "tierctl_verify_tier_mounted{{project=\"{name}\",tier=\"fast\"}} 0"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("tierctl_verify_success{{project=\"{name}\"}} 0")),
+        "{metrics}"
+    );
+    // the disk mounted and marked: the same verify passes
+    let Some(_tmpfs) = TmpfsMount::new(&ws.path("tier")) else {
+        return;
+    };
+    let init = ws
+        .tierctl("")
+        .args(["tiers", "init"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    // the service restarted on the mounted disk (a container started before the mount keeps
+    // seeing the directory underneath)
+    if let Some(id) = project.containers.pop() {
+        project.engine.remove(&id).expect("container removed");
+    }
+    project.service("app", &helper_image(), &[(&ws.path("tier"), "/tier")], &[]);
+    let out = ws
+        .tierctl("")
+        .args(["verify", "--format", "json"])
+        .output()
+        .expect("runs");
+    let json = json_of(&out.stdout);
+    assert_eq!(json["tiers"][0]["mounted"], true, "{json}");
+    assert_eq!(out.status.code(), Some(0), "{json}");
+}

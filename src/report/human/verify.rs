@@ -141,6 +141,17 @@ pub fn verify(report: &VerifyReport) -> String {
             let _ = writeln!(out, "{}: note: {note}", label(c));
         }
     }
+    for (tier, (absent, hint)) in report
+        .tiers
+        .iter()
+        .filter_map(|t| t.absent.as_ref().map(|a| (t, a)))
+    {
+        let _ = writeln!(
+            out,
+            "tier-not-mounted: the disk of tier `{}` is not there: {}\nhint: {hint}",
+            tier.tier, absent.why
+        );
+    }
     for note in &report.notes {
         let _ = writeln!(out, "note: {note}");
     }

@@ -73,6 +73,23 @@ pub struct StatusDto<'a> {
     /// or `-H`: this machine).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<super::HostDto<'a>>,
+    /// The tiers whose disk is not there (`tier-not-mounted`; added in issue 12, absent when
+    /// every disk is there).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_mounted: Vec<NotMountedDto<'a>>,
+}
+
+/// A tier whose disk is not there.
+#[derive(Serialize)]
+pub struct NotMountedDto<'a> {
+    /// Tier name.
+    pub tier: &'a str,
+    /// Root directory.
+    pub root: &'a std::path::Path,
+    /// What was seen.
+    pub why: &'a str,
+    /// What to do about it.
+    pub hint: &'a str,
 }
 
 /// One tier's usage.
@@ -147,6 +164,19 @@ pub fn status(status: &crate::usage::StatusReport) -> StatusDto<'_> {
             })
             .collect(),
         host: status.host.as_ref().map(super::host),
+        not_mounted: status
+            .not_mounted
+            .iter()
+            .filter_map(|t| {
+                let (absence, hint) = t.absent.as_ref()?;
+                Some(NotMountedDto {
+                    tier: &t.tier,
+                    root: &t.root,
+                    why: &absence.why,
+                    hint,
+                })
+            })
+            .collect(),
     }
 }
 

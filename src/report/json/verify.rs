@@ -25,6 +25,27 @@ pub struct VerifyDto<'a> {
     /// The machine whose engine was checked (added in issue 15).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<super::HostDto<'a>>,
+    /// The tiers the checked binds lie on and whether each one's disk is there
+    /// (`tier-not-mounted`; added in issue 12, absent when none was checked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<TierDto<'a>>,
+}
+
+/// One tier checked by verify.
+#[derive(Serialize)]
+pub struct TierDto<'a> {
+    /// The tier's name.
+    pub tier: &'a str,
+    /// Its root.
+    pub root: &'a std::path::Path,
+    /// Whether its disk is there (false: `tier-not-mounted`).
+    pub mounted: bool,
+    /// Why it is judged absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<&'a str>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<&'a str>,
 }
 
 /// One container.
@@ -198,6 +219,17 @@ pub fn verify(report: &VerifyReport) -> VerifyDto<'_> {
         containers: containers(report, None),
         notes: &report.notes,
         host: report.host.as_ref().map(super::host),
+        tiers: report
+            .tiers
+            .iter()
+            .map(|t| TierDto {
+                tier: &t.tier,
+                root: &t.root,
+                mounted: t.absent.is_none(),
+                why: t.absent.as_ref().map(|(a, _)| a.why.as_str()),
+                hint: t.absent.as_ref().map(|(_, h)| h.as_str()),
+            })
+            .collect(),
     }
 }
 

@@ -239,7 +239,7 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "CONTEXT", conflicts_with_all = ["resume", "rollback", "remove_source"])]
     pub to_context: Option<String>,
     /// With `--to-context`: the tier map of the other host (a tiers.yaml whose roots are paths
-    /// on that host)
+    /// on that host); default: that context's map in tiers.yaml (`contexts:`)
     #[arg(long, value_name = "PATH", requires = "to_context")]
     pub to_tiers: Option<std::path::PathBuf>,
 }

@@ -186,22 +186,36 @@ fn other_engine(run: &Run<'_>, context: &str) -> Result<(DockerEngine, endpoint:
     Ok((engine, endpoint))
 }
 
-/// The other host's tier map: `--to-tiers PATH`.
-fn other_tiers(args: &MigrateArgs, context: &str) -> Result<crate::tiers::Tiers, Error> {
-    let Some(path) = &args.to_tiers else {
-        return Err(Error::Migrate(MigrateError::Blocked {
-            message: format!("no tier map for context `{context}`"),
-            hint: format!(
-                "pass `--to-tiers PATH`: a tiers.yaml whose roots are paths on the host of context `{context}`"
-            ),
-        }));
+/// The other host's tier map: `--to-tiers PATH`, else the context's own map in tiers.yaml
+/// (`contexts: { CONTEXT: { tiers: ... } }`). Its roots are paths on that host: never resolved
+/// here.
+fn other_tiers(
+    settings: &Settings,
+    args: &MigrateArgs,
+    context: &str,
+) -> Result<crate::tiers::Tiers, Error> {
+    let read = |path: &std::path::Path| {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok::<_, Error>(crate::tiers::load(path, &text)?)
     };
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.clone(),
-        source,
-    })?;
-    // B's roots are paths on B's host: never resolved here
-    Ok(crate::tiers::load(path, &text)?)
+    if let Some(path) = &args.to_tiers {
+        return read(path);
+    }
+    if let Some(path) = settings.tiers_path(|p| p.is_file()) {
+        let tiers = read(path)?;
+        if tiers.has_context(context) {
+            return Ok(tiers.for_context(context));
+        }
+    }
+    Err(Error::Migrate(MigrateError::Blocked {
+        message: format!("no tier map for context `{context}`"),
+        hint: format!(
+            "add `contexts: {{ {context}: {{ tiers: ... }} }}` to tiers.yaml, or pass `--to-tiers PATH` (a tiers.yaml whose roots are paths on the host of context `{context}`)"
+        ),
+    }))
 }
 
 /// Plan the move and show it; `None`: nothing to do, a dry run, or (error) not confirmed.
@@ -211,7 +225,7 @@ fn planned(
     out: &mut dyn Write,
 ) -> Result<Option<MigratePlan>, Error> {
     let (settings, args, project) = (run.settings, run.args, run.project);
-    let tiers = other_tiers(args, context)?;
+    let tiers = other_tiers(settings, args, context)?;
     let facts = probe::paths(audit::host_paths(project));
     let plan = crate::plan::plan(&crate::plan::Input {
         project,

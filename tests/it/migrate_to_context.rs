@@ -437,3 +437,31 @@ fn migrate_to_context_preflight_refusals_change_nothing() {
     assert!(text.contains(&dead), "{text}");
     unchanged(&m);
 }
+
+/// Without `--to-tiers`, B's tier map comes from tiers.yaml's `contexts:` entry for B; with
+/// neither, the move is refused naming both ways.
+#[test]
+fn migrate_to_context_takes_b_tiers_from_the_contexts_map() {
+    let Some(m) = Moving::up("tierctlitxh4", SEED) else {
+        return;
+    };
+    let dry = |m: &Moving| m.tierctl(&["migrate", "--to-context", &m.context, "--dry-run"]);
+    let out = dry(&m);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("no tier map for context"), "{text}");
+    assert!(text.contains("contexts:"), "{text}");
+    let tiers = format!(
+        "tiers:\n  fast: {{ root: \"{a}\" }}\ncontexts:\n  {ctx}:\n    tiers:\n      fast: {{ root: \"{b}\" }}\nplacement:\n  - tier: fast\n    path: \"{{project}}/{{volume}}\"\n",
+        a = m.ws.path("afast").display(),
+        b = m.ws.path("bfast").display(),
+        ctx = m.context,
+    );
+    std::fs::write(m.ws.path("app/tiers.yaml"), tiers).expect("tiers.yaml");
+    let out = dry(&m);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&m.target().display().to_string()), "{text}");
+    assert!(!m.compose_for_b().exists());
+    assert_eq!(m.running(None).len(), 1, "still running on A");
+}

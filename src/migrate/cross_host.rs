@@ -523,17 +523,7 @@ fn room_on_b(
     sizes: &[(u64, u64)],
     problems: &mut Vec<String>,
 ) {
-    let mut by_root: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
-    for (n, copy) in plan.copies.iter().enumerate() {
-        match xp::root_of(&cross.roots, &copy.job.target) {
-            Some((root, _)) => by_root.entry(root.to_path_buf()).or_default().push(n),
-            None => problems.push(format!(
-                "`{}` lies in none of the tier roots of context `{}`",
-                copy.job.target.display(),
-                b.context
-            )),
-        }
-    }
+    let by_root = copies_by_root(b, plan, cross, problems);
     for (root, copies) in by_root {
         let rels: Vec<String> = copies
             .iter()
@@ -574,29 +564,65 @@ fn room_on_b(
             ));
             continue;
         };
-        for (n, state) in copies.iter().zip(&room.targets) {
-            if state == "full" {
-                problems.push(format!(
-                    "`{}` on context `{}` is not empty: tierctl copies only into a missing or empty tier directory",
-                    plan.copies[*n].job.target.display(),
-                    b.context
-                ));
-            }
+        check_room(b, plan, &root, &copies, &room, sizes, problems);
+    }
+}
+
+/// The copies of `plan` by the tier root of B their target lies in; a target in none of them
+/// is a problem.
+fn copies_by_root(
+    b: &OtherHost<'_>,
+    plan: &MigratePlan,
+    cross: &CrossHost,
+    problems: &mut Vec<String>,
+) -> std::collections::BTreeMap<PathBuf, Vec<usize>> {
+    let mut by_root: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
+    for (n, copy) in plan.copies.iter().enumerate() {
+        match xp::root_of(&cross.roots, &copy.job.target) {
+            Some((root, _)) => by_root.entry(root.to_path_buf()).or_default().push(n),
+            None => problems.push(format!(
+                "`{}` lies in none of the tier roots of context `{}`",
+                copy.job.target.display(),
+                b.context
+            )),
         }
-        let (bytes, entries) = copies
-            .iter()
-            .map(|n| sizes.get(*n).copied().unwrap_or_default())
-            .fold((0, 0), |(b, e), (x, y)| (b + x, e + y));
-        let needed = bytes + super::preflight::margin(bytes, entries);
-        if room.available < needed {
+    }
+    by_root
+}
+
+/// What the room helper found below one tier root of B: each target of `copies` must be
+/// missing or empty, and the root must have room for their sources plus margin.
+fn check_room(
+    b: &OtherHost<'_>,
+    plan: &MigratePlan,
+    root: &Path,
+    copies: &[usize],
+    room: &xp::Room,
+    sizes: &[(u64, u64)],
+    problems: &mut Vec<String>,
+) {
+    for (n, state) in copies.iter().zip(&room.targets) {
+        if state == "full" {
             problems.push(format!(
-                "tier directory `{}` on context `{}` has {} MiB free, the sources need {} MiB (with margin)",
-                root.display(),
-                b.context,
-                room.available >> 20,
-                needed >> 20
+                "`{}` on context `{}` is not empty: tierctl copies only into a missing or empty tier directory",
+                plan.copies[*n].job.target.display(),
+                b.context
             ));
         }
+    }
+    let (bytes, entries) = copies
+        .iter()
+        .map(|n| sizes.get(*n).copied().unwrap_or_default())
+        .fold((0, 0), |(b, e), (x, y)| (b + x, e + y));
+    let needed = bytes + super::preflight::margin(bytes, entries);
+    if room.available < needed {
+        problems.push(format!(
+            "tier directory `{}` on context `{}` has {} MiB free, the sources need {} MiB (with margin)",
+            root.display(),
+            b.context,
+            room.available >> 20,
+            needed >> 20
+        ));
     }
 }
 

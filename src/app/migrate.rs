@@ -41,9 +41,8 @@ pub(super) fn migrate(
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    use crate::migrate::journal::{self, Journal};
-    use crate::migrate::run::Next;
-    use crate::migrate::{self as run, ComposeCli, MigrateContext};
+    use crate::migrate::journal;
+    use crate::migrate::{ComposeCli, MigrateContext};
 
     refuse_remote_host(global, env)?;
     let project = super::load_project(settings)?;
@@ -103,47 +102,78 @@ pub(super) fn migrate(
         stopped_at: Default::default(),
         downtime_ms: Default::default(),
     };
+    let outcome = run_task(&ctx, task, args, lock.as_ref(), &tiers, &state_dir, &reload)?;
+    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    Ok(exit::CLEAN)
+}
+
+/// Runs what `migrate` was asked to do: resumes, rolls back or prunes a journal, or starts a
+/// new migration of a plan.
+fn run_task(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    task: MigrateTask,
+    args: &MigrateArgs,
+    lock: Option<&crate::lock::ProjectLock>,
+    tiers: &crate::tiers::Tiers,
+    state_dir: &std::path::Path,
+    reload: crate::migrate::prune::Reload<'_>,
+) -> Result<crate::migrate::Outcome, Error> {
+    use crate::migrate::journal::{self, Journal};
+    use crate::migrate::run::Next;
+    use crate::migrate::{self as run};
+
     let outcome = match task {
         MigrateTask::Resume(path) => {
             let (mut journal, records) = Journal::open(&path)?;
             if let Some(state) = journal::JournalState::of(&records) {
-                run::preflight::outside_users(&ctx, &state)?;
+                run::preflight::outside_users(ctx, &state)?;
             }
-            run::run(&ctx, &mut journal, &records)?
+            run::run(ctx, &mut journal, &records)?
         }
         MigrateTask::Rollback(path) => {
             let (mut journal, records) = Journal::open(&path)?;
-            let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Rollback);
-            run::rollback(&ctx, &mut journal, &records, args.discard_copy, &reload)?
+            let _watch = run::run::watch(ctx, &path, &journal.id, Next::Rollback);
+            run::rollback(ctx, &mut journal, &records, args.discard_copy, reload)?
         }
         MigrateTask::Prune(path) => {
             let (mut journal, records) = Journal::open(&path)?;
-            let _watch = run::run::watch(&ctx, &path, &journal.id, Next::Prune);
-            run::prune_sources(&ctx, &mut journal, &records, &reload)?
+            let _watch = run::run::watch(ctx, &path, &journal.id, Next::Prune);
+            run::prune_sources(ctx, &mut journal, &records, reload)?
         }
-        MigrateTask::Start(plan) => {
-            let Some(lock) = lock.as_ref() else {
-                return Err(Error::Migrate(run::MigrateError::Refused(
-                    "a migration runs only under the project lock (not with --dry-run)".into(),
-                )));
-            };
-            let targets: Vec<&std::path::Path> =
-                plan.copies.iter().map(|c| c.job.target.as_path()).collect();
-            tierfs::refuse_absent_tiers(&tiers, &targets)
-                .map_err(crate::migrate::MigrateError::Refused)?;
-            run::preflight(&ctx, &plan, lock)?;
-            let id = format!(
-                "{}-{}",
-                crate::write::timestamp(std::time::SystemTime::now()),
-                std::process::id()
-            );
-            let mut journal = Journal::create(&state_dir, &id, &plan)?;
-            let records = journal::read(&journal.path)?;
-            run::run(&ctx, &mut journal, &records)?
-        }
+        MigrateTask::Start(plan) => start(ctx, &plan, lock, tiers, state_dir)?,
     };
-    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
-    Ok(exit::CLEAN)
+    Ok(outcome)
+}
+
+/// Starts a new migration of `plan` under the project lock: refuses absent tiers, runs the
+/// preflight, creates the journal and runs it.
+fn start(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    plan: &crate::migrate::plan::MigratePlan,
+    lock: Option<&crate::lock::ProjectLock>,
+    tiers: &crate::tiers::Tiers,
+    state_dir: &std::path::Path,
+) -> Result<crate::migrate::Outcome, Error> {
+    use crate::migrate::journal::{self, Journal};
+    use crate::migrate::{self as run};
+
+    let Some(lock) = lock else {
+        return Err(Error::Migrate(run::MigrateError::Refused(
+            "a migration runs only under the project lock (not with --dry-run)".into(),
+        )));
+    };
+    let targets: Vec<&std::path::Path> =
+        plan.copies.iter().map(|c| c.job.target.as_path()).collect();
+    tierfs::refuse_absent_tiers(tiers, &targets).map_err(crate::migrate::MigrateError::Refused)?;
+    run::preflight(ctx, plan, lock)?;
+    let id = format!(
+        "{}-{}",
+        crate::write::timestamp(std::time::SystemTime::now()),
+        std::process::id()
+    );
+    let mut journal = Journal::create(state_dir, &id, plan)?;
+    let records = journal::read(&journal.path)?;
+    Ok(run::run(ctx, &mut journal, &records)?)
 }
 
 /// `migrate` plans, copies into and checks tier directories on this machine: an engine on

@@ -115,45 +115,69 @@ pub(super) fn migrate(
         engine: &other.0,
         context: cross.context.clone(),
     };
+    let outcome = run_task(&ctx, &b, task, run.lock)?;
+    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    Ok(exit::CLEAN)
+}
+
+/// Runs what the cross-host migration was asked to do, its steps run across A and B: resumes,
+/// rolls back or prunes a journal, or starts a new migration of a plan.
+fn run_task(
+    ctx: &MigrateContext<'_>,
+    b: &OtherHost<'_>,
+    task: MigrateTask,
+    lock: Option<&ProjectLock>,
+) -> Result<crate::migrate::Outcome, Error> {
     let execute = |input: &crate::migrate::steps::StepInput<'_>,
                    step: &crate::migrate::plan::MigrateStep,
-                   retried: bool| cross_host::execute(&b, input, step, retried);
+                   retried: bool| cross_host::execute(b, input, step, retried);
     let outcome = match task {
         MigrateTask::Resume(path) => {
             let (mut journal, records) = Journal::open(&path)?;
-            remove_helpers_on(&b, &journal.id);
-            run::run_with(&ctx, &mut journal, &records, &execute)?
+            remove_helpers_on(b, &journal.id);
+            run::run_with(ctx, &mut journal, &records, &execute)?
         }
         MigrateTask::Rollback(path) => {
             let (mut journal, records) = Journal::open(&path)?;
-            let _watch = run::watch(&ctx, &path, &journal.id, Next::Rollback);
-            cross_host::rollback(&ctx, &b, &mut journal, &records)?
+            let _watch = run::watch(ctx, &path, &journal.id, Next::Rollback);
+            cross_host::rollback(ctx, b, &mut journal, &records)?
         }
-        MigrateTask::Start(plan) => {
-            let Some(lock) = run.lock else {
-                return Err(refused(
-                    "a migration runs only under the project lock (not with --dry-run)",
-                ));
-            };
-            cross_host::preflight(&ctx, &b, &plan, lock)?;
-            let id = format!(
-                "{}-{}",
-                crate::write::timestamp(std::time::SystemTime::now()),
-                std::process::id()
-            );
-            let state_dir = journal::dir(&plan.project_dir);
-            let mut journal = Journal::create(&state_dir, &id, &plan)?;
-            let records = journal::read(&journal.path)?;
-            run::run_with(&ctx, &mut journal, &records, &execute)?
-        }
+        MigrateTask::Start(plan) => start(ctx, b, &plan, lock)?,
         MigrateTask::Prune(path) => {
             let (mut journal, records) = Journal::open(&path)?;
-            let _watch = run::watch(&ctx, &path, &journal.id, Next::Prune);
-            cross_host::prune(&ctx, &mut journal, &records)?
+            let _watch = run::watch(ctx, &path, &journal.id, Next::Prune);
+            cross_host::prune(ctx, &mut journal, &records)?
         }
     };
-    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
-    Ok(exit::CLEAN)
+    Ok(outcome)
+}
+
+/// Starts a new cross-host migration of `plan` under the project lock: runs the preflight on
+/// both engines, creates the journal and runs it with the steps run across A and B.
+fn start(
+    ctx: &MigrateContext<'_>,
+    b: &OtherHost<'_>,
+    plan: &MigratePlan,
+    lock: Option<&ProjectLock>,
+) -> Result<crate::migrate::Outcome, Error> {
+    let execute = |input: &crate::migrate::steps::StepInput<'_>,
+                   step: &crate::migrate::plan::MigrateStep,
+                   retried: bool| cross_host::execute(b, input, step, retried);
+    let Some(lock) = lock else {
+        return Err(refused(
+            "a migration runs only under the project lock (not with --dry-run)",
+        ));
+    };
+    cross_host::preflight(ctx, b, plan, lock)?;
+    let id = format!(
+        "{}-{}",
+        crate::write::timestamp(std::time::SystemTime::now()),
+        std::process::id()
+    );
+    let state_dir = journal::dir(&plan.project_dir);
+    let mut journal = Journal::create(&state_dir, &id, plan)?;
+    let records = journal::read(&journal.path)?;
+    Ok(run::run_with(ctx, &mut journal, &records, &execute)?)
 }
 
 fn refused(message: &str) -> Error {

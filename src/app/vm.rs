@@ -54,29 +54,7 @@ pub(super) fn vm(
     let unshared = unshared(&binds);
     let findings = audit::audit_vm(&project, &facts, &connected.view);
     let fix = view::fix(&connected.view, &unshared, &home(env));
-    let probes = match (&connected.engine, args.probe) {
-        (Some(_), true) if connected.host.remote => {
-            notes.push("--probe compares the engine's view with this machine's: skipped for an engine on another machine".to_owned());
-            None
-        }
-        (Some(engine), true) => {
-            let image = args
-                .helper_image
-                .clone()
-                .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
-            Some(bind_probe::probe_sources(
-                engine as &dyn Engine,
-                &image,
-                &sources,
-            )?)
-        }
-        (None, true) => {
-            notes.push("--probe needs the engine: skipped with --offline".to_owned());
-            None
-        }
-        (_, false) => None,
-    };
+    let probes = probes(&connected, args, &sources, &mut notes)?;
     let mismatch = probes
         .as_ref()
         .is_some_and(|p| p.iter().any(|p| p.verdict.is_mismatch()));
@@ -102,6 +80,40 @@ pub(super) fn vm(
     } else {
         exit::CLEAN
     })
+}
+
+/// With `--probe`, what the engine sees at each bind source through a helper container; skipped
+/// (with a note) offline or for an engine on another machine.
+fn probes(
+    connected: &super::connect::Connected,
+    args: &VmArgs,
+    sources: &[std::path::PathBuf],
+    notes: &mut Vec<String>,
+) -> Result<Option<Vec<bind_probe::BindProbe>>, Error> {
+    let probes = match (&connected.engine, args.probe) {
+        (Some(_), true) if connected.host.remote => {
+            notes.push("--probe compares the engine's view with this machine's: skipped for an engine on another machine".to_owned());
+            None
+        }
+        (Some(engine), true) => {
+            let image = args
+                .helper_image
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+            Some(bind_probe::probe_sources(
+                engine as &dyn Engine,
+                &image,
+                sources,
+            )?)
+        }
+        (None, true) => {
+            notes.push("--probe needs the engine: skipped with --offline".to_owned());
+            None
+        }
+        (_, false) => None,
+    };
+    Ok(probes)
 }
 
 /// Each bind source, its real path and how the engine sees it.

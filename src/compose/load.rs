@@ -118,26 +118,7 @@ fn load_through(
     options: &LoadOptions,
     files: &dyn Files,
 ) -> Result<(ComposeProject, Trees), ComposeError> {
-    let wd = &options.working_dir;
-    let bootstrap_dir = options
-        .project_directory
-        .as_ref()
-        .map(|d| absolute(wd, d))
-        .unwrap_or_else(|| wd.clone());
-    let bootstrap = environment(options, files, &bootstrap_dir)?;
-    let compose_files = compose_files(options, &bootstrap, files)?;
-    let project_dir = match &options.project_directory {
-        Some(dir) => absolute(wd, dir),
-        None => compose_files[0]
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| wd.clone()),
-    };
-    let env = if project_dir == bootstrap_dir {
-        bootstrap
-    } else {
-        environment(options, files, &project_dir)?
-    };
+    let (compose_files, project_dir, env) = locate(options, files)?;
 
     let mut loader = Loader {
         files,
@@ -162,30 +143,19 @@ fn load_through(
         options.profiles.clone()
     };
 
-    let mut services = IndexMap::new();
-    for (svc_name, mounts) in partial.mounts {
-        let origin = partial
-            .service_origins
-            .get(&svc_name)
-            .cloned()
-            .unwrap_or_else(|| bare_origin(&compose_files[0]));
-        let def = &value["services"][svc_name.as_str()];
-        let service = service_of(svc_name.clone(), def, mounts, &profiles, origin);
-        services.insert(svc_name, service);
-    }
-
-    let mut volumes = IndexMap::new();
-    if let Value::Mapping(map) = &value["volumes"] {
-        for (key, def) in map {
-            let Some(key) = key.as_str() else { continue };
-            let origin = partial
-                .volume_origins
-                .get(key)
-                .cloned()
-                .unwrap_or_else(|| bare_origin(&compose_files[0]));
-            volumes.insert(key.to_owned(), top_volume(key, def, origin, &project_dir));
-        }
-    }
+    let services = services(
+        partial.mounts,
+        &partial.service_origins,
+        &value,
+        &profiles,
+        &compose_files[0],
+    );
+    let volumes = volumes(
+        &value,
+        &partial.volume_origins,
+        &compose_files[0],
+        &project_dir,
+    );
 
     let project = ComposeProject {
         name,
@@ -198,6 +168,80 @@ fn load_through(
         unset_variables: loader.unset.into_vec(),
     };
     Ok((project, loader.trees))
+}
+
+/// The compose files, the project directory and the project's environment (read first from
+/// the `--project-directory` or working directory, again from the project directory when the
+/// files put it elsewhere).
+fn locate(
+    options: &LoadOptions,
+    files: &dyn Files,
+) -> Result<(Vec<PathBuf>, PathBuf, ComposeEnv), ComposeError> {
+    let wd = &options.working_dir;
+    let bootstrap_dir = options
+        .project_directory
+        .as_ref()
+        .map(|d| absolute(wd, d))
+        .unwrap_or_else(|| wd.clone());
+    let bootstrap = environment(options, files, &bootstrap_dir)?;
+    let compose_files = compose_files(options, &bootstrap, files)?;
+    let project_dir = match &options.project_directory {
+        Some(dir) => absolute(wd, dir),
+        None => compose_files[0]
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| wd.clone()),
+    };
+    let env = if project_dir == bootstrap_dir {
+        bootstrap
+    } else {
+        environment(options, files, &project_dir)?
+    };
+    Ok((compose_files, project_dir, env))
+}
+
+/// The merged project's services with their mounts, each at its origin (the first compose
+/// file when none is known).
+fn services(
+    mounts: IndexMap<String, Vec<VolumeMount>>,
+    origins: &IndexMap<String, Origin>,
+    value: &Value,
+    profiles: &[String],
+    first_file: &Path,
+) -> IndexMap<String, Service> {
+    let mut services = IndexMap::new();
+    for (svc_name, mounts) in mounts {
+        let origin = origins
+            .get(&svc_name)
+            .cloned()
+            .unwrap_or_else(|| bare_origin(first_file));
+        let def = &value["services"][svc_name.as_str()];
+        let service = service_of(svc_name.clone(), def, mounts, profiles, origin);
+        services.insert(svc_name, service);
+    }
+    services
+}
+
+/// The merged project's top-level volumes, each at its origin (the first compose file when
+/// none is known).
+fn volumes(
+    value: &Value,
+    origins: &IndexMap<String, Origin>,
+    first_file: &Path,
+    project_dir: &Path,
+) -> IndexMap<String, TopVolume> {
+    let mut volumes = IndexMap::new();
+    if let Value::Mapping(map) = &value["volumes"] {
+        for (key, def) in map {
+            let Some(key) = key.as_str() else { continue };
+            let origin = origins
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| bare_origin(first_file));
+            volumes.insert(key.to_owned(), top_volume(key, def, origin, project_dir));
+        }
+    }
+    volumes
 }
 
 /// The service `name` of the merged definition `def`, enabled when one of the active

@@ -493,17 +493,7 @@ fn stored_endpoint(
         skip_tls_verify: bool,
     }
     let meta = meta_path(dir, name);
-    let text = match files.read(&meta) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(EndpointError::ContextNotFound {
-                name: name.to_owned(),
-                source_of_name: source,
-                meta,
-            });
-        }
-        Err(source) => return Err(EndpointError::Read { path: meta, source }),
-    };
+    let text = read_meta(&meta, name, source, files)?;
     let bad = |line: usize, message: String| EndpointError::BadMeta {
         name: name.to_owned(),
         path: meta.clone(),
@@ -518,31 +508,8 @@ fn stored_endpoint(
         .ok_or_else(|| bad(0, "no docker endpoint (`Endpoints.docker.Host`)".to_owned()))?;
     let origin = format!("context `{name}`");
     let kind = classify(&docker.host, &origin)?;
-    let remote_mark = match parsed.metadata.as_ref().and_then(|m| m.get(REMOTE_MARK)) {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Bool(b)) => Some(*b),
-        Some(serde_json::Value::String(s)) if s == "true" || s == "false" => Some(s == "true"),
-        Some(other) => {
-            return Err(bad(
-                0,
-                format!("`Metadata.{REMOTE_MARK}` is `{other}`: it must be true or false"),
-            ));
-        }
-    };
-    let verify = !docker.skip_tls_verify;
-    let material = tls_material(&context_tls_dir(dir, name), verify, String::new(), files);
-    let has_material = material.ca.is_some() || material.cert.is_some() || material.key.is_some();
-    let tls = match &kind {
-        EndpointKind::Tcp { https: true, .. } => Some(Tls {
-            origin: "https://".to_owned(),
-            ..material
-        }),
-        EndpointKind::Tcp { https: false, .. } if has_material => Some(Tls {
-            origin: format!("the TLS material of context `{name}`"),
-            ..material
-        }),
-        _ => None,
-    };
+    let remote_mark = remote_mark(parsed.metadata.as_ref()).map_err(|message| bad(0, message))?;
+    let tls = stored_tls(dir, name, &kind, !docker.skip_tls_verify, files);
     Ok(Endpoint {
         host: docker.host,
         context: name.to_owned(),
@@ -553,6 +520,66 @@ fn stored_endpoint(
         tls,
         remote_mark,
     })
+}
+
+/// The text of a stored context's `meta.json`; a missing file means no such context.
+fn read_meta(
+    meta: &Path,
+    name: &str,
+    source: EndpointSource,
+    files: &dyn ConfigFiles,
+) -> Result<String, EndpointError> {
+    match files.read(meta) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(EndpointError::ContextNotFound {
+            name: name.to_owned(),
+            source_of_name: source,
+            meta: meta.to_path_buf(),
+        }),
+        Err(source) => Err(EndpointError::Read {
+            path: meta.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The context's word on whether its engine runs on another machine (`Metadata.tierctl.remote`):
+/// true, false or absent; anything else is the message of a bad `meta.json`.
+fn remote_mark(
+    metadata: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Result<Option<bool>, String> {
+    match metadata.and_then(|m| m.get(REMOTE_MARK)) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+        Some(serde_json::Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
+        Some(other) => Err(format!(
+            "`Metadata.{REMOTE_MARK}` is `{other}`: it must be true or false"
+        )),
+    }
+}
+
+/// The TLS a stored context's endpoint speaks: always for `https://`, for a plain tcp endpoint
+/// only when the context stores TLS material.
+fn stored_tls(
+    dir: &Path,
+    name: &str,
+    kind: &EndpointKind,
+    verify: bool,
+    files: &dyn ConfigFiles,
+) -> Option<Tls> {
+    let material = tls_material(&context_tls_dir(dir, name), verify, String::new(), files);
+    let has_material = material.ca.is_some() || material.cert.is_some() || material.key.is_some();
+    match kind {
+        EndpointKind::Tcp { https: true, .. } => Some(Tls {
+            origin: "https://".to_owned(),
+            ..material
+        }),
+        EndpointKind::Tcp { https: false, .. } if has_material => Some(Tls {
+            origin: format!("the TLS material of context `{name}`"),
+            ..material
+        }),
+        _ => None,
+    }
 }
 
 /// docker/cli `opts.ParseHost`: empty means the default socket, no scheme means tcp, `tcp://`

@@ -523,17 +523,7 @@ fn room_on_b(
     sizes: &[(u64, u64)],
     problems: &mut Vec<String>,
 ) {
-    let mut by_root: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
-    for (n, copy) in plan.copies.iter().enumerate() {
-        match xp::root_of(&cross.roots, &copy.job.target) {
-            Some((root, _)) => by_root.entry(root.to_path_buf()).or_default().push(n),
-            None => problems.push(format!(
-                "`{}` lies in none of the tier roots of context `{}`",
-                copy.job.target.display(),
-                b.context
-            )),
-        }
-    }
+    let by_root = copies_by_root(b, plan, cross, problems);
     for (root, copies) in by_root {
         let rels: Vec<String> = copies
             .iter()
@@ -574,29 +564,65 @@ fn room_on_b(
             ));
             continue;
         };
-        for (n, state) in copies.iter().zip(&room.targets) {
-            if state == "full" {
-                problems.push(format!(
-                    "`{}` on context `{}` is not empty: tierctl copies only into a missing or empty tier directory",
-                    plan.copies[*n].job.target.display(),
-                    b.context
-                ));
-            }
+        check_room(b, plan, &root, &copies, &room, sizes, problems);
+    }
+}
+
+/// The copies of `plan` by the tier root of B their target lies in; a target in none of them
+/// is a problem.
+fn copies_by_root(
+    b: &OtherHost<'_>,
+    plan: &MigratePlan,
+    cross: &CrossHost,
+    problems: &mut Vec<String>,
+) -> std::collections::BTreeMap<PathBuf, Vec<usize>> {
+    let mut by_root: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
+    for (n, copy) in plan.copies.iter().enumerate() {
+        match xp::root_of(&cross.roots, &copy.job.target) {
+            Some((root, _)) => by_root.entry(root.to_path_buf()).or_default().push(n),
+            None => problems.push(format!(
+                "`{}` lies in none of the tier roots of context `{}`",
+                copy.job.target.display(),
+                b.context
+            )),
         }
-        let (bytes, entries) = copies
-            .iter()
-            .map(|n| sizes.get(*n).copied().unwrap_or_default())
-            .fold((0, 0), |(b, e), (x, y)| (b + x, e + y));
-        let needed = bytes + super::preflight::margin(bytes, entries);
-        if room.available < needed {
+    }
+    by_root
+}
+
+/// What the room helper found below one tier root of B: each target of `copies` must be
+/// missing or empty, and the root must have room for their sources plus margin.
+fn check_room(
+    b: &OtherHost<'_>,
+    plan: &MigratePlan,
+    root: &Path,
+    copies: &[usize],
+    room: &xp::Room,
+    sizes: &[(u64, u64)],
+    problems: &mut Vec<String>,
+) {
+    for (n, state) in copies.iter().zip(&room.targets) {
+        if state == "full" {
             problems.push(format!(
-                "tier directory `{}` on context `{}` has {} MiB free, the sources need {} MiB (with margin)",
-                root.display(),
-                b.context,
-                room.available >> 20,
-                needed >> 20
+                "`{}` on context `{}` is not empty: tierctl copies only into a missing or empty tier directory",
+                plan.copies[*n].job.target.display(),
+                b.context
             ));
         }
+    }
+    let (bytes, entries) = copies
+        .iter()
+        .map(|n| sizes.get(*n).copied().unwrap_or_default())
+        .fold((0, 0), |(b, e), (x, y)| (b + x, e + y));
+    let needed = bytes + super::preflight::margin(bytes, entries);
+    if room.available < needed {
+        problems.push(format!(
+            "tier directory `{}` on context `{}` has {} MiB free, the sources need {} MiB (with margin)",
+            root.display(),
+            b.context,
+            room.available >> 20,
+            needed >> 20
+        ));
     }
 }
 
@@ -621,17 +647,7 @@ pub fn rollback(
             path.display()
         ),
     };
-    if let Some((_, copy)) = plan
-        .copies
-        .iter()
-        .enumerate()
-        .find(|(n, _)| state.done.contains_key(&MigrateStep::RemoveSource(*n).id()))
-    {
-        return Err(blocked(format!(
-            "source `{}` was removed by `--prune-source`: the project cannot go back to this engine",
-            copy.key
-        )));
-    }
+    refuse_after_prune(&plan, &state, &blocked)?;
     let mut lines = Vec::new();
     let stopped = stop_on(b, &plan).map_err(&blocked)?;
     lines.push(format!(
@@ -641,19 +657,7 @@ pub fn rollback(
     ));
     let changed = changed_on_b(ctx, b, &plan, &state, &journal.id).map_err(&blocked)?;
     if !changed.is_empty() && !ctx.force {
-        let restarted = compose_up(ctx.compose.as_ref(), ctx.engine, b, &plan, &stopped);
-        return Err(MigrateError::Blocked {
-            message: format!(
-                "the services wrote on `{}` since the copy was verified ({}); rolling back would return them to older data on this engine{}",
-                b.context,
-                changed.join("; "),
-                match restarted {
-                    Ok(()) => format!("; started again on `{}`", b.context),
-                    Err(e) => format!("; starting them again on `{}` failed: {e}", b.context),
-                }
-            ),
-            hint: "keep the project on the other engine, or copy its data back first; `tierctl migrate --rollback --force` goes back to this engine's older data (the other engine's copy stays)".into(),
-        });
+        return Err(restart_on_b(ctx, b, &plan, &stopped, &changed));
     }
     journal.append(&Record::RollbackBegun)?;
     let running = state.running_services();
@@ -663,16 +667,7 @@ pub fn rollback(
         compose_cli::start(ctx.compose.as_ref(), ctx.engine, &plan, &running).map_err(&blocked)?;
         lines.push(format!("started on this engine: {}", running.join(", ")));
     }
-    if let Some(change) = plan.files.first()
-        && std::fs::read_to_string(&change.path).is_ok_and(|t| t == change.new)
-    {
-        std::fs::remove_file(&change.path)
-            .map_err(|e| blocked(format!("cannot remove `{}`: {e}", change.path.display())))?;
-        lines.push(format!(
-            "removed `{}` (the original compose file was never changed)",
-            change.path.display()
-        ));
-    }
+    remove_file_for_b(&plan, &blocked, &mut lines)?;
     let targets: Vec<String> = plan
         .copies
         .iter()
@@ -685,6 +680,69 @@ pub fn rollback(
     ));
     journal.append(&Record::RolledBack)?;
     Ok(outcome(ctx, journal, "rollback", lines))
+}
+
+/// A rollback is refused once `--prune-source` removed a source on this engine.
+fn refuse_after_prune(
+    plan: &MigratePlan,
+    state: &journal::JournalState,
+    blocked: &dyn Fn(String) -> MigrateError,
+) -> Result<(), MigrateError> {
+    if let Some((_, copy)) = plan
+        .copies
+        .iter()
+        .enumerate()
+        .find(|(n, _)| state.done.contains_key(&MigrateStep::RemoveSource(*n).id()))
+    {
+        return Err(blocked(format!(
+            "source `{}` was removed by `--prune-source`: the project cannot go back to this engine",
+            copy.key
+        )));
+    }
+    Ok(())
+}
+
+/// The copies on B `changed` since they were verified: start the `stopped` services on B again
+/// and say why the rollback is refused.
+fn restart_on_b(
+    ctx: &MigrateContext<'_>,
+    b: &OtherHost<'_>,
+    plan: &MigratePlan,
+    stopped: &[String],
+    changed: &[String],
+) -> MigrateError {
+    let restarted = compose_up(ctx.compose.as_ref(), ctx.engine, b, plan, stopped);
+    MigrateError::Blocked {
+        message: format!(
+            "the services wrote on `{}` since the copy was verified ({}); rolling back would return them to older data on this engine{}",
+            b.context,
+            changed.join("; "),
+            match restarted {
+                Ok(()) => format!("; started again on `{}`", b.context),
+                Err(e) => format!("; starting them again on `{}` failed: {e}", b.context),
+            }
+        ),
+        hint: "keep the project on the other engine, or copy its data back first; `tierctl migrate --rollback --force` goes back to this engine's older data (the other engine's copy stays)".into(),
+    }
+}
+
+/// Remove the compose file written for B when it still holds the text tierctl wrote.
+fn remove_file_for_b(
+    plan: &MigratePlan,
+    blocked: &dyn Fn(String) -> MigrateError,
+    lines: &mut Vec<String>,
+) -> Result<(), MigrateError> {
+    if let Some(change) = plan.files.first()
+        && std::fs::read_to_string(&change.path).is_ok_and(|t| t == change.new)
+    {
+        std::fs::remove_file(&change.path)
+            .map_err(|e| blocked(format!("cannot remove `{}`: {e}", change.path.display())))?;
+        lines.push(format!(
+            "removed `{}` (the original compose file was never changed)",
+            change.path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Stop the project's running containers on B; their services.

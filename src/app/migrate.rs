@@ -396,9 +396,22 @@ pub(super) fn planned_migration(
         )))
     })?;
     let preview = render(settings, &Report::MigratePlan(&migration))?;
-    if migration.is_empty() || args.dry_run {
+    let go = shown_and_confirmed(&preview, migration.is_empty() || args.dry_run, args, out)?;
+    Ok(go.then_some(migration))
+}
+
+/// The plan shown, then: `false` when it is only to be looked at (`show_only`); else `true`
+/// with `--yes`, or when a terminal answers yes to `Proceed?` (refused otherwise: nothing was
+/// changed).
+pub(super) fn shown_and_confirmed(
+    preview: &str,
+    show_only: bool,
+    args: &MigrateArgs,
+    out: &mut dyn Write,
+) -> Result<bool, Error> {
+    if show_only {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
-        return Ok(None);
+        return Ok(false);
     }
     if !args.yes {
         out.write_all(preview.as_bytes()).map_err(Error::Output)?;
@@ -411,10 +424,12 @@ pub(super) fn planned_migration(
             ),
         };
         if let Some(why) = refused {
-            return Err(Error::Migrate(MigrateError::Refused(why.into())));
+            return Err(Error::Migrate(crate::migrate::MigrateError::Refused(
+                why.into(),
+            )));
         }
     }
-    Ok(Some(migration))
+    Ok(true)
 }
 
 /// "verify mounts" of `migrate` through `tierctl verify`'s observation and checks.

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::connect::{env_vars, home, resolve_endpoint};
 use super::migrate::{
-    MigrateTask, confirm, confirm_on_terminal, destructive, helper_cleanup, invocation,
+    MigrateTask, confirm, destructive, helper_cleanup, invocation, shown_and_confirmed,
 };
 use super::{emit, render};
 use crate::audit;
@@ -293,23 +293,6 @@ fn planned(
     let roots = tiers.tiers.values().map(|t| t.root.clone()).collect();
     let migration = cross_plan::build(local, context, roots, services, &original);
     let preview = render(settings, &Report::MigratePlan(&migration))?;
-    if args.dry_run {
-        out.write_all(preview.as_bytes()).map_err(Error::Output)?;
-        return Ok(None);
-    }
-    if !args.yes {
-        out.write_all(preview.as_bytes()).map_err(Error::Output)?;
-        out.flush().map_err(Error::Output)?;
-        let refused = match confirm_on_terminal() {
-            Some(true) => None,
-            Some(false) => Some("not confirmed: nothing was changed"),
-            None => Some(
-                "migrate changes the disk: pass `--yes` to do it (or `--dry-run` to only look)",
-            ),
-        };
-        if let Some(why) = refused {
-            return Err(Error::Migrate(MigrateError::Refused(why.into())));
-        }
-    }
-    Ok(Some(migration))
+    let go = shown_and_confirmed(&preview, args.dry_run, args, out)?;
+    Ok(go.then_some(migration))
 }

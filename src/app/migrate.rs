@@ -126,6 +126,8 @@ fn run_task(
         MigrateTask::Resume(path) => {
             let (mut journal, records) = Journal::open(&path)?;
             if let Some(state) = journal::JournalState::of(&records) {
+                // the killed run's own helpers are not "outside the plan": remove them first
+                ctx.remove_helpers(&journal.id);
                 run::preflight::outside_users(ctx, &state)?;
             }
             run::run(ctx, &mut journal, &records)?

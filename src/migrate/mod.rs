@@ -148,8 +148,9 @@ impl MigrateContext<'_> {
         }
     }
 
-    /// Remove the helper containers a killed run of this journal may have left behind.
-    fn remove_helpers(&self, journal: &str) {
+    /// Remove the helper containers a killed run of this journal may have left behind (a copy
+    /// helper outlives a SIGKILLed tierctl and keeps the source volume in use).
+    pub fn remove_helpers(&self, journal: &str) {
         if let Ok(left) = self.engine.list(&Selector::Journal(journal.to_owned())) {
             for c in left {
                 let _ = self.engine.remove(&c.id);

@@ -540,10 +540,13 @@ impl Loader<'_> {
         base_dir: &Path,
         env: &ComposeEnv,
     ) -> Result<FileData, ComposeError> {
-        let text = self.files.read_shared(path).map_err(|source| ComposeError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = self
+            .files
+            .read_shared(path)
+            .map_err(|source| ComposeError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if !self.loaded.iter().any(|p| p == path) {
             self.loaded.push(path.to_path_buf());
         }

@@ -469,6 +469,7 @@ impl crate::migrate::MountViews for VerifyViews<'_> {
         let options = ObserveOptions {
             helper_image: self.helper_image.clone(),
             pause: None,
+            remote_sources: None,
         };
         let observed =
             observe::observe(self.engine, containers, &options).map_err(|e| e.to_string())?;

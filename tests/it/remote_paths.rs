@@ -467,3 +467,58 @@ fn issue15_plan_and_mounts_on_a_remote_engine_read_the_paths_of_its_host() {
     );
     assert_eq!(seen["tier"], "fast", "{seen}");
 }
+
+#[test]
+fn issue15_verify_on_a_remote_engine_reads_the_host_side_on_that_host() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let mut project = RemoteProject::new(e2.engine().expect("unix socket"), "verify-host");
+    let real = views.base().join("remote-fast/photos");
+    let linked = views.base().join("photos");
+    let direct = project.service("direct", &real, "/photos");
+    let through = project.service("linked", &linked, "/photos");
+    let (code, stdout, stderr) = views.tierctl(&format!("verify {direct} {through} --format json"));
+    assert_eq!(code, Some(1), "{stdout} {stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let mount = |name: &str| {
+        report["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {report}"))["mounts"][0]
+            .clone()
+    };
+    // this machine's view has neither path (a tmpfs covers `base`): both were read there
+    assert_eq!(report["engine"], "native", "{report}");
+    let seen = mount(&direct);
+    assert_eq!(seen["verdict"], "ok", "{seen}");
+    assert_eq!(
+        seen["host"]["device"], seen["container"]["device"],
+        "{seen}"
+    );
+    assert_eq!(
+        seen["host"]["fs_type"], seen["container"]["fs_type"],
+        "{seen}"
+    );
+    // the context's tier root, looked at on that host
+    assert_eq!(report["tiers"][0]["tier"], "fast", "{report}");
+    assert_eq!(report["tiers"][0]["mounted"], true, "{report}");
+    let through = mount(&through);
+    assert_eq!(through["verdict"], "symlinked-bind", "{through}");
+    assert!(
+        through["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains(&real.display().to_string())),
+        "{through}"
+    );
+    let (_, human, _) = views.tierctl(&format!("verify {direct}"));
+    assert!(
+        human.starts_with(&format!("host: {} (", views.context)),
+        "{human}"
+    );
+    assert!(
+        human.contains("is another machine: the host side"),
+        "{human}"
+    );
+}

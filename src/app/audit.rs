@@ -187,34 +187,43 @@ pub(super) struct PathHost {
     pub(super) engine: Option<crate::engine::docker::DockerEngine>,
 }
 
-/// [`PathHost`] of the engine `--context`/`-H` name. A local socket or the context's mark
-/// decides without asking the engine; a remote host needs its engine (refused with
-/// `--offline` or when it does not answer, never read locally instead).
+/// [`PathHost`] of the engine `--context`/`-H` name; `None` without either flag.
 pub(super) fn path_host(
     settings: &Settings,
     global: &GlobalArgs,
     env: &Environment,
 ) -> Result<Option<PathHost>, Error> {
-    use crate::engine::Engine;
-    use crate::engine::docker::DockerEngine;
     if global.contexts.is_empty() && global.hosts.is_empty() {
         return Ok(None);
     }
     let endpoint = super::connect::resolve_endpoint(global, env)?;
-    let decision = crate::host::decide(&endpoint);
+    host_at(settings, &endpoint, env).map(Some)
+}
+
+/// [`PathHost`] of `endpoint`. A local socket or the context's mark decides without asking
+/// the engine; a remote host needs its engine (refused with `--offline`, an error when it does
+/// not answer: never read locally instead).
+pub(super) fn host_at(
+    settings: &Settings,
+    endpoint: &crate::engine::endpoint::Endpoint,
+    env: &Environment,
+) -> Result<PathHost, Error> {
+    use crate::engine::Engine;
+    use crate::engine::docker::DockerEngine;
+    let decision = crate::host::decide(endpoint);
     if let crate::host::Decision::Decided { remote: false, .. } = decision {
-        let host = crate::host::host(&endpoint, None, None);
-        return Ok(Some(PathHost { host, engine: None }));
+        let host = crate::host::host(endpoint, None, None);
+        return Ok(PathHost { host, engine: None });
     }
     if settings.offline {
-        let host = crate::host::host(&endpoint, None, None);
+        let host = crate::host::host(endpoint, None, None);
         return Err(remote_needs_engine(&host, true));
     }
-    let engine = DockerEngine::connect(&endpoint)?;
+    let engine = DockerEngine::connect(endpoint)?;
     let info = engine.info()?;
-    let host = super::connect::host_of(&endpoint, &engine, &info, &helper_image(env));
+    let host = super::connect::host_of(endpoint, &engine, &info, &helper_image(env));
     let engine = host.remote.then_some(engine);
-    Ok(Some(PathHost { host, engine }))
+    Ok(PathHost { host, engine })
 }
 
 /// Facts about the project's host paths on the machine they belong to: this one (`probe`),

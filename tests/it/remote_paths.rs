@@ -324,7 +324,7 @@ fn issue15_tiers_validate_reports_a_bad_context_tier_map_with_file_and_line() {
 fn issue15_migrate_refuses_an_engine_on_another_machine_before_planning() {
     let Some(e2) = ready() else { return };
     let views = Views::new(&e2, Some(true));
-    let (code, stdout, stderr) = views.tierctl("migrate --dry-run");
+    let (code, stdout, stderr) = views.tierctl("migrate --yes");
     assert_eq!(code, Some(2), "{stdout} {stderr}");
     assert!(
         stderr.contains(&format!(
@@ -333,9 +333,54 @@ fn issue15_migrate_refuses_an_engine_on_another_machine_before_planning() {
         )),
         "{stderr}"
     );
+    // what is not supported there, by name
+    assert!(
+        stderr.contains("creating the targets, the preflight's bind probe and its room, write and owner checks, the delta's listing, the copy verify's manifests and the rollback's checks of the copies"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("hint: run tierctl on that machine"),
         "{stderr}"
+    );
+    assert!(stdout.is_empty(), "nothing planned: {stdout}");
+}
+
+#[test]
+fn issue15_migrate_dry_run_on_a_remote_engine_plans_on_the_paths_of_its_host() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let planned = |views: &Views| {
+        let (code, stdout, stderr) = views.tierctl("migrate --dry-run --format json");
+        assert_eq!(code, Some(0), "{stdout} {stderr}");
+        let plan: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        (plan, stderr)
+    };
+    // on the engine's host the symlink chain is rebound to its real path (a compose rewrite)
+    // and `only-local` does not exist (nothing to copy); this machine's view has `only-local`
+    // (outside the tiers: copied) and no `photos`
+    let (plan, stderr) = planned(&views);
+    assert_eq!(plan["files"][0], "compose.yaml", "{plan}");
+    assert_eq!(plan["copies"].as_array().map(Vec::len), Some(0), "{plan}");
+    assert!(
+        plan["steps"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s == "rewrite")),
+        "{plan}"
+    );
+    assert!(
+        stderr.contains("note: planned on the paths of the engine's host"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("running it there is not supported yet"),
+        "{stderr}"
+    );
+    let local = Views::new(&e2, None);
+    let (here, _) = planned(&local);
+    assert_eq!(
+        here["copies"][0]["source"],
+        source(local.base(), "only-local").as_str(),
+        "{here}"
     );
 }
 

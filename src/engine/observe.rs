@@ -553,6 +553,7 @@ pub fn observe(
                 let view = views.get(&target);
                 let marker = match (marker_name, view) {
                     (Some(_), Some(v)) => v.marker,
+                    _ if options.remote_sources.is_some() => MarkerState::OtherHost,
                     _ => MarkerState::NotWritten,
                 };
                 MountObservation {

@@ -546,6 +546,14 @@ fn issue15_verify_on_a_remote_engine_reads_the_host_side_on_that_host() {
         seen["host"]["fs_type"], seen["container"]["fs_type"],
         "{seen}"
     );
+    // no marker is written on the other machine, and the note says why
+    assert_eq!(seen["marker"], "other-host", "{seen}");
+    assert!(
+        seen["notes"].as_array().is_some_and(|n| n.iter().any(|n| n
+            .as_str()
+            .is_some_and(|n| n.contains("on the engine's host, where tierctl writes nothing")))),
+        "{seen}"
+    );
     // the context's tier root, looked at on that host
     assert_eq!(report["tiers"][0]["tier"], "fast", "{report}");
     assert_eq!(report["tiers"][0]["mounted"], true, "{report}");

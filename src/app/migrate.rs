@@ -95,7 +95,7 @@ pub(super) fn migrate(
     let ctx = MigrateContext {
         engine: &engine,
         image,
-        compose: ComposeCli::find(Some(endpoint.host.clone())),
+        compose: ComposeCli::find(&endpoint),
         roots: tiers.tiers.values().map(|t| t.root.clone()).collect(),
         quiet: args.quiet,
         views: Some(&views),

@@ -96,7 +96,7 @@ pub(super) fn migrate(
     let ctx = MigrateContext {
         engine: &engine,
         image,
-        compose: ComposeCli::find(Some(endpoint.host.clone())),
+        compose: ComposeCli::find(&endpoint),
         roots: cross.roots.clone(),
         quiet: args.quiet,
         views: None,

@@ -9,6 +9,7 @@ use super::MigrateContext;
 use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize, TargetState};
 use super::delta;
+use super::helper_manifest;
 use super::journal::{self, Detail, JournalState};
 use super::listing;
 use super::manifest::{self, Rules};
@@ -193,11 +194,7 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         size = measure(input, &job)?;
         seeded = Some(volume);
     }
-    let spec = if running {
-        copy::pre_copy_spec(&job, &ctx.image, journal, size.devices)
-    } else {
-        copy::copy_spec(&job, &ctx.image, journal, size.devices)
-    };
+    let (spec, after) = copy_helper(input, &job, running, size.devices)?;
     let bar = progress::bytes_bar(input.label.to_owned(), size.bytes);
     // the services are stopped: hash the source on the host while `cp` reads it (one read of
     // the source from disk), so the verify reads only the copy
@@ -224,12 +221,16 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         (result, known)
     });
     bar.finish_and_clear();
-    let printed = result?;
-    let errors = copy::pre_copy_errors(&printed);
+    let output = result?;
+    let printed = match after {
+        true => keep_after_copy(input, n, &output)?,
+        false => output.as_str(),
+    };
+    let errors = copy::pre_copy_errors(printed);
     if running && !errors.is_empty() {
         return Err(format!("the pre-copy failed: {}", errors.join("; ")));
     }
-    let began = copy::parse_clock(&printed).unwrap_or(0);
+    let began = copy::parse_clock(printed).unwrap_or(0);
     Ok(Filled {
         job,
         size,
@@ -237,6 +238,42 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         began,
         known,
     })
+}
+
+/// The helper that copies, and whether it also reads both trees right after its copy: when the
+/// services are stopped and the host reads neither tree (a VM), it hashes both in the same
+/// container, for the verify ([`tree::after_copy_roots`]).
+fn copy_helper(
+    input: &StepInput<'_>,
+    job: &CopyJob,
+    running: bool,
+    devices: bool,
+) -> Result<(HelperSpec, bool), String> {
+    let (image, journal) = (&input.ctx.image, input.journal);
+    if running {
+        return Ok((copy::pre_copy_spec(job, image, journal, devices), false));
+    }
+    let spec = copy::copy_spec(job, image, journal, devices);
+    let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    match tree::after_copy_roots(input.ctx.engine, &sides).map_err(engine_error)? {
+        Some(roots) => Ok((helper_manifest::after_copy(&spec, &roots), true)),
+        None => Ok((spec, false)),
+    }
+}
+
+/// Keep what a copy helper read of copy `n`'s trees after its copy for this run's verify; the
+/// copy's own output.
+fn keep_after_copy<'o>(
+    input: &StepInput<'_>,
+    n: usize,
+    output: &'o str,
+) -> Result<&'o str, String> {
+    let (printed, listing) = helper_manifest::split_after_copy(output)
+        .ok_or("the copy helper did not get to reading the trees after its copy")?;
+    let trees =
+        tree::after_copy_manifests(listing, &AtomicU64::new(0)).map_err(|e| e.to_string())?;
+    input.ctx.after_copy.borrow_mut().insert(n, trees);
+    Ok(printed)
 }
 
 fn copied_line(filled: &Filled) -> String {
@@ -502,6 +539,18 @@ fn manifests(
     Ok((trees, read, knows, hashed.load(Ordering::Relaxed)))
 }
 
+/// Both manifests of a copy as its copy helper read them right after the copy
+/// ([`tree::verify_after_copy`]: the host reads no content), how each side was read, and the
+/// content bytes read now (none).
+fn after_copy_read(
+    trees: [manifest::Manifest; 2],
+    target: &Path,
+) -> Result<(Vec<manifest::Manifest>, String, u64), String> {
+    let (trees, ways) = tree::verify_after_copy(trees, target).map_err(|e| e.to_string())?;
+    let read = format!("source read {}, copy read {}", ways[0], ways[1]);
+    Ok((trees, read, 0))
+}
+
 /// Verify pre-copy `n` while the services run: hash both trees, count what differs (the source
 /// is live: the delta copies it again), and keep what each side knows (files settled before the
 /// read, with their stamps) for the verify while the services are stopped.
@@ -581,8 +630,19 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     } else {
         String::new()
     };
-    let known = known_of(input, n);
-    let (trees, read, _, hashed) = manifests(input, &job, &known)?;
+    let copied = match retried {
+        true => None,
+        false => input.ctx.after_copy.borrow_mut().remove(&n),
+    };
+    let (known, (trees, read, hashed)) = match copied {
+        // read in the copy helper right after the copy, in this run, the services stopped
+        Some(trees) => (Default::default(), after_copy_read(trees, &job.target)?),
+        None => {
+            let known = known_of(input, n);
+            let (trees, read, _, hashed) = manifests(input, &job, &known)?;
+            (known, (trees, read, hashed))
+        }
+    };
     let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
     if !differences.is_empty() {
         let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();

@@ -53,6 +53,12 @@ pub enum Way {
     Archive,
     /// Where it lives, by the manifest helper container: only the manifest crossed.
     Helper,
+    /// In the engine by the copy helper, right after its copy, in the same container: only the
+    /// manifest crossed.
+    CopyHelper,
+    /// In the engine by the copy helper, right after its copy; the host's listing of the tree at
+    /// this path (a VM share) equals the engine's, entry for entry.
+    CopyHelperShared(PathBuf),
     /// By the manifest helper, because the host sees the tree at `path` differently: owners,
     /// modes or symlinks the VM share keeps where the host does not see them.
     HostDiffers {
@@ -71,6 +77,8 @@ const SHOWN: usize = 3;
 impl std::fmt::Display for Way {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const HELPER: &str = "in the engine by a helper container (only its manifest crossed)";
+        const COPY_HELPER: &str =
+            "in the engine by the copy helper right after its copy (only its manifest crossed)";
         match self {
             Way::Host(path) => write!(f, "on the host at `{}`", path.display()),
             Way::Shared(path) => write!(
@@ -80,6 +88,12 @@ impl std::fmt::Display for Way {
             ),
             Way::Archive => f.write_str("through the engine's archive stream"),
             Way::Helper => f.write_str(HELPER),
+            Way::CopyHelper => f.write_str(COPY_HELPER),
+            Way::CopyHelperShared(path) => write!(
+                f,
+                "{COPY_HELPER}; the host's listing of `{}` matches it",
+                path.display()
+            ),
             Way::HostDiffers { path, count, shown } => write!(
                 f,
                 "{HELPER}: the host sees `{}` differently ({count} difference{}: {}{}): the VM share keeps owners, modes or symlinks where the host does not see them (9p `mapped-xattr` keeps them in `user.virtfs.*` xattrs and the host sees symlinks as regular files); use this tier through the engine (containers), not from the host",
@@ -168,8 +182,31 @@ pub fn copy_manifests_known(
     known: &[Known; 2],
 ) -> Result<KnownTrees, TreeError> {
     let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    pair_manifests_known(engine, &sides, spec, hashed, known)
+}
+
+/// The manifests of two trees, as [`copy_manifests`] reads a copy's: `sides[0]` mounted at
+/// [`copy::FROM`] in `spec`, `sides[1]` at [`copy::TO`] (a rollback's copy back has the tier
+/// directory first).
+pub fn pair_manifests(
+    engine: &dyn Helpers,
+    sides: &[MountSource; 2],
+    spec: &HelperSpec,
+    hashed: &AtomicU64,
+) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
+    let none = [Known::default(), Known::default()];
+    pair_manifests_known(engine, sides, spec, hashed, &none).map(|(trees, ways, _)| (trees, ways))
+}
+
+fn pair_manifests_known(
+    engine: &dyn Helpers,
+    sides: &[MountSource; 2],
+    spec: &HelperSpec,
+    hashed: &AtomicU64,
+    known: &[Known; 2],
+) -> Result<KnownTrees, TreeError> {
     let mut plans = Vec::new();
-    for side in &sides {
+    for side in sides {
         plans.push(match (engine.host_path(side)?, side) {
             (Some(path), _) => Plan::Host(path),
             (None, MountSource::Bind(path)) if listable(path) => Plan::Candidate(path.clone()),
@@ -347,6 +384,80 @@ fn candidate(
             source,
         }),
     }
+}
+
+/// What a copy helper reads right after its copy ([`helper_manifest::after_copy`]): both trees,
+/// hashed, when the host reads neither as the engine does (a VM or remote engine, where each
+/// tree would otherwise take a manifest helper run of its own); `None` when the host reads one
+/// of them (a native engine: the verify reads it there, faster). `sides` as mounted at
+/// [`copy::FROM`] and [`copy::TO`].
+pub fn after_copy_roots(
+    engine: &dyn Helpers,
+    sides: &[MountSource; 2],
+) -> Result<Option<[(&'static str, Depth); 2]>, EngineError> {
+    for side in sides {
+        if engine.host_path(side)?.is_some() {
+            return Ok(None);
+        }
+    }
+    Ok(Some([
+        (copy::FROM, Depth::Hashed),
+        (copy::TO, Depth::Hashed),
+    ]))
+}
+
+/// The two manifests an [`helper_manifest::after_copy`] helper printed after its copy's own
+/// output (`listing`), as [`copy::FROM`] and [`copy::TO`] held them; `hashed` grows by the
+/// content bytes it hashed.
+pub fn after_copy_manifests(listing: &str, hashed: &AtomicU64) -> Result<[Manifest; 2], TreeError> {
+    let roots = [(copy::FROM, Depth::Hashed), (copy::TO, Depth::Hashed)];
+    let read = helper_manifest::parse(listing, &roots).map_err(|message| TreeError::Listing {
+        root: format!("{}, {} (after the copy)", copy::FROM, copy::TO),
+        message,
+    })?;
+    let [from, to]: [Manifest; 2] = read.try_into().map_err(|_| TreeError::Listing {
+        root: format!("{}, {}", copy::FROM, copy::TO),
+        message: "not two trees".into(),
+    })?;
+    hashed.fetch_add(from.bytes() + to.bytes(), Ordering::Relaxed);
+    Ok([from, to])
+}
+
+/// A copy's manifests for its verify from what its copy helper read right after the copy
+/// (`trees`: source, target): the source as read; the target as read, and, where the host can
+/// list `target` (a VM share), the host's listing compared with it: equal, the host sees the
+/// copy as the engine does; else what differs is said (the engine's view is the one verified,
+/// the one the services see). The host reads no content: each tree is hashed once.
+pub fn verify_after_copy(
+    trees: [Manifest; 2],
+    target: &Path,
+) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
+    let way = if listable(target) {
+        match listing(target) {
+            Ok(host) => {
+                let differences = helper_manifest::host_view(&trees[1], &host);
+                if differences.is_empty() {
+                    Way::CopyHelperShared(target.to_path_buf())
+                } else {
+                    Way::HostDiffers {
+                        path: target.to_path_buf(),
+                        count: differences.len(),
+                        shown: differences.into_iter().take(SHOWN).collect(),
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Way::CopyHelper,
+            Err(source) => {
+                return Err(TreeError::Host {
+                    path: target.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    } else {
+        Way::CopyHelper
+    };
+    Ok((Vec::from(trees), [Way::CopyHelper, way]))
 }
 
 /// The manifests of `roots` read where they live by one manifest helper (with the mounts of
@@ -565,8 +676,33 @@ pub fn read_known(
             now.files.insert(f.path.clone(), KnownFile { stamp, hash });
         }
     }
+    let entries = assemble(&found, &groups, &hashes);
+    Ok((Manifest { entries, digest }, now))
+}
+
+/// The manifest of the directory `root` on the host without content (no file is read): what
+/// [`helper_manifest::host_view`] compares with the engine's listing.
+pub fn listing(root: &Path) -> io::Result<Manifest> {
+    let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
+    let mut walked = Vec::new();
+    walk(root, ".", &meta, &mut walked)?;
+    let found: Vec<Found> = walked.into_iter().map(|(f, _)| f).collect();
+    let entries = assemble(&found, &group(&found), &BTreeMap::new());
+    Ok(Manifest {
+        entries,
+        digest: Digest::Sha256,
+    })
+}
+
+/// The entries of a walk: each file's hash by its group's first path (or its own), and its
+/// hardlink group.
+fn assemble(
+    found: &[Found],
+    groups: &BTreeMap<(u64, u64), String>,
+    hashes: &BTreeMap<&str, String>,
+) -> BTreeMap<String, Entry> {
     let mut entries = BTreeMap::new();
-    for f in &found {
+    for f in found {
         let mut entry = f.entry.clone();
         let first = f.inode.and_then(|key| groups.get(&key));
         if entry.kind == Kind::File {
@@ -576,7 +712,7 @@ pub fn read_known(
         entry.hardlink_group = first.cloned();
         entries.insert(f.path.clone(), entry);
     }
-    Ok((Manifest { entries, digest }, now))
+    entries
 }
 
 /// Hash the files `jobs` names (inode, path, full path) in parallel, in inode order (which
@@ -906,6 +1042,60 @@ mod tests {
             [("/to", Depth::Hashed)]
         );
         assert!(helper_roots(&[host(), host()]).is_empty());
+    }
+
+    #[test]
+    fn the_copy_helpers_target_manifest_is_checked_against_the_hosts_listing_without_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir(dir.path().join("pg")).expect("dir");
+        fs::write(dir.path().join("pg/1"), "row\n").expect("file");
+        let engine = read(dir.path(), Digest::Sha256, &AtomicU64::new(0)).expect("tree");
+        let source = engine.clone();
+        // the host lists the copy as the engine read it: no content is read on the host
+        let (trees, ways) =
+            verify_after_copy([source.clone(), engine.clone()], dir.path()).expect("listed");
+        assert_eq!(
+            ways,
+            [
+                Way::CopyHelper,
+                Way::CopyHelperShared(dir.path().to_path_buf())
+            ]
+        );
+        assert_eq!(trees, [source.clone(), engine.clone()]);
+        // a share that keeps owners in xattrs: the engine saw 999, the host sees its own
+        let mut faked = engine.clone();
+        faked.entries.get_mut("pg").expect("pg").uid = 999_999;
+        let (trees, ways) =
+            verify_after_copy([source.clone(), faked.clone()], dir.path()).expect("listed");
+        assert_eq!(trees[1], faked, "the engine's view is the one verified");
+        let Way::HostDiffers { count, shown, .. } = &ways[1] else {
+            panic!("{ways:?}");
+        };
+        assert_eq!(*count, 1);
+        assert!(
+            shown[0].starts_with("`pg` uid: engine 999999, host "),
+            "{shown:?}"
+        );
+        // a target the host cannot list (another machine's path)
+        let (_, ways) = verify_after_copy(
+            [source, engine],
+            Path::new("/nonexistent/tierctl-after-copy"),
+        )
+        .expect("nothing to list");
+        assert_eq!(ways, [Way::CopyHelper, Way::CopyHelper]);
+    }
+
+    #[test]
+    fn the_host_listing_is_the_manifest_without_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("a"), "x").expect("file");
+        fs::hard_link(dir.path().join("a"), dir.path().join("b")).expect("hardlink");
+        let mut full = read(dir.path(), Digest::Sha256, &AtomicU64::new(0)).expect("tree");
+        for entry in full.entries.values_mut() {
+            entry.hash = None;
+        }
+        assert_eq!(listing(dir.path()).expect("listed"), full);
+        assert_eq!(full.entries["b"].hardlink_group.as_deref(), Some("a"));
     }
 
     #[test]

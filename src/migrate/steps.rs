@@ -183,6 +183,9 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
     if facts.exists && !facts.empty {
         run_helper(input, &copy::wipe_spec(&job.target, &ctx.image, journal))?;
     }
+    if !running && let Some(filled) = measured_copy(input, n, &job)? {
+        return Ok(filled);
+    }
     let mut size = measure(input, &job)?;
     // an empty volume gets what a fresh one would have: the image's content
     if let (Some(seed), true) = (&copy.seed, size.entries <= 1) {
@@ -238,6 +241,50 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         began,
         known,
     })
+}
+
+/// On a VM (the host reads neither tree, see [`copy_helper`]) with the services stopped: one
+/// helper container measures the source, copies it and reads both trees
+/// ([`copy::measured_copy_spec`] in [`helper_manifest::after_copy`]); `None` when that does not
+/// apply, or when the measure says the copy must wait (device files, or an empty volume the
+/// image seeds): nothing was copied, the usual measure and copy follow.
+fn measured_copy(input: &StepInput<'_>, n: usize, job: &CopyJob) -> Result<Option<Filled>, String> {
+    let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    let Some(roots) = tree::after_copy_roots(input.ctx.engine, &sides).map_err(engine_error)?
+    else {
+        return Ok(None);
+    };
+    let seed = input.plan.copies[n].seed.is_some();
+    let copy = copy::measured_copy_spec(job, &input.ctx.image, input.journal, seed);
+    let spec = helper_manifest::after_copy(&copy, &roots);
+    let (label, target) = (input.label, &job.target);
+    let bar = progress::bar(label.to_owned());
+    let output = ticking(
+        Duration::from_millis(500),
+        || bar.set_message(format!("{label} {} bytes", progress::tree_bytes(target))),
+        || run_helper(input, &spec),
+    );
+    bar.finish_and_clear();
+    let output = output?;
+    let (printed, _) = helper_manifest::split_after_copy(&output)
+        .ok_or("the copy helper did not get to reading the trees after its copy")?;
+    let (size, began) = copy::parse_measured(printed).ok_or_else(|| {
+        format!(
+            "cannot read the copy helper's measure: `{}`",
+            printed.trim()
+        )
+    })?;
+    let Some(began) = began else {
+        return Ok(None);
+    };
+    keep_after_copy(input, n, &output)?;
+    Ok(Some(Filled {
+        job: job.clone(),
+        size,
+        seeded: None,
+        began,
+        known: None,
+    }))
 }
 
 /// The helper that copies, and whether it also reads both trees right after its copy: when the

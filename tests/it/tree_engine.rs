@@ -285,11 +285,16 @@ fn the_copy_helper_reads_both_trees_after_its_copy_as_the_host_does() {
     let roots = tree::after_copy_roots(&vm, &sides)
         .expect("no engine call")
         .expect("a VM: the copy helper reads both");
-    let spec =
-        helper_manifest::after_copy(&copy::copy_spec(&job, &helper_image(), "it", false), &roots);
+    // measured, copied and read in one container, as `migrate --stop-first` does on a VM
+    let spec = helper_manifest::after_copy(
+        &copy::measured_copy_spec(&job, &helper_image(), "it", true),
+        &roots,
+    );
     let output = vm.run_to_end(&spec).expect("copy and read");
     let (printed, listing) = helper_manifest::split_after_copy(&output).expect("a listing");
-    assert!(copy::parse_clock(printed).is_some(), "{printed}");
+    let (size, began) = copy::parse_measured(printed).expect("measured");
+    assert!(began.is_some(), "copied: {printed}");
+    assert!(size.entries > 1 && !size.devices, "{size:?}");
     let hashed = AtomicU64::new(0);
     let [source, copied] = tree::after_copy_manifests(listing, &hashed).expect("parsed");
     let on_host = |path: &std::path::Path| {
@@ -306,6 +311,23 @@ fn the_copy_helper_reads_both_trees_after_its_copy_as_the_host_does() {
         ways,
         [Way::CopyHelper, Way::CopyHelperShared(target.clone())]
     );
+
+    // an empty volume the image would seed: measured, not copied (the seed comes first)
+    let empty = format!("tierctl-it-aftercopy-empty-{}", std::process::id());
+    let _ = std::process::Command::new("docker")
+        .args(["volume", "create", &empty])
+        .output();
+    let into = root.path().join("fast/empty");
+    std::fs::create_dir_all(&into).expect("target");
+    let job = CopyJob {
+        source: MountSource::Volume(empty.clone()),
+        target: into.clone(),
+    };
+    let spec = copy::measured_copy_spec(&job, &helper_image(), "it", true);
+    let printed = engine.run_to_end(&spec).expect("measured");
+    let (size, began) = copy::parse_measured(&printed).expect("measured");
+    assert_eq!((size.entries, began), (1, None), "{printed}");
+    engine.remove_volume(&empty).expect("remove volume");
 
     engine
         .run_to_end(&copy::wipe_spec(&target, &helper_image(), "it"))

@@ -97,7 +97,7 @@ pub struct MigrateContext<'a> {
     /// What this run's copy helpers read of both trees right after their copy (by copy number:
     /// source, target), for the verify that follows in the same run
     /// ([`tree::verify_after_copy`]); a resumed run reads the trees again.
-    pub after_copy: std::cell::RefCell<std::collections::BTreeMap<usize, [manifest::Manifest; 2]>>,
+    pub after_copy: std::cell::RefCell<std::collections::BTreeMap<usize, tree::AfterCopy>>,
 }
 
 /// Removes the helper containers labelled with a journal id, callable from any thread.

@@ -239,27 +239,29 @@ fn copy_back(
     let copy_spec = copy::copy_spec(forward, image, id, size.devices);
     let hashed = AtomicU64::new(0);
     let after = tree::after_copy_roots(ctx.engine, &sides).map_err(|e| e.to_string())?;
-    let (trees, read) = match after {
+    let read_by_copy = match after {
         Some(roots) => {
             let output =
                 run(helper_manifest::after_copy(&copy_spec, &roots)).map_err(|e| e.to_string())?;
             let (_, listing) = helper_manifest::split_after_copy(&output)
                 .ok_or("the copy helper did not get to reading the trees after its copy")?;
-            let trees = tree::after_copy_manifests(listing, &hashed).map_err(|e| e.to_string())?;
-            (
-                Vec::from(trees),
-                format!("both read {}", tree::Way::CopyHelper),
-            )
+            let trees =
+                tree::after_copy_manifests(listing, &roots, &hashed).map_err(|e| e.to_string())?;
+            tree::verify_after_copy(trees, &roots, &sides, &hashed).map_err(|e| e.to_string())?
         }
         None => {
             run(copy_spec).map_err(|e| e.to_string())?;
-            let spec = reversed(copy::verify_spec(forward, image, id), forward);
-            let (trees, ways) = tree::pair_manifests(ctx.engine, &sides, &spec, &hashed)
-                .map_err(|e| e.to_string())?;
-            let read = format!("tier directory read {}, source read {}", ways[0], ways[1]);
-            (trees, read)
+            None
         }
     };
+    let (trees, ways) = match read_by_copy {
+        Some(read) => read,
+        None => {
+            let spec = reversed(copy::verify_spec(forward, image, id), forward);
+            tree::pair_manifests(ctx.engine, &sides, &spec, &hashed).map_err(|e| e.to_string())?
+        }
+    };
+    let read = format!("tier directory read {}, source read {}", ways[0], ways[1]);
     let [tier, source] = trees.as_slice() else {
         return Err("the engine returned fewer manifests than asked for".into());
     };

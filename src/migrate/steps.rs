@@ -226,8 +226,8 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
     bar.finish_and_clear();
     let output = result?;
     let printed = match after {
-        true => keep_after_copy(input, n, &output)?,
-        false => output.as_str(),
+        Some(roots) => keep_after_copy(input, n, &output, roots)?,
+        None => output.as_str(),
     };
     let errors = copy::pre_copy_errors(printed);
     if running && !errors.is_empty() {
@@ -277,7 +277,7 @@ fn measured_copy(input: &StepInput<'_>, n: usize, job: &CopyJob) -> Result<Optio
     let Some(began) = began else {
         return Ok(None);
     };
-    keep_after_copy(input, n, &output)?;
+    keep_after_copy(input, n, &output, roots)?;
     Ok(Some(Filled {
         job: job.clone(),
         size,
@@ -295,16 +295,16 @@ fn copy_helper(
     job: &CopyJob,
     running: bool,
     devices: bool,
-) -> Result<(HelperSpec, bool), String> {
+) -> Result<(HelperSpec, Option<tree::AfterCopyRoots>), String> {
     let (image, journal) = (&input.ctx.image, input.journal);
     if running {
-        return Ok((copy::pre_copy_spec(job, image, journal, devices), false));
+        return Ok((copy::pre_copy_spec(job, image, journal, devices), None));
     }
     let spec = copy::copy_spec(job, image, journal, devices);
     let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
     match tree::after_copy_roots(input.ctx.engine, &sides).map_err(engine_error)? {
-        Some(roots) => Ok((helper_manifest::after_copy(&spec, &roots), true)),
-        None => Ok((spec, false)),
+        Some(roots) => Ok((helper_manifest::after_copy(&spec, &roots), Some(roots))),
+        None => Ok((spec, None)),
     }
 }
 
@@ -314,12 +314,14 @@ fn keep_after_copy<'o>(
     input: &StepInput<'_>,
     n: usize,
     output: &'o str,
+    roots: tree::AfterCopyRoots,
 ) -> Result<&'o str, String> {
     let (printed, listing) = helper_manifest::split_after_copy(output)
         .ok_or("the copy helper did not get to reading the trees after its copy")?;
-    let trees =
-        tree::after_copy_manifests(listing, &AtomicU64::new(0)).map_err(|e| e.to_string())?;
-    input.ctx.after_copy.borrow_mut().insert(n, trees);
+    let trees = tree::after_copy_manifests(listing, &roots, &AtomicU64::new(0))
+        .map_err(|e| e.to_string())?;
+    let after = tree::AfterCopy { trees, roots };
+    input.ctx.after_copy.borrow_mut().insert(n, after);
     Ok(printed)
 }
 
@@ -586,16 +588,21 @@ fn manifests(
     Ok((trees, read, knows, hashed.load(Ordering::Relaxed)))
 }
 
-/// Both manifests of a copy as its copy helper read them right after the copy
-/// ([`tree::verify_after_copy`]: the host reads no content), how each side was read, and the
-/// content bytes read now (none).
+/// Both manifests of a copy as its copy helper read them right after the copy, a VM share's
+/// content hashed on the host ([`tree::verify_after_copy`]), how each side was read, and the
+/// content bytes read now; `None` when the host could not complete a side (read them again).
 fn after_copy_read(
-    trees: [manifest::Manifest; 2],
-    target: &Path,
-) -> Result<(Vec<manifest::Manifest>, String, u64), String> {
-    let (trees, ways) = tree::verify_after_copy(trees, target).map_err(|e| e.to_string())?;
-    let read = format!("source read {}, copy read {}", ways[0], ways[1]);
-    Ok((trees, read, 0))
+    after: tree::AfterCopy,
+    job: &CopyJob,
+) -> Result<Option<(Vec<manifest::Manifest>, String, u64)>, String> {
+    let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    let hashed = AtomicU64::new(0);
+    let read = tree::verify_after_copy(after.trees, &after.roots, &sides, &hashed)
+        .map_err(|e| e.to_string())?;
+    Ok(read.map(|(trees, ways)| {
+        let read = format!("source read {}, copy read {}", ways[0], ways[1]);
+        (trees, read, hashed.load(Ordering::Relaxed))
+    }))
 }
 
 /// Verify pre-copy `n` while the services run: hash both trees, count what differs (the source
@@ -681,9 +688,13 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
         true => None,
         false => input.ctx.after_copy.borrow_mut().remove(&n),
     };
-    let (known, (trees, read, hashed)) = match copied {
-        // read in the copy helper right after the copy, in this run, the services stopped
-        Some(trees) => (Default::default(), after_copy_read(trees, &job.target)?),
+    // read in the copy helper right after the copy, in this run, the services stopped
+    let after = match copied {
+        Some(after) => after_copy_read(after, &job)?,
+        None => None,
+    };
+    let (known, (trees, read, hashed)) = match after {
+        Some(read) => (Default::default(), read),
         None => {
             let known = known_of(input, n);
             let (trees, read, _, hashed) = manifests(input, &job, &known)?;

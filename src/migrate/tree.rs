@@ -56,9 +56,21 @@ pub enum Way {
     /// In the engine by the copy helper, right after its copy, in the same container: only the
     /// manifest crossed.
     CopyHelper,
-    /// In the engine by the copy helper, right after its copy; the host's listing of the tree at
-    /// this path (a VM share) equals the engine's, entry for entry.
+    /// Listed in the engine by the copy helper right after its copy; the host's listing of the
+    /// tree at this path (a VM share) equals the engine's, entry for entry, and the host hashed
+    /// the content.
     CopyHelperShared(PathBuf),
+    /// Listed in the engine by the copy helper right after its copy, the content hashed on the
+    /// host at `path` (a VM share passes file content through unchanged), where the host sees
+    /// owners, modes or symlinks differently: the engine's listing is the one verified.
+    CopyHelperHostDiffers {
+        /// The tree on the host.
+        path: PathBuf,
+        /// How many differences there are.
+        count: usize,
+        /// The first few of them.
+        shown: Vec<String>,
+    },
     /// By the manifest helper, because the host sees the tree at `path` differently: owners,
     /// modes or symlinks the VM share keeps where the host does not see them.
     HostDiffers {
@@ -77,6 +89,7 @@ const SHOWN: usize = 3;
 impl std::fmt::Display for Way {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const HELPER: &str = "in the engine by a helper container (only its manifest crossed)";
+        const DIFFERS_WHY: &str = "the VM share keeps owners, modes or symlinks where the host does not see them (9p `mapped-xattr` keeps them in `user.virtfs.*` xattrs and the host sees symlinks as regular files); use this tier through the engine (containers), not from the host";
         const COPY_HELPER: &str =
             "in the engine by the copy helper right after its copy (only its manifest crossed)";
         match self {
@@ -91,12 +104,20 @@ impl std::fmt::Display for Way {
             Way::CopyHelper => f.write_str(COPY_HELPER),
             Way::CopyHelperShared(path) => write!(
                 f,
-                "{COPY_HELPER}; the host's listing of `{}` matches it",
+                "on the host at `{}` (the copy helper's listing of it right after its copy matches the host's)",
                 path.display()
+            ),
+            Way::CopyHelperHostDiffers { path, count, shown } => write!(
+                f,
+                "listed in the engine by the copy helper right after its copy, content hashed on the host at `{}`: the host sees it differently ({count} difference{}: {}{}): {DIFFERS_WHY}",
+                path.display(),
+                if *count == 1 { "" } else { "s" },
+                shown.join("; "),
+                if *count > shown.len() { "; ..." } else { "" }
             ),
             Way::HostDiffers { path, count, shown } => write!(
                 f,
-                "{HELPER}: the host sees `{}` differently ({count} difference{}: {}{}): the VM share keeps owners, modes or symlinks where the host does not see them (9p `mapped-xattr` keeps them in `user.virtfs.*` xattrs and the host sees symlinks as regular files); use this tier through the engine (containers), not from the host",
+                "{HELPER}: the host sees `{}` differently ({count} difference{}: {}{}): {DIFFERS_WHY}",
                 path.display(),
                 if *count == 1 { "" } else { "s" },
                 shown.join("; "),
@@ -386,32 +407,55 @@ fn candidate(
     }
 }
 
-/// What a copy helper reads right after its copy ([`helper_manifest::after_copy`]): both trees,
-/// hashed, when the host reads neither as the engine does (a VM or remote engine, where each
-/// tree would otherwise take a manifest helper run of its own); `None` when the host reads one
-/// of them (a native engine: the verify reads it there, faster). `sides` as mounted at
-/// [`copy::FROM`] and [`copy::TO`].
+/// What a copy helper reads right after its copy ([`helper_manifest::after_copy`]), when the host
+/// reads neither tree as the engine does (a VM or remote engine, where each tree would otherwise
+/// take a manifest helper run of its own): a side the host can list (a VM share) only listed
+/// (its content is hashed on the host: [`host_hashed`]), the other hashed where it lives;
+/// `None` when the host reads one of them as the engine does (a native engine: the verify reads
+/// it there, faster). `sides` as mounted at [`copy::FROM`] and [`copy::TO`].
 pub fn after_copy_roots(
     engine: &dyn Helpers,
     sides: &[MountSource; 2],
-) -> Result<Option<[(&'static str, Depth); 2]>, EngineError> {
+) -> Result<Option<AfterCopyRoots>, EngineError> {
     for side in sides {
         if engine.host_path(side)?.is_some() {
             return Ok(None);
         }
     }
+    let depth = |side: &MountSource| match side {
+        MountSource::Bind(path) if listable(path) => Depth::Listed,
+        _ => Depth::Hashed,
+    };
     Ok(Some([
-        (copy::FROM, Depth::Hashed),
-        (copy::TO, Depth::Hashed),
+        (copy::FROM, depth(&sides[0])),
+        (copy::TO, depth(&sides[1])),
     ]))
 }
 
+/// Both manifests of a copy and how each side was read.
+pub type ReadTrees = (Vec<Manifest>, [Way; 2]);
+
+/// The roots an after-copy helper reads, with how much of each.
+pub type AfterCopyRoots = [(&'static str, Depth); 2];
+
+/// What a copy helper read of both trees right after its copy, and how much of each.
+#[derive(Clone, Debug)]
+pub struct AfterCopy {
+    /// The trees at [`copy::FROM`] and [`copy::TO`].
+    pub trees: [Manifest; 2],
+    /// How they were read.
+    pub roots: AfterCopyRoots,
+}
+
 /// The two manifests an [`helper_manifest::after_copy`] helper printed after its copy's own
-/// output (`listing`), as [`copy::FROM`] and [`copy::TO`] held them; `hashed` grows by the
-/// content bytes it hashed.
-pub fn after_copy_manifests(listing: &str, hashed: &AtomicU64) -> Result<[Manifest; 2], TreeError> {
-    let roots = [(copy::FROM, Depth::Hashed), (copy::TO, Depth::Hashed)];
-    let read = helper_manifest::parse(listing, &roots).map_err(|message| TreeError::Listing {
+/// output (`listing`), as [`copy::FROM`] and [`copy::TO`] held them (`roots`: as asked);
+/// `hashed` grows by the content bytes it hashed.
+pub fn after_copy_manifests(
+    listing: &str,
+    roots: &AfterCopyRoots,
+    hashed: &AtomicU64,
+) -> Result<[Manifest; 2], TreeError> {
+    let read = helper_manifest::parse(listing, roots).map_err(|message| TreeError::Listing {
         root: format!("{}, {} (after the copy)", copy::FROM, copy::TO),
         message,
     })?;
@@ -419,45 +463,89 @@ pub fn after_copy_manifests(listing: &str, hashed: &AtomicU64) -> Result<[Manife
         root: format!("{}, {}", copy::FROM, copy::TO),
         message: "not two trees".into(),
     })?;
-    hashed.fetch_add(from.bytes() + to.bytes(), Ordering::Relaxed);
+    for (m, (_, depth)) in [&from, &to].into_iter().zip(roots) {
+        if *depth == Depth::Hashed {
+            hashed.fetch_add(m.bytes(), Ordering::Relaxed);
+        }
+    }
     Ok([from, to])
 }
 
+/// A tree the copy helper listed (`listed`, no content) completed on the host at `path` (a VM
+/// share, which passes file content through unchanged): the host hashes every file (SHA-256)
+/// and its listing is compared with the engine's. Equal: the host's manifest. Different (a
+/// `mapped-xattr` share): the engine's listing, the one the services see, with each file's hash
+/// from the host. `None` when the host cannot complete it (it may not read the tree, or a file
+/// of the engine's is no file of the same size on the host): read the tree in the engine then.
+pub fn host_hashed(
+    listed: Manifest,
+    path: &Path,
+    hashed: &AtomicU64,
+) -> Result<Option<(Manifest, Way)>, TreeError> {
+    let host = match read(path, Digest::Sha256, hashed) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Ok(None),
+        Err(source) => {
+            return Err(TreeError::Host {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let differences = helper_manifest::host_view(&listed, &host);
+    if differences.is_empty() {
+        return Ok(Some((host, Way::CopyHelperShared(path.to_path_buf()))));
+    }
+    let mut merged = listed;
+    for (name, entry) in merged
+        .entries
+        .iter_mut()
+        .filter(|(_, e)| e.kind == Kind::File)
+    {
+        match host.entries.get(name) {
+            Some(h) if h.kind == Kind::File && h.size == entry.size => {
+                entry.hash.clone_from(&h.hash)
+            }
+            _ => return Ok(None),
+        }
+    }
+    let way = Way::CopyHelperHostDiffers {
+        path: path.to_path_buf(),
+        count: differences.len(),
+        shown: differences.into_iter().take(SHOWN).collect(),
+    };
+    Ok(Some((merged, way)))
+}
+
 /// A copy's manifests for its verify from what its copy helper read right after the copy
-/// (`trees`: source, target): the source as read; the target as read, and, where the host can
-/// list `target` (a VM share), the host's listing compared with it: equal, the host sees the
-/// copy as the engine does; else what differs is said (the engine's view is the one verified,
-/// the one the services see). The host reads no content: each tree is hashed once.
+/// (`trees`: source, target, read as `roots` says): a hashed side as read; a listed side (a VM
+/// share) completed on the host ([`host_hashed`]). `None` when the host could not complete it:
+/// the verify reads the trees again by the manifest helper.
 pub fn verify_after_copy(
     trees: [Manifest; 2],
-    target: &Path,
-) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
-    let way = if listable(target) {
-        match listing(target) {
-            Ok(host) => {
-                let differences = helper_manifest::host_view(&trees[1], &host);
-                if differences.is_empty() {
-                    Way::CopyHelperShared(target.to_path_buf())
-                } else {
-                    Way::HostDiffers {
-                        path: target.to_path_buf(),
-                        count: differences.len(),
-                        shown: differences.into_iter().take(SHOWN).collect(),
-                    }
+    roots: &AfterCopyRoots,
+    sides: &[MountSource; 2],
+    hashed: &AtomicU64,
+) -> Result<Option<ReadTrees>, TreeError> {
+    let mut out = Vec::new();
+    let mut ways = [Way::CopyHelper, Way::CopyHelper];
+    for ((tree, (_, depth)), (side, way)) in trees
+        .into_iter()
+        .zip(roots)
+        .zip(sides.iter().zip(&mut ways))
+    {
+        match (depth, side) {
+            (Depth::Listed, MountSource::Bind(path)) => match host_hashed(tree, path, hashed)? {
+                Some((m, w)) => {
+                    out.push(m);
+                    *way = w;
                 }
-            }
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Way::CopyHelper,
-            Err(source) => {
-                return Err(TreeError::Host {
-                    path: target.to_path_buf(),
-                    source,
-                });
-            }
+                None => return Ok(None),
+            },
+            _ => out.push(tree),
         }
-    } else {
-        Way::CopyHelper
-    };
-    Ok((Vec::from(trees), [Way::CopyHelper, way]))
+    }
+    Ok(Some((out, ways)))
 }
 
 /// The manifests of `roots` read where they live by one manifest helper (with the mounts of
@@ -1045,15 +1133,24 @@ mod tests {
     }
 
     #[test]
-    fn the_copy_helpers_target_manifest_is_checked_against_the_hosts_listing_without_content() {
+    fn a_listed_share_is_hashed_on_the_host_and_keeps_the_engines_view_where_they_differ() {
         let dir = tempfile::tempdir().expect("temp dir");
         fs::create_dir(dir.path().join("pg")).expect("dir");
         fs::write(dir.path().join("pg/1"), "row\n").expect("file");
-        let engine = read(dir.path(), Digest::Sha256, &AtomicU64::new(0)).expect("tree");
-        let source = engine.clone();
-        // the host lists the copy as the engine read it: no content is read on the host
+        let full = read(dir.path(), Digest::Sha256, &AtomicU64::new(0)).expect("tree");
+        let listed = listing(dir.path()).expect("listed");
+        let source = full.clone();
+        let roots = [(copy::FROM, Depth::Hashed), (copy::TO, Depth::Listed)];
+        let sides = [
+            MountSource::Volume("v".into()),
+            MountSource::Bind(dir.path().to_path_buf()),
+        ];
+        let hashed = AtomicU64::new(0);
+        // the host lists the copy as the engine did: the host's manifest, content hashed there
         let (trees, ways) =
-            verify_after_copy([source.clone(), engine.clone()], dir.path()).expect("listed");
+            verify_after_copy([source.clone(), listed.clone()], &roots, &sides, &hashed)
+                .expect("read")
+                .expect("completed");
         assert_eq!(
             ways,
             [
@@ -1061,14 +1158,19 @@ mod tests {
                 Way::CopyHelperShared(dir.path().to_path_buf())
             ]
         );
-        assert_eq!(trees, [source.clone(), engine.clone()]);
-        // a share that keeps owners in xattrs: the engine saw 999, the host sees its own
-        let mut faked = engine.clone();
+        assert_eq!(trees, [source.clone(), full.clone()]);
+        assert_eq!(hashed.load(Ordering::Relaxed), 4);
+        // a share that keeps owners in xattrs: the engine saw another owner; its view stays,
+        // with the host's hash of the content
+        let mut faked = listed.clone();
         faked.entries.get_mut("pg").expect("pg").uid = 999_999;
         let (trees, ways) =
-            verify_after_copy([source.clone(), faked.clone()], dir.path()).expect("listed");
-        assert_eq!(trees[1], faked, "the engine's view is the one verified");
-        let Way::HostDiffers { count, shown, .. } = &ways[1] else {
+            verify_after_copy([source.clone(), faked.clone()], &roots, &sides, &hashed)
+                .expect("read")
+                .expect("completed");
+        assert_eq!(trees[1].entries["pg"].uid, 999_999);
+        assert_eq!(trees[1].entries["pg/1"].hash, full.entries["pg/1"].hash);
+        let Way::CopyHelperHostDiffers { count, shown, .. } = &ways[1] else {
             panic!("{ways:?}");
         };
         assert_eq!(*count, 1);
@@ -1076,13 +1178,13 @@ mod tests {
             shown[0].starts_with("`pg` uid: engine 999999, host "),
             "{shown:?}"
         );
-        // a target the host cannot list (another machine's path)
-        let (_, ways) = verify_after_copy(
-            [source, engine],
-            Path::new("/nonexistent/tierctl-after-copy"),
-        )
-        .expect("nothing to list");
-        assert_eq!(ways, [Way::CopyHelper, Way::CopyHelper]);
+        // a file of the engine's that the host has with another size: read in the engine again
+        let mut other = faked;
+        other.entries.get_mut("pg/1").expect("pg/1").size = 5;
+        assert_eq!(
+            verify_after_copy([source, other], &roots, &sides, &hashed).expect("read"),
+            None
+        );
     }
 
     #[test]

@@ -295,21 +295,30 @@ fn the_copy_helper_reads_both_trees_after_its_copy_as_the_host_does() {
     let (size, began) = copy::parse_measured(printed).expect("measured");
     assert!(began.is_some(), "copied: {printed}");
     assert!(size.entries > 1 && !size.devices, "{size:?}");
+    // the volume hashed where it lives, the target (a directory the host lists) only listed
+    assert_eq!(
+        roots,
+        [(copy::FROM, Depth::Hashed), (copy::TO, Depth::Listed)]
+    );
     let hashed = AtomicU64::new(0);
-    let [source, copied] = tree::after_copy_manifests(listing, &hashed).expect("parsed");
+    let [source, listed] = tree::after_copy_manifests(listing, &roots, &hashed).expect("parsed");
     let on_host = |path: &std::path::Path| {
         tree::read(path, Digest::Sha256, &AtomicU64::new(0)).expect("host manifest")
     };
     assert_eq!(source, on_host(&mountpoint));
-    assert_eq!(copied, on_host(&target));
-    assert_eq!(
-        manifest::compare(&source, &copied, Rules::default()),
-        vec![]
-    );
-    let (_, ways) = tree::verify_after_copy([source, copied], &target).expect("listed");
+    assert_eq!(listed, tree::listing(&target).expect("host listing"));
+    // the verify: the target's content hashed on the host, its listing matched
+    let (trees, ways) = tree::verify_after_copy([source, listed], &roots, &sides, &hashed)
+        .expect("read")
+        .expect("completed on the host");
     assert_eq!(
         ways,
         [Way::CopyHelper, Way::CopyHelperShared(target.clone())]
+    );
+    assert_eq!(trees[1], on_host(&target));
+    assert_eq!(
+        manifest::compare(&trees[0], &trees[1], Rules::default()),
+        vec![]
     );
 
     // an empty volume the image would seed: measured, not copied (the seed comes first)

@@ -842,7 +842,7 @@ rm pg/base/big";
         .find(|l| l.contains(&line))
         .unwrap_or_else(|| panic!("`{line}` in {back}"));
     assert!(
-        copied_back.ends_with(&format!("; source read {COPY_HELPER}")),
+        copied_back.ends_with(&format!(", source read {COPY_HELPER}")),
         "{copied_back}"
     );
     assert_eq!(vm.mounts_of(&name), std::slice::from_ref(&db));

@@ -110,6 +110,7 @@ pub(super) fn migrate(
         force: args.force,
         stopped_at: Default::default(),
         downtime_ms: Default::default(),
+        after_copy: Default::default(),
     };
     let b = OtherHost {
         engine: &other.0,

@@ -59,9 +59,15 @@ pub fn apply(source: &Path, target: &Path, delta: &Delta) -> Result<(), String> 
             _ => None,
         })
         .collect();
-    copies.par_iter().try_for_each(|rel| {
-        from.copy(rel, &target.join(rel))
-            .map_err(|e| at("cp", rel, e))
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(super::tree::readers())
+        .build()
+        .map_err(|e| at("cp", ".", e))?;
+    pool.install(|| {
+        copies.par_iter().try_for_each(|rel| {
+            from.copy(rel, &target.join(rel))
+                .map_err(|e| at("cp", rel, e))
+        })
     })?;
     for op in &delta.ops {
         match op {

@@ -61,6 +61,7 @@ drop() {
   fi
 }
 declare -A secs
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 run() { # name command...
   local name=$1; shift
   rm -rf "$work/t" && mkdir -p "$work/t"
@@ -70,7 +71,7 @@ run() { # name command...
   "$@" >/dev/null
   end=$(date +%s%N)
   secs[$name]=$(awk -v n=$(( end - start )) 'BEGIN { printf "%.2f", n / 1e9 }')
-  printf '%-28s %8s s\n' "$name" "${secs[$name]}"
+  printf '%-28s %8s s   (load %s)\n' "$name" "${secs[$name]}" "$(load)"
 }
 
 helper() {
@@ -137,14 +138,14 @@ migrate() { # mode-args...
 }
 
 echo
-printf '%-22s %8s %9s %9s %10s  %s\n' "migrate, service writing" "total s" "downtime" "total/rsync" "down/rsync" "copy == source at stop"
+printf '%-22s %8s %9s %9s %10s  %-14s %s\n' "migrate, service writing" "total s" "downtime" "total/rsync" "down/rsync" "load average" "copy == source at stop"
 declare -A best_down best_total
 for n in $(seq 1 "$runs"); do
   for mode in pre-copy stop-first; do
     if [ "$mode" = stop-first ]; then migrate --stop-first; else migrate; fi
-    printf '%-22s %8s %8ss %9.2fx %9.2fx  %s   (tierctl: %s)\n' "$mode #$n" "$total" "$down" \
+    printf '%-22s %8s %8ss %9.2fx %9.2fx  %-14s %s   (tierctl: %s)\n' "$mode #$n" "$total" "$down" \
       "$(awk -v a="$total" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" \
-      "$(awk -v a="$down" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" "$same" "$said"
+      "$(awk -v a="$down" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" "$(load)" "$same" "$said"
     if [ -z "${best_down[$mode]:-}" ] || awk -v a="$down" -v b="${best_down[$mode]}" 'BEGIN { exit !(a < b) }'; then
       best_down[$mode]=$down; fi
     if [ -z "${best_total[$mode]:-}" ] || awk -v a="$total" -v b="${best_total[$mode]}" 'BEGIN { exit !(a < b) }'; then

@@ -5,7 +5,7 @@
 use std::fs::{self, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::engine::{EngineError, Helpers, MountSource};
@@ -15,22 +15,14 @@ use crate::migrate::delta::{Kind, Listed, Listing, Stat};
 /// Both trees of `job` listed on the host; `Ok(None)` when the host does not see one of them as
 /// the engine does, or may not read it (the list helper is used then).
 pub fn on_host(engine: &dyn Helpers, job: &CopyJob) -> Result<Option<Listed>, EngineError> {
-    let (Some(source), Some(target)) = (
-        engine.host_path(&job.source)?,
-        engine.host_path(&MountSource::Bind(job.target.clone()))?,
-    ) else {
+    let Some((source, target)) = host_roots(engine, job)? else {
         return Ok(None);
     };
     // the clock before the listing, as the helper's `date +%s`
     let began = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let read = |root: &Path| -> io::Result<Listing> {
-        let mut out = Listing::new();
-        walk(root, ".", &fs::symlink_metadata(root)?, &mut out)?;
-        Ok(out)
-    };
-    match (read(&source), read(&target)) {
+    match (list(&source), list(&target)) {
         (Ok(source), Ok(target)) => Ok(Some(Listed {
             began,
             source,
@@ -38,6 +30,30 @@ pub fn on_host(engine: &dyn Helpers, job: &CopyJob) -> Result<Option<Listed>, En
         })),
         _ => Ok(None),
     }
+}
+
+/// Where the host sees both trees of `job` as the engine does (source, target); `None` when it
+/// does not see one of them so, or may not list it.
+pub fn host_roots(
+    engine: &dyn Helpers,
+    job: &CopyJob,
+) -> Result<Option<(PathBuf, PathBuf)>, EngineError> {
+    Ok(
+        match (
+            engine.host_path(&job.source)?,
+            engine.host_path(&MountSource::Bind(job.target.clone()))?,
+        ) {
+            (Some(source), Some(target)) => Some((source, target)),
+            _ => None,
+        },
+    )
+}
+
+/// Every entry of the tree at `root` (`.` is the root), as [`on_host`] lists each side.
+pub fn list(root: &Path) -> io::Result<Listing> {
+    let mut out = Listing::new();
+    walk(root, ".", &fs::symlink_metadata(root)?, &mut out)?;
+    Ok(out)
 }
 
 /// The listed fields of one entry (as busybox `stat -c '%i %h %f %s %u %g %Y %Z'`).

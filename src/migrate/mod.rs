@@ -25,6 +25,7 @@ pub mod cross_plan;
 pub mod delta;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod helper_manifest;
+pub mod host_apply;
 pub mod journal;
 pub mod listing;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]

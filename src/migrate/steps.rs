@@ -10,6 +10,7 @@ use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize, TargetState};
 use super::delta;
 use super::helper_manifest;
+use super::host_apply;
 use super::journal::{self, Detail, JournalState};
 use super::listing;
 use super::manifest::{self, Rules};
@@ -205,6 +206,11 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         true => None,
         false => ctx.engine.host_path(&job.source).ok().flatten(),
     };
+    // stopped, and the host sees both trees: copy them on the host, files in parallel
+    let on_host = match running {
+        true => None,
+        false => host_copy_roots(input, &job)?,
+    };
     let (result, known) = std::thread::scope(|scope| {
         let hashing = source.as_ref().map(|path| {
             scope.spawn(move || {
@@ -215,7 +221,12 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         let result = ticking(
             Duration::from_millis(500),
             || bar.set_position(progress::tree_bytes(&job.target)),
-            || run_helper(input, &spec),
+            || match &on_host {
+                Some((from, to)) => host_apply::copy_all(from, to)
+                    .map(|()| format!("{}\n", now_ms() / 1000))
+                    .map_err(|e| format!("the copy on the host failed: {e}")),
+                None => run_helper(input, &spec),
+            },
         );
         let known = hashing
             .and_then(|h| h.join().ok())
@@ -401,7 +412,7 @@ fn delta_copy(input: &StepInput<'_>, n: usize) -> StepResult {
     let since = last_pass(input.state, n);
     let listed = list(input, &job)?;
     let pass = delta::plan(&listed, since);
-    apply(input, &job, &pass, &listed, true)?;
+    let way = apply(input, &job, &pass, &listed, true)?;
     Ok((
         Detail::Delta {
             since: listed.began,
@@ -409,7 +420,7 @@ fn delta_copy(input: &StepInput<'_>, n: usize) -> StepResult {
             removed: pass.removed,
         },
         format!(
-            "{} entries copied again ({} bytes), {} removed",
+            "{} entries copied again ({} bytes), {} removed; {way}",
             pass.copied, pass.bytes, pass.removed
         ),
     ))
@@ -466,20 +477,43 @@ fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, String> {
     })
 }
 
-/// Apply a delta with helpers (as many runs as its argument lists need).
+/// Apply a delta: on the host when the services are stopped (`strict`), the host sees both
+/// trees as the engine does and tierctl is root ([`host_apply`]); else with helpers (as many
+/// runs as its argument lists need). A pass while the services run keeps the helper, which
+/// sees only the two trees.
 fn apply(
     input: &StepInput<'_>,
     job: &CopyJob,
     pass: &delta::Delta,
     listed: &delta::Listed,
     strict: bool,
-) -> Result<(), String> {
+) -> Result<&'static str, String> {
+    if pass.is_empty() {
+        return Ok("nothing to apply");
+    }
+    if let (true, Some((source, target))) = (strict, host_copy_roots(input, job)?) {
+        host_apply::apply(&source, &target, pass)
+            .map_err(|e| format!("the delta on the host failed: {e}"))?;
+        return Ok("applied on the host");
+    }
     let devices = delta::has_devices(&listed.source);
     for args in delta::ops_args(pass) {
         let spec = copy::delta_spec(job, &input.ctx.image, input.journal, &args, strict, devices);
         run_helper(input, &spec)?;
     }
-    Ok(())
+    Ok("applied by a helper")
+}
+
+/// Both trees of `job` as host paths when the host may copy between them itself (see
+/// [`host_apply`]).
+fn host_copy_roots(
+    input: &StepInput<'_>,
+    job: &CopyJob,
+) -> Result<Option<(PathBuf, PathBuf)>, String> {
+    if !host_apply::may_apply() {
+        return Ok(None);
+    }
+    listing::host_roots(input.ctx.engine, job).map_err(engine_error)
 }
 
 /// Who may be writing the source while it is copied: the running containers that mount it

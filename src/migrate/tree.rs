@@ -601,8 +601,9 @@ fn listable(path: &Path) -> bool {
 /// Bytes read from a file at a time.
 const BUFFER: usize = 1 << 20;
 
-/// Files hashed at once: enough to keep an SSD's queue busy on a small machine.
-fn readers() -> usize {
+/// Files hashed (or copied, [`super::host_apply`]) at once: enough to keep an SSD's queue busy
+/// on a small machine.
+pub fn readers() -> usize {
     std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)

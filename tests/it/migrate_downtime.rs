@@ -142,6 +142,8 @@ fn pre_copy_and_delta_catch_creates_deletes_renames_truncates_and_same_size_same
     assert!(log.contains("services were down "), "{log}");
     // the delta found the changes, the verify passed, the service runs on the tier
     assert!(log.contains("removed"), "{log}");
+    // the host sees both trees (native engine, tierctl as root): no helper for the delta
+    assert!(log.contains("applied on the host"), "{log}");
     assert!(p.compose_text().contains(&p.target().display().to_string()));
     assert_eq!(
         std::fs::read_to_string(p.target().join("same.txt")).expect("copied"),

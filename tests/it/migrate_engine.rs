@@ -252,49 +252,35 @@ fn tierctl_killed_during_the_copy_resumes_to_a_verified_migration() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn tierctl");
-    // wait for this project's copy helper (other sessions share the engine), then kill -9
-    // tierctl (the helper is left running)
+    // wait until the copy step has begun and written part of the copy (on the host when it
+    // sees both trees, else in this run's copy helper, which is left running), then kill -9
     let started = Instant::now();
     let mut seen = false;
     while started.elapsed() < Duration::from_secs(60) {
-        // this run's copy helper only: other tests and sessions run copies on the same engine
         let journal = std::fs::read_dir(p.ws.path("app/.tierctl"))
             .into_iter()
             .flatten()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .find_map(|n| {
-                Some(
-                    n.strip_prefix("journal-")?
-                        .strip_suffix(".jsonl")?
-                        .to_owned(),
-                )
-            });
-        let out = Command::new("docker")
-            .args([
-                "ps",
-                "-q",
-                "--filter",
-                "label=io.tierctl.helper=copy",
-                "--filter",
-            ])
-            .arg(format!(
-                "label=io.tierctl.journal={}",
-                journal.as_deref().unwrap_or("none-yet")
-            ))
-            .output()
-            .expect("docker ps");
-        if journal.is_some() && !out.stdout.is_empty() {
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())
+            .unwrap_or_default();
+        let copying = journal.contains(r#"{"event":"start","step":"copy:0"}"#)
+            && !journal.contains(r#"{"event":"done","step":"copy:0""#);
+        let partial = std::fs::read_dir(p.target())
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false);
+        if copying && partial {
             seen = true;
             break;
         }
         if child.try_wait().expect("wait").is_some() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().expect("kill -9 tierctl");
     child.wait().expect("reaped");
-    assert!(seen, "the copy helper never ran");
+    assert!(seen, "tierctl was not caught during the copy");
     // nothing rewritten yet, a plain run refuses, the journal resumes
     assert!(p.compose_text().contains("dbdata:/data"));
     let refused = p

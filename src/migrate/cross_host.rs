@@ -23,6 +23,7 @@ use super::outcome::Outcome;
 use super::plan::{MigratePlan, MigrateStep};
 use super::steps::{self, StepInput, StepResult};
 use super::{MigrateContext, MigrateError, state_of};
+use super::{cross_delta, cross_transfer};
 use crate::engine::{
     ArchiveWriter, Engine, EngineError, HelperOutput, HelperSpec, MountSource, Selector,
 };
@@ -63,27 +64,11 @@ pub fn execute(
             steps::stop(input)
         }
         MigrateStep::CreateDir(n) => create_dir(b, input, *n, retried),
-        MigrateStep::PreCopy(n) => transfer(b, input, *n, retried).map(|line| {
-            let detail = Detail::PreCopied {
-                since: 0,
-                passes: 1,
-                seeded: None,
-            };
-            (detail, line)
-        }),
+        MigrateStep::PreCopy(n) => pre_copy(b, input, *n, retried),
         MigrateStep::Copy(n) => transfer(b, input, *n, retried).map(|l| (Detail::None, l)),
         MigrateStep::Delta(n) => {
             steps::refuse_killed(input)?;
-            let line = transfer(b, input, *n, true)?;
-            let detail = Detail::Delta {
-                since: 0,
-                copied: 0,
-                removed: 0,
-            };
-            Ok((
-                detail,
-                format!("second full pass (services stopped): {line}"),
-            ))
+            delta(b, input, *n)
         }
         MigrateStep::Verify(n) => verify(b, input, *n),
         MigrateStep::PreVerify(n) => Err(format!(
@@ -180,7 +165,7 @@ fn transfer(
                 .ctx
                 .engine
                 .read_archives(&read, &[&format!("{}/.", xp::FROM)], &|_, tar| {
-                    let mut counted = Counted {
+                    let mut counted = super::cross_transfer::Counted {
                         inner: tar,
                         count: &bytes,
                     };
@@ -210,19 +195,96 @@ fn transfer(
     ))
 }
 
-/// A reader that counts the bytes read through it.
-struct Counted<'c> {
-    inner: &'c mut dyn std::io::Read,
-    count: &'c std::sync::atomic::AtomicU64,
+/// The full pass while the services run, then the manifest of the copy it left on B (computed
+/// there, kept beside the journal): the delta compares it with the stopped source.
+fn pre_copy(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
+    let line = transfer(b, input, n, retried)?;
+    let (image, journal) = (&input.ctx.image, input.journal);
+    let target = MountSource::Bind(input.plan.copies[n].job.target.clone());
+    let copy = helper_manifest(b.engine, &target, xp::TO, image, journal)?;
+    let manifest = journal::keep_manifest(
+        &journal::dir(&input.plan.project_dir),
+        journal,
+        &format!("precopy-{n}"),
+        &copy,
+    )
+    .map_err(|e| e.to_string())?;
+    let entries = copy.len();
+    Ok((
+        Detail::PreCopiedAcross { manifest, entries },
+        format!(
+            "{line}; manifest of the copy ({entries} entries) taken on `{}`",
+            b.context
+        ),
+    ))
 }
 
-impl std::io::Read for Counted<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
+/// While the services are stopped: the manifest of A's source, compared with the pre-copy's
+/// manifest of the copy on B; B removes what is gone, fixes owners/modes/mtimes in place and
+/// extracts one tar of the rest ([`cross_transfer::send`]). A journal without the pre-copy's
+/// manifest gets a second full pass.
+fn delta(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize) -> StepResult {
+    let job = &input.plan.copies[n].job;
+    let (image, journal) = (&input.ctx.image, input.journal);
+    let Some(Detail::PreCopiedAcross { manifest, .. }) =
+        input.state.done.get(&MigrateStep::PreCopy(n).id())
+    else {
+        let line = transfer(b, input, n, true)?;
+        let detail = Detail::Delta {
+            since: 0,
+            copied: 0,
+            removed: 0,
+        };
+        return Ok((
+            detail,
+            format!("second full pass (services stopped): {line}"),
+        ));
+    };
+    let began = Instant::now();
+    let pre = journal::load_manifest(&journal::dir(&input.plan.project_dir), manifest)
+        .map_err(|e| e.to_string())?;
+    let now = helper_manifest(input.ctx.engine, &job.source, xp::FROM, image, journal)?;
+    let delta = cross_delta::plan(&pre, &now);
+    for args in cross_delta::apply_args(&delta, &now, 64 * 1024) {
+        run_on(b.engine, &xp::apply_spec(&job.target, args, image, journal))?;
     }
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    if !delta.send.is_empty() {
+        let route = cross_transfer::Route {
+            a: input.ctx.engine,
+            b: b.engine,
+            source: &job.source,
+            target: &job.target,
+            image,
+            journal,
+        };
+        cross_transfer::send(&route, &delta, &now, &bytes)?;
+    }
+    let root = now
+        .entries
+        .get(".")
+        .and_then(xp::root_attributes)
+        .ok_or_else(|| "the stopped source's manifest has no root directory".to_owned())?;
+    run_on(
+        b.engine,
+        &xp::root_fix_spec(&job.target, root, image, journal),
+    )?;
+    let data = delta.data().count();
+    let (copied, removed) = (delta.send.len() as u64, delta.remove.len() as u64);
+    let tar = bytes.into_inner();
+    Ok((
+        Detail::Delta {
+            since: 0,
+            copied,
+            removed,
+        },
+        format!(
+            "delta (services stopped): {copied} entries sent ({data} files with content, {tar} bytes of tar), {removed} removed, {} fixed in place on `{}` in {:.1} s",
+            delta.fix.len(),
+            b.context,
+            began.elapsed().as_secs_f64()
+        ),
+    ))
 }
 
 /// The manifest of a tree, computed where it lives by a helper on its engine (only the text

@@ -272,6 +272,38 @@ pub fn parse_root(text: &str) -> Option<RootAttributes> {
     })
 }
 
+/// The root's attributes from a manifest's root entry.
+pub fn root_attributes(root: &Entry) -> Option<RootAttributes> {
+    Some(RootAttributes {
+        uid: root.uid,
+        gid: root.gid,
+        mode: root.mode,
+        mtime: i64::try_from(root.mtime?).ok()?,
+    })
+}
+
+/// The helper on B that applies one run of a delta's removals and in-place fixes below the
+/// copy ([`crate::migrate::cross_delta::APPLY`]).
+pub fn apply_spec(target: &Path, args: Vec<String>, image: &str, journal: &str) -> HelperSpec {
+    let mut command = shell(crate::migrate::cross_delta::APPLY);
+    command.push("tierctl-delta".into());
+    command.extend(args);
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(target.to_path_buf()),
+            target: TO.into(),
+            read_only: false,
+        }],
+        capabilities: vec![
+            Capability::Chown,
+            Capability::Fowner,
+            Capability::Fsetid,
+            Capability::DacOverride,
+        ],
+        ..spec("delta-apply", image, journal, command)
+    }
+}
+
 /// The helper on B that gives the target's root A's owner, mode and mtime.
 pub fn root_fix_spec(
     target: &Path,

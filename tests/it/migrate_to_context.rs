@@ -140,19 +140,75 @@ impl Moving {
 
     /// The manifest of a volume on A as busybox prints it (to compare before and after).
     fn volume_listing(&self) -> String {
-        let out = Command::new("docker")
-            .args(["run", "--rm", "-v"])
-            .arg(format!("{}:/d:ro", self.volume()))
-            .args([
-                &helper_image(),
-                "sh",
-                "-c",
-                "cd /d && find . -exec stat -c '%f %u %g %s %Y %h %n' {} + | sort && find . -type f -exec sha256sum {} + | sort",
-            ])
+        listing(None, &self.volume())
+    }
+
+    /// The same listing of the copy on B, read by a container on B.
+    fn target_listing(&self) -> String {
+        listing(
+            Some(&self.e2.unix_host()),
+            &self.target().display().to_string(),
+        )
+    }
+
+    /// tierctl with `args` in the background, with `env` set; its output goes to
+    /// [`Moving::log`].
+    fn spawn(&self, args: &[String], env: &[(&str, &str)]) -> std::process::Child {
+        let log = std::fs::File::create(self.ws.path("tierctl.log")).expect("log");
+        let err = log.try_clone().expect("log");
+        Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
+            .args(args)
+            .current_dir(self.ws.path("app"))
+            .env("COMPOSE_PROJECT_NAME", &self.name)
+            .env("TIERCTL_HELPER_IMAGE", helper_image())
+            .env("DOCKER_CONFIG", self.config.path())
+            .env("HOME", self.ws.path("home"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .envs(env.iter().copied())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("spawn")
+    }
+
+    /// What the last [`Moving::spawn`] printed.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.ws.path("tierctl.log")).unwrap_or_default()
+    }
+
+    /// The text of the project's (one) journal.
+    fn journal_text(&self) -> String {
+        let dir = self.ws.path("app/.tierctl");
+        std::fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("journal-"))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Run `script` in the project's running container on A (its volume is at /data).
+    fn exec_on_a(&self, detached: bool, script: &str) {
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        let id = Command::new("docker")
+            .args(["ps", "-q", "--filter", &filter])
             .output()
-            .expect("docker run");
-        assert!(out.status.success(), "listing");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .expect("docker ps");
+        let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+        assert!(!id.is_empty(), "the project runs on A");
+        let mut cmd = Command::new("docker");
+        cmd.arg("exec");
+        if detached {
+            cmd.arg("-d");
+        }
+        let status = cmd
+            .args([&id, "sh", "-c", script])
+            .status()
+            .expect("docker exec");
+        assert!(status.success(), "docker exec {script}");
     }
 
     fn journals(&self) -> usize {
@@ -192,6 +248,28 @@ impl Moving {
             .arg(format!("{}_default", self.name))
             .output();
     }
+}
+
+/// A tree's listing as busybox prints it, read by a container on engine `host` (`None`: A)
+/// that mounts `mount` (a volume's name or a path) read-only.
+fn listing(host: Option<&str>, mount: &str) -> String {
+    let mut cmd = Command::new("docker");
+    if let Some(host) = host {
+        cmd.args(["-H", host]);
+    }
+    let out = cmd
+        .args(["run", "--rm", "-v"])
+        .arg(format!("{mount}:/d:ro"))
+        .args([
+            &helper_image(),
+            "sh",
+            "-c",
+            "cd /d && find . -exec stat -c '%f %u %g %s %Y %h %n' {} + | sort && find . -type f -exec sha256sum {} + | sort",
+        ])
+        .output()
+        .expect("docker run");
+    assert!(out.status.success(), "listing");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for Moving {
@@ -464,4 +542,98 @@ fn migrate_to_context_takes_b_tiers_from_the_contexts_map() {
     assert!(text.contains(&m.target().display().to_string()), "{text}");
     assert!(!m.compose_for_b().exists());
     assert_eq!(m.running(None).len(), 1, "still running on A");
+}
+
+/// The Postgres-like tree, 20 MB that never changes, a 1 MB file the test rewrites with other
+/// bytes of the same size and mtime, and files to delete, rename and chmod.
+const DELTA_SEED: &str = "set -e; cd /data; mkdir -p pg/base sub keep gone; \
+printf 'row one\\n' > pg/base/1; ln pg/base/1 pg/base/1.link; ln -s base/1 pg/current; mkfifo pg/fifo; \
+chown -R 999:999 pg; chmod 0700 pg; printf 'alpine\\n' > sub/a; chown 70:70 sub sub/a; \
+head -c 20000000 /dev/urandom > keep/base20; head -c 1000000 /dev/urandom > same-size; \
+echo old > rename-me; echo x > chmod-me; echo bye > gone/file; touch -d '2019-05-01 10:00:00' sub/a same-size";
+
+/// While the services run (after the pre-copy, before the stop): create, delete, rename,
+/// chmod, hardlink, and rewrite `same-size` with other bytes of the same size and mtime.
+const CHANGES: &str = "set -e; cd /data; mkdir -p new/deep; echo fresh > new/deep/file; \
+echo top > created; rm -rf gone; mv rename-me renamed; chmod 0640 chmod-me; ln sub/a sub/a.link; \
+head -c 1000000 /dev/urandom > /tmp/r; cat /tmp/r > same-size; touch -d '2019-05-01 10:00:00' same-size";
+
+/// A writer that rewrites 50 small files over and over while the services run.
+const CHURN: &str =
+    "i=0; mkdir -p /data/churn; while :; do i=$((i+1)); echo $i > /data/churn/f$((i % 50)); done";
+
+/// Wait until the journal holds `needle` (or `child` ended, or two minutes passed).
+fn wait_for_journal(m: &Moving, child: &mut std::process::Child, needle: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if m.journal_text().contains(needle) {
+            return true;
+        }
+        if child.try_wait().expect("wait").is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The bytes of tar the delta step says it sent.
+fn delta_bytes(text: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains("delta (services stopped)"))
+        .unwrap_or_else(|| panic!("no delta line in {text}"));
+    let (before, _) = line.split_once(" bytes of tar").expect("bytes of tar");
+    before
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
+#[test]
+fn migrate_to_context_delta_sends_only_what_changed_while_the_services_ran() {
+    let Some(m) = Moving::up("tierctlitxh5", DELTA_SEED) else {
+        return;
+    };
+    m.exec_on_a(true, CHURN);
+    let args = m.move_args();
+    let mut child = m.spawn(
+        &args,
+        &[
+            ("TIERCTL_TEST_MIGRATE_PAUSE", "stop"),
+            ("TIERCTL_TEST_MIGRATE_PAUSE_MS", "8000"),
+        ],
+    );
+    assert!(
+        wait_for_journal(&m, &mut child, "\"step\":\"pre-copy:0\",\"detail\""),
+        "the pre-copy never finished: {}",
+        m.journal_text()
+    );
+    m.exec_on_a(false, CHANGES);
+    let status = child.wait().expect("wait");
+    let log = m.log();
+    assert!(status.success(), "{log}");
+
+    // B holds exactly A's stopped tree (the churn included)
+    let a = m.volume_listing();
+    assert!(
+        a.contains("./churn/f1") && a.contains("./new/deep/file"),
+        "{a}"
+    );
+    assert!(!a.contains("./gone") && !a.contains("./rename-me"), "{a}");
+    assert_eq!(m.target_listing(), a);
+    // only the delta crossed while the services were stopped: the rewritten 1 MB file and the
+    // small ones, never the 20 MB that did not change
+    let sent = delta_bytes(&log);
+    assert!(
+        (1_000_000..3_000_000).contains(&sent),
+        "{sent} bytes: {log}"
+    );
+    let journal = m.journal_text();
+    let line = journal
+        .lines()
+        .find(|l| l.contains("\"step\":\"delta:0\",\"detail\""))
+        .expect("delta done");
+    assert!(line.contains("\"removed\":2"), "{line}");
 }

@@ -637,3 +637,62 @@ fn migrate_to_context_delta_sends_only_what_changed_while_the_services_ran() {
         .expect("delta done");
     assert!(line.contains("\"removed\":2"), "{line}");
 }
+
+/// A 150 MB file the test rewrites after the pre-copy, so the delta takes long enough to be
+/// killed in the middle.
+const BIG_DELTA_SEED: &str = "set -e; cd /data; mkdir -p pg/base; head -c 150000000 /dev/urandom > big; \
+printf 'row\\n' > pg/base/1; ln pg/base/1 pg/base/1.link; mkfifo pg/fifo; echo bye > gone; \
+chown -R 999:999 /data; chmod 0700 pg";
+
+#[test]
+fn migrate_to_context_killed_mid_delta_resumes_to_a_verified_move() {
+    let Some(m) = Moving::up("tierctlitxh6", BIG_DELTA_SEED) else {
+        return;
+    };
+    let mut child = m.spawn(
+        &m.move_args(),
+        &[
+            ("TIERCTL_TEST_MIGRATE_PAUSE", "stop"),
+            ("TIERCTL_TEST_MIGRATE_PAUSE_MS", "8000"),
+        ],
+    );
+    assert!(
+        wait_for_journal(&m, &mut child, "\"step\":\"pre-copy:0\",\"detail\""),
+        "the pre-copy never finished: {}",
+        m.log()
+    );
+    m.exec_on_a(
+        false,
+        "cd /data && head -c 150000000 /dev/urandom > big && rm gone && echo new > created",
+    );
+    // kill -9 once the delta's extraction on B is writing the new `big`
+    let big = m.target().join("big");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut writing = false;
+    while Instant::now() < deadline && child.try_wait().expect("wait").is_none() {
+        let size = std::fs::metadata(&big).map(|md| md.len()).unwrap_or(0);
+        if size < 150_000_000 && m.journal_text().contains("\"step\":\"delta:0\"}") {
+            writing = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(writing, "the delta never began: {}", m.log());
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(
+        !m.journal_text()
+            .contains("\"step\":\"delta:0\",\"detail\""),
+        "killed too late: the delta had finished"
+    );
+
+    let resumed = m.tierctl(&["migrate", "--resume", "--yes"]);
+    let text = stdout(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{text}");
+    assert!(text.contains("delta (services stopped)"), "{text}");
+    assert!(text.contains("only manifests crossed"), "{text}");
+    let a = m.volume_listing();
+    assert!(a.contains("./created") && !a.contains("./gone"), "{a}");
+    assert_eq!(m.target_listing(), a);
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1);
+}

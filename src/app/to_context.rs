@@ -71,16 +71,13 @@ pub(super) fn migrate(
     let Some(cross) = journaled_context(&task) else {
         return Err(refused("the journal's plan names no other context"));
     };
-    if args.discard_copy {
-        return Err(Error::Migrate(MigrateError::Blocked {
-            message: format!(
-                "`--discard-copy` does not remove the copies on context `{}` yet",
-                cross.context
-            ),
-            hint: "run `tierctl migrate --rollback` without it; remove the copies on the other host yourself".into(),
-        }));
-    }
-    if let Some(what) = destructive(&task, args) {
+    if matches!(task, MigrateTask::Rollback(_)) && args.discard_copy {
+        let what = format!(
+            "roll back the move (services stopped on `{}`, started again on this engine, the compose file for it removed) and delete the copies on `{}` that are still the verified ones",
+            cross.context, cross.context
+        );
+        confirm(&what, args)?;
+    } else if let Some(what) = destructive(&task, args) {
         confirm(what, args)?;
     }
     let endpoint = resolve_endpoint(run.global, run.env)?;
@@ -115,7 +112,7 @@ pub(super) fn migrate(
         engine: &other.0,
         context: cross.context.clone(),
     };
-    let outcome = run_task(&ctx, &b, task, run.lock)?;
+    let outcome = run_task(&ctx, &b, task, run.lock, args.discard_copy)?;
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     Ok(exit::CLEAN)
 }
@@ -127,6 +124,7 @@ fn run_task(
     b: &OtherHost<'_>,
     task: MigrateTask,
     lock: Option<&ProjectLock>,
+    discard_copy: bool,
 ) -> Result<crate::migrate::Outcome, Error> {
     let execute = |input: &crate::migrate::steps::StepInput<'_>,
                    step: &crate::migrate::plan::MigrateStep,
@@ -140,7 +138,7 @@ fn run_task(
         MigrateTask::Rollback(path) => {
             let (mut journal, records) = Journal::open(&path)?;
             let _watch = run::watch(ctx, &path, &journal.id, Next::Rollback);
-            cross_host::rollback(ctx, b, &mut journal, &records)?
+            cross_host::rollback(ctx, b, &mut journal, &records, discard_copy)?
         }
         MigrateTask::Start(plan) => start(ctx, b, &plan, lock)?,
         MigrateTask::Prune(path) => {

@@ -41,7 +41,7 @@ pub struct OtherHost<'a> {
     pub context: String,
 }
 
-fn engine_error(e: EngineError) -> String {
+pub(super) fn engine_error(e: EngineError) -> String {
     format!("{e}; hint: {}", e.hint())
 }
 
@@ -88,7 +88,7 @@ fn run_on(engine: &dyn Engine, spec: &HelperSpec) -> Result<String, String> {
 }
 
 /// B's tier root of copy `n`'s target, and the target below it.
-fn root_of(plan: &MigratePlan, n: usize) -> Result<(&Path, String), String> {
+pub(super) fn root_of(plan: &MigratePlan, n: usize) -> Result<(&Path, String), String> {
     let target = &plan.copies[n].job.target;
     let cross = cross(plan)?;
     xp::root_of(&cross.roots, target).ok_or_else(|| {
@@ -692,14 +692,30 @@ fn check_room(
 /// start them again) when a copy on B changed since it was verified, unless `--force` (the
 /// services would go back to older data here); else start the services that ran before on A
 /// again (A's data was only ever read) and remove the compose file for B when it still holds
-/// the text tierctl wrote. The copies on B stay.
+/// the text tierctl wrote. The copies on B stay, unless `discard_copy`
+/// ([`super::cross_discard`]: only verified copies nothing newer was written to); on a journal
+/// already rolled back, only that is left to do.
 pub fn rollback(
     ctx: &MigrateContext<'_>,
     b: &OtherHost<'_>,
     journal: &mut Journal,
     records: &[Record],
+    discard_copy: bool,
 ) -> Result<Outcome, MigrateError> {
     let state = state_of(journal, records)?;
+    if state.rolled_back {
+        if !discard_copy {
+            return Err(MigrateError::Blocked {
+                message: format!(
+                    "the migration of journal `{}` was already rolled back",
+                    journal.path.display()
+                ),
+                hint: journal::next_commands(state.phase()),
+            });
+        }
+        let lines = super::cross_discard::discard(ctx, b, journal, &state)?;
+        return Ok(outcome(ctx, journal, "discard-copy", lines));
+    }
     let plan = state.plan.clone();
     let path = journal.path.clone();
     let blocked = |message: String| MigrateError::Blocked {
@@ -730,17 +746,24 @@ pub fn rollback(
         lines.push(format!("started on this engine: {}", running.join(", ")));
     }
     remove_file_for_b(&plan, &blocked, &mut lines)?;
-    let targets: Vec<String> = plan
-        .copies
-        .iter()
-        .map(|c| c.job.target.display().to_string())
-        .collect();
-    lines.push(format!(
-        "the copies on `{}` stay: {}",
-        b.context,
-        targets.join(", ")
-    ));
     journal.append(&Record::RolledBack)?;
+    if discard_copy {
+        let removed = super::cross_discard::discard(ctx, b, journal, &state);
+        // the rollback is done either way: say what it did before a refusal to remove a copy
+        let removed = removed.inspect_err(|_| lines.iter().for_each(|l| ctx.say(l)))?;
+        lines.extend(removed);
+    } else {
+        let targets: Vec<String> = plan
+            .copies
+            .iter()
+            .map(|c| c.job.target.display().to_string())
+            .collect();
+        lines.push(format!(
+            "the copies on `{}` stay: {}",
+            b.context,
+            targets.join(", ")
+        ));
+    }
     Ok(outcome(ctx, journal, "rollback", lines))
 }
 

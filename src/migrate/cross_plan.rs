@@ -389,6 +389,28 @@ pub fn mkdir_spec(root: &Path, relative: &str, image: &str, journal: &str) -> He
     }
 }
 
+/// The helper on B that removes `relative` (a copy) below a tier root (mounted at `/t`);
+/// `None` when `relative` is empty or climbs out of the root.
+pub fn remove_spec(root: &Path, relative: &str, image: &str, journal: &str) -> Option<HelperSpec> {
+    let inside = Path::new(relative)
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if relative.is_empty() || !inside {
+        return None;
+    }
+    let mut command = shell("rm -rf -- \"/t/$1\"");
+    command.extend(["tierctl-remove-copy".into(), relative.into()]);
+    Some(HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(root.to_path_buf()),
+            target: "/t".into(),
+            read_only: false,
+        }],
+        capabilities: vec![Capability::DacOverride],
+        ..spec("remove-copy", image, journal, command)
+    })
+}
+
 /// The root of `roots` that `target` lies in (component-wise) and the target's path below it.
 pub fn root_of<'r>(roots: &'r [PathBuf], target: &Path) -> Option<(&'r Path, String)> {
     roots

@@ -20,6 +20,7 @@ pub mod compose_family;
 pub mod copy;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod cross_delta;
+pub mod cross_discard;
 pub mod cross_host;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod cross_plan;

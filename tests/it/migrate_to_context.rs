@@ -681,8 +681,7 @@ fn migrate_to_context_killed_mid_delta_resumes_to_a_verified_move() {
     child.kill().expect("kill -9");
     let _ = child.wait();
     assert!(
-        !m.journal_text()
-            .contains("\"step\":\"delta:0\",\"detail\""),
+        !m.journal_text().contains("\"step\":\"delta:0\",\"detail\""),
         "killed too late: the delta had finished"
     );
 
@@ -695,4 +694,77 @@ fn migrate_to_context_killed_mid_delta_resumes_to_a_verified_move() {
     assert!(a.contains("./created") && !a.contains("./gone"), "{a}");
     assert_eq!(m.target_listing(), a);
     assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1);
+}
+
+#[test]
+fn migrate_to_context_rollback_discard_copy_asks_then_removes_the_verified_copy_on_b() {
+    let Some(m) = Moving::up("tierctlitxh7", SEED) else {
+        return;
+    };
+    let before = m.volume_listing();
+    let mut args = m.move_args();
+    args.push("--stop-first".into());
+    let out = m.tierctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(m.target().join("pg/base/1").exists());
+
+    // without --yes and no terminal: refused, nothing changed
+    let asked = m.tierctl(&["migrate", "--rollback", "--discard-copy"]);
+    let text = stdout(&asked);
+    assert_eq!(asked.status.code(), Some(2), "{text}");
+    assert!(text.contains("delete the copies on"), "{text}");
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1, "{text}");
+    assert!(m.target().join("pg/base/1").exists());
+
+    let back = m.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let text = stdout(&back);
+    assert_eq!(back.status.code(), Some(0), "{text}");
+    assert!(text.contains("still the verified copy"), "{text}");
+    assert!(!m.target().exists(), "the copy on B is removed");
+    assert!(m.ws.path("bfast").is_dir(), "B's tier root stays");
+    assert!(m.running(Some(&m.e2.unix_host())).is_empty());
+    assert_eq!(m.running(None).len(), 1);
+    assert_eq!(m.volume_listing(), before, "A's data is untouched");
+    // a second discard has nothing left to do
+    let again = m.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}
+
+#[test]
+fn migrate_to_context_rollback_discard_copy_never_drops_newer_data_on_b() {
+    let Some(m) = Moving::up("tierctlitxh8", SEED) else {
+        return;
+    };
+    let mut args = m.move_args();
+    args.push("--stop-first".into());
+    let out = m.tierctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // the service on B writes after the move
+    std::fs::write(m.target().join("written-on-b"), "newer\n").expect("write on B");
+
+    // without --force: the whole rollback is refused, the project keeps running on B
+    let refused = m.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let text = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1, "{text}");
+    assert!(m.target().join("written-on-b").exists());
+
+    // with --force the project goes back to A, but the copy with newer data stays on B
+    let forced = m.tierctl(&[
+        "migrate",
+        "--rollback",
+        "--discard-copy",
+        "--force",
+        "--yes",
+    ]);
+    let text = stdout(&forced);
+    assert_eq!(forced.status.code(), Some(2), "{text}");
+    assert!(text.contains("stays") && text.contains("newer"), "{text}");
+    assert_eq!(m.running(None).len(), 1, "{text}");
+    assert!(m.running(Some(&m.e2.unix_host())).is_empty());
+    assert_eq!(
+        std::fs::read_to_string(m.target().join("written-on-b")).expect("kept"),
+        "newer\n"
+    );
+    assert!(m.target().join("pg/base/1").exists());
 }

@@ -273,15 +273,21 @@ fn planned(
             u.service, u.target, u.reason
         )))
     })?;
-    if let Some(why) = cross_plan::unsupported(&local, project.files.len()) {
+    let originals: Vec<(std::path::PathBuf, String)> = project
+        .files
+        .iter()
+        .map(|f| {
+            let text = project
+                .texts
+                .get(f)
+                .map(|t| t.text.clone())
+                .unwrap_or_default();
+            (f.clone(), text)
+        })
+        .collect();
+    if let Some(why) = cross_plan::unsupported(&local, &originals) {
         return Err(Error::Migrate(MigrateError::Refused(why)));
     }
-    let original = project
-        .files
-        .first()
-        .and_then(|f| project.texts.get(f))
-        .map(|t| t.text.clone())
-        .unwrap_or_default();
     let services = project
         .services
         .iter()
@@ -289,7 +295,7 @@ fn planned(
         .map(|(name, s)| (name.clone(), s.image.clone()))
         .collect();
     let roots = tiers.tiers.values().map(|t| t.root.clone()).collect();
-    let migration = cross_plan::build(local, context, roots, services, &original);
+    let migration = cross_plan::build(local, context, roots, services, &originals);
     let preview = render(settings, &Report::MigratePlan(&migration))?;
     let go = shown_and_confirmed(&preview, args.dry_run, args, out)?;
     Ok(go.then_some(migration))

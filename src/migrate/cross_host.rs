@@ -344,32 +344,34 @@ fn verify(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize) -> StepResult {
     ))
 }
 
-/// Write the compose file for B (a new file: refused when one with other text is there; the
-/// original is never touched).
+/// Write the compose files for B (new files: refused when one with other text is there; the
+/// originals are never touched).
 fn write_compose(plan: &MigratePlan) -> StepResult {
-    let Some(change) = plan.files.first() else {
-        return Ok((Detail::None, "nothing to write".into()));
-    };
-    let path = &change.path;
-    match std::fs::read_to_string(path) {
-        Ok(text) if text == change.new => {
-            return Ok((
-                Detail::None,
-                format!("`{}` already written", path.display()),
-            ));
+    let mut lines = Vec::new();
+    for change in &plan.files {
+        let path = &change.path;
+        match std::fs::read_to_string(path) {
+            Ok(text) if text == change.new => {
+                lines.push(format!("`{}` already written", path.display()));
+                continue;
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "`{}` exists with other text; move it away (the original compose files are untouched)",
+                    path.display()
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
         }
-        Ok(_) => {
-            return Err(format!(
-                "`{}` exists with other text; move it away (the original compose file is untouched)",
-                path.display()
-            ));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+        create_synced(path, &change.new)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        lines.push(format!("wrote `{}`", path.display()));
     }
-    create_synced(path, &change.new)
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    Ok((Detail::None, format!("wrote `{}`", path.display())))
+    if lines.is_empty() {
+        lines.push("nothing to write".into());
+    }
+    Ok((Detail::None, lines.join("; ")))
 }
 
 /// Create `path` (it must not exist) through a temporary file beside it, fsynced, linked in
@@ -403,7 +405,7 @@ fn compose_up(
 ) -> Result<(), String> {
     let cross = cross(plan)?;
     let on_b = MigratePlan {
-        compose_files: vec![cross.compose_file.clone()],
+        compose_files: cross.files_for_b(),
         ..plan.clone()
     };
     let program =
@@ -811,21 +813,21 @@ fn restart_on_b(
     }
 }
 
-/// Remove the compose file written for B when it still holds the text tierctl wrote.
+/// Remove the compose files written for B that still hold the text tierctl wrote.
 fn remove_file_for_b(
     plan: &MigratePlan,
     blocked: &dyn Fn(String) -> MigrateError,
     lines: &mut Vec<String>,
 ) -> Result<(), MigrateError> {
-    if let Some(change) = plan.files.first()
-        && std::fs::read_to_string(&change.path).is_ok_and(|t| t == change.new)
-    {
-        std::fs::remove_file(&change.path)
-            .map_err(|e| blocked(format!("cannot remove `{}`: {e}", change.path.display())))?;
-        lines.push(format!(
-            "removed `{}` (the original compose file was never changed)",
-            change.path.display()
-        ));
+    for change in &plan.files {
+        if std::fs::read_to_string(&change.path).is_ok_and(|t| t == change.new) {
+            std::fs::remove_file(&change.path)
+                .map_err(|e| blocked(format!("cannot remove `{}`: {e}", change.path.display())))?;
+            lines.push(format!(
+                "removed `{}` (the original compose files were never changed)",
+                change.path.display()
+            ));
+        }
     }
     Ok(())
 }

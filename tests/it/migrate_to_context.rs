@@ -36,20 +36,32 @@ struct Moving {
     cli: Vec<String>,
     e2: Engine2,
     config: DockerConfig,
+    /// `-f FILE` arguments of the project (empty: compose.yaml).
+    files: Vec<String>,
 }
 
 impl Moving {
     fn up(test: &str, seed: &str) -> Option<Moving> {
+        let compose = COMPOSE.replace("{image}", &helper_image());
+        Moving::up_with(test, seed, &[("compose.yaml", &compose)], &[])
+    }
+
+    /// A project of the compose `texts` (name, text) in `app/`, started with `-f` each of
+    /// `files` (none: compose's default files).
+    fn up_with(test: &str, seed: &str, texts: &[(&str, &str)], files: &[&str]) -> Option<Moving> {
         engine()?;
         let e2 = engine2()?;
         let cli = Family::V2.require()?;
-        let ws = Workspace::new()
-            .file(
-                "app/compose.yaml",
-                &COMPOSE.replace("{image}", &helper_image()),
-            )
+        let mut ws = Workspace::new()
             .file("app/tiers-b.yaml", TIERS_B)
             .dir("bfast");
+        for (name, text) in texts {
+            ws = ws.file(&format!("app/{name}"), text);
+        }
+        let files: Vec<String> = files
+            .iter()
+            .flat_map(|f| ["-f".to_owned(), (*f).to_owned()])
+            .collect();
         let name = unique(test);
         let context = format!("{name}b");
         let config = DockerConfig::new().context(&context, &e2.unix_host());
@@ -60,12 +72,10 @@ impl Moving {
             cli,
             e2,
             config,
+            files,
         };
         m.cleanup();
-        assert!(
-            run_compose(&m.cli, &m.name, &m.ws, &["up", "-d"]),
-            "compose up"
-        );
+        assert!(m.compose_on_a(&["up", "-d"]), "compose up");
         let status = Command::new("docker")
             .args(["run", "--rm", "-v"])
             .arg(format!("{}:/data", m.volume()))
@@ -74,6 +84,13 @@ impl Moving {
             .expect("docker run");
         assert!(status.success(), "seed");
         Some(m)
+    }
+
+    /// The compose CLI on A with the project's files.
+    fn compose_on_a(&self, args: &[&str]) -> bool {
+        let mut all: Vec<&str> = self.files.iter().map(String::as_str).collect();
+        all.extend(args);
+        run_compose(&self.cli, &self.name, &self.ws, &all)
     }
 
     fn volume(&self) -> String {
@@ -222,7 +239,7 @@ impl Moving {
     }
 
     fn cleanup(&self) {
-        run_compose(&self.cli, &self.name, &self.ws, &["down", "-v"]);
+        self.compose_on_a(&["down", "-v"]);
         let _ = Command::new("docker")
             .args(["volume", "rm", "-f", &self.volume()])
             .output();
@@ -767,4 +784,80 @@ fn migrate_to_context_rollback_discard_copy_never_drops_newer_data_on_b() {
         "newer\n"
     );
     assert!(m.target().join("pg/base/1").exists());
+}
+
+/// The service without its data (`base.yaml`) and the file that gives it its volume
+/// (`data.yaml`), merged by `-f base.yaml -f data.yaml`.
+const BASE: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    stop_grace_period: 1m30s
+"#;
+const DATA: &str = r#"services:
+  db:
+    volumes:
+      - dbdata:/data   # the database
+volumes:
+  dbdata:
+"#;
+
+#[test]
+fn migrate_to_context_moves_a_project_of_several_compose_files() {
+    let base = BASE.replace("{image}", &helper_image());
+    let Some(m) = Moving::up_with(
+        "tierctlitxh9",
+        SEED,
+        &[("base.yaml", &base), ("data.yaml", DATA)],
+        &["base.yaml", "data.yaml"],
+    ) else {
+        return;
+    };
+    let before = m.volume_listing();
+    let mut args = vec!["-f", "base.yaml", "-f", "data.yaml"];
+    let moving = m.move_args();
+    args.extend(moving.iter().map(String::as_str));
+    let out = m.tierctl(&args);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+
+    // one file for B beside each original, in order; only the one with the mount differs
+    let base_b = m.ws.path(&format!("app/base.{}.yaml", m.context));
+    let data_b = m.ws.path(&format!("app/data.{}.yaml", m.context));
+    assert_eq!(std::fs::read_to_string(&base_b).expect("base for B"), base);
+    let data_for_b = std::fs::read_to_string(&data_b).expect("data for B");
+    assert!(
+        data_for_b.contains(&format!(
+            "- {}:/data   # the database",
+            m.target().display()
+        )),
+        "{data_for_b}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.ws.path("app/data.yaml")).expect("original"),
+        DATA
+    );
+    // the merged project runs on B on its tier directory
+    let on_b = m.running(Some(&m.e2.unix_host()));
+    assert_eq!(on_b.len(), 1, "{on_b:?}");
+    assert!(
+        on_b[0].ends_with(&m.target().display().to_string()),
+        "{on_b:?}"
+    );
+    assert_eq!(m.target_listing(), before);
+
+    // rollback removes both files for B and restarts on A
+    let back = m.tierctl(&[
+        "-f",
+        "base.yaml",
+        "-f",
+        "data.yaml",
+        "migrate",
+        "--rollback",
+        "--yes",
+    ]);
+    assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert!(!base_b.exists() && !data_b.exists());
+    assert_eq!(m.running(None).len(), 1);
+    assert_eq!(m.volume_listing(), before);
 }

@@ -6,8 +6,9 @@
 //! stream of it is handed, chunk by chunk, to B's archive endpoint, which extracts it into a
 //! never-started helper on B that binds the target in B's tier directory. Nothing is staged on
 //! the host running tierctl. The delta of a local migration lists both trees in one helper,
-//! which two engines cannot do: the pass while A is stopped is a second full pass into the
-//! emptied target. Verify: each engine's helper prints its tree's manifest (busybox `find`,
+//! which two engines cannot do: the pre-copy keeps the manifest of the copy on B, and the pass
+//! while A is stopped sends only what A's stopped manifest says differs
+//! ([`super::cross_delta`], [`super::cross_transfer`]). Verify: each engine's helper prints its tree's manifest (busybox `find`,
 //! `stat`, `sha256sum`); only those texts cross, compared by [`manifest::compare`].
 
 use std::io::Write as _;

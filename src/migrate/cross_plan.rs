@@ -140,8 +140,8 @@ pub fn build(
     plan
 }
 
-/// The steps: with a pre-copy, each copy is made while A runs and a second full pass happens
-/// while A is stopped; then the verify, the compose file for B, the start on B and its mounts.
+/// The steps: with a pre-copy, each copy is made while A runs and its delta is copied while A
+/// is stopped; then the verify, the compose file for B, the start on B and its mounts.
 fn steps(copies: usize, pre_copy: bool) -> Vec<MigrateStep> {
     let mut steps = Vec::new();
     if pre_copy {
@@ -188,7 +188,7 @@ pub fn describe(
         ),
         MigrateStep::Copy(n) => format!("copy {} -> `{b}`:{}", source(n), target(n)),
         MigrateStep::Delta(n) => format!(
-            "copy {} -> `{b}` again while stopped (a second full pass: the local delta lists both trees in one helper)",
+            "copy what changed in {} -> `{b}` while stopped (A's stopped manifest against the pre-copy's)",
             source(n)
         ),
         MigrateStep::Verify(n) => format!(

@@ -125,12 +125,13 @@ for r in $(seq 1 "$runs"); do
     drop
     t0=$(now)
     out=$(cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate \
-      --to-context "$context" --to-tiers tiers-b.yaml --yes $mode 2>/dev/null)
+      --to-context "$context" --to-tiers tiers-b.yaml --yes $mode 2>"$work/stderr") ||
+      { echo "tierctl $mode failed:" >&2; echo "$out" >&2; cat "$work/stderr" >&2; exit 1; }
     t1=$(now)
     check "tierctl $mode"
     took=$(secs "$t0" "$t1")
     streamed=$(echo "$out" | grep -o 'streamed to `[^`]*` in [0-9.]* s' | grep -o '[0-9.]* s' | tr '\n' ' ')
-    delta=$(echo "$out" | grep -o '[0-9]* bytes of tar.* in [0-9.]* s' | sed -E 's/^([0-9]*) bytes of tar.* in ([0-9.]*) s$/\1 B in \2 s/' | head -n 1)
+    delta=$(echo "$out" | grep -o '[0-9]* bytes of tar.* in [0-9.]* s' | sed -E 's/^([0-9]*) bytes of tar.* in ([0-9.]*) s$/\1 B in \2 s/' | head -n 1 || true)
     down=$(echo "$out" | grep -o 'services were down [0-9.]* s' | head -n 1 | grep -o '[0-9.]* s')
     if [ -n "$mode" ]; then stopfirst+=("$took"); downs+=("$down"); else precopy+=("$took"); downp+=("$down"); fi
     passes+=("$streamed")

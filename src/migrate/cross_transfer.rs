@@ -18,8 +18,9 @@ use super::cross_plan as xp;
 use super::manifest::{Entry, Kind, Manifest};
 use crate::engine::{Engine, EngineError, MountSource};
 
-/// Files fetched from A by one helper (and at once).
-const BATCH: usize = 32;
+/// Files fetched from A by one helper, at once: each is one connection to A's engine (over
+/// `ssh://` an ssh session each; sshd's default `MaxStartups` begins refusing above 10).
+const BATCH: usize = 8;
 
 /// A reader that counts the bytes read through it.
 pub struct Counted<'c> {

@@ -7,10 +7,12 @@
 #
 # Per share it prints: the plain copy; a `docker run ... true` (what one container costs in this
 # VM); and `tierctl migrate --stop-first`: its total, its copy step, its verify step (read from
-# the time each step's line appears on stderr) and the ratio (copy + verify) / plain copy. The
-# verify step says where each tree was read: the volume by the manifest helper inside the VM (only
-# its manifest crosses), a passthrough share's copy on the host once the helper's listing of it
-# matched the host's, a mapped-xattr share's copy by the helper too (the host sees it otherwise).
+# the time each step's line appears on stderr) and the ratio (copy + verify) / plain copy. With
+# --stop-first on a VM one helper container measures, copies and reads both trees (the copy step
+# holds all of it; the verify step only compares): the verify line says where each tree was read:
+# the volume by the copy helper inside the VM (only its manifest crosses), the copy listed by the
+# copy helper and its content hashed on the host (a mapped-xattr share: the engine's listing is
+# the one verified, the line says what the host sees differently).
 #
 # Under TCG (no hardware KVM) the VM is slow (seconds per container, a few MiB/s through 9p):
 # keep the data small. Usage: [TIERCTL_BIN=path] [SHARES="passthrough tiers"]
@@ -94,7 +96,7 @@ migrate() { # tier-root
   # a step's time: from the line before its own to its own
   copy=$(awk '/^[0-9.]+ \[[0-9]+\/[0-9]+\] copy / { printf "%.1f", $1 - prev } /^[0-9.]+ \[/ { prev = $1 }' "$app/migrate.log")
   verify=$(awk '/^[0-9.]+ \[[0-9]+\/[0-9]+\] verify copy / { printf "%.1f", $1 - prev } /^[0-9.]+ \[/ { prev = $1 }' "$app/migrate.log")
-  read_line=$(grep -o 'source read .*' "$app/migrate.log" | head -n 1 | cut -c1-200)
+  read_line=$(grep -o 'source read .*' "$app/migrate.log" | head -n 1 | cut -c1-400)
   (cd "$app" && "${compose[@]}" -p "$project" down -t 1 >/dev/null 2>&1)
 }
 

@@ -588,6 +588,71 @@ fn check_walk(tiers: &Tiers, walk: &WalkFacts) -> Vec<Verdict> {
     out
 }
 
+/// What `tiers init` does about one tier root's identity marker (`.tierctl-tier`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkerAction {
+    /// The tier.
+    pub tier: String,
+    /// Its root.
+    pub root: PathBuf,
+    /// What happens to the marker.
+    pub kind: MarkerKind,
+}
+
+/// What happens to one tier root's marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkerKind {
+    /// None is there: write one.
+    Write,
+    /// One is there already: keep it.
+    Keep,
+    /// None is written: the root is missing or is not what tiers.yaml says (a `mount: true`
+    /// root that is not a mount point would mark the system disk).
+    HeldBack {
+        /// Why, and what to do.
+        reason: String,
+    },
+}
+
+impl MarkerAction {
+    /// Whether the marker was (or would be) left unwritten.
+    pub fn held_back(&self) -> bool {
+        matches!(self.kind, MarkerKind::HeldBack { .. })
+    }
+}
+
+/// `tiers init`'s marker decision for one tier, from what is at its root. `will_exist`: the
+/// root is not there yet but the directory actions create it (a dry run).
+pub fn marker_plan(
+    tier: &crate::tiers::Tier,
+    seen: &crate::facts::TierPresence,
+    will_exist: bool,
+) -> MarkerAction {
+    use crate::facts::Marker;
+    let held_back = |reason: String| MarkerKind::HeldBack { reason };
+    let kind = if tier.mount && seen.mount_point != Some(true) {
+        held_back(format!(
+            "the root is not a mount point (tiers.yaml says `mount: true`): {}",
+            crate::audit::absence_hint(tier)
+        ))
+    } else if !seen.root_is_dir && !will_exist {
+        held_back("the root is not a directory".into())
+    } else {
+        match &seen.marker {
+            Marker::Present { .. } => MarkerKind::Keep,
+            Marker::Missing => MarkerKind::Write,
+            Marker::Unreadable { message } => held_back(format!(
+                "a marker file is there but cannot be used ({message}): move it away, then run `tierctl tiers init` again"
+            )),
+        }
+    };
+    MarkerAction {
+        tier: tier.name.clone(),
+        root: tier.root.clone(),
+        kind,
+    }
+}
+
 /// What `tiers init` does about one directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirAction {
@@ -810,6 +875,68 @@ pub fn link_plan(tiers: &Tiers, observed: &[(Node, Node)]) -> Vec<LinkAction> {
 mod tests {
     use super::*;
     use crate::facts::Hop;
+
+    fn marker_case(
+        mount: bool,
+        seen: (bool, Option<bool>),
+        marker: crate::facts::Marker,
+    ) -> MarkerKind {
+        let tier = crate::tiers::Tier {
+            name: "fast".into(),
+            root: "/t/fast".into(),
+            kind: None,
+            mount,
+        };
+        let (root_is_dir, mount_point) = seen;
+        let seen = crate::facts::TierPresence {
+            root_is_dir,
+            root_empty: false,
+            marker,
+            mount_point,
+        };
+        marker_plan(&tier, &seen, false).kind
+    }
+
+    #[test]
+    fn a_marker_is_written_kept_or_held_back_with_the_reason() {
+        use crate::facts::Marker;
+        let present = || Marker::Present {
+            tier: "fast".into(),
+            id: "x".into(),
+        };
+        assert_eq!(
+            marker_case(false, (true, Some(false)), Marker::Missing),
+            MarkerKind::Write
+        );
+        assert_eq!(
+            marker_case(false, (true, None), present()),
+            MarkerKind::Keep
+        );
+        assert_eq!(
+            marker_case(true, (true, Some(true)), Marker::Missing),
+            MarkerKind::Write
+        );
+        let held = |kind: MarkerKind| match kind {
+            MarkerKind::HeldBack { reason } => reason,
+            other => panic!("held back expected, got {other:?}"),
+        };
+        let reason = held(marker_case(true, (true, Some(false)), Marker::Missing));
+        assert!(
+            reason.starts_with("the root is not a mount point"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("mount the disk of tier `fast` at /t/fast"),
+            "{reason}"
+        );
+        let reason = held(marker_case(false, (false, None), Marker::Missing));
+        assert_eq!(reason, "the root is not a directory");
+        let unreadable = Marker::Unreadable {
+            message: "not a marker".into(),
+        };
+        let reason = held(marker_case(false, (true, Some(false)), unreadable));
+        assert!(reason.contains("(not a marker): move it away"), "{reason}");
+    }
 
     const TIERS: &str = r#"
 tiers:

@@ -92,11 +92,11 @@ pub fn patch(plan: &Plan, project: &ComposeProject) -> Result<Vec<Patched>, Rewr
         } else {
             patch_yaml(file, loaded.doc(), &kinds)?
         };
-        if new != *old {
+        if new.as_str() != &**old {
             out.push(Patched {
                 file: file.to_path_buf(),
                 read_hash: loaded.hash,
-                old: old.clone(),
+                old: old.to_string(),
                 new,
             });
         }
@@ -282,7 +282,7 @@ impl Files for Overlay<'_> {
         match self.patched.iter().find(|p| p.file == path) {
             Some(p) => Ok(p.new.clone()),
             None => match self.loaded.get(path) {
-                Some(file) => Ok(file.text.clone()),
+                Some(file) => Ok(file.text.to_string()),
                 None => self.base.read(path),
             },
         }

@@ -92,6 +92,9 @@ pub enum MarkerState {
     Missing,
     /// Not written: a named volume, a file bind, or a directory tierctl may not write to.
     NotWritten,
+    /// Not written: the bind source is on the engine's host, another machine, where tierctl
+    /// writes nothing.
+    OtherHost,
 }
 
 /// The host's side of a bind source.
@@ -210,10 +213,17 @@ pub fn check(mount: &MountObservation, engine: EngineClass) -> MountCheck {
             .notes
             .push("the container's view could not be read".into());
     }
-    if mount.marker == MarkerState::NotWritten && mount.host.as_ref().is_some_and(|h| h.exists) {
-        found
-            .notes
-            .push("no marker file (a file bind or a directory tierctl may not write)".into());
+    if mount.host.as_ref().is_some_and(|h| h.exists) {
+        match mount.marker {
+            MarkerState::NotWritten => found
+                .notes
+                .push("no marker file (a file bind or a directory tierctl may not write)".into()),
+            MarkerState::OtherHost => found.notes.push(
+                "no marker file (the source is on the engine's host, where tierctl writes nothing)"
+                    .into(),
+            ),
+            MarkerState::Seen | MarkerState::Missing => {}
+        }
     }
     found.into_check()
 }

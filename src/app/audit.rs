@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::connect::{Connected, connect, helper_image, identify_offline};
-use super::{emit, load_tiers, load_tiers_on};
+use super::{emit, load_tiers_on};
 use crate::audit::{self, Severity};
 use crate::cli::GlobalArgs;
 use crate::compose::load;
@@ -158,15 +158,87 @@ fn remote_facts(
     Ok(facts)
 }
 
-/// `tierctl mounts`.
-pub(super) fn mounts(settings: &Settings, out: &mut dyn Write) -> Result<u8, Error> {
-    let tiers = load_tiers(settings)?;
+/// `tierctl mounts`: on the machine `--context`/`-H` name, with that context's tier map.
+pub(super) fn mounts(
+    settings: &Settings,
+    global: &GlobalArgs,
+    env: &Environment,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let on = path_host(settings, global, env)?;
+    let tiers = load_tiers_on(settings, on.as_ref().map(|p| &p.host))?;
     let project = super::load_project(settings)?;
-    let facts = probe::paths(audit::host_paths(&project));
+    let facts = path_facts(&project, on.as_ref(), &helper_image(env))?;
     let report = report::MountsReport {
         mounts: crate::mounts::views(&project, &tiers, &facts),
         project: project.name,
     };
     emit(settings, &Report::Mounts(&report), out)?;
     Ok(exit::CLEAN)
+}
+
+/// The machine whose paths `plan`, `rewrite`, `mounts` and `migrate` look at when `--context`
+/// or `-H` names an engine: its host (`crate::host`), and the engine when that host is another
+/// machine (its paths are read by helpers there, `engine::host_fs`). `None` without either
+/// flag: this machine, tiers.yaml's own `tiers:`, as before.
+pub(super) struct PathHost {
+    pub(super) host: Host,
+    /// Connected when `host.remote`.
+    pub(super) engine: Option<crate::engine::docker::DockerEngine>,
+}
+
+/// [`PathHost`] of the engine `--context`/`-H` name; `None` without either flag.
+pub(super) fn path_host(
+    settings: &Settings,
+    global: &GlobalArgs,
+    env: &Environment,
+) -> Result<Option<PathHost>, Error> {
+    if global.contexts.is_empty() && global.hosts.is_empty() {
+        return Ok(None);
+    }
+    let endpoint = super::connect::resolve_endpoint(global, env)?;
+    host_at(settings, &endpoint, env).map(Some)
+}
+
+/// [`PathHost`] of `endpoint`. A local socket or the context's mark decides without asking
+/// the engine; a remote host needs its engine (refused with `--offline`, an error when it does
+/// not answer: never read locally instead).
+pub(super) fn host_at(
+    settings: &Settings,
+    endpoint: &crate::engine::endpoint::Endpoint,
+    env: &Environment,
+) -> Result<PathHost, Error> {
+    use crate::engine::Engine;
+    use crate::engine::docker::DockerEngine;
+    let decision = crate::host::decide(endpoint);
+    if let crate::host::Decision::Decided { remote: false, .. } = decision {
+        let host = crate::host::host(endpoint, None, None);
+        return Ok(PathHost { host, engine: None });
+    }
+    if settings.offline {
+        let host = crate::host::host(endpoint, None, None);
+        return Err(remote_needs_engine(&host, true));
+    }
+    let engine = DockerEngine::connect(endpoint)?;
+    let info = engine.info()?;
+    let host = super::connect::host_of(endpoint, &engine, &info, &helper_image(env));
+    let engine = host.remote.then_some(engine);
+    Ok(PathHost { host, engine })
+}
+
+/// Facts about the project's host paths on the machine they belong to: this one (`probe`),
+/// or the remote engine's host through helpers (`engine::host_fs`).
+pub(super) fn path_facts(
+    project: &ComposeProject,
+    on: Option<&PathHost>,
+    image: &str,
+) -> Result<Facts, Error> {
+    let paths = audit::host_paths(project);
+    match on.and_then(|p| p.engine.as_ref()) {
+        Some(engine) => Ok(Facts {
+            paths: host_fs::facts(engine, image, &paths, &[])?.paths,
+            ..Facts::default()
+        }),
+        None => Ok(probe::paths(paths)),
+    }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use super::connect::{env_vars, home, resolve_endpoint};
 use super::to_context;
 use super::verify::engine_class;
-use super::{emit, load_tiers, render};
+use super::{emit, load_tiers_on, render};
 use crate::audit::{self};
 use crate::cli::{GlobalArgs, MigrateArgs};
 use crate::compose::load;
@@ -44,7 +44,10 @@ pub(super) fn migrate(
     use crate::migrate::journal;
     use crate::migrate::{ComposeCli, MigrateContext};
 
-    refuse_remote_host(global, env)?;
+    let on = engine_host(settings, global, args, env)?;
+    if on.host.remote {
+        return remote_dry_run(settings, args, env, &on, out);
+    }
     let project = super::load_project(settings)?;
     let lock = (!args.dry_run)
         .then(|| crate::lock::project(&project))
@@ -66,10 +69,12 @@ pub(super) fn migrate(
         };
         return to_context::migrate(&run, journaled, out);
     }
-    let tiers = load_tiers(settings)?;
+    // the tier map of the context `--context`/`-H` name, else tiers.yaml's own
+    let named = !(global.contexts.is_empty() && global.hosts.is_empty());
+    let tiers = load_tiers_on(settings, named.then_some(&on.host))?;
     let task = match journaled {
         Some(task) => task,
-        None => match planned_migration(settings, args, &project, &tiers, out)? {
+        None => match planned_migration(settings, args, &project, &tiers, None, out)? {
             Some(plan) => MigrateTask::Start(Box::new(plan)),
             None => return Ok(exit::CLEAN),
         },
@@ -90,7 +95,7 @@ pub(super) fn migrate(
     let ctx = MigrateContext {
         engine: &engine,
         image,
-        compose: ComposeCli::find(Some(endpoint.host.clone())),
+        compose: ComposeCli::find(&endpoint),
         roots: tiers.tiers.values().map(|t| t.root.clone()).collect(),
         quiet: args.quiet,
         views: Some(&views),
@@ -101,6 +106,7 @@ pub(super) fn migrate(
         force: args.force,
         stopped_at: Default::default(),
         downtime_ms: Default::default(),
+        after_copy: Default::default(),
     };
     let outcome = run_task(&ctx, task, args, lock.as_ref(), &tiers, &state_dir, &reload)?;
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
@@ -178,33 +184,73 @@ fn start(
     Ok(run::run(ctx, &mut journal, &records)?)
 }
 
-/// `migrate` plans, copies into and checks tier directories on this machine: an engine on
-/// another machine (`crate::host`) is refused before anything is planned. A unix socket asks
-/// nothing; a network endpoint without the context's word is asked for the marker file.
-fn refuse_remote_host(global: &GlobalArgs, env: &Environment) -> Result<(), Error> {
+/// The engine's host (`crate::host`). A unix socket asks nothing; a network endpoint without
+/// the context's word is asked for the marker file. A run on another machine is refused here,
+/// before anything is planned, without asking its engine ([`remote_refusal`]); only
+/// `--dry-run` goes on there ([`remote_dry_run`]).
+fn engine_host(
+    settings: &Settings,
+    global: &GlobalArgs,
+    args: &MigrateArgs,
+    env: &Environment,
+) -> Result<super::audit::PathHost, Error> {
     let endpoint = resolve_endpoint(global, env)?;
-    let host = match crate::host::decide(&endpoint) {
-        crate::host::Decision::Decided { remote: false, .. } => return Ok(()),
-        crate::host::Decision::Decided { .. } => crate::host::host(&endpoint, None, None),
-        crate::host::Decision::Probe => {
-            let engine = DockerEngine::connect(&endpoint)?;
-            let info = crate::engine::Engine::info(&engine)?;
-            let image = super::connect::helper_image(env);
-            super::connect::host_of(&endpoint, &engine, &info, &image)
-        }
-    };
-    if !host.remote {
-        return Ok(());
+    let plan_only = args.dry_run
+        && args.to_context.is_none()
+        && !(args.resume || args.rollback || args.remove_source);
+    if let crate::host::Decision::Decided { remote: true, .. } = crate::host::decide(&endpoint)
+        && !plan_only
+    {
+        return Err(remote_refusal(&crate::host::host(&endpoint, None, None)));
     }
-    Err(Error::RemoteHost {
-        context: host.context.clone(),
+    let on = super::audit::host_at(settings, &endpoint, env)?;
+    if on.host.remote && !plan_only {
+        return Err(remote_refusal(&on.host));
+    }
+    Ok(on)
+}
+
+/// Why `migrate` does not run on an engine on another machine: its steps read and write the
+/// tier directories as paths of this machine.
+fn remote_refusal(host: &crate::host::Host) -> Error {
+    let context = &host.context;
+    Error::RemoteHost {
+        context: context.clone(),
         endpoint: host.endpoint.clone(),
         why: format!(
-            "`tierctl migrate` works on this machine's tier directories (decided by {})",
+            "`tierctl migrate` works on this machine's tier directories (decided by {}): creating the targets, the preflight's bind probe and its room, write and owner checks, the delta's listing, the copy verify's manifests and the rollback's checks of the copies read or write paths of this machine, not of that one; only `--dry-run` (the plan, on that host's paths and with its tier map) is supported there",
             host.rule.describe()
         ),
-        hint: "run tierctl on that machine, or move the project's data to another engine with `tierctl migrate --to-context`; if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata".into(),
-    })
+        hint: format!(
+            "run tierctl on that machine (`tierctl --context {context} migrate --dry-run` shows the plan from here), or move the project's data to another engine with `tierctl migrate --to-context`; if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata"
+        ),
+    }
+}
+
+/// `migrate --dry-run` on an engine on another machine: the plan made with that context's tier
+/// map on that host's paths (read by helpers there, `engine::host_fs`), shown; nothing runs.
+fn remote_dry_run(
+    settings: &Settings,
+    args: &MigrateArgs,
+    env: &Environment,
+    on: &super::audit::PathHost,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let tiers = load_tiers_on(settings, Some(&on.host))?;
+    let project = super::load_project(settings)?;
+    let image = args
+        .helper_image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| super::connect::helper_image(env));
+    let facts = super::audit::path_facts(&project, Some(on), &image)?;
+    planned_migration(settings, args, &project, &tiers, Some(facts), out)?;
+    eprintln!(
+        "note: planned on the paths of the engine's host `{}` (context `{}`, another machine); running it there is not supported yet: run tierctl on that machine",
+        on.host.name.as_deref().unwrap_or(&on.host.endpoint),
+        on.host.context
+    );
+    Ok(exit::CLEAN)
 }
 
 /// The global arguments that pick the project and the engine, as the user gave them (repeated
@@ -368,11 +414,12 @@ pub(super) fn planned_migration(
     args: &MigrateArgs,
     project: &crate::compose::model::ComposeProject,
     tiers: &crate::tiers::Tiers,
+    facts: Option<crate::facts::Facts>,
     out: &mut dyn Write,
 ) -> Result<Option<crate::migrate::plan::MigratePlan>, Error> {
     use crate::migrate::MigrateError;
 
-    let facts = probe::paths(audit::host_paths(project));
+    let facts = facts.unwrap_or_else(|| probe::paths(audit::host_paths(project)));
     let plan = crate::plan::plan(&crate::plan::Input {
         project,
         tiers,
@@ -469,6 +516,7 @@ impl crate::migrate::MountViews for VerifyViews<'_> {
         let options = ObserveOptions {
             helper_image: self.helper_image.clone(),
             pause: None,
+            remote_sources: None,
         };
         let observed =
             observe::observe(self.engine, containers, &options).map_err(|e| e.to_string())?;

@@ -44,7 +44,13 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
     match cli.command {
         Command::Plan { strict_binds } => {
             let mode = RewriteMode::dry(strict_binds);
-            rewrite(&settings, &mode, &|| Err(String::new()), out)
+            rewrite(
+                &settings,
+                &mode,
+                (&cli.global, env),
+                &|| Err(String::new()),
+                out,
+            )
         }
         Command::Rewrite {
             write,
@@ -65,10 +71,10 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
                 let endpoint = resolve_endpoint(&cli.global, env).map_err(|e| e.to_string())?;
                 DockerEngine::connect(&endpoint).map_err(|e| e.to_string())
             };
-            rewrite(&settings, &mode, &engine, out)
+            rewrite(&settings, &mode, (&cli.global, env), &engine, out)
         }
         Command::Audit => audit(&settings, &cli.global, env, out),
-        Command::Mounts => mounts(&settings, out),
+        Command::Mounts => mounts(&settings, &cli.global, env, out),
         Command::Tiers { command } => tiers(&settings, command, (&cli.global, env), out),
         Command::New(args) => new_template(&settings, &args, out),
         Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),

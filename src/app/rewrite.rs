@@ -2,15 +2,18 @@
 
 use std::io::Write;
 
-use super::{emit, load_tiers};
+use super::audit::{path_facts, path_host};
+use super::connect::helper_image;
+use super::{emit, load_tiers_on};
 use crate::audit::{self};
+use crate::cli::GlobalArgs;
 use crate::engine::docker::DockerEngine;
 use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
-use crate::probe::{self, DiskFiles};
+use crate::probe::DiskFiles;
 use crate::report::Report;
 use crate::report::reports::PlanReport;
-use crate::settings::Settings;
+use crate::settings::{Environment, Settings};
 
 /// What `plan` / `rewrite` do.
 pub(super) struct RewriteMode {
@@ -31,18 +34,26 @@ impl RewriteMode {
     }
 }
 
-/// `tierctl plan` and `tierctl rewrite [--write]`.
+/// `tierctl plan` and `tierctl rewrite [--write]`: placement by the tier map of the context
+/// `--context`/`-H` name, on the paths of its host (`audit::path_host`).
 pub(super) fn rewrite(
     settings: &Settings,
     mode: &RewriteMode,
+    (global, env): (&GlobalArgs, &Environment),
     engine: &dyn Fn() -> Result<DockerEngine, String>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     let (write, strict_binds) = (mode.write, mode.strict_binds);
-    let tiers = load_tiers(settings)?;
+    let on = path_host(settings, global, env)?;
+    let tiers = load_tiers_on(settings, on.as_ref().map(|p| &p.host))?;
     let project = super::load_project(settings)?;
     let _lock = write.then(|| crate::lock::project(&project)).transpose()?;
-    let facts = probe::paths(audit::host_paths(&project));
+    let image = mode
+        .helper_image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| helper_image(env));
+    let facts = path_facts(&project, on.as_ref(), &image)?;
     let plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
         tiers: &tiers,

@@ -102,14 +102,13 @@ pub(super) fn tiers_init(
     let wanted = tierfs::resolve_owners(layout::wanted_dirs(tiers))?;
     let roots = tierfs::roots(tiers);
     let actions = layout::init_plan(&tierfs::dirs(wanted), &roots, fix_permissions);
-    let mut markers_held_back = false;
     if !dry_run {
         for action in &actions {
             tierfs::apply_dir(action)?;
         }
-        markers_held_back = write_markers(tiers)?;
     }
-    let held_back = markers_held_back
+    let markers = marker_actions(tiers, &actions, dry_run)?;
+    let held_back = markers.iter().any(layout::MarkerAction::held_back)
         || actions.iter().any(|a| {
             matches!(
                 a,
@@ -118,7 +117,11 @@ pub(super) fn tiers_init(
         });
     emit(
         settings,
-        &Report::TiersInit(&InitReport { actions, dry_run }),
+        &Report::TiersInit(&InitReport {
+            actions,
+            markers,
+            dry_run,
+        }),
         out,
     )?;
     Ok(if held_back {
@@ -128,29 +131,28 @@ pub(super) fn tiers_init(
     })
 }
 
-/// Writes the identity marker at every tier root that has none; a `mount: true` tier whose root
-/// is not a mount point gets none (it would mark the system disk): says so on stderr and
-/// returns true.
-pub(super) fn write_markers(tiers: &Tiers) -> Result<bool, Error> {
-    let mut held_back = false;
+/// Decides the identity marker of every tier root and, unless `dry_run`, writes the ones due.
+/// A `mount: true` tier whose root is not a mount point gets none (it would mark the system
+/// disk); nor does a root that is not there.
+pub(super) fn marker_actions(
+    tiers: &Tiers,
+    dirs: &[layout::DirAction],
+    dry_run: bool,
+) -> Result<Vec<layout::MarkerAction>, Error> {
+    let mut markers = Vec::new();
     for tier in tiers.tiers.values() {
         let seen = tierfs::presence(&tier.root);
-        if !seen.root_is_dir {
-            continue;
+        let will_exist = dirs.iter().any(
+            |a| matches!(a, layout::DirAction::Create { path, .. } if path.starts_with(&tier.root)),
+        );
+        let mut marker = layout::marker_plan(tier, &seen, dry_run && will_exist);
+        if !dry_run && marker.kind == layout::MarkerKind::Write && !tierfs::write_marker(tier)? {
+            // written by someone else since it was looked at
+            marker.kind = layout::MarkerKind::Keep;
         }
-        if tier.mount && seen.mount_point != Some(true) {
-            eprintln!(
-                "warning: no marker written for tier `{}`: its root {} is not a mount point\nhint: {}",
-                tier.name,
-                tier.root.display(),
-                audit::absence_hint(tier)
-            );
-            held_back = true;
-            continue;
-        }
-        tierfs::write_marker(tier)?;
+        markers.push(marker);
     }
-    Ok(held_back)
+    Ok(markers)
 }
 
 /// One error and hint on stderr per tier whose disk is not there.

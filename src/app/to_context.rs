@@ -93,7 +93,7 @@ pub(super) fn migrate(
     let ctx = MigrateContext {
         engine: &engine,
         image,
-        compose: ComposeCli::find(Some(endpoint.host.clone())),
+        compose: ComposeCli::find(&endpoint),
         roots: cross.roots.clone(),
         quiet: args.quiet,
         views: None,
@@ -107,6 +107,7 @@ pub(super) fn migrate(
         force: args.force,
         stopped_at: Default::default(),
         downtime_ms: Default::default(),
+        after_copy: Default::default(),
     };
     let b = OtherHost {
         engine: &other.0,
@@ -280,7 +281,7 @@ fn planned(
             let text = project
                 .texts
                 .get(f)
-                .map(|t| t.text.clone())
+                .map(|t| t.text.to_string())
                 .unwrap_or_default();
             (f.clone(), text)
         })

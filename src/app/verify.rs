@@ -8,6 +8,7 @@ use crate::cli::{GlobalArgs, VerifyArgs};
 use crate::engine::Engine;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, Endpoint};
+use crate::engine::host_fs;
 use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
 use crate::report::reports::{ContainerResult, MountResult, VerifyReport};
@@ -50,6 +51,7 @@ pub(super) fn verify(
             .find(|(k, _)| k == "TIERCTL_TEST_VERIFY_PAUSE_MS")
             .and_then(|(_, v)| v.parse().ok())
             .map(std::time::Duration::from_millis),
+        remote_sources: None,
     };
     // With the stack down, node_exporter's textfile still gets metrics that say so.
     let down_is_a_report = settings.format == Format::Prometheus;
@@ -147,22 +149,30 @@ pub(super) fn verify_engine(
         &info.operating_system,
         &info.name,
     );
-    let class = engine_class(&guess);
     let (containers, mut notes) = match observe::select(&engine, selection) {
         Err(VerifyError::NoContainers { .. }) if down_is_a_report => (Vec::new(), Vec::new()),
         selected => selected?,
     };
     let host = super::connect::host_of(endpoint, &engine, &info, &options.helper_image);
+    let class = match engine_class(&guess) {
+        // a native engine on that machine: its host side is read there, compared as native
+        crate::verify::EngineClass::Unknown if host.remote => crate::verify::EngineClass::Native,
+        class => class,
+    };
+    let mut options = options.clone();
     if host.remote {
+        let sources = observe::bind_sources(&containers);
+        let seen = host_fs::bind_sources(&engine, &options.helper_image, &sources)?;
+        options.remote_sources = Some(seen);
         notes.push(format!(
-            "the engine at `{}` is on another machine: the host side (source paths, filesystem, marker file) was read on this machine, which is right only when the engine runs here",
-            endpoint.host
+            "the engine's host `{}` is another machine: the host side (bind sources, their filesystem, tier roots) was read there by a helper container; no marker file is written there, the filesystem type, device and size decide",
+            host.name.as_deref().unwrap_or(&endpoint.host)
         ));
     }
     if !observe::install_interrupt_cleanup() {
         notes.push("no Ctrl-C handler could be installed".into());
     }
-    let observed = observe::observe(&engine, containers, options)?;
+    let observed = observe::observe(&engine, containers, &options)?;
     let results: Vec<ContainerResult> = observed
         .into_iter()
         .map(|c| container_result(c, project, class))
@@ -177,7 +187,8 @@ pub(super) fn verify_engine(
             .filter(|(_, running)| !running)
             .map(|(service, _)| format!("service `{service}` has no running container")),
     );
-    let tiers = tier_checks(settings, &host, &results, &mut notes);
+    let on = (&host, &engine, options.helper_image.as_str());
+    let tiers = tier_checks(settings, on, &results, &mut notes)?;
     Ok(VerifyReport {
         tiers,
         host: Some(host),
@@ -193,26 +204,22 @@ pub(super) fn verify_engine(
 }
 
 /// `tier-not-mounted` for verify: each tier (of tiers.yaml, as it applies on this host) that a
-/// checked bind lies on, and whether its disk is there. Nothing without tiers.yaml, and nothing
-/// on another machine (its tier roots cannot be read here; a note says so).
+/// checked bind lies on, and whether its disk is there (on another machine, its tier roots are
+/// read there by a helper container). Nothing without tiers.yaml.
 fn tier_checks(
     settings: &Settings,
-    host: &crate::host::Host,
+    (host, engine, image): (&crate::host::Host, &DockerEngine, &str),
     results: &[ContainerResult],
     notes: &mut Vec<String>,
-) -> Vec<crate::audit::TierCheck> {
+) -> Result<Vec<crate::audit::TierCheck>, Error> {
     let tiers = match super::load_tiers_on(settings, Some(host)) {
         Ok(tiers) => tiers,
-        Err(Error::TiersNotFound { .. }) => return Vec::new(),
+        Err(Error::TiersNotFound { .. }) => return Ok(Vec::new()),
         Err(e) => {
             notes.push(format!("tier-not-mounted not checked: {e}"));
-            return Vec::new();
+            return Ok(Vec::new());
         }
     };
-    if host.remote {
-        notes.push("tier-not-mounted not checked: the tier roots are on another machine".into());
-        return Vec::new();
-    }
     let sources: Vec<&std::path::Path> = results
         .iter()
         .flat_map(|c| &c.mounts)
@@ -220,10 +227,19 @@ fn tier_checks(
         .flat_map(|h| [Some(h.source.as_path()), h.real.as_deref()])
         .flatten()
         .collect();
-    let seen = crate::tierfs::presences(&tiers);
-    crate::audit::tier_checks(&tiers, &seen, |tier| {
+    let seen = if host.remote {
+        let roots: Vec<_> = tiers
+            .tiers
+            .values()
+            .map(|t| (t.name.clone(), t.root.clone()))
+            .collect();
+        host_fs::facts(engine, image, &[], &roots)?.tiers
+    } else {
+        crate::tierfs::presences(&tiers)
+    };
+    Ok(crate::audit::tier_checks(&tiers, &seen, |tier| {
         sources.iter().any(|s| s.starts_with(&tier.root))
-    })
+    }))
 }
 
 /// Which containers `verify` looks at: all, the named ones, every project's on each engine of a

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
@@ -31,6 +32,10 @@ use crate::compose::unset::UnsetVariables;
 pub trait Files {
     /// The whole text of a file.
     fn read(&self, path: &Path) -> io::Result<String>;
+    /// The whole text, shareable (the loader keeps one copy of each file's text).
+    fn read_shared(&self, path: &Path) -> io::Result<Arc<str>> {
+        self.read(path).map(Arc::from)
+    }
     /// Whether a regular file exists at `path`.
     fn is_file(&self, path: &Path) -> bool;
 }
@@ -68,18 +73,22 @@ pub const DEFAULT_FILES: [&str; 4] = [
 /// read stays available for the project ([`ComposeProject::texts`]).
 struct ReadOnce<'a> {
     files: &'a dyn Files,
-    texts: RefCell<BTreeMap<PathBuf, String>>,
+    texts: RefCell<BTreeMap<PathBuf, Arc<str>>>,
 }
 
 impl Files for ReadOnce<'_> {
     fn read(&self, path: &Path) -> io::Result<String> {
+        self.read_shared(path).map(|text| text.to_string())
+    }
+
+    fn read_shared(&self, path: &Path) -> io::Result<Arc<str>> {
         if let Some(text) = self.texts.borrow().get(path) {
-            return Ok(text.clone());
+            return Ok(Arc::clone(text));
         }
-        let text = self.files.read(path)?;
+        let text: Arc<str> = self.files.read(path)?.into();
         self.texts
             .borrow_mut()
-            .insert(path.to_path_buf(), text.clone());
+            .insert(path.to_path_buf(), Arc::clone(&text));
         Ok(text)
     }
 
@@ -449,10 +458,35 @@ struct Merged {
 /// One parsed file.
 struct FileData {
     source: SourceText,
-    raw: Value,
+    /// Each service's `volumes:` as written (merge keys resolved, not interpolated): the only
+    /// part of the raw tree the mounts need, kept instead of a whole second tree (a 50 MB file's
+    /// tree is ~90 MB).
+    raw_volumes: BTreeMap<String, Value>,
     value: Value,
     /// Relative bind sources resolve against this directory.
     base_dir: PathBuf,
+}
+
+impl FileData {
+    /// Service `name`'s `volumes:` as written; null when it has none.
+    fn raw_volumes(&self, name: &str) -> &Value {
+        static NONE: Value = Value::Null;
+        self.raw_volumes.get(name).unwrap_or(&NONE)
+    }
+}
+
+/// Each service's `volumes:` value of a raw tree, by service name.
+fn raw_volumes(raw: &Value) -> BTreeMap<String, Value> {
+    let Value::Mapping(services) = &raw["services"] else {
+        return BTreeMap::new();
+    };
+    services
+        .iter()
+        .filter_map(|(name, def)| {
+            let volumes = def.get("volumes")?;
+            Some((name.as_str()?.to_owned(), volumes.clone()))
+        })
+        .collect()
 }
 
 struct Loader<'a> {
@@ -506,10 +540,13 @@ impl Loader<'_> {
         base_dir: &Path,
         env: &ComposeEnv,
     ) -> Result<FileData, ComposeError> {
-        let text = self.files.read(path).map_err(|source| ComposeError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = self
+            .files
+            .read_shared(path)
+            .map_err(|source| ComposeError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if !self.loaded.iter().any(|p| p == path) {
             self.loaded.push(path.to_path_buf());
         }
@@ -550,11 +587,12 @@ impl Loader<'_> {
             place: Place::file(path),
             message,
         })?;
-        let mut value = raw.clone();
+        let raw_volumes = raw_volumes(&raw);
+        let mut value = raw;
         interpolate_tree(&mut value, &Route::default(), &source, env, &mut self.unset)?;
         Ok(FileData {
             source,
-            raw,
+            raw_volumes,
             value,
             base_dir: base_dir.to_path_buf(),
         })
@@ -594,7 +632,7 @@ impl Loader<'_> {
         for name in &names {
             let mut chain = Vec::new();
             let (value, mounts) = self.service(&file, name, &mut chain, env)?;
-            let tag = compose_tag(&file.raw["services"][name.as_str()]["volumes"]);
+            let tag = compose_tag(file.raw_volumes(name));
             set_service(&mut file.value, name, value);
             partial
                 .mounts_by_service
@@ -775,7 +813,7 @@ impl Loader<'_> {
         };
         let mounts = mount::service_mounts(
             &context,
-            &file.raw["services"][name]["volumes"],
+            file.raw_volumes(name),
             &file.value["services"][name]["volumes"],
         )?;
         let Some(extends) = def.as_mapping_mut().and_then(|m| m.remove("extends")) else {
@@ -785,7 +823,7 @@ impl Loader<'_> {
         let base = self.extends_target(file, name, &extends)?;
         let (base_def, base_mounts) = self.base_service(file, name, base, chain, env)?;
         chain.pop();
-        let mounts = match compose_tag(&file.raw["services"][name]["volumes"]) {
+        let mounts = match compose_tag(file.raw_volumes(name)) {
             Some(ComposeTag::Reset) => Vec::new(),
             Some(ComposeTag::Override) => mounts,
             None => mount::merge_by_target(inherited_mounts(base_mounts), mounts),
@@ -1032,8 +1070,13 @@ fn top_volume(key: &str, def: &Value, origin: Origin, project_dir: &Path) -> Top
     }
 }
 
+/// Where a service or top-level volume is written. Its text is not kept: it is the whole body
+/// (a 50 MB file's service bodies would be held a second time), and nothing edits it as text.
 fn key_origin(file: &FileData, route: &Route) -> Origin {
-    file.source.origin(route)
+    Origin {
+        text: String::new(),
+        ..file.source.origin(route)
+    }
 }
 
 fn bare_origin(file: &Path) -> Origin {

@@ -173,8 +173,8 @@ impl TopVolume {
 /// reads or parses it a second time.
 #[derive(Clone)]
 pub struct LoadedFile {
-    /// The text as read.
-    pub text: String,
+    /// The text as read (shared with the loader's parse of it: a big file is held once).
+    pub text: std::sync::Arc<str>,
     /// SHA-256 of the text: `rewrite` writes only when the file on disk still has it.
     pub hash: [u8; 32],
     /// For a compose file: the YAML tree as parsed (anchors resolved, merge keys and tags as
@@ -187,7 +187,7 @@ pub struct LoadedFile {
 
 impl LoadedFile {
     /// An env file (no YAML tree).
-    pub fn env(text: String) -> LoadedFile {
+    pub fn env(text: std::sync::Arc<str>) -> LoadedFile {
         LoadedFile {
             hash: Sha256::digest(text.as_bytes()).into(),
             text,
@@ -198,7 +198,7 @@ impl LoadedFile {
 
     /// A compose file whose text parsed to `tree`; `doc` when the loader parsed it already.
     pub fn compose(
-        text: String,
+        text: std::sync::Arc<str>,
         tree: serde_norway::Value,
         doc: Option<yamlpath::Document>,
     ) -> Self {
@@ -219,7 +219,7 @@ impl LoadedFile {
     pub fn doc(&self) -> Option<&yamlpath::Document> {
         self.tree.as_ref()?;
         self.doc
-            .get_or_init(|| yamlpath::Document::new(self.text.clone()).ok())
+            .get_or_init(|| yamlpath::Document::new(self.text.to_string()).ok())
             .as_ref()
     }
 }
@@ -318,7 +318,7 @@ impl ComposeProject {
 
     /// The text of a file the loader read.
     pub fn text(&self, path: &std::path::Path) -> Option<&str> {
-        self.texts.get(path).map(|f| f.text.as_str())
+        self.texts.get(path).map(|f| &*f.text)
     }
 
     /// The top-level volume a named-volume mount refers to.

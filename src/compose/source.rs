@@ -15,8 +15,8 @@ use crate::compose::route_index::RouteIndex;
 pub struct SourceText {
     /// Absolute path.
     pub path: PathBuf,
-    /// Full text.
-    pub text: String,
+    /// Full text (shared with the loaded project's copy, see [`crate::compose::LoadedFile`]).
+    pub text: std::sync::Arc<str>,
     /// Built on first use: most routes are answered by the index, and a yamlpath document
     /// costs a whole tree-sitter parse.
     doc: OnceCell<Option<Document>>,
@@ -42,7 +42,8 @@ pub struct Located {
 impl SourceText {
     /// Wraps a file's text; direct routes are indexed at once (see `route_index`), the
     /// yamlpath document for the others is parsed when first needed.
-    pub fn new(path: &Path, text: String) -> Self {
+    pub fn new(path: &Path, text: impl Into<std::sync::Arc<str>>) -> Self {
+        let text = text.into();
         let index = RouteIndex::build(&text);
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
@@ -59,7 +60,7 @@ impl SourceText {
     /// The queryable document, when tree-sitter accepts the text (parsed on first use).
     pub fn document(&self) -> Option<&Document> {
         self.doc
-            .get_or_init(|| Document::new(self.text.clone()).ok())
+            .get_or_init(|| Document::new(self.text.to_string()).ok())
             .as_ref()
     }
 

@@ -22,6 +22,7 @@ use super::helper::{Capability, HelperSpec, MountSource, MountSpec};
 use super::{EngineError, Helpers};
 use crate::facts::{Facts, Marker, PathFacts, TierPresence};
 use crate::fsx::{self, Kind, Lookup};
+use crate::verify::{FsView, HostSource};
 
 /// Where the helper sees the engine host's `/`.
 pub const ROOT: &str = "/tierctl-host";
@@ -132,8 +133,8 @@ pub fn helper_spec(image: &str, queries: &[Query]) -> HelperSpec {
     }
 }
 
-/// The helper's output: one answer per query (in order), and the mount points of the engine's
-/// host (as the host names them, [`ROOT`] taken off).
+/// The helper's output: one answer per query (in order), and the mounts of the engine's host
+/// by mount point (as the host names it, [`ROOT`] taken off; the last, top one of a point).
 pub fn parse_output(queries: &[Query], text: &str) -> Answers {
     let (answers, table) = text.split_once("#mountinfo\n").unwrap_or((text, ""));
     let answers = queries
@@ -141,16 +142,31 @@ pub fn parse_output(queries: &[Query], text: &str) -> Answers {
         .zip(answers.lines())
         .map(|(query, line)| (query.clone(), parse_answer(line)))
         .collect();
-    let mount_points = table
-        .lines()
-        .filter_map(|line| line.split(" - ").next()?.split_whitespace().nth(4))
-        .filter_map(|point| {
-            let point = unescape(point);
-            let inner = point.strip_prefix(ROOT)?;
-            Some(PathBuf::from(if inner.is_empty() { "/" } else { inner }))
-        })
-        .collect();
-    (answers, mount_points)
+    let mounts = table.lines().filter_map(host_mount).collect();
+    (answers, mounts)
+}
+
+/// One mount of the engine's host, from a line of the helper's mount table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMount {
+    /// `major:minor`, as mountinfo writes it.
+    pub device: String,
+    /// The filesystem type.
+    pub fs_type: String,
+}
+
+/// The mount point (without [`ROOT`]) and the mount of a mountinfo line under [`ROOT`].
+fn host_mount(line: &str) -> Option<(PathBuf, HostMount)> {
+    let (mount, fs) = line.split_once(" - ")?;
+    let fields: Vec<&str> = mount.split_whitespace().collect();
+    let point = unescape(fields.get(4)?);
+    let inner = point.strip_prefix(ROOT)?;
+    let point = PathBuf::from(if inner.is_empty() { "/" } else { inner });
+    let mount = HostMount {
+        device: (*fields.get(2)?).to_owned(),
+        fs_type: fs.split_whitespace().next()?.to_owned(),
+    };
+    Some((point, mount))
 }
 
 fn parse_answer(line: &str) -> Answer {
@@ -275,19 +291,19 @@ fn failure(why: &str) -> io::Error {
 }
 
 /// Each query with its answer, and the mount points of the engine's host.
-type Answers = (Vec<(Query, Answer)>, BTreeSet<PathBuf>);
+type Answers = (Vec<(Query, Answer)>, BTreeMap<PathBuf, HostMount>);
 
 /// Runs the queries, [`QUERIES_PER_RUN`] per helper.
 fn ask(engine: &dyn Helpers, image: &str, queries: &[Query]) -> Result<Answers, EngineError> {
     let mut answers = Vec::new();
-    let mut mount_points = BTreeSet::new();
+    let mut mounts = BTreeMap::new();
     for chunk in queries.chunks(QUERIES_PER_RUN) {
         let text = engine.run_to_end(&helper_spec(image, chunk))?;
-        let (more, points) = parse_output(chunk, &text);
+        let (more, table) = parse_output(chunk, &text);
         answers.extend(more);
-        mount_points.extend(points);
+        mounts.extend(table);
     }
-    Ok((answers, mount_points))
+    Ok((answers, mounts))
 }
 
 /// Resolves every path on the engine's host, symlink by symlink, keyed by the path as asked.
@@ -400,7 +416,7 @@ pub fn facts(
             .filter_map(|(_, r)| r.clone().map(Query::TierRoot)),
     );
     let (answers, mount_points) = if queries.is_empty() {
-        (Vec::new(), BTreeSet::new())
+        (Vec::new(), BTreeMap::new())
     } else {
         ask(engine, image, &queries)?
     };
@@ -458,13 +474,7 @@ pub fn fs_numbers(
         .map(|r| {
             let real = r?;
             match answers.get(&Query::FsNumbers(real)) {
-                Some(Answer::FsNumbers(Ok([blocks, free, available, fragment]))) => {
-                    Ok(crate::usage::FsNumbers {
-                        size_bytes: blocks.saturating_mul(*fragment),
-                        used_bytes: blocks.saturating_sub(*free).saturating_mul(*fragment),
-                        available_bytes: available.saturating_mul(*fragment),
-                    })
-                }
+                Some(Answer::FsNumbers(Ok(numbers))) => Ok(usage_numbers(*numbers)),
                 Some(Answer::FsNumbers(Err(why))) => Err(why.clone()),
                 _ => Err("no answer from the helper".into()),
             }
@@ -472,8 +482,89 @@ pub fn fs_numbers(
         .collect())
 }
 
+/// The host's view of bind sources on the engine's host (`observe::host_source` on this
+/// machine), keyed by the source as given: existence and the real path by the same walk; the
+/// filesystem holding the real path: type and `major:minor` of the nearest mount point above
+/// it in that host's mount table, and `statvfs` of the real path.
+pub fn bind_sources(
+    engine: &dyn Helpers,
+    image: &str,
+    sources: &[PathBuf],
+) -> Result<BTreeMap<PathBuf, HostSource>, EngineError> {
+    let resolved = resolve_paths(engine, image, sources)?;
+    let reals: BTreeSet<PathBuf> = resolved
+        .values()
+        .filter(|f| f.exists)
+        .filter_map(|f| f.real.clone())
+        .collect();
+    let queries: Vec<Query> = reals.into_iter().map(Query::FsNumbers).collect();
+    let (answers, mounts) = if queries.is_empty() {
+        (Vec::new(), BTreeMap::new())
+    } else {
+        ask(engine, image, &queries)?
+    };
+    let answers: BTreeMap<Query, Answer> = answers.into_iter().collect();
+    Ok(sources
+        .iter()
+        .map(|source| {
+            let facts = resolved.get(source);
+            let exists = facts.is_some_and(|f| f.exists);
+            let fs = facts
+                .filter(|_| exists)
+                .and_then(|f| f.real.as_deref())
+                .and_then(|real| fs_view(real, &answers, &mounts));
+            let seen = HostSource {
+                source: source.clone(),
+                real: facts
+                    .filter(|f| f.is_symlinked())
+                    .and_then(|f| f.real.clone()),
+                exists,
+                fs,
+            };
+            (source.clone(), seen)
+        })
+        .collect())
+}
+
+/// The filesystem holding `real` on the engine's host, from the answers of one helper run.
+fn fs_view(
+    real: &Path,
+    answers: &BTreeMap<Query, Answer>,
+    mounts: &BTreeMap<PathBuf, HostMount>,
+) -> Option<FsView> {
+    let numbers = match answers.get(&Query::FsNumbers(real.to_path_buf())) {
+        Some(Answer::FsNumbers(Ok(numbers))) => Some(usage_numbers(*numbers)),
+        _ => None,
+    };
+    let mount = real.ancestors().find_map(|a| mounts.get(a));
+    if numbers.is_none() && mount.is_none() {
+        return None;
+    }
+    Some(FsView {
+        fs_type: mount.map(|m| m.fs_type.clone()),
+        device: mount.map(|m| m.device.clone()),
+        mount_source: None,
+        size_bytes: numbers.as_ref().map(|n| n.size_bytes),
+        used_bytes: numbers.as_ref().map(|n| n.used_bytes),
+        available_bytes: numbers.as_ref().map(|n| n.available_bytes),
+    })
+}
+
+/// `f_blocks`, `f_bfree`, `f_bavail`, `f_frsize` as sizes in bytes (`f_frsize`, never
+/// `f_bsize`).
+fn usage_numbers([blocks, free, available, fragment]: [u64; 4]) -> crate::usage::FsNumbers {
+    crate::usage::FsNumbers {
+        size_bytes: blocks.saturating_mul(fragment),
+        used_bytes: blocks.saturating_sub(free).saturating_mul(fragment),
+        available_bytes: available.saturating_mul(fragment),
+    }
+}
+
 /// A tier root's presence from the helper's answer (`tierfs::presence` on this machine).
-fn presence(seen: Option<(PathBuf, Answer)>, mount_points: &BTreeSet<PathBuf>) -> TierPresence {
+fn presence(
+    seen: Option<(PathBuf, Answer)>,
+    mount_points: &BTreeMap<PathBuf, HostMount>,
+) -> TierPresence {
     let Some((real, Answer::TierRoot(Some(root)))) = seen else {
         return TierPresence {
             root_is_dir: false,
@@ -490,7 +581,7 @@ fn presence(seen: Option<(PathBuf, Answer)>, mount_points: &BTreeSet<PathBuf>) -
         Some(Some(bytes)) => crate::tierfs::parse_marker(&String::from_utf8_lossy(&bytes)),
     };
     let mount_point = match root.devices {
-        _ if real == Path::new("/") || mount_points.contains(&real) => Some(true),
+        _ if real == Path::new("/") || mount_points.contains_key(&real) => Some(true),
         (Some(device), Some(parent)) => Some(device != parent),
         _ => None,
     };
@@ -550,8 +641,15 @@ mod tests {
         assert_eq!(presence.mount_point, Some(true));
         assert_eq!(answers[5].1, Answer::TierRoot(None));
         assert_eq!(
-            points,
+            points.keys().cloned().collect::<BTreeSet<_>>(),
             BTreeSet::from([PathBuf::from("/"), PathBuf::from("/mnt/fast one")])
+        );
+        assert_eq!(
+            points[Path::new("/mnt/fast one")],
+            HostMount {
+                device: "8:2".into(),
+                fs_type: "xfs".into()
+            }
         );
     }
 
@@ -580,5 +678,31 @@ mod tests {
                 PathBuf::from("/mnt/fast/photos/2024"),
             ])
         );
+    }
+
+    /// A real path's filesystem: the nearest mount point above it, `statvfs` by `f_frsize`.
+    #[test]
+    fn a_bind_source_is_on_the_nearest_mount_above_its_real_path() {
+        let mount = |device: &str, fs_type: &str| HostMount {
+            device: device.into(),
+            fs_type: fs_type.into(),
+        };
+        let mounts = BTreeMap::from([
+            (PathBuf::from("/"), mount("8:1", "ext4")),
+            (PathBuf::from("/mnt/fast"), mount("8:2", "xfs")),
+        ]);
+        let answers = BTreeMap::from([(
+            Query::FsNumbers("/mnt/fast/photos".into()),
+            Answer::FsNumbers(Ok([100, 40, 30, 4096])),
+        )]);
+        let view = fs_view(Path::new("/mnt/fast/photos"), &answers, &mounts).expect("a view");
+        assert_eq!(view.fs_type.as_deref(), Some("xfs"));
+        assert_eq!(view.device.as_deref(), Some("8:2"));
+        assert_eq!(view.size_bytes, Some(409_600));
+        assert_eq!(view.used_bytes, Some(245_760));
+        assert_eq!(view.available_bytes, Some(122_880));
+        let other = fs_view(Path::new("/mnt/fastest"), &answers, &mounts).expect("a view");
+        assert_eq!(other.device.as_deref(), Some("8:1"));
+        assert_eq!(other.size_bytes, None);
     }
 }

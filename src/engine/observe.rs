@@ -20,6 +20,20 @@ use super::probe::{MarkerFile, mountinfo_device, mountinfo_entry};
 use super::{Containers, Engine, EngineError, HelperOutput};
 use crate::verify::{FsView, HostSource, MarkerState, MountKind, MountObservation};
 
+/// The bind sources of `containers`, as the engine was given them (what the host side of a
+/// remote engine is asked about, `host_fs::bind_sources`).
+pub fn bind_sources(containers: &[ContainerInfo]) -> Vec<PathBuf> {
+    let mut sources: Vec<PathBuf> = containers
+        .iter()
+        .flat_map(|c| &c.mounts)
+        .filter(|m| m.kind == MountType::Bind)
+        .map(|m| PathBuf::from(&m.source))
+        .collect();
+    sources.sort();
+    sources.dedup();
+    sources
+}
+
 /// Which containers to verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
@@ -436,6 +450,10 @@ pub struct ObserveOptions {
     pub helper_image: String,
     /// Test hook: sleep this long once the markers exist (to interrupt a run).
     pub pause: Option<Duration>,
+    /// The host side of each bind source when the engine's host is another machine, read
+    /// there by `host_fs::bind_sources` (keyed by the source as the engine was given it); no
+    /// marker file is written then. `None`: read on this machine, markers written.
+    pub remote_sources: Option<BTreeMap<PathBuf, HostSource>>,
 }
 
 /// One mount to read in the container: kind, host view, target, read-only, marker name.
@@ -443,12 +461,20 @@ type PlannedMount = (MountKind, Option<HostSource>, String, bool, Option<String>
 
 /// A container's mounts seen from the host, with a marker in each host directory; notes for the
 /// mounts not checked (tmpfs and others).
-fn host_side(info: &ContainerInfo, markers: &mut Markers) -> (Vec<PlannedMount>, Vec<String>) {
+fn host_side(
+    info: &ContainerInfo,
+    markers: &mut Markers,
+    remote: Option<&BTreeMap<PathBuf, HostSource>>,
+) -> (Vec<PlannedMount>, Vec<String>) {
     let mut notes = Vec::new();
     let mut mounts = Vec::new();
     for mount in &info.mounts {
+        let source = Path::new(&mount.source);
         let (kind, host) = match &mount.kind {
-            MountType::Bind => (MountKind::Bind, Some(host_source(Path::new(&mount.source)))),
+            MountType::Bind => match remote {
+                Some(seen) => (MountKind::Bind, seen.get(source).cloned()),
+                None => (MountKind::Bind, Some(host_source(source))),
+            },
             MountType::Volume => (
                 MountKind::Volume {
                     name: mount.name.clone().unwrap_or_else(|| mount.source.clone()),
@@ -465,7 +491,7 @@ fn host_side(info: &ContainerInfo, markers: &mut Markers) -> (Vec<PlannedMount>,
             }
         };
         let marker = match &host {
-            Some(h) if h.exists && Path::new(&mount.source).is_dir() => {
+            Some(h) if remote.is_none() && h.exists && source.is_dir() => {
                 markers.name_in(Path::new(&mount.source))
             }
             _ => None,
@@ -486,7 +512,7 @@ pub fn observe(
     // Host side and markers first, for every container: one marker per host directory.
     let mut planned = Vec::new();
     for info in containers {
-        let (mounts, notes) = host_side(&info, &mut markers);
+        let (mounts, notes) = host_side(&info, &mut markers, options.remote_sources.as_ref());
         planned.push((info, mounts, notes));
     }
     if let Some(pause) = options.pause {
@@ -527,6 +553,7 @@ pub fn observe(
                 let view = views.get(&target);
                 let marker = match (marker_name, view) {
                     (Some(_), Some(v)) => v.marker,
+                    _ if options.remote_sources.is_some() => MarkerState::OtherHost,
                     _ => MarkerState::NotWritten,
                 };
                 MountObservation {

@@ -15,17 +15,36 @@ pub struct ComposeCli {
     /// The installed CLIs, in order of preference; the project's containers choose among them
     /// ([`compose_family::choose`]).
     pub installed: Vec<Installed>,
-    /// `DOCKER_HOST` for it (the endpoint tierctl used).
-    pub docker_host: Option<String>,
+    /// The environment that points it at the engine tierctl used: `DOCKER_HOST`, and for a TLS
+    /// endpoint `DOCKER_CERT_PATH` and `DOCKER_TLS_VERIFY`/`DOCKER_TLS` ([`docker_env`]).
+    pub docker_env: Vec<(String, String)>,
+}
+
+/// The environment variables that make a compose CLI (v1 or v2) talk to `endpoint` as tierctl
+/// does: its host, and for TLS the directory of its material and whether to verify the server
+/// (a context's material lives in `contexts/tls/<sha256>/docker/`, which `DOCKER_HOST` alone
+/// would not find).
+pub fn docker_env(endpoint: &crate::engine::endpoint::Endpoint) -> Vec<(String, String)> {
+    let mut env = vec![("DOCKER_HOST".to_owned(), endpoint.host.clone())];
+    if let Some(tls) = &endpoint.tls {
+        env.push(("DOCKER_CERT_PATH".to_owned(), tls.dir.display().to_string()));
+        let flag = if tls.verify {
+            "DOCKER_TLS_VERIFY"
+        } else {
+            "DOCKER_TLS"
+        };
+        env.push((flag.to_owned(), "1".to_owned()));
+    }
+    env
 }
 
 impl ComposeCli {
     /// The compose CLIs on `PATH` (`docker compose`, `docker-compose-v2`, `docker-compose`).
-    pub fn find(docker_host: Option<String>) -> Option<ComposeCli> {
+    pub fn find(endpoint: &crate::engine::endpoint::Endpoint) -> Option<ComposeCli> {
         let installed = installed();
         (!installed.is_empty()).then_some(ComposeCli {
             installed,
-            docker_host,
+            docker_env: docker_env(endpoint),
         })
     }
 
@@ -109,9 +128,16 @@ pub fn start(
     let args = up_command(&cli.program(engine, &plan.project)?, plan, services);
     let mut command = Command::new(&args[0]);
     command.args(&args[1..]).current_dir(&plan.project_dir);
-    if let Some(host) = &cli.docker_host {
-        command.env("DOCKER_HOST", host);
+    // the endpoint tierctl used, not a context or TLS setting of the user's environment
+    for name in [
+        "DOCKER_CONTEXT",
+        "DOCKER_TLS_VERIFY",
+        "DOCKER_TLS",
+        "DOCKER_CERT_PATH",
+    ] {
+        command.env_remove(name);
     }
+    command.envs(cli.docker_env.iter().map(|(k, v)| (k, v)));
     let output = command
         .output()
         .map_err(|err| format!("cannot run `{}`: {err}", args.join(" ")))?;
@@ -140,5 +166,50 @@ mod tests {
             up_command(&["docker-compose".into()], &plan, &["db".into()]).join(" "),
             "docker-compose -p immich -f /srv/a.yml -f /srv/b.yml up -d db"
         );
+    }
+
+    #[test]
+    fn a_tls_endpoint_gives_the_compose_cli_its_material_and_verify_flag() {
+        use crate::engine::endpoint::{Endpoint, EndpointKind, EndpointSource, Tls};
+        let mut endpoint = Endpoint {
+            host: "tcp://127.0.0.1:12376".into(),
+            context: "nas".into(),
+            source: EndpointSource::ContextFlag,
+            kind: EndpointKind::Tcp {
+                address: "127.0.0.1:12376".into(),
+                https: false,
+            },
+            skip_tls_verify: false,
+            meta_file: None,
+            tls: None,
+            remote_mark: None,
+        };
+        let pairs = |e: &Endpoint| {
+            docker_env(e)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pairs(&endpoint), ["DOCKER_HOST=tcp://127.0.0.1:12376"]);
+        endpoint.tls = Some(Tls {
+            dir: "/home/a/.docker/contexts/tls/abc/docker".into(),
+            ca: None,
+            cert: None,
+            key: None,
+            verify: true,
+            origin: "the context's TLS material".into(),
+        });
+        assert_eq!(
+            pairs(&endpoint),
+            [
+                "DOCKER_HOST=tcp://127.0.0.1:12376",
+                "DOCKER_CERT_PATH=/home/a/.docker/contexts/tls/abc/docker",
+                "DOCKER_TLS_VERIFY=1"
+            ]
+        );
+        if let Some(tls) = endpoint.tls.as_mut() {
+            tls.verify = false;
+        }
+        assert_eq!(pairs(&endpoint)[2], "DOCKER_TLS=1");
     }
 }

@@ -91,6 +91,57 @@ pub fn spec(verify: &HelperSpec, roots: &[(&str, Depth)]) -> HelperSpec {
     }
 }
 
+/// The line a copy helper made by [`after_copy`] prints between its copy's own output and the
+/// listing of the trees.
+pub const AFTER_COPY: &str = "@manifests";
+
+/// `copy` (a copy helper) that, once its command succeeded, reads `roots` in the same container
+/// as [`spec`]'s helper would: one container start instead of two (seconds each in a VM under
+/// emulation), and the trees are read by the same VM kernel a separate helper would use. The
+/// copy's command runs first, quoted, in a shell of its own; a failure of it is the helper's exit
+/// code; then [`AFTER_COPY`], then the listing ([`parse`] reads it, [`split_after_copy`]
+/// separates it). The copy's mounts and capabilities stay as they are (a copy may read every
+/// file: `DAC_OVERRIDE`).
+pub fn after_copy(copy: &HelperSpec, roots: &[(&str, Depth)]) -> HelperSpec {
+    let quoted: Vec<String> = copy.command.iter().map(|a| quote(a)).collect();
+    let script = format!(
+        "{} || exit $?\necho {AFTER_COPY}\nscript=$1; shift\nexec sh -c \"$script\" tierctl-manifest \"$@\"",
+        quoted.join(" ")
+    );
+    let mut command: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        script,
+        "tierctl-copy".into(),
+        SCRIPT.into(),
+        BATCH.into(),
+    ];
+    for (root, depth) in roots {
+        command.push((*root).to_owned());
+        command.push(depth.word().to_owned());
+    }
+    HelperSpec {
+        command,
+        ..copy.clone()
+    }
+}
+
+/// `text` as one word for `sh`: single-quoted, a `'` in it closed, escaped and reopened.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The output of an [`after_copy`] helper: the copy's own output and the listing; `None` when
+/// the helper did not get to the listing.
+pub fn split_after_copy(text: &str) -> Option<(&str, &str)> {
+    let marker = format!("{AFTER_COPY}\n");
+    if let Some(listing) = text.strip_prefix(&marker) {
+        return Some(("", listing));
+    }
+    let at = text.find(&format!("\n{marker}"))?;
+    Some((&text[..=at], &text[at + 1 + marker.len()..]))
+}
+
 /// Read the helper's output: one manifest per root of `roots`, in that order, content hashed
 /// with SHA-256 where the root was [`Depth::Hashed`] (none where [`Depth::Listed`]). `Err` says
 /// what could not be read.
@@ -553,6 +604,47 @@ mod tests {
             parse(&more, &roots).expect_err("count"),
             "a batch of 5 names holds 4"
         );
+    }
+
+    #[test]
+    fn a_copy_helper_lists_the_trees_after_its_copy_in_the_same_container() {
+        let copy = HelperSpec {
+            capabilities: vec![Capability::Chown, Capability::DacOverride],
+            ..HelperSpec::new(
+                "copy",
+                "img",
+                vec!["sh".into(), "-c".into(), "cp -a 'x' y".into()],
+            )
+        };
+        let helper = after_copy(&copy, &[("/from", Depth::Hashed), ("/to", Depth::Hashed)]);
+        // the copy's own helper: its purpose, mounts and capabilities
+        assert_eq!(helper.purpose, "copy");
+        assert_eq!(helper.capabilities, copy.capabilities);
+        assert_eq!(
+            helper.command[2],
+            "'sh' '-c' 'cp -a '\\''x'\\'' y' || exit $?\necho @manifests\nscript=$1; shift\nexec sh -c \"$script\" tierctl-manifest \"$@\""
+        );
+        assert_eq!(
+            helper.command[3..],
+            [
+                "tierctl-copy",
+                SCRIPT,
+                BATCH,
+                "/from",
+                "hash",
+                "/to",
+                "hash"
+            ]
+        );
+        assert_eq!(
+            split_after_copy("1700000000\n@manifests\n@root hash /from\n"),
+            Some(("1700000000\n", "@root hash /from\n"))
+        );
+        assert_eq!(
+            split_after_copy("@manifests\n@done\n"),
+            Some(("", "@done\n"))
+        );
+        assert_eq!(split_after_copy("1700000000\n"), None);
     }
 
     #[test]

@@ -98,6 +98,10 @@ pub struct MigrateContext<'a> {
     pub stopped_at: std::cell::Cell<Option<std::time::Instant>>,
     /// How long the services were down, ms, once the start step started them again.
     pub downtime_ms: std::cell::Cell<Option<u64>>,
+    /// What this run's copy helpers read of both trees right after their copy (by copy number:
+    /// source, target), for the verify that follows in the same run
+    /// ([`tree::verify_after_copy`]); a resumed run reads the trees again.
+    pub after_copy: std::cell::RefCell<std::collections::BTreeMap<usize, tree::AfterCopy>>,
 }
 
 /// Removes the helper containers labelled with a journal id, callable from any thread.

@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicU64;
 
 use super::compose_cli;
 use super::copy::{self, CopyJob};
+use super::helper_manifest::{self, Depth};
 use super::journal::{self, Detail, Journal, JournalState, Record, discard_step, reverse_step};
 use super::manifest::{self, Digest, Manifest, Rules};
 use super::outcome::{Outcome, StepOutcome};
@@ -186,7 +187,7 @@ fn bring_back(
     ));
     journal.append(&Record::Start { step: id.clone() })?;
     ctx.pause_at(&id, false);
-    let detail = copy_back(ctx, journal, state, &forward, n).map_err(|m| {
+    let (detail, read) = copy_back(ctx, journal, state, &forward, n).map_err(|m| {
         MigrateError::Blocked {
             message: format!("rollback step `{id}` failed: {m}"),
             hint: format!(
@@ -198,7 +199,7 @@ fn bring_back(
     ctx.pause_at(&id, true);
     let result = match &detail {
         Detail::Verified { entries, bytes, .. } => format!(
-            "copied `{}` back into {}: verified, {entries} entries, {bytes} bytes",
+            "copied `{}` back into {}: verified, {entries} entries, {bytes} bytes; {read}",
             forward.target.display(),
             show(&forward.source)
         ),
@@ -213,30 +214,54 @@ fn bring_back(
 }
 
 /// The reverse copy: the source emptied, the tier directory copied into it with the forward
-/// copy's helpers (sides swapped), both read again and compared; the manifest kept.
+/// copy's helpers (sides swapped), both trees read where they live and compared; the manifest
+/// kept. In a VM (the host reads neither tree as the engine does) the copy helper reads both
+/// right after its copy, in the same container ([`helper_manifest::after_copy`]): only the
+/// manifests cross; else each is read as the verify reads a copy ([`tree::pair_manifests`]: on
+/// the host where it can). The detail, and how the trees were read.
 fn copy_back(
     ctx: &MigrateContext<'_>,
     journal: &Journal,
     state: &JournalState,
     forward: &CopyJob,
     n: usize,
-) -> Result<Detail, String> {
+) -> Result<(Detail, String), String> {
     let (image, id) = (ctx.image.as_str(), journal.id.as_str());
     let run = |spec: HelperSpec| ctx.engine.run_to_end(&reversed(spec, forward));
     let measured = run(copy::measure_spec(forward, image, id)).map_err(|e| e.to_string())?;
     let size = copy::parse_size(&measured).unwrap_or_default();
     run(copy::wipe_spec(&forward.target, image, id)).map_err(|e| e.to_string())?;
-    run(copy::copy_spec(forward, image, id, size.devices)).map_err(|e| e.to_string())?;
+    // as mounted in the reversed helpers: the tier directory at `/from`, the source at `/to`
+    let sides = [
+        MountSource::Bind(forward.target.clone()),
+        forward.source.clone(),
+    ];
+    let copy_spec = copy::copy_spec(forward, image, id, size.devices);
     let hashed = AtomicU64::new(0);
-    let spec = reversed(copy::verify_spec(forward, image, id), forward);
-    let trees = tree::archive_manifests(
-        ctx.engine,
-        &spec,
-        &[copy::FROM, copy::TO],
-        Digest::Blake3,
-        &hashed,
-    )
-    .map_err(|e| e.to_string())?;
+    let after = tree::after_copy_roots(ctx.engine, &sides).map_err(|e| e.to_string())?;
+    let read_by_copy = match after {
+        Some(roots) => {
+            let output =
+                run(helper_manifest::after_copy(&copy_spec, &roots)).map_err(|e| e.to_string())?;
+            let (_, listing) = helper_manifest::split_after_copy(&output)
+                .ok_or("the copy helper did not get to reading the trees after its copy")?;
+            let trees =
+                tree::after_copy_manifests(listing, &roots, &hashed).map_err(|e| e.to_string())?;
+            tree::verify_after_copy(trees, &roots, &sides, &hashed).map_err(|e| e.to_string())?
+        }
+        None => {
+            run(copy_spec).map_err(|e| e.to_string())?;
+            None
+        }
+    };
+    let (trees, ways) = match read_by_copy {
+        Some(read) => read,
+        None => {
+            let spec = reversed(copy::verify_spec(forward, image, id), forward);
+            tree::pair_manifests(ctx.engine, &sides, &spec, &hashed).map_err(|e| e.to_string())?
+        }
+    };
+    let read = format!("tier directory read {}, source read {}", ways[0], ways[1]);
     let [tier, source] = trees.as_slice() else {
         return Err("the engine returned fewer manifests than asked for".into());
     };
@@ -244,7 +269,7 @@ fn copy_back(
     if !differences.is_empty() {
         let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();
         return Err(format!(
-            "the copy back differs from the tier directory in {} place(s): {}",
+            "the copy back differs from the tier directory in {} place(s) ({read}): {}",
             differences.len(),
             shown.join("; ")
         ));
@@ -256,11 +281,12 @@ fn copy_back(
         tier,
     )
     .map_err(|e| e.to_string())?;
-    Ok(Detail::Verified {
+    let detail = Detail::Verified {
         entries: tier.len(),
         bytes: tier.bytes(),
         manifest: Some(kept),
-    })
+    };
+    Ok((detail, read))
 }
 
 /// A forward copy helper turned around: the tier directory read-only at [`copy::FROM`], the
@@ -278,9 +304,11 @@ fn reversed(mut spec: HelperSpec, forward: &CopyJob) -> HelperSpec {
 }
 
 /// The tier directory's manifest now, content hashed with `digest` (the journaled manifest's):
-/// on the host when the engine says the host sees it, else through the archive stream of a
-/// helper that mounts only it (never the source: mounting a removed volume would create it
-/// empty).
+/// on the host when the engine says the host sees it; else as the engine sees it, by a helper
+/// that mounts only it (never the source: mounting a removed volume would create it empty):
+/// the manifest helper where the tree lives (a VM share, whose journaled manifest is the
+/// engine's view, SHA-256), the archive stream for a BLAKE3 manifest (the host could not read
+/// the tree).
 fn tier_manifest(
     ctx: &MigrateContext<'_>,
     journal: &str,
@@ -298,9 +326,16 @@ fn tier_manifest(
     }
     let mut spec = copy::verify_spec(forward, &ctx.image, journal);
     spec.mounts.retain(|m| m.target == copy::TO);
-    tree::archive_manifests(ctx.engine, &spec, &[copy::TO], digest, &hashed)
-        .map_err(|e| e.to_string())?
-        .pop()
+    let read = match digest {
+        Digest::Sha256 => {
+            tree::helper_manifests(ctx.engine, &spec, &[(copy::TO, Depth::Hashed)], &hashed)
+                .map_err(|e| e.to_string())?
+        }
+        Digest::Blake3 => tree::archive_manifests(ctx.engine, &spec, &[copy::TO], digest, &hashed)
+            .map_err(|e| e.to_string())?,
+    };
+    read.into_iter()
+        .next()
         .ok_or_else(|| "the engine returned no manifest".into())
 }
 

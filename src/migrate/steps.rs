@@ -9,6 +9,7 @@ use super::MigrateContext;
 use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize, TargetState};
 use super::delta;
+use super::helper_manifest;
 use super::journal::{self, Detail, JournalState};
 use super::listing;
 use super::manifest::{self, Rules};
@@ -182,6 +183,9 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
     if facts.exists && !facts.empty {
         run_helper(input, &copy::wipe_spec(&job.target, &ctx.image, journal))?;
     }
+    if !running && let Some(filled) = measured_copy(input, n, &job)? {
+        return Ok(filled);
+    }
     let mut size = measure(input, &job)?;
     // an empty volume gets what a fresh one would have: the image's content
     if let (Some(seed), true) = (&copy.seed, size.entries <= 1) {
@@ -193,11 +197,7 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         size = measure(input, &job)?;
         seeded = Some(volume);
     }
-    let spec = if running {
-        copy::pre_copy_spec(&job, &ctx.image, journal, size.devices)
-    } else {
-        copy::copy_spec(&job, &ctx.image, journal, size.devices)
-    };
+    let (spec, after) = copy_helper(input, &job, running, size.devices)?;
     let bar = progress::bytes_bar(input.label.to_owned(), size.bytes);
     // the services are stopped: hash the source on the host while `cp` reads it (one read of
     // the source from disk), so the verify reads only the copy
@@ -224,12 +224,16 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         (result, known)
     });
     bar.finish_and_clear();
-    let printed = result?;
-    let errors = copy::pre_copy_errors(&printed);
+    let output = result?;
+    let printed = match after {
+        Some(roots) => keep_after_copy(input, n, &output, roots)?,
+        None => output.as_str(),
+    };
+    let errors = copy::pre_copy_errors(printed);
     if running && !errors.is_empty() {
         return Err(format!("the pre-copy failed: {}", errors.join("; ")));
     }
-    let began = copy::parse_clock(&printed).unwrap_or(0);
+    let began = copy::parse_clock(printed).unwrap_or(0);
     Ok(Filled {
         job,
         size,
@@ -237,6 +241,88 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         began,
         known,
     })
+}
+
+/// On a VM (the host reads neither tree, see [`copy_helper`]) with the services stopped: one
+/// helper container measures the source, copies it and reads both trees
+/// ([`copy::measured_copy_spec`] in [`helper_manifest::after_copy`]); `None` when that does not
+/// apply, or when the measure says the copy must wait (device files, or an empty volume the
+/// image seeds): nothing was copied, the usual measure and copy follow.
+fn measured_copy(input: &StepInput<'_>, n: usize, job: &CopyJob) -> Result<Option<Filled>, String> {
+    let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    let Some(roots) = tree::after_copy_roots(input.ctx.engine, &sides).map_err(engine_error)?
+    else {
+        return Ok(None);
+    };
+    let seed = input.plan.copies[n].seed.is_some();
+    let copy = copy::measured_copy_spec(job, &input.ctx.image, input.journal, seed);
+    let spec = helper_manifest::after_copy(&copy, &roots);
+    let (label, target) = (input.label, &job.target);
+    let bar = progress::bar(label.to_owned());
+    let output = ticking(
+        Duration::from_millis(500),
+        || bar.set_message(format!("{label} {} bytes", progress::tree_bytes(target))),
+        || run_helper(input, &spec),
+    );
+    bar.finish_and_clear();
+    let output = output?;
+    let (printed, _) = helper_manifest::split_after_copy(&output)
+        .ok_or("the copy helper did not get to reading the trees after its copy")?;
+    let (size, began) = copy::parse_measured(printed).ok_or_else(|| {
+        format!(
+            "cannot read the copy helper's measure: `{}`",
+            printed.trim()
+        )
+    })?;
+    let Some(began) = began else {
+        return Ok(None);
+    };
+    keep_after_copy(input, n, &output, roots)?;
+    Ok(Some(Filled {
+        job: job.clone(),
+        size,
+        seeded: None,
+        began,
+        known: None,
+    }))
+}
+
+/// The helper that copies, and whether it also reads both trees right after its copy: when the
+/// services are stopped and the host reads neither tree (a VM), it hashes both in the same
+/// container, for the verify ([`tree::after_copy_roots`]).
+fn copy_helper(
+    input: &StepInput<'_>,
+    job: &CopyJob,
+    running: bool,
+    devices: bool,
+) -> Result<(HelperSpec, Option<tree::AfterCopyRoots>), String> {
+    let (image, journal) = (&input.ctx.image, input.journal);
+    if running {
+        return Ok((copy::pre_copy_spec(job, image, journal, devices), None));
+    }
+    let spec = copy::copy_spec(job, image, journal, devices);
+    let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    match tree::after_copy_roots(input.ctx.engine, &sides).map_err(engine_error)? {
+        Some(roots) => Ok((helper_manifest::after_copy(&spec, &roots), Some(roots))),
+        None => Ok((spec, None)),
+    }
+}
+
+/// Keep what a copy helper read of copy `n`'s trees after its copy for this run's verify; the
+/// copy's own output.
+fn keep_after_copy<'o>(
+    input: &StepInput<'_>,
+    n: usize,
+    output: &'o str,
+    roots: tree::AfterCopyRoots,
+) -> Result<&'o str, String> {
+    let (printed, listing) = helper_manifest::split_after_copy(output)
+        .ok_or("the copy helper did not get to reading the trees after its copy")?;
+    let trees = tree::after_copy_manifests(listing, &roots, &AtomicU64::new(0))
+        .map_err(|e| e.to_string())?;
+    let after = tree::AfterCopy { trees, roots };
+    input.ctx.after_copy.borrow_mut().insert(n, after);
+    Ok(printed)
 }
 
 fn copied_line(filled: &Filled) -> String {
@@ -502,6 +588,23 @@ fn manifests(
     Ok((trees, read, knows, hashed.load(Ordering::Relaxed)))
 }
 
+/// Both manifests of a copy as its copy helper read them right after the copy, a VM share's
+/// content hashed on the host ([`tree::verify_after_copy`]), how each side was read, and the
+/// content bytes read now; `None` when the host could not complete a side (read them again).
+fn after_copy_read(
+    after: tree::AfterCopy,
+    job: &CopyJob,
+) -> Result<Option<(Vec<manifest::Manifest>, String, u64)>, String> {
+    let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    let hashed = AtomicU64::new(0);
+    let read = tree::verify_after_copy(after.trees, &after.roots, &sides, &hashed)
+        .map_err(|e| e.to_string())?;
+    Ok(read.map(|(trees, ways)| {
+        let read = format!("source read {}, copy read {}", ways[0], ways[1]);
+        (trees, read, hashed.load(Ordering::Relaxed))
+    }))
+}
+
 /// Verify pre-copy `n` while the services run: hash both trees, count what differs (the source
 /// is live: the delta copies it again), and keep what each side knows (files settled before the
 /// read, with their stamps) for the verify while the services are stopped.
@@ -581,8 +684,23 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     } else {
         String::new()
     };
-    let known = known_of(input, n);
-    let (trees, read, _, hashed) = manifests(input, &job, &known)?;
+    let copied = match retried {
+        true => None,
+        false => input.ctx.after_copy.borrow_mut().remove(&n),
+    };
+    // read in the copy helper right after the copy, in this run, the services stopped
+    let after = match copied {
+        Some(after) => after_copy_read(after, &job)?,
+        None => None,
+    };
+    let (known, (trees, read, hashed)) = match after {
+        Some(read) => (Default::default(), read),
+        None => {
+            let known = known_of(input, n);
+            let (trees, read, _, hashed) = manifests(input, &job, &known)?;
+            (known, (trees, read, hashed))
+        }
+    };
     let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
     if !differences.is_empty() {
         let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();

@@ -53,6 +53,24 @@ pub enum Way {
     Archive,
     /// Where it lives, by the manifest helper container: only the manifest crossed.
     Helper,
+    /// In the engine by the copy helper, right after its copy, in the same container: only the
+    /// manifest crossed.
+    CopyHelper,
+    /// Listed in the engine by the copy helper right after its copy; the host's listing of the
+    /// tree at this path (a VM share) equals the engine's, entry for entry, and the host hashed
+    /// the content.
+    CopyHelperShared(PathBuf),
+    /// Listed in the engine by the copy helper right after its copy, the content hashed on the
+    /// host at `path` (a VM share passes file content through unchanged), where the host sees
+    /// owners, modes or symlinks differently: the engine's listing is the one verified.
+    CopyHelperHostDiffers {
+        /// The tree on the host.
+        path: PathBuf,
+        /// How many differences there are.
+        count: usize,
+        /// The first few of them.
+        shown: Vec<String>,
+    },
     /// By the manifest helper, because the host sees the tree at `path` differently: owners,
     /// modes or symlinks the VM share keeps where the host does not see them.
     HostDiffers {
@@ -71,6 +89,9 @@ const SHOWN: usize = 3;
 impl std::fmt::Display for Way {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const HELPER: &str = "in the engine by a helper container (only its manifest crossed)";
+        const DIFFERS_WHY: &str = "the VM share keeps owners, modes or symlinks where the host does not see them (9p `mapped-xattr` keeps them in `user.virtfs.*` xattrs and the host sees symlinks as regular files); use this tier through the engine (containers), not from the host";
+        const COPY_HELPER: &str =
+            "in the engine by the copy helper right after its copy (only its manifest crossed)";
         match self {
             Way::Host(path) => write!(f, "on the host at `{}`", path.display()),
             Way::Shared(path) => write!(
@@ -80,9 +101,23 @@ impl std::fmt::Display for Way {
             ),
             Way::Archive => f.write_str("through the engine's archive stream"),
             Way::Helper => f.write_str(HELPER),
+            Way::CopyHelper => f.write_str(COPY_HELPER),
+            Way::CopyHelperShared(path) => write!(
+                f,
+                "on the host at `{}` (the copy helper's listing of it right after its copy matches the host's)",
+                path.display()
+            ),
+            Way::CopyHelperHostDiffers { path, count, shown } => write!(
+                f,
+                "listed in the engine by the copy helper right after its copy, content hashed on the host at `{}`: the host sees it differently ({count} difference{}: {}{}): {DIFFERS_WHY}",
+                path.display(),
+                if *count == 1 { "" } else { "s" },
+                shown.join("; "),
+                if *count > shown.len() { "; ..." } else { "" }
+            ),
             Way::HostDiffers { path, count, shown } => write!(
                 f,
-                "{HELPER}: the host sees `{}` differently ({count} difference{}: {}{}): the VM share keeps owners, modes or symlinks where the host does not see them (9p `mapped-xattr` keeps them in `user.virtfs.*` xattrs and the host sees symlinks as regular files); use this tier through the engine (containers), not from the host",
+                "{HELPER}: the host sees `{}` differently ({count} difference{}: {}{}): {DIFFERS_WHY}",
                 path.display(),
                 if *count == 1 { "" } else { "s" },
                 shown.join("; "),
@@ -168,8 +203,31 @@ pub fn copy_manifests_known(
     known: &[Known; 2],
 ) -> Result<KnownTrees, TreeError> {
     let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
+    pair_manifests_known(engine, &sides, spec, hashed, known)
+}
+
+/// The manifests of two trees, as [`copy_manifests`] reads a copy's: `sides[0]` mounted at
+/// [`copy::FROM`] in `spec`, `sides[1]` at [`copy::TO`] (a rollback's copy back has the tier
+/// directory first).
+pub fn pair_manifests(
+    engine: &dyn Helpers,
+    sides: &[MountSource; 2],
+    spec: &HelperSpec,
+    hashed: &AtomicU64,
+) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
+    let none = [Known::default(), Known::default()];
+    pair_manifests_known(engine, sides, spec, hashed, &none).map(|(trees, ways, _)| (trees, ways))
+}
+
+fn pair_manifests_known(
+    engine: &dyn Helpers,
+    sides: &[MountSource; 2],
+    spec: &HelperSpec,
+    hashed: &AtomicU64,
+    known: &[Known; 2],
+) -> Result<KnownTrees, TreeError> {
     let mut plans = Vec::new();
-    for side in &sides {
+    for side in sides {
         plans.push(match (engine.host_path(side)?, side) {
             (Some(path), _) => Plan::Host(path),
             (None, MountSource::Bind(path)) if listable(path) => Plan::Candidate(path.clone()),
@@ -347,6 +405,147 @@ fn candidate(
             source,
         }),
     }
+}
+
+/// What a copy helper reads right after its copy ([`helper_manifest::after_copy`]), when the host
+/// reads neither tree as the engine does (a VM or remote engine, where each tree would otherwise
+/// take a manifest helper run of its own): a side the host can list (a VM share) only listed
+/// (its content is hashed on the host: [`host_hashed`]), the other hashed where it lives;
+/// `None` when the host reads one of them as the engine does (a native engine: the verify reads
+/// it there, faster). `sides` as mounted at [`copy::FROM`] and [`copy::TO`].
+pub fn after_copy_roots(
+    engine: &dyn Helpers,
+    sides: &[MountSource; 2],
+) -> Result<Option<AfterCopyRoots>, EngineError> {
+    for side in sides {
+        if engine.host_path(side)?.is_some() {
+            return Ok(None);
+        }
+    }
+    let depth = |side: &MountSource| match side {
+        MountSource::Bind(path) if listable(path) => Depth::Listed,
+        _ => Depth::Hashed,
+    };
+    Ok(Some([
+        (copy::FROM, depth(&sides[0])),
+        (copy::TO, depth(&sides[1])),
+    ]))
+}
+
+/// Both manifests of a copy and how each side was read.
+pub type ReadTrees = (Vec<Manifest>, [Way; 2]);
+
+/// The roots an after-copy helper reads, with how much of each.
+pub type AfterCopyRoots = [(&'static str, Depth); 2];
+
+/// What a copy helper read of both trees right after its copy, and how much of each.
+#[derive(Clone, Debug)]
+pub struct AfterCopy {
+    /// The trees at [`copy::FROM`] and [`copy::TO`].
+    pub trees: [Manifest; 2],
+    /// How they were read.
+    pub roots: AfterCopyRoots,
+}
+
+/// The two manifests an [`helper_manifest::after_copy`] helper printed after its copy's own
+/// output (`listing`), as [`copy::FROM`] and [`copy::TO`] held them (`roots`: as asked);
+/// `hashed` grows by the content bytes it hashed.
+pub fn after_copy_manifests(
+    listing: &str,
+    roots: &AfterCopyRoots,
+    hashed: &AtomicU64,
+) -> Result<[Manifest; 2], TreeError> {
+    let read = helper_manifest::parse(listing, roots).map_err(|message| TreeError::Listing {
+        root: format!("{}, {} (after the copy)", copy::FROM, copy::TO),
+        message,
+    })?;
+    let [from, to]: [Manifest; 2] = read.try_into().map_err(|_| TreeError::Listing {
+        root: format!("{}, {}", copy::FROM, copy::TO),
+        message: "not two trees".into(),
+    })?;
+    for (m, (_, depth)) in [&from, &to].into_iter().zip(roots) {
+        if *depth == Depth::Hashed {
+            hashed.fetch_add(m.bytes(), Ordering::Relaxed);
+        }
+    }
+    Ok([from, to])
+}
+
+/// A tree the copy helper listed (`listed`, no content) completed on the host at `path` (a VM
+/// share, which passes file content through unchanged): the host hashes every file (SHA-256)
+/// and its listing is compared with the engine's. Equal: the host's manifest. Different (a
+/// `mapped-xattr` share): the engine's listing, the one the services see, with each file's hash
+/// from the host. `None` when the host cannot complete it (it may not read the tree, or a file
+/// of the engine's is no file of the same size on the host): read the tree in the engine then.
+pub fn host_hashed(
+    listed: Manifest,
+    path: &Path,
+    hashed: &AtomicU64,
+) -> Result<Option<(Manifest, Way)>, TreeError> {
+    let host = match read(path, Digest::Sha256, hashed) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Ok(None),
+        Err(source) => {
+            return Err(TreeError::Host {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let differences = helper_manifest::host_view(&listed, &host);
+    if differences.is_empty() {
+        return Ok(Some((host, Way::CopyHelperShared(path.to_path_buf()))));
+    }
+    let mut merged = listed;
+    for (name, entry) in merged
+        .entries
+        .iter_mut()
+        .filter(|(_, e)| e.kind == Kind::File)
+    {
+        match host.entries.get(name) {
+            Some(h) if h.kind == Kind::File && h.size == entry.size => {
+                entry.hash.clone_from(&h.hash)
+            }
+            _ => return Ok(None),
+        }
+    }
+    let way = Way::CopyHelperHostDiffers {
+        path: path.to_path_buf(),
+        count: differences.len(),
+        shown: differences.into_iter().take(SHOWN).collect(),
+    };
+    Ok(Some((merged, way)))
+}
+
+/// A copy's manifests for its verify from what its copy helper read right after the copy
+/// (`trees`: source, target, read as `roots` says): a hashed side as read; a listed side (a VM
+/// share) completed on the host ([`host_hashed`]). `None` when the host could not complete it:
+/// the verify reads the trees again by the manifest helper.
+pub fn verify_after_copy(
+    trees: [Manifest; 2],
+    roots: &AfterCopyRoots,
+    sides: &[MountSource; 2],
+    hashed: &AtomicU64,
+) -> Result<Option<ReadTrees>, TreeError> {
+    let mut out = Vec::new();
+    let mut ways = [Way::CopyHelper, Way::CopyHelper];
+    for ((tree, (_, depth)), (side, way)) in trees
+        .into_iter()
+        .zip(roots)
+        .zip(sides.iter().zip(&mut ways))
+    {
+        match (depth, side) {
+            (Depth::Listed, MountSource::Bind(path)) => match host_hashed(tree, path, hashed)? {
+                Some((m, w)) => {
+                    out.push(m);
+                    *way = w;
+                }
+                None => return Ok(None),
+            },
+            _ => out.push(tree),
+        }
+    }
+    Ok(Some((out, ways)))
 }
 
 /// The manifests of `roots` read where they live by one manifest helper (with the mounts of
@@ -565,8 +764,33 @@ pub fn read_known(
             now.files.insert(f.path.clone(), KnownFile { stamp, hash });
         }
     }
+    let entries = assemble(&found, &groups, &hashes);
+    Ok((Manifest { entries, digest }, now))
+}
+
+/// The manifest of the directory `root` on the host without content (no file is read): what
+/// [`helper_manifest::host_view`] compares with the engine's listing.
+pub fn listing(root: &Path) -> io::Result<Manifest> {
+    let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
+    let mut walked = Vec::new();
+    walk(root, ".", &meta, &mut walked)?;
+    let found: Vec<Found> = walked.into_iter().map(|(f, _)| f).collect();
+    let entries = assemble(&found, &group(&found), &BTreeMap::new());
+    Ok(Manifest {
+        entries,
+        digest: Digest::Sha256,
+    })
+}
+
+/// The entries of a walk: each file's hash by its group's first path (or its own), and its
+/// hardlink group.
+fn assemble(
+    found: &[Found],
+    groups: &BTreeMap<(u64, u64), String>,
+    hashes: &BTreeMap<&str, String>,
+) -> BTreeMap<String, Entry> {
     let mut entries = BTreeMap::new();
-    for f in &found {
+    for f in found {
         let mut entry = f.entry.clone();
         let first = f.inode.and_then(|key| groups.get(&key));
         if entry.kind == Kind::File {
@@ -576,7 +800,7 @@ pub fn read_known(
         entry.hardlink_group = first.cloned();
         entries.insert(f.path.clone(), entry);
     }
-    Ok((Manifest { entries, digest }, now))
+    entries
 }
 
 /// Hash the files `jobs` names (inode, path, full path) in parallel, in inode order (which
@@ -906,6 +1130,74 @@ mod tests {
             [("/to", Depth::Hashed)]
         );
         assert!(helper_roots(&[host(), host()]).is_empty());
+    }
+
+    #[test]
+    fn a_listed_share_is_hashed_on_the_host_and_keeps_the_engines_view_where_they_differ() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir(dir.path().join("pg")).expect("dir");
+        fs::write(dir.path().join("pg/1"), "row\n").expect("file");
+        let full = read(dir.path(), Digest::Sha256, &AtomicU64::new(0)).expect("tree");
+        let listed = listing(dir.path()).expect("listed");
+        let source = full.clone();
+        let roots = [(copy::FROM, Depth::Hashed), (copy::TO, Depth::Listed)];
+        let sides = [
+            MountSource::Volume("v".into()),
+            MountSource::Bind(dir.path().to_path_buf()),
+        ];
+        let hashed = AtomicU64::new(0);
+        // the host lists the copy as the engine did: the host's manifest, content hashed there
+        let (trees, ways) =
+            verify_after_copy([source.clone(), listed.clone()], &roots, &sides, &hashed)
+                .expect("read")
+                .expect("completed");
+        assert_eq!(
+            ways,
+            [
+                Way::CopyHelper,
+                Way::CopyHelperShared(dir.path().to_path_buf())
+            ]
+        );
+        assert_eq!(trees, [source.clone(), full.clone()]);
+        assert_eq!(hashed.load(Ordering::Relaxed), 4);
+        // a share that keeps owners in xattrs: the engine saw another owner; its view stays,
+        // with the host's hash of the content
+        let mut faked = listed.clone();
+        faked.entries.get_mut("pg").expect("pg").uid = 999_999;
+        let (trees, ways) =
+            verify_after_copy([source.clone(), faked.clone()], &roots, &sides, &hashed)
+                .expect("read")
+                .expect("completed");
+        assert_eq!(trees[1].entries["pg"].uid, 999_999);
+        assert_eq!(trees[1].entries["pg/1"].hash, full.entries["pg/1"].hash);
+        let Way::CopyHelperHostDiffers { count, shown, .. } = &ways[1] else {
+            panic!("{ways:?}");
+        };
+        assert_eq!(*count, 1);
+        assert!(
+            shown[0].starts_with("`pg` uid: engine 999999, host "),
+            "{shown:?}"
+        );
+        // a file of the engine's that the host has with another size: read in the engine again
+        let mut other = faked;
+        other.entries.get_mut("pg/1").expect("pg/1").size = 5;
+        assert_eq!(
+            verify_after_copy([source, other], &roots, &sides, &hashed).expect("read"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_host_listing_is_the_manifest_without_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("a"), "x").expect("file");
+        fs::hard_link(dir.path().join("a"), dir.path().join("b")).expect("hardlink");
+        let mut full = read(dir.path(), Digest::Sha256, &AtomicU64::new(0)).expect("tree");
+        for entry in full.entries.values_mut() {
+            entry.hash = None;
+        }
+        assert_eq!(listing(dir.path()).expect("listed"), full);
+        assert_eq!(full.entries["b"].hardlink_group.as_deref(), Some("a"));
     }
 
     #[test]

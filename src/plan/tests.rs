@@ -410,7 +410,7 @@ fn the_loader_reads_each_file_once_and_keeps_text_hash_tree_and_mount_ids() {
     let project = load(&options, &files).expect("loads");
     assert!(files.1.borrow().values().all(|&n| n == 1), "{:?}", files.1);
     let compose_file = &project.texts[Path::new("/p/compose.yaml")];
-    assert_eq!(compose_file.text, compose);
+    assert_eq!(&*compose_file.text, compose);
     assert_eq!(compose_file.hash, crate::write::hash(compose));
     assert!(compose_file.tree.is_some() && compose_file.doc().is_some());
     let env = &project.texts[Path::new("/p/.env")];

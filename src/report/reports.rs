@@ -224,6 +224,8 @@ pub struct ValidateReport {
 pub struct InitReport {
     /// What was done (or would be) to each directory.
     pub actions: Vec<DirAction>,
+    /// What was done (or would be) about each tier root's identity marker.
+    pub markers: Vec<crate::layout::MarkerAction>,
     /// Whether nothing was changed.
     pub dry_run: bool,
 }

@@ -139,35 +139,53 @@ pub(crate) fn merge_mounts(
         .collect()
 }
 
-/// Notes for 9p shares whose `securityModel` keeps owners, modes and symlinks made in the VM in
-/// metadata the host does not interpret (`mapped-xattr`, `mapped-file`; Lima's default is
-/// `none`). The last layer that sets a location's model wins, as for the other fields.
+/// Notes for 9p shares whose `securityModel` makes owners, modes or symlinks look other than
+/// the VM made them: `mapped-xattr` and `mapped-file` keep them in metadata the host does not
+/// interpret; `none` (Lima's default since v0.13, also when the share sets no model) ignores a
+/// chown that fails, so the owner does not stick. The last layer that sets a location's model
+/// wins, as for the other fields.
 pub(crate) fn metadata_notes(layers: &[&LimaYaml], home: &Path) -> Vec<String> {
-    let mut models: Vec<(PathBuf, String)> = Vec::new();
+    let mut models: Vec<(PathBuf, Option<String>)> = Vec::new();
     for mount in layers.iter().filter_map(|l| l.mounts.as_ref()).flatten() {
         let location = expand_location(&mount.location, home);
-        let Some(model) = mount.nine_p.as_ref().and_then(|n| n.security_model.clone()) else {
-            continue;
-        };
+        let model = mount.nine_p.as_ref().and_then(|n| n.security_model.clone());
         match models.iter_mut().find(|(loc, _)| *loc == location) {
-            Some(entry) => entry.1 = model,
+            Some(entry) => {
+                if model.is_some() {
+                    entry.1 = model;
+                }
+            }
             None => models.push((location, model)),
         }
     }
     models
         .into_iter()
-        .filter_map(|(location, model)| {
-            let kept_in = match model.as_str() {
-                "mapped-xattr" | "mapped" => "xattrs",
-                "mapped-file" => "`.virtfs_metadata` files",
-                _ => return None,
-            };
-            Some(format!(
-                "share `{}` is 9p with securityModel {model}: owners, modes and symlinks made in the VM are kept in {kept_in}; the host sees files owned by the user QEMU runs as and symlinks as regular files",
-                location.display()
-            ))
-        })
+        .filter_map(|(location, model)| share_note(&location, model.as_deref()))
         .collect()
+}
+
+/// The note for one 9p share with security model `model` (`None`: not set, Lima's `none`).
+fn share_note(location: &Path, model: Option<&str>) -> Option<String> {
+    let shown = location.display();
+    let kept_in = match model.unwrap_or("none") {
+        "mapped-xattr" | "mapped" => "xattrs",
+        "mapped-file" => "`.virtfs_metadata` files",
+        "none" => {
+            let unset = if model.is_none() {
+                " (not set: Lima's default)"
+            } else {
+                ""
+            };
+            return Some(format!(
+                "share `{shown}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)"
+            ));
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "share `{shown}` is 9p with securityModel {}: owners, modes and symlinks made in the VM are kept in {kept_in}; the host sees files owned by the user QEMU runs as and symlinks as regular files",
+        model.unwrap_or_default()
+    ))
 }
 
 /// The effective mount type: the highest layer that sets it, else what Lima picks for the VM type.
@@ -350,12 +368,19 @@ mounts:
                 "share `{p}` is 9p with securityModel {m}: owners, modes and symlinks made in the VM are kept in {kept}; the host sees files owned by the user QEMU runs as and symlinks as regular files"
             )
         };
+        assert_eq!(got.notes.len(), 3, "{:?}", got.notes);
         assert_eq!(
-            got.notes,
-            vec![
+            got.notes[..2],
+            [
                 note("/srv/a", "mapped-xattr", "xattrs"),
                 note("/srv/c", "mapped-file", "`.virtfs_metadata` files")
             ]
+        );
+        // /srv/d sets no model: Lima's default, `none` (its note: the test below)
+        assert!(
+            got.notes[2].starts_with("share `/srv/d` is 9p with securityModel none (not set: Lima's default): owners do not stick"),
+            "{:?}",
+            got.notes
         );
         let other = read(
             HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
@@ -363,6 +388,39 @@ mounts:
         )
         .expect("reads");
         assert!(other.notes.is_empty(), "{:?}", other.notes);
+    }
+
+    /// The harness VM's lima.yaml (tests/vm/harness.sh writes this file): three 9p shares, one
+    /// per security model; Lima's template says `none` is the default when a share sets none.
+    #[test]
+    fn a_nine_p_share_with_security_model_none_or_none_set_notes_that_owners_do_not_stick() {
+        let yaml = "vmType: qemu\nmountType: 9p\nmounts:\n  - location: /var/tmp/tierctl-vm/tiers\n    mountPoint: /var/tmp/tierctl-vm/tiers\n    writable: true\n    9p:\n      securityModel: mapped-xattr\n  - location: /var/tmp/tierctl-vm/passthrough\n    mountPoint: /var/tmp/tierctl-vm/passthrough\n    writable: true\n    9p:\n      securityModel: passthrough\n  - location: /var/tmp/tierctl-vm/nochown\n    mountPoint: /var/tmp/tierctl-vm/nochown\n    writable: true\n    9p:\n      securityModel: none\n";
+        let files = MemFiles::new()
+            .file("/Users/alice/.lima/default/lima.yaml", yaml)
+            // the model set in a lower layer holds when a higher one sets none
+            .file(
+                "/Users/alice/.lima/_config/override.yaml",
+                "mounts:\n  - location: /var/tmp/tierctl-vm/nochown\n    writable: true\n  - location: /srv/unset\n",
+            );
+        let got = read(
+            HostConfig::new(&files, &EnvVars::new(), Path::new(HOME)),
+            None,
+        )
+        .expect("reads");
+        let none = |path: &str, unset: &str| {
+            format!(
+                "share `{path}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)"
+            )
+        };
+        assert_eq!(
+            got.notes,
+            [
+                "mounts from `/Users/alice/.lima/_config/override.yaml` apply on top of the instance's".to_owned(),
+                "share `/var/tmp/tierctl-vm/tiers` is 9p with securityModel mapped-xattr: owners, modes and symlinks made in the VM are kept in xattrs; the host sees files owned by the user QEMU runs as and symlinks as regular files".to_owned(),
+                none("/var/tmp/tierctl-vm/nochown", ""),
+                none("/srv/unset", " (not set: Lima's default)"),
+            ]
+        );
     }
 
     #[test]

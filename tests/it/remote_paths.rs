@@ -324,7 +324,7 @@ fn issue15_tiers_validate_reports_a_bad_context_tier_map_with_file_and_line() {
 fn issue15_migrate_refuses_an_engine_on_another_machine_before_planning() {
     let Some(e2) = ready() else { return };
     let views = Views::new(&e2, Some(true));
-    let (code, stdout, stderr) = views.tierctl("migrate --dry-run");
+    let (code, stdout, stderr) = views.tierctl("migrate --yes");
     assert_eq!(code, Some(2), "{stdout} {stderr}");
     assert!(
         stderr.contains(&format!(
@@ -333,8 +333,245 @@ fn issue15_migrate_refuses_an_engine_on_another_machine_before_planning() {
         )),
         "{stderr}"
     );
+    // what is not supported there, by name
+    assert!(
+        stderr.contains("creating the targets, the preflight's bind probe and its room, write and owner checks, the delta's listing, the copy verify's manifests and the rollback's checks of the copies"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("hint: run tierctl on that machine"),
         "{stderr}"
+    );
+    assert!(stdout.is_empty(), "nothing planned: {stdout}");
+}
+
+#[test]
+fn issue15_migrate_dry_run_on_a_remote_engine_plans_on_the_paths_of_its_host() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let planned = |views: &Views| {
+        let (code, stdout, stderr) = views.tierctl("migrate --dry-run --format json");
+        assert_eq!(code, Some(0), "{stdout} {stderr}");
+        let plan: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        (plan, stderr)
+    };
+    // on the engine's host the symlink chain is rebound to its real path (a compose rewrite)
+    // and `only-local` does not exist (nothing to copy); this machine's view has `only-local`
+    // (outside the tiers: copied) and no `photos`
+    let (plan, stderr) = planned(&views);
+    assert_eq!(plan["files"][0], "compose.yaml", "{plan}");
+    assert_eq!(plan["copies"].as_array().map(Vec::len), Some(0), "{plan}");
+    assert!(
+        plan["steps"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s == "rewrite")),
+        "{plan}"
+    );
+    assert!(
+        stderr.contains("note: planned on the paths of the engine's host"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("running it there is not supported yet"),
+        "{stderr}"
+    );
+    let local = Views::new(&e2, None);
+    let (here, _) = planned(&local);
+    assert_eq!(
+        here["copies"][0]["source"],
+        source(local.base(), "only-local").as_str(),
+        "{here}"
+    );
+}
+
+/// A project with a named volume and a tiers.yaml whose context `nas` has its own tier map;
+/// `nas` is a unix socket that does not exist (a local engine: decided without asking it).
+fn context_map_project() -> (tempfile::TempDir, DockerConfig) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("compose.yaml"),
+        "services:\n  db:\n    image: postgres:16\n    volumes:\n      - pgdata:/var/lib/postgresql/data\nvolumes:\n  pgdata:\n",
+    )
+    .expect("write compose");
+    std::fs::write(
+        d.join("tiers.yaml"),
+        format!(
+            "tiers:\n  fast: {{ root: {d}/here-fast }}\ncontexts:\n  nas:\n    tiers:\n      fast: {{ root: {d}/nas-fast }}\n",
+            d = d.display()
+        ),
+    )
+    .expect("write tiers");
+    let config = DockerConfig::new().context("nas", "unix:///nonexistent/tierctl-nas.sock");
+    (dir, config)
+}
+
+fn tierctl_in(dir: &Path, config: &DockerConfig, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
+        .args(args)
+        .current_dir(dir)
+        .env("DOCKER_CONFIG", config.path())
+        .env_remove("COMPOSE_FILE")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn issue15_plan_and_mounts_place_by_the_tier_map_of_the_context_given() {
+    let (dir, config) = context_map_project();
+    let d = dir.path();
+    let placed = |args: &[&str]| {
+        let (code, stdout, stderr) = tierctl_in(d, &config, args);
+        assert_eq!(code, Some(0), "{stdout} {stderr}");
+        serde_json::from_str::<Value>(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    };
+    let nas = d.join("nas-fast/databases").display().to_string();
+    let here = d.join("here-fast/databases").display().to_string();
+    let plan = placed(&["--context", "nas", "plan", "--format", "json"]);
+    let new = plan["steps"][0]["new"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(new.starts_with(&nas), "{plan}");
+    let plan = placed(&["plan", "--format", "json"]);
+    let new = plan["steps"][0]["new"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(new.starts_with(&here), "{plan}");
+    let mounts = placed(&["--context", "nas", "mounts", "--format", "json"]);
+    let path = mounts["mounts"][0]["placement"]["path"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(path.starts_with(&nas), "{mounts}");
+    // rewrite writes the same placement
+    let (code, stdout, stderr) = tierctl_in(d, &config, &["--context", "nas", "rewrite"]);
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(stdout.contains(&nas), "{stdout}");
+}
+
+#[test]
+fn issue15_plan_on_a_remote_context_offline_is_refused_not_read_locally() {
+    let (dir, config) = context_map_project();
+    let config = config.mark_remote("nas", true);
+    let (code, stdout, stderr) = tierctl_in(
+        dir.path(),
+        &config,
+        &["--context", "nas", "--offline", "plan"],
+    );
+    assert_eq!(code, Some(2), "{stdout} {stderr}");
+    assert!(
+        stderr.contains("is on another machine and `--offline` makes no call to it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn issue15_plan_and_mounts_on_a_remote_engine_read_the_paths_of_its_host() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let (code, stdout, stderr) = views.tierctl("plan --format json");
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    let plan: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    // the symlink chain exists only on the engine's host: rebound to its real path there
+    let photos = source(views.base(), "photos");
+    let step = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["old"] == photos.as_str())
+        .unwrap_or_else(|| panic!("a step for the photos bind: {plan}"));
+    assert_eq!(step["action"], "bind-real-path", "{step}");
+    assert_eq!(
+        step["new"],
+        source(views.base(), "remote-fast/photos").as_str(),
+        "{step}"
+    );
+    assert_eq!(step["tier"], "fast", "{step}");
+    let (code, stdout, stderr) = views.tierctl("mounts --format json");
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    let mounts: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let seen = mounts["mounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .find(|m| m["host_path"] == photos.as_str())
+        .unwrap_or_else(|| panic!("the photos mount: {mounts}"));
+    assert_eq!(
+        seen["real_path"],
+        source(views.base(), "remote-fast/photos").as_str(),
+        "{seen}"
+    );
+    assert_eq!(seen["tier"], "fast", "{seen}");
+}
+
+#[test]
+fn issue15_verify_on_a_remote_engine_reads_the_host_side_on_that_host() {
+    let Some(e2) = ready() else { return };
+    let views = Views::new(&e2, Some(true));
+    let mut project = RemoteProject::new(e2.engine().expect("unix socket"), "verify-host");
+    let real = views.base().join("remote-fast/photos");
+    let linked = views.base().join("photos");
+    let direct = project.service("direct", &real, "/photos");
+    let through = project.service("linked", &linked, "/photos");
+    let (code, stdout, stderr) = views.tierctl(&format!("verify {direct} {through} --format json"));
+    assert_eq!(code, Some(1), "{stdout} {stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let mount = |name: &str| {
+        report["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {report}"))["mounts"][0]
+            .clone()
+    };
+    // this machine's view has neither path (a tmpfs covers `base`): both were read there
+    assert_eq!(report["engine"], "native", "{report}");
+    let seen = mount(&direct);
+    assert_eq!(seen["verdict"], "ok", "{seen}");
+    assert_eq!(
+        seen["host"]["device"], seen["container"]["device"],
+        "{seen}"
+    );
+    assert_eq!(
+        seen["host"]["fs_type"], seen["container"]["fs_type"],
+        "{seen}"
+    );
+    // no marker is written on the other machine, and the note says why
+    assert_eq!(seen["marker"], "other-host", "{seen}");
+    assert!(
+        seen["notes"].as_array().is_some_and(|n| n.iter().any(|n| n
+            .as_str()
+            .is_some_and(|n| n.contains("on the engine's host, where tierctl writes nothing")))),
+        "{seen}"
+    );
+    // the context's tier root, looked at on that host
+    assert_eq!(report["tiers"][0]["tier"], "fast", "{report}");
+    assert_eq!(report["tiers"][0]["mounted"], true, "{report}");
+    let through = mount(&through);
+    assert_eq!(through["verdict"], "symlinked-bind", "{through}");
+    assert!(
+        through["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains(&real.display().to_string())),
+        "{through}"
+    );
+    let (_, human, _) = views.tierctl(&format!("verify {direct}"));
+    assert!(
+        human.starts_with(&format!("host: {} (", views.context)),
+        "{human}"
+    );
+    assert!(
+        human.contains("is another machine: the host side"),
+        "{human}"
     );
 }

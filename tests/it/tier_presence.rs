@@ -158,3 +158,53 @@ fn a_mount_true_tier_must_be_a_mount_point_tmpfs_in_a_mount_namespace() {
     // the tmpfs went with the namespace: the marker was on it, not on the directory below
     assert!(!warm.join(".tierctl-tier").exists());
 }
+
+#[test]
+fn init_reports_each_marker_and_holds_back_a_mount_true_root_that_is_not_a_mount_point() {
+    let ws = workspace(true);
+    let init = |format: &str| {
+        ws.tierctl("")
+            .args(["tiers", "init", "--format", format])
+            .output()
+            .expect("runs")
+    };
+    let out = init("json");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("init json");
+    let markers = json["markers"].as_array().expect("markers");
+    let by_tier = |tier: &str| {
+        markers
+            .iter()
+            .find(|m| m["tier"] == tier)
+            .unwrap_or_else(|| panic!("no marker entry for {tier}: {json}"))
+    };
+    assert_eq!(by_tier("fast")["action"], "write", "{json}");
+    assert_eq!(
+        by_tier("fast")["path"],
+        ws.path("fast/.tierctl-tier").display().to_string()
+    );
+    assert_eq!(by_tier("warm")["action"], "held-back", "{json}");
+    assert!(
+        by_tier("warm")["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("the root is not a mount point")),
+        "{json}"
+    );
+    assert!(ws.path("fast/.tierctl-tier").is_file());
+    assert!(!ws.path("warm/.tierctl-tier").exists());
+
+    // again, in human form: the written marker is kept, the held-back one is said on stdout
+    let out = init("human");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fast = ws.path("fast/.tierctl-tier");
+    assert!(
+        text.contains(&format!("ok  {} (tier `fast`)", fast.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("held back  marker of tier `warm` at "),
+        "{text}"
+    );
+    assert!(text.contains(", 1 marker held back"), "{text}");
+}

@@ -12,7 +12,7 @@ use tierctl::engine::{
     ArchiveReader, EngineError, HelperOutput, HelperSpec, Helpers, MountSource, Volumes,
 };
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::helper_manifest::Depth;
+use tierctl::migrate::helper_manifest::{self, Depth};
 use tierctl::migrate::manifest::{self, Digest, Rules};
 use tierctl::migrate::tree::{self, Way};
 
@@ -244,5 +244,102 @@ fn the_manifest_helper_reads_tricky_names_as_the_host_and_the_archive_do() {
     assert_eq!(listed.entries["d i r/a b"].hash, None);
     assert_eq!(listed.len(), helper.len());
 
+    engine.remove_volume(&volume).expect("remove volume");
+}
+
+/// The copy helper of a VM migration reads both trees right after its copy, in the same
+/// container (one container start less per tree): the listing it prints after the copy is what
+/// the manifest helper and the host read of the same trees, and the verify takes the copy's as
+/// the host lists it (a share that keeps owners and modes).
+#[test]
+fn the_copy_helper_reads_both_trees_after_its_copy_as_the_host_does() {
+    let Some(engine) = engine() else { return };
+    if !engine.is_native().expect("docker info") {
+        eprintln!("SKIPPED: the engine is not native, so the host cannot read the volume");
+        assert!(
+            !required(),
+            "TIERCTL_REQUIRE_DOCKER=1 but the engine is not native"
+        );
+        return;
+    }
+    let volume = format!("tierctl-it-aftercopy-{}", std::process::id());
+    seeded_volume(&engine, &volume);
+    let mountpoint = engine
+        .volume_mountpoint(&volume)
+        .expect("inspect")
+        .expect("the volume exists");
+    let root = tempfile::tempdir().expect("temp dir");
+    let target = root.path().join("fast/db");
+    std::fs::create_dir_all(&target).expect("target");
+    let job = CopyJob {
+        source: MountSource::Volume(volume.clone()),
+        target: target.clone(),
+    };
+    let sides = [job.source.clone(), MountSource::Bind(target.clone())];
+    // a native engine: the host reads both trees itself, the copy helper only copies
+    assert_eq!(
+        tree::after_copy_roots(&engine, &sides).expect("inspect"),
+        None
+    );
+    let vm = NoHostPaths(&engine);
+    let roots = tree::after_copy_roots(&vm, &sides)
+        .expect("no engine call")
+        .expect("a VM: the copy helper reads both");
+    // measured, copied and read in one container, as `migrate --stop-first` does on a VM
+    let spec = helper_manifest::after_copy(
+        &copy::measured_copy_spec(&job, &helper_image(), "it", true),
+        &roots,
+    );
+    let output = vm.run_to_end(&spec).expect("copy and read");
+    let (printed, listing) = helper_manifest::split_after_copy(&output).expect("a listing");
+    let (size, began) = copy::parse_measured(printed).expect("measured");
+    assert!(began.is_some(), "copied: {printed}");
+    assert!(size.entries > 1 && !size.devices, "{size:?}");
+    // the volume hashed where it lives, the target (a directory the host lists) only listed
+    assert_eq!(
+        roots,
+        [(copy::FROM, Depth::Hashed), (copy::TO, Depth::Listed)]
+    );
+    let hashed = AtomicU64::new(0);
+    let [source, listed] = tree::after_copy_manifests(listing, &roots, &hashed).expect("parsed");
+    let on_host = |path: &std::path::Path| {
+        tree::read(path, Digest::Sha256, &AtomicU64::new(0)).expect("host manifest")
+    };
+    assert_eq!(source, on_host(&mountpoint));
+    assert_eq!(listed, tree::listing(&target).expect("host listing"));
+    // the verify: the target's content hashed on the host, its listing matched
+    let (trees, ways) = tree::verify_after_copy([source, listed], &roots, &sides, &hashed)
+        .expect("read")
+        .expect("completed on the host");
+    assert_eq!(
+        ways,
+        [Way::CopyHelper, Way::CopyHelperShared(target.clone())]
+    );
+    assert_eq!(trees[1], on_host(&target));
+    assert_eq!(
+        manifest::compare(&trees[0], &trees[1], Rules::default()),
+        vec![]
+    );
+
+    // an empty volume the image would seed: measured, not copied (the seed comes first)
+    let empty = format!("tierctl-it-aftercopy-empty-{}", std::process::id());
+    let _ = std::process::Command::new("docker")
+        .args(["volume", "create", &empty])
+        .output();
+    let into = root.path().join("fast/empty");
+    std::fs::create_dir_all(&into).expect("target");
+    let job = CopyJob {
+        source: MountSource::Volume(empty.clone()),
+        target: into.clone(),
+    };
+    let spec = copy::measured_copy_spec(&job, &helper_image(), "it", true);
+    let printed = engine.run_to_end(&spec).expect("measured");
+    let (size, began) = copy::parse_measured(&printed).expect("measured");
+    assert_eq!((size.entries, began), (1, None), "{printed}");
+    engine.remove_volume(&empty).expect("remove volume");
+
+    engine
+        .run_to_end(&copy::wipe_spec(&target, &helper_image(), "it"))
+        .expect("wipe");
     engine.remove_volume(&volume).expect("remove volume");
 }

@@ -196,6 +196,22 @@ fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
 }
 
+/// `tierctl vm`'s note about a 9p share with securityModel mapped-xattr.
+fn xattr_note(share: &Path) -> String {
+    format!(
+        "share `{}` is 9p with securityModel mapped-xattr: owners, modes and symlinks made in the VM are kept in xattrs; the host sees files owned by the user QEMU runs as and symlinks as regular files",
+        share.display()
+    )
+}
+
+/// `tierctl vm`'s note about a 9p share with securityModel none, where a chown does not stick.
+fn owners_do_not_stick_note(share: &Path) -> String {
+    format!(
+        "share `{}` is 9p with securityModel none: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)",
+        share.display()
+    )
+}
+
 /// A service on the helper image that keeps running, with `binds` (`source:target`).
 fn compose_with_binds(image: &str, binds: &[String]) -> String {
     let mut text = format!(
@@ -271,10 +287,7 @@ fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares()
     );
     assert_eq!(
         report["vm"]["notes"],
-        json!([format!(
-            "share `{}` is 9p with securityModel mapped-xattr: owners, modes and symlinks made in the VM are kept in xattrs; the host sees files owned by the user QEMU runs as and symlinks as regular files",
-            tiers.display()
-        )])
+        json!([xattr_note(&tiers), owners_do_not_stick_note(&nochown)])
     );
     assert_eq!(
         report["binds"],
@@ -355,13 +368,14 @@ fn audit_with_the_vm_reachable_reports_the_unshared_bind() {
             ("vm-share-missing".to_owned(), u.clone())
         ]
     );
-    // the note `tierctl vm` makes about the mapped-xattr share
+    // the notes `tierctl vm` makes about the mapped-xattr share and the share with
+    // securityModel none
     assert_eq!(
         report["notes"],
-        json!([format!(
-            "share `{}` is 9p with securityModel mapped-xattr: owners, modes and symlinks made in the VM are kept in xattrs; the host sees files owned by the user QEMU runs as and symlinks as regular files",
-            vm.share().display()
-        )])
+        json!([
+            xattr_note(&vm.share()),
+            owners_do_not_stick_note(&vm.nochown())
+        ])
     );
     let vm_finding = &report["findings"][1];
     assert_eq!(
@@ -724,6 +738,135 @@ fn migrate_in_the_vm_moves_a_postgres_like_volume_to_tiers_on_the_shares_and_rol
         xattr_copy.join("pg/base/1").exists(),
         "rollback keeps the copy"
     );
+}
+
+const STOP_FIRST_COMPOSE: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    volumes:
+      - dbdata:/data
+volumes:
+  dbdata:
+"#;
+
+/// Every entry of each tree `$1`, `$2`, ... as the VM sees it: owner, mode, type and link
+/// target, then each file's size and link count (a directory's depend on the filesystem), then
+/// every file's SHA-256.
+const TREE_LIST: &str = "set -e; for d in \"$@\"; do echo \"== tree\"; cd $d; \
+find . | sort | while read -r f; do stat -c '%n %u %g %a %F' \"$f\"; \
+if [ -h \"$f\" ]; then readlink \"$f\"; fi; done; \
+find . -type f | sort | xargs stat -c '%n %s %h'; find . -type f | sort | xargs sha256sum; done";
+
+/// `migrate --stop-first` on the VM: the copy helper hashes both trees right after its copy (one
+/// container, no second helper run), the verify says so and what the host sees differently; then
+/// the service writes on the tier (an append, a new file, a removal) and `--rollback` copies the
+/// tier back into the volume by the same copy helper, verified by both manifests: the volume holds
+/// every byte and attribute the service wrote.
+#[test]
+fn migrate_stop_first_in_the_vm_verifies_by_the_copy_helper_and_rollback_keeps_what_the_service_wrote()
+ {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let xattr_root = vm.dir_in(&vm.share());
+    let tiers = format!(
+        "tiers:\n  xattr: {{ root: \"{}\" }}\nplacement:\n  - tier: xattr\n    path: \"{{project}}/{{volume}}\"\n",
+        xattr_root.path().display()
+    );
+    let ws = Workspace::new()
+        .file(
+            "app/compose.yaml",
+            &STOP_FIRST_COMPOSE.replace("{image}", &vm.helper_image()),
+        )
+        .file("app/tiers.yaml", &tiers);
+    let name = format!("tierctlvmsf{}", std::process::id());
+    let db = format!("{name}_dbdata");
+    let project = ComposeProject {
+        vm: &vm,
+        dir: ws.path("app"),
+        name: name.clone(),
+        volumes: vec![db.clone()],
+    };
+    vm.compose(&project.dir, &name, &["up", "-d"]);
+    vm.sh(&[format!("{db}:/a")], PG_SEED, &["/a"]);
+    let tierctl = |args: &[&str]| {
+        let out = vm
+            .tierctl(&ws, "app")
+            .env("COMPOSE_PROJECT_NAME", &name)
+            .args(args)
+            .output()
+            .expect("runs");
+        let log = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {log}");
+        log
+    };
+
+    let log = tierctl(&["migrate", "--yes", "--stop-first"]);
+    let copy = xattr_root.path().join(format!("{name}/dbdata"));
+    const COPY_HELPER: &str =
+        "in the engine by the copy helper right after its copy (only its manifest crossed)";
+    // the copy (on the mapped-xattr share) listed in the VM, its content hashed on the host
+    let read = format!(
+        "sha256; source read {COPY_HELPER}, copy read listed in the engine by the copy helper right after its copy, content hashed on the host at `{}`: the host sees it differently (",
+        copy.display()
+    );
+    let verified = log
+        .lines()
+        .find(|l| l.contains("ok: ") && l.contains(&read))
+        .unwrap_or_else(|| panic!("`{read}` in {log}"));
+    assert!(
+        verified.contains("`pg/base` uid: engine 999, host 0"),
+        "{verified}"
+    );
+    assert_eq!(vm.mounts_of(&name), [copy.display().to_string()]);
+
+    // the service writes on the tier: an append, a new file of its user, a removal
+    let filter = format!("label=com.docker.compose.project={name}");
+    let ps = vm.docker(&["ps", "-q", "--filter", &filter]);
+    let id = String::from_utf8_lossy(&ps.stdout).trim().to_owned();
+    let write = "set -e; cd /data; printf 'row two\\n' >> pg/base/1; \
+head -c 50000 /dev/urandom > pg/base/2; chown 999:999 pg/base/2; chmod 0600 pg/base/2; \
+rm pg/base/big";
+    let wrote = vm.docker(&["exec", &id, "sh", "-c", write]);
+    assert!(wrote.status.success(), "{}", text(&wrote));
+
+    let back = tierctl(&["migrate", "--rollback", "--yes"]);
+    let line = format!(
+        "copied `{}` back into volume `{db}`: verified, 7 entries, 50016 bytes; tier directory read listed in the engine by the copy helper right after its copy, content hashed on the host at `{}`: the host sees it differently (",
+        copy.display(),
+        copy.display()
+    );
+    let copied_back = back
+        .lines()
+        .find(|l| l.contains(&line))
+        .unwrap_or_else(|| panic!("`{line}` in {back}"));
+    assert!(
+        copied_back.ends_with(&format!(", source read {COPY_HELPER}")),
+        "{copied_back}"
+    );
+    assert_eq!(vm.mounts_of(&name), std::slice::from_ref(&db));
+    // the volume as the service sees it now is the tier as it left it, every byte
+    let seen = vm.sh(
+        &[format!("{db}:/a"), format!("{}:/b", copy.display())],
+        TREE_LIST,
+        &["/a", "/b"],
+    );
+    let (volume, tier) = seen
+        .trim_start_matches("== tree\n")
+        .split_once("== tree\n")
+        .expect("two trees");
+    assert_eq!(volume, tier);
+    for part in [
+        "./pg/base/1 999 999 600 regular file\n",
+        "./pg/base/2 999 999 600 regular file\n",
+        "./pg/base/1 16 2\n./pg/base/1.link 16 2\n./pg/base/2 50000 1\n",
+    ] {
+        assert!(volume.contains(part), "`{part}` in {volume}");
+    }
+    assert!(!volume.contains("pg/base/big"), "{volume}");
+    let row = vm.sh(&[format!("{db}:/a")], "cat /a/pg/base/1", &[]);
+    assert_eq!(row, "row one\nrow two\n");
 }
 
 /// Where the verify step read each tree: both sources (named volumes on the VM's disk) where

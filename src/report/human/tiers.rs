@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::plural;
+use crate::layout::{MarkerAction, MarkerKind};
 use crate::report::reports::{InitReport, LinkReport, ValidateReport};
 
 /// `tiers validate`: one line per verdict (`level  check  message`, a `hint:` line under a
@@ -48,11 +49,71 @@ pub fn validate(report: &ValidateReport) -> String {
 
 /// `tiers init`: what was done (or would be, with `dry_run`) to each directory.
 pub fn init(report: &InitReport) -> String {
-    init_actions(&report.actions, report.dry_run)
+    let mut out = dir_lines(&report.actions, report.dry_run);
+    for marker in &report.markers {
+        let _ = writeln!(out, "{}", marker_line(marker, report.dry_run));
+    }
+    let count = |kind: fn(&MarkerAction) -> bool| report.markers.iter().filter(|m| kind(m)).count();
+    let written = count(|m| m.kind == MarkerKind::Write);
+    let held = count(MarkerAction::held_back);
+    let mut tail = String::new();
+    if written > 0 {
+        let verb = if report.dry_run {
+            "to write"
+        } else {
+            "written"
+        };
+        tail.push_str(&format!(", {written} marker{} {verb}", plural(written)));
+    }
+    if held > 0 {
+        tail.push_str(&format!(", {held} marker{} held back", plural(held)));
+    }
+    out.push_str(&init_summary(&report.actions, report.dry_run, &tail));
+    out
+}
+
+/// One tier root's marker: written (or would be), kept, or held back and why.
+fn marker_line(marker: &MarkerAction, dry_run: bool) -> String {
+    let file = marker.root.join(crate::tierfs::MARKER_FILE);
+    match &marker.kind {
+        MarkerKind::Write => format!(
+            "{}  {} (tier `{}`)",
+            if dry_run { "would mark" } else { "marked" },
+            file.display(),
+            marker.tier
+        ),
+        MarkerKind::Keep => format!("ok  {} (tier `{}`)", file.display(), marker.tier),
+        MarkerKind::HeldBack { reason } => format!(
+            "held back  marker of tier `{}` at {}: {reason}",
+            marker.tier,
+            marker.root.display()
+        ),
+    }
 }
 
 /// The lines of `tiers init` (also the tail of `new`).
 pub(super) fn init_actions(actions: &[crate::layout::DirAction], dry_run: bool) -> String {
+    let mut out = dir_lines(actions, dry_run);
+    out.push_str(&init_summary(actions, dry_run, ""));
+    out
+}
+
+/// `tiers init: N changes` and `tail` (what was done about the markers).
+fn init_summary(actions: &[crate::layout::DirAction], dry_run: bool, tail: &str) -> String {
+    let changes = actions.iter().filter(|a| a.changes()).count();
+    format!(
+        "tiers init: {changes} change{}{tail}{}\n",
+        plural(changes),
+        if dry_run {
+            " (dry run, nothing changed)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// One line per directory: what was done (or would be).
+fn dir_lines(actions: &[crate::layout::DirAction], dry_run: bool) -> String {
     use crate::layout::DirAction;
     let mut out = String::new();
     let owner_mode = |owner: &Option<(u32, u32)>, mode: &Option<u32>| {
@@ -103,17 +164,6 @@ pub(super) fn init_actions(actions: &[crate::layout::DirAction], dry_run: bool) 
         };
         let _ = writeln!(out, "{line}");
     }
-    let changes = actions.iter().filter(|a| a.changes()).count();
-    let _ = writeln!(
-        out,
-        "tiers init: {changes} change{}{}",
-        plural(changes),
-        if dry_run {
-            " (dry run, nothing changed)"
-        } else {
-            ""
-        }
-    );
     out
 }
 

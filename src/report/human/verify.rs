@@ -62,7 +62,7 @@ fn marker_text(marker: MarkerState) -> &'static str {
     match marker {
         MarkerState::Seen => "seen",
         MarkerState::Missing => "missing",
-        MarkerState::NotWritten => "-",
+        MarkerState::NotWritten | MarkerState::OtherHost => "-",
     }
 }
 

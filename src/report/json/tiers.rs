@@ -189,6 +189,22 @@ pub struct ActionsDto {
     pub dry_run: bool,
     /// One per directory or access point.
     pub actions: Vec<ActionDto>,
+    /// `tiers init`: one per tier root's identity marker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub markers: Option<Vec<MarkerDto>>,
+}
+
+/// One tier root's identity marker (`tiers init`).
+#[derive(Serialize)]
+pub struct MarkerDto {
+    /// The tier.
+    pub tier: String,
+    /// The marker file.
+    pub path: String,
+    /// `write` (done, or to do on a dry run), `keep`, `held-back`.
+    pub action: &'static str,
+    /// Why it was held back.
+    pub detail: Option<String>,
 }
 
 impl ActionsDto {
@@ -197,6 +213,7 @@ impl ActionsDto {
             version: VERSION,
             dry_run,
             actions,
+            markers: None,
         }
     }
 }
@@ -251,7 +268,33 @@ pub fn init(report: &InitReport) -> ActionsDto {
             DirAction::Blocked { path, reason } => dto("blocked", path, Some(reason.clone())),
         })
         .collect();
-    ActionsDto::new(report.dry_run, actions)
+    let markers = report
+        .markers
+        .iter()
+        .map(|m| {
+            let (action, detail) = match &m.kind {
+                crate::layout::MarkerKind::Write => ("write", None),
+                crate::layout::MarkerKind::Keep => ("keep", None),
+                crate::layout::MarkerKind::HeldBack { reason } => {
+                    ("held-back", Some(reason.clone()))
+                }
+            };
+            MarkerDto {
+                tier: m.tier.clone(),
+                path: m
+                    .root
+                    .join(crate::tierfs::MARKER_FILE)
+                    .display()
+                    .to_string(),
+                action,
+                detail,
+            }
+        })
+        .collect();
+    ActionsDto {
+        markers: Some(markers),
+        ..ActionsDto::new(report.dry_run, actions)
+    }
 }
 
 /// `tiers link` as its DTO.

@@ -7,9 +7,13 @@
 #
 # (no verify, no stop/start: only the copy). tierctl is timed in both modes: `--stop-first`
 # (stop, one pass, verify on both engines, compose for B, start on B, verify mounts) and the
-# default (pre-copy while A runs, stop, a second full pass, verify, ...). Its own transfer time
-# per pass is read from its step lines. Every run's copy is compared with the source (type,
-# owner, mode, size, mtime, content: busybox on each engine).
+# default (pre-copy while A runs and a manifest of the copy on B, stop, the delta: A's stopped
+# manifest against it, only what differs sent, then verify, ...). Its own transfer time per
+# pass, the delta's bytes of tar, the downtime it reports and the load average (`uptime`) are
+# printed with each run. Every run's copy is compared with the source (type, owner, mode, size,
+# mtime, content: busybox on each engine). The project is idle while it is pre-copied: the
+# delta is (nearly) empty, so the default mode's downtime is the stopped manifest of A, the
+# verify on both engines, the stop and the start.
 #
 # Usage: [TIERCTL_BIN=path] bench/migrate-host.sh [SIZE_MB] [FILES] [RUNS]
 # (default 256 MB in 2,500 files, 1 run of each; needs root, both engines (.ci/docker,
@@ -103,7 +107,8 @@ reset() {
   (cd "$app" && "${compose[@]}" -p "$project" up -d >/dev/null 2>&1)
 }
 
-declare -a pipe=() stopfirst=() precopy=() passes=()
+declare -a pipe=() stopfirst=() precopy=() passes=() downs=() downp=()
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 for r in $(seq 1 "$runs"); do
   reset
   docker -H "$b_host" run --rm --network none -v "$work/bfast:/b" "$image" mkdir -p "/b/$project/data"
@@ -113,22 +118,24 @@ for r in $(seq 1 "$runs"); do
     docker -H "$b_host" run --rm -i --network none -v "$target:/to" "$image" tar x -p -C /to
   t1=$(now)
   pipe+=("$(secs "$t0" "$t1")")
-  echo "run $r: docker tar | docker tar        ${pipe[-1]} s"
+  echo "run $r: docker tar | docker tar        ${pipe[-1]} s  (load $(load))"
 
   for mode in --stop-first ""; do
     reset
     drop
     t0=$(now)
     out=$(cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate \
-      --to-context "$context" --to-tiers tiers-b.yaml --yes $mode 2>/dev/null)
+      --to-context "$context" --to-tiers tiers-b.yaml --yes $mode 2>"$work/stderr") ||
+      { echo "tierctl $mode failed:" >&2; echo "$out" >&2; cat "$work/stderr" >&2; exit 1; }
     t1=$(now)
     check "tierctl $mode"
     took=$(secs "$t0" "$t1")
     streamed=$(echo "$out" | grep -o 'streamed to `[^`]*` in [0-9.]* s' | grep -o '[0-9.]* s' | tr '\n' ' ')
+    delta=$(echo "$out" | grep -o '[0-9]* bytes of tar.* in [0-9.]* s' | sed -E 's/^([0-9]*) bytes of tar.* in ([0-9.]*) s$/\1 B in \2 s/' | head -n 1 || true)
     down=$(echo "$out" | grep -o 'services were down [0-9.]* s' | head -n 1 | grep -o '[0-9.]* s')
-    if [ -n "$mode" ]; then stopfirst+=("$took"); else precopy+=("$took"); fi
+    if [ -n "$mode" ]; then stopfirst+=("$took"); downs+=("$down"); else precopy+=("$took"); downp+=("$down"); fi
     passes+=("$streamed")
-    printf 'run %s: tierctl %-14s %8s s  (transfer passes: %s; down %s)\n' "$r" "${mode:-(pre-copy)}" "$took" "$streamed" "$down"
+    printf 'run %s: tierctl %-14s %8s s  (transfer passes: %s; delta: %s; down %s; load %s)\n' "$r" "${mode:-(pre-copy)}" "$took" "$streamed" "${delta:-none}" "$down" "$(load)"
   done
 done
 
@@ -137,5 +144,6 @@ p=$(best "${pipe[@]}"); s=$(best "${stopfirst[@]}"); c=$(best "${precopy[@]}")
 echo
 echo "best of $runs (caches dropped: $dropped), $size_mb MB / $files files, engine A -> engine B:"
 printf '  docker tar | docker tar (copy only)          %6s s\n' "$p"
-printf '  tierctl --to-context --stop-first (all)      %6s s   ratio %s\n' "$s" "$(awk -v a="$s" -v b="$p" 'BEGIN { printf "%.2f", a / b }')"
-printf '  tierctl --to-context, pre-copy (all)         %6s s   ratio %s\n' "$c" "$(awk -v a="$c" -v b="$p" 'BEGIN { printf "%.2f", a / b }')"
+printf '  tierctl --to-context --stop-first (all)      %6s s   ratio %s   down %s\n' "$s" "$(awk -v a="$s" -v b="$p" 'BEGIN { printf "%.2f", a / b }')" "$(best "${downs[@]}")"
+printf '  tierctl --to-context, pre-copy (all)         %6s s   ratio %s   down %s\n' "$c" "$(awk -v a="$c" -v b="$p" 'BEGIN { printf "%.2f", a / b }')" "$(best "${downp[@]}")"
+echo "  load average at the end: $(load)"

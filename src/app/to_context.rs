@@ -71,16 +71,13 @@ pub(super) fn migrate(
     let Some(cross) = journaled_context(&task) else {
         return Err(refused("the journal's plan names no other context"));
     };
-    if args.discard_copy {
-        return Err(Error::Migrate(MigrateError::Blocked {
-            message: format!(
-                "`--discard-copy` does not remove the copies on context `{}` yet",
-                cross.context
-            ),
-            hint: "run `tierctl migrate --rollback` without it; remove the copies on the other host yourself".into(),
-        }));
-    }
-    if let Some(what) = destructive(&task, args) {
+    if matches!(task, MigrateTask::Rollback(_)) && args.discard_copy {
+        let what = format!(
+            "roll back the move (services stopped on `{}`, started again on this engine, the compose file for it removed) and delete the copies on `{}` that are still the verified ones",
+            cross.context, cross.context
+        );
+        confirm(&what, args)?;
+    } else if let Some(what) = destructive(&task, args) {
         confirm(what, args)?;
     }
     let endpoint = resolve_endpoint(run.global, run.env)?;
@@ -116,7 +113,7 @@ pub(super) fn migrate(
         engine: &other.0,
         context: cross.context.clone(),
     };
-    let outcome = run_task(&ctx, &b, task, run.lock)?;
+    let outcome = run_task(&ctx, &b, task, run.lock, args.discard_copy)?;
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     Ok(exit::CLEAN)
 }
@@ -128,6 +125,7 @@ fn run_task(
     b: &OtherHost<'_>,
     task: MigrateTask,
     lock: Option<&ProjectLock>,
+    discard_copy: bool,
 ) -> Result<crate::migrate::Outcome, Error> {
     let execute = |input: &crate::migrate::steps::StepInput<'_>,
                    step: &crate::migrate::plan::MigrateStep,
@@ -141,7 +139,7 @@ fn run_task(
         MigrateTask::Rollback(path) => {
             let (mut journal, records) = Journal::open(&path)?;
             let _watch = run::watch(ctx, &path, &journal.id, Next::Rollback);
-            cross_host::rollback(ctx, b, &mut journal, &records)?
+            cross_host::rollback(ctx, b, &mut journal, &records, discard_copy)?
         }
         MigrateTask::Start(plan) => start(ctx, b, &plan, lock)?,
         MigrateTask::Prune(path) => {
@@ -276,15 +274,21 @@ fn planned(
             u.service, u.target, u.reason
         )))
     })?;
-    if let Some(why) = cross_plan::unsupported(&local, project.files.len()) {
+    let originals: Vec<(std::path::PathBuf, String)> = project
+        .files
+        .iter()
+        .map(|f| {
+            let text = project
+                .texts
+                .get(f)
+                .map(|t| t.text.to_string())
+                .unwrap_or_default();
+            (f.clone(), text)
+        })
+        .collect();
+    if let Some(why) = cross_plan::unsupported(&local, &originals) {
         return Err(Error::Migrate(MigrateError::Refused(why)));
     }
-    let original = project
-        .files
-        .first()
-        .and_then(|f| project.texts.get(f))
-        .map(|t| t.text.clone())
-        .unwrap_or_default();
     let services = project
         .services
         .iter()
@@ -292,7 +296,7 @@ fn planned(
         .map(|(name, s)| (name.clone(), s.image.clone()))
         .collect();
     let roots = tiers.tiers.values().map(|t| t.root.clone()).collect();
-    let migration = cross_plan::build(local, context, roots, services, &original);
+    let migration = cross_plan::build(local, context, roots, services, &originals);
     let preview = render(settings, &Report::MigratePlan(&migration))?;
     let go = shown_and_confirmed(&preview, args.dry_run, args, out)?;
     Ok(go.then_some(migration))

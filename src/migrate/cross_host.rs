@@ -6,8 +6,9 @@
 //! stream of it is handed, chunk by chunk, to B's archive endpoint, which extracts it into a
 //! never-started helper on B that binds the target in B's tier directory. Nothing is staged on
 //! the host running tierctl. The delta of a local migration lists both trees in one helper,
-//! which two engines cannot do: the pass while A is stopped is a second full pass into the
-//! emptied target. Verify: each engine's helper prints its tree's manifest (busybox `find`,
+//! which two engines cannot do: the pre-copy keeps the manifest of the copy on B, and the pass
+//! while A is stopped sends only what A's stopped manifest says differs
+//! ([`super::cross_delta`], [`super::cross_transfer`]). Verify: each engine's helper prints its tree's manifest (busybox `find`,
 //! `stat`, `sha256sum`); only those texts cross, compared by [`manifest::compare`].
 
 use std::io::Write as _;
@@ -23,6 +24,7 @@ use super::outcome::Outcome;
 use super::plan::{MigratePlan, MigrateStep};
 use super::steps::{self, StepInput, StepResult};
 use super::{MigrateContext, MigrateError, state_of};
+use super::{cross_delta, cross_transfer};
 use crate::engine::{
     ArchiveWriter, Engine, EngineError, HelperOutput, HelperSpec, MountSource, Selector,
 };
@@ -40,7 +42,7 @@ pub struct OtherHost<'a> {
     pub context: String,
 }
 
-fn engine_error(e: EngineError) -> String {
+pub(super) fn engine_error(e: EngineError) -> String {
     format!("{e}; hint: {}", e.hint())
 }
 
@@ -63,27 +65,11 @@ pub fn execute(
             steps::stop(input)
         }
         MigrateStep::CreateDir(n) => create_dir(b, input, *n, retried),
-        MigrateStep::PreCopy(n) => transfer(b, input, *n, retried).map(|line| {
-            let detail = Detail::PreCopied {
-                since: 0,
-                passes: 1,
-                seeded: None,
-            };
-            (detail, line)
-        }),
+        MigrateStep::PreCopy(n) => pre_copy(b, input, *n, retried),
         MigrateStep::Copy(n) => transfer(b, input, *n, retried).map(|l| (Detail::None, l)),
         MigrateStep::Delta(n) => {
             steps::refuse_killed(input)?;
-            let line = transfer(b, input, *n, true)?;
-            let detail = Detail::Delta {
-                since: 0,
-                copied: 0,
-                removed: 0,
-            };
-            Ok((
-                detail,
-                format!("second full pass (services stopped): {line}"),
-            ))
+            delta(b, input, *n)
         }
         MigrateStep::Verify(n) => verify(b, input, *n),
         MigrateStep::PreVerify(n) => Err(format!(
@@ -103,7 +89,7 @@ fn run_on(engine: &dyn Engine, spec: &HelperSpec) -> Result<String, String> {
 }
 
 /// B's tier root of copy `n`'s target, and the target below it.
-fn root_of(plan: &MigratePlan, n: usize) -> Result<(&Path, String), String> {
+pub(super) fn root_of(plan: &MigratePlan, n: usize) -> Result<(&Path, String), String> {
     let target = &plan.copies[n].job.target;
     let cross = cross(plan)?;
     xp::root_of(&cross.roots, target).ok_or_else(|| {
@@ -180,7 +166,7 @@ fn transfer(
                 .ctx
                 .engine
                 .read_archives(&read, &[&format!("{}/.", xp::FROM)], &|_, tar| {
-                    let mut counted = Counted {
+                    let mut counted = super::cross_transfer::Counted {
                         inner: tar,
                         count: &bytes,
                     };
@@ -210,19 +196,96 @@ fn transfer(
     ))
 }
 
-/// A reader that counts the bytes read through it.
-struct Counted<'c> {
-    inner: &'c mut dyn std::io::Read,
-    count: &'c std::sync::atomic::AtomicU64,
+/// The full pass while the services run, then the manifest of the copy it left on B (computed
+/// there, kept beside the journal): the delta compares it with the stopped source.
+fn pre_copy(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
+    let line = transfer(b, input, n, retried)?;
+    let (image, journal) = (&input.ctx.image, input.journal);
+    let target = MountSource::Bind(input.plan.copies[n].job.target.clone());
+    let copy = helper_manifest(b.engine, &target, xp::TO, image, journal)?;
+    let manifest = journal::keep_manifest(
+        &journal::dir(&input.plan.project_dir),
+        journal,
+        &format!("precopy-{n}"),
+        &copy,
+    )
+    .map_err(|e| e.to_string())?;
+    let entries = copy.len();
+    Ok((
+        Detail::PreCopiedAcross { manifest, entries },
+        format!(
+            "{line}; manifest of the copy ({entries} entries) taken on `{}`",
+            b.context
+        ),
+    ))
 }
 
-impl std::io::Read for Counted<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
+/// While the services are stopped: the manifest of A's source, compared with the pre-copy's
+/// manifest of the copy on B; B removes what is gone, fixes owners/modes/mtimes in place and
+/// extracts one tar of the rest ([`cross_transfer::send`]). A journal without the pre-copy's
+/// manifest gets a second full pass.
+fn delta(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize) -> StepResult {
+    let job = &input.plan.copies[n].job;
+    let (image, journal) = (&input.ctx.image, input.journal);
+    let Some(Detail::PreCopiedAcross { manifest, .. }) =
+        input.state.done.get(&MigrateStep::PreCopy(n).id())
+    else {
+        let line = transfer(b, input, n, true)?;
+        let detail = Detail::Delta {
+            since: 0,
+            copied: 0,
+            removed: 0,
+        };
+        return Ok((
+            detail,
+            format!("second full pass (services stopped): {line}"),
+        ));
+    };
+    let began = Instant::now();
+    let pre = journal::load_manifest(&journal::dir(&input.plan.project_dir), manifest)
+        .map_err(|e| e.to_string())?;
+    let now = helper_manifest(input.ctx.engine, &job.source, xp::FROM, image, journal)?;
+    let delta = cross_delta::plan(&pre, &now);
+    for args in cross_delta::apply_args(&delta, &now, 64 * 1024) {
+        run_on(b.engine, &xp::apply_spec(&job.target, args, image, journal))?;
     }
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    if !delta.send.is_empty() {
+        let route = cross_transfer::Route {
+            a: input.ctx.engine,
+            b: b.engine,
+            source: &job.source,
+            target: &job.target,
+            image,
+            journal,
+        };
+        cross_transfer::send(&route, &delta, &now, &bytes)?;
+    }
+    let root = now
+        .entries
+        .get(".")
+        .and_then(xp::root_attributes)
+        .ok_or_else(|| "the stopped source's manifest has no root directory".to_owned())?;
+    run_on(
+        b.engine,
+        &xp::root_fix_spec(&job.target, root, image, journal),
+    )?;
+    let data = delta.data().count();
+    let (copied, removed) = (delta.send.len() as u64, delta.remove.len() as u64);
+    let tar = bytes.into_inner();
+    Ok((
+        Detail::Delta {
+            since: 0,
+            copied,
+            removed,
+        },
+        format!(
+            "delta (services stopped): {copied} entries sent ({data} files with content, {tar} bytes of tar), {removed} removed, {} fixed in place on `{}` in {:.1} s",
+            delta.fix.len(),
+            b.context,
+            began.elapsed().as_secs_f64()
+        ),
+    ))
 }
 
 /// The manifest of a tree, computed where it lives by a helper on its engine (only the text
@@ -282,32 +345,34 @@ fn verify(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize) -> StepResult {
     ))
 }
 
-/// Write the compose file for B (a new file: refused when one with other text is there; the
-/// original is never touched).
+/// Write the compose files for B (new files: refused when one with other text is there; the
+/// originals are never touched).
 fn write_compose(plan: &MigratePlan) -> StepResult {
-    let Some(change) = plan.files.first() else {
-        return Ok((Detail::None, "nothing to write".into()));
-    };
-    let path = &change.path;
-    match std::fs::read_to_string(path) {
-        Ok(text) if text == change.new => {
-            return Ok((
-                Detail::None,
-                format!("`{}` already written", path.display()),
-            ));
+    let mut lines = Vec::new();
+    for change in &plan.files {
+        let path = &change.path;
+        match std::fs::read_to_string(path) {
+            Ok(text) if text == change.new => {
+                lines.push(format!("`{}` already written", path.display()));
+                continue;
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "`{}` exists with other text; move it away (the original compose files are untouched)",
+                    path.display()
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
         }
-        Ok(_) => {
-            return Err(format!(
-                "`{}` exists with other text; move it away (the original compose file is untouched)",
-                path.display()
-            ));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+        create_synced(path, &change.new)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        lines.push(format!("wrote `{}`", path.display()));
     }
-    create_synced(path, &change.new)
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    Ok((Detail::None, format!("wrote `{}`", path.display())))
+    if lines.is_empty() {
+        lines.push("nothing to write".into());
+    }
+    Ok((Detail::None, lines.join("; ")))
 }
 
 /// Create `path` (it must not exist) through a temporary file beside it, fsynced, linked in
@@ -341,7 +406,7 @@ fn compose_up(
 ) -> Result<(), String> {
     let cross = cross(plan)?;
     let on_b = MigratePlan {
-        compose_files: vec![cross.compose_file.clone()],
+        compose_files: cross.files_for_b(),
         ..plan.clone()
     };
     let program =
@@ -630,14 +695,30 @@ fn check_room(
 /// start them again) when a copy on B changed since it was verified, unless `--force` (the
 /// services would go back to older data here); else start the services that ran before on A
 /// again (A's data was only ever read) and remove the compose file for B when it still holds
-/// the text tierctl wrote. The copies on B stay.
+/// the text tierctl wrote. The copies on B stay, unless `discard_copy`
+/// ([`super::cross_discard`]: only verified copies nothing newer was written to); on a journal
+/// already rolled back, only that is left to do.
 pub fn rollback(
     ctx: &MigrateContext<'_>,
     b: &OtherHost<'_>,
     journal: &mut Journal,
     records: &[Record],
+    discard_copy: bool,
 ) -> Result<Outcome, MigrateError> {
     let state = state_of(journal, records)?;
+    if state.rolled_back {
+        if !discard_copy {
+            return Err(MigrateError::Blocked {
+                message: format!(
+                    "the migration of journal `{}` was already rolled back",
+                    journal.path.display()
+                ),
+                hint: journal::next_commands(state.phase()),
+            });
+        }
+        let lines = super::cross_discard::discard(ctx, b, journal, &state)?;
+        return Ok(outcome(ctx, journal, "discard-copy", lines));
+    }
     let plan = state.plan.clone();
     let path = journal.path.clone();
     let blocked = |message: String| MigrateError::Blocked {
@@ -668,17 +749,24 @@ pub fn rollback(
         lines.push(format!("started on this engine: {}", running.join(", ")));
     }
     remove_file_for_b(&plan, &blocked, &mut lines)?;
-    let targets: Vec<String> = plan
-        .copies
-        .iter()
-        .map(|c| c.job.target.display().to_string())
-        .collect();
-    lines.push(format!(
-        "the copies on `{}` stay: {}",
-        b.context,
-        targets.join(", ")
-    ));
     journal.append(&Record::RolledBack)?;
+    if discard_copy {
+        let removed = super::cross_discard::discard(ctx, b, journal, &state);
+        // the rollback is done either way: say what it did before a refusal to remove a copy
+        let removed = removed.inspect_err(|_| lines.iter().for_each(|l| ctx.say(l)))?;
+        lines.extend(removed);
+    } else {
+        let targets: Vec<String> = plan
+            .copies
+            .iter()
+            .map(|c| c.job.target.display().to_string())
+            .collect();
+        lines.push(format!(
+            "the copies on `{}` stay: {}",
+            b.context,
+            targets.join(", ")
+        ));
+    }
     Ok(outcome(ctx, journal, "rollback", lines))
 }
 
@@ -726,21 +814,21 @@ fn restart_on_b(
     }
 }
 
-/// Remove the compose file written for B when it still holds the text tierctl wrote.
+/// Remove the compose files written for B that still hold the text tierctl wrote.
 fn remove_file_for_b(
     plan: &MigratePlan,
     blocked: &dyn Fn(String) -> MigrateError,
     lines: &mut Vec<String>,
 ) -> Result<(), MigrateError> {
-    if let Some(change) = plan.files.first()
-        && std::fs::read_to_string(&change.path).is_ok_and(|t| t == change.new)
-    {
-        std::fs::remove_file(&change.path)
-            .map_err(|e| blocked(format!("cannot remove `{}`: {e}", change.path.display())))?;
-        lines.push(format!(
-            "removed `{}` (the original compose file was never changed)",
-            change.path.display()
-        ));
+    for change in &plan.files {
+        if std::fs::read_to_string(&change.path).is_ok_and(|t| t == change.new) {
+            std::fs::remove_file(&change.path)
+                .map_err(|e| blocked(format!("cannot remove `{}`: {e}", change.path.display())))?;
+            lines.push(format!(
+                "removed `{}` (the original compose files were never changed)",
+                change.path.display()
+            ));
+        }
     }
     Ok(())
 }

@@ -18,8 +18,13 @@ use crate::migrate::plan::{FileChange, MigratePlan, MigrateStep};
 pub struct CrossHost {
     /// The docker context of engine B.
     pub context: String,
-    /// The compose file written for B (beside the original).
+    /// The compose file written for B (beside the original); the first of `compose_files`.
     pub compose_file: PathBuf,
+    /// Every compose file written for B, one beside each of the project's files, in their
+    /// order (the `-f` list on B). Empty in journals written before several files moved: then
+    /// `compose_file` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compose_files: Vec<PathBuf>,
     /// B's tier roots (from B's tier map): each target lies in one, and the helpers on B
     /// mount it to look at it and create the target.
     pub roots: Vec<PathBuf>,
@@ -47,66 +52,96 @@ pub fn compose_file_for(original: &Path, context: &str) -> PathBuf {
     original.with_file_name(renamed)
 }
 
-/// Why a project cannot move to another engine (yet).
-pub fn unsupported(plan: &MigratePlan, original_files: usize) -> Option<String> {
-    if original_files != 1 {
+impl CrossHost {
+    /// The compose files the project starts from on B, in order.
+    pub fn files_for_b(&self) -> Vec<PathBuf> {
+        if self.compose_files.is_empty() {
+            vec![self.compose_file.clone()]
+        } else {
+            self.compose_files.clone()
+        }
+    }
+}
+
+/// Why a project cannot move to another engine (yet): the move would edit a file that is not
+/// one of its compose files (an env file), or a compose file names another file (`include:`,
+/// `extends: { file: }`), whose copy for B would still name the original. `texts`: each
+/// compose file's text.
+pub fn unsupported(plan: &MigratePlan, texts: &[(PathBuf, String)]) -> Option<String> {
+    if let Some((path, _)) = texts.iter().find(|(_, text)| names_other_files(text)) {
         return Some(format!(
-            "the project is made of {original_files} compose files; `--to-context` writes one compose file for the other engine and supports a single `-f` file for now"
+            "`{}` includes or extends another compose file; `--to-context` writes a copy of each compose file for the other engine, and the copies would still name the originals",
+            path.display()
         ));
     }
-    let compose = plan.compose_files.first()?;
     plan.files
         .iter()
-        .find(|f| &f.path != compose)
+        .find(|f| !plan.compose_files.contains(&f.path))
         .map(|f| {
             format!(
-                "the move would edit `{}` (an env file or another file) as well; `--to-context` writes only a compose file for the other engine",
+                "the move would edit `{}` (an env file or another file) as well; `--to-context` writes only compose files for the other engine",
                 f.path.display()
             )
         })
 }
 
+/// A top-level `include:`, or an `extends:` with a `file:` (a look at the text: a false
+/// alarm only refuses).
+fn names_other_files(text: &str) -> bool {
+    let lines = || text.lines().map(|l| l.split('#').next().unwrap_or(""));
+    let extends = lines().any(|l| l.trim_start().starts_with("extends:"));
+    lines().any(|l| l.starts_with("include:"))
+        || (extends
+            && lines().any(|l| {
+                let t = l.trim_start();
+                t.starts_with("file:") || (t.starts_with("extends:") && t.contains("file:"))
+            }))
+}
+
 /// The cross-host plan from the local plan built with B's tier map: every service of the
-/// project moves (`services`), the one file change creates `compose.<B>.yaml` with the
-/// rewritten text (`original` when nothing needs rewriting), and the steps run the copies across
-/// engines (pre-copy while A runs, unless `pre_copy` is off).
+/// project moves (`services`); each compose file of `originals` (path, text, in the project's
+/// order) gets a new file for B beside it, `compose.<B>.yaml`, with the rewritten text (the
+/// original text when nothing in it needs rewriting); the steps run the copies across engines
+/// (pre-copy while A runs, unless `pre_copy` is off).
 pub fn build(
     mut plan: MigratePlan,
     context: &str,
     roots: Vec<PathBuf>,
     services: Vec<(String, Option<String>)>,
-    original: &str,
+    originals: &[(PathBuf, String)],
 ) -> MigratePlan {
     let mut images: Vec<String> = services.iter().filter_map(|(_, i)| i.clone()).collect();
     images.sort();
     images.dedup();
     let services = services.into_iter().map(|(s, _)| s).collect();
-    let compose = plan.compose_files.first().cloned().unwrap_or_default();
-    let target = compose_file_for(&compose, context);
-    let new = plan
-        .files
+    let files: Vec<FileChange> = originals
         .iter()
-        .find(|f| f.path == compose)
-        .map(|f| f.new.clone())
-        .unwrap_or_else(|| original.to_owned());
-    plan.files = vec![FileChange {
-        path: target.clone(),
-        old: String::new(),
-        new,
-    }];
+        .map(|(path, original)| FileChange {
+            path: compose_file_for(path, context),
+            old: String::new(),
+            new: plan
+                .files
+                .iter()
+                .find(|f| &f.path == path)
+                .map_or_else(|| original.clone(), |f| f.new.clone()),
+        })
+        .collect();
+    let compose_files: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    plan.files = files;
     plan.services = services;
     plan.steps = steps(plan.copies.len(), plan.pre_copy);
     plan.to_context = Some(Box::new(CrossHost {
         context: context.to_owned(),
-        compose_file: target,
+        compose_file: compose_files.first().cloned().unwrap_or_default(),
+        compose_files,
         roots,
         images,
     }));
     plan
 }
 
-/// The steps: with a pre-copy, each copy is made while A runs and a second full pass happens
-/// while A is stopped; then the verify, the compose file for B, the start on B and its mounts.
+/// The steps: with a pre-copy, each copy is made while A runs and its delta is copied while A
+/// is stopped; then the verify, the compose file for B, the start on B and its mounts.
 fn steps(copies: usize, pre_copy: bool) -> Vec<MigrateStep> {
     let mut steps = Vec::new();
     if pre_copy {
@@ -153,7 +188,7 @@ pub fn describe(
         ),
         MigrateStep::Copy(n) => format!("copy {} -> `{b}`:{}", source(n), target(n)),
         MigrateStep::Delta(n) => format!(
-            "copy {} -> `{b}` again while stopped (a second full pass: the local delta lists both trees in one helper)",
+            "copy what changed in {} -> `{b}` while stopped (A's stopped manifest against the pre-copy's)",
             source(n)
         ),
         MigrateStep::Verify(n) => format!(
@@ -272,6 +307,38 @@ pub fn parse_root(text: &str) -> Option<RootAttributes> {
     })
 }
 
+/// The root's attributes from a manifest's root entry.
+pub fn root_attributes(root: &Entry) -> Option<RootAttributes> {
+    Some(RootAttributes {
+        uid: root.uid,
+        gid: root.gid,
+        mode: root.mode,
+        mtime: i64::try_from(root.mtime?).ok()?,
+    })
+}
+
+/// The helper on B that applies one run of a delta's removals and in-place fixes below the
+/// copy ([`crate::migrate::cross_delta::APPLY`]).
+pub fn apply_spec(target: &Path, args: Vec<String>, image: &str, journal: &str) -> HelperSpec {
+    let mut command = shell(crate::migrate::cross_delta::APPLY);
+    command.push("tierctl-delta".into());
+    command.extend(args);
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(target.to_path_buf()),
+            target: TO.into(),
+            read_only: false,
+        }],
+        capabilities: vec![
+            Capability::Chown,
+            Capability::Fowner,
+            Capability::Fsetid,
+            Capability::DacOverride,
+        ],
+        ..spec("delta-apply", image, journal, command)
+    }
+}
+
 /// The helper on B that gives the target's root A's owner, mode and mtime.
 pub fn root_fix_spec(
     target: &Path,
@@ -355,6 +422,28 @@ pub fn mkdir_spec(root: &Path, relative: &str, image: &str, journal: &str) -> He
         capabilities: vec![Capability::DacOverride],
         ..spec("mkdir", image, journal, command)
     }
+}
+
+/// The helper on B that removes `relative` (a copy) below a tier root (mounted at `/t`);
+/// `None` when `relative` is empty or climbs out of the root.
+pub fn remove_spec(root: &Path, relative: &str, image: &str, journal: &str) -> Option<HelperSpec> {
+    let inside = Path::new(relative)
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if relative.is_empty() || !inside {
+        return None;
+    }
+    let mut command = shell("rm -rf -- \"/t/$1\"");
+    command.extend(["tierctl-remove-copy".into(), relative.into()]);
+    Some(HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(root.to_path_buf()),
+            target: "/t".into(),
+            read_only: false,
+        }],
+        capabilities: vec![Capability::DacOverride],
+        ..spec("remove-copy", image, journal, command)
+    })
 }
 
 /// The root of `roots` that `target` lies in (component-wise) and the target's path below it.
@@ -586,12 +675,13 @@ bbbb  ./outside link
             pre_copy: true,
             ..MigratePlan::default()
         };
-        assert_eq!(unsupported(&local, 1), None);
+        let originals = [("/srv/app/compose.yaml".into(), "old".to_owned())];
+        assert_eq!(unsupported(&local, &originals), None);
         let services = vec![
             ("db".into(), Some("postgres:16".into())),
             ("web".into(), None),
         ];
-        let plan = build(local, "b", vec!["/b".into()], services, "old");
+        let plan = build(local, "b", vec!["/b".into()], services, &originals);
         assert_eq!(plan.services, ["db", "web"]);
         assert_eq!(plan.files.len(), 1);
         assert_eq!(plan.files[0].path, PathBuf::from("/srv/app/compose.b.yaml"));
@@ -607,6 +697,67 @@ bbbb  ./outside link
         assert_eq!(
             (cross.context.as_str(), cross.images.as_slice()),
             ("b", ["postgres:16".to_owned()].as_slice())
+        );
+    }
+
+    #[test]
+    fn every_compose_file_gets_a_file_for_b_in_order() {
+        let local = MigratePlan {
+            compose_files: vec!["/srv/a.yaml".into(), "/srv/b.yaml".into()],
+            files: vec![FileChange {
+                path: "/srv/b.yaml".into(),
+                old: "b old".into(),
+                new: "b new".into(),
+            }],
+            ..MigratePlan::default()
+        };
+        let originals = [
+            ("/srv/a.yaml".into(), "a".to_owned()),
+            ("/srv/b.yaml".into(), "b old".to_owned()),
+        ];
+        assert_eq!(unsupported(&local, &originals), None);
+        let plan = build(local, "nas", vec!["/b".into()], Vec::new(), &originals);
+        let written: Vec<(&Path, &str)> = plan
+            .files
+            .iter()
+            .map(|f| (f.path.as_path(), f.new.as_str()))
+            .collect();
+        assert_eq!(
+            written,
+            [
+                (Path::new("/srv/a.nas.yaml"), "a"),
+                (Path::new("/srv/b.nas.yaml"), "b new")
+            ]
+        );
+        let cross = plan.to_context.expect("cross");
+        assert_eq!(
+            cross.files_for_b(),
+            [PathBuf::from("/srv/a.nas.yaml"), "/srv/b.nas.yaml".into()]
+        );
+    }
+
+    #[test]
+    fn a_file_that_includes_or_extends_another_or_an_env_file_edit_is_refused() {
+        let local = MigratePlan {
+            compose_files: vec!["/srv/a.yaml".into()],
+            ..MigratePlan::default()
+        };
+        let with = |text: &str| [("/srv/a.yaml".into(), text.to_owned())];
+        assert!(unsupported(&local, &with("include:\n  - other.yaml\n")).is_some());
+        let extends = "services:\n  w:\n    extends:\n      file: common.yaml\n      service: w\n";
+        assert!(unsupported(&local, &with(extends)).is_some());
+        let local_extends = "services:\n  w:\n    extends: base\n    env_file: x.env\n";
+        assert_eq!(unsupported(&local, &with(local_extends)), None);
+        let env_edit = MigratePlan {
+            files: vec![FileChange {
+                path: "/srv/.env".into(),
+                old: String::new(),
+                new: String::new(),
+            }],
+            ..local.clone()
+        };
+        assert!(
+            unsupported(&env_edit, &with("services: {}\n")).is_some_and(|m| m.contains(".env"))
         );
     }
 }

@@ -76,6 +76,14 @@ pub enum Detail {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seeded: Option<String>,
     },
+    /// The pre-copy of a move to another engine, with the manifest of the copy it left on
+    /// that engine (kept beside the journal): the delta compares it with the stopped source.
+    PreCopiedAcross {
+        /// The copy's manifest, computed on the other engine right after the pre-copy.
+        manifest: ManifestRef,
+        /// Its entries.
+        entries: usize,
+    },
     /// The delta copied while the services were stopped.
     Delta {
         /// The helper's clock when its listing began.

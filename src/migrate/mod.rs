@@ -18,9 +18,13 @@ pub mod compose_cli;
 pub mod compose_family;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod copy;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod cross_delta;
+pub mod cross_discard;
 pub mod cross_host;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod cross_plan;
+pub mod cross_transfer;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]

@@ -36,20 +36,32 @@ struct Moving {
     cli: Vec<String>,
     e2: Engine2,
     config: DockerConfig,
+    /// `-f FILE` arguments of the project (empty: compose.yaml).
+    files: Vec<String>,
 }
 
 impl Moving {
     fn up(test: &str, seed: &str) -> Option<Moving> {
+        let compose = COMPOSE.replace("{image}", &helper_image());
+        Moving::up_with(test, seed, &[("compose.yaml", &compose)], &[])
+    }
+
+    /// A project of the compose `texts` (name, text) in `app/`, started with `-f` each of
+    /// `files` (none: compose's default files).
+    fn up_with(test: &str, seed: &str, texts: &[(&str, &str)], files: &[&str]) -> Option<Moving> {
         engine()?;
         let e2 = engine2()?;
         let cli = Family::V2.require()?;
-        let ws = Workspace::new()
-            .file(
-                "app/compose.yaml",
-                &COMPOSE.replace("{image}", &helper_image()),
-            )
+        let mut ws = Workspace::new()
             .file("app/tiers-b.yaml", TIERS_B)
             .dir("bfast");
+        for (name, text) in texts {
+            ws = ws.file(&format!("app/{name}"), text);
+        }
+        let files: Vec<String> = files
+            .iter()
+            .flat_map(|f| ["-f".to_owned(), (*f).to_owned()])
+            .collect();
         let name = unique(test);
         let context = format!("{name}b");
         let config = DockerConfig::new().context(&context, &e2.unix_host());
@@ -60,12 +72,10 @@ impl Moving {
             cli,
             e2,
             config,
+            files,
         };
         m.cleanup();
-        assert!(
-            run_compose(&m.cli, &m.name, &m.ws, &["up", "-d"]),
-            "compose up"
-        );
+        assert!(m.compose_on_a(&["up", "-d"]), "compose up");
         let status = Command::new("docker")
             .args(["run", "--rm", "-v"])
             .arg(format!("{}:/data", m.volume()))
@@ -74,6 +84,13 @@ impl Moving {
             .expect("docker run");
         assert!(status.success(), "seed");
         Some(m)
+    }
+
+    /// The compose CLI on A with the project's files.
+    fn compose_on_a(&self, args: &[&str]) -> bool {
+        let mut all: Vec<&str> = self.files.iter().map(String::as_str).collect();
+        all.extend(args);
+        run_compose(&self.cli, &self.name, &self.ws, &all)
     }
 
     fn volume(&self) -> String {
@@ -140,19 +157,75 @@ impl Moving {
 
     /// The manifest of a volume on A as busybox prints it (to compare before and after).
     fn volume_listing(&self) -> String {
-        let out = Command::new("docker")
-            .args(["run", "--rm", "-v"])
-            .arg(format!("{}:/d:ro", self.volume()))
-            .args([
-                &helper_image(),
-                "sh",
-                "-c",
-                "cd /d && find . -exec stat -c '%f %u %g %s %Y %h %n' {} + | sort && find . -type f -exec sha256sum {} + | sort",
-            ])
+        listing(None, &self.volume())
+    }
+
+    /// The same listing of the copy on B, read by a container on B.
+    fn target_listing(&self) -> String {
+        listing(
+            Some(&self.e2.unix_host()),
+            &self.target().display().to_string(),
+        )
+    }
+
+    /// tierctl with `args` in the background, with `env` set; its output goes to
+    /// [`Moving::log`].
+    fn spawn(&self, args: &[String], env: &[(&str, &str)]) -> std::process::Child {
+        let log = std::fs::File::create(self.ws.path("tierctl.log")).expect("log");
+        let err = log.try_clone().expect("log");
+        Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
+            .args(args)
+            .current_dir(self.ws.path("app"))
+            .env("COMPOSE_PROJECT_NAME", &self.name)
+            .env("TIERCTL_HELPER_IMAGE", helper_image())
+            .env("DOCKER_CONFIG", self.config.path())
+            .env("HOME", self.ws.path("home"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .envs(env.iter().copied())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("spawn")
+    }
+
+    /// What the last [`Moving::spawn`] printed.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.ws.path("tierctl.log")).unwrap_or_default()
+    }
+
+    /// The text of the project's (one) journal.
+    fn journal_text(&self) -> String {
+        let dir = self.ws.path("app/.tierctl");
+        std::fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("journal-"))
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Run `script` in the project's running container on A (its volume is at /data).
+    fn exec_on_a(&self, detached: bool, script: &str) {
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        let id = Command::new("docker")
+            .args(["ps", "-q", "--filter", &filter])
             .output()
-            .expect("docker run");
-        assert!(out.status.success(), "listing");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .expect("docker ps");
+        let id = String::from_utf8_lossy(&id.stdout).trim().to_owned();
+        assert!(!id.is_empty(), "the project runs on A");
+        let mut cmd = Command::new("docker");
+        cmd.arg("exec");
+        if detached {
+            cmd.arg("-d");
+        }
+        let status = cmd
+            .args([&id, "sh", "-c", script])
+            .status()
+            .expect("docker exec");
+        assert!(status.success(), "docker exec {script}");
     }
 
     fn journals(&self) -> usize {
@@ -166,7 +239,7 @@ impl Moving {
     }
 
     fn cleanup(&self) {
-        run_compose(&self.cli, &self.name, &self.ws, &["down", "-v"]);
+        self.compose_on_a(&["down", "-v"]);
         let _ = Command::new("docker")
             .args(["volume", "rm", "-f", &self.volume()])
             .output();
@@ -192,6 +265,28 @@ impl Moving {
             .arg(format!("{}_default", self.name))
             .output();
     }
+}
+
+/// A tree's listing as busybox prints it, read by a container on engine `host` (`None`: A)
+/// that mounts `mount` (a volume's name or a path) read-only.
+fn listing(host: Option<&str>, mount: &str) -> String {
+    let mut cmd = Command::new("docker");
+    if let Some(host) = host {
+        cmd.args(["-H", host]);
+    }
+    let out = cmd
+        .args(["run", "--rm", "-v"])
+        .arg(format!("{mount}:/d:ro"))
+        .args([
+            &helper_image(),
+            "sh",
+            "-c",
+            "cd /d && find . -exec stat -c '%f %u %g %s %Y %h %n' {} + | sort && find . -type f -exec sha256sum {} + | sort",
+        ])
+        .output()
+        .expect("docker run");
+    assert!(out.status.success(), "listing");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for Moving {
@@ -464,4 +559,305 @@ fn migrate_to_context_takes_b_tiers_from_the_contexts_map() {
     assert!(text.contains(&m.target().display().to_string()), "{text}");
     assert!(!m.compose_for_b().exists());
     assert_eq!(m.running(None).len(), 1, "still running on A");
+}
+
+/// The Postgres-like tree, 20 MB that never changes, a 1 MB file the test rewrites with other
+/// bytes of the same size and mtime, and files to delete, rename and chmod.
+const DELTA_SEED: &str = "set -e; cd /data; mkdir -p pg/base sub keep gone; \
+printf 'row one\\n' > pg/base/1; ln pg/base/1 pg/base/1.link; ln -s base/1 pg/current; mkfifo pg/fifo; \
+chown -R 999:999 pg; chmod 0700 pg; printf 'alpine\\n' > sub/a; chown 70:70 sub sub/a; \
+head -c 20000000 /dev/urandom > keep/base20; head -c 1000000 /dev/urandom > same-size; \
+echo old > rename-me; echo x > chmod-me; echo bye > gone/file; touch -d '2019-05-01 10:00:00' sub/a same-size";
+
+/// While the services run (after the pre-copy, before the stop): create, delete, rename,
+/// chmod, hardlink, and rewrite `same-size` with other bytes of the same size and mtime.
+const CHANGES: &str = "set -e; cd /data; mkdir -p new/deep; echo fresh > new/deep/file; \
+echo top > created; rm -rf gone; mv rename-me renamed; chmod 0640 chmod-me; ln sub/a sub/a.link; \
+head -c 1000000 /dev/urandom > /tmp/r; cat /tmp/r > same-size; touch -d '2019-05-01 10:00:00' same-size";
+
+/// A writer that rewrites 50 small files over and over while the services run.
+const CHURN: &str =
+    "i=0; mkdir -p /data/churn; while :; do i=$((i+1)); echo $i > /data/churn/f$((i % 50)); done";
+
+/// Wait until the journal holds `needle` (or `child` ended, or two minutes passed).
+fn wait_for_journal(m: &Moving, child: &mut std::process::Child, needle: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if m.journal_text().contains(needle) {
+            return true;
+        }
+        if child.try_wait().expect("wait").is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// The bytes of tar the delta step says it sent.
+fn delta_bytes(text: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.contains("delta (services stopped)"))
+        .unwrap_or_else(|| panic!("no delta line in {text}"));
+    let (before, _) = line.split_once(" bytes of tar").expect("bytes of tar");
+    before
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
+#[test]
+fn migrate_to_context_delta_sends_only_what_changed_while_the_services_ran() {
+    let Some(m) = Moving::up("tierctlitxh5", DELTA_SEED) else {
+        return;
+    };
+    m.exec_on_a(true, CHURN);
+    let args = m.move_args();
+    let mut child = m.spawn(
+        &args,
+        &[
+            ("TIERCTL_TEST_MIGRATE_PAUSE", "stop"),
+            ("TIERCTL_TEST_MIGRATE_PAUSE_MS", "8000"),
+        ],
+    );
+    assert!(
+        wait_for_journal(&m, &mut child, "\"step\":\"pre-copy:0\",\"detail\""),
+        "the pre-copy never finished: {}",
+        m.journal_text()
+    );
+    m.exec_on_a(false, CHANGES);
+    let status = child.wait().expect("wait");
+    let log = m.log();
+    assert!(status.success(), "{log}");
+
+    // B holds exactly A's stopped tree (the churn included)
+    let a = m.volume_listing();
+    assert!(
+        a.contains("./churn/f1") && a.contains("./new/deep/file"),
+        "{a}"
+    );
+    assert!(!a.contains("./gone") && !a.contains("./rename-me"), "{a}");
+    assert_eq!(m.target_listing(), a);
+    // only the delta crossed while the services were stopped: the rewritten 1 MB file and the
+    // small ones, never the 20 MB that did not change
+    let sent = delta_bytes(&log);
+    assert!(
+        (1_000_000..3_000_000).contains(&sent),
+        "{sent} bytes: {log}"
+    );
+    let journal = m.journal_text();
+    let line = journal
+        .lines()
+        .find(|l| l.contains("\"step\":\"delta:0\",\"detail\""))
+        .expect("delta done");
+    assert!(line.contains("\"removed\":2"), "{line}");
+}
+
+/// A 150 MB file the test rewrites after the pre-copy, so the delta takes long enough to be
+/// killed in the middle.
+const BIG_DELTA_SEED: &str = "set -e; cd /data; mkdir -p pg/base; head -c 150000000 /dev/urandom > big; \
+printf 'row\\n' > pg/base/1; ln pg/base/1 pg/base/1.link; mkfifo pg/fifo; echo bye > gone; \
+chown -R 999:999 /data; chmod 0700 pg";
+
+#[test]
+fn migrate_to_context_killed_mid_delta_resumes_to_a_verified_move() {
+    let Some(m) = Moving::up("tierctlitxh6", BIG_DELTA_SEED) else {
+        return;
+    };
+    let mut child = m.spawn(
+        &m.move_args(),
+        &[
+            ("TIERCTL_TEST_MIGRATE_PAUSE", "stop"),
+            ("TIERCTL_TEST_MIGRATE_PAUSE_MS", "8000"),
+        ],
+    );
+    assert!(
+        wait_for_journal(&m, &mut child, "\"step\":\"pre-copy:0\",\"detail\""),
+        "the pre-copy never finished: {}",
+        m.log()
+    );
+    m.exec_on_a(
+        false,
+        "cd /data && head -c 150000000 /dev/urandom > big && rm gone && echo new > created",
+    );
+    // kill -9 once the delta's extraction on B is writing the new `big`
+    let big = m.target().join("big");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut writing = false;
+    while Instant::now() < deadline && child.try_wait().expect("wait").is_none() {
+        let size = std::fs::metadata(&big).map(|md| md.len()).unwrap_or(0);
+        if size < 150_000_000 && m.journal_text().contains("\"step\":\"delta:0\"}") {
+            writing = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(writing, "the delta never began: {}", m.log());
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(
+        !m.journal_text().contains("\"step\":\"delta:0\",\"detail\""),
+        "killed too late: the delta had finished"
+    );
+
+    let resumed = m.tierctl(&["migrate", "--resume", "--yes"]);
+    let text = stdout(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{text}");
+    assert!(text.contains("delta (services stopped)"), "{text}");
+    assert!(text.contains("only manifests crossed"), "{text}");
+    let a = m.volume_listing();
+    assert!(a.contains("./created") && !a.contains("./gone"), "{a}");
+    assert_eq!(m.target_listing(), a);
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1);
+}
+
+#[test]
+fn migrate_to_context_rollback_discard_copy_asks_then_removes_the_verified_copy_on_b() {
+    let Some(m) = Moving::up("tierctlitxh7", SEED) else {
+        return;
+    };
+    let before = m.volume_listing();
+    let mut args = m.move_args();
+    args.push("--stop-first".into());
+    let out = m.tierctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(m.target().join("pg/base/1").exists());
+
+    // without --yes and no terminal: refused, nothing changed
+    let asked = m.tierctl(&["migrate", "--rollback", "--discard-copy"]);
+    let text = stdout(&asked);
+    assert_eq!(asked.status.code(), Some(2), "{text}");
+    assert!(text.contains("delete the copies on"), "{text}");
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1, "{text}");
+    assert!(m.target().join("pg/base/1").exists());
+
+    let back = m.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let text = stdout(&back);
+    assert_eq!(back.status.code(), Some(0), "{text}");
+    assert!(text.contains("still the verified copy"), "{text}");
+    assert!(!m.target().exists(), "the copy on B is removed");
+    assert!(m.ws.path("bfast").is_dir(), "B's tier root stays");
+    assert!(m.running(Some(&m.e2.unix_host())).is_empty());
+    assert_eq!(m.running(None).len(), 1);
+    assert_eq!(m.volume_listing(), before, "A's data is untouched");
+    // a second discard has nothing left to do
+    let again = m.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}
+
+#[test]
+fn migrate_to_context_rollback_discard_copy_never_drops_newer_data_on_b() {
+    let Some(m) = Moving::up("tierctlitxh8", SEED) else {
+        return;
+    };
+    let mut args = m.move_args();
+    args.push("--stop-first".into());
+    let out = m.tierctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // the service on B writes after the move
+    std::fs::write(m.target().join("written-on-b"), "newer\n").expect("write on B");
+
+    // without --force: the whole rollback is refused, the project keeps running on B
+    let refused = m.tierctl(&["migrate", "--rollback", "--discard-copy", "--yes"]);
+    let text = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert_eq!(m.running(Some(&m.e2.unix_host())).len(), 1, "{text}");
+    assert!(m.target().join("written-on-b").exists());
+
+    // with --force the project goes back to A, but the copy with newer data stays on B
+    let forced = m.tierctl(&[
+        "migrate",
+        "--rollback",
+        "--discard-copy",
+        "--force",
+        "--yes",
+    ]);
+    let text = stdout(&forced);
+    assert_eq!(forced.status.code(), Some(2), "{text}");
+    assert!(text.contains("stays") && text.contains("newer"), "{text}");
+    assert_eq!(m.running(None).len(), 1, "{text}");
+    assert!(m.running(Some(&m.e2.unix_host())).is_empty());
+    assert_eq!(
+        std::fs::read_to_string(m.target().join("written-on-b")).expect("kept"),
+        "newer\n"
+    );
+    assert!(m.target().join("pg/base/1").exists());
+}
+
+/// The service without its data (`base.yaml`) and the file that gives it its volume
+/// (`data.yaml`), merged by `-f base.yaml -f data.yaml`.
+const BASE: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    stop_grace_period: 1m30s
+"#;
+const DATA: &str = r#"services:
+  db:
+    volumes:
+      - dbdata:/data   # the database
+volumes:
+  dbdata:
+"#;
+
+#[test]
+fn migrate_to_context_moves_a_project_of_several_compose_files() {
+    let base = BASE.replace("{image}", &helper_image());
+    let Some(m) = Moving::up_with(
+        "tierctlitxh9",
+        SEED,
+        &[("base.yaml", &base), ("data.yaml", DATA)],
+        &["base.yaml", "data.yaml"],
+    ) else {
+        return;
+    };
+    let before = m.volume_listing();
+    let mut args = vec!["-f", "base.yaml", "-f", "data.yaml"];
+    let moving = m.move_args();
+    args.extend(moving.iter().map(String::as_str));
+    let out = m.tierctl(&args);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+
+    // one file for B beside each original, in order; only the one with the mount differs
+    let base_b = m.ws.path(&format!("app/base.{}.yaml", m.context));
+    let data_b = m.ws.path(&format!("app/data.{}.yaml", m.context));
+    assert_eq!(std::fs::read_to_string(&base_b).expect("base for B"), base);
+    let data_for_b = std::fs::read_to_string(&data_b).expect("data for B");
+    assert!(
+        data_for_b.contains(&format!(
+            "- {}:/data   # the database",
+            m.target().display()
+        )),
+        "{data_for_b}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.ws.path("app/data.yaml")).expect("original"),
+        DATA
+    );
+    // the merged project runs on B on its tier directory
+    let on_b = m.running(Some(&m.e2.unix_host()));
+    assert_eq!(on_b.len(), 1, "{on_b:?}");
+    assert!(
+        on_b[0].ends_with(&m.target().display().to_string()),
+        "{on_b:?}"
+    );
+    assert_eq!(m.target_listing(), before);
+
+    // rollback removes both files for B and restarts on A
+    let back = m.tierctl(&[
+        "-f",
+        "base.yaml",
+        "-f",
+        "data.yaml",
+        "migrate",
+        "--rollback",
+        "--yes",
+    ]);
+    assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert!(!base_b.exists() && !data_b.exists());
+    assert_eq!(m.running(None).len(), 1);
+    assert_eq!(m.volume_listing(), before);
 }

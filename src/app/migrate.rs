@@ -107,6 +107,7 @@ pub(super) fn migrate(
         stopped_at: Default::default(),
         downtime_ms: Default::default(),
         after_copy: Default::default(),
+        stopped_sources: Default::default(),
     };
     let outcome = run_task(&ctx, task, args, lock.as_ref(), &tiers, &state_dir, &reload)?;
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;

@@ -108,6 +108,7 @@ pub(super) fn migrate(
         stopped_at: Default::default(),
         downtime_ms: Default::default(),
         after_copy: Default::default(),
+        stopped_sources: Default::default(),
     };
     let b = OtherHost {
         engine: &other.0,

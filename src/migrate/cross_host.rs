@@ -273,6 +273,8 @@ fn delta(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize) -> StepResult {
     let data = delta.data().count();
     let (copied, removed) = (delta.send.len() as u64, delta.remove.len() as u64);
     let tar = bytes.into_inner();
+    let fixed = delta.fix.len();
+    input.ctx.stopped_sources.borrow_mut().insert(n, now);
     Ok((
         Detail::Delta {
             since: 0,
@@ -280,8 +282,7 @@ fn delta(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize) -> StepResult {
             removed,
         },
         format!(
-            "delta (services stopped): {copied} entries sent ({data} files with content, {tar} bytes of tar), {removed} removed, {} fixed in place on `{}` in {:.1} s",
-            delta.fix.len(),
+            "delta (services stopped): {copied} entries sent ({data} files with content, {tar} bytes of tar), {removed} removed, {fixed} fixed in place on `{}` in {:.1} s",
             b.context,
             began.elapsed().as_secs_f64()
         ),
@@ -301,14 +302,25 @@ pub fn helper_manifest(
     xp::parse_manifest(&text).map_err(|e| format!("manifest of `{source:?}`: {e}"))
 }
 
+/// Both trees' manifests, each computed on its own engine, compared. The source's is the one
+/// this run's delta took after the stop when there is one (the services are still down: it is
+/// the stopped source), else read now, at the same time as the copy's.
 fn verify(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize) -> StepResult {
     let job = &input.plan.copies[n].job;
     let (image, journal) = (&input.ctx.image, input.journal);
     let target = MountSource::Bind(job.target.clone());
+    let taken = input.ctx.stopped_sources.borrow_mut().remove(&n);
+    let source_read = match taken {
+        Some(_) => "the source's manifest from the delta (taken after the stop)",
+        None => "sha256 on both engines",
+    };
     // both engines hash at once, each its own tree
     let (a, copy) = std::thread::scope(|scope| {
         let copy = scope.spawn(|| helper_manifest(b.engine, &target, xp::TO, image, journal));
-        let a = helper_manifest(input.ctx.engine, &job.source, xp::FROM, image, journal);
+        let a = match taken {
+            Some(a) => Ok(a),
+            None => helper_manifest(input.ctx.engine, &job.source, xp::FROM, image, journal),
+        };
         let copy = copy
             .join()
             .unwrap_or_else(|_| Err("the manifest thread panicked".into()));
@@ -340,7 +352,8 @@ fn verify(b: &OtherHost<'_>, input: &StepInput<'_>, n: usize) -> StepResult {
             manifest: Some(kept),
         },
         format!(
-            "ok: {entries} entries, {bytes} bytes, sha256 on both engines; only manifests crossed"
+            "ok: {entries} entries, {bytes} bytes, the copy re-read on `{}`, {source_read}; only manifests crossed",
+            b.context
         ),
     ))
 }

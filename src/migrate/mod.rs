@@ -103,6 +103,10 @@ pub struct MigrateContext<'a> {
     /// source, target), for the verify that follows in the same run
     /// ([`tree::verify_after_copy`]); a resumed run reads the trees again.
     pub after_copy: std::cell::RefCell<std::collections::BTreeMap<usize, tree::AfterCopy>>,
+    /// The manifests of the stopped sources that this run's cross-host delta took (by copy
+    /// number), for the verify that follows in the same run: the source is not read twice while
+    /// the services are down; a resumed run reads it again.
+    pub stopped_sources: std::cell::RefCell<std::collections::BTreeMap<usize, manifest::Manifest>>,
 }
 
 /// Removes the helper containers labelled with a journal id, callable from any thread.

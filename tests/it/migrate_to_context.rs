@@ -653,6 +653,12 @@ fn migrate_to_context_delta_sends_only_what_changed_while_the_services_ran() {
         .find(|l| l.contains("\"step\":\"delta:0\",\"detail\""))
         .expect("delta done");
     assert!(line.contains("\"removed\":2"), "{line}");
+    // the verify re-read the copy on B and took the source's manifest from the delta, which
+    // read it after the stop (the source is not hashed twice while the services are down)
+    assert!(
+        log.contains("the source's manifest from the delta (taken after the stop)"),
+        "{log}"
+    );
 }
 
 /// A 150 MB file the test rewrites after the pre-copy, so the delta takes long enough to be

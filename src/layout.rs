@@ -66,6 +66,9 @@ pub struct RootFacts {
     pub device: Option<u64>,
     /// The mount holding the root, when known.
     pub mount: Option<MountFacts>,
+    /// tiers.yaml says `mount: true` and the root is not a mount point (its disk is not there:
+    /// the directory is on the system disk).
+    pub unmounted: bool,
 }
 
 /// A directory `tiers init` creates and `tiers validate` checks.
@@ -725,6 +728,16 @@ pub fn init_plan(
                     ),
                 };
             }
+            let unmounted = roots.iter().any(|r| r.tier == dir.tier && r.unmounted);
+            if unmounted && matches!(node, Node::Missing) {
+                return DirAction::Blocked {
+                    path: dir.path.clone(),
+                    reason: format!(
+                        "the root of tier {} is not a mount point (tiers.yaml says `mount: true`); mount its disk first (a directory made now would be on the system disk)",
+                        dir.tier
+                    ),
+                };
+            }
             init_dir(dir, node, fix_permissions)
         })
         .collect()
@@ -979,6 +992,7 @@ layout:
                 fs_type: "ext4".to_string(),
                 options: options.iter().map(|o| o.to_string()).collect(),
             }),
+            unmounted: false,
         }
     }
 

@@ -105,6 +105,7 @@ pub fn roots(tiers: &Tiers) -> Vec<RootFacts> {
                 mount: exists
                     .then(|| crate::fsx::mount_of(&tier.root).ok())
                     .flatten(),
+                unmounted: exists && tier.mount && is_mount_point(&tier.root) != Some(true),
                 node,
             }
         })

@@ -192,6 +192,30 @@ fn init_reports_each_marker_and_holds_back_a_mount_true_root_that_is_not_a_mount
     );
     assert!(ws.path("fast/.tierctl-tier").is_file());
     assert!(!ws.path("warm/.tierctl-tier").exists());
+    // nor is any directory made on it: it would be on the system disk
+    let warm = ws.path("warm").display().to_string();
+    let on_warm: Vec<&serde_json::Value> = json["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter(|a| a["path"].as_str().is_some_and(|p| p.starts_with(&warm)))
+        .collect();
+    assert!(!on_warm.is_empty(), "{json}");
+    for action in &on_warm {
+        assert_eq!(action["action"], "blocked", "{json}");
+        assert!(
+            action["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("is not a mount point")),
+            "{json}"
+        );
+    }
+    let made: Vec<_> = std::fs::read_dir(ws.path("warm"))
+        .expect("warm")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(made, ["app"], "only what was there before");
 
     // again, in human form: the written marker is kept, the held-back one is said on stdout
     let out = init("human");

@@ -326,13 +326,16 @@ fn d5_lock_two_rewrites_at_once_never_both_write() {
             .iter()
             .filter(|o| o.status.success() && text(o).contains("wrote compose.yaml"))
             .count();
-        // the loser is refused by the lock when the winner still holds it, else (the winner
-        // already finished) by the compare-and-swap write: the file changed since it was read
+        // the loser is refused by the lock when the winner still holds it (named by pid, or
+        // as "another tierctl run" when the winner has not yet written its pid into the lock
+        // file), else (the winner already finished) by the compare-and-swap write: the file
+        // changed since it was read
         for o in &outs {
             let all = text(o);
             assert!(
                 o.status.success()
                     || all.contains("error: project `app` is locked by pid ")
+                    || all.contains("error: project `app` is locked by another tierctl run")
                     || all.contains("changed since it was read; nothing written to it"),
                 "round {round}: {all}"
             );

@@ -721,13 +721,7 @@ pub fn rollback(
     let state = state_of(journal, records)?;
     if state.rolled_back {
         if !discard_copy {
-            return Err(MigrateError::Blocked {
-                message: format!(
-                    "the migration of journal `{}` was already rolled back",
-                    journal.path.display()
-                ),
-                hint: journal::next_commands(state.phase()),
-            });
+            return Err(super::rollback::already_rolled_back(journal, &state));
         }
         let lines = super::cross_discard::discard(ctx, b, journal, &state)?;
         return Ok(outcome(ctx, journal, "discard-copy", lines));

@@ -38,13 +38,7 @@ pub fn rollback(
     let mut state = state_of(journal, records)?;
     if state.rolled_back {
         if !discard_copy {
-            return Err(MigrateError::Blocked {
-                message: format!(
-                    "the migration of journal `{}` was already rolled back",
-                    journal.path.display()
-                ),
-                hint: journal::next_commands(state.phase()),
-            });
+            return Err(already_rolled_back(journal, &state));
         }
         let steps = discard_copies(ctx, journal, &mut state, reload)?;
         return Ok(outcome(journal, steps));
@@ -525,4 +519,16 @@ fn remove_copy(
         }
     }
     Ok(())
+}
+
+/// The refusal of a second rollback of a journal that was rolled back already (without
+/// `--discard-copy`, which only removes the copies), with the commands its phase allows.
+pub(super) fn already_rolled_back(journal: &Journal, state: &JournalState) -> MigrateError {
+    MigrateError::Blocked {
+        message: format!(
+            "the migration of journal `{}` was already rolled back",
+            journal.path.display()
+        ),
+        hint: journal::next_commands(state.phase()),
+    }
 }

@@ -92,6 +92,7 @@ fn project(
         mounts,
         volumes_from: Vec::new(),
         stop_grace_period: None,
+        needs: Vec::new(),
         origin: origin(1),
     };
     let mut project = ComposeProject {

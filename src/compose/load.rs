@@ -279,8 +279,34 @@ fn service_of(
             Value::Number(n) => Some(format!("{n}s")),
             _ => None,
         },
+        needs: needs(def),
         origin,
     }
+}
+
+/// The services `def` needs running first: `depends_on` (a list, or a map by service),
+/// `links` (`service[:alias]`) and `volumes_from` (`service[:ro|rw]`, not `container:…`).
+fn needs(def: &Value) -> Vec<String> {
+    let mut out: Vec<String> = match &def["depends_on"] {
+        Value::Mapping(map) => map
+            .keys()
+            .filter_map(|k| k.as_str())
+            .map(str::to_owned)
+            .collect(),
+        other => string_list(other),
+    };
+    let named = |entry: &String| entry.split(':').next().unwrap_or_default().to_owned();
+    out.extend(string_list(&def["links"]).iter().map(named));
+    out.extend(
+        string_list(&def["volumes_from"])
+            .iter()
+            .filter(|e| !e.starts_with("container:"))
+            .map(named),
+    );
+    out.retain(|s| !s.is_empty());
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The process environment layered over the env files (`--env-file` or `<dir>/.env`).

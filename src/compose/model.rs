@@ -103,6 +103,9 @@ pub struct Service {
     pub volumes_from: Vec<String>,
     /// `stop_grace_period` as written (a compose duration such as `1m30s`), after interpolation.
     pub stop_grace_period: Option<String>,
+    /// The services this one needs running first, as compose orders its start and stop:
+    /// `depends_on` (list or map), `links` and `volumes_from` naming a service.
+    pub needs: Vec<String>,
     /// Where the service is defined.
     pub origin: Origin,
 }

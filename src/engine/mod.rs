@@ -134,8 +134,9 @@ pub trait Containers {
     /// Run `command` in the running container as root (no tty) and collect its output.
     fn exec(&self, container: &str, command: &[String]) -> Result<ExecOutput, EngineError>;
 
-    /// Stop a container, giving it `grace_secs` before it is killed.
-    fn stop(&self, id: &str, grace_secs: u32) -> Result<(), EngineError>;
+    /// Stop containers `(id, grace_secs)` all at once, each given its grace period before it is
+    /// killed; the first error when one could not be stopped (the others are still stopped).
+    fn stop(&self, containers: &[(&str, u32)]) -> Result<(), EngineError>;
 
     /// Remove a container (forced: a running one is killed).
     fn remove(&self, id: &str) -> Result<(), EngineError>;

@@ -846,20 +846,8 @@ fn stop_on(b: &OtherHost<'_>, plan: &MigratePlan) -> Result<Vec<String>, String>
         .engine
         .list(&Selector::Project(plan.project.clone()))
         .map_err(engine_error)?;
-    let mut services = Vec::new();
-    for c in on_b.iter().filter(|c| c.running) {
-        let grace = c
-            .service
-            .as_deref()
-            .map_or(plan.grace_secs, |s| plan.grace_of(s));
-        b.engine.stop(&c.id, grace).map_err(engine_error)?;
-        if let Some(s) = &c.service
-            && !services.contains(s)
-        {
-            services.push(s.clone());
-        }
-    }
-    Ok(services)
+    let running: Vec<_> = on_b.into_iter().filter(|c| c.running).collect();
+    super::steps::stop_containers(b.engine, &running, plan).map_err(engine_error)
 }
 
 /// The copies on B that differ from their journaled (verified) manifest, each with its first

@@ -8,7 +8,7 @@
 //! [`journal`], the copy helpers ([`copy`]), manifests ([`manifest`], read on the host by
 //! [`tree`], inside the engine by [`helper_manifest`]), whether a target keeps owners
 //! ([`owners`]), the compose CLI ([`compose_cli`]; which family starts a project:
-//! [`compose_family`]), the mount check ([`mounts`]), progress bars ([`progress`]) and the
+//! [`compose_family`]), the mount check ([`mounts`]), the order services stop in ([`stop_order`]), progress bars ([`progress`]) and the
 //! report data ([`outcome`]).
 //!
 //! It decides nothing: the plan says what, the journal says what is done.
@@ -47,6 +47,8 @@ pub mod prune;
 pub mod rollback;
 pub mod run;
 pub mod steps;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod stop_order;
 pub mod tree;
 
 use std::path::PathBuf;

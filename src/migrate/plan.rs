@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::compose::model::ComposeProject;
 use crate::engine::MountSource;
 use crate::migrate::copy::CopyJob;
+use crate::migrate::stop_order;
 use crate::plan::{Action, Plan};
 use crate::rewrite::Patched;
 
@@ -132,6 +133,10 @@ pub struct MigratePlan {
     /// Each service's `stop_grace_period`, in whole seconds (rounded up).
     #[serde(default)]
     pub grace: BTreeMap<String, u32>,
+    /// For each of `services`, the others of them it needs ([`stop_order::needs_among`]): it
+    /// stops before them ([`stop_order::layers`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub needs: BTreeMap<String, Vec<String>>,
     /// The copies.
     pub copies: Vec<VolumeCopy>,
     /// The file changes.
@@ -227,12 +232,19 @@ pub fn build(
     } else {
         steps_of(copies.len(), options)
     };
+    let services: Vec<String> = services.into_iter().collect();
+    let graph: BTreeMap<String, Vec<String>> = project
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), s.needs.clone()))
+        .collect();
     Ok(MigratePlan {
         project: project.name.clone(),
         project_dir: project.dir.clone(),
         compose_files: project.files.clone(),
         grace: graces(project, &services)?,
-        services: services.into_iter().collect(),
+        needs: stop_order::needs_among(&services, &graph),
+        services,
         grace_secs: DEFAULT_GRACE_SECS,
         copies,
         files,
@@ -345,7 +357,7 @@ fn steps_of(copies: usize, options: Options) -> Vec<MigrateStep> {
 /// Each service's `stop_grace_period` as written, in whole seconds.
 fn graces(
     project: &ComposeProject,
-    services: &BTreeSet<String>,
+    services: &[String],
 ) -> Result<BTreeMap<String, u32>, Unsupported> {
     let mut grace = BTreeMap::new();
     for service in services {

@@ -117,15 +117,16 @@ fn stop_services(
         .engine
         .list(&Selector::Project(plan.project.clone()))
         .map_err(fail)?;
-    for c in containers.iter().filter(|c| {
-        c.running
-            && c.service
-                .as_ref()
-                .is_some_and(|s| plan.services.contains(s))
-    }) {
-        let grace = plan.grace_of(c.service.as_deref().unwrap_or_default());
-        ctx.engine.stop(&c.id, grace).map_err(fail)?;
-    }
+    let ours: Vec<_> = containers
+        .into_iter()
+        .filter(|c| {
+            c.running
+                && c.service
+                    .as_ref()
+                    .is_some_and(|s| plan.services.contains(s))
+        })
+        .collect();
+    super::steps::stop_containers(ctx.engine, &ours, plan).map_err(fail)?;
     Ok(StepOutcome {
         step: "stop".into(),
         result: "done".into(),

@@ -18,8 +18,11 @@ use super::mounts::mount_problems;
 use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
 use super::preflight::{target_facts, topmost_missing};
 use super::progress::{self, ticking};
+use super::stop_order;
 use super::tree;
-use crate::engine::{ContainerState, EngineError, HelperSpec, MountSource, MountSpec, Selector};
+use crate::engine::{
+    ContainerState, Containers, EngineError, HelperSpec, MountSource, MountSpec, Selector,
+};
 use crate::write::{self, FileWrite};
 
 /// What a step runs with.
@@ -84,9 +87,9 @@ pub fn running_services(
     Ok(running)
 }
 
-/// Stop the plan's running services, each with its grace period. The services to start again
-/// are those running now plus those journaled running before (a run killed during the stop
-/// left some stopped already).
+/// Stop the plan's running services, each with its grace period ([`stop_containers`]). The
+/// services to start again are those running now plus those journaled running before (a run
+/// killed during the stop left some stopped already).
 pub fn stop(input: &StepInput<'_>) -> StepResult {
     let (ctx, plan) = (input.ctx, input.plan);
     let at_ms = now_ms();
@@ -95,18 +98,20 @@ pub fn stop(input: &StepInput<'_>) -> StepResult {
         .engine
         .list(&Selector::Project(plan.project.clone()))
         .map_err(engine_error)?;
+    let ours: Vec<ContainerState> = containers
+        .into_iter()
+        .filter(|c| {
+            c.running
+                && c.service
+                    .as_ref()
+                    .is_some_and(|s| plan.services.contains(s))
+        })
+        .collect();
+    let stopped = stop_containers(ctx.engine, &ours, plan).map_err(engine_error)?;
     let mut running: Vec<String> = input.state.running_before.clone();
-    for c in containers {
-        let Some(service) = c.service.clone() else {
-            continue;
-        };
-        if c.running && plan.services.contains(&service) {
-            ctx.engine
-                .stop(&c.id, plan.grace_of(&service))
-                .map_err(engine_error)?;
-            if !running.contains(&service) {
-                running.push(service);
-            }
+    for service in stopped {
+        if !running.contains(&service) {
+            running.push(service);
         }
     }
     bar.finish_and_clear();
@@ -118,6 +123,47 @@ pub fn stop(input: &StepInput<'_>) -> StepResult {
         },
         result,
     ))
+}
+
+/// Stop `containers` as compose would: dependents before what they need
+/// ([`stop_order::layers`] of the plan's `needs`), the containers of one layer at once, each
+/// with its service's grace period (a container of no service: the plan's default, first);
+/// the services stopped, in stop order.
+pub fn stop_containers(
+    engine: &dyn Containers,
+    containers: &[ContainerState],
+    plan: &MigratePlan,
+) -> Result<Vec<String>, EngineError> {
+    let mut services: Vec<String> = Vec::new();
+    for s in containers.iter().filter_map(|c| c.service.as_ref()) {
+        if !services.contains(s) {
+            services.push(s.clone());
+        }
+    }
+    let unnamed: Vec<(&str, u32)> = containers
+        .iter()
+        .filter(|c| c.service.is_none())
+        .map(|c| (c.id.as_str(), plan.grace_secs))
+        .collect();
+    if !unnamed.is_empty() {
+        engine.stop(&unnamed)?;
+    }
+    let mut stopped = Vec::new();
+    for layer in stop_order::layers(&services, &plan.needs) {
+        let batch: Vec<(&str, u32)> = containers
+            .iter()
+            .filter(|c| c.service.as_ref().is_some_and(|s| layer.contains(s)))
+            .map(|c| {
+                (
+                    c.id.as_str(),
+                    plan.grace_of(c.service.as_deref().unwrap_or_default()),
+                )
+            })
+            .collect();
+        engine.stop(&batch)?;
+        stopped.extend(layer);
+    }
+    Ok(stopped)
 }
 
 fn now_ms() -> u64 {

@@ -202,6 +202,18 @@ fn profiles_enable_services() {
 }
 
 #[test]
+fn needs_come_from_depends_on_links_and_volumes_from() {
+    let ws = Workspace::new().file(
+        "compose.yaml",
+        "services:\n  db:\n    image: p\n  cache:\n    image: r\n  app:\n    image: a\n    depends_on: [db]\n    links: ['cache:redis']\n  worker:\n    image: w\n    depends_on:\n      db:\n        condition: service_healthy\n    volumes_from: ['app:ro', 'container:other']\n",
+    );
+    let p = load_ok(&ws, &options(&ws, &[]));
+    assert_eq!(p.services["app"].needs, ["cache", "db"]);
+    assert_eq!(p.services["worker"].needs, ["app", "db"]);
+    assert!(p.services["db"].needs.is_empty());
+}
+
+#[test]
 fn reset_and_override_tags_in_an_override_file() {
     let ws = Workspace::new()
         .file("a.yml", "services:\n  s:\n    image: s\n    volumes: ['/a:/a', '/b:/b']\n  t:\n    image: t\n    volumes: ['/c:/c']\n")

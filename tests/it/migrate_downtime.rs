@@ -384,3 +384,88 @@ fn d11_a_source_changed_under_the_copy_names_its_writer_and_resume_copies_it_aga
     p.assert_copy_equals_source();
     p.down();
 }
+
+/// Three services on one volume: `app` and `worker` need `db` and each takes about 2 s to stop.
+const DEPENDENT: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    volumes:
+      - dbdata:/data
+  app:
+    image: {image}
+    command: ["sh", "-c", "trap 'sleep 2; exit 0' TERM; while true; do sleep 1; done"]
+    depends_on: [db]
+    volumes:
+      - dbdata:/data
+  worker:
+    image: {image}
+    command: ["sh", "-c", "trap 'sleep 2; exit 0' TERM; while true; do sleep 1; done"]
+    depends_on:
+      db:
+        condition: service_started
+    volumes:
+      - dbdata:/data
+volumes:
+  dbdata:
+"#;
+
+#[test]
+fn services_stop_dependents_first_and_each_layer_at_once() {
+    let name = format!("tierctlitdt7x{}", std::process::id());
+    let Some(p) = Stack::up(Family::V2, name, DEPENDENT, "echo x > /data/f") else {
+        return;
+    };
+    // every `die` of the project's containers while tierctl runs, with its time
+    let label = format!("label=com.docker.compose.project={}", p.name);
+    let mut events = Command::new("docker")
+        .args([
+            "events",
+            "--filter",
+            &label,
+            "--filter",
+            "event=die",
+            "--format",
+        ])
+        .arg("{{index .Actor.Attributes \"com.docker.compose.service\"}} {{.TimeNano}}")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("docker events");
+    std::thread::sleep(Duration::from_millis(500));
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes", "--stop-first"])
+        .output()
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(500));
+    events.kill().expect("stop docker events");
+    let seen = events.wait_with_output().expect("events");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let died: Vec<(String, u128)> = String::from_utf8_lossy(&seen.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (service, ns) = l.split_once(' ')?;
+            Some((service.to_owned(), ns.parse().ok()?))
+        })
+        .collect();
+    let at = |service: &str| {
+        died.iter()
+            .find(|(s, _)| s == service)
+            .map(|(_, ns)| *ns)
+            .unwrap_or_else(|| panic!("no `die` of {service}: {died:?}\n{text}"))
+    };
+    let (db, app, worker) = (at("db"), at("app"), at("worker"));
+    assert!(
+        db >= app && db >= worker,
+        "db stopped before what needs it: {died:?}"
+    );
+    // one after the other they would end at least 2 s apart
+    let apart = app.abs_diff(worker);
+    assert!(
+        apart < 1_500_000_000,
+        "app and worker stopped {apart} ns apart: {died:?}"
+    );
+    p.assert_copy_equals_source();
+    p.down();
+}

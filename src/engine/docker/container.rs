@@ -220,28 +220,32 @@ impl Containers for DockerEngine {
         self.runtime.block_on(self.exec_async(container, command))
     }
 
-    fn stop(&self, id: &str, grace_secs: u32) -> Result<(), EngineError> {
-        let options = StopContainerOptions {
-            t: Some(i32::try_from(grace_secs).unwrap_or(i32::MAX)),
-            ..Default::default()
-        };
-        // the engine answers only after the grace period: the client must wait longer
-        let client_timeout = self
-            .docker()
-            .timeout()
-            .max(std::time::Duration::from_secs(u64::from(grace_secs) + 30));
-        let docker = self.docker.clone().with_timeout(client_timeout);
-        match self
+    fn stop(&self, containers: &[(&str, u32)]) -> Result<(), EngineError> {
+        let stops = containers.iter().map(|&(id, grace_secs)| async move {
+            let options = StopContainerOptions {
+                t: Some(i32::try_from(grace_secs).unwrap_or(i32::MAX)),
+                ..Default::default()
+            };
+            // the engine answers only after the grace period: the client must wait longer
+            let client_timeout = self
+                .docker()
+                .timeout()
+                .max(std::time::Duration::from_secs(u64::from(grace_secs) + 30));
+            let docker = self.docker.clone().with_timeout(client_timeout);
+            match docker.stop_container(id, Some(options)).await {
+                Ok(()) => Ok(()),
+                // already stopped
+                Err(BollardError::DockerResponseServerError {
+                    status_code: 304, ..
+                }) => Ok(()),
+                Err(e) => Err(self.classify(&e, &format!("stop container `{id}`"))),
+            }
+        });
+        // all at once: each waits out its own grace period, not the sum of them
+        let results = self
             .runtime()
-            .block_on(docker.stop_container(id, Some(options)))
-        {
-            Ok(()) => Ok(()),
-            // already stopped
-            Err(BollardError::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
-            Err(e) => Err(self.classify(&e, &format!("stop container `{id}`"))),
-        }
+            .block_on(futures_util::future::join_all(stops));
+        results.into_iter().collect()
     }
 
     fn remove(&self, id: &str) -> Result<(), EngineError> {

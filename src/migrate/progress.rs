@@ -2,7 +2,7 @@
 //! that updates one while a step works.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -32,18 +32,19 @@ pub fn bytes_bar(message: String, total: u64) -> ProgressBar {
     bar
 }
 
-/// Run `work` while `tick` runs every `every` on another thread; the ticker stops with it.
+/// Run `work` while `tick` runs every `every` on another thread; the ticker stops with it, at
+/// once (it waits on a channel, not in a sleep, so `work`'s end is never delayed by a tick).
 pub fn ticking<T: Send>(every: Duration, tick: impl Fn() + Sync, work: impl FnOnce() -> T) -> T {
-    let stop = AtomicBool::new(false);
+    let (done, stopped) = std::sync::mpsc::channel::<()>();
+    let tick = &tick;
     std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !stop.load(Ordering::Relaxed) {
+        scope.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                 tick();
-                std::thread::sleep(every);
             }
         });
         let result = work();
-        stop.store(true, Ordering::Relaxed);
+        drop(done);
         result
     })
 }
@@ -61,4 +62,35 @@ pub fn tree_bytes(dir: &Path) -> u64 {
             _ => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticker_never_holds_the_work_back() {
+        let ticks = std::sync::atomic::AtomicU32::new(0);
+        let started = std::time::Instant::now();
+        // a ticker that sleeps between ticks would hold this for a minute
+        let out = ticking(
+            Duration::from_secs(60),
+            || {
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+            || 7,
+        );
+        assert_eq!(out, 7);
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(ticks.load(std::sync::atomic::Ordering::Relaxed), 0);
+        // and it ticks while the work runs
+        ticking(
+            Duration::from_millis(5),
+            || {
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+            || std::thread::sleep(Duration::from_millis(200)),
+        );
+        assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
 }

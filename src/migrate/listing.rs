@@ -22,7 +22,16 @@ pub fn on_host(engine: &dyn Helpers, job: &CopyJob) -> Result<Option<Listed>, En
     let began = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    match (list(&source), list(&target)) {
+    // both at once: the services are down while this runs
+    let (source, target) = std::thread::scope(|scope| {
+        let target = scope.spawn(|| list(&target));
+        let source = list(&source);
+        let target = target
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the listing thread panicked")));
+        (source, target)
+    });
+    match (source, target) {
         (Ok(source), Ok(target)) => Ok(Some(Listed {
             began,
             source,
@@ -81,7 +90,6 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Listing) -> io::Result
     out.insert(rel.to_owned(), stat(meta));
     for item in fs::read_dir(dir)? {
         let item = item?;
-        let full = item.path();
         let name = item.file_name();
         let name = name.to_str().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidData, "a name that is not UTF-8")
@@ -91,9 +99,10 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Listing) -> io::Result
         } else {
             format!("{rel}/{name}")
         };
-        let meta = fs::symlink_metadata(&full)?;
+        // lstat relative to the open directory (no path lookup from the root)
+        let meta = item.metadata()?;
         if meta.is_dir() {
-            walk(&full, &path, &meta, out)?;
+            walk(&item.path(), &path, &meta, out)?;
         } else {
             out.insert(path, stat(&meta));
         }

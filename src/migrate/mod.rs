@@ -30,6 +30,7 @@ pub mod delta;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod helper_manifest;
 pub mod host_apply;
+pub mod host_measure;
 pub mod journal;
 pub mod listing;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]

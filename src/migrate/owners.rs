@@ -12,6 +12,9 @@ use std::path::Path;
 use crate::engine::{Capability, HelperSpec, MountSource, MountSpec};
 use crate::migrate::copy;
 
+/// Owners of a source checked at most (the helper's `head -n 8`).
+pub const OWNERS_CHECKED: usize = 8;
+
 /// The check appended to the measure helper's script: `$1` is the probe file's name. Prints
 /// `@owners`, then one line per owner of the source other than `0:0` (at most 8):
 /// `UID:GID SEEN` with the owner read back from the probe file, or `UID:GID refused`.

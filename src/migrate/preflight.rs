@@ -3,10 +3,11 @@
 //! the engine answers, the compose CLI that starts the services again exists, the source volumes
 //! exist and no container outside the plan uses one, the engine sees every bind source and every
 //! target's tier root as the host does (the bind probe: marker file and filesystem; on a VM, the
-//! missing share is named), the helper image is on the engine (the measure helper runs it),
+//! missing share is named), the helper image is on the engine (the bind probe runs it),
 //! every target may receive its copy, is writable, keeps the owners of its source's files (a
 //! chown that fails or does not stick there refuses: `db-on-vm-share`), and its filesystem has
-//! room for the measured sources plus a margin. And what the host shows at a target.
+//! room for the measured sources plus a margin (measured by a helper, or on the host when the
+//! copy runs there: [`host_measure`]). And what the host shows at a target.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -17,6 +18,7 @@ use super::journal::{self, JournalState};
 use super::owners;
 use super::plan::{MigratePlan, MigrateStep};
 use super::{MigrateContext, MigrateError, VmFix, steps};
+use super::{host_apply, host_measure};
 use crate::engine::probe::{self as bind_probe, Verdict};
 use crate::engine::{EngineError, MountSource, Selector};
 use crate::lock::ProjectLock;
@@ -314,12 +316,39 @@ fn measure(
     label: &str,
 ) -> Result<(copy::SourceSize, Vec<owners::OwnerCheck>), MigrateError> {
     let probe = format!(".tierctl-owners-{}", std::process::id());
+    if let Some(source) = on_host(ctx, job, dir)? {
+        return host_measure::measure(&source, dir, &probe).map_err(|e| {
+            MigrateError::Refused(format!("measuring `{}` on the host: {e}", source.display()))
+        });
+    }
     let spec = owners::extend(&copy::measure_spec(job, &ctx.image, label), dir, &probe);
     let out = ctx.engine.run_to_end(&spec).map_err(|e| refused(&e))?;
     Ok((
         copy::parse_size(&out).unwrap_or_default(),
         owners::parse(&out),
     ))
+}
+
+/// The source's host path when the copy will run on the host ([`host_apply`]): tierctl is
+/// root and the host sees the source and `dir` as the engine does (then the measure runs there
+/// too, [`host_measure`]).
+fn on_host(
+    ctx: &MigrateContext<'_>,
+    job: &CopyJob,
+    dir: &Path,
+) -> Result<Option<PathBuf>, MigrateError> {
+    if !host_apply::may_apply() {
+        return Ok(None);
+    }
+    let engine = |e: EngineError| refused(&e);
+    let Some(source) = ctx.engine.host_path(&job.source).map_err(engine)? else {
+        return Ok(None);
+    };
+    let dir = ctx
+        .engine
+        .host_path(&MountSource::Bind(dir.to_path_buf()))
+        .map_err(engine)?;
+    Ok(dir.map(|_| source))
 }
 
 /// A copy's source in messages.

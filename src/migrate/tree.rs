@@ -894,13 +894,13 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
         };
         out.push((found, dir.to_path_buf()));
     }
-    let mut names: Vec<_> = fs::read_dir(dir)
+    let mut items: Vec<(std::ffi::OsString, fs::DirEntry)> = fs::read_dir(dir)
         .map_err(|e| at(dir, e))?
-        .map(|d| d.map(|d| d.file_name()))
+        .map(|d| d.map(|d| (d.file_name(), d)))
         .collect::<io::Result<_>>()
         .map_err(|e| at(dir, e))?;
-    names.sort();
-    for name in names {
+    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (name, item) in items {
         let full = dir.join(&name);
         let name = name.to_string_lossy();
         let path = if rel == "." {
@@ -908,7 +908,8 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
         } else {
             format!("{rel}/{name}")
         };
-        let meta = fs::symlink_metadata(&full).map_err(|e| at(&full, e))?;
+        // lstat relative to the open directory (no path lookup from the root)
+        let meta = item.metadata().map_err(|e| at(&full, e))?;
         if meta.is_dir() {
             walk(&full, &path, &meta, out)?;
             continue;

@@ -3,21 +3,51 @@
 
 use std::process::Command;
 
-use serde::Serialize;
-
 use super::compose_family::{self, Family, Installed};
 use super::plan::MigratePlan;
 use crate::engine::{Engine, Selector};
 
 /// The compose CLIs found on this machine.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Debug)]
 pub struct ComposeCli {
-    /// The installed CLIs, in order of preference; the project's containers choose among them
-    /// ([`compose_family::choose`]).
-    pub installed: Vec<Installed>,
+    /// The compose CLIs on `PATH`, in order of preference; each is asked its version only when
+    /// the choice for a project needs it ([`ComposeCli::program`]): Compose v1 is a Python
+    /// program that takes half a second to answer.
+    candidates: Vec<Candidate>,
     /// The environment that points it at the engine tierctl used: `DOCKER_HOST`, and for a TLS
     /// endpoint `DOCKER_CERT_PATH` and `DOCKER_TLS_VERIFY`/`DOCKER_TLS` ([`docker_env`]).
     pub docker_env: Vec<(String, String)>,
+}
+
+/// A compose CLI found on `PATH`, and its family once asked (`None`: it did not answer
+/// `version --short` with a compose version).
+#[derive(Debug)]
+struct Candidate {
+    program: Vec<String>,
+    family: std::sync::OnceLock<Option<Family>>,
+}
+
+impl Candidate {
+    /// The CLI as [`Installed`], asked its version the first time.
+    fn installed(&self) -> Option<Installed> {
+        let family = *self.family.get_or_init(|| {
+            let output = Command::new(&self.program[0])
+                .args(&self.program[1..])
+                .args(["version", "--short"])
+                .output()
+                .ok()?;
+            let version = String::from_utf8_lossy(&output.stdout);
+            output
+                .status
+                .success()
+                .then(|| Family::of_version(&version))
+                .flatten()
+        });
+        family.map(|family| Installed {
+            program: self.program.clone(),
+            family,
+        })
+    }
 }
 
 /// The environment variables that make a compose CLI (v1 or v2) talk to `endpoint` as tierctl
@@ -39,16 +69,34 @@ pub fn docker_env(endpoint: &crate::engine::endpoint::Endpoint) -> Vec<(String, 
 }
 
 impl ComposeCli {
-    /// The compose CLIs on `PATH` (`docker compose`, `docker-compose-v2`, `docker-compose`).
+    /// The compose CLIs on `PATH` (`docker compose`, `docker-compose-v2`, `docker-compose`);
+    /// `None` when there is none.
     pub fn find(endpoint: &crate::engine::endpoint::Endpoint) -> Option<ComposeCli> {
-        let installed = installed();
-        (!installed.is_empty()).then_some(ComposeCli {
-            installed,
+        let candidates: [(&str, &[&str]); 3] = [
+            ("docker", &["compose"]),
+            ("docker-compose-v2", &[]),
+            ("docker-compose", &[]),
+        ];
+        let candidates: Vec<Candidate> = candidates
+            .into_iter()
+            .filter_map(|(name, args)| {
+                let path = which::which(name).ok()?;
+                let mut program = vec![path.to_string_lossy().into_owned()];
+                program.extend(args.iter().map(|a| (*a).to_owned()));
+                Some(Candidate {
+                    program,
+                    family: std::sync::OnceLock::new(),
+                })
+            })
+            .collect();
+        (!candidates.is_empty()).then(|| ComposeCli {
+            candidates,
             docker_env: docker_env(endpoint),
         })
     }
 
-    /// The program that starts `project`: the family that created its containers.
+    /// The program that starts `project`: the family that created its containers. The CLIs
+    /// are asked their version in order of preference, only until one fits.
     pub fn program(&self, engine: &dyn Engine, project: &str) -> Result<Vec<String>, String> {
         let containers = engine
             .list(&Selector::Project(project.to_owned()))
@@ -58,45 +106,17 @@ impl ComposeCli {
                 .iter()
                 .filter_map(|c| c.compose_version.as_deref()),
         );
-        compose_family::choose(created_by, &self.installed)
+        let mut installed = Vec::new();
+        for cli in self.candidates.iter().filter_map(Candidate::installed) {
+            let fits = created_by.is_none_or(|family| family == cli.family);
+            installed.push(cli);
+            if fits {
+                break;
+            }
+        }
+        compose_family::choose(created_by, &installed)
             .map_err(|err| format!("project `{project}`: {err}; hint: {}", err.hint()))
     }
-}
-
-/// The compose CLIs that answer `version --short` on `PATH`, in order of preference: the
-/// `docker compose` plugin, `docker-compose-v2`, `docker-compose` (either family).
-fn installed() -> Vec<Installed> {
-    let mut out = Vec::new();
-    let candidates: [(&str, &[&str]); 3] = [
-        ("docker", &["compose"]),
-        ("docker-compose-v2", &[]),
-        ("docker-compose", &[]),
-    ];
-    for (name, args) in candidates {
-        let Ok(path) = which::which(name) else {
-            continue;
-        };
-        let Ok(output) = Command::new(&path)
-            .args(args)
-            .args(["version", "--short"])
-            .output()
-        else {
-            continue;
-        };
-        let version = String::from_utf8_lossy(&output.stdout);
-        let Some(family) = output
-            .status
-            .success()
-            .then(|| Family::of_version(&version))
-            .flatten()
-        else {
-            continue;
-        };
-        let mut program = vec![path.to_string_lossy().into_owned()];
-        program.extend(args.iter().map(|a| (*a).to_owned()));
-        out.push(Installed { program, family });
-    }
-    out
 }
 
 /// The command line that starts `services` of the plan's project.

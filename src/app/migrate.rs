@@ -108,6 +108,7 @@ pub(super) fn migrate(
         downtime_ms: Default::default(),
         after_copy: Default::default(),
         stopped_sources: Default::default(),
+        copy_read: Default::default(),
     };
     let outcome = run_task(&ctx, task, args, lock.as_ref(), &tiers, &state_dir, &reload)?;
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;

@@ -109,6 +109,7 @@ pub(super) fn migrate(
         downtime_ms: Default::default(),
         after_copy: Default::default(),
         stopped_sources: Default::default(),
+        copy_read: Default::default(),
     };
     let b = OtherHost {
         engine: &other.0,

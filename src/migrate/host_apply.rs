@@ -42,6 +42,18 @@ fn at(op: &str, rel: &str, err: impl std::fmt::Display) -> String {
 /// then directories parents first, then the copies in parallel, then hardlinks, then the
 /// directories' attributes deepest first; `Err` names the first entry that failed.
 pub fn apply(source: &Path, target: &Path, delta: &Delta) -> Result<(), String> {
+    apply_reading(source, target, delta, || ())
+}
+
+/// [`apply`], running `read` on this thread while the target's filesystem syncs on another
+/// (the sync waits on the disk, `read` may use the CPU meanwhile): what `read` returned, once
+/// the sync succeeded. `read` runs after every entry was copied and got its attributes.
+pub fn apply_reading<T: Send>(
+    source: &Path,
+    target: &Path,
+    delta: &Delta,
+    read: impl FnOnce() -> T,
+) -> Result<T, String> {
     let root = open_root(source).map_err(|e| at("open", ".", e))?;
     let from = Source { root: &root };
     for op in &delta.ops {
@@ -83,20 +95,38 @@ pub fn apply(source: &Path, target: &Path, delta: &Delta) -> Result<(), String> 
             _ => {}
         }
     }
-    let synced = File::open(target).and_then(|f| syncfs(f.as_fd()).map_err(io::Error::from));
-    synced.map_err(|e| at("sync", ".", e))
+    let dir = File::open(target).map_err(|e| at("sync", ".", e))?;
+    let (read, synced) = std::thread::scope(|scope| {
+        let sync = scope.spawn(|| syncfs(dir.as_fd()).map_err(io::Error::from));
+        let read = read();
+        let synced = sync
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the sync thread panicked")));
+        (read, synced)
+    });
+    synced.map_err(|e| at("sync", ".", e))?;
+    Ok(read)
 }
 
 /// The whole of `source` copied into the empty directory `target` (the `--stop-first` copy):
 /// the delta of the source's listing against an empty one.
 pub fn copy_all(source: &Path, target: &Path) -> Result<(), String> {
+    copy_all_reading(source, target, || ())
+}
+
+/// [`copy_all`], running `read` while the target syncs (see [`apply_reading`]).
+pub fn copy_all_reading<T: Send>(
+    source: &Path,
+    target: &Path,
+    read: impl FnOnce() -> T,
+) -> Result<T, String> {
     let listing = super::listing::list(source).map_err(|e| at("list", ".", e))?;
     let listed = delta::Listed {
         began: 0,
         source: listing,
         target: delta::Listing::new(),
     };
-    apply(source, target, &delta::plan(&listed, 0))
+    apply_reading(source, target, &delta::plan(&listed, 0), read)
 }
 
 fn open_root(source: &Path) -> io::Result<OwnedFd> {

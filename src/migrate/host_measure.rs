@@ -1,5 +1,5 @@
-//! Preflight's measure of a copy's source and its owner check (see [`super::owners`]) done on
-//! the host, when the copy itself will run there ([`super::host_apply`]: tierctl is root and the
+//! Preflight's measure of a copy's source and its owner check (see [`super::owners`]), and the
+//! copy step's measure, done on the host, when the copy itself will run there ([`super::host_apply`]: tierctl is root and the
 //! host sees the source and the target's directory as the engine does): what the measure
 //! helper's `du -sk`, `find | wc -l`, device test and owner check print, without starting a
 //! container. Nothing is followed out of the source: entries are `lstat`ed relative to their
@@ -35,6 +35,17 @@ pub fn measure(
     dir: &Path,
     probe: &str,
 ) -> io::Result<(SourceSize, Vec<OwnerCheck>)> {
+    let (size, walked) = walked(source)?;
+    let owners: Vec<String> = walked.owners.into_iter().take(OWNERS_CHECKED).collect();
+    Ok((size, check_owners(dir, probe, &owners)?))
+}
+
+/// The size of the tree at `source`, as the measure helper prints it.
+pub fn size(source: &Path) -> io::Result<SourceSize> {
+    walked(source).map(|(size, _)| size)
+}
+
+fn walked(source: &Path) -> io::Result<(SourceSize, Walked)> {
     let mut walked = Walked::default();
     let meta = fs::symlink_metadata(source)?;
     walk(source, &meta, &mut walked)?;
@@ -44,15 +55,23 @@ pub fn measure(
         entries: walked.entries,
         devices: walked.devices,
     };
-    let owners: Vec<String> = walked.owners.into_iter().take(OWNERS_CHECKED).collect();
-    Ok((size, check_owners(dir, probe, &owners)?))
+    Ok((size, walked))
 }
 
+/// Walk the tree under `dir`. The services may run and change it meanwhile: an entry that
+/// vanished under the walk is left out, as `du` and `find` leave it out.
 fn walk(dir: &Path, meta: &fs::Metadata, out: &mut Walked) -> io::Result<()> {
     count(meta, out);
-    for item in fs::read_dir(dir)? {
+    let items = match fs::read_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    for item in items {
         let item = item?;
-        let meta = item.metadata()?;
+        let meta = match item.metadata() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            other => other?,
+        };
         if meta.is_dir() {
             walk(&item.path(), &meta, out)?;
         } else {

@@ -11,6 +11,7 @@ use super::copy::{self, CopyJob, SourceSize, TargetState};
 use super::delta;
 use super::helper_manifest;
 use super::host_apply;
+use super::host_measure;
 use super::journal::{self, Detail, JournalState};
 use super::listing;
 use super::manifest::{self, Rules};
@@ -202,7 +203,19 @@ fn run_helper(input: &StepInput<'_>, spec: &HelperSpec) -> Result<String, String
     input.ctx.engine.run_to_end(spec).map_err(engine_error)
 }
 
+/// The size of `job`'s source: on the host when tierctl may copy there and the host sees the
+/// source as the engine does ([`host_measure::size`]), else by the measure helper.
 fn measure(input: &StepInput<'_>, job: &CopyJob) -> Result<SourceSize, String> {
+    if host_apply::may_apply()
+        && let Some(source) = input
+            .ctx
+            .engine
+            .host_path(&job.source)
+            .map_err(engine_error)?
+    {
+        return host_measure::size(&source)
+            .map_err(|e| format!("measuring `{}` on the host: {e}", source.display()));
+    }
     let spec = copy::measure_spec(job, &input.ctx.image, input.journal);
     Ok(copy::parse_size(&run_helper(input, &spec)?).unwrap_or_default())
 }
@@ -216,6 +229,8 @@ struct Filled {
     seeded: Option<String>,
     began: i64,
     known: Option<tree::Known>,
+    /// The target as the copy on the host read it right after copying, while it synced.
+    copy_read: Option<manifest::Manifest>,
 }
 
 /// Copy volume `n` into its target (emptied first when a killed run left a partial copy);
@@ -268,10 +283,13 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
             Duration::from_millis(500),
             || bar.set_position(progress::tree_bytes(&job.target)),
             || match &on_host {
-                Some((from, to)) => host_apply::copy_all(from, to)
-                    .map(|()| format!("{}\n", now_ms() / 1000))
-                    .map_err(|e| format!("the copy on the host failed: {e}")),
-                None => run_helper(input, &spec),
+                // the copy is hashed back while it syncs: the verify then reads only the source
+                Some((from, to)) => host_apply::copy_all_reading(from, to, || {
+                    tree::read(to, manifest::Digest::Blake3, &AtomicU64::new(0)).ok()
+                })
+                .map(|read| (format!("{}\n", now_ms() / 1000), read))
+                .map_err(|e| format!("the copy on the host failed: {e}")),
+                None => run_helper(input, &spec).map(|out| (out, None)),
             },
         );
         let known = hashing
@@ -281,7 +299,7 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         (result, known)
     });
     bar.finish_and_clear();
-    let output = result?;
+    let (output, copy_read) = result?;
     let printed = match after {
         Some(roots) => keep_after_copy(input, n, &output, roots)?,
         None => output.as_str(),
@@ -297,6 +315,7 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         seeded,
         began,
         known,
+        copy_read,
     })
 }
 
@@ -341,6 +360,7 @@ fn measured_copy(input: &StepInput<'_>, n: usize, job: &CopyJob) -> Result<Optio
         seeded: None,
         began,
         known: None,
+        copy_read: None,
     }))
 }
 
@@ -396,7 +416,10 @@ fn copied_line(filled: &Filled) -> String {
 
 fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
     refuse_killed(input)?;
-    let filled = fill(input, n, false)?;
+    let mut filled = fill(input, n, false)?;
+    if let Some(read) = filled.copy_read.take() {
+        input.ctx.copy_read.borrow_mut().insert(n, read);
+    }
     let known = match &filled.known {
         Some(k) => Some(
             journal::keep_known(
@@ -773,9 +796,27 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
         Some(after) => after_copy_read(after, &job)?,
         None => None,
     };
-    let (known, (trees, read, hashed)) = match after {
-        Some(read) => (Default::default(), read),
-        None => {
+    let copy_read = match (retried, after.is_some()) {
+        (false, false) => input.ctx.copy_read.borrow_mut().remove(&n),
+        _ => None,
+    };
+    let with_copy_read = match copy_read {
+        Some(target) => {
+            let known = known_of(input, n);
+            let hashed = AtomicU64::new(0);
+            tree::with_copy_read(input.ctx.engine, &job, target, &known[0], &hashed)
+                .map_err(|e| e.to_string())?
+                .map(|(trees, ways)| {
+                    let read = format!("source read {}, copy read {}", ways[0], ways[1]);
+                    (known, (trees, read, hashed.load(Ordering::Relaxed)))
+                })
+        }
+        None => None,
+    };
+    let (known, (trees, read, hashed)) = match (with_copy_read, after) {
+        (Some(read), _) => read,
+        (None, Some(read)) => (Default::default(), read),
+        (None, None) => {
             let known = known_of(input, n);
             let (trees, read, _, hashed) = manifests(input, &job, &known)?;
             (known, (trees, read, hashed))

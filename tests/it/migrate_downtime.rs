@@ -115,6 +115,11 @@ fn pre_copy_and_delta_catch_creates_deletes_renames_truncates_and_same_size_same
     let Some(p) = project("tierctlitdt1x", CLEAN, "10s") else {
         return;
     };
+    // the seed's files settle (their ctimes older than the racy margin when the running verify
+    // reads them), as a volume's files do that were written before a migration began
+    std::thread::sleep(
+        Duration::from_nanos(tree::RACY_MARGIN_NS as u64) + Duration::from_millis(500),
+    );
     // hold the run after the pre-copy (the service still runs), change the source, go on
     let child = p.paused_at(&["--yes"], "stop", 4000);
     p.on_volume(MUTATE);

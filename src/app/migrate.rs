@@ -109,6 +109,7 @@ pub(super) fn migrate(
         after_copy: Default::default(),
         stopped_sources: Default::default(),
         copy_read: Default::default(),
+        known: Default::default(),
     };
     let outcome = run_task(&ctx, task, args, lock.as_ref(), &tiers, &state_dir, &reload)?;
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;

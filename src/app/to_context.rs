@@ -110,6 +110,7 @@ pub(super) fn migrate(
         after_copy: Default::default(),
         stopped_sources: Default::default(),
         copy_read: Default::default(),
+        known: Default::default(),
     };
     let b = OtherHost {
         engine: &other.0,

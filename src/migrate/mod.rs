@@ -114,6 +114,10 @@ pub struct MigrateContext<'a> {
     /// synced (by copy number), for the verify that follows in the same run, which then reads
     /// only the source again ([`tree::with_copy_read`]); a resumed run reads both trees.
     pub copy_read: std::cell::RefCell<std::collections::BTreeMap<usize, manifest::Manifest>>,
+    /// What this run's running verify (or its `--stop-first` copy) knew of each tree (by copy
+    /// number), for the verify while the services are stopped in the same run: it is not read
+    /// back from the journal's side files while they are down; a resumed run loads those.
+    pub known: std::cell::RefCell<std::collections::BTreeMap<usize, [tree::Known; 2]>>,
 }
 
 /// Removes the helper containers labelled with a journal id, callable from any thread.

@@ -420,16 +420,22 @@ fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
     if let Some(read) = filled.copy_read.take() {
         input.ctx.copy_read.borrow_mut().insert(n, read);
     }
-    let known = match &filled.known {
-        Some(k) => Some(
-            journal::keep_known(
+    let known = match filled.known.take() {
+        Some(k) => {
+            let kept = journal::keep_known(
                 &journal::dir(&input.plan.project_dir),
                 input.journal,
                 &format!("copy-source-{n}"),
-                k,
+                &k,
             )
-            .map_err(|e| e.to_string())?,
-        ),
+            .map_err(|e| e.to_string())?;
+            input
+                .ctx
+                .known
+                .borrow_mut()
+                .insert(n, [k, tree::Known::default()]);
+            Some(kept)
+        }
         None => None,
     };
     let detail = Detail::Copied {
@@ -728,6 +734,7 @@ fn pre_verify(input: &StepInput<'_>, n: usize) -> StepResult {
     }
     let entries = trees[0].len();
     let settled = [knows[0].files.len(), knows[1].files.len()];
+    input.ctx.known.borrow_mut().insert(n, knows);
     Ok((
         Detail::PreVerified {
             known,
@@ -745,6 +752,10 @@ fn pre_verify(input: &StepInput<'_>, n: usize) -> StepResult {
 /// copy knew of the source); nothing (hash all) when there was none or its side files are not
 /// the journaled ones.
 fn known_of(input: &StepInput<'_>, n: usize) -> [tree::Known; 2] {
+    // this run's own: the same as its side files, without reading them back
+    if let Some(known) = input.ctx.known.borrow_mut().remove(&n) {
+        return known;
+    }
     let done = &input.state.done;
     let known = match (
         done.get(&MigrateStep::PreVerify(n).id()),

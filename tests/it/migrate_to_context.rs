@@ -384,6 +384,42 @@ fn migrate_to_context_moves_the_data_starts_on_b_and_rollback_restarts_on_a() {
     );
 }
 
+/// B reached over TCP with TLS (a context with its certificates, as `docker context create
+/// --docker host=tcp://...,ca=...,cert=...,key=...` stores them): the move, the start of the
+/// services on B by the compose CLI (which needs the context's TLS material, not only
+/// `DOCKER_HOST`), and the rollback that stops them there again.
+#[test]
+fn migrate_to_context_over_tls_starts_the_services_on_b_and_rolls_back() {
+    let Some(mut m) = Moving::up("tierctlitxh9", SEED) else {
+        return;
+    };
+    m.config = DockerConfig::new().tls_context(&m.context, &m.e2.tls_host, &m.e2.tls_dir);
+    let before = m.volume_listing();
+    let args = m.move_args();
+    let out = m.tierctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("started on `{}`: db", m.context)),
+        "{text}"
+    );
+    assert_postgres_like_tree(&m.target());
+    // the same engine B, looked at through its unix socket
+    let on_b = m.running(Some(&m.e2.unix_host()));
+    assert_eq!(on_b.len(), 1, "{on_b:?}");
+    assert!(
+        on_b[0].ends_with(&m.target().display().to_string()),
+        "{on_b:?}"
+    );
+    assert!(m.running(None).is_empty());
+
+    let back = m.tierctl(&["migrate", "--rollback", "--yes"]);
+    assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert!(m.running(Some(&m.e2.unix_host())).is_empty());
+    assert_eq!(m.running(None).len(), 1);
+    assert_eq!(m.volume_listing(), before);
+}
+
 /// About 300 MB, so the transfer takes long enough to be killed in the middle.
 const BIG_SEED: &str = "set -e; cd /data; for d in 1 2 3 4 5; do mkdir -p d$d; \
 head -c 60000000 /dev/urandom > d$d/blob; for i in 1 2 3 4 5 6 7 8 9 10; do echo $d$i > d$d/f$i; done; done; \

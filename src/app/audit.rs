@@ -171,6 +171,7 @@ pub(super) fn mounts(
     let facts = path_facts(&project, on.as_ref(), &helper_image(env))?;
     let report = report::MountsReport {
         mounts: crate::mounts::views(&project, &tiers, &facts),
+        host: on.map(|p| p.host),
         project: project.name,
     };
     emit(settings, &Report::Mounts(&report), out)?;

@@ -88,6 +88,7 @@ pub(super) fn rewrite(
     }
     let planned = PlanReport {
         project: project.name.clone(),
+        host: on.as_ref().map(|p| p.host.clone()),
         plan,
         patched,
         written,

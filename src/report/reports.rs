@@ -34,6 +34,8 @@ pub struct AuditReport {
 pub struct PlanReport {
     /// The compose project's name.
     pub project: String,
+    /// The machine whose paths were placed (`--context`/`-H`; `None`: this machine).
+    pub host: Option<crate::host::Host>,
     /// The plan.
     pub plan: Plan,
     /// Each changed file's text before and after.
@@ -272,6 +274,8 @@ pub struct NewFile {
 pub struct MountsReport {
     /// The compose project's name.
     pub project: String,
+    /// The machine whose paths are shown (`--context`/`-H`; `None`: this machine).
+    pub host: Option<crate::host::Host>,
     /// Every mount of the enabled services, in service and entry order.
     pub mounts: Vec<crate::mounts::MountView>,
 }

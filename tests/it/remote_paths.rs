@@ -496,6 +496,15 @@ fn issue15_plan_and_mounts_on_a_remote_engine_read_the_paths_of_its_host() {
         "{step}"
     );
     assert_eq!(step["tier"], "fast", "{step}");
+    // the report says whose paths these are
+    assert_eq!(plan["host"]["remote"], true, "{plan}");
+    let (code, human, stderr) = views.tierctl("plan");
+    assert_eq!(code, Some(0), "{human} {stderr}");
+    let first = human.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("host: ") && first.contains("remote: paths are that machine's"),
+        "{human}"
+    );
     let (code, stdout, stderr) = views.tierctl("mounts --format json");
     assert_eq!(code, Some(0), "{stdout} {stderr}");
     let mounts: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
@@ -511,6 +520,10 @@ fn issue15_plan_and_mounts_on_a_remote_engine_read_the_paths_of_its_host() {
         "{seen}"
     );
     assert_eq!(seen["tier"], "fast", "{seen}");
+    assert_eq!(mounts["host"]["remote"], true, "{mounts}");
+    let (code, human, stderr) = views.tierctl("mounts");
+    assert_eq!(code, Some(0), "{human} {stderr}");
+    assert!(human.starts_with("host: "), "{human}");
 }
 
 #[test]

@@ -81,7 +81,7 @@ fn row(view: &MountView, paths: &PathStyle) -> Row {
 
 /// The mounts as an aligned table, then a count line.
 pub fn mounts(report: &MountsReport, paths: &PathStyle) -> String {
-    let mut out = String::new();
+    let mut out = super::host_header(report.host.as_ref());
     if !report.mounts.is_empty() {
         let rows: Vec<Row> = report.mounts.iter().map(|v| row(v, paths)).collect();
         super::write_columns(&mut out, rows);
@@ -100,6 +100,7 @@ mod tests {
         let report = MountsReport {
             project: "app".into(),
             mounts: crate::mounts::tests::sample(),
+            host: None,
         };
         let text = mounts(&report, &PathStyle { cwd: "/p".into() });
         let lines: Vec<&str> = text.lines().collect();
@@ -149,5 +150,25 @@ mod tests {
             "{text}"
         );
         assert_eq!(lines[6], "project app: 5 mounts");
+    }
+
+    #[test]
+    fn another_machine_is_named_first() {
+        let report = MountsReport {
+            project: "app".into(),
+            mounts: crate::mounts::tests::sample(),
+            host: Some(crate::host::Host {
+                context: "nas".into(),
+                endpoint: "ssh://me@nas".into(),
+                remote: true,
+                name: Some("nas".into()),
+                rule: crate::host::Rule::ContextMark,
+            }),
+        };
+        let text = mounts(&report, &PathStyle { cwd: "/p".into() });
+        let first = text.lines().next().unwrap_or_default();
+        assert!(first.starts_with("host: "), "{text}");
+        assert!(first.contains("remote: paths are that machine's"), "{text}");
+        assert_eq!(text.lines().count(), 8, "{text}");
     }
 }

@@ -25,7 +25,7 @@ struct Row {
 /// The plan as text, then the diffs, then `(file, backup)` of each file `rewrite --write` wrote.
 pub fn plan(report: &PlanReport, paths: &PathStyle, color: bool) -> String {
     let (project, plan) = (&report.project, &report.plan);
-    let mut out = String::new();
+    let mut out = super::host_header(report.host.as_ref());
     if plan.steps.is_empty() {
         let _ = writeln!(out, "{project}: nothing to rewrite");
     } else {

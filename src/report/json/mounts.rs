@@ -17,6 +17,9 @@ pub struct MountsDto<'a> {
     pub project: &'a str,
     /// The mounts of the enabled services, in service and entry order.
     pub mounts: Vec<MountDto<'a>>,
+    /// The machine whose paths are shown (`--context`/`-H`; absent without either).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<super::HostDto<'a>>,
 }
 
 /// One mount.
@@ -92,6 +95,7 @@ pub fn mounts<'a>(report: &'a MountsReport, paths: &PathStyle) -> MountsDto<'a> 
     MountsDto {
         version: VERSION,
         project: &report.project,
+        host: report.host.as_ref().map(super::host),
         mounts: report.mounts.iter().map(|v| mount(v, paths)).collect(),
     }
 }
@@ -102,9 +106,10 @@ mod tests {
 
     #[test]
     fn a_typed_row_per_mount() {
-        let report = MountsReport {
+        let mut report = MountsReport {
             project: "app".into(),
             mounts: crate::mounts::tests::sample(),
+            host: None,
         };
         let text = serde_json::to_string(&mounts(&report, &PathStyle { cwd: "/p".into() }))
             .expect("serialises");
@@ -119,5 +124,17 @@ mod tests {
         assert_eq!(v["mounts"][3]["type"], "tmpfs");
         assert_eq!(v["mounts"][3]["syntax"], "long");
         assert_eq!(v["mounts"][3]["placement"], serde_json::Value::Null);
+        assert!(v.get("host").is_none(), "no host without --context: {v}");
+        report.host = Some(crate::host::Host {
+            context: "nas".into(),
+            endpoint: "ssh://me@nas".into(),
+            remote: true,
+            name: None,
+            rule: crate::host::Rule::ContextMark,
+        });
+        let v = serde_json::to_value(mounts(&report, &PathStyle { cwd: "/p".into() }))
+            .expect("serialises");
+        assert_eq!(v["host"]["context"], "nas");
+        assert_eq!(v["host"]["remote"], true);
     }
 }

@@ -23,6 +23,9 @@ pub struct PlanDto<'a> {
     pub manual: Vec<ManualDto<'a>>,
     /// Mounts left alone.
     pub left_alone: Vec<LeftAloneDto<'a>>,
+    /// The machine whose paths were placed (`--context`/`-H`; absent without either).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<super::HostDto<'a>>,
 }
 
 /// One step.
@@ -99,6 +102,7 @@ pub fn plan<'a>(report: &'a PlanReport, paths: &PathStyle) -> PlanDto<'a> {
     PlanDto {
         version: VERSION,
         project: &report.project,
+        host: report.host.as_ref().map(super::host),
         written: !report.written.is_empty(),
         steps: plan
             .steps

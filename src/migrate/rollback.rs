@@ -23,7 +23,7 @@ use super::prune::{Reload, users};
 use super::steps::list_or_none;
 use super::tree;
 use super::{MigrateContext, MigrateError, state_of};
-use crate::engine::{HelperSpec, MountSource, Selector};
+use crate::engine::{HelperSpec, MountSource};
 use crate::write::{self, FileWrite};
 
 /// Undo the journal's migration. Refused once a source volume was removed. On a journal
@@ -113,20 +113,7 @@ fn stop_services(
             journal.path.display()
         ),
     };
-    let containers = ctx
-        .engine
-        .list(&Selector::Project(plan.project.clone()))
-        .map_err(fail)?;
-    let ours: Vec<_> = containers
-        .into_iter()
-        .filter(|c| {
-            c.running
-                && c.service
-                    .as_ref()
-                    .is_some_and(|s| plan.services.contains(s))
-        })
-        .collect();
-    super::steps::stop_containers(ctx.engine, &ours, plan).map_err(fail)?;
+    super::steps::stop_plan_services(ctx.engine, plan).map_err(fail)?;
     Ok(StepOutcome {
         step: "stop".into(),
         result: "done".into(),

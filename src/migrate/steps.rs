@@ -22,7 +22,7 @@ use super::progress::{self, ticking};
 use super::stop_order;
 use super::tree;
 use crate::engine::{
-    ContainerState, Containers, EngineError, HelperSpec, MountSource, MountSpec, Selector,
+    ContainerState, Containers, Engine, EngineError, HelperSpec, MountSource, MountSpec, Selector,
 };
 use crate::write::{self, FileWrite};
 
@@ -95,20 +95,7 @@ pub fn stop(input: &StepInput<'_>) -> StepResult {
     let (ctx, plan) = (input.ctx, input.plan);
     let at_ms = now_ms();
     let bar = progress::bar(input.label.to_owned());
-    let containers = ctx
-        .engine
-        .list(&Selector::Project(plan.project.clone()))
-        .map_err(engine_error)?;
-    let ours: Vec<ContainerState> = containers
-        .into_iter()
-        .filter(|c| {
-            c.running
-                && c.service
-                    .as_ref()
-                    .is_some_and(|s| plan.services.contains(s))
-        })
-        .collect();
-    let stopped = stop_containers(ctx.engine, &ours, plan).map_err(engine_error)?;
+    let stopped = stop_plan_services(ctx.engine, plan).map_err(engine_error)?;
     let mut running: Vec<String> = input.state.running_before.clone();
     for service in stopped {
         if !running.contains(&service) {
@@ -124,6 +111,25 @@ pub fn stop(input: &StepInput<'_>) -> StepResult {
         },
         result,
     ))
+}
+
+/// Stop the running containers of the plan's services ([`stop_containers`]); the services
+/// stopped, in stop order.
+pub fn stop_plan_services(
+    engine: &dyn Engine,
+    plan: &MigratePlan,
+) -> Result<Vec<String>, EngineError> {
+    let ours: Vec<ContainerState> = engine
+        .list(&Selector::Project(plan.project.clone()))?
+        .into_iter()
+        .filter(|c| {
+            c.running
+                && c.service
+                    .as_ref()
+                    .is_some_and(|s| plan.services.contains(s))
+        })
+        .collect();
+    stop_containers(engine, &ours, plan)
 }
 
 /// Stop `containers` as compose would: dependents before what they need

@@ -93,6 +93,17 @@ impl Moving {
         run_compose(&self.cli, &self.name, &self.ws, &all)
     }
 
+    /// The service runs on B (seen through B's unix socket) on its tier directory, not on A.
+    fn assert_runs_on_b_only(&self) {
+        let on_b = self.running(Some(&self.e2.unix_host()));
+        assert_eq!(on_b.len(), 1, "{on_b:?}");
+        assert!(
+            on_b[0].ends_with(&self.target().display().to_string()),
+            "{on_b:?}"
+        );
+        assert!(self.running(None).is_empty());
+    }
+
     fn volume(&self) -> String {
         format!("{}_dbdata", self.name)
     }
@@ -360,14 +371,7 @@ fn migrate_to_context_moves_the_data_starts_on_b_and_rollback_restarts_on_a() {
         std::fs::read_to_string(m.ws.path("app/compose.yaml")).expect("compose"),
         original
     );
-    // running on B on its tier directory, stopped on A
-    let on_b = m.running(Some(&m.e2.unix_host()));
-    assert_eq!(on_b.len(), 1, "{on_b:?}");
-    assert!(
-        on_b[0].ends_with(&m.target().display().to_string()),
-        "{on_b:?}"
-    );
-    assert!(m.running(None).is_empty());
+    m.assert_runs_on_b_only();
 
     // rollback: stopped on B, running on A on its volume, A's data as it was
     let back = m.tierctl(&["migrate", "--rollback", "--yes"]);
@@ -405,13 +409,7 @@ fn migrate_to_context_over_tls_starts_the_services_on_b_and_rolls_back() {
     );
     assert_postgres_like_tree(&m.target());
     // the same engine B, looked at through its unix socket
-    let on_b = m.running(Some(&m.e2.unix_host()));
-    assert_eq!(on_b.len(), 1, "{on_b:?}");
-    assert!(
-        on_b[0].ends_with(&m.target().display().to_string()),
-        "{on_b:?}"
-    );
-    assert!(m.running(None).is_empty());
+    m.assert_runs_on_b_only();
 
     let back = m.tierctl(&["migrate", "--rollback", "--yes"]);
     assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));

@@ -61,7 +61,7 @@ pub enum HelperOutput {
 /// [`Containers`], [`Volumes`]) plus `docker info`. Implemented once, by
 /// [`docker::DockerEngine`]; a function takes the narrowest part it needs, so tests may
 /// implement a part with plain data.
-pub trait Engine: Helpers + Containers + Volumes {
+pub trait Engine: Helpers + Containers + Volumes + Sync {
     /// `docker info`.
     fn info(&self) -> Result<EngineInfo, EngineError>;
 }

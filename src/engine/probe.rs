@@ -351,16 +351,41 @@ pub fn probe_source(
     Ok(probe)
 }
 
-/// Probe every bind source, in order.
+/// Bind probes run at once: each is a helper container run, mostly spent waiting on the engine.
+const PROBES_AT_ONCE: usize = 4;
+
+/// Probe every bind source ([`probe_source`]), [`PROBES_AT_ONCE`] at a time; the probes in the
+/// order of `sources`.
 pub fn probe_sources(
-    engine: &dyn Helpers,
+    engine: &(dyn Helpers + Sync),
     image: &str,
     sources: &[PathBuf],
 ) -> Result<Vec<BindProbe>, EngineError> {
-    sources
-        .iter()
-        .map(|s| probe_source(engine, image, s))
-        .collect()
+    let mut out = Vec::with_capacity(sources.len());
+    for batch in sources.chunks(PROBES_AT_ONCE) {
+        let probed: Vec<Result<BindProbe, EngineError>> = std::thread::scope(|scope| {
+            let running: Vec<_> = batch
+                .iter()
+                .map(|s| scope.spawn(move || probe_source(engine, image, s)))
+                .collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(EngineError::Api {
+                            context: String::new(),
+                            action: "probe a bind source".into(),
+                            message: "the probe thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        for probe in probed {
+            out.push(probe?);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -198,12 +198,13 @@ fn seen_as_on_host(
     ctx: &MigrateContext<'_>,
     plan: &MigratePlan,
 ) -> Result<Vec<String>, MigrateError> {
-    let mut verdicts = Vec::new();
-    for path in probed_paths(plan, &ctx.roots) {
-        let probe =
-            bind_probe::probe_source(ctx.engine, &ctx.image, &path).map_err(|e| refused(&e))?;
-        verdicts.push((path, probe.verdict));
-    }
+    let paths = probed_paths(plan, &ctx.roots);
+    let probes =
+        bind_probe::probe_sources(ctx.engine, &ctx.image, &paths).map_err(|e| refused(&e))?;
+    let verdicts: Vec<(PathBuf, Verdict)> = paths
+        .into_iter()
+        .zip(probes.into_iter().map(|p| p.verdict))
+        .collect();
     Ok(probe_problems(&verdicts, ctx.vm.as_ref()))
 }
 

@@ -266,17 +266,49 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
         seeded = Some(volume);
     }
     let (spec, after) = copy_helper(input, &job, running, size.devices)?;
-    let bar = progress::bytes_bar(input.label.to_owned(), size.bytes);
-    // the services are stopped: hash the source on the host while `cp` reads it (one read of
-    // the source from disk), so the verify reads only the copy
+    let (output, known, copy_read) = copy_with_progress(input, &job, &spec, size.bytes, running)?;
+    let printed = match after {
+        Some(roots) => keep_after_copy(input, n, &output, roots)?,
+        None => output.as_str(),
+    };
+    let errors = copy::pre_copy_errors(printed);
+    if running && !errors.is_empty() {
+        return Err(format!("the pre-copy failed: {}", errors.join("; ")));
+    }
+    let began = copy::parse_clock(printed).unwrap_or(0);
+    Ok(Filled {
+        job,
+        size,
+        seeded,
+        began,
+        known,
+        copy_read,
+    })
+}
+
+/// What a copy printed (its clock first), what was known of the source, and the target as a
+/// copy on the host read it back.
+type Copied = (String, Option<tree::Known>, Option<manifest::Manifest>);
+
+/// Run the copy of `job` (by the helper `spec`, or on the host when the services are stopped
+/// and the host sees both trees: files in parallel) with a progress bar of `bytes`; while the
+/// services are stopped, hash the source on the host meanwhile (one read of the source from
+/// disk), so the verify reads only what changed since.
+fn copy_with_progress(
+    input: &StepInput<'_>,
+    job: &CopyJob,
+    spec: &HelperSpec,
+    bytes: u64,
+    running: bool,
+) -> Result<Copied, String> {
+    let bar = progress::bytes_bar(input.label.to_owned(), bytes);
     let source = match running {
         true => None,
-        false => ctx.engine.host_path(&job.source).ok().flatten(),
+        false => input.ctx.engine.host_path(&job.source).ok().flatten(),
     };
-    // stopped, and the host sees both trees: copy them on the host, files in parallel
     let on_host = match running {
         true => None,
-        false => host_copy_roots(input, &job)?,
+        false => host_copy_roots(input, job)?,
     };
     let (result, known) = std::thread::scope(|scope| {
         let hashing = source.as_ref().map(|path| {
@@ -295,7 +327,7 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
                 })
                 .map(|read| (format!("{}\n", now_ms() / 1000), read))
                 .map_err(|e| format!("the copy on the host failed: {e}")),
-                None => run_helper(input, &spec).map(|out| (out, None)),
+                None => run_helper(input, spec).map(|out| (out, None)),
             },
         );
         let known = hashing
@@ -306,23 +338,7 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
     });
     bar.finish_and_clear();
     let (output, copy_read) = result?;
-    let printed = match after {
-        Some(roots) => keep_after_copy(input, n, &output, roots)?,
-        None => output.as_str(),
-    };
-    let errors = copy::pre_copy_errors(printed);
-    if running && !errors.is_empty() {
-        return Err(format!("the pre-copy failed: {}", errors.join("; ")));
-    }
-    let began = copy::parse_clock(printed).unwrap_or(0);
-    Ok(Filled {
-        job,
-        size,
-        seeded,
-        began,
-        known,
-        copy_read,
-    })
+    Ok((output, known, copy_read))
 }
 
 /// On a VM (the host reads neither tree, see [`copy_helper`]) with the services stopped: one
@@ -787,6 +803,46 @@ fn known_of(input: &StepInput<'_>, n: usize) -> [tree::Known; 2] {
     [load(0), load(1)]
 }
 
+/// The trees verify step `n` compares, how they were read and the content bytes read now, with
+/// what was known of them: what this run's copy read right after copying (by its helper on a
+/// VM, on the host while the target synced) when the run was not resumed, else both trees read
+/// now ([`manifests`]), a file known unchanged not read again.
+type Verified = ([tree::Known; 2], (Vec<manifest::Manifest>, String, u64));
+
+fn verified_trees(
+    input: &StepInput<'_>,
+    n: usize,
+    job: &CopyJob,
+    retried: bool,
+) -> Result<Verified, String> {
+    let after = match retried {
+        true => None,
+        false => input.ctx.after_copy.borrow_mut().remove(&n),
+    };
+    // read in the copy helper right after the copy, in this run, the services stopped
+    if let Some(after) = after
+        && let Some(read) = after_copy_read(after, job)?
+    {
+        return Ok((Default::default(), read));
+    }
+    let known = known_of(input, n);
+    let copy_read = match retried {
+        true => None,
+        false => input.ctx.copy_read.borrow_mut().remove(&n),
+    };
+    if let Some(target) = copy_read {
+        let hashed = AtomicU64::new(0);
+        let read = tree::with_copy_read(input.ctx.engine, job, target, &known[0], &hashed)
+            .map_err(|e| e.to_string())?;
+        if let Some((trees, ways)) = read {
+            let read = format!("source read {}, copy read {}", ways[0], ways[1]);
+            return Ok((known, (trees, read, hashed.load(Ordering::Relaxed))));
+        }
+    }
+    let (trees, read, _, hashed) = manifests(input, job, &known)?;
+    Ok((known, (trees, read, hashed)))
+}
+
 /// Verify copy `n`: every entry of both trees (type, owner, mode, mtime, link, hardlink group,
 /// content); a file whose stamp is unchanged since the running verify knew it is not read again
 /// ([`tree::read_known`]). `retried` (a resumed run: the source may have changed under the
@@ -804,41 +860,7 @@ fn verify_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     } else {
         String::new()
     };
-    let copied = match retried {
-        true => None,
-        false => input.ctx.after_copy.borrow_mut().remove(&n),
-    };
-    // read in the copy helper right after the copy, in this run, the services stopped
-    let after = match copied {
-        Some(after) => after_copy_read(after, &job)?,
-        None => None,
-    };
-    let copy_read = match (retried, after.is_some()) {
-        (false, false) => input.ctx.copy_read.borrow_mut().remove(&n),
-        _ => None,
-    };
-    let with_copy_read = match copy_read {
-        Some(target) => {
-            let known = known_of(input, n);
-            let hashed = AtomicU64::new(0);
-            tree::with_copy_read(input.ctx.engine, &job, target, &known[0], &hashed)
-                .map_err(|e| e.to_string())?
-                .map(|(trees, ways)| {
-                    let read = format!("source read {}, copy read {}", ways[0], ways[1]);
-                    (known, (trees, read, hashed.load(Ordering::Relaxed)))
-                })
-        }
-        None => None,
-    };
-    let (known, (trees, read, hashed)) = match (with_copy_read, after) {
-        (Some(read), _) => read,
-        (None, Some(read)) => (Default::default(), read),
-        (None, None) => {
-            let known = known_of(input, n);
-            let (trees, read, _, hashed) = manifests(input, &job, &known)?;
-            (known, (trees, read, hashed))
-        }
-    };
+    let (known, (trees, read, hashed)) = verified_trees(input, n, &job, retried)?;
     let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
     if !differences.is_empty() {
         let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();

@@ -72,19 +72,8 @@ echo @end";
 /// `/to`, both read-only), a command that prints the listing, and `DAC_READ_SEARCH` to read
 /// every file whatever its owner and mode.
 pub fn spec(verify: &HelperSpec, roots: &[(&str, Depth)]) -> HelperSpec {
-    let mut command: Vec<String> = vec![
-        "sh".into(),
-        "-c".into(),
-        SCRIPT.into(),
-        "tierctl-manifest".into(),
-        BATCH.into(),
-    ];
-    for (root, depth) in roots {
-        command.push((*root).to_owned());
-        command.push(depth.word().to_owned());
-    }
     HelperSpec {
-        command,
+        command: command_reading(SCRIPT.into(), "tierctl-manifest", roots),
         capabilities: vec![Capability::DacReadSearch],
         purpose: "manifest".into(),
         ..verify.clone()
@@ -108,22 +97,24 @@ pub fn after_copy(copy: &HelperSpec, roots: &[(&str, Depth)]) -> HelperSpec {
         "{} || exit $?\necho {AFTER_COPY}\nscript=$1; shift\nexec sh -c \"$script\" tierctl-manifest \"$@\"",
         quoted.join(" ")
     );
-    let mut command: Vec<String> = vec![
-        "sh".into(),
-        "-c".into(),
-        script,
-        "tierctl-copy".into(),
-        SCRIPT.into(),
-        BATCH.into(),
-    ];
-    for (root, depth) in roots {
-        command.push((*root).to_owned());
-        command.push(depth.word().to_owned());
-    }
+    let mut command = command_reading(script, "tierctl-copy", roots);
+    // the copy's shell hands the listing script on to the shell it execs
+    command.insert(4, SCRIPT.into());
     HelperSpec {
         command,
         ..copy.clone()
     }
+}
+
+/// `sh -c SCRIPT NAME BATCH ROOT DEPTH ...`: the arguments the listing script reads.
+fn command_reading(script: String, name: &str, roots: &[(&str, Depth)]) -> Vec<String> {
+    let mut command: Vec<String> =
+        vec!["sh".into(), "-c".into(), script, name.into(), BATCH.into()];
+    for (root, depth) in roots {
+        command.push((*root).to_owned());
+        command.push(depth.word().to_owned());
+    }
+    command
 }
 
 /// `text` as one word for `sh`: single-quoted, a `'` in it closed, escaped and reopened.

@@ -70,7 +70,9 @@ pub fn docker_env(endpoint: &crate::engine::endpoint::Endpoint) -> Vec<(String, 
 
 impl ComposeCli {
     /// The compose CLIs on `PATH` (`docker compose`, `docker-compose-v2`, `docker-compose`);
-    /// `None` when there is none.
+    /// `None` when none answers `version --short` (a `docker` without the compose plugin is
+    /// none). They are asked in order of preference until one answers; the rest only when a
+    /// project's choice needs them ([`ComposeCli::program`]).
     pub fn find(endpoint: &crate::engine::endpoint::Endpoint) -> Option<ComposeCli> {
         let candidates: [(&str, &[&str]); 3] = [
             ("docker", &["compose"]),
@@ -89,10 +91,13 @@ impl ComposeCli {
                 })
             })
             .collect();
-        (!candidates.is_empty()).then(|| ComposeCli {
-            candidates,
-            docker_env: docker_env(endpoint),
-        })
+        candidates
+            .iter()
+            .any(|c| c.installed().is_some())
+            .then(|| ComposeCli {
+                candidates,
+                docker_env: docker_env(endpoint),
+            })
     }
 
     /// The program that starts `project`: the family that created its containers. The CLIs

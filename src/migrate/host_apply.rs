@@ -213,15 +213,7 @@ impl Source<'_> {
             .mode(0o600)
             .open(to)?;
         io::copy(&mut from, &mut out)?;
-        // the owner first: chown clears set-user-ID and set-group-ID bits
-        fchown(
-            &out,
-            Some(Uid::from_raw(st.st_uid)),
-            Some(Gid::from_raw(st.st_gid)),
-        )?;
-        fchmod(&out, Mode::from_bits_truncate(st.st_mode & 0o7777))?;
-        futimens(&out, &atime(st), &mtime(st))?;
-        Ok(())
+        owner_mode_and_times(&out, st)
     }
 
     /// The source directory's owner, mode and times on the target directory (when the source
@@ -235,15 +227,21 @@ impl Source<'_> {
         if !dir.metadata()?.is_dir() {
             return Err(io::Error::other("not a directory in the copy"));
         }
-        fchown(
-            &dir,
-            Some(Uid::from_raw(st.st_uid)),
-            Some(Gid::from_raw(st.st_gid)),
-        )?;
-        fchmod(&dir, Mode::from_bits_truncate(st.st_mode & 0o7777))?;
-        futimens(&dir, &atime(&st), &mtime(&st))?;
-        Ok(())
+        owner_mode_and_times(&dir, &st)
     }
+}
+
+/// The owner, mode and times of `st` on the open file or directory `to`; the owner first:
+/// chown clears set-user-ID and set-group-ID bits.
+fn owner_mode_and_times(to: &File, st: &FileStat) -> io::Result<()> {
+    fchown(
+        to,
+        Some(Uid::from_raw(st.st_uid)),
+        Some(Gid::from_raw(st.st_gid)),
+    )?;
+    fchmod(to, Mode::from_bits_truncate(st.st_mode & 0o7777))?;
+    futimens(to, &atime(st), &mtime(st))?;
+    Ok(())
 }
 
 fn atime(st: &FileStat) -> TimeSpec {

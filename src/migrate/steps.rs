@@ -302,13 +302,15 @@ fn copy_with_progress(
     running: bool,
 ) -> Result<Copied, String> {
     let bar = progress::bytes_bar(input.label.to_owned(), bytes);
-    let source = match running {
-        true => None,
-        false => input.ctx.engine.host_path(&job.source).ok().flatten(),
-    };
     let on_host = match running {
         true => None,
         false => host_copy_roots(input, job)?,
+    };
+    // the source as the copy on the host reads it, else as the engine names it
+    let source = match (running, &on_host) {
+        (true, _) => None,
+        (false, Some((from, _))) => Some(from.clone()),
+        (false, None) => input.ctx.engine.host_path(&job.source).ok().flatten(),
     };
     let (result, known) = std::thread::scope(|scope| {
         let hashing = source.as_ref().map(|path| {

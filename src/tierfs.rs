@@ -441,10 +441,14 @@ fn mount_table_has(_real: &Path) -> bool {
     false
 }
 
-/// Refuses copies into a tier whose disk is not there (`audit::absence`): the
-/// message names the target, the tier and what was seen, with a hint.
-pub fn refuse_absent_tiers(tiers: &Tiers, targets: &[&Path]) -> Result<(), String> {
-    let seen = presences(tiers);
+/// Refuses copies into a tier whose disk is not there (`audit::absence`), by what was `seen`
+/// at each tier root ([`presences`] on this machine): the message names the target, the tier
+/// and what was seen, with a hint.
+pub fn refuse_absent_tiers(
+    tiers: &Tiers,
+    seen: &BTreeMap<String, TierPresence>,
+    targets: &[&Path],
+) -> Result<(), String> {
     let initialised = crate::audit::initialised(seen.values());
     for target in targets {
         let Some(tier) = tiers.tier_of(target) else {

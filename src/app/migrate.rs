@@ -45,9 +45,6 @@ pub(super) fn migrate(
     use crate::migrate::{ComposeCli, MigrateContext};
 
     let on = engine_host(settings, global, args, env)?;
-    if on.host.remote {
-        return remote_dry_run(settings, args, env, &on, out);
-    }
     let project = super::load_project(settings)?;
     let lock = (!args.dry_run)
         .then(|| crate::lock::project(&project))
@@ -69,15 +66,34 @@ pub(super) fn migrate(
         };
         return to_context::migrate(&run, journaled, out);
     }
-    // the tier map of the context `--context`/`-H` name, else tiers.yaml's own
+    // the tier map of the context `--context`/`-H` name (or of another machine's engine),
+    // else tiers.yaml's own
     let named = !(global.contexts.is_empty() && global.hosts.is_empty());
-    let tiers = load_tiers_on(settings, named.then_some(&on.host))?;
+    let tiers = load_tiers_on(settings, (named || on.host.remote).then_some(&on.host))?;
+    let image = args
+        .helper_image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+    if on.host.remote && !args.quiet {
+        eprintln!(
+            "note: the engine's host (context `{}`) is another machine: the plan is made on its paths, which only helper containers there read and write",
+            on.host.context
+        );
+    }
     let task = match journaled {
         Some(task) => task,
-        None => match planned_migration(settings, args, &project, &tiers, None, out)? {
-            Some(plan) => MigrateTask::Start(Box::new(plan)),
-            None => return Ok(exit::CLEAN),
-        },
+        None => {
+            // another machine's paths are read there (`engine::host_fs`), never here
+            let facts = match on.host.remote {
+                true => Some(super::audit::path_facts(&project, Some(&on), &image)?),
+                false => None,
+            };
+            match planned_migration(settings, args, &project, &tiers, facts, out)? {
+                Some(plan) => MigrateTask::Start(Box::new(plan)),
+                None => return Ok(exit::CLEAN),
+            }
+        }
     };
     if let Some(what) = destructive(&task, args) {
         confirm(what, args)?;
@@ -85,13 +101,9 @@ pub(super) fn migrate(
     // the compose project as it is on disk when a prune or discard checks who uses a volume
     let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
     let endpoint = resolve_endpoint(global, env)?;
-    let engine = DockerEngine::connect(&endpoint)?;
-    let image = args
-        .helper_image
-        .clone()
-        .filter(|i| !i.is_empty())
-        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
-    let views = VerifyViews::new(&engine, &endpoint, &image)?;
+    let elsewhere = on.host.remote.then(|| on.host.context.clone());
+    let engine = DockerEngine::connect(&endpoint)?.on_another_machine(elsewhere.is_some());
+    let views = VerifyViews::new(&engine, &endpoint, &image, elsewhere.is_some())?;
     let ctx = MigrateContext {
         engine: &engine,
         image,
@@ -102,8 +114,13 @@ pub(super) fn migrate(
         pause: settings.migrate_pause.clone(),
         invocation: invocation(global),
         helper_cleanup: Some(helper_cleanup(&endpoint)),
-        vm: vm_fix(&engine, &endpoint, env),
+        // another machine's VM files are not this machine's
+        vm: elsewhere
+            .is_none()
+            .then(|| vm_fix(&engine, &endpoint, env))
+            .flatten(),
         force: args.force,
+        elsewhere,
         stopped_at: Default::default(),
         downtime_ms: Default::default(),
         after_copy: Default::default(),
@@ -175,7 +192,20 @@ fn start(
     };
     let targets: Vec<&std::path::Path> =
         plan.copies.iter().map(|c| c.job.target.as_path()).collect();
-    tierfs::refuse_absent_tiers(tiers, &targets).map_err(crate::migrate::MigrateError::Refused)?;
+    let seen = match &ctx.elsewhere {
+        // another machine's tier roots, read there
+        Some(_) => {
+            let roots: Vec<_> = tiers
+                .tiers
+                .values()
+                .map(|t| (t.name.clone(), t.root.clone()))
+                .collect();
+            crate::engine::host_fs::facts(ctx.engine, &ctx.image, &[], &roots)?.tiers
+        }
+        None => tierfs::presences(tiers),
+    };
+    tierfs::refuse_absent_tiers(tiers, &seen, &targets)
+        .map_err(crate::migrate::MigrateError::Refused)?;
     run::preflight(ctx, plan, lock)?;
     let id = format!(
         "{}-{}",
@@ -188,9 +218,9 @@ fn start(
 }
 
 /// The engine's host (`crate::host`). A unix socket asks nothing; a network endpoint without
-/// the context's word is asked for the marker file. A run on another machine is refused here,
-/// before anything is planned, without asking its engine ([`remote_refusal`]); only
-/// `--dry-run` goes on there ([`remote_dry_run`]).
+/// the context's word is asked for the marker file. On another machine the migration runs
+/// there through helpers ([`crate::migrate::tier_dirs`]); only a move to another engine
+/// (`--to-context`) from an engine on another machine is refused ([`remote_refusal`]).
 fn engine_host(
     settings: &Settings,
     global: &GlobalArgs,
@@ -198,62 +228,35 @@ fn engine_host(
     env: &Environment,
 ) -> Result<super::audit::PathHost, Error> {
     let endpoint = resolve_endpoint(global, env)?;
-    let plan_only = args.dry_run
-        && args.to_context.is_none()
-        && !(args.resume || args.rollback || args.remove_source);
+    let moving = args.to_context.is_some();
     if let crate::host::Decision::Decided { remote: true, .. } = crate::host::decide(&endpoint)
-        && !plan_only
+        && moving
     {
         return Err(remote_refusal(&crate::host::host(&endpoint, None, None)));
     }
     let on = super::audit::host_at(settings, &endpoint, env)?;
-    if on.host.remote && !plan_only {
+    if on.host.remote && moving {
         return Err(remote_refusal(&on.host));
     }
     Ok(on)
 }
 
-/// Why `migrate` does not run on an engine on another machine: its steps read and write the
-/// tier directories as paths of this machine.
+/// Why `migrate --to-context` does not start from an engine on another machine: the move reads
+/// this engine's side of the project (its sources' facts, the compose files it starts) as
+/// paths of this machine.
 fn remote_refusal(host: &crate::host::Host) -> Error {
     let context = &host.context;
     Error::RemoteHost {
         context: context.clone(),
         endpoint: host.endpoint.clone(),
         why: format!(
-            "`tierctl migrate` works on this machine's tier directories (decided by {}): creating the targets, the preflight's bind probe and its room, write and owner checks, the delta's listing, the copy verify's manifests and the rollback's checks of the copies read or write paths of this machine, not of that one; only `--dry-run` (the plan, on that host's paths and with its tier map) is supported there",
+            "`tierctl migrate --to-context` moves a project from an engine of this machine (this one was decided to be another machine by {})",
             host.rule.describe()
         ),
         hint: format!(
-            "run tierctl on that machine (`tierctl --context {context} migrate --dry-run` shows the plan from here), or move the project's data to another engine with `tierctl migrate --to-context`; if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata"
+            "run the move on the machine of context `{context}`; a migration into that host's own tier directories works from here (`tierctl --context {context} migrate`); if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata"
         ),
     }
-}
-
-/// `migrate --dry-run` on an engine on another machine: the plan made with that context's tier
-/// map on that host's paths (read by helpers there, `engine::host_fs`), shown; nothing runs.
-fn remote_dry_run(
-    settings: &Settings,
-    args: &MigrateArgs,
-    env: &Environment,
-    on: &super::audit::PathHost,
-    out: &mut dyn Write,
-) -> Result<u8, Error> {
-    let tiers = load_tiers_on(settings, Some(&on.host))?;
-    let project = super::load_project(settings)?;
-    let image = args
-        .helper_image
-        .clone()
-        .filter(|i| !i.is_empty())
-        .unwrap_or_else(|| super::connect::helper_image(env));
-    let facts = super::audit::path_facts(&project, Some(on), &image)?;
-    planned_migration(settings, args, &project, &tiers, Some(facts), out)?;
-    eprintln!(
-        "note: planned on the paths of the engine's host `{}` (context `{}`, another machine); running it there is not supported yet: run tierctl on that machine",
-        on.host.name.as_deref().unwrap_or(&on.host.endpoint),
-        on.host.context
-    );
-    Ok(exit::CLEAN)
 }
 
 /// The global arguments that pick the project and the engine, as the user gave them (repeated
@@ -489,6 +492,8 @@ pub(super) struct VerifyViews<'a> {
     pub(super) engine: &'a DockerEngine,
     pub(super) class: crate::verify::EngineClass,
     pub(super) helper_image: String,
+    /// The engine's host is another machine: the bind sources are read there by helpers.
+    pub(super) elsewhere: bool,
 }
 
 impl<'a> VerifyViews<'a> {
@@ -496,6 +501,7 @@ impl<'a> VerifyViews<'a> {
         engine: &'a DockerEngine,
         endpoint: &Endpoint,
         helper_image: &str,
+        elsewhere: bool,
     ) -> Result<VerifyViews<'a>, Error> {
         let info = engine.info()?;
         let guess = endpoint::refine(
@@ -503,10 +509,16 @@ impl<'a> VerifyViews<'a> {
             &info.operating_system,
             &info.name,
         );
+        let class = match engine_class(&guess) {
+            // a native engine on that machine: its host side is read there, compared as native
+            crate::verify::EngineClass::Unknown if elsewhere => crate::verify::EngineClass::Native,
+            class => class,
+        };
         Ok(VerifyViews {
             engine,
-            class: engine_class(&guess),
+            class,
             helper_image: helper_image.to_owned(),
+            elsewhere,
         })
     }
 }
@@ -516,10 +528,21 @@ impl crate::migrate::MountViews for VerifyViews<'_> {
         use crate::engine::observe::{self, ObserveOptions, Selection};
         let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))
             .map_err(|e| e.to_string())?;
+        let remote_sources = match self.elsewhere {
+            true => Some(
+                crate::engine::host_fs::bind_sources(
+                    self.engine,
+                    &self.helper_image,
+                    &observe::bind_sources(&containers),
+                )
+                .map_err(|e| e.to_string())?,
+            ),
+            false => None,
+        };
         let options = ObserveOptions {
             helper_image: self.helper_image.clone(),
             pause: None,
-            remote_sources: None,
+            remote_sources,
         };
         let observed =
             observe::observe(self.engine, containers, &options).map_err(|e| e.to_string())?;

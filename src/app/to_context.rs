@@ -105,6 +105,7 @@ pub(super) fn migrate(
         })),
         vm: None,
         force: args.force,
+        elsewhere: None,
         stopped_at: Default::default(),
         downtime_ms: Default::default(),
         after_copy: Default::default(),

@@ -37,6 +37,8 @@ pub struct DockerEngine {
     host: String,
     kind: EndpointKind,
     socket: Option<PathBuf>,
+    /// The engine's host is another machine (`crate::host`): no path of it is read here.
+    elsewhere: bool,
 }
 
 impl DockerEngine {
@@ -65,6 +67,7 @@ impl DockerEngine {
             host: endpoint.host.clone(),
             kind: endpoint.kind.clone(),
             socket,
+            elsewhere: false,
         };
         let docker = engine.docker.clone();
         let first = engine
@@ -246,9 +249,21 @@ impl DockerEngine {
         }
     }
 
+    /// This engine as one whose host is another machine when `elsewhere` (`crate::host`
+    /// decided): then no host path of it is read on this machine ([`super::Helpers::host_path`] is
+    /// `None`), whatever the endpoint looks like.
+    pub fn on_another_machine(mut self, elsewhere: bool) -> Self {
+        self.elsewhere = elsewhere;
+        self
+    }
+
     /// Whether the engine runs natively on this host (so it sees host paths as they are),
-    /// identified as `tierctl vm` does: the endpoint, refined by `docker info`.
+    /// identified as `tierctl vm` does: the endpoint, refined by `docker info`; never when its
+    /// host is another machine ([`Self::on_another_machine`]).
     pub fn is_native(&self) -> Result<bool, EngineError> {
+        if self.elsewhere {
+            return Ok(false);
+        }
         let info = self.info()?;
         let guess = endpoint::refine(
             endpoint::identify(&self.endpoint()),

@@ -550,7 +550,15 @@ pub fn preflight(
         }
     }
     let sizes = measure_sources(ctx, plan, &mut problems);
-    room_on_b(ctx, b, plan, cross, &sizes, &mut problems);
+    room_on(
+        ctx,
+        b.engine,
+        &b.context,
+        plan,
+        &cross.roots,
+        &sizes,
+        &mut problems,
+    );
     if problems.is_empty() {
         Ok(())
     } else {
@@ -591,44 +599,44 @@ fn measure_sources(
         .collect()
 }
 
-/// Per tier root of B: it exists (a helper binds it), the helper image is there, the targets
-/// below it are missing or empty, and it has room for its sources plus margin.
-fn room_on_b(
+/// Per tier root of the engine `engine` (context `context`: B of a move, or the engine's host
+/// when it is another machine): it exists (a helper binds it), the helper image is there, the
+/// targets below it are missing or empty, and it has room for its sources plus margin.
+pub(super) fn room_on(
     ctx: &MigrateContext<'_>,
-    b: &OtherHost<'_>,
+    engine: &dyn Engine,
+    context: &str,
     plan: &MigratePlan,
-    cross: &CrossHost,
+    roots: &[PathBuf],
     sizes: &[(u64, u64)],
     problems: &mut Vec<String>,
 ) {
-    let by_root = copies_by_root(b, plan, cross, problems);
+    let by_root = copies_by_root(context, plan, roots, problems);
     for (root, copies) in by_root {
         let rels: Vec<String> = copies
             .iter()
-            .filter_map(|n| xp::root_of(&cross.roots, &plan.copies[*n].job.target).map(|(_, r)| r))
+            .filter_map(|n| xp::root_of(roots, &plan.copies[*n].job.target).map(|(_, r)| r))
             .collect();
         let spec = xp::room_spec(&root, &rels, &ctx.image, "preflight");
-        let room = match b.engine.run_helper(&spec) {
+        let room = match engine.run_helper(&spec) {
             Ok(HelperOutput::Ran(text)) => xp::parse_room(&text),
             Ok(HelperOutput::SourceMissing { .. }) => {
                 problems.push(format!(
-                    "tier directory `{}` does not exist on context `{}`: create it there (`tierctl --context {} tiers init`, or mkdir on that host)",
-                    root.display(), b.context, b.context
+                    "tier directory `{}` does not exist on context `{context}`: create it there (`tierctl --context {context} tiers init`, or mkdir on that host)",
+                    root.display()
                 ));
                 continue;
             }
             Err(EngineError::ImageMissing { image, .. }) => {
                 problems.push(format!(
-                    "helper image `{image}` is not on context `{}` (no registry is needed: copy it with `docker save {image} | docker --context {} load`)",
-                    b.context, b.context
+                    "helper image `{image}` is not on context `{context}` (no registry is needed: copy it with `docker save {image} | docker --context {context} load`)"
                 ));
                 return;
             }
             Err(e) => {
                 problems.push(format!(
-                    "tier directory `{}` on context `{}`: {}",
+                    "tier directory `{}` on context `{context}`: {}",
                     root.display(),
-                    b.context,
                     engine_error(e)
                 ));
                 continue;
@@ -636,32 +644,30 @@ fn room_on_b(
         };
         let Some(room) = room else {
             problems.push(format!(
-                "tier directory `{}` on context `{}`: unreadable room helper output",
-                root.display(),
-                b.context
+                "tier directory `{}` on context `{context}`: unreadable room helper output",
+                root.display()
             ));
             continue;
         };
-        check_room(b, plan, &root, &copies, &room, sizes, problems);
+        check_room(context, plan, &root, &copies, &room, sizes, problems);
     }
 }
 
-/// The copies of `plan` by the tier root of B their target lies in; a target in none of them
-/// is a problem.
+/// The copies of `plan` by the tier root of `roots` their target lies in; a target in none of
+/// them is a problem.
 fn copies_by_root(
-    b: &OtherHost<'_>,
+    context: &str,
     plan: &MigratePlan,
-    cross: &CrossHost,
+    roots: &[PathBuf],
     problems: &mut Vec<String>,
 ) -> std::collections::BTreeMap<PathBuf, Vec<usize>> {
     let mut by_root: std::collections::BTreeMap<PathBuf, Vec<usize>> = Default::default();
     for (n, copy) in plan.copies.iter().enumerate() {
-        match xp::root_of(&cross.roots, &copy.job.target) {
+        match xp::root_of(roots, &copy.job.target) {
             Some((root, _)) => by_root.entry(root.to_path_buf()).or_default().push(n),
             None => problems.push(format!(
-                "`{}` lies in none of the tier roots of context `{}`",
-                copy.job.target.display(),
-                b.context
+                "`{}` lies in none of the tier roots of context `{context}`",
+                copy.job.target.display()
             )),
         }
     }
@@ -671,7 +677,7 @@ fn copies_by_root(
 /// What the room helper found below one tier root of B: each target of `copies` must be
 /// missing or empty, and the root must have room for their sources plus margin.
 fn check_room(
-    b: &OtherHost<'_>,
+    context: &str,
     plan: &MigratePlan,
     root: &Path,
     copies: &[usize],
@@ -684,7 +690,7 @@ fn check_room(
             problems.push(format!(
                 "`{}` on context `{}` is not empty: tierctl copies only into a missing or empty tier directory",
                 plan.copies[*n].job.target.display(),
-                b.context
+                context
             ));
         }
     }
@@ -697,7 +703,7 @@ fn check_room(
         problems.push(format!(
             "tier directory `{}` on context `{}` has {} MiB free, the sources need {} MiB (with margin)",
             root.display(),
-            b.context,
+            context,
             room.available >> 20,
             needed >> 20
         ));

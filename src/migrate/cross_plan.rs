@@ -409,9 +409,22 @@ pub fn parse_room(text: &str) -> Option<Room> {
     })
 }
 
-/// The helper on B that creates `relative` under a tier root (mounted at `/t`).
+/// The helper that creates `relative` under a tier root (mounted at `/t`), one component at a
+/// time, and prints `made REL` for the topmost directory it made (nothing when all existed):
+/// [`parse_made`].
 pub fn mkdir_spec(root: &Path, relative: &str, image: &str, journal: &str) -> HelperSpec {
-    let mut command = shell("mkdir -p \"/t/$1\"");
+    let mut command = shell(
+        "set -f; IFS=/; r=; top=
+for c in $1; do
+  [ -n \"$c\" ] || continue
+  r=\"$r/$c\"
+  if [ ! -e \"/t$r\" ] && [ ! -L \"/t$r\" ]; then
+    mkdir \"/t$r\" || exit 1
+    [ -n \"$top\" ] || top=$r
+  fi
+done
+[ -z \"$top\" ] || printf 'made %s\\n' \"${top#/}\"",
+    );
     command.extend(["tierctl-mkdir".into(), relative.into()]);
     HelperSpec {
         mounts: vec![MountSpec {
@@ -422,6 +435,53 @@ pub fn mkdir_spec(root: &Path, relative: &str, image: &str, journal: &str) -> He
         capabilities: vec![Capability::DacOverride],
         ..spec("mkdir", image, journal, command)
     }
+}
+
+/// The topmost directory [`mkdir_spec`] made, relative to its tier root.
+pub fn parse_made(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("made "))
+        .map(|rel| rel.trim_end().to_owned())
+        .filter(|rel| !rel.is_empty())
+}
+
+/// The helper that removes the empty directories from `relative` up to `top` (both below a
+/// tier root mounted at `/t`, `top` at or above `relative`), each only while empty: what
+/// [`mkdir_spec`] made for a copy that is gone. `None` when a path climbs out of the root or
+/// `top` is not above `relative`.
+pub fn rmdir_spec(
+    root: &Path,
+    relative: &str,
+    top: &str,
+    image: &str,
+    journal: &str,
+) -> Option<HelperSpec> {
+    let inside = |rel: &str| {
+        !rel.is_empty()
+            && Path::new(rel)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+    };
+    if !inside(relative) || !inside(top) || !Path::new(relative).starts_with(top) {
+        return None;
+    }
+    let mut command = shell(
+        "r=$1
+while rmdir \"/t/$r\" 2>/dev/null && [ \"$r\" != \"$2\" ]; do
+  r=${r%/*}
+done
+exit 0",
+    );
+    command.extend(["tierctl-rmdir".into(), relative.into(), top.into()]);
+    Some(HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(root.to_path_buf()),
+            target: "/t".into(),
+            read_only: false,
+        }],
+        capabilities: vec![Capability::DacOverride],
+        ..spec("rmdir", image, journal, command)
+    })
 }
 
 /// The helper on B that removes `relative` (a copy) below a tier root (mounted at `/t`);
@@ -640,6 +700,22 @@ bbbb  ./outside link
         assert!(parse_manifest(&cut).unwrap_err().contains("ends early"));
         let socket = "#stat\nc1ed 0 0 0 1 2 1 0 0 ./sock\n#end\n";
         assert!(parse_manifest(socket).unwrap_err().contains("socket"));
+    }
+
+    #[test]
+    fn the_topmost_directory_made_is_read_and_only_what_was_made_is_removed() {
+        assert_eq!(parse_made("made app/db\n").as_deref(), Some("app/db"));
+        assert_eq!(parse_made(""), None);
+        assert_eq!(parse_made("made \n"), None);
+        let root = Path::new("/tiers/fast");
+        let spec = rmdir_spec(root, "app/db", "app", "img", "j").expect("inside the root");
+        assert_eq!(spec.command[4..], ["app/db".to_owned(), "app".to_owned()]);
+        assert_eq!(spec.mounts[0].source, MountSource::Bind(root.to_path_buf()));
+        // nothing out of the root, and `top` must lie above the copy
+        assert!(rmdir_spec(root, "../x", "..", "img", "j").is_none());
+        assert!(rmdir_spec(root, "app/db", "other", "img", "j").is_none());
+        assert!(rmdir_spec(root, "app/db", "", "img", "j").is_none());
+        assert!(rmdir_spec(root, "/abs", "/abs", "img", "j").is_none());
     }
 
     #[test]

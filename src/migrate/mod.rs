@@ -50,6 +50,7 @@ pub mod run;
 pub mod steps;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod stop_order;
+pub mod tier_dirs;
 pub mod tree;
 
 use std::path::PathBuf;
@@ -98,6 +99,10 @@ pub struct MigrateContext<'a> {
     pub vm: Option<VmFix>,
     /// Go on although a service was killed at the stop (`--force`).
     pub force: bool,
+    /// The docker context of the engine's host when that is another machine (`crate::host`):
+    /// the plan's paths are that machine's, and its tier directories are looked at and written
+    /// only by helper containers there ([`tier_dirs`]). `None`: this machine (or its VM).
+    pub elsewhere: Option<String>,
     /// When this process stopped the services (for "services were down 1.4 s").
     pub stopped_at: std::cell::Cell<Option<std::time::Instant>>,
     /// How long the services were down, ms, once the start step started them again.

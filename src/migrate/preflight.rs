@@ -17,7 +17,7 @@ use super::copy::{self, CopyJob, TargetFacts};
 use super::journal::{self, JournalState};
 use super::owners;
 use super::plan::{MigratePlan, MigrateStep};
-use super::{MigrateContext, MigrateError, VmFix, steps};
+use super::{MigrateContext, MigrateError, VmFix, steps, tier_dirs};
 use super::{host_apply, host_measure};
 use crate::engine::probe::{self as bind_probe, Verdict};
 use crate::engine::{EngineError, MountSource, Selector};
@@ -52,21 +52,27 @@ pub fn preflight(
     {
         problems.push(why);
     }
-    for copy in &plan.copies {
+    let targets: Vec<PathBuf> = plan.copies.iter().map(|c| c.job.target.clone()).collect();
+    let facts = tier_dirs::facts(ctx, &targets).map_err(MigrateError::Refused)?;
+    for (copy, facts) in plan.copies.iter().zip(&facts) {
         if let MountSource::Volume(name) = &copy.job.source {
             volume_problems(ctx, plan, name, &mut problems)?;
         }
-        if let Err(e) = copy::check_target(
-            &copy.job.target,
-            &ctx.roots,
-            &target_facts(&copy.job.target),
-            false,
-        ) {
+        if let Err(e) = copy::check_target(&copy.job.target, &ctx.roots, facts, false) {
             problems.push(e.to_string());
         }
     }
     if !problems.is_empty() {
         return Err(refusal(problems));
+    }
+    if let Some(context) = &ctx.elsewhere {
+        // another machine: its paths are seen by its engine only, there is no host view to
+        // compare with (the bind probe's marker file would be written here)
+        problems.extend(tier_dirs::room_and_access_elsewhere(ctx, context, plan)?);
+        return match problems.is_empty() {
+            true => Ok(()),
+            false => Err(refusal(problems)),
+        };
     }
     problems.extend(seen_as_on_host(ctx, plan)?);
     if !problems.is_empty() {
@@ -310,7 +316,7 @@ fn room_and_access(
 
 /// The source's size, and whether `dir` (the target's nearest existing directory) keeps the
 /// source's owners: one measure helper ([`owners::extend`]).
-fn measure(
+pub(super) fn measure(
     ctx: &MigrateContext<'_>,
     job: &CopyJob,
     dir: &Path,
@@ -353,7 +359,7 @@ fn on_host(
 }
 
 /// A copy's source in messages.
-fn show(source: &MountSource) -> String {
+pub(super) fn show(source: &MountSource) -> String {
     match source {
         MountSource::Volume(name) => format!("volume `{name}`"),
         MountSource::Bind(path) => format!("`{}`", path.display()),

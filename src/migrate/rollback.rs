@@ -21,8 +21,8 @@ use super::plan::{MigratePlan, MigrateStep};
 use super::preflight::topmost_missing;
 use super::prune::{Reload, users};
 use super::steps::list_or_none;
-use super::tree;
 use super::{MigrateContext, MigrateError, state_of};
+use super::{tier_dirs, tree};
 use crate::engine::{HelperSpec, MountSource};
 use crate::write::{self, FileWrite};
 
@@ -129,10 +129,12 @@ fn bring_back(
     n: usize,
 ) -> Result<Option<StepOutcome>, MigrateError> {
     let forward = state.plan.copies[n].job.clone();
-    if !state.rewrite_began() || !forward.target.is_dir() {
+    let id = reverse_step(n);
+    if !state.rewrite_began()
+        || !tier_dirs::is_dir(ctx, &forward.target).map_err(|m| failed(state, &id, m))?
+    {
         return Ok(None);
     }
-    let id = reverse_step(n);
     let dir = journal::dir(&state.plan.project_dir);
     // no usable manifest (a journal from before they were kept, or a side file edited or
     // lost): the tier may hold newer data, so it is copied back
@@ -402,7 +404,9 @@ fn discard_copies(
             continue;
         }
         let target = &copy.job.target;
-        if target.is_dir() {
+        let is_dir =
+            tier_dirs::is_dir(ctx, target).map_err(|m| failed(state, &discard_step(n), m))?;
+        if is_dir {
             unchanged(ctx, journal, state, &copy.job, n)?;
             let using = users(ctx, &project, &MountSource::Bind(target.clone()))?;
             if !using.is_empty() {
@@ -489,24 +493,12 @@ fn remove_copy(
     let create = super::plan::MigrateStep::CreateDir(n).id();
     let made = match state.done.get(&create) {
         Some(Detail::Created { made }) => made.clone(),
-        _ => topmost_missing(target),
+        // never journaled as created: only what this machine shows lies above it
+        _ if ctx.elsewhere.is_none() => topmost_missing(target),
+        _ => None,
     };
-    if target.is_dir() {
-        ctx.engine
-            .run_to_end(&copy::wipe_spec(target, &ctx.image, &journal.id))
-            .map_err(|err| failed(state, &discard_step(n), err.to_string()))?;
-    }
-    if let Some(top) = made {
-        let mut dir = Some(target);
-        while let Some(d) = dir {
-            let _ = std::fs::remove_dir(d);
-            if d == top {
-                break;
-            }
-            dir = d.parent();
-        }
-    }
-    Ok(())
+    tier_dirs::remove(ctx, target, made.as_deref(), &journal.id)
+        .map_err(|m| failed(state, &discard_step(n), m))
 }
 
 /// The refusal of a second rollback of a journal that was rolled back already (without

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::MigrateContext;
 use super::compose_cli;
-use super::copy::{self, CopyJob, SourceSize, TargetState};
+use super::copy::{self, CopyJob, SourceSize};
 use super::delta;
 use super::helper_manifest;
 use super::host_apply;
@@ -17,9 +17,9 @@ use super::listing;
 use super::manifest::{self, Rules};
 use super::mounts::mount_problems;
 use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
-use super::preflight::{target_facts, topmost_missing};
 use super::progress::{self, ticking};
 use super::stop_order;
+use super::tier_dirs;
 use super::tree;
 use crate::engine::{
     ContainerState, Containers, Engine, EngineError, HelperSpec, MountSource, MountSpec, Selector,
@@ -181,28 +181,7 @@ fn now_ms() -> u64 {
 
 fn create_dir(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     let target = &input.plan.copies[n].job.target;
-    let facts = target_facts(target);
-    let state =
-        copy::check_target(target, &input.ctx.roots, &facts, retried).map_err(|e| e.to_string())?;
-    match state {
-        TargetState::Missing => {
-            let made = topmost_missing(target);
-            std::fs::create_dir_all(target)
-                .map_err(|err| format!("cannot create `{}`: {err}", target.display()))?;
-            Ok((Detail::Created { made }, "created".into()))
-        }
-        TargetState::Empty => Ok((Detail::Created { made: None }, "exists, empty".into())),
-        TargetState::JournaledCopy => {
-            run_helper(
-                input,
-                &copy::wipe_spec(target, &input.ctx.image, input.journal),
-            )?;
-            Ok((
-                Detail::Created { made: None },
-                "partial copy removed".into(),
-            ))
-        }
-    }
+    tier_dirs::create(input.ctx, target, input.journal, retried)
 }
 
 fn run_helper(input: &StepInput<'_>, spec: &HelperSpec) -> Result<String, String> {
@@ -246,10 +225,10 @@ fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String
     let copy = &input.plan.copies[n];
     let mut job = copy.job.clone();
     let mut seeded = None;
-    let facts = target_facts(&job.target);
+    let facts = tier_dirs::facts_of(ctx, &job.target)?;
     // not empty here means this journal's own partial copy: `create` passed it empty
     if facts.exists && !facts.empty {
-        run_helper(input, &copy::wipe_spec(&job.target, &ctx.image, journal))?;
+        tier_dirs::wipe(ctx, &job.target, journal)?;
     }
     if !running && let Some(filled) = measured_copy(input, n, &job)? {
         return Ok(filled);
@@ -302,6 +281,7 @@ fn copy_with_progress(
     running: bool,
 ) -> Result<Copied, String> {
     let bar = progress::bytes_bar(input.label.to_owned(), bytes);
+    let here = input.ctx.elsewhere.is_none();
     let on_host = match running {
         true => None,
         false => host_copy_roots(input, job)?,
@@ -321,7 +301,7 @@ fn copy_with_progress(
         });
         let result = ticking(
             Duration::from_millis(500),
-            || bar.set_position(progress::tree_bytes(&job.target)),
+            || bar.set_position(copied_bytes(here, &job.target)),
             || match &on_host {
                 // the copy is hashed back while it syncs: the verify then reads only the source
                 Some((from, to)) => host_apply::copy_all_reading(from, to, || {
@@ -343,6 +323,16 @@ fn copy_with_progress(
     Ok((output, known, copy_read))
 }
 
+/// Bytes in `target` so far, for a copy's progress bar; 0 unless `here`: a target on another
+/// machine (the engine's host, [`MigrateContext::elsewhere`]) is never read here.
+fn copied_bytes(here: bool, target: &Path) -> u64 {
+    if here {
+        progress::tree_bytes(target)
+    } else {
+        0
+    }
+}
+
 /// On a VM (the host reads neither tree, see [`copy_helper`]) with the services stopped: one
 /// helper container measures the source, copies it and reads both trees
 /// ([`copy::measured_copy_spec`] in [`helper_manifest::after_copy`]); `None` when that does not
@@ -358,10 +348,11 @@ fn measured_copy(input: &StepInput<'_>, n: usize, job: &CopyJob) -> Result<Optio
     let copy = copy::measured_copy_spec(job, &input.ctx.image, input.journal, seed);
     let spec = helper_manifest::after_copy(&copy, &roots);
     let (label, target) = (input.label, &job.target);
+    let here = input.ctx.elsewhere.is_none();
     let bar = progress::bar(label.to_owned());
     let output = ticking(
         Duration::from_millis(500),
-        || bar.set_message(format!("{label} {} bytes", progress::tree_bytes(target))),
+        || bar.set_message(format!("{label} {} bytes", copied_bytes(here, target))),
         || run_helper(input, &spec),
     );
     bar.finish_and_clear();

@@ -22,6 +22,7 @@ mod migrate_to_context;
 mod mounts_cli;
 mod readme;
 mod remote;
+mod remote_migrate;
 mod remote_paths;
 mod rewrite;
 mod rewrite_corpus;

@@ -280,7 +280,7 @@ impl Moving {
 
 /// A tree's listing as busybox prints it, read by a container on engine `host` (`None`: A)
 /// that mounts `mount` (a volume's name or a path) read-only.
-fn listing(host: Option<&str>, mount: &str) -> String {
+pub fn listing(host: Option<&str>, mount: &str) -> String {
     let mut cmd = Command::new("docker");
     if let Some(host) = host {
         cmd.args(["-H", host]);
@@ -306,7 +306,7 @@ impl Drop for Moving {
     }
 }
 
-fn assert_postgres_like_tree(t: &Path) {
+pub fn assert_postgres_like_tree(t: &Path) {
     let one = std::fs::metadata(t.join("pg/base/1")).expect("copied file");
     assert_eq!(
         (one.uid(), one.mode() & 0o7777, one.nlink()),

@@ -12,7 +12,6 @@ use crate::compose::load;
 use crate::engine::Engine;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, Endpoint};
-use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
 use crate::probe::{self, DiskFiles};
 use crate::report::Report;
@@ -44,7 +43,7 @@ pub(super) fn migrate(
     use crate::migrate::journal;
     use crate::migrate::{ComposeCli, MigrateContext};
 
-    let on = engine_host(settings, global, args, env)?;
+    let on = engine_host(settings, global, env)?;
     let project = super::load_project(settings)?;
     let lock = (!args.dry_run)
         .then(|| crate::lock::project(&project))
@@ -63,6 +62,7 @@ pub(super) fn migrate(
             env,
             project: &project,
             lock: lock.as_ref(),
+            on: &on,
         };
         return to_context::migrate(&run, journaled, out);
     }
@@ -70,11 +70,7 @@ pub(super) fn migrate(
     // else tiers.yaml's own
     let named = !(global.contexts.is_empty() && global.hosts.is_empty());
     let tiers = load_tiers_on(settings, (named || on.host.remote).then_some(&on.host))?;
-    let image = args
-        .helper_image
-        .clone()
-        .filter(|i| !i.is_empty())
-        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+    let image = to_context::helper_image(args);
     if on.host.remote && !args.quiet {
         eprintln!(
             "note: the engine's host (context `{}`) is another machine: the plan is made on its paths, which only helper containers there read and write",
@@ -219,44 +215,14 @@ fn start(
 
 /// The engine's host (`crate::host`). A unix socket asks nothing; a network endpoint without
 /// the context's word is asked for the marker file. On another machine the migration runs
-/// there through helpers ([`crate::migrate::tier_dirs`]); only a move to another engine
-/// (`--to-context`) from an engine on another machine is refused ([`remote_refusal`]).
+/// there through helpers ([`crate::migrate::tier_dirs`]), a move to another engine too.
 fn engine_host(
     settings: &Settings,
     global: &GlobalArgs,
-    args: &MigrateArgs,
     env: &Environment,
 ) -> Result<super::audit::PathHost, Error> {
     let endpoint = resolve_endpoint(global, env)?;
-    let moving = args.to_context.is_some();
-    if let crate::host::Decision::Decided { remote: true, .. } = crate::host::decide(&endpoint)
-        && moving
-    {
-        return Err(remote_refusal(&crate::host::host(&endpoint, None, None)));
-    }
-    let on = super::audit::host_at(settings, &endpoint, env)?;
-    if on.host.remote && moving {
-        return Err(remote_refusal(&on.host));
-    }
-    Ok(on)
-}
-
-/// Why `migrate --to-context` does not start from an engine on another machine: the move reads
-/// this engine's side of the project (its sources' facts, the compose files it starts) as
-/// paths of this machine.
-fn remote_refusal(host: &crate::host::Host) -> Error {
-    let context = &host.context;
-    Error::RemoteHost {
-        context: context.clone(),
-        endpoint: host.endpoint.clone(),
-        why: format!(
-            "`tierctl migrate --to-context` moves a project from an engine of this machine (this one was decided to be another machine by {})",
-            host.rule.describe()
-        ),
-        hint: format!(
-            "run the move on the machine of context `{context}`; a migration into that host's own tier directories works from here (`tierctl --context {context} migrate`); if that engine runs on this machine, write `\"tierctl.remote\": false` in the context's Metadata"
-        ),
-    }
+    super::audit::host_at(settings, &endpoint, env)
 }
 
 /// The global arguments that pick the project and the engine, as the user gave them (repeated

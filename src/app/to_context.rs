@@ -49,6 +49,8 @@ pub(super) struct Run<'a> {
     pub(super) env: &'a Environment,
     pub(super) project: &'a ComposeProject,
     pub(super) lock: Option<&'a ProjectLock>,
+    /// This engine's host (A): on another machine its paths are read there, never here.
+    pub(super) on: &'a super::audit::PathHost,
 }
 
 /// Plan (or take from the journal) and run a cross-host migration, its resume or rollback.
@@ -81,13 +83,9 @@ pub(super) fn migrate(
         confirm(what, args)?;
     }
     let endpoint = resolve_endpoint(run.global, run.env)?;
-    let engine = DockerEngine::connect(&endpoint)?;
+    let engine = DockerEngine::connect(&endpoint)?.on_another_machine(run.on.host.remote);
     let other = other_engine(run, &cross.context)?;
-    let image = args
-        .helper_image
-        .clone()
-        .filter(|i| !i.is_empty())
-        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+    let image = helper_image(args);
     let cleanup_a = helper_cleanup(&endpoint);
     let cleanup_b = helper_cleanup(&other.1);
     let ctx = MigrateContext {
@@ -183,6 +181,14 @@ fn start(
     Ok(run::run_with(ctx, &mut journal, &records, &execute)?)
 }
 
+/// The helper image: `--helper-image` (or `TIERCTL_HELPER_IMAGE`), else the default.
+pub(super) fn helper_image(args: &MigrateArgs) -> String {
+    args.helper_image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned())
+}
+
 fn refused(message: &str) -> Error {
     Error::Migrate(MigrateError::Refused(message.into()))
 }
@@ -253,7 +259,11 @@ fn planned(
 ) -> Result<Option<MigratePlan>, Error> {
     let (settings, args, project) = (run.settings, run.args, run.project);
     let tiers = other_tiers(settings, args, context)?;
-    let facts = probe::paths(audit::host_paths(project));
+    // A's bind sources where they are: read there when A is another machine
+    let facts = match run.on.host.remote {
+        true => super::audit::path_facts(project, Some(run.on), &helper_image(args))?,
+        false => probe::paths(audit::host_paths(project)),
+    };
     let plan = crate::plan::plan(&crate::plan::Input {
         project,
         tiers: &tiers,

@@ -32,6 +32,7 @@ struct OnOtherMachine {
 
 impl OnOtherMachine {
     fn up(test: &str) -> Option<OnOtherMachine> {
+        crate::engine::engine()?;
         let e2 = engine2()?;
         if !can_unshare() {
             return None;
@@ -39,6 +40,8 @@ impl OnOtherMachine {
         let cli = Family::V2.require()?;
         let base = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(base.path().join("fast")).expect("tier root");
+        // the tier root of this machine's engine as a move's target, hidden from tierctl too
+        std::fs::create_dir(base.path().join("bfast")).expect("tier root");
         let project = tempfile::tempdir().expect("temp dir");
         let name = unique(test);
         let context = format!("{name}nas");
@@ -52,7 +55,7 @@ impl OnOtherMachine {
         std::fs::write(
             p.join("tiers.yaml"),
             format!(
-                "tiers:\n  fast: {{ root: \"{p}/local-fast\" }}\nplacement:\n  - tier: fast\n    path: \"{{project}}/{{volume}}\"\ncontexts:\n  {context}:\n    tiers:\n      fast: {{ root: \"{b}/fast\" }}\n",
+                "tiers:\n  fast: {{ root: \"{p}/local-fast\" }}\nplacement:\n  - tier: fast\n    path: \"{{project}}/{{volume}}\"\ncontexts:\n  {context}:\n    tiers:\n      fast: {{ root: \"{b}/fast\" }}\n  {context}here:\n    tiers:\n      fast: {{ root: \"{b}/bfast\" }}\n",
                 p = p.display(),
                 b = base.path().display()
             ),
@@ -60,7 +63,8 @@ impl OnOtherMachine {
         .expect("write tiers");
         let config = DockerConfig::new()
             .tls_context(&context, &e2.tls_host, &e2.tls_dir)
-            .mark_remote(&context, true);
+            .mark_remote(&context, true)
+            .context(&format!("{context}here"), "unix:///var/run/docker.sock");
         let m = OnOtherMachine {
             e2,
             cli,
@@ -100,6 +104,16 @@ impl OnOtherMachine {
         format!("{}_dbdata", self.name)
     }
 
+    /// The docker context of this machine's engine.
+    fn here(&self) -> String {
+        format!("{}here", self.context)
+    }
+
+    /// `NAME SOURCE` of the project's running containers on this machine's engine.
+    fn running_here(&self) -> Vec<String> {
+        self.running_on(None)
+    }
+
     /// The copy's directory on the engine's host.
     fn target(&self) -> PathBuf {
         self.base.path().join(format!("fast/{}/dbdata", self.name))
@@ -134,12 +148,18 @@ impl OnOtherMachine {
 
     /// `NAME SOURCE` of the project's running containers on the second engine.
     fn running(&self) -> Vec<String> {
+        self.running_on(Some(&self.e2.unix_host()))
+    }
+
+    /// `NAME SOURCE` of the project's running containers on the engine at `host` (`None`:
+    /// this machine's).
+    fn running_on(&self, host: Option<&str>) -> Vec<String> {
         let docker = |args: &[&str]| {
-            let out = Command::new("docker")
-                .args(["-H", &self.e2.unix_host()])
-                .args(args)
-                .output()
-                .expect("docker");
+            let mut cmd = Command::new("docker");
+            if let Some(host) = host {
+                cmd.args(["-H", host]);
+            }
+            let out = cmd.args(args).output().expect("docker");
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
         let filter = format!("label=com.docker.compose.project={}", self.name);
@@ -179,8 +199,18 @@ impl OnOtherMachine {
 impl Drop for OnOtherMachine {
     fn drop(&mut self) {
         self.compose(&["down", "-v", "--timeout", "1"]);
-        // the copy belongs to root (the helpers wrote it)
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        if let Ok(out) = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+        {
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["rm", "-f", id]).output();
+            }
+        }
+        // the copies belong to root (the helpers wrote them)
         let _ = std::fs::remove_dir_all(self.base.path().join("fast"));
+        let _ = std::fs::remove_dir_all(self.base.path().join("bfast"));
     }
 }
 
@@ -323,4 +353,42 @@ fn issue15_migrate_on_a_remote_engine_refuses_a_full_target_before_stopping() {
         std::fs::read(target.join("someone-elses")).expect("kept"),
         b"data"
     );
+}
+
+#[test]
+fn issue15_migrate_to_context_from_a_remote_engine_moves_the_project_to_this_machines_engine() {
+    let Some(m) = OnOtherMachine::up("tierctlitrm3") else {
+        return;
+    };
+    let before = listing(Some(&m.e2.unix_host()), &m.volume());
+    let here = m.here();
+    let (code, stdout, stderr) = m.tierctl(&format!("migrate --to-context {here} --yes"));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("started on `{here}`: db")),
+        "{stdout}"
+    );
+    // the tree arrived in the tier of this machine's engine; the project runs there only
+    let target = m.base.path().join(format!("bfast/{}/dbdata", m.name));
+    assert_postgres_like_tree(&target);
+    let running = m.running_here();
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert!(
+        running[0].contains(&target.display().to_string()),
+        "{running:?}"
+    );
+    assert!(m.running().is_empty(), "stopped on the other machine");
+    let for_b = m.project.path().join(format!("compose.{here}.yaml"));
+    assert!(
+        std::fs::read_to_string(&for_b)
+            .expect("compose file for this engine")
+            .contains(&format!("{}:/data", target.display()))
+    );
+
+    // back on the other machine, with its volume as it was (its data was only read)
+    let (code, stdout, stderr) = m.tierctl("migrate --rollback --yes");
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(m.running_here().is_empty(), "{stdout}");
+    assert_eq!(m.running().len(), 1, "{stdout}");
+    assert_eq!(listing(Some(&m.e2.unix_host()), &m.volume()), before);
 }

@@ -321,28 +321,6 @@ fn issue15_tiers_validate_reports_a_bad_context_tier_map_with_file_and_line() {
 }
 
 #[test]
-fn issue15_migrate_to_context_from_an_engine_on_another_machine_is_refused_before_planning() {
-    let Some(e2) = ready() else { return };
-    let views = Views::new(&e2, Some(true));
-    let (code, stdout, stderr) = views.tierctl("migrate --to-context elsewhere --yes");
-    assert_eq!(code, Some(2), "{stdout} {stderr}");
-    assert!(
-        stderr.contains(
-            "`tierctl migrate --to-context` moves a project from an engine of this machine"
-        ),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!(
-            "a migration into that host's own tier directories works from here (`tierctl --context {} migrate`)",
-            views.context
-        )),
-        "{stderr}"
-    );
-    assert!(stdout.is_empty(), "nothing planned: {stdout}");
-}
-
-#[test]
 fn issue15_migrate_dry_run_on_a_remote_engine_plans_on_the_paths_of_its_host() {
     let Some(e2) = ready() else { return };
     let views = Views::new(&e2, Some(true));

@@ -13,7 +13,10 @@
 #
 # Caches are dropped before each run when /proc/sys/vm/drop_caches is writable (root) and
 # DROP_CACHES is not 0 (on a shared machine, DROP_CACHES=0 spares the neighbours).
-# Usage: [TIERCTL_BIN=path] bench/migrate.sh [SIZE_MB] [FILES] [RUNS]   (default 2048 MB in 20,000 files, 2 runs
+# BASELINE_BIN=path adds a third mode, "baseline": that binary's `migrate --yes` (build the tool
+# as it was when the downtime issue was filed, commit c019162, whose migrate stopped the
+# services for the whole copy and verify): issue 14's downtime goal is against that.
+# Usage: [TIERCTL_BIN=path] [BASELINE_BIN=path] bench/migrate.sh [SIZE_MB] [FILES] [RUNS]   (default 2048 MB in 20,000 files, 2 runs
 # of each migrate mode; without TIERCTL_BIN it builds the release binary once; needs root, a Docker engine, the compose CLI, rsync, and twice SIZE_MB
 # free; a script, not a test). On the VM engine of tests/vm/harness.sh: bench/migrate-vm.sh.
 set -euo pipefail
@@ -115,7 +118,7 @@ migrate() { # mode-args...
   since=$(date +%s.%N)
   start=$(date +%s%N)
   # each line of tierctl's progress stamped with the seconds since the start (BENCH_STEPS=1 prints them)
-  (cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$bin" migrate --yes "$@" 2>&1 >/dev/null |
+  (cd "$app" && COMPOSE_PROJECT_NAME=$project TIERCTL_HELPER_IMAGE=$image "$use_bin" migrate --yes "$@" 2>&1 >/dev/null |
     while IFS= read -r line; do
       printf '%8.2f s  %s\n' "$(awk -v n=$(( $(date +%s%N) - start )) 'BEGIN { print n / 1e9 }')" "$line"
     done >"$work/migrate.log"; exit "${PIPESTATUS[0]}") ||
@@ -143,9 +146,16 @@ migrate() { # mode-args...
 echo
 printf '%-22s %8s %9s %9s %10s  %-14s %s\n' "migrate, service writing" "total s" "downtime" "total/rsync" "down/rsync" "load average" "copy == source at stop"
 declare -A best_down best_total
+modes="pre-copy stop-first"
+if [ -n "${BASELINE_BIN:-}" ]; then modes="$modes baseline"; fi
 for n in $(seq 1 "$runs"); do
-  for mode in pre-copy stop-first; do
-    if [ "$mode" = stop-first ]; then migrate --stop-first; else migrate; fi
+  for mode in $modes; do
+    use_bin=$bin
+    case $mode in
+      stop-first) migrate --stop-first ;;
+      baseline) use_bin=$BASELINE_BIN; migrate ;;
+      *) migrate ;;
+    esac
     printf '%-22s %8s %8ss %9.2fx %9.2fx  %-14s %s   (tierctl: %s)\n' "$mode #$n" "$total" "$down" \
       "$(awk -v a="$total" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" \
       "$(awk -v a="$down" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" "$(load)" "$same" "$said"
@@ -160,6 +170,11 @@ echo
 echo "best of $runs: pre-copy downtime ${best_down[pre-copy]} s, stop-first downtime ${best_down[stop-first]} s"
 awk -v a="${best_down[pre-copy]}" -v b="${best_down[stop-first]}" \
   'BEGIN { printf "downtime pre-copy / stop-first      %5.2fx  (goal <= 0.10x)\n", a / b }'
+if [ -n "${BASELINE_BIN:-}" ]; then
+  echo "baseline (BASELINE_BIN, stop-copy-verify when issue 14 was filed): downtime ${best_down[baseline]} s, total ${best_total[baseline]} s"
+  awk -v a="${best_down[pre-copy]}" -v b="${best_down[baseline]}" \
+    'BEGIN { printf "downtime pre-copy / baseline        %5.2fx  (goal <= 0.10x)\n", a / b }'
+fi
 awk -v a="${best_total[stop-first]}" -v b="${secs[host rsync -a]}" \
   'BEGIN { printf "stop-first total / host rsync -a    %5.2fx  (goal <= 1.0x; copy + full verify + stop/start)\n", a / b }'
 awk -v a="${best_total[stop-first]}" -v b="${secs[host rsync -a + sync]}" \

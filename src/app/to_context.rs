@@ -288,8 +288,10 @@ fn planned(
             u.service, u.target, u.reason
         )))
     })?;
+    // a copy for B of each file the project was given; the files they include or extend are
+    // named by the copies as by the originals
     let originals: Vec<(std::path::PathBuf, String)> = project
-        .files
+        .given
         .iter()
         .map(|f| {
             let text = project
@@ -300,7 +302,7 @@ fn planned(
             (f.clone(), text)
         })
         .collect();
-    if let Some(why) = cross_plan::unsupported(&local, &originals) {
+    if let Some(why) = cross_plan::unsupported(&local, &project.given) {
         return Err(Error::Migrate(MigrateError::Refused(why)));
     }
     let services = project

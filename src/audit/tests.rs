@@ -99,6 +99,7 @@ fn project(
         name: "proj".into(),
         dir: PathBuf::from("/p"),
         files: vec![PathBuf::from("/p/compose.yaml")],
+        given: vec![PathBuf::from("/p/compose.yaml")],
         services: [("app".to_owned(), service)].into_iter().collect(),
         volumes: volumes.into_iter().collect(),
         environment: ComposeEnv::new(),

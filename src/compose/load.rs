@@ -170,6 +170,7 @@ fn load_through(
         name,
         dir: project_dir,
         files: loader.loaded,
+        given: compose_files,
         services,
         volumes,
         environment: env,

@@ -245,6 +245,9 @@ pub struct ComposeProject {
     pub dir: PathBuf,
     /// The compose files in load order (includes and extended files after the file that uses them).
     pub files: Vec<PathBuf>,
+    /// The compose files the project was given (`-f`, `COMPOSE_FILE`, or the default file and
+    /// its override), in order: `files` without the files they include or extend.
+    pub given: Vec<PathBuf>,
     /// Services in file order (all of them; see [`Service::enabled`]).
     pub services: IndexMap<String, Service>,
     /// Top-level volumes.

@@ -64,38 +64,20 @@ impl CrossHost {
 }
 
 /// Why a project cannot move to another engine (yet): the move would edit a file that is not
-/// one of its compose files (an env file), or a compose file names another file (`include:`,
-/// `extends: { file: }`), whose copy for B would still name the original. `texts`: each
-/// compose file's text.
-pub fn unsupported(plan: &MigratePlan, texts: &[(PathBuf, String)]) -> Option<String> {
-    if let Some((path, _)) = texts.iter().find(|(_, text)| names_other_files(text)) {
-        return Some(format!(
-            "`{}` includes or extends another compose file; `--to-context` writes a copy of each compose file for the other engine, and the copies would still name the originals",
-            path.display()
-        ));
-    }
+/// one of the compose files it was `given` (an env file, or a file they `include:` or
+/// `extends: { file: }`): only the given files get a copy for B. A file they name that the
+/// move leaves alone is fine: each copy for B lies beside its original, so it names the same
+/// file, and that file needs nothing else on B.
+pub fn unsupported(plan: &MigratePlan, given: &[PathBuf]) -> Option<String> {
     plan.files
         .iter()
-        .find(|f| !plan.compose_files.contains(&f.path))
+        .find(|f| !given.contains(&f.path))
         .map(|f| {
             format!(
-                "the move would edit `{}` (an env file or another file) as well; `--to-context` writes only compose files for the other engine",
+                "the move would edit `{}` as well, which is not one of the project's compose files (an env file, or a file they include or extend); `--to-context` writes copies only of the compose files for the other engine: move that mount into a compose file given with `-f`",
                 f.path.display()
             )
         })
-}
-
-/// A top-level `include:`, or an `extends:` with a `file:` (a look at the text: a false
-/// alarm only refuses).
-fn names_other_files(text: &str) -> bool {
-    let lines = || text.lines().map(|l| l.split('#').next().unwrap_or(""));
-    let extends = lines().any(|l| l.trim_start().starts_with("extends:"));
-    lines().any(|l| l.starts_with("include:"))
-        || (extends
-            && lines().any(|l| {
-                let t = l.trim_start();
-                t.starts_with("file:") || (t.starts_with("extends:") && t.contains("file:"))
-            }))
 }
 
 /// The cross-host plan from the local plan built with B's tier map: every service of the
@@ -752,7 +734,7 @@ bbbb  ./outside link
             ..MigratePlan::default()
         };
         let originals = [("/srv/app/compose.yaml".into(), "old".to_owned())];
-        assert_eq!(unsupported(&local, &originals), None);
+        assert_eq!(unsupported(&local, &local.compose_files), None);
         let services = vec![
             ("db".into(), Some("postgres:16".into())),
             ("web".into(), None),
@@ -791,7 +773,7 @@ bbbb  ./outside link
             ("/srv/a.yaml".into(), "a".to_owned()),
             ("/srv/b.yaml".into(), "b old".to_owned()),
         ];
-        assert_eq!(unsupported(&local, &originals), None);
+        assert_eq!(unsupported(&local, &local.compose_files), None);
         let plan = build(local, "nas", vec!["/b".into()], Vec::new(), &originals);
         let written: Vec<(&Path, &str)> = plan
             .files
@@ -813,27 +795,34 @@ bbbb  ./outside link
     }
 
     #[test]
-    fn a_file_that_includes_or_extends_another_or_an_env_file_edit_is_refused() {
+    fn a_file_the_move_leaves_alone_may_be_named_but_an_edit_outside_the_compose_files_is_refused()
+    {
         let local = MigratePlan {
             compose_files: vec!["/srv/a.yaml".into()],
             ..MigratePlan::default()
         };
-        let with = |text: &str| [("/srv/a.yaml".into(), text.to_owned())];
-        assert!(unsupported(&local, &with("include:\n  - other.yaml\n")).is_some());
-        let extends = "services:\n  w:\n    extends:\n      file: common.yaml\n      service: w\n";
-        assert!(unsupported(&local, &with(extends)).is_some());
-        let local_extends = "services:\n  w:\n    extends: base\n    env_file: x.env\n";
-        assert_eq!(unsupported(&local, &with(local_extends)), None);
-        let env_edit = MigratePlan {
+        // the copy for B names the same files beside it (an include, an extended file):
+        // nothing in them changes
+        assert_eq!(unsupported(&local, &local.compose_files), None);
+        let edit = |path: &str| MigratePlan {
             files: vec![FileChange {
-                path: "/srv/.env".into(),
+                path: path.into(),
                 old: String::new(),
                 new: String::new(),
             }],
             ..local.clone()
         };
         assert!(
-            unsupported(&env_edit, &with("services: {}\n")).is_some_and(|m| m.contains(".env"))
+            unsupported(&edit("/srv/.env"), &local.compose_files)
+                .is_some_and(|m| m.contains("`/srv/.env`"))
+        );
+        assert!(
+            unsupported(&edit("/srv/common.yaml"), &local.compose_files)
+                .is_some_and(|m| m.contains("`/srv/common.yaml` as well"))
+        );
+        assert_eq!(
+            unsupported(&edit("/srv/a.yaml"), &local.compose_files),
+            None
         );
     }
 }

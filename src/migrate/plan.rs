@@ -578,6 +578,7 @@ mod tests {
             name: "app".into(),
             dir: "/srv/app".into(),
             files: vec!["/srv/app/compose.yaml".into()],
+            given: vec!["/srv/app/compose.yaml".into()],
             services: Default::default(),
             volumes: Default::default(),
             environment: Default::default(),

@@ -901,3 +901,80 @@ fn migrate_to_context_moves_a_project_of_several_compose_files() {
     assert_eq!(m.running(None).len(), 1);
     assert_eq!(m.volume_listing(), before);
 }
+
+/// The service's image and command come from `common.yaml` (`extends: { file: }`), its volume
+/// from compose.yaml: the copy for B names `common.yaml` beside it as the original does.
+const EXTENDING: &str = r#"services:
+  db:
+    extends:
+      file: common.yaml
+      service: base
+    volumes:
+      - dbdata:/data   # the database
+volumes:
+  dbdata:
+"#;
+
+const COMMON: &str = r#"services:
+  base:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+"#;
+
+#[test]
+fn migrate_to_context_of_a_project_extending_a_file_it_leaves_alone_names_that_file_on_b() {
+    let common = COMMON.replace("{image}", &helper_image());
+    let Some(m) = Moving::up_with(
+        "tierctlitxh8",
+        SEED,
+        &[("compose.yaml", EXTENDING), ("common.yaml", &common)],
+        &[],
+    ) else {
+        return;
+    };
+    let before = m.volume_listing();
+    let args = m.move_args();
+    let out = m.tierctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let for_b = std::fs::read_to_string(m.compose_for_b()).expect("compose file for B");
+    assert!(for_b.contains("file: common.yaml"), "{for_b}");
+    assert!(
+        for_b.contains(&format!("{}:/data", m.target().display())),
+        "{for_b}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.ws.path("app/common.yaml")).expect("untouched"),
+        common
+    );
+    m.assert_runs_on_b_only();
+    assert_eq!(m.target_listing(), before);
+    let back = m.tierctl(&["migrate", "--rollback", "--yes"]);
+    assert_eq!(back.status.code(), Some(0), "{}", stdout(&back));
+    assert_eq!(m.running(None).len(), 1);
+    assert_eq!(m.volume_listing(), before);
+}
+
+#[test]
+fn migrate_to_context_refuses_a_mount_in_a_file_the_project_extends() {
+    // the volume is in common.yaml: its edit would land there, not in a compose file for B
+    let common = format!(
+        "{}    volumes:\n      - dbdata:/data\n",
+        COMMON.replace("{image}", &helper_image())
+    );
+    let extending = "services:\n  db:\n    extends:\n      file: common.yaml\n      service: base\nvolumes:\n  dbdata:\n";
+    let Some(m) = Moving::up_with(
+        "tierctlitxh7",
+        SEED,
+        &[("compose.yaml", extending), ("common.yaml", &common)],
+        &[],
+    ) else {
+        return;
+    };
+    let args = m.move_args();
+    let out = m.tierctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("common.yaml` as well"), "{err}");
+    assert!(!m.compose_for_b().exists());
+    assert_eq!(m.running(None).len(), 1, "nothing stopped");
+}

@@ -131,7 +131,7 @@ migrate() { # mode-args...
       --filter "label=com.docker.compose.project=$project" --filter type=container \
       --format '{{.TimeNano}} {{.Action}}' |
     awk '$2 == "kill" && !k { k = $1 } $2 == "start" { s = $1 } END { printf "%.2f", (s - k) / 1e9 }')
-  said=$(grep -o 'services were down [0-9.]* s' "$work/migrate.log" | head -n 1)
+  said=$(grep -o 'services were down [0-9.]* s' "$work/migrate.log" | head -n 1 || true)
   # integrity: the copy equals the source as it was at the stop (the source is no longer written)
   local new target
   new=live-$(docker ps -q --filter "label=com.docker.compose.project=$project" | head -n 1 |

@@ -31,7 +31,14 @@ struct OnOtherMachine {
 }
 
 impl OnOtherMachine {
+    /// The other machine's engine reached over TCP with TLS.
     fn up(test: &str) -> Option<OnOtherMachine> {
+        Self::up_over(test, false)
+    }
+
+    /// The other machine's engine reached over TCP with TLS, or over ssh (`ssh`: the sshd of
+    /// `.ci/hosts`, whose user's `docker` reaches that engine).
+    fn up_over(test: &str, ssh: bool) -> Option<OnOtherMachine> {
         crate::engine::engine()?;
         let e2 = engine2()?;
         if !can_unshare() {
@@ -61,8 +68,11 @@ impl OnOtherMachine {
             ),
         )
         .expect("write tiers");
-        let config = DockerConfig::new()
-            .tls_context(&context, &e2.tls_host, &e2.tls_dir)
+        let config = match ssh {
+            true => DockerConfig::new().context(&context, &e2.ssh_host),
+            false => DockerConfig::new().tls_context(&context, &e2.tls_host, &e2.tls_dir),
+        };
+        let config = config
             .mark_remote(&context, true)
             .context(&format!("{context}here"), "unix:///var/run/docker.sock");
         let m = OnOtherMachine {
@@ -391,4 +401,29 @@ fn issue15_migrate_to_context_from_a_remote_engine_moves_the_project_to_this_mac
     assert!(m.running_here().is_empty(), "{stdout}");
     assert_eq!(m.running().len(), 1, "{stdout}");
     assert_eq!(listing(Some(&m.e2.unix_host()), &m.volume()), before);
+}
+
+#[test]
+fn issue15_migrate_on_a_remote_engine_over_ssh_moves_the_volume_into_its_hosts_tier() {
+    let Some(m) = OnOtherMachine::up_over("tierctlitrm4", true) else {
+        return;
+    };
+    let before = listing(Some(&m.e2.unix_host()), &m.volume());
+    let (code, stdout, stderr) = m.tierctl("migrate --yes");
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let target = m.target();
+    assert_postgres_like_tree(&target);
+    assert_eq!(
+        without_link_times(&listing(
+            Some(&m.e2.unix_host()),
+            &target.display().to_string()
+        )),
+        without_link_times(&before)
+    );
+    let running = m.running();
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert!(
+        running[0].ends_with(&target.display().to_string()),
+        "{running:?}"
+    );
 }

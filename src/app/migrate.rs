@@ -41,7 +41,6 @@ pub(super) fn migrate(
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     use crate::migrate::journal;
-    use crate::migrate::{ComposeCli, MigrateContext};
 
     let on = engine_host(settings, global, env)?;
     let project = super::load_project(settings)?;
@@ -50,20 +49,20 @@ pub(super) fn migrate(
         .transpose()?;
     let state_dir = journal::dir(&project.dir);
     let journaled = journaled_task(args, &state_dir)?;
+    let run = to_context::Run {
+        settings,
+        global,
+        args,
+        env,
+        project: &project,
+        lock: lock.as_ref(),
+        on: &on,
+    };
     if args.to_context.is_some()
         || journaled
             .as_ref()
             .is_some_and(|t| to_context::journaled_context(t).is_some())
     {
-        let run = to_context::Run {
-            settings,
-            global,
-            args,
-            env,
-            project: &project,
-            lock: lock.as_ref(),
-            on: &on,
-        };
         return to_context::migrate(&run, journaled, out);
     }
     // the tier map of the context `--context`/`-H` name (or of another machine's engine),
@@ -71,33 +70,36 @@ pub(super) fn migrate(
     let named = !(global.contexts.is_empty() && global.hosts.is_empty());
     let tiers = load_tiers_on(settings, (named || on.host.remote).then_some(&on.host))?;
     let image = to_context::helper_image(args);
-    if on.host.remote && !args.quiet {
-        eprintln!(
-            "note: the engine's host (context `{}`) is another machine: the plan is made on its paths, which only helper containers there read and write",
-            on.host.context
-        );
-    }
     let task = match journaled {
         Some(task) => task,
-        None => {
-            // another machine's paths are read there (`engine::host_fs`), never here
-            let facts = match on.host.remote {
-                true => Some(super::audit::path_facts(&project, Some(&on), &image)?),
-                false => None,
-            };
-            match planned_migration(settings, args, &project, &tiers, facts, out)? {
-                Some(plan) => MigrateTask::Start(Box::new(plan)),
-                None => return Ok(exit::CLEAN),
-            }
-        }
+        None => match new_task(settings, args, (&project, &tiers), &on, &image, out)? {
+            Some(task) => task,
+            None => return Ok(exit::CLEAN),
+        },
     };
     if let Some(what) = destructive(&task, args) {
         confirm(what, args)?;
     }
+    run_on_this_engine(&run, &tiers, image, task, &state_dir, out)
+}
+
+/// Runs `task` on the engine `-H`/`--context` name (or the default one), with the tier map
+/// `tiers`, and prints the outcome.
+fn run_on_this_engine(
+    run: &to_context::Run<'_>,
+    tiers: &crate::tiers::Tiers,
+    image: String,
+    task: MigrateTask,
+    state_dir: &std::path::Path,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    use crate::migrate::{ComposeCli, MigrateContext};
+
+    let (settings, args, env) = (run.settings, run.args, run.env);
     // the compose project as it is on disk when a prune or discard checks who uses a volume
     let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
-    let endpoint = resolve_endpoint(global, env)?;
-    let elsewhere = on.host.remote.then(|| on.host.context.clone());
+    let endpoint = resolve_endpoint(run.global, env)?;
+    let elsewhere = run.on.host.remote.then(|| run.on.host.context.clone());
     let engine = DockerEngine::connect(&endpoint)?.on_another_machine(elsewhere.is_some());
     let views = VerifyViews::new(&engine, &endpoint, &image, elsewhere.is_some())?;
     let ctx = MigrateContext {
@@ -108,7 +110,7 @@ pub(super) fn migrate(
         quiet: args.quiet,
         views: Some(&views),
         pause: settings.migrate_pause.clone(),
-        invocation: invocation(global),
+        invocation: invocation(run.global),
         helper_cleanup: Some(helper_cleanup(&endpoint)),
         // another machine's VM files are not this machine's
         vm: elsewhere
@@ -124,9 +126,35 @@ pub(super) fn migrate(
         copy_read: Default::default(),
         known: Default::default(),
     };
-    let outcome = run_task(&ctx, task, args, lock.as_ref(), &tiers, &state_dir, &reload)?;
+    let outcome = run_task(&ctx, task, args, run.lock, tiers, state_dir, &reload)?;
     emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     Ok(exit::CLEAN)
+}
+
+/// A new migration of the project on the engine's host `on`, planned and shown (on another
+/// machine, on that machine's paths, read there by helpers with `image`); `None`: nothing to
+/// do, or only a dry run.
+fn new_task(
+    settings: &Settings,
+    args: &MigrateArgs,
+    (project, tiers): (&crate::compose::model::ComposeProject, &crate::tiers::Tiers),
+    on: &super::audit::PathHost,
+    image: &str,
+    out: &mut dyn Write,
+) -> Result<Option<MigrateTask>, Error> {
+    if on.host.remote && !args.quiet {
+        eprintln!(
+            "note: the engine's host (context `{}`) is another machine: the plan is made on its paths, which only helper containers there read and write",
+            on.host.context
+        );
+    }
+    // another machine's paths are read there (`engine::host_fs`), never here
+    let facts = match on.host.remote {
+        true => Some(super::audit::path_facts(project, Some(on), image)?),
+        false => None,
+    };
+    let plan = planned_migration(settings, args, project, tiers, facts, out)?;
+    Ok(plan.map(|plan| MigrateTask::Start(Box::new(plan))))
 }
 
 /// Runs what `migrate` was asked to do: resumes, rolls back or prunes a journal, or starts a

@@ -408,15 +408,7 @@ done
 [ -z \"$top\" ] || printf 'made %s\\n' \"${top#/}\"",
     );
     command.extend(["tierctl-mkdir".into(), relative.into()]);
-    HelperSpec {
-        mounts: vec![MountSpec {
-            source: MountSource::Bind(root.to_path_buf()),
-            target: "/t".into(),
-            read_only: false,
-        }],
-        capabilities: vec![Capability::DacOverride],
-        ..spec("mkdir", image, journal, command)
-    }
+    tier_root_spec(root, "mkdir", image, journal, command)
 }
 
 /// The topmost directory [`mkdir_spec`] made, relative to its tier root.
@@ -455,15 +447,7 @@ done
 exit 0",
     );
     command.extend(["tierctl-rmdir".into(), relative.into(), top.into()]);
-    Some(HelperSpec {
-        mounts: vec![MountSpec {
-            source: MountSource::Bind(root.to_path_buf()),
-            target: "/t".into(),
-            read_only: false,
-        }],
-        capabilities: vec![Capability::DacOverride],
-        ..spec("rmdir", image, journal, command)
-    })
+    Some(tier_root_spec(root, "rmdir", image, journal, command))
 }
 
 /// The helper on B that removes `relative` (a copy) below a tier root (mounted at `/t`);
@@ -477,15 +461,27 @@ pub fn remove_spec(root: &Path, relative: &str, image: &str, journal: &str) -> O
     }
     let mut command = shell("rm -rf -- \"/t/$1\"");
     command.extend(["tierctl-remove-copy".into(), relative.into()]);
-    Some(HelperSpec {
+    Some(tier_root_spec(root, "remove-copy", image, journal, command))
+}
+
+/// A helper that changes what lies below a tier root: `root` mounted writable at `/t`,
+/// `DAC_OVERRIDE` to write whatever the modes say.
+fn tier_root_spec(
+    root: &Path,
+    purpose: &str,
+    image: &str,
+    journal: &str,
+    command: Vec<String>,
+) -> HelperSpec {
+    HelperSpec {
         mounts: vec![MountSpec {
             source: MountSource::Bind(root.to_path_buf()),
             target: "/t".into(),
             read_only: false,
         }],
         capabilities: vec![Capability::DacOverride],
-        ..spec("remove-copy", image, journal, command)
-    })
+        ..spec(purpose, image, journal, command)
+    }
 }
 
 /// The root of `roots` that `target` lies in (component-wise) and the target's path below it.

@@ -142,28 +142,7 @@ impl Moving {
     /// Running containers of the project on engine `host` (`None`: A), each as
     /// `NAME MOUNT-SOURCE` (a volume's name, else the bound path).
     fn running(&self, host: Option<&str>) -> Vec<String> {
-        let docker = |args: &[&str]| {
-            let mut cmd = Command::new("docker");
-            if let Some(host) = host {
-                cmd.args(["-H", host]);
-            }
-            let out = cmd.args(args).output().expect("docker");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let filter = format!("label=com.docker.compose.project={}", self.name);
-        let ids = docker(&["ps", "-q", "--filter", &filter]);
-        ids.split_whitespace()
-            .map(|id| {
-                docker(&[
-                    "inspect",
-                    "--format",
-                    "{{.Name}} {{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}}{{end}}",
-                    id,
-                ])
-                .trim()
-                .to_owned()
-            })
-            .collect()
+        running_on(host, &self.name)
     }
 
     /// The manifest of a volume on A as busybox prints it (to compare before and after).
@@ -280,6 +259,33 @@ impl Moving {
 
 /// A tree's listing as busybox prints it, read by a container on engine `host` (`None`: A)
 /// that mounts `mount` (a volume's name or a path) read-only.
+/// Running containers of compose project `project` on engine `host` (`None`: the default
+/// one), each as `NAME MOUNT-SOURCE` (a volume's name, else the bound path).
+pub fn running_on(host: Option<&str>, project: &str) -> Vec<String> {
+    let docker = |args: &[&str]| {
+        let mut cmd = Command::new("docker");
+        if let Some(host) = host {
+            cmd.args(["-H", host]);
+        }
+        let out = cmd.args(args).output().expect("docker");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let filter = format!("label=com.docker.compose.project={project}");
+    let ids = docker(&["ps", "-q", "--filter", &filter]);
+    ids.split_whitespace()
+        .map(|id| {
+            docker(&[
+                "inspect",
+                "--format",
+                "{{.Name}} {{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}}{{end}}",
+                id,
+            ])
+            .trim()
+            .to_owned()
+        })
+        .collect()
+}
+
 pub fn listing(host: Option<&str>, mount: &str) -> String {
     let mut cmd = Command::new("docker");
     if let Some(host) = host {

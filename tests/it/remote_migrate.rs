@@ -16,7 +16,7 @@ use crate::copy_engine::SEED;
 use crate::engine::{can_unshare, helper_image};
 use crate::hosts::{DockerConfig, Engine2, engine2};
 use crate::migrate_engine::{COMPOSE, unique};
-use crate::migrate_to_context::{assert_postgres_like_tree, listing};
+use crate::migrate_to_context::{assert_postgres_like_tree, listing, running_on};
 
 /// A compose project running on the second engine with its volume seeded; its tier root is
 /// `base/fast` on the engine's host, hidden from tierctl.
@@ -131,29 +131,11 @@ impl OnOtherMachine {
 
     /// `tierctl --context CTX ARGS` in a mount namespace where `base` is an empty tmpfs.
     fn tierctl(&self, args: &str) -> (Option<i32>, String, String) {
-        let bin = assert_cmd::cargo::cargo_bin("tierctl");
-        let script = format!(
-            "mount -t tmpfs -o size=1m tierctl-remote-migrate '{b}' && exec '{bin}' --context '{c}' {args}",
-            b = self.base.path().display(),
-            bin = bin.display(),
-            c = self.context,
-        );
-        let out = Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .current_dir(self.project.path())
+        let mut cmd = crate::remote_paths::hiding(self.base.path(), "", &self.context, args);
+        cmd.current_dir(self.project.path())
             .env("DOCKER_CONFIG", self.config.path())
-            .env("TIERCTL_HELPER_IMAGE", helper_image())
-            .env("COMPOSE_PROJECT_NAME", &self.name)
-            .env_remove("COMPOSE_FILE")
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .output()
-            .expect("unshare runs");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .env("COMPOSE_PROJECT_NAME", &self.name);
+        crate::remote_paths::outcome(&mut cmd)
     }
 
     /// `NAME SOURCE` of the project's running containers on the second engine.
@@ -164,28 +146,31 @@ impl OnOtherMachine {
     /// `NAME SOURCE` of the project's running containers on the engine at `host` (`None`:
     /// this machine's).
     fn running_on(&self, host: Option<&str>) -> Vec<String> {
-        let docker = |args: &[&str]| {
-            let mut cmd = Command::new("docker");
-            if let Some(host) = host {
-                cmd.args(["-H", host]);
-            }
-            let out = cmd.args(args).output().expect("docker");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let filter = format!("label=com.docker.compose.project={}", self.name);
-        docker(&["ps", "-q", "--filter", &filter])
-            .split_whitespace()
-            .map(|id| {
-                docker(&[
-                    "inspect",
-                    "--format",
-                    "{{.Name}} {{range .Mounts}}{{if .Name}}{{.Name}}{{else}}{{.Source}}{{end}}{{end}}",
-                    id,
-                ])
-                .trim()
-                .to_owned()
-            })
-            .collect()
+        running_on(host, &self.name)
+    }
+
+    /// The copy's listing as the engine sees it, symlink mtimes left out.
+    fn copy_listing(&self) -> String {
+        let target = self.target().display().to_string();
+        without_link_times(&listing(Some(&self.e2.unix_host()), &target))
+    }
+
+    /// The copy on the engine's host is the Postgres-like tree, equal to the volume's listing
+    /// `before`, and the service runs on it.
+    fn assert_moved(&self, before: &str) {
+        let target = self.target();
+        assert_postgres_like_tree(&target);
+        assert_eq!(
+            self.copy_listing(),
+            without_link_times(before),
+            "the copy equals the volume"
+        );
+        let running = self.running();
+        assert_eq!(running.len(), 1, "{running:?}");
+        assert!(
+            running[0].ends_with(&target.display().to_string()),
+            "{running:?}"
+        );
     }
 
     fn exec(&self, script: &str) {
@@ -268,21 +253,7 @@ fn issue15_migrate_on_a_remote_engine_moves_the_volume_into_its_hosts_tier_and_r
     assert!(stdout.contains("services were down"), "{stdout}");
     // the copy is on the engine's host, complete, in the context's tier
     let target = m.target();
-    assert_postgres_like_tree(&target);
-    assert_eq!(
-        without_link_times(&listing(
-            Some(&m.e2.unix_host()),
-            &target.display().to_string()
-        )),
-        without_link_times(&before),
-        "the copy equals the volume"
-    );
-    let running = m.running();
-    assert_eq!(running.len(), 1, "{running:?}");
-    assert!(
-        running[0].ends_with(&target.display().to_string()),
-        "{running:?}"
-    );
+    m.assert_moved(&before);
     let rewritten = compose_text(m.project.path());
     assert!(
         rewritten.contains(&format!("{}:/data", target.display())),
@@ -309,10 +280,7 @@ fn issue15_migrate_on_a_remote_engine_moves_the_volume_into_its_hosts_tier_and_r
     assert!(back.contains("./after"), "{back}");
     assert!(!back.contains("./sub/a"), "{back}");
     assert_eq!(
-        without_link_times(&listing(
-            Some(&m.e2.unix_host()),
-            &target.display().to_string()
-        )),
+        m.copy_listing(),
         without_link_times(&back),
         "the volume holds what the service wrote on the tier"
     );
@@ -411,19 +379,5 @@ fn issue15_migrate_on_a_remote_engine_over_ssh_moves_the_volume_into_its_hosts_t
     let before = listing(Some(&m.e2.unix_host()), &m.volume());
     let (code, stdout, stderr) = m.tierctl("migrate --yes");
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-    let target = m.target();
-    assert_postgres_like_tree(&target);
-    assert_eq!(
-        without_link_times(&listing(
-            Some(&m.e2.unix_host()),
-            &target.display().to_string()
-        )),
-        without_link_times(&before)
-    );
-    let running = m.running();
-    assert_eq!(running.len(), 1, "{running:?}");
-    assert!(
-        running[0].ends_with(&target.display().to_string()),
-        "{running:?}"
-    );
+    m.assert_moved(&before);
 }

@@ -71,28 +71,11 @@ impl Views {
 
     /// `tierctl --context CTX ARGS` in a mount namespace where `base` is the tmpfs.
     fn tierctl(&self, args: &str) -> (Option<i32>, String, String) {
-        let bin = assert_cmd::cargo::cargo_bin("tierctl");
-        let script = format!(
-            "mount -t tmpfs -o size=1m tierctl-remote-paths '{b}' && mkdir '{b}/only-local' && exec '{bin}' --context '{c}' {args}",
-            b = self.base().display(),
-            bin = bin.display(),
-            c = self.context,
-        );
-        let out = Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .current_dir(self.project.path())
-            .env("DOCKER_CONFIG", self.config.path())
-            .env("TIERCTL_HELPER_IMAGE", helper_image())
-            .env_remove("COMPOSE_FILE")
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .output()
-            .expect("unshare runs");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let then = format!("mkdir '{}/only-local'", self.base().display());
+        let mut cmd = hiding(self.base(), &then, &self.context, args);
+        cmd.current_dir(self.project.path())
+            .env("DOCKER_CONFIG", self.config.path());
+        outcome(&mut cmd)
     }
 
     fn audit_json(&self) -> Value {
@@ -100,6 +83,40 @@ impl Views {
         assert!(matches!(code, Some(0 | 1)), "{code:?} {stdout} {stderr}");
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"))
     }
+}
+
+/// `tierctl --context CONTEXT ARGS` in a mount namespace of its own where `hidden` is an empty
+/// tmpfs (after the shell command `then`, if any): whatever tierctl would look at there on this
+/// machine is not there; the engine, in the host's namespace, still sees it.
+pub fn hiding(hidden: &Path, then: &str, context: &str, args: &str) -> Command {
+    let bin = assert_cmd::cargo::cargo_bin("tierctl");
+    let then = if then.is_empty() {
+        String::new()
+    } else {
+        format!("{then} && ")
+    };
+    let script = format!(
+        "mount -t tmpfs -o size=1m tierctl-hidden '{h}' && {then}exec '{bin}' --context '{context}' {args}",
+        h = hidden.display(),
+        bin = bin.display(),
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("TIERCTL_HELPER_IMAGE", helper_image())
+        .env_remove("COMPOSE_FILE")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT");
+    cmd
+}
+
+/// Exit code, stdout and stderr of `cmd`.
+pub fn outcome(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().expect("unshare runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn ready() -> Option<Engine2> {

@@ -43,7 +43,8 @@ pub fn facts(ctx: &MigrateContext<'_>, targets: &[PathBuf]) -> Result<Vec<Target
 /// What is at `target` now ([`facts`]).
 pub fn facts_of(ctx: &MigrateContext<'_>, target: &Path) -> Result<TargetFacts, String> {
     let mut all = facts(ctx, &[target.to_path_buf()])?;
-    Ok(all.pop().expect("one target asked, one answered"))
+    all.pop()
+        .ok_or_else(|| format!("no facts of `{}` came back", target.display()))
 }
 
 /// Whether `target` is a directory now.

@@ -184,8 +184,24 @@ pub(super) fn mounts(
 /// flag: this machine, tiers.yaml's own `tiers:`, as before.
 pub(super) struct PathHost {
     pub(super) host: Host,
-    /// Connected when `host.remote`.
+    /// Connected when `host.remote` (and marked so: `DockerEngine::on_another_machine`).
     pub(super) engine: Option<crate::engine::docker::DockerEngine>,
+}
+
+impl PathHost {
+    /// The engine at `endpoint` (this host's): the connection that found it is another machine,
+    /// else a new one, kept in `connected`.
+    pub(super) fn engine<'a>(
+        &'a self,
+        endpoint: &crate::engine::endpoint::Endpoint,
+        connected: &'a mut Option<crate::engine::docker::DockerEngine>,
+    ) -> Result<&'a crate::engine::docker::DockerEngine, Error> {
+        if let Some(engine) = &self.engine {
+            return Ok(engine);
+        }
+        let engine = crate::engine::docker::DockerEngine::connect(endpoint)?;
+        Ok(connected.insert(engine))
+    }
 }
 
 /// [`PathHost`] of the engine `--context`/`-H` name; `None` without either flag.
@@ -223,7 +239,7 @@ pub(super) fn host_at(
     let engine = DockerEngine::connect(endpoint)?;
     let info = engine.info()?;
     let host = super::connect::host_of(endpoint, &engine, &info, &helper_image(env));
-    let engine = host.remote.then_some(engine);
+    let engine = host.remote.then(|| engine.on_another_machine(true));
     Ok(PathHost { host, engine })
 }
 

@@ -100,10 +100,11 @@ fn run_on_this_engine(
     let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
     let endpoint = resolve_endpoint(run.global, env)?;
     let elsewhere = run.on.host.remote.then(|| run.on.host.context.clone());
-    let engine = DockerEngine::connect(&endpoint)?.on_another_machine(elsewhere.is_some());
-    let views = VerifyViews::new(&engine, &endpoint, &image, elsewhere.is_some())?;
+    let mut connected = None;
+    let engine = run.on.engine(&endpoint, &mut connected)?;
+    let views = VerifyViews::new(engine, &endpoint, &image, elsewhere.is_some())?;
     let ctx = MigrateContext {
-        engine: &engine,
+        engine,
         image,
         compose: ComposeCli::find(&endpoint),
         roots: tiers.tiers.values().map(|t| t.root.clone()).collect(),
@@ -115,7 +116,7 @@ fn run_on_this_engine(
         // another machine's VM files are not this machine's
         vm: elsewhere
             .is_none()
-            .then(|| vm_fix(&engine, &endpoint, env))
+            .then(|| vm_fix(engine, &endpoint, env))
             .flatten(),
         force: args.force,
         elsewhere,

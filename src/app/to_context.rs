@@ -83,13 +83,14 @@ pub(super) fn migrate(
         confirm(what, args)?;
     }
     let endpoint = resolve_endpoint(run.global, run.env)?;
-    let engine = DockerEngine::connect(&endpoint)?.on_another_machine(run.on.host.remote);
+    let mut connected = None;
+    let engine = run.on.engine(&endpoint, &mut connected)?;
     let other = other_engine(run, &cross.context)?;
     let image = helper_image(args);
     let cleanup_a = helper_cleanup(&endpoint);
     let cleanup_b = helper_cleanup(&other.1);
     let ctx = MigrateContext {
-        engine: &engine,
+        engine,
         image,
         compose: ComposeCli::find(&endpoint),
         roots: cross.roots.clone(),

@@ -56,8 +56,8 @@ pub fn execute(input: &StepInput<'_>, step: &MigrateStep, retried: bool) -> Step
         }
         MigrateStep::PreVerify(n) => pre_verify(input, *n),
         MigrateStep::CreateDir(n) => create_dir(input, *n, retried),
-        MigrateStep::Copy(n) => copy_data(input, *n),
-        MigrateStep::PreCopy(n) => pre_copy(input, *n),
+        MigrateStep::Copy(n) => copy_data(input, *n, retried),
+        MigrateStep::PreCopy(n) => pre_copy(input, *n, retried),
         MigrateStep::Delta(n) => delta_copy(input, *n),
         MigrateStep::Verify(n) => verify_copy(input, *n, retried),
         MigrateStep::Rewrite => rewrite(input),
@@ -218,17 +218,22 @@ struct Filled {
     copy_read: Option<manifest::Manifest>,
 }
 
-/// Copy volume `n` into its target (emptied first when a killed run left a partial copy);
-/// `running`: the services run, so entries may change or vanish under the copy.
-fn fill(input: &StepInput<'_>, n: usize, running: bool) -> Result<Filled, String> {
+/// Copy volume `n` into its target (emptied first when the step is `retried`: a killed or
+/// failed run may have left a partial copy); `running`: the services run, so entries may change
+/// or vanish under the copy. A first run copies into what `create` passed empty, without
+/// looking again (on another machine that look is a helper run); something written there
+/// since is not wiped: the verify names it.
+fn fill(input: &StepInput<'_>, n: usize, running: bool, retried: bool) -> Result<Filled, String> {
     let (ctx, journal) = (input.ctx, input.journal);
     let copy = &input.plan.copies[n];
     let mut job = copy.job.clone();
     let mut seeded = None;
-    let facts = tier_dirs::facts_of(ctx, &job.target)?;
-    // not empty here means this journal's own partial copy: `create` passed it empty
-    if facts.exists && !facts.empty {
-        tier_dirs::wipe(ctx, &job.target, journal)?;
+    if retried {
+        // not empty here means this journal's own partial copy: `create` passed it empty
+        let facts = tier_dirs::facts_of(ctx, &job.target)?;
+        if facts.exists && !facts.empty {
+            tier_dirs::wipe(ctx, &job.target, journal)?;
+        }
     }
     if !running && let Some(filled) = measured_copy(input, n, &job)? {
         return Ok(filled);
@@ -429,9 +434,9 @@ fn copied_line(filled: &Filled) -> String {
     )
 }
 
-fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
+fn copy_data(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     refuse_killed(input)?;
-    let mut filled = fill(input, n, false)?;
+    let mut filled = fill(input, n, false, retried)?;
     if let Some(read) = filled.copy_read.take() {
         input.ctx.copy_read.borrow_mut().insert(n, read);
     }
@@ -462,8 +467,8 @@ fn copy_data(input: &StepInput<'_>, n: usize) -> StepResult {
 
 /// The pre-copy while the services run: a first copy, then catch-up passes while what changed
 /// meanwhile is more than [`delta::REPEAT_PER_MILLE`] of the data, so the stop stays short.
-fn pre_copy(input: &StepInput<'_>, n: usize) -> StepResult {
-    let filled = fill(input, n, true)?;
+fn pre_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
+    let filled = fill(input, n, true, retried)?;
     let mut since = filled.began;
     let mut passes = 1;
     let mut caught_up = 0;

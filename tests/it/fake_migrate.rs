@@ -159,15 +159,16 @@ fn fake_stop_first_migrate_copies_with_the_services_stopped() {
     );
 }
 
-/// Every step of `plan`'s kind crashed before and after, each on a fresh stack, then `then`.
-fn every_crash_point(
-    stop_first: bool,
-    then: fn(&FakeStack, &BTreeMap<&'static str, BTreeMap<String, Entry>>),
-) -> usize {
+/// What a crash-point test checks after the crash, given the volumes before.
+type Then = fn(&FakeStack, &BTreeMap<&'static str, BTreeMap<String, Entry>>);
+
+/// Every step of a `--stop-first` or pre-copy plan (with `--remove-source` when `remove`)
+/// crashed before and after it ran, each on a fresh stack, then `then`; how many points.
+fn every_crash_point(stop_first: bool, remove: bool, then: Then) -> usize {
     let Some(probe) = FakeStack::new("fakeprobe") else {
         return 0;
     };
-    let ids = step_ids(&probe.plan(stop_first, false));
+    let ids = step_ids(&probe.plan(stop_first, remove));
     let points: Vec<Crash> = ids
         .iter()
         .flat_map(|id| [Crash::Before(id.clone()), Crash::After(id.clone())])
@@ -177,7 +178,7 @@ fn every_crash_point(
             scope.spawn(move || {
                 let stack = FakeStack::new(&format!("fakecrash{i}")).expect("the fake runs");
                 let before = sources(&stack);
-                let plan = stack.plan(stop_first, false);
+                let plan = stack.plan(stop_first, remove);
                 match stack.migrate(&plan, Some(point.clone())) {
                     Ended::Crashed => {}
                     other => panic!("{point:?}: the run did not crash: {other:?}"),
@@ -195,6 +196,26 @@ fn resumed(stack: &FakeStack, before: &BTreeMap<&'static str, BTreeMap<String, E
     assert_moved(stack, before);
 }
 
+/// Resumed with `--remove-source`: the copies are complete and the volumes gone.
+fn resumed_removed(stack: &FakeStack, before: &BTreeMap<&'static str, BTreeMap<String, Entry>>) {
+    stack.resume(None).done();
+    for key in KEYS {
+        assert_eq!(
+            &snapshot(&stack.tier_dir(key)),
+            &before[key],
+            "tier copy of {key}"
+        );
+        assert!(
+            !stack
+                .engine
+                .volume_exists(&stack.volume_name(key))
+                .expect("inspect")
+        );
+    }
+    assert!(stack.running("db").is_some() && stack.running("web").is_some());
+    assert!(stack.state().finished);
+}
+
 fn rolled_back(stack: &FakeStack, before: &BTreeMap<&'static str, BTreeMap<String, Entry>>) {
     stack.rollback(false).expect("the rollback finishes");
     assert_original(stack, before);
@@ -203,24 +224,29 @@ fn rolled_back(stack: &FakeStack, before: &BTreeMap<&'static str, BTreeMap<Strin
 
 #[test]
 fn fake_resume_after_a_crash_before_and_after_every_pre_copy_step_finishes_the_move() {
-    let points = every_crash_point(false, resumed);
-    assert!(points == 0 || points >= 18, "{points} crash points");
+    // create, pre-copy, pre-verify (x2), stop, delta, verify (x2), rewrite, start,
+    // verify-mounts, remove-source (x2): 16 steps
+    let points = every_crash_point(false, true, resumed_removed);
+    assert!(points == 0 || points == 32, "{points} crash points");
 }
 
 #[test]
 fn fake_resume_after_a_crash_before_and_after_every_stop_first_step_finishes_the_move() {
-    let points = every_crash_point(true, resumed);
-    assert!(points == 0 || points >= 14, "{points} crash points");
+    // stop, create, copy, verify (x2), rewrite, start, verify-mounts: 10 steps
+    let points = every_crash_point(true, false, resumed);
+    assert!(points == 0 || points == 20, "{points} crash points");
 }
 
 #[test]
 fn fake_rollback_after_a_crash_before_and_after_every_pre_copy_step_restores_the_project() {
-    every_crash_point(false, rolled_back);
+    let points = every_crash_point(false, false, rolled_back);
+    assert!(points == 0 || points == 28, "{points} crash points");
 }
 
 #[test]
 fn fake_rollback_after_a_crash_before_and_after_every_stop_first_step_restores_the_project() {
-    every_crash_point(true, rolled_back);
+    let points = every_crash_point(true, false, rolled_back);
+    assert!(points == 0 || points == 20, "{points} crash points");
 }
 
 #[test]
@@ -587,4 +613,161 @@ fn fake_an_empty_volume_is_seeded_from_the_image_as_a_fresh_one_would_be() {
         .filter(|c| c.starts_with("remove volume tierctl-seed-"))
         .collect();
     assert_eq!(seeds.len(), 1, "{:?}", stack.engine.calls());
+}
+
+#[test]
+fn fake_a_verify_while_stopped_names_a_copy_changed_after_the_delta() {
+    let Some(stack) = FakeStack::new("fakecorrupt") else {
+        return;
+    };
+    let plan = stack.plan(false, false);
+    // after the delta, before the verify: one byte of the copy flips, size and mtime kept
+    let table = stack.tier_dir("dbdata").join("base/1/table");
+    let corrupt = |id: &str, after: bool| {
+        if id == "verify:0" && !after {
+            let mtime = fs::metadata(&table)
+                .and_then(|m| m.modified())
+                .expect("mtime");
+            let mut bytes = fs::read(&table).expect("copy");
+            bytes[100] ^= 0x01;
+            fs::write(&table, &bytes).expect("corrupt");
+            fs::File::options()
+                .write(true)
+                .open(&table)
+                .and_then(|f| f.set_modified(mtime))
+                .expect("mtime back");
+        }
+    };
+    let error = stack.migrate_hooked(&plan, &corrupt).failed();
+    let text = error.to_string();
+    assert!(
+        matches!(&error, MigrateError::Step { step, .. } if step == "verify:0"),
+        "{error:?}"
+    );
+    assert!(text.contains("base/1/table"), "{text}");
+    // nothing was rewritten: the services come back on their volumes
+    let before = sources(&stack);
+    stack.rollback(false).expect("the rollback finishes");
+    assert_original(&stack, &before);
+}
+
+#[test]
+fn fake_prune_is_refused_while_a_container_uses_a_source() {
+    let Some(stack) = FakeStack::new("fakepruneused") else {
+        return;
+    };
+    stack.migrate(&stack.plan(false, false), None).done();
+    let volume = stack.volume_name("webdata");
+    stack.engine.run_container(
+        "debug",
+        "alpine",
+        BTreeMap::new(),
+        vec![(MountSource::Volume(volume.clone()), "/old".into(), false)],
+    );
+    let error = stack.prune().expect_err("refused");
+    assert!(error.to_string().contains("debug"), "{error}");
+    assert!(stack.engine.volume_exists(&volume).expect("inspect"));
+}
+
+#[test]
+fn fake_rollback_is_refused_once_a_source_volume_was_removed() {
+    let Some(stack) = FakeStack::new("fakenoback") else {
+        return;
+    };
+    stack.migrate(&stack.plan(false, true), None).done();
+    let text = stack.compose_text();
+    let error = stack.rollback(false).expect_err("refused");
+    assert!(error.to_string().contains("already removed"), "{error}");
+    assert_eq!(stack.compose_text(), text, "nothing changed");
+    assert!(stack.running("db").is_some());
+}
+
+/// A bind directory outside the tiers moves to its placement path; `--remove-source` keeps it.
+#[test]
+fn fake_a_bind_directory_moves_to_its_tier_and_is_never_removed() {
+    let compose =
+        "services:\n  media:\n    image: jellyfin\n    volumes:\n      - ./media:/media\n";
+    let Some(stack) = FakeStack::with_compose("fakebind", compose) else {
+        return;
+    };
+    let source = stack.ws.path("app/media");
+    fs::create_dir_all(&source).expect("mkdir");
+    super::fake::stack::fill(&source, "media");
+    let before = snapshot(&source);
+    let plan = stack.plan(false, true);
+    assert_eq!(plan.copies.len(), 1, "{:?}", step_ids(&plan));
+    let target = plan.copies[0].job.target.clone();
+    assert!(
+        target.starts_with(stack.ws.path("fast")),
+        "{}",
+        target.display()
+    );
+    let outcome = stack.migrate(&plan, None).done();
+    assert_eq!(snapshot(&target), before);
+    assert_eq!(snapshot(&source), before, "the bind source is kept");
+    assert!(
+        outcome
+            .steps
+            .iter()
+            .any(|s| s.result.contains("tierctl never removes a host directory")),
+        "{:?}",
+        outcome.steps
+    );
+    assert_eq!(
+        stack.running("media"),
+        Some(vec![(MountSource::Bind(target), "/media".to_owned())])
+    );
+}
+
+#[test]
+fn fake_a_rollback_whose_start_failed_finishes_when_run_again() {
+    let Some(stack) = FakeStack::new("fakebackup") else {
+        return;
+    };
+    let before = sources(&stack);
+    stack.migrate(&stack.plan(false, false), None).done();
+    stack
+        .compose
+        .fail_next_up
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let error = stack.rollback(false).expect_err("the start fails");
+    assert!(
+        error.to_string().contains("rollback step `start` failed"),
+        "{error}"
+    );
+    assert!(stack.running("db").is_none() && stack.running("web").is_none());
+    assert!(stack.state().rolling_back && !stack.state().rolled_back);
+    stack.rollback(false).expect("the second rollback finishes");
+    assert_original(&stack, &before);
+}
+
+/// Regression (issue 20 item 7, found by the fake): a run killed after its `remove-source` step
+/// removed the volume, before the step's end was journaled, could never be resumed: the retried
+/// step asked the engine to remove a volume that was gone (`no such volume`), every time.
+#[test]
+fn issue20_resume_after_a_kill_right_after_a_volume_was_removed_finishes_on_the_fake() {
+    let Some(stack) = FakeStack::new("fakeremovekill") else {
+        return;
+    };
+    let plan = stack.plan(false, true);
+    let crash = Some(Crash::After("remove-source:0".into()));
+    assert!(matches!(stack.migrate(&plan, crash), Ended::Crashed));
+    assert!(
+        !stack
+            .engine
+            .volume_exists(&stack.volume_name("dbdata"))
+            .expect("inspect")
+    );
+    let outcome = stack.resume(None).done();
+    let step = outcome
+        .steps
+        .iter()
+        .find(|s| s.step == "remove-source:0")
+        .expect("the step");
+    assert!(
+        step.result.contains("was already removed"),
+        "{}",
+        step.result
+    );
+    assert!(stack.state().finished);
 }

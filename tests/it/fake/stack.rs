@@ -260,6 +260,13 @@ impl FakeStack {
     /// A new migration of `plan` (the absent-tier check, preflight under the lock, a journal,
     /// the run), crashing at `crash`.
     pub fn migrate(&self, plan: &MigratePlan, crash: Option<Crash>) -> Ended {
+        self.migrate_hooked(plan, &crash_at(crash))
+    }
+
+    /// [`FakeStack::migrate`] with `hook(step, after)` called before each step runs (its start
+    /// journaled) and after it ran (its end not yet journaled): a test changes the trees there,
+    /// or crashes ([`crash_at`]).
+    pub fn migrate_hooked(&self, plan: &MigratePlan, hook: Hook<'_>) -> Ended {
         let ctx = self.ctx();
         let lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let tiers = self.tiers();
@@ -278,7 +285,7 @@ impl FakeStack {
         let id = format!("fake-{:03}", journal_count(&dir) + 1);
         let mut journal = Journal::create(&dir, &id, plan).expect("journal");
         let records = journal::read(&journal.path).expect("journal records");
-        crashing(crash, |execute| {
+        hooked(hook, |execute| {
             migrate::run::run_with(&ctx, &mut journal, &records, execute)
         })
     }
@@ -294,7 +301,7 @@ impl FakeStack {
                 return Ended::Failed(e);
             }
         }
-        crashing(crash, |execute| {
+        hooked(&crash_at(crash), |execute| {
             migrate::run::run_with(&ctx, &mut journal, &records, execute)
         })
     }
@@ -338,20 +345,34 @@ impl FakeStack {
     }
 }
 
-/// Run `run` with the step executor that crashes at `crash`.
-fn crashing(
-    crash: Option<Crash>,
+/// What a run calls before (`false`) and after (`true`) each step, with the step's id.
+pub type Hook<'a> = &'a dyn Fn(&str, bool);
+
+/// The hook that crashes at `crash` (none: never).
+pub fn crash_at(crash: Option<Crash>) -> impl Fn(&str, bool) {
+    move |id: &str, after: bool| {
+        let here = match &crash {
+            Some(Crash::Before(at)) => !after && at == id,
+            Some(Crash::After(at)) => after && at == id,
+            None => false,
+        };
+        if here {
+            std::panic::resume_unwind(Box::new(Killed));
+        }
+    }
+}
+
+/// Run `run` with the step executor that calls `hook` around each step; a crash the hook
+/// raises ends the run as [`Ended::Crashed`].
+fn hooked(
+    hook: Hook<'_>,
     run: impl FnOnce(migrate::run::Executor<'_>) -> Result<Outcome, MigrateError>,
 ) -> Ended {
     let execute = |input: &StepInput<'_>, step: &MigrateStep, retried: bool| {
         let id = step.id();
-        if crash == Some(Crash::Before(id.clone())) {
-            std::panic::resume_unwind(Box::new(Killed));
-        }
+        hook(&id, false);
         let result = steps::execute(input, step, retried);
-        if crash == Some(Crash::After(id)) {
-            std::panic::resume_unwind(Box::new(Killed));
-        }
+        hook(&id, true);
         result
     };
     match catch_unwind(AssertUnwindSafe(|| run(&execute))) {

@@ -771,3 +771,30 @@ fn issue20_resume_after_a_kill_right_after_a_volume_was_removed_finishes_on_the_
     );
     assert!(stack.state().finished);
 }
+
+#[test]
+fn fake_verify_mounts_refuses_what_the_services_do_not_see_and_a_resume_checks_again() {
+    let Some(stack) = FakeStack::new("fakeviews") else {
+        return;
+    };
+    let before = sources(&stack);
+    stack.views.judge(
+        "web",
+        Some(("df-mismatch", "the container sees another filesystem")),
+    );
+    let error = stack.migrate(&stack.plan(false, false), None).failed();
+    let text = error.to_string();
+    assert!(
+        matches!(&error, MigrateError::Step { step, .. } if step == "verify-mounts"),
+        "{error:?}"
+    );
+    assert!(
+        text.contains("container `fakeviews-web-1` at `/srv`: df-mismatch"),
+        "{text}"
+    );
+    stack.views.judge("web", None);
+    let outcome = stack.resume(None).done();
+    let mounts = outcome.steps.last().expect("verify-mounts");
+    assert_eq!(mounts.result, "ok: 2 mount(s), tierctl verify ok");
+    assert_moved(&stack, &before);
+}

@@ -10,6 +10,7 @@
 //!   remounted read-only), so the helper scripts tierctl ships run as they are.
 //! * [`compose`]: `docker compose up -d` as the seam `ComposeCli::with_runner` takes: the
 //!   project re-read with tierctl's loader, each named service's container (re)created from it.
+//! * [`views`]: "verify mounts" (`MountViews`) over the container records.
 //! * [`stack`]: a project, its tiers, volumes with data and running services on the fake, and
 //!   the migrate run driven as `app::migrate` drives it (plan, preflight, journal, run, resume,
 //!   rollback, prune), with crash points before and after each step.
@@ -22,5 +23,6 @@ pub mod compose;
 pub mod engine;
 pub mod sandbox;
 pub mod stack;
+pub mod views;
 
 pub use stack::FakeStack;

@@ -25,6 +25,7 @@ use tierctl::tiers::Tiers;
 use super::compose::FakeCompose;
 use super::engine::FakeEngine;
 use super::sandbox;
+use super::views::FakeViews;
 use crate::workspace::Workspace;
 
 /// The helper image the fake knows.
@@ -110,6 +111,8 @@ pub struct FakeStack {
     pub force: bool,
     /// The helper image the runs name.
     pub image: String,
+    /// What "verify mounts" sees.
+    pub views: FakeViews,
 }
 
 impl FakeStack {
@@ -135,6 +138,7 @@ impl FakeStack {
             .dir("fast");
         let engine = Arc::new(FakeEngine::new(IMAGE));
         let compose = FakeCompose::new(engine.clone());
+        let views = FakeViews::new(engine.clone());
         let stack = FakeStack {
             ws,
             engine,
@@ -142,6 +146,7 @@ impl FakeStack {
             name: name.to_owned(),
             force: false,
             image: IMAGE.into(),
+            views,
         };
         stack
             .compose
@@ -214,7 +219,7 @@ impl FakeStack {
                 .map(|t| t.root.clone())
                 .collect(),
             quiet: true,
-            views: None,
+            views: Some(&self.views),
             pause: None,
             invocation: Vec::new(),
             helper_cleanup: None,

@@ -798,3 +798,29 @@ fn fake_verify_mounts_refuses_what_the_services_do_not_see_and_a_resume_checks_a
     assert_eq!(mounts.result, "ok: 2 mount(s), tierctl verify ok");
     assert_moved(&stack, &before);
 }
+
+#[test]
+fn fake_preflight_refuses_without_a_compose_cli_or_with_the_wrong_compose_family() {
+    let Some(mut stack) = FakeStack::new("fakenocompose") else {
+        return;
+    };
+    let plan = stack.plan(false, false);
+    stack.no_compose = true;
+    let ended = stack.migrate(&plan, None);
+    assert_refused_untouched(&stack, ended, "no compose CLI found");
+    // created by Compose v1, and only v2 is installed
+    stack.no_compose = false;
+    for service in ["db", "web"] {
+        stack.engine.label(
+            service,
+            tierctl::engine::container::labels::VERSION,
+            "1.29.2",
+        );
+    }
+    let ended = stack.migrate(&plan, None);
+    assert_refused_untouched(
+        &stack,
+        ended,
+        "project `fakenocompose`: the project's containers were created by",
+    );
+}

@@ -183,6 +183,15 @@ impl FakeEngine {
         self.state().containers.clone()
     }
 
+    /// Set label `key` to `value` on the containers of `service`.
+    pub fn label(&self, service: &str, key: &str, value: &str) {
+        for c in self.state().containers.iter_mut() {
+            if c.labels.get(labels::SERVICE).map(String::as_str) == Some(service) {
+                c.labels.insert(key.to_owned(), value.to_owned());
+            }
+        }
+    }
+
     /// Make the container of `service` ignore a stop (killed: exit 137).
     pub fn ignore_stop(&self, service: &str) {
         for c in self.state().containers.iter_mut() {

@@ -113,6 +113,8 @@ pub struct FakeStack {
     pub image: String,
     /// What "verify mounts" sees.
     pub views: FakeViews,
+    /// No compose CLI is installed.
+    pub no_compose: bool,
 }
 
 impl FakeStack {
@@ -147,6 +149,7 @@ impl FakeStack {
             force: false,
             image: IMAGE.into(),
             views,
+            no_compose: false,
         };
         stack
             .compose
@@ -211,7 +214,7 @@ impl FakeStack {
         MigrateContext {
             engine: self.engine.as_ref(),
             image: self.image.clone(),
-            compose: Some(self.compose.cli()),
+            compose: (!self.no_compose).then(|| self.compose.cli()),
             roots: self
                 .tiers()
                 .tiers

@@ -824,3 +824,70 @@ fn fake_preflight_refuses_without_a_compose_cli_or_with_the_wrong_compose_family
         "project `fakenocompose`: the project's containers were created by",
     );
 }
+
+/// An engine error at each kind of engine action (issue 21's "error return" outcome), then the
+/// same command again: it finishes with every byte kept.
+#[test]
+fn fake_an_engine_error_at_a_stop_a_helper_or_a_removal_then_the_same_command_finishes() {
+    // the migration's stop fails: resume finishes it
+    let Some(stack) = FakeStack::new("fakefault1") else {
+        return;
+    };
+    let before = sources(&stack);
+    stack.engine.fail_next("stop");
+    let error = stack.migrate(&stack.plan(false, false), None).failed();
+    assert!(
+        matches!(&error, MigrateError::Step { step, .. } if step == "stop"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("injected fault"), "{error}");
+    stack.resume(None).done();
+    assert_moved(&stack, &before);
+
+    // the pre-copy helper fails: resume finishes it
+    let stack = FakeStack::new("fakefault2").expect("the fake runs");
+    let before = sources(&stack);
+    stack.engine.fail_next("helper copy");
+    let error = stack.migrate(&stack.plan(false, false), None).failed();
+    assert!(
+        matches!(&error, MigrateError::Step { step, .. } if step == "pre-copy:0"),
+        "{error:?}"
+    );
+    assert!(stack.running("db").is_some(), "nothing stopped yet");
+    stack.resume(None).done();
+    assert_moved(&stack, &before);
+
+    // the rollback's copy back fails: the rollback again brings the tier's data back
+    let stack = FakeStack::new("fakefault3").expect("the fake runs");
+    stack.migrate(&stack.plan(false, false), None).done();
+    let tier = stack.tier_dir("dbdata");
+    fs::write(tier.join("written-on-the-tier"), "new\n").expect("write");
+    let written = snapshot(&tier);
+    stack.engine.clear_calls();
+    stack.engine.fail_next("helper");
+    let error = stack.rollback(false).expect_err("the copy back fails");
+    assert!(error.to_string().contains("injected fault"), "{error}");
+    assert!(
+        stack.compose_text().contains(&tier.display().to_string()),
+        "still on the tier"
+    );
+    stack.rollback(false).expect("the second rollback finishes");
+    assert_eq!(snapshot(&stack.volume("dbdata")), written);
+    assert_eq!(stack.compose_text(), super::fake::stack::COMPOSE);
+
+    // the removal of a kept volume fails: the prune again removes it
+    let stack = FakeStack::new("fakefault4").expect("the fake runs");
+    stack.migrate(&stack.plan(false, false), None).done();
+    stack.engine.fail_next("remove volume");
+    let error = stack.prune().expect_err("the removal fails");
+    assert!(error.to_string().contains("injected fault"), "{error}");
+    stack.prune().expect("the second prune finishes");
+    for key in KEYS {
+        assert!(
+            !stack
+                .engine
+                .volume_exists(&stack.volume_name(key))
+                .expect("inspect")
+        );
+    }
+}

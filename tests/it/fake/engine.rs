@@ -56,6 +56,8 @@ struct State {
     volumes: BTreeMap<String, Volume>,
     next_id: u64,
     calls: Vec<String>,
+    /// Faults to inject: the next call whose log line starts with one fails (once).
+    faults: Vec<String>,
     /// Image content a `populate` copies into an empty volume: (image, path) -> directory.
     images: BTreeMap<(String, String), PathBuf>,
 }
@@ -98,8 +100,15 @@ impl FakeEngine {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn log(&self, call: String) {
-        self.state().calls.push(call);
+    /// Log `call`; an error when a fault was asked for it ([`FakeEngine::fail_next`]).
+    fn act(&self, call: String) -> Result<(), EngineError> {
+        record(&mut self.state(), call)
+    }
+
+    /// The next engine call whose log line starts with `prefix` (`helper copy`, `stop`,
+    /// `remove volume`) fails with an API error, once.
+    pub fn fail_next(&self, prefix: &str) {
+        self.state().faults.push(prefix.to_owned());
     }
 
     /// What was asked of the engine that changes something, in order (`stop db`, `helper copy`,
@@ -259,6 +268,22 @@ impl FakeEngine {
     }
 }
 
+/// Log `call` in `state`; an error when a fault matches it (the fault is used up).
+fn record(state: &mut State, call: String) -> Result<(), EngineError> {
+    let fault = state
+        .faults
+        .iter()
+        .position(|f| call.starts_with(f.as_str()));
+    state.calls.push(call.clone());
+    match fault {
+        Some(i) => {
+            state.faults.remove(i);
+            Err(api("fault", format!("injected fault at `{call}`")))
+        }
+        None => Ok(()),
+    }
+}
+
 fn fs_mkdir(path: &Path) {
     std::fs::create_dir_all(path).expect("mkdir");
 }
@@ -291,7 +316,7 @@ impl Helpers for FakeEngine {
                 image: spec.image.clone(),
             });
         }
-        self.log(format!("helper {}", spec.purpose));
+        self.act(format!("helper {}", spec.purpose))?;
         let bound = match self.bound(spec)? {
             Ok(bound) => bound,
             Err(message) => return Ok(HelperOutput::SourceMissing { message }),
@@ -331,7 +356,7 @@ impl Helpers for FakeEngine {
     }
 
     fn populate(&self, spec: &HelperSpec) -> Result<(), EngineError> {
-        self.log(format!("populate {}", spec.purpose));
+        self.act(format!("populate {}", spec.purpose))?;
         for m in &spec.mounts {
             let MountSource::Volume(name) = &m.source else {
                 continue;
@@ -463,7 +488,7 @@ impl Containers for FakeEngine {
     fn stop(&self, containers: &[(&str, u32)]) -> Result<(), EngineError> {
         let mut state = self.state();
         for (id, grace) in containers {
-            state.calls.push(format!("stop {id} ({grace} s)"));
+            record(&mut state, format!("stop {id} ({grace} s)"))?;
             let Some(c) = state.containers.iter_mut().find(|c| c.id == *id) else {
                 return Err(api("stop container", format!("no such container: {id}")));
             };
@@ -477,7 +502,7 @@ impl Containers for FakeEngine {
 
     fn remove(&self, id: &str) -> Result<(), EngineError> {
         let mut state = self.state();
-        state.calls.push(format!("remove {id}"));
+        record(&mut state, format!("remove {id}"))?;
         state.containers.retain(|c| c.id != id);
         Ok(())
     }
@@ -490,7 +515,7 @@ impl Volumes for FakeEngine {
 
     fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
         let mut state = self.state();
-        state.calls.push(format!("remove volume {name}"));
+        record(&mut state, format!("remove volume {name}"))?;
         if let Some(c) = state.containers.iter().find(|c| {
             c.mounts
                 .iter()

@@ -891,3 +891,30 @@ fn fake_an_engine_error_at_a_stop_a_helper_or_a_removal_then_the_same_command_fi
         );
     }
 }
+
+#[test]
+fn fake_prune_and_rollback_refuse_by_phase_and_a_later_discard_removes_kept_copies() {
+    let Some(stack) = FakeStack::new("fakephase") else {
+        return;
+    };
+    let before = sources(&stack);
+    let plan = stack.plan(false, false);
+    assert!(matches!(
+        stack.migrate(&plan, Some(Crash::Before("rewrite".into()))),
+        Ended::Crashed
+    ));
+    // unfinished: nothing to prune
+    let error = stack.prune().expect_err("refused");
+    assert!(error.to_string().contains("is not finished"), "{error}");
+    stack.rollback(false).expect("the rollback finishes");
+    assert_original(&stack, &before);
+    // rolled back: neither a prune nor a second rollback
+    let error = stack.prune().expect_err("refused");
+    assert!(error.to_string().contains("rolled back"), "{error}");
+    assert!(stack.rollback(false).is_err());
+    // the copies it kept go with --discard-copy, later
+    assert!(KEYS.iter().all(|k| stack.tier_dir(k).is_dir()));
+    stack.rollback(true).expect("the discard finishes");
+    assert!(KEYS.iter().all(|k| !stack.tier_dir(k).exists()));
+    assert_original(&stack, &before);
+}

@@ -431,7 +431,9 @@ pub fn fill(dir: &Path, key: &str) {
 }
 
 /// One entry of a tree as the test compares it: type, mode, owner, size, mtime (not of
-/// directories), link target or content (BLAKE3, hex), hardlink count.
+/// directories), link target or content (BLAKE3, hex), hardlink count. The mtime is in whole
+/// seconds, as the verify compares it: the pre-copy helper's busybox `cp -a` drops the
+/// sub-second part (a copy on the host keeps nanoseconds).
 pub type Entry = (String, u32, u32, u32, u64, i64, String, u64);
 
 /// Every entry of the tree at `root`, by relative path (`.` the root), read with `lstat`.

@@ -165,6 +165,11 @@ type Then = fn(&FakeStack, &BTreeMap<&'static str, BTreeMap<String, Entry>>);
 /// Every step of a `--stop-first` or pre-copy plan (with `--remove-source` when `remove`)
 /// crashed before and after it ran, each on a fresh stack, then `then`; how many points.
 fn every_crash_point(stop_first: bool, remove: bool, then: Then) -> usize {
+    crash_points(false, stop_first, remove, then)
+}
+
+/// [`every_crash_point`], on an engine like a VM's when `vm` ([`FakeEngine::like_a_vm`]).
+fn crash_points(vm: bool, stop_first: bool, remove: bool, then: Then) -> usize {
     let Some(probe) = FakeStack::new("fakeprobe") else {
         return 0;
     };
@@ -177,6 +182,9 @@ fn every_crash_point(stop_first: bool, remove: bool, then: Then) -> usize {
         for (i, point) in points.iter().enumerate() {
             scope.spawn(move || {
                 let stack = FakeStack::new(&format!("fakecrash{i}")).expect("the fake runs");
+                if vm {
+                    stack.engine.like_a_vm();
+                }
                 let before = sources(&stack);
                 let plan = stack.plan(stop_first, remove);
                 match stack.migrate(&plan, Some(point.clone())) {
@@ -917,4 +925,52 @@ fn fake_prune_and_rollback_refuse_by_phase_and_a_later_discard_removes_kept_copi
     stack.rollback(true).expect("the discard finishes");
     assert!(KEYS.iter().all(|k| !stack.tier_dir(k).exists()));
     assert_original(&stack, &before);
+}
+
+/// On a VM engine the host reads no tree as the engine does: every measure, copy, listing,
+/// delta and verify runs in helper containers (the scripts tierctl ships), and so does the
+/// rollback's copy back.
+#[test]
+fn fake_on_a_vm_like_engine_every_tree_is_read_and_copied_by_helpers() {
+    for stop_first in [false, true] {
+        let Some(stack) = FakeStack::new(&format!("fakevm{}", u8::from(stop_first))) else {
+            return;
+        };
+        stack.engine.like_a_vm();
+        let before = sources(&stack);
+        stack.migrate(&stack.plan(stop_first, false), None).done();
+        assert_moved(&stack, &before);
+        let calls = stack.engine.calls();
+        let stop = calls
+            .iter()
+            .position(|c| c.starts_with("stop "))
+            .expect("a stop");
+        // while stopped: the delta listed and applied, both trees hashed by the manifest
+        // helper (pre-copy); the copy helper measures, copies and reads both trees (stop-first)
+        let wanted: &[&str] = match stop_first {
+            false => &["helper list", "helper delta", "helper manifest"],
+            true => &["helper copy"],
+        };
+        for purpose in wanted {
+            assert!(
+                calls[stop..].iter().any(|c| c == purpose),
+                "{purpose}: {calls:?}"
+            );
+        }
+        // the rollback brings back what the service wrote, through helpers too
+        let tier = stack.tier_dir("dbdata");
+        fs::write(tier.join("PG_VERSION"), "17\n").expect("write");
+        let mut now = sources(&stack);
+        now.insert("dbdata", snapshot(&tier));
+        stack.rollback(false).expect("the rollback finishes");
+        assert_original(&stack, &now);
+    }
+}
+
+#[test]
+fn fake_on_a_vm_like_engine_resume_after_a_crash_at_every_step_finishes_the_move() {
+    let points = crash_points(true, true, false, resumed);
+    assert!(points == 0 || points == 20, "{points} crash points");
+    let points = crash_points(true, false, true, resumed_removed);
+    assert!(points == 0 || points == 32, "{points} crash points");
 }

@@ -69,6 +69,8 @@ pub struct FakeEngine {
     /// The images helpers may name (others: `ImageMissing`, as the engine says).
     known_images: BTreeSet<String>,
     state: Mutex<State>,
+    /// `host_path` answers nothing, as on a VM engine: every tree is read by helpers.
+    vm_like: std::sync::atomic::AtomicBool,
 }
 
 fn api(action: &str, message: impl Into<String>) -> EngineError {
@@ -93,6 +95,7 @@ impl FakeEngine {
             sandbox,
             known_images: BTreeSet::from([image.to_owned()]),
             state: Mutex::new(State::default()),
+            vm_like: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -115,6 +118,14 @@ impl FakeEngine {
     /// `remove volume app_db`, ...).
     pub fn calls(&self) -> Vec<String> {
         self.state().calls.clone()
+    }
+
+    /// From now on `host_path` answers nothing, as a VM engine's does (the host does not see
+    /// the engine's volumes, nor binds as the engine does): every tree is read, listed and
+    /// copied by helper containers.
+    pub fn like_a_vm(&self) {
+        self.vm_like
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Forget the calls logged so far.
@@ -387,6 +398,9 @@ impl Helpers for FakeEngine {
     }
 
     fn host_path(&self, source: &MountSource) -> Result<Option<PathBuf>, EngineError> {
+        if self.vm_like.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
         let path = match source {
             MountSource::Volume(name) => self
                 .state()

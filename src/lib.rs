@@ -11,6 +11,8 @@ pub mod audit;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod compose;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod endpoint;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod facts;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod host;
@@ -22,6 +24,10 @@ pub mod mounts;
 pub mod plan;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod report;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod rewrite;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod share;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod template;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -38,7 +44,6 @@ pub mod interrupt;
 pub mod lock;
 pub mod migrate;
 pub mod probe;
-pub mod rewrite;
 pub mod stranded;
 pub mod tierfs;
 pub mod tool_config;

@@ -380,8 +380,7 @@ fn visit<'s>(scope: &rayon::Scope<'s>, walk: &'s UsageWalk<'s>, dir: PathBuf, in
     (walk.progress)(seen);
 }
 
-/// The name of the identity marker file `tiers init` writes at each tier root.
-pub const MARKER_FILE: &str = ".tierctl-tier";
+pub use crate::facts::MARKER_FILE;
 
 /// Whether each tier's disk is there, keyed by tier name (for `Facts::tiers`).
 pub fn presences(tiers: &Tiers) -> BTreeMap<String, TierPresence> {

@@ -15,6 +15,7 @@ use crate::engine::endpoint::{self, Endpoint};
 use crate::error::{Error, exit};
 use crate::probe::{self, DiskFiles};
 use crate::report::Report;
+use crate::report::reports::{MigratePlanReport, PlannedCopy, PlannedStep};
 use crate::settings::{Environment, Settings};
 use crate::tierfs;
 use crate::vm::DiskConfig;
@@ -445,9 +446,37 @@ pub(super) fn planned_migration(
             u.service, u.target, u.reason
         )))
     })?;
-    let preview = render(settings, &Report::MigratePlan(&migration))?;
+    let preview = render(settings, &Report::MigratePlan(&plan_report(&migration)))?;
     let go = shown_and_confirmed(&preview, migration.is_empty() || args.dry_run, args, out)?;
     Ok(go.then_some(migration))
+}
+
+/// The migrate plan as `report` shows it: each step with its description.
+pub(super) fn plan_report(plan: &crate::migrate::plan::MigratePlan) -> MigratePlanReport {
+    MigratePlanReport {
+        project: plan.project.clone(),
+        services: plan.services.clone(),
+        copies: plan
+            .copies
+            .iter()
+            .map(|c| PlannedCopy {
+                volume: c.key.clone(),
+                source: c.job.source.clone(),
+                target: c.job.target.clone(),
+                tier: c.tier.clone(),
+            })
+            .collect(),
+        files: plan.files.iter().map(|f| f.path.clone()).collect(),
+        steps: plan
+            .steps
+            .iter()
+            .map(|step| PlannedStep {
+                id: step.id(),
+                description: crate::migrate::describe(plan, step),
+            })
+            .collect(),
+        to_context: plan.to_context.as_ref().map(|c| c.context.clone()),
+    }
 }
 
 /// The plan shown, then: `false` when it is only to be looked at (`show_only`); else `true`

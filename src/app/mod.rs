@@ -108,6 +108,7 @@ fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(),
 /// `report` in the chosen format.
 fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
     report::render(report, settings.format, &settings.paths, settings.color)
+        .map_err(|e| Error::FormatUnsupported { command: e.command })
 }
 
 /// Loads the compose project and says on stderr what compose warns about while loading it: each

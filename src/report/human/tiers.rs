@@ -74,7 +74,7 @@ pub fn init(report: &InitReport) -> String {
 
 /// One tier root's marker: written (or would be), kept, or held back and why.
 fn marker_line(marker: &MarkerAction, dry_run: bool) -> String {
-    let file = marker.root.join(crate::tierfs::MARKER_FILE);
+    let file = marker.root.join(crate::facts::MARKER_FILE);
     match &marker.kind {
         MarkerKind::Write => format!(
             "{}  {} (tier `{}`)",

@@ -281,11 +281,7 @@ pub fn init(report: &InitReport) -> ActionsDto {
             };
             MarkerDto {
                 tier: m.tier.clone(),
-                path: m
-                    .root
-                    .join(crate::tierfs::MARKER_FILE)
-                    .display()
-                    .to_string(),
+                path: m.root.join(crate::facts::MARKER_FILE).display().to_string(),
                 action,
                 detail,
             }

@@ -14,6 +14,7 @@ mod engine;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod layers;
 mod loader;
 mod migrate_downtime;
 mod migrate_engine;

@@ -12,6 +12,7 @@ use crate::compose::load;
 use crate::engine::Engine;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, Endpoint};
+use crate::engine::observe::VerifyError;
 use crate::error::{Error, exit};
 use crate::probe::{self, DiskFiles};
 use crate::report::Report;
@@ -231,7 +232,7 @@ fn start(
         None => tierfs::presences(tiers),
     };
     tierfs::refuse_absent_tiers(tiers, &seen, &targets)
-        .map_err(crate::migrate::MigrateError::Refused)?;
+        .map_err(|e| crate::migrate::MigrateError::Refused(e.to_string()))?;
     run::preflight(ctx, plan, lock)?;
     let id = format!(
         "{}-{}",
@@ -548,19 +549,15 @@ impl<'a> VerifyViews<'a> {
 }
 
 impl crate::migrate::MountViews for VerifyViews<'_> {
-    fn view(&self, project: &str) -> Result<Vec<crate::migrate::ViewedMount>, String> {
+    fn view(&self, project: &str) -> Result<Vec<crate::migrate::ViewedMount>, VerifyError> {
         use crate::engine::observe::{self, ObserveOptions, Selection};
-        let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))
-            .map_err(|e| e.to_string())?;
+        let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))?;
         let remote_sources = match self.elsewhere {
-            true => Some(
-                crate::engine::host_fs::bind_sources(
-                    self.engine,
-                    &self.helper_image,
-                    &observe::bind_sources(&containers),
-                )
-                .map_err(|e| e.to_string())?,
-            ),
+            true => Some(crate::engine::host_fs::bind_sources(
+                self.engine,
+                &self.helper_image,
+                &observe::bind_sources(&containers),
+            )?),
             false => None,
         };
         let options = ObserveOptions {
@@ -568,8 +565,7 @@ impl crate::migrate::MountViews for VerifyViews<'_> {
             pause: None,
             remote_sources,
         };
-        let observed =
-            observe::observe(self.engine, containers, &options).map_err(|e| e.to_string())?;
+        let observed = observe::observe(self.engine, containers, &options)?;
         Ok(observed
             .into_iter()
             .flat_map(|c| {

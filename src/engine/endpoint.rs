@@ -417,7 +417,7 @@ fn stored_endpoint(
         .ok_or_else(|| bad(0, "no docker endpoint (`Endpoints.docker.Host`)".to_owned()))?;
     let origin = format!("context `{name}`");
     let kind = classify(&docker.host, &origin)?;
-    let remote_mark = remote_mark(parsed.metadata.as_ref()).map_err(|message| bad(0, message))?;
+    let remote_mark = remote_mark(parsed.metadata.as_ref()).map_err(|e| bad(0, e.to_string()))?;
     let tls = stored_tls(dir, name, &kind, !docker.skip_tls_verify, files);
     Ok(Endpoint {
         host: docker.host,
@@ -452,18 +452,26 @@ fn read_meta(
     }
 }
 
+/// A context's `Metadata.tierctl.remote` that is neither true nor false.
+#[derive(Debug, Error)]
+#[error("`Metadata.{REMOTE_MARK}` is `{value}`: it must be true or false")]
+struct BadRemoteMark {
+    /// The value written.
+    value: serde_json::Value,
+}
+
 /// The context's word on whether its engine runs on another machine (`Metadata.tierctl.remote`):
-/// true, false or absent; anything else is the message of a bad `meta.json`.
+/// true, false or absent; anything else makes a bad `meta.json`.
 fn remote_mark(
     metadata: Option<&serde_json::Map<String, serde_json::Value>>,
-) -> Result<Option<bool>, String> {
+) -> Result<Option<bool>, BadRemoteMark> {
     match metadata.and_then(|m| m.get(REMOTE_MARK)) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
         Some(serde_json::Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
-        Some(other) => Err(format!(
-            "`Metadata.{REMOTE_MARK}` is `{other}`: it must be true or false"
-        )),
+        Some(other) => Err(BadRemoteMark {
+            value: other.clone(),
+        }),
     }
 }
 
@@ -564,26 +572,50 @@ pub struct SshDestination {
     pub port: Option<u16>,
 }
 
+/// Why an `ssh://` URL is not one the docker CLI accepts.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SshUrlError {
+    /// `user:password@host`.
+    #[error("a password in an ssh URL is not supported")]
+    Password,
+    /// `@host`.
+    #[error("empty user name")]
+    EmptyUser,
+    /// A path, query or fragment after the host.
+    #[error("extra path, query or fragment after the host")]
+    ExtraPath,
+    /// `[::1` without its `]`.
+    #[error("unclosed `[` in the host")]
+    UnclosedBracket,
+    /// No host at all.
+    #[error("no host")]
+    NoHost,
+    /// A port that is not a number from 0 to 65535.
+    #[error("bad port `{port}`")]
+    BadPort {
+        /// The port as written.
+        port: String,
+    },
+}
+
 impl SshDestination {
     /// Parse the part of `ssh://[user@]host[:port]` after the scheme, as the docker CLI does:
     /// no password, no path, no query.
-    pub fn parse(rest: &str) -> Result<Self, String> {
+    pub fn parse(rest: &str) -> Result<Self, SshUrlError> {
         let (user, hostport) = match rest.rsplit_once('@') {
-            Some((user, _)) if user.contains(':') => {
-                return Err("a password in an ssh URL is not supported".into());
-            }
-            Some(("", _)) => return Err("empty user name".into()),
+            Some((user, _)) if user.contains(':') => return Err(SshUrlError::Password),
+            Some(("", _)) => return Err(SshUrlError::EmptyUser),
             Some((user, hostport)) => (Some(user.to_owned()), hostport),
             None => (None, rest),
         };
         if hostport.contains(['/', '?', '#']) {
-            return Err("extra path, query or fragment after the host".into());
+            return Err(SshUrlError::ExtraPath);
         }
         let (host, port) = match hostport.strip_prefix('[') {
             Some(bracketed) => {
                 let (host, after) = bracketed
                     .split_once(']')
-                    .ok_or_else(|| "unclosed `[` in the host".to_owned())?;
+                    .ok_or(SshUrlError::UnclosedBracket)?;
                 (host, after.strip_prefix(':'))
             }
             None => match hostport.rsplit_once(':') {
@@ -592,10 +624,13 @@ impl SshDestination {
             },
         };
         if host.is_empty() {
-            return Err("no host".into());
+            return Err(SshUrlError::NoHost);
         }
         let port = port
-            .map(|p| p.parse::<u16>().map_err(|_| format!("bad port `{p}`")))
+            .map(|p| {
+                p.parse::<u16>()
+                    .map_err(|_| SshUrlError::BadPort { port: p.to_owned() })
+            })
             .transpose()?;
         Ok(SshDestination {
             user,

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use thiserror::Error;
 
 use crate::audit::{self, Fix, Mode, Rebind, RebindAction, Via};
 use crate::compose::model::{
@@ -25,7 +26,7 @@ use crate::tiers::Tiers;
 
 pub use crate::audit::Reason;
 
-pub use removal::{Removal, remove_key};
+pub use removal::{Removal, RemovalError, remove_key};
 pub use scalar::{
     Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,
     replace_short_source, style_of,
@@ -296,9 +297,10 @@ pub fn plan(input: &Input<'_>) -> Plan {
                 rebind,
                 writing,
             }),
-            Err(reason) => out
-                .manual
-                .push(manual_at(service, mount, &rebind.path, reason)),
+            Err(reason) => {
+                out.manual
+                    .push(manual_at(service, mount, &rebind.path, reason.to_string()))
+            }
         }
     }
     let accepted = accept_shared(input, candidates, &mut out);
@@ -357,10 +359,84 @@ fn change(strict: bool, mount: &VolumeMount, rebind: &Rebind) -> Change {
     }
 }
 
+/// Why the text cannot take a fix's edit: the edit is left to the user ([`ManualEdit`]).
+#[derive(Debug, Error)]
+pub enum Unwritable {
+    /// The new path is not UTF-8, so no YAML text can hold it.
+    #[error("the new path is not UTF-8")]
+    NotUtf8 {
+        /// The new path.
+        path: PathBuf,
+    },
+    /// A short-syntax entry that is not a single-line string.
+    #[error("the entry is not a single-line string")]
+    EntryNotOneLine {
+        /// The entry's route.
+        route: Route,
+    },
+    /// A short-syntax entry without a source.
+    #[error("the entry has no source")]
+    NoSource {
+        /// The entry's route.
+        route: Route,
+    },
+    /// A long-syntax `source:` that is not a single-line string.
+    #[error("the source is not a single-line string")]
+    SourceNotOneLine {
+        /// The source's route.
+        route: Route,
+    },
+    /// A flow-style long entry with a `volume:` block, which the bind cannot replace in place.
+    #[error("a flow-style long entry with a `volume:` block")]
+    FlowVolumeBlock {
+        /// The entry's route.
+        route: Route,
+    },
+    /// `--strict-binds` where the entry already has a `bind:` block.
+    #[error("`--strict-binds` with an existing `bind:` block")]
+    BindBlock {
+        /// The entry's route.
+        route: Route,
+    },
+    /// The env file holding the variable was not read by the loader.
+    #[error("env file `{}` was not read", file.display())]
+    EnvFileNotRead {
+        /// The env file.
+        file: PathBuf,
+    },
+    /// The env file has no such line.
+    #[error("`{}` has no line {line}", file.display())]
+    NoEnvLine {
+        /// The env file.
+        file: PathBuf,
+        /// The 1-based line.
+        line: usize,
+    },
+    /// The env line holds no single-line value.
+    #[error("`{}` line {line} holds no single-line value", file.display())]
+    EnvValueNotOneLine {
+        /// The env file.
+        file: PathBuf,
+        /// The 1-based line.
+        line: usize,
+    },
+    /// The new value cannot be quoted for the env line.
+    #[error("the new value cannot be written on `{}` line {line}", file.display())]
+    EnvValueUnwritable {
+        /// The env file.
+        file: PathBuf,
+        /// The 1-based line.
+        line: usize,
+    },
+}
+
 /// The edits that write `rebind` where the fix says ([`Via`]), or why the text cannot take them.
-fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Writing, String> {
+fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Writing, Unwritable> {
     let origin = &mount.origin;
-    let new_path = rebind.path.to_str().ok_or("the new path is not UTF-8")?;
+    let route = || origin.route.clone();
+    let new_path = rebind.path.to_str().ok_or_else(|| Unwritable::NotUtf8 {
+        path: rebind.path.clone(),
+    })?;
     if let Via::EnvLine { var, file, line } = &rebind.via {
         return Ok(Writing::Env {
             var: var.clone(),
@@ -381,9 +457,10 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
     };
     match mount.syntax {
         Syntax::Short => {
-            let raw = decode(&origin.text).ok_or("the entry is not a single-line string")?;
+            let raw = decode(&origin.text)
+                .ok_or_else(|| Unwritable::EntryNotOneLine { route: route() })?;
             let new_raw = replace_short_source(&raw, &literal, mount.nocopy)
-                .ok_or("the entry has no source")?;
+                .ok_or_else(|| Unwritable::NoSource { route: route() })?;
             let new = encode(&new_raw, style_of(&origin.text), nesting);
             Ok(Writing::Direct(vec![EditKind::Scalar {
                 route: origin.route.clone(),
@@ -392,7 +469,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
             }]))
         }
         Syntax::Long => {
-            decode(&origin.text).ok_or("the source is not a single-line string")?;
+            decode(&origin.text).ok_or_else(|| Unwritable::SourceNotOneLine { route: route() })?;
             let entry = parent;
             let mut edits = vec![EditKind::Scalar {
                 route: origin.route.clone(),
@@ -402,7 +479,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
             let flow = nesting == Nesting::Flow;
             if mount.kind == MountType::Volume {
                 if flow && has_key(doc, &entry, "volume") {
-                    return Err("a flow-style long entry with a `volume:` block".into());
+                    return Err(Unwritable::FlowVolumeBlock { route: entry });
                 }
                 edits.push(EditKind::LongToBind {
                     entry: entry.clone(),
@@ -410,7 +487,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
             }
             if input.strict_binds && mount.create_host_path {
                 if has_key(doc, &entry, "bind") {
-                    return Err("`--strict-binds` with an existing `bind:` block".into());
+                    return Err(Unwritable::BindBlock { route: entry });
                 }
                 edits.push(EditKind::StrictBind { entry });
             }
@@ -526,7 +603,7 @@ fn accept_shared<'a>(
             } => match env_line_edit(input, file, *line, value) {
                 Ok(kind) => Some(kind),
                 Err(reason) => {
-                    out.manual.push(manual(&c, reason));
+                    out.manual.push(manual(&c, reason.to_string()));
                     continue;
                 }
             },
@@ -650,26 +727,25 @@ fn env_line_edit(
     file: &Path,
     line: usize,
     value: &str,
-) -> Result<EditKind, String> {
+) -> Result<EditKind, Unwritable> {
+    let file_line = || (file.to_path_buf(), line);
     let text = input
         .project
         .text(file)
-        .ok_or_else(|| format!("env file `{}` was not read", file.display()))?;
-    let old = text
-        .lines()
-        .nth(line.saturating_sub(1))
-        .ok_or_else(|| format!("`{}` has no line {line}", file.display()))?;
+        .ok_or_else(|| Unwritable::EnvFileNotRead {
+            file: file.to_path_buf(),
+        })?;
+    let old = text.lines().nth(line.saturating_sub(1)).ok_or_else(|| {
+        let (file, line) = file_line();
+        Unwritable::NoEnvLine { file, line }
+    })?;
     let (start, end, quote) = env_value_span(old).ok_or_else(|| {
-        format!(
-            "`{}` line {line} holds no single-line value",
-            file.display()
-        )
+        let (file, line) = file_line();
+        Unwritable::EnvValueNotOneLine { file, line }
     })?;
     let encoded = encode_env(value, quote).ok_or_else(|| {
-        format!(
-            "the new value cannot be written on `{}` line {line}",
-            file.display()
-        )
+        let (file, line) = file_line();
+        Unwritable::EnvValueUnwritable { file, line }
     })?;
     Ok(EditKind::EnvLine {
         line,

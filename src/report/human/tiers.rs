@@ -236,7 +236,11 @@ pub fn status(status: &crate::usage::StatusReport) -> String {
                 );
             }
             _ => {
-                let message = m.fs.as_ref().err().map_or("", String::as_str);
+                let message =
+                    m.fs.as_ref()
+                        .err()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "{:<name_width$}  {:>6}  {:>6}  {:>6}  {:>4}  {:<8}  {} ({message})",

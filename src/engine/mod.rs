@@ -6,7 +6,11 @@
 //! single-threaded runtime and every call blocks.
 
 // pure: ssh and TLS texts in, a verdict out
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod connect;
 pub mod container;
 pub mod docker;

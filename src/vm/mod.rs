@@ -10,7 +10,11 @@ pub mod lima;
 pub mod orbstack;
 pub mod podman;
 pub mod rancher;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod view;
 
 use std::io;

@@ -48,7 +48,7 @@ pub enum RewriteError {
         /// The route of the edit.
         route: String,
         /// What went wrong.
-        problem: PatchProblem,
+        problem: Box<PatchProblem>,
     },
     /// The env file line is not what the plan read.
     #[error("`{}` line {line} changed since it was read", file.display())]
@@ -229,7 +229,7 @@ fn patch_yaml(
     let mut doc = doc.cloned().ok_or_else(|| RewriteError::Patch {
         file: file.to_path_buf(),
         route: String::new(),
-        problem: PatchProblem::Unparsed,
+        problem: Box::new(PatchProblem::Unparsed),
     })?;
     // removals last, so the routes of the other edits stay as planned
     let mut ordered: Vec<&&EditKind> = kinds.iter().collect();
@@ -243,7 +243,7 @@ fn patch_yaml(
             let fail = |problem: PatchProblem| RewriteError::Patch {
                 file: file.to_path_buf(),
                 route: route.to_string(),
-                problem,
+                problem: Box::new(problem),
             };
             let patch = yamlpatch::Patch {
                 route: route.to_yamlpath(),
@@ -295,7 +295,7 @@ fn remove_volume(
     let fail = |problem: PatchProblem| RewriteError::Patch {
         file: file.to_path_buf(),
         route: route.to_string(),
-        problem,
+        problem: Box::new(problem),
     };
     let removal = crate::plan::remove_key(doc, &route).map_err(|e| fail(e.into()))?;
     if let Some(line) = removal.comments.iter().find(|l| !comments.contains(l)) {

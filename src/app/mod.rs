@@ -40,7 +40,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
     // Refused before the command does anything: `tiers init` would change the disk first.
     let command = command_name(&cli.command);
     if settings.format == Format::Prometheus && !report::prometheus::COMMANDS.contains(&command) {
-        return Err(Error::FormatUnsupported { command });
+        return Err(report::FormatUnsupported { command }.into());
     }
     match cli.command {
         Command::Plan { strict_binds } => {
@@ -108,8 +108,12 @@ fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(),
 
 /// `report` in the chosen format.
 fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
-    report::render(report, settings.format, &settings.paths, settings.color)
-        .map_err(|e| Error::FormatUnsupported { command: e.command })
+    Ok(report::render(
+        report,
+        settings.format,
+        &settings.paths,
+        settings.color,
+    )?)
 }
 
 /// Loads the compose project and says on stderr what compose warns about while loading it: each

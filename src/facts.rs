@@ -1,7 +1,7 @@
 //! Everything observed about the world, as plain data.
 //!
-//! These types carry no behaviour beyond lookups: `fsx` (the effect) fills
-//! them, and the pure core (`audit`, `plan`, `verify`) reads them.
+//! These types carry no behaviour beyond lookups: the effects (`fsx`, `tierfs`, `engine`) fill
+//! them, and the pure core (`audit`, `plan`, `verify`, `report`) reads them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -205,7 +205,7 @@ pub struct EngineInfo {
     pub api_version: String,
 }
 
-/// What the helper container saw at the target.
+/// What the bind probe's helper container (`engine::probe`) saw at the bind source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerView {
     /// Filesystem type from `/proc/self/mountinfo`.

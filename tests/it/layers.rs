@@ -101,6 +101,27 @@ fn issue20_item6_no_circle_between_top_level_modules() {
 }
 
 #[test]
+fn issue20_item6_lib_rs_denies_the_purity_lints_on_every_core_module() {
+    let lib = std::fs::read_to_string(src_dir().join("lib.rs")).expect("src/lib.rs reads");
+    let denied = denied_modules(&lib);
+    let missing: Vec<&&str> = CORE.iter().filter(|m| !denied.contains(**m)).collect();
+    assert!(
+        missing.is_empty(),
+        "src/lib.rs must put `#[deny(clippy::disallowed_methods, clippy::disallowed_types, \
+         clippy::disallowed_macros)]` on core modules {missing:?}"
+    );
+}
+
+#[test]
+fn planted_core_module_without_the_deny_is_named() {
+    let lib = "#[deny(\n    clippy::disallowed_methods,\n    clippy::disallowed_types,\n    \
+               clippy::disallowed_macros\n)]\npub mod audit;\n\
+               #[deny(clippy::disallowed_methods, clippy::disallowed_types)]\npub mod compose;\n\
+               pub mod facts;\n";
+    assert_eq!(denied_modules(lib), BTreeSet::from(["audit".to_owned()]));
+}
+
+#[test]
 fn planted_core_to_effect_import_is_named() {
     let mut edges = Edges::new();
     add(
@@ -188,6 +209,33 @@ fn after() { crate::interrupt::install(); }
     );
     let test_modules = test_only_modules("#[cfg(test)]\nmod tests;\nmod real;\n");
     assert_eq!(test_modules, ["tests"]);
+}
+
+/// The `pub mod x;` of `lib` whose attributes deny all three purity lints.
+fn denied_modules(lib: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut attributes = String::new();
+    for line in lib.lines().map(str::trim) {
+        if let Some(name) = line
+            .strip_prefix("pub mod ")
+            .and_then(|rest| rest.strip_suffix(';'))
+        {
+            let lints = [
+                "clippy::disallowed_methods",
+                "clippy::disallowed_types",
+                "clippy::disallowed_macros",
+            ];
+            if attributes.contains("#[deny(") && lints.iter().all(|l| attributes.contains(l)) {
+                out.insert(name.to_owned());
+            }
+            attributes.clear();
+        } else if line.is_empty() || line.starts_with("//") {
+            attributes.clear();
+        } else {
+            attributes.push_str(line);
+        }
+    }
+    out
 }
 
 /// `CARGO_MANIFEST_DIR/src`.

@@ -1,7 +1,11 @@
 //! The one integration-test binary.
 
 // Tests build real workspaces: the pure-core lints of clippy.toml do not apply here.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 mod audit_cli;
 mod bad_input;
@@ -16,6 +20,7 @@ mod fake_migrate;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod layers;
 mod loader;
 mod migrate_downtime;
 mod migrate_engine;

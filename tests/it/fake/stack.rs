@@ -284,7 +284,7 @@ impl FakeStack {
             &tierctl::tierfs::presences(&tiers),
             &targets,
         ) {
-            return Ended::Failed(MigrateError::Refused(why));
+            return Ended::Failed(MigrateError::Refused(why.to_string()));
         }
         if let Err(e) = migrate::preflight(&ctx, plan, &lock) {
             return Ended::Failed(e);

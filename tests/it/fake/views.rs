@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tierctl::engine::MountSource;
 use tierctl::engine::container::labels;
+use tierctl::engine::observe::VerifyError;
 use tierctl::migrate::{MountViews, ViewedMount};
 
 use super::engine::FakeEngine;
@@ -39,7 +40,7 @@ impl FakeViews {
 }
 
 impl MountViews for FakeViews {
-    fn view(&self, project: &str) -> Result<Vec<ViewedMount>, String> {
+    fn view(&self, project: &str) -> Result<Vec<ViewedMount>, VerifyError> {
         let forced = self
             .forced
             .lock()

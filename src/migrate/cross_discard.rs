@@ -7,7 +7,7 @@
 use super::cross_host::{OtherHost, engine_error, root_of};
 use super::cross_plan as xp;
 use super::journal::{self, Detail, Journal, JournalState, Record};
-use super::manifest::{self, Rules};
+use super::tree::manifest::{self, Rules};
 use super::{MigrateContext, MigrateError};
 use crate::engine::{HelperOutput, MountSource, Selector};
 

@@ -19,7 +19,7 @@ use std::time::Instant;
 use super::compose_cli::{self, ComposeCli};
 use super::cross_plan::{self as xp, CrossHost};
 use super::journal::{self, Detail, Journal, Record};
-use super::manifest::{self, Manifest, Rules};
+use super::tree::manifest::{self, Manifest, Rules};
 use super::outcome::Outcome;
 use super::plan::{MigratePlan, MigrateStep};
 use super::steps::{self, StepInput, StepResult};

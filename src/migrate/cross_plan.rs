@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Capability, HelperSpec, MountSource, MountSpec};
-use crate::migrate::manifest::{Entry, Kind, Manifest};
+use crate::migrate::tree::manifest::{Entry, Kind, Manifest};
 use crate::migrate::plan::{FileChange, MigratePlan, MigrateStep};
 
 /// Where a cross-host migration goes.
@@ -496,7 +496,7 @@ pub fn root_of<'r>(roots: &'r [PathBuf], target: &Path) -> Option<(&'r Path, Str
 }
 
 /// Read [`manifest_spec`]'s output into the same [`Manifest`] the local verify compares
-/// ([`crate::migrate::manifest::compare`]); content hashes are SHA-256 on both sides.
+/// ([`crate::migrate::tree::manifest::compare`]); content hashes are SHA-256 on both sides.
 pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
     let mut section = "";
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
@@ -537,7 +537,7 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
     group_hardlinks(&mut entries, &inodes);
     Ok(Manifest {
         entries,
-        digest: super::manifest::Digest::Sha256,
+        digest: super::tree::manifest::Digest::Sha256,
     })
 }
 
@@ -593,7 +593,7 @@ fn stat_line(line: &str) -> Result<(String, Entry, (u64, u64)), String> {
 }
 
 /// Files with several links whose inode appears at two or more paths of the tree get the
-/// group's smallest path as their group name (as [`crate::migrate::manifest::from_tar`]
+/// group's smallest path as their group name (as [`crate::migrate::tree::manifest::from_tar`]
 /// names them); a link count from links outside the tree groups nothing.
 fn group_hardlinks(entries: &mut BTreeMap<String, Entry>, inodes: &BTreeMap<String, (u64, u64)>) {
     let mut groups: BTreeMap<u64, Vec<&String>> = BTreeMap::new();

@@ -15,7 +15,7 @@ use tar::{Builder, EntryType, Header};
 use super::cross_delta::{CrossDelta, Sent};
 use super::cross_host::Destination;
 use super::cross_plan as xp;
-use super::manifest::{Entry, Kind, Manifest};
+use super::tree::manifest::{Entry, Kind, Manifest};
 use crate::engine::{Engine, EngineError, MountSource};
 
 /// Files fetched from A by one helper, at once: each is one connection to A's engine (over

@@ -120,7 +120,7 @@ pub fn copy_all_reading<T: Send>(
     target: &Path,
     read: impl FnOnce() -> T,
 ) -> Result<T, String> {
-    let listing = super::listing::list(source).map_err(|e| at("list", ".", e))?;
+    let listing = super::tree::listing::list(source).map_err(|e| at("list", ".", e))?;
     let listed = delta::Listed {
         began: 0,
         source: listing,
@@ -299,8 +299,8 @@ mod tests {
     use std::sync::atomic::AtomicU64;
 
     use super::*;
-    use crate::migrate::listing;
-    use crate::migrate::manifest::{self, Digest, Rules};
+    use crate::migrate::tree::listing;
+    use crate::migrate::tree::manifest::{self, Digest, Rules};
     use crate::migrate::tree;
 
     fn same_trees(a: &Path, b: &Path) {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::engine::MountSource;
-use crate::migrate::manifest::Manifest;
+use crate::migrate::tree::manifest::Manifest;
 use crate::migrate::plan::{MigratePlan, MigrateStep};
 use crate::migrate::tree;
 
@@ -824,8 +824,8 @@ mod tests {
         let mut m = Manifest::default();
         m.entries.insert(
             ".".into(),
-            crate::migrate::manifest::Entry {
-                kind: crate::migrate::manifest::Kind::Dir,
+            crate::migrate::tree::manifest::Entry {
+                kind: crate::migrate::tree::manifest::Kind::Dir,
                 size: 0,
                 uid: 999,
                 gid: 999,

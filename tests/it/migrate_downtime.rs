@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use tierctl::migrate::manifest::{self, Digest, Rules};
+use tierctl::migrate::tree::manifest::{self, Digest, Rules};
 use tierctl::migrate::tree;
 
 use super::compose_runner::Family;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tierctl::engine::MountSource;
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::manifest::{self, Digest, Manifest, Rules};
+use tierctl::migrate::tree::manifest::{self, Digest, Manifest, Rules};
 use tierctl::migrate::tree;
 
 use super::compose_runner::Family;

@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 
 use crate::engine::{Capability, HelperSpec};
-use crate::migrate::manifest::{self, Difference, Digest, Entry, Kind, Manifest, Rules};
-use crate::migrate::tree::{self, Found};
+use super::manifest::{self, Difference, Digest, Entry, Kind, Manifest, Rules};
+use super::stat::{self as tree, Found};
 
 /// How much of a tree the helper reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

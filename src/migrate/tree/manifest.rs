@@ -5,8 +5,8 @@
 //! The stream is the engine's archive of a path (`GET /containers/{id}/archive`), so the same
 //! code reads a named volume, a host directory and a directory inside a VM. Paths are relative to
 //! the archived directory (its own entry is `.`). The same manifest is read on the host
-//! ([`tree`](crate::migrate::tree)) and from a helper container's listing
-//! ([`helper_manifest`](crate::migrate::helper_manifest)); two manifests compare only when they
+//! ([`host`](super::host)) and from a helper container's listing
+//! ([`helper`](super::helper)); two manifests compare only when they
 //! use the same [`Digest`].
 
 use std::collections::BTreeMap;

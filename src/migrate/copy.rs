@@ -194,11 +194,12 @@ pub fn pre_copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -
     }
 }
 
-/// The helper that lists both trees for the delta ([`delta::LIST`]); both mounts read-only.
+/// The helper that lists both trees for the delta ([`delta::list_command`]); both mounts
+/// read-only.
 pub fn list_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
     HelperSpec {
         image: image.into(),
-        command: shell(delta::LIST),
+        command: delta::list_command(),
         mounts: mounts(job, true),
         capabilities: vec![Capability::DacReadSearch],
         shares: None,

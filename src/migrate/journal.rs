@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::engine::MountSource;
-use crate::migrate::tree::manifest::Manifest;
 use crate::migrate::plan::{MigratePlan, MigrateStep};
 use crate::migrate::tree;
+use crate::migrate::tree::manifest::Manifest;
 
 /// The journal id of a rollback's verified copy of copy `n` back into its source.
 pub fn reverse_step(n: usize) -> String {

@@ -109,7 +109,8 @@ pub struct MigrateContext<'a> {
     /// The manifests of the stopped sources that this run's cross-host delta took (by copy
     /// number), for the verify that follows in the same run: the source is not read twice while
     /// the services are down; a resumed run reads it again.
-    pub stopped_sources: std::cell::RefCell<std::collections::BTreeMap<usize, tree::manifest::Manifest>>,
+    pub stopped_sources:
+        std::cell::RefCell<std::collections::BTreeMap<usize, tree::manifest::Manifest>>,
     /// What this run's copies on the host read of their target right after the copy, while it
     /// synced (by copy number), for the verify that follows in the same run, which then reads
     /// only the source again ([`tree::with_copy_read`]); a resumed run reads both trees.

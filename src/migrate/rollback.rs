@@ -13,14 +13,14 @@ use std::sync::atomic::AtomicU64;
 
 use super::compose_cli;
 use super::copy::{self, CopyJob};
-use super::tree::helper::{self, Depth};
 use super::journal::{self, Detail, Journal, JournalState, Record, discard_step, reverse_step};
-use super::tree::manifest::{self, Digest, Manifest, Rules};
 use super::outcome::{Outcome, StepOutcome};
 use super::plan::{MigratePlan, MigrateStep};
 use super::preflight::topmost_missing;
 use super::prune::{Reload, users};
 use super::steps::list_or_none;
+use super::tree::helper::{self, Depth};
+use super::tree::manifest::{self, Digest, Manifest, Rules};
 use super::{MigrateContext, MigrateError, state_of};
 use super::{tier_dirs, tree};
 use crate::engine::{HelperSpec, MountSource};
@@ -225,8 +225,7 @@ fn copy_back(
     let after = tree::after_copy_roots(ctx.engine, &sides).map_err(|e| e.to_string())?;
     let read_by_copy = match after {
         Some(roots) => {
-            let output =
-                run(helper::after_copy(&copy_spec, &roots)).map_err(|e| e.to_string())?;
+            let output = run(helper::after_copy(&copy_spec, &roots)).map_err(|e| e.to_string())?;
             let (_, listing) = helper::split_after_copy(&output)
                 .ok_or("the copy helper did not get to reading the trees after its copy")?;
             let trees =

@@ -9,18 +9,18 @@ use super::MigrateContext;
 use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize};
 use super::delta;
-use super::tree::helper;
 use super::host_apply;
 use super::host_measure;
 use super::journal::{self, Detail, JournalState};
-use super::tree::listing;
-use super::tree::manifest::{self, Rules};
 use super::mounts::mount_problems;
 use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
 use super::progress::{self, ticking};
 use super::stop_order;
 use super::tier_dirs;
 use super::tree;
+use super::tree::helper;
+use super::tree::listing;
+use super::tree::manifest::{self, Rules};
 use crate::engine::{
     ContainerState, Containers, Engine, EngineError, HelperSpec, MountSource, MountSpec, Selector,
 };
@@ -565,11 +565,8 @@ fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, String> {
         return Ok(listed);
     }
     let spec = copy::list_spec(job, &input.ctx.image, input.journal);
-    delta::parse_listed(&run_helper(input, &spec)?).map_err(|e| {
-        format!(
-            "{e}: a name with a newline in it cannot be listed; hint: migrate with `--stop-first`"
-        )
-    })
+    delta::parse_listed(&run_helper(input, &spec)?)
+        .map_err(|e| format!("cannot read the list helper's listing: {e}"))
 }
 
 /// Apply a delta: on the host when the services are stopped (`strict`), the host sees both

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use super::known::{Known, KnownFile, Stamp, now_ns};
 use super::manifest::{Digest, Entry, Kind, Manifest};
+use super::name;
 use super::stat::{Found, entry, group};
 
 /// Bytes read from a file at a time.
@@ -34,8 +35,6 @@ pub fn readers() -> usize {
         .saturating_mul(2)
         .max(4)
 }
-
-
 
 /// Read a manifest of the directory `root` on the host, content hashed with `digest`. `hashed`
 /// grows by every content byte read (each hardlinked inode once).
@@ -65,7 +64,7 @@ pub fn read_known(
     let (found, fulls): (Vec<Found>, Vec<PathBuf>) = walked.into_iter().unzip();
     let groups = group(&found);
     // one hash per inode: the smallest path of a group stands for it; the file is opened by its
-    // real name (a name that is not UTF-8 is not its lossy string)
+    // real name (the key is its encoded name)
     let owners: Vec<(&Found, &Path)> = found
         .iter()
         .zip(&fulls)
@@ -164,8 +163,6 @@ fn hash_all<'a>(
     })
 }
 
-
-
 /// Every path under `dir` (itself included) with its full path on the host, depth first in
 /// name order.
 fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>) -> io::Result<()> {
@@ -186,9 +183,9 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
     items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for (name, item) in items {
         let full = dir.join(&name);
-        let name = name.to_string_lossy();
+        let name = name::encode_os(&name);
         let path = if rel == "." {
-            name.into_owned()
+            name
         } else {
             format!("{rel}/{name}")
         };
@@ -199,12 +196,9 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
             continue;
         }
         let link = if meta.file_type().is_symlink() {
-            Some(
-                fs::read_link(&full)
-                    .map_err(|e| at(&full, e))?
-                    .to_string_lossy()
-                    .into_owned(),
-            )
+            Some(name::encode_os(
+                fs::read_link(&full).map_err(|e| at(&full, e))?.as_os_str(),
+            ))
         } else {
             None
         };
@@ -244,7 +238,6 @@ fn hash_file(path: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<Stri
 fn at(path: &Path, error: io::Error) -> io::Error {
     io::Error::new(error.kind(), format!("`{}`: {error}", path.display()))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -326,9 +319,9 @@ mod tests {
         let name = std::ffi::OsStr::from_bytes(b"n\xffm");
         fs::write(dir.path().join(name), "latin1\n").expect("file");
         let m = manifest(dir.path());
-        assert_eq!(m.entries.keys().collect::<Vec<_>>(), [".", "n\u{fffd}m"]);
+        assert_eq!(m.entries.keys().collect::<Vec<_>>(), [".", "n\0ffm"]);
         assert_eq!(
-            m.entries["n\u{fffd}m"].hash.as_deref(),
+            m.entries["n\0ffm"].hash.as_deref(),
             Some(blake3::hash(b"latin1\n").to_hex().as_str())
         );
     }
@@ -368,17 +361,23 @@ mod tests {
             dir_mtimes: true,
         };
         let (ma, mb) = (manifest(a.path()), manifest(b.path()));
-        assert_eq!(crate::migrate::tree::manifest::compare(&ma, &mb, rules), vec![]);
+        assert_eq!(
+            crate::migrate::tree::manifest::compare(&ma, &mb, rules),
+            vec![]
+        );
         let mut bytes = fs::read(b.path().join("d/f")).expect("read");
         bytes[BUFFER + 1] ^= 1;
         fs::write(b.path().join("d/f"), bytes).expect("flip");
-        let fields: Vec<&str> = crate::migrate::tree::manifest::compare(&ma, &manifest(b.path()), rules)
-            .into_iter()
-            .filter_map(|d| match d {
-                crate::migrate::tree::manifest::Difference::Changed { field, .. } => Some(field),
-                _ => None,
-            })
-            .collect();
+        let fields: Vec<&str> =
+            crate::migrate::tree::manifest::compare(&ma, &manifest(b.path()), rules)
+                .into_iter()
+                .filter_map(|d| match d {
+                    crate::migrate::tree::manifest::Difference::Changed { field, .. } => {
+                        Some(field)
+                    }
+                    _ => None,
+                })
+                .collect();
         assert!(fields.contains(&"content"), "{fields:?}");
     }
 
@@ -426,5 +425,4 @@ mod tests {
             "{err}"
         );
     }
-
 }

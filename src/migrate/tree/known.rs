@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use super::manifest::Digest;
 
-
 /// Nanoseconds a ctime must be older than the start of a read for the read's hash of the file
 /// to be [`Known`]: more than the coarsest timestamp granularity of the filesystems a tier
 /// lives on (1 s; 2 s on FAT) and the lag of the kernel's coarse clock behind the real time.

@@ -1,16 +1,17 @@
 //! The delta's listing ([`delta::Listed`]) read on the host, when the host sees both trees of a
 //! copy as the engine does: the same fields the list helper's busybox `find`/`stat` prints, from
-//! `lstat`, without starting a container (one container less while the services are stopped).
+//! `lstat` (the one [`Stat`] record; names [`name::encode`]d), without starting a container (one container less while the services are stopped).
 
 use std::fs::{self, Metadata};
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::engine::{EngineError, Helpers, MountSource};
 use crate::migrate::copy::CopyJob;
-use crate::migrate::delta::{Kind, Listed, Listing, Stat};
+use crate::migrate::delta::{Listed, Listing};
+use crate::migrate::tree::name;
+use crate::migrate::tree::stat::Stat;
 
 /// Both trees of `job` listed on the host; `Ok(None)` when the host does not see one of them as
 /// the engine does, or may not read it (the list helper is used then).
@@ -65,37 +66,13 @@ pub fn list(root: &Path) -> io::Result<Listing> {
     Ok(out)
 }
 
-/// The listed fields of one entry (as busybox `stat -c '%i %h %f %s %u %g %Y %Z'`).
-pub fn stat(meta: &Metadata) -> Stat {
-    let raw = meta.mode();
-    let kind = match raw & 0o170000 {
-        0o100000 => Kind::File,
-        0o040000 => Kind::Dir,
-        other => Kind::Other(other),
-    };
-    Stat {
-        inode: meta.ino(),
-        links: meta.nlink(),
-        kind,
-        mode: raw & 0o7777,
-        size: meta.size(),
-        uid: u64::from(meta.uid()),
-        gid: u64::from(meta.gid()),
-        mtime: meta.mtime(),
-        ctime: meta.ctime(),
-    }
-}
-
 fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Listing) -> io::Result<()> {
-    out.insert(rel.to_owned(), stat(meta));
+    out.insert(rel.to_owned(), Stat::of(meta));
     for item in fs::read_dir(dir)? {
         let item = item?;
-        let name = item.file_name();
-        let name = name.to_str().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, "a name that is not UTF-8")
-        })?;
+        let name = name::encode_os(&item.file_name());
         let path = if rel == "." {
-            name.to_owned()
+            name
         } else {
             format!("{rel}/{name}")
         };
@@ -104,7 +81,7 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Listing) -> io::Result
         if meta.is_dir() {
             walk(&item.path(), &path, &meta, out)?;
         } else {
-            out.insert(path, stat(&meta));
+            out.insert(path, Stat::of(&meta));
         }
     }
     Ok(())
@@ -113,6 +90,7 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Listing) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrate::tree::manifest::Kind;
 
     #[test]
     fn lists_what_the_list_helper_prints() {
@@ -132,10 +110,10 @@ mod tests {
         .expect("walk");
         assert_eq!(out.keys().collect::<Vec<_>>(), [".", "d", "d/f", "h", "l"]);
         let f = &out["d/f"];
-        assert_eq!((f.kind, f.size, f.links), (Kind::File, 5, 2));
-        assert_eq!(out["h"].inode, f.inode);
-        assert_eq!(out["l"].kind, Kind::Other(0o120000));
+        assert_eq!((f.kind(), f.size, f.links), (Some(Kind::File), 5, 2));
+        assert_eq!(out["h"].ino, f.ino);
+        assert_eq!(out["l"].kind(), Some(Kind::Symlink));
         assert_eq!(out["l"].size, 3);
-        assert_eq!(out["d"].kind, Kind::Dir);
+        assert_eq!(out["d"].kind(), Some(Kind::Dir));
     }
 }

@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use super::name;
+
 /// How file content is hashed. BLAKE3 where tierctl reads the bytes itself (the host, an archive
 /// stream); SHA-256 where a helper container hashes a tree where it lives (busybox `sha256sum`),
 /// and then on the other side of that comparison too.
@@ -185,7 +187,7 @@ pub fn from_tar(reader: impl Read, digest: Digest, hashed: &AtomicU64) -> io::Re
     let mut links: Vec<(String, String)> = Vec::new();
     for item in archive.entries()? {
         let mut item = item?;
-        let raw = item.path()?.to_string_lossy().into_owned();
+        let raw = name::encode(&item.path_bytes());
         let path = relative(&raw);
         let header = item.header();
         let uid = header.uid()?;
@@ -201,8 +203,8 @@ pub fn from_tar(reader: impl Read, digest: Digest, hashed: &AtomicU64) -> io::Re
             tar::EntryType::Block => Kind::BlockDevice,
             tar::EntryType::Link => {
                 let target = item
-                    .link_name()?
-                    .map(|p| relative(&p.to_string_lossy()))
+                    .link_name_bytes()
+                    .map(|p| relative(&name::encode(&p)))
                     .unwrap_or_default();
                 links.push((path, target));
                 continue;
@@ -215,7 +217,7 @@ pub fn from_tar(reader: impl Read, digest: Digest, hashed: &AtomicU64) -> io::Re
             }
         };
         let link = match kind {
-            Kind::Symlink => item.link_name()?.map(|p| p.to_string_lossy().into_owned()),
+            Kind::Symlink => item.link_name_bytes().map(|p| name::encode(&p)),
             _ => None,
         };
         let device = match kind {
@@ -338,14 +340,22 @@ pub enum Difference {
 impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Difference::Missing { path } => write!(f, "`{path}` missing in the copy"),
-            Difference::Extra { path } => write!(f, "`{path}` only in the copy"),
+            Difference::Missing { path } => {
+                write!(f, "`{}` missing in the copy", name::shown(path))
+            }
+            Difference::Extra { path } => write!(f, "`{}` only in the copy", name::shown(path)),
             Difference::Changed {
                 path,
                 field,
                 source,
                 copy,
-            } => write!(f, "`{path}` {field}: source {source}, copy {copy}"),
+            } => write!(
+                f,
+                "`{}` {field}: source {}, copy {}",
+                name::shown(path),
+                name::shown(source),
+                name::shown(copy)
+            ),
         }
     }
 }

@@ -4,6 +4,14 @@
 //! each side of a copy is decided once ([`sides`]). [`known`] is what one read hands to the next;
 //! [`listing`] is the delta's listing on the host.
 
+/// The one busybox `stat -c` format ([`stat::FORMAT`]) as a literal, for the helper scripts'
+/// `concat!`.
+macro_rules! stat_format {
+    () => {
+        "%f %s %u %g %Y %Z %d %i %h %t %T"
+    };
+}
+
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod helper;
 pub mod host;
@@ -11,6 +19,8 @@ pub mod known;
 pub mod listing;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod manifest;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod name;
 pub mod sides;
 pub mod stat;
 

@@ -615,7 +615,6 @@ fn listable(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) && fs::read_dir(path).is_ok()
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -696,5 +695,4 @@ mod tests {
             None
         );
     }
-
 }

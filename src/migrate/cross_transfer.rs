@@ -16,6 +16,7 @@ use super::cross_delta::{CrossDelta, Sent};
 use super::cross_host::Destination;
 use super::cross_plan as xp;
 use super::tree::manifest::{Entry, Kind, Manifest};
+use super::tree::name;
 use crate::engine::{Engine, EngineError, MountSource};
 
 /// Files fetched from A by one helper, at once: each is one connection to A's engine (over
@@ -194,8 +195,8 @@ fn append_file(
     header.set_gid(theirs.gid().map_err(bad)?);
     header.set_mtime(theirs.mtime().map_err(bad)?);
     builder
-        .append_data(&mut header, path, &mut entry)
-        .map_err(|e| format!("cannot send `{path}`: {e}"))
+        .append_data(&mut header, name::path(path), &mut entry)
+        .map_err(|e| format!("cannot send `{}`: {e}", name::shown(path)))
 }
 
 /// A header-only entry (directory, symlink, FIFO, device, hardlink) made from A's manifest.
@@ -218,7 +219,9 @@ fn append_header(
     let cannot = |e: io::Error| format!("cannot send `{path}`: {e}");
     if let Sent::Link { to, .. } = sent {
         header.set_entry_type(EntryType::Link);
-        return builder.append_link(&mut header, path, to).map_err(cannot);
+        return builder
+            .append_link(&mut header, name::path(path), name::path(to))
+            .map_err(cannot);
     }
     header.set_entry_type(entry_type(entry));
     if let Some((major, minor)) = entry.device {
@@ -227,12 +230,18 @@ fn append_header(
     }
     match &entry.link {
         // the target as written (the tar crate's own setter normalises paths)
-        Some(to) if to.len() < 100 => header.set_link_name_literal(to).map_err(cannot)?,
-        Some(to) => return builder.append_link(&mut header, path, to).map_err(cannot),
+        Some(to) if name::decode(to).len() < 100 => header
+            .set_link_name_literal(name::decode(to))
+            .map_err(cannot)?,
+        Some(to) => {
+            return builder
+                .append_link(&mut header, name::path(path), name::path(to))
+                .map_err(cannot);
+        }
         None => {}
     }
     builder
-        .append_data(&mut header, path, io::empty())
+        .append_data(&mut header, name::path(path), io::empty())
         .map_err(cannot)
 }
 

@@ -194,20 +194,6 @@ pub fn pre_copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -
     }
 }
 
-/// The helper that lists both trees for the delta ([`delta::list_command`]); both mounts
-/// read-only.
-pub fn list_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
-    HelperSpec {
-        image: image.into(),
-        command: delta::list_command(),
-        mounts: mounts(job, true),
-        capabilities: vec![Capability::DacReadSearch],
-        shares: None,
-        purpose: "list".into(),
-        journal: Some(journal.into()),
-    }
-}
-
 /// The helper that applies one run of a delta's ops ([`delta::ops_args`]); `strict`: stop at
 /// the first error (the services are stopped, nothing may vanish).
 pub fn delta_spec(

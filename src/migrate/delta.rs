@@ -12,8 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::migrate::copy;
-use crate::migrate::tree::helper::{self, Depth};
+pub use crate::migrate::tree::listing::{Listed, Listing};
 use crate::migrate::tree::manifest::Kind;
 use crate::migrate::tree::name;
 use crate::migrate::tree::stat::Stat;
@@ -28,48 +27,6 @@ pub const REPEAT_PER_MILLE: u64 = 50;
 
 /// Catch-up passes at most before the services stop anyway.
 pub const MAX_PASSES: u32 = 3;
-
-/// A tree's entries by path relative to its root (`.` is the root; names
-/// [`name::encode`]d), each with what `stat` said of it (the one record, [`Stat`]).
-pub type Listing = BTreeMap<String, Stat>;
-
-/// What the list helper printed: its clock when it began, and both trees.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Listed {
-    /// `date +%s` before the listing.
-    pub began: i64,
-    /// The source (`/from`).
-    pub source: Listing,
-    /// The target (`/to`).
-    pub target: Listing,
-}
-
-/// The list helper's roots: both trees, metadata only.
-pub const LIST_ROOTS: [(&str, Depth); 2] = [(copy::FROM, Depth::Listed), (copy::TO, Depth::Listed)];
-
-/// The list helper's command: the clock, then the manifest helper's listing of both trees (the
-/// one `stat` format; names as hex of their bytes, so a newline or a byte that is not UTF-8 in
-/// a name lists like any other).
-pub fn list_command() -> Vec<String> {
-    helper::command("date +%s || exit 1", "tierctl-list", &LIST_ROOTS)
-}
-
-/// Read the list helper's output; `Err` says what could not be read.
-pub fn parse_listed(text: &str) -> Result<Listed, String> {
-    let (clock, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let began = clock
-        .trim()
-        .parse()
-        .map_err(|_| "the list helper printed no clock".to_owned())?;
-    let [source, target]: [Listing; 2] = helper::parse_listing(rest, &LIST_ROOTS)?
-        .try_into()
-        .map_err(|_| "the list helper did not list two trees".to_owned())?;
-    Ok(Listed {
-        began,
-        source,
-        target,
-    })
-}
 
 fn is_dir(s: &Stat) -> bool {
     s.kind() == Some(Kind::Dir)
@@ -337,58 +294,6 @@ mod tests {
             ctime,
             ..Stat::default()
         }
-    }
-
-    /// One root as the manifest helper lists it: `(name bytes, stat line)`, one batch.
-    fn root_text(root: &str, entries: &[(&[u8], &str)]) -> String {
-        let mut names = Vec::new();
-        for (name, _) in entries {
-            names.extend_from_slice(name);
-            names.push(0);
-        }
-        let hex: String = names.iter().map(|b| format!(" {b:02x}")).collect();
-        let stats: String = entries.iter().map(|(_, l)| format!("{l}\n")).collect();
-        format!(
-            "@root list {root}\n@batch {}\n{hex}\n@stat\n{stats}@links\n@sums\n@end\n",
-            entries.len()
-        )
-    }
-
-    #[test]
-    fn parses_both_trees_and_the_clock() {
-        let from = root_text(
-            "/from",
-            &[
-                (b"/from", "41ed 4096 0 0 1700000000 1700000000 48 10 3 0 0"),
-                (
-                    b"/from/a b",
-                    "81a4 5 999 999 1700000001 1700000002 48 11 1 0 0",
-                ),
-                (
-                    b"/from/x\n\xff",
-                    "81a4 1 0 0 1700000001 1700000002 48 12 1 0 0",
-                ),
-            ],
-        );
-        let to = root_text(
-            "/to",
-            &[(b"/to", "41ed 4096 0 0 1700000000 1700000050 49 20 2 0 0")],
-        );
-        let text = format!("1700000100\n{from}{to}@done\n");
-        let listed = parse_listed(&text).expect("readable");
-        assert_eq!(listed.began, 1_700_000_100);
-        assert_eq!(listed.source.len(), 3);
-        let file = &listed.source["a b"];
-        assert_eq!(
-            (file.kind(), file.permissions(), file.size, file.ctime),
-            (Some(Kind::File), 0o644, 5, 1_700_000_002)
-        );
-        // a newline and a byte that is not UTF-8: the name as bytes
-        assert!(listed.source.contains_key(&name::encode(b"x\n\xff")));
-        assert_eq!(listed.target["."].kind(), Some(Kind::Dir));
-        assert!(parse_listed("1\nnot a line\n").is_err());
-        assert!(parse_listed("").is_err());
-        assert!(parse_listed(&format!("1700000100\n{from}@done\n")).is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::tree;
 use super::tree::helper;
 use super::tree::listing;
 use super::tree::manifest::{self, Rules};
+use super::tree::reader::{HelperReader, HostReader, TreeReader};
 use crate::engine::{
     ContainerState, Containers, Engine, EngineError, HelperSpec, MountSource, MountSpec, Selector,
 };
@@ -558,15 +559,24 @@ fn source_job(input: &StepInput<'_>, n: usize) -> CopyJob {
     job
 }
 
-/// Both trees of a copy, listed on the host when it sees both as the engine does, else by a
-/// helper.
+/// Both trees of a copy, listed on the host when it sees both as the engine does (and may
+/// read them), else by the list helper ([`tree::reader`]).
 fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, String> {
-    if let Some(listed) = listing::on_host(input.ctx.engine, job).map_err(engine_error)? {
+    let engine = input.ctx.engine;
+    if let Some(host) = HostReader::for_copy(engine, job).map_err(engine_error)?
+        && let Ok(listed) = host.listed()
+    {
         return Ok(listed);
     }
-    let spec = copy::list_spec(job, &input.ctx.image, input.journal);
-    delta::parse_listed(&run_helper(input, &spec)?)
-        .map_err(|e| format!("cannot read the list helper's listing: {e}"))
+    let verify = copy::verify_spec(job, &input.ctx.image, input.journal);
+    let helper = HelperReader {
+        engine,
+        spec: &verify,
+    };
+    helper.listed().map_err(|e| match e {
+        tree::TreeError::Engine(e) => engine_error(e),
+        other => other.to_string(),
+    })
 }
 
 /// Apply a delta: on the host when the services are stopped (`strict`), the host sees both

@@ -235,9 +235,11 @@ fn i26_row5_the_list_delta_and_manifest_helpers_take_names_as_bytes() {
     };
     let image = super::engine::helper_image();
     let out = engine
-        .run_to_end(&copy::list_spec(&job, &image, "i26"))
+        .run_to_end(&tree::reader::list_spec(&copy::verify_spec(
+            &job, &image, "i26",
+        )))
         .expect("list helper");
-    let listed = delta::parse_listed(&out).expect("the listing reads");
+    let listed = tree::listing::parse_listed(&out).expect("the listing reads");
     let host = tree::listing::list(&from).expect("host listing");
     assert_eq!(
         listed.source.keys().collect::<Vec<_>>(),

@@ -214,30 +214,7 @@ fn batch<'a>(
     depth: Depth,
     found: &mut Vec<Item>,
 ) -> Result<(), String> {
-    let count: usize = lines
-        .next()
-        .and_then(|l| l.strip_prefix("@batch "))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or("a batch without its size")?;
-    let names = hex_until(lines, "@stat")?;
-    let names: Vec<&[u8]> = names
-        .strip_suffix(&[0])
-        .unwrap_or(&names)
-        .split(|b| *b == 0)
-        .filter(|n| !n.is_empty())
-        .collect();
-    if names.len() != count {
-        return Err(format!("a batch of {count} names holds {}", names.len()));
-    }
-    let mut listed = Vec::with_capacity(count);
-    for name in names {
-        let line = lines.next().ok_or("fewer `stat` lines than names")?;
-        let stat = Stat::parse(line).ok_or_else(|| format!("cannot read `stat` line `{line}`"))?;
-        listed.push(Listed {
-            bytes: name.to_vec(),
-            stat,
-        });
-    }
+    let listed = names_and_stats(lines)?;
     match lines.next() {
         Some("@links") => {}
         other => return Err(format!("expected `@links`, found {}", shown(other))),
@@ -271,6 +248,35 @@ fn batch<'a>(
         return Err("more `sha256sum` lines than files".into());
     }
     Ok(())
+}
+
+/// A batch's size line, its names and one `stat` line per name.
+fn names_and_stats<'a>(lines: &mut impl Iterator<Item = &'a str>) -> Result<Vec<Listed>, String> {
+    let count: usize = lines
+        .next()
+        .and_then(|l| l.strip_prefix("@batch "))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or("a batch without its size")?;
+    let names = hex_until(lines, "@stat")?;
+    let names: Vec<&[u8]> = names
+        .strip_suffix(&[0])
+        .unwrap_or(&names)
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.len() != count {
+        return Err(format!("a batch of {count} names holds {}", names.len()));
+    }
+    let mut listed = Vec::with_capacity(count);
+    for name in names {
+        let line = lines.next().ok_or("fewer `stat` lines than names")?;
+        let stat = Stat::parse(line).ok_or_else(|| format!("cannot read `stat` line `{line}`"))?;
+        listed.push(Listed {
+            bytes: name.to_vec(),
+            stat,
+        });
+    }
+    Ok(listed)
 }
 
 /// Hex bytes (`od -An -tx1` lines) up to the line `marker`.

@@ -189,19 +189,9 @@ pub fn from_tar(reader: impl Read, digest: Digest, hashed: &AtomicU64) -> io::Re
         let mut item = item?;
         let raw = name::encode(&item.path_bytes());
         let path = relative(&raw);
-        let header = item.header();
-        let uid = header.uid()?;
-        let gid = header.gid()?;
-        let mode = header.mode()? & 0o7777;
-        let mtime = header.mtime()?;
-        let kind = match header.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
-            tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::Symlink => Kind::Symlink,
-            tar::EntryType::Fifo => Kind::Fifo,
-            tar::EntryType::Char => Kind::CharDevice,
-            tar::EntryType::Block => Kind::BlockDevice,
-            tar::EntryType::Link => {
+        let kind = match tar_kind(item.header().entry_type(), &raw)? {
+            Some(kind) => kind,
+            None => {
                 let target = item
                     .link_name_bytes()
                     .map(|p| relative(&name::encode(&p)))
@@ -209,53 +199,84 @@ pub fn from_tar(reader: impl Read, digest: Digest, hashed: &AtomicU64) -> io::Re
                 links.push((path, target));
                 continue;
             }
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("unexpected tar entry type {other:?} at `{raw}`"),
-                ));
-            }
         };
-        let link = match kind {
-            Kind::Symlink => item.link_name_bytes().map(|p| name::encode(&p)),
-            _ => None,
-        };
-        let device = match kind {
-            Kind::CharDevice | Kind::BlockDevice => Some((
-                header.device_major()?.unwrap_or(0),
-                header.device_minor()?.unwrap_or(0),
-            )),
-            _ => None,
-        };
-        let (size, hash) = if kind == Kind::File {
-            let mut hasher = digest.hasher();
-            let mut counted = Counted {
-                inner: &mut item,
-                count: hashed,
-            };
-            let size = io::copy(&mut counted, &mut hasher)?;
-            (size, Some(hasher.finish()))
-        } else {
-            (0, None)
-        };
-        entries.insert(
-            path,
-            Entry {
-                kind,
-                size,
-                uid,
-                gid,
-                mode,
-                mtime: (kind != Kind::Symlink).then_some(mtime),
-                link,
-                device,
-                hardlink_group: None,
-                hash,
-            },
-        );
+        let entry = tar_entry(&mut item, kind, digest, hashed)?;
+        entries.insert(path, entry);
     }
     group_hardlinks(&mut entries, links)?;
     Ok(Manifest { entries, digest })
+}
+
+/// The kind of a tar entry; `None` for a hardlink (its group is formed afterwards).
+fn tar_kind(kind: tar::EntryType, raw: &str) -> io::Result<Option<Kind>> {
+    Ok(Some(match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+        tar::EntryType::Directory => Kind::Dir,
+        tar::EntryType::Symlink => Kind::Symlink,
+        tar::EntryType::Fifo => Kind::Fifo,
+        tar::EntryType::Char => Kind::CharDevice,
+        tar::EntryType::Block => Kind::BlockDevice,
+        tar::EntryType::Link => return Ok(None),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "unexpected tar entry type {other:?} at `{}`",
+                    name::shown(raw)
+                ),
+            ));
+        }
+    }))
+}
+
+/// The entry of one tar item of `kind`, a file's content hashed with `digest`.
+fn tar_entry<R: Read>(
+    item: &mut tar::Entry<'_, R>,
+    kind: Kind,
+    digest: Digest,
+    hashed: &AtomicU64,
+) -> io::Result<Entry> {
+    let header = item.header();
+    let (uid, gid, mode, mtime) = (
+        header.uid()?,
+        header.gid()?,
+        header.mode()? & 0o7777,
+        header.mtime()?,
+    );
+    let device = match kind {
+        Kind::CharDevice | Kind::BlockDevice => Some((
+            header.device_major()?.unwrap_or(0),
+            header.device_minor()?.unwrap_or(0),
+        )),
+        _ => None,
+    };
+    let link = match kind {
+        Kind::Symlink => item.link_name_bytes().map(|p| name::encode(&p)),
+        _ => None,
+    };
+    let (size, hash) = if kind == Kind::File {
+        let mut hasher = digest.hasher();
+        let mut counted = Counted {
+            inner: item,
+            count: hashed,
+        };
+        let size = io::copy(&mut counted, &mut hasher)?;
+        (size, Some(hasher.finish()))
+    } else {
+        (0, None)
+    };
+    Ok(Entry {
+        kind,
+        size,
+        uid,
+        gid,
+        mode,
+        mtime: (kind != Kind::Symlink).then_some(mtime),
+        link,
+        device,
+        hardlink_group: None,
+        hash,
+    })
 }
 
 /// `from/a/b` -> `a/b`; `from/` and `from` -> `.`.

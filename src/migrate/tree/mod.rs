@@ -1,8 +1,10 @@
 //! Trees: one entry type ([`manifest::Entry`]), one manifest of a tree ([`manifest::Manifest`])
 //! and its comparison, read wherever the tree lives: on the host ([`host`]), by the one manifest
 //! helper container ([`helper`]), from the engine's archive stream ([`manifest::from_tar`]); which of them reads
-//! each side of a copy is decided once ([`sides`]). [`known`] is what one read hands to the next;
-//! [`listing`] is the delta's listing on the host.
+//! each side of a copy is decided once ([`sides`]), through one reader trait with a host and a
+//! helper implementation ([`reader`]). [`known`] is what one read hands to the next; [`listing`]
+//! is the delta's listing; [`stat`] the one record of a path and its decoder; [`name`] names as
+//! bytes.
 
 /// The one busybox `stat -c` format ([`stat::FORMAT`]) as a literal, for the helper scripts'
 /// `concat!`.
@@ -21,6 +23,7 @@ pub mod listing;
 pub mod manifest;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod name;
+pub mod reader;
 pub mod sides;
 pub mod stat;
 

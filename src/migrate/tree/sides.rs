@@ -17,6 +17,7 @@ use super::helper::{self, Depth};
 use super::host::{read, read_known};
 use super::known::Known;
 use super::manifest::{Digest, Kind, Manifest};
+use super::reader::{HelperReader, HostReader, TreeReader};
 use crate::engine::EngineError;
 use crate::engine::{HelperSpec, Helpers, MountSource};
 use crate::migrate::copy::{self, CopyJob};
@@ -228,8 +229,20 @@ fn pair_manifests_known(
     } else {
         Digest::Sha256
     };
-    let roots = [copy::FROM, copy::TO];
     let (firsts, knows) = first_reads(engine, spec, &plans, digest, hashed, known)?;
+    let (trees, ways) = second_reads(engine, spec, firsts, digest, hashed)?;
+    Ok((trees, ways, knows))
+}
+
+/// The sides a first read left: through the archive stream, or hashed by the manifest helper.
+fn second_reads(
+    engine: &dyn Helpers,
+    spec: &HelperSpec,
+    firsts: Vec<First>,
+    digest: Digest,
+    hashed: &AtomicU64,
+) -> Result<ReadTrees, TreeError> {
+    let roots = [copy::FROM, copy::TO];
     let mut out: Vec<Option<Manifest>> = vec![None, None];
     let mut ways = [Way::Archive, Way::Archive];
     let (mut archive, mut helper) = (Vec::new(), Vec::new());
@@ -253,15 +266,16 @@ fn pair_manifests_known(
             out[index] = Some(m);
         }
     }
-    let wanted: Vec<(&str, Depth)> = helper.iter().map(|&i| (roots[i], Depth::Hashed)).collect();
+    let wanted: Vec<(usize, Depth)> = helper.iter().map(|&i| (i, Depth::Hashed)).collect();
     if !wanted.is_empty() {
-        let read = helper_manifests(engine, spec, &wanted, hashed)?;
-        for (&index, m) in helper.iter().zip(read) {
+        let none = [Known::default(), Known::default()];
+        let read = HelperReader { engine, spec }.manifests(&wanted, digest, &none, hashed)?;
+        for (&index, (m, _)) in helper.iter().zip(read) {
             out[index] = Some(m);
         }
     }
     match (out.pop().flatten(), out.pop().flatten()) {
-        (Some(target), Some(source)) => Ok((vec![source, target], ways, knows)),
+        (Some(target), Some(source)) => Ok((vec![source, target], ways)),
         _ => Err(TreeError::Engine(EngineError::Api {
             context: String::new(),
             action: "read manifests".into(),
@@ -270,8 +284,9 @@ fn pair_manifests_known(
     }
 }
 
-/// The first read of each side, all at once: the host reads on threads while one manifest
-/// helper hashes the [`Plan::Helper`] sides and lists the [`Plan::Candidate`] ones.
+/// The first read of each side, all at once: the host reads on threads ([`HostReader`]) while
+/// one manifest helper ([`HelperReader`]) hashes the [`Plan::Helper`] sides and lists the
+/// [`Plan::Candidate`] ones.
 fn first_reads(
     engine: &dyn Helpers,
     spec: &HelperSpec,
@@ -281,34 +296,68 @@ fn first_reads(
     known: &[Known; 2],
 ) -> Result<(Vec<First>, [Known; 2]), TreeError> {
     let wanted = helper_roots(plans);
+    let host = HostReader {
+        roots: [host_path(&plans[0]), host_path(&plans[1])],
+    };
+    let helper = HelperReader { engine, spec };
     let (host, listed) = std::thread::scope(|scope| {
         let handles: Vec<_> = plans
             .iter()
-            .zip(known)
-            .map(|(plan, k)| match plan {
-                Plan::Host(p) | Plan::Candidate(p) => {
-                    Some(scope.spawn(move || read_known(p, digest, hashed, k)))
-                }
-                Plan::Helper => None,
+            .enumerate()
+            .map(|(side, plan)| {
+                let host = &host;
+                host_path(plan).map(|_| {
+                    scope.spawn(move || {
+                        host.manifests(&[(side, Depth::Hashed)], digest, known, hashed)
+                    })
+                })
             })
             .collect();
         let listed = if wanted.is_empty() {
             Ok(Vec::new())
         } else {
-            helper_manifests(engine, spec, &wanted, hashed)
+            helper.manifests(&wanted, digest, known, hashed)
         };
         let host: Vec<Option<io::Result<(Manifest, Known)>>> = handles
             .into_iter()
-            .map(|h| {
-                h.map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(io::Error::other("the host reader panicked")))
-                })
-            })
+            .map(|h| h.map(|h| one_side(h.join())))
             .collect();
         (host, listed)
     });
-    let mut listed = listed?.into_iter();
+    let listed = listed?.into_iter().map(|(m, _)| m).collect();
+    settle(plans, host, listed)
+}
+
+/// The host path a side's plan reads.
+fn host_path(plan: &Plan) -> Option<PathBuf> {
+    match plan {
+        Plan::Host(p) | Plan::Candidate(p) => Some(p.clone()),
+        Plan::Helper => None,
+    }
+}
+
+/// One side's host read as the I/O result [`settle`] tells permissions apart by.
+fn one_side(
+    joined: std::thread::Result<Result<Vec<(Manifest, Known)>, TreeError>>,
+) -> io::Result<(Manifest, Known)> {
+    match joined {
+        Ok(Ok(mut read)) => read
+            .pop()
+            .ok_or_else(|| io::Error::other("the host read no tree")),
+        Ok(Err(TreeError::Host { source, .. })) => Err(source),
+        Ok(Err(other)) => Err(io::Error::other(other.to_string())),
+        Err(_) => Err(io::Error::other("the host reader panicked")),
+    }
+}
+
+/// Each side's first read from what the host read (`host`, per side) and what the manifest
+/// helper listed or hashed (`listed`, the helper's sides in order).
+fn settle(
+    plans: &[Plan],
+    host: Vec<Option<io::Result<(Manifest, Known)>>>,
+    listed: Vec<Manifest>,
+) -> Result<(Vec<First>, [Known; 2]), TreeError> {
+    let mut listed = listed.into_iter();
     let mut firsts = Vec::new();
     let mut knows = [Known::default(), Known::default()];
     for ((plan, host), knew) in plans.iter().zip(host).zip(&mut knows) {
@@ -346,11 +395,11 @@ fn first_reads(
 
 /// What the first manifest helper reads: the [`Plan::Helper`] sides hashed, the
 /// [`Plan::Candidate`] ones listed, source first.
-fn helper_roots(plans: &[Plan]) -> Vec<(&'static str, Depth)> {
+fn helper_roots(plans: &[Plan]) -> Vec<(usize, Depth)> {
     plans
         .iter()
-        .zip([copy::FROM, copy::TO])
-        .filter_map(|(plan, root)| match plan {
+        .enumerate()
+        .filter_map(|(root, plan)| match plan {
             Plan::Helper => Some((root, Depth::Hashed)),
             Plan::Candidate(_) => Some((root, Depth::Listed)),
             Plan::Host(_) => None,
@@ -628,16 +677,13 @@ mod tests {
         let shared = || Plan::Candidate("/s".into());
         assert_eq!(
             helper_roots(&[Plan::Helper, Plan::Helper]),
-            [("/from", Depth::Hashed), ("/to", Depth::Hashed)]
+            [(0, Depth::Hashed), (1, Depth::Hashed)]
         );
         assert_eq!(
             helper_roots(&[Plan::Helper, shared()]),
-            [("/from", Depth::Hashed), ("/to", Depth::Listed)]
+            [(0, Depth::Hashed), (1, Depth::Listed)]
         );
-        assert_eq!(
-            helper_roots(&[host(), Plan::Helper]),
-            [("/to", Depth::Hashed)]
-        );
+        assert_eq!(helper_roots(&[host(), Plan::Helper]), [(1, Depth::Hashed)]);
         assert!(helper_roots(&[host(), host()]).is_empty());
     }
 

@@ -126,7 +126,7 @@ fn still_the_copy(
         Ok(HelperOutput::SourceMissing { .. }) => return Ok(false),
         Err(e) => return Err(stays(b, target, engine_error(e))),
     };
-    let now = xp::parse_manifest(&text, xp::TO).map_err(|m| stays(b, target, m))?;
+    let now = xp::parse_manifest(&text, xp::TO).map_err(|m| stays(b, target, m.to_string()))?;
     let Some(kept) = state.manifest_of(n) else {
         if state.rewrite_began() {
             return Err(stays(

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Capability, HelperSpec, MountSource, MountSpec};
 use crate::migrate::plan::{FileChange, MigratePlan, MigrateStep};
-use crate::migrate::tree::helper::{self, Depth};
+use crate::migrate::tree::helper::{self, Depth, ListingError};
 use crate::migrate::tree::manifest::{Entry, Manifest};
 use crate::migrate::tree::stat::{self, Stat};
 
@@ -487,10 +487,10 @@ pub fn root_of<'r>(roots: &'r [PathBuf], target: &Path) -> Option<(&'r Path, Str
 /// Read [`manifest_spec`]'s output (the tree at `at`) into the same [`Manifest`] the local
 /// verify compares ([`crate::migrate::tree::manifest::compare`]); content hashes are SHA-256 on
 /// both sides.
-pub fn parse_manifest(text: &str, at: &str) -> Result<Manifest, String> {
+pub fn parse_manifest(text: &str, at: &str) -> Result<Manifest, ListingError> {
     helper::parse(text, &[(at, Depth::Hashed)])?
         .pop()
-        .ok_or_else(|| format!("the manifest helper listed no tree at `{at}`"))
+        .ok_or(ListingError::FewerTrees)
 }
 
 #[cfg(test)]

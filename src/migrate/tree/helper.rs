@@ -13,10 +13,86 @@
 
 use std::collections::BTreeMap;
 
+use thiserror::Error;
+
 use super::manifest::{self, Difference, Digest, Entry, Kind, Manifest, Rules};
 use super::name;
 use super::stat::{self, Stat};
 use crate::engine::{Capability, HelperSpec};
+
+/// Why a helper's listing could not be read (what it printed does not add up).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ListingError {
+    /// A line other than the one expected (`found`: the line in backticks, or "the end").
+    #[error("expected `{expected}`, found {found}")]
+    Expected {
+        /// The line wanted.
+        expected: String,
+        /// What came.
+        found: String,
+    },
+    /// The helper stopped before its last line.
+    #[error("the helper did not finish: expected `@done`, found {found}")]
+    Unfinished {
+        /// What came instead.
+        found: String,
+    },
+    /// A batch without its size line.
+    #[error("a batch without its size")]
+    BatchSize,
+    /// A batch with another number of names than it said.
+    #[error("a batch of {count} names holds {held}")]
+    BatchCount {
+        /// The size it said.
+        count: usize,
+        /// The names it held.
+        held: usize,
+    },
+    /// Fewer `stat` lines than names.
+    #[error("fewer `stat` lines than names")]
+    FewerStats,
+    /// A `stat` line not in [`stat::FORMAT`].
+    #[error("cannot read `stat` line `{line}`")]
+    StatLine {
+        /// The line.
+        line: String,
+    },
+    /// A line of `od` output that is not hex.
+    #[error("cannot read hex line `{line}`")]
+    HexLine {
+        /// The line.
+        line: String,
+    },
+    /// A symlink without its target.
+    #[error("no target for symlink `{name}`")]
+    NoLinkTarget {
+        /// The symlink (shown).
+        name: String,
+    },
+    /// A file without its `sha256sum` line.
+    #[error("no `sha256sum` line for `{name}`")]
+    NoSum {
+        /// The file (shown).
+        name: String,
+    },
+    /// `sha256sum` lines left over.
+    #[error("more `sha256sum` lines than files")]
+    ExtraSums,
+    /// A name outside the root it was listed under.
+    #[error("`{name}` is not under `{root}`")]
+    NotUnder {
+        /// The name (shown).
+        name: String,
+        /// The root.
+        root: String,
+    },
+    /// The list helper's clock line is missing.
+    #[error("the list helper printed no clock")]
+    NoClock,
+    /// Fewer trees than asked for.
+    #[error("fewer trees than asked for")]
+    FewerTrees,
+}
 
 /// How much of a tree the helper reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +224,7 @@ pub fn split_after_copy(text: &str) -> Option<(&str, &str)> {
 /// Read the helper's output: one manifest per root of `roots`, in that order, content hashed
 /// with SHA-256 where the root was [`Depth::Hashed`] (none where [`Depth::Listed`]). `Err` says
 /// what could not be read.
-pub fn parse(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Manifest>, String> {
+pub fn parse(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Manifest>, ListingError> {
     Ok(read_roots(text, roots)?.into_iter().map(manifest).collect())
 }
 
@@ -157,7 +233,7 @@ pub fn parse(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Manifest>, Strin
 pub fn parse_listing(
     text: &str,
     roots: &[(&str, Depth)],
-) -> Result<Vec<BTreeMap<String, Stat>>, String> {
+) -> Result<Vec<BTreeMap<String, Stat>>, ListingError> {
     Ok(read_roots(text, roots)?
         .into_iter()
         .map(|items| items.into_iter().map(|i| (i.path, i.stat)).collect())
@@ -165,14 +241,19 @@ pub fn parse_listing(
 }
 
 /// Every root's listed paths, in the order of `roots`.
-fn read_roots(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Vec<Item>>, String> {
+fn read_roots(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Vec<Item>>, ListingError> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
     let mut out = Vec::new();
     for (root, depth) in roots {
         let header = format!("@root {} {root}", depth.word());
         match lines.next() {
             Some(line) if line == header => {}
-            other => return Err(format!("expected `{header}`, found {}", shown(other))),
+            other => {
+                return Err(ListingError::Expected {
+                    expected: header,
+                    found: shown(other),
+                });
+            }
         }
         let mut found = Vec::new();
         while lines.peek().is_some_and(|l| l.starts_with("@batch ")) {
@@ -182,10 +263,9 @@ fn read_roots(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Vec<Item>>, Str
     }
     match lines.next() {
         Some("@done") => Ok(out),
-        other => Err(format!(
-            "the helper did not finish: expected `@done`, found {}",
-            shown(other)
-        )),
+        other => Err(ListingError::Unfinished {
+            found: shown(other),
+        }),
     }
 }
 
@@ -213,11 +293,16 @@ fn batch<'a>(
     root: &str,
     depth: Depth,
     found: &mut Vec<Item>,
-) -> Result<(), String> {
+) -> Result<(), ListingError> {
     let listed = names_and_stats(lines)?;
     match lines.next() {
         Some("@links") => {}
-        other => return Err(format!("expected `@links`, found {}", shown(other))),
+        other => {
+            return Err(ListingError::Expected {
+                expected: "@links".into(),
+                found: shown(other),
+            });
+        }
     }
     let links = hex_until(lines, "@sums")?;
     let mut links = links.split(|b| *b == 0).map(<[u8]>::to_vec);
@@ -226,11 +311,11 @@ fn batch<'a>(
     for item in listed {
         let kind = item.stat.kind();
         let link = match kind {
-            Some(Kind::Symlink) => {
-                Some(name::encode(&links.next().ok_or_else(|| {
-                    format!("no target for symlink `{}`", lossy(&item.bytes))
-                })?))
-            }
+            Some(Kind::Symlink) => Some(name::encode(&links.next().ok_or_else(|| {
+                ListingError::NoLinkTarget {
+                    name: lossy(&item.bytes),
+                }
+            })?)),
             _ => None,
         };
         let hash = match (kind, depth) {
@@ -245,18 +330,20 @@ fn batch<'a>(
         });
     }
     if !sums.is_empty() {
-        return Err("more `sha256sum` lines than files".into());
+        return Err(ListingError::ExtraSums);
     }
     Ok(())
 }
 
 /// A batch's size line, its names and one `stat` line per name.
-fn names_and_stats<'a>(lines: &mut impl Iterator<Item = &'a str>) -> Result<Vec<Listed>, String> {
+fn names_and_stats<'a>(
+    lines: &mut impl Iterator<Item = &'a str>,
+) -> Result<Vec<Listed>, ListingError> {
     let count: usize = lines
         .next()
         .and_then(|l| l.strip_prefix("@batch "))
         .and_then(|n| n.trim().parse().ok())
-        .ok_or("a batch without its size")?;
+        .ok_or(ListingError::BatchSize)?;
     let names = hex_until(lines, "@stat")?;
     let names: Vec<&[u8]> = names
         .strip_suffix(&[0])
@@ -265,12 +352,15 @@ fn names_and_stats<'a>(lines: &mut impl Iterator<Item = &'a str>) -> Result<Vec<
         .filter(|n| !n.is_empty())
         .collect();
     if names.len() != count {
-        return Err(format!("a batch of {count} names holds {}", names.len()));
+        return Err(ListingError::BatchCount {
+            count,
+            held: names.len(),
+        });
     }
     let mut listed = Vec::with_capacity(count);
     for name in names {
-        let line = lines.next().ok_or("fewer `stat` lines than names")?;
-        let stat = Stat::parse(line).ok_or_else(|| format!("cannot read `stat` line `{line}`"))?;
+        let line = lines.next().ok_or(ListingError::FewerStats)?;
+        let stat = Stat::parse(line).ok_or_else(|| ListingError::StatLine { line: line.into() })?;
         listed.push(Listed {
             bytes: name.to_vec(),
             stat,
@@ -283,7 +373,7 @@ fn names_and_stats<'a>(lines: &mut impl Iterator<Item = &'a str>) -> Result<Vec<
 fn hex_until<'a>(
     lines: &mut impl Iterator<Item = &'a str>,
     marker: &str,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ListingError> {
     let mut bytes = Vec::new();
     for line in lines.by_ref() {
         if line == marker {
@@ -291,15 +381,18 @@ fn hex_until<'a>(
         }
         for word in line.split_whitespace() {
             let byte = u8::from_str_radix(word, 16)
-                .map_err(|_| format!("cannot read hex line `{line}`"))?;
+                .map_err(|_| ListingError::HexLine { line: line.into() })?;
             bytes.push(byte);
         }
     }
-    Err(format!("expected `{marker}`, found the end"))
+    Err(ListingError::Expected {
+        expected: marker.into(),
+        found: shown(None),
+    })
 }
 
 /// One `sha256sum` line, `HEX  NAME\n`, whose name must be `name`; its digest.
-fn take_sum(sums: &mut &[u8], name: &[u8]) -> Result<String, String> {
+fn take_sum(sums: &mut &[u8], name: &[u8]) -> Result<String, ListingError> {
     let wanted = 64 + 2 + name.len() + 1;
     let ok = sums.len() >= wanted
         && sums[..64].iter().all(u8::is_ascii_hexdigit)
@@ -307,7 +400,7 @@ fn take_sum(sums: &mut &[u8], name: &[u8]) -> Result<String, String> {
         && &sums[66..66 + name.len()] == name
         && sums[wanted - 1] == b'\n';
     if !ok {
-        return Err(format!("no `sha256sum` line for `{}`", lossy(name)));
+        return Err(ListingError::NoSum { name: lossy(name) });
     }
     let hex = String::from_utf8_lossy(&sums[..64]).to_ascii_lowercase();
     *sums = &sums[wanted..];
@@ -320,11 +413,14 @@ fn lossy(bytes: &[u8]) -> String {
 }
 
 /// A listed name relative to `root` (`.` is the root), [`name::encode`]d.
-fn relative(root: &str, bytes: &[u8]) -> Result<String, String> {
+fn relative(root: &str, bytes: &[u8]) -> Result<String, ListingError> {
     match bytes.strip_prefix(root.as_bytes()) {
         Some([]) => Ok(".".to_owned()),
         Some([b'/', rest @ ..]) => Ok(name::encode(rest)),
-        _ => Err(format!("`{}` is not under `{root}`", lossy(bytes))),
+        _ => Err(ListingError::NotUnder {
+            name: lossy(bytes),
+            root: root.into(),
+        }),
     }
 }
 
@@ -540,7 +636,7 @@ mod tests {
         // `/tox` is not under `/to`
         let wrong = text.replace(&od(b"/to/f\0"), &od(b"/tox/f\0"));
         assert_eq!(
-            parse(&wrong, &roots).expect_err("outside"),
+            parse(&wrong, &roots).expect_err("outside").to_string(),
             "`/tox/f` is not under `/to`"
         );
     }
@@ -555,7 +651,9 @@ mod tests {
         assert_eq!(trees[0].entries.keys().collect::<Vec<_>>(), ["."]);
         let cut = text.replace("@done\n", "");
         assert_eq!(
-            parse(&cut, &[("/to", Depth::Hashed)]).expect_err("unfinished"),
+            parse(&cut, &[("/to", Depth::Hashed)])
+                .expect_err("unfinished")
+                .to_string(),
             "the helper did not finish: expected `@done`, found the end"
         );
     }
@@ -570,7 +668,9 @@ mod tests {
         // a `sha256sum` line for another name, or a short one
         let line = sum_line(HELLO, b"/from/a c");
         assert_eq!(
-            take_sum(&mut line.as_slice(), b"/from/a b").expect_err("another name"),
+            take_sum(&mut line.as_slice(), b"/from/a b")
+                .expect_err("another name")
+                .to_string(),
             "no `sha256sum` line for `/from/a b`"
         );
         let mut rest = &line[..40];
@@ -580,13 +680,15 @@ mod tests {
         assert!(whole.is_empty());
         // the wrong root
         assert_eq!(
-            parse(&good, &[("/to", Depth::Hashed)]).expect_err("root"),
+            parse(&good, &[("/to", Depth::Hashed)])
+                .expect_err("root")
+                .to_string(),
             "expected `@root hash /to`, found `@root hash /from`"
         );
         // more names than the batch says
         let more = good.replacen("@batch 4", "@batch 5", 1);
         assert_eq!(
-            parse(&more, &roots).expect_err("count"),
+            parse(&more, &roots).expect_err("count").to_string(),
             "a batch of 5 names holds 4"
         );
     }

@@ -8,7 +8,7 @@ use std::fs::{self, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::helper::{self, Depth};
+use super::helper::{self, Depth, ListingError};
 use super::name;
 use super::stat::Stat;
 use crate::engine::{EngineError, Helpers, MountSource};
@@ -40,15 +40,12 @@ pub fn list_command() -> Vec<String> {
 }
 
 /// Read the list helper's output; `Err` says what could not be read.
-pub fn parse_listed(text: &str) -> Result<Listed, String> {
+pub fn parse_listed(text: &str) -> Result<Listed, ListingError> {
     let (clock, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let began = clock
-        .trim()
-        .parse()
-        .map_err(|_| "the list helper printed no clock".to_owned())?;
+    let began = clock.trim().parse().map_err(|_| ListingError::NoClock)?;
     let [source, target]: [Listing; 2] = helper::parse_listing(rest, &LIST_ROOTS)?
         .try_into()
-        .map_err(|_| "the list helper did not list two trees".to_owned())?;
+        .map_err(|_| ListingError::FewerTrees)?;
     Ok(Listed {
         began,
         source,

@@ -77,10 +77,11 @@ impl HostReader {
 
     /// The host path of `side`.
     fn root(&self, side: usize) -> Result<&PathBuf, TreeError> {
-        self.roots[side].as_ref().ok_or_else(|| TreeError::Listing {
-            root: ROOTS[side].into(),
-            message: "the host does not see this tree as the engine does".into(),
-        })
+        self.roots[side]
+            .as_ref()
+            .ok_or_else(|| TreeError::NotOnHost {
+                root: ROOTS[side].into(),
+            })
     }
 }
 
@@ -125,15 +126,14 @@ impl TreeReader for HostReader {
         std::thread::scope(|scope| {
             let handles: Vec<_> = sides
                 .iter()
-                .map(|&(side, depth)| scope.spawn(move || read(side, depth)))
+                .map(|&(side, depth)| (side, scope.spawn(move || read(side, depth))))
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
+                .map(|(side, h)| {
                     h.join().unwrap_or_else(|_| {
-                        Err(TreeError::Listing {
-                            root: "the host".into(),
-                            message: "the host reader panicked".into(),
+                        Err(TreeError::Panicked {
+                            path: self.roots[side].clone().unwrap_or_default(),
                         })
                     })
                 })
@@ -145,9 +145,9 @@ impl TreeReader for HostReader {
 impl TreeReader for HelperReader<'_> {
     fn listed(&self) -> Result<Listed, TreeError> {
         let output = self.engine.run_to_end(&list_spec(self.spec))?;
-        listing::parse_listed(&output).map_err(|message| TreeError::Listing {
+        listing::parse_listed(&output).map_err(|source| TreeError::Listing {
             root: ROOTS.join(", "),
-            message,
+            source,
         })
     }
 

@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::Serialize;
 use thiserror::Error;
 
-use super::helper::{self, Depth};
+use super::helper::{self, Depth, ListingError};
 use super::host::{read, read_known};
 use super::known::Known;
 use super::manifest::{Digest, Kind, Manifest};
@@ -132,12 +132,24 @@ pub enum TreeError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// The manifest helper's output could not be read.
-    #[error("cannot read the manifest helper's listing of `{root}`: {message}")]
+    #[error("cannot read the manifest helper's listing of `{root}`: {source}")]
     Listing {
         /// The roots inside the helper.
         root: String,
         /// What was wrong.
-        message: String,
+        source: ListingError,
+    },
+    /// A side the host reader was asked for that it does not read.
+    #[error("`{root}` is not read on the host: the host does not see it as the engine does")]
+    NotOnHost {
+        /// The side's root inside the helpers.
+        root: String,
+    },
+    /// A host reader's thread panicked.
+    #[error("the host reader of `{}` panicked", path.display())]
+    Panicked {
+        /// The tree.
+        path: PathBuf,
     },
 }
 
@@ -410,7 +422,7 @@ fn helper_roots(plans: &[Plan]) -> Vec<(usize, Depth)> {
 fn next(listed: &mut impl Iterator<Item = Manifest>) -> Result<Manifest, TreeError> {
     listed.next().ok_or_else(|| TreeError::Listing {
         root: "/".into(),
-        message: "fewer trees than asked for".into(),
+        source: ListingError::FewerTrees,
     })
 }
 
@@ -493,13 +505,13 @@ pub fn after_copy_manifests(
     roots: &AfterCopyRoots,
     hashed: &AtomicU64,
 ) -> Result<[Manifest; 2], TreeError> {
-    let read = helper::parse(listing, roots).map_err(|message| TreeError::Listing {
+    let read = helper::parse(listing, roots).map_err(|source| TreeError::Listing {
         root: format!("{}, {} (after the copy)", copy::FROM, copy::TO),
-        message,
+        source,
     })?;
     let [from, to]: [Manifest; 2] = read.try_into().map_err(|_| TreeError::Listing {
         root: format!("{}, {}", copy::FROM, copy::TO),
-        message: "not two trees".into(),
+        source: ListingError::FewerTrees,
     })?;
     for (m, (_, depth)) in [&from, &to].into_iter().zip(roots) {
         if *depth == Depth::Hashed {
@@ -623,9 +635,9 @@ pub fn helper_manifests(
     hashed: &AtomicU64,
 ) -> Result<Vec<Manifest>, TreeError> {
     let output = engine.run_to_end(&helper::spec(spec, roots))?;
-    let read = helper::parse(&output, roots).map_err(|message| TreeError::Listing {
+    let read = helper::parse(&output, roots).map_err(|source| TreeError::Listing {
         root: roots.iter().map(|(r, _)| *r).collect::<Vec<_>>().join(", "),
-        message,
+        source,
     })?;
     for (m, (_, depth)) in read.iter().zip(roots) {
         if *depth == Depth::Hashed {

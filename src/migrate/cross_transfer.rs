@@ -174,17 +174,18 @@ fn append_file(
     path: &str,
     tar: &mut dyn Read,
 ) -> Result<(), String> {
-    let bad = |e: io::Error| format!("`{path}` in the source's archive: {e}");
+    let shown = name::shown(path);
+    let bad = |e: io::Error| format!("`{shown}` in the source's archive: {e}");
     let mut archive = tar::Archive::new(tar);
     let mut entries = archive.entries().map_err(bad)?;
     let mut entry = entries
         .next()
-        .ok_or_else(|| format!("`{path}` is missing from the source's archive"))?
+        .ok_or_else(|| format!("`{shown}` is missing from the source's archive"))?
         .map_err(bad)?;
     let theirs = entry.header();
     if theirs.entry_type() != EntryType::Regular {
         return Err(format!(
-            "`{path}` is no longer a regular file on the stopped source; hint: something changed it while the services were stopped: run `tierctl migrate --resume` again"
+            "`{shown}` is no longer a regular file on the stopped source; hint: something changed it while the services were stopped: run `tierctl migrate --resume` again"
         ));
     }
     let mut header = Header::new_gnu();
@@ -206,17 +207,19 @@ fn append_header(
     now: &Manifest,
 ) -> Result<(), String> {
     let path = sent.path();
-    let entry = now
-        .entries
-        .get(path)
-        .ok_or_else(|| format!("`{path}` is not in the stopped source's manifest"))?;
+    let entry = now.entries.get(path).ok_or_else(|| {
+        format!(
+            "`{}` is not in the stopped source's manifest",
+            name::shown(path)
+        )
+    })?;
     let mut header = Header::new_gnu();
     header.set_size(0);
     header.set_mode(entry.mode);
     header.set_uid(entry.uid);
     header.set_gid(entry.gid);
     header.set_mtime(entry.mtime.unwrap_or_default());
-    let cannot = |e: io::Error| format!("cannot send `{path}`: {e}");
+    let cannot = |e: io::Error| format!("cannot send `{}`: {e}", name::shown(path));
     if let Sent::Link { to, .. } = sent {
         header.set_entry_type(EntryType::Link);
         return builder

@@ -446,14 +446,21 @@ pub fn host_view(engine: &Manifest, host: &Manifest) -> Vec<String> {
     manifest::compare(&bare(engine), &bare(host), Rules::default())
         .into_iter()
         .map(|d| match d {
-            Difference::Missing { path } => format!("`{path}` not seen on the host"),
-            Difference::Extra { path } => format!("`{path}` only on the host"),
+            Difference::Missing { path } => {
+                format!("`{}` not seen on the host", name::shown(&path))
+            }
+            Difference::Extra { path } => format!("`{}` only on the host", name::shown(&path)),
             Difference::Changed {
                 path,
                 field,
                 source,
                 copy,
-            } => format!("`{path}` {field}: engine {source}, host {copy}"),
+            } => format!(
+                "`{}` {field}: engine {}, host {}",
+                name::shown(&path),
+                name::shown(&source),
+                name::shown(&copy)
+            ),
         })
         .collect()
 }

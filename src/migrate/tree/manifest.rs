@@ -299,7 +299,11 @@ fn group_hardlinks(
         let Some(first) = entries.get(&target).cloned() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("hardlink `{path}` points at `{target}`, which is not in the archive"),
+                format!(
+                    "hardlink `{}` points at `{}`, which is not in the archive",
+                    name::shown(&path),
+                    name::shown(&target)
+                ),
             ));
         };
         entries.insert(path.clone(), first);

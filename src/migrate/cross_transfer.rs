@@ -67,6 +67,12 @@ pub fn send(
     now: &Manifest,
     count: &AtomicU64,
 ) -> Result<(), String> {
+    if let Some(odd) = delta.send.iter().find_map(|sent| match sent {
+        Sent::Data(path) if name::has_encoded(path) => Some(path),
+        _ => None,
+    }) {
+        return Err(not_fetchable(odd));
+    }
     let (mut reader, writer) =
         io::pipe().map_err(|e| format!("cannot make a pipe for the delta: {e}"))?;
     let spec = xp::write_spec(route.target, route.image, route.journal);
@@ -87,6 +93,15 @@ pub fn send(
         extracted.map_err(engine_error)?;
         wrote
     })
+}
+
+/// Why a changed file whose name is not UTF-8 cannot be sent by the delta: A's archive endpoint
+/// takes a path as text; the full pass streams the whole tree, names as bytes.
+fn not_fetchable(path: &str) -> String {
+    format!(
+        "`{}` changed since the pre-copy and its name is not UTF-8: the engine's archive API cannot fetch it by name; hint: `tierctl migrate --rollback --yes`, then move with `--to-context B --stop-first` (one archive of the whole tree, every name kept)",
+        name::shown(path)
+    )
 }
 
 /// Write the delta's tar into `out`: headers in path order, each batch of files' content
@@ -256,5 +271,20 @@ fn entry_type(entry: &Entry) -> EntryType {
         Kind::CharDevice => EntryType::Char,
         Kind::BlockDevice => EntryType::Block,
         Kind::File => EntryType::Regular,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i26_row5_a_changed_file_named_not_utf8_is_refused_with_the_way_that_carries_it() {
+        let message = not_fetchable(&name::encode(b"caf\xe9"));
+        assert!(
+            message.starts_with("`caf\\xe9` changed since the pre-copy"),
+            "{message}"
+        );
+        assert!(message.contains("--stop-first"), "{message}");
     }
 }

@@ -177,3 +177,68 @@ pub fn list_spec(spec: &HelperSpec) -> HelperSpec {
         ..spec.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn tree(root: &std::path::Path) {
+        use std::os::unix::ffi::OsStrExt;
+        fs::create_dir_all(root.join("d")).expect("dir");
+        fs::write(root.join("d/f"), "12345").expect("file");
+        let odd = std::ffi::OsStr::from_bytes(b"n\xff\nm");
+        fs::write(root.join(odd), "x").expect("odd name");
+    }
+
+    #[test]
+    fn the_host_reader_lists_and_hashes_each_side_and_refuses_a_side_it_has_no_path_for() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        tree(&from);
+        fs::create_dir(&to).expect("to");
+        let reader = HostReader {
+            roots: [Some(from.clone()), Some(to.clone())],
+        };
+        let listed = reader.listed().expect("listed");
+        assert_eq!(listed.source, listing::list(&from).expect("list"));
+        assert_eq!(listed.target.keys().collect::<Vec<_>>(), ["."]);
+        assert!(listed.began > 0);
+        let none = [Known::default(), Known::default()];
+        let hashed = AtomicU64::new(0);
+        let read = reader
+            .manifests(
+                &[(0, Depth::Hashed), (1, Depth::Listed)],
+                Digest::Blake3,
+                &none,
+                &hashed,
+            )
+            .expect("read");
+        assert_eq!(read.len(), 2);
+        assert_eq!(
+            read[0].0,
+            host::read(&from, Digest::Blake3, &hashed).expect("read")
+        );
+        assert!(read[0].0.entries.contains_key("n\0ff\nm"));
+        assert_eq!(read[1].0, host::listing(&to).expect("listing"));
+        let half = HostReader {
+            roots: [Some(from), None],
+        };
+        let err = half
+            .manifests(&[(1, Depth::Hashed)], Digest::Blake3, &none, &hashed)
+            .expect_err("no path");
+        assert!(matches!(err, TreeError::NotOnHost { .. }), "{err}");
+        assert!(half.listed().is_err());
+    }
+
+    #[test]
+    fn the_list_helper_is_the_verify_helpers_mounts_with_the_listing_command() {
+        let verify = HelperSpec::new("verify", "img", vec!["true".into()]);
+        let list = list_spec(&verify);
+        assert_eq!(list.purpose, "list");
+        assert_eq!(list.capabilities, [Capability::DacReadSearch]);
+        assert_eq!(list.command, listing::list_command());
+        assert_eq!(list.command[5..], [copy::FROM, "list", copy::TO, "list"]);
+    }
+}

@@ -20,6 +20,7 @@ mod fake_migrate;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod issue26_trees;
 mod layers;
 mod loader;
 mod migrate_downtime;

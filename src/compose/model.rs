@@ -51,7 +51,7 @@ pub struct VolumeMount {
     pub source: Option<String>,
     /// For bind mounts: the absolute host path (relative paths and `~` resolved lexically).
     pub host_path: Option<PathBuf>,
-    /// The path inside the container.
+    /// The path inside the container, cleaned as compose prints it (`/app/data/` is `/app/data`).
     pub target: String,
     /// Read-only mount.
     pub read_only: bool,

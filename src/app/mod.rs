@@ -111,12 +111,16 @@ fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
 }
 
 /// Loads the compose project and says on stderr what compose warns about while loading it: each
-/// variable interpolated as a blank string because it is not set, once, at its first use.
-/// (`audit` puts these in its report's notes instead: [`audit::audit`].)
+/// variable interpolated as a blank string because it is not set, once, at its first use; and
+/// each reason compose will refuse the project. (`audit` puts these in its report's notes
+/// instead: [`audit::audit`].)
 fn load_project(settings: &Settings) -> Result<ComposeProject, Error> {
     let project = load::load(&settings.load, &DiskFiles)?;
     for unset in &project.unset_variables {
         eprintln!("note: {}", unset.message());
+    }
+    for refusal in &project.refusals {
+        eprintln!("warning: {}", refusal.message());
     }
     Ok(project)
 }

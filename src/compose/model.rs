@@ -259,6 +259,9 @@ pub struct ComposeProject {
     /// Variables interpolated as a blank string because they are not set, in the order first
     /// used (compose warns about each).
     pub unset_variables: Vec<crate::compose::unset::UnsetVariable>,
+    /// Why compose itself will refuse the project (a missing `env_file`, no `image` nor
+    /// `build`, an undefined network, a duplicate `container_name`), each at its place.
+    pub refusals: Vec<crate::compose::refusal::Refusal>,
 }
 
 impl ComposeProject {

@@ -3,6 +3,9 @@
 // Tests build real workspaces: the pure-core lints of clippy.toml do not apply here.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+#[macro_use]
+mod skip;
+
 mod audit_cli;
 mod bad_input;
 mod compose_runner;

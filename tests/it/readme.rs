@@ -87,3 +87,35 @@ fn issue12_readme_sample_is_what_the_demo_prints() {
     assert!(stdout.contains("named-volume"), "{stdout}");
     assert!(!stdout.contains("missing-bind-source"), "{stdout}");
 }
+
+/// Issue 26 row 17: the README's `cargo test` passes on a machine without Docker, and a passing
+/// run shows what it skipped. This test binary runs again with no engine reachable: the two
+/// rewrite tests that needed one pass, and an engine test's skip is listed after the run.
+#[test]
+fn issue26_row17_without_docker_tests_pass_and_the_skips_are_listed() {
+    let tests = [
+        "rewrite::rewrite_write_twice_changes_nothing_the_second_time",
+        "rewrite::read_only_compose_file_is_refused_and_left_intact",
+        "engine::info_names_the_engine_and_a_negotiated_api_version",
+    ];
+    let out = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args(tests)
+        .args(["--exact", "--test-threads", "2"])
+        .env("DOCKER_HOST", "unix:///nonexistent")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("TIERCTL_REQUIRE_DOCKER")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 passed"), "{stdout}");
+    let summary = stderr
+        .split_once("SKIPPED in 2 tests (what each could not run here):")
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| panic!("a skip summary on stderr: {stderr}"));
+    assert!(summary.contains("no Docker engine ("), "{summary}");
+    assert!(summary.contains(tests[0]), "{summary}");
+    assert!(summary.contains(tests[2]), "{summary}");
+    assert!(!summary.contains(tests[1]), "{summary}");
+}

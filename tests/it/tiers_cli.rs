@@ -31,7 +31,7 @@ fn three_tiers() -> Workspace {
 fn is_root() -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
-        eprintln!("\n*** SKIPPED: this test chowns to other uids and needs root ***\n");
+        skipped!("this test chowns to other uids and needs root");
     }
     root
 }
@@ -248,7 +248,7 @@ fn status_json_counts_hardlinks_once() {
 fn in_namespace(ws: &Workspace, script: &str) -> Option<(i32, String)> {
     let probe = Process::new("unshare").args(["-m", "true"]).status();
     if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("\n*** SKIPPED: `unshare -m` is not available (needs root) ***\n");
+        skipped!("`unshare -m` is not available (needs root)");
         return None;
     }
     let out = Process::new("unshare")

@@ -145,11 +145,15 @@ fn load_tiers_on(settings: &Settings, host: Option<&crate::host::Host>) -> Resul
     let remote = host.is_some_and(|h| h.remote);
     let real = |root: &std::path::Path| {
         if remote {
-            return root.to_path_buf();
+            return crate::tiers::RootOnDisk::as_written(root);
         }
-        crate::fsx::resolve(root)
+        let real = crate::fsx::resolve(root)
             .real
-            .unwrap_or_else(|| root.to_path_buf())
+            .unwrap_or_else(|| root.to_path_buf());
+        crate::tiers::RootOnDisk {
+            chain: crate::fsx::dir_identities(&real),
+            real,
+        }
     };
     let tiers = crate::tiers::load_resolved(path, &text, &real)?;
     Ok(match host {

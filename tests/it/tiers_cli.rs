@@ -318,3 +318,38 @@ fn issue12_tier_roots_overlapping_through_a_symlink_are_refused() {
         );
     }
 }
+
+/// Issue 26 row 16: `mount --bind a m` and `warm: m/b` (in a private mount namespace): the real
+/// paths do not overlap, the directories do; refused naming the bind mount, by `tiers validate`
+/// and by a command that loads tiers.yaml. Without the bind mount the same file is fine.
+#[test]
+fn issue26_row16_tier_roots_overlapping_through_a_bind_mount_are_refused() {
+    let ws = Workspace::new()
+        .file(
+            "tiers.yaml",
+            "tiers:\n  fast: { root: '{root}/a' }\n  warm: { root: '{root}/m/b' }\n",
+        )
+        .dir("a")
+        .dir("m");
+    let script = "mount --bind \"$ROOT/a\" \"$ROOT/m\"\nmkdir \"$ROOT/m/b\"\nrc=0; \"$TIERCTL\" tiers validate 2>&1 || rc=$?; echo \"validate exit $rc\"\nrc=0; \"$TIERCTL\" audit --offline -f /dev/null 2>&1 || rc=$?; echo \"audit exit $rc\"";
+    let Some((code, text)) = in_namespace(&ws, script) else {
+        return;
+    };
+    assert_eq!(code, 0, "{text}");
+    let said = "roots of tier `warm` (`[ROOT]/m/b`) and tier `fast` (`[ROOT]/a`) overlap: `[ROOT]/m` is the same directory as `[ROOT]/a` (device and inode), a bind mount";
+    assert_eq!(text.matches(said).count(), 2, "{text}");
+    assert!(text.contains("validate exit 2"), "{text}");
+    assert!(text.contains("audit exit 2"), "{text}");
+    // outside the namespace `m` is its own directory: no overlap
+    std::fs::create_dir(ws.path("m/b")).expect("mkdir");
+    let out = ws
+        .tierctl("")
+        .args(["tiers", "validate"])
+        .output()
+        .expect("runs");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("overlap"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

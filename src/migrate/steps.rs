@@ -667,7 +667,7 @@ pub fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "not stopped cleanly: {}; a database killed mid-write is not a consistent source: go on with this data anyway with `tierctl migrate --resume --force`, or restart the services on their volumes with `tierctl migrate --rollback`",
+        "not stopped cleanly: {}; a database killed mid-write is not a consistent source",
         killed.join(", ")
     ))
 }

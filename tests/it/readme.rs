@@ -80,7 +80,8 @@ fn issue12_readme_sample_is_what_the_demo_prints() {
         .args(demo_args())
         .output()
         .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // the README writes the checkout's absolute path as `$PWD`
+    let stdout = String::from_utf8_lossy(&out.stdout).replace(env!("CARGO_MANIFEST_DIR"), "$PWD");
     assert_eq!(stdout, sample_output());
     // The seed's story, on any machine: the access point and the named volume.
     assert!(stdout.contains("symlinked-bind"), "{stdout}");
@@ -118,4 +119,41 @@ fn issue26_row17_without_docker_tests_pass_and_the_skips_are_listed() {
     assert!(summary.contains(tests[0]), "{summary}");
     assert!(summary.contains(tests[2]), "{summary}");
     assert!(!summary.contains(tests[1]), "{summary}");
+}
+
+/// Issue 26 row 18: the demo's `relative-bind` hint said "write an absolute path" and showed a
+/// relative one; `migrate --help` lacked `--prune-source`, which every hint names; `--tiers`
+/// help did not say that the parent directories are searched.
+#[test]
+fn issue26_row18_hints_and_help_work_as_printed() {
+    let out = Command::cargo_bin("tierctl")
+        .expect("binary")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env_remove("COMPOSE_FILE")
+        .args(demo_args())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let example = stdout
+        .split_once("hint: write an absolute path on its tier, e.g. ")
+        .map(|(_, rest)| rest)
+        .expect("the relative-bind hint");
+    assert!(example.starts_with('/'), "{stdout}");
+    let help = |args: &[&str]| {
+        let out = Command::cargo_bin("tierctl")
+            .expect("binary")
+            .args(args)
+            .output()
+            .expect("runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let migrate = help(&["migrate", "--help"]);
+    assert!(migrate.contains("--prune-source"), "{migrate}");
+    let audit = help(&["audit", "--help"]);
+    assert!(
+        audit.contains("the first tiers.yaml in the working directory or one of its")
+            && audit.contains("parents"),
+        "{audit}"
+    );
 }

@@ -390,7 +390,7 @@ fn d10_sigint_during_the_copy_removes_the_helper_journals_and_names_the_next_com
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(130), "{text}");
     assert!(
-        text.contains("interrupted during step `copy:0`: its helper container was removed"),
+        text.contains("interrupted during step `copy:0`: any helper container it ran was removed"),
         "{text}"
     );
     assert!(

@@ -25,7 +25,10 @@ pub fn engine() -> Option<DockerEngine> {
         .map_err(|e| e.to_string())
         .and_then(|ep| DockerEngine::connect(&ep).map_err(|e| e.to_string()));
     match result {
-        Ok(engine) => Some(engine),
+        Ok(engine) => {
+            crate::skip::engine_used();
+            Some(engine)
+        }
         Err(reason) if required() => {
             panic!("TIERCTL_REQUIRE_DOCKER=1 but no Docker engine answers: {reason}")
         }

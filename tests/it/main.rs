@@ -17,6 +17,7 @@ mod engine;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod leftovers;
 mod loader;
 mod migrate_downtime;
 mod migrate_engine;

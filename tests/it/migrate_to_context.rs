@@ -230,6 +230,8 @@ impl Moving {
 
     fn cleanup(&self) {
         self.compose_on_a(&["down", "-v"]);
+        crate::leftovers::remove_project(None, &self.name);
+        crate::leftovers::remove_project(Some(&self.e2.unix_host()), &self.name);
         let _ = Command::new("docker")
             .args(["volume", "rm", "-f", &self.volume()])
             .output();

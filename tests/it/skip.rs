@@ -28,16 +28,50 @@ pub fn skip(reason: &str) {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .push((test, reason.to_owned()));
+    at_exit();
+}
+
+/// Whether an engine answered in this run: the leftover check runs at exit.
+static ENGINE_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes that an engine answered: at exit, [`crate::leftovers::check`] runs.
+pub fn engine_used() {
+    ENGINE_USED.store(true, std::sync::atomic::Ordering::SeqCst);
+    at_exit();
+}
+
+/// Registers [`on_exit`] once.
+fn at_exit() {
     AT_EXIT.call_once(|| {
-        // SAFETY: `summary` is a plain `extern "C" fn` that takes no arguments; registering it
+        // SAFETY: `on_exit` is a plain `extern "C" fn` that takes no arguments; registering it
         // has no other precondition.
-        let registered = unsafe { libc::atexit(summary) };
-        assert_eq!(registered, 0, "atexit registers the skip summary");
+        let registered = unsafe { libc::atexit(on_exit) };
+        assert_eq!(registered, 0, "atexit registers the exit summary");
     });
 }
 
+/// When the binary exits: the skip summary, then the leftover check (which may end the process
+/// with a failing status).
+extern "C" fn on_exit() {
+    summary();
+    if ENGINE_USED.load(std::sync::atomic::Ordering::SeqCst) {
+        crate::leftovers::check();
+    }
+}
+
 /// Prints every skip, grouped by reason, to the process's stderr (not captured by libtest).
-extern "C" fn summary() {
+fn summary() {
+    let skips = SKIPS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if skips.is_empty() {
+        return;
+    }
+    drop(skips);
+    print_summary();
+}
+
+fn print_summary() {
     let skips = SKIPS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

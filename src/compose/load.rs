@@ -1076,8 +1076,9 @@ fn place_in(files: &[PathBuf], reader: &dyn Files, route: &Route, at_key: bool) 
 }
 
 /// Why compose will refuse the project ([`refusal::find`]), each placed. A relative env file
-/// counts as there when it is there against the project directory or against the directory of
-/// the file that defines its service (an included or extended file's own directory).
+/// counts as there when it is there against the project directory, the directory of the file
+/// that defines its service, or that of any compose file loaded (an included or extended
+/// file's own directory): a false "compose will refuse" is worse than a missed one.
 fn refusals(
     value: &Value,
     services: &IndexMap<String, Service>,
@@ -1087,11 +1088,18 @@ fn refusals(
 ) -> Vec<Refusal> {
     let enabled = |s: &str| services.get(s).is_none_or(|s| s.enabled);
     let exists = |service: &str, path: &str| {
+        if path.starts_with('~') {
+            return true; // the home directory: not checked
+        }
         let own_dir = services
             .get(service)
             .and_then(|s| s.origin.file.parent().map(Path::to_path_buf));
+        let loaded_dirs = files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf));
         std::iter::once(project_dir.to_path_buf())
             .chain(own_dir)
+            .chain(loaded_dirs)
             .any(|dir| reader.is_file(&absolute(&dir, Path::new(path))))
     };
     refusal::find(value, &enabled, &exists)

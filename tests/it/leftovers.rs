@@ -10,7 +10,9 @@
 use std::process::Command;
 
 /// Removes the containers and networks compose made for `project` on the engine `host`
-/// (`None`: the default one), found by compose's project label.
+/// (`None`: the default one), found by compose's project label, and any container still using
+/// one of its volumes (a helper of a `tierctl` a test killed), so that the fixture can remove
+/// the volumes.
 pub fn remove_project(host: Option<&str>, project: &str) {
     let docker = |args: &[&str]| {
         let mut cmd = Command::new("docker");
@@ -23,6 +25,12 @@ pub fn remove_project(host: Option<&str>, project: &str) {
             .unwrap_or_default()
     };
     let filter = format!("label=com.docker.compose.project={project}");
+    for volume in docker(&["volume", "ls", "-q", "--filter", &filter]).split_whitespace() {
+        let using = format!("volume={volume}");
+        for id in docker(&["ps", "-aq", "--filter", &using]).split_whitespace() {
+            docker(&["rm", "-f", id]);
+        }
+    }
     for id in docker(&["ps", "-aq", "--filter", &filter]).split_whitespace() {
         docker(&["rm", "-f", "-v", id]);
     }

@@ -428,8 +428,9 @@ fn copied_line(filled: &Filled) -> String {
     } else {
         ""
     };
+    // the measure's size is the blocks the source takes on disk (`du`), not the files' lengths
     format!(
-        "{} bytes, {} entries{from_image}",
+        "{} bytes on disk, {} entries{from_image}",
         filled.size.bytes, filled.size.entries
     )
 }

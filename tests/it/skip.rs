@@ -61,22 +61,17 @@ extern "C" fn on_exit() {
 
 /// Prints every skip, grouped by reason, to the process's stderr (not captured by libtest).
 fn summary() {
-    let skips = SKIPS
+    let mut skips = SKIPS
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
     if skips.is_empty() {
         return;
     }
-    drop(skips);
-    print_summary();
-}
-
-fn print_summary() {
-    let skips = SKIPS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    skips.sort_unstable();
+    skips.dedup();
     let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (test, reason) in skips.iter() {
+    for (test, reason) in &skips {
         by_reason.entry(reason).or_default().push(test);
     }
     let mut text = format!(
@@ -84,8 +79,7 @@ fn print_summary() {
         skips.len(),
         if skips.len() == 1 { "" } else { "s" }
     );
-    for (reason, mut tests) in by_reason {
-        tests.sort_unstable();
+    for (reason, tests) in by_reason {
         text.push_str(&format!(
             "  {} × {reason}\n    {}\n",
             tests.len(),

@@ -1,7 +1,11 @@
 //! The one integration-test binary.
 
 // Tests build real workspaces: the pure-core lints of clippy.toml do not apply here.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 #[macro_use]
 mod skip;
@@ -17,6 +21,7 @@ mod engine;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod layers;
 mod leftovers;
 mod loader;
 mod migrate_downtime;

@@ -21,6 +21,7 @@ mod engine;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod issue26_trees;
 mod layers;
 mod leftovers;
 mod loader;

@@ -70,7 +70,8 @@ pub struct GlobalArgs {
     /// Enable a profile (repeatable); default: COMPOSE_PROFILES
     #[arg(long = "profile", global = true, value_name = "NAME")]
     pub profiles: Vec<String>,
-    /// The storage map; default: ./tiers.yaml, then $XDG_CONFIG_HOME/tierctl/tiers.yaml
+    /// The storage map; default: the first tiers.yaml in the working directory or one of its
+    /// parents, then $XDG_CONFIG_HOME/tierctl/tiers.yaml (~/.config/tierctl/tiers.yaml)
     #[arg(long, global = true, env = "TIERCTL_TIERS", value_name = "PATH")]
     pub tiers: Option<PathBuf>,
     /// Output format
@@ -224,8 +225,8 @@ pub struct MigrateArgs {
     #[arg(long, requires = "rollback")]
     pub discard_copy: bool,
     /// Remove each source volume after its copy verified and the services started; after a
-    /// finished migration, removes the source volumes it kept
-    #[arg(long, alias = "prune-source", conflicts_with_all = ["resume", "rollback"])]
+    /// finished migration (`--prune-source`), removes the source volumes it kept
+    #[arg(long, visible_alias = "prune-source", conflicts_with_all = ["resume", "rollback"])]
     pub remove_source: bool,
     /// Stop the services first and copy and verify while they are down (the default copies
     /// while they run and stops them only for the delta and the verify)

@@ -131,7 +131,7 @@ impl FakeStack {
             if crate::engine::required() {
                 panic!("TIERCTL_REQUIRE_DOCKER=1 but the fake engine cannot run: {why}");
             }
-            eprintln!("SKIPPED: fake engine: {why}");
+            skipped!("fake engine: {why}");
             return None;
         }
         let ws = Workspace::new()

@@ -202,9 +202,13 @@ impl FakeStack {
         let path = self.ws.path("tiers.yaml");
         let text = fs::read_to_string(&path).expect("tiers.yaml");
         let real = |root: &Path| {
-            tierctl::fsx::resolve(root)
+            let real = tierctl::fsx::resolve(root)
                 .real
-                .unwrap_or_else(|| root.to_path_buf())
+                .unwrap_or_else(|| root.to_path_buf());
+            tierctl::tiers::RootOnDisk {
+                chain: tierctl::fsx::dir_identities(&real),
+                real,
+            }
         };
         tierctl::tiers::load_resolved(&path, &text, &real).expect("tiers.yaml loads")
     }

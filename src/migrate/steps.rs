@@ -1052,6 +1052,12 @@ fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
         return Err("the copy was not verified: the source stays".into());
     }
     match &input.plan.copies[n].job.source {
+        // a run killed after the removal, before its end was journaled, removed it already
+        MountSource::Volume(name)
+            if !input.ctx.engine.volume_exists(name).map_err(engine_error)? =>
+        {
+            Ok((Detail::None, format!("volume `{name}` was already removed")))
+        }
         MountSource::Volume(name) => {
             input.ctx.engine.remove_volume(name).map_err(engine_error)?;
             Ok((Detail::None, format!("volume `{name}` removed")))

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::env_edit::count_uses;
 use super::*;
 use crate::compose::load::{Files, LoadOptions, load};
 use crate::facts::{Facts, Hop, PathFacts};

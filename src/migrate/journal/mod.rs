@@ -1,0 +1,363 @@
+//! The migration journal: one JSON line per event, each fsynced, in
+//! `<project dir>/.tierctl/journal-<id>.jsonl`. The first line holds the whole plan, so a
+//! resumed or rolled-back run needs nothing else. [`JournalState`] (pure) says what is done.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::migrate::plan::MigratePlan;
+
+mod side_file;
+mod state;
+
+pub use side_file::{keep_known, keep_manifest, load_known, load_manifest};
+pub use state::{JournalState, Phase, next_commands, phase_of};
+
+/// The journal id of a rollback's verified copy of copy `n` back into its source.
+pub fn reverse_step(n: usize) -> String {
+    format!("copy-back:{n}")
+}
+
+/// The journal id of the removal of copy `n` (`--discard-copy`).
+pub fn discard_step(n: usize) -> String {
+    format!("remove-copy:{n}")
+}
+
+/// The journal directory of a project.
+pub fn dir(project_dir: &Path) -> PathBuf {
+    crate::lock::state_dir(project_dir)
+}
+
+/// What a finished step left for later steps (and for a rollback).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Detail {
+    /// Nothing.
+    #[default]
+    None,
+    /// The services that were running before the stop.
+    Stopped {
+        /// Service names.
+        running: Vec<String>,
+        /// When the stop began, ms since the epoch (the downtime runs from here to the start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_ms: Option<u64>,
+    },
+    /// The directory tierctl created for a target (`None`: it existed, empty).
+    Created {
+        /// The topmost directory made.
+        made: Option<PathBuf>,
+    },
+    /// A copy made from the image's content (the volume was empty), through this volume.
+    Seeded {
+        /// The temporary volume the engine filled from the image.
+        volume: String,
+    },
+    /// A copy made while the services were stopped, with what was known of its source (hashed
+    /// while `cp` ran: see [`tree::Known`]), kept beside the journal.
+    Copied {
+        /// The temporary volume filled from the image, when the volume was empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seeded: Option<String>,
+        /// The source's [`tree::Known`] (`None`: the host cannot read the source).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        known: Option<ManifestRef>,
+    },
+    /// A copy made while the services ran (`--stop-first` makes none).
+    PreCopied {
+        /// The helper's clock when the last pass that was applied began: whatever changed
+        /// since then is copied again by the delta.
+        since: i64,
+        /// Passes applied (the first copy and the catch-ups while the delta was large).
+        passes: u32,
+        /// The temporary volume filled from the image, when the volume was empty.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seeded: Option<String>,
+    },
+    /// The pre-copy of a move to another engine, with the manifest of the copy it left on
+    /// that engine (kept beside the journal): the delta compares it with the stopped source.
+    PreCopiedAcross {
+        /// The copy's manifest, computed on the other engine right after the pre-copy.
+        manifest: ManifestRef,
+        /// Its entries.
+        entries: usize,
+    },
+    /// The delta copied while the services were stopped.
+    Delta {
+        /// The helper's clock when its listing began.
+        since: i64,
+        /// Entries copied again.
+        copied: u64,
+        /// Entries removed.
+        removed: u64,
+    },
+    /// A copy verified while the services ran: what the verify knew of each tree (kept beside
+    /// the journal), so the verify while they are stopped reads only what changed since.
+    PreVerified {
+        /// The [`tree::Known`] of the source and of the copy, in that order (empty: a side read
+        /// through the archive stream knows nothing).
+        known: Vec<ManifestRef>,
+        /// Entries of the source.
+        entries: usize,
+        /// Entries that differed (copied again by the delta).
+        differed: usize,
+    },
+    /// A verified copy (or, in a rollback, a verified copy back into the source).
+    Verified {
+        /// Entries compared.
+        entries: usize,
+        /// Content bytes.
+        bytes: u64,
+        /// The verified copy's manifest, kept beside the journal (`None` in journals written
+        /// before manifests were kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        manifest: Option<ManifestRef>,
+    },
+    /// The compose files written, with their backups.
+    Rewritten {
+        /// (file, backup).
+        backups: Vec<(PathBuf, PathBuf)>,
+    },
+}
+
+/// One journal line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Record {
+    /// The migration begins: the whole plan.
+    Begin {
+        /// The plan.
+        plan: MigratePlan,
+    },
+    /// A step begins.
+    Start {
+        /// The step's id.
+        step: String,
+    },
+    /// A step is done.
+    Done {
+        /// The step's id.
+        step: String,
+        /// What it left.
+        detail: Detail,
+    },
+    /// A step failed.
+    Failed {
+        /// The step's id.
+        step: String,
+        /// Why.
+        error: String,
+    },
+    /// Every step is done.
+    Finished,
+    /// A rollback began (it has to be finished by `--rollback`, never resumed).
+    RollbackBegun,
+    /// The migration was rolled back.
+    RolledBack,
+    /// The services of the plan running before the stop step stops anything (written before
+    /// it, so a run killed during the stop still restarts all of them).
+    Running {
+        /// Service names.
+        services: Vec<String>,
+    },
+    /// A signal (SIGINT, SIGTERM, SIGHUP) ended the run; the step that was running, if any.
+    Interrupted {
+        /// The step's id.
+        step: Option<String>,
+    },
+}
+
+/// A verified copy's manifest kept in a side file beside the journal: the file's name (in the
+/// journal's directory) and the BLAKE3 of its bytes, so a changed or damaged side file is seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRef {
+    /// The side file's name, in the journal's directory.
+    pub file: String,
+    /// BLAKE3 of the side file's bytes, hex.
+    pub blake3: String,
+}
+
+/// Why the journal could not be used.
+#[derive(Debug, Error)]
+pub enum JournalError {
+    /// Reading or writing failed.
+    #[error("cannot use the journal `{}`: {source}", path.display())]
+    Io {
+        /// The journal.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A line is not a record.
+    #[error("journal `{}` line {line} is damaged: {message}", path.display())]
+    Damaged {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The first line is not the plan.
+    #[error("journal `{}` does not start with the plan", path.display())]
+    NoPlan {
+        /// The journal.
+        path: PathBuf,
+    },
+    /// A kept manifest is not the one the journal recorded.
+    #[error("manifest `{}` is not the one the journal recorded (its BLAKE3 differs, or it does not parse)", path.display())]
+    ManifestChanged {
+        /// The side file.
+        path: PathBuf,
+    },
+}
+
+/// An open journal file.
+pub struct Journal {
+    /// Its id (`journal-<id>.jsonl`).
+    pub id: String,
+    /// Its path.
+    pub path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Create a new journal in `dir` with the plan as its first line.
+    pub fn create(dir: &Path, id: &str, plan: &MigratePlan) -> Result<Journal, JournalError> {
+        let path = dir.join(format!("journal-{id}.jsonl"));
+        let io = |source| JournalError::Io {
+            path: path.clone(),
+            source,
+        };
+        fs::create_dir_all(dir).map_err(io)?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        let mut journal = Journal {
+            id: id.to_owned(),
+            path: path.clone(),
+            file,
+        };
+        journal.append(&Record::Begin { plan: plan.clone() })?;
+        // the new file's name must survive a crash too
+        if let Ok(d) = File::open(dir) {
+            d.sync_all().map_err(io)?;
+        }
+        Ok(journal)
+    }
+
+    /// Open an existing journal for appending, with its records.
+    pub fn open(path: &Path) -> Result<(Journal, Vec<Record>), JournalError> {
+        let records = read(path)?;
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new().append(true).open(path).map_err(io)?;
+        cut_torn_line(path, &file).map_err(io)?;
+        let id = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("journal-"))
+            .unwrap_or_default()
+            .to_owned();
+        Ok((
+            Journal {
+                id,
+                path: path.to_path_buf(),
+                file,
+            },
+            records,
+        ))
+    }
+
+    /// Append one record and fsync.
+    pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line = serde_json::to_string(record).map_err(|e| io(e.into()))?;
+        line.push('\n');
+        self.file.write_all(line.as_bytes()).map_err(io)?;
+        self.file.sync_all().map_err(io)
+    }
+}
+
+/// Remove a torn last line (a crash while it was written; [`read`] ignores it) so the next record
+/// starts on a line of its own.
+fn cut_torn_line(path: &Path, file: &File) -> io::Result<()> {
+    let bytes = fs::read(path)?;
+    if bytes.last().is_none_or(|b| *b == b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    file.set_len(keep as u64)?;
+    file.sync_all()
+}
+
+/// Every record of a journal; a torn last line (a crash while writing it) is ignored.
+pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
+    let file = File::open(path).map_err(|source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(|source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    parse(path, &lines)
+}
+
+fn parse(path: &Path, lines: &[String]) -> Result<Vec<Record>, JournalError> {
+    let mut records = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(_) if index + 1 == lines.len() => break,
+            Err(e) => {
+                return Err(JournalError::Damaged {
+                    path: path.to_path_buf(),
+                    line: index + 1,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    if !matches!(records.first(), Some(Record::Begin { .. })) {
+        return Err(JournalError::NoPlan {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(records)
+}
+
+/// The newest journal in `dir` (ids sort by time), if any.
+pub fn latest(dir: &Path) -> Option<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("journal-") && n.ends_with(".jsonl"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+#[cfg(test)]
+mod tests;

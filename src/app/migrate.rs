@@ -179,7 +179,7 @@ fn run_task(
             if let Some(state) = journal::JournalState::of(&records) {
                 // the killed run's own helpers are not "outside the plan": remove them first
                 ctx.remove_helpers(&journal.id);
-                run::preflight::outside_users(ctx, &state)?;
+                run::preflight::outside_users(ctx, &state, &journal.id)?;
             }
             run::run(ctx, &mut journal, &records)?
         }
@@ -362,13 +362,48 @@ pub(super) fn journaled_task(
             Phase::Finished {
                 sources_kept: true, ..
             },
-        ) if args.remove_source => Ok(Some(MigrateTask::Prune(path))),
+        ) if args.remove_source || args.prune_source => Ok(Some(MigrateTask::Prune(path))),
         (Some(path), Phase::Open | Phase::RollingBack) => Err(refused(format!(
             "an unfinished migration is journaled in `{}`",
             path.display()
         ))),
+        (last, phase) if args.prune_source => Err(Error::Migrate(MigrateError::Blocked {
+            message: nothing_to_prune(last.as_deref(), &dir.to_string(), phase),
+            hint: format!(
+                "nothing was changed; {}; `tierctl migrate --remove-source --yes` moves the project and removes its source volumes in one run",
+                journal::next_commands(phase)
+            ),
+        })),
         _ => Ok(None),
     }
+}
+
+/// Why `--prune-source` has nothing to prune in `phase` (issue 26 row 4: it prunes a finished
+/// migration's kept sources and never starts a new migration).
+fn nothing_to_prune(
+    last: Option<&std::path::Path>,
+    dir: &str,
+    phase: crate::migrate::journal::Phase,
+) -> String {
+    use crate::migrate::journal::Phase;
+    let why = match (last, phase) {
+        (None, _) => format!("no migration is journaled in `{dir}`"),
+        (Some(path), Phase::RolledBack { .. }) => format!(
+            "the migration journaled in `{}` was rolled back: its source volumes are the project's data again",
+            path.display()
+        ),
+        (Some(path), Phase::Finished { .. }) => format!(
+            "the migration journaled in `{}` removed its source volumes already",
+            path.display()
+        ),
+        (Some(path), _) => format!(
+            "the migration journaled in `{}` is not finished",
+            path.display()
+        ),
+    };
+    format!(
+        "nothing to prune: {why}; `--prune-source` only removes the source volumes a finished migration kept, and never starts a migration"
+    )
 }
 
 /// What a destructive task is about to do, for the confirmation; `None`: not destructive here
@@ -595,6 +630,94 @@ mod tests {
         }
         for no in ["\n", "n\n", "no\n", "yep\n", ""] {
             assert!(!is_yes(no), "{no:?}");
+        }
+    }
+
+    fn migrate_args(words: &[&str]) -> MigrateArgs {
+        use clap::Parser;
+        let cli =
+            crate::cli::Cli::try_parse_from(["tierctl", "migrate"].iter().chain(words).copied())
+                .expect("arguments parse");
+        match cli.command {
+            crate::cli::Command::Migrate(args) => args,
+            _ => unreachable!("a migrate command line"),
+        }
+    }
+
+    /// A journal in `dir` of a one-volume migration with `records` after its plan.
+    fn journaled(dir: &std::path::Path, records: &[crate::migrate::journal::Record]) {
+        use crate::engine::MountSource;
+        use crate::migrate::copy::CopyJob;
+        use crate::migrate::journal::Journal;
+        use crate::migrate::plan::{MigratePlan, VolumeCopy};
+        let plan = MigratePlan {
+            copies: vec![VolumeCopy {
+                key: "k".into(),
+                job: CopyJob {
+                    source: MountSource::Volume("app_pgdata".into()),
+                    target: "/tiers/fast/app/pgdata".into(),
+                },
+                tier: None,
+                seed: None,
+            }],
+            ..MigratePlan::default()
+        };
+        let mut journal = Journal::create(dir, "1", &plan).expect("journal");
+        for record in records {
+            journal.append(record).expect("append");
+        }
+    }
+
+    fn refusal(result: Result<Option<MigrateTask>, Error>) -> (String, String) {
+        match result {
+            Err(Error::Migrate(crate::migrate::MigrateError::Blocked { message, hint })) => {
+                (message, hint)
+            }
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("not refused"),
+        }
+    }
+
+    #[test]
+    fn issue26_row4_prune_without_a_finished_move_refuses_and_never_starts_a_migration() {
+        use crate::migrate::journal::Record;
+        let prune = migrate_args(&["--prune-source", "--yes"]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        // no journal at all
+        let (message, hint) = refusal(journaled_task(&prune, dir.path()));
+        assert!(
+            message.starts_with("nothing to prune: no migration is journaled"),
+            "{message}"
+        );
+        assert!(message.contains("never starts a migration"), "{message}");
+        assert!(hint.contains("--remove-source --yes"), "{hint}");
+        // rolled back (e.g. `--rollback --discard-copy`)
+        journaled(dir.path(), &[Record::Finished, Record::RolledBack]);
+        let (message, hint) = refusal(journaled_task(&prune, dir.path()));
+        assert!(message.contains("was rolled back"), "{message}");
+        assert!(hint.starts_with("nothing was changed"), "{hint}");
+        // `--remove-source` there still starts a new migration, as documented
+        let remove = migrate_args(&["--remove-source", "--yes"]);
+        assert!(matches!(journaled_task(&remove, dir.path()), Ok(None)));
+        // a finished move that kept its source: pruned, by either flag
+        let finished = tempfile::tempdir().expect("temp dir");
+        journaled(finished.path(), &[Record::Finished]);
+        for args in [&prune, &remove] {
+            assert!(matches!(
+                journaled_task(args, finished.path()),
+                Ok(Some(MigrateTask::Prune(_)))
+            ));
+        }
+        // a dry run or `--stop-first` is never a prune
+        for words in [
+            ["--prune-source", "--dry-run"],
+            ["--prune-source", "--stop-first"],
+        ] {
+            use clap::Parser;
+            let parsed = crate::cli::Cli::try_parse_from(
+                ["tierctl", "migrate"].iter().chain(&words).copied(),
+            );
+            assert!(parsed.is_err(), "{words:?}");
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod helper_manifest;
 pub mod host_apply;
 pub mod host_measure;
 pub mod journal;
+pub mod late_writes;
 pub mod listing;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod manifest;

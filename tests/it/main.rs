@@ -14,6 +14,7 @@ mod engine;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod issue26_dataloss;
 mod loader;
 mod migrate_downtime;
 mod migrate_engine;

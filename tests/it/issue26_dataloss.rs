@@ -109,7 +109,7 @@ impl Stack {
     }
 
     /// `tierctl ARGS` in the background, paused at `pause` (the migrate test hook).
-    fn paused(&self, args: &[&str], pause: &str) -> (Child, PathBuf) {
+    fn paused(&self, args: &[&str], pause: &str, ms: u32) -> (Child, PathBuf) {
         let log = self.ws.path("paused.log");
         let child = Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
             .args(args)
@@ -117,7 +117,7 @@ impl Stack {
             .env("COMPOSE_PROJECT_NAME", &self.name)
             .env("TIERCTL_HELPER_IMAGE", helper_image())
             .env("TIERCTL_TEST_MIGRATE_PAUSE", pause)
-            .env("TIERCTL_TEST_MIGRATE_PAUSE_MS", "60000")
+            .env("TIERCTL_TEST_MIGRATE_PAUSE_MS", ms.to_string())
             .env("HOME", self.ws.path("home"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -288,7 +288,7 @@ fn issue26_row2_a_stopped_container_of_another_project_or_profile_service_refuse
 #[test]
 fn issue26_row3_a_resume_past_the_rewrite_refuses_writes_into_the_old_volume() {
     let Some(s) = stack("r3") else { return };
-    let (mut child, log) = s.paused(&["migrate", "--stop-first", "--yes"], "start");
+    let (mut child, log) = s.paused(&["migrate", "--stop-first", "--yes"], "start", 60_000);
     wait_for(&log, "paused at `start`", &mut child);
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
@@ -380,4 +380,27 @@ fn issue26_row4_prune_after_a_rollback_refuses_and_starts_no_migration() {
     assert_eq!(s.db_mount(), s.volume());
     assert!(!s.target().exists());
     assert_eq!(s.source_tree(), before);
+}
+
+#[test]
+fn issue26_row9_services_stopped_during_the_pre_copy_are_started_again() {
+    let Some(s) = stack("r9") else { return };
+    let (mut child, log) = s.paused(&["migrate", "--yes"], "pre-copy:0", 8_000);
+    wait_for(&log, "paused at `pre-copy:0`", &mut child);
+    // what an engine restart does to a service without a restart policy
+    docker(&["stop", &s.db()]);
+    let status = child.wait().expect("the run ends");
+    let t = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{t}");
+    assert!(t.contains("started: db"), "{t}");
+    let running = Command::new("docker")
+        .args(["inspect", "--format", "{{.State.Running}}", &s.db()])
+        .output()
+        .expect("docker inspect");
+    assert_eq!(
+        String::from_utf8_lossy(&running.stdout).trim(),
+        "true",
+        "{t}"
+    );
+    assert_eq!(s.db_mount(), s.target().display().to_string());
 }

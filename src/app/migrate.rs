@@ -30,6 +30,8 @@ pub(super) enum MigrateTask {
     Prune(std::path::PathBuf),
     /// Start a new migration of this plan.
     Start(Box<crate::migrate::plan::MigratePlan>),
+    /// Only check this plan (`--dry-run`): preflight's read-only checks, nothing changed.
+    DryRun(Box<crate::migrate::plan::MigratePlan>),
 }
 
 /// `tierctl migrate`.
@@ -127,8 +129,9 @@ fn run_on_this_engine(
         copy_read: Default::default(),
         known: Default::default(),
     };
-    let outcome = run_task(&ctx, task, args, run.lock, tiers, state_dir, &reload)?;
-    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    if let Some(outcome) = run_task(&ctx, task, args, run.lock, tiers, state_dir, &reload)? {
+        emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    }
     Ok(exit::CLEAN)
 }
 
@@ -155,11 +158,14 @@ fn new_task(
         false => None,
     };
     let plan = planned_migration(settings, args, project, tiers, facts, out)?;
-    Ok(plan.map(|plan| MigrateTask::Start(Box::new(plan))))
+    Ok(plan.map(|plan| match args.dry_run {
+        true => MigrateTask::DryRun(Box::new(plan)),
+        false => MigrateTask::Start(Box::new(plan)),
+    }))
 }
 
-/// Runs what `migrate` was asked to do: resumes, rolls back or prunes a journal, or starts a
-/// new migration of a plan.
+/// Runs what `migrate` was asked to do: resumes, rolls back or prunes a journal, starts a new
+/// migration of a plan, or only checks it (`None`: a dry run, its plan shown already).
 fn run_task(
     ctx: &crate::migrate::MigrateContext<'_>,
     task: MigrateTask,
@@ -168,7 +174,7 @@ fn run_task(
     tiers: &crate::tiers::Tiers,
     state_dir: &std::path::Path,
     reload: crate::migrate::prune::Reload<'_>,
-) -> Result<crate::migrate::Outcome, Error> {
+) -> Result<Option<crate::migrate::Outcome>, Error> {
     use crate::migrate::journal::{self, Journal};
     use crate::migrate::run::Next;
     use crate::migrate::{self as run};
@@ -194,8 +200,12 @@ fn run_task(
             run::prune_sources(ctx, &mut journal, &records, reload)?
         }
         MigrateTask::Start(plan) => start(ctx, &plan, lock, tiers, state_dir)?,
+        MigrateTask::DryRun(plan) => {
+            dry_run(ctx, &plan, tiers)?;
+            return Ok(None);
+        }
     };
-    Ok(outcome)
+    Ok(Some(outcome))
 }
 
 /// Starts a new migration of `plan` under the project lock: refuses absent tiers, runs the
@@ -215,6 +225,41 @@ fn start(
             "a migration runs only under the project lock (not with --dry-run)".into(),
         )));
     };
+    refuse_absent_tiers(ctx, plan, tiers)?;
+    run::preflight(ctx, plan, lock)?;
+    let id = format!(
+        "{}-{}",
+        crate::write::timestamp(std::time::SystemTime::now()),
+        std::process::id()
+    );
+    let mut journal = Journal::create(state_dir, &id, plan)?;
+    let records = journal::read(&journal.path)?;
+    Ok(run::run(ctx, &mut journal, &records)?)
+}
+
+/// `--dry-run`: every check of a real run that changes nothing (issue 26 row 11), so the dry
+/// run fails where the real run would be refused by them.
+fn dry_run(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    plan: &crate::migrate::plan::MigratePlan,
+    tiers: &crate::tiers::Tiers,
+) -> Result<(), Error> {
+    refuse_absent_tiers(ctx, plan, tiers)?;
+    crate::migrate::preflight::read_only(ctx, plan)?;
+    if !ctx.quiet {
+        eprintln!(
+            "dry run: preflight's read-only checks pass (engine, compose CLI, source volumes and the containers that use them, targets, tiers); the probes that write a file (bind probe, writable target, owners, room) run before a real run"
+        );
+    }
+    Ok(())
+}
+
+/// Refused when a tier a target lies on is absent (not mounted, no marker).
+fn refuse_absent_tiers(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    plan: &crate::migrate::plan::MigratePlan,
+    tiers: &crate::tiers::Tiers,
+) -> Result<(), Error> {
     let targets: Vec<&std::path::Path> =
         plan.copies.iter().map(|c| c.job.target.as_path()).collect();
     let seen = match &ctx.elsewhere {
@@ -231,15 +276,7 @@ fn start(
     };
     tierfs::refuse_absent_tiers(tiers, &seen, &targets)
         .map_err(crate::migrate::MigrateError::Refused)?;
-    run::preflight(ctx, plan, lock)?;
-    let id = format!(
-        "{}-{}",
-        crate::write::timestamp(std::time::SystemTime::now()),
-        std::process::id()
-    );
-    let mut journal = Journal::create(state_dir, &id, plan)?;
-    let records = journal::read(&journal.path)?;
-    Ok(run::run(ctx, &mut journal, &records)?)
+    Ok(())
 }
 
 /// The engine's host (`crate::host`). A unix socket asks nothing; a network endpoint without
@@ -417,7 +454,7 @@ pub(super) fn destructive(task: &MigrateTask, args: &MigrateArgs) -> Option<&'st
             "roll back the migration: services stopped, data the services wrote on the tier copied back into the source, compose files restored, services started",
         ),
         MigrateTask::Prune(_) => Some("remove the source volumes the finished migration kept"),
-        MigrateTask::Resume(_) | MigrateTask::Start(_) => None,
+        MigrateTask::Resume(_) | MigrateTask::Start(_) | MigrateTask::DryRun(_) => None,
     }
 }
 
@@ -482,7 +519,8 @@ pub(super) fn planned_migration(
     })?;
     let preview = render(settings, &Report::MigratePlan(&migration))?;
     let go = shown_and_confirmed(&preview, migration.is_empty() || args.dry_run, args, out)?;
-    Ok(go.then_some(migration))
+    // a dry run's plan is checked after it was shown
+    Ok((go || (args.dry_run && !migration.is_empty())).then_some(migration))
 }
 
 /// The plan shown, then: `false` when it is only to be looked at (`show_only`); else `true`

@@ -38,6 +38,15 @@ pub fn preflight(
     plan: &MigratePlan,
     _lock: &ProjectLock,
 ) -> Result<(), MigrateError> {
+    read_only(ctx, plan)?;
+    probes(ctx, plan)
+}
+
+/// The checks of [`preflight`] that change nothing anywhere, which `--dry-run` runs too (issue
+/// 26 row 11): no unfinished journal, the engine answers, the compose CLI, every source volume
+/// and its outside users, every target. The bind probe (a marker file), the writable probe and
+/// the measure helper's chown probe write, and run only before a real run ([`probes`]).
+pub fn read_only(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
     unfinished_journal(plan)?;
     ctx.engine.info().map_err(|e| refused(&e))?;
     let mut problems = Vec::new();
@@ -73,6 +82,14 @@ pub fn preflight(
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
+    Ok(())
+}
+
+/// The checks of [`preflight`] that write a probe file: the engine sees the bind sources and
+/// tier roots as the host does, each target is writable, keeps its source's owners and has
+/// room.
+fn probes(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
+    let mut problems = Vec::new();
     if let Some(context) = &ctx.elsewhere {
         // another machine: its paths are seen by its engine only, there is no host view to
         // compare with (the bind probe's marker file would be written here)

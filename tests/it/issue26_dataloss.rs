@@ -404,3 +404,50 @@ fn issue26_row9_services_stopped_during_the_pre_copy_are_started_again() {
     );
     assert_eq!(s.db_mount(), s.target().display().to_string());
 }
+
+#[test]
+fn issue26_row11_a_dry_run_runs_the_read_only_preflight_and_fails_where_the_run_would() {
+    let Some(s) = stack("r11") else { return };
+    let clean = s.run(&["migrate", "--dry-run"]);
+    let t = stdout(&clean);
+    assert_eq!(clean.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("dry run: preflight's read-only checks pass"),
+        "{t}"
+    );
+
+    let outsider = format!("{}-outsider", s.name);
+    let _cleanup = Containers(vec![outsider.clone()]);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &outsider,
+        "-v",
+        &format!("{}:/data", s.volume()),
+        &helper_image(),
+        "sleep",
+        "600",
+    ]);
+    let refused = s.run(&["migrate", "--dry-run"]);
+    let t = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("preflight refused the migration before anything was stopped"),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "container `{outsider}` outside the plan (running)"
+        )),
+        "{t}"
+    );
+    // the plan was shown first, and nothing changed
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("stop"),
+        "{t}"
+    );
+    assert_eq!(s.compose_text(), s.old);
+    assert_eq!(s.journal_count(), 0);
+    assert!(!s.target().exists());
+}

@@ -451,3 +451,48 @@ fn issue26_row11_a_dry_run_runs_the_read_only_preflight_and_fails_where_the_run_
     assert_eq!(s.journal_count(), 0);
     assert!(!s.target().exists());
 }
+
+/// [`COMPOSE`] and `side`, which mounts `db`'s volumes through `volumes_from`.
+const WITH_VOLUMES_FROM: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    stop_grace_period: 2s
+    volumes:
+      - dbdata:/data
+  side:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    stop_grace_period: 2s
+    volumes_from:
+      - db
+volumes:
+  dbdata:
+"#;
+
+#[test]
+fn issue26_row8_volumes_from_of_the_projects_own_service_moves_with_it() {
+    let Some(s) = stack_of("r8", WITH_VOLUMES_FROM) else {
+        return;
+    };
+    let side = format!("{}-side-1", s.name);
+    let moved = s.run(&["migrate", "--yes"]);
+    let t = stdout(&moved);
+    assert_eq!(moved.status.code(), Some(0), "{t}");
+    assert!(!t.contains("outside the plan"), "{t}");
+    assert!(t.contains("stopped: ") && t.contains("side"), "{t}");
+    let mounted = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{.State.Running}} {{range .Mounts}}{{.Source}}{{end}}",
+            &side,
+        ])
+        .output()
+        .expect("docker inspect");
+    assert_eq!(
+        String::from_utf8_lossy(&mounted.stdout).trim(),
+        format!("true {}", s.target().display()),
+        "{t}"
+    );
+}

@@ -496,3 +496,27 @@ fn issue26_row8_volumes_from_of_the_projects_own_service_moves_with_it() {
         "{t}"
     );
 }
+
+#[test]
+fn issue26_row1_remove_source_in_the_run_refuses_writes_after_the_verify() {
+    let Some(s) = stack("r1run") else { return };
+    let (mut child, log) = s.paused(
+        &["migrate", "--remove-source", "--yes"],
+        "remove-source:0",
+        8_000,
+    );
+    wait_for(&log, "paused at `remove-source:0`", &mut child);
+    s.on_volume("echo late > /data/LATE");
+    let status = child.wait().expect("the run ends");
+    let t = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!status.success(), "{t}");
+    assert!(
+        t.contains(&format!(
+            "volume `{}` stays: it changed since its copy verified, in 1 path(s): `LATE` added",
+            s.volume()
+        )),
+        "{t}"
+    );
+    assert!(s.has_volume());
+    assert!(has(&s.source_tree(), "LATE"));
+}

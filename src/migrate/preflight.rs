@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::copy::{self, CopyJob, TargetFacts};
 use super::journal::{self, JournalState};
-use super::late_writes;
+use super::late_writes::{self, LateWriteError};
 use super::owners;
 use super::plan::{MigratePlan, MigrateStep};
 use super::{MigrateContext, MigrateError, VmFix, steps, tier_dirs};
@@ -165,12 +165,30 @@ fn late_problems(
         if state.done.contains_key(&MigrateStep::RemoveSource(n).id()) {
             continue;
         }
-        let writes = late_writes::since_verify(ctx, journal, state, n).map_err(|e| {
-            MigrateError::Blocked {
-                message: format!("the resume was refused before anything changed: {e}"),
-                hint: "check that the Docker engine answers, then run `tierctl migrate --resume` again; `tierctl migrate --rollback --yes` undoes the migration".into(),
+        let writes = match late_writes::since_verify(ctx, journal, state, n) {
+            Ok(writes) => writes,
+            Err(e @ LateWriteError::NoManifest { .. }) => {
+                // a journal written before manifests were kept: nothing to compare with
+                eprintln!("warning: {e}: not compared");
+                continue;
             }
-        })?;
+            Err(e) => {
+                let hint = match e {
+                    LateWriteError::Read { .. } => {
+                        "check that the Docker engine answers, then run `tierctl migrate --resume` again"
+                    }
+                    _ => {
+                        "tierctl cannot tell whether the source was written since its copy verified: compare it with its tier directory yourself"
+                    }
+                };
+                return Err(MigrateError::Blocked {
+                    message: format!("the resume was refused before anything changed: {e}"),
+                    hint: format!(
+                        "{hint}; `tierctl migrate --rollback --yes` undoes the migration"
+                    ),
+                });
+            }
+        };
         if writes.is_empty() {
             continue;
         }

@@ -246,9 +246,10 @@ fn dry_run(
 ) -> Result<(), Error> {
     refuse_absent_tiers(ctx, plan, tiers)?;
     crate::migrate::preflight::read_only(ctx, plan)?;
+    crate::migrate::preflight::room(ctx, plan)?;
     if !ctx.quiet {
         eprintln!(
-            "dry run: preflight's read-only checks pass (engine, compose CLI, source volumes and the containers that use them, targets, tiers); the probes that write a file (bind probe, writable target, owners, room) run before a real run"
+            "dry run: preflight's read-only checks pass (engine, compose CLI, source volumes and the containers that use them, targets, tiers, room); the probes that write a file (bind probe, writable target, owners) run before a real run"
         );
     }
     Ok(())

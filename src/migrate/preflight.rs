@@ -103,7 +103,7 @@ fn probes(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateErr
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
-    problems.extend(room_and_access(ctx, plan)?);
+    problems.extend(room_and_access(ctx, plan, true)?);
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
@@ -439,6 +439,7 @@ pub fn probe_problems(verdicts: &[(PathBuf, Verdict)], vm: Option<&VmFix>) -> Ve
 fn room_and_access(
     ctx: &MigrateContext<'_>,
     plan: &MigratePlan,
+    probe: bool,
 ) -> Result<Vec<String>, MigrateError> {
     let mut problems = Vec::new();
     // filesystem (device) -> (where, bytes, entries)
@@ -452,11 +453,14 @@ fn room_and_access(
             ));
             continue;
         };
-        if let Err(why) = writable(&existing) {
+        if probe && let Err(why) = writable(&existing) {
             problems.push(why);
             continue;
         }
-        let (size, owners) = measure(ctx, &copy.job, &existing, &label)?;
+        let (size, owners) = match probe {
+            true => measure(ctx, &copy.job, &existing, &label)?,
+            false => (size(ctx, &copy.job, &existing, &label)?, Vec::new()),
+        };
         let share = ctx
             .vm
             .as_ref()
@@ -511,6 +515,39 @@ pub(super) fn measure(
         copy::parse_size(&out).unwrap_or_default(),
         owners::parse(&out),
     ))
+}
+
+/// The source's size alone, read-only (no owner probe): the measure helper's `du`, or the same
+/// walk on the host when the copy will run there.
+fn size(
+    ctx: &MigrateContext<'_>,
+    job: &CopyJob,
+    dir: &Path,
+    label: &str,
+) -> Result<copy::SourceSize, MigrateError> {
+    if let Some(source) = on_host(ctx, job, dir)? {
+        return host_measure::size(&source).map_err(|e| {
+            MigrateError::Refused(format!("measuring `{}` on the host: {e}", source.display()))
+        });
+    }
+    let out = ctx
+        .engine
+        .run_to_end(&copy::measure_spec(job, &ctx.image, label))
+        .map_err(|e| refused(&e))?;
+    Ok(copy::parse_size(&out).unwrap_or_default())
+}
+
+/// The room check of [`preflight`] without its probe files (`--dry-run`): each target's
+/// filesystem has room for the measured sources plus [`margin`]; on another machine not made.
+pub fn room(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
+    if ctx.elsewhere.is_some() {
+        return Ok(());
+    }
+    let problems = room_and_access(ctx, plan, false)?;
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(refusal(problems)),
+    }
 }
 
 /// The source's host path when the copy will run on the host ([`host_apply`]): tierctl is

@@ -520,3 +520,28 @@ fn issue26_row1_remove_source_in_the_run_refuses_writes_after_the_verify() {
     assert!(s.has_volume());
     assert!(has(&s.source_tree(), "LATE"));
 }
+
+#[test]
+fn issue26_row11_a_dry_run_refuses_a_tier_too_small_without_writing_to_it() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: a tier too small needs root to mount a small tmpfs");
+        return;
+    }
+    let Some(s) = stack("r11room") else { return };
+    s.on_volume("head -c 3000000 /dev/urandom > /data/big");
+    let fast = s.ws.path("fast");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tierctl-small"])
+        .arg(&fast)
+        .status()
+        .is_ok_and(|st| st.success());
+    assert!(mounted, "mount a small tmpfs");
+    let dry = s.run(&["migrate", "--dry-run"]);
+    let left = std::fs::read_dir(&fast).map(Iterator::count).unwrap_or(0);
+    let _ = Command::new("umount").arg(&fast).status();
+    let t = stdout(&dry);
+    assert_eq!(dry.status.code(), Some(2), "{t}");
+    assert!(t.contains("bytes free, the copies need 3"), "{t}");
+    assert_eq!(left, 0, "the dry run wrote into the tier root");
+    assert_eq!(s.compose_text(), s.old);
+}

@@ -228,7 +228,8 @@ pub struct MigrateArgs {
     pub stop_first: bool,
     /// Go on although a service was killed at the stop (exit 137, out of memory, or its grace
     /// period ran out): its data may be inconsistent; or although a stopped container outside
-    /// the plan uses a source volume (it keeps the old volume)
+    /// the plan uses a source volume (it keeps the old volume); with `--rollback`, copy a
+    /// changed tier directory back over a source written since its copy verified
     #[arg(long)]
     pub force: bool,
     /// No `[n/N] step` progress lines on stderr

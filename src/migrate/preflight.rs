@@ -209,11 +209,19 @@ fn late_problems(
 /// (it copies back only a tier directory that changed); after, the tier directory holds writes
 /// too, and the rollback would copy it back over the source.
 fn late_hint(state: &JournalState) -> String {
-    let back = "then `tierctl migrate --rollback --discard-copy --yes` puts the services back on their sources and removes the copies, and `tierctl migrate` moves them again with those writes";
+    let back = |force: &str| {
+        format!(
+            "`tierctl migrate --rollback --discard-copy{force} --yes` puts the services back on their sources and removes the copies, and `tierctl migrate` then moves them again with those writes"
+        )
+    };
     match state.done.contains_key(&MigrateStep::Start.id()) {
-        false => format!("nothing was started on the tier directories yet: {back}"),
+        false => format!(
+            "nothing was started on the tier directories yet: {}",
+            back("")
+        ),
         true => format!(
-            "the services ran on the tier directories since, so both sides hold writes: copy what you need of the paths above from the source into its tier directory first (the rollback copies a changed tier directory back over the source), {back}"
+            "the services ran on the tier directories since, so both sides may hold writes: copy what you need of the paths above from the source into its tier directory first; then {} (a changed tier directory is copied back over the source)",
+            back(" --force")
         ),
     }
 }

@@ -545,3 +545,38 @@ fn issue26_row11_a_dry_run_refuses_a_tier_too_small_without_writing_to_it() {
     assert_eq!(left, 0, "the dry run wrote into the tier root");
     assert_eq!(s.compose_text(), s.old);
 }
+
+#[test]
+fn issue26_row3_a_rollback_never_copies_the_tier_over_writes_made_into_the_source_since() {
+    let Some(s) = stack("r3back") else { return };
+    let moved = s.run(&["migrate", "--yes"]);
+    assert_eq!(moved.status.code(), Some(0), "{}", stdout(&moved));
+    // the database writes on the tier; someone else writes into the old volume
+    docker(&["exec", &s.db(), "sh", "-c", "echo row > /data/on-the-tier"]);
+    s.on_volume("echo late > /data/LATE");
+
+    let back = s.run(&["migrate", "--rollback", "--yes"]);
+    let t = stdout(&back);
+    assert_eq!(back.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("rollback step `copy-back:0` refused")
+            && t.contains("in 1 path(s): `LATE` added"),
+        "{t}"
+    );
+    assert!(t.contains("--rollback --force --yes"), "{t}");
+    assert!(
+        has(&s.source_tree(), "LATE"),
+        "the write stays in the volume"
+    );
+
+    // the hint works: the write copied into the tier directory, the forced rollback keeps both
+    std::fs::write(s.target().join("LATE"), "late\n").expect("copy by hand");
+    let forced = s.run(&["migrate", "--rollback", "--force", "--yes"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", stdout(&forced));
+    assert_eq!(s.compose_text(), s.old);
+    let volume = s.source_tree();
+    assert!(
+        has(&volume, "LATE") && has(&volume, "on-the-tier"),
+        "{volume:?}"
+    );
+}

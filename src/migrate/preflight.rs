@@ -317,13 +317,22 @@ pub struct OutsideUser {
     pub compose: Option<(String, String)>,
     /// Whether it runs.
     pub running: bool,
+    /// Made by `docker compose run`.
+    pub oneoff: bool,
 }
 
 impl OutsideUser {
     /// The preflight problem naming it, and what to do (pure).
     pub fn problem(&self, volume: &str) -> String {
+        let run = if self.oneoff {
+            "`docker compose run` of "
+        } else {
+            ""
+        };
         let of = match &self.compose {
-            Some((project, service)) => format!(" (service `{service}` of project `{project}`)"),
+            Some((project, service)) => {
+                format!(" ({run}service `{service}` of project `{project}`)")
+            }
             None => String::new(),
         };
         match self.running {
@@ -340,12 +349,15 @@ impl OutsideUser {
 }
 
 /// The containers among `containers` (all that mount a source volume, running or stopped) that
-/// are outside the plan: every one but the containers of the plan's own services (pure).
+/// are outside the plan: every one but the containers of the plan's own services; a `docker
+/// compose run` container of one of them is outside too (the start never starts it again, so
+/// it keeps the old volume) (pure).
 pub fn outside(plan: &MigratePlan, containers: &[ContainerState]) -> Vec<OutsideUser> {
     containers
         .iter()
         .filter(|c| {
             let ours = c.project.as_deref() == Some(plan.project.as_str())
+                && !c.oneoff
                 && c.service
                     .as_ref()
                     .is_some_and(|s| plan.services.contains(s));
@@ -355,6 +367,7 @@ pub fn outside(plan: &MigratePlan, containers: &[ContainerState]) -> Vec<Outside
             name: c.name.clone(),
             compose: c.project.clone().zip(c.service.clone()),
             running: c.running,
+            oneoff: c.oneoff,
         })
         .collect()
 }
@@ -762,6 +775,7 @@ mod tests {
             running,
             mounts: Vec::new(),
             compose_version: None,
+            oneoff: false,
         }
     }
 
@@ -782,6 +796,11 @@ mod tests {
                 container("b-web-1", Some(("b", "web")), false),
                 container("b-db-1", Some(("b", "db")), true),
                 container("loose", None, false),
+                // `docker compose run db`, stopped: never started again by the migration
+                ContainerState {
+                    oneoff: true,
+                    ..container("app-db-run-1", Some(("app", "db")), false)
+                },
             ],
         );
         let names: Vec<(&str, bool)> = users.iter().map(|u| (u.name.as_str(), u.running)).collect();
@@ -791,7 +810,8 @@ mod tests {
                 ("app-side-1", false),
                 ("b-web-1", false),
                 ("b-db-1", true),
-                ("loose", false)
+                ("loose", false),
+                ("app-db-run-1", false)
             ]
         );
         let stopped = users[1].problem("app_pgdata");
@@ -806,6 +826,13 @@ mod tests {
         assert_eq!(
             users[2].problem("app_pgdata"),
             "volume `app_pgdata` is in use by container `b-db-1` (service `db` of project `b`) outside the plan (running): stop it first"
+        );
+        assert!(
+            users[4]
+                .problem("app_pgdata")
+                .contains("container `app-db-run-1` (`docker compose run` of service `db` of project `app`) outside the plan (stopped)"),
+            "{:?}",
+            users[4]
         );
         let hint = stopped_users_hint(&["b-web-1".into()], "the same command with `--force`");
         assert!(

@@ -580,3 +580,33 @@ fn issue26_row3_a_rollback_never_copies_the_tier_over_writes_made_into_the_sourc
         "{volume:?}"
     );
 }
+
+#[test]
+fn issue26_row2_a_compose_run_container_of_a_moved_service_is_outside_the_plan() {
+    let Some(s) = stack("r2run") else { return };
+    assert!(
+        s.compose(&["run", "--no-deps", "db", "true"]),
+        "compose run"
+    );
+    let out = Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}}", "--filter"])
+        .arg(format!("label=com.docker.compose.project={}", s.name))
+        .args(["--filter", "label=com.docker.compose.oneoff=True"])
+        .output()
+        .expect("docker ps");
+    let run = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let _cleanup = Containers(vec![run.clone()]);
+    assert!(!run.is_empty(), "the one-off container");
+    let refused = s.run(&["migrate", "--yes"]);
+    let t = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains(&format!(
+            "container `{run}` (`docker compose run` of service `db` of project `{}`) outside the plan (stopped)",
+            s.name
+        )),
+        "{t}"
+    );
+    assert_eq!(s.compose_text(), s.old);
+    assert_eq!(s.journal_count(), 0);
+}

@@ -204,7 +204,7 @@ fn bring_back(
 /// Refused when copy `n`'s source was written since its copy verified: the copy back empties
 /// the source before it copies the changed tier directory into it, so those writes would be
 /// lost (issue 26 rows 1 and 3: the writes of a container outside the plan). `--force` goes on
-/// once they are in the tier directory. A journal without a verified manifest goes on as before.
+/// once they are in the tier directory. Without a usable verified manifest it goes on as before.
 fn refuse_over_late_writes(
     ctx: &MigrateContext<'_>,
     journal: &Journal,
@@ -214,8 +214,9 @@ fn refuse_over_late_writes(
     let id = reverse_step(n);
     let writes = match late_writes::since_verify(ctx, &journal.id, state, n) {
         Ok(writes) => writes,
-        Err(LateWriteError::NoManifest { .. }) => return Ok(()),
-        Err(e) => return Err(failed(state, &id, e.to_string())),
+        // nothing to compare with: the tier directory is copied back as before
+        Err(LateWriteError::NoManifest { .. } | LateWriteError::Manifest { .. }) => return Ok(()),
+        Err(e @ LateWriteError::Read { .. }) => return Err(failed(state, &id, e.to_string())),
     };
     if writes.is_empty() {
         return Ok(());

@@ -842,6 +842,30 @@ mod tests {
     }
 
     #[test]
+    fn issue26_row3_the_hint_after_late_writes_says_how_to_keep_them() {
+        use crate::migrate::journal::{Detail, Record};
+        let mut state = JournalState::of(&[Record::Begin {
+            plan: MigratePlan::default(),
+        }])
+        .expect("a plan");
+        let before_start = late_hint(&state);
+        assert!(
+            before_start.starts_with("nothing was started on the tier directories yet")
+                && before_start.contains("`tierctl migrate --rollback --discard-copy --yes`")
+                && before_start.contains("`tierctl migrate` then moves them again"),
+            "{before_start}"
+        );
+        state.done.insert(MigrateStep::Start.id(), Detail::None);
+        let after_start = late_hint(&state);
+        assert!(
+            after_start.contains("copy what you need")
+                && after_start
+                    .contains("`tierctl migrate --rollback --discard-copy --force --yes`"),
+            "{after_start}"
+        );
+    }
+
+    #[test]
     fn the_margin_grows_with_size_and_entries() {
         assert_eq!(margin(0, 0), 8 << 20);
         assert_eq!(margin(2_000_000, 10), 100_000 + 40_960 + (8 << 20));

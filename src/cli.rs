@@ -2,9 +2,18 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::report::Format;
+/// `--format` (`settings` maps it to `report::Format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Human,
+    /// The versioned JSON contract.
+    Json,
+    /// Prometheus textfile format for node_exporter (`tiers status` and `verify`).
+    Prometheus,
+}
 
 const TIERS_HELP: &str = "\
 A minimal tiers.yaml (without placement rules, built-in defaults put databases, photos,

@@ -73,11 +73,8 @@ pub enum Error {
     #[error(transparent)]
     Vm(#[from] VmError),
     /// `--format` names a format this command does not produce.
-    #[error("`--format prometheus` is not supported by `{command}`")]
-    FormatUnsupported {
-        /// The command.
-        command: &'static str,
-    },
+    #[error(transparent)]
+    FormatUnsupported(#[from] crate::report::FormatUnsupported),
     /// A layout owner name that is not a user or group here.
     #[error(transparent)]
     Owner(#[from] crate::tierfs::OwnerError),
@@ -149,7 +146,7 @@ impl Error {
             Error::Endpoint(e) => Some(e.hint()),
             Error::Engine(e) => Some(e.hint()),
             Error::Vm(e) => Some(e.hint().to_owned()),
-            Error::FormatUnsupported { .. } => Some(
+            Error::FormatUnsupported(_) => Some(
                 "use `--format human` or `--format json`; prometheus is for `tiers status` and `verify`".into(),
             ),
             Error::Owner(_) => Some(

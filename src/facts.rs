@@ -1,12 +1,15 @@
 //! Everything observed about the world, as plain data.
 //!
-//! These types carry no behaviour beyond lookups: `fsx` (the effect) fills
-//! them, and the pure core (`audit`, `plan`, `verify`) reads them.
+//! These types carry no behaviour beyond lookups: the effects (`fsx`, `tierfs`, `engine`) fill
+//! them, and the pure core (`audit`, `plan`, `verify`, `report`) reads them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+/// The name of the identity marker file `tiers init` writes at each tier root.
+pub const MARKER_FILE: &str = ".tierctl-tier";
 
 /// What resolving one host path found, symlink by symlink.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -183,6 +186,96 @@ pub fn is_system_path(path: &Path) -> bool {
     path == Path::new("/")
         || SYSTEM_PREFIXES.iter().any(|p| path.starts_with(p))
         || path.file_name().is_some_and(|n| n == "docker.sock")
+}
+
+/// What `docker info` says about the engine, as far as tierctl needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineInfo {
+    /// `Name`: the engine host's hostname (`colima`, `lima-rancher-desktop`, `docker-desktop`).
+    pub name: String,
+    /// `OperatingSystem` (`Debian GNU/Linux 12 (bookworm)`, `Docker Desktop`, `OrbStack`).
+    pub operating_system: String,
+    /// `OSType` (`linux`).
+    pub os_type: String,
+    /// `ServerVersion`.
+    pub server_version: String,
+    /// `KernelVersion`.
+    pub kernel_version: String,
+    /// The API version negotiated with the engine.
+    pub api_version: String,
+}
+
+/// What the bind probe's helper container (`engine::probe`) saw at the bind source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerView {
+    /// Filesystem type from `/proc/self/mountinfo`.
+    pub fs_type: Option<String>,
+    /// The mount's source as the engine's kernel names it.
+    pub mount_source: Option<String>,
+    /// `f_blocks * f_frsize`.
+    pub size_bytes: Option<u64>,
+    /// The marker file.
+    pub marker: ProbeMarker,
+}
+
+/// Whether the marker file tierctl wrote on the host was visible in the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeMarker {
+    /// Visible: the engine sees the host directory.
+    Seen,
+    /// Written on the host, not visible in the container.
+    Missing,
+    /// Could not be written (the directory is not writable by this user).
+    NotWritten,
+}
+
+/// The probe's conclusion for one bind source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum BindVerdict {
+    /// The engine sees the host directory.
+    Same,
+    /// The engine sees another directory at that path.
+    Different {
+        /// Why: marker missing, filesystem type or size differ.
+        reasons: Vec<String>,
+    },
+    /// The engine has no such path (the bind was refused; nothing was created).
+    MissingInEngine {
+        /// The engine's message.
+        message: String,
+    },
+    /// The host has no such path (no helper was started; nothing was created).
+    MissingOnHost,
+    /// The probe could not run for this source.
+    Failed {
+        /// Why.
+        message: String,
+    },
+}
+
+impl BindVerdict {
+    /// Whether the engine does not see the host directory.
+    pub fn is_mismatch(&self) -> bool {
+        !matches!(self, BindVerdict::Same)
+    }
+}
+
+/// One bind source probed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BindProbe {
+    /// The bind source, as compose passes it to the engine.
+    pub source: PathBuf,
+    /// The host's view (`None` when it could not be read).
+    pub host: Option<FsIdentity>,
+    /// The container's view (`None` when no helper ran).
+    pub container: Option<ContainerView>,
+    /// The conclusion.
+    #[serde(flatten)]
+    pub verdict: BindVerdict,
+    /// Differences that do not decide the verdict (a VM share's own type or size).
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use crate::engine::endpoint::{Endpoint, EndpointKind};
+use crate::endpoint::{Endpoint, EndpointKind};
 
 /// The machine a command describes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -164,7 +164,7 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::endpoint::EndpointSource;
+    use crate::endpoint::EndpointSource;
 
     fn endpoint(kind: EndpointKind, mark: Option<bool>) -> Endpoint {
         Endpoint {

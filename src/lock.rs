@@ -222,10 +222,15 @@ pub fn acquire(project: &str, state_dir: &Path) -> Result<ProjectLock, LockError
     ))
 }
 
-/// Takes the lock of a loaded compose project (in its state directory, `journal::dir`); a
-/// stale lock taken over is noted on stderr.
+/// A project's state directory, `<project dir>/.tierctl`: its lock and its migrate journals.
+pub fn state_dir(project_dir: &Path) -> PathBuf {
+    project_dir.join(".tierctl")
+}
+
+/// Takes the lock of a loaded compose project (in its state directory); a stale lock taken
+/// over is noted on stderr.
 pub fn project(project: &crate::compose::model::ComposeProject) -> Result<ProjectLock, LockError> {
-    let lock = acquire(&project.name, &crate::migrate::journal::dir(&project.dir))?;
+    let lock = acquire(&project.name, &state_dir(&project.dir))?;
     if let Some(stale) = &lock.took_over {
         eprintln!(
             "note: took over the lock of {}, which is no longer running",
@@ -233,22 +238,6 @@ pub fn project(project: &crate::compose::model::ComposeProject) -> Result<Projec
         );
     }
     Ok(lock)
-}
-
-/// The lock `tiers link` takes: the compose project's of this directory when one loads, else
-/// one beside the tiers.yaml in use (two `tiers link` runs on one storage map contend).
-pub fn for_tiers(settings: &crate::settings::Settings) -> Result<ProjectLock, LockError> {
-    if let Ok(loaded) = crate::compose::load::load(&settings.load, &crate::probe::DiskFiles) {
-        return project(&loaded);
-    }
-    let dir = settings
-        .tiers_path(|p| p.is_file())
-        .and_then(Path::parent)
-        .map_or_else(|| settings.load.working_dir.clone(), Path::to_path_buf);
-    let name = dir
-        .file_name()
-        .map_or_else(|| "tiers".to_owned(), |n| n.to_string_lossy().into_owned());
-    acquire(&name, &crate::migrate::journal::dir(&dir))
 }
 
 fn same_file(file: &File, path: &Path) -> bool {

@@ -1,5 +1,9 @@
 // The binary is the edge of the effects: clippy.toml's pure-core lints do not apply here.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

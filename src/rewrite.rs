@@ -40,15 +40,15 @@ pub enum RewriteError {
         /// The file.
         file: PathBuf,
     },
-    /// yamlpatch refused an edit.
-    #[error("cannot patch `{}` at `{route}`: {message}", file.display())]
+    /// An edit could not be applied to the file's text.
+    #[error("cannot patch `{}` at `{route}`: {problem}", file.display())]
     Patch {
         /// The file.
         file: PathBuf,
         /// The route of the edit.
         route: String,
-        /// yamlpatch's message.
-        message: String,
+        /// What went wrong.
+        problem: Box<PatchProblem>,
     },
     /// The env file line is not what the plan read.
     #[error("`{}` line {line} changed since it was read", file.display())]
@@ -62,12 +62,104 @@ pub enum RewriteError {
     #[error("the rewritten project does not load (a tierctl bug, nothing was written): {0}")]
     Reload(Box<ComposeError>),
     /// The patched text means something other than intended.
-    #[error("the rewrite of `{}` changes more than the planned sources (a tierctl bug, nothing was written): {message}", file.display())]
+    #[error("the rewrite of `{}` changes more than the planned sources (a tierctl bug, nothing was written): {difference}", file.display())]
     Bug {
         /// The file (or the project directory).
         file: PathBuf,
-        /// What differs.
+        /// The first difference.
+        difference: Difference,
+    },
+}
+
+/// Why an edit could not be applied to a file's text.
+#[derive(Debug, Error)]
+pub enum PatchProblem {
+    /// The file's text has no parsed YAML document.
+    #[error("the file's YAML could not be parsed for patching")]
+    Unparsed,
+    /// A long entry to turn into a bind whose `type` is not `volume`.
+    #[error("`type` is `{found}`, not `volume`")]
+    NotVolumeType {
+        /// The `type` as written.
+        found: String,
+    },
+    /// yamlpatch refused the edit.
+    #[error(transparent)]
+    Refused(#[from] yamlpatch::Error),
+    /// The patched text does not parse again.
+    #[error(transparent)]
+    Reparse(#[from] yamlpath::QueryError),
+    /// The key could not be removed.
+    #[error(transparent)]
+    Removal(#[from] crate::plan::RemovalError),
+    /// Removing the key would take a comment line the plan did not show.
+    #[error("the comment line `{line}` would go with it, which the plan did not say")]
+    UnplannedComment {
+        /// The comment line, trimmed.
+        line: String,
+    },
+}
+
+/// How the rewritten project differs from the planned one (a tierctl bug): the first difference
+/// found.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Difference {
+    /// The project's name or its files.
+    #[error("project name or files differ")]
+    Project,
+    /// The set of services.
+    #[error("the services differ")]
+    Services,
+    /// A service beyond its mounts.
+    #[error("service `{service}` changed beyond its mounts")]
+    Service {
+        /// The service.
+        service: String,
+    },
+    /// A service's number of mounts.
+    #[error("service `{service}` has a different number of mounts")]
+    MountCount {
+        /// The service.
+        service: String,
+    },
+    /// One mount, in the loaded model.
+    #[error("service `{service}` mount {target} is {found}, expected {expected}")]
+    Mount {
+        /// The service.
+        service: String,
+        /// The mount's target.
+        target: String,
+        /// What was loaded (its fields, as Rust shows them).
+        found: String,
+        /// What the plan wanted.
+        expected: String,
+    },
+    /// The top-level volumes beyond the planned removals.
+    #[error("the top-level volumes differ beyond the planned removals")]
+    TopVolumes,
+    /// One kept top-level volume.
+    #[error("top-level volume `{key}` changed")]
+    TopVolume {
+        /// Its key.
+        key: String,
+    },
+    /// The text as read does not parse (it did when loaded).
+    #[error("{message}")]
+    OldUnparsable {
+        /// The parser's message.
         message: String,
+    },
+    /// The rewritten text does not parse.
+    #[error("it does not parse: {message}")]
+    NewUnparsable {
+        /// The parser's message.
+        message: String,
+    },
+    /// A value outside the volume entries and the removed top-level volumes.
+    #[error("`{route}` changed")]
+    Value {
+        /// Its route.
+        route: Route,
     },
 }
 
@@ -137,7 +229,7 @@ fn patch_yaml(
     let mut doc = doc.cloned().ok_or_else(|| RewriteError::Patch {
         file: file.to_path_buf(),
         route: String::new(),
-        message: "the file's YAML could not be parsed for patching".into(),
+        problem: Box::new(PatchProblem::Unparsed),
     })?;
     // removals last, so the routes of the other edits stay as planned
     let mut ordered: Vec<&&EditKind> = kinds.iter().collect();
@@ -148,18 +240,18 @@ fn patch_yaml(
             continue;
         }
         for (route, op) in operations(&doc, kind) {
-            let fail = |message: String| RewriteError::Patch {
+            let fail = |problem: PatchProblem| RewriteError::Patch {
                 file: file.to_path_buf(),
                 route: route.to_string(),
-                message,
+                problem: Box::new(problem),
             };
             let patch = yamlpatch::Patch {
                 route: route.to_yamlpath(),
                 operation: op.map_err(&fail)?,
             };
             let patched =
-                yamlpatch::apply_yaml_patches(&doc, &[patch]).map_err(|e| fail(e.to_string()))?;
-            doc = without_added_newline(&doc, patched).map_err(fail)?;
+                yamlpatch::apply_yaml_patches(&doc, &[patch]).map_err(|e| fail(e.into()))?;
+            doc = without_added_newline(&doc, patched).map_err(|e| fail(e.into()))?;
         }
     }
     Ok(doc.source().to_owned())
@@ -170,13 +262,13 @@ fn patch_yaml(
 fn without_added_newline(
     before: &yamlpath::Document,
     after: yamlpath::Document,
-) -> Result<yamlpath::Document, String> {
+) -> Result<yamlpath::Document, yamlpath::QueryError> {
     let text = after.source();
     if before.source().ends_with('\n') || before.source().is_empty() {
         return Ok(after);
     }
     match text.strip_suffix('\n') {
-        Some(stripped) => yamlpath::Document::new(stripped.to_owned()).map_err(|e| e.to_string()),
+        Some(stripped) => yamlpath::Document::new(stripped.to_owned()),
         None => Ok(after),
     }
 }
@@ -200,22 +292,21 @@ fn remove_volume(
     } else {
         Route::new([RouteKey::from("volumes"), RouteKey::from(key.as_str())])
     };
-    let fail = |message: String| RewriteError::Patch {
+    let fail = |problem: PatchProblem| RewriteError::Patch {
         file: file.to_path_buf(),
         route: route.to_string(),
-        message,
+        problem: Box::new(problem),
     };
-    let removal = crate::plan::remove_key(doc, &route).map_err(&fail)?;
+    let removal = crate::plan::remove_key(doc, &route).map_err(|e| fail(e.into()))?;
     if let Some(line) = removal.comments.iter().find(|l| !comments.contains(l)) {
-        return Err(fail(format!(
-            "the comment line `{}` would go with it, which the plan did not say",
-            line.trim()
-        )));
+        return Err(fail(PatchProblem::UnplannedComment {
+            line: line.trim().to_owned(),
+        }));
     }
     Ok(removal.doc)
 }
 
-type Operation<'a> = (Route, Result<yamlpatch::Op<'a>, String>);
+type Operation<'a> = (Route, Result<yamlpatch::Op<'a>, PatchProblem>);
 
 /// The yamlpatch operations for one edit.
 fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation<'a>> {
@@ -243,7 +334,7 @@ fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation
                         to: "bind".into(),
                     })
                 } else {
-                    Err(format!("`type` is `{type_text}`, not `volume`"))
+                    Err(PatchProblem::NotVolumeType { found: type_text })
                 },
             )];
             let volume_route = entry.with("volume");
@@ -315,16 +406,16 @@ pub fn check_reload(
         base: files,
     };
     let new = load(options, &overlay).map_err(|e| RewriteError::Reload(Box::new(e)))?;
-    let bug = |message: String| RewriteError::Bug {
+    let bug = |difference: Difference| RewriteError::Bug {
         file: old.dir.clone(),
-        message,
+        difference,
     };
     compare_model(plan, old, &new).map_err(bug)?;
     for p in patched {
         if old.files.contains(&p.file) {
-            compare_tree(plan, &p.old, &p.new).map_err(|message| RewriteError::Bug {
+            compare_tree(plan, &p.old, &p.new).map_err(|difference| RewriteError::Bug {
                 file: p.file.clone(),
-                message,
+                difference,
             })?;
         }
     }
@@ -336,15 +427,15 @@ pub fn compare_model(
     plan: &Plan,
     old: &ComposeProject,
     new: &ComposeProject,
-) -> Result<(), String> {
+) -> Result<(), Difference> {
     let changes: BTreeMap<MountId, &crate::plan::Change> =
         plan.changes.iter().map(|c| (c.mount, c)).collect();
     if old.name != new.name || old.files != new.files {
-        return Err("project name or files differ".into());
+        return Err(Difference::Project);
     }
     let names = |p: &ComposeProject| p.services.keys().cloned().collect::<Vec<_>>();
     if names(old) != names(new) {
-        return Err("the services differ".into());
+        return Err(Difference::Services);
     }
     for (name, before) in &old.services {
         let after = &new.services[name];
@@ -359,10 +450,14 @@ pub fn compare_model(
             after.enabled,
             &after.volumes_from,
         ) {
-            return Err(format!("service `{name}` changed beyond its mounts"));
+            return Err(Difference::Service {
+                service: name.clone(),
+            });
         }
         if before.mounts.len() != after.mounts.len() {
-            return Err(format!("service `{name}` has a different number of mounts"));
+            return Err(Difference::MountCount {
+                service: name.clone(),
+            });
         }
         for (b, a) in before.mounts.iter().zip(&after.mounts) {
             let expected = match changes.get(&b.id) {
@@ -370,12 +465,12 @@ pub fn compare_model(
                 None => b.clone(),
             };
             if semantic(&expected) != semantic(a) {
-                return Err(format!(
-                    "service `{name}` mount {} is {:?}, expected {:?}",
-                    b.target,
-                    semantic(a),
-                    semantic(&expected)
-                ));
+                return Err(Difference::Mount {
+                    service: name.clone(),
+                    target: b.target.clone(),
+                    found: format!("{:?}", semantic(a)),
+                    expected: format!("{:?}", semantic(&expected)),
+                });
             }
         }
     }
@@ -386,14 +481,14 @@ pub fn compare_model(
         .filter(|k| !removed.contains(k.as_str()))
         .collect();
     if kept != new.volumes.keys().collect::<Vec<_>>() {
-        return Err("the top-level volumes differ beyond the planned removals".into());
+        return Err(Difference::TopVolumes);
     }
     for key in kept {
         let (b, a) = (&old.volumes[key], &new.volumes[key]);
         if (&b.name, b.external, &b.driver, &b.driver_opts)
             != (&a.name, a.external, &a.driver, &a.driver_opts)
         {
-            return Err(format!("top-level volume `{key}` changed"));
+            return Err(Difference::TopVolume { key: key.clone() });
         }
     }
     Ok(())
@@ -440,11 +535,11 @@ fn semantic(m: &VolumeMount) -> Semantic<'_> {
 
 /// The YAML trees of one file before and after differ only inside volume entries
 /// (`...volumes[i]`) and removed top-level volumes.
-pub fn compare_tree(plan: &Plan, old: &str, new: &str) -> Result<(), String> {
+pub fn compare_tree(plan: &Plan, old: &str, new: &str) -> Result<(), Difference> {
     let parse = |t: &str| serde_norway::from_str::<Value>(t).map_err(|e| e.to_string());
     let (a, b) = (
-        parse(old)?,
-        parse(new).map_err(|e| format!("it does not parse: {e}"))?,
+        parse(old).map_err(|message| Difference::OldUnparsable { message })?,
+        parse(new).map_err(|message| Difference::NewUnparsable { message })?,
     );
     let mut diffs = Vec::new();
     diff(&a, &b, &mut Vec::new(), &mut diffs);
@@ -479,15 +574,17 @@ pub fn compare_tree(plan: &Plan, old: &str, new: &str) -> Result<(), String> {
             _ => false,
         };
         if !in_entry && !top {
-            return Err(format!("`{}` changed", Route(route)));
+            return Err(Difference::Value {
+                route: Route(route),
+            });
         }
     }
     Ok(())
 }
 
-type Difference = (Vec<RouteKey>, Option<Value>, Option<Value>);
+type ValueChange = (Vec<RouteKey>, Option<Value>, Option<Value>);
 
-fn diff(a: &Value, b: &Value, at: &mut Vec<RouteKey>, out: &mut Vec<Difference>) {
+fn diff(a: &Value, b: &Value, at: &mut Vec<RouteKey>, out: &mut Vec<ValueChange>) {
     match (a, b) {
         (Value::Mapping(x), Value::Mapping(y)) => {
             let keys: BTreeSet<String> = x
@@ -534,7 +631,7 @@ mod tests {
         let bad = "services:\n  a:\n    image: y\n    volumes: [\"/t:/d\"]\n";
         assert_eq!(compare_tree(&plan, old, ok), Ok(()));
         let err = compare_tree(&plan, old, bad).expect_err("image changed");
-        assert!(err.contains("services.a.image"), "{err}");
+        assert!(err.to_string().contains("services.a.image"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::GlobalArgs;
+use crate::cli::{self, GlobalArgs};
 use crate::compose::load::LoadOptions;
 use crate::compose::path::absolute;
 use crate::migrate::Pause;
@@ -86,7 +86,11 @@ impl Settings {
             },
             tiers_candidates,
             tiers_explicit,
-            format: args.format,
+            format: match args.format {
+                cli::Format::Human => Format::Human,
+                cli::Format::Json => Format::Json,
+                cli::Format::Prometheus => Format::Prometheus,
+            },
             color,
             offline: args.offline,
             paths: PathStyle {

@@ -113,18 +113,32 @@ impl StrandedError {
     }
 }
 
+/// Why there is no engine to ask whether a re-pointed named volume holds data.
+#[derive(Debug, Error)]
+pub enum NoEngine {
+    /// `--offline` was given.
+    #[error("`--offline` makes no call to the Docker engine")]
+    Offline,
+    /// The Docker endpoint could not be resolved.
+    #[error(transparent)]
+    Endpoint(#[from] crate::engine::endpoint::EndpointError),
+    /// The Docker engine could not be reached.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+}
+
 /// Refuses (unless `force`) when a mount the plan re-points holds data that is not at its new
-/// directory. `engine` is `Err(reason)` when there is none (`--offline`, unreachable); it is
+/// directory. `engine` is `Err(why)` when there is none (`--offline`, unreachable); it is
 /// used only when a named volume is re-pointed. Returns notes for what `force` let through.
 pub fn check(
     project: &ComposeProject,
     plan: &Plan,
-    engine: &dyn Fn() -> Result<DockerEngine, String>,
+    engine: &dyn Fn() -> Result<DockerEngine, NoEngine>,
     helper_image: &str,
     force: bool,
 ) -> Result<Vec<String>, StrandedError> {
     let mut notes = Vec::new();
-    let mut connected: Option<Result<DockerEngine, String>> = None;
+    let mut connected: Option<Result<DockerEngine, NoEngine>> = None;
     for r in repointed(project, plan) {
         if holds_data(&r.to) {
             continue;
@@ -135,7 +149,7 @@ pub fn check(
                 Ok(engine) => volume_holds_data(engine, name, helper_image)
                     .map(|h| h == Some(true))
                     .map_err(|e| e.to_string()),
-                Err(reason) => Err(reason.clone()),
+                Err(reason) => Err(reason.to_string()),
             },
         };
         let error = match holds {

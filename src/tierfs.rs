@@ -14,7 +14,7 @@ use crate::layout::{
     DirAction, DirMeta, LinkAction, LinkFacts, Node, Observed, RootFacts, WalkFacts, WantedDir,
 };
 use crate::tiers::Tiers;
-use crate::usage::{DirUsage, FsNumbers};
+use crate::usage::{DirUsage, FsNumbers, FsNumbersError};
 
 /// A change to the disk that failed.
 #[derive(Debug, thiserror::Error)]
@@ -238,8 +238,11 @@ pub fn walk_links(tier: &str, root: &Path, limits: WalkLimits) -> WalkFacts {
 }
 
 /// Size, used and available bytes of the filesystem holding `root` (`f_frsize` units).
-pub fn fs_numbers(root: &Path) -> Result<FsNumbers, String> {
-    let stats = nix::sys::statvfs::statvfs(root).map_err(|e| e.to_string())?;
+pub fn fs_numbers(root: &Path) -> Result<FsNumbers, FsNumbersError> {
+    let stats = nix::sys::statvfs::statvfs(root).map_err(|e| FsNumbersError::Statvfs {
+        root: root.to_owned(),
+        reason: e.to_string(),
+    })?;
     // The field types differ between platforms (u32 on some, u64 on Linux).
     #[allow(clippy::useless_conversion)]
     let (blocks, free, available, fragment) = (
@@ -380,8 +383,7 @@ fn visit<'s>(scope: &rayon::Scope<'s>, walk: &'s UsageWalk<'s>, dir: PathBuf, in
     (walk.progress)(seen);
 }
 
-/// The name of the identity marker file `tiers init` writes at each tier root.
-pub const MARKER_FILE: &str = ".tierctl-tier";
+pub use crate::facts::MARKER_FILE;
 
 /// Whether each tier's disk is there, keyed by tier name (for `Facts::tiers`).
 pub fn presences(tiers: &Tiers) -> BTreeMap<String, TierPresence> {
@@ -441,14 +443,28 @@ fn mount_table_has(_real: &Path) -> bool {
     false
 }
 
+/// A copy target on a tier whose disk is not there.
+#[derive(Debug, thiserror::Error)]
+#[error("tier-not-mounted: will not copy into `{}`: the disk of tier `{tier}` is not there ({why})\nhint: {hint}", target.display())]
+pub struct AbsentTier {
+    /// The copy target.
+    pub target: PathBuf,
+    /// Its tier.
+    pub tier: String,
+    /// What was seen at the tier root.
+    pub why: String,
+    /// What to do.
+    pub hint: String,
+}
+
 /// Refuses copies into a tier whose disk is not there (`audit::absence`), by what was `seen`
-/// at each tier root ([`presences`] on this machine): the message names the target, the tier
+/// at each tier root ([`presences`] on this machine): the error names the target, the tier
 /// and what was seen, with a hint.
 pub fn refuse_absent_tiers(
     tiers: &Tiers,
     seen: &BTreeMap<String, TierPresence>,
     targets: &[&Path],
-) -> Result<(), String> {
+) -> Result<(), AbsentTier> {
     let initialised = crate::audit::initialised(seen.values());
     for target in targets {
         let Some(tier) = tiers.tier_of(target) else {
@@ -458,13 +474,12 @@ pub fn refuse_absent_tiers(
             continue;
         };
         if let Some(absent) = crate::audit::absence(tier, presence, initialised) {
-            return Err(format!(
-                "tier-not-mounted: will not copy into `{}`: the disk of tier `{}` is not there ({})\nhint: {}",
-                target.display(),
-                tier.name,
-                absent.why,
-                crate::audit::absence_hint(tier)
-            ));
+            return Err(AbsentTier {
+                target: target.to_path_buf(),
+                tier: tier.name.clone(),
+                why: absent.why,
+                hint: crate::audit::absence_hint(tier),
+            });
         }
     }
     Ok(())

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use thiserror::Error;
+
 /// Filesystem numbers of a tier root, from `statvfs` (`f_frsize` units).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FsNumbers {
@@ -14,6 +16,37 @@ pub struct FsNumbers {
     pub used_bytes: u64,
     /// `f_bavail * f_frsize`: what unprivileged users can still write.
     pub available_bytes: u64,
+}
+
+/// Why a tier root's filesystem numbers could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FsNumbersError {
+    /// `statvfs` of the root failed, on this machine or in a helper on the engine's host.
+    #[error("{reason}")]
+    Statvfs {
+        /// The tier root.
+        root: PathBuf,
+        /// The system's message.
+        reason: String,
+    },
+    /// The root is not a directory on the engine's host.
+    #[error("`{}` is not a directory on the engine's host", root.display())]
+    NotADirectory {
+        /// The tier root.
+        root: PathBuf,
+    },
+    /// The helper found the root but no real path for it.
+    #[error("unresolved")]
+    Unresolved {
+        /// The tier root.
+        root: PathBuf,
+    },
+    /// The helper did not answer for the root.
+    #[error("no answer from the helper")]
+    NoAnswer {
+        /// The tier root.
+        root: PathBuf,
+    },
 }
 
 /// Usage of one top-level directory of a tier (hardlinked files counted once).
@@ -37,7 +70,7 @@ pub struct TierMeasure {
     /// Its kind, if declared.
     pub kind: Option<String>,
     /// The filesystem numbers, or why they could not be read.
-    pub fs: Result<FsNumbers, String>,
+    pub fs: Result<FsNumbers, FsNumbersError>,
     /// Per top-level directory usage, largest first; `None` with `--summary`.
     pub dirs: Option<Vec<DirUsage>>,
 }
@@ -258,7 +291,9 @@ mod tests {
     #[test]
     fn an_unreadable_tier_is_critical() {
         let mut gone = measure("cold", 0, 0);
-        gone.fs = Err("root missing".into());
+        gone.fs = Err(FsNumbersError::NotADirectory {
+            root: "/cold".into(),
+        });
         let report = assess(vec![gone], Thresholds::new(75, 85).unwrap());
         assert_eq!(report.tiers[0].percent_used, None);
         assert_eq!(report.worst(), Alert::Critical);

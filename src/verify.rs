@@ -469,6 +469,16 @@ pub fn any_mismatch<'a>(checks: impl IntoIterator<Item = &'a MountCheck>) -> boo
     checks.into_iter().any(|c| c.verdict != Verdict::Ok)
 }
 
+/// How the container's view was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadVia {
+    /// `docker exec` in the container (`stat -f` or `df -P`, `/proc/self/mountinfo`).
+    Exec,
+    /// A helper container given the same mounts (the image has no shell, `stat` or `df`).
+    Helper,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

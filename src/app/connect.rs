@@ -74,15 +74,17 @@ pub(super) fn home(env: &Environment) -> std::path::PathBuf {
         .unwrap_or_else(|| "/".into())
 }
 
-pub(super) fn resolve_endpoint(global: &GlobalArgs, env: &Environment) -> Result<Endpoint, Error> {
+pub(super) fn resolve_endpoint(
+    global: &GlobalArgs,
+    env: &Environment,
+) -> Result<Endpoint, endpoint::EndpointError> {
     if global.contexts.len() > 1 {
         return Err(endpoint::EndpointError::SeveralContexts {
             names: global.contexts.clone(),
-        }
-        .into());
+        });
     }
     let input = endpoint_input(global, env, global.contexts.first().cloned());
-    Ok(endpoint::resolve(&input, &DiskConfig)?)
+    endpoint::resolve(&input, &DiskConfig)
 }
 
 /// What the docker CLI would look at, with this `--context`.

@@ -12,9 +12,11 @@ use crate::compose::load;
 use crate::engine::Engine;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, Endpoint};
+use crate::engine::observe::VerifyError;
 use crate::error::{Error, exit};
 use crate::probe::{self, DiskFiles};
 use crate::report::Report;
+use crate::report::reports::{MigratePlanReport, PlannedCopy, PlannedStep};
 use crate::settings::{Environment, Settings};
 use crate::tierfs;
 use crate::vm::DiskConfig;
@@ -276,7 +278,7 @@ fn refuse_absent_tiers(
         None => tierfs::presences(tiers),
     };
     tierfs::refuse_absent_tiers(tiers, &seen, &targets)
-        .map_err(crate::migrate::MigrateError::Refused)?;
+        .map_err(|e| crate::migrate::MigrateError::Refused(e.to_string()))?;
     Ok(())
 }
 
@@ -518,10 +520,38 @@ pub(super) fn planned_migration(
             u.service, u.target, u.reason
         )))
     })?;
-    let preview = render(settings, &Report::MigratePlan(&migration))?;
+    let preview = render(settings, &Report::MigratePlan(&plan_report(&migration)))?;
     let go = shown_and_confirmed(&preview, migration.is_empty() || args.dry_run, args, out)?;
     // a dry run's plan is checked after it was shown
     Ok((go || (args.dry_run && !migration.is_empty())).then_some(migration))
+}
+
+/// The migrate plan as `report` shows it: each step with its description.
+pub(super) fn plan_report(plan: &crate::migrate::plan::MigratePlan) -> MigratePlanReport {
+    MigratePlanReport {
+        project: plan.project.clone(),
+        services: plan.services.clone(),
+        copies: plan
+            .copies
+            .iter()
+            .map(|c| PlannedCopy {
+                volume: c.key.clone(),
+                source: c.job.source.clone(),
+                target: c.job.target.clone(),
+                tier: c.tier.clone(),
+            })
+            .collect(),
+        files: plan.files.iter().map(|f| f.path.clone()).collect(),
+        steps: plan
+            .steps
+            .iter()
+            .map(|step| PlannedStep {
+                id: step.id(),
+                description: crate::migrate::describe(plan, step),
+            })
+            .collect(),
+        to_context: plan.to_context.as_ref().map(|c| c.context.clone()),
+    }
 }
 
 /// The plan shown, then: `false` when it is only to be looked at (`show_only`); else `true`
@@ -593,19 +623,15 @@ impl<'a> VerifyViews<'a> {
 }
 
 impl crate::migrate::MountViews for VerifyViews<'_> {
-    fn view(&self, project: &str) -> Result<Vec<crate::migrate::ViewedMount>, String> {
+    fn view(&self, project: &str) -> Result<Vec<crate::migrate::ViewedMount>, VerifyError> {
         use crate::engine::observe::{self, ObserveOptions, Selection};
-        let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))
-            .map_err(|e| e.to_string())?;
+        let (containers, _) = observe::select(self.engine, &Selection::Project(project.into()))?;
         let remote_sources = match self.elsewhere {
-            true => Some(
-                crate::engine::host_fs::bind_sources(
-                    self.engine,
-                    &self.helper_image,
-                    &observe::bind_sources(&containers),
-                )
-                .map_err(|e| e.to_string())?,
-            ),
+            true => Some(crate::engine::host_fs::bind_sources(
+                self.engine,
+                &self.helper_image,
+                &observe::bind_sources(&containers),
+            )?),
             false => None,
         };
         let options = ObserveOptions {
@@ -613,8 +639,7 @@ impl crate::migrate::MountViews for VerifyViews<'_> {
             pause: None,
             remote_sources,
         };
-        let observed =
-            observe::observe(self.engine, containers, &options).map_err(|e| e.to_string())?;
+        let observed = observe::observe(self.engine, containers, &options)?;
         Ok(observed
             .into_iter()
             .flat_map(|c| {

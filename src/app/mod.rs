@@ -12,6 +12,7 @@ use crate::error::{Error, exit};
 use crate::probe::DiskFiles;
 use crate::report::{self, Format, Report};
 use crate::settings::{Environment, Settings};
+use crate::stranded::NoEngine;
 use crate::tiers::Tiers;
 
 mod audit;
@@ -39,7 +40,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
     // Refused before the command does anything: `tiers init` would change the disk first.
     let command = command_name(&cli.command);
     if settings.format == Format::Prometheus && !report::prometheus::COMMANDS.contains(&command) {
-        return Err(Error::FormatUnsupported { command });
+        return Err(report::FormatUnsupported { command }.into());
     }
     match cli.command {
         Command::Plan { strict_binds } => {
@@ -48,7 +49,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
                 &settings,
                 &mode,
                 (&cli.global, env),
-                &|| Err(String::new()),
+                &|| Err(NoEngine::Offline),
                 out,
             )
         }
@@ -64,12 +65,12 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
                 force,
                 helper_image,
             };
-            let engine = || -> Result<DockerEngine, String> {
+            let engine = || -> Result<DockerEngine, NoEngine> {
                 if settings.offline {
-                    return Err("`--offline` makes no call to the Docker engine".into());
+                    return Err(NoEngine::Offline);
                 }
-                let endpoint = resolve_endpoint(&cli.global, env).map_err(|e| e.to_string())?;
-                DockerEngine::connect(&endpoint).map_err(|e| e.to_string())
+                let endpoint = resolve_endpoint(&cli.global, env)?;
+                Ok(DockerEngine::connect(&endpoint)?)
             };
             rewrite(&settings, &mode, (&cli.global, env), &engine, out)
         }
@@ -107,7 +108,12 @@ fn emit(settings: &Settings, report: &Report, out: &mut dyn Write) -> Result<(),
 
 /// `report` in the chosen format.
 fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
-    report::render(report, settings.format, &settings.paths, settings.color)
+    Ok(report::render(
+        report,
+        settings.format,
+        &settings.paths,
+        settings.color,
+    )?)
 }
 
 /// Loads the compose project and says on stderr what compose warns about while loading it: each

@@ -14,6 +14,7 @@ use crate::probe::DiskFiles;
 use crate::report::Report;
 use crate::report::reports::PlanReport;
 use crate::settings::{Environment, Settings};
+use crate::stranded::NoEngine;
 
 /// What `plan` / `rewrite` do.
 pub(super) struct RewriteMode {
@@ -40,7 +41,7 @@ pub(super) fn rewrite(
     settings: &Settings,
     mode: &RewriteMode,
     (global, env): (&GlobalArgs, &Environment),
-    engine: &dyn Fn() -> Result<DockerEngine, String>,
+    engine: &dyn Fn() -> Result<DockerEngine, NoEngine>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
     let (write, strict_binds) = (mode.write, mode.strict_binds);

@@ -14,7 +14,7 @@ use crate::report::{Format, Report};
 use crate::settings::Environment;
 use crate::settings::Settings;
 use crate::tiers::Tiers;
-use crate::{layout, tierfs, usage};
+use crate::{layout, lock, tierfs, usage};
 
 /// `tierctl tiers ...`.
 pub(super) fn tiers(
@@ -311,6 +311,25 @@ impl WalkSpinner {
     }
 }
 
+/// The lock `tiers link` takes: the compose project's of this directory when one loads, else
+/// one beside the tiers.yaml in use (two `tiers link` runs on one storage map contend).
+fn link_lock(settings: &Settings) -> Result<lock::ProjectLock, lock::LockError> {
+    if let Ok(loaded) = crate::compose::load::load(&settings.load, &crate::probe::DiskFiles) {
+        return lock::project(&loaded);
+    }
+    let dir = settings
+        .tiers_path(|p| p.is_file())
+        .and_then(std::path::Path::parent)
+        .map_or_else(
+            || settings.load.working_dir.clone(),
+            std::path::Path::to_path_buf,
+        );
+    let name = dir
+        .file_name()
+        .map_or_else(|| "tiers".to_owned(), |n| n.to_string_lossy().into_owned());
+    lock::acquire(&name, &lock::state_dir(&dir))
+}
+
 /// `tierctl tiers link`.
 pub(super) fn tiers_link(
     settings: &Settings,
@@ -318,9 +337,7 @@ pub(super) fn tiers_link(
     dry_run: bool,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let _lock = (!dry_run)
-        .then(|| crate::lock::for_tiers(settings))
-        .transpose()?;
+    let _lock = (!dry_run).then(|| link_lock(settings)).transpose()?;
     let actions = layout::link_plan(tiers, &tierfs::link_targets(tiers));
     if !dry_run {
         for action in &actions {

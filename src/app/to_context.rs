@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::connect::{env_vars, home, resolve_endpoint};
 use super::migrate::{
-    MigrateTask, confirm, destructive, helper_cleanup, invocation, shown_and_confirmed,
+    MigrateTask, confirm, destructive, helper_cleanup, invocation, plan_report, shown_and_confirmed,
 };
 use super::{emit, render};
 use crate::audit;
@@ -322,7 +322,7 @@ fn planned(
         .collect();
     let roots = tiers.tiers.values().map(|t| t.root.clone()).collect();
     let migration = cross_plan::build(local, context, roots, services, &originals);
-    let preview = render(settings, &Report::MigratePlan(&migration))?;
+    let preview = render(settings, &Report::MigratePlan(&plan_report(&migration)))?;
     let go = shown_and_confirmed(&preview, args.dry_run, args, out)?;
     Ok(go.then_some(migration))
 }

@@ -2,7 +2,7 @@
 //! reliably (sshfs, reverse-sshfs, 9p). Postgres refuses to start or corrupts its data.
 
 use super::{Check, Finding, Severity, Subjects};
-use crate::vm::view::{Coverage, VmView};
+use crate::share::{Coverage, VmView};
 
 /// Share mount types that cannot `chown` or lock like a local disk.
 const FRAGILE: [&str; 3] = ["sshfs", "reverse-sshfs", "9p"];

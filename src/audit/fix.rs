@@ -12,6 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use thiserror::Error;
 
 use super::{Context, Subjects};
 use crate::compose::env::VarSource;
@@ -351,7 +352,7 @@ fn split_volumes(ctx: &Context<'_>, decided: &mut [(MountId, Result<Want, Reason
 fn written(ctx: &Context<'_>, id: MountId, want: Want) -> Fix {
     let via = match ctx.project.mount(id) {
         Some((_, mount)) => via(mount, &want.path),
-        None => Err(format!("{id} is not in the project")),
+        None => Err(SourceNotWritable::NotInProject { mount: id }),
     };
     match via {
         Ok(via) => Fix::Rebind(Rebind {
@@ -365,16 +366,67 @@ fn written(ctx: &Context<'_>, id: MountId, want: Want) -> Fix {
         }),
         Err(reason) => Fix::Manual {
             wanted: want.path,
-            reason,
+            reason: reason.to_string(),
         },
     }
 }
 
-fn via(mount: &crate::compose::model::VolumeMount, new_path: &Path) -> Result<Via, String> {
+/// Why tierctl cannot write a mount's new source itself: its fix is a manual edit.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SourceNotWritable {
+    /// The mount is not in the project.
+    #[error("{mount} is not in the project")]
+    NotInProject {
+        /// The mount.
+        mount: MountId,
+    },
+    /// The new path is not UTF-8, so no compose text can hold it.
+    #[error("the new path is not UTF-8")]
+    NotUtf8 {
+        /// The new path.
+        path: PathBuf,
+    },
+    /// The source's place in its file is not known.
+    #[error("the source could not be located in the file")]
+    NotLocated {
+        /// The mount.
+        mount: MountId,
+    },
+    /// The source is one variable, set only in the process environment.
+    #[error("the source is `${{{var}}}`, set only in the environment: change it there")]
+    SetInEnvironment {
+        /// The variable.
+        var: String,
+    },
+    /// The source is one variable whose default is in use.
+    #[error("the source is `${{{var}}}` with its default in use: set it in .env")]
+    DefaultInUse {
+        /// The variable.
+        var: String,
+    },
+    /// The source is built from several variables (or text around one).
+    #[error(
+        "the source is built from {}: change the value by hand",
+        vars.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+    )]
+    BuiltFromVariables {
+        /// The variables, in order.
+        vars: Vec<String>,
+    },
+}
+
+fn via(
+    mount: &crate::compose::model::VolumeMount,
+    new_path: &Path,
+) -> Result<Via, SourceNotWritable> {
     let origin = &mount.origin;
-    new_path.to_str().ok_or("the new path is not UTF-8")?;
+    new_path
+        .to_str()
+        .ok_or_else(|| SourceNotWritable::NotUtf8 {
+            path: new_path.to_path_buf(),
+        })?;
     if origin.position.is_none() {
-        return Err("the source could not be located in the file".into());
+        return Err(SourceNotWritable::NotLocated { mount: mount.id });
     }
     match origin.variables.as_slice() {
         [] => Ok(Via::Entry),
@@ -384,21 +436,15 @@ fn via(mount: &crate::compose::model::VolumeMount, new_path: &Path) -> Result<Vi
                 file: path.clone(),
                 line: *line,
             }),
-            _ => Err(format!(
-                "the source is `${{{}}}`, set only in the environment: change it there",
-                var.name
-            )),
+            _ => Err(SourceNotWritable::SetInEnvironment {
+                var: var.name.clone(),
+            }),
         },
-        [var] if var.whole => Err(format!(
-            "the source is `${{{}}}` with its default in use: set it in .env",
-            var.name
-        )),
-        vars => {
-            let names: Vec<String> = vars.iter().map(|v| format!("`{}`", v.name)).collect();
-            Err(format!(
-                "the source is built from {}: change the value by hand",
-                names.join(", ")
-            ))
-        }
+        [var] if var.whole => Err(SourceNotWritable::DefaultInUse {
+            var: var.name.clone(),
+        }),
+        vars => Err(SourceNotWritable::BuiltFromVariables {
+            vars: vars.iter().map(|v| v.name.clone()).collect(),
+        }),
     }
 }

@@ -30,8 +30,8 @@ pub use tier_not_mounted::{
 
 use crate::compose::model::{ComposeProject, MountId, MountType, Service, VolumeMount};
 use crate::facts::{Facts, PathFacts, is_system_path};
+use crate::share::VmView;
 use crate::tiers::{Placement, Subject, Tiers};
-use crate::vm::view::VmView;
 
 /// Everything a check may look at.
 pub struct Context<'a> {

@@ -390,12 +390,11 @@ mod vm {
 
     use super::*;
     use crate::audit::audit_vm;
-    use crate::engine::endpoint::EngineGuess;
-    use crate::vm::Share;
-    use crate::vm::view::VmView;
+    use crate::endpoint::EngineGuess;
+    use crate::share::{Share, VmView};
 
     fn colima() -> VmView {
-        crate::vm::view::colima(vec![
+        crate::share::colima(vec![
             Share::same_path("/Users/alice", true, Some("sshfs")),
             Share::same_path("/Volumes/ro", false, Some("sshfs")),
         ])

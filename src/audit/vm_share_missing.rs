@@ -3,7 +3,7 @@
 //! empty directory on the VM's own disk.
 
 use super::{Check, Finding, Severity, Subjects};
-use crate::vm::view::{Coverage, VmView};
+use crate::share::{Coverage, VmView};
 
 pub(super) fn check(view: &VmView, s: &Subjects<'_>) -> Option<Finding> {
     let real = s.real()?;

@@ -2,7 +2,7 @@
 //! service fails on its first write (Colima shares only `:w` mounts writable; `:rw` is not).
 
 use super::{Check, Finding, Severity, Subjects};
-use crate::vm::view::{Coverage, VmView};
+use crate::share::{Coverage, VmView};
 
 pub(super) fn check(view: &VmView, s: &Subjects<'_>) -> Option<Finding> {
     if s.mount.read_only {

@@ -610,9 +610,9 @@ impl Loader<'_> {
                 message: "the top level of a compose file must be a mapping".into(),
             });
         }
-        resolve_merge_keys(&mut raw).map_err(|message| ComposeError::Spec {
+        resolve_merge_keys(&mut raw).map_err(|e| ComposeError::Spec {
             place: Place::file(path),
-            message,
+            message: e.to_string(),
         })?;
         let raw_volumes = raw_volumes(&raw);
         let mut value = raw;

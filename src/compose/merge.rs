@@ -3,11 +3,23 @@
 
 use serde_norway::value::{Tag, TaggedValue};
 use serde_norway::{Mapping, Value};
+use thiserror::Error;
+
+/// A `<<` merge key whose value cannot be merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum MergeKeyError {
+    /// `<<: [*a, b]` with an item that is not a mapping.
+    #[error("a `<<` merge list may only hold mappings")]
+    ListItemNotMapping,
+    /// `<<: value` with a value that is neither a mapping nor a list.
+    #[error("a `<<` merge key needs a mapping or a list of mappings")]
+    NotMapping,
+}
 
 /// Resolves `<<:` merge keys everywhere in `value`. Keys written in a mapping win over merged
 /// ones; among several merge sources (`<<: [*a, *b]`) the first wins. Merge sources that have
 /// merge keys of their own are resolved first.
-pub fn resolve_merge_keys(value: &mut Value) -> Result<(), String> {
+pub fn resolve_merge_keys(value: &mut Value) -> Result<(), MergeKeyError> {
     match value {
         Value::Mapping(map) => {
             for (_, child) in map.iter_mut() {
@@ -20,13 +32,11 @@ pub fn resolve_merge_keys(value: &mut Value) -> Result<(), String> {
                         .into_iter()
                         .map(|item| match item {
                             Value::Mapping(m) => Ok(m),
-                            _ => Err("a `<<` merge list may only hold mappings".to_owned()),
+                            _ => Err(MergeKeyError::ListItemNotMapping),
                         })
                         .collect::<Result<_, _>>()?,
                     Value::Null => Vec::new(),
-                    _ => {
-                        return Err("a `<<` merge key needs a mapping or a list of mappings".into());
-                    }
+                    _ => return Err(MergeKeyError::NotMapping),
                 };
                 for source in sources {
                     for (k, v) in source {

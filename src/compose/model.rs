@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::compose::env::ComposeEnv;
@@ -334,4 +334,15 @@ impl ComposeProject {
             _ => None,
         }
     }
+}
+
+/// Where a mount's data is, as a helper container mounts it: a named volume or a host
+/// directory (the engine's `HelperSpec` mounts it; the migrate plan and journal name it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "name", rename_all = "kebab-case")]
+pub enum MountSource {
+    /// A named volume (it must exist: mounting a missing name would create it).
+    Volume(String),
+    /// A host directory (the engine refuses a missing one; it is never created).
+    Bind(PathBuf),
 }

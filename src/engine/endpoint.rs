@@ -11,7 +11,6 @@
 //! and goes on with the `default` context; here that is an error, since guessing the engine
 //! would point every later check at the wrong VM.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +18,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+pub use crate::endpoint::{Endpoint, EndpointKind, EndpointSource, EngineGuess, Tls};
 use crate::tool_config::{ConfigFiles, EnvVars};
 
 /// The docker CLI's built-in context name.
@@ -39,97 +39,6 @@ pub struct EndpointInput {
     pub env: EnvVars,
     /// The user's home directory (for `~/.docker`).
     pub home: PathBuf,
-}
-
-/// Where the endpoint came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointSource {
-    /// `-H/--host`.
-    HostFlag,
-    /// `--context`.
-    ContextFlag,
-    /// `DOCKER_HOST`.
-    HostEnv,
-    /// `DOCKER_CONTEXT`.
-    ContextEnv,
-    /// `currentContext` in `config.json`.
-    ConfigFile,
-    /// Nothing set: the `default` context and its socket.
-    Default,
-}
-
-impl fmt::Display for EndpointSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EndpointSource::HostFlag => "-H/--host",
-            EndpointSource::ContextFlag => "--context",
-            EndpointSource::HostEnv => "DOCKER_HOST",
-            EndpointSource::ContextEnv => "DOCKER_CONTEXT",
-            EndpointSource::ConfigFile => "currentContext in config.json",
-            EndpointSource::Default => "the default context",
-        })
-    }
-}
-
-/// How to connect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndpointKind {
-    /// A unix socket at this path.
-    Unix(PathBuf),
-    /// TCP (`tcp://`, `http://`, `https://`): the address after the scheme.
-    Tcp {
-        /// `host:port` (and path, if any).
-        address: String,
-        /// `https://` was given.
-        https: bool,
-    },
-    /// `ssh://[user@]host[:port]`: the part after the scheme.
-    Ssh(String),
-    /// A Windows named pipe.
-    Npipe(String),
-    /// `fd://` (systemd socket activation; only meaningful to dockerd).
-    Fd(String),
-}
-
-/// The resolved Docker endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    /// The host URL, e.g. `unix:///Users/alice/.colima/default/docker.sock`.
-    pub host: String,
-    /// The context name (`default` when none).
-    pub context: String,
-    /// Where it came from.
-    pub source: EndpointSource,
-    /// How to connect.
-    pub kind: EndpointKind,
-    /// `SkipTLSVerify` from the context metadata.
-    pub skip_tls_verify: bool,
-    /// The context's `meta.json`, when a stored context was used.
-    pub meta_file: Option<PathBuf>,
-    /// TLS for a tcp endpoint: `https://`, `DOCKER_TLS_VERIFY`/`DOCKER_TLS` with the default
-    /// context, or a stored context with TLS material; `None` is plain http.
-    pub tls: Option<Tls>,
-    /// `tierctl.remote` in the context's `Metadata` (a boolean): the user's word on whether the
-    /// engine's host is another machine (see `crate::host`); `None` when not written.
-    pub remote_mark: Option<bool>,
-}
-
-/// The TLS material of an endpoint, as the docker CLI finds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tls {
-    /// Where the material was looked for: `DOCKER_CERT_PATH` (else the config dir) for the
-    /// default context, `contexts/tls/<sha256 of name>/docker` for a stored one.
-    pub dir: PathBuf,
-    /// `ca.pem`, when present.
-    pub ca: Option<PathBuf>,
-    /// `cert.pem` (the client certificate), when present.
-    pub cert: Option<PathBuf>,
-    /// `key.pem` (the client key), when present.
-    pub key: Option<PathBuf>,
-    /// Verify the server's certificate (`DOCKER_TLS_VERIFY`; a context unless `SkipTLSVerify`).
-    pub verify: bool,
-    /// Where TLS was asked for (`DOCKER_TLS_VERIFY`, `https://`, the context's TLS material).
-    pub origin: String,
 }
 
 /// Why the endpoint could not be resolved.
@@ -508,7 +417,7 @@ fn stored_endpoint(
         .ok_or_else(|| bad(0, "no docker endpoint (`Endpoints.docker.Host`)".to_owned()))?;
     let origin = format!("context `{name}`");
     let kind = classify(&docker.host, &origin)?;
-    let remote_mark = remote_mark(parsed.metadata.as_ref()).map_err(|message| bad(0, message))?;
+    let remote_mark = remote_mark(parsed.metadata.as_ref()).map_err(|e| bad(0, e.to_string()))?;
     let tls = stored_tls(dir, name, &kind, !docker.skip_tls_verify, files);
     Ok(Endpoint {
         host: docker.host,
@@ -543,18 +452,26 @@ fn read_meta(
     }
 }
 
+/// A context's `Metadata.tierctl.remote` that is neither true nor false.
+#[derive(Debug, Error)]
+#[error("`Metadata.{REMOTE_MARK}` is `{value}`: it must be true or false")]
+struct BadRemoteMark {
+    /// The value written.
+    value: serde_json::Value,
+}
+
 /// The context's word on whether its engine runs on another machine (`Metadata.tierctl.remote`):
-/// true, false or absent; anything else is the message of a bad `meta.json`.
+/// true, false or absent; anything else makes a bad `meta.json`.
 fn remote_mark(
     metadata: Option<&serde_json::Map<String, serde_json::Value>>,
-) -> Result<Option<bool>, String> {
+) -> Result<Option<bool>, BadRemoteMark> {
     match metadata.and_then(|m| m.get(REMOTE_MARK)) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
         Some(serde_json::Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
-        Some(other) => Err(format!(
-            "`Metadata.{REMOTE_MARK}` is `{other}`: it must be true or false"
-        )),
+        Some(other) => Err(BadRemoteMark {
+            value: other.clone(),
+        }),
     }
 }
 
@@ -655,26 +572,50 @@ pub struct SshDestination {
     pub port: Option<u16>,
 }
 
+/// Why an `ssh://` URL is not one the docker CLI accepts.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SshUrlError {
+    /// `user:password@host`.
+    #[error("a password in an ssh URL is not supported")]
+    Password,
+    /// `@host`.
+    #[error("empty user name")]
+    EmptyUser,
+    /// A path, query or fragment after the host.
+    #[error("extra path, query or fragment after the host")]
+    ExtraPath,
+    /// `[::1` without its `]`.
+    #[error("unclosed `[` in the host")]
+    UnclosedBracket,
+    /// No host at all.
+    #[error("no host")]
+    NoHost,
+    /// A port that is not a number from 0 to 65535.
+    #[error("bad port `{port}`")]
+    BadPort {
+        /// The port as written.
+        port: String,
+    },
+}
+
 impl SshDestination {
     /// Parse the part of `ssh://[user@]host[:port]` after the scheme, as the docker CLI does:
     /// no password, no path, no query.
-    pub fn parse(rest: &str) -> Result<Self, String> {
+    pub fn parse(rest: &str) -> Result<Self, SshUrlError> {
         let (user, hostport) = match rest.rsplit_once('@') {
-            Some((user, _)) if user.contains(':') => {
-                return Err("a password in an ssh URL is not supported".into());
-            }
-            Some(("", _)) => return Err("empty user name".into()),
+            Some((user, _)) if user.contains(':') => return Err(SshUrlError::Password),
+            Some(("", _)) => return Err(SshUrlError::EmptyUser),
             Some((user, hostport)) => (Some(user.to_owned()), hostport),
             None => (None, rest),
         };
         if hostport.contains(['/', '?', '#']) {
-            return Err("extra path, query or fragment after the host".into());
+            return Err(SshUrlError::ExtraPath);
         }
         let (host, port) = match hostport.strip_prefix('[') {
             Some(bracketed) => {
                 let (host, after) = bracketed
                     .split_once(']')
-                    .ok_or_else(|| "unclosed `[` in the host".to_owned())?;
+                    .ok_or(SshUrlError::UnclosedBracket)?;
                 (host, after.strip_prefix(':'))
             }
             None => match hostport.rsplit_once(':') {
@@ -683,10 +624,13 @@ impl SshDestination {
             },
         };
         if host.is_empty() {
-            return Err("no host".into());
+            return Err(SshUrlError::NoHost);
         }
         let port = port
-            .map(|p| p.parse::<u16>().map_err(|_| format!("bad port `{p}`")))
+            .map(|p| {
+                p.parse::<u16>()
+                    .map_err(|_| SshUrlError::BadPort { port: p.to_owned() })
+            })
             .transpose()?;
         Ok(SshDestination {
             user,
@@ -719,38 +663,6 @@ impl SshDestination {
         args.extend(["--".to_owned(), self.host.clone()]);
         args
     }
-}
-
-/// Which engine serves an endpoint, guessed from the context name and socket path only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EngineGuess {
-    /// dockerd running on this Linux host.
-    Native,
-    /// Colima, with its profile (`default` for the `colima` context).
-    Colima {
-        /// The profile.
-        profile: String,
-    },
-    /// Docker Desktop.
-    DockerDesktop,
-    /// OrbStack.
-    OrbStack,
-    /// Rancher Desktop.
-    RancherDesktop,
-    /// A plain Lima instance.
-    Lima {
-        /// The instance name.
-        instance: String,
-    },
-    /// Podman machine (or rootless podman), with the machine name when the socket names it.
-    Podman {
-        /// The machine name.
-        machine: Option<String>,
-    },
-    /// A remote engine (tcp, ssh).
-    Remote,
-    /// A local socket that matches nothing known.
-    Unknown,
 }
 
 /// Guess the engine from the context name and socket path, for this host's OS.

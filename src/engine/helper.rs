@@ -9,11 +9,11 @@
 //! Docker API 1.41.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-use serde::{Deserialize, Serialize};
+
+pub use crate::compose::model::MountSource;
 
 /// The label every helper container carries (its value: the purpose), so leftovers can be found.
 pub const HELPER_LABEL: &str = "io.tierctl.helper";
@@ -53,16 +53,6 @@ impl Capability {
             Capability::Mknod => "MKNOD",
         }
     }
-}
-
-/// What a helper container mounts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "name", rename_all = "kebab-case")]
-pub enum MountSource {
-    /// A named volume (it must exist: mounting a missing name would create it).
-    Volume(String),
-    /// A host directory (the engine refuses a missing one; it is never created).
-    Bind(PathBuf),
 }
 
 /// One mount of a helper container.

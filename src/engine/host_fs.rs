@@ -22,6 +22,7 @@ use super::helper::{Capability, HelperSpec, MountSource, MountSpec};
 use super::{EngineError, Helpers};
 use crate::facts::{Facts, Marker, PathFacts, TierPresence};
 use crate::fsx::{self, Kind, Lookup};
+use crate::usage::{FsNumbers, FsNumbersError};
 use crate::verify::{FsView, HostSource};
 
 /// Where the helper sees the engine host's `/`.
@@ -452,16 +453,16 @@ pub fn fs_numbers(
     engine: &dyn Helpers,
     image: &str,
     roots: &[PathBuf],
-) -> Result<Vec<Result<crate::usage::FsNumbers, String>>, EngineError> {
+) -> Result<Vec<Result<FsNumbers, FsNumbersError>>, EngineError> {
     let resolved = resolve_paths(engine, image, roots)?;
-    let real: Vec<Result<PathBuf, String>> = roots
+    let real: Vec<Result<PathBuf, FsNumbersError>> = roots
         .iter()
         .map(|root| match resolved.get(root) {
-            Some(f) if f.exists && f.is_dir => f.real.clone().ok_or_else(|| "unresolved".into()),
-            _ => Err(format!(
-                "`{}` is not a directory on the engine's host",
-                root.display()
-            )),
+            Some(f) if f.exists && f.is_dir => f
+                .real
+                .clone()
+                .ok_or_else(|| FsNumbersError::Unresolved { root: root.clone() }),
+            _ => Err(FsNumbersError::NotADirectory { root: root.clone() }),
         })
         .collect();
     let queries: Vec<Query> = real
@@ -469,14 +470,18 @@ pub fn fs_numbers(
         .filter_map(|r| r.as_ref().ok().cloned().map(Query::FsNumbers))
         .collect();
     let answers: BTreeMap<Query, Answer> = ask(engine, image, &queries)?.0.into_iter().collect();
-    Ok(real
-        .into_iter()
-        .map(|r| {
+    Ok(roots
+        .iter()
+        .zip(real)
+        .map(|(root, r)| {
             let real = r?;
             match answers.get(&Query::FsNumbers(real)) {
                 Some(Answer::FsNumbers(Ok(numbers))) => Ok(usage_numbers(*numbers)),
-                Some(Answer::FsNumbers(Err(why))) => Err(why.clone()),
-                _ => Err("no answer from the helper".into()),
+                Some(Answer::FsNumbers(Err(why))) => Err(FsNumbersError::Statvfs {
+                    root: root.clone(),
+                    reason: why.clone(),
+                }),
+                _ => Err(FsNumbersError::NoAnswer { root: root.clone() }),
             }
         })
         .collect())
@@ -552,8 +557,8 @@ fn fs_view(
 
 /// `f_blocks`, `f_bfree`, `f_bavail`, `f_frsize` as sizes in bytes (`f_frsize`, never
 /// `f_bsize`).
-fn usage_numbers([blocks, free, available, fragment]: [u64; 4]) -> crate::usage::FsNumbers {
-    crate::usage::FsNumbers {
+fn usage_numbers([blocks, free, available, fragment]: [u64; 4]) -> FsNumbers {
+    FsNumbers {
         size_bytes: blocks.saturating_mul(fragment),
         used_bytes: blocks.saturating_sub(free).saturating_mul(fragment),
         available_bytes: available.saturating_mul(fragment),

@@ -6,7 +6,11 @@
 //! single-threaded runtime and every call blocks.
 
 // pure: ssh and TLS texts in, a verdict out
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod connect;
 pub mod container;
 pub mod docker;
@@ -19,6 +23,7 @@ pub mod probe;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
+pub use crate::facts::EngineInfo;
 pub use container::{ContainerInfo, ContainerSpec, ContainerState, ExecOutput, Selector};
 pub use helper::{Capability, HelperSpec, MountSource, MountSpec};
 
@@ -26,23 +31,6 @@ pub use helper::{Capability, HelperSpec, MountSource, MountSpec};
 pub type ArchiveReader<'a> = &'a (dyn Fn(usize, &mut dyn Read) -> io::Result<()> + Sync);
 
 use thiserror::Error;
-
-/// What `docker info` says about the engine, as far as tierctl needs it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EngineInfo {
-    /// `Name`: the engine host's hostname (`colima`, `lima-rancher-desktop`, `docker-desktop`).
-    pub name: String,
-    /// `OperatingSystem` (`Debian GNU/Linux 12 (bookworm)`, `Docker Desktop`, `OrbStack`).
-    pub operating_system: String,
-    /// `OSType` (`linux`).
-    pub os_type: String,
-    /// `ServerVersion`.
-    pub server_version: String,
-    /// `KernelVersion`.
-    pub kernel_version: String,
-    /// The API version negotiated with the engine.
-    pub api_version: String,
-}
 
 /// What one helper container printed, or why the engine would not start it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use serde::Serialize;
 use thiserror::Error;
 
 use super::container::{ContainerInfo, MountType, labels};
 use super::helper::{Capability, HelperSpec};
 use super::probe::{MarkerFile, mountinfo_device, mountinfo_entry};
 use super::{Containers, Engine, EngineError, HelperOutput};
+pub use crate::verify::ReadVia;
 use crate::verify::{FsView, HostSource, MarkerState, MountKind, MountObservation};
 
 /// The bind sources of `containers`, as the engine was given them (what the host side of a
@@ -88,16 +88,6 @@ impl VerifyError {
             VerifyError::Engine(e) => e.hint(),
         }
     }
-}
-
-/// How the container's view was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ReadVia {
-    /// `docker exec` in the container (`stat -f` or `df -P`, `/proc/self/mountinfo`).
-    Exec,
-    /// A helper container given the same mounts (the image has no shell, `stat` or `df`).
-    Helper,
 }
 
 /// One container and what was observed at its mounts.

@@ -10,11 +10,10 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-
 use super::helper::{Capability, HelperSpec, MountSource, MountSpec};
 use super::{EngineError, HelperOutput, Helpers};
 use crate::facts::FsIdentity;
+pub use crate::facts::{BindProbe, BindVerdict as Verdict, ContainerView, ProbeMarker as Marker};
 
 /// Where the helper container sees the bind source.
 pub const TARGET: &str = "/tierctl-probe";
@@ -30,79 +29,6 @@ stat -f -c '%b %S' /tierctl-probe
 echo '#marker'
 if [ -z "$1" ]; then echo unwritten; elif [ -e "/tierctl-probe/$1" ]; then echo present; else echo absent; fi
 "#;
-
-/// What the helper container saw at the target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContainerView {
-    /// Filesystem type from `/proc/self/mountinfo`.
-    pub fs_type: Option<String>,
-    /// The mount's source as the engine's kernel names it.
-    pub mount_source: Option<String>,
-    /// `f_blocks * f_frsize`.
-    pub size_bytes: Option<u64>,
-    /// The marker file.
-    pub marker: Marker,
-}
-
-/// Whether the marker file tierctl wrote on the host was visible in the container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Marker {
-    /// Visible: the engine sees the host directory.
-    Seen,
-    /// Written on the host, not visible in the container.
-    Missing,
-    /// Could not be written (the directory is not writable by this user).
-    NotWritten,
-}
-
-/// The probe's conclusion for one bind source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "verdict", rename_all = "kebab-case")]
-pub enum Verdict {
-    /// The engine sees the host directory.
-    Same,
-    /// The engine sees another directory at that path.
-    Different {
-        /// Why: marker missing, filesystem type or size differ.
-        reasons: Vec<String>,
-    },
-    /// The engine has no such path (the bind was refused; nothing was created).
-    MissingInEngine {
-        /// The engine's message.
-        message: String,
-    },
-    /// The host has no such path (no helper was started; nothing was created).
-    MissingOnHost,
-    /// The probe could not run for this source.
-    Failed {
-        /// Why.
-        message: String,
-    },
-}
-
-impl Verdict {
-    /// Whether the engine does not see the host directory.
-    pub fn is_mismatch(&self) -> bool {
-        !matches!(self, Verdict::Same)
-    }
-}
-
-/// One bind source probed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BindProbe {
-    /// The bind source, as compose passes it to the engine.
-    pub source: PathBuf,
-    /// The host's view (`None` when it could not be read).
-    pub host: Option<FsIdentity>,
-    /// The container's view (`None` when no helper ran).
-    pub container: Option<ContainerView>,
-    /// The conclusion.
-    #[serde(flatten)]
-    pub verdict: Verdict,
-    /// Differences that do not decide the verdict (a VM share's own type or size).
-    pub notes: Vec<String>,
-}
 
 /// The helper command for a marker name (`""` = no marker).
 pub fn helper_command(marker: &str) -> Vec<String> {

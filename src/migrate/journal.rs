@@ -27,7 +27,7 @@ pub fn discard_step(n: usize) -> String {
 
 /// The journal directory of a project.
 pub fn dir(project_dir: &Path) -> PathBuf {
-    project_dir.join(".tierctl")
+    crate::lock::state_dir(project_dir)
 }
 
 /// What a finished step left for later steps (and for a rollback).

@@ -2,6 +2,7 @@
 //! judges them ([`MountViews`] is the effect), and the problems among them for the plan (pure).
 
 use super::plan::MigratePlan;
+use crate::engine::observe::VerifyError;
 
 /// One mount as `tierctl verify` judged it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub struct ViewedMount {
 /// their mounts and judge each one, as `tierctl verify` does.
 pub trait MountViews {
     /// Every bind and volume mount of the project's running containers.
-    fn view(&self, project: &str) -> Result<Vec<ViewedMount>, String>;
+    fn view(&self, project: &str) -> Result<Vec<ViewedMount>, VerifyError>;
 }
 
 /// Pure: the problems among `seen` for the mounts the plan expects of the `running` services.

@@ -990,7 +990,7 @@ fn verify_mounts(input: &StepInput<'_>) -> StepResult {
     let Some(views) = ctx.views else {
         return Ok((Detail::None, format!("ok: {checked} mount(s)")));
     };
-    let seen = views.view(&plan.project)?;
+    let seen = views.view(&plan.project).map_err(|e| e.to_string())?;
     let problems = mount_problems(plan, &running, &seen);
     if !problems.is_empty() {
         return Err(format!(

@@ -9,6 +9,7 @@
 
 mod removal;
 mod scalar;
+mod unwritable;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,11 +26,12 @@ use crate::tiers::Tiers;
 
 pub use crate::audit::Reason;
 
-pub use removal::{Removal, remove_key};
+pub use removal::{Removal, RemovalError, remove_key};
 pub use scalar::{
     Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,
     replace_short_source, style_of,
 };
+pub use unwritable::Unwritable;
 
 /// What the plan is made from.
 pub struct Input<'a> {
@@ -296,9 +298,10 @@ pub fn plan(input: &Input<'_>) -> Plan {
                 rebind,
                 writing,
             }),
-            Err(reason) => out
-                .manual
-                .push(manual_at(service, mount, &rebind.path, reason)),
+            Err(reason) => {
+                out.manual
+                    .push(manual_at(service, mount, &rebind.path, reason.to_string()))
+            }
         }
     }
     let accepted = accept_shared(input, candidates, &mut out);
@@ -358,9 +361,12 @@ fn change(strict: bool, mount: &VolumeMount, rebind: &Rebind) -> Change {
 }
 
 /// The edits that write `rebind` where the fix says ([`Via`]), or why the text cannot take them.
-fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Writing, String> {
+fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Writing, Unwritable> {
     let origin = &mount.origin;
-    let new_path = rebind.path.to_str().ok_or("the new path is not UTF-8")?;
+    let route = || origin.route.clone();
+    let new_path = rebind.path.to_str().ok_or_else(|| Unwritable::NotUtf8 {
+        path: rebind.path.clone(),
+    })?;
     if let Via::EnvLine { var, file, line } = &rebind.via {
         return Ok(Writing::Env {
             var: var.clone(),
@@ -381,9 +387,10 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
     };
     match mount.syntax {
         Syntax::Short => {
-            let raw = decode(&origin.text).ok_or("the entry is not a single-line string")?;
+            let raw = decode(&origin.text)
+                .ok_or_else(|| Unwritable::EntryNotOneLine { route: route() })?;
             let new_raw = replace_short_source(&raw, &literal, mount.nocopy)
-                .ok_or("the entry has no source")?;
+                .ok_or_else(|| Unwritable::NoSource { route: route() })?;
             let new = encode(&new_raw, style_of(&origin.text), nesting);
             Ok(Writing::Direct(vec![EditKind::Scalar {
                 route: origin.route.clone(),
@@ -392,7 +399,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
             }]))
         }
         Syntax::Long => {
-            decode(&origin.text).ok_or("the source is not a single-line string")?;
+            decode(&origin.text).ok_or_else(|| Unwritable::SourceNotOneLine { route: route() })?;
             let entry = parent;
             let mut edits = vec![EditKind::Scalar {
                 route: origin.route.clone(),
@@ -402,7 +409,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
             let flow = nesting == Nesting::Flow;
             if mount.kind == MountType::Volume {
                 if flow && has_key(doc, &entry, "volume") {
-                    return Err("a flow-style long entry with a `volume:` block".into());
+                    return Err(Unwritable::FlowVolumeBlock { route: entry });
                 }
                 edits.push(EditKind::LongToBind {
                     entry: entry.clone(),
@@ -410,7 +417,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
             }
             if input.strict_binds && mount.create_host_path {
                 if has_key(doc, &entry, "bind") {
-                    return Err("`--strict-binds` with an existing `bind:` block".into());
+                    return Err(Unwritable::BindBlock { route: entry });
                 }
                 edits.push(EditKind::StrictBind { entry });
             }
@@ -526,7 +533,7 @@ fn accept_shared<'a>(
             } => match env_line_edit(input, file, *line, value) {
                 Ok(kind) => Some(kind),
                 Err(reason) => {
-                    out.manual.push(manual(&c, reason));
+                    out.manual.push(manual(&c, reason.to_string()));
                     continue;
                 }
             },
@@ -650,26 +657,25 @@ fn env_line_edit(
     file: &Path,
     line: usize,
     value: &str,
-) -> Result<EditKind, String> {
+) -> Result<EditKind, Unwritable> {
+    let file_line = || (file.to_path_buf(), line);
     let text = input
         .project
         .text(file)
-        .ok_or_else(|| format!("env file `{}` was not read", file.display()))?;
-    let old = text
-        .lines()
-        .nth(line.saturating_sub(1))
-        .ok_or_else(|| format!("`{}` has no line {line}", file.display()))?;
+        .ok_or_else(|| Unwritable::EnvFileNotRead {
+            file: file.to_path_buf(),
+        })?;
+    let old = text.lines().nth(line.saturating_sub(1)).ok_or_else(|| {
+        let (file, line) = file_line();
+        Unwritable::NoEnvLine { file, line }
+    })?;
     let (start, end, quote) = env_value_span(old).ok_or_else(|| {
-        format!(
-            "`{}` line {line} holds no single-line value",
-            file.display()
-        )
+        let (file, line) = file_line();
+        Unwritable::EnvValueNotOneLine { file, line }
     })?;
     let encoded = encode_env(value, quote).ok_or_else(|| {
-        format!(
-            "the new value cannot be written on `{}` line {line}",
-            file.display()
-        )
+        let (file, line) = file_line();
+        Unwritable::EnvValueUnwritable { file, line }
     })?;
     Ok(EditKind::EnvLine {
         line,

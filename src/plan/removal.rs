@@ -7,7 +7,8 @@
 //! (one after a blank line, or indented differently, is about something else). A removal that
 //! leaves the file ending in blank lines drops them.
 
-use yamlpath::Document;
+use thiserror::Error;
+use yamlpath::{Document, QueryError};
 
 use crate::compose::origin::{Position, Route};
 use crate::compose::source::position_in;
@@ -20,6 +21,27 @@ pub struct Removal {
     pub comments: Vec<String>,
 }
 
+/// Why a key could not be removed.
+#[derive(Debug, Error)]
+pub enum RemovalError {
+    /// The route names no key of the document.
+    #[error("no key `{route}`: {source}")]
+    NoKey {
+        /// The route.
+        route: Route,
+        /// What yamlpath found instead.
+        source: QueryError,
+    },
+    /// The text left without the key is not a document yamlpath reads.
+    #[error("{source}")]
+    Unreadable {
+        /// The route of the removed key.
+        route: Route,
+        /// yamlpath's complaint.
+        source: QueryError,
+    },
+}
+
 /// The position of the key at the end of `route` (the first character of `name:`).
 pub fn key_position(doc: &Document, route: &Route) -> Option<Position> {
     let offset = key_offset(doc, route).ok()?;
@@ -27,18 +49,21 @@ pub fn key_position(doc: &Document, route: &Route) -> Option<Position> {
 }
 
 /// The comment lines that belong to the key at the end of `route` (see the module rule).
-pub fn attached_comments(doc: &Document, route: &Route) -> Result<Vec<String>, String> {
+pub fn attached_comments(doc: &Document, route: &Route) -> Result<Vec<String>, RemovalError> {
     let key = key_offset(doc, route)?;
     Ok(comments_above(doc.source(), key).1)
 }
 
 /// Removes the key at the end of `route` with its value and its comment lines.
-pub fn remove_key(doc: &Document, route: &Route) -> Result<Removal, String> {
+pub fn remove_key(doc: &Document, route: &Route) -> Result<Removal, RemovalError> {
     let key = key_offset(doc, route)?;
     let text = doc.source();
     let feature = doc
         .query_pretty(&route.to_yamlpath())
-        .map_err(|e| format!("no key `{route}`: {e}"))?;
+        .map_err(|source| RemovalError::NoKey {
+            route: route.clone(),
+            source,
+        })?;
     let (cut, comments) = comments_above(text, key);
     let end = content_end(text, key, feature.location.byte_span.1);
     let rest = &text[end..];
@@ -49,7 +74,10 @@ pub fn remove_key(doc: &Document, route: &Route) -> Result<Removal, String> {
     } else {
         format!("{}{rest}", &text[..cut])
     };
-    let doc = Document::new(new).map_err(|e| e.to_string())?;
+    let doc = Document::new(new).map_err(|source| RemovalError::Unreadable {
+        route: route.clone(),
+        source,
+    })?;
     Ok(Removal { doc, comments })
 }
 
@@ -91,10 +119,13 @@ fn without_trailing_blank_lines(text: &str) -> &str {
     kept
 }
 
-fn key_offset(doc: &Document, route: &Route) -> Result<usize, String> {
-    let feature = doc
-        .query_key_only(&route.to_yamlpath())
-        .map_err(|e| format!("no key `{route}`: {e}"))?;
+fn key_offset(doc: &Document, route: &Route) -> Result<usize, RemovalError> {
+    let feature =
+        doc.query_key_only(&route.to_yamlpath())
+            .map_err(|source| RemovalError::NoKey {
+                route: route.clone(),
+                source,
+            })?;
     Ok(feature.location.byte_span.0)
 }
 

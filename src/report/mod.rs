@@ -11,19 +11,18 @@ pub mod reports;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::Error;
-use crate::migrate::Outcome;
-use crate::migrate::plan::MigratePlan;
+use thiserror::Error;
+
 use crate::template::ComposeTemplate;
 use crate::usage::StatusReport;
 
 pub use reports::{
-    AuditReport, FleetReport, InitReport, LinkReport, MountsReport, NewProjectReport, PlanReport,
-    ValidateReport, VerifyReport, VmReport,
+    AuditReport, FleetReport, InitReport, LinkReport, MigratePlanReport, MountsReport,
+    NewProjectReport, Outcome, PlanReport, ValidateReport, VerifyReport, VmReport,
 };
 
 /// Output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned text for people.
     Human,
@@ -93,7 +92,7 @@ pub enum Report<'a> {
     /// `verify` on several engines.
     Fleet(&'a FleetReport),
     /// `migrate` before it runs (and `--dry-run`).
-    MigratePlan(&'a MigratePlan),
+    MigratePlan(&'a MigratePlanReport),
     /// What `migrate` (a run, `--resume`, `--rollback`, `--prune-source`) did.
     Migrated {
         /// The steps and the journal.
@@ -139,6 +138,15 @@ impl<'a> Report<'a> {
     }
 }
 
+/// A report asked for in a format it has no form in (only `tiers status` and `verify` have a
+/// Prometheus form).
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("`--format prometheus` is not supported by `{command}`")]
+pub struct FormatUnsupported {
+    /// The command whose report it is.
+    pub command: &'static str,
+}
+
 /// Renders `report` in `format`: the one place the format is chosen. A report with no JSON
 /// form (`new`) is shown as text; one with no Prometheus form is refused.
 pub fn render(
@@ -146,13 +154,13 @@ pub fn render(
     format: Format,
     paths: &PathStyle,
     color: bool,
-) -> Result<String, Error> {
+) -> Result<String, FormatUnsupported> {
     match format {
         Format::Human => Ok(human::render(report, paths, color)),
         Format::Json => {
             Ok(json::render(report, paths).unwrap_or_else(|| human::render(report, paths, color)))
         }
-        Format::Prometheus => prometheus::render(report).ok_or(Error::FormatUnsupported {
+        Format::Prometheus => prometheus::render(report).ok_or(FormatUnsupported {
             command: report.command(),
         }),
     }
@@ -162,7 +170,7 @@ pub fn render(
 #[cfg(test)]
 pub(crate) mod examples {
     use super::PathStyle;
-    use crate::migrate::{Outcome, StepOutcome};
+    use super::reports::{Outcome, StepOutcome};
 
     /// A finished migration of one stop step that kept `app_db`, seen from `/srv/app`.
     pub fn finished_run() -> (Outcome, PathStyle) {
@@ -202,7 +210,7 @@ mod tests {
         };
         let refused = render(&Report::Audit(&audit), Format::Prometheus, &paths(), false);
         assert!(
-            matches!(refused, Err(Error::FormatUnsupported { command: "audit" })),
+            matches!(refused, Err(FormatUnsupported { command: "audit" })),
             "{refused:?}"
         );
     }

@@ -404,7 +404,9 @@ mod tests {
                     tier: "cold".into(),
                     root: PathBuf::from("/c"),
                     kind: None,
-                    fs: Err("missing".into()),
+                    fs: Err(crate::usage::FsNumbersError::NotADirectory {
+                        root: PathBuf::from("/c"),
+                    }),
                     dirs: None,
                 },
             ],

@@ -3,18 +3,20 @@
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
 use crate::audit::Finding;
-use crate::engine::EngineInfo;
-use crate::engine::endpoint::EngineGuess;
-use crate::engine::observe::ReadVia;
-use crate::engine::probe::BindProbe;
+use crate::compose::model::MountSource;
+use crate::endpoint::EngineGuess;
+pub use crate::endpoint::engine_label;
+use crate::facts::{BindProbe, EngineInfo};
 use crate::layout::{DirAction, LinkAction, Verdict};
 use crate::plan::Plan;
 use crate::rewrite::Patched;
+use crate::share::{Coverage, VmShares};
 use crate::template::Rendered;
+use crate::verify::ReadVia;
 use crate::verify::{EngineClass, MountCheck, MountObservation};
-use crate::vm::VmShares;
-use crate::vm::view::Coverage;
 
 /// `tierctl audit`: the findings of one project.
 #[derive(Debug, Clone)]
@@ -86,21 +88,86 @@ pub struct BindRow {
     pub coverage: Coverage,
 }
 
-/// A short name for the engine.
-pub fn engine_label(engine: &EngineGuess) -> String {
-    match engine {
-        EngineGuess::Native => "native Linux engine (no VM)".into(),
-        EngineGuess::Colima { profile } => format!("Colima (profile `{profile}`)"),
-        EngineGuess::DockerDesktop => "Docker Desktop".into(),
-        EngineGuess::OrbStack => "OrbStack".into(),
-        EngineGuess::RancherDesktop => "Rancher Desktop".into(),
-        EngineGuess::Lima { instance } => format!("Lima (instance `{instance}`)"),
-        EngineGuess::Podman { machine } => match machine {
-            Some(m) => format!("Podman machine `{m}`"),
-            None => "Podman".into(),
-        },
-        EngineGuess::Remote => "remote engine (shares unknown)".into(),
-        EngineGuess::Unknown => "unknown engine (shares unknown)".into(),
+/// `tierctl migrate` before it runs (and `--dry-run`): the migrate plan as shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigratePlanReport {
+    /// The compose project name.
+    pub project: String,
+    /// The services that are stopped and started again.
+    pub services: Vec<String>,
+    /// What is copied where.
+    pub copies: Vec<PlannedCopy>,
+    /// The compose and env files that change.
+    pub files: Vec<PathBuf>,
+    /// The steps, in order.
+    pub steps: Vec<PlannedStep>,
+    /// `--to-context`: the docker context the project moves to (`None`: a local migration).
+    pub to_context: Option<String>,
+}
+
+impl MigratePlanReport {
+    /// Nothing to copy and no file to change.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.copies.is_empty()
+    }
+}
+
+/// One copy into a tier directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedCopy {
+    /// The volume's key under top-level `volumes:`.
+    pub volume: String,
+    /// The volume or host directory copied.
+    pub source: MountSource,
+    /// The tier directory.
+    pub target: PathBuf,
+    /// The tier.
+    pub tier: Option<String>,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStep {
+    /// The step id (`create:0`, `stop`, ...).
+    pub id: String,
+    /// What it does, in words.
+    pub description: String,
+}
+
+/// One step's result, for the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepOutcome {
+    /// The step id.
+    pub step: String,
+    /// What happened (`done`, `already done`, `skipped: ...`).
+    pub result: String,
+}
+
+/// What `migrate` (a run, `--resume`, `--rollback`, `--prune-source`) did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// The journal.
+    pub journal: PathBuf,
+    /// Every step.
+    pub steps: Vec<StepOutcome>,
+    /// Source volumes left in place (removed later with `--prune-source`).
+    pub kept: Vec<String>,
+    /// How long the services were down (their stop to their start), ms; `None` when this run
+    /// started none.
+    pub downtime_ms: Option<u64>,
+}
+
+/// The closing line of a finished migration: which source volumes stay and how to remove them.
+pub fn kept_line(kept: &[String]) -> String {
+    match kept {
+        [] => "done.".into(),
+        [one] => format!(
+            "done. Source volume {one} kept; remove it with `tierctl migrate --prune-source` after you are happy."
+        ),
+        many => format!(
+            "done. Source volumes {} kept; remove them with `tierctl migrate --prune-source` after you are happy.",
+            many.join(", ")
+        ),
     }
 }
 

@@ -10,48 +10,20 @@ pub mod lima;
 pub mod orbstack;
 pub mod podman;
 pub mod rancher;
-pub mod share;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod view;
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use crate::share::{Share, VmEngine, VmShares, share_for};
 pub use crate::tool_config::{ConfigFiles, DiskConfig, EnvVars};
-pub use share::{Share, VmShares, share_for};
-
-/// The VM engines whose shares can be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VmEngine {
-    /// Colima (a Lima VM managed by colima).
-    Colima,
-    /// Plain Lima (`limactl`).
-    Lima,
-    /// Docker Desktop for Mac.
-    DockerDesktop,
-    /// Rancher Desktop (a Lima VM managed by Rancher Desktop).
-    RancherDesktop,
-    /// OrbStack.
-    OrbStack,
-    /// Podman machine.
-    Podman,
-}
-
-impl fmt::Display for VmEngine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            VmEngine::Colima => "Colima",
-            VmEngine::Lima => "Lima",
-            VmEngine::DockerDesktop => "Docker Desktop",
-            VmEngine::RancherDesktop => "Rancher Desktop",
-            VmEngine::OrbStack => "OrbStack",
-            VmEngine::Podman => "Podman machine",
-        })
-    }
-}
 
 impl VmEngine {
     /// Read this engine's shares (`instance`: profile, instance or machine; each reader says

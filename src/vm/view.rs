@@ -3,86 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ConfigFiles, EnvVars, HostConfig, Share, VmEngine, VmError, VmShares, share_for};
-use crate::engine::endpoint::EngineGuess;
-
-/// The engine serving the endpoint and what its VM shares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmView {
-    /// The engine, as identified.
-    pub engine: EngineGuess,
-    /// The VM's shares; `None` for a native engine (it sees every host path) and for engines
-    /// whose shares cannot be known (remote, unknown).
-    pub shares: Option<VmShares>,
-}
-
-/// Whether the engine sees one host path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Coverage {
-    /// A native engine: every host path is seen as it is.
-    Native,
-    /// A VM share covers the path.
-    Shared {
-        /// The share.
-        share: Share,
-        /// Where the VM sees the path.
-        vm_path: PathBuf,
-    },
-    /// No VM share covers the path: the engine binds a directory of the VM's own disk.
-    NotShared,
-    /// The engine's shares are not known (remote or unknown engine).
-    Unknown,
-}
-
-impl Coverage {
-    /// Shared at the same path (or native).
-    pub fn same_path(&self, host: &Path) -> bool {
-        match self {
-            Coverage::Native => true,
-            Coverage::Shared { vm_path, .. } => vm_path == host,
-            Coverage::NotShared | Coverage::Unknown => false,
-        }
-    }
-}
-
-impl VmView {
-    /// How the engine sees `real` (a host path after symlink resolution).
-    pub fn coverage(&self, real: &Path) -> Coverage {
-        match (&self.engine, &self.shares) {
-            (EngineGuess::Native, _) => Coverage::Native,
-            (_, None) => Coverage::Unknown,
-            (_, Some(vm)) => match share_for(&vm.shares, real) {
-                Some(share) => Coverage::Shared {
-                    vm_path: share
-                        .vm_path(real)
-                        .map(|p| super::lima::clean(&p))
-                        .unwrap_or_else(|| real.to_owned()),
-                    share: share.clone(),
-                },
-                None => Coverage::NotShared,
-            },
-        }
-    }
-
-    /// The VM engine whose files were read, when there is one.
-    pub fn vm_engine(&self) -> Option<VmEngine> {
-        self.shares.as_ref().map(|s| s.engine)
-    }
-}
-
-/// The VM engine and instance behind an engine guess, when it runs in a VM whose shares can be
-/// read.
-pub fn vm_engine_of(guess: &EngineGuess) -> Option<(VmEngine, Option<&str>)> {
-    match guess {
-        EngineGuess::Colima { profile } => Some((VmEngine::Colima, Some(profile))),
-        EngineGuess::DockerDesktop => Some((VmEngine::DockerDesktop, None)),
-        EngineGuess::OrbStack => Some((VmEngine::OrbStack, None)),
-        EngineGuess::RancherDesktop => Some((VmEngine::RancherDesktop, None)),
-        EngineGuess::Lima { instance } => Some((VmEngine::Lima, Some(instance))),
-        EngineGuess::Podman { machine } => Some((VmEngine::Podman, machine.as_deref())),
-        EngineGuess::Native | EngineGuess::Remote | EngineGuess::Unknown => None,
-    }
-}
+use super::{ConfigFiles, EnvVars, HostConfig, VmError};
+use crate::endpoint::{EngineGuess, engine_label};
+pub use crate::share::{Coverage, VmView, vm_engine_of};
 
 /// Read the VM's shares for an identified engine.
 pub fn read_view(
@@ -102,7 +25,7 @@ pub fn read_view(
 }
 
 /// Read the VM's shares for the engine `refined` from what the engine says of itself (`docker
-/// info`'s name and OS, see [`crate::engine::endpoint::refine`]), where the endpoint alone
+/// info`'s name and OS, see `engine::endpoint::refine`), where the endpoint alone
 /// identified `identified`. A name is weak evidence (a VM called `colima-like` is not Colima
 /// profile `like`): when the refined guess differs and its files do not exist, the endpoint's
 /// own identification stands and the note says why.
@@ -123,9 +46,9 @@ pub fn read_view_confirmed(
         }) => {
             let note = format!(
                 "the engine's name suggests {} but no {engine} configuration was found (looked in {}): it is taken as {}; `tierctl vm --probe` shows what it sees",
-                crate::report::reports::engine_label(&refined),
+                engine_label(&refined),
                 super::list(&searched),
-                crate::report::reports::engine_label(&identified),
+                engine_label(&identified),
             );
             Ok((read_view(identified, files, env, home)?, Some(note)))
         }
@@ -180,26 +103,10 @@ pub fn fix(view: &VmView, unshared: &[PathBuf], home: &Path) -> Option<String> {
     })
 }
 
-/// Colima's default profile sharing `shares`, for tests.
-#[cfg(test)]
-pub(crate) fn colima(shares: Vec<Share>) -> VmView {
-    VmView {
-        engine: EngineGuess::Colima {
-            profile: "default".into(),
-        },
-        shares: Some(VmShares {
-            engine: VmEngine::Colima,
-            instance: Some("default".into()),
-            shares,
-            source_files: Vec::new(),
-            notes: Vec::new(),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::share::{Share, colima};
 
     #[test]
     fn native_sees_everything_and_remote_is_unknown() {

@@ -1,7 +1,11 @@
 //! The one integration-test binary.
 
 // Tests build real workspaces: the pure-core lints of clippy.toml do not apply here.
-#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 
 mod audit_cli;
 mod bad_input;
@@ -15,6 +19,7 @@ mod fleet;
 mod fuzz;
 mod hosts;
 mod issue26_dataloss;
+mod layers;
 mod loader;
 mod migrate_downtime;
 mod migrate_engine;

@@ -1,22 +1,17 @@
 //! `migrate` for people: the plan before it runs, and what each step did.
 
-use crate::migrate::plan::MigratePlan;
-use crate::migrate::{self, Outcome};
 use crate::report::PathStyle;
+use crate::report::reports::{MigratePlanReport, Outcome, kept_line};
 
 /// The plan: the numbered steps, what is copied where, and which files change.
-pub fn plan(plan: &MigratePlan) -> String {
+pub fn plan(plan: &MigratePlanReport) -> String {
     if plan.is_empty() {
         return format!("{}: nothing to migrate\n", plan.project);
     }
     let total = plan.steps.len();
     let mut text = format!("{}: migrate plan\n", plan.project);
     for (index, step) in plan.steps.iter().enumerate() {
-        text.push_str(&format!(
-            "[{}/{total}] {}\n",
-            index + 1,
-            migrate::describe(plan, step)
-        ));
+        text.push_str(&format!("[{}/{total}] {}\n", index + 1, step.description));
     }
     text
 }
@@ -38,7 +33,7 @@ pub fn migrated(outcome: &Outcome, rollback: bool, paths: &PathStyle) -> String 
         if rollback {
             "rolled back".to_owned()
         } else {
-            migrate::kept_line(&outcome.kept)
+            kept_line(&outcome.kept)
         },
         paths.show(&outcome.journal)
     ));

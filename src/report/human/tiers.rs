@@ -74,7 +74,7 @@ pub fn init(report: &InitReport) -> String {
 
 /// One tier root's marker: written (or would be), kept, or held back and why.
 fn marker_line(marker: &MarkerAction, dry_run: bool) -> String {
-    let file = marker.root.join(crate::tierfs::MARKER_FILE);
+    let file = marker.root.join(crate::facts::MARKER_FILE);
     match &marker.kind {
         MarkerKind::Write => format!(
             "{}  {} (tier `{}`)",
@@ -236,7 +236,11 @@ pub fn status(status: &crate::usage::StatusReport) -> String {
                 );
             }
             _ => {
-                let message = m.fs.as_ref().err().map_or("", String::as_str);
+                let message =
+                    m.fs.as_ref()
+                        .err()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "{:<name_width$}  {:>6}  {:>6}  {:>6}  {:>4}  {:<8}  {} ({message})",

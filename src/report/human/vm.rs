@@ -3,11 +3,10 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::probe::{BindProbe, Verdict};
+use crate::facts::{BindProbe, BindVerdict as Verdict};
 use crate::report::PathStyle;
 use crate::report::reports::{BindRow, VmReport, engine_label};
-use crate::vm::VmShares;
-use crate::vm::view::Coverage;
+use crate::share::{Coverage, VmShares};
 
 fn coverage_text(row: &BindRow) -> String {
     let real = row.real.as_deref().unwrap_or(&row.source);

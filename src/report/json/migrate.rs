@@ -7,10 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::VERSION;
-use crate::engine::MountSource;
-use crate::migrate::Outcome;
-use crate::migrate::plan::MigratePlan;
+use crate::compose::model::MountSource;
 use crate::report::PathStyle;
+use crate::report::reports::{MigratePlanReport, Outcome};
 
 /// `tierctl migrate --dry-run --format json` (and the preview before a run).
 #[derive(Serialize)]
@@ -73,26 +72,26 @@ pub struct StepDto<'a> {
 }
 
 /// The plan as its DTO.
-pub fn plan<'a>(plan: &'a MigratePlan, paths: &PathStyle) -> MigratePlanDto<'a> {
+pub fn plan<'a>(plan: &'a MigratePlanReport, paths: &PathStyle) -> MigratePlanDto<'a> {
     MigratePlanDto {
         copies: plan
             .copies
             .iter()
             .map(|c| CopyDto {
-                source: match &c.job.source {
+                source: match &c.source {
                     MountSource::Volume(v) => v.clone(),
                     MountSource::Bind(p) => p.display().to_string(),
                 },
-                target: &c.job.target,
+                target: &c.target,
                 tier: c.tier.as_deref(),
-                volume: &c.key,
+                volume: &c.volume,
             })
             .collect(),
-        files: plan.files.iter().map(|f| paths.show(&f.path)).collect(),
+        files: plan.files.iter().map(|f| paths.show(f)).collect(),
         project: &plan.project,
         services: &plan.services,
-        steps: plan.steps.iter().map(|s| s.id()).collect(),
-        to_context: plan.to_context.as_deref().map(|c| c.context.as_str()),
+        steps: plan.steps.iter().map(|s| s.id.clone()).collect(),
+        to_context: plan.to_context.as_deref(),
         version: VERSION,
     }
 }

@@ -150,7 +150,7 @@ pub fn status(status: &crate::usage::StatusReport) -> StatusDto<'_> {
                     free_bytes: fs.map(|f| f.available_bytes),
                     used_percent: t.percent_used,
                     status: t.alert.as_str(),
-                    error: m.fs.as_ref().err().cloned(),
+                    error: m.fs.as_ref().err().map(ToString::to_string),
                     dirs: m.dirs.as_ref().map(|dirs| {
                         dirs.iter()
                             .map(|d| DirUsageDto {
@@ -281,11 +281,7 @@ pub fn init(report: &InitReport) -> ActionsDto {
             };
             MarkerDto {
                 tier: m.tier.clone(),
-                path: m
-                    .root
-                    .join(crate::tierfs::MARKER_FILE)
-                    .display()
-                    .to_string(),
+                path: m.root.join(crate::facts::MARKER_FILE).display().to_string(),
                 action,
                 detail,
             }

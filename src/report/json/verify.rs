@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::VERSION;
-use crate::engine::observe::ReadVia;
 use crate::report::reports::{FleetReport, HostReport, MountResult, VerifyReport};
+use crate::verify::ReadVia;
 use crate::verify::{EngineClass, FsView, MarkerState, MountKind};
 
 /// `tierctl verify --format json`.

@@ -4,11 +4,10 @@ use serde::Serialize;
 
 use super::VERSION;
 use super::audit::{FindingDto, finding};
-use crate::engine::probe::BindProbe;
+use crate::facts::BindProbe;
 use crate::report::PathStyle;
 use crate::report::reports::{BindRow, VmReport, engine_label};
-use crate::vm::VmShares;
-use crate::vm::view::Coverage;
+use crate::share::{Coverage, VmShares};
 
 /// `tierctl vm --format json`.
 #[derive(Serialize)]

@@ -1,8 +1,43 @@
-//! A VM share (host directory visible inside the VM) and the lookup of a host path in a list.
+//! What a VM engine shares with its host, as data: `VmEngine`, a `Share` (host directory
+//! visible inside the VM), `VmShares` (one engine's shares), the lookup of a host path in a
+//! list, and `VmView`/`Coverage` (how the engine sees one host path). The `vm` readers fill
+//! them from each engine's configuration; `audit`, `report` and `migrate` read them.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::VmEngine;
+use crate::compose::path::absolute;
+use crate::endpoint::EngineGuess;
+
+/// The VM engines whose shares can be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VmEngine {
+    /// Colima (a Lima VM managed by colima).
+    Colima,
+    /// Plain Lima (`limactl`).
+    Lima,
+    /// Docker Desktop for Mac.
+    DockerDesktop,
+    /// Rancher Desktop (a Lima VM managed by Rancher Desktop).
+    RancherDesktop,
+    /// OrbStack.
+    OrbStack,
+    /// Podman machine.
+    Podman,
+}
+
+impl fmt::Display for VmEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VmEngine::Colima => "Colima",
+            VmEngine::Lima => "Lima",
+            VmEngine::DockerDesktop => "Docker Desktop",
+            VmEngine::RancherDesktop => "Rancher Desktop",
+            VmEngine::OrbStack => "OrbStack",
+            VmEngine::Podman => "Podman machine",
+        })
+    }
+}
 
 /// One host directory the VM sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +101,101 @@ pub struct VmShares {
     pub source_files: Vec<PathBuf>,
     /// Things the user should know (defaults applied, config not yet applied to the VM, ...).
     pub notes: Vec<String>,
+}
+
+/// The engine serving the endpoint and what its VM shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmView {
+    /// The engine, as identified.
+    pub engine: EngineGuess,
+    /// The VM's shares; `None` for a native engine (it sees every host path) and for engines
+    /// whose shares cannot be known (remote, unknown).
+    pub shares: Option<VmShares>,
+}
+
+/// Whether the engine sees one host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Coverage {
+    /// A native engine: every host path is seen as it is.
+    Native,
+    /// A VM share covers the path.
+    Shared {
+        /// The share.
+        share: Share,
+        /// Where the VM sees the path.
+        vm_path: PathBuf,
+    },
+    /// No VM share covers the path: the engine binds a directory of the VM's own disk.
+    NotShared,
+    /// The engine's shares are not known (remote or unknown engine).
+    Unknown,
+}
+
+impl Coverage {
+    /// Shared at the same path (or native).
+    pub fn same_path(&self, host: &Path) -> bool {
+        match self {
+            Coverage::Native => true,
+            Coverage::Shared { vm_path, .. } => vm_path == host,
+            Coverage::NotShared | Coverage::Unknown => false,
+        }
+    }
+}
+
+impl VmView {
+    /// How the engine sees `real` (a host path after symlink resolution).
+    pub fn coverage(&self, real: &Path) -> Coverage {
+        match (&self.engine, &self.shares) {
+            (EngineGuess::Native, _) => Coverage::Native,
+            (_, None) => Coverage::Unknown,
+            (_, Some(vm)) => match share_for(&vm.shares, real) {
+                Some(share) => Coverage::Shared {
+                    vm_path: share
+                        .vm_path(real)
+                        .map(|p| absolute(Path::new(""), &p))
+                        .unwrap_or_else(|| real.to_owned()),
+                    share: share.clone(),
+                },
+                None => Coverage::NotShared,
+            },
+        }
+    }
+
+    /// The VM engine whose files were read, when there is one.
+    pub fn vm_engine(&self) -> Option<VmEngine> {
+        self.shares.as_ref().map(|s| s.engine)
+    }
+}
+
+/// The VM engine and instance behind an engine guess, when it runs in a VM whose shares can be
+/// read.
+pub fn vm_engine_of(guess: &EngineGuess) -> Option<(VmEngine, Option<&str>)> {
+    match guess {
+        EngineGuess::Colima { profile } => Some((VmEngine::Colima, Some(profile))),
+        EngineGuess::DockerDesktop => Some((VmEngine::DockerDesktop, None)),
+        EngineGuess::OrbStack => Some((VmEngine::OrbStack, None)),
+        EngineGuess::RancherDesktop => Some((VmEngine::RancherDesktop, None)),
+        EngineGuess::Lima { instance } => Some((VmEngine::Lima, Some(instance))),
+        EngineGuess::Podman { machine } => Some((VmEngine::Podman, machine.as_deref())),
+        EngineGuess::Native | EngineGuess::Remote | EngineGuess::Unknown => None,
+    }
+}
+
+/// Colima's default profile sharing `shares`, for tests.
+#[cfg(test)]
+pub(crate) fn colima(shares: Vec<Share>) -> VmView {
+    VmView {
+        engine: EngineGuess::Colima {
+            profile: "default".into(),
+        },
+        shares: Some(VmShares {
+            engine: VmEngine::Colima,
+            instance: Some("default".into()),
+            shares,
+            source_files: Vec::new(),
+            notes: Vec::new(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -157,15 +157,9 @@ pub fn since_verify(
     else {
         return Err(LateWriteError::NoManifest { subject });
     };
-    let verified =
-        journal::load_manifest(&journal::dir(&state.plan.project_dir), kept).map_err(|source| {
-            LateWriteError::Manifest {
-                subject: subject.clone(),
-                source,
-            }
-        })?;
-    let now = read_source(ctx, journal, job, verified.digest)
-        .map_err(|reason| LateWriteError::Read { subject, reason })?;
+    let verified = journal::load_manifest(&journal::dir(&state.plan.project_dir), kept)
+        .map_err(|source| LateWriteError::Manifest { subject, source })?;
+    let now = read_source(ctx, journal, job, verified.digest)?;
     Ok(late_writes(&verified, &now, seeded(state, n)))
 }
 
@@ -176,17 +170,21 @@ fn read_source(
     journal: &str,
     job: &CopyJob,
     digest: Digest,
-) -> Result<Manifest, String> {
+) -> Result<Manifest, LateWriteError> {
+    let failed = |reason: String| LateWriteError::Read {
+        subject: show(&job.source),
+        reason,
+    };
     let hashed = AtomicU64::new(0);
     if let Some(path) = ctx
         .engine
         .host_path(&job.source)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| failed(e.to_string()))?
     {
         match tree::read(&path, digest, &hashed) {
             Ok(m) => return Ok(m),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
-            Err(e) => return Err(format!("`{}`: {e}", path.display())),
+            Err(e) => return Err(failed(format!("`{}`: {e}", path.display()))),
         }
     }
     let mut spec = copy::verify_spec(job, &ctx.image, journal);
@@ -194,16 +192,16 @@ fn read_source(
     let read = match digest {
         Digest::Sha256 => {
             tree::helper_manifests(ctx.engine, &spec, &[(copy::FROM, Depth::Hashed)], &hashed)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| failed(e.to_string()))?
         }
         Digest::Blake3 => {
             tree::archive_manifests(ctx.engine, &spec, &[copy::FROM], digest, &hashed)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| failed(e.to_string()))?
         }
     };
     read.into_iter()
         .next()
-        .ok_or_else(|| "the engine returned no manifest".into())
+        .ok_or_else(|| failed("the engine returned no manifest".into()))
 }
 
 /// A source in messages.

@@ -221,6 +221,7 @@ fn issue26_row2_a_stopped_container_of_another_project_or_profile_service_refuse
     );
     let side = format!("{}-side-1", s.name);
     let mut cleanup = Containers(vec![side.clone()]);
+    docker(&["wait", &side]);
     let refused = s.run(&["migrate", "--yes"]);
     let t = stdout(&refused);
     assert_eq!(refused.status.code(), Some(2), "{t}");

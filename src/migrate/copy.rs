@@ -30,7 +30,9 @@ pub struct CopyJob {
 /// What a first look at the source found (the `measure` helper).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceSize {
-    /// Bytes used (`du -sk`, so a multiple of 1 KiB).
+    /// Bytes the copy writes, in whole KiB: each inode once, a regular file's apparent size
+    /// where it exceeds its allocated blocks (a sparse file: the copy writes it dense, holes
+    /// included), the allocated blocks otherwise ([`WRITES`]).
     pub bytes: u64,
     /// Entries (`find | wc -l`, the root included).
     pub entries: u64,
@@ -38,8 +40,24 @@ pub struct SourceSize {
     pub devices: bool,
 }
 
-const MEASURE: &str = "du -sk /from | cut -f1; find /from | wc -l; \
-find /from \\( -type b -o -type c \\) | head -n 1 | wc -l";
+/// The KiB a copy of `/from` writes (busybox `find`/`stat`/`awk`): per inode (a hardlink group
+/// once), a regular file's apparent size where it exceeds its allocated blocks, else the
+/// blocks. `du -sk` counts only allocated blocks, so a sparse file (5 GiB with 12 KiB
+/// allocated) would pass the room check and the dense copy fill the tier (issue 26 row 6).
+macro_rules! writes {
+    () => {
+        "find /from -exec stat -c '%h %i %s %b %B %F' {} + | awk '{ if ($1 > 1 && $6 != \"directory\") { if (seen[$2]++) next } a = $4 * $5; if ($6 == \"regular\" && $3 > a) a = $3; t += a } END { print int((t + 1023) / 1024) }'"
+    };
+}
+
+/// [`writes!`] as a constant, for the docs and the tests.
+pub const WRITES: &str = writes!();
+
+const MEASURE: &str = concat!(
+    writes!(),
+    "; find /from | wc -l; \
+find /from \\( -type b -o -type c \\) | head -n 1 | wc -l"
+);
 
 /// The copy prints the helper's clock first: what changes after it is the delta's.
 const COPY: &str = "date +%s && cp -a /from/. /to/ && sync";
@@ -52,12 +70,16 @@ pub const MEASURE_FIRST: &str = "@measure-first";
 /// The measure, then the copy, in one container (a container start less: seconds in a VM
 /// under emulation): [`MEASURE`]'s three lines, then [`MEASURE_FIRST`] and nothing copied when
 /// the copy must wait (see there), else [`COPY`]. `$1`: 1 when an empty source is seeded.
-const MEASURED_COPY: &str = "m=$(du -sk /from | cut -f1; find /from | wc -l; \
+const MEASURED_COPY: &str = concat!(
+    "m=$(",
+    writes!(),
+    "; find /from | wc -l; \
 find /from \\( -type b -o -type c \\) | head -n 1 | wc -l) || exit 1
 echo \"$m\"
 set -- \"$1\" $m
 if [ \"$4\" != 0 ] || { [ \"$1\" = 1 ] && [ \"$3\" -le 1 ]; }; then echo @measure-first; exit 0; fi
-date +%s && cp -a /from/. /to/ && sync";
+date +%s && cp -a /from/. /to/ && sync"
+);
 
 /// The helper that measures the source and copies it in one run (no device files: no `MKNOD`);
 /// `seed`: an empty source is seeded from the image first, so it is not copied. Its output is
@@ -169,19 +191,6 @@ pub fn pre_copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -
     HelperSpec {
         command: shell(PRE_COPY),
         ..copy_spec(job, image, journal, devices)
-    }
-}
-
-/// The helper that lists both trees for the delta ([`delta::LIST`]); both mounts read-only.
-pub fn list_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
-    HelperSpec {
-        image: image.into(),
-        command: shell(delta::LIST),
-        mounts: mounts(job, true),
-        capabilities: vec![Capability::DacReadSearch],
-        shares: None,
-        purpose: "list".into(),
-        journal: Some(journal.into()),
     }
 }
 

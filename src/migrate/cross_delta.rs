@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::manifest::{Entry, Kind, Manifest};
+use super::tree::manifest::{Entry, Kind, Manifest};
 
 /// What B does to turn its pre-copied tree into A's stopped one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use super::cross_host::{OtherHost, engine_error, root_of};
 use super::cross_plan as xp;
 use super::journal::{self, Detail, Journal, JournalState, Record};
-use super::manifest::{self, Rules};
+use super::tree::manifest::{self, Rules};
 use super::{MigrateContext, MigrateError};
 use crate::engine::{HelperOutput, MountSource, Selector};
 
@@ -126,7 +126,7 @@ fn still_the_copy(
         Ok(HelperOutput::SourceMissing { .. }) => return Ok(false),
         Err(e) => return Err(stays(b, target, engine_error(e))),
     };
-    let now = xp::parse_manifest(&text).map_err(|m| stays(b, target, m))?;
+    let now = xp::parse_manifest(&text, xp::TO).map_err(|m| stays(b, target, m.to_string()))?;
     let Some(kept) = state.manifest_of(n) else {
         if state.rewrite_began() {
             return Err(stays(

@@ -19,10 +19,10 @@ use std::time::Instant;
 use super::compose_cli::{self, ComposeCli};
 use super::cross_plan::{self as xp, CrossHost};
 use super::journal::{self, Detail, Journal, Record};
-use super::manifest::{self, Manifest, Rules};
 use super::outcome::Outcome;
 use super::plan::{MigratePlan, MigrateStep};
 use super::steps::{self, StepInput, StepResult};
+use super::tree::manifest::{self, Manifest, Rules};
 use super::{MigrateContext, MigrateError, state_of};
 use super::{cross_delta, cross_transfer};
 use crate::engine::{
@@ -299,7 +299,7 @@ pub fn helper_manifest(
     journal: &str,
 ) -> Result<Manifest, String> {
     let text = run_on(engine, &xp::manifest_spec(source, at, image, journal))?;
-    xp::parse_manifest(&text).map_err(|e| format!("manifest of `{source:?}`: {e}"))
+    xp::parse_manifest(&text, at).map_err(|e| format!("manifest of `{source:?}`: {e}"))
 }
 
 /// Both trees' manifests, each computed on its own engine, compared. The source's is the one

@@ -4,14 +4,15 @@
 //! stays untouched, for rollback); the helpers of both engines (transfer, tree manifests, root
 //! attributes, B's tier roots) and the parsing of what they print.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Capability, HelperSpec, MountSource, MountSpec};
-use crate::migrate::manifest::{Entry, Kind, Manifest};
 use crate::migrate::plan::{FileChange, MigratePlan, MigrateStep};
+use crate::migrate::tree::helper::{self, Depth, ListingError};
+use crate::migrate::tree::manifest::{Entry, Manifest};
+use crate::migrate::tree::stat::{self, Stat};
 
 /// Where a cross-host migration goes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,35 +219,23 @@ pub fn write_spec(target: &Path, image: &str, journal: &str) -> HelperSpec {
     }
 }
 
-/// Prints the tree under the mount as three sections: `stat` of every entry (raw mode, owner,
-/// size, mtime, inode, links, device numbers, path), each symlink's target, each file's
-/// SHA-256. Read by [`parse_manifest`].
-const MANIFEST: &str = "cd \"$1\" || exit 1
-echo '#stat'
-find . -exec stat -c '%f %u %g %s %Y %i %h %t %T %n' {} + || exit 1
-echo '#link'
-find . -type l -exec sh -c 'for l do printf \"%s\\n%s\\n\" \"$l\" \"$(readlink \"$l\")\"; done' sh {} + || exit 1
-echo '#hash'
-find . -type f -exec sha256sum {} + || exit 1
-echo '#end'";
-
 /// The helper that prints the manifest of the tree `source` (read-only, at `at`) on its
-/// engine: only this text crosses, never the data.
+/// engine: the one manifest helper ([`helper::spec`]); only its listing crosses, never the
+/// data. Read by [`parse_manifest`].
 pub fn manifest_spec(source: &MountSource, at: &str, image: &str, journal: &str) -> HelperSpec {
-    let mut command = shell(MANIFEST);
-    command.extend(["tierctl-manifest".into(), at.into()]);
-    HelperSpec {
+    let base = HelperSpec {
         mounts: vec![MountSpec {
             source: source.clone(),
             target: at.into(),
             read_only: true,
         }],
-        capabilities: vec![Capability::DacReadSearch],
-        ..spec("manifest", image, journal, command)
-    }
+        ..spec("manifest", image, journal, shell("true"))
+    };
+    helper::spec(&base, &[(at, Depth::Hashed)])
 }
 
-/// The root directory's owner, mode and mtime on A (`uid gid octal-mode mtime`).
+/// The root directory's owner, mode and mtime on A: its `stat` line in the one format
+/// ([`stat::FORMAT`]).
 pub fn root_stat_spec(source: &MountSource, image: &str, journal: &str) -> HelperSpec {
     HelperSpec {
         mounts: vec![MountSpec {
@@ -259,7 +248,7 @@ pub fn root_stat_spec(source: &MountSource, image: &str, journal: &str) -> Helpe
             "root-stat",
             image,
             journal,
-            shell("stat -c '%u %g %a %Y' /from"),
+            shell(&format!("stat -c '{}' {FROM}", stat::FORMAT)),
         )
     }
 }
@@ -280,12 +269,12 @@ pub struct RootAttributes {
 
 /// Read [`root_stat_spec`]'s output.
 pub fn parse_root(text: &str) -> Option<RootAttributes> {
-    let mut words = text.split_whitespace();
+    let root = Stat::parse(text.trim())?;
     Some(RootAttributes {
-        uid: words.next()?.parse().ok()?,
-        gid: words.next()?.parse().ok()?,
-        mode: u32::from_str_radix(words.next()?, 8).ok()?,
-        mtime: words.next()?.parse().ok()?,
+        uid: root.uid,
+        gid: root.gid,
+        mode: root.permissions(),
+        mtime: root.mtime,
     })
 }
 
@@ -495,126 +484,13 @@ pub fn root_of<'r>(roots: &'r [PathBuf], target: &Path) -> Option<(&'r Path, Str
         .max_by_key(|(root, _)| root.components().count())
 }
 
-/// Read [`manifest_spec`]'s output into the same [`Manifest`] the local verify compares
-/// ([`crate::migrate::manifest::compare`]); content hashes are SHA-256 on both sides.
-pub fn parse_manifest(text: &str) -> Result<Manifest, String> {
-    let mut section = "";
-    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
-    let mut inodes: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut lines = text.lines();
-    let mut ended = false;
-    while let Some(line) = lines.next() {
-        match line {
-            "#stat" | "#link" | "#hash" => section = line,
-            "#end" => ended = true,
-            _ if section == "#stat" => {
-                let (path, entry, inode) = stat_line(line)?;
-                inodes.insert(path.clone(), inode);
-                entries.insert(path, entry);
-            }
-            _ if section == "#link" => {
-                let target = lines
-                    .next()
-                    .ok_or_else(|| format!("symlink `{line}` has no target line"))?;
-                if let Some(entry) = entries.get_mut(&relative(line)) {
-                    entry.link = Some(target.to_owned());
-                }
-            }
-            _ if section == "#hash" => {
-                let (hash, path) = line
-                    .split_once("  ")
-                    .ok_or_else(|| format!("unreadable hash line `{line}`"))?;
-                if let Some(entry) = entries.get_mut(&relative(path)) {
-                    entry.hash = Some(hash.to_owned());
-                }
-            }
-            _ => return Err(format!("unexpected line `{line}` before `#stat`")),
-        }
-    }
-    if !ended {
-        return Err("the manifest helper's output ends early".into());
-    }
-    group_hardlinks(&mut entries, &inodes);
-    Ok(Manifest {
-        entries,
-        digest: super::manifest::Digest::Sha256,
-    })
-}
-
-/// `./a/b` -> `a/b`, `.` -> `.`.
-fn relative(raw: &str) -> String {
-    match raw.strip_prefix("./") {
-        Some(rest) if !rest.is_empty() => rest.to_owned(),
-        _ => ".".to_owned(),
-    }
-}
-
-/// One `stat` line: the path, its entry, and (inode, link count).
-fn stat_line(line: &str) -> Result<(String, Entry, (u64, u64)), String> {
-    let bad = || format!("unreadable stat line `{line}`");
-    let mut fields = line.splitn(10, ' ');
-    let mut next = || fields.next().ok_or_else(bad);
-    let raw = u32::from_str_radix(next()?, 16).map_err(|_| bad())?;
-    let uid: u64 = next()?.parse().map_err(|_| bad())?;
-    let gid: u64 = next()?.parse().map_err(|_| bad())?;
-    let size: u64 = next()?.parse().map_err(|_| bad())?;
-    let mtime: u64 = next()?.parse().map_err(|_| bad())?;
-    let inode: u64 = next()?.parse().map_err(|_| bad())?;
-    let links: u64 = next()?.parse().map_err(|_| bad())?;
-    let major = u32::from_str_radix(next()?, 16).map_err(|_| bad())?;
-    let minor = u32::from_str_radix(next()?, 16).map_err(|_| bad())?;
-    let path = relative(next()?);
-    let kind = match raw & 0o170000 {
-        0o040000 => Kind::Dir,
-        0o100000 => Kind::File,
-        0o120000 => Kind::Symlink,
-        0o010000 => Kind::Fifo,
-        0o020000 => Kind::CharDevice,
-        0o060000 => Kind::BlockDevice,
-        _ => {
-            return Err(format!(
-                "`{path}` is a socket or an unknown file type: it cannot be copied"
-            ));
-        }
-    };
-    let entry = Entry {
-        kind,
-        size: if kind == Kind::File { size } else { 0 },
-        uid,
-        gid,
-        mode: raw & 0o7777,
-        mtime: (kind != Kind::Symlink).then_some(mtime),
-        link: None,
-        device: matches!(kind, Kind::CharDevice | Kind::BlockDevice).then_some((major, minor)),
-        hardlink_group: None,
-        hash: None,
-    };
-    Ok((path, entry, (inode, links)))
-}
-
-/// Files with several links whose inode appears at two or more paths of the tree get the
-/// group's smallest path as their group name (as [`crate::migrate::manifest::from_tar`]
-/// names them); a link count from links outside the tree groups nothing.
-fn group_hardlinks(entries: &mut BTreeMap<String, Entry>, inodes: &BTreeMap<String, (u64, u64)>) {
-    let mut groups: BTreeMap<u64, Vec<&String>> = BTreeMap::new();
-    for (path, (inode, links)) in inodes {
-        if *links > 1 && entries.get(path).is_some_and(|e| e.kind == Kind::File) {
-            groups.entry(*inode).or_default().push(path);
-        }
-    }
-    let named: Vec<(String, String)> = groups
-        .values()
-        .filter(|members| members.len() > 1)
-        .flat_map(|members| {
-            let name = members[0].clone();
-            members.iter().map(move |m| ((*m).clone(), name.clone()))
-        })
-        .collect();
-    for (path, name) in named {
-        if let Some(entry) = entries.get_mut(&path) {
-            entry.hardlink_group = Some(name);
-        }
-    }
+/// Read [`manifest_spec`]'s output (the tree at `at`) into the same [`Manifest`] the local
+/// verify compares ([`crate::migrate::tree::manifest::compare`]); content hashes are SHA-256 on
+/// both sides.
+pub fn parse_manifest(text: &str, at: &str) -> Result<Manifest, ListingError> {
+    helper::parse(text, &[(at, Depth::Hashed)])?
+        .pop()
+        .ok_or(ListingError::FewerTrees)
 }
 
 #[cfg(test)]
@@ -637,47 +513,16 @@ mod tests {
         );
     }
 
-    const OUTPUT: &str = "#stat
-41c0 999 999 4096 1700000000 10 3 0 0 .
-81a4 999 999 3 1700000001 11 2 0 0 ./a
-81a4 999 999 3 1700000001 11 2 0 0 ./sub/b
-81a4 0 0 5 1700000002 12 2 0 0 ./outside link
-a1ff 999 999 3 1700000003 13 1 0 0 ./l
-11a4 999 999 0 1700000004 14 1 0 0 ./fifo
-41ed 999 999 4096 1700000005 15 2 0 0 ./sub
-#link
-./l
-sub/b
-#hash
-aaaa  ./a
-aaaa  ./sub/b
-bbbb  ./outside link
-#end
-";
-
     #[test]
-    fn a_manifest_is_read_from_the_helper_output() {
-        let m = parse_manifest(OUTPUT).expect("parses");
-        assert_eq!(m.len(), 7);
-        let root = &m.entries["."];
-        assert_eq!((root.kind, root.uid, root.mode), (Kind::Dir, 999, 0o700));
-        assert_eq!(m.entries["a"].hardlink_group.as_deref(), Some("a"));
-        assert_eq!(m.entries["sub/b"].hardlink_group.as_deref(), Some("a"));
-        assert_eq!(m.entries["sub/b"].hash.as_deref(), Some("aaaa"));
-        // two links, but the other one is outside the tree: no group
-        assert_eq!(m.entries["outside link"].hardlink_group, None);
-        assert_eq!(m.entries["l"].link.as_deref(), Some("sub/b"));
-        assert_eq!(m.entries["l"].mtime, None);
-        assert_eq!(m.entries["fifo"].kind, Kind::Fifo);
-        assert_eq!(m.entries["sub"].size, 0);
-    }
-
-    #[test]
-    fn a_cut_manifest_or_a_socket_is_an_error() {
-        let cut = OUTPUT.replace("#end\n", "");
-        assert!(parse_manifest(&cut).unwrap_err().contains("ends early"));
-        let socket = "#stat\nc1ed 0 0 0 1 2 1 0 0 ./sock\n#end\n";
-        assert!(parse_manifest(socket).unwrap_err().contains("socket"));
+    fn the_manifest_helper_is_the_one_helper_reading_the_tree_at_its_mount() {
+        let source = MountSource::Volume("v".into());
+        let helper = manifest_spec(&source, TO, "img", "j");
+        assert_eq!(helper.purpose, "manifest");
+        assert_eq!(helper.capabilities, [Capability::DacReadSearch]);
+        assert!(helper.mounts.iter().all(|m| m.read_only && m.target == TO));
+        assert_eq!(helper.command[5..], [TO, "hash"]);
+        let cut = format!("@root hash {TO}\n");
+        assert!(parse_manifest(&cut, TO).is_err());
     }
 
     #[test]
@@ -706,7 +551,7 @@ bbbb  ./outside link
             })
         );
         assert_eq!(
-            parse_root("999 998 700 1700000000\n"),
+            parse_root("41c0 4096 999 998 1700000000 1700000001 48 2 3 0 0\n"),
             Some(RootAttributes {
                 uid: 999,
                 gid: 998,

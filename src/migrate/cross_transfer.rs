@@ -15,7 +15,8 @@ use tar::{Builder, EntryType, Header};
 use super::cross_delta::{CrossDelta, Sent};
 use super::cross_host::Destination;
 use super::cross_plan as xp;
-use super::manifest::{Entry, Kind, Manifest};
+use super::tree::manifest::{Entry, Kind, Manifest};
+use super::tree::name;
 use crate::engine::{Engine, EngineError, MountSource};
 
 /// Files fetched from A by one helper, at once: each is one connection to A's engine (over
@@ -66,6 +67,12 @@ pub fn send(
     now: &Manifest,
     count: &AtomicU64,
 ) -> Result<(), String> {
+    if let Some(odd) = delta.send.iter().find_map(|sent| match sent {
+        Sent::Data(path) if name::has_encoded(path) => Some(path),
+        _ => None,
+    }) {
+        return Err(not_fetchable(odd));
+    }
     let (mut reader, writer) =
         io::pipe().map_err(|e| format!("cannot make a pipe for the delta: {e}"))?;
     let spec = xp::write_spec(route.target, route.image, route.journal);
@@ -86,6 +93,15 @@ pub fn send(
         extracted.map_err(engine_error)?;
         wrote
     })
+}
+
+/// Why a changed file whose name is not UTF-8 cannot be sent by the delta: A's archive endpoint
+/// takes a path as text; the full pass streams the whole tree, names as bytes.
+fn not_fetchable(path: &str) -> String {
+    format!(
+        "`{}` changed since the pre-copy and its name is not UTF-8: the engine's archive API cannot fetch it by name; hint: `tierctl migrate --rollback --yes`, then move with `--to-context B --stop-first` (one archive of the whole tree, every name kept)",
+        name::shown(path)
+    )
 }
 
 /// Write the delta's tar into `out`: headers in path order, each batch of files' content
@@ -173,17 +189,18 @@ fn append_file(
     path: &str,
     tar: &mut dyn Read,
 ) -> Result<(), String> {
-    let bad = |e: io::Error| format!("`{path}` in the source's archive: {e}");
+    let shown = name::shown(path);
+    let bad = |e: io::Error| format!("`{shown}` in the source's archive: {e}");
     let mut archive = tar::Archive::new(tar);
     let mut entries = archive.entries().map_err(bad)?;
     let mut entry = entries
         .next()
-        .ok_or_else(|| format!("`{path}` is missing from the source's archive"))?
+        .ok_or_else(|| format!("`{shown}` is missing from the source's archive"))?
         .map_err(bad)?;
     let theirs = entry.header();
     if theirs.entry_type() != EntryType::Regular {
         return Err(format!(
-            "`{path}` is no longer a regular file on the stopped source; hint: something changed it while the services were stopped: run `tierctl migrate --resume` again"
+            "`{shown}` is no longer a regular file on the stopped source; hint: something changed it while the services were stopped: run `tierctl migrate --resume` again"
         ));
     }
     let mut header = Header::new_gnu();
@@ -194,8 +211,8 @@ fn append_file(
     header.set_gid(theirs.gid().map_err(bad)?);
     header.set_mtime(theirs.mtime().map_err(bad)?);
     builder
-        .append_data(&mut header, path, &mut entry)
-        .map_err(|e| format!("cannot send `{path}`: {e}"))
+        .append_data(&mut header, name::path(path), &mut entry)
+        .map_err(|e| format!("cannot send `{}`: {e}", name::shown(path)))
 }
 
 /// A header-only entry (directory, symlink, FIFO, device, hardlink) made from A's manifest.
@@ -205,20 +222,24 @@ fn append_header(
     now: &Manifest,
 ) -> Result<(), String> {
     let path = sent.path();
-    let entry = now
-        .entries
-        .get(path)
-        .ok_or_else(|| format!("`{path}` is not in the stopped source's manifest"))?;
+    let entry = now.entries.get(path).ok_or_else(|| {
+        format!(
+            "`{}` is not in the stopped source's manifest",
+            name::shown(path)
+        )
+    })?;
     let mut header = Header::new_gnu();
     header.set_size(0);
     header.set_mode(entry.mode);
     header.set_uid(entry.uid);
     header.set_gid(entry.gid);
     header.set_mtime(entry.mtime.unwrap_or_default());
-    let cannot = |e: io::Error| format!("cannot send `{path}`: {e}");
+    let cannot = |e: io::Error| format!("cannot send `{}`: {e}", name::shown(path));
     if let Sent::Link { to, .. } = sent {
         header.set_entry_type(EntryType::Link);
-        return builder.append_link(&mut header, path, to).map_err(cannot);
+        return builder
+            .append_link(&mut header, name::path(path), name::path(to))
+            .map_err(cannot);
     }
     header.set_entry_type(entry_type(entry));
     if let Some((major, minor)) = entry.device {
@@ -227,12 +248,18 @@ fn append_header(
     }
     match &entry.link {
         // the target as written (the tar crate's own setter normalises paths)
-        Some(to) if to.len() < 100 => header.set_link_name_literal(to).map_err(cannot)?,
-        Some(to) => return builder.append_link(&mut header, path, to).map_err(cannot),
+        Some(to) if name::decode(to).len() < 100 => header
+            .set_link_name_literal(name::decode(to))
+            .map_err(cannot)?,
+        Some(to) => {
+            return builder
+                .append_link(&mut header, name::path(path), name::path(to))
+                .map_err(cannot);
+        }
         None => {}
     }
     builder
-        .append_data(&mut header, path, io::empty())
+        .append_data(&mut header, name::path(path), io::empty())
         .map_err(cannot)
 }
 
@@ -244,5 +271,20 @@ fn entry_type(entry: &Entry) -> EntryType {
         Kind::CharDevice => EntryType::Char,
         Kind::BlockDevice => EntryType::Block,
         Kind::File => EntryType::Regular,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i26_row5_a_changed_file_named_not_utf8_is_refused_with_the_way_that_carries_it() {
+        let message = not_fetchable(&name::encode(b"caf\xe9"));
+        assert!(
+            message.starts_with("`caf\\xe9` changed since the pre-copy"),
+            "{message}"
+        );
+        assert!(message.contains("--stop-first"), "{message}");
     }
 }

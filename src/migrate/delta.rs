@@ -12,6 +12,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use crate::migrate::tree::listing::{Listed, Listing};
+use crate::migrate::tree::manifest::Kind;
+use crate::migrate::tree::name;
+use crate::migrate::tree::stat::Stat;
+
 /// Seconds taken off the start of a pass: file times come from the kernel's coarse clock, which
 /// may lag `date` by a tick.
 pub const CLOCK_MARGIN_SECS: i64 = 1;
@@ -23,120 +28,8 @@ pub const REPEAT_PER_MILLE: u64 = 50;
 /// Catch-up passes at most before the services stop anyway.
 pub const MAX_PASSES: u32 = 3;
 
-/// The type of a listed entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Dir,
-    /// Anything else (symlink, FIFO, device, socket): copied as a whole by `cp -a`.
-    Other(u32),
-}
-
-/// One listed entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stat {
-    /// Inode number.
-    pub inode: u64,
-    /// Hard links.
-    pub links: u64,
-    /// Type.
-    pub kind: Kind,
-    /// Permission bits (`0o7777`).
-    pub mode: u32,
-    /// Size in bytes.
-    pub size: u64,
-    /// Owner.
-    pub uid: u64,
-    /// Group.
-    pub gid: u64,
-    /// mtime, seconds.
-    pub mtime: i64,
-    /// ctime, seconds.
-    pub ctime: i64,
-}
-
-/// A tree's entries by path relative to its root (`.` is the root).
-pub type Listing = BTreeMap<String, Stat>;
-
-/// What the list helper printed: its clock when it began, and both trees.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Listed {
-    /// `date +%s` before the listing.
-    pub began: i64,
-    /// The source (`/from`).
-    pub source: Listing,
-    /// The target (`/to`).
-    pub target: Listing,
-}
-
-/// The list helper's script: the clock, then every entry of both trees, one a line.
-pub const LIST: &str = "date +%s; find /from /to -exec stat -c '%i %h %f %s %u %g %Y %Z %n' {} +";
-
-/// Read the list helper's output; `Err` names the line it could not read (a file name with a
-/// newline in it, for one).
-pub fn parse_listed(text: &str) -> Result<Listed, String> {
-    let mut lines = text.lines();
-    let began = lines
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or("the list helper printed no clock")?;
-    let mut out = Listed {
-        began,
-        ..Listed::default()
-    };
-    for line in lines.filter(|l| !l.is_empty()) {
-        let (stat, name) = parse_line(line).ok_or_else(|| format!("cannot read `{line}`"))?;
-        let (tree, rest) = if let Some(rest) = strip_root(name, "/from") {
-            (&mut out.source, rest)
-        } else if let Some(rest) = strip_root(name, "/to") {
-            (&mut out.target, rest)
-        } else {
-            return Err(format!("cannot read `{line}`"));
-        };
-        tree.insert(rest, stat);
-    }
-    Ok(out)
-}
-
-fn strip_root(name: &str, root: &str) -> Option<String> {
-    let rest = name.strip_prefix(root)?;
-    if rest.is_empty() {
-        return Some(".".into());
-    }
-    rest.strip_prefix('/').map(str::to_owned)
-}
-
-fn parse_line(line: &str) -> Option<(Stat, &str)> {
-    let mut parts = line.splitn(9, ' ');
-    let mut next = || parts.next();
-    let inode = next()?.parse().ok()?;
-    let links = next()?.parse().ok()?;
-    let raw = u32::from_str_radix(next()?, 16).ok()?;
-    let size = next()?.parse().ok()?;
-    let uid = next()?.parse().ok()?;
-    let gid = next()?.parse().ok()?;
-    let mtime = next()?.parse().ok()?;
-    let ctime = next()?.parse().ok()?;
-    let name = next()?;
-    let kind = match raw & 0o170000 {
-        0o100000 => Kind::File,
-        0o040000 => Kind::Dir,
-        other => Kind::Other(other),
-    };
-    let stat = Stat {
-        inode,
-        links,
-        kind,
-        mode: raw & 0o7777,
-        size,
-        uid,
-        gid,
-        mtime,
-        ctime,
-    };
-    Some((stat, name))
+fn is_dir(s: &Stat) -> bool {
+    s.kind() == Some(Kind::Dir)
 }
 
 /// One thing the delta helper does.
@@ -184,15 +77,16 @@ impl Delta {
 /// metadata, or touched since `since`.
 fn differs(source: &Stat, target: Option<&Stat>, since: i64) -> bool {
     let Some(t) = target else { return true };
-    if source.kind != t.kind || source.ctime >= since {
+    if source.file_type() != t.file_type() || source.ctime >= since {
         return true;
     }
-    let attributes = source.uid != t.uid || source.gid != t.gid || source.mode != t.mode;
-    match source.kind {
-        Kind::Dir => attributes || source.mtime != t.mtime,
-        Kind::File => attributes || source.size != t.size || source.mtime != t.mtime,
+    let attributes =
+        source.uid != t.uid || source.gid != t.gid || source.permissions() != t.permissions();
+    match source.kind() {
+        Some(Kind::Dir) => attributes || source.mtime != t.mtime,
+        Some(Kind::File) => attributes || source.size != t.size || source.mtime != t.mtime,
         // a symlink's own mtime and mode are not kept by every copy: compare owners only
-        Kind::Other(_) => source.uid != t.uid || source.gid != t.gid || source.size != t.size,
+        _ => source.uid != t.uid || source.gid != t.gid || source.size != t.size,
     }
 }
 
@@ -216,13 +110,13 @@ pub fn plan(listed: &Listed, since: i64) -> Delta {
     let mut first_of_inode: BTreeMap<u64, String> = BTreeMap::new();
     let changed_inodes: BTreeSet<u64> = source
         .iter()
-        .filter(|(p, s)| s.links > 1 && s.kind != Kind::Dir && differs(s, target.get(*p), since))
-        .map(|(_, s)| s.inode)
+        .filter(|(p, s)| s.links > 1 && !is_dir(s) && differs(s, target.get(*p), since))
+        .map(|(_, s)| s.ino)
         .collect();
     for (path, s) in source {
         let t = target.get(path);
-        if s.kind == Kind::Dir {
-            if t.is_none_or(|t| t.kind != Kind::Dir) {
+        if is_dir(s) {
+            if t.is_none_or(|t| !is_dir(t)) {
                 delta.ops.push(Op::Mkdir(path.clone()));
                 touched.insert(path.clone());
             }
@@ -231,13 +125,13 @@ pub fn plan(listed: &Listed, since: i64) -> Delta {
             }
             continue;
         }
-        let grouped = s.links > 1 && changed_inodes.contains(&s.inode);
+        let grouped = s.links > 1 && changed_inodes.contains(&s.ino);
         if !grouped && !differs(s, t, since) {
             continue;
         }
         touched.insert(path.clone());
         delta.copied += 1;
-        match first_of_inode.get(&s.inode).filter(|_| s.links > 1) {
+        match first_of_inode.get(&s.ino).filter(|_| s.links > 1) {
             Some(to) => delta.ops.push(Op::Link {
                 path: path.clone(),
                 to: to.clone(),
@@ -245,7 +139,7 @@ pub fn plan(listed: &Listed, since: i64) -> Delta {
             None => {
                 delta.bytes += s.size;
                 delta.ops.push(Op::Copy(path.clone()));
-                first_of_inode.insert(s.inode, path.clone());
+                first_of_inode.insert(s.ino, path.clone());
             }
         }
     }
@@ -260,7 +154,7 @@ fn attributes(delta: &mut Delta, source: &Listing, touched: &BTreeSet<String>) {
     for path in touched {
         let mut at = path.as_str();
         loop {
-            if source.get(at).is_some_and(|s| s.kind == Kind::Dir) {
+            if source.get(at).is_some_and(is_dir) {
                 dirs.insert(at.to_owned());
             }
             if at == "." {
@@ -280,8 +174,10 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The delta helper's script: `"$@"` is a list of `OP PATH` pairs (`ln` takes a third word,
-/// the path linked to). `STRICT=1` fails on the first error; otherwise (a pass while the
-/// services run) only an entry that vanished from the source meanwhile is skipped.
+/// the path linked to). An op ending in `%` has its paths as `printf` escapes of their bytes
+/// ([`escaped`]: a name that is not UTF-8 cannot be an argument as it is). `STRICT=1` fails on
+/// the first error; otherwise (a pass while the services run) only an entry that vanished from
+/// the source meanwhile is skipped.
 pub const APPLY: &str = r#"set -u
 fail() {
   if [ "$STRICT" = 1 ] || [ -e "/from/$2" ] || [ -L "/from/$2" ]; then
@@ -289,12 +185,14 @@ fail() {
   fi
 }
 while [ $# -gt 0 ]; do
-  op=$1; p=$2; shift 2
+  op=$1; p=$2; shift 2; e=
+  case $op in *%) e=1; op=${op%?}; p=$(printf "${p}x"); p=${p%x} ;; esac
   case $op in
     rm) rm -rf "/to/$p" || { echo "tierctl-delta: rm: $p" >&2; exit 1; } ;;
     mkdir) if [ ! -d "/to/$p" ] || [ -L "/to/$p" ]; then rm -rf "/to/$p"; mkdir "/to/$p" || fail mkdir "$p"; fi ;;
     cp) rm -rf "/to/$p"; cp -a "/from/$p" "/to/$p" || fail cp "$p" ;;
-    ln) to=$1; shift; rm -rf "/to/$p"; ln "/to/$to" "/to/$p" || fail ln "$p" ;;
+    ln) to=$1; shift; if [ -n "$e" ]; then to=$(printf "${to}x"); to=${to%x}; fi
+        rm -rf "/to/$p"; ln "/to/$to" "/to/$p" || fail ln "$p" ;;
     attr) if [ -d "/from/$p" ]; then
             chown "$(stat -c %u:%g "/from/$p")" "/to/$p" && chmod "$(stat -c %a "/from/$p")" "/to/$p" && touch -r "/from/$p" "/to/$p" || fail attr "$p"
           fi ;;
@@ -305,6 +203,40 @@ sync"#;
 /// Argument bytes per helper run (Linux allows 2 MiB of arguments and environment).
 pub const ARGS_PER_RUN: usize = 512 * 1024;
 
+/// An [`name::encode`]d path as a `printf` format that prints its bytes: letters, digits and
+/// `/._-` as they are, every other byte as a three-digit octal escape (`\377`).
+pub fn escaped(path: &str) -> String {
+    let mut out = String::new();
+    for byte in name::decode(path) {
+        if byte.is_ascii_alphanumeric() || b"/._-".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("\\{byte:03o}"));
+        }
+    }
+    out
+}
+
+/// One op as [`APPLY`]'s words.
+fn words(op: &Op) -> Vec<String> {
+    let (word, paths): (&str, Vec<&str>) = match op {
+        Op::Remove(p) => ("rm", vec![p]),
+        Op::Mkdir(p) => ("mkdir", vec![p]),
+        Op::Copy(p) => ("cp", vec![p]),
+        Op::Link { path, to } => ("ln", vec![path, to]),
+        Op::Attributes(p) => ("attr", vec![p]),
+    };
+    if paths.iter().any(|p| name::has_encoded(p)) {
+        let mut out = vec![format!("{word}%")];
+        out.extend(paths.into_iter().map(escaped));
+        out
+    } else {
+        let mut out = vec![word.to_owned()];
+        out.extend(paths.into_iter().map(str::to_owned));
+        out
+    }
+}
+
 /// The delta's ops as argument lists for [`APPLY`], split so that none exceeds
 /// [`ARGS_PER_RUN`] bytes.
 pub fn ops_args(delta: &Delta) -> Vec<Vec<String>> {
@@ -312,20 +244,14 @@ pub fn ops_args(delta: &Delta) -> Vec<Vec<String>> {
     let mut current: Vec<String> = Vec::new();
     let mut bytes = 0;
     for op in &delta.ops {
-        let words: Vec<&str> = match op {
-            Op::Remove(p) => vec!["rm", p],
-            Op::Mkdir(p) => vec!["mkdir", p],
-            Op::Copy(p) => vec!["cp", p],
-            Op::Link { path, to } => vec!["ln", path, to],
-            Op::Attributes(p) => vec!["attr", p],
-        };
+        let words = words(op);
         let size: usize = words.iter().map(|w| w.len() + 1).sum();
         if bytes + size > ARGS_PER_RUN && !current.is_empty() {
             runs.push(std::mem::take(&mut current));
             bytes = 0;
         }
         bytes += size;
-        current.extend(words.into_iter().map(str::to_owned));
+        current.extend(words);
     }
     if !current.is_empty() {
         runs.push(current);
@@ -337,7 +263,7 @@ pub fn ops_args(delta: &Delta) -> Vec<Vec<String>> {
 pub fn has_devices(listing: &Listing) -> bool {
     listing
         .values()
-        .any(|s| matches!(s.kind, Kind::Other(0o020000 | 0o060000)))
+        .any(|s| matches!(s.kind(), Some(Kind::CharDevice | Kind::BlockDevice)))
 }
 
 /// Whether a delta is large enough to be applied while the services run and listed again
@@ -350,47 +276,66 @@ pub fn worth_another_pass(delta: &Delta, total: u64) -> bool {
 mod tests {
     use super::*;
 
+    /// A listed entry: `Other` kinds are symlinks.
     fn stat(inode: u64, kind: Kind, size: u64, mtime: i64, ctime: i64) -> Stat {
+        let kind_bits = match kind {
+            Kind::File => 0o100_000,
+            Kind::Dir => 0o040_000,
+            _ => 0o120_000,
+        };
         Stat {
-            inode,
+            ino: inode,
             links: 1,
-            kind,
-            mode: 0o644,
+            mode: kind_bits | 0o644,
             size,
             uid: 999,
             gid: 999,
             mtime,
             ctime,
+            ..Stat::default()
         }
     }
 
     #[test]
-    fn parses_both_trees_and_the_clock() {
-        let text = "1700000100\n\
-            10 3 41ed 4096 0 0 1700000000 1700000000 /from\n\
-            11 1 81a4 5 999 999 1700000001 1700000002 /from/a b\n\
-            20 2 41ed 4096 0 0 1700000000 1700000050 /to\n";
-        let listed = parse_listed(text).expect("readable");
-        assert_eq!(listed.began, 1_700_000_100);
-        assert_eq!(listed.source.len(), 2);
-        let file = &listed.source["a b"];
-        assert_eq!((file.kind, file.mode, file.size), (Kind::File, 0o644, 5));
-        assert_eq!(listed.target["."].kind, Kind::Dir);
-        assert!(parse_listed("1\nnot a line\n").is_err());
-        assert!(parse_listed("").is_err());
+    fn i26_row5_names_that_are_not_utf8_are_applied_as_printf_escapes_of_their_bytes() {
+        let latin1 = name::encode(b"caf\xe9");
+        let newline = "a\nb".to_owned();
+        let d = Delta {
+            ops: vec![
+                Op::Copy(latin1.clone()),
+                Op::Copy(newline.clone()),
+                Op::Link {
+                    path: name::encode(b"l\xff"),
+                    to: "plain".into(),
+                },
+                Op::Remove("plain dir".into()),
+            ],
+            ..Delta::default()
+        };
+        let runs = ops_args(&d);
+        assert_eq!(
+            runs,
+            [vec![
+                "cp%",
+                "caf\\351",
+                // a newline is UTF-8: an argument as it is
+                "cp",
+                "a\nb",
+                "ln%",
+                "l\\377",
+                "plain",
+                "rm",
+                "plain dir",
+            ]]
+        );
+        assert_eq!(escaped("100% a\\"), "100\\045\\040a\\134");
     }
 
     fn listed(source: &[(&str, Stat)], target: &[(&str, Stat)]) -> Listed {
         Listed {
             began: 0,
-            source: source
-                .iter()
-                .map(|(p, s)| ((*p).to_owned(), s.clone()))
-                .collect(),
-            target: target
-                .iter()
-                .map(|(p, s)| ((*p).to_owned(), s.clone()))
-                .collect(),
+            source: source.iter().map(|(p, s)| ((*p).to_owned(), *s)).collect(),
+            target: target.iter().map(|(p, s)| ((*p).to_owned(), *s)).collect(),
         }
     }
 
@@ -399,7 +344,7 @@ mod tests {
         let dir = stat(1, Kind::Dir, 4096, 100, 100);
         let file = stat(2, Kind::File, 5, 100, 100);
         let l = listed(
-            &[(".", dir.clone()), ("a", file.clone())],
+            &[(".", dir), ("a", file)],
             &[
                 (".", stat(7, Kind::Dir, 4096, 100, 500)),
                 ("a", stat(8, Kind::File, 5, 100, 500)),
@@ -413,8 +358,8 @@ mod tests {
         let dir = stat(1, Kind::Dir, 4096, 100, 100);
         // same size and mtime as the copy, but touched after the pass began
         let l = listed(
-            &[(".", dir.clone()), ("a", stat(2, Kind::File, 5, 200, 200))],
-            &[(".", dir.clone()), ("a", stat(8, Kind::File, 5, 200, 190))],
+            &[(".", dir), ("a", stat(2, Kind::File, 5, 200, 200))],
+            &[(".", dir), ("a", stat(8, Kind::File, 5, 200, 190))],
         );
         let d = plan(&l, 200);
         assert_eq!(d.ops, [Op::Copy("a".into()), Op::Attributes(".".into())]);
@@ -426,12 +371,12 @@ mod tests {
         let dir = stat(1, Kind::Dir, 4096, 100, 100);
         let l = listed(
             &[
-                (".", dir.clone()),
+                (".", dir),
                 ("new", stat(3, Kind::File, 1, 300, 300)),
                 ("x", stat(4, Kind::Dir, 4096, 300, 300)),
             ],
             &[
-                (".", dir.clone()),
+                (".", dir),
                 ("old", stat(9, Kind::Dir, 4096, 100, 100)),
                 ("old/f", stat(10, Kind::File, 1, 100, 100)),
                 ("x", stat(11, Kind::File, 3, 100, 100)),
@@ -456,10 +401,7 @@ mod tests {
         let dir = stat(1, Kind::Dir, 4096, 100, 100);
         let mut a = stat(5, Kind::File, 9, 300, 300);
         a.links = 2;
-        let l = listed(
-            &[(".", dir.clone()), ("a", a.clone()), ("b", a.clone())],
-            &[(".", dir.clone())],
-        );
+        let l = listed(&[(".", dir), ("a", a), ("b", a)], &[(".", dir)]);
         let d = plan(&l, 200);
         assert_eq!(
             d.ops,

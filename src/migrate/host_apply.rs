@@ -15,7 +15,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2, readlinkat};
 use nix::sys::stat::{
@@ -27,6 +27,7 @@ use nix::unistd::{Gid, Uid, fchown, fchownat, syncfs};
 use rayon::prelude::*;
 
 use super::delta::{self, Delta, Op};
+use super::tree::name;
 
 /// Whether this process may apply a delta on the host: it must set any owner (root).
 pub fn may_apply() -> bool {
@@ -35,7 +36,12 @@ pub fn may_apply() -> bool {
 
 /// An error of one entry: the op, the path relative to the trees' roots, and why.
 fn at(op: &str, rel: &str, err: impl std::fmt::Display) -> String {
-    format!("{op} `{rel}`: {err}")
+    format!("{op} `{}`: {err}", name::shown(rel))
+}
+
+/// The host path of the [`name::encode`]d relative path `rel` under `root`.
+fn under(root: &Path, rel: &str) -> PathBuf {
+    root.join(name::path(rel))
 }
 
 /// Apply `delta` from `source` into `target` (both host paths of the same copy): removals,
@@ -58,8 +64,8 @@ pub fn apply_reading<T: Send>(
     let from = Source { root: &root };
     for op in &delta.ops {
         match op {
-            Op::Remove(rel) => remove(&target.join(rel)).map_err(|e| at("rm", rel, e))?,
-            Op::Mkdir(rel) => mkdir(&target.join(rel)).map_err(|e| at("mkdir", rel, e))?,
+            Op::Remove(rel) => remove(&under(target, rel)).map_err(|e| at("rm", rel, e))?,
+            Op::Mkdir(rel) => mkdir(&under(target, rel)).map_err(|e| at("mkdir", rel, e))?,
             _ => {}
         }
     }
@@ -77,20 +83,20 @@ pub fn apply_reading<T: Send>(
         .map_err(|e| at("cp", ".", e))?;
     pool.install(|| {
         copies.par_iter().try_for_each(|rel| {
-            from.copy(rel, &target.join(rel))
+            from.copy(rel, &under(target, rel))
                 .map_err(|e| at("cp", rel, e))
         })
     })?;
     for op in &delta.ops {
         match op {
             Op::Link { path, to } => {
-                let link = target.join(path);
+                let link = under(target, path);
                 remove(&link)
-                    .and_then(|()| fs::hard_link(target.join(to), &link))
+                    .and_then(|()| fs::hard_link(under(target, to), &link))
                     .map_err(|e| at("ln", path, e))?;
             }
             Op::Attributes(rel) => from
-                .attributes(rel, &target.join(rel))
+                .attributes(rel, &under(target, rel))
                 .map_err(|e| at("attr", rel, e))?,
             _ => {}
         }
@@ -120,7 +126,7 @@ pub fn copy_all_reading<T: Send>(
     target: &Path,
     read: impl FnOnce() -> T,
 ) -> Result<T, String> {
-    let listing = super::listing::list(source).map_err(|e| at("list", ".", e))?;
+    let listing = super::tree::listing::list(source).map_err(|e| at("list", ".", e))?;
     let listed = delta::Listed {
         began: 0,
         source: listing,
@@ -144,18 +150,21 @@ impl Source<'_> {
         let how = OpenHow::new()
             .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
             .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-        Ok(openat2(self.root, rel, how)?)
+        Ok(openat2(self.root, name::path(rel).as_path(), how)?)
     }
 
-    /// The parent directory of `rel` (opened `O_PATH`) and `rel`'s last name.
-    fn parent<'r>(&self, rel: &'r str) -> io::Result<(OwnedFd, &'r str)> {
-        let (dir, name) = rel.rsplit_once('/').unwrap_or((".", rel));
-        Ok((self.open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)?, name))
+    /// The parent directory of `rel` (opened `O_PATH`) and `rel`'s last name, as bytes.
+    fn parent(&self, rel: &str) -> io::Result<(OwnedFd, PathBuf)> {
+        let (dir, last) = rel.rsplit_once('/').unwrap_or((".", rel));
+        Ok((
+            self.open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY)?,
+            name::path(last),
+        ))
     }
 
     fn lstat(&self, rel: &str) -> io::Result<FileStat> {
         let (dir, name) = self.parent(rel)?;
-        Ok(fstatat(&dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?)
+        Ok(fstatat(&dir, name.as_path(), AtFlags::AT_SYMLINK_NOFOLLOW)?)
     }
 
     /// `cp -a` of one entry: the target path was removed first.
@@ -169,14 +178,14 @@ impl Source<'_> {
         if kind == SFlag::S_IFDIR {
             // a directory where the listing saw something else (it changed since): copy it whole
             fs::create_dir(to)?;
-            for name in self.children(rel)? {
-                self.copy(&format!("{rel}/{name}"), &to.join(&name))?;
+            for child in self.children(rel)? {
+                self.copy(&format!("{rel}/{child}"), &under(to, &child))?;
             }
             return self.attributes(rel, to);
         }
         if kind == SFlag::S_IFLNK {
             let (dir, name) = self.parent(rel)?;
-            std::os::unix::fs::symlink(readlinkat(&dir, name)?, to)?;
+            std::os::unix::fs::symlink(readlinkat(&dir, name.as_path())?, to)?;
         } else {
             let perm = Mode::from_bits_truncate(st.st_mode & 0o7777);
             mknod(to, kind, perm, st.st_rdev)?;
@@ -197,9 +206,10 @@ impl Source<'_> {
         let dir = self.open(rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
         let mut names = Vec::new();
         for item in nix::dir::Dir::from_fd(dir)? {
-            let name = item?.file_name().to_string_lossy().into_owned();
-            if name != "." && name != ".." {
-                names.push(name);
+            let item = item?;
+            let bytes = item.file_name().to_bytes();
+            if bytes != b"." && bytes != b".." {
+                names.push(name::encode(bytes));
             }
         }
         Ok(names)
@@ -299,9 +309,9 @@ mod tests {
     use std::sync::atomic::AtomicU64;
 
     use super::*;
-    use crate::migrate::listing;
-    use crate::migrate::manifest::{self, Digest, Rules};
     use crate::migrate::tree;
+    use crate::migrate::tree::listing;
+    use crate::migrate::tree::manifest::{self, Digest, Rules};
 
     fn same_trees(a: &Path, b: &Path) {
         let hashed = AtomicU64::new(0);

@@ -1,7 +1,7 @@
 //! Preflight's measure of a copy's source and its owner check (see [`super::owners`]), and the
 //! copy step's measure, done on the host, when the copy itself will run there ([`super::host_apply`]: tierctl is root and the
 //! host sees the source and the target's directory as the engine does): what the measure
-//! helper's `du -sk`, `find | wc -l`, device test and owner check print, without starting a
+//! helper's [`WRITES`](super::copy::WRITES), `find | wc -l`, device test and owner check print, without starting a
 //! container. Nothing is followed out of the source: entries are `lstat`ed relative to their
 //! open directory.
 
@@ -17,8 +17,9 @@ use super::owners::{OWNERS_CHECKED, OwnerCheck};
 /// What a walk of the source found.
 #[derive(Default)]
 struct Walked {
-    /// 512-byte blocks allocated, each inode once.
-    blocks: u64,
+    /// Bytes the copy writes, each inode once: a regular file's apparent size where it exceeds
+    /// its allocated blocks (a sparse file is copied dense), else its blocks.
+    writes: u64,
     entries: u64,
     devices: bool,
     /// `uid:gid` of every entry not owned by `0:0`.
@@ -50,8 +51,8 @@ fn walked(source: &Path) -> io::Result<(SourceSize, Walked)> {
     let meta = fs::symlink_metadata(source)?;
     walk(source, &meta, &mut walked)?;
     let size = SourceSize {
-        // `du -sk`: KiB, rounded up
-        bytes: walked.blocks.div_ceil(2) * 1024,
+        // KiB, rounded up, as the helper prints them
+        bytes: walked.writes.div_ceil(1024) * 1024,
         entries: walked.entries,
         devices: walked.devices,
     };
@@ -84,12 +85,23 @@ fn walk(dir: &Path, meta: &fs::Metadata, out: &mut Walked) -> io::Result<()> {
 fn count(meta: &fs::Metadata, out: &mut Walked) {
     out.entries += 1;
     if meta.nlink() < 2 || meta.is_dir() || out.linked.insert((meta.dev(), meta.ino())) {
-        out.blocks += meta.blocks();
+        out.writes += writes(meta);
     }
     let ft = meta.file_type();
     out.devices |= ft.is_block_device() || ft.is_char_device();
     if meta.uid() != 0 || meta.gid() != 0 {
         out.owners.insert(format!("{}:{}", meta.uid(), meta.gid()));
+    }
+}
+
+/// The bytes a copy writes for one inode: what is allocated, or a regular file's apparent size
+/// when that is more (its holes are written as zeros).
+fn writes(meta: &fs::Metadata) -> u64 {
+    let allocated = meta.blocks().saturating_mul(512);
+    if meta.is_file() {
+        allocated.max(meta.len())
+    } else {
+        allocated
     }
 }
 
@@ -130,6 +142,19 @@ fn check_owners(dir: &Path, probe: &str, owners: &[String]) -> io::Result<Vec<Ow
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn i26_row6_a_sparse_file_counts_its_apparent_size() {
+        let src = tempfile::tempdir().expect("source");
+        let sparse = fs::File::create(src.path().join("sparse")).expect("file");
+        // 1 GiB apparent, nothing allocated: the copy writes it dense
+        sparse.set_len(1 << 30).expect("truncate");
+        fs::write(src.path().join("small"), "x").expect("file");
+        let size = size(src.path()).expect("measure");
+        assert!(size.bytes >= 1 << 30, "{}", size.bytes);
+        assert!(size.bytes < (1 << 30) + (1 << 20), "{}", size.bytes);
+        assert_eq!(size.bytes % 1024, 0);
+    }
 
     #[test]
     fn counts_like_du_and_find_and_checks_each_owner() {

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::engine::MountSource;
-use crate::migrate::manifest::Manifest;
 use crate::migrate::plan::{MigratePlan, MigrateStep};
 use crate::migrate::tree;
+use crate::migrate::tree::manifest::Manifest;
 
 /// The journal id of a rollback's verified copy of copy `n` back into its source.
 pub fn reverse_step(n: usize) -> String {
@@ -824,8 +824,8 @@ mod tests {
         let mut m = Manifest::default();
         m.entries.insert(
             ".".into(),
-            crate::migrate::manifest::Entry {
-                kind: crate::migrate::manifest::Kind::Dir,
+            crate::migrate::tree::manifest::Entry {
+                kind: crate::migrate::tree::manifest::Kind::Dir,
                 size: 0,
                 uid: 999,
                 gid: 999,

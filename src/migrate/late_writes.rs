@@ -14,10 +14,10 @@ use std::sync::atomic::AtomicU64;
 use thiserror::Error;
 
 use super::copy::{self, CopyJob};
-use super::helper_manifest::Depth;
 use super::journal::{self, Detail, JournalError, JournalState};
-use super::manifest::{self, Difference, Digest, Manifest, Rules};
 use super::plan::MigrateStep;
+use super::tree::helper::Depth;
+use super::tree::manifest::{self, Difference, Digest, Manifest, Rules};
 use super::{MigrateContext, tree};
 use crate::engine::MountSource;
 
@@ -215,7 +215,7 @@ pub fn show(source: &MountSource) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::manifest::{Entry, Kind};
+    use crate::migrate::tree::manifest::{Entry, Kind};
 
     fn entry(kind: Kind, hash: Option<&str>) -> Entry {
         Entry {

@@ -5,8 +5,8 @@
 //! The chain, a file each: [`plan`] (pure: what to do) -> [`preflight`] (refuse before anything
 //! changes) -> [`run`] (the journaled step loop) -> [`steps`] (one function per step) ->
 //! [`rollback`] / [`prune`] (undo / remove the kept sources afterwards). Beside them: the
-//! [`journal`], the copy helpers ([`copy`]), manifests ([`manifest`], read on the host by
-//! [`tree`], inside the engine by [`helper_manifest`]), whether a target keeps owners
+//! [`journal`], the copy helpers ([`copy`]), trees ([`tree`]: one entry type and
+//! manifest, read on the host or by the one manifest helper inside the engine), whether a target keeps owners
 //! ([`owners`]), the compose CLI ([`compose_cli`]; which family starts a project:
 //! [`compose_family`]), the mount check ([`mounts`]), the order services stop in ([`stop_order`]), progress bars ([`progress`]) and the
 //! report data ([`outcome`]).
@@ -27,15 +27,10 @@ pub mod cross_plan;
 pub mod cross_transfer;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
-pub mod helper_manifest;
 pub mod host_apply;
 pub mod host_measure;
 pub mod journal;
 pub mod late_writes;
-pub mod listing;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
-pub mod manifest;
 pub mod mounts;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod outcome;
@@ -115,11 +110,12 @@ pub struct MigrateContext<'a> {
     /// The manifests of the stopped sources that this run's cross-host delta took (by copy
     /// number), for the verify that follows in the same run: the source is not read twice while
     /// the services are down; a resumed run reads it again.
-    pub stopped_sources: std::cell::RefCell<std::collections::BTreeMap<usize, manifest::Manifest>>,
+    pub stopped_sources:
+        std::cell::RefCell<std::collections::BTreeMap<usize, tree::manifest::Manifest>>,
     /// What this run's copies on the host read of their target right after the copy, while it
     /// synced (by copy number), for the verify that follows in the same run, which then reads
     /// only the source again ([`tree::with_copy_read`]); a resumed run reads both trees.
-    pub copy_read: std::cell::RefCell<std::collections::BTreeMap<usize, manifest::Manifest>>,
+    pub copy_read: std::cell::RefCell<std::collections::BTreeMap<usize, tree::manifest::Manifest>>,
     /// What this run's running verify (or its `--stop-first` copy) knew of each tree (by copy
     /// number), for the verify while the services are stopped in the same run: it is not read
     /// back from the journal's side files while they are down; a resumed run loads those.

@@ -13,15 +13,15 @@ use std::sync::atomic::AtomicU64;
 
 use super::compose_cli;
 use super::copy::{self, CopyJob};
-use super::helper_manifest::{self, Depth};
 use super::journal::{self, Detail, Journal, JournalState, Record, discard_step, reverse_step};
 use super::late_writes::{self, LateWriteError};
-use super::manifest::{self, Digest, Manifest, Rules};
 use super::outcome::{Outcome, StepOutcome};
 use super::plan::{MigratePlan, MigrateStep};
 use super::preflight::topmost_missing;
 use super::prune::{Reload, users};
 use super::steps::list_or_none;
+use super::tree::helper::{self, Depth};
+use super::tree::manifest::{self, Digest, Manifest, Rules};
 use super::{MigrateContext, MigrateError, state_of};
 use super::{tier_dirs, tree};
 use crate::engine::{HelperSpec, MountSource};
@@ -240,7 +240,7 @@ fn refuse_over_late_writes(
 /// The reverse copy: the source emptied, the tier directory copied into it with the forward
 /// copy's helpers (sides swapped), both trees read where they live and compared; the manifest
 /// kept. In a VM (the host reads neither tree as the engine does) the copy helper reads both
-/// right after its copy, in the same container ([`helper_manifest::after_copy`]): only the
+/// right after its copy, in the same container ([`helper::after_copy`]): only the
 /// manifests cross; else each is read as the verify reads a copy ([`tree::pair_manifests`]: on
 /// the host where it can). The detail, and how the trees were read.
 fn copy_back(
@@ -265,9 +265,8 @@ fn copy_back(
     let after = tree::after_copy_roots(ctx.engine, &sides).map_err(|e| e.to_string())?;
     let read_by_copy = match after {
         Some(roots) => {
-            let output =
-                run(helper_manifest::after_copy(&copy_spec, &roots)).map_err(|e| e.to_string())?;
-            let (_, listing) = helper_manifest::split_after_copy(&output)
+            let output = run(helper::after_copy(&copy_spec, &roots)).map_err(|e| e.to_string())?;
+            let (_, listing) = helper::split_after_copy(&output)
                 .ok_or("the copy helper did not get to reading the trees after its copy")?;
             let trees =
                 tree::after_copy_manifests(listing, &roots, &hashed).map_err(|e| e.to_string())?;

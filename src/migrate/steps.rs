@@ -9,19 +9,20 @@ use super::MigrateContext;
 use super::compose_cli;
 use super::copy::{self, CopyJob, SourceSize};
 use super::delta;
-use super::helper_manifest;
 use super::host_apply;
 use super::host_measure;
 use super::journal::{self, Detail, JournalState};
 use super::late_writes;
-use super::listing;
-use super::manifest::{self, Rules};
 use super::mounts::mount_problems;
 use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
 use super::progress::{self, ticking};
 use super::stop_order;
 use super::tier_dirs;
 use super::tree;
+use super::tree::helper;
+use super::tree::listing;
+use super::tree::manifest::{self, Rules};
+use super::tree::reader::{HelperReader, HostReader, TreeReader};
 use crate::engine::{
     ContainerState, Containers, Engine, EngineError, HelperSpec, MountSource, MountSpec, Selector,
 };
@@ -341,7 +342,7 @@ fn copied_bytes(here: bool, target: &Path) -> u64 {
 
 /// On a VM (the host reads neither tree, see [`copy_helper`]) with the services stopped: one
 /// helper container measures the source, copies it and reads both trees
-/// ([`copy::measured_copy_spec`] in [`helper_manifest::after_copy`]); `None` when that does not
+/// ([`copy::measured_copy_spec`] in [`helper::after_copy`]); `None` when that does not
 /// apply, or when the measure says the copy must wait (device files, or an empty volume the
 /// image seeds): nothing was copied, the usual measure and copy follow.
 fn measured_copy(input: &StepInput<'_>, n: usize, job: &CopyJob) -> Result<Option<Filled>, String> {
@@ -352,7 +353,7 @@ fn measured_copy(input: &StepInput<'_>, n: usize, job: &CopyJob) -> Result<Optio
     };
     let seed = input.plan.copies[n].seed.is_some();
     let copy = copy::measured_copy_spec(job, &input.ctx.image, input.journal, seed);
-    let spec = helper_manifest::after_copy(&copy, &roots);
+    let spec = helper::after_copy(&copy, &roots);
     let (label, target) = (input.label, &job.target);
     let here = input.ctx.elsewhere.is_none();
     let bar = progress::bar(label.to_owned());
@@ -363,7 +364,7 @@ fn measured_copy(input: &StepInput<'_>, n: usize, job: &CopyJob) -> Result<Optio
     );
     bar.finish_and_clear();
     let output = output?;
-    let (printed, _) = helper_manifest::split_after_copy(&output)
+    let (printed, _) = helper::split_after_copy(&output)
         .ok_or("the copy helper did not get to reading the trees after its copy")?;
     let (size, began) = copy::parse_measured(printed).ok_or_else(|| {
         format!(
@@ -401,7 +402,7 @@ fn copy_helper(
     let spec = copy::copy_spec(job, image, journal, devices);
     let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
     match tree::after_copy_roots(input.ctx.engine, &sides).map_err(engine_error)? {
-        Some(roots) => Ok((helper_manifest::after_copy(&spec, &roots), Some(roots))),
+        Some(roots) => Ok((helper::after_copy(&spec, &roots), Some(roots))),
         None => Ok((spec, None)),
     }
 }
@@ -414,7 +415,7 @@ fn keep_after_copy<'o>(
     output: &'o str,
     roots: tree::AfterCopyRoots,
 ) -> Result<&'o str, String> {
-    let (printed, listing) = helper_manifest::split_after_copy(output)
+    let (printed, listing) = helper::split_after_copy(output)
         .ok_or("the copy helper did not get to reading the trees after its copy")?;
     let trees = tree::after_copy_manifests(listing, &roots, &AtomicU64::new(0))
         .map_err(|e| e.to_string())?;
@@ -559,17 +560,23 @@ fn source_job(input: &StepInput<'_>, n: usize) -> CopyJob {
     job
 }
 
-/// Both trees of a copy, listed on the host when it sees both as the engine does, else by a
-/// helper.
+/// Both trees of a copy, listed on the host when it sees both as the engine does (and may
+/// read them), else by the list helper ([`tree::reader`]).
 fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, String> {
-    if let Some(listed) = listing::on_host(input.ctx.engine, job).map_err(engine_error)? {
+    let engine = input.ctx.engine;
+    if let Some(host) = HostReader::for_copy(engine, job).map_err(engine_error)?
+        && let Ok(listed) = host.listed()
+    {
         return Ok(listed);
     }
-    let spec = copy::list_spec(job, &input.ctx.image, input.journal);
-    delta::parse_listed(&run_helper(input, &spec)?).map_err(|e| {
-        format!(
-            "{e}: a name with a newline in it cannot be listed; hint: migrate with `--stop-first`"
-        )
+    let verify = copy::verify_spec(job, &input.ctx.image, input.journal);
+    let helper = HelperReader {
+        engine,
+        spec: &verify,
+    };
+    helper.listed().map_err(|e| match e {
+        tree::TreeError::Engine(e) => engine_error(e),
+        other => other.to_string(),
     })
 }
 

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tierctl::engine::{HelperSpec, Helpers, MountSource, MountSpec, Volumes};
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::manifest::{self, Difference, Digest, Rules};
 use tierctl::migrate::tree;
+use tierctl::migrate::tree::manifest::{self, Difference, Digest, Rules};
 
 use super::engine::{engine, helper_image};
 

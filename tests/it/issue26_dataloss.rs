@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use tierctl::engine::MountSource;
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::manifest::{Digest, Manifest};
 use tierctl::migrate::tree;
+use tierctl::migrate::tree::manifest::{Digest, Manifest};
 
 use super::compose_runner::Family;
 use super::engine::{engine, helper_image};

@@ -19,6 +19,7 @@ mod fleet;
 mod fuzz;
 mod hosts;
 mod issue26_dataloss;
+mod issue26_trees;
 mod layers;
 mod loader;
 mod migrate_downtime;

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use tierctl::migrate::manifest::{self, Digest, Rules};
 use tierctl::migrate::tree;
+use tierctl::migrate::tree::manifest::{self, Digest, Rules};
 
 use super::compose_runner::Family;
 use super::engine::helper_image;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use tierctl::engine::MountSource;
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::manifest::{self, Digest, Manifest, Rules};
 use tierctl::migrate::tree;
+use tierctl::migrate::tree::manifest::{self, Digest, Manifest, Rules};
 
 use super::compose_runner::Family;
 use super::engine::{engine, helper_image};

@@ -12,8 +12,8 @@ use tierctl::engine::{
     ArchiveReader, EngineError, HelperOutput, HelperSpec, Helpers, MountSource, Volumes,
 };
 use tierctl::migrate::copy::{self, CopyJob};
-use tierctl::migrate::helper_manifest::{self, Depth};
-use tierctl::migrate::manifest::{self, Digest, Rules};
+use tierctl::migrate::tree::helper::{self, Depth};
+use tierctl::migrate::tree::manifest::{self, Digest, Rules};
 use tierctl::migrate::tree::{self, Way};
 
 use super::copy_engine::seeded_volume;
@@ -229,7 +229,7 @@ fn the_manifest_helper_reads_tricky_names_as_the_host_and_the_archive_do() {
     assert_eq!(helper.entries["link"].link.as_deref(), Some("tar\nget"));
     for name in [
         "a\nb",
-        "n\u{fffd}m",
+        "n\0ffm",
         "back\\slash",
         "fifo",
         "many/file number 2999",
@@ -286,12 +286,12 @@ fn the_copy_helper_reads_both_trees_after_its_copy_as_the_host_does() {
         .expect("no engine call")
         .expect("a VM: the copy helper reads both");
     // measured, copied and read in one container, as `migrate --stop-first` does on a VM
-    let spec = helper_manifest::after_copy(
+    let spec = helper::after_copy(
         &copy::measured_copy_spec(&job, &helper_image(), "it", true),
         &roots,
     );
     let output = vm.run_to_end(&spec).expect("copy and read");
-    let (printed, listing) = helper_manifest::split_after_copy(&output).expect("a listing");
+    let (printed, listing) = helper::split_after_copy(&output).expect("a listing");
     let (size, began) = copy::parse_measured(printed).expect("measured");
     assert!(began.is_some(), "copied: {printed}");
     assert!(size.entries > 1 && !size.devices, "{size:?}");
@@ -306,7 +306,7 @@ fn the_copy_helper_reads_both_trees_after_its_copy_as_the_host_does() {
         tree::read(path, Digest::Sha256, &AtomicU64::new(0)).expect("host manifest")
     };
     assert_eq!(source, on_host(&mountpoint));
-    assert_eq!(listed, tree::listing(&target).expect("host listing"));
+    assert_eq!(listed, tree::host_listing(&target).expect("host listing"));
     // the verify: the target's content hashed on the host, its listing matched
     let (trees, ways) = tree::verify_after_copy([source, listed], &roots, &sides, &hashed)
         .expect("read")

@@ -5,8 +5,8 @@
 //! The stream is the engine's archive of a path (`GET /containers/{id}/archive`), so the same
 //! code reads a named volume, a host directory and a directory inside a VM. Paths are relative to
 //! the archived directory (its own entry is `.`). The same manifest is read on the host
-//! ([`tree`](crate::migrate::tree)) and from a helper container's listing
-//! ([`helper_manifest`](crate::migrate::helper_manifest)); two manifests compare only when they
+//! ([`host`](super::host)) and from a helper container's listing
+//! ([`helper`](super::helper)); two manifests compare only when they
 //! use the same [`Digest`].
 
 use std::collections::BTreeMap;
@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
+
+use super::name;
 
 /// How file content is hashed. BLAKE3 where tierctl reads the bytes itself (the host, an archive
 /// stream); SHA-256 where a helper container hashes a tree where it lives (busybox `sha256sum`),
@@ -185,75 +187,96 @@ pub fn from_tar(reader: impl Read, digest: Digest, hashed: &AtomicU64) -> io::Re
     let mut links: Vec<(String, String)> = Vec::new();
     for item in archive.entries()? {
         let mut item = item?;
-        let raw = item.path()?.to_string_lossy().into_owned();
+        let raw = name::encode(&item.path_bytes());
         let path = relative(&raw);
-        let header = item.header();
-        let uid = header.uid()?;
-        let gid = header.gid()?;
-        let mode = header.mode()? & 0o7777;
-        let mtime = header.mtime()?;
-        let kind = match header.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
-            tar::EntryType::Directory => Kind::Dir,
-            tar::EntryType::Symlink => Kind::Symlink,
-            tar::EntryType::Fifo => Kind::Fifo,
-            tar::EntryType::Char => Kind::CharDevice,
-            tar::EntryType::Block => Kind::BlockDevice,
-            tar::EntryType::Link => {
+        let kind = match tar_kind(item.header().entry_type(), &raw)? {
+            Some(kind) => kind,
+            None => {
                 let target = item
-                    .link_name()?
-                    .map(|p| relative(&p.to_string_lossy()))
+                    .link_name_bytes()
+                    .map(|p| relative(&name::encode(&p)))
                     .unwrap_or_default();
                 links.push((path, target));
                 continue;
             }
-            other => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("unexpected tar entry type {other:?} at `{raw}`"),
-                ));
-            }
         };
-        let link = match kind {
-            Kind::Symlink => item.link_name()?.map(|p| p.to_string_lossy().into_owned()),
-            _ => None,
-        };
-        let device = match kind {
-            Kind::CharDevice | Kind::BlockDevice => Some((
-                header.device_major()?.unwrap_or(0),
-                header.device_minor()?.unwrap_or(0),
-            )),
-            _ => None,
-        };
-        let (size, hash) = if kind == Kind::File {
-            let mut hasher = digest.hasher();
-            let mut counted = Counted {
-                inner: &mut item,
-                count: hashed,
-            };
-            let size = io::copy(&mut counted, &mut hasher)?;
-            (size, Some(hasher.finish()))
-        } else {
-            (0, None)
-        };
-        entries.insert(
-            path,
-            Entry {
-                kind,
-                size,
-                uid,
-                gid,
-                mode,
-                mtime: (kind != Kind::Symlink).then_some(mtime),
-                link,
-                device,
-                hardlink_group: None,
-                hash,
-            },
-        );
+        let entry = tar_entry(&mut item, kind, digest, hashed)?;
+        entries.insert(path, entry);
     }
     group_hardlinks(&mut entries, links)?;
     Ok(Manifest { entries, digest })
+}
+
+/// The kind of a tar entry; `None` for a hardlink (its group is formed afterwards).
+fn tar_kind(kind: tar::EntryType, raw: &str) -> io::Result<Option<Kind>> {
+    Ok(Some(match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+        tar::EntryType::Directory => Kind::Dir,
+        tar::EntryType::Symlink => Kind::Symlink,
+        tar::EntryType::Fifo => Kind::Fifo,
+        tar::EntryType::Char => Kind::CharDevice,
+        tar::EntryType::Block => Kind::BlockDevice,
+        tar::EntryType::Link => return Ok(None),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "unexpected tar entry type {other:?} at `{}`",
+                    name::shown(raw)
+                ),
+            ));
+        }
+    }))
+}
+
+/// The entry of one tar item of `kind`, a file's content hashed with `digest`.
+fn tar_entry<R: Read>(
+    item: &mut tar::Entry<'_, R>,
+    kind: Kind,
+    digest: Digest,
+    hashed: &AtomicU64,
+) -> io::Result<Entry> {
+    let header = item.header();
+    let (uid, gid, mode, mtime) = (
+        header.uid()?,
+        header.gid()?,
+        header.mode()? & 0o7777,
+        header.mtime()?,
+    );
+    let device = match kind {
+        Kind::CharDevice | Kind::BlockDevice => Some((
+            header.device_major()?.unwrap_or(0),
+            header.device_minor()?.unwrap_or(0),
+        )),
+        _ => None,
+    };
+    let link = match kind {
+        Kind::Symlink => item.link_name_bytes().map(|p| name::encode(&p)),
+        _ => None,
+    };
+    let (size, hash) = if kind == Kind::File {
+        let mut hasher = digest.hasher();
+        let mut counted = Counted {
+            inner: item,
+            count: hashed,
+        };
+        let size = io::copy(&mut counted, &mut hasher)?;
+        (size, Some(hasher.finish()))
+    } else {
+        (0, None)
+    };
+    Ok(Entry {
+        kind,
+        size,
+        uid,
+        gid,
+        mode,
+        mtime: (kind != Kind::Symlink).then_some(mtime),
+        link,
+        device,
+        hardlink_group: None,
+        hash,
+    })
 }
 
 /// `from/a/b` -> `a/b`; `from/` and `from` -> `.`.
@@ -276,7 +299,11 @@ fn group_hardlinks(
         let Some(first) = entries.get(&target).cloned() else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("hardlink `{path}` points at `{target}`, which is not in the archive"),
+                format!(
+                    "hardlink `{}` points at `{}`, which is not in the archive",
+                    name::shown(&path),
+                    name::shown(&target)
+                ),
             ));
         };
         entries.insert(path.clone(), first);
@@ -338,14 +365,22 @@ pub enum Difference {
 impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Difference::Missing { path } => write!(f, "`{path}` missing in the copy"),
-            Difference::Extra { path } => write!(f, "`{path}` only in the copy"),
+            Difference::Missing { path } => {
+                write!(f, "`{}` missing in the copy", name::shown(path))
+            }
+            Difference::Extra { path } => write!(f, "`{}` only in the copy", name::shown(path)),
             Difference::Changed {
                 path,
                 field,
                 source,
                 copy,
-            } => write!(f, "`{path}` {field}: source {source}, copy {copy}"),
+            } => write!(
+                f,
+                "`{}` {field}: source {}, copy {}",
+                name::shown(path),
+                name::shown(source),
+                name::shown(copy)
+            ),
         }
     }
 }

@@ -7,14 +7,92 @@
 //! Names, symlink targets and `sha256sum`'s lines cross as hex (`od -tx1`) of their bytes, names
 //! NUL-separated before that (a name never holds NUL), so spaces, newlines and bytes that are not
 //! UTF-8 survive the engine's log stream, which is text. The `stat` fields of a batch come one
-//! line per name in the order of the names. Names become strings as the host reader makes them
-//! (lossy UTF-8 per path), so the helper's and the host's manifest of one tree have the same keys.
+//! line per name in the order of the names. Names become strings as every reader makes them
+//! ([`name::encode`]: lossless, UTF-8 as it is), so the helper's and the host's manifest of one
+//! tree have the same keys.
 
 use std::collections::BTreeMap;
 
+use thiserror::Error;
+
+use super::manifest::{self, Difference, Digest, Entry, Kind, Manifest, Rules};
+use super::name;
+use super::stat::{self, Stat};
 use crate::engine::{Capability, HelperSpec};
-use crate::migrate::manifest::{self, Difference, Digest, Entry, Kind, Manifest, Rules};
-use crate::migrate::tree::{self, Found};
+
+/// Why a helper's listing could not be read (what it printed does not add up).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ListingError {
+    /// A line other than the one expected (`found`: the line in backticks, or "the end").
+    #[error("expected `{expected}`, found {found}")]
+    Expected {
+        /// The line wanted.
+        expected: String,
+        /// What came.
+        found: String,
+    },
+    /// The helper stopped before its last line.
+    #[error("the helper did not finish: expected `@done`, found {found}")]
+    Unfinished {
+        /// What came instead.
+        found: String,
+    },
+    /// A batch without its size line.
+    #[error("a batch without its size")]
+    BatchSize,
+    /// A batch with another number of names than it said.
+    #[error("a batch of {count} names holds {held}")]
+    BatchCount {
+        /// The size it said.
+        count: usize,
+        /// The names it held.
+        held: usize,
+    },
+    /// Fewer `stat` lines than names.
+    #[error("fewer `stat` lines than names")]
+    FewerStats,
+    /// A `stat` line not in [`stat::FORMAT`].
+    #[error("cannot read `stat` line `{line}`")]
+    StatLine {
+        /// The line.
+        line: String,
+    },
+    /// A line of `od` output that is not hex.
+    #[error("cannot read hex line `{line}`")]
+    HexLine {
+        /// The line.
+        line: String,
+    },
+    /// A symlink without its target.
+    #[error("no target for symlink `{name}`")]
+    NoLinkTarget {
+        /// The symlink (shown).
+        name: String,
+    },
+    /// A file without its `sha256sum` line.
+    #[error("no `sha256sum` line for `{name}`")]
+    NoSum {
+        /// The file (shown).
+        name: String,
+    },
+    /// `sha256sum` lines left over.
+    #[error("more `sha256sum` lines than files")]
+    ExtraSums,
+    /// A name outside the root it was listed under.
+    #[error("`{name}` is not under `{root}`")]
+    NotUnder {
+        /// The name (shown).
+        name: String,
+        /// The root.
+        root: String,
+    },
+    /// The list helper's clock line is missing.
+    #[error("the list helper printed no clock")]
+    NoClock,
+    /// Fewer trees than asked for.
+    #[error("fewer trees than asked for")]
+    FewerTrees,
+}
 
 /// How much of a tree the helper reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,15 +125,17 @@ done
 echo @done";
 
 /// One batch of entries (`$1`: the depth, then the paths): their names (hex of NUL-terminated
-/// bytes), one `stat` line each (raw mode in hex, size, uid, gid, mtime, device, inode, links,
-/// device major and minor in hex), each symlink's target (hex, NUL-terminated), and for `hash`,
-/// `sha256sum`'s lines for the regular files (hex).
-pub const BATCH: &str = "set -o pipefail
+/// bytes), one `stat` line each (the one format, [`stat::FORMAT`]), each symlink's target (hex,
+/// NUL-terminated), and for `hash`, `sha256sum`'s lines for the regular files (hex).
+pub const BATCH: &str = concat!(
+    "set -o pipefail
 depth=$1; shift
 echo \"@batch $#\"
 printf '%s\\0' \"$@\" | od -An -v -tx1
 echo @stat
-stat -c '%f %s %u %g %Y %d %i %h %t %T' -- \"$@\" || exit 1
+stat -c '",
+    stat_format!(),
+    "' -- \"$@\" || exit 1
 echo @links
 for f; do if [ -h \"$f\" ]; then readlink -n -- \"$f\" && printf '\\0' || exit 1; fi; done | od -An -v -tx1 || exit 1
 echo @sums
@@ -65,7 +145,8 @@ if [ \"$depth\" = hash ]; then
   shift $n
   if [ $# -gt 0 ]; then sha256sum -- \"$@\" | od -An -v -tx1 || exit 1; fi
 fi
-echo @end";
+echo @end"
+);
 
 /// The manifest helper for `roots` (paths inside the container, each with how much to read):
 /// the mounts of `verify` (the never-started verify helper: the source at `/from`, the target at
@@ -106,6 +187,13 @@ pub fn after_copy(copy: &HelperSpec, roots: &[(&str, Depth)]) -> HelperSpec {
     }
 }
 
+/// The listing of `roots` after the shell commands `before` (a failure of them ends the
+/// helper), in one `sh -c` command named `name`: [`parse`] and [`parse_listing`] read what
+/// follows `before`'s own output.
+pub fn command(before: &str, name: &str, roots: &[(&str, Depth)]) -> Vec<String> {
+    command_reading(format!("{before}\n{SCRIPT}"), name, roots)
+}
+
 /// `sh -c SCRIPT NAME BATCH ROOT DEPTH ...`: the arguments the listing script reads.
 fn command_reading(script: String, name: &str, roots: &[(&str, Depth)]) -> Vec<String> {
     let mut command: Vec<String> =
@@ -136,27 +224,48 @@ pub fn split_after_copy(text: &str) -> Option<(&str, &str)> {
 /// Read the helper's output: one manifest per root of `roots`, in that order, content hashed
 /// with SHA-256 where the root was [`Depth::Hashed`] (none where [`Depth::Listed`]). `Err` says
 /// what could not be read.
-pub fn parse(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Manifest>, String> {
+pub fn parse(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Manifest>, ListingError> {
+    Ok(read_roots(text, roots)?.into_iter().map(manifest).collect())
+}
+
+/// Read the helper's output as each root's `stat` records by path (sockets included: a copy
+/// takes them along), for the delta ([`crate::migrate::delta`]).
+pub fn parse_listing(
+    text: &str,
+    roots: &[(&str, Depth)],
+) -> Result<Vec<BTreeMap<String, Stat>>, ListingError> {
+    Ok(read_roots(text, roots)?
+        .into_iter()
+        .map(|items| items.into_iter().map(|i| (i.path, i.stat)).collect())
+        .collect())
+}
+
+/// Every root's listed paths, in the order of `roots`.
+fn read_roots(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Vec<Item>>, ListingError> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
     let mut out = Vec::new();
     for (root, depth) in roots {
         let header = format!("@root {} {root}", depth.word());
         match lines.next() {
             Some(line) if line == header => {}
-            other => return Err(format!("expected `{header}`, found {}", shown(other))),
+            other => {
+                return Err(ListingError::Expected {
+                    expected: header,
+                    found: shown(other),
+                });
+            }
         }
         let mut found = Vec::new();
         while lines.peek().is_some_and(|l| l.starts_with("@batch ")) {
             batch(&mut lines, root, *depth, &mut found)?;
         }
-        out.push(manifest(found));
+        out.push(found);
     }
     match lines.next() {
         Some("@done") => Ok(out),
-        other => Err(format!(
-            "the helper did not finish: expected `@done`, found {}",
-            shown(other)
-        )),
+        other => Err(ListingError::Unfinished {
+            found: shown(other),
+        }),
     }
 }
 
@@ -170,30 +279,71 @@ struct Listed {
     stat: Stat,
 }
 
-struct Stat {
-    raw_mode: u32,
-    size: u64,
-    uid: u64,
-    gid: u64,
-    mtime: i64,
-    device: u64,
-    inode: u64,
-    links: u64,
-    major: u32,
-    minor: u32,
+/// One listed path of a root: relative to it ([`name::encode`]d), what `stat` said, a symlink's
+/// target and a file's SHA-256 (when hashed).
+struct Item {
+    path: String,
+    stat: Stat,
+    link: Option<String>,
+    hash: Option<String>,
 }
 
 fn batch<'a>(
     lines: &mut impl Iterator<Item = &'a str>,
     root: &str,
     depth: Depth,
-    found: &mut Vec<Found>,
-) -> Result<(), String> {
+    found: &mut Vec<Item>,
+) -> Result<(), ListingError> {
+    let listed = names_and_stats(lines)?;
+    match lines.next() {
+        Some("@links") => {}
+        other => {
+            return Err(ListingError::Expected {
+                expected: "@links".into(),
+                found: shown(other),
+            });
+        }
+    }
+    let links = hex_until(lines, "@sums")?;
+    let mut links = links.split(|b| *b == 0).map(<[u8]>::to_vec);
+    let sums = hex_until(lines, "@end")?;
+    let mut sums = sums.as_slice();
+    for item in listed {
+        let kind = item.stat.kind();
+        let link = match kind {
+            Some(Kind::Symlink) => Some(name::encode(&links.next().ok_or_else(|| {
+                ListingError::NoLinkTarget {
+                    name: lossy(&item.bytes),
+                }
+            })?)),
+            _ => None,
+        };
+        let hash = match (kind, depth) {
+            (Some(Kind::File), Depth::Hashed) => Some(take_sum(&mut sums, &item.bytes)?),
+            _ => None,
+        };
+        found.push(Item {
+            path: relative(root, &item.bytes)?,
+            stat: item.stat,
+            link,
+            hash,
+        });
+    }
+    if !sums.is_empty() {
+        return Err(ListingError::ExtraSums);
+    }
+    Ok(())
+}
+
+/// A batch's size line, its names and one `stat` line per name.
+fn names_and_stats<'a>(
+    lines: &mut impl Iterator<Item = &'a str>,
+) -> Result<Vec<Listed>, ListingError> {
     let count: usize = lines
         .next()
         .and_then(|l| l.strip_prefix("@batch "))
         .and_then(|n| n.trim().parse().ok())
-        .ok_or("a batch without its size")?;
+        .ok_or(ListingError::BatchSize)?;
     let names = hex_until(lines, "@stat")?;
     let names: Vec<&[u8]> = names
         .strip_suffix(&[0])
@@ -202,55 +352,28 @@ fn batch<'a>(
         .filter(|n| !n.is_empty())
         .collect();
     if names.len() != count {
-        return Err(format!("a batch of {count} names holds {}", names.len()));
+        return Err(ListingError::BatchCount {
+            count,
+            held: names.len(),
+        });
     }
     let mut listed = Vec::with_capacity(count);
     for name in names {
-        let line = lines.next().ok_or("fewer `stat` lines than names")?;
-        let stat = parse_stat(line).ok_or_else(|| format!("cannot read `stat` line `{line}`"))?;
+        let line = lines.next().ok_or(ListingError::FewerStats)?;
+        let stat = Stat::parse(line).ok_or_else(|| ListingError::StatLine { line: line.into() })?;
         listed.push(Listed {
             bytes: name.to_vec(),
             stat,
         });
     }
-    match lines.next() {
-        Some("@links") => {}
-        other => return Err(format!("expected `@links`, found {}", shown(other))),
-    }
-    let links = hex_until(lines, "@sums")?;
-    let mut links = links.split(|b| *b == 0).map(<[u8]>::to_vec);
-    let sums = hex_until(lines, "@end")?;
-    let mut sums = sums.as_slice();
-    for item in listed {
-        let Some(kind) = kind_of(item.stat.raw_mode) else {
-            // a socket: archives and the host reader leave it out
-            continue;
-        };
-        let link = match kind {
-            Kind::Symlink => {
-                Some(lossy(&links.next().ok_or_else(|| {
-                    format!("no target for symlink `{}`", lossy(&item.bytes))
-                })?))
-            }
-            _ => None,
-        };
-        let hash = match (kind, depth) {
-            (Kind::File, Depth::Hashed) => Some(take_sum(&mut sums, &item.bytes)?),
-            _ => None,
-        };
-        found.push(found_of(root, &item, kind, link, hash)?);
-    }
-    if !sums.is_empty() {
-        return Err("more `sha256sum` lines than files".into());
-    }
-    Ok(())
+    Ok(listed)
 }
 
 /// Hex bytes (`od -An -tx1` lines) up to the line `marker`.
 fn hex_until<'a>(
     lines: &mut impl Iterator<Item = &'a str>,
     marker: &str,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ListingError> {
     let mut bytes = Vec::new();
     for line in lines.by_ref() {
         if line == marker {
@@ -258,45 +381,18 @@ fn hex_until<'a>(
         }
         for word in line.split_whitespace() {
             let byte = u8::from_str_radix(word, 16)
-                .map_err(|_| format!("cannot read hex line `{line}`"))?;
+                .map_err(|_| ListingError::HexLine { line: line.into() })?;
             bytes.push(byte);
         }
     }
-    Err(format!("expected `{marker}`, found the end"))
-}
-
-fn parse_stat(line: &str) -> Option<Stat> {
-    let mut f = line.split(' ');
-    let mut next = || f.next();
-    let stat = Stat {
-        raw_mode: u32::from_str_radix(next()?, 16).ok()?,
-        size: next()?.parse().ok()?,
-        uid: next()?.parse().ok()?,
-        gid: next()?.parse().ok()?,
-        mtime: next()?.parse().ok()?,
-        device: next()?.parse().ok()?,
-        inode: next()?.parse().ok()?,
-        links: next()?.parse().ok()?,
-        major: u32::from_str_radix(next()?, 16).ok()?,
-        minor: u32::from_str_radix(next()?, 16).ok()?,
-    };
-    next().is_none().then_some(stat)
-}
-
-fn kind_of(raw_mode: u32) -> Option<Kind> {
-    Some(match raw_mode & 0o170_000 {
-        0o100_000 => Kind::File,
-        0o040_000 => Kind::Dir,
-        0o120_000 => Kind::Symlink,
-        0o010_000 => Kind::Fifo,
-        0o020_000 => Kind::CharDevice,
-        0o060_000 => Kind::BlockDevice,
-        _ => return None,
+    Err(ListingError::Expected {
+        expected: marker.into(),
+        found: shown(None),
     })
 }
 
 /// One `sha256sum` line, `HEX  NAME\n`, whose name must be `name`; its digest.
-fn take_sum(sums: &mut &[u8], name: &[u8]) -> Result<String, String> {
+fn take_sum(sums: &mut &[u8], name: &[u8]) -> Result<String, ListingError> {
     let wanted = 64 + 2 + name.len() + 1;
     let ok = sums.len() >= wanted
         && sums[..64].iter().all(u8::is_ascii_hexdigit)
@@ -304,51 +400,28 @@ fn take_sum(sums: &mut &[u8], name: &[u8]) -> Result<String, String> {
         && &sums[66..66 + name.len()] == name
         && sums[wanted - 1] == b'\n';
     if !ok {
-        return Err(format!("no `sha256sum` line for `{}`", lossy(name)));
+        return Err(ListingError::NoSum { name: lossy(name) });
     }
     let hex = String::from_utf8_lossy(&sums[..64]).to_ascii_lowercase();
     *sums = &sums[wanted..];
     Ok(hex)
 }
 
+/// A name for messages.
 fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    name::shown(&name::encode(bytes)).into_owned()
 }
 
-/// The entry of one listed path, as the host reader ([`tree::entry`]) records it.
-fn found_of(
-    root: &str,
-    item: &Listed,
-    kind: Kind,
-    link: Option<String>,
-    hash: Option<String>,
-) -> Result<Found, String> {
-    let name = lossy(&item.bytes);
-    let path = match name.strip_prefix(root) {
-        Some("") => ".".to_owned(),
-        Some(rest) if rest.starts_with('/') => rest[1..].to_owned(),
-        _ => return Err(format!("`{name}` is not under `{root}`")),
-    };
-    let s = &item.stat;
-    let entry = Entry {
-        kind,
-        size: if kind == Kind::File { s.size } else { 0 },
-        uid: s.uid,
-        gid: s.gid,
-        mode: s.raw_mode & 0o7777,
-        mtime: (kind != Kind::Symlink).then(|| u64::try_from(s.mtime).unwrap_or(0)),
-        link,
-        device: matches!(kind, Kind::CharDevice | Kind::BlockDevice).then_some((s.major, s.minor)),
-        hardlink_group: None,
-        hash,
-    };
-    let inode = (kind != Kind::Dir && s.links > 1).then_some((s.device, s.inode));
-    Ok(Found {
-        path,
-        entry,
-        inode,
-        stamp: None,
-    })
+/// A listed name relative to `root` (`.` is the root), [`name::encode`]d.
+fn relative(root: &str, bytes: &[u8]) -> Result<String, ListingError> {
+    match bytes.strip_prefix(root.as_bytes()) {
+        Some([]) => Ok(".".to_owned()),
+        Some([b'/', rest @ ..]) => Ok(name::encode(rest)),
+        _ => Err(ListingError::NotUnder {
+            name: lossy(bytes),
+            root: root.into(),
+        }),
+    }
 }
 
 /// What the host sees differently from the engine in one tree: `engine` is the helper's listing
@@ -373,21 +446,42 @@ pub fn host_view(engine: &Manifest, host: &Manifest) -> Vec<String> {
     manifest::compare(&bare(engine), &bare(host), Rules::default())
         .into_iter()
         .map(|d| match d {
-            Difference::Missing { path } => format!("`{path}` not seen on the host"),
-            Difference::Extra { path } => format!("`{path}` only on the host"),
+            Difference::Missing { path } => {
+                format!("`{}` not seen on the host", name::shown(&path))
+            }
+            Difference::Extra { path } => format!("`{}` only on the host", name::shown(&path)),
             Difference::Changed {
                 path,
                 field,
                 source,
                 copy,
-            } => format!("`{path}` {field}: engine {source}, host {copy}"),
+            } => format!(
+                "`{}` {field}: engine {}, host {}",
+                name::shown(&path),
+                name::shown(&source),
+                name::shown(&copy)
+            ),
         })
         .collect()
 }
 
-/// The manifest of one tree's listed paths: hardlink groups as the host reader forms them.
-fn manifest(found: Vec<Found>) -> Manifest {
-    let groups = tree::group(&found);
+/// The manifest of one tree's listed paths: hardlink groups as the host reader forms them;
+/// sockets left out (archives and the host reader leave them out).
+fn manifest(items: Vec<Item>) -> Manifest {
+    let found: Vec<stat::Found> = items
+        .into_iter()
+        .filter_map(|i| {
+            let mut entry = i.stat.entry(i.link)?;
+            entry.hash = i.hash;
+            Some(stat::Found {
+                path: i.path,
+                entry,
+                inode: i.stat.linked_inode(),
+                stamp: None,
+            })
+        })
+        .collect();
+    let groups = stat::group(&found);
     let entries: BTreeMap<String, Entry> = found
         .into_iter()
         .map(|f| {
@@ -455,19 +549,22 @@ mod tests {
         sums.extend(sum_line(HELLO, newline));
         let first = batch_text(
             &[
-                (b"/from", "41ed 4096 999 999 1600000000 48 2 3 0 0"),
-                (spaced, "81a4 5 999 999 1600000001 48 3 2 0 0"),
-                (newline, "81a4 5 999 999 1600000001 48 3 2 0 0"),
-                (b"/from/l", "a1ff 8 0 0 1600000002 48 4 1 0 0"),
+                (
+                    b"/from",
+                    "41ed 4096 999 999 1600000000 1600000000 48 2 3 0 0",
+                ),
+                (spaced, "81a4 5 999 999 1600000001 1600000001 48 3 2 0 0"),
+                (newline, "81a4 5 999 999 1600000001 1600000001 48 3 2 0 0"),
+                (b"/from/l", "a1ff 8 0 0 1600000002 1600000002 48 4 1 0 0"),
             ],
             &[b"tar\nget"],
             &sums,
         );
         let second = batch_text(
             &[
-                (latin1, "11b0 0 70 70 1600000003 48 5 1 0 0"),
-                (b"/from/sock", "c1ed 0 0 0 1600000004 48 6 1 0 0"),
-                (b"/from/null", "21b6 0 0 0 1600000005 48 7 1 1 3"),
+                (latin1, "11b0 0 70 70 1600000003 1600000003 48 5 1 0 0"),
+                (b"/from/sock", "c1ed 0 0 0 1600000004 1600000004 48 6 1 0 0"),
+                (b"/from/null", "21b6 0 0 0 1600000005 1600000005 48 7 1 1 3"),
             ],
             &[],
             &[],
@@ -484,7 +581,7 @@ mod tests {
         assert_eq!(m.digest, Digest::Sha256);
         assert_eq!(
             m.entries.keys().collect::<Vec<_>>(),
-            [".", "a\nb", "a b", "l", "null", "n\u{fffd}m"]
+            [".", "a\nb", "a b", "l", "n\0ffm", "null"]
         );
         let root = &m.entries["."];
         assert_eq!(
@@ -509,7 +606,7 @@ mod tests {
             (link.kind, link.link.as_deref(), link.mtime, link.size),
             (Kind::Symlink, Some("tar\nget"), None, 0)
         );
-        let fifo = &m.entries["n\u{fffd}m"];
+        let fifo = &m.entries["n\0ffm"];
         assert_eq!(
             (fifo.kind, fifo.uid, fifo.mode, fifo.hash.as_deref()),
             (Kind::Fifo, 70, 0o660, None)
@@ -523,16 +620,16 @@ mod tests {
     fn two_roots_and_a_listed_one_without_content() {
         let from = batch_text(
             &[
-                (b"/from", "41ed 0 0 0 1 1 1 2 0 0"),
-                (b"/from/f", "81a4 5 0 0 1 1 2 1 0 0"),
+                (b"/from", "41ed 0 0 0 1 1 1 1 2 0 0"),
+                (b"/from/f", "81a4 5 0 0 1 1 1 2 1 0 0"),
             ],
             &[],
             &sum_line(HELLO, b"/from/f"),
         );
         let to = batch_text(
             &[
-                (b"/to", "41ed 0 0 0 1 1 1 2 0 0"),
-                (b"/to/f", "81a4 5 0 0 1 1 2 1 0 0"),
+                (b"/to", "41ed 0 0 0 1 1 1 1 2 0 0"),
+                (b"/to/f", "81a4 5 0 0 1 1 1 2 1 0 0"),
             ],
             &[],
             &[],
@@ -546,7 +643,7 @@ mod tests {
         // `/tox` is not under `/to`
         let wrong = text.replace(&od(b"/to/f\0"), &od(b"/tox/f\0"));
         assert_eq!(
-            parse(&wrong, &roots).expect_err("outside"),
+            parse(&wrong, &roots).expect_err("outside").to_string(),
             "`/tox/f` is not under `/to`"
         );
     }
@@ -555,13 +652,15 @@ mod tests {
     fn an_empty_tree_still_has_its_root_and_an_unfinished_listing_is_refused() {
         let text = format!(
             "@root hash /to\n{}@done\n",
-            batch_text(&[(b"/to", "41ed 0 0 0 1 1 1 2 0 0")], &[], &[])
+            batch_text(&[(b"/to", "41ed 0 0 0 1 1 1 1 2 0 0")], &[], &[])
         );
         let trees = parse(&text, &[("/to", Depth::Hashed)]).expect("readable");
         assert_eq!(trees[0].entries.keys().collect::<Vec<_>>(), ["."]);
         let cut = text.replace("@done\n", "");
         assert_eq!(
-            parse(&cut, &[("/to", Depth::Hashed)]).expect_err("unfinished"),
+            parse(&cut, &[("/to", Depth::Hashed)])
+                .expect_err("unfinished")
+                .to_string(),
             "the helper did not finish: expected `@done`, found the end"
         );
     }
@@ -571,12 +670,14 @@ mod tests {
         let good = tricky();
         let roots = [("/from", Depth::Hashed)];
         // a `stat` line lost (an entry vanished under the helper)
-        let lost = good.replacen("81a4 5 999 999 1600000001 48 3 2 0 0\n", "", 1);
+        let lost = good.replacen("81a4 5 999 999 1600000001 1600000001 48 3 2 0 0\n", "", 1);
         assert!(parse(&lost, &roots).is_err());
         // a `sha256sum` line for another name, or a short one
         let line = sum_line(HELLO, b"/from/a c");
         assert_eq!(
-            take_sum(&mut line.as_slice(), b"/from/a b").expect_err("another name"),
+            take_sum(&mut line.as_slice(), b"/from/a b")
+                .expect_err("another name")
+                .to_string(),
             "no `sha256sum` line for `/from/a b`"
         );
         let mut rest = &line[..40];
@@ -586,13 +687,15 @@ mod tests {
         assert!(whole.is_empty());
         // the wrong root
         assert_eq!(
-            parse(&good, &[("/to", Depth::Hashed)]).expect_err("root"),
+            parse(&good, &[("/to", Depth::Hashed)])
+                .expect_err("root")
+                .to_string(),
             "expected `@root hash /to`, found `@root hash /from`"
         );
         // more names than the batch says
         let more = good.replacen("@batch 4", "@batch 5", 1);
         assert_eq!(
-            parse(&more, &roots).expect_err("count"),
+            parse(&more, &roots).expect_err("count").to_string(),
             "a batch of 5 names holds 4"
         );
     }

@@ -1,0 +1,428 @@
+//! A [`Manifest`] read straight from a host directory: walked with `symlink_metadata` (no
+//! symlink is ever followed), every file hashed in parallel.
+//!
+//! It records exactly what [`super::manifest::from_tar`] records from the engine's archive stream
+//! and [`super::helper`] from a helper container's listing, with the same path normalisation, so
+//! the manifests of one tree compare equal whichever way they were read: sockets are left out
+//! (the engine's archive leaves them out too), a hardlink group is only a group when two of its
+//! paths lie inside the tree, symlinks carry no mtime.
+//!
+//! [`read_known`] is [`read`] that also returns what it [`Known`] (see [`super::known`]).
+
+use std::collections::BTreeMap;
+use std::fs::{self, Metadata};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use super::known::{Known, KnownFile, Stamp, now_ns};
+use super::manifest::{Digest, Entry, Kind, Manifest};
+use super::name;
+use super::stat::{Found, entry, group};
+
+/// Bytes read from a file at a time.
+const BUFFER: usize = 1 << 20;
+
+/// Files hashed (or copied, [`super::host_apply`]) at once: enough to keep an SSD's queue busy
+/// on a small machine.
+pub fn readers() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .saturating_mul(2)
+        .max(4)
+}
+
+/// Read a manifest of the directory `root` on the host, content hashed with `digest`. `hashed`
+/// grows by every content byte read (each hardlinked inode once).
+pub fn read(root: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<Manifest> {
+    read_known(root, digest, hashed, &Known::default()).map(|(manifest, _)| manifest)
+}
+
+/// [`read`], taking the hash of a file whose stamp `known` holds unchanged from it instead of
+/// reading the file (only when `known` was hashed with the same `digest`); also returns what
+/// this read knows (see the module's text). `hashed` grows by every content byte read.
+pub fn read_known(
+    root: &Path,
+    digest: Digest,
+    hashed: &AtomicU64,
+    known: &Known,
+) -> io::Result<(Manifest, Known)> {
+    let started_ns = now_ns();
+    let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
+    if !meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{}` is not a directory", root.display()),
+        ));
+    }
+    let mut walked = Vec::new();
+    walk(root, ".", &meta, &mut walked)?;
+    let (found, fulls): (Vec<Found>, Vec<PathBuf>) = walked.into_iter().unzip();
+    let groups = group(&found);
+    // one hash per inode: the smallest path of a group stands for it; the file is opened by its
+    // real name (the key is its encoded name)
+    let owners: Vec<(&Found, &Path)> = found
+        .iter()
+        .zip(&fulls)
+        .filter(|(f, _)| f.entry.kind == Kind::File)
+        .filter(|(f, _)| {
+            f.inode
+                .and_then(|key| groups.get(&key))
+                .is_none_or(|first| first == &f.path)
+        })
+        .map(|(f, full)| (f, full.as_path()))
+        .collect();
+    let usable = known.digest == digest;
+    let mut hashes: BTreeMap<&str, String> = BTreeMap::new();
+    let mut jobs: Vec<(u64, &str, &Path)> = Vec::new();
+    for (f, full) in &owners {
+        match known.hash_of(&f.path, f.stamp.as_ref()).filter(|_| usable) {
+            Some(hash) => {
+                hashes.insert(&f.path, hash.to_owned());
+            }
+            None => jobs.push((f.stamp.map_or(0, |s| s.ino), &f.path, full)),
+        }
+    }
+    hashes.extend(hash_all(&mut jobs, digest, hashed)?);
+    let mut now = Known {
+        started_ns,
+        digest,
+        files: BTreeMap::new(),
+    };
+    for (f, _) in &owners {
+        if let (Some(stamp), Some(hash)) = (f.stamp, hashes.get(f.path.as_str()))
+            && stamp.settled_before(started_ns)
+        {
+            let hash = hash.clone();
+            now.files.insert(f.path.clone(), KnownFile { stamp, hash });
+        }
+    }
+    let entries = assemble(&found, &groups, &hashes);
+    Ok((Manifest { entries, digest }, now))
+}
+
+/// The manifest of the directory `root` on the host without content (no file is read): what
+/// [`helper::host_view`] compares with the engine's listing.
+pub fn listing(root: &Path) -> io::Result<Manifest> {
+    let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
+    let mut walked = Vec::new();
+    walk(root, ".", &meta, &mut walked)?;
+    let found: Vec<Found> = walked.into_iter().map(|(f, _)| f).collect();
+    let entries = assemble(&found, &group(&found), &BTreeMap::new());
+    Ok(Manifest {
+        entries,
+        digest: Digest::Sha256,
+    })
+}
+
+/// The entries of a walk: each file's hash by its group's first path (or its own), and its
+/// hardlink group.
+fn assemble(
+    found: &[Found],
+    groups: &BTreeMap<(u64, u64), String>,
+    hashes: &BTreeMap<&str, String>,
+) -> BTreeMap<String, Entry> {
+    let mut entries = BTreeMap::new();
+    for f in found {
+        let mut entry = f.entry.clone();
+        let first = f.inode.and_then(|key| groups.get(&key));
+        if entry.kind == Kind::File {
+            let owner = first.map_or(f.path.as_str(), String::as_str);
+            entry.hash = hashes.get(owner).cloned();
+        }
+        entry.hardlink_group = first.cloned();
+        entries.insert(f.path.clone(), entry);
+    }
+    entries
+}
+
+/// Hash the files `jobs` names (inode, path, full path) in parallel, in inode order (which
+/// reads a freshly written tree roughly in disk order).
+fn hash_all<'a>(
+    jobs: &mut [(u64, &'a str, &Path)],
+    digest: Digest,
+    hashed: &AtomicU64,
+) -> io::Result<BTreeMap<&'a str, String>> {
+    jobs.sort_unstable();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(readers())
+        .build()
+        .map_err(io::Error::other)?;
+    pool.install(|| {
+        jobs.par_iter()
+            .map(|(_, path, full)| {
+                hash_file(full, digest, hashed)
+                    .map(|h| (*path, h))
+                    .map_err(|e| at(full, e))
+            })
+            .collect::<io::Result<_>>()
+    })
+}
+
+/// Every path under `dir` (itself included) with its full path on the host, depth first in
+/// name order.
+fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>) -> io::Result<()> {
+    if let Some(entry) = entry(meta, None) {
+        let found = Found {
+            path: rel.to_owned(),
+            entry,
+            inode: None,
+            stamp: None,
+        };
+        out.push((found, dir.to_path_buf()));
+    }
+    let mut items: Vec<(std::ffi::OsString, fs::DirEntry)> = fs::read_dir(dir)
+        .map_err(|e| at(dir, e))?
+        .map(|d| d.map(|d| (d.file_name(), d)))
+        .collect::<io::Result<_>>()
+        .map_err(|e| at(dir, e))?;
+    items.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (name, item) in items {
+        let full = dir.join(&name);
+        let name = name::encode_os(&name);
+        let path = if rel == "." {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        // lstat relative to the open directory (no path lookup from the root)
+        let meta = item.metadata().map_err(|e| at(&full, e))?;
+        if meta.is_dir() {
+            walk(&full, &path, &meta, out)?;
+            continue;
+        }
+        let link = if meta.file_type().is_symlink() {
+            Some(name::encode_os(
+                fs::read_link(&full).map_err(|e| at(&full, e))?.as_os_str(),
+            ))
+        } else {
+            None
+        };
+        let Some(entry) = entry(&meta, link) else {
+            continue;
+        };
+        let inode = (meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
+        let stamp = meta.is_file().then(|| Stamp::of(&meta));
+        let found = Found {
+            path,
+            entry,
+            inode,
+            stamp,
+        };
+        out.push((found, full));
+    }
+    Ok(())
+}
+
+fn hash_file(path: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = digest.hasher();
+    let mut buf = vec![0u8; BUFFER];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        hashed.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    Ok(hasher.finish())
+}
+
+fn at(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("`{}`: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn manifest(root: &Path) -> Manifest {
+        read(root, Digest::Blake3, &AtomicU64::new(0)).expect("readable tree")
+    }
+
+    #[test]
+    fn reads_types_modes_links_hardlink_groups_and_hashes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("pg/base")).expect("dirs");
+        fs::write(root.join("pg/base/1"), "row one\n").expect("file");
+        fs::hard_link(root.join("pg/base/1"), root.join("pg/base/0.link")).expect("hardlink");
+        std::os::unix::fs::symlink("base/1", root.join("pg/current")).expect("symlink");
+        nix::unistd::mkfifo(
+            &root.join("pg/fifo"),
+            nix::sys::stat::Mode::from_bits_truncate(0o640),
+        )
+        .expect("fifo");
+        fs::set_permissions(root.join("pg"), fs::Permissions::from_mode(0o700)).expect("chmod");
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).expect("socket");
+
+        let hashed = AtomicU64::new(0);
+        let m = read(root, Digest::Blake3, &hashed).expect("readable tree");
+        assert_eq!(
+            m.entries.keys().collect::<Vec<_>>(),
+            [
+                ".",
+                "pg",
+                "pg/base",
+                "pg/base/0.link",
+                "pg/base/1",
+                "pg/current",
+                "pg/fifo"
+            ]
+        );
+        // the hardlinked inode is hashed once
+        assert_eq!(hashed.load(Ordering::Relaxed), 8);
+        let one = &m.entries["pg/base/1"];
+        assert_eq!(
+            (one.kind, one.size, one.mode),
+            (Kind::File, 8, 0o644 & !umask())
+        );
+        assert_eq!(
+            one.hash.as_deref(),
+            Some(blake3::hash(b"row one\n").to_hex().as_str())
+        );
+        assert_eq!(one.hardlink_group.as_deref(), Some("pg/base/0.link"));
+        assert_eq!(m.entries["pg/base/0.link"], *one);
+        let link = &m.entries["pg/current"];
+        assert_eq!(
+            (link.kind, link.link.as_deref(), link.mtime),
+            (Kind::Symlink, Some("base/1"), None)
+        );
+        assert_eq!(m.entries["pg/fifo"].kind, Kind::Fifo);
+        assert_eq!(m.entries["pg"].mode, 0o700);
+        assert_eq!(
+            (m.entries["pg"].size, m.entries["pg"].hash.as_deref()),
+            (0, None)
+        );
+        assert_eq!(m.bytes(), 8);
+    }
+
+    fn umask() -> u32 {
+        let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+        nix::sys::stat::umask(old);
+        old.bits()
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_hashed_by_its_real_name() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let name = std::ffi::OsStr::from_bytes(b"n\xffm");
+        fs::write(dir.path().join(name), "latin1\n").expect("file");
+        let m = manifest(dir.path());
+        assert_eq!(m.entries.keys().collect::<Vec<_>>(), [".", "n\0ffm"]);
+        assert_eq!(
+            m.entries["n\0ffm"].hash.as_deref(),
+            Some(blake3::hash(b"latin1\n").to_hex().as_str())
+        );
+    }
+
+    #[test]
+    fn a_symlinked_directory_is_not_followed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outside = tempfile::tempdir().expect("temp dir");
+        fs::write(outside.path().join("secret"), "x").expect("file");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).expect("symlink");
+        let m = manifest(dir.path());
+        assert_eq!(m.entries.keys().collect::<Vec<_>>(), [".", "out"]);
+        assert_eq!(m.entries["out"].kind, Kind::Symlink);
+    }
+
+    #[test]
+    fn the_same_content_in_two_trees_compares_equal_and_a_flipped_byte_does_not() {
+        let a = tempfile::tempdir().expect("temp dir");
+        let b = tempfile::tempdir().expect("temp dir");
+        for root in [a.path(), b.path()] {
+            fs::create_dir(root.join("d")).expect("dir");
+            fs::write(root.join("d/f"), vec![7u8; 3 * BUFFER + 5]).expect("file");
+            let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
+            fs::File::options()
+                .write(true)
+                .open(root.join("d/f"))
+                .expect("open")
+                .set_modified(mtime)
+                .expect("mtime");
+            fs::File::open(root.join("d"))
+                .expect("open dir")
+                .set_modified(mtime)
+                .expect("dir mtime");
+        }
+        let rules = crate::migrate::tree::manifest::Rules {
+            root_attributes: false,
+            dir_mtimes: true,
+        };
+        let (ma, mb) = (manifest(a.path()), manifest(b.path()));
+        assert_eq!(
+            crate::migrate::tree::manifest::compare(&ma, &mb, rules),
+            vec![]
+        );
+        let mut bytes = fs::read(b.path().join("d/f")).expect("read");
+        bytes[BUFFER + 1] ^= 1;
+        fs::write(b.path().join("d/f"), bytes).expect("flip");
+        let fields: Vec<&str> =
+            crate::migrate::tree::manifest::compare(&ma, &manifest(b.path()), rules)
+                .into_iter()
+                .filter_map(|d| match d {
+                    crate::migrate::tree::manifest::Difference::Changed { field, .. } => {
+                        Some(field)
+                    }
+                    _ => None,
+                })
+                .collect();
+        assert!(fields.contains(&"content"), "{fields:?}");
+    }
+
+    #[test]
+    fn a_group_needs_two_paths_inside_the_tree() {
+        let file = |path: &str, inode| Found {
+            path: path.into(),
+            entry: entry(&fs::symlink_metadata(".").expect("cwd"), None)
+                .expect("a directory is an entry"),
+            inode,
+            stamp: None,
+        };
+        let found = [
+            file("b", Some((1, 10))),
+            file("a", Some((1, 10))),
+            file("lonely", Some((1, 11))),
+            file("plain", None),
+        ];
+        assert_eq!(group(&found), BTreeMap::from([((1, 10), "a".to_owned())]));
+    }
+
+    #[test]
+    fn the_host_listing_is_the_manifest_without_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("a"), "x").expect("file");
+        fs::hard_link(dir.path().join("a"), dir.path().join("b")).expect("hardlink");
+        let mut full = read(dir.path(), Digest::Sha256, &AtomicU64::new(0)).expect("tree");
+        for entry in full.entries.values_mut() {
+            entry.hash = None;
+        }
+        assert_eq!(listing(dir.path()).expect("listed"), full);
+        assert_eq!(full.entries["b"].hardlink_group.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_missing_root_names_it() {
+        let err = read(
+            Path::new("/nonexistent/tierctl-tree"),
+            Digest::Blake3,
+            &AtomicU64::new(0),
+        )
+        .expect_err("missing");
+        assert!(
+            err.to_string().contains("`/nonexistent/tierctl-tree`"),
+            "{err}"
+        );
+    }
+}

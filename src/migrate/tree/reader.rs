@@ -1,0 +1,244 @@
+//! Who reads the two trees of a copy (the source at side 0, the target at side 1): one trait,
+//! [`TreeReader`], for listing (the delta's `stat` records) and hashing (manifests), with a
+//! host implementation ([`HostReader`]: the trees are host paths the engine says the host sees
+//! as it does, read here) and a helper-container one ([`HelperReader`]: the trees are the mounts
+//! of a never-started helper, [`copy::FROM`] and [`copy::TO`], read where they live by the one
+//! manifest helper, only its listing crossing). Both give the same keys, records and entries
+//! for one tree ([`super::stat`], [`super::name`]).
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::time::SystemTime;
+
+use super::helper::Depth;
+use super::host;
+use super::known::Known;
+use super::listing::{self, Listed};
+use super::manifest::{Digest, Manifest};
+use super::sides::{TreeError, helper_manifests};
+use crate::engine::{Capability, EngineError, HelperSpec, Helpers};
+use crate::migrate::copy::{self, CopyJob};
+
+/// Reads the two trees of a copy.
+pub trait TreeReader {
+    /// Both trees' `stat` records, and the reader's clock (seconds) when it began.
+    fn listed(&self) -> Result<Listed, TreeError>;
+
+    /// The manifests of `sides` (0: the source, 1: the target), in that order, each read as
+    /// deep as asked, content hashed with `digest` where the reader chooses it (a helper hashes
+    /// with SHA-256); with what each read now knows (`known`: what earlier reads knew; a helper
+    /// knows nothing). `hashed` grows by every content byte read.
+    fn manifests(
+        &self,
+        sides: &[(usize, Depth)],
+        digest: Digest,
+        known: &[Known; 2],
+        hashed: &AtomicU64,
+    ) -> Result<Vec<(Manifest, Known)>, TreeError>;
+}
+
+/// The trees at these host paths (source, target), read here; a side without a path is not
+/// read by this reader.
+pub struct HostReader {
+    /// Source and target on the host.
+    pub roots: [Option<PathBuf>; 2],
+}
+
+/// The trees mounted in `spec` (a never-started helper with the source at [`copy::FROM`] and
+/// the target at [`copy::TO`], both read-only: [`copy::verify_spec`]), read by helpers made
+/// from it on `engine`.
+pub struct HelperReader<'a> {
+    /// The engine the trees live on.
+    pub engine: &'a dyn Helpers,
+    /// The mounts (and image, journal) every reading helper takes.
+    pub spec: &'a HelperSpec,
+}
+
+/// Where each side is mounted in a [`HelperReader`]'s helpers.
+const ROOTS: [&str; 2] = [copy::FROM, copy::TO];
+
+impl HostReader {
+    /// The host reader of `job`'s trees when the engine says the host sees both as it does.
+    pub fn for_copy(engine: &dyn Helpers, job: &CopyJob) -> Result<Option<Self>, EngineError> {
+        Ok(
+            listing::host_roots(engine, job)?.map(|(source, target)| HostReader {
+                roots: [Some(source), Some(target)],
+            }),
+        )
+    }
+
+    fn host_error(&self, side: usize, source: io::Error) -> TreeError {
+        TreeError::Host {
+            path: self.roots[side].clone().unwrap_or_default(),
+            source,
+        }
+    }
+
+    /// The host path of `side`.
+    fn root(&self, side: usize) -> Result<&PathBuf, TreeError> {
+        self.roots[side]
+            .as_ref()
+            .ok_or_else(|| TreeError::NotOnHost {
+                root: ROOTS[side].into(),
+            })
+    }
+}
+
+impl TreeReader for HostReader {
+    fn listed(&self) -> Result<Listed, TreeError> {
+        // the clock before the listing, as the helper's `date +%s`
+        let began = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        // both at once: the services are down while this runs
+        let (source, target) = (self.root(0)?, self.root(1)?);
+        let (source, target) = std::thread::scope(|scope| {
+            let target = scope.spawn(|| listing::list(target));
+            let source = listing::list(source);
+            let target = target
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the listing thread panicked")));
+            (source, target)
+        });
+        Ok(Listed {
+            began,
+            source: source.map_err(|e| self.host_error(0, e))?,
+            target: target.map_err(|e| self.host_error(1, e))?,
+        })
+    }
+
+    fn manifests(
+        &self,
+        sides: &[(usize, Depth)],
+        digest: Digest,
+        known: &[Known; 2],
+        hashed: &AtomicU64,
+    ) -> Result<Vec<(Manifest, Known)>, TreeError> {
+        let read = |side: usize, depth: Depth| {
+            let root = self.root(side)?;
+            let read = match depth {
+                Depth::Hashed => host::read_known(root, digest, hashed, &known[side]),
+                Depth::Listed => host::listing(root).map(|m| (m, Known::default())),
+            };
+            read.map_err(|e| self.host_error(side, e))
+        };
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = sides
+                .iter()
+                .map(|&(side, depth)| (side, scope.spawn(move || read(side, depth))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(side, h)| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(TreeError::Panicked {
+                            path: self.roots[side].clone().unwrap_or_default(),
+                        })
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+impl TreeReader for HelperReader<'_> {
+    fn listed(&self) -> Result<Listed, TreeError> {
+        let output = self.engine.run_to_end(&list_spec(self.spec))?;
+        listing::parse_listed(&output).map_err(|source| TreeError::Listing {
+            root: ROOTS.join(", "),
+            source,
+        })
+    }
+
+    fn manifests(
+        &self,
+        sides: &[(usize, Depth)],
+        _digest: Digest,
+        _known: &[Known; 2],
+        hashed: &AtomicU64,
+    ) -> Result<Vec<(Manifest, Known)>, TreeError> {
+        let roots: Vec<(&str, Depth)> = sides
+            .iter()
+            .map(|&(side, depth)| (ROOTS[side], depth))
+            .collect();
+        let read = helper_manifests(self.engine, self.spec, &roots, hashed)?;
+        Ok(read.into_iter().map(|m| (m, Known::default())).collect())
+    }
+}
+
+/// The list helper of [`HelperReader::listed`], as [`super::helper::spec`] makes the manifest helper:
+/// `spec`'s mounts, the listing command, `DAC_READ_SEARCH`.
+pub fn list_spec(spec: &HelperSpec) -> HelperSpec {
+    HelperSpec {
+        command: listing::list_command(),
+        capabilities: vec![Capability::DacReadSearch],
+        purpose: "list".into(),
+        ..spec.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn tree(root: &std::path::Path) {
+        use std::os::unix::ffi::OsStrExt;
+        fs::create_dir_all(root.join("d")).expect("dir");
+        fs::write(root.join("d/f"), "12345").expect("file");
+        let odd = std::ffi::OsStr::from_bytes(b"n\xff\nm");
+        fs::write(root.join(odd), "x").expect("odd name");
+    }
+
+    #[test]
+    fn the_host_reader_lists_and_hashes_each_side_and_refuses_a_side_it_has_no_path_for() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        tree(&from);
+        fs::create_dir(&to).expect("to");
+        let reader = HostReader {
+            roots: [Some(from.clone()), Some(to.clone())],
+        };
+        let listed = reader.listed().expect("listed");
+        assert_eq!(listed.source, listing::list(&from).expect("list"));
+        assert_eq!(listed.target.keys().collect::<Vec<_>>(), ["."]);
+        assert!(listed.began > 0);
+        let none = [Known::default(), Known::default()];
+        let hashed = AtomicU64::new(0);
+        let read = reader
+            .manifests(
+                &[(0, Depth::Hashed), (1, Depth::Listed)],
+                Digest::Blake3,
+                &none,
+                &hashed,
+            )
+            .expect("read");
+        assert_eq!(read.len(), 2);
+        assert_eq!(
+            read[0].0,
+            host::read(&from, Digest::Blake3, &hashed).expect("read")
+        );
+        assert!(read[0].0.entries.contains_key("n\0ff\nm"));
+        assert_eq!(read[1].0, host::listing(&to).expect("listing"));
+        let half = HostReader {
+            roots: [Some(from), None],
+        };
+        let err = half
+            .manifests(&[(1, Depth::Hashed)], Digest::Blake3, &none, &hashed)
+            .expect_err("no path");
+        assert!(matches!(err, TreeError::NotOnHost { .. }), "{err}");
+        assert!(half.listed().is_err());
+    }
+
+    #[test]
+    fn the_list_helper_is_the_verify_helpers_mounts_with_the_listing_command() {
+        let verify = HelperSpec::new("verify", "img", vec!["true".into()]);
+        let list = list_spec(&verify);
+        assert_eq!(list.purpose, "list");
+        assert_eq!(list.capabilities, [Capability::DacReadSearch]);
+        assert_eq!(list.command, listing::list_command());
+        assert_eq!(list.command[5..], [copy::FROM, "list", copy::TO, "list"]);
+    }
+}

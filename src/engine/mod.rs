@@ -128,9 +128,6 @@ pub trait Containers {
 
     /// Remove a container (forced: a running one is killed).
     fn remove(&self, id: &str) -> Result<(), EngineError>;
-
-    /// Create and start a long-running container (tests: a compose-labelled `sleep`); its id.
-    fn create_running(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
 }
 
 /// The engine's named volumes.

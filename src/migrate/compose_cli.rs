@@ -1,7 +1,11 @@
 //! The compose CLIs found on this machine, and the `up -d` that starts the services again with
-//! the family that created them ([`compose_family`]).
+//! the family that created them ([`compose_family`]). The processes are run by a
+//! [`ComposeRunner`]: [`SystemRunner`] in production; a test's fake compose stands in through
+//! [`ComposeCli::with_runner`].
 
+use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
 use super::compose_family::{self, Family, Installed};
 use super::plan::MigratePlan;
@@ -17,6 +21,65 @@ pub struct ComposeCli {
     /// The environment that points it at the engine tierctl used: `DOCKER_HOST`, and for a TLS
     /// endpoint `DOCKER_CERT_PATH` and `DOCKER_TLS_VERIFY`/`DOCKER_TLS` ([`docker_env`]).
     pub docker_env: Vec<(String, String)>,
+    /// What runs the CLI's processes.
+    runner: Arc<dyn ComposeRunner>,
+}
+
+/// What a compose CLI's run said: whether it succeeded, and its stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    /// It exited 0.
+    pub success: bool,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// Runs a compose CLI's processes: the seam between the migrate run and `docker compose`.
+pub trait ComposeRunner: Send + Sync + std::fmt::Debug {
+    /// `PROGRAM version --short`: its stdout when it ran and succeeded.
+    fn version(&self, program: &[String]) -> Option<String>;
+
+    /// Run `args` (the program and its arguments) in `dir` with `env` set, against the engine
+    /// `env` names and no other (no context or TLS setting of the user's environment).
+    fn run(&self, args: &[String], dir: &Path, env: &[(String, String)]) -> std::io::Result<Ran>;
+}
+
+/// The compose CLIs of this machine, run as processes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemRunner;
+
+impl ComposeRunner for SystemRunner {
+    fn version(&self, program: &[String]) -> Option<String> {
+        let output = Command::new(&program[0])
+            .args(&program[1..])
+            .args(["version", "--short"])
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn run(&self, args: &[String], dir: &Path, env: &[(String, String)]) -> std::io::Result<Ran> {
+        let mut command = Command::new(&args[0]);
+        command.args(&args[1..]).current_dir(dir);
+        // the endpoint tierctl used, not a context or TLS setting of the user's environment
+        for name in [
+            "DOCKER_CONTEXT",
+            "DOCKER_TLS_VERIFY",
+            "DOCKER_TLS",
+            "DOCKER_CERT_PATH",
+        ] {
+            command.env_remove(name);
+        }
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+        let output = command.output()?;
+        Ok(Ran {
+            success: output.status.success(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
 }
 
 /// A compose CLI found on `PATH`, and its family once asked (`None`: it did not answer
@@ -28,20 +91,11 @@ struct Candidate {
 }
 
 impl Candidate {
-    /// The CLI as [`Installed`], asked its version the first time.
-    fn installed(&self) -> Option<Installed> {
+    /// The CLI as [`Installed`], asked its version (by `runner`) the first time.
+    fn installed(&self, runner: &dyn ComposeRunner) -> Option<Installed> {
         let family = *self.family.get_or_init(|| {
-            let output = Command::new(&self.program[0])
-                .args(&self.program[1..])
-                .args(["version", "--short"])
-                .output()
-                .ok()?;
-            let version = String::from_utf8_lossy(&output.stdout);
-            output
-                .status
-                .success()
-                .then(|| Family::of_version(&version))
-                .flatten()
+            let version = runner.version(&self.program)?;
+            Family::of_version(&version)
         });
         family.map(|family| Installed {
             program: self.program.clone(),
@@ -74,29 +128,46 @@ impl ComposeCli {
     /// none). They are asked in order of preference until one answers; the rest only when a
     /// project's choice needs them ([`ComposeCli::program`]).
     pub fn find(endpoint: &crate::engine::endpoint::Endpoint) -> Option<ComposeCli> {
-        let candidates: [(&str, &[&str]); 3] = [
+        let programs: [(&str, &[&str]); 3] = [
             ("docker", &["compose"]),
             ("docker-compose-v2", &[]),
             ("docker-compose", &[]),
         ];
-        let candidates: Vec<Candidate> = candidates
+        let programs = programs
             .into_iter()
             .filter_map(|(name, args)| {
                 let path = which::which(name).ok()?;
                 let mut program = vec![path.to_string_lossy().into_owned()];
                 program.extend(args.iter().map(|a| (*a).to_owned()));
-                Some(Candidate {
-                    program,
-                    family: std::sync::OnceLock::new(),
-                })
+                Some(program)
+            })
+            .collect();
+        ComposeCli::with_runner(programs, docker_env(endpoint), Arc::new(SystemRunner))
+    }
+
+    /// The compose CLIs `programs` (in order of preference) pointed at the engine by
+    /// `docker_env`, their processes run by `runner`; `None` when none answers
+    /// `version --short`. [`ComposeCli::find`] passes the system's; a test passes a fake.
+    pub fn with_runner(
+        programs: Vec<Vec<String>>,
+        docker_env: Vec<(String, String)>,
+        runner: Arc<dyn ComposeRunner>,
+    ) -> Option<ComposeCli> {
+        let candidates: Vec<Candidate> = programs
+            .into_iter()
+            .filter(|program| !program.is_empty())
+            .map(|program| Candidate {
+                program,
+                family: std::sync::OnceLock::new(),
             })
             .collect();
         candidates
             .iter()
-            .any(|c| c.installed().is_some())
+            .any(|c| c.installed(runner.as_ref()).is_some())
             .then(|| ComposeCli {
                 candidates,
-                docker_env: docker_env(endpoint),
+                docker_env,
+                runner,
             })
     }
 
@@ -112,7 +183,8 @@ impl ComposeCli {
                 .filter_map(|c| c.compose_version.as_deref()),
         );
         let mut installed = Vec::new();
-        for cli in self.candidates.iter().filter_map(Candidate::installed) {
+        let runner = self.runner.as_ref();
+        for cli in self.candidates.iter().filter_map(|c| c.installed(runner)) {
             let fits = created_by.is_none_or(|family| family == cli.family);
             installed.push(cli);
             if fits {
@@ -151,26 +223,15 @@ pub fn start(
         ));
     };
     let args = up_command(&cli.program(engine, &plan.project)?, plan, services);
-    let mut command = Command::new(&args[0]);
-    command.args(&args[1..]).current_dir(&plan.project_dir);
-    // the endpoint tierctl used, not a context or TLS setting of the user's environment
-    for name in [
-        "DOCKER_CONTEXT",
-        "DOCKER_TLS_VERIFY",
-        "DOCKER_TLS",
-        "DOCKER_CERT_PATH",
-    ] {
-        command.env_remove(name);
-    }
-    command.envs(cli.docker_env.iter().map(|(k, v)| (k, v)));
-    let output = command
-        .output()
+    let ran = cli
+        .runner
+        .run(&args, &plan.project_dir, &cli.docker_env)
         .map_err(|err| format!("cannot run `{}`: {err}", args.join(" ")))?;
-    if !output.status.success() {
+    if !ran.success {
         return Err(format!(
             "`{}` failed: {}",
             args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
+            ran.stderr.trim()
         ));
     }
     Ok(())

@@ -61,7 +61,7 @@ pub fn rollback(
     ctx.pause_at("rollback:stop", false);
     let stop = MigrateStep::Stop.id();
     if state.begun.contains(&stop) || state.done.contains_key(&stop) {
-        steps.push(stop_services(ctx, journal, &state.plan)?);
+        steps.push(stop_services(ctx, journal, &mut state)?);
     }
     // 2. what they wrote on the tier goes back into the source, verified
     for n in 0..state.plan.copies.len() {
@@ -102,19 +102,33 @@ fn failed(state: &JournalState, step: &str, message: String) -> MigrateError {
     }
 }
 
+/// Stop the plan's running services; those running are journaled first ([`Record::Running`]),
+/// so they are started again even when the migration's stop step never journaled them (a run
+/// killed during its stop) or this rollback is killed before it starts them.
 fn stop_services(
     ctx: &MigrateContext<'_>,
-    journal: &Journal,
-    plan: &MigratePlan,
+    journal: &mut Journal,
+    state: &mut JournalState,
 ) -> Result<StepOutcome, MigrateError> {
-    let fail = |e: crate::engine::EngineError| MigrateError::Blocked {
+    let path = journal.path.display().to_string();
+    let fail = |e: String| MigrateError::Blocked {
         message: format!("rollback step `stop` failed: {e}"),
         hint: format!(
-            "check that the Docker engine answers, then run `tierctl migrate --rollback --yes` again (journal `{}`)",
-            journal.path.display()
+            "check that the Docker engine answers, then run `tierctl migrate --rollback --yes` again (journal `{path}`)"
         ),
     };
-    super::steps::stop_plan_services(ctx.engine, plan).map_err(fail)?;
+    let running = super::steps::running_services(ctx, &state.plan).map_err(fail)?;
+    if !running.is_empty() {
+        journal.append(&Record::Running {
+            services: running.clone(),
+        })?;
+        for service in running {
+            if !state.running_before.contains(&service) {
+                state.running_before.push(service);
+            }
+        }
+    }
+    super::steps::stop_plan_services(ctx.engine, &state.plan).map_err(|e| fail(e.to_string()))?;
     Ok(StepOutcome {
         step: "stop".into(),
         result: "done".into(),
@@ -414,7 +428,13 @@ fn start_again(
     _journal: &Journal,
     state: &JournalState,
 ) -> Result<StepOutcome, MigrateError> {
-    let running = state.running_services();
+    // those the stop journaled, and those journaled running before a stop that did not finish
+    let mut running = state.running_services();
+    for service in &state.running_before {
+        if !running.contains(service) {
+            running.push(service.clone());
+        }
+    }
     if !running.is_empty() {
         compose_cli::start(ctx.compose.as_ref(), ctx.engine, &state.plan, &running)
             .map_err(|m| failed(state, "start", m))?;

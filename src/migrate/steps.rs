@@ -1053,6 +1053,12 @@ fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
         return Err("the copy was not verified: the source stays".into());
     }
     match &input.plan.copies[n].job.source {
+        // a run killed after the removal, before its end was journaled, removed it already
+        MountSource::Volume(name)
+            if !input.ctx.engine.volume_exists(name).map_err(engine_error)? =>
+        {
+            Ok((Detail::None, format!("volume `{name}` was already removed")))
+        }
         MountSource::Volume(name) => {
             if !input.state.finished {
                 // `--remove-source` in the run (a prune, on a finished journal, checked first)

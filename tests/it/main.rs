@@ -15,6 +15,8 @@ mod corpus;
 mod corpus_tree;
 mod differential;
 mod engine;
+mod fake;
+mod fake_migrate;
 mod fleet;
 mod fuzz;
 mod hosts;

@@ -252,8 +252,13 @@ impl Containers for DockerEngine {
     fn remove(&self, id: &str) -> Result<(), EngineError> {
         self.runtime.block_on(self.force_remove(id))
     }
+}
 
-    fn create_running(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+impl DockerEngine {
+    /// Create and start a long-running container (the tests' compose-labelled `sleep`): not
+    /// part of the [`Containers`] trait, which holds only what tierctl itself asks of an
+    /// engine; its id.
+    pub fn create_running(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
         let mount = |typ: BollardMountType, source: &str, target: &str| Mount {
             target: Some(target.to_owned()),
             source: Some(source.to_owned()),

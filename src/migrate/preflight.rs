@@ -126,7 +126,7 @@ pub fn outside_users(
     let mut problems = Vec::new();
     let mut stopped = Vec::new();
     for (n, copy) in plan.copies.iter().enumerate() {
-        if state.done.contains_key(&MigrateStep::RemoveSource(n).id()) {
+        if removal_began(state, n) {
             continue;
         }
         if let MountSource::Volume(name) = &copy.job.source {
@@ -162,7 +162,7 @@ fn late_problems(
 ) -> Result<bool, MigrateError> {
     let mut late = false;
     for (n, copy) in state.plan.copies.iter().enumerate() {
-        if state.done.contains_key(&MigrateStep::RemoveSource(n).id()) {
+        if removal_began(state, n) {
             continue;
         }
         let writes = match late_writes::since_verify(ctx, journal, state, n) {
@@ -202,6 +202,13 @@ fn late_problems(
         ));
     }
     Ok(late)
+}
+
+/// Whether the removal of copy `n`'s source began (the volume may be gone: the move had
+/// finished before it).
+fn removal_began(state: &JournalState, n: usize) -> bool {
+    let id = MigrateStep::RemoveSource(n).id();
+    state.done.contains_key(&id) || state.begun.contains(&id)
 }
 
 /// What to do when a source was written after its copy verified: the migration cannot finish

@@ -45,10 +45,12 @@ pub fn run_with(
     ctx.remove_helpers(&journal.id);
     let _watch = watch(ctx, &journal.path, &journal.id, Next::Resume);
     let stop = MigrateStep::Stop.id();
-    if !state.done.contains_key(&stop) && !state.begun.contains(&stop) {
+    let stops_first = matches!(plan.steps.first(), Some(MigrateStep::Stop));
+    if !stops_first && !state.done.contains_key(&stop) && !state.begun.contains(&stop) {
         // issue 26 row 9: the services running when the run starts, journaled before any step,
         // are started again at the end even when something else stopped them meanwhile (an
-        // engine restart during the pre-copy); the stop step adds those it stops
+        // engine restart during the pre-copy); the stop step adds those it stops (first, with
+        // `--stop-first`: then it journals them itself)
         let first = plan.steps.first().map_or(stop, MigrateStep::id);
         journal_running(ctx, journal, &plan, &mut state, &first)?;
     }

@@ -70,7 +70,8 @@ pub struct GlobalArgs {
     /// Enable a profile (repeatable); default: COMPOSE_PROFILES
     #[arg(long = "profile", global = true, value_name = "NAME")]
     pub profiles: Vec<String>,
-    /// The storage map; default: ./tiers.yaml, then $XDG_CONFIG_HOME/tierctl/tiers.yaml
+    /// The storage map; default: the first tiers.yaml in the working directory or one of its
+    /// parents, then $XDG_CONFIG_HOME/tierctl/tiers.yaml (~/.config/tierctl/tiers.yaml)
     #[arg(long, global = true, env = "TIERCTL_TIERS", value_name = "PATH")]
     pub tiers: Option<PathBuf>,
     /// Output format

@@ -156,6 +156,22 @@ pub fn resolve_with(path: &Path, lookup: &dyn Lookup) -> PathFacts {
     }
 }
 
+/// The identity (device, inode) of `real` (a real path) and of each of its ancestors that
+/// exists, nearest first: what tells two real paths that are one directory (a bind mount)
+/// apart from two directories (`tiers::RootOnDisk`).
+pub fn dir_identities(real: &Path) -> Vec<crate::tiers::DirIdentity> {
+    real.ancestors()
+        .filter_map(|dir| {
+            let meta = fs::metadata(dir).ok()?;
+            Some(crate::tiers::DirIdentity {
+                path: dir.to_path_buf(),
+                device: meta.dev(),
+                inode: meta.ino(),
+            })
+        })
+        .collect()
+}
+
 /// Identifies the filesystem holding `path` (after following symlinks).
 ///
 /// Sizes are `f_blocks * f_frsize` and `f_bavail * f_frsize`; the type comes

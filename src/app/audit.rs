@@ -32,9 +32,10 @@ pub(super) fn audit(
     // tiers.yaml first (its errors before the compose file's), as it applies on that host
     let tiers = load_tiers_on(settings, host.as_ref())?;
     let project = load::load(&settings.load, &DiskFiles)?;
-    // compose's warnings about the file (unset variables) first
+    // compose's warnings about the file (unset variables) first, then what compose refuses
     let unset = project.unset_variables.iter().map(|u| u.message());
-    notes.splice(0..0, unset);
+    let refused = project.refusals.iter().map(|r| r.message());
+    notes.splice(0..0, unset.chain(refused));
     let image = helper_image(env);
     let facts = match connected.as_ref().filter(|c| c.host.remote) {
         Some(remote) => remote_facts(&project, &tiers, remote, &image, &mut notes)?,

@@ -117,12 +117,16 @@ fn render(settings: &Settings, report: &Report) -> Result<String, Error> {
 }
 
 /// Loads the compose project and says on stderr what compose warns about while loading it: each
-/// variable interpolated as a blank string because it is not set, once, at its first use.
-/// (`audit` puts these in its report's notes instead: [`audit::audit`].)
+/// variable interpolated as a blank string because it is not set, once, at its first use; and
+/// each reason compose will refuse the project. (`audit` puts these in its report's notes
+/// instead: [`audit::audit`].)
 fn load_project(settings: &Settings) -> Result<ComposeProject, Error> {
     let project = load::load(&settings.load, &DiskFiles)?;
     for unset in &project.unset_variables {
         eprintln!("note: {}", unset.message());
+    }
+    for refusal in &project.refusals {
+        eprintln!("warning: {}", refusal.message());
     }
     Ok(project)
 }
@@ -147,11 +151,15 @@ fn load_tiers_on(settings: &Settings, host: Option<&crate::host::Host>) -> Resul
     let remote = host.is_some_and(|h| h.remote);
     let real = |root: &std::path::Path| {
         if remote {
-            return root.to_path_buf();
+            return crate::tiers::RootOnDisk::as_written(root);
         }
-        crate::fsx::resolve(root)
+        let real = crate::fsx::resolve(root)
             .real
-            .unwrap_or_else(|| root.to_path_buf())
+            .unwrap_or_else(|| root.to_path_buf());
+        crate::tiers::RootOnDisk {
+            chain: crate::fsx::dir_identities(&real),
+            real,
+        }
     };
     let tiers = crate::tiers::load_resolved(path, &text, &real)?;
     Ok(match host {

@@ -105,6 +105,7 @@ fn project(
         environment: ComposeEnv::new(),
         texts: Default::default(),
         unset_variables: Vec::new(),
+        refusals: Vec::new(),
     };
     project.assign_mount_ids();
     project

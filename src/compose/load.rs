@@ -24,6 +24,7 @@ use crate::compose::model::{ComposeProject, LoadedFile, Service, TopVolume, Volu
 use crate::compose::mount::{self, MountContext};
 use crate::compose::origin::{Origin, Place, Position, Reach, Route, RouteKey};
 use crate::compose::path::absolute;
+use crate::compose::refusal::{self, Refusal};
 use crate::compose::source::SourceText;
 use crate::compose::spec;
 use crate::compose::unset::UnsetVariables;
@@ -166,6 +167,7 @@ fn load_through(
         &project_dir,
     );
 
+    let refusals = refusals(&value, &services, &project_dir, &loader.loaded, files);
     let project = ComposeProject {
         name,
         dir: project_dir,
@@ -176,6 +178,7 @@ fn load_through(
         environment: env,
         texts: BTreeMap::new(),
         unset_variables: loader.unset.into_vec(),
+        refusals,
     };
     Ok((project, loader.trees))
 }
@@ -1048,24 +1051,64 @@ fn validate_spec(value: &Value, files: &[PathBuf], reader: &dyn Files) -> Result
     let Some(violation) = spec::check(value) else {
         return Ok(());
     };
-    let place = files
+    Err(ComposeError::Spec {
+        place: place_in(files, reader, &violation.route, violation.at_key),
+        message: violation.message,
+    })
+}
+
+/// The place of `route` (its key when `at_key`) in the last of `files` that writes it.
+fn place_in(files: &[PathBuf], reader: &dyn Files, route: &Route, at_key: bool) -> Place {
+    files
         .iter()
         .rev()
         .find_map(|f| {
             let text = reader.read(f).ok()?;
             let source = SourceText::new(f, text);
-            let position = if violation.at_key {
-                source.locate_key(&violation.route)?
+            let position = if at_key {
+                source.locate_key(route)?
             } else {
-                source.locate(&violation.route)?.position
+                source.locate(route)?.position
             };
             Some(Place::at(f, position))
         })
-        .unwrap_or_else(|| Place::file(files.first().cloned().unwrap_or_default()));
-    Err(ComposeError::Spec {
-        place,
-        message: violation.message,
-    })
+        .unwrap_or_else(|| Place::file(files.first().cloned().unwrap_or_default()))
+}
+
+/// Why compose will refuse the project ([`refusal::find`]), each placed. A relative env file
+/// counts as there when it is there against the project directory, the directory of the file
+/// that defines its service, or that of any compose file loaded (an included or extended
+/// file's own directory): a false "compose will refuse" is worse than a missed one.
+fn refusals(
+    value: &Value,
+    services: &IndexMap<String, Service>,
+    project_dir: &Path,
+    files: &[PathBuf],
+    reader: &dyn Files,
+) -> Vec<Refusal> {
+    let enabled = |s: &str| services.get(s).is_none_or(|s| s.enabled);
+    let exists = |service: &str, path: &str| {
+        if path.starts_with('~') {
+            return true; // the home directory: not checked
+        }
+        let own_dir = services
+            .get(service)
+            .and_then(|s| s.origin.file.parent().map(Path::to_path_buf));
+        let loaded_dirs = files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf));
+        std::iter::once(project_dir.to_path_buf())
+            .chain(own_dir)
+            .chain(loaded_dirs)
+            .any(|dir| reader.is_file(&absolute(&dir, Path::new(path))))
+    };
+    refusal::find(value, &enabled, &exists)
+        .into_iter()
+        .map(|found| Refusal {
+            place: place_in(files, reader, &found.route, found.at_key),
+            problem: found.problem,
+        })
+        .collect()
 }
 
 fn top_volume(key: &str, def: &Value, origin: Origin, project_dir: &Path) -> TopVolume {

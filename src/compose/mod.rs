@@ -10,6 +10,7 @@ pub mod model;
 pub mod mount;
 pub mod origin;
 pub mod path;
+pub mod refusal;
 pub mod route_index;
 pub mod source;
 pub mod spec;

@@ -51,7 +51,7 @@ pub struct VolumeMount {
     pub source: Option<String>,
     /// For bind mounts: the absolute host path (relative paths and `~` resolved lexically).
     pub host_path: Option<PathBuf>,
-    /// The path inside the container.
+    /// The path inside the container, cleaned as compose prints it (`/app/data/` is `/app/data`).
     pub target: String,
     /// Read-only mount.
     pub read_only: bool,
@@ -259,6 +259,9 @@ pub struct ComposeProject {
     /// Variables interpolated as a blank string because they are not set, in the order first
     /// used (compose warns about each).
     pub unset_variables: Vec<crate::compose::unset::UnsetVariable>,
+    /// Why compose itself will refuse the project (a missing `env_file`, no `image` nor
+    /// `build`, an undefined network, a duplicate `container_name`), each at its place.
+    pub refusals: Vec<crate::compose::refusal::Refusal>,
 }
 
 impl ComposeProject {

@@ -110,7 +110,7 @@ fn short_mount(
         origin: origin(ctx, route, &raw_text[..source_end]),
         source: short.source,
         host_path,
-        target: short.target,
+        target: crate::compose::target::clean(&short.target),
         modes: short.modes,
     })
 }
@@ -147,7 +147,7 @@ fn long_mount(
         selinux: long.bind.as_ref().and_then(|b| b.selinux),
         origin: origin(ctx, &origin_route, &raw_source),
         source: long.source,
-        target: long.target,
+        target: crate::compose::target::clean(&long.target),
     })
 }
 

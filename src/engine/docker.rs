@@ -166,16 +166,39 @@ impl DockerEngine {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(&self.host)),
             },
-            Some(io::ErrorKind::ConnectionRefused) => EngineError::Unreachable {
+            kind => EngineError::Unreachable {
                 context: self.context.clone(),
                 host: self.host.clone(),
-                reason: "connection refused (no engine listens there)".into(),
+                reason: unreachable_reason(kind, &chain(error), action),
             },
-            _ => EngineError::Unreachable {
-                context: self.context.clone(),
-                host: self.host.clone(),
-                reason: chain(error),
-            },
+        }
+    }
+}
+
+/// Why nothing answers, in words: what the OS said (`kind`) when it says it plainly, else the
+/// error chain without the HTTP client's wording ("Error in the hyper legacy client").
+fn unreachable_reason(kind: Option<io::ErrorKind>, chain: &str, action: &str) -> String {
+    let stopped = format!("the engine stopped answering (at `{action}`)");
+    match kind {
+        Some(io::ErrorKind::ConnectionRefused) => {
+            "connection refused (no engine listens there)".into()
+        }
+        Some(io::ErrorKind::NotFound) => format!("{stopped}: its socket file is gone"),
+        Some(
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof,
+        ) => format!("{stopped}: the connection was cut"),
+        _ => {
+            let plain = chain
+                .split(": ")
+                .filter(|part| {
+                    !part.contains("hyper legacy client") && *part != "client error (Connect)"
+                })
+                .collect::<Vec<_>>()
+                .join(": ");
+            if plain.is_empty() { stopped } else { plain }
         }
     }
 }
@@ -298,4 +321,26 @@ pub(super) fn chain(error: &BollardError) -> String {
         current = e.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 26 row 18: the engine going away mid-run said "Error in the hyper legacy client:
+    /// client error (Connect): No such file or directory (os error 2)".
+    #[test]
+    fn issue26_row18_an_engine_gone_mid_run_is_said_plainly() {
+        let hyper = "Error in the hyper legacy client: client error (Connect): No such file or directory (os error 2)";
+        let said = unreachable_reason(Some(io::ErrorKind::NotFound), hyper, "inspect container");
+        assert_eq!(
+            said,
+            "the engine stopped answering (at `inspect container`): its socket file is gone"
+        );
+        let cut = unreachable_reason(Some(io::ErrorKind::ConnectionReset), hyper, "wait");
+        assert!(cut.ends_with("the connection was cut"), "{cut}");
+        let other = unreachable_reason(None, hyper, "wait");
+        assert_eq!(other, "No such file or directory (os error 2)");
+        assert!(!other.contains("hyper"));
+    }
 }

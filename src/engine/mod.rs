@@ -227,7 +227,7 @@ impl EngineError {
     pub fn hint(&self) -> String {
         match self {
             EngineError::Unreachable { context, .. } => format!(
-                "start the engine (`colima start`, Docker Desktop, `sudo systemctl start docker`), or pick another with `--context`/`-H`/`DOCKER_HOST` (now: context `{context}`); `--offline` skips every engine call"
+                "start the engine (`colima start`, Docker Desktop, `sudo systemctl start docker`) and run the command again (an interrupted `tierctl migrate` goes on with `--resume`), or pick another with `--context`/`-H`/`DOCKER_HOST` (now: context `{context}`); `--offline` skips every engine call"
             ),
             EngineError::PermissionDenied { socket, .. } => format!(
                 "add yourself to the socket's group (`sudo usermod -aG docker $USER`, then log in again) or check the mode of `{}`",

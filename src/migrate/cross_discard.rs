@@ -144,7 +144,7 @@ fn still_the_copy(
         return Ok(true);
     }
     let shown: Vec<String> = differences.iter().take(5).map(|d| d.to_string()).collect();
-    Err(stays(
+    let mut error = stays(
         b,
         target,
         format!(
@@ -152,5 +152,14 @@ fn still_the_copy(
             differences.len(),
             shown.join("; ")
         ),
-    ))
+    );
+    if let MigrateError::Blocked { hint, .. } = &mut error {
+        // nothing to fix: newer data is never discarded
+        *hint = format!(
+            "nothing more was removed, and tierctl never removes this copy: it holds the only copy of what was written on `{}`; take what you need from `{}` there, then remove that directory yourself if you no longer want it",
+            b.context,
+            target.display()
+        );
+    }
+    Err(error)
 }

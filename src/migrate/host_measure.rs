@@ -191,7 +191,13 @@ mod tests {
     #[test]
     fn as_root_each_owner_is_chowned_and_read_back() {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIPPED: not root, chown to another owner needs root");
+            // straight to stderr: libtest captures `eprintln!` of a passing test
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {}: not root, chown to another owner needs root",
+                std::thread::current().name().unwrap_or("a test")
+            );
             return;
         }
         let src = tempfile::tempdir().expect("source");

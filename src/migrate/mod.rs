@@ -247,17 +247,33 @@ pub enum MigrateError {
     Journal(#[from] JournalError),
 }
 
+/// The steps done before a failure, for its hint.
+fn done_list(done: &[String]) -> String {
+    if done.is_empty() {
+        "nothing".to_owned()
+    } else {
+        done.join(", ")
+    }
+}
+
 impl MigrateError {
     /// What the user can do.
     pub fn hint(&self) -> String {
         match self {
+            // a service killed at the stop: nothing to fix, only to choose
+            MigrateError::Step {
+                message,
+                journal,
+                done,
+                ..
+            } if message.starts_with("not stopped cleanly: ") => format!(
+                "done before the failure: {}; go on with this data anyway with `tierctl migrate --resume --force`, or restart the services on their volumes with `tierctl migrate --rollback --yes` (journal `{}`); the source data was not touched",
+                done_list(done),
+                journal.display()
+            ),
             MigrateError::Step { journal, done, .. } => format!(
                 "done before the failure: {}; fix the cause, then {} (journal `{}`); the source data was not touched",
-                if done.is_empty() {
-                    "nothing".to_owned()
-                } else {
-                    done.join(", ")
-                },
+                done_list(done),
                 journal::next_commands(journal::Phase::Open),
                 journal.display()
             ),
@@ -285,6 +301,28 @@ fn state_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 26 row 18: a service killed at the stop needs `--resume --force`; the hint said
+    /// "fix the cause, then run `tierctl migrate --resume`", which refuses again.
+    #[test]
+    fn issue26_row18_a_service_killed_at_the_stop_names_resume_force() {
+        let error = MigrateError::Step {
+            step: "delta:0".into(),
+            message: "not stopped cleanly: container `app-db-1` killed (exit 137: it did not stop within its grace period); a database killed mid-write is not a consistent source".into(),
+            journal: PathBuf::from("/p/.tierctl/journal-1.jsonl"),
+            done: vec!["stop".into()],
+        };
+        let hint = error.hint();
+        assert!(
+            hint.contains("`tierctl migrate --resume --force`"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("`tierctl migrate --rollback --yes`"),
+            "{hint}"
+        );
+        assert!(!hint.contains("fix the cause"), "{hint}");
+    }
 
     #[test]
     fn the_pause_hook_names_a_step_and_optionally_after() {

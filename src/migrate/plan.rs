@@ -634,6 +634,7 @@ mod tests {
             environment: Default::default(),
             texts: Default::default(),
             unset_variables: Vec::new(),
+            refusals: Vec::new(),
         };
         let options = Options {
             remove_source: true,

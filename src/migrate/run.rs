@@ -215,9 +215,9 @@ pub fn interrupted_message(
         .map(|s| format!(" during step `{s}`"))
         .unwrap_or_default();
     let helpers = if helpers_removed {
-        "its helper container was removed"
+        "any helper container it ran was removed"
     } else {
-        "its helper container (if any) is removed by the next run"
+        "any helper container it ran is removed by the next run"
     };
     let services = state.map(|s| {
         let mut running = s.running_services();
@@ -328,7 +328,7 @@ mod tests {
         );
         assert_eq!(
             text,
-            "interrupted during step `copy:0`: its helper container was removed; the state is recorded in the journal `/p/.tierctl/journal-1.jsonl`; services running before the migration (started again by the next command): db, web\n\
+            "interrupted during step `copy:0`: any helper container it ran was removed; the state is recorded in the journal `/p/.tierctl/journal-1.jsonl`; services running before the migration (started again by the next command): db, web\n\
              next: `tierctl -p app migrate --resume` to finish, or `tierctl -p app migrate --rollback` to undo"
         );
         let text = interrupted_message(Path::new("/j"), None, false, &[], Next::Rollback);

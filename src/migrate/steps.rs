@@ -430,8 +430,10 @@ fn copied_line(filled: &Filled) -> String {
     } else {
         ""
     };
+    // the measure's size is what the copy takes on disk (`SourceSize::bytes`: blocks, a sparse
+    // file written dense), not the files' lengths the bar counts
     format!(
-        "{} bytes, {} entries{from_image}",
+        "{} bytes on disk, {} entries{from_image}",
         filled.size.bytes, filled.size.entries
     )
 }
@@ -675,7 +677,7 @@ pub fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "not stopped cleanly: {}; a database killed mid-write is not a consistent source: go on with this data anyway with `tierctl migrate --resume --force`, or restart the services on their volumes with `tierctl migrate --rollback`",
+        "not stopped cleanly: {}; a database killed mid-write is not a consistent source",
         killed.join(", ")
     ))
 }

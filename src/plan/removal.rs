@@ -4,8 +4,10 @@
 //!
 //! The rule: the comment lines directly above a removed key — no blank line between them and
 //! the key, indented exactly as the key — describe it and go with it. Every other comment stays
-//! (one after a blank line, or indented differently, is about something else). A removal that
-//! leaves the file ending in blank lines drops them.
+//! (one after a blank line, or indented differently, is about something else). A commented-out
+//! entry is user content, not a description: a comment line whose text reads as YAML (`# cache:`,
+//! `# name: x`, `# - a:/b`; see [`commented_out_entry`]) never goes with a key, and the walk up
+//! stops there. A removal that leaves the file ending in blank lines drops them.
 
 use thiserror::Error;
 use yamlpath::{Document, QueryError};
@@ -146,7 +148,10 @@ fn comments_above(text: &str, key: usize) -> (usize, Vec<String>) {
         let above = line_start(text, start - 1);
         let line = text[above..start].trim_end_matches(['\n', '\r']);
         let body = line.trim_start_matches(' ');
-        if !body.starts_with('#') || line.len() - body.len() != indent.len() {
+        if !body.starts_with('#')
+            || line.len() - body.len() != indent.len()
+            || commented_out_entry(line)
+        {
             break;
         }
         comments.push(line.to_owned());
@@ -154,6 +159,27 @@ fn comments_above(text: &str, key: usize) -> (usize, Vec<String>) {
     }
     comments.reverse();
     (start, comments)
+}
+
+/// Whether a comment line is a commented-out entry rather than prose: its text after `#` starts
+/// like a sequence item (`- `) or a mapping key (`word:` then a space or the line end, the key
+/// without spaces). Prose that happens to start so (`# TODO: x`) counts as an entry: it stays.
+pub fn commented_out_entry(line: &str) -> bool {
+    let Some(body) = line.trim_start().strip_prefix('#') else {
+        return false;
+    };
+    let body = body.trim();
+    if body == "-" || body.starts_with("- ") {
+        return true;
+    }
+    match body.split_once(':') {
+        Some((key, rest)) => {
+            !key.is_empty()
+                && !key.contains(char::is_whitespace)
+                && (rest.is_empty() || rest.starts_with([' ', '\t']))
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +238,33 @@ mod tests {
         assert_eq!(new, "services: {}\n# end\n");
         let (new, _) = remove(text, &volumes(&["data"]));
         assert_eq!(new, "services: {}\nvolumes:\n  # other: {}\n# end\n");
+    }
+
+    #[test]
+    fn issue26_row12_commented_out_entries_are_not_prose() {
+        for entry in [
+            "  # cache:",
+            "# name: x",
+            "  #   driver: local",
+            "# - a:/b",
+            "#-",
+            "# TODO: prose that reads as a key stays too",
+        ] {
+            assert!(commented_out_entry(entry), "{entry:?}");
+        }
+        for prose in [
+            "# the volumes",
+            "  # see https://docs.docker.com",
+            "# Note that: x",
+            "#",
+            "not a comment: 1",
+        ] {
+            assert!(!commented_out_entry(prose), "{prose:?}");
+        }
+        let text = "# the volumes\n# cache:\n# about data\nvolumes:\n  data: {}\n";
+        let (new, comments) = remove(text, &volumes(&[]));
+        assert_eq!(new, "# the volumes\n# cache:\n");
+        assert_eq!(comments, ["# about data"]);
     }
 
     #[test]

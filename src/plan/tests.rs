@@ -539,3 +539,42 @@ fn issue_12_the_final_newline_state_is_kept() {
         );
     }
 }
+
+/// Issue 26 row 12: a commented-out entry is user content. Emptying the `volumes:` block would
+/// delete `# cache:`, so the block stays whole, wherever the commented-out entry sits (above
+/// or below the real entries); a prose comment heading a removed block still goes, a
+/// commented-out entry above it stays; removing one entry keeps the commented-out one above it.
+#[test]
+fn issue26_row12_commented_out_entries_stay_with_their_key() {
+    for block in [
+        "volumes:\n  # cache:\n  data:\n",
+        "volumes:\n  data:\n  # cache:\n",
+        "volumes:\n  # - a:/b\n  data:\n",
+        "volumes:\n  # name: old\n  data:\n",
+    ] {
+        let compose =
+            format!("services:\n  a:\n    image: x\n    volumes:\n      - data:/d\n{block}");
+        let (plan, patched) = run(&[("compose.yaml", &compose)], &[], false);
+        assert!(plan.removed_volumes.is_empty(), "{block}");
+        assert_eq!(
+            new_text(&patched, "compose.yaml"),
+            format!(
+                "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/data:/d\n{block}"
+            )
+        );
+    }
+    let headed = "services:\n  a:\n    image: x\n    volumes:\n      - data:/d\n# old: x\n# the volumes\nvolumes:\n  data:\n";
+    let (plan, patched) = run(&[("compose.yaml", headed)], &[], false);
+    assert_eq!(plan.removed_volumes, ["data"]);
+    assert_eq!(
+        new_text(&patched, "compose.yaml"),
+        "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/data:/d\n# old: x\n"
+    );
+    let one = "services:\n  a:\n    image: x\n    volumes:\n      - data:/d\n      - keep:/k\nvolumes:\n  # cache:\n  # the data\n  data:\n  keep:\n    external: true\n";
+    let (plan, patched) = run(&[("compose.yaml", one)], &[], false);
+    assert_eq!(plan.removed_volumes, ["data"]);
+    assert_eq!(
+        new_text(&patched, "compose.yaml"),
+        "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/data:/d\n      - keep:/k\nvolumes:\n  # cache:\n  keep:\n    external: true\n"
+    );
+}

@@ -34,6 +34,62 @@ pub struct RealOverlap {
     pub other_real: String,
 }
 
+/// A tier root as this machine has it, observed by the caller's effect: its real path
+/// (symlinks followed) and the identity (device, inode) of it and of each existing directory
+/// above it. A bind mount (`mount --bind a m`) makes `m` the same directory as `a` under
+/// another real path: only the identities show that `m/b` lies inside `a`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootOnDisk {
+    /// The real path.
+    pub real: PathBuf,
+    /// The real path and each of its ancestors that exists, nearest first, with its identity.
+    pub chain: Vec<DirIdentity>,
+}
+
+impl RootOnDisk {
+    /// A root taken as written (nothing observed: `load`, another machine's roots).
+    pub fn as_written(root: &Path) -> Self {
+        RootOnDisk {
+            real: root.to_path_buf(),
+            chain: Vec::new(),
+        }
+    }
+
+    /// The root's own identity, when it exists.
+    fn own(&self) -> Option<&DirIdentity> {
+        self.chain.first().filter(|d| d.path == self.real)
+    }
+}
+
+/// A directory's identity: `st_dev` and `st_ino`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirIdentity {
+    /// The directory (a real path).
+    pub path: PathBuf,
+    /// `st_dev`.
+    pub device: u64,
+    /// `st_ino`.
+    pub inode: u64,
+}
+
+/// Two tier roots that overlap because two real paths are one directory (see
+/// [`TiersErrorKind::SameDirectoryOverlap`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirOverlap {
+    /// The later tier.
+    pub tier: String,
+    /// Its root as written.
+    pub root: String,
+    /// The earlier tier.
+    pub other: String,
+    /// Its root as written.
+    pub other_root: String,
+    /// The directory on the way to one root...
+    pub alias: String,
+    /// ...that is the other root (same device and inode).
+    pub same_as: String,
+}
+
 /// A `tiers.yaml` that could not be loaded, with the position of the node at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}:{column}: {kind}", file.display())]
@@ -121,6 +177,12 @@ pub enum TiersErrorKind {
         .0.root, .0.tier, .0.real, .0.other, .0.other_real
     )]
     RealRootOverlap(Box<RealOverlap>),
+    /// Two tier roots that overlap because two real paths are the same directory (a bind mount).
+    #[error(
+        "roots of tier `{}` (`{}`) and tier `{}` (`{}`) overlap: `{}` is the same directory as `{}` (device and inode), a bind mount",
+        .0.tier, .0.root, .0.other, .0.other_root, .0.alias, .0.same_as
+    )]
+    SameDirectoryOverlap(Box<DirOverlap>),
     /// A rule, access point or layout entry names a tier that is not defined.
     #[error("unknown tier `{tier}` (known tiers: {})", backticked(known))]
     UnknownTier {
@@ -202,6 +264,9 @@ impl TiersErrorKind {
             }
             Self::SameRoot { .. } | Self::NestedRoot { .. } => {
                 "give each tier its own directory; no root may lie inside another".to_string()
+            }
+            Self::SameDirectoryOverlap(_) => {
+                "give each tier its own directory, on its own filesystem or outside the other's bind mounts; no root may lie inside another".to_string()
             }
             Self::RealRootOverlap(_) => {
                 "give each tier its own directory, written as its real path (no symlink in it); no root may lie inside another".to_string()
@@ -501,15 +566,15 @@ fn key(name: &str) -> Component<'_> {
 /// is the file's content. Returns the first error found, located at the
 /// offending node.
 pub fn load(path: &Path, text: &str) -> Result<Tiers, TiersError> {
-    load_resolved(path, text, &|root| root.to_path_buf())
+    load_resolved(path, text, &RootOnDisk::as_written)
 }
 
-/// [`load`], with `real` giving each tier root's real path (symlinks followed, by the caller's
-/// effect) so that roots overlapping through a symlink are refused too.
+/// [`load`], with `real` giving each tier root as this machine has it (the caller's effect) so
+/// that roots overlapping through a symlink or a bind mount are refused too.
 pub fn load_resolved(
     path: &Path,
     text: &str,
-    real: &dyn Fn(&Path) -> PathBuf,
+    real: &dyn Fn(&Path) -> RootOnDisk,
 ) -> Result<Tiers, TiersError> {
     let yaml_error = |error: serde_norway::Error| yaml_error(path, error);
     let top: Option<IndexMap<String, IgnoredAny>> =
@@ -585,7 +650,7 @@ fn validate_contexts(
     main: &IndexMap<String, Tier>,
     raw: IndexMap<String, RawContext>,
 ) -> Result<IndexMap<String, IndexMap<String, Tier>>, TiersError> {
-    let as_written = |root: &Path| root.to_path_buf();
+    let as_written = RootOnDisk::as_written;
     let mut contexts = IndexMap::new();
     for (name, context) in raw {
         let base = [key("contexts"), key(&name)];
@@ -644,14 +709,14 @@ fn validate_tiers(
     source: &Source,
     base: &[Component],
     raw: IndexMap<String, RawTier>,
-    real: &dyn Fn(&Path) -> PathBuf,
+    real: &dyn Fn(&Path) -> RootOnDisk,
 ) -> Result<IndexMap<String, Tier>, TiersError> {
     if raw.is_empty() {
         let at = route(base.iter().cloned().chain([key("tiers")]));
         return Err(source.error_at(&at, TiersErrorKind::NoTiers));
     }
     let mut tiers: IndexMap<String, Tier> = IndexMap::new();
-    let mut real_roots: IndexMap<String, PathBuf> = IndexMap::new();
+    let mut real_roots: IndexMap<String, RootOnDisk> = IndexMap::new();
     for (name, tier) in raw {
         let here = route(base.iter().cloned().chain([key("tiers"), key(&name)]));
         if name.is_empty() || name.contains([':', '/']) || name.contains(char::is_whitespace) {
@@ -688,7 +753,10 @@ fn validate_tiers(
             return Err(source.error_at_value(&root_route, kind));
         }
         let real_root = real(&root);
-        if let Some(kind) = real_overlap(&real_roots, &name, &root, &real_root) {
+        if let Some(kind) = real_overlap(&real_roots, &name, &root, &real_root.real) {
+            return Err(source.error_at_value(&root_route, kind));
+        }
+        if let Some(kind) = same_directory_overlap(&tiers, &real_roots, &name, &root, &real_root) {
             return Err(source.error_at_value(&root_route, kind));
         }
         real_roots.insert(name.clone(), real_root);
@@ -737,13 +805,14 @@ fn overlap(earlier: &IndexMap<String, Tier>, name: &str, root: &Path) -> Option<
 /// The overlap of `root`'s real path with an earlier tier's real root, if any (roots that
 /// overlap as written are [`overlap`]'s).
 fn real_overlap(
-    earlier_real: &IndexMap<String, PathBuf>,
+    earlier_real: &IndexMap<String, RootOnDisk>,
     name: &str,
     root: &Path,
     real_root: &Path,
 ) -> Option<TiersErrorKind> {
     earlier_real
         .iter()
+        .map(|(other, on_disk)| (other, &on_disk.real))
         .find(|(_, other)| real_root.starts_with(other) || other.starts_with(real_root))
         .map(|(other, other_real)| {
             TiersErrorKind::RealRootOverlap(Box::new(RealOverlap {
@@ -754,6 +823,43 @@ fn real_overlap(
                 other_real: other_real.display().to_string(),
             }))
         })
+}
+
+/// The overlap of `root` (tier `name`, as this machine has it: `on_disk`) with an earlier
+/// tier's root by identity: one root, or a directory above it, is the other root (a bind mount
+/// shows the same directory under two real paths).
+fn same_directory_overlap(
+    earlier: &IndexMap<String, Tier>,
+    earlier_on_disk: &IndexMap<String, RootOnDisk>,
+    name: &str,
+    root: &Path,
+    on_disk: &RootOnDisk,
+) -> Option<TiersErrorKind> {
+    let same = |a: &DirIdentity, b: &DirIdentity| a.device == b.device && a.inode == b.inode;
+    let inside = |inner: &RootOnDisk, outer: &RootOnDisk| {
+        let outer_own = outer.own()?;
+        inner
+            .chain
+            .iter()
+            .find(|d| same(d, outer_own))
+            .map(|alias| (alias.path.clone(), outer_own.path.clone()))
+    };
+    earlier_on_disk.iter().find_map(|(other, other_on_disk)| {
+        let (alias, same_as) =
+            inside(on_disk, other_on_disk).or_else(|| inside(other_on_disk, on_disk))?;
+        Some(TiersErrorKind::SameDirectoryOverlap(Box::new(DirOverlap {
+            tier: name.to_string(),
+            root: root.display().to_string(),
+            other: other.clone(),
+            other_root: earlier
+                .get(other)
+                .map_or_else(|| other_on_disk.real.clone(), |t| t.root.clone())
+                .display()
+                .to_string(),
+            alias: alias.display().to_string(),
+            same_as: same_as.display().to_string(),
+        })))
+    })
 }
 
 fn check_tier(
@@ -1114,8 +1220,11 @@ mod tests {
         // `fastlink -> faststore`: `warm` written under the link lies inside `fast`.
         let text =
             "tiers:\n  fast: { root: /x/faststore }\n  warm: { root: /x/fastlink/databases }\n";
-        let real =
-            |p: &Path| PathBuf::from(p.to_string_lossy().replace("/x/fastlink", "/x/faststore"));
+        let real = |p: &Path| {
+            RootOnDisk::as_written(&PathBuf::from(
+                p.to_string_lossy().replace("/x/fastlink", "/x/faststore"),
+            ))
+        };
         let error = load_resolved(Path::new("tiers.yaml"), text, &real).unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -1124,6 +1233,49 @@ mod tests {
         assert!(error.hint().contains("real path"), "{}", error.hint());
         // Without the symlink the same file is fine.
         assert!(load(Path::new("tiers.yaml"), text).is_ok());
+    }
+
+    /// Issue 26 row 16: `mount --bind /x/a /x/m` and `warm: /x/m/b`: the real paths do not
+    /// overlap, the identities do (`/x/m` is `/x/a`), either order; distinct directories pass.
+    #[test]
+    fn issue26_row16_roots_overlapping_through_a_bind_mount_are_refused() {
+        let id = |path: &str, inode: u64| DirIdentity {
+            path: PathBuf::from(path),
+            device: 8,
+            inode,
+        };
+        let on_disk = |p: &Path| {
+            let chain = match p.to_str() {
+                Some("/x/a") => vec![id("/x/a", 10), id("/x", 2)],
+                Some("/x/m/b") => vec![id("/x/m/b", 11), id("/x/m", 10), id("/x", 2)],
+                Some("/x/m/new") => vec![id("/x/m", 10), id("/x", 2)],
+                _ => vec![id(&p.display().to_string(), 99), id("/x", 2)],
+            };
+            RootOnDisk {
+                real: p.to_path_buf(),
+                chain,
+            }
+        };
+        let text = "tiers:\n  fast: { root: /x/a }\n  warm: { root: /x/m/b }\n";
+        let error = load_resolved(Path::new("tiers.yaml"), text, &on_disk).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "tiers.yaml:3:17: roots of tier `warm` (`/x/m/b`) and tier `fast` (`/x/a`) overlap: `/x/m` is the same directory as `/x/a` (device and inode), a bind mount"
+        );
+        assert!(error.hint().contains("bind mount"), "{}", error.hint());
+        let reversed = "tiers:\n  warm: { root: /x/m/b }\n  fast: { root: /x/a }\n";
+        let error = load_resolved(Path::new("tiers.yaml"), reversed, &on_disk).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`/x/m` is the same directory as `/x/a`"),
+            "{error}"
+        );
+        // a root not made yet under the bind mount overlaps too
+        let later = "tiers:\n  fast: { root: /x/a }\n  warm: { root: /x/m/new }\n";
+        assert!(load_resolved(Path::new("tiers.yaml"), later, &on_disk).is_err());
+        let apart = "tiers:\n  fast: { root: /x/a }\n  warm: { root: /x/w }\n";
+        assert!(load_resolved(Path::new("tiers.yaml"), apart, &on_disk).is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use indexmap::IndexMap;
 
-pub use config::{TiersError, TiersErrorKind, load, load_resolved};
+pub use config::{DirIdentity, RootOnDisk, TiersError, TiersErrorKind, load, load_resolved};
 pub use placement::{
     DEFAULT_RULES, DefaultRule, GlobError, Globs, Match, Placement, PlacementRule, Subject,
     default_rules,

@@ -360,12 +360,32 @@ fn drift_note(
     let wanted = configured_shares(config, profile, host.home, &mut ignored);
     let started = vm_mounts_only(host.files, lima_path, host.home)?;
     Ok(config_drift(&wanted, &started).then(|| {
-        format!(
+        let mut note = format!(
             "`{}` asks for other shares than the VM started with: run `colima stop{p} && colima start{p}` to apply it",
             config_path.display(),
             p = profile_flag(profile)
-        )
+        );
+        note.push_str(&dropped_shares(&wanted, &started));
+        note
     }))
+}
+
+/// What a restart with colima.yaml's `mounts:` (`wanted`) stops sharing of what the VM shares
+/// now (`started`; `$HOME` among them when the VM started with none listed): a plain restart
+/// drops them without a word.
+fn dropped_shares(wanted: &[Share], started: &[Share]) -> String {
+    let dropped: Vec<String> = started
+        .iter()
+        .filter(|s| !wanted.iter().any(|w| clean(&w.host) == clean(&s.host)))
+        .map(|s| format!("`{}`", s.host.display()))
+        .collect();
+    if dropped.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; that stops sharing {} (shared now): list each under `mounts:` first to keep it",
+        dropped.join(", ")
+    )
 }
 
 /// Neither colima.yaml nor the VM's lima.yaml exists.
@@ -708,6 +728,40 @@ mod tests {
             got.notes
         );
         assert_eq!(got.source_files.len(), 2);
+        assert!(
+            got.notes.iter().all(|n| !n.contains("stops sharing")),
+            "`~` stays listed: {:?}",
+            got.notes
+        );
+    }
+
+    /// Issue 26 row 18: colima.yaml lists only `/Volumes` while the VM shares the home
+    /// directory (started with none listed): "run `colima stop && colima start`" would drop the
+    /// home directory without a word; the note says so.
+    #[test]
+    fn issue26_row18_the_drift_note_names_the_shares_a_restart_drops() {
+        let files = MemFiles::new()
+            .file(
+                "/Users/alice/.colima/default/colima.yaml",
+                "mounts:\n  - location: /Volumes\n    writable: true\n",
+            )
+            .file(
+                "/Users/alice/.colima/_lima/colima/lima.yaml",
+                "mountType: virtiofs\nmounts:\n  - location: /Users/alice\n    writable: true\n",
+            );
+        let got =
+            read_on(HostConfig::new(&files, &EnvVars::new(), home()), None, true).expect("reads");
+        let note = got
+            .notes
+            .iter()
+            .find(|n| n.contains("asks for other shares"))
+            .expect("a drift note");
+        assert!(
+            note.ends_with(
+                "that stops sharing `/Users/alice` (shared now): list each under `mounts:` first to keep it"
+            ),
+            "{note}"
+        );
     }
 
     #[test]

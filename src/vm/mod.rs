@@ -235,8 +235,12 @@ pub(crate) mod testfiles {
         if dir.is_dir() {
             Some(dir)
         } else {
-            eprintln!(
-                "SKIPPED: corpus not found at `{}` (set TIERCTL_CORPUS to the corpus root)",
+            // straight to stderr: libtest captures `eprintln!` of a passing test
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {}: corpus not found at `{}` (set TIERCTL_CORPUS to the corpus root)",
+                std::thread::current().name().unwrap_or("a test"),
                 dir.display()
             );
             None

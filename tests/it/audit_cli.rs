@@ -305,3 +305,83 @@ fn issue12_an_unset_variable_is_noted_once_like_compose_warns() {
         .expect("runs");
     assert!(!String::from_utf8_lossy(&set.stdout).contains("is not set"));
 }
+
+/// Issue 26 row 13: a project compose refuses (a missing `env_file`, a service with neither
+/// `image` nor `build`, an undefined network, a duplicate `container_name`) is still audited for
+/// its storage, with a warning at each place. Each case on its own is a refusal of the real
+/// `docker compose config` (v2), checked here when that CLI is installed.
+#[test]
+fn issue26_row13_audit_warns_that_compose_will_refuse_the_project() {
+    const TIERS: &str = "tiers:\n  fast: { root: '{root}/fast' }\nplacement:\n  - tier: fast\n    path: '{project}/{volume}'\n";
+    let cases = [
+        (
+            "    env_file: missing.env\n",
+            "env file `missing.env` of service `a` is not there",
+            6,
+        ),
+        (
+            "    networks: [front]\n",
+            "service `a` uses network `front`",
+            6,
+        ),
+        (
+            "  b:\n    command: x\n",
+            "service `b` has neither `image` nor `build`",
+            6,
+        ),
+        (
+            "    container_name: cname\n  b:\n    image: busybox\n    container_name: cname\n",
+            "service `b` has `container_name: cname`, which service `a` already has",
+            9,
+        ),
+    ];
+    let compose_cli = crate::compose_runner::Family::V2.program();
+    for (extra, said, line) in cases {
+        let compose = format!(
+            "name: app\nservices:\n  a:\n    image: busybox\n    volumes: [data:/d]\n{extra}volumes:\n  data:\n"
+        );
+        let ws = Workspace::new()
+            .file("tiers.yaml", TIERS)
+            .dir("fast")
+            .file("app/compose.yaml", &compose);
+        let out = ws
+            .tierctl("app")
+            .args(["audit", "--offline", "--tiers", "../tiers.yaml"])
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "the named volume's finding: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("note: compose.yaml:{line}:"))
+                && stdout.contains("compose will refuse this project: ")
+                && stdout.contains(said),
+            "{extra}: {stdout}"
+        );
+        assert!(
+            stdout.contains("named-volume"),
+            "the storage is audited: {stdout}"
+        );
+        let mounts = ws
+            .tierctl("app")
+            .args(["mounts", "--tiers", "../tiers.yaml"])
+            .output()
+            .expect("runs");
+        assert!(
+            String::from_utf8_lossy(&mounts.stderr).contains(said),
+            "other commands warn on stderr"
+        );
+        if let Some(cli) = &compose_cli {
+            let config = std::process::Command::new(&cli[0])
+                .args(&cli[1..])
+                .args(["config", "-q"])
+                .current_dir(ws.path("app"))
+                .output()
+                .expect("compose runs");
+            assert!(!config.status.success(), "compose refuses {extra:?}");
+        }
+    }
+}

@@ -63,9 +63,7 @@ impl Family {
                 !required(),
                 "TIERCTL_REQUIRE_DOCKER=1 but no compose {self:?} CLI; run `sudo bash .ci/docker`"
             );
-            eprintln!(
-                "\n*** SKIPPED: no compose {self:?} CLI (run `sudo bash .ci/docker` to install it) ***\n"
-            );
+            skipped!("no compose {self:?} CLI (run `sudo bash .ci/docker` to install it)");
         }
         found
     }

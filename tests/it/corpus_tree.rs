@@ -16,8 +16,8 @@ pub fn corpus_dir() -> Option<PathBuf> {
     if dir.join("compose").is_dir() {
         Some(dir.canonicalize().unwrap_or(dir))
     } else {
-        eprintln!(
-            "\n*** SKIPPED: compose corpus not found at {} (set TIERCTL_CORPUS) ***\n",
+        skipped!(
+            "compose corpus not found at {} (set TIERCTL_CORPUS)",
             dir.display()
         );
         None

@@ -25,14 +25,15 @@ pub fn engine() -> Option<DockerEngine> {
         .map_err(|e| e.to_string())
         .and_then(|ep| DockerEngine::connect(&ep).map_err(|e| e.to_string()));
     match result {
-        Ok(engine) => Some(engine),
+        Ok(engine) => {
+            crate::skip::engine_used();
+            Some(engine)
+        }
         Err(reason) if required() => {
             panic!("TIERCTL_REQUIRE_DOCKER=1 but no Docker engine answers: {reason}")
         }
         Err(reason) => {
-            eprintln!(
-                "SKIPPED: no Docker engine ({reason}); run `sudo bash .ci/docker` to get one"
-            );
+            skipped!("no Docker engine ({reason}); run `sudo bash .ci/docker` to get one");
             None
         }
     }
@@ -142,7 +143,7 @@ impl TmpfsMount {
                 !required(),
                 "TIERCTL_REQUIRE_DOCKER=1 but mounting a tmpfs failed (root needed)"
             );
-            eprintln!("SKIPPED: mounting a tmpfs needs root");
+            skipped!("mounting a tmpfs needs root");
         }
         ok.then(|| TmpfsMount(dir.to_owned()))
     }
@@ -165,7 +166,7 @@ pub fn can_unshare() -> bool {
             !required(),
             "TIERCTL_REQUIRE_DOCKER=1 but `unshare -m` does not work here"
         );
-        eprintln!("SKIPPED: `unshare -m` needs root");
+        skipped!("`unshare -m` needs root");
     }
     ok
 }

@@ -54,9 +54,7 @@ pub fn engine2() -> Option<Engine2> {
             panic!("TIERCTL_REQUIRE_DOCKER=1 but the second engine is missing: {reason}")
         }
         Err(reason) => {
-            eprintln!(
-                "SKIPPED: no second engine ({reason}); run `sudo bash .ci/hosts` to start one"
-            );
+            skipped!("no second engine ({reason}); run `sudo bash .ci/hosts` to start one");
             None
         }
     }

@@ -37,7 +37,7 @@ fn i26_row6_a_sparse_file_larger_than_the_tier_is_refused_before_the_stop() {
             !required(),
             "TIERCTL_REQUIRE_DOCKER=1 but not root: cannot mount a tmpfs"
         );
-        eprintln!("SKIPPED: a small tier needs root to mount a tmpfs");
+        skipped!("a small tier needs root to mount a tmpfs");
         return;
     }
     // 64 MiB apparent, nothing allocated; the copy writes it dense
@@ -53,7 +53,7 @@ fn i26_row6_a_sparse_file_larger_than_the_tier_is_refused_before_the_stop() {
         .is_ok_and(|st| st.success());
     if !mounted {
         assert!(!required(), "cannot mount a tmpfs");
-        eprintln!("SKIPPED: cannot mount a tmpfs here");
+        skipped!("cannot mount a tmpfs here");
         return;
     }
     let compose = s.compose_text();

@@ -7,6 +7,9 @@
     clippy::disallowed_macros
 )]
 
+#[macro_use]
+mod skip;
+
 mod audit_cli;
 mod bad_input;
 mod compose_runner;
@@ -23,6 +26,7 @@ mod hosts;
 mod issue26_dataloss;
 mod issue26_trees;
 mod layers;
+mod leftovers;
 mod loader;
 mod migrate_downtime;
 mod migrate_engine;

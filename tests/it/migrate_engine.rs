@@ -376,7 +376,7 @@ fn on_a_terminal_migrate_asks_and_a_no_changes_nothing() {
             child.wait_with_output()
         });
     let Ok(out) = out else {
-        eprintln!("SKIPPED: no `script` to give tierctl a terminal");
+        skipped!("no `script` to give tierctl a terminal");
         return;
     };
     let text = stdout(&out);

@@ -264,6 +264,7 @@ impl Immich {
 
     fn down(&self) {
         self.compose(&["down", "-v"]);
+        crate::leftovers::remove_project(None, &self.name);
         for key in ["pgdata", "model-cache"] {
             let _ = Command::new("docker")
                 .args(["volume", "rm", "-f", &self.volume(key)])

@@ -65,3 +65,45 @@ fn mounts_refuses_prometheus() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Issue 26 row 14: a target is shown and put in JSON as compose prints it (`docker compose
+/// config` says `/app/data` for `/app/data/`, `/opt/y` for `//opt//y/./`), in both syntaxes.
+#[test]
+fn issue26_row14_targets_as_compose_prints_them() {
+    let ws = Workspace::new()
+        .file(
+            "tiers.yaml",
+            "tiers:\n  fast: { root: '{root}/fast' }\nplacement:\n  - tier: fast\n    path: '{project}/{volume}'\n",
+        )
+        .dir("fast")
+        .file(
+            "app/compose.yaml",
+            "name: app\nservices:\n  a:\n    image: busybox\n    volumes:\n      - data:/app/data/\n      - ./x://opt//y/./\n      - type: volume\n        source: data\n        target: /long/path/\nvolumes:\n  data:\n",
+        )
+        .dir("app/x");
+    let out = ws
+        .tierctl("app")
+        .args(["mounts", "--tiers", "../tiers.yaml", "--format", "json"])
+        .output()
+        .expect("runs");
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let targets: Vec<&str> = parsed["mounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .map(|m| m["target"].as_str().expect("a target"))
+        .collect();
+    assert_eq!(targets, ["/app/data", "/opt/y", "/long/path"], "{parsed}");
+    let human = ws
+        .tierctl("app")
+        .args(["mounts", "--tiers", "../tiers.yaml"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("/app/data ") || text.contains("/app/data\n"),
+        "{text}"
+    );
+    assert!(!text.contains("/app/data/"), "{text}");
+    assert!(!text.contains("/long/path/"), "{text}");
+}

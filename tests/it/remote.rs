@@ -88,9 +88,10 @@ fn tls_endpoints_from_a_context_and_from_the_environment_reach_the_second_engine
             ep.host
         );
     }
-    // the first engine has no such project: it is another engine
-    let first = crate::engine::engine().expect("the first engine");
-    assert!(project_containers(&first, &project.name).is_empty());
+    // the first engine (when one answers here) has no such project: it is another engine
+    if let Some(first) = crate::engine::engine() {
+        assert!(project_containers(&first, &project.name).is_empty());
+    }
 }
 
 #[test]

@@ -194,6 +194,8 @@ impl OnOtherMachine {
 impl Drop for OnOtherMachine {
     fn drop(&mut self) {
         self.compose(&["down", "-v", "--timeout", "1"]);
+        crate::leftovers::remove_project(None, &self.name);
+        crate::leftovers::remove_project(Some(&self.e2.unix_host()), &self.name);
         let filter = format!("label=com.docker.compose.project={}", self.name);
         if let Ok(out) = Command::new("docker")
             .args(["ps", "-aq", "--filter", &filter])

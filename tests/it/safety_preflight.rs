@@ -189,7 +189,7 @@ fn d9_a_tier_too_small_is_refused_before_the_stop() {
             !required(),
             "TIERCTL_REQUIRE_DOCKER=1 but not root: cannot mount a tmpfs"
         );
-        eprintln!("SKIPPED: a tier too small needs root to mount a small tmpfs");
+        skipped!("a tier too small needs root to mount a small tmpfs");
         return;
     }
     let seed = "set -e; cd /data; head -c 3000000 /dev/urandom > big; echo small > small";
@@ -204,7 +204,7 @@ fn d9_a_tier_too_small_is_refused_before_the_stop() {
         .is_ok_and(|st| st.success());
     if !mounted {
         assert!(!required(), "cannot mount a tmpfs");
-        eprintln!("SKIPPED: cannot mount a tmpfs here");
+        skipped!("cannot mount a tmpfs here");
         return;
     }
     let (compose, tree) = (s.compose_text(), s.volume_tree());
@@ -231,7 +231,7 @@ fn a_read_only_tier_is_refused_before_the_stop() {
             !required(),
             "TIERCTL_REQUIRE_DOCKER=1 but not root: cannot bind-mount"
         );
-        eprintln!("SKIPPED: a read-only tier root needs root to bind-mount");
+        skipped!("a read-only tier root needs root to bind-mount");
         return;
     }
     let Some(s) = stack("ro", SEED) else {
@@ -251,7 +251,7 @@ fn a_read_only_tier_is_refused_before_the_stop() {
             .is_ok_and(|st| st.success());
     if !ro {
         assert!(!required(), "cannot bind-mount read-only");
-        eprintln!("SKIPPED: cannot bind-mount read-only here");
+        skipped!("cannot bind-mount read-only here");
         return;
     }
     let (compose, tree) = (s.compose_text(), s.volume_tree());
@@ -390,7 +390,7 @@ fn d10_sigint_during_the_copy_removes_the_helper_journals_and_names_the_next_com
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(130), "{text}");
     assert!(
-        text.contains("interrupted during step `copy:0`: its helper container was removed"),
+        text.contains("interrupted during step `copy:0`: any helper container it ran was removed"),
         "{text}"
     );
     assert!(

@@ -128,6 +128,7 @@ impl Stack {
     /// `down -v`, then the volume by name (after a migration compose no longer declares it).
     pub fn down(&self) {
         self.compose(&["down", "-v"]);
+        crate::leftovers::remove_project(None, &self.name);
         let _ = Command::new("docker")
             .args(["volume", "rm", "-f", &self.volume()])
             .output();

@@ -27,7 +27,7 @@ fn schema() -> Option<jsonschema::Validator> {
 fn every_template_renders_validates_and_audits_clean() {
     let schema = schema();
     if schema.is_none() {
-        eprintln!("\n*** SKIPPED: compose schema validation (no corpus) ***\n");
+        skipped!("compose schema validation (no corpus)");
     }
     for template in TEMPLATES {
         let ws = Workspace::new()
@@ -101,7 +101,7 @@ fn every_template_renders_validates_and_audits_clean() {
 #[test]
 fn postgres_data_is_owned_by_uid_999() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("\n*** SKIPPED: postgres_data_is_owned_by_uid_999 needs root ***\n");
+        skipped!("postgres_data_is_owned_by_uid_999 needs root");
         return;
     }
     let ws = Workspace::new()

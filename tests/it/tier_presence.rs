@@ -127,7 +127,7 @@ fn init_writes_markers_and_a_tier_whose_disk_went_away_is_reported() {
 #[test]
 fn a_mount_true_tier_must_be_a_mount_point_tmpfs_in_a_mount_namespace() {
     if !can_unshare() {
-        eprintln!("\n*** SKIPPED: `unshare -m` is not available: mount: true untested here ***\n");
+        skipped!("`unshare -m` is not available: mount: true untested here");
         return;
     }
     let ws = workspace(true);

@@ -31,7 +31,7 @@ fn three_tiers() -> Workspace {
 fn is_root() -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
-        eprintln!("\n*** SKIPPED: this test chowns to other uids and needs root ***\n");
+        skipped!("this test chowns to other uids and needs root");
     }
     root
 }
@@ -248,7 +248,7 @@ fn status_json_counts_hardlinks_once() {
 fn in_namespace(ws: &Workspace, script: &str) -> Option<(i32, String)> {
     let probe = Process::new("unshare").args(["-m", "true"]).status();
     if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("\n*** SKIPPED: `unshare -m` is not available (needs root) ***\n");
+        skipped!("`unshare -m` is not available (needs root)");
         return None;
     }
     let out = Process::new("unshare")
@@ -317,4 +317,39 @@ fn issue12_tier_roots_overlapping_through_a_symlink_are_refused() {
             "{args:?}: {stderr}"
         );
     }
+}
+
+/// Issue 26 row 16: `mount --bind a m` and `warm: m/b` (in a private mount namespace): the real
+/// paths do not overlap, the directories do; refused naming the bind mount, by `tiers validate`
+/// and by a command that loads tiers.yaml. Without the bind mount the same file is fine.
+#[test]
+fn issue26_row16_tier_roots_overlapping_through_a_bind_mount_are_refused() {
+    let ws = Workspace::new()
+        .file(
+            "tiers.yaml",
+            "tiers:\n  fast: { root: '{root}/a' }\n  warm: { root: '{root}/m/b' }\n",
+        )
+        .dir("a")
+        .dir("m");
+    let script = "mount --bind \"$ROOT/a\" \"$ROOT/m\"\nmkdir \"$ROOT/m/b\"\nrc=0; \"$TIERCTL\" tiers validate 2>&1 || rc=$?; echo \"validate exit $rc\"\nrc=0; \"$TIERCTL\" audit --offline -f /dev/null 2>&1 || rc=$?; echo \"audit exit $rc\"";
+    let Some((code, text)) = in_namespace(&ws, script) else {
+        return;
+    };
+    assert_eq!(code, 0, "{text}");
+    let said = "roots of tier `warm` (`[ROOT]/m/b`) and tier `fast` (`[ROOT]/a`) overlap: `[ROOT]/m` is the same directory as `[ROOT]/a` (device and inode), a bind mount";
+    assert_eq!(text.matches(said).count(), 2, "{text}");
+    assert!(text.contains("validate exit 2"), "{text}");
+    assert!(text.contains("audit exit 2"), "{text}");
+    // outside the namespace `m` is its own directory: no overlap
+    std::fs::create_dir(ws.path("m/b")).expect("mkdir");
+    let out = ws
+        .tierctl("")
+        .args(["tiers", "validate"])
+        .output()
+        .expect("runs");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("overlap"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

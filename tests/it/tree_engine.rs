@@ -50,7 +50,7 @@ fn the_host_manifest_equals_the_archive_manifest_and_verification_reads_on_the_h
             !required(),
             "TIERCTL_REQUIRE_DOCKER=1 but the engine is not native"
         );
-        eprintln!("SKIPPED: the engine is not native, so no tree is host-visible");
+        skipped!("the engine is not native, so no tree is host-visible");
         return;
     }
     let volume = "tierctl-it-tree-src";
@@ -175,7 +175,7 @@ fn the_manifest_helper_reads_tricky_names_as_the_host_and_the_archive_do() {
             !required(),
             "TIERCTL_REQUIRE_DOCKER=1 but the engine is not native"
         );
-        eprintln!("SKIPPED: the engine is not native, so no tree is host-visible");
+        skipped!("the engine is not native, so no tree is host-visible");
         return;
     }
     let volume = format!("tierctl-it-tricky-{}", std::process::id());
@@ -255,7 +255,7 @@ fn the_manifest_helper_reads_tricky_names_as_the_host_and_the_archive_do() {
 fn the_copy_helper_reads_both_trees_after_its_copy_as_the_host_does() {
     let Some(engine) = engine() else { return };
     if !engine.is_native().expect("docker info") {
-        eprintln!("SKIPPED: the engine is not native, so the host cannot read the volume");
+        skipped!("the engine is not native, so the host cannot read the volume");
         assert!(
             !required(),
             "TIERCTL_REQUIRE_DOCKER=1 but the engine is not native"

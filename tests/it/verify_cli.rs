@@ -375,7 +375,7 @@ fn no_df_image() -> bool {
             !required(),
             "TIERCTL_REQUIRE_DOCKER=1 but the image without df could not be built (needs /bin/busybox and the docker CLI)"
         );
-        eprintln!("SKIPPED: building {NO_DF_IMAGE} needs /bin/busybox and the docker CLI");
+        skipped!("building {NO_DF_IMAGE} needs /bin/busybox and the docker CLI");
     }
     ok
 }

@@ -160,7 +160,7 @@ fn permission_denied_on_the_socket_names_it_and_exits_2() {
     let socket = std::path::Path::new("/var/run/docker.sock");
     let is_root = nix::unistd::geteuid().is_root();
     if !is_root || !socket.exists() {
-        eprintln!("SKIPPED: needs root and /var/run/docker.sock to run tierctl as `nobody`");
+        skipped!("needs root and /var/run/docker.sock to run tierctl as `nobody`");
         return;
     }
     let ws = Workspace::new()
@@ -187,7 +187,7 @@ fn permission_denied_on_the_socket_names_it_and_exits_2() {
         && stderr.contains("tierctl")
         && out.status.code() == Some(126)
     {
-        eprintln!("SKIPPED: `nobody` cannot execute {}", bin.display());
+        skipped!("`nobody` cannot execute {}", bin.display());
         return;
     }
     assert_eq!(out.status.code(), Some(2), "{stderr}");

@@ -52,7 +52,7 @@ fn vm() -> Option<Vm> {
         Err(e) => format!("no VM env file `{path}` ({e})"),
     };
     assert!(!required(), "TIERCTL_REQUIRE_VM=1 but {why}");
-    eprintln!("SKIPPED: no VM engine: {why}; run `sudo bash tests/vm/harness.sh up` to get one");
+    skipped!("no VM engine: {why}; run `sudo bash tests/vm/harness.sh up` to get one");
     None
 }
 

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::plural;
-use crate::audit::Severity;
+use crate::audit::{Check, Severity};
 use crate::report::PathStyle;
 use crate::report::reports::AuditReport;
 
@@ -31,12 +31,17 @@ pub fn audit(report: &AuditReport, paths: &PathStyle, color: bool) -> String {
             "",
             super::one_line(&paths.show_in(&finding.message))
         );
+        // `relative-bind` says to write an absolute path: its example stays absolute
+        let hint = match finding.check {
+            Check::RelativeBind => finding.hint.clone(),
+            _ => paths.show_in(&finding.hint),
+        };
         let _ = writeln!(
             out,
             "{:place_width$}  {:check_width$}  hint: {}",
             "",
             "",
-            super::one_line(&paths.show_in(&finding.hint))
+            super::one_line(&hint)
         );
     }
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();

@@ -131,7 +131,7 @@ impl FakeStack {
             if crate::engine::required() {
                 panic!("TIERCTL_REQUIRE_DOCKER=1 but the fake engine cannot run: {why}");
             }
-            eprintln!("SKIPPED: fake engine: {why}");
+            skipped!("fake engine: {why}");
             return None;
         }
         let ws = Workspace::new()
@@ -202,9 +202,13 @@ impl FakeStack {
         let path = self.ws.path("tiers.yaml");
         let text = fs::read_to_string(&path).expect("tiers.yaml");
         let real = |root: &Path| {
-            tierctl::fsx::resolve(root)
+            let real = tierctl::fsx::resolve(root)
                 .real
-                .unwrap_or_else(|| root.to_path_buf())
+                .unwrap_or_else(|| root.to_path_buf());
+            tierctl::tiers::RootOnDisk {
+                chain: tierctl::fsx::dir_identities(&real),
+                real,
+            }
         };
         tierctl::tiers::load_resolved(&path, &text, &real).expect("tiers.yaml loads")
     }

@@ -225,15 +225,21 @@ pub struct MigrateArgs {
     #[arg(long, requires = "rollback")]
     pub discard_copy: bool,
     /// Remove each source volume after its copy verified and the services started; after a
-    /// finished migration (`--prune-source`), removes the source volumes it kept
-    #[arg(long, visible_alias = "prune-source", conflicts_with_all = ["resume", "rollback"])]
+    /// finished migration, removes the source volumes it kept
+    #[arg(long, conflicts_with_all = ["resume", "rollback", "prune_source"])]
     pub remove_source: bool,
+    /// After a finished migration: remove the source volumes it kept, each only while it still
+    /// equals the copy that verified and nothing uses it. Never starts a migration
+    #[arg(long, conflicts_with_all = ["resume", "rollback", "dry_run", "stop_first"])]
+    pub prune_source: bool,
     /// Stop the services first and copy and verify while they are down (the default copies
     /// while they run and stops them only for the delta and the verify)
     #[arg(long, conflicts_with_all = ["resume", "rollback"])]
     pub stop_first: bool,
     /// Go on although a service was killed at the stop (exit 137, out of memory, or its grace
-    /// period ran out): its data may be inconsistent
+    /// period ran out): its data may be inconsistent; or although a stopped container outside
+    /// the plan uses a source volume (it keeps the old volume); with `--rollback`, copy a
+    /// changed tier directory back over a source written since its copy verified
     #[arg(long)]
     pub force: bool,
     /// No `[n/N] step` progress lines on stderr
@@ -246,7 +252,7 @@ pub struct MigrateArgs {
     /// engine's helpers into that engine's tier directories, verified by manifests computed on
     /// each side, a compose file `<name>.CONTEXT.<ext>` written beside the original (which stays
     /// for `--rollback`), the project started there. This engine's data is kept
-    #[arg(long, value_name = "CONTEXT", conflicts_with_all = ["resume", "rollback", "remove_source"])]
+    #[arg(long, value_name = "CONTEXT", conflicts_with_all = ["resume", "rollback", "remove_source", "prune_source"])]
     pub to_context: Option<String>,
     /// With `--to-context`: the tier map of the other host (a tiers.yaml whose roots are paths
     /// on that host); default: that context's map in tiers.yaml (`contexts:`)

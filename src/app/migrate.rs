@@ -32,6 +32,8 @@ pub(super) enum MigrateTask {
     Prune(std::path::PathBuf),
     /// Start a new migration of this plan.
     Start(Box<crate::migrate::plan::MigratePlan>),
+    /// Only check this plan (`--dry-run`): preflight's read-only checks, nothing changed.
+    DryRun(Box<crate::migrate::plan::MigratePlan>),
 }
 
 /// `tierctl migrate`.
@@ -129,8 +131,9 @@ fn run_on_this_engine(
         copy_read: Default::default(),
         known: Default::default(),
     };
-    let outcome = run_task(&ctx, task, args, run.lock, tiers, state_dir, &reload)?;
-    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    if let Some(outcome) = run_task(&ctx, task, args, run.lock, tiers, state_dir, &reload)? {
+        emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    }
     Ok(exit::CLEAN)
 }
 
@@ -157,11 +160,14 @@ fn new_task(
         false => None,
     };
     let plan = planned_migration(settings, args, project, tiers, facts, out)?;
-    Ok(plan.map(|plan| MigrateTask::Start(Box::new(plan))))
+    Ok(plan.map(|plan| match args.dry_run {
+        true => MigrateTask::DryRun(Box::new(plan)),
+        false => MigrateTask::Start(Box::new(plan)),
+    }))
 }
 
-/// Runs what `migrate` was asked to do: resumes, rolls back or prunes a journal, or starts a
-/// new migration of a plan.
+/// Runs what `migrate` was asked to do: resumes, rolls back or prunes a journal, starts a new
+/// migration of a plan, or only checks it (`None`: a dry run, its plan shown already).
 fn run_task(
     ctx: &crate::migrate::MigrateContext<'_>,
     task: MigrateTask,
@@ -170,7 +176,7 @@ fn run_task(
     tiers: &crate::tiers::Tiers,
     state_dir: &std::path::Path,
     reload: crate::migrate::prune::Reload<'_>,
-) -> Result<crate::migrate::Outcome, Error> {
+) -> Result<Option<crate::migrate::Outcome>, Error> {
     use crate::migrate::journal::{self, Journal};
     use crate::migrate::run::Next;
     use crate::migrate::{self as run};
@@ -181,7 +187,7 @@ fn run_task(
             if let Some(state) = journal::JournalState::of(&records) {
                 // the killed run's own helpers are not "outside the plan": remove them first
                 ctx.remove_helpers(&journal.id);
-                run::preflight::outside_users(ctx, &state)?;
+                run::preflight::outside_users(ctx, &state, &journal.id)?;
             }
             run::run(ctx, &mut journal, &records)?
         }
@@ -196,8 +202,12 @@ fn run_task(
             run::prune_sources(ctx, &mut journal, &records, reload)?
         }
         MigrateTask::Start(plan) => start(ctx, &plan, lock, tiers, state_dir)?,
+        MigrateTask::DryRun(plan) => {
+            dry_run(ctx, &plan, tiers)?;
+            return Ok(None);
+        }
     };
-    Ok(outcome)
+    Ok(Some(outcome))
 }
 
 /// Starts a new migration of `plan` under the project lock: refuses absent tiers, runs the
@@ -217,6 +227,42 @@ fn start(
             "a migration runs only under the project lock (not with --dry-run)".into(),
         )));
     };
+    refuse_absent_tiers(ctx, plan, tiers)?;
+    run::preflight(ctx, plan, lock)?;
+    let id = format!(
+        "{}-{}",
+        crate::write::timestamp(std::time::SystemTime::now()),
+        std::process::id()
+    );
+    let mut journal = Journal::create(state_dir, &id, plan)?;
+    let records = journal::read(&journal.path)?;
+    Ok(run::run(ctx, &mut journal, &records)?)
+}
+
+/// `--dry-run`: every check of a real run that changes nothing (issue 26 row 11), so the dry
+/// run fails where the real run would be refused by them.
+fn dry_run(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    plan: &crate::migrate::plan::MigratePlan,
+    tiers: &crate::tiers::Tiers,
+) -> Result<(), Error> {
+    refuse_absent_tiers(ctx, plan, tiers)?;
+    crate::migrate::preflight::read_only(ctx, plan)?;
+    crate::migrate::preflight::room(ctx, plan)?;
+    if !ctx.quiet {
+        eprintln!(
+            "dry run: preflight's read-only checks pass (engine, compose CLI, source volumes and the containers that use them, targets, tiers, room); the probes that write a file (bind probe, writable target, owners) run before a real run"
+        );
+    }
+    Ok(())
+}
+
+/// Refused when a tier a target lies on is absent (not mounted, no marker).
+fn refuse_absent_tiers(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    plan: &crate::migrate::plan::MigratePlan,
+    tiers: &crate::tiers::Tiers,
+) -> Result<(), Error> {
     let targets: Vec<&std::path::Path> =
         plan.copies.iter().map(|c| c.job.target.as_path()).collect();
     let seen = match &ctx.elsewhere {
@@ -233,15 +279,7 @@ fn start(
     };
     tierfs::refuse_absent_tiers(tiers, &seen, &targets)
         .map_err(|e| crate::migrate::MigrateError::Refused(e.to_string()))?;
-    run::preflight(ctx, plan, lock)?;
-    let id = format!(
-        "{}-{}",
-        crate::write::timestamp(std::time::SystemTime::now()),
-        std::process::id()
-    );
-    let mut journal = Journal::create(state_dir, &id, plan)?;
-    let records = journal::read(&journal.path)?;
-    Ok(run::run(ctx, &mut journal, &records)?)
+    Ok(())
 }
 
 /// The engine's host (`crate::host`). A unix socket asks nothing; a network endpoint without
@@ -364,13 +402,48 @@ pub(super) fn journaled_task(
             Phase::Finished {
                 sources_kept: true, ..
             },
-        ) if args.remove_source => Ok(Some(MigrateTask::Prune(path))),
+        ) if args.remove_source || args.prune_source => Ok(Some(MigrateTask::Prune(path))),
         (Some(path), Phase::Open | Phase::RollingBack) => Err(refused(format!(
             "an unfinished migration is journaled in `{}`",
             path.display()
         ))),
+        (last, phase) if args.prune_source => Err(Error::Migrate(MigrateError::Blocked {
+            message: nothing_to_prune(last.as_deref(), &dir.to_string(), phase),
+            hint: format!(
+                "nothing was changed; {}; `tierctl migrate --remove-source --yes` moves the project and removes its source volumes in one run",
+                journal::next_commands(phase)
+            ),
+        })),
         _ => Ok(None),
     }
+}
+
+/// Why `--prune-source` has nothing to prune in `phase` (issue 26 row 4: it prunes a finished
+/// migration's kept sources and never starts a new migration).
+fn nothing_to_prune(
+    last: Option<&std::path::Path>,
+    dir: &str,
+    phase: crate::migrate::journal::Phase,
+) -> String {
+    use crate::migrate::journal::Phase;
+    let why = match (last, phase) {
+        (None, _) => format!("no migration is journaled in `{dir}`"),
+        (Some(path), Phase::RolledBack { .. }) => format!(
+            "the migration journaled in `{}` was rolled back: its source volumes are the project's data again",
+            path.display()
+        ),
+        (Some(path), Phase::Finished { .. }) => format!(
+            "the migration journaled in `{}` removed its source volumes already",
+            path.display()
+        ),
+        (Some(path), _) => format!(
+            "the migration journaled in `{}` is not finished",
+            path.display()
+        ),
+    };
+    format!(
+        "nothing to prune: {why}; `--prune-source` only removes the source volumes a finished migration kept, and never starts a migration"
+    )
 }
 
 /// What a destructive task is about to do, for the confirmation; `None`: not destructive here
@@ -384,7 +457,7 @@ pub(super) fn destructive(task: &MigrateTask, args: &MigrateArgs) -> Option<&'st
             "roll back the migration: services stopped, data the services wrote on the tier copied back into the source, compose files restored, services started",
         ),
         MigrateTask::Prune(_) => Some("remove the source volumes the finished migration kept"),
-        MigrateTask::Resume(_) | MigrateTask::Start(_) => None,
+        MigrateTask::Resume(_) | MigrateTask::Start(_) | MigrateTask::DryRun(_) => None,
     }
 }
 
@@ -449,7 +522,8 @@ pub(super) fn planned_migration(
     })?;
     let preview = render(settings, &Report::MigratePlan(&plan_report(&migration)))?;
     let go = shown_and_confirmed(&preview, migration.is_empty() || args.dry_run, args, out)?;
-    Ok(go.then_some(migration))
+    // a dry run's plan is checked after it was shown
+    Ok((go || (args.dry_run && !migration.is_empty())).then_some(migration))
 }
 
 /// The migrate plan as `report` shows it: each step with its description.
@@ -620,6 +694,94 @@ mod tests {
         }
         for no in ["\n", "n\n", "no\n", "yep\n", ""] {
             assert!(!is_yes(no), "{no:?}");
+        }
+    }
+
+    fn migrate_args(words: &[&str]) -> MigrateArgs {
+        use clap::Parser;
+        let cli =
+            crate::cli::Cli::try_parse_from(["tierctl", "migrate"].iter().chain(words).copied())
+                .expect("arguments parse");
+        match cli.command {
+            crate::cli::Command::Migrate(args) => args,
+            _ => unreachable!("a migrate command line"),
+        }
+    }
+
+    /// A journal in `dir` of a one-volume migration with `records` after its plan.
+    fn journaled(dir: &std::path::Path, records: &[crate::migrate::journal::Record]) {
+        use crate::engine::MountSource;
+        use crate::migrate::copy::CopyJob;
+        use crate::migrate::journal::Journal;
+        use crate::migrate::plan::{MigratePlan, VolumeCopy};
+        let plan = MigratePlan {
+            copies: vec![VolumeCopy {
+                key: "k".into(),
+                job: CopyJob {
+                    source: MountSource::Volume("app_pgdata".into()),
+                    target: "/tiers/fast/app/pgdata".into(),
+                },
+                tier: None,
+                seed: None,
+            }],
+            ..MigratePlan::default()
+        };
+        let mut journal = Journal::create(dir, "1", &plan).expect("journal");
+        for record in records {
+            journal.append(record).expect("append");
+        }
+    }
+
+    fn refusal(result: Result<Option<MigrateTask>, Error>) -> (String, String) {
+        match result {
+            Err(Error::Migrate(crate::migrate::MigrateError::Blocked { message, hint })) => {
+                (message, hint)
+            }
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("not refused"),
+        }
+    }
+
+    #[test]
+    fn issue26_row4_prune_without_a_finished_move_refuses_and_never_starts_a_migration() {
+        use crate::migrate::journal::Record;
+        let prune = migrate_args(&["--prune-source", "--yes"]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        // no journal at all
+        let (message, hint) = refusal(journaled_task(&prune, dir.path()));
+        assert!(
+            message.starts_with("nothing to prune: no migration is journaled"),
+            "{message}"
+        );
+        assert!(message.contains("never starts a migration"), "{message}");
+        assert!(hint.contains("--remove-source --yes"), "{hint}");
+        // rolled back (e.g. `--rollback --discard-copy`)
+        journaled(dir.path(), &[Record::Finished, Record::RolledBack]);
+        let (message, hint) = refusal(journaled_task(&prune, dir.path()));
+        assert!(message.contains("was rolled back"), "{message}");
+        assert!(hint.starts_with("nothing was changed"), "{hint}");
+        // `--remove-source` there still starts a new migration, as documented
+        let remove = migrate_args(&["--remove-source", "--yes"]);
+        assert!(matches!(journaled_task(&remove, dir.path()), Ok(None)));
+        // a finished move that kept its source: pruned, by either flag
+        let finished = tempfile::tempdir().expect("temp dir");
+        journaled(finished.path(), &[Record::Finished]);
+        for args in [&prune, &remove] {
+            assert!(matches!(
+                journaled_task(args, finished.path()),
+                Ok(Some(MigrateTask::Prune(_)))
+            ));
+        }
+        // a dry run or `--stop-first` is never a prune
+        for words in [
+            ["--prune-source", "--dry-run"],
+            ["--prune-source", "--stop-first"],
+        ] {
+            use clap::Parser;
+            let parsed = crate::cli::Cli::try_parse_from(
+                ["tierctl", "migrate"].iter().chain(&words).copied(),
+            );
+            assert!(parsed.is_err(), "{words:?}");
         }
     }
 }

@@ -32,7 +32,9 @@ use crate::vm::DiskConfig;
 pub(super) fn journaled_context(task: &MigrateTask) -> Option<CrossHost> {
     let path = match task {
         MigrateTask::Resume(p) | MigrateTask::Rollback(p) | MigrateTask::Prune(p) => p,
-        MigrateTask::Start(plan) => return plan.to_context.as_deref().cloned(),
+        MigrateTask::Start(plan) | MigrateTask::DryRun(plan) => {
+            return plan.to_context.as_deref().cloned();
+        }
     };
     let records = journal::read(path).ok()?;
     journal::JournalState::of(&records)?
@@ -145,6 +147,12 @@ fn run_task(
             cross_host::rollback(ctx, b, &mut journal, &records, discard_copy)?
         }
         MigrateTask::Start(plan) => start(ctx, b, &plan, lock)?,
+        // `planned` shows a dry run's plan and stops
+        MigrateTask::DryRun(_) => {
+            return Err(refused(
+                "a dry run of a move to another engine only shows its plan",
+            ));
+        }
         MigrateTask::Prune(path) => {
             let (mut journal, records) = Journal::open(&path)?;
             let _watch = run::watch(ctx, &path, &journal.id, Next::Prune);

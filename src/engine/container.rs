@@ -129,6 +129,10 @@ pub struct ContainerState {
     /// `com.docker.compose.version`: the compose CLI that created it.
     #[serde(default)]
     pub compose_version: Option<String>,
+    /// `com.docker.compose.oneoff` is `True`: made by `docker compose run`, which `compose up`
+    /// never starts again.
+    #[serde(default)]
+    pub oneoff: bool,
 }
 
 /// Which containers to list.

@@ -30,6 +30,7 @@ pub mod delta;
 pub mod host_apply;
 pub mod host_measure;
 pub mod journal;
+pub mod late_writes;
 pub mod mounts;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod outcome;

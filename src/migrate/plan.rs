@@ -232,7 +232,12 @@ pub fn build(
     } else {
         steps_of(copies.len(), options)
     };
-    let services: Vec<String> = services.into_iter().collect();
+    let shares: BTreeMap<String, Vec<String>> = project
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), s.volumes_from.clone()))
+        .collect();
+    let services: Vec<String> = with_volumes_from(services, &shares).into_iter().collect();
     let graph: BTreeMap<String, Vec<String>> = project
         .services
         .iter()
@@ -253,6 +258,32 @@ pub fn build(
         pre_copy: options.pre_copy,
         to_context: None,
     })
+}
+
+/// `services` and every service that mounts their volumes through `volumes_from` (`service`,
+/// `service:ro`; not `container:...`), also through another such service: they use the moved
+/// data too, so they stop, in the stop order, and start with them (issue 26 row 8). `shares`:
+/// each service's `volumes_from` as written (pure).
+fn with_volumes_from(
+    mut services: BTreeSet<String>,
+    shares: &BTreeMap<String, Vec<String>>,
+) -> BTreeSet<String> {
+    loop {
+        let more: Vec<String> = shares
+            .iter()
+            .filter(|(name, _)| !services.contains(*name))
+            .filter(|(_, from)| {
+                from.iter()
+                    .filter(|e| !e.starts_with("container:"))
+                    .any(|e| services.contains(e.split(':').next().unwrap_or_default()))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if more.is_empty() {
+            return services;
+        }
+        services.extend(more);
+    }
 }
 
 /// The copy a rewrite step needs: a moved bind's directory, or a named volume's data; `None`
@@ -570,6 +601,25 @@ mod tests {
                 "verify-mounts"
             ]
         );
+    }
+
+    #[test]
+    fn issue26_row8_services_sharing_a_moved_services_volumes_stop_and_start_with_it() {
+        let shares: BTreeMap<String, Vec<String>> = [
+            ("db", vec![]),
+            ("side", vec!["db:ro".to_owned()]),
+            ("backup", vec!["side".to_owned()]),
+            ("other", vec!["container:db".to_owned()]),
+            ("web", vec![]),
+        ]
+        .into_iter()
+        .map(|(name, from)| (name.to_owned(), from))
+        .collect();
+        let moved = BTreeSet::from(["db".to_owned()]);
+        let all: Vec<String> = with_volumes_from(moved, &shares).into_iter().collect();
+        assert_eq!(all, ["backup", "db", "side"]);
+        let alone = BTreeSet::from(["web".to_owned()]);
+        assert_eq!(with_volumes_from(alone.clone(), &shares), alone);
     }
 
     #[test]

@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 
 use super::copy::{self, CopyJob, TargetFacts};
 use super::journal::{self, JournalState};
+use super::late_writes::{self, LateWriteError};
 use super::owners;
 use super::plan::{MigratePlan, MigrateStep};
 use super::{MigrateContext, MigrateError, VmFix, steps, tier_dirs};
 use super::{host_apply, host_measure};
 use crate::engine::probe::{self as bind_probe, Verdict};
-use crate::engine::{EngineError, MountSource, Selector};
+use crate::engine::{ContainerState, EngineError, MountSource, Selector};
 use crate::lock::ProjectLock;
 use crate::vm::view::Coverage;
 
@@ -37,6 +38,15 @@ pub fn preflight(
     plan: &MigratePlan,
     _lock: &ProjectLock,
 ) -> Result<(), MigrateError> {
+    read_only(ctx, plan)?;
+    probes(ctx, plan)
+}
+
+/// The checks of [`preflight`] that change nothing anywhere, which `--dry-run` runs too (issue
+/// 26 row 11): no unfinished journal, the engine answers, the compose CLI, every source volume
+/// and its outside users, every target. The bind probe (a marker file), the writable probe and
+/// the measure helper's chown probe write, and run only before a real run ([`probes`]).
+pub fn read_only(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
     unfinished_journal(plan)?;
     ctx.engine.info().map_err(|e| refused(&e))?;
     let mut problems = Vec::new();
@@ -54,17 +64,32 @@ pub fn preflight(
     }
     let targets: Vec<PathBuf> = plan.copies.iter().map(|c| c.job.target.clone()).collect();
     let facts = tier_dirs::facts(ctx, &targets).map_err(MigrateError::Refused)?;
+    let mut stopped = Vec::new();
     for (copy, facts) in plan.copies.iter().zip(&facts) {
         if let MountSource::Volume(name) = &copy.job.source {
-            volume_problems(ctx, plan, name, &mut problems)?;
+            stopped.extend(volume_problems(ctx, plan, name, &mut problems)?);
         }
         if let Err(e) = copy::check_target(&copy.job.target, &ctx.roots, facts, false) {
             problems.push(e.to_string());
         }
     }
+    if !stopped.is_empty() {
+        return Err(MigrateError::Blocked {
+            message: refusal_text(&problems),
+            hint: stopped_users_hint(&stopped, "the same command with `--force`"),
+        });
+    }
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
+    Ok(())
+}
+
+/// The checks of [`preflight`] that write a probe file: the engine sees the bind sources and
+/// tier roots as the host does, each target is writable, keeps its source's owners and has
+/// room.
+fn probes(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
+    let mut problems = Vec::new();
     if let Some(context) = &ctx.elsewhere {
         // another machine: its paths are seen by its engine only, there is no host view to
         // compare with (the bind probe's marker file would be written here)
@@ -78,7 +103,7 @@ pub fn preflight(
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
-    problems.extend(room_and_access(ctx, plan)?);
+    problems.extend(room_and_access(ctx, plan, true)?);
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
@@ -87,29 +112,125 @@ pub fn preflight(
 
 /// Preflight's "no container outside the plan uses a source volume", again before a resumed
 /// run goes on: a container started since the first run's preflight could keep writing into a
-/// volume the copy reads, and what it writes would stay behind. Once the compose files are
-/// rewritten the services use the copies and the check is past.
-pub fn outside_users(ctx: &MigrateContext<'_>, state: &JournalState) -> Result<(), MigrateError> {
+/// volume the copy reads, and what it writes would stay behind. Past the rewrite (issue 26 row
+/// 3) the same, and every source is compared with the manifest its copy verified: what was
+/// written into it since (by a container that is gone by now, too) is not in the tier
+/// directory, and the run does not finish over it. `journal` labels the helper that reads a
+/// source.
+pub fn outside_users(
+    ctx: &MigrateContext<'_>,
+    state: &JournalState,
+    journal: &str,
+) -> Result<(), MigrateError> {
     let plan = &state.plan;
-    if state.done.contains_key(&MigrateStep::Rewrite.id()) {
-        return Ok(());
-    }
     let mut problems = Vec::new();
-    for copy in &plan.copies {
+    let mut stopped = Vec::new();
+    for (n, copy) in plan.copies.iter().enumerate() {
+        if removal_began(state, n) {
+            continue;
+        }
         if let MountSource::Volume(name) = &copy.job.source {
-            volume_problems(ctx, plan, name, &mut problems)?;
+            stopped.extend(volume_problems(ctx, plan, name, &mut problems)?);
         }
     }
+    let late = match state.rewrite_began() {
+        true => late_problems(ctx, state, journal, &mut problems)?,
+        false => false,
+    };
     if problems.is_empty() {
         return Ok(());
     }
-    Err(MigrateError::Blocked {
-        message: format!(
-            "the resume was refused before anything changed:\n  - {}",
-            problems.join("\n  - ")
+    let message = format!(
+        "the resume was refused before anything changed:\n  - {}",
+        problems.join("\n  - ")
+    );
+    let hint = match (late, stopped.is_empty()) {
+        (true, _) => late_hint(state),
+        (false, false) => stopped_users_hint(&stopped, "`tierctl migrate --resume --force`"),
+        (false, true) => "stop that container (what it wrote would stay behind in the volume), then run `tierctl migrate --resume` again; or undo with `tierctl migrate --rollback`".into(),
+    };
+    Err(MigrateError::Blocked { message, hint })
+}
+
+/// A problem for each source that is not what its copy verified (past the rewrite: the copies
+/// are the data now); whether there was one.
+fn late_problems(
+    ctx: &MigrateContext<'_>,
+    state: &JournalState,
+    journal: &str,
+    problems: &mut Vec<String>,
+) -> Result<bool, MigrateError> {
+    let mut late = false;
+    for (n, copy) in state.plan.copies.iter().enumerate() {
+        if removal_began(state, n) {
+            continue;
+        }
+        let writes = match late_writes::since_verify(ctx, journal, state, n) {
+            Ok(writes) => writes,
+            Err(e @ LateWriteError::NoManifest { .. }) => {
+                // a journal written before manifests were kept: nothing to compare with
+                eprintln!("warning: {e}: not compared");
+                continue;
+            }
+            Err(e) => {
+                let hint = match e {
+                    LateWriteError::Read { .. } => {
+                        "check that the Docker engine answers, then run `tierctl migrate --resume` again"
+                    }
+                    _ => {
+                        "tierctl cannot tell whether the source was written since its copy verified: compare it with its tier directory yourself"
+                    }
+                };
+                return Err(MigrateError::Blocked {
+                    message: format!("the resume was refused before anything changed: {e}"),
+                    hint: format!(
+                        "{hint}; `tierctl migrate --rollback --yes` undoes the migration"
+                    ),
+                });
+            }
+        };
+        if writes.is_empty() {
+            continue;
+        }
+        late = true;
+        problems.push(format!(
+            "{} changed since its copy verified, in {} path(s): {}; those writes are not in the tier directory `{}`",
+            late_writes::show(&copy.job.source),
+            writes.len(),
+            late_writes::shown(&writes),
+            copy.job.target.display()
+        ));
+    }
+    Ok(late)
+}
+
+/// Whether the removal of copy `n`'s source began (the volume may be gone: the move had
+/// finished before it).
+fn removal_began(state: &JournalState, n: usize) -> bool {
+    let id = MigrateStep::RemoveSource(n).id();
+    state.done.contains_key(&id) || state.begun.contains(&id)
+}
+
+/// What to do when a source was written after its copy verified: the migration cannot finish
+/// over it. Before the services started on the tier directories a rollback keeps those writes
+/// (it copies back only a tier directory that changed); after, the tier directory holds writes
+/// too, and the rollback would copy it back over the source.
+fn late_hint(state: &JournalState) -> String {
+    let back = |force: &str| {
+        format!(
+            "`tierctl migrate --rollback --discard-copy{force} --yes` puts the services back on their sources and removes the copies, and `tierctl migrate` then moves them again with those writes"
+        )
+    };
+    match state.done.contains_key(&MigrateStep::Start.id()) {
+        false => format!(
+            "nothing was started on the tier directories yet: {}",
+            back("")
         ),
-        hint: "stop that container (what it wrote would stay behind in the volume), then run `tierctl migrate --resume` again; or undo with `tierctl migrate --rollback`".into(),
-    })
+        true => format!(
+            "the services ran on the tier directories since, so both sides may hold writes: copy what you need of the paths above from the source into its tier directory first; then {} (a changed tier directory is copied back over the source)",
+            back(" --force")
+        ),
+    }
 }
 
 fn refused(e: &EngineError) -> MigrateError {
@@ -118,10 +239,14 @@ fn refused(e: &EngineError) -> MigrateError {
 
 /// The problems as one refusal.
 pub fn refusal(problems: Vec<String>) -> MigrateError {
-    MigrateError::Refused(format!(
+    MigrateError::Refused(refusal_text(&problems))
+}
+
+fn refusal_text(problems: &[String]) -> String {
+    format!(
         "preflight refused the migration before anything was stopped:\n  - {}",
         problems.join("\n  - ")
-    ))
+    )
 }
 
 fn unfinished_journal(plan: &MigratePlan) -> Result<(), MigrateError> {
@@ -141,37 +266,117 @@ fn unfinished_journal(plan: &MigratePlan) -> Result<(), MigrateError> {
     Ok(())
 }
 
-/// A source volume must exist (inspected, never created) and no running container outside the
-/// plan may mount it.
+/// A source volume must exist (inspected, never created) and no container outside the plan may
+/// mount it, running or stopped (a stopped one only with `--force`: issue 26 row 2). Returns the
+/// stopped containers refused (`--force` would let them be).
 fn volume_problems(
     ctx: &MigrateContext<'_>,
     plan: &MigratePlan,
     name: &str,
     problems: &mut Vec<String>,
-) -> Result<(), MigrateError> {
+) -> Result<Vec<String>, MigrateError> {
     if !ctx.engine.volume_exists(name).map_err(|e| refused(&e))? {
         problems.push(format!(
             "volume `{name}` does not exist on the engine: nothing to copy (start the project once, or check the project name)"
         ));
-        return Ok(());
+        return Ok(Vec::new());
     }
-    for c in ctx
+    let containers = ctx
         .engine
         .list(&Selector::Volume(name.to_owned()))
-        .map_err(|e| refused(&e))?
-    {
-        let ours = c.project.as_deref() == Some(plan.project.as_str())
-            && c.service
-                .as_ref()
-                .is_some_and(|s| plan.services.contains(s));
-        if c.running && !ours {
-            problems.push(format!(
-                "volume `{name}` is in use by container `{}` outside the plan: stop it first",
-                c.name
-            ));
+        .map_err(|e| refused(&e))?;
+    let mut stopped = Vec::new();
+    for user in outside(plan, &containers) {
+        let problem = user.problem(name);
+        match (user.running, ctx.force) {
+            (false, true) => eprintln!("warning: {problem} (going on: --force)"),
+            (false, false) => {
+                stopped.push(user.name);
+                problems.push(problem);
+            }
+            (true, _) => problems.push(problem),
         }
     }
-    Ok(())
+    Ok(stopped)
+}
+
+/// The hint of a refusal that names stopped containers outside the plan; `forced`: the command
+/// that goes on anyway.
+pub fn stopped_users_hint(stopped: &[String], forced: &str) -> String {
+    format!(
+        "nothing was changed; remove {} (`docker rm NAME`) if it no longer needs the volume, or move its project too; {forced} moves the volume anyway, and that container keeps the old one",
+        stopped
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// A container that mounts a source volume and that the migration does not stop and start
+/// again: another project's, a one-off `docker run`'s, or one of this project's services the
+/// plan does not move (a stopped profile service).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutsideUser {
+    /// The container's name.
+    pub name: String,
+    /// Its compose project and service, when compose made it.
+    pub compose: Option<(String, String)>,
+    /// Whether it runs.
+    pub running: bool,
+    /// Made by `docker compose run`.
+    pub oneoff: bool,
+}
+
+impl OutsideUser {
+    /// The preflight problem naming it, and what to do (pure).
+    pub fn problem(&self, volume: &str) -> String {
+        let run = if self.oneoff {
+            "`docker compose run` of "
+        } else {
+            ""
+        };
+        let of = match &self.compose {
+            Some((project, service)) => {
+                format!(" ({run}service `{service}` of project `{project}`)")
+            }
+            None => String::new(),
+        };
+        match self.running {
+            true => format!(
+                "volume `{volume}` is in use by container `{}`{of} outside the plan (running): stop it first",
+                self.name
+            ),
+            false => format!(
+                "volume `{volume}` is used by container `{}`{of} outside the plan (stopped): started again it would write into the old volume, which a later `--prune-source` removes; remove it (`docker rm {}`) or point it at the tier directory, or pass `--force` to move the volume anyway",
+                self.name, self.name
+            ),
+        }
+    }
+}
+
+/// The containers among `containers` (all that mount a source volume, running or stopped) that
+/// are outside the plan: every one but the containers of the plan's own services; a `docker
+/// compose run` container of one of them is outside too (the start never starts it again, so
+/// it keeps the old volume) (pure).
+pub fn outside(plan: &MigratePlan, containers: &[ContainerState]) -> Vec<OutsideUser> {
+    containers
+        .iter()
+        .filter(|c| {
+            let ours = c.project.as_deref() == Some(plan.project.as_str())
+                && !c.oneoff
+                && c.service
+                    .as_ref()
+                    .is_some_and(|s| plan.services.contains(s));
+            !ours
+        })
+        .map(|c| OutsideUser {
+            name: c.name.clone(),
+            compose: c.project.clone().zip(c.service.clone()),
+            running: c.running,
+            oneoff: c.oneoff,
+        })
+        .collect()
 }
 
 /// The host paths the engine must see as the host does: every bind source being moved and the
@@ -262,6 +467,7 @@ pub fn probe_problems(verdicts: &[(PathBuf, Verdict)], vm: Option<&VmFix>) -> Ve
 fn room_and_access(
     ctx: &MigrateContext<'_>,
     plan: &MigratePlan,
+    probe: bool,
 ) -> Result<Vec<String>, MigrateError> {
     let mut problems = Vec::new();
     // filesystem (device) -> (where, bytes, entries)
@@ -275,11 +481,14 @@ fn room_and_access(
             ));
             continue;
         };
-        if let Err(why) = writable(&existing) {
+        if probe && let Err(why) = writable(&existing) {
             problems.push(why);
             continue;
         }
-        let (size, owners) = measure(ctx, &copy.job, &existing, &label)?;
+        let (size, owners) = match probe {
+            true => measure(ctx, &copy.job, &existing, &label)?,
+            false => (size(ctx, &copy.job, &existing, &label)?, Vec::new()),
+        };
         let share = ctx
             .vm
             .as_ref()
@@ -334,6 +543,39 @@ pub(super) fn measure(
         copy::parse_size(&out).unwrap_or_default(),
         owners::parse(&out),
     ))
+}
+
+/// The source's size alone, read-only (no owner probe): the measure helper's `du`, or the same
+/// walk on the host when the copy will run there.
+fn size(
+    ctx: &MigrateContext<'_>,
+    job: &CopyJob,
+    dir: &Path,
+    label: &str,
+) -> Result<copy::SourceSize, MigrateError> {
+    if let Some(source) = on_host(ctx, job, dir)? {
+        return host_measure::size(&source).map_err(|e| {
+            MigrateError::Refused(format!("measuring `{}` on the host: {e}", source.display()))
+        });
+    }
+    let out = ctx
+        .engine
+        .run_to_end(&copy::measure_spec(job, &ctx.image, label))
+        .map_err(|e| refused(&e))?;
+    Ok(copy::parse_size(&out).unwrap_or_default())
+}
+
+/// The room check of [`preflight`] without its probe files (`--dry-run`): each target's
+/// filesystem has room for the measured sources plus [`margin`]; on another machine not made.
+pub fn room(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
+    if ctx.elsewhere.is_some() {
+        return Ok(());
+    }
+    let problems = room_and_access(ctx, plan, false)?;
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(refusal(problems)),
+    }
 }
 
 /// The source's host path when the copy will run on the host ([`host_apply`]): tierctl is
@@ -529,6 +771,105 @@ mod tests {
         let problems = probe_problems(&verdicts[1..], None);
         assert_eq!(problems.len(), 1);
         assert!(probe_problems(&verdicts[..1], None).is_empty());
+    }
+
+    fn container(name: &str, compose: Option<(&str, &str)>, running: bool) -> ContainerState {
+        ContainerState {
+            id: name.into(),
+            name: name.into(),
+            project: compose.map(|(p, _)| p.into()),
+            service: compose.map(|(_, s)| s.into()),
+            running,
+            mounts: Vec::new(),
+            compose_version: None,
+            oneoff: false,
+        }
+    }
+
+    #[test]
+    fn issue26_row2_every_container_on_the_volume_but_the_plans_services_is_outside() {
+        let plan = MigratePlan {
+            project: "app".into(),
+            services: vec!["db".into()],
+            ..MigratePlan::default()
+        };
+        let users = outside(
+            &plan,
+            &[
+                container("app-db-1", Some(("app", "db")), false),
+                // this project's stopped profile service, which the plan does not move
+                container("app-side-1", Some(("app", "side")), false),
+                // another project's stopped container on the same volume (`external: true`)
+                container("b-web-1", Some(("b", "web")), false),
+                container("b-db-1", Some(("b", "db")), true),
+                container("loose", None, false),
+                // `docker compose run db`, stopped: never started again by the migration
+                ContainerState {
+                    oneoff: true,
+                    ..container("app-db-run-1", Some(("app", "db")), false)
+                },
+            ],
+        );
+        let names: Vec<(&str, bool)> = users.iter().map(|u| (u.name.as_str(), u.running)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("app-side-1", false),
+                ("b-web-1", false),
+                ("b-db-1", true),
+                ("loose", false),
+                ("app-db-run-1", false)
+            ]
+        );
+        let stopped = users[1].problem("app_pgdata");
+        assert!(
+            stopped.starts_with("volume `app_pgdata` is used by container `b-web-1` (service `web` of project `b`) outside the plan (stopped)"),
+            "{stopped}"
+        );
+        assert!(
+            stopped.contains("`docker rm b-web-1`") && stopped.contains("`--force`"),
+            "{stopped}"
+        );
+        assert_eq!(
+            users[2].problem("app_pgdata"),
+            "volume `app_pgdata` is in use by container `b-db-1` (service `db` of project `b`) outside the plan (running): stop it first"
+        );
+        assert!(
+            users[4]
+                .problem("app_pgdata")
+                .contains("container `app-db-run-1` (`docker compose run` of service `db` of project `app`) outside the plan (stopped)"),
+            "{:?}",
+            users[4]
+        );
+        let hint = stopped_users_hint(&["b-web-1".into()], "the same command with `--force`");
+        assert!(
+            hint.starts_with("nothing was changed; remove `b-web-1`"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn issue26_row3_the_hint_after_late_writes_says_how_to_keep_them() {
+        use crate::migrate::journal::{Detail, Record};
+        let mut state = JournalState::of(&[Record::Begin {
+            plan: MigratePlan::default(),
+        }])
+        .expect("a plan");
+        let before_start = late_hint(&state);
+        assert!(
+            before_start.starts_with("nothing was started on the tier directories yet")
+                && before_start.contains("`tierctl migrate --rollback --discard-copy --yes`")
+                && before_start.contains("`tierctl migrate` then moves them again"),
+            "{before_start}"
+        );
+        state.done.insert(MigrateStep::Start.id(), Detail::None);
+        let after_start = late_hint(&state);
+        assert!(
+            after_start.contains("copy what you need")
+                && after_start
+                    .contains("`tierctl migrate --rollback --discard-copy --force --yes`"),
+            "{after_start}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::journal::{self, Detail, Journal, JournalState, Record};
+use super::late_writes::{self, LateWriteError};
 use super::outcome::{Outcome, StepOutcome, kept_volumes};
 use super::plan::{MigrateStep, describe};
 use super::steps::{self, StepInput};
@@ -50,6 +51,7 @@ pub fn prune_sources(
             });
         }
         refuse_if_used(ctx, &plan.copies[n].job.source, reload)?;
+        refuse_if_written(ctx, journal, &state, n)?;
         ctx.pause_at(&id, false);
         journal.append(&Record::Start { step: id.clone() })?;
         let (detail, result) = remove(ctx, journal, &state, n)?;
@@ -99,6 +101,52 @@ fn refuse_if_used(
             using.join(", ")
         ),
         in_use_hint(&using),
+    ))
+}
+
+/// Refused when copy `n`'s source volume is not what its copy verified: what was written into
+/// it since is not in the tier directory (issue 26 row 1). Binds are never removed: not read.
+fn refuse_if_written(
+    ctx: &MigrateContext<'_>,
+    journal: &Journal,
+    state: &JournalState,
+    n: usize,
+) -> Result<(), MigrateError> {
+    let job = &state.plan.copies[n].job;
+    let MountSource::Volume(name) = &job.source else {
+        return Ok(());
+    };
+    if !ctx
+        .engine
+        .volume_exists(name)
+        .map_err(|e| blocked(format!("cannot look up volume `{name}`: {e}"), "check that the Docker engine answers (`docker volume ls`), then run the same command again; nothing was removed".into()))?
+    {
+        // an interrupted prune removed it before journaling that: [`remove`] records it
+        return Ok(());
+    }
+    let target = job.target.display();
+    let writes = late_writes::since_verify(ctx, &journal.id, state, n).map_err(|e| {
+        let hint = match e {
+            LateWriteError::Read { .. } => "check that the Docker engine answers, then run the same command again; nothing was removed".to_owned(),
+            LateWriteError::NoManifest { .. } | LateWriteError::Manifest { .. } => format!(
+                "nothing was removed; compare volume `{name}` with `{target}` yourself and remove it by hand (`docker volume rm {name}`) if nothing in it is needed"
+            ),
+        };
+        blocked(format!("volume `{name}` stays: {e}"), hint)
+    })?;
+    if writes.is_empty() {
+        return Ok(());
+    }
+    Err(blocked(
+        format!(
+            "volume `{name}` stays: it changed since its copy verified, in {} path(s): {}; those writes are not in the tier directory `{target}`",
+            writes.len(),
+            late_writes::shown(&writes)
+        ),
+        format!(
+            "nothing was removed; copy what you need of it into `{target}` (e.g. `docker run --rm -v {name}:/from:ro -v {target}:/to {} cp -a /from/PATH /to/PATH`), then remove the volume by hand (`docker volume rm {name}`); `--prune-source` removes only a volume equal to its verified copy",
+            ctx.image
+        ),
     ))
 }
 

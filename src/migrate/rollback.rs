@@ -14,6 +14,7 @@ use std::sync::atomic::AtomicU64;
 use super::compose_cli;
 use super::copy::{self, CopyJob};
 use super::journal::{self, Detail, Journal, JournalState, Record, discard_step, reverse_step};
+use super::late_writes::{self, LateWriteError};
 use super::outcome::{Outcome, StepOutcome};
 use super::plan::{MigratePlan, MigrateStep};
 use super::preflight::topmost_missing;
@@ -173,6 +174,9 @@ fn bring_back(
             ),
         }));
     };
+    if !state.begun.contains(&id) && !ctx.force {
+        refuse_over_late_writes(ctx, journal, state, n)?;
+    }
     ctx.say(&format!(
         "copy back {n}: `{}` {}; copying it into {}",
         forward.target.display(),
@@ -209,6 +213,42 @@ fn bring_back(
     })?;
     state.done.insert(id.clone(), detail);
     Ok(Some(StepOutcome { step: id, result }))
+}
+
+/// Refused when copy `n`'s source was written since its copy verified: the copy back empties
+/// the source before it copies the changed tier directory into it, so those writes would be
+/// lost (issue 26 rows 1 and 3: the writes of a container outside the plan). `--force` goes on
+/// once they are in the tier directory. Without a usable verified manifest it goes on as before.
+fn refuse_over_late_writes(
+    ctx: &MigrateContext<'_>,
+    journal: &Journal,
+    state: &JournalState,
+    n: usize,
+) -> Result<(), MigrateError> {
+    let id = reverse_step(n);
+    let writes = match late_writes::since_verify(ctx, &journal.id, state, n) {
+        Ok(writes) => writes,
+        // nothing to compare with: the tier directory is copied back as before
+        Err(LateWriteError::NoManifest { .. } | LateWriteError::Manifest { .. }) => return Ok(()),
+        Err(e @ LateWriteError::Read { .. }) => return Err(failed(state, &id, e.to_string())),
+    };
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let forward = &state.plan.copies[n].job;
+    let tier = forward.target.display();
+    Err(MigrateError::Blocked {
+        message: format!(
+            "rollback step `{id}` refused: {} changed since its copy verified, in {} path(s): {}; `{tier}` changed too, and copying it back would overwrite those writes",
+            show(&forward.source),
+            writes.len(),
+            late_writes::shown(&writes)
+        ),
+        hint: format!(
+            "nothing was copied back; the services are stopped and the compose files still use `{tier}` (`docker compose up -d` runs them on it meanwhile); copy what you need of those paths from {} into `{tier}`, then run `tierctl migrate --rollback --force --yes`, which copies `{tier}` back over it",
+            show(&forward.source)
+        ),
+    })
 }
 
 /// The reverse copy: the source emptied, the tier directory copied into it with the forward

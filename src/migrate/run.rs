@@ -44,6 +44,16 @@ pub fn run_with(
     // a killed run may have left a helper behind (a copy still writing)
     ctx.remove_helpers(&journal.id);
     let _watch = watch(ctx, &journal.path, &journal.id, Next::Resume);
+    let stop = MigrateStep::Stop.id();
+    let stops_first = matches!(plan.steps.first(), Some(MigrateStep::Stop));
+    if !stops_first && !state.done.contains_key(&stop) && !state.begun.contains(&stop) {
+        // issue 26 row 9: the services running when the run starts, journaled before any step,
+        // are started again at the end even when something else stopped them meanwhile (an
+        // engine restart during the pre-copy); the stop step adds those it stops (first, with
+        // `--stop-first`: then it journals them itself)
+        let first = plan.steps.first().map_or(stop, MigrateStep::id);
+        journal_running(ctx, journal, &plan, &mut state, &first)?;
+    }
     for (index, step) in plan.steps.iter().enumerate() {
         let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
         let done = run_step(ctx, journal, (&plan, step), &mut state, &label, execute)?;
@@ -78,16 +88,7 @@ fn run_step(
     journal.append(&Record::Start { step: id.clone() })?;
     if matches!(step, MigrateStep::Stop) {
         // before anything stops: what must run again afterwards, whatever happens to this run
-        let services = steps::running_services(ctx, plan)
-            .map_err(|message| step_error(journal, plan, state, &id, message.clone()))?;
-        journal.append(&Record::Running {
-            services: services.clone(),
-        })?;
-        for service in services {
-            if !state.running_before.contains(&service) {
-                state.running_before.push(service);
-            }
-        }
+        journal_running(ctx, journal, plan, state, &id)?;
     }
     ctx.pause_at(&id, false);
     let input = StepInput {
@@ -120,6 +121,28 @@ fn run_step(
             Err(step_error(journal, plan, state, &id, message))
         }
     }
+}
+
+/// Journal the plan's services that run now ([`Record::Running`]), added to those journaled
+/// before: the start step starts every one of them again. A failure to list them fails `step`.
+fn journal_running(
+    ctx: &MigrateContext<'_>,
+    journal: &mut Journal,
+    plan: &MigratePlan,
+    state: &mut JournalState,
+    step: &str,
+) -> Result<(), MigrateError> {
+    let services = steps::running_services(ctx, plan)
+        .map_err(|message| step_error(journal, plan, state, step, message))?;
+    journal.append(&Record::Running {
+        services: services.clone(),
+    })?;
+    for service in services {
+        if !state.running_before.contains(&service) {
+            state.running_before.push(service);
+        }
+    }
+    Ok(())
 }
 
 /// The error for a failed step, with the steps done before it.

@@ -12,6 +12,7 @@ use super::delta;
 use super::host_apply;
 use super::host_measure;
 use super::journal::{self, Detail, JournalState};
+use super::late_writes;
 use super::mounts::mount_problems;
 use super::plan::{ExpectedMount, MigratePlan, MigrateStep, Seed};
 use super::progress::{self, ticking};
@@ -1061,6 +1062,10 @@ fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
             Ok((Detail::None, format!("volume `{name}` was already removed")))
         }
         MountSource::Volume(name) => {
+            if !input.state.finished {
+                // `--remove-source` in the run (a prune, on a finished journal, checked first)
+                refuse_late_writes(input, n, name)?;
+            }
             input.ctx.engine.remove_volume(name).map_err(engine_error)?;
             Ok((Detail::None, format!("volume `{name}` removed")))
         }
@@ -1072,6 +1077,22 @@ fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
             ),
         )),
     }
+}
+
+/// Refused when volume `name` of copy `n` changed since its copy verified: those writes are
+/// not in the tier directory (issue 26 row 1).
+fn refuse_late_writes(input: &StepInput<'_>, n: usize, name: &str) -> Result<(), String> {
+    let writes = late_writes::since_verify(input.ctx, input.journal, input.state, n)
+        .map_err(|e| format!("volume `{name}` stays: {e}"))?;
+    if writes.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "volume `{name}` stays: it changed since its copy verified, in {} path(s): {}; those writes are not in the tier directory `{}`: copy what you need into it, then remove the volume by hand (`docker volume rm {name}`)",
+        writes.len(),
+        late_writes::shown(&writes),
+        input.plan.copies[n].job.target.display()
+    ))
 }
 
 /// The services, or that none was running.

@@ -570,12 +570,14 @@ fn issue20_rollback_after_a_kill_during_the_stop_starts_the_services_again_on_th
         .lines()
         .filter(|l| !l.contains(r#""event":"running""#))
         .collect();
+    // two running records: at the start of the run (issue 26 row 9) and before the stop;
+    // both go, as in a journal killed before either was written
     assert_eq!(
-        kept.len() + 1,
+        kept.len() + 2,
         text.lines().count(),
-        "one running record: {text}"
+        "two running records: {text}"
     );
-    fs::write(&path, kept.join("\n") + "\n").expect("journal without the running record");
+    fs::write(&path, kept.join("\n") + "\n").expect("journal without the running records");
     rolled_back(&stack, &before);
 }
 

@@ -366,8 +366,13 @@ fn issue15_migrate_dry_run_on_a_remote_engine_plans_on_the_paths_of_its_host() {
         )),
         "{stderr}"
     );
+    // this machine's view: the plan is shown, then the dry run's read-only preflight (issue 26
+    // row 11) refuses what the real run would: the engine there cannot mount `only-local`
     let local = Views::new(&e2, None);
-    let (here, _) = planned(&local);
+    let (code, stdout, stderr) = local.tierctl("migrate --dry-run --format json");
+    assert_eq!(code, Some(2), "{stdout} {stderr}");
+    assert!(stderr.contains("only-local"), "{stderr}");
+    let here: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(
         here["copies"][0]["source"],
         source(local.base(), "only-local").as_str(),

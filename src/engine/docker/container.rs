@@ -168,6 +168,7 @@ impl Containers for DockerEngine {
                     project: tags.get(labels::PROJECT).cloned(),
                     service: tags.get(labels::SERVICE).cloned(),
                     compose_version: tags.get(labels::VERSION).cloned(),
+                    oneoff: tags.get(labels::ONEOFF).is_some_and(|v| v == "True"),
                     running: matches!(
                         c.state,
                         Some(bollard::models::ContainerSummaryStateEnum::RUNNING)

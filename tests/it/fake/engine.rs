@@ -437,6 +437,7 @@ impl Containers for FakeEngine {
                     .map(|(s, t, _)| (show(s), t.clone()))
                     .collect(),
                 compose_version: c.labels.get(labels::VERSION).cloned(),
+                oneoff: c.labels.get(labels::ONEOFF).is_some_and(|v| v == "True"),
             })
             .collect())
     }

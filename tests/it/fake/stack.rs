@@ -309,7 +309,7 @@ impl FakeStack {
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         if let Some(state) = JournalState::of(&records) {
             ctx.remove_helpers(&journal.id);
-            if let Err(e) = migrate::preflight::outside_users(&ctx, &state) {
+            if let Err(e) = migrate::preflight::outside_users(&ctx, &state, &journal.id) {
                 return Ended::Failed(e);
             }
         }

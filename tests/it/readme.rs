@@ -235,6 +235,7 @@ fn issue26_row20_your_own_stack_commands_work_as_printed() {
     let engine = crate::engine::engine();
     let _gone = VolumeGone("paperless_pgdata");
     let mut cwd = ws.root();
+    let mut seeded = false;
     for (command, shown) in &stack.commands {
         let words: Vec<&str> = command.split_whitespace().collect();
         match words.as_slice() {
@@ -253,8 +254,11 @@ fn issue26_row20_your_own_stack_commands_work_as_printed() {
                 if needs_engine && engine.is_none() {
                     continue;
                 }
-                if args == ["migrate"] {
+                // the user's volume exists before the first migrate command (the dry run's
+                // read-only preflight refuses a missing volume, as the real run does)
+                if needs_engine && !seeded {
                     seed_pgdata();
+                    seeded = true;
                 }
                 let mut run = Command::cargo_bin("tierctl").expect("binary");
                 run.current_dir(&cwd)

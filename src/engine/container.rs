@@ -66,6 +66,12 @@ pub struct ContainerInfo {
     pub exit_code: Option<i64>,
     /// The kernel killed it for memory.
     pub oom_killed: bool,
+    /// Its main process's pid on the engine's host (`State.Pid`; `None` when it does not run).
+    pub pid: Option<u32>,
+    /// The signal `docker stop` sends it (`Config.StopSignal`: `SIGINT`, `3`; `None`: SIGTERM).
+    pub stop_signal: Option<String>,
+    /// Whether docker-init runs as its PID 1 (`HostConfig.Init`, compose `init: true`).
+    pub init: bool,
 }
 
 impl ContainerInfo {

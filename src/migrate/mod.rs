@@ -8,7 +8,7 @@
 //! [`journal`], the copy helpers ([`copy`]), trees ([`tree`]: one entry type and
 //! manifest, read on the host or by the one manifest helper inside the engine), whether a target keeps owners
 //! ([`owners`]), the compose CLI ([`compose_cli`]; which family starts a project:
-//! [`compose_family`]), the mount check ([`mounts`]), the order services stop in ([`stop_order`]), progress bars ([`progress`]) and the
+//! [`compose_family`]), the mount check ([`mounts`]), the order services stop in ([`stop_order`]), whether a stop would kill a service ([`stop_signal`]), progress bars ([`progress`]) and the
 //! report data ([`outcome`]).
 //!
 //! It decides nothing: the plan says what, the journal says what is done.
@@ -46,6 +46,7 @@ pub mod run;
 pub mod steps;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod stop_order;
+pub mod stop_signal;
 pub mod tier_dirs;
 pub mod tree;
 

@@ -7,7 +7,9 @@
 //! every target may receive its copy, is writable, keeps the owners of its source's files (a
 //! chown that fails or does not stick there refuses: `db-on-vm-share`), and its filesystem has
 //! room for the measured sources plus a margin (measured by a helper, or on the host when the
-//! copy runs there: [`host_measure`]). And what the host shows at a target.
+//! copy runs there: [`host_measure`]), and no running service the plan stops would be killed
+//! by its stop instead of ending ([`stop_signal`]: refused unless `--force`). And what the host
+//! shows at a target.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -18,6 +20,7 @@ use super::journal::{self, JournalState};
 use super::late_writes::{self, LateWriteError};
 use super::owners;
 use super::plan::{MigratePlan, MigrateStep};
+use super::stop_signal;
 use super::{MigrateContext, MigrateError, VmFix, steps, tier_dirs};
 use super::{host_apply, host_measure};
 use crate::engine::probe::{self as bind_probe, Verdict};
@@ -73,16 +76,58 @@ pub fn read_only(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), Mig
             problems.push(e.to_string());
         }
     }
+    let killed = killed_services(ctx, plan, &mut problems)?;
     if !stopped.is_empty() {
         return Err(MigrateError::Blocked {
             message: refusal_text(&problems),
             hint: stopped_users_hint(&stopped, "the same command with `--force`"),
         });
     }
+    if !killed.is_empty() {
+        return Err(MigrateError::Blocked {
+            message: refusal_text(&problems),
+            hint: killed_hint(&killed),
+        });
+    }
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
     Ok(())
+}
+
+/// The running services the plan stops whose main process would be killed by the stop (issue
+/// 26 row 10: [`stop_signal`]), each a problem; with `--force` a warning. Returns the services
+/// refused.
+fn killed_services(
+    ctx: &MigrateContext<'_>,
+    plan: &MigratePlan,
+    problems: &mut Vec<String>,
+) -> Result<Vec<String>, MigrateError> {
+    let mut refused_services = Vec::new();
+    for killed in stop_signal::problems(ctx, plan).map_err(|e| refused(&e))? {
+        match ctx.force {
+            true => eprintln!("warning: {} (going on: --force)", killed.problem),
+            false => {
+                problems.push(killed.problem);
+                if !refused_services.contains(&killed.service) {
+                    refused_services.push(killed.service);
+                }
+            }
+        }
+    }
+    Ok(refused_services)
+}
+
+/// The hint of a refusal that names services their stop would kill (pure).
+pub fn killed_hint(services: &[String]) -> String {
+    format!(
+        "nothing was changed; give {} `init: true` in the compose file, or a command that handles its stop signal (or a `stop_signal` it handles), and `docker compose up -d` it; `--force` stops it anyway, and what it had not written is lost",
+        services
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// The checks of [`preflight`] that write a probe file: the engine sees the bind sources and

@@ -1,7 +1,7 @@
 //! Issue 26, the data-loss rows on a real engine: a prune after a write into the moved volume
 //! (row 1), a stopped container of another project or of this project's profile service on the
 //! volume (row 2), an outside writer after the rewrite of a killed run (row 3), a prune after a
-//! rollback (row 4). Each asserts that nothing the user wrote is lost and that the message names
+//! rollback (row 4), a service whose stop would kill it (row 10). Each asserts that nothing the user wrote is lost and that the message names
 //! what differs and the next command.
 
 use std::path::PathBuf;
@@ -48,6 +48,34 @@ const WITH_PROFILE: &str = r#"services:
       - dbdata:/data
 volumes:
   dbdata:
+"#;
+
+/// `db` a PID-1 `sleep` (no handler: `docker stop` kills it), `web` a shell that traps
+/// SIGTERM, `tini` a `sleep` under docker-init (`init: true`).
+const KILLED: &str = r#"services:
+  db:
+    image: {image}
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    volumes:
+      - dbdata:/data
+  web:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    stop_grace_period: 2s
+    volumes:
+      - webdata:/data
+  tini:
+    image: {image}
+    init: true
+    command: ["sleep", "1000"]
+    stop_grace_period: 2s
+    volumes:
+      - tinidata:/data
+volumes:
+  dbdata:
+  webdata:
+  tinidata:
 "#;
 
 const SEED: &str = "set -e; cd /data; mkdir -p pg/base; echo one > pg/base/1; \
@@ -610,4 +638,87 @@ fn issue26_row2_a_compose_run_container_of_a_moved_service_is_outside_the_plan()
     );
     assert_eq!(s.compose_text(), s.old);
     assert_eq!(s.journal_count(), 0);
+}
+
+/// The container ids of the project's running containers, with their start times.
+fn started(project: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("label=com.docker.compose.project={project}"))
+        .output()
+        .expect("docker ps");
+    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|id| {
+            let at = Command::new("docker")
+                .args(["inspect", "--format", "{{.State.StartedAt}}", id])
+                .output()
+                .expect("docker inspect");
+            format!("{id} {}", String::from_utf8_lossy(&at.stdout).trim())
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn issue26_row10_a_service_its_stop_would_kill_is_refused_before_anything_stops() {
+    let Some(s) = stack_of("r10", KILLED) else {
+        return;
+    };
+    let before = started(&s.name);
+    assert_eq!(before.len(), 3, "{before:?}");
+    let refused = s.run(&["migrate", "--yes"]);
+    let t = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("preflight refused the migration before anything was stopped"),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "service `db` (container `{}-db-1`) would be killed, not stopped: its main process (PID 1) does not handle SIGTERM",
+            s.name
+        )),
+        "{t}"
+    );
+    // the shell that traps SIGTERM and the sleep under docker-init are not named
+    assert!(!t.contains("service `web`"), "{t}");
+    assert!(!t.contains("service `tini`"), "{t}");
+    assert!(
+        t.contains("hint: nothing was changed; give `db` `init: true`"),
+        "{t}"
+    );
+    assert!(t.contains("`--force`"), "{t}");
+    // nothing stopped (the same containers run since the same time), nothing written
+    assert_eq!(started(&s.name), before);
+    assert_eq!(s.compose_text(), s.old);
+    assert_eq!(s.journal_count(), 0);
+
+    // a dry run refuses the same way
+    let dry = s.run(&["migrate", "--dry-run"]);
+    let t = stdout(&dry);
+    assert_eq!(dry.status.code(), Some(2), "{t}");
+    assert!(t.contains("service `db`"), "{t}");
+
+    // `--force` goes on, saying so, and moves every volume (db is killed at its stop)
+    let forced = s.run(&["migrate", "--yes", "--force"]);
+    let t = stdout(&forced);
+    assert_eq!(forced.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("warning: service `db`") && t.contains("(going on: --force)"),
+        "{t}"
+    );
+    assert!(s.compose_text().contains(&s.target().display().to_string()));
+    drop(s);
+    for volume in ["webdata", "tinidata"] {
+        let _ = Command::new("docker")
+            .args([
+                "volume",
+                "rm",
+                "-f",
+                &format!("tierctli26r10{}_{volume}", std::process::id()),
+            ])
+            .output();
+    }
 }

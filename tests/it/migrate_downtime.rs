@@ -162,9 +162,14 @@ fn pre_copy_and_delta_catch_creates_deletes_renames_truncates_and_same_size_same
 }
 
 #[test]
-fn a_service_that_ignores_sigterm_is_killed_and_the_migration_refuses_without_force() {
-    // `sh` as PID 1 ignores SIGTERM: the engine kills it when the grace period ends
-    let Some(p) = project("tierctlitdt2x", "while true; do sleep 1; done", "1s") else {
+fn a_service_that_outlives_its_grace_period_is_killed_and_the_migration_refuses_without_force() {
+    // `sh` as PID 1 catches SIGTERM (so preflight lets it be stopped: issue 26 row 10) but
+    // goes on running: the engine kills it when the grace period ends
+    let Some(p) = project(
+        "tierctlitdt2x",
+        "trap 'echo ignored' TERM; while true; do sleep 1; done",
+        "1s",
+    ) else {
         return;
     };
     let before = p.compose_text();

@@ -133,6 +133,17 @@ impl DockerEngine {
             mounts,
             exit_code: state.exit_code.filter(|_| !running),
             oom_killed: state.oom_killed.unwrap_or(false),
+            pid: state
+                .pid
+                .filter(|_| running)
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|p| *p > 0),
+            stop_signal: config.stop_signal.filter(|s| !s.is_empty()),
+            init: inspected
+                .host_config
+                .as_ref()
+                .and_then(|h| h.init)
+                .unwrap_or(false),
         }))
     }
 }

@@ -490,6 +490,10 @@ impl Containers for FakeEngine {
             mounts,
             exit_code: c.exit_code,
             oom_killed: false,
+            // the fake's containers run no process to ask
+            pid: None,
+            stop_signal: None,
+            init: false,
         }))
     }
 

@@ -153,13 +153,7 @@ fn load_tiers_on(settings: &Settings, host: Option<&crate::host::Host>) -> Resul
         if remote {
             return crate::tiers::RootOnDisk::as_written(root);
         }
-        let real = crate::fsx::resolve(root)
-            .real
-            .unwrap_or_else(|| root.to_path_buf());
-        crate::tiers::RootOnDisk {
-            chain: crate::fsx::dir_identities(&real),
-            real,
-        }
+        crate::fsx::root_on_disk(root)
     };
     let tiers = crate::tiers::load_resolved(path, &text, &real)?;
     Ok(match host {

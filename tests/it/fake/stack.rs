@@ -201,16 +201,8 @@ impl FakeStack {
     pub fn tiers(&self) -> Tiers {
         let path = self.ws.path("tiers.yaml");
         let text = fs::read_to_string(&path).expect("tiers.yaml");
-        let real = |root: &Path| {
-            let real = tierctl::fsx::resolve(root)
-                .real
-                .unwrap_or_else(|| root.to_path_buf());
-            tierctl::tiers::RootOnDisk {
-                chain: tierctl::fsx::dir_identities(&real),
-                real,
-            }
-        };
-        tierctl::tiers::load_resolved(&path, &text, &real).expect("tiers.yaml loads")
+        tierctl::tiers::load_resolved(&path, &text, &tierctl::fsx::root_on_disk)
+            .expect("tiers.yaml loads")
     }
 
     /// The context a run works with (a new one per run: a new process).

@@ -115,6 +115,7 @@ fn run_on_this_engine(
         quiet: args.quiet,
         views: Some(&views),
         pause: settings.migrate_pause.clone(),
+        hook: None,
         invocation: invocation(run.global),
         helper_cleanup: Some(helper_cleanup(&endpoint)),
         // another machine's VM files are not this machine's
@@ -124,14 +125,9 @@ fn run_on_this_engine(
             .flatten(),
         force: args.force,
         elsewhere,
-        stopped_at: Default::default(),
-        downtime_ms: Default::default(),
-        after_copy: Default::default(),
-        stopped_sources: Default::default(),
-        copy_read: Default::default(),
-        known: Default::default(),
+        to: None,
     };
-    if let Some(outcome) = run_task(&ctx, task, args, run.lock, tiers, state_dir, &reload)? {
+    if let Some(outcome) = run_task(&ctx, task, args, run.lock, Some(tiers), state_dir, &reload)? {
         emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     }
     Ok(exit::CLEAN)
@@ -166,14 +162,16 @@ fn new_task(
     }))
 }
 
-/// Runs what `migrate` was asked to do: resumes, rolls back or prunes a journal, starts a new
-/// migration of a plan, or only checks it (`None`: a dry run, its plan shown already).
-fn run_task(
+/// Runs what `migrate` was asked to do, on this engine or to engine B (`ctx.to`): resumes,
+/// rolls back or prunes a journal, starts a new migration of a plan, or only checks it (`None`:
+/// a dry run, its plan shown already). `tiers`: the tier map whose absent tiers refuse a start
+/// (`None`: B's, looked at by helpers there).
+pub(super) fn run_task(
     ctx: &crate::migrate::MigrateContext<'_>,
     task: MigrateTask,
     args: &MigrateArgs,
     lock: Option<&crate::lock::ProjectLock>,
-    tiers: &crate::tiers::Tiers,
+    tiers: Option<&crate::tiers::Tiers>,
     state_dir: &std::path::Path,
     reload: crate::migrate::prune::Reload<'_>,
 ) -> Result<Option<crate::migrate::Outcome>, Error> {
@@ -216,7 +214,7 @@ fn start(
     ctx: &crate::migrate::MigrateContext<'_>,
     plan: &crate::migrate::plan::MigratePlan,
     lock: Option<&crate::lock::ProjectLock>,
-    tiers: &crate::tiers::Tiers,
+    tiers: Option<&crate::tiers::Tiers>,
     state_dir: &std::path::Path,
 ) -> Result<crate::migrate::Outcome, Error> {
     use crate::migrate::journal::{self, Journal};
@@ -227,7 +225,9 @@ fn start(
             "a migration runs only under the project lock (not with --dry-run)".into(),
         )));
     };
-    refuse_absent_tiers(ctx, plan, tiers)?;
+    if let Some(tiers) = tiers {
+        refuse_absent_tiers(ctx, plan, tiers)?;
+    }
     run::preflight(ctx, plan, lock)?;
     let id = format!(
         "{}-{}",
@@ -244,9 +244,11 @@ fn start(
 fn dry_run(
     ctx: &crate::migrate::MigrateContext<'_>,
     plan: &crate::migrate::plan::MigratePlan,
-    tiers: &crate::tiers::Tiers,
+    tiers: Option<&crate::tiers::Tiers>,
 ) -> Result<(), Error> {
-    refuse_absent_tiers(ctx, plan, tiers)?;
+    if let Some(tiers) = tiers {
+        refuse_absent_tiers(ctx, plan, tiers)?;
+    }
     crate::migrate::preflight::read_only(ctx, plan)?;
     crate::migrate::preflight::room(ctx, plan)?;
     if !ctx.quiet {

@@ -1153,7 +1153,7 @@ fn migrate_refuses_a_database_volume_on_a_share_where_chown_does_not_stick() {
     for part in [
         "preflight refused the migration before anything was stopped".to_owned(),
         format!(
-            "db-on-vm-share: `{}`: the VM share `{}` does not keep owners (a file chowned to 999:999 shows 0:0), and volume `{db}` holds files owned by 999:999 (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`, virtiofs), or leave this data in its volume",
+            "db-on-vm-share: `{}`: the VM share `{}` does not keep owners (a file chowned to 999:999 shows 0:0), and volume `{db}` holds files owned by 999:999 (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`) for data that is not a database's, or leave this data in its volume (a database stays on the VM's own disk: no VM share suits it)",
             target.display(),
             vm.nochown().display()
         ),

@@ -307,6 +307,19 @@ pub fn verdict(found: &[OntoShare], force: bool) -> Result<Vec<String>, OntoShar
     }
 }
 
+/// `migrate`'s rule in one call: the plan's `copies` (volume key, tier directory) of `project`
+/// seen through the engine's VM `view`; `Ok` with the `warning:` lines to print (none, or the
+/// forced ones), `Err` when refused.
+pub fn migrate_verdict<'a>(
+    project: &'a ComposeProject,
+    copies: impl IntoIterator<Item = (&'a str, &'a Path)>,
+    view: &VmView,
+    force: bool,
+) -> Result<Vec<String>, OntoShareRefusal> {
+    let found = onto_share(&moves(project, copies), view, &|_| Vec::new());
+    verdict(&found, force)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,6 +467,8 @@ mod tests {
         let warned = verdict(&found, true).expect("forced");
         assert!(warned[0].ends_with("(going on: --force)"), "{warned:?}");
         assert_eq!(verdict(&[], false), Ok(Vec::new()));
+        let refused = migrate_verdict(&project, targets, &view, false).expect_err("refused");
+        assert_eq!(refused.problems.len(), 1);
     }
 
     #[test]

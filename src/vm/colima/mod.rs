@@ -101,20 +101,55 @@ pub fn config_drift(colima_yaml_mounts: &[Share], lima_yaml_mounts: &[Share]) ->
 
 /// Read the shares of a colima profile (`None` = `$COLIMA_PROFILE`, else `default`).
 pub fn read(host: HostConfig<'_>, instance: Option<&str>) -> Result<VmShares, VmError> {
-    read_on(host, instance, cfg!(target_os = "macos"))
+    read_with_version(
+        host,
+        instance,
+        cfg!(target_os = "macos"),
+        &installed_version,
+    )
 }
 
-/// [`read`] with the host OS given (colima's home rule differs on macOS).
+/// [`read`] with the host OS given (colima's home rule differs on macOS), the installed
+/// colima's version unknown.
 pub fn read_on(
     host: HostConfig<'_>,
     instance: Option<&str>,
     macos: bool,
 ) -> Result<VmShares, VmError> {
+    read_with_version(host, instance, macos, &|| None)
+}
+
+/// The installed colima's version (`colima version`), `None` when colima does not run or is
+/// not a release.
+pub fn installed_version() -> Option<String> {
+    let output = std::process::Command::new("colima")
+        .arg("version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| mount_type::parse_version_output(&String::from_utf8_lossy(&output.stdout)))
+        .flatten()
+}
+
+/// [`read_on`], asking `version` for the installed colima's version when colima.yaml's
+/// template does not tell which colima wrote it and the VM has not started (its lima.yaml
+/// names the mount type then).
+pub fn read_with_version(
+    host: HostConfig<'_>,
+    instance: Option<&str>,
+    macos: bool,
+    version: &dyn Fn() -> Option<String>,
+) -> Result<VmShares, VmError> {
     let profile = Profile::from_name(instance.or_else(|| host.env.get("COLIMA_PROFILE")));
     let mut notes = Vec::new();
     let (base, lima_dir) = dirs(host, macos, &mut notes);
     let config_path = base.join(&profile.short_name).join("colima.yaml");
-    let config = match read_optional(host.files, &config_path, "check the file's permissions")? {
+    let mut config = match read_optional(host.files, &config_path, "check the file's permissions")?
+    {
         Some(text) => Some(parse_config(&config_path, &text)?),
         None => None,
     };
@@ -125,7 +160,7 @@ pub fn read_on(
     );
     let vm_layer: Option<Layer> = read_layer(host.files, lima_path.clone(), &lima_hint)?;
     let mut source_files = Vec::new();
-    let shares = match (vm_layer, &config) {
+    let shares = match (vm_layer, &mut config) {
         (Some(layer), config) => {
             let layered = lima::read_with_config_layers(host.files, &lima_dir, layer, host.home)?;
             source_files.extend(layered.source_files);
@@ -143,6 +178,11 @@ pub fn read_on(
             layered.shares
         }
         (None, Some(config)) => {
+            if config.generation == mount_type::Generation::Unknown
+                && let Some(v) = version()
+            {
+                config.generation = mount_type::Generation::of_version(&v);
+            }
             source_files.push(config_path.clone());
             notes.push(format!(
                 "no `{}`: the VM has not started with this config; shares are what colima will use",
@@ -420,6 +460,42 @@ mod tests {
             got.notes.iter().any(|n| n.contains("has not started")),
             "{:?}",
             got.notes
+        );
+    }
+
+    /// Issue 22 item 4: a hand-written colima.yaml (`vmType: vz`, no `mountType`, no template
+    /// comments) of a VM not started yet: the installed colima's version decides (sshfs up to
+    /// v0.8.x, colima#1393; virtiofs after PR#1359).
+    #[test]
+    fn issue22_the_installed_version_decides_vz_without_mount_type() {
+        let path = fixture("colima/mount-types/vz-unset.hand-written.yaml");
+        let files = MemFiles::new().file("/ch/default/colima.yaml", &text(&path));
+        let env = EnvVars::new().with("COLIMA_HOME", "/ch");
+        let read = |version: Option<&str>| {
+            let version = version.map(str::to_owned);
+            read_with_version(
+                HostConfig::new(&files, &env, home()),
+                None,
+                true,
+                &move || version.clone(),
+            )
+            .expect("reads")
+        };
+        let old = read(Some("0.8.4"));
+        assert_eq!(old.shares[0].mount_type.as_deref(), Some("sshfs"));
+        assert!(
+            old.notes.iter().any(|n| n.contains("PR#1359")),
+            "{:?}",
+            old.notes
+        );
+        let new = read(Some("0.9.1"));
+        assert_eq!(new.shares[0].mount_type.as_deref(), Some("virtiofs"));
+        let unknown = read(None);
+        assert_eq!(unknown.shares[0].mount_type, None);
+        assert!(
+            unknown.notes.iter().any(|n| n.contains("colima status")),
+            "{:?}",
+            unknown.notes
         );
     }
 

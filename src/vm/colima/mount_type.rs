@@ -7,7 +7,9 @@
 //!   on v0.8.4, colima#83 on v0.8.1. Colima's release after that PR is v0.9.0, so a colima.yaml
 //!   from a v0.8.x template (its comment "$HOME and /tmp/colima are mounted as writable") is
 //!   taken as before it, one whose `vmType` comment lists `krunkit` (added after it, compare
-//!   the corpus templates v0.8.4 and HEAD) as after it.
+//!   the corpus templates v0.8.4 and HEAD) as after it. When the comments do not tell (a
+//!   hand-written file) and the VM has not started, the installed colima's version decides
+//!   (`colima version`, read by `colima::installed_version`).
 //! * `qemu` with `virtiofs` asked gets **9p**: colima's Lima config maps virtiofs to 9p for any
 //!   VM type but vz (colima#517, still open).
 //! * `krunkit` (a VM type of newer colima): Lima's krunkit driver takes only virtiofs or

@@ -179,6 +179,8 @@ pub fn read_with_version(
         }
         (None, Some(config)) => {
             if config.generation == mount_type::Generation::Unknown
+                && config.vm_type.as_deref() == Some("vz")
+                && config.mount_type.is_none()
                 && let Some(v) = version()
             {
                 config.generation = mount_type::Generation::of_version(&v);

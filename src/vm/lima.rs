@@ -177,7 +177,7 @@ fn share_note(location: &Path, model: Option<&str>) -> Option<String> {
                 ""
             };
             return Some(format!(
-                "share `{shown}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)"
+                "share `{shown}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it in a named volume on the VM's own disk (no VM share suits a database; for other data whose owners matter, give the share securityModel mapped-xattr, recreating the VM)"
             ));
         }
         _ => return None,
@@ -438,7 +438,7 @@ mounts:
         .expect("reads");
         let none = |path: &str, unset: &str| {
             format!(
-                "share `{path}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)"
+                "share `{path}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it in a named volume on the VM's own disk (no VM share suits a database; for other data whose owners matter, give the share securityModel mapped-xattr, recreating the VM)"
             )
         };
         assert_eq!(

@@ -207,7 +207,7 @@ fn xattr_note(share: &Path) -> String {
 /// `tierctl vm`'s note about a 9p share with securityModel none, where a chown does not stick.
 fn owners_do_not_stick_note(share: &Path) -> String {
     format!(
-        "share `{}` is 9p with securityModel none: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)",
+        "share `{}` is 9p with securityModel none: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it in a named volume on the VM's own disk (no VM share suits a database; for other data whose owners matter, give the share securityModel mapped-xattr, recreating the VM)",
         share.display()
     )
 }

@@ -127,7 +127,8 @@ fn run_on_this_engine(
         elsewhere,
         to: None,
     };
-    if let Some(outcome) = run_task(&ctx, task, args, run.lock, Some(tiers), state_dir, &reload)? {
+    let given = (args, run.project);
+    if let Some(outcome) = run_task(&ctx, task, given, run.lock, Some(tiers), state_dir, &reload)? {
         emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     }
     Ok(exit::CLEAN)
@@ -169,7 +170,7 @@ fn new_task(
 pub(super) fn run_task(
     ctx: &crate::migrate::MigrateContext<'_>,
     task: MigrateTask,
-    args: &MigrateArgs,
+    (args, project): (&MigrateArgs, &crate::compose::model::ComposeProject),
     lock: Option<&crate::lock::ProjectLock>,
     tiers: Option<&crate::tiers::Tiers>,
     state_dir: &std::path::Path,
@@ -199,13 +200,45 @@ pub(super) fn run_task(
             let _watch = run::run::watch(ctx, &path, &journal.id, Next::Prune);
             run::prune_sources(ctx, &mut journal, &records, reload)?
         }
-        MigrateTask::Start(plan) => start(ctx, &plan, lock, tiers, state_dir)?,
+        MigrateTask::Start(plan) => {
+            refuse_database_onto_share(ctx, &plan, project)?;
+            start(ctx, &plan, lock, tiers, state_dir)?
+        }
         MigrateTask::DryRun(plan) => {
+            refuse_database_onto_share(ctx, &plan, project)?;
             dry_run(ctx, &plan, tiers)?;
             return Ok(None);
         }
     };
     Ok(Some(outcome))
+}
+
+/// Refused, unless `--force`, when a copy would put a database onto a VM share
+/// ([`crate::database::migrate_verdict`]: `db-on-vm-share`); the forced ones are warned.
+fn refuse_database_onto_share(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    plan: &crate::migrate::plan::MigratePlan,
+    project: &crate::compose::model::ComposeProject,
+) -> Result<(), Error> {
+    let Some(vm) = &ctx.vm else {
+        return Ok(());
+    };
+    let copies = plan
+        .copies
+        .iter()
+        .map(|c| (c.key.as_str(), c.job.target.as_path()));
+    match crate::database::migrate_verdict(project, copies, &vm.view, ctx.force) {
+        Ok(warnings) => {
+            for warning in warnings {
+                eprintln!("{warning}");
+            }
+            Ok(())
+        }
+        Err(refused) => Err(Error::Migrate(crate::migrate::MigrateError::Blocked {
+            message: refused.to_string(),
+            hint: refused.hint(),
+        })),
+    }
 }
 
 /// Starts a new migration of `plan` under the project lock: refuses absent tiers, runs the

@@ -126,7 +126,8 @@ pub(super) fn migrate(
     let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
     let state_dir = journal::dir(&run.project.dir);
     // B's tiers are looked at by helpers there (the site's checks), not by a tier map here
-    if let Some(outcome) = run_task(&ctx, task, args, run.lock, None, &state_dir, &reload)? {
+    let given = (args, run.project);
+    if let Some(outcome) = run_task(&ctx, task, given, run.lock, None, &state_dir, &reload)? {
         emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     }
     Ok(exit::CLEAN)

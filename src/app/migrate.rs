@@ -101,7 +101,7 @@ fn run_on_this_engine(
 
     let (settings, args, env) = (run.settings, run.args, run.env);
     // the compose project as it is on disk when a prune or discard checks who uses a volume
-    let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
+    let reload = || load::load(&settings.load, &DiskFiles);
     let endpoint = resolve_endpoint(run.global, env)?;
     let elsewhere = run.on.host.remote.then(|| run.on.host.context.clone());
     let mut connected = None;

@@ -123,7 +123,7 @@ pub(super) fn migrate(
         }),
     };
     // the compose project as it is on disk when a prune checks who uses a volume
-    let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
+    let reload = || load::load(&settings.load, &DiskFiles);
     let state_dir = journal::dir(&run.project.dir);
     // B's tiers are looked at by helpers there (the site's checks), not by a tier map here
     let given = (args, run.project);

@@ -98,8 +98,19 @@ pub enum Answer {
     Empty(Option<bool>),
     /// A tier root: `None` when it is not a directory.
     TierRoot(Option<RootSeen>),
-    /// `f_blocks`, `f_bfree`, `f_bavail`, `f_frsize`, or why `statvfs` failed.
-    FsNumbers(Result<[u64; 4], String>),
+    /// `f_blocks`, `f_bfree`, `f_bavail`, `f_frsize`, or why there are none.
+    FsNumbers(Result<[u64; 4], NumbersUnread>),
+}
+
+/// Why a helper's answer for a tier root's filesystem holds no numbers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumbersUnread {
+    /// `statvfs` failed in the helper: the system's message.
+    #[error("{0}")]
+    Statvfs(String),
+    /// The answer is not four numbers.
+    #[error("unexpected `{0}`")]
+    Unexpected(String),
 }
 
 /// What the helper saw at a tier root.
@@ -187,13 +198,14 @@ fn parse_answer(line: &str) -> Answer {
         ["E", "empty" | "full" | "unknown"] => Answer::Empty(empty(fields.get(1))),
         ["E", why] => Answer::Failed((*why).to_owned()),
         ["S", numbers] => Answer::FsNumbers(match numbers.strip_prefix('!') {
-            Some(why) => Err(why.to_owned()),
+            Some(why) => Err(NumbersUnread::Statvfs(why.to_owned())),
             None => {
                 let parsed: Vec<u64> = numbers
                     .split_whitespace()
                     .filter_map(|n| n.parse().ok())
                     .collect();
-                <[u64; 4]>::try_from(parsed).map_err(|_| format!("unexpected `{numbers}`"))
+                <[u64; 4]>::try_from(parsed)
+                    .map_err(|_| NumbersUnread::Unexpected((*numbers).to_owned()))
             }
         }),
         ["T", "nodir"] => Answer::TierRoot(None),
@@ -480,7 +492,7 @@ pub fn fs_numbers(
                 Some(Answer::FsNumbers(Ok(numbers))) => Ok(usage_numbers(*numbers)),
                 Some(Answer::FsNumbers(Err(why))) => Err(FsNumbersError::Statvfs {
                     root: root.clone(),
-                    reason: why.clone(),
+                    reason: why.to_string(),
                 }),
                 _ => Err(FsNumbersError::NoAnswer { root: root.clone() }),
             }

@@ -7,9 +7,51 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use super::compose_family::{self, Family, Installed};
+use thiserror::Error;
+
+use super::compose_family::{self, ChoiceError, Family, Installed};
 use super::plan::MigratePlan;
-use crate::engine::{Engine, Selector};
+use crate::engine::{Engine, EngineError, Selector};
+
+/// Why the services could not be started with a compose CLI.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The project's containers could not be listed (which family created them).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// No installed compose CLI fits the family that created the project's containers.
+    #[error("project `{project}`: {error}; hint: {}", error.hint())]
+    Family {
+        /// The project.
+        project: String,
+        /// Why none fits.
+        error: ChoiceError,
+    },
+    /// No compose CLI is installed.
+    #[error(
+        "no compose CLI found (`docker compose`, `docker-compose-v2` or `docker-compose`): start the services yourself with `{command}`"
+    )]
+    NoCli {
+        /// The command that would start them.
+        command: String,
+    },
+    /// The compose CLI could not be run.
+    #[error("cannot run `{command}`: {error}")]
+    Run {
+        /// The command line.
+        command: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The compose CLI failed.
+    #[error("`{command}` failed: {}", stderr.trim())]
+    Failed {
+        /// The command line as the user would type it.
+        command: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+}
 
 /// The compose CLIs found on this machine.
 #[derive(Debug)]
@@ -174,10 +216,8 @@ impl ComposeCli {
 
     /// The program that starts `project`: the family that created its containers. The CLIs
     /// are asked their version in order of preference, only until one fits.
-    pub fn program(&self, engine: &dyn Engine, project: &str) -> Result<Vec<String>, String> {
-        let containers = engine
-            .list(&Selector::Project(project.to_owned()))
-            .map_err(|e| e.to_string())?;
+    pub fn program(&self, engine: &dyn Engine, project: &str) -> Result<Vec<String>, StartError> {
+        let containers = engine.list(&Selector::Project(project.to_owned()))?;
         let created_by = compose_family::created_by(
             containers
                 .iter()
@@ -192,8 +232,10 @@ impl ComposeCli {
                 break;
             }
         }
-        compose_family::choose(created_by, &installed)
-            .map_err(|err| format!("project `{project}`: {err}; hint: {}", err.hint()))
+        compose_family::choose(created_by, &installed).map_err(|error| StartError::Family {
+            project: project.to_owned(),
+            error,
+        })
     }
 }
 
@@ -218,7 +260,7 @@ pub fn start(
     plan: &MigratePlan,
     services: &[String],
     on_context: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     let on_b;
     let (plan, env) = match (on_context, plan.to_context.as_deref()) {
         (Some(context), Some(cross)) => {
@@ -232,23 +274,28 @@ pub fn start(
         _ => (plan, None),
     };
     let Some(cli) = cli else {
-        return Err(format!(
-            "no compose CLI found (`docker compose`, `docker-compose-v2` or `docker-compose`): start the services yourself with `{}`",
-            up_command(&["docker".into(), "compose".into()], plan, services).join(" ")
-        ));
+        return Err(StartError::NoCli {
+            command: up_command(&["docker".into(), "compose".into()], plan, services).join(" "),
+        });
     };
     let args = up_command(&cli.program(engine, &plan.project)?, plan, services);
     let env = env.as_deref().unwrap_or(&cli.docker_env);
     let ran = cli
         .runner
         .run(&args, &plan.project_dir, env)
-        .map_err(|err| format!("cannot run `{}`: {err}", args.join(" ")))?;
+        .map_err(|error| StartError::Run {
+            command: args.join(" "),
+            error,
+        })?;
     if !ran.success {
         let shown = match on_context {
             Some(context) => format!("DOCKER_CONTEXT={context} {}", args.join(" ")),
             None => args.join(" "),
         };
-        return Err(format!("`{shown}` failed: {}", ran.stderr.trim()));
+        return Err(StartError::Failed {
+            command: shown,
+            stderr: ran.stderr,
+        });
     }
     Ok(())
 }

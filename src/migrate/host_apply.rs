@@ -25,6 +25,7 @@ use nix::sys::stat::{
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchown, fchownat, syncfs};
 use rayon::prelude::*;
+use thiserror::Error;
 
 use super::delta::{self, Delta, Op};
 use super::tree::name;
@@ -34,9 +35,25 @@ pub fn may_apply() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Why a delta on the host stopped: the first entry that failed.
+#[derive(Debug, Error)]
+#[error("{op} `{}`: {error}", name::shown(path))]
+pub struct EntryError {
+    /// What was done to it (`rm`, `mkdir`, `cp`, `ln`, `attr`, `sync`, `open`, `list`).
+    pub op: &'static str,
+    /// The entry, relative to the trees' roots ([`name::encode`]d; `.` for the root).
+    pub path: String,
+    /// Why.
+    pub error: io::Error,
+}
+
 /// An error of one entry: the op, the path relative to the trees' roots, and why.
-fn at(op: &str, rel: &str, err: impl std::fmt::Display) -> String {
-    format!("{op} `{}`: {err}", name::shown(rel))
+fn at(op: &'static str, rel: &str, error: impl Into<io::Error>) -> EntryError {
+    EntryError {
+        op,
+        path: rel.to_owned(),
+        error: error.into(),
+    }
 }
 
 /// The host path of the [`name::encode`]d relative path `rel` under `root`.
@@ -47,7 +64,7 @@ fn under(root: &Path, rel: &str) -> PathBuf {
 /// Apply `delta` from `source` into `target` (both host paths of the same copy): removals,
 /// then directories parents first, then the copies in parallel, then hardlinks, then the
 /// directories' attributes deepest first; `Err` names the first entry that failed.
-pub fn apply(source: &Path, target: &Path, delta: &Delta) -> Result<(), String> {
+pub fn apply(source: &Path, target: &Path, delta: &Delta) -> Result<(), EntryError> {
     apply_reading(source, target, delta, || ())
 }
 
@@ -59,7 +76,7 @@ pub fn apply_reading<T: Send>(
     target: &Path,
     delta: &Delta,
     read: impl FnOnce() -> T,
-) -> Result<T, String> {
+) -> Result<T, EntryError> {
     let root = open_root(source).map_err(|e| at("open", ".", e))?;
     let from = Source { root: &root };
     for op in &delta.ops {
@@ -80,7 +97,7 @@ pub fn apply_reading<T: Send>(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(super::tree::readers())
         .build()
-        .map_err(|e| at("cp", ".", e))?;
+        .map_err(|e| at("cp", ".", io::Error::other(e)))?;
     pool.install(|| {
         copies.par_iter().try_for_each(|rel| {
             from.copy(rel, &under(target, rel))
@@ -116,7 +133,7 @@ pub fn apply_reading<T: Send>(
 
 /// The whole of `source` copied into the empty directory `target` (the `--stop-first` copy):
 /// the delta of the source's listing against an empty one.
-pub fn copy_all(source: &Path, target: &Path) -> Result<(), String> {
+pub fn copy_all(source: &Path, target: &Path) -> Result<(), EntryError> {
     copy_all_reading(source, target, || ())
 }
 
@@ -125,7 +142,7 @@ pub fn copy_all_reading<T: Send>(
     source: &Path,
     target: &Path,
     read: impl FnOnce() -> T,
-) -> Result<T, String> {
+) -> Result<T, EntryError> {
     let listing = super::tree::listing::list(source).map_err(|e| at("list", ".", e))?;
     let listed = delta::Listed {
         began: 0,
@@ -441,7 +458,7 @@ mod tests {
             bytes: 9,
         };
         let err = apply(&source, &target, &pass).expect_err("refused");
-        assert!(err.contains("cp `sub/secret`"), "{err}");
+        assert!(err.to_string().contains("cp `sub/secret`"), "{err}");
         assert!(!target.join("sub/secret").exists());
     }
 

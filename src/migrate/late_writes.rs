@@ -16,10 +16,11 @@ use thiserror::Error;
 use super::copy::{self, CopyJob};
 use super::journal::{self, Detail, JournalError, JournalState};
 use super::plan::MigrateStep;
+use super::tree::TreeError;
 use super::tree::helper::Depth;
 use super::tree::manifest::{self, Difference, Digest, Manifest, Rules};
 use super::{MigrateContext, tree};
-use crate::engine::MountSource;
+use crate::engine::{EngineError, MountSource};
 
 /// How many late writes a message names.
 pub const SHOWN: usize = 5;
@@ -136,8 +137,30 @@ pub enum LateWriteError {
         /// The source, as messages show it.
         subject: String,
         /// What the host or the engine said.
-        reason: String,
+        reason: Box<SourceReadError>,
     },
+}
+
+/// Why the source could not be read now (where it lives).
+#[derive(Debug, Error)]
+pub enum SourceReadError {
+    /// The engine failed (where the source is, or its helper).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The helper's manifest could not be read.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The host walk of the source failed for a reason other than permissions.
+    #[error("`{}`: {error}", path.display())]
+    Host {
+        /// The source as the host sees it.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The engine returned no manifest of the source.
+    #[error("the engine returned no manifest")]
+    NoManifest,
 }
 
 /// The late writes into copy `n`'s source since its copy verified, read now where the source
@@ -171,20 +194,20 @@ fn read_source(
     job: &CopyJob,
     digest: Digest,
 ) -> Result<Manifest, LateWriteError> {
-    let failed = |reason: String| LateWriteError::Read {
+    let failed = |reason: SourceReadError| LateWriteError::Read {
         subject: show(&job.source),
-        reason,
+        reason: Box::new(reason),
     };
     let hashed = AtomicU64::new(0);
     if let Some(path) = ctx
         .engine
         .host_path(&job.source)
-        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(e.into()))?
     {
         match tree::read(&path, digest, &hashed) {
             Ok(m) => return Ok(m),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
-            Err(e) => return Err(failed(format!("`{}`: {e}", path.display()))),
+            Err(error) => return Err(failed(SourceReadError::Host { path, error })),
         }
     }
     let mut spec = copy::verify_spec(job, &ctx.image, journal);
@@ -192,16 +215,16 @@ fn read_source(
     let read = match digest {
         Digest::Sha256 => {
             tree::helper_manifests(ctx.engine, &spec, &[(copy::FROM, Depth::Hashed)], &hashed)
-                .map_err(|e| failed(e.to_string()))?
+                .map_err(|e| failed(e.into()))?
         }
         Digest::Blake3 => {
             tree::archive_manifests(ctx.engine, &spec, &[copy::FROM], digest, &hashed)
-                .map_err(|e| failed(e.to_string()))?
+                .map_err(|e| failed(e.into()))?
         }
     };
     read.into_iter()
         .next()
-        .ok_or_else(|| failed("the engine returned no manifest".into()))
+        .ok_or_else(|| failed(SourceReadError::NoManifest))
 }
 
 /// A source in messages.

@@ -61,6 +61,7 @@ pub use preflight::preflight;
 pub use prune::prune_sources;
 pub use rollback::rollback;
 pub use run::run;
+pub use steps::StepError;
 
 use crate::engine::{Engine, Selector};
 use journal::{Detail, JournalError, JournalState};
@@ -215,12 +216,12 @@ impl Pause {
 #[derive(Debug, Error)]
 pub enum MigrateError {
     /// A step failed; what was done before it stays done.
-    #[error("step `{step}` failed: {message}")]
+    #[error("step `{step}` failed: {error}")]
     Step {
         /// The step.
         step: String,
         /// Why.
-        message: String,
+        error: Box<StepError>,
         /// The journal (to resume or roll back).
         journal: PathBuf,
         /// Steps done before.
@@ -258,11 +259,11 @@ impl MigrateError {
         match self {
             // a service killed at the stop: nothing to fix, only to choose
             MigrateError::Step {
-                message,
+                error,
                 journal,
                 done,
                 ..
-            } if message.starts_with("not stopped cleanly: ") => format!(
+            } if error.is_unclean_stop() => format!(
                 "done before the failure: {}; go on with this data anyway with `tierctl migrate --resume --force`, or restart the services on their volumes with `tierctl migrate --rollback --yes` (journal `{}`); the source data was not touched",
                 done_list(done),
                 journal.display()
@@ -304,7 +305,12 @@ mod tests {
     fn issue26_row18_a_service_killed_at_the_stop_names_resume_force() {
         let error = MigrateError::Step {
             step: "delta:0".into(),
-            message: "not stopped cleanly: container `app-db-1` killed (exit 137: it did not stop within its grace period); a database killed mid-write is not a consistent source".into(),
+            error: Box::new(StepError::NotStoppedCleanly {
+                killed: vec![
+                    "container `app-db-1` killed (exit 137: it did not stop within its grace period)"
+                        .into(),
+                ],
+            }),
             journal: PathBuf::from("/p/.tierctl/journal-1.jsonl"),
             done: vec!["stop".into()],
         };

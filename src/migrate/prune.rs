@@ -14,11 +14,12 @@ use super::outcome::{Outcome, StepOutcome, kept_volumes};
 use super::plan::{MigrateStep, describe};
 use super::steps::{self, StepInput};
 use super::{MigrateContext, MigrateError, state_of};
+use crate::compose::error::ComposeError;
 use crate::compose::model::{ComposeProject, MountType};
 use crate::engine::{MountSource, Selector};
 
 /// Loads the compose project again, as it is on disk now.
-pub type Reload<'a> = &'a dyn Fn() -> Result<ComposeProject, String>;
+pub type Reload<'a> = &'a dyn Fn() -> Result<ComposeProject, ComposeError>;
 
 /// Remove the source volumes a finished migration kept.
 pub fn prune_sources(

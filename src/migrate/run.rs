@@ -12,7 +12,7 @@ use super::journal::{Journal, JournalState, Record};
 use super::learned::Learned;
 use super::outcome::{Outcome, StepOutcome, kept_line, kept_volumes};
 use super::plan::{MigratePlan, MigrateStep, describe};
-use super::steps::{self, StepInput};
+use super::steps::{self, StepError, StepInput};
 use super::{MigrateContext, MigrateError, state_of};
 
 /// Run (or continue) the journal's migration: on this engine, or to engine B of `--to-context`
@@ -126,15 +126,15 @@ fn run_step(
             state.done.insert(id.clone(), detail);
             Ok(StepOutcome { step: id, result })
         }
-        Err(message) => {
+        Err(error) => {
             // the interrupt handler removed the step's helper: it records and exits, not us
             interrupt::wait_if_requested();
             ctx.say(&format!("{label}  failed"));
             journal.append(&Record::Failed {
                 step: id.clone(),
-                error: message.clone(),
+                error: error.to_string(),
             })?;
-            Err(step_error(journal, plan, state, &id, message))
+            Err(step_error(journal, plan, state, &id, error))
         }
     }
 }
@@ -149,7 +149,7 @@ fn journal_running(
     step: &str,
 ) -> Result<(), MigrateError> {
     let services = steps::running_services(ctx.engine, plan)
-        .map_err(|message| step_error(journal, plan, state, step, message))?;
+        .map_err(|error| step_error(journal, plan, state, step, error.into()))?;
     journal.append(&Record::Running {
         services: services.clone(),
     })?;
@@ -167,7 +167,7 @@ fn step_error(
     plan: &MigratePlan,
     state: &JournalState,
     id: &str,
-    message: String,
+    error: StepError,
 ) -> MigrateError {
     let done = plan
         .steps
@@ -177,7 +177,7 @@ fn step_error(
         .collect();
     MigrateError::Step {
         step: id.to_owned(),
-        message,
+        error: Box::new(error),
         journal: journal.path.clone(),
         done,
     }

@@ -8,26 +8,73 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::copy::{self, TargetFacts, TargetState};
+use thiserror::Error;
+
+use super::copy::{self, TargetError, TargetFacts, TargetState};
 use super::cross_plan as xp;
 use super::journal::Detail;
 use super::plan::{MigratePlan, VolumeCopy};
 use super::site::Site;
-use super::steps::StepResult;
 use super::{MigrateContext, MigrateError, owners, preflight};
 use crate::engine::{EngineError, HelperOutput, host_fs};
 
-fn engine_error(e: EngineError) -> String {
-    format!("{e}; hint: {}", e.hint())
+/// Why a target directory could not be looked at, created, emptied or removed.
+#[derive(Debug, Error)]
+pub enum TierDirError {
+    /// The engine (its helpers look at the directories of another machine) failed.
+    #[error("{error}; hint: {}", error.hint())]
+    Engine {
+        /// What the engine said.
+        error: EngineError,
+    },
+    /// The helper answered nothing for a target.
+    #[error("no facts of `{}` came back", target.display())]
+    NoFacts {
+        /// The target.
+        target: PathBuf,
+    },
+    /// The target may not receive the copy.
+    #[error(transparent)]
+    Refused(#[from] TargetError),
+    /// The target could not be created on this machine.
+    #[error("cannot create `{}`: {error}", target.display())]
+    Create {
+        /// The target.
+        target: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The target lies in none of the site's tier roots.
+    #[error("target `{}` is not inside a tier root{on}", target.display())]
+    OutsideRoots {
+        /// The target.
+        target: PathBuf,
+        /// Where (` on `B``, or nothing on this machine).
+        on: String,
+    },
+    /// A directory to remove is not below its tier root.
+    #[error("`{}` is not below the tier root `{}`", path.display(), root.display())]
+    NotBelowRoot {
+        /// The directory.
+        path: PathBuf,
+        /// The tier root.
+        root: PathBuf,
+    },
+}
+
+impl From<EngineError> for TierDirError {
+    fn from(error: EngineError) -> Self {
+        TierDirError::Engine { error }
+    }
 }
 
 /// What is at each of `targets` now, in order: on this machine, or read on the engine's host
 /// (one resolution for all of them).
-pub fn facts(site: &Site<'_>, targets: &[PathBuf]) -> Result<Vec<TargetFacts>, String> {
+pub fn facts(site: &Site<'_>, targets: &[PathBuf]) -> Result<Vec<TargetFacts>, TierDirError> {
     if site.elsewhere().is_none() {
         return Ok(targets.iter().map(|t| preflight::target_facts(t)).collect());
     }
-    let seen = host_fs::facts(site.engine, site.image, targets, &[]).map_err(engine_error)?;
+    let seen = host_fs::facts(site.engine, site.image, targets, &[])?;
     Ok(targets
         .iter()
         .map(|target| {
@@ -44,14 +91,15 @@ pub fn facts(site: &Site<'_>, targets: &[PathBuf]) -> Result<Vec<TargetFacts>, S
 }
 
 /// What is at `target` now ([`facts`]).
-pub fn facts_of(site: &Site<'_>, target: &Path) -> Result<TargetFacts, String> {
+pub fn facts_of(site: &Site<'_>, target: &Path) -> Result<TargetFacts, TierDirError> {
     let mut all = facts(site, &[target.to_path_buf()])?;
-    all.pop()
-        .ok_or_else(|| format!("no facts of `{}` came back", target.display()))
+    all.pop().ok_or_else(|| TierDirError::NoFacts {
+        target: target.to_path_buf(),
+    })
 }
 
 /// Whether `target` is a directory now.
-pub fn is_dir(site: &Site<'_>, target: &Path) -> Result<bool, String> {
+pub fn is_dir(site: &Site<'_>, target: &Path) -> Result<bool, TierDirError> {
     if site.elsewhere().is_none() {
         return Ok(target.is_dir());
     }
@@ -61,10 +109,14 @@ pub fn is_dir(site: &Site<'_>, target: &Path) -> Result<bool, String> {
 /// The create step of `target`: created when missing (the topmost directory made is
 /// journaled, for a rollback to remove), taken when empty, wiped when it holds this journal's
 /// partial copy (`retried`); refused when it may not receive the copy ([`copy::check_target`]).
-pub fn create(site: &Site<'_>, target: &Path, journal: &str, retried: bool) -> StepResult {
+pub fn create(
+    site: &Site<'_>,
+    target: &Path,
+    journal: &str,
+    retried: bool,
+) -> Result<(Detail, String), TierDirError> {
     let facts = facts_of(site, target)?;
-    let state =
-        copy::check_target(target, site.roots, &facts, retried).map_err(|e| e.to_string())?;
+    let state = copy::check_target(target, site.roots, &facts, retried)?;
     let on = site.on();
     match state {
         TargetState::Missing => {
@@ -83,38 +135,36 @@ pub fn create(site: &Site<'_>, target: &Path, journal: &str, retried: bool) -> S
 }
 
 /// Empty `target` (this journal's own partial copy) with a helper.
-pub fn wipe(site: &Site<'_>, target: &Path, journal: &str) -> Result<(), String> {
+pub fn wipe(site: &Site<'_>, target: &Path, journal: &str) -> Result<(), TierDirError> {
     site.engine
-        .run_to_end(&copy::wipe_spec(target, site.image, journal))
-        .map(drop)
-        .map_err(engine_error)
+        .run_to_end(&copy::wipe_spec(target, site.image, journal))?;
+    Ok(())
 }
 
 /// Create `target` and the directories above it that are missing; the topmost one made.
-fn make(site: &Site<'_>, target: &Path, journal: &str) -> Result<Option<PathBuf>, String> {
+fn make(site: &Site<'_>, target: &Path, journal: &str) -> Result<Option<PathBuf>, TierDirError> {
     if site.elsewhere().is_none() {
         let made = preflight::topmost_missing(target);
-        std::fs::create_dir_all(target)
-            .map_err(|err| format!("cannot create `{}`: {err}", target.display()))?;
+        std::fs::create_dir_all(target).map_err(|error| TierDirError::Create {
+            target: target.to_path_buf(),
+            error,
+        })?;
         return Ok(made);
     }
     let (root, rel) = root_of(site, target)?;
     let printed = site
         .engine
-        .run_to_end(&xp::mkdir_spec(root, &rel, site.image, journal))
-        .map_err(engine_error)?;
+        .run_to_end(&xp::mkdir_spec(root, &rel, site.image, journal))?;
     Ok(xp::parse_made(&printed).map(|top| root.join(top)))
 }
 
 /// The tier root `target` lies in and the path below it.
-fn root_of<'s>(site: &'s Site<'_>, target: &Path) -> Result<(&'s Path, String), String> {
-    site.root_of(target).ok_or_else(|| {
-        format!(
-            "target `{}` is not inside a tier root{}",
-            target.display(),
-            site.on()
-        )
-    })
+fn root_of<'s>(site: &'s Site<'_>, target: &Path) -> Result<(&'s Path, String), TierDirError> {
+    site.root_of(target)
+        .ok_or_else(|| TierDirError::OutsideRoots {
+            target: target.to_path_buf(),
+            on: site.on(),
+        })
 }
 
 /// Remove copy `target` (its entries by a helper, then the directories the create step made,
@@ -124,7 +174,7 @@ pub fn remove(
     target: &Path,
     made: Option<&Path>,
     journal: &str,
-) -> Result<(), String> {
+) -> Result<(), TierDirError> {
     if is_dir(site, target)? {
         wipe(site, target, journal)?;
     }
@@ -143,19 +193,20 @@ pub fn remove(
         return Ok(());
     }
     let (root, rel) = root_of(site, target)?;
-    let top = top.strip_prefix(root).map_err(|_| {
-        format!(
-            "`{}` is not below the tier root `{}`",
-            top.display(),
-            root.display()
-        )
-    })?;
-    let spec = xp::rmdir_spec(root, &rel, &top.to_string_lossy(), site.image, journal)
-        .ok_or_else(|| format!("`{rel}` is not below the tier root `{}`", root.display()))?;
-    site.engine
-        .run_to_end(&spec)
-        .map(drop)
-        .map_err(engine_error)
+    let top = top
+        .strip_prefix(root)
+        .map_err(|_| TierDirError::NotBelowRoot {
+            path: top.to_path_buf(),
+            root: root.to_path_buf(),
+        })?;
+    let spec = xp::rmdir_spec(root, &rel, &top.to_string_lossy(), site.image, journal).ok_or_else(
+        || TierDirError::NotBelowRoot {
+            path: PathBuf::from(&rel),
+            root: root.to_path_buf(),
+        },
+    )?;
+    site.engine.run_to_end(&spec)?;
+    Ok(())
 }
 
 /// Preflight's room and access checks where tierctl sees the tier directories only through
@@ -216,7 +267,7 @@ fn source_size(
             problems.push(format!(
                 "source `{}` on this engine: {}",
                 copy.key,
-                engine_error(e)
+                TierDirError::from(e)
             ));
             (0, 0)
         }
@@ -254,7 +305,7 @@ pub fn room(site: &Site<'_>, plan: &MigratePlan, sizes: &[(u64, u64)], problems:
                 problems.push(format!(
                     "tier directory `{}` on context `{context}`: {}",
                     root.display(),
-                    engine_error(e)
+                    TierDirError::from(e)
                 ));
                 continue;
             }

@@ -62,7 +62,8 @@ pub fn read_only(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), Mig
         b.engine.info().map_err(refused_by)?;
         problems.extend(other_engine::problems(ctx, b, plan));
     }
-    let running = steps::running_services(ctx.engine, plan).map_err(MigrateError::Refused)?;
+    let running = steps::running_services(ctx.engine, plan)
+        .map_err(|e| MigrateError::Refused(e.to_string()))?;
     if ctx.compose.is_none() && ctx.to.is_none() && !running.is_empty() {
         problems.push(format!(
             "no compose CLI found (`docker compose` or `docker-compose`) to start {} again after the copy: install one first",
@@ -72,10 +73,11 @@ pub fn read_only(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), Mig
     if let Some(cli) = &ctx.compose
         && let Err(why) = cli.program(ctx.engine, &plan.project)
     {
-        problems.push(why);
+        problems.push(why.to_string());
     }
     let targets: Vec<PathBuf> = plan.copies.iter().map(|c| c.job.target.clone()).collect();
-    let facts = tier_dirs::facts(&ctx.site(), &targets).map_err(MigrateError::Refused)?;
+    let facts = tier_dirs::facts(&ctx.site(), &targets)
+        .map_err(|e| MigrateError::Refused(e.to_string()))?;
     let mut stopped = Vec::new();
     for (copy, facts) in plan.copies.iter().zip(&facts) {
         if let MountSource::Volume(name) = &copy.job.source {

@@ -36,7 +36,7 @@ pub(super) fn room_and_access(
             continue;
         };
         if probe && let Err(why) = writable(&existing) {
-            problems.push(why);
+            problems.push(why.to_string());
             continue;
         }
         let (size, owners) = match probe {
@@ -71,7 +71,7 @@ pub(super) fn room_and_access(
                 path.display()
             )),
             Ok(_) => {}
-            Err(why) => problems.push(why),
+            Err(why) => problems.push(why.to_string()),
         }
     }
     Ok(problems)
@@ -157,22 +157,55 @@ fn on_host(
 /// `f_frsize * f_bavail` of the filesystem holding `path`.
 // the fields are u64 on Linux, narrower on macOS
 #[allow(clippy::useless_conversion)]
-fn available(path: &Path) -> Result<u64, String> {
-    let stats = nix::sys::statvfs::statvfs(path)
-        .map_err(|e| format!("cannot read the free space of `{}`: {e}", path.display()))?;
+fn available(path: &Path) -> Result<u64, ProbeError> {
+    let stats = nix::sys::statvfs::statvfs(path).map_err(|errno| ProbeError::FreeSpace {
+        path: path.to_path_buf(),
+        error: errno.into(),
+    })?;
     Ok(u64::from(stats.fragment_size()).saturating_mul(u64::from(stats.blocks_available())))
 }
 
+/// Why preflight could not look at a target's filesystem on this machine (a problem it lists).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// `statvfs` failed.
+    #[error("cannot read the free space of `{}`: {error}", path.display())]
+    FreeSpace {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The probe file could not be created.
+    #[error("`{}` is not writable: {error}", dir.display())]
+    NotWritable {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The probe file could not be removed.
+    #[error("cannot remove the probe file `{}`: {error}", probe.display())]
+    ProbeLeft {
+        /// The probe file.
+        probe: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+}
+
 /// Create and remove a probe file in `dir`.
-fn writable(dir: &Path) -> Result<(), String> {
+fn writable(dir: &Path) -> Result<(), ProbeError> {
     let probe = dir.join(format!(".tierctl-preflight-{}", std::process::id()));
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&probe)
-        .map_err(|e| format!("`{}` is not writable: {e}", dir.display()))?;
-    std::fs::remove_file(&probe)
-        .map_err(|e| format!("cannot remove the probe file `{}`: {e}", probe.display()))
+        .map_err(|error| ProbeError::NotWritable {
+            dir: dir.to_path_buf(),
+            error,
+        })?;
+    std::fs::remove_file(&probe).map_err(|error| ProbeError::ProbeLeft { probe, error })
 }
 
 /// The nearest directory at or above `path` that exists.

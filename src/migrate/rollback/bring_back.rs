@@ -11,7 +11,7 @@ use crate::migrate::copy::{self, CopyJob};
 use crate::migrate::journal::{self, Detail, Journal, JournalState, Record, reverse_step};
 use crate::migrate::late_writes::{self, LateWriteError, show};
 use crate::migrate::outcome::StepOutcome;
-use crate::migrate::steps::list_or_none;
+use crate::migrate::steps::{StepError, counted, list_or_none};
 use crate::migrate::tree::helper::{self, Depth};
 use crate::migrate::tree::manifest::{self, Digest, Manifest, Rules};
 use crate::migrate::{MigrateContext, MigrateError, compose_cli, tier_dirs, tree};
@@ -111,7 +111,7 @@ fn refuse_over_late_writes(
         Ok(writes) => writes,
         // nothing to compare with: the tier directory is copied back as before
         Err(LateWriteError::NoManifest { .. } | LateWriteError::Manifest { .. }) => return Ok(()),
-        Err(e @ LateWriteError::Read { .. }) => return Err(failed(state, &id, e.to_string())),
+        Err(e @ LateWriteError::Read { .. }) => return Err(failed(state, &id, e)),
     };
     if writes.is_empty() {
         return Ok(());
@@ -144,12 +144,12 @@ fn copy_back(
     state: &JournalState,
     forward: &CopyJob,
     n: usize,
-) -> Result<(Detail, String), String> {
+) -> Result<(Detail, String), StepError> {
     let (image, id) = (ctx.image.as_str(), journal.id.as_str());
     let run = |spec: HelperSpec| ctx.engine.run_to_end(&reversed(spec, forward));
-    let measured = run(copy::measure_spec(forward, image, id)).map_err(|e| e.to_string())?;
+    let measured = run(copy::measure_spec(forward, image, id))?;
     let size = copy::parse_size(&measured).unwrap_or_default();
-    run(copy::wipe_spec(&forward.target, image, id)).map_err(|e| e.to_string())?;
+    run(copy::wipe_spec(&forward.target, image, id))?;
     // as mounted in the reversed helpers: the tier directory at `/from`, the source at `/to`
     let sides = [
         MountSource::Bind(forward.target.clone()),
@@ -157,18 +157,17 @@ fn copy_back(
     ];
     let copy_spec = copy::copy_spec(forward, image, id, size.devices);
     let hashed = AtomicU64::new(0);
-    let after = tree::after_copy_roots(ctx.engine, &sides).map_err(|e| e.to_string())?;
+    let after = tree::after_copy_roots(ctx.engine, &sides)?;
     let read_by_copy = match after {
         Some(roots) => {
-            let output = run(helper::after_copy(&copy_spec, &roots)).map_err(|e| e.to_string())?;
-            let (_, listing) = helper::split_after_copy(&output)
-                .ok_or("the copy helper did not get to reading the trees after its copy")?;
-            let trees =
-                tree::after_copy_manifests(listing, &roots, &hashed).map_err(|e| e.to_string())?;
-            tree::verify_after_copy(trees, &roots, &sides, &hashed).map_err(|e| e.to_string())?
+            let output = run(helper::after_copy(&copy_spec, &roots))?;
+            let (_, listing) =
+                helper::split_after_copy(&output).ok_or(StepError::AfterCopyMissing)?;
+            let trees = tree::after_copy_manifests(listing, &roots, &hashed)?;
+            tree::verify_after_copy(trees, &roots, &sides, &hashed)?
         }
         None => {
-            run(copy_spec).map_err(|e| e.to_string())?;
+            run(copy_spec)?;
             None
         }
     };
@@ -176,29 +175,24 @@ fn copy_back(
         Some(read) => read,
         None => {
             let spec = reversed(copy::verify_spec(forward, image, id), forward);
-            tree::pair_manifests(ctx.engine, &sides, &spec, &hashed).map_err(|e| e.to_string())?
+            tree::pair_manifests(ctx.engine, &sides, &spec, &hashed)?
         }
     };
     let read = format!("tier directory read {}, source read {}", ways[0], ways[1]);
     let [tier, source] = trees.as_slice() else {
-        return Err("the engine returned fewer manifests than asked for".into());
+        return Err(StepError::FewerManifests);
     };
     let differences = manifest::compare(tier, source, Rules::default());
     if !differences.is_empty() {
-        let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();
-        return Err(format!(
-            "the copy back differs from the tier directory in {} place(s) ({read}): {}",
-            differences.len(),
-            shown.join("; ")
-        ));
+        let (count, first) = counted(&differences);
+        return Err(StepError::CopyBackDiffers { count, first, read });
     }
     let kept = journal::keep_manifest(
         &journal::dir(&state.plan.project_dir),
         id,
         &format!("copy-back-{n}"),
         tier,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let detail = Detail::Verified {
         entries: tier.len(),
         bytes: tier.bytes(),
@@ -232,30 +226,26 @@ pub(super) fn tier_manifest(
     journal: &str,
     forward: &CopyJob,
     digest: Digest,
-) -> Result<Manifest, String> {
+) -> Result<Manifest, StepError> {
     let hashed = AtomicU64::new(0);
     let tier = MountSource::Bind(forward.target.clone());
     let engine = ctx.site().engine;
-    if let Some(path) = engine.host_path(&tier).map_err(|e| e.to_string())? {
+    if let Some(path) = engine.host_path(&tier)? {
         match tree::read(&path, digest, &hashed) {
             Ok(m) => return Ok(m),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
-            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+            Err(error) => return Err(StepError::ReadTree { path, error }),
         }
     }
     let mut spec = copy::verify_spec(forward, &ctx.image, journal);
     spec.mounts.retain(|m| m.target == copy::TO);
     let read = match digest {
         Digest::Sha256 => {
-            tree::helper_manifests(engine, &spec, &[(copy::TO, Depth::Hashed)], &hashed)
-                .map_err(|e| e.to_string())?
+            tree::helper_manifests(engine, &spec, &[(copy::TO, Depth::Hashed)], &hashed)?
         }
-        Digest::Blake3 => tree::archive_manifests(engine, &spec, &[copy::TO], digest, &hashed)
-            .map_err(|e| e.to_string())?,
+        Digest::Blake3 => tree::archive_manifests(engine, &spec, &[copy::TO], digest, &hashed)?,
     };
-    read.into_iter()
-        .next()
-        .ok_or_else(|| "the engine returned no manifest".into())
+    read.into_iter().next().ok_or(StepError::NoManifest)
 }
 
 /// A move to B: refused, unless `--force`, when a copy on B differs from its verified manifest
@@ -266,8 +256,8 @@ pub(super) fn refuse_newer_on_b(
     journal: &Journal,
     state: &JournalState,
 ) -> Result<(), MigrateError> {
-    let blocked = |message: String| MigrateError::Blocked {
-        message,
+    let blocked = |error: StepError| MigrateError::Blocked {
+        message: error.to_string(),
         hint: format!(
             "fix the cause and run `tierctl migrate --rollback` again (journal `{}`)",
             journal.path.display()
@@ -307,14 +297,14 @@ fn changed_copies(
     ctx: &MigrateContext<'_>,
     journal: &Journal,
     state: &JournalState,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, StepError> {
     let dir = journal::dir(&state.plan.project_dir);
     let mut changed = Vec::new();
     for (n, copy) in state.plan.copies.iter().enumerate() {
         let Some(kept) = state.manifest_of(n) else {
             continue;
         };
-        let verified = journal::load_manifest(&dir, kept).map_err(|e| e.to_string())?;
+        let verified = journal::load_manifest(&dir, kept)?;
         let now = tier_manifest(ctx, &journal.id, &copy.job, verified.digest)?;
         let differences = manifest::compare(&verified, &now, Rules::default());
         if !differences.is_empty() {

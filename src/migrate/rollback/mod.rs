@@ -20,6 +20,7 @@ use super::plan::{MigratePlan, MigrateStep};
 use super::prune::Reload;
 use super::steps::list_or_none;
 use super::{MigrateContext, MigrateError, state_of};
+use crate::engine::EngineError;
 use crate::write::{self, FileWrite};
 
 /// Undo the journal's migration (on this engine, or a move to engine B). Refused once a source
@@ -116,9 +117,9 @@ fn outcome(_ctx: &MigrateContext<'_>, journal: &Journal, steps: Vec<StepOutcome>
 }
 
 /// A rollback step failed: the commands that work now come from the journal's phase.
-fn failed(state: &JournalState, step: &str, message: String) -> MigrateError {
+fn failed(state: &JournalState, step: &str, error: impl std::fmt::Display) -> MigrateError {
     MigrateError::Blocked {
-        message: format!("rollback step `{step}` failed: {message}"),
+        message: format!("rollback step `{step}` failed: {error}"),
         hint: format!("fix the cause; {}", journal::next_commands(state.phase())),
     }
 }
@@ -133,7 +134,7 @@ fn stop_services(
     state: &mut JournalState,
 ) -> Result<StepOutcome, MigrateError> {
     let path = journal.path.display().to_string();
-    let fail = |e: String| MigrateError::Blocked {
+    let fail = |e: EngineError| MigrateError::Blocked {
         message: format!("rollback step `stop` failed: {e}"),
         hint: format!(
             "check that the Docker engine answers, then run `tierctl migrate --rollback --yes` again (journal `{path}`)"
@@ -151,8 +152,7 @@ fn stop_services(
             }
         }
     }
-    let stopped = super::steps::stop_plan_services(site.engine, &state.plan)
-        .map_err(|e| fail(e.to_string()))?;
+    let stopped = super::steps::stop_plan_services(site.engine, &state.plan).map_err(fail)?;
     let result = match ctx.to.is_some() {
         true => format!("stopped{}: {}", site.on(), list_or_none(&stopped)),
         false => "done".into(),
@@ -188,7 +188,7 @@ fn restore_files(journal: &Journal, state: &JournalState) -> Result<StepOutcome,
         }
     }
     let stamp = format!("{}-rollback", journal.id);
-    write::write_all(&files, &stamp).map_err(|err| failed(state, "restore", err.to_string()))?;
+    write::write_all(&files, &stamp).map_err(|err| failed(state, "restore", err))?;
     Ok(StepOutcome {
         step: "restore".into(),
         result: format!("{} file(s) restored", files.len()),

@@ -9,7 +9,6 @@ use crate::migrate::delta;
 use crate::migrate::host_apply;
 use crate::migrate::journal::{Detail, JournalState};
 use crate::migrate::plan::MigrateStep;
-use crate::migrate::tree;
 use crate::migrate::tree::listing;
 use crate::migrate::tree::reader::{HelperReader, HostReader, TreeReader};
 
@@ -76,9 +75,9 @@ pub(super) fn source_job(input: &StepInput<'_>, n: usize) -> CopyJob {
 
 /// Both trees of a copy, listed on the host when it sees both as the engine does (and may
 /// read them), else by the list helper ([`tree::reader`]).
-pub(super) fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, String> {
+pub(super) fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed, StepError> {
     let engine = input.ctx.engine;
-    if let Some(host) = HostReader::for_copy(engine, job).map_err(engine_error)?
+    if let Some(host) = HostReader::for_copy(engine, job)?
         && let Ok(listed) = host.listed()
     {
         return Ok(listed);
@@ -88,10 +87,7 @@ pub(super) fn list(input: &StepInput<'_>, job: &CopyJob) -> Result<delta::Listed
         engine,
         spec: &verify,
     };
-    helper.listed().map_err(|e| match e {
-        tree::TreeError::Engine(e) => engine_error(e),
-        other => other.to_string(),
-    })
+    Ok(helper.listed()?)
 }
 
 /// Apply a delta: on the host when the services are stopped (`strict`), the host sees both
@@ -104,13 +100,12 @@ pub(super) fn apply(
     pass: &delta::Delta,
     listed: &delta::Listed,
     strict: bool,
-) -> Result<&'static str, String> {
+) -> Result<&'static str, StepError> {
     if pass.is_empty() {
         return Ok("nothing to apply");
     }
     if let (true, Some((source, target))) = (strict, host_copy_roots(input, job)?) {
-        host_apply::apply(&source, &target, pass)
-            .map_err(|e| format!("the delta on the host failed: {e}"))?;
+        host_apply::apply(&source, &target, pass).map_err(StepError::HostDelta)?;
         return Ok("applied on the host");
     }
     let devices = delta::has_devices(&listed.source);
@@ -126,9 +121,9 @@ pub(super) fn apply(
 pub(super) fn host_copy_roots(
     input: &StepInput<'_>,
     job: &CopyJob,
-) -> Result<Option<(PathBuf, PathBuf)>, String> {
+) -> Result<Option<(PathBuf, PathBuf)>, StepError> {
     if !host_apply::may_apply() {
         return Ok(None);
     }
-    listing::host_roots(input.ctx.engine, job).map_err(engine_error)
+    Ok(listing::host_roots(input.ctx.engine, job)?)
 }

@@ -26,16 +26,14 @@ use super::*;
 
 /// The size of `job`'s source: on the host when tierctl may copy there and the host sees the
 /// source as the engine does ([`host_measure::size`]), else by the measure helper.
-pub(super) fn measure(input: &StepInput<'_>, job: &CopyJob) -> Result<SourceSize, String> {
+pub(super) fn measure(input: &StepInput<'_>, job: &CopyJob) -> Result<SourceSize, StepError> {
     if host_apply::may_apply()
-        && let Some(source) = input
-            .ctx
-            .engine
-            .host_path(&job.source)
-            .map_err(engine_error)?
+        && let Some(source) = input.ctx.engine.host_path(&job.source)?
     {
-        return host_measure::size(&source)
-            .map_err(|e| format!("measuring `{}` on the host: {e}", source.display()));
+        return host_measure::size(&source).map_err(|error| StepError::Measure {
+            path: source.clone(),
+            error,
+        });
     }
     let spec = copy::measure_spec(job, &input.ctx.image, input.journal);
     Ok(copy::parse_size(&run_helper(input, &spec)?).unwrap_or_default())
@@ -66,7 +64,7 @@ pub(super) fn fill(
     n: usize,
     running: bool,
     retried: bool,
-) -> Result<Filled, String> {
+) -> Result<Filled, StepError> {
     let (ctx, journal) = (input.ctx, input.journal);
     let copy = &input.plan.copies[n];
     let mut job = copy.job.clone();
@@ -86,9 +84,7 @@ pub(super) fn fill(
     // an empty volume gets what a fresh one would have: the image's content
     if let (Some(seed), true) = (&copy.seed, size.entries <= 1) {
         let volume = seed_volume(journal, n);
-        ctx.engine
-            .populate(&seed_spec(seed, &volume, journal))
-            .map_err(engine_error)?;
+        ctx.engine.populate(&seed_spec(seed, &volume, journal))?;
         job.source = MountSource::Volume(volume.clone());
         size = measure(input, &job)?;
         seeded = Some(volume);
@@ -101,7 +97,9 @@ pub(super) fn fill(
     };
     let errors = copy::pre_copy_errors(printed);
     if running && !errors.is_empty() {
-        return Err(format!("the pre-copy failed: {}", errors.join("; ")));
+        return Err(StepError::PreCopy {
+            errors: errors.into_iter().map(str::to_owned).collect(),
+        });
     }
     let began = copy::parse_clock(printed).unwrap_or(0);
     Ok(Filled {
@@ -129,7 +127,7 @@ pub(super) fn copy_with_progress(
     spec: &HelperSpec,
     bytes: u64,
     running: bool,
-) -> Result<Copied, String> {
+) -> Result<Copied, StepError> {
     let bar = progress::bytes_bar(input.label.to_owned(), bytes);
     let here = input.ctx.elsewhere.is_none();
     let on_host = match running {
@@ -158,7 +156,7 @@ pub(super) fn copy_with_progress(
                     tree::read(to, manifest::Digest::Blake3, &AtomicU64::new(0)).ok()
                 })
                 .map(|read| (format!("{}\n", now_ms() / 1000), read))
-                .map_err(|e| format!("the copy on the host failed: {e}")),
+                .map_err(StepError::HostCopy),
                 None => run_helper(input, spec).map(|out| (out, None)),
             },
         );
@@ -192,10 +190,9 @@ pub(super) fn measured_copy(
     input: &StepInput<'_>,
     n: usize,
     job: &CopyJob,
-) -> Result<Option<Filled>, String> {
+) -> Result<Option<Filled>, StepError> {
     let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
-    let Some(roots) = tree::after_copy_roots(input.ctx.engine, &sides).map_err(engine_error)?
-    else {
+    let Some(roots) = tree::after_copy_roots(input.ctx.engine, &sides)? else {
         return Ok(None);
     };
     let seed = input.plan.copies[n].seed.is_some();
@@ -211,14 +208,11 @@ pub(super) fn measured_copy(
     );
     bar.finish_and_clear();
     let output = output?;
-    let (printed, _) = helper::split_after_copy(&output)
-        .ok_or("the copy helper did not get to reading the trees after its copy")?;
-    let (size, began) = copy::parse_measured(printed).ok_or_else(|| {
-        format!(
-            "cannot read the copy helper's measure: `{}`",
-            printed.trim()
-        )
-    })?;
+    let (printed, _) = helper::split_after_copy(&output).ok_or(StepError::AfterCopyMissing)?;
+    let (size, began) =
+        copy::parse_measured(printed).ok_or_else(|| StepError::UnreadableMeasure {
+            printed: printed.to_owned(),
+        })?;
     let Some(began) = began else {
         return Ok(None);
     };
@@ -242,14 +236,14 @@ pub(super) fn copy_helper(
     job: &CopyJob,
     running: bool,
     devices: bool,
-) -> Result<(HelperSpec, Option<tree::AfterCopyRoots>), String> {
+) -> Result<(HelperSpec, Option<tree::AfterCopyRoots>), StepError> {
     let (image, journal) = (&input.ctx.image, input.journal);
     if running {
         return Ok((copy::pre_copy_spec(job, image, journal, devices), None));
     }
     let spec = copy::copy_spec(job, image, journal, devices);
     let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
-    match tree::after_copy_roots(input.ctx.engine, &sides).map_err(engine_error)? {
+    match tree::after_copy_roots(input.ctx.engine, &sides)? {
         Some(roots) => Ok((helper::after_copy(&spec, &roots), Some(roots))),
         None => Ok((spec, None)),
     }
@@ -260,11 +254,9 @@ pub(super) fn copy_helper(
 pub(super) fn after_copy(
     output: &str,
     roots: tree::AfterCopyRoots,
-) -> Result<(&str, tree::AfterCopy), String> {
-    let (printed, listing) = helper::split_after_copy(output)
-        .ok_or("the copy helper did not get to reading the trees after its copy")?;
-    let trees = tree::after_copy_manifests(listing, &roots, &AtomicU64::new(0))
-        .map_err(|e| e.to_string())?;
+) -> Result<(&str, tree::AfterCopy), StepError> {
+    let (printed, listing) = helper::split_after_copy(output).ok_or(StepError::AfterCopyMissing)?;
+    let trees = tree::after_copy_manifests(listing, &roots, &AtomicU64::new(0))?;
     Ok((printed, tree::AfterCopy { trees, roots }))
 }
 
@@ -297,8 +289,7 @@ pub(super) fn copy_data(input: &StepInput<'_>, n: usize, retried: bool) -> Stepp
                 input.journal,
                 &format!("copy-source-{n}"),
                 &k,
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             learned.known = Some([k, tree::Known::default()]);
             Some(kept)
         }

@@ -24,16 +24,18 @@ pub(super) fn rewrite(input: &StepInput<'_>) -> StepResult {
     }
     let mut files = Vec::new();
     for change in &input.plan.files {
-        let current = std::fs::read_to_string(&change.path)
-            .map_err(|err| format!("cannot read `{}`: {err}", change.path.display()))?;
+        let current =
+            std::fs::read_to_string(&change.path).map_err(|error| StepError::ReadFile {
+                path: change.path.clone(),
+                error,
+            })?;
         if current == change.new {
             continue;
         }
         if current != change.old {
-            return Err(format!(
-                "`{}` changed since the migration was planned",
-                change.path.display()
-            ));
+            return Err(StepError::ChangedSincePlan {
+                path: change.path.clone(),
+            });
         }
         files.push(FileWrite {
             path: change.path.clone(),
@@ -41,7 +43,7 @@ pub(super) fn rewrite(input: &StepInput<'_>) -> StepResult {
             text: change.new.clone(),
         });
     }
-    let backups = write::write_all(&files, input.journal).map_err(|e| e.to_string())?;
+    let backups = write::write_all(&files, input.journal)?;
     let pairs: Vec<(PathBuf, PathBuf)> =
         files.iter().map(|f| f.path.clone()).zip(backups).collect();
     let result = format!("{} file(s) written", pairs.len());
@@ -58,17 +60,19 @@ pub(super) fn create_files(plan: &MigratePlan) -> StepResult {
                 lines.push(format!("`{}` already written", path.display()));
                 continue;
             }
-            Ok(_) => {
-                return Err(format!(
-                    "`{}` exists with other text; move it away (the original compose files are untouched)",
-                    path.display()
-                ));
-            }
+            Ok(_) => return Err(StepError::OtherText { path: path.clone() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+            Err(error) => {
+                return Err(StepError::ReadFile {
+                    path: path.clone(),
+                    error,
+                });
+            }
         }
-        write::create_new(path, &change.new)
-            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        write::create_new(path, &change.new).map_err(|error| StepError::CreateFile {
+            path: path.clone(),
+            error,
+        })?;
         lines.push(format!("wrote `{}`", path.display()));
     }
     if lines.is_empty() {
@@ -137,10 +141,7 @@ pub(super) fn verify_mounts(input: &StepInput<'_>) -> StepResult {
             "skipped: no service was running (run `tierctl verify` after starting them)".into(),
         ));
     }
-    let containers = site
-        .engine
-        .list(&Selector::Project(plan.project.clone()))
-        .map_err(engine_error)?;
+    let containers = site.engine.list(&Selector::Project(plan.project.clone()))?;
     let mut checked = 0;
     for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
         checked += inspected_binds(&containers, expected)?;
@@ -157,13 +158,10 @@ pub(super) fn verify_mounts(input: &StepInput<'_>) -> StepResult {
     let Some(views) = ctx.views else {
         return Ok((Detail::None, format!("ok: {checked} mount(s)")));
     };
-    let seen = views.view(&plan.project).map_err(|e| e.to_string())?;
+    let seen = views.view(&plan.project)?;
     let problems = mount_problems(plan, &running, &seen);
     if !problems.is_empty() {
-        return Err(format!(
-            "the services do not see their tier directories: {}",
-            problems.join("; ")
-        ));
+        return Err(StepError::NotSeen { problems });
     }
     Ok((
         Detail::None,
@@ -176,7 +174,7 @@ pub(super) fn verify_mounts(input: &StepInput<'_>) -> StepResult {
 pub fn inspected_binds(
     containers: &[ContainerState],
     expected: &ExpectedMount,
-) -> Result<usize, String> {
+) -> Result<usize, StepError> {
     let mut checked = 0;
     for c in containers
         .iter()
@@ -187,20 +185,18 @@ pub fn inspected_binds(
                 && Path::new(source) == expected.source
         });
         if !ok {
-            return Err(format!(
-                "container `{}` does not bind `{}` at `{}`",
-                c.name,
-                expected.source.display(),
-                expected.target
-            ));
+            return Err(StepError::NotBound {
+                container: c.name.clone(),
+                dir: expected.source.clone(),
+                target: expected.target.clone(),
+            });
         }
         checked += 1;
     }
     if checked == 0 {
-        return Err(format!(
-            "service `{}` is not running after the start",
-            expected.service
-        ));
+        return Err(StepError::NotRunning {
+            service: expected.service.clone(),
+        });
     }
     Ok(checked)
 }
@@ -210,13 +206,11 @@ pub(super) fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
         input.state.done.get(&MigrateStep::Verify(n).id()),
         Some(Detail::Verified { .. })
     ) {
-        return Err("the copy was not verified: the source stays".into());
+        return Err(StepError::NotVerified { copy: n });
     }
     match &input.plan.copies[n].job.source {
         // a run killed after the removal, before its end was journaled, removed it already
-        MountSource::Volume(name)
-            if !input.ctx.engine.volume_exists(name).map_err(engine_error)? =>
-        {
+        MountSource::Volume(name) if !input.ctx.engine.volume_exists(name)? => {
             Ok((Detail::None, format!("volume `{name}` was already removed")))
         }
         MountSource::Volume(name) => {
@@ -224,7 +218,7 @@ pub(super) fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
                 // `--remove-source` in the run (a prune, on a finished journal, checked first)
                 refuse_late_writes(input, n, name)?;
             }
-            input.ctx.engine.remove_volume(name).map_err(engine_error)?;
+            input.ctx.engine.remove_volume(name)?;
             Ok((Detail::None, format!("volume `{name}` removed")))
         }
         MountSource::Bind(path) => Ok((
@@ -243,16 +237,21 @@ pub(super) fn refuse_late_writes(
     input: &StepInput<'_>,
     n: usize,
     name: &str,
-) -> Result<(), String> {
-    let writes = late_writes::since_verify(input.ctx, input.journal, input.state, n)
-        .map_err(|e| format!("volume `{name}` stays: {e}"))?;
+) -> Result<(), StepError> {
+    let writes =
+        late_writes::since_verify(input.ctx, input.journal, input.state, n).map_err(|error| {
+            StepError::LateWritesUnread {
+                volume: name.to_owned(),
+                error: Box::new(error),
+            }
+        })?;
     if writes.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "volume `{name}` stays: it changed since its copy verified, in {} path(s): {}; those writes are not in the tier directory `{}`: copy what you need into it, then remove the volume by hand (`docker volume rm {name}`)",
-        writes.len(),
-        late_writes::shown(&writes),
-        input.plan.copies[n].job.target.display()
-    ))
+    Err(StepError::LateWrites {
+        volume: name.to_owned(),
+        count: writes.len(),
+        shown: late_writes::shown(&writes),
+        target: input.plan.copies[n].job.target.clone(),
+    })
 }

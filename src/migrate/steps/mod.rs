@@ -2,6 +2,7 @@
 //! for the report, or why it failed.
 
 mod catch_up;
+mod error;
 mod fill;
 mod finish;
 mod stop;
@@ -15,9 +16,10 @@ use super::learned::{Learned, StepDone};
 use super::plan::{MigratePlan, MigrateStep};
 use super::stream;
 use super::tier_dirs;
-use crate::engine::{EngineError, HelperSpec};
+use crate::engine::HelperSpec;
 
 use catch_up::delta_copy;
+pub use error::{StepError, counted};
 use fill::{copy_data, pre_copy};
 pub use finish::{downtime_ms, inspected_binds};
 use finish::{remove_source, rewrite, start, verify_mounts};
@@ -41,14 +43,10 @@ pub struct StepInput<'a> {
 }
 
 /// What a step left for the journal and its line for the report; or why it failed.
-pub type StepResult = Result<(Detail, String), String>;
+pub type StepResult = Result<(Detail, String), StepError>;
 
 /// What a step did, with what it learned for a later step ([`StepDone`]); or why it failed.
-pub type Stepped = Result<StepDone, String>;
-
-fn engine_error(e: EngineError) -> String {
-    e.to_string()
-}
+pub type Stepped = Result<StepDone, StepError>;
 
 /// Run one step; `retried`: its start was journaled before (a resumed run). The copies take
 /// the path between two engines ([`stream`]) when the project moves to engine B
@@ -75,10 +73,10 @@ pub fn execute(
         (MigrateStep::Verify(n), Some(b)) => stream::verify(b, input, *n, learned),
         (MigrateStep::Verify(n), None) => verify_copy(input, *n, retried, learned),
         (MigrateStep::PreVerify(n), None) => return pre_verify(input, *n),
-        (MigrateStep::PreVerify(_), Some(b)) => Err(format!(
-            "step {step} is not planned for a move to `{}`: its copies are verified once the services are stopped",
-            b.context
-        )),
+        (MigrateStep::PreVerify(_), Some(b)) => Err(StepError::NotPlannedAcross {
+            step: step.clone(),
+            context: b.context.clone(),
+        }),
         (MigrateStep::Rewrite, _) => rewrite(input),
         (MigrateStep::Start, _) => return start(input),
         (MigrateStep::VerifyMounts, _) => verify_mounts(input),
@@ -89,11 +87,16 @@ pub fn execute(
 
 pub(super) fn create_dir(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     let target = &input.plan.copies[n].job.target;
-    tier_dirs::create(&input.ctx.site(), target, input.journal, retried)
+    Ok(tier_dirs::create(
+        &input.ctx.site(),
+        target,
+        input.journal,
+        retried,
+    )?)
 }
 
-pub(super) fn run_helper(input: &StepInput<'_>, spec: &HelperSpec) -> Result<String, String> {
-    input.ctx.engine.run_to_end(spec).map_err(engine_error)
+pub(super) fn run_helper(input: &StepInput<'_>, spec: &HelperSpec) -> Result<String, StepError> {
+    Ok(input.ctx.engine.run_to_end(spec)?)
 }
 
 /// The services, or that none was running.

@@ -13,10 +13,11 @@ use super::*;
 
 /// The plan's services that run now (one name per service), as the stop step finds them; the
 /// step loop journals them before the stop step stops anything.
-pub fn running_services(engine: &dyn Engine, plan: &MigratePlan) -> Result<Vec<String>, String> {
-    let containers = engine
-        .list(&Selector::Project(plan.project.clone()))
-        .map_err(engine_error)?;
+pub fn running_services(
+    engine: &dyn Engine,
+    plan: &MigratePlan,
+) -> Result<Vec<String>, EngineError> {
+    let containers = engine.list(&Selector::Project(plan.project.clone()))?;
     let mut running = Vec::new();
     for c in containers.iter().filter(|c| c.running) {
         if let Some(service) = c.service.as_ref().filter(|s| plan.services.contains(s))
@@ -35,7 +36,7 @@ pub fn stop(input: &StepInput<'_>) -> StepResult {
     let (ctx, plan) = (input.ctx, input.plan);
     let at_ms = now_ms();
     let bar = progress::bar(input.label.to_owned());
-    let stopped = stop_plan_services(ctx.engine, plan).map_err(engine_error)?;
+    let stopped = stop_plan_services(ctx.engine, plan)?;
     let mut running: Vec<String> = input.state.running_before.clone();
     for service in stopped {
         if !running.contains(&service) {
@@ -121,22 +122,19 @@ pub(super) fn now_ms() -> u64 {
 
 /// Refuse to go on when a service this run stopped was killed instead (exit 137: the grace
 /// period ran out, or out of memory), unless `--force`.
-pub fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
+pub fn refuse_killed(input: &StepInput<'_>) -> Result<(), StepError> {
     let (ctx, plan) = (input.ctx, input.plan);
     let running = input.state.running_services();
     if ctx.force || running.is_empty() {
         return Ok(());
     }
-    let containers = ctx
-        .engine
-        .list(&Selector::Project(plan.project.clone()))
-        .map_err(engine_error)?;
+    let containers = ctx.engine.list(&Selector::Project(plan.project.clone()))?;
     let mut killed = Vec::new();
     for c in containers
         .iter()
         .filter(|c| !c.running && c.service.as_ref().is_some_and(|s| running.contains(s)))
     {
-        let Some(info) = ctx.engine.inspect(&c.id).map_err(engine_error)? else {
+        let Some(info) = ctx.engine.inspect(&c.id)? else {
             continue;
         };
         let why = match (info.oom_killed, info.exit_code) {
@@ -149,8 +147,5 @@ pub fn refuse_killed(input: &StepInput<'_>) -> Result<(), String> {
     if killed.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "not stopped cleanly: {}; a database killed mid-write is not a consistent source",
-        killed.join(", ")
-    ))
+    Err(StepError::NotStoppedCleanly { killed })
 }

@@ -25,7 +25,7 @@ pub(super) fn manifests(
     input: &StepInput<'_>,
     job: &CopyJob,
     known: &[tree::Known; 2],
-) -> Result<(Vec<manifest::Manifest>, String, [tree::Known; 2], u64), String> {
+) -> Result<(Vec<manifest::Manifest>, String, [tree::Known; 2], u64), StepError> {
     let hashed = AtomicU64::new(0);
     let label = input.label;
     let bar = progress::bar(label.to_owned());
@@ -39,7 +39,7 @@ pub(super) fn manifests(
         || tree::copy_manifests_known(input.ctx.engine, job, &spec, &hashed, known),
     );
     bar.finish_and_clear();
-    let (trees, ways, knows) = trees.map_err(|e| e.to_string())?;
+    let (trees, ways, knows) = trees?;
     let read = format!("source read {}, copy read {}", ways[0], ways[1]);
     Ok((trees, read, knows, hashed.load(Ordering::Relaxed)))
 }
@@ -50,11 +50,10 @@ pub(super) fn manifests(
 pub(super) fn after_copy_read(
     after: tree::AfterCopy,
     job: &CopyJob,
-) -> Result<Option<(Vec<manifest::Manifest>, String, u64)>, String> {
+) -> Result<Option<(Vec<manifest::Manifest>, String, u64)>, StepError> {
     let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
     let hashed = AtomicU64::new(0);
-    let read = tree::verify_after_copy(after.trees, &after.roots, &sides, &hashed)
-        .map_err(|e| e.to_string())?;
+    let read = tree::verify_after_copy(after.trees, &after.roots, &sides, &hashed)?;
     Ok(read.map(|(trees, ways)| {
         let read = format!("source read {}, copy read {}", ways[0], ways[1]);
         (trees, read, hashed.load(Ordering::Relaxed))
@@ -77,7 +76,7 @@ pub(super) fn pre_verify(input: &StepInput<'_>, n: usize) -> Stepped {
     let mut known = Vec::new();
     for (side, k) in ["source", "copy"].iter().zip(&knows) {
         let name = format!("{side}-{n}");
-        known.push(journal::keep_known(&dir, input.journal, &name, k).map_err(|e| e.to_string())?);
+        known.push(journal::keep_known(&dir, input.journal, &name, k)?);
     }
     let entries = trees[0].len();
     let settled = [knows[0].files.len(), knows[1].files.len()];
@@ -145,7 +144,7 @@ pub(super) fn verified_trees(
     job: &CopyJob,
     retried: bool,
     learned: Learned,
-) -> Result<Verified, String> {
+) -> Result<Verified, StepError> {
     let (after, copy_read) = match retried {
         true => (None, None),
         false => (learned.after_copy, learned.copy_read),
@@ -159,8 +158,7 @@ pub(super) fn verified_trees(
     let known = known_of(input, n, learned.known);
     if let Some(target) = copy_read {
         let hashed = AtomicU64::new(0);
-        let read = tree::with_copy_read(input.ctx.engine, job, target, &known[0], &hashed)
-            .map_err(|e| e.to_string())?;
+        let read = tree::with_copy_read(input.ctx.engine, job, target, &known[0], &hashed)?;
         if let Some((trees, ways)) = read {
             let read = format!("source read {}, copy read {}", ways[0], ways[1]);
             return Ok((known, (trees, read, hashed.load(Ordering::Relaxed))));
@@ -195,13 +193,13 @@ pub(super) fn verify_copy(
     let (known, (trees, read, hashed)) = verified_trees(input, n, &job, retried, learned)?;
     let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
     if !differences.is_empty() {
-        let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();
-        return Err(format!(
-            "the copy differs from the source in {} place(s) ({read}): {}{}",
-            differences.len(),
-            shown.join("; "),
-            writers(input, &job.source)
-        ));
+        let (count, first) = counted(&differences);
+        return Err(StepError::CopyDiffers {
+            count,
+            first,
+            read,
+            writers: writers(input, &job.source),
+        });
     }
     let (entries, bytes) = (trees[0].len(), trees[0].bytes());
     // what the copy held when verified: a rollback and `--discard-copy` compare the tier with it
@@ -210,8 +208,7 @@ pub(super) fn verify_copy(
         input.journal,
         &format!("verify-{n}"),
         &trees[1],
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let since = match input.plan.pre_copy {
         true => "the running verify",
         false => "the copy read it",

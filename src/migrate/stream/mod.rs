@@ -23,16 +23,12 @@ use super::journal::{self, Detail};
 use super::learned::{Learned, StepDone};
 use super::plan::MigrateStep;
 use super::site::OtherEngine;
-use super::steps::{StepInput, StepResult, Stepped};
+use super::steps::{StepError, StepInput, StepResult, Stepped, counted};
 use super::tree::manifest::{self, Manifest, Rules};
-use crate::engine::{Engine, EngineError, HelperSpec, MountSource};
+use crate::engine::{Engine, HelperSpec, MountSource};
 
-pub(super) fn engine_error(e: EngineError) -> String {
-    format!("{e}; hint: {}", e.hint())
-}
-
-fn run_on(engine: &dyn Engine, spec: &HelperSpec) -> Result<String, String> {
-    engine.run_to_end(spec).map_err(engine_error)
+fn run_on(engine: &dyn Engine, spec: &HelperSpec) -> Result<String, StepError> {
+    engine.run_to_end(spec).map_err(StepError::hinted)
 }
 
 /// The copy step: one full pass (the target emptied first when `retried`).
@@ -47,7 +43,7 @@ fn transfer(
     input: &StepInput<'_>,
     n: usize,
     wipe: bool,
-) -> Result<String, String> {
+) -> Result<String, StepError> {
     let job = &input.plan.copies[n].job;
     let (image, journal) = (&input.ctx.image, input.journal);
     if wipe {
@@ -79,18 +75,19 @@ fn transfer(
                     };
                     b.engine
                         .write_archive(&write, xp::TO, &mut counted)
-                        .map_err(|e| std::io::Error::other(e.to_string()))
+                        .map_err(std::io::Error::other)
                 })
         },
     );
     bar.finish_and_clear();
-    copied.map_err(engine_error)?;
+    copied.map_err(StepError::hinted)?;
     let stat = run_on(
         input.ctx.engine,
         &xp::root_stat_spec(&job.source, image, journal),
     )?;
-    let root = xp::parse_root(&stat)
-        .ok_or_else(|| format!("unreadable root attributes `{}`", stat.trim()))?;
+    let root = xp::parse_root(&stat).ok_or_else(|| StepError::UnreadableRoot {
+        printed: stat.clone(),
+    })?;
     run_on(
         b.engine,
         &xp::root_fix_spec(&job.target, root, image, journal),
@@ -115,8 +112,7 @@ pub fn pre_copy(b: &OtherEngine<'_>, input: &StepInput<'_>, n: usize, retried: b
         journal,
         &format!("precopy-{n}"),
         &copy,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let entries = copy.len();
     Ok((
         Detail::PreCopiedAcross { manifest, entries },
@@ -150,8 +146,7 @@ pub fn delta(b: &OtherEngine<'_>, input: &StepInput<'_>, n: usize) -> Stepped {
         ));
     };
     let began = Instant::now();
-    let pre = journal::load_manifest(&journal::dir(&input.plan.project_dir), manifest)
-        .map_err(|e| e.to_string())?;
+    let pre = journal::load_manifest(&journal::dir(&input.plan.project_dir), manifest)?;
     let now = helper_manifest(input.ctx.engine, &job.source, xp::FROM, image, journal)?;
     let delta = delta::plan(&pre, &now);
     for args in delta::apply_args(&delta, &now, 64 * 1024) {
@@ -173,7 +168,7 @@ pub fn delta(b: &OtherEngine<'_>, input: &StepInput<'_>, n: usize) -> Stepped {
         .entries
         .get(".")
         .and_then(xp::root_attributes)
-        .ok_or_else(|| "the stopped source's manifest has no root directory".to_owned())?;
+        .ok_or(StepError::NoRoot)?;
     run_on(
         b.engine,
         &xp::root_fix_spec(&job.target, root, image, journal),
@@ -206,9 +201,12 @@ pub fn helper_manifest(
     at: &str,
     image: &str,
     journal: &str,
-) -> Result<Manifest, String> {
+) -> Result<Manifest, StepError> {
     let text = run_on(engine, &xp::manifest_spec(source, at, image, journal))?;
-    xp::parse_manifest(&text, at).map_err(|e| format!("manifest of `{source:?}`: {e}"))
+    xp::parse_manifest(&text, at).map_err(|error| StepError::Manifest {
+        tree: source.clone(),
+        error,
+    })
 }
 
 /// Both trees' manifests, each computed on its own engine, compared. The source's is the one
@@ -235,29 +233,25 @@ pub fn verify(
             Some(a) => Ok(a),
             None => helper_manifest(input.ctx.engine, &job.source, xp::FROM, image, journal),
         };
-        let copy = copy
-            .join()
-            .unwrap_or_else(|_| Err("the manifest thread panicked".into()));
+        let copy = copy.join().unwrap_or(Err(StepError::ManifestThread));
         (a, copy)
     });
     let (a, copy) = (a?, copy?);
     let differences = manifest::compare(&a, &copy, Rules::default());
     if !differences.is_empty() {
-        let shown: Vec<String> = differences.iter().take(20).map(|d| d.to_string()).collect();
-        return Err(format!(
-            "the copy on `{}` differs from the source in {} place(s): {}",
-            b.context,
-            differences.len(),
-            shown.join("; ")
-        ));
+        let (count, first) = counted(&differences);
+        return Err(StepError::CopyDiffersOn {
+            context: b.context.clone(),
+            count,
+            first,
+        });
     }
     let kept = journal::keep_manifest(
         &journal::dir(&input.plan.project_dir),
         input.journal,
         &format!("verify-{n}"),
         &copy,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let (entries, bytes) = (a.len(), a.bytes());
     Ok((
         Detail::Verified {

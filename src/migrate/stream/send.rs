@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use tar::{Builder, EntryType, Header};
+use thiserror::Error;
 
 use super::delta::{CrossDelta, Sent};
 use crate::engine::{Engine, EngineError, MountSource};
@@ -55,8 +56,75 @@ pub struct Route<'r> {
     pub journal: &'r str,
 }
 
-fn engine_error(e: EngineError) -> String {
-    format!("{e}; hint: {}", e.hint())
+/// Why the delta could not be sent from A to B; a path is a manifest's ([`name::encode`]d).
+#[derive(Debug, Error)]
+pub enum SendError {
+    /// A changed file whose name is not UTF-8: A's archive endpoint takes a path as text; the
+    /// full pass streams the whole tree, names as bytes.
+    #[error(
+        "`{}` changed since the pre-copy and its name is not UTF-8: the engine's archive API cannot fetch it by name; hint: `tierctl migrate --rollback --yes`, then move with `--to-context B --stop-first` (one archive of the whole tree, every name kept)",
+        name::shown(path)
+    )]
+    NotFetchable {
+        /// The file.
+        path: String,
+    },
+    /// The pipe between the tar writer and B's extraction could not be made.
+    #[error("cannot make a pipe for the delta: {0}")]
+    Pipe(io::Error),
+    /// The thread extracting into B panicked.
+    #[error("the delta's extraction on the other engine panicked")]
+    ExtractionPanicked,
+    /// Engine A or B failed.
+    #[error("{error}; hint: {}", error.hint())]
+    Engine {
+        /// What the engine said.
+        error: EngineError,
+    },
+    /// The tar could not be ended.
+    #[error("cannot end the delta's tar: {0}")]
+    EndTar(io::Error),
+    /// A file's archive from A could not be read.
+    #[error("`{}` in the source's archive: {error}", name::shown(path))]
+    Archive {
+        /// The file.
+        path: String,
+        /// Why.
+        error: io::Error,
+    },
+    /// A's archive of a file is empty.
+    #[error("`{}` is missing from the source's archive", name::shown(path))]
+    MissingFromArchive {
+        /// The file.
+        path: String,
+    },
+    /// A file of the delta is no longer a regular file on A.
+    #[error(
+        "`{}` is no longer a regular file on the stopped source; hint: something changed it while the services were stopped: run `tierctl migrate --resume` again",
+        name::shown(path)
+    )]
+    NotRegular {
+        /// The entry.
+        path: String,
+    },
+    /// An entry could not be written into the delta's tar.
+    #[error("cannot send `{}`: {error}", name::shown(path))]
+    Entry {
+        /// The entry.
+        path: String,
+        /// Why.
+        error: io::Error,
+    },
+    /// An entry of the delta is not in A's stopped manifest.
+    #[error("`{}` is not in the stopped source's manifest", name::shown(path))]
+    NotInManifest {
+        /// The entry.
+        path: String,
+    },
+}
+
+fn engine_error(error: EngineError) -> SendError {
+    SendError::Engine { error }
 }
 
 /// Stream `delta`'s entries of `now` (A's stopped tree) from A into B; `count` grows by the
@@ -66,15 +134,16 @@ pub fn send(
     delta: &CrossDelta,
     now: &Manifest,
     count: &AtomicU64,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
     if let Some(odd) = delta.send.iter().find_map(|sent| match sent {
         Sent::Data(path) if name::has_encoded(path) => Some(path),
         _ => None,
     }) {
-        return Err(not_fetchable(odd));
+        return Err(SendError::NotFetchable {
+            path: odd.to_owned(),
+        });
     }
-    let (mut reader, writer) =
-        io::pipe().map_err(|e| format!("cannot make a pipe for the delta: {e}"))?;
+    let (mut reader, writer) = io::pipe().map_err(SendError::Pipe)?;
     let spec = xp::write_spec(route.target, route.image, route.journal);
     let b = route.b;
     std::thread::scope(|scope| {
@@ -89,19 +158,10 @@ pub fn send(
         let wrote = write_tar(route, delta, now, writer);
         let extracted = extracting
             .join()
-            .map_err(|_| "the delta's extraction on the other engine panicked".to_owned())?;
+            .map_err(|_| SendError::ExtractionPanicked)?;
         extracted.map_err(engine_error)?;
         wrote
     })
-}
-
-/// Why a changed file whose name is not UTF-8 cannot be sent by the delta: A's archive endpoint
-/// takes a path as text; the full pass streams the whole tree, names as bytes.
-fn not_fetchable(path: &str) -> String {
-    format!(
-        "`{}` changed since the pre-copy and its name is not UTF-8: the engine's archive API cannot fetch it by name; hint: `tierctl migrate --rollback --yes`, then move with `--to-context B --stop-first` (one archive of the whole tree, every name kept)",
-        name::shown(path)
-    )
 }
 
 /// Write the delta's tar into `out`: headers in path order, each batch of files' content
@@ -111,7 +171,7 @@ fn write_tar(
     delta: &CrossDelta,
     now: &Manifest,
     out: io::PipeWriter,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
     let builder = Mutex::new(Builder::new(out));
     let mut headers: Vec<&Sent> = Vec::new();
     let mut batch: Vec<(Vec<&Sent>, &str)> = Vec::new();
@@ -134,9 +194,7 @@ fn write_tar(
     for sent in headers {
         append_header(&mut builder, sent, now)?;
     }
-    builder
-        .finish()
-        .map_err(|e| format!("cannot end the delta's tar: {e}"))
+    builder.finish().map_err(SendError::EndTar)
 }
 
 /// Fetch a batch of files from A; each file's turn comes in path order, after the headers
@@ -146,7 +204,7 @@ fn fetch(
     batch: &[(Vec<&Sent>, &str)],
     now: &Manifest,
     builder: &Mutex<Builder<io::PipeWriter>>,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
     let paths: Vec<String> = batch
         .iter()
         .map(|(_, p)| format!("{}/{p}", xp::FROM))
@@ -188,20 +246,24 @@ fn append_file(
     builder: &mut Builder<io::PipeWriter>,
     path: &str,
     tar: &mut dyn Read,
-) -> Result<(), String> {
-    let shown = name::shown(path);
-    let bad = |e: io::Error| format!("`{shown}` in the source's archive: {e}");
+) -> Result<(), SendError> {
+    let bad = |error: io::Error| SendError::Archive {
+        path: path.to_owned(),
+        error,
+    };
     let mut archive = tar::Archive::new(tar);
     let mut entries = archive.entries().map_err(bad)?;
     let mut entry = entries
         .next()
-        .ok_or_else(|| format!("`{shown}` is missing from the source's archive"))?
+        .ok_or_else(|| SendError::MissingFromArchive {
+            path: path.to_owned(),
+        })?
         .map_err(bad)?;
     let theirs = entry.header();
     if theirs.entry_type() != EntryType::Regular {
-        return Err(format!(
-            "`{shown}` is no longer a regular file on the stopped source; hint: something changed it while the services were stopped: run `tierctl migrate --resume` again"
-        ));
+        return Err(SendError::NotRegular {
+            path: path.to_owned(),
+        });
     }
     let mut header = Header::new_gnu();
     header.set_entry_type(EntryType::Regular);
@@ -212,7 +274,10 @@ fn append_file(
     header.set_mtime(theirs.mtime().map_err(bad)?);
     builder
         .append_data(&mut header, name::path(path), &mut entry)
-        .map_err(|e| format!("cannot send `{}`: {e}", name::shown(path)))
+        .map_err(|error| SendError::Entry {
+            path: path.to_owned(),
+            error,
+        })
 }
 
 /// A header-only entry (directory, symlink, FIFO, device, hardlink) made from A's manifest.
@@ -220,21 +285,24 @@ fn append_header(
     builder: &mut Builder<io::PipeWriter>,
     sent: &Sent,
     now: &Manifest,
-) -> Result<(), String> {
+) -> Result<(), SendError> {
     let path = sent.path();
-    let entry = now.entries.get(path).ok_or_else(|| {
-        format!(
-            "`{}` is not in the stopped source's manifest",
-            name::shown(path)
-        )
-    })?;
+    let entry = now
+        .entries
+        .get(path)
+        .ok_or_else(|| SendError::NotInManifest {
+            path: path.to_owned(),
+        })?;
     let mut header = Header::new_gnu();
     header.set_size(0);
     header.set_mode(entry.mode);
     header.set_uid(entry.uid);
     header.set_gid(entry.gid);
     header.set_mtime(entry.mtime.unwrap_or_default());
-    let cannot = |e: io::Error| format!("cannot send `{}`: {e}", name::shown(path));
+    let cannot = |error: io::Error| SendError::Entry {
+        path: path.to_owned(),
+        error,
+    };
     if let Sent::Link { to, .. } = sent {
         header.set_entry_type(EntryType::Link);
         return builder
@@ -280,7 +348,10 @@ mod tests {
 
     #[test]
     fn i26_row5_a_changed_file_named_not_utf8_is_refused_with_the_way_that_carries_it() {
-        let message = not_fetchable(&name::encode(b"caf\xe9"));
+        let message = SendError::NotFetchable {
+            path: name::encode(b"caf\xe9"),
+        }
+        .to_string();
         assert!(
             message.starts_with("`caf\\xe9` changed since the pre-copy"),
             "{message}"

@@ -357,7 +357,7 @@ fn one_side(
             .pop()
             .ok_or_else(|| io::Error::other("the host read no tree")),
         Ok(Err(TreeError::Host { source, .. })) => Err(source),
-        Ok(Err(other)) => Err(io::Error::other(other.to_string())),
+        Ok(Err(other)) => Err(io::Error::other(other)),
         Err(_) => Err(io::Error::other("the host reader panicked")),
     }
 }

@@ -309,7 +309,7 @@ impl FakeStack {
         let ctx = self.ctx();
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
-        let reload = || load(&self.load_options(), &DiskFiles).map_err(|e| e.to_string());
+        let reload = || load(&self.load_options(), &DiskFiles);
         migrate::rollback(&ctx, &mut journal, &records, discard_copy, &reload)
     }
 
@@ -318,7 +318,7 @@ impl FakeStack {
         let ctx = self.ctx();
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
-        let reload = || load(&self.load_options(), &DiskFiles).map_err(|e| e.to_string());
+        let reload = || load(&self.load_options(), &DiskFiles);
         migrate::prune_sources(&ctx, &mut journal, &records, &reload)
     }
 

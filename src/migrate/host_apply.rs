@@ -30,9 +30,10 @@ use thiserror::Error;
 use super::delta::{self, Delta, Op};
 use super::tree::name;
 
-/// Whether this process may apply a delta on the host: it must set any owner (root).
+/// Whether this process may apply a delta on the host: it must set any owner (root)
+/// ([`super::tree::reach::host_may_write`]).
 pub fn may_apply() -> bool {
-    nix::unistd::geteuid().is_root()
+    super::tree::reach::host_may_write()
 }
 
 /// Why a delta on the host stopped: the first entry that failed.

@@ -199,10 +199,8 @@ fn read_source(
         reason: Box::new(reason),
     };
     let hashed = AtomicU64::new(0);
-    if let Some(path) = ctx
-        .engine
-        .host_path(&job.source)
-        .map_err(|e| failed(e.into()))?
+    if let Some(path) =
+        tree::reach::host_reads(ctx.engine, &job.source).map_err(|e| failed(e.into()))?
     {
         match tree::read(&path, digest, &hashed) {
             Ok(m) => return Ok(m),

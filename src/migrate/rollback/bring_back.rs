@@ -230,7 +230,7 @@ pub(super) fn tier_manifest(
     let hashed = AtomicU64::new(0);
     let tier = MountSource::Bind(forward.target.clone());
     let engine = ctx.site().engine;
-    if let Some(path) = engine.host_path(&tier)? {
+    if let Some(path) = tree::reach::host_reads(engine, &tier)? {
         match tree::read(&path, digest, &hashed) {
             Ok(m) => return Ok(m),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}

@@ -9,6 +9,8 @@ mod discovery;
 mod extends;
 mod include;
 mod loader;
+#[cfg(test)]
+pub(crate) mod one_file;
 mod project;
 mod scalar;
 mod validation;

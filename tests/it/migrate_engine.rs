@@ -53,15 +53,24 @@ impl Stack {
 
 /// `compose -p NAME ARGS` in the workspace's `app` directory; whether it succeeded.
 pub fn run_compose(cli: &[String], name: &str, ws: &Workspace, args: &[&str]) -> bool {
+    compose_output(cli, name, ws, args).is_ok_and(|o| o.status.success())
+}
+
+/// `compose -p NAME ARGS` in the workspace's `app` directory, its output kept (a failed
+/// `up` names its cause on stderr).
+pub fn compose_output(
+    cli: &[String],
+    name: &str,
+    ws: &Workspace,
+    args: &[&str],
+) -> std::io::Result<std::process::Output> {
     Command::new(&cli[0])
         .args(&cli[1..])
         .args(["-p", name])
         .args(args)
         .current_dir(ws.path("app"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .stdin(Stdio::null())
+        .output()
 }
 
 /// The names of the containers of compose project `name`, sorted.

@@ -161,13 +161,29 @@ fn mount(spec: &MountSpec) -> Mount {
     }
 }
 
-/// A unique, recognisable helper container name.
+/// A unique, recognisable helper container name: `tierctl-<purpose>-<pid>-<nanos>`
+/// ([`made_by`] reads the pid back).
 pub(super) fn helper_name(purpose: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("tierctl-{purpose}-{}-{nanos:09}", std::process::id())
+}
+
+/// Whether a helper container's `name` (as [`helper_name`] makes it) is of the process `pid`.
+pub fn made_by(name: &str, pid: u32) -> bool {
+    let Some(rest) = name.trim_start_matches('/').strip_prefix("tierctl-") else {
+        return false;
+    };
+    let mut tail = rest.rsplitn(3, '-');
+    let (Some(nanos), Some(of), Some(purpose)) = (tail.next(), tail.next(), tail.next()) else {
+        return false;
+    };
+    !purpose.is_empty()
+        && !nanos.is_empty()
+        && nanos.bytes().all(|b| b.is_ascii_digit())
+        && of == pid.to_string()
 }
 
 #[cfg(test)]
@@ -231,6 +247,19 @@ mod tests {
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.pids_limit, Some(PIDS_LIMIT));
+    }
+
+    #[test]
+    fn issue26_row15_a_helper_name_tells_the_pid_that_made_it() {
+        let name = helper_name("probe");
+        assert!(made_by(&name, std::process::id()), "{name}");
+        assert!(made_by("/tierctl-probe-41-000000012", 41));
+        assert!(made_by("tierctl-host-fs-41-000000012", 41));
+        assert!(!made_by("tierctl-probe-41-000000012", 4));
+        assert!(!made_by("tierctl-probe-141-000000012", 41));
+        assert!(!made_by("tierctl-probe-41-x", 41));
+        assert!(!made_by("tierctl-41-000000012", 41));
+        assert!(!made_by("other-probe-41-000000012", 41));
     }
 
     #[test]

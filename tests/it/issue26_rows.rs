@@ -114,3 +114,85 @@ fn issue26_row7_a_helper_killed_by_its_memory_cgroup_says_out_of_memory() {
     assert!(text.contains("512 MiB"), "{text}");
     assert!(err.hint().contains("tmpfs"), "{}", err.hint());
 }
+
+/// Containers a test made by name, removed when dropped (also after a failed assertion).
+struct Made(Vec<String>);
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Command::new("docker").args(["rm", "-f", name]).output();
+        }
+    }
+}
+
+/// A helper container as a killed run leaves it: created, never started, with the helper label.
+fn created_helper(name: &str) {
+    let out = Command::new("docker")
+        .args(["create", "--name", name, "--label", "io.tierctl.helper=probe"])
+        .args([&helper_image(), "true"])
+        .output()
+        .expect("docker create");
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+fn exists(container: &str) -> bool {
+    Command::new("docker")
+        .args(["inspect", "--type", "container", container])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn issue26_row15_a_dead_runs_helpers_and_markers_are_swept_when_its_lock_is_taken_over() {
+    let Some(s) = stack("left", "echo a > /data/a") else {
+        return;
+    };
+    // a pid that surely ran and is gone: a child that has exited and been reaped
+    let mut child = Command::new("true").spawn().expect("spawn true");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let live = std::process::id();
+    let lock = s.ws.path("app/.tierctl/lock");
+    std::fs::create_dir_all(lock.parent().expect("state dir")).expect("mkdir");
+    let holder = format!(r#"{{"pid":{dead},"command":"tierctl migrate --yes","since":0}}"#);
+    std::fs::write(&lock, holder).expect("lock file");
+    let theirs = format!("tierctl-probe-{dead}-000000001");
+    let other = format!("tierctl-probe-{live}-000000001");
+    let _made = Made(vec![theirs.clone(), other.clone()]);
+    created_helper(&theirs);
+    created_helper(&other);
+    let root = s.ws.path("fast");
+    let marker = root.join(format!(".tierctl-marker-{dead}-17"));
+    let live_marker = root.join(format!(".tierctl-marker-{live}-17"));
+    std::fs::write(&marker, "").expect("marker");
+    std::fs::write(&live_marker, "").expect("marker");
+
+    let out = s
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("took over the lock of pid {dead}")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "removed helper container `{theirs}` left by pid {dead}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "removed marker file `{}` left by pid {dead}",
+            marker.display()
+        )),
+        "{text}"
+    );
+    assert!(!exists(&theirs), "the dead run's helper is still there");
+    assert!(!marker.exists(), "the dead run's marker is still there");
+    // another (live) process's helper and marker stay
+    assert!(exists(&other), "{text}");
+    assert!(live_marker.exists(), "{text}");
+    assert!(!text.contains(&other), "{text}");
+}

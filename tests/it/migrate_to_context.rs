@@ -865,7 +865,7 @@ volumes:
 fn migrate_to_context_moves_a_project_of_several_compose_files() {
     let base = BASE.replace("{image}", &helper_image());
     let Some(m) = Moving::up_with(
-        "tierctlitxh9",
+        "tierctlitxh10",
         SEED,
         &[("base.yaml", &base), ("data.yaml", DATA)],
         &["base.yaml", "data.yaml"],
@@ -944,7 +944,7 @@ const COMMON: &str = r#"services:
 fn migrate_to_context_of_a_project_extending_a_file_it_leaves_alone_names_that_file_on_b() {
     let common = COMMON.replace("{image}", &helper_image());
     let Some(m) = Moving::up_with(
-        "tierctlitxh8",
+        "tierctlitxh11",
         SEED,
         &[("compose.yaml", EXTENDING), ("common.yaml", &common)],
         &[],
@@ -982,7 +982,7 @@ fn migrate_to_context_refuses_a_mount_in_a_file_the_project_extends() {
     );
     let extending = "services:\n  db:\n    extends:\n      file: common.yaml\n      service: base\nvolumes:\n  dbdata:\n";
     let Some(m) = Moving::up_with(
-        "tierctlitxh7",
+        "tierctlitxh12",
         SEED,
         &[("compose.yaml", extending), ("common.yaml", &common)],
         &[],

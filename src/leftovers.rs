@@ -69,13 +69,13 @@ pub fn sweep(dead: &Holder, engine: Option<&dyn Containers>, dirs: &[PathBuf]) -
         swept.pid_reused = true;
         return swept;
     }
-    if let Some(engine) = engine {
-        if let Err(e) = helpers(engine, dead.pid, &mut swept) {
-            swept.failed.push(format!(
-                "cannot look for the helper containers of pid {}: {e}",
-                dead.pid
-            ));
-        }
+    if let Some(engine) = engine
+        && let Err(e) = helpers(engine, dead.pid, &mut swept)
+    {
+        swept.failed.push(format!(
+            "cannot look for the helper containers of pid {}: {e}",
+            dead.pid
+        ));
     }
     let mut seen: Vec<&Path> = Vec::new();
     for dir in dirs {

@@ -62,7 +62,7 @@ const BIG_MIB: i64 = 600;
 
 #[test]
 fn issue26_row7_a_pre_copy_bigger_than_the_helper_memory_limit_moves_into_a_tmpfs_tier() {
-    assert!(BIG_MIB * 1024 * 1024 > MEMORY_LIMIT);
+    const { assert!(BIG_MIB * 1024 * 1024 > MEMORY_LIMIT) };
     if !may_mount() {
         return;
     }
@@ -129,7 +129,13 @@ impl Drop for Made {
 /// A helper container as a killed run leaves it: created, never started, with the helper label.
 fn created_helper(name: &str) {
     let out = Command::new("docker")
-        .args(["create", "--name", name, "--label", "io.tierctl.helper=probe"])
+        .args([
+            "create",
+            "--name",
+            name,
+            "--label",
+            "io.tierctl.helper=probe",
+        ])
         .args([&helper_image(), "true"])
         .output()
         .expect("docker create");
@@ -175,7 +181,10 @@ fn issue26_row15_a_dead_runs_helpers_and_markers_are_swept_when_its_lock_is_take
         .expect("run");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains(&format!("took over the lock of pid {dead}")), "{text}");
+    assert!(
+        text.contains(&format!("took over the lock of pid {dead}")),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
             "removed helper container `{theirs}` left by pid {dead}"

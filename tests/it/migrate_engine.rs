@@ -3,9 +3,9 @@
 //! killed tierctl during the copy) and rollback. A full or read-only tier is refused by
 //! preflight before anything stops: `safety_preflight.rs`.
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};

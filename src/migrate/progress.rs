@@ -90,6 +90,41 @@ pub fn hashing_bar(message: String, total: u64) -> ProgressBar {
     bytes_bar(message, total)
 }
 
+/// Run `work`, a verify that adds the content bytes it hashes to `hashed`, with a
+/// [`hashing_bar`] over `total` (0: not known) updated every 300 ms; the bar is cleared when
+/// the work ends. The running verify showed only the bytes hashed so far, no total or ETA
+/// (issue 26 row 19).
+pub fn hashing<T: Send>(
+    message: &str,
+    total: u64,
+    hashed: &std::sync::atomic::AtomicU64,
+    work: impl FnOnce() -> T,
+) -> T {
+    hashing_on(hashing_bar(message.to_owned(), total), total, hashed, work)
+}
+
+fn hashing_on<T: Send>(
+    bar: ProgressBar,
+    total: u64,
+    hashed: &std::sync::atomic::AtomicU64,
+    work: impl FnOnce() -> T,
+) -> T {
+    let message = bar.message();
+    let result = ticking(
+        Duration::from_millis(300),
+        || {
+            let bytes = hashed.load(Ordering::Relaxed);
+            match total {
+                0 => bar.set_message(format!("{message} {} MiB hashed", bytes >> 20)),
+                _ => self::hashed(&bar, bytes),
+            }
+        },
+        work,
+    );
+    bar.finish_and_clear();
+    result
+}
+
 /// Set a bar's position to `bytes`, its total raised to it when the work found more than it
 /// expected (a file grew), so the ETA never goes negative.
 pub fn hashed(bar: &ProgressBar, bytes: u64) {
@@ -423,6 +458,19 @@ mod tests {
         assert_eq!((bar.position(), bar.length()), (4, Some(10)));
         hashed(&bar, 25);
         assert_eq!((bar.position(), bar.length()), (25, Some(25)));
+    }
+
+    #[test]
+    fn issue26_row19_a_verify_reports_its_bytes_against_a_total() {
+        let hashed = std::sync::atomic::AtomicU64::new(0);
+        let bar = bytes_bar_on(ProgressDrawTarget::hidden(), LINE_TEMPLATE, "v".into(), 100);
+        let seen = hashing_on(bar.clone(), 100, &hashed, || {
+            hashed.store(60, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(700));
+            (bar.position(), bar.length())
+        });
+        assert_eq!(seen, (60, Some(100)));
+        assert!(bar.is_finished());
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod fleet;
 mod fuzz;
 mod hosts;
 mod issue26_dataloss;
+mod issue26_rows;
 mod issue26_trees;
 mod layers;
 mod leftovers;

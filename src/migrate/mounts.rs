@@ -1,8 +1,16 @@
 //! "verify mounts": what the restarted services see at their mounts, judged as `tierctl verify`
 //! judges them ([`MountViews`] is the effect), and the problems among them for the plan (pure).
+//! The containers' mounts come back from the engine as (service, target); each is named by the
+//! plan's [`MountId`] it is through [`crate::verify::identify`] (the one such join), and
+//! compared by that id.
 
-use super::plan::MigratePlan;
+use std::path::Path;
+
+use super::plan::{ExpectedMount, MigratePlan};
+use crate::compose::model::MountId;
+use crate::engine::ContainerState;
 use crate::engine::observe::VerifyError;
+use crate::verify::identify;
 
 /// One mount as `tierctl verify` judged it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,16 +34,25 @@ pub trait MountViews {
     fn view(&self, project: &str) -> Result<Vec<ViewedMount>, VerifyError>;
 }
 
+/// The plan's expected mounts as [`identify`] takes them.
+fn declared(mounts: &[ExpectedMount]) -> impl Iterator<Item = (&str, &str, MountId)> {
+    mounts
+        .iter()
+        .map(|m| (m.service.as_str(), m.target.as_str(), m.mount))
+}
+
 /// Pure: the problems among `seen` for the mounts the plan expects of the `running` services.
 pub fn mount_problems(plan: &MigratePlan, running: &[String], seen: &[ViewedMount]) -> Vec<String> {
+    let named: Vec<(Option<MountId>, &ViewedMount)> = seen
+        .iter()
+        .map(|v| (identify(declared(&plan.mounts), &v.service, &v.target), v))
+        .collect();
     let mut problems = Vec::new();
     for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
-        let views: Vec<&ViewedMount> = seen
+        let views: Vec<&ViewedMount> = named
             .iter()
-            .filter(|v| {
-                v.service == expected.service
-                    && crate::compose::target::same(&v.target, &expected.target)
-            })
+            .filter(|(id, _)| *id == Some(expected.mount))
+            .map(|(_, v)| *v)
             .collect();
         if views.is_empty() {
             problems.push(format!(
@@ -54,6 +71,41 @@ pub fn mount_problems(plan: &MigratePlan, running: &[String], seen: &[ViewedMoun
         }
     }
     problems
+}
+
+/// How many running containers of the expected mount's service bind its source at its target
+/// (as inspect says); an error for one that does not, or when none runs.
+pub fn inspected_binds(
+    containers: &[ContainerState],
+    expected: &ExpectedMount,
+) -> Result<usize, String> {
+    let mut checked = 0;
+    for c in containers
+        .iter()
+        .filter(|c| c.running && c.service.as_deref() == Some(expected.service.as_str()))
+    {
+        let ok = c.mounts.iter().any(|(source, dest)| {
+            identify(declared(std::slice::from_ref(expected)), &expected.service, dest)
+                == Some(expected.mount)
+                && Path::new(source) == expected.source
+        });
+        if !ok {
+            return Err(format!(
+                "container `{}` does not bind `{}` at `{}`",
+                c.name,
+                expected.source.display(),
+                expected.target
+            ));
+        }
+        checked += 1;
+    }
+    if checked == 0 {
+        return Err(format!(
+            "service `{}` is not running after the start",
+            expected.service
+        ));
+    }
+    Ok(checked)
 }
 
 #[cfg(test)]
@@ -75,11 +127,13 @@ mod tests {
         let plan = MigratePlan {
             mounts: vec![
                 crate::migrate::plan::ExpectedMount {
+                    mount: MountId(0),
                     service: "db".into(),
                     target: "/data".into(),
                     source: "/tiers/fast/app/db".into(),
                 },
                 crate::migrate::plan::ExpectedMount {
+                    mount: MountId(1),
                     service: "cache".into(),
                     target: "/cache".into(),
                     source: "/tiers/fast/app/cache".into(),

@@ -737,6 +737,7 @@ mod tests {
     fn copy(source: MountSource, target: &str) -> VolumeCopy {
         VolumeCopy {
             key: "k".into(),
+            mounts: vec![crate::compose::model::MountId(0)],
             job: CopyJob {
                 source,
                 target: target.into(),

@@ -1019,32 +1019,7 @@ pub fn inspected_binds(
     containers: &[ContainerState],
     expected: &ExpectedMount,
 ) -> Result<usize, String> {
-    let mut checked = 0;
-    for c in containers
-        .iter()
-        .filter(|c| c.running && c.service.as_deref() == Some(expected.service.as_str()))
-    {
-        let ok = c.mounts.iter().any(|(source, dest)| {
-            crate::compose::target::same(dest, &expected.target)
-                && Path::new(source) == expected.source
-        });
-        if !ok {
-            return Err(format!(
-                "container `{}` does not bind `{}` at `{}`",
-                c.name,
-                expected.source.display(),
-                expected.target
-            ));
-        }
-        checked += 1;
-    }
-    if checked == 0 {
-        return Err(format!(
-            "service `{}` is not running after the start",
-            expected.service
-        ));
-    }
-    Ok(checked)
+    super::mounts::inspected_binds(containers, expected)
 }
 
 fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {

@@ -808,7 +808,13 @@ volumes:
             &[
                 running(MountKind::Bind, "/p/photos", "/photos"),
                 running(MountKind::Bind, "/tmp", "/tmp"),
-                running(MountKind::Volume { name: "p_db".into() }, "p_db", "/db/"),
+                running(
+                    MountKind::Volume {
+                        name: "p_db".into(),
+                    },
+                    "p_db",
+                    "/db/",
+                ),
             ],
         );
         // the cleaned target matches the one written with a slash; `/db` is `app`'s, not

@@ -85,8 +85,11 @@ pub fn inspected_binds(
         .filter(|c| c.running && c.service.as_deref() == Some(expected.service.as_str()))
     {
         let ok = c.mounts.iter().any(|(source, dest)| {
-            identify(declared(std::slice::from_ref(expected)), &expected.service, dest)
-                == Some(expected.mount)
+            identify(
+                declared(std::slice::from_ref(expected)),
+                &expected.service,
+                dest,
+            ) == Some(expected.mount)
                 && Path::new(source) == expected.source
         });
         if !ok {

@@ -688,15 +688,15 @@ mod tests {
 
     #[test]
     fn issue20_item5_a_journal_written_before_mount_ids_loads_with_its_mounts_named() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("journal-20261201T000000-1.jsonl");
-        let text = format!(
-            "{BEGIN_BEFORE_MOUNT_IDS}\n{}\n{}\n",
+        let lines = [
+            BEGIN_BEFORE_MOUNT_IDS,
             r#"{"event":"start","step":"stop"}"#,
-            r#"{"event":"done","step":"stop","detail":{"kind":"stopped","running":["db","web"]}}"#
-        );
-        std::fs::write(&path, text).expect("write the journal");
-        let records = crate::migrate::journal::read(&path).expect("today's journal reads");
+            r#"{"event":"done","step":"stop","detail":{"kind":"stopped","running":["db","web"]}}"#,
+        ];
+        let records: Vec<crate::migrate::journal::Record> = lines
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("today's journal line reads"))
+            .collect();
         let state = crate::migrate::journal::JournalState::of(&records).expect("a plan");
         let plan = &state.plan;
         let ids: Vec<MountId> = plan.mounts.iter().map(|m| m.mount).collect();

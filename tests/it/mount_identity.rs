@@ -11,8 +11,8 @@ use tierctl::compose::model::{ComposeProject, MountId};
 use tierctl::migrate;
 use tierctl::migrate::plan::MigratePlan;
 use tierctl::plan::Plan;
-use tierctl::stranded;
 use tierctl::probe::DiskFiles;
+use tierctl::stranded;
 
 use crate::workspace::Workspace;
 
@@ -41,8 +41,9 @@ fn planned(ws: &Workspace) -> (ComposeProject, Plan, MigratePlan) {
     let project = load(&options, &DiskFiles).expect("the project loads");
     let tiers_path = ws.path("tiers.yaml");
     let tiers_text = fs::read_to_string(&tiers_path).expect("tiers.yaml");
-    let tiers = tierctl::tiers::load_resolved(&tiers_path, &tiers_text, &tierctl::fsx::root_on_disk)
-        .expect("tiers.yaml loads");
+    let tiers =
+        tierctl::tiers::load_resolved(&tiers_path, &tiers_text, &tierctl::fsx::root_on_disk)
+            .expect("tiers.yaml loads");
     let facts = tierctl::probe::paths(tierctl::audit::host_paths(&project));
     let plan = tierctl::plan::plan(&tierctl::plan::Input {
         project: &project,
@@ -116,8 +117,13 @@ fn issue20_item5_the_migrate_plan_names_each_mount_by_the_loaders_id() {
     let repointed = stranded::repointed(&project, &rewrite);
     assert_eq!(repointed.len(), 3, "{repointed:#?}");
     for r in &repointed {
-        let expected = plan.expected(r.mount).expect("re-pointed mounts are the plan's");
-        assert_eq!((&r.service, &r.target), (&expected.service, &expected.target));
+        let expected = plan
+            .expected(r.mount)
+            .expect("re-pointed mounts are the plan's");
+        assert_eq!(
+            (&r.service, &r.target),
+            (&expected.service, &expected.target)
+        );
         let pgdata = stranded::From::Volume("app_pgdata".into());
         assert_eq!(r.from == pgdata, r.target != "/notes", "{r:?}");
     }
@@ -132,7 +138,11 @@ fn issue20_item5_targets_are_joined_only_where_a_containers_mounts_come_back_fro
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut found = Vec::new();
     walk(&src, &mut |path, text| {
-        let rel = path.strip_prefix(&src).expect("under src").display().to_string();
+        let rel = path
+            .strip_prefix(&src)
+            .expect("under src")
+            .display()
+            .to_string();
         // the loader merges a service's entries by target before mounts have ids
         if rel.starts_with("compose/") {
             return;
@@ -142,7 +152,11 @@ fn issue20_item5_targets_are_joined_only_where_a_containers_mounts_come_back_fro
             found.push((rel, n));
         }
     });
-    assert_eq!(found, [("verify.rs".to_owned(), 1)], "only `verify::identify`");
+    assert_eq!(
+        found,
+        [("verify.rs".to_owned(), 1)],
+        "only `verify::identify`"
+    );
 }
 
 fn walk(dir: &Path, each: &mut dyn FnMut(&Path, &str)) {
@@ -159,4 +173,59 @@ fn walk(dir: &Path, each: &mut dyn FnMut(&Path, &str)) {
             each(&path, &text);
         }
     }
+}
+
+/// The first line of `journal` as today's release wrote it before plans named mounts: no
+/// `mount` in the expected mounts, no `mounts` in the copies.
+fn without_mount_ids(journal: &Path) {
+    let text = fs::read_to_string(journal).expect("the journal");
+    let (begin, rest) = text.split_once('\n').expect("a first line");
+    let mut begin: serde_json::Value = serde_json::from_str(begin).expect("the begin record");
+    let plan = &mut begin["plan"];
+    for (list, key) in [("mounts", "mount"), ("copies", "mounts")] {
+        for item in plan[list].as_array_mut().expect("a list") {
+            let removed = item.as_object_mut().expect("an object").remove(key);
+            assert!(removed.is_some(), "this release writes `{key}` in `{list}`");
+        }
+    }
+    let begin = serde_json::to_string(&begin).expect("serialises");
+    fs::write(journal, format!("{begin}\n{rest}")).expect("the journal written back");
+}
+
+#[test]
+fn issue20_item5_a_journal_written_before_mount_ids_resumes_and_checks_each_mount_on_the_fake() {
+    use crate::fake::FakeStack;
+    use crate::fake::stack::{Crash, Ended};
+    let Some(stack) = FakeStack::new("fakeoldids") else {
+        return;
+    };
+    let plan = stack.plan(false, false);
+    let crashed = stack.migrate(&plan, Some(Crash::Before("rewrite".into())));
+    assert!(matches!(crashed, Ended::Crashed), "{crashed:?}");
+    without_mount_ids(&stack.journal());
+    let state = stack.state();
+    let ids: Vec<MountId> = state.plan.mounts.iter().map(|m| m.mount).collect();
+    assert_eq!(ids, [MountId(0), MountId(1)]);
+    for (n, copy) in state.plan.copies.iter().enumerate() {
+        assert_eq!(copy.mounts, [MountId(u32::try_from(n).expect("small"))]);
+    }
+    // verify mounts names each view by the numbered mount: web's, not db's
+    stack.views.judge(
+        "web",
+        Some(("df-mismatch", "the container sees another filesystem")),
+    );
+    let error = match stack.resume(None) {
+        Ended::Failed(e) => e.to_string(),
+        other => panic!("the resume did not fail at verify-mounts: {other:?}"),
+    };
+    assert!(
+        error.contains("container `fakeoldids-web-1` at `/srv`: df-mismatch")
+            && !error.contains("fakeoldids-db-1"),
+        "{error}"
+    );
+    stack.views.judge("web", None);
+    let outcome = stack.resume(None).done();
+    let mounts = outcome.steps.last().expect("verify-mounts");
+    assert_eq!(mounts.result, "ok: 2 mount(s), tierctl verify ok");
+    assert!(stack.state().finished);
 }

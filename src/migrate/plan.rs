@@ -129,7 +129,8 @@ impl fmt::Display for MigrateStep {
 }
 
 /// A whole migration, as data. Deserialised through [`MigratePlan::named_mounts`], so a plan
-/// journaled before mounts had ids in it comes back with them.
+/// journaled before mounts had ids in it comes back with them (`remote = "Self"` makes the
+/// derived serialisers inherent functions; the trait impls below call them).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(remote = "Self")]
 pub struct MigratePlan {

@@ -44,21 +44,11 @@ fn planned(ws: &Workspace) -> (ComposeProject, Plan, MigratePlan) {
     let tiers =
         tierctl::tiers::load_resolved(&tiers_path, &tiers_text, &tierctl::fsx::root_on_disk)
             .expect("tiers.yaml loads");
-    let facts = tierctl::probe::paths(tierctl::audit::host_paths(&project));
-    let plan = tierctl::plan::plan(&tierctl::plan::Input {
-        project: &project,
-        tiers: &tiers,
-        facts: &facts,
-        strict_binds: false,
-        mode: tierctl::audit::Mode::Migrate,
-    });
-    let patched = tierctl::rewrite::patch(&plan, &project).expect("patch");
-    let options = migrate::plan::Options {
+    let stop_first = migrate::plan::Options {
         remove_source: false,
         pre_copy: false,
     };
-    let migration =
-        migrate::plan::build(&project, &plan, &patched, options).expect("a migration plan");
+    let (plan, migration) = crate::fake::stack::migration(&project, &tiers, &options, stop_first);
     (project, plan, migration)
 }
 

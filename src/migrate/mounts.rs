@@ -4,7 +4,9 @@
 //! plan's [`MountId`] it is through [`crate::verify::identify`] (the one such join), and
 //! compared by that id.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
 
 use super::plan::{ExpectedMount, MigratePlan};
 use crate::compose::model::MountId;
@@ -73,12 +75,33 @@ pub fn mount_problems(plan: &MigratePlan, running: &[String], seen: &[ViewedMoun
     problems
 }
 
+/// Why inspect does not show an expected mount.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BindCheckError {
+    /// A running container of the service binds another directory there, or nothing.
+    #[error("container `{container}` does not bind `{}` at `{target}`", dir.display())]
+    NotBound {
+        /// The container.
+        container: String,
+        /// The tier directory it should bind.
+        dir: PathBuf,
+        /// The container path.
+        target: String,
+    },
+    /// No container of the service runs.
+    #[error("service `{service}` is not running after the start")]
+    NotRunning {
+        /// The service.
+        service: String,
+    },
+}
+
 /// How many running containers of the expected mount's service bind its source at its target
 /// (as inspect says); an error for one that does not, or when none runs.
 pub fn inspected_binds(
     containers: &[ContainerState],
     expected: &ExpectedMount,
-) -> Result<usize, String> {
+) -> Result<usize, BindCheckError> {
     let mut checked = 0;
     for c in containers
         .iter()
@@ -93,20 +116,18 @@ pub fn inspected_binds(
                 && Path::new(source) == expected.source
         });
         if !ok {
-            return Err(format!(
-                "container `{}` does not bind `{}` at `{}`",
-                c.name,
-                expected.source.display(),
-                expected.target
-            ));
+            return Err(BindCheckError::NotBound {
+                container: c.name.clone(),
+                dir: expected.source.clone(),
+                target: expected.target.clone(),
+            });
         }
         checked += 1;
     }
     if checked == 0 {
-        return Err(format!(
-            "service `{}` is not running after the start",
-            expected.service
-        ));
+        return Err(BindCheckError::NotRunning {
+            service: expected.service.clone(),
+        });
     }
     Ok(checked)
 }
@@ -123,6 +144,57 @@ mod tests {
             verdict: verdict.into(),
             reasons: vec!["the marker file is not visible".into()],
         }
+    }
+
+    fn container(name: &str, service: &str, running: bool, bind: (&str, &str)) -> ContainerState {
+        ContainerState {
+            id: name.into(),
+            name: name.into(),
+            project: Some("app".into()),
+            service: Some(service.into()),
+            running,
+            mounts: vec![(bind.0.into(), bind.1.into())],
+            compose_version: None,
+            oneoff: false,
+        }
+    }
+
+    #[test]
+    fn issue20_item5_inspect_names_the_expected_mount_by_service_and_clean_target() {
+        let expected = ExpectedMount {
+            mount: MountId(4),
+            service: "db".into(),
+            target: "/data/".into(),
+            source: "/tiers/fast/app/db".into(),
+        };
+        let tier = "/tiers/fast/app/db";
+        let containers = [
+            container("app-db-1", "db", true, (tier, "/data")),
+            // another service's mount at the same target is not db's
+            container("app-web-1", "web", true, ("/srv/web", "/data")),
+            container("app-db-2", "db", false, ("/old", "/data")),
+        ];
+        assert_eq!(inspected_binds(&containers, &expected), Ok(1));
+        let stale = [container("app-db-1", "db", true, ("/old", "/data"))];
+        assert_eq!(
+            inspected_binds(&stale, &expected),
+            Err(BindCheckError::NotBound {
+                container: "app-db-1".into(),
+                dir: tier.into(),
+                target: "/data/".into(),
+            })
+        );
+        let other_target = [container("app-db-1", "db", true, (tier, "/var/data"))];
+        assert!(matches!(
+            inspected_binds(&other_target, &expected),
+            Err(BindCheckError::NotBound { .. })
+        ));
+        assert_eq!(
+            inspected_binds(&containers[1..], &expected)
+                .map_err(|e| e.to_string())
+                .unwrap_err(),
+            "service `db` is not running after the start"
+        );
     }
 
     #[test]

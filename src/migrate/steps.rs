@@ -1019,7 +1019,7 @@ pub fn inspected_binds(
     containers: &[ContainerState],
     expected: &ExpectedMount,
 ) -> Result<usize, String> {
-    super::mounts::inspected_binds(containers, expected)
+    super::mounts::inspected_binds(containers, expected).map_err(|e| e.to_string())
 }
 
 fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {

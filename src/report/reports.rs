@@ -174,6 +174,10 @@ pub fn kept_line(kept: &[String]) -> String {
 /// One checked mount of `tierctl verify`.
 #[derive(Debug, Clone)]
 pub struct MountResult {
+    /// The loaded project's mount it is (`None`: no project, another project's container, or
+    /// a mount the compose files do not declare). Internal: the JSON output has no field for
+    /// it.
+    pub mount: Option<crate::compose::model::MountId>,
     /// What was observed.
     pub observed: MountObservation,
     /// The verdict.
@@ -394,6 +398,7 @@ pub(crate) mod samples {
             marker: MarkerState::NotWritten,
         };
         let result = |o: MountObservation| MountResult {
+            mount: None,
             check: check(&o, EngineClass::Vm),
             observed: o,
         };

@@ -33,6 +33,7 @@ mod migrate_downtime;
 mod migrate_engine;
 mod migrate_immich;
 mod migrate_to_context;
+mod mount_identity;
 mod mounts_cli;
 mod readme;
 mod remote;

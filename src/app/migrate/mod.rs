@@ -535,6 +535,7 @@ mod tests {
         let plan = MigratePlan {
             copies: vec![VolumeCopy {
                 key: "k".into(),
+                mounts: vec![crate::compose::model::MountId(0)],
                 job: CopyJob {
                     source: MountSource::Volume("app_pgdata".into()),
                     target: "/tiers/fast/app/pgdata".into(),

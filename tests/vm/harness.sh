@@ -11,7 +11,8 @@
 # Usage (root): harness.sh {deps|check|build|up|down|env|status|console}
 #   deps     install what is missing: qemu-system-x86 (from bookworm-backports, through a
 #            private source list, since qemu-utils 10.0 from there is installed), mmdebstrap,
-#            socat, e2fsprogs, busybox-static, bindfs, openssh-client, openssh-sftp-server and
+#            socat, e2fsprogs, busybox-static, bindfs, inotify-tools, openssh-client,
+#            openssh-sftp-server and
 #            virtiofsd (`cargo install`, pinned, with libseccomp-dev and libcap-ng-dev)
 #   check    exit 77 with `SKIP: <why>` when no VM can boot here; else print the accelerator
 #   build    build the guest image unless the cache has it: $TIERCTL_VM_CACHE/<key>/, key =
@@ -96,6 +97,7 @@ cmd_deps() {
   command -v socat >/dev/null || plain+=(socat)
   command -v mke2fs >/dev/null || plain+=(e2fsprogs)
   command -v bindfs >/dev/null || plain+=(bindfs)
+  command -v inotifywait >/dev/null || plain+=(inotify-tools)
   [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || plain+=(busybox-static)
   command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || plain+=(openssh-client)
   [ -x "$sftp_server" ] || plain+=(openssh-sftp-server)
@@ -361,14 +363,22 @@ start_socat() { # port
   die "socat did not create $socket"
 }
 
-import_helper() { # port; a one-binary image from the host's static busybox
-  local dh=(-H "tcp://127.0.0.1:$1") t a
+import_helper() { # port; an image of the host's static busybox, plus inotifywait and its
+  # libraries: Debian's busybox has no inotifyd, and `vm --probe` watches each share for the
+  # host's writes with whichever of the two the image has
+  local dh=(-H "tcp://127.0.0.1:$1") t a w
   docker "${dh[@]}" image inspect "$helper_image" >/dev/null 2>&1 && return 0
   ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not static (apt-get install busybox-static)"
+  w=$(command -v inotifywait) || die "inotifywait not installed (run: $0 deps)"
   t=$(mktemp -d)
   mkdir -p "$t/bin" "$t/tmp" "$t/proc" "$t/sys" "$t/dev" "$t/etc"
   cp /bin/busybox "$t/bin/busybox"
   for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$t/bin/$a"; done
+  cp "$w" "$t/bin/inotifywait"
+  for a in $(ldd "$w" | grep -o '/[^ ]*'); do
+    mkdir -p "$t$(dirname "$a")"
+    cp -L "$a" "$t$a"
+  done
   tar -C "$t" -c . | docker "${dh[@]}" import -c 'ENV PATH=/bin' - "$helper_image" >/dev/null
   rm -rf "$t"
 }

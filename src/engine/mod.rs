@@ -19,6 +19,7 @@ pub mod helper;
 pub mod host_fs;
 pub mod observe;
 pub mod probe;
+pub mod share_probe;
 
 use std::io::{self, Read};
 use std::path::PathBuf;

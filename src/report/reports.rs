@@ -71,6 +71,8 @@ pub struct VmReport {
     pub fix: Option<String>,
     /// Probe results (`--probe`).
     pub probes: Option<Vec<BindProbe>>,
+    /// What each VM share keeps (`--probe` on a VM engine whose shares are known).
+    pub share_probes: Option<Vec<crate::facts::ShareProbe>>,
     /// Notes (offline, probe skipped).
     pub notes: Vec<String>,
     /// The machine the bind sources are on (`crate::host`; `host` above is the endpoint URL).

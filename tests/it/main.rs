@@ -45,6 +45,7 @@ mod safety_migrate;
 mod safety_preflight;
 mod safety_rewrite;
 mod safety_targets;
+mod share_probe_engine;
 mod stack;
 mod templates;
 mod tier_presence;

@@ -99,6 +99,7 @@ fn state(records: Vec<Record>) -> JournalState {
             project: "app".into(),
             copies: vec![crate::migrate::plan::VolumeCopy {
                 key: "db".into(),
+                mounts: vec![crate::compose::model::MountId(0)],
                 job: crate::migrate::copy::CopyJob {
                     source: MountSource::Volume("app_db".into()),
                     target: "/fast/app/db".into(),

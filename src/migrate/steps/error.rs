@@ -13,6 +13,7 @@ use crate::migrate::compose_cli::StartError;
 use crate::migrate::host_apply::EntryError;
 use crate::migrate::journal::JournalError;
 use crate::migrate::late_writes::LateWriteError;
+use crate::migrate::mounts::BindCheckError;
 use crate::migrate::plan::MigrateStep;
 use crate::migrate::stream::send::SendError;
 use crate::migrate::tier_dirs::TierDirError;
@@ -217,22 +218,9 @@ pub enum StepError {
         /// Each mount that is not seen.
         problems: Vec<String>,
     },
-    /// A started container does not bind its tier directory.
-    #[error("container `{container}` does not bind `{}` at `{target}`", dir.display())]
-    NotBound {
-        /// The container.
-        container: String,
-        /// The tier directory it should bind.
-        dir: PathBuf,
-        /// The path in the container.
-        target: String,
-    },
-    /// A service with an expected mount does not run after the start.
-    #[error("service `{service}` is not running after the start")]
-    NotRunning {
-        /// The service.
-        service: String,
-    },
+    /// A started container does not bind its tier directory, or its service does not run.
+    #[error(transparent)]
+    BindCheck(#[from] BindCheckError),
     /// The source of a copy that was not verified is never removed.
     #[error("the copy was not verified: the source stays")]
     NotVerified {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::compose::model::{ComposeProject, MountType};
+use crate::compose::model::{ComposeProject, MountId, MountType};
 use crate::facts::is_system_path;
 
 /// How the engine relates to the host, as far as comparing filesystems goes.
@@ -395,6 +395,41 @@ pub struct RunningMount {
     pub target: String,
 }
 
+/// The engine boundary: a container's mount as the engine returns it (inspect: the compose
+/// service label and the mount's destination) named by the mount it is among `declared`
+/// (each a service, a target and its [`MountId`]; the project's mounts, or a migrate plan's
+/// expected mounts). This is the one place tierctl joins mounts on (service, target): the
+/// engine knows no `MountId`, and every comparison after it is by `MountId`.
+pub fn identify<'a>(
+    declared: impl IntoIterator<Item = (&'a str, &'a str, MountId)>,
+    service: &str,
+    target: &str,
+) -> Option<MountId> {
+    declared
+        .into_iter()
+        .find(|(s, t, _)| *s == service && crate::compose::target::same(t, target))
+        .map(|(_, _, id)| id)
+}
+
+/// Each of a container's `running` mounts named by the mount of `service` it is
+/// ([`identify`]); `None`: the compose files do not declare it (an image `VOLUME`), or the
+/// service is not in them.
+pub fn identify_running(
+    project: &ComposeProject,
+    service: &str,
+    running: &[RunningMount],
+) -> Vec<Option<MountId>> {
+    let declared = project.services.get(service).map(|s| s.mounts.as_slice());
+    let declared = declared.unwrap_or_default();
+    running
+        .iter()
+        .map(|r| {
+            let of_service = declared.iter().map(|m| (service, m.target.as_str(), m.id));
+            identify(of_service, service, &r.target)
+        })
+        .collect()
+}
+
 /// Cross-check a running service's mounts with the compose model: what the compose files
 /// declare but the container lacks (or has from another source), and what the container has
 /// that the files do not declare. Returns notes.
@@ -408,11 +443,14 @@ pub fn cross_check(
             "service `{service}` is not in the compose files (a container of an older version of the project?)"
         )];
     };
+    let ids = identify_running(project, service, running);
+    let identified: Vec<(Option<MountId>, &RunningMount)> = ids.into_iter().zip(running).collect();
     let mut notes = Vec::new();
     for mount in &declared.mounts {
-        let found = running
+        let found = identified
             .iter()
-            .find(|r| crate::compose::target::same(&r.target, &mount.target));
+            .find(|(id, _)| *id == Some(mount.id))
+            .map(|(_, r)| *r);
         let wanted = match (mount.kind, &mount.host_path, &mount.source) {
             (MountType::Bind, Some(path), _) => Some(path.display().to_string()),
             (MountType::Volume, _, Some(key)) => Some(volume_name(project, mount, key)),
@@ -432,17 +470,11 @@ pub fn cross_check(
             _ => {}
         }
     }
-    for r in running {
-        if !declared
-            .mounts
-            .iter()
-            .any(|m| crate::compose::target::same(&m.target, &r.target))
-        {
-            notes.push(format!(
-                "{service}: `{}` is mounted in the container but not declared in the compose files (an image VOLUME?)",
-                r.target
-            ));
-        }
+    for (_, r) in identified.iter().filter(|(id, _)| id.is_none()) {
+        notes.push(format!(
+            "{service}: `{}` is mounted in the container but not declared in the compose files (an image VOLUME?)",
+            r.target
+        ));
     }
     notes
 }
@@ -480,304 +512,4 @@ pub enum ReadVia {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const G: u64 = 1 << 30;
-
-    fn fs(fs_type: &str, device: &str, size: u64) -> FsView {
-        FsView {
-            fs_type: Some(fs_type.into()),
-            device: Some(device.into()),
-            mount_source: None,
-            size_bytes: Some(size),
-            used_bytes: Some(size / 2),
-            available_bytes: Some(size / 2),
-        }
-    }
-
-    fn bind(host: FsView, container: FsView, marker: MarkerState) -> MountObservation {
-        MountObservation {
-            kind: MountKind::Bind,
-            target: "/photos".into(),
-            read_only: false,
-            host: Some(HostSource {
-                source: "/Volumes/faststore/photos".into(),
-                real: None,
-                exists: true,
-                fs: Some(host),
-            }),
-            container: Some(container),
-            marker,
-        }
-    }
-
-    #[test]
-    fn native_same_filesystem_with_the_marker_is_ok() {
-        let m = bind(
-            fs("ext4", "8:1", 100 * G),
-            fs("ext4", "8:1", 100 * G),
-            MarkerState::Seen,
-        );
-        let c = check(&m, EngineClass::Native);
-        assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
-        assert!(c.reasons.is_empty() && c.notes.is_empty(), "{c:?}");
-    }
-
-    #[test]
-    fn colima_vm_disk_instead_of_the_share_is_marker_missing_with_every_difference() {
-        let m = bind(
-            fs("apfs", "1:4", 1900 * G),
-            fs("ext4", "254:1", 58 * G),
-            MarkerState::Missing,
-        );
-        let c = check(&m, EngineClass::Vm);
-        assert_eq!(c.verdict, Verdict::MarkerMissing);
-        assert_eq!(c.reasons.len(), 3, "{c:?}");
-        assert!(c.reasons[1].contains("`ext4`"), "{c:?}");
-        assert!(c.reasons[2].contains("1.9T"), "{c:?}");
-    }
-
-    #[test]
-    fn a_vm_share_type_is_a_note_and_ext4_is_a_type_mismatch() {
-        let ok = bind(
-            fs("apfs", "1:4", 1900 * G),
-            fs("virtiofs", "0:50", 1900 * G),
-            MarkerState::Seen,
-        );
-        let c = check(&ok, EngineClass::Vm);
-        assert_eq!(c.verdict, Verdict::Ok);
-        assert!(c.notes[0].contains("a VM share"), "{c:?}");
-        let bad = bind(
-            fs("apfs", "1:4", 1900 * G),
-            fs("overlay", "0:50", 1900 * G),
-            MarkerState::NotWritten,
-        );
-        assert_eq!(
-            check(&bad, EngineClass::Vm).verdict,
-            Verdict::MountTypeMismatch
-        );
-    }
-
-    #[test]
-    fn docker_desktop_size_difference_with_the_marker_seen_is_a_note() {
-        let m = bind(
-            fs("apfs", "1:4", 1900 * G),
-            fs("fakeowner", "0:50", 460 * G),
-            MarkerState::Seen,
-        );
-        let c = check(&m, EngineClass::DockerDesktop);
-        assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
-        assert!(
-            c.notes.iter().any(|n| n.contains("Docker Desktop")),
-            "{c:?}"
-        );
-        // Elsewhere the same difference is a failure.
-        assert_eq!(check(&m, EngineClass::Vm).verdict, Verdict::DfMismatch);
-        // And on Docker Desktop without the marker too.
-        let unproven = MountObservation {
-            marker: MarkerState::NotWritten,
-            ..m
-        };
-        assert_eq!(
-            check(&unproven, EngineClass::DockerDesktop).verdict,
-            Verdict::DfMismatch
-        );
-    }
-
-    #[test]
-    fn native_device_difference_without_the_marker_is_df_mismatch() {
-        let m = bind(
-            fs("ext4", "8:1", 100 * G),
-            fs("ext4", "8:17", 100 * G),
-            MarkerState::NotWritten,
-        );
-        let c = check(&m, EngineClass::Native);
-        assert_eq!(c.verdict, Verdict::DfMismatch);
-        assert!(c.reasons[0].contains("8:17"), "{c:?}");
-        let seen = MountObservation {
-            marker: MarkerState::Seen,
-            ..m
-        };
-        assert_eq!(check(&seen, EngineClass::Native).verdict, Verdict::Ok);
-    }
-
-    #[test]
-    fn sizes_within_one_percent_or_a_mebibyte_are_the_same() {
-        assert!(same_size(100 * G, 100 * G - G / 200));
-        assert!(!same_size(100 * G, 98 * G));
-        assert!(same_size(4 << 20, 4 << 20));
-        assert!(!same_size(8 << 20, 58 * G));
-    }
-
-    #[test]
-    fn a_symlinked_source_names_the_real_path() {
-        let mut m = bind(
-            fs("ext4", "8:1", 100 * G),
-            fs("ext4", "8:1", 100 * G),
-            MarkerState::Seen,
-        );
-        if let Some(h) = m.host.as_mut() {
-            h.source = "/srv/Photos".into();
-            h.real = Some("/srv/faststore/photos".into());
-        }
-        let c = check(&m, EngineClass::Native);
-        assert_eq!(c.verdict, Verdict::SymlinkedBind);
-        assert!(c.reasons[0].contains("`/srv/faststore/photos`"), "{c:?}");
-    }
-
-    #[test]
-    fn issue12_verify_system_path_bind_is_not_symlinked_bind() {
-        // Immich's `/etc/localtime:/etc/localtime:ro`: a symlink on most hosts, and in a VM
-        // the VM's own file on its disk. audit leaves system paths alone; verify too.
-        let mut m = bind(
-            fs("ext4", "8:1", 100 * G),
-            fs("ext4", "254:1", 58 * G),
-            MarkerState::NotWritten,
-        );
-        if let Some(h) = m.host.as_mut() {
-            h.source = "/etc/localtime".into();
-            h.real = Some("/usr/share/zoneinfo/Etc/UTC".into());
-        }
-        for engine in [EngineClass::Native, EngineClass::Vm] {
-            let c = check(&m, engine);
-            assert_eq!(c.verdict, Verdict::Ok, "{c:?}");
-            assert!(c.notes[0].contains("system path"), "{c:?}");
-        }
-    }
-
-    #[test]
-    fn a_volume_is_named_volume_on_the_vm_disk() {
-        let m = MountObservation {
-            kind: MountKind::Volume {
-                name: "immich_db".into(),
-            },
-            target: "/var/lib/postgresql/data".into(),
-            read_only: false,
-            host: None,
-            container: Some(fs("ext4", "254:1", 58 * G)),
-            marker: MarkerState::NotWritten,
-        };
-        let c = check(&m, EngineClass::Vm);
-        assert_eq!(c.verdict, Verdict::NamedVolume);
-        assert!(c.reasons[0].contains("`immich_db`"), "{c:?}");
-        assert!(c.reasons[0].contains("VM disk"), "{c:?}");
-    }
-
-    #[test]
-    fn a_source_missing_on_the_host_is_marker_missing() {
-        let mut m = bind(
-            fs("ext4", "8:1", G),
-            fs("ext4", "254:1", G),
-            MarkerState::NotWritten,
-        );
-        if let Some(h) = m.host.as_mut() {
-            h.exists = false;
-            h.fs = None;
-        }
-        let c = check(&m, EngineClass::Vm);
-        assert_eq!(c.verdict, Verdict::MarkerMissing);
-        assert!(c.reasons[0].contains("does not exist"), "{c:?}");
-    }
-
-    struct Text(&'static str);
-
-    impl crate::compose::load::Files for Text {
-        fn read(&self, _: &std::path::Path) -> std::io::Result<String> {
-            Ok(self.0.to_owned())
-        }
-        fn is_file(&self, path: &std::path::Path) -> bool {
-            path.ends_with("compose.yaml")
-        }
-    }
-
-    fn project(text: &'static str) -> ComposeProject {
-        let options = crate::compose::load::LoadOptions {
-            files: vec!["/p/compose.yaml".into()],
-            working_dir: "/p".into(),
-            ..Default::default()
-        };
-        crate::compose::load::load(&options, &Text(text)).expect("compose loads")
-    }
-
-    fn running(kind: MountKind, source: &str, target: &str) -> RunningMount {
-        RunningMount {
-            kind,
-            source: source.into(),
-            target: target.into(),
-        }
-    }
-
-    #[test]
-    fn cross_check_names_stale_sources_missing_and_undeclared_mounts() {
-        let p = project(
-            r#"
-services:
-  app:
-    image: busybox
-    volumes:
-      - ./photos:/photos
-      - db:/db
-      - /srv/cache:/cache
-volumes:
-  db: {}
-"#,
-        );
-        let volume = || MountKind::Volume { name: "x".into() };
-        let clean = cross_check(
-            &p,
-            "app",
-            &[
-                running(MountKind::Bind, "/p/photos", "/photos"),
-                running(volume(), "p_db", "/db"),
-                running(MountKind::Bind, "/srv/cache", "/cache"),
-            ],
-        );
-        assert_eq!(clean, Vec::<String>::new());
-        let stale = cross_check(
-            &p,
-            "app",
-            &[
-                running(MountKind::Bind, "/old/photos", "/photos"),
-                running(volume(), "p_db", "/db"),
-                running(volume(), "abc123", "/anon"),
-            ],
-        );
-        assert_eq!(stale.len(), 3, "{stale:?}");
-        assert!(stale[0].contains("`/old/photos`") && stale[0].contains("`/p/photos`"));
-        assert!(stale[1].contains("`/cache`") && stale[1].contains("does not"));
-        assert!(stale[2].contains("`/anon`") && stale[2].contains("not declared"));
-        let unknown = cross_check(&p, "gone", &[]);
-        assert!(unknown[0].contains("`gone`"), "{unknown:?}");
-    }
-
-    #[test]
-    fn verdict_ids_are_stable() {
-        let ids: Vec<&str> = [
-            Verdict::Ok,
-            Verdict::DfMismatch,
-            Verdict::MountTypeMismatch,
-            Verdict::MarkerMissing,
-            Verdict::NamedVolume,
-            Verdict::SymlinkedBind,
-        ]
-        .iter()
-        .map(|v| v.id())
-        .collect();
-        assert_eq!(
-            ids,
-            [
-                "ok",
-                "df-mismatch",
-                "mount-type-mismatch",
-                "marker-missing",
-                "named-volume",
-                "symlinked-bind"
-            ]
-        );
-        assert_eq!(
-            serde_json::to_value(Verdict::MountTypeMismatch).expect("serialises"),
-            "mount-type-mismatch"
-        );
-    }
-}
+mod tests;

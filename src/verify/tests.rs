@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::compose::load::one_file::project;
 

@@ -897,6 +897,7 @@ mod tests {
     fn issue26_row3_the_hint_after_late_writes_says_how_to_keep_them() {
         use crate::migrate::journal::{Detail, Record};
         let mut state = JournalState::of(&[Record::Begin {
+            version: crate::migrate::journal::FORMAT,
             plan: MigratePlan::default(),
         }])
         .expect("a plan");

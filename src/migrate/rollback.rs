@@ -16,7 +16,7 @@ use super::copy::{self, CopyJob};
 use super::journal::{self, Detail, Journal, JournalState, Record, discard_step, reverse_step};
 use super::late_writes::{self, LateWriteError};
 use super::outcome::{Outcome, StepOutcome};
-use super::plan::{MigratePlan, MigrateStep};
+use super::plan::{MigratePlan, MigrateStep, OnceStep, StepId};
 use super::preflight::topmost_missing;
 use super::prune::{Reload, users};
 use super::steps::list_or_none;
@@ -44,7 +44,7 @@ pub fn rollback(
         let steps = discard_copies(ctx, journal, &mut state, reload)?;
         return Ok(outcome(journal, steps));
     }
-    if state.done.keys().any(|k| k.starts_with("remove-source:")) {
+    if state.source_removed() {
         return Err(MigrateError::Blocked {
             message: "a source volume was already removed: the copy is the only data left, so the migration is not rolled back".into(),
             hint: "nothing was changed; the services keep running on the tier directories".into(),
@@ -58,7 +58,7 @@ pub fn rollback(
     let mut steps = Vec::new();
     // 1. the services run on the copies: stop them (a run that failed in its pre-copy never
     // stopped them: they still run on their volumes)
-    ctx.pause_at("rollback:stop", false);
+    ctx.pause_at(&StepId::Once(OnceStep::RollbackStop), false);
     let stop = MigrateStep::Stop.id();
     if state.begun.contains(&stop) || state.done.contains_key(&stop) {
         steps.push(stop_services(ctx, journal, &mut state)?);
@@ -68,10 +68,10 @@ pub fn rollback(
         steps.extend(bring_back(ctx, journal, &mut state, n)?);
     }
     // 3. the files, byte for byte
-    ctx.pause_at("rollback:restore", false);
+    ctx.pause_at(&StepId::Once(OnceStep::RollbackRestore), false);
     steps.push(restore_files(journal, &state)?);
     // 4. the services that ran, on their old volumes
-    ctx.pause_at("rollback:start", false);
+    ctx.pause_at(&StepId::Once(OnceStep::RollbackStart), false);
     steps.push(start_again(ctx, journal, &state)?);
     ctx.remove_seed_volumes(&state);
     journal.append(&Record::RolledBack)?;
@@ -95,7 +95,7 @@ fn outcome(journal: &Journal, steps: Vec<StepOutcome>) -> Outcome {
 }
 
 /// A rollback step failed: the commands that work now come from the journal's phase.
-fn failed(state: &JournalState, step: &str, message: String) -> MigrateError {
+fn failed(state: &JournalState, step: impl std::fmt::Display, message: String) -> MigrateError {
     MigrateError::Blocked {
         message: format!("rollback step `{step}` failed: {message}"),
         hint: format!("fix the cause; {}", journal::next_commands(state.phase())),
@@ -167,7 +167,7 @@ fn bring_back(
     };
     let Some(differences) = changed else {
         return Ok(Some(StepOutcome {
-            step: id,
+            step: id.into(),
             result: format!(
                 "`{}` unchanged since the copy verified: nothing to bring back",
                 forward.target.display()
@@ -212,7 +212,10 @@ fn bring_back(
         detail: detail.clone(),
     })?;
     state.done.insert(id.clone(), detail);
-    Ok(Some(StepOutcome { step: id, result }))
+    Ok(Some(StepOutcome {
+        step: id.into(),
+        result,
+    }))
 }
 
 /// Refused when copy `n`'s source was written since its copy verified: the copy back empties
@@ -490,7 +493,7 @@ fn discard_copies(
         })?;
         state.done.insert(id.clone(), Detail::None);
         steps.push(StepOutcome {
-            step: id,
+            step: id.into(),
             result: format!("removed the copy in `{}`", target.display()),
         });
     }

@@ -84,7 +84,7 @@ fn assert_original(stack: &FakeStack, before: &BTreeMap<&'static str, BTreeMap<S
 }
 
 fn step_ids(plan: &MigratePlan) -> Vec<String> {
-    plan.steps.iter().map(|s| s.id()).collect()
+    plan.steps.iter().map(|s| s.id().to_string()).collect()
 }
 
 fn calls_matching(stack: &FakeStack, prefix: &str) -> Vec<String> {

@@ -373,7 +373,7 @@ fn hooked(
     run: impl FnOnce(migrate::run::Executor<'_>) -> Result<Outcome, MigrateError>,
 ) -> Ended {
     let execute = |input: &StepInput<'_>, step: &MigrateStep, retried: bool| {
-        let id = step.id();
+        let id = step.id().to_string();
         hook(&id, false);
         let result = steps::execute(input, step, retried);
         hook(&id, true);

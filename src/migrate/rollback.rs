@@ -95,7 +95,11 @@ fn outcome(journal: &Journal, steps: Vec<StepOutcome>) -> Outcome {
 }
 
 /// A rollback step failed: the commands that work now come from the journal's phase.
-fn failed(state: &JournalState, step: impl std::fmt::Display, message: String) -> MigrateError {
+fn failed(
+    state: &JournalState,
+    step: &(impl std::fmt::Display + ?Sized),
+    message: String,
+) -> MigrateError {
     MigrateError::Blocked {
         message: format!("rollback step `{step}` failed: {message}"),
         hint: format!("fix the cause; {}", journal::next_commands(state.phase())),

@@ -25,6 +25,7 @@ mod fuzz;
 mod hosts;
 mod issue26_dataloss;
 mod issue26_trees;
+mod journal_format;
 mod layers;
 mod leftovers;
 mod loader;

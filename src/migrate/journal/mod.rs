@@ -252,7 +252,8 @@ impl JournalError {
     /// What the user can do.
     pub fn hint(&self) -> String {
         match self {
-            JournalError::UnknownFormat { .. } => "a newer tierctl wrote this journal: finish that migration with the release that wrote it (`tierctl migrate --resume`, `--rollback --yes` or `--prune-source --yes`), then this release plans the next one; nothing was changed".into(),
+            JournalError::UnknownFormat { version, .. } if *version > FORMAT => "a newer tierctl wrote this journal: resume, roll back or prune that migration with the release that wrote it (`tierctl migrate --resume`, `--rollback --yes`, `--prune-source --yes`); this release plans no migration while that journal is the newest; nothing was changed".into(),
+            JournalError::UnknownFormat { .. } => "no tierctl release writes that version: check the journal's first line (its `version`); nothing was changed".into(),
             _ => "check the `.tierctl` directory beside the compose file".into(),
         }
     }

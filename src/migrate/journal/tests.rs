@@ -383,11 +383,13 @@ fn a_journal_of_an_unknown_format_is_refused_naming_its_path_and_version() {
             "{message}"
         );
         let hint = error.hint();
-        assert!(
-            hint.contains("finish that migration with the release that wrote it")
-                && hint.contains("`tierctl migrate --resume`"),
-            "{hint}"
-        );
+        let named = if version > FORMAT {
+            hint.contains("with the release that wrote it")
+                && hint.contains("`tierctl migrate --resume`")
+        } else {
+            hint.starts_with("no tierctl release writes that version")
+        };
+        assert!(named && hint.ends_with("nothing was changed"), "{hint}");
     }
     let current = lines(&format!(
         "{{\"event\":\"begin\",\"version\":{FORMAT},\"plan\":{}}}\n",

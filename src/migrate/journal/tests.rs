@@ -262,6 +262,7 @@ const UNVERSIONED: &str = r#"{"event":"begin","plan":{"project":"app","project_d
 {"event":"done","step":"copy:0","detail":{"kind":"copied","known":{"file":"known-20250101T000000-1-copy-source-0.json","blake3":"ab"}}}
 {"event":"start","step":"verify:0"}
 {"event":"done","step":"verify:0","detail":{"kind":"verified","entries":3,"bytes":9,"manifest":{"file":"manifest-20250101T000000-1-verify-0.json","blake3":"cd"}}}
+{"event":"interrupted","step":null}
 {"event":"start","step":"rewrite"}
 {"event":"interrupted","step":"rewrite"}
 "#;
@@ -330,7 +331,7 @@ fn an_unversioned_journal_resumes_in_place() {
     let path = dir.path().join("journal-20250101T000000-1.jsonl");
     fs::write(&path, UNVERSIONED).expect("write");
     let (mut journal, records) = Journal::open(&path).expect("today's journal opens");
-    assert_eq!(records.len(), 14);
+    assert_eq!(records.len(), 15);
     journal
         .append(&Record::Done {
             step: MigrateStep::Rewrite.id(),

@@ -108,6 +108,65 @@ pub struct Facts {
     /// Real paths of bind directories that exist and have no entry (observed with
     /// `left_volumes`).
     pub empty_dirs: std::collections::BTreeSet<PathBuf>,
+    /// What database files each bind source holds, keyed by the path as asked (empty when its
+    /// content was not read: a remote host, or nothing found).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub databases: BTreeMap<PathBuf, Vec<DatabaseSign>>,
+}
+
+/// A file that shows a database keeps its data in a directory (read from the bind source's
+/// content by `probe`; recognised by `database::sign`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DatabaseSign {
+    /// A file starting with SQLite's 16-byte header `SQLite format 3\0`.
+    Sqlite {
+        /// The file, relative to the bind source.
+        file: PathBuf,
+    },
+    /// A SQLite write-ahead log or shared-memory file (`-wal`, `-shm`).
+    SqliteJournal {
+        /// The file, relative to the bind source.
+        file: PathBuf,
+    },
+    /// Postgres' `PG_VERSION`.
+    Postgres {
+        /// The file, relative to the bind source.
+        file: PathBuf,
+    },
+    /// MySQL's or MariaDB's `ibdata1` or `mysql/` system schema.
+    Mysql {
+        /// The file or directory, relative to the bind source.
+        file: PathBuf,
+    },
+    /// MongoDB's `WiredTiger` file.
+    Mongo {
+        /// The file, relative to the bind source.
+        file: PathBuf,
+    },
+}
+
+impl DatabaseSign {
+    /// The file that shows it, relative to the bind source.
+    pub fn file(&self) -> &Path {
+        match self {
+            DatabaseSign::Sqlite { file }
+            | DatabaseSign::SqliteJournal { file }
+            | DatabaseSign::Postgres { file }
+            | DatabaseSign::Mysql { file }
+            | DatabaseSign::Mongo { file } => file,
+        }
+    }
+
+    /// The database, in words.
+    pub fn database(&self) -> &'static str {
+        match self {
+            DatabaseSign::Sqlite { .. } | DatabaseSign::SqliteJournal { .. } => "SQLite",
+            DatabaseSign::Postgres { .. } => "Postgres",
+            DatabaseSign::Mysql { .. } => "MySQL/MariaDB",
+            DatabaseSign::Mongo { .. } => "MongoDB",
+        }
+    }
 }
 
 /// A named volume compose made for the project (by its labels) that no service uses any more

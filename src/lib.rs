@@ -29,6 +29,12 @@ pub mod compose;
     clippy::disallowed_types,
     clippy::disallowed_macros
 )]
+pub mod database;
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod endpoint;
 #[deny(
     clippy::disallowed_methods,

@@ -126,6 +126,27 @@ pub fn open_new(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).open(path)
 }
 
+/// Create `path` (it must not exist) with `text`: through a temporary file beside it, fsynced,
+/// linked in without replacing anything (a hard link fails when `path` appeared meanwhile), the
+/// directory fsynced. A crash leaves either no file or the whole one (and perhaps the temporary
+/// file, named `.<name>.tierctl-<pid>`).
+pub fn create_new(path: &Path, text: &str) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.tierctl-{}", std::process::id()));
+    let mut file = open_new(&temp)?;
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::hard_link(&temp, path));
+    let _ = std::fs::remove_file(&temp);
+    written?;
+    File::open(dir)?.sync_all()
+}
+
 /// Writes every file (first checking all of them); returns the backups made.
 pub fn write_all(files: &[FileWrite], stamp: &str) -> Result<Vec<PathBuf>, WriteError> {
     write_all_with(files, stamp, &open_new)

@@ -40,8 +40,13 @@ pub(super) fn audit(
     let facts = match connected.as_ref().filter(|c| c.host.remote) {
         Some(remote) => remote_facts(&project, &tiers, remote, &image, &mut notes)?,
         None => {
-            let mut facts = probe::paths(audit::host_paths(&project));
+            let paths = audit::host_paths(&project);
+            let mut facts = probe::paths(paths.clone());
             facts.tiers = tierfs::presences(&tiers);
+            // `db-on-vm-share` by content: what the bind sources a VM shares hold
+            if connected.as_ref().is_some_and(|c| c.view.shares.is_some()) {
+                facts.databases = probe::databases(&paths);
+            }
             // `stranded-data` needs the project's volumes that still hold data
             if let Some(engine) = connected.as_ref().and_then(|c| c.engine.as_ref())
                 && let Err(e) = crate::stranded::observe(&project, &mut facts, engine, &image)

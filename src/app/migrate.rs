@@ -115,6 +115,7 @@ fn run_on_this_engine(
         quiet: args.quiet,
         views: Some(&views),
         pause: settings.migrate_pause.clone(),
+        hook: None,
         invocation: invocation(run.global),
         helper_cleanup: Some(helper_cleanup(&endpoint)),
         // another machine's VM files are not this machine's
@@ -124,14 +125,10 @@ fn run_on_this_engine(
             .flatten(),
         force: args.force,
         elsewhere,
-        stopped_at: Default::default(),
-        downtime_ms: Default::default(),
-        after_copy: Default::default(),
-        stopped_sources: Default::default(),
-        copy_read: Default::default(),
-        known: Default::default(),
+        to: None,
     };
-    if let Some(outcome) = run_task(&ctx, task, args, run.lock, tiers, state_dir, &reload)? {
+    let given = (args, run.project);
+    if let Some(outcome) = run_task(&ctx, task, given, run.lock, Some(tiers), state_dir, &reload)? {
         emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
     }
     Ok(exit::CLEAN)
@@ -166,14 +163,16 @@ fn new_task(
     }))
 }
 
-/// Runs what `migrate` was asked to do: resumes, rolls back or prunes a journal, starts a new
-/// migration of a plan, or only checks it (`None`: a dry run, its plan shown already).
-fn run_task(
+/// Runs what `migrate` was asked to do, on this engine or to engine B (`ctx.to`): resumes,
+/// rolls back or prunes a journal, starts a new migration of a plan, or only checks it (`None`:
+/// a dry run, its plan shown already). `tiers`: the tier map whose absent tiers refuse a start
+/// (`None`: B's, looked at by helpers there).
+pub(super) fn run_task(
     ctx: &crate::migrate::MigrateContext<'_>,
     task: MigrateTask,
-    args: &MigrateArgs,
+    (args, project): (&MigrateArgs, &crate::compose::model::ComposeProject),
     lock: Option<&crate::lock::ProjectLock>,
-    tiers: &crate::tiers::Tiers,
+    tiers: Option<&crate::tiers::Tiers>,
     state_dir: &std::path::Path,
     reload: crate::migrate::prune::Reload<'_>,
 ) -> Result<Option<crate::migrate::Outcome>, Error> {
@@ -201,13 +200,45 @@ fn run_task(
             let _watch = run::run::watch(ctx, &path, &journal.id, Next::Prune);
             run::prune_sources(ctx, &mut journal, &records, reload)?
         }
-        MigrateTask::Start(plan) => start(ctx, &plan, lock, tiers, state_dir)?,
+        MigrateTask::Start(plan) => {
+            refuse_database_onto_share(ctx, &plan, project)?;
+            start(ctx, &plan, lock, tiers, state_dir)?
+        }
         MigrateTask::DryRun(plan) => {
+            refuse_database_onto_share(ctx, &plan, project)?;
             dry_run(ctx, &plan, tiers)?;
             return Ok(None);
         }
     };
     Ok(Some(outcome))
+}
+
+/// Refused, unless `--force`, when a copy would put a database onto a VM share
+/// ([`crate::database::migrate_verdict`]: `db-on-vm-share`); the forced ones are warned.
+fn refuse_database_onto_share(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    plan: &crate::migrate::plan::MigratePlan,
+    project: &crate::compose::model::ComposeProject,
+) -> Result<(), Error> {
+    let Some(vm) = &ctx.vm else {
+        return Ok(());
+    };
+    let copies = plan
+        .copies
+        .iter()
+        .map(|c| (c.key.as_str(), c.job.target.as_path()));
+    match crate::database::migrate_verdict(project, copies, &vm.view, ctx.force) {
+        Ok(warnings) => {
+            for warning in warnings {
+                eprintln!("{warning}");
+            }
+            Ok(())
+        }
+        Err(refused) => Err(Error::Migrate(crate::migrate::MigrateError::Blocked {
+            message: refused.to_string(),
+            hint: refused.hint(),
+        })),
+    }
 }
 
 /// Starts a new migration of `plan` under the project lock: refuses absent tiers, runs the
@@ -216,7 +247,7 @@ fn start(
     ctx: &crate::migrate::MigrateContext<'_>,
     plan: &crate::migrate::plan::MigratePlan,
     lock: Option<&crate::lock::ProjectLock>,
-    tiers: &crate::tiers::Tiers,
+    tiers: Option<&crate::tiers::Tiers>,
     state_dir: &std::path::Path,
 ) -> Result<crate::migrate::Outcome, Error> {
     use crate::migrate::journal::{self, Journal};
@@ -227,7 +258,9 @@ fn start(
             "a migration runs only under the project lock (not with --dry-run)".into(),
         )));
     };
-    refuse_absent_tiers(ctx, plan, tiers)?;
+    if let Some(tiers) = tiers {
+        refuse_absent_tiers(ctx, plan, tiers)?;
+    }
     run::preflight(ctx, plan, lock)?;
     let id = format!(
         "{}-{}",
@@ -244,9 +277,11 @@ fn start(
 fn dry_run(
     ctx: &crate::migrate::MigrateContext<'_>,
     plan: &crate::migrate::plan::MigratePlan,
-    tiers: &crate::tiers::Tiers,
+    tiers: Option<&crate::tiers::Tiers>,
 ) -> Result<(), Error> {
-    refuse_absent_tiers(ctx, plan, tiers)?;
+    if let Some(tiers) = tiers {
+        refuse_absent_tiers(ctx, plan, tiers)?;
+    }
     crate::migrate::preflight::read_only(ctx, plan)?;
     crate::migrate::preflight::room(ctx, plan)?;
     if !ctx.quiet {

@@ -1,27 +1,30 @@
-//! `tierctl migrate --to-context B` (and `--resume` / `--rollback` of such a migration): the
-//! project's data moves from this engine (A) to the engine of context B
-//! ([`crate::migrate::cross_host`]).
+//! `tierctl migrate --to-context B` (and `--resume` / `--rollback` / `--prune-source` of such a
+//! migration): the project's data moves from this engine (A) to the engine of context B. The
+//! plan is made here (B's tier map, a compose file for B); it runs through the same task runner
+//! as a migration on one engine ([`super::migrate::run_task`]), with B in the migrate context
+//! ([`crate::migrate::site`]).
 
 use std::io::Write;
 
 use super::connect::{env_vars, home, resolve_endpoint};
 use super::migrate::{
-    MigrateTask, confirm, destructive, helper_cleanup, invocation, plan_report, shown_and_confirmed,
+    MigrateTask, confirm, destructive, helper_cleanup, invocation, plan_report, run_task,
+    shown_and_confirmed,
 };
 use super::{emit, render};
 use crate::audit;
 use crate::cli::{GlobalArgs, MigrateArgs};
+use crate::compose::load;
 use crate::compose::model::ComposeProject;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint::{self, EndpointInput};
 use crate::engine::probe as bind_probe;
 use crate::error::{Error, exit};
 use crate::lock::ProjectLock;
-use crate::migrate::cross_host::{self, OtherHost};
 use crate::migrate::cross_plan::{self, CrossHost};
-use crate::migrate::journal::{self, Journal};
+use crate::migrate::journal;
 use crate::migrate::plan::MigratePlan;
-use crate::migrate::run::{self, Next};
+use crate::migrate::site::OtherEngine;
 use crate::migrate::{ComposeCli, MigrateContext, MigrateError};
 use crate::probe::{self, DiskFiles};
 use crate::report::Report;
@@ -84,6 +87,12 @@ pub(super) fn migrate(
     } else if let Some(what) = destructive(&task, args) {
         confirm(what, args)?;
     }
+    if matches!(task, MigrateTask::DryRun(_)) {
+        // `planned` shows a dry run's plan and stops
+        return Err(refused(
+            "a dry run of a move to another engine only shows its plan",
+        ));
+    }
     let endpoint = resolve_endpoint(run.global, run.env)?;
     let mut connected = None;
     let engine = run.on.engine(&endpoint, &mut connected)?;
@@ -99,6 +108,7 @@ pub(super) fn migrate(
         quiet: args.quiet,
         views: None,
         pause: settings.migrate_pause.clone(),
+        hook: None,
         invocation: invocation(run.global),
         helper_cleanup: Some(std::sync::Arc::new(move |journal: &str| {
             cleanup_a(journal);
@@ -107,87 +117,20 @@ pub(super) fn migrate(
         vm: None,
         force: args.force,
         elsewhere: None,
-        stopped_at: Default::default(),
-        downtime_ms: Default::default(),
-        after_copy: Default::default(),
-        stopped_sources: Default::default(),
-        copy_read: Default::default(),
-        known: Default::default(),
+        to: Some(OtherEngine {
+            engine: &other.0,
+            context: cross.context.clone(),
+        }),
     };
-    let b = OtherHost {
-        engine: &other.0,
-        context: cross.context.clone(),
-    };
-    let outcome = run_task(&ctx, &b, task, run.lock, args.discard_copy)?;
-    emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    // the compose project as it is on disk when a prune checks who uses a volume
+    let reload = || load::load(&settings.load, &DiskFiles).map_err(|e| e.to_string());
+    let state_dir = journal::dir(&run.project.dir);
+    // B's tiers are looked at by helpers there (the site's checks), not by a tier map here
+    let given = (args, run.project);
+    if let Some(outcome) = run_task(&ctx, task, given, run.lock, None, &state_dir, &reload)? {
+        emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
+    }
     Ok(exit::CLEAN)
-}
-
-/// Runs what the cross-host migration was asked to do, its steps run across A and B: resumes,
-/// rolls back or prunes a journal, or starts a new migration of a plan.
-fn run_task(
-    ctx: &MigrateContext<'_>,
-    b: &OtherHost<'_>,
-    task: MigrateTask,
-    lock: Option<&ProjectLock>,
-    discard_copy: bool,
-) -> Result<crate::migrate::Outcome, Error> {
-    let execute = |input: &crate::migrate::steps::StepInput<'_>,
-                   step: &crate::migrate::plan::MigrateStep,
-                   retried: bool| cross_host::execute(b, input, step, retried);
-    let outcome = match task {
-        MigrateTask::Resume(path) => {
-            let (mut journal, records) = Journal::open(&path)?;
-            remove_helpers_on(b, &journal.id);
-            run::run_with(ctx, &mut journal, &records, &execute)?
-        }
-        MigrateTask::Rollback(path) => {
-            let (mut journal, records) = Journal::open(&path)?;
-            let _watch = run::watch(ctx, &path, &journal.id, Next::Rollback);
-            cross_host::rollback(ctx, b, &mut journal, &records, discard_copy)?
-        }
-        MigrateTask::Start(plan) => start(ctx, b, &plan, lock)?,
-        // `planned` shows a dry run's plan and stops
-        MigrateTask::DryRun(_) => {
-            return Err(refused(
-                "a dry run of a move to another engine only shows its plan",
-            ));
-        }
-        MigrateTask::Prune(path) => {
-            let (mut journal, records) = Journal::open(&path)?;
-            let _watch = run::watch(ctx, &path, &journal.id, Next::Prune);
-            cross_host::prune(ctx, &mut journal, &records)?
-        }
-    };
-    Ok(outcome)
-}
-
-/// Starts a new cross-host migration of `plan` under the project lock: runs the preflight on
-/// both engines, creates the journal and runs it with the steps run across A and B.
-fn start(
-    ctx: &MigrateContext<'_>,
-    b: &OtherHost<'_>,
-    plan: &MigratePlan,
-    lock: Option<&ProjectLock>,
-) -> Result<crate::migrate::Outcome, Error> {
-    let execute = |input: &crate::migrate::steps::StepInput<'_>,
-                   step: &crate::migrate::plan::MigrateStep,
-                   retried: bool| cross_host::execute(b, input, step, retried);
-    let Some(lock) = lock else {
-        return Err(refused(
-            "a migration runs only under the project lock (not with --dry-run)",
-        ));
-    };
-    cross_host::preflight(ctx, b, plan, lock)?;
-    let id = format!(
-        "{}-{}",
-        crate::write::timestamp(std::time::SystemTime::now()),
-        std::process::id()
-    );
-    let state_dir = journal::dir(&plan.project_dir);
-    let mut journal = Journal::create(&state_dir, &id, plan)?;
-    let records = journal::read(&journal.path)?;
-    Ok(run::run_with(ctx, &mut journal, &records, &execute)?)
 }
 
 /// The helper image: `--helper-image` (or `TIERCTL_HELPER_IMAGE`), else the default.
@@ -202,18 +145,6 @@ fn refused(message: &str) -> Error {
     Error::Migrate(MigrateError::Refused(message.into()))
 }
 
-/// Helpers a killed run left on B.
-fn remove_helpers_on(b: &OtherHost<'_>, journal: &str) {
-    if let Ok(left) = b
-        .engine
-        .list(&crate::engine::Selector::Journal(journal.to_owned()))
-    {
-        for c in left {
-            let _ = b.engine.remove(&c.id);
-        }
-    }
-}
-
 /// The engine of `context` (never `-H` or `DOCKER_HOST`: those name this engine).
 fn other_engine(run: &Run<'_>, context: &str) -> Result<(DockerEngine, endpoint::Endpoint), Error> {
     let input = EndpointInput {
@@ -224,7 +155,8 @@ fn other_engine(run: &Run<'_>, context: &str) -> Result<(DockerEngine, endpoint:
         home: home(run.env),
     };
     let endpoint = endpoint::resolve(&input, &DiskConfig)?;
-    let engine = DockerEngine::connect(&endpoint)?;
+    // B's paths are its host's: never read here, only by helpers on B
+    let engine = DockerEngine::connect(&endpoint)?.on_another_machine(true);
     Ok((engine, endpoint))
 }
 

@@ -32,8 +32,11 @@ pub enum Check {
     VmShareMissing,
     /// A bind source the engine's VM shares read-only.
     VmShareReadonly,
-    /// A database's data on a VM share that cannot `chown` or corrupts (sshfs, 9p).
+    /// A database's data on a VM share (any type: virtiofs corrupts SQLite, sshfs and 9p
+    /// cannot `chown`).
     DbOnVmShare,
+    /// A library a service watches for changes on a VM share that carries no host file event.
+    WatchedLibraryOnVmShare,
     /// A bind source on a tier whose disk is not there (root not its mount, marker missing).
     TierNotMounted,
     /// A bind directory on a tier that is empty or missing while the project's named volume
@@ -43,7 +46,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 13] = [
+    pub const ALL: [Check; 14] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -55,6 +58,7 @@ impl Check {
         Check::VmShareMissing,
         Check::VmShareReadonly,
         Check::DbOnVmShare,
+        Check::WatchedLibraryOnVmShare,
         Check::TierNotMounted,
         Check::StrandedData,
     ];
@@ -86,6 +90,7 @@ impl Check {
             Check::VmShareMissing => "vm-share-missing",
             Check::VmShareReadonly => "vm-share-readonly",
             Check::DbOnVmShare => "db-on-vm-share",
+            Check::WatchedLibraryOnVmShare => "watched-library-on-vm-share",
             Check::TierNotMounted => "tier-not-mounted",
             Check::StrandedData => "stranded-data",
         }

@@ -14,6 +14,7 @@ mod symlinked_bind;
 mod tier_not_mounted;
 mod vm_share_missing;
 mod vm_share_readonly;
+mod watched_library;
 mod wrong_tier;
 
 #[cfg(test)]
@@ -29,7 +30,7 @@ pub use tier_not_mounted::{
 };
 
 use crate::compose::model::{ComposeProject, MountId, MountType, Service, VolumeMount};
-use crate::facts::{Facts, PathFacts, is_system_path};
+use crate::facts::{DatabaseSign, Facts, PathFacts, is_system_path};
 use crate::share::VmView;
 use crate::tiers::{Placement, Subject, Tiers};
 
@@ -54,6 +55,8 @@ pub struct Subjects<'a> {
     pub host_path: Option<PathBuf>,
     /// Facts about that path.
     pub path: Option<&'a PathFacts>,
+    /// The database files that path holds (empty when none, or not read).
+    pub databases: &'a [DatabaseSign],
 }
 
 type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
@@ -115,10 +118,11 @@ pub fn unplaced_note(findings: &[Finding]) -> Vec<String> {
 type VmCheckFn = fn(&VmView, &Subjects<'_>) -> Option<Finding>;
 
 /// The VM checks, in the order their findings are produced for one mount.
-const VM_CHECKS: [VmCheckFn; 3] = [
+const VM_CHECKS: [VmCheckFn; 4] = [
     vm_share_missing::check,
     vm_share_readonly::check,
     db_on_vm_share::check,
+    watched_library::check,
 ];
 
 /// Runs the VM checks (does the engine's VM share each bind source?) on every mount of every
@@ -129,16 +133,25 @@ pub fn audit_vm(project: &ComposeProject, facts: &Facts, view: &VmView) -> Vec<F
         for mount in &service.mounts {
             let host_path = host_path(project, mount).filter(|p| !is_system_path(p));
             let path = host_path.as_deref().and_then(|p| facts.path(p));
+            let databases = databases(facts, host_path.as_deref());
             let subject = Subjects {
                 service,
                 mount,
                 host_path,
                 path,
+                databases,
             };
             findings.extend(VM_CHECKS.iter().filter_map(|check| check(view, &subject)));
         }
     }
     sorted_by_place(findings)
+}
+
+/// The database files `facts` found at a host path.
+fn databases<'a>(facts: &'a Facts, host_path: Option<&Path>) -> &'a [DatabaseSign] {
+    host_path
+        .and_then(|p| facts.databases.get(p))
+        .map_or(&[], Vec::as_slice)
 }
 
 /// `findings` in report order: by file, position, then check id.
@@ -181,11 +194,13 @@ impl<'a> Context<'a> {
     pub fn subject(&self, service: &'a Service, mount: &'a VolumeMount) -> Subjects<'a> {
         let host_path = host_path(self.project, mount).filter(|p| !is_system_path(p));
         let path = host_path.as_deref().and_then(|p| self.facts.path(p));
+        let databases = databases(self.facts, host_path.as_deref());
         Subjects {
             service,
             mount,
             host_path,
             path,
+            databases,
         }
     }
 

@@ -449,6 +449,155 @@ mod vm {
         assert_eq!(checks(&findings), [(Check::DbOnVmShare, Severity::Warning)]);
     }
 
+    fn shared_as(mount_type: &str) -> VmView {
+        crate::share::colima(vec![Share::same_path(
+            "/Users/alice",
+            true,
+            Some(mount_type),
+        )])
+    }
+
+    /// Issue 22 item 3: a database on any VM share, virtiofs included, and never advised
+    /// onto one.
+    #[test]
+    fn issue22_a_database_by_image_on_every_share_type() {
+        let p = project(
+            "lscr.io/linuxserver/radarr:latest",
+            vec![
+                bind("/Users/alice/radarr", "/config"),
+                bind("/Users/alice/movies", "/movies"),
+            ],
+            vec![],
+        );
+        let facts = || vec![dir("/Users/alice/radarr"), dir("/Users/alice/movies")];
+        for mount_type in ["virtiofs", "sshfs", "reverse-sshfs", "9p", "grpcfuse"] {
+            let findings = run_vm(&p, facts(), &shared_as(mount_type));
+            assert_eq!(
+                checks(&findings),
+                [(Check::DbOnVmShare, Severity::Warning)],
+                "{mount_type}"
+            );
+            let f = &findings[0];
+            assert_eq!(f.target.as_deref(), Some("/config"), "{mount_type}");
+            assert!(
+                f.message.contains(&format!("a {mount_type} share")),
+                "{}",
+                f.message
+            );
+            assert!(!f.hint.contains("virtiofs"), "{}", f.hint);
+            assert!(f.hint.contains("named volume"), "{}", f.hint);
+        }
+    }
+
+    /// Issue 22 item 3: found by what the bind source holds when the image says nothing.
+    #[test]
+    fn issue22_a_database_by_content_on_a_virtiofs_share() {
+        let p = project(
+            "example/app",
+            vec![
+                bind("/Users/alice/state", "/state"),
+                bind("/Users/alice/media", "/media"),
+            ],
+            vec![],
+        );
+        let mut facts = Facts {
+            paths: [dir("/Users/alice/state"), dir("/Users/alice/media")]
+                .into_iter()
+                .map(|f| (f.path.clone(), f))
+                .collect(),
+            ..Facts::default()
+        };
+        facts.databases.insert(
+            "/Users/alice/state".into(),
+            vec![
+                crate::facts::DatabaseSign::Sqlite {
+                    file: "app.db".into(),
+                },
+                crate::facts::DatabaseSign::SqliteJournal {
+                    file: "app.db-wal".into(),
+                },
+            ],
+        );
+        let findings = audit_vm(&p, &facts, &shared_as("virtiofs"));
+        assert_eq!(checks(&findings), [(Check::DbOnVmShare, Severity::Warning)]);
+        assert!(
+            findings[0]
+                .message
+                .contains("SQLite files (app.db, app.db-wal)"),
+            "{}",
+            findings[0].message
+        );
+        // the same files on the VM's own disk (not shared) are fine
+        let not_shared = crate::share::colima(vec![Share::same_path("/Volumes", true, None)]);
+        let findings = audit_vm(&p, &facts, &not_shared);
+        assert!(
+            findings.iter().all(|f| f.check != Check::DbOnVmShare),
+            "{findings:?}"
+        );
+    }
+
+    /// Issue 22 item 5: a watched library on a share that carries no host event.
+    #[test]
+    fn issue22_a_watched_library_on_a_share_without_host_events() {
+        let p = project(
+            "lscr.io/linuxserver/jellyfin:latest",
+            vec![
+                bind("/Users/alice/jellyfin", "/config"),
+                bind("/Users/alice/movies", "/data/movies"),
+            ],
+            vec![],
+        );
+        let facts = || vec![dir("/Users/alice/jellyfin"), dir("/Users/alice/movies")];
+        for mount_type in ["virtiofs", "sshfs", "reverse-sshfs", "9p"] {
+            let findings: Vec<Finding> = run_vm(&p, facts(), &shared_as(mount_type))
+                .into_iter()
+                .filter(|f| f.check == Check::WatchedLibraryOnVmShare)
+                .collect();
+            assert_eq!(findings.len(), 1, "{mount_type}: {findings:?}");
+            let f = &findings[0];
+            assert_eq!(f.target.as_deref(), Some("/data/movies"));
+            assert!(f.message.contains("real-time monitoring"), "{}", f.message);
+            assert!(f.hint.contains("Scan Media Library"), "{}", f.hint);
+        }
+        // Docker Desktop forwards host events itself: not judged
+        let desktop = VmView {
+            engine: EngineGuess::DockerDesktop,
+            shares: Some(crate::share::VmShares {
+                engine: crate::share::VmEngine::DockerDesktop,
+                instance: None,
+                shares: vec![Share::same_path("/Users", true, Some("virtiofs"))],
+                source_files: Vec::new(),
+                notes: Vec::new(),
+            }),
+        };
+        assert!(
+            run_vm(&p, facts(), &desktop)
+                .iter()
+                .all(|f| f.check != Check::WatchedLibraryOnVmShare)
+        );
+    }
+
+    /// Issue 22 item 5: Paperless' consume folder, and only that folder.
+    #[test]
+    fn issue22_paperless_consume_dir_names_the_polling_workaround() {
+        let p = project(
+            "ghcr.io/paperless-ngx/paperless-ngx:latest",
+            vec![
+                bind("/Users/alice/consume", "/usr/src/paperless/consume"),
+                bind("/Users/alice/media", "/usr/src/paperless/media"),
+            ],
+            vec![],
+        );
+        let facts = vec![dir("/Users/alice/consume"), dir("/Users/alice/media")];
+        let findings: Vec<Finding> = run_vm(&p, facts, &shared_as("virtiofs"))
+            .into_iter()
+            .filter(|f| f.check == Check::WatchedLibraryOnVmShare)
+            .collect();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(findings[0].hint.contains("PAPERLESS_CONSUMER_POLLING"));
+        assert!(findings[0].message.contains("never picked up"));
+    }
+
     #[test]
     fn a_native_engine_shares_everything() {
         let p = project(

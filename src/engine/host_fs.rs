@@ -444,6 +444,7 @@ pub fn facts(
         tiers,
         left_volumes: Vec::new(),
         empty_dirs,
+        databases: BTreeMap::new(),
     })
 }
 

@@ -66,6 +66,7 @@ impl ComposeRunner for SystemRunner {
         command.args(&args[1..]).current_dir(dir);
         // the endpoint tierctl used, not a context or TLS setting of the user's environment
         for name in [
+            "DOCKER_HOST",
             "DOCKER_CONTEXT",
             "DOCKER_TLS_VERIFY",
             "DOCKER_TLS",
@@ -209,13 +210,27 @@ pub fn up_command(program: &[String], plan: &MigratePlan, services: &[String]) -
 }
 
 /// Start `services` of the plan's project with the compose CLI of the family that created its
-/// containers (`None`: none installed).
+/// containers on `engine` (`None`: none installed): on the engine tierctl used, or, with
+/// `on_context`, on engine B of `--to-context` from the compose files written for it.
 pub fn start(
     cli: Option<&ComposeCli>,
     engine: &dyn Engine,
     plan: &MigratePlan,
     services: &[String],
+    on_context: Option<&str>,
 ) -> Result<(), String> {
+    let on_b;
+    let (plan, env) = match (on_context, plan.to_context.as_deref()) {
+        (Some(context), Some(cross)) => {
+            on_b = MigratePlan {
+                compose_files: cross.files_for_b(),
+                ..plan.clone()
+            };
+            let env = vec![("DOCKER_CONTEXT".to_owned(), context.to_owned())];
+            (&on_b, Some(env))
+        }
+        _ => (plan, None),
+    };
     let Some(cli) = cli else {
         return Err(format!(
             "no compose CLI found (`docker compose`, `docker-compose-v2` or `docker-compose`): start the services yourself with `{}`",
@@ -223,16 +238,17 @@ pub fn start(
         ));
     };
     let args = up_command(&cli.program(engine, &plan.project)?, plan, services);
+    let env = env.as_deref().unwrap_or(&cli.docker_env);
     let ran = cli
         .runner
-        .run(&args, &plan.project_dir, &cli.docker_env)
+        .run(&args, &plan.project_dir, env)
         .map_err(|err| format!("cannot run `{}`: {err}", args.join(" ")))?;
     if !ran.success {
-        return Err(format!(
-            "`{}` failed: {}",
-            args.join(" "),
-            ran.stderr.trim()
-        ));
+        let shown = match on_context {
+            Some(context) => format!("DOCKER_CONTEXT={context} {}", args.join(" ")),
+            None => args.join(" "),
+        };
+        return Err(format!("`{shown}` failed: {}", ran.stderr.trim()));
     }
     Ok(())
 }

@@ -289,9 +289,9 @@ pub fn root_attributes(root: &Entry) -> Option<RootAttributes> {
 }
 
 /// The helper on B that applies one run of a delta's removals and in-place fixes below the
-/// copy ([`crate::migrate::cross_delta::APPLY`]).
+/// copy ([`crate::migrate::stream::delta::APPLY`]).
 pub fn apply_spec(target: &Path, args: Vec<String>, image: &str, journal: &str) -> HelperSpec {
-    let mut command = shell(crate::migrate::cross_delta::APPLY);
+    let mut command = shell(crate::migrate::stream::delta::APPLY);
     command.push("tierctl-delta".into());
     command.extend(args);
     HelperSpec {

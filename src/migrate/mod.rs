@@ -19,18 +19,14 @@ pub mod compose_family;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod copy;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
-pub mod cross_delta;
-pub mod cross_discard;
-pub mod cross_host;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod cross_plan;
-pub mod cross_transfer;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod delta;
 pub mod host_apply;
 pub mod host_measure;
 pub mod journal;
 pub mod late_writes;
+pub mod learned;
 pub mod mounts;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod outcome;
@@ -43,10 +39,12 @@ pub mod progress;
 pub mod prune;
 pub mod rollback;
 pub mod run;
+pub mod site;
 pub mod steps;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod stop_order;
 pub mod stop_signal;
+pub mod stream;
 pub mod tier_dirs;
 pub mod tree;
 
@@ -86,6 +84,10 @@ pub struct MigrateContext<'a> {
     pub views: Option<&'a dyn MountViews>,
     /// Test hook: sleep at a point of the run, so a test can kill tierctl there.
     pub pause: Option<Pause>,
+    /// Test hook: called with the step's id before each step runs (its start journaled) and
+    /// after it ran (its end not yet journaled), and at the rollback's points; a test changes
+    /// the trees there or crashes (the fake engine's crash matrix). `None` in production.
+    pub hook: Option<StepHook<'a>>,
     /// The global arguments the user gave (`-f`, `-p`, `--project-directory`, `--env-file`,
     /// `--profile`, `--context`, `-H`), repeated in the next command printed after an interrupt.
     pub invocation: Vec<String>,
@@ -101,28 +103,13 @@ pub struct MigrateContext<'a> {
     /// the plan's paths are that machine's, and its tier directories are looked at and written
     /// only by helper containers there ([`tier_dirs`]). `None`: this machine (or its VM).
     pub elsewhere: Option<String>,
-    /// When this process stopped the services (for "services were down 1.4 s").
-    pub stopped_at: std::cell::Cell<Option<std::time::Instant>>,
-    /// How long the services were down, ms, once the start step started them again.
-    pub downtime_ms: std::cell::Cell<Option<u64>>,
-    /// What this run's copy helpers read of both trees right after their copy (by copy number:
-    /// source, target), for the verify that follows in the same run
-    /// ([`tree::verify_after_copy`]); a resumed run reads the trees again.
-    pub after_copy: std::cell::RefCell<std::collections::BTreeMap<usize, tree::AfterCopy>>,
-    /// The manifests of the stopped sources that this run's cross-host delta took (by copy
-    /// number), for the verify that follows in the same run: the source is not read twice while
-    /// the services are down; a resumed run reads it again.
-    pub stopped_sources:
-        std::cell::RefCell<std::collections::BTreeMap<usize, tree::manifest::Manifest>>,
-    /// What this run's copies on the host read of their target right after the copy, while it
-    /// synced (by copy number), for the verify that follows in the same run, which then reads
-    /// only the source again ([`tree::with_copy_read`]); a resumed run reads both trees.
-    pub copy_read: std::cell::RefCell<std::collections::BTreeMap<usize, tree::manifest::Manifest>>,
-    /// What this run's running verify (or its `--stop-first` copy) knew of each tree (by copy
-    /// number), for the verify while the services are stopped in the same run: it is not read
-    /// back from the journal's side files while they are down; a resumed run loads those.
-    pub known: std::cell::RefCell<std::collections::BTreeMap<usize, [tree::Known; 2]>>,
+    /// Engine B of `--to-context`: the project moves there ([`site`]); `None`: the copies stay
+    /// on this engine.
+    pub to: Option<site::OtherEngine<'a>>,
 }
+
+/// What [`MigrateContext::hook`] calls: the step's id, and whether the step ran already.
+pub type StepHook<'a> = &'a dyn Fn(&str, bool);
 
 /// Removes the helper containers labelled with a journal id, callable from any thread.
 pub type HelperCleanup = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
@@ -143,8 +130,12 @@ impl MigrateContext<'_> {
         }
     }
 
-    /// The test hook: sleep when it names this step (before it, or `after` it ran).
+    /// The test hooks: [`MigrateContext::hook`] (with the step's text); a sleep when the pause
+    /// names this step (before it, or `after` it ran).
     fn pause_at(&self, step: &StepId, after: bool) {
+        if let Some(hook) = self.hook {
+            hook(&step.to_string(), after);
+        }
         if let Some(p) = self
             .pause
             .as_ref()
@@ -177,11 +168,15 @@ impl MigrateContext<'_> {
     }
 
     /// Remove the helper containers a killed run of this journal may have left behind (a copy
-    /// helper outlives a SIGKILLed tierctl and keeps the source volume in use).
+    /// helper outlives a SIGKILLed tierctl and keeps the source volume in use), on this engine
+    /// and on B.
     pub fn remove_helpers(&self, journal: &str) {
-        if let Ok(left) = self.engine.list(&Selector::Journal(journal.to_owned())) {
-            for c in left {
-                let _ = self.engine.remove(&c.id);
+        let b = self.to.as_ref().map(|b| b.engine as &dyn Engine);
+        for engine in std::iter::once(self.engine).chain(b) {
+            if let Ok(left) = engine.list(&Selector::Journal(journal.to_owned())) {
+                for c in left {
+                    let _ = engine.remove(&c.id);
+                }
             }
         }
     }

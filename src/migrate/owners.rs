@@ -105,7 +105,7 @@ pub fn problem(
         None => "its filesystem".to_owned(),
     };
     Some(format!(
-        "db-on-vm-share: `{}`: {place} does not keep owners ({}), and {source} holds files owned by {} (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`, virtiofs), or leave this data in its volume",
+        "db-on-vm-share: `{}`: {place} does not keep owners ({}), and {source} holds files owned by {} (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`) for data that is not a database's, or leave this data in its volume (a database stays on the VM's own disk: no VM share suits it)",
         target.display(),
         failed.join(", "),
         owners.join(", ")
@@ -155,7 +155,7 @@ mod tests {
             )
             .as_deref(),
             Some(
-                "db-on-vm-share: `/tiers/fast/app/db`: the VM share `/tiers` does not keep owners (a file chowned to 999:999 shows 0:0), and volume `app_db` holds files owned by 999:999, 70:70 (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`, virtiofs), or leave this data in its volume"
+                "db-on-vm-share: `/tiers/fast/app/db`: the VM share `/tiers` does not keep owners (a file chowned to 999:999 shows 0:0), and volume `app_db` holds files owned by 999:999, 70:70 (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`) for data that is not a database's, or leave this data in its volume (a database stays on the VM's own disk: no VM share suits it)"
             )
         );
         let refused = parse("1\n1\n0\n@owners\n999:999 refused\n");

@@ -97,6 +97,23 @@ pub enum MigrateStep {
 }
 
 impl MigrateStep {
+    /// The copy the step works on (`None`: a step of the whole project).
+    pub fn copy(&self) -> Option<usize> {
+        match self {
+            MigrateStep::CreateDir(n)
+            | MigrateStep::Copy(n)
+            | MigrateStep::Verify(n)
+            | MigrateStep::PreCopy(n)
+            | MigrateStep::Delta(n)
+            | MigrateStep::PreVerify(n)
+            | MigrateStep::RemoveSource(n) => Some(*n),
+            MigrateStep::Stop
+            | MigrateStep::Rewrite
+            | MigrateStep::Start
+            | MigrateStep::VerifyMounts => None,
+        }
+    }
+
     /// The step's id in the journal.
     pub fn id(&self) -> StepId {
         match *self {

@@ -1,7 +1,10 @@
-//! `tierctl migrate --prune-source`: after a finished migration, remove each source volume whose
-//! copy verified and whose services started on it, journaled like a step — and only when no
-//! compose file of the project (re-loaded now) and no container (running or stopped) uses it.
-//! [`users`] is the check, shared with `--discard-copy`.
+//! `tierctl migrate --prune-source`: after a finished migration (on this engine, or to engine
+//! B), remove each source volume whose copy verified and whose services started on it,
+//! journaled like a step — and only when no compose file of the project (re-loaded now) and no
+//! container (running or stopped) on this engine uses it, and it is still what its copy
+//! verified. After a move to B the original compose files still name the volumes (they were
+//! never changed, for a rollback): there only the containers count. [`users`] is the check,
+//! shared with `--discard-copy`.
 
 use std::path::Path;
 
@@ -188,9 +191,11 @@ fn remove(
         state,
         journal: &journal.id,
         label: &label,
+        stopped_at: None,
     };
-    let (detail, result) = steps::execute(&input, &step, false)
+    let done = steps::execute(&input, &step, false, Default::default())
         .map_err(|message| again(format!("step `{}` failed: {message}", step.id())))?;
+    let (detail, result) = (done.detail, done.line);
     ctx.say(&format!("{label}  {result}"));
     Ok((detail, result))
 }
@@ -213,8 +218,14 @@ pub fn users(
     project: &ComposeProject,
     source: &MountSource,
 ) -> Result<Vec<String>, MigrateError> {
-    let mut found: Vec<String> = project
-        .mounts()
+    // after a move to B the project's own files are the untouched originals
+    let files = match ctx.to {
+        Some(_) => None,
+        None => Some(project),
+    };
+    let mut found: Vec<String> = files
+        .into_iter()
+        .flat_map(|project| project.mounts())
         .filter(|(_, m)| mount_uses(project, m, source))
         .map(|(s, m)| {
             let line = m

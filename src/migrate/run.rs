@@ -2,35 +2,25 @@
 //! ([`super::steps`]), and journaled as done or failed; and what an interrupt does to a run of
 //! any mode ([`watch`]): the running helper removed, an `interrupted` record, the next command.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Instant;
 
 use crate::interrupt;
 
 use super::journal::{Journal, JournalState, Record};
+use super::learned::Learned;
 use super::outcome::{Outcome, StepOutcome, kept_line, kept_volumes};
 use super::plan::{MigratePlan, MigrateStep, StepId, describe};
 use super::steps::{self, StepInput};
 use super::{MigrateContext, MigrateError, state_of};
 
-/// What runs one step (`retried`: its start was journaled before).
-pub type Executor<'e> = &'e dyn Fn(&StepInput<'_>, &MigrateStep, bool) -> steps::StepResult;
-
-/// Run (or continue) the journal's migration.
+/// Run (or continue) the journal's migration: on this engine, or to engine B of `--to-context`
+/// ([`MigrateContext::to`]); the same loop either way.
 pub fn run(
     ctx: &MigrateContext<'_>,
     journal: &mut Journal,
     records: &[Record],
-) -> Result<Outcome, MigrateError> {
-    run_with(ctx, journal, records, &steps::execute)
-}
-
-/// [`run`] with the steps run by `execute` (`migrate --to-context` runs its copies across two
-/// engines: [`super::cross_host`]).
-pub fn run_with(
-    ctx: &MigrateContext<'_>,
-    journal: &mut Journal,
-    records: &[Record],
-    execute: Executor<'_>,
 ) -> Result<Outcome, MigrateError> {
     let mut state = state_of(journal, records)?;
     let plan = state.plan.clone();
@@ -54,17 +44,29 @@ pub fn run_with(
         let first = plan.steps.first().map_or(stop, MigrateStep::id);
         journal_running(ctx, journal, &plan, &mut state, &first)?;
     }
+    let mut memory = Memory::default();
     for (index, step) in plan.steps.iter().enumerate() {
         let label = format!("[{}/{total}] {}", index + 1, describe(&plan, step));
-        let done = run_step(ctx, journal, (&plan, step), &mut state, &label, execute)?;
+        let done = run_step(ctx, journal, (&plan, step), &mut state, &label, &mut memory)?;
         outcome.steps.push(done);
     }
     journal.append(&Record::Finished)?;
     ctx.remove_seed_volumes(&state);
     outcome.kept = kept_volumes(&plan, &state);
-    outcome.downtime_ms = ctx.downtime_ms.get();
+    outcome.downtime_ms = memory.downtime_ms;
     ctx.say(&kept_line(&outcome.kept));
     Ok(outcome)
+}
+
+/// What this run's steps learned for its later steps ([`super::learned`]), held by the loop.
+#[derive(Default)]
+struct Memory {
+    /// By copy.
+    copies: BTreeMap<usize, Learned>,
+    /// When this run's stop step began.
+    stopped_at: Option<Instant>,
+    /// How long the services were down, once this run's start step started them.
+    downtime_ms: Option<u64>,
 }
 
 /// One step: skipped when journaled as done, else journaled, run and journaled again.
@@ -74,7 +76,7 @@ fn run_step(
     (plan, step): (&MigratePlan, &MigrateStep),
     state: &mut JournalState,
     label: &str,
-    execute: Executor<'_>,
+    memory: &mut Memory,
 ) -> Result<StepOutcome, MigrateError> {
     let id = step.id();
     if state.done.contains_key(&id) {
@@ -91,17 +93,31 @@ fn run_step(
         journal_running(ctx, journal, plan, state, &id)?;
     }
     ctx.pause_at(&id, false);
+    if matches!(step, MigrateStep::Stop) {
+        memory.stopped_at = Some(Instant::now());
+    }
     let input = StepInput {
         ctx,
         plan,
         state,
         journal: &journal.id,
         label,
+        stopped_at: memory.stopped_at,
     };
-    let executed = execute(&input, step, retried);
+    // the verify takes what this run learned of its copy
+    let learned = match step {
+        MigrateStep::Verify(n) => memory.copies.remove(n).unwrap_or_default(),
+        _ => Learned::default(),
+    };
+    let executed = steps::execute(&input, step, retried, learned);
     ctx.pause_at(&id, true);
     match executed {
-        Ok((detail, result)) => {
+        Ok(done) => {
+            if let Some(n) = step.copy() {
+                memory.copies.entry(n).or_default().update(done.learned);
+            }
+            memory.downtime_ms = done.downtime_ms.or(memory.downtime_ms);
+            let (detail, result) = (done.detail, done.line);
             ctx.say(&format!("{label}  {result}"));
             journal.append(&Record::Done {
                 step: id.clone(),
@@ -135,7 +151,7 @@ fn journal_running(
     state: &mut JournalState,
     step: &StepId,
 ) -> Result<(), MigrateError> {
-    let services = steps::running_services(ctx, plan)
+    let services = steps::running_services(ctx.engine, plan)
         .map_err(|message| step_error(journal, plan, state, step, message))?;
     journal.append(&Record::Running {
         services: services.clone(),

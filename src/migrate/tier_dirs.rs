@@ -1,18 +1,21 @@
-//! A migration's target directories, where they are. On this machine (or a VM of it, through
-//! its shares) tierctl looks at them and creates them itself. When the engine's host is another
-//! machine (`crate::host`, [`MigrateContext::elsewhere`]) the plan's paths are that machine's
-//! paths: only helper containers on that engine look at them (the facts by `engine::host_fs`)
-//! and create, measure or remove them (the tier-root helpers of [`super::cross_plan`]); no path
-//! of this machine stands in for one of that machine.
+//! A migration's target directories, at their [`Site`]. On this machine (or a VM of it, through
+//! its shares) tierctl looks at them and creates them itself. When they are another machine's
+//! (the engine's host, `crate::host`, or engine B of `--to-context`) the plan's paths are that
+//! machine's paths: only helper containers on that engine look at them (the facts by
+//! `engine::host_fs`) and create, measure or remove them (the tier-root helpers of
+//! [`super::cross_plan`]); no path of this machine stands in for one of that machine.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::copy::{self, TargetFacts, TargetState};
 use super::cross_plan as xp;
 use super::journal::Detail;
+use super::plan::{MigratePlan, VolumeCopy};
+use super::site::Site;
 use super::steps::StepResult;
 use super::{MigrateContext, MigrateError, owners, preflight};
-use crate::engine::{EngineError, host_fs};
+use crate::engine::{EngineError, HelperOutput, host_fs};
 
 fn engine_error(e: EngineError) -> String {
     format!("{e}; hint: {}", e.hint())
@@ -20,11 +23,11 @@ fn engine_error(e: EngineError) -> String {
 
 /// What is at each of `targets` now, in order: on this machine, or read on the engine's host
 /// (one resolution for all of them).
-pub fn facts(ctx: &MigrateContext<'_>, targets: &[PathBuf]) -> Result<Vec<TargetFacts>, String> {
-    if ctx.elsewhere.is_none() {
+pub fn facts(site: &Site<'_>, targets: &[PathBuf]) -> Result<Vec<TargetFacts>, String> {
+    if site.elsewhere().is_none() {
         return Ok(targets.iter().map(|t| preflight::target_facts(t)).collect());
     }
-    let seen = host_fs::facts(ctx.engine, &ctx.image, targets, &[]).map_err(engine_error)?;
+    let seen = host_fs::facts(site.engine, site.image, targets, &[]).map_err(engine_error)?;
     Ok(targets
         .iter()
         .map(|target| {
@@ -41,39 +44,36 @@ pub fn facts(ctx: &MigrateContext<'_>, targets: &[PathBuf]) -> Result<Vec<Target
 }
 
 /// What is at `target` now ([`facts`]).
-pub fn facts_of(ctx: &MigrateContext<'_>, target: &Path) -> Result<TargetFacts, String> {
-    let mut all = facts(ctx, &[target.to_path_buf()])?;
+pub fn facts_of(site: &Site<'_>, target: &Path) -> Result<TargetFacts, String> {
+    let mut all = facts(site, &[target.to_path_buf()])?;
     all.pop()
         .ok_or_else(|| format!("no facts of `{}` came back", target.display()))
 }
 
 /// Whether `target` is a directory now.
-pub fn is_dir(ctx: &MigrateContext<'_>, target: &Path) -> Result<bool, String> {
-    if ctx.elsewhere.is_none() {
+pub fn is_dir(site: &Site<'_>, target: &Path) -> Result<bool, String> {
+    if site.elsewhere().is_none() {
         return Ok(target.is_dir());
     }
-    Ok(facts_of(ctx, target)?.is_dir)
+    Ok(facts_of(site, target)?.is_dir)
 }
 
 /// The create step of `target`: created when missing (the topmost directory made is
 /// journaled, for a rollback to remove), taken when empty, wiped when it holds this journal's
 /// partial copy (`retried`); refused when it may not receive the copy ([`copy::check_target`]).
-pub fn create(ctx: &MigrateContext<'_>, target: &Path, journal: &str, retried: bool) -> StepResult {
-    let facts = facts_of(ctx, target)?;
+pub fn create(site: &Site<'_>, target: &Path, journal: &str, retried: bool) -> StepResult {
+    let facts = facts_of(site, target)?;
     let state =
-        copy::check_target(target, &ctx.roots, &facts, retried).map_err(|e| e.to_string())?;
-    let on = match &ctx.elsewhere {
-        Some(context) => format!(" on the engine's host (context `{context}`)"),
-        None => String::new(),
-    };
+        copy::check_target(target, site.roots, &facts, retried).map_err(|e| e.to_string())?;
+    let on = site.on();
     match state {
         TargetState::Missing => {
-            let made = make(ctx, target, journal)?;
+            let made = make(site, target, journal)?;
             Ok((Detail::Created { made }, format!("created{on}")))
         }
         TargetState::Empty => Ok((Detail::Created { made: None }, "exists, empty".into())),
         TargetState::JournaledCopy => {
-            wipe(ctx, target, journal)?;
+            wipe(site, target, journal)?;
             Ok((
                 Detail::Created { made: None },
                 "partial copy removed".into(),
@@ -83,50 +83,55 @@ pub fn create(ctx: &MigrateContext<'_>, target: &Path, journal: &str, retried: b
 }
 
 /// Empty `target` (this journal's own partial copy) with a helper.
-pub fn wipe(ctx: &MigrateContext<'_>, target: &Path, journal: &str) -> Result<(), String> {
-    ctx.engine
-        .run_to_end(&copy::wipe_spec(target, &ctx.image, journal))
+pub fn wipe(site: &Site<'_>, target: &Path, journal: &str) -> Result<(), String> {
+    site.engine
+        .run_to_end(&copy::wipe_spec(target, site.image, journal))
         .map(drop)
         .map_err(engine_error)
 }
 
 /// Create `target` and the directories above it that are missing; the topmost one made.
-fn make(ctx: &MigrateContext<'_>, target: &Path, journal: &str) -> Result<Option<PathBuf>, String> {
-    if ctx.elsewhere.is_none() {
+fn make(site: &Site<'_>, target: &Path, journal: &str) -> Result<Option<PathBuf>, String> {
+    if site.elsewhere().is_none() {
         let made = preflight::topmost_missing(target);
         std::fs::create_dir_all(target)
             .map_err(|err| format!("cannot create `{}`: {err}", target.display()))?;
         return Ok(made);
     }
-    let (root, rel) = root_of(ctx, target)?;
-    let printed = ctx
+    let (root, rel) = root_of(site, target)?;
+    let printed = site
         .engine
-        .run_to_end(&xp::mkdir_spec(root, &rel, &ctx.image, journal))
+        .run_to_end(&xp::mkdir_spec(root, &rel, site.image, journal))
         .map_err(engine_error)?;
     Ok(xp::parse_made(&printed).map(|top| root.join(top)))
 }
 
 /// The tier root `target` lies in and the path below it.
-fn root_of<'c>(ctx: &'c MigrateContext<'_>, target: &Path) -> Result<(&'c Path, String), String> {
-    xp::root_of(&ctx.roots, target)
-        .ok_or_else(|| format!("target `{}` is not inside a tier root", target.display()))
+fn root_of<'s>(site: &'s Site<'_>, target: &Path) -> Result<(&'s Path, String), String> {
+    site.root_of(target).ok_or_else(|| {
+        format!(
+            "target `{}` is not inside a tier root{}",
+            target.display(),
+            site.on()
+        )
+    })
 }
 
 /// Remove copy `target` (its entries by a helper, then the directories the create step made,
 /// from `target` up to `made`, each only while empty).
 pub fn remove(
-    ctx: &MigrateContext<'_>,
+    site: &Site<'_>,
     target: &Path,
     made: Option<&Path>,
     journal: &str,
 ) -> Result<(), String> {
-    if is_dir(ctx, target)? {
-        wipe(ctx, target, journal)?;
+    if is_dir(site, target)? {
+        wipe(site, target, journal)?;
     }
     let Some(top) = made else {
         return Ok(());
     };
-    if ctx.elsewhere.is_none() {
+    if site.elsewhere().is_none() {
         let mut dir = Some(target);
         while let Some(d) = dir {
             let _ = std::fs::remove_dir(d);
@@ -137,7 +142,7 @@ pub fn remove(
         }
         return Ok(());
     }
-    let (root, rel) = root_of(ctx, target)?;
+    let (root, rel) = root_of(site, target)?;
     let top = top.strip_prefix(root).map_err(|_| {
         format!(
             "`{}` is not below the tier root `{}`",
@@ -145,33 +150,42 @@ pub fn remove(
             root.display()
         )
     })?;
-    let spec = xp::rmdir_spec(root, &rel, &top.to_string_lossy(), &ctx.image, journal)
+    let spec = xp::rmdir_spec(root, &rel, &top.to_string_lossy(), site.image, journal)
         .ok_or_else(|| format!("`{rel}` is not below the tier root `{}`", root.display()))?;
-    ctx.engine.run_to_end(&spec).map(drop).map_err(engine_error)
+    site.engine
+        .run_to_end(&spec)
+        .map(drop)
+        .map_err(engine_error)
 }
 
-/// Preflight's room and access checks on the engine's host (another machine): for each copy,
-/// the source measured and the owners of its files chowned onto a probe file in the target's
-/// tier root (a helper, [`owners::extend`]); per tier root, that it exists there, the targets
-/// below it are missing or empty, and it has room for their sources plus margin (the room
-/// helper, as for a move to another engine).
+/// Preflight's room and access checks where tierctl sees the tier directories only through
+/// helpers (another machine: the engine's host, or B): for each copy, the source measured (on
+/// the engine's host also the owners of its files chowned onto a probe file in the target's
+/// tier root, by the same helper: [`owners::extend`]); per tier root, that it exists there, the
+/// targets below it are missing or empty, and it has room for their sources plus margin
+/// ([`room`]).
 pub fn room_and_access_elsewhere(
     ctx: &MigrateContext<'_>,
-    context: &str,
-    plan: &super::plan::MigratePlan,
+    plan: &MigratePlan,
 ) -> Result<Vec<String>, MigrateError> {
     let mut problems = Vec::new();
     let mut sizes = Vec::new();
     let label = format!("preflight-{}", std::process::id());
+    let site = ctx.site();
     for copy in &plan.copies {
-        let Ok((root, _)) = root_of(ctx, &copy.job.target) else {
+        if ctx.to.is_some() {
+            // the source is on this engine, the target on B: no helper sees both
+            sizes.push(source_size(ctx, copy, &label, &mut problems));
+            continue;
+        }
+        let Ok((root, _)) = root_of(&site, &copy.job.target) else {
             sizes.push((0, 0));
             continue;
         };
         let (size, owners) = preflight::measure(ctx, &copy.job, root, &label)?;
         if let Some(problem) = owners::problem(
             &copy.job.target,
-            &preflight::show(&copy.job.source),
+            &super::late_writes::show(&copy.job.source),
             &owners,
             None,
         ) {
@@ -179,14 +193,134 @@ pub fn room_and_access_elsewhere(
         }
         sizes.push((size.bytes, size.entries));
     }
-    super::cross_host::room_on(
-        ctx,
-        ctx.engine,
-        context,
-        plan,
-        &ctx.roots,
-        &sizes,
-        &mut problems,
-    );
+    room(&site, plan, &sizes, &mut problems);
     Ok(problems)
+}
+
+/// Copy `copy`'s source size on this engine, bytes and entries (0 for one that could not be
+/// measured: its problem is listed).
+fn source_size(
+    ctx: &MigrateContext<'_>,
+    copy: &VolumeCopy,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> (u64, u64) {
+    let spec = copy::measure_spec(&copy.job, &ctx.image, label);
+    match ctx.engine.run_to_end(&spec).map(|t| copy::parse_size(&t)) {
+        Ok(Some(size)) => (size.bytes, size.entries),
+        Ok(None) => {
+            problems.push(format!("source `{}`: unreadable size", copy.key));
+            (0, 0)
+        }
+        Err(e) => {
+            problems.push(format!(
+                "source `{}` on this engine: {}",
+                copy.key,
+                engine_error(e)
+            ));
+            (0, 0)
+        }
+    }
+}
+
+/// Per tier root of the site: it exists (a helper binds it), the helper image is there, the
+/// targets below it are missing or empty, and it has room for its sources (`sizes`, by copy)
+/// plus margin.
+pub fn room(site: &Site<'_>, plan: &MigratePlan, sizes: &[(u64, u64)], problems: &mut Vec<String>) {
+    let context = site.elsewhere().unwrap_or("this machine");
+    let by_root = copies_by_root(site, plan, problems);
+    for (root, copies) in by_root {
+        let rels: Vec<String> = copies
+            .iter()
+            .filter_map(|n| site.root_of(&plan.copies[*n].job.target).map(|(_, r)| r))
+            .collect();
+        let spec = xp::room_spec(&root, &rels, site.image, "preflight");
+        let room = match site.engine.run_helper(&spec) {
+            Ok(HelperOutput::Ran(text)) => xp::parse_room(&text),
+            Ok(HelperOutput::SourceMissing { .. }) => {
+                problems.push(format!(
+                    "tier directory `{}` does not exist on context `{context}`: create it there (`tierctl --context {context} tiers init`, or mkdir on that host)",
+                    root.display()
+                ));
+                continue;
+            }
+            Err(EngineError::ImageMissing { image, .. }) => {
+                problems.push(format!(
+                    "helper image `{image}` is not on context `{context}` (no registry is needed: copy it with `docker save {image} | docker --context {context} load`)"
+                ));
+                return;
+            }
+            Err(e) => {
+                problems.push(format!(
+                    "tier directory `{}` on context `{context}`: {}",
+                    root.display(),
+                    engine_error(e)
+                ));
+                continue;
+            }
+        };
+        let Some(room) = room else {
+            problems.push(format!(
+                "tier directory `{}` on context `{context}`: unreadable room helper output",
+                root.display()
+            ));
+            continue;
+        };
+        check_room(context, plan, &root, &copies, &room, sizes, problems);
+    }
+}
+
+/// The copies of `plan` by the site's tier root their target lies in; a target in none of
+/// them is a problem.
+fn copies_by_root(
+    site: &Site<'_>,
+    plan: &MigratePlan,
+    problems: &mut Vec<String>,
+) -> BTreeMap<PathBuf, Vec<usize>> {
+    let mut by_root: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+    for (n, copy) in plan.copies.iter().enumerate() {
+        match site.root_of(&copy.job.target) {
+            Some((root, _)) => by_root.entry(root.to_path_buf()).or_default().push(n),
+            None => problems.push(format!(
+                "`{}` lies in none of the tier roots{}",
+                copy.job.target.display(),
+                site.on()
+            )),
+        }
+    }
+    by_root
+}
+
+/// What the room helper found below one tier root: each target of `copies` must be missing or
+/// empty, and the root must have room for their sources plus margin.
+fn check_room(
+    context: &str,
+    plan: &MigratePlan,
+    root: &Path,
+    copies: &[usize],
+    room: &xp::Room,
+    sizes: &[(u64, u64)],
+    problems: &mut Vec<String>,
+) {
+    for (n, state) in copies.iter().zip(&room.targets) {
+        if state == "full" {
+            problems.push(format!(
+                "`{}` on context `{context}` is not empty: tierctl copies only into a missing or empty tier directory",
+                plan.copies[*n].job.target.display(),
+            ));
+        }
+    }
+    let (bytes, entries) = copies
+        .iter()
+        .map(|n| sizes.get(*n).copied().unwrap_or_default())
+        .fold((0, 0), |(b, e), (x, y)| (b + x, e + y));
+    let needed = bytes + preflight::margin(bytes, entries);
+    if room.available < needed {
+        problems.push(format!(
+            "tier directory `{}` on context `{context}` has {} MiB free, the sources need {} MiB (with margin)",
+            root.display(),
+            room.available >> 20,
+            needed >> 20
+        ));
+    }
 }

@@ -65,7 +65,7 @@ pub struct VmReport {
     pub vm: Option<VmShares>,
     /// Each bind source and how the engine sees it.
     pub binds: Vec<BindRow>,
-    /// `vm-share-missing`, `vm-share-readonly`, `db-on-vm-share`.
+    /// `vm-share-missing`, `vm-share-readonly`, `db-on-vm-share`, `watched-library-on-vm-share`.
     pub findings: Vec<Finding>,
     /// The exact fix, when the VM must share more.
     pub fix: Option<String>,

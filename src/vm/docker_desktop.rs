@@ -51,11 +51,7 @@ pub fn read(host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, V
         }
         DEFAULT_SHARES.iter().map(|s| s.to_string()).collect()
     });
-    if mount_type.is_none() {
-        notes.push(
-            "file-sharing implementation not set: recent Docker Desktop uses VirtioFS".into(),
-        );
-    }
+    notes.extend(implementation_note(mount_type.as_deref()));
     let shares = dirs
         .iter()
         .map(|d| Share::same_path(expand_tilde(d, home), true, mount_type.as_deref()))
@@ -67,6 +63,24 @@ pub fn read(host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, V
         source_files,
         notes,
     })
+}
+
+/// What the file-sharing implementation means for the data on it.
+///
+/// Docker Desktop keeps the owner a container sets with `chown` in an extended attribute of the
+/// host file (`com.docker.grpcfuse.ownership`, as orbstack#1587 found), not in the file's owner:
+/// the container sees it, the host and a later copy do not.
+fn implementation_note(mount_type: Option<&str>) -> Option<String> {
+    let what = match mount_type {
+        None => "file-sharing implementation not set: recent Docker Desktop uses VirtioFS",
+        Some("virtiofs") | Some("grpcfuse") => {
+            "Docker Desktop keeps a container's `chown` in an extended attribute (`com.docker.grpcfuse.ownership`): the host file keeps your user as owner"
+        }
+        Some(_) => {
+            "file sharing is osxfs (Docker Desktop's legacy implementation, both VirtioFS and gRPC FUSE off): a container's `chown` does not reach the host file"
+        }
+    };
+    Some(what.to_owned())
 }
 
 /// A top-level key, case-insensitively.
@@ -140,7 +154,8 @@ mod tests {
                 Share::same_path("/Volumes/fast", true, Some("virtiofs"))
             ]
         );
-        assert!(got.notes.is_empty(), "{:?}", got.notes);
+        assert_eq!(got.notes.len(), 1, "{:?}", got.notes);
+        assert!(got.notes[0].contains("com.docker.grpcfuse.ownership"));
     }
 
     #[test]
@@ -219,6 +234,39 @@ mod tests {
             got.shares[2],
             Share::same_path("/Volumes/faststore", true, Some("virtiofs"))
         );
+    }
+
+    /// Issue 22 item 4: the file-sharing implementation (VirtioFS, gRPC FUSE, osxfs) from the
+    /// settings file.
+    #[test]
+    fn issue22_each_file_sharing_implementation_from_its_settings() {
+        for (file, mount_type, note) in [
+            ("settings-store.json", "virtiofs", "grpcfuse.ownership"),
+            (
+                "filesharing-grpcfuse.json",
+                "grpcfuse",
+                "grpcfuse.ownership",
+            ),
+            ("filesharing-osxfs.json", "osxfs", "osxfs"),
+        ] {
+            let files = store(
+                "settings-store.json",
+                &text(&fixture(&format!("docker-desktop/{file}"))),
+            );
+            let got = read_it(&files).expect("reads");
+            assert!(
+                got.shares
+                    .iter()
+                    .all(|s| s.mount_type.as_deref() == Some(mount_type)),
+                "{file}: {:?}",
+                got.shares
+            );
+            assert!(
+                got.notes.iter().any(|n| n.contains(note)),
+                "{file}: {:?}",
+                got.notes
+            );
+        }
     }
 
     #[test]

@@ -177,7 +177,7 @@ fn share_note(location: &Path, model: Option<&str>) -> Option<String> {
                 ""
             };
             return Some(format!(
-                "share `{shown}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)"
+                "share `{shown}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it in a named volume on the VM's own disk (no VM share suits a database; for other data whose owners matter, give the share securityModel mapped-xattr, recreating the VM)"
             ));
         }
         _ => return None,
@@ -188,8 +188,26 @@ fn share_note(location: &Path, model: Option<&str>) -> Option<String> {
     ))
 }
 
-/// The effective mount type: the highest layer that sets it, else what Lima picks for the VM type.
-pub(crate) fn mount_type(layers: &[&LimaYaml], notes: &mut Vec<String>) -> Option<String> {
+/// The name of the file in an instance directory that records the Lima version that created
+/// it (`limactl list --json` shows it as `limaVersion`).
+pub const VERSION_FILE: &str = "lima-version";
+
+/// Whether a Lima version (`2.2.0`, `v0.23.2`) is 1.0 or later; `None` when it does not parse.
+fn since_v1(version: &str) -> Option<bool> {
+    let major = version.trim().trim_start_matches('v').split('.').next()?;
+    major.parse::<u32>().ok().map(|m| m >= 1)
+}
+
+/// The effective mount type: the highest layer that sets it, else what Lima picks for the VM
+/// type in the version that created the instance (`version`, from [`VERSION_FILE`]). Lima's
+/// templates/default.yaml: "default" resolves "to be 9p for QEMU since Lima v1.0 on
+/// non-Windows, virtiofs for vz" (reverse-sshfs for QEMU before v1.0); virtiofs is vz's default
+/// since lima PR#1613.
+pub(crate) fn mount_type(
+    layers: &[&LimaYaml],
+    version: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Option<String> {
     let set = layers
         .iter()
         .rev()
@@ -199,8 +217,17 @@ pub(crate) fn mount_type(layers: &[&LimaYaml], notes: &mut Vec<String>) -> Optio
         return set;
     }
     let vm_type = layers.iter().rev().find_map(|l| l.vm_type.as_deref());
-    match vm_type {
-        Some("vz") => Some("virtiofs".to_owned()),
+    match (vm_type, version.and_then(since_v1)) {
+        (Some("vz"), _) => Some("virtiofs".to_owned()),
+        (Some("qemu"), Some(true)) => Some("9p".to_owned()),
+        (_, Some(false)) => Some("reverse-sshfs".to_owned()),
+        (None, Some(true)) => {
+            notes.push(
+                "mount type and VM type not set: Lima v1.0+ picks vz (virtiofs) or QEMU (9p) by host"
+                    .into(),
+            );
+            None
+        }
         _ => {
             notes.push(
                 "mount type not set: Lima uses 9p for QEMU since v1.0 (reverse-sshfs before)"
@@ -296,7 +323,9 @@ pub(crate) fn read_with_config_layers(
             o.path.display()
         ));
     }
-    let mount_type = mount_type(&layers, &mut notes);
+    let version_path = instance.path.with_file_name(VERSION_FILE);
+    let version = read_optional(files, &version_path, "check the file's permissions")?;
+    let mount_type = mount_type(&layers, version.as_deref(), &mut notes);
     if mount_type.as_deref() == Some("9p") {
         notes.extend(metadata_notes(&layers, home));
     }
@@ -409,7 +438,7 @@ mounts:
         .expect("reads");
         let none = |path: &str, unset: &str| {
             format!(
-                "share `{path}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)"
+                "share `{path}` is 9p with securityModel none{unset}: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it in a named volume on the VM's own disk (no VM share suits a database; for other data whose owners matter, give the share securityModel mapped-xattr, recreating the VM)"
             )
         };
         assert_eq!(
@@ -479,7 +508,7 @@ mounts:
         let path = fixture("lima/docker/lima.yaml");
         let yaml = parse(&path, &text(&path), "").expect("fixture parses");
         let mut notes = Vec::new();
-        let mt = mount_type(&[&yaml], &mut notes);
+        let mt = mount_type(&[&yaml], None, &mut notes);
         let shares = merge_mounts(&[&yaml], Path::new(HOME), mt.as_deref());
         assert_eq!(
             shares[0],
@@ -487,6 +516,33 @@ mounts:
         );
         assert_eq!(shares[1].vm, PathBuf::from("/tmp/lima"));
         assert!(shares[1].writable);
+    }
+
+    /// Issue 22 item 4: Lima's default mount type by the version that created the instance.
+    #[test]
+    fn issue22_default_mount_type_by_lima_version() {
+        let read_instance = |name: &str| {
+            let base = fixture("lima/versions");
+            let env = EnvVars::new().with("LIMA_HOME", &base.to_string_lossy());
+            read(
+                HostConfig::new(&crate::vm::DiskConfig, &env, Path::new(HOME)),
+                Some(name),
+            )
+            .expect("reads")
+        };
+        let old = read_instance("qemu-0.23");
+        assert_eq!(old.shares[0].mount_type.as_deref(), Some("reverse-sshfs"));
+        let new = read_instance("qemu-2.0");
+        assert_eq!(new.shares[0].mount_type.as_deref(), Some("9p"));
+        let vz = read_instance("vz-1.0");
+        assert_eq!(vz.shares[0].mount_type.as_deref(), Some("virtiofs"));
+        let unknown = read_instance("qemu-unknown");
+        assert_eq!(unknown.shares[0].mount_type, None);
+        assert!(
+            unknown.notes.iter().any(|n| n.contains("since v1.0")),
+            "{:?}",
+            unknown.notes
+        );
     }
 
     #[test]
@@ -502,7 +558,7 @@ mounts:
         let yaml = parse(&path, &text(&path), "").expect("parses");
         assert!(merge_mounts(&[&yaml], Path::new(HOME), None).is_empty());
         let mut notes = Vec::new();
-        assert_eq!(mount_type(&[&yaml], &mut notes), None);
+        assert_eq!(mount_type(&[&yaml], None, &mut notes), None);
         assert_eq!(notes.len(), 1);
     }
 }

@@ -1,7 +1,11 @@
 //! OrbStack: shares the whole Mac filesystem at the same paths, writable; there is no file
-//! to read.
+//! to read. A container's `chown` on a bind mount does not stick: the file keeps the owner the
+//! Mac shows (orbstack#1587, open; Docker Desktop keeps it in an xattr instead).
 
 use super::{HostConfig, Share, VmEngine, VmError, VmShares};
+
+/// What OrbStack does with a container's `chown` on a bind mount (orbstack#1587).
+pub const CHOWN_NOTE: &str = "OrbStack does not keep a container's `chown` on a bind mount: the file keeps the owner the Mac shows (orbstack#1587); data whose owner matters (a database's) belongs in a named volume";
 
 /// OrbStack's shares: `/` at `/`, writable, mount type `orbstack`.
 pub fn read(_host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, VmError> {
@@ -10,7 +14,10 @@ pub fn read(_host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, 
         instance: None,
         shares: vec![Share::same_path("/", true, Some("orbstack"))],
         source_files: Vec::new(),
-        notes: vec!["OrbStack shares every host path at the same path".into()],
+        notes: vec![
+            "OrbStack shares every host path at the same path".into(),
+            CHOWN_NOTE.into(),
+        ],
     })
 }
 
@@ -35,5 +42,7 @@ mod tests {
             share.vm_path(Path::new("/Volumes/faststore/db")),
             Some("/Volumes/faststore/db".into())
         );
+        // issue 22 item 4: the chown loss is said
+        assert!(got.notes.iter().any(|n| n.contains("orbstack#1587")));
     }
 }

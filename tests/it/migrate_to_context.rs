@@ -490,7 +490,7 @@ fn migrate_to_context_killed_mid_transfer_resumes_to_a_verified_move() {
     let refused = m.tierctl(&["migrate", "--prune-source", "--yes"]);
     let text = stdout(&refused);
     assert_eq!(refused.status.code(), Some(2), "{text}");
-    assert!(text.contains("still used by container"), "{text}");
+    assert!(text.contains("is in use by container"), "{text}");
     assert_eq!(m.volume_listing(), before);
     // after `compose down` on A (without -v) it removes the volume
     assert!(

@@ -207,7 +207,7 @@ fn xattr_note(share: &Path) -> String {
 /// `tierctl vm`'s note about a 9p share with securityModel none, where a chown does not stick.
 fn owners_do_not_stick_note(share: &Path) -> String {
     format!(
-        "share `{}` is 9p with securityModel none: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it on a named volume, or give the share securityModel mapped-xattr (recreating the VM)",
+        "share `{}` is 9p with securityModel none: owners do not stick: a chown in the VM reports success and changes nothing (QEMU, running as your user, cannot chown on the host), so files keep the owner QEMU gives them; a database whose files must belong to its user (Postgres: uid 999) cannot live there: keep it in a named volume on the VM's own disk (no VM share suits a database; for other data whose owners matter, give the share securityModel mapped-xattr, recreating the VM)",
         share.display()
     )
 }
@@ -1153,7 +1153,7 @@ fn migrate_refuses_a_database_volume_on_a_share_where_chown_does_not_stick() {
     for part in [
         "preflight refused the migration before anything was stopped".to_owned(),
         format!(
-            "db-on-vm-share: `{}`: the VM share `{}` does not keep owners (a file chowned to 999:999 shows 0:0), and volume `{db}` holds files owned by 999:999 (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`, virtiofs), or leave this data in its volume",
+            "db-on-vm-share: `{}`: the VM share `{}` does not keep owners (a file chowned to 999:999 shows 0:0), and volume `{db}` holds files owned by 999:999 (a database's, say): the copy would belong to another user and the service could not use it; choose a tier on a disk or share that keeps owners (9p `passthrough` or `mapped-xattr`) for data that is not a database's, or leave this data in its volume (a database stays on the VM's own disk: no VM share suits it)",
             target.display(),
             vm.nochown().display()
         ),

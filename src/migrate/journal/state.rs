@@ -188,6 +188,18 @@ impl JournalState {
         self.done.contains_key(&id) || self.begun.contains(&id)
     }
 
+    /// The services to start again: those the stop step found running, and those journaled
+    /// running before a stop that did not finish ([`Record::Running`]).
+    pub fn services_to_start(&self) -> Vec<String> {
+        let mut running = self.running_services();
+        for service in &self.running_before {
+            if !running.contains(service) {
+                running.push(service.clone());
+            }
+        }
+        running
+    }
+
     /// The services the `stop` step found running (started again afterwards).
     pub fn running_services(&self) -> Vec<String> {
         match self.done.get(&MigrateStep::Stop.id()) {

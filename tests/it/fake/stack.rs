@@ -16,8 +16,7 @@ use tierctl::compose::load::{LoadOptions, load};
 use tierctl::compose::model::ComposeProject;
 use tierctl::engine::MountSource;
 use tierctl::migrate::journal::{self, Journal, JournalState};
-use tierctl::migrate::plan::{MigratePlan, MigrateStep};
-use tierctl::migrate::steps::{self, StepInput};
+use tierctl::migrate::plan::MigratePlan;
 use tierctl::migrate::{self, MigrateContext, MigrateError, Outcome};
 use tierctl::probe::DiskFiles;
 use tierctl::tiers::Tiers;
@@ -220,17 +219,13 @@ impl FakeStack {
             quiet: true,
             views: Some(&self.views),
             pause: None,
+            hook: None,
             invocation: Vec::new(),
             helper_cleanup: None,
             vm: None,
             force: self.force,
             elsewhere: None,
-            stopped_at: Default::default(),
-            downtime_ms: Default::default(),
-            after_copy: Default::default(),
-            stopped_sources: Default::default(),
-            copy_read: Default::default(),
-            known: Default::default(),
+            to: None,
         }
     }
 
@@ -271,7 +266,8 @@ impl FakeStack {
     /// journaled) and after it ran (its end not yet journaled): a test changes the trees there,
     /// or crashes ([`crash_at`]).
     pub fn migrate_hooked(&self, plan: &MigratePlan, hook: Hook<'_>) -> Ended {
-        let ctx = self.ctx();
+        let mut ctx = self.ctx();
+        ctx.hook = Some(hook);
         let lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let tiers = self.tiers();
         let targets: Vec<&Path> = plan.copies.iter().map(|c| c.job.target.as_path()).collect();
@@ -289,14 +285,14 @@ impl FakeStack {
         let id = format!("fake-{:03}", journal_count(&dir) + 1);
         let mut journal = Journal::create(&dir, &id, plan).expect("journal");
         let records = journal::read(&journal.path).expect("journal records");
-        hooked(hook, |execute| {
-            migrate::run::run_with(&ctx, &mut journal, &records, execute)
-        })
+        ended(|| migrate::run(&ctx, &mut journal, &records))
     }
 
     /// `tierctl migrate --resume` of the newest journal, crashing at `crash`.
     pub fn resume(&self, crash: Option<Crash>) -> Ended {
-        let ctx = self.ctx();
+        let hook = crash_at(crash);
+        let mut ctx = self.ctx();
+        ctx.hook = Some(&hook);
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         if let Some(state) = JournalState::of(&records) {
@@ -305,9 +301,7 @@ impl FakeStack {
                 return Ended::Failed(e);
             }
         }
-        hooked(&crash_at(crash), |execute| {
-            migrate::run::run_with(&ctx, &mut journal, &records, execute)
-        })
+        ended(|| migrate::run(&ctx, &mut journal, &records))
     }
 
     /// `tierctl migrate --rollback [--discard-copy]` of the newest journal.
@@ -366,20 +360,10 @@ pub fn crash_at(crash: Option<Crash>) -> impl Fn(&str, bool) {
     }
 }
 
-/// Run `run` with the step executor that calls `hook` around each step; a crash the hook
-/// raises ends the run as [`Ended::Crashed`].
-fn hooked(
-    hook: Hook<'_>,
-    run: impl FnOnce(migrate::run::Executor<'_>) -> Result<Outcome, MigrateError>,
-) -> Ended {
-    let execute = |input: &StepInput<'_>, step: &MigrateStep, retried: bool| {
-        let id = step.id().to_string();
-        hook(&id, false);
-        let result = steps::execute(input, step, retried);
-        hook(&id, true);
-        result
-    };
-    match catch_unwind(AssertUnwindSafe(|| run(&execute))) {
+/// Run `run` (its context's hook may crash, [`crash_at`]); a crash ends it as
+/// [`Ended::Crashed`].
+fn ended(run: impl FnOnce() -> Result<Outcome, MigrateError>) -> Ended {
+    match catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(outcome)) => Ended::Done(outcome),
         Ok(Err(e)) => Ended::Failed(e),
         Err(payload) if payload.is::<Killed>() => Ended::Crashed,

@@ -11,22 +11,22 @@
 //! by its stop instead of ending ([`stop_signal`]: refused unless `--force`). And what the host
 //! shows at a target.
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+mod other_engine;
+mod room;
 
-use super::copy::{self, CopyJob, TargetFacts};
+use std::path::PathBuf;
+
+pub use room::{measure, room, target_facts, topmost_missing};
+
+use super::copy;
 use super::journal::{self, JournalState};
 use super::late_writes::{self, LateWriteError};
-use super::owners;
 use super::plan::{MigratePlan, MigrateStep};
 use super::stop_signal;
 use super::{MigrateContext, MigrateError, VmFix, steps, tier_dirs};
-use super::{host_apply, host_measure};
 use crate::engine::probe::{self as bind_probe, Verdict};
 use crate::engine::{ContainerState, EngineError, MountSource, Selector};
 use crate::lock::ProjectLock;
-use crate::vm::view::Coverage;
 
 /// Room kept free on a target's filesystem beyond the measured sources: a twentieth of their
 /// size, a block per entry (directories, small files) and 8 MiB.
@@ -45,16 +45,25 @@ pub fn preflight(
     probes(ctx, plan)
 }
 
+/// Why a preflight check could not be run (an engine that does not answer): a refusal.
+fn refused_by(e: EngineError) -> MigrateError {
+    refusal(vec![format!("{e}; hint: {}", e.hint())])
+}
+
 /// The checks of [`preflight`] that change nothing anywhere, which `--dry-run` runs too (issue
 /// 26 row 11): no unfinished journal, the engine answers, the compose CLI, every source volume
 /// and its outside users, every target. The bind probe (a marker file), the writable probe and
 /// the measure helper's chown probe write, and run only before a real run ([`probes`]).
 pub fn read_only(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
     unfinished_journal(plan)?;
-    ctx.engine.info().map_err(|e| refused(&e))?;
+    ctx.engine.info().map_err(refused_by)?;
     let mut problems = Vec::new();
-    let running = steps::running_services(ctx, plan).map_err(MigrateError::Refused)?;
-    if ctx.compose.is_none() && !running.is_empty() {
+    if let Some(b) = &ctx.to {
+        b.engine.info().map_err(refused_by)?;
+        problems.extend(other_engine::problems(ctx, b, plan));
+    }
+    let running = steps::running_services(ctx.engine, plan).map_err(MigrateError::Refused)?;
+    if ctx.compose.is_none() && ctx.to.is_none() && !running.is_empty() {
         problems.push(format!(
             "no compose CLI found (`docker compose` or `docker-compose`) to start {} again after the copy: install one first",
             running.join(", ")
@@ -66,7 +75,7 @@ pub fn read_only(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), Mig
         problems.push(why);
     }
     let targets: Vec<PathBuf> = plan.copies.iter().map(|c| c.job.target.clone()).collect();
-    let facts = tier_dirs::facts(ctx, &targets).map_err(MigrateError::Refused)?;
+    let facts = tier_dirs::facts(&ctx.site(), &targets).map_err(MigrateError::Refused)?;
     let mut stopped = Vec::new();
     for (copy, facts) in plan.copies.iter().zip(&facts) {
         if let MountSource::Volume(name) = &copy.job.source {
@@ -135,10 +144,11 @@ pub fn killed_hint(services: &[String]) -> String {
 /// room.
 fn probes(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
     let mut problems = Vec::new();
-    if let Some(context) = &ctx.elsewhere {
-        // another machine: its paths are seen by its engine only, there is no host view to
-        // compare with (the bind probe's marker file would be written here)
-        problems.extend(tier_dirs::room_and_access_elsewhere(ctx, context, plan)?);
+    if ctx.site().elsewhere().is_some() {
+        // another machine (the engine's host, or B): its paths are seen by its engine only,
+        // there is no host view to compare with (the bind probe's marker file would be written
+        // here)
+        problems.extend(tier_dirs::room_and_access_elsewhere(ctx, plan)?);
         return match problems.is_empty() {
             true => Ok(()),
             false => Err(refusal(problems)),
@@ -148,7 +158,7 @@ fn probes(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateErr
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
-    problems.extend(room_and_access(ctx, plan, true)?);
+    problems.extend(room::room_and_access(ctx, plan, true)?);
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
@@ -505,436 +515,5 @@ pub fn probe_problems(verdicts: &[(PathBuf, Verdict)], vm: Option<&VmFix>) -> Ve
     problems
 }
 
-/// Each target writable (a probe file created and removed where its directory will be made),
-/// keeping the source's owners there (the measure helper chowns a probe file: `db-on-vm-share`),
-/// and its filesystem with room for the measured sources (the measure helper, which also proves
-/// the helper image is on the engine) plus [`margin`].
-fn room_and_access(
-    ctx: &MigrateContext<'_>,
-    plan: &MigratePlan,
-    probe: bool,
-) -> Result<Vec<String>, MigrateError> {
-    let mut problems = Vec::new();
-    // filesystem (device) -> (where, bytes, entries)
-    let mut need: BTreeMap<u64, (PathBuf, u64, u64)> = BTreeMap::new();
-    let label = format!("preflight-{}", std::process::id());
-    for copy in &plan.copies {
-        let Some(existing) = nearest_existing(&copy.job.target) else {
-            problems.push(format!(
-                "`{}`: no existing directory above it",
-                copy.job.target.display()
-            ));
-            continue;
-        };
-        if probe && let Err(why) = writable(&existing) {
-            problems.push(why);
-            continue;
-        }
-        let (size, owners) = match probe {
-            true => measure(ctx, &copy.job, &existing, &label)?,
-            false => (size(ctx, &copy.job, &existing, &label)?, Vec::new()),
-        };
-        let share = ctx
-            .vm
-            .as_ref()
-            .and_then(|vm| match vm.view.coverage(&copy.job.target) {
-                Coverage::Shared { share, .. } => Some(share.host),
-                _ => None,
-            });
-        if let Some(problem) = owners::problem(
-            &copy.job.target,
-            &show(&copy.job.source),
-            &owners,
-            share.as_deref(),
-        ) {
-            problems.push(problem);
-        }
-        let dev = std::fs::metadata(&existing).map(|m| m.dev()).unwrap_or(0);
-        let entry = need.entry(dev).or_insert((existing, 0, 0));
-        entry.1 += size.bytes;
-        entry.2 += size.entries;
-    }
-    for (path, bytes, entries) in need.values() {
-        let wanted = bytes + margin(*bytes, *entries);
-        match available(path) {
-            Ok(free) if free < wanted => problems.push(format!(
-                "the filesystem of `{}` has {free} bytes free, the copies need {bytes} bytes ({entries} entries) plus a margin: {wanted} bytes; free space or choose a bigger tier",
-                path.display()
-            )),
-            Ok(_) => {}
-            Err(why) => problems.push(why),
-        }
-    }
-    Ok(problems)
-}
-
-/// The source's size, and whether `dir` (the target's nearest existing directory) keeps the
-/// source's owners: one measure helper ([`owners::extend`]).
-pub(super) fn measure(
-    ctx: &MigrateContext<'_>,
-    job: &CopyJob,
-    dir: &Path,
-    label: &str,
-) -> Result<(copy::SourceSize, Vec<owners::OwnerCheck>), MigrateError> {
-    let probe = format!(".tierctl-owners-{}", std::process::id());
-    if let Some(source) = on_host(ctx, job, dir)? {
-        return host_measure::measure(&source, dir, &probe).map_err(|e| {
-            MigrateError::Refused(format!("measuring `{}` on the host: {e}", source.display()))
-        });
-    }
-    let spec = owners::extend(&copy::measure_spec(job, &ctx.image, label), dir, &probe);
-    let out = ctx.engine.run_to_end(&spec).map_err(|e| refused(&e))?;
-    Ok((
-        copy::parse_size(&out).unwrap_or_default(),
-        owners::parse(&out),
-    ))
-}
-
-/// The source's size alone, read-only (no owner probe): the measure helper's `du`, or the same
-/// walk on the host when the copy will run there.
-fn size(
-    ctx: &MigrateContext<'_>,
-    job: &CopyJob,
-    dir: &Path,
-    label: &str,
-) -> Result<copy::SourceSize, MigrateError> {
-    if let Some(source) = on_host(ctx, job, dir)? {
-        return host_measure::size(&source).map_err(|e| {
-            MigrateError::Refused(format!("measuring `{}` on the host: {e}", source.display()))
-        });
-    }
-    let out = ctx
-        .engine
-        .run_to_end(&copy::measure_spec(job, &ctx.image, label))
-        .map_err(|e| refused(&e))?;
-    Ok(copy::parse_size(&out).unwrap_or_default())
-}
-
-/// The room check of [`preflight`] without its probe files (`--dry-run`): each target's
-/// filesystem has room for the measured sources plus [`margin`]; on another machine not made.
-pub fn room(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateError> {
-    if ctx.elsewhere.is_some() {
-        return Ok(());
-    }
-    let problems = room_and_access(ctx, plan, false)?;
-    match problems.is_empty() {
-        true => Ok(()),
-        false => Err(refusal(problems)),
-    }
-}
-
-/// The source's host path when the copy will run on the host ([`host_apply`]): tierctl is
-/// root and the host sees the source and `dir` as the engine does (then the measure runs there
-/// too, [`host_measure`]).
-fn on_host(
-    ctx: &MigrateContext<'_>,
-    job: &CopyJob,
-    dir: &Path,
-) -> Result<Option<PathBuf>, MigrateError> {
-    if !host_apply::may_apply() {
-        return Ok(None);
-    }
-    let engine = |e: EngineError| refused(&e);
-    let Some(source) = ctx.engine.host_path(&job.source).map_err(engine)? else {
-        return Ok(None);
-    };
-    let dir = ctx
-        .engine
-        .host_path(&MountSource::Bind(dir.to_path_buf()))
-        .map_err(engine)?;
-    Ok(dir.map(|_| source))
-}
-
-/// A copy's source in messages.
-pub(super) fn show(source: &MountSource) -> String {
-    match source {
-        MountSource::Volume(name) => format!("volume `{name}`"),
-        MountSource::Bind(path) => format!("`{}`", path.display()),
-    }
-}
-
-/// `f_frsize * f_bavail` of the filesystem holding `path`.
-// the fields are u64 on Linux, narrower on macOS
-#[allow(clippy::useless_conversion)]
-fn available(path: &Path) -> Result<u64, String> {
-    let stats = nix::sys::statvfs::statvfs(path)
-        .map_err(|e| format!("cannot read the free space of `{}`: {e}", path.display()))?;
-    Ok(u64::from(stats.fragment_size()).saturating_mul(u64::from(stats.blocks_available())))
-}
-
-/// Create and remove a probe file in `dir`.
-fn writable(dir: &Path) -> Result<(), String> {
-    let probe = dir.join(format!(".tierctl-preflight-{}", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .map_err(|e| format!("`{}` is not writable: {e}", dir.display()))?;
-    std::fs::remove_file(&probe)
-        .map_err(|e| format!("cannot remove the probe file `{}`: {e}", probe.display()))
-}
-
-/// The nearest directory at or above `path` that exists.
-fn nearest_existing(path: &Path) -> Option<PathBuf> {
-    path.ancestors()
-        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_dir()))
-        .map(Path::to_path_buf)
-}
-
-/// What the host shows at `path`.
-pub fn target_facts(path: &Path) -> TargetFacts {
-    let meta = std::fs::symlink_metadata(path).ok();
-    let mut existing = path.to_path_buf();
-    let mut rest = Vec::new();
-    while std::fs::symlink_metadata(&existing).is_err() {
-        match (
-            existing.file_name().map(ToOwned::to_owned),
-            existing.parent(),
-        ) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                existing = parent.to_path_buf();
-            }
-            _ => break,
-        }
-    }
-    let real = std::fs::canonicalize(&existing).ok().map(|mut real| {
-        for name in rest.iter().rev() {
-            real.push(name);
-        }
-        real
-    });
-    TargetFacts {
-        exists: meta.is_some(),
-        is_dir: meta.as_ref().is_some_and(|m| m.is_dir()),
-        empty: std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_none()),
-        real,
-    }
-}
-
-/// The topmost directory `create_dir_all(path)` would make.
-pub fn topmost_missing(path: &Path) -> Option<PathBuf> {
-    let mut top = None;
-    let mut current = Some(path);
-    while let Some(p) = current {
-        if p.exists() {
-            break;
-        }
-        top = Some(p.to_path_buf());
-        current = p.parent();
-    }
-    top
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::endpoint::EngineGuess;
-    use crate::migrate::plan::VolumeCopy;
-    use crate::vm::view::VmView;
-    use crate::vm::{Share, VmEngine, VmShares};
-
-    fn copy(source: MountSource, target: &str) -> VolumeCopy {
-        VolumeCopy {
-            key: "k".into(),
-            job: CopyJob {
-                source,
-                target: target.into(),
-            },
-            tier: None,
-            seed: None,
-        }
-    }
-
-    #[test]
-    fn the_probe_covers_each_bind_source_and_each_targets_tier_root_once() {
-        let plan = MigratePlan {
-            copies: vec![
-                copy(
-                    MountSource::Bind("/home/u/media".into()),
-                    "/tiers/bulk/app/media",
-                ),
-                copy(MountSource::Volume("app_db".into()), "/tiers/fast/app/db"),
-                copy(
-                    MountSource::Volume("app_cache".into()),
-                    "/tiers/fast/app/cache",
-                ),
-            ],
-            ..MigratePlan::default()
-        };
-        let roots = vec![PathBuf::from("/tiers/fast"), PathBuf::from("/tiers/bulk")];
-        assert_eq!(
-            probed_paths(&plan, &roots),
-            vec![
-                PathBuf::from("/home/u/media"),
-                PathBuf::from("/tiers/bulk"),
-                PathBuf::from("/tiers/fast")
-            ]
-        );
-    }
-
-    #[test]
-    fn an_unshared_source_on_a_colima_vm_is_refused_naming_the_share_and_the_fix() {
-        let vm = VmFix {
-            view: VmView {
-                engine: EngineGuess::Colima {
-                    profile: "default".into(),
-                },
-                shares: Some(VmShares {
-                    engine: VmEngine::Colima,
-                    instance: Some("default".into()),
-                    shares: vec![Share::same_path("/tiers", true, Some("virtiofs"))],
-                    source_files: Vec::new(),
-                    notes: Vec::new(),
-                }),
-            },
-            home: "/home/u".into(),
-        };
-        let verdicts = vec![
-            (PathBuf::from("/tiers/fast"), Verdict::Same),
-            (
-                PathBuf::from("/home/u/media"),
-                Verdict::Different {
-                    reasons: vec!["marker file not visible".into()],
-                },
-            ),
-        ];
-        let problems = probe_problems(&verdicts, Some(&vm));
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert_eq!(
-            problems[0],
-            "`/home/u/media`: the engine sees another directory there (marker file not visible); the VM does not share it: copying would read or write the engine's own directory, not the host's"
-        );
-        assert!(
-            problems[1].starts_with(
-                "share the missing directories with the VM: colima stop && colima start --mount"
-            ) && problems[1].contains("- location: /home/u/media\n"),
-            "{}",
-            problems[1]
-        );
-        // a native engine: no share to name, the verdict alone refuses
-        let problems = probe_problems(&verdicts[1..], None);
-        assert_eq!(problems.len(), 1);
-        assert!(probe_problems(&verdicts[..1], None).is_empty());
-    }
-
-    fn container(name: &str, compose: Option<(&str, &str)>, running: bool) -> ContainerState {
-        ContainerState {
-            id: name.into(),
-            name: name.into(),
-            project: compose.map(|(p, _)| p.into()),
-            service: compose.map(|(_, s)| s.into()),
-            running,
-            mounts: Vec::new(),
-            compose_version: None,
-            oneoff: false,
-        }
-    }
-
-    #[test]
-    fn issue26_row2_every_container_on_the_volume_but_the_plans_services_is_outside() {
-        let plan = MigratePlan {
-            project: "app".into(),
-            services: vec!["db".into()],
-            ..MigratePlan::default()
-        };
-        let users = outside(
-            &plan,
-            &[
-                container("app-db-1", Some(("app", "db")), false),
-                // this project's stopped profile service, which the plan does not move
-                container("app-side-1", Some(("app", "side")), false),
-                // another project's stopped container on the same volume (`external: true`)
-                container("b-web-1", Some(("b", "web")), false),
-                container("b-db-1", Some(("b", "db")), true),
-                container("loose", None, false),
-                // `docker compose run db`, stopped: never started again by the migration
-                ContainerState {
-                    oneoff: true,
-                    ..container("app-db-run-1", Some(("app", "db")), false)
-                },
-            ],
-        );
-        let names: Vec<(&str, bool)> = users.iter().map(|u| (u.name.as_str(), u.running)).collect();
-        assert_eq!(
-            names,
-            vec![
-                ("app-side-1", false),
-                ("b-web-1", false),
-                ("b-db-1", true),
-                ("loose", false),
-                ("app-db-run-1", false)
-            ]
-        );
-        let stopped = users[1].problem("app_pgdata");
-        assert!(
-            stopped.starts_with("volume `app_pgdata` is used by container `b-web-1` (service `web` of project `b`) outside the plan (stopped)"),
-            "{stopped}"
-        );
-        assert!(
-            stopped.contains("`docker rm b-web-1`") && stopped.contains("`--force`"),
-            "{stopped}"
-        );
-        assert_eq!(
-            users[2].problem("app_pgdata"),
-            "volume `app_pgdata` is in use by container `b-db-1` (service `db` of project `b`) outside the plan (running): stop it first"
-        );
-        assert!(
-            users[4]
-                .problem("app_pgdata")
-                .contains("container `app-db-run-1` (`docker compose run` of service `db` of project `app`) outside the plan (stopped)"),
-            "{:?}",
-            users[4]
-        );
-        let hint = stopped_users_hint(&["b-web-1".into()], "the same command with `--force`");
-        assert!(
-            hint.starts_with("nothing was changed; remove `b-web-1`"),
-            "{hint}"
-        );
-    }
-
-    #[test]
-    fn issue26_row3_the_hint_after_late_writes_says_how_to_keep_them() {
-        use crate::migrate::journal::{Detail, Record};
-        let mut state = JournalState::of(&[Record::Begin {
-            version: crate::migrate::journal::FORMAT,
-            plan: MigratePlan::default(),
-        }])
-        .expect("a plan");
-        let before_start = late_hint(&state);
-        assert!(
-            before_start.starts_with("nothing was started on the tier directories yet")
-                && before_start.contains("`tierctl migrate --rollback --discard-copy --yes`")
-                && before_start.contains("`tierctl migrate` then moves them again"),
-            "{before_start}"
-        );
-        state.done.insert(MigrateStep::Start.id(), Detail::None);
-        let after_start = late_hint(&state);
-        assert!(
-            after_start.contains("copy what you need")
-                && after_start
-                    .contains("`tierctl migrate --rollback --discard-copy --force --yes`"),
-            "{after_start}"
-        );
-    }
-
-    #[test]
-    fn the_margin_grows_with_size_and_entries() {
-        assert_eq!(margin(0, 0), 8 << 20);
-        assert_eq!(margin(2_000_000, 10), 100_000 + 40_960 + (8 << 20));
-    }
-
-    #[test]
-    fn target_facts_see_a_symlink_on_the_way_to_a_missing_path() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let real = dir.path().join("real");
-        std::fs::create_dir(&real).expect("dir");
-        std::os::unix::fs::symlink(&real, dir.path().join("link")).expect("symlink");
-        let canonical = std::fs::canonicalize(dir.path()).expect("canonical");
-        let facts = target_facts(&canonical.join("link/db"));
-        assert!(!facts.exists);
-        assert_eq!(facts.real, Some(canonical.join("real/db")));
-        let facts = target_facts(&canonical.join("real"));
-        assert!(facts.exists && facts.is_dir && facts.empty);
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
 //! The delta of a move to another engine, on the wire: the entries of a
-//! [`CrossDelta`](super::cross_delta::CrossDelta) go from A to B as one tar stream. Regular
+//! [`CrossDelta`](super::delta::CrossDelta) go from A to B as one tar stream. Regular
 //! files' content comes from A's archive endpoint (one never-started helper per batch of files,
 //! the files of a batch fetched at once and written in path order); every other entry is a
 //! header made from A's stopped manifest; B extracts the stream into the copy like the full
@@ -12,12 +12,12 @@ use std::sync::{Condvar, Mutex, PoisonError};
 
 use tar::{Builder, EntryType, Header};
 
-use super::cross_delta::{CrossDelta, Sent};
-use super::cross_host::Destination;
-use super::cross_plan as xp;
-use super::tree::manifest::{Entry, Kind, Manifest};
-use super::tree::name;
+use super::delta::{CrossDelta, Sent};
 use crate::engine::{Engine, EngineError, MountSource};
+use crate::migrate::cross_plan as xp;
+use crate::migrate::site::StreamTarget;
+use crate::migrate::tree::manifest::{Entry, Kind, Manifest};
+use crate::migrate::tree::name;
 
 /// Files fetched from A by one helper, at once: each is one connection to A's engine (over
 /// `ssh://` an ssh session each; sshd's default `MaxStartups` begins refusing above 10).
@@ -44,7 +44,7 @@ pub struct Route<'r> {
     /// Engine A.
     pub a: &'r dyn Engine,
     /// Engine B.
-    pub b: &'r dyn Destination,
+    pub b: &'r dyn StreamTarget,
     /// The source on A.
     pub source: &'r MountSource,
     /// The copy on B.

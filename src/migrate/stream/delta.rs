@@ -1,5 +1,5 @@
 //! Pure: the delta of a move to another engine. Two engines cannot list both trees in one
-//! helper (the local [`super::delta`] does), so the delta compares manifests: the manifest of
+//! helper (the local [`crate::migrate::delta`] does), so the delta compares manifests: the manifest of
 //! the copy on B taken right after the pre-copy (what B holds) with the manifest of A's source
 //! taken once A is stopped (what B must hold). What differs becomes three lists: paths B
 //! removes, entries A sends in one tar (only regular files carry data; directories, symlinks,
@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::tree::manifest::{Entry, Kind, Manifest};
+use crate::migrate::tree::manifest::{Entry, Kind, Manifest};
 
 /// What B does to turn its pre-copied tree into A's stopped one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,0 +1,258 @@
+//! The steps after the copies: the compose files written, the services started (on this engine
+//! or B), their mounts checked, and a verified source removed.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::{ContainerState, MountSource, Selector};
+use crate::migrate::compose_cli;
+use crate::migrate::journal::Detail;
+use crate::migrate::late_writes;
+use crate::migrate::learned::StepDone;
+use crate::migrate::mounts::mount_problems;
+use crate::migrate::plan::{ExpectedMount, MigratePlan, MigrateStep};
+use crate::write::{self, FileWrite};
+
+use super::stop::now_ms;
+use super::*;
+
+/// Write the plan's compose files: each rewritten in place (compare-and-swap against the text
+/// the plan was made from, backed up: [`write::write_all`]); for a move to another engine each
+/// file for B created beside its original, which stays untouched ([`write::create_new`]).
+pub(super) fn rewrite(input: &StepInput<'_>) -> StepResult {
+    if input.plan.to_context.is_some() {
+        return create_files(input.plan);
+    }
+    let mut files = Vec::new();
+    for change in &input.plan.files {
+        let current = std::fs::read_to_string(&change.path)
+            .map_err(|err| format!("cannot read `{}`: {err}", change.path.display()))?;
+        if current == change.new {
+            continue;
+        }
+        if current != change.old {
+            return Err(format!(
+                "`{}` changed since the migration was planned",
+                change.path.display()
+            ));
+        }
+        files.push(FileWrite {
+            path: change.path.clone(),
+            read_hash: write::hash(&change.old),
+            text: change.new.clone(),
+        });
+    }
+    let backups = write::write_all(&files, input.journal).map_err(|e| e.to_string())?;
+    let pairs: Vec<(PathBuf, PathBuf)> =
+        files.iter().map(|f| f.path.clone()).zip(backups).collect();
+    let result = format!("{} file(s) written", pairs.len());
+    Ok((Detail::Rewritten { backups: pairs }, result))
+}
+
+/// The new files of the plan (refused when one with other text is there).
+pub(super) fn create_files(plan: &MigratePlan) -> StepResult {
+    let mut lines = Vec::new();
+    for change in &plan.files {
+        let path = &change.path;
+        match std::fs::read_to_string(path) {
+            Ok(text) if text == change.new => {
+                lines.push(format!("`{}` already written", path.display()));
+                continue;
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "`{}` exists with other text; move it away (the original compose files are untouched)",
+                    path.display()
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+        }
+        write::create_new(path, &change.new)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        lines.push(format!("wrote `{}`", path.display()));
+    }
+    if lines.is_empty() {
+        lines.push("nothing to write".into());
+    }
+    Ok((Detail::None, lines.join("; ")))
+}
+
+pub(super) fn start(input: &StepInput<'_>) -> Stepped {
+    let running = input.state.running_services();
+    let on = match &input.ctx.to {
+        Some(b) => format!(" on `{}`", b.context),
+        None => String::new(),
+    };
+    if running.is_empty() {
+        return Ok(StepDone::new(
+            Detail::None,
+            "skipped: no service was running".into(),
+        ));
+    }
+    let context = input.ctx.to.as_ref().map(|b| b.context.as_str());
+    compose_cli::start(
+        input.ctx.compose.as_ref(),
+        input.ctx.engine,
+        input.plan,
+        &running,
+        context,
+    )?;
+    let downtime_ms = downtime_ms(input);
+    let down = match downtime_ms {
+        Some(ms) => format!("; services were down {:.1} s", ms as f64 / 1000.0),
+        None => String::new(),
+    };
+    let line = format!("started{on}: {}{down}", running.join(", "));
+    Ok(StepDone {
+        downtime_ms,
+        ..StepDone::new(Detail::None, line)
+    })
+}
+
+/// Milliseconds from the stop to now: by this run's clock when it stopped the services, else by
+/// the stop's journaled wall-clock time (a resumed run).
+pub fn downtime_ms(input: &StepInput<'_>) -> Option<u64> {
+    if let Some(at) = input.stopped_at {
+        return Some(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
+    }
+    match input.state.done.get(&MigrateStep::Stop.id()) {
+        Some(Detail::Stopped {
+            at_ms: Some(at), ..
+        }) => Some(now_ms().saturating_sub(*at)),
+        _ => None,
+    }
+}
+
+/// The started containers bind their tier directories (inspect, on the engine that runs them
+/// now), and, when the views can look (not on engine B), see them as the host does.
+pub(super) fn verify_mounts(input: &StepInput<'_>) -> StepResult {
+    let (ctx, plan) = (input.ctx, input.plan);
+    let site = ctx.site();
+    let running = input.state.running_services();
+    if running.is_empty() {
+        // nothing was started, so no container shows its mounts; `tierctl verify` checks them
+        // once the services run
+        return Ok((
+            Detail::None,
+            "skipped: no service was running (run `tierctl verify` after starting them)".into(),
+        ));
+    }
+    let containers = site
+        .engine
+        .list(&Selector::Project(plan.project.clone()))
+        .map_err(engine_error)?;
+    let mut checked = 0;
+    for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
+        checked += inspected_binds(&containers, expected)?;
+    }
+    if let Some(b) = &ctx.to {
+        return Ok((
+            Detail::None,
+            format!(
+                "ok on `{}`: {checked} mount(s) bind their tier directories",
+                b.context
+            ),
+        ));
+    }
+    let Some(views) = ctx.views else {
+        return Ok((Detail::None, format!("ok: {checked} mount(s)")));
+    };
+    let seen = views.view(&plan.project).map_err(|e| e.to_string())?;
+    let problems = mount_problems(plan, &running, &seen);
+    if !problems.is_empty() {
+        return Err(format!(
+            "the services do not see their tier directories: {}",
+            problems.join("; ")
+        ));
+    }
+    Ok((
+        Detail::None,
+        format!("ok: {checked} mount(s), tierctl verify ok"),
+    ))
+}
+
+/// How many running containers of the expected mount's service bind its source at its target
+/// (as inspect says); an error for one that does not, or when none runs.
+pub fn inspected_binds(
+    containers: &[ContainerState],
+    expected: &ExpectedMount,
+) -> Result<usize, String> {
+    let mut checked = 0;
+    for c in containers
+        .iter()
+        .filter(|c| c.running && c.service.as_deref() == Some(expected.service.as_str()))
+    {
+        let ok = c.mounts.iter().any(|(source, dest)| {
+            crate::compose::target::same(dest, &expected.target)
+                && Path::new(source) == expected.source
+        });
+        if !ok {
+            return Err(format!(
+                "container `{}` does not bind `{}` at `{}`",
+                c.name,
+                expected.source.display(),
+                expected.target
+            ));
+        }
+        checked += 1;
+    }
+    if checked == 0 {
+        return Err(format!(
+            "service `{}` is not running after the start",
+            expected.service
+        ));
+    }
+    Ok(checked)
+}
+
+pub(super) fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
+    if !matches!(
+        input.state.done.get(&MigrateStep::Verify(n).id()),
+        Some(Detail::Verified { .. })
+    ) {
+        return Err("the copy was not verified: the source stays".into());
+    }
+    match &input.plan.copies[n].job.source {
+        // a run killed after the removal, before its end was journaled, removed it already
+        MountSource::Volume(name)
+            if !input.ctx.engine.volume_exists(name).map_err(engine_error)? =>
+        {
+            Ok((Detail::None, format!("volume `{name}` was already removed")))
+        }
+        MountSource::Volume(name) => {
+            if !input.state.finished {
+                // `--remove-source` in the run (a prune, on a finished journal, checked first)
+                refuse_late_writes(input, n, name)?;
+            }
+            input.ctx.engine.remove_volume(name).map_err(engine_error)?;
+            Ok((Detail::None, format!("volume `{name}` removed")))
+        }
+        MountSource::Bind(path) => Ok((
+            Detail::None,
+            format!(
+                "kept `{}`: tierctl never removes a host directory",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// Refused when volume `name` of copy `n` changed since its copy verified: those writes are
+/// not in the tier directory (issue 26 row 1).
+pub(super) fn refuse_late_writes(
+    input: &StepInput<'_>,
+    n: usize,
+    name: &str,
+) -> Result<(), String> {
+    let writes = late_writes::since_verify(input.ctx, input.journal, input.state, n)
+        .map_err(|e| format!("volume `{name}` stays: {e}"))?;
+    if writes.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "volume `{name}` stays: it changed since its copy verified, in {} path(s): {}; those writes are not in the tier directory `{}`: copy what you need into it, then remove the volume by hand (`docker volume rm {name}`)",
+        writes.len(),
+        late_writes::shown(&writes),
+        input.plan.copies[n].job.target.display()
+    ))
+}

@@ -528,37 +528,42 @@ pub(super) fn planned_migration(
     facts: Option<crate::facts::Facts>,
     out: &mut dyn Write,
 ) -> Result<Option<crate::migrate::plan::MigratePlan>, Error> {
-    use crate::migrate::MigrateError;
-
     let facts = facts.unwrap_or_else(|| probe::paths(audit::host_paths(project)));
+    let options = crate::migrate::plan::Options {
+        remove_source: args.remove_source,
+        pre_copy: !args.stop_first,
+    };
+    let migration = migration_of(settings, project, tiers, &facts, options)?;
+    let preview = render(settings, &Report::MigratePlan(&plan_report(&migration)))?;
+    let go = shown_and_confirmed(&preview, migration.is_empty() || args.dry_run, args, out)?;
+    // a dry run's plan is checked after it was shown
+    Ok((go || (args.dry_run && !migration.is_empty())).then_some(migration))
+}
+
+/// The migration of `project` to the tiers of `tiers` (this engine's, or B's), from the rewrite
+/// plan (`facts`: the bind sources where they are), its patched files checked by a reload.
+pub(super) fn migration_of(
+    settings: &Settings,
+    project: &crate::compose::model::ComposeProject,
+    tiers: &crate::tiers::Tiers,
+    facts: &crate::facts::Facts,
+    options: crate::migrate::plan::Options,
+) -> Result<crate::migrate::plan::MigratePlan, Error> {
     let plan = crate::plan::plan(&crate::plan::Input {
         project,
         tiers,
-        facts: &facts,
+        facts,
         strict_binds: false,
         mode: audit::Mode::Migrate,
     });
     let patched = crate::rewrite::patch(&plan, project)?;
     crate::rewrite::check_reload(&plan, project, &settings.load, &DiskFiles, &patched)?;
-    let migration = crate::migrate::plan::build(
-        project,
-        &plan,
-        &patched,
-        crate::migrate::plan::Options {
-            remove_source: args.remove_source,
-            pre_copy: !args.stop_first,
-        },
-    )
-    .map_err(|u| {
-        Error::Migrate(MigrateError::Refused(format!(
+    crate::migrate::plan::build(project, &plan, &patched, options).map_err(|u| {
+        Error::Migrate(crate::migrate::MigrateError::Refused(format!(
             "service `{}` mount `{}`: {}",
             u.service, u.target, u.reason
         )))
-    })?;
-    let preview = render(settings, &Report::MigratePlan(&plan_report(&migration)))?;
-    let go = shown_and_confirmed(&preview, migration.is_empty() || args.dry_run, args, out)?;
-    // a dry run's plan is checked after it was shown
-    Ok((go || (args.dry_run && !migration.is_empty())).then_some(migration))
+    })
 }
 
 /// The migrate plan as `report` shows it: each step with its description.

@@ -8,8 +8,8 @@ use std::io::Write;
 
 use super::connect::{env_vars, home, resolve_endpoint};
 use super::migrate::{
-    MigrateTask, confirm, destructive, helper_cleanup, invocation, plan_report, run_task,
-    shown_and_confirmed,
+    MigrateTask, confirm, destructive, helper_cleanup, invocation, migration_of, plan_report,
+    run_task, shown_and_confirmed,
 };
 use super::{emit, render};
 use crate::audit;
@@ -205,30 +205,11 @@ fn planned(
         true => super::audit::path_facts(project, Some(run.on), &helper_image(args))?,
         false => probe::paths(audit::host_paths(project)),
     };
-    let plan = crate::plan::plan(&crate::plan::Input {
-        project,
-        tiers: &tiers,
-        facts: &facts,
-        strict_binds: false,
-        mode: audit::Mode::Migrate,
-    });
-    let patched = crate::rewrite::patch(&plan, project)?;
-    crate::rewrite::check_reload(&plan, project, &settings.load, &DiskFiles, &patched)?;
-    let local = crate::migrate::plan::build(
-        project,
-        &plan,
-        &patched,
-        crate::migrate::plan::Options {
-            remove_source: false,
-            pre_copy: !args.stop_first,
-        },
-    )
-    .map_err(|u| {
-        Error::Migrate(MigrateError::Refused(format!(
-            "service `{}` mount `{}`: {}",
-            u.service, u.target, u.reason
-        )))
-    })?;
+    let options = crate::migrate::plan::Options {
+        remove_source: false,
+        pre_copy: !args.stop_first,
+    };
+    let local = migration_of(settings, project, &tiers, &facts, options)?;
     // a copy for B of each file the project was given; the files they include or extend are
     // named by the copies as by the originals
     let originals: Vec<(std::path::PathBuf, String)> = project

@@ -123,34 +123,19 @@ pub fn build(
     plan
 }
 
-/// The steps: with a pre-copy, each copy is made while A runs and its delta is copied while A
-/// is stopped; then the verify, the compose file for B, the start on B and its mounts.
+/// The steps: a migration's ([`crate::migrate::plan::steps_of`]) without the running verify,
+/// which needs both trees in one helper: with a pre-copy, each copy is made while A runs and
+/// its delta is copied while A is stopped; then the verify, the compose file for B, the start
+/// on B and its mounts.
 fn steps(copies: usize, pre_copy: bool) -> Vec<MigrateStep> {
-    let mut steps = Vec::new();
-    if pre_copy {
-        for n in 0..copies {
-            steps.extend([MigrateStep::CreateDir(n), MigrateStep::PreCopy(n)]);
-        }
-        steps.push(MigrateStep::Stop);
-        for n in 0..copies {
-            steps.extend([MigrateStep::Delta(n), MigrateStep::Verify(n)]);
-        }
-    } else {
-        steps.push(MigrateStep::Stop);
-        for n in 0..copies {
-            steps.extend([
-                MigrateStep::CreateDir(n),
-                MigrateStep::Copy(n),
-                MigrateStep::Verify(n),
-            ]);
-        }
-    }
-    steps.extend([
-        MigrateStep::Rewrite,
-        MigrateStep::Start,
-        MigrateStep::VerifyMounts,
-    ]);
-    steps
+    let options = crate::migrate::plan::Options {
+        remove_source: false,
+        pre_copy,
+    };
+    crate::migrate::plan::steps_of(copies, options)
+        .into_iter()
+        .filter(|step| !matches!(step, MigrateStep::PreVerify(_)))
+        .collect()
 }
 
 /// A step's description where a cross-host migration differs from a local one (`None`: the

@@ -29,9 +29,10 @@ use rayon::prelude::*;
 use super::delta::{self, Delta, Op};
 use super::tree::name;
 
-/// Whether this process may apply a delta on the host: it must set any owner (root).
+/// Whether this process may apply a delta on the host: it must set any owner (root)
+/// ([`super::tree::reach::host_may_write`]).
 pub fn may_apply() -> bool {
-    nix::unistd::geteuid().is_root()
+    super::tree::reach::host_may_write()
 }
 
 /// An error of one entry: the op, the path relative to the trees' roots, and why.

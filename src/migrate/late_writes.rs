@@ -176,10 +176,8 @@ fn read_source(
         reason,
     };
     let hashed = AtomicU64::new(0);
-    if let Some(path) = ctx
-        .engine
-        .host_path(&job.source)
-        .map_err(|e| failed(e.to_string()))?
+    if let Some(path) =
+        tree::reach::host_reads(ctx.engine, &job.source).map_err(|e| failed(e.to_string()))?
     {
         match tree::read(&path, digest, &hashed) {
             Ok(m) => return Ok(m),

@@ -371,7 +371,7 @@ fn copy_of(
 /// The steps of a migration with `copies` copies: with a pre-copy, every copy is made and
 /// verified while the services run; only the delta and the verify of what changed since (and
 /// the metadata of every entry) happen while they are stopped.
-fn steps_of(copies: usize, options: Options) -> Vec<MigrateStep> {
+pub fn steps_of(copies: usize, options: Options) -> Vec<MigrateStep> {
     let mut steps = Vec::new();
     if options.pre_copy {
         for n in 0..copies {

@@ -7,11 +7,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::{margin, refusal, refused};
-use crate::engine::{EngineError, MountSource};
 use crate::migrate::copy::{self, CopyJob, TargetFacts};
 use crate::migrate::late_writes::show;
 use crate::migrate::plan::MigratePlan;
-use crate::migrate::{MigrateContext, MigrateError, host_apply, host_measure, owners};
+use crate::migrate::tree::reach;
+use crate::migrate::{MigrateContext, MigrateError, host_measure, owners};
 use crate::vm::view::Coverage;
 
 /// Each target writable (a probe file created and removed where its directory will be made),
@@ -140,18 +140,7 @@ fn on_host(
     job: &CopyJob,
     dir: &Path,
 ) -> Result<Option<PathBuf>, MigrateError> {
-    if !host_apply::may_apply() {
-        return Ok(None);
-    }
-    let engine = |e: EngineError| refused(&e);
-    let Some(source) = ctx.engine.host_path(&job.source).map_err(engine)? else {
-        return Ok(None);
-    };
-    let dir = ctx
-        .engine
-        .host_path(&MountSource::Bind(dir.to_path_buf()))
-        .map_err(engine)?;
-    Ok(dir.map(|_| source))
+    reach::host_copies_into(ctx.engine, &job.source, dir.to_path_buf()).map_err(|e| refused(&e))
 }
 
 /// `f_frsize * f_bavail` of the filesystem holding `path`.

@@ -239,7 +239,7 @@ pub(super) fn tier_manifest(
     let hashed = AtomicU64::new(0);
     let tier = MountSource::Bind(forward.target.clone());
     let engine = ctx.site().engine;
-    if let Some(path) = engine.host_path(&tier).map_err(|e| e.to_string())? {
+    if let Some(path) = tree::reach::host_reads(engine, &tier).map_err(|e| e.to_string())? {
         match tree::read(&path, digest, &hashed) {
             Ok(m) => return Ok(m),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}

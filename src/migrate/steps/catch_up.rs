@@ -10,7 +10,7 @@ use crate::migrate::host_apply;
 use crate::migrate::journal::{Detail, JournalState};
 use crate::migrate::plan::MigrateStep;
 use crate::migrate::tree;
-use crate::migrate::tree::listing;
+use crate::migrate::tree::reach;
 use crate::migrate::tree::reader::{HelperReader, HostReader, TreeReader};
 
 use super::*;
@@ -121,14 +121,11 @@ pub(super) fn apply(
     Ok("applied by a helper")
 }
 
-/// Both trees of `job` as host paths when the host may copy between them itself (see
-/// [`host_apply`]).
+/// Both trees of `job` as host paths when the host may copy between them itself
+/// ([`reach::host_copies`]).
 pub(super) fn host_copy_roots(
     input: &StepInput<'_>,
     job: &CopyJob,
 ) -> Result<Option<(PathBuf, PathBuf)>, String> {
-    if !host_apply::may_apply() {
-        return Ok(None);
-    }
-    listing::host_roots(input.ctx.engine, job).map_err(engine_error)
+    reach::host_copies(input.ctx.engine, job).map_err(engine_error)
 }

@@ -19,6 +19,7 @@ use crate::migrate::tier_dirs;
 use crate::migrate::tree;
 use crate::migrate::tree::helper;
 use crate::migrate::tree::manifest::{self};
+use crate::migrate::tree::reach;
 
 use super::catch_up::{apply, host_copy_roots, list};
 use super::stop::now_ms;
@@ -27,12 +28,9 @@ use super::*;
 /// The size of `job`'s source: on the host when tierctl may copy there and the host sees the
 /// source as the engine does ([`host_measure::size`]), else by the measure helper.
 pub(super) fn measure(input: &StepInput<'_>, job: &CopyJob) -> Result<SourceSize, String> {
-    if host_apply::may_apply()
-        && let Some(source) = input
-            .ctx
-            .engine
-            .host_path(&job.source)
-            .map_err(engine_error)?
+    if reach::host_may_write()
+        && let Some(source) =
+            reach::host_reads(input.ctx.engine, &job.source).map_err(engine_error)?
     {
         return host_measure::size(&source)
             .map_err(|e| format!("measuring `{}` on the host: {e}", source.display()));
@@ -140,7 +138,9 @@ pub(super) fn copy_with_progress(
     let source = match (running, &on_host) {
         (true, _) => None,
         (false, Some((from, _))) => Some(from.clone()),
-        (false, None) => input.ctx.engine.host_path(&job.source).ok().flatten(),
+        (false, None) => reach::host_reads(input.ctx.engine, &job.source)
+            .ok()
+            .flatten(),
     };
     let (result, known) = std::thread::scope(|scope| {
         let hashing = source.as_ref().map(|path| {

@@ -6,13 +6,12 @@
 use std::collections::BTreeMap;
 use std::fs::{self, Metadata};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::helper::{self, Depth, ListingError};
 use super::name;
 use super::stat::Stat;
-use crate::engine::{EngineError, Helpers, MountSource};
-use crate::migrate::copy::{self, CopyJob};
+use crate::migrate::copy;
 
 /// A tree's entries by path relative to its root (`.` is the root; names
 /// [`name::encode`]d), each with what `stat` said of it (the one record, [`Stat`]).
@@ -51,23 +50,6 @@ pub fn parse_listed(text: &str) -> Result<Listed, ListingError> {
         source,
         target,
     })
-}
-
-/// Where the host sees both trees of `job` as the engine does (source, target); `None` when it
-/// does not see one of them so, or may not list it.
-pub fn host_roots(
-    engine: &dyn Helpers,
-    job: &CopyJob,
-) -> Result<Option<(PathBuf, PathBuf)>, EngineError> {
-    Ok(
-        match (
-            engine.host_path(&job.source)?,
-            engine.host_path(&MountSource::Bind(job.target.clone()))?,
-        ) {
-            (Some(source), Some(target)) => Some((source, target)),
-            _ => None,
-        },
-    )
 }
 
 /// Every entry of the tree at `root` (`.` is the root), as [`super::reader::HostReader`] lists each side.

@@ -23,6 +23,7 @@ pub mod listing;
 pub mod manifest;
 #[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod name;
+pub mod reach;
 pub mod reader;
 pub mod sides;
 pub mod stat;

@@ -62,7 +62,7 @@ impl HostReader {
     /// The host reader of `job`'s trees when the engine says the host sees both as it does.
     pub fn for_copy(engine: &dyn Helpers, job: &CopyJob) -> Result<Option<Self>, EngineError> {
         Ok(
-            listing::host_roots(engine, job)?.map(|(source, target)| HostReader {
+            super::reach::host_reads_both(engine, job)?.map(|(source, target)| HostReader {
                 roots: [Some(source), Some(target)],
             }),
         )

@@ -230,7 +230,7 @@ fn pair_manifests_known(
 ) -> Result<KnownTrees, TreeError> {
     let mut plans = Vec::new();
     for side in sides {
-        plans.push(match (engine.host_path(side)?, side) {
+        plans.push(match (super::reach::host_reads(engine, side)?, side) {
             (Some(path), _) => Plan::Host(path),
             (None, MountSource::Bind(path)) if listable(path) => Plan::Candidate(path.clone()),
             (None, _) => Plan::Helper,
@@ -468,7 +468,7 @@ pub fn after_copy_roots(
     sides: &[MountSource; 2],
 ) -> Result<Option<AfterCopyRoots>, EngineError> {
     for side in sides {
-        if engine.host_path(side)?.is_some() {
+        if super::reach::host_reads(engine, side)?.is_some() {
             return Ok(None);
         }
     }
@@ -611,7 +611,7 @@ pub fn with_copy_read(
     known: &Known,
     hashed: &AtomicU64,
 ) -> Result<Option<ReadTrees>, TreeError> {
-    let Some(source) = engine.host_path(&job.source)? else {
+    let Some(source) = super::reach::host_reads(engine, &job.source)? else {
         return Ok(None);
     };
     if target.digest != Digest::Blake3 {

@@ -323,6 +323,7 @@ pub fn migrate_verdict<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::load::one_file::project;
     use crate::share::{Share, colima};
 
     #[test]
@@ -416,26 +417,6 @@ mod tests {
             Some(DatabaseSign::Mongo { .. })
         ));
         assert!(sign(p("photo.jpg"), false, b"\xff\xd8\xff").is_none());
-    }
-
-    struct Text(&'static str);
-
-    impl crate::compose::load::Files for Text {
-        fn read(&self, _: &Path) -> std::io::Result<String> {
-            Ok(self.0.to_owned())
-        }
-        fn is_file(&self, path: &Path) -> bool {
-            path.ends_with("compose.yaml")
-        }
-    }
-
-    fn project(text: &'static str) -> ComposeProject {
-        let options = crate::compose::load::LoadOptions {
-            files: vec!["/p/compose.yaml".into()],
-            working_dir: "/p".into(),
-            ..Default::default()
-        };
-        crate::compose::load::load(&options, &Text(text)).expect("compose loads")
     }
 
     #[test]

@@ -126,19 +126,7 @@ pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::compose::load::{Files, LoadOptions, load};
     use crate::facts::PathFacts;
-
-    struct Text(&'static str);
-
-    impl Files for Text {
-        fn read(&self, _: &Path) -> std::io::Result<String> {
-            Ok(self.0.to_owned())
-        }
-        fn is_file(&self, path: &Path) -> bool {
-            path.ends_with("compose.yaml")
-        }
-    }
 
     const COMPOSE: &str = "name: app\nservices:\n  db:\n    image: postgres:16\n    volumes:\n      - pg:/var/lib/postgresql/data\n      - /photos:/photos:ro\n      - /etc/localtime:/etc/localtime:ro\n      - type: tmpfs\n        target: /tmp\n      - /Volumes/Photos/2024:/y\nvolumes:\n  pg:\n";
 
@@ -146,12 +134,7 @@ pub(crate) mod tests {
 
     /// The views of [`COMPOSE`], with `/photos` a symlink to `/t/warm/photos`.
     pub(crate) fn sample() -> Vec<MountView> {
-        let options = LoadOptions {
-            files: vec!["/p/compose.yaml".into()],
-            working_dir: "/p".into(),
-            ..LoadOptions::default()
-        };
-        let project = load(&options, &Text(COMPOSE)).expect("compose loads");
+        let project = crate::compose::load::one_file::project(COMPOSE);
         let tiers = crate::tiers::load(Path::new("tiers.yaml"), TIERS).expect("tiers");
         let mut facts = Facts::default();
         facts.paths.insert(

@@ -482,6 +482,7 @@ pub enum ReadVia {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compose::load::one_file::project;
 
     const G: u64 = 1 << 30;
 
@@ -678,26 +679,6 @@ mod tests {
         let c = check(&m, EngineClass::Vm);
         assert_eq!(c.verdict, Verdict::MarkerMissing);
         assert!(c.reasons[0].contains("does not exist"), "{c:?}");
-    }
-
-    struct Text(&'static str);
-
-    impl crate::compose::load::Files for Text {
-        fn read(&self, _: &std::path::Path) -> std::io::Result<String> {
-            Ok(self.0.to_owned())
-        }
-        fn is_file(&self, path: &std::path::Path) -> bool {
-            path.ends_with("compose.yaml")
-        }
-    }
-
-    fn project(text: &'static str) -> ComposeProject {
-        let options = crate::compose::load::LoadOptions {
-            files: vec!["/p/compose.yaml".into()],
-            working_dir: "/p".into(),
-            ..Default::default()
-        };
-        crate::compose::load::load(&options, &Text(text)).expect("compose loads")
     }
 
     fn running(kind: MountKind, source: &str, target: &str) -> RunningMount {

@@ -84,6 +84,9 @@ pub struct HelperSpec {
     pub purpose: String,
     /// The journal the helper belongs to, as a label (so a resumed run finds leftovers).
     pub journal: Option<String>,
+    /// Run in this container's pid namespace: its processes' `/proc` entries are the helper's
+    /// (`/proc/1` is its main process); nothing else of it is shared.
+    pub pid_namespace_of: Option<String>,
 }
 
 impl HelperSpec {
@@ -97,6 +100,7 @@ impl HelperSpec {
             capabilities: Vec::new(),
             purpose: purpose.to_owned(),
             journal: None,
+            pid_namespace_of: None,
         }
     }
 }
@@ -118,6 +122,10 @@ pub(super) fn create_body(spec: &HelperSpec) -> ContainerCreateBody {
             mounts: Some(spec.mounts.iter().map(mount).collect()),
             volumes_from: spec.shares.as_ref().map(|c| vec![format!("{c}:ro")]),
             network_mode: Some("none".into()),
+            pid_mode: spec
+                .pid_namespace_of
+                .as_ref()
+                .map(|c| format!("container:{c}")),
             cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(
                 spec.capabilities

@@ -154,6 +154,7 @@ pub fn measure_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
         shares: None,
         purpose: "measure".into(),
         journal: Some(journal.into()),
+        pid_namespace_of: None,
     }
 }
 
@@ -183,6 +184,7 @@ pub fn copy_spec(job: &CopyJob, image: &str, journal: &str, devices: bool) -> He
         shares: None,
         purpose: "copy".into(),
         journal: Some(journal.into()),
+        pid_namespace_of: None,
     }
 }
 
@@ -229,6 +231,7 @@ pub fn verify_spec(job: &CopyJob, image: &str, journal: &str) -> HelperSpec {
         shares: None,
         purpose: "verify".into(),
         journal: Some(journal.into()),
+        pid_namespace_of: None,
     }
 }
 
@@ -247,6 +250,7 @@ pub fn wipe_spec(target: &Path, image: &str, journal: &str) -> HelperSpec {
         shares: None,
         purpose: "wipe".into(),
         journal: Some(journal.into()),
+        pid_namespace_of: None,
     }
 }
 

@@ -5,13 +5,14 @@
 //! whatever it had not written yet. Preflight names such a service before anything stops.
 //!
 //! The pure part decides from plain data ([`SignalMasks`], a signal number, whether docker-init
-//! is PID 1); the effect reads `/proc/<pid>/status` of the container's main process on the host
-//! ([`problems`]), only where tierctl sees the engine's processes (a native engine: not a VM's
-//! or another machine's, whose pids mean nothing here).
+//! is PID 1); the effect reads `/proc/<pid>/status` of the container's main process
+//! ([`problems`]): on the host where tierctl sees the engine's processes (a native engine), else
+//! (a VM's or another machine's engine, whose pids mean nothing here) by a helper container in
+//! the container's pid namespace ([`masks_by_helper`]).
 
 use super::MigrateContext;
 use super::plan::MigratePlan;
-use crate::engine::{ContainerInfo, EngineError, Selector};
+use crate::engine::{ContainerInfo, Engine, EngineError, HelperSpec, Selector};
 
 /// SIGTERM, what `docker stop` sends when the container names no other signal.
 pub const SIGTERM: u8 = 15;
@@ -116,12 +117,11 @@ pub struct Killed {
 }
 
 /// The running containers of the plan's services whose main process would be killed by their
-/// stop. Empty where tierctl does not see the engine's processes (a VM's or another machine's
-/// engine: not checked there), or where a process's status cannot be read.
+/// stop. A process's status is read from `/proc` on this host when the engine runs here
+/// natively, else (a VM's or another machine's engine) by a helper in the container's pid
+/// namespace ([`masks_by_helper`]); a container whose status cannot be read is left out.
 pub fn problems(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<Vec<Killed>, EngineError> {
-    if ctx.vm.is_some() || ctx.elsewhere.is_some() {
-        return Ok(Vec::new());
-    }
+    let here = ctx.vm.is_none() && ctx.elsewhere.is_none();
     let containers = ctx.engine.list(&Selector::Project(plan.project.clone()))?;
     let mut killed = Vec::new();
     for c in containers.iter().filter(|c| c.running) {
@@ -131,7 +131,13 @@ pub fn problems(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<Vec<Kill
         let Some(info) = ctx.engine.inspect(&c.id)? else {
             continue;
         };
-        if let Some(problem) = container_problem(service, &info) {
+        let masks = match (info.init, here) {
+            // docker-init forwards the stop signal: nothing to read
+            (true, _) => None,
+            (false, true) => masks_on_host(&info),
+            (false, false) => masks_by_helper(ctx.engine, &ctx.image, &info.id)?,
+        };
+        if let Some(problem) = masks.and_then(|m| container_problem(service, &info, m)) {
             killed.push(Killed {
                 service: service.clone(),
                 problem,
@@ -141,14 +147,19 @@ pub fn problems(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<Vec<Kill
     Ok(killed)
 }
 
-/// The problem of one container, read from `/proc` on this host.
-fn container_problem(service: &str, info: &ContainerInfo) -> Option<String> {
-    let pid = info.pid?;
+/// Whether one container's main process, with these `masks`, would be killed (pure).
+fn container_problem(service: &str, info: &ContainerInfo, masks: SignalMasks) -> Option<String> {
     let shown = info.stop_signal.as_deref().unwrap_or("SIGTERM");
     let signal = match info.stop_signal.as_deref() {
         None => SIGTERM,
         Some(name) => number(name)?,
     };
+    killed_on_stop(masks, signal, info.init).then(|| problem(service, &info.name, shown))
+}
+
+/// The main process's signal masks from `/proc` on this host (the engine runs here natively).
+fn masks_on_host(info: &ContainerInfo) -> Option<SignalMasks> {
+    let pid = info.pid?;
     // the pid is the engine host's: it is this process's only when the container's cgroup
     // names the container (tierctl in another pid namespace would read another process)
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
@@ -156,8 +167,27 @@ fn container_problem(service: &str, info: &ContainerInfo) -> Option<String> {
         return None;
     }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let masks = SignalMasks::parse(&status)?;
-    killed_on_stop(masks, signal, info.init).then(|| problem(service, &info.name, shown))
+    SignalMasks::parse(&status)
+}
+
+/// The main process's signal masks as a helper in the container's pid namespace reads them
+/// (`/proc/1/status`: world-readable, no capability needed; no network, read-only root): on
+/// a VM's or another machine's engine, whose processes this host does not see. `None` when
+/// the helper's output has no masks.
+pub fn masks_by_helper(
+    engine: &dyn Engine,
+    image: &str,
+    container: &str,
+) -> Result<Option<SignalMasks>, EngineError> {
+    let spec = HelperSpec {
+        pid_namespace_of: Some(container.to_owned()),
+        ..HelperSpec::new(
+            "stop-signal",
+            image,
+            vec!["cat".into(), "/proc/1/status".into()],
+        )
+    };
+    Ok(SignalMasks::parse(&engine.run_to_end(&spec)?))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub use placement::{
     DEFAULT_RULES, DefaultRule, GlobError, Globs, Match, Placement, PlacementRule, Subject,
     default_rules,
 };
-pub use template::{PathTemplateError, Template, Values, Var, safe_component};
+pub use template::{PathTemplateError, Template, Var, safe_component};
 
 /// A validated `tiers.yaml`.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,7 +111,7 @@ impl Tiers {
                 Some(Placement {
                     rule_index,
                     tier: tier.name.clone(),
-                    path: tier.root.join(rule.path.render(&subject.values())),
+                    path: tier.root.join(rule.path.render(subject)),
                     rule_is_default: self.placement_is_default,
                 })
             })

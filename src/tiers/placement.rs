@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::template::{Template, Values};
+use super::template::Template;
 
 /// A list of glob patterns; matches a value when any pattern matches it.
 ///
@@ -125,12 +125,11 @@ impl Match {
     /// Whether every given field matches `subject`. A subject without an image
     /// (a service with only `build:`) does not match an `image` field.
     pub fn matches(&self, subject: &Subject) -> bool {
-        let values = subject.values();
         let target = crate::compose::target::clean(subject.target);
         self.image.allows(subject.image)
             && self.service.allows(Some(subject.service))
             && self.target.allows(Some(&target))
-            && self.volume.allows(Some(&values.volume_name()))
+            && self.volume.allows(Some(&subject.volume_name()))
     }
 }
 
@@ -145,7 +144,8 @@ pub struct PlacementRule {
     pub path: Template,
 }
 
-/// A volume mount to place: one service's mount of one volume or bind source.
+/// A volume mount to place: one service's mount of one volume or bind source. A rule's `match:`
+/// selects by it, and the rule's path template renders with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subject<'a> {
     /// The compose project name.
@@ -160,14 +160,20 @@ pub struct Subject<'a> {
     pub volume: Option<&'a str>,
 }
 
-impl<'a> Subject<'a> {
-    /// The values a path template is rendered with.
-    pub fn values(&self) -> Values<'a> {
-        Values {
-            project: self.project,
-            service: self.service,
-            volume: self.volume,
-            target: self.target,
+impl Subject<'_> {
+    /// The name `{volume}` stands for, and the `volume:` globs of a rule match: the named
+    /// volume key, or for a bind mount the last component of the target (`_` when the target
+    /// is `/`).
+    pub fn volume_name(&self) -> String {
+        match self.volume {
+            Some(volume) => volume.to_string(),
+            None => self
+                .target
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         }
     }
 }

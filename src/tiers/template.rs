@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::placement::Subject;
+
 /// A variable a path template may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Var {
@@ -113,42 +115,13 @@ impl PathTemplateError {
     }
 }
 
-/// The values a template is rendered with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Values<'a> {
-    /// The compose project name.
-    pub project: &'a str,
-    /// The service name.
-    pub service: &'a str,
-    /// The named volume key, or `None` for a bind mount.
-    pub volume: Option<&'a str>,
-    /// The container path.
-    pub target: &'a str,
-}
-
-impl Values<'_> {
-    /// The name `{volume}` stands for: the named volume key, or for a bind
-    /// mount the last component of the target (`_` when the target is `/`).
-    pub fn volume_name(&self) -> String {
-        match self.volume {
-            Some(volume) => volume.to_string(),
-            None => self
-                .target
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        }
-    }
-
-    fn get(&self, var: Var) -> String {
-        match var {
-            Var::Project => self.project.to_string(),
-            Var::Service => self.service.to_string(),
-            Var::Volume => self.volume_name(),
-            Var::Target => self.target.trim_matches('/').to_string(),
-        }
+/// The text variable `var` stands for, for `subject`.
+fn value(subject: &Subject, var: Var) -> String {
+    match var {
+        Var::Project => subject.project.to_string(),
+        Var::Service => subject.service.to_string(),
+        Var::Volume => subject.volume_name(),
+        Var::Target => subject.target.trim_matches('/').to_string(),
     }
 }
 
@@ -183,13 +156,13 @@ impl Template {
 
     /// Renders the template into a relative path; every value is made safe
     /// for one path component first (see [`safe_component`]).
-    pub fn render(&self, values: &Values) -> PathBuf {
+    pub fn render(&self, subject: &Subject) -> PathBuf {
         let text: String = self
             .segments
             .iter()
             .map(|segment| match segment {
                 Segment::Literal(literal) => literal.clone(),
-                Segment::Var(var) => safe_component(&values.get(*var)),
+                Segment::Var(var) => safe_component(&value(subject, *var)),
             })
             .collect();
         text.split('/')
@@ -281,10 +254,11 @@ fn literal_components(segments: &[Segment]) -> impl Iterator<Item = String> + '_
 mod tests {
     use super::*;
 
-    fn values() -> Values<'static> {
-        Values {
+    fn values() -> Subject<'static> {
+        Subject {
             project: "immich",
             service: "database",
+            image: None,
             volume: Some("pgdata"),
             target: "/var/lib/postgresql/data",
         }
@@ -302,13 +276,13 @@ mod tests {
     #[test]
     fn volume_of_bind_mount_is_last_target_component() {
         let template = Template::parse("{project}/{volume}").unwrap();
-        let bind = Values {
+        let bind = Subject {
             volume: None,
             target: "/usr/src/app/upload/",
             ..values()
         };
         assert_eq!(template.render(&bind), PathBuf::from("immich/upload"));
-        let root = Values {
+        let root = Subject {
             volume: None,
             target: "/",
             ..values()
@@ -319,14 +293,14 @@ mod tests {
     #[test]
     fn values_cannot_escape() {
         let template = Template::parse("x/{project}/{service}").unwrap();
-        let hostile = Values {
+        let hostile = Subject {
             project: "..",
             service: "a/../../b",
             ..values()
         };
         assert_eq!(template.render(&hostile), PathBuf::from("x/__/a_.._.._b"));
         let dotted = Template::parse(".{project}").unwrap();
-        let dot = Values {
+        let dot = Subject {
             project: ".",
             ..values()
         };

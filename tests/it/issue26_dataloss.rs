@@ -722,3 +722,46 @@ fn issue26_row10_a_service_its_stop_would_kill_is_refused_before_anything_stops(
             .output();
     }
 }
+
+/// Row 10 where tierctl does not see the engine's processes (a VM's or another machine's
+/// engine): a helper in the container's pid namespace reads its main process's masks. Run here
+/// against the real engine: the PID-1 `sleep` would be killed, the shell that traps SIGTERM
+/// would not.
+#[test]
+fn issue26_row10_a_helper_in_the_containers_pid_namespace_reads_its_signal_masks() {
+    use tierctl::migrate::stop_signal::{SIGTERM, killed_on_stop, masks_by_helper};
+    let Some(s) = stack_of("r10h", KILLED) else {
+        return;
+    };
+    let Some(engine) = engine() else {
+        return;
+    };
+    let id = |service: &str| {
+        let out = Command::new("docker")
+            .args(["ps", "-q", "--filter"])
+            .arg(format!("label=com.docker.compose.project={}", s.name))
+            .arg("--filter")
+            .arg(format!("label=com.docker.compose.service={service}"))
+            .output()
+            .expect("docker ps");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let masks = |service: &str| {
+        masks_by_helper(&engine, &helper_image(), &id(service))
+            .expect("the helper runs")
+            .expect("the helper prints the masks")
+    };
+    assert!(killed_on_stop(masks("db"), SIGTERM, false));
+    assert!(!killed_on_stop(masks("web"), SIGTERM, false));
+    drop(s);
+    for volume in ["webdata", "tinidata"] {
+        let _ = Command::new("docker")
+            .args([
+                "volume",
+                "rm",
+                "-f",
+                &format!("tierctli26r10h{}_{volume}", std::process::id()),
+            ])
+            .output();
+    }
+}

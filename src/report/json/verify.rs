@@ -1,5 +1,7 @@
 //! `verify --format json`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::VERSION;
@@ -7,21 +9,32 @@ use crate::report::reports::{FleetReport, HostReport, MountResult, VerifyReport}
 use crate::verify::ReadVia;
 use crate::verify::{EngineClass, FsView, MarkerState, MountKind};
 
+/// What a single-engine check and a fleet check both say, first and in this order: the fleet
+/// contract is the single-engine one with added fields only.
+#[derive(Serialize)]
+pub struct CheckDto<'a> {
+    /// Contract version.
+    pub version: u32,
+    /// The compose project, when one was loaded; always `null` in a fleet check (it is not
+    /// about one compose project).
+    pub project: Option<&'a str>,
+    /// `native`, `docker-desktop`, `vm` or `unknown`; in a fleet check the engines' class when
+    /// they agree, else `unknown`.
+    pub engine: EngineClass,
+    /// Whether every mount is `ok` (in a fleet check: and every engine was checked).
+    pub ok: bool,
+    /// The containers (in a fleet check: of every checked engine, each with its `host`).
+    pub containers: Vec<ContainerDto<'a>>,
+    /// Notes about the run (in a fleet check: each prefixed with its host).
+    pub notes: Cow<'a, [String]>,
+}
+
 /// `tierctl verify --format json`.
 #[derive(Serialize)]
 pub struct VerifyDto<'a> {
-    /// Contract version.
-    pub version: u32,
-    /// The compose project, when one was loaded.
-    pub project: Option<&'a str>,
-    /// `native`, `docker-desktop`, `vm` or `unknown`.
-    pub engine: EngineClass,
-    /// Whether every mount is `ok`.
-    pub ok: bool,
-    /// The containers.
-    pub containers: Vec<ContainerDto<'a>>,
-    /// Notes about the run.
-    pub notes: &'a [String],
+    /// The fields a fleet check shares.
+    #[serde(flatten)]
+    pub check: CheckDto<'a>,
     /// The machine whose engine was checked (added in issue 15).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<super::HostDto<'a>>,
@@ -93,18 +106,9 @@ pub struct HostDto<'a> {
 /// added fields only (`host` on each container, `hosts`).
 #[derive(Serialize)]
 pub struct FleetDto<'a> {
-    /// Contract version.
-    pub version: u32,
-    /// Always `null`: a fleet check is not about one compose project.
-    pub project: Option<&'a str>,
-    /// The engines' class when they agree, else `unknown`.
-    pub engine: EngineClass,
-    /// Every engine checked and every mount `ok`.
-    pub ok: bool,
-    /// The containers of every checked engine, each with its `host`.
-    pub containers: Vec<ContainerDto<'a>>,
-    /// Notes, each prefixed with its host.
-    pub notes: Vec<String>,
+    /// The single-engine contract's fields.
+    #[serde(flatten)]
+    pub check: CheckDto<'a>,
     /// Every host, in the order asked for.
     pub hosts: Vec<HostDto<'a>>,
 }
@@ -212,12 +216,14 @@ fn containers<'a>(report: &'a VerifyReport, host: Option<&'a str>) -> Vec<Contai
 /// The report as its DTO.
 pub fn verify(report: &VerifyReport) -> VerifyDto<'_> {
     VerifyDto {
-        version: VERSION,
-        project: report.project.as_deref(),
-        engine: report.engine,
-        ok: report.all_ok(),
-        containers: containers(report, None),
-        notes: &report.notes,
+        check: CheckDto {
+            version: VERSION,
+            project: report.project.as_deref(),
+            engine: report.engine,
+            ok: report.all_ok(),
+            containers: containers(report, None),
+            notes: Cow::Borrowed(&report.notes),
+        },
         host: report.host.as_ref().map(super::host),
         tiers: report
             .tiers
@@ -242,21 +248,25 @@ pub fn fleet(fleet: &FleetReport) -> FleetDto<'_> {
         .collect();
     let engines: Vec<EngineClass> = reports.iter().map(|(_, r)| r.engine).collect();
     FleetDto {
-        version: VERSION,
-        project: None,
-        engine: match engines.split_first() {
-            Some((first, rest)) if rest.iter().all(|e| e == first) => *first,
-            _ => EngineClass::Unknown,
+        check: CheckDto {
+            version: VERSION,
+            project: None,
+            engine: match engines.split_first() {
+                Some((first, rest)) if rest.iter().all(|e| e == first) => *first,
+                _ => EngineClass::Unknown,
+            },
+            ok: fleet.all_ok(),
+            containers: reports
+                .iter()
+                .flat_map(|(host, r)| containers(r, Some(host)))
+                .collect(),
+            notes: Cow::Owned(
+                reports
+                    .iter()
+                    .flat_map(|(host, r)| r.notes.iter().map(move |n| format!("{host}: {n}")))
+                    .collect(),
+            ),
         },
-        ok: fleet.all_ok(),
-        containers: reports
-            .iter()
-            .flat_map(|(host, r)| containers(r, Some(host)))
-            .collect(),
-        notes: reports
-            .iter()
-            .flat_map(|(host, r)| r.notes.iter().map(move |n| format!("{host}: {n}")))
-            .collect(),
         hosts: fleet.hosts.iter().map(host_dto).collect(),
     }
 }
@@ -292,6 +302,23 @@ mod tests {
         assert_eq!(mounts[2]["verdict"], "named-volume");
         assert_eq!(mounts[2]["volume"], "immich_db");
         assert_eq!(mounts[2]["container"]["size_bytes"], 58u64 << 30);
+    }
+
+    /// The top-level keys of a pretty JSON object, in the order written.
+    fn top_level_keys(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("  \""))
+            .filter_map(|rest| rest.split_once('"').map(|(key, _)| key))
+            .collect()
+    }
+
+    #[test]
+    fn a_fleet_writes_the_single_engine_keys_first_in_their_order() {
+        let fleet = super::super::pretty(&fleet(&samples::fleet()));
+        let single = super::super::pretty(&verify(&samples::verify()));
+        let mut expected = top_level_keys(&single);
+        expected.push("hosts");
+        assert_eq!(top_level_keys(&fleet), expected);
     }
 
     #[test]

@@ -337,6 +337,9 @@ pub struct BindProbe {
     pub notes: Vec<String>,
 }
 
+pub mod share_probe;
+pub use share_probe::{ShareKeeps, ShareOutcome, ShareProbe};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,6 +113,7 @@ pub mod verify;
 pub mod engine;
 pub mod fsx;
 pub mod interrupt;
+pub mod leftovers;
 pub mod lock;
 pub mod migrate;
 pub mod probe;

@@ -272,7 +272,7 @@ fn read_holder(file: &mut File) -> Option<Holder> {
 }
 
 /// `false` only when the process surely does not exist (Linux: no `/proc/PID`).
-fn maybe_alive(pid: u32) -> bool {
+pub fn maybe_alive(pid: u32) -> bool {
     let proc = Path::new("/proc");
     !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::compose::model::ComposeProject;
+use crate::compose::model::{ComposeProject, MountId};
 use crate::engine::docker::DockerEngine;
 use crate::engine::{Capability, HelperSpec, Helpers, MountSource, MountSpec, Volumes};
 use crate::plan::{Action, Plan};
@@ -19,6 +19,8 @@ use crate::plan::{Action, Plan};
 /// A mount the plan points at a new host directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Repointed {
+    /// The mount.
+    pub mount: MountId,
     /// The service.
     pub service: String,
     /// The container path.
@@ -47,18 +49,13 @@ impl std::fmt::Display for From {
     }
 }
 
-/// Pure: the mounts the plan re-points, with where their data is now.
+/// Pure: the mounts the plan re-points, with where their data is now: each step's mount found
+/// by its [`MountId`].
 pub fn repointed(project: &ComposeProject, plan: &Plan) -> Vec<Repointed> {
     plan.steps
         .iter()
         .filter_map(|step| {
-            let (service, target) = (step.service.as_ref()?, step.target.as_ref()?);
-            let mount = project
-                .services
-                .get(service)?
-                .mounts
-                .iter()
-                .find(|m| crate::compose::target::same(&m.target, target))?;
+            let (service, mount) = project.mount(step.mount?)?;
             let from = match step.action {
                 Action::VolumeToBind => {
                     From::Volume(project.volume_for(mount)?.effective_name(&project.name))
@@ -67,8 +64,9 @@ pub fn repointed(project: &ComposeProject, plan: &Plan) -> Vec<Repointed> {
                 Action::RemoveVolumeEntry => return None,
             };
             Some(Repointed {
-                service: service.clone(),
-                target: target.clone(),
+                mount: mount.id,
+                service: service.name.clone(),
+                target: mount.target.clone(),
                 from,
                 to: project.dir.join(&step.new),
             })

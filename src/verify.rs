@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::compose::model::{ComposeProject, MountType};
+use crate::compose::model::{ComposeProject, MountId, MountType};
 use crate::facts::is_system_path;
 
 /// How the engine relates to the host, as far as comparing filesystems goes.
@@ -395,6 +395,41 @@ pub struct RunningMount {
     pub target: String,
 }
 
+/// The engine boundary: a container's mount as the engine returns it (inspect: the compose
+/// service label and the mount's destination) named by the mount it is among `declared`
+/// (each a service, a target and its [`MountId`]; the project's mounts, or a migrate plan's
+/// expected mounts). This is the one place tierctl joins mounts on (service, target): the
+/// engine knows no `MountId`, and every comparison after it is by `MountId`.
+pub fn identify<'a>(
+    declared: impl IntoIterator<Item = (&'a str, &'a str, MountId)>,
+    service: &str,
+    target: &str,
+) -> Option<MountId> {
+    declared
+        .into_iter()
+        .find(|(s, t, _)| *s == service && crate::compose::target::same(t, target))
+        .map(|(_, _, id)| id)
+}
+
+/// Each of a container's `running` mounts named by the mount of `service` it is
+/// ([`identify`]); `None`: the compose files do not declare it (an image `VOLUME`), or the
+/// service is not in them.
+pub fn identify_running(
+    project: &ComposeProject,
+    service: &str,
+    running: &[RunningMount],
+) -> Vec<Option<MountId>> {
+    let declared = project.services.get(service).map(|s| s.mounts.as_slice());
+    let declared = declared.unwrap_or_default();
+    running
+        .iter()
+        .map(|r| {
+            let of_service = declared.iter().map(|m| (service, m.target.as_str(), m.id));
+            identify(of_service, service, &r.target)
+        })
+        .collect()
+}
+
 /// Cross-check a running service's mounts with the compose model: what the compose files
 /// declare but the container lacks (or has from another source), and what the container has
 /// that the files do not declare. Returns notes.
@@ -408,11 +443,14 @@ pub fn cross_check(
             "service `{service}` is not in the compose files (a container of an older version of the project?)"
         )];
     };
+    let ids = identify_running(project, service, running);
+    let identified: Vec<(Option<MountId>, &RunningMount)> = ids.into_iter().zip(running).collect();
     let mut notes = Vec::new();
     for mount in &declared.mounts {
-        let found = running
+        let found = identified
             .iter()
-            .find(|r| crate::compose::target::same(&r.target, &mount.target));
+            .find(|(id, _)| *id == Some(mount.id))
+            .map(|(_, r)| *r);
         let wanted = match (mount.kind, &mount.host_path, &mount.source) {
             (MountType::Bind, Some(path), _) => Some(path.display().to_string()),
             (MountType::Volume, _, Some(key)) => Some(volume_name(project, mount, key)),
@@ -432,17 +470,11 @@ pub fn cross_check(
             _ => {}
         }
     }
-    for r in running {
-        if !declared
-            .mounts
-            .iter()
-            .any(|m| crate::compose::target::same(&m.target, &r.target))
-        {
-            notes.push(format!(
-                "{service}: `{}` is mounted in the container but not declared in the compose files (an image VOLUME?)",
-                r.target
-            ));
-        }
+    for (_, r) in identified.iter().filter(|(id, _)| id.is_none()) {
+        notes.push(format!(
+            "{service}: `{}` is mounted in the container but not declared in the compose files (an image VOLUME?)",
+            r.target
+        ));
     }
     notes
 }
@@ -730,6 +762,48 @@ volumes:
         assert!(stale[2].contains("`/anon`") && stale[2].contains("not declared"));
         let unknown = cross_check(&p, "gone", &[]);
         assert!(unknown[0].contains("`gone`"), "{unknown:?}");
+    }
+
+    #[test]
+    fn issue20_item5_a_running_mount_is_named_by_the_declared_mount_it_is() {
+        let p = project(
+            r#"
+services:
+  app:
+    image: busybox
+    volumes:
+      - ./photos:/photos/
+      - db:/db
+  other:
+    image: busybox
+    volumes:
+      - ./x:/db
+volumes:
+  db: {}
+"#,
+        );
+        let id = |service: &str, n: usize| p.services[service].mounts[n].id;
+        let ids = identify_running(
+            &p,
+            "app",
+            &[
+                running(MountKind::Bind, "/p/photos", "/photos"),
+                running(MountKind::Bind, "/tmp", "/tmp"),
+                running(
+                    MountKind::Volume {
+                        name: "p_db".into(),
+                    },
+                    "p_db",
+                    "/db/",
+                ),
+            ],
+        );
+        // the cleaned target matches the one written with a slash; `/db` is `app`'s, not
+        // `other`'s; an image `VOLUME` is no declared mount
+        assert_eq!(ids, [Some(id("app", 0)), None, Some(id("app", 1))]);
+        assert_ne!(id("app", 1), id("other", 0));
+        let gone = identify_running(&p, "gone", &[running(MountKind::Bind, "/x", "/db")]);
+        assert_eq!(gone, [None]);
     }
 
     #[test]

@@ -79,7 +79,12 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         Command::Tiers { command } => tiers(&settings, command, (&cli.global, env), out),
         Command::New(args) => new_template(&settings, &args, out),
         Command::Vm(args) => vm(&settings, &cli.global, &args, env, out),
-        Command::Migrate(args) => migrate(&settings, &cli.global, &args, env, out),
+        Command::Migrate(args) => {
+            if args.quiet {
+                crate::migrate::progress::silence();
+            }
+            migrate(&settings, &cli.global, &args, env, out)
+        }
         Command::Verify(args) => verify(&settings, &cli.global, &args, env, out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tierctl", out);

@@ -279,13 +279,15 @@ pub(super) fn service_states(
 }
 
 /// One observed container checked mount by mount, with the compose cross-check as notes when
-/// it belongs to the loaded project.
+/// it belongs to the loaded project; each row names the project's mount it checks
+/// ([`crate::verify::identify_running`]: inspect's results come back here).
 pub(super) fn container_result(
     c: crate::engine::observe::ObservedContainer,
     project: Option<&crate::compose::model::ComposeProject>,
     class: crate::verify::EngineClass,
 ) -> ContainerResult {
     let mut container_notes = c.notes;
+    let mut ids = Vec::new();
     let same_project = project
         .filter(|p| c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name));
     if let (Some(p), Some(service)) = (same_project, c.info.service()) {
@@ -308,6 +310,7 @@ pub(super) fn container_result(
                 target: o.target.clone(),
             })
             .collect();
+        ids = crate::verify::identify_running(p, service, &running);
         container_notes.extend(crate::verify::cross_check(p, service, &running));
     }
     ContainerResult {
@@ -327,7 +330,9 @@ pub(super) fn container_result(
         mounts: c
             .mounts
             .into_iter()
-            .map(|o| MountResult {
+            .enumerate()
+            .map(|(n, o)| MountResult {
+                mount: ids.get(n).copied().flatten(),
                 check: crate::verify::check(&o, class),
                 observed: o,
             })
@@ -349,5 +354,102 @@ pub(super) fn engine_class(guess: &endpoint::EngineGuess) -> crate::verify::Engi
         | EngineGuess::Lima { .. }
         | EngineGuess::Podman { .. } => EngineClass::Vm,
         EngineGuess::Remote | EngineGuess::Unknown => EngineClass::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::container::{ContainerInfo, ContainerMount, MountType, labels};
+    use crate::engine::observe::ObservedContainer;
+    use crate::verify::{MarkerState, MountKind, MountObservation};
+
+    struct Text(&'static str);
+
+    impl crate::compose::load::Files for Text {
+        fn read(&self, _: &std::path::Path) -> std::io::Result<String> {
+            Ok(self.0.to_owned())
+        }
+        fn is_file(&self, path: &std::path::Path) -> bool {
+            path.ends_with("compose.yaml")
+        }
+    }
+
+    fn mount(kind: MountType, name: Option<&str>, source: &str, target: &str) -> ContainerMount {
+        ContainerMount {
+            kind,
+            name: name.map(str::to_owned),
+            source: source.into(),
+            target: target.into(),
+            read_write: true,
+        }
+    }
+
+    fn observed(kind: MountKind, target: &str) -> MountObservation {
+        MountObservation {
+            kind,
+            target: target.into(),
+            read_only: false,
+            host: None,
+            container: None,
+            marker: MarkerState::NotWritten,
+        }
+    }
+
+    #[test]
+    fn issue20_item5_each_verify_row_names_the_compose_mount_it_checks() {
+        let options = crate::compose::load::LoadOptions {
+            files: vec!["/p/compose.yaml".into()],
+            working_dir: "/p".into(),
+            ..Default::default()
+        };
+        let text = "services:\n  db:\n    image: postgres\n    volumes:\n      - /srv/db:/data/\n";
+        let project = crate::compose::load::load(&options, &Text(text)).expect("compose loads");
+        let volume = || MountKind::Volume {
+            name: "abc123".into(),
+        };
+        let container = ObservedContainer {
+            info: ContainerInfo {
+                id: "1".into(),
+                name: "p-db-1".into(),
+                image: "postgres".into(),
+                running: true,
+                labels: [(labels::PROJECT, "p"), (labels::SERVICE, "db")]
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .into(),
+                mounts: vec![
+                    mount(MountType::Bind, None, "/srv/db", "/data"),
+                    mount(MountType::Volume, Some("abc123"), "/var/lib/x", "/anon"),
+                ],
+                exit_code: None,
+                oom_killed: false,
+                pid: None,
+                stop_signal: None,
+                init: false,
+            },
+            via: None,
+            mounts: vec![
+                observed(MountKind::Bind, "/data"),
+                observed(volume(), "/anon"),
+            ],
+            notes: Vec::new(),
+        };
+        let id = project.services["db"].mounts[0].id;
+        let result = container_result(
+            container.clone(),
+            Some(&project),
+            crate::verify::EngineClass::Native,
+        );
+        let ids: Vec<_> = result.mounts.iter().map(|m| m.mount).collect();
+        assert_eq!(ids, [Some(id), None]);
+        assert!(result.notes[0].contains("`/anon`"), "{:?}", result.notes);
+        // another project's container names no mount of this one
+        let mut other = container;
+        other
+            .info
+            .labels
+            .insert(labels::PROJECT.to_owned(), "q".to_owned());
+        let result = container_result(other, Some(&project), crate::verify::EngineClass::Native);
+        assert!(result.mounts.iter().all(|m| m.mount.is_none()));
     }
 }

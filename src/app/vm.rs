@@ -9,6 +9,7 @@ use crate::cli::{GlobalArgs, VmArgs};
 use crate::engine::Engine;
 use crate::engine::host_fs;
 use crate::engine::probe as bind_probe;
+use crate::engine::share_probe;
 use crate::error::{Error, exit};
 use crate::facts::Facts;
 use crate::probe;
@@ -55,6 +56,7 @@ pub(super) fn vm(
     let findings = audit::audit_vm(&project, &facts, &connected.view);
     let fix = view::fix(&connected.view, &unshared, &home(env));
     let probes = probes(&connected, args, &sources, &mut notes)?;
+    let share_probes = share_probes(&connected, args)?;
     let mismatch = probes
         .as_ref()
         .is_some_and(|p| p.iter().any(|p| p.verdict.is_mismatch()));
@@ -71,6 +73,7 @@ pub(super) fn vm(
         findings,
         fix,
         probes,
+        share_probes,
         notes,
         machine: connected.host,
     };
@@ -96,11 +99,7 @@ fn probes(
             None
         }
         (Some(engine), true) => {
-            let image = args
-                .helper_image
-                .clone()
-                .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned());
+            let image = helper_image_of(args);
             Some(bind_probe::probe_sources(
                 engine as &dyn Engine,
                 &image,
@@ -114,6 +113,33 @@ fn probes(
         (_, false) => None,
     };
     Ok(probes)
+}
+
+/// With `--probe` on a VM engine on this machine whose shares are known, what each share keeps
+/// (`engine::share_probe`: one helper container per share).
+fn share_probes(
+    connected: &super::connect::Connected,
+    args: &VmArgs,
+) -> Result<Option<Vec<crate::facts::ShareProbe>>, Error> {
+    match (&connected.engine, &connected.view.shares) {
+        (Some(engine), Some(vm)) if args.probe && !connected.host.remote => {
+            let image = helper_image_of(args);
+            Ok(Some(share_probe::probe_shares(
+                engine as &dyn Engine,
+                &image,
+                &vm.shares,
+            )?))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The helper image `--helper-image` names, else the public busybox.
+fn helper_image_of(args: &VmArgs) -> String {
+    args.helper_image
+        .clone()
+        .filter(|i| !i.is_empty())
+        .unwrap_or_else(|| bind_probe::DEFAULT_HELPER_IMAGE.to_owned())
 }
 
 /// Each bind source, its real path and how the engine sees it.

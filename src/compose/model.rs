@@ -27,7 +27,9 @@ pub enum Syntax {
 /// The identity of one mount for the life of a run: the loader numbers the mounts of all
 /// services (enabled or not) in (service, mount) load order. Findings, fixes, plan steps and
 /// edits name a mount by it; nothing re-joins mounts on (service, target) or (file, route).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct MountId(pub u32);
 

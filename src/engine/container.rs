@@ -150,4 +150,6 @@ pub enum Selector {
     Volume(String),
     /// Every helper container of a journal.
     Journal(String),
+    /// Every helper container, of any run (the helper label).
+    Helpers,
 }

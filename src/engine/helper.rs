@@ -5,7 +5,8 @@
 //! A caller chooses the image, the mounts, the command and the capabilities (from
 //! [`Capability`]). Fixed here, for every helper: no network, a read-only root filesystem,
 //! `no-new-privileges`, every capability dropped but the chosen ones, not privileged, root
-//! inside, a pids limit and a memory limit, and the helper labels. Request fields stay within
+//! inside, a pids limit and a memory limit (raised by the size of a tmpfs among its writable
+//! mounts: what it writes there is charged to it, [`memory_limit`]), and the helper labels. Request fields stay within
 //! Docker API 1.41.
 
 use std::collections::HashMap;
@@ -21,8 +22,17 @@ pub const HELPER_LABEL: &str = "io.tierctl.helper";
 pub const JOURNAL_LABEL: &str = "io.tierctl.journal";
 /// The most processes a helper may run (`cp -a`, `find | wc` need a handful).
 pub const PIDS_LIMIT: i64 = 64;
-/// The most memory a helper may use, in bytes (512 MiB; page cache is reclaimed within it).
+/// The most memory a helper may use, in bytes (512 MiB; page cache is reclaimed within it),
+/// besides what it writes into a memory-backed filesystem ([`memory_limit`]).
 pub const MEMORY_LIMIT: i64 = 512 * 1024 * 1024;
+
+/// A helper's memory limit when it may write into memory-backed filesystems (`tmpfs`) of
+/// `memory_backed` bytes in all: the pages it writes there are charged to its memory cgroup and
+/// are never reclaimed, so a copy of more than [`MEMORY_LIMIT`] into a tmpfs tier was killed
+/// (issue 26 row 7). The filesystems' sizes bound what it can write there.
+pub fn memory_limit(memory_backed: u64) -> i64 {
+    MEMORY_LIMIT.saturating_add(i64::try_from(memory_backed).unwrap_or(i64::MAX))
+}
 
 /// A capability a helper may get back after every one is dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,8 +115,9 @@ impl HelperSpec {
     }
 }
 
-/// The create request for a helper: the hardening lives here and nowhere else.
-pub(super) fn create_body(spec: &HelperSpec) -> ContainerCreateBody {
+/// The create request for a helper: the hardening lives here and nowhere else. `memory_backed`:
+/// the bytes of the memory-backed filesystems among its writable mounts ([`memory_limit`]).
+pub(super) fn create_body(spec: &HelperSpec, memory_backed: u64) -> ContainerCreateBody {
     let mut labels = HashMap::from([(HELPER_LABEL.to_owned(), spec.purpose.clone())]);
     if let Some(journal) = &spec.journal {
         labels.insert(JOURNAL_LABEL.to_owned(), journal.clone());
@@ -137,7 +148,7 @@ pub(super) fn create_body(spec: &HelperSpec) -> ContainerCreateBody {
             readonly_rootfs: Some(true),
             privileged: Some(false),
             pids_limit: Some(PIDS_LIMIT),
-            memory: Some(MEMORY_LIMIT),
+            memory: Some(memory_limit(memory_backed)),
             ..Default::default()
         }),
         ..Default::default()
@@ -158,13 +169,29 @@ fn mount(spec: &MountSpec) -> Mount {
     }
 }
 
-/// A unique, recognisable helper container name.
+/// A unique, recognisable helper container name: `tierctl-<purpose>-<pid>-<nanos>`
+/// ([`made_by`] reads the pid back).
 pub(super) fn helper_name(purpose: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     format!("tierctl-{purpose}-{}-{nanos:09}", std::process::id())
+}
+
+/// Whether a helper container's `name` (as [`helper_name`] makes it) is of the process `pid`.
+pub fn made_by(name: &str, pid: u32) -> bool {
+    let Some(rest) = name.trim_start_matches('/').strip_prefix("tierctl-") else {
+        return false;
+    };
+    let mut tail = rest.rsplitn(3, '-');
+    let (Some(nanos), Some(of), Some(purpose)) = (tail.next(), tail.next(), tail.next()) else {
+        return false;
+    };
+    !purpose.is_empty()
+        && !nanos.is_empty()
+        && nanos.bytes().all(|b| b.is_ascii_digit())
+        && of == pid.to_string()
 }
 
 #[cfg(test)]
@@ -190,7 +217,7 @@ mod tests {
             journal: Some("j1".into()),
             ..HelperSpec::new("copy", "busybox", vec!["true".into()])
         };
-        let body = create_body(&spec);
+        let body = create_body(&spec, 0);
         assert_eq!(body.network_disabled, Some(true));
         assert_eq!(body.user.as_deref(), Some("0:0"));
         let host = body.host_config.expect("host config is always set");
@@ -222,11 +249,33 @@ mod tests {
             capabilities: vec![Capability::DacReadSearch],
             ..HelperSpec::new("verify", "busybox", vec!["true".into()])
         };
-        let host = create_body(&spec).host_config.expect("host config");
+        let host = create_body(&spec, 0).host_config.expect("host config");
         assert_eq!(host.volumes_from, Some(vec!["abc123:ro".to_owned()]));
         assert_eq!(host.cap_add, Some(vec!["DAC_READ_SEARCH".to_owned()]));
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.pids_limit, Some(PIDS_LIMIT));
+    }
+
+    #[test]
+    fn issue26_row15_a_helper_name_tells_the_pid_that_made_it() {
+        let name = helper_name("probe");
+        assert!(made_by(&name, std::process::id()), "{name}");
+        assert!(made_by("/tierctl-probe-41-000000012", 41));
+        assert!(made_by("tierctl-host-fs-41-000000012", 41));
+        assert!(!made_by("tierctl-probe-41-000000012", 4));
+        assert!(!made_by("tierctl-probe-141-000000012", 41));
+        assert!(!made_by("tierctl-probe-41-x", 41));
+        assert!(!made_by("tierctl-41-000000012", 41));
+        assert!(!made_by("other-probe-41-000000012", 41));
+    }
+
+    #[test]
+    fn issue26_row7_a_helper_writing_into_a_tmpfs_may_use_its_size_on_top_of_the_limit() {
+        let spec = HelperSpec::new("copy", "busybox", vec!["true".into()]);
+        let gib = 1024 * 1024 * 1024;
+        let host = create_body(&spec, gib).host_config.expect("host config");
+        assert_eq!(host.memory, Some(MEMORY_LIMIT + 1024 * 1024 * 1024));
+        assert_eq!(memory_limit(u64::MAX), i64::MAX);
     }
 }

@@ -19,6 +19,7 @@ pub mod helper;
 pub mod host_fs;
 pub mod observe;
 pub mod probe;
+pub mod share_probe;
 
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -217,6 +218,19 @@ pub enum EngineError {
         /// The engine's message.
         message: String,
     },
+    /// A helper was killed by its memory cgroup (issue 26 row 7: the engine said only
+    /// "exit code 137").
+    #[error(
+        "the {purpose} helper container ran out of memory: the Docker engine of context `{context}` killed it at its {limit_mib} MiB limit"
+    )]
+    OutOfMemory {
+        /// The context name.
+        context: String,
+        /// The helper's purpose.
+        purpose: String,
+        /// Its memory limit, in MiB.
+        limit_mib: i64,
+    },
     /// The async runtime could not be started.
     #[error("cannot start the runtime for the Docker client: {0}")]
     Runtime(std::io::Error),
@@ -243,6 +257,9 @@ impl EngineError {
             EngineError::Api { .. } => "check the engine's log; `docker info` shows its state".into(),
             EngineError::MountMissing { .. } => {
                 "check that the volume or directory still exists (`docker volume ls`); nothing was created".into()
+            }
+            EngineError::OutOfMemory { .. } => {
+                "what a helper writes into a memory-backed filesystem (tmpfs) counts against its memory limit; on a native engine tierctl adds a tmpfs tier's size to it, on a VM or another machine's engine it cannot see the filesystem: put the tier on a disk-backed filesystem, or make room in the engine's memory, then run the command again (`tierctl migrate --resume` goes on where it stopped)".into()
             }
             EngineError::Runtime(_) => "check the process limits (threads, file descriptors)".into(),
         }

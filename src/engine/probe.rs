@@ -182,6 +182,19 @@ pub fn compare(host: &FsIdentity, container: &ContainerView) -> (Verdict, Vec<St
     }
 }
 
+/// The start of every marker file's name: `.tierctl-marker-<pid>-<nanos>`.
+pub const MARKER_PREFIX: &str = ".tierctl-marker-";
+
+/// Whether a file `name` is a marker file (as [`MarkerFile::create`] names it) of the process
+/// `pid`.
+pub fn marker_of(name: &str, pid: u32) -> bool {
+    name.strip_prefix(MARKER_PREFIX)
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(of, nanos)| {
+            of == pid.to_string() && !nanos.is_empty() && nanos.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 /// A marker file in a host directory; removed when dropped, also on error and unwinding.
 pub struct MarkerFile {
     path: PathBuf,
@@ -195,7 +208,7 @@ impl MarkerFile {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let name = format!(".tierctl-marker-{}-{nanos}", std::process::id());
+        let name = format!("{MARKER_PREFIX}{}-{nanos}", std::process::id());
         let path = dir.join(name);
         OpenOptions::new()
             .write(true)
@@ -402,6 +415,19 @@ present
         assert!(path.is_file());
         drop(marker);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn issue26_row15_a_marker_name_tells_the_pid_that_made_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let marker = MarkerFile::create(dir.path()).expect("writable temp dir");
+        assert!(marker_of(&marker.name(), std::process::id()));
+        assert!(marker_of(".tierctl-marker-41-1733", 41));
+        assert!(!marker_of(".tierctl-marker-41-1733", 4));
+        assert!(!marker_of(".tierctl-marker-141-1733", 41));
+        assert!(!marker_of(".tierctl-marker-41-", 41));
+        assert!(!marker_of(".tierctl-marker-41-17x", 41));
+        assert!(!marker_of("tierctl-marker-41-1733", 41));
     }
 
     struct NoEngine;

@@ -43,6 +43,16 @@ pub fn fs_identity(path: &Path) -> Result<FsIdentity, FsxError> {
     })
 }
 
+/// The size of the memory-backed filesystem (`tmpfs`) holding `path`, in bytes; `None` when
+/// it is on another kind of filesystem or cannot be looked at. What a process writes into a
+/// tmpfs is charged to its memory cgroup (issue 26 row 7), and it can write no more than this.
+pub fn memory_backed_size(path: &Path) -> Option<u64> {
+    fs_identity(path)
+        .ok()
+        .filter(|identity| identity.fs_type == "tmpfs")
+        .map(|identity| identity.size_bytes)
+}
+
 /// The mount holding `path` (after following symlinks) with its per-mount options, from
 /// `/proc/self/mountinfo`.
 #[cfg(target_os = "linux")]

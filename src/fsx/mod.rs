@@ -14,7 +14,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use dir_identity::{dir_identities, root_on_disk};
-pub use filesystem::{fs_identity, mount_of};
+pub use filesystem::{fs_identity, memory_backed_size, mount_of};
 pub use walk::{Disk, Kind, Lookup, MAX_HOPS, normalize, probe_paths, resolve, resolve_with};
 
 /// Why the filesystem holding a path could not be identified.

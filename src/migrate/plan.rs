@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::compose::model::ComposeProject;
+use crate::compose::model::{ComposeProject, MountId};
 use crate::engine::MountSource;
 use crate::migrate::copy::CopyJob;
 use crate::migrate::stop_order;
@@ -27,6 +27,11 @@ pub const DEFAULT_GRACE_SECS: u32 = 10;
 pub struct VolumeCopy {
     /// The volume's key under top-level `volumes:`.
     pub key: String,
+    /// The mounts it serves (each an [`ExpectedMount`] of the plan): several services, or
+    /// several targets, can mount one volume or one bind directory. Empty only in a journal
+    /// written before copies named their mounts ([`MigratePlan`]'s loading fills it).
+    #[serde(default)]
+    pub mounts: Vec<MountId>,
     /// What is copied where.
     pub job: CopyJob,
     /// The tier.
@@ -56,9 +61,15 @@ pub struct FileChange {
     pub new: String,
 }
 
-/// A mount a service must show after the migration.
+/// A mount a service must show after the migration. Named by its [`MountId`] from here on;
+/// its service and target are what a running container's mounts are matched with where they
+/// come back from the engine ([`crate::verify::identify`]), and what messages show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpectedMount {
+    /// The mount (the loader's id; in a journal written before plans named mounts, its
+    /// position in the plan: see [`MigratePlan`]'s loading).
+    #[serde(default)]
+    pub mount: MountId,
     /// The service.
     pub service: String,
     /// The container path.
@@ -138,8 +149,11 @@ impl fmt::Display for MigrateStep {
     }
 }
 
-/// A whole migration, as data.
+/// A whole migration, as data. Deserialised through [`MigratePlan::named_mounts`], so a plan
+/// journaled before mounts had ids in it comes back with them (`remote = "Self"` makes the
+/// derived serialisers inherent functions; the trait impls below call them).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct MigratePlan {
     /// The compose project name.
     pub project: String,
@@ -195,6 +209,48 @@ impl MigratePlan {
     pub fn is_empty(&self) -> bool {
         self.files.is_empty() && self.copies.is_empty()
     }
+
+    /// The plan's expected mount `id`.
+    pub fn expected(&self, id: MountId) -> Option<&ExpectedMount> {
+        self.mounts.iter().find(|m| m.mount == id)
+    }
+
+    /// The plan with every mount named, as read from a journal. A journal written before plans
+    /// named mounts has no ids (each read as the default, so two or more mounts share one):
+    /// they are numbered in plan order, unique within the plan, which is all the run compares
+    /// them in (nothing looks a journaled id up in a project loaded again). Its copies name no
+    /// mounts: each serves the expected mounts bound at its tier directory (their source is
+    /// the copy's target: both are the rewrite step's new path). A plan written since has
+    /// distinct ids and copies that name their mounts, and is returned as it is.
+    pub fn named_mounts(mut self) -> MigratePlan {
+        let ids: BTreeSet<MountId> = self.mounts.iter().map(|m| m.mount).collect();
+        if ids.len() < self.mounts.len() {
+            for (n, m) in self.mounts.iter_mut().enumerate() {
+                m.mount = MountId(u32::try_from(n).unwrap_or(u32::MAX));
+            }
+        }
+        for copy in self.copies.iter_mut().filter(|c| c.mounts.is_empty()) {
+            copy.mounts = self
+                .mounts
+                .iter()
+                .filter(|m| m.source == copy.job.target)
+                .map(|m| m.mount)
+                .collect();
+        }
+        self
+    }
+}
+
+impl Serialize for MigratePlan {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        MigratePlan::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for MigratePlan {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        MigratePlan::deserialize(deserializer).map(MigratePlan::named_mounts)
+    }
 }
 
 /// Why a mount cannot be migrated automatically (it is still rewritten by `tierctl rewrite`).
@@ -219,23 +275,27 @@ pub fn build(
     let mut copies: Vec<VolumeCopy> = Vec::new();
     let mut mounts = Vec::new();
     for step in &plan.steps {
-        let (Some(service), Some(target)) = (&step.service, &step.target) else {
+        let (Some(id), Some(service), Some(target)) = (step.mount, &step.service, &step.target)
+        else {
             continue;
         };
         services.insert(service.clone());
         mounts.push(ExpectedMount {
+            mount: id,
             service: service.clone(),
             target: target.clone(),
             source: PathBuf::from(&step.new),
         });
-        if let Some(copy) = copy_of(project, step, service, target)? {
-            // a bind directory is copied once per target, a volume once per volume
-            let known = copies.iter().any(|c| match copy.job.source {
+        if let Some(copy) = copy_of(project, step, id, (service, target))? {
+            // a bind directory is copied once per target, a volume once per volume: the one
+            // copy serves each mount
+            let known = copies.iter_mut().find(|c| match copy.job.source {
                 MountSource::Bind(_) => c.job.target == copy.job.target,
                 MountSource::Volume(_) => c.key == copy.key,
             });
-            if !known {
-                copies.push(copy);
+            match known {
+                Some(known) => known.mounts.push(id),
+                None => copies.push(copy),
             }
         }
     }
@@ -312,8 +372,8 @@ fn with_volumes_from(
 fn copy_of(
     project: &ComposeProject,
     step: &crate::plan::Step,
-    service: &str,
-    target: &str,
+    id: MountId,
+    (service, target): (&str, &str),
 ) -> Result<Option<VolumeCopy>, Unsupported> {
     let unsupported = |reason: &str| Unsupported {
         service: service.to_owned(),
@@ -328,6 +388,7 @@ fn copy_of(
                 .ok_or_else(|| unsupported("the bind's real directory is not known"))?;
             Ok(Some(VolumeCopy {
                 key: from.display().to_string(),
+                mounts: vec![id],
                 job: CopyJob {
                     source: MountSource::Bind(from),
                     target: PathBuf::from(&step.new),
@@ -337,9 +398,8 @@ fn copy_of(
             }))
         }
         Action::VolumeToBind => {
-            let (found, mount) = step
-                .mount
-                .and_then(|id| project.mount(id))
+            let (found, mount) = project
+                .mount(id)
                 .ok_or_else(|| unsupported("the mount is not in the project"))?;
             if mount.subpath.is_some() {
                 return Err(unsupported("`volume.subpath` mounts are not migrated yet"));
@@ -349,6 +409,7 @@ fn copy_of(
                 .ok_or_else(|| unsupported("the volume is not declared"))?;
             Ok(Some(VolumeCopy {
                 key: volume.key.clone(),
+                mounts: vec![id],
                 job: CopyJob {
                     source: MountSource::Volume(volume.effective_name(&project.name)),
                     target: PathBuf::from(&step.new),
@@ -641,6 +702,67 @@ mod tests {
         assert_eq!(all, ["backup", "db", "side"]);
         let alone = BTreeSet::from(["web".to_owned()]);
         assert_eq!(with_volumes_from(alone.clone(), &shares), alone);
+    }
+
+    /// The first line of a journal written by the release before mount ids (0.x, today's
+    /// format): two services on one volume (one copy) and a moved bind (another copy).
+    const BEGIN_BEFORE_MOUNT_IDS: &str = r#"{"event":"begin","plan":{"project":"app","project_dir":"/srv/app","compose_files":["/srv/app/compose.yaml"],"services":["backup","db","web"],"grace_secs":10,"grace":{},"copies":[{"key":"pgdata","job":{"source":{"type":"volume","name":"app_pgdata"},"target":"/tiers/fast/databases/app/db"},"tier":"fast","seed":{"image":"postgres:16","path":"/var/lib/postgresql/data"}},{"key":"/srv/photos","job":{"source":{"type":"bind","name":"/srv/photos"},"target":"/tiers/warm/app/photos"},"tier":"warm"}],"files":[],"mounts":[{"service":"db","target":"/var/lib/postgresql/data","source":"/tiers/fast/databases/app/db"},{"service":"backup","target":"/backup","source":"/tiers/fast/databases/app/db"},{"service":"web","target":"/photos","source":"/tiers/warm/app/photos"}],"steps":[{"step":"stop"},{"step":"create-dir","copy":0},{"step":"copy","copy":0},{"step":"verify","copy":0},{"step":"create-dir","copy":1},{"step":"copy","copy":1},{"step":"verify","copy":1},{"step":"rewrite"},{"step":"start"},{"step":"verify-mounts"}],"pre_copy":false}}"#;
+
+    #[test]
+    fn issue20_item5_a_journal_written_before_mount_ids_loads_with_its_mounts_named() {
+        let lines = [
+            BEGIN_BEFORE_MOUNT_IDS,
+            r#"{"event":"start","step":"stop"}"#,
+            r#"{"event":"done","step":"stop","detail":{"kind":"stopped","running":["db","web"]}}"#,
+        ];
+        let records: Vec<crate::migrate::journal::Record> = lines
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("today's journal line reads"))
+            .collect();
+        let state = crate::migrate::journal::JournalState::of(&records).expect("a plan");
+        let plan = &state.plan;
+        let ids: Vec<MountId> = plan.mounts.iter().map(|m| m.mount).collect();
+        assert_eq!(ids, [MountId(0), MountId(1), MountId(2)]);
+        // the volume's copy serves both services' mounts, the bind's the third
+        assert_eq!(plan.copies[0].mounts, [MountId(0), MountId(1)]);
+        assert_eq!(plan.copies[1].mounts, [MountId(2)]);
+        assert_eq!(
+            plan.expected(MountId(1)).map(|m| m.service.as_str()),
+            Some("backup")
+        );
+        assert_eq!(state.running_services(), ["db", "web"]);
+        assert!(state.is_open());
+    }
+
+    #[test]
+    fn issue20_item5_a_plan_with_mount_ids_round_trips_as_it_is() {
+        let expected = |id: u32, service: &str| ExpectedMount {
+            mount: MountId(id),
+            service: service.into(),
+            target: "/data".into(),
+            source: "/tiers/fast/app/data".into(),
+        };
+        let plan = MigratePlan {
+            project: "app".into(),
+            copies: vec![VolumeCopy {
+                key: "data".into(),
+                // a copy serving only one of the two mounts at its directory keeps that
+                mounts: vec![MountId(7)],
+                job: CopyJob {
+                    source: MountSource::Volume("app_data".into()),
+                    target: "/tiers/fast/app/data".into(),
+                },
+                tier: Some("fast".into()),
+                seed: None,
+            }],
+            mounts: vec![expected(7, "db"), expected(3, "side")],
+            ..MigratePlan::default()
+        };
+        let text = serde_json::to_string(&plan).expect("serialises");
+        assert!(text.contains(r#""mounts":[7]"#), "{text}");
+        assert!(text.contains(r#""mount":3"#), "{text}");
+        let back: MigratePlan = serde_json::from_str(&text).expect("deserialises");
+        assert_eq!(back, plan);
     }
 
     #[test]

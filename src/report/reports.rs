@@ -71,6 +71,8 @@ pub struct VmReport {
     pub fix: Option<String>,
     /// Probe results (`--probe`).
     pub probes: Option<Vec<BindProbe>>,
+    /// What each VM share keeps (`--probe` on a VM engine whose shares are known).
+    pub share_probes: Option<Vec<crate::facts::ShareProbe>>,
     /// Notes (offline, probe skipped).
     pub notes: Vec<String>,
     /// The machine the bind sources are on (`crate::host`; `host` above is the endpoint URL).
@@ -174,6 +176,10 @@ pub fn kept_line(kept: &[String]) -> String {
 /// One checked mount of `tierctl verify`.
 #[derive(Debug, Clone)]
 pub struct MountResult {
+    /// The loaded project's mount it is (`None`: no project, another project's container, or
+    /// a mount the compose files do not declare). Internal: the JSON output has no field for
+    /// it.
+    pub mount: Option<crate::compose::model::MountId>,
     /// What was observed.
     pub observed: MountObservation,
     /// The verdict.
@@ -394,6 +400,7 @@ pub(crate) mod samples {
             marker: MarkerState::NotWritten,
         };
         let result = |o: MountObservation| MountResult {
+            mount: None,
             check: check(&o, EngineClass::Vm),
             observed: o,
         };

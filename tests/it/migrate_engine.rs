@@ -3,9 +3,11 @@
 //! killed tierctl during the copy) and rollback. A full or read-only tier is refused by
 //! preflight before anything stops: `safety_preflight.rs`.
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::compose_runner::Family;
@@ -34,8 +36,21 @@ placement:
     path: "{project}/{volume}"
 "#;
 
-/// A compose project name unique to this test process (sessions share the engine).
+/// A compose project name unique to this test process (sessions share the engine): `name` and
+/// the pid. Each `name` is taken by one test only: the tests of one binary run at once, and a
+/// fixture's cleanup (`compose down -v`) of a name another test also used removed that test's
+/// containers and volume, or the two `compose up` clashed (three pairs of `migrate_to_context`
+/// tests shared a name, and one of each pair failed at its `compose up` now and then).
 pub fn unique(name: &str) -> String {
+    static TAKEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let fresh = TAKEN
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(name.to_owned());
+    assert!(
+        fresh,
+        "project name `{name}` is used by two tests, which run at once: give each its own"
+    );
     format!("{name}p{}", std::process::id())
 }
 
@@ -53,15 +68,24 @@ impl Stack {
 
 /// `compose -p NAME ARGS` in the workspace's `app` directory; whether it succeeded.
 pub fn run_compose(cli: &[String], name: &str, ws: &Workspace, args: &[&str]) -> bool {
+    compose_output(cli, name, ws, args).is_ok_and(|o| o.status.success())
+}
+
+/// `compose -p NAME ARGS` in the workspace's `app` directory, its output kept (a failed
+/// `up` names its cause on stderr).
+pub fn compose_output(
+    cli: &[String],
+    name: &str,
+    ws: &Workspace,
+    args: &[&str],
+) -> std::io::Result<std::process::Output> {
     Command::new(&cli[0])
         .args(&cli[1..])
         .args(["-p", name])
         .args(args)
         .current_dir(ws.path("app"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .stdin(Stdio::null())
+        .output()
 }
 
 /// The names of the containers of compose project `name`, sorted.

@@ -16,7 +16,7 @@ use super::compose_runner::Family;
 use super::copy_engine::SEED;
 use super::engine::{engine, helper_image};
 use super::hosts::{DockerConfig, Engine2, engine2};
-use super::migrate_engine::{COMPOSE, run_compose, stdout, unique};
+use super::migrate_engine::{COMPOSE, compose_output, run_compose, stdout, unique};
 use super::workspace::Workspace;
 
 /// B's tier map: a root that exists on B's host (`{root}/bfast`).
@@ -75,7 +75,8 @@ impl Moving {
             files,
         };
         m.cleanup();
-        assert!(m.compose_on_a(&["up", "-d"]), "compose up");
+        let up = m.compose_output_on_a(&["up", "-d"]);
+        assert!(up.status.success(), "compose up: {}", stdout(&up));
         let status = Command::new("docker")
             .args(["run", "--rm", "-v"])
             .arg(format!("{}:/data", m.volume()))
@@ -91,6 +92,13 @@ impl Moving {
         let mut all: Vec<&str> = self.files.iter().map(String::as_str).collect();
         all.extend(args);
         run_compose(&self.cli, &self.name, &self.ws, &all)
+    }
+
+    /// The compose CLI on A with the project's files, its output kept.
+    fn compose_output_on_a(&self, args: &[&str]) -> std::process::Output {
+        let mut all: Vec<&str> = self.files.iter().map(String::as_str).collect();
+        all.extend(args);
+        compose_output(&self.cli, &self.name, &self.ws, &all).expect("compose runs")
     }
 
     /// The service runs on B (seen through B's unix socket) on its tier directory, not on A.
@@ -857,7 +865,7 @@ volumes:
 fn migrate_to_context_moves_a_project_of_several_compose_files() {
     let base = BASE.replace("{image}", &helper_image());
     let Some(m) = Moving::up_with(
-        "tierctlitxh9",
+        "tierctlitxh10",
         SEED,
         &[("base.yaml", &base), ("data.yaml", DATA)],
         &["base.yaml", "data.yaml"],
@@ -936,7 +944,7 @@ const COMMON: &str = r#"services:
 fn migrate_to_context_of_a_project_extending_a_file_it_leaves_alone_names_that_file_on_b() {
     let common = COMMON.replace("{image}", &helper_image());
     let Some(m) = Moving::up_with(
-        "tierctlitxh8",
+        "tierctlitxh11",
         SEED,
         &[("compose.yaml", EXTENDING), ("common.yaml", &common)],
         &[],
@@ -974,7 +982,7 @@ fn migrate_to_context_refuses_a_mount_in_a_file_the_project_extends() {
     );
     let extending = "services:\n  db:\n    extends:\n      file: common.yaml\n      service: base\nvolumes:\n  dbdata:\n";
     let Some(m) = Moving::up_with(
-        "tierctlitxh7",
+        "tierctlitxh12",
         SEED,
         &[("compose.yaml", extending), ("common.yaml", &common)],
         &[],

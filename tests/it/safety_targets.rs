@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use tierctl::compose::load::{LoadOptions, load};
-use tierctl::compose::model::ComposeProject;
+use tierctl::compose::model::{ComposeProject, MountId};
 use tierctl::migrate::ViewedMount;
 use tierctl::migrate::mounts::mount_problems;
 use tierctl::migrate::plan::{ExpectedMount, MigratePlan};
@@ -81,6 +81,7 @@ fn d12_verify_matches_a_compose_target_with_a_trailing_slash_to_the_engines_clea
 fn d12_migrates_mount_check_matches_a_target_with_a_trailing_slash() {
     let plan = MigratePlan {
         mounts: vec![ExpectedMount {
+            mount: MountId(0),
             service: "dovecot".into(),
             target: "/var/vmail/".into(),
             source: "/tiers/fast/mailcow/vmail".into(),

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use super::compose_runner::Family;
 use super::engine::{engine, helper_image};
-use super::migrate_engine::{TIERS, project_tierctl, run_compose};
+use super::migrate_engine::{TIERS, compose_output, project_tierctl, run_compose, stdout};
 use super::workspace::Workspace;
 
 /// A running compose project in its own workspace.
@@ -45,7 +45,8 @@ impl Stack {
             old,
         };
         s.compose(&["down", "-v"]);
-        assert!(s.compose(&["up", "-d"]), "compose up");
+        let up = compose_output(&s.cli, &s.name, &s.ws, &["up", "-d"]).expect("compose runs");
+        assert!(up.status.success(), "compose up: {}", stdout(&up));
         s.on_volume(seed);
         Some(s)
     }

@@ -1,5 +1,6 @@
-//! tierctl against a real VM engine: a QEMU VM whose dockerd sees three host directories over
-//! virtio-9p at the same path and nothing else of the host, dressed up as Colima (a Colima home
+//! tierctl against a real VM engine: a QEMU VM whose dockerd sees five host directories at the
+//! same path (three over virtio-9p, one over virtiofs, one over reverse sshfs) and nothing else
+//! of the host, dressed up as Colima (a Colima home
 //! listing the real shares, a docker context `colima` at a unix socket). `tests/vm/harness.sh up`
 //! (CI: `.ci/vm up`) boots it and writes the env file these tests read; one boot serves them all.
 //!
@@ -77,6 +78,16 @@ impl Vm {
     /// layer that ignores chown).
     fn nochown(&self) -> PathBuf {
         PathBuf::from(self.var("TIERCTL_VM_SHARE_NOCHOWN"))
+    }
+
+    /// The virtiofs share (a root virtiofsd on the host).
+    fn virtiofs(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_SHARE_VIRTIOFS"))
+    }
+
+    /// The reverse-sshfs share (the guest's `sshfs -o slave`, the host's root `sftp-server`).
+    fn sshfs(&self) -> PathBuf {
+        PathBuf::from(self.var("TIERCTL_VM_SHARE_SSHFS"))
     }
 
     /// A host directory the VM does not share.
@@ -212,6 +223,15 @@ fn owners_do_not_stick_note(share: &Path) -> String {
     )
 }
 
+/// `tierctl vm`'s note about a share the Colima files list without a 9p security model: the
+/// virtiofs and sshfs shares, which the files cannot type (Lima's mountType is one per VM).
+fn lima_default_note(share: &Path) -> String {
+    owners_do_not_stick_note(share).replace(
+        "securityModel none:",
+        "securityModel none (not set: Lima's default):",
+    )
+}
+
 /// A service on the helper image that keeps running, with `binds` (`source:target`).
 fn compose_with_binds(image: &str, binds: &[String]) -> String {
     let mut text = format!(
@@ -271,6 +291,7 @@ fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares()
     assert_eq!(report["engine"]["hostname"], vm.var("TIERCTL_VM_HOSTNAME"));
     let home = vm.var("TIERCTL_VM_COLIMA_HOME");
     let (tiers, pass, nochown) = (vm.share(), vm.passthrough(), vm.nochown());
+    let (vfs, sshfs) = (vm.virtiofs(), vm.sshfs());
     let share = |p: &Path| json!({"host": p, "vm": p, "writable": true, "mount_type": "9p"});
     assert_eq!(report["vm"]["engine"], "Colima");
     assert_eq!(report["vm"]["instance"], "default");
@@ -283,11 +304,25 @@ fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares()
     );
     assert_eq!(
         report["vm"]["shares"],
-        json!([share(&tiers), share(&pass), share(&nochown)])
+        json!([
+            share(&tiers),
+            share(&pass),
+            share(&nochown),
+            share(&vfs),
+            share(&sshfs)
+        ])
     );
+    // Lima's mountType is one per VM, so the Colima files cannot say that the last two are
+    // virtiofs and sshfs: read as 9p with Lima's default security model (`vm --probe` measures
+    // the real type, see vm_probe_measures_what_each_share_keeps)
     assert_eq!(
         report["vm"]["notes"],
-        json!([xattr_note(&tiers), owners_do_not_stick_note(&nochown)])
+        json!([
+            xattr_note(&tiers),
+            owners_do_not_stick_note(&nochown),
+            lima_default_note(&vfs),
+            lima_default_note(&sshfs)
+        ])
     );
     assert_eq!(
         report["binds"],
@@ -301,21 +336,24 @@ fn vm_names_colima_its_shares_the_unshared_bind_and_the_fix_keeping_the_shares()
     assert_eq!(findings[0]["check"], "vm-share-missing");
     assert_eq!(findings[0]["source"], json!(u));
     assert_eq!(findings[0]["line"], 7);
-    let (t, p, n, u) = (
+    let (t, p, n, v, f, u) = (
         tiers.display(),
         pass.display(),
         nochown.display(),
+        vfs.display(),
+        sshfs.display(),
         u.display(),
     );
     assert_eq!(
         report["fix"],
         format!(
-            "colima stop && colima start --mount {t}:w --mount {p}:w --mount {n}:w --mount {u}:w\n\n\
+            "colima stop && colima start --mount {t}:w --mount {p}:w --mount {n}:w --mount {v}:w --mount {f}:w --mount {u}:w\n\n\
              or in colima.yaml (then `colima stop && colima start`):\n\
-             mounts:\n  - location: {t}\n    writable: true\n  - location: {p}\n    writable: true\n  - location: {n}\n    writable: true\n  - location: {u}\n    writable: true\n"
+             mounts:\n  - location: {t}\n    writable: true\n  - location: {p}\n    writable: true\n  - location: {n}\n    writable: true\n  - location: {v}\n    writable: true\n  - location: {f}\n    writable: true\n  - location: {u}\n    writable: true\n"
         )
     );
     assert_eq!(report["probes"], Value::Null);
+    assert_eq!(report["share_probes"], Value::Null);
 }
 
 #[test]
@@ -368,13 +406,15 @@ fn audit_with_the_vm_reachable_reports_the_unshared_bind() {
             ("vm-share-missing".to_owned(), u.clone())
         ]
     );
-    // the notes `tierctl vm` makes about the mapped-xattr share and the share with
+    // the notes `tierctl vm` makes about the mapped-xattr share and the shares with
     // securityModel none
     assert_eq!(
         report["notes"],
         json!([
             xattr_note(&vm.share()),
-            owners_do_not_stick_note(&vm.nochown())
+            owners_do_not_stick_note(&vm.nochown()),
+            lima_default_note(&vm.virtiofs()),
+            lima_default_note(&vm.sshfs())
         ])
     );
     let vm_finding = &report["findings"][1];
@@ -1171,5 +1211,99 @@ fn migrate_refuses_a_database_volume_on_a_share_where_chown_does_not_stick() {
     assert_eq!(
         std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
         before
+    );
+}
+
+/// `vm --probe` on every share type of the VM: what a helper container measures on each (issue
+/// 22). The host side runs as root here, as QEMU, virtiofsd and sftp-server do, so a chown
+/// sticks wherever the server may chown on the host; on a Mac they run as the user.
+#[test]
+fn vm_probe_measures_what_each_share_keeps() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let shared = vm.dir_in(&vm.share());
+    let ws = Workspace::new().file(
+        "app/compose.yaml",
+        &compose_with_binds(
+            &vm.helper_image(),
+            &[format!("{}:/s", shared.path().display())],
+        ),
+    );
+    let out = vm
+        .tierctl(&ws, "app")
+        .args(["vm", "--probe", "--format", "json"])
+        .output()
+        .expect("runs");
+    let report = json_of(&out);
+    let rows: BTreeMap<String, Value> = report["share_probes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("share_probes: {}", text(&out)))
+        .iter()
+        .map(|p| (p["host"].as_str().expect("host").to_owned(), p.clone()))
+        .collect();
+    let row = |share: PathBuf| rows[&share.display().to_string()].clone();
+    // busybox has nothing that maps a file
+    let unmeasured = json!({"mmap_coherence": null});
+    let expect = |share: PathBuf, fs_type: &str, chown: bool, hardlinks: bool| {
+        let got = row(share.clone());
+        assert_eq!(got["outcome"], "measured", "{got}");
+        assert_eq!(got["vm"], json!(share), "{got}");
+        let measured = json!({
+            "fs_type": fs_type,
+            "chown": chown,
+            "mode": true,
+            "symlinks": true,
+            "hardlinks": hardlinks,
+            "fsync": true,
+            // no share carries the host's fcntl lock into the VM: QEMU's 9p server answers a
+            // lock request without taking one, virtiofsd 1.14 does not implement POSIX locks
+            // (the guest falls back to local ones), and sftp has no locks
+            "posix_locks_with_host": false,
+            // a file the host writes raises no inotify event in the VM on any share (the
+            // harness's helper image has inotifywait; `false`, not `null`, means the watch saw
+            // the container's own write: the control)
+            "host_inotify": false,
+            "case_sensitive": true,
+        });
+        for (key, want) in measured.as_object().expect("object") {
+            assert_eq!(&got[key], want, "{key} of {}: {got}", share.display());
+        }
+        for (key, want) in unmeasured.as_object().expect("object") {
+            assert_eq!(&got[key], want, "{key} of {}: {got}", share.display());
+        }
+        let left: Vec<String> = std::fs::read_dir(&share)
+            .expect("list the share")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".tierctl-share-probe-"))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "scratch left in {}: {left:?}",
+            share.display()
+        );
+        got
+    };
+    // 9p mapped-xattr: owners, modes and symlinks live in xattrs; everything reads back
+    expect(vm.share(), "9p", true, true);
+    // 9p passthrough with QEMU as root: the real chown on the host
+    expect(vm.passthrough(), "9p", true, true);
+    // 9p none over bindfs that ignores chown: the chown reports success and changes nothing;
+    // the first name of a hardlink still shows one link (the layer's stale attributes)
+    let nochown = expect(vm.nochown(), "9p", false, false);
+    let notes = nochown["notes"].to_string();
+    assert!(
+        notes.contains("chown to 1234:1234 reads back as 0:0"),
+        "{notes}"
+    );
+    // virtiofs with virtiofsd as root: owners kept
+    expect(vm.virtiofs(), "virtiofs", true, true);
+    // reverse sshfs: sftp-server as root chowns; sftp carries no link count nor inode, so a
+    // hardlink shows as two files with one link each
+    let sshfs = expect(vm.sshfs(), "fuse.sshfs", true, false);
+    let notes = sshfs["notes"].to_string();
+    assert!(
+        notes.contains("a hardlink made in the container: 1 "),
+        "{notes}"
     );
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The recipe of the test VM's guest image: a Debian bookworm root (mmdebstrap, minbase) with a
-# stock kernel, dockerd and busybox, written into an ext4 image with `mke2fs -d`, plus the
-# kernel and initrd from its /boot. PID 1 is /sbin/tierinit below (no systemd): it mounts the
-# pseudo filesystems, sets up the QEMU user network, mounts the 9p shares named on the kernel
-# command line at their host paths and runs dockerd with its API on tcp 2375 (forwarded by QEMU
-# to a loopback port of the host).
+# stock kernel, dockerd, busybox, sshd and sshfs, written into an ext4 image with `mke2fs -d`,
+# plus the kernel and initrd from its /boot. PID 1 is /sbin/tierinit below (no systemd): it
+# mounts the pseudo filesystems, sets up the QEMU user network, mounts the 9p and virtiofs
+# shares named on the kernel command line at their host paths, starts sshd (the host opens the
+# reverse-sshfs share through it, as Lima does: `sshfs -o slave` in the guest, the host's
+# `sftp-server` at the other end of the ssh) and runs dockerd with its API on tcp 2375
+# (forwarded by QEMU to a loopback port of the host).
 #
 # tests/vm/harness.sh keys its image cache by the sha256 of THIS file: change it and the next
 # `harness.sh build` rebuilds; change anything else and the cached image is kept.
@@ -25,6 +27,9 @@ write_init() { # $1 = root directory of the guest
 #   tierhost=NAME               hostname (what `docker info` reports as Name)
 #   tier9p=OPTIONS              9p mount options
 #   tiershare=TAG:PATH          a virtio-9p share mounted at PATH (repeatable)
+#   tiervfs=TAG:PATH            a virtiofs share mounted at PATH (repeatable)
+#   tiersshfs=PATH              the mount point the host's reverse sshfs mounts over ssh
+#   tiersshkey=BASE64           root's authorized ssh-ed25519 key (the host's reverse sshfs)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 say() { echo "TIERINIT: $*" >/dev/console; }
 mountpoint -q /proc || mount -t proc proc /proc
@@ -42,12 +47,14 @@ for w in $(cat /proc/cmdline); do
   case $w in
     tierhost=*) host=${w#tierhost=} ;;
     tier9p=*) opts=${w#tier9p=} ;;
+    tiersshkey=*) mkdir -p -m 700 /root/.ssh
+      echo "ssh-ed25519 ${w#tiersshkey=} tierctl-harness" >/root/.ssh/authorized_keys ;;
   esac
 done
 hostname "$host"
 echo "$host" >/etc/hostname
 printf '127.0.0.1 localhost %s\n' "$host" >/etc/hosts
-for m in virtio_pci virtio_net 9p 9pnet_virtio overlay br_netfilter; do
+for m in virtio_pci virtio_net 9p 9pnet_virtio virtiofs fuse overlay br_netfilter; do
   modprobe "$m" || say "modprobe $m failed"
 done
 i=0
@@ -62,8 +69,17 @@ for w in $(cat /proc/cmdline); do
       v=${w#tiershare=}; tag=${v%%:*}; p=${v#*:}
       if mkdir -p "$p" && mount -t 9p -o "$opts" "$tag" "$p"; then say "mounted 9p $tag at $p"
       else say "FAILED to mount 9p $tag at $p"; fi ;;
+    tiervfs=*)
+      v=${w#tiervfs=}; tag=${v%%:*}; p=${v#*:}
+      if mkdir -p "$p" && mount -t virtiofs "$tag" "$p"; then say "mounted virtiofs $tag at $p"
+      else say "FAILED to mount virtiofs $tag at $p"; fi ;;
+    tiersshfs=*) mkdir -p "${w#tiersshfs=}" ;;
   esac
 done
+mkdir -p -m 755 /run/sshd
+[ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A
+if /usr/sbin/sshd -o PasswordAuthentication=no -o UseDNS=no; then say "sshd started"
+else say "FAILED to start sshd"; fi
 say "starting dockerd"
 dockerd -H unix:///var/run/docker.sock -H tcp://0.0.0.0:2375 >/dev/console 2>&1 &
 pid=$!
@@ -87,7 +103,7 @@ root=$out/rootfs.tmp
 rm -rf "$root" "$out"/*.tmp
 mkdir -p "$out"
 mmdebstrap --variant=minbase --quiet \
-  --include=linux-image-amd64,docker.io,busybox-static,iproute2,kmod,ca-certificates \
+  --include=linux-image-amd64,docker.io,busybox-static,iproute2,kmod,ca-certificates,openssh-server,sshfs \
   --aptopt='Acquire::Languages "none"' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \

@@ -109,6 +109,9 @@ fn run_on_this_engine(
     let elsewhere = run.on.host.remote.then(|| run.on.host.context.clone());
     let mut connected = None;
     let engine = run.on.engine(&endpoint, &mut connected)?;
+    let roots = tiers.tiers.values().map(|t| t.root.clone());
+    let marker_dirs = crate::leftovers::marker_dirs(run.project, roots);
+    crate::leftovers::after_takeover(run.lock, Some(engine), &marker_dirs);
     let views = VerifyViews::new(engine, &endpoint, &image, elsewhere.is_some())?;
     let ctx = MigrateContext {
         engine,
@@ -532,6 +535,7 @@ mod tests {
         let plan = MigratePlan {
             copies: vec![VolumeCopy {
                 key: "k".into(),
+                mounts: vec![crate::compose::model::MountId(0)],
                 job: CopyJob {
                     source: MountSource::Volume("app_pgdata".into()),
                     target: "/tiers/fast/app/pgdata".into(),

@@ -16,7 +16,7 @@ use crate::engine::container::{
     ContainerInfo, ContainerMount, ContainerSpec, ContainerState, ExecOutput, MountType, Selector,
     labels,
 };
-use crate::engine::helper::JOURNAL_LABEL;
+use crate::engine::helper::{HELPER_LABEL, JOURNAL_LABEL};
 use crate::engine::{Containers, EngineError};
 
 impl DockerEngine {
@@ -154,6 +154,7 @@ impl Containers for DockerEngine {
             Selector::Project(name) => ("label", format!("{}={name}", labels::PROJECT)),
             Selector::Volume(name) => ("volume", name.clone()),
             Selector::Journal(id) => ("label", format!("{JOURNAL_LABEL}={id}")),
+            Selector::Helpers => ("label", HELPER_LABEL.to_owned()),
         };
         let options = ListContainersOptions {
             all: true,

@@ -20,13 +20,17 @@ enum NotCreated {
 }
 
 impl DockerEngine {
-    /// Create the hardened helper (not started).
-    async fn create_helper(&self, spec: &HelperSpec) -> Result<String, NotCreated> {
+    /// Create the hardened helper (not started); `memory_backed`: see [`helper::create_body`].
+    async fn create_helper(
+        &self,
+        spec: &HelperSpec,
+        memory_backed: u64,
+    ) -> Result<String, NotCreated> {
         let options = CreateContainerOptions {
             name: Some(helper::helper_name(&spec.purpose)),
             ..Default::default()
         };
-        let body = helper::create_body(spec);
+        let body = helper::create_body(spec, memory_backed);
         match self.docker().create_container(Some(options), body).await {
             Ok(created) => Ok(created.id),
             Err(BollardError::DockerResponseServerError {
@@ -49,7 +53,8 @@ impl DockerEngine {
     /// Create a helper that is never started (archive reads, seeding): a missing source is an
     /// error here.
     pub(super) async fn create_unstarted(&self, spec: &HelperSpec) -> Result<String, EngineError> {
-        match self.create_helper(spec).await {
+        // never started: the engine writes what is put into its mounts, not the helper
+        match self.create_helper(spec, 0).await {
             Ok(id) => Ok(id),
             Err(NotCreated::Failed(e)) => Err(e),
             Err(NotCreated::SourceMissing(message)) => Err(EngineError::Api {
@@ -73,15 +78,19 @@ impl DockerEngine {
             .map_err(|e| self.classify(&e, "remove container"))
     }
 
-    async fn run_helper_async(&self, spec: &HelperSpec) -> Result<HelperOutput, EngineError> {
-        let id = match self.create_helper(spec).await {
+    async fn run_helper_async(
+        &self,
+        spec: &HelperSpec,
+        memory_backed: u64,
+    ) -> Result<HelperOutput, EngineError> {
+        let id = match self.create_helper(spec, memory_backed).await {
             Ok(id) => id,
             Err(NotCreated::SourceMissing(message)) => {
                 return Ok(HelperOutput::SourceMissing { message });
             }
             Err(NotCreated::Failed(e)) => return Err(e),
         };
-        let result = self.run_created(&id).await;
+        let result = self.run_created(&id, spec, memory_backed).await;
         let removed = self.force_remove(&id).await;
         let output = result?;
         removed?;
@@ -89,7 +98,12 @@ impl DockerEngine {
     }
 
     /// Start a created helper, wait for its end, and read its output.
-    async fn run_created(&self, id: &str) -> Result<HelperOutput, EngineError> {
+    async fn run_created(
+        &self,
+        id: &str,
+        spec: &HelperSpec,
+        memory_backed: u64,
+    ) -> Result<HelperOutput, EngineError> {
         match self.docker().start_container(id, None).await {
             Ok(()) => {}
             Err(BollardError::DockerResponseServerError { message, .. })
@@ -101,6 +115,13 @@ impl DockerEngine {
         }
         let failed = self.wait_for_end(id).await?;
         let (stdout, stderr) = self.logs(id).await?;
+        if failed.is_some() && self.oom_killed(id).await {
+            return Err(EngineError::OutOfMemory {
+                context: self.context().to_owned(),
+                purpose: spec.purpose.clone(),
+                limit_mib: helper::memory_limit(memory_backed) / (1024 * 1024),
+            });
+        }
         match failed {
             Some(reason) => Err(EngineError::Api {
                 context: self.context().to_owned(),
@@ -108,6 +129,38 @@ impl DockerEngine {
                 message: format!("{reason}{}", with(stderr.trim())),
             }),
             None => Ok(HelperOutput::Ran(stdout)),
+        }
+    }
+
+    /// Whether the engine says the stopped container was killed by its memory cgroup (a failed
+    /// inspect: not known, so not said).
+    async fn oom_killed(&self, id: &str) -> bool {
+        self.docker()
+            .inspect_container(id, None)
+            .await
+            .ok()
+            .and_then(|inspected| inspected.state)
+            .and_then(|state| state.oom_killed)
+            .unwrap_or(false)
+    }
+
+    /// The bytes of the memory-backed filesystems (`tmpfs`) among `spec`'s writable bind mounts,
+    /// when this host's paths are the engine's (a native engine); else 0. What the helper
+    /// writes there is charged to its memory cgroup ([`helper::memory_limit`]).
+    fn memory_backed(&self, spec: &HelperSpec) -> u64 {
+        let bytes = spec
+            .mounts
+            .iter()
+            .filter(|m| !m.read_only)
+            .filter_map(|m| match &m.source {
+                MountSource::Bind(path) => crate::fsx::memory_backed_size(path),
+                MountSource::Volume(_) => None,
+            })
+            .fold(0u64, u64::saturating_add);
+        if bytes > 0 && self.is_native().unwrap_or(false) {
+            bytes
+        } else {
+            0
         }
     }
 
@@ -158,7 +211,9 @@ impl DockerEngine {
 
 impl Helpers for DockerEngine {
     fn run_helper(&self, spec: &HelperSpec) -> Result<HelperOutput, EngineError> {
-        self.runtime().block_on(self.run_helper_async(spec))
+        let memory_backed = self.memory_backed(spec);
+        self.runtime()
+            .block_on(self.run_helper_async(spec, memory_backed))
     }
 
     fn read_archives(

@@ -8,6 +8,7 @@ use crate::vm::{Share, VmEngine, VmShares};
 fn copy(source: MountSource, target: &str) -> VolumeCopy {
     VolumeCopy {
         key: "k".into(),
+        mounts: vec![crate::compose::model::MountId(0)],
         job: CopyJob {
             source,
             target: target.into(),

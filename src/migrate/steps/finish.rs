@@ -1,15 +1,15 @@
 //! The steps after the copies: the compose files written, the services started (on this engine
 //! or B), their mounts checked, and a verified source removed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::engine::{ContainerState, MountSource, Selector};
+use crate::engine::{MountSource, Selector};
 use crate::migrate::compose_cli;
 use crate::migrate::journal::Detail;
 use crate::migrate::late_writes;
 use crate::migrate::learned::StepDone;
-use crate::migrate::mounts::mount_problems;
-use crate::migrate::plan::{ExpectedMount, MigratePlan, MigrateStep};
+use crate::migrate::mounts::{inspected_binds, mount_problems};
+use crate::migrate::plan::{MigratePlan, MigrateStep};
 use crate::write::{self, FileWrite};
 
 use super::stop::now_ms;
@@ -143,7 +143,7 @@ pub(super) fn verify_mounts(input: &StepInput<'_>) -> StepResult {
         .map_err(engine_error)?;
     let mut checked = 0;
     for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
-        checked += inspected_binds(&containers, expected)?;
+        checked += inspected_binds(&containers, expected).map_err(|e| e.to_string())?;
     }
     if let Some(b) = &ctx.to {
         return Ok((
@@ -169,40 +169,6 @@ pub(super) fn verify_mounts(input: &StepInput<'_>) -> StepResult {
         Detail::None,
         format!("ok: {checked} mount(s), tierctl verify ok"),
     ))
-}
-
-/// How many running containers of the expected mount's service bind its source at its target
-/// (as inspect says); an error for one that does not, or when none runs.
-pub fn inspected_binds(
-    containers: &[ContainerState],
-    expected: &ExpectedMount,
-) -> Result<usize, String> {
-    let mut checked = 0;
-    for c in containers
-        .iter()
-        .filter(|c| c.running && c.service.as_deref() == Some(expected.service.as_str()))
-    {
-        let ok = c.mounts.iter().any(|(source, dest)| {
-            crate::compose::target::same(dest, &expected.target)
-                && Path::new(source) == expected.source
-        });
-        if !ok {
-            return Err(format!(
-                "container `{}` does not bind `{}` at `{}`",
-                c.name,
-                expected.source.display(),
-                expected.target
-            ));
-        }
-        checked += 1;
-    }
-    if checked == 0 {
-        return Err(format!(
-            "service `{}` is not running after the start",
-            expected.service
-        ));
-    }
-    Ok(checked)
 }
 
 pub(super) fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {

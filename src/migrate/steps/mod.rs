@@ -19,7 +19,7 @@ use crate::engine::{EngineError, HelperSpec};
 
 use catch_up::delta_copy;
 use fill::{copy_data, pre_copy};
-pub use finish::{downtime_ms, inspected_binds};
+pub use finish::downtime_ms;
 use finish::{remove_source, rewrite, start, verify_mounts};
 pub use stop::{refuse_killed, running_services, stop, stop_containers, stop_plan_services};
 use verify::{pre_verify, verify_copy};

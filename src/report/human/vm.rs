@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::facts::{BindProbe, BindVerdict as Verdict};
+use crate::facts::{BindProbe, BindVerdict as Verdict, ShareOutcome, ShareProbe};
 use crate::report::PathStyle;
 use crate::report::reports::{BindRow, VmReport, engine_label};
 use crate::share::{Coverage, VmShares};
@@ -85,6 +85,9 @@ pub fn vm(report: &VmReport, paths: &PathStyle) -> String {
     if let Some(probes) = &report.probes {
         probe_lines(&mut out, probes);
     }
+    if let Some(shares) = &report.share_probes {
+        share_table(&mut out, shares);
+    }
     for finding in &report.findings {
         let place = super::place_column(paths, &finding.place);
         let _ = writeln!(out, "{place}  {}  {}", finding.check.id(), finding.message);
@@ -158,5 +161,184 @@ fn probe_lines(out: &mut String, probes: &[BindProbe]) {
         for note in &probe.notes {
             let _ = writeln!(out, "    note: {note}");
         }
+    }
+}
+
+/// One share's row of the share table.
+#[derive(tabled::Tabled)]
+struct ShareRow {
+    #[tabled(rename = "SHARE")]
+    share: String,
+    #[tabled(rename = "TYPE")]
+    fs_type: String,
+    #[tabled(rename = "CHOWN")]
+    chown: &'static str,
+    #[tabled(rename = "MODE")]
+    mode: &'static str,
+    #[tabled(rename = "SYMLINK")]
+    symlinks: &'static str,
+    #[tabled(rename = "HARDLINK")]
+    hardlinks: &'static str,
+    #[tabled(rename = "FSYNC")]
+    fsync: &'static str,
+    #[tabled(rename = "HOST-LOCK")]
+    locks: &'static str,
+    #[tabled(rename = "MMAP")]
+    mmap: &'static str,
+    #[tabled(rename = "HOST-INOTIFY")]
+    inotify: &'static str,
+    #[tabled(rename = "CASE")]
+    case: &'static str,
+}
+
+fn kept(value: Option<bool>) -> &'static str {
+    match value {
+        Some(true) => "kept",
+        Some(false) => "LOST",
+        None => "-",
+    }
+}
+
+/// What each share keeps, as a table (`-` = not measured), then each share's notes.
+fn share_table(out: &mut String, probes: &[ShareProbe]) {
+    let _ = writeln!(out, "shares probed (what a container on the engine sees):");
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for probe in probes {
+        let share = probe.host.display().to_string();
+        let ShareOutcome::Measured(keeps) = &probe.outcome else {
+            let text = match &probe.outcome {
+                ShareOutcome::Skipped { reason } => format!("skipped: {reason}"),
+                ShareOutcome::Failed { message } => format!("probe failed: {message}"),
+                ShareOutcome::Measured(_) => String::new(),
+            };
+            notes.push(format!("{share}: {text}"));
+            continue;
+        };
+        rows.push(ShareRow {
+            share: share.clone(),
+            fs_type: keeps.fs_type.clone().unwrap_or_else(|| "?".into()),
+            chown: kept(keeps.chown),
+            mode: kept(keeps.mode),
+            symlinks: kept(keeps.symlinks),
+            hardlinks: kept(keeps.hardlinks),
+            fsync: if keeps.fsync == Some(true) {
+                "ok"
+            } else {
+                kept(keeps.fsync)
+            },
+            locks: match keeps.posix_locks_with_host {
+                Some(true) => "seen",
+                Some(false) => "NOT SEEN",
+                None => "-",
+            },
+            mmap: kept(keeps.mmap_coherence),
+            inotify: match keeps.host_inotify {
+                Some(true) => "events",
+                Some(false) => "NONE",
+                None => "-",
+            },
+            case: match keeps.case_sensitive {
+                Some(true) => "sensitive",
+                Some(false) => "INSENSITIVE",
+                None => "-",
+            },
+        });
+        notes.extend(keeps.notes.iter().map(|n| format!("{share}: {n}")));
+    }
+    if !rows.is_empty() {
+        let mut table = String::new();
+        super::write_columns(&mut table, rows);
+        for line in table.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    for note in notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::facts::ShareKeeps;
+
+    #[test]
+    fn share_table_has_a_row_per_measured_share_and_notes_for_the_rest() {
+        let measured = ShareProbe {
+            host: PathBuf::from("/Users/me/vfs"),
+            vm: PathBuf::from("/Users/me/vfs"),
+            outcome: ShareOutcome::Measured(ShareKeeps {
+                fs_type: Some("virtiofs".into()),
+                chown: Some(false),
+                mode: Some(true),
+                symlinks: Some(true),
+                hardlinks: Some(true),
+                fsync: Some(true),
+                posix_locks_with_host: Some(false),
+                mmap_coherence: None,
+                host_inotify: Some(false),
+                case_sensitive: Some(true),
+                notes: vec!["chown to 1234:1234 reads back as 0:0".into()],
+            }),
+        };
+        let skipped = ShareProbe {
+            host: PathBuf::from("/Volumes/ro"),
+            vm: PathBuf::from("/Volumes/ro"),
+            outcome: ShareOutcome::Skipped {
+                reason: "read-only share: nothing can be written to measure".into(),
+            },
+        };
+        let mut out = String::new();
+        share_table(&mut out, &[measured, skipped]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "shares probed (what a container on the engine sees):"
+        );
+        let header: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            header,
+            [
+                "SHARE",
+                "TYPE",
+                "CHOWN",
+                "MODE",
+                "SYMLINK",
+                "HARDLINK",
+                "FSYNC",
+                "HOST-LOCK",
+                "MMAP",
+                "HOST-INOTIFY",
+                "CASE"
+            ]
+        );
+        let row: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            row,
+            [
+                "/Users/me/vfs",
+                "virtiofs",
+                "LOST",
+                "kept",
+                "kept",
+                "kept",
+                "ok",
+                "NOT",
+                "SEEN",
+                "-",
+                "NONE",
+                "sensitive"
+            ]
+        );
+        assert_eq!(
+            &lines[3..],
+            [
+                "  note: /Users/me/vfs: chown to 1234:1234 reads back as 0:0",
+                "  note: /Volumes/ro: skipped: read-only share: nothing can be written to measure",
+            ]
+        );
     }
 }

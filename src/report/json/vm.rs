@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::VERSION;
 use super::audit::{FindingDto, finding};
-use crate::facts::BindProbe;
+use crate::facts::{BindProbe, ShareKeeps, ShareOutcome, ShareProbe};
 use crate::report::PathStyle;
 use crate::report::reports::{BindRow, VmReport, engine_label};
 use crate::share::{Coverage, VmShares};
@@ -34,6 +34,45 @@ pub struct VmDto<'a> {
     pub notes: &'a [String],
     /// The machine the bind sources are on (added in issue 15).
     pub host: super::HostDto<'a>,
+    /// What each VM share keeps, measured by `--probe` (added in issue 22); `null` without
+    /// `--probe` or when the VM's shares are unknown.
+    pub share_probes: Option<Vec<ShareProbeDto<'a>>>,
+}
+
+/// One VM share, probed: each capability `true` (kept), `false` (measured: lost) or `null`
+/// (not measured; `notes` says why).
+#[derive(Serialize)]
+pub struct ShareProbeDto<'a> {
+    /// The share's host directory.
+    pub host: String,
+    /// Where the VM sees it.
+    pub vm: String,
+    /// `measured`, `skipped` or `failed`.
+    pub outcome: &'static str,
+    /// Why it was skipped or failed; `null` when measured.
+    pub message: Option<&'a str>,
+    /// The filesystem type a container sees.
+    pub fs_type: Option<&'a str>,
+    /// A chown in a container sticks.
+    pub chown: Option<bool>,
+    /// A chmod in a container sticks.
+    pub mode: Option<bool>,
+    /// Symlinks made in a container are kept.
+    pub symlinks: Option<bool>,
+    /// Hardlinks made in a container are kept.
+    pub hardlinks: Option<bool>,
+    /// fsync succeeds.
+    pub fsync: Option<bool>,
+    /// An fcntl lock held on the host blocks one in a container.
+    pub posix_locks_with_host: Option<bool>,
+    /// A shared mapping is coherent between two containers.
+    pub mmap_coherence: Option<bool>,
+    /// A file written on the host raises an inotify event in a container.
+    pub host_inotify: Option<bool>,
+    /// Names differing in case are different files.
+    pub case_sensitive: Option<bool>,
+    /// Notes.
+    pub notes: &'a [String],
 }
 
 /// The endpoint.
@@ -131,6 +170,37 @@ pub fn vm<'a>(report: &'a VmReport, paths: &PathStyle) -> VmDto<'a> {
         probes: report.probes.as_deref(),
         host: super::host(&report.machine),
         notes: &report.notes,
+        share_probes: report
+            .share_probes
+            .as_ref()
+            .map(|p| p.iter().map(share_probe).collect()),
+    }
+}
+
+/// One probed share.
+fn share_probe(probe: &ShareProbe) -> ShareProbeDto<'_> {
+    let (outcome, message, keeps) = match &probe.outcome {
+        ShareOutcome::Measured(keeps) => ("measured", None, Some(keeps)),
+        ShareOutcome::Skipped { reason } => ("skipped", Some(reason.as_str()), None),
+        ShareOutcome::Failed { message } => ("failed", Some(message.as_str()), None),
+    };
+    let flag = |f: fn(&ShareKeeps) -> Option<bool>| keeps.and_then(f);
+    ShareProbeDto {
+        host: probe.host.display().to_string(),
+        vm: probe.vm.display().to_string(),
+        outcome,
+        message,
+        fs_type: keeps.and_then(|k| k.fs_type.as_deref()),
+        chown: flag(|k| k.chown),
+        mode: flag(|k| k.mode),
+        symlinks: flag(|k| k.symlinks),
+        hardlinks: flag(|k| k.hardlinks),
+        fsync: flag(|k| k.fsync),
+        posix_locks_with_host: flag(|k| k.posix_locks_with_host),
+        mmap_coherence: flag(|k| k.mmap_coherence),
+        host_inotify: flag(|k| k.host_inotify),
+        case_sensitive: flag(|k| k.case_sensitive),
+        notes: keeps.map(|k| k.notes.as_slice()).unwrap_or_default(),
     }
 }
 
@@ -176,5 +246,50 @@ fn bind(row: &BindRow) -> BindDto {
         writable,
         same_path: row.coverage.same_path(real),
         mount_type,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_share_probe_is_one_object_with_every_capability_or_null() {
+        let measured = ShareProbe {
+            host: PathBuf::from("/h/sshfs"),
+            vm: PathBuf::from("/v/sshfs"),
+            outcome: ShareOutcome::Measured(ShareKeeps {
+                fs_type: Some("fuse.sshfs".into()),
+                chown: Some(true),
+                hardlinks: Some(false),
+                notes: vec!["n".into()],
+                ..ShareKeeps::default()
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(share_probe(&measured)).expect("serialises"),
+            json!({
+                "host": "/h/sshfs", "vm": "/v/sshfs", "outcome": "measured", "message": null,
+                "fs_type": "fuse.sshfs", "chown": true, "mode": null, "symlinks": null,
+                "hardlinks": false, "fsync": null, "posix_locks_with_host": null,
+                "mmap_coherence": null, "host_inotify": null, "case_sensitive": null,
+                "notes": ["n"],
+            })
+        );
+        let failed = ShareProbe {
+            outcome: ShareOutcome::Failed {
+                message: "boom".into(),
+            },
+            ..measured
+        };
+        let value = serde_json::to_value(share_probe(&failed)).expect("serialises");
+        assert_eq!(value["outcome"], "failed");
+        assert_eq!(value["message"], "boom");
+        assert_eq!(value["chown"], serde_json::Value::Null);
+        assert_eq!(value["notes"], json!([]));
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use tierctl::engine::container::{ContainerMount, MountType, labels};
-use tierctl::engine::helper::JOURNAL_LABEL;
+use tierctl::engine::helper::{HELPER_LABEL, JOURNAL_LABEL};
 use tierctl::engine::{
     ArchiveReader, ContainerInfo, ContainerState, Containers, Engine, EngineError, EngineInfo,
     ExecOutput, HelperOutput, HelperSpec, Helpers, MountSource, Selector, Volumes,
@@ -423,6 +423,7 @@ impl Containers for FakeEngine {
                 .iter()
                 .any(|(s, _, _)| *s == MountSource::Volume(v.clone())),
             Selector::Journal(j) => c.labels.get(JOURNAL_LABEL) == Some(j),
+            Selector::Helpers => c.labels.contains_key(HELPER_LABEL),
         });
         Ok(picked
             .map(|c| ContainerState {

@@ -55,6 +55,31 @@ placement:
     path: "{project}/{volume}"
 "#;
 
+/// What `tierctl migrate` plans for `project` (loaded with `load_options`) on `tiers`, the
+/// facts read on this machine: the rewrite plan (checked by reloading the patched files) and
+/// the migration built from it.
+pub fn migration(
+    project: &ComposeProject,
+    tiers: &Tiers,
+    load_options: &LoadOptions,
+    options: migrate::plan::Options,
+) -> (tierctl::plan::Plan, MigratePlan) {
+    let facts = tierctl::probe::paths(tierctl::audit::host_paths(project));
+    let plan = tierctl::plan::plan(&tierctl::plan::Input {
+        project,
+        tiers,
+        facts: &facts,
+        strict_binds: false,
+        mode: tierctl::audit::Mode::Migrate,
+    });
+    let patched = tierctl::rewrite::patch(&plan, project).expect("patch");
+    tierctl::rewrite::check_reload(&plan, project, load_options, &DiskFiles, &patched)
+        .expect("the rewrite reloads");
+    let migration =
+        migrate::plan::build(project, &plan, &patched, options).expect("a migration plan");
+    (plan, migration)
+}
+
 /// Where a run crashes: at the step with this id (`copy:0`, `rewrite`, ...).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Crash {
@@ -231,29 +256,12 @@ impl FakeStack {
 
     /// The migration `tierctl migrate [--stop-first] [--remove-source]` plans.
     pub fn plan(&self, stop_first: bool, remove_source: bool) -> MigratePlan {
+        let options = migrate::plan::Options {
+            remove_source,
+            pre_copy: !stop_first,
+        };
         let project = self.project();
-        let tiers = self.tiers();
-        let facts = tierctl::probe::paths(tierctl::audit::host_paths(&project));
-        let plan = tierctl::plan::plan(&tierctl::plan::Input {
-            project: &project,
-            tiers: &tiers,
-            facts: &facts,
-            strict_binds: false,
-            mode: tierctl::audit::Mode::Migrate,
-        });
-        let patched = tierctl::rewrite::patch(&plan, &project).expect("patch");
-        tierctl::rewrite::check_reload(&plan, &project, &self.load_options(), &DiskFiles, &patched)
-            .expect("the rewrite reloads");
-        migrate::plan::build(
-            &project,
-            &plan,
-            &patched,
-            migrate::plan::Options {
-                remove_source,
-                pre_copy: !stop_first,
-            },
-        )
-        .expect("a migration plan")
+        migration(&project, &self.tiers(), &self.load_options(), options).1
     }
 
     /// A new migration of `plan` (the absent-tier check, preflight under the lock, a journal,

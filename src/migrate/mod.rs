@@ -130,6 +130,16 @@ impl MigrateContext<'_> {
         }
     }
 
+    /// A step's result on stderr, only when the report does not go to the same terminal
+    /// (stdout redirected: then these lines are the only live record; on a terminal the report
+    /// shows each step once, issue 26 row 19).
+    fn say_step(&self, line: &str) {
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() {
+            self.say(line);
+        }
+    }
+
     /// The test hooks: [`MigrateContext::hook`] (with the step's text); a sleep when the pause
     /// names this step (before it, or `after` it ran).
     fn pause_at(&self, step: &StepId, after: bool) {

@@ -196,7 +196,7 @@ fn remove(
     let done = steps::execute(&input, &step, false, Default::default())
         .map_err(|message| again(format!("step `{}` failed: {message}", step.id())))?;
     let (detail, result) = (done.detail, done.line);
-    ctx.say(&format!("{label}  {result}"));
+    ctx.say_step(&format!("{label}  {result}"));
     Ok((detail, result))
 }
 

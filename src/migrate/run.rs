@@ -54,7 +54,7 @@ pub fn run(
     ctx.remove_seed_volumes(&state);
     outcome.kept = kept_volumes(&plan, &state);
     outcome.downtime_ms = memory.downtime_ms;
-    ctx.say(&kept_line(&outcome.kept));
+    ctx.say_step(&kept_line(&outcome.kept));
     Ok(outcome)
 }
 
@@ -80,7 +80,7 @@ fn run_step(
 ) -> Result<StepOutcome, MigrateError> {
     let id = step.id();
     if state.done.contains_key(&id) {
-        ctx.say(&format!("{label}  already done"));
+        ctx.say_step(&format!("{label}  already done"));
         return Ok(StepOutcome {
             step: id.into(),
             result: "already done".into(),
@@ -118,7 +118,7 @@ fn run_step(
             }
             memory.downtime_ms = done.downtime_ms.or(memory.downtime_ms);
             let (detail, result) = (done.detail, done.line);
-            ctx.say(&format!("{label}  {result}"));
+            ctx.say_step(&format!("{label}  {result}"));
             journal.append(&Record::Done {
                 step: id.clone(),
                 detail: detail.clone(),

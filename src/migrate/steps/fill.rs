@@ -277,7 +277,7 @@ pub(super) fn copied_line(filled: &Filled) -> String {
     // the measure's size is what the copy takes on disk (`SourceSize::bytes`: blocks, a sparse
     // file written dense), not the files' lengths the bar counts
     format!(
-        "{} bytes on disk, {} entries{from_image}",
+        "{} bytes to write, {} entries{from_image}",
         filled.size.bytes, filled.size.entries
     )
 }

@@ -11,7 +11,7 @@ use crate::migrate::delta;
 use crate::migrate::journal::{self, Detail};
 use crate::migrate::learned::{Learned, StepDone};
 use crate::migrate::plan::MigrateStep;
-use crate::migrate::progress::{self, ticking};
+use crate::migrate::progress;
 use crate::migrate::tree;
 use crate::migrate::tree::manifest::{self, Rules};
 
@@ -27,18 +27,16 @@ pub(super) fn manifests(
     known: &[tree::Known; 2],
 ) -> Result<(Vec<manifest::Manifest>, String, [tree::Known; 2], u64), String> {
     let hashed = AtomicU64::new(0);
-    let label = input.label;
-    let bar = progress::bar(label.to_owned());
     let spec = copy::verify_spec(job, &input.ctx.image, input.journal);
-    let trees = ticking(
-        Duration::from_millis(300),
-        || {
-            let mib = hashed.load(Ordering::Relaxed) >> 20;
-            bar.set_message(format!("{label} {mib} MiB hashed"));
-        },
-        || tree::copy_manifests_known(input.ctx.engine, job, &spec, &hashed, known),
-    );
-    bar.finish_and_clear();
+    // both trees hashed whole: a total for the bar where this host sees the copy
+    let total =
+        match input.ctx.site().elsewhere().is_none() && known.iter().all(|k| k.files.is_empty()) {
+            true => 2 * progress::content_bytes(&job.target),
+            false => 0,
+        };
+    let trees = progress::hashing(input.label, total, &hashed, || {
+        tree::copy_manifests_known(input.ctx.engine, job, &spec, &hashed, known)
+    });
     let (trees, ways, knows) = trees.map_err(|e| e.to_string())?;
     let read = format!("source read {}, copy read {}", ways[0], ways[1]);
     Ok((trees, read, knows, hashed.load(Ordering::Relaxed)))

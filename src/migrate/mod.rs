@@ -64,6 +64,7 @@ pub use run::run;
 
 use crate::engine::{Engine, Selector};
 use journal::{Detail, JournalError, JournalState};
+use plan::StepId;
 
 /// What a migration works with: the engine, the helper image, the compose CLI, the tier roots,
 /// how to report, and the test hook.
@@ -139,16 +140,16 @@ impl MigrateContext<'_> {
         }
     }
 
-    /// The test hooks: [`MigrateContext::hook`]; a sleep when the pause names this step (before
-    /// it, or `after` it ran).
-    fn pause_at(&self, step: &str, after: bool) {
+    /// The test hooks: [`MigrateContext::hook`] (with the step's text); a sleep when the pause
+    /// names this step (before it, or `after` it ran).
+    fn pause_at(&self, step: &StepId, after: bool) {
         if let Some(hook) = self.hook {
-            hook(step, after);
+            hook(&step.to_string(), after);
         }
         if let Some(p) = self
             .pause
             .as_ref()
-            .filter(|p| p.step == step && p.after == after)
+            .filter(|p| p.step == *step && p.after == after)
         {
             self.say(&format!(
                 "(test hook: paused at `{step}`{})",
@@ -196,8 +197,8 @@ impl MigrateContext<'_> {
 /// journaled, or with `:after` once it ran and before its end is journaled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pause {
-    /// The step id (`rewrite`, `copy:0`, ...).
-    pub step: String,
+    /// The step (`rewrite`, `copy:0`, `rollback:stop`, ...).
+    pub step: StepId,
     /// After the step ran instead of before.
     pub after: bool,
     /// How long.
@@ -205,7 +206,8 @@ pub struct Pause {
 }
 
 impl Pause {
-    /// Parse the hook's two values; `None` unless both are usable.
+    /// Parse the hook's two values; `None` unless both are usable (the step one of
+    /// [`StepId`]'s).
     pub fn parse(at: Option<&str>, millis: Option<&str>) -> Option<Pause> {
         let at = at?;
         let duration = Duration::from_millis(millis.unwrap_or("60000").parse().ok()?);
@@ -214,7 +216,7 @@ impl Pause {
             None => (at, false),
         };
         Some(Pause {
-            step: step.to_owned(),
+            step: step.parse().ok()?,
             after,
             duration,
         })
@@ -228,13 +230,13 @@ pub enum MigrateError {
     #[error("step `{step}` failed: {message}")]
     Step {
         /// The step.
-        step: String,
+        step: StepId,
         /// Why.
         message: String,
         /// The journal (to resume or roll back).
         journal: PathBuf,
         /// Steps done before.
-        done: Vec<String>,
+        done: Vec<StepId>,
     },
     /// Refused before anything changed.
     #[error("{0}")]
@@ -254,10 +256,11 @@ pub enum MigrateError {
 }
 
 /// The steps done before a failure, for its hint.
-fn done_list(done: &[String]) -> String {
+fn done_list(done: &[StepId]) -> String {
     if done.is_empty() {
         "nothing".to_owned()
     } else {
+        let done: Vec<String> = done.iter().map(StepId::to_string).collect();
         done.join(", ")
     }
 }
@@ -285,9 +288,7 @@ impl MigrateError {
             ),
             MigrateError::Refused(_) => "nothing was changed".into(),
             MigrateError::Blocked { hint, .. } => hint.clone(),
-            MigrateError::Journal(_) => {
-                "check the `.tierctl` directory beside the compose file".into()
-            }
+            MigrateError::Journal(e) => e.hint(),
         }
     }
 }
@@ -313,10 +314,10 @@ mod tests {
     #[test]
     fn issue26_row18_a_service_killed_at_the_stop_names_resume_force() {
         let error = MigrateError::Step {
-            step: "delta:0".into(),
+            step: plan::CopyStep::Delta.of(0),
             message: "not stopped cleanly: container `app-db-1` killed (exit 137: it did not stop within its grace period); a database killed mid-write is not a consistent source".into(),
             journal: PathBuf::from("/p/.tierctl/journal-1.jsonl"),
-            done: vec!["stop".into()],
+            done: vec![plan::MigrateStep::Stop.id()],
         };
         let hint = error.hint();
         assert!(
@@ -335,15 +336,21 @@ mod tests {
         assert_eq!(
             Pause::parse(Some("rewrite:after"), Some("1500")),
             Some(Pause {
-                step: "rewrite".into(),
+                step: plan::MigrateStep::Rewrite.id(),
                 after: true,
                 duration: Duration::from_millis(1500)
             })
         );
         assert_eq!(
             Pause::parse(Some("copy:0"), None).map(|p| (p.step, p.after)),
-            Some(("copy:0".to_owned(), false))
+            Some((plan::CopyStep::Copy.of(0), false))
         );
+        assert_eq!(
+            Pause::parse(Some("rollback:stop"), None).map(|p| p.step),
+            Some(StepId::Once(plan::OnceStep::RollbackStop))
+        );
+        // a step that does not exist is no pause (the hook would never fire)
+        assert_eq!(Pause::parse(Some("copy"), None), None);
         assert_eq!(Pause::parse(None, Some("5")), None);
         assert_eq!(Pause::parse(Some("rewrite"), Some("soon")), None);
     }

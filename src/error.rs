@@ -158,9 +158,7 @@ impl Error {
             Error::Template(e) => Some(e.hint()),
             Error::Verify(e) => Some(e.hint()),
             Error::Migrate(e) => Some(e.hint()),
-            Error::Journal(_) => {
-                Some("check the `.tierctl` directory beside the compose file".into())
-            }
+            Error::Journal(e) => Some(e.hint()),
             Error::Lock(e) => Some(e.hint()),
             Error::Stranded(e) => Some(e.hint()),
             Error::Output(_) => None,

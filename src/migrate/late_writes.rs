@@ -309,10 +309,8 @@ mod tests {
     #[test]
     fn issue26_row1_a_seeded_copy_is_known_from_its_journaled_step() {
         use crate::migrate::plan::MigratePlan;
-        let mut state = JournalState::of(&[journal::Record::Begin {
-            plan: MigratePlan::default(),
-        }])
-        .expect("a plan");
+        let mut state =
+            JournalState::of(&[journal::Record::begin(MigratePlan::default())]).expect("a plan");
         assert!(!seeded(&state, 0));
         state.done.insert(
             MigrateStep::PreCopy(0).id(),

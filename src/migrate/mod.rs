@@ -65,6 +65,7 @@ pub use steps::StepError;
 
 use crate::engine::{Engine, Selector};
 use journal::{Detail, JournalError, JournalState};
+use plan::StepId;
 
 /// What a migration works with: the engine, the helper image, the compose CLI, the tier roots,
 /// how to report, and the test hook.
@@ -140,16 +141,16 @@ impl MigrateContext<'_> {
         }
     }
 
-    /// The test hooks: [`MigrateContext::hook`]; a sleep when the pause names this step (before
-    /// it, or `after` it ran).
-    fn pause_at(&self, step: &str, after: bool) {
+    /// The test hooks: [`MigrateContext::hook`] (with the step's text); a sleep when the pause
+    /// names this step (before it, or `after` it ran).
+    fn pause_at(&self, step: &StepId, after: bool) {
         if let Some(hook) = self.hook {
-            hook(step, after);
+            hook(&step.to_string(), after);
         }
         if let Some(p) = self
             .pause
             .as_ref()
-            .filter(|p| p.step == step && p.after == after)
+            .filter(|p| p.step == *step && p.after == after)
         {
             self.say(&format!(
                 "(test hook: paused at `{step}`{})",
@@ -197,8 +198,8 @@ impl MigrateContext<'_> {
 /// journaled, or with `:after` once it ran and before its end is journaled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pause {
-    /// The step id (`rewrite`, `copy:0`, ...).
-    pub step: String,
+    /// The step (`rewrite`, `copy:0`, `rollback:stop`, ...).
+    pub step: StepId,
     /// After the step ran instead of before.
     pub after: bool,
     /// How long.
@@ -206,7 +207,8 @@ pub struct Pause {
 }
 
 impl Pause {
-    /// Parse the hook's two values; `None` unless both are usable.
+    /// Parse the hook's two values; `None` unless both are usable (the step one of
+    /// [`StepId`]'s).
     pub fn parse(at: Option<&str>, millis: Option<&str>) -> Option<Pause> {
         let at = at?;
         let duration = Duration::from_millis(millis.unwrap_or("60000").parse().ok()?);
@@ -215,7 +217,7 @@ impl Pause {
             None => (at, false),
         };
         Some(Pause {
-            step: step.to_owned(),
+            step: step.parse().ok()?,
             after,
             duration,
         })
@@ -229,13 +231,13 @@ pub enum MigrateError {
     #[error("step `{step}` failed: {error}")]
     Step {
         /// The step.
-        step: String,
+        step: StepId,
         /// Why.
         error: Box<StepError>,
         /// The journal (to resume or roll back).
         journal: PathBuf,
         /// Steps done before.
-        done: Vec<String>,
+        done: Vec<StepId>,
     },
     /// Refused before anything changed.
     #[error("{0}")]
@@ -255,10 +257,11 @@ pub enum MigrateError {
 }
 
 /// The steps done before a failure, for its hint.
-fn done_list(done: &[String]) -> String {
+fn done_list(done: &[StepId]) -> String {
     if done.is_empty() {
         "nothing".to_owned()
     } else {
+        let done: Vec<String> = done.iter().map(StepId::to_string).collect();
         done.join(", ")
     }
 }
@@ -286,9 +289,7 @@ impl MigrateError {
             ),
             MigrateError::Refused(_) => "nothing was changed".into(),
             MigrateError::Blocked { hint, .. } => hint.clone(),
-            MigrateError::Journal(_) => {
-                "check the `.tierctl` directory beside the compose file".into()
-            }
+            MigrateError::Journal(e) => e.hint(),
         }
     }
 }
@@ -314,7 +315,7 @@ mod tests {
     #[test]
     fn issue26_row18_a_service_killed_at_the_stop_names_resume_force() {
         let error = MigrateError::Step {
-            step: "delta:0".into(),
+            step: plan::CopyStep::Delta.of(0),
             error: Box::new(StepError::NotStoppedCleanly {
                 killed: vec![
                     "container `app-db-1` killed (exit 137: it did not stop within its grace period)"
@@ -322,7 +323,7 @@ mod tests {
                 ],
             }),
             journal: PathBuf::from("/p/.tierctl/journal-1.jsonl"),
-            done: vec!["stop".into()],
+            done: vec![plan::MigrateStep::Stop.id()],
         };
         let hint = error.hint();
         assert!(
@@ -341,15 +342,21 @@ mod tests {
         assert_eq!(
             Pause::parse(Some("rewrite:after"), Some("1500")),
             Some(Pause {
-                step: "rewrite".into(),
+                step: plan::MigrateStep::Rewrite.id(),
                 after: true,
                 duration: Duration::from_millis(1500)
             })
         );
         assert_eq!(
             Pause::parse(Some("copy:0"), None).map(|p| (p.step, p.after)),
-            Some(("copy:0".to_owned(), false))
+            Some((plan::CopyStep::Copy.of(0), false))
         );
+        assert_eq!(
+            Pause::parse(Some("rollback:stop"), None).map(|p| p.step),
+            Some(StepId::Once(plan::OnceStep::RollbackStop))
+        );
+        // a step that does not exist is no pause (the hook would never fire)
+        assert_eq!(Pause::parse(Some("copy"), None), None);
         assert_eq!(Pause::parse(None, Some("5")), None);
         assert_eq!(Pause::parse(Some("rewrite"), Some("soon")), None);
     }

@@ -15,6 +15,10 @@ use crate::migrate::stop_order;
 use crate::plan::{Action, Plan};
 use crate::rewrite::Patched;
 
+mod step_id;
+
+pub use step_id::{CopyStep, OnceStep, StepId, StepIdError};
+
 /// Seconds a service gets to stop when the compose file does not say (compose's default).
 pub const DEFAULT_GRACE_SECS: u32 = 10;
 
@@ -122,26 +126,26 @@ impl MigrateStep {
     }
 
     /// The step's id in the journal.
-    pub fn id(&self) -> String {
-        match self {
-            MigrateStep::Stop => "stop".into(),
-            MigrateStep::CreateDir(n) => format!("create:{n}"),
-            MigrateStep::Copy(n) => format!("copy:{n}"),
-            MigrateStep::Verify(n) => format!("verify:{n}"),
-            MigrateStep::PreCopy(n) => format!("pre-copy:{n}"),
-            MigrateStep::Delta(n) => format!("delta:{n}"),
-            MigrateStep::PreVerify(n) => format!("pre-verify:{n}"),
-            MigrateStep::Rewrite => "rewrite".into(),
-            MigrateStep::Start => "start".into(),
-            MigrateStep::VerifyMounts => "verify-mounts".into(),
-            MigrateStep::RemoveSource(n) => format!("remove-source:{n}"),
+    pub fn id(&self) -> StepId {
+        match *self {
+            MigrateStep::Stop => StepId::Once(OnceStep::Stop),
+            MigrateStep::CreateDir(n) => CopyStep::CreateDir.of(n),
+            MigrateStep::Copy(n) => CopyStep::Copy.of(n),
+            MigrateStep::Verify(n) => CopyStep::Verify.of(n),
+            MigrateStep::PreCopy(n) => CopyStep::PreCopy.of(n),
+            MigrateStep::Delta(n) => CopyStep::Delta.of(n),
+            MigrateStep::PreVerify(n) => CopyStep::PreVerify.of(n),
+            MigrateStep::Rewrite => StepId::Once(OnceStep::Rewrite),
+            MigrateStep::Start => StepId::Once(OnceStep::Start),
+            MigrateStep::VerifyMounts => StepId::Once(OnceStep::VerifyMounts),
+            MigrateStep::RemoveSource(n) => CopyStep::RemoveSource.of(n),
         }
     }
 }
 
 impl fmt::Display for MigrateStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.id())
+        self.id().fmt(f)
     }
 }
 
@@ -610,7 +614,7 @@ mod tests {
 
     #[test]
     fn step_ids_are_stable() {
-        let ids: Vec<String> = [
+        let ids: Vec<StepId> = [
             MigrateStep::Stop,
             MigrateStep::CreateDir(0),
             MigrateStep::Copy(0),
@@ -646,7 +650,7 @@ mod tests {
 
     #[test]
     fn a_pre_copy_runs_before_the_stop_and_stop_first_keeps_the_old_order() {
-        let ids = |pre_copy| -> Vec<String> {
+        let ids = |pre_copy| -> Vec<StepId> {
             let options = Options {
                 remove_source: false,
                 pre_copy,

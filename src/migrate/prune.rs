@@ -65,7 +65,10 @@ pub fn prune_sources(
             detail: detail.clone(),
         })?;
         state.done.insert(id.clone(), detail);
-        steps.push(StepOutcome { step: id, result });
+        steps.push(StepOutcome {
+            step: id.into(),
+            result,
+        });
     }
     Ok(Outcome {
         journal: journal.path.clone(),

@@ -11,7 +11,7 @@ use crate::interrupt;
 use super::journal::{Journal, JournalState, Record};
 use super::learned::Learned;
 use super::outcome::{Outcome, StepOutcome, kept_line, kept_volumes};
-use super::plan::{MigratePlan, MigrateStep, describe};
+use super::plan::{MigratePlan, MigrateStep, StepId, describe};
 use super::steps::{self, StepError, StepInput};
 use super::{MigrateContext, MigrateError, state_of};
 
@@ -82,7 +82,7 @@ fn run_step(
     if state.done.contains_key(&id) {
         ctx.say_step(&format!("{label}  already done"));
         return Ok(StepOutcome {
-            step: id,
+            step: id.into(),
             result: "already done".into(),
         });
     }
@@ -124,7 +124,10 @@ fn run_step(
                 detail: detail.clone(),
             })?;
             state.done.insert(id.clone(), detail);
-            Ok(StepOutcome { step: id, result })
+            Ok(StepOutcome {
+                step: id.into(),
+                result,
+            })
         }
         Err(error) => {
             // the interrupt handler removed the step's helper: it records and exits, not us
@@ -146,7 +149,7 @@ fn journal_running(
     journal: &mut Journal,
     plan: &MigratePlan,
     state: &mut JournalState,
-    step: &str,
+    step: &StepId,
 ) -> Result<(), MigrateError> {
     let services = steps::running_services(ctx.engine, plan)
         .map_err(|error| step_error(journal, plan, state, step, error.into()))?;
@@ -166,7 +169,7 @@ fn step_error(
     journal: &Journal,
     plan: &MigratePlan,
     state: &JournalState,
-    id: &str,
+    id: &StepId,
     error: StepError,
 ) -> MigrateError {
     let done = plan
@@ -176,7 +179,7 @@ fn step_error(
         .filter(|s| state.done.contains_key(s))
         .collect();
     MigrateError::Step {
-        step: id.to_owned(),
+        step: id.clone(),
         error: Box::new(error),
         journal: journal.path.clone(),
         done,
@@ -315,23 +318,24 @@ mod tests {
     fn the_interrupt_message_names_the_step_the_services_and_both_next_commands() {
         let records = vec![
             Record::Begin {
+                version: crate::migrate::journal::FORMAT,
                 plan: MigratePlan::default(),
             },
             Record::Start {
-                step: "stop".into(),
+                step: MigrateStep::Stop.id(),
             },
             Record::Running {
                 services: vec!["db".into()],
             },
             Record::Done {
-                step: "stop".into(),
+                step: MigrateStep::Stop.id(),
                 detail: crate::migrate::journal::Detail::Stopped {
                     running: vec!["db".into(), "web".into()],
                     at_ms: None,
                 },
             },
             Record::Start {
-                step: "copy:0".into(),
+                step: MigrateStep::Copy(0).id(),
             },
         ];
         let state = JournalState::of(&records);

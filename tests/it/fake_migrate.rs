@@ -18,7 +18,7 @@ use super::fake::stack::{Crash, Ended, Entry, snapshot};
 const KEYS: [&str; 2] = ["dbdata", "webdata"];
 
 /// Both volumes as they are now.
-fn sources(stack: &FakeStack) -> BTreeMap<&'static str, BTreeMap<String, Entry>> {
+pub(super) fn sources(stack: &FakeStack) -> BTreeMap<&'static str, BTreeMap<String, Entry>> {
     KEYS.iter()
         .map(|k| (*k, snapshot(&stack.volume(k))))
         .collect()
@@ -27,7 +27,10 @@ fn sources(stack: &FakeStack) -> BTreeMap<&'static str, BTreeMap<String, Entry>>
 /// The move is complete: each tier directory holds exactly what its volume held (`before`), the
 /// volumes are untouched, the compose file binds the tier directories, both services run on
 /// them, and the journal is finished.
-fn assert_moved(stack: &FakeStack, before: &BTreeMap<&'static str, BTreeMap<String, Entry>>) {
+pub(super) fn assert_moved(
+    stack: &FakeStack,
+    before: &BTreeMap<&'static str, BTreeMap<String, Entry>>,
+) {
     for key in KEYS {
         assert_eq!(
             &snapshot(&stack.volume(key)),
@@ -84,7 +87,7 @@ fn assert_original(stack: &FakeStack, before: &BTreeMap<&'static str, BTreeMap<S
 }
 
 fn step_ids(plan: &MigratePlan) -> Vec<String> {
-    plan.steps.iter().map(|s| s.id()).collect()
+    plan.steps.iter().map(|s| s.id().to_string()).collect()
 }
 
 fn calls_matching(stack: &FakeStack, prefix: &str) -> Vec<String> {

@@ -32,6 +32,7 @@ const EFFECTS: &[&str] = &[
     "engine",
     "vm",
     "lock",
+    "leftovers",
     "stranded",
     "migrate",
 ];

@@ -26,6 +26,7 @@ mod hosts;
 mod issue26_dataloss;
 mod issue26_rows;
 mod issue26_trees;
+mod journal_format;
 mod layers;
 mod leftovers;
 mod loader;

@@ -438,7 +438,7 @@ pub(super) fn plan_report(plan: &crate::migrate::plan::MigratePlan) -> MigratePl
             .steps
             .iter()
             .map(|step| PlannedStep {
-                id: step.id(),
+                id: step.id().into(),
                 description: crate::migrate::describe(plan, step),
             })
             .collect(),

@@ -1,6 +1,8 @@
 //! The migration journal: one JSON line per event, each fsynced, in
-//! `<project dir>/.tierctl/journal-<id>.jsonl`. The first line holds the whole plan, so a
-//! resumed or rolled-back run needs nothing else. [`JournalState`] (pure) says what is done.
+//! `<project dir>/.tierctl/journal-<id>.jsonl`. The first line holds the whole plan and the
+//! journal's format version, so a resumed or rolled-back run needs nothing else, and a journal
+//! this release cannot read is refused by name before anything acts on it. [`JournalState`]
+//! (pure) says what is done; steps are named by their [`StepId`], side files by [`SideFile`].
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -9,22 +11,26 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::migrate::plan::MigratePlan;
+use crate::migrate::plan::{CopyStep, MigratePlan, StepId};
 
+mod format;
 mod side_file;
 mod state;
 
-pub use side_file::{keep_known, keep_manifest, load_known, load_manifest};
+pub use format::{FORMAT, LEGACY_FORMAT};
+pub use side_file::{
+    SideFile, SideFileError, SideKind, keep_known, keep_manifest, load_known, load_manifest,
+};
 pub use state::{JournalState, Phase, next_commands, phase_of};
 
 /// The journal id of a rollback's verified copy of copy `n` back into its source.
-pub fn reverse_step(n: usize) -> String {
-    format!("copy-back:{n}")
+pub fn reverse_step(n: usize) -> StepId {
+    CopyStep::CopyBack.of(n)
 }
 
 /// The journal id of the removal of copy `n` (`--discard-copy`).
-pub fn discard_step(n: usize) -> String {
-    format!("remove-copy:{n}")
+pub fn discard_step(n: usize) -> StepId {
+    CopyStep::RemoveCopy.of(n)
 }
 
 /// The journal directory of a project.
@@ -128,27 +134,31 @@ pub enum Detail {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Record {
-    /// The migration begins: the whole plan.
+    /// The migration begins: the journal's format and the whole plan.
     Begin {
+        /// The format version the journal is written in ([`FORMAT`]; absent in journals
+        /// written before it was recorded: [`LEGACY_FORMAT`]).
+        #[serde(default = "format::legacy")]
+        version: u32,
         /// The plan.
         plan: MigratePlan,
     },
     /// A step begins.
     Start {
         /// The step's id.
-        step: String,
+        step: StepId,
     },
     /// A step is done.
     Done {
         /// The step's id.
-        step: String,
+        step: StepId,
         /// What it left.
         detail: Detail,
     },
     /// A step failed.
     Failed {
         /// The step's id.
-        step: String,
+        step: StepId,
         /// Why.
         error: String,
     },
@@ -167,8 +177,18 @@ pub enum Record {
     /// A signal (SIGINT, SIGTERM, SIGHUP) ended the run; the step that was running, if any.
     Interrupted {
         /// The step's id.
-        step: Option<String>,
+        step: Option<StepId>,
     },
+}
+
+impl Record {
+    /// The first record of a journal written now: the plan, in this release's [`FORMAT`].
+    pub fn begin(plan: MigratePlan) -> Record {
+        Record::Begin {
+            version: FORMAT,
+            plan,
+        }
+    }
 }
 
 /// A verified copy's manifest kept in a side file beside the journal: the file's name (in the
@@ -208,12 +228,35 @@ pub enum JournalError {
         /// The journal.
         path: PathBuf,
     },
+    /// The journal is in a format version this release does not read (a newer release wrote
+    /// it).
+    #[error(
+        "journal `{}` is in format version {version}, which this tierctl does not read (it reads format versions up to {FORMAT})",
+        path.display()
+    )]
+    UnknownFormat {
+        /// The journal.
+        path: PathBuf,
+        /// The version its first line records.
+        version: u32,
+    },
     /// A kept manifest is not the one the journal recorded.
     #[error("manifest `{}` is not the one the journal recorded (its BLAKE3 differs, or it does not parse)", path.display())]
     ManifestChanged {
         /// The side file.
         path: PathBuf,
     },
+}
+
+impl JournalError {
+    /// What the user can do.
+    pub fn hint(&self) -> String {
+        match self {
+            JournalError::UnknownFormat { version, .. } if *version > FORMAT => "a newer tierctl wrote this journal: resume, roll back or prune that migration with the release that wrote it (`tierctl migrate --resume`, `--rollback --yes`, `--prune-source --yes`); this release plans no migration while that journal is the newest; nothing was changed".into(),
+            JournalError::UnknownFormat { .. } => "no tierctl release writes that version: check the journal's first line (its `version`); nothing was changed".into(),
+            _ => "check the `.tierctl` directory beside the compose file".into(),
+        }
+    }
 }
 
 /// An open journal file.
@@ -244,7 +287,7 @@ impl Journal {
             path: path.clone(),
             file,
         };
-        journal.append(&Record::Begin { plan: plan.clone() })?;
+        journal.append(&Record::begin(plan.clone()))?;
         // the new file's name must survive a crash too
         if let Ok(d) = File::open(dir) {
             d.sync_all().map_err(io)?;
@@ -319,6 +362,10 @@ pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
 }
 
 fn parse(path: &Path, lines: &[String]) -> Result<Vec<Record>, JournalError> {
+    // the version first: the rest of a journal in another format may not parse as records
+    if let Some(first) = lines.iter().find(|l| !l.trim().is_empty()) {
+        format::check(path, first)?;
+    }
     let mut records = Vec::new();
     for (index, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{Detail, ManifestRef, Record, discard_step, reverse_step};
 use crate::engine::MountSource;
-use crate::migrate::plan::{MigratePlan, MigrateStep};
+use crate::migrate::plan::{CopyStep, MigratePlan, MigrateStep, StepId};
 
 /// What a journal says about its migration (pure).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,11 +12,11 @@ pub struct JournalState {
     /// The plan.
     pub plan: MigratePlan,
     /// Finished steps and what they left.
-    pub done: BTreeMap<String, Detail>,
+    pub done: BTreeMap<StepId, Detail>,
     /// Steps begun and not finished.
-    pub begun: Vec<String>,
-    /// The last failure.
-    pub failed: Option<(String, String)>,
+    pub begun: Vec<StepId>,
+    /// The last failure: the step and why.
+    pub failed: Option<(StepId, String)>,
     /// Every step finished.
     pub finished: bool,
     /// A rollback began.
@@ -85,7 +85,7 @@ pub fn phase_of(state: Option<&JournalState>) -> Phase {
 impl JournalState {
     /// Fold the records (the first must be `Begin`).
     pub fn of(records: &[Record]) -> Option<JournalState> {
-        let Some(Record::Begin { plan }) = records.first() else {
+        let Some(Record::Begin { plan, .. }) = records.first() else {
             return None;
         };
         let mut progress = JournalState {
@@ -158,6 +158,11 @@ impl JournalState {
         }
     }
 
+    /// Whether a source volume's removal was journaled as done (the copy is then the only data).
+    pub fn source_removed(&self) -> bool {
+        self.done.keys().any(|id| id.is(CopyStep::RemoveSource))
+    }
+
     /// Whether copy `n`'s directory was made (or begun) by this journal and not yet removed.
     pub fn copy_kept(&self, n: usize) -> bool {
         let create = MigrateStep::CreateDir(n).id();
@@ -197,7 +202,7 @@ impl JournalState {
 
     /// The services the `stop` step found running (started again afterwards).
     pub fn running_services(&self) -> Vec<String> {
-        match self.done.get("stop") {
+        match self.done.get(&MigrateStep::Stop.id()) {
             Some(Detail::Stopped { running, .. }) => running.clone(),
             _ => Vec::new(),
         }

@@ -168,10 +168,7 @@ fn issue26_row2_every_container_on_the_volume_but_the_plans_services_is_outside(
 #[test]
 fn issue26_row3_the_hint_after_late_writes_says_how_to_keep_them() {
     use crate::migrate::journal::{Detail, Record};
-    let mut state = JournalState::of(&[Record::Begin {
-        plan: MigratePlan::default(),
-    }])
-    .expect("a plan");
+    let mut state = JournalState::of(&[Record::begin(MigratePlan::default())]).expect("a plan");
     let before_start = late_hint(&state);
     assert!(
         before_start.starts_with("nothing was started on the tier directories yet")

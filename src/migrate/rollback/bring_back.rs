@@ -48,7 +48,7 @@ pub(super) fn bring_back(
     };
     let Some(differences) = changed else {
         return Ok(Some(StepOutcome {
-            step: id,
+            step: id.into(),
             result: format!(
                 "`{}` unchanged since the copy verified: nothing to bring back",
                 forward.target.display()
@@ -93,7 +93,10 @@ pub(super) fn bring_back(
         detail: detail.clone(),
     })?;
     state.done.insert(id.clone(), detail);
-    Ok(Some(StepOutcome { step: id, result }))
+    Ok(Some(StepOutcome {
+        step: id.into(),
+        result,
+    }))
 }
 
 /// Refused when copy `n`'s source was written since its copy verified: the copy back empties

@@ -43,7 +43,7 @@ pub(super) fn discard_copies(
             tier_dirs::is_dir(&site, target).map_err(|m| failed(state, &discard_step(n), m))?;
         if !is_dir && ctx.to.is_some() {
             steps.push(StepOutcome {
-                step: discard_step(n),
+                step: discard_step(n).into(),
                 result: format!(
                     "the copy `{}` is not{on}: nothing to remove",
                     target.display()
@@ -80,7 +80,7 @@ pub(super) fn discard_copies(
         })?;
         state.done.insert(id.clone(), Detail::None);
         steps.push(StepOutcome {
-            step: id,
+            step: id.into(),
             result: format!(
                 "removed the copy in `{}`{on} (still the verified copy: nothing newer was written there)",
                 target.display()

@@ -16,7 +16,7 @@ mod discard;
 use super::compose_cli;
 use super::journal::{self, Journal, JournalState, Record};
 use super::outcome::{Outcome, StepOutcome};
-use super::plan::{MigratePlan, MigrateStep};
+use super::plan::{MigratePlan, MigrateStep, OnceStep, StepId};
 use super::prune::Reload;
 use super::steps::list_or_none;
 use super::{MigrateContext, MigrateError, state_of};
@@ -41,7 +41,7 @@ pub fn rollback(
         let steps = discard::discard_copies(ctx, journal, &mut state, reload)?;
         return Ok(outcome(ctx, journal, steps));
     }
-    if state.done.keys().any(|k| k.starts_with("remove-source:")) {
+    if state.source_removed() {
         return Err(MigrateError::Blocked {
             message: "a source volume was already removed (`--prune-source` or `--remove-source`): the copy is the only data left, so the migration is not rolled back".into(),
             hint: "nothing was changed; the services keep running on the tier directories".into(),
@@ -69,7 +69,7 @@ pub fn rollback(
     if ctx.to.is_none() {
         // 1. the services run on the copies: stop them (a run that failed in its pre-copy
         // never stopped them: they still run on their volumes)
-        ctx.pause_at("rollback:stop", false);
+        ctx.pause_at(&StepId::Once(OnceStep::RollbackStop), false);
         if stopped {
             steps.push(stop_services(ctx, journal, &mut state)?);
         }
@@ -79,10 +79,10 @@ pub fn rollback(
         }
     }
     // 3. the files, byte for byte (a file written for B: removed)
-    ctx.pause_at("rollback:restore", false);
+    ctx.pause_at(&StepId::Once(OnceStep::RollbackRestore), false);
     steps.push(restore_files(journal, &state)?);
     // 4. the services that ran, on their old volumes
-    ctx.pause_at("rollback:start", false);
+    ctx.pause_at(&StepId::Once(OnceStep::RollbackStart), false);
     steps.push(start_again(ctx, journal, &state)?);
     ctx.remove_seed_volumes(&state);
     journal.append(&Record::RolledBack)?;
@@ -117,7 +117,11 @@ fn outcome(_ctx: &MigrateContext<'_>, journal: &Journal, steps: Vec<StepOutcome>
 }
 
 /// A rollback step failed: the commands that work now come from the journal's phase.
-fn failed(state: &JournalState, step: &str, error: impl std::fmt::Display) -> MigrateError {
+fn failed(
+    state: &JournalState,
+    step: &(impl std::fmt::Display + ?Sized),
+    error: impl std::fmt::Display,
+) -> MigrateError {
     MigrateError::Blocked {
         message: format!("rollback step `{step}` failed: {error}"),
         hint: format!("fix the cause; {}", journal::next_commands(state.phase())),

@@ -190,10 +190,9 @@ fn copy_back(
         let (count, first) = counted(&differences);
         return Err(StepError::CopyBackDiffers { count, first, read });
     }
-    let kept = journal::keep_manifest(
+    let kept = journal::SideKind::CopyBack.of(n).keep_manifest(
         &journal::dir(&state.plan.project_dir),
         id,
-        &format!("copy-back-{n}"),
         tier,
     )?;
     let detail = Detail::Verified {

@@ -287,10 +287,9 @@ pub(super) fn copy_data(input: &StepInput<'_>, n: usize, retried: bool) -> Stepp
     };
     let known = match filled.known.take() {
         Some(k) => {
-            let kept = journal::keep_known(
+            let kept = journal::SideKind::CopySource.of(n).keep_known(
                 &journal::dir(&input.plan.project_dir),
                 input.journal,
-                &format!("copy-source-{n}"),
                 &k,
             )?;
             learned.known = Some([k, tree::Known::default()]);

@@ -72,9 +72,11 @@ pub(super) fn pre_verify(input: &StepInput<'_>, n: usize) -> Stepped {
     let differed = manifest::compare(&trees[0], &trees[1], Rules::default()).len();
     let dir = journal::dir(&input.plan.project_dir);
     let mut known = Vec::new();
-    for (side, k) in ["source", "copy"].iter().zip(&knows) {
-        let name = format!("{side}-{n}");
-        known.push(journal::keep_known(&dir, input.journal, &name, k)?);
+    for (side, k) in [journal::SideKind::Source, journal::SideKind::Copy]
+        .iter()
+        .zip(&knows)
+    {
+        known.push(side.of(n).keep_known(&dir, input.journal, k)?);
     }
     let entries = trees[0].len();
     let settled = [knows[0].files.len(), knows[1].files.len()];
@@ -201,10 +203,9 @@ pub(super) fn verify_copy(
     }
     let (entries, bytes) = (trees[0].len(), trees[0].bytes());
     // what the copy held when verified: a rollback and `--discard-copy` compare the tier with it
-    let manifest = journal::keep_manifest(
+    let manifest = journal::SideKind::Verify.of(n).keep_manifest(
         &journal::dir(&input.plan.project_dir),
         input.journal,
-        &format!("verify-{n}"),
         &trees[1],
     )?;
     let since = match input.plan.pre_copy {

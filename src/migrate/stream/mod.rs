@@ -107,10 +107,9 @@ pub fn pre_copy(b: &OtherEngine<'_>, input: &StepInput<'_>, n: usize, retried: b
     let (image, journal) = (&input.ctx.image, input.journal);
     let target = MountSource::Bind(input.plan.copies[n].job.target.clone());
     let copy = helper_manifest(b.engine, &target, xp::TO, image, journal)?;
-    let manifest = journal::keep_manifest(
+    let manifest = journal::SideKind::PreCopy.of(n).keep_manifest(
         &journal::dir(&input.plan.project_dir),
         journal,
-        &format!("precopy-{n}"),
         &copy,
     )?;
     let entries = copy.len();
@@ -246,10 +245,9 @@ pub fn verify(
             first,
         });
     }
-    let kept = journal::keep_manifest(
+    let kept = journal::SideKind::Verify.of(n).keep_manifest(
         &journal::dir(&input.plan.project_dir),
         input.journal,
-        &format!("verify-{n}"),
         &copy,
     )?;
     let (entries, bytes) = (a.len(), a.bytes());

@@ -144,7 +144,7 @@ fn issue20_item5_targets_are_joined_only_where_a_containers_mounts_come_back_fro
     });
     assert_eq!(
         found,
-        [("verify.rs".to_owned(), 1)],
+        [("verify/mod.rs".to_owned(), 1)],
         "only `verify::identify`"
     );
 }

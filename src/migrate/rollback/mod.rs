@@ -39,7 +39,7 @@ pub fn rollback(
             return Err(already_rolled_back(journal, &state));
         }
         let steps = discard::discard_copies(ctx, journal, &mut state, reload)?;
-        return Ok(outcome(ctx, journal, steps));
+        return Ok(outcome(journal, steps));
     }
     if state.source_removed() {
         return Err(MigrateError::Blocked {
@@ -96,7 +96,7 @@ pub fn rollback(
     } else {
         steps.extend(kept_copies(ctx, &state.plan));
     }
-    Ok(outcome(ctx, journal, steps))
+    Ok(outcome(journal, steps))
 }
 
 /// Each step's line on stderr: what the rollback did, when an error follows instead of its
@@ -107,7 +107,7 @@ fn say_all(ctx: &MigrateContext<'_>, steps: &[StepOutcome]) {
     }
 }
 
-fn outcome(_ctx: &MigrateContext<'_>, journal: &Journal, steps: Vec<StepOutcome>) -> Outcome {
+fn outcome(journal: &Journal, steps: Vec<StepOutcome>) -> Outcome {
     Outcome {
         journal: journal.path.clone(),
         steps,

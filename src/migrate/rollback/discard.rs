@@ -1,5 +1,5 @@
 //! `--discard-copy`: once the project runs on its sources again, the copies this journal made
-//! are removed (wiped by a helper, then the directories it created), each only when it still
+//! are removed, the last first (wiped by a helper, then the directories it created), each only when it still
 //! equals its journaled (verified) manifest and nothing uses it: no compose file nor container
 //! here, no running container of the project on B. A copy without a verified manifest goes
 //! only when no service was ever pointed at it. A copy with newer data stays, whatever the
@@ -34,7 +34,9 @@ pub(super) fn discard_copies(
     let site = ctx.site();
     let on = site.on();
     let mut steps = Vec::new();
-    for (n, copy) in state.plan.copies.clone().iter().enumerate() {
+    // the last copy first: a directory an earlier copy's create step made may hold a later
+    // copy's, and is removed only once that one is gone (issue 20, found on the fake)
+    for (n, copy) in state.plan.copies.clone().iter().enumerate().rev() {
         if !state.copy_kept(n) {
             continue;
         }

@@ -23,7 +23,8 @@ pub enum OnceStep {
     /// A rollback stops the services (`rollback:stop`; a pause point of the test hook, not
     /// journaled: the rollback journals `stop`).
     RollbackStop,
-    /// A rollback writes the files back (`rollback:restore`; a pause point of the test hook).
+    /// A rollback writes the files back (`rollback:restore`; a pause point of the test hook,
+    /// before the files, and after each file written for engine B is removed).
     RollbackRestore,
     /// A rollback starts the services again (`rollback:start`; a pause point of the test hook).
     RollbackStart,

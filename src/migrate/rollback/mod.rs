@@ -80,7 +80,7 @@ pub fn rollback(
     }
     // 3. the files, byte for byte (a file written for B: removed)
     ctx.pause_at(&StepId::Once(OnceStep::RollbackRestore), false);
-    steps.push(restore_files(journal, &state)?);
+    steps.push(restore_files(ctx, journal, &state)?);
     // 4. the services that ran, on their old volumes
     ctx.pause_at(&StepId::Once(OnceStep::RollbackStart), false);
     steps.push(start_again(ctx, journal, &state)?);
@@ -170,9 +170,13 @@ fn stop_services(
 /// The compose files as they were: each rewritten file written back (compare-and-swap, backed
 /// up); for a move to B, each file written for B removed while it holds the text tierctl wrote
 /// (the originals were never changed).
-fn restore_files(journal: &Journal, state: &JournalState) -> Result<StepOutcome, MigrateError> {
+fn restore_files(
+    ctx: &MigrateContext<'_>,
+    journal: &Journal,
+    state: &JournalState,
+) -> Result<StepOutcome, MigrateError> {
     if state.plan.to_context.is_some() {
-        return remove_created_files(state);
+        return remove_created_files(ctx, state);
     }
     let mut files = Vec::new();
     for change in &state.plan.files {
@@ -199,8 +203,12 @@ fn restore_files(journal: &Journal, state: &JournalState) -> Result<StepOutcome,
     })
 }
 
-/// Remove the files written for B that still hold the text tierctl wrote.
-fn remove_created_files(state: &JournalState) -> Result<StepOutcome, MigrateError> {
+/// Remove the files written for B that still hold the text tierctl wrote; each removal is a
+/// crash point of the test hook (`rollback:restore`, after).
+fn remove_created_files(
+    ctx: &MigrateContext<'_>,
+    state: &JournalState,
+) -> Result<StepOutcome, MigrateError> {
     let mut removed = Vec::new();
     for change in &state.plan.files {
         if std::fs::read_to_string(&change.path).is_ok_and(|t| t == change.new) {
@@ -211,6 +219,7 @@ fn remove_created_files(state: &JournalState) -> Result<StepOutcome, MigrateErro
                     format!("cannot remove `{}`: {e}", change.path.display()),
                 )
             })?;
+            ctx.pause_at(&StepId::Once(OnceStep::RollbackRestore), true);
             removed.push(format!("`{}`", change.path.display()));
         }
     }

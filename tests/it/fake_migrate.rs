@@ -67,7 +67,10 @@ pub(super) fn assert_moved(
 
 /// Nothing was moved: the compose file is the original, both services run on their volumes,
 /// the volumes hold `before`.
-fn assert_original(stack: &FakeStack, before: &BTreeMap<&'static str, BTreeMap<String, Entry>>) {
+pub(super) fn assert_original(
+    stack: &FakeStack,
+    before: &BTreeMap<&'static str, BTreeMap<String, Entry>>,
+) {
     assert_eq!(stack.compose_text(), super::fake::stack::COMPOSE);
     for (service, key, target) in [
         ("db", "dbdata", "/var/lib/postgresql/data"),

@@ -20,6 +20,7 @@ mod differential;
 mod engine;
 mod fake;
 mod fake_migrate;
+mod fake_to_context;
 mod fleet;
 mod fuzz;
 mod hosts;

@@ -2,7 +2,8 @@
 //! ([`ComposeRunner`], given to `ComposeCli::with_runner`): `up -d SERVICE...` re-reads the
 //! project with tierctl's loader and (re)creates each service's container from the files as
 //! they are now, as compose does when a container's configuration changed (a rewritten bind);
-//! an unchanged stopped container is started again.
+//! an unchanged stopped container is started again. `DOCKER_CONTEXT=B` (a move to another engine
+//! starts the project there) runs it on the engine added for B ([`FakeCompose::add_context`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ use super::engine::{COMPOSE_VERSION, FakeEngine};
 /// The compose CLI of the fake engine.
 pub struct FakeCompose {
     engine: Arc<FakeEngine>,
+    /// Other engines by docker context: `up` with `DOCKER_CONTEXT=B` runs on B's.
+    contexts: std::sync::Mutex<BTreeMap<String, Arc<FakeEngine>>>,
     /// The next `up` fails (the CLI exits 1).
     pub fail_next_up: AtomicBool,
 }
@@ -37,6 +40,7 @@ impl FakeCompose {
     pub fn new(engine: Arc<FakeEngine>) -> Arc<FakeCompose> {
         Arc::new(FakeCompose {
             engine,
+            contexts: std::sync::Mutex::new(BTreeMap::new()),
             fail_next_up: AtomicBool::new(false),
         })
     }
@@ -52,9 +56,29 @@ impl FakeCompose {
         .expect("the fake compose answers its version")
     }
 
+    /// `DOCKER_CONTEXT=context` names `engine` from now on.
+    pub fn add_context(&self, context: &str, engine: Arc<FakeEngine>) {
+        self.contexts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(context.to_owned(), engine);
+    }
+
     /// `docker compose -p PROJECT -f FILE... up -d SERVICE...` (no service: all) in `dir`.
     pub fn up(
         &self,
+        project: &str,
+        files: &[PathBuf],
+        dir: &Path,
+        services: &[String],
+    ) -> Result<(), String> {
+        self.up_on(&self.engine, project, files, dir, services)
+    }
+
+    /// [`FakeCompose::up`] on `engine`.
+    fn up_on(
+        &self,
+        engine: &FakeEngine,
         project: &str,
         files: &[PathBuf],
         dir: &Path,
@@ -67,8 +91,7 @@ impl FakeCompose {
             ..LoadOptions::default()
         };
         let loaded = load(&options, &DiskFiles).map_err(|e| e.to_string())?;
-        let existing = self
-            .engine
+        let existing = engine
             .list(&Selector::Project(project.to_owned()))
             .map_err(|e| e.to_string())?;
         for service in loaded.enabled_services() {
@@ -84,8 +107,8 @@ impl FakeCompose {
                             .volume_for(m)
                             .ok_or("a volume without a top-level entry")?;
                         let name = top.effective_name(project);
-                        if !self.engine.volume_dir(&name).exists() {
-                            self.engine.create_volume(&name, Some((project, &top.key)));
+                        if !engine.volume_dir(&name).exists() {
+                            engine.create_volume(&name, Some((project, &top.key)));
                         }
                         MountSource::Volume(name)
                     }
@@ -97,22 +120,18 @@ impl FakeCompose {
                 .iter()
                 .find(|c| c.service.as_deref() == Some(service.name.as_str()));
             let same = old.and_then(|c| {
-                let record = self
-                    .engine
-                    .containers()
-                    .into_iter()
-                    .find(|r| r.id == c.id)?;
+                let record = engine.containers().into_iter().find(|r| r.id == c.id)?;
                 (record.mounts == mounts).then_some(record)
             });
             match (old, same) {
                 (_, Some(record)) => {
                     if !record.running {
-                        self.engine.start(&record.id);
+                        engine.start(&record.id);
                     }
                 }
                 (old, None) => {
                     if let Some(old) = old {
-                        self.engine.remove(&old.id).map_err(|e| e.to_string())?;
+                        engine.remove(&old.id).map_err(|e| e.to_string())?;
                     }
                     let labels = BTreeMap::from([
                         (labels::PROJECT.to_owned(), project.to_owned()),
@@ -123,7 +142,7 @@ impl FakeCompose {
                     ]);
                     let image = service.image.clone().unwrap_or_default();
                     let name = format!("{project}-{}-1", service.name);
-                    self.engine.run_container(&name, &image, labels, mounts);
+                    engine.run_container(&name, &image, labels, mounts);
                 }
             }
         }
@@ -136,7 +155,28 @@ impl ComposeRunner for FakeCompose {
         Some(format!("{COMPOSE_VERSION}\n"))
     }
 
-    fn run(&self, args: &[String], dir: &Path, _env: &[(String, String)]) -> std::io::Result<Ran> {
+    fn run(&self, args: &[String], dir: &Path, env: &[(String, String)]) -> std::io::Result<Ran> {
+        let context = env
+            .iter()
+            .find(|(k, _)| k == "DOCKER_CONTEXT")
+            .map(|(_, v)| v.clone());
+        let engine = match &context {
+            None => self.engine.clone(),
+            Some(c) => match self
+                .contexts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(c)
+            {
+                Some(engine) => engine.clone(),
+                None => {
+                    return Ok(Ran {
+                        success: false,
+                        stderr: format!("fake compose: context \"{c}\" does not exist"),
+                    });
+                }
+            },
+        };
         let (mut project, mut files, mut services) = (String::new(), Vec::new(), Vec::new());
         let mut words = args.iter().skip_while(|w| *w != "-p" && *w != "-f");
         let mut up = false;
@@ -162,7 +202,7 @@ impl ComposeRunner for FakeCompose {
             });
         }
         let result = match up {
-            true => self.up(&project, &files, dir, &services),
+            true => self.up_on(&engine, &project, &files, dir, &services),
             false => Err("fake compose: only `up -d` is known".into()),
         };
         Ok(match result {

@@ -2,17 +2,21 @@
 //! `volumes/` that [`Helpers::host_path`] exposes, as a native engine's mountpoints are: the
 //! migrate run measures, copies, lists and hashes them with its host code. Containers are
 //! records (state, labels, mounts, exit code); stopping one is a state change. Helpers run in
-//! the [`Sandbox`]. Every call that changes something is logged ([`FakeEngine::calls`]).
+//! the [`Sandbox`]. The archive endpoint reads and writes host directories as dockerd's tar
+//! streams ([`super::archive`]): reads where the host cannot see a tree (an engine
+//! [`FakeEngine::like_a_vm`]) and `--to-context`'s streams into engine B ([`ArchiveWriter`]).
+//! Every call that changes something is logged ([`FakeEngine::calls`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use tierctl::engine::container::{ContainerMount, MountType, labels};
 use tierctl::engine::helper::{HELPER_LABEL, JOURNAL_LABEL};
 use tierctl::engine::{
-    ArchiveReader, ContainerInfo, ContainerState, Containers, Engine, EngineError, EngineInfo,
-    ExecOutput, HelperOutput, HelperSpec, Helpers, MountSource, Selector, Volumes,
+    ArchiveReader, ArchiveWriter, ContainerInfo, ContainerState, Containers, Engine, EngineError,
+    EngineInfo, ExecOutput, HelperOutput, HelperSpec, Helpers, MountSource, Selector, Volumes,
 };
 
 use super::sandbox::{Bound, Sandbox};
@@ -270,6 +274,33 @@ impl FakeEngine {
         Ok(Ok(bound))
     }
 
+    /// The host path (and whether its mount is read-only) of each of `paths` inside the helper
+    /// `spec`; an error, as the engine's, when one is in none of its mounts or not there.
+    fn archive_paths(
+        &self,
+        spec: &HelperSpec,
+        paths: &[&str],
+        action: &str,
+    ) -> Result<Vec<(PathBuf, bool)>, EngineError> {
+        let bound = self.bound(spec)?.map_err(|message| api(action, message))?;
+        paths
+            .iter()
+            .map(|path| {
+                in_mounts(&bound, path)
+                    .filter(|(host, _)| std::fs::symlink_metadata(host).is_ok())
+                    .ok_or_else(|| {
+                        api(
+                            action,
+                            format!(
+                                "Could not find the file {path} in container {}",
+                                spec.purpose
+                            ),
+                        )
+                    })
+            })
+            .collect()
+    }
+
     fn find(&self, id_or_name: &str) -> Option<Container> {
         self.state()
             .containers
@@ -293,6 +324,27 @@ fn record(state: &mut State, call: String) -> Result<(), EngineError> {
         }
         None => Ok(()),
     }
+}
+
+/// The host path of `path` inside a helper with mounts `bound` (the deepest mount holding it),
+/// and whether that mount is read-only.
+fn in_mounts(bound: &[Bound], path: &str) -> Option<(PathBuf, bool)> {
+    let clean = path.trim_end_matches("/.").trim_end_matches('/');
+    bound
+        .iter()
+        .filter_map(|m| {
+            let target = m.target.trim_end_matches('/');
+            let rest = match clean.strip_prefix(target)? {
+                "" => "",
+                rest => rest.strip_prefix('/')?,
+            };
+            Some((target.len(), m, rest))
+        })
+        .max_by_key(|(depth, _, _)| *depth)
+        .map(|(_, m, rest)| match rest {
+            "" => (m.host.clone(), m.read_only),
+            rest => (m.host.join(rest), m.read_only),
+        })
 }
 
 fn fs_mkdir(path: &Path) {
@@ -352,18 +404,30 @@ impl Helpers for FakeEngine {
     fn read_archives(
         &self,
         spec: &HelperSpec,
-        _paths: &[&str],
-        _read: ArchiveReader<'_>,
+        paths: &[&str],
+        read: ArchiveReader<'_>,
     ) -> Result<(), EngineError> {
-        // `host_path` answers for every source this engine has, so the run reads trees on the
-        // host; an archive read here would be a path the host code should have taken
-        Err(api(
-            "read archive",
-            format!(
-                "the fake engine streams no archives (the {} helper's trees are host paths)",
-                spec.purpose
-            ),
-        ))
+        self.act(format!("archive {}", spec.purpose))?;
+        let hosts = self.archive_paths(spec, paths, "read archive")?;
+        // each path's stream on its own thread, all at once, as the engine serves them
+        let read_one = |index: usize, host: &Path, path: &str| -> Result<(), EngineError> {
+            let mut tar = Vec::new();
+            super::archive::write(host, path, &mut tar)
+                .and_then(|()| read(index, &mut tar.as_slice()))
+                .map_err(|e| api("read archive", format!("`{path}`: {e}")))
+        };
+        std::thread::scope(|scope| {
+            let streams: Vec<_> = hosts
+                .iter()
+                .zip(paths)
+                .enumerate()
+                .map(|(index, ((host, _), path))| scope.spawn(move || read_one(index, host, path)))
+                .collect();
+            streams.into_iter().try_for_each(|s| {
+                s.join()
+                    .unwrap_or_else(|_| Err(api("read archive", "a stream's thread panicked")))
+            })
+        })
     }
 
     fn populate(&self, spec: &HelperSpec) -> Result<(), EngineError> {
@@ -410,6 +474,25 @@ impl Helpers for FakeEngine {
             MountSource::Bind(path) => Some(path.clone()),
         };
         Ok(path.filter(|p| p.is_dir() && std::fs::read_dir(p).is_ok()))
+    }
+}
+
+/// The other half of the archive endpoint: `migrate --to-context` writes A's streams into B.
+impl ArchiveWriter for FakeEngine {
+    fn write_archive(
+        &self,
+        spec: &HelperSpec,
+        path: &str,
+        tar: &mut dyn Read,
+    ) -> Result<(), EngineError> {
+        let action = format!("write archive into `{path}`");
+        self.act(format!("extract {}", spec.purpose))?;
+        let mut hosts = self.archive_paths(spec, &[path], &action)?;
+        let (host, read_only) = hosts.pop().ok_or_else(|| api(&action, "no path"))?;
+        if read_only {
+            return Err(api(&action, "container rootfs is marked read-only"));
+        }
+        super::archive::extract(tar, &host).map_err(|e| api(&action, e.to_string()))
     }
 }
 

@@ -5,6 +5,9 @@
 //! * [`engine`]: named volumes are directories that `host_path` exposes (the migrate run then
 //!   takes its host code paths, as on a native engine); containers are records with state,
 //!   labels and mounts; every call is logged.
+//! * [`archive`]: the archive endpoint both ways (a helper's path as dockerd's tar stream; a
+//!   stream extracted into a helper's mount), so `migrate --to-context` streams from one fake
+//!   engine into another ([`FakeStack::with_b`]: engine B, like another machine's).
 //! * [`sandbox`]: a helper container is its busybox command run by the host's static busybox,
 //!   chrooted into a directory of its own mounts in a private mount namespace (read-only mounts
 //!   remounted read-only), so the helper scripts tierctl ships run as they are.
@@ -13,12 +16,14 @@
 //! * [`views`]: "verify mounts" (`MountViews`) over the container records.
 //! * [`stack`]: a project, its tiers, volumes with data and running services on the fake, and
 //!   the migrate run driven as `app::migrate` drives it (plan, preflight, journal, run, resume,
-//!   rollback, prune), with crash points before and after each step.
+//!   rollback, prune), with crash points before and after each step; with engine B
+//!   ([`FakeStack::with_b`]) every run is a move there, `--to-context` (`fake_to_context.rs`).
 //!
 //! It needs root (a copy keeps owners; mounts need `CAP_SYS_ADMIN`) and a static
 //! `/usr/bin/busybox`; without them every fake test skips loudly (and fails under
 //! `TIERCTL_REQUIRE_DOCKER=1`, which CI sets).
 
+pub mod archive;
 pub mod compose;
 pub mod engine;
 pub mod sandbox;

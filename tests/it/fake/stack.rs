@@ -15,8 +15,10 @@ use std::sync::Arc;
 use tierctl::compose::load::{LoadOptions, load};
 use tierctl::compose::model::ComposeProject;
 use tierctl::engine::MountSource;
+use tierctl::migrate::cross_plan;
 use tierctl::migrate::journal::{self, Journal, JournalState};
 use tierctl::migrate::plan::MigratePlan;
+use tierctl::migrate::site::OtherEngine;
 use tierctl::migrate::{self, MigrateContext, MigrateError, Outcome};
 use tierctl::probe::DiskFiles;
 use tierctl::tiers::Tiers;
@@ -54,6 +56,27 @@ placement:
   - tier: fast
     path: "{project}/{volume}"
 "#;
+
+/// Engine B's context name (`--to-context fakeb`).
+pub const B_CONTEXT: &str = "fakeb";
+
+/// B's tier map (`--to-tiers`): one fast tier at `bfast/`, a path on B's host.
+pub const TIERS_B: &str = r#"tiers:
+  fast: { root: "{root}/bfast" }
+placement:
+  - tier: fast
+    path: "{project}/{volume}"
+"#;
+
+/// Engine B of `migrate --to-context`: another fake engine, like another machine's (its
+/// `host_path` answers nothing: tierctl reaches its trees only through helpers and archive
+/// streams there), started by the same compose CLI under `DOCKER_CONTEXT`.
+pub struct OtherSide {
+    /// The engine.
+    pub engine: Arc<FakeEngine>,
+    /// Its docker context.
+    pub context: String,
+}
 
 /// What `tierctl migrate` plans for `project` (loaded with `load_options`) on `tiers`, the
 /// facts read on this machine: the rewrite plan (checked by reloading the patched files) and
@@ -139,6 +162,8 @@ pub struct FakeStack {
     pub views: FakeViews,
     /// No compose CLI is installed.
     pub no_compose: bool,
+    /// Engine B: every run is `--to-context B` ([`FakeStack::with_b`]).
+    pub b: Option<OtherSide>,
 }
 
 impl FakeStack {
@@ -174,6 +199,7 @@ impl FakeStack {
             image: IMAGE.into(),
             views,
             no_compose: false,
+            b: None,
         };
         stack
             .compose
@@ -186,6 +212,54 @@ impl FakeStack {
         }
         stack.engine.clear_calls();
         Some(stack)
+    }
+
+    /// [`FakeStack::new`] with engine B beside A: the runs move the project there
+    /// (`--to-context fakeb --to-tiers tiers-b.yaml`); B's tier root is `bfast/`.
+    pub fn with_b(name: &str) -> Option<FakeStack> {
+        let mut stack = Self::new(name)?;
+        let root = stack.ws.root().display().to_string();
+        fs::write(
+            stack.ws.path("tiers-b.yaml"),
+            TIERS_B.replace("{root}", &root),
+        )
+        .expect("tiers-b.yaml");
+        fs::create_dir(stack.ws.path("bfast")).expect("B's tier root");
+        let engine = Arc::new(FakeEngine::new(IMAGE));
+        engine.like_a_vm();
+        stack.compose.add_context(B_CONTEXT, engine.clone());
+        stack.b = Some(OtherSide {
+            engine,
+            context: B_CONTEXT.into(),
+        });
+        Some(stack)
+    }
+
+    /// Engine B (panics when the stack has none).
+    pub fn b(&self) -> &FakeEngine {
+        &self.b.as_ref().expect("a stack with engine B").engine
+    }
+
+    /// B's tier directory volume `key` moves to.
+    pub fn b_tier_dir(&self, key: &str) -> PathBuf {
+        self.ws.path("bfast").join(&self.name).join(key)
+    }
+
+    /// The compose file written for B.
+    pub fn b_compose_file(&self) -> PathBuf {
+        self.ws.path(&format!("app/compose.{B_CONTEXT}.yaml"))
+    }
+
+    /// B's tier map (its roots are B's paths: not resolved here).
+    pub fn tiers_b(&self) -> Tiers {
+        let path = self.ws.path("tiers-b.yaml");
+        let text = fs::read_to_string(&path).expect("tiers-b.yaml");
+        tierctl::tiers::load(&path, &text).expect("tiers-b.yaml loads")
+    }
+
+    /// The running container of `service` on engine B: its mounts (source, target).
+    pub fn running_on_b(&self, service: &str) -> Option<Vec<(MountSource, String)>> {
+        running_in(self.b(), &format!("{}-{service}-1", self.name))
     }
 
     /// The engine's name of volume `key`.
@@ -229,8 +303,30 @@ impl FakeStack {
             .expect("tiers.yaml loads")
     }
 
-    /// The context a run works with (a new one per run: a new process).
+    /// The context a run works with (a new one per run: a new process); with engine B, a move
+    /// there as `app::to_context` builds it (B's roots, no mount views).
     pub fn ctx(&self) -> MigrateContext<'_> {
+        if let Some(b) = &self.b {
+            let roots = self
+                .tiers_b()
+                .tiers
+                .values()
+                .map(|t| t.root.clone())
+                .collect();
+            return MigrateContext {
+                roots,
+                views: None,
+                to: Some(OtherEngine {
+                    engine: b.engine.as_ref(),
+                    context: b.context.clone(),
+                }),
+                ..self.ctx_here()
+            };
+        }
+        self.ctx_here()
+    }
+
+    fn ctx_here(&self) -> MigrateContext<'_> {
         MigrateContext {
             engine: self.engine.as_ref(),
             image: self.image.clone(),
@@ -261,7 +357,38 @@ impl FakeStack {
             pre_copy: !stop_first,
         };
         let project = self.project();
+        if self.b.is_some() {
+            return self.plan_to_b(&project, options);
+        }
         migration(&project, &self.tiers(), &self.load_options(), options).1
+    }
+
+    /// What `tierctl migrate --to-context B` plans, as `app::to_context` plans it: the local
+    /// plan with B's tier map, then a copy of each compose file for B.
+    fn plan_to_b(&self, project: &ComposeProject, options: migrate::plan::Options) -> MigratePlan {
+        let tiers = self.tiers_b();
+        let options = migrate::plan::Options {
+            remove_source: false,
+            ..options
+        };
+        let local = migration(project, &tiers, &self.load_options(), options).1;
+        assert_eq!(cross_plan::unsupported(&local, &project.given), None);
+        let originals: Vec<(PathBuf, String)> = project
+            .given
+            .iter()
+            .map(|f| {
+                let text = project.texts.get(f).map(|t| t.text.to_string());
+                (f.clone(), text.unwrap_or_default())
+            })
+            .collect();
+        let services = project
+            .services
+            .iter()
+            .filter(|(_, s)| s.enabled)
+            .map(|(name, s)| (name.clone(), s.image.clone()))
+            .collect();
+        let roots = tiers.tiers.values().map(|t| t.root.clone()).collect();
+        cross_plan::build(local, B_CONTEXT, roots, services, &originals)
     }
 
     /// A new migration of `plan` (the absent-tier check, preflight under the lock, a journal,
@@ -279,11 +406,14 @@ impl FakeStack {
         let lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let tiers = self.tiers();
         let targets: Vec<&Path> = plan.copies.iter().map(|c| c.job.target.as_path()).collect();
-        if let Err(why) = tierctl::tierfs::refuse_absent_tiers(
-            &tiers,
-            &tierctl::tierfs::presences(&tiers),
-            &targets,
-        ) {
+        // B's tiers are looked at by helpers there (the site's checks), not here
+        if self.b.is_none()
+            && let Err(why) = tierctl::tierfs::refuse_absent_tiers(
+                &tiers,
+                &tierctl::tierfs::presences(&tiers),
+                &targets,
+            )
+        {
             return Ended::Failed(MigrateError::Refused(why.to_string()));
         }
         if let Err(e) = migrate::preflight(&ctx, plan, &lock) {
@@ -314,11 +444,34 @@ impl FakeStack {
 
     /// `tierctl migrate --rollback [--discard-copy]` of the newest journal.
     pub fn rollback(&self, discard_copy: bool) -> Result<Outcome, MigrateError> {
-        let ctx = self.ctx();
+        self.rollback_with(discard_copy, self.force)
+    }
+
+    /// `tierctl migrate --rollback --force` of the newest journal.
+    pub fn rollback_forced(&self) -> Result<Outcome, MigrateError> {
+        self.rollback_with(false, true)
+    }
+
+    fn rollback_with(&self, discard_copy: bool, force: bool) -> Result<Outcome, MigrateError> {
+        let ctx = MigrateContext {
+            force,
+            ..self.ctx()
+        };
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         let reload = || load(&self.load_options(), &DiskFiles);
         migrate::rollback(&ctx, &mut journal, &records, discard_copy, &reload)
+    }
+
+    /// [`FakeStack::rollback`] with `hook` at the rollback's points (`rollback:restore`,
+    /// `copy-back:N`, `remove-copy:N`, ...): a crash there ends it as [`Ended::Crashed`].
+    pub fn rollback_hooked(&self, discard_copy: bool, hook: Hook<'_>) -> Ended {
+        let mut ctx = self.ctx();
+        ctx.hook = Some(hook);
+        let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
+        let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
+        let reload = || load(&self.load_options(), &DiskFiles);
+        ended(|| migrate::rollback(&ctx, &mut journal, &records, discard_copy, &reload))
     }
 
     /// `tierctl migrate --prune-source` of the newest journal.
@@ -343,12 +496,17 @@ impl FakeStack {
 
     /// The running container of `service`: its mounts (source, target).
     pub fn running(&self, service: &str) -> Option<Vec<(MountSource, String)>> {
-        self.engine
-            .containers()
-            .into_iter()
-            .find(|c| c.running && c.name == format!("{}-{service}-1", self.name))
-            .map(|c| c.mounts.into_iter().map(|(s, t, _)| (s, t)).collect())
+        running_in(&self.engine, &format!("{}-{service}-1", self.name))
     }
+}
+
+/// The running container `name` of `engine`: its mounts (source, target).
+fn running_in(engine: &FakeEngine, name: &str) -> Option<Vec<(MountSource, String)>> {
+    engine
+        .containers()
+        .into_iter()
+        .find(|c| c.running && c.name == name)
+        .map(|c| c.mounts.into_iter().map(|(s, t, _)| (s, t)).collect())
 }
 
 /// What a run calls before (`false`) and after (`true`) each step, with the step's id.
@@ -465,11 +623,12 @@ fn walk(path: &Path, rel: &str, out: &mut BTreeMap<String, Entry>) {
             .collect();
         names.sort();
         for name in names {
-            let name = name.to_string_lossy().into_owned();
+            // a name that is not UTF-8 is keyed lossily, and read by its bytes
+            let shown = name.to_string_lossy();
             let child = if rel == "." {
-                name.clone()
+                shown.into_owned()
             } else {
-                format!("{rel}/{name}")
+                format!("{rel}/{shown}")
             };
             walk(&path.join(&name), &child, out);
         }

@@ -605,3 +605,61 @@ fn fake_archive_streams_read_and_extract_every_entry_as_tierctl_reads_the_tree()
     );
     assert!(refused.is_err());
 }
+
+/// An engine error on either side at each kind of action the move to B takes (A's archive
+/// stream, B's extraction in the delta, a manifest helper on B, the start on B), then
+/// `--resume`: the move finishes with every byte kept.
+#[test]
+fn fake_to_context_an_engine_error_on_a_or_b_then_resume_finishes() {
+    type Fault = fn(&FakeStack);
+    let faults: [(&str, &str, Fault); 4] = [
+        ("pre-copy:0", "archive", |s| {
+            s.engine.fail_next("archive transfer-read")
+        }),
+        ("delta:1", "extract", |s| {
+            s.b().fail_next("extract transfer-write")
+        }),
+        ("verify:0", "manifest", |s| {
+            s.b().fail_next("helper manifest")
+        }),
+        ("start", "up", |s| {
+            s.compose
+                .fail_next_up
+                .store(true, std::sync::atomic::Ordering::Relaxed)
+        }),
+    ];
+    for (i, (at, what, fault)) in faults.into_iter().enumerate() {
+        let Some(stack) = FakeStack::with_b(&format!("fakebfault{i}")) else {
+            return;
+        };
+        let plan = stack.plan(false, false);
+        let arm = |id: &str, after: bool| {
+            if id == "stop" && !after {
+                // the delta has something to send
+                KEYS.iter()
+                    .for_each(|k| write_while_running(&stack.volume(k)));
+            }
+            if id == at && !after {
+                fault(&stack);
+            }
+        };
+        let error = stack.migrate_hooked(&plan, &arm).failed();
+        assert!(
+            matches!(&error, MigrateError::Step { step, .. } if step == at),
+            "{what} at {at}: {error:?}"
+        );
+        if what == "up" {
+            assert!(
+                error.to_string().contains("DOCKER_CONTEXT=fakeb"),
+                "{error}"
+            );
+        } else {
+            assert!(
+                error.to_string().contains("injected fault"),
+                "{what}: {error}"
+            );
+        }
+        stack.resume(None).done();
+        assert_moved_to_b(&stack, &sources(&stack));
+    }
+}

@@ -663,3 +663,38 @@ fn fake_to_context_an_engine_error_on_a_or_b_then_resume_finishes() {
         assert_moved_to_b(&stack, &sources(&stack));
     }
 }
+
+/// `--rollback --discard-copy` of a move to B killed before and after each copy's removal on
+/// B, then run again: the project runs on A, both copies and the directory the move created
+/// on B are gone, nothing else.
+#[test]
+fn fake_to_context_a_discard_killed_at_each_copy_removal_finishes_when_run_again() {
+    let points: Vec<Crash> = ["remove-copy:1", "remove-copy:0"]
+        .into_iter()
+        .flat_map(|id| [Crash::Before(id.into()), Crash::After(id.into())])
+        .collect();
+    std::thread::scope(|scope| {
+        for (i, point) in points.iter().enumerate() {
+            scope.spawn(move || {
+                let Some(stack) = FakeStack::with_b(&format!("fakebdiscardkill{i}")) else {
+                    return;
+                };
+                let before = sources(&stack);
+                stack.migrate(&stack.plan(false, false), None).done();
+                let crash = super::fake::stack::crash_at(Some(point.clone()));
+                assert!(
+                    matches!(stack.rollback_hooked(true, &crash), Ended::Crashed),
+                    "{point:?}"
+                );
+                assert!(stack.state().rolled_back, "{point:?}");
+                stack.rollback(true).expect("the discard again finishes");
+                assert_back_on_a(&stack, &before);
+                assert!(
+                    !stack.ws.path("bfast").join(&stack.name).exists(),
+                    "{point:?}: the directory the move created on B"
+                );
+                assert!(stack.ws.path("bfast").is_dir());
+            });
+        }
+    });
+}

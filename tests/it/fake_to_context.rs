@@ -698,3 +698,68 @@ fn fake_to_context_a_discard_killed_at_each_copy_removal_finishes_when_run_again
         }
     });
 }
+
+/// A service that was not running on A moves with its data but is not started on B, and a
+/// rollback leaves it stopped on A.
+#[test]
+fn fake_to_context_a_stopped_service_moves_its_data_and_stays_stopped() {
+    let Some(stack) = FakeStack::with_b("fakebidle") else {
+        return;
+    };
+    let web = stack
+        .engine
+        .containers()
+        .into_iter()
+        .find(|c| c.name.ends_with("-web-1"))
+        .expect("web");
+    tierctl::engine::Containers::stop(stack.engine.as_ref(), &[(web.id.as_str(), 10)])
+        .expect("stop web");
+    stack.engine.clear_calls();
+    let before = sources(&stack);
+    let outcome = stack.migrate(&stack.plan(false, false), None).done();
+    let start = outcome
+        .steps
+        .iter()
+        .find(|s| s.step == "start")
+        .expect("start");
+    assert!(
+        start.result.starts_with("started on `fakeb`: db;"),
+        "{}",
+        start.result
+    );
+    for key in KEYS {
+        assert_eq!(
+            snapshot(&stack.b_tier_dir(key)),
+            before[key],
+            "B's copy of {key}"
+        );
+    }
+    assert!(stack.running_on_b("db").is_some());
+    assert_eq!(stack.running_on_b("web"), None);
+    stack.rollback(false).expect("the rollback finishes");
+    assert!(stack.running("db").is_some());
+    assert_eq!(
+        stack.running("web"),
+        None,
+        "web was not running before the move"
+    );
+    assert!(!stack.b_compose_file().exists());
+    assert_eq!(stack.running_on_b("db"), None);
+}
+
+/// Moved, rolled back with `--discard-copy`, moved again: the second move finishes on B (its
+/// stopped containers from the first move are no obstacle), with a journal of its own.
+#[test]
+fn fake_to_context_a_second_move_after_a_discarded_one_finishes_on_b() {
+    let Some(stack) = FakeStack::with_b("fakebagain") else {
+        return;
+    };
+    let before = sources(&stack);
+    stack.migrate(&stack.plan(false, false), None).done();
+    stack.rollback(true).expect("the rollback finishes");
+    assert_back_on_a(&stack, &before);
+    let first = stack.journal();
+    stack.migrate(&stack.plan(false, false), None).done();
+    assert_ne!(stack.journal(), first);
+    assert_moved_to_b(&stack, &before);
+}

@@ -763,3 +763,69 @@ fn fake_to_context_a_second_move_after_a_discarded_one_finishes_on_b() {
     assert_ne!(stack.journal(), first);
     assert_moved_to_b(&stack, &before);
 }
+
+/// Names are bytes across engines: a file and a directory whose names are not UTF-8, and a
+/// name over 100 bytes, move to B in a pre-copy move and a `--stop-first` one (the full pass
+/// streams them; the delta sends nothing for them while they do not change).
+#[test]
+fn fake_to_context_names_that_are_not_utf8_or_long_move_to_b() {
+    for stop_first in [false, true] {
+        let Some(stack) = FakeStack::with_b(&format!("fakebnames{}", u8::from(stop_first))) else {
+            return;
+        };
+        let db = stack.volume("dbdata");
+        let odd = db.join(std::ffi::OsStr::from_bytes(b"dir-\xff"));
+        fs::create_dir(&odd).expect("mkdir");
+        fs::write(odd.join(std::ffi::OsStr::from_bytes(b"caf\xe9")), "x\n").expect("write");
+        fs::write(db.join("l".repeat(140)), "long\n").expect("write");
+        let before = sources(&stack);
+        stack.migrate(&stack.plan(stop_first, false), None).done();
+        assert_moved_to_b(&stack, &before);
+        assert!(
+            stack
+                .b_tier_dir("dbdata")
+                .join(std::ffi::OsStr::from_bytes(b"dir-\xff/caf\xe9"))
+                .is_file()
+        );
+    }
+}
+
+/// A file whose name is not UTF-8, changed after the pre-copy: A's archive endpoint cannot
+/// fetch it by name, so the delta refuses naming the way that carries it; that way works: the
+/// rollback, then a `--stop-first` move.
+#[test]
+fn fake_to_context_a_changed_file_named_not_utf8_is_refused_by_the_delta_and_stop_first_moves_it() {
+    let Some(stack) = FakeStack::with_b("fakebnotutf8") else {
+        return;
+    };
+    let file = stack
+        .volume("dbdata")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    fs::write(&file, "before\n").expect("write");
+    let before = sources(&stack);
+    let change = |id: &str, after: bool| {
+        if id == "stop" && !after {
+            fs::write(&file, "changed after the pre-copy\n").expect("write");
+        }
+    };
+    let error = stack
+        .migrate_hooked(&stack.plan(false, false), &change)
+        .failed();
+    let text = error.to_string();
+    assert!(
+        matches!(&error, MigrateError::Step { step, .. } if step == "delta:0"),
+        "{error:?}"
+    );
+    assert!(
+        text.contains("`caf\\xe9` changed since the pre-copy and its name is not UTF-8")
+            && text.contains("--stop-first"),
+        "{text}"
+    );
+    stack.rollback(false).expect("the rollback finishes");
+    let mut now = before.clone();
+    now.insert("dbdata", snapshot(&stack.volume("dbdata")));
+    assert_back_on_a(&stack, &now);
+    stack.rollback(true).expect("the copies on B go");
+    stack.migrate(&stack.plan(true, false), None).done();
+    assert_moved_to_b(&stack, &now);
+}

@@ -271,6 +271,57 @@ pub fn build(
     patched: &[Patched],
     options: Options,
 ) -> Result<MigratePlan, Unsupported> {
+    let Moves {
+        services: moved,
+        mounts,
+        copies,
+    } = moves(project, plan)?;
+    let files = file_changes(patched);
+    let steps = if files.is_empty() && copies.is_empty() {
+        Vec::new()
+    } else {
+        steps_of(copies.len(), options)
+    };
+    let shares: BTreeMap<String, Vec<String>> = project
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), s.volumes_from.clone()))
+        .collect();
+    let services: Vec<String> = with_volumes_from(moved, &shares).into_iter().collect();
+    let graph: BTreeMap<String, Vec<String>> = project
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), s.needs.clone()))
+        .collect();
+    Ok(MigratePlan {
+        project: project.name.clone(),
+        project_dir: project.dir.clone(),
+        compose_files: project.files.clone(),
+        grace: graces(project, &services)?,
+        needs: stop_order::needs_among(&services, &graph),
+        services,
+        grace_secs: DEFAULT_GRACE_SECS,
+        copies,
+        files,
+        mounts,
+        steps,
+        pre_copy: options.pre_copy,
+        to_context: None,
+    })
+}
+
+/// What the rewrite plan's steps that move a mount move ([`moves`]).
+struct Moves {
+    /// The services whose mounts move.
+    services: BTreeSet<String>,
+    /// Each moved mount as it is expected after the move.
+    mounts: Vec<ExpectedMount>,
+    /// One per bind directory's target or per volume, serving each of its mounts.
+    copies: Vec<VolumeCopy>,
+}
+
+/// The services, mounts and copies of the rewrite plan's steps that move a mount.
+fn moves(project: &ComposeProject, plan: &Plan) -> Result<Moves, Unsupported> {
     let mut services: BTreeSet<String> = BTreeSet::new();
     let mut copies: Vec<VolumeCopy> = Vec::new();
     let mut mounts = Vec::new();
@@ -299,7 +350,16 @@ pub fn build(
             }
         }
     }
-    let files: Vec<FileChange> = patched
+    Ok(Moves {
+        services,
+        mounts,
+        copies,
+    })
+}
+
+/// The compose files the rewrite changed, with their text before and after.
+fn file_changes(patched: &[Patched]) -> Vec<FileChange> {
+    patched
         .iter()
         .filter(|p| p.old != p.new)
         .map(|p| FileChange {
@@ -307,38 +367,7 @@ pub fn build(
             old: p.old.clone(),
             new: p.new.clone(),
         })
-        .collect();
-    let steps = if files.is_empty() && copies.is_empty() {
-        Vec::new()
-    } else {
-        steps_of(copies.len(), options)
-    };
-    let shares: BTreeMap<String, Vec<String>> = project
-        .services
-        .iter()
-        .map(|(name, s)| (name.clone(), s.volumes_from.clone()))
-        .collect();
-    let services: Vec<String> = with_volumes_from(services, &shares).into_iter().collect();
-    let graph: BTreeMap<String, Vec<String>> = project
-        .services
-        .iter()
-        .map(|(name, s)| (name.clone(), s.needs.clone()))
-        .collect();
-    Ok(MigratePlan {
-        project: project.name.clone(),
-        project_dir: project.dir.clone(),
-        compose_files: project.files.clone(),
-        grace: graces(project, &services)?,
-        needs: stop_order::needs_among(&services, &graph),
-        services,
-        grace_secs: DEFAULT_GRACE_SECS,
-        copies,
-        files,
-        mounts,
-        steps,
-        pre_copy: options.pre_copy,
-        to_context: None,
-    })
+        .collect()
 }
 
 /// `services` and every service that mounts their volumes through `volumes_from` (`service`,

@@ -146,11 +146,7 @@ fn record_done(
     (detail, result): (Detail, String),
 ) -> Result<StepOutcome, MigrateError> {
     ctx.say_step(&format!("{label}  {result}"));
-    journal.append(&Record::Done {
-        step: id.clone(),
-        detail: detail.clone(),
-    })?;
-    state.done.insert(id.clone(), detail);
+    journal.record_done(state, &id, detail)?;
     Ok(StepOutcome {
         step: id.into(),
         result,

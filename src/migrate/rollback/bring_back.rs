@@ -111,11 +111,7 @@ fn journaled_copy_back(
         ),
         _ => String::new(),
     };
-    journal.append(&Record::Done {
-        step: id.clone(),
-        detail: detail.clone(),
-    })?;
-    state.done.insert(id.clone(), detail);
+    journal.record_done(state, &id, detail)?;
     Ok(StepOutcome {
         step: id.into(),
         result,

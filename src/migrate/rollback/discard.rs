@@ -98,11 +98,7 @@ fn discard_copy(
     journal.append(&Record::Start { step: id.clone() })?;
     remove_copy(ctx, journal, state, target, n)?;
     ctx.pause_at(&id, true);
-    journal.append(&Record::Done {
-        step: id.clone(),
-        detail: Detail::None,
-    })?;
-    state.done.insert(id.clone(), Detail::None);
+    journal.record_done(state, &id, Detail::None)?;
     Ok(StepOutcome {
         step: id.into(),
         result: format!(

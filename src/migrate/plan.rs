@@ -643,38 +643,21 @@ mod tests {
 
     #[test]
     fn step_ids_are_stable() {
-        let ids: Vec<StepId> = [
-            MigrateStep::Stop,
-            MigrateStep::CreateDir(0),
-            MigrateStep::Copy(0),
-            MigrateStep::Verify(0),
-            MigrateStep::Rewrite,
-            MigrateStep::Start,
-            MigrateStep::VerifyMounts,
-            MigrateStep::RemoveSource(1),
-            MigrateStep::PreCopy(2),
-            MigrateStep::Delta(2),
-            MigrateStep::PreVerify(2),
-        ]
-        .iter()
-        .map(MigrateStep::id)
-        .collect();
-        assert_eq!(
-            ids,
-            [
-                "stop",
-                "create:0",
-                "copy:0",
-                "verify:0",
-                "rewrite",
-                "start",
-                "verify-mounts",
-                "remove-source:1",
-                "pre-copy:2",
-                "delta:2",
-                "pre-verify:2"
-            ]
-        );
+        for (step, id) in [
+            (MigrateStep::Stop, "stop"),
+            (MigrateStep::CreateDir(0), "create:0"),
+            (MigrateStep::Copy(0), "copy:0"),
+            (MigrateStep::Verify(0), "verify:0"),
+            (MigrateStep::Rewrite, "rewrite"),
+            (MigrateStep::Start, "start"),
+            (MigrateStep::VerifyMounts, "verify-mounts"),
+            (MigrateStep::RemoveSource(1), "remove-source:1"),
+            (MigrateStep::PreCopy(2), "pre-copy:2"),
+            (MigrateStep::Delta(2), "delta:2"),
+            (MigrateStep::PreVerify(2), "pre-verify:2"),
+        ] {
+            assert_eq!(step.id(), id, "{step:?}");
+        }
     }
 
     #[test]

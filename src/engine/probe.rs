@@ -6,7 +6,6 @@
 //! and size are compared too (a VM share legitimately reports another type, and Docker Desktop
 //! the root volume's size, so those alone are only evidence).
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -210,11 +209,7 @@ impl MarkerFile {
             .unwrap_or(0);
         let name = format!("{MARKER_PREFIX}{}-{nanos}", std::process::id());
         let path = dir.join(name);
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .ok()?;
+        crate::fsx::create_marker(&path).ok()?;
         Some(MarkerFile { path })
     }
 
@@ -229,7 +224,7 @@ impl MarkerFile {
 
 impl Drop for MarkerFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let _ = crate::fsx::remove_marker(&self.path);
     }
 }
 

@@ -271,6 +271,57 @@ pub fn build(
     patched: &[Patched],
     options: Options,
 ) -> Result<MigratePlan, Unsupported> {
+    let Moves {
+        services: moved,
+        mounts,
+        copies,
+    } = moves(project, plan)?;
+    let files = file_changes(patched);
+    let steps = if files.is_empty() && copies.is_empty() {
+        Vec::new()
+    } else {
+        steps_of(copies.len(), options)
+    };
+    let shares: BTreeMap<String, Vec<String>> = project
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), s.volumes_from.clone()))
+        .collect();
+    let services: Vec<String> = with_volumes_from(moved, &shares).into_iter().collect();
+    let graph: BTreeMap<String, Vec<String>> = project
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), s.needs.clone()))
+        .collect();
+    Ok(MigratePlan {
+        project: project.name.clone(),
+        project_dir: project.dir.clone(),
+        compose_files: project.files.clone(),
+        grace: graces(project, &services)?,
+        needs: stop_order::needs_among(&services, &graph),
+        services,
+        grace_secs: DEFAULT_GRACE_SECS,
+        copies,
+        files,
+        mounts,
+        steps,
+        pre_copy: options.pre_copy,
+        to_context: None,
+    })
+}
+
+/// What the rewrite plan's steps that move a mount move ([`moves`]).
+struct Moves {
+    /// The services whose mounts move.
+    services: BTreeSet<String>,
+    /// Each moved mount as it is expected after the move.
+    mounts: Vec<ExpectedMount>,
+    /// One per bind directory's target or per volume, serving each of its mounts.
+    copies: Vec<VolumeCopy>,
+}
+
+/// The services, mounts and copies of the rewrite plan's steps that move a mount.
+fn moves(project: &ComposeProject, plan: &Plan) -> Result<Moves, Unsupported> {
     let mut services: BTreeSet<String> = BTreeSet::new();
     let mut copies: Vec<VolumeCopy> = Vec::new();
     let mut mounts = Vec::new();
@@ -299,7 +350,16 @@ pub fn build(
             }
         }
     }
-    let files: Vec<FileChange> = patched
+    Ok(Moves {
+        services,
+        mounts,
+        copies,
+    })
+}
+
+/// The compose files the rewrite changed, with their text before and after.
+fn file_changes(patched: &[Patched]) -> Vec<FileChange> {
+    patched
         .iter()
         .filter(|p| p.old != p.new)
         .map(|p| FileChange {
@@ -307,38 +367,7 @@ pub fn build(
             old: p.old.clone(),
             new: p.new.clone(),
         })
-        .collect();
-    let steps = if files.is_empty() && copies.is_empty() {
-        Vec::new()
-    } else {
-        steps_of(copies.len(), options)
-    };
-    let shares: BTreeMap<String, Vec<String>> = project
-        .services
-        .iter()
-        .map(|(name, s)| (name.clone(), s.volumes_from.clone()))
-        .collect();
-    let services: Vec<String> = with_volumes_from(services, &shares).into_iter().collect();
-    let graph: BTreeMap<String, Vec<String>> = project
-        .services
-        .iter()
-        .map(|(name, s)| (name.clone(), s.needs.clone()))
-        .collect();
-    Ok(MigratePlan {
-        project: project.name.clone(),
-        project_dir: project.dir.clone(),
-        compose_files: project.files.clone(),
-        grace: graces(project, &services)?,
-        needs: stop_order::needs_among(&services, &graph),
-        services,
-        grace_secs: DEFAULT_GRACE_SECS,
-        copies,
-        files,
-        mounts,
-        steps,
-        pre_copy: options.pre_copy,
-        to_context: None,
-    })
+        .collect()
 }
 
 /// `services` and every service that mounts their volumes through `volumes_from` (`service`,
@@ -614,38 +643,21 @@ mod tests {
 
     #[test]
     fn step_ids_are_stable() {
-        let ids: Vec<StepId> = [
-            MigrateStep::Stop,
-            MigrateStep::CreateDir(0),
-            MigrateStep::Copy(0),
-            MigrateStep::Verify(0),
-            MigrateStep::Rewrite,
-            MigrateStep::Start,
-            MigrateStep::VerifyMounts,
-            MigrateStep::RemoveSource(1),
-            MigrateStep::PreCopy(2),
-            MigrateStep::Delta(2),
-            MigrateStep::PreVerify(2),
-        ]
-        .iter()
-        .map(MigrateStep::id)
-        .collect();
-        assert_eq!(
-            ids,
-            [
-                "stop",
-                "create:0",
-                "copy:0",
-                "verify:0",
-                "rewrite",
-                "start",
-                "verify-mounts",
-                "remove-source:1",
-                "pre-copy:2",
-                "delta:2",
-                "pre-verify:2"
-            ]
-        );
+        for (step, id) in [
+            (MigrateStep::Stop, "stop"),
+            (MigrateStep::CreateDir(0), "create:0"),
+            (MigrateStep::Copy(0), "copy:0"),
+            (MigrateStep::Verify(0), "verify:0"),
+            (MigrateStep::Rewrite, "rewrite"),
+            (MigrateStep::Start, "start"),
+            (MigrateStep::VerifyMounts, "verify-mounts"),
+            (MigrateStep::RemoveSource(1), "remove-source:1"),
+            (MigrateStep::PreCopy(2), "pre-copy:2"),
+            (MigrateStep::Delta(2), "delta:2"),
+            (MigrateStep::PreVerify(2), "pre-verify:2"),
+        ] {
+            assert_eq!(step.id(), id, "{step:?}");
+        }
     }
 
     #[test]

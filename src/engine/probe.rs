@@ -425,33 +425,12 @@ present
         assert!(!marker_of("tierctl-marker-41-1733", 41));
     }
 
-    struct NoEngine;
-
-    impl Helpers for NoEngine {
-        fn run_helper(&self, _: &HelperSpec) -> Result<HelperOutput, EngineError> {
-            panic!("no helper may run for a missing source")
-        }
-        fn read_archives(
-            &self,
-            _: &HelperSpec,
-            _: &[&str],
-            _: crate::engine::ArchiveReader<'_>,
-        ) -> Result<(), EngineError> {
-            panic!("no helper may run for a missing source")
-        }
-        fn populate(&self, _: &HelperSpec) -> Result<(), EngineError> {
-            panic!("no helper may run for a missing source")
-        }
-        fn host_path(&self, _: &MountSource) -> Result<Option<PathBuf>, EngineError> {
-            panic!("no helper may run for a missing source")
-        }
-    }
-
     #[test]
     fn a_source_missing_on_the_host_runs_no_helper_and_is_not_created() {
         let dir = tempfile::tempdir().expect("temp dir");
         let missing = dir.path().join("nope");
-        let probe = probe_source(&NoEngine, "img", &missing).expect("no engine error");
+        let probe = probe_source(&crate::engine::no_helpers::NoHelpers, "img", &missing)
+            .expect("no engine error");
         assert_eq!(probe.verdict, Verdict::MissingOnHost);
         assert!(!missing.exists());
     }

@@ -1002,7 +1002,7 @@ fn migrate_to_context_refuses_a_mount_in_a_file_the_project_extends() {
 /// its lock removes them on A and on B, and leaves a live process's alone (issue 26 row 15).
 #[test]
 fn issue26_row15_a_dead_moves_helpers_on_both_engines_are_swept_when_its_lock_is_taken_over() {
-    let Some(m) = Moving::up("tierctlitxh9", SEED) else {
+    let Some(m) = Moving::up("tierctlitxr15", SEED) else {
         return;
     };
     // a pid that surely ran and is gone: a child that has exited and been reaped

@@ -5,7 +5,8 @@
 //! and [`super::helper`] from a helper container's listing, with the same path normalisation, so
 //! the manifests of one tree compare equal whichever way they were read: sockets are left out
 //! (the engine's archive leaves them out too), a hardlink group is only a group when two of its
-//! paths lie inside the tree, symlinks carry no mtime.
+//! paths lie inside the tree. It also records what only the host reads: every entry's extended
+//! attributes ([`super::xattrs`]).
 //!
 //! [`read_known`] is [`read`] that also returns what it [`Known`] (see [`super::known`]).
 
@@ -22,6 +23,7 @@ use super::known::{Known, KnownFile, Stamp, now_ns};
 use super::manifest::{Digest, Entry, Kind, Manifest};
 use super::name;
 use super::stat::{Found, entry, group};
+use super::xattrs;
 
 /// Bytes read from a file at a time.
 const BUFFER: usize = 1 << 20;
@@ -163,10 +165,24 @@ fn hash_all<'a>(
     })
 }
 
+/// The entry of `meta` at `full`, with its extended attributes ([`xattrs::digests_of`]; none
+/// when it vanished since its `lstat`: the walk's own reads name that).
+fn entry_at(full: &Path, meta: &Metadata, link: Option<String>) -> io::Result<Option<Entry>> {
+    let Some(mut entry) = entry(meta, link) else {
+        return Ok(None);
+    };
+    entry.xattrs = match xattrs::digests_of(full) {
+        Ok(x) => x,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(at(full, e)),
+    };
+    Ok(Some(entry))
+}
+
 /// Every path under `dir` (itself included) with its full path on the host, depth first in
 /// name order.
 fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>) -> io::Result<()> {
-    if let Some(entry) = entry(meta, None) {
+    if let Some(entry) = entry_at(dir, meta, None)? {
         let found = Found {
             path: rel.to_owned(),
             entry,
@@ -202,7 +218,7 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
         } else {
             None
         };
-        let Some(entry) = entry(&meta, link) else {
+        let Some(entry) = entry_at(&full, &meta, link)? else {
             continue;
         };
         let inode = (meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
@@ -293,9 +309,14 @@ mod tests {
         assert_eq!(one.hardlink_group.as_deref(), Some("pg/base/0.link"));
         assert_eq!(m.entries["pg/base/0.link"], *one);
         let link = &m.entries["pg/current"];
+        let lstat = fs::symlink_metadata(root.join("pg/current")).expect("lstat");
         assert_eq!(
             (link.kind, link.link.as_deref(), link.mtime),
-            (Kind::Symlink, Some("base/1"), None)
+            (
+                Kind::Symlink,
+                Some("base/1"),
+                Some(u64::try_from(lstat.mtime()).expect("after 1970"))
+            )
         );
         assert_eq!(m.entries["pg/fifo"].kind, Kind::Fifo);
         assert_eq!(m.entries["pg"].mode, 0o700);
@@ -358,7 +379,7 @@ mod tests {
         }
         let rules = crate::migrate::tree::manifest::Rules {
             root_attributes: false,
-            dir_mtimes: true,
+            ..crate::migrate::tree::manifest::Rules::default()
         };
         let (ma, mb) = (manifest(a.path()), manifest(b.path()));
         assert_eq!(

@@ -305,7 +305,10 @@ pub(super) fn copy_data(input: &StepInput<'_>, n: usize, retried: bool) -> Stepp
 }
 
 /// The pre-copy while the services run: a first copy, then catch-up passes while what changed
-/// meanwhile is more than [`delta::REPEAT_PER_MILLE`] of the data, so the stop stays short.
+/// meanwhile is more than [`delta::REPEAT_PER_MILLE`] of the data, so the stop stays short;
+/// where the host may copy, it then gives the helper's copy what only the host keeps
+/// (extended attributes, symlink times, holes: [`host_apply::keep`]), and what changes after
+/// that (its ctime moves) the delta copies again on the host.
 pub(super) fn pre_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     let filled = fill(input, n, true, retried)?;
     let mut since = filled.began;
@@ -321,6 +324,9 @@ pub(super) fn pre_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepRe
         caught_up += pass.copied;
         since = listed.began;
         passes += 1;
+    }
+    if let Some((source, target)) = host_copy_roots(input, &filled.job)? {
+        host_apply::keep(&source, &target).map_err(StepError::HostCopy)?;
     }
     let line = match passes {
         1 => copied_line(&filled),

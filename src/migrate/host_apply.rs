@@ -293,6 +293,14 @@ impl Source<'_> {
         if SFlag::from_bits_truncate(copy.st_mode) & SFlag::S_IFMT != kind {
             return Ok(());
         }
+        // the holes first: a punched hole clears `security.capability`, as a write does
+        if kind == SFlag::S_IFREG && sparse(&st) && copy.st_blocks > st.st_blocks {
+            let from = File::from(self.open(rel, OFlag::O_RDONLY)?);
+            let out = OpenOptions::new().write(true).open(to)?;
+            punch_holes(&from, &out, &copy)?;
+            // and moves the mtime: the copy's own back
+            futimens(&out, &atime(&copy), &mtime(&copy))?;
+        }
         if let Some(xattrs) = self.xattrs(rel)? {
             xattrs::write(to, &xattrs)?;
         }
@@ -304,12 +312,6 @@ impl Source<'_> {
                 &mtime(&st),
                 UtimensatFlags::NoFollowSymlink,
             )?;
-        } else if kind == SFlag::S_IFREG && sparse(&st) && copy.st_blocks > st.st_blocks {
-            let from = File::from(self.open(rel, OFlag::O_RDONLY)?);
-            let out = OpenOptions::new().write(true).open(to)?;
-            punch_holes(&from, &out, &copy)?;
-            // a punched hole moves the mtime: the copy's own back
-            futimens(&out, &atime(&copy), &mtime(&copy))?;
         }
         Ok(())
     }
@@ -848,6 +850,9 @@ mod tests {
         xattr::set(source.join("f"), "security.capability", &CAPABILITY).expect("cap");
         let sparse = File::create(source.join("sparse")).expect("file");
         sparse.set_len(8 << 20).expect("hole");
+        drop(sparse);
+        // kept through the punch, which clears it as a write does
+        xattr::set(source.join("sparse"), "security.capability", &CAPABILITY).expect("cap");
         symlink("f", source.join("link")).expect("symlink");
         let old = TimeSpec::new(1_500_000_000, 0);
         utimensat(

@@ -2,7 +2,8 @@
 //! attributes (POSIX ACLs and `security.capability` among them) and the holes of its sparse
 //! files. The copy on the host keeps both ([`crate::migrate::host_apply`]) where the target's
 //! filesystem holds each attribute (a probe file there is given each name the source has); a
-//! helper container's busybox `cp -a` keeps neither. Each loss is a problem naming the volume, an
+//! helper container's busybox `cp -a` keeps neither, nor does the archive stream to another
+//! engine (`--to-context`). Each loss is a problem naming the volume, an
 //! example path and why; refused unless `--force`. A source only a helper reads (a VM's disk,
 //! another machine) is not checked: busybox cannot list extended attributes, and that is said.
 
@@ -51,6 +52,22 @@ pub enum Copier {
     Host,
     /// A helper container's busybox `cp -a`: keeps neither.
     Helper,
+    /// The archive stream to another engine (`--to-context`): keeps neither (a full pass
+    /// `security.capability` at most).
+    Stream,
+}
+
+impl Copier {
+    /// Why this copier loses what it loses (pure).
+    fn why(self) -> &'static str {
+        match self {
+            Copier::Host => "",
+            Copier::Helper => "the copy runs in a helper container, whose busybox `cp -a`",
+            Copier::Stream => {
+                "the copy to another engine goes through the engine's archive stream, which"
+            }
+        }
+    }
 }
 
 /// The problems (each a loss) and the notes (what was not checked) of every copy of `plan`.
@@ -59,27 +76,27 @@ pub(super) fn losses(
     plan: &MigratePlan,
 ) -> Result<(Vec<String>, Vec<String>), MigrateError> {
     let (mut problems, mut notes) = (Vec::new(), Vec::new());
+    // the targets are on this machine (no path of another machine is looked at here)
+    let here = ctx.site().elsewhere().is_none();
     for copy in &plan.copies {
         let source = show(&copy.job.source);
-        let dir = nearest_existing(&copy.job.target);
-        let host = match &dir {
-            Some(dir) if ctx.elsewhere.is_none() => {
-                reach::host_copies_into(ctx.engine, &copy.job.source, dir.clone())
-                    .map_err(|e| refused(&e))?
-            }
-            _ => None,
+        // where this machine reads the source: its engine's only
+        let read = match ctx.elsewhere.is_none() {
+            true => reach::host_reads(ctx.engine, &copy.job.source).map_err(|e| refused(&e))?,
+            false => None,
         };
-        let (copier, read) = match host {
-            Some(path) => (Copier::Host, Some(path)),
-            None => {
-                let read = match ctx.elsewhere.is_none() {
-                    true => {
-                        reach::host_reads(ctx.engine, &copy.job.source).map_err(|e| refused(&e))?
-                    }
-                    false => None,
-                };
-                (Copier::Helper, read)
+        let dir = here.then(|| nearest_existing(&copy.job.target)).flatten();
+        let copier = match (&ctx.to, &dir) {
+            (Some(_), _) => Copier::Stream,
+            (None, Some(dir)) => {
+                match reach::host_copies_into(ctx.engine, &copy.job.source, dir.clone())
+                    .map_err(|e| refused(&e))?
+                {
+                    Some(_) => Copier::Host,
+                    None => Copier::Helper,
+                }
             }
+            (None, None) => Copier::Helper,
         };
         let Some(read) = read else {
             notes.push(not_checked(&source));
@@ -120,15 +137,17 @@ pub fn lost(source: &str, copier: Copier, holds: &Holds) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(first) = holds.xattrs.values().next() {
         out.push(format!(
-            "{source}: extended attributes would be lost ({}; e.g. `{}`): the copy runs in a helper container, whose busybox `cp -a` keeps none",
+            "{source}: extended attributes would be lost ({}; e.g. `{}`): {} keeps none",
             names(holds),
-            first.path.display()
+            first.path.display(),
+            copier.why()
         ));
     }
     if let Some(sparse) = &holds.sparse {
         out.push(format!(
-            "{source}: the holes of sparse files would be written as zeros (e.g. `{}`): the copy runs in a helper container, whose busybox `cp -a` writes them dense",
-            sparse.display()
+            "{source}: the holes of sparse files would be written as zeros (e.g. `{}`): {} writes them dense",
+            sparse.display(),
+            copier.why()
         ));
     }
     out
@@ -298,6 +317,11 @@ mod tests {
             ]
         );
         assert!(lost("volume `app_data`", Copier::Host, &holding()).is_empty());
+        assert!(
+            lost("volume `app_data`", Copier::Stream, &holding())[0].ends_with(
+                "the copy to another engine goes through the engine's archive stream, which keeps none"
+            )
+        );
         assert!(lost("volume `x`", Copier::Helper, &Holds::default()).is_empty());
     }
 

@@ -80,11 +80,28 @@ pub fn digests_of(path: &Path) -> io::Result<Option<BTreeMap<String, String>>> {
     Ok(read(path)?.map(|x| digests(&x)))
 }
 
-/// Set each of `xattrs` on `path` (the path itself when it is a symlink). An attribute the
-/// target's filesystem does not hold ([`unsupported`]) is skipped: preflight named that loss
-/// and went on only with `--force` ([`super::super::preflight`]); the verify names it again
-/// unless the copy's filesystem holds no extended attributes at all. `Err` names the attribute.
+/// Make `xattrs` the extended attributes of `path` (the path itself when it is a symlink): each
+/// set, and one the source does not have removed (a directory the delta kept from an earlier
+/// pass may hold one the source lost since). An attribute the target's filesystem does not
+/// hold ([`unsupported`]) is skipped: preflight named that loss and went on only with
+/// `--force` ([`super::super::preflight`]); the verify names it again unless the copy's
+/// filesystem holds no extended attributes at all. `Err` names the attribute.
 pub fn write(path: &Path, xattrs: &Xattrs) -> io::Result<()> {
+    let had = match xattr::list(path) {
+        Ok(names) => names.collect(),
+        Err(e) if unsupported(&e) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    for name in had {
+        if name.as_bytes() == LEFT_OUT || xattrs.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        match xattr::remove(path, &name) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(Errno::ENODATA as i32) => {}
+            Err(e) => return Err(named(&name, e)),
+        }
+    }
     for (name, value) in xattrs {
         match xattr::set(path, name, value) {
             Ok(()) => {}
@@ -165,6 +182,7 @@ mod tests {
                 (OsString::from("user.two"), Vec::new())
             ]
         );
+        xattr::set(&b, "user.stale", b"gone from the source").expect("xattr");
         write(&b, &read_a).expect("write");
         assert_eq!(digests_of(&b).expect("read"), Some(digests(&read_a)));
         assert_eq!(digests(&read_a)["user.one"], xattr_digest(b"1"));

@@ -12,7 +12,11 @@
 //! for a copy on one engine ([`super::steps`]); only these four steps take this path, chosen by
 //! [`super::steps::execute`] from [`MigrateContext::to`](super::MigrateContext::to).
 
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod delta;
 pub mod send;
 

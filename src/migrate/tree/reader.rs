@@ -4,7 +4,8 @@
 //! as it does, read here) and a helper-container one ([`HelperReader`]: the trees are the mounts
 //! of a never-started helper, [`copy::FROM`] and [`copy::TO`], read where they live by the one
 //! manifest helper, only its listing crossing). Both give the same keys, records and entries
-//! for one tree ([`super::stat`], [`super::name`]).
+//! for one tree ([`super::stat`], [`super::name`]). The host reads the target (the tree a copy
+//! wrote) from the disk, its pages dropped ([`from_side`]).
 
 use std::io;
 use std::path::PathBuf;
@@ -43,6 +44,15 @@ pub trait TreeReader {
 pub struct HostReader {
     /// Source and target on the host.
     pub roots: [Option<PathBuf>; 2],
+}
+
+/// Where the host reads `side`'s content from: the target (side 1, the tree a copy wrote) from
+/// the disk, the source from wherever the kernel has it.
+pub fn from_side(side: usize) -> host::ReadFrom {
+    match side {
+        1 => host::ReadFrom::Medium,
+        _ => host::ReadFrom::Cache,
+    }
 }
 
 /// The trees mounted in `spec` (a never-started helper with the source at [`copy::FROM`] and
@@ -118,7 +128,13 @@ impl TreeReader for HostReader {
         let read = |side: usize, depth: Depth| {
             let root = self.root(side)?;
             let read = match depth {
-                Depth::Hashed => host::read_known(root, digest, hashed, &known[side]),
+                Depth::Hashed => {
+                    host::read_known_from(root, digest, hashed, &known[side], from_side(side))
+                }
+                Depth::Medium => {
+                    let from = host::ReadFrom::Medium;
+                    host::read_known_from(root, digest, hashed, &known[side], from)
+                }
                 Depth::Listed => host::listing(root).map(|m| (m, Known::default())),
             };
             read.map_err(|e| self.host_error(side, e))

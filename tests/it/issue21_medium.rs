@@ -329,3 +329,80 @@ fn issue21_item4_corruptions_planted_between_the_copy_and_the_verify_stop_the_mo
     assert_eq!(*count, 300 + truncated, "{first:?}");
     assert!(first.iter().all(|d| d.contains("many/")), "{first:?}");
 }
+
+#[test]
+fn issue21_item5_migrate_check_on_a_real_engine_is_clean_then_names_a_corrupted_file() {
+    use super::compose_runner::Family;
+    use super::copy_engine::SEED;
+    use super::migrate_engine::{COMPOSE, stdout, unique};
+    use super::stack::Stack;
+
+    let Some(p) = Stack::up(Family::V2, unique("tierctlit21check"), COMPOSE, SEED) else {
+        return;
+    };
+    let check = |args: &[&str]| {
+        let out = p
+            .tierctl()
+            .args(["migrate", "--check"])
+            .args(args)
+            .output()
+            .expect("run");
+        (out.status.code(), stdout(&out))
+    };
+    let (code, text) = check(&[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("no migration journal"), "{text}");
+    let out = p
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    let (code, text) = check(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("from the disk"), "{text}");
+    assert!(
+        text.contains("check: 0 differences in 0 of 1 copy"),
+        "{text}"
+    );
+    let (code, json) = check(&["--format", "json"]);
+    assert_eq!(code, Some(0), "{json}");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(value["version"], 1);
+    assert_eq!(value["clean"], true);
+    assert_eq!(
+        value["copies"][0]["files_hashed"],
+        value["copies"][0]["files"]
+    );
+
+    // one bit of a file the service does not write, its size and mtime kept
+    let file = p.target().join("pg/base/1");
+    plant(&file, 0);
+    let (code, text) = check(&[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("`pg/base/1`  content ")
+            && text.contains("not written through the filesystem"),
+        "{text}"
+    );
+    let (code, json) = check(&["--format", "json"]);
+    assert_eq!(code, Some(1), "{json}");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("json");
+    // the file and its hardlink (one inode)
+    assert_eq!(value["differences"], 2);
+    assert_eq!(value["copies"][0]["differences"][0]["path"], "pg/base/1");
+    assert_eq!(value["copies"][0]["differences"][1]["path"], "pg/base/1.link");
+    assert_eq!(value["copies"][0]["differences"][0]["silent"], true);
+    let (code, prom) = check(&["--format", "prometheus", "--subset", "100%"]);
+    assert_eq!(code, Some(1), "{prom}");
+    assert!(prom.contains("tierctl_check_success{journal="), "{prom}");
+    assert!(
+        prom.lines()
+            .any(|l| l.starts_with("tierctl_check_silent_differences{") && l.ends_with(" 2")),
+        "{prom}"
+    );
+    let (code, text) = check(&["--subset", "0"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("`--subset 0`"), "{text}");
+}

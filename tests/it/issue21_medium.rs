@@ -392,7 +392,10 @@ fn issue21_item5_migrate_check_on_a_real_engine_is_clean_then_names_a_corrupted_
     // the file and its hardlink (one inode)
     assert_eq!(value["differences"], 2);
     assert_eq!(value["copies"][0]["differences"][0]["path"], "pg/base/1");
-    assert_eq!(value["copies"][0]["differences"][1]["path"], "pg/base/1.link");
+    assert_eq!(
+        value["copies"][0]["differences"][1]["path"],
+        "pg/base/1.link"
+    );
     assert_eq!(value["copies"][0]["differences"][0]["silent"], true);
     let (code, prom) = check(&["--format", "prometheus", "--subset", "100%"]);
     assert_eq!(code, Some(1), "{prom}");

@@ -67,7 +67,7 @@ pub enum CheckError {
         /// The tier directory.
         target: PathBuf,
         /// Why.
-        source: TreeError,
+        source: Box<TreeError>,
     },
     /// The kept manifest's digest is one the reader of the copy does not hash with.
     #[error("the manifest kept for `{}` is {kept}, but the copy is now read by a helper container, which hashes with sha256", target.display())]
@@ -230,7 +230,7 @@ fn check_copy(
     let (now, read) =
         read_copy(reader, &kept, input.subset, &hashed).map_err(|source| CheckError::Read {
             target: job.target.clone(),
-            source,
+            source: Box::new(source),
         })?;
     row.files_hashed = read.as_ref().map_or(row.files, BTreeSet::len);
     row.bytes_hashed = hashed.load(Ordering::Relaxed);

@@ -284,10 +284,11 @@ fn drop_pages(file: &fs::File, sync: bool) -> io::Result<()> {
     use nix::errno::Errno;
     use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
     let unsupported = |e: &io::Error| matches!(e.raw_os_error(), Some(c) if c == Errno::EINVAL as i32 || c == Errno::ENOSYS as i32);
-    if sync && let Err(e) = file.sync_data() {
-        if !unsupported(&e) {
-            return Err(e);
-        }
+    if sync
+        && let Err(e) = file.sync_data()
+        && !unsupported(&e)
+    {
+        return Err(e);
     }
     match posix_fadvise(file.as_fd(), 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED) {
         Ok(()) | Err(Errno::EINVAL | Errno::ENOSYS | Errno::ESPIPE) => Ok(()),

@@ -11,7 +11,7 @@ use crate::report::reports::{CheckReport, CopyCheck, DifferenceKind, PathDiffere
 
 /// `tierctl migrate --check --format json`.
 #[derive(Serialize)]
-pub struct CheckDto<'a> {
+pub struct MigrateCheckDto<'a> {
     /// Contract version.
     pub version: u32,
     /// The journal whose copies were checked, as shown to the user.
@@ -91,8 +91,8 @@ pub struct FieldDto<'a> {
 }
 
 /// The DTO of `report`.
-pub fn check<'a>(report: &'a CheckReport, paths: &PathStyle) -> CheckDto<'a> {
-    CheckDto {
+pub fn check<'a>(report: &'a CheckReport, paths: &PathStyle) -> MigrateCheckDto<'a> {
+    MigrateCheckDto {
         version: VERSION,
         journal: paths.show(&report.journal),
         checked_at: report.checked_at,

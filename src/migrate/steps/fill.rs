@@ -154,18 +154,16 @@ pub(super) fn copy_with_progress(
             Duration::from_millis(500),
             || bar.set_position(copied_bytes(here, &job.target)),
             || match &on_host {
-                // the copy, once synced, is hashed back from the disk (its pages dropped):
-                // the verify then reads only the source
-                Some((from, to)) => host_apply::copy_all(from, to)
-                    .map(|()| {
-                        let read = tree::read_from_medium(
-                            to,
-                            manifest::Digest::Blake3,
-                            &AtomicU64::new(0),
-                        );
-                        (format!("{}\n", now_ms() / 1000), read.ok())
-                    })
-                    .map_err(StepError::HostCopy),
+                // the copy is hashed back from the disk while its filesystem syncs: each file
+                // synced on its own (`fdatasync`) and its pages dropped before it is read, so
+                // the reads overlap the rest of the writeback; the verify then reads only the
+                // source
+                Some((from, to)) => host_apply::copy_all_reading(from, to, || {
+                    let hashed = AtomicU64::new(0);
+                    tree::read_from_medium(to, manifest::Digest::Blake3, &hashed).ok()
+                })
+                .map(|read| (format!("{}\n", now_ms() / 1000), read))
+                .map_err(StepError::HostCopy),
                 None => run_helper(input, spec).map(|out| (out, None)),
             },
         );

@@ -109,7 +109,8 @@ pub enum Depth {
 }
 
 impl Depth {
-    fn word(self) -> &'static str {
+    /// Its word in the helper's arguments (`hash`, `medium`, `list`).
+    pub fn word(self) -> &'static str {
         match self {
             Depth::Hashed => "hash",
             Depth::Medium => "medium",
@@ -184,36 +185,6 @@ echo @end"
 pub fn spec(verify: &HelperSpec, roots: &[(&str, Depth)]) -> HelperSpec {
     HelperSpec {
         command: command_reading(SCRIPT.into(), "tierctl-manifest", roots),
-        capabilities: vec![Capability::DacReadSearch],
-        purpose: "manifest".into(),
-        ..verify.clone()
-    }
-}
-
-/// The script of [`files_spec`]: `$1` is [`BATCH`], `$2` the root, `$3` the depth, then the
-/// files (full paths under the root); one `@root`, one batch of them, `@done`.
-const FILES: &str = "set -o pipefail
-batch=$1; root=$2; depth=$3; shift 3
-echo \"@root $depth $root\"
-if [ $# -gt 0 ]; then sh -c \"$batch\" tierctl-batch \"$depth\" \"$@\" || exit 1; fi
-echo @done";
-
-/// The manifest helper for only `files` under `root` (full paths inside the container, e.g.
-/// `/to/db/1`), read as `depth` says: `migrate --check --subset`'s chosen files. [`parse`] with
-/// `[(root, depth)]` reads its output into a manifest of those entries (no root entry).
-pub fn files_spec(verify: &HelperSpec, root: &str, depth: Depth, files: &[String]) -> HelperSpec {
-    let mut command: Vec<String> = vec![
-        "sh".into(),
-        "-c".into(),
-        FILES.into(),
-        "tierctl-files".into(),
-        BATCH.into(),
-        root.into(),
-        depth.word().into(),
-    ];
-    command.extend(files.iter().cloned());
-    HelperSpec {
-        command,
         capabilities: vec![Capability::DacReadSearch],
         purpose: "manifest".into(),
         ..verify.clone()

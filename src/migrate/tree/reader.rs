@@ -51,8 +51,11 @@ pub trait TreeReader {
         paths: &[String],
         digest: Digest,
         hashed: &AtomicU64,
-    ) -> Result<BTreeMap<String, String>, TreeError>;
+    ) -> Result<Hashes, TreeError>;
 }
+
+/// Content hashes by path (a manifest key).
+pub type Hashes = BTreeMap<String, String>;
 
 /// Bytes of file arguments one helper of [`TreeReader::hashes`] takes at most (well below the
 /// kernel's limit on a command line, 2 MiB with the environment).
@@ -182,7 +185,7 @@ impl TreeReader for HostReader {
         paths: &[String],
         digest: Digest,
         hashed: &AtomicU64,
-    ) -> Result<BTreeMap<String, String>, TreeError> {
+    ) -> Result<Hashes, TreeError> {
         use rayon::prelude::*;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(host::readers())
@@ -259,7 +262,7 @@ impl TreeReader for HelperReader<'_> {
         paths: &[String],
         _digest: Digest,
         hashed: &AtomicU64,
-    ) -> Result<BTreeMap<String, String>, TreeError> {
+    ) -> Result<Hashes, TreeError> {
         let root = ROOTS[side];
         let depth = Depth::hashed(side == 1);
         let mut out = BTreeMap::new();
@@ -277,7 +280,7 @@ impl TreeReader for HelperReader<'_> {
                 bytes += full[end].len() + 1;
                 end += 1;
             }
-            let spec = helper::files_spec(self.spec, root, depth, &full[start..end]);
+            let spec = files_spec(self.spec, root, depth, &full[start..end]);
             let output = self.engine.run_to_end(&spec)?;
             let read =
                 helper::parse(&output, &[(root, depth)]).map_err(|source| TreeError::Listing {
@@ -306,6 +309,37 @@ pub fn list_spec(spec: &HelperSpec) -> HelperSpec {
         capabilities: vec![Capability::DacReadSearch],
         purpose: "list".into(),
         ..spec.clone()
+    }
+}
+
+/// The script of [`files_spec`]: `$1` is [`helper::BATCH`], `$2` the root, `$3` the depth,
+/// then the files (full paths under the root); one `@root`, one batch of them, `@done`.
+const FILES: &str = "set -o pipefail
+batch=$1; root=$2; depth=$3; shift 3
+echo \"@root $depth $root\"
+if [ $# -gt 0 ]; then sh -c \"$batch\" tierctl-batch \"$depth\" \"$@\" || exit 1; fi
+echo @done";
+
+/// The manifest helper for only `files` under `root` (full paths inside the container, e.g.
+/// `/to/db/1`), read as `depth` says: `migrate --check --subset`'s chosen files.
+/// [`helper::parse`] with `[(root, depth)]` reads its output into a manifest of those entries
+/// (no root entry).
+pub fn files_spec(verify: &HelperSpec, root: &str, depth: Depth, files: &[String]) -> HelperSpec {
+    let mut command: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        FILES.into(),
+        "tierctl-files".into(),
+        helper::BATCH.into(),
+        root.into(),
+        depth.word().into(),
+    ];
+    command.extend(files.iter().cloned());
+    HelperSpec {
+        command,
+        capabilities: vec![Capability::DacReadSearch],
+        purpose: "manifest".into(),
+        ..verify.clone()
     }
 }
 

@@ -53,9 +53,9 @@ pub enum Way {
         /// The first few of them.
         shown: Vec<String>,
     },
-    /// On the host at this path, by tierctl's own copy right after it copied and synced the
-    /// tree, read back from the disk (each file's pages dropped first; the services stopped, in
-    /// the same run).
+    /// On the host at this path, by tierctl's own copy right after it copied the tree, read
+    /// back from the disk (each file synced and its pages dropped first) while the filesystem
+    /// synced (the services stopped, in the same run).
     HostAfterCopy(PathBuf),
     /// By the manifest helper, because the host sees the tree at `path` differently: owners,
     /// modes or symlinks the VM share keeps where the host does not see them.

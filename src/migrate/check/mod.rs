@@ -6,9 +6,17 @@
 //! named. `--subset PCT` reads the content of only some files ([`subset`]), every entry's
 //! metadata still compared.
 
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod compare;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod subset;
 
 use std::collections::BTreeSet;

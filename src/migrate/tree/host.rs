@@ -277,13 +277,16 @@ pub fn hash_file(
 }
 
 /// Drop `file`'s cached pages, after writing its dirty ones out when `sync` (a dirty page is
-/// not dropped). A filesystem that cannot sync or advise (`EINVAL`, `ENOSYS`: no page cache of
-/// its own) reads as it is; an I/O error of the sync is the file's error (its data may not be on
-/// the disk).
+/// not dropped). A file that cannot be synced or advised (`EINVAL`, `ENOSYS`, `EROFS`: fsync(2)'s
+/// "does not support synchronization", e.g. no page cache of its own) reads as it is; an I/O
+/// error of the sync is the file's error (its data may not be on the disk).
 fn drop_pages(file: &fs::File, sync: bool) -> io::Result<()> {
     use nix::errno::Errno;
     use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
-    let unsupported = |e: &io::Error| matches!(e.raw_os_error(), Some(c) if c == Errno::EINVAL as i32 || c == Errno::ENOSYS as i32);
+    let unsupported = |e: &io::Error| {
+        let unsupported = [Errno::EINVAL, Errno::ENOSYS, Errno::EROFS].map(|e| e as i32);
+        e.raw_os_error().is_some_and(|c| unsupported.contains(&c))
+    };
     if sync
         && let Err(e) = file.sync_data()
         && !unsupported(&e)

@@ -41,7 +41,9 @@ pub mod sides;
 pub mod stat;
 pub mod xattrs;
 
-pub use host::{listing as host_listing, read, read_known, readers};
+pub use host::{
+    ReadFrom, listing as host_listing, read, read_from_medium, read_known, read_known_from, readers,
+};
 pub use known::{Known, KnownFile, RACY_MARGIN_NS, Stamp};
 pub use sides::{
     AfterCopy, AfterCopyRoots, KnownTrees, ReadTrees, TreeError, Way, after_copy_manifests,

@@ -23,6 +23,7 @@ mod fake_migrate;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod issue21_crash;
 mod issue26_dataloss;
 mod issue26_rows;
 mod issue26_trees;

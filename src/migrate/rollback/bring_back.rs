@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicU64;
 use super::failed;
 use crate::engine::{HelperSpec, MountSource};
 use crate::migrate::copy::{self, CopyJob};
+use crate::migrate::durable::Durable;
 use crate::migrate::journal::{self, Detail, Journal, JournalState, Record, reverse_step};
 use crate::migrate::late_writes::{self, LateWriteError, show};
 use crate::migrate::outcome::StepOutcome;
@@ -149,7 +150,11 @@ fn copy_back(
     n: usize,
 ) -> Result<(Detail, String), StepError> {
     let (image, id) = (ctx.image.as_str(), journal.id.as_str());
-    let run = |spec: HelperSpec| ctx.engine.run_to_end(&reversed(spec, forward));
+    let step = reverse_step(n);
+    let run = |spec: HelperSpec| -> Result<String, StepError> {
+        ctx.durable(Durable::HelperRun, Some(&step))?;
+        Ok(ctx.engine.run_to_end(&reversed(spec, forward))?)
+    };
     let measured = run(copy::measure_spec(forward, image, id))?;
     let size = copy::parse_size(&measured).unwrap_or_default();
     run(copy::wipe_spec(&forward.target, image, id))?;
@@ -190,6 +195,7 @@ fn copy_back(
         let (count, first) = counted(&differences);
         return Err(StepError::CopyBackDiffers { count, first, read });
     }
+    ctx.durable(Durable::SideFileWrite, Some(&step))?;
     let kept = journal::SideKind::CopyBack.of(n).keep_manifest(
         &journal::dir(&state.plan.project_dir),
         id,

@@ -19,6 +19,7 @@ pub mod send;
 use std::time::Instant;
 
 use super::cross_plan as xp;
+use super::durable::Durable;
 use super::journal::{self, Detail};
 use super::learned::{Learned, StepDone};
 use super::plan::MigrateStep;
@@ -52,6 +53,7 @@ fn transfer(
             &super::copy::wipe_spec(&job.target, image, journal),
         )?;
     }
+    input.durable(Durable::HelperRun)?;
     let began = Instant::now();
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let read = xp::read_spec(&job.source, image, journal);
@@ -107,6 +109,7 @@ pub fn pre_copy(b: &OtherEngine<'_>, input: &StepInput<'_>, n: usize, retried: b
     let (image, journal) = (&input.ctx.image, input.journal);
     let target = MountSource::Bind(input.plan.copies[n].job.target.clone());
     let copy = helper_manifest(b.engine, &target, xp::TO, image, journal)?;
+    input.durable(Durable::SideFileWrite)?;
     let manifest = journal::SideKind::PreCopy.of(n).keep_manifest(
         &journal::dir(&input.plan.project_dir),
         journal,
@@ -245,6 +248,7 @@ pub fn verify(
             first,
         });
     }
+    input.durable(Durable::SideFileWrite)?;
     let kept = journal::SideKind::Verify.of(n).keep_manifest(
         &journal::dir(&input.plan.project_dir),
         input.journal,

@@ -21,6 +21,7 @@
 
 pub mod compose;
 pub mod engine;
+pub mod failpoint;
 pub mod sandbox;
 pub mod stack;
 pub mod views;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tierctl::compose::load::{LoadOptions, load};
 use tierctl::compose::model::ComposeProject;
 use tierctl::engine::MountSource;
+use tierctl::migrate::durable::Failpoints;
 use tierctl::migrate::journal::{self, Journal, JournalState};
 use tierctl::migrate::plan::MigratePlan;
 use tierctl::migrate::{self, MigrateContext, MigrateError, Outcome};
@@ -118,8 +119,9 @@ impl Ended {
     }
 }
 
-/// The panic a crash point raises (the test's `kill -9`).
-struct Killed;
+/// The panic a crash point raises (the test's `kill -9`; also a failpoint's abort,
+/// `fake::failpoint`).
+pub struct Killed;
 
 /// A project on the fake engine (see the module's text).
 pub struct FakeStack {
@@ -245,6 +247,7 @@ impl FakeStack {
             views: Some(&self.views),
             pause: None,
             hook: None,
+            failpoints: Failpoints::default(),
             invocation: Vec::new(),
             helper_cleanup: None,
             vm: None,
@@ -274,8 +277,15 @@ impl FakeStack {
     /// journaled) and after it ran (its end not yet journaled): a test changes the trees there,
     /// or crashes ([`crash_at`]).
     pub fn migrate_hooked(&self, plan: &MigratePlan, hook: Hook<'_>) -> Ended {
+        self.migrate_with(plan, hook, Failpoints::default())
+    }
+
+    /// [`FakeStack::migrate_hooked`] with the run's failpoints (issue 21: the journal's
+    /// creation and every durable action of the run).
+    pub fn migrate_with(&self, plan: &MigratePlan, hook: Hook<'_>, fail: Failpoints) -> Ended {
         let mut ctx = self.ctx();
         ctx.hook = Some(hook);
+        ctx.failpoints = fail.clone();
         let lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let tiers = self.tiers();
         let targets: Vec<&Path> = plan.copies.iter().map(|c| c.job.target.as_path()).collect();
@@ -291,16 +301,30 @@ impl FakeStack {
         }
         let dir = journal::dir(&plan.project_dir);
         let id = format!("fake-{:03}", journal_count(&dir) + 1);
-        let mut journal = Journal::create(&dir, &id, plan).expect("journal");
+        let created = catch_unwind(AssertUnwindSafe(|| {
+            Journal::create_with(&dir, &id, plan, fail)
+        }));
+        let mut journal = match created {
+            Ok(Ok(journal)) => journal,
+            Ok(Err(e)) => return Ended::Failed(e.into()),
+            Err(payload) if payload.is::<Killed>() => return Ended::Crashed,
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
         let records = journal::read(&journal.path).expect("journal records");
         ended(|| migrate::run(&ctx, &mut journal, &records))
     }
 
     /// `tierctl migrate --resume` of the newest journal, crashing at `crash`.
     pub fn resume(&self, crash: Option<Crash>) -> Ended {
+        self.resume_with(crash, Failpoints::default())
+    }
+
+    /// [`FakeStack::resume`] with the run's failpoints.
+    pub fn resume_with(&self, crash: Option<Crash>, fail: Failpoints) -> Ended {
         let hook = crash_at(crash);
         let mut ctx = self.ctx();
         ctx.hook = Some(&hook);
+        ctx.failpoints = fail;
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         if let Some(state) = JournalState::of(&records) {
@@ -314,7 +338,17 @@ impl FakeStack {
 
     /// `tierctl migrate --rollback [--discard-copy]` of the newest journal.
     pub fn rollback(&self, discard_copy: bool) -> Result<Outcome, MigrateError> {
-        let ctx = self.ctx();
+        self.rollback_with(discard_copy, Failpoints::default())
+    }
+
+    /// [`FakeStack::rollback`] with the run's failpoints (an abort unwinds: [`ended`]).
+    pub fn rollback_with(
+        &self,
+        discard_copy: bool,
+        fail: Failpoints,
+    ) -> Result<Outcome, MigrateError> {
+        let mut ctx = self.ctx();
+        ctx.failpoints = fail;
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         let reload = || load(&self.load_options(), &DiskFiles);
@@ -323,7 +357,13 @@ impl FakeStack {
 
     /// `tierctl migrate --prune-source` of the newest journal.
     pub fn prune(&self) -> Result<Outcome, MigrateError> {
-        let ctx = self.ctx();
+        self.prune_with(Failpoints::default())
+    }
+
+    /// [`FakeStack::prune`] with the run's failpoints (an abort unwinds: [`ended`]).
+    pub fn prune_with(&self, fail: Failpoints) -> Result<Outcome, MigrateError> {
+        let mut ctx = self.ctx();
+        ctx.failpoints = fail;
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         let reload = || load(&self.load_options(), &DiskFiles);
@@ -370,7 +410,7 @@ pub fn crash_at(crash: Option<Crash>) -> impl Fn(&str, bool) {
 
 /// Run `run` (its context's hook may crash, [`crash_at`]); a crash ends it as
 /// [`Ended::Crashed`].
-fn ended(run: impl FnOnce() -> Result<Outcome, MigrateError>) -> Ended {
+pub fn ended(run: impl FnOnce() -> Result<Outcome, MigrateError>) -> Ended {
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(outcome)) => Ended::Done(outcome),
         Ok(Err(e)) => Ended::Failed(e),

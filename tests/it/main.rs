@@ -24,6 +24,8 @@ mod fleet;
 mod fuzz;
 mod hosts;
 mod issue21_crash;
+mod issue21_engine;
+mod issue21_holes;
 mod issue26_dataloss;
 mod issue26_rows;
 mod issue26_trees;

@@ -1,16 +1,24 @@
 //! Issue 21 item 6 on the fake engine, where it models the fault honestly: the disk of a source
 //! volume full during a rollback's copy back (a small tmpfs mounted at the volume's directory:
-//! the copy-back helper's `cp` gets `ENOSPC`), then the same command again once there is room.
+//! the copy-back helper's `cp` gets `ENOSPC`), then the same command again once there is room;
+//! the engine gone (every call failing: `fake::outage`) while a pre-copy helper or a delta
+//! helper runs, a `--resume` refused while it is gone, then back and `--resume` again.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::sync::Arc;
+
 use tierctl::engine::MountSource;
+use tierctl::migrate::MigrateError;
 
 use super::fake::FakeStack;
+use super::fake::outage::Outage;
+use super::fake::stack::Ended;
 use super::fake::stack::{COMPOSE, snapshot};
+use super::fake_migrate::{assert_moved, sources};
 
 /// A tmpfs of `size` mounted over `dir` with `dir`'s content and attributes copied in;
 /// unmounted (lazily) when dropped.
@@ -116,4 +124,74 @@ fn issue21_a_full_disk_during_a_rollbacks_copy_back_then_the_rollback_again_keep
     );
     assert!(stack.state().rolled_back);
     drop(disk);
+}
+
+/// A stack on a VM-like fake (every tree copied and listed by helpers) behind an [`Outage`].
+fn behind_an_outage(name: &str) -> Option<(FakeStack, Arc<Outage>)> {
+    let mut stack = FakeStack::new(name)?;
+    stack.engine.like_a_vm();
+    let outage = Arc::new(Outage::new(stack.engine.clone()));
+    stack.via = Some(outage.clone());
+    Some((stack, outage))
+}
+
+/// The engine is gone after `step` failed: a `--resume` fails too and changes nothing; back,
+/// `--resume` finishes the move with the data of the source at the stop.
+fn resumed_once_back(stack: &FakeStack, outage: &Outage, error: MigrateError, step: &str) {
+    assert!(
+        matches!(&error, MigrateError::Step { step: s, .. } if s == step),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("cannot connect"), "{error}");
+    assert!(outage.is_gone());
+    let text = stack.compose_text();
+    match stack.resume(None) {
+        Ended::Failed(e) => assert!(e.to_string().contains("cannot connect"), "{e}"),
+        other => panic!("a resume while the engine is gone: {other:?}"),
+    }
+    assert_eq!(stack.compose_text(), text, "nothing changed");
+    assert!(stack.state().is_open());
+    outage.back();
+    let at_the_stop = sources(stack);
+    stack.resume(None).done();
+    assert_moved(stack, &at_the_stop);
+}
+
+#[test]
+fn issue21_the_engine_gone_mid_copy_then_back_then_resume_keeps_every_byte() {
+    let Some((stack, outage)) = behind_an_outage("fakegonecopy") else {
+        return;
+    };
+    let before = sources(&stack);
+    outage.die_during("copy");
+    let error = stack.migrate(&stack.plan(false, false), None).failed();
+    assert!(stack.running("db").is_some(), "nothing stopped yet");
+    resumed_once_back(&stack, &outage, error, "pre-copy:0");
+    assert_eq!(sources(&stack), before, "no source byte changed");
+}
+
+#[test]
+fn issue21_the_engine_gone_mid_delta_then_back_then_resume_keeps_every_byte() {
+    let Some((stack, outage)) = behind_an_outage("fakegonedelta") else {
+        return;
+    };
+    // the service writes while the pre-copy runs: the delta has work for its helper
+    let volume = stack.volume("dbdata");
+    // (the outage armed once stopped: the pre-copy's own catch-up passes use the delta helper)
+    let arm = outage.clone();
+    let write = move |id: &str, after: bool| {
+        if id == "delta:0" && !after {
+            arm.die_during("delta");
+        }
+        if id == "pre-copy:1" && !after {
+            fs::write(volume.join("base/1/late"), "written during the pre-copy\n").expect("write");
+            fs::write(volume.join("PG_VERSION"), "16.1\n").expect("write");
+        }
+    };
+    let error = stack
+        .migrate_hooked(&stack.plan(false, false), &write)
+        .failed();
+    assert!(stack.running("db").is_none(), "stopped for the delta");
+    assert_eq!(stack.compose_text(), COMPOSE);
+    resumed_once_back(&stack, &outage, error, "delta:0");
 }

@@ -22,6 +22,7 @@
 pub mod compose;
 pub mod engine;
 pub mod failpoint;
+pub mod outage;
 pub mod sandbox;
 pub mod stack;
 pub mod views;

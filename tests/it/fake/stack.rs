@@ -141,6 +141,8 @@ pub struct FakeStack {
     pub views: FakeViews,
     /// No compose CLI is installed.
     pub no_compose: bool,
+    /// The engine the runs talk to instead of [`FakeStack::engine`] (`fake::outage`).
+    pub via: Option<Arc<dyn tierctl::engine::Engine>>,
 }
 
 impl FakeStack {
@@ -176,6 +178,7 @@ impl FakeStack {
             image: IMAGE.into(),
             views,
             no_compose: false,
+            via: None,
         };
         stack
             .compose
@@ -234,7 +237,7 @@ impl FakeStack {
     /// The context a run works with (a new one per run: a new process).
     pub fn ctx(&self) -> MigrateContext<'_> {
         MigrateContext {
-            engine: self.engine.as_ref(),
+            engine: self.via.as_deref().unwrap_or(self.engine.as_ref()),
             image: self.image.clone(),
             compose: (!self.no_compose).then(|| self.compose.cli()),
             roots: self

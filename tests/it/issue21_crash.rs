@@ -340,9 +340,10 @@ fn matrix() -> Option<Vec<Found>> {
     }
     let next = AtomicUsize::new(0);
     let found = Mutex::new(Vec::new());
-    // the cases wait more than they compute: a pre-copy's pre-verify sleeps 2 s per copy
-    // (`tree::RACY_MARGIN_NS`), then fsyncs and helper processes
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 16);
+    // the cases wait, they hardly compute (a pre-copy move: about 0.2 s of CPU in 5 s): a
+    // pre-copy's volumes settle 2 s, its pre-verify sleeps 2 s per copy
+    // (`tree::RACY_MARGIN_NS`), then fsyncs; so many cases at once, whatever the cores
+    let workers = 64;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {

@@ -112,6 +112,24 @@ pub struct Facts {
     /// content was not read: a remote host, or nothing found).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub databases: BTreeMap<PathBuf, Vec<DatabaseSign>>,
+    /// What each VM share keeps, measured by `vm --probe` (empty when not probed): the VM
+    /// checks judge a share by these where they exist, by the engine's documented behaviour
+    /// otherwise.
+    #[serde(skip)]
+    pub shares: Vec<ShareProbe>,
+}
+
+impl Facts {
+    /// What `vm --probe` measured on the share whose host directory is `host`, if it did.
+    pub fn measured(&self, host: &Path) -> Option<&ShareKeeps> {
+        self.shares
+            .iter()
+            .filter(|p| p.host == host)
+            .find_map(|p| match &p.outcome {
+                ShareOutcome::Measured(keeps) => Some(keeps),
+                _ => None,
+            })
+    }
 }
 
 /// A file that shows a database keeps its data in a directory (read from the bind source's

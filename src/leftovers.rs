@@ -57,10 +57,10 @@ impl Swept {
     }
 }
 
-/// Removes what the run `dead` (whose lock was taken over) left: its helper containers on
-/// `engine` (none looked for without one) and its marker files directly in each of `dirs` (the
-/// directories a run puts markers in: bind sources and tier roots).
-pub fn sweep(dead: &Holder, engine: Option<&dyn Containers>, dirs: &[PathBuf]) -> Swept {
+/// Removes what the run `dead` (whose lock was taken over) left: its helper containers on each
+/// of `engines` (this one, and B of a move to another engine) and its marker files directly in
+/// each of `dirs` (the directories a run puts markers in: bind sources and tier roots).
+pub fn sweep(dead: &Holder, engines: &[&dyn Containers], dirs: &[PathBuf]) -> Swept {
     let mut swept = Swept {
         pid: dead.pid,
         ..Swept::default()
@@ -69,13 +69,13 @@ pub fn sweep(dead: &Holder, engine: Option<&dyn Containers>, dirs: &[PathBuf]) -
         swept.pid_reused = true;
         return swept;
     }
-    if let Some(engine) = engine
-        && let Err(e) = helpers(engine, dead.pid, &mut swept)
-    {
-        swept.failed.push(format!(
-            "cannot look for the helper containers of pid {}: {e}",
-            dead.pid
-        ));
+    for engine in engines {
+        if let Err(e) = helpers(*engine, dead.pid, &mut swept) {
+            swept.failed.push(format!(
+                "cannot look for the helper containers of pid {}: {e}",
+                dead.pid
+            ));
+        }
     }
     let mut seen: Vec<&Path> = Vec::new();
     for dir in dirs {
@@ -120,7 +120,7 @@ fn markers(dir: &Path, pid: u32, swept: &mut Swept) {
             continue;
         }
         let path = entry.path();
-        match std::fs::remove_file(&path) {
+        match crate::fsx::remove_marker(&path) {
             Ok(()) => swept.markers.push(path),
             Err(e) => swept.failed.push(format!(
                 "cannot remove marker file `{}`: {e}",
@@ -152,13 +152,13 @@ pub fn marker_dirs(
 /// without a lock or when the lock was released cleanly.
 pub fn after_takeover(
     lock: Option<&crate::lock::ProjectLock>,
-    engine: Option<&dyn Containers>,
+    engines: &[&dyn Containers],
     dirs: &[PathBuf],
 ) {
     let Some(dead) = lock.and_then(|l| l.took_over.as_ref()) else {
         return;
     };
-    for line in sweep(dead, engine, dirs).notes() {
+    for line in sweep(dead, engines, dirs).notes() {
         eprintln!("{line}");
     }
 }
@@ -194,7 +194,7 @@ mod tests {
         std::fs::write(&live, "").expect("marker");
         std::fs::write(&data, "not a marker: it holds data").expect("file");
         let dirs = [dir.path().to_path_buf(), dir.path().join("missing")];
-        let swept = sweep(&run, None, &dirs);
+        let swept = sweep(&run, &[], &dirs);
         assert_eq!(swept.markers, vec![theirs.clone()]);
         assert!(swept.failed.is_empty(), "{swept:?}");
         assert!(!theirs.exists());
@@ -202,6 +202,32 @@ mod tests {
         let notes = swept.notes();
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains(&format!("left by pid {}", run.pid)));
+    }
+
+    #[test]
+    fn issue26_row15_a_swept_marker_gives_its_directory_its_mtime_back() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = dead();
+        let copied = std::fs::File::open(dir.path()).expect("open dir");
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        copied
+            .set_times(std::fs::FileTimes::new().set_modified(old))
+            .expect("set the directory's mtime");
+        // what a run killed at verify mounts leaves: its marker, made as every marker is
+        let theirs = dir.path().join(format!(".tierctl-marker-{}-17", run.pid));
+        crate::fsx::create_marker(&theirs).expect("marker");
+        assert_ne!(
+            std::fs::metadata(dir.path()).expect("stat").mtime(),
+            1_000_000
+        );
+        let swept = sweep(&run, &[], &[dir.path().to_path_buf()]);
+        assert_eq!(swept.markers, vec![theirs.clone()]);
+        assert!(!theirs.exists());
+        assert_eq!(
+            std::fs::metadata(dir.path()).expect("stat").mtime(),
+            1_000_000
+        );
     }
 
     #[test]
@@ -214,7 +240,7 @@ mod tests {
         };
         let mine = dir.path().join(format!(".tierctl-marker-{}-17", me.pid));
         std::fs::write(&mine, "").expect("marker");
-        let swept = sweep(&me, None, &[dir.path().to_path_buf()]);
+        let swept = sweep(&me, &[], &[dir.path().to_path_buf()]);
         assert!(swept.pid_reused);
         assert!(mine.exists());
         assert!(swept.notes()[0].contains("left alone"), "{swept:?}");

@@ -97,6 +97,9 @@ pub(super) fn migrate(
     let mut connected = None;
     let engine = run.on.engine(&endpoint, &mut connected)?;
     let other = other_engine(run, &cross.context)?;
+    // a killed run's helpers on both engines, and its markers in the bind sources here
+    let marker_dirs = crate::leftovers::marker_dirs(run.project, []);
+    crate::leftovers::after_takeover(run.lock, &[engine, &other.0], &marker_dirs);
     let image = helper_image(args);
     let cleanup_a = helper_cleanup(&endpoint);
     let cleanup_b = helper_cleanup(&other.1);

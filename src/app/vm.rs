@@ -36,7 +36,7 @@ pub(super) fn vm(
         connect(global, env)?
     };
     // a remote host's bind sources are read there (never here); offline, they cannot be read
-    let facts = match (&connected.engine, connected.host.remote) {
+    let mut facts = match (&connected.engine, connected.host.remote) {
         (Some(engine), true) => Facts {
             paths: host_fs::resolve_paths(engine, &helper_image(env), &sources)?,
             ..Facts::default()
@@ -53,10 +53,12 @@ pub(super) fn vm(
     notes.extend(connected.notes.iter().cloned());
     let binds = bind_rows(&sources, &facts, &connected.view);
     let unshared = unshared(&binds);
+    let share_probes = share_probes(&connected, args)?;
+    // the VM checks judge a share by what was measured on it, where it was
+    facts.shares = share_probes.clone().unwrap_or_default();
     let findings = audit::audit_vm(&project, &facts, &connected.view);
     let fix = view::fix(&connected.view, &unshared, &home(env));
     let probes = probes(&connected, args, &sources, &mut notes)?;
-    let share_probes = share_probes(&connected, args)?;
     let mismatch = probes
         .as_ref()
         .is_some_and(|p| p.iter().any(|p| p.verdict.is_mismatch()));

@@ -4,6 +4,7 @@
 
 use super::{Check, Finding, Severity, Subjects};
 use crate::database::{self, Evidence};
+use crate::facts::ShareKeeps;
 use crate::share::{Coverage, VmView};
 
 pub(super) fn check(view: &VmView, s: &Subjects<'_>) -> Option<Finding> {
@@ -17,15 +18,42 @@ pub(super) fn check(view: &VmView, s: &Subjects<'_>) -> Option<Finding> {
         .mount_type
         .as_deref()
         .map_or("a share".to_owned(), |t| format!("a {t} share"));
+    let measured = s
+        .facts
+        .measured(&share.host)
+        .map(measured_losses)
+        .filter(|lost| !lost.is_empty())
+        .map(|lost| format!("; `vm --probe` measured on it: {}", lost.join(", ")))
+        .unwrap_or_default();
     Some(s.finding(
         Check::DbOnVmShare,
         Severity::Warning,
         format!(
-            "{}: database data ({}) in {} is on {share_kind} of the {engine} VM: a database on a VM share corrupts (SQLite WAL, Postgres) or cannot chown",
+            "{}: database data ({}) in {} is on {share_kind} of the {engine} VM: a database on a VM share corrupts (SQLite WAL, Postgres) or cannot chown{measured}",
             s.service.name,
             evidence.describe(),
             real.display()
         ),
         database::ON_SHARE_FIX.to_owned(),
     ))
+}
+
+/// What a database needs that the share was measured not to keep, in words.
+fn measured_losses(keeps: &ShareKeeps) -> Vec<&'static str> {
+    [
+        (keeps.chown, "a chown does not stick"),
+        (keeps.mode, "a chmod does not stick"),
+        (keeps.fsync, "fsync fails"),
+        (
+            keeps.posix_locks_with_host,
+            "a POSIX lock held on the host does not hold in the VM",
+        ),
+        (
+            keeps.mmap_coherence,
+            "a shared mapping is not coherent between containers",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(kept, what)| (kept == Some(false)).then_some(what))
+    .collect()
 }

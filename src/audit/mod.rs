@@ -57,6 +57,8 @@ pub struct Subjects<'a> {
     pub path: Option<&'a PathFacts>,
     /// The database files that path holds (empty when none, or not read).
     pub databases: &'a [DatabaseSign],
+    /// Everything observed (the VM checks read the measured shares).
+    pub facts: &'a Facts,
 }
 
 type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
@@ -140,6 +142,7 @@ pub fn audit_vm(project: &ComposeProject, facts: &Facts, view: &VmView) -> Vec<F
                 host_path,
                 path,
                 databases,
+                facts,
             };
             findings.extend(VM_CHECKS.iter().filter_map(|check| check(view, &subject)));
         }
@@ -201,6 +204,7 @@ impl<'a> Context<'a> {
             host_path,
             path,
             databases,
+            facts: self.facts,
         }
     }
 

@@ -577,6 +577,98 @@ mod vm {
         );
     }
 
+    /// Issue 22 item 2: what `vm --probe` measured on a share wins over the engine's
+    /// documented behaviour, both ways, and a database's finding names what was measured lost.
+    #[test]
+    fn issue22_the_vm_checks_use_the_measured_share_facts() {
+        use crate::facts::{ShareKeeps, ShareOutcome, ShareProbe};
+        let p = project(
+            "lscr.io/linuxserver/jellyfin:latest",
+            vec![
+                bind("/Users/alice/jellyfin", "/config"),
+                bind("/Users/alice/movies", "/data/movies"),
+            ],
+            vec![],
+        );
+        let measured = |host: &str, keeps: ShareKeeps| Facts {
+            paths: [dir("/Users/alice/jellyfin"), dir("/Users/alice/movies")]
+                .into_iter()
+                .map(|f| (f.path.clone(), f))
+                .collect(),
+            shares: vec![ShareProbe {
+                host: host.into(),
+                vm: host.into(),
+                outcome: ShareOutcome::Measured(keeps),
+            }],
+            ..Facts::default()
+        };
+        let watched = |facts: &Facts, view: &VmView| -> Vec<Finding> {
+            audit_vm(&p, facts, view)
+                .into_iter()
+                .filter(|f| f.check == Check::WatchedLibraryOnVmShare)
+                .collect()
+        };
+        // virtiofs measured to carry host events: no finding, although documented otherwise
+        let carries = measured(
+            "/Users/alice",
+            ShareKeeps {
+                host_inotify: Some(true),
+                ..ShareKeeps::default()
+            },
+        );
+        assert!(watched(&carries, &shared_as("virtiofs")).is_empty());
+        // a measurement of another share does not count: the documented rule holds
+        let elsewhere = measured(
+            "/Volumes/other",
+            ShareKeeps {
+                host_inotify: Some(true),
+                ..ShareKeeps::default()
+            },
+        );
+        assert_eq!(watched(&elsewhere, &shared_as("virtiofs")).len(), 1);
+        // Docker Desktop is documented to forward events; measured not to: a finding
+        let lost = measured(
+            "/Users/alice",
+            ShareKeeps {
+                host_inotify: Some(false),
+                chown: Some(false),
+                posix_locks_with_host: Some(false),
+                fsync: Some(true),
+                ..ShareKeeps::default()
+            },
+        );
+        let desktop = VmView {
+            engine: EngineGuess::DockerDesktop,
+            shares: Some(crate::share::VmShares {
+                engine: crate::share::VmEngine::DockerDesktop,
+                instance: None,
+                shares: vec![Share::same_path("/Users/alice", true, Some("virtiofs"))],
+                source_files: Vec::new(),
+                notes: Vec::new(),
+            }),
+        };
+        let found = watched(&lost, &desktop);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].message.contains("(measured by `vm --probe`)"),
+            "{}",
+            found[0].message
+        );
+        // the database finding (Jellyfin keeps SQLite under /config) names the measured losses
+        let db: Vec<Finding> = audit_vm(&p, &lost, &shared_as("virtiofs"))
+            .into_iter()
+            .filter(|f| f.check == Check::DbOnVmShare)
+            .collect();
+        assert_eq!(db.len(), 1, "{db:?}");
+        assert!(
+            db[0].message.ends_with(
+                "; `vm --probe` measured on it: a chown does not stick, a POSIX lock held on the host does not hold in the VM"
+            ),
+            "{}",
+            db[0].message
+        );
+    }
+
     /// Issue 22 item 5: Paperless' consume folder, and only that folder.
     #[test]
     fn issue22_paperless_consume_dir_names_the_polling_workaround() {

@@ -1,14 +1,15 @@
 //! `watched-library-on-vm-share`: a service that watches its library for changes (inotify)
 //! with that library on a VM share that does not carry the host's file events into the VM.
 //!
-//! Which shares carry no host events, as each engine documents or its users found (measured
-//! facts from `vm --probe` come later, issue 22 item 2):
+//! Which shares carry no host events: what `vm --probe` measured on the share (a file the
+//! host writes raises no inotify event in a helper container) where it ran; otherwise, as each
+//! engine documents or its users found:
 //! * virtiofs: a change made on the host reaches the guest as no inotify event
 //!   (crc-org/vfkit#126: Podman machine's applehv; lima#615: Lima and so Colima);
 //! * sshfs / reverse-sshfs and 9p: the guest's kernel sees only its own writes; Lima's and
 //!   Colima's `mountInotify` (`--mount-inotify`) forwards only attribute changes (colima#261);
 //! * Docker Desktop and OrbStack forward host file events to containers themselves, so their
-//!   shares are not judged here.
+//!   shares are judged only by a measurement.
 
 use super::{Check, Finding, Severity, Subjects};
 use crate::database::image_path;
@@ -113,19 +114,33 @@ pub(super) fn check(view: &VmView, s: &Subjects<'_>) -> Option<Finding> {
         return None;
     }
     let real = s.real()?;
-    let engine = view.vm_engine().filter(|e| judged(*e))?;
+    let engine = view.vm_engine()?;
     let Coverage::Shared { share, .. } = view.coverage(real) else {
         return None;
     };
-    let mount_type = share.mount_type.as_deref()?;
-    if !NO_HOST_EVENTS.contains(&mount_type) {
-        return None;
-    }
+    let kind = share
+        .mount_type
+        .as_deref()
+        .map_or("a".to_owned(), |t| format!("the {t}"));
+    // what `vm --probe` measured wins over what the engine documents
+    let why = match s.facts.measured(&share.host).and_then(|k| k.host_inotify) {
+        Some(true) => return None,
+        Some(false) => format!(
+            "{kind} share of the {engine} VM carries no file event from the host (measured by `vm --probe`)"
+        ),
+        None => {
+            let mount_type = share.mount_type.as_deref()?;
+            if !judged(engine) || !NO_HOST_EVENTS.contains(&mount_type) {
+                return None;
+            }
+            format!("{kind} share of the {engine} VM carries no file event from the host")
+        }
+    };
     Some(s.finding(
         Check::WatchedLibraryOnVmShare,
         Severity::Warning,
         format!(
-            "{}: {} watches {} for changes, but the {mount_type} share of the {engine} VM carries no file event from the host: {}",
+            "{}: {} watches {} for changes, but {why}: {}",
             s.service.name,
             watcher.name,
             real.display(),

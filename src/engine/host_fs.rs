@@ -457,6 +457,7 @@ pub fn facts(
         left_volumes: Vec::new(),
         empty_dirs,
         databases: BTreeMap::new(),
+        shares: Vec::new(),
     })
 }
 

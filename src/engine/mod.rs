@@ -17,6 +17,8 @@ pub mod docker;
 pub mod endpoint;
 pub mod helper;
 pub mod host_fs;
+#[cfg(test)]
+pub mod no_helpers;
 pub mod observe;
 pub mod probe;
 pub mod share_probe;

@@ -194,7 +194,7 @@ fn remove_live_markers() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     for path in live.drain(..) {
-        let _ = std::fs::remove_file(path);
+        let _ = crate::fsx::remove_marker(&path);
     }
 }
 

@@ -6,7 +6,6 @@
 //! and size are compared too (a VM share legitimately reports another type, and Docker Desktop
 //! the root volume's size, so those alone are only evidence).
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -210,11 +209,7 @@ impl MarkerFile {
             .unwrap_or(0);
         let name = format!("{MARKER_PREFIX}{}-{nanos}", std::process::id());
         let path = dir.join(name);
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .ok()?;
+        crate::fsx::create_marker(&path).ok()?;
         Some(MarkerFile { path })
     }
 
@@ -229,7 +224,7 @@ impl MarkerFile {
 
 impl Drop for MarkerFile {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        let _ = crate::fsx::remove_marker(&self.path);
     }
 }
 
@@ -430,33 +425,12 @@ present
         assert!(!marker_of("tierctl-marker-41-1733", 41));
     }
 
-    struct NoEngine;
-
-    impl Helpers for NoEngine {
-        fn run_helper(&self, _: &HelperSpec) -> Result<HelperOutput, EngineError> {
-            panic!("no helper may run for a missing source")
-        }
-        fn read_archives(
-            &self,
-            _: &HelperSpec,
-            _: &[&str],
-            _: crate::engine::ArchiveReader<'_>,
-        ) -> Result<(), EngineError> {
-            panic!("no helper may run for a missing source")
-        }
-        fn populate(&self, _: &HelperSpec) -> Result<(), EngineError> {
-            panic!("no helper may run for a missing source")
-        }
-        fn host_path(&self, _: &MountSource) -> Result<Option<PathBuf>, EngineError> {
-            panic!("no helper may run for a missing source")
-        }
-    }
-
     #[test]
     fn a_source_missing_on_the_host_runs_no_helper_and_is_not_created() {
         let dir = tempfile::tempdir().expect("temp dir");
         let missing = dir.path().join("nope");
-        let probe = probe_source(&NoEngine, "img", &missing).expect("no engine error");
+        let probe = probe_source(&crate::engine::no_helpers::NoHelpers, "img", &missing)
+            .expect("no engine error");
         assert_eq!(probe.verdict, Verdict::MissingOnHost);
         assert!(!missing.exists());
     }

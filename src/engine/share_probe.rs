@@ -578,31 +578,12 @@ no-tool
 
     #[test]
     fn a_read_only_or_missing_share_runs_no_helper() {
-        struct NoEngine;
-        impl Helpers for NoEngine {
-            fn run_helper(&self, _: &HelperSpec) -> Result<HelperOutput, EngineError> {
-                panic!("no helper may run")
-            }
-            fn read_archives(
-                &self,
-                _: &HelperSpec,
-                _: &[&str],
-                _: crate::engine::ArchiveReader<'_>,
-            ) -> Result<(), EngineError> {
-                panic!("no helper may run")
-            }
-            fn populate(&self, _: &HelperSpec) -> Result<(), EngineError> {
-                panic!("no helper may run")
-            }
-            fn host_path(&self, _: &MountSource) -> Result<Option<PathBuf>, EngineError> {
-                panic!("no helper may run")
-            }
-        }
         let dir = tempfile::tempdir().expect("temp dir");
         let read_only = Share::same_path(dir.path(), false, Some("9p"));
         let missing = Share::same_path(dir.path().join("nope"), true, Some("9p"));
         for share in [read_only, missing] {
-            let probe = probe_share(&NoEngine, "img", &share).expect("no engine error");
+            let probe = probe_share(&crate::engine::no_helpers::NoHelpers, "img", &share)
+                .expect("no engine error");
             assert!(
                 matches!(probe.outcome, ShareOutcome::Skipped { .. }),
                 "{probe:?}"

@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
 /// One share, probed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShareProbe {
@@ -35,8 +37,9 @@ pub enum ShareOutcome {
     },
 }
 
-/// What one share keeps, as a container sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What one share keeps, as a container sees it. `vm --format json` writes it as it is, inline
+/// in each `share_probes` object: its field names and order are that contract's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct ShareKeeps {
     /// The filesystem type the container sees (`9p`, `virtiofs`, `fuse.sshfs`, ...).
     pub fs_type: Option<String>,

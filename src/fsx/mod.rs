@@ -2,6 +2,7 @@
 //! which filesystem holds them. The only filesystem I/O `audit` needs.
 
 mod dir_identity;
+mod dir_times;
 mod filesystem;
 #[cfg(target_os = "linux")]
 mod mountinfo;
@@ -14,6 +15,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use dir_identity::{dir_identities, root_on_disk};
+pub use dir_times::{create_marker, remove_marker};
 pub use filesystem::{fs_identity, memory_backed_size, mount_of};
 pub use walk::{Disk, Kind, Lookup, MAX_HOPS, normalize, probe_paths, resolve, resolve_with};
 

@@ -299,58 +299,27 @@ pub fn content_bytes(dir: &Path) -> u64 {
 mod tests {
     use super::*;
 
-    /// A terminal of 80 columns that keeps what is written.
-    #[derive(Debug, Default, Clone)]
-    struct Screen(std::sync::Arc<std::sync::Mutex<String>>);
-
-    impl indicatif::TermLike for Screen {
-        fn width(&self) -> u16 {
-            80
-        }
-        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn write_line(&self, s: &str) -> std::io::Result<()> {
-            self.write_str(&format!("{s}\n"))
-        }
-        fn write_str(&self, s: &str) -> std::io::Result<()> {
-            self.0.lock().expect("the screen's lock").push_str(s);
-            Ok(())
-        }
-        fn clear_line(&self) -> std::io::Result<()> {
-            Ok(())
-        }
-        fn flush(&self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// Issue 26 row 19: at 80 columns the bar of a copy step was empty (the label took the
     /// line); it gets a line of its own.
     #[test]
     fn issue26_row19_the_bar_is_not_empty_at_80_columns() {
-        let screen = Screen::default();
         let label = "[2/9] pre-copy paperless_pgdata -> /srv/tiers/fast/databases/paperless/db while the services run";
+        // an 80-column terminal that writes each frame as it is drawn, without line ends
         let bar = bytes_bar_on(
-            ProgressDrawTarget::term_like(Box::new(screen.clone())),
+            ProgressDrawTarget::term_like(Box::new(log_lines(Duration::ZERO))),
             BAR_TEMPLATE,
             label.to_owned(),
             1 << 30,
         );
         bar.set_position(1 << 29);
         bar.tick();
-        // the last frame drawn (the screen keeps every frame, without line ends)
-        let text = screen.0.lock().expect("the screen's lock").clone();
-        let frame = text.rsplit(label).next().expect("a frame");
+        // the last frame drawn
+        let frames = logged();
+        let frame = frames
+            .iter()
+            .rev()
+            .find_map(|line| line.strip_prefix(label))
+            .expect("a frame");
         let inside = frame
             .split_once("GiB [")
             .and_then(|(_, rest)| rest.split_once(']'))

@@ -61,11 +61,7 @@ pub fn prune_sources(
         journal.append(&Record::Start { step: id.clone() })?;
         let (detail, result) = remove(ctx, journal, &state, n)?;
         ctx.pause_at(&id, true);
-        journal.append(&Record::Done {
-            step: id.clone(),
-            detail: detail.clone(),
-        })?;
-        state.done.insert(id.clone(), detail);
+        journal.record_done(&mut state, &id, detail)?;
         steps.push(StepOutcome {
             step: id.into(),
             result,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::interrupt;
 
-use super::journal::{Journal, JournalState, Record};
+use super::journal::{Detail, Journal, JournalState, Record};
 use super::learned::Learned;
 use super::outcome::{Outcome, StepOutcome, kept_line, kept_volumes};
 use super::plan::{MigratePlan, MigrateStep, StepId, describe};
@@ -70,6 +70,25 @@ struct Memory {
     downtime_ms: Option<u64>,
 }
 
+impl Memory {
+    /// For a verify step: what this run learned of its copy, taken; nothing for other steps.
+    fn take_for(&mut self, step: &MigrateStep) -> Learned {
+        match step {
+            MigrateStep::Verify(n) => self.copies.remove(n).unwrap_or_default(),
+            _ => Learned::default(),
+        }
+    }
+
+    /// What `step` learned, kept for the later steps of this run (by its copy), and the
+    /// downtime once the start step measured it.
+    fn remember(&mut self, step: &MigrateStep, learned: Learned, downtime_ms: Option<u64>) {
+        if let Some(n) = step.copy() {
+            self.copies.entry(n).or_default().update(learned);
+        }
+        self.downtime_ms = downtime_ms.or(self.downtime_ms);
+    }
+}
+
 /// One step: skipped when journaled as done, else journaled, run and journaled again.
 fn run_step(
     ctx: &MigrateContext<'_>,
@@ -107,41 +126,52 @@ fn run_step(
         stopped_at: memory.stopped_at,
     };
     // the verify takes what this run learned of its copy
-    let learned = match step {
-        MigrateStep::Verify(n) => memory.copies.remove(n).unwrap_or_default(),
-        _ => Learned::default(),
-    };
+    let learned = memory.take_for(step);
     let executed = steps::execute(&input, step, retried, learned);
     ctx.pause_at(&id, true);
     match executed {
         Ok(done) => {
-            if let Some(n) = step.copy() {
-                memory.copies.entry(n).or_default().update(done.learned);
-            }
-            memory.downtime_ms = done.downtime_ms.or(memory.downtime_ms);
-            let (detail, result) = (done.detail, done.line);
-            ctx.say_step(&format!("{label}  {result}"));
-            journal.append(&Record::Done {
-                step: id.clone(),
-                detail: detail.clone(),
-            })?;
-            state.done.insert(id.clone(), detail);
-            Ok(StepOutcome {
-                step: id.into(),
-                result,
-            })
+            memory.remember(step, done.learned, done.downtime_ms);
+            record_done(ctx, journal, state, id, label, (done.detail, done.line))
         }
-        Err(error) => {
-            // the interrupt handler removed the step's helper: it records and exits, not us
-            interrupt::wait_if_requested();
-            ctx.say(&format!("{label}  failed"));
-            journal.append(&Record::Failed {
-                step: id.clone(),
-                error: error.to_string(),
-            })?;
-            Err(step_error(journal, plan, state, &id, error))
-        }
+        Err(error) => record_failed(ctx, journal, (plan, state), id, label, error),
     }
+}
+
+/// A step that ran: its line said, journaled as done with its detail.
+fn record_done(
+    ctx: &MigrateContext<'_>,
+    journal: &mut Journal,
+    state: &mut JournalState,
+    id: StepId,
+    label: &str,
+    (detail, result): (Detail, String),
+) -> Result<StepOutcome, MigrateError> {
+    ctx.say_step(&format!("{label}  {result}"));
+    journal.record_done(state, &id, detail)?;
+    Ok(StepOutcome {
+        step: id.into(),
+        result,
+    })
+}
+
+/// A step that failed: journaled as failed; the error, with the steps done before it.
+fn record_failed(
+    ctx: &MigrateContext<'_>,
+    journal: &mut Journal,
+    (plan, state): (&MigratePlan, &JournalState),
+    id: StepId,
+    label: &str,
+    error: StepError,
+) -> Result<StepOutcome, MigrateError> {
+    // the interrupt handler removed the step's helper: it records and exits, not us
+    interrupt::wait_if_requested();
+    ctx.say(&format!("{label}  failed"));
+    journal.append(&Record::Failed {
+        step: id.clone(),
+        error: error.to_string(),
+    })?;
+    Err(step_error(journal, plan, state, &id, error))
 }
 
 /// Journal the plan's services that run now ([`Record::Running`]), added to those journaled

@@ -206,17 +206,12 @@ mod tests {
     /// Issue 12: `data:/d:z,ro` rewritten in a block sequence gained quotes YAML does not need.
     #[test]
     fn issue_12_mode_lists_stay_plain_in_block_and_are_quoted_in_flow() {
+        let plain_in = |nesting, v: &str| encode(v, ScalarStyle::Plain, nesting);
         for value in ["/t/a:/d:z,ro", "/t/a:/d:ro,z", "/t/a[1]:/d", "/t/a#b:/d"] {
-            assert_eq!(encode(value, ScalarStyle::Plain, Nesting::Block), value);
+            assert_eq!(plain_in(Nesting::Block, value), value);
         }
-        assert_eq!(
-            encode("/t/a:/d:z,ro", ScalarStyle::Plain, Nesting::Flow),
-            "\"/t/a:/d:z,ro\""
-        );
-        assert_eq!(
-            encode("/t/a#b:/d", ScalarStyle::Plain, Nesting::Flow),
-            "/t/a#b:/d"
-        );
+        assert_eq!(plain_in(Nesting::Flow, "/t/a:/d:z,ro"), "\"/t/a:/d:z,ro\"");
+        assert_eq!(plain_in(Nesting::Flow, "/t/a#b:/d"), "/t/a#b:/d");
     }
 
     #[test]

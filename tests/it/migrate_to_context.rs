@@ -997,3 +997,87 @@ fn migrate_to_context_refuses_a_mount_in_a_file_the_project_extends() {
     assert!(!m.compose_for_b().exists());
     assert_eq!(m.running(None).len(), 1, "nothing stopped");
 }
+
+/// A killed move to B left helper containers on both engines: the next move that takes over
+/// its lock removes them on A and on B, and leaves a live process's alone (issue 26 row 15).
+#[test]
+fn issue26_row15_a_dead_moves_helpers_on_both_engines_are_swept_when_its_lock_is_taken_over() {
+    let Some(m) = Moving::up("tierctlitxr15", SEED) else {
+        return;
+    };
+    // a pid that surely ran and is gone: a child that has exited and been reaped
+    let mut child = Command::new("true").spawn().expect("spawn true");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let lock = m.ws.path("app/.tierctl/lock");
+    std::fs::create_dir_all(lock.parent().expect("state dir")).expect("mkdir");
+    let holder = format!(r#"{{"pid":{dead},"command":"tierctl migrate --to-context","since":0}}"#);
+    std::fs::write(&lock, holder).expect("lock file");
+    let b = m.e2.unix_host();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let theirs_a = format!("tierctl-copy-{dead}-{nanos}1");
+    let theirs_b = format!("tierctl-copy-{dead}-{nanos}2");
+    let live_b = format!("tierctl-copy-{}-{nanos}3", std::process::id());
+    let create = |host: Option<&str>, name: &str| {
+        let mut cmd = Command::new("docker");
+        if let Some(host) = host {
+            cmd.args(["-H", host]);
+        }
+        let out = cmd
+            .args([
+                "create",
+                "--name",
+                name,
+                "--label",
+                "io.tierctl.helper=copy",
+            ])
+            .args([&helper_image(), "true"])
+            .output()
+            .expect("docker create");
+        assert!(out.status.success(), "{}", stdout(&out));
+    };
+    let exists = |host: Option<&str>, name: &str| {
+        let mut cmd = Command::new("docker");
+        if let Some(host) = host {
+            cmd.args(["-H", host]);
+        }
+        cmd.args(["inspect", "--type", "container", name])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    create(None, &theirs_a);
+    create(Some(&b), &theirs_b);
+    create(Some(&b), &live_b);
+
+    let out = m.tierctl(&m.move_args().iter().map(String::as_str).collect::<Vec<_>>());
+    let text = stdout(&out);
+    let left_live = exists(Some(&b), &live_b);
+    let _ = Command::new("docker")
+        .args(["-H", &b, "rm", "-f", &live_b])
+        .output();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for name in [&theirs_a, &theirs_b] {
+        assert!(
+            text.contains(&format!(
+                "removed helper container `{name}` left by pid {dead}"
+            )),
+            "{text}"
+        );
+    }
+    assert!(
+        !exists(None, &theirs_a),
+        "the dead run's helper on A is still there"
+    );
+    assert!(
+        !exists(Some(&b), &theirs_b),
+        "the dead run's helper on B is still there"
+    );
+    assert!(
+        left_live,
+        "a live process's helper on B was removed: {text}"
+    );
+    m.assert_runs_on_b_only();
+}

@@ -1307,3 +1307,74 @@ fn vm_probe_measures_what_each_share_keeps() {
         "{notes}"
     );
 }
+
+/// Issue 26 row 10 on a VM engine, where tierctl does not see the engine's processes: the
+/// PID-1 `sleep` that the stop would kill is named by a helper in its pid namespace, before
+/// anything stops; the shell that traps SIGTERM is not named.
+#[test]
+fn issue26_row10_in_the_vm_a_service_its_stop_would_kill_is_refused_before_anything_stops() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let tier_root = vm.dir_in(&vm.share());
+    let tiers = format!(
+        "tiers:\n  fast: {{ root: \"{}\" }}\nplacement:\n  - tier: fast\n    path: \"{{project}}/{{service}}\"\n",
+        tier_root.path().display()
+    );
+    let compose = format!(
+        "services:\n  db:\n    image: {image}\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    volumes:\n      - dbdata:/data\n  web:\n    image: {image}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n    volumes:\n      - webdata:/data\nvolumes:\n  dbdata:\n  webdata:\n",
+        image = vm.helper_image()
+    );
+    let ws = Workspace::new()
+        .file("app/compose.yaml", &compose)
+        .file("app/tiers.yaml", &tiers);
+    let name = format!("tierctlvmr10{}", std::process::id());
+    let project = ComposeProject {
+        vm: &vm,
+        dir: ws.path("app"),
+        name: name.clone(),
+        volumes: vec![format!("{name}_dbdata"), format!("{name}_webdata")],
+    };
+    vm.compose(&project.dir, &name, &["up", "-d"]);
+    let started = |vm: &Vm| {
+        let filter = format!("label=com.docker.compose.project={name}");
+        let out = vm.docker(&["ps", "-q", "--filter", &filter]);
+        let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|id| {
+                let out = vm.docker(&["inspect", "--format", "{{.State.StartedAt}}", id]);
+                format!("{id} {}", String::from_utf8_lossy(&out.stdout).trim())
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    let running = started(&vm);
+    assert_eq!(running.len(), 2, "{running:?}");
+
+    let out = vm
+        .tierctl(&ws, "app")
+        .env("COMPOSE_PROJECT_NAME", &name)
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("runs");
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("preflight refused the migration before anything was stopped"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "service `db` (container `{name}-db-1`) would be killed, not stopped: its main process (PID 1) does not handle SIGTERM"
+        )),
+        "{all}"
+    );
+    assert!(!all.contains("service `web`"), "{all}");
+    assert_eq!(started(&vm), running, "a service was restarted");
+    assert_eq!(
+        std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),
+        compose
+    );
+    assert!(!tier_root.path().join(&name).exists(), "a copy was made");
+}

@@ -111,7 +111,7 @@ fn run_on_this_engine(
     let engine = run.on.engine(&endpoint, &mut connected)?;
     let roots = tiers.tiers.values().map(|t| t.root.clone());
     let marker_dirs = crate::leftovers::marker_dirs(run.project, roots);
-    crate::leftovers::after_takeover(run.lock, Some(engine), &marker_dirs);
+    crate::leftovers::after_takeover(run.lock, &[engine], &marker_dirs);
     let views = VerifyViews::new(engine, &endpoint, &image, elsewhere.is_some())?;
     let ctx = MigrateContext {
         engine,

@@ -365,6 +365,22 @@ impl Journal {
         self.failpoints = failpoints;
     }
 
+    /// Append `step`'s done record with its `detail`, and put it in `state`'s done steps, where
+    /// the later steps of this run look for it.
+    pub fn record_done(
+        &mut self,
+        state: &mut JournalState,
+        step: &StepId,
+        detail: Detail,
+    ) -> Result<(), JournalError> {
+        self.append(&Record::Done {
+            step: step.clone(),
+            detail: detail.clone(),
+        })?;
+        state.done.insert(step.clone(), detail);
+        Ok(())
+    }
+
     /// Append one record and fsync.
     pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
         let io = |source| JournalError::Io {

@@ -12,7 +12,9 @@ use crate::migrate::durable::Durable;
 use crate::migrate::journal::{self, Detail, Journal, JournalState, Record, reverse_step};
 use crate::migrate::late_writes::{self, LateWriteError, show};
 use crate::migrate::outcome::StepOutcome;
+use crate::migrate::plan::StepId;
 use crate::migrate::steps::{StepError, counted, list_or_none};
+use crate::migrate::tree::ReadTrees;
 use crate::migrate::tree::helper::{self, Depth};
 use crate::migrate::tree::manifest::{self, Digest, Manifest, Rules};
 use crate::migrate::{MigrateContext, MigrateError, compose_cli, tier_dirs, tree};
@@ -32,22 +34,7 @@ pub(super) fn bring_back(
     {
         return Ok(None);
     }
-    let dir = journal::dir(&state.plan.project_dir);
-    // no usable manifest (a journal from before they were kept, or a side file edited or
-    // lost): the tier may hold newer data, so it is copied back
-    let kept = state
-        .manifest_of(n)
-        .and_then(|kept| journal::load_manifest(&dir, kept).ok());
-    let changed = match kept {
-        Some(kept) => {
-            let now = tier_manifest(ctx, &journal.id, &forward, kept.digest)
-                .map_err(|m| failed(state, &id, m))?;
-            let differences = manifest::compare(&kept, &now, Rules::default());
-            (!differences.is_empty()).then_some(differences.len())
-        }
-        None => Some(0),
-    };
-    let Some(differences) = changed else {
+    let Some(differences) = tier_changes(ctx, journal, state, n)? else {
         return Ok(Some(StepOutcome {
             step: id.into(),
             result: format!(
@@ -69,9 +56,46 @@ pub(super) fn bring_back(
         },
         show(&forward.source)
     ));
+    journaled_copy_back(ctx, journal, state, n).map(Some)
+}
+
+/// Whether copy `n`'s tier directory must be copied back: `None` when it equals the journaled
+/// manifest, else how many differences it has; `Some(0)` when no manifest is usable (a journal
+/// from before they were kept, or a side file edited or lost): the tier may hold newer data,
+/// so it is copied back.
+fn tier_changes(
+    ctx: &MigrateContext<'_>,
+    journal: &Journal,
+    state: &JournalState,
+    n: usize,
+) -> Result<Option<usize>, MigrateError> {
+    let dir = journal::dir(&state.plan.project_dir);
+    let kept = state
+        .manifest_of(n)
+        .and_then(|kept| journal::load_manifest(&dir, kept).ok());
+    let Some(kept) = kept else {
+        return Ok(Some(0));
+    };
+    let forward = &state.plan.copies[n].job;
+    let now = tier_manifest(ctx, &journal.id, forward, kept.digest)
+        .map_err(|m| failed(state, &reverse_step(n), m))?;
+    let differences = manifest::compare(&kept, &now, Rules::default());
+    Ok((!differences.is_empty()).then_some(differences.len()))
+}
+
+/// Copy `n`'s copy back as a journaled step: started, run ([`copy_back`]), done with its
+/// verified detail. A failure leaves the services stopped on the tier directory.
+fn journaled_copy_back(
+    ctx: &MigrateContext<'_>,
+    journal: &mut Journal,
+    state: &mut JournalState,
+    n: usize,
+) -> Result<StepOutcome, MigrateError> {
+    let forward = &state.plan.copies[n].job;
+    let id = reverse_step(n);
     journal.append(&Record::Start { step: id.clone() })?;
     ctx.pause_at(&id, false);
-    let (detail, read) = copy_back(ctx, journal, state, &forward, n).map_err(|m| {
+    let (detail, read) = copy_back(ctx, journal, state, forward, n).map_err(|m| {
         MigrateError::Blocked {
             message: format!("rollback step `{id}` failed: {m}"),
             hint: format!(
@@ -89,15 +113,11 @@ pub(super) fn bring_back(
         ),
         _ => String::new(),
     };
-    journal.append(&Record::Done {
-        step: id.clone(),
-        detail: detail.clone(),
-    })?;
-    state.done.insert(id.clone(), detail);
-    Ok(Some(StepOutcome {
+    journal.record_done(state, &id, detail)?;
+    Ok(StepOutcome {
         step: id.into(),
         result,
-    }))
+    })
 }
 
 /// Refused when copy `n`'s source was written since its copy verified: the copy back empties
@@ -137,11 +157,8 @@ fn refuse_over_late_writes(
 }
 
 /// The reverse copy: the source emptied, the tier directory copied into it with the forward
-/// copy's helpers (sides swapped), both trees read where they live and compared; the manifest
-/// kept. In a VM (the host reads neither tree as the engine does) the copy helper reads both
-/// right after its copy, in the same container ([`helper::after_copy`]): only the
-/// manifests cross; else each is read as the verify reads a copy ([`tree::pair_manifests`]: on
-/// the host where it can). The detail, and how the trees were read.
+/// copy's helpers (sides swapped), both trees read where they live ([`copy_and_read`]) and
+/// compared; the manifest kept. The detail, and how the trees were read.
 fn copy_back(
     ctx: &MigrateContext<'_>,
     journal: &Journal,
@@ -149,43 +166,8 @@ fn copy_back(
     forward: &CopyJob,
     n: usize,
 ) -> Result<(Detail, String), StepError> {
-    let (image, id) = (ctx.image.as_str(), journal.id.as_str());
     let step = reverse_step(n);
-    let run = |spec: HelperSpec| -> Result<String, StepError> {
-        ctx.durable(Durable::HelperRun, Some(&step))?;
-        Ok(ctx.engine.run_to_end(&reversed(spec, forward))?)
-    };
-    let measured = run(copy::measure_spec(forward, image, id))?;
-    let size = copy::parse_size(&measured).unwrap_or_default();
-    run(copy::wipe_spec(&forward.target, image, id))?;
-    // as mounted in the reversed helpers: the tier directory at `/from`, the source at `/to`
-    let sides = [
-        MountSource::Bind(forward.target.clone()),
-        forward.source.clone(),
-    ];
-    let copy_spec = copy::copy_spec(forward, image, id, size.devices);
-    let hashed = AtomicU64::new(0);
-    let after = tree::after_copy_roots(ctx.engine, &sides)?;
-    let read_by_copy = match after {
-        Some(roots) => {
-            let output = run(helper::after_copy(&copy_spec, &roots))?;
-            let (_, listing) =
-                helper::split_after_copy(&output).ok_or(StepError::AfterCopyMissing)?;
-            let trees = tree::after_copy_manifests(listing, &roots, &hashed)?;
-            tree::verify_after_copy(trees, &roots, &sides, &hashed)?
-        }
-        None => {
-            run(copy_spec)?;
-            None
-        }
-    };
-    let (trees, ways) = match read_by_copy {
-        Some(read) => read,
-        None => {
-            let spec = reversed(copy::verify_spec(forward, image, id), forward);
-            tree::pair_manifests(ctx.engine, &sides, &spec, &hashed)?
-        }
-    };
+    let (trees, ways) = copy_and_read(ctx, (&journal.id, &step), forward)?;
     let read = format!("tier directory read {}, source read {}", ways[0], ways[1]);
     let [tier, source] = trees.as_slice() else {
         return Err(StepError::FewerManifests);
@@ -198,7 +180,7 @@ fn copy_back(
     ctx.durable(Durable::SideFileWrite, Some(&step))?;
     let kept = journal::SideKind::CopyBack.of(n).keep_manifest(
         &journal::dir(&state.plan.project_dir),
-        id,
+        &journal.id,
         tier,
     )?;
     let detail = Detail::Verified {
@@ -207,6 +189,53 @@ fn copy_back(
         manifest: Some(kept),
     };
     Ok((detail, read))
+}
+
+/// The source emptied and the tier directory copied into it, then both trees' manifests (tier
+/// directory first) and how each was read. In a VM (the host reads neither tree as the engine
+/// does) the copy helper reads both right after its copy, in the same container
+/// ([`helper::after_copy`]): only the manifests cross; else each is read as the verify reads a
+/// copy ([`tree::pair_manifests`]: on the host where it can).
+fn copy_and_read(
+    ctx: &MigrateContext<'_>,
+    (id, step): (&str, &StepId),
+    forward: &CopyJob,
+) -> Result<ReadTrees, StepError> {
+    let image = ctx.image.as_str();
+    let run = |spec: HelperSpec| -> Result<String, StepError> {
+        ctx.durable(Durable::HelperRun, Some(step))?;
+        Ok(ctx.engine.run_to_end(&reversed(spec, forward))?)
+    };
+    let measured = run(copy::measure_spec(forward, image, id))?;
+    let size = copy::parse_size(&measured).unwrap_or_default();
+    run(copy::wipe_spec(&forward.target, image, id))?;
+    // as mounted in the reversed helpers: the tier directory at `/from`, the source at `/to`
+    let sides = [
+        MountSource::Bind(forward.target.clone()),
+        forward.source.clone(),
+    ];
+    let copy_spec = copy::copy_spec(forward, image, id, size.devices);
+    let hashed = AtomicU64::new(0);
+    let read_by_copy = match tree::after_copy_roots(ctx.engine, &sides)? {
+        Some(roots) => {
+            let output = run(helper::after_copy(&copy_spec, &roots))?;
+            let (_, listing) =
+                helper::split_after_copy(&output).ok_or(StepError::AfterCopyMissing)?;
+            let trees = tree::after_copy_manifests(listing, &roots, &hashed)?;
+            tree::verify_after_copy(trees, &roots, &sides, &hashed)?
+        }
+        None => {
+            run(copy_spec)?;
+            None
+        }
+    };
+    match read_by_copy {
+        Some(read) => Ok(read),
+        None => {
+            let spec = reversed(copy::verify_spec(forward, image, id), forward);
+            Ok(tree::pair_manifests(ctx.engine, &sides, &spec, &hashed)?)
+        }
+    }
 }
 
 /// A forward copy helper turned around: the tier directory read-only at [`copy::FROM`], the

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::bring_back::tier_manifest;
 use super::failed;
+use crate::compose::model::ComposeProject;
 use crate::engine::{MountSource, Selector};
 use crate::migrate::copy::CopyJob;
 use crate::migrate::durable::Durable;
@@ -54,41 +55,59 @@ pub(super) fn discard_copies(
         }
         if is_dir {
             unchanged(ctx, journal, state, &copy.job, n)?;
-            // on B: the project's containers there, checked above
-            let using = match ctx.to {
-                Some(_) => Vec::new(),
-                None => users(ctx, &project, &MountSource::Bind(target.clone()))?,
-            };
-            if !using.is_empty() {
-                return Err(MigrateError::Blocked {
-                    message: format!(
-                        "the copy in `{}` stays: it is in use by {}",
-                        target.display(),
-                        using.join(", ")
-                    ),
-                    hint: "nothing was removed; it is live data now: keep it, or stop and remove what uses it and run `tierctl migrate --rollback --discard-copy --yes` again".into(),
-                });
-            }
+            unused(ctx, &project, target)?;
         }
-        let id = discard_step(n);
-        ctx.pause_at(&id, false);
-        journal.append(&Record::Start { step: id.clone() })?;
-        remove_copy(ctx, journal, state, target, n)?;
-        ctx.pause_at(&id, true);
-        journal.append(&Record::Done {
-            step: id.clone(),
-            detail: Detail::None,
-        })?;
-        state.done.insert(id.clone(), Detail::None);
-        steps.push(StepOutcome {
-            step: id.into(),
-            result: format!(
-                "removed the copy in `{}`{on} (still the verified copy: nothing newer was written there)",
-                target.display()
-            ),
-        });
+        steps.push(discard_copy(ctx, journal, state, target, n)?);
     }
     Ok(steps)
+}
+
+/// Refuse to discard the copy in `target` while a compose file or container here uses it (on
+/// B: the project's containers there, checked before any copy).
+fn unused(
+    ctx: &MigrateContext<'_>,
+    project: &ComposeProject,
+    target: &Path,
+) -> Result<(), MigrateError> {
+    if ctx.to.is_some() {
+        return Ok(());
+    }
+    let using = users(ctx, project, &MountSource::Bind(target.to_path_buf()))?;
+    if using.is_empty() {
+        return Ok(());
+    }
+    Err(MigrateError::Blocked {
+        message: format!(
+            "the copy in `{}` stays: it is in use by {}",
+            target.display(),
+            using.join(", ")
+        ),
+        hint: "nothing was removed; it is live data now: keep it, or stop and remove what uses it and run `tierctl migrate --rollback --discard-copy --yes` again".into(),
+    })
+}
+
+/// Copy `n`'s removal as a journaled step: started, removed ([`remove_copy`]), done.
+fn discard_copy(
+    ctx: &MigrateContext<'_>,
+    journal: &mut Journal,
+    state: &mut JournalState,
+    target: &Path,
+    n: usize,
+) -> Result<StepOutcome, MigrateError> {
+    let id = discard_step(n);
+    ctx.pause_at(&id, false);
+    journal.append(&Record::Start { step: id.clone() })?;
+    remove_copy(ctx, journal, state, target, n)?;
+    ctx.pause_at(&id, true);
+    journal.record_done(state, &id, Detail::None)?;
+    Ok(StepOutcome {
+        step: id.into(),
+        result: format!(
+            "removed the copy in `{}`{} (still the verified copy: nothing newer was written there)",
+            target.display(),
+            ctx.site().on()
+        ),
+    })
 }
 
 /// Refuse to discard copy `n` when it is not what its journaled manifest says (something wrote

@@ -50,36 +50,7 @@ pub fn rollback(
         });
     }
     ctx.remove_helpers(&journal.id);
-    let mut steps = Vec::new();
-    let stopped = {
-        let stop = MigrateStep::Stop.id();
-        state.begun.contains(&stop) || state.done.contains_key(&stop)
-    };
-    if ctx.to.is_some() && !state.rolling_back {
-        // 1. on B: stopped there, and refused while a copy holds what was written there since
-        // its verify (no copy back between engines), before the rollback is recorded: the move
-        // stays finished
-        if stopped {
-            steps.push(stop_services(ctx, journal, &mut state)?);
-        }
-        bring_back::refuse_newer_on_b(ctx, journal, &state)?;
-    }
-    if !state.rolling_back {
-        journal.append(&Record::RollbackBegun)?;
-        state.rolling_back = true;
-    }
-    if ctx.to.is_none() {
-        // 1. the services run on the copies: stop them (a run that failed in its pre-copy
-        // never stopped them: they still run on their volumes)
-        ctx.pause_at(&StepId::Once(OnceStep::RollbackStop), false);
-        if stopped {
-            steps.push(stop_services(ctx, journal, &mut state)?);
-        }
-        // 2. what they wrote on the tier goes back into the source, verified
-        for n in 0..state.plan.copies.len() {
-            steps.extend(bring_back::bring_back(ctx, journal, &mut state, n)?);
-        }
-    }
+    let mut steps = stop_and_bring_back(ctx, journal, &mut state)?;
     // 3. the files, byte for byte (a file written for B: removed)
     let restore = StepId::Once(OnceStep::RollbackRestore);
     ctx.pause_at(&restore, false);
@@ -129,6 +100,47 @@ fn removal_happened(ctx: &MigrateContext<'_>, state: &JournalState) -> Result<bo
         }
     }
     Ok(false)
+}
+
+/// Steps 1 and 2, with the rollback recorded as begun between them: a move to B is stopped
+/// there and refused while a copy there changed before it is recorded; on this engine the
+/// services are stopped after it, and what they wrote on the tier is brought back.
+fn stop_and_bring_back(
+    ctx: &MigrateContext<'_>,
+    journal: &mut Journal,
+    state: &mut JournalState,
+) -> Result<Vec<StepOutcome>, MigrateError> {
+    let mut steps = Vec::new();
+    let stopped = {
+        let stop = MigrateStep::Stop.id();
+        state.begun.contains(&stop) || state.done.contains_key(&stop)
+    };
+    if ctx.to.is_some() && !state.rolling_back {
+        // 1. on B: stopped there, and refused while a copy holds what was written there since
+        // its verify (no copy back between engines), before the rollback is recorded: the move
+        // stays finished
+        if stopped {
+            steps.push(stop_services(ctx, journal, state)?);
+        }
+        bring_back::refuse_newer_on_b(ctx, journal, state)?;
+    }
+    if !state.rolling_back {
+        journal.append(&Record::RollbackBegun)?;
+        state.rolling_back = true;
+    }
+    if ctx.to.is_none() {
+        // 1. the services run on the copies: stop them (a run that failed in its pre-copy
+        // never stopped them: they still run on their volumes)
+        ctx.pause_at(&StepId::Once(OnceStep::RollbackStop), false);
+        if stopped {
+            steps.push(stop_services(ctx, journal, state)?);
+        }
+        // 2. what they wrote on the tier goes back into the source, verified
+        for n in 0..state.plan.copies.len() {
+            steps.extend(bring_back::bring_back(ctx, journal, state, n)?);
+        }
+    }
+    Ok(steps)
 }
 
 /// Each step's line on stderr: what the rollback did, when an error follows instead of its

@@ -12,12 +12,18 @@
 //! for a copy on one engine ([`super::steps`]); only these four steps take this path, chosen by
 //! [`super::steps::execute`] from [`MigrateContext::to`](super::MigrateContext::to).
 
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod delta;
 pub mod send;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::copy::CopyJob;
 use super::cross_plan as xp;
 use super::durable::Durable;
 use super::journal::{self, Detail};
@@ -55,7 +61,35 @@ fn transfer(
     }
     input.durable(Durable::HelperRun)?;
     let began = Instant::now();
-    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let bytes = stream_tree(b, input, job)?;
+    let stat = run_on(
+        input.ctx.engine,
+        &xp::root_stat_spec(&job.source, image, journal),
+    )?;
+    let root = xp::parse_root(&stat).ok_or_else(|| StepError::UnreadableRoot {
+        printed: stat.clone(),
+    })?;
+    run_on(
+        b.engine,
+        &xp::root_fix_spec(&job.target, root, image, journal),
+    )?;
+    let secs = began.elapsed().as_secs_f64();
+    let mib = bytes as f64 / f64::from(1 << 20);
+    Ok(format!(
+        "{mib:.1} MiB of tar streamed to `{}` in {secs:.1} s",
+        b.context
+    ))
+}
+
+/// The archive stream of `job`'s source on A handed to B's archive endpoint, extracted into
+/// its target, with the MiB streamed on the progress bar; the bytes of tar streamed.
+fn stream_tree(
+    b: &OtherEngine<'_>,
+    input: &StepInput<'_>,
+    job: &CopyJob,
+) -> Result<u64, StepError> {
+    let (image, journal) = (&input.ctx.image, input.journal);
+    let bytes = AtomicU64::new(0);
     let read = xp::read_spec(&job.source, image, journal);
     let write = xp::write_spec(&job.target, image, journal);
     let bar = super::progress::bar(input.label.to_owned());
@@ -63,7 +97,7 @@ fn transfer(
     let copied = super::progress::ticking(
         std::time::Duration::from_millis(300),
         || {
-            let mib = bytes.load(std::sync::atomic::Ordering::Relaxed) >> 20;
+            let mib = bytes.load(Ordering::Relaxed) >> 20;
             bar.set_message(format!("{label} {mib} MiB streamed"));
         },
         || {
@@ -83,23 +117,7 @@ fn transfer(
     );
     bar.finish_and_clear();
     copied.map_err(StepError::hinted)?;
-    let stat = run_on(
-        input.ctx.engine,
-        &xp::root_stat_spec(&job.source, image, journal),
-    )?;
-    let root = xp::parse_root(&stat).ok_or_else(|| StepError::UnreadableRoot {
-        printed: stat.clone(),
-    })?;
-    run_on(
-        b.engine,
-        &xp::root_fix_spec(&job.target, root, image, journal),
-    )?;
-    let secs = began.elapsed().as_secs_f64();
-    let mib = bytes.load(std::sync::atomic::Ordering::Relaxed) as f64 / f64::from(1 << 20);
-    Ok(format!(
-        "{mib:.1} MiB of tar streamed to `{}` in {secs:.1} s",
-        b.context
-    ))
+    Ok(bytes.load(Ordering::Relaxed))
 }
 
 /// The full pass while the services run, then the manifest of the copy it left on B (computed
@@ -151,33 +169,9 @@ pub fn delta(b: &OtherEngine<'_>, input: &StepInput<'_>, n: usize) -> Stepped {
     let pre = journal::load_manifest(&journal::dir(&input.plan.project_dir), manifest)?;
     let now = helper_manifest(input.ctx.engine, &job.source, xp::FROM, image, journal)?;
     let delta = delta::plan(&pre, &now);
-    for args in delta::apply_args(&delta, &now, 64 * 1024) {
-        run_on(b.engine, &xp::apply_spec(&job.target, args, image, journal))?;
-    }
-    let bytes = std::sync::atomic::AtomicU64::new(0);
-    if !delta.send.is_empty() {
-        let route = send::Route {
-            a: input.ctx.engine,
-            b: b.engine,
-            source: &job.source,
-            target: &job.target,
-            image,
-            journal,
-        };
-        send::send(&route, &delta, &now, &bytes)?;
-    }
-    let root = now
-        .entries
-        .get(".")
-        .and_then(xp::root_attributes)
-        .ok_or(StepError::NoRoot)?;
-    run_on(
-        b.engine,
-        &xp::root_fix_spec(&job.target, root, image, journal),
-    )?;
+    let tar = apply_delta(b, input, job, &delta, &now)?;
     let data = delta.data().count();
     let (copied, removed) = (delta.send.len() as u64, delta.remove.len() as u64);
-    let tar = bytes.into_inner();
     let fixed = delta.fix.len();
     let detail = Detail::Delta {
         since: 0,
@@ -193,6 +187,44 @@ pub fn delta(b: &OtherEngine<'_>, input: &StepInput<'_>, n: usize) -> Stepped {
         stopped_source: Some(now),
         ..Learned::default()
     }))
+}
+
+/// `delta` made on B: what is gone removed and attributes fixed in place, the rest sent as one
+/// tar ([`send::send`]), then the root directory's attributes as in `now`, A's stopped
+/// manifest; the bytes of tar sent.
+fn apply_delta(
+    b: &OtherEngine<'_>,
+    input: &StepInput<'_>,
+    job: &CopyJob,
+    delta: &delta::CrossDelta,
+    now: &Manifest,
+) -> Result<u64, StepError> {
+    let (image, journal) = (&input.ctx.image, input.journal);
+    for args in delta::apply_args(delta, now, 64 * 1024) {
+        run_on(b.engine, &xp::apply_spec(&job.target, args, image, journal))?;
+    }
+    let bytes = AtomicU64::new(0);
+    if !delta.send.is_empty() {
+        let route = send::Route {
+            a: input.ctx.engine,
+            b: b.engine,
+            source: &job.source,
+            target: &job.target,
+            image,
+            journal,
+        };
+        send::send(&route, delta, now, &bytes)?;
+    }
+    let root = now
+        .entries
+        .get(".")
+        .and_then(xp::root_attributes)
+        .ok_or(StepError::NoRoot)?;
+    run_on(
+        b.engine,
+        &xp::root_fix_spec(&job.target, root, image, journal),
+    )?;
+    Ok(bytes.into_inner())
 }
 
 /// The manifest of a tree, computed where it lives by a helper on its engine (only the text

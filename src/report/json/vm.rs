@@ -1,5 +1,7 @@
 //! `vm --format json`.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::VERSION;
@@ -51,28 +53,11 @@ pub struct ShareProbeDto<'a> {
     pub outcome: &'static str,
     /// Why it was skipped or failed; `null` when measured.
     pub message: Option<&'a str>,
-    /// The filesystem type a container sees.
-    pub fs_type: Option<&'a str>,
-    /// A chown in a container sticks.
-    pub chown: Option<bool>,
-    /// A chmod in a container sticks.
-    pub mode: Option<bool>,
-    /// Symlinks made in a container are kept.
-    pub symlinks: Option<bool>,
-    /// Hardlinks made in a container are kept.
-    pub hardlinks: Option<bool>,
-    /// fsync succeeds.
-    pub fsync: Option<bool>,
-    /// An fcntl lock held on the host blocks one in a container.
-    pub posix_locks_with_host: Option<bool>,
-    /// A shared mapping is coherent between two containers.
-    pub mmap_coherence: Option<bool>,
-    /// A file written on the host raises an inotify event in a container.
-    pub host_inotify: Option<bool>,
-    /// Names differing in case are different files.
-    pub case_sensitive: Option<bool>,
-    /// Notes.
-    pub notes: &'a [String],
+    /// What the share keeps, its fields inline (`fs_type`, `chown`, `mode`, `symlinks`,
+    /// `hardlinks`, `fsync`, `posix_locks_with_host`, `mmap_coherence`, `host_inotify`,
+    /// `case_sensitive`, `notes`): each capability `null` and no notes when not measured.
+    #[serde(flatten)]
+    pub keeps: Cow<'a, ShareKeeps>,
 }
 
 /// The endpoint.
@@ -184,23 +169,12 @@ fn share_probe(probe: &ShareProbe) -> ShareProbeDto<'_> {
         ShareOutcome::Skipped { reason } => ("skipped", Some(reason.as_str()), None),
         ShareOutcome::Failed { message } => ("failed", Some(message.as_str()), None),
     };
-    let flag = |f: fn(&ShareKeeps) -> Option<bool>| keeps.and_then(f);
     ShareProbeDto {
         host: probe.host.display().to_string(),
         vm: probe.vm.display().to_string(),
         outcome,
         message,
-        fs_type: keeps.and_then(|k| k.fs_type.as_deref()),
-        chown: flag(|k| k.chown),
-        mode: flag(|k| k.mode),
-        symlinks: flag(|k| k.symlinks),
-        hardlinks: flag(|k| k.hardlinks),
-        fsync: flag(|k| k.fsync),
-        posix_locks_with_host: flag(|k| k.posix_locks_with_host),
-        mmap_coherence: flag(|k| k.mmap_coherence),
-        host_inotify: flag(|k| k.host_inotify),
-        case_sensitive: flag(|k| k.case_sensitive),
-        notes: keeps.map(|k| k.notes.as_slice()).unwrap_or_default(),
+        keeps: keeps.map_or_else(|| Cow::Owned(ShareKeeps::default()), Cow::Borrowed),
     }
 }
 
@@ -270,6 +244,11 @@ mod tests {
                 ..ShareKeeps::default()
             }),
         };
+        // the contract's field order, as the DTO listed them before it took the fact inline
+        assert_eq!(
+            serde_json::to_string(&share_probe(&measured)).expect("serialises"),
+            r#"{"host":"/h/sshfs","vm":"/v/sshfs","outcome":"measured","message":null,"fs_type":"fuse.sshfs","chown":true,"mode":null,"symlinks":null,"hardlinks":false,"fsync":null,"posix_locks_with_host":null,"mmap_coherence":null,"host_inotify":null,"case_sensitive":null,"notes":["n"]}"#
+        );
         assert_eq!(
             serde_json::to_value(share_probe(&measured)).expect("serialises"),
             json!({

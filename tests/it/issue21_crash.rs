@@ -1,6 +1,7 @@
 //! Issue 21 item 1 on the fake engine: a crash point at every durable action. A clean run of
 //! each kind (a pre-copy move, a `--stop-first` move, a rollback of a finished move whose
-//! services wrote on the tier, a prune of a finished move) records the failpoints it passes
+//! services wrote on the tier, a prune of a finished move, a rollback `--discard-copy` of a
+//! finished move) records the failpoints it passes
 //! (`tierctl::migrate::durable`); then, for every hit `i`, a fresh stack runs the same command
 //! with an abort (as `kill -9`) or an injected error at `i`, then `--resume` or `--rollback`
 //! as `tierctl migrate` would take them (refused by the journal's phase where it refuses them;
@@ -44,10 +45,19 @@ enum Kind {
     Rollback,
     /// `tierctl migrate --prune-source` of a finished move.
     Prune,
+    /// `tierctl migrate --rollback --discard-copy` of a finished move: rolled back, then its
+    /// copies removed.
+    Discard,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::PreCopy, Kind::StopFirst, Kind::Rollback, Kind::Prune];
+    const ALL: [Kind; 5] = [
+        Kind::PreCopy,
+        Kind::StopFirst,
+        Kind::Rollback,
+        Kind::Prune,
+        Kind::Discard,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -55,6 +65,7 @@ impl Kind {
             Kind::StopFirst => "`--stop-first` move",
             Kind::Rollback => "rollback",
             Kind::Prune => "prune",
+            Kind::Discard => "rollback `--discard-copy`",
         }
     }
 }
@@ -121,7 +132,7 @@ fn ready(kind: Kind, name: &str) -> Option<Ready> {
         moved_text,
         stack,
     };
-    if matches!(kind, Kind::Rollback | Kind::Prune) {
+    if matches!(kind, Kind::Rollback | Kind::Prune | Kind::Discard) {
         // finished by a `--stop-first` move: the same journal phase as a pre-copy move's,
         // without its pre-verify's 2 s waits (`tree::RACY_MARGIN_NS`) in every case's setup
         ready.plan = None;
@@ -149,6 +160,7 @@ fn run(ready: &Ready, kind: Kind, fail: Failpoints) -> Ended {
         }
         (Kind::Rollback, _) => ended(|| stack.rollback_with(false, fail)),
         (Kind::Prune, _) => ended(|| stack.prune_with(fail)),
+        (Kind::Discard, _) => ended(|| stack.rollback_with(true, fail)),
         (kind, None) => panic!("{kind:?} without a plan"),
     }
 }
@@ -212,6 +224,18 @@ fn follow(ready: &Ready, kind: Kind, then: Then) -> Result<(), String> {
         stack
             .prune()
             .map_err(|e| format!("--prune-source again did not finish: {e}"))?;
+    }
+    // a discard finishes once rolled back (the copies are the services' data until then: a
+    // `--resume` refused before the rollback began leaves the move as it was)
+    if kind == Kind::Discard && matches!(phase(stack)?, Phase::RolledBack { .. }) {
+        if phase(stack)? == (Phase::RolledBack { copies_kept: true }) {
+            stack
+                .rollback(true)
+                .map_err(|e| format!("--rollback --discard-copy again did not finish: {e}"))?;
+        }
+        if let Some(key) = KEYS.iter().find(|k| stack.tier_dir(k).exists()) {
+            return Err(format!("the copy of {key} is still there"));
+        }
     }
     Ok(())
 }
@@ -391,13 +415,14 @@ fn table(found: &[Found]) -> String {
          fake engine's matrix (`tests/it/issue21_crash.rs`); `issue21_the_crash_table_in_docs_safety_is_current`\n\
          fails when this section differs from what the matrix finds.\n\n\
          A clean run passes {} failpoints (pre-copy move {}, `--stop-first` move {}, rollback {},\n\
-         prune {}); each is hit once with an abort and once with an error, each followed by\n\
-         `--resume` and by `--rollback`: {} cases, {} passed.\n",
+         prune {}, rollback `--discard-copy` {}); each is hit once with an abort and once with an\n\
+         error, each followed by `--resume` and by `--rollback`: {} cases, {} passed.\n",
         kinds.iter().sum::<usize>(),
         kinds[0],
         kinds[1],
         kinds[2],
         kinds[3],
+        kinds[4],
         found.len(),
         found.iter().filter(|(_, r)| r.is_ok()).count(),
     );

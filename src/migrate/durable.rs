@@ -36,7 +36,8 @@ pub enum Durable {
     /// a partial copy, a rollback's copy back); it is removed when it ends.
     HelperRun,
     /// The copy or the delta applied on the host: files written, links, owners, modes and
-    /// times set, the target's filesystem synced.
+    /// times set, the target's filesystem synced; or the host's pass over a helper's pre-copy
+    /// (extended attributes, symlink times, holes).
     HostCopy,
     /// A temporary volume created and filled from the image (a seed).
     VolumeCreate,

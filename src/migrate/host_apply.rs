@@ -7,28 +7,40 @@
 //! Every source entry is reached from the source root's descriptor with `openat2`
 //! (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): a symlink a container put into its volume is
 //! copied as a symlink and never followed out of the tree. Files keep their owner, mode,
-//! access and modification times (nanoseconds), symlinks their owner and times, devices and
-//! FIFOs their numbers; directories get the source's owner, mode and mtime after their
-//! content, deepest first; the target's filesystem is synced at the end.
+//! access and modification times (nanoseconds), extended attributes (POSIX ACLs and
+//! `security.capability` among them: [`super::tree::xattrs`]) and holes (only the data extents
+//! `SEEK_DATA`/`SEEK_HOLE` find are copied, by `copy_file_range` where the kernel does it),
+//! symlinks their owner, times and extended attributes, devices and FIFOs their numbers;
+//! directories get the source's owner, mode, extended attributes and mtime after their content,
+//! deepest first; the target's filesystem is synced at the end. The owner is set first (chown
+//! clears set-user-ID bits and `security.capability`), the extended attributes after the mode.
+//!
+//! [`keep`] gives a copy a helper made (busybox `cp -a`: no extended attributes, holes written
+//! dense, symlinks with the copy's time) what only the host keeps: the pre-copy's helper copies
+//! while the services run, and the host, when it may, fixes that up after it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2, readlinkat};
+use nix::errno::Errno;
+use nix::fcntl::{
+    AtFlags, FallocateFlags, OFlag, OpenHow, ResolveFlag, fallocate, openat2, readlinkat,
+};
 use nix::sys::stat::{
     FchmodatFlags, FileStat, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, fstatat, futimens,
     mknod, utimensat,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{Gid, Uid, fchown, fchownat, syncfs};
+use nix::unistd::{Gid, Uid, Whence, fchown, fchownat, lseek, syncfs};
 use rayon::prelude::*;
 use thiserror::Error;
 
 use super::delta::{self, Delta, Op};
 use super::tree::name;
+use super::tree::xattrs::{self, Xattrs};
 
 /// Whether this process may apply a delta on the host: it must set any owner (root)
 /// ([`super::tree::reach::host_may_write`]).
@@ -40,7 +52,7 @@ pub fn may_apply() -> bool {
 #[derive(Debug, Error)]
 #[error("{op} `{}`: {error}", name::shown(path))]
 pub struct EntryError {
-    /// What was done to it (`rm`, `mkdir`, `cp`, `ln`, `attr`, `sync`, `open`, `list`).
+    /// What was done to it (`rm`, `mkdir`, `cp`, `ln`, `attr`, `sync`, `open`, `list`, `keep`).
     pub op: &'static str,
     /// The entry, relative to the trees' roots ([`name::encode`]d; `.` for the root).
     pub path: String,
@@ -217,7 +229,18 @@ impl Source<'_> {
                 FchmodatFlags::FollowSymlink,
             )?;
         }
-        Ok(())
+        write_xattrs(to, self.xattrs(rel)?.as_ref())
+    }
+
+    /// The extended attributes of `rel` (the entry itself, never what a symlink points to),
+    /// read through its parent's descriptor beneath the root; `None`: its filesystem has none.
+    fn xattrs(&self, rel: &str) -> io::Result<Option<Xattrs>> {
+        let (dir, last) = self.parent(rel)?;
+        xattrs::read(
+            &Path::new("/proc/self/fd")
+                .join(dir.as_raw_fd().to_string())
+                .join(last),
+        )
     }
 
     fn children(&self, rel: &str) -> io::Result<Vec<String>> {
@@ -240,8 +263,10 @@ impl Source<'_> {
             .create_new(true)
             .mode(0o600)
             .open(to)?;
-        io::copy(&mut from, &mut out)?;
-        owner_mode_and_times(&out, st)
+        copy_data(&mut from, &mut out)?;
+        // after the content: a write clears `security.capability`
+        let xattrs = self.xattrs(rel)?;
+        owner_mode_and_times(&out, to, st, xattrs.as_ref())
     }
 
     /// The source directory's owner, mode and times on the target directory (when the source
@@ -255,19 +280,161 @@ impl Source<'_> {
         if !dir.metadata()?.is_dir() {
             return Err(io::Error::other("not a directory in the copy"));
         }
-        owner_mode_and_times(&dir, &st)
+        owner_mode_and_times(&dir, to, &st, self.xattrs(rel)?.as_ref())
+    }
+
+    /// What a helper's copy of `rel` lacks and only the host keeps ([`keep`]): its extended
+    /// attributes, a symlink's times, a sparse file's holes. Nothing when the copy at `to` is
+    /// of another type (the delta copies it again).
+    fn keep(&self, rel: &str, to: &Path) -> io::Result<()> {
+        let st = self.lstat(rel)?;
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        let copy = fstatat(nix::fcntl::AT_FDCWD, to, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        if SFlag::from_bits_truncate(copy.st_mode) & SFlag::S_IFMT != kind {
+            return Ok(());
+        }
+        // the holes first: a punched hole clears `security.capability`, as a write does
+        if kind == SFlag::S_IFREG && sparse(&st) && copy.st_blocks > st.st_blocks {
+            let from = File::from(self.open(rel, OFlag::O_RDONLY)?);
+            let out = OpenOptions::new().write(true).open(to)?;
+            punch_holes(&from, &out, &copy)?;
+            // and moves the mtime: the copy's own back
+            futimens(&out, &atime(&copy), &mtime(&copy))?;
+        }
+        if let Some(xattrs) = self.xattrs(rel)? {
+            xattrs::write(to, &xattrs)?;
+        }
+        if kind == SFlag::S_IFLNK {
+            utimensat(
+                nix::fcntl::AT_FDCWD,
+                to,
+                &atime(&st),
+                &mtime(&st),
+                UtimensatFlags::NoFollowSymlink,
+            )?;
+        }
+        Ok(())
     }
 }
 
-/// The owner, mode and times of `st` on the open file or directory `to`; the owner first:
-/// chown clears set-user-ID and set-group-ID bits.
-fn owner_mode_and_times(to: &File, st: &FileStat) -> io::Result<()> {
+/// Whether a file holds fewer blocks than its length needs: it has holes.
+fn sparse(st: &FileStat) -> bool {
+    u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512)
+        < u64::try_from(st.st_size).unwrap_or(0)
+}
+
+/// Copy the content of `from` into the new, empty `out`: only the data extents `SEEK_DATA` and
+/// `SEEK_HOLE` find (a hole stays a hole), each by `io::copy` (which uses `copy_file_range`
+/// between two files where the kernel can); a filesystem that cannot seek holes is copied whole.
+fn copy_data(from: &mut File, out: &mut File) -> io::Result<()> {
+    let mut at = 0;
+    loop {
+        let data = match lseek(from.as_fd(), at, Whence::SeekData) {
+            Ok(data) => data,
+            // no data from here to the end
+            Err(Errno::ENXIO) => break,
+            Err(Errno::EINVAL | Errno::EOPNOTSUPP) if at == 0 => {
+                from.seek(SeekFrom::Start(0))?;
+                io::copy(from, out)?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let hole = lseek(from.as_fd(), data, Whence::SeekHole)?;
+        let (start, len) = (offset(data)?, offset(hole.saturating_sub(data))?);
+        from.seek(SeekFrom::Start(start))?;
+        out.seek(SeekFrom::Start(start))?;
+        let copied = io::copy(&mut Read::by_ref(from).take(len), out)?;
+        if copied < len {
+            // the file shrank under the copy: the verify names it
+            break;
+        }
+        at = hole;
+    }
+    // a hole at the end has no data to write: the length makes it
+    out.set_len(from.metadata()?.len())
+}
+
+fn offset(n: i64) -> io::Result<u64> {
+    u64::try_from(n).map_err(|_| io::Error::other("a negative file offset"))
+}
+
+/// Punch into `out` (a dense copy of `from`, `copy` its `stat`) every hole of `from`, within
+/// `out`'s length: the content stays the same (a hole reads as zeros, and the copy's bytes
+/// there are zeros), the blocks are freed.
+fn punch_holes(from: &File, out: &File, copy: &FileStat) -> io::Result<()> {
+    let end = copy.st_size;
+    let mut at = 0;
+    while at < end {
+        let hole = match lseek(from.as_fd(), at, Whence::SeekHole) {
+            Ok(hole) => hole,
+            Err(Errno::ENXIO) => break,
+            Err(e) => return Err(e.into()),
+        };
+        if hole >= end {
+            break;
+        }
+        let data = match lseek(from.as_fd(), hole, Whence::SeekData) {
+            Ok(data) => data.min(end),
+            Err(Errno::ENXIO) => end,
+            Err(e) => return Err(e.into()),
+        };
+        let flags = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+        fallocate(out.as_fd(), flags, hole, data - hole)?;
+        at = data;
+    }
+    Ok(())
+}
+
+/// Give the copy what only the host keeps (see the module's text): every entry of `source`
+/// (both host paths of the same copy) that `target` holds with the same type gets the source's
+/// extended attributes, a symlink its times, a sparse file its holes (only the blocks of the
+/// source's holes are freed; content is not written). An entry that vanished meanwhile (the
+/// services run) is left for the delta. `Err` names the first entry that failed.
+pub fn keep(source: &Path, target: &Path) -> Result<(), EntryError> {
+    let listing = super::tree::listing::list(source).map_err(|e| at("list", ".", e))?;
+    let root = open_root(source).map_err(|e| at("open", ".", e))?;
+    let from = Source { root: &root };
+    let paths: Vec<&String> = listing.keys().collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(super::tree::readers())
+        .build()
+        .map_err(|e| at("keep", ".", io::Error::other(e)))?;
+    pool.install(|| {
+        paths
+            .par_iter()
+            .try_for_each(|rel| match from.keep(rel, &under(target, rel)) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other.map_err(|e| at("keep", rel, e)),
+            })
+    })
+}
+
+/// The extended attributes `xattrs` (when the source's filesystem has any) set on `to`.
+fn write_xattrs(to: &Path, xattrs: Option<&Xattrs>) -> io::Result<()> {
+    match xattrs {
+        Some(xattrs) => xattrs::write(to, xattrs),
+        None => Ok(()),
+    }
+}
+
+/// The owner, mode, extended attributes and times of `st` on the open file or directory `to`
+/// (at `path`); the owner first: chown clears set-user-ID and set-group-ID bits and
+/// `security.capability`; the extended attributes after the mode (a POSIX ACL sets the group
+/// bits it carries), the times last.
+fn owner_mode_and_times(
+    to: &File,
+    path: &Path,
+    st: &FileStat,
+    xattrs: Option<&Xattrs>,
+) -> io::Result<()> {
     fchown(
         to,
         Some(Uid::from_raw(st.st_uid)),
         Some(Gid::from_raw(st.st_gid)),
     )?;
     fchmod(to, Mode::from_bits_truncate(st.st_mode & 0o7777))?;
+    write_xattrs(path, xattrs)?;
     futimens(to, &atime(st), &mtime(st))?;
     Ok(())
 }
@@ -461,6 +628,296 @@ mod tests {
         let err = apply(&source, &target, &pass).expect_err("refused");
         assert!(err.to_string().contains("cp `sub/secret`"), "{err}");
         assert!(!target.join("sub/secret").exists());
+    }
+
+    /// `cap_net_bind_service+ep`, as `setcap` writes it (`VFS_CAP_REVISION_2`).
+    const CAPABILITY: [u8; 20] = [
+        0x01, 0, 0, 0x02, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+
+    /// `u::rw-,u:1000:r--,g::r--,m::r--,o::---`, as `setfacl` writes it (the mode it makes:
+    /// 0640).
+    fn acl() -> Vec<u8> {
+        let mut acl = 2u32.to_le_bytes().to_vec();
+        for (tag, perm, id) in [
+            (0x01u16, 6u16, u32::MAX),
+            (0x02, 4, 1000),
+            (0x04, 4, u32::MAX),
+            (0x10, 4, u32::MAX),
+            (0x20, 0, u32::MAX),
+        ] {
+            acl.extend(tag.to_le_bytes());
+            acl.extend(perm.to_le_bytes());
+            acl.extend(id.to_le_bytes());
+        }
+        acl
+    }
+
+    fn xattrs_of(path: &Path) -> Xattrs {
+        xattrs::read(path).expect("read").expect("xattrs held")
+    }
+
+    fn names(x: &Xattrs) -> Vec<String> {
+        x.iter()
+            .map(|(n, _)| n.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn issue21_a_host_copy_keeps_xattrs_a_posix_acl_and_security_capability() {
+        if !may_apply() {
+            eprintln!("SKIPPED: a host copy sets owners and `trusted.*` only as root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (source, target) = (dir.path().join("from"), dir.path().join("to"));
+        fs::create_dir_all(source.join("shared")).expect("source");
+        fs::create_dir(&target).expect("target");
+        let bin = source.join("shared/bin");
+        write(&bin, "#!/bin/sh\n");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        nix::unistd::chown(&bin, Some(Uid::from_raw(999)), Some(Gid::from_raw(999)))
+            .expect("chown");
+        // Docker Desktop's owners: on Linux every name has a namespace, `user.` here
+        let ownership = br#"{"UID":999,"GID":999,"mode":33261}"#;
+        xattr::set(&bin, "user.com.docker.grpcfuse.ownership", ownership).expect("user");
+        xattr::set(&bin, "user.DOSATTRIB", b"0x20").expect("user");
+        xattr::set(&bin, "trusted.tierctl", b"root only").expect("trusted");
+        xattr::set(&bin, "security.capability", &CAPABILITY).expect("capability");
+        let data = source.join("shared/data");
+        write(&data, "acl'd");
+        xattr::set(&data, "system.posix_acl_access", &acl()).expect("acl");
+        xattr::set(source.join("shared"), "system.posix_acl_default", &acl()).expect("default");
+
+        copy_all(&source, &target).expect("copy");
+
+        for rel in ["shared/bin", "shared/data", "shared"] {
+            assert_eq!(
+                xattrs_of(&target.join(rel)),
+                xattrs_of(&source.join(rel)),
+                "{rel}"
+            );
+        }
+        // set after the owner: the chown would have cleared it
+        assert_eq!(
+            names(&xattrs_of(&target.join("shared/bin"))),
+            [
+                "security.capability",
+                "trusted.tierctl",
+                "user.DOSATTRIB",
+                "user.com.docker.grpcfuse.ownership"
+            ]
+        );
+        let copied = fs::metadata(target.join("shared/bin")).expect("stat");
+        assert_eq!((copied.uid(), copied.mode() & 0o7777), (999, 0o755));
+        assert_eq!(
+            fs::metadata(target.join("shared/data"))
+                .expect("stat")
+                .mode()
+                & 0o777,
+            0o640
+        );
+        let hashed = AtomicU64::new(0);
+        let copy = tree::read(&target, Digest::Blake3, &hashed).expect("copy manifest");
+        assert_eq!(
+            copy.entries["shared/bin"].xattrs.as_ref().map(|x| x.len()),
+            Some(4)
+        );
+        same_trees(&source, &target);
+    }
+
+    #[test]
+    fn issue21_a_sparse_file_stays_sparse_and_hashes_equal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (source, target) = (dir.path().join("from"), dir.path().join("to"));
+        fs::create_dir(&source).expect("source");
+        fs::create_dir(&target).expect("target");
+        let mut file = File::create(source.join("disk.img")).expect("file");
+        file.set_len(64 << 20).expect("64 MiB of hole");
+        file.seek(SeekFrom::Start(1 << 20)).expect("seek");
+        io::Write::write_all(&mut file, &[7u8; 4096]).expect("4 KiB of data");
+        drop(file);
+        let allocated = |p: &Path| fs::metadata(p).expect("stat").blocks() * 512;
+        let before = allocated(&source.join("disk.img"));
+        assert!(before <= 64 << 10, "the source is sparse: {before}");
+
+        copy_all(&source, &target).expect("copy");
+
+        let after = allocated(&target.join("disk.img"));
+        assert!(
+            after <= before + 4096,
+            "a 64 MiB file with 4 KiB of data took {after} bytes (the source {before})"
+        );
+        assert_eq!(
+            fs::metadata(target.join("disk.img")).expect("stat").len(),
+            64 << 20
+        );
+        same_trees(&source, &target);
+    }
+
+    #[test]
+    fn issue21_a_symlink_keeps_its_times_and_the_manifest_compares_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (source, target) = (dir.path().join("from"), dir.path().join("to"));
+        fs::create_dir(&source).expect("source");
+        fs::create_dir(&target).expect("target");
+        symlink("elsewhere", source.join("link")).expect("symlink");
+        let old = TimeSpec::new(1_500_000_000, 123);
+        let set = |path: &Path, time: &TimeSpec| {
+            utimensat(
+                nix::fcntl::AT_FDCWD,
+                path,
+                time,
+                time,
+                UtimensatFlags::NoFollowSymlink,
+            )
+            .expect("lutimes");
+        };
+        set(&source.join("link"), &old);
+
+        copy_all(&source, &target).expect("copy");
+
+        let meta = fs::symlink_metadata(target.join("link")).expect("lstat");
+        assert_eq!((meta.mtime(), meta.mtime_nsec()), (1_500_000_000, 123));
+        same_trees(&source, &target);
+        set(&target.join("link"), &TimeSpec::new(1_600_000_000, 0));
+        let hashed = AtomicU64::new(0);
+        let a = tree::read(&source, Digest::Blake3, &hashed).expect("source");
+        let b = tree::read(&target, Digest::Blake3, &hashed).expect("copy");
+        assert_eq!(
+            manifest::compare(&a, &b, Rules::default()),
+            vec![manifest::Difference::Changed {
+                path: "link".into(),
+                field: "mtime",
+                source: "1500000000".into(),
+                copy: "1600000000".into(),
+            }]
+        );
+        // a helper's copy keeps no symlink time: not compared there
+        assert_eq!(manifest::compare(&a, &b, Rules::copy(false)), vec![]);
+    }
+
+    #[test]
+    fn issue21_the_manifest_names_an_xattr_difference_by_path_and_name() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (source, target) = (dir.path().join("from"), dir.path().join("to"));
+        fs::create_dir(&source).expect("source");
+        fs::create_dir(&target).expect("target");
+        write(&source.join("f"), "same");
+        xattr::set(source.join("f"), "user.tag", b"one").expect("xattr");
+        xattr::set(source.join("f"), "user.gone", b"x").expect("xattr");
+        copy_all(&source, &target).expect("copy");
+        same_trees(&source, &target);
+        xattr::set(target.join("f"), "user.tag", b"two").expect("xattr");
+        xattr::remove(target.join("f"), "user.gone").expect("xattr");
+        let hashed = AtomicU64::new(0);
+        let a = tree::read(&source, Digest::Blake3, &hashed).expect("source");
+        let b = tree::read(&target, Digest::Blake3, &hashed).expect("copy");
+        let shown: Vec<String> = manifest::compare(&a, &b, Rules::default())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let digest = |v: &[u8]| manifest::xattr_digest(v);
+        assert_eq!(
+            shown,
+            [
+                format!(
+                    "`f` xattr: source user.gone {}, copy user.gone -",
+                    digest(b"x")
+                ),
+                format!(
+                    "`f` xattr: source user.tag {}, copy user.tag {}",
+                    digest(b"one"),
+                    digest(b"two")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn issue21_keep_gives_a_helper_copy_what_only_the_host_keeps() {
+        if !may_apply() {
+            eprintln!("SKIPPED: a host copy runs only as root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (source, target) = (dir.path().join("from"), dir.path().join("to"));
+        for root in [&source, &target] {
+            fs::create_dir(root).expect("root");
+        }
+        write(&source.join("f"), "data");
+        xattr::set(source.join("f"), "user.tag", b"1").expect("xattr");
+        xattr::set(source.join("f"), "security.capability", &CAPABILITY).expect("cap");
+        let sparse = File::create(source.join("sparse")).expect("file");
+        sparse.set_len(8 << 20).expect("hole");
+        drop(sparse);
+        // kept through the punch, which clears it as a write does
+        xattr::set(source.join("sparse"), "security.capability", &CAPABILITY).expect("cap");
+        symlink("f", source.join("link")).expect("symlink");
+        let old = TimeSpec::new(1_500_000_000, 0);
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            &source.join("link"),
+            &old,
+            &old,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .expect("lutimes");
+        // what busybox `cp -a` makes: content, owners, modes and file times; no extended
+        // attributes, the hole written as zeros, the symlink with the copy's time
+        write(&target.join("f"), "data");
+        fs::write(target.join("sparse"), vec![0u8; 8 << 20]).expect("dense");
+        symlink("f", target.join("link")).expect("symlink");
+        for name in ["f", "sparse"] {
+            let from = fs::metadata(source.join(name)).expect("stat");
+            let mtime = TimeSpec::new(from.mtime(), from.mtime_nsec());
+            utimensat(
+                nix::fcntl::AT_FDCWD,
+                &target.join(name),
+                &mtime,
+                &mtime,
+                UtimensatFlags::FollowSymlink,
+            )
+            .expect("times");
+        }
+        let root = fs::metadata(&source).expect("stat");
+        let mtime = TimeSpec::new(root.mtime(), root.mtime_nsec());
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            &target,
+            &mtime,
+            &mtime,
+            UtimensatFlags::FollowSymlink,
+        )
+        .expect("times");
+
+        keep(&source, &target).expect("keep");
+
+        same_trees(&source, &target);
+        let blocks = fs::metadata(target.join("sparse")).expect("stat").blocks();
+        assert!(
+            blocks * 512 < 64 << 10,
+            "the holes were punched: {blocks} blocks"
+        );
+    }
+
+    #[test]
+    fn issue21_a_copy_onto_a_filesystem_without_xattrs_goes_on_without_them() {
+        let Some(ramfs) = crate::migrate::tree::xattrs::testing::Ramfs::mount() else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source = dir.path().join("from");
+        fs::create_dir(&source).expect("source");
+        write(&source.join("f"), "x");
+        xattr::set(source.join("f"), "user.tag", b"1").expect("xattr");
+        let target = ramfs.path().join("to");
+        fs::create_dir(&target).expect("target");
+        copy_all(&source, &target).expect("preflight named the loss; the copy goes on");
+        let hashed = AtomicU64::new(0);
+        let copy = tree::read(&target, Digest::Blake3, &hashed).expect("copy");
+        assert_eq!(copy.entries["f"].xattrs, None, "not held, so not read");
+        same_trees(&source, &target);
     }
 
     struct SystemTimeSecs;

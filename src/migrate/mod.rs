@@ -13,6 +13,7 @@
 //!
 //! It decides nothing: the plan says what, the journal says what is done.
 
+pub mod check;
 pub mod compose_cli;
 #[deny(
     clippy::disallowed_methods,

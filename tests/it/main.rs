@@ -26,6 +26,8 @@ mod hosts;
 mod issue21_crash;
 mod issue21_engine;
 mod issue21_holes;
+mod issue21_keeps;
+mod issue21_medium;
 mod issue26_dataloss;
 mod issue26_rows;
 mod issue26_trees;

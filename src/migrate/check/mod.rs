@@ -167,15 +167,24 @@ fn journal_id(path: &Path) -> String {
         .to_owned()
 }
 
-/// Copy `n` against its kept manifest.
-fn check_copy(
-    input: &CheckInput<'_>,
-    state: &JournalState,
-    id: &str,
-    n: usize,
-    job: &CopyJob,
-) -> Result<CopyCheck, CheckError> {
-    let mut row = CopyCheck {
+/// The manifest the journal kept when copy `n` verified (`None`: a journal written before
+/// manifests were kept).
+fn kept_manifest(state: &JournalState, n: usize) -> Result<Option<Manifest>, CheckError> {
+    match state.done.get(&MigrateStep::Verify(n).id()) {
+        Some(Detail::Verified {
+            manifest: Some(kept),
+            ..
+        }) => Ok(Some(journal::load_manifest(
+            &journal::dir(&state.plan.project_dir),
+            kept,
+        )?)),
+        _ => Ok(None),
+    }
+}
+
+/// Copy `n`'s row before anything was read.
+fn empty_row(n: usize, job: &CopyJob) -> CopyCheck {
+    CopyCheck {
         copy: n,
         source: late_writes::show(&job.source),
         target: job.target.clone(),
@@ -186,18 +195,23 @@ fn check_copy(
         bytes_hashed: 0,
         unchecked: None,
         differences: Vec::new(),
-    };
-    let kept = match state.done.get(&MigrateStep::Verify(n).id()) {
-        Some(Detail::Verified {
-            manifest: Some(kept),
-            ..
-        }) => journal::load_manifest(&journal::dir(&state.plan.project_dir), kept)?,
-        _ => {
-            row.unchecked = Some(
-                "its journal kept no manifest of the verified copy (a journal written before manifests were kept)".into(),
-            );
-            return Ok(row);
-        }
+    }
+}
+
+/// Copy `n` against its kept manifest.
+fn check_copy(
+    input: &CheckInput<'_>,
+    state: &JournalState,
+    id: &str,
+    n: usize,
+    job: &CopyJob,
+) -> Result<CopyCheck, CheckError> {
+    let mut row = empty_row(n, job);
+    let Some(kept) = kept_manifest(state, n)? else {
+        row.unchecked = Some(
+            "its journal kept no manifest of the verified copy (a journal written before manifests were kept)".into(),
+        );
+        return Ok(row);
     };
     row.entries = kept.len();
     row.files = kept

@@ -440,14 +440,26 @@ impl Rules {
 pub fn compare(source: &Manifest, copy: &Manifest, rules: Rules) -> Vec<Difference> {
     let mut out = Vec::new();
     for (path, a) in &source.entries {
-        let Some(b) = copy.entries.get(path) else {
-            out.push(Difference::Missing { path: path.clone() });
-            continue;
-        };
+        match copy.entries.get(path) {
+            Some(b) => compare_entry(path, a, b, rules, &mut out),
+            None => out.push(Difference::Missing { path: path.clone() }),
+        }
+    }
+    for path in copy.entries.keys() {
+        if !source.entries.contains_key(path) {
+            out.push(Difference::Extra { path: path.clone() });
+        }
+    }
+    out
+}
+
+/// The fields of one path that differ between the source's entry `a` and the copy's `b`.
+fn compare_entry(path: &str, a: &Entry, b: &Entry, rules: Rules, out: &mut Vec<Difference>) {
+    {
         let mut field = |name: &'static str, x: String, y: String| {
             if x != y {
                 out.push(Difference::Changed {
-                    path: path.clone(),
+                    path: path.to_owned(),
                     field: name,
                     source: x,
                     copy: y,
@@ -456,7 +468,7 @@ pub fn compare(source: &Manifest, copy: &Manifest, rules: Rules) -> Vec<Differen
         };
         field("type", a.kind.to_string(), b.kind.to_string());
         if a.kind != b.kind {
-            continue;
+            return;
         }
         let root = path == ".";
         if !root || rules.root_attributes {
@@ -496,12 +508,6 @@ pub fn compare(source: &Manifest, copy: &Manifest, rules: Rules) -> Vec<Differen
             }
         }
     }
-    for path in copy.entries.keys() {
-        if !source.entries.contains_key(path) {
-            out.push(Difference::Extra { path: path.clone() });
-        }
-    }
-    out
 }
 
 fn show<T: fmt::Display>(value: &Option<T>) -> String {

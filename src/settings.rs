@@ -6,6 +6,7 @@ use crate::cli::{self, GlobalArgs};
 use crate::compose::load::LoadOptions;
 use crate::compose::path::absolute;
 use crate::migrate::Pause;
+use crate::migrate::durable::{Failpoints, Trigger};
 use crate::report::{Format, PathStyle};
 
 /// Everything a command needs to know, resolved.
@@ -28,6 +29,9 @@ pub struct Settings {
     /// Test hook of `migrate` (`TIERCTL_TEST_MIGRATE_PAUSE=STEP[:after]`,
     /// `TIERCTL_TEST_MIGRATE_PAUSE_MS`): sleep at a step so a test can kill tierctl there.
     pub migrate_pause: Option<Pause>,
+    /// Test hook of `migrate` (`TIERCTL_TEST_FAIL=POINT[:N]`): abort the process at the N-th
+    /// hit of a durable action ([`crate::migrate::durable`]), as `kill -9` would there.
+    pub migrate_fail: Option<Trigger>,
 }
 
 /// The process's view of the world that settings depend on.
@@ -100,7 +104,16 @@ impl Settings {
                 env.var("TIERCTL_TEST_MIGRATE_PAUSE"),
                 env.var("TIERCTL_TEST_MIGRATE_PAUSE_MS"),
             ),
+            migrate_fail: Trigger::parse(env.var("TIERCTL_TEST_FAIL")),
         }
+    }
+
+    /// The failpoints of a migrate run: the `TIERCTL_TEST_FAIL` trigger's, else none.
+    pub fn failpoints(&self) -> Failpoints {
+        self.migrate_fail
+            .as_ref()
+            .map(Trigger::failpoints)
+            .unwrap_or_default()
     }
 
     /// The tiers file to read: the first candidate for which `exists` holds.

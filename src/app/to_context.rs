@@ -112,6 +112,7 @@ pub(super) fn migrate(
         views: None,
         pause: settings.migrate_pause.clone(),
         hook: None,
+        failpoints: settings.failpoints(),
         invocation: invocation(run.global),
         helper_cleanup: Some(std::sync::Arc::new(move |journal: &str| {
             cleanup_a(journal);

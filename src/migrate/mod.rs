@@ -39,6 +39,7 @@ pub mod cross_plan;
     clippy::disallowed_macros
 )]
 pub mod delta;
+pub mod durable;
 pub mod host_apply;
 pub mod host_measure;
 pub mod journal;
@@ -122,6 +123,9 @@ pub struct MigrateContext<'a> {
     /// after it ran (its end not yet journaled), and at the rollback's points; a test changes
     /// the trees there or crashes (the fake engine's crash matrix). `None` in production.
     pub hook: Option<StepHook<'a>>,
+    /// Test hook: the failpoint in front of every durable action ([`durable`]); none in
+    /// production.
+    pub failpoints: durable::Failpoints,
     /// The global arguments the user gave (`-f`, `-p`, `--project-directory`, `--env-file`,
     /// `--profile`, `--context`, `-H`), repeated in the next command printed after an interrupt.
     pub invocation: Vec<String>,
@@ -193,6 +197,15 @@ impl MigrateContext<'_> {
         }
     }
 
+    /// The failpoint in front of durable `action` of `step` ([`durable::Failpoints::at`]).
+    pub fn durable(
+        &self,
+        action: durable::Durable,
+        step: Option<&StepId>,
+    ) -> Result<(), durable::Injected> {
+        self.failpoints.at(action, step)
+    }
+
     /// Remove the temporary seed volumes (best effort: they hold a copy of image content only).
     fn remove_seed_volumes(&self, state: &JournalState) {
         for detail in state.done.values() {
@@ -205,6 +218,7 @@ impl MigrateContext<'_> {
                 seeded: Some(volume),
                 ..
             } = detail
+                && self.durable(durable::Durable::VolumeRemove, None).is_ok()
             {
                 let _ = self.engine.remove_volume(volume);
             }

@@ -29,6 +29,7 @@ pub fn prune_sources(
     reload: Reload<'_>,
 ) -> Result<Outcome, MigrateError> {
     let mut state = state_of(journal, records)?;
+    journal.fail_with(ctx.failpoints.clone());
     if !state.finished || state.rolled_back || state.rolling_back {
         return Err(MigrateError::Blocked {
             message: format!(
@@ -185,6 +186,7 @@ fn remove(
     let input = StepInput {
         ctx,
         plan,
+        step: &step.id(),
         state,
         journal: &journal.id,
         label: &label,

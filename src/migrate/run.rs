@@ -23,6 +23,7 @@ pub fn run(
     records: &[Record],
 ) -> Result<Outcome, MigrateError> {
     let mut state = state_of(journal, records)?;
+    journal.fail_with(ctx.failpoints.clone());
     let plan = state.plan.clone();
     let total = plan.steps.len();
     let mut outcome = Outcome {
@@ -118,6 +119,7 @@ fn run_step(
     let input = StepInput {
         ctx,
         plan,
+        step: &id,
         state,
         journal: &journal.id,
         label,

@@ -580,12 +580,11 @@ fn fake_archive_streams_read_and_extract_every_entry_as_tierctl_reads_the_tree()
     let target = stack.ws.path("bfast/roundtrip");
     fs::create_dir(&target).expect("mkdir");
     let write = spec(MountSource::Bind(target.clone()), "/to", false);
+    let b = stack.b();
     stack
         .engine
         .read_archives(&spec(source, "/from", true), &["/from/."], &|_, tar| {
-            stack
-                .b()
-                .write_archive(&write, "/to", tar)
+            b.write_archive(&write, "/to", tar)
                 .map_err(std::io::Error::other)
         })
         .expect("streamed from A into B");

@@ -126,6 +126,7 @@ fn run_on_this_engine(
         views: Some(&views),
         pause: settings.migrate_pause.clone(),
         hook: None,
+        failpoints: settings.failpoints(),
         invocation: invocation(run.global),
         helper_cleanup: Some(helper_cleanup(&endpoint)),
         // another machine's VM files are not this machine's

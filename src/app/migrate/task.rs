@@ -112,7 +112,7 @@ fn start(
         crate::write::timestamp(std::time::SystemTime::now()),
         std::process::id()
     );
-    let mut journal = Journal::create(state_dir, &id, plan)?;
+    let mut journal = Journal::create_with(state_dir, &id, plan, ctx.failpoints.clone())?;
     let records = journal::read(&journal.path)?;
     Ok(run::run(ctx, &mut journal, &records)?)
 }

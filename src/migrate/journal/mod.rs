@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::migrate::durable::{Durable, Failpoints};
 use crate::migrate::plan::{CopyStep, MigratePlan, StepId};
 
 mod format;
@@ -182,6 +183,17 @@ pub enum Record {
 }
 
 impl Record {
+    /// The step a record is of (`None`: the run's own records).
+    pub fn step(&self) -> Option<&StepId> {
+        match self {
+            Record::Start { step } | Record::Done { step, .. } | Record::Failed { step, .. } => {
+                Some(step)
+            }
+            Record::Interrupted { step } => step.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The first record of a journal written now: the plan, in this release's [`FORMAT`].
     pub fn begin(plan: MigratePlan) -> Record {
         Record::Begin {
@@ -266,28 +278,55 @@ pub struct Journal {
     /// Its path.
     pub path: PathBuf,
     file: File,
+    /// The failpoints in front of each append and fsync (none unless a test sets them).
+    failpoints: Failpoints,
 }
 
 impl Journal {
     /// Create a new journal in `dir` with the plan as its first line.
     pub fn create(dir: &Path, id: &str, plan: &MigratePlan) -> Result<Journal, JournalError> {
+        Journal::create_with(dir, id, plan, Failpoints::default())
+    }
+
+    /// [`Journal::create`] with the run's failpoints ([`Durable::JournalCreate`] first, then
+    /// those of the plan's append). The journal appears with its plan or not at all: the plan
+    /// is written to a temporary file (`.journal-<id>.jsonl.tmp`) and fsynced, linked in under
+    /// its name (never over another journal), the directory fsynced. A journal without its
+    /// plan would make every later `tierctl migrate` refuse (issue 21: a crash between the
+    /// journal's creation and its first fsync left one).
+    pub fn create_with(
+        dir: &Path,
+        id: &str,
+        plan: &MigratePlan,
+        failpoints: Failpoints,
+    ) -> Result<Journal, JournalError> {
         let path = dir.join(format!("journal-{id}.jsonl"));
         let io = |source| JournalError::Io {
             path: path.clone(),
             source,
         };
+        failpoints
+            .at(Durable::JournalCreate, None)
+            .map_err(|e| io(e.into()))?;
         fs::create_dir_all(dir).map_err(io)?;
+        let temp = dir.join(format!(".journal-{id}.jsonl.tmp"));
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
-            .open(&path)
+            .open(&temp)
             .map_err(io)?;
         let mut journal = Journal {
             id: id.to_owned(),
-            path: path.clone(),
+            path: temp.clone(),
             file,
+            failpoints,
         };
-        journal.append(&Record::begin(plan.clone()))?;
+        let linked = journal
+            .append(&Record::begin(plan.clone()))
+            .and_then(|()| fs::hard_link(&temp, &path).map_err(io));
+        let _ = fs::remove_file(&temp);
+        linked?;
+        journal.path = path.clone();
         // the new file's name must survive a crash too
         if let Ok(d) = File::open(dir) {
             d.sync_all().map_err(io)?;
@@ -315,9 +354,15 @@ impl Journal {
                 id,
                 path: path.to_path_buf(),
                 file,
+                failpoints: Failpoints::default(),
             },
             records,
         ))
+    }
+
+    /// Check `failpoints` in front of every later append (a run hands its context's over).
+    pub fn fail_with(&mut self, failpoints: Failpoints) {
+        self.failpoints = failpoints;
     }
 
     /// Append `step`'s done record with its `detail`, and put it in `state`'s done steps, where
@@ -342,9 +387,13 @@ impl Journal {
             path: self.path.clone(),
             source,
         };
+        let step = record.step();
+        let fail = |action| self.failpoints.at(action, step).map_err(|e| io(e.into()));
         let mut line = serde_json::to_string(record).map_err(|e| io(e.into()))?;
         line.push('\n');
+        fail(Durable::JournalAppend)?;
         self.file.write_all(line.as_bytes()).map_err(io)?;
+        fail(Durable::JournalSync)?;
         self.file.sync_all().map_err(io)
     }
 }

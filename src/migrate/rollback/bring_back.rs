@@ -8,9 +8,11 @@ use std::sync::atomic::AtomicU64;
 use super::failed;
 use crate::engine::{HelperSpec, MountSource};
 use crate::migrate::copy::{self, CopyJob};
+use crate::migrate::durable::Durable;
 use crate::migrate::journal::{self, Detail, Journal, JournalState, Record, reverse_step};
 use crate::migrate::late_writes::{self, LateWriteError, show};
 use crate::migrate::outcome::StepOutcome;
+use crate::migrate::plan::StepId;
 use crate::migrate::steps::{StepError, counted, list_or_none};
 use crate::migrate::tree::ReadTrees;
 use crate::migrate::tree::helper::{self, Depth};
@@ -164,7 +166,8 @@ fn copy_back(
     forward: &CopyJob,
     n: usize,
 ) -> Result<(Detail, String), StepError> {
-    let (trees, ways) = copy_and_read(ctx, &journal.id, forward)?;
+    let step = reverse_step(n);
+    let (trees, ways) = copy_and_read(ctx, (&journal.id, &step), forward)?;
     let read = format!("tier directory read {}, source read {}", ways[0], ways[1]);
     let [tier, source] = trees.as_slice() else {
         return Err(StepError::FewerManifests);
@@ -175,6 +178,7 @@ fn copy_back(
         let (count, first) = counted(&differences);
         return Err(StepError::CopyBackDiffers { count, first, read });
     }
+    ctx.durable(Durable::SideFileWrite, Some(&step))?;
     let kept = journal::SideKind::CopyBack.of(n).keep_manifest(
         &journal::dir(&state.plan.project_dir),
         &journal.id,
@@ -195,11 +199,14 @@ fn copy_back(
 /// copy ([`tree::pair_manifests`]: on the host where it can).
 fn copy_and_read(
     ctx: &MigrateContext<'_>,
-    id: &str,
+    (id, step): (&str, &StepId),
     forward: &CopyJob,
 ) -> Result<ReadTrees, StepError> {
     let image = ctx.image.as_str();
-    let run = |spec: HelperSpec| ctx.engine.run_to_end(&reversed(spec, forward));
+    let run = |spec: HelperSpec| -> Result<String, StepError> {
+        ctx.durable(Durable::HelperRun, Some(step))?;
+        Ok(ctx.engine.run_to_end(&reversed(spec, forward))?)
+    };
     let measured = run(copy::measure_spec(forward, image, id))?;
     let size = copy::parse_size(&measured).unwrap_or_default();
     run(copy::wipe_spec(&forward.target, image, id))?;

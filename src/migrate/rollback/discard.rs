@@ -12,6 +12,7 @@ use super::failed;
 use crate::compose::model::ComposeProject;
 use crate::engine::{MountSource, Selector};
 use crate::migrate::copy::CopyJob;
+use crate::migrate::durable::Durable;
 use crate::migrate::journal::{self, Detail, Journal, JournalState, Record, discard_step};
 use crate::migrate::outcome::StepOutcome;
 use crate::migrate::preflight::topmost_missing;
@@ -185,8 +186,11 @@ fn remove_copy(
         _ if ctx.site().elsewhere().is_none() => topmost_missing(target),
         _ => None,
     };
+    let id = discard_step(n);
+    ctx.durable(Durable::CopyRemove, Some(&id))
+        .map_err(|m| failed(state, &id, m))?;
     tier_dirs::remove(&ctx.site(), target, made.as_deref(), &journal.id)
-        .map_err(|m| failed(state, &discard_step(n), m))
+        .map_err(|m| failed(state, &id, m))
 }
 
 /// Refused while a container of the project runs on B: it may be writing to the copies.

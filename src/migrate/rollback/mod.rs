@@ -14,13 +14,14 @@ mod bring_back;
 mod discard;
 
 use super::compose_cli;
+use super::durable::Durable;
 use super::journal::{self, Journal, JournalState, Record};
 use super::outcome::{Outcome, StepOutcome};
 use super::plan::{MigratePlan, MigrateStep, OnceStep, StepId};
 use super::prune::Reload;
 use super::steps::list_or_none;
 use super::{MigrateContext, MigrateError, state_of};
-use crate::engine::EngineError;
+use crate::engine::{EngineError, MountSource};
 use crate::write::{self, FileWrite};
 
 /// Undo the journal's migration (on this engine, or a move to engine B). Refused once a source
@@ -34,6 +35,7 @@ pub fn rollback(
     reload: Reload<'_>,
 ) -> Result<Outcome, MigrateError> {
     let mut state = state_of(journal, records)?;
+    journal.fail_with(ctx.failpoints.clone());
     if state.rolled_back {
         if !discard_copy {
             return Err(already_rolled_back(journal, &state));
@@ -41,7 +43,7 @@ pub fn rollback(
         let steps = discard::discard_copies(ctx, journal, &mut state, reload)?;
         return Ok(outcome(journal, steps));
     }
-    if state.source_removed() {
+    if state.source_removed() || removal_happened(ctx, &state)? {
         return Err(MigrateError::Blocked {
             message: "a source volume was already removed (`--prune-source` or `--remove-source`): the copy is the only data left, so the migration is not rolled back".into(),
             hint: "nothing was changed; the services keep running on the tier directories".into(),
@@ -50,7 +52,10 @@ pub fn rollback(
     ctx.remove_helpers(&journal.id);
     let mut steps = stop_and_bring_back(ctx, journal, &mut state)?;
     // 3. the files, byte for byte (a file written for B: removed)
-    ctx.pause_at(&StepId::Once(OnceStep::RollbackRestore), false);
+    let restore = StepId::Once(OnceStep::RollbackRestore);
+    ctx.pause_at(&restore, false);
+    ctx.durable(restore_action(&state), Some(&restore))
+        .map_err(|e| failed(&state, "restore", e))?;
     steps.push(restore_files(ctx, journal, &state)?);
     // 4. the services that ran, on their old volumes
     ctx.pause_at(&StepId::Once(OnceStep::RollbackStart), false);
@@ -68,6 +73,33 @@ pub fn rollback(
         steps.extend(kept_copies(ctx, &state.plan));
     }
     Ok(outcome(journal, steps))
+}
+
+/// Whether a `remove-source` step that began and was not journaled as done removed its volume
+/// (issue 21, found by the crash matrix: a prune killed right after the removal, before its end
+/// was journaled, was rolled back onto an empty volume the engine made anew at the start).
+fn removal_happened(ctx: &MigrateContext<'_>, state: &JournalState) -> Result<bool, MigrateError> {
+    for id in state
+        .begun
+        .iter()
+        .filter(|id| !state.done.contains_key(*id))
+    {
+        let Some(n) =
+            (0..state.plan.copies.len()).find(|n| MigrateStep::RemoveSource(*n).id() == *id)
+        else {
+            continue;
+        };
+        if let MountSource::Volume(name) = &state.plan.copies[n].job.source {
+            let exists = ctx.engine.volume_exists(name).map_err(|e| MigrateError::Blocked {
+                message: format!("cannot look up volume `{name}`, whose removal began: {e}"),
+                hint: "check that the Docker engine answers (`docker volume ls`), then run `tierctl migrate --rollback --yes` again; nothing was changed".into(),
+            })?;
+            if !exists {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Steps 1 and 2, with the rollback recorded as begun between them: a move to B is stopped
@@ -168,6 +200,9 @@ fn stop_services(
             }
         }
     }
+    let stop = StepId::Once(OnceStep::RollbackStop);
+    ctx.durable(Durable::ServiceStop, Some(&stop))
+        .map_err(|e| failed(state, &stop, e))?;
     let stopped = super::steps::stop_plan_services(site.engine, &state.plan).map_err(fail)?;
     let result = match ctx.to.is_some() {
         true => format!("stopped{}: {}", site.on(), list_or_none(&stopped)),
@@ -177,6 +212,15 @@ fn stop_services(
         step: "stop".into(),
         result,
     })
+}
+
+/// The durable action of the restore: compose files written back, or those written for B
+/// removed.
+fn restore_action(state: &JournalState) -> Durable {
+    match state.plan.to_context {
+        Some(_) => Durable::ComposeRemove,
+        None => Durable::ComposeRewrite,
+    }
 }
 
 /// The compose files as they were: each rewritten file written back (compare-and-swap, backed
@@ -272,6 +316,9 @@ fn start_again(
 ) -> Result<StepOutcome, MigrateError> {
     let running = state.services_to_start();
     if !running.is_empty() {
+        let start = StepId::Once(OnceStep::RollbackStart);
+        ctx.durable(Durable::ComposeUp, Some(&start))
+            .map_err(|e| failed(state, &start, e))?;
         compose_cli::start(
             ctx.compose.as_ref(),
             ctx.engine,

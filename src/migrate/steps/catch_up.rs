@@ -105,6 +105,7 @@ pub(super) fn apply(
         return Ok("nothing to apply");
     }
     if let (true, Some((source, target))) = (strict, host_copy_roots(input, job)?) {
+        input.durable(Durable::HostCopy)?;
         host_apply::apply(&source, &target, pass).map_err(StepError::HostDelta)?;
         return Ok("applied on the host");
     }

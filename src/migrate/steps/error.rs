@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::engine::observe::VerifyError;
 use crate::engine::{EngineError, MountSource};
 use crate::migrate::compose_cli::StartError;
+use crate::migrate::durable::Injected;
 use crate::migrate::host_apply::EntryError;
 use crate::migrate::journal::JournalError;
 use crate::migrate::late_writes::LateWriteError;
@@ -37,6 +38,9 @@ pub enum StepError {
         /// What the engine said.
         error: Box<EngineError>,
     },
+    /// A test failpoint failed a durable action ([`crate::migrate::durable`]).
+    #[error(transparent)]
+    Injected(#[from] Injected),
     /// A tree could not be read (on the host or by a helper).
     #[error(transparent)]
     Tree(Box<TreeError>),

@@ -85,6 +85,7 @@ pub(super) fn fill(
     // an empty volume gets what a fresh one would have: the image's content
     if let (Some(seed), true) = (&copy.seed, size.entries <= 1) {
         let volume = seed_volume(journal, n);
+        input.durable(Durable::VolumeCreate)?;
         ctx.engine.populate(&seed_spec(seed, &volume, journal))?;
         job.source = MountSource::Volume(volume.clone());
         size = measure(input, &job)?;
@@ -143,6 +144,9 @@ pub(super) fn copy_with_progress(
             .ok()
             .flatten(),
     };
+    if on_host.is_some() {
+        input.durable(Durable::HostCopy)?;
+    }
     let (result, known) = std::thread::scope(|scope| {
         let hashing = source.as_ref().map(|path| {
             scope.spawn(move || {
@@ -291,6 +295,7 @@ pub(super) fn copy_data(input: &StepInput<'_>, n: usize, retried: bool) -> Stepp
     };
     let known = match filled.known.take() {
         Some(k) => {
+            input.durable(Durable::SideFileWrite)?;
             let kept = journal::SideKind::CopySource.of(n).keep_known(
                 &journal::dir(&input.plan.project_dir),
                 input.journal,
@@ -330,6 +335,7 @@ pub(super) fn pre_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepRe
         passes += 1;
     }
     if let Some((source, target)) = host_copy_roots(input, &filled.job)? {
+        input.durable(Durable::HostCopy)?;
         host_apply::keep(&source, &target).map_err(StepError::HostCopy)?;
     }
     let line = match passes {

@@ -20,6 +20,7 @@ use super::*;
 /// file for B created beside its original, which stays untouched ([`write::create_new`]).
 pub(super) fn rewrite(input: &StepInput<'_>) -> StepResult {
     if input.plan.to_context.is_some() {
+        input.durable(Durable::ComposeCreate)?;
         return create_files(input.plan);
     }
     let mut files = Vec::new();
@@ -43,7 +44,13 @@ pub(super) fn rewrite(input: &StepInput<'_>) -> StepResult {
             text: change.new.clone(),
         });
     }
-    let backups = write::write_all(&files, input.journal)?;
+    // the failpoint in front of each file's write (`write::OpenTemp` is `'static`: owned copies)
+    let (failpoints, step) = (input.ctx.failpoints.clone(), input.step.clone());
+    let open_temp = move |path: &std::path::Path| {
+        failpoints.at(Durable::ComposeRewrite, Some(&step))?;
+        write::open_new(path)
+    };
+    let backups = write::write_all_with(&files, input.journal, &open_temp)?;
     let pairs: Vec<(PathBuf, PathBuf)> =
         files.iter().map(|f| f.path.clone()).zip(backups).collect();
     let result = format!("{} file(s) written", pairs.len());
@@ -94,6 +101,7 @@ pub(super) fn start(input: &StepInput<'_>) -> Stepped {
         ));
     }
     let context = input.ctx.to.as_ref().map(|b| b.context.as_str());
+    input.durable(Durable::ComposeUp)?;
     compose_cli::start(
         input.ctx.compose.as_ref(),
         input.ctx.engine,
@@ -186,6 +194,7 @@ pub(super) fn remove_source(input: &StepInput<'_>, n: usize) -> StepResult {
                 // `--remove-source` in the run (a prune, on a finished journal, checked first)
                 refuse_late_writes(input, n, name)?;
             }
+            input.durable(Durable::VolumeRemove)?;
             input.ctx.engine.remove_volume(name)?;
             Ok((Detail::None, format!("volume `{name}` removed")))
         }

@@ -11,9 +11,10 @@ mod verify;
 use std::time::Instant;
 
 use super::MigrateContext;
+use super::durable::{Durable, Injected};
 use super::journal::{Detail, JournalState};
 use super::learned::{Learned, StepDone};
-use super::plan::{MigratePlan, MigrateStep};
+use super::plan::{MigratePlan, MigrateStep, StepId};
 use super::stream;
 use super::tier_dirs;
 use crate::engine::HelperSpec;
@@ -32,6 +33,8 @@ pub struct StepInput<'a> {
     pub ctx: &'a MigrateContext<'a>,
     /// The plan.
     pub plan: &'a MigratePlan,
+    /// The step that runs (its durable actions' failpoints name it).
+    pub step: &'a StepId,
     /// What the journal says is done.
     pub state: &'a JournalState,
     /// The journal id (labels helpers, names backups and seed volumes).
@@ -40,6 +43,13 @@ pub struct StepInput<'a> {
     pub label: &'a str,
     /// When this run stopped the services (a resumed run that did not: the journaled time).
     pub stopped_at: Option<Instant>,
+}
+
+impl StepInput<'_> {
+    /// The failpoint in front of durable `action` of this step ([`MigrateContext::durable`]).
+    pub fn durable(&self, action: Durable) -> Result<(), Injected> {
+        self.ctx.durable(action, Some(self.step))
+    }
 }
 
 /// What a step left for the journal and its line for the report; or why it failed.
@@ -87,6 +97,7 @@ pub fn execute(
 
 pub(super) fn create_dir(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     let target = &input.plan.copies[n].job.target;
+    input.durable(Durable::TierDirCreate)?;
     Ok(tier_dirs::create(
         &input.ctx.site(),
         target,
@@ -96,6 +107,7 @@ pub(super) fn create_dir(input: &StepInput<'_>, n: usize, retried: bool) -> Step
 }
 
 pub(super) fn run_helper(input: &StepInput<'_>, spec: &HelperSpec) -> Result<String, StepError> {
+    input.durable(Durable::HelperRun)?;
     Ok(input.ctx.engine.run_to_end(spec)?)
 }
 

@@ -36,6 +36,7 @@ pub fn stop(input: &StepInput<'_>) -> StepResult {
     let (ctx, plan) = (input.ctx, input.plan);
     let at_ms = now_ms();
     let bar = progress::bar(input.label.to_owned());
+    input.durable(Durable::ServiceStop)?;
     let stopped = stop_plan_services(ctx.engine, plan)?;
     let mut running: Vec<String> = input.state.running_before.clone();
     for service in stopped {

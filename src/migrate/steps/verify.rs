@@ -85,6 +85,7 @@ pub(super) fn pre_verify(input: &StepInput<'_>, n: usize) -> Stepped {
         .iter()
         .zip(&knows)
     {
+        input.durable(Durable::SideFileWrite)?;
         known.push(side.of(n).keep_known(&dir, input.journal, k)?);
     }
     let entries = trees[0].len();
@@ -212,6 +213,7 @@ pub(super) fn verify_copy(
     }
     let (entries, bytes) = (trees[0].len(), trees[0].bytes());
     // what the copy held when verified: a rollback and `--discard-copy` compare the tier with it
+    input.durable(Durable::SideFileWrite)?;
     let manifest = journal::SideKind::Verify.of(n).keep_manifest(
         &journal::dir(&input.plan.project_dir),
         input.journal,

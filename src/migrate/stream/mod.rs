@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use super::copy::CopyJob;
 use super::cross_plan as xp;
+use super::durable::Durable;
 use super::journal::{self, Detail};
 use super::learned::{Learned, StepDone};
 use super::plan::MigrateStep;
@@ -58,6 +59,7 @@ fn transfer(
             &super::copy::wipe_spec(&job.target, image, journal),
         )?;
     }
+    input.durable(Durable::HelperRun)?;
     let began = Instant::now();
     let bytes = stream_tree(b, input, job)?;
     let stat = run_on(
@@ -125,6 +127,7 @@ pub fn pre_copy(b: &OtherEngine<'_>, input: &StepInput<'_>, n: usize, retried: b
     let (image, journal) = (&input.ctx.image, input.journal);
     let target = MountSource::Bind(input.plan.copies[n].job.target.clone());
     let copy = helper_manifest(b.engine, &target, xp::TO, image, journal)?;
+    input.durable(Durable::SideFileWrite)?;
     let manifest = journal::SideKind::PreCopy.of(n).keep_manifest(
         &journal::dir(&input.plan.project_dir),
         journal,
@@ -278,6 +281,7 @@ pub fn verify(
             first,
         });
     }
+    input.durable(Durable::SideFileWrite)?;
     let kept = journal::SideKind::Verify.of(n).keep_manifest(
         &journal::dir(&input.plan.project_dir),
         input.journal,

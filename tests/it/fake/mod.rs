@@ -26,6 +26,8 @@
 pub mod archive;
 pub mod compose;
 pub mod engine;
+pub mod failpoint;
+pub mod outage;
 pub mod sandbox;
 pub mod stack;
 pub mod views;

@@ -16,6 +16,7 @@ use tierctl::compose::load::{LoadOptions, load};
 use tierctl::compose::model::ComposeProject;
 use tierctl::engine::MountSource;
 use tierctl::migrate::cross_plan;
+use tierctl::migrate::durable::Failpoints;
 use tierctl::migrate::journal::{self, Journal, JournalState};
 use tierctl::migrate::plan::MigratePlan;
 use tierctl::migrate::site::OtherEngine;
@@ -141,8 +142,9 @@ impl Ended {
     }
 }
 
-/// The panic a crash point raises (the test's `kill -9`).
-struct Killed;
+/// The panic a crash point raises (the test's `kill -9`; also a failpoint's abort,
+/// `fake::failpoint`).
+pub struct Killed;
 
 /// A project on the fake engine (see the module's text).
 pub struct FakeStack {
@@ -164,6 +166,8 @@ pub struct FakeStack {
     pub no_compose: bool,
     /// Engine B: every run is `--to-context B` ([`FakeStack::with_b`]).
     pub b: Option<OtherSide>,
+    /// The engine the runs talk to instead of [`FakeStack::engine`] (`fake::outage`).
+    pub via: Option<Arc<dyn tierctl::engine::Engine>>,
 }
 
 impl FakeStack {
@@ -200,6 +204,7 @@ impl FakeStack {
             views,
             no_compose: false,
             b: None,
+            via: None,
         };
         stack
             .compose
@@ -328,7 +333,7 @@ impl FakeStack {
 
     fn ctx_here(&self) -> MigrateContext<'_> {
         MigrateContext {
-            engine: self.engine.as_ref(),
+            engine: self.via.as_deref().unwrap_or(self.engine.as_ref()),
             image: self.image.clone(),
             compose: (!self.no_compose).then(|| self.compose.cli()),
             roots: self
@@ -341,6 +346,7 @@ impl FakeStack {
             views: Some(&self.views),
             pause: None,
             hook: None,
+            failpoints: Failpoints::default(),
             invocation: Vec::new(),
             helper_cleanup: None,
             vm: None,
@@ -401,8 +407,15 @@ impl FakeStack {
     /// journaled) and after it ran (its end not yet journaled): a test changes the trees there,
     /// or crashes ([`crash_at`]).
     pub fn migrate_hooked(&self, plan: &MigratePlan, hook: Hook<'_>) -> Ended {
+        self.migrate_with(plan, hook, Failpoints::default())
+    }
+
+    /// [`FakeStack::migrate_hooked`] with the run's failpoints (issue 21: the journal's
+    /// creation and every durable action of the run).
+    pub fn migrate_with(&self, plan: &MigratePlan, hook: Hook<'_>, fail: Failpoints) -> Ended {
         let mut ctx = self.ctx();
         ctx.hook = Some(hook);
+        ctx.failpoints = fail.clone();
         let lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let tiers = self.tiers();
         let targets: Vec<&Path> = plan.copies.iter().map(|c| c.job.target.as_path()).collect();
@@ -421,16 +434,30 @@ impl FakeStack {
         }
         let dir = journal::dir(&plan.project_dir);
         let id = format!("fake-{:03}", journal_count(&dir) + 1);
-        let mut journal = Journal::create(&dir, &id, plan).expect("journal");
+        let created = catch_unwind(AssertUnwindSafe(|| {
+            Journal::create_with(&dir, &id, plan, fail)
+        }));
+        let mut journal = match created {
+            Ok(Ok(journal)) => journal,
+            Ok(Err(e)) => return Ended::Failed(e.into()),
+            Err(payload) if payload.is::<Killed>() => return Ended::Crashed,
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
         let records = journal::read(&journal.path).expect("journal records");
         ended(|| migrate::run(&ctx, &mut journal, &records))
     }
 
     /// `tierctl migrate --resume` of the newest journal, crashing at `crash`.
     pub fn resume(&self, crash: Option<Crash>) -> Ended {
+        self.resume_with(crash, Failpoints::default())
+    }
+
+    /// [`FakeStack::resume`] with the run's failpoints.
+    pub fn resume_with(&self, crash: Option<Crash>, fail: Failpoints) -> Ended {
         let hook = crash_at(crash);
         let mut ctx = self.ctx();
         ctx.hook = Some(&hook);
+        ctx.failpoints = fail;
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         if let Some(state) = JournalState::of(&records) {
@@ -444,19 +471,34 @@ impl FakeStack {
 
     /// `tierctl migrate --rollback [--discard-copy]` of the newest journal.
     pub fn rollback(&self, discard_copy: bool) -> Result<Outcome, MigrateError> {
-        self.rollback_with(discard_copy, self.force)
+        self.rollback_as(discard_copy, self.force, Failpoints::default())
     }
 
     /// `tierctl migrate --rollback --force` of the newest journal.
     pub fn rollback_forced(&self) -> Result<Outcome, MigrateError> {
-        self.rollback_with(false, true)
+        self.rollback_as(false, true, Failpoints::default())
     }
 
-    fn rollback_with(&self, discard_copy: bool, force: bool) -> Result<Outcome, MigrateError> {
-        let ctx = MigrateContext {
+    /// [`FakeStack::rollback`] with the run's failpoints (an abort unwinds: [`ended`]).
+    pub fn rollback_with(
+        &self,
+        discard_copy: bool,
+        fail: Failpoints,
+    ) -> Result<Outcome, MigrateError> {
+        self.rollback_as(discard_copy, self.force, fail)
+    }
+
+    fn rollback_as(
+        &self,
+        discard_copy: bool,
+        force: bool,
+        fail: Failpoints,
+    ) -> Result<Outcome, MigrateError> {
+        let mut ctx = MigrateContext {
             force,
             ..self.ctx()
         };
+        ctx.failpoints = fail;
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         let reload = || load(&self.load_options(), &DiskFiles);
@@ -476,7 +518,13 @@ impl FakeStack {
 
     /// `tierctl migrate --prune-source` of the newest journal.
     pub fn prune(&self) -> Result<Outcome, MigrateError> {
-        let ctx = self.ctx();
+        self.prune_with(Failpoints::default())
+    }
+
+    /// [`FakeStack::prune`] with the run's failpoints (an abort unwinds: [`ended`]).
+    pub fn prune_with(&self, fail: Failpoints) -> Result<Outcome, MigrateError> {
+        let mut ctx = self.ctx();
+        ctx.failpoints = fail;
         let _lock = tierctl::lock::project(&self.project()).expect("the project lock");
         let (mut journal, records) = Journal::open(&self.journal()).expect("journal");
         let reload = || load(&self.load_options(), &DiskFiles);
@@ -528,7 +576,7 @@ pub fn crash_at(crash: Option<Crash>) -> impl Fn(&str, bool) {
 
 /// Run `run` (its context's hook may crash, [`crash_at`]); a crash ends it as
 /// [`Ended::Crashed`].
-fn ended(run: impl FnOnce() -> Result<Outcome, MigrateError>) -> Ended {
+pub fn ended(run: impl FnOnce() -> Result<Outcome, MigrateError>) -> Ended {
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(outcome)) => Ended::Done(outcome),
         Ok(Err(e)) => Ended::Failed(e),

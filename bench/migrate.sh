@@ -259,10 +259,12 @@ migrate() { # mode-args...
   # the client's view: until the restarted service answers again (30 s at most)
   if answered "$work/client.log" "$end_us" 30; then
     read -r client failed < <(client_down "$work/client.log")
+    failed="$failed failed requests"
   else
-    client=never failed="all after the stop"
+    client=never failed="no answer within 30 s after the migrate"
   fi
   kill "$poller" && wait "$poller" 2>/dev/null || true
+  poller=
   # downtime from the engine: the first kill of the service -> the last start
   down=$(docker events --since "$since" --until "$(date +%s.%N)" \
       --filter "label=com.docker.compose.project=$project" --filter type=container \
@@ -308,7 +310,7 @@ for n in $(seq 1 "$runs"); do
       if [ -z "$best_copy" ] || awk -v a="$copy_step" -v b="$best_copy" 'BEGIN { exit !(a < b) }'; then
         best_copy=$copy_step; fi
     fi
-    printf '%-22s %8s %8ss %8ss %9.2fx %9.2fx  %-14s %s; %s   (client: %s failed requests; %s)\n' "$mode #$n" "$total" "$down" \
+    printf '%-22s %8s %8ss %8ss %9.2fx %9.2fx  %-14s %s; %s   (client: %s; %s)\n' "$mode #$n" "$total" "$down" \
       "$client" "$(awk -v a="$total" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" \
       "$(awk -v a="$down" -v b="${secs[host rsync -a]}" 'BEGIN { print a / b }')" "$(load)" "$same" "$serves" \
       "$failed" "$steps"

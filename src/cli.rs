@@ -254,6 +254,20 @@ pub struct MigrateArgs {
     /// for `--rollback`), the project started there. This engine's data is kept
     #[arg(long, value_name = "CONTEXT", conflicts_with_all = ["resume", "rollback", "remove_source", "prune_source"])]
     pub to_context: Option<String>,
+    /// Check a finished migration's copies (a scrub, e.g. from cron): each tier directory read
+    /// again, its content from the disk, and compared with the manifest the journal kept when
+    /// the copy verified; every path that differs is named (content, size, owner, mode, type,
+    /// missing, extra). Changes nothing. Exit status: 0 clean, 1 differences, 2 error
+    #[arg(long, conflicts_with_all = ["dry_run", "resume", "rollback", "remove_source", "prune_source", "stop_first", "to_context", "yes"])]
+    pub check: bool,
+    /// With `--check`: read the content of only PCT per cent of the files (`5` or `5%` for a
+    /// nightly run), another part each day; every entry's metadata is still compared
+    #[arg(long, value_name = "PCT", requires = "check")]
+    pub subset: Option<String>,
+    /// With `--subset`: what chooses the files (default: today's UTC date, `YYYYMMDD`); the
+    /// same seed reads the same files
+    #[arg(long, value_name = "TEXT", requires = "subset")]
+    pub subset_seed: Option<String>,
     /// With `--to-context`: the tier map of the other host (a tiers.yaml whose roots are paths
     /// on that host); default: that context's map in tiers.yaml (`contexts:`)
     #[arg(long, value_name = "PATH", requires = "to_context")]

@@ -93,6 +93,12 @@ pub enum Error {
     /// A migration stopped or was refused.
     #[error(transparent)]
     Migrate(#[from] crate::migrate::MigrateError),
+    /// `migrate --check` could not check.
+    #[error(transparent)]
+    Check(#[from] crate::migrate::check::CheckError),
+    /// `migrate --check --subset` with no percentage.
+    #[error(transparent)]
+    Subset(#[from] crate::migrate::check::SubsetError),
     /// The migration journal could not be used.
     #[error(transparent)]
     Journal(#[from] crate::migrate::journal::JournalError),
@@ -147,7 +153,7 @@ impl Error {
             Error::Engine(e) => Some(e.hint()),
             Error::Vm(e) => Some(e.hint().to_owned()),
             Error::FormatUnsupported(_) => Some(
-                "use `--format human` or `--format json`; prometheus is for `tiers status` and `verify`".into(),
+                "use `--format human` or `--format json`; prometheus is for `tiers status`, `verify` and `migrate --check`".into(),
             ),
             Error::Owner(_) => Some(
                 "create the user or group, or write the owner as numeric `uid:gid` in tiers.yaml"
@@ -158,6 +164,8 @@ impl Error {
             Error::Template(e) => Some(e.hint()),
             Error::Verify(e) => Some(e.hint()),
             Error::Migrate(e) => Some(e.hint()),
+            Error::Check(e) => Some(e.hint()),
+            Error::Subset(_) => Some("e.g. `--subset 5` reads 5 % of the files".into()),
             Error::Journal(e) => Some(e.hint()),
             Error::Lock(e) => Some(e.hint()),
             Error::Stranded(e) => Some(e.hint()),

@@ -175,6 +175,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Plan { .. } => "plan",
         Command::Rewrite { .. } => "rewrite",
         Command::Vm(_) => "vm",
+        Command::Migrate(args) if args.check => "migrate --check",
         Command::Migrate(_) => "migrate",
         Command::Verify(_) => "verify",
         Command::Tiers { command } => match command {

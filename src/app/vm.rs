@@ -48,7 +48,14 @@ pub(super) fn vm(
             );
             Facts::default()
         }
-        (_, false) => probe::paths(sources.clone()),
+        (_, false) => {
+            let mut facts = probe::paths(sources.clone());
+            // `db-on-vm-share` by content: what the bind sources a VM shares hold
+            if connected.view.shares.is_some() {
+                facts.databases = probe::databases(&sources);
+            }
+            facts
+        }
     };
     notes.extend(connected.notes.iter().cloned());
     let binds = bind_rows(&sources, &facts, &connected.view);

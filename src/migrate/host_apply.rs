@@ -7,28 +7,40 @@
 //! Every source entry is reached from the source root's descriptor with `openat2`
 //! (`RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): a symlink a container put into its volume is
 //! copied as a symlink and never followed out of the tree. Files keep their owner, mode,
-//! access and modification times (nanoseconds), symlinks their owner and times, devices and
-//! FIFOs their numbers; directories get the source's owner, mode and mtime after their
-//! content, deepest first; the target's filesystem is synced at the end.
+//! access and modification times (nanoseconds), extended attributes (POSIX ACLs and
+//! `security.capability` among them: [`super::tree::xattrs`]) and holes (only the data extents
+//! `SEEK_DATA`/`SEEK_HOLE` find are copied, by `copy_file_range` where the kernel does it),
+//! symlinks their owner, times and extended attributes, devices and FIFOs their numbers;
+//! directories get the source's owner, mode, extended attributes and mtime after their content,
+//! deepest first; the target's filesystem is synced at the end. The owner is set first (chown
+//! clears set-user-ID bits and `security.capability`), the extended attributes after the mode.
+//!
+//! [`keep`] gives a copy a helper made (busybox `cp -a`: no extended attributes, holes written
+//! dense, symlinks with the copy's time) what only the host keeps: the pre-copy's helper copies
+//! while the services run, and the host, when it may, fixes that up after it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat2, readlinkat};
+use nix::errno::Errno;
+use nix::fcntl::{
+    AtFlags, FallocateFlags, OFlag, OpenHow, ResolveFlag, fallocate, openat2, readlinkat,
+};
 use nix::sys::stat::{
     FchmodatFlags, FileStat, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, fstatat, futimens,
     mknod, utimensat,
 };
 use nix::sys::time::TimeSpec;
-use nix::unistd::{Gid, Uid, fchown, fchownat, syncfs};
+use nix::unistd::{Gid, Uid, Whence, fchown, fchownat, lseek, syncfs};
 use rayon::prelude::*;
 use thiserror::Error;
 
 use super::delta::{self, Delta, Op};
 use super::tree::name;
+use super::tree::xattrs::{self, Xattrs};
 
 /// Whether this process may apply a delta on the host: it must set any owner (root)
 /// ([`super::tree::reach::host_may_write`]).
@@ -40,7 +52,7 @@ pub fn may_apply() -> bool {
 #[derive(Debug, Error)]
 #[error("{op} `{}`: {error}", name::shown(path))]
 pub struct EntryError {
-    /// What was done to it (`rm`, `mkdir`, `cp`, `ln`, `attr`, `sync`, `open`, `list`).
+    /// What was done to it (`rm`, `mkdir`, `cp`, `ln`, `attr`, `sync`, `open`, `list`, `keep`).
     pub op: &'static str,
     /// The entry, relative to the trees' roots ([`name::encode`]d; `.` for the root).
     pub path: String,
@@ -217,7 +229,18 @@ impl Source<'_> {
                 FchmodatFlags::FollowSymlink,
             )?;
         }
-        Ok(())
+        write_xattrs(to, self.xattrs(rel)?.as_ref())
+    }
+
+    /// The extended attributes of `rel` (the entry itself, never what a symlink points to),
+    /// read through its parent's descriptor beneath the root; `None`: its filesystem has none.
+    fn xattrs(&self, rel: &str) -> io::Result<Option<Xattrs>> {
+        let (dir, last) = self.parent(rel)?;
+        xattrs::read(
+            &Path::new("/proc/self/fd")
+                .join(dir.as_raw_fd().to_string())
+                .join(last),
+        )
     }
 
     fn children(&self, rel: &str) -> io::Result<Vec<String>> {
@@ -240,8 +263,10 @@ impl Source<'_> {
             .create_new(true)
             .mode(0o600)
             .open(to)?;
-        io::copy(&mut from, &mut out)?;
-        owner_mode_and_times(&out, st)
+        copy_data(&mut from, &mut out)?;
+        // after the content: a write clears `security.capability`
+        let xattrs = self.xattrs(rel)?;
+        owner_mode_and_times(&out, to, st, xattrs.as_ref())
     }
 
     /// The source directory's owner, mode and times on the target directory (when the source
@@ -255,19 +280,161 @@ impl Source<'_> {
         if !dir.metadata()?.is_dir() {
             return Err(io::Error::other("not a directory in the copy"));
         }
-        owner_mode_and_times(&dir, &st)
+        owner_mode_and_times(&dir, to, &st, self.xattrs(rel)?.as_ref())
+    }
+
+    /// What a helper's copy of `rel` lacks and only the host keeps ([`keep`]): its extended
+    /// attributes, a symlink's times, a sparse file's holes. Nothing when the copy at `to` is
+    /// of another type (the delta copies it again).
+    fn keep(&self, rel: &str, to: &Path) -> io::Result<()> {
+        let st = self.lstat(rel)?;
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        let copy = fstatat(nix::fcntl::AT_FDCWD, to, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        if SFlag::from_bits_truncate(copy.st_mode) & SFlag::S_IFMT != kind {
+            return Ok(());
+        }
+        // the holes first: a punched hole clears `security.capability`, as a write does
+        if kind == SFlag::S_IFREG && sparse(&st) && copy.st_blocks > st.st_blocks {
+            let from = File::from(self.open(rel, OFlag::O_RDONLY)?);
+            let out = OpenOptions::new().write(true).open(to)?;
+            punch_holes(&from, &out, &copy)?;
+            // and moves the mtime: the copy's own back
+            futimens(&out, &atime(&copy), &mtime(&copy))?;
+        }
+        if let Some(xattrs) = self.xattrs(rel)? {
+            xattrs::write(to, &xattrs)?;
+        }
+        if kind == SFlag::S_IFLNK {
+            utimensat(
+                nix::fcntl::AT_FDCWD,
+                to,
+                &atime(&st),
+                &mtime(&st),
+                UtimensatFlags::NoFollowSymlink,
+            )?;
+        }
+        Ok(())
     }
 }
 
-/// The owner, mode and times of `st` on the open file or directory `to`; the owner first:
-/// chown clears set-user-ID and set-group-ID bits.
-fn owner_mode_and_times(to: &File, st: &FileStat) -> io::Result<()> {
+/// Whether a file holds fewer blocks than its length needs: it has holes.
+fn sparse(st: &FileStat) -> bool {
+    u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512)
+        < u64::try_from(st.st_size).unwrap_or(0)
+}
+
+/// Copy the content of `from` into the new, empty `out`: only the data extents `SEEK_DATA` and
+/// `SEEK_HOLE` find (a hole stays a hole), each by `io::copy` (which uses `copy_file_range`
+/// between two files where the kernel can); a filesystem that cannot seek holes is copied whole.
+fn copy_data(from: &mut File, out: &mut File) -> io::Result<()> {
+    let mut at = 0;
+    loop {
+        let data = match lseek(from.as_fd(), at, Whence::SeekData) {
+            Ok(data) => data,
+            // no data from here to the end
+            Err(Errno::ENXIO) => break,
+            Err(Errno::EINVAL | Errno::EOPNOTSUPP) if at == 0 => {
+                from.seek(SeekFrom::Start(0))?;
+                io::copy(from, out)?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let hole = lseek(from.as_fd(), data, Whence::SeekHole)?;
+        let (start, len) = (offset(data)?, offset(hole.saturating_sub(data))?);
+        from.seek(SeekFrom::Start(start))?;
+        out.seek(SeekFrom::Start(start))?;
+        let copied = io::copy(&mut Read::by_ref(from).take(len), out)?;
+        if copied < len {
+            // the file shrank under the copy: the verify names it
+            break;
+        }
+        at = hole;
+    }
+    // a hole at the end has no data to write: the length makes it
+    out.set_len(from.metadata()?.len())
+}
+
+fn offset(n: i64) -> io::Result<u64> {
+    u64::try_from(n).map_err(|_| io::Error::other("a negative file offset"))
+}
+
+/// Punch into `out` (a dense copy of `from`, `copy` its `stat`) every hole of `from`, within
+/// `out`'s length: the content stays the same (a hole reads as zeros, and the copy's bytes
+/// there are zeros), the blocks are freed.
+fn punch_holes(from: &File, out: &File, copy: &FileStat) -> io::Result<()> {
+    let end = copy.st_size;
+    let mut at = 0;
+    while at < end {
+        let hole = match lseek(from.as_fd(), at, Whence::SeekHole) {
+            Ok(hole) => hole,
+            Err(Errno::ENXIO) => break,
+            Err(e) => return Err(e.into()),
+        };
+        if hole >= end {
+            break;
+        }
+        let data = match lseek(from.as_fd(), hole, Whence::SeekData) {
+            Ok(data) => data.min(end),
+            Err(Errno::ENXIO) => end,
+            Err(e) => return Err(e.into()),
+        };
+        let flags = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+        fallocate(out.as_fd(), flags, hole, data - hole)?;
+        at = data;
+    }
+    Ok(())
+}
+
+/// Give the copy what only the host keeps (see the module's text): every entry of `source`
+/// (both host paths of the same copy) that `target` holds with the same type gets the source's
+/// extended attributes, a symlink its times, a sparse file its holes (only the blocks of the
+/// source's holes are freed; content is not written). An entry that vanished meanwhile (the
+/// services run) is left for the delta. `Err` names the first entry that failed.
+pub fn keep(source: &Path, target: &Path) -> Result<(), EntryError> {
+    let listing = super::tree::listing::list(source).map_err(|e| at("list", ".", e))?;
+    let root = open_root(source).map_err(|e| at("open", ".", e))?;
+    let from = Source { root: &root };
+    let paths: Vec<&String> = listing.keys().collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(super::tree::readers())
+        .build()
+        .map_err(|e| at("keep", ".", io::Error::other(e)))?;
+    pool.install(|| {
+        paths
+            .par_iter()
+            .try_for_each(|rel| match from.keep(rel, &under(target, rel)) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other.map_err(|e| at("keep", rel, e)),
+            })
+    })
+}
+
+/// The extended attributes `xattrs` (when the source's filesystem has any) set on `to`.
+fn write_xattrs(to: &Path, xattrs: Option<&Xattrs>) -> io::Result<()> {
+    match xattrs {
+        Some(xattrs) => xattrs::write(to, xattrs),
+        None => Ok(()),
+    }
+}
+
+/// The owner, mode, extended attributes and times of `st` on the open file or directory `to`
+/// (at `path`); the owner first: chown clears set-user-ID and set-group-ID bits and
+/// `security.capability`; the extended attributes after the mode (a POSIX ACL sets the group
+/// bits it carries), the times last.
+fn owner_mode_and_times(
+    to: &File,
+    path: &Path,
+    st: &FileStat,
+    xattrs: Option<&Xattrs>,
+) -> io::Result<()> {
     fchown(
         to,
         Some(Uid::from_raw(st.st_uid)),
         Some(Gid::from_raw(st.st_gid)),
     )?;
     fchmod(to, Mode::from_bits_truncate(st.st_mode & 0o7777))?;
+    write_xattrs(path, xattrs)?;
     futimens(to, &atime(st), &mtime(st))?;
     Ok(())
 }
@@ -322,155 +489,4 @@ fn mkdir(path: &Path) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-    use std::sync::atomic::AtomicU64;
-
-    use super::*;
-    use crate::migrate::tree;
-    use crate::migrate::tree::listing;
-    use crate::migrate::tree::manifest::{self, Digest, Rules};
-
-    fn same_trees(a: &Path, b: &Path) {
-        let hashed = AtomicU64::new(0);
-        let a = tree::read(a, Digest::Blake3, &hashed).expect("source manifest");
-        let b = tree::read(b, Digest::Blake3, &hashed).expect("copy manifest");
-        let differences = manifest::compare(&a, &b, Rules::default());
-        assert!(differences.is_empty(), "{differences:?}");
-    }
-
-    fn write(path: &Path, text: &str) {
-        fs::write(path, text).expect("write");
-    }
-
-    /// A tree with a bit of everything: nested directories, a hardlink pair, symlinks (one
-    /// pointing out of the tree), a FIFO, odd modes and (as root) another owner.
-    fn seed(root: &Path) {
-        fs::create_dir_all(root.join("d/e")).expect("dirs");
-        write(&root.join("d/e/deep"), "deep");
-        write(&root.join("same"), "AAAA\n");
-        write(&root.join("trunc"), "long content here");
-        write(&root.join("del"), "x");
-        write(&root.join("ren-a"), "renamed");
-        fs::create_dir(root.join("gone")).expect("dir");
-        write(&root.join("gone/f"), "f");
-        write(&root.join("retype"), "a file, later a directory");
-        write(&root.join("h1"), "hardlinked");
-        fs::hard_link(root.join("h1"), root.join("h2")).expect("hardlink");
-        symlink("/etc/hostname", root.join("out")).expect("symlink");
-        symlink("d/e/deep", root.join("in")).expect("symlink");
-        nix::unistd::mkfifo(&root.join("fifo"), Mode::from_bits_truncate(0o640)).expect("fifo");
-        fs::set_permissions(root.join("d"), fs::Permissions::from_mode(0o750)).expect("chmod");
-        fs::set_permissions(root.join("del"), fs::Permissions::from_mode(0o4755)).expect("chmod");
-        if may_apply() {
-            let (u, g) = (Some(Uid::from_raw(999)), Some(Gid::from_raw(998)));
-            nix::unistd::chown(&root.join("d/e/deep"), u, g).expect("chown");
-            fchownat(
-                nix::fcntl::AT_FDCWD,
-                &root.join("out"),
-                u,
-                g,
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .expect("lchown");
-        }
-    }
-
-    /// What a writer does between the pre-copy and the stop: creates, deletes, renames,
-    /// truncates, rewrites a file with the same size in the same second, retypes, relinks.
-    fn mutate(root: &Path) {
-        let same = root.join("same");
-        let before = fs::metadata(&same).expect("stat");
-        write(&same, "BBBB\n");
-        let mtime = TimeSpec::new(before.mtime(), before.mtime_nsec());
-        utimensat(
-            nix::fcntl::AT_FDCWD,
-            &same,
-            &mtime,
-            &mtime,
-            UtimensatFlags::FollowSymlink,
-        )
-        .expect("same mtime");
-        OpenOptions::new()
-            .write(true)
-            .open(root.join("trunc"))
-            .and_then(|f| f.set_len(4))
-            .expect("truncate");
-        fs::remove_file(root.join("del")).expect("delete");
-        fs::rename(root.join("ren-a"), root.join("ren-b")).expect("rename");
-        fs::remove_dir_all(root.join("gone")).expect("rm -r");
-        fs::remove_file(root.join("retype")).expect("rm");
-        fs::create_dir(root.join("retype")).expect("retype");
-        write(&root.join("retype/inside"), "now a directory");
-        write(&root.join("new"), "created");
-        fs::remove_file(root.join("h2")).expect("unlink");
-        fs::hard_link(root.join("new"), root.join("h2")).expect("relink");
-        fs::set_permissions(root.join("d/e"), fs::Permissions::from_mode(0o700)).expect("chmod");
-    }
-
-    #[test]
-    fn a_copy_and_a_delta_on_the_host_equal_the_source() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (source, target) = (dir.path().join("from"), dir.path().join("to"));
-        fs::create_dir(&source).expect("source");
-        fs::create_dir(&target).expect("target");
-        seed(&source);
-        copy_all(&source, &target).expect("copy");
-        same_trees(&source, &target);
-        let began = SystemTimeSecs::now();
-        mutate(&source);
-        let listed = delta::Listed {
-            began: 0,
-            source: listing::list(&source).expect("list source"),
-            target: listing::list(&target).expect("list target"),
-        };
-        let pass = delta::plan(&listed, began);
-        assert!(pass.removed >= 3, "{pass:?}");
-        apply(&source, &target, &pass).expect("delta");
-        same_trees(&source, &target);
-        assert_eq!(
-            fs::read_to_string(target.join("same")).expect("read"),
-            "BBBB\n"
-        );
-        assert_eq!(
-            fs::read_link(target.join("out")).expect("a symlink still"),
-            Path::new("/etc/hostname")
-        );
-    }
-
-    #[test]
-    fn a_symlinked_parent_in_the_source_is_never_followed() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (source, target, outside) = (
-            dir.path().join("from"),
-            dir.path().join("to"),
-            dir.path().join("outside"),
-        );
-        for d in [&source, &target, &outside] {
-            fs::create_dir(d).expect("dir");
-        }
-        write(&outside.join("secret"), "not yours");
-        symlink(&outside, source.join("sub")).expect("symlink");
-        // a listing made before `sub` was swapped for a symlink names `sub/secret`
-        let pass = Delta {
-            ops: vec![Op::Mkdir("sub".into()), Op::Copy("sub/secret".into())],
-            copied: 1,
-            removed: 0,
-            bytes: 9,
-        };
-        let err = apply(&source, &target, &pass).expect_err("refused");
-        assert!(err.to_string().contains("cp `sub/secret`"), "{err}");
-        assert!(!target.join("sub/secret").exists());
-    }
-
-    struct SystemTimeSecs;
-
-    impl SystemTimeSecs {
-        fn now() -> i64 {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock");
-            i64::try_from(now.as_secs()).expect("seconds")
-        }
-    }
-}
+mod tests;

@@ -63,7 +63,9 @@ pub fn late_writes(verified: &Manifest, now: &Manifest, seeded: bool) -> Vec<Lat
             .map(|path| LateWrite::Added(path.clone()))
             .collect();
     }
-    manifest::compare(verified, now, Rules::default())
+    // the copy's manifest against its source: what a helper copy keeps (the copy may have
+    // been made by one, with `--force`)
+    manifest::compare(verified, now, Rules::copy(false))
         .into_iter()
         .map(|d| match d {
             Difference::Missing { path } => LateWrite::Removed(path),
@@ -250,6 +252,7 @@ mod tests {
             device: None,
             hardlink_group: None,
             hash: hash.map(str::to_owned),
+            xattrs: None,
         }
     }
 

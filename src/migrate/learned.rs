@@ -14,8 +14,8 @@ pub struct Learned {
     /// Both trees as the copy helper read them right after its copy (a VM: the host reads
     /// neither tree), for the verify while the services are still stopped.
     pub after_copy: Option<tree::AfterCopy>,
-    /// The target as the copy on the host read it back while it synced: the verify then reads
-    /// only the source again.
+    /// The target as the copy on the host read it back from the disk (each file synced first):
+    /// the verify then reads only the source again.
     pub copy_read: Option<Manifest>,
     /// What is known of each tree (source, copy): files settled before a read, with their
     /// stamps; the verify reads again only what moved since.

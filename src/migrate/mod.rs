@@ -13,14 +13,31 @@
 //!
 //! It decides nothing: the plan says what, the journal says what is done.
 
+pub mod check;
 pub mod compose_cli;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod compose_family;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod copy;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod cross_plan;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod delta;
 pub mod host_apply;
 pub mod host_measure;
@@ -28,11 +45,23 @@ pub mod journal;
 pub mod late_writes;
 pub mod learned;
 pub mod mounts;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod outcome;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod owners;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod plan;
 pub mod preflight;
 pub mod progress;
@@ -41,7 +70,11 @@ pub mod rollback;
 pub mod run;
 pub mod site;
 pub mod steps;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod stop_order;
 pub mod stop_signal;
 pub mod stream;

@@ -17,7 +17,7 @@ use crate::template::ComposeTemplate;
 use crate::usage::StatusReport;
 
 pub use reports::{
-    AuditReport, FleetReport, InitReport, LinkReport, MigratePlanReport, MountsReport,
+    AuditReport, CheckReport, FleetReport, InitReport, LinkReport, MigratePlanReport, MountsReport,
     NewProjectReport, Outcome, PlanReport, ValidateReport, VerifyReport, VmReport,
 };
 
@@ -100,6 +100,8 @@ pub enum Report<'a> {
         /// Whether it was a rollback.
         rollback: bool,
     },
+    /// `migrate --check`.
+    Check(&'a CheckReport),
     /// `tiers validate`.
     TiersValidate(&'a ValidateReport),
     /// `tiers init`.
@@ -129,6 +131,7 @@ impl<'a> Report<'a> {
             Report::Vm(_) => "vm",
             Report::Verify(_) | Report::Fleet(_) => "verify",
             Report::MigratePlan(_) | Report::Migrated { .. } => "migrate",
+            Report::Check(_) => "migrate --check",
             Report::TiersValidate(_) => "tiers validate",
             Report::TiersInit(_) => "tiers init",
             Report::TiersLink(_) => "tiers link",
@@ -138,8 +141,8 @@ impl<'a> Report<'a> {
     }
 }
 
-/// A report asked for in a format it has no form in (only `tiers status` and `verify` have a
-/// Prometheus form).
+/// A report asked for in a format it has no form in (only `tiers status`, `verify` and
+/// `migrate --check` have a Prometheus form).
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("`--format prometheus` is not supported by `{command}`")]
 pub struct FormatUnsupported {

@@ -1,16 +1,16 @@
 //! Prometheus textfile output for node_exporter's textfile collector
 //! (`tierctl tiers status --format prometheus > /var/lib/node_exporter/tierctl.prom`); only
-//! `tiers status` and `verify` have this form.
+//! `tiers status`, `verify` and `migrate --check` have this form.
 
 use std::fmt::Write as _;
 
 use crate::report::Report;
-use crate::report::reports::{FleetReport, MountResult, VerifyReport};
+use crate::report::reports::{CheckReport, FleetReport, MountResult, VerifyReport};
 use crate::usage::StatusReport;
 use crate::verify::{FsView, MountObservation};
 
 /// The commands with a Prometheus form: the up-front refusal and [`render`] agree on them.
-pub const COMMANDS: [&str; 2] = ["tiers status", "verify"];
+pub const COMMANDS: [&str; 3] = ["tiers status", "verify", "migrate --check"];
 
 /// Renders `report`; `None` when it has no Prometheus form.
 pub fn render(report: &Report) -> Option<String> {
@@ -18,6 +18,7 @@ pub fn render(report: &Report) -> Option<String> {
         Report::TiersStatus(status) => Some(tiers_status(status)),
         Report::Verify(report) => Some(verify(report)),
         Report::Fleet(fleet) => Some(verify_fleet(fleet)),
+        Report::Check(report) => Some(check(report)),
         _ => None,
     }
 }
@@ -151,6 +152,64 @@ pub fn verify(report: &VerifyReport) -> String {
     let mut out = Gauges::default();
     run_gauges(report, &mut out);
     verify_gauges(&mut out, &[(None, report)]);
+    out.0
+}
+
+/// Renders `migrate --check`: whether it was clean, when it ran, and per copy the paths that
+/// differ (and how many were silent: content changed, size and mtime as kept), the files and
+/// bytes read, whether it was checked.
+pub fn check(report: &CheckReport) -> String {
+    let mut out = Gauges::default();
+    let journal = format!(
+        "journal=\"{}\"",
+        escape(&report.journal.display().to_string())
+    );
+    out.gauge(
+        "tierctl_check_success",
+        "1 when every copy of the migration was checked and none differs from its kept manifest, else 0.",
+        vec![(journal.clone(), u64::from(report.clean()))],
+    );
+    out.gauge(
+        "tierctl_check_timestamp_seconds",
+        "When migrate --check ran, in seconds since the Unix epoch.",
+        vec![(journal, report.checked_at)],
+    );
+    let copy = |c: &crate::report::reports::CopyCheck| {
+        format!(
+            "copy=\"{}\",source=\"{}\",target=\"{}\"",
+            c.copy,
+            escape(&c.source),
+            escape(&c.target.display().to_string())
+        )
+    };
+    let per_copy = |value: &dyn Fn(&crate::report::reports::CopyCheck) -> u64| {
+        report.copies.iter().map(|c| (copy(c), value(c))).collect()
+    };
+    out.gauge(
+        "tierctl_check_copy_checked",
+        "1 when the copy was read and compared, 0 when its journal kept no manifest of it.",
+        per_copy(&|c| u64::from(c.unchecked.is_none())),
+    );
+    out.gauge(
+        "tierctl_check_differences",
+        "Paths of the copy that differ from the manifest kept when it verified.",
+        per_copy(&|c| c.differences.len() as u64),
+    );
+    out.gauge(
+        "tierctl_check_silent_differences",
+        "Files whose content changed while size and mtime are as kept (not written through the filesystem).",
+        per_copy(&|c| c.differences.iter().filter(|d| d.silent).count() as u64),
+    );
+    out.gauge(
+        "tierctl_check_files_hashed",
+        "Files whose content was read (all, or the --subset).",
+        per_copy(&|c| c.files_hashed as u64),
+    );
+    out.gauge(
+        "tierctl_check_bytes_hashed",
+        "Content bytes read.",
+        per_copy(&|c| c.bytes_hashed),
+    );
     out.0
 }
 
@@ -358,6 +417,47 @@ mod tests {
     use super::*;
     use crate::report::reports::samples;
     use crate::usage::{DirUsage, FsNumbers, Thresholds, TierMeasure, assess};
+
+    #[test]
+    fn a_check_has_its_success_time_and_per_copy_differences() {
+        use crate::report::reports::{CopyCheck, DifferenceKind, PathDifference};
+        let report = CheckReport {
+            journal: "/srv/app/.tierctl/journal-1.jsonl".into(),
+            subset: None,
+            checked_at: 1_700_000_000,
+            copies: vec![CopyCheck {
+                copy: 0,
+                source: "volume `app_db`".into(),
+                target: "/tiers/fast/app/db".into(),
+                read: "on the host".into(),
+                entries: 3,
+                files: 2,
+                files_hashed: 2,
+                bytes_hashed: 4096,
+                unchecked: None,
+                differences: vec![PathDifference {
+                    path: "a".into(),
+                    kind: DifferenceKind::Changed,
+                    fields: vec![],
+                    silent: true,
+                }],
+            }],
+        };
+        let text = check(&report);
+        let copy = r#"copy="0",source="volume `app_db`",target="/tiers/fast/app/db""#;
+        for line in [
+            r#"tierctl_check_success{journal="/srv/app/.tierctl/journal-1.jsonl"} 0"#.to_owned(),
+            r#"tierctl_check_timestamp_seconds{journal="/srv/app/.tierctl/journal-1.jsonl"} 1700000000"#.to_owned(),
+            format!("tierctl_check_copy_checked{{{copy}}} 1"),
+            format!("tierctl_check_differences{{{copy}}} 1"),
+            format!("tierctl_check_silent_differences{{{copy}}} 1"),
+            format!("tierctl_check_files_hashed{{{copy}}} 2"),
+            format!("tierctl_check_bytes_hashed{{{copy}}} 4096"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(COMMANDS.contains(&Report::Check(&report).command()));
+    }
 
     #[test]
     fn a_fleet_labels_each_sample_with_its_host() {

@@ -453,3 +453,106 @@ pub(crate) mod samples {
         }
     }
 }
+
+/// What `migrate --check` found: each copy of a finished migration re-read where it lives and
+/// compared with the manifest its journal kept when the copy verified.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// The journal whose copies were checked.
+    pub journal: PathBuf,
+    /// The files whose content was read, when not all (`--subset`).
+    pub subset: Option<CheckSubset>,
+    /// When the check ran, seconds since the Unix epoch.
+    pub checked_at: u64,
+    /// Every copy of the journal's plan, in plan order.
+    pub copies: Vec<CopyCheck>,
+}
+
+impl CheckReport {
+    /// Every difference of every copy.
+    pub fn differences(&self) -> usize {
+        self.copies.iter().map(|c| c.differences.len()).sum()
+    }
+
+    /// No copy differs from its manifest and every copy was checked.
+    pub fn clean(&self) -> bool {
+        self.copies
+            .iter()
+            .all(|c| c.differences.is_empty() && c.unchecked.is_none())
+    }
+}
+
+/// The part of a copy's files whose content a `--subset` check reads.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckSubset {
+    /// Per cent of the files (0 < percent <= 100).
+    pub percent: f64,
+    /// The seed that chose them (by default the day's date: another subset each day).
+    pub seed: String,
+}
+
+/// One copy checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CopyCheck {
+    /// The copy's index in the plan.
+    pub copy: usize,
+    /// Where the data came from (`volume NAME`, `bind PATH`).
+    pub source: String,
+    /// The tier directory (on the engine's host).
+    pub target: PathBuf,
+    /// How it was read now (`on the host at ..., from the disk`, `in the engine by a helper
+    /// container, from the disk`).
+    pub read: String,
+    /// Entries in the kept manifest.
+    pub entries: usize,
+    /// Regular files in the kept manifest.
+    pub files: usize,
+    /// Files whose content was read and compared.
+    pub files_hashed: usize,
+    /// Content bytes read.
+    pub bytes_hashed: u64,
+    /// Why this copy was not checked (its manifest was not kept); `None`: checked.
+    pub unchecked: Option<String>,
+    /// Every path that differs, in path order.
+    pub differences: Vec<PathDifference>,
+}
+
+/// One path of a copy that is not what its kept manifest says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PathDifference {
+    /// The path relative to the tier directory (`migrate::tree::name`'s encoding: a byte that
+    /// is not UTF-8 as NUL and two hex digits); `.` is the directory itself.
+    pub path: String,
+    /// Missing, extra, or changed.
+    pub kind: DifferenceKind,
+    /// What changed (for [`DifferenceKind::Changed`]).
+    pub fields: Vec<FieldChange>,
+    /// The content changed while its size and mtime are as kept: nothing wrote it through the
+    /// filesystem (a write sets the mtime): the medium or something below the filesystem
+    /// changed it.
+    pub silent: bool,
+}
+
+/// What kind of difference a path has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DifferenceKind {
+    /// In the kept manifest, not in the copy now.
+    Missing,
+    /// In the copy now, not in the kept manifest.
+    Extra,
+    /// In both, with fields that differ.
+    Changed,
+}
+
+/// One field of a path that differs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    /// `type`, `size`, `uid`, `gid`, `mode`, `mtime`, `symlink`, `device`, `hardlinks`,
+    /// `content`.
+    pub field: String,
+    /// As the manifest kept it.
+    pub kept: String,
+    /// As it is now.
+    pub now: String,
+}

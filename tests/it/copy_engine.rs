@@ -89,7 +89,10 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
     .expect("manifests");
     let (source, copied) = (&trees[0], &trees[1]);
     assert_eq!(hashed.load(Ordering::Relaxed), 2 * source.bytes());
-    assert_eq!(manifest::compare(source, copied, Rules::default()), vec![]);
+    assert_eq!(
+        manifest::compare(source, copied, Rules::copy(false)),
+        vec![]
+    );
     let one = &source.entries["pg/base/1"];
     assert_eq!((one.uid, one.mode), (999, 0o600));
     assert_eq!(one.hardlink_group.as_deref(), Some("pg/base/1"));
@@ -121,7 +124,7 @@ fn a_volume_copied_by_the_helper_verifies_equal_and_a_flipped_byte_is_caught() {
         &hashed,
     )
     .expect("manifests");
-    let diffs = manifest::compare(&trees[0], &trees[1], Rules::default());
+    let diffs = manifest::compare(&trees[0], &trees[1], Rules::copy(false));
     assert!(
         matches!(diffs.as_slice(), [Difference::Changed { path, field: "content", .. }] if path == "pg/base/big"),
         "{diffs:?}"

@@ -50,12 +50,12 @@ fn fake_an_unversioned_journal_of_todays_release_resumes_to_the_end() {
     assert!(plan.steps.iter().all(|s| state.done.contains_key(&s.id())));
 }
 
-/// A journal a newer release wrote (format version 2) is refused by `--resume`, `--rollback`
+/// A journal a newer release wrote (format version 9: above any this release reads) is refused by `--resume`, `--rollback`
 /// and a new `migrate`, naming the journal and the version, with the release to finish it with;
 /// the journal is left as it was. No engine is needed: the journal is read first.
 #[test]
 fn journal_format_a_newer_journal_is_refused_by_name_before_anything_runs() {
-    let newer = "{\"event\":\"begin\",\"version\":2,\"plan\":{\"steps\":[{\"step\":\"copy-slice\",\"copy\":0}]}}\n{\"event\":\"checkpoint\",\"step\":\"copy-slice:0\"}\n";
+    let newer = "{\"event\":\"begin\",\"version\":9,\"plan\":{\"steps\":[{\"step\":\"copy-slice\",\"copy\":0}]}}\n{\"event\":\"checkpoint\",\"step\":\"copy-slice:0\"}\n";
     let ws = Workspace::new()
         .file(
             "app/compose.yaml",
@@ -78,7 +78,7 @@ fn journal_format_a_newer_journal_is_refused_by_name_before_anything_runs() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
             stderr.contains(&format!(
-                "error: journal `{}` is in format version 2, which this tierctl does not read",
+                "error: journal `{}` is in format version 9, which this tierctl does not read",
                 path.display()
             )),
             "{args:?}: {stderr}"
@@ -91,7 +91,7 @@ fn journal_format_a_newer_journal_is_refused_by_name_before_anything_runs() {
     }
     assert!(matches!(
         journal::read(&path),
-        Err(JournalError::UnknownFormat { version: 2, .. })
+        Err(JournalError::UnknownFormat { version: 9, .. })
     ));
     assert!(
         journal::read(&path)

@@ -23,6 +23,8 @@ mod fake_migrate;
 mod fleet;
 mod fuzz;
 mod hosts;
+mod issue21_keeps;
+mod issue21_medium;
 mod issue26_dataloss;
 mod issue26_rows;
 mod issue26_trees;

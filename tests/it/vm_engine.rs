@@ -1378,3 +1378,101 @@ fn issue26_row10_in_the_vm_a_service_its_stop_would_kill_is_refused_before_anyth
     );
     assert!(!tier_root.path().join(&name).exists(), "a copy was made");
 }
+
+/// Issue 22 items 3 and 5 on every share type of the VM (9p mapped-xattr, passthrough and
+/// none, virtiofs, reverse sshfs): `vm --probe` names a database's data by its image (Jellyfin's
+/// `/config`) and by its content (a SQLite file in a plain service's bind), and a watched library
+/// (Jellyfin's media) on each share where the probe measured no host inotify event, saying the
+/// verdict was measured.
+#[test]
+fn issue22_vm_probe_names_databases_and_watched_libraries_on_every_share_type() {
+    let Some(vm) = vm() else {
+        return;
+    };
+    let jellyfin = "tierctl-test/jellyfin:vm";
+    let tagged = vm.docker(&["tag", &vm.helper_image(), jellyfin]);
+    assert!(tagged.status.success(), "{}", text(&tagged));
+    let shares = [
+        vm.share(),
+        vm.passthrough(),
+        vm.nochown(),
+        vm.virtiofs(),
+        vm.sshfs(),
+    ];
+    let dirs: Vec<tempfile::TempDir> = shares.iter().map(|s| vm.dir_in(s)).collect();
+    let keep = "[\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]";
+    let mut compose = String::from("services:\n");
+    let mut app = format!(
+        "  app:\n    image: {}\n    command: {keep}\n    volumes:\n",
+        vm.helper_image()
+    );
+    for (i, dir) in dirs.iter().enumerate() {
+        let d = dir.path();
+        for sub in ["config", "movies", "state"] {
+            std::fs::create_dir(d.join(sub)).expect("mkdir");
+        }
+        let mut db = b"SQLite format 3\0".to_vec();
+        db.resize(4096, 0);
+        std::fs::write(d.join("state/app.db"), db).expect("a SQLite file");
+        compose.push_str(&format!(
+            "  jf{i}:\n    image: {jellyfin}\n    command: {keep}\n    volumes:\n      - {c}:/config\n      - {m}:/data/movies\n",
+            c = d.join("config").display(),
+            m = d.join("movies").display()
+        ));
+        app.push_str(&format!(
+            "      - {}:/state{i}\n",
+            d.join("state").display()
+        ));
+    }
+    compose.push_str(&app);
+    let ws = Workspace::new().file("app/compose.yaml", &compose);
+    let out = vm
+        .tierctl(&ws, "app")
+        .args(["vm", "--probe", "--format", "json"])
+        .output()
+        .expect("runs");
+    let report = json_of(&out);
+    let findings = report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("findings: {}", text(&out)))
+        .clone();
+    let found = |check: &str, service: &str, target: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["check"] == check && f["service"] == service && f["target"] == target)
+            .map(|f| f["message"].as_str().expect("message").to_owned())
+            .collect()
+    };
+    for (i, share) in shares.iter().enumerate() {
+        let what = format!("share {} ({i})", share.display());
+        // by image: Jellyfin keeps SQLite under /config
+        let by_image = found("db-on-vm-share", &format!("jf{i}"), "/config");
+        assert_eq!(by_image.len(), 1, "{what}: {findings:#?}");
+        // by content: the plain service's bind holds a SQLite file
+        let by_content = found("db-on-vm-share", "app", &format!("/state{i}"));
+        assert_eq!(by_content.len(), 1, "{what}: {findings:#?}");
+        assert!(
+            by_content[0].contains("SQLite files (app.db)"),
+            "{what}: {}",
+            by_content[0]
+        );
+        // every share measured no host inotify event: the media library's finding says so
+        let watched = found(
+            "watched-library-on-vm-share",
+            &format!("jf{i}"),
+            "/data/movies",
+        );
+        assert_eq!(watched.len(), 1, "{what}: {findings:#?}");
+        assert!(
+            watched[0].contains("(measured by `vm --probe`)"),
+            "{what}: {}",
+            watched[0]
+        );
+        // its own /config is not a library
+        assert!(found("watched-library-on-vm-share", &format!("jf{i}"), "/config").is_empty());
+    }
+    // the nochown share was measured to lose a chown: its database findings say so
+    let nochown = &found("db-on-vm-share", "jf2", "/config")[0];
+    assert!(nochown.contains("a chown does not stick"), "{nochown}");
+    let _ = vm.docker(&["rmi", jellyfin]);
+}

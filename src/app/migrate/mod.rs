@@ -1,5 +1,6 @@
 //! `tierctl migrate`.
 
+mod check;
 mod task;
 mod views;
 
@@ -49,6 +50,9 @@ pub(super) fn migrate(
 ) -> Result<u8, Error> {
     use crate::migrate::journal;
 
+    if args.check {
+        return check::check(settings, global, args, env, out);
+    }
     let on = engine_host(settings, global, env)?;
     let project = super::load_project(settings)?;
     let lock = (!args.dry_run)
@@ -172,7 +176,7 @@ fn new_task(
 /// The engine's host (`crate::host`). A unix socket asks nothing; a network endpoint without
 /// the context's word is asked for the marker file. On another machine the migration runs
 /// there through helpers ([`crate::migrate::tier_dirs`]), a move to another engine too.
-fn engine_host(
+pub(super) fn engine_host(
     settings: &Settings,
     global: &GlobalArgs,
     env: &Environment,

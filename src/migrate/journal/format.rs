@@ -7,6 +7,12 @@
 //! a step id it does not know, a field whose meaning changes) raises [`FORMAT`]; this release
 //! refuses a journal of a version above it by name ([`JournalError::UnknownFormat`]), and the
 //! user finishes that migration with the release that wrote it.
+//!
+//! Version 2 (issue 21 item 7): the manifests of its side files record extended attributes
+//! (`xattrs`) and symlink mtimes, which a version-1 release would compare with its own reads
+//! (no symlink mtime) and name as writes that did not happen. This release reads version 1 as
+//! it is: a manifest without them is read, and what it lacks is not compared
+//! ([`crate::migrate::tree::manifest::Rules`]).
 
 use std::path::Path;
 
@@ -15,7 +21,7 @@ use serde::Deserialize;
 use super::JournalError;
 
 /// The format version this release writes, and the newest it reads.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// The version of a journal whose first line records none (written before versions were
 /// recorded).

@@ -218,6 +218,7 @@ fn a_kept_manifest_reads_back_and_an_edited_one_is_refused() {
             device: None,
             hardlink_group: None,
             hash: None,
+            xattrs: None,
         },
     );
     let kept = keep_manifest(dir.path(), "j1", "verify-0", &m).expect("kept");
@@ -306,8 +307,9 @@ fn a_journal_written_before_the_format_version_reads_as_version_one_with_typed_s
 }
 
 /// Every record this release writes is the line today's release wrote, but for the format
-/// version it adds to the first, and the copies' `mounts` in the plan (a field added with a
-/// default, which today's release ignores): a journal one release began, the other finishes.
+/// version it adds to the first (the version the journal was read in: an unversioned one is
+/// [`LEGACY_FORMAT`]), and the copies' `mounts` in the plan (a field added with a default,
+/// which today's release ignores): a journal one release began, the other finishes.
 #[test]
 fn this_release_writes_todays_records_and_a_version_in_the_first_line() {
     let records = parse(Path::new("j.jsonl"), &lines(UNVERSIONED)).expect("reads");
@@ -318,7 +320,9 @@ fn this_release_writes_todays_records_and_a_version_in_the_first_line() {
     let old = lines(UNVERSIONED);
     assert_eq!(written[1..], old[1..]);
     assert!(
-        written[0].starts_with(&format!(r#"{{"event":"begin","version":{FORMAT},"plan":"#)),
+        written[0].starts_with(&format!(
+            r#"{{"event":"begin","version":{LEGACY_FORMAT},"plan":"#
+        )),
         "{}",
         written[0]
     );
@@ -404,6 +408,33 @@ fn a_journal_of_an_unknown_format_is_refused_naming_its_path_and_version() {
         serde_json::to_string(&plan()).expect("json")
     ));
     assert!(parse(path, &current).is_ok());
+}
+
+/// Issue 21 item 7: format 2 records extended attributes and symlink times in its manifests; a
+/// journal of format 1 (today's release) still reads, and its manifests without them too.
+#[test]
+fn issue21_a_format_1_journal_and_its_manifest_without_xattrs_still_read() {
+    assert_eq!(FORMAT, 2);
+    let path = Path::new("/p/.tierctl/journal-1.jsonl");
+    let v1 = lines(&format!(
+        "{{\"event\":\"begin\",\"version\":1,\"plan\":{}}}\n",
+        serde_json::to_string(&plan()).expect("json")
+    ));
+    assert!(parse(path, &v1).is_ok());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = r#"{"entries":{"l":{"kind":"symlink","size":0,"uid":0,"gid":0,"mode":511,"mtime":null,"link":"a","device":null,"hardlink_group":null,"hash":null}},"digest":"blake3"}"#;
+    let kept = SideKind::Verify
+        .of(0)
+        .keep_manifest(dir.path(), "j1", &serde_json::from_str(old).expect("old"))
+        .expect("kept");
+    // the side file holds the old text as an old release wrote it (no `xattrs`, a null mtime)
+    let text = fs::read_to_string(dir.path().join(&kept.file)).expect("side file");
+    assert_eq!(text.trim_end(), old);
+    let m = load_manifest(dir.path(), &kept).expect("an old manifest reads");
+    assert_eq!(
+        (m.entries["l"].mtime, &m.entries["l"].xattrs),
+        (None, &None)
+    );
 }
 
 #[test]

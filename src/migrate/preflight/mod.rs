@@ -11,11 +11,13 @@
 //! by its stop instead of ending ([`stop_signal`]: refused unless `--force`). And what the host
 //! shows at a target.
 
+mod keeps;
 mod other_engine;
 mod room;
 
 use std::path::PathBuf;
 
+pub use keeps::{Copier, Holds, Sample, lost, not_checked, refused_text, scan};
 pub use room::{measure, room, target_facts, topmost_missing};
 
 use super::copy;
@@ -151,21 +153,59 @@ fn probes(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), MigrateErr
         // there is no host view to compare with (the bind probe's marker file would be written
         // here)
         problems.extend(tier_dirs::room_and_access_elsewhere(ctx, plan)?);
-        return match problems.is_empty() {
-            true => Ok(()),
-            false => Err(refusal(problems)),
-        };
+        return with_losses(ctx, plan, problems);
     }
     problems.extend(seen_as_on_host(ctx, plan)?);
     if !problems.is_empty() {
         return Err(refusal(problems));
     }
     problems.extend(room::room_and_access(ctx, plan, true)?);
-    if !problems.is_empty() {
-        return Err(refusal(problems));
-    }
-    Ok(())
+    with_losses(ctx, plan, problems)
 }
+
+/// `problems`, and what each copy would not keep of its source (extended attributes, POSIX
+/// ACLs, holes: [`keeps`]), listed together; a note each for what was not checked.
+fn with_losses(
+    ctx: &MigrateContext<'_>,
+    plan: &MigratePlan,
+    mut problems: Vec<String>,
+) -> Result<(), MigrateError> {
+    let (lost, notes) = keeps::losses(ctx, plan)?;
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+    let (lost, warnings) = losses_verdict(lost, ctx.force);
+    for warning in warnings {
+        eprintln!("{warning}");
+    }
+    let keeps = !lost.is_empty();
+    problems.extend(lost);
+    match (problems.is_empty(), keeps) {
+        (true, _) => Ok(()),
+        (false, false) => Err(refusal(problems)),
+        (false, true) => Err(MigrateError::Blocked {
+            message: refusal_text(&problems),
+            hint: KEEPS_HINT.to_owned(),
+        }),
+    }
+}
+
+/// What a copy would not keep: refused (the problems) unless `force`, then a warning each
+/// (pure).
+pub fn losses_verdict(lost: Vec<String>, force: bool) -> (Vec<String>, Vec<String>) {
+    match force {
+        false => (lost, Vec::new()),
+        true => (
+            Vec::new(),
+            lost.into_iter()
+                .map(|l| format!("warning: {l} (going on: --force)"))
+                .collect(),
+        ),
+    }
+}
+
+/// The hint of a refusal that names what a copy would not keep.
+pub const KEEPS_HINT: &str = "nothing was changed; tierctl keeps extended attributes, POSIX ACLs and holes when it copies on the host: run it as root on a native engine, with the target on a filesystem that holds those attributes (ext4, XFS, Btrfs, ZFS; not ramfs, vfat or exFAT); or pass `--force` to copy without them";
 
 /// Preflight's "no container outside the plan uses a source volume", again before a resumed
 /// run goes on: a container started since the first run's preflight could keep writing into a

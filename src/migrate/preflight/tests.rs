@@ -204,3 +204,25 @@ fn target_facts_see_a_symlink_on_the_way_to_a_missing_path() {
     let facts = target_facts(&canonical.join("real"));
     assert!(facts.exists && facts.is_dir && facts.empty);
 }
+
+#[test]
+fn issue21_a_loss_is_refused_unless_force_and_then_warned() {
+    let lost = vec!["volume `v`: extended attributes would be lost".to_owned()];
+    assert_eq!(
+        losses_verdict(lost.clone(), false),
+        (lost.clone(), Vec::new())
+    );
+    assert_eq!(
+        losses_verdict(lost, true),
+        (
+            Vec::new(),
+            vec![
+                "warning: volume `v`: extended attributes would be lost (going on: --force)"
+                    .to_owned()
+            ]
+        )
+    );
+    assert!(KEEPS_HINT.starts_with("nothing was changed"));
+    assert!(KEEPS_HINT.contains("`--force`"));
+    assert!(not_checked("volume `v`").contains("not checked"));
+}

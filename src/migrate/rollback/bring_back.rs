@@ -169,7 +169,8 @@ fn copy_back(
     let [tier, source] = trees.as_slice() else {
         return Err(StepError::FewerManifests);
     };
-    let differences = manifest::compare(tier, source, Rules::default());
+    // the copy back is a helper's busybox `cp -a`: no extended attributes, no symlink times
+    let differences = manifest::compare(tier, source, Rules::copy(false));
     if !differences.is_empty() {
         let (count, first) = counted(&differences);
         return Err(StepError::CopyBackDiffers { count, first, read });

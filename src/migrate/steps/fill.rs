@@ -49,7 +49,7 @@ pub(super) struct Filled {
     seeded: Option<String>,
     began: i64,
     known: Option<tree::Known>,
-    /// The target as the copy on the host read it right after copying, while it synced.
+    /// The target as the copy on the host read it back from the disk right after copying.
     copy_read: Option<manifest::Manifest>,
     /// Both trees as the copy helper read them right after its copy.
     after: Option<tree::AfterCopy>,
@@ -154,9 +154,13 @@ pub(super) fn copy_with_progress(
             Duration::from_millis(500),
             || bar.set_position(copied_bytes(here, &job.target)),
             || match &on_host {
-                // the copy is hashed back while it syncs: the verify then reads only the source
+                // the copy is hashed back from the disk while its filesystem syncs: each file
+                // synced on its own (`fdatasync`) and its pages dropped before it is read, so
+                // the reads overlap the rest of the writeback; the verify then reads only the
+                // source
                 Some((from, to)) => host_apply::copy_all_reading(from, to, || {
-                    tree::read(to, manifest::Digest::Blake3, &AtomicU64::new(0)).ok()
+                    let hashed = AtomicU64::new(0);
+                    tree::read_from_medium(to, manifest::Digest::Blake3, &hashed).ok()
                 })
                 .map(|read| (format!("{}\n", now_ms() / 1000), read))
                 .map_err(StepError::HostCopy),
@@ -305,7 +309,10 @@ pub(super) fn copy_data(input: &StepInput<'_>, n: usize, retried: bool) -> Stepp
 }
 
 /// The pre-copy while the services run: a first copy, then catch-up passes while what changed
-/// meanwhile is more than [`delta::REPEAT_PER_MILLE`] of the data, so the stop stays short.
+/// meanwhile is more than [`delta::REPEAT_PER_MILLE`] of the data, so the stop stays short;
+/// where the host may copy, it then gives the helper's copy what only the host keeps
+/// (extended attributes, symlink times, holes: [`host_apply::keep`]), and what changes after
+/// that (its ctime moves) the delta copies again on the host.
 pub(super) fn pre_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepResult {
     let filled = fill(input, n, true, retried)?;
     let mut since = filled.began;
@@ -321,6 +328,9 @@ pub(super) fn pre_copy(input: &StepInput<'_>, n: usize, retried: bool) -> StepRe
         caught_up += pass.copied;
         since = listed.began;
         passes += 1;
+    }
+    if let Some((source, target)) = host_copy_roots(input, &filled.job)? {
+        host_apply::keep(&source, &target).map_err(StepError::HostCopy)?;
     }
     let line = match passes {
         1 => copied_line(&filled),

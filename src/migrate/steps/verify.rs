@@ -58,6 +58,15 @@ pub(super) fn after_copy_read(
     }))
 }
 
+/// The rules a copy and its source compare by: extended attributes and symlink times too
+/// when the copy ran on the host, which keeps them ([`crate::migrate::host_apply`]; the
+/// pre-copy's helper copy is given them there by [`crate::migrate::host_apply::keep`]).
+fn copy_rules(input: &StepInput<'_>, job: &CopyJob) -> Result<Rules, StepError> {
+    Ok(Rules::copy(
+        crate::migrate::tree::reach::host_copies(input.ctx.engine, job)?.is_some(),
+    ))
+}
+
 /// Verify pre-copy `n` while the services run: hash both trees, count what differs (the source
 /// is live: the delta copies it again), and keep what each side knows (files settled before the
 /// read, with their stamps) for the verify while the services are stopped.
@@ -69,7 +78,7 @@ pub(super) fn pre_verify(input: &StepInput<'_>, n: usize) -> Stepped {
     std::thread::sleep(Duration::from_nanos(margin) + Duration::from_millis(100));
     let none = [tree::Known::default(), tree::Known::default()];
     let (trees, read, knows, bytes) = manifests(input, &job, &none)?;
-    let differed = manifest::compare(&trees[0], &trees[1], Rules::default()).len();
+    let differed = manifest::compare(&trees[0], &trees[1], copy_rules(input, &job)?).len();
     let dir = journal::dir(&input.plan.project_dir);
     let mut known = Vec::new();
     for (side, k) in [journal::SideKind::Source, journal::SideKind::Copy]
@@ -191,7 +200,7 @@ pub(super) fn verify_copy(
         String::new()
     };
     let (known, (trees, read, hashed)) = verified_trees(input, n, &job, retried, learned)?;
-    let differences = manifest::compare(&trees[0], &trees[1], Rules::default());
+    let differences = manifest::compare(&trees[0], &trees[1], copy_rules(input, &job)?);
     if !differences.is_empty() {
         let (count, first) = counted(&differences);
         return Err(StepError::CopyDiffers {

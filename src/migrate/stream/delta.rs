@@ -229,6 +229,7 @@ mod tests {
             device: None,
             hardlink_group: None,
             hash: Some(hash.into()),
+            xattrs: None,
         }
     }
 

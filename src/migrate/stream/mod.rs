@@ -12,7 +12,11 @@
 //! for a copy on one engine ([`super::steps`]); only these four steps take this path, chosen by
 //! [`super::steps::execute`] from [`MigrateContext::to`](super::MigrateContext::to).
 
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod delta;
 pub mod send;
 
@@ -264,7 +268,8 @@ pub fn verify(
         (a, copy)
     });
     let (a, copy) = (a?, copy?);
-    let differences = manifest::compare(&a, &copy, Rules::default());
+    // helpers on both engines: no extended attributes, symlinks with the extraction's time
+    let differences = manifest::compare(&a, &copy, Rules::copy(false));
     if !differences.is_empty() {
         let (count, first) = counted(&differences);
         return Err(StepError::CopyDiffersOn {

@@ -99,15 +99,35 @@ pub enum ListingError {
 pub enum Depth {
     /// Every entry's metadata and every file's content (`sha256sum`).
     Hashed,
+    /// As [`Depth::Hashed`], each file's content read from the disk, not the page cache (a
+    /// copy): busybox `dd iflag=direct` (`O_DIRECT`, which writes the file's dirty pages out and
+    /// reads past the cache; no capability needed) into `sha256sum`; a filesystem that refuses
+    /// `O_DIRECT` (tried on a batch's first file) is read through the cache.
+    Medium,
     /// Metadata only (no content is read): to compare with what the host sees of the tree.
     Listed,
 }
 
 impl Depth {
-    fn word(self) -> &'static str {
+    /// Its word in the helper's arguments (`hash`, `medium`, `list`).
+    pub fn word(self) -> &'static str {
         match self {
             Depth::Hashed => "hash",
+            Depth::Medium => "medium",
             Depth::Listed => "list",
+        }
+    }
+
+    /// Whether the content is read (and hashed).
+    pub fn hashes(self) -> bool {
+        matches!(self, Depth::Hashed | Depth::Medium)
+    }
+
+    /// [`Depth::Medium`] for a tree a copy wrote (`written`), else [`Depth::Hashed`].
+    pub fn hashed(written: bool) -> Depth {
+        match written {
+            true => Depth::Medium,
+            false => Depth::Hashed,
         }
     }
 }
@@ -126,7 +146,8 @@ echo @done";
 
 /// One batch of entries (`$1`: the depth, then the paths): their names (hex of NUL-terminated
 /// bytes), one `stat` line each (the one format, [`stat::FORMAT`]), each symlink's target (hex,
-/// NUL-terminated), and for `hash`, `sha256sum`'s lines for the regular files (hex).
+/// NUL-terminated), and for `hash`, `sha256sum`'s lines for the regular files (hex); for
+/// `medium` the same lines, each file read by `dd iflag=direct` ([`Depth::Medium`]).
 pub const BATCH: &str = concat!(
     "set -o pipefail
 depth=$1; shift
@@ -144,6 +165,15 @@ if [ \"$depth\" = hash ]; then
   for f; do if [ -f \"$f\" ] && [ ! -h \"$f\" ]; then set -- \"$@\" \"$f\"; fi; done
   shift $n
   if [ $# -gt 0 ]; then sha256sum -- \"$@\" | od -An -v -tx1 || exit 1; fi
+fi
+if [ \"$depth\" = medium ]; then
+  from=
+  for f; do if [ -f \"$f\" ] && [ ! -h \"$f\" ]; then
+    if [ -z \"$from\" ]; then from=disk; dd if=\"$f\" iflag=direct count=0 2>/dev/null || from=cache; fi
+    if [ \"$from\" = disk ]; then sum=$(dd if=\"$f\" iflag=direct bs=1M 2>/dev/null | sha256sum) || exit 1
+    else sum=$(sha256sum < \"$f\") || exit 1; fi
+    printf '%s  %s\\n' \"${sum%% *}\" \"$f\"
+  fi; done | od -An -v -tx1 || exit 1
 fi
 echo @end"
 );
@@ -222,7 +252,7 @@ pub fn split_after_copy(text: &str) -> Option<(&str, &str)> {
 }
 
 /// Read the helper's output: one manifest per root of `roots`, in that order, content hashed
-/// with SHA-256 where the root was [`Depth::Hashed`] (none where [`Depth::Listed`]). `Err` says
+/// with SHA-256 where the root was [`Depth::Hashed`] or [`Depth::Medium`] (none where [`Depth::Listed`]). `Err` says
 /// what could not be read.
 pub fn parse(text: &str, roots: &[(&str, Depth)]) -> Result<Vec<Manifest>, ListingError> {
     Ok(read_roots(text, roots)?.into_iter().map(manifest).collect())
@@ -319,7 +349,7 @@ fn batch<'a>(
             _ => None,
         };
         let hash = match (kind, depth) {
-            (Some(Kind::File), Depth::Hashed) => Some(take_sum(&mut sums, &item.bytes)?),
+            (Some(Kind::File), depth) if depth.hashes() => Some(take_sum(&mut sums, &item.bytes)?),
             _ => None,
         };
         found.push(Item {
@@ -443,7 +473,8 @@ pub fn host_view(engine: &Manifest, host: &Manifest) -> Vec<String> {
             .collect(),
         digest: Digest::Sha256,
     };
-    manifest::compare(&bare(engine), &bare(host), Rules::default())
+    // extended attributes and symlink times are the copy's business, not the view's
+    manifest::compare(&bare(engine), &bare(host), Rules::copy(false))
         .into_iter()
         .map(|d| match d {
             Difference::Missing { path } => {
@@ -604,7 +635,7 @@ mod tests {
         let link = &m.entries["l"];
         assert_eq!(
             (link.kind, link.link.as_deref(), link.mtime, link.size),
-            (Kind::Symlink, Some("tar\nget"), None, 0)
+            (Kind::Symlink, Some("tar\nget"), Some(1_600_000_002), 0)
         );
         let fifo = &m.entries["n\0ffm"];
         assert_eq!(

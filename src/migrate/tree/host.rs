@@ -5,13 +5,21 @@
 //! and [`super::helper`] from a helper container's listing, with the same path normalisation, so
 //! the manifests of one tree compare equal whichever way they were read: sockets are left out
 //! (the engine's archive leaves them out too), a hardlink group is only a group when two of its
-//! paths lie inside the tree, symlinks carry no mtime.
+//! paths lie inside the tree. It also records what only the host reads: every entry's extended
+//! attributes ([`super::xattrs`]).
 //!
 //! [`read_known`] is [`read`] that also returns what it [`Known`] (see [`super::known`]).
+//!
+//! A copy is read from the disk, not from the page cache ([`ReadFrom::Medium`]): each file's
+//! dirty pages written out (`fdatasync`) and its cached pages dropped
+//! (`posix_fadvise(POSIX_FADV_DONTNEED)`) before it is hashed, and dropped again after, so the
+//! hash is of what the medium holds (a copy tool that wrote zeroes under the cache, as coreutils
+//! `cp` once did on ZFS, openzfs/zfs#15526, is caught only so).
 
 use std::collections::BTreeMap;
 use std::fs::{self, Metadata};
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +30,7 @@ use super::known::{Known, KnownFile, Stamp, now_ns};
 use super::manifest::{Digest, Entry, Kind, Manifest};
 use super::name;
 use super::stat::{Found, entry, group};
+use super::xattrs;
 
 /// Bytes read from a file at a time.
 const BUFFER: usize = 1 << 20;
@@ -36,10 +45,30 @@ pub fn readers() -> usize {
         .max(4)
 }
 
+/// Where a file's content is read from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// Wherever the kernel has it: its page cache when the file is cached (a source, trusted as
+    /// it is, or a tree compared with what a user may have written since).
+    #[default]
+    Cache,
+    /// The disk: each file synced (`fdatasync`) and its cached pages dropped
+    /// (`posix_fadvise(POSIX_FADV_DONTNEED)`) before it is read, dropped again after (a copy,
+    /// proven on the medium, not in memory). On a filesystem without a page cache of its own
+    /// (tmpfs) this is the same as [`ReadFrom::Cache`].
+    Medium,
+}
+
 /// Read a manifest of the directory `root` on the host, content hashed with `digest`. `hashed`
 /// grows by every content byte read (each hardlinked inode once).
 pub fn read(root: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<Manifest> {
     read_known(root, digest, hashed, &Known::default()).map(|(manifest, _)| manifest)
+}
+
+/// [`read`] from the disk ([`ReadFrom::Medium`]): a copy's manifest.
+pub fn read_from_medium(root: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<Manifest> {
+    read_known_from(root, digest, hashed, &Known::default(), ReadFrom::Medium)
+        .map(|(manifest, _)| manifest)
 }
 
 /// [`read`], taking the hash of a file whose stamp `known` holds unchanged from it instead of
@@ -50,6 +79,17 @@ pub fn read_known(
     digest: Digest,
     hashed: &AtomicU64,
     known: &Known,
+) -> io::Result<(Manifest, Known)> {
+    read_known_from(root, digest, hashed, known, ReadFrom::Cache)
+}
+
+/// [`read_known`], each file's content read `from` the cache or the disk.
+pub fn read_known_from(
+    root: &Path,
+    digest: Digest,
+    hashed: &AtomicU64,
+    known: &Known,
+    from: ReadFrom,
 ) -> io::Result<(Manifest, Known)> {
     let started_ns = now_ns();
     let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
@@ -87,7 +127,7 @@ pub fn read_known(
             None => jobs.push((f.stamp.map_or(0, |s| s.ino), &f.path, full)),
         }
     }
-    hashes.extend(hash_all(&mut jobs, digest, hashed)?);
+    hashes.extend(hash_all(&mut jobs, digest, hashed, from)?);
     let mut now = Known {
         started_ns,
         digest,
@@ -146,6 +186,7 @@ fn hash_all<'a>(
     jobs: &mut [(u64, &'a str, &Path)],
     digest: Digest,
     hashed: &AtomicU64,
+    from: ReadFrom,
 ) -> io::Result<BTreeMap<&'a str, String>> {
     jobs.sort_unstable();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -155,7 +196,7 @@ fn hash_all<'a>(
     pool.install(|| {
         jobs.par_iter()
             .map(|(_, path, full)| {
-                hash_file(full, digest, hashed)
+                hash_file(full, digest, hashed, from)
                     .map(|h| (*path, h))
                     .map_err(|e| at(full, e))
             })
@@ -163,10 +204,24 @@ fn hash_all<'a>(
     })
 }
 
+/// The entry of `meta` at `full`, with its extended attributes ([`xattrs::digests_of`]; none
+/// when it vanished since its `lstat`: the walk's own reads name that).
+fn entry_at(full: &Path, meta: &Metadata, link: Option<String>) -> io::Result<Option<Entry>> {
+    let Some(mut entry) = entry(meta, link) else {
+        return Ok(None);
+    };
+    entry.xattrs = match xattrs::digests_of(full) {
+        Ok(x) => x,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(at(full, e)),
+    };
+    Ok(Some(entry))
+}
+
 /// Every path under `dir` (itself included) with its full path on the host, depth first in
 /// name order.
 fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>) -> io::Result<()> {
-    if let Some(entry) = entry(meta, None) {
+    if let Some(entry) = entry_at(dir, meta, None)? {
         let found = Found {
             path: rel.to_owned(),
             entry,
@@ -202,7 +257,7 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
         } else {
             None
         };
-        let Some(entry) = entry(&meta, link) else {
+        let Some(entry) = entry_at(&full, &meta, link)? else {
             continue;
         };
         let inode = (meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
@@ -218,8 +273,49 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
     Ok(())
 }
 
-fn hash_file(path: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<String> {
+/// The content hash of the file at `path`, read `from` the cache or the disk.
+pub fn hash_file(
+    path: &Path,
+    digest: Digest,
+    hashed: &AtomicU64,
+    from: ReadFrom,
+) -> io::Result<String> {
     let mut file = fs::File::open(path)?;
+    if from == ReadFrom::Medium {
+        drop_pages(&file, true)?;
+    }
+    let hash = hash_open(&mut file, digest, hashed)?;
+    if from == ReadFrom::Medium {
+        // what was read is not kept in memory for the verify's sake
+        drop_pages(&file, false)?;
+    }
+    Ok(hash)
+}
+
+/// Drop `file`'s cached pages, after writing its dirty ones out when `sync` (a dirty page is
+/// not dropped). A file that cannot be synced or advised (`EINVAL`, `ENOSYS`, `EROFS`: fsync(2)'s
+/// "does not support synchronization", e.g. no page cache of its own) reads as it is; an I/O
+/// error of the sync is the file's error (its data may not be on the disk).
+fn drop_pages(file: &fs::File, sync: bool) -> io::Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+    let unsupported = |e: &io::Error| {
+        let unsupported = [Errno::EINVAL, Errno::ENOSYS, Errno::EROFS].map(|e| e as i32);
+        e.raw_os_error().is_some_and(|c| unsupported.contains(&c))
+    };
+    if sync
+        && let Err(e) = file.sync_data()
+        && !unsupported(&e)
+    {
+        return Err(e);
+    }
+    match posix_fadvise(file.as_fd(), 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED) {
+        Ok(()) | Err(Errno::EINVAL | Errno::ENOSYS | Errno::ESPIPE) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn hash_open(file: &mut fs::File, digest: Digest, hashed: &AtomicU64) -> io::Result<String> {
     let mut hasher = digest.hasher();
     let mut buf = vec![0u8; BUFFER];
     loop {
@@ -293,9 +389,14 @@ mod tests {
         assert_eq!(one.hardlink_group.as_deref(), Some("pg/base/0.link"));
         assert_eq!(m.entries["pg/base/0.link"], *one);
         let link = &m.entries["pg/current"];
+        let lstat = fs::symlink_metadata(root.join("pg/current")).expect("lstat");
         assert_eq!(
             (link.kind, link.link.as_deref(), link.mtime),
-            (Kind::Symlink, Some("base/1"), None)
+            (
+                Kind::Symlink,
+                Some("base/1"),
+                Some(u64::try_from(lstat.mtime()).expect("after 1970"))
+            )
         );
         assert_eq!(m.entries["pg/fifo"].kind, Kind::Fifo);
         assert_eq!(m.entries["pg"].mode, 0o700);
@@ -358,7 +459,7 @@ mod tests {
         }
         let rules = crate::migrate::tree::manifest::Rules {
             root_attributes: false,
-            dir_mtimes: true,
+            ..crate::migrate::tree::manifest::Rules::default()
         };
         let (ma, mb) = (manifest(a.path()), manifest(b.path()));
         assert_eq!(
@@ -410,6 +511,63 @@ mod tests {
         }
         assert_eq!(listing(dir.path()).expect("listed"), full);
         assert_eq!(full.entries["b"].hardlink_group.as_deref(), Some("a"));
+    }
+
+    /// Pages of the file at `path` in the page cache (`mincore` of a mapping of it).
+    fn resident_pages(path: &Path) -> usize {
+        use std::os::fd::AsRawFd;
+        let file = fs::File::open(path).expect("open");
+        let len = usize::try_from(file.metadata().expect("stat").len()).expect("size");
+        let page = 4096;
+        let mut vec = vec![0u8; len.div_ceil(page)];
+        // SAFETY: a read-only shared mapping of an open file, unmapped before return; `vec` has
+        // one byte per page of it
+        unsafe {
+            let addr = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            );
+            assert_ne!(addr, libc::MAP_FAILED, "mmap");
+            assert_eq!(libc::mincore(addr, len, vec.as_mut_ptr()), 0, "mincore");
+            libc::munmap(addr, len);
+        }
+        vec.iter().filter(|b| **b & 1 == 1).count()
+    }
+
+    #[test]
+    fn issue21_a_copy_is_hashed_from_the_medium_not_the_page_cache() {
+        // under target/ (a disk filesystem), not /tmp, which may be tmpfs: its pages are its
+        // storage and are never dropped
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+        fs::create_dir_all(&base).expect("target dir");
+        let dir = tempfile::tempdir_in(&base).expect("temp dir");
+        let file = dir.path().join("copied");
+        let content = vec![0x5au8; 4 << 20];
+        fs::write(&file, &content).expect("write");
+        // just written: dirty, then cached
+        assert!(resident_pages(&file) > 0);
+        let cached = read(dir.path(), Digest::Blake3, &AtomicU64::new(0)).expect("read");
+        assert!(
+            resident_pages(&file) > 0,
+            "a plain read leaves the pages cached"
+        );
+        let hashed = AtomicU64::new(0);
+        let medium = read_from_medium(dir.path(), Digest::Blake3, &hashed).expect("read");
+        assert_eq!(medium, cached);
+        assert_eq!(hashed.load(Ordering::Relaxed), 4 << 20);
+        let left = resident_pages(&file);
+        let fs_type = crate::fsx::fs_identity(dir.path())
+            .map(|i| i.fs_type)
+            .unwrap_or_default();
+        if fs_type == "tmpfs" {
+            eprintln!("the target directory is on tmpfs: its pages cannot be dropped");
+            return;
+        }
+        assert_eq!(left, 0, "{left} pages still cached on {fs_type}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A manifest of a directory tree (every path with its type, size, owner, mode, mtime, symlink
-//! target, hardlink group and a digest of its content) read from a tar stream, and the pure
-//! comparison of two manifests.
+//! target, hardlink group, extended attributes and a digest of its content) read from a tar
+//! stream, and the pure comparison of two manifests.
 //!
 //! The stream is the engine's archive of a path (`GET /containers/{id}/archive`), so the same
 //! code reads a named volume, a host directory and a directory inside a VM. Paths are relative to
@@ -134,7 +134,8 @@ pub struct Entry {
     pub gid: u64,
     /// Permission bits (`0o7777`).
     pub mode: u32,
-    /// Modification time in whole seconds; `None` for symlinks (a copy cannot set it portably).
+    /// Modification time in whole seconds. A symlink's: `None` in manifests journaled before
+    /// symlink times were recorded (compared only where both sides have one, [`Rules`]).
     pub mtime: Option<u64>,
     /// A symlink's target, as written.
     pub link: Option<String>,
@@ -144,6 +145,19 @@ pub struct Entry {
     pub hardlink_group: Option<String>,
     /// The content's digest, hex (files only; which digest: [`Manifest::digest`]).
     pub hash: Option<String>,
+    /// The extended attributes (POSIX ACLs are `system.posix_acl_*` among them): each name
+    /// ([`name::encode`]d) with the BLAKE3 digest of its value, hex ([`xattr_digest`]). `None`:
+    /// not read (a helper's busybox cannot, nor the archive reader; a filesystem without
+    /// extended attributes; a manifest journaled before they were recorded), and then not
+    /// compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xattrs: Option<BTreeMap<String, String>>,
+}
+
+/// The digest an [`Entry`] keeps of an extended attribute's value: BLAKE3, hex, whichever
+/// [`Digest`] hashes the content (only trees read on the host have extended attributes).
+pub fn xattr_digest(value: &[u8]) -> String {
+    blake3::hash(value).to_hex().to_string()
 }
 
 /// A whole tree: path -> entry.
@@ -271,11 +285,12 @@ fn tar_entry<R: Read>(
         uid,
         gid,
         mode,
-        mtime: (kind != Kind::Symlink).then_some(mtime),
+        mtime: Some(mtime),
         link,
         device,
         hardlink_group: None,
         hash,
+        xattrs: None,
     })
 }
 
@@ -353,7 +368,8 @@ pub enum Difference {
         /// The path.
         path: String,
         /// The field (`type`, `size`, `uid`, `gid`, `mode`, `mtime`, `symlink`, `device`,
-        /// `hardlinks`, `content`).
+        /// `hardlinks`, `content`, `xattr`: an extended attribute missing, extra or with another
+        /// value, each side `NAME DIGEST`, `NAME -` where it has none).
         field: &'static str,
         /// The source's value.
         source: String,
@@ -393,6 +409,10 @@ pub struct Rules {
     pub root_attributes: bool,
     /// Compare directory mtimes (a copy tool may not keep them).
     pub dir_mtimes: bool,
+    /// Compare what only a copy on the host keeps ([`crate::migrate::host_apply`]): extended
+    /// attributes (where both sides were read with them) and symlink mtimes (where both sides
+    /// record one). A helper's busybox `cp -a` keeps neither; preflight names that loss first.
+    pub host_kept: bool,
 }
 
 impl Default for Rules {
@@ -400,6 +420,18 @@ impl Default for Rules {
         Rules {
             root_attributes: true,
             dir_mtimes: true,
+            host_kept: true,
+        }
+    }
+}
+
+impl Rules {
+    /// The rules of a copy and its source: everything, and what only the host keeps when the
+    /// copy ran on the host (`on_host`).
+    pub fn copy(on_host: bool) -> Rules {
+        Rules {
+            host_kept: on_host,
+            ..Rules::default()
         }
     }
 }
@@ -408,14 +440,26 @@ impl Default for Rules {
 pub fn compare(source: &Manifest, copy: &Manifest, rules: Rules) -> Vec<Difference> {
     let mut out = Vec::new();
     for (path, a) in &source.entries {
-        let Some(b) = copy.entries.get(path) else {
-            out.push(Difference::Missing { path: path.clone() });
-            continue;
-        };
+        match copy.entries.get(path) {
+            Some(b) => compare_entry(path, a, b, rules, &mut out),
+            None => out.push(Difference::Missing { path: path.clone() }),
+        }
+    }
+    for path in copy.entries.keys() {
+        if !source.entries.contains_key(path) {
+            out.push(Difference::Extra { path: path.clone() });
+        }
+    }
+    out
+}
+
+/// The fields of one path that differ between the source's entry `a` and the copy's `b`.
+fn compare_entry(path: &str, a: &Entry, b: &Entry, rules: Rules, out: &mut Vec<Difference>) {
+    {
         let mut field = |name: &'static str, x: String, y: String| {
             if x != y {
                 out.push(Difference::Changed {
-                    path: path.clone(),
+                    path: path.to_owned(),
                     field: name,
                     source: x,
                     copy: y,
@@ -424,7 +468,7 @@ pub fn compare(source: &Manifest, copy: &Manifest, rules: Rules) -> Vec<Differen
         };
         field("type", a.kind.to_string(), b.kind.to_string());
         if a.kind != b.kind {
-            continue;
+            return;
         }
         let root = path == ".";
         if !root || rules.root_attributes {
@@ -433,7 +477,13 @@ pub fn compare(source: &Manifest, copy: &Manifest, rules: Rules) -> Vec<Differen
             field("mode", format!("{:04o}", a.mode), format!("{:04o}", b.mode));
         }
         field("size", a.size.to_string(), b.size.to_string());
-        if a.kind != Kind::Dir || (rules.dir_mtimes && !root) {
+        let mtimes = match a.kind {
+            Kind::Dir => rules.dir_mtimes && !root,
+            // journaled before symlink times were recorded, or a copy that cannot keep them
+            Kind::Symlink => rules.host_kept && a.mtime.is_some() && b.mtime.is_some(),
+            _ => true,
+        };
+        if mtimes {
             field("mtime", show(&a.mtime), show(&b.mtime));
         }
         field("symlink", show(&a.link), show(&b.link));
@@ -448,13 +498,16 @@ pub fn compare(source: &Manifest, copy: &Manifest, rules: Rules) -> Vec<Differen
             show(&b.hardlink_group),
         );
         field("content", show(&a.hash), show(&b.hash));
-    }
-    for path in copy.entries.keys() {
-        if !source.entries.contains_key(path) {
-            out.push(Difference::Extra { path: path.clone() });
+        if let (true, Some(x), Some(y)) = (rules.host_kept, &a.xattrs, &b.xattrs) {
+            for name in x.keys().chain(y.keys().filter(|n| !x.contains_key(*n))) {
+                let value = |set: &BTreeMap<String, String>| match set.get(name) {
+                    Some(digest) => format!("{name} {digest}"),
+                    None => format!("{name} -"),
+                };
+                field("xattr", value(x), value(y));
+            }
         }
     }
-    out
 }
 
 fn show<T: fmt::Display>(value: &Option<T>) -> String {
@@ -564,7 +617,7 @@ mod tests {
         assert_eq!(m.entries["b"].hardlink_group.as_deref(), Some("a"));
         assert_eq!(m.entries["b"].hash, a.hash);
         assert_eq!(m.entries["c"].link.as_deref(), Some("a"));
-        assert_eq!(m.entries["c"].mtime, None);
+        assert_eq!(m.entries["c"].mtime, Some(1_600_000_000));
         assert_eq!(m.entries["f"].kind, Kind::Fifo);
         assert_eq!(m.entries["sub"].uid, 70);
         assert_eq!(m.bytes(), 5);
@@ -687,6 +740,48 @@ mod tests {
             (Digest::Blake3.to_string(), Digest::Sha256.to_string()),
             ("blake3".to_owned(), "sha256".to_owned())
         );
+    }
+
+    /// Issue 21 item 7: a manifest journaled before extended attributes and symlink times were
+    /// recorded compares with one read now: what it lacks is not compared; what both have is,
+    /// by name.
+    #[test]
+    fn issue21_a_manifest_without_xattrs_or_symlink_times_compares_and_both_name_a_difference() {
+        let old: Manifest = serde_json::from_str(
+            r#"{"entries":{"l":{"kind":"symlink","size":0,"uid":0,"gid":0,"mode":511,"mtime":null,"link":"a","device":null,"hardlink_group":null,"hash":null}}}"#,
+        )
+        .expect("a manifest journaled before");
+        let mut now = old.clone();
+        let entry = now.entries.get_mut("l").expect("l");
+        entry.mtime = Some(1_700_000_000);
+        entry.xattrs = Some(BTreeMap::from([(
+            "trusted.x".to_owned(),
+            xattr_digest(b"1"),
+        )]));
+        assert_eq!(compare(&old, &now, Rules::default()), vec![]);
+        assert_eq!(compare(&now, &old, Rules::default()), vec![]);
+        let mut copy = now.clone();
+        let entry = copy.entries.get_mut("l").expect("l");
+        entry.mtime = Some(1_700_000_001);
+        entry.xattrs = Some(BTreeMap::new());
+        let shown: Vec<String> = compare(&now, &copy, Rules::default())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "`l` mtime: source 1700000000, copy 1700000001".to_owned(),
+                format!(
+                    "`l` xattr: source trusted.x {}, copy trusted.x -",
+                    xattr_digest(b"1")
+                ),
+            ]
+        );
+        assert_eq!(compare(&now, &copy, Rules::copy(false)), vec![]);
+        // a helper's manifest serialises as before: no `xattrs` field
+        let text = serde_json::to_string(&old).expect("json");
+        assert!(!text.contains("xattrs"), "{text}");
     }
 
     #[test]

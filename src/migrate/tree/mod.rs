@@ -4,7 +4,7 @@
 //! each side of a copy is decided once ([`sides`]), through one reader trait with a host and a
 //! helper implementation ([`reader`]). [`known`] is what one read hands to the next; [`listing`]
 //! is the delta's listing; [`stat`] the one record of a path and its decoder; [`name`] names as
-//! bytes.
+//! bytes; [`xattrs`] the extended attributes (and POSIX ACLs) of a host path.
 
 /// The one busybox `stat -c` format ([`stat::FORMAT`]) as a literal, for the helper scripts'
 /// `concat!`.
@@ -14,21 +14,36 @@ macro_rules! stat_format {
     };
 }
 
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod helper;
 pub mod host;
 pub mod known;
 pub mod listing;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod manifest;
-#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod name;
 pub mod reach;
 pub mod reader;
 pub mod sides;
 pub mod stat;
+pub mod xattrs;
 
-pub use host::{listing as host_listing, read, read_known, readers};
+pub use host::{
+    ReadFrom, listing as host_listing, read, read_from_medium, read_known, read_known_from, readers,
+};
 pub use known::{Known, KnownFile, RACY_MARGIN_NS, Stamp};
 pub use sides::{
     AfterCopy, AfterCopyRoots, KnownTrees, ReadTrees, TreeError, Way, after_copy_manifests,

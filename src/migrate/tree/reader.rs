@@ -4,18 +4,21 @@
 //! as it does, read here) and a helper-container one ([`HelperReader`]: the trees are the mounts
 //! of a never-started helper, [`copy::FROM`] and [`copy::TO`], read where they live by the one
 //! manifest helper, only its listing crossing). Both give the same keys, records and entries
-//! for one tree ([`super::stat`], [`super::name`]).
+//! for one tree ([`super::stat`], [`super::name`]). The host reads the target (the tree a copy
+//! wrote) from the disk, its pages dropped ([`from_side`]).
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
-use super::helper::Depth;
+use super::helper::{self, Depth};
 use super::host;
 use super::known::Known;
 use super::listing::{self, Listed};
-use super::manifest::{Digest, Manifest};
+use super::manifest::{Digest, Kind, Manifest};
+use super::name;
 use super::sides::{TreeError, helper_manifests};
 use crate::engine::{Capability, EngineError, HelperSpec, Helpers};
 use crate::migrate::copy::{self, CopyJob};
@@ -36,13 +39,42 @@ pub trait TreeReader {
         known: &[Known; 2],
         hashed: &AtomicU64,
     ) -> Result<Vec<(Manifest, Known)>, TreeError>;
+
+    /// The content hashes of the regular files `paths` of `side` (manifest keys, relative to
+    /// its root), each read as [`Self::manifests`] reads that side (the target from the disk),
+    /// with `digest` where the reader chooses it (a helper hashes with SHA-256); a path that is
+    /// no regular file now, or gone, is left out (the listing says what it is). `hashed` grows by
+    /// every content byte read.
+    fn hashes(
+        &self,
+        side: usize,
+        paths: &[String],
+        digest: Digest,
+        hashed: &AtomicU64,
+    ) -> Result<Hashes, TreeError>;
 }
+
+/// Content hashes by path (a manifest key).
+pub type Hashes = BTreeMap<String, String>;
+
+/// Bytes of file arguments one helper of [`TreeReader::hashes`] takes at most (well below the
+/// kernel's limit on a command line, 2 MiB with the environment).
+const ARGUMENT_BYTES: usize = 256 * 1024;
 
 /// The trees at these host paths (source, target), read here; a side without a path is not
 /// read by this reader.
 pub struct HostReader {
     /// Source and target on the host.
     pub roots: [Option<PathBuf>; 2],
+}
+
+/// Where the host reads `side`'s content from: the target (side 1, the tree a copy wrote) from
+/// the disk, the source from wherever the kernel has it.
+pub fn from_side(side: usize) -> host::ReadFrom {
+    match side {
+        1 => host::ReadFrom::Medium,
+        _ => host::ReadFrom::Cache,
+    }
 }
 
 /// The trees mounted in `spec` (a never-started helper with the source at [`copy::FROM`] and
@@ -118,7 +150,13 @@ impl TreeReader for HostReader {
         let read = |side: usize, depth: Depth| {
             let root = self.root(side)?;
             let read = match depth {
-                Depth::Hashed => host::read_known(root, digest, hashed, &known[side]),
+                Depth::Hashed => {
+                    host::read_known_from(root, digest, hashed, &known[side], from_side(side))
+                }
+                Depth::Medium => {
+                    let from = host::ReadFrom::Medium;
+                    host::read_known_from(root, digest, hashed, &known[side], from)
+                }
                 Depth::Listed => host::listing(root).map(|m| (m, Known::default())),
             };
             read.map_err(|e| self.host_error(side, e))
@@ -139,6 +177,58 @@ impl TreeReader for HostReader {
                 })
                 .collect()
         })
+    }
+
+    fn hashes(
+        &self,
+        side: usize,
+        paths: &[String],
+        digest: Digest,
+        hashed: &AtomicU64,
+    ) -> Result<Hashes, TreeError> {
+        use rayon::prelude::*;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(host::readers())
+            .build()
+            .map_err(|e| self.host_error(side, io::Error::other(e)))?;
+        let read: Vec<Option<(String, String)>> = pool.install(|| {
+            paths
+                .par_iter()
+                .map(|p| {
+                    Ok(self
+                        .hash_one(side, p, digest, hashed)?
+                        .map(|h| (p.clone(), h)))
+                })
+                .collect::<Result<_, TreeError>>()
+        })?;
+        Ok(read.into_iter().flatten().collect())
+    }
+}
+
+impl HostReader {
+    /// [`TreeReader::hashes`] of one file; `None`: no regular file there now.
+    fn hash_one(
+        &self,
+        side: usize,
+        path: &str,
+        digest: Digest,
+        hashed: &AtomicU64,
+    ) -> Result<Option<String>, TreeError> {
+        let full = self.root(side)?.join(name::path(path));
+        match std::fs::symlink_metadata(&full) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.host_error(side, e)),
+        }
+        match host::hash_file(&full, digest, hashed, from_side(side)) {
+            Ok(hash) => Ok(Some(hash)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.host_error(
+                side,
+                io::Error::new(e.kind(), format!("`{}`: {e}", full.display())),
+            )),
+        }
     }
 }
 
@@ -165,6 +255,50 @@ impl TreeReader for HelperReader<'_> {
         let read = helper_manifests(self.engine, self.spec, &roots, hashed)?;
         Ok(read.into_iter().map(|m| (m, Known::default())).collect())
     }
+
+    fn hashes(
+        &self,
+        side: usize,
+        paths: &[String],
+        _digest: Digest,
+        hashed: &AtomicU64,
+    ) -> Result<Hashes, TreeError> {
+        let root = ROOTS[side];
+        let depth = Depth::hashed(side == 1);
+        let mut out = BTreeMap::new();
+        // a helper takes its files as arguments: a name that is not UTF-8 cannot be one
+        let full: Vec<String> = paths
+            .iter()
+            .filter_map(|p| String::from_utf8(name::decode(p)).ok())
+            .map(|p| format!("{root}/{p}"))
+            .collect();
+        let mut start = 0;
+        while start < full.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < full.len() && (end == start || bytes + full[end].len() < ARGUMENT_BYTES) {
+                bytes += full[end].len() + 1;
+                end += 1;
+            }
+            let spec = files_spec(self.spec, root, depth, &full[start..end]);
+            let output = self.engine.run_to_end(&spec)?;
+            let read =
+                helper::parse(&output, &[(root, depth)]).map_err(|source| TreeError::Listing {
+                    root: root.into(),
+                    source,
+                })?;
+            for m in read {
+                hashed.fetch_add(m.bytes(), std::sync::atomic::Ordering::Relaxed);
+                for (path, entry) in m.entries {
+                    if let (Kind::File, Some(hash)) = (entry.kind, entry.hash) {
+                        out.insert(path, hash);
+                    }
+                }
+            }
+            start = end;
+        }
+        Ok(out)
+    }
 }
 
 /// The list helper of [`HelperReader::listed`], as [`super::helper::spec`] makes the manifest helper:
@@ -175,6 +309,37 @@ pub fn list_spec(spec: &HelperSpec) -> HelperSpec {
         capabilities: vec![Capability::DacReadSearch],
         purpose: "list".into(),
         ..spec.clone()
+    }
+}
+
+/// The script of [`files_spec`]: `$1` is [`helper::BATCH`], `$2` the root, `$3` the depth,
+/// then the files (full paths under the root); one `@root`, one batch of them, `@done`.
+const FILES: &str = "set -o pipefail
+batch=$1; root=$2; depth=$3; shift 3
+echo \"@root $depth $root\"
+if [ $# -gt 0 ]; then sh -c \"$batch\" tierctl-batch \"$depth\" \"$@\" || exit 1; fi
+echo @done";
+
+/// The manifest helper for only `files` under `root` (full paths inside the container, e.g.
+/// `/to/db/1`), read as `depth` says: `migrate --check --subset`'s chosen files.
+/// [`helper::parse`] with `[(root, depth)]` reads its output into a manifest of those entries
+/// (no root entry).
+pub fn files_spec(verify: &HelperSpec, root: &str, depth: Depth, files: &[String]) -> HelperSpec {
+    let mut command: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        FILES.into(),
+        "tierctl-files".into(),
+        helper::BATCH.into(),
+        root.into(),
+        depth.word().into(),
+    ];
+    command.extend(files.iter().cloned());
+    HelperSpec {
+        command,
+        capabilities: vec![Capability::DacReadSearch],
+        purpose: "manifest".into(),
+        ..verify.clone()
     }
 }
 

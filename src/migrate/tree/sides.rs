@@ -14,7 +14,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::helper::{self, Depth, ListingError};
-use super::host::{read, read_known};
+use super::host::{ReadFrom, read_known, read_known_from};
 use super::known::Known;
 use super::manifest::{Digest, Kind, Manifest};
 use super::reader::{HelperReader, HostReader, TreeReader};
@@ -53,8 +53,9 @@ pub enum Way {
         /// The first few of them.
         shown: Vec<String>,
     },
-    /// On the host at this path, by tierctl's own copy right after it copied the tree, while the
-    /// filesystem synced (the services stopped, in the same run).
+    /// On the host at this path, by tierctl's own copy right after it copied the tree, read
+    /// back from the disk (each file synced and its pages dropped first) while the filesystem
+    /// synced (the services stopped, in the same run).
     HostAfterCopy(PathBuf),
     /// By the manifest helper, because the host sees the tree at `path` differently: owners,
     /// modes or symlinks the VM share keeps where the host does not see them.
@@ -86,7 +87,7 @@ impl std::fmt::Display for Way {
             ),
             Way::HostAfterCopy(path) => write!(
                 f,
-                "on the host at `{}` right after the copy, while it synced",
+                "on the host at `{}` right after the copy, read back from the disk",
                 path.display()
             ),
             Way::Archive => f.write_str("through the engine's archive stream"),
@@ -278,7 +279,7 @@ fn second_reads(
             out[index] = Some(m);
         }
     }
-    let wanted: Vec<(usize, Depth)> = helper.iter().map(|&i| (i, Depth::Hashed)).collect();
+    let wanted: Vec<(usize, Depth)> = helper.iter().map(|&i| (i, Depth::hashed(i == 1))).collect();
     if !wanted.is_empty() {
         let none = [Known::default(), Known::default()];
         let read = HelperReader { engine, spec }.manifests(&wanted, digest, &none, hashed)?;
@@ -412,7 +413,8 @@ fn helper_roots(plans: &[Plan]) -> Vec<(usize, Depth)> {
         .iter()
         .enumerate()
         .filter_map(|(root, plan)| match plan {
-            Plan::Helper => Some((root, Depth::Hashed)),
+            // the target (a copy) from the disk
+            Plan::Helper => Some((root, Depth::hashed(root == 1))),
             Plan::Candidate(_) => Some((root, Depth::Listed)),
             Plan::Host(_) => None,
         })
@@ -472,13 +474,13 @@ pub fn after_copy_roots(
             return Ok(None);
         }
     }
-    let depth = |side: &MountSource| match side {
+    let depth = |side: &MountSource, written: bool| match side {
         MountSource::Bind(path) if listable(path) => Depth::Listed,
-        _ => Depth::Hashed,
+        _ => Depth::hashed(written),
     };
     Ok(Some([
-        (copy::FROM, depth(&sides[0])),
-        (copy::TO, depth(&sides[1])),
+        (copy::FROM, depth(&sides[0], false)),
+        (copy::TO, depth(&sides[1], true)),
     ]))
 }
 
@@ -514,7 +516,7 @@ pub fn after_copy_manifests(
         source: ListingError::FewerTrees,
     })?;
     for (m, (_, depth)) in [&from, &to].into_iter().zip(roots) {
-        if *depth == Depth::Hashed {
+        if depth.hashes() {
             hashed.fetch_add(m.bytes(), Ordering::Relaxed);
         }
     }
@@ -531,8 +533,10 @@ pub fn host_hashed(
     listed: Manifest,
     path: &Path,
     hashed: &AtomicU64,
+    from: ReadFrom,
 ) -> Result<Option<(Manifest, Way)>, TreeError> {
-    let host = match read(path, Digest::Sha256, hashed) {
+    let none = Known::default();
+    let host = match read_known_from(path, Digest::Sha256, hashed, &none, from).map(|(m, _)| m) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Ok(None),
         Err(source) => {
@@ -569,7 +573,7 @@ pub fn host_hashed(
 
 /// A copy's manifests for its verify from what its copy helper read right after the copy
 /// (`trees`: source, target, read as `roots` says): a hashed side as read; a listed side (a VM
-/// share) completed on the host ([`host_hashed`]). `None` when the host could not complete it:
+/// share) completed on the host ([`host_hashed`]; the target from the disk). `None` when the host could not complete it:
 /// the verify reads the trees again by the manifest helper.
 pub fn verify_after_copy(
     trees: [Manifest; 2],
@@ -579,19 +583,23 @@ pub fn verify_after_copy(
 ) -> Result<Option<ReadTrees>, TreeError> {
     let mut out = Vec::new();
     let mut ways = [Way::CopyHelper, Way::CopyHelper];
-    for ((tree, (_, depth)), (side, way)) in trees
+    for (index, ((tree, (_, depth)), (side, way))) in trees
         .into_iter()
         .zip(roots)
         .zip(sides.iter().zip(&mut ways))
+        .enumerate()
     {
+        let from = super::reader::from_side(index);
         match (depth, side) {
-            (Depth::Listed, MountSource::Bind(path)) => match host_hashed(tree, path, hashed)? {
-                Some((m, w)) => {
-                    out.push(m);
-                    *way = w;
+            (Depth::Listed, MountSource::Bind(path)) => {
+                match host_hashed(tree, path, hashed, from)? {
+                    Some((m, w)) => {
+                        out.push(m);
+                        *way = w;
+                    }
+                    None => return Ok(None),
                 }
-                None => return Ok(None),
-            },
+            }
             _ => out.push(tree),
         }
     }
@@ -640,7 +648,7 @@ pub fn helper_manifests(
         source,
     })?;
     for (m, (_, depth)) in read.iter().zip(roots) {
-        if *depth == Depth::Hashed {
+        if depth.hashes() {
             hashed.fetch_add(m.bytes(), Ordering::Relaxed);
         }
     }
@@ -680,7 +688,7 @@ fn listable(path: &Path) -> bool {
 mod tests {
     use std::fs;
 
-    use super::super::host::listing;
+    use super::super::host::{listing, read};
     use super::*;
 
     #[test]
@@ -689,13 +697,13 @@ mod tests {
         let shared = || Plan::Candidate("/s".into());
         assert_eq!(
             helper_roots(&[Plan::Helper, Plan::Helper]),
-            [(0, Depth::Hashed), (1, Depth::Hashed)]
+            [(0, Depth::Hashed), (1, Depth::Medium)]
         );
         assert_eq!(
             helper_roots(&[Plan::Helper, shared()]),
             [(0, Depth::Hashed), (1, Depth::Listed)]
         );
-        assert_eq!(helper_roots(&[host(), Plan::Helper]), [(1, Depth::Hashed)]);
+        assert_eq!(helper_roots(&[host(), Plan::Helper]), [(1, Depth::Medium)]);
         assert!(helper_roots(&[host(), host()]).is_empty());
     }
 

@@ -124,12 +124,13 @@ impl Stat {
             uid: self.uid,
             gid: self.gid,
             mode: self.permissions(),
-            mtime: (kind != Kind::Symlink).then(|| u64::try_from(self.mtime).unwrap_or(0)),
+            mtime: Some(u64::try_from(self.mtime).unwrap_or(0)),
             link: if kind == Kind::Symlink { link } else { None },
             device: matches!(kind, Kind::CharDevice | Kind::BlockDevice)
                 .then_some((self.major, self.minor)),
             hardlink_group: None,
             hash: None,
+            xattrs: None,
         })
     }
 }

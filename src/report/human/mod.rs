@@ -1,6 +1,7 @@
 //! Text for people: aligned, readable without colour; one file per command.
 
 mod audit;
+mod check;
 mod migrate;
 mod mounts;
 mod new;
@@ -23,6 +24,7 @@ pub fn render(report: &Report, paths: &PathStyle, color: bool) -> String {
         Report::Fleet(f) => verify::fleet(f),
         Report::MigratePlan(p) => migrate::plan(p),
         Report::Migrated { outcome, rollback } => migrate::migrated(outcome, *rollback, paths),
+        Report::Check(r) => check::check(r, paths),
         Report::TiersValidate(r) => tiers::validate(r),
         Report::TiersInit(r) => tiers::init(r),
         Report::TiersLink(r) => tiers::link(r),

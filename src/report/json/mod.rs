@@ -3,6 +3,7 @@
 //! raising [`VERSION`].
 
 pub mod audit;
+pub mod check;
 pub mod migrate;
 pub mod mounts;
 pub mod plan;
@@ -57,6 +58,7 @@ pub fn render(report: &Report, paths: &PathStyle) -> Option<String> {
         Report::Migrated { outcome, rollback } => {
             pretty(&migrate::migrated(outcome, *rollback, paths))
         }
+        Report::Check(r) => pretty(&check::check(r, paths)),
         Report::TiersValidate(r) => pretty(&tiers::validate(r)),
         Report::TiersInit(r) => pretty(&tiers::init(r)),
         Report::TiersLink(r) => pretty(&tiers::link(r)),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::VERSION;
 use crate::report::PathStyle;
-use crate::report::reports::{CheckReport, CopyCheck, DifferenceKind, PathDifference};
+use crate::report::reports::{CheckReport, CopyCheck, PathDifference};
 
 /// `tierctl migrate --check --format json`.
 #[derive(Serialize)]
@@ -61,33 +61,8 @@ pub struct CopyCheckDto<'a> {
     /// Content bytes read.
     pub bytes_hashed: u64,
     /// Every path that differs, in path order.
-    pub differences: Vec<DifferenceDto<'a>>,
-}
-
-/// One path that differs.
-#[derive(Serialize)]
-pub struct DifferenceDto<'a> {
-    /// Relative to the tier directory (a byte that is not UTF-8 as NUL and two hex digits).
-    pub path: &'a str,
-    /// `missing`, `extra` or `changed`.
-    pub kind: DifferenceKind,
-    /// For `changed`: each field that differs.
-    pub fields: Vec<FieldDto<'a>>,
-    /// The content changed while size and mtime are as kept: not written through the
-    /// filesystem.
-    pub silent: bool,
-}
-
-/// One field.
-#[derive(Serialize)]
-pub struct FieldDto<'a> {
-    /// `type`, `size`, `uid`, `gid`, `mode`, `mtime`, `symlink`, `device`, `hardlinks`,
-    /// `content`.
-    pub field: &'a str,
-    /// As kept.
-    pub kept: &'a str,
-    /// As it is now.
-    pub now: &'a str,
+    /// (the report's own type: its field names are the JSON contract)
+    pub differences: &'a [PathDifference],
 }
 
 /// The DTO of `report`.
@@ -117,23 +92,6 @@ fn copy(c: &CopyCheck) -> CopyCheckDto<'_> {
         files: c.files,
         files_hashed: c.files_hashed,
         bytes_hashed: c.bytes_hashed,
-        differences: c.differences.iter().map(difference).collect(),
-    }
-}
-
-fn difference(d: &PathDifference) -> DifferenceDto<'_> {
-    DifferenceDto {
-        path: &d.path,
-        kind: d.kind,
-        fields: d
-            .fields
-            .iter()
-            .map(|f| FieldDto {
-                field: &f.field,
-                kept: &f.kept,
-                now: &f.now,
-            })
-            .collect(),
-        silent: d.silent,
+        differences: &c.differences,
     }
 }

@@ -109,6 +109,14 @@ pub enum Error {
     #[error(transparent)]
     Stranded(#[from] crate::stranded::StrandedError),
     /// Writing to stdout failed.
+    /// `--swarm` needs a swarm manager's engine.
+    #[error("the engine of context `{context}` cannot list the swarm's nodes: {source}")]
+    SwarmManager {
+        /// The context.
+        context: String,
+        /// What the engine said.
+        source: EngineError,
+    },
     #[error("cannot write output: {0}")]
     Output(io::Error),
 }
@@ -151,6 +159,9 @@ impl Error {
             Error::Write(e) => Some(e.hint()),
             Error::Endpoint(e) => Some(e.hint()),
             Error::Engine(e) => Some(e.hint()),
+            Error::SwarmManager { .. } => Some(
+                "point `--context`/`-H` at a swarm manager (`docker node ls` works there)".into(),
+            ),
             Error::Vm(e) => Some(e.hint().to_owned()),
             Error::FormatUnsupported(_) => Some(
                 "use `--format human` or `--format json`; prometheus is for `tiers status`, `verify` and `migrate --check`".into(),

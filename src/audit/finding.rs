@@ -42,11 +42,17 @@ pub enum Check {
     /// A bind directory on a tier that is empty or missing while the project's named volume
     /// that placement puts there still holds the data (`rewrite` without `migrate`).
     StrandedData,
+    /// A service Swarm may schedule on a node where its bind's tier path does not exist (or is
+    /// another tier), or whose named volume may be created afresh on another node.
+    SwarmUnpinned,
+    /// A local bind or volume several tasks of one service write (`replicas > 1`,
+    /// `mode: global`): each node gets its own copy, tasks on one node share it.
+    SwarmSharedBind,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 14] = [
+    pub const ALL: [Check; 16] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -61,6 +67,8 @@ impl Check {
         Check::WatchedLibraryOnVmShare,
         Check::TierNotMounted,
         Check::StrandedData,
+        Check::SwarmUnpinned,
+        Check::SwarmSharedBind,
     ];
 
     /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
@@ -93,6 +101,8 @@ impl Check {
             Check::WatchedLibraryOnVmShare => "watched-library-on-vm-share",
             Check::TierNotMounted => "tier-not-mounted",
             Check::StrandedData => "stranded-data",
+            Check::SwarmUnpinned => "swarm-unpinned",
+            Check::SwarmSharedBind => "swarm-shared-bind",
         }
     }
 }

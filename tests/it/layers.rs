@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 /// The pure core: no filesystem, environment, clock, processes or engine (clippy.toml, denied in
 /// src/lib.rs). Data in, data out.
 const CORE: &[&str] = &[
-    "compose", "database", "endpoint", "facts", "tiers", "share", "host", "audit", "layout",
-    "usage", "verify", "mounts", "plan", "rewrite", "template", "report",
+    "compose", "database", "endpoint", "facts", "tiers", "share", "host", "swarm", "audit",
+    "layout", "usage", "verify", "mounts", "plan", "rewrite", "template", "report",
 ];
 
 /// The effects: the engine, the filesystem, the VM readers, the probe, the lock, atomic writes,

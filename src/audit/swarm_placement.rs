@@ -171,3 +171,133 @@ fn shared(ctx: &Context<'_>, s: &Subjects<'_>, service: &Service) -> Option<Find
     let hint = "run one replica (`replicas: 1`) pinned to the node with the data, or mount it read-only (`:ro`)".to_owned();
     Some(s.finding(Check::SwarmSharedBind, Severity::Warning, message, hint))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::load::one_file;
+    use crate::facts::Facts;
+    use crate::swarm::{Availability, Node};
+
+    fn node(id: &str, fast: Option<&str>) -> Node {
+        Node {
+            id: id.into(),
+            hostname: id.into(),
+            role: "worker".into(),
+            availability: Availability::Active,
+            state: "ready".into(),
+            labels: fast
+                .map(|root| ("tierctl.tier.fast".to_owned(), root.to_owned()))
+                .into_iter()
+                .collect(),
+            engine_labels: Default::default(),
+            platform: ("linux".into(), "x86_64".into()),
+        }
+    }
+
+    fn findings(compose: &str, nodes: &[Node]) -> Vec<Finding> {
+        let project = one_file::project(compose);
+        let tiers = crate::tiers::load(
+            Path::new("/p/tiers.yaml"),
+            "tiers:\n  fast: { root: /mnt/nvme }\n  warm: { root: /mnt/ssd }\n",
+        )
+        .expect("tiers");
+        let facts = Facts::default();
+        audit_swarm(
+            &Context {
+                project: &project,
+                tiers: &tiers,
+                facts: &facts,
+            },
+            nodes,
+        )
+    }
+
+    const DB: &str = "services:\n  db:\n    image: postgres\n    volumes:\n      - /mnt/nvme/db:/var/lib/postgresql/data\n";
+
+    #[test]
+    fn issue24_an_unpinned_bind_is_an_error_whose_fix_is_the_constraint() {
+        let nodes = [
+            node("a", Some("/mnt/nvme")),
+            node("b", None),
+            node("c", Some("/srv/nvme")),
+        ];
+        let f = findings(DB, &nodes);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(
+            (f[0].check, f[0].severity),
+            (Check::SwarmUnpinned, Severity::Error)
+        );
+        assert!(
+            f[0].message.contains("b (b) (no tier there)"),
+            "{}",
+            f[0].message
+        );
+        assert!(!f[0].message.contains("a (a)"), "{}", f[0].message);
+        assert_eq!(
+            f[0].fix,
+            Some(Fix::Pin {
+                constraint: "node.labels.tierctl.tier.fast==/mnt/nvme".into()
+            })
+        );
+    }
+
+    #[test]
+    fn issue24_a_pinned_bind_is_clean_and_another_tier_there_is_named() {
+        let pinned = DB.replace(
+            "    volumes:",
+            "    deploy:\n      placement:\n        constraints: [node.labels.tierctl.tier.fast==/mnt/nvme]\n    volumes:",
+        );
+        let nodes = [node("a", Some("/mnt/nvme")), node("b", None)];
+        assert_eq!(findings(&pinned, &nodes), []);
+        // on node b the path is on tier warm (labelled so): another tier there
+        let mut b = node("b", None);
+        b.labels
+            .insert("tierctl.tier.warm".into(), "/mnt/nvme".into());
+        let f = findings(DB, &[node("a", Some("/mnt/nvme")), b]);
+        assert!(
+            f[0].message.contains("tier warm at /mnt/nvme there"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn issue24_no_node_holding_the_tier_has_no_automatic_fix() {
+        let f = findings(DB, &[node("a", None), node("b", Some("/srv"))]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].fix, None);
+        assert!(
+            f[0].hint
+                .contains("--label-add tierctl.tier.fast=/mnt/nvme"),
+            "{}",
+            f[0].hint
+        );
+    }
+
+    #[test]
+    fn issue24_a_written_local_bind_under_replicas_or_global_is_a_finding() {
+        let nodes = [node("a", Some("/mnt/nvme"))];
+        let replicated = DB.replace("    volumes:", "    deploy: { replicas: 2 }\n    volumes:");
+        let f = findings(&replicated, &nodes);
+        assert_eq!(
+            f.iter().map(|f| f.check).collect::<Vec<_>>(),
+            [Check::SwarmSharedBind]
+        );
+        let global = DB.replace("    volumes:", "    deploy: { mode: global }\n    volumes:");
+        assert_eq!(findings(&global, &nodes).len(), 1);
+        let read_only = replicated.replace("/data\n", "/data:ro\n");
+        assert_eq!(findings(&read_only, &nodes), []);
+    }
+
+    #[test]
+    fn issue24_a_local_named_volume_on_several_nodes_is_unpinned() {
+        let compose = "services:\n  db:\n    image: postgres\n    volumes:\n      - data:/var/lib/postgresql/data\nvolumes:\n  data: {}\n";
+        let both = [node("a", None), node("b", None)];
+        let f = findings(compose, &both);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].check, Check::SwarmUnpinned);
+        let one = compose.replace("    volumes:\n      - data", "    deploy:\n      placement:\n        constraints: [node.id==a]\n    volumes:\n      - data");
+        assert_eq!(findings(&one, &both), []);
+    }
+}

@@ -342,6 +342,17 @@ pub enum TiersCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Each swarm node (through the manager `--context`/`-H` names): its `tierctl.context`
+    /// label and its `tierctl.tier.<name>` labels against tiers.yaml (the map of that
+    /// context). Exit 1 when a node's labels differ.
+    Nodes {
+        /// Set each node's tier labels to what tiers.yaml says for its context.
+        #[arg(long)]
+        write: bool,
+        /// Label node NODE (id or hostname) with `tierctl.context=CONTEXT` first.
+        #[arg(long, value_name = "NODE=CONTEXT")]
+        assign: Vec<String>,
+    },
 }
 
 /// `tierctl new TEMPLATE`.

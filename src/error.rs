@@ -117,6 +117,12 @@ pub enum Error {
         /// What the engine said.
         source: EngineError,
     },
+    /// `tiers nodes --assign` takes `NODE=CONTEXT`.
+    #[error("`--assign {text}` is not `NODE=CONTEXT`")]
+    SwarmAssign {
+        /// As given.
+        text: String,
+    },
     #[error("cannot write output: {0}")]
     Output(io::Error),
 }
@@ -159,6 +165,9 @@ impl Error {
             Error::Write(e) => Some(e.hint()),
             Error::Endpoint(e) => Some(e.hint()),
             Error::Engine(e) => Some(e.hint()),
+            Error::SwarmAssign { .. } => {
+                Some("e.g. `--assign worker1=engine2` (the node's id or hostname)".into())
+            }
             Error::SwarmManager { .. } => Some(
                 "point `--context`/`-H` at a swarm manager (`docker node ls` works there)".into(),
             ),

@@ -192,6 +192,7 @@ fn command_name(command: &Command) -> &'static str {
             TiersCommand::Init { .. } => "tiers init",
             TiersCommand::Status { .. } => "tiers status",
             TiersCommand::Link { .. } => "tiers link",
+            TiersCommand::Nodes { .. } => "tiers nodes",
         },
         Command::New(_) => "new",
         Command::Completions { .. } => "completions",

@@ -110,6 +110,8 @@ pub enum Report<'a> {
     TiersLink(&'a LinkReport),
     /// `tiers status`.
     TiersStatus(&'a StatusReport),
+    /// `tiers nodes`.
+    TiersNodes(&'a reports::NodesReport),
     /// `new --list`.
     Templates(&'a [ComposeTemplate]),
     /// `new TEMPLATE`.
@@ -136,6 +138,7 @@ impl<'a> Report<'a> {
             Report::TiersInit(_) => "tiers init",
             Report::TiersLink(_) => "tiers link",
             Report::TiersStatus(_) => "tiers status",
+            Report::TiersNodes(_) => "tiers nodes",
             Report::Templates(_) | Report::NewProject(_) => "new",
         }
     }

@@ -283,6 +283,17 @@ impl FleetReport {
     }
 }
 
+/// `tierctl tiers nodes`: each swarm node's tier labels against tiers.yaml.
+#[derive(Debug, Clone)]
+pub struct NodesReport {
+    /// The tiers.yaml compared with.
+    pub tiers_file: PathBuf,
+    /// Each node (after `--write`: as it is now).
+    pub nodes: Vec<crate::swarm::NodeView>,
+    /// The labels `--write` set (`None`: removed), by node id.
+    pub written: Vec<(String, std::collections::BTreeMap<String, Option<String>>)>,
+}
+
 /// `tierctl tiers validate`.
 #[derive(Debug, Clone)]
 pub struct ValidateReport {

@@ -4,7 +4,9 @@
 //! fills [`Node`]s.
 
 mod constraint;
+mod labels;
 mod node;
 
 pub use constraint::{Constraint, ConstraintError, Operator, eligible};
+pub use labels::{NodeTier, NodeView, label_changes, views};
 pub use node::{Availability, CONTEXT_LABEL, Node, TIER_LABEL_PREFIX, tier_label};

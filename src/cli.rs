@@ -210,6 +210,10 @@ pub struct VerifyArgs {
     /// Print nothing; only the exit status tells (for cron)
     #[arg(short, long)]
     pub quiet: bool,
+    /// Every task of the stack (`-p` or the compose project's name) on the swarm whose manager
+    /// `--context`/`-H` names, each on its node through that node's `tierctl.context` label
+    #[arg(long, conflicts_with_all = ["all", "all_contexts", "containers"])]
+    pub swarm: bool,
     /// Image for the helper containers used when a container has no shell, `stat` or `df`;
     /// default: busybox:1.36
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]

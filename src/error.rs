@@ -123,6 +123,12 @@ pub enum Error {
         /// As given.
         text: String,
     },
+    /// `verify --swarm` found no task of the stack.
+    #[error("the swarm runs no task of stack `{stack}`")]
+    SwarmNoTasks {
+        /// The stack (project) name.
+        stack: String,
+    },
     #[error("cannot write output: {0}")]
     Output(io::Error),
 }
@@ -168,6 +174,9 @@ impl Error {
             Error::SwarmAssign { .. } => {
                 Some("e.g. `--assign worker1=engine2` (the node's id or hostname)".into())
             }
+            Error::SwarmNoTasks { .. } => Some(
+                "deploy it (`docker stack deploy -c compose.yaml NAME`) or pass `-p NAME`".into(),
+            ),
             Error::SwarmManager { .. } => Some(
                 "point `--context`/`-H` at a swarm manager (`docker node ls` works there)".into(),
             ),

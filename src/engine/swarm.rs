@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use bollard::errors::Error as BollardError;
 use bollard::models::{NodeSpecAvailabilityEnum, TaskState};
 use bollard::query_parameters::{ListTasksOptions, UpdateNodeOptions};
 
@@ -79,11 +80,28 @@ impl DockerEngine {
         node: &str,
         labels: &BTreeMap<String, Option<String>>,
     ) -> Result<(), EngineError> {
-        let action = format!("label node `{node}`");
-        let current = self
-            .runtime()
-            .block_on(self.docker().inspect_node(node))
-            .map_err(|e| self.classify(&e, &action))?;
+        // another client's update of the node in between: read its new version, try again
+        let mut tries = 0;
+        loop {
+            match self.label_node_once(node, labels) {
+                Err(BollardError::DockerResponseServerError { message, .. })
+                    if message.contains("out of sequence") && tries < 10 =>
+                {
+                    tries += 1;
+                }
+                done => {
+                    return done.map_err(|e| self.classify(&e, &format!("label node `{node}`")));
+                }
+            }
+        }
+    }
+
+    fn label_node_once(
+        &self,
+        node: &str,
+        labels: &BTreeMap<String, Option<String>>,
+    ) -> Result<(), BollardError> {
+        let current = self.runtime().block_on(self.docker().inspect_node(node))?;
         let version = current.version.and_then(|v| v.index).unwrap_or_default();
         let mut spec = current.spec.unwrap_or_default();
         let mut all: HashMap<String, String> = spec.labels.take().unwrap_or_default();
@@ -99,7 +117,6 @@ impl DockerEngine {
         };
         self.runtime()
             .block_on(self.docker().update_node(node, spec, options))
-            .map_err(|e| self.classify(&e, &action))
     }
 
     /// The tasks of stack `stack` (`com.docker.stack.namespace`) the swarm wants running.

@@ -115,7 +115,7 @@ pub enum Error {
         /// The context.
         context: String,
         /// What the engine said.
-        source: EngineError,
+        source: Box<EngineError>,
     },
     /// `tiers nodes --assign` takes `NODE=CONTEXT`.
     #[error("`--assign {text}` is not `NODE=CONTEXT`")]

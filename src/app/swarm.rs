@@ -26,7 +26,7 @@ pub(super) fn manager(
     let engine = DockerEngine::connect(&endpoint)?;
     let nodes = engine.swarm_nodes().map_err(|source| Error::SwarmManager {
         context: endpoint.context.clone(),
-        source,
+        source: Box::new(source),
     })?;
     Ok((engine, nodes))
 }
@@ -80,6 +80,9 @@ pub(super) fn tiers_nodes(
     Ok(if agree { exit::CLEAN } else { exit::FINDINGS })
 }
 
+/// `verify` of the named containers on the engine at an endpoint.
+pub(super) type NodeCheck<'a> = dyn Fn(&Endpoint, Vec<String>) -> Result<VerifyReport, Error> + 'a;
+
 /// `tierctl verify --swarm`: the stack's tasks as the manager lists them, grouped by node; each
 /// node's containers checked through the engine its `tierctl.context` label names. A node
 /// without that label, one the manager says is down, or whose engine does not answer is
@@ -88,7 +91,7 @@ pub(super) fn verify_swarm(
     settings: &Settings,
     (global, env): (&GlobalArgs, &Environment),
     stack: &str,
-    check: &dyn Fn(&Endpoint, Vec<String>) -> Result<VerifyReport, Error>,
+    check: &NodeCheck<'_>,
     quiet: bool,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
@@ -145,7 +148,7 @@ fn node_report(
     node: &Node,
     containers: Vec<String>,
     (global, env): (&GlobalArgs, &Environment),
-    check: &dyn Fn(&Endpoint, Vec<String>) -> Result<VerifyReport, Error>,
+    check: &NodeCheck<'_>,
 ) -> HostReport {
     let failed = |message: String, hint: &str| HostError {
         message,

@@ -85,6 +85,14 @@ pub(super) fn audit(
             },
             &nodes,
         ));
+        // a bind on another node's tier is placed by its constraint, not outside the tiers
+        findings.retain(|f| {
+            f.check != audit::Check::BindOutsideTiers
+                || !f
+                    .source
+                    .as_deref()
+                    .is_some_and(|s| audit::on_node_tier(&tiers, std::path::Path::new(s)))
+        });
         findings.sort_by(|a, b| {
             (&a.place.file, a.place.position, a.check.id()).cmp(&(
                 &b.place.file,

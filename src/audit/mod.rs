@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use finding::{Check, Finding, Severity};
 pub use fix::{Fix, Mode, Reason, Rebind, RebindAction, Via, fixes};
-pub use swarm_placement::audit_swarm;
+pub use swarm_placement::{audit_swarm, on_node_tier};
 pub use tier_not_mounted::{
     Absence, TierCheck, absence, hint as absence_hint, initialised, tier_checks,
 };

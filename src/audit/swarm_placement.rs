@@ -63,7 +63,7 @@ fn unpinned_path(
     eligible: &[&Node],
     path: &Path,
 ) -> Option<Finding> {
-    let tier = ctx.tiers.tier_of(path)?;
+    let tier = tier_anywhere(ctx.tiers, path)?;
     let wrong: Vec<String> = eligible
         .iter()
         .filter_map(|node| match node.tier_of(path) {
@@ -115,6 +115,28 @@ fn unpinned_path(
     };
     finding.source = Some(path.display().to_string());
     Some(finding)
+}
+
+/// Whether `path` is on a tier of some node: of the main map or a context's. With `--swarm`, a
+/// bind on another node's tier is not `bind-outside-tiers` (it is where `swarm-unpinned` says).
+pub fn on_node_tier(tiers: &crate::tiers::Tiers, path: &Path) -> bool {
+    tier_anywhere(tiers, path).is_some()
+}
+
+/// The tier holding `path` by tiers.yaml: the main map, else a context's map (a bind written
+/// for the node that context reaches): the deepest root.
+fn tier_anywhere<'t>(
+    tiers: &'t crate::tiers::Tiers,
+    path: &Path,
+) -> Option<&'t crate::tiers::Tier> {
+    tiers.tier_of(path).or_else(|| {
+        tiers
+            .contexts
+            .values()
+            .flat_map(|map| map.values())
+            .filter(|t| path.starts_with(&t.root))
+            .max_by_key(|t| t.root.components().count())
+    })
 }
 
 /// A local named volume lives in each node's engine: a service that may run on more than one

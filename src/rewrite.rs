@@ -819,4 +819,21 @@ mod constraint_tests {
             "{out}"
         );
     }
+
+    #[test]
+    fn issue24_a_flow_deploy_is_refused_not_mangled() {
+        let route = Route::new([RouteKey::from("services"), RouteKey::from("db")]);
+        let kind = EditKind::Constraint {
+            service: "db".into(),
+            route,
+            constraint: "node.id==x".into(),
+        };
+        let text = "services:\n  db:\n    image: postgres\n    deploy: {replicas: 1}\n";
+        let doc = yamlpath::Document::new(text.to_owned()).expect("parsed");
+        let err = patch_yaml(Path::new("compose.yaml"), Some(&doc), &[&kind]).expect_err("flow");
+        assert!(
+            matches!(&err, RewriteError::Patch { problem, .. } if matches!(**problem, PatchProblem::NotBlockMapping)),
+            "{err:?}"
+        );
+    }
 }

@@ -62,4 +62,5 @@ mod tree_engine;
 mod verify_cli;
 mod vm_cli;
 mod vm_engine;
+mod vm_powercut;
 mod workspace;

@@ -103,11 +103,19 @@ pub fn read_open(state_dir: &Path) -> io::Result<BTreeMap<String, Open>> {
         Err(e) => return Err(e),
     };
     let mut open = BTreeMap::new();
-    for line in text.lines() {
-        // a torn last line (killed mid-write, before its sync) is no record: what it would
-        // have announced did not begin
-        let Ok(record) = serde_json::from_str::<Record>(line) else {
-            continue;
+    let lines: Vec<&str> = text.lines().collect();
+    for (index, line) in lines.iter().enumerate() {
+        let record = match serde_json::from_str::<Record>(line) {
+            Ok(record) => record,
+            // a torn last line (killed mid-write, before its sync) is no record: what it
+            // would have announced did not begin
+            Err(_) if index + 1 == lines.len() => continue,
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("line {}: {e}", index + 1),
+                ));
+            }
         };
         match record {
             Record::Header { .. } => {}

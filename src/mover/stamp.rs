@@ -14,9 +14,9 @@ pub struct FileStamp {
     /// Size in bytes.
     pub size: u64,
     /// Modification time, nanoseconds since the epoch.
-    pub mtime_ns: i128,
+    pub mtime_ns: i64,
     /// Status change time, nanoseconds since the epoch.
-    pub ctime_ns: i128,
+    pub ctime_ns: i64,
     /// Device.
     pub dev: u64,
     /// Inode.
@@ -26,7 +26,7 @@ pub struct FileStamp {
 impl FileStamp {
     /// The stamp of `meta`.
     pub fn of(meta: &fs::Metadata) -> FileStamp {
-        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
         FileStamp {
             size: meta.size(),
             mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),

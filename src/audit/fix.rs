@@ -217,7 +217,12 @@ fn data_must_move(
     mode: Mode,
     real: &Path,
 ) -> Result<Option<Want>, Reason> {
-    if ctx.tiers.pools.iter().any(|pool| real.starts_with(&pool.mount)) {
+    if ctx
+        .tiers
+        .pools
+        .iter()
+        .any(|pool| real.starts_with(&pool.mount))
+    {
         return Err(Reason::InPool);
     }
     let placement = ctx.placement(s);

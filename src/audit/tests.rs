@@ -898,7 +898,9 @@ fn issue25_a_bind_into_a_pool_is_on_several_tiers_and_a_database_there_is_an_err
     let (library, fixed) = audit_with("ghcr.io/immich-app/immich-server:release", "/data");
     assert_eq!(checks(&library), [(Check::BindInPool, Severity::Info)]);
     assert!(
-        library[0].message.contains("pool `media`, on tiers fast, cold"),
+        library[0]
+            .message
+            .contains("pool `media`, on tiers fast, cold"),
         "{}",
         library[0].message
     );

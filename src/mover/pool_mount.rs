@@ -122,14 +122,14 @@ fn mount_type(table: &[u8], point: &Path) -> Option<String> {
         .replace('\\', "\\134")
         .replace(' ', "\\040");
     text.lines()
-        .filter_map(|line| {
+        .rev()
+        .find_map(|line| {
             let fields: Vec<&str> = line.split(' ').collect();
             let dash = fields.iter().position(|f| *f == "-")?;
             (fields.get(4) == Some(&escaped.as_str()))
                 .then(|| fields.get(dash + 1).map(|s| s.to_string()))
                 .flatten()
         })
-        .last()
 }
 
 /// Mounts `pool` (idempotent): the branch directories and the mount point made when missing.

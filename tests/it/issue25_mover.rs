@@ -190,8 +190,7 @@ fn clean_hits() -> BTreeMap<Step, usize> {
     .unwrap();
     assert_eq!(report.totals.moved, MOVED.len() as u64, "{report:?}");
     site.assert_finished("clean run");
-    let hits = hits.lock().unwrap().clone();
-    hits
+    hits.lock().unwrap().clone()
 }
 
 #[derive(Clone, Copy, Debug)]

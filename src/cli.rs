@@ -322,10 +322,11 @@ pub enum TiersCommand {
         #[arg(short, long, default_value_t = 85, value_parser = clap::value_parser!(u8).range(0..=100))]
         critical: u8,
     },
-    /// Move files between the branches of a mergerfs pool by its `move:` rules (age, size, path,
-    /// free space), each copied, synced, verified from the colder disk and only then removed
-    /// from the warmer one; files open for writing or changed meanwhile wait for the next run
+    /// Move files between the branches of a mergerfs pool by its rules, verified
     ///
+    /// The pool's `move:` rules select by age, size, path and free space. Each file is copied,
+    /// synced, verified from the colder disk and only then removed from the warmer one; a file
+    /// open for writing or changed meanwhile waits for the next run.
     /// Exit status: 0 every selected file moved, 1 some skipped or held back, 2 some failed
     /// (or the tool failed).
     Move {

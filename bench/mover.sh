@@ -3,7 +3,8 @@
 # `find -mtime +90 | rsync --remove-source-files` mover (what self-hosters script under mergerfs)
 # on the same data: FILES old files on the fast branch of a mergerfs pool that tierctl mounts,
 # a reader container checking every file through the pool bind (md5sum -c, in a loop) and a
-# writer container adding files and appending a line to one old file it holds open.
+# writer container adding files and holding one old file open for writing (a paused download),
+# to which it appends lines once the mover is done.
 #
 # Printed per mover: files moved, files/s, the reader's passes, reads and failed reads or missing
 # paths, bytes checked after the move (every file through the pool and on the cold branch
@@ -65,7 +66,7 @@ PY
   docker run -d --name "$tag-reader" --network none -v "$work/pool:/lib:ro" -v "$work/ctl:/ctl" "$image" sh -c \
     'cd /lib; while [ ! -f /ctl/stop ]; do md5sum -c /ctl/sums > /ctl/pass.out 2>&1; grep -v ": OK$" /ctl/pass.out >> /ctl/bad.log; grep -c ": OK$" /ctl/pass.out >> /ctl/ok.counts; done; touch /ctl/reader.done' >/dev/null
   docker run -d --name "$tag-writer" --network none -v "$work/pool:/lib" -v "$work/ctl:/ctl" "$image" sh -c \
-    'mkdir -p /lib/new; exec 3>>/lib/held.log; i=0; while [ ! -f /ctl/stop ]; do i=$((i+1)); echo "written $i" > /lib/new/w$i.txt; echo "line $i" >&3; usleep 5000; done; echo $i > /ctl/writer.count' >/dev/null
+    'mkdir -p /lib/new; exec 3>>/lib/held.log; i=0; h=0; while [ ! -f /ctl/stop ]; do i=$((i+1)); echo "written $i" > /lib/new/w$i.txt; if [ -f /ctl/moved ]; then h=$((h+1)); echo "line $h" >&3; fi; usleep 5000; done; echo $h > /ctl/held.count; echo $i > /ctl/writer.count' >/dev/null
   while [ ! -s "$work/ctl/ok.counts" ]; do sleep 0.2; done
   local start end
   start=$(date +%s.%N)
@@ -76,11 +77,12 @@ PY
         rsync -a --from0 --files-from=- --remove-source-files ./ "$work/cold/media/") ;;
   esac
   end=$(date +%s.%N)
-  sleep 2 # a last reader pass and a few more appends after the move
+  touch "$work/ctl/moved" # the writer appends to the file it held open from now on
+  sleep 2 # a last reader pass and a few hundred appends after the move
   touch "$work/ctl/stop"
   while [ ! -f "$work/ctl/reader.done" ] || [ ! -f "$work/ctl/writer.count" ]; do sleep 0.2; done
   docker rm -f "$tag-reader" "$tag-writer" >/dev/null
-  local moved passes reads bad pool_bad cold_bad bytes written held_kept
+  local moved passes reads bad pool_bad cold_bad bytes written held_written held_kept
   moved=$(cd "$work/cold/media" && find library -type f | wc -l)
   passes=$(wc -l <"$work/ctl/ok.counts")
   reads=$(awk '{s+=$1} END {print s+0}' "$work/ctl/ok.counts")
@@ -89,10 +91,11 @@ PY
   cold_bad=$( (cd "$work/cold/media" && md5sum -c "$work/ctl/sums" 2>&1 | grep -vc ': OK$') || true)
   bytes=$(cd "$work/pool" && awk '{print $2}' "$work/ctl/sums" | xargs cat | wc -c)
   written=$(cat "$work/ctl/writer.count")
+  held_written=$(cat "$work/ctl/held.count")
   held_kept=$(grep -c '^line ' "$work/pool/held.log" || true)
   "$bin" --tiers "$work/tiers.yaml" tiers pool unmount >/dev/null
   awk -v m="$mover" -v n="$files" -v moved="$moved" -v s="$start" -v e="$end" -v p="$passes" -v r="$reads" \
-    -v b="${bad:-0}" -v pb="$pool_bad" -v cb="$cold_bad" -v by="$bytes" -v w="$written" -v h="$held_kept" \
+    -v b="${bad:-0}" -v pb="$pool_bad" -v cb="$cold_bad" -v by="$bytes" -v w="$held_written" -v h="$held_kept" \
     'BEGIN { t = e - s; printf "%-8s files %d, moved to cold %d in %.1f s (%.0f files/s); reader: %d passes, %d reads, %d failed or missing; after: %d bytes checked through the pool, %d files lost or changed there, %d not on cold as they were; held file: %d of %d appended lines kept\n", m, n, moved, t, moved / t, p, r, b, by, pb, cb, h, w + 1 }'
 }
 

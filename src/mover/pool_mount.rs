@@ -121,15 +121,13 @@ fn mount_type(table: &[u8], point: &Path) -> Option<String> {
         .to_string_lossy()
         .replace('\\', "\\134")
         .replace(' ', "\\040");
-    text.lines()
-        .rev()
-        .find_map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            let dash = fields.iter().position(|f| *f == "-")?;
-            (fields.get(4) == Some(&escaped.as_str()))
-                .then(|| fields.get(dash + 1).map(|s| s.to_string()))
-                .flatten()
-        })
+    text.lines().rev().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let dash = fields.iter().position(|f| *f == "-")?;
+        (fields.get(4) == Some(&escaped.as_str()))
+            .then(|| fields.get(dash + 1).map(|s| s.to_string()))
+            .flatten()
+    })
 }
 
 /// Mounts `pool` (idempotent): the branch directories and the mount point made when missing.

@@ -65,6 +65,14 @@ pub enum MoveError {
         /// The error.
         source: io::Error,
     },
+    /// A directory on the colder branch could not be synced.
+    #[error("cannot sync `{}`: {source}", path.display())]
+    Sync {
+        /// The directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
     /// A file a killed run left open could not be settled.
     #[error("cannot settle `{rel}` left by a killed move: {source}")]
     Settle {
@@ -80,6 +88,7 @@ impl MoveError {
     pub fn hint(&self) -> String {
         match self {
             MoveError::Journal { .. } => "check the state directory (beside tiers.yaml, `.tierctl/pools/`) and its filesystem; run `tierctl tiers move` again: it settles what this run left before it moves anything".into(),
+            MoveError::Sync { .. } => "check the colder branch's filesystem (`dmesg`); run `tierctl tiers move` again: the warmer copies are all still there".into(),
             MoveError::Scan { .. } => "check that the branch directories exist and are readable (run as root)".into(),
             MoveError::Settle { .. } => "fix the cause and run `tierctl tiers move` again; every file is whole on its warmer branch or verified on its colder one until it is settled".into(),
         }
@@ -182,6 +191,19 @@ fn move_batch(
             Err(e) => return Err(journal_error(e)),
         }
     }
+    // every placed copy's name and every `placed` on the disk before any warmer copy goes
+    let dirs: BTreeSet<&Path> = placed
+        .iter()
+        .flatten()
+        .filter_map(|f| f.paths.cold.parent())
+        .collect();
+    for dir in dirs {
+        transfer::sync_dir(dir).map_err(|source| MoveError::Sync {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    journal.sync().map_err(journal_error)?;
     let after = writers::scan(&options.proc, &devices);
     let mut keep_journal = false;
     for ((selected, outcome), flight) in batch.iter_mut().zip(placed) {
@@ -199,6 +221,7 @@ fn move_batch(
             }
         }
     }
+    journal.sync().map_err(journal_error)?;
     Ok(keep_journal)
 }
 
@@ -214,7 +237,7 @@ fn branch_devices(pool: &Pool) -> BTreeSet<u64> {
 type CopyResult = Result<(FileStamp, String), FileOutcome>;
 
 /// Phase one: journal `begin`, copy, verify from the medium, check the warmer copy unchanged,
-/// place, journal `placed`. The outer error is the journal's (the run stops); a file's own
+/// place, journal `placed` (synced with the batch's before phase two). The outer error is the journal's (the run stops); a file's own
 /// trouble is its outcome (its temporary copy removed, `undone` journaled).
 fn copy_one(
     options: &MoveOptions,
@@ -267,7 +290,7 @@ fn copy_one(
     let result = attempt();
     match result {
         Ok(Ok(hash)) => {
-            journal.append(&Record::Placed {
+            journal.write(&Record::Placed {
                 rel: rel.to_owned(),
                 hash: hash.clone(),
             })?;
@@ -335,7 +358,7 @@ fn finish_one(
     }
     transfer::remove_warm(&flight.paths, fp).map_err(Unfinished::Left)?;
     journal
-        .append(&Record::Done {
+        .write(&Record::Done {
             rel: rel.to_owned(),
         })
         .map_err(Unfinished::Journal)?;

@@ -1,8 +1,8 @@
 //! One file's copy from the warmer branch to the colder one: the parent directories made with
 //! the warmer ones' owner and mode, the bytes copied to a temporary name while hashed, owner,
 //! mode and times set, file and directory fsynced, the copy hashed again from the medium
-//! (`posix_fadvise(DONTNEED)` first: migrate's `hash_file`), then renamed into place with its
-//! directory fsynced. The warmer copy is removed by [`remove_warm`], never here.
+//! (`posix_fadvise(DONTNEED)` first: migrate's `hash_file`), then renamed into place (the
+//! batch fsyncs the directories). The warmer copy is removed by [`remove_warm`], never here.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -118,9 +118,7 @@ pub fn copy_to_temp(
     copy.set_times(times)?;
     failpoints.at(Step::TempSync)?;
     copy.sync_all()?;
-    if let Some(dir) = paths.temp.parent() {
-        sync_dir(dir)?;
-    }
+    // its directory entry is made durable under its final name, after the rename
     Ok(hasher.finish())
 }
 
@@ -129,7 +127,11 @@ pub fn copy_to_temp(
 /// owner and no `CAP_FOWNER`), as usual.
 fn open_noatime(path: &Path) -> io::Result<File> {
     let noatime = nix::fcntl::OFlag::O_NOATIME.bits();
-    match OpenOptions::new().read(true).custom_flags(noatime).open(path) {
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(noatime)
+        .open(path)
+    {
         Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EPERM as i32) => File::open(path),
         other => other,
     }
@@ -140,14 +142,11 @@ pub fn hash_from_medium(path: &Path) -> io::Result<String> {
     hash_file(path, Digest::Blake3, &AtomicU64::new(0), ReadFrom::Medium)
 }
 
-/// Renames the verified temporary copy into place; its directory fsynced.
+/// Renames the verified temporary copy into place; the caller fsyncs the directory (once for
+/// a batch, before any warmer copy goes).
 pub fn place(paths: &Paths, failpoints: &Failpoints) -> io::Result<()> {
     failpoints.at(Step::Rename)?;
-    fs::rename(&paths.temp, &paths.cold)?;
-    match paths.cold.parent() {
-        Some(dir) => sync_dir(dir),
-        None => Ok(()),
-    }
+    fs::rename(&paths.temp, &paths.cold)
 }
 
 /// Removes the warmer copy (after the verify); its directory fsynced.

@@ -31,6 +31,8 @@ mod issue21_keeps;
 mod issue21_medium;
 mod issue21_oracle;
 mod issue21_unmount;
+mod issue25_mover;
+mod issue25_pool;
 mod issue26_dataloss;
 mod issue26_rows;
 mod issue26_trees;

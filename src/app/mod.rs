@@ -22,6 +22,7 @@ mod new;
 mod rewrite;
 mod swarm;
 mod tiers;
+mod tiers_move;
 mod to_context;
 mod verify;
 mod vm;
@@ -193,6 +194,8 @@ fn command_name(command: &Command) -> &'static str {
             TiersCommand::Status { .. } => "tiers status",
             TiersCommand::Link { .. } => "tiers link",
             TiersCommand::Nodes { .. } => "tiers nodes",
+            TiersCommand::Move { .. } => "tiers move",
+            TiersCommand::Pool { .. } => "tiers pool",
         },
         Command::New(_) => "new",
         Command::Completions { .. } => "completions",

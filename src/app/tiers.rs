@@ -65,6 +65,27 @@ pub(super) fn tiers(
         TiersCommand::Nodes { write, assign } => {
             super::swarm::tiers_nodes(settings, &tiers, (write, &assign), (global, env), out)
         }
+        TiersCommand::Move {
+            pool,
+            dry_run,
+            rate,
+            max_files,
+            rules,
+        } => super::tiers_move::tiers_move(
+            settings,
+            &tiers,
+            super::tiers_move::MoveArgs {
+                pool,
+                dry_run,
+                rate,
+                max_files,
+                rules,
+            },
+            out,
+        ),
+        TiersCommand::Pool { action } => {
+            super::tiers_move::tiers_pool(settings, &tiers, action, out)
+        }
     }
 }
 

@@ -42,6 +42,8 @@ pub enum Check {
     /// A bind directory on a tier that is empty or missing while the project's named volume
     /// that placement puts there still holds the data (`rewrite` without `migrate`).
     StrandedData,
+    /// A bind source inside a mergerfs pool: on several tiers (an error for a database).
+    BindInPool,
     /// A service Swarm may schedule on a node where its bind's tier path does not exist (or is
     /// another tier), or whose named volume may be created afresh on another node.
     SwarmUnpinned,
@@ -52,7 +54,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 16] = [
+    pub const ALL: [Check; 17] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -67,6 +69,7 @@ impl Check {
         Check::WatchedLibraryOnVmShare,
         Check::TierNotMounted,
         Check::StrandedData,
+        Check::BindInPool,
         Check::SwarmUnpinned,
         Check::SwarmSharedBind,
     ];
@@ -101,6 +104,7 @@ impl Check {
             Check::WatchedLibraryOnVmShare => "watched-library-on-vm-share",
             Check::TierNotMounted => "tier-not-mounted",
             Check::StrandedData => "stranded-data",
+            Check::BindInPool => "bind-in-pool",
             Check::SwarmUnpinned => "swarm-unpinned",
             Check::SwarmSharedBind => "swarm-shared-bind",
         }

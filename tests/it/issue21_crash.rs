@@ -1,7 +1,8 @@
 //! Issue 21 item 1 on the fake engine: a crash point at every durable action. A clean run of
 //! each kind (a pre-copy move, a `--stop-first` move, a rollback of a finished move whose
 //! services wrote on the tier, a prune of a finished move, a rollback `--discard-copy` of a
-//! finished move) records the failpoints it passes
+//! finished move, a pre-copy and a `--stop-first` move to another engine with `--to-context`)
+//! records the failpoints it passes
 //! (`tierctl::migrate::durable`); then, for every hit `i`, a fresh stack runs the same command
 //! with an abort (as `kill -9`) or an injected error at `i`, then `--resume` or `--rollback`
 //! as `tierctl migrate` would take them (refused by the journal's phase where it refuses them;
@@ -48,16 +49,27 @@ enum Kind {
     /// `tierctl migrate --rollback --discard-copy` of a finished move: rolled back, then its
     /// copies removed.
     Discard,
+    /// `tierctl migrate --to-context B` (pre-copy while the services run on A).
+    ToContext,
+    /// `tierctl migrate --to-context B --stop-first`.
+    ToContextStopFirst,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 7] = [
         Kind::PreCopy,
         Kind::StopFirst,
         Kind::Rollback,
         Kind::Prune,
         Kind::Discard,
+        Kind::ToContext,
+        Kind::ToContextStopFirst,
     ];
+
+    /// A move to engine B.
+    fn to_b(self) -> bool {
+        matches!(self, Kind::ToContext | Kind::ToContextStopFirst)
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -66,6 +78,8 @@ impl Kind {
             Kind::Rollback => "rollback",
             Kind::Prune => "prune",
             Kind::Discard => "rollback `--discard-copy`",
+            Kind::ToContext => "pre-copy move to another engine",
+            Kind::ToContextStopFirst => "`--stop-first` move to another engine",
         }
     }
 }
@@ -112,8 +126,11 @@ fn trees(stack: &FakeStack, at: impl Fn(&FakeStack, &str) -> PathBuf) -> Trees {
 /// A fresh stack for `kind`: a plan to move, or a finished move (the services of a rollback
 /// run wrote on the tier: a new file, a changed one, a removed one).
 fn ready(kind: Kind, name: &str) -> Option<Ready> {
-    let stack = FakeStack::new(name)?;
-    if kind == Kind::PreCopy {
+    let stack = match kind.to_b() {
+        true => FakeStack::with_b(name)?,
+        false => FakeStack::new(name)?,
+    };
+    if matches!(kind, Kind::PreCopy | Kind::ToContext) {
         // the volumes' files settled before the pre-copy begins (ctimes a second older than
         // its clock): its delta and catch-up passes then find nothing to copy again, so every
         // run passes the same points; filled in the same second, they are copied again, which
@@ -121,7 +138,7 @@ fn ready(kind: Kind, name: &str) -> Option<Ready> {
         std::thread::sleep(std::time::Duration::from_millis(2100));
     }
     let before = trees(&stack, |s, k| s.volume(k));
-    let stop_first = kind == Kind::StopFirst;
+    let stop_first = matches!(kind, Kind::StopFirst | Kind::ToContextStopFirst);
     let plan = stack.plan(stop_first, false);
     let moved_text = plan.files[0].new.clone();
     let mut ready = Ready {
@@ -155,9 +172,10 @@ fn ready(kind: Kind, name: &str) -> Option<Ready> {
 fn run(ready: &Ready, kind: Kind, fail: Failpoints) -> Ended {
     let stack = &ready.stack;
     match (kind, &ready.plan) {
-        (Kind::PreCopy | Kind::StopFirst, Some(plan)) => {
-            stack.migrate_with(plan, &|_: &str, _: bool| {}, fail)
-        }
+        (
+            Kind::PreCopy | Kind::StopFirst | Kind::ToContext | Kind::ToContextStopFirst,
+            Some(plan),
+        ) => stack.migrate_with(plan, &|_: &str, _: bool| {}, fail),
         (Kind::Rollback, _) => ended(|| stack.rollback_with(false, fail)),
         (Kind::Prune, _) => ended(|| stack.prune_with(fail)),
         (Kind::Discard, _) => ended(|| stack.rollback_with(true, fail)),
@@ -242,6 +260,9 @@ fn follow(ready: &Ready, kind: Kind, then: Then) -> Result<(), String> {
 
 /// The invariants after the follow-up (see the module's text); `Err` says which broke.
 fn check(ready: &Ready, kind: Kind) -> Result<(), String> {
+    if kind.to_b() {
+        return check_to_b(ready);
+    }
     let stack = &ready.stack;
     let text = stack.compose_text();
     let phase = phase(stack)?;
@@ -292,6 +313,63 @@ fn check(ready: &Ready, kind: Kind) -> Result<(), String> {
             }
             (false, false) => return Err(format!("rolled back onto a removed volume {volume}")),
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The invariants of a move to engine B: A's compose file untouched; finished, the services
+/// run on B on B's tier directories, which hold the volumes' data, and nothing runs on A;
+/// otherwise (no journal, rolled back) they run on A on their volumes, the file for B is gone
+/// and nothing runs on B. The volumes are untouched either way.
+fn check_to_b(ready: &Ready) -> Result<(), String> {
+    let stack = &ready.stack;
+    let phase = phase(stack)?;
+    if stack.compose_text() != COMPOSE {
+        return Err(format!("journal {phase:?} but A's compose file changed"));
+    }
+    let on_b = match phase {
+        Phase::Finished { .. } => true,
+        Phase::NoJournal | Phase::RolledBack { .. } => false,
+        other => return Err(format!("left unfinished: {other:?}")),
+    };
+    if !on_b && stack.b_compose_file().exists() {
+        return Err(format!(
+            "journal {phase:?} but the compose file for B is there"
+        ));
+    }
+    for (service, key, target) in [
+        ("db", "dbdata", "/var/lib/postgresql/data"),
+        ("web", "webdata", "/srv"),
+    ] {
+        let (here, there, data) = match on_b {
+            true => (
+                stack.running_on_b(service),
+                stack.running(service),
+                stack.b_tier_dir(key),
+            ),
+            false => (
+                stack.running(service),
+                stack.running_on_b(service),
+                stack.volume(key),
+            ),
+        };
+        let source = match on_b {
+            true => MountSource::Bind(data.clone()),
+            false => MountSource::Volume(stack.volume_name(key)),
+        };
+        if here != Some(vec![(source.clone(), target.to_owned())]) || there.is_some() {
+            return Err(format!(
+                "journal {phase:?}: service {service} runs on {here:?} (and on the other engine {there:?}), not {source:?}"
+            ));
+        }
+        if snapshot(&data) != ready.before[key] {
+            return Err(format!(
+                "journal {phase:?}: the data service {service} uses differs from the source"
+            ));
+        }
+        if snapshot(&stack.volume(key)) != ready.before[key] {
+            return Err(format!("source volume of {key} changed"));
         }
     }
     Ok(())
@@ -415,15 +493,15 @@ fn table(found: &[Found]) -> String {
         "Generated by `cargo test --test it issue21_write_the_crash_table -- --ignored` from the\n\
          fake engine's matrix (`tests/it/issue21_crash.rs`); `issue21_the_crash_table_in_docs_safety_is_current`\n\
          fails when this section differs from what the matrix finds.\n\n\
-         A clean run passes {} failpoints (pre-copy move {}, `--stop-first` move {}, rollback {},\n\
-         prune {}, rollback `--discard-copy` {}); each is hit once with an abort and once with an\n\
+         A clean run passes {} failpoints ({}); each is hit once with an abort and once with an\n\
          error, each followed by `--resume` and by `--rollback`: {} cases, {} passed.\n",
         kinds.iter().sum::<usize>(),
-        kinds[0],
-        kinds[1],
-        kinds[2],
-        kinds[3],
-        kinds[4],
+        Kind::ALL
+            .iter()
+            .zip(&kinds)
+            .map(|(kind, n)| format!("{} {n}", kind.name()))
+            .collect::<Vec<_>>()
+            .join(", "),
         found.len(),
         found.iter().filter(|(_, r)| r.is_ok()).count(),
     );

@@ -81,8 +81,8 @@ fn wait_for_acks(p: &Stack, acks: &Acks, more: usize) {
     let began = Instant::now();
     while acked(acks).len() < start + more {
         assert!(
-            began.elapsed() < Duration::from_secs(120),
-            "the writer acknowledged {} records in 120 s (wanted {more} more); its log: {}",
+            began.elapsed() < Duration::from_secs(300),
+            "the writer acknowledged {} records in 300 s (wanted {more} more); its log: {}",
             acked(acks).len() - start,
             writer_log(p)
         );
@@ -176,7 +176,8 @@ fn oracle(prefix: &str, migrate: &[&str], crash: Option<[(&str, &[&str]); 2]>) {
         "{on_tier:?}"
     );
     run(&p, &["migrate", "--rollback", "--yes"], crash.map(|c| c[1]));
-    assert!(p.db_mount().starts_with(&p.volume()), "{}", p.db_mount());
+    // the mounts come in no set order: the acknowledgements' volume may be first
+    assert!(p.db_mount().contains(&p.volume()), "{}", p.db_mount());
     // and on the volume again
     wait_for_acks(&p, &acks, 50);
     assert!(p.compose(&["stop"]), "compose stop");

@@ -29,6 +29,7 @@ mod issue21_engine;
 mod issue21_holes;
 mod issue21_keeps;
 mod issue21_medium;
+mod issue23_reflink;
 mod issue26_dataloss;
 mod issue26_rows;
 mod issue26_trees;

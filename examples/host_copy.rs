@@ -6,6 +6,9 @@
 //! the read-back with the sync). It prints one line:
 //! `copy_s=… verify_s=… shared_files=… shared_bytes=… entries=…`. Exit 1 on a difference.
 
+// a benchmark driver, an effect: the pure-core lints of clippy.toml do not apply
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;

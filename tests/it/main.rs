@@ -30,6 +30,7 @@ mod issue21_holes;
 mod issue21_keeps;
 mod issue21_medium;
 mod issue23_reflink;
+mod issue23_single_pass;
 mod issue26_dataloss;
 mod issue26_rows;
 mod issue26_trees;

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${1:-10240} files=${2:-1000} runs=${RUNS:-2}
-nice -n 10 cargo build --release --quiet --example host_copy
+nice -n 10 cargo build --release --locked --quiet --example host_copy
 bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/examples/host_copy
 work=$(mktemp -d "${WORK:-/var/tmp}/tierctl-reflink.XXXXXX")
 devices=()

@@ -5,6 +5,7 @@
 //! (`verify_s`): the stop-first copy step's work, in two timed phases (the step itself overlaps
 //! the read-back with the sync). It prints one line:
 //! `copy_s=… verify_s=… shared_files=… shared_bytes=… entries=…`. Exit 1 on a difference.
+//! `host_copy --copy-only SOURCE TARGET`: the copy and its sync only (`verify_s=0`).
 
 // a benchmark driver, an effect: the pure-core lints of clippy.toml do not apply
 #![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
@@ -18,9 +19,13 @@ use tierctl::migrate::host_apply;
 use tierctl::migrate::tree::{self, manifest};
 
 fn main() -> ExitCode {
-    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let mut args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let copy_only = args.first().is_some_and(|a| a.as_os_str() == "--copy-only");
+    if copy_only {
+        args.remove(0);
+    }
     let [source, target] = args.as_slice() else {
-        eprintln!("usage: host_copy SOURCE TARGET");
+        eprintln!("usage: host_copy [--copy-only] SOURCE TARGET");
         return ExitCode::from(2);
     };
     let started = Instant::now();
@@ -32,6 +37,13 @@ fn main() -> ExitCode {
         }
     };
     let copy_s = started.elapsed().as_secs_f64();
+    if copy_only {
+        println!(
+            "copy_s={copy_s:.3} verify_s=0 shared_files={} shared_bytes={}",
+            shared.files, shared.bytes
+        );
+        return ExitCode::SUCCESS;
+    }
     let started = Instant::now();
     let copy = match tree::read_from_medium(target, manifest::Digest::Blake3, &AtomicU64::new(0)) {
         Ok(copy) => copy,

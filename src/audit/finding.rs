@@ -42,11 +42,13 @@ pub enum Check {
     /// A bind directory on a tier that is empty or missing while the project's named volume
     /// that placement puts there still holds the data (`rewrite` without `migrate`).
     StrandedData,
+    /// A bind source inside a mergerfs pool: on several tiers (an error for a database).
+    BindInPool,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 14] = [
+    pub const ALL: [Check; 15] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -61,6 +63,7 @@ impl Check {
         Check::WatchedLibraryOnVmShare,
         Check::TierNotMounted,
         Check::StrandedData,
+        Check::BindInPool,
     ];
 
     /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
@@ -93,6 +96,7 @@ impl Check {
             Check::WatchedLibraryOnVmShare => "watched-library-on-vm-share",
             Check::TierNotMounted => "tier-not-mounted",
             Check::StrandedData => "stranded-data",
+            Check::BindInPool => "bind-in-pool",
         }
     }
 }

@@ -44,11 +44,17 @@ pub enum Check {
     StrandedData,
     /// A bind source inside a mergerfs pool: on several tiers (an error for a database).
     BindInPool,
+    /// A service Swarm may schedule on a node where its bind's tier path does not exist (or is
+    /// another tier), or whose named volume may be created afresh on another node.
+    SwarmUnpinned,
+    /// A local bind or volume several tasks of one service write (`replicas > 1`,
+    /// `mode: global`): each node gets its own copy, tasks on one node share it.
+    SwarmSharedBind,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 15] = [
+    pub const ALL: [Check; 17] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -64,6 +70,8 @@ impl Check {
         Check::TierNotMounted,
         Check::StrandedData,
         Check::BindInPool,
+        Check::SwarmUnpinned,
+        Check::SwarmSharedBind,
     ];
 
     /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
@@ -97,6 +105,8 @@ impl Check {
             Check::TierNotMounted => "tier-not-mounted",
             Check::StrandedData => "stranded-data",
             Check::BindInPool => "bind-in-pool",
+            Check::SwarmUnpinned => "swarm-unpinned",
+            Check::SwarmSharedBind => "swarm-shared-bind",
         }
     }
 }

@@ -11,6 +11,7 @@ mod missing_bind_source;
 mod named_volume;
 mod relative_bind;
 mod stranded_data;
+mod swarm_placement;
 mod symlinked_bind;
 mod tier_not_mounted;
 mod vm_share_missing;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 pub use finding::{Check, Finding, Severity};
 pub use fix::{Fix, Mode, Reason, Rebind, RebindAction, Via, fixes};
+pub use swarm_placement::{audit_swarm, on_node_tier};
 pub use tier_not_mounted::{
     Absence, TierCheck, absence, hint as absence_hint, initialised, tier_checks,
 };

@@ -60,6 +60,7 @@ mod safety_rewrite;
 mod safety_targets;
 mod share_probe_engine;
 mod stack;
+mod swarm;
 mod templates;
 mod tier_presence;
 mod tiers_cli;

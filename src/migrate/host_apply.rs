@@ -15,6 +15,10 @@
 //! deepest first; the target's filesystem is synced at the end. The owner is set first (chown
 //! clears set-user-ID bits and `security.capability`), the extended attributes after the mode.
 //!
+//! Where the source and the copy lie on one filesystem that can share extents (xfs with
+//! `reflink=1`, btrfs), a file is copied by sharing them (`FICLONE`, [`reflink`]), falling
+//! back to the byte copy per file; the verify still reads the copy back from the medium.
+//!
 //! [`keep`] gives a copy a helper made (busybox `cp -a`: no extended attributes, holes written
 //! dense, symlinks with the copy's time, file times in whole seconds) what only the host keeps: the pre-copy's helper copies
 //! while the services run, and the host, when it may, fixes that up after it.
@@ -41,6 +45,19 @@ use thiserror::Error;
 use super::delta::{self, Delta, Op};
 use super::tree::name;
 use super::tree::xattrs::{self, Xattrs};
+
+mod reflink;
+
+use reflink::{Cloned, Reflinks};
+
+/// What a copy shared with its source instead of writing ([`reflink`]): files and bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shared {
+    /// Files whose extents the copy shares with the source.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
 
 /// Whether this process may apply a delta on the host: it must set any owner (root)
 /// ([`super::tree::reach::host_may_write`]).
@@ -77,21 +94,26 @@ fn under(root: &Path, rel: &str) -> PathBuf {
 /// Apply `delta` from `source` into `target` (both host paths of the same copy): removals,
 /// then directories parents first, then the copies in parallel, then hardlinks, then the
 /// directories' attributes deepest first; `Err` names the first entry that failed.
-pub fn apply(source: &Path, target: &Path, delta: &Delta) -> Result<(), EntryError> {
-    apply_reading(source, target, delta, || ())
+pub fn apply(source: &Path, target: &Path, delta: &Delta) -> Result<Shared, EntryError> {
+    apply_reading(source, target, delta, || ()).map(|((), shared)| shared)
 }
 
 /// [`apply`], running `read` on this thread while the target's filesystem syncs on another
 /// (the sync waits on the disk, `read` may use the CPU meanwhile): what `read` returned, once
-/// the sync succeeded. `read` runs after every entry was copied and got its attributes.
+/// the sync succeeded, and what the copy [`Shared`]. `read` runs after every entry was copied
+/// and got its attributes.
 pub fn apply_reading<T: Send>(
     source: &Path,
     target: &Path,
     delta: &Delta,
     read: impl FnOnce() -> T,
-) -> Result<T, EntryError> {
+) -> Result<(T, Shared), EntryError> {
     let root = open_root(source).map_err(|e| at("open", ".", e))?;
-    let from = Source { root: &root };
+    let reflinks = Reflinks::default();
+    let from = Source {
+        root: &root,
+        reflinks: &reflinks,
+    };
     for op in &delta.ops {
         match op {
             Op::Remove(rel) => remove(&under(target, rel)).map_err(|e| at("rm", rel, e))?,
@@ -141,13 +163,17 @@ pub fn apply_reading<T: Send>(
         (read, synced)
     });
     synced.map_err(|e| at("sync", ".", e))?;
-    Ok(read)
+    let shared = Shared {
+        files: reflinks.files(),
+        bytes: reflinks.bytes(),
+    };
+    Ok((read, shared))
 }
 
 /// The whole of `source` copied into the empty directory `target` (the `--stop-first` copy):
 /// the delta of the source's listing against an empty one.
-pub fn copy_all(source: &Path, target: &Path) -> Result<(), EntryError> {
-    copy_all_reading(source, target, || ())
+pub fn copy_all(source: &Path, target: &Path) -> Result<Shared, EntryError> {
+    copy_all_reading(source, target, || ()).map(|((), shared)| shared)
 }
 
 /// [`copy_all`], running `read` while the target syncs (see [`apply_reading`]).
@@ -155,7 +181,7 @@ pub fn copy_all_reading<T: Send>(
     source: &Path,
     target: &Path,
     read: impl FnOnce() -> T,
-) -> Result<T, EntryError> {
+) -> Result<(T, Shared), EntryError> {
     let listing = super::tree::listing::list(source).map_err(|e| at("list", ".", e))?;
     let listed = delta::Listed {
         began: 0,
@@ -173,6 +199,8 @@ fn open_root(source: &Path) -> io::Result<OwnedFd> {
 /// The source tree, every entry reached beneath its root without following a symlink.
 struct Source<'a> {
     root: &'a OwnedFd,
+    /// Whether files may still be copied by sharing extents, and how many were.
+    reflinks: &'a Reflinks,
 }
 
 impl Source<'_> {
@@ -263,7 +291,10 @@ impl Source<'_> {
             .create_new(true)
             .mode(0o600)
             .open(to)?;
-        copy_data(&mut from, &mut out)?;
+        let len = u64::try_from(st.st_size).unwrap_or(0);
+        if self.reflinks.clone_into(&from, &out, len)? == Cloned::CopyInstead {
+            copy_data(&mut from, &mut out)?;
+        }
         // after the content: a write clears `security.capability`
         let xattrs = self.xattrs(rel)?;
         owner_mode_and_times(&out, to, st, xattrs.as_ref())
@@ -405,7 +436,11 @@ fn punch_holes(from: &File, out: &File, copy: &FileStat) -> io::Result<()> {
 pub fn keep(source: &Path, target: &Path) -> Result<(), EntryError> {
     let listing = super::tree::listing::list(source).map_err(|e| at("list", ".", e))?;
     let root = open_root(source).map_err(|e| at("open", ".", e))?;
-    let from = Source { root: &root };
+    let reflinks = Reflinks::default();
+    let from = Source {
+        root: &root,
+        reflinks: &reflinks,
+    };
     let paths: Vec<&String> = listing.keys().collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(super::tree::readers())

@@ -184,6 +184,11 @@ pub struct MigratePlan {
     /// `--stop-first`, and every journal written before there was a choice).
     #[serde(default)]
     pub pre_copy: bool,
+    /// The default (a pre-copy) was asked for, but none of `services` ran when the plan was
+    /// made: one pass with them stopped instead (issue 23 item 4: there is no downtime to
+    /// save, and the pre-copy reads both trees more than once). `pre_copy` is then `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single_pass: bool,
     /// `migrate --to-context B`: the copies go to engine B and a compose file for B is written
     /// ([`crate::migrate::cross_plan`]); `None`: a migration on one engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +205,27 @@ pub struct Options {
 }
 
 impl MigratePlan {
+    /// This plan with a single pass instead of its pre-copy when none of its services is in
+    /// `running` (the plan's services that run now): the stop-first steps, marked
+    /// [`MigratePlan::single_pass`]. A plan without a pre-copy, or a move to another engine,
+    /// is returned as it is.
+    pub fn single_pass_unless_running(mut self, running: &[String]) -> MigratePlan {
+        let idle = !self.services.iter().any(|s| running.contains(s));
+        if self.pre_copy && idle && self.to_context.is_none() {
+            let options = Options {
+                remove_source: self
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s, MigrateStep::RemoveSource(_))),
+                pre_copy: false,
+            };
+            self.steps = steps_of(self.copies.len(), options);
+            self.pre_copy = false;
+            self.single_pass = true;
+        }
+        self
+    }
+
     /// Seconds `service` gets to stop before it is killed.
     pub fn grace_of(&self, service: &str) -> u32 {
         self.grace.get(service).copied().unwrap_or(self.grace_secs)
@@ -306,6 +332,7 @@ pub fn build(
         mounts,
         steps,
         pre_copy: options.pre_copy,
+        single_pass: false,
         to_context: None,
     })
 }
@@ -583,6 +610,10 @@ pub fn describe(plan: &MigratePlan, step: &MigrateStep) -> String {
     match step {
         MigrateStep::Stop if plan.pre_copy => format!(
             "stop {} (pre-copy mode: only the delta is copied while they are down)",
+            plan.services.join(", ")
+        ),
+        MigrateStep::Stop if plan.single_pass => format!(
+            "stop {} (single pass: none of them runs, so there is no downtime to save; copied and verified once, no pre-copy)",
             plan.services.join(", ")
         ),
         MigrateStep::Stop => format!(

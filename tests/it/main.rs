@@ -31,6 +31,8 @@ mod issue21_keeps;
 mod issue21_medium;
 mod issue21_oracle;
 mod issue21_unmount;
+mod issue23_reflink;
+mod issue23_single_pass;
 mod issue25_mover;
 mod issue25_pool;
 mod issue26_dataloss;

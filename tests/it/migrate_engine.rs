@@ -371,7 +371,8 @@ fn without_yes_and_without_a_terminal_migrate_shows_the_plan_and_refuses() {
         .expect("run");
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(text.contains("[4/9] stop db (pre-copy mode"), "{text}");
+    // nothing of the project runs: the single pass (issue 23 item 4)
+    assert!(text.contains("[1/7] stop db (single pass"), "{text}");
     assert!(text.contains("pass `--yes`"), "{text}");
     assert_eq!(
         std::fs::read_to_string(ws.path("app/compose.yaml")).expect("compose"),

@@ -83,7 +83,7 @@ pub(super) fn migrate(
     let image = to_context::helper_image(args);
     let task = match journaled {
         Some(task) => task,
-        None => match new_task(settings, args, (&project, &tiers), &on, &image, out)? {
+        None => match new_task(&run, (&project, &tiers), &image, out)? {
             Some(task) => task,
             None => return Ok(exit::CLEAN),
         },
@@ -146,17 +146,17 @@ fn run_on_this_engine(
     Ok(exit::CLEAN)
 }
 
-/// A new migration of the project on the engine's host `on`, planned and shown (on another
+/// A new migration of the project on the engine's host `run.on`, planned and shown (on another
 /// machine, on that machine's paths, read there by helpers with `image`); `None`: nothing to
-/// do, or only a dry run.
+/// do, or only a dry run. The default's pre-copy becomes a single pass when none of the plan's
+/// services runs now ([`idle_single_pass`]).
 fn new_task(
-    settings: &Settings,
-    args: &MigrateArgs,
+    run: &to_context::Run<'_>,
     (project, tiers): (&crate::compose::model::ComposeProject, &crate::tiers::Tiers),
-    on: &super::audit::PathHost,
     image: &str,
     out: &mut dyn Write,
 ) -> Result<Option<MigrateTask>, Error> {
+    let (settings, args, on) = (run.settings, run.args, run.on);
     if on.host.remote && !args.quiet {
         eprintln!(
             "note: the engine's host (context `{}`) is another machine: the plan is made on its paths, which only helper containers there read and write",
@@ -168,11 +168,29 @@ fn new_task(
         true => Some(super::audit::path_facts(project, Some(on), image)?),
         false => None,
     };
-    let plan = planned_migration(settings, args, project, tiers, facts, out)?;
+    let idle = |plan| idle_single_pass(run, plan);
+    let plan = planned_migration(settings, args, project, tiers, facts, &idle, out)?;
     Ok(plan.map(|plan| match args.dry_run {
         true => MigrateTask::DryRun(Box::new(plan)),
         false => MigrateTask::Start(Box::new(plan)),
     }))
+}
+
+/// `plan` with a single pass instead of its pre-copy when none of its services runs on the
+/// engine now (issue 23 item 4: [`crate::migrate::plan::MigratePlan::single_pass_unless_running`]);
+/// a plan without a pre-copy is not looked at.
+fn idle_single_pass(
+    run: &to_context::Run<'_>,
+    plan: crate::migrate::plan::MigratePlan,
+) -> Result<crate::migrate::plan::MigratePlan, Error> {
+    if !plan.pre_copy || plan.is_empty() {
+        return Ok(plan);
+    }
+    let endpoint = resolve_endpoint(run.global, run.env)?;
+    let mut connected = None;
+    let engine = run.on.engine(&endpoint, &mut connected)?;
+    let running = crate::migrate::steps::running_services(engine, &plan)?;
+    Ok(plan.single_pass_unless_running(&running))
 }
 
 /// The engine's host (`crate::host`). A unix socket asks nothing; a network endpoint without
@@ -376,14 +394,21 @@ pub(super) fn confirm(what: &str, args: &MigrateArgs) -> Result<(), Error> {
     }
 }
 
-/// Plan a new migration and show it; `None` when there is nothing to do, it was only a dry
-/// run, or (error) the user did not confirm.
+/// What becomes of a plan before it is shown: on one engine, the default's pre-copy turned
+/// into a single pass when nothing runs.
+pub(super) type Refine<'a> = &'a dyn Fn(
+    crate::migrate::plan::MigratePlan,
+) -> Result<crate::migrate::plan::MigratePlan, Error>;
+
+/// Plan a new migration (`refine`d) and show it; `None` when there is nothing to do, it was
+/// only a dry run, or (error) the user did not confirm.
 pub(super) fn planned_migration(
     settings: &Settings,
     args: &MigrateArgs,
     project: &crate::compose::model::ComposeProject,
     tiers: &crate::tiers::Tiers,
     facts: Option<crate::facts::Facts>,
+    refine: Refine<'_>,
     out: &mut dyn Write,
 ) -> Result<Option<crate::migrate::plan::MigratePlan>, Error> {
     let facts = facts.unwrap_or_else(|| probe::paths(audit::host_paths(project)));
@@ -391,7 +416,7 @@ pub(super) fn planned_migration(
         remove_source: args.remove_source,
         pre_copy: !args.stop_first,
     };
-    let migration = migration_of(settings, project, tiers, &facts, options)?;
+    let migration = refine(migration_of(settings, project, tiers, &facts, options)?)?;
     let preview = render(settings, &Report::MigratePlan(&plan_report(&migration)))?;
     let go = shown_and_confirmed(&preview, migration.is_empty() || args.dry_run, args, out)?;
     // a dry run's plan is checked after it was shown

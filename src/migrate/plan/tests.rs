@@ -179,3 +179,52 @@ fn an_empty_rewrite_plan_is_an_empty_migration() {
     assert!(m.is_empty());
     assert!(m.steps.is_empty());
 }
+
+#[test]
+fn issue23_item4_a_pre_copy_of_services_none_of_which_runs_becomes_a_single_pass() {
+    let options = Options {
+        remove_source: true,
+        pre_copy: true,
+    };
+    let copy = |key: &str| VolumeCopy {
+        key: key.into(),
+        mounts: vec![MountId(0)],
+        job: CopyJob {
+            source: MountSource::Volume(format!("app_{key}")),
+            target: format!("/tiers/fast/app/{key}").into(),
+        },
+        tier: Some("fast".into()),
+        seed: None,
+    };
+    let plan = MigratePlan {
+        services: vec!["db".into(), "web".into()],
+        copies: vec![copy("db"), copy("web")],
+        steps: steps_of(2, options),
+        pre_copy: true,
+        ..MigratePlan::default()
+    };
+    // one of them runs: the pre-copy stays
+    let busy = plan.clone().single_pass_unless_running(&["web".into()]);
+    assert_eq!(busy, plan);
+    // another project's service of the same name does not count: only the plan's services
+    // are listed by the caller, so nothing running is an empty list
+    let idle = plan.single_pass_unless_running(&[]);
+    let stop_first = Options {
+        remove_source: true,
+        pre_copy: false,
+    };
+    assert_eq!(idle.steps, steps_of(2, stop_first));
+    assert!(idle.single_pass && !idle.pre_copy);
+    let stop = describe(&idle, &MigrateStep::Stop);
+    assert!(
+        stop.contains("single pass") && stop.contains("db, web"),
+        "{stop}"
+    );
+    // a plan already without a pre-copy is not marked
+    let again = MigratePlan {
+        single_pass: false,
+        ..idle.clone()
+    }
+    .single_pass_unless_running(&[]);
+    assert!(!again.single_pass);
+}

@@ -53,6 +53,8 @@ pub(super) struct Filled {
     copy_read: Option<manifest::Manifest>,
     /// Both trees as the copy helper read them right after its copy.
     after: Option<tree::AfterCopy>,
+    /// What the copy on the host shared with the source instead of writing it (reflinks).
+    shared: host_apply::Shared,
 }
 
 /// Copy volume `n` into its target (emptied first when the step is `retried`: a killed or
@@ -92,7 +94,8 @@ pub(super) fn fill(
         seeded = Some(volume);
     }
     let (spec, roots) = copy_helper(input, &job, running, size.devices)?;
-    let (output, known, copy_read) = copy_with_progress(input, &job, &spec, size.bytes, running)?;
+    let (output, known, copy_read, shared) =
+        copy_with_progress(input, &job, &spec, size.bytes, running)?;
     let (printed, after) = match roots {
         Some(roots) => after_copy(&output, roots).map(|(p, a)| (p, Some(a)))?,
         None => (output.as_str(), None),
@@ -112,12 +115,18 @@ pub(super) fn fill(
         known,
         copy_read,
         after,
+        shared,
     })
 }
 
-/// What a copy printed (its clock first), what was known of the source, and the target as a
-/// copy on the host read it back.
-pub(super) type Copied = (String, Option<tree::Known>, Option<manifest::Manifest>);
+/// What a copy printed (its clock first), what was known of the source, the target as a
+/// copy on the host read it back, and what that copy shared with the source (reflinks).
+pub(super) type Copied = (
+    String,
+    Option<tree::Known>,
+    Option<manifest::Manifest>,
+    host_apply::Shared,
+);
 
 /// Run the copy of `job` (by the helper `spec`, or on the host when the services are stopped
 /// and the host sees both trees: files in parallel) with a progress bar of `bytes`; while the
@@ -166,9 +175,11 @@ pub(super) fn copy_with_progress(
                     let hashed = AtomicU64::new(0);
                     tree::read_from_medium(to, manifest::Digest::Blake3, &hashed).ok()
                 })
-                .map(|read| (format!("{}\n", now_ms() / 1000), read))
+                .map(|(read, shared)| (format!("{}\n", now_ms() / 1000), read, shared))
                 .map_err(StepError::HostCopy),
-                None => run_helper(input, spec).map(|out| (out, None)),
+                None => {
+                    run_helper(input, spec).map(|out| (out, None, host_apply::Shared::default()))
+                }
             },
         );
         let known = hashing
@@ -178,8 +189,8 @@ pub(super) fn copy_with_progress(
         (result, known)
     });
     bar.finish_and_clear();
-    let (output, copy_read) = result?;
-    Ok((output, known, copy_read))
+    let (output, copy_read, shared) = result?;
+    Ok((output, known, copy_read, shared))
 }
 
 /// Bytes in `target` so far, for a copy's progress bar; 0 unless `here`: a target on another
@@ -236,6 +247,7 @@ pub(super) fn measured_copy(
         known: None,
         copy_read: None,
         after: Some(after),
+        shared: host_apply::Shared::default(),
     }))
 }
 
@@ -279,8 +291,14 @@ pub(super) fn copied_line(filled: &Filled) -> String {
     };
     // the measure's size is what the copy takes on disk (`SourceSize::bytes`: blocks, a sparse
     // file written dense), not the files' lengths the bar counts
+    let shared = match filled.shared {
+        host_apply::Shared { files: 0, .. } => String::new(),
+        host_apply::Shared { files, bytes } => {
+            format!("; {files} files ({bytes} bytes) share their extents with the source (reflink)")
+        }
+    };
     format!(
-        "{} bytes to write, {} entries{from_image}",
+        "{} bytes to write, {} entries{from_image}{shared}",
         filled.size.bytes, filled.size.entries
     )
 }

@@ -21,7 +21,7 @@ use std::fs::{self, Metadata};
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
@@ -99,49 +99,57 @@ pub fn read_known_from(
             format!("`{}` is not a directory", root.display()),
         ));
     }
-    let mut walked = Vec::new();
-    walk(root, ".", &meta, &mut walked)?;
-    let (found, fulls): (Vec<Found>, Vec<PathBuf>) = walked.into_iter().unzip();
+    let mut found = Vec::new();
+    walk(root, ".", &meta, &mut found)?;
     let groups = group(&found);
-    // one hash per inode: the smallest path of a group stands for it; the file is opened by its
-    // real name (the key is its encoded name)
-    let owners: Vec<(&Found, &Path)> = found
-        .iter()
-        .zip(&fulls)
-        .filter(|(f, _)| f.entry.kind == Kind::File)
-        .filter(|(f, _)| {
-            f.inode
-                .and_then(|key| groups.get(&key))
-                .is_none_or(|first| first == &f.path)
-        })
-        .map(|(f, full)| (f, full.as_path()))
-        .collect();
-    let usable = known.digest == digest;
-    let mut hashes: BTreeMap<&str, String> = BTreeMap::new();
-    let mut jobs: Vec<(u64, &str, &Path)> = Vec::new();
-    for (f, full) in &owners {
-        match known.hash_of(&f.path, f.stamp.as_ref()).filter(|_| usable) {
-            Some(hash) => {
-                hashes.insert(&f.path, hash.to_owned());
+    // one hash per inode: the smallest path of a group stands for it (its index here); the
+    // file is opened by its real name under `root` (the path is its encoded name)
+    let mut first_of_group: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    let mut owners: Vec<usize> = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        if f.entry.kind != Kind::File {
+            continue;
+        }
+        match f
+            .inode
+            .and_then(|key| groups.get(&key).map(|first| (key, first)))
+        {
+            Some((key, first)) if first == &f.path => {
+                first_of_group.insert(key, i);
+                owners.push(i);
             }
-            None => jobs.push((f.stamp.map_or(0, |s| s.ino), &f.path, full)),
+            Some(_) => {}
+            None => owners.push(i),
         }
     }
-    hashes.extend(hash_all(&mut jobs, digest, hashed, from)?);
+    let usable = known.digest == digest;
+    let mut hashes: Vec<Option<String>> = vec![None; found.len()];
+    let mut jobs: Vec<(u64, usize, &str)> = Vec::new();
+    for &i in &owners {
+        let f = &found[i];
+        match known.hash_of(&f.path, f.stamp.as_ref()).filter(|_| usable) {
+            Some(hash) => hashes[i] = Some(hash.to_owned()),
+            None => jobs.push((f.stamp.map_or(0, |s| s.ino), i, f.path.as_str())),
+        }
+    }
+    for (i, hash) in hash_all(root, &mut jobs, digest, hashed, from)? {
+        hashes[i] = Some(hash);
+    }
     let mut now = Known {
         started_ns,
         digest,
         files: BTreeMap::new(),
     };
-    for (f, _) in &owners {
-        if let (Some(stamp), Some(hash)) = (f.stamp, hashes.get(f.path.as_str()))
+    for &i in &owners {
+        let f = &found[i];
+        if let (Some(stamp), Some(hash)) = (f.stamp, hashes[i].as_ref())
             && stamp.settled_before(started_ns)
         {
             let hash = hash.clone();
             now.files.insert(f.path.clone(), KnownFile { stamp, hash });
         }
     }
-    let entries = assemble(&found, &groups, &hashes);
+    let entries = assemble(found, &groups, &first_of_group, hashes);
     Ok((Manifest { entries, digest }, now))
 }
 
@@ -149,45 +157,52 @@ pub fn read_known_from(
 /// [`helper::host_view`] compares with the engine's listing.
 pub fn listing(root: &Path) -> io::Result<Manifest> {
     let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
-    let mut walked = Vec::new();
-    walk(root, ".", &meta, &mut walked)?;
-    let found: Vec<Found> = walked.into_iter().map(|(f, _)| f).collect();
-    let entries = assemble(&found, &group(&found), &BTreeMap::new());
+    let mut found = Vec::new();
+    walk(root, ".", &meta, &mut found)?;
+    let groups = group(&found);
+    let none = vec![None; found.len()];
+    let entries = assemble(found, &groups, &BTreeMap::new(), none);
     Ok(Manifest {
         entries,
         digest: Digest::Sha256,
     })
 }
 
-/// The entries of a walk: each file's hash by its group's first path (or its own), and its
-/// hardlink group.
+/// The entries of a walk, each moved out of it (no copy of a path or an entry is kept): each
+/// file's hash (`hashes`, by index in `found`) by its group's first path (`first_of_group`: that
+/// path's index) or its own, and its hardlink group.
 fn assemble(
-    found: &[Found],
+    found: Vec<Found>,
     groups: &BTreeMap<(u64, u64), String>,
-    hashes: &BTreeMap<&str, String>,
+    first_of_group: &BTreeMap<(u64, u64), usize>,
+    mut hashes: Vec<Option<String>>,
 ) -> BTreeMap<String, Entry> {
     let mut entries = BTreeMap::new();
-    for f in found {
-        let mut entry = f.entry.clone();
+    for (i, f) in found.into_iter().enumerate() {
+        let mut entry = f.entry;
         let first = f.inode.and_then(|key| groups.get(&key));
         if entry.kind == Kind::File {
-            let owner = first.map_or(f.path.as_str(), String::as_str);
-            entry.hash = hashes.get(owner).cloned();
+            entry.hash = match f.inode.and_then(|key| first_of_group.get(&key)) {
+                // a group's hash stays for its later members
+                Some(&owner) => hashes[owner].clone(),
+                None => hashes[i].take(),
+            };
         }
         entry.hardlink_group = first.cloned();
-        entries.insert(f.path.clone(), entry);
+        entries.insert(f.path, entry);
     }
     entries
 }
 
-/// Hash the files `jobs` names (inode, path, full path) in parallel, in inode order (which
-/// reads a freshly written tree roughly in disk order).
-fn hash_all<'a>(
-    jobs: &mut [(u64, &'a str, &Path)],
+/// Hash the files `jobs` names (inode, index, path under `root`) in parallel, in inode order
+/// (which reads a freshly written tree roughly in disk order): each index with its hash.
+fn hash_all(
+    root: &Path,
+    jobs: &mut [(u64, usize, &str)],
     digest: Digest,
     hashed: &AtomicU64,
     from: ReadFrom,
-) -> io::Result<BTreeMap<&'a str, String>> {
+) -> io::Result<Vec<(usize, String)>> {
     jobs.sort_unstable();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(readers())
@@ -195,10 +210,11 @@ fn hash_all<'a>(
         .map_err(io::Error::other)?;
     pool.install(|| {
         jobs.par_iter()
-            .map(|(_, path, full)| {
-                hash_file(full, digest, hashed, from)
-                    .map(|h| (*path, h))
-                    .map_err(|e| at(full, e))
+            .map(|(_, i, path)| {
+                let full = root.join(name::path(path));
+                hash_file(&full, digest, hashed, from)
+                    .map(|h| (*i, h))
+                    .map_err(|e| at(&full, e))
             })
             .collect::<io::Result<_>>()
     })
@@ -218,9 +234,9 @@ fn entry_at(full: &Path, meta: &Metadata, link: Option<String>) -> io::Result<Op
     Ok(Some(entry))
 }
 
-/// Every path under `dir` (itself included) with its full path on the host, depth first in
+/// Every path under `dir` (itself included), depth first in
 /// name order.
-fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>) -> io::Result<()> {
+fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<Found>) -> io::Result<()> {
     if let Some(entry) = entry_at(dir, meta, None)? {
         let found = Found {
             path: rel.to_owned(),
@@ -228,7 +244,7 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
             inode: None,
             stamp: None,
         };
-        out.push((found, dir.to_path_buf()));
+        out.push(found);
     }
     let mut items: Vec<(std::ffi::OsString, fs::DirEntry)> = fs::read_dir(dir)
         .map_err(|e| at(dir, e))?
@@ -268,7 +284,7 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(Found, PathBuf)>)
             inode,
             stamp,
         };
-        out.push((found, full));
+        out.push(found);
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod raw;
 mod roots;
 mod rule;
 mod source;
+mod subtree;
 mod tier_dir;
 
 #[cfg(test)]

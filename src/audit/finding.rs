@@ -42,11 +42,15 @@ pub enum Check {
     /// A bind directory on a tier that is empty or missing while the project's named volume
     /// that placement puts there still holds the data (`rewrite` without `migrate`).
     StrandedData,
+    /// A nested bind mount on the same tier as its parent: it needs no bind of its own.
+    NestedBind,
+    /// Placement puts a subtree of a mount on another tier, and no nested bind serves it yet.
+    SubtreeNotSplit,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 14] = [
+    pub const ALL: [Check; 16] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -61,6 +65,8 @@ impl Check {
         Check::WatchedLibraryOnVmShare,
         Check::TierNotMounted,
         Check::StrandedData,
+        Check::NestedBind,
+        Check::SubtreeNotSplit,
     ];
 
     /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
@@ -93,6 +99,8 @@ impl Check {
             Check::WatchedLibraryOnVmShare => "watched-library-on-vm-share",
             Check::TierNotMounted => "tier-not-mounted",
             Check::StrandedData => "stranded-data",
+            Check::NestedBind => "nested-bind",
+            Check::SubtreeNotSplit => "subtree-not-split",
         }
     }
 }

@@ -8,6 +8,7 @@ mod finding;
 mod fix;
 mod missing_bind_source;
 mod named_volume;
+pub mod nested_bind;
 mod relative_bind;
 mod stranded_data;
 mod symlinked_bind;
@@ -64,7 +65,7 @@ pub struct Subjects<'a> {
 type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
 
 /// The checks in the order their findings are produced for one mount.
-const CHECKS: [CheckFn; 10] = [
+const CHECKS: [CheckFn; 12] = [
     circular_symlink::check,
     tier_not_mounted::check,
     missing_bind_source::check,
@@ -75,6 +76,8 @@ const CHECKS: [CheckFn; 10] = [
     relative_bind::check,
     named_volume::check,
     stranded_data::check,
+    nested_bind::check_unsplit,
+    nested_bind::check_needless,
 ];
 
 /// Runs every check on every mount of every enabled service; findings sorted by place. A

@@ -354,6 +354,12 @@ fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation
                 }),
             )]
         }
+        EditKind::AppendEntry { sequence, entry } => vec![(
+            sequence.clone(),
+            Ok(yamlpatch::Op::Append {
+                value: yaml_serde::Value::String(entry.clone()),
+            }),
+        )],
         EditKind::RemoveVolume { .. } | EditKind::EnvLine { .. } => Vec::new(),
     }
 }
@@ -454,10 +460,30 @@ pub fn compare_model(
                 service: name.clone(),
             });
         }
-        if before.mounts.len() != after.mounts.len() {
+        let added: Vec<&crate::plan::AddedBind> =
+            plan.added.iter().filter(|a| &a.service == name).collect();
+        if before.mounts.len() + added.len() != after.mounts.len() {
             return Err(Difference::MountCount {
                 service: name.clone(),
             });
+        }
+        for (want, a) in added.iter().zip(&after.mounts[before.mounts.len()..]) {
+            let found = (a.kind, a.host_path.as_deref(), a.read_only);
+            if found != (MountType::Bind, Some(want.source.as_path()), want.read_only)
+                || !crate::compose::target::same(&a.target, &want.target)
+            {
+                return Err(Difference::Mount {
+                    service: name.clone(),
+                    target: want.target.clone(),
+                    found: format!("{:?}", semantic(a)),
+                    expected: format!(
+                        "a bind of {} at {}{}",
+                        want.source.display(),
+                        want.target,
+                        if want.read_only { " (read-only)" } else { "" }
+                    ),
+                });
+            }
         }
         for (b, a) in before.mounts.iter().zip(&after.mounts) {
             let expected = match changes.get(&b.id) {
@@ -606,10 +632,17 @@ fn diff(a: &Value, b: &Value, at: &mut Vec<RouteKey>, out: &mut Vec<ValueChange>
                 at.pop();
             }
         }
-        (Value::Sequence(x), Value::Sequence(y)) if x.len() == y.len() => {
+        // a list that kept its items and grew (a nested bind appended): each new item is a
+        // change at its own index
+        (Value::Sequence(x), Value::Sequence(y)) if x.len() <= y.len() => {
             for (i, (p, q)) in x.iter().zip(y).enumerate() {
                 at.push(RouteKey::Index(i));
                 diff(p, q, at, out);
+                at.pop();
+            }
+            for (i, q) in y.iter().enumerate().skip(x.len()) {
+                at.push(RouteKey::Index(i));
+                out.push((at.clone(), None, Some(q.clone())));
                 at.pop();
             }
         }

@@ -8,6 +8,7 @@
 //! top-level volume entries no service uses any more.
 
 mod env_edit;
+mod nested;
 mod removal;
 mod scalar;
 mod shared;
@@ -32,6 +33,7 @@ pub use scalar::{
     Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,
     replace_short_source, style_of,
 };
+pub use nested::AddedBind;
 pub use unwritable::Unwritable;
 
 use shared::accept_shared;
@@ -68,6 +70,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Top-level volume keys the edits remove.
     pub removed_volumes: Vec<String>,
+    /// Nested bind mounts the edits add (subtree placement), each after its parent.
+    pub added: Vec<AddedBind>,
 }
 
 /// What a step does.
@@ -83,6 +87,9 @@ pub enum Action {
     /// A bind directory on the wrong tier (or none) replaced by its placement path; its data is
     /// copied there first (`migrate` only).
     MoveBind,
+    /// A nested bind mount of a subtree placed on another tier, added with the directory its
+    /// data is in now (`rewrite` only; `migrate` then moves it).
+    AddNestedBind,
 }
 
 impl From<RebindAction> for Action {
@@ -103,6 +110,7 @@ impl Action {
             Action::VolumeToBind => "volume-to-bind",
             Action::RemoveVolumeEntry => "remove-volume-entry",
             Action::MoveBind => "move-bind",
+            Action::AddNestedBind => "add-nested-bind",
         }
     }
 }
@@ -176,6 +184,13 @@ pub enum EditKind {
         old: String,
         /// The line after.
         new: String,
+    },
+    /// Append the short-syntax entry `entry` to the volume list at `sequence` (a nested bind).
+    AppendEntry {
+        /// Route of the service's `volumes:` list.
+        sequence: Route,
+        /// The entry as written (`SOURCE:TARGET[:ro]`).
+        entry: String,
     },
     /// Remove the top-level volume `key`; `whole_block` removes `volumes:` itself (the last
     /// entry goes). The comment lines directly above the removed key go with it
@@ -315,6 +330,7 @@ pub fn plan(input: &Input<'_>) -> Plan {
         out.changes.push(c.change.clone());
     }
     remove_unused_volumes(input, &changed, &mut out);
+    nested::add_nested_binds(input, &mut out);
     out
 }
 

@@ -1,0 +1,139 @@
+//! The nested binds `rewrite` adds for subtree placement (issue 25 item 1): for each subtree
+//! placement puts on another tier and no mount serves yet (`subtree-not-split`), a bind of the
+//! directory the data is in now, `<parent's real path>/<sub>`, at `<parent target>/<sub>`,
+//! appended to the parent's volume list (after the parent: the order the engine mounts them,
+//! which also sorts by depth). The container sees the same files; `migrate` then moves each
+//! nested bind to its tier as it moves any bind on the wrong tier.
+//!
+//! Only a bind written directly in its service's list gets them: a named volume moves to a bind
+//! first (`migrate`), an entry reached through an anchor, merge key or `extends` is written by
+//! hand (a manual edit).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{Action, Edit, EditKind, Input, ManualEdit, Plan, Step, compose_literal, place_of};
+use crate::audit::{self, Mode, nested_bind};
+use crate::compose::model::{MountId, MountType, Syntax};
+use crate::compose::origin::{Reach, Route};
+
+/// A bind mount the plan adds (how it must look after the rewrite).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AddedBind {
+    /// The service.
+    pub service: String,
+    /// The mount it lies below.
+    pub parent: MountId,
+    /// Its source: the parent's real path joined with the subtree.
+    pub source: PathBuf,
+    /// Its target: the parent's target joined with the subtree.
+    pub target: String,
+    /// Read-only, as its parent.
+    pub read_only: bool,
+}
+
+/// Adds the nested binds of every unsplit subtree to `out` ([`Mode::Rewrite`] only: `migrate`
+/// moves the nested binds `rewrite` wrote).
+pub(super) fn add_nested_binds(input: &Input<'_>, out: &mut Plan) {
+    if input.mode != Mode::Rewrite {
+        return;
+    }
+    let ctx = audit::Context {
+        project: input.project,
+        tiers: input.tiers,
+        facts: input.facts,
+    };
+    for service in input.project.enabled_services() {
+        for mount in &service.mounts {
+            let subject = ctx.subject(service, mount);
+            let missing = nested_bind::unsplit(&ctx, &subject);
+            if missing.is_empty() {
+                continue;
+            }
+            let manual = |wanted: String, reason: &str| ManualEdit {
+                mount: mount.id,
+                service: service.name.clone(),
+                target: mount.target.clone(),
+                wanted,
+                places: vec![place_of(mount)],
+                reason: reason.to_owned(),
+            };
+            let wanted = || {
+                missing
+                    .iter()
+                    .map(|s| format!("{} ({})", s.target, s.placement.tier))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let real = match (mount.kind, subject.real()) {
+                (MountType::Bind, Some(real)) => real.to_path_buf(),
+                _ => {
+                    out.manual.push(manual(
+                        wanted(),
+                        "nested binds are added below a bind mount: move this mount to a bind on its tier first (`tierctl migrate`), then run `tierctl rewrite` again",
+                    ));
+                    continue;
+                }
+            };
+            if mount.origin.reach != Reach::Direct {
+                out.manual.push(manual(
+                    wanted(),
+                    "the entry is written through an anchor, merge key or `extends`: add the nested binds to the service's own `volumes:` by hand",
+                ));
+                continue;
+            }
+            let cut = match mount.syntax {
+                Syntax::Short => 1,
+                Syntax::Long => 2,
+            };
+            let route = &mount.origin.route.0;
+            let sequence = Route(route[..route.len().saturating_sub(cut)].to_vec());
+            for sub in missing {
+                let source = real.join(&sub.sub);
+                let Some(text) = source.to_str() else {
+                    out.manual
+                        .push(manual(sub.target.clone(), "the path is not UTF-8"));
+                    continue;
+                };
+                let entry = format!(
+                    "{}:{}{}",
+                    compose_literal(text),
+                    sub.target,
+                    if mount.read_only { ":ro" } else { "" }
+                );
+                out.edits.push(Edit {
+                    file: mount.origin.file.clone(),
+                    mounts: vec![mount.id],
+                    kind: EditKind::AppendEntry {
+                        sequence: sequence.clone(),
+                        entry,
+                    },
+                });
+                out.steps.push(Step {
+                    action: Action::AddNestedBind,
+                    mount: Some(mount.id),
+                    service: Some(service.name.clone()),
+                    target: Some(sub.target.clone()),
+                    old: String::new(),
+                    new: source.display().to_string(),
+                    tier: ctx.tier_name(&source).map(str::to_owned),
+                    from: None,
+                    place: place_of(mount),
+                    notes: vec![format!(
+                        "the same files as before, now a bind of their own: `tierctl migrate` moves them to {} on the {} tier",
+                        sub.placement.path.display(),
+                        sub.placement.tier
+                    )],
+                });
+                out.added.push(AddedBind {
+                    service: service.name.clone(),
+                    parent: mount.id,
+                    source,
+                    target: sub.target,
+                    read_only: mount.read_only,
+                });
+            }
+        }
+    }
+}

@@ -566,6 +566,7 @@ fn fs_view(
         size_bytes: numbers.as_ref().map(|n| n.size_bytes),
         used_bytes: numbers.as_ref().map(|n| n.used_bytes),
         available_bytes: numbers.as_ref().map(|n| n.available_bytes),
+        covered_by: None,
     })
 }
 

@@ -54,6 +54,7 @@ mod safety_rewrite;
 mod safety_targets;
 mod share_probe_engine;
 mod stack;
+mod subtree;
 mod templates;
 mod tier_presence;
 mod tiers_cli;

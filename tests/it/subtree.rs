@@ -231,3 +231,115 @@ fn issue25_the_engine_mounts_a_nested_bind_written_before_its_parent_over_it() {
     assert!(out.status.success(), "{}", stdout(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "child");
 }
+
+/// Bind mounts made on the host for a test, unmounted newest first when dropped.
+struct HostMounts(Vec<std::path::PathBuf>);
+
+impl HostMounts {
+    /// `mount ARGS... DIR`, remembered for the unmount; false when it failed.
+    fn mount(&mut self, args: &[&str], dir: &std::path::Path) -> bool {
+        let ok = Command::new("mount")
+            .args(args)
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok && !args.contains(&"--make-shared") {
+            self.0.push(dir.to_owned());
+        }
+        ok
+    }
+}
+
+impl Drop for HostMounts {
+    fn drop(&mut self) {
+        for dir in self.0.iter().rev() {
+            let _ = Command::new("umount").arg(dir).status();
+        }
+    }
+}
+
+/// A nested bind covered by a mount of its parent made after the container started (the
+/// parent's bind receives host mounts: `propagation: rslave`) shows the parent's filesystem:
+/// `tierctl verify` says `bind-hidden` for it.
+#[test]
+fn issue25_verify_names_a_nested_bind_covered_by_a_later_parent_mount() {
+    let Some(cli) = engine().and_then(|_| Family::V2.require()) else {
+        return;
+    };
+    let name = unique("tierctlitsub2");
+    let ws = Workspace::new()
+        .file(
+            "app/compose.yaml",
+            &format!(
+                "name: {name}\nservices:\n  server:\n    image: {}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n    volumes:\n      - type: bind\n        source: {{root}}/warm/app\n        target: /data\n        bind: {{ propagation: rslave }}\n      - {{root}}/fast/app/thumbs:/data/thumbs\n",
+                helper_image()
+            ),
+        )
+        .file(
+            "app/tiers.yaml",
+            "tiers:\n  fast: { root: \"{root}/fast\" }\n  warm: { root: \"{root}/warm\" }\nplacement:\n  - match: { target: /data }\n    tier: warm\n    path: app\n    subtrees: { thumbs: fast }\n  - { tier: warm, path: \"{project}/{volume}\" }\n",
+        )
+        .file("warm/app/thumbs/old", "left behind")
+        .file("fast/app/thumbs/t1.webp", "thumb")
+        .file("cover/thumbs/other", "covering");
+    let mut mounts = HostMounts(Vec::new());
+    let parent = ws.path("warm/app");
+    let shared = mounts.mount(&["--bind", &parent.display().to_string()], &parent)
+        && mounts.mount(&["--make-shared"], &parent);
+    if !shared {
+        assert!(
+            std::env::var("TIERCTL_REQUIRE_DOCKER").as_deref() != Ok("1"),
+            "TIERCTL_REQUIRE_DOCKER=1 but a shared bind mount could not be made (root needed)"
+        );
+        skipped!("a shared bind mount on the host needs root");
+        return;
+    }
+    let project = Project {
+        cli,
+        name: name.clone(),
+        ws,
+    };
+    assert!(run_compose(&project.cli, &name, &project.ws, &["up", "-d"]), "compose up");
+    let verify = |project: &Project| {
+        let out = project_tierctl(&project.ws, &project.name)
+            .arg("verify")
+            .output()
+            .expect("run tierctl");
+        (out.status.code(), stdout(&out))
+    };
+    let (code, text) = verify(&project);
+    assert_eq!(code, Some(0), "{text}");
+    // a mount over the parent's source after the start reaches the container at `/data`
+    let cover = project.ws.path("cover");
+    assert!(
+        mounts.mount(&["--bind", &cover.display().to_string()], &parent),
+        "bind the cover over the parent"
+    );
+    let (code, text) = verify(&project);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("a later mount of `/data` covers this bind"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("/data/thumbs") && l.contains("bind-hidden")),
+        "{text}"
+    );
+    drop(project);
+    drop(mounts);
+}
+
+/// A compose project taken down when dropped.
+struct Project {
+    cli: Vec<String>,
+    name: String,
+    ws: Workspace,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        run_compose(&self.cli, &self.name, &self.ws, &["down"]);
+        crate::leftovers::remove_project(None, &self.name);
+    }
+}

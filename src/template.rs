@@ -477,14 +477,24 @@ tiers:
             "{}",
             rendered.compose
         );
-        assert!(rendered.env.contains("UPLOAD_LOCATION=/t/warm/photos/immich\n"));
+        assert!(
+            rendered
+                .env
+                .contains("UPLOAD_LOCATION=/t/warm/photos/immich\n")
+        );
         let dirs: Vec<(&str, String)> = rendered
             .dirs
             .iter()
             .map(|d| (d.tier.as_str(), d.path.display().to_string()))
             .collect();
-        assert!(dirs.contains(&("fast", "/t/fast/photos/immich/thumbs".to_owned())), "{dirs:?}");
-        assert!(dirs.contains(&("warm", "/t/warm/photos/immich".to_owned())), "{dirs:?}");
+        assert!(
+            dirs.contains(&("fast", "/t/fast/photos/immich/thumbs".to_owned())),
+            "{dirs:?}"
+        );
+        assert!(
+            dirs.contains(&("warm", "/t/warm/photos/immich".to_owned())),
+            "{dirs:?}"
+        );
     }
 
     #[test]

@@ -109,7 +109,10 @@ pub(super) fn check_needless(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Find
         return None;
     }
     let parent = parent_of(&s.service.mounts, s.mount)?;
-    let sub = below(&target::clean(&s.mount.target), &target::clean(&parent.target))?;
+    let sub = below(
+        &target::clean(&s.mount.target),
+        &target::clean(&parent.target),
+    )?;
     let real = s.real()?;
     let tier = ctx.tier_name(real)?;
     let parent_subject = ctx.subject(s.service, parent);

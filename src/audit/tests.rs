@@ -927,7 +927,10 @@ fn issue25_a_split_layout_is_clean_and_each_child_is_checked_as_a_bind() {
         ]
     };
     // the child written before its parent is not a finding: the engine mounts by depth
-    assert_eq!(run_split(&project("immich-server", mounts(), vec![]), facts()), []);
+    assert_eq!(
+        run_split(&project("immich-server", mounts(), vec![]), facts()),
+        []
+    );
     // a child still inside its parent (as `rewrite` adds it): on the wrong tier until migrated
     let mut inside = mounts();
     inside[0] = bind("/t/warm/photos/proj/thumbs", "/data/thumbs");
@@ -935,7 +938,11 @@ fn issue25_a_split_layout_is_clean_and_each_child_is_checked_as_a_bind() {
     facts_inside[1] = dir("/t/warm/photos/proj/thumbs");
     let f = run_split(&project("immich-server", inside, vec![]), facts_inside);
     assert_eq!(checks(&f), [(Check::WrongTier, Severity::Warning)]);
-    assert!(f[0].hint.contains("/t/fast/photos/proj/thumbs"), "{}", f[0].hint);
+    assert!(
+        f[0].hint.contains("/t/fast/photos/proj/thumbs"),
+        "{}",
+        f[0].hint
+    );
     // a child on no tier
     let mut outside = mounts();
     outside[2] = bind("/srv/video", "/data/encoded-video");
@@ -944,7 +951,8 @@ fn issue25_a_split_layout_is_clean_and_each_child_is_checked_as_a_bind() {
     let f = run_split(&project("immich-server", outside, vec![]), facts_outside);
     assert_eq!(checks(&f), [(Check::BindOutsideTiers, Severity::Warning)]);
     assert!(
-        f[0].hint.contains("on the fast tier at /t/fast/photos/proj/encoded-video"),
+        f[0].hint
+            .contains("on the fast tier at /t/fast/photos/proj/encoded-video"),
         "{}",
         f[0].hint
     );
@@ -981,9 +989,9 @@ fn issue25_a_nested_bind_on_its_parents_tier_is_needless() {
         "remove this entry: the bind of /srv already shows /t/warm/app/cache at /srv/cache"
     );
     assert!(
-        needless[1]
-            .hint
-            .starts_with("move the data of /t/warm/elsewhere into /t/warm/app/logs and remove this entry"),
+        needless[1].hint.starts_with(
+            "move the data of /t/warm/elsewhere into /t/warm/app/logs and remove this entry"
+        ),
         "{}",
         needless[1].hint
     );

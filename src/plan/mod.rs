@@ -28,12 +28,12 @@ use crate::tiers::Tiers;
 
 pub use crate::audit::Reason;
 
+pub use nested::AddedBind;
 pub use removal::{Removal, RemovalError, remove_key};
 pub use scalar::{
     Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,
     replace_short_source, style_of,
 };
-pub use nested::AddedBind;
 pub use unwritable::Unwritable;
 
 use shared::accept_shared;

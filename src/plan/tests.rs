@@ -615,7 +615,11 @@ fn issue25_rewrite_appends_nested_binds_of_the_data_where_it_is() {
     assert_eq!(
         steps,
         [
-            (Action::AddNestedBind, "/data/thumbs", "/t/warm/photos/immich/thumbs"),
+            (
+                Action::AddNestedBind,
+                "/data/thumbs",
+                "/t/warm/photos/immich/thumbs"
+            ),
             (
                 Action::AddNestedBind,
                 "/data/encoded-video",
@@ -623,7 +627,10 @@ fn issue25_rewrite_appends_nested_binds_of_the_data_where_it_is() {
             ),
         ]
     );
-    assert!(plan.steps[0].notes[0].contains("moves them to /t/fast/photos/immich/thumbs on the fast tier"));
+    assert!(
+        plan.steps[0].notes[0]
+            .contains("moves them to /t/fast/photos/immich/thumbs on the fast tier")
+    );
     // once written, nothing more to add
     let again = [
         ("compose.yaml", new_text(&patched, "compose.yaml")),
@@ -641,7 +648,11 @@ fn issue25_rewrite_appends_nested_binds_of_the_data_where_it_is() {
     assert_eq!(
         moves,
         [
-            (Action::MoveBind, "/data/thumbs", "/t/fast/photos/immich/thumbs"),
+            (
+                Action::MoveBind,
+                "/data/thumbs",
+                "/t/fast/photos/immich/thumbs"
+            ),
             (
                 Action::MoveBind,
                 "/data/encoded-video",
@@ -654,7 +665,13 @@ fn issue25_rewrite_appends_nested_binds_of_the_data_where_it_is() {
 #[test]
 fn issue25_a_read_only_parent_gives_read_only_nested_binds_and_a_volume_a_manual_edit() {
     let compose = "services:\n  immich-server:\n    image: immich-server\n    volumes:\n      - type: bind\n        source: /t/warm/photos/p\n        target: /data\n        read_only: true\n";
-    let (plan, patched) = run_tiers(IMMICH_SPLIT, &[("compose.yaml", compose)], &[], false, false);
+    let (plan, patched) = run_tiers(
+        IMMICH_SPLIT,
+        &[("compose.yaml", compose)],
+        &[],
+        false,
+        false,
+    );
     assert!(
         new_text(&patched, "compose.yaml").ends_with(
             "        read_only: true\n      - /t/warm/photos/p/thumbs:/data/thumbs:ro\n      - /t/warm/photos/p/encoded-video:/data/encoded-video:ro\n"
@@ -664,7 +681,13 @@ fn issue25_a_read_only_parent_gives_read_only_nested_binds_and_a_volume_a_manual
     );
     assert_eq!(plan.added.len(), 2);
     let compose = "services:\n  immich-server:\n    image: immich-server\n    volumes:\n      - photos:/data\nvolumes:\n  photos:\n";
-    let (plan, _) = run_tiers(IMMICH_SPLIT, &[("compose.yaml", compose)], &[], false, false);
+    let (plan, _) = run_tiers(
+        IMMICH_SPLIT,
+        &[("compose.yaml", compose)],
+        &[],
+        false,
+        false,
+    );
     assert!(plan.added.is_empty());
     assert!(
         plan.manual

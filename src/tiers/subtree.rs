@@ -28,7 +28,9 @@ pub struct Subtree {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubtreeError {
     /// Not a plain relative path (empty, absolute, `.` or `..`).
-    #[error("subtree `{sub}` is not a relative path below the mount (no `/` first, no `.` or `..`)")]
+    #[error(
+        "subtree `{sub}` is not a relative path below the mount (no `/` first, no `.` or `..`)"
+    )]
     NotRelative {
         /// The key as written.
         sub: String,
@@ -56,11 +58,15 @@ impl SubtreeError {
     pub fn hint(&self) -> String {
         match self {
             Self::NotRelative { .. } => {
-                "write the directory below the mount's target, e.g. `thumbs` or `library/admin`".to_owned()
+                "write the directory below the mount's target, e.g. `thumbs` or `library/admin`"
+                    .to_owned()
             }
-            Self::Nested { .. } => "give each subtree its own directory; remove the inner one".to_owned(),
+            Self::Nested { .. } => {
+                "give each subtree its own directory; remove the inner one".to_owned()
+            }
             Self::SameTier { .. } => {
-                "remove the entry (the parent's bind already holds it there), or name another tier".to_owned()
+                "remove the entry (the parent's bind already holds it there), or name another tier"
+                    .to_owned()
             }
         }
     }
@@ -179,7 +185,10 @@ mod tests {
     #[test]
     fn subs_are_plain_relative_paths() {
         assert_eq!(clean_sub("thumbs"), Some(PathBuf::from("thumbs")));
-        assert_eq!(clean_sub("library/admin/"), Some(PathBuf::from("library/admin")));
+        assert_eq!(
+            clean_sub("library/admin/"),
+            Some(PathBuf::from("library/admin"))
+        );
         for bad in ["", "/thumbs", "../x", "a/../b", "./a", "."] {
             assert_eq!(clean_sub(bad), None, "{bad}");
         }

@@ -202,7 +202,8 @@ fn issue25_an_immich_tree_is_split_by_rewrite_moved_by_migrate_and_verified() {
     assert_eq!(code, Some(0), "{text}");
     for target in ["/data ", "/data/thumbs ", "/data/encoded-video "] {
         assert!(
-            text.lines().any(|l| l.contains(target) && l.contains(" ok")),
+            text.lines()
+                .any(|l| l.contains(target) && l.contains(" ok")),
             "{target}: {text}"
         );
     }
@@ -299,7 +300,10 @@ fn issue25_verify_names_a_nested_bind_covered_by_a_later_parent_mount() {
         name: name.clone(),
         ws,
     };
-    assert!(run_compose(&project.cli, &name, &project.ws, &["up", "-d"]), "compose up");
+    assert!(
+        run_compose(&project.cli, &name, &project.ws, &["up", "-d"]),
+        "compose up"
+    );
     let verify = |project: &Project| {
         let out = project_tierctl(&project.ws, &project.name)
             .arg("verify")

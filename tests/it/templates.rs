@@ -244,7 +244,12 @@ fn issue25_new_immich_binds_the_subtrees_placement_splits_off() {
         .args(["new", "immich", "-o", "immich"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let compose = std::fs::read_to_string(ws.path("immich/compose.yaml")).expect("compose");
     let fast = ws.path("faststore/photos/immich");
     assert!(

@@ -116,10 +116,7 @@ pub(super) fn validate_subtrees(
             Some(path) => {
                 let mut path_at = at.clone();
                 path_at.push(key("path"));
-                Some(
-                    Template::parse(path)
-                        .map_err(|e| source.error_at_value(&path_at, e.into()))?,
-                )
+                Some(Template::parse(path).map_err(|e| source.error_at_value(&path_at, e.into()))?)
             }
         };
         subtrees.push(Subtree {

@@ -485,7 +485,10 @@ fn issue25_bad_subtrees_are_located() {
     };
     let (line, column, message) = at(&rule("      /thumbs: fast\n"));
     assert_eq!((line, column), (8, 7));
-    assert!(message.contains("subtree `/thumbs` is not a relative path"), "{message}");
+    assert!(
+        message.contains("subtree `/thumbs` is not a relative path"),
+        "{message}"
+    );
     let (line, _, message) = at(&rule("      thumbs: warm\n"));
     assert_eq!(line, 8);
     assert_eq!(message, "subtree `thumbs` is on its rule's own tier `warm`");
@@ -498,5 +501,9 @@ fn issue25_bad_subtrees_are_located() {
         message,
         "subtree `thumbs/small` lies inside subtree `thumbs` of the same rule"
     );
-    assert!(error(&rule("      a/../b: fast\n")).hint().contains("`thumbs`"));
+    assert!(
+        error(&rule("      a/../b: fast\n"))
+            .hint()
+            .contains("`thumbs`")
+    );
 }

@@ -69,17 +69,29 @@ pub(super) fn add_nested_binds(input: &Input<'_>, out: &mut Plan) {
             let real = match (mount.kind, subject.real()) {
                 (MountType::Bind, Some(real)) => real.to_path_buf(),
                 _ => {
-                    out.manual.push(manual(
-                        wanted(),
-                        "nested binds are added below a bind mount: move this mount to a bind on its tier first (`tierctl migrate`), then run `tierctl rewrite` again",
-                    ));
+                    let reason = format!(
+                        "its subtrees {} get nested binds below a bind mount only: `tierctl migrate` moves it to a bind on its tier, then `tierctl rewrite` adds them",
+                        wanted()
+                    );
+                    let parent = ctx.placement(&subject).map_or_else(
+                        || "a bind mount".to_owned(),
+                        |p| p.path.display().to_string(),
+                    );
+                    out.manual.push(manual(parent, &reason));
                     continue;
                 }
             };
             if mount.origin.reach != Reach::Direct {
+                let entries = missing
+                    .iter()
+                    .map(|s| format!("{}:{}", real.join(&s.sub).display(), s.target))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 out.manual.push(manual(
-                    wanted(),
-                    "the entry is written through an anchor, merge key or `extends`: add the nested binds to the service's own `volumes:` by hand",
+                    mount.display_source(),
+                    &format!(
+                        "the entry is written through an anchor, merge key or `extends`: add the nested binds {entries} to the service's own `volumes:` by hand"
+                    ),
                 ));
                 continue;
             }

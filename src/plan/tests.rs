@@ -690,10 +690,50 @@ fn issue25_a_read_only_parent_gives_read_only_nested_binds_and_a_volume_a_manual
     );
     assert!(plan.added.is_empty());
     assert!(
-        plan.manual
-            .iter()
-            .any(|m| m.wanted == "/data/thumbs (fast), /data/encoded-video (fast)"),
+        plan.manual.iter().any(|m| m.wanted == "/t/warm/photos/p"
+            && m.reason.starts_with(
+                "its subtrees /data/thumbs (fast), /data/encoded-video (fast) get nested binds below a bind mount only"
+            )),
         "{:?}",
         plan.manual
+    );
+}
+
+#[test]
+fn issue25_an_entry_through_an_anchor_gets_its_nested_binds_as_a_manual_edit() {
+    // an aliased entry in the service's own list: the nested binds go to that list
+    let compose = "x-data: &data /t/warm/photos/p:/data\nservices:\n  immich-server:\n    image: immich-server\n    volumes:\n      - *data\n";
+    let (plan, patched) = run_tiers(
+        IMMICH_SPLIT,
+        &[("compose.yaml", compose)],
+        &[],
+        false,
+        false,
+    );
+    assert!(
+        new_text(&patched, "compose.yaml").ends_with(
+            "      - *data\n      - /t/warm/photos/p/thumbs:/data/thumbs\n      - /t/warm/photos/p/encoded-video:/data/encoded-video\n"
+        ),
+        "{}",
+        new_text(&patched, "compose.yaml")
+    );
+    assert_eq!(plan.added.len(), 2);
+    // the list itself shared through an anchor: written by hand
+    let compose = "x-vols: &vols\n  - /t/warm/photos/p:/data\nservices:\n  immich-server:\n    image: immich-server\n    volumes: *vols\n";
+    let (plan, patched) = run_tiers(
+        IMMICH_SPLIT,
+        &[("compose.yaml", compose)],
+        &[],
+        false,
+        false,
+    );
+    assert!(plan.added.is_empty() && patched.is_empty(), "{plan:?}");
+    assert_eq!(plan.manual.len(), 1, "{:?}", plan.manual);
+    assert!(
+        plan.manual[0].reason.ends_with(
+            "add the nested binds /t/warm/photos/p/thumbs:/data/thumbs, /t/warm/photos/p/encoded-video:/data/encoded-video to the service's own `volumes:` by hand"
+        ),
+        "{}",
+        plan.manual[0].reason
     );
 }

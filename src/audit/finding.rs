@@ -46,11 +46,14 @@ pub enum Check {
     NestedBind,
     /// Placement puts a subtree of a mount on another tier, and no nested bind serves it yet.
     SubtreeNotSplit,
+    /// The parent's directory holds data where a nested bind (of another directory) is mounted:
+    /// the container does not see it.
+    DataUnderNestedBind,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 16] = [
+    pub const ALL: [Check; 17] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -67,6 +70,7 @@ impl Check {
         Check::StrandedData,
         Check::NestedBind,
         Check::SubtreeNotSplit,
+        Check::DataUnderNestedBind,
     ];
 
     /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
@@ -101,6 +105,7 @@ impl Check {
             Check::StrandedData => "stranded-data",
             Check::NestedBind => "nested-bind",
             Check::SubtreeNotSplit => "subtree-not-split",
+            Check::DataUnderNestedBind => "data-under-nested-bind",
         }
     }
 }

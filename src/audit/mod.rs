@@ -65,7 +65,7 @@ pub struct Subjects<'a> {
 type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
 
 /// The checks in the order their findings are produced for one mount.
-const CHECKS: [CheckFn; 12] = [
+const CHECKS: [CheckFn; 13] = [
     circular_symlink::check,
     tier_not_mounted::check,
     missing_bind_source::check,
@@ -78,6 +78,7 @@ const CHECKS: [CheckFn; 12] = [
     stranded_data::check,
     nested_bind::check_unsplit,
     nested_bind::check_needless,
+    nested_bind::check_hidden_data,
 ];
 
 /// Runs every check on every mount of every enabled service; findings sorted by place. A

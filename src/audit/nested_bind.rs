@@ -104,6 +104,66 @@ pub(super) fn check_unsplit(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Findi
     Some(s.finding(Check::SubtreeNotSplit, Severity::Warning, message, hint))
 }
 
+/// The directories below a parent bind's source where a nested bind of the same service is
+/// mounted (`<parent real path>/thumbs`) and whose source is another directory: what the
+/// probe looks into for [`Facts::under_nested`](crate::facts::Facts::under_nested).
+pub fn mount_points(ctx: &Context<'_>) -> Vec<PathBuf> {
+    let mut points = Vec::new();
+    for service in ctx.project.enabled_services() {
+        for mount in &service.mounts {
+            let s = ctx.subject(service, mount);
+            if let Some((inside, real)) = covered_place(ctx, &s)
+                && inside != real
+            {
+                points.push(inside);
+            }
+        }
+    }
+    points.sort();
+    points.dedup();
+    points
+}
+
+/// For a nested bind: where its target lies in its parent bind's real directory, and its own
+/// real path.
+fn covered_place(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<(PathBuf, PathBuf)> {
+    if s.mount.kind != MountType::Bind || s.is_non_directory() {
+        return None;
+    }
+    let parent = parent_of(&s.service.mounts, s.mount)?;
+    if parent.kind != MountType::Bind {
+        return None;
+    }
+    let sub = below(
+        &target::clean(&s.mount.target),
+        &target::clean(&parent.target),
+    )?;
+    let parent_subject = ctx.subject(s.service, parent);
+    let inside = parent_subject.real()?.join(sub);
+    Some((inside, s.real()?.to_path_buf()))
+}
+
+pub(super) fn check_hidden_data(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
+    let (inside, real) = covered_place(ctx, s)?;
+    if inside == real || !ctx.facts.under_nested.contains(&inside) {
+        return None;
+    }
+    let message = format!(
+        "{}: {} holds data the container does not see: the nested bind {} of {} is mounted over it",
+        s.service.name,
+        inside.display(),
+        s.mount.target,
+        real.display()
+    );
+    let hint = format!(
+        "when it is the copy `tierctl migrate` kept of {} (it moved to {}), delete its contents once you are satisfied, keeping the empty directory (the mount point); else move what it holds into {}",
+        s.mount.target,
+        real.display(),
+        real.display()
+    );
+    Some(s.finding(Check::DataUnderNestedBind, Severity::Info, message, hint))
+}
+
 pub(super) fn check_needless(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
     if s.mount.kind != MountType::Bind || s.is_non_directory() {
         return None;

@@ -996,3 +996,64 @@ fn issue25_a_nested_bind_on_its_parents_tier_is_needless() {
         needless[1].hint
     );
 }
+
+#[test]
+fn issue25_data_left_below_a_nested_bind_is_named_with_what_to_do() {
+    let p = project(
+        "immich-server",
+        vec![
+            bind("/t/warm/photos/proj", "/data"),
+            bind("/t/fast/photos/proj/thumbs", "/data/thumbs"),
+        ],
+        vec![],
+    );
+    let facts = Facts {
+        paths: [
+            dir("/t/warm/photos/proj"),
+            dir("/t/fast/photos/proj/thumbs"),
+        ]
+        .into_iter()
+        .map(|f| (f.path.clone(), f))
+        .collect(),
+        under_nested: [PathBuf::from("/t/warm/photos/proj/thumbs")].into(),
+        ..Facts::default()
+    };
+    let tiers = crate::tiers::load(Path::new("/p/tiers.yaml"), SPLIT).expect("tiers parse");
+    let ctx = Context {
+        project: &p,
+        tiers: &tiers,
+        facts: &facts,
+    };
+    assert_eq!(
+        super::nested_bind::mount_points(&ctx),
+        [PathBuf::from("/t/warm/photos/proj/thumbs")]
+    );
+    // (`encoded-video` has no nested bind yet: `subtree-not-split` too)
+    let f: Vec<Finding> = audit(&ctx)
+        .into_iter()
+        .filter(|f| f.check != Check::SubtreeNotSplit)
+        .collect();
+    assert_eq!(checks(&f), [(Check::DataUnderNestedBind, Severity::Info)]);
+    assert_eq!(
+        f[0].message,
+        "app: /t/warm/photos/proj/thumbs holds data the container does not see: the nested bind /data/thumbs of /t/fast/photos/proj/thumbs is mounted over it"
+    );
+    assert!(
+        f[0].hint
+            .contains("keeping the empty directory (the mount point)")
+    );
+    // empty there: nothing to say
+    let empty = Facts {
+        under_nested: Default::default(),
+        ..facts
+    };
+    let quiet = audit(&Context {
+        project: &p,
+        tiers: &tiers,
+        facts: &empty,
+    });
+    assert_eq!(
+        checks(&quiet),
+        [(Check::SubtreeNotSplit, Severity::Warning)]
+    );
+}

@@ -456,6 +456,7 @@ pub fn facts(
         tiers,
         left_volumes: Vec::new(),
         empty_dirs,
+        under_nested: Default::default(),
         databases: BTreeMap::new(),
         shares: Vec::new(),
     })

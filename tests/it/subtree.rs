@@ -207,8 +207,17 @@ fn issue25_an_immich_tree_is_split_by_rewrite_moved_by_migrate_and_verified() {
             "{target}: {text}"
         );
     }
+    // the copies `migrate` kept below the nested binds' mount points are named (info)
     let (code, text) = p.tierctl(&["audit"]);
     assert_eq!(code, Some(0), "{text}");
+    for sub in ["thumbs", "encoded-video"] {
+        assert!(
+            text.contains(&format!(
+                "data-under-nested-bind  immich-server: {warm}/{sub} holds data the container does not see"
+            )),
+            "{text}"
+        );
+    }
 }
 
 /// dockerd mounts a container's binds sorted by the depth of their target, so a nested bind

@@ -16,7 +16,7 @@
 //! clears set-user-ID bits and `security.capability`), the extended attributes after the mode.
 //!
 //! [`keep`] gives a copy a helper made (busybox `cp -a`: no extended attributes, holes written
-//! dense, symlinks with the copy's time) what only the host keeps: the pre-copy's helper copies
+//! dense, symlinks with the copy's time, file times in whole seconds) what only the host keeps: the pre-copy's helper copies
 //! while the services run, and the host, when it may, fixes that up after it.
 
 use std::fs::{self, File, OpenOptions};
@@ -304,7 +304,7 @@ impl Source<'_> {
         if let Some(xattrs) = self.xattrs(rel)? {
             xattrs::write(to, &xattrs)?;
         }
-        if kind == SFlag::S_IFLNK {
+        if kind == SFlag::S_IFLNK || (kind == SFlag::S_IFREG && whole_seconds_of(&copy, &st)) {
             utimensat(
                 nix::fcntl::AT_FDCWD,
                 to,
@@ -315,6 +315,17 @@ impl Source<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether `copy` is `source` as busybox `cp -a` keeps its times: the same size and second of
+/// mtime, the nanoseconds dropped (it sets times with whole seconds). Only then does [`keep`]
+/// put the source's nanoseconds back: a file the services rewrote since the copy keeps the
+/// copy's time, for the delta to find.
+fn whole_seconds_of(copy: &FileStat, source: &FileStat) -> bool {
+    copy.st_size == source.st_size
+        && copy.st_mtime == source.st_mtime
+        && copy.st_mtime_nsec == 0
+        && source.st_mtime_nsec != 0
 }
 
 /// Whether a file holds fewer blocks than its length needs: it has holes.

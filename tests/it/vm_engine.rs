@@ -24,7 +24,7 @@ const DEFAULT_ENV_FILE: &str = "/run/tierctl-vm/env";
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The running VM, as the harness's env file describes it.
-struct Vm {
+pub(crate) struct Vm {
     vars: BTreeMap<String, String>,
     _turn: MutexGuard<'static, ()>,
 }
@@ -34,7 +34,7 @@ fn required() -> bool {
 }
 
 /// The VM, or `None` with a loud note when none is up (a failure under `TIERCTL_REQUIRE_VM=1`).
-fn vm() -> Option<Vm> {
+pub(crate) fn vm() -> Option<Vm> {
     let path = std::env::var("TIERCTL_VM_ENV").unwrap_or_else(|_| DEFAULT_ENV_FILE.into());
     let why = match std::fs::read_to_string(&path) {
         Ok(text) => {
@@ -58,7 +58,7 @@ fn vm() -> Option<Vm> {
 }
 
 impl Vm {
-    fn var(&self, key: &str) -> &str {
+    pub(crate) fn var(&self, key: &str) -> &str {
         self.vars
             .get(key)
             .unwrap_or_else(|| panic!("the VM env file has no {key}"))

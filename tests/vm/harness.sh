@@ -8,7 +8,7 @@
 # is forwarded to a loopback port and, through socat, to a unix socket where Colima keeps it. A Colima home and a docker context `colima` make it look
 # like Colima to tierctl, so identity, share reading and the printed fix run as on a Mac.
 #
-# Usage (root): harness.sh {deps|check|build|up|down|env|status|console}
+# Usage (root): harness.sh {deps|check|build|up|down|powercut|env|status|console}
 #   deps     install what is missing: qemu-system-x86 (from bookworm-backports, through a
 #            private source list, since qemu-utils 10.0 from there is installed), mmdebstrap,
 #            socat, e2fsprogs, busybox-static, bindfs, inotify-tools, openssh-client,
@@ -20,7 +20,9 @@
 #   up       check + build + boot + wait for the API + Colima files + socket + helper image
 #            + the env file; a running VM is kept
 #   down     stop socat, the reverse sshfs, QEMU and virtiofsd by their pids, unmount the
-#            bindfs layer; remove the env file and the VM's disk overlay
+#            bindfs layer; remove the env file, the VM's disk overlay and its tier disk
+#   powercut kill -9 QEMU (the guest's unsynced writes are lost, as in a power cut), boot the
+#            same disks again, remount the shares and the tier disk; prints the boot seconds
 #   env      print the env file the tests read
 #   status   `running <pid>` (exit 0) or `stopped` (exit 1)
 #   console  the guest's serial console log
@@ -28,7 +30,7 @@
 #   TIERCTL_VM_ROOT=/var/tmp/tierctl-vm (the shares and the unshared dir live under it)
 #   TIERCTL_VM_MEM=2048  TIERCTL_VM_CPUS=2  TIERCTL_VM_WAIT_S=120 (KVM) / 420 (TCG)
 #   TIERCTL_VM_ACCEL=auto|kvm|tcg   TIERCTL_VM_HOSTNAME=colima-like
-#   TIERCTL_VM_SFTP_SERVER=/usr/lib/openssh/sftp-server
+#   TIERCTL_VM_SFTP_SERVER=/usr/lib/openssh/sftp-server  TIERCTL_VM_TIER_DISK=2G (its size)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +46,8 @@ mirror=${VM_MIRROR:-http://deb.debian.org/debian}
 qemu=qemu-system-x86_64
 virtiofsd_version=1.14.0
 sftp_server=${TIERCTL_VM_SFTP_SERVER:-/usr/lib/openssh/sftp-server}
+tier_disk_size=${TIERCTL_VM_TIER_DISK:-2G}
+guest_tier=/tier
 
 # The test directories: a mapped-xattr share (the "tiers"), a passthrough share, a share where
 # chown does not stick, an unshared dir. The last share is 9p `security_model=none` (Lima's
@@ -267,14 +271,20 @@ stop_group() { # name: a process started with setsid, and its pipeline
   rm -f "$run/$1.pid"
 }
 
-start_qemu() { # accel port ssh-port
+start_qemu() { # accel port ssh-port [keep]: a fresh overlay and tier disk unless `keep`
   local dir append accel_args
   dir=$(image_dir)
   mkdir -p "$share" "$share_passthrough" "$unshared" "$share_virtiofs" "$share_sshfs" "$run"
   mount_nochown
   start_virtiofsd
-  rm -f "$run/overlay.qcow2"
-  qemu-img create -q -f qcow2 -b "$dir/rootfs.img" -F raw "$run/overlay.qcow2"
+  if [ "${4:-}" != keep ]; then
+    rm -f "$run/overlay.qcow2" "$run/tier.img"
+    qemu-img create -q -f qcow2 -b "$dir/rootfs.img" -F raw "$run/overlay.qcow2"
+    # the guest's own disk for a tier (/dev/vdb at $guest_tier): the power-cut tests move data
+    # onto it inside the guest, where killing QEMU drops what the guest had not synced
+    truncate -s "$tier_disk_size" "$run/tier.img"
+    mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$run/tier.img"
+  fi
   append="root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet init=/sbin/tierinit"
   append+=" tierhost=$vm_hostname tier9p=trans=virtio,version=9p2000.L,msize=262144,cache=none"
   append+=" tiershare=tiers:$share tiershare=passthrough:$share_passthrough"
@@ -288,6 +298,7 @@ start_qemu() { # accel port ssh-port
     -nodefaults -no-user-config -display none -monitor none -serial "file:$run/console.log" \
     -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" -append "$append" \
     -drive "file=$run/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
+    -drive "file=$run/tier.img,if=virtio,format=raw,cache=writeback" \
     -object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -numa node,memdev=mem \
     -chardev "socket,id=c0,path=$run/virtiofs.sock" -device vhost-user-fs-pci,chardev=c0,tag=vfs0 \
     -netdev "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$2-:2375,hostfwd=tcp:127.0.0.1:$3-:22" \
@@ -312,6 +323,11 @@ wait_api() { # accel port
   s=$(cat "$run/start.ts")
   e=$(date +%s.%N)
   awk -v a="$s" -v b="$e" 'BEGIN{printf "%.1f\n", b-a}' >"$run/boot_seconds"
+}
+
+mount_tier() { # ssh-port: the tier disk at $guest_tier in the guest (ext4 replays its journal)
+  guest_ssh "$1" "mkdir -p $guest_tier && { mountpoint -q $guest_tier || mount /dev/vdb $guest_tier; }" ||
+    die "the tier disk did not mount at $guest_tier in the guest"
 }
 
 write_colima_files() { # Colima's files for profile `default`, listing the real shares
@@ -403,6 +419,8 @@ TIERCTL_VM_UNSHARED=$unshared
 TIERCTL_VM_SHARE_VIRTIOFS=$share_virtiofs
 TIERCTL_VM_SHARE_SSHFS=$share_sshfs
 TIERCTL_VM_SSH_PORT=$3
+TIERCTL_VM_SSH_KEY=$run/ssh_key
+TIERCTL_VM_GUEST_TIER=$guest_tier
 TIERCTL_VM_VERSIONS=$(versions)
 TIERCTL_VM_HELPER_IMAGE=$helper_image
 TIERCTL_VM_BOOT_SECONDS=$(cat "$run/boot_seconds")
@@ -424,11 +442,44 @@ cmd_up() {
   log "Docker API ready $(cat "$run/boot_seconds") s after qemu started"
   start_sshfs "$ssh_port"
   log "reverse sshfs mounted at $share_sshfs"
+  mount_tier "$ssh_port"
   write_colima_files
   write_docker_context
   start_socat "$port"
   import_helper "$port"
   write_env "$accel" "$port" "$ssh_port"
+}
+
+env_port() { # KEY: the port at the end of the env file's value
+  sed -n "s/^$1=.*[:]//p" "$env_file"
+}
+
+# A power cut: QEMU killed (-9), so whatever the guest had not synced is gone, as when the
+# power fails; then the same overlay and tier disk boot again and the shares, the tier mount
+# and the env file (its new pid) come back. QEMU's cache=unsafe keeps what a guest flush wrote
+# (qcow2's metadata reaches the host file at each flush; only the host's fsync is skipped), and
+# the host does not crash, so a synced write survives and an unsynced one is lost.
+cmd_powercut() {
+  local accel port ssh_port p
+  [ -f "$env_file" ] || die "no VM is up (no $env_file)"
+  accel=$(sed -n 's/^TIERCTL_VM_ACCEL=//p' "$env_file")
+  port=$(env_port TIERCTL_VM_HOST)
+  ssh_port=$(sed -n 's/^TIERCTL_VM_SSH_PORT=//p' "$env_file")
+  p=$(pid_of qemu)
+  [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$run/qemu.pid"
+  stop_group sshfs
+  stop_pid virtiofsd
+  log "power cut: QEMU $p killed; booting the same disks again"
+  start_qemu "$accel" "$port" "$ssh_port" keep
+  wait_api "$accel" "$port"
+  log "Docker API ready $(cat "$run/boot_seconds") s after qemu started"
+  mount_tier "$ssh_port"
+  start_sshfs "$ssh_port"
+  alive socat || start_socat "$port"
+  write_env "$accel" "$port" "$ssh_port"
+  cat "$run/boot_seconds"
 }
 
 cmd_down() {
@@ -438,7 +489,7 @@ cmd_down() {
   stop_pid qemu
   stop_pid virtiofsd
   unmount_nochown
-  rm -f "$run/overlay.qcow2" "$socket" "$run/virtiofs.sock" "$run/sftp.fifo"
+  rm -f "$run/overlay.qcow2" "$run/tier.img" "$socket" "$run/virtiofs.sock" "$run/sftp.fifo"
 }
 
 case ${1:-} in
@@ -447,8 +498,9 @@ case ${1:-} in
   build) cmd_build ;;
   up) cmd_up ;;
   down) cmd_down ;;
+  powercut) cmd_powercut ;;
   env) cat "$env_file" ;;
   status) if alive qemu; then echo "running $(pid_of qemu)"; else echo stopped; exit 1; fi ;;
   console) cat "$run/console.log" ;;
-  *) sed -n '2,29p' "$0"; exit 2 ;;
+  *) sed -n '2,33p' "$0"; exit 2 ;;
 esac

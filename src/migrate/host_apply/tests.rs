@@ -438,3 +438,49 @@ impl SystemTimeSecs {
         i64::try_from(now.as_secs()).expect("seconds")
     }
 }
+
+#[test]
+fn issue21_keep_puts_back_the_nanoseconds_busybox_drops_and_leaves_a_rewritten_file_alone() {
+    if !may_apply() {
+        eprintln!("SKIPPED: a host copy runs only as root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (source, target) = (dir.path().join("from"), dir.path().join("to"));
+    for root in [&source, &target] {
+        fs::create_dir(root).expect("root");
+    }
+    let set = |path: &Path, secs: i64, nanos: i64| {
+        let t = TimeSpec::new(secs, nanos);
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            &t,
+            &t,
+            UtimensatFlags::FollowSymlink,
+        )
+        .expect("times");
+    };
+    // `same`: as busybox copies it (the second kept, the nanoseconds dropped)
+    write(&source.join("same"), "data");
+    set(&source.join("same"), 1_700_000_000, 123_456_789);
+    write(&target.join("same"), "data");
+    set(&target.join("same"), 1_700_000_000, 0);
+    // `grown`: rewritten by a service since the copy: the delta must still see it
+    write(&source.join("grown"), "longer data");
+    set(&source.join("grown"), 1_700_000_000, 5);
+    write(&target.join("grown"), "data");
+    set(&target.join("grown"), 1_700_000_000, 0);
+
+    keep(&source, &target).expect("keep");
+
+    let nanos = |p: &Path| {
+        let m = fs::metadata(p).expect("stat");
+        (m.mtime(), m.mtime_nsec(), m.atime_nsec())
+    };
+    assert_eq!(
+        nanos(&target.join("same")),
+        (1_700_000_000, 123_456_789, 123_456_789)
+    );
+    assert_eq!(nanos(&target.join("grown")), (1_700_000_000, 0, 0));
+}

@@ -467,24 +467,7 @@ pub fn compare_model(
                 service: name.clone(),
             });
         }
-        for (want, a) in added.iter().zip(&after.mounts[before.mounts.len()..]) {
-            let found = (a.kind, a.host_path.as_deref(), a.read_only);
-            if found != (MountType::Bind, Some(want.source.as_path()), want.read_only)
-                || !crate::compose::target::same(&a.target, &want.target)
-            {
-                return Err(Difference::Mount {
-                    service: name.clone(),
-                    target: want.target.clone(),
-                    found: format!("{:?}", semantic(a)),
-                    expected: format!(
-                        "a bind of {} at {}{}",
-                        want.source.display(),
-                        want.target,
-                        if want.read_only { " (read-only)" } else { "" }
-                    ),
-                });
-            }
-        }
+        compare_added(name, &added, &after.mounts[before.mounts.len()..])?;
         for (b, a) in before.mounts.iter().zip(&after.mounts) {
             let expected = match changes.get(&b.id) {
                 Some(change) => expected_mount(b, change),
@@ -515,6 +498,34 @@ pub fn compare_model(
             != (&a.name, a.external, &a.driver, &a.driver_opts)
         {
             return Err(Difference::TopVolume { key: key.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// The nested binds `rewrite` appended to service `name`'s mounts (`after`, past the mounts it
+/// had): each the bind the plan added, in order.
+fn compare_added(
+    name: &str,
+    added: &[&crate::plan::AddedBind],
+    after: &[VolumeMount],
+) -> Result<(), Difference> {
+    for (want, a) in added.iter().zip(after) {
+        let found = (a.kind, a.host_path.as_deref(), a.read_only);
+        if found != (MountType::Bind, Some(want.source.as_path()), want.read_only)
+            || !crate::compose::target::same(&a.target, &want.target)
+        {
+            return Err(Difference::Mount {
+                service: name.to_owned(),
+                target: want.target.clone(),
+                found: format!("{:?}", semantic(a)),
+                expected: format!(
+                    "a bind of {} at {}{}",
+                    want.source.display(),
+                    want.target,
+                    if want.read_only { " (read-only)" } else { "" }
+                ),
+            });
         }
     }
     Ok(())

@@ -336,19 +336,7 @@ pub fn parse_view(text: &str, targets: &[String]) -> BTreeMap<String, TargetView
         let Some((Some((size, used, available)), marker)) = numbers.get(target) else {
             continue;
         };
-        // The last entry for a mount point is the one on top; a later entry of a directory
-        // above it covers it.
-        let own = mountinfo
-            .iter()
-            .rposition(|l| mountinfo_entry(l, target).is_some());
-        let covering = own.and_then(|at| covering(&mountinfo[at + 1..], target));
-        let seen = match &covering {
-            Some((line, point)) => Some((*line, point.as_str())),
-            None => own.map(|at| (mountinfo[at], target.as_str())),
-        };
-        let entry = seen.and_then(|(line, point)| {
-            Some((mountinfo_entry(line, point)?, mountinfo_device(line, point)))
-        });
+        let (entry, covered_by) = seen_entry(&mountinfo, target);
         let (fs_type, mount_source, device) = match entry {
             Some(((fs_type, source), device)) => (Some(fs_type), Some(source), device),
             None => (None, None, None),
@@ -363,13 +351,36 @@ pub fn parse_view(text: &str, targets: &[String]) -> BTreeMap<String, TargetView
                     size_bytes: Some(*size),
                     used_bytes: Some(*used),
                     available_bytes: Some(*available),
-                    covered_by: covering.map(|(_, point)| point),
+                    covered_by,
                 },
                 marker: *marker,
             },
         );
     }
     views
+}
+
+/// A mount table entry as the view needs it: (type, source) and the device.
+type MountEntry = ((String, String), Option<String>);
+
+/// What the container sees at `target` by its mount table: the entry (type and source, device)
+/// of the mount on top there, and the mount point of a later mount above the target that covers
+/// the target's own (then the entry is that mount's).
+fn seen_entry(mountinfo: &[&str], target: &str) -> (Option<MountEntry>, Option<String>) {
+    // The last entry for a mount point is the one on top; a later entry of a directory above it
+    // covers it.
+    let own = mountinfo
+        .iter()
+        .rposition(|l| mountinfo_entry(l, target).is_some());
+    let covering = own.and_then(|at| covering(&mountinfo[at + 1..], target));
+    let seen = match &covering {
+        Some((line, point)) => Some((*line, point.as_str())),
+        None => own.map(|at| (mountinfo[at], target)),
+    };
+    let entry = seen.and_then(|(line, point)| {
+        Some((mountinfo_entry(line, point)?, mountinfo_device(line, point)))
+    });
+    (entry, covering.map(|(_, point)| point))
 }
 
 /// The last of `later` (mount table lines after the target's own) whose mount point is a

@@ -322,6 +322,35 @@ pub enum TiersCommand {
         #[arg(short, long, default_value_t = 85, value_parser = clap::value_parser!(u8).range(0..=100))]
         critical: u8,
     },
+    /// Move files between the branches of a mergerfs pool by its rules, verified
+    ///
+    /// The pool's `move:` rules select by age, size, path and free space. Each file is copied,
+    /// synced, verified from the colder disk and only then removed from the warmer one; a file
+    /// open for writing or changed meanwhile waits for the next run.
+    /// Exit status: 0 every selected file moved, 1 some skipped or held back, 2 some failed
+    /// (or the tool failed).
+    Move {
+        /// The pool (may be left out when tiers.yaml has one)
+        pool: Option<String>,
+        /// Show what would move and why; move nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Copy at most this many bytes per second (`50M`)
+        #[arg(long, value_name = "SIZE", value_parser = crate::tiers::pool::parse_size)]
+        rate: Option<u64>,
+        /// Move at most this many files this run
+        #[arg(long, value_name = "N")]
+        max_files: Option<usize>,
+        /// Run only this rule (by `name:`); repeatable
+        #[arg(long = "rule", value_name = "NAME")]
+        rules: Vec<String>,
+    },
+    /// Mount, unmount or show the mergerfs pools of tiers.yaml (a native Linux host, as root)
+    Pool {
+        /// What to do.
+        #[command(subcommand)]
+        action: PoolAction,
+    },
     /// Create or repair the access-point symlinks (one level, straight to the tier directory)
     ///
     /// Never replaces a real directory that holds data.
@@ -330,6 +359,28 @@ pub enum TiersCommand {
         /// Print what would be done, change nothing
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+/// `tierctl tiers pool ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PoolAction {
+    /// Mount each pool (or the one named) with mergerfs; a pool already mounted is left as it is
+    ///
+    /// Exit status: 0 mounted, 1 not, 2 error.
+    Mount {
+        /// The pool (default: every pool)
+        pool: Option<String>,
+    },
+    /// Unmount each pool (or the one named)
+    Unmount {
+        /// The pool (default: every pool)
+        pool: Option<String>,
+    },
+    /// Show each pool's branches, policy and mount
+    Status {
+        /// The pool (default: every pool)
+        pool: Option<String>,
     },
 }
 

@@ -108,6 +108,12 @@ pub enum Error {
     /// `rewrite --write` would leave data behind.
     #[error(transparent)]
     Stranded(#[from] crate::stranded::StrandedError),
+    /// `tiers move` stopped (issue 25).
+    #[error(transparent)]
+    Mover(#[from] crate::mover::MoveError),
+    /// `tiers move` or `tiers pool` named no pool, or one tiers.yaml does not have.
+    #[error("{0}")]
+    PoolChoice(#[from] crate::mover::PoolChoice),
     /// Writing to stdout failed.
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -153,7 +159,7 @@ impl Error {
             Error::Engine(e) => Some(e.hint()),
             Error::Vm(e) => Some(e.hint().to_owned()),
             Error::FormatUnsupported(_) => Some(
-                "use `--format human` or `--format json`; prometheus is for `tiers status`, `verify` and `migrate --check`".into(),
+                "use `--format human` or `--format json`; prometheus is for `tiers status`, `verify`, `migrate --check` and `tiers move`".into(),
             ),
             Error::Owner(_) => Some(
                 "create the user or group, or write the owner as numeric `uid:gid` in tiers.yaml"
@@ -169,6 +175,8 @@ impl Error {
             Error::Journal(e) => Some(e.hint()),
             Error::Lock(e) => Some(e.hint()),
             Error::Stranded(e) => Some(e.hint()),
+            Error::Mover(e) => Some(e.hint()),
+            Error::PoolChoice(e) => Some(e.hint()),
             Error::Output(_) => None,
         }
     }

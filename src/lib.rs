@@ -65,6 +65,12 @@ pub mod mounts;
     clippy::disallowed_types,
     clippy::disallowed_macros
 )]
+pub mod move_plan;
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod plan;
 #[deny(
     clippy::disallowed_methods,
@@ -116,6 +122,7 @@ pub mod interrupt;
 pub mod leftovers;
 pub mod lock;
 pub mod migrate;
+pub mod mover;
 pub mod probe;
 pub mod stranded;
 pub mod tierfs;

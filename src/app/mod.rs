@@ -21,6 +21,7 @@ mod migrate;
 mod new;
 mod rewrite;
 mod tiers;
+mod tiers_move;
 mod to_context;
 mod verify;
 mod vm;
@@ -183,6 +184,8 @@ fn command_name(command: &Command) -> &'static str {
             TiersCommand::Init { .. } => "tiers init",
             TiersCommand::Status { .. } => "tiers status",
             TiersCommand::Link { .. } => "tiers link",
+            TiersCommand::Move { .. } => "tiers move",
+            TiersCommand::Pool { .. } => "tiers pool",
         },
         Command::New(_) => "new",
         Command::Completions { .. } => "completions",

@@ -62,6 +62,27 @@ pub(super) fn tiers(
             critical,
         } => tiers_status(settings, &tiers, summary, (warning, critical), out),
         TiersCommand::Link { dry_run } => tiers_link(settings, &tiers, dry_run, out),
+        TiersCommand::Move {
+            pool,
+            dry_run,
+            rate,
+            max_files,
+            rules,
+        } => super::tiers_move::tiers_move(
+            settings,
+            &tiers,
+            super::tiers_move::MoveArgs {
+                pool,
+                dry_run,
+                rate,
+                max_files,
+                rules,
+            },
+            out,
+        ),
+        TiersCommand::Pool { action } => {
+            super::tiers_move::tiers_pool(settings, &tiers, action, out)
+        }
     }
 }
 

@@ -121,6 +121,7 @@ pub(super) fn migrate(
         vm: None,
         force: args.force,
         elsewhere: None,
+        tiers: None,
         to: Some(OtherEngine {
             engine: &other.0,
             context: cross.context.clone(),

@@ -13,7 +13,7 @@ pub(super) fn check(ctx: &Context<'_>, s: &Subjects<'_>) -> Option<Finding> {
         return None;
     }
     let real = facts.real.as_deref()?;
-    if ctx.tier_name(real).is_some() {
+    if ctx.tier_name(real).is_some() || super::bind_in_pool::pool_of(ctx, real).is_some() {
         return None;
     }
     let message = format!("{}: {} is on no tier", s.service.name, real.display());

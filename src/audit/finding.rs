@@ -42,6 +42,8 @@ pub enum Check {
     /// A bind directory on a tier that is empty or missing while the project's named volume
     /// that placement puts there still holds the data (`rewrite` without `migrate`).
     StrandedData,
+    /// A bind source inside a mergerfs pool: on several tiers (an error for a database).
+    BindInPool,
     /// A nested bind mount on the same tier as its parent: it needs no bind of its own.
     NestedBind,
     /// Placement puts a subtree of a mount on another tier, and no nested bind serves it yet.
@@ -53,7 +55,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 17] = [
+    pub const ALL: [Check; 18] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -68,6 +70,7 @@ impl Check {
         Check::WatchedLibraryOnVmShare,
         Check::TierNotMounted,
         Check::StrandedData,
+        Check::BindInPool,
         Check::NestedBind,
         Check::SubtreeNotSplit,
         Check::DataUnderNestedBind,
@@ -103,6 +106,7 @@ impl Check {
             Check::WatchedLibraryOnVmShare => "watched-library-on-vm-share",
             Check::TierNotMounted => "tier-not-mounted",
             Check::StrandedData => "stranded-data",
+            Check::BindInPool => "bind-in-pool",
             Check::NestedBind => "nested-bind",
             Check::SubtreeNotSplit => "subtree-not-split",
             Check::DataUnderNestedBind => "data-under-nested-bind",

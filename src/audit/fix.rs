@@ -141,6 +141,9 @@ pub enum Reason {
     WrongTier,
     /// A bind directory on no tier: its data must move first, as for [`Reason::WrongTier`].
     OutsideTiers,
+    /// A bind directory in a mergerfs pool (`pools:`): on several tiers, its files placed by
+    /// mergerfs and `tierctl tiers move`.
+    InPool,
 }
 
 impl Reason {
@@ -160,6 +163,7 @@ impl Reason {
             Reason::Unresolved => "unresolved-symlink",
             Reason::WrongTier => "wrong-tier-data-must-move",
             Reason::OutsideTiers => "outside-tiers-data-must-move",
+            Reason::InPool => "in-pool",
         }
     }
 }
@@ -213,6 +217,14 @@ fn data_must_move(
     mode: Mode,
     real: &Path,
 ) -> Result<Option<Want>, Reason> {
+    if ctx
+        .tiers
+        .pools
+        .iter()
+        .any(|pool| real.starts_with(&pool.mount))
+    {
+        return Err(Reason::InPool);
+    }
     let placement = ctx.placement(s);
     let reason = match (ctx.tiers.tier_of(real), &placement) {
         (None, _) => Reason::OutsideTiers,

@@ -1,5 +1,6 @@
 //! Pure checks: compose model + tiers + facts -> findings. One module per check id.
 
+mod bind_in_pool;
 mod bind_outside_tiers;
 mod circular_symlink;
 mod cross_tier_symlink;
@@ -65,7 +66,7 @@ pub struct Subjects<'a> {
 type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
 
 /// The checks in the order their findings are produced for one mount.
-const CHECKS: [CheckFn; 13] = [
+const CHECKS: [CheckFn; 14] = [
     circular_symlink::check,
     tier_not_mounted::check,
     missing_bind_source::check,
@@ -73,6 +74,7 @@ const CHECKS: [CheckFn; 13] = [
     cross_tier_symlink::check,
     wrong_tier::check,
     bind_outside_tiers::check,
+    bind_in_pool::check,
     relative_bind::check,
     named_volume::check,
     stranded_data::check,

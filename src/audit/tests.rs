@@ -872,6 +872,49 @@ fn d7_a_filled_dir_or_no_left_volume_is_not_stranded_data() {
     }
 }
 
+#[test]
+fn issue25_a_bind_into_a_pool_is_on_several_tiers_and_a_database_there_is_an_error() {
+    let text = format!(
+        "{TIERS}pools:\n  media:\n    mount: /mnt/media\n    branches: [fast:media, cold:media]\n"
+    );
+    let tiers = crate::tiers::load(Path::new("/p/tiers.yaml"), &text).expect("tiers parse");
+    let audit_with = |image: &str, target: &str| {
+        let p = project(image, vec![bind("/mnt/media/library", target)], vec![]);
+        let facts = Facts {
+            paths: [dir("/mnt/media/library")]
+                .into_iter()
+                .map(|f| (f.path.clone(), f))
+                .collect(),
+            ..Facts::default()
+        };
+        let ctx = Context {
+            project: &p,
+            tiers: &tiers,
+            facts: &facts,
+        };
+        let fixed = fixes(&ctx, Mode::Migrate);
+        (audit(&ctx), fixed)
+    };
+    let (library, fixed) = audit_with("ghcr.io/immich-app/immich-server:release", "/data");
+    assert_eq!(checks(&library), [(Check::BindInPool, Severity::Info)]);
+    assert!(
+        library[0]
+            .message
+            .contains("pool `media`, on tiers fast, cold"),
+        "{}",
+        library[0].message
+    );
+    // not `bind-outside-tiers`, and migrate leaves it where the pool keeps it
+    assert!(matches!(
+        &fixed[0].1,
+        Fix::LeftAlone {
+            reason: Reason::InPool
+        }
+    ));
+    let (database, _) = audit_with("postgres:16", "/var/lib/postgresql/data");
+    assert_eq!(checks(&database), [(Check::BindInPool, Severity::Error)]);
+}
+
 /// Issue 25 item 1: Immich's `/data` on warm, its thumbnails and transcodes on fast.
 const SPLIT: &str = "tiers:\n  fast: { root: /t/fast }\n  warm: { root: /t/warm }\nplacement:\n  - match: { target: /data }\n    tier: warm\n    path: photos/{project}\n    subtrees: { thumbs: fast, encoded-video: fast }\n  - { tier: warm, path: \"{project}/{volume}\" }\n";
 

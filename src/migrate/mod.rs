@@ -144,6 +144,11 @@ pub struct MigrateContext<'a> {
     /// Engine B of `--to-context`: the project moves there ([`site`]); `None`: the copies stay
     /// on this engine.
     pub to: Option<site::OtherEngine<'a>>,
+    /// The user's tier map: before each step the tiers the copies go to must still be there
+    /// (their marker, a `mount: true` root still a mount point), so a disk that went away
+    /// mid-move gets no copy on the system disk below its mount point and no service starts on
+    /// the empty directory there. `None`: not looked at here (another machine's tiers).
+    pub tiers: Option<&'a crate::tiers::Tiers>,
 }
 
 /// What [`MigrateContext::hook`] calls: the step's id, and whether the step ran already.

@@ -18,6 +18,24 @@ use super::site::Site;
 use super::{MigrateContext, MigrateError, owners, preflight};
 use crate::engine::{EngineError, HelperOutput, host_fs};
 
+/// The tiers `plan`'s copies go to are there (issue 21 item 6: a disk unmounted mid-move or
+/// before a rollback): each one's marker, and a `mount: true` root still a mount point, by
+/// [`MigrateContext::tiers`], looked at on this machine (`Ok` when that is `None`, or the
+/// copies go to engine B). A tier whose disk went away would get a copy on the system disk
+/// below its mount point, services started on the empty directory there, or a rollback that
+/// finds no copy and leaves what the services wrote on the disk behind.
+pub fn present(
+    ctx: &MigrateContext<'_>,
+    plan: &MigratePlan,
+) -> Result<(), Box<crate::tierfs::AbsentTier>> {
+    let (Some(tiers), None) = (ctx.tiers, &ctx.to) else {
+        return Ok(());
+    };
+    let targets: Vec<&Path> = plan.copies.iter().map(|c| c.job.target.as_path()).collect();
+    crate::tierfs::refuse_absent_tiers(tiers, &crate::tierfs::presences(tiers), &targets)
+        .map_err(Box::new)
+}
+
 /// Why a target directory could not be looked at, created, emptied or removed.
 #[derive(Debug, Error)]
 pub enum TierDirError {

@@ -110,6 +110,10 @@ pub enum Report<'a> {
     TiersLink(&'a LinkReport),
     /// `tiers status`.
     TiersStatus(&'a StatusReport),
+    /// `tiers move`.
+    TiersMove(&'a crate::move_plan::MoveReport),
+    /// `tiers pool mount|unmount|status`.
+    TiersPool(&'a crate::move_plan::PoolReport),
     /// `new --list`.
     Templates(&'a [ComposeTemplate]),
     /// `new TEMPLATE`.
@@ -136,6 +140,8 @@ impl<'a> Report<'a> {
             Report::TiersInit(_) => "tiers init",
             Report::TiersLink(_) => "tiers link",
             Report::TiersStatus(_) => "tiers status",
+            Report::TiersMove(_) => "tiers move",
+            Report::TiersPool(_) => "tiers pool",
             Report::Templates(_) | Report::NewProject(_) => "new",
         }
     }

@@ -10,7 +10,7 @@ use crate::usage::StatusReport;
 use crate::verify::{FsView, MountObservation};
 
 /// The commands with a Prometheus form: the up-front refusal and [`render`] agree on them.
-pub const COMMANDS: [&str; 3] = ["tiers status", "verify", "migrate --check"];
+pub const COMMANDS: [&str; 4] = ["tiers status", "verify", "migrate --check", "tiers move"];
 
 /// Renders `report`; `None` when it has no Prometheus form.
 pub fn render(report: &Report) -> Option<String> {
@@ -19,6 +19,7 @@ pub fn render(report: &Report) -> Option<String> {
         Report::Verify(report) => Some(verify(report)),
         Report::Fleet(fleet) => Some(verify_fleet(fleet)),
         Report::Check(report) => Some(check(report)),
+        Report::TiersMove(report) => Some(tiers_move(report)),
         _ => None,
     }
 }
@@ -400,6 +401,54 @@ impl Gauges {
             let _ = writeln!(self.0, "{name}{{{labels}}} {value}");
         }
     }
+}
+
+/// Renders `tiers move` (one run of a pool's mover) for node_exporter's textfile collector.
+pub fn tiers_move(report: &crate::move_plan::MoveReport) -> String {
+    let mut out = Gauges::default();
+    let label = format!("pool=\"{}\"", escape(&report.pool));
+    let t = &report.totals;
+    let rows: [(&str, &str, u64); 7] = [
+        (
+            "tierctl_mover_files_moved",
+            "Files moved (verified on the colder branch) by the last run.",
+            t.moved,
+        ),
+        (
+            "tierctl_mover_bytes_moved",
+            "Bytes moved by the last run.",
+            t.bytes,
+        ),
+        (
+            "tierctl_mover_files_skipped",
+            "Files skipped (open for writing, changed) by the last run; retried next run.",
+            t.skipped,
+        ),
+        (
+            "tierctl_mover_files_failed",
+            "Files the last run failed to move (kept where they were).",
+            t.failed,
+        ),
+        (
+            "tierctl_mover_files_held",
+            "Files held back for want of room on the colder branch.",
+            report.held.len() as u64,
+        ),
+        (
+            "tierctl_mover_files_recovered",
+            "Files a killed run left that the last run settled.",
+            t.recovered,
+        ),
+        (
+            "tierctl_mover_run_milliseconds",
+            "Duration of the last run.",
+            (t.seconds * 1000.0) as u64,
+        ),
+    ];
+    for (name, help, value) in rows {
+        out.gauge(name, help, vec![(label.clone(), value)]);
+    }
+    out.0
 }
 
 /// Escapes a label value: backslash, double quote and newline.

@@ -5,6 +5,7 @@
 
 mod config;
 mod placement;
+pub mod pool;
 mod subtree;
 mod template;
 
@@ -12,7 +13,9 @@ use std::path::{Component, Path, PathBuf};
 
 use indexmap::IndexMap;
 
-pub use config::{DirIdentity, RootOnDisk, TiersError, TiersErrorKind, load, load_resolved};
+pub use config::{
+    DirIdentity, PoolProblem, RootOnDisk, TiersError, TiersErrorKind, load, load_resolved,
+};
 pub use placement::{
     DEFAULT_RULES, DefaultRule, GlobError, Globs, Match, Placement, PlacementRule, Subject,
     default_rules,
@@ -40,6 +43,8 @@ pub struct Tiers {
     /// Tier maps by docker context (`contexts: { nas: { tiers: ... } }`): the same tier names
     /// with the roots on that context's host. See [`Tiers::for_context`].
     pub contexts: IndexMap<String, IndexMap<String, Tier>>,
+    /// mergerfs pools over tier directories and their move rules (`pools:`), in file order.
+    pub pools: Vec<pool::Pool>,
 }
 
 /// One storage tier.
@@ -94,6 +99,11 @@ impl Tiers {
             },
             None => self.clone(),
         }
+    }
+
+    /// The pool named `name`.
+    pub fn pool(&self, name: &str) -> Option<&pool::Pool> {
+        self.pools.iter().find(|p| p.name == name)
     }
 
     /// Whether tiers.yaml has a tier map of its own for `context`.

@@ -16,8 +16,23 @@ use std::path::{Path, PathBuf};
 /// The pure core: no filesystem, environment, clock, processes or engine (clippy.toml, denied in
 /// src/lib.rs). Data in, data out.
 const CORE: &[&str] = &[
-    "compose", "database", "endpoint", "facts", "tiers", "share", "host", "audit", "layout",
-    "usage", "verify", "mounts", "plan", "rewrite", "template", "report",
+    "compose",
+    "database",
+    "endpoint",
+    "facts",
+    "tiers",
+    "share",
+    "host",
+    "audit",
+    "layout",
+    "usage",
+    "verify",
+    "mounts",
+    "plan",
+    "rewrite",
+    "template",
+    "report",
+    "move_plan",
 ];
 
 /// The effects: the engine, the filesystem, the VM readers, the probe, the lock, atomic writes,
@@ -35,6 +50,7 @@ const EFFECTS: &[&str] = &[
     "leftovers",
     "stranded",
     "migrate",
+    "mover",
 ];
 
 /// The command line: arguments, settings, the error type with exit codes and hints, and one

@@ -135,6 +135,7 @@ fn run_on_this_engine(
             .then(|| vm_fix(engine, &endpoint, env))
             .flatten(),
         force: args.force,
+        tiers: elsewhere.is_none().then_some(tiers),
         elsewhere,
         to: None,
     };

@@ -49,6 +49,19 @@ pub fn rollback(
             hint: "nothing was changed; the services keep running on the tier directories".into(),
         });
     }
+    // the services may have written on the tiers: their disks must be there (issue 21 item 6)
+    let rewrite = MigrateStep::Rewrite.id();
+    if state.done.contains_key(&rewrite) || state.begun.contains(&rewrite) {
+        super::tier_dirs::present(ctx, &state.plan).map_err(|absent| MigrateError::Blocked {
+            message: format!(
+                "tier-not-mounted: the disk of tier `{}` is not there ({}), and the services may have written to `{}` since the move: a rollback now would leave that behind",
+                absent.tier,
+                absent.why,
+                absent.target.display()
+            ),
+            hint: "nothing was changed; mount the tier's disk again, then run `tierctl migrate --rollback --yes`".into(),
+        })?;
+    }
     ctx.remove_helpers(&journal.id);
     let mut steps = stop_and_bring_back(ctx, journal, &mut state)?;
     // 3. the files, byte for byte (a file written for B: removed)

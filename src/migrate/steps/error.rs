@@ -31,6 +31,12 @@ pub enum StepError {
     /// The engine failed (a listing, an inspect, a helper run, a volume).
     #[error(transparent)]
     Engine(Box<EngineError>),
+    /// A tier a copy goes to is not there (its disk unmounted, its marker gone).
+    #[error(
+        "tier-not-mounted: the disk of tier `{}` is not there ({}): nothing is copied to `{}` or started on it until it is back; mount it again",
+        .0.tier, .0.why, .0.target.display()
+    )]
+    TierAbsent(Box<crate::tierfs::AbsentTier>),
     /// The engine failed where the message carries its hint: a helper of a move between
     /// engines, on engine A or B.
     #[error("{error}; hint: {}", error.hint())]

@@ -70,6 +70,8 @@ pub fn execute(
     retried: bool,
     learned: Learned,
 ) -> Stepped {
+    // the tiers are there (issue 21 item 6)
+    tier_dirs::present(input.ctx, input.plan).map_err(StepError::TierAbsent)?;
     let to = input.ctx.to.as_ref();
     let plain = match (step, to) {
         (MigrateStep::Stop, _) => stop(input),

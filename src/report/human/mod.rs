@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod migrate;
 mod mounts;
+pub(crate) mod mover;
 mod new;
 mod plan;
 mod tiers;
@@ -29,6 +30,8 @@ pub fn render(report: &Report, paths: &PathStyle, color: bool) -> String {
         Report::TiersInit(r) => tiers::init(r),
         Report::TiersLink(r) => tiers::link(r),
         Report::TiersStatus(s) => host_header(s.host.as_ref()) + &tiers::status(s),
+        Report::TiersMove(r) => mover::moved(r),
+        Report::TiersPool(r) => mover::pools(r),
         Report::Templates(t) => new::templates(t),
         Report::NewProject(r) => new::project(r),
     }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod check;
 pub mod migrate;
 pub mod mounts;
+pub mod mover;
 pub mod plan;
 pub mod tiers;
 pub mod verify;
@@ -63,6 +64,8 @@ pub fn render(report: &Report, paths: &PathStyle) -> Option<String> {
         Report::TiersInit(r) => pretty(&tiers::init(r)),
         Report::TiersLink(r) => pretty(&tiers::link(r)),
         Report::TiersStatus(s) => pretty(&tiers::status(s)),
+        Report::TiersMove(r) => pretty(&mover::moved(r)),
+        Report::TiersPool(r) => pretty(&mover::pools(r)),
         Report::Templates(_) | Report::NewProject(_) => return None,
     })
 }

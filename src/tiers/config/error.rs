@@ -187,6 +187,14 @@ pub enum TiersErrorKind {
         /// The owner as written.
         owner: String,
     },
+    /// A pool (`pools:`) that cannot be mounted or moved by as written.
+    #[error("pool `{pool}` {problem}")]
+    Pool {
+        /// The pool.
+        pool: String,
+        /// What is wrong.
+        problem: super::pools::PoolProblem,
+    },
     /// A mode that is not an octal number up to `7777`.
     #[error("invalid mode `{mode}`")]
     BadMode {
@@ -246,6 +254,7 @@ impl TiersErrorKind {
             Self::BadOwner { .. } => {
                 "write the owner as numeric `uid:gid` in quotes (`\"999:999\"`) or as names (`postgres`, `immich:media`)".to_string()
             }
+            Self::Pool { problem, .. } => problem.hint(),
             Self::BadMode { .. } => {
                 "write the mode as an octal string in quotes, e.g. `\"0755\"`".to_string()
             }

@@ -6,6 +6,7 @@
 
 mod error;
 mod layout;
+mod pools;
 mod raw;
 mod roots;
 mod rule;
@@ -24,6 +25,7 @@ use yamlpath::{Component, Document};
 
 pub use error::{TiersError, TiersErrorKind};
 use layout::validate_layout;
+pub use pools::PoolProblem;
 use raw::{RawContext, RawFile, RawTier, TOP_LEVEL_KEYS};
 pub use roots::{DirIdentity, RootOnDisk};
 use roots::{overlap, real_overlap, same_directory_overlap};
@@ -72,6 +74,7 @@ pub fn load_resolved(
         access_points: None,
         layout: None,
         contexts: None,
+        pools: None,
     });
 
     let tiers = validate_tiers(&source, &[], raw.tiers.unwrap_or_default().0, real)?;
@@ -104,6 +107,7 @@ pub fn load_resolved(
         .map(|(index, entry)| validate_layout(&source, &known, index, entry))
         .collect::<Result<_, _>>()?;
 
+    let pools = pools::validate_pools(&source, &tiers, raw.pools.unwrap_or_default().0)?;
     Ok(Tiers {
         file: path.to_path_buf(),
         tiers,
@@ -112,6 +116,7 @@ pub fn load_resolved(
         access_points,
         layout,
         contexts,
+        pools,
     })
 }
 

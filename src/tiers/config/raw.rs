@@ -8,8 +8,14 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// The keys allowed at the top of `tiers.yaml`.
-pub(super) const TOP_LEVEL_KEYS: [&str; 5] =
-    ["tiers", "placement", "access_points", "layout", "contexts"];
+pub(super) const TOP_LEVEL_KEYS: [&str; 6] = [
+    "tiers",
+    "placement",
+    "access_points",
+    "layout",
+    "contexts",
+    "pools",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +30,8 @@ pub(super) struct RawFile {
     pub(super) layout: Option<Vec<RawLayout>>,
     #[serde(default)]
     pub(super) contexts: Option<UniqueMap<RawContext>>,
+    #[serde(default)]
+    pub(super) pools: Option<UniqueMap<super::pools::RawPool>>,
 }
 
 /// `contexts: { nas: { tiers: { fast: { root: ... } } } }`: the tier map on another host.

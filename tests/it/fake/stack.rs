@@ -321,6 +321,7 @@ impl FakeStack {
             return MigrateContext {
                 roots,
                 views: None,
+                tiers: None,
                 to: Some(OtherEngine {
                     engine: b.engine.as_ref(),
                     context: b.context.clone(),
@@ -352,6 +353,7 @@ impl FakeStack {
             vm: None,
             force: self.force,
             elsewhere: None,
+            tiers: None,
             to: None,
         }
     }

@@ -99,7 +99,12 @@ pub enum Command {
     ///
     /// Exit status: 0 when nothing at warning level or above was found, 1 when something was,
     /// 2 on error.
-    Audit,
+    Audit {
+        /// Also audit the stack as `docker stack deploy` runs it on the swarm whose manager
+        /// `--context`/`-H` names: placement per node (`swarm-unpinned`, `swarm-shared-bind`).
+        #[arg(long)]
+        swarm: bool,
+    },
     /// List every mount of the project: origin (file:line:col), type, source, target, the tier
     /// its data is on and where placement puts it (the storage view of `docker compose config`)
     Mounts,
@@ -113,6 +118,9 @@ pub enum Command {
     New(NewArgs),
     /// Show what `rewrite` would change: a step table and a unified diff of every file
     Plan {
+        /// Also plan the Swarm placement constraints `audit --swarm` asks for.
+        #[arg(long)]
+        swarm: bool,
         /// Write long-syntax binds with `bind.create_host_path: false`
         #[arg(long)]
         strict_binds: bool,
@@ -125,6 +133,9 @@ pub enum Command {
     /// project lock, refusing a file another program changed meanwhile. Refuses to re-point a
     /// named volume that holds data (move it with `tierctl migrate`) unless --force.
     Rewrite {
+        /// Also add the Swarm placement constraints `audit --swarm` asks for.
+        #[arg(long)]
+        swarm: bool,
         /// Write the files (default: print the diff only)
         #[arg(long)]
         write: bool,
@@ -199,6 +210,10 @@ pub struct VerifyArgs {
     /// Print nothing; only the exit status tells (for cron)
     #[arg(short, long)]
     pub quiet: bool,
+    /// Every task of the stack (`-p` or the compose project's name) on the swarm whose manager
+    /// `--context`/`-H` names, each on its node through that node's `tierctl.context` label
+    #[arg(long, conflicts_with_all = ["all", "all_contexts", "containers"])]
+    pub swarm: bool,
     /// Image for the helper containers used when a container has no shell, `stat` or `df`;
     /// default: busybox:1.36
     #[arg(long, env = "TIERCTL_HELPER_IMAGE", value_name = "IMAGE")]
@@ -359,6 +374,17 @@ pub enum TiersCommand {
         /// Print what would be done, change nothing
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Each swarm node (through the manager `--context`/`-H` names): its `tierctl.context`
+    /// label and its `tierctl.tier.<name>` labels against tiers.yaml (the map of that
+    /// context). Exit 1 when a node's labels differ.
+    Nodes {
+        /// Set each node's tier labels to what tiers.yaml says for its context.
+        #[arg(long)]
+        write: bool,
+        /// Label node NODE (id or hostname) with `tierctl.context=CONTEXT` first.
+        #[arg(long, value_name = "NODE=CONTEXT")]
+        assign: Vec<String>,
     },
 }
 

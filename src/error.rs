@@ -115,6 +115,26 @@ pub enum Error {
     #[error("{0}")]
     PoolChoice(#[from] crate::mover::PoolChoice),
     /// Writing to stdout failed.
+    /// `--swarm` needs a swarm manager's engine.
+    #[error("the engine of context `{context}` cannot list the swarm's nodes: {source}")]
+    SwarmManager {
+        /// The context.
+        context: String,
+        /// What the engine said.
+        source: Box<EngineError>,
+    },
+    /// `tiers nodes --assign` takes `NODE=CONTEXT`.
+    #[error("`--assign {text}` is not `NODE=CONTEXT`")]
+    SwarmAssign {
+        /// As given.
+        text: String,
+    },
+    /// `verify --swarm` found no task of the stack.
+    #[error("the swarm runs no task of stack `{stack}`")]
+    SwarmNoTasks {
+        /// The stack (project) name.
+        stack: String,
+    },
     #[error("cannot write output: {0}")]
     Output(io::Error),
 }
@@ -157,6 +177,15 @@ impl Error {
             Error::Write(e) => Some(e.hint()),
             Error::Endpoint(e) => Some(e.hint()),
             Error::Engine(e) => Some(e.hint()),
+            Error::SwarmAssign { .. } => {
+                Some("e.g. `--assign worker1=engine2` (the node's id or hostname)".into())
+            }
+            Error::SwarmNoTasks { .. } => Some(
+                "deploy it (`docker stack deploy -c compose.yaml NAME`) or pass `-p NAME`".into(),
+            ),
+            Error::SwarmManager { .. } => Some(
+                "point `--context`/`-H` at a swarm manager (`docker node ls` works there)".into(),
+            ),
             Error::Vm(e) => Some(e.hint().to_owned()),
             Error::FormatUnsupported(_) => Some(
                 "use `--format human` or `--format json`; prometheus is for `tiers status`, `verify`, `migrate --check` and `tiers move`".into(),

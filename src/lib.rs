@@ -95,6 +95,12 @@ pub mod share;
     clippy::disallowed_types,
     clippy::disallowed_macros
 )]
+pub mod swarm;
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
 pub mod template;
 #[deny(
     clippy::disallowed_methods,

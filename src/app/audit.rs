@@ -22,7 +22,7 @@ use crate::tiers::Tiers;
 /// `tierctl audit`.
 pub(super) fn audit(
     settings: &Settings,
-    global: &GlobalArgs,
+    (global, swarm): (&GlobalArgs, bool),
     env: &Environment,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
@@ -74,6 +74,32 @@ pub(super) fn audit(
         if let Some(shares) = &connected.view.shares {
             notes.extend(shares.notes.iter().cloned());
         }
+        findings.sort_by(|a, b| {
+            (&a.place.file, a.place.position, a.check.id()).cmp(&(
+                &b.place.file,
+                b.place.position,
+                b.check.id(),
+            ))
+        });
+    }
+    if swarm {
+        let (_, nodes) = super::swarm::manager(global, env)?;
+        findings.extend(audit::audit_swarm(
+            &audit::Context {
+                project: &project,
+                tiers: &tiers,
+                facts: &facts,
+            },
+            &nodes,
+        ));
+        // a bind on another node's tier is placed by its constraint, not outside the tiers
+        findings.retain(|f| {
+            f.check != audit::Check::BindOutsideTiers
+                || !f
+                    .source
+                    .as_deref()
+                    .is_some_and(|s| audit::on_node_tier(&tiers, std::path::Path::new(s)))
+        });
         findings.sort_by(|a, b| {
             (&a.place.file, a.place.position, a.check.id()).cmp(&(
                 &b.place.file,

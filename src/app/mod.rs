@@ -20,6 +20,7 @@ mod connect;
 mod migrate;
 mod new;
 mod rewrite;
+mod swarm;
 mod tiers;
 mod tiers_move;
 mod to_context;
@@ -44,8 +45,14 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
         return Err(report::FormatUnsupported { command }.into());
     }
     match cli.command {
-        Command::Plan { strict_binds } => {
-            let mode = RewriteMode::dry(strict_binds);
+        Command::Plan {
+            strict_binds,
+            swarm,
+        } => {
+            let mode = RewriteMode {
+                swarm,
+                ..RewriteMode::dry(strict_binds)
+            };
             rewrite(
                 &settings,
                 &mode,
@@ -59,12 +66,14 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
             strict_binds,
             force,
             helper_image,
+            swarm,
         } => {
             let mode = RewriteMode {
                 write,
                 strict_binds,
                 force,
                 helper_image,
+                swarm,
             };
             let engine = || -> Result<DockerEngine, NoEngine> {
                 if settings.offline {
@@ -75,7 +84,7 @@ pub fn run(cli: Cli, env: &Environment, out: &mut dyn Write) -> Result<u8, Error
             };
             rewrite(&settings, &mode, (&cli.global, env), &engine, out)
         }
-        Command::Audit => audit(&settings, &cli.global, env, out),
+        Command::Audit { swarm } => audit(&settings, (&cli.global, swarm), env, out),
         Command::Mounts => mounts(&settings, &cli.global, env, out),
         Command::Tiers { command } => tiers(&settings, command, (&cli.global, env), out),
         Command::New(args) => new_template(&settings, &args, out),
@@ -171,7 +180,7 @@ fn load_tiers_on(settings: &Settings, host: Option<&crate::host::Host>) -> Resul
 /// The command's name, for messages.
 fn command_name(command: &Command) -> &'static str {
     match command {
-        Command::Audit => "audit",
+        Command::Audit { .. } => "audit",
         Command::Mounts => "mounts",
         Command::Plan { .. } => "plan",
         Command::Rewrite { .. } => "rewrite",
@@ -184,6 +193,7 @@ fn command_name(command: &Command) -> &'static str {
             TiersCommand::Init { .. } => "tiers init",
             TiersCommand::Status { .. } => "tiers status",
             TiersCommand::Link { .. } => "tiers link",
+            TiersCommand::Nodes { .. } => "tiers nodes",
             TiersCommand::Move { .. } => "tiers move",
             TiersCommand::Pool { .. } => "tiers pool",
         },

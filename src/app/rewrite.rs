@@ -22,6 +22,8 @@ pub(super) struct RewriteMode {
     pub(super) strict_binds: bool,
     pub(super) force: bool,
     pub(super) helper_image: Option<String>,
+    /// Add the Swarm placement constraints (`--swarm`).
+    pub(super) swarm: bool,
 }
 
 impl RewriteMode {
@@ -31,6 +33,7 @@ impl RewriteMode {
             strict_binds,
             force: false,
             helper_image: None,
+            swarm: false,
         }
     }
 }
@@ -55,13 +58,25 @@ pub(super) fn rewrite(
         .filter(|i| !i.is_empty())
         .unwrap_or_else(|| helper_image(env));
     let facts = path_facts(&project, on.as_ref(), &image)?;
-    let plan = crate::plan::plan(&crate::plan::Input {
+    let mut plan = crate::plan::plan(&crate::plan::Input {
         project: &project,
         tiers: &tiers,
         facts: &facts,
         strict_binds,
         mode: audit::Mode::Rewrite,
     });
+    if mode.swarm {
+        let (_, nodes) = super::swarm::manager(global, env)?;
+        let ctx = audit::Context {
+            project: &project,
+            tiers: &tiers,
+            facts: &facts,
+        };
+        plan.edits.extend(crate::plan::pins(
+            &project,
+            &audit::audit_swarm(&ctx, &nodes),
+        ));
+    }
     let patched = crate::rewrite::patch(&plan, &project)?;
     crate::rewrite::check_reload(&plan, &project, &settings.load, &DiskFiles, &patched)?;
     let mut written = Vec::new();

@@ -62,6 +62,9 @@ pub(super) fn tiers(
             critical,
         } => tiers_status(settings, &tiers, summary, (warning, critical), out),
         TiersCommand::Link { dry_run } => tiers_link(settings, &tiers, dry_run, out),
+        TiersCommand::Nodes { write, assign } => {
+            super::swarm::tiers_nodes(settings, &tiers, (write, &assign), (global, env), out)
+        }
         TiersCommand::Move {
             pool,
             dry_run,

@@ -64,6 +64,32 @@ pub(super) fn verify(
             settings,
         )
     };
+    if args.swarm {
+        let stack = global
+            .project_name
+            .clone()
+            .or_else(|| project.as_ref().map(|p| p.name.clone()))
+            .unwrap_or_default();
+        let on_node = |endpoint: &Endpoint, containers: Vec<String>| {
+            let names = crate::engine::observe::Selection::Names(containers);
+            let options = &options;
+            verify_engine(
+                endpoint,
+                project.as_ref(),
+                (&names, false),
+                options,
+                settings,
+            )
+        };
+        return super::swarm::verify_swarm(
+            settings,
+            (global, env),
+            &stack,
+            &on_node,
+            args.quiet,
+            out,
+        );
+    }
     if fleet {
         return verify_fleet(settings, global, args, env, &check, out);
     }
@@ -115,6 +141,7 @@ pub(super) fn verify_fleet(
             HostReport {
                 host: name,
                 endpoint,
+                node: None,
                 outcome,
             }
         })
@@ -288,9 +315,9 @@ pub(super) fn container_result(
 ) -> ContainerResult {
     let mut container_notes = c.notes;
     let mut ids = Vec::new();
-    let same_project = project
-        .filter(|p| c.info.labels.get(crate::engine::container::labels::PROJECT) == Some(&p.name));
-    if let (Some(p), Some(service)) = (same_project, c.info.service()) {
+    let (project_label, service_label) = swarm_names(&c.info);
+    let same_project = project.filter(|p| project_label.as_deref() == Some(p.name.as_str()));
+    if let (Some(p), Some(service)) = (same_project, service_label.as_deref()) {
         let running: Vec<crate::verify::RunningMount> = c
             .mounts
             .iter()
@@ -314,12 +341,8 @@ pub(super) fn container_result(
         container_notes.extend(crate::verify::cross_check(p, service, &running));
     }
     ContainerResult {
-        project: c
-            .info
-            .labels
-            .get(crate::engine::container::labels::PROJECT)
-            .cloned(),
-        service: c.info.service().map(str::to_owned),
+        project: project_label,
+        service: service_label,
         number: c
             .info
             .labels
@@ -339,6 +362,27 @@ pub(super) fn container_result(
             .collect(),
         notes: container_notes,
     }
+}
+
+/// A container's project and service: compose's labels, else a Swarm task's
+/// (`com.docker.stack.namespace`, and `com.docker.swarm.service.name` without the `<stack>_`).
+fn swarm_names(info: &crate::engine::ContainerInfo) -> (Option<String>, Option<String>) {
+    use crate::engine::container::labels;
+    if let Some(project) = info.labels.get(labels::PROJECT) {
+        return (Some(project.clone()), info.service().map(str::to_owned));
+    }
+    let stack = info.labels.get("com.docker.stack.namespace");
+    let service = info.labels.get("com.docker.swarm.service.name");
+    let service = match (stack, service) {
+        (Some(stack), Some(service)) => Some(
+            service
+                .strip_prefix(&format!("{stack}_"))
+                .unwrap_or(service)
+                .to_owned(),
+        ),
+        (_, service) => service.cloned(),
+    };
+    (stack.cloned(), service)
 }
 
 /// How `verify` compares filesystems on this engine.

@@ -44,6 +44,12 @@ pub enum Check {
     StrandedData,
     /// A bind source inside a mergerfs pool: on several tiers (an error for a database).
     BindInPool,
+    /// A service Swarm may schedule on a node where its bind's tier path does not exist (or is
+    /// another tier), or whose named volume may be created afresh on another node.
+    SwarmUnpinned,
+    /// A local bind or volume several tasks of one service write (`replicas > 1`,
+    /// `mode: global`): each node gets its own copy, tasks on one node share it.
+    SwarmSharedBind,
     /// A nested bind mount on the same tier as its parent: it needs no bind of its own.
     NestedBind,
     /// Placement puts a subtree of a mount on another tier, and no nested bind serves it yet.
@@ -55,7 +61,7 @@ pub enum Check {
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 18] = [
+    pub const ALL: [Check; 20] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -71,6 +77,8 @@ impl Check {
         Check::TierNotMounted,
         Check::StrandedData,
         Check::BindInPool,
+        Check::SwarmUnpinned,
+        Check::SwarmSharedBind,
         Check::NestedBind,
         Check::SubtreeNotSplit,
         Check::DataUnderNestedBind,
@@ -107,6 +115,8 @@ impl Check {
             Check::TierNotMounted => "tier-not-mounted",
             Check::StrandedData => "stranded-data",
             Check::BindInPool => "bind-in-pool",
+            Check::SwarmUnpinned => "swarm-unpinned",
+            Check::SwarmSharedBind => "swarm-shared-bind",
             Check::NestedBind => "nested-bind",
             Check::SubtreeNotSplit => "subtree-not-split",
             Check::DataUnderNestedBind => "data-under-nested-bind",

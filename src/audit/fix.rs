@@ -45,6 +45,11 @@ pub enum Fix {
         /// Why no automatic edit is made.
         reason: String,
     },
+    /// The service gets a placement constraint (Swarm), the mount is not changed.
+    Pin {
+        /// The constraint `rewrite --swarm` adds to `deploy.placement.constraints`.
+        constraint: String,
+    },
 }
 
 /// A new source for a mount, and how it is written.

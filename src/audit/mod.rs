@@ -12,6 +12,7 @@ mod named_volume;
 pub mod nested_bind;
 mod relative_bind;
 mod stranded_data;
+mod swarm_placement;
 mod symlinked_bind;
 mod tier_not_mounted;
 mod vm_share_missing;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use finding::{Check, Finding, Severity};
 pub use fix::{Fix, Mode, Reason, Rebind, RebindAction, Via, fixes};
+pub use swarm_placement::{audit_swarm, on_node_tier};
 pub use tier_not_mounted::{
     Absence, TierCheck, absence, hint as absence_hint, initialised, tier_checks,
 };

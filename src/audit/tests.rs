@@ -93,6 +93,7 @@ fn project(
         volumes_from: Vec::new(),
         stop_grace_period: None,
         needs: Vec::new(),
+        deploy: Default::default(),
         origin: origin(1),
     };
     let mut project = ComposeProject {

@@ -108,8 +108,28 @@ pub struct Service {
     /// The services this one needs running first, as compose orders its start and stop:
     /// `depends_on` (list or map), `links` and `volumes_from` naming a service.
     pub needs: Vec<String>,
+    /// `deploy:` as `docker stack deploy` reads it (placement, mode, replicas).
+    pub deploy: Deploy,
     /// Where the service is defined.
     pub origin: Origin,
+}
+
+/// The part of a service's `deploy:` that decides where Swarm runs its tasks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Deploy {
+    /// `deploy.mode`: `global` runs one task on every eligible node.
+    pub global: bool,
+    /// `deploy.replicas` (1 when absent, as Swarm does).
+    pub replicas: Option<u64>,
+    /// `deploy.placement.constraints`, as written (after interpolation).
+    pub constraints: Vec<String>,
+}
+
+impl Deploy {
+    /// Whether more than one task may run at once (`mode: global`, or `replicas > 1`).
+    pub fn several_tasks(&self) -> bool {
+        self.global || self.replicas.unwrap_or(1) > 1
+    }
 }
 
 /// A top-level `volumes:` entry.

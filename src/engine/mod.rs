@@ -22,6 +22,7 @@ pub mod no_helpers;
 pub mod observe;
 pub mod probe;
 pub mod share_probe;
+pub mod swarm;
 
 use std::io::{self, Read};
 use std::path::PathBuf;

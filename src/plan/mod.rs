@@ -9,6 +9,7 @@
 
 mod env_edit;
 mod nested;
+mod pin;
 mod removal;
 mod scalar;
 mod shared;
@@ -29,6 +30,7 @@ use crate::tiers::Tiers;
 pub use crate::audit::Reason;
 
 pub use nested::AddedBind;
+pub use pin::pins;
 pub use removal::{Removal, RemovalError, remove_key};
 pub use scalar::{
     Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,
@@ -203,6 +205,16 @@ pub enum EditKind {
         /// The comment lines removed with it, as written.
         comments: Vec<String>,
     },
+    /// Add a Swarm placement constraint to service `service` (at `route`):
+    /// `deploy.placement.constraints` gets `constraint`, the keys above it made when missing.
+    Constraint {
+        /// The service.
+        service: String,
+        /// Route of the service's definition.
+        route: Route,
+        /// The constraint (`node.labels.tierctl.tier.fast==/mnt/nvme`).
+        constraint: String,
+    },
 }
 
 /// How one changed mount must look after the rewrite.
@@ -299,7 +311,8 @@ pub fn plan(input: &Input<'_>) -> Plan {
             continue;
         };
         let (rebind, written) = match fix {
-            Fix::LeftAlone { .. } => continue,
+            // a constraint is the service's edit, not the mount's (`rewrite --swarm`)
+            Fix::LeftAlone { .. } | Fix::Pin { .. } => continue,
             Fix::Manual { wanted, reason } => {
                 out.manual.push(manual_at(service, mount, &wanted, reason));
                 continue;

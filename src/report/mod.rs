@@ -114,6 +114,8 @@ pub enum Report<'a> {
     TiersMove(&'a crate::move_plan::MoveReport),
     /// `tiers pool mount|unmount|status`.
     TiersPool(&'a crate::move_plan::PoolReport),
+    /// `tiers nodes`.
+    TiersNodes(&'a reports::NodesReport),
     /// `new --list`.
     Templates(&'a [ComposeTemplate]),
     /// `new TEMPLATE`.
@@ -142,6 +144,7 @@ impl<'a> Report<'a> {
             Report::TiersStatus(_) => "tiers status",
             Report::TiersMove(_) => "tiers move",
             Report::TiersPool(_) => "tiers pool",
+            Report::TiersNodes(_) => "tiers nodes",
             Report::Templates(_) | Report::NewProject(_) => "new",
         }
     }

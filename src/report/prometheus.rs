@@ -226,23 +226,36 @@ pub fn verify_fleet(fleet: &FleetReport) -> String {
             .iter()
             .map(|h| {
                 (
-                    format!("host=\"{}\"", escape(&h.host)),
+                    host_label(&h.host, h.node.as_deref())
+                        .trim_end_matches(',')
+                        .to_owned(),
                     u64::from(h.outcome.is_ok()),
                 )
             })
             .collect(),
     );
-    let reports: Vec<(Option<&str>, &VerifyReport)> = fleet
+    let reports: Vec<(Option<String>, &VerifyReport)> = fleet
         .hosts
         .iter()
-        .filter_map(|h| h.outcome.as_ref().ok().map(|r| (Some(h.host.as_str()), r)))
+        .filter_map(|h| {
+            let r = h.outcome.as_ref().ok()?;
+            Some((Some(host_label(&h.host, h.node.as_deref())), r))
+        })
         .collect();
     verify_gauges(&mut out, &reports);
     out.0
 }
 
-/// The mount samples of the reports, each labelled with its `host` when one is given.
-fn verify_gauges(out: &mut Gauges, reports: &[(Option<&str>, &VerifyReport)]) {
+/// `host="…",` and, for a swarm node, `node="…",`: the labels a fleet's samples start with.
+fn host_label(host: &str, node: Option<&str>) -> String {
+    let node = node
+        .map(|n| format!("node=\"{}\",", escape(n)))
+        .unwrap_or_default();
+    format!("host=\"{}\",{node}", escape(host))
+}
+
+/// The mount samples of the reports, each labelled with its `host` (and `node`) when given.
+fn verify_gauges(out: &mut Gauges, reports: &[(Option<String>, &VerifyReport)]) {
     let samples = mount_samples(reports);
     verdict_gauges(out, &samples);
     size_gauges(out, &samples);
@@ -250,16 +263,14 @@ fn verify_gauges(out: &mut Gauges, reports: &[(Option<&str>, &VerifyReport)]) {
 
 /// Every mount of the reports with its labels (`host`, when given, first).
 fn mount_samples<'a>(
-    reports: &[(Option<&str>, &'a VerifyReport)],
+    reports: &[(Option<String>, &'a VerifyReport)],
 ) -> Vec<(String, &'a MountResult)> {
     reports
         .iter()
-        .flat_map(|(host, report)| report.containers.iter().map(move |c| (*host, c)))
+        .flat_map(|(host, report)| report.containers.iter().map(move |c| (host, c)))
         .flat_map(|(host, c)| {
             c.mounts.iter().map(move |m| {
-                let host = host
-                    .map(|h| format!("host=\"{}\",", escape(h)))
-                    .unwrap_or_default();
+                let host = host.clone().unwrap_or_default();
                 let labels = format!(
                     "{host}project=\"{}\",service=\"{}\",container=\"{}\",target=\"{}\"",
                     escape(c.project.as_deref().unwrap_or("")),

@@ -249,6 +249,8 @@ pub struct HostReport {
     pub host: String,
     /// The endpoint URL, when it resolved.
     pub endpoint: Option<String>,
+    /// The swarm node this engine is (`verify --swarm`: `hostname (id)`); `None` otherwise.
+    pub node: Option<String>,
     /// The checks, or the error that stopped them.
     pub outcome: Result<VerifyReport, HostError>,
 }
@@ -281,6 +283,17 @@ impl FleetReport {
             .iter()
             .all(|h| h.outcome.as_ref().is_ok_and(VerifyReport::all_ok))
     }
+}
+
+/// `tierctl tiers nodes`: each swarm node's tier labels against tiers.yaml.
+#[derive(Debug, Clone)]
+pub struct NodesReport {
+    /// The tiers.yaml compared with.
+    pub tiers_file: PathBuf,
+    /// Each node (after `--write`: as it is now).
+    pub nodes: Vec<crate::swarm::NodeView>,
+    /// The labels `--write` set (`None`: removed), by node id.
+    pub written: Vec<(String, std::collections::BTreeMap<String, Option<String>>)>,
 }
 
 /// `tierctl tiers validate`.
@@ -440,11 +453,13 @@ pub(crate) mod samples {
                 HostReport {
                     host: "default".into(),
                     endpoint: Some("unix:///var/run/docker.sock".into()),
+                    node: None,
                     outcome: Ok(verify()),
                 },
                 HostReport {
                     host: "nas".into(),
                     endpoint: Some("tcp://127.0.0.1:1".into()),
+                    node: None,
                     outcome: Err(HostError {
                         message: "cannot connect to the Docker engine of context `nas` at `tcp://127.0.0.1:1`: connection refused".into(),
                         hint: Some("check that the engine runs".into()),

@@ -23,6 +23,7 @@ const CORE: &[&str] = &[
     "tiers",
     "share",
     "host",
+    "swarm",
     "audit",
     "layout",
     "usage",

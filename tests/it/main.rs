@@ -59,6 +59,7 @@ mod safety_targets;
 mod share_probe_engine;
 mod stack;
 mod subtree;
+mod swarm;
 mod templates;
 mod tier_presence;
 mod tiers_cli;

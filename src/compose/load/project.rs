@@ -5,7 +5,7 @@ use std::path::Path;
 use indexmap::IndexMap;
 use serde_norway::Value;
 
-use crate::compose::model::{Service, TopVolume, VolumeMount};
+use crate::compose::model::{Deploy, Service, TopVolume, VolumeMount};
 use crate::compose::origin::{Origin, Reach, Route};
 
 use super::scalar::{scalar_text, string_list};
@@ -81,7 +81,22 @@ pub(super) fn service_of(
             _ => None,
         },
         needs: needs(def),
+        deploy: deploy(&def["deploy"]),
         origin,
+    }
+}
+
+/// `deploy:` as `docker stack deploy` reads it: `mode` (`global` or replicated), `replicas`,
+/// `placement.constraints`.
+pub(super) fn deploy(def: &Value) -> Deploy {
+    Deploy {
+        global: def["mode"].as_str() == Some("global"),
+        replicas: match &def["replicas"] {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        },
+        constraints: string_list(&def["placement"]["constraints"]),
     }
 }
 

@@ -6,6 +6,7 @@ mod migrate;
 mod mounts;
 pub(crate) mod mover;
 mod new;
+mod nodes;
 mod plan;
 mod tiers;
 mod verify;
@@ -27,6 +28,7 @@ pub fn render(report: &Report, paths: &PathStyle, color: bool) -> String {
         Report::Migrated { outcome, rollback } => migrate::migrated(outcome, *rollback, paths),
         Report::Check(r) => check::check(r, paths),
         Report::TiersValidate(r) => tiers::validate(r),
+        Report::TiersNodes(r) => nodes::nodes(r),
         Report::TiersInit(r) => tiers::init(r),
         Report::TiersLink(r) => tiers::link(r),
         Report::TiersStatus(s) => host_header(s.host.as_ref()) + &tiers::status(s),

@@ -26,9 +26,9 @@ struct Row {
 pub fn plan(report: &PlanReport, paths: &PathStyle, color: bool) -> String {
     let (project, plan) = (&report.project, &report.plan);
     let mut out = super::host_header(report.host.as_ref());
-    if plan.steps.is_empty() {
+    if plan.edits.is_empty() {
         let _ = writeln!(out, "{project}: nothing to rewrite");
-    } else {
+    } else if !plan.steps.is_empty() {
         let rows = plan.steps.iter().enumerate().map(|(i, s)| Row {
             n: i + 1,
             action: s.action.as_str(),
@@ -44,6 +44,24 @@ pub fn plan(report: &PlanReport, paths: &PathStyle, color: bool) -> String {
             for note in &s.notes {
                 let _ = writeln!(out, "  {}: {note}", i + 1);
             }
+        }
+    }
+    let pins: Vec<(&String, &String)> = plan
+        .edits
+        .iter()
+        .filter_map(|e| match &e.kind {
+            crate::plan::EditKind::Constraint {
+                service,
+                constraint,
+                ..
+            } => Some((service, constraint)),
+            _ => None,
+        })
+        .collect();
+    if !pins.is_empty() {
+        let _ = writeln!(out, "\nSwarm placement constraints added:");
+        for (service, constraint) in pins {
+            let _ = writeln!(out, "  {service}: {constraint}");
         }
     }
     if !plan.manual.is_empty() {

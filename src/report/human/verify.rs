@@ -171,14 +171,18 @@ pub fn fleet(fleet: &FleetReport) -> String {
             .as_deref()
             .map(|e| format!(" ({e})"))
             .unwrap_or_default();
+        let name = match &host.node {
+            Some(node) => format!("node {node}, context {}", host.host),
+            None => format!("host {}", host.host),
+        };
         match &host.outcome {
             Ok(report) => {
                 let state = if report.all_ok() { "ok" } else { "MISMATCH" };
-                let _ = writeln!(out, "== host {}{at}: {state}", host.host);
+                let _ = writeln!(out, "== {name}{at}: {state}");
                 out.push_str(&verify(report));
             }
             Err(error) => {
-                let _ = writeln!(out, "== host {}{at}: UNREACHABLE", host.host);
+                let _ = writeln!(out, "== {name}{at}: UNREACHABLE");
                 let _ = writeln!(out, "error: {}", error.message);
                 if let Some(hint) = &error.hint {
                     let _ = writeln!(out, "hint: {hint}");

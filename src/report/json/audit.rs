@@ -55,7 +55,7 @@ pub struct FindingDto<'a> {
 /// A finding's fix.
 #[derive(Serialize)]
 pub struct FixDto<'a> {
-    /// `bind-real-path`, `volume-to-bind`, `move-bind`, `left-alone` or `manual`.
+    /// `bind-real-path`, `volume-to-bind`, `move-bind`, `left-alone`, `manual` or `pin`.
     pub action: &'static str,
     /// The new source (or the source wanted, for `manual`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,6 +69,9 @@ pub struct FixDto<'a> {
     /// Why the mount is left alone or must be edited by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'a str>,
+    /// The placement constraint `rewrite --swarm` adds (`pin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<&'a str>,
 }
 
 fn fix<'a>(fix: &'a Fix, paths: &PathStyle) -> FixDto<'a> {
@@ -78,6 +81,7 @@ fn fix<'a>(fix: &'a Fix, paths: &PathStyle) -> FixDto<'a> {
         tier: None,
         env_line: None,
         reason: None,
+        constraint: None,
     };
     match fix {
         Fix::Rebind(r) => FixDto {
@@ -99,6 +103,11 @@ fn fix<'a>(fix: &'a Fix, paths: &PathStyle) -> FixDto<'a> {
             action: "manual",
             path: Some(wanted.display().to_string()),
             reason: Some(reason),
+            ..none
+        },
+        Fix::Pin { constraint } => FixDto {
+            action: "pin",
+            constraint: Some(constraint),
             ..none
         },
     }

@@ -7,6 +7,7 @@ pub mod check;
 pub mod migrate;
 pub mod mounts;
 pub mod mover;
+pub mod nodes;
 pub mod plan;
 pub mod tiers;
 pub mod verify;
@@ -61,6 +62,7 @@ pub fn render(report: &Report, paths: &PathStyle) -> Option<String> {
         }
         Report::Check(r) => pretty(&check::check(r, paths)),
         Report::TiersValidate(r) => pretty(&tiers::validate(r)),
+        Report::TiersNodes(r) => pretty(&nodes::nodes(r)),
         Report::TiersInit(r) => pretty(&tiers::init(r)),
         Report::TiersLink(r) => pretty(&tiers::link(r)),
         Report::TiersStatus(s) => pretty(&tiers::status(s)),

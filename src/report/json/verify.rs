@@ -81,6 +81,9 @@ pub struct ContainerDto<'a> {
     /// The host (docker context) in a fleet check (`--context a --context b`); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<&'a str>,
+    /// The swarm node the container runs on (`verify --swarm`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<&'a str>,
 }
 
 /// One host of a fleet check.
@@ -88,6 +91,9 @@ pub struct ContainerDto<'a> {
 pub struct HostDto<'a> {
     /// The context name.
     pub host: &'a str,
+    /// The swarm node (`verify --swarm`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<&'a str>,
     /// The endpoint URL, when it resolved.
     pub endpoint: Option<&'a str>,
     /// Whether the engine was checked.
@@ -196,7 +202,10 @@ fn mount_dto(m: &MountResult) -> MountDto<'_> {
 }
 
 /// The containers of a report, labelled with `host` in a fleet check.
-fn containers<'a>(report: &'a VerifyReport, host: Option<&'a str>) -> Vec<ContainerDto<'a>> {
+fn containers<'a>(
+    report: &'a VerifyReport,
+    (host, node): (Option<&'a str>, Option<&'a str>),
+) -> Vec<ContainerDto<'a>> {
     report
         .containers
         .iter()
@@ -209,6 +218,7 @@ fn containers<'a>(report: &'a VerifyReport, host: Option<&'a str>) -> Vec<Contai
             mounts: c.mounts.iter().map(mount_dto).collect(),
             notes: &c.notes,
             host,
+            node,
         })
         .collect()
 }
@@ -221,7 +231,7 @@ pub fn verify(report: &VerifyReport) -> VerifyDto<'_> {
             project: report.project.as_deref(),
             engine: report.engine,
             ok: report.all_ok(),
-            containers: containers(report, None),
+            containers: containers(report, (None, None)),
             notes: Cow::Borrowed(&report.notes),
         },
         host: report.host.as_ref().map(super::host),
@@ -241,12 +251,15 @@ pub fn verify(report: &VerifyReport) -> VerifyDto<'_> {
 
 /// A fleet check as its DTO.
 pub fn fleet(fleet: &FleetReport) -> FleetDto<'_> {
-    let reports: Vec<(&str, &VerifyReport)> = fleet
+    let reports: Vec<(&str, Option<&str>, &VerifyReport)> = fleet
         .hosts
         .iter()
-        .filter_map(|h| h.outcome.as_ref().ok().map(|r| (h.host.as_str(), r)))
+        .filter_map(|h| {
+            let r = h.outcome.as_ref().ok()?;
+            Some((h.host.as_str(), h.node.as_deref(), r))
+        })
         .collect();
-    let engines: Vec<EngineClass> = reports.iter().map(|(_, r)| r.engine).collect();
+    let engines: Vec<EngineClass> = reports.iter().map(|(_, _, r)| r.engine).collect();
     FleetDto {
         check: CheckDto {
             version: VERSION,
@@ -258,12 +271,12 @@ pub fn fleet(fleet: &FleetReport) -> FleetDto<'_> {
             ok: fleet.all_ok(),
             containers: reports
                 .iter()
-                .flat_map(|(host, r)| containers(r, Some(host)))
+                .flat_map(|(host, node, r)| containers(r, (Some(host), *node)))
                 .collect(),
             notes: Cow::Owned(
                 reports
                     .iter()
-                    .flat_map(|(host, r)| r.notes.iter().map(move |n| format!("{host}: {n}")))
+                    .flat_map(|(host, _, r)| r.notes.iter().map(move |n| format!("{host}: {n}")))
                     .collect(),
             ),
         },
@@ -274,6 +287,7 @@ pub fn fleet(fleet: &FleetReport) -> FleetDto<'_> {
 fn host_dto(h: &HostReport) -> HostDto<'_> {
     HostDto {
         host: &h.host,
+        node: h.node.as_deref(),
         endpoint: h.endpoint.as_deref(),
         reachable: h.outcome.is_ok(),
         engine: h.outcome.as_ref().ok().map(|r| r.engine),

@@ -1,0 +1,205 @@
+//! The swarm manager `--swarm` reaches (the `--context`/`-H` engine), its nodes, and
+//! `tiers nodes`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use super::connect::{endpoint_input, resolve_endpoint};
+use super::emit;
+use crate::cli::GlobalArgs;
+use crate::engine::docker::DockerEngine;
+use crate::engine::endpoint::{self, Endpoint};
+use crate::error::{Error, exit};
+use crate::report::Report;
+use crate::report::reports::{FleetReport, HostError, HostReport, NodesReport, VerifyReport};
+use crate::settings::{Environment, Settings};
+use crate::swarm::{CONTEXT_LABEL, Node};
+use crate::tiers::Tiers;
+use crate::vm::DiskConfig;
+
+/// The engine of `--context`/`-H` as a swarm manager, with its nodes.
+pub(super) fn manager(
+    global: &GlobalArgs,
+    env: &Environment,
+) -> Result<(DockerEngine, Vec<Node>), Error> {
+    let endpoint = resolve_endpoint(global, env)?;
+    let engine = DockerEngine::connect(&endpoint)?;
+    let nodes = engine.swarm_nodes().map_err(|source| Error::SwarmManager {
+        context: endpoint.context.clone(),
+        source: Box::new(source),
+    })?;
+    Ok((engine, nodes))
+}
+
+/// `tierctl tiers nodes [--assign NODE=CONTEXT]... [--write]`.
+pub(super) fn tiers_nodes(
+    settings: &Settings,
+    tiers: &Tiers,
+    (write, assign): (bool, &[String]),
+    (global, env): (&GlobalArgs, &Environment),
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let assigned = assign
+        .iter()
+        .map(|text| match text.split_once('=') {
+            Some((node, context)) if !node.is_empty() && !context.is_empty() => {
+                Ok((node.to_owned(), context.to_owned()))
+            }
+            _ => Err(Error::SwarmAssign { text: text.clone() }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (engine, mut nodes) = manager(global, env)?;
+    if !assigned.is_empty() {
+        for (node, context) in &assigned {
+            let label = BTreeMap::from([(CONTEXT_LABEL.to_owned(), Some(context.clone()))]);
+            engine.label_node(node, &label)?;
+        }
+        nodes = engine.swarm_nodes()?;
+    }
+    let mut views = crate::swarm::views(&nodes, tiers);
+    let mut written = Vec::new();
+    if write {
+        for view in &views {
+            let changes = crate::swarm::label_changes(view);
+            if !changes.is_empty() {
+                engine.label_node(&view.node.id, &changes)?;
+                written.push((view.node.id.clone(), changes));
+            }
+        }
+        if !written.is_empty() {
+            views = crate::swarm::views(&engine.swarm_nodes()?, tiers);
+        }
+    }
+    let agree = views.iter().all(crate::swarm::NodeView::agrees);
+    let report = NodesReport {
+        tiers_file: tiers.file.clone(),
+        nodes: views,
+        written,
+    };
+    emit(settings, &Report::TiersNodes(&report), out)?;
+    Ok(if agree { exit::CLEAN } else { exit::FINDINGS })
+}
+
+/// `verify` of the named containers on the engine at an endpoint.
+pub(super) type NodeCheck<'a> = dyn Fn(&Endpoint, Vec<String>) -> Result<VerifyReport, Error> + 'a;
+
+/// `tierctl verify --swarm`: the stack's tasks as the manager lists them, grouped by node; each
+/// node's containers checked through the engine its `tierctl.context` label names. A node
+/// without that label, one the manager says is down, or whose engine does not answer is
+/// reported (exit 2), and the other nodes are still checked.
+pub(super) fn verify_swarm(
+    settings: &Settings,
+    (global, env): (&GlobalArgs, &Environment),
+    stack: &str,
+    check: &NodeCheck<'_>,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let (manager, nodes) = manager(global, env)?;
+    let tasks = manager.stack_tasks(stack)?;
+    if tasks.is_empty() {
+        return Err(Error::SwarmNoTasks {
+            stack: stack.to_owned(),
+        });
+    }
+    let mut hosts: Vec<HostReport> = nodes
+        .iter()
+        .filter(|n| tasks.iter().any(|t| t.node == n.id) || n.state != "ready")
+        .map(|node| {
+            let containers: Vec<String> = tasks
+                .iter()
+                .filter(|t| t.node == node.id && t.running)
+                .filter_map(|t| t.container.clone())
+                .collect();
+            node_report(node, containers, (global, env), check)
+        })
+        .collect();
+    // a task no node takes (its constraints match none, or every such node is drained)
+    let pending = tasks.iter().filter(|t| t.node.is_empty()).count();
+    if pending > 0 {
+        hosts.push(HostReport {
+            host: "-".into(),
+            endpoint: None,
+            node: Some("(none)".into()),
+            outcome: Err(HostError {
+                message: format!("{pending} task(s) of stack `{stack}` are placed on no node"),
+                hint: Some(
+                    "`docker service ps` says why: no node matches its constraints, or each is drained"
+                        .into(),
+                ),
+            }),
+        });
+    }
+    let fleet = FleetReport { hosts };
+    if !quiet {
+        emit(settings, &Report::Fleet(&fleet), out)?;
+    }
+    Ok(if fleet.any_unreachable() {
+        exit::ERROR
+    } else if fleet.all_ok() {
+        exit::CLEAN
+    } else {
+        exit::FINDINGS
+    })
+}
+
+/// One node's check, or why it could not be made.
+fn node_report(
+    node: &Node,
+    containers: Vec<String>,
+    (global, env): (&GlobalArgs, &Environment),
+    check: &NodeCheck<'_>,
+) -> HostReport {
+    let failed = |message: String, hint: &str| HostError {
+        message,
+        hint: Some(hint.to_owned()),
+    };
+    let context = node.context().map(str::to_owned);
+    let resolved = context.as_ref().map(|ctx| {
+        let input = endpoint_input(global, env, Some(ctx.clone()));
+        endpoint::resolve(&input, &DiskConfig).map_err(Error::from)
+    });
+    let endpoint = resolved
+        .as_ref()
+        .and_then(|r| r.as_ref().ok())
+        .map(|e| e.host.clone());
+    let as_host_error = |e: Error| HostError {
+        message: e.to_string(),
+        hint: e.hint(),
+    };
+    let outcome = if node.state != "ready" {
+        Err(failed(
+            format!(
+                "swarm node {} is {} (the manager says)",
+                node.display(),
+                node.state
+            ),
+            "bring the node back (`docker node ls`), or drain it so its tasks move",
+        ))
+    } else {
+        match resolved {
+            None => Err(failed(
+                format!(
+                    "swarm node {} has no `{CONTEXT_LABEL}` label",
+                    node.display()
+                ),
+                "name the docker context that reaches it: `tierctl tiers nodes --assign NODE=CONTEXT`",
+            )),
+            Some(Err(e)) => Err(as_host_error(e)),
+            Some(Ok(_)) if containers.is_empty() => Err(failed(
+                format!(
+                    "no task of this stack runs on swarm node {} yet",
+                    node.display()
+                ),
+                "`docker service ps` shows why the task is not running",
+            )),
+            Some(Ok(endpoint)) => check(&endpoint, containers).map_err(as_host_error),
+        }
+    };
+    HostReport {
+        host: context.unwrap_or_else(|| "-".into()),
+        endpoint,
+        node: Some(node.display()),
+        outcome,
+    }
+}

@@ -108,6 +108,11 @@ pub struct Facts {
     /// Real paths of bind directories that exist and have no entry (observed with
     /// `left_volumes`).
     pub empty_dirs: std::collections::BTreeSet<PathBuf>,
+    /// Directories below a bind source, at the place of a nested bind of the same service, that
+    /// hold entries: data the nested bind hides from the container (issue 25; observed on this
+    /// machine only).
+    #[serde(skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub under_nested: std::collections::BTreeSet<PathBuf>,
     /// What database files each bind source holds, keyed by the path as asked (empty when its
     /// content was not read: a remote host, or nothing found).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -25,6 +25,21 @@ pub fn paths(paths: Vec<PathBuf>) -> Facts {
     crate::fsx::probe_paths(paths)
 }
 
+/// Those of `dirs` that are directories holding at least one entry (tierctl's own marker files
+/// aside); unreadable ones are left out.
+pub fn holding(dirs: &[PathBuf]) -> std::collections::BTreeSet<PathBuf> {
+    dirs.iter()
+        .filter(|dir| {
+            std::fs::read_dir(dir).is_ok_and(|mut entries| {
+                entries.any(|e| {
+                    e.is_ok_and(|e| !e.file_name().to_string_lossy().starts_with(".tierctl-"))
+                })
+            })
+        })
+        .cloned()
+        .collect()
+}
+
 /// How deep under a bind source the database files are looked for (Plex keeps its own five
 /// directories down; the image route finds it anyway).
 const DATABASE_DEPTH: usize = 6;

@@ -446,6 +446,12 @@ fn operations<'a>(doc: &yamlpath::Document, kind: &'a EditKind) -> Vec<Operation
                 }),
             )]
         }
+        EditKind::AppendEntry { sequence, entry } => vec![(
+            sequence.clone(),
+            Ok(yamlpatch::Op::Append {
+                value: yaml_serde::Value::String(entry.clone()),
+            }),
+        )],
         EditKind::RemoveVolume { .. } | EditKind::EnvLine { .. } | EditKind::Constraint { .. } => {
             Vec::new()
         }
@@ -568,11 +574,14 @@ pub fn compare_model(
                 service: name.clone(),
             });
         }
-        if before.mounts.len() != after.mounts.len() {
+        let added: Vec<&crate::plan::AddedBind> =
+            plan.added.iter().filter(|a| &a.service == name).collect();
+        if before.mounts.len() + added.len() != after.mounts.len() {
             return Err(Difference::MountCount {
                 service: name.clone(),
             });
         }
+        compare_added(name, &added, &after.mounts[before.mounts.len()..])?;
         for (b, a) in before.mounts.iter().zip(&after.mounts) {
             let expected = match changes.get(&b.id) {
                 Some(change) => expected_mount(b, change),
@@ -603,6 +612,34 @@ pub fn compare_model(
             != (&a.name, a.external, &a.driver, &a.driver_opts)
         {
             return Err(Difference::TopVolume { key: key.clone() });
+        }
+    }
+    Ok(())
+}
+
+/// The nested binds `rewrite` appended to service `name`'s mounts (`after`, past the mounts it
+/// had): each the bind the plan added, in order.
+fn compare_added(
+    name: &str,
+    added: &[&crate::plan::AddedBind],
+    after: &[VolumeMount],
+) -> Result<(), Difference> {
+    for (want, a) in added.iter().zip(after) {
+        let found = (a.kind, a.host_path.as_deref(), a.read_only);
+        if found != (MountType::Bind, Some(want.source.as_path()), want.read_only)
+            || !crate::compose::target::same(&a.target, &want.target)
+        {
+            return Err(Difference::Mount {
+                service: name.to_owned(),
+                target: want.target.clone(),
+                found: format!("{:?}", semantic(a)),
+                expected: format!(
+                    "a bind of {} at {}{}",
+                    want.source.display(),
+                    want.target,
+                    if want.read_only { " (read-only)" } else { "" }
+                ),
+            });
         }
     }
     Ok(())
@@ -735,10 +772,17 @@ fn diff(a: &Value, b: &Value, at: &mut Vec<RouteKey>, out: &mut Vec<ValueChange>
                 at.pop();
             }
         }
-        (Value::Sequence(x), Value::Sequence(y)) if x.len() == y.len() => {
+        // a list that kept its items and grew (a nested bind appended): each new item is a
+        // change at its own index
+        (Value::Sequence(x), Value::Sequence(y)) if x.len() <= y.len() => {
             for (i, (p, q)) in x.iter().zip(y).enumerate() {
                 at.push(RouteKey::Index(i));
                 diff(p, q, at, out);
+                at.pop();
+            }
+            for (i, q) in y.iter().enumerate().skip(x.len()) {
+                at.push(RouteKey::Index(i));
+                out.push((at.clone(), None, Some(q.clone())));
                 at.pop();
             }
         }

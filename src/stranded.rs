@@ -61,7 +61,7 @@ pub fn repointed(project: &ComposeProject, plan: &Plan) -> Vec<Repointed> {
                     From::Volume(project.volume_for(mount)?.effective_name(&project.name))
                 }
                 Action::BindRealPath | Action::MoveBind => From::Bind(mount.host_path.clone()?),
-                Action::RemoveVolumeEntry => return None,
+                Action::RemoveVolumeEntry | Action::AddNestedBind => return None,
             };
             Some(Repointed {
                 mount: mount.id,

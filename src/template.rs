@@ -7,6 +7,11 @@
 //!   the mount of `TARGET` in `SERVICE` (the service's image from the compose file, the project
 //!   from its `name:`), so `tierctl audit` of the result agrees with it;
 //! * `{{tier TIER SUB [owner=..] [mode=..]}}`: the directory `SUB` on tier `TIER`;
+//! * `# {{subtrees SERVICE TARGET}}`, a comment alone on a line of a volume list (so the
+//!   template stays YAML): one short-syntax entry
+//!   per subtree placement puts below the mount of `TARGET` on another tier (`subtrees:` in
+//!   tiers.yaml), `- DIR:TARGET/SUB`, each at the placeholder's indentation; the line goes when
+//!   there is none;
 //! * `{{project}}`: the compose project name.
 //!
 //! Every placed directory is listed so `tierctl new` can create it with its owner and mode.
@@ -249,8 +254,28 @@ impl Renderer<'_> {
             let end = after
                 .find("}}")
                 .ok_or_else(|| self.bad(after, "no closing `}}`"))?;
-            out.push_str(&self.expand(after[..end].trim())?);
+            let placeholder = after[..end].trim();
             rest = &after[end + 2..];
+            if placeholder.starts_with("subtrees ") {
+                let line_start = out.rfind('\n').map_or(0, |at| at + 1);
+                let prefix = out.split_off(line_start);
+                let indent = prefix.trim_end_matches("# ").to_owned();
+                if !indent.trim().is_empty() || indent == prefix || !rest.starts_with('\n') {
+                    return Err(self.bad(
+                        placeholder,
+                        "`subtrees` stands alone on its line, as a comment (`# {{subtrees ...}}`)",
+                    ));
+                }
+                let lines = self.subtrees(placeholder)?;
+                if lines.is_empty() {
+                    rest = &rest[1..];
+                } else {
+                    out.push_str(&indent);
+                    out.push_str(&lines.join(&format!("\n{indent}")));
+                }
+                continue;
+            }
+            out.push_str(&self.expand(placeholder)?);
         }
         out.push_str(rest);
         Ok(out)
@@ -262,6 +287,44 @@ impl Renderer<'_> {
             placeholder: placeholder.lines().next().unwrap_or_default().to_string(),
             reason: reason.to_string(),
         }
+    }
+
+    /// The volume entries of `{{subtrees SERVICE TARGET}}`, each directory listed.
+    fn subtrees(&mut self, placeholder: &str) -> Result<Vec<String>, TemplateError> {
+        let ["subtrees", service, target] = placeholder.split_whitespace().collect::<Vec<_>>()[..]
+        else {
+            return Err(self.bad(placeholder, "write `subtrees SERVICE TARGET`"));
+        };
+        let subject = Subject {
+            project: self.project,
+            service,
+            image: self.image(service),
+            target,
+            volume: None,
+        };
+        let mut lines = Vec::new();
+        for sub in self.tiers.subtrees_of(&subject) {
+            let path = sub.placement.path;
+            lines.push(format!("- {}:{}", path.display(), sub.target));
+            if !self.dirs.iter().any(|d| d.path == path) {
+                self.dirs.push(TemplateDir {
+                    path,
+                    tier: sub.placement.tier,
+                    owner: None,
+                    mode: None,
+                });
+            }
+        }
+        Ok(lines)
+    }
+
+    /// The image of `service` in the template's compose file.
+    fn image(&self, service: &str) -> Option<&str> {
+        self.compose
+            .get("services")
+            .and_then(|s| s.get(service))
+            .and_then(|s| s.get("image"))
+            .and_then(Value::as_str)
     }
 
     fn expand(&mut self, placeholder: &str) -> Result<String, TemplateError> {
@@ -292,12 +355,7 @@ impl Renderer<'_> {
         let (tier, path) = match positional.as_slice() {
             ["project"] => return Ok(self.project.to_string()),
             ["place", service, target] => {
-                let image = self
-                    .compose
-                    .get("services")
-                    .and_then(|s| s.get(*service))
-                    .and_then(|s| s.get("image"))
-                    .and_then(Value::as_str);
+                let image = self.image(service);
                 let subject = Subject {
                     project: self.project,
                     service,
@@ -390,6 +448,52 @@ tiers:
             rendered
                 .env
                 .contains("DB_DATA_LOCATION=/t/fast/databases/immich/database\n")
+        );
+    }
+
+    #[test]
+    fn issue25_immich_binds_its_subtrees_after_data_when_placement_splits_it() {
+        // the default placement keeps /data whole: no nested bind, no line left
+        let whole = render(find("immich").unwrap(), &tiers()).unwrap();
+        assert!(
+            whole.compose.contains(
+                "      - ${UPLOAD_LOCATION}:/data\n      - /etc/localtime:/etc/localtime:ro\n"
+            ),
+            "{}",
+            whole.compose
+        );
+        let split = crate::tiers::load(
+            Path::new("tiers.yaml"),
+            &format!(
+                "{TIERS}placement:\n  - match: {{ image: '*immich-server*', target: /data }}\n    tier: warm\n    path: photos/{{project}}\n    subtrees: {{ thumbs: fast, encoded-video: fast }}\n  - {{ tier: fast, path: '{{project}}/{{service}}' }}\n"
+            ),
+        )
+        .unwrap();
+        let rendered = render(find("immich").unwrap(), &split).unwrap();
+        assert!(
+            rendered.compose.contains(
+                "      - ${UPLOAD_LOCATION}:/data\n      - /t/fast/photos/immich/thumbs:/data/thumbs\n      - /t/fast/photos/immich/encoded-video:/data/encoded-video\n      - /etc/localtime:/etc/localtime:ro\n"
+            ),
+            "{}",
+            rendered.compose
+        );
+        assert!(
+            rendered
+                .env
+                .contains("UPLOAD_LOCATION=/t/warm/photos/immich\n")
+        );
+        let dirs: Vec<(&str, String)> = rendered
+            .dirs
+            .iter()
+            .map(|d| (d.tier.as_str(), d.path.display().to_string()))
+            .collect();
+        assert!(
+            dirs.contains(&("fast", "/t/fast/photos/immich/thumbs".to_owned())),
+            "{dirs:?}"
+        );
+        assert!(
+            dirs.contains(&("warm", "/t/warm/photos/immich".to_owned())),
+            "{dirs:?}"
         );
     }
 

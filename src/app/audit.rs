@@ -47,6 +47,13 @@ pub(super) fn audit(
             if connected.as_ref().is_some_and(|c| c.view.shares.is_some()) {
                 facts.databases = probe::databases(&paths);
             }
+            // `data-under-nested-bind`: what the parents' directories hold below nested binds
+            let points = audit::nested_bind::mount_points(&audit::Context {
+                project: &project,
+                tiers: &tiers,
+                facts: &facts,
+            });
+            facts.under_nested = probe::holding(&points);
             // `stranded-data` needs the project's volumes that still hold data
             if let Some(engine) = connected.as_ref().and_then(|c| c.engine.as_ref())
                 && let Err(e) = crate::stranded::observe(&project, &mut facts, engine, &image)

@@ -50,11 +50,18 @@ pub enum Check {
     /// A local bind or volume several tasks of one service write (`replicas > 1`,
     /// `mode: global`): each node gets its own copy, tasks on one node share it.
     SwarmSharedBind,
+    /// A nested bind mount on the same tier as its parent: it needs no bind of its own.
+    NestedBind,
+    /// Placement puts a subtree of a mount on another tier, and no nested bind serves it yet.
+    SubtreeNotSplit,
+    /// The parent's directory holds data where a nested bind (of another directory) is mounted:
+    /// the container does not see it.
+    DataUnderNestedBind,
 }
 
 impl Check {
     /// Every check, in documentation order.
-    pub const ALL: [Check; 17] = [
+    pub const ALL: [Check; 20] = [
         Check::SymlinkedBind,
         Check::CircularSymlink,
         Check::CrossTierSymlink,
@@ -72,6 +79,9 @@ impl Check {
         Check::BindInPool,
         Check::SwarmUnpinned,
         Check::SwarmSharedBind,
+        Check::NestedBind,
+        Check::SubtreeNotSplit,
+        Check::DataUnderNestedBind,
     ];
 
     /// Whether the check is about where data lives, so its finding carries the mount's [`Fix`].
@@ -107,6 +117,9 @@ impl Check {
             Check::BindInPool => "bind-in-pool",
             Check::SwarmUnpinned => "swarm-unpinned",
             Check::SwarmSharedBind => "swarm-shared-bind",
+            Check::NestedBind => "nested-bind",
+            Check::SubtreeNotSplit => "subtree-not-split",
+            Check::DataUnderNestedBind => "data-under-nested-bind",
         }
     }
 }

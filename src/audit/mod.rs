@@ -9,6 +9,7 @@ mod finding;
 mod fix;
 mod missing_bind_source;
 mod named_volume;
+pub mod nested_bind;
 mod relative_bind;
 mod stranded_data;
 mod swarm_placement;
@@ -67,7 +68,7 @@ pub struct Subjects<'a> {
 type CheckFn = fn(&Context<'_>, &Subjects<'_>) -> Option<Finding>;
 
 /// The checks in the order their findings are produced for one mount.
-const CHECKS: [CheckFn; 11] = [
+const CHECKS: [CheckFn; 14] = [
     circular_symlink::check,
     tier_not_mounted::check,
     missing_bind_source::check,
@@ -79,6 +80,9 @@ const CHECKS: [CheckFn; 11] = [
     relative_bind::check,
     named_volume::check,
     stranded_data::check,
+    nested_bind::check_unsplit,
+    nested_bind::check_needless,
+    nested_bind::check_hidden_data,
 ];
 
 /// Runs every check on every mount of every enabled service; findings sorted by place. A

@@ -915,3 +915,189 @@ fn issue25_a_bind_into_a_pool_is_on_several_tiers_and_a_database_there_is_an_err
     let (database, _) = audit_with("postgres:16", "/var/lib/postgresql/data");
     assert_eq!(checks(&database), [(Check::BindInPool, Severity::Error)]);
 }
+
+/// Issue 25 item 1: Immich's `/data` on warm, its thumbnails and transcodes on fast.
+const SPLIT: &str = "tiers:\n  fast: { root: /t/fast }\n  warm: { root: /t/warm }\nplacement:\n  - match: { target: /data }\n    tier: warm\n    path: photos/{project}\n    subtrees: { thumbs: fast, encoded-video: fast }\n  - { tier: warm, path: \"{project}/{volume}\" }\n";
+
+fn run_split(project: &ComposeProject, facts: Vec<PathFacts>) -> Vec<Finding> {
+    let facts = Facts {
+        paths: facts.into_iter().map(|f| (f.path.clone(), f)).collect(),
+        ..Facts::default()
+    };
+    let tiers = crate::tiers::load(Path::new("/p/tiers.yaml"), SPLIT).expect("tiers parse");
+    audit(&Context {
+        project,
+        tiers: &tiers,
+        facts: &facts,
+    })
+}
+
+#[test]
+fn issue25_an_unsplit_subtree_names_the_nested_binds_to_add() {
+    let p = project(
+        "immich-server",
+        vec![bind("/t/warm/photos/proj", "/data")],
+        vec![],
+    );
+    let f = run_split(&p, vec![dir("/t/warm/photos/proj")]);
+    assert_eq!(checks(&f), [(Check::SubtreeNotSplit, Severity::Warning)]);
+    assert_eq!(
+        f[0].message,
+        "app: placement puts parts of /data on other tiers (/data/thumbs on the fast tier, /data/encoded-video on the fast tier), and no bind mount serves them"
+    );
+    assert!(
+        f[0].hint.contains(
+            "moves /t/warm/photos/proj/thumbs to /t/fast/photos/proj/thumbs, /t/warm/photos/proj/encoded-video to /t/fast/photos/proj/encoded-video"
+        ),
+        "{}",
+        f[0].hint
+    );
+}
+
+#[test]
+fn issue25_a_split_layout_is_clean_and_each_child_is_checked_as_a_bind() {
+    let mounts = || {
+        vec![
+            bind("/t/fast/photos/proj/thumbs", "/data/thumbs"),
+            bind("/t/warm/photos/proj", "/data"),
+            bind("/t/fast/photos/proj/encoded-video", "/data/encoded-video"),
+        ]
+    };
+    let facts = || {
+        vec![
+            dir("/t/warm/photos/proj"),
+            dir("/t/fast/photos/proj/thumbs"),
+            dir("/t/fast/photos/proj/encoded-video"),
+        ]
+    };
+    // the child written before its parent is not a finding: the engine mounts by depth
+    assert_eq!(
+        run_split(&project("immich-server", mounts(), vec![]), facts()),
+        []
+    );
+    // a child still inside its parent (as `rewrite` adds it): on the wrong tier until migrated
+    let mut inside = mounts();
+    inside[0] = bind("/t/warm/photos/proj/thumbs", "/data/thumbs");
+    let mut facts_inside = facts();
+    facts_inside[1] = dir("/t/warm/photos/proj/thumbs");
+    let f = run_split(&project("immich-server", inside, vec![]), facts_inside);
+    assert_eq!(checks(&f), [(Check::WrongTier, Severity::Warning)]);
+    assert!(
+        f[0].hint.contains("/t/fast/photos/proj/thumbs"),
+        "{}",
+        f[0].hint
+    );
+    // a child on no tier
+    let mut outside = mounts();
+    outside[2] = bind("/srv/video", "/data/encoded-video");
+    let mut facts_outside = facts();
+    facts_outside[2] = dir("/srv/video");
+    let f = run_split(&project("immich-server", outside, vec![]), facts_outside);
+    assert_eq!(checks(&f), [(Check::BindOutsideTiers, Severity::Warning)]);
+    assert!(
+        f[0].hint
+            .contains("on the fast tier at /t/fast/photos/proj/encoded-video"),
+        "{}",
+        f[0].hint
+    );
+}
+
+#[test]
+fn issue25_a_nested_bind_on_its_parents_tier_is_needless() {
+    let p = project(
+        "x",
+        vec![
+            bind("/t/warm/app", "/srv"),
+            bind("/t/warm/app/cache", "/srv/cache"),
+            bind("/t/warm/elsewhere", "/srv/logs/"),
+        ],
+        vec![],
+    );
+    let f = run(
+        &p,
+        vec![
+            dir("/t/warm/app"),
+            dir("/t/warm/app/cache"),
+            dir("/t/warm/elsewhere"),
+        ],
+    );
+    let needless: Vec<&Finding> = f.iter().filter(|f| f.check == Check::NestedBind).collect();
+    assert_eq!(needless.len(), 2, "{f:?}");
+    assert_eq!(needless[0].severity, Severity::Info);
+    assert_eq!(
+        needless[0].message,
+        "app: the nested bind /srv/cache is on the warm tier, like its parent /srv: it needs no bind mount of its own"
+    );
+    assert_eq!(
+        needless[0].hint,
+        "remove this entry: the bind of /srv already shows /t/warm/app/cache at /srv/cache"
+    );
+    assert!(
+        needless[1].hint.starts_with(
+            "move the data of /t/warm/elsewhere into /t/warm/app/logs and remove this entry"
+        ),
+        "{}",
+        needless[1].hint
+    );
+}
+
+#[test]
+fn issue25_data_left_below_a_nested_bind_is_named_with_what_to_do() {
+    let p = project(
+        "immich-server",
+        vec![
+            bind("/t/warm/photos/proj", "/data"),
+            bind("/t/fast/photos/proj/thumbs", "/data/thumbs"),
+        ],
+        vec![],
+    );
+    let facts = Facts {
+        paths: [
+            dir("/t/warm/photos/proj"),
+            dir("/t/fast/photos/proj/thumbs"),
+        ]
+        .into_iter()
+        .map(|f| (f.path.clone(), f))
+        .collect(),
+        under_nested: [PathBuf::from("/t/warm/photos/proj/thumbs")].into(),
+        ..Facts::default()
+    };
+    let tiers = crate::tiers::load(Path::new("/p/tiers.yaml"), SPLIT).expect("tiers parse");
+    let ctx = Context {
+        project: &p,
+        tiers: &tiers,
+        facts: &facts,
+    };
+    assert_eq!(
+        super::nested_bind::mount_points(&ctx),
+        [PathBuf::from("/t/warm/photos/proj/thumbs")]
+    );
+    // (`encoded-video` has no nested bind yet: `subtree-not-split` too)
+    let f: Vec<Finding> = audit(&ctx)
+        .into_iter()
+        .filter(|f| f.check != Check::SubtreeNotSplit)
+        .collect();
+    assert_eq!(checks(&f), [(Check::DataUnderNestedBind, Severity::Info)]);
+    assert_eq!(
+        f[0].message,
+        "app: /t/warm/photos/proj/thumbs holds data the container does not see: the nested bind /data/thumbs of /t/fast/photos/proj/thumbs is mounted over it"
+    );
+    assert!(
+        f[0].hint
+            .contains("keeping the empty directory (the mount point)")
+    );
+    // empty there: nothing to say
+    let empty = Facts {
+        under_nested: Default::default(),
+        ..facts
+    };
+    let quiet = audit(&Context {
+        project: &p,
+        tiers: &tiers,
+        facts: &empty,
+    });
+    assert_eq!(
+        checks(&quiet),
+        [(Check::SubtreeNotSplit, Severity::Warning)]
+    );
+}

@@ -456,6 +456,7 @@ pub fn facts(
         tiers,
         left_volumes: Vec::new(),
         empty_dirs,
+        under_nested: Default::default(),
         databases: BTreeMap::new(),
         shares: Vec::new(),
     })
@@ -566,6 +567,7 @@ fn fs_view(
         size_bytes: numbers.as_ref().map(|n| n.size_bytes),
         used_bytes: numbers.as_ref().map(|n| n.used_bytes),
         available_bytes: numbers.as_ref().map(|n| n.available_bytes),
+        covered_by: None,
     })
 }
 

@@ -336,11 +336,7 @@ pub fn parse_view(text: &str, targets: &[String]) -> BTreeMap<String, TargetView
         let Some((Some((size, used, available)), marker)) = numbers.get(target) else {
             continue;
         };
-        // The last entry for a mount point is the one on top.
-        let entry = mountinfo
-            .iter()
-            .rev()
-            .find_map(|l| Some((mountinfo_entry(l, target)?, mountinfo_device(l, target))));
+        let (entry, covered_by) = seen_entry(&mountinfo, target);
         let (fs_type, mount_source, device) = match entry {
             Some(((fs_type, source), device)) => (Some(fs_type), Some(source), device),
             None => (None, None, None),
@@ -355,12 +351,53 @@ pub fn parse_view(text: &str, targets: &[String]) -> BTreeMap<String, TargetView
                     size_bytes: Some(*size),
                     used_bytes: Some(*used),
                     available_bytes: Some(*available),
+                    covered_by,
                 },
                 marker: *marker,
             },
         );
     }
     views
+}
+
+/// A mount table entry as the view needs it: (type, source) and the device.
+type MountEntry = ((String, String), Option<String>);
+
+/// What the container sees at `target` by its mount table: the entry (type and source, device)
+/// of the mount on top there, and the mount point of a later mount above the target that covers
+/// the target's own (then the entry is that mount's).
+fn seen_entry(mountinfo: &[&str], target: &str) -> (Option<MountEntry>, Option<String>) {
+    // The last entry for a mount point is the one on top; a later entry of a directory above it
+    // covers it.
+    let own = mountinfo
+        .iter()
+        .rposition(|l| mountinfo_entry(l, target).is_some());
+    let covering = own.and_then(|at| covering(&mountinfo[at + 1..], target));
+    let seen = match &covering {
+        Some((line, point)) => Some((*line, point.as_str())),
+        None => own.map(|at| (mountinfo[at], target)),
+    };
+    let entry = seen.and_then(|(line, point)| {
+        Some((mountinfo_entry(line, point)?, mountinfo_device(line, point)))
+    });
+    (entry, covering.map(|(_, point)| point))
+}
+
+/// The last of `later` (mount table lines after the target's own) whose mount point is a
+/// directory above `target`, with that mount point.
+fn covering<'l>(later: &[&'l str], target: &str) -> Option<(&'l str, String)> {
+    let above: Vec<String> = std::path::Path::new(target)
+        .ancestors()
+        .skip(1)
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    later.iter().rev().find_map(|line| {
+        above
+            .iter()
+            .find(|point| mountinfo_entry(line, point).is_some())
+            .map(|point| (*line, point.clone()))
+    })
 }
 
 /// Size, used and available bytes.
@@ -414,6 +451,7 @@ fn host_fs(path: &Path) -> Option<FsView> {
         size_bytes: Some(identity.size_bytes),
         used_bytes: numbers.as_ref().map(|n| n.used_bytes),
         available_bytes: Some(identity.available_bytes),
+        covered_by: None,
     })
 }
 
@@ -683,6 +721,35 @@ marker absent
             !views.contains_key("/plain"),
             "no numbers: needs the helper"
         );
+    }
+
+    #[test]
+    fn issue25_a_nested_bind_covered_by_a_later_parent_mount_shows_the_parent() {
+        // `/data/thumbs` (tmpfs) mounted first, then `/data` (ext4) over it
+        let output = "#mountinfo
+1100 1000 0:120 / / rw,relatime master:1 - overlay overlay rw,lowerdir=/x
+89 1100 0:55 / /data/thumbs rw,relatime - tmpfs fast rw
+90 1100 254:1 /warm/immich /data rw,relatime - ext4 /dev/vda1 rw
+91 1100 0:56 / /data/encoded-video rw,relatime - tmpfs fast rw
+#target /data/thumbs
+statfs 1024 1000 1000 4096
+marker absent
+#target /data/encoded-video
+statfs 1024 1000 1000 4096
+marker present
+";
+        let targets = vec!["/data/thumbs".to_owned(), "/data/encoded-video".to_owned()];
+        let views = parse_view(output, &targets);
+        let thumbs = &views["/data/thumbs"].fs;
+        assert_eq!(thumbs.covered_by.as_deref(), Some("/data"));
+        assert_eq!(
+            (thumbs.fs_type.as_deref(), thumbs.device.as_deref()),
+            (Some("ext4"), Some("254:1")),
+            "what the container sees there: the parent's filesystem"
+        );
+        let video = &views["/data/encoded-video"].fs;
+        assert_eq!(video.covered_by, None, "mounted after its parent");
+        assert_eq!(video.fs_type.as_deref(), Some("tmpfs"));
     }
 
     #[test]

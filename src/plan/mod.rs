@@ -8,6 +8,7 @@
 //! top-level volume entries no service uses any more.
 
 mod env_edit;
+mod nested;
 mod pin;
 mod removal;
 mod scalar;
@@ -28,6 +29,7 @@ use crate::tiers::Tiers;
 
 pub use crate::audit::Reason;
 
+pub use nested::AddedBind;
 pub use pin::pins;
 pub use removal::{Removal, RemovalError, remove_key};
 pub use scalar::{
@@ -70,6 +72,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Top-level volume keys the edits remove.
     pub removed_volumes: Vec<String>,
+    /// Nested bind mounts the edits add (subtree placement), each after its parent.
+    pub added: Vec<AddedBind>,
 }
 
 /// What a step does.
@@ -85,6 +89,9 @@ pub enum Action {
     /// A bind directory on the wrong tier (or none) replaced by its placement path; its data is
     /// copied there first (`migrate` only).
     MoveBind,
+    /// A nested bind mount of a subtree placed on another tier, added with the directory its
+    /// data is in now (`rewrite` only; `migrate` then moves it).
+    AddNestedBind,
 }
 
 impl From<RebindAction> for Action {
@@ -105,6 +112,7 @@ impl Action {
             Action::VolumeToBind => "volume-to-bind",
             Action::RemoveVolumeEntry => "remove-volume-entry",
             Action::MoveBind => "move-bind",
+            Action::AddNestedBind => "add-nested-bind",
         }
     }
 }
@@ -178,6 +186,13 @@ pub enum EditKind {
         old: String,
         /// The line after.
         new: String,
+    },
+    /// Append the short-syntax entry `entry` to the volume list at `sequence` (a nested bind).
+    AppendEntry {
+        /// Route of the service's `volumes:` list.
+        sequence: Route,
+        /// The entry as written (`SOURCE:TARGET[:ro]`).
+        entry: String,
     },
     /// Remove the top-level volume `key`; `whole_block` removes `volumes:` itself (the last
     /// entry goes). The comment lines directly above the removed key go with it
@@ -328,6 +343,7 @@ pub fn plan(input: &Input<'_>) -> Plan {
         out.changes.push(c.change.clone());
     }
     remove_unused_volumes(input, &changed, &mut out);
+    nested::add_nested_binds(input, &mut out);
     out
 }
 

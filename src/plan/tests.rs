@@ -43,6 +43,17 @@ fn run_with(
     strict: bool,
     move_binds: bool,
 ) -> (Plan, Vec<rewrite::Patched>) {
+    run_tiers(TIERS, files, links, strict, move_binds)
+}
+
+/// As [`run_with`], with the tiers.yaml `tiers_text`.
+fn run_tiers(
+    tiers_text: &str,
+    files: &[(&str, &str)],
+    links: &[(&str, &str)],
+    strict: bool,
+    move_binds: bool,
+) -> (Plan, Vec<rewrite::Patched>) {
     let mem = Mem(files
         .iter()
         .map(|(n, t)| (Path::new("/p").join(n), (*t).to_owned()))
@@ -53,7 +64,7 @@ fn run_with(
         ..LoadOptions::default()
     };
     let project = load(&options, &mem).expect("loads");
-    let tiers = crate::tiers::load(Path::new("tiers.yaml"), TIERS).expect("tiers");
+    let tiers = crate::tiers::load(Path::new("tiers.yaml"), tiers_text).expect("tiers");
     let mut facts = Facts::default();
     for path in crate::audit::host_paths(&project) {
         let link = links.iter().find(|(l, _)| Path::new(l) == path);
@@ -577,5 +588,152 @@ fn issue26_row12_commented_out_entries_stay_with_their_key() {
     assert_eq!(
         new_text(&patched, "compose.yaml"),
         "services:\n  a:\n    image: x\n    volumes:\n      - /t/warm/p/data:/d\n      - keep:/k\nvolumes:\n  # cache:\n  keep:\n    external: true\n"
+    );
+}
+
+/// Issue 25 item 1: Immich's thumbnails and transcodes on fast, the rest of `/data` on warm.
+const IMMICH_SPLIT: &str = "tiers:\n  fast: { root: /t/fast }\n  warm: { root: /t/warm }\nplacement:\n  - match: { image: '*immich-server*', target: /data }\n    tier: warm\n    path: photos/{project}\n    subtrees: { thumbs: fast, encoded-video: fast }\n  - tier: warm\n    path: '{project}/{volume}'\n";
+
+const IMMICH_COMPOSE: &str = "name: immich\nservices:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n    volumes:\n      # Do not edit the next line.\n      - ${UPLOAD_LOCATION}:/data\n      - /etc/localtime:/etc/localtime:ro # the host's time zone\n    env_file:\n      - .env\n";
+
+#[test]
+fn issue25_rewrite_appends_nested_binds_of_the_data_where_it_is() {
+    let files = [
+        ("compose.yaml", IMMICH_COMPOSE),
+        (".env", "UPLOAD_LOCATION=/t/warm/photos/immich\n"),
+    ];
+    let (plan, patched) = run_tiers(IMMICH_SPLIT, &files, &[], false, false);
+    assert_eq!(
+        new_text(&patched, "compose.yaml"),
+        "name: immich\nservices:\n  immich-server:\n    image: ghcr.io/immich-app/immich-server:release\n    volumes:\n      # Do not edit the next line.\n      - ${UPLOAD_LOCATION}:/data\n      - /etc/localtime:/etc/localtime:ro # the host's time zone\n      - /t/warm/photos/immich/thumbs:/data/thumbs\n      - /t/warm/photos/immich/encoded-video:/data/encoded-video\n    env_file:\n      - .env\n"
+    );
+    let steps: Vec<(Action, &str, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.action, s.target.as_deref().unwrap_or(""), s.new.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (
+                Action::AddNestedBind,
+                "/data/thumbs",
+                "/t/warm/photos/immich/thumbs"
+            ),
+            (
+                Action::AddNestedBind,
+                "/data/encoded-video",
+                "/t/warm/photos/immich/encoded-video"
+            ),
+        ]
+    );
+    assert!(
+        plan.steps[0].notes[0]
+            .contains("moves them to /t/fast/photos/immich/thumbs on the fast tier")
+    );
+    // once written, nothing more to add
+    let again = [
+        ("compose.yaml", new_text(&patched, "compose.yaml")),
+        (".env", "UPLOAD_LOCATION=/t/warm/photos/immich\n"),
+    ];
+    let (plan, patched) = run_tiers(IMMICH_SPLIT, &again, &[], false, false);
+    assert!(plan.steps.is_empty() && patched.is_empty(), "{plan:?}");
+    // `migrate` moves each nested bind to its subtree's tier, as any bind on the wrong tier
+    let (plan, _) = run_tiers(IMMICH_SPLIT, &again, &[], false, true);
+    let moves: Vec<(Action, &str, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.action, s.target.as_deref().unwrap_or(""), s.new.as_str()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (
+                Action::MoveBind,
+                "/data/thumbs",
+                "/t/fast/photos/immich/thumbs"
+            ),
+            (
+                Action::MoveBind,
+                "/data/encoded-video",
+                "/t/fast/photos/immich/encoded-video"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn issue25_a_read_only_parent_gives_read_only_nested_binds_and_a_volume_a_manual_edit() {
+    let compose = "services:\n  immich-server:\n    image: immich-server\n    volumes:\n      - type: bind\n        source: /t/warm/photos/p\n        target: /data\n        read_only: true\n";
+    let (plan, patched) = run_tiers(
+        IMMICH_SPLIT,
+        &[("compose.yaml", compose)],
+        &[],
+        false,
+        false,
+    );
+    assert!(
+        new_text(&patched, "compose.yaml").ends_with(
+            "        read_only: true\n      - /t/warm/photos/p/thumbs:/data/thumbs:ro\n      - /t/warm/photos/p/encoded-video:/data/encoded-video:ro\n"
+        ),
+        "{}",
+        new_text(&patched, "compose.yaml")
+    );
+    assert_eq!(plan.added.len(), 2);
+    let compose = "services:\n  immich-server:\n    image: immich-server\n    volumes:\n      - photos:/data\nvolumes:\n  photos:\n";
+    let (plan, _) = run_tiers(
+        IMMICH_SPLIT,
+        &[("compose.yaml", compose)],
+        &[],
+        false,
+        false,
+    );
+    assert!(plan.added.is_empty());
+    assert!(
+        plan.manual.iter().any(|m| m.wanted == "/t/warm/photos/p"
+            && m.reason.starts_with(
+                "its subtrees /data/thumbs (fast), /data/encoded-video (fast) get nested binds below a bind mount only"
+            )),
+        "{:?}",
+        plan.manual
+    );
+}
+
+#[test]
+fn issue25_an_entry_through_an_anchor_gets_its_nested_binds_as_a_manual_edit() {
+    // an aliased entry in the service's own list: the nested binds go to that list
+    let compose = "x-data: &data /t/warm/photos/p:/data\nservices:\n  immich-server:\n    image: immich-server\n    volumes:\n      - *data\n";
+    let (plan, patched) = run_tiers(
+        IMMICH_SPLIT,
+        &[("compose.yaml", compose)],
+        &[],
+        false,
+        false,
+    );
+    assert!(
+        new_text(&patched, "compose.yaml").ends_with(
+            "      - *data\n      - /t/warm/photos/p/thumbs:/data/thumbs\n      - /t/warm/photos/p/encoded-video:/data/encoded-video\n"
+        ),
+        "{}",
+        new_text(&patched, "compose.yaml")
+    );
+    assert_eq!(plan.added.len(), 2);
+    // the list itself shared through an anchor: written by hand
+    let compose = "x-vols: &vols\n  - /t/warm/photos/p:/data\nservices:\n  immich-server:\n    image: immich-server\n    volumes: *vols\n";
+    let (plan, patched) = run_tiers(
+        IMMICH_SPLIT,
+        &[("compose.yaml", compose)],
+        &[],
+        false,
+        false,
+    );
+    assert!(plan.added.is_empty() && patched.is_empty(), "{plan:?}");
+    assert_eq!(plan.manual.len(), 1, "{:?}", plan.manual);
+    assert!(
+        plan.manual[0].reason.ends_with(
+            "add the nested binds /t/warm/photos/p/thumbs:/data/thumbs, /t/warm/photos/p/encoded-video:/data/encoded-video to the service's own `volumes:` by hand"
+        ),
+        "{}",
+        plan.manual[0].reason
     );
 }

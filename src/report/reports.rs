@@ -381,6 +381,7 @@ pub(crate) mod samples {
             size_bytes: Some(size),
             used_bytes: Some(0),
             available_bytes: Some(size),
+            covered_by: None,
         }
     }
 

@@ -6,6 +6,7 @@
 mod config;
 mod placement;
 pub mod pool;
+mod subtree;
 mod template;
 
 use std::path::{Component, Path, PathBuf};
@@ -19,6 +20,7 @@ pub use placement::{
     DEFAULT_RULES, DefaultRule, GlobError, Globs, Match, Placement, PlacementRule, Subject,
     default_rules,
 };
+pub use subtree::{Subtree, SubtreeError, SubtreePlacement, child_target};
 pub use template::{PathTemplateError, Template, Var, safe_component};
 
 /// A validated `tiers.yaml`.
@@ -109,22 +111,30 @@ impl Tiers {
         self.contexts.contains_key(context)
     }
 
-    /// Where `subject` belongs: the first rule that matches it, or `None`
-    /// when no rule does (possible only with the file's own rules).
+    /// Where `subject` belongs: the first rule that matches it, directly or as one of its
+    /// `subtrees:` (the mount's target is the rule's target joined with the subtree:
+    /// [`Tiers::place_subtree`]), or `None` when no rule does (possible only with the file's own
+    /// rules).
     pub fn place(&self, subject: &Subject) -> Option<Placement> {
         self.placement
             .iter()
             .enumerate()
-            .find(|(_, rule)| rule.matcher.matches(subject))
-            .and_then(|(rule_index, rule)| {
-                let tier = self.tiers.get(&rule.tier)?;
-                Some(Placement {
-                    rule_index,
-                    tier: tier.name.clone(),
-                    path: tier.root.join(rule.path.render(subject)),
-                    rule_is_default: self.placement_is_default,
+            .find_map(|(rule_index, rule)| {
+                if let Some(placement) = self.place_subtree(rule_index, subject) {
+                    return Some(Some(placement));
+                }
+                rule.matcher.matches(subject).then(|| {
+                    let tier = self.tiers.get(&rule.tier)?;
+                    Some(Placement {
+                        rule_index,
+                        tier: tier.name.clone(),
+                        path: tier.root.join(rule.path.render(subject)),
+                        rule_is_default: self.placement_is_default,
+                        subtree: None,
+                    })
                 })
             })
+            .flatten()
     }
 
     /// The tier whose root holds `real_path` (equal to it or an ancestor of
@@ -311,6 +321,7 @@ tiers:
                 tier: "fast".to_string(),
                 path: PathBuf::from("/Volumes/faststore/databases/immich/pgdata"),
                 rule_is_default: false,
+                subtree: None,
             }
         );
         let model = tiers

@@ -142,6 +142,9 @@ pub struct PlacementRule {
     pub tier: String,
     /// The directory below the tier root.
     pub path: Template,
+    /// Directories below the mount on other tiers, each served by a nested bind
+    /// ([`super::subtree`]); empty for most rules.
+    pub subtrees: Vec<super::subtree::Subtree>,
 }
 
 /// A volume mount to place: one service's mount of one volume or bind source. A rule's `match:`
@@ -208,6 +211,8 @@ pub struct Placement {
     pub path: PathBuf,
     /// Whether the rule comes from the built-in defaults.
     pub rule_is_default: bool,
+    /// For a nested bind placed by a `subtrees:` entry of its rule: that subtree (`thumbs`).
+    pub subtree: Option<PathBuf>,
 }
 
 /// One row of the built-in default placement.
@@ -388,6 +393,7 @@ pub fn default_rules(tier_names: &[&str]) -> Vec<PlacementRule> {
                 },
                 tier: tier.to_string(),
                 path: Template::parse(row.path).expect("built-in default templates are valid"),
+                subtrees: Vec::new(),
             }
         })
         .collect()

@@ -80,6 +80,9 @@ pub struct FsView {
     pub used_bytes: Option<u64>,
     /// `f_bavail * f_frsize`.
     pub available_bytes: Option<u64>,
+    /// Container side only: the mount point of a later mount above the target that covers the
+    /// target's own bind (`/data` over `/data/thumbs`), whose filesystem the container sees there.
+    pub covered_by: Option<String>,
 }
 
 /// Whether the marker file written in the host directory was seen inside the container.
@@ -144,6 +147,9 @@ pub enum Verdict {
     NamedVolume,
     /// The bind source is reached through a symlink.
     SymlinkedBind,
+    /// A nested bind mount covered by a later mount of a directory above it: the container
+    /// sees that mount's filesystem at the target, not the bind's.
+    BindHidden,
 }
 
 impl Verdict {
@@ -156,6 +162,7 @@ impl Verdict {
             Verdict::MarkerMissing => "marker-missing",
             Verdict::NamedVolume => "named-volume",
             Verdict::SymlinkedBind => "symlinked-bind",
+            Verdict::BindHidden => "bind-hidden",
         }
     }
 }
@@ -208,6 +215,7 @@ pub fn check(mount: &MountObservation, engine: EngineClass) -> MountCheck {
     found.fs_type(mount, engine);
     found.size_and_device(mount, engine);
     found.symlink(mount);
+    found.hidden(mount);
     if mount.container.is_none() {
         found
             .notes
@@ -344,6 +352,20 @@ impl Found {
         }
     }
 
+    /// A later mount above the target covers the bind (issue 25: a nested bind that shows its
+    /// parent's filesystem).
+    fn hidden(&mut self, mount: &MountObservation) {
+        if let Some(above) = mount.container.as_ref().and_then(|c| c.covered_by.as_ref()) {
+            self.problem(
+                Verdict::BindHidden,
+                format!(
+                    "the container sees the filesystem mounted at `{above}` at `{}`: a later mount of `{above}` covers this bind",
+                    mount.target
+                ),
+            );
+        }
+    }
+
     /// The bind source is a symlink.
     fn symlink(&mut self, mount: &MountObservation) {
         if let Some(h) = mount.host.as_ref()
@@ -381,6 +403,7 @@ fn severity(verdict: Verdict) -> u8 {
         Verdict::MountTypeMismatch => 3,
         Verdict::NamedVolume => 4,
         Verdict::MarkerMissing => 5,
+        Verdict::BindHidden => 6,
     }
 }
 

@@ -11,6 +11,7 @@ fn fs(fs_type: &str, device: &str, size: u64) -> FsView {
         size_bytes: Some(size),
         used_bytes: Some(size / 2),
         available_bytes: Some(size / 2),
+        covered_by: None,
     }
 }
 
@@ -319,4 +320,20 @@ fn verdict_ids_are_stable() {
         serde_json::to_value(Verdict::MountTypeMismatch).expect("serialises"),
         "mount-type-mismatch"
     );
+}
+
+#[test]
+fn issue25_a_nested_bind_that_shows_its_parents_filesystem_is_bind_hidden() {
+    let mut seen = fs("ext4", "254:1", 100 * G);
+    seen.covered_by = Some("/data".into());
+    let mut m = bind(fs("tmpfs", "0:55", G), seen, MarkerState::Missing);
+    m.target = "/data/thumbs".into();
+    let c = check(&m, EngineClass::Native);
+    assert_eq!(c.verdict, Verdict::BindHidden, "{c:?}");
+    assert_eq!(Verdict::BindHidden.id(), "bind-hidden");
+    assert_eq!(
+        c.reasons[0],
+        "the container sees the filesystem mounted at `/data` at `/data/thumbs`: a later mount of `/data` covers this bind"
+    );
+    assert!(c.reasons.len() >= 3, "the marker, type and size too: {c:?}");
 }

@@ -60,6 +60,7 @@ mod safety_rewrite;
 mod safety_targets;
 mod share_probe_engine;
 mod stack;
+mod subtree;
 mod swarm;
 mod templates;
 mod tier_presence;

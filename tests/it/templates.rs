@@ -225,3 +225,51 @@ fn issue12_new_again_keeps_identical_files_creates_missing_and_refuses_edited_on
         edited
     );
 }
+
+/// Issue 25 item 1: `tierctl new immich` with a tiers.yaml that splits Immich's `/data` binds
+/// its thumbnails and transcodes on the fast tier below `/data` on the warm one, creates each
+/// directory, and the result audits clean with the same tiers.yaml.
+#[test]
+fn issue25_new_immich_binds_the_subtrees_placement_splits_off() {
+    let tiers = format!(
+        "{TIERS}placement:\n  - match: {{ image: '*immich-server*', target: /data }}\n    tier: warm\n    path: photos/{{project}}\n    subtrees: {{ thumbs: fast, encoded-video: fast }}\n  - match: {{ image: ['*postgres*', '*valkey*'] }}\n    tier: fast\n    path: databases/{{project}}/{{service}}\n  - tier: fast\n    path: '{{project}}/{{service}}'\n"
+    );
+    let ws = Workspace::new()
+        .file("tiers.yaml", &tiers)
+        .dir("faststore")
+        .dir("warmstore")
+        .dir("coldstore");
+    let out = ws
+        .tierctl("")
+        .args(["new", "immich", "-o", "immich"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let compose = std::fs::read_to_string(ws.path("immich/compose.yaml")).expect("compose");
+    let fast = ws.path("faststore/photos/immich");
+    assert!(
+        compose.contains(&format!(
+            "      - ${{UPLOAD_LOCATION}}:/data\n      - {0}/thumbs:/data/thumbs\n      - {0}/encoded-video:/data/encoded-video\n",
+            fast.display()
+        )),
+        "{compose}"
+    );
+    assert!(fast.join("thumbs").is_dir() && fast.join("encoded-video").is_dir());
+    assert!(ws.path("warmstore/photos/immich").is_dir());
+    let audit = ws
+        .tierctl("immich")
+        .args(["--tiers", "../tiers.yaml", "audit"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        audit.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&audit.stdout)
+    );
+}

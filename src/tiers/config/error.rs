@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::raw::TOP_LEVEL_KEYS;
-use crate::tiers::{GlobError, PathTemplateError};
+use crate::tiers::{GlobError, PathTemplateError, SubtreeError};
 
 /// Two tier roots that overlap by their real paths (see [`TiersErrorKind::RealRootOverlap`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +163,9 @@ pub enum TiersErrorKind {
     /// A bad path template in a placement rule.
     #[error(transparent)]
     Template(#[from] PathTemplateError),
+    /// A bad `subtrees:` entry of a placement rule.
+    #[error(transparent)]
+    Subtree(#[from] SubtreeError),
     /// A glob in a `match:` that does not compile.
     #[error(transparent)]
     Glob(#[from] GlobError),
@@ -238,6 +241,7 @@ impl TiersErrorKind {
                 "add the tier roots on that host, e.g. `contexts: {{ {context}: {{ tiers: {{ fast: {{ root: /mnt/fast }} }} }} }}`, or remove the entry"
             ),
             Self::Template(error) => error.hint(),
+            Self::Subtree(error) => error.hint(),
             Self::Glob(_) => {
                 "fix the pattern: `*` matches any text (including `/`), `?` one character, `[abc]` a set".to_string()
             }

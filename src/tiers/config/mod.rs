@@ -11,6 +11,7 @@ mod raw;
 mod roots;
 mod rule;
 mod source;
+mod subtree;
 mod tier_dir;
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ pub(super) struct RawRule {
     pub(super) matcher: Option<RawMatch>,
     pub(super) tier: String,
     pub(super) path: String,
+    #[serde(default)]
+    pub(super) subtrees: Option<UniqueMap<super::subtree::RawSubtree>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

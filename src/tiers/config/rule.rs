@@ -5,6 +5,7 @@ use yamlpath::Component;
 use super::error::TiersError;
 use super::raw::{OneOrMany, RawRule};
 use super::source::{Source, key, route};
+use super::subtree::validate_subtrees;
 use super::tier_dir::check_tier;
 use crate::tiers::{Globs, Match, PlacementRule, Template};
 
@@ -27,10 +28,15 @@ pub(super) fn validate_rule(
     check_tier(source, known, &raw.tier, &at("tier"))?;
     let path = Template::parse(&raw.path)
         .map_err(|error| source.error_at_value(&at("path"), error.into()))?;
+    let subtrees = match &raw.subtrees {
+        None => Vec::new(),
+        Some(raw_subtrees) => validate_subtrees(source, known, index, &raw.tier, raw_subtrees)?,
+    };
     Ok(PlacementRule {
         matcher,
         tier: raw.tier.clone(),
         path,
+        subtrees,
     })
 }
 

@@ -417,3 +417,93 @@ fn column_counts_characters_not_bytes() {
     assert_eq!(at(text).0, 3);
     assert_eq!(at(text).1, 16);
 }
+
+/// Issue 25 item 1: Immich's generated files on the fast tier, its originals on the warm one.
+const IMMICH_SPLIT: &str = r#"tiers:
+  fast: { root: /Volumes/faststore }
+  warm: { root: /Volumes/warmstore }
+placement:
+  - match: { image: "*immich-server*", target: /data }
+    tier: warm
+    path: photos/{project}
+    subtrees:
+      thumbs: fast
+      encoded-video: { tier: fast, path: "cache/{project}/encoded-video" }
+  - tier: warm
+    path: "{project}/{volume}"
+"#;
+
+#[test]
+fn issue25_subtrees_place_nested_binds_on_their_tiers() {
+    let tiers = load(Path::new("tiers.yaml"), IMMICH_SPLIT).unwrap();
+    let server = |target| {
+        crate::tiers::Subject::in_immich(
+            "immich-server",
+            Some("ghcr.io/immich-app/immich-server:release"),
+            target,
+            None,
+        )
+    };
+    let data = tiers.place(&server("/data")).unwrap();
+    assert_eq!(
+        (data.tier.as_str(), data.path.as_path(), data.subtree),
+        ("warm", Path::new("/Volumes/warmstore/photos/immich"), None)
+    );
+    let thumbs = tiers.place(&server("/data/thumbs/")).unwrap();
+    assert_eq!(
+        (thumbs.tier.as_str(), thumbs.path.as_path()),
+        ("fast", Path::new("/Volumes/faststore/photos/immich/thumbs"))
+    );
+    assert_eq!(thumbs.subtree, Some(PathBuf::from("thumbs")));
+    let video = tiers.place(&server("/data/encoded-video")).unwrap();
+    assert_eq!(
+        video.path,
+        Path::new("/Volumes/faststore/cache/immich/encoded-video")
+    );
+    // Not a subtree: the catch-all places it.
+    let library = tiers.place(&server("/data/library")).unwrap();
+    assert_eq!((library.rule_index, library.subtree), (1, None));
+    let listed: Vec<(String, String)> = tiers
+        .subtrees_of(&server("/data"))
+        .into_iter()
+        .map(|s| (s.target, s.placement.tier))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("/data/thumbs".to_owned(), "fast".to_owned()),
+            ("/data/encoded-video".to_owned(), "fast".to_owned())
+        ]
+    );
+    assert!(tiers.subtrees_of(&server("/data/thumbs")).is_empty());
+}
+
+#[test]
+fn issue25_bad_subtrees_are_located() {
+    let rule = |subtrees: &str| {
+        format!("{TIERS}placement:\n  - tier: warm\n    path: x\n    subtrees:\n{subtrees}")
+    };
+    let (line, column, message) = at(&rule("      /thumbs: fast\n"));
+    assert_eq!((line, column), (8, 7));
+    assert!(
+        message.contains("subtree `/thumbs` is not a relative path"),
+        "{message}"
+    );
+    let (line, _, message) = at(&rule("      thumbs: warm\n"));
+    assert_eq!(line, 8);
+    assert_eq!(message, "subtree `thumbs` is on its rule's own tier `warm`");
+    let (line, column, message) = at(&rule("      thumbs: { tier: cold }\n"));
+    assert_eq!((line, column), (8, 23));
+    assert!(message.starts_with("unknown tier `cold`"), "{message}");
+    let (line, _, message) = at(&rule("      thumbs: fast\n      thumbs/small: fast\n"));
+    assert_eq!(line, 9);
+    assert_eq!(
+        message,
+        "subtree `thumbs/small` lies inside subtree `thumbs` of the same rule"
+    );
+    assert!(
+        error(&rule("      a/../b: fast\n"))
+            .hint()
+            .contains("`thumbs`")
+    );
+}

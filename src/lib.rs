@@ -122,6 +122,7 @@ pub mod usage;
 pub mod verify;
 
 // effects: they import the core and each other, never the command line
+pub mod durable;
 pub mod engine;
 pub mod fsx;
 pub mod interrupt;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use crate::cli::{self, GlobalArgs};
 use crate::compose::load::LoadOptions;
 use crate::compose::path::absolute;
+use crate::durable::{AtAction, Failpoints, TRIGGER_VAR, Trigger};
 use crate::migrate::Pause;
-use crate::migrate::durable::{Failpoints, Trigger};
 use crate::report::{Format, PathStyle};
 
 /// Everything a command needs to know, resolved.
@@ -29,9 +29,9 @@ pub struct Settings {
     /// Test hook of `migrate` (`TIERCTL_TEST_MIGRATE_PAUSE=STEP[:after]`,
     /// `TIERCTL_TEST_MIGRATE_PAUSE_MS`): sleep at a step so a test can kill tierctl there.
     pub migrate_pause: Option<Pause>,
-    /// Test hook of `migrate` (`TIERCTL_TEST_FAIL=POINT[:N]`): abort the process at the N-th
-    /// hit of a durable action ([`crate::migrate::durable`]), as `kill -9` would there.
-    pub migrate_fail: Option<Trigger>,
+    /// Test hook of `migrate` and `tiers move` (`TIERCTL_TEST_FAIL=ACTION[:N]`): abort the
+    /// process at the N-th hit of a durable action ([`crate::durable`]), as `kill -9` would there.
+    pub test_fail: Option<Trigger>,
 }
 
 /// The process's view of the world that settings depend on.
@@ -104,13 +104,14 @@ impl Settings {
                 env.var("TIERCTL_TEST_MIGRATE_PAUSE"),
                 env.var("TIERCTL_TEST_MIGRATE_PAUSE_MS"),
             ),
-            migrate_fail: Trigger::parse(env.var("TIERCTL_TEST_FAIL")),
+            test_fail: Trigger::parse(env.var(TRIGGER_VAR)),
         }
     }
 
-    /// The failpoints of a migrate run: the `TIERCTL_TEST_FAIL` trigger's, else none.
-    pub fn failpoints(&self) -> Failpoints {
-        self.migrate_fail
+    /// The failpoints of a run (migrate's or the mover's points): the `TIERCTL_TEST_FAIL`
+    /// trigger's when it names one of their actions, else none.
+    pub fn failpoints<P: AtAction>(&self) -> Failpoints<P> {
+        self.test_fail
             .as_ref()
             .map(Trigger::failpoints)
             .unwrap_or_default()

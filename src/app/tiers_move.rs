@@ -8,7 +8,6 @@ use crate::cli::PoolAction;
 use crate::error::Error;
 use crate::lock;
 use crate::move_plan::{PoolReport, PoolRow, PoolState};
-use crate::mover::durable::Failpoints;
 use crate::mover::pool_mount;
 use crate::mover::{MoveOptions, PoolChoice};
 use crate::report::Report;
@@ -48,9 +47,7 @@ pub(super) fn tiers_move(
         rules: args.rules,
         proc: PathBuf::from("/proc"),
         now,
-        failpoints: Failpoints::from_trigger(
-            std::env::var("TIERCTL_TEST_MOVER_FAIL").ok().as_deref(),
-        ),
+        failpoints: settings.failpoints(),
     };
     let report = crate::mover::run(pool, &options)?;
     emit(settings, &Report::TiersMove(&report), out)?;

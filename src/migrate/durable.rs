@@ -1,22 +1,22 @@
 //! Issue 21 item 1: every durable action of migrate, resume, rollback, prune and `--to-context`
 //! (an action that changes something on disk or on the engine) named by a [`Durable`] kind, and
-//! the failpoint in front of each ([`Failpoints`]): `None` in production (nothing is checked),
-//! in tests a function of the [`Point`] that may abort there (as `kill -9` would) or fail the
-//! action with an I/O-like error ([`Injected`]) that the code must handle.
+//! the failpoint in front of each ([`Failpoints`], the mechanism of [`crate::durable`]): `None`
+//! in production (nothing is checked), in tests a function of the [`Point`] that may abort
+//! there (as `kill -9` would) or fail the action with an I/O-like error ([`Injected`]) that the
+//! code must handle.
 //!
 //! A point sits *before* its action: an abort at point `i` is a kill after the actions before
 //! it completed and before this one began, so the points of a run cover a kill between any two
-//! of its durable actions. The real engine's trigger is [`Trigger`]
+//! of its durable actions. The real engine's trigger is [`crate::durable::Trigger`]
 //! (`TIERCTL_TEST_FAIL=POINT[:N]`: `abort()` at the N-th hit, read once into the settings).
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use thiserror::Error;
 
 use super::plan::StepId;
+use crate::durable::{Action, AtAction};
 
 /// A kind of durable action: one name per kind, the step it belongs to in the [`Point`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,99 +151,46 @@ impl fmt::Display for Point {
     }
 }
 
-/// The error a failpoint injects: the action fails as an I/O error would.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("injected failure at `{point}` (a test failpoint)")]
-pub struct Injected {
-    /// Where.
-    pub point: Point,
-}
-
-impl From<Injected> for std::io::Error {
-    fn from(injected: Injected) -> std::io::Error {
-        std::io::Error::other(injected)
-    }
-}
-
-/// What a failpoint does with a point: `Ok` to go on, `Err` to fail the action; it may also
-/// never return (an abort).
-pub type FailFn = dyn Fn(&Point) -> Result<(), Injected> + Send + Sync;
-
-/// The failpoints of a run: none in production (nothing is checked), a test's function
-/// otherwise. Cheap to clone: the journal and the run share one.
-#[derive(Clone, Default)]
-pub struct Failpoints(Option<Arc<FailFn>>);
-
-impl fmt::Debug for Failpoints {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Failpoints(set)"
-        } else {
-            "Failpoints(none)"
-        })
-    }
-}
-
-impl Failpoints {
-    /// Failpoints answered by `fail`.
-    pub fn new(fail: impl Fn(&Point) -> Result<(), Injected> + Send + Sync + 'static) -> Self {
-        Failpoints(Some(Arc::new(fail)))
-    }
-
-    /// The failpoint in front of `action` of `step`.
-    pub fn at(&self, action: Durable, step: Option<&StepId>) -> Result<(), Injected> {
-        match &self.0 {
-            None => Ok(()),
-            Some(fail) => fail(&Point {
-                action,
-                step: step.cloned(),
-            }),
+impl Point {
+    /// The point in front of `action` of `step`.
+    pub fn new(action: Durable, step: Option<&StepId>) -> Point {
+        Point {
+            action,
+            step: step.cloned(),
         }
     }
 }
 
-/// The real engine's trigger, `TIERCTL_TEST_FAIL=POINT[:N]` (read once into the settings):
-/// `std::process::abort()` at the `N`-th (1-based, default 1) hit of durable action `POINT`
-/// in this process.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Trigger {
-    /// The action.
-    pub action: Durable,
-    /// Which hit aborts (1: the first).
-    pub nth: usize,
-}
-
-impl Trigger {
-    /// Parse the variable's value; `None` unless it names an action (and a hit from 1 on).
-    pub fn parse(text: Option<&str>) -> Option<Trigger> {
-        let text = text?;
-        let (action, nth) = match text.split_once(':') {
-            Some((action, n)) => (action, n.parse().ok().filter(|n| *n >= 1)?),
-            None => (text, 1),
-        };
-        Some(Trigger {
-            action: action.parse().ok()?,
-            nth,
-        })
+impl Action for Durable {
+    fn all() -> &'static [Durable] {
+        &Durable::ALL
     }
 
-    /// The failpoints that abort the process at the trigger's hit.
-    pub fn failpoints(&self) -> Failpoints {
-        let (action, nth) = (self.action, self.nth);
-        let hits = AtomicUsize::new(0);
-        Failpoints::new(move |point| {
-            if point.action == action && hits.fetch_add(1, Ordering::SeqCst) + 1 == nth {
-                eprintln!("(test hook: TIERCTL_TEST_FAIL aborts at `{point}`)");
-                std::process::abort();
-            }
-            Ok(())
-        })
+    fn name(self) -> &'static str {
+        Durable::name(self)
     }
 }
+
+impl AtAction for Point {
+    type Action = Durable;
+
+    fn action(&self) -> Durable {
+        self.action
+    }
+}
+
+/// The error a failpoint injects ([`crate::durable::Injected`] at a [`Point`]).
+pub type Injected = crate::durable::Injected<Point>;
+
+/// The failpoints of a migrate run ([`crate::durable::Failpoints`] of [`Point`]s): none in
+/// production, a test's function otherwise; the real binary's come from the one
+/// [`crate::durable::Trigger`] (`TIERCTL_TEST_FAIL`).
+pub type Failpoints = crate::durable::Failpoints<Point>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durable::Trigger;
     use crate::migrate::plan::MigrateStep;
 
     #[test]
@@ -256,21 +203,20 @@ mod tests {
     }
 
     #[test]
-    fn the_trigger_names_an_action_and_optionally_its_hit() {
+    fn the_trigger_names_a_durable_action_of_migrate_or_none() {
+        let trigger = |text| Trigger::parse(Some(text)).expect("a trigger");
         assert_eq!(
-            Trigger::parse(Some("compose-up")),
-            Some(Trigger {
-                action: Durable::ComposeUp,
-                nth: 1
-            })
+            trigger("journal-append:7").action_of::<Durable>(),
+            Some(Durable::JournalAppend)
         );
         assert_eq!(
-            Trigger::parse(Some("journal-append:7")).map(|t| t.nth),
-            Some(7)
+            trigger("compose-up").action_of::<Durable>(),
+            Some(Durable::ComposeUp)
         );
-        assert_eq!(Trigger::parse(Some("journal-append:0")), None);
-        assert_eq!(Trigger::parse(Some("up")), None);
-        assert_eq!(Trigger::parse(None), None);
+        // the mover's `warm-remove` is no action of migrate: no failpoints
+        assert_eq!(trigger("warm-remove").action_of::<Durable>(), None);
+        let none: Failpoints = trigger("warm-remove").failpoints();
+        assert_eq!(format!("{none:?}"), "Failpoints(none)");
     }
 
     #[test]
@@ -278,20 +224,20 @@ mod tests {
         let step = MigrateStep::Rewrite.id();
         assert!(
             Failpoints::default()
-                .at(Durable::ComposeRewrite, Some(&step))
+                .at(Point::new(Durable::ComposeRewrite, Some(&step)))
                 .is_ok()
         );
-        let fail = Failpoints::new(|p| match p.action {
+        let fail = Failpoints::new(|p: &Point| match p.action {
             Durable::ComposeRewrite => Err(Injected { point: p.clone() }),
             _ => Ok(()),
         });
         let error = fail
-            .at(Durable::ComposeRewrite, Some(&step))
+            .at(Point::new(Durable::ComposeRewrite, Some(&step)))
             .expect_err("injected");
         assert_eq!(
             error.to_string(),
             "injected failure at `compose-rewrite@rewrite` (a test failpoint)"
         );
-        assert!(fail.at(Durable::ComposeUp, None).is_ok());
+        assert!(fail.at(Point::new(Durable::ComposeUp, None)).is_ok());
     }
 }

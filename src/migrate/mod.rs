@@ -208,7 +208,7 @@ impl MigrateContext<'_> {
         action: durable::Durable,
         step: Option<&StepId>,
     ) -> Result<(), durable::Injected> {
-        self.failpoints.at(action, step)
+        self.failpoints.at(durable::Point::new(action, step))
     }
 
     /// Remove the temporary seed volumes (best effort: they hold a copy of image content only).

@@ -1,13 +1,12 @@
-//! The mover's durable actions ([`Step`]) and the failpoint in front of each ([`Failpoints`]):
-//! none in production, a test's function otherwise, which may abort the run there (a panic the
-//! test catches, as `kill -9` would end it: nothing after the point runs) or fail the action.
-//! `TIERCTL_TEST_MOVER_FAIL=STEP[:N]` aborts the process at the N-th hit (the real-engine tests).
+//! The mover's durable actions ([`Step`]) and the failpoint in front of each ([`Failpoints`],
+//! the mechanism of [`crate::durable`]): none in production, a test's function otherwise,
+//! which may abort the run there (a panic the test catches, as `kill -9` would end it: nothing
+//! after the point runs) or fail the action. `TIERCTL_TEST_FAIL=STEP[:N]` aborts
+//! `tierctl tiers move` at the N-th hit (the real-engine tests).
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use thiserror::Error;
+use crate::durable::{Action, AtAction};
 
 /// A durable action of a move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,67 +71,52 @@ impl fmt::Display for Step {
     }
 }
 
-/// The error a failpoint injects.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("injected failure at mover step `{0}` (a test failpoint)")]
-pub struct Injected(pub Step);
+impl Action for Step {
+    fn all() -> &'static [Step] {
+        &Step::ALL
+    }
 
-impl From<Injected> for std::io::Error {
-    fn from(injected: Injected) -> std::io::Error {
-        std::io::Error::other(injected)
+    fn name(self) -> &'static str {
+        Step::name(self)
     }
 }
 
-type FailFn = dyn Fn(Step) -> Result<(), Injected> + Send + Sync;
+/// A mover's point is its step (a move has no steps inside a step).
+impl AtAction for Step {
+    type Action = Step;
 
-/// The failpoints of a run.
-#[derive(Clone, Default)]
-pub struct Failpoints(Option<Arc<FailFn>>);
-
-impl fmt::Debug for Failpoints {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Failpoints(set)"
-        } else {
-            "Failpoints(none)"
-        })
+    fn action(&self) -> Step {
+        *self
     }
 }
 
-impl Failpoints {
-    /// Failpoints answered by `fail`.
-    pub fn new(fail: impl Fn(Step) -> Result<(), Injected> + Send + Sync + 'static) -> Self {
-        Failpoints(Some(Arc::new(fail)))
-    }
+/// The error a failpoint injects ([`crate::durable::Injected`] at a [`Step`]).
+pub type Injected = crate::durable::Injected<Step>;
 
-    /// The failpoint in front of `step`.
-    pub fn at(&self, step: Step) -> std::io::Result<()> {
-        match &self.0 {
-            None => Ok(()),
-            Some(fail) => fail(step).map_err(Into::into),
-        }
-    }
+/// The failpoints of a move ([`crate::durable::Failpoints`] of [`Step`]s): none in production,
+/// a test's function otherwise; the real binary's come from the one
+/// [`crate::durable::Trigger`] (`TIERCTL_TEST_FAIL`).
+pub type Failpoints = crate::durable::Failpoints<Step>;
 
-    /// `TIERCTL_TEST_MOVER_FAIL=STEP[:N]` (the value given): `abort()` at the N-th hit of
-    /// `STEP`; none when the value names no step.
-    pub fn from_trigger(value: Option<&str>) -> Failpoints {
-        let Some(value) = value else {
-            return Failpoints::default();
-        };
-        let (name, nth) = value.split_once(':').unwrap_or((value, "1"));
-        let (Some(step), Ok(nth)) = (
-            Step::ALL.into_iter().find(|s| s.name() == name),
-            nth.parse::<usize>(),
-        ) else {
-            return Failpoints::default();
-        };
-        let hits = AtomicUsize::new(0);
-        Failpoints::new(move |at| {
-            if at == step && hits.fetch_add(1, Ordering::SeqCst) + 1 == nth {
-                eprintln!("(test hook: TIERCTL_TEST_MOVER_FAIL aborts at `{at}`)");
-                std::process::abort();
-            }
-            Ok(())
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durable::Trigger;
+
+    #[test]
+    fn the_trigger_names_a_step_of_the_mover_or_none() {
+        let trigger = |text| Trigger::parse(Some(text)).expect("a trigger");
+        assert_eq!(
+            trigger("warm-remove:2").action_of::<Step>(),
+            Some(Step::WarmRemove)
+        );
+        assert_eq!(
+            trigger("journal-sync").action_of::<Step>(),
+            Some(Step::JournalSync)
+        );
+        // migrate's `compose-up` is no step of the mover: no failpoints
+        assert_eq!(trigger("compose-up").action_of::<Step>(), None);
+        let none: Failpoints = trigger("compose-up").failpoints();
+        assert_eq!(format!("{none:?}"), "Failpoints(none)");
     }
 }

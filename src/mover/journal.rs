@@ -1,17 +1,17 @@
-//! The mover's journal, in the style of migrate's: one JSON record a line, each appended and
-//! fsynced (a failpoint in front of the write and of the sync) before the action it announces
-//! or after the one it confirms. A run reads the journal a killed run left and settles every
+//! The mover's journal, a [`JournalFile`] as migrate's is: one JSON record a line, each
+//! appended and fsynced (a failpoint in front of the write and of the sync) before the action
+//! it announces or after the one it confirms. A run reads the journal a killed run left and settles every
 //! file it names before it selects anew ([`super::run`]); a finished run removes it.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::durable::{Failpoints, Step};
 use super::stamp::FileStamp;
+use crate::durable::journal_file::{self, Flush, JournalFile, Lines};
 
 /// The journal's format version (the first record).
 pub const FORMAT: u32 = 1;
@@ -86,37 +86,36 @@ pub enum Open {
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: File,
-    failpoints: Failpoints,
+    file: JournalFile<Step>,
 }
+
+/// The journal's file name in a pool's state directory.
+const NAME: &str = "move.journal";
 
 /// The journal's path in a pool's state directory.
 pub fn path(state_dir: &Path) -> PathBuf {
-    state_dir.join("move.journal")
+    state_dir.join(NAME)
 }
 
 /// The files a journal left open (not done nor undone), by path; none when there is none.
 pub fn read_open(state_dir: &Path) -> io::Result<BTreeMap<String, Open>> {
-    let text = match fs::read_to_string(path(state_dir)) {
-        Ok(text) => text,
+    let lines = match Lines::read(&path(state_dir)) {
+        Ok(lines) => lines,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(e),
     };
+    // a torn last line (killed mid-write, before its sync) is no record: what it would have
+    // announced did not begin
+    let records: Vec<Record> = lines
+        .records()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(open_files(records))
+}
+
+/// Folds the records into the files left open.
+fn open_files(records: Vec<Record>) -> BTreeMap<String, Open> {
     let mut open = BTreeMap::new();
-    let lines: Vec<&str> = text.lines().collect();
-    for (index, line) in lines.iter().enumerate() {
-        let record = match serde_json::from_str::<Record>(line) {
-            Ok(record) => record,
-            // a torn last line (killed mid-write, before its sync) is no record: what it
-            // would have announced did not begin
-            Err(_) if index + 1 == lines.len() => continue,
-            Err(e) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("line {}: {e}", index + 1),
-                ));
-            }
-        };
+    for record in records {
         match record {
             Record::Header { .. } => {}
             Record::Begin {
@@ -145,24 +144,16 @@ pub fn read_open(state_dir: &Path) -> io::Result<BTreeMap<String, Open>> {
             }
         }
     }
-    Ok(open)
+    open
 }
 
 impl Journal {
     /// Creates a new journal (replacing a settled one) with its header, the directory synced.
     pub fn create(state_dir: &Path, pool: &str, failpoints: Failpoints) -> io::Result<Journal> {
-        fs::create_dir_all(state_dir)?;
-        let path = path(state_dir);
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&path)?;
-        super::transfer::sync_dir(state_dir)?;
+        let file = JournalFile::replace(state_dir, NAME, Flush::Data, failpoints)?;
         let mut journal = Journal {
-            path,
+            path: path(state_dir),
             file,
-            failpoints,
         };
         journal.append(&Record::Header {
             format: FORMAT,
@@ -173,33 +164,30 @@ impl Journal {
 
     /// Appends `record` and fsyncs it.
     pub fn append(&mut self, record: &Record) -> io::Result<()> {
-        self.write(record)?;
-        self.sync()
+        self.file
+            .append(record, Step::JournalAppend, Step::JournalSync)
     }
 
     /// Appends `record` without an fsync: for a record whose loss a resume handles the same as
     /// its absence (`placed`: the colder copy is removed again; `done`: a missing warmer copy
     /// says so), synced by [`Journal::sync`] before anything relies on it.
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
-        self.failpoints.at(Step::JournalAppend)?;
-        let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
-        line.push('\n');
-        self.file.write_all(line.as_bytes())
+        self.file.write(record, Step::JournalAppend)
     }
 
     /// fsyncs what was written.
     pub fn sync(&mut self) -> io::Result<()> {
-        self.failpoints.at(Step::JournalSync)?;
-        self.file.sync_data()
+        self.file.sync(Step::JournalSync)
     }
 
     /// Removes the finished journal (every file it names is settled).
     pub fn remove(self) -> io::Result<()> {
-        self.failpoints.at(Step::JournalRemove)?;
-        fs::remove_file(&self.path)?;
-        match self.path.parent() {
-            Some(dir) => super::transfer::sync_dir(dir),
-            None => Ok(()),
-        }
+        remove(&self.path, self.file.failpoints())
     }
+}
+
+/// Removes the journal at `path` whose files are all settled, its directory fsynced (through
+/// the `journal-remove` failpoint).
+pub fn remove(path: &Path, failpoints: &Failpoints) -> io::Result<()> {
+    journal_file::remove(path, failpoints, Step::JournalRemove)
 }

@@ -198,7 +198,7 @@ fn move_batch(
         .filter_map(|f| f.paths.cold.parent())
         .collect();
     for dir in dirs {
-        transfer::sync_dir(dir).map_err(|source| MoveError::Sync {
+        crate::durable::sync_dir(dir).map_err(|source| MoveError::Sync {
             path: dir.to_path_buf(),
             source,
         })?;
@@ -454,10 +454,7 @@ fn remove_settled(options: &MoveOptions) -> Result<(), MoveError> {
         dir: options.state_dir.clone(),
         source,
     };
-    let fp = &options.failpoints;
-    fp.at(Step::JournalRemove).map_err(journal_error)?;
-    std::fs::remove_file(journal::path(&options.state_dir)).map_err(journal_error)?;
-    transfer::sync_dir(&options.state_dir).map_err(journal_error)
+    journal::remove(&journal::path(&options.state_dir), &options.failpoints).map_err(journal_error)
 }
 
 /// The rate limit: sleeps so that bytes over time stay at or under the rate.

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
 use super::durable::{Failpoints, Step};
+use crate::durable::sync_dir;
 use crate::migrate::tree::ReadFrom;
 use crate::migrate::tree::host::hash_file;
 use crate::migrate::tree::manifest::Digest;
@@ -44,11 +45,6 @@ impl Paths {
             temp,
         }
     }
-}
-
-/// fsyncs a directory.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 /// Makes the directories of `rel` below `to` that are missing, each with the owner and mode of

@@ -182,7 +182,7 @@ fn clean_hits() -> BTreeMap<Step, usize> {
     let seen = hits.clone();
     let report = run(
         &site.pool,
-        &site.options(Failpoints::new(move |step| {
+        &site.options(Failpoints::new(move |&step| {
             *seen.lock().unwrap().entry(step).or_insert(0) += 1;
             Ok(())
         })),
@@ -207,11 +207,11 @@ fn crash_case(step: Step, nth: usize, fault: Fault) {
     let case = format!("{fault:?} at {step}#{nth}");
     let site = Site::new();
     let hits = Arc::new(AtomicUsize::new(0));
-    let failpoints = Failpoints::new(move |at| {
+    let failpoints = Failpoints::new(move |&at| {
         if at == step && hits.fetch_add(1, Ordering::SeqCst) + 1 == nth {
             match fault {
                 Fault::Abort => std::panic::panic_any(Abort),
-                Fault::Error => return Err(Injected(at)),
+                Fault::Error => return Err(Injected { point: at }),
             }
         }
         Ok(())
@@ -267,7 +267,7 @@ fn issue25_a_mover_killed_or_failing_at_any_durable_action_keeps_every_file_and_
 fn issue25_a_resume_killed_while_it_settles_is_settled_by_the_next() {
     let abort_at = |step: Step, nth: usize| {
         let hits = Arc::new(AtomicUsize::new(0));
-        Failpoints::new(move |at| {
+        Failpoints::new(move |&at| {
             if at == step && hits.fetch_add(1, Ordering::SeqCst) + 1 == nth {
                 std::panic::panic_any(Abort);
             }
@@ -330,7 +330,7 @@ fn issue25_a_file_changed_during_its_move_is_skipped_and_keeps_its_new_bytes() {
     let placed = Arc::new(AtomicUsize::new(0));
     let during_temp = site.branch("cold").join("library/2020/.tierctl-move.b.jpg");
     let (d, a, p) = (during.clone(), after.clone(), placed.clone());
-    let failpoints = Failpoints::new(move |step| {
+    let failpoints = Failpoints::new(move |&step| {
         if step == Step::TempSync && during_temp.exists() && fs::read(&d).unwrap().len() % 2 == 0 {
             let mut f = fs::OpenOptions::new().append(true).open(&d).unwrap();
             std::io::Write::write_all(&mut f, b"!").unwrap();
@@ -368,4 +368,96 @@ fn issue25_a_file_changed_during_its_move_is_skipped_and_keeps_its_new_bytes() {
             site.files.get(rel.to_str().unwrap())
         );
     }
+}
+
+/// A journal the last release wrote (before the mover's journal became the shared
+/// `durable::JournalFile`): `tierctl tiers move` of that release killed with its failpoint
+/// variable at the third `warm-remove`, the pool's root replaced by `@ROOT@`
+/// (`fixtures/mover-journal/killed-at-warm-remove.journal`). Its four files were placed, two of
+/// them done: the two open ones read as placed, are settled (their warmer copies are not as the
+/// journal saw them here, so the colder copies go) and moved again; every file ends on the cold
+/// branch only.
+#[test]
+fn issue25_a_move_journal_of_the_last_release_is_settled_and_the_move_finishes() {
+    let site = Site::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/mover-journal/killed-at-warm-remove.journal");
+    let text = fs::read_to_string(fixture)
+        .unwrap()
+        .replace("@ROOT@", site.root.to_str().unwrap());
+    let (done, placed) = (&MOVED[..2], &MOVED[2..]);
+    for rel in MOVED {
+        let cold = site.branch("cold").join(rel);
+        fs::create_dir_all(cold.parent().unwrap()).unwrap();
+        fs::copy(site.branch("fast").join(rel), &cold).unwrap();
+    }
+    for rel in done {
+        fs::remove_file(site.branch("fast").join(rel)).unwrap();
+    }
+    let state = site.root.join("state");
+    fs::create_dir_all(&state).unwrap();
+    fs::write(state.join("move.journal"), text).unwrap();
+
+    let open = tierctl::mover::journal::read_open(&state).unwrap();
+    assert_eq!(open.keys().map(String::as_str).collect::<Vec<_>>(), placed);
+    for state in open.values() {
+        assert!(
+            matches!(state, tierctl::mover::journal::Open::Placed { from, to, .. }
+                if *from == site.branch("fast") && *to == site.branch("cold")),
+            "{state:?}"
+        );
+    }
+    site.assert_readable("before the resume");
+    let report = run(&site.pool, &site.options(Failpoints::default())).unwrap();
+    assert_eq!(report.totals.recovered, 2, "{report:?}");
+    assert_eq!(report.totals.moved, 2, "{report:?}");
+    assert_eq!(report.totals.failed, 0, "{report:?}");
+    site.assert_finished("after the resume");
+}
+
+/// The one test variable of every engine, `TIERCTL_TEST_FAIL=STEP[:N]`, makes the real
+/// `tierctl tiers move` abort at the N-th hit of a mover step (a migrate action it names is no
+/// step: the move runs through); the next run settles what it left and finishes.
+#[test]
+fn issue25_tierctl_test_fail_aborts_tiers_move_at_a_step_and_the_next_run_finishes() {
+    let site = Site::new();
+    let tiers = site.root.join("tiers.yaml");
+    fs::write(
+        &tiers,
+        format!(
+            "tiers:\n  fast: {{ root: {r}/fast }}\n  cold: {{ root: {r}/cold }}\npools:\n  media:\n    mount: {r}/pool\n    branches: [fast:media, cold:media]\n    move:\n      - {{ name: old, older_than: 90d }}\n",
+            r = site.root.display()
+        ),
+    )
+    .unwrap();
+    let journal = site.root.join(".tierctl/pools/media/move.journal");
+    let tiers_move = |fail: Option<&str>| {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("tierctl"));
+        command
+            .arg("--tiers")
+            .arg(&tiers)
+            .args(["tiers", "move", "media"])
+            .current_dir(&site.root)
+            .env_remove("TIERCTL_TEST_FAIL");
+        if let Some(fail) = fail {
+            command.env("TIERCTL_TEST_FAIL", fail);
+        }
+        command.output().unwrap()
+    };
+
+    let killed = tiers_move(Some("warm-remove:3"));
+    let stderr = String::from_utf8_lossy(&killed.stderr);
+    assert_eq!(killed.status.code(), None, "killed by a signal: {stderr}");
+    assert!(
+        stderr.contains("(test hook: TIERCTL_TEST_FAIL aborts at `warm-remove`)"),
+        "{stderr}"
+    );
+    assert!(journal.exists(), "the killed run's journal stays");
+    site.assert_readable("after the abort");
+
+    let finished = tiers_move(Some("compose-up"));
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    assert_eq!(finished.status.code(), Some(0), "{stderr}");
+    assert!(!journal.exists(), "the journal is removed");
+    site.assert_finished("after the next run");
 }

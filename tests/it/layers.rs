@@ -36,9 +36,10 @@ const CORE: &[&str] = &[
     "move_plan",
 ];
 
-/// The effects: the engine, the filesystem, the VM readers, the probe, the lock, atomic writes,
-/// interrupts, and the migrate run.
+/// The effects: the failpoints and journal file of every engine, the engine, the filesystem, the
+/// VM readers, the probe, the lock, atomic writes, interrupts, the migrate run and the mover.
 const EFFECTS: &[&str] = &[
+    "durable",
     "tool_config",
     "fsx",
     "write",

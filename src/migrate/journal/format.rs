@@ -42,8 +42,8 @@ struct Head {
 /// Refuse a journal whose first line records a version this release does not read. A first line
 /// that is not a JSON object with a whole-number `version` is left to the record parser (which
 /// names it damaged, or not the plan).
-pub(super) fn check(path: &Path, first_line: &str) -> Result<(), JournalError> {
-    match serde_json::from_str::<Head>(first_line) {
+pub(super) fn check(path: &Path, first_line: &[u8]) -> Result<(), JournalError> {
+    match serde_json::from_slice::<Head>(first_line) {
         Ok(Head { version }) if !(LEGACY_FORMAT..=FORMAT).contains(&version) => {
             Err(JournalError::UnknownFormat {
                 path: path.to_path_buf(),

@@ -4,14 +4,15 @@
 //! this release cannot read is refused by name before anything acts on it. [`JournalState`]
 //! (pure) says what is done; steps are named by their [`StepId`], side files by [`SideFile`].
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::migrate::durable::{Durable, Failpoints};
+use crate::durable::{Flush, JournalFile, Lines};
+use crate::migrate::durable::{Durable, Failpoints, Point};
 use crate::migrate::plan::{CopyStep, MigratePlan, StepId};
 
 mod format;
@@ -277,9 +278,9 @@ pub struct Journal {
     pub id: String,
     /// Its path.
     pub path: PathBuf,
-    file: File,
-    /// The failpoints in front of each append and fsync (none unless a test sets them).
-    failpoints: Failpoints,
+    /// The file, with the failpoints in front of each append and fsync (none unless a test
+    /// sets them).
+    file: JournalFile<Point>,
 }
 
 impl Journal {
@@ -289,60 +290,47 @@ impl Journal {
     }
 
     /// [`Journal::create`] with the run's failpoints ([`Durable::JournalCreate`] first, then
-    /// those of the plan's append). The journal appears with its plan or not at all: the plan
-    /// is written to a temporary file (`.journal-<id>.jsonl.tmp`) and fsynced, linked in under
-    /// its name (never over another journal), the directory fsynced. A journal without its
-    /// plan would make every later `tierctl migrate` refuse (issue 21: a crash between the
-    /// journal's creation and its first fsync left one).
+    /// those of the plan's append). The journal appears with its plan or not at all
+    /// ([`JournalFile::create_whole`]): the plan is written to a temporary file
+    /// (`.journal-<id>.jsonl.tmp`) and fsynced, linked in under its name (never over another
+    /// journal), the directory fsynced. A journal without its plan would make every later
+    /// `tierctl migrate` refuse (issue 21: a crash between the journal's creation and its
+    /// first fsync left one).
     pub fn create_with(
         dir: &Path,
         id: &str,
         plan: &MigratePlan,
         failpoints: Failpoints,
     ) -> Result<Journal, JournalError> {
-        let path = dir.join(format!("journal-{id}.jsonl"));
+        let name = format!("journal-{id}.jsonl");
+        let path = dir.join(&name);
         let io = |source| JournalError::Io {
             path: path.clone(),
             source,
         };
         failpoints
-            .at(Durable::JournalCreate, None)
+            .at(Point::new(Durable::JournalCreate, None))
             .map_err(|e| io(e.into()))?;
-        fs::create_dir_all(dir).map_err(io)?;
-        let temp = dir.join(format!(".journal-{id}.jsonl.tmp"));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&temp)
-            .map_err(io)?;
-        let mut journal = Journal {
+        let begin = Record::begin(plan.clone());
+        let file = JournalFile::create_whole(dir, &name, Flush::All, failpoints, |file| {
+            append_to(file, &begin)
+        })
+        .map_err(io)?;
+        Ok(Journal {
             id: id.to_owned(),
-            path: temp.clone(),
+            path,
             file,
-            failpoints,
-        };
-        let linked = journal
-            .append(&Record::begin(plan.clone()))
-            .and_then(|()| fs::hard_link(&temp, &path).map_err(io));
-        let _ = fs::remove_file(&temp);
-        linked?;
-        journal.path = path.clone();
-        // the new file's name must survive a crash too
-        if let Ok(d) = File::open(dir) {
-            d.sync_all().map_err(io)?;
-        }
-        Ok(journal)
+        })
     }
 
     /// Open an existing journal for appending, with its records.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Record>), JournalError> {
         let records = read(path)?;
-        let io = |source| JournalError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = OpenOptions::new().append(true).open(path).map_err(io)?;
-        cut_torn_line(path, &file).map_err(io)?;
+        let file =
+            JournalFile::open_append(path, Flush::All).map_err(|source| JournalError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let id = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -354,7 +342,6 @@ impl Journal {
                 id,
                 path: path.to_path_buf(),
                 file,
-                failpoints: Failpoints::default(),
             },
             records,
         ))
@@ -362,7 +349,7 @@ impl Journal {
 
     /// Check `failpoints` in front of every later append (a run hands its context's over).
     pub fn fail_with(&mut self, failpoints: Failpoints) {
-        self.failpoints = failpoints;
+        self.file.fail_with(failpoints);
     }
 
     /// Append `step`'s done record with its `detail`, and put it in `state`'s done steps, where
@@ -383,71 +370,43 @@ impl Journal {
 
     /// Append one record and fsync.
     pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
-        let io = |source| JournalError::Io {
+        append_to(&mut self.file, record).map_err(|source| JournalError::Io {
             path: self.path.clone(),
             source,
-        };
-        let step = record.step();
-        let fail = |action| self.failpoints.at(action, step).map_err(|e| io(e.into()));
-        let mut line = serde_json::to_string(record).map_err(|e| io(e.into()))?;
-        line.push('\n');
-        fail(Durable::JournalAppend)?;
-        self.file.write_all(line.as_bytes()).map_err(io)?;
-        fail(Durable::JournalSync)?;
-        self.file.sync_all().map_err(io)
+        })
     }
 }
 
-/// Remove a torn last line (a crash while it was written; [`read`] ignores it) so the next record
-/// starts on a line of its own.
-fn cut_torn_line(path: &Path, file: &File) -> io::Result<()> {
-    let bytes = fs::read(path)?;
-    if bytes.last().is_none_or(|b| *b == b'\n') {
-        return Ok(());
-    }
-    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    file.set_len(keep as u64)?;
-    file.sync_all()
+/// Append `record` and fsync it, through the failpoints of its step's `journal-append` and
+/// `journal-sync`.
+fn append_to(file: &mut JournalFile<Point>, record: &Record) -> io::Result<()> {
+    let step = record.step();
+    file.append(
+        record,
+        Point::new(Durable::JournalAppend, step),
+        Point::new(Durable::JournalSync, step),
+    )
 }
 
 /// Every record of a journal; a torn last line (a crash while writing it) is ignored.
 pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Io {
+    let lines = Lines::read(path).map_err(|source| JournalError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let lines: Vec<String> = BufReader::new(file)
-        .lines()
-        .collect::<Result<_, _>>()
-        .map_err(|source| JournalError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
     parse(path, &lines)
 }
 
-fn parse(path: &Path, lines: &[String]) -> Result<Vec<Record>, JournalError> {
+fn parse(path: &Path, lines: &Lines) -> Result<Vec<Record>, JournalError> {
     // the version first: the rest of a journal in another format may not parse as records
-    if let Some(first) = lines.iter().find(|l| !l.trim().is_empty()) {
+    if let Some(first) = lines.first() {
         format::check(path, first)?;
     }
-    let mut records = Vec::new();
-    for (index, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(record) => records.push(record),
-            Err(_) if index + 1 == lines.len() => break,
-            Err(e) => {
-                return Err(JournalError::Damaged {
-                    path: path.to_path_buf(),
-                    line: index + 1,
-                    message: e.to_string(),
-                });
-            }
-        }
-    }
+    let records: Vec<Record> = lines.records().map_err(|e| JournalError::Damaged {
+        path: path.to_path_buf(),
+        line: e.line,
+        message: e.message,
+    })?;
     if !matches!(records.first(), Some(Record::Begin { .. })) {
         return Err(JournalError::NoPlan {
             path: path.to_path_buf(),

@@ -3,6 +3,11 @@ use crate::engine::MountSource;
 use crate::migrate::plan::{MigrateStep, StepId};
 use crate::migrate::tree::manifest::Manifest;
 
+/// [`super::parse`] of these lines, as a file holding them would read.
+fn parse(path: &Path, lines: &[String]) -> Result<Vec<Record>, JournalError> {
+    super::parse(path, &Lines::of(lines.join("\n").as_bytes()))
+}
+
 fn plan() -> MigratePlan {
     MigratePlan {
         project: "app".into(),
@@ -74,6 +79,28 @@ fn a_torn_last_line_is_cut_before_the_next_record() {
     let records = read(&j.path).expect("whole");
     assert_eq!(records.len(), 2);
     assert_eq!(records[1], Record::RollbackBegun);
+}
+
+/// A crash while a record naming a non-ASCII path was written can tear the line inside a
+/// character: that line is ignored as any torn line (it made the journal unreadable before:
+/// "stream did not contain valid UTF-8"), and cut before the next record.
+#[test]
+fn issue21_a_journal_torn_inside_a_character_reads_without_its_torn_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut j = Journal::create(dir.path(), "1", &plan()).expect("create");
+    j.append(&Record::Failed {
+        step: id("copy:0"),
+        error: "cannot read `Fotos/Gröna`".into(),
+    })
+    .expect("append");
+    let bytes = fs::read(&j.path).expect("read");
+    let cut = bytes.iter().position(|b| *b >= 0x80).expect("ö") + 1;
+    fs::write(&j.path, &bytes[..cut]).expect("tear inside `ö`");
+    assert_eq!(read(&j.path).expect("reads").len(), 1);
+    let (mut reopened, records) = Journal::open(&j.path).expect("open");
+    assert_eq!(records.len(), 1);
+    reopened.append(&Record::Finished).expect("append");
+    assert_eq!(read(&j.path).expect("whole")[1], Record::Finished);
 }
 
 #[test]

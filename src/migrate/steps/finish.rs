@@ -47,7 +47,10 @@ pub(super) fn rewrite(input: &StepInput<'_>) -> StepResult {
     // the failpoint in front of each file's write (`write::OpenTemp` is `'static`: owned copies)
     let (failpoints, step) = (input.ctx.failpoints.clone(), input.step.clone());
     let open_temp = move |path: &std::path::Path| {
-        failpoints.at(Durable::ComposeRewrite, Some(&step))?;
+        failpoints.at(crate::migrate::durable::Point::new(
+            Durable::ComposeRewrite,
+            Some(&step),
+        ))?;
         write::open_new(path)
     };
     let backups = write::write_all_with(&files, input.journal, &open_temp)?;

@@ -27,6 +27,28 @@ pub trait Action: Copy + Eq + fmt::Display + Send + Sync + 'static {
     fn name(self) -> &'static str;
 }
 
+/// Text that names no action of an engine.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("`{text}` is no durable action (one of {})", names.join(", "))]
+pub struct UnknownAction {
+    /// The text.
+    pub text: String,
+    /// The engine's actions.
+    pub names: Vec<&'static str>,
+}
+
+/// The action of `A` named `text`.
+pub fn parse_action<A: Action>(text: &str) -> Result<A, UnknownAction> {
+    A::all()
+        .iter()
+        .copied()
+        .find(|a| a.name() == text)
+        .ok_or_else(|| UnknownAction {
+            text: text.to_owned(),
+            names: A::all().iter().map(|a| a.name()).collect(),
+        })
+}
+
 /// A point a run passes: the durable action in front of which it sits (and, for an engine with
 /// steps, which step).
 pub trait AtAction: fmt::Display + fmt::Debug + Send + Sync + 'static {
@@ -123,7 +145,7 @@ impl Trigger {
 
     /// The action of `A` the trigger names, if any.
     pub fn action_of<A: Action>(&self) -> Option<A> {
-        A::all().iter().copied().find(|a| a.name() == self.action)
+        parse_action(&self.action).ok()
     }
 
     /// The failpoints that abort the process at the trigger's hit of one of `P`'s actions; none
@@ -204,6 +226,11 @@ mod tests {
     fn a_trigger_is_read_against_each_engines_own_actions() {
         let sync = Trigger::parse(Some("sync:2")).expect("a trigger");
         assert_eq!(sync.action_of::<Toy>(), Some(Toy::Sync));
+        let error = parse_action::<Toy>("compose-up").expect_err("no toy action");
+        assert_eq!(
+            error.to_string(),
+            "`compose-up` is no durable action (one of write, sync)"
+        );
         let other = Trigger::parse(Some("compose-up")).expect("a trigger");
         assert_eq!(other.action_of::<Toy>(), None);
         // an action of another engine: no failpoints at all (every point passes)

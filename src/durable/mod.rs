@@ -12,7 +12,10 @@ use std::path::Path;
 pub mod failpoint;
 pub mod journal_file;
 
-pub use failpoint::{Action, AtAction, FailFn, Failpoints, Injected, TRIGGER_VAR, Trigger};
+pub use failpoint::{
+    Action, AtAction, FailFn, Failpoints, Injected, TRIGGER_VAR, Trigger, UnknownAction,
+    parse_action,
+};
 pub use journal_file::{Damaged, Flush, JournalFile, Lines};
 
 /// fsyncs a directory (a name made, renamed or removed in it survives a crash).

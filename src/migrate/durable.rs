@@ -13,10 +13,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use thiserror::Error;
-
 use super::plan::StepId;
-use crate::durable::{Action, AtAction};
+use crate::durable::{Action, AtAction, UnknownAction, parse_action};
 
 /// A kind of durable action: one name per kind, the step it belongs to in the [`Point`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,29 +104,14 @@ impl fmt::Display for Durable {
     }
 }
 
-/// Text that names no durable action.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("`{text}` is no durable action (one of {})", names())]
-pub struct DurableError {
-    /// The text.
-    pub text: String,
-}
-
-fn names() -> String {
-    let names: Vec<&str> = Durable::ALL.iter().map(|d| d.name()).collect();
-    names.join(", ")
-}
+/// Text that names no durable action of migrate.
+pub type DurableError = UnknownAction;
 
 impl FromStr for Durable {
     type Err = DurableError;
 
     fn from_str(text: &str) -> Result<Durable, DurableError> {
-        Durable::ALL
-            .into_iter()
-            .find(|d| d.name() == text)
-            .ok_or_else(|| DurableError {
-                text: text.to_owned(),
-            })
+        parse_action(text)
     }
 }
 

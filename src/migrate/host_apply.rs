@@ -337,9 +337,8 @@ impl Source<'_> {
         }
         let truncated = match kind {
             SFlag::S_IFREG => whole_seconds_of(&copy, &st),
-            // a directory's size is its filesystem's business
-            SFlag::S_IFDIR => whole_second_of(&copy, &st),
-            _ => false,
+            // a directory's size is its filesystem's business; a FIFO or device has none
+            _ => whole_second_of(&copy, &st),
         };
         if kind == SFlag::S_IFLNK || truncated {
             utimensat(
@@ -362,8 +361,8 @@ fn whole_seconds_of(copy: &FileStat, source: &FileStat) -> bool {
     copy.st_size == source.st_size && whole_second_of(copy, source)
 }
 
-/// Whether `copy`'s mtime is `source`'s with the nanoseconds dropped (a directory busybox
-/// `cp -a` copied: its size is not compared, the filesystems' own).
+/// Whether `copy`'s mtime is `source`'s with the nanoseconds dropped (a directory, FIFO or
+/// device busybox `cp -a` copied: no size compared).
 fn whole_second_of(copy: &FileStat, source: &FileStat) -> bool {
     copy.st_mtime == source.st_mtime && copy.st_mtime_nsec == 0 && source.st_mtime_nsec != 0
 }

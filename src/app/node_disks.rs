@@ -157,24 +157,19 @@ fn look(
         return Ok(Vec::new());
     }
     let engine = DockerEngine::connect(endpoint)?;
-    let roots: Vec<PathBuf> = labelled.iter().map(|(_, r)| r.clone()).collect();
-    let mut facts = host_fs::facts(&engine, image, &[], &labelled)?;
-    let numbers = host_fs::fs_numbers(&engine, image, &roots)?;
+    let mut seen = host_fs::tier_roots(&engine, image, &labelled)?;
     Ok(labelled
         .into_iter()
-        .zip(numbers)
-        .map(|((tier, root), fs)| {
-            let presence = facts
-                .tiers
-                .remove(&tier)
-                .unwrap_or(crate::facts::TierPresence {
-                    root_is_dir: false,
-                    root_empty: true,
-                    marker: crate::facts::Marker::Missing,
-                    mount_point: None,
-                });
+        .filter_map(|(tier, root)| {
+            let host_fs::TierRootSeen { presence, fs } = seen.remove(&tier)?;
             let wants = wants_mount(&tier);
-            crate::layout::judge((&tier, root), wants, presence, fs, thresholds)
+            Some(crate::layout::judge(
+                (&tier, root),
+                wants,
+                presence,
+                fs,
+                thresholds,
+            ))
         })
         .collect())
 }

@@ -52,6 +52,10 @@ fn measured_losses(keeps: &ShareKeeps) -> Vec<&'static str> {
             keeps.mmap_coherence,
             "a shared mapping is not coherent between containers",
         ),
+        (
+            keeps.mmap_coherence_with_host,
+            "a shared mapping is not coherent between the host and the VM",
+        ),
     ]
     .into_iter()
     .filter_map(|(kept, what)| (kept == Some(false)).then_some(what))

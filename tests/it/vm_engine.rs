@@ -1486,5 +1486,20 @@ fn issue22_vm_probe_names_databases_and_watched_libraries_on_every_share_type() 
     // the nochown share was measured to lose a chown: its database findings say so
     let nochown = &found("db-on-vm-share", "jf2", "/config")[0];
     assert!(nochown.contains("a chown does not stick"), "{nochown}");
+    // issue 22 item 2: 9p refuses a shared writable mapping; virtiofs' is not coherent with the
+    // host's: the measured losses say so
+    let on_9p = &found("db-on-vm-share", "jf0", "/config")[0];
+    assert!(
+        on_9p.contains(
+            "shared mappings (SQLite's -shm) are refused or not coherent between containers"
+        ),
+        "{on_9p}"
+    );
+    let on_virtiofs = &found("db-on-vm-share", "jf3", "/config")[0];
+    assert!(
+        on_virtiofs.contains("a shared mapping is not coherent between the host and the VM"),
+        "{on_virtiofs}"
+    );
+    assert!(!on_virtiofs.contains("between containers"), "{on_virtiofs}");
     let _ = vm.docker(&["rmi", jellyfin]);
 }

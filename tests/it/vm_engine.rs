@@ -1245,8 +1245,10 @@ fn vm_probe_measures_what_each_share_keeps() {
     let row = |share: PathBuf| rows[&share.display().to_string()].clone();
     // what docs/vm-shares.md's table is written from (`--nocapture`)
     eprintln!("share_probes: {}", report["share_probes"]);
-    // (mmap_coherence, mmap_coherence_with_host): measured with the harness image's
-    // tierctl-mmap
+    // mmap: [mmap_coherence, mmap_coherence_with_host], measured with the harness image's
+    // tierctl-mmap. 9p (no cache option: cache=none) refuses a shared writable mapping
+    // (EINVAL); virtiofs and sshfs map coherently between two containers (one guest page
+    // cache) but not with the host (each side its own copy of the page)
     let expect = |share: PathBuf, fs_type: &str, chown: bool, hardlinks: bool, mmap: [bool; 2]| {
         let got = row(share.clone());
         assert_eq!(got["outcome"], "measured", "{got}");

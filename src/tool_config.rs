@@ -13,6 +13,13 @@ pub trait ConfigFiles {
     fn read(&self, path: &Path) -> io::Result<String>;
     /// Whether a directory exists at `path` (some tools choose their home by existence).
     fn dir_exists(&self, path: &Path) -> bool;
+    /// The body of a `GET path` answered `200` by a local API on the Unix socket `socket` (Docker
+    /// Desktop keeps its synchronized file shares there, not in a file); `NotFound` when no such
+    /// socket exists.
+    fn local_api(&self, socket: &Path, path: &str) -> io::Result<String> {
+        let _ = (socket, path);
+        Err(io::Error::from(io::ErrorKind::NotFound))
+    }
 }
 
 /// [`ConfigFiles`] backed by the real filesystem.
@@ -26,6 +33,26 @@ impl ConfigFiles for DiskConfig {
 
     fn dir_exists(&self, path: &Path) -> bool {
         path.is_dir()
+    }
+
+    /// HTTP/1.0 (the server closes the stream after its answer, unchunked), 3 s at most.
+    fn local_api(&self, socket: &Path, path: &str) -> io::Result<String> {
+        use std::io::{Read, Write};
+        let limit = Some(std::time::Duration::from_secs(3));
+        let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
+        stream.set_read_timeout(limit)?;
+        stream.set_write_timeout(limit)?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut answer = String::new();
+        stream.take(16 << 20).read_to_string(&mut answer)?;
+        let (head, body) = answer
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| io::Error::other(format!("no HTTP answer to GET {path}")))?;
+        let status = head.lines().next().unwrap_or_default();
+        if status.split_whitespace().nth(1) != Some("200") {
+            return Err(io::Error::other(format!("GET {path}: `{status}`")));
+        }
+        Ok(body.to_owned())
     }
 }
 

@@ -91,3 +91,59 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for EnvVars {
         )
     }
 }
+
+#[cfg(test)]
+mod local_api_tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+
+    /// A one-shot server on `socket` that answers `answer` and hands back the request line.
+    fn serve(socket: &Path, answer: &'static str) -> std::thread::JoinHandle<String> {
+        let listener = UnixListener::bind(socket).expect("bind");
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut reader = BufReader::new(stream);
+            let mut request = String::new();
+            reader.read_line(&mut request).expect("request line");
+            let mut line = String::new();
+            while reader.read_line(&mut line).expect("header") > 2 {
+                line.clear();
+            }
+            reader
+                .get_mut()
+                .write_all(answer.as_bytes())
+                .expect("answer");
+            request
+        })
+    }
+
+    #[test]
+    fn issue22_a_get_on_a_local_api_socket_reads_the_body_of_a_200_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("api.sock");
+        let server = serve(
+            &socket,
+            "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[{\"alpha\":{\"path\":\"/x\"}}]",
+        );
+        let body = DiskConfig
+            .local_api(&socket, "/mutagen/file-shares")
+            .expect("answered");
+        assert_eq!(body, "[{\"alpha\":{\"path\":\"/x\"}}]");
+        assert_eq!(
+            server.join().expect("server"),
+            "GET /mutagen/file-shares HTTP/1.0\r\n"
+        );
+        std::fs::remove_file(&socket).expect("remove socket");
+        let server = serve(&socket, "HTTP/1.0 404 Not Found\r\n\r\nno");
+        let err = DiskConfig
+            .local_api(&socket, "/mutagen/file-shares")
+            .expect_err("404");
+        assert!(err.to_string().contains("404 Not Found"), "{err}");
+        server.join().expect("server");
+        let missing = DiskConfig
+            .local_api(&dir.path().join("none.sock"), "/x")
+            .expect_err("no socket");
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+}

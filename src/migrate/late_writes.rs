@@ -248,6 +248,7 @@ mod tests {
             gid: 999,
             mode: 0o700,
             mtime: Some(1_700_000_000),
+            mtime_nsec: None,
             link: None,
             device: None,
             hardlink_group: None,

@@ -333,6 +333,18 @@ impl MigrateError {
                 done_list(done),
                 journal.display()
             ),
+            // dockerd restarted a service at boot before its tier's disk was mounted: repeating
+            // the step cannot help, recreating the service once the disk is there does
+            MigrateError::Step {
+                error,
+                journal,
+                done,
+                ..
+            } if error.is_started_before_disk() => format!(
+                "done before the failure: {}; once the tier's disk is mounted, save what the service wrote below its mount point since it started (it began on an empty directory there; docs/checks.md#stale-bind shows how to reach it), recreate the services on the tier with `docker compose up -d --force-recreate` in the project's directory, then run `tierctl migrate --resume` (journal `{}`); to stop it happening again make Docker wait for the disk (systemd: `RequiresMountsFor=` the tier's mount point in a docker.service drop-in); the source data was not touched",
+                done_list(done),
+                journal.display()
+            ),
             MigrateError::Step { journal, done, .. } => format!(
                 "done before the failure: {}; fix the cause, then {} (journal `{}`); the source data was not touched",
                 done_list(done),
@@ -386,6 +398,25 @@ mod tests {
             hint.contains("`tierctl migrate --rollback --yes`"),
             "{hint}"
         );
+        assert!(!hint.contains("fix the cause"), "{hint}");
+    }
+
+    /// Issue 21 (the power-cut soak): a service dockerd restarted at boot before its tier's disk
+    /// was mounted; `--resume` refused at verify mounts with a hint that repeated the step.
+    #[test]
+    fn issue21_a_service_started_before_its_disk_names_the_recreate() {
+        let error = MigrateError::Step {
+            step: plan::MigrateStep::VerifyMounts.id(),
+            error: Box::new(StepError::StartedBeforeDisk {
+                problems: vec!["container `app-db-1` at `/data`: stale-bind (...)".into()],
+            }),
+            journal: PathBuf::from("/p/.tierctl/journal-1.jsonl"),
+            done: vec![plan::MigrateStep::Start.id()],
+        };
+        let hint = error.hint();
+        assert!(hint.contains("--force-recreate"), "{hint}");
+        assert!(hint.contains("`tierctl migrate --resume`"), "{hint}");
+        assert!(hint.contains("RequiresMountsFor="), "{hint}");
         assert!(!hint.contains("fix the cause"), "{hint}");
     }
 

@@ -75,6 +75,20 @@ pub fn mount_problems(plan: &MigratePlan, running: &[String], seen: &[ViewedMoun
     problems
 }
 
+/// Pure: whether a running service's expected mount was judged `stale-bind`: its container was
+/// started before the tier's disk was mounted (dockerd restarts containers at boot), so it binds
+/// the directory below the mount point.
+pub fn started_before_disk(plan: &MigratePlan, running: &[String], seen: &[ViewedMount]) -> bool {
+    seen.iter().any(|v| {
+        v.verdict == crate::verify::Verdict::StaleBind.id()
+            && identify(declared(&plan.mounts), &v.service, &v.target).is_some_and(|id| {
+                plan.mounts
+                    .iter()
+                    .any(|m| m.mount == id && running.contains(&m.service))
+            })
+    })
+}
+
 /// Why inspect does not show an expected mount.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BindCheckError {
@@ -232,5 +246,10 @@ mod tests {
             mount_problems(&plan, &running, &[]),
             ["service `db`: `tierctl verify` saw no mount at `/data`"]
         );
+        assert!(!started_before_disk(&plan, &running, &seen));
+        // issue 21 (the power-cut soak): the container started before the tier's disk mounted
+        let stale = vec![viewed("db", "/data", "stale-bind")];
+        assert!(started_before_disk(&plan, &running, &stale));
+        assert!(!started_before_disk(&plan, &[], &stale));
     }
 }

@@ -150,6 +150,11 @@ pub enum Verdict {
     /// A nested bind mount covered by a later mount of a directory above it: the container
     /// sees that mount's filesystem at the target, not the bind's.
     BindHidden,
+    /// On a native engine: the marker is not seen and the container's mount is on another
+    /// device than the host's source: a disk was mounted at or above the source after the
+    /// container started (dockerd restarting it at boot before a late disk), so it uses the
+    /// directory hidden below the mount point.
+    StaleBind,
 }
 
 impl Verdict {
@@ -163,6 +168,7 @@ impl Verdict {
             Verdict::NamedVolume => "named-volume",
             Verdict::SymlinkedBind => "symlinked-bind",
             Verdict::BindHidden => "bind-hidden",
+            Verdict::StaleBind => "stale-bind",
         }
     }
 }
@@ -346,10 +352,38 @@ impl Found {
             let text = format!("device: host {hd}, container {cd}");
             if marker_seen {
                 self.notes.push(text);
+            } else if mount.marker == MarkerState::Missing {
+                self.problem(Verdict::DfMismatch, text);
+                self.stale(mount, hd, cd);
             } else {
                 self.problem(Verdict::DfMismatch, text);
             }
         }
+    }
+
+    /// The marker is missing and the devices differ on a native engine: the container holds a
+    /// directory a mount has covered since it started.
+    fn stale(&mut self, mount: &MountObservation, host_device: &str, container_device: &str) {
+        let Some(h) = mount.host.as_ref().filter(|h| h.exists) else {
+            return;
+        };
+        if mount
+            .container
+            .as_ref()
+            .is_some_and(|c| c.covered_by.is_some())
+        {
+            // `bind-hidden` explains the other device: a mount inside the container covers it
+            return;
+        }
+        self.problem(
+            Verdict::StaleBind,
+            format!(
+                "the container's `{}` is on device {container_device}, the host's `{}` on {host_device}, and the marker is not seen: a disk was mounted at or above `{}` after the container started (dockerd restarts containers at boot, before a disk that mounts late), so the container uses the directory below the mount point, which the host no longer sees (or the engine sees another filesystem at this path than tierctl does); recreate it once the disk is mounted (`docker compose up -d --force-recreate`), after saving what it wrote there, and make Docker wait for the disk (systemd: `RequiresMountsFor=` in a docker.service drop-in)",
+                mount.target,
+                h.source.display(),
+                h.source.display()
+            ),
+        );
     }
 
     /// A later mount above the target covers the bind (issue 25: a nested bind that shows its
@@ -404,6 +438,7 @@ fn severity(verdict: Verdict) -> u8 {
         Verdict::NamedVolume => 4,
         Verdict::MarkerMissing => 5,
         Verdict::BindHidden => 6,
+        Verdict::StaleBind => 7,
     }
 }
 

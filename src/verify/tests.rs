@@ -337,3 +337,37 @@ fn issue25_a_nested_bind_that_shows_its_parents_filesystem_is_bind_hidden() {
     );
     assert!(c.reasons.len() >= 3, "the marker, type and size too: {c:?}");
 }
+
+/// Issue 21 (the power-cut soak): dockerd restarted a container at boot before the tier's disk
+/// was mounted; the container binds the directory below the mount point (the root disk's
+/// device), the host sees the disk mounted over it now.
+#[test]
+fn issue21_a_container_started_before_its_disk_was_mounted_is_stale_bind() {
+    let m = bind(
+        fs("ext4", "254:16", 2 * G),
+        fs("ext4", "254:0", 8 * G),
+        MarkerState::Missing,
+    );
+    let c = check(&m, EngineClass::Native);
+    assert_eq!(c.verdict, Verdict::StaleBind, "{c:?}");
+    assert_eq!(Verdict::StaleBind.id(), "stale-bind");
+    let why = &c.reasons[0];
+    assert!(why.contains("device 254:0"), "{why}");
+    assert!(why.contains("after the container started"), "{why}");
+    assert!(why.contains("--force-recreate"), "{why}");
+    assert!(why.contains("RequiresMountsFor="), "{why}");
+    // the marker seen: one filesystem through another device number is only a note
+    let seen = bind(
+        fs("ext4", "254:16", 2 * G),
+        fs("ext4", "254:0", 2 * G),
+        MarkerState::Seen,
+    );
+    assert_eq!(check(&seen, EngineClass::Native).verdict, Verdict::Ok);
+    // a VM engine's share always has another device: never stale-bind
+    let vm = bind(
+        fs("apfs", "1:4", 2 * G),
+        fs("ext4", "254:0", 8 * G),
+        MarkerState::Missing,
+    );
+    assert_eq!(check(&vm, EngineClass::Vm).verdict, Verdict::MarkerMissing);
+}

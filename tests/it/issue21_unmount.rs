@@ -31,8 +31,14 @@ struct Disk {
 
 impl Disk {
     fn plug(p: &Stack) -> Option<Disk> {
+        Disk::plug_from(p, p.ws.path("disk"))
+    }
+
+    /// The disk's directory at `disk` (another filesystem than the workspace's gives the tier
+    /// another device number, as a real disk has).
+    fn plug_from(p: &Stack, disk: PathBuf) -> Option<Disk> {
         let d = Disk {
-            disk: p.ws.path("disk"),
+            disk,
             at: p.ws.path("fast"),
         };
         std::fs::create_dir_all(&d.disk).expect("disk dir");
@@ -73,6 +79,9 @@ impl Drop for Disk {
     fn drop(&mut self) {
         while self.mounted() {
             let _ = Command::new("umount").arg("-l").arg(&self.at).status();
+        }
+        if self.disk.starts_with("/dev/shm") {
+            let _ = std::fs::remove_dir_all(&self.disk);
         }
     }
 }
@@ -256,5 +265,104 @@ fn issue21_a_rollback_with_the_tier_unplugged_is_refused_before_anything_stops_a
         std::fs::read_to_string(back).expect("copied back"),
         "written on the tier"
     );
+    p.down();
+}
+
+/// The power-cut soak's finding: the machine lost power after the move started its services on
+/// the tier, and at boot dockerd restarted them (`restart:` policy) before the tier's disk was
+/// mounted, so they bound the empty directory below the mount point. `--resume` must not pass
+/// that off as done: it refuses at verify mounts naming the cause and the fix (`stale-bind`,
+/// recreate the services once the disk is there), and after the fix it finishes with every byte
+/// on the disk.
+#[test]
+fn issue21_a_service_restarted_at_boot_before_its_disk_is_named_and_resume_finishes_after_a_recreate()
+ {
+    let Some(p) = Stack::up(Family::V2, unique("tierctlit21u4"), COMPOSE, SEED) else {
+        return;
+    };
+    std::fs::write(
+        p.ws.path("app/tiers.yaml"),
+        TIERS.replace("{root}", &p.ws.root().display().to_string()),
+    )
+    .expect("tiers.yaml");
+    // the "disk" on /dev/shm: another device than the workspace's, as a real disk has
+    let Some(disk) = Disk::plug_from(&p, PathBuf::from(format!("/dev/shm/{}", p.name))) else {
+        return;
+    };
+    tierctl_ok(&p, &["tiers", "init"]);
+    let source = data(&p);
+    // the move started the services on the tier; the power went before verify mounts
+    let log = p.ws.path("migrate.log");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("tierctl"))
+        .args(["migrate", "--yes", "--stop-first"])
+        .current_dir(p.ws.path("app"))
+        .env("COMPOSE_PROJECT_NAME", &p.name)
+        .env("TIERCTL_HELPER_IMAGE", super::engine::helper_image())
+        .env("TIERCTL_TEST_MIGRATE_PAUSE", "verify-mounts")
+        .env("TIERCTL_TEST_MIGRATE_PAUSE_MS", "120000")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn tierctl");
+    let began = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("(test hook: paused")
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(120),
+            "never paused at verify-mounts: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    // the boot: the disk not mounted yet, dockerd restarts the service (making its missing
+    // bind source, as it does for a short-syntax bind), then the disk mounts
+    disk.unplug();
+    std::fs::create_dir_all(p.target()).expect("dockerd makes the missing source");
+    let restarted = Command::new("docker")
+        .args(["restart", "-t", "2", &p.db()])
+        .output()
+        .expect("docker restart");
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
+    assert!(disk.mount());
+    // verify names it
+    let verify = p
+        .tierctl()
+        .args(["verify", "--format", "json"])
+        .output()
+        .expect("verify");
+    assert_eq!(verify.status.code(), Some(1), "{}", stdout(&verify));
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("\"stale-bind\""),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    // --resume refuses, naming the cause and the fix
+    let refused = p
+        .tierctl()
+        .args(["migrate", "--resume"])
+        .output()
+        .expect("run");
+    let said = stdout(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("started before its tier's disk was mounted"),
+        "{said}"
+    );
+    assert!(said.contains("--force-recreate"), "{said}");
+    assert!(said.contains("RequiresMountsFor="), "{said}");
+    // the fix it names, then --resume finishes on the disk
+    assert!(p.compose(&["up", "-d", "--force-recreate"]));
+    tierctl_ok(&p, &["migrate", "--resume"]);
+    assert_eq!(p.db_mount(), p.target().display().to_string());
+    assert_eq!(snapshot(&disk.disk.join(&p.name).join("dbdata")), source);
+    assert_eq!(data(&p), source, "the source volume");
     p.down();
 }

@@ -77,6 +77,7 @@ mod tests {
             gid: 999,
             mode: 0o640,
             mtime: Some(mtime),
+            mtime_nsec: None,
             link: None,
             device: None,
             hardlink_group: None,

@@ -297,12 +297,66 @@ fn issue21_a_symlink_keeps_its_times_and_the_manifest_compares_them() {
         vec![manifest::Difference::Changed {
             path: "link".into(),
             field: "mtime",
-            source: "1500000000".into(),
-            copy: "1600000000".into(),
+            source: "1500000000.000000123".into(),
+            copy: "1600000000.000000000".into(),
         }]
     );
     // a helper's copy keeps no symlink time: not compared there
     assert_eq!(manifest::compare(&a, &b, Rules::copy(false)), vec![]);
+}
+
+/// Issue 21: the manifest compared mtimes to the second, so a copy that kept the second and lost
+/// the nanoseconds passed the verify. Read on the host both sides have them: compared.
+#[test]
+fn issue21_a_copy_that_loses_the_nanoseconds_of_a_file_time_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (source, target) = (dir.path().join("from"), dir.path().join("to"));
+    fs::create_dir(&source).expect("source");
+    fs::create_dir(&target).expect("target");
+    fs::write(source.join("photo.jpg"), b"jpeg").expect("file");
+    let set = |path: &Path, time: &TimeSpec| {
+        utimensat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            time,
+            time,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .expect("utimensat");
+    };
+    set(
+        &source.join("photo.jpg"),
+        &TimeSpec::new(1_700_000_000, 987_654_321),
+    );
+
+    copy_all(&source, &target).expect("copy");
+
+    let meta = fs::metadata(target.join("photo.jpg")).expect("stat");
+    assert_eq!(
+        (meta.mtime(), meta.mtime_nsec()),
+        (1_700_000_000, 987_654_321)
+    );
+    same_trees(&source, &target);
+    // what `cp -a` onto a filesystem with whole-second times, or a tool that truncates, leaves
+    set(&target.join("photo.jpg"), &TimeSpec::new(1_700_000_000, 0));
+    let hashed = AtomicU64::new(0);
+    let a = tree::read(&source, Digest::Blake3, &hashed).expect("source");
+    let b = tree::read(&target, Digest::Blake3, &hashed).expect("copy");
+    assert_eq!(
+        manifest::compare(&a, &b, Rules::default()),
+        vec![manifest::Difference::Changed {
+            path: "photo.jpg".into(),
+            field: "mtime",
+            source: "1700000000.987654321".into(),
+            copy: "1700000000.000000000".into(),
+        }]
+    );
+    // a side read without nanoseconds (a helper's listing, the engine's archive): seconds only
+    let mut listed = b.clone();
+    for e in listed.entries.values_mut() {
+        e.mtime_nsec = None;
+    }
+    assert_eq!(manifest::compare(&a, &listed, Rules::default()), vec![]);
 }
 
 #[test]

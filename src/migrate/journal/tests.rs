@@ -214,6 +214,7 @@ fn a_kept_manifest_reads_back_and_an_edited_one_is_refused() {
             gid: 999,
             mode: 0o700,
             mtime: Some(1),
+            mtime_nsec: None,
             link: None,
             device: None,
             hardlink_group: None,

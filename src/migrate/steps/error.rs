@@ -228,6 +228,13 @@ pub enum StepError {
         /// Each mount that is not seen.
         problems: Vec<String>,
     },
+    /// A service's container was started before its tier's disk was mounted (dockerd restarts
+    /// containers at boot): it binds the directory below the mount point.
+    #[error("a service was started before its tier's disk was mounted: {}", problems.join("; "))]
+    StartedBeforeDisk {
+        /// Each mount that is not seen.
+        problems: Vec<String>,
+    },
     /// A started container does not bind its tier directory, or its service does not run.
     #[error(transparent)]
     BindCheck(#[from] BindCheckError),
@@ -295,6 +302,12 @@ impl StepError {
     /// Whether a service was killed at the stop: nothing to fix, only to choose.
     pub fn is_unclean_stop(&self) -> bool {
         matches!(self, StepError::NotStoppedCleanly { .. })
+    }
+
+    /// Whether a service was started before its tier's disk was mounted: the fix is to recreate
+    /// it, not to repeat the step.
+    pub fn is_started_before_disk(&self) -> bool {
+        matches!(self, StepError::StartedBeforeDisk { .. })
     }
 }
 

@@ -8,7 +8,7 @@ use crate::migrate::compose_cli;
 use crate::migrate::journal::Detail;
 use crate::migrate::late_writes;
 use crate::migrate::learned::StepDone;
-use crate::migrate::mounts::{inspected_binds, mount_problems};
+use crate::migrate::mounts::{inspected_binds, mount_problems, started_before_disk};
 use crate::migrate::plan::{MigratePlan, MigrateStep};
 use crate::write::{self, FileWrite};
 
@@ -168,6 +168,9 @@ pub(super) fn verify_mounts(input: &StepInput<'_>) -> StepResult {
     };
     let seen = views.view(&plan.project)?;
     let problems = mount_problems(plan, &running, &seen);
+    if started_before_disk(plan, &running, &seen) {
+        return Err(StepError::StartedBeforeDisk { problems });
+    }
     if !problems.is_empty() {
         return Err(StepError::NotSeen { problems });
     }

@@ -225,6 +225,7 @@ mod tests {
             gid: 999,
             mode: 0o600,
             mtime: Some(mtime),
+            mtime_nsec: None,
             link: None,
             device: None,
             hardlink_group: None,

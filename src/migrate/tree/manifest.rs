@@ -137,6 +137,12 @@ pub struct Entry {
     /// Modification time in whole seconds. A symlink's: `None` in manifests journaled before
     /// symlink times were recorded (compared only where both sides have one, [`Rules`]).
     pub mtime: Option<u64>,
+    /// The nanoseconds of the modification time, where the tree was read with them (on the
+    /// host; a helper's busybox `stat` and the engine's archive give whole seconds, and
+    /// manifests journaled before they were recorded have none): compared only where both sides
+    /// have them ([`compare`]), so a copy that kept the second but lost the rest is caught.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtime_nsec: Option<u32>,
     /// A symlink's target, as written.
     pub link: Option<String>,
     /// A device's `major:minor`.
@@ -286,6 +292,8 @@ fn tar_entry<R: Read>(
         gid,
         mode,
         mtime: Some(mtime),
+        // the engine's archive truncates times to the second
+        mtime_nsec: None,
         link,
         device,
         hardlink_group: None,
@@ -484,7 +492,15 @@ fn compare_entry(path: &str, a: &Entry, b: &Entry, rules: Rules, out: &mut Vec<D
             _ => true,
         };
         if mtimes {
-            field("mtime", show(&a.mtime), show(&b.mtime));
+            match (a.mtime_nsec, b.mtime_nsec) {
+                // both read with nanoseconds: compare them too
+                (Some(x), Some(y)) => field(
+                    "mtime",
+                    format!("{}.{x:09}", show(&a.mtime)),
+                    format!("{}.{y:09}", show(&b.mtime)),
+                ),
+                _ => field("mtime", show(&a.mtime), show(&b.mtime)),
+            }
         }
         field("symlink", show(&a.link), show(&b.link));
         field(

@@ -28,6 +28,8 @@ pub struct Stat {
     pub gid: u64,
     /// mtime, seconds.
     pub mtime: i64,
+    /// mtime's nanoseconds, where read (the host; busybox `stat -c` gives seconds only).
+    pub mtime_nsec: Option<u32>,
     /// ctime, seconds.
     pub ctime: i64,
     /// The device the entry is on.
@@ -65,6 +67,7 @@ impl Stat {
             uid: u64::from(meta.uid()),
             gid: u64::from(meta.gid()),
             mtime: meta.mtime(),
+            mtime_nsec: u32::try_from(meta.mtime_nsec()).ok(),
             ctime: meta.ctime(),
             dev: meta.dev(),
             ino: meta.ino(),
@@ -84,6 +87,7 @@ impl Stat {
             uid: next()?.parse().ok()?,
             gid: next()?.parse().ok()?,
             mtime: next()?.parse().ok()?,
+            mtime_nsec: None,
             ctime: next()?.parse().ok()?,
             dev: next()?.parse().ok()?,
             ino: next()?.parse().ok()?,
@@ -125,6 +129,7 @@ impl Stat {
             gid: self.gid,
             mode: self.permissions(),
             mtime: Some(u64::try_from(self.mtime).unwrap_or(0)),
+            mtime_nsec: self.mtime_nsec,
             link: if kind == Kind::Symlink { link } else { None },
             device: matches!(kind, Kind::CharDevice | Kind::BlockDevice)
                 .then_some((self.major, self.minor)),

@@ -308,6 +308,11 @@ pub enum TiersCommand {
         /// Entries the symlink walk examines at most per tier
         #[arg(long, default_value_t = 1_000_000, value_name = "N")]
         max_entries: u64,
+        /// Each swarm node's tiers instead (its `tierctl.tier.*` labels, through the manager
+        /// `--context`/`-H` names): root, marker, mount, free space, checked through the node's
+        /// own context
+        #[arg(long, conflicts_with = "verbose")]
+        swarm: bool,
     },
     /// Create the layout directories with their owner and mode (idempotent)
     ///
@@ -336,6 +341,10 @@ pub enum TiersCommand {
         /// Critical threshold, percent used
         #[arg(short, long, default_value_t = 85, value_parser = clap::value_parser!(u8).range(0..=100))]
         critical: u8,
+        /// Each swarm node's tiers instead (its `tierctl.tier.*` labels, through the manager
+        /// `--context`/`-H` names), measured through the node's own context
+        #[arg(long)]
+        swarm: bool,
     },
     /// Move files between the branches of a mergerfs pool by its rules, verified
     ///

@@ -19,6 +19,7 @@ mod audit;
 mod connect;
 mod migrate;
 mod new;
+mod node_disks;
 mod rewrite;
 mod swarm;
 mod tiers;

@@ -23,10 +23,31 @@ pub(super) fn tiers(
     (global, env): (&GlobalArgs, &Environment),
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
+    match command {
+        TiersCommand::Status {
+            warning,
+            critical,
+            swarm: true,
+            ..
+        } => {
+            let thresholds = crate::usage::Thresholds::new(warning, critical)?;
+            let asked = super::node_disks::Asked::Status;
+            return super::node_disks::node_disks(settings, (global, env), asked, thresholds, out);
+        }
+        TiersCommand::Validate {
+            quiet, swarm: true, ..
+        } => {
+            let thresholds = crate::usage::Thresholds::new(75, 85)?;
+            let asked = super::node_disks::Asked::Validate { quiet };
+            return super::node_disks::node_disks(settings, (global, env), asked, thresholds, out);
+        }
+        _ => {}
+    }
     if let TiersCommand::Status {
         summary,
         warning,
         critical,
+        ..
     } = command
         && (!global.contexts.is_empty() || !global.hosts.is_empty())
     {
@@ -39,6 +60,7 @@ pub(super) fn tiers(
             quiet,
             max_depth,
             max_entries,
+            ..
         } => tiers_validate(
             settings,
             &tiers,
@@ -60,6 +82,7 @@ pub(super) fn tiers(
             summary,
             warning,
             critical,
+            ..
         } => tiers_status(settings, &tiers, summary, (warning, critical), out),
         TiersCommand::Link { dry_run } => tiers_link(settings, &tiers, dry_run, out),
         TiersCommand::Nodes { write, assign } => {

@@ -6,7 +6,6 @@ use super::connect::{connect, helper_image, home, identify_offline};
 use super::emit;
 use crate::audit::{self, Severity};
 use crate::cli::{GlobalArgs, VmArgs};
-use crate::engine::Engine;
 use crate::engine::host_fs;
 use crate::engine::probe as bind_probe;
 use crate::engine::share_probe;
@@ -109,11 +108,7 @@ fn probes(
         }
         (Some(engine), true) => {
             let image = helper_image_of(args);
-            Some(bind_probe::probe_sources(
-                engine as &dyn Engine,
-                &image,
-                sources,
-            )?)
+            Some(bind_probe::probe_sources(engine, &image, sources)?)
         }
         (None, true) => {
             notes.push("--probe needs the engine: skipped with --offline".to_owned());
@@ -133,11 +128,7 @@ fn share_probes(
     match (&connected.engine, &connected.view.shares) {
         (Some(engine), Some(vm)) if args.probe && !connected.host.remote => {
             let image = helper_image_of(args);
-            Ok(Some(share_probe::probe_shares(
-                engine as &dyn Engine,
-                &image,
-                &vm.shares,
-            )?))
+            Ok(Some(share_probe::probe_shares(engine, &image, &vm.shares)?))
         }
         _ => Ok(None),
     }

@@ -50,7 +50,11 @@ fn measured_losses(keeps: &ShareKeeps) -> Vec<&'static str> {
         ),
         (
             keeps.mmap_coherence,
-            "a shared mapping is not coherent between containers",
+            "shared mappings (SQLite's -shm) are refused or not coherent between containers",
+        ),
+        (
+            keeps.mmap_coherence_with_host,
+            "a shared mapping is not coherent between the host and the VM",
         ),
     ]
     .into_iter()

@@ -502,6 +502,66 @@ pub fn fs_numbers(
         .collect())
 }
 
+/// What is at each tier root `roots` (by tier name) on the engine's host and its filesystem
+/// numbers: [`facts`]' presences and [`fs_numbers`] in one resolution and one query run.
+pub fn tier_roots(
+    engine: &dyn Helpers,
+    image: &str,
+    roots: &[(String, PathBuf)],
+) -> Result<BTreeMap<String, TierRootSeen>, EngineError> {
+    let asked: Vec<PathBuf> = roots.iter().map(|(_, r)| r.clone()).collect();
+    let resolved = resolve_paths(engine, image, &asked)?;
+    let real = |root: &PathBuf| {
+        resolved
+            .get(root)
+            .filter(|f| f.exists && f.is_dir)
+            .and_then(|f| f.real.clone())
+    };
+    let queries: Vec<Query> = roots
+        .iter()
+        .filter_map(|(_, root)| real(root))
+        .flat_map(|r| [Query::TierRoot(r.clone()), Query::FsNumbers(r)])
+        .collect();
+    let (answers, mount_points) = if queries.is_empty() {
+        (Vec::new(), BTreeMap::new())
+    } else {
+        ask(engine, image, &queries)?
+    };
+    let answers: BTreeMap<Query, Answer> = answers.into_iter().collect();
+    Ok(roots
+        .iter()
+        .map(|(name, root)| {
+            let real = real(root);
+            let seen = real.clone().and_then(|r| {
+                let answer = answers.get(&Query::TierRoot(r.clone()))?;
+                Some((r, answer.clone()))
+            });
+            let fs = match real {
+                None => Err(FsNumbersError::NotADirectory { root: root.clone() }),
+                Some(r) => match answers.get(&Query::FsNumbers(r)) {
+                    Some(Answer::FsNumbers(Ok(numbers))) => Ok(usage_numbers(*numbers)),
+                    Some(Answer::FsNumbers(Err(why))) => Err(FsNumbersError::Statvfs {
+                        root: root.clone(),
+                        reason: why.to_string(),
+                    }),
+                    _ => Err(FsNumbersError::NoAnswer { root: root.clone() }),
+                },
+            };
+            let presence = presence(seen, &mount_points);
+            (name.clone(), TierRootSeen { presence, fs })
+        })
+        .collect())
+}
+
+/// One tier root as [`tier_roots`] saw it.
+#[derive(Debug, Clone)]
+pub struct TierRootSeen {
+    /// Directory, marker, mount point.
+    pub presence: TierPresence,
+    /// Its filesystem numbers.
+    pub fs: Result<FsNumbers, FsNumbersError>,
+}
+
 /// The host's view of bind sources on the engine's host (`observe::host_source` on this
 /// machine), keyed by the source as given: existence and the real path by the same walk; the
 /// filesystem holding the real path: type and `major:minor` of the nearest mount point above

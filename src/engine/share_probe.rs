@@ -19,7 +19,12 @@
 //! * host inotify: with `inotifyd` (busybox:1.36 has it) or `inotifywait` in the image the
 //!   helper watches the scratch directory, says it is ready, and the host writes a file there;
 //!   without either, not measured;
-//! * mmap coherence: busybox has no tool that maps a file: not measured.
+//! * mmap coherence: busybox has no tool that maps a file, so the helper image carries our
+//!   static `tierctl-mmap` (`crates/tierctl-mmap`, put there by `.ci/docker` and the VM
+//!   harness). Two pairs ping-pong a counter through `MAP_SHARED` mappings of a file of the
+//!   scratch directory: the helper with a second container ([`MMAP_CONTAINERS`]), and the helper
+//!   with the host, which maps the file itself ([`MMAP_HOST`]). An image without the tool: not
+//!   measured, and the notes say so.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
@@ -33,6 +38,7 @@ use super::probe::mountinfo_entry;
 use super::{EngineError, HelperOutput, Helpers};
 pub use crate::facts::{ShareKeeps, ShareOutcome, ShareProbe};
 use crate::share::Share;
+use tierctl_mmap::{NotAnOutcome, Outcome, Party, Side};
 
 /// Where the helper container sees the scratch directory.
 pub const TARGET: &str = "/tierctl-share";
@@ -48,6 +54,16 @@ const HOST_WRITE: &str = "host-write";
 
 /// The file the helper creates (in `etc/`) once its watch is set.
 const READY: &str = "ready";
+
+/// The file the helper and a second container both map (slot 1: the helper, 0: the second).
+pub const MMAP_CONTAINERS: &str = "mmap-containers";
+
+/// The file the helper and the host both map (slot 1: the helper, 0: the host).
+pub const MMAP_HOST: &str = "mmap-host";
+
+/// The note when the helper image has no `tierctl-mmap`.
+const NO_MMAP_TOOL: &str =
+    "mmap coherence: not measured: the helper image has no tierctl-mmap (see docs/vm-shares.md)";
 
 /// The `/etc/passwd` the helper's `passwd` rewrites under its lock.
 const PASSWD: &str = "root:x:0:0:root:/:/bin/sh\n";
@@ -73,6 +89,15 @@ echo data >synced && sync synced 2>&1; echo "rc $?"
 echo '#case'
 touch Case-Probe
 if [ -e case-probe ]; then echo insensitive; else echo sensitive; fi
+echo '#mmap'
+if command -v tierctl-mmap >/dev/null 2>&1; then
+  echo "host $(tierctl-mmap /tierctl-share/mmap-host 1)" &
+  mmap_host=$!
+  echo "containers $(tierctl-mmap /tierctl-share/mmap-containers 1)"
+  wait $mmap_host
+else
+  echo no-tool
+fi
 echo '#lock'
 if command -v passwd >/dev/null 2>&1; then passwd -d root 2>&1; echo "rc $?"; else echo no-tool; fi
 watcher=
@@ -129,8 +154,39 @@ pub fn helper_spec(image: &str, scratch: &Path) -> HelperSpec {
     }
 }
 
+/// The second container of the mmap measure: the scratch directory at [`TARGET`], no
+/// capability; it maps [`MMAP_CONTAINERS`] as slot 0 (`no-tool` when the image has no
+/// `tierctl-mmap`).
+pub fn mmap_peer_spec(image: &str, scratch: &Path) -> HelperSpec {
+    let script = format!(
+        "if command -v tierctl-mmap >/dev/null 2>&1; then tierctl-mmap {TARGET}/{MMAP_CONTAINERS} 0; else echo no-tool; fi"
+    );
+    HelperSpec {
+        mounts: vec![MountSpec {
+            source: MountSource::Bind(scratch.to_owned()),
+            target: TARGET.into(),
+            read_only: false,
+        }],
+        ..HelperSpec::new(
+            "share-probe-mmap",
+            image,
+            vec!["sh".into(), "-c".into(), script],
+        )
+    }
+}
+
+/// What the other parties of the mmap measure saw: the second container's output, the
+/// host's outcome (`None` when the host could not take part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MmapPeers {
+    /// The second container's stdout, or why it did not run.
+    pub container: Result<String, String>,
+    /// What the host's mapping saw.
+    pub host: Option<Outcome>,
+}
+
 /// Parse the helper's output into what the share keeps.
-pub fn parse_output(text: &str) -> ShareKeeps {
+pub fn parse_output(text: &str, peers: &MmapPeers) -> ShareKeeps {
     let mut sections: Vec<(&str, Vec<&str>)> = Vec::new();
     for line in text.lines() {
         match line.strip_prefix('#') {
@@ -170,8 +226,113 @@ pub fn parse_output(text: &str) -> ShareKeeps {
     };
     keeps.posix_locks_with_host = locks(&section("lock"), notes);
     keeps.host_inotify = inotify(&section("inotify"), notes);
-    notes.push("mmap coherence: not measured (busybox has no tool that maps a file)".into());
+    (keeps.mmap_coherence, keeps.mmap_coherence_with_host) = mmap(&section("mmap"), peers, notes);
     keeps
+}
+
+/// The two mmap pairs: (between containers, with the host). A pair is coherent when both of
+/// its parties went through every round; not when either got stuck or could not map the file
+/// shared and writable (what a database's `-shm` needs); not measured otherwise.
+fn mmap(
+    lines: &[&str],
+    peers: &MmapPeers,
+    notes: &mut Vec<String>,
+) -> (Option<bool>, Option<bool>) {
+    match lines.first() {
+        None => {
+            notes.push("mmap coherence: not measured (the helper printed nothing for it)".into());
+            return (None, None);
+        }
+        Some(&"no-tool") => {
+            notes.push(NO_MMAP_TOOL.into());
+            return (None, None);
+        }
+        Some(_) => {}
+    }
+    let helper = |pair: &str| -> Result<Outcome, String> {
+        let line = lines
+            .iter()
+            .find_map(|l| l.strip_prefix(pair)?.strip_prefix(' '))
+            .ok_or_else(|| format!("the helper printed nothing for {pair}"))?;
+        line.parse().map_err(|e: NotAnOutcome| e.to_string())
+    };
+    let second = peers
+        .container
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|out| {
+            let line = out
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("");
+            if line == "no-tool" {
+                return Err("the second container's image has no tierctl-mmap".into());
+            }
+            line.parse().map_err(|e: NotAnOutcome| e.to_string())
+        });
+    let host = peers
+        .host
+        .clone()
+        .ok_or_else(|| "the host did not take part".to_owned());
+    let containers = pair_coherence(
+        "between two containers",
+        [
+            ("the helper", helper("containers")),
+            ("the second container", second),
+        ],
+        notes,
+    );
+    let with_host = pair_coherence(
+        "between the host and a container",
+        [("the container", helper("host")), ("the host", host)],
+        notes,
+    );
+    (containers, with_host)
+}
+
+/// One pair's coherence from what each of its two parties saw.
+fn pair_coherence(
+    pair: &str,
+    sides: [(&str, Result<Outcome, String>); 2],
+    notes: &mut Vec<String>,
+) -> Option<bool> {
+    let mut lost = false;
+    let mut unknown = Vec::new();
+    for (who, seen) in &sides {
+        match seen {
+            Ok(Outcome::Coherent { .. }) => {}
+            Ok(Outcome::Stuck { round, peer_read }) => {
+                lost = true;
+                notes.push(format!(
+                    "mmap coherence {pair}: {who} did not see its peer's write of round {round} through its mapping within {} s (read {peer_read})",
+                    tierctl_mmap::ROUND_WAIT.as_secs()
+                ));
+            }
+            Ok(Outcome::Failed { step, message }) if step == "mmap" => {
+                lost = true;
+                notes.push(format!(
+                    "mmap coherence {pair}: {who} cannot map a file of the share shared and writable ({message})"
+                ));
+            }
+            Ok(Outcome::Failed { step, message }) => {
+                unknown.push(format!("{who} failed to {step}: {message}"))
+            }
+            Ok(Outcome::NoPeer) => unknown.push(format!("{who} never saw its peer start")),
+            Err(why) => unknown.push(format!("{who}: {why}")),
+        }
+    }
+    if lost {
+        return Some(false);
+    }
+    if unknown.is_empty() {
+        return Some(true);
+    }
+    notes.push(format!(
+        "mmap coherence {pair}: not measured ({})",
+        unknown.join("; ")
+    ));
+    None
 }
 
 /// A value set in the container and read back (the section's last line): kept when it reads
@@ -294,7 +455,7 @@ fn inotify(lines: &[&str], notes: &mut Vec<String>) -> Option<bool> {
 
 /// Probe every share of the VM, one after the other (each is one helper container on the VM).
 pub fn probe_shares(
-    engine: &dyn Helpers,
+    engine: &(dyn Helpers + Sync),
     image: &str,
     shares: &[Share],
 ) -> Result<Vec<ShareProbe>, EngineError> {
@@ -307,7 +468,7 @@ pub fn probe_shares(
 /// Probe one share. Engine errors that concern only this share become
 /// [`ShareOutcome::Failed`]; a missing helper image or a dead engine stop the probe with `Err`.
 pub fn probe_share(
-    engine: &dyn Helpers,
+    engine: &(dyn Helpers + Sync),
     image: &str,
     share: &Share,
 ) -> Result<ShareProbe, EngineError> {
@@ -336,23 +497,38 @@ pub fn probe_share(
 
 /// Run the helper on `scratch` while the host holds the lock and writes the watched file.
 fn measure(
-    engine: &dyn Helpers,
+    engine: &(dyn Helpers + Sync),
     image: &str,
     share: &Share,
     scratch: &Scratch,
 ) -> Result<ShareOutcome, EngineError> {
-    let spec = helper_spec(image, &share.vm.join(&scratch.name));
+    let scratch_vm = share.vm.join(&scratch.name);
+    let spec = helper_spec(image, &scratch_vm);
+    let peer_spec = mmap_peer_spec(image, &scratch_vm);
     let lock = hold_lock(&scratch.path.join("etc").join("passwd"));
     let done = AtomicBool::new(false);
-    let output = std::thread::scope(|s| {
+    let host_party = Party::new(scratch.path.join(MMAP_HOST), Side::Zero);
+    let (output, peers) = std::thread::scope(|s| {
         s.spawn(|| write_when_ready(&scratch.path, &done));
+        let host = s.spawn(|| host_party.run(&|| done.load(Ordering::Relaxed)));
+        let second = s.spawn(|| engine.run_helper(&peer_spec));
         let output = engine.run_helper(&spec);
         done.store(true, Ordering::Relaxed);
-        output
+        let container = match second.join() {
+            Ok(Ok(HelperOutput::Ran(text))) => Ok(text),
+            Ok(Ok(HelperOutput::SourceMissing { message })) => Err(message),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the thread running the second container panicked".to_owned()),
+        };
+        let peers = MmapPeers {
+            container,
+            host: host.join().ok(),
+        };
+        (output, peers)
     });
     Ok(match output {
         Ok(HelperOutput::Ran(text)) => {
-            let mut keeps = parse_output(&text);
+            let mut keeps = parse_output(&text, &peers);
             if let Err(e) = lock {
                 keeps.posix_locks_with_host = None;
                 keeps.notes.push(format!(
@@ -424,6 +600,9 @@ impl Scratch {
         for dir in [&scratch.path, &etc] {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o777))?;
         }
+        for file in [MMAP_CONTAINERS, MMAP_HOST] {
+            tierctl_mmap::prepare(&scratch.path.join(file))?;
+        }
         let passwd = etc.join("passwd");
         fs::write(&passwd, PASSWD)?;
         fs::set_permissions(&passwd, fs::Permissions::from_mode(0o666))?;
@@ -458,6 +637,9 @@ link target-of-link
 rc 0
 #case
 sensitive
+#mmap
+containers coherent 5
+host stuck 1 0
 #lock
 passwd: warning: can't lock '/etc/passwd': Resource temporarily unavailable
 passwd: password for root changed by root
@@ -467,9 +649,21 @@ rc 0
 own 1
 ";
 
+    /// The second container went through every round; the host's mapping never saw the
+    /// container's write.
+    fn peers() -> MmapPeers {
+        MmapPeers {
+            container: Ok("coherent 5\n".into()),
+            host: Some(Outcome::Stuck {
+                round: 1,
+                peer_read: 0,
+            }),
+        }
+    }
+
     #[test]
-    fn parses_a_share_that_keeps_everything_but_host_inotify() {
-        let keeps = parse_output(VIRTIOFS);
+    fn parses_a_share_that_keeps_everything_but_host_inotify_and_host_mmap() {
+        let keeps = parse_output(VIRTIOFS, &peers());
         assert_eq!(keeps.fs_type.as_deref(), Some("virtiofs"));
         assert_eq!(keeps.chown, Some(true));
         assert_eq!(keeps.mode, Some(true));
@@ -479,11 +673,84 @@ own 1
         assert_eq!(keeps.case_sensitive, Some(true));
         assert_eq!(keeps.posix_locks_with_host, Some(true));
         assert_eq!(keeps.host_inotify, Some(false));
-        assert_eq!(keeps.mmap_coherence, None);
+        assert_eq!(keeps.mmap_coherence, Some(true));
+        assert_eq!(keeps.mmap_coherence_with_host, Some(false));
         assert_eq!(
             keeps.notes,
-            ["mmap coherence: not measured (busybox has no tool that maps a file)"]
+            [
+                "mmap coherence between the host and a container: the container did not see its peer's write of round 1 through its mapping within 5 s (read 0)",
+                "mmap coherence between the host and a container: the host did not see its peer's write of round 1 through its mapping within 5 s (read 0)",
+            ]
         );
+    }
+
+    #[test]
+    fn issue22_mmap_is_measured_with_the_tool_and_said_not_measured_without_it() {
+        // no tool in the helper image: both pairs not measured, said once
+        let without = VIRTIOFS.replace("containers coherent 5\nhost stuck 1 0\n", "no-tool\n");
+        let peers_without = MmapPeers {
+            container: Ok("no-tool\n".into()),
+            host: Some(Outcome::NoPeer),
+        };
+        let keeps = parse_output(&without, &peers_without);
+        assert_eq!(
+            (keeps.mmap_coherence, keeps.mmap_coherence_with_host),
+            (None, None)
+        );
+        assert_eq!(keeps.notes, [NO_MMAP_TOOL]);
+        // a share that refuses a shared writable mapping (9p without a page cache)
+        let refused = VIRTIOFS.replace(
+            "containers coherent 5\nhost stuck 1 0\n",
+            "containers failed mmap: Invalid argument (os error 22)\nhost failed mmap: Invalid argument (os error 22)\n",
+        );
+        let peers_refused = MmapPeers {
+            container: Ok("failed mmap: Invalid argument (os error 22)\n".into()),
+            host: Some(Outcome::NoPeer),
+        };
+        let keeps = parse_output(&refused, &peers_refused);
+        assert_eq!(keeps.mmap_coherence, Some(false));
+        assert_eq!(keeps.mmap_coherence_with_host, Some(false));
+        assert!(keeps.notes.contains(
+            &"mmap coherence between two containers: the helper cannot map a file of the share shared and writable (Invalid argument (os error 22))".to_owned()
+        ));
+        // everything coherent (the native control)
+        let all = VIRTIOFS.replace("host stuck 1 0", "host coherent 5");
+        let peers_all = MmapPeers {
+            container: Ok("coherent 5\n".into()),
+            host: Some(Outcome::Coherent { rounds: 5 }),
+        };
+        let keeps = parse_output(&all, &peers_all);
+        assert_eq!(
+            (keeps.mmap_coherence, keeps.mmap_coherence_with_host),
+            (Some(true), Some(true))
+        );
+        assert!(keeps.notes.is_empty(), "{:?}", keeps.notes);
+        // the second container never ran, the host never saw the helper start: not measured
+        let peers_gone = MmapPeers {
+            container: Err("engine said no".into()),
+            host: Some(Outcome::NoPeer),
+        };
+        let keeps = parse_output(&all.replace("host coherent 5", "host no-peer"), &peers_gone);
+        assert_eq!(
+            (keeps.mmap_coherence, keeps.mmap_coherence_with_host),
+            (None, None)
+        );
+        assert_eq!(
+            keeps.notes,
+            [
+                "mmap coherence between two containers: not measured (the second container: engine said no)",
+                "mmap coherence between the host and a container: not measured (the container never saw its peer start; the host never saw its peer start)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_second_mmap_container_binds_only_the_scratch_directory_without_capabilities() {
+        let spec = mmap_peer_spec("img", Path::new("/share/.scratch"));
+        assert!(spec.capabilities.is_empty());
+        let targets: Vec<&str> = spec.mounts.iter().map(|m| m.target.as_str()).collect();
+        assert_eq!(targets, [TARGET]);
+        assert!(spec.command[2].contains("tierctl-mmap /tierctl-share/mmap-containers 0"));
     }
 
     #[test]
@@ -495,7 +762,7 @@ own 1
                 "",
             )
             .replace("2 1048611\n2 1048611", "2 7\n2 8");
-        let keeps = parse_output(&text);
+        let keeps = parse_output(&text, &peers());
         assert_eq!(keeps.chown, Some(false));
         assert_eq!(keeps.posix_locks_with_host, Some(false));
         assert_eq!(keeps.hardlinks, Some(true));
@@ -535,7 +802,7 @@ no-tool
 #inotify
 no-tool
 ";
-        let keeps = parse_output(text);
+        let keeps = parse_output(text, &peers());
         assert_eq!(keeps.fs_type.as_deref(), Some("fuse.sshfs"));
         assert_eq!(keeps.chown, Some(false));
         assert_eq!(keeps.symlinks, Some(false));
@@ -554,10 +821,13 @@ no-tool
                 .iter()
                 .any(|n| n.contains("neither `inotifyd` nor `inotifywait`"))
         );
-        let blind = parse_output(&VIRTIOFS.replace("own 1", "own 0"));
+        let blind = parse_output(&VIRTIOFS.replace("own 1", "own 0"), &peers());
         assert_eq!(blind.host_inotify, None);
         assert!(blind.notes.iter().any(|n| n.contains("own write either")));
-        let seen = parse_output(&VIRTIOFS.replace("#inotify\n0\n", "#inotify\n2\n"));
+        let seen = parse_output(
+            &VIRTIOFS.replace("#inotify\n0\n", "#inotify\n2\n"),
+            &peers(),
+        );
         assert_eq!(seen.host_inotify, Some(true));
         assert!(
             keeps

@@ -56,8 +56,13 @@ pub struct ShareKeeps {
     /// A POSIX (`fcntl`) write lock held on the host blocks one taken in the container: what
     /// SQLite and Postgres rely on when two sides open one database.
     pub posix_locks_with_host: Option<bool>,
-    /// A shared mapping written in one container is seen by another.
+    /// A write through a `MAP_SHARED` mapping of a file of the share in one container is seen
+    /// through another container's mapping of it, both in place (SQLite's `-shm`, Postgres'
+    /// shared memory); `false` too when the share refuses a shared writable mapping.
     pub mmap_coherence: Option<bool>,
+    /// The same between the host (the share's host directory) and a container: what a
+    /// database opened from both sides at once would need (added after `mmap_coherence`).
+    pub mmap_coherence_with_host: Option<bool>,
     /// A file the host writes into the share raises an inotify event in the container.
     pub host_inotify: Option<bool>,
     /// Two names differing only in case are two files.

@@ -12,10 +12,14 @@ use crate::tiers::Tiers;
 
 mod init;
 mod link;
+mod node_disks;
 mod validate;
 
 pub use init::{DirAction, MarkerAction, MarkerKind, init_plan, marker_plan};
 pub use link::{LinkAction, link_plan};
+pub use node_disks::{
+    DiskLevel, NodeDisk, NodeDisks, Problem, Unreachable, exit_code as disks_exit_code, judge,
+};
 pub use validate::validate;
 
 /// What is at a path, seen without following a final symlink (`lstat`).

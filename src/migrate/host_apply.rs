@@ -335,7 +335,12 @@ impl Source<'_> {
         if let Some(xattrs) = self.xattrs(rel)? {
             xattrs::write(to, &xattrs)?;
         }
-        if kind == SFlag::S_IFLNK || (kind == SFlag::S_IFREG && whole_seconds_of(&copy, &st)) {
+        let truncated = match kind {
+            SFlag::S_IFREG => whole_seconds_of(&copy, &st),
+            // a directory's size is its filesystem's business; a FIFO or device has none
+            _ => whole_second_of(&copy, &st),
+        };
+        if kind == SFlag::S_IFLNK || truncated {
             utimensat(
                 nix::fcntl::AT_FDCWD,
                 to,
@@ -353,10 +358,13 @@ impl Source<'_> {
 /// put the source's nanoseconds back: a file the services rewrote since the copy keeps the
 /// copy's time, for the delta to find.
 fn whole_seconds_of(copy: &FileStat, source: &FileStat) -> bool {
-    copy.st_size == source.st_size
-        && copy.st_mtime == source.st_mtime
-        && copy.st_mtime_nsec == 0
-        && source.st_mtime_nsec != 0
+    copy.st_size == source.st_size && whole_second_of(copy, source)
+}
+
+/// Whether `copy`'s mtime is `source`'s with the nanoseconds dropped (a directory, FIFO or
+/// device busybox `cp -a` copied: no size compared).
+fn whole_second_of(copy: &FileStat, source: &FileStat) -> bool {
+    copy.st_mtime == source.st_mtime && copy.st_mtime_nsec == 0 && source.st_mtime_nsec != 0
 }
 
 /// Whether a file holds fewer blocks than its length needs: it has holes.
@@ -399,6 +407,16 @@ fn copy_data(from: &mut File, out: &mut File) -> io::Result<()> {
 
 fn offset(n: i64) -> io::Result<u64> {
     u64::try_from(n).map_err(|_| io::Error::other("a negative file offset"))
+}
+
+/// The holes of `from` punched into `out`, a dense copy of it written by a byte loop (the tier
+/// mover's hashed copy), when `from` has any: the content stays, the blocks are freed.
+pub fn keep_holes(from: &File, out: &File) -> io::Result<()> {
+    let source = nix::sys::stat::fstat(from.as_fd())?;
+    if !sparse(&source) {
+        return Ok(());
+    }
+    punch_holes(from, out, &nix::sys::stat::fstat(out.as_fd())?)
 }
 
 /// Punch into `out` (a dense copy of `from`, `copy` its `stat`) every hole of `from`, within

@@ -20,6 +20,12 @@ pub enum Skip {
     ExistsOnTarget,
     /// It was gone (deleted or renamed) when its turn came.
     Vanished,
+    /// It has other hard links: moving one path would split the link and keep its data twice
+    /// (left where it is; every run says so).
+    Hardlinked {
+        /// Its link count.
+        links: u64,
+    },
 }
 
 /// What happened to one selected file.

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -259,6 +260,14 @@ fn copy_one(
     if let Some(w) = writers.get(&(stamp.dev, stamp.ino)) {
         return Ok(Err(open_for_writing(w)));
     }
+    // moving one path of a hardlinked inode would split the link (and keep its data twice)
+    match std::fs::symlink_metadata(&paths.warm).map(|m| m.nlink()) {
+        Ok(links) if links > 1 => {
+            return Ok(Err(FileOutcome::Skipped(Skip::Hardlinked { links })));
+        }
+        Ok(_) => {}
+        Err(e) => return Ok(Err(failed(&e))),
+    }
     journal.append(&Record::Begin {
         rel: rel.to_owned(),
         from: parent_branch(&paths.warm, rel),
@@ -280,6 +289,9 @@ fn copy_one(
                     "the copy on the colder branch read back {back}, the warmer file {read}"
                 ),
             }));
+        }
+        if let Err(error) = transfer::same_xattrs(paths)? {
+            return Ok(Err(FileOutcome::Failed { error }));
         }
         if FileStamp::read(&paths.warm)? != Some(stamp) {
             return Ok(Err(FileOutcome::Skipped(Skip::Changed)));

@@ -12,9 +12,11 @@ use std::sync::atomic::AtomicU64;
 
 use super::durable::{Failpoints, Step};
 use crate::durable::sync_dir;
+use crate::migrate::host_apply;
 use crate::migrate::tree::ReadFrom;
 use crate::migrate::tree::host::hash_file;
 use crate::migrate::tree::manifest::Digest;
+use crate::migrate::tree::xattrs;
 
 /// The prefix of a temporary copy's name; the scan passes such files over.
 pub const TEMP_PREFIX: &str = ".tierctl-move.";
@@ -77,8 +79,11 @@ pub fn make_dirs(from: &Path, to: &Path, rel: &str, failpoints: &Failpoints) -> 
 }
 
 /// Copies the warmer file to the temporary name and returns the hash of the bytes read; the
-/// copy has the warmer file's owner, mode, access and modification times, and is synced with
-/// its directory. `pace` is called with each chunk's size (the rate limit).
+/// copy has the warmer file's owner, mode, extended attributes (POSIX ACLs and
+/// `security.capability` among them, set after the owner and mode: chown clears the capability),
+/// holes (punched where the warmer file has them) and access and modification times
+/// (nanoseconds), and is synced with its directory. `pace` is called with each chunk's size (the
+/// rate limit).
 pub fn copy_to_temp(
     paths: &Paths,
     failpoints: &Failpoints,
@@ -106,8 +111,12 @@ pub fn copy_to_temp(
         copy.write_all(&buf[..n])?;
         pace(n as u64);
     }
+    host_apply::keep_holes(&source, &copy)?;
     std::os::unix::fs::fchown(&copy, Some(meta.uid()), Some(meta.gid()))?;
     copy.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    if let Some(xattrs) = xattrs::read(&paths.warm)? {
+        xattrs::write(&paths.temp, &xattrs)?;
+    }
     let times = fs::FileTimes::new()
         .set_accessed(meta.accessed()?)
         .set_modified(meta.modified()?);
@@ -131,6 +140,27 @@ fn open_noatime(path: &Path) -> io::Result<File> {
         Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EPERM as i32) => File::open(path),
         other => other,
     }
+}
+
+/// Whether the copy's extended attributes are the warmer file's: `Err` names the first that
+/// differs (a colder branch whose filesystem cannot hold one the warmer file has: the file stays
+/// on its warmer branch). A warmer filesystem without any is nothing to keep.
+pub fn same_xattrs(paths: &Paths) -> io::Result<Result<(), String>> {
+    let Some(warm) = xattrs::digests_of(&paths.warm)? else {
+        return Ok(Ok(()));
+    };
+    let copy = xattrs::digests_of(&paths.temp)?.unwrap_or_default();
+    Ok(
+        match warm
+            .iter()
+            .find(|(name, digest)| copy.get(*name) != Some(*digest))
+        {
+            Some((name, _)) => Err(format!(
+                "the colder branch did not keep the extended attribute `{name}`"
+            )),
+            None => Ok(()),
+        },
+    )
 }
 
 /// The temporary copy's hash read back from the medium.

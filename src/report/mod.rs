@@ -116,6 +116,8 @@ pub enum Report<'a> {
     TiersPool(&'a crate::move_plan::PoolReport),
     /// `tiers nodes`.
     TiersNodes(&'a reports::NodesReport),
+    /// `tiers status --swarm` / `tiers validate --swarm`.
+    NodeDisks(&'a reports::NodeDisksReport),
     /// `new --list`.
     Templates(&'a [ComposeTemplate]),
     /// `new TEMPLATE`.
@@ -145,6 +147,7 @@ impl<'a> Report<'a> {
             Report::TiersMove(_) => "tiers move",
             Report::TiersPool(_) => "tiers pool",
             Report::TiersNodes(_) => "tiers nodes",
+            Report::NodeDisks(r) => r.command,
             Report::Templates(_) | Report::NewProject(_) => "new",
         }
     }
@@ -259,5 +262,96 @@ mod tests {
         let human = render(&report, Format::Human, &paths(), false).expect("renders");
         assert!(!human.is_empty());
         assert_eq!(json, human);
+    }
+
+    #[test]
+    fn issue24_tiers_status_swarm_renders_each_node_in_every_format() {
+        use crate::facts::{Marker, TierPresence};
+        use crate::layout::{NodeDisks, Unreachable, judge};
+        let thresholds = Thresholds::new(75, 85).expect("valid thresholds");
+        let disk = judge(
+            ("fast", "/mnt/nvme".into()),
+            true,
+            TierPresence {
+                root_is_dir: true,
+                root_empty: false,
+                marker: Marker::Present {
+                    tier: "fast".into(),
+                    id: "i".into(),
+                },
+                mount_point: Some(true),
+            },
+            Ok(crate::usage::FsNumbers {
+                size_bytes: 100,
+                used_bytes: 10,
+                available_bytes: 90,
+            }),
+            thresholds,
+        );
+        let nodes = vec![
+            NodeDisks {
+                node: "vm (aaaa)".into(),
+                id: "aaaa".into(),
+                context: Some("first".into()),
+                endpoint: Some("unix:///a.sock".into()),
+                outcome: Ok(vec![disk]),
+            },
+            NodeDisks {
+                node: "vm (bbbb)".into(),
+                id: "bbbb".into(),
+                context: Some("second".into()),
+                endpoint: None,
+                outcome: Err(Unreachable {
+                    message: "cannot connect to `second`".into(),
+                    hint: Some("start it".into()),
+                }),
+            },
+        ];
+        let mut report = reports::NodeDisksReport {
+            command: "tiers status",
+            thresholds,
+            nodes,
+        };
+        let show = |r: &reports::NodeDisksReport, f| {
+            render(&Report::NodeDisks(r), f, &paths(), false).expect("renders")
+        };
+        let human = show(&report, Format::Human);
+        assert!(
+            human.contains("== node vm (aaaa), context first (unix:///a.sock): ok"),
+            "{human}"
+        );
+        assert!(
+            human.contains("== node vm (bbbb), context second: UNREACHABLE"),
+            "{human}"
+        );
+        assert!(
+            human.contains("2 node(s): 1 checked, 1 unreachable"),
+            "{human}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&show(&report, Format::Json)).expect("json");
+        assert_eq!(json["nodes"][0]["tiers"][0]["verdict"], "ok");
+        assert_eq!(json["nodes"][0]["tiers"][0]["free_bytes"], 90);
+        assert_eq!(json["nodes"][1]["reachable"], false);
+        assert_eq!(json["nodes"][1]["hint"], "start it");
+        let metrics = show(&report, Format::Prometheus);
+        assert!(
+            metrics.contains("tierctl_node_up{node=\"vm (bbbb)\",context=\"second\"} 0"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("tierctl_tier_ok{node=\"vm (aaaa)\",context=\"first\",tier=\"fast\",root=\"/mnt/nvme\"} 1"),
+            "{metrics}"
+        );
+        report.command = "tiers validate";
+        assert!(
+            render(
+                &Report::NodeDisks(&report),
+                Format::Prometheus,
+                &paths(),
+                false
+            )
+            .is_err()
+        );
     }
 }

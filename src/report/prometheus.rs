@@ -20,6 +20,7 @@ pub fn render(report: &Report) -> Option<String> {
         Report::Fleet(fleet) => Some(verify_fleet(fleet)),
         Report::Check(report) => Some(check(report)),
         Report::TiersMove(report) => Some(tiers_move(report)),
+        Report::NodeDisks(report) if report.command == "tiers status" => Some(node_disks(report)),
         _ => None,
     }
 }
@@ -397,6 +398,91 @@ fn run_gauges(report: &VerifyReport, out: &mut Gauges) {
             })
             .collect(),
     );
+}
+
+/// `tiers status --swarm`: `tierctl_node_up` per node, then each node's tiers labelled `node`,
+/// `context`, `tier` and `root`.
+pub fn node_disks(report: &crate::report::reports::NodeDisksReport) -> String {
+    let mut out = Gauges::default();
+    let node_label = |n: &crate::layout::NodeDisks| {
+        format!(
+            "node=\"{}\",context=\"{}\"",
+            escape(&n.node),
+            escape(n.context.as_deref().unwrap_or(""))
+        )
+    };
+    out.gauge(
+        "tierctl_node_up",
+        "1 when the swarm node's engine was reached through its context and its tiers looked at.",
+        report
+            .nodes
+            .iter()
+            .map(|n| (node_label(n), u64::from(n.outcome.is_ok())))
+            .collect(),
+    );
+    let disks: Vec<(String, &crate::layout::NodeDisk)> = report
+        .nodes
+        .iter()
+        .filter_map(|n| Some((node_label(n), n.outcome.as_ref().ok()?)))
+        .flat_map(|(label, disks)| {
+            disks.iter().map(move |d| {
+                (
+                    format!(
+                        "{label},tier=\"{}\",root=\"{}\"",
+                        escape(&d.tier),
+                        escape(&d.root.display().to_string())
+                    ),
+                    d,
+                )
+            })
+        })
+        .collect();
+    let numbers = |pick: fn(&crate::usage::FsNumbers) -> u64| {
+        disks
+            .iter()
+            .filter_map(|(l, d)| Some((l.clone(), pick(d.fs.as_ref().ok()?))))
+            .collect::<Vec<_>>()
+    };
+    out.gauge(
+        "tierctl_tier_size_bytes",
+        "Size of the tier's filesystem (f_blocks * f_frsize).",
+        numbers(|f| f.size_bytes),
+    );
+    out.gauge(
+        "tierctl_tier_used_bytes",
+        "Used bytes of the tier's filesystem ((f_blocks - f_bfree) * f_frsize).",
+        numbers(|f| f.used_bytes),
+    );
+    out.gauge(
+        "tierctl_tier_free_bytes",
+        "Bytes unprivileged users can still write (f_bavail * f_frsize).",
+        numbers(|f| f.available_bytes),
+    );
+    out.gauge(
+        "tierctl_tier_used_percent",
+        "Percent used as df shows it.",
+        disks
+            .iter()
+            .filter_map(|(l, d)| Some((l.clone(), u64::from(d.percent_used?))))
+            .collect(),
+    );
+    out.gauge(
+        "tierctl_tier_alert",
+        "0 ok, 1 warning, 2 critical (at or above the thresholds, or not measurable).",
+        disks
+            .iter()
+            .map(|(l, d)| (l.clone(), u64::from(d.alert.exit_code())))
+            .collect(),
+    );
+    out.gauge(
+        "tierctl_tier_ok",
+        "1 when the node's tier root exists, carries its own marker and is mounted as tiers.yaml says.",
+        disks
+            .iter()
+            .map(|(l, d)| (l.clone(), u64::from(d.worst().is_none())))
+            .collect(),
+    );
+    out.0
 }
 
 /// Gauges in the text exposition format.

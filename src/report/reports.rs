@@ -572,3 +572,15 @@ pub struct FieldChange {
     /// As it is now.
     pub now: String,
 }
+
+/// `tierctl tiers status --swarm` / `tiers validate --swarm`: each node's tiers (its
+/// `tierctl.tier.*` labels) checked through that node's context.
+#[derive(Debug, Clone)]
+pub struct NodeDisksReport {
+    /// `tiers status` or `tiers validate`.
+    pub command: &'static str,
+    /// The fill thresholds.
+    pub thresholds: crate::usage::Thresholds,
+    /// Each node the manager lists.
+    pub nodes: Vec<crate::layout::NodeDisks>,
+}

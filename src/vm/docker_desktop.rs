@@ -3,13 +3,16 @@
 //! `settings.json`, keys read case-insensitively (`FilesharingDirectories` /
 //! `filesharingDirectories`). Shares appear in the VM at the same path and are writable.
 //! Without the key Docker Desktop shares `/Users`, `/Volumes`, `/private`, `/tmp` and
-//! `/var/folders`.
+//! `/var/folders`. Its synchronized file shares come from its API, not from these files
+//! ([`synchronized`]).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{HostConfig, Share, VmEngine, VmError, VmShares, expand_tilde, read_optional};
+use super::{
+    HostConfig, Share, VmEngine, VmError, VmShares, expand_tilde, read_optional, synchronized,
+};
 
 /// Docker Desktop's settings directory under the home directory.
 pub const SETTINGS_DIR: &str = "Library/Group Containers/group.com.docker";
@@ -52,10 +55,12 @@ pub fn read(host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, V
         DEFAULT_SHARES.iter().map(|s| s.to_string()).collect()
     });
     notes.extend(implementation_note(mount_type.as_deref()));
-    let shares = dirs
-        .iter()
-        .map(|d| Share::same_path(expand_tilde(d, home), true, mount_type.as_deref()))
-        .collect();
+    // synchronized file shares first: a bind of their directory uses them, not the virtual share
+    let mut shares = synchronized_shares(files, home, &mut notes);
+    shares.extend(
+        dirs.iter()
+            .map(|d| Share::same_path(expand_tilde(d, home), true, mount_type.as_deref())),
+    );
     Ok(VmShares {
         engine: VmEngine::DockerDesktop,
         instance: None,
@@ -63,6 +68,41 @@ pub fn read(host: HostConfig<'_>, _instance: Option<&str>) -> Result<VmShares, V
         source_files,
         notes,
     })
+}
+
+/// The synchronized file shares Docker Desktop's API lists ([`synchronized`]), each with a
+/// note on what it keeps. None when the API socket is not there (Docker Desktop does not run
+/// on this machine); a note when it does not answer as it should.
+fn synchronized_shares(
+    files: &dyn super::ConfigFiles,
+    home: &Path,
+    notes: &mut Vec<String>,
+) -> Vec<Share> {
+    let socket = home.join(synchronized::API_SOCKET);
+    let text = match files.local_api(&socket, synchronized::API_PATH) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            notes.push(format!(
+                "synchronized file shares: not read (Docker Desktop's API on `{}`: {e})",
+                socket.display()
+            ));
+            return Vec::new();
+        }
+    };
+    match synchronized::parse(&text, &socket) {
+        Ok(found) => found
+            .into_iter()
+            .map(|(share, status)| {
+                notes.push(synchronized::note(&share, status.as_deref()));
+                share
+            })
+            .collect(),
+        Err(e) => {
+            notes.push(format!("synchronized file shares: not read ({e})"));
+            Vec::new()
+        }
+    }
 }
 
 /// What the file-sharing implementation means for the data on it.
@@ -233,6 +273,79 @@ mod tests {
         assert_eq!(
             got.shares[2],
             Share::same_path("/Volumes/faststore", true, Some("virtiofs"))
+        );
+    }
+
+    /// Issue 22 item 4: the synchronized file shares Docker Desktop's API lists come first (a
+    /// bind of their directory uses them), eventually consistent, with what they keep noted; a
+    /// database on one is `db-on-vm-share` and `migrate` refuses to move one there.
+    #[test]
+    fn issue22_synchronized_file_shares_before_the_virtual_ones() {
+        let socket = Path::new(HOME).join(synchronized::API_SOCKET);
+        let files = store(
+            "settings-store.json",
+            &text(&fixture("docker-desktop/settings-store.json")),
+        )
+        .answer(
+            &socket,
+            synchronized::API_PATH,
+            &text(&fixture("docker-desktop/mutagen-file-shares.json")),
+        );
+        let got = read_it(&files).expect("reads");
+        assert_eq!(got.shares.len(), 5, "{:?}", got.shares);
+        assert_eq!(
+            got.shares[1],
+            Share::same_path("/Users/alice/media/db", true, Some("synchronized"))
+        );
+        let db = Path::new("/Users/alice/media/db/pg");
+        assert_eq!(
+            crate::share::share_for(&got.shares, db).and_then(|s| s.mount_type.as_deref()),
+            Some("synchronized")
+        );
+        assert_eq!(
+            crate::share::share_for(&got.shares, Path::new("/Users/alice/other"))
+                .and_then(|s| s.mount_type.as_deref()),
+            Some("virtiofs")
+        );
+        assert!(
+            got.notes.iter().any(|n| n.starts_with(
+                "synchronized file share `/Users/alice/media/db` (staging-beta): a copy inside the VM"
+            )),
+            "{:?}",
+            got.notes
+        );
+        // migrate: a database volume onto the synchronized share is refused unless --force
+        let project = crate::compose::load::one_file::project(
+            "services:\n  db:\n    image: postgres:16\n    volumes: [pg:/var/lib/postgresql/data]\nvolumes:\n  pg: {}\n",
+        );
+        let view = crate::share::VmView {
+            engine: crate::endpoint::EngineGuess::DockerDesktop,
+            shares: Some(got.clone()),
+        };
+        let refused = crate::database::migrate_verdict(&project, [("pg", db)], &view, false)
+            .expect_err("refused");
+        assert!(
+            refused.problems[0].contains("synchronized VM share"),
+            "{}",
+            refused.problems[0]
+        );
+        assert!(crate::database::migrate_verdict(&project, [("pg", db)], &view, true).is_ok());
+        // no API socket (Docker Desktop not running here): no note; a broken answer: a note
+        let quiet = read_it(&store("settings-store.json", "{}")).expect("reads");
+        assert!(!quiet.notes.iter().any(|n| n.contains("synchronized")));
+        let broken = read_it(&store("settings-store.json", "{}").answer(
+            &socket,
+            synchronized::API_PATH,
+            "{}",
+        ))
+        .expect("reads");
+        assert!(
+            broken
+                .notes
+                .iter()
+                .any(|n| n.starts_with("synchronized file shares: not read")),
+            "{:?}",
+            broken.notes
         );
     }
 

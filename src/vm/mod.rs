@@ -10,6 +10,7 @@ pub mod lima;
 pub mod orbstack;
 pub mod podman;
 pub mod rancher;
+pub mod synchronized;
 #[deny(
     clippy::disallowed_methods,
     clippy::disallowed_types,
@@ -194,6 +195,7 @@ pub(crate) mod testfiles {
     #[derive(Default)]
     pub struct MemFiles {
         files: BTreeMap<PathBuf, String>,
+        answers: BTreeMap<(PathBuf, String), String>,
     }
 
     impl MemFiles {
@@ -203,6 +205,15 @@ pub(crate) mod testfiles {
 
         pub fn file(mut self, path: impl AsRef<Path>, text: &str) -> Self {
             self.files.insert(path.as_ref().to_owned(), text.to_owned());
+            self
+        }
+
+        /// What a local API on `socket` answers to `GET path`.
+        pub fn answer(mut self, socket: impl AsRef<Path>, path: &str, text: &str) -> Self {
+            self.answers.insert(
+                (socket.as_ref().to_owned(), path.to_owned()),
+                text.to_owned(),
+            );
             self
         }
 
@@ -223,6 +234,13 @@ pub(crate) mod testfiles {
 
         fn dir_exists(&self, path: &Path) -> bool {
             self.files.keys().any(|p| p.starts_with(path) && p != path)
+        }
+
+        fn local_api(&self, socket: &Path, path: &str) -> io::Result<String> {
+            self.answers
+                .get(&(socket.to_owned(), path.to_owned()))
+                .cloned()
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
         }
     }
 

@@ -461,3 +461,77 @@ fn issue25_tierctl_test_fail_aborts_tiers_move_at_a_step_and_the_next_run_finish
     assert!(!journal.exists(), "the journal is removed");
     site.assert_finished("after the next run");
 }
+
+/// Review of issue 25: the mover's copy kept owner, mode and times but dropped extended
+/// attributes (POSIX ACLs, `security.capability`, Samba's `user.DOSATTRIB`) and wrote holes
+/// dense, and moved one path of a hardlinked inode (splitting the link). Now it keeps
+/// attributes and holes, verifies the attributes, and leaves hardlinked files where they are.
+#[test]
+fn issue25_the_mover_keeps_xattrs_holes_and_nanosecond_times_and_leaves_hardlinks() {
+    use std::os::unix::fs::MetadataExt;
+    let site = Site::new();
+    let fast = site.branch("fast");
+    let tagged = fast.join(MOVED[0]);
+    if xattr::set(&tagged, "user.DOSATTRIB", b"0x20").is_err() {
+        eprintln!(
+            "SKIPPED: no user xattrs on the temp dir's filesystem: the mover's xattrs are untested"
+        );
+        return;
+    }
+    // a sparse file: 8 MiB of hole around 4 KiB of data
+    let sparse = fast.join(MOVED[3]);
+    let mut bytes = site.files[MOVED[3]].clone();
+    {
+        let f = fs::OpenOptions::new().write(true).open(&sparse).unwrap();
+        f.set_len(8 << 20).unwrap();
+        bytes.resize(8 << 20, 0);
+    }
+    let times = fs::FileTimes::new()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::new(1_500_000_000, 123_456_789));
+    for path in [&tagged, &sparse] {
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_times(times)
+            .unwrap();
+    }
+    // a hardlinked old file
+    let linked = fast.join(MOVED[2]);
+    fs::hard_link(&linked, fast.join("library/c-link.raw")).unwrap();
+
+    let report = run(&site.pool, &site.options(Failpoints::default())).unwrap();
+
+    let outcome = |rel: &str| {
+        report
+            .files
+            .iter()
+            .find(|(s, _)| s.file.rel == rel)
+            .map(|(_, o)| o.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        outcome(MOVED[2]),
+        FileOutcome::Skipped(Skip::Hardlinked { links: 2 })
+    );
+    assert!(linked.exists(), "the hardlinked file stays on fast");
+    let cold = site.branch("cold");
+    let moved = cold.join(MOVED[0]);
+    assert!(matches!(outcome(MOVED[0]), FileOutcome::Moved { .. }));
+    assert_eq!(
+        xattr::get(&moved, "user.DOSATTRIB").unwrap().as_deref(),
+        Some(&b"0x20"[..])
+    );
+    let meta = fs::metadata(&moved).unwrap();
+    assert_eq!(
+        (meta.mtime(), meta.mtime_nsec()),
+        (1_500_000_000, 123_456_789)
+    );
+    let big = cold.join(MOVED[3]);
+    assert_eq!(fs::read(&big).unwrap(), bytes, "the sparse file's content");
+    let allocated = fs::metadata(&big).unwrap().blocks() * 512;
+    assert!(
+        allocated < 1 << 20,
+        "an 8 MiB file with 4 KiB of data took {allocated} bytes on the colder branch"
+    );
+}

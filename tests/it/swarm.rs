@@ -432,3 +432,105 @@ fn issue24_verify_checks_the_tasks_on_both_nodes_and_reports_an_unreachable_one(
         .expect("the manager is reported");
     assert_eq!(manager["ok"], true, "{text}");
 }
+
+/// The tier entry `tier` of the node whose id starts like `node` in `tiers status|validate
+/// --swarm --format json`.
+fn node_tier<'a>(json: &'a Value, node: &str, tier: &str) -> Option<&'a Value> {
+    json["nodes"].as_array()?.iter().find(|n| n["id"] == node)?["tiers"]
+        .as_array()?
+        .iter()
+        .find(|t| t["tier"] == tier)
+}
+
+#[test]
+fn issue24_tiers_status_and_validate_check_each_node_s_tiers_through_its_context() {
+    let Some(swarm) = swarm() else { return };
+    let run = Run::new(&swarm, "disks");
+    let ws = workspace(&run, "services: {}\n");
+    let config = contexts(&swarm.worker_socket);
+    assign(&ws, &config, &swarm);
+    // the manager's root gets its marker (tiers.yaml's main map is the manager's); the
+    // worker's has none
+    let out = tierctl(&ws, &config, &["tiers", "init"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let out = tierctl(
+        &ws,
+        &config,
+        &["tiers", "validate", "--swarm", "--format", "json"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // other tests' tier labels may sit on the nodes meanwhile: only a floor is certain
+    assert!(out.status.code().is_some_and(|c| c >= 1), "{text}");
+    let json: Value = serde_json::from_str(&text).expect("json");
+    let mine = node_tier(&json, &swarm.manager_node, &run.tier).expect("manager's tier");
+    assert_eq!(mine["verdict"], "ok", "{text}");
+    assert_eq!(mine["marker"]["tier"], run.tier.as_str(), "{text}");
+    assert!(mine["free_bytes"].as_u64().is_some_and(|f| f > 0), "{text}");
+    let theirs = node_tier(&json, &swarm.worker_node, &run.tier).expect("worker's tier");
+    assert_eq!(theirs["verdict"], "marker-missing", "{text}");
+    assert_eq!(
+        theirs["root"],
+        ws.path(&format!("b/{}", run.tier)).display().to_string(),
+        "{text}"
+    );
+
+    let out = tierctl(
+        &ws,
+        &config,
+        &["tiers", "status", "--swarm", "--format", "prometheus"],
+    );
+    let metrics = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        metrics.contains(&format!(
+            "tierctl_node_up{{node=\"vm ({})\",context=\"second\"}} 1",
+            &swarm.worker_node[..12]
+        )),
+        "{metrics}"
+    );
+    let ok_line = format!(
+        "tierctl_tier_ok{{node=\"vm ({})\",context=\"first\",tier=\"{}\"",
+        &swarm.manager_node[..12],
+        run.tier
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with(&ok_line) && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    let out = tierctl(&ws, &config, &["tiers", "status", "--swarm"]);
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        human.contains("2 node(s): 2 checked, 0 unreachable"),
+        "{human}"
+    );
+
+    // the worker's context reaches nothing: reported, exit 2, the manager still checked
+    let dead = contexts("unix:///var/run/tierctl-swarm-test-nothing-here.sock");
+    let out = tierctl(
+        &ws,
+        &dead,
+        &["tiers", "validate", "--swarm", "--format", "json"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let json: Value = serde_json::from_str(&text).expect("json");
+    let worker = json["nodes"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["id"] == swarm.worker_node.as_str()))
+        .expect("the worker is reported");
+    assert_eq!(worker["reachable"], false, "{text}");
+    assert!(
+        worker["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("second")),
+        "{text}"
+    );
+    let mine = node_tier(&json, &swarm.manager_node, &run.tier).expect("manager still checked");
+    assert_eq!(mine["verdict"], "ok", "{text}");
+}

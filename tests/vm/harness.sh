@@ -381,16 +381,20 @@ start_socat() { # port
 
 import_helper() { # port; an image of the host's static busybox, plus inotifywait and its
   # libraries: Debian's busybox has no inotifyd, and `vm --probe` watches each share for the
-  # host's writes with whichever of the two the image has
-  local dh=(-H "tcp://127.0.0.1:$1") t a w
+  # host's writes with whichever of the two the image has; plus our static tierctl-mmap, with
+  # which `vm --probe` measures mmap coherence (issue 22; without it: "not measured")
+  local dh=(-H "tcp://127.0.0.1:$1") t a w m
   docker "${dh[@]}" image inspect "$helper_image" >/dev/null 2>&1 && return 0
   ldd /bin/busybox >/dev/null 2>&1 && die "/bin/busybox is not static (apt-get install busybox-static)"
   w=$(command -v inotifywait) || die "inotifywait not installed (run: $0 deps)"
+  m=$(bash "$here/../../tools/tierctl-mmap-static.sh") ||
+    { log "WARNING: tierctl-mmap not built: vm --probe will not measure mmap coherence"; m=; }
   t=$(mktemp -d)
   mkdir -p "$t/bin" "$t/tmp" "$t/proc" "$t/sys" "$t/dev" "$t/etc"
   cp /bin/busybox "$t/bin/busybox"
   for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$t/bin/$a"; done
   cp "$w" "$t/bin/inotifywait"
+  [ -z "$m" ] || cp "$m" "$t/bin/tierctl-mmap"
   for a in $(ldd "$w" | grep -o '/[^ ]*'); do
     mkdir -p "$t$(dirname "$a")"
     cp -L "$a" "$t$a"

@@ -140,7 +140,8 @@ pub struct Entry {
     /// The nanoseconds of the modification time, where the tree was read with them (on the
     /// host; a helper's busybox `stat` and the engine's archive give whole seconds, and
     /// manifests journaled before they were recorded have none): compared only where both sides
-    /// have them ([`compare`]), so a copy that kept the second but lost the rest is caught.
+    /// have them and the copy keeps them ([`Rules::host_kept`]: a helper's busybox `cp -a` sets
+    /// whole seconds), so a copy that kept the second but lost the rest is caught.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtime_nsec: Option<u32>,
     /// A symlink's target, as written.
@@ -418,8 +419,8 @@ pub struct Rules {
     /// Compare directory mtimes (a copy tool may not keep them).
     pub dir_mtimes: bool,
     /// Compare what only a copy on the host keeps ([`crate::migrate::host_apply`]): extended
-    /// attributes (where both sides were read with them) and symlink mtimes (where both sides
-    /// record one). A helper's busybox `cp -a` keeps neither; preflight names that loss first.
+    /// attributes (where both sides were read with them), symlink mtimes (where both sides
+    /// record one) and the nanoseconds of times (where both sides were read with them). A helper's busybox `cp -a` keeps neither; preflight names that loss first.
     pub host_kept: bool,
 }
 
@@ -493,8 +494,8 @@ fn compare_entry(path: &str, a: &Entry, b: &Entry, rules: Rules, out: &mut Vec<D
         };
         if mtimes {
             match (a.mtime_nsec, b.mtime_nsec) {
-                // both read with nanoseconds: compare them too
-                (Some(x), Some(y)) => field(
+                // both read with nanoseconds, and a copy that keeps them: compare them too
+                (Some(x), Some(y)) if rules.host_kept => field(
                     "mtime",
                     format!("{}.{x:09}", show(&a.mtime)),
                     format!("{}.{y:09}", show(&b.mtime)),

@@ -29,6 +29,7 @@ pub fn render(report: &Report, paths: &PathStyle, color: bool) -> String {
         Report::Check(r) => check::check(r, paths),
         Report::TiersValidate(r) => tiers::validate(r),
         Report::TiersNodes(r) => nodes::nodes(r),
+        Report::NodeDisks(r) => nodes::disks(r),
         Report::TiersInit(r) => tiers::init(r),
         Report::TiersLink(r) => tiers::link(r),
         Report::TiersStatus(s) => host_header(s.host.as_ref()) + &tiers::status(s),

@@ -91,6 +91,9 @@ pub fn skip_text(skip: &Skip) -> String {
         Skip::Changed => "changed during the move; retried next run".to_owned(),
         Skip::ExistsOnTarget => "the colder branch already has this path".to_owned(),
         Skip::Vanished => "gone before its turn".to_owned(),
+        Skip::Hardlinked { links } => {
+            format!("{links} hard links: moving one path would split the link; left where it is")
+        }
     }
 }
 

@@ -185,10 +185,22 @@ struct ShareRow {
     locks: &'static str,
     #[tabled(rename = "MMAP")]
     mmap: &'static str,
+    #[tabled(rename = "MMAP-HOST")]
+    mmap_host: &'static str,
     #[tabled(rename = "HOST-INOTIFY")]
     inotify: &'static str,
     #[tabled(rename = "CASE")]
     case: &'static str,
+}
+
+/// A shared mapping's writes seen by the other side (`MMAP`: another container, `MMAP-HOST`:
+/// the host).
+fn coherent(value: Option<bool>) -> &'static str {
+    match value {
+        Some(true) => "coherent",
+        Some(false) => "INCOHERENT",
+        None => "-",
+    }
 }
 
 fn kept(value: Option<bool>) -> &'static str {
@@ -232,7 +244,8 @@ fn share_table(out: &mut String, probes: &[ShareProbe]) {
                 Some(false) => "NOT SEEN",
                 None => "-",
             },
-            mmap: kept(keeps.mmap_coherence),
+            mmap: coherent(keeps.mmap_coherence),
+            mmap_host: coherent(keeps.mmap_coherence_with_host),
             inotify: match keeps.host_inotify {
                 Some(true) => "events",
                 Some(false) => "NONE",
@@ -278,7 +291,8 @@ mod tests {
                 hardlinks: Some(true),
                 fsync: Some(true),
                 posix_locks_with_host: Some(false),
-                mmap_coherence: None,
+                mmap_coherence: Some(true),
+                mmap_coherence_with_host: Some(false),
                 host_inotify: Some(false),
                 case_sensitive: Some(true),
                 notes: vec!["chown to 1234:1234 reads back as 0:0".into()],
@@ -311,6 +325,7 @@ mod tests {
                 "FSYNC",
                 "HOST-LOCK",
                 "MMAP",
+                "MMAP-HOST",
                 "HOST-INOTIFY",
                 "CASE"
             ]
@@ -328,7 +343,8 @@ mod tests {
                 "ok",
                 "NOT",
                 "SEEN",
-                "-",
+                "coherent",
+                "INCOHERENT",
                 "NONE",
                 "sensitive"
             ]

@@ -63,6 +63,7 @@ pub fn render(report: &Report, paths: &PathStyle) -> Option<String> {
         Report::Check(r) => pretty(&check::check(r, paths)),
         Report::TiersValidate(r) => pretty(&tiers::validate(r)),
         Report::TiersNodes(r) => pretty(&nodes::nodes(r)),
+        Report::NodeDisks(r) => pretty(&nodes::disks(r)),
         Report::TiersInit(r) => pretty(&tiers::init(r)),
         Report::TiersLink(r) => pretty(&tiers::link(r)),
         Report::TiersStatus(s) => pretty(&tiers::status(s)),

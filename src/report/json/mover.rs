@@ -54,7 +54,7 @@ pub struct FileDto<'a> {
     pub why: String,
     /// `moved`, `planned`, `skipped`, `failed`.
     pub outcome: &'static str,
-    /// For `skipped`: `open-for-writing`, `changed`, `exists-on-target`, `vanished`.
+    /// For `skipped`: `open-for-writing`, `changed`, `exists-on-target`, `vanished`, `hardlinked`.
     pub skip: Option<&'static str>,
     /// The skip or error for people.
     pub detail: Option<String>,
@@ -136,6 +136,7 @@ fn skip_id(skip: &Skip) -> &'static str {
         Skip::Changed => "changed",
         Skip::ExistsOnTarget => "exists-on-target",
         Skip::Vanished => "vanished",
+        Skip::Hardlinked { .. } => "hardlinked",
     }
 }
 

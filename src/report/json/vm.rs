@@ -54,7 +54,8 @@ pub struct ShareProbeDto<'a> {
     /// Why it was skipped or failed; `null` when measured.
     pub message: Option<&'a str>,
     /// What the share keeps, its fields inline (`fs_type`, `chown`, `mode`, `symlinks`,
-    /// `hardlinks`, `fsync`, `posix_locks_with_host`, `mmap_coherence`, `host_inotify`,
+    /// `hardlinks`, `fsync`, `posix_locks_with_host`, `mmap_coherence`,
+    /// `mmap_coherence_with_host`, `host_inotify`,
     /// `case_sensitive`, `notes`): each capability `null` and no notes when not measured.
     #[serde(flatten)]
     pub keeps: Cow<'a, ShareKeeps>,
@@ -247,7 +248,7 @@ mod tests {
         // the contract's field order, as the DTO listed them before it took the fact inline
         assert_eq!(
             serde_json::to_string(&share_probe(&measured)).expect("serialises"),
-            r#"{"host":"/h/sshfs","vm":"/v/sshfs","outcome":"measured","message":null,"fs_type":"fuse.sshfs","chown":true,"mode":null,"symlinks":null,"hardlinks":false,"fsync":null,"posix_locks_with_host":null,"mmap_coherence":null,"host_inotify":null,"case_sensitive":null,"notes":["n"]}"#
+            r#"{"host":"/h/sshfs","vm":"/v/sshfs","outcome":"measured","message":null,"fs_type":"fuse.sshfs","chown":true,"mode":null,"symlinks":null,"hardlinks":false,"fsync":null,"posix_locks_with_host":null,"mmap_coherence":null,"mmap_coherence_with_host":null,"host_inotify":null,"case_sensitive":null,"notes":["n"]}"#
         );
         assert_eq!(
             serde_json::to_value(share_probe(&measured)).expect("serialises"),
@@ -255,7 +256,7 @@ mod tests {
                 "host": "/h/sshfs", "vm": "/v/sshfs", "outcome": "measured", "message": null,
                 "fs_type": "fuse.sshfs", "chown": true, "mode": null, "symlinks": null,
                 "hardlinks": false, "fsync": null, "posix_locks_with_host": null,
-                "mmap_coherence": null, "host_inotify": null, "case_sensitive": null,
+                "mmap_coherence": null, "mmap_coherence_with_host": null, "host_inotify": null, "case_sensitive": null,
                 "notes": ["n"],
             })
         );

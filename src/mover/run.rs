@@ -290,8 +290,10 @@ fn copy_one(
                 ),
             }));
         }
-        if let Err(error) = transfer::same_xattrs(paths)? {
-            return Ok(Err(FileOutcome::Failed { error }));
+        if let Some(name) = transfer::xattr_not_kept(paths)? {
+            return Ok(Err(FileOutcome::Failed {
+                error: format!("the colder branch did not keep the extended attribute `{name}`"),
+            }));
         }
         if FileStamp::read(&paths.warm)? != Some(stamp) {
             return Ok(Err(FileOutcome::Skipped(Skip::Changed)));

@@ -142,25 +142,18 @@ fn open_noatime(path: &Path) -> io::Result<File> {
     }
 }
 
-/// Whether the copy's extended attributes are the warmer file's: `Err` names the first that
-/// differs (a colder branch whose filesystem cannot hold one the warmer file has: the file stays
-/// on its warmer branch). A warmer filesystem without any is nothing to keep.
-pub fn same_xattrs(paths: &Paths) -> io::Result<Result<(), String>> {
+/// The first extended attribute of the warmer file the copy does not have with the same value
+/// (a colder branch whose filesystem cannot hold it: the file stays on its warmer branch);
+/// `None` when all are kept. A warmer filesystem without any is nothing to keep.
+pub fn xattr_not_kept(paths: &Paths) -> io::Result<Option<String>> {
     let Some(warm) = xattrs::digests_of(&paths.warm)? else {
-        return Ok(Ok(()));
+        return Ok(None);
     };
     let copy = xattrs::digests_of(&paths.temp)?.unwrap_or_default();
-    Ok(
-        match warm
-            .iter()
-            .find(|(name, digest)| copy.get(*name) != Some(*digest))
-        {
-            Some((name, _)) => Err(format!(
-                "the colder branch did not keep the extended attribute `{name}`"
-            )),
-            None => Ok(()),
-        },
-    )
+    Ok(warm
+        .into_iter()
+        .find(|(name, digest)| copy.get(name) != Some(digest))
+        .map(|(name, _)| name))
 }
 
 /// The temporary copy's hash read back from the medium.

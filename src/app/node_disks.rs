@@ -6,9 +6,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::connect::{endpoint_input, helper_image};
+use super::connect::helper_image;
 use super::emit;
-use super::swarm::manager;
+use super::swarm::{NodeAway, manager, node_engine};
 use crate::cli::GlobalArgs;
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint;
@@ -18,10 +18,9 @@ use crate::layout::{NodeDisks, Unreachable};
 use crate::report::Report;
 use crate::report::reports::NodeDisksReport;
 use crate::settings::{Environment, Settings};
-use crate::swarm::{CONTEXT_LABEL, Node};
+use crate::swarm::Node;
 use crate::tiers::Tiers;
 use crate::usage::Thresholds;
-use crate::vm::DiskConfig;
 
 /// Which command asks.
 pub(super) enum Asked {
@@ -86,49 +85,25 @@ fn one_node(
     thresholds: Thresholds,
     (global, env): (&GlobalArgs, &Environment),
 ) -> NodeDisks {
-    let context = node.context().map(str::to_owned);
+    let (context, endpoint, engine) = node_engine(
+        node,
+        (global, env),
+        "bring the node back (`docker node ls`)",
+    );
     let unreachable = |message: String, hint: Option<String>| Unreachable { message, hint };
-    let resolved = context.as_ref().map(|ctx| {
-        let input = endpoint_input(global, env, Some(ctx.clone()));
-        endpoint::resolve(&input, &DiskConfig).map_err(Error::from)
-    });
-    let endpoint = resolved
-        .as_ref()
-        .and_then(|r| r.as_ref().ok())
-        .map(|e| e.host.clone());
-    let outcome = if node.state != "ready" {
-        Err(unreachable(
-            format!(
-                "swarm node {} is {} (the manager says)",
-                node.display(),
-                node.state
-            ),
-            Some("bring the node back (`docker node ls`)".into()),
-        ))
-    } else {
-        match resolved {
-            None => Err(unreachable(
-                format!(
-                    "swarm node {} has no `{CONTEXT_LABEL}` label",
-                    node.display()
-                ),
-                Some(
-                    "name the docker context that reaches it: `tierctl tiers nodes --assign NODE=CONTEXT`"
-                        .into(),
-                ),
-            )),
-            Some(Err(e)) => Err(unreachable(e.to_string(), e.hint())),
-            Some(Ok(endpoint)) => {
-                let wants_mount = |tier: &str| {
-                    let map = match (tiers, node.context()) {
-                        (Some(t), Some(ctx)) => t.for_context(ctx),
-                        _ => return false,
-                    };
-                    map.tiers.get(tier).is_some_and(|t| t.mount)
+    let outcome = match engine {
+        Err(NodeAway::Node { message, hint }) => Err(unreachable(message, Some(hint))),
+        Err(NodeAway::Endpoint(e)) => Err(unreachable(e.to_string(), e.hint())),
+        Ok(endpoint) => {
+            let wants_mount = |tier: &str| {
+                let map = match (tiers, node.context()) {
+                    (Some(t), Some(ctx)) => t.for_context(ctx),
+                    _ => return false,
                 };
-                look(node, &endpoint, image, thresholds, &wants_mount)
-                    .map_err(|e| unreachable(e.to_string(), e.hint()))
-            }
+                map.tiers.get(tier).is_some_and(|t| t.mount)
+            };
+            look(node, &endpoint, image, thresholds, &wants_mount)
+                .map_err(|e| unreachable(e.to_string(), e.hint()))
         }
     };
     NodeDisks {

@@ -143,6 +143,64 @@ pub(super) fn verify_swarm(
     })
 }
 
+/// Why a swarm node's engine cannot be used.
+pub(super) enum NodeAway {
+    /// The manager says the node is not ready, or it names no context: what happened and what
+    /// to do.
+    Node {
+        /// What happened, naming the node.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+    /// Its context does not resolve to an engine.
+    Endpoint(Error),
+}
+
+/// A node's context (its `tierctl.context` label), the host its context resolves to (for the
+/// reports), and its engine's endpoint or why it cannot be used; `down_hint` says what to do
+/// with a node that is not ready.
+pub(super) fn node_engine(
+    node: &Node,
+    (global, env): (&GlobalArgs, &Environment),
+    down_hint: &str,
+) -> (Option<String>, Option<String>, Result<Endpoint, NodeAway>) {
+    let context = node.context().map(str::to_owned);
+    let resolved = context.as_ref().map(|ctx| {
+        let mut input = endpoint_input(global, env, Some(ctx.clone()));
+        // `-H` named the manager, not this node: its context alone says where its engine is
+        input.hosts.clear();
+        endpoint::resolve(&input, &DiskConfig).map_err(Error::from)
+    });
+    let host = resolved
+        .as_ref()
+        .and_then(|r| r.as_ref().ok())
+        .map(|e| e.host.clone());
+    let engine = if node.state != "ready" {
+        Err(NodeAway::Node {
+            message: format!(
+                "swarm node {} is {} (the manager says)",
+                node.display(),
+                node.state
+            ),
+            hint: down_hint.to_owned(),
+        })
+    } else {
+        match resolved {
+            None => Err(NodeAway::Node {
+                message: format!(
+                    "swarm node {} has no `{CONTEXT_LABEL}` label",
+                    node.display()
+                ),
+                hint: "name the docker context that reaches it: `tierctl tiers nodes --assign NODE=CONTEXT`".into(),
+            }),
+            Some(Err(e)) => Err(NodeAway::Endpoint(e)),
+            Some(Ok(endpoint)) => Ok(endpoint),
+        }
+    };
+    (context, host, engine)
+}
+
 /// One node's check, or why it could not be made.
 fn node_report(
     node: &Node,
@@ -150,51 +208,29 @@ fn node_report(
     (global, env): (&GlobalArgs, &Environment),
     check: &NodeCheck<'_>,
 ) -> HostReport {
-    let failed = |message: String, hint: &str| HostError {
-        message,
-        hint: Some(hint.to_owned()),
-    };
-    let context = node.context().map(str::to_owned);
-    let resolved = context.as_ref().map(|ctx| {
-        let input = endpoint_input(global, env, Some(ctx.clone()));
-        endpoint::resolve(&input, &DiskConfig).map_err(Error::from)
-    });
-    let endpoint = resolved
-        .as_ref()
-        .and_then(|r| r.as_ref().ok())
-        .map(|e| e.host.clone());
+    let (context, endpoint, engine) = node_engine(
+        node,
+        (global, env),
+        "bring the node back (`docker node ls`), or drain it so its tasks move",
+    );
     let as_host_error = |e: Error| HostError {
         message: e.to_string(),
         hint: e.hint(),
     };
-    let outcome = if node.state != "ready" {
-        Err(failed(
-            format!(
-                "swarm node {} is {} (the manager says)",
-                node.display(),
-                node.state
+    let outcome = match engine {
+        Err(NodeAway::Node { message, hint }) => Err(HostError {
+            message,
+            hint: Some(hint),
+        }),
+        Err(NodeAway::Endpoint(e)) => Err(as_host_error(e)),
+        Ok(_) if containers.is_empty() => Err(HostError {
+            message: format!(
+                "no task of this stack runs on swarm node {} yet",
+                node.display()
             ),
-            "bring the node back (`docker node ls`), or drain it so its tasks move",
-        ))
-    } else {
-        match resolved {
-            None => Err(failed(
-                format!(
-                    "swarm node {} has no `{CONTEXT_LABEL}` label",
-                    node.display()
-                ),
-                "name the docker context that reaches it: `tierctl tiers nodes --assign NODE=CONTEXT`",
-            )),
-            Some(Err(e)) => Err(as_host_error(e)),
-            Some(Ok(_)) if containers.is_empty() => Err(failed(
-                format!(
-                    "no task of this stack runs on swarm node {} yet",
-                    node.display()
-                ),
-                "`docker service ps` shows why the task is not running",
-            )),
-            Some(Ok(endpoint)) => check(&endpoint, containers).map_err(as_host_error),
-        }
+            hint: Some("`docker service ps` shows why the task is not running".into()),
+        }),
+        Ok(endpoint) => check(&endpoint, containers).map_err(as_host_error),
     };
     HostReport {
         host: context.unwrap_or_else(|| "-".into()),

@@ -15,6 +15,18 @@ fn same_trees(a: &Path, b: &Path) {
     assert!(differences.is_empty(), "{differences:?}");
 }
 
+/// Both times of `path` (a symlink itself, not its target) set to `time`.
+fn set(path: &Path, time: &TimeSpec) {
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        time,
+        time,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .expect("utimensat");
+}
+
 fn write(path: &Path, text: &str) {
     fs::write(path, text).expect("write");
 }
@@ -271,16 +283,6 @@ fn issue21_a_symlink_keeps_its_times_and_the_manifest_compares_them() {
     fs::create_dir(&target).expect("target");
     symlink("elsewhere", source.join("link")).expect("symlink");
     let old = TimeSpec::new(1_500_000_000, 123);
-    let set = |path: &Path, time: &TimeSpec| {
-        utimensat(
-            nix::fcntl::AT_FDCWD,
-            path,
-            time,
-            time,
-            UtimensatFlags::NoFollowSymlink,
-        )
-        .expect("lutimes");
-    };
     set(&source.join("link"), &old);
 
     copy_all(&source, &target).expect("copy");
@@ -314,16 +316,6 @@ fn issue21_a_copy_that_loses_the_nanoseconds_of_a_file_time_is_named() {
     fs::create_dir(&source).expect("source");
     fs::create_dir(&target).expect("target");
     fs::write(source.join("photo.jpg"), b"jpeg").expect("file");
-    let set = |path: &Path, time: &TimeSpec| {
-        utimensat(
-            nix::fcntl::AT_FDCWD,
-            path,
-            time,
-            time,
-            UtimensatFlags::NoFollowSymlink,
-        )
-        .expect("utimensat");
-    };
     set(
         &source.join("photo.jpg"),
         &TimeSpec::new(1_700_000_000, 987_654_321),

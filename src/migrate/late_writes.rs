@@ -252,7 +252,7 @@ mod tests {
             link: None,
             device: None,
             hardlink_group: None,
-            hash: hash.map(str::to_owned),
+            hash: hash.map(Into::into),
             xattrs: None,
         }
     }

@@ -124,7 +124,7 @@ pub fn copy_to_temp(
     failpoints.at(Step::TempSync)?;
     copy.sync_all()?;
     // its directory entry is made durable under its final name, after the rename
-    Ok(hasher.finish())
+    Ok(hasher.finish().to_string())
 }
 
 /// Opens the warmer copy without touching its access time (`O_NOATIME`: an `age: atime` rule
@@ -158,7 +158,7 @@ pub fn xattr_not_kept(paths: &Paths) -> io::Result<Option<String>> {
 
 /// The temporary copy's hash read back from the medium.
 pub fn hash_from_medium(path: &Path) -> io::Result<String> {
-    hash_file(path, Digest::Blake3, &AtomicU64::new(0), ReadFrom::Medium)
+    hash_file(path, Digest::Blake3, &AtomicU64::new(0), ReadFrom::Medium).map(|h| h.to_string())
 }
 
 /// Renames the verified temporary copy into place; the caller fsyncs the directory (once for

@@ -303,7 +303,7 @@ fn read_copy(
     let groups: Vec<(String, String)> = now
         .entries
         .iter()
-        .filter_map(|(path, e)| Some((path.clone(), e.hardlink_group.clone()?)))
+        .filter_map(|(path, e)| Some((path.clone(), e.hardlink_group.as_deref()?.to_owned())))
         .collect();
     let mut read: BTreeSet<String> = hashes.into_keys().collect();
     for (path, first) in groups {

@@ -74,7 +74,7 @@ pub fn plan(pre: &Manifest, now: &Manifest) -> CrossDelta {
         let old = pre.entries.get(path);
         let grouped = entry
             .hardlink_group
-            .as_ref()
+            .as_deref()
             .filter(|g| groups.contains(*g));
         if let Some(to) = grouped {
             sent.insert(path, member(path, to));
@@ -142,9 +142,9 @@ fn changed_groups(pre: &Manifest, now: &Manifest) -> BTreeSet<String> {
     now.entries
         .iter()
         .filter_map(|(path, entry)| {
-            let group = entry.hardlink_group.as_ref()?;
+            let group = entry.hardlink_group.as_deref()?;
             let same = pre.entries.get(path).is_some_and(|old| old == entry);
-            (!same).then(|| group.clone())
+            (!same).then(|| group.to_owned())
         })
         .collect()
 }

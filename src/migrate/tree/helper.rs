@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use super::manifest::{self, Difference, Digest, Entry, Kind, Manifest, Rules};
+use super::manifest::{self, ContentHash, Difference, Digest, Entry, Kind, Manifest, Rules};
 use super::name;
 use super::stat::{self, Stat};
 use crate::engine::{Capability, HelperSpec};
@@ -315,7 +315,7 @@ struct Item {
     path: String,
     stat: Stat,
     link: Option<String>,
-    hash: Option<String>,
+    hash: Option<ContentHash>,
 }
 
 fn batch<'a>(
@@ -349,7 +349,7 @@ fn batch<'a>(
             _ => None,
         };
         let hash = match (kind, depth) {
-            (Some(Kind::File), depth) if depth.hashes() => Some(take_sum(&mut sums, &item.bytes)?),
+            (Some(Kind::File), depth) if depth.hashes() => Some(take_sum(&mut sums, &item.bytes)?.into()),
             _ => None,
         };
         found.push(Item {
@@ -517,7 +517,7 @@ fn manifest(items: Vec<Item>) -> Manifest {
         .into_iter()
         .map(|f| {
             let mut entry = f.entry;
-            entry.hardlink_group = f.inode.and_then(|key| groups.get(&key)).cloned();
+            entry.hardlink_group = f.inode.and_then(|key| groups.get(&key)).map(|g| g.as_str().into());
             (f.path, entry)
         })
         .collect();
@@ -625,7 +625,7 @@ mod tests {
                 spaced.kind,
                 spaced.size,
                 spaced.mode,
-                spaced.hash.as_deref()
+                spaced.hash.as_ref().map(ToString::to_string).as_deref()
             ),
             (Kind::File, 5, 0o644, Some(HELLO))
         );
@@ -639,7 +639,7 @@ mod tests {
         );
         let fifo = &m.entries["n\0ffm"];
         assert_eq!(
-            (fifo.kind, fifo.uid, fifo.mode, fifo.hash.as_deref()),
+            (fifo.kind, fifo.uid, fifo.mode, fifo.hash.as_ref().map(ToString::to_string).as_deref()),
             (Kind::Fifo, 70, 0o660, None)
         );
         assert_eq!(m.entries["null"].device, Some((1, 3)));
@@ -668,7 +668,7 @@ mod tests {
         let text = format!("@root hash /from\n{from}@root list /to\n{to}@done\n");
         let roots = [("/from", Depth::Hashed), ("/to", Depth::Listed)];
         let trees = parse(&text, &roots).expect("readable");
-        assert_eq!(trees[0].entries["f"].hash.as_deref(), Some(HELLO));
+        assert_eq!(trees[0].entries["f"].hash.as_ref().map(ToString::to_string).as_deref(), Some(HELLO));
         assert_eq!(trees[1].entries["f"].hash, None);
         assert_eq!(trees[1].entries["f"].size, 5);
         // `/tox` is not under `/to`

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::known::{Known, KnownFile, Stamp, now_ns};
-use super::manifest::{Digest, Entry, Kind, Manifest};
+use super::manifest::{ContentHash, Digest, Entry, Kind, Manifest};
 use super::name;
 use super::stat::{Found, entry, group};
 use super::xattrs;
@@ -101,6 +101,8 @@ pub fn read_known_from(
     }
     let mut found = Vec::new();
     walk(root, ".", &meta, &mut found)?;
+    // the walk's vector grew by doubling: up to half of it unused while the manifest is built
+    found.shrink_to_fit();
     let groups = group(&found);
     // one hash per inode: the smallest path of a group stands for it (its index here); the
     // file is opened by its real name under `root` (the path is its encoded name)
@@ -122,34 +124,53 @@ pub fn read_known_from(
             None => owners.push(i),
         }
     }
-    let usable = known.digest == digest;
-    let mut hashes: Vec<Option<String>> = vec![None; found.len()];
-    let mut jobs: Vec<(u64, usize, &str)> = Vec::new();
-    for &i in &owners {
-        let f = &found[i];
-        match known.hash_of(&f.path, f.stamp.as_ref()).filter(|_| usable) {
-            Some(hash) => hashes[i] = Some(hash.to_owned()),
-            None => jobs.push((f.stamp.map_or(0, |s| s.ino), i, f.path.as_str())),
+    // each hash straight into its entry: the known ones, then the ones read now
+    if known.digest == digest {
+        for &i in &owners {
+            let f = &mut found[i];
+            f.entry.hash = known.hash_of(&f.path, f.stamp.as_ref()).cloned();
         }
     }
-    for (i, hash) in hash_all(root, &mut jobs, digest, hashed, from)? {
-        hashes[i] = Some(hash);
+    let read = {
+        let mut jobs: Vec<(u64, usize, &str)> = owners
+            .iter()
+            .map(|&i| &found[i])
+            .zip(&owners)
+            .filter(|(f, _)| f.entry.hash.is_none())
+            .map(|(f, &i)| (f.stamp.map_or(0, |s| s.ino), i, f.path.as_str()))
+            .collect();
+        hash_all(root, &mut jobs, digest, hashed, from)?
+    };
+    for (i, hash) in read {
+        found[i].entry.hash = Some(hash);
     }
-    let mut now = Known {
+    // a group's hash stays for its later members
+    for i in 0..found.len() {
+        let owner = found[i]
+            .inode
+            .and_then(|key| first_of_group.get(&key))
+            .copied();
+        if let Some(owner) = owner.filter(|&o| o != i && found[i].entry.kind == Kind::File) {
+            found[i].entry.hash = found[owner].entry.hash.clone();
+        }
+    }
+    // collected, not inserted one by one: a map built from all its entries at once has full
+    // nodes (issue 23 item 6; inserted in order, a B-tree's leaves stay about half empty)
+    let files = owners
+        .iter()
+        .filter_map(|&i| {
+            let f = &found[i];
+            let stamp = f.stamp.filter(|s| s.settled_before(started_ns))?;
+            let hash = f.entry.hash.clone()?;
+            Some((f.path.clone(), KnownFile { stamp, hash }))
+        })
+        .collect();
+    let now = Known {
         started_ns,
         digest,
-        files: BTreeMap::new(),
+        files,
     };
-    for &i in &owners {
-        let f = &found[i];
-        if let (Some(stamp), Some(hash)) = (f.stamp, hashes[i].as_ref())
-            && stamp.settled_before(started_ns)
-        {
-            let hash = hash.clone();
-            now.files.insert(f.path.clone(), KnownFile { stamp, hash });
-        }
-    }
-    let entries = assemble(found, &groups, &first_of_group, hashes);
+    let entries = assemble(found, &groups);
     Ok((Manifest { entries, digest }, now))
 }
 
@@ -160,38 +181,25 @@ pub fn listing(root: &Path) -> io::Result<Manifest> {
     let mut found = Vec::new();
     walk(root, ".", &meta, &mut found)?;
     let groups = group(&found);
-    let none = vec![None; found.len()];
-    let entries = assemble(found, &groups, &BTreeMap::new(), none);
+    let entries = assemble(found, &groups);
     Ok(Manifest {
         entries,
         digest: Digest::Sha256,
     })
 }
 
-/// The entries of a walk, each moved out of it (no copy of a path or an entry is kept): each
-/// file's hash (`hashes`, by index in `found`) by its group's first path (`first_of_group`: that
-/// path's index) or its own, and its hardlink group.
-fn assemble(
-    found: Vec<Found>,
-    groups: &BTreeMap<(u64, u64), String>,
-    first_of_group: &BTreeMap<(u64, u64), usize>,
-    mut hashes: Vec<Option<String>>,
-) -> BTreeMap<String, Entry> {
-    let mut entries = BTreeMap::new();
-    for (i, f) in found.into_iter().enumerate() {
-        let mut entry = f.entry;
-        let first = f.inode.and_then(|key| groups.get(&key));
-        if entry.kind == Kind::File {
-            entry.hash = match f.inode.and_then(|key| first_of_group.get(&key)) {
-                // a group's hash stays for its later members
-                Some(&owner) => hashes[owner].clone(),
-                None => hashes[i].take(),
-            };
-        }
-        entry.hardlink_group = first.cloned();
-        entries.insert(f.path, entry);
-    }
-    entries
+/// The entries of a walk, each moved out of it (no copy of a path or an entry is kept), each
+/// with its hardlink group. Collected into the map at once, which fills its nodes (see
+/// [`read_known_from`]).
+fn assemble(found: Vec<Found>, groups: &BTreeMap<(u64, u64), String>) -> BTreeMap<String, Entry> {
+    found
+        .into_iter()
+        .map(|f| {
+            let mut entry = f.entry;
+            entry.hardlink_group = f.inode.and_then(|key| groups.get(&key)).map(|g| g.as_str().into());
+            (f.path, entry)
+        })
+        .collect()
 }
 
 /// Hash the files `jobs` names (inode, index, path under `root`) in parallel, in inode order
@@ -202,7 +210,7 @@ fn hash_all(
     digest: Digest,
     hashed: &AtomicU64,
     from: ReadFrom,
-) -> io::Result<Vec<(usize, String)>> {
+) -> io::Result<Vec<(usize, ContentHash)>> {
     jobs.sort_unstable();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(readers())
@@ -227,7 +235,7 @@ fn entry_at(full: &Path, meta: &Metadata, link: Option<String>) -> io::Result<Op
         return Ok(None);
     };
     entry.xattrs = match xattrs::digests_of(full) {
-        Ok(x) => x,
+        Ok(x) => x.map(Box::new),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(at(full, e)),
     };
@@ -295,7 +303,7 @@ pub fn hash_file(
     digest: Digest,
     hashed: &AtomicU64,
     from: ReadFrom,
-) -> io::Result<String> {
+) -> io::Result<ContentHash> {
     let mut file = fs::File::open(path)?;
     if from == ReadFrom::Medium {
         drop_pages(&file, true)?;
@@ -331,7 +339,11 @@ fn drop_pages(file: &fs::File, sync: bool) -> io::Result<()> {
     }
 }
 
-fn hash_open(file: &mut fs::File, digest: Digest, hashed: &AtomicU64) -> io::Result<String> {
+fn hash_open(
+    file: &mut fs::File,
+    digest: Digest,
+    hashed: &AtomicU64,
+) -> io::Result<ContentHash> {
     let mut hasher = digest.hasher();
     let mut buf = vec![0u8; BUFFER];
     loop {
@@ -399,7 +411,7 @@ mod tests {
             (Kind::File, 8, 0o644 & !umask())
         );
         assert_eq!(
-            one.hash.as_deref(),
+            one.hash.as_ref().map(ToString::to_string).as_deref(),
             Some(blake3::hash(b"row one\n").to_hex().as_str())
         );
         assert_eq!(one.hardlink_group.as_deref(), Some("pg/base/0.link"));
@@ -417,7 +429,7 @@ mod tests {
         assert_eq!(m.entries["pg/fifo"].kind, Kind::Fifo);
         assert_eq!(m.entries["pg"].mode, 0o700);
         assert_eq!(
-            (m.entries["pg"].size, m.entries["pg"].hash.as_deref()),
+            (m.entries["pg"].size, m.entries["pg"].hash.as_ref().map(ToString::to_string).as_deref()),
             (0, None)
         );
         assert_eq!(m.bytes(), 8);
@@ -438,7 +450,7 @@ mod tests {
         let m = manifest(dir.path());
         assert_eq!(m.entries.keys().collect::<Vec<_>>(), [".", "n\0ffm"]);
         assert_eq!(
-            m.entries["n\0ffm"].hash.as_deref(),
+            m.entries["n\0ffm"].hash.as_ref().map(ToString::to_string).as_deref(),
             Some(blake3::hash(b"latin1\n").to_hex().as_str())
         );
     }

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::manifest::Digest;
+use super::manifest::{ContentHash, Digest};
 
 /// Nanoseconds a ctime must be older than the start of a read for the read's hash of the file
 /// to be [`Known`]: more than the coarsest timestamp granularity of the filesystems a tier
@@ -64,8 +64,8 @@ impl Stamp {
 pub struct KnownFile {
     /// The stamp when the file was walked (before it was hashed).
     pub stamp: Stamp,
-    /// BLAKE3 of the content, hex.
-    pub hash: String,
+    /// The content's digest (the [`Known::digest`]), journaled as hex.
+    pub hash: ContentHash,
 }
 
 /// The hashes a read of a tree may hand to a later read of the same tree: only files settled
@@ -83,9 +83,9 @@ pub struct Known {
 
 impl Known {
     /// The hash of `path` when its stamp is still the one known.
-    pub fn hash_of(&self, path: &str, stamp: Option<&Stamp>) -> Option<&str> {
+    pub fn hash_of(&self, path: &str, stamp: Option<&Stamp>) -> Option<&ContentHash> {
         let known = self.files.get(path)?;
-        (Some(&known.stamp) == stamp).then_some(known.hash.as_str())
+        (Some(&known.stamp) == stamp).then_some(&known.hash)
     }
 }
 
@@ -112,7 +112,7 @@ mod tests {
         let stamp = |name: &str| Stamp::of(&fs::symlink_metadata(root.join(name)).expect("stat"));
         let claimed = |name: &str| KnownFile {
             stamp: stamp(name),
-            hash: format!("hash-known-for-{name}"),
+            hash: format!("hash-known-for-{name}").into(),
         };
         let known = Known {
             started_ns: 1,
@@ -138,11 +138,11 @@ mod tests {
         let (m, now) = read_known(root, Digest::Blake3, &hashed, &known).expect("readable tree");
         // the unchanged file is not read: its known hash stands for it
         assert_eq!(
-            m.entries["kept"].hash.as_deref(),
+            m.entries["kept"].hash.as_ref().map(ToString::to_string).as_deref(),
             Some("hash-known-for-kept")
         );
         assert_eq!(
-            m.entries["changed"].hash.as_deref(),
+            m.entries["changed"].hash.as_ref().map(ToString::to_string).as_deref(),
             Some(blake3::hash(b"xyz\n").to_hex().as_str())
         );
         assert_eq!(hashed.load(Ordering::Relaxed), 4);
@@ -174,7 +174,7 @@ mod tests {
                 },
             )]),
         };
-        assert_eq!(known.hash_of("a", Some(&stamp)), Some("h"));
+        assert_eq!(known.hash_of("a", Some(&stamp)), Some(&"h".into()));
         let moved = Stamp {
             ctime_ns: stamp.ctime_ns + 1,
             ..stamp

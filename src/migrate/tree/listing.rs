@@ -54,13 +54,14 @@ pub fn parse_listed(text: &str) -> Result<Listed, ListingError> {
 
 /// Every entry of the tree at `root` (`.` is the root), as [`super::reader::HostReader`] lists each side.
 pub fn list(root: &Path) -> io::Result<Listing> {
-    let mut out = Listing::new();
+    let mut out = Vec::new();
     walk(root, ".", &fs::symlink_metadata(root)?, &mut out)?;
-    Ok(out)
+    // collected at once: full nodes (inserted in order, a B-tree's leaves stay half empty)
+    Ok(out.into_iter().collect())
 }
 
-fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Listing) -> io::Result<()> {
-    out.insert(rel.to_owned(), Stat::of(meta));
+fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Vec<(String, Stat)>) -> io::Result<()> {
+    out.push((rel.to_owned(), Stat::of(meta)));
     for item in fs::read_dir(dir)? {
         let item = item?;
         let name = name::encode_os(&item.file_name());
@@ -74,7 +75,7 @@ fn walk(dir: &Path, rel: &str, meta: &Metadata, out: &mut Listing) -> io::Result
         if meta.is_dir() {
             walk(&item.path(), &path, &meta, out)?;
         } else {
-            out.insert(path, Stat::of(&meta));
+            out.push((path, Stat::of(&meta)));
         }
     }
     Ok(())
@@ -145,14 +146,7 @@ mod tests {
         fs::write(root.join("d/f"), "12345").expect("file");
         fs::hard_link(root.join("d/f"), root.join("h")).expect("hardlink");
         std::os::unix::fs::symlink("d/f", root.join("l")).expect("symlink");
-        let mut out = Listing::new();
-        walk(
-            root,
-            ".",
-            &fs::symlink_metadata(root).expect("root"),
-            &mut out,
-        )
-        .expect("walk");
+        let out = list(root).expect("walk");
         assert_eq!(out.keys().collect::<Vec<_>>(), [".", "d", "d/f", "h", "l"]);
         let f = &out["d/f"];
         assert_eq!((f.kind(), f.size, f.links), (Some(Kind::File), 5, 2));

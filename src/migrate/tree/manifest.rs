@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+pub use super::content_hash::ContentHash;
 use super::name;
 
 /// How file content is hashed. BLAKE3 where tierctl reads the bytes itself (the host, an archive
@@ -70,11 +71,11 @@ impl Hasher {
         }
     }
 
-    /// The digest, lowercase hex.
-    pub fn finish(self) -> String {
+    /// The digest.
+    pub fn finish(self) -> ContentHash {
         match self {
-            Hasher::Blake3(h) => h.finalize().to_hex().to_string(),
-            Hasher::Sha256(h) => h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            Hasher::Blake3(h) => ContentHash::Bytes(*h.finalize().as_bytes()),
+            Hasher::Sha256(h) => ContentHash::Bytes(h.finalize().into()),
         }
     }
 }
@@ -145,20 +146,20 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtime_nsec: Option<u32>,
     /// A symlink's target, as written.
-    pub link: Option<String>,
+    pub link: Option<Box<str>>,
     /// A device's `major:minor`.
     pub device: Option<(u32, u32)>,
     /// The smallest path of this entry's hardlink group (`None` when it has one link).
-    pub hardlink_group: Option<String>,
-    /// The content's digest, hex (files only; which digest: [`Manifest::digest`]).
-    pub hash: Option<String>,
+    pub hardlink_group: Option<Box<str>>,
+    /// The content's digest (files only; which digest: [`Manifest::digest`]), journaled as hex.
+    pub hash: Option<ContentHash>,
     /// The extended attributes (POSIX ACLs are `system.posix_acl_*` among them): each name
     /// ([`name::encode`]d) with the BLAKE3 digest of its value, hex ([`xattr_digest`]). `None`:
     /// not read (a helper's busybox cannot, nor the archive reader; a filesystem without
     /// extended attributes; a manifest journaled before they were recorded), and then not
     /// compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub xattrs: Option<BTreeMap<String, String>>,
+    pub xattrs: Option<Box<BTreeMap<String, String>>>,
 }
 
 /// The digest an [`Entry`] keeps of an extended attribute's value: BLAKE3, hex, whichever
@@ -182,7 +183,7 @@ impl Manifest {
     pub fn bytes(&self) -> u64 {
         self.entries
             .iter()
-            .filter(|(path, e)| e.hardlink_group.as_ref().is_none_or(|g| g == *path))
+            .filter(|(path, e)| e.hardlink_group.as_deref().is_none_or(|g| g == path.as_str()))
             .map(|(_, e)| e.size)
             .sum()
     }
@@ -295,7 +296,7 @@ fn tar_entry<R: Read>(
         mtime: Some(mtime),
         // the engine's archive truncates times to the second
         mtime_nsec: None,
-        link,
+        link: link.map(String::into_boxed_str),
         device,
         hardlink_group: None,
         hash,
@@ -338,7 +339,7 @@ fn group_hardlinks(
         let name = members.iter().min().cloned().unwrap_or_default();
         for member in members {
             if let Some(entry) = entries.get_mut(&member) {
-                entry.hardlink_group = Some(name.clone());
+                entry.hardlink_group = Some(name.as_str().into());
             }
         }
     }

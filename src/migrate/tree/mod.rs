@@ -20,6 +20,12 @@ macro_rules! stat_format {
     clippy::disallowed_macros
 )]
 pub mod helper;
+#[deny(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    clippy::disallowed_macros
+)]
+pub mod content_hash;
 pub mod host;
 pub mod known;
 pub mod listing;

@@ -17,7 +17,7 @@ use super::helper::{self, Depth};
 use super::host;
 use super::known::Known;
 use super::listing::{self, Listed};
-use super::manifest::{Digest, Kind, Manifest};
+use super::manifest::{ContentHash, Digest, Kind, Manifest};
 use super::name;
 use super::sides::{TreeError, helper_manifests};
 use crate::engine::{Capability, EngineError, HelperSpec, Helpers};
@@ -55,7 +55,7 @@ pub trait TreeReader {
 }
 
 /// Content hashes by path (a manifest key).
-pub type Hashes = BTreeMap<String, String>;
+pub type Hashes = BTreeMap<String, ContentHash>;
 
 /// Bytes of file arguments one helper of [`TreeReader::hashes`] takes at most (well below the
 /// kernel's limit on a command line, 2 MiB with the environment).
@@ -191,7 +191,7 @@ impl TreeReader for HostReader {
             .num_threads(host::readers())
             .build()
             .map_err(|e| self.host_error(side, io::Error::other(e)))?;
-        let read: Vec<Option<(String, String)>> = pool.install(|| {
+        let read: Vec<Option<(String, ContentHash)>> = pool.install(|| {
             paths
                 .par_iter()
                 .map(|p| {
@@ -213,7 +213,7 @@ impl HostReader {
         path: &str,
         digest: Digest,
         hashed: &AtomicU64,
-    ) -> Result<Option<String>, TreeError> {
+    ) -> Result<Option<ContentHash>, TreeError> {
         let full = self.root(side)?.join(name::path(path));
         match std::fs::symlink_metadata(&full) {
             Ok(meta) if meta.is_file() => {}

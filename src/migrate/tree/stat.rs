@@ -130,7 +130,11 @@ impl Stat {
             mode: self.permissions(),
             mtime: Some(u64::try_from(self.mtime).unwrap_or(0)),
             mtime_nsec: self.mtime_nsec,
-            link: if kind == Kind::Symlink { link } else { None },
+            link: if kind == Kind::Symlink {
+                link.map(String::into_boxed_str)
+            } else {
+                None
+            },
             device: matches!(kind, Kind::CharDevice | Kind::BlockDevice)
                 .then_some((self.major, self.minor)),
             hardlink_group: None,

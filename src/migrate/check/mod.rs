@@ -233,6 +233,7 @@ fn check_copy(
         Some(path) => {
             on_host = HostReader {
                 roots: [None, Some(path.clone())],
+                hand_on: tree::HandOn::Nothing,
             };
             row.read = format!("on the host at `{}`, from the disk", path.display());
             &on_host

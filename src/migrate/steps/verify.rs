@@ -19,12 +19,13 @@ use super::catch_up::{apply, last_pass, list, source_job};
 use super::*;
 
 /// Both manifests of copy `n`'s job, reusing what `known` holds of each side (see
-/// [`tree::read_known`]), with a progress bar; also what each side knows now and the content
-/// bytes read.
+/// [`tree::read_known`]), with a progress bar; also what each side knows now (when `hand_on`
+/// asks for it) and the content bytes read.
 pub(super) fn manifests(
     input: &StepInput<'_>,
     job: &CopyJob,
     known: &[tree::Known; 2],
+    hand_on: tree::HandOn,
 ) -> Result<(Vec<manifest::Manifest>, String, [tree::Known; 2], u64), StepError> {
     let hashed = AtomicU64::new(0);
     let spec = copy::verify_spec(job, &input.ctx.image, input.journal);
@@ -35,7 +36,7 @@ pub(super) fn manifests(
             false => 0,
         };
     let trees = progress::hashing(input.label, total, &hashed, || {
-        tree::copy_manifests_known(input.ctx.engine, job, &spec, &hashed, known)
+        tree::copy_manifests_known(input.ctx.engine, job, &spec, &hashed, known, hand_on)
     });
     let (trees, ways, knows) = trees?;
     let read = format!("source read {}, copy read {}", ways[0], ways[1]);
@@ -77,7 +78,7 @@ pub(super) fn pre_verify(input: &StepInput<'_>, n: usize) -> Stepped {
     let margin = u64::try_from(tree::RACY_MARGIN_NS).unwrap_or(0);
     std::thread::sleep(Duration::from_nanos(margin) + Duration::from_millis(100));
     let none = [tree::Known::default(), tree::Known::default()];
-    let (trees, read, knows, bytes) = manifests(input, &job, &none)?;
+    let (trees, read, knows, bytes) = manifests(input, &job, &none, tree::HandOn::Known)?;
     let differed = manifest::compare(&trees[0], &trees[1], copy_rules(input, &job)?).len();
     let dir = journal::dir(&input.plan.project_dir);
     let mut known = Vec::new();
@@ -174,7 +175,8 @@ pub(super) fn verified_trees(
             return Ok((known, (trees, read, hashed.load(Ordering::Relaxed))));
         }
     }
-    let (trees, read, _, hashed) = manifests(input, job, &known)?;
+    // what this read knows is handed to no later read: not built
+    let (trees, read, _, hashed) = manifests(input, job, &known, tree::HandOn::Nothing)?;
     Ok((known, (trees, read, hashed)))
 }
 

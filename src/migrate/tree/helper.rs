@@ -349,7 +349,9 @@ fn batch<'a>(
             _ => None,
         };
         let hash = match (kind, depth) {
-            (Some(Kind::File), depth) if depth.hashes() => Some(take_sum(&mut sums, &item.bytes)?.into()),
+            (Some(Kind::File), depth) if depth.hashes() => {
+                Some(take_sum(&mut sums, &item.bytes)?.into())
+            }
             _ => None,
         };
         found.push(Item {
@@ -517,7 +519,10 @@ fn manifest(items: Vec<Item>) -> Manifest {
         .into_iter()
         .map(|f| {
             let mut entry = f.entry;
-            entry.hardlink_group = f.inode.and_then(|key| groups.get(&key)).map(|g| g.as_str().into());
+            entry.hardlink_group = f
+                .inode
+                .and_then(|key| groups.get(&key))
+                .map(|g| g.as_str().into());
             (f.path, entry)
         })
         .collect();
@@ -639,7 +644,12 @@ mod tests {
         );
         let fifo = &m.entries["n\0ffm"];
         assert_eq!(
-            (fifo.kind, fifo.uid, fifo.mode, fifo.hash.as_ref().map(ToString::to_string).as_deref()),
+            (
+                fifo.kind,
+                fifo.uid,
+                fifo.mode,
+                fifo.hash.as_ref().map(ToString::to_string).as_deref()
+            ),
             (Kind::Fifo, 70, 0o660, None)
         );
         assert_eq!(m.entries["null"].device, Some((1, 3)));
@@ -668,7 +678,14 @@ mod tests {
         let text = format!("@root hash /from\n{from}@root list /to\n{to}@done\n");
         let roots = [("/from", Depth::Hashed), ("/to", Depth::Listed)];
         let trees = parse(&text, &roots).expect("readable");
-        assert_eq!(trees[0].entries["f"].hash.as_ref().map(ToString::to_string).as_deref(), Some(HELLO));
+        assert_eq!(
+            trees[0].entries["f"]
+                .hash
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some(HELLO)
+        );
         assert_eq!(trees[1].entries["f"].hash, None);
         assert_eq!(trees[1].entries["f"].size, 5);
         // `/tox` is not under `/to`

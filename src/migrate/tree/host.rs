@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::known::{Known, KnownFile, Stamp, now_ns};
+use super::known::{HandOn, Known, KnownFile, Stamp, now_ns};
 use super::manifest::{ContentHash, Digest, Entry, Kind, Manifest};
 use super::name;
 use super::stat::{Found, entry, group};
@@ -62,13 +62,30 @@ pub enum ReadFrom {
 /// Read a manifest of the directory `root` on the host, content hashed with `digest`. `hashed`
 /// grows by every content byte read (each hardlinked inode once).
 pub fn read(root: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<Manifest> {
-    read_known(root, digest, hashed, &Known::default()).map(|(manifest, _)| manifest)
+    let none = Known::default();
+    read_using(
+        root,
+        digest,
+        hashed,
+        &none,
+        ReadFrom::Cache,
+        HandOn::Nothing,
+    )
+    .map(|(m, _)| m)
 }
 
 /// [`read`] from the disk ([`ReadFrom::Medium`]): a copy's manifest.
 pub fn read_from_medium(root: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<Manifest> {
-    read_known_from(root, digest, hashed, &Known::default(), ReadFrom::Medium)
-        .map(|(manifest, _)| manifest)
+    let none = Known::default();
+    read_using(
+        root,
+        digest,
+        hashed,
+        &none,
+        ReadFrom::Medium,
+        HandOn::Nothing,
+    )
+    .map(|(m, _)| m)
 }
 
 /// [`read`], taking the hash of a file whose stamp `known` holds unchanged from it instead of
@@ -90,6 +107,19 @@ pub fn read_known_from(
     hashed: &AtomicU64,
     known: &Known,
     from: ReadFrom,
+) -> io::Result<(Manifest, Known)> {
+    read_using(root, digest, hashed, known, from, HandOn::Known)
+}
+
+/// [`read_known_from`], handing on what this read knows only when asked (`hand_on`; else the
+/// [`Known`] returned is empty).
+pub fn read_using(
+    root: &Path,
+    digest: Digest,
+    hashed: &AtomicU64,
+    known: &Known,
+    from: ReadFrom,
+    hand_on: HandOn,
 ) -> io::Result<(Manifest, Known)> {
     let started_ns = now_ns();
     let meta = fs::symlink_metadata(root).map_err(|e| at(root, e))?;
@@ -158,6 +188,7 @@ pub fn read_known_from(
     // nodes (issue 23 item 6; inserted in order, a B-tree's leaves stay about half empty)
     let files = owners
         .iter()
+        .filter(|_| hand_on == HandOn::Known)
         .filter_map(|&i| {
             let f = &found[i];
             let stamp = f.stamp.filter(|s| s.settled_before(started_ns))?;
@@ -196,7 +227,10 @@ fn assemble(found: Vec<Found>, groups: &BTreeMap<(u64, u64), String>) -> BTreeMa
         .into_iter()
         .map(|f| {
             let mut entry = f.entry;
-            entry.hardlink_group = f.inode.and_then(|key| groups.get(&key)).map(|g| g.as_str().into());
+            entry.hardlink_group = f
+                .inode
+                .and_then(|key| groups.get(&key))
+                .map(|g| g.as_str().into());
             (f.path, entry)
         })
         .collect()
@@ -339,11 +373,7 @@ fn drop_pages(file: &fs::File, sync: bool) -> io::Result<()> {
     }
 }
 
-fn hash_open(
-    file: &mut fs::File,
-    digest: Digest,
-    hashed: &AtomicU64,
-) -> io::Result<ContentHash> {
+fn hash_open(file: &mut fs::File, digest: Digest, hashed: &AtomicU64) -> io::Result<ContentHash> {
     let mut hasher = digest.hasher();
     let mut buf = vec![0u8; BUFFER];
     loop {
@@ -429,7 +459,14 @@ mod tests {
         assert_eq!(m.entries["pg/fifo"].kind, Kind::Fifo);
         assert_eq!(m.entries["pg"].mode, 0o700);
         assert_eq!(
-            (m.entries["pg"].size, m.entries["pg"].hash.as_ref().map(ToString::to_string).as_deref()),
+            (
+                m.entries["pg"].size,
+                m.entries["pg"]
+                    .hash
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .as_deref()
+            ),
             (0, None)
         );
         assert_eq!(m.bytes(), 8);
@@ -450,7 +487,11 @@ mod tests {
         let m = manifest(dir.path());
         assert_eq!(m.entries.keys().collect::<Vec<_>>(), [".", "n\0ffm"]);
         assert_eq!(
-            m.entries["n\0ffm"].hash.as_ref().map(ToString::to_string).as_deref(),
+            m.entries["n\0ffm"]
+                .hash
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
             Some(blake3::hash(b"latin1\n").to_hex().as_str())
         );
     }

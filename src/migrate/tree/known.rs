@@ -89,6 +89,18 @@ impl Known {
     }
 }
 
+/// Whether a read builds the [`Known`] it could hand to a later read: the running verify's
+/// and a copy's reads of the source do; a read whose `Known` nobody keeps (the verify while
+/// the services are stopped, `migrate --check`) does not, which spares a path and a hash per
+/// file, in memory and in time, while the services are down (issue 23 item 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandOn {
+    /// Build it.
+    Known,
+    /// Return an empty one.
+    Nothing,
+}
+
 pub(super) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -138,17 +150,49 @@ mod tests {
         let (m, now) = read_known(root, Digest::Blake3, &hashed, &known).expect("readable tree");
         // the unchanged file is not read: its known hash stands for it
         assert_eq!(
-            m.entries["kept"].hash.as_ref().map(ToString::to_string).as_deref(),
+            m.entries["kept"]
+                .hash
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
             Some("hash-known-for-kept")
         );
         assert_eq!(
-            m.entries["changed"].hash.as_ref().map(ToString::to_string).as_deref(),
+            m.entries["changed"]
+                .hash
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
             Some(blake3::hash(b"xyz\n").to_hex().as_str())
         );
         assert_eq!(hashed.load(Ordering::Relaxed), 4);
         // written within the margin before this read: not known to the next read
         assert!(now.files.is_empty(), "{now:?}");
         assert!(now.started_ns > 0);
+    }
+
+    #[test]
+    fn issue23_item6_a_read_that_hands_nothing_on_reads_the_same_tree() {
+        use super::super::host::{ReadFrom, read_using};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        fs::write(root.join("a"), "a\n").expect("file");
+        fs::create_dir(root.join("d")).expect("dir");
+        fs::write(root.join("d/b"), "b\n").expect("file");
+        // settled: older than the read by the margin
+        let margin = u64::try_from(RACY_MARGIN_NS).expect("positive");
+        std::thread::sleep(std::time::Duration::from_nanos(margin + 100_000_000));
+        let old = Known::default();
+        let read = |hand_on| {
+            let hashed = AtomicU64::new(0);
+            let from = ReadFrom::Cache;
+            read_using(root, Digest::Blake3, &hashed, &old, from, hand_on).expect("readable")
+        };
+        let (handing, knows) = read(HandOn::Known);
+        let (alone, nothing) = read(HandOn::Nothing);
+        assert_eq!(handing, alone);
+        assert!(nothing.files.is_empty());
+        assert_eq!(knows.files.keys().collect::<Vec<_>>(), ["a", "d/b"]);
     }
 
     #[test]

@@ -183,7 +183,11 @@ impl Manifest {
     pub fn bytes(&self) -> u64 {
         self.entries
             .iter()
-            .filter(|(path, e)| e.hardlink_group.as_deref().is_none_or(|g| g == path.as_str()))
+            .filter(|(path, e)| {
+                e.hardlink_group
+                    .as_deref()
+                    .is_none_or(|g| g == path.as_str())
+            })
             .map(|(_, e)| e.size)
             .sum()
     }

@@ -19,13 +19,13 @@ macro_rules! stat_format {
     clippy::disallowed_types,
     clippy::disallowed_macros
 )]
-pub mod helper;
+pub mod content_hash;
 #[deny(
     clippy::disallowed_methods,
     clippy::disallowed_types,
     clippy::disallowed_macros
 )]
-pub mod content_hash;
+pub mod helper;
 pub mod host;
 pub mod known;
 pub mod listing;
@@ -50,7 +50,7 @@ pub mod xattrs;
 pub use host::{
     ReadFrom, listing as host_listing, read, read_from_medium, read_known, read_known_from, readers,
 };
-pub use known::{Known, KnownFile, RACY_MARGIN_NS, Stamp};
+pub use known::{HandOn, Known, KnownFile, RACY_MARGIN_NS, Stamp};
 pub use sides::{
     AfterCopy, AfterCopyRoots, KnownTrees, ReadTrees, TreeError, Way, after_copy_manifests,
     after_copy_roots, archive_manifests, copy_manifests, copy_manifests_known, helper_manifests,

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use super::helper::{self, Depth};
 use super::host;
-use super::known::Known;
+use super::known::{HandOn, Known};
 use super::listing::{self, Listed};
 use super::manifest::{ContentHash, Digest, Kind, Manifest};
 use super::name;
@@ -66,6 +66,8 @@ const ARGUMENT_BYTES: usize = 256 * 1024;
 pub struct HostReader {
     /// Source and target on the host.
     pub roots: [Option<PathBuf>; 2],
+    /// Whether a hashed read builds what it knows for a later read ([`HandOn`]).
+    pub hand_on: HandOn,
 }
 
 /// Where the host reads `side`'s content from: the target (side 1, the tree a copy wrote) from
@@ -96,6 +98,7 @@ impl HostReader {
         Ok(
             super::reach::host_reads_both(engine, job)?.map(|(source, target)| HostReader {
                 roots: [Some(source), Some(target)],
+                hand_on: HandOn::Nothing,
             }),
         )
     }
@@ -151,11 +154,12 @@ impl TreeReader for HostReader {
             let root = self.root(side)?;
             let read = match depth {
                 Depth::Hashed => {
-                    host::read_known_from(root, digest, hashed, &known[side], from_side(side))
+                    let from = from_side(side);
+                    host::read_using(root, digest, hashed, &known[side], from, self.hand_on)
                 }
                 Depth::Medium => {
                     let from = host::ReadFrom::Medium;
-                    host::read_known_from(root, digest, hashed, &known[side], from)
+                    host::read_using(root, digest, hashed, &known[side], from, self.hand_on)
                 }
                 Depth::Listed => host::listing(root).map(|m| (m, Known::default())),
             };
@@ -365,6 +369,7 @@ mod tests {
         fs::create_dir(&to).expect("to");
         let reader = HostReader {
             roots: [Some(from.clone()), Some(to.clone())],
+            hand_on: HandOn::Known,
         };
         let listed = reader.listed().expect("listed");
         assert_eq!(listed.source, listing::list(&from).expect("list"));
@@ -389,6 +394,7 @@ mod tests {
         assert_eq!(read[1].0, host::listing(&to).expect("listing"));
         let half = HostReader {
             roots: [Some(from), None],
+            hand_on: HandOn::Known,
         };
         let err = half
             .manifests(&[(1, Depth::Hashed)], Digest::Blake3, &none, &hashed)

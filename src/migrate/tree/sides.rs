@@ -14,8 +14,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::helper::{self, Depth, ListingError};
-use super::host::{ReadFrom, read_known, read_known_from};
-use super::known::Known;
+use super::host::{ReadFrom, read_using};
+use super::known::{HandOn, Known};
 use super::manifest::{Digest, Kind, Manifest};
 use super::reader::{HelperReader, HostReader, TreeReader};
 use crate::engine::EngineError;
@@ -189,24 +189,27 @@ pub fn copy_manifests(
     hashed: &AtomicU64,
 ) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
     let none = [Known::default(), Known::default()];
-    copy_manifests_known(engine, job, spec, hashed, &none).map(|(trees, ways, _)| (trees, ways))
+    copy_manifests_known(engine, job, spec, hashed, &none, HandOn::Nothing)
+        .map(|(trees, ways, _)| (trees, ways))
 }
 
 /// Both manifests of a copy, how each side was read, and what each side knows now.
 pub type KnownTrees = (Vec<Manifest>, [Way; 2], [Known; 2]);
 
 /// The manifests of both trees of a copy, as [`copy_manifests`]: and, per side, what
-/// [`read_known`] knew and now knows. A side read through the archive stream or by the manifest
-/// helper hashes every file and knows nothing (its stamps are not in its listing).
+/// [`read_known`] knew and now knows (when `hand_on` asks for it). A side read through the
+/// archive stream or by the manifest helper hashes every file and knows nothing (its stamps are
+/// not in its listing).
 pub fn copy_manifests_known(
     engine: &dyn Helpers,
     job: &CopyJob,
     spec: &HelperSpec,
     hashed: &AtomicU64,
     known: &[Known; 2],
+    hand_on: HandOn,
 ) -> Result<KnownTrees, TreeError> {
     let sides = [job.source.clone(), MountSource::Bind(job.target.clone())];
-    pair_manifests_known(engine, &sides, spec, hashed, known)
+    pair_manifests_known(engine, &sides, spec, hashed, known, hand_on)
 }
 
 /// The manifests of two trees, as [`copy_manifests`] reads a copy's: `sides[0]` mounted at
@@ -219,7 +222,8 @@ pub fn pair_manifests(
     hashed: &AtomicU64,
 ) -> Result<(Vec<Manifest>, [Way; 2]), TreeError> {
     let none = [Known::default(), Known::default()];
-    pair_manifests_known(engine, sides, spec, hashed, &none).map(|(trees, ways, _)| (trees, ways))
+    pair_manifests_known(engine, sides, spec, hashed, &none, HandOn::Nothing)
+        .map(|(trees, ways, _)| (trees, ways))
 }
 
 fn pair_manifests_known(
@@ -228,6 +232,7 @@ fn pair_manifests_known(
     spec: &HelperSpec,
     hashed: &AtomicU64,
     known: &[Known; 2],
+    hand_on: HandOn,
 ) -> Result<KnownTrees, TreeError> {
     let mut plans = Vec::new();
     for side in sides {
@@ -242,7 +247,7 @@ fn pair_manifests_known(
     } else {
         Digest::Sha256
     };
-    let (firsts, knows) = first_reads(engine, spec, &plans, digest, hashed, known)?;
+    let (firsts, knows) = first_reads(engine, spec, &plans, digest, hashed, known, hand_on)?;
     let (trees, ways) = second_reads(engine, spec, firsts, digest, hashed)?;
     Ok((trees, ways, knows))
 }
@@ -307,10 +312,12 @@ fn first_reads(
     digest: Digest,
     hashed: &AtomicU64,
     known: &[Known; 2],
+    hand_on: HandOn,
 ) -> Result<(Vec<First>, [Known; 2]), TreeError> {
     let wanted = helper_roots(plans);
     let host = HostReader {
         roots: [host_path(&plans[0]), host_path(&plans[1])],
+        hand_on,
     };
     let helper = HelperReader { engine, spec };
     let (host, listed) = std::thread::scope(|scope| {
@@ -536,7 +543,9 @@ pub fn host_hashed(
     from: ReadFrom,
 ) -> Result<Option<(Manifest, Way)>, TreeError> {
     let none = Known::default();
-    let host = match read_known_from(path, Digest::Sha256, hashed, &none, from).map(|(m, _)| m) {
+    let host = match read_using(path, Digest::Sha256, hashed, &none, from, HandOn::Nothing)
+        .map(|(m, _)| m)
+    {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Ok(None),
         Err(source) => {
@@ -625,11 +634,19 @@ pub fn with_copy_read(
     if target.digest != Digest::Blake3 {
         return Ok(None);
     }
-    let (manifest, _) =
-        read_known(&source, Digest::Blake3, hashed, known).map_err(|e| TreeError::Host {
-            path: source.clone(),
-            source: e,
-        })?;
+    let from = ReadFrom::Cache;
+    let (manifest, _) = read_using(
+        &source,
+        Digest::Blake3,
+        hashed,
+        known,
+        from,
+        HandOn::Nothing,
+    )
+    .map_err(|e| TreeError::Host {
+        path: source.clone(),
+        source: e,
+    })?;
     let ways = [Way::Host(source), Way::HostAfterCopy(job.target.clone())];
     Ok(Some((vec![manifest, target], ways)))
 }

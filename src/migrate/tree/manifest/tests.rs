@@ -208,7 +208,11 @@ fn the_digest_is_chosen_and_recorded() {
     .expect("valid tar");
     assert_eq!(m.digest, Digest::Sha256);
     assert_eq!(
-        m.entries["a"].hash.as_ref().map(ToString::to_string).as_deref(),
+        m.entries["a"]
+            .hash
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
     );
     assert_eq!(read(&archive(&tree())).digest, Digest::Blake3);

@@ -274,3 +274,40 @@ fn relative_strips_the_archived_directory() {
     assert_eq!(relative("from/a/b"), "a/b");
     assert_eq!(relative("to/.hidden/"), ".hidden");
 }
+
+/// Issue 23 item 6: hashes are kept as bytes now; a manifest and a `Known` as the last release
+/// journaled them (`fixtures/side-files`, compact JSON as `side_file` writes it) read back with
+/// the same hashes and write back byte for byte, so a resume across the upgrade compares them
+/// as before.
+#[test]
+fn issue23_item6_side_files_of_the_last_release_read_and_write_back_unchanged() {
+    let text = include_str!("../../../../fixtures/side-files/manifest.json");
+    let m: Manifest = serde_json::from_str(text).expect("a manifest of the last release");
+    let a = &m.entries["a"];
+    assert!(matches!(a.hash, Some(ContentHash::Bytes(_))));
+    assert_eq!(
+        a.hash.as_ref().map(ToString::to_string).as_deref(),
+        Some("87428fc522803d31065e7bce3cf03fe475096631e5e07bbd7a0fde60c4cf25c7")
+    );
+    assert_eq!(a.hardlink_group.as_deref(), Some("a"));
+    assert_eq!(m.entries["l"].link.as_deref(), Some("c"));
+    assert_eq!(a.xattrs.as_ref().map(|x| x.len()), Some(1));
+    assert_eq!(m.digest, Digest::Sha256);
+    assert_eq!(serde_json::to_string(&m).expect("json"), text);
+    assert_eq!(m.bytes(), 5);
+
+    let text = include_str!("../../../../fixtures/side-files/known.json");
+    let k: crate::migrate::tree::Known = serde_json::from_str(text).expect("a Known");
+    let stamp = k.files["c"].stamp;
+    assert_eq!(
+        k.hash_of("c", Some(&stamp))
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("a81c31ac62620b9215a14ff00544cb07a55b765594f3ab3be77e70923ae27cf1")
+    );
+    assert_eq!(
+        k.files["c"].hash,
+        *m.entries["c"].hash.as_ref().expect("c's hash")
+    );
+    assert_eq!(serde_json::to_string(&k).expect("json"), text);
+}

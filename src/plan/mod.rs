@@ -30,7 +30,7 @@ use crate::tiers::Tiers;
 pub use crate::audit::Reason;
 
 pub use nested::AddedBind;
-pub use pin::pins;
+pub use pin::{pins, same_constraint};
 pub use removal::{Removal, RemovalError, remove_key};
 pub use scalar::{
     Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,
@@ -214,6 +214,9 @@ pub enum EditKind {
         route: Route,
         /// The constraint (`node.labels.tierctl.tier.fast==/mnt/nvme`).
         constraint: String,
+        /// The constraint it replaces in place (a move to another node); `None`: added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
     },
 }
 

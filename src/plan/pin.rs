@@ -25,7 +25,12 @@ pub fn pins(project: &ComposeProject, findings: &[Finding]) -> Vec<Edit> {
         .into_iter()
         .filter_map(|((service, constraint), mounts)| {
             let def = project.services.get(service)?;
-            if def.deploy.constraints.iter().any(|c| same_constraint(c, constraint)) {
+            if def
+                .deploy
+                .constraints
+                .iter()
+                .any(|c| same_constraint(c, constraint))
+            {
                 return None;
             }
             Some(Edit {

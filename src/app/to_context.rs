@@ -125,6 +125,7 @@ pub(super) fn migrate(
         to: Some(OtherEngine {
             engine: &other.0,
             context: cross.context.clone(),
+            swarm: None,
         }),
     };
     // the compose project as it is on disk when a prune checks who uses a volume
@@ -151,7 +152,10 @@ fn refused(message: &str) -> Error {
 }
 
 /// The engine of `context` (never `-H` or `DOCKER_HOST`: those name this engine).
-fn other_engine(run: &Run<'_>, context: &str) -> Result<(DockerEngine, endpoint::Endpoint), Error> {
+pub(super) fn other_engine(
+    run: &Run<'_>,
+    context: &str,
+) -> Result<(DockerEngine, endpoint::Endpoint), Error> {
     let input = EndpointInput {
         hosts: Vec::new(),
         context: Some(context.to_owned()),

@@ -207,7 +207,8 @@ fn issue24_a_stateful_service_moves_to_the_other_node_verified_and_rolls_back() 
 }
 
 #[test]
-fn issue24_a_move_killed_at_its_service_update_resumes_and_its_rollback_too() {
+fn issue24_a_move_killed_at_its_stop_rolls_back_and_at_its_service_update_resumes_and_its_rollback_too()
+ {
     let Some(swarm) = swarm() else { return };
     let (run, ws, config) = deployed(&swarm, "crash");
     let b = ws.path(&format!("b/{}/db", run.tier));
@@ -220,6 +221,19 @@ fn issue24_a_move_killed_at_its_service_update_resumes_and_its_rollback_too() {
         "--yes",
         "--stop-first",
     ];
+
+    // killed before its stop: a rollback leaves it running where it was, as it was
+    aborted(
+        &migrate(&ws, &config, &run, &to, Some("service-stop")),
+        "service-stop",
+    );
+    succeeded(&migrate(&ws, &config, &run, &["--rollback", "--yes"], None));
+    let a = ws.path(&format!("a/{}/db", run.tier));
+    assert_eq!(
+        placed(&run),
+        (swarm.manager_node.clone(), a.display().to_string())
+    );
+    assert_eq!(read(&ws.path("p/compose.yaml")), original);
 
     // killed before the update that places it on the worker: stopped, copied, verified, the
     // stack file rewritten; `--resume` places it
@@ -248,7 +262,6 @@ fn issue24_a_move_killed_at_its_service_update_resumes_and_its_rollback_too() {
         "service-update",
     );
     succeeded(&migrate(&ws, &config, &run, &back, None));
-    let a = ws.path(&format!("a/{}/db", run.tier));
     assert_eq!(
         placed(&run),
         (swarm.manager_node.clone(), a.display().to_string())

@@ -13,7 +13,7 @@ use super::migrate::{
     MigrateTask, confirm, destructive, helper_cleanup, invocation, plan_report, run_task,
     shown_and_confirmed,
 };
-use super::to_context::{Run, helper_image, journaled_context, other_engine};
+use super::to_context::{Run, helper_image, journaled_context};
 use super::{emit, render};
 use crate::compose::load;
 use crate::engine::docker::DockerEngine;
@@ -65,7 +65,12 @@ pub(super) fn migrate(
     let a_host = super::audit::host_at(settings, &a_endpoint, run.env)?;
     let mut connected = None;
     let engine = a_host.engine(&a_endpoint, &mut connected)?;
-    let other = other_engine(run, &cross.context)?;
+    // B's paths are its host's: never read here, only by helpers there
+    let b_endpoint = context_endpoint(run, &cross.context)?;
+    let other = (
+        DockerEngine::connect(&b_endpoint)?.on_another_machine(true),
+        b_endpoint,
+    );
     crate::leftovers::after_takeover(run.lock, &[engine, &other.0], &[]);
     let cleanup_a = helper_cleanup(&a_endpoint);
     let cleanup_b = helper_cleanup(&other.1);
@@ -113,9 +118,8 @@ fn blocked(message: String, hint: String) -> Error {
 
 /// The endpoint of a node's context (never `-H`: that names the manager).
 fn context_endpoint(run: &Run<'_>, context: &str) -> Result<endpoint::Endpoint, Error> {
-    let mut input = endpoint_input(run.global, run.env, Some(context.to_owned()));
-    input.hosts.clear();
-    Ok(endpoint::resolve(&input, &DiskConfig)?)
+    let input = endpoint_input(run.global, run.env, Some(context.to_owned()));
+    Ok(endpoint::resolve_node_context(&input, &DiskConfig)?)
 }
 
 /// The node `wanted` names: its id, a unique prefix of it, or its hostname (unique).

@@ -152,10 +152,7 @@ fn refused(message: &str) -> Error {
 }
 
 /// The engine of `context` (never `-H` or `DOCKER_HOST`: those name this engine).
-pub(super) fn other_engine(
-    run: &Run<'_>,
-    context: &str,
-) -> Result<(DockerEngine, endpoint::Endpoint), Error> {
+fn other_engine(run: &Run<'_>, context: &str) -> Result<(DockerEngine, endpoint::Endpoint), Error> {
     let input = EndpointInput {
         hosts: Vec::new(),
         context: Some(context.to_owned()),

@@ -311,6 +311,17 @@ impl SwarmServices for DockerEngine {
             .runtime()
             .block_on(self.docker().list_tasks(Some(options)))
             .map_err(|e| self.classify(&e, &format!("list the tasks of swarm service `{name}`")))?;
-        Ok(listed.into_iter().map(task).collect())
+        // the filter also takes an id prefix: keep the tasks of the service of that name only
+        let id = self
+            .runtime()
+            .block_on(self.docker().inspect_service(name, None::<InspectServiceOptions>))
+            .map_err(|e| self.classify(&e, &format!("inspect swarm service `{name}`")))?
+            .id
+            .unwrap_or_default();
+        Ok(listed
+            .into_iter()
+            .map(task)
+            .filter(|t| t.service == id)
+            .collect())
     }
 }

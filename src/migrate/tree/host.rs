@@ -308,6 +308,39 @@ pub fn hash_file(
     Ok(hash)
 }
 
+/// A file hashed from the disk by [`hash_back`]: its stamp once synced, when its read began
+/// (ns since the epoch, after the stamp was taken), and its content hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashedBack {
+    /// The file's stamp after its data was synced, before it was read.
+    pub stamp: Stamp,
+    /// When the read began, ns since the epoch (after `stamp` was taken).
+    pub began_ns: i64,
+    /// The content hash.
+    pub hash: String,
+}
+
+/// [`hash_file`] from the disk ([`ReadFrom::Medium`]) of the file at `path` (a final symlink is
+/// not followed), also returning its stamp once synced and when the read began: what a copy's
+/// read-back hands to its verify ([`crate::migrate::host_apply::copy_all_read_back`]).
+pub fn hash_back(path: &Path, digest: Digest, hashed: &AtomicU64) -> io::Result<HashedBack> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    drop_pages(&file, true)?;
+    let stamp = Stamp::of(&file.metadata()?);
+    let began_ns = now_ns();
+    let hash = hash_open(&mut file, digest, hashed)?;
+    drop_pages(&file, false)?;
+    Ok(HashedBack {
+        stamp,
+        began_ns,
+        hash,
+    })
+}
+
 /// Drop `file`'s cached pages, after writing its dirty ones out when `sync` (a dirty page is
 /// not dropped). A file that cannot be synced or advised (`EINVAL`, `ENOSYS`, `EROFS`: fsync(2)'s
 /// "does not support synchronization", e.g. no page cache of its own) reads as it is; an I/O

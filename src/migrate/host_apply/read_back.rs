@@ -1,9 +1,11 @@
 //! The copy's read-back from the medium, overlapped with the copy (issue 21 item 4): each copy
 //! worker, after a file got its content, owner, mode, extended attributes and times, queues it;
-//! once the file's ctime is old enough (see [`settled`]) the worker syncs it (`fdatasync`),
-//! drops its pages (`posix_fadvise(DONTNEED)`), reads it back from the disk and hashes it
-//! ([`tree::hash_back`]), while the other workers go on copying: the reads overlap the copy's
-//! writes instead of following them.
+//! once the file's ctime is old enough (see [`settled`]) the worker reads it back from the disk
+//! and hashes it ([`tree::hash_back`]: `O_DIRECT`, which writes the file's dirty pages out and
+//! reads past the page cache; where refused, `fdatasync` and `posix_fadvise(DONTNEED)` first),
+//! while the other workers go on copying: the reads overlap the copy's writes instead of
+//! following them. The copy's `syncfs` after all of it puts every inode and directory entry on
+//! the disk before the step is journaled done.
 //!
 //! What a read-back gives the verify is a [`Known`] of the copy: each file's hash with its
 //! stamp (device, inode, size, mtime and ctime to the nanosecond) as it was synced, before the

@@ -157,13 +157,19 @@ fn apply_with(
         }
     }
     // every directory entry, inode and the data not read back yet on the disk
-    let dir = File::open(target).map_err(|e| at("sync", ".", e))?;
-    syncfs(dir.as_fd()).map_err(|e| at("sync", ".", io::Error::from(e)))?;
+    sync(target)?;
     let shared = Shared {
         files: reflinks.files(),
         bytes: reflinks.bytes(),
     };
     Ok((known, shared))
+}
+
+/// The filesystem of the directory `root` synced (`syncfs`): what a copy or [`keep`] wrote
+/// there is on the disk.
+pub fn sync(root: &Path) -> Result<(), EntryError> {
+    let dir = File::open(root).map_err(|e| at("sync", ".", e))?;
+    syncfs(dir.as_fd()).map_err(|e| at("sync", ".", io::Error::from(e)))
 }
 
 /// Copy `copies` (relative paths) from `from` into `target` in parallel.

@@ -314,7 +314,10 @@ impl SwarmServices for DockerEngine {
         // the filter also takes an id prefix: keep the tasks of the service of that name only
         let id = self
             .runtime()
-            .block_on(self.docker().inspect_service(name, None::<InspectServiceOptions>))
+            .block_on(
+                self.docker()
+                    .inspect_service(name, None::<InspectServiceOptions>),
+            )
             .map_err(|e| self.classify(&e, &format!("inspect swarm service `{name}`")))?
             .id
             .unwrap_or_default();

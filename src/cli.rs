@@ -269,6 +269,18 @@ pub struct MigrateArgs {
     /// for `--rollback`), the project started there. This engine's data is kept
     #[arg(long, value_name = "CONTEXT", conflicts_with_all = ["resume", "rollback", "remove_source", "prune_source"])]
     pub to_context: Option<String>,
+    /// Move a Swarm service (`--service`) of the stack (`-p`, else the project's name) to this
+    /// node (its id, a unique id prefix, or its hostname): its data on the tiers of the node it
+    /// runs on streamed into the same tier of NODE (its `tierctl.tier.*` labels), verified on
+    /// both nodes' engines (their `tierctl.context` labels), the stack file's binds and
+    /// placement constraints rewritten for NODE (comments kept), the service placed there
+    /// through the manager (`--context`/`-H`). The old node's data is kept; `--rollback` puts
+    /// the service back
+    #[arg(long, value_name = "NODE", requires = "service", conflicts_with_all = ["resume", "rollback", "remove_source", "prune_source", "to_context", "check"])]
+    pub to_node: Option<String>,
+    /// With `--to-node`: the service of the stack file to move
+    #[arg(long, value_name = "SERVICE", requires = "to_node")]
+    pub service: Option<String>,
     /// Check a finished migration's copies (a scrub, e.g. from cron): each tier directory read
     /// again, its content from the disk, and compared with the manifest the journal kept when
     /// the copy verified; every path that differs is named (content, size, owner, mode, type,

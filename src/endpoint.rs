@@ -21,6 +21,9 @@ pub enum EndpointSource {
     ConfigFile,
     /// Nothing set: the `default` context and its socket.
     Default,
+    /// A Swarm node's `tierctl.context` label (`verify --swarm`, `tiers status --swarm`,
+    /// `migrate --to-node`).
+    NodeLabel,
 }
 
 impl fmt::Display for EndpointSource {
@@ -32,6 +35,7 @@ impl fmt::Display for EndpointSource {
             EndpointSource::ContextEnv => "DOCKER_CONTEXT",
             EndpointSource::ConfigFile => "currentContext in config.json",
             EndpointSource::Default => "the default context",
+            EndpointSource::NodeLabel => "the swarm node's `tierctl.context` label",
         })
     }
 }

@@ -18,6 +18,8 @@ use crate::compose::model::{ComposeProject, LoadedFile, MountId, MountType, Volu
 use crate::compose::origin::{Route, RouteKey};
 use crate::plan::{EditKind, Plan};
 
+mod constraint;
+
 /// One file's text before and after.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Patched {
@@ -95,6 +97,12 @@ pub enum PatchProblem {
     /// A constraint's keys can only be added to a block mapping.
     #[error("the service's `deploy` is not a block mapping; add the constraint by hand")]
     NotBlockMapping,
+    /// The constraint a move replaces is not in the service's constraints (any more).
+    #[error("the service's placement constraints have no `{constraint}` (edited since the plan?)")]
+    NoConstraint {
+        /// The constraint looked for.
+        constraint: String,
+    },
     /// Removing the key would take a comment line the plan did not show.
     #[error("the comment line `{line}` would go with it, which the plan did not say")]
     UnplannedComment {
@@ -224,7 +232,7 @@ fn patch_env(file: &Path, old: &str, kinds: &[&EditKind]) -> Result<String, Rewr
     Ok(lines.concat())
 }
 
-fn patch_yaml(
+pub(crate) fn patch_yaml(
     file: &Path,
     doc: Option<&yamlpath::Document>,
     kinds: &[&EditKind],
@@ -243,15 +251,21 @@ fn patch_yaml(
             continue;
         }
         if let EditKind::Constraint {
-            route, constraint, ..
+            route,
+            constraint,
+            replaces,
+            ..
         } = kind
         {
-            doc =
-                add_constraint(&doc, route, constraint).map_err(|problem| RewriteError::Patch {
-                    file: file.to_path_buf(),
-                    route: route.to_string(),
-                    problem: Box::new(problem),
-                })?;
+            let patched = match replaces {
+                Some(old) => constraint::replace(&doc, route, old, constraint),
+                None => constraint::add(&doc, route, constraint),
+            };
+            doc = patched.map_err(|problem| RewriteError::Patch {
+                file: file.to_path_buf(),
+                route: route.to_string(),
+                problem: Box::new(problem),
+            })?;
             continue;
         }
         for (route, op) in operations(&doc, kind) {
@@ -286,83 +300,6 @@ fn without_added_newline(
         Some(stripped) => yamlpath::Document::new(stripped.to_owned()),
         None => Ok(after),
     }
-}
-
-/// `constraint` added to the service at `route`: appended to `deploy.placement.constraints`,
-/// or the missing keys of that path written at the end of the deepest block mapping there is
-/// (text inserted, so comments, order and quoting elsewhere are kept; yamlpatch's `Add` indents
-/// a nested mapping wrongly).
-fn add_constraint(
-    doc: &yamlpath::Document,
-    route: &Route,
-    constraint: &str,
-) -> Result<yamlpath::Document, PatchProblem> {
-    let item = crate::plan::encode(
-        constraint,
-        crate::plan::ScalarStyle::Plain,
-        crate::plan::Nesting::Block,
-    );
-    let deploy = route.with("deploy");
-    let placement = deploy.with("placement");
-    let constraints = placement.with("constraints");
-    let exists = |r: &Route| doc.query_exists(&r.to_yamlpath());
-    let (at, lines) = if exists(&constraints) {
-        let value = yaml_serde::Value::String(constraint.to_owned());
-        let patch = yamlpatch::Patch {
-            route: constraints.to_yamlpath(),
-            operation: yamlpatch::Op::Append { value },
-        };
-        return Ok(yamlpatch::apply_yaml_patches(doc, &[patch])?);
-    } else if exists(&placement) {
-        (
-            placement,
-            vec!["constraints:".to_owned(), format!("  - {item}")],
-        )
-    } else if exists(&deploy) {
-        let lines = ["placement:", "  constraints:"].map(str::to_owned);
-        (
-            deploy,
-            [lines.to_vec(), vec![format!("    - {item}")]].concat(),
-        )
-    } else {
-        let lines = ["deploy:", "  placement:", "    constraints:"].map(str::to_owned);
-        (
-            route.clone(),
-            [lines.to_vec(), vec![format!("      - {item}")]].concat(),
-        )
-    };
-    append_to_mapping(doc, &at, &lines)
-}
-
-/// `lines` (relative to the mapping's own indentation) added after the last line of the block
-/// mapping at `route`.
-fn append_to_mapping(
-    doc: &yamlpath::Document,
-    route: &Route,
-    lines: &[String],
-) -> Result<yamlpath::Document, PatchProblem> {
-    let feature = doc
-        .query_exact(&route.to_yamlpath())?
-        .ok_or(PatchProblem::NotBlockMapping)?;
-    let text = doc.source();
-    let (start, end) = feature.location.byte_span;
-    if text[start..end].trim_start().starts_with('{') {
-        return Err(PatchProblem::NotBlockMapping);
-    }
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let indent = &text[line_start..start];
-    if !indent.chars().all(|c| c == ' ') {
-        return Err(PatchProblem::NotBlockMapping);
-    }
-    let insert_at = text[end..].find('\n').map_or(text.len(), |i| end + i);
-    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let added: String = lines
-        .iter()
-        .map(|l| format!("{newline}{indent}{l}"))
-        .collect();
-    let mut new = text.to_owned();
-    new.insert_str(insert_at.min(new.len()), &added);
-    Ok(yamlpath::Document::new(new)?)
 }
 
 /// Removes a top-level volume entry (or block) with the comment lines the plan said go with it.
@@ -555,14 +492,29 @@ pub fn compare_model(
             });
         }
         let mut constraints = before.deploy.constraints.clone();
-        constraints.extend(plan.edits.iter().filter_map(|e| match &e.kind {
-            EditKind::Constraint {
+        for edit in &plan.edits {
+            let EditKind::Constraint {
                 service,
                 constraint,
+                replaces,
                 ..
-            } if service == name => Some(constraint.clone()),
-            _ => None,
-        }));
+            } = &edit.kind
+            else {
+                continue;
+            };
+            if service != name {
+                continue;
+            }
+            let replaced = replaces.as_ref().and_then(|old| {
+                constraints
+                    .iter()
+                    .position(|c| crate::plan::same_constraint(c, old))
+            });
+            match replaced {
+                Some(i) => constraints[i] = constraint.clone(),
+                None => constraints.push(constraint.clone()),
+            }
+        }
         if (before.deploy.global, before.deploy.replicas, constraints)
             != (
                 after.deploy.global,
@@ -820,64 +772,5 @@ mod tests {
         assert_eq!(out, "# c\r\nA=/t/x # keep\r\nB=1\n");
         let err = patch_env(Path::new(".env"), "# c\nA=./y\n", &refs).expect_err("changed");
         assert!(matches!(err, RewriteError::EnvLine { line: 2, .. }));
-    }
-}
-
-#[cfg(test)]
-mod constraint_tests {
-    use super::*;
-    use crate::compose::origin::RouteKey;
-
-    fn pinned(text: &str) -> String {
-        let route = Route::new([RouteKey::from("services"), RouteKey::from("db")]);
-        let kind = EditKind::Constraint {
-            service: "db".into(),
-            route,
-            constraint: "node.labels.tierctl.tier.fast==/mnt/nvme".into(),
-        };
-        let kinds = [&kind];
-        let doc = yamlpath::Document::new(text.to_owned()).expect("parsed");
-        patch_yaml(Path::new("compose.yaml"), Some(&doc), &kinds).expect("patched")
-    }
-
-    #[test]
-    fn issue24_a_constraint_is_added_where_the_keys_end_comments_kept() {
-        let bare = "services:\n  db:\n    image: postgres # the db\n    volumes:\n      - /mnt/nvme/db:/data\n";
-        let out = pinned(bare);
-        assert!(out.contains("image: postgres # the db"), "{out}");
-        let tree: serde_norway::Value = serde_norway::from_str(&out).expect("yaml");
-        assert_eq!(
-            tree["services"]["db"]["deploy"]["placement"]["constraints"][0].as_str(),
-            Some("node.labels.tierctl.tier.fast==/mnt/nvme"),
-            "{out}"
-        );
-        let listed = "services:\n  db:\n    image: postgres\n    deploy:\n      replicas: 1 # one\n      placement:\n        constraints:\n          - node.role==worker # keep\n";
-        let out = pinned(listed);
-        assert!(out.contains("replicas: 1 # one"), "{out}");
-        assert!(out.contains("node.role==worker # keep"), "{out}");
-        let tree: serde_norway::Value = serde_norway::from_str(&out).expect("yaml");
-        let list = &tree["services"]["db"]["deploy"]["placement"]["constraints"];
-        assert_eq!(
-            list[1].as_str(),
-            Some("node.labels.tierctl.tier.fast==/mnt/nvme"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn issue24_a_flow_deploy_is_refused_not_mangled() {
-        let route = Route::new([RouteKey::from("services"), RouteKey::from("db")]);
-        let kind = EditKind::Constraint {
-            service: "db".into(),
-            route,
-            constraint: "node.id==x".into(),
-        };
-        let text = "services:\n  db:\n    image: postgres\n    deploy: {replicas: 1}\n";
-        let doc = yamlpath::Document::new(text.to_owned()).expect("parsed");
-        let err = patch_yaml(Path::new("compose.yaml"), Some(&doc), &[&kind]).expect_err("flow");
-        assert!(
-            matches!(&err, RewriteError::Patch { problem, .. } if matches!(**problem, PatchProblem::NotBlockMapping)),
-            "{err:?}"
-        );
     }
 }

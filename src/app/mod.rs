@@ -22,6 +22,7 @@ mod new;
 mod node_disks;
 mod rewrite;
 mod swarm;
+mod swarm_move;
 mod tiers;
 mod tiers_move;
 mod to_context;

@@ -167,10 +167,9 @@ pub(super) fn node_engine(
 ) -> (Option<String>, Option<String>, Result<Endpoint, NodeAway>) {
     let context = node.context().map(str::to_owned);
     let resolved = context.as_ref().map(|ctx| {
-        let mut input = endpoint_input(global, env, Some(ctx.clone()));
         // `-H` named the manager, not this node: its context alone says where its engine is
-        input.hosts.clear();
-        endpoint::resolve(&input, &DiskConfig).map_err(Error::from)
+        let input = endpoint_input(global, env, Some(ctx.clone()));
+        endpoint::resolve_node_context(&input, &DiskConfig).map_err(Error::from)
     });
     let host = resolved
         .as_ref()

@@ -125,6 +125,7 @@ pub(super) fn migrate(
         to: Some(OtherEngine {
             engine: &other.0,
             context: cross.context.clone(),
+            swarm: None,
         }),
     };
     // the compose project as it is on disk when a prune checks who uses a volume

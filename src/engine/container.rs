@@ -152,4 +152,9 @@ pub enum Selector {
     Journal(String),
     /// Every helper container, of any run (the helper label).
     Helpers,
+    /// Every container of a Swarm service (its tasks' containers on this node).
+    SwarmService(String),
 }
+
+/// The label Swarm puts on a task's container: its service's name.
+pub const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.name";

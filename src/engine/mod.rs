@@ -28,7 +28,9 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 
 pub use crate::facts::EngineInfo;
-pub use container::{ContainerInfo, ContainerSpec, ContainerState, ExecOutput, Selector};
+pub use container::{
+    ContainerInfo, ContainerSpec, ContainerState, ExecOutput, SWARM_SERVICE_LABEL, Selector,
+};
 pub use helper::{Capability, HelperSpec, MountSource, MountSpec};
 
 /// What reads one archive stream of [`Helpers::read_archives`]: the path's index and the tar.

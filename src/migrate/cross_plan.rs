@@ -32,6 +32,11 @@ pub struct CrossHost {
     /// The services' images, which must be on B (no registry is assumed).
     #[serde(default)]
     pub images: Vec<String>,
+    /// A Swarm service moved to another node (`migrate --to-node`): B is that node's engine,
+    /// the stack file is rewritten in place (not copied for B), and the service is stopped and
+    /// placed through the swarm's manager instead of compose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<crate::migrate::swarm_service::SwarmService>,
 }
 
 /// Where the source is mounted in the helpers on A.
@@ -119,6 +124,36 @@ pub fn build(
         compose_files,
         roots,
         images,
+        swarm: None,
+    }));
+    plan
+}
+
+/// A Swarm service's move to the node whose engine is `context` (`migrate --to-node`): the
+/// local plan that rewrites its stack file in place (its binds and constraints for the new
+/// node: [`crate::plan::node_move`]) becomes a move to B whose only service is the Swarm
+/// service's; its copies cross engines as `--to-context`'s do.
+pub fn swarm_move(
+    mut plan: MigratePlan,
+    context: &str,
+    roots: Vec<PathBuf>,
+    images: Vec<String>,
+    swarm: crate::migrate::swarm_service::SwarmService,
+) -> MigratePlan {
+    plan.services = vec![swarm.service.clone()];
+    plan.needs.clear();
+    plan.steps = steps(plan.copies.len(), plan.pre_copy);
+    plan.to_context = Some(Box::new(CrossHost {
+        context: context.to_owned(),
+        compose_file: plan
+            .files
+            .first()
+            .map(|f| f.path.clone())
+            .unwrap_or_default(),
+        compose_files: Vec::new(),
+        roots,
+        images,
+        swarm: Some(swarm),
     }));
     plan
 }
@@ -147,6 +182,31 @@ pub fn describe(
     target: &dyn Fn(&usize) -> String,
 ) -> Option<String> {
     let b = &cross.context;
+    if let Some(swarm) = &cross.swarm {
+        let short = |id: &str| id.chars().take(12).collect::<String>();
+        match step {
+            MigrateStep::Stop => {
+                return Some(format!(
+                    "scale swarm service `{}` to 0 on node {} and wait until its task ended",
+                    swarm.name,
+                    short(&swarm.from_node)
+                ));
+            }
+            MigrateStep::Start => {
+                return Some(format!(
+                    "update `{}`: constraints {}, binds to node {}'s tier, {} replica(s); wait until its task runs there",
+                    swarm.name,
+                    swarm.after.constraints.join(", "),
+                    short(&swarm.to_node),
+                    swarm.after.replicas
+                ));
+            }
+            MigrateStep::VerifyMounts => {
+                return Some(format!("verify the task's mounts on `{b}`"));
+            }
+            _ => {}
+        }
+    }
     Some(match step {
         MigrateStep::CreateDir(n) => format!("create {} on `{b}`", target(n)),
         MigrateStep::PreCopy(n) => format!(

@@ -39,7 +39,8 @@ pub enum Durable {
     HostCopy,
     /// A temporary volume created and filled from the image (a seed).
     VolumeCreate,
-    /// The plan's services stopped (a batch of containers, in compose's order).
+    /// The plan's services stopped (a batch of containers, in compose's order; a Swarm
+    /// service scaled to 0).
     ServiceStop,
     /// A compose file written (compare-and-swap through `write.rs`: backup, temp file,
     /// fsync, swap), by the rewrite or the rollback's restore.
@@ -50,6 +51,9 @@ pub enum Durable {
     ComposeRemove,
     /// The services started (`compose up -d`).
     ComposeUp,
+    /// A Swarm service's placement set through the manager (`migrate --to-node`): its
+    /// constraints, bind sources and replicas for the new node, or back for the old one.
+    ServiceUpdate,
     /// A source volume removed (`remove-source`, `--prune-source`) or a seed volume.
     VolumeRemove,
     /// A copy removed from its tier (`--discard-copy`).
@@ -58,7 +62,7 @@ pub enum Durable {
 
 impl Durable {
     /// Every kind, in the order of the table in `docs/safety.md`.
-    pub const ALL: [Durable; 15] = [
+    pub const ALL: [Durable; 16] = [
         Durable::JournalCreate,
         Durable::JournalAppend,
         Durable::JournalSync,
@@ -72,6 +76,7 @@ impl Durable {
         Durable::ComposeCreate,
         Durable::ComposeRemove,
         Durable::ComposeUp,
+        Durable::ServiceUpdate,
         Durable::VolumeRemove,
         Durable::CopyRemove,
     ];
@@ -92,6 +97,7 @@ impl Durable {
             Durable::ComposeCreate => "compose-create",
             Durable::ComposeRemove => "compose-remove",
             Durable::ComposeUp => "compose-up",
+            Durable::ServiceUpdate => "service-update",
             Durable::VolumeRemove => "volume-remove",
             Durable::CopyRemove => "copy-remove",
         }

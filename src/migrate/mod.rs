@@ -79,6 +79,7 @@ pub mod steps;
 pub mod stop_order;
 pub mod stop_signal;
 pub mod stream;
+pub mod swarm_service;
 pub mod tier_dirs;
 pub mod tree;
 

@@ -183,7 +183,7 @@ fn journal_running(
     state: &mut JournalState,
     step: &StepId,
 ) -> Result<(), MigrateError> {
-    let services = steps::running_services(ctx.engine, plan)
+    let services = steps::running_now(ctx, plan)
         .map_err(|error| step_error(journal, plan, state, step, error.into()))?;
     journal.append(&Record::Running {
         services: services.clone(),

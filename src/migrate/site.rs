@@ -20,6 +20,9 @@ pub struct OtherEngine<'a> {
     pub engine: &'a dyn StreamTarget,
     /// Its docker context (the compose CLI is pointed at it by `DOCKER_CONTEXT`).
     pub context: String,
+    /// The swarm's manager, when the move is a Swarm service's to B's node
+    /// ([`super::swarm_service`]).
+    pub swarm: Option<&'a dyn crate::engine::swarm::SwarmServices>,
 }
 
 /// The engine whose tier directories receive the copies, and how tierctl reaches them.

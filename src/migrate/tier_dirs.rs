@@ -24,6 +24,11 @@ use crate::engine::{EngineError, HelperOutput, host_fs};
 /// copies go to engine B). A tier whose disk went away would get a copy on the system disk
 /// below its mount point, services started on the empty directory there, or a rollback that
 /// finds no copy and leaves what the services wrote on the disk behind.
+///
+/// Only the copies' tiers are read while each has its marker: another tier's disk that hangs
+/// (a network share gone away) does not stall a move that does not touch it. A copy's tier
+/// without its marker makes it read the others: a marker on any of them says the tiers were
+/// initialised, so the missing one is a disk away, not a tier never marked.
 pub fn present(
     ctx: &MigrateContext<'_>,
     plan: &MigratePlan,
@@ -32,8 +37,28 @@ pub fn present(
         return Ok(());
     };
     let targets: Vec<&Path> = plan.copies.iter().map(|c| c.job.target.as_path()).collect();
-    crate::tierfs::refuse_absent_tiers(tiers, &crate::tierfs::presences(tiers), &targets)
-        .map_err(Box::new)
+    present_at(tiers, &targets, &crate::tierfs::presence).map_err(Box::new)
+}
+
+/// [`present`] with `look` reading one tier root: the targets' tiers first, the others only
+/// when none of those has its marker.
+fn present_at(
+    tiers: &crate::tiers::Tiers,
+    targets: &[&Path],
+    look: &dyn Fn(&Path) -> crate::facts::TierPresence,
+) -> Result<(), crate::tierfs::AbsentTier> {
+    let mut seen: BTreeMap<String, _> = targets
+        .iter()
+        .filter_map(|t| tiers.tier_of(t))
+        .map(|tier| (tier.name.clone(), look(&tier.root)))
+        .collect();
+    if !crate::audit::initialised(seen.values()) {
+        for tier in tiers.tiers.values() {
+            seen.entry(tier.name.clone())
+                .or_insert_with(|| look(&tier.root));
+        }
+    }
+    crate::tierfs::refuse_absent_tiers(tiers, &seen, targets)
 }
 
 /// Why a target directory could not be looked at, created, emptied or removed.
@@ -391,5 +416,65 @@ fn check_room(
             room.available >> 20,
             needed >> 20
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::facts::{Marker, TierPresence};
+
+    fn at(root: &Path, marked: bool) -> TierPresence {
+        let marker = match marked {
+            true => Marker::Present {
+                tier: root
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into(),
+                id: "0123".into(),
+            },
+            false => Marker::Missing,
+        };
+        TierPresence {
+            root_is_dir: true,
+            root_empty: !marked,
+            marker,
+            mount_point: Some(true),
+        }
+    }
+
+    #[test]
+    fn review_a_step_reads_only_its_copies_tiers_while_their_markers_are_there() {
+        let tiers = crate::tiers::load(
+            Path::new("tiers.yaml"),
+            "tiers:\n  fast: { root: /t/fast }\n  cold: { root: /t/cold }\n",
+        )
+        .expect("tiers");
+        let target = Path::new("/t/fast/db");
+        let read = RefCell::new(Vec::new());
+        let read = &read;
+        let look = |marked: &'static [&str]| {
+            move |root: &Path| {
+                read.borrow_mut().push(root.to_path_buf());
+                at(root, marked.iter().any(|m| root.ends_with(m)))
+            }
+        };
+        // marked: the cold tier (a network share that may hang) is never read
+        present_at(&tiers, &[target], &look(&["fast", "cold"])).expect("present");
+        assert_eq!(*read.borrow(), [PathBuf::from("/t/fast")]);
+        // its marker gone while the cold tier has one: its disk is away
+        read.borrow_mut().clear();
+        let absent = present_at(&tiers, &[target], &look(&["cold"])).expect_err("absent");
+        assert_eq!(absent.tier, "fast");
+        assert_eq!(
+            read.borrow().len(),
+            2,
+            "the others tell a disk away from no markers"
+        );
+        // no tier was ever marked: nothing to tell, not refused
+        present_at(&tiers, &[target], &look(&[])).expect("never initialised");
     }
 }

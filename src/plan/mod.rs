@@ -9,6 +9,7 @@
 
 mod env_edit;
 mod nested;
+mod node_move;
 mod pin;
 mod removal;
 mod scalar;
@@ -30,7 +31,8 @@ use crate::tiers::Tiers;
 pub use crate::audit::Reason;
 
 pub use nested::AddedBind;
-pub use pin::pins;
+pub use node_move::{MovedBind, NodeMoveError, node_move};
+pub use pin::{pins, same_constraint};
 pub use removal::{Removal, RemovalError, remove_key};
 pub use scalar::{
     Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,
@@ -214,6 +216,9 @@ pub enum EditKind {
         route: Route,
         /// The constraint (`node.labels.tierctl.tier.fast==/mnt/nvme`).
         constraint: String,
+        /// The constraint it replaces in place (a move to another node); `None`: added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
     },
 }
 
@@ -318,7 +323,7 @@ pub fn plan(input: &Input<'_>) -> Plan {
                 continue;
             }
             Fix::Rebind(rebind) => {
-                let written = writing(input, mount, &rebind);
+                let written = writing(input.project, input.strict_binds, mount, &rebind);
                 (rebind, written)
             }
         };
@@ -394,7 +399,12 @@ fn change(strict: bool, mount: &VolumeMount, rebind: &Rebind) -> Change {
 }
 
 /// The edits that write `rebind` where the fix says ([`Via`]), or why the text cannot take them.
-fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Writing, Unwritable> {
+fn writing(
+    project: &ComposeProject,
+    strict_binds: bool,
+    mount: &VolumeMount,
+    rebind: &Rebind,
+) -> Result<Writing, Unwritable> {
     let origin = &mount.origin;
     let route = || origin.route.clone();
     let new_path = rebind.path.to_str().ok_or_else(|| Unwritable::NotUtf8 {
@@ -409,7 +419,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
         });
     }
     let literal = compose_literal(new_path);
-    let doc = input.project.texts.get(&origin.file).and_then(|f| f.doc());
+    let doc = project.texts.get(&origin.file).and_then(|f| f.doc());
     // the scalar's parent collection: the volume list (short) or the entry (long)
     let parent = Route(origin.route.0[..origin.route.0.len().saturating_sub(1)].to_vec());
     let parent_text = doc.and_then(|d| entry_text(d, &parent));
@@ -448,7 +458,7 @@ fn writing(input: &Input<'_>, mount: &VolumeMount, rebind: &Rebind) -> Result<Wr
                     entry: entry.clone(),
                 });
             }
-            if input.strict_binds && mount.create_host_path {
+            if strict_binds && mount.create_host_path {
                 if has_key(doc, &entry, "bind") {
                     return Err(Unwritable::BindBlock { route: entry });
                 }

@@ -25,7 +25,12 @@ pub fn pins(project: &ComposeProject, findings: &[Finding]) -> Vec<Edit> {
         .into_iter()
         .filter_map(|((service, constraint), mounts)| {
             let def = project.services.get(service)?;
-            if def.deploy.constraints.iter().any(|c| same(c, constraint)) {
+            if def
+                .deploy
+                .constraints
+                .iter()
+                .any(|c| same_constraint(c, constraint))
+            {
                 return None;
             }
             Some(Edit {
@@ -35,6 +40,7 @@ pub fn pins(project: &ComposeProject, findings: &[Finding]) -> Vec<Edit> {
                     service: service.to_owned(),
                     route: def.origin.route.clone(),
                     constraint: constraint.to_owned(),
+                    replaces: None,
                 },
             })
         })
@@ -42,7 +48,7 @@ pub fn pins(project: &ComposeProject, findings: &[Finding]) -> Vec<Edit> {
 }
 
 /// Two constraints that say the same, spaces around the operator aside.
-fn same(a: &str, b: &str) -> bool {
+pub fn same_constraint(a: &str, b: &str) -> bool {
     let squeeze = |s: &str| s.split_whitespace().collect::<String>();
     squeeze(a) == squeeze(b)
 }

@@ -6,7 +6,9 @@
 mod constraint;
 mod labels;
 mod node;
+mod service_move;
 
 pub use constraint::{Constraint, ConstraintError, Operator, eligible};
 pub use labels::{NodeTier, NodeView, label_changes, views};
 pub use node::{Availability, CONTEXT_LABEL, Node, TIER_LABEL_PREFIX, tier_label};
+pub use service_move::{ServiceMove, ServiceMoveError, plan as service_move};

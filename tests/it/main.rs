@@ -62,6 +62,7 @@ mod share_probe_engine;
 mod stack;
 mod subtree;
 mod swarm;
+mod swarm_move;
 mod templates;
 mod tier_presence;
 mod tiers_cli;

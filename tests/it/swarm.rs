@@ -21,14 +21,14 @@ use crate::workspace::Workspace;
 const ENV_FILE: &str = "/var/lib/tierctl-swarm/env";
 
 /// The swarm `.ci/swarm up` made.
-struct Swarm {
+pub(crate) struct Swarm {
     /// `unix:///…` of the worker's engine.
-    worker_socket: String,
-    manager_node: String,
-    worker_node: String,
+    pub(crate) worker_socket: String,
+    pub(crate) manager_node: String,
+    pub(crate) worker_node: String,
 }
 
-fn swarm() -> Option<Swarm> {
+pub(crate) fn swarm() -> Option<Swarm> {
     let read = || -> Result<Swarm, String> {
         let text = std::fs::read_to_string(ENV_FILE).map_err(|e| format!("`{ENV_FILE}`: {e}"))?;
         let get = |key: &str| {
@@ -61,7 +61,7 @@ fn swarm() -> Option<Swarm> {
 }
 
 /// `docker ARGS` on this engine (the manager); its stdout.
-fn docker(args: &[&str]) -> String {
+pub(crate) fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
         .env_remove("DOCKER_CONTEXT")
@@ -85,14 +85,14 @@ fn node_update(args: &[&str]) {
 
 /// A unique tier name and stack name for one test; the tier labels and the stack are removed
 /// when dropped.
-struct Run {
-    tier: String,
-    stack: String,
+pub(crate) struct Run {
+    pub(crate) tier: String,
+    pub(crate) stack: String,
     nodes: [String; 2],
 }
 
 impl Run {
-    fn new(swarm: &Swarm, test: &str) -> Run {
+    pub(crate) fn new(swarm: &Swarm, test: &str) -> Run {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         let id = format!("{}{n}", std::process::id());
@@ -111,7 +111,7 @@ impl Run {
         }
     }
 
-    fn deploy(&self, file: &Path) {
+    pub(crate) fn deploy(&self, file: &Path) {
         let out = docker(&[
             "stack",
             "deploy",
@@ -123,7 +123,7 @@ impl Run {
     }
 
     /// Waits until `count` tasks of the stack run; their node ids by service.
-    fn running(&self, count: usize) -> Vec<(String, String)> {
+    pub(crate) fn running(&self, count: usize) -> Vec<(String, String)> {
         let start = Instant::now();
         loop {
             let out = docker(&[
@@ -175,7 +175,7 @@ impl Drop for Run {
 
 /// The contexts the `tierctl.context` labels name: `first` this engine, `second` the worker
 /// (or `second_host` instead).
-fn contexts(second_host: &str) -> DockerConfig {
+pub(crate) fn contexts(second_host: &str) -> DockerConfig {
     DockerConfig::new()
         .context("first", "unix:///var/run/docker.sock")
         .context("second", second_host)
@@ -193,7 +193,7 @@ fn tierctl(ws: &Workspace, config: &DockerConfig, args: &[&str]) -> std::process
         .expect("tierctl runs")
 }
 
-fn assign(ws: &Workspace, config: &DockerConfig, swarm: &Swarm) {
+pub(crate) fn assign(ws: &Workspace, config: &DockerConfig, swarm: &Swarm) {
     let out = tierctl(
         ws,
         config,
@@ -215,7 +215,7 @@ fn assign(ws: &Workspace, config: &DockerConfig, swarm: &Swarm) {
 
 /// A workspace with tier roots `a/<tier>` (the manager's) and `b/<tier>` (the worker's), and
 /// tiers.yaml saying so (`contexts.second`).
-fn workspace(run: &Run, compose: &str) -> Workspace {
+pub(crate) fn workspace(run: &Run, compose: &str) -> Workspace {
     let t = &run.tier;
     let tiers = format!(
         "tiers:\n  {t}: {{ root: {{root}}/a/{t} }}\ncontexts:\n  second:\n    tiers:\n      {t}: {{ root: {{root}}/b/{t} }}\n"
@@ -230,7 +230,7 @@ fn workspace(run: &Run, compose: &str) -> Workspace {
     ws
 }
 
-const NETWORK: &str = "networks:\n  hostnet:\n    external: true\n    name: host\n";
+pub(crate) const NETWORK: &str = "networks:\n  hostnet:\n    external: true\n    name: host\n";
 
 #[test]
 fn issue24_an_unpinned_stateful_service_is_found_and_pinned_by_rewrite() {

@@ -69,6 +69,13 @@ pub(super) fn migrate(
         lock: lock.as_ref(),
         on: &on,
     };
+    let swarm_journal = journaled
+        .as_ref()
+        .and_then(to_context::journaled_context)
+        .is_some_and(|c| c.swarm.is_some());
+    if args.to_node.is_some() || swarm_journal {
+        return super::swarm_move::migrate(&run, journaled, out);
+    }
     if args.to_context.is_some()
         || journaled
             .as_ref()

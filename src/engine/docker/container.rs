@@ -155,6 +155,10 @@ impl Containers for DockerEngine {
             Selector::Volume(name) => ("volume", name.clone()),
             Selector::Journal(id) => ("label", format!("{JOURNAL_LABEL}={id}")),
             Selector::Helpers => ("label", HELPER_LABEL.to_owned()),
+            Selector::SwarmService(name) => (
+                "label",
+                format!("{}={name}", crate::engine::SWARM_SERVICE_LABEL),
+            ),
         };
         let options = ListContainersOptions {
             all: true,

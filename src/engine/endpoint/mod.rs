@@ -156,6 +156,27 @@ impl EndpointError {
     }
 }
 
+/// The endpoint of the context a Swarm node's `tierctl.context` label names (`input.context`;
+/// `-H`, which names the manager, is not looked at): as [`resolve`], an unknown context named as
+/// the label's ([`EndpointSource::NodeLabel`]), not `--context`'s.
+pub fn resolve_node_context(
+    input: &EndpointInput,
+    files: &dyn ConfigFiles,
+) -> Result<Endpoint, EndpointError> {
+    let input = EndpointInput {
+        hosts: Vec::new(),
+        ..input.clone()
+    };
+    resolve(&input, files).map_err(|error| match error {
+        EndpointError::ContextNotFound { name, meta, .. } => EndpointError::ContextNotFound {
+            name,
+            meta,
+            source_of_name: EndpointSource::NodeLabel,
+        },
+        other => other,
+    })
+}
+
 /// Resolve the endpoint the docker CLI would use.
 pub fn resolve(input: &EndpointInput, files: &dyn ConfigFiles) -> Result<Endpoint, EndpointError> {
     let flag_context = input.context.as_deref().filter(|c| !c.is_empty());

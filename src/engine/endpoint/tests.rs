@@ -250,6 +250,26 @@ fn two_hosts_is_an_error() {
 }
 
 #[test]
+fn a_swarm_node_s_missing_context_is_named_as_its_label_and_ignores_h() {
+    let home = Home::new();
+    let mut input = home.input();
+    input.hosts = vec!["unix:///manager.sock".into()];
+    input.context = Some("nas".into());
+    let err = super::resolve_node_context(&input, &DiskConfig).expect_err("missing");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("context `nas` (from the swarm node's `tierctl.context` label) not found"),
+        "{msg}"
+    );
+    assert!(
+        err.hint()
+            .contains("fix the swarm node's `tierctl.context` label"),
+        "{}",
+        err.hint()
+    );
+}
+
+#[test]
 fn missing_context_names_context_source_and_file() {
     let home = Home::new().config(r#"{"currentContext":"colima-work"}"#);
     let err = resolve(&home.input(), &DiskConfig).expect_err("missing");

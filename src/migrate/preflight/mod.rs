@@ -64,8 +64,8 @@ pub fn read_only(ctx: &MigrateContext<'_>, plan: &MigratePlan) -> Result<(), Mig
         b.engine.info().map_err(refused_by)?;
         problems.extend(other_engine::problems(ctx, b, plan));
     }
-    let running = steps::running_services(ctx.engine, plan)
-        .map_err(|e| MigrateError::Refused(e.to_string()))?;
+    let running =
+        steps::running_now(ctx, plan).map_err(|e| MigrateError::Refused(e.to_string()))?;
     if ctx.compose.is_none() && ctx.to.is_none() && !running.is_empty() {
         problems.push(format!(
             "no compose CLI found (`docker compose` or `docker-compose`) to start {} again after the copy: install one first",

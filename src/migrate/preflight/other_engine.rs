@@ -16,10 +16,25 @@ pub(super) fn problems(
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let engine_error = |e: EngineError| format!("{e}; hint: {}", e.hint());
-    if ctx.compose.is_none() {
+    let swarm = plan.to_context.as_deref().and_then(|c| c.swarm.as_ref());
+    if let Some(service) = swarm {
+        // the swarm places the service: no compose CLI, no project on B, the stack file
+        // rewritten in place (compare-and-swap at the rewrite)
+        match b.swarm.map(|m| m.service_placement(&service.name)) {
+            Some(Ok(Some(_))) => {}
+            Some(Ok(None)) => problems.push(format!(
+                "the swarm has no service `{}` (deploy the stack first: `docker stack deploy -c FILE {}`)",
+                service.name, service.stack
+            )),
+            Some(Err(e)) => problems.push(engine_error(e)),
+            None => problems.push("no swarm manager to place the service through".into()),
+        }
+    }
+    if ctx.compose.is_none() && swarm.is_none() {
         problems.push("no compose CLI found (`docker compose`, `docker-compose-v2` or `docker-compose`) to start the project on the other engine".into());
     }
     match b.engine.list(&Selector::Project(plan.project.clone())) {
+        _ if swarm.is_some() => {}
         Ok(found) if found.iter().any(|c| c.running) => problems.push(format!(
             "project `{}` already runs on context `{}`: stop it there first (`docker --context {} compose -p {} down`)",
             plan.project, b.context, b.context, plan.project
@@ -27,7 +42,7 @@ pub(super) fn problems(
         Ok(_) => {}
         Err(e) => problems.push(engine_error(e)),
     }
-    for change in &plan.files {
+    for change in plan.files.iter().filter(|_| swarm.is_none()) {
         if std::fs::read_to_string(&change.path).is_ok_and(|t| t != change.new) {
             problems.push(format!(
                 "`{}` exists with other text: move it away first",

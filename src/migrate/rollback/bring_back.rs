@@ -331,14 +331,22 @@ pub(super) fn refuse_newer_on_b(
     let site = ctx.site();
     let context = site.elsewhere().unwrap_or_default();
     let running = state.services_to_start();
-    let restarted = compose_cli::start(
-        ctx.compose.as_ref(),
-        ctx.engine,
-        &state.plan,
-        &running,
-        Some(context),
-    )
-    .map(|()| running);
+    let restarted = match crate::migrate::swarm_service::of(ctx, &state.plan) {
+        // placed on its new node again, as the move left it
+        Some(swarm) => swarm
+            .place(&swarm.service.after, &swarm.service.to_node)
+            .map(|()| running)
+            .map_err(|e| e.to_string()),
+        None => compose_cli::start(
+            ctx.compose.as_ref(),
+            ctx.engine,
+            &state.plan,
+            &running,
+            Some(context),
+        )
+        .map(|()| running)
+        .map_err(|e| e.to_string()),
+    };
     Err(MigrateError::Blocked {
         message: format!(
             "the services wrote on `{context}` since the copy was verified ({}); rolling back would return them to older data on this engine{}",

@@ -202,7 +202,12 @@ fn stop_services(
         ),
     };
     let site = ctx.site();
-    let running = super::steps::running_services(site.engine, &state.plan).map_err(fail)?;
+    let swarm = super::swarm_service::of(ctx, &state.plan);
+    let running = match &swarm {
+        Some(swarm) => swarm.running(),
+        None => super::steps::running_services(site.engine, &state.plan),
+    }
+    .map_err(fail)?;
     if !running.is_empty() {
         journal.append(&Record::Running {
             services: running.clone(),
@@ -216,7 +221,12 @@ fn stop_services(
     let stop = StepId::Once(OnceStep::RollbackStop);
     ctx.durable(Durable::ServiceStop, Some(&stop))
         .map_err(|e| failed(state, &stop, e))?;
-    let stopped = super::steps::stop_plan_services(site.engine, &state.plan).map_err(fail)?;
+    let stopped = match &swarm {
+        Some(swarm) => swarm
+            .stop(state.plan.grace_of(&swarm.service.service))
+            .map_err(|e| failed(state, &stop, e))?,
+        None => super::steps::stop_plan_services(site.engine, &state.plan).map_err(fail)?,
+    };
     let result = match ctx.to.is_some() {
         true => format!("stopped{}: {}", site.on(), list_or_none(&stopped)),
         false => "done".into(),
@@ -230,10 +240,18 @@ fn stop_services(
 /// The durable action of the restore: compose files written back, or those written for B
 /// removed.
 fn restore_action(state: &JournalState) -> Durable {
-    match state.plan.to_context {
-        Some(_) => Durable::ComposeRemove,
-        None => Durable::ComposeRewrite,
+    match created_for_b(&state.plan) {
+        true => Durable::ComposeRemove,
+        false => Durable::ComposeRewrite,
     }
+}
+
+/// Whether the move wrote new compose files for B beside the originals (`--to-context`); a
+/// Swarm service's move rewrote its stack file in place.
+fn created_for_b(plan: &MigratePlan) -> bool {
+    plan.to_context
+        .as_deref()
+        .is_some_and(|c| c.swarm.is_none())
 }
 
 /// The compose files as they were: each rewritten file written back (compare-and-swap, backed
@@ -244,7 +262,7 @@ fn restore_files(
     journal: &Journal,
     state: &JournalState,
 ) -> Result<StepOutcome, MigrateError> {
-    if state.plan.to_context.is_some() {
+    if created_for_b(&state.plan) {
         return remove_created_files(ctx, state);
     }
     let mut files = Vec::new();
@@ -327,6 +345,24 @@ fn start_again(
     _journal: &Journal,
     state: &JournalState,
 ) -> Result<StepOutcome, MigrateError> {
+    if let Some(swarm) = super::swarm_service::of(ctx, &state.plan) {
+        // its placement before the move, whether it ran or not: the new node's constraints
+        // and binds must not stay
+        let start = StepId::Once(OnceStep::RollbackStart);
+        ctx.durable(Durable::ServiceUpdate, Some(&start))
+            .map_err(|e| failed(state, &start, e))?;
+        let service = swarm.service;
+        swarm
+            .place(&service.before, &service.from_node)
+            .map_err(|e| failed(state, "start", e))?;
+        return Ok(StepOutcome {
+            step: "start".into(),
+            result: format!(
+                "placed `{}` back on its old node ({} replica(s), its old constraints and binds)",
+                service.name, service.before.replicas
+            ),
+        });
+    }
     let running = state.services_to_start();
     if !running.is_empty() {
         let start = StepId::Once(OnceStep::RollbackStart);

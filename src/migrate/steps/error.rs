@@ -62,6 +62,9 @@ pub enum StepError {
     /// The delta between engines could not be sent.
     #[error(transparent)]
     Send(Box<SendError>),
+    /// A Swarm service could not be stopped or placed through the manager.
+    #[error(transparent)]
+    Swarm(Box<crate::migrate::swarm_service::SwarmStepError>),
     /// The compose files could not be written.
     #[error(transparent)]
     Write(Box<WriteError>),
@@ -287,6 +290,7 @@ boxed_from!(
     TierDir(TierDirError),
     Start(StartError),
     Send(SendError),
+    Swarm(crate::migrate::swarm_service::SwarmStepError),
     Write(WriteError),
     Views(VerifyError),
 );

@@ -10,6 +10,7 @@ use crate::migrate::late_writes;
 use crate::migrate::learned::StepDone;
 use crate::migrate::mounts::{inspected_binds, mount_problems, started_before_disk};
 use crate::migrate::plan::{MigratePlan, MigrateStep};
+use crate::migrate::swarm_service;
 use crate::write::{self, FileWrite};
 
 use super::stop::now_ms;
@@ -19,7 +20,12 @@ use super::*;
 /// the plan was made from, backed up: [`write::write_all`]); for a move to another engine each
 /// file for B created beside its original, which stays untouched ([`write::create_new`]).
 pub(super) fn rewrite(input: &StepInput<'_>) -> StepResult {
-    if input.plan.to_context.is_some() {
+    if input
+        .plan
+        .to_context
+        .as_deref()
+        .is_some_and(|c| c.swarm.is_none())
+    {
         input.durable(Durable::ComposeCreate)?;
         return create_files(input.plan);
     }
@@ -92,6 +98,9 @@ pub(super) fn create_files(plan: &MigratePlan) -> StepResult {
 }
 
 pub(super) fn start(input: &StepInput<'_>) -> Stepped {
+    if let Some(swarm) = swarm_service::of(input.ctx, input.plan) {
+        return start_swarm(input, &swarm);
+    }
     let running = input.state.running_services();
     let on = match &input.ctx.to {
         Some(b) => format!(" on `{}`", b.context),
@@ -118,6 +127,39 @@ pub(super) fn start(input: &StepInput<'_>) -> Stepped {
         None => String::new(),
     };
     let line = format!("started{on}: {}{down}", running.join(", "));
+    Ok(StepDone {
+        downtime_ms,
+        ..StepDone::new(Detail::None, line)
+    })
+}
+
+/// A Swarm service placed on its new node (its constraints, its binds' new host paths, the
+/// replicas it had) and, when it has tasks, running there.
+fn start_swarm(input: &StepInput<'_>, swarm: &swarm_service::Swarm<'_>) -> Stepped {
+    let service = swarm.service;
+    input.durable(Durable::ServiceUpdate)?;
+    swarm.place(&service.after, &service.to_node)?;
+    let on = input
+        .ctx
+        .to
+        .as_ref()
+        .map(|b| format!(" on `{}`", b.context))
+        .unwrap_or_default();
+    if service.after.replicas == 0 {
+        return Ok(StepDone::new(
+            Detail::None,
+            format!(
+                "placed{on}: `{}` pinned to its new node with 0 replicas, as it was",
+                service.name
+            ),
+        ));
+    }
+    let downtime_ms = downtime_ms(input);
+    let down = match downtime_ms {
+        Some(ms) => format!("; services were down {:.1} s", ms as f64 / 1000.0),
+        None => String::new(),
+    };
+    let line = format!("started{on}: {}{down}", service.service);
     Ok(StepDone {
         downtime_ms,
         ..StepDone::new(Detail::None, line)
@@ -152,7 +194,11 @@ pub(super) fn verify_mounts(input: &StepInput<'_>) -> StepResult {
             "skipped: no service was running (run `tierctl verify` after starting them)".into(),
         ));
     }
-    let containers = site.engine.list(&Selector::Project(plan.project.clone()))?;
+    let swarm = swarm_service::of(ctx, plan);
+    let containers = match &swarm {
+        Some(swarm) => swarm.containers(site.engine)?,
+        None => site.engine.list(&Selector::Project(plan.project.clone()))?,
+    };
     let mut checked = 0;
     for expected in plan.mounts.iter().filter(|m| running.contains(&m.service)) {
         checked += inspected_binds(&containers, expected)?;

@@ -24,7 +24,9 @@ pub use error::{StepError, counted};
 use fill::{copy_data, pre_copy};
 pub use finish::downtime_ms;
 use finish::{remove_source, rewrite, start, verify_mounts};
-pub use stop::{refuse_killed, running_services, stop, stop_containers, stop_plan_services};
+pub use stop::{
+    refuse_killed, running_now, running_services, stop, stop_containers, stop_plan_services,
+};
 use verify::{pre_verify, verify_copy};
 
 /// What a step runs with.

@@ -8,8 +8,21 @@ use crate::migrate::journal::Detail;
 use crate::migrate::plan::MigratePlan;
 use crate::migrate::progress::{self};
 use crate::migrate::stop_order;
+use crate::migrate::swarm_service;
 
 use super::*;
+
+/// The plan's services that run now where the move takes them from: a Swarm service's
+/// through the manager ([`swarm_service`]), else [`running_services`] on this engine.
+pub fn running_now(
+    ctx: &crate::migrate::MigrateContext<'_>,
+    plan: &MigratePlan,
+) -> Result<Vec<String>, EngineError> {
+    match swarm_service::of(ctx, plan) {
+        Some(swarm) => swarm.running(),
+        None => running_services(ctx.engine, plan),
+    }
+}
 
 /// The plan's services that run now (one name per service), as the stop step finds them; the
 /// step loop journals them before the stop step stops anything.
@@ -37,7 +50,10 @@ pub fn stop(input: &StepInput<'_>) -> StepResult {
     let at_ms = now_ms();
     let bar = progress::bar(input.label.to_owned());
     input.durable(Durable::ServiceStop)?;
-    let stopped = stop_plan_services(ctx.engine, plan)?;
+    let stopped = match swarm_service::of(ctx, plan) {
+        Some(swarm) => swarm.stop(plan.grace_of(&swarm.service.service))?,
+        None => stop_plan_services(ctx.engine, plan)?,
+    };
     let mut running: Vec<String> = input.state.running_before.clone();
     for service in stopped {
         if !running.contains(&service) {
@@ -128,6 +144,13 @@ pub fn refuse_killed(input: &StepInput<'_>) -> Result<(), StepError> {
     let running = input.state.running_services();
     if ctx.force || running.is_empty() {
         return Ok(());
+    }
+    if let Some(swarm) = swarm_service::of(ctx, plan) {
+        let killed = swarm.killed()?;
+        return match killed.is_empty() {
+            true => Ok(()),
+            false => Err(StepError::NotStoppedCleanly { killed }),
+        };
     }
     let containers = ctx.engine.list(&Selector::Project(plan.project.clone()))?;
     let mut killed = Vec::new();

@@ -507,6 +507,9 @@ impl Containers for FakeEngine {
                 .any(|(s, _, _)| *s == MountSource::Volume(v.clone())),
             Selector::Journal(j) => c.labels.get(JOURNAL_LABEL) == Some(j),
             Selector::Helpers => c.labels.contains_key(HELPER_LABEL),
+            Selector::SwarmService(s) => {
+                c.labels.get(tierctl::engine::SWARM_SERVICE_LABEL) == Some(s)
+            }
         });
         Ok(picked
             .map(|c| ContainerState {

@@ -325,6 +325,7 @@ impl FakeStack {
                 to: Some(OtherEngine {
                     engine: b.engine.as_ref(),
                     context: b.context.clone(),
+                    swarm: None,
                 }),
                 ..self.ctx_here()
             };

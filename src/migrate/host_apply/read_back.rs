@@ -8,7 +8,7 @@
 //! the disk before the step is journaled done.
 //!
 //! What a read-back gives the verify is a [`Known`] of the copy: each file's hash with its
-//! stamp (device, inode, size, mtime and ctime to the nanosecond) as it was synced, before the
+//! stamp (device, inode, size, mtime and ctime to the nanosecond) as it was right before the
 //! read began. The verify walks the copy again and takes that hash only for a file whose stamp
 //! is unchanged; anything that touched the file after (a write, a truncate, a chmod, a time set
 //! back) moved its ctime, and the verify reads it again from the disk. That holds only when the

@@ -53,27 +53,33 @@ drop() {
   sync
   if [ "$dropped" = yes ]; then echo 3 >/proc/sys/vm/drop_caches; fi
 }
+# No run's copy is removed before the end: on an ext4 without a journal (this machine's) a new
+# inode skips every inode deleted in the last 5 s (300 s while its inode table block is dirty,
+# as the next run's creates make it), each skip a buffer lookup: a copy made after another
+# run's removal spent 20-40 % of its CPU there (`recently_deleted` under `find_inode_bit`, in a
+# profile), whichever tool made it. Each run copies into a fresh directory instead (room for
+# one copy per run and tool is needed), all removed at the end.
 secs() { awk -v n="$1" 'BEGIN { printf "%.2f", n / 1e9 }'; }
 
-rsync_sync() { # seconds of rsync -a + sync into a fresh directory
-  rm -rf "$work/r" && mkdir -p "$work/r"
+rsync_sync() { # run -> seconds of rsync -a + sync into a fresh directory
+  local to="$work/r$1"
+  mkdir -p "$to"
   drop
   local start end
   start=$(date +%s%N)
-  rsync -a "$src/" "$work/r/"
-  sync -f "$work/r"
+  rsync -a "$src/" "$to/"
+  sync -f "$to"
   end=$(date +%s%N)
-  rm -rf "$work/r"
   secs $(( end - start ))
 }
 
-migrate() { # bin -> "copy+verify total" seconds
-  local use=$1 start
-  rm -rf "$app" "$work/t" && mkdir -p "$app" "$work/t"
+migrate() { # bin run -> "copy+verify total" seconds
+  local use=$1 tier="$work/t$2" start
+  rm -rf "$app" && mkdir -p "$app" "$tier"
   # the project's volume `data` is $volume (created above, kept by each run as its source)
   printf 'services:\n  app:\n    image: %s\n    command: ["sh", "-c", "trap %s TERM; while true; do sleep 1; done"]\n    volumes:\n      - data:/data\nvolumes:\n  data:\n' \
     "$image" "'exit 0'" >"$app/compose.yaml"
-  printf 'tiers:\n  fast: { root: %s }\nplacement:\n  - tier: fast\n    path: "{project}/{volume}"\n' "$work/t" >"$app/tiers.yaml"
+  printf 'tiers:\n  fast: { root: %s }\nplacement:\n  - tier: fast\n    path: "{project}/{volume}"\n' "$tier" >"$app/tiers.yaml"
   (cd "$app" && "${compose[@]}" -p "$project" up -d >/dev/null 2>&1)
   drop
   start=$(date +%s%N)
@@ -88,8 +94,8 @@ migrate() { # bin -> "copy+verify total" seconds
   verified=$(awk '/^[0-9]+ \[[0-9]+\/[0-9]+\] verify copy/ && / ok: / { print $1; exit }' "$work/migrate.log")
   if [ "${BENCH_STEPS:-0}" = 1 ]; then cut -c1-200 "$work/migrate.log" >&2; fi
   (cd "$app" && "${compose[@]}" -p "$project" down >/dev/null 2>&1)
-  # the volume is still the source: the next run moves it again
-  rm -rf "$app/.tierctl" "$work/t"
+  # the volume is still the source: the next run moves it again (into another tier root)
+  rm -rf "$app/.tierctl"
   echo "$(secs $(( verified - before ))) $(secs "$total")"
 }
 
@@ -101,8 +107,8 @@ for n in $(seq 1 "$runs"); do
     use=$bin
     [ "$which" = baseline ] && use=$BASELINE_BIN
     # rsync right before each migrate: both meet the machine in the same state
-    r=$(rsync_sync)
-    read -r cv total < <(migrate "$use")
+    r=$(rsync_sync "$n$which")
+    read -r cv total < <(migrate "$use" "$n$which")
     printf '%-10s %-8s %12s %16s %14s %9.2fx   (load %s)\n' "#$n" "$which" "$r" "$cv" "$total" \
       "$(awk -v a="$cv" -v b="$r" 'BEGIN { print a / b }')" "$(cut -d' ' -f1-3 /proc/loadavg)"
     if better "$r" "${best_rsync[$which]:-}"; then best_rsync[$which]=$r; fi

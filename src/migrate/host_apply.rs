@@ -15,6 +15,10 @@
 //! deepest first; the target's filesystem is synced at the end. The owner is set first (chown
 //! clears set-user-ID bits and `security.capability`), the extended attributes after the mode.
 //!
+//! [`copy_all_read_back`] (the `--stop-first` copy) reads each file back from the disk right
+//! after the worker copied it, while the others go on copying ([`read_back`]): the verify takes
+//! that hash for a file whose stamp is unchanged since (issue 21 item 4).
+//!
 //! Where the source and the copy lie on one filesystem that can share extents (xfs with
 //! `reflink=1`, btrfs), a file is copied by sharing them (`FICLONE`, [`reflink`]), falling
 //! back to the byte copy per file; the verify still reads the copy back from the medium.
@@ -43,9 +47,11 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::delta::{self, Delta, Op};
+use super::tree::Known;
 use super::tree::name;
 use super::tree::xattrs::{self, Xattrs};
 
+mod read_back;
 mod reflink;
 
 use reflink::{Cloned, Reflinks};
@@ -93,21 +99,21 @@ fn under(root: &Path, rel: &str) -> PathBuf {
 
 /// Apply `delta` from `source` into `target` (both host paths of the same copy): removals,
 /// then directories parents first, then the copies in parallel, then hardlinks, then the
-/// directories' attributes deepest first; `Err` names the first entry that failed.
+/// directories' attributes deepest first, then the target's filesystem synced; `Err` names the
+/// first entry that failed.
 pub fn apply(source: &Path, target: &Path, delta: &Delta) -> Result<Shared, EntryError> {
-    apply_reading(source, target, delta, || ()).map(|((), shared)| shared)
+    apply_with(source, target, delta, false).map(|(_, shared)| shared)
 }
 
-/// [`apply`], running `read` on this thread while the target's filesystem syncs on another
-/// (the sync waits on the disk, `read` may use the CPU meanwhile): what `read` returned, once
-/// the sync succeeded, and what the copy [`Shared`]. `read` runs after every entry was copied
-/// and got its attributes.
-pub fn apply_reading<T: Send>(
+/// [`apply`], each copied file read back from the disk by the worker that copied it while the
+/// others go on copying ([`read_back`]) when `read_back`: what the read-backs know of the copy
+/// (for the verify), and what the copy [`Shared`].
+fn apply_with(
     source: &Path,
     target: &Path,
     delta: &Delta,
-    read: impl FnOnce() -> T,
-) -> Result<(T, Shared), EntryError> {
+    read_back: bool,
+) -> Result<(Option<Known>, Shared), EntryError> {
     let root = open_root(source).map_err(|e| at("open", ".", e))?;
     let reflinks = Reflinks::default();
     let from = Source {
@@ -129,16 +135,13 @@ pub fn apply_reading<T: Send>(
             _ => None,
         })
         .collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(super::tree::readers())
-        .build()
-        .map_err(|e| at("cp", ".", io::Error::other(e)))?;
-    pool.install(|| {
-        copies.par_iter().try_for_each(|rel| {
-            from.copy(rel, &under(target, rel))
-                .map_err(|e| at("cp", rel, e))
-        })
-    })?;
+    let known = match read_back {
+        true => Some(read_back::copy_reading_back(&from, target, &copies)?),
+        false => {
+            copy_files(&from, target, &copies)?;
+            None
+        }
+    };
     for op in &delta.ops {
         match op {
             Op::Link { path, to } => {
@@ -153,42 +156,62 @@ pub fn apply_reading<T: Send>(
             _ => {}
         }
     }
-    let dir = File::open(target).map_err(|e| at("sync", ".", e))?;
-    let (read, synced) = std::thread::scope(|scope| {
-        let sync = scope.spawn(|| syncfs(dir.as_fd()).map_err(io::Error::from));
-        let read = read();
-        let synced = sync
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the sync thread panicked")));
-        (read, synced)
-    });
-    synced.map_err(|e| at("sync", ".", e))?;
+    // every directory entry, inode and the data not read back yet on the disk
+    sync(target)?;
     let shared = Shared {
         files: reflinks.files(),
         bytes: reflinks.bytes(),
     };
-    Ok((read, shared))
+    Ok((known, shared))
+}
+
+/// The filesystem of the directory `root` synced (`syncfs`): what a copy or [`keep`] wrote
+/// there is on the disk.
+pub fn sync(root: &Path) -> Result<(), EntryError> {
+    let dir = File::open(root).map_err(|e| at("sync", ".", e))?;
+    syncfs(dir.as_fd()).map_err(|e| at("sync", ".", io::Error::from(e)))
+}
+
+/// Copy `copies` (relative paths) from `from` into `target` in parallel.
+fn copy_files(from: &Source<'_>, target: &Path, copies: &[&String]) -> Result<(), EntryError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(super::tree::readers())
+        .build()
+        .map_err(|e| at("cp", ".", io::Error::other(e)))?;
+    pool.install(|| {
+        copies.par_iter().try_for_each(|rel| {
+            from.copy(rel, &under(target, rel))
+                .map_err(|e| at("cp", rel, e))
+        })
+    })
 }
 
 /// The whole of `source` copied into the empty directory `target` (the `--stop-first` copy):
 /// the delta of the source's listing against an empty one.
 pub fn copy_all(source: &Path, target: &Path) -> Result<Shared, EntryError> {
-    copy_all_reading(source, target, || ()).map(|((), shared)| shared)
+    copy_all_with(source, target, false).map(|(_, shared)| shared)
 }
 
-/// [`copy_all`], running `read` while the target syncs (see [`apply_reading`]).
-pub fn copy_all_reading<T: Send>(
+/// [`copy_all`], each file read back from the disk as the copy goes on ([`read_back`]): what
+/// the read-backs know of the copy (each file's hash with its stamp once synced, BLAKE3; the
+/// verify takes a hash only while the stamp is unchanged), and what the copy [`Shared`].
+pub fn copy_all_read_back(source: &Path, target: &Path) -> Result<(Known, Shared), EntryError> {
+    let (known, shared) = copy_all_with(source, target, true)?;
+    Ok((known.unwrap_or_default(), shared))
+}
+
+fn copy_all_with(
     source: &Path,
     target: &Path,
-    read: impl FnOnce() -> T,
-) -> Result<(T, Shared), EntryError> {
+    read_back: bool,
+) -> Result<(Option<Known>, Shared), EntryError> {
     let listing = super::tree::listing::list(source).map_err(|e| at("list", ".", e))?;
     let listed = delta::Listed {
         began: 0,
         source: listing,
         target: delta::Listing::new(),
     };
-    apply_reading(source, target, &delta::plan(&listed, 0), read)
+    apply_with(source, target, &delta::plan(&listed, 0), read_back)
 }
 
 fn open_root(source: &Path) -> io::Result<OwnedFd> {

@@ -14,9 +14,6 @@ pub struct Learned {
     /// Both trees as the copy helper read them right after its copy (a VM: the host reads
     /// neither tree), for the verify while the services are still stopped.
     pub after_copy: Option<tree::AfterCopy>,
-    /// The target as the copy on the host read it back from the disk (each file synced first):
-    /// the verify then reads only the source again.
-    pub copy_read: Option<Manifest>,
     /// What is known of each tree (source, copy): files settled before a read, with their
     /// stamps; the verify reads again only what moved since.
     pub known: Option<[tree::Known; 2]>,
@@ -30,12 +27,10 @@ impl Learned {
     pub fn update(&mut self, newer: Learned) {
         let Learned {
             after_copy,
-            copy_read,
             known,
             stopped_source,
         } = newer;
         self.after_copy = after_copy.or(self.after_copy.take());
-        self.copy_read = copy_read.or(self.copy_read.take());
         self.known = known.or(self.known.take());
         self.stopped_source = stopped_source.or(self.stopped_source.take());
     }
@@ -87,10 +82,6 @@ mod tests {
     #[test]
     fn a_newer_part_replaces_the_older_and_a_missing_one_keeps_it() {
         let mut older = Learned {
-            copy_read: Some(Manifest {
-                digest: Digest::Blake3,
-                ..Manifest::default()
-            }),
             known: Some(Default::default()),
             ..Learned::default()
         };
@@ -102,7 +93,6 @@ mod tests {
             known: None,
             ..Learned::default()
         });
-        assert!(older.copy_read.is_some());
         assert!(older.known.is_some());
         assert_eq!(older.stopped_source.map(|m| m.digest), Some(Digest::Sha256));
         assert!(older.after_copy.is_none());

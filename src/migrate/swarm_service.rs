@@ -91,13 +91,19 @@ pub struct Swarm<'a> {
     pub manager: &'a dyn SwarmServices,
     /// The service.
     pub service: &'a SwarmService,
+    /// How long a placed task may take to run ([`START_WAIT`]).
+    pub start_wait: Duration,
 }
 
 /// The Swarm part of `plan`'s move, when it is one and the context has the manager.
 pub fn of<'a>(ctx: &MigrateContext<'a>, plan: &'a MigratePlan) -> Option<Swarm<'a>> {
     let service = plan.to_context.as_deref()?.swarm.as_ref()?;
     let manager = ctx.to.as_ref()?.swarm?;
-    Some(Swarm { manager, service })
+    Some(Swarm {
+        manager,
+        service,
+        start_wait: START_WAIT,
+    })
 }
 
 impl Swarm<'_> {
@@ -161,11 +167,11 @@ impl Swarm<'_> {
             if tasks.iter().any(|t| t.running && t.node == node) {
                 return Ok(());
             }
-            if start.elapsed() > START_WAIT {
+            if start.elapsed() > self.start_wait {
                 return Err(SwarmStepError::NotStarted {
                     service: name.clone(),
                     node: node.to_owned(),
-                    secs: START_WAIT.as_secs(),
+                    secs: self.start_wait.as_secs(),
                     why: failure(&tasks),
                 });
             }
@@ -214,4 +220,174 @@ fn failure(tasks: &[Task]) -> String {
         .find_map(|t| t.error.as_ref())
         .map(|e| format!(": {e}"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A manager whose one service runs its tasks as `place_service` says, each update making
+    /// the tasks of the step before end (`killed`: with exit 137) and `replicas` new ones run
+    /// on `node` (none when `rejected` names why the swarm refused them).
+    struct Manager {
+        placement: Mutex<ServicePlacement>,
+        tasks: Mutex<Vec<Task>>,
+        node: String,
+        killed: bool,
+        rejected: Option<String>,
+    }
+
+    fn task(n: usize, node: &str, running: bool) -> Task {
+        Task {
+            id: format!("t{n}"),
+            service: "svc".into(),
+            node: node.into(),
+            container: None,
+            running,
+            ended: !running,
+            error: None,
+            exit_code: None,
+            updated_at: format!("2026-12-08T00:00:{n:02}Z"),
+        }
+    }
+
+    impl SwarmServices for Manager {
+        fn service_placement(&self, _: &str) -> Result<Option<ServicePlacement>, EngineError> {
+            Ok(Some(self.placement.lock().expect("lock").clone()))
+        }
+
+        fn place_service(&self, _: &str, placement: &ServicePlacement) -> Result<(), EngineError> {
+            *self.placement.lock().expect("lock") = placement.clone();
+            let mut tasks = self.tasks.lock().expect("lock");
+            for t in tasks.iter_mut().filter(|t| t.running) {
+                t.running = false;
+                t.ended = true;
+                t.exit_code = Some(if self.killed { 137 } else { 0 });
+            }
+            for _ in 0..placement.replicas {
+                let mut new = task(tasks.len(), &self.node, self.rejected.is_none());
+                if let Some(why) = &self.rejected {
+                    new.error = Some(why.clone());
+                }
+                tasks.push(new);
+            }
+            Ok(())
+        }
+
+        fn service_tasks(&self, _: &str) -> Result<Vec<Task>, EngineError> {
+            Ok(self.tasks.lock().expect("lock").clone())
+        }
+    }
+
+    fn service() -> SwarmService {
+        SwarmService {
+            stack: "shop".into(),
+            service: "db".into(),
+            name: "shop_db".into(),
+            from_node: "a".into(),
+            from_context: "first".into(),
+            to_node: "b".into(),
+            before: ServicePlacement {
+                replicas: 1,
+                constraints: vec!["node.id==a".into()],
+                binds: [("/data".to_owned(), "/a/db".into())].into(),
+            },
+            after: ServicePlacement {
+                replicas: 1,
+                constraints: vec!["node.id==b".into()],
+                binds: [("/data".to_owned(), "/b/db".into())].into(),
+            },
+        }
+    }
+
+    fn manager(killed: bool, rejected: Option<&str>) -> Manager {
+        Manager {
+            placement: Mutex::new(service().before),
+            tasks: Mutex::new(vec![task(0, "a", true)]),
+            node: "b".into(),
+            killed,
+            rejected: rejected.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn issue24_stopped_at_zero_replicas_and_placed_running_on_the_new_node() {
+        let manager = manager(false, None);
+        let service = service();
+        let swarm = Swarm {
+            manager: &manager,
+            service: &service,
+            start_wait: Duration::from_secs(1),
+        };
+        assert_eq!(swarm.running().expect("listed"), ["db"]);
+        assert_eq!(swarm.stop(10).expect("stopped"), ["db"]);
+        let now = manager.placement.lock().expect("lock").clone();
+        assert_eq!(now.replicas, 0);
+        assert_eq!(
+            now.constraints, service.before.constraints,
+            "only the replicas change"
+        );
+        assert!(swarm.running().expect("listed").is_empty());
+        assert!(
+            swarm.killed().expect("listed").is_empty(),
+            "it stopped cleanly"
+        );
+        // a stop repeated after a crash finds it stopped and changes nothing
+        assert!(swarm.stop(10).expect("stopped again").is_empty());
+        swarm.place(&service.after, "b").expect("placed");
+        assert_eq!(*manager.placement.lock().expect("lock"), service.after);
+        assert_eq!(swarm.running().expect("listed"), ["db"]);
+    }
+
+    #[test]
+    fn issue24_a_task_killed_at_its_stop_is_named() {
+        let manager = manager(true, None);
+        let service = service();
+        let swarm = Swarm {
+            manager: &manager,
+            service: &service,
+            start_wait: Duration::from_secs(1),
+        };
+        swarm.stop(10).expect("stopped");
+        let killed = swarm.killed().expect("listed");
+        assert_eq!(killed.len(), 1, "{killed:?}");
+        assert!(killed[0].contains("exit 137"), "{killed:?}");
+    }
+
+    #[test]
+    fn issue24_a_placement_the_swarm_rejects_fails_with_its_reason() {
+        let manager = manager(
+            false,
+            Some("invalid mount config: bind source path does not exist"),
+        );
+        let service = service();
+        let swarm = Swarm {
+            manager: &manager,
+            service: &service,
+            start_wait: Duration::from_secs(1),
+        };
+        swarm.stop(10).expect("stopped");
+        // a placement with no replicas needs no task
+        let idle = ServicePlacement {
+            replicas: 0,
+            ..service.after.clone()
+        };
+        swarm
+            .place(&idle, "b")
+            .expect("placed, nothing to wait for");
+        let started = std::time::Instant::now();
+        let error = swarm.place(&service.after, "b").expect_err("rejected");
+        assert!(
+            error
+                .to_string()
+                .contains("bind source path does not exist"),
+            "{error}"
+        );
+        assert!(
+            started.elapsed() >= swarm.start_wait,
+            "it waited for a task to run"
+        );
+    }
 }

@@ -30,9 +30,10 @@ use crate::tiers::Tiers;
 
 pub use crate::audit::Reason;
 
+pub use crate::swarm::same_constraint;
 pub use nested::AddedBind;
-pub use node_move::{MovedBind, NodeMoveError, node_move};
-pub use pin::{pins, same_constraint};
+pub use node_move::{NodeMoveError, node_move};
+pub use pin::pins;
 pub use removal::{Removal, RemovalError, remove_key};
 pub use scalar::{
     Nesting, ScalarStyle, compose_literal, decode, encode, encode_env, env_value_span,

@@ -7,27 +7,13 @@
 //! with other services, or a whole variable set in an env file, is refused: the other users
 //! would move too).
 
-use std::path::PathBuf;
-
 use thiserror::Error;
 
 use super::{Candidate, Change, Edit, EditKind, Plan, Writing, change, step, writing};
 use crate::audit::{Rebind, RebindAction, Via};
 use crate::compose::model::{ComposeProject, MountId};
 use crate::compose::origin::Reach;
-
-/// One bind mount of the service and where its data goes on the new node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MovedBind {
-    /// The mount.
-    pub mount: MountId,
-    /// Its directory on the old node.
-    pub from: PathBuf,
-    /// Its directory on the new node.
-    pub to: PathBuf,
-    /// The tier both lie on.
-    pub tier: String,
-}
+use crate::swarm::MovedBind;
 
 /// Why the move cannot be written as edits.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

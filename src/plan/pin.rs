@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::{Edit, EditKind};
 use crate::audit::{Finding, Fix};
 use crate::compose::model::{ComposeProject, MountId};
+use crate::swarm::same_constraint;
 
 /// The constraint edits the findings' [`Fix::Pin`]s ask for; a constraint the service already
 /// has is not added again.
@@ -45,12 +46,6 @@ pub fn pins(project: &ComposeProject, findings: &[Finding]) -> Vec<Edit> {
             })
         })
         .collect()
-}
-
-/// Two constraints that say the same, spaces around the operator aside.
-pub fn same_constraint(a: &str, b: &str) -> bool {
-    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
-    squeeze(a) == squeeze(b)
 }
 
 #[cfg(test)]

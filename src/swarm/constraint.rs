@@ -92,6 +92,12 @@ impl Constraint {
     }
 }
 
+/// Two constraints that say the same, spaces around the operator aside.
+pub fn same_constraint(a: &str, b: &str) -> bool {
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    squeeze(a) == squeeze(b)
+}
+
 /// The nodes a service with `constraints` may be scheduled on (drained nodes included: a
 /// constraint, not an availability, is what keeps a task off a node for good).
 pub fn eligible<'n>(

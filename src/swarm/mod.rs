@@ -8,7 +8,7 @@ mod labels;
 mod node;
 mod service_move;
 
-pub use constraint::{Constraint, ConstraintError, Operator, eligible};
+pub use constraint::{Constraint, ConstraintError, Operator, eligible, same_constraint};
 pub use labels::{NodeTier, NodeView, label_changes, views};
 pub use node::{Availability, CONTEXT_LABEL, Node, TIER_LABEL_PREFIX, tier_label};
-pub use service_move::{ServiceMove, ServiceMoveError, plan as service_move};
+pub use service_move::{MovedBind, ServiceMove, ServiceMoveError, plan as service_move};

@@ -10,10 +10,24 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use super::constraint::same_constraint;
 use super::constraint::{Constraint, ConstraintError, Operator, eligible};
 use super::node::{Node, tier_label};
+use crate::compose::model::MountId;
 use crate::compose::model::{MountType, Service};
-use crate::plan::{MovedBind, same_constraint};
+
+/// One bind mount of the service and where its data goes on the new node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MovedBind {
+    /// The mount.
+    pub mount: MountId,
+    /// Its directory on the old node.
+    pub from: PathBuf,
+    /// Its directory on the new node.
+    pub to: PathBuf,
+    /// The tier both lie on.
+    pub tier: String,
+}
 
 /// What moves and what the constraints become.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -214,3 +214,73 @@ fn issue21_preflight_refuses_a_tier_without_xattrs_before_the_stop_and_force_onl
     assert!(!text.contains(&format!("  - {lost}")), "{text}");
     assert_eq!(s.compose_text(), compose);
 }
+
+#[test]
+fn issue21_a_rollback_on_the_host_brings_file_times_back_to_the_nanosecond() {
+    if !root() {
+        return;
+    }
+    let seed = "set -e; cd /data; mkdir -p pg/base; echo rows > pg/base/1; chown -R 999:999 /data";
+    let Some(s) = Stack::up(Family::V2, unique("tierctlx21backns"), COMPOSE, seed) else {
+        return;
+    };
+    let volume = s.volume_mountpoint();
+    // times with a nanosecond part busybox `cp -a` (the rollback's copy back) drops
+    let file_time = nix::sys::time::TimeSpec::new(1_600_000_000, 123_456_789);
+    let dir_time = nix::sys::time::TimeSpec::new(1_600_000_100, 987_654_321);
+    for (path, time) in [("pg/base/1", &file_time), ("pg/base", &dir_time)] {
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &volume.join(path),
+            time,
+            time,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .expect("times");
+    }
+    xattr::set(volume.join("pg/base/1"), "user.DOSATTRIB", b"0x20").expect("user xattr");
+    let out = s
+        .tierctl()
+        .args(["migrate", "--yes"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        lstat_mtime(&s.target().join("pg/base/1")),
+        (1_600_000_000, 123_456_789)
+    );
+    // the service writes on the tier: the rollback copies the tier back into the volume
+    let wrote = Command::new("docker")
+        .args(["exec", &s.db(), "sh", "-c", "echo new > /data/new; sync"])
+        .status()
+        .is_ok_and(|st| st.success());
+    assert!(wrote, "docker exec");
+
+    let back = s
+        .tierctl()
+        .args(["migrate", "--rollback", "--yes"])
+        .output()
+        .expect("run");
+    let text = stdout(&back);
+    assert_eq!(back.status.code(), Some(0), "{text}");
+    assert!(text.contains("back into volume"), "{text}");
+    assert_eq!(s.db_mount(), s.volume());
+    assert_eq!(
+        std::fs::read_to_string(volume.join("new")).expect("brought back"),
+        "new\n"
+    );
+    assert_eq!(
+        lstat_mtime(&volume.join("pg/base/1")),
+        (1_600_000_000, 123_456_789),
+        "the file's mtime to the nanosecond"
+    );
+    assert_eq!(
+        lstat_mtime(&volume.join("pg/base")),
+        (1_600_000_100, 987_654_321),
+        "the directory's mtime to the nanosecond"
+    );
+    assert_eq!(
+        xattrs(&volume.join("pg/base/1")),
+        [("user.DOSATTRIB".to_owned(), b"0x20".to_vec())]
+    );
+}

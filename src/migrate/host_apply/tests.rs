@@ -530,3 +530,64 @@ fn issue21_keep_puts_back_the_nanoseconds_busybox_drops_and_leaves_a_rewritten_f
     );
     assert_eq!(nanos(&target.join("grown")), (1_700_000_000, 0, 0));
 }
+
+#[test]
+fn issue21_the_copy_reads_each_file_back_and_the_verify_takes_a_hash_only_while_its_stamp_holds() {
+    if !may_apply() {
+        eprintln!("SKIPPED: a host copy runs only as root");
+        return;
+    }
+    // under target/ (a disk filesystem with a page cache), not /tmp, which may be tmpfs
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    fs::create_dir_all(&base).expect("target dir");
+    let dir = tempfile::tempdir_in(&base).expect("temp dir");
+    let (source, target) = (dir.path().join("from"), dir.path().join("to"));
+    fs::create_dir_all(source.join("d")).expect("dirs");
+    let names: Vec<String> = (0..40).map(|i| format!("d/f{i}")).collect();
+    for (i, rel) in names.iter().enumerate() {
+        fs::write(source.join(rel), vec![i as u8; 5000 + i * 100]).expect("file");
+    }
+    fs::create_dir(&target).expect("target");
+
+    let (known, _) = copy_all_read_back(&source, &target).expect("copy");
+
+    // every file read back, by the hash of its content and its stamp as the copy left it
+    assert_eq!(known.digest, Digest::Blake3);
+    assert_eq!(known.files.keys().collect::<Vec<_>>().len(), names.len());
+    for (i, rel) in names.iter().enumerate() {
+        let back = &known.files[rel];
+        let content = vec![i as u8; 5000 + i * 100];
+        assert_eq!(back.hash, blake3::hash(&content).to_hex().as_str(), "{rel}");
+        let now = fs::symlink_metadata(target.join(rel)).expect("stat");
+        assert_eq!(back.stamp, tree::Stamp::of(&now), "{rel}");
+    }
+    // the verify: a file changed after its read-back (size and mtime kept) is read again and
+    // differs from the source; every other hash is the read-back's, nothing else is read
+    let flipped = target.join("d/f7");
+    let before = fs::metadata(&flipped).expect("stat");
+    let mut bytes = fs::read(&flipped).expect("read");
+    bytes[100] ^= 0x10;
+    fs::write(&flipped, &bytes).expect("flip");
+    let mtime = TimeSpec::new(before.mtime(), before.mtime_nsec());
+    set(&flipped, &mtime);
+    let hashed = AtomicU64::new(0);
+    let (copy, _) = tree::read_known_from(
+        &target,
+        Digest::Blake3,
+        &hashed,
+        &known,
+        tree::ReadFrom::Medium,
+    )
+    .expect("the copy read");
+    assert_eq!(
+        hashed.load(std::sync::atomic::Ordering::Relaxed),
+        bytes.len() as u64
+    );
+    let from = tree::read(&source, Digest::Blake3, &AtomicU64::new(0)).expect("source");
+    let differences = manifest::compare(&from, &copy, Rules::copy(true));
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert!(
+        format!("{:?}", differences[0]).contains("d/f7"),
+        "{differences:?}"
+    );
+}

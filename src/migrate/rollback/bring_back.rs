@@ -9,6 +9,7 @@ use super::failed;
 use crate::engine::{HelperSpec, MountSource};
 use crate::migrate::copy::{self, CopyJob};
 use crate::migrate::durable::Durable;
+use crate::migrate::host_apply;
 use crate::migrate::journal::{self, Detail, Journal, JournalState, Record, reverse_step};
 use crate::migrate::late_writes::{self, LateWriteError, show};
 use crate::migrate::outcome::StepOutcome;
@@ -167,13 +168,14 @@ fn copy_back(
     n: usize,
 ) -> Result<(Detail, String), StepError> {
     let step = reverse_step(n);
-    let (trees, ways) = copy_and_read(ctx, (&journal.id, &step), forward)?;
+    let ((trees, ways), kept) = copy_and_read(ctx, (&journal.id, &step), forward)?;
     let read = format!("tier directory read {}, source read {}", ways[0], ways[1]);
     let [tier, source] = trees.as_slice() else {
         return Err(StepError::FewerManifests);
     };
-    // the copy back is a helper's busybox `cp -a`: no extended attributes, no symlink times
-    let differences = manifest::compare(tier, source, Rules::copy(false));
+    // the copy back is a helper's busybox `cp -a`: no extended attributes, no symlink times, whole
+    // seconds, unless the host gave it those after (`kept`): then they are compared too
+    let differences = manifest::compare(tier, source, Rules::copy(kept));
     if !differences.is_empty() {
         let (count, first) = counted(&differences);
         return Err(StepError::CopyBackDiffers { count, first, read });
@@ -193,15 +195,16 @@ fn copy_back(
 }
 
 /// The source emptied and the tier directory copied into it, then both trees' manifests (tier
-/// directory first) and how each was read. In a VM (the host reads neither tree as the engine
-/// does) the copy helper reads both right after its copy, in the same container
-/// ([`helper::after_copy`]): only the manifests cross; else each is read as the verify reads a
-/// copy ([`tree::pair_manifests`]: on the host where it can).
+/// directory first) and how each was read, and whether the host gave the copy what only it
+/// keeps ([`keep_on_host`]). In a VM (the host reads neither tree as the engine does) the copy
+/// helper reads both right after its copy, in the same container ([`helper::after_copy`]):
+/// only the manifests cross; else each is read as the verify reads a copy
+/// ([`tree::pair_manifests`]: on the host where it can).
 fn copy_and_read(
     ctx: &MigrateContext<'_>,
     (id, step): (&str, &StepId),
     forward: &CopyJob,
-) -> Result<ReadTrees, StepError> {
+) -> Result<(ReadTrees, bool), StepError> {
     let image = ctx.image.as_str();
     let run = |spec: HelperSpec| -> Result<String, StepError> {
         ctx.durable(Durable::HelperRun, Some(step))?;
@@ -231,12 +234,32 @@ fn copy_and_read(
         }
     };
     match read_by_copy {
-        Some(read) => Ok(read),
+        Some(read) => Ok((read, false)),
         None => {
+            let kept = keep_on_host(ctx, step, forward)?;
             let spec = reversed(copy::verify_spec(forward, image, id), forward);
-            Ok(tree::pair_manifests(ctx.engine, &sides, &spec, &hashed)?)
+            let read = tree::pair_manifests(ctx.engine, &sides, &spec, &hashed)?;
+            Ok((read, kept))
         }
     }
+}
+
+/// What the helper's busybox `cp -a` dropped from the copy back, given back by the host where it
+/// reaches both trees and may write (a native engine, tierctl as root), as after the forward
+/// pre-copy ([`host_apply::keep`]): file and directory times to the nanosecond, extended
+/// attributes, symlink times, holes; then the source's filesystem synced. Whether it did.
+fn keep_on_host(
+    ctx: &MigrateContext<'_>,
+    step: &StepId,
+    forward: &CopyJob,
+) -> Result<bool, StepError> {
+    let Some((source, tier)) = tree::reach::host_copies(ctx.engine, forward)? else {
+        return Ok(false);
+    };
+    ctx.durable(Durable::HostCopy, Some(step))?;
+    host_apply::keep(&tier, &source).map_err(StepError::HostCopy)?;
+    host_apply::sync(&source).map_err(StepError::HostCopy)?;
+    Ok(true)
 }
 
 /// A forward copy helper turned around: the tier directory read-only at [`copy::FROM`], the

@@ -49,8 +49,9 @@ pub(super) struct Filled {
     seeded: Option<String>,
     began: i64,
     known: Option<tree::Known>,
-    /// The target as the copy on the host read it back from the disk right after copying.
-    copy_read: Option<manifest::Manifest>,
+    /// What the copy on the host read back of the target from the disk as it copied (each
+    /// file's hash with its stamp once synced).
+    copy_known: Option<tree::Known>,
     /// Both trees as the copy helper read them right after its copy.
     after: Option<tree::AfterCopy>,
     /// What the copy on the host shared with the source instead of writing it (reflinks).
@@ -94,7 +95,7 @@ pub(super) fn fill(
         seeded = Some(volume);
     }
     let (spec, roots) = copy_helper(input, &job, running, size.devices)?;
-    let (output, known, copy_read, shared) =
+    let (output, known, copy_known, shared) =
         copy_with_progress(input, &job, &spec, size.bytes, running)?;
     let (printed, after) = match roots {
         Some(roots) => after_copy(&output, roots).map(|(p, a)| (p, Some(a)))?,
@@ -113,18 +114,18 @@ pub(super) fn fill(
         seeded,
         began,
         known,
-        copy_read,
+        copy_known,
         after,
         shared,
     })
 }
 
-/// What a copy printed (its clock first), what was known of the source, the target as a
-/// copy on the host read it back, and what that copy shared with the source (reflinks).
+/// What a copy printed (its clock first), what was known of the source, what a copy on the
+/// host read back of the target, and what that copy shared with the source (reflinks).
 pub(super) type Copied = (
     String,
     Option<tree::Known>,
-    Option<manifest::Manifest>,
+    Option<tree::Known>,
     host_apply::Shared,
 );
 
@@ -167,16 +168,12 @@ pub(super) fn copy_with_progress(
             Duration::from_millis(500),
             || bar.set_position(copied_bytes(here, &job.target)),
             || match &on_host {
-                // the copy is hashed back from the disk while its filesystem syncs: each file
-                // synced on its own (`fdatasync`) and its pages dropped before it is read, so
-                // the reads overlap the rest of the writeback; the verify then reads only the
-                // source
-                Some((from, to)) => host_apply::copy_all_reading(from, to, || {
-                    let hashed = AtomicU64::new(0);
-                    tree::read_from_medium(to, manifest::Digest::Blake3, &hashed).ok()
-                })
-                .map(|(read, shared)| (format!("{}\n", now_ms() / 1000), read, shared))
-                .map_err(StepError::HostCopy),
+                // each file is read back from the disk by the worker that copied it while
+                // the others go on copying (synced, its pages dropped): the verify takes those
+                // hashes for the files whose stamps are unchanged, and reads the rest
+                Some((from, to)) => host_apply::copy_all_read_back(from, to)
+                    .map(|(read, shared)| (format!("{}\n", now_ms() / 1000), Some(read), shared))
+                    .map_err(StepError::HostCopy),
                 None => {
                     run_helper(input, spec).map(|out| (out, None, host_apply::Shared::default()))
                 }
@@ -189,8 +186,8 @@ pub(super) fn copy_with_progress(
         (result, known)
     });
     bar.finish_and_clear();
-    let (output, copy_read, shared) = result?;
-    Ok((output, known, copy_read, shared))
+    let (output, copy_known, shared) = result?;
+    Ok((output, known, copy_known, shared))
 }
 
 /// Bytes in `target` so far, for a copy's progress bar; 0 unless `here`: a target on another
@@ -245,7 +242,7 @@ pub(super) fn measured_copy(
         seeded: None,
         began,
         known: None,
-        copy_read: None,
+        copy_known: None,
         after: Some(after),
         shared: host_apply::Shared::default(),
     }))
@@ -308,9 +305,11 @@ pub(super) fn copy_data(input: &StepInput<'_>, n: usize, retried: bool) -> Stepp
     let mut filled = fill(input, n, false, retried)?;
     let mut learned = Learned {
         after_copy: filled.after.take(),
-        copy_read: filled.copy_read.take(),
         ..Learned::default()
     };
+    // what the copy read back of the target stands for this run's verify only: a resumed run
+    // reads the copy again
+    let copy_known = filled.copy_known.take();
     let known = match filled.known.take() {
         Some(k) => {
             input.durable(Durable::SideFileWrite)?;
@@ -319,10 +318,13 @@ pub(super) fn copy_data(input: &StepInput<'_>, n: usize, retried: bool) -> Stepp
                 input.journal,
                 &k,
             )?;
-            learned.known = Some([k, tree::Known::default()]);
+            learned.known = Some([k, copy_known.unwrap_or_default()]);
             Some(kept)
         }
-        None => None,
+        None => {
+            learned.known = copy_known.map(|c| [tree::Known::default(), c]);
+            None
+        }
     };
     let detail = Detail::Copied {
         seeded: filled.seeded.clone(),

@@ -144,9 +144,10 @@ pub(super) fn known_of(
 }
 
 /// The trees verify step `n` compares, how they were read and the content bytes read now, with
-/// what was known of them: what this run's copy read right after copying (by its helper on a
-/// VM, on the host while the target synced) when the run was not resumed, else both trees read
-/// now ([`manifests`]), a file known unchanged not read again.
+/// what was known of them: what this run's copy helper read right after copying (a VM) when the
+/// run was not resumed, else both trees read now ([`manifests`]), a file known unchanged not
+/// read again (on the host: what the copy read back of the target, each file while its stamp is
+/// the one it had once synced).
 pub(super) type Verified = ([tree::Known; 2], (Vec<manifest::Manifest>, String, u64));
 
 pub(super) fn verified_trees(
@@ -156,9 +157,9 @@ pub(super) fn verified_trees(
     retried: bool,
     learned: Learned,
 ) -> Result<Verified, StepError> {
-    let (after, copy_read) = match retried {
-        true => (None, None),
-        false => (learned.after_copy, learned.copy_read),
+    let after = match retried {
+        true => None,
+        false => learned.after_copy,
     };
     // read in the copy helper right after the copy, in this run, the services stopped
     if let Some(after) = after
@@ -167,14 +168,6 @@ pub(super) fn verified_trees(
         return Ok((Default::default(), read));
     }
     let known = known_of(input, n, learned.known);
-    if let Some(target) = copy_read {
-        let hashed = AtomicU64::new(0);
-        let read = tree::with_copy_read(input.ctx.engine, job, target, &known[0], &hashed)?;
-        if let Some((trees, ways)) = read {
-            let read = format!("source read {}, copy read {}", ways[0], ways[1]);
-            return Ok((known, (trees, read, hashed.load(Ordering::Relaxed))));
-        }
-    }
     // what this read knows is handed to no later read: not built
     let (trees, read, _, hashed) = manifests(input, job, &known, tree::HandOn::Nothing)?;
     Ok((known, (trees, read, hashed)))

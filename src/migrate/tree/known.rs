@@ -101,7 +101,8 @@ pub enum HandOn {
     Nothing,
 }
 
-pub(super) fn now_ns() -> i64 {
+/// The clock, ns since the epoch (0 before 1970).
+pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))

@@ -48,12 +48,13 @@ pub mod stat;
 pub mod xattrs;
 
 pub use host::{
-    ReadFrom, listing as host_listing, read, read_from_medium, read_known, read_known_from, readers,
+    HashedBack, ReadFrom, hash_back, listing as host_listing, read, read_from_medium, read_known,
+    read_known_from, readers,
 };
 pub use known::{HandOn, Known, KnownFile, RACY_MARGIN_NS, Stamp};
 pub use sides::{
     AfterCopy, AfterCopyRoots, KnownTrees, ReadTrees, TreeError, Way, after_copy_manifests,
     after_copy_roots, archive_manifests, copy_manifests, copy_manifests_known, helper_manifests,
-    host_hashed, pair_manifests, verify_after_copy, with_copy_read,
+    host_hashed, pair_manifests, verify_after_copy,
 };
 pub use stat::{Found, entry, group};

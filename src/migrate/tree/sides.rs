@@ -53,10 +53,6 @@ pub enum Way {
         /// The first few of them.
         shown: Vec<String>,
     },
-    /// On the host at this path, by tierctl's own copy right after it copied the tree, read
-    /// back from the disk (each file synced and its pages dropped first) while the filesystem
-    /// synced (the services stopped, in the same run).
-    HostAfterCopy(PathBuf),
     /// By the manifest helper, because the host sees the tree at `path` differently: owners,
     /// modes or symlinks the VM share keeps where the host does not see them.
     HostDiffers {
@@ -83,11 +79,6 @@ impl std::fmt::Display for Way {
             Way::Shared(path) => write!(
                 f,
                 "on the host at `{}` (the engine's listing of it matches the host's)",
-                path.display()
-            ),
-            Way::HostAfterCopy(path) => write!(
-                f,
-                "on the host at `{}` right after the copy, read back from the disk",
                 path.display()
             ),
             Way::Archive => f.write_str("through the engine's archive stream"),
@@ -613,42 +604,6 @@ pub fn verify_after_copy(
         }
     }
     Ok(Some((out, ways)))
-}
-
-/// A copy's manifests for its verify when tierctl copied on the host and read the target right
-/// after ([`Way::HostAfterCopy`], BLAKE3): the source read again now on the host, a file whose
-/// stamp `known` (what the copy's reader knew of the source) still holds not read again, and
-/// the target as the copy read it. Reading the source again after the copy is what catches a
-/// source changed under the copy. `None` when the host does not see the source as the engine
-/// does, or the target was not read with BLAKE3: read both trees as usual then.
-pub fn with_copy_read(
-    engine: &dyn Helpers,
-    job: &CopyJob,
-    target: Manifest,
-    known: &Known,
-    hashed: &AtomicU64,
-) -> Result<Option<ReadTrees>, TreeError> {
-    let Some(source) = super::reach::host_reads(engine, &job.source)? else {
-        return Ok(None);
-    };
-    if target.digest != Digest::Blake3 {
-        return Ok(None);
-    }
-    let from = ReadFrom::Cache;
-    let (manifest, _) = read_using(
-        &source,
-        Digest::Blake3,
-        hashed,
-        known,
-        from,
-        HandOn::Nothing,
-    )
-    .map_err(|e| TreeError::Host {
-        path: source.clone(),
-        source: e,
-    })?;
-    let ways = [Way::Host(source), Way::HostAfterCopy(job.target.clone())];
-    Ok(Some((vec![manifest, target], ways)))
 }
 
 /// The manifests of `roots` read where they live by one manifest helper (with the mounts of

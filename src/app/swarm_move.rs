@@ -9,23 +9,17 @@
 use std::io::Write;
 
 use super::connect::endpoint_input;
-use super::migrate::{
-    MigrateTask, confirm, destructive, helper_cleanup, invocation, plan_report, run_task,
-    shown_and_confirmed,
-};
-use super::to_context::{Run, helper_image, journaled_context};
-use super::{emit, render};
-use crate::compose::load;
+use super::migrate::{MigrateTask, confirm, destructive, plan_report, shown_and_confirmed};
+use super::render;
+use super::to_context::{Run, ToB, journaled_context, run_to_b};
 use crate::engine::docker::DockerEngine;
 use crate::engine::endpoint;
 use crate::engine::swarm::{ServicePlacement, SwarmServices};
 use crate::error::{Error, exit};
+use crate::migrate::MigrateError;
 use crate::migrate::cross_plan;
-use crate::migrate::journal;
 use crate::migrate::plan::MigratePlan;
-use crate::migrate::site::OtherEngine;
 use crate::migrate::swarm_service::SwarmService;
-use crate::migrate::{MigrateContext, MigrateError};
 use crate::probe::DiskFiles;
 use crate::report::Report;
 use crate::swarm::{CONTEXT_LABEL, Node};
@@ -71,41 +65,14 @@ pub(super) fn migrate(
         DockerEngine::connect(&b_endpoint)?.on_another_machine(true),
         b_endpoint,
     );
-    crate::leftovers::after_takeover(run.lock, &[engine, &other.0], &[]);
-    let cleanup_a = helper_cleanup(&a_endpoint);
-    let cleanup_b = helper_cleanup(&other.1);
-    let ctx = MigrateContext {
-        engine,
-        image: helper_image(args),
+    let to_b = ToB {
+        a: (engine, &a_endpoint),
+        b: (&other.0, &other.1),
+        cross: &cross,
         compose: None,
-        roots: cross.roots.clone(),
-        quiet: args.quiet,
-        views: None,
-        pause: settings.migrate_pause.clone(),
-        hook: None,
-        failpoints: settings.failpoints(),
-        invocation: invocation(run.global),
-        helper_cleanup: Some(std::sync::Arc::new(move |journal: &str| {
-            cleanup_a(journal);
-            cleanup_b(journal);
-        })),
-        vm: None,
-        force: args.force,
-        elsewhere: None,
-        tiers: None,
-        to: Some(OtherEngine {
-            engine: &other.0,
-            context: cross.context.clone(),
-            swarm: Some(&manager as &dyn SwarmServices),
-        }),
+        swarm: Some(&manager),
     };
-    let reload = || load::load(&settings.load, &DiskFiles);
-    let state_dir = journal::dir(&run.project.dir);
-    let given = (args, run.project);
-    if let Some(outcome) = run_task(&ctx, task, given, run.lock, None, &state_dir, &reload)? {
-        emit(settings, &Report::migrated(&outcome, args.rollback), out)?;
-    }
-    Ok(exit::CLEAN)
+    run_to_b(run, task, to_b, &[], out)
 }
 
 fn refused(message: &str) -> Error {

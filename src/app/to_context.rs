@@ -64,7 +64,7 @@ pub(super) fn migrate(
     task: Option<MigrateTask>,
     out: &mut dyn Write,
 ) -> Result<u8, Error> {
-    let (settings, args) = (run.settings, run.args);
+    let args = run.args;
     let task = match task {
         Some(task) => task,
         None => {
@@ -99,15 +99,51 @@ pub(super) fn migrate(
     let other = other_engine(run, &cross.context)?;
     // a killed run's helpers on both engines, and its markers in the bind sources here
     let marker_dirs = crate::leftovers::marker_dirs(run.project, []);
-    crate::leftovers::after_takeover(run.lock, &[engine, &other.0], &marker_dirs);
-    let image = helper_image(args);
-    let cleanup_a = helper_cleanup(&endpoint);
-    let cleanup_b = helper_cleanup(&other.1);
+    let to_b = ToB {
+        a: (engine, &endpoint),
+        b: (&other.0, &other.1),
+        cross: &cross,
+        compose: ComposeCli::find(&endpoint),
+        swarm: None,
+    };
+    run_to_b(run, task, to_b, &marker_dirs, out)
+}
+
+/// The two engines of a move to B and who runs the project there.
+pub(super) struct ToB<'a> {
+    /// Engine A (the data's now) and its endpoint.
+    pub(super) a: (&'a DockerEngine, &'a endpoint::Endpoint),
+    /// Engine B (the data's after the move) and its endpoint.
+    pub(super) b: (&'a DockerEngine, &'a endpoint::Endpoint),
+    /// The journaled move.
+    pub(super) cross: &'a CrossHost,
+    /// The compose CLI that starts the project on B (`None`: a Swarm service, placed by the
+    /// manager).
+    pub(super) compose: Option<ComposeCli>,
+    /// The swarm's manager of a Swarm service's move.
+    pub(super) swarm: Option<&'a dyn crate::engine::swarm::SwarmServices>,
+}
+
+/// Run `task` of a move to B (`--to-context`, or a Swarm service's `--to-node`): a killed
+/// run's helpers on both engines and its `marker_dirs` cleaned up, the context made with B in
+/// it, the one task runner, the report.
+pub(super) fn run_to_b(
+    run: &Run<'_>,
+    task: MigrateTask,
+    to_b: ToB<'_>,
+    marker_dirs: &[std::path::PathBuf],
+    out: &mut dyn Write,
+) -> Result<u8, Error> {
+    let (settings, args) = (run.settings, run.args);
+    let (engine, b) = (to_b.a.0, to_b.b.0);
+    crate::leftovers::after_takeover(run.lock, &[engine, b], marker_dirs);
+    let cleanup_a = helper_cleanup(to_b.a.1);
+    let cleanup_b = helper_cleanup(to_b.b.1);
     let ctx = MigrateContext {
         engine,
-        image,
-        compose: ComposeCli::find(&endpoint),
-        roots: cross.roots.clone(),
+        image: helper_image(args),
+        compose: to_b.compose,
+        roots: to_b.cross.roots.clone(),
         quiet: args.quiet,
         views: None,
         pause: settings.migrate_pause.clone(),
@@ -123,9 +159,9 @@ pub(super) fn migrate(
         elsewhere: None,
         tiers: None,
         to: Some(OtherEngine {
-            engine: &other.0,
-            context: cross.context.clone(),
-            swarm: None,
+            engine: b,
+            context: to_b.cross.context.clone(),
+            swarm: to_b.swarm,
         }),
     };
     // the compose project as it is on disk when a prune checks who uses a volume
